@@ -1,0 +1,62 @@
+//! Random secrets and their digests. Tokens are shown once and stored only as SHA-256.
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::AuthError;
+
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], AuthError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| AuthError::Random(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// An admin API token: a recognisable prefix and 256 random bits.
+pub fn new_api_token() -> Result<String, AuthError> {
+    let bytes: [u8; 32] = random_bytes()?;
+    Ok(format!("tsr_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// A one-time password a person types: 20 characters from an alphabet without look-alikes.
+pub fn new_one_time_password() -> Result<String, AuthError> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let bytes: [u8; 20] = random_bytes()?;
+    // 256 % 55 leaves a small bias; at 20 characters the password still has > 110 bits.
+    Ok(bytes.iter().map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()])).collect())
+}
+
+/// Base64 of 16 random bytes: the form Entra Connect uses for a GUID source anchor.
+pub fn new_immutable_id() -> Result<String, AuthError> {
+    let bytes: [u8; 16] = random_bytes()?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// Hex SHA-256, how tokens are stored and looked up.
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_distinct_and_prefixed() {
+        let a = new_api_token().unwrap();
+        let b = new_api_token().unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with("tsr_") && a.len() == 4 + 43);
+    }
+
+    #[test]
+    fn immutable_id_is_24_chars() {
+        let id = new_immutable_id().unwrap();
+        assert_eq!(id.len(), 24);
+        assert!(id.ends_with("=="));
+    }
+
+    #[test]
+    fn sha256_hex_known_value() {
+        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dea2223b00361a396177a9cb410ff61f20015ad");
+    }
+}

@@ -1,0 +1,99 @@
+//! The authorization rule: a user may use an application only while active and a member of a
+//! group granted to it. Everything else is denied.
+
+use serde::Serialize;
+
+use crate::{GroupId, UserState};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenyReason {
+    /// The account is suspended; grants do not matter.
+    UserSuspended,
+    /// No group the user belongs to is granted to the application.
+    NoGrantedGroup,
+}
+
+impl DenyReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenyReason::UserSuspended => "user_suspended",
+            DenyReason::NoGrantedGroup => "no_granted_group",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessDecision {
+    /// Allowed; `via` lists every granted group that holds the user (for audit).
+    Allowed { via: Vec<GroupId> },
+    Denied(DenyReason),
+}
+
+impl AccessDecision {
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, AccessDecision::Allowed { .. })
+    }
+}
+
+/// Decides access from the user's state, the groups the user is in, and the groups granted to
+/// the application.
+pub fn evaluate_access(
+    state: UserState,
+    member_of: &[GroupId],
+    granted: &[GroupId],
+) -> AccessDecision {
+    if state != UserState::Active {
+        return AccessDecision::Denied(DenyReason::UserSuspended);
+    }
+    let mut via: Vec<GroupId> = member_of.iter().copied().filter(|g| granted.contains(g)).collect();
+    if via.is_empty() {
+        return AccessDecision::Denied(DenyReason::NoGrantedGroup);
+    }
+    via.sort();
+    via.dedup();
+    AccessDecision::Allowed { via }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn denied_without_any_grant() {
+        let g = GroupId::new();
+        assert_eq!(
+            evaluate_access(UserState::Active, &[g], &[]),
+            AccessDecision::Denied(DenyReason::NoGrantedGroup)
+        );
+    }
+
+    #[test]
+    fn denied_when_granted_group_does_not_hold_user() {
+        let mine = GroupId::new();
+        let other = GroupId::new();
+        assert_eq!(
+            evaluate_access(UserState::Active, &[mine], &[other]),
+            AccessDecision::Denied(DenyReason::NoGrantedGroup)
+        );
+    }
+
+    #[test]
+    fn allowed_through_granted_group() {
+        let g = GroupId::new();
+        let other = GroupId::new();
+        assert_eq!(
+            evaluate_access(UserState::Active, &[other, g], &[g]),
+            AccessDecision::Allowed { via: vec![g] }
+        );
+    }
+
+    #[test]
+    fn suspended_user_denied_even_with_grant() {
+        let g = GroupId::new();
+        assert_eq!(
+            evaluate_access(UserState::Suspended, &[g], &[g]),
+            AccessDecision::Denied(DenyReason::UserSuspended)
+        );
+    }
+}

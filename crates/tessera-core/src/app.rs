@@ -1,0 +1,371 @@
+//! Applications: what users sign in to. Three kinds, each with the portal fields of the seed
+//! product (display label, description, portal image, show-in-portal).
+
+use serde::{Deserialize, Serialize};
+
+use crate::validate;
+use crate::{AppId, CoreError, UnixMillis};
+
+/// Microsoft 365 / Entra ID's own identifier as a relying party (M365-PROTOCOLS.md §0).
+pub const ENTRA_RELYING_PARTY: &str = "urn:federation:MicrosoftOnline";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SamlBinding {
+    #[serde(rename = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST")]
+    HttpPost,
+    #[serde(rename = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect")]
+    HttpRedirect,
+    #[serde(rename = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact")]
+    HttpArtifact,
+    #[serde(rename = "urn:oasis:names:tc:SAML:2.0:bindings:PAOS")]
+    Paos,
+    #[serde(rename = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP")]
+    Soap,
+}
+
+impl SamlBinding {
+    pub const ALL: [SamlBinding; 5] = [
+        SamlBinding::HttpPost,
+        SamlBinding::HttpRedirect,
+        SamlBinding::HttpArtifact,
+        SamlBinding::Paos,
+        SamlBinding::Soap,
+    ];
+
+    pub fn uri(self) -> &'static str {
+        match self {
+            SamlBinding::HttpPost => "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+            SamlBinding::HttpRedirect => "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
+            SamlBinding::HttpArtifact => "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact",
+            SamlBinding::Paos => "urn:oasis:names:tc:SAML:2.0:bindings:PAOS",
+            SamlBinding::Soap => "urn:oasis:names:tc:SAML:2.0:bindings:SOAP",
+        }
+    }
+
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.uri() == uri)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcsEndpoint {
+    pub url: String,
+    pub binding: SamlBinding,
+    pub index: u16,
+    pub is_default: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SloEndpoint {
+    pub url: String,
+    pub binding: SamlBinding,
+    /// Where the SP wants LogoutResponses, when it differs from `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_url: Option<String>,
+}
+
+/// A user attribute a token can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserAttribute {
+    Id,
+    Email,
+    Upn,
+    FirstName,
+    LastName,
+    DisplayName,
+    ImmutableId,
+}
+
+/// Which user attribute becomes the SAML NameID.
+pub type NameIdSource = UserAttribute;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeMapping {
+    /// The attribute name the SP expects.
+    pub name: String,
+    pub source: UserAttribute,
+}
+
+pub const NAMEID_PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+pub const NAMEID_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+pub const NAMEID_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlSpConfig {
+    pub entity_id: String,
+    pub acs: Vec<AcsEndpoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloEndpoint>,
+    pub name_id_format: String,
+    pub name_id_source: NameIdSource,
+    #[serde(default)]
+    pub attribute_mappings: Vec<AttributeMapping>,
+    /// The SP signs its AuthnRequests, so unsigned ones are refused.
+    pub sign_requests: bool,
+    /// Base64 DER of the SP's signing certificate, from its metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+}
+
+impl SamlSpConfig {
+    /// The NameID source that suits a format: the ImmutableID for persistent identifiers, the
+    /// email otherwise.
+    pub fn default_source_for(format: &str) -> NameIdSource {
+        if format == NAMEID_PERSISTENT { UserAttribute::ImmutableId } else { UserAttribute::Email }
+    }
+
+    /// Checks what metadata parsing cannot: https endpoints, unique indexes, one default.
+    pub fn validate(mut self) -> Result<Self, CoreError> {
+        if self.entity_id.trim().is_empty() || self.entity_id.len() > 1024 {
+            return Err(CoreError::invalid("entity_id", "must be 1 to 1024 characters"));
+        }
+        if self.acs.is_empty() {
+            return Err(CoreError::invalid("acs", "the SP declares no AssertionConsumerService"));
+        }
+        for acs in &mut self.acs {
+            acs.url = validate::endpoint_url("acs", &acs.url)?;
+            if !matches!(acs.binding, SamlBinding::HttpPost | SamlBinding::HttpArtifact | SamlBinding::Paos) {
+                return Err(CoreError::invalid(
+                    "acs",
+                    format!("binding {} cannot carry a Response to an ACS", acs.binding.uri()),
+                ));
+            }
+        }
+        let mut indexes: Vec<u16> = self.acs.iter().map(|a| a.index).collect();
+        indexes.sort_unstable();
+        if indexes.windows(2).any(|w| w[0] == w[1]) {
+            return Err(CoreError::invalid("acs", "two AssertionConsumerService share an index"));
+        }
+        if self.acs.iter().filter(|a| a.is_default).count() > 1 {
+            return Err(CoreError::invalid("acs", "more than one AssertionConsumerService is the default"));
+        }
+        if let Some(slo) = &mut self.slo {
+            slo.url = validate::endpoint_url("slo", &slo.url)?;
+            if let Some(r) = &slo.response_url {
+                slo.response_url = Some(validate::endpoint_url("slo", r)?);
+            }
+        }
+        if self.sign_requests && self.certificate.is_none() {
+            return Err(CoreError::invalid(
+                "certificate",
+                "the SP says it signs requests (AuthnRequestsSigned) but its metadata has no signing certificate",
+            ));
+        }
+        Ok(self)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct M365Config {
+    /// The custom domain federated to this connector (lowercase, ASCII).
+    pub domain: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum AppKind {
+    M365(M365Config),
+    Saml(SamlSpConfig),
+    Bookmark { url: String },
+}
+
+impl AppKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            AppKind::M365(_) => "m365",
+            AppKind::Saml(_) => "saml",
+            AppKind::Bookmark { .. } => "bookmark",
+        }
+    }
+
+    pub fn m365_domain(&self) -> Option<&str> {
+        match self {
+            AppKind::M365(c) => Some(&c.domain),
+            _ => None,
+        }
+    }
+
+    pub fn sp_entity_id(&self) -> Option<&str> {
+        match self {
+            AppKind::Saml(c) => Some(&c.entity_id),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub id: AppId,
+    pub label: String,
+    pub description: String,
+    /// A `data:image/png|jpeg;base64,…` URI or an https URL.
+    pub portal_image: Option<String>,
+    pub show_in_portal: bool,
+    /// The entity ID / IssuerUri this app signs as (none for bookmarks). Fixed at creation so
+    /// that a later change of public URL does not break a federated domain.
+    pub issuer: Option<String>,
+    pub kind: AppKind,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApplication {
+    pub id: AppId,
+    pub label: String,
+    pub description: String,
+    pub portal_image: Option<String>,
+    pub show_in_portal: bool,
+    pub issuer: Option<String>,
+    pub kind: AppKind,
+}
+
+impl NewApplication {
+    /// Validates the portal fields and the kind, and templates the issuer from the public URL:
+    /// `{public}/m365/{domain}` for Microsoft 365 (one issuer per federated domain, as Entra
+    /// requires), `{public}/apps/{id}` for SAML.
+    pub fn new(
+        public_url: &str,
+        label: &str,
+        description: Option<&str>,
+        portal_image: Option<String>,
+        show_in_portal: bool,
+        kind: AppKind,
+    ) -> Result<Self, CoreError> {
+        let id = AppId::new();
+        let kind = match kind {
+            AppKind::M365(c) => AppKind::M365(M365Config { domain: validate::federatable_domain("domain", &c.domain)? }),
+            AppKind::Saml(c) => AppKind::Saml(c.validate()?),
+            AppKind::Bookmark { url } => AppKind::Bookmark { url: validate::bookmark_url(&url)? },
+        };
+        if let Some(image) = &portal_image {
+            validate_portal_image(image)?;
+        }
+        let public = validate::public_url(public_url)?;
+        let issuer = match &kind {
+            AppKind::M365(c) => Some(format!("{public}/m365/{}", c.domain)),
+            AppKind::Saml(_) => Some(format!("{public}/apps/{id}")),
+            AppKind::Bookmark { .. } => None,
+        };
+        Ok(NewApplication {
+            id,
+            label: validate::label("label", label)?,
+            description: validate::description(description.unwrap_or(""))?,
+            portal_image,
+            show_in_portal,
+            issuer,
+            kind,
+        })
+    }
+}
+
+const MAX_PORTAL_IMAGE: usize = 350_000;
+
+fn validate_portal_image(image: &str) -> Result<(), CoreError> {
+    let ok = image.len() <= MAX_PORTAL_IMAGE
+        && (image.starts_with("data:image/png;base64,")
+            || image.starts_with("data:image/jpeg;base64,")
+            || validate::endpoint_url("portal_image", image).is_ok_and(|u| u.starts_with("https://")));
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::invalid("portal_image", "must be a PNG or JPEG (at most 256 KiB) or an https URL"))
+    }
+}
+
+/// The absolute URLs an application serves, built from the public URL. A field is `None`
+/// where the app's kind does not serve that protocol.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Endpoints {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saml_sso: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saml_slo: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saml_metadata: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wsfed_passive: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wsfed_metadata: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wstrust_mex: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wstrust_13_usernamemixed: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wstrust_2005_usernamemixed: Option<String>,
+}
+
+impl Application {
+    /// The path under the public URL where this app's endpoints live. Microsoft 365 connectors
+    /// are addressed by their domain, as the seed product templates its Login URL from it.
+    pub fn path_base(&self) -> String {
+        match &self.kind {
+            AppKind::M365(c) => format!("/m365/{}", c.domain),
+            _ => format!("/apps/{}", self.id),
+        }
+    }
+
+    pub fn endpoints(&self, public_url: &str) -> Endpoints {
+        let base = format!("{}{}", public_url.trim_end_matches('/'), self.path_base());
+        let saml = || Endpoints {
+            saml_sso: Some(format!("{base}/saml/sso")),
+            saml_slo: Some(format!("{base}/saml/slo")),
+            saml_metadata: Some(format!("{base}/saml/metadata.xml")),
+            ..Endpoints::default()
+        };
+        match &self.kind {
+            AppKind::M365(_) => Endpoints {
+                wsfed_passive: Some(format!("{base}/wsfed")),
+                wsfed_metadata: Some(format!("{base}/FederationMetadata/2007-06/FederationMetadata.xml")),
+                wstrust_mex: Some(format!("{base}/adfs/services/trust/mex")),
+                wstrust_13_usernamemixed: Some(format!("{base}/adfs/services/trust/13/usernamemixed")),
+                wstrust_2005_usernamemixed: Some(format!("{base}/adfs/services/trust/2005/usernamemixed")),
+                ..saml()
+            },
+            AppKind::Saml(_) => saml(),
+            AppKind::Bookmark { .. } => Endpoints::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m365(domain: &str) -> Result<NewApplication, CoreError> {
+        NewApplication::new("https://idp.example.com/", "M365", None, None, true, AppKind::M365(M365Config { domain: domain.into() }))
+    }
+
+    #[test]
+    fn m365_issuer_templated_from_domain() {
+        let app = m365("Contoso.com").unwrap();
+        assert_eq!(app.issuer.as_deref(), Some("https://idp.example.com/m365/contoso.com"));
+        assert_eq!(app.kind.m365_domain(), Some("contoso.com"));
+    }
+
+    #[test]
+    fn m365_initial_domain_refused() {
+        assert!(m365("contoso.onmicrosoft.com").is_err());
+    }
+
+    #[test]
+    fn m365_serves_all_eight_endpoints() {
+        let new = m365("contoso.com").unwrap();
+        let app = Application {
+            id: new.id, label: new.label, description: new.description, portal_image: None,
+            show_in_portal: true, issuer: new.issuer, kind: new.kind, created_at: 0, updated_at: 0,
+        };
+        let json = serde_json::to_value(app.endpoints("https://idp.example.com")).unwrap();
+        assert_eq!(json.as_object().unwrap().len(), 8);
+        assert_eq!(json["saml_sso"], "https://idp.example.com/m365/contoso.com/saml/sso");
+    }
+
+    #[test]
+    fn portal_images() {
+        assert!(validate_portal_image("data:image/png;base64,AAAA").is_ok());
+        assert!(validate_portal_image("data:image/svg+xml;base64,AAAA").is_err());
+        assert!(validate_portal_image("javascript:alert(1)").is_err());
+        assert!(validate_portal_image("http://x.example/a.png").is_err());
+    }
+}

@@ -1,0 +1,57 @@
+//! Tessera's domain: the directory (users, groups, applications, grants), the authorization
+//! rule, and the validation every front-end (CLI, REST, admin portal) shares.
+//!
+//! Nothing here does I/O; the store and the web crate call into it.
+
+pub mod access;
+pub mod app;
+pub mod audit;
+pub mod directory;
+mod error;
+pub mod ids;
+pub mod validate;
+
+pub use access::{AccessDecision, DenyReason, evaluate_access};
+pub use app::{
+    AcsEndpoint, AppKind, Application, AttributeMapping, Endpoints, M365Config, NameIdSource,
+    NewApplication, SamlBinding, SamlSpConfig, SloEndpoint, UserAttribute,
+};
+pub use audit::{Actor, AuditEvent, NewAuditEvent};
+pub use directory::{Group, NewGroup, NewUser, User, UserState};
+pub use error::CoreError;
+pub use ids::{AppId, GroupId, UserId};
+
+/// Milliseconds since the Unix epoch, the one time unit the store persists.
+pub type UnixMillis = i64;
+
+/// Where "now" comes from, so that time-dependent rules are testable.
+pub trait Clock: Send + Sync {
+    fn now_millis(&self) -> UnixMillis;
+}
+
+/// The wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_millis(&self) -> UnixMillis {
+        let now = time::OffsetDateTime::now_utc();
+        (now.unix_timestamp_nanos() / 1_000_000) as i64
+    }
+}
+
+/// Formats a store timestamp as RFC 3339 for people and JSON.
+pub fn format_millis(millis: UnixMillis) -> String {
+    let nanos = i128::from(millis) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| millis.to_string())
+}
+
+/// Parses an RFC 3339 timestamp into store milliseconds.
+pub fn parse_rfc3339_millis(text: &str) -> Result<UnixMillis, CoreError> {
+    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| CoreError::invalid("time", format!("{text:?} is not an RFC 3339 timestamp")))?;
+    Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
+}

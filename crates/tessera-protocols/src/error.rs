@@ -1,0 +1,13 @@
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error(transparent)]
+    Xml(#[from] tessera_xml::XmlError),
+    #[error("SAML metadata: {0}")]
+    Metadata(String),
+}
+
+impl ProtocolError {
+    pub(crate) fn metadata(message: impl Into<String>) -> Self {
+        ProtocolError::Metadata(message.into())
+    }
+}

@@ -1,0 +1,7 @@
+//! SAML 2.0.
+
+pub mod sp_metadata;
+
+pub const METADATA_NS: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+pub const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";

@@ -1,0 +1,43 @@
+use tessera_core::CoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{kind} {key:?} not found")]
+    NotFound { kind: &'static str, key: String },
+    #[error("{message}")]
+    Conflict { field: &'static str, message: String },
+    #[error(transparent)]
+    Invalid(#[from] CoreError),
+    #[error("confirmation count {given} does not match the {expected} application(s) named")]
+    ConfirmCount { expected: usize, given: usize },
+    #[error(
+        "the database schema is at version {database}, newer than this binary knows ({binary}); \
+         run the Tessera release that wrote it, or a newer one"
+    )]
+    SchemaTooNew { database: i64, binary: i64 },
+    #[error("{0}")]
+    Config(String),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+}
+
+impl StoreError {
+    pub(crate) fn not_found(kind: &'static str, key: impl Into<String>) -> Self {
+        StoreError::NotFound { kind, key: key.into() }
+    }
+
+    /// True for failures of the database itself (unreachable, I/O), as opposed to bad input.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Database(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e)
+    }
+}

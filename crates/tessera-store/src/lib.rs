@@ -1,0 +1,66 @@
+//! The directory's storage: role traits, and their SQLite and PostgreSQL implementations.
+//!
+//! Both backends share one body of SQL (see `sql.rs`); only the migrations and the connection
+//! set-up differ. No SQL leaves this crate.
+
+mod error;
+mod postgres;
+mod sql;
+mod sqlite;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+mod traits;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use error::StoreError;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use traits::{
+    AdminStore, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, Page, PageRequest, SETTING_PUBLIC_URL,
+    SettingsStore, Store,
+    UserStore,
+};
+
+/// The SQLite file inside the data directory.
+pub const SQLITE_FILE: &str = "tessera.db";
+
+/// Opens the store a URL names (`postgres://…`), or the SQLite file in `data_dir`, and brings
+/// its schema up to date. A database written by a newer Tessera is refused.
+pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+    match database_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(PgStore::connect(url).await?))
+        }
+        Some(url) if url.starts_with("sqlite:") => Ok(Arc::new(SqliteStore::connect_url(url).await?)),
+        Some(other) => Err(StoreError::Config(format!(
+            "unsupported database URL {:?}: use postgres://… or leave it unset for SQLite in the data directory",
+            redact_url(other)
+        ))),
+        None => Ok(Arc::new(SqliteStore::open_file(&data_dir.join(SQLITE_FILE)).await?)),
+    }
+}
+
+/// A URL with any password replaced, for error messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact_url("postgres://h/db"), "postgres://h/db");
+    }
+}

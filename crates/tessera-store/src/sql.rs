@@ -1,0 +1,811 @@
+//! The SQL both backends share. SQLite and PostgreSQL accept the same statements here (`$n`
+//! parameters, `RETURNING`, `ON CONFLICT`, expression indexes), so one body of code, expanded
+//! once per backend by [`impl_sql_store!`], serves both; only the migrations differ.
+
+use std::str::FromStr;
+
+use tessera_core::{AppKind, UnixMillis};
+
+use crate::StoreError;
+
+/// Maps a unique-constraint violation to a conflict naming the field. A rule matches by the
+/// index name of the migrations (`users_email_key`; what PostgreSQL reports, and SQLite for
+/// expression indexes) or by `table.column` (what SQLite reports for a plain column index).
+pub(crate) fn map_unique(err: sqlx::Error, rules: &[(&str, &'static str, String)]) -> StoreError {
+    if let sqlx::Error::Database(db) = &err {
+        if db.is_unique_violation() {
+            let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
+            for (index, field, message) in rules {
+                if text.contains(index) || text.contains(&sqlite_column(index)) {
+                    return StoreError::Conflict { field, message: message.clone() };
+                }
+            }
+            return StoreError::Conflict { field: "unknown", message: "that record already exists".into() };
+        }
+        if db.is_foreign_key_violation() {
+            return StoreError::not_found("referenced record", "");
+        }
+    }
+    StoreError::Database(err)
+}
+
+/// `users_immutable_id_key` → `users.immutable_id`, how SQLite names a plain column index
+/// (the tables with such indexes have one-word names).
+fn sqlite_column(index: &str) -> String {
+    let trimmed = index.strip_suffix("_key").unwrap_or(index);
+    trimmed.replacen('_', ".", 1)
+}
+
+pub(crate) fn parse_id<T: FromStr>(text: &str) -> Result<T, StoreError> {
+    text.parse().map_err(|_| StoreError::Corrupt(format!("bad id {text:?}")))
+}
+
+pub(crate) fn parse_kind(config: &str) -> Result<AppKind, StoreError> {
+    serde_json::from_str(config).map_err(|e| StoreError::Corrupt(format!("app config: {e}")))
+}
+
+pub(crate) fn next_cursor<T>(items: &mut Vec<T>, limit: i64, id_of: impl Fn(&T) -> String) -> Option<String> {
+    if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(id_of)
+    } else {
+        None
+    }
+}
+
+pub(crate) fn now() -> UnixMillis {
+    use tessera_core::Clock;
+    tessera_core::SystemClock.now_millis()
+}
+
+/// The columns a `User` is read from, as a literal for `concat!` (so every statement stays static).
+macro_rules! user_columns {
+    () => {
+        "id, email, upn, first_name, last_name, immutable_id, state, password_hash, created_at, updated_at"
+    };
+}
+
+macro_rules! app_columns {
+    () => {
+        "id, kind, label, description, portal_image, show_in_portal, issuer, config, created_at, updated_at"
+    };
+}
+
+pub(crate) use {app_columns, user_columns};
+
+/// Expands to the role-trait implementations for a store type with a `pool` of backend `$db`.
+/// `$begin_write` opens a write transaction (SQLite takes its write lock up front, so two
+/// writers queue instead of failing on a lock upgrade).
+macro_rules! impl_sql_store {
+    ($store:ident, $db:ty, $row:ty, $begin_write:expr, $backend:expr) => {
+        use async_trait::async_trait;
+        use serde_json::json;
+        use sqlx::Row as _;
+        use tessera_core::{
+            AccessDecision, Actor, AppId, Application, AuditEvent, Group, GroupId, NewApplication, NewAuditEvent,
+            NewGroup, NewUser, User, UserId, UserState, evaluate_access,
+        };
+
+        use crate::sql::{map_unique, next_cursor, now, parse_id, parse_kind};
+        use crate::traits::{
+            AdminStore, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, Page, PageRequest, SettingsStore,
+            UserStore,
+        };
+        use crate::StoreError;
+
+        type Tx = sqlx::Transaction<'static, $db>;
+
+        impl $store {
+            async fn write_tx(&self) -> Result<Tx, StoreError> {
+                Ok(self.pool.begin_with($begin_write).await?)
+            }
+
+            async fn append_audit(tx: &mut Tx, actor: &Actor, at: i64, event: NewAuditEvent) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(at)
+                .bind(&actor.0)
+                .bind(event.action)
+                .bind(event.target_kind)
+                .bind(&event.target_id)
+                .bind(event.summary.to_string())
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            fn user_from_row(row: &$row) -> Result<User, StoreError> {
+                let state: String = row.try_get("state")?;
+                Ok(User {
+                    id: parse_id(&row.try_get::<String, _>("id")?)?,
+                    email: row.try_get("email")?,
+                    upn: row.try_get("upn")?,
+                    first_name: row.try_get("first_name")?,
+                    last_name: row.try_get("last_name")?,
+                    immutable_id: row.try_get("immutable_id")?,
+                    state: UserState::parse(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    password_hash: row.try_get("password_hash")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            }
+
+            fn group_from_row(row: &$row) -> Result<Group, StoreError> {
+                Ok(Group {
+                    id: parse_id(&row.try_get::<String, _>("id")?)?,
+                    name: row.try_get("name")?,
+                    description: row.try_get("description")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            }
+
+            fn app_from_row(row: &$row) -> Result<Application, StoreError> {
+                Ok(Application {
+                    id: parse_id(&row.try_get::<String, _>("id")?)?,
+                    label: row.try_get("label")?,
+                    description: row.try_get("description")?,
+                    portal_image: row.try_get("portal_image")?,
+                    show_in_portal: row.try_get("show_in_portal")?,
+                    issuer: row.try_get("issuer")?,
+                    kind: parse_kind(&row.try_get::<String, _>("config")?)?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            }
+
+            fn token_from_row(row: &$row) -> Result<ApiToken, StoreError> {
+                Ok(ApiToken {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    created_at: row.try_get("created_at")?,
+                    revoked_at: row.try_get("revoked_at")?,
+                })
+            }
+
+            async fn group_ids(&self, sql: &'static str, id: String) -> Result<Vec<GroupId>, StoreError> {
+                let rows = sqlx::query(sql).bind(id).fetch_all(&self.pool).await?;
+                rows.iter().map(|r| parse_id(&r.try_get::<String, _>(0)?)).collect()
+            }
+        }
+
+        #[async_trait]
+        impl UserStore for $store {
+            async fn create_user(&self, actor: &Actor, user: NewUser) -> Result<User, StoreError> {
+                let id = UserId::new();
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                // The email and UPN name one user each, across both columns, so that a lookup
+                // by either is never ambiguous.
+                let taken = sqlx::query(
+                    "SELECT email FROM users WHERE lower(email) IN (lower($1), lower($2)) \
+                     OR lower(upn) IN (lower($1), lower($2)) LIMIT 1",
+                )
+                .bind(&user.email)
+                .bind(&user.upn)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(row) = taken {
+                    let other: String = row.try_get(0)?;
+                    return Err(StoreError::Conflict {
+                        field: "email",
+                        message: format!("email or UPN already used by user {other}"),
+                    });
+                }
+                let row = sqlx::query(concat!(
+                    "INSERT INTO users (id, email, upn, first_name, last_name, immutable_id, state, password_hash, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $8) RETURNING ",
+                    crate::sql::user_columns!()
+                ))
+                    .bind(id.to_string())
+                    .bind(&user.email)
+                    .bind(&user.upn)
+                    .bind(&user.first_name)
+                    .bind(&user.last_name)
+                    .bind(&user.immutable_id)
+                    .bind(&user.password_hash)
+                    .bind(at)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| {
+                        map_unique(e, &[
+                            ("users_email_key", "email", format!("a user with email {} exists already", user.email)),
+                            ("users_upn_key", "upn", format!("a user with UPN {} exists already", user.upn)),
+                            (
+                                "users_immutable_id_key",
+                                "immutable_id",
+                                format!("a user with immutable ID {} exists already", user.immutable_id),
+                            ),
+                        ])
+                    })?;
+                let created = Self::user_from_row(&row)?;
+                let summary = json!({
+                    "email": created.email, "upn": created.upn, "first_name": created.first_name,
+                    "last_name": created.last_name, "immutable_id": created.immutable_id,
+                    "password_set": created.password_hash.is_some(),
+                });
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("user.create", "user", id, summary)).await?;
+                tx.commit().await?;
+                Ok(created)
+            }
+
+            async fn find_user(&self, key: &str) -> Result<User, StoreError> {
+                let row = if let Ok(id) = key.parse::<UserId>() {
+                    sqlx::query(concat!("SELECT ", crate::sql::user_columns!(), " FROM users ", "WHERE id = $1"))
+                        .bind(id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await?
+                } else {
+                    sqlx::query(concat!(
+                        "SELECT ",
+                        crate::sql::user_columns!(),
+                        " FROM users WHERE lower(email) = lower($1) OR lower(upn) = lower($1) \
+                         ORDER BY CASE WHEN lower(email) = lower($1) THEN 0 ELSE 1 END LIMIT 1"
+                    ))
+                    .bind(key.trim())
+                    .fetch_optional(&self.pool)
+                    .await?
+                };
+                match row {
+                    Some(row) => Self::user_from_row(&row),
+                    None => Err(StoreError::not_found("user", key)),
+                }
+            }
+
+            async fn list_users(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
+                let limit = page.effective_limit();
+                let rows = sqlx::query(concat!("SELECT ", crate::sql::user_columns!(), " FROM users ", "WHERE id > $1 ORDER BY id LIMIT $2"))
+                    .bind(page.after.clone().unwrap_or_default())
+                    .bind(limit + 1)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut items = rows.iter().map(Self::user_from_row).collect::<Result<Vec<_>, _>>()?;
+                let next = next_cursor(&mut items, limit, |u| u.id.to_string());
+                Ok(Page { items, next })
+            }
+
+            async fn set_password(&self, actor: &Actor, user: UserId, password_hash: &str) -> Result<(), StoreError> {
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                    .bind(password_hash)
+                    .bind(at)
+                    .bind(user.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found("user", user.to_string()));
+                }
+                let event = NewAuditEvent::new("user.set_password", "user", user, json!({"password_set": true}));
+                Self::append_audit(&mut tx, actor, at, event).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn set_user_state(&self, actor: &Actor, user: UserId, state: UserState) -> Result<User, StoreError> {
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                let row = sqlx::query(concat!(
+                    "UPDATE users SET state = $1, updated_at = $2 WHERE id = $3 RETURNING ",
+                    crate::sql::user_columns!()
+                ))
+                .bind(state.as_str())
+                .bind(at)
+                .bind(user.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else {
+                    return Err(StoreError::not_found("user", user.to_string()));
+                };
+                let updated = Self::user_from_row(&row)?;
+                let event = NewAuditEvent::new("user.set_state", "user", user, json!({"state": state.as_str()}));
+                Self::append_audit(&mut tx, actor, at, event).await?;
+                tx.commit().await?;
+                Ok(updated)
+            }
+
+            async fn delete_user(&self, actor: &Actor, user: UserId) -> Result<(), StoreError> {
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                let row = sqlx::query("DELETE FROM users WHERE id = $1 RETURNING email")
+                    .bind(user.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = row else {
+                    return Err(StoreError::not_found("user", user.to_string()));
+                };
+                let email: String = row.try_get(0)?;
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("user.delete", "user", user, json!({"email": email}))).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl GroupStore for $store {
+            async fn create_group(&self, actor: &Actor, group: NewGroup) -> Result<Group, StoreError> {
+                let id = GroupId::new();
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                let row = sqlx::query(
+                    "INSERT INTO user_groups (id, name, description, created_at) VALUES ($1, $2, $3, $4) \
+                     RETURNING id, name, description, created_at",
+                )
+                .bind(id.to_string())
+                .bind(&group.name)
+                .bind(&group.description)
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| map_unique(e, &[("user_groups_name_key", "name", format!("a group named {:?} exists already", group.name))]))?;
+                let created = Self::group_from_row(&row)?;
+                let summary = json!({"name": created.name, "description": created.description});
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("group.create", "group", id, summary)).await?;
+                tx.commit().await?;
+                Ok(created)
+            }
+
+            async fn find_group(&self, key: &str) -> Result<Group, StoreError> {
+                let row = if let Ok(id) = key.parse::<GroupId>() {
+                    sqlx::query("SELECT id, name, description, created_at FROM user_groups WHERE id = $1")
+                        .bind(id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await?
+                } else {
+                    sqlx::query("SELECT id, name, description, created_at FROM user_groups WHERE lower(name) = lower($1)")
+                        .bind(key.trim())
+                        .fetch_optional(&self.pool)
+                        .await?
+                };
+                match row {
+                    Some(row) => Self::group_from_row(&row),
+                    None => Err(StoreError::not_found("group", key)),
+                }
+            }
+
+            async fn list_groups(&self, page: &PageRequest) -> Result<Page<Group>, StoreError> {
+                let limit = page.effective_limit();
+                let rows = sqlx::query(
+                    "SELECT id, name, description, created_at FROM user_groups WHERE id > $1 ORDER BY id LIMIT $2",
+                )
+                .bind(page.after.clone().unwrap_or_default())
+                .bind(limit + 1)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut items = rows.iter().map(Self::group_from_row).collect::<Result<Vec<_>, _>>()?;
+                let next = next_cursor(&mut items, limit, |g| g.id.to_string());
+                Ok(Page { items, next })
+            }
+
+            async fn delete_group(&self, actor: &Actor, group: GroupId) -> Result<(), StoreError> {
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                let row = sqlx::query("DELETE FROM user_groups WHERE id = $1 RETURNING name")
+                    .bind(group.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = row else {
+                    return Err(StoreError::not_found("group", group.to_string()));
+                };
+                let name: String = row.try_get(0)?;
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("group.delete", "group", group, json!({"name": name}))).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn add_member(&self, actor: &Actor, group: GroupId, user: UserId) -> Result<bool, StoreError> {
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query(
+                    "INSERT INTO memberships (group_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )
+                .bind(group.to_string())
+                .bind(user.to_string())
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map_unique(e, &[]))?;
+                let added = done.rows_affected() == 1;
+                if added {
+                    let event = NewAuditEvent::new("group.add_member", "group", group, json!({"user_id": user.to_string()}));
+                    Self::append_audit(&mut tx, actor, at, event).await?;
+                }
+                tx.commit().await?;
+                Ok(added)
+            }
+
+            async fn remove_member(&self, actor: &Actor, group: GroupId, user: UserId) -> Result<bool, StoreError> {
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query("DELETE FROM memberships WHERE group_id = $1 AND user_id = $2")
+                    .bind(group.to_string())
+                    .bind(user.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                let removed = done.rows_affected() == 1;
+                if removed {
+                    let event = NewAuditEvent::new("group.remove_member", "group", group, json!({"user_id": user.to_string()}));
+                    Self::append_audit(&mut tx, actor, at, event).await?;
+                }
+                tx.commit().await?;
+                Ok(removed)
+            }
+
+            async fn group_members(&self, group: GroupId) -> Result<Vec<User>, StoreError> {
+                let rows = sqlx::query(concat!("SELECT ", crate::sql::user_columns!(), " FROM users ", "WHERE id IN (SELECT user_id FROM memberships WHERE group_id = $1) ORDER BY id"))
+                .bind(group.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::user_from_row).collect()
+            }
+
+            async fn groups_of_user(&self, user: UserId) -> Result<Vec<Group>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, name, description, created_at FROM user_groups \
+                     WHERE id IN (SELECT group_id FROM memberships WHERE user_id = $1) ORDER BY id",
+                )
+                .bind(user.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::group_from_row).collect()
+            }
+        }
+
+        #[async_trait]
+        impl AppStore for $store {
+            async fn create_app(&self, actor: &Actor, app: NewApplication) -> Result<Application, StoreError> {
+                let at = now();
+                let config = serde_json::to_string(&app.kind).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let mut tx = self.write_tx().await?;
+                let row = sqlx::query(concat!(
+                    "INSERT INTO apps (id, kind, label, description, portal_image, show_in_portal, issuer, domain, \
+                     sp_entity_id, config, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING ",
+                    crate::sql::app_columns!()
+                ))
+                    .bind(app.id.to_string())
+                    .bind(app.kind.name())
+                    .bind(&app.label)
+                    .bind(&app.description)
+                    .bind(&app.portal_image)
+                    .bind(app.show_in_portal)
+                    .bind(&app.issuer)
+                    .bind(app.kind.m365_domain())
+                    .bind(app.kind.sp_entity_id())
+                    .bind(&config)
+                    .bind(at)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| {
+                        map_unique(e, &[
+                            ("apps_label_key", "label", format!("an application labelled {:?} exists already", app.label)),
+                            (
+                                "apps_domain_key",
+                                "domain",
+                                format!(
+                                    "domain {} belongs to another Microsoft 365 application already",
+                                    app.kind.m365_domain().unwrap_or_default()
+                                ),
+                            ),
+                            (
+                                "apps_sp_entity_id_key",
+                                "entity_id",
+                                format!(
+                                    "a SAML application for entity ID {} exists already",
+                                    app.kind.sp_entity_id().unwrap_or_default()
+                                ),
+                            ),
+                            // An M365 issuer is templated from the domain, so SQLite may report
+                            // a domain clash through the issuer index.
+                            match app.kind.m365_domain() {
+                                Some(domain) => (
+                                    "apps_issuer_key",
+                                    "domain",
+                                    format!("domain {domain} belongs to another Microsoft 365 application already"),
+                                ),
+                                None => ("apps_issuer_key", "issuer", "another application signs as that issuer".to_string()),
+                            },
+                        ])
+                    })?;
+                let created = Self::app_from_row(&row)?;
+                let summary = json!({
+                    "kind": created.kind.name(), "label": created.label, "issuer": created.issuer,
+                    "config": serde_json::to_value(&created.kind).unwrap_or_default(),
+                });
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("app.create", "app", app.id, summary)).await?;
+                tx.commit().await?;
+                Ok(created)
+            }
+
+            async fn find_app(&self, key: &str) -> Result<Application, StoreError> {
+                let row = if let Ok(id) = key.parse::<AppId>() {
+                    sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps ", "WHERE id = $1"))
+                        .bind(id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await?
+                } else {
+                    sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps ", "WHERE lower(label) = lower($1)"))
+                        .bind(key.trim())
+                        .fetch_optional(&self.pool)
+                        .await?
+                };
+                match row {
+                    Some(row) => Self::app_from_row(&row),
+                    None => Err(StoreError::not_found("application", key)),
+                }
+            }
+
+            async fn list_apps(&self, page: &PageRequest) -> Result<Page<Application>, StoreError> {
+                let limit = page.effective_limit();
+                let rows = sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps ", "WHERE id > $1 ORDER BY id LIMIT $2"))
+                    .bind(page.after.clone().unwrap_or_default())
+                    .bind(limit + 1)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut items = rows.iter().map(Self::app_from_row).collect::<Result<Vec<_>, _>>()?;
+                let next = next_cursor(&mut items, limit, |a| a.id.to_string());
+                Ok(Page { items, next })
+            }
+
+            async fn delete_apps(&self, actor: &Actor, apps: &[AppId], confirm_count: usize) -> Result<usize, StoreError> {
+                let mut ids: Vec<AppId> = apps.to_vec();
+                ids.sort();
+                ids.dedup();
+                if ids.len() != apps.len() {
+                    return Err(StoreError::Invalid(tessera_core::CoreError::invalid("ids", "an application is named twice")));
+                }
+                if confirm_count != ids.len() {
+                    return Err(StoreError::ConfirmCount { expected: ids.len(), given: confirm_count });
+                }
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                for id in &ids {
+                    let row = sqlx::query("DELETE FROM apps WHERE id = $1 RETURNING label, kind")
+                        .bind(id.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    // Dropping the transaction rolls back the deletions made so far.
+                    let Some(row) = row else {
+                        return Err(StoreError::not_found("application", id.to_string()));
+                    };
+                    let label: String = row.try_get(0)?;
+                    let kind: String = row.try_get(1)?;
+                    let event = NewAuditEvent::new("app.delete", "app", id, json!({"label": label, "kind": kind}));
+                    Self::append_audit(&mut tx, actor, at, event).await?;
+                }
+                tx.commit().await?;
+                Ok(ids.len())
+            }
+
+            async fn grant(&self, actor: &Actor, app: AppId, group: GroupId) -> Result<bool, StoreError> {
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query(
+                    "INSERT INTO grants (app_id, group_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )
+                .bind(app.to_string())
+                .bind(group.to_string())
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map_unique(e, &[]))?;
+                let granted = done.rows_affected() == 1;
+                if granted {
+                    let event = NewAuditEvent::new("app.grant", "app", app, json!({"group_id": group.to_string()}));
+                    Self::append_audit(&mut tx, actor, at, event).await?;
+                }
+                tx.commit().await?;
+                Ok(granted)
+            }
+
+            async fn revoke(&self, actor: &Actor, app: AppId, group: GroupId) -> Result<bool, StoreError> {
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query("DELETE FROM grants WHERE app_id = $1 AND group_id = $2")
+                    .bind(app.to_string())
+                    .bind(group.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                let revoked = done.rows_affected() == 1;
+                if revoked {
+                    let event = NewAuditEvent::new("app.revoke", "app", app, json!({"group_id": group.to_string()}));
+                    Self::append_audit(&mut tx, actor, at, event).await?;
+                }
+                tx.commit().await?;
+                Ok(revoked)
+            }
+
+            async fn granted_groups(&self, app: AppId) -> Result<Vec<Group>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, name, description, created_at FROM user_groups \
+                     WHERE id IN (SELECT group_id FROM grants WHERE app_id = $1) ORDER BY id",
+                )
+                .bind(app.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::group_from_row).collect()
+            }
+
+            async fn apps_of_group(&self, group: GroupId) -> Result<Vec<Application>, StoreError> {
+                let rows = sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps ", "WHERE id IN (SELECT app_id FROM grants WHERE group_id = $1) ORDER BY id"))
+                .bind(group.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::app_from_row).collect()
+            }
+
+            async fn check_access(&self, user: UserId, app: AppId) -> Result<AccessDecision, StoreError> {
+                let state = sqlx::query("SELECT state FROM users WHERE id = $1")
+                    .bind(user.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or_else(|| StoreError::not_found("user", user.to_string()))?;
+                let state = UserState::parse(&state.try_get::<String, _>(0)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let member_of = self.group_ids("SELECT group_id FROM memberships WHERE user_id = $1", user.to_string()).await?;
+                let granted = self.group_ids("SELECT group_id FROM grants WHERE app_id = $1", app.to_string()).await?;
+                Ok(evaluate_access(state, &member_of, &granted))
+            }
+        }
+
+        #[async_trait]
+        impl AuditStore for $store {
+            async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, at, actor, action, target_kind, target_id, summary FROM audit_events \
+                     WHERE at >= $1 AND id > $2 ORDER BY id LIMIT $3",
+                )
+                .bind(query.since.unwrap_or(i64::MIN))
+                .bind(query.after_id.unwrap_or(0))
+                .bind(i64::from(query.limit.clamp(1, 10_000)))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let summary: String = row.try_get("summary")?;
+                        Ok(AuditEvent {
+                            id: row.try_get("id")?,
+                            at: row.try_get("at")?,
+                            actor: row.try_get("actor")?,
+                            action: row.try_get("action")?,
+                            target_kind: row.try_get("target_kind")?,
+                            target_id: row.try_get("target_id")?,
+                            summary: serde_json::from_str(&summary).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+
+        #[async_trait]
+        impl AdminStore for $store {
+            async fn create_api_token(&self, actor: &Actor, name: &str, token_hash: &str) -> Result<ApiToken, StoreError> {
+                let name = tessera_core::validate::label("name", name)?;
+                let id = uuid::Uuid::now_v7().to_string();
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                let row = sqlx::query(
+                    "INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) \
+                     RETURNING id, name, created_at, revoked_at",
+                )
+                .bind(&id)
+                .bind(&name)
+                .bind(token_hash)
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| map_unique(e, &[("api_tokens_live_name_key", "name", format!("a live API token named {name:?} exists already"))]))?;
+                let token = Self::token_from_row(&row)?;
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("api_token.create", "api_token", &id, json!({"name": name}))).await?;
+                tx.commit().await?;
+                Ok(token)
+            }
+
+            async fn find_api_token(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, name, created_at, revoked_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(Self::token_from_row).transpose()
+            }
+
+            async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+                let rows = sqlx::query("SELECT id, name, created_at, revoked_at FROM api_tokens ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(Self::token_from_row).collect()
+            }
+
+            async fn revoke_api_token(&self, actor: &Actor, key: &str) -> Result<ApiToken, StoreError> {
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                let row = sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND (id = $2 OR lower(name) = lower($2)) \
+                     RETURNING id, name, created_at, revoked_at",
+                )
+                .bind(at)
+                .bind(key.trim())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else {
+                    return Err(StoreError::not_found("live API token", key));
+                };
+                let token = Self::token_from_row(&row)?;
+                let event = NewAuditEvent::new("api_token.revoke", "api_token", &token.id, json!({"name": token.name}));
+                Self::append_audit(&mut tx, actor, at, event).await?;
+                tx.commit().await?;
+                Ok(token)
+            }
+
+            async fn create_initial_admin(&self, username: &str, password_hash: &str) -> Result<bool, StoreError> {
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                let existing: i64 = sqlx::query("SELECT COUNT(*) FROM admins").fetch_one(&mut *tx).await?.try_get(0)?;
+                if existing > 0 {
+                    return Ok(false);
+                }
+                let id = uuid::Uuid::now_v7().to_string();
+                let inserted = sqlx::query(
+                    "INSERT INTO admins (id, username, password_hash, must_change_password, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(&id)
+                .bind(username)
+                .bind(password_hash)
+                .bind(true)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                if inserted.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                let event = NewAuditEvent::new("admin.create", "admin", &id, json!({"username": username, "initial": true}));
+                Self::append_audit(&mut tx, &Actor::system(), at, event).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+        }
+
+        #[async_trait]
+        impl SettingsStore for $store {
+            async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+                let row = sqlx::query("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(&self.pool).await?;
+                Ok(row.map(|r| r.try_get(0)).transpose()?)
+            }
+
+            async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(key)
+                .bind(value)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+        }
+    };
+}
+
+pub(crate) use impl_sql_store;
+
+/// Refuses a database whose schema is newer than this binary's migrations: an older binary
+/// must not write to it.
+pub(crate) fn check_schema_version(applied: Option<i64>, migrator: &sqlx::migrate::Migrator) -> Result<(), StoreError> {
+    let binary = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    match applied {
+        Some(database) if database > binary => Err(StoreError::SchemaTooNew { database, binary }),
+        _ => Ok(()),
+    }
+}

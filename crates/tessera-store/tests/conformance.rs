@@ -1,0 +1,330 @@
+//! One conformance suite, run against SQLite and against a throwaway PostgreSQL database.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use sqlx::Connection;
+use tessera_core::app::{AppKind, M365Config};
+use tessera_core::{AccessDecision, Actor, DenyReason, NewApplication, NewGroup, NewUser, UserState};
+use tessera_store::test_support::ThrowawayPg;
+use tessera_store::{AuditQuery, PageRequest, PgStore, SqliteStore, Store, StoreError};
+
+/// How a test reaches the database behind the store, for checks the store API cannot make.
+#[derive(Clone)]
+enum Raw {
+    Sqlite(String),
+    Pg(String),
+}
+
+impl Raw {
+    async fn execute(&self, sql: &'static str) -> Result<u64, sqlx::Error> {
+        match self {
+            Raw::Sqlite(url) => {
+                let mut c = sqlx::SqliteConnection::connect(url).await?;
+                Ok(sqlx::query(sql).execute(&mut c).await?.rows_affected())
+            }
+            Raw::Pg(url) => {
+                let mut c = sqlx::PgConnection::connect(url).await?;
+                Ok(sqlx::query(sql).execute(&mut c).await?.rows_affected())
+            }
+        }
+    }
+
+    async fn reopen(&self) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match self {
+            Raw::Sqlite(url) => Arc::new(SqliteStore::connect_url(url).await?),
+            Raw::Pg(url) => Arc::new(PgStore::connect(url).await?),
+        })
+    }
+}
+
+async fn on_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>, Raw) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect_url(&url).await.unwrap());
+    test(store, Raw::Sqlite(url)).await;
+}
+
+async fn on_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>, Raw) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(db) = ThrowawayPg::create().await else { return };
+    let store: Arc<dyn Store> = Arc::new(PgStore::connect(&db.url).await.unwrap());
+    // Run in a task so that a failing test still drops its database.
+    let outcome = tokio::spawn(test(store, Raw::Pg(db.url.clone()))).await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::on_sqlite(super::$name).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::on_postgres(super::$name).await } )*
+        }
+    };
+}
+
+conformance!(
+    users_round_trip_and_lookup,
+    users_paginate_in_creation_order,
+    duplicate_email_upn_or_immutable_id_writes_nothing,
+    concurrent_creates_of_one_email_exactly_one_wins,
+    memberships_and_groups,
+    access_requires_a_granted_group_and_an_active_user,
+    grant_is_the_same_from_either_side,
+    m365_domain_and_label_unique,
+    delete_apps_requires_exact_confirm_count_and_is_all_or_nothing,
+    audit_records_changes_and_is_append_only,
+    schema_newer_than_binary_is_refused,
+    api_tokens_lifecycle,
+    settings_and_initial_admin,
+);
+
+fn actor() -> Actor {
+    Actor::cli("tester")
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser::new(email, None, Some("Ada"), Some("Lovelace"), None, || uuid::Uuid::new_v4().simple().to_string()[..24].to_string())
+        .unwrap()
+}
+
+fn m365(domain: &str, label: &str) -> NewApplication {
+    NewApplication::new("http://127.0.0.1:8080", label, None, None, true, AppKind::M365(M365Config { domain: domain.into() })).unwrap()
+}
+
+async fn audit_count(store: &Arc<dyn Store>) -> usize {
+    store.list_audit(&AuditQuery { limit: 10_000, ..Default::default() }).await.unwrap().len()
+}
+
+async fn users_round_trip_and_lookup(store: Arc<dyn Store>, _raw: Raw) {
+    let mut nu = new_user("Alice@Contoso.com");
+    nu.upn = "alice.upn@contoso.com".into();
+    let alice = store.create_user(&actor(), nu).await.unwrap();
+    assert_eq!(alice.email, "Alice@contoso.com");
+    assert_eq!(alice.state, UserState::Active);
+    for key in [alice.id.to_string(), "alice@CONTOSO.com".into(), "ALICE.UPN@contoso.com".into()] {
+        assert_eq!(store.find_user(&key).await.unwrap().id, alice.id, "{key}");
+    }
+    assert!(matches!(store.find_user("nobody@contoso.com").await, Err(StoreError::NotFound { .. })));
+    let suspended = store.set_user_state(&actor(), alice.id, UserState::Suspended).await.unwrap();
+    assert_eq!(suspended.state, UserState::Suspended);
+    store.set_password(&actor(), alice.id, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA").await.unwrap();
+    assert!(store.find_user(&alice.email).await.unwrap().password_hash.is_some());
+    store.delete_user(&actor(), alice.id).await.unwrap();
+    assert!(matches!(store.delete_user(&actor(), alice.id).await, Err(StoreError::NotFound { .. })));
+}
+
+async fn users_paginate_in_creation_order(store: Arc<dyn Store>, _raw: Raw) {
+    for i in 0..5 {
+        store.create_user(&actor(), new_user(&format!("u{i}@contoso.com"))).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(2);
+    loop {
+        let got = store.list_users(&page).await.unwrap();
+        assert!(got.items.len() <= 2);
+        seen.extend(got.items.into_iter().map(|u| u.email));
+        match got.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..5).map(|i| format!("u{i}@contoso.com")).collect();
+    assert_eq!(seen, expected);
+}
+
+async fn duplicate_email_upn_or_immutable_id_writes_nothing(store: Arc<dyn Store>, _raw: Raw) {
+    let first = store.create_user(&actor(), new_user("bob@contoso.com")).await.unwrap();
+    let before = audit_count(&store).await;
+    let dup_email = store.create_user(&actor(), new_user("BOB@contoso.com")).await;
+    assert!(matches!(dup_email, Err(StoreError::Conflict { field: "email", .. })), "{dup_email:?}");
+    let mut upn_clash = new_user("other@contoso.com");
+    upn_clash.upn = "Bob@Contoso.com".into();
+    assert!(matches!(store.create_user(&actor(), upn_clash).await, Err(StoreError::Conflict { .. })));
+    let mut id_clash = new_user("third@contoso.com");
+    id_clash.immutable_id = first.immutable_id.clone();
+    assert!(matches!(store.create_user(&actor(), id_clash).await, Err(StoreError::Conflict { field: "immutable_id", .. })));
+    assert_eq!(store.list_users(&PageRequest::first(100)).await.unwrap().items.len(), 1);
+    assert_eq!(audit_count(&store).await, before, "a refused change must not be audited as made");
+}
+
+async fn concurrent_creates_of_one_email_exactly_one_wins(store: Arc<dyn Store>, _raw: Raw) {
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.create_user(&actor(), new_user("race@contoso.com")).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => wins += 1,
+            Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "email"),
+            Err(other) => panic!("unexpected error: {other:?}"),
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(store.list_users(&PageRequest::first(100)).await.unwrap().items.len(), 1);
+}
+
+async fn memberships_and_groups(store: Arc<dyn Store>, _raw: Raw) {
+    let user = store.create_user(&actor(), new_user("carol@contoso.com")).await.unwrap();
+    let group = store.create_group(&actor(), NewGroup::new("Sales", Some("the sales team")).unwrap()).await.unwrap();
+    assert!(matches!(
+        store.create_group(&actor(), NewGroup::new("sales", None).unwrap()).await,
+        Err(StoreError::Conflict { field: "name", .. })
+    ));
+    assert_eq!(store.find_group("SALES").await.unwrap().id, group.id);
+    assert!(store.add_member(&actor(), group.id, user.id).await.unwrap());
+    assert!(!store.add_member(&actor(), group.id, user.id).await.unwrap(), "second add is a no-op");
+    assert_eq!(store.group_members(group.id).await.unwrap()[0].id, user.id);
+    assert_eq!(store.groups_of_user(user.id).await.unwrap()[0].id, group.id);
+    assert!(store.remove_member(&actor(), group.id, user.id).await.unwrap());
+    assert!(!store.remove_member(&actor(), group.id, user.id).await.unwrap());
+    store.add_member(&actor(), group.id, user.id).await.unwrap();
+    store.delete_user(&actor(), user.id).await.unwrap();
+    assert!(store.group_members(group.id).await.unwrap().is_empty(), "deleting a user drops its memberships");
+    store.delete_group(&actor(), group.id).await.unwrap();
+    assert!(matches!(store.find_group("Sales").await, Err(StoreError::NotFound { .. })));
+}
+
+async fn access_requires_a_granted_group_and_an_active_user(store: Arc<dyn Store>, _raw: Raw) {
+    let user = store.create_user(&actor(), new_user("dave@contoso.com")).await.unwrap();
+    let staff = store.create_group(&actor(), NewGroup::new("Staff", None).unwrap()).await.unwrap();
+    let other = store.create_group(&actor(), NewGroup::new("Other", None).unwrap()).await.unwrap();
+    let app = store.create_app(&actor(), m365("contoso.com", "Microsoft 365")).await.unwrap();
+    store.add_member(&actor(), staff.id, user.id).await.unwrap();
+    assert_eq!(store.check_access(user.id, app.id).await.unwrap(), AccessDecision::Denied(DenyReason::NoGrantedGroup));
+    store.grant(&actor(), app.id, other.id).await.unwrap();
+    assert_eq!(store.check_access(user.id, app.id).await.unwrap(), AccessDecision::Denied(DenyReason::NoGrantedGroup));
+    store.grant(&actor(), app.id, staff.id).await.unwrap();
+    assert_eq!(store.check_access(user.id, app.id).await.unwrap(), AccessDecision::Allowed { via: vec![staff.id] });
+    store.set_user_state(&actor(), user.id, UserState::Suspended).await.unwrap();
+    assert_eq!(store.check_access(user.id, app.id).await.unwrap(), AccessDecision::Denied(DenyReason::UserSuspended));
+    store.set_user_state(&actor(), user.id, UserState::Active).await.unwrap();
+    store.revoke(&actor(), app.id, staff.id).await.unwrap();
+    assert_eq!(store.check_access(user.id, app.id).await.unwrap(), AccessDecision::Denied(DenyReason::NoGrantedGroup));
+    store.grant(&actor(), app.id, staff.id).await.unwrap();
+    store.remove_member(&actor(), staff.id, user.id).await.unwrap();
+    assert!(!store.check_access(user.id, app.id).await.unwrap().is_allowed());
+}
+
+async fn grant_is_the_same_from_either_side(store: Arc<dyn Store>, _raw: Raw) {
+    let group = store.create_group(&actor(), NewGroup::new("Engineering", None).unwrap()).await.unwrap();
+    let app = store.create_app(&actor(), m365("fabrikam.com", "Fabrikam 365")).await.unwrap();
+    assert!(store.grant(&actor(), app.id, group.id).await.unwrap());
+    assert!(!store.grant(&actor(), app.id, group.id).await.unwrap(), "granting twice writes one grant");
+    assert_eq!(store.granted_groups(app.id).await.unwrap().len(), 1);
+    assert_eq!(store.apps_of_group(group.id).await.unwrap()[0].id, app.id);
+    store.delete_group(&actor(), group.id).await.unwrap();
+    assert!(store.granted_groups(app.id).await.unwrap().is_empty(), "deleting a group drops its grants");
+}
+
+async fn m365_domain_and_label_unique(store: Arc<dyn Store>, _raw: Raw) {
+    let app = store.create_app(&actor(), m365("contoso.com", "M365")).await.unwrap();
+    assert_eq!(app.kind.m365_domain(), Some("contoso.com"));
+    assert_eq!(app.issuer.as_deref(), Some("http://127.0.0.1:8080/m365/contoso.com"));
+    let before = audit_count(&store).await;
+    assert!(matches!(
+        store.create_app(&actor(), m365("CONTOSO.com", "Another")).await,
+        Err(StoreError::Conflict { field: "domain", .. })
+    ));
+    assert!(matches!(store.create_app(&actor(), m365("other.com", "m365")).await, Err(StoreError::Conflict { field: "label", .. })));
+    assert_eq!(audit_count(&store).await, before);
+    assert_eq!(store.list_apps(&PageRequest::first(10)).await.unwrap().items.len(), 1);
+    assert_eq!(store.find_app("m365").await.unwrap().id, app.id);
+    assert_eq!(store.find_app(&app.id.to_string()).await.unwrap().kind, AppKind::M365(M365Config { domain: "contoso.com".into() }));
+}
+
+async fn delete_apps_requires_exact_confirm_count_and_is_all_or_nothing(store: Arc<dyn Store>, _raw: Raw) {
+    let a = store.create_app(&actor(), m365("a.example.com", "A")).await.unwrap();
+    let b = store.create_app(&actor(), m365("b.example.com", "B")).await.unwrap();
+    let group = store.create_group(&actor(), NewGroup::new("G", None).unwrap()).await.unwrap();
+    store.grant(&actor(), a.id, group.id).await.unwrap();
+    assert!(matches!(
+        store.delete_apps(&actor(), &[a.id, b.id], 1).await,
+        Err(StoreError::ConfirmCount { expected: 2, given: 1 })
+    ));
+    let ghost = tessera_core::AppId::new();
+    assert!(matches!(store.delete_apps(&actor(), &[a.id, ghost], 2).await, Err(StoreError::NotFound { .. })));
+    assert_eq!(store.list_apps(&PageRequest::first(10)).await.unwrap().items.len(), 2, "nothing deleted");
+    assert_eq!(store.delete_apps(&actor(), &[a.id, b.id], 2).await.unwrap(), 2);
+    assert!(store.list_apps(&PageRequest::first(10)).await.unwrap().items.is_empty());
+    assert!(store.apps_of_group(group.id).await.unwrap().is_empty(), "grants go with the app");
+}
+
+async fn audit_records_changes_and_is_append_only(store: Arc<dyn Store>, raw: Raw) {
+    let user = store.create_user(&Actor::api_token("robot"), new_user("erin@contoso.com")).await.unwrap();
+    let events = store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
+    let event = events.iter().find(|e| e.action == "user.create").unwrap();
+    assert_eq!(event.actor, "api:robot");
+    assert_eq!(event.target_id, user.id.to_string());
+    assert_eq!(event.summary["email"], "erin@contoso.com");
+    let since = store.list_audit(&AuditQuery { since: Some(event.at + 60_000), limit: 100, ..Default::default() }).await.unwrap();
+    assert!(since.is_empty());
+    assert!(raw.execute("UPDATE audit_events SET actor = 'forged'").await.is_err(), "audit rows cannot be updated");
+    assert!(raw.execute("DELETE FROM audit_events").await.is_err(), "audit rows cannot be deleted");
+    assert_eq!(audit_count(&store).await, events.len());
+}
+
+async fn schema_newer_than_binary_is_refused(_store: Arc<dyn Store>, raw: Raw) {
+    raw.execute(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99999, 'from the future', TRUE, X'00', 0)",
+    )
+    .await
+    .or_else(|_| {
+        // PostgreSQL spells a bytea literal differently.
+        futures_lite_block(raw.execute(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (99999, 'from the future', TRUE, '\\x00'::bytea, 0)",
+        ))
+    })
+    .unwrap();
+    match raw.reopen().await {
+        Err(StoreError::SchemaTooNew { database: 99999, binary }) => assert!(binary >= 1),
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("a newer schema was accepted"),
+    }
+}
+
+/// Runs a future to completion from synchronous code inside the runtime.
+fn futures_lite_block<F: Future>(f: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
+}
+
+async fn api_tokens_lifecycle(store: Arc<dyn Store>, _raw: Raw) {
+    let token = store.create_api_token(&actor(), "deploy", "hash-1").await.unwrap();
+    assert!(matches!(store.create_api_token(&actor(), "DEPLOY", "hash-2").await, Err(StoreError::Conflict { .. })));
+    assert_eq!(store.find_api_token("hash-1").await.unwrap().unwrap().id, token.id);
+    assert!(store.find_api_token("hash-x").await.unwrap().is_none());
+    store.revoke_api_token(&actor(), "deploy").await.unwrap();
+    assert!(store.find_api_token("hash-1").await.unwrap().is_none(), "revoked tokens stop working");
+    assert!(matches!(store.revoke_api_token(&actor(), "deploy").await, Err(StoreError::NotFound { .. })));
+    store.create_api_token(&actor(), "deploy", "hash-3").await.unwrap();
+    assert_eq!(store.list_api_tokens().await.unwrap().len(), 2);
+}
+
+async fn settings_and_initial_admin(store: Arc<dyn Store>, _raw: Raw) {
+    assert_eq!(store.get_setting("public_url").await.unwrap(), None);
+    store.set_setting("public_url", "https://a.example").await.unwrap();
+    store.set_setting("public_url", "https://b.example").await.unwrap();
+    assert_eq!(store.get_setting("public_url").await.unwrap().as_deref(), Some("https://b.example"));
+    assert!(store.create_initial_admin("admin", "$argon2id$x").await.unwrap());
+    assert!(!store.create_initial_admin("admin", "$argon2id$y").await.unwrap(), "only the first start creates an admin");
+    store.ping().await.unwrap();
+}

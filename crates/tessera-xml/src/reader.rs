@@ -1,0 +1,200 @@
+//! The only way Tessera parses XML it did not write.
+//!
+//! Any DOCTYPE is refused before parsing (SECURITY.md §0.1: it is how entity expansion, XXE
+//! and ID-redefinition attacks get in), and the document is bounded in bytes, depth, nodes,
+//! attributes per element and attribute length, so hostile input costs little.
+
+/// Caps applied to one document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_bytes: usize,
+    pub max_depth: usize,
+    pub max_nodes: u32,
+    pub max_attributes: usize,
+    pub max_attribute_len: usize,
+}
+
+impl Limits {
+    /// For protocol messages (AuthnRequest, LogoutRequest, RST): small.
+    pub const MESSAGE: Limits = Limits {
+        max_bytes: 256 * 1024,
+        max_depth: 64,
+        max_nodes: 10_000,
+        max_attributes: 64,
+        max_attribute_len: 16 * 1024,
+    };
+
+    /// For metadata documents an administrator imports: larger, certificates included.
+    pub const METADATA: Limits = Limits {
+        max_bytes: 1024 * 1024,
+        max_depth: 64,
+        max_nodes: 50_000,
+        max_attributes: 64,
+        max_attribute_len: 64 * 1024,
+    };
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum XmlError {
+    #[error("the document has a DOCTYPE, which is never accepted")]
+    Doctype,
+    #[error("the document is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("the document nests deeper than {limit} elements")]
+    TooDeep { limit: usize },
+    #[error("the document has more than {limit} nodes")]
+    TooManyNodes { limit: u32 },
+    #[error("an element has more than {limit} attributes")]
+    TooManyAttributes { limit: usize },
+    #[error("an attribute value is longer than {limit} bytes")]
+    AttributeTooLong { limit: usize },
+    #[error("the document is not UTF-8")]
+    NotUtf8,
+    #[error("the document is not well-formed XML: {0}")]
+    Malformed(String),
+    #[error("<{element}> contains a comment or processing instruction, which is not accepted in an identity value")]
+    CommentInIdentity { element: String },
+    #[error("<{element}> has child elements where text was expected")]
+    ElementInText { element: String },
+}
+
+/// A parsed document that passed every cap. Borrow its tree with [`ParsedXml::document`].
+pub struct ParsedXml<'input> {
+    document: roxmltree::Document<'input>,
+}
+
+impl<'input> ParsedXml<'input> {
+    pub fn document(&self) -> &roxmltree::Document<'input> {
+        &self.document
+    }
+
+    pub fn root_element(&self) -> roxmltree::Node<'_, 'input> {
+        self.document.root_element()
+    }
+}
+
+/// Decodes bytes as UTF-8 (a leading BOM is dropped) after checking the size cap.
+pub fn decode_utf8<'a>(bytes: &'a [u8], limits: &Limits) -> Result<&'a str, XmlError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(XmlError::TooLarge { limit: limits.max_bytes });
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|_| XmlError::NotUtf8)
+}
+
+/// Parses `text` under `limits`.
+pub fn parse<'input>(text: &'input str, limits: &Limits) -> Result<ParsedXml<'input>, XmlError> {
+    if text.len() > limits.max_bytes {
+        return Err(XmlError::TooLarge { limit: limits.max_bytes });
+    }
+    if contains_doctype(text) {
+        return Err(XmlError::Doctype);
+    }
+    let options = roxmltree::ParsingOptions { allow_dtd: false, nodes_limit: limits.max_nodes, ..Default::default() };
+    let document = roxmltree::Document::parse_with_options(text, options).map_err(|e| match e {
+        roxmltree::Error::DtdDetected => XmlError::Doctype,
+        roxmltree::Error::NodesLimitReached => XmlError::TooManyNodes { limit: limits.max_nodes },
+        other => XmlError::Malformed(other.to_string()),
+    })?;
+    check_shape(&document, limits)?;
+    Ok(ParsedXml { document })
+}
+
+/// Our own DOCTYPE check, independent of the parser's: `<!DOCTYPE` in any letter case, and
+/// `<!ENTITY`, anywhere in the text.
+fn contains_doctype(text: &str) -> bool {
+    text.as_bytes().windows(9).any(|w| {
+        w[0] == b'<' && w[1] == b'!' && (w[2..9].eq_ignore_ascii_case(b"DOCTYPE") || w[2..8].eq_ignore_ascii_case(b"ENTITY"))
+    })
+}
+
+fn check_shape(document: &roxmltree::Document<'_>, limits: &Limits) -> Result<(), XmlError> {
+    // Iterative depth-first walk: no recursion, so deep input cannot overflow the stack.
+    let mut stack = vec![(document.root(), 0usize)];
+    while let Some((node, depth)) = stack.pop() {
+        if node.is_element() {
+            if depth > limits.max_depth {
+                return Err(XmlError::TooDeep { limit: limits.max_depth });
+            }
+            if node.attributes().len() > limits.max_attributes {
+                return Err(XmlError::TooManyAttributes { limit: limits.max_attributes });
+            }
+            if node.attributes().any(|a| a.value().len() > limits.max_attribute_len) {
+                return Err(XmlError::AttributeTooLong { limit: limits.max_attribute_len });
+            }
+        }
+        stack.extend(node.children().map(|c| (c, depth + 1)));
+    }
+    Ok(())
+}
+
+/// The text of an identity-bearing element (NameID, Issuer, attribute values, certificates):
+/// all its text children joined. A comment or processing instruction inside is refused, so
+/// `victim@x.com<!---->.evil.com` cannot read as two different values to two readers.
+pub fn element_text(node: roxmltree::Node<'_, '_>) -> Result<String, XmlError> {
+    let name = || node.tag_name().name().to_string();
+    let mut text = String::new();
+    for child in node.children() {
+        match child.node_type() {
+            roxmltree::NodeType::Text => text.push_str(child.text().unwrap_or("")),
+            roxmltree::NodeType::Comment | roxmltree::NodeType::PI => {
+                return Err(XmlError::CommentInIdentity { element: name() });
+            }
+            _ => return Err(XmlError::ElementInText { element: name() }),
+        }
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_doctype_in_any_case() {
+        for doc in [
+            "<!DOCTYPE a><a/>",
+            "<?xml version=\"1.0\"?>\n<!doctype a [<!ENTITY e 'x'>]><a>&e;</a>",
+            "<!DOCTYPE a [<!ENTITY % sp SYSTEM \"http://127.0.0.1:1/a.dtd\">%sp;]><a/>",
+        ] {
+            assert_eq!(parse(doc, &Limits::MESSAGE).err(), Some(XmlError::Doctype), "{doc}");
+        }
+    }
+
+    #[test]
+    fn refuses_deep_nesting_without_overflow() {
+        let doc = format!("{}{}", "<a>".repeat(10_000), "</a>".repeat(10_000));
+        let limits = Limits { max_nodes: 100_000, ..Limits::METADATA };
+        assert!(matches!(parse(&doc, &limits), Err(XmlError::TooDeep { .. }) | Err(XmlError::Malformed(_))));
+    }
+
+    #[test]
+    fn refuses_attribute_flood_and_long_attribute() {
+        let attrs: String = (0..100).map(|i| format!(" a{i}=\"x\"")).collect();
+        assert!(matches!(parse(&format!("<a{attrs}/>"), &Limits::MESSAGE), Err(XmlError::TooManyAttributes { .. })));
+        let long = format!("<a b=\"{}\"/>", "x".repeat(20_000));
+        assert!(matches!(parse(&long, &Limits::MESSAGE), Err(XmlError::AttributeTooLong { .. })));
+    }
+
+    #[test]
+    fn refuses_oversized_input_before_parsing() {
+        let doc = format!("<a>{}</a>", "x".repeat(300 * 1024));
+        assert!(matches!(parse(&doc, &Limits::MESSAGE), Err(XmlError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn identity_text_refuses_comment_truncation() {
+        let parsed = parse("<n>victim@x.com<!---->.evil.com</n>", &Limits::MESSAGE).unwrap();
+        assert!(matches!(element_text(parsed.root_element()), Err(XmlError::CommentInIdentity { .. })));
+        let parsed = parse("<n>a<?pi x?>b</n>", &Limits::MESSAGE).unwrap();
+        assert!(matches!(element_text(parsed.root_element()), Err(XmlError::CommentInIdentity { .. })));
+        let parsed = parse("<n>a&amp;b<![CDATA[c]]></n>", &Limits::MESSAGE).unwrap();
+        assert_eq!(element_text(parsed.root_element()).unwrap(), "a&bc");
+    }
+
+    #[test]
+    fn utf8_decoding() {
+        assert!(matches!(decode_utf8(b"\xFF\xFE<\0a\0/\0>\0", &Limits::MESSAGE), Err(XmlError::NotUtf8)));
+        assert_eq!(decode_utf8(b"\xEF\xBB\xBF<a/>", &Limits::MESSAGE).unwrap(), "<a/>");
+    }
+}
