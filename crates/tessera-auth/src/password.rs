@@ -71,6 +71,9 @@ mod tests {
     #[test]
     fn garbage_stored_hash_is_an_error_not_a_match() {
         assert!(matches!(verify_password("x", "not-a-hash"), Err(AuthError::BadStoredHash)));
-        assert!(matches!(verify_password("x", "$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA"), Err(AuthError::BadStoredHash)));
+        assert!(matches!(
+            verify_password("x", "$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA"),
+            Err(AuthError::BadStoredHash)
+        ));
     }
 }

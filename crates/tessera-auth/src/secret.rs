@@ -57,6 +57,6 @@ mod tests {
 
     #[test]
     fn sha256_hex_known_value() {
-        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dea2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

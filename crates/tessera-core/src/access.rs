@@ -26,7 +26,9 @@ impl DenyReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccessDecision {
     /// Allowed; `via` lists every granted group that holds the user (for audit).
-    Allowed { via: Vec<GroupId> },
+    Allowed {
+        via: Vec<GroupId>,
+    },
     Denied(DenyReason),
 }
 
@@ -38,11 +40,7 @@ impl AccessDecision {
 
 /// Decides access from the user's state, the groups the user is in, and the groups granted to
 /// the application.
-pub fn evaluate_access(
-    state: UserState,
-    member_of: &[GroupId],
-    granted: &[GroupId],
-) -> AccessDecision {
+pub fn evaluate_access(state: UserState, member_of: &[GroupId], granted: &[GroupId]) -> AccessDecision {
     if state != UserState::Active {
         return AccessDecision::Denied(DenyReason::UserSuspended);
     }
@@ -62,10 +60,7 @@ mod tests {
     #[test]
     fn denied_without_any_grant() {
         let g = GroupId::new();
-        assert_eq!(
-            evaluate_access(UserState::Active, &[g], &[]),
-            AccessDecision::Denied(DenyReason::NoGrantedGroup)
-        );
+        assert_eq!(evaluate_access(UserState::Active, &[g], &[]), AccessDecision::Denied(DenyReason::NoGrantedGroup));
     }
 
     #[test]
@@ -82,10 +77,7 @@ mod tests {
     fn allowed_through_granted_group() {
         let g = GroupId::new();
         let other = GroupId::new();
-        assert_eq!(
-            evaluate_access(UserState::Active, &[other, g], &[g]),
-            AccessDecision::Allowed { via: vec![g] }
-        );
+        assert_eq!(evaluate_access(UserState::Active, &[other, g], &[g]), AccessDecision::Allowed { via: vec![g] });
     }
 
     #[test]

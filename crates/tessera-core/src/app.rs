@@ -156,6 +156,11 @@ impl SamlSpConfig {
     }
 }
 
+/// The label an M365 connector gets when the admin names none.
+pub fn default_m365_label(domain: &str) -> String {
+    format!("Microsoft 365 ({})", domain.trim().to_ascii_lowercase())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct M365Config {
     /// The custom domain federated to this connector (lowercase, ASCII).
@@ -235,7 +240,9 @@ impl NewApplication {
     ) -> Result<Self, CoreError> {
         let id = AppId::new();
         let kind = match kind {
-            AppKind::M365(c) => AppKind::M365(M365Config { domain: validate::federatable_domain("domain", &c.domain)? }),
+            AppKind::M365(c) => {
+                AppKind::M365(M365Config { domain: validate::federatable_domain("domain", &c.domain)? })
+            }
             AppKind::Saml(c) => AppKind::Saml(c.validate()?),
             AppKind::Bookmark { url } => AppKind::Bookmark { url: validate::bookmark_url(&url)? },
         };
@@ -334,7 +341,14 @@ mod tests {
     use super::*;
 
     fn m365(domain: &str) -> Result<NewApplication, CoreError> {
-        NewApplication::new("https://idp.example.com/", "M365", None, None, true, AppKind::M365(M365Config { domain: domain.into() }))
+        NewApplication::new(
+            "https://idp.example.com/",
+            "M365",
+            None,
+            None,
+            true,
+            AppKind::M365(M365Config { domain: domain.into() }),
+        )
     }
 
     #[test]
@@ -353,8 +367,15 @@ mod tests {
     fn m365_serves_all_eight_endpoints() {
         let new = m365("contoso.com").unwrap();
         let app = Application {
-            id: new.id, label: new.label, description: new.description, portal_image: None,
-            show_in_portal: true, issuer: new.issuer, kind: new.kind, created_at: 0, updated_at: 0,
+            id: new.id,
+            label: new.label,
+            description: new.description,
+            portal_image: None,
+            show_in_portal: true,
+            issuer: new.issuer,
+            kind: new.kind,
+            created_at: 0,
+            updated_at: 0,
         };
         let json = serde_json::to_value(app.endpoints("https://idp.example.com")).unwrap();
         assert_eq!(json.as_object().unwrap().len(), 8);

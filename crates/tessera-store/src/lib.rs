@@ -19,8 +19,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
     AdminStore, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, Page, PageRequest, SETTING_PUBLIC_URL,
-    SettingsStore, Store,
-    UserStore,
+    SettingsStore, Store, UserStore,
 };
 
 /// The SQLite file inside the data directory.

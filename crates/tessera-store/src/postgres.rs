@@ -22,13 +22,14 @@ impl PgStore {
             .connect(url)
             .await
             .map_err(|e| StoreError::Config(format!("cannot connect to {}: {e}", crate::redact_url(url))))?;
-        let applied: Option<i64> = match sqlx::query_scalar::<_, bool>("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-            .fetch_one(&pool)
-            .await?
-        {
-            true => sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&pool).await?,
-            false => None,
-        };
+        let applied: Option<i64> =
+            match sqlx::query_scalar::<_, bool>("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&pool)
+                .await?
+            {
+                true => sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&pool).await?,
+                false => None,
+            };
         crate::sql::check_schema_version(applied, &MIGRATOR)?;
         MIGRATOR.run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
         Ok(PgStore { pool })

@@ -1,5 +1,7 @@
 //! One conformance suite, run against SQLite and against a throwaway PostgreSQL database.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
+
 use std::future::Future;
 use std::sync::Arc;
 
@@ -98,12 +100,22 @@ fn actor() -> Actor {
 }
 
 fn new_user(email: &str) -> NewUser {
-    NewUser::new(email, None, Some("Ada"), Some("Lovelace"), None, || uuid::Uuid::new_v4().simple().to_string()[..24].to_string())
-        .unwrap()
+    NewUser::new(email, None, Some("Ada"), Some("Lovelace"), None, || {
+        uuid::Uuid::new_v4().simple().to_string()[..24].to_string()
+    })
+    .unwrap()
 }
 
 fn m365(domain: &str, label: &str) -> NewApplication {
-    NewApplication::new("http://127.0.0.1:8080", label, None, None, true, AppKind::M365(M365Config { domain: domain.into() })).unwrap()
+    NewApplication::new(
+        "http://127.0.0.1:8080",
+        label,
+        None,
+        None,
+        true,
+        AppKind::M365(M365Config { domain: domain.into() }),
+    )
+    .unwrap()
 }
 
 async fn audit_count(store: &Arc<dyn Store>) -> usize {
@@ -157,7 +169,10 @@ async fn duplicate_email_upn_or_immutable_id_writes_nothing(store: Arc<dyn Store
     assert!(matches!(store.create_user(&actor(), upn_clash).await, Err(StoreError::Conflict { .. })));
     let mut id_clash = new_user("third@contoso.com");
     id_clash.immutable_id = first.immutable_id.clone();
-    assert!(matches!(store.create_user(&actor(), id_clash).await, Err(StoreError::Conflict { field: "immutable_id", .. })));
+    assert!(matches!(
+        store.create_user(&actor(), id_clash).await,
+        Err(StoreError::Conflict { field: "immutable_id", .. })
+    ));
     assert_eq!(store.list_users(&PageRequest::first(100)).await.unwrap().items.len(), 1);
     assert_eq!(audit_count(&store).await, before, "a refused change must not be audited as made");
 }
@@ -243,11 +258,17 @@ async fn m365_domain_and_label_unique(store: Arc<dyn Store>, _raw: Raw) {
         store.create_app(&actor(), m365("CONTOSO.com", "Another")).await,
         Err(StoreError::Conflict { field: "domain", .. })
     ));
-    assert!(matches!(store.create_app(&actor(), m365("other.com", "m365")).await, Err(StoreError::Conflict { field: "label", .. })));
+    assert!(matches!(
+        store.create_app(&actor(), m365("other.com", "m365")).await,
+        Err(StoreError::Conflict { field: "label", .. })
+    ));
     assert_eq!(audit_count(&store).await, before);
     assert_eq!(store.list_apps(&PageRequest::first(10)).await.unwrap().items.len(), 1);
     assert_eq!(store.find_app("m365").await.unwrap().id, app.id);
-    assert_eq!(store.find_app(&app.id.to_string()).await.unwrap().kind, AppKind::M365(M365Config { domain: "contoso.com".into() }));
+    assert_eq!(
+        store.find_app(&app.id.to_string()).await.unwrap().kind,
+        AppKind::M365(M365Config { domain: "contoso.com".into() })
+    );
 }
 
 async fn delete_apps_requires_exact_confirm_count_and_is_all_or_nothing(store: Arc<dyn Store>, _raw: Raw) {
@@ -274,7 +295,10 @@ async fn audit_records_changes_and_is_append_only(store: Arc<dyn Store>, raw: Ra
     assert_eq!(event.actor, "api:robot");
     assert_eq!(event.target_id, user.id.to_string());
     assert_eq!(event.summary["email"], "erin@contoso.com");
-    let since = store.list_audit(&AuditQuery { since: Some(event.at + 60_000), limit: 100, ..Default::default() }).await.unwrap();
+    let since = store
+        .list_audit(&AuditQuery { since: Some(event.at + 60_000), limit: 100, ..Default::default() })
+        .await
+        .unwrap();
     assert!(since.is_empty());
     assert!(raw.execute("UPDATE audit_events SET actor = 'forged'").await.is_err(), "audit rows cannot be updated");
     assert!(raw.execute("DELETE FROM audit_events").await.is_err(), "audit rows cannot be deleted");
@@ -325,6 +349,9 @@ async fn settings_and_initial_admin(store: Arc<dyn Store>, _raw: Raw) {
     store.set_setting("public_url", "https://b.example").await.unwrap();
     assert_eq!(store.get_setting("public_url").await.unwrap().as_deref(), Some("https://b.example"));
     assert!(store.create_initial_admin("admin", "$argon2id$x").await.unwrap());
-    assert!(!store.create_initial_admin("admin", "$argon2id$y").await.unwrap(), "only the first start creates an admin");
+    assert!(
+        !store.create_initial_admin("admin", "$argon2id$y").await.unwrap(),
+        "only the first start creates an admin"
+    );
     store.ping().await.unwrap();
 }

@@ -104,7 +104,9 @@ pub fn parse<'input>(text: &'input str, limits: &Limits) -> Result<ParsedXml<'in
 /// `<!ENTITY`, anywhere in the text.
 fn contains_doctype(text: &str) -> bool {
     text.as_bytes().windows(9).any(|w| {
-        w[0] == b'<' && w[1] == b'!' && (w[2..9].eq_ignore_ascii_case(b"DOCTYPE") || w[2..8].eq_ignore_ascii_case(b"ENTITY"))
+        w[0] == b'<'
+            && w[1] == b'!'
+            && (w[2..9].eq_ignore_ascii_case(b"DOCTYPE") || w[2..8].eq_ignore_ascii_case(b"ENTITY"))
     })
 }
 

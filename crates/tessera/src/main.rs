@@ -1,1 +1,50 @@
-fn main() {}
+//! `tessera`: the identity provider and its management commands, in one binary.
+
+mod cli;
+mod commands;
+mod config;
+mod master_key;
+mod output;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let settings = match config::Settings::resolve(&cli.global) {
+        Ok(settings) => settings,
+        Err(e) => return fail(&e),
+    };
+    config::init_tracing(&settings, matches!(cli.command, cli::Command::Serve(_)));
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&anyhow::Error::from(e)),
+    };
+    match runtime.block_on(commands::run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// One line on stderr that says what went wrong, and exit status 1.
+fn fail(error: &anyhow::Error) -> ExitCode {
+    let chain: Vec<String> = error.chain().map(ToString::to_string).collect();
+    let mut line = chain.join(": ");
+    line.retain(|c| c != '\n');
+    if let Some(tessera_store::StoreError::NotFound { kind, .. }) = error.downcast_ref::<tessera_store::StoreError>() {
+        line.push_str(&format!(" (list them with `tessera {} list`)", list_command(kind)));
+    }
+    eprintln!("error: {line}");
+    ExitCode::FAILURE
+}
+
+fn list_command(kind: &str) -> &'static str {
+    match kind {
+        "user" => "user",
+        "group" => "group",
+        "application" => "app",
+        _ => "admin token",
+    }
+}

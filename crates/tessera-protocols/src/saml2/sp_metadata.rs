@@ -1,9 +1,9 @@
 //! Reading a service provider's SAML 2.0 metadata into the app configuration Tessera stores.
 
 use base64::Engine;
-use tessera_xml::roxmltree::{self, Node};
 use tessera_core::app::NAMEID_UNSPECIFIED;
 use tessera_core::{AcsEndpoint, SamlBinding, SamlSpConfig, SloEndpoint};
+use tessera_xml::roxmltree::Node;
 use tessera_xml::{Limits, element_text, reader};
 
 use super::{DSIG_NS, METADATA_NS, PROTOCOL_NS};
@@ -22,7 +22,9 @@ pub fn parse_sp_metadata(bytes: &[u8]) -> Result<SamlSpConfig, ProtocolError> {
         .filter(|id| !id.is_empty())
         .ok_or_else(|| ProtocolError::metadata("EntityDescriptor has no entityID"))?;
     let sp = md_children(entity, "SPSSODescriptor")
-        .find(|sp| sp.attribute("protocolSupportEnumeration").is_some_and(|p| p.split_whitespace().any(|p| p == PROTOCOL_NS)))
+        .find(|sp| {
+            sp.attribute("protocolSupportEnumeration").is_some_and(|p| p.split_whitespace().any(|p| p == PROTOCOL_NS))
+        })
         .ok_or_else(|| ProtocolError::metadata("no SPSSODescriptor supports the SAML 2.0 protocol"))?;
 
     let sign_requests = parse_bool(sp.attribute("AuthnRequestsSigned"), "AuthnRequestsSigned")?;
@@ -49,7 +51,8 @@ pub fn parse_sp_metadata(bytes: &[u8]) -> Result<SamlSpConfig, ProtocolError> {
 }
 
 fn md_children<'a, 'input>(node: Node<'a, 'input>, name: &'static str) -> impl Iterator<Item = Node<'a, 'input>> {
-    node.children().filter(move |c| c.is_element() && c.tag_name().namespace() == Some(METADATA_NS) && c.tag_name().name() == name)
+    node.children()
+        .filter(move |c| c.is_element() && c.tag_name().namespace() == Some(METADATA_NS) && c.tag_name().name() == name)
 }
 
 fn find_entity<'a, 'input>(root: Node<'a, 'input>) -> Result<Node<'a, 'input>, ProtocolError> {
@@ -59,11 +62,15 @@ fn find_entity<'a, 'input>(root: Node<'a, 'input>) -> Result<Node<'a, 'input>, P
     match root.tag_name().name() {
         "EntityDescriptor" => Ok(root),
         "EntitiesDescriptor" => {
-            let entities: Vec<_> = md_children(root, "EntityDescriptor").filter(|e| md_children(*e, "SPSSODescriptor").next().is_some()).collect();
+            let entities: Vec<_> = md_children(root, "EntityDescriptor")
+                .filter(|e| md_children(*e, "SPSSODescriptor").next().is_some())
+                .collect();
             match entities.as_slice() {
                 [one] => Ok(*one),
                 [] => Err(ProtocolError::metadata("EntitiesDescriptor holds no service provider")),
-                _ => Err(ProtocolError::metadata("EntitiesDescriptor holds several service providers; import one EntityDescriptor")),
+                _ => Err(ProtocolError::metadata(
+                    "EntitiesDescriptor holds several service providers; import one EntityDescriptor",
+                )),
             }
         }
         other => Err(ProtocolError::metadata(format!("unexpected root element <{other}>"))),
@@ -79,7 +86,9 @@ fn parse_bool(value: Option<&str>, name: &str) -> Result<bool, ProtocolError> {
 }
 
 fn binding_of(node: Node<'_, '_>) -> Result<SamlBinding, ProtocolError> {
-    let uri = node.attribute("Binding").ok_or_else(|| ProtocolError::metadata(format!("{} has no Binding", node.tag_name().name())))?;
+    let uri = node
+        .attribute("Binding")
+        .ok_or_else(|| ProtocolError::metadata(format!("{} has no Binding", node.tag_name().name())))?;
     SamlBinding::from_uri(uri.trim()).ok_or_else(|| ProtocolError::metadata(format!("unknown binding {uri:?}")))
 }
 
@@ -87,10 +96,15 @@ fn parse_acs(sp: Node<'_, '_>) -> Result<Vec<AcsEndpoint>, ProtocolError> {
     let mut endpoints = Vec::new();
     for (position, node) in md_children(sp, "AssertionConsumerService").enumerate() {
         let binding = binding_of(node)?;
-        let url = node.attribute("Location").ok_or_else(|| ProtocolError::metadata("AssertionConsumerService has no Location"))?;
+        let url = node
+            .attribute("Location")
+            .ok_or_else(|| ProtocolError::metadata("AssertionConsumerService has no Location"))?;
         let index = match node.attribute("index") {
-            Some(i) => i.trim().parse::<u16>().map_err(|_| ProtocolError::metadata(format!("AssertionConsumerService index {i:?} is not a number")))?,
-            None => u16::try_from(position).map_err(|_| ProtocolError::metadata("too many AssertionConsumerService elements"))?,
+            Some(i) => i.trim().parse::<u16>().map_err(|_| {
+                ProtocolError::metadata(format!("AssertionConsumerService index {i:?} is not a number"))
+            })?,
+            None => u16::try_from(position)
+                .map_err(|_| ProtocolError::metadata("too many AssertionConsumerService elements"))?,
         };
         let is_default = parse_bool(node.attribute("isDefault"), "isDefault")?;
         endpoints.push(AcsEndpoint { url: url.to_string(), binding, index, is_default });
@@ -108,7 +122,8 @@ fn parse_slo(sp: Node<'_, '_>) -> Result<Option<SloEndpoint>, ProtocolError> {
         if !matches!(binding, SamlBinding::HttpRedirect | SamlBinding::HttpPost) {
             continue;
         }
-        let url = node.attribute("Location").ok_or_else(|| ProtocolError::metadata("SingleLogoutService has no Location"))?;
+        let url =
+            node.attribute("Location").ok_or_else(|| ProtocolError::metadata("SingleLogoutService has no Location"))?;
         return Ok(Some(SloEndpoint {
             url: url.to_string(),
             binding,
@@ -125,9 +140,9 @@ fn parse_signing_certificate(sp: Node<'_, '_>) -> Result<Option<String>, Protoco
         if !matches!(key.attribute("use"), None | Some("signing")) {
             continue;
         }
-        let cert_node = key
-            .descendants()
-            .find(|n| n.is_element() && n.tag_name().namespace() == Some(DSIG_NS) && n.tag_name().name() == "X509Certificate");
+        let cert_node = key.descendants().find(|n| {
+            n.is_element() && n.tag_name().namespace() == Some(DSIG_NS) && n.tag_name().name() == "X509Certificate"
+        });
         let Some(cert_node) = cert_node else { continue };
         let text: String = element_text(cert_node)?.chars().filter(|c| !c.is_ascii_whitespace()).collect();
         let der = base64::engine::general_purpose::STANDARD
@@ -141,4 +156,79 @@ fn parse_signing_certificate(sp: Node<'_, '_>) -> Result<Option<String>, Protoco
         return Ok(Some(text));
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use tessera_core::UserAttribute;
+
+    use super::*;
+
+    const GOOD: &str = include_str!("../../../../fixtures/saml/sp-metadata.xml");
+
+    #[test]
+    fn parses_entity_endpoints_certificate_and_flags() {
+        let sp = parse_sp_metadata(GOOD.as_bytes()).unwrap();
+        assert_eq!(sp.entity_id, "https://sp.example.com/saml/metadata");
+        assert!(sp.sign_requests);
+        assert_eq!(sp.acs.len(), 2);
+        assert_eq!(sp.acs[0].binding, SamlBinding::HttpPost);
+        assert!(sp.acs[0].is_default);
+        assert_eq!(sp.acs[1].index, 1);
+        assert_eq!(sp.slo.as_ref().unwrap().url, "https://sp.example.com/saml/slo");
+        assert_eq!(sp.name_id_format, "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress");
+        assert_eq!(sp.name_id_source, UserAttribute::Email);
+        let cert = sp.certificate.clone().unwrap();
+        assert!(!cert.contains(char::is_whitespace));
+        assert!(sp.validate().is_ok());
+    }
+
+    #[test]
+    fn refuses_doctype_before_reading_entities() {
+        let doc = include_str!("../../../../fixtures/saml/sp-metadata-doctype.xml");
+        assert_eq!(parse_sp_metadata(doc.as_bytes()), Err(ProtocolError::Xml(tessera_xml::XmlError::Doctype)));
+    }
+
+    #[test]
+    fn non_https_acs_is_refused_by_validation() {
+        let doc = include_str!("../../../../fixtures/saml/sp-metadata-http-acs.xml");
+        let sp = parse_sp_metadata(doc.as_bytes()).unwrap();
+        assert!(sp.validate().unwrap_err().to_string().contains("https"));
+    }
+
+    #[test]
+    fn refuses_broken_metadata() {
+        let cases = [
+            ("<a/>", "namespace"),
+            (r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"/>"#, "entityID"),
+            (
+                r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"/>"#,
+                "SPSSODescriptor",
+            ),
+            (
+                r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/></md:EntityDescriptor>"#,
+                "AssertionConsumerService",
+            ),
+            (
+                r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:AssertionConsumerService Binding="urn:x" Location="https://a/"/></md:SPSSODescriptor></md:EntityDescriptor>"#,
+                "binding",
+            ),
+            ("not xml", "well-formed"),
+        ];
+        for (doc, expected) in cases {
+            let err = parse_sp_metadata(doc.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{doc}: {err}");
+        }
+    }
+
+    #[test]
+    fn refuses_a_certificate_that_is_not_x509() {
+        let doc = GOOD.replacen("<ds:X509Certificate>", "<ds:X509Certificate>AAAA", 1);
+        assert!(parse_sp_metadata(doc.as_bytes()).is_err());
+        let doc = GOOD.replacen("<ds:X509Certificate>", "<ds:X509Certificate><!-- x -->", 1);
+        assert!(matches!(
+            parse_sp_metadata(doc.as_bytes()),
+            Err(ProtocolError::Xml(tessera_xml::XmlError::CommentInIdentity { .. }))
+        ));
+    }
 }

@@ -1,0 +1,196 @@
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use tessera_core::app::{M365Config, default_m365_label};
+use tessera_core::{Actor, AppId, AppKind, NewApplication};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{PageParams, PageView};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::views::{AccessView, AppView, GroupView};
+use crate::{ApiError, AppState};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_apps, create_app))
+        .routes(routes!(get_app))
+        .routes(routes!(delete_apps))
+        .routes(routes!(app_groups))
+        .routes(routes!(grant_from_app, revoke_from_app))
+        .routes(routes!(check_access))
+}
+
+/// The kind decides which of `domain` (m365), `sp_metadata` (saml) or `url` (bookmark) is needed.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApp {
+    /// `m365`, `saml` or `bookmark`.
+    pub kind: String,
+    /// Required except for m365, which defaults to "Microsoft 365 (domain)".
+    pub label: Option<String>,
+    pub description: Option<String>,
+    pub show_in_portal: Option<bool>,
+    /// A `data:image/png;base64,…` or `data:image/jpeg;base64,…` URI, or an https URL.
+    pub portal_image: Option<String>,
+    pub domain: Option<String>,
+    /// The service provider's SAML 2.0 metadata XML.
+    pub sp_metadata: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteApps {
+    pub ids: Vec<String>,
+    /// Must equal the number of ids: the admin confirms how many applications go.
+    pub confirm_count: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedApps {
+    pub deleted: usize,
+}
+
+fn required<'a>(value: &'a Option<String>, field: &str, kind: &str) -> Result<&'a str, ApiError> {
+    value.as_deref().ok_or_else(|| ApiError::invalid(field, format!("{field} is required for a {kind} application")))
+}
+
+fn new_application(public_url: &str, body: &CreateApp) -> Result<NewApplication, ApiError> {
+    let (kind, default_label) = match body.kind.as_str() {
+        "m365" => {
+            let domain = required(&body.domain, "domain", "m365")?;
+            (AppKind::M365(M365Config { domain: domain.to_string() }), Some(default_m365_label(domain)))
+        }
+        "saml" => {
+            let metadata = required(&body.sp_metadata, "sp_metadata", "saml")?;
+            (AppKind::Saml(tessera_protocols::saml2::sp_metadata::parse_sp_metadata(metadata.as_bytes())?), None)
+        }
+        "bookmark" => (AppKind::Bookmark { url: required(&body.url, "url", "bookmark")?.to_string() }, None),
+        other => return Err(ApiError::invalid("kind", format!("unknown kind {other:?}: use m365, saml or bookmark"))),
+    };
+    let label = match (&body.label, default_label) {
+        (Some(label), _) => label.clone(),
+        (None, Some(default)) => default,
+        (None, None) => return Err(ApiError::invalid("label", "label is required")),
+    };
+    Ok(NewApplication::new(
+        public_url,
+        &label,
+        body.description.as_deref(),
+        body.portal_image.clone(),
+        body.show_in_portal.unwrap_or(true),
+        kind,
+    )?)
+}
+
+#[utoipa::path(get, path = "/apps", tag = "apps", params(PageParams), responses((status = 200, body = PageView<AppView>)))]
+async fn list_apps(
+    State(state): State<AppState>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<PageView<AppView>>, ApiError> {
+    let page = state.store.list_apps(&page.to_request()?).await?;
+    Ok(Json(PageView {
+        items: page.items.iter().map(|a| AppView::new(a, &state.public_url)).collect(),
+        next: page.next,
+    }))
+}
+
+#[utoipa::path(post, path = "/apps", tag = "apps", request_body = CreateApp,
+    responses((status = 201, body = AppView), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn create_app(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    ApiJson(body): ApiJson<CreateApp>,
+) -> Result<(StatusCode, Json<AppView>), ApiError> {
+    let app = state.store.create_app(&actor, new_application(&state.public_url, &body)?).await?;
+    Ok((StatusCode::CREATED, Json(AppView::new(&app, &state.public_url))))
+}
+
+#[utoipa::path(get, path = "/apps/{app}", tag = "apps", params(("app" = String, Path, description = "id or label")),
+    responses((status = 200, body = AppView), (status = 404, body = crate::error::ErrorBody)))]
+async fn get_app(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<AppView>, ApiError> {
+    Ok(Json(AppView::new(&state.store.find_app(&key).await?, &state.public_url)))
+}
+
+/// Deletes every application named, or none: `confirm_count` must equal the number of ids.
+#[utoipa::path(post, path = "/apps/delete", tag = "apps", request_body = DeleteApps,
+    responses((status = 200, body = DeletedApps), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn delete_apps(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    ApiJson(body): ApiJson<DeleteApps>,
+) -> Result<Json<DeletedApps>, ApiError> {
+    if body.ids.is_empty() {
+        return Err(ApiError::invalid("ids", "name at least one application"));
+    }
+    let ids = body
+        .ids
+        .iter()
+        .map(|id| id.parse::<AppId>().map_err(|_| ApiError::invalid("ids", format!("{id:?} is not an application id"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let deleted = state.store.delete_apps(&actor, &ids, body.confirm_count).await?;
+    Ok(Json(DeletedApps { deleted }))
+}
+
+#[utoipa::path(get, path = "/apps/{app}/groups", tag = "apps", params(("app" = String, Path, description = "id or label")),
+    responses((status = 200, body = Vec<GroupView>), (status = 404, body = crate::error::ErrorBody)))]
+async fn app_groups(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Vec<GroupView>>, ApiError> {
+    let app = state.store.find_app(&key).await?;
+    Ok(Json(state.store.granted_groups(app.id).await?.iter().map(GroupView::from).collect()))
+}
+
+pub(super) async fn grant(state: &AppState, actor: &Actor, app: &str, group: &str) -> Result<StatusCode, ApiError> {
+    let app = state.store.find_app(app).await?;
+    let group = state.store.find_group(group).await?;
+    let created = state.store.grant(actor, app.id, group.id).await?;
+    Ok(if created { StatusCode::CREATED } else { StatusCode::NO_CONTENT })
+}
+
+pub(super) async fn revoke(state: &AppState, actor: &Actor, app: &str, group: &str) -> Result<StatusCode, ApiError> {
+    let app = state.store.find_app(app).await?;
+    let group = state.store.find_group(group).await?;
+    if !state.store.revoke(actor, app.id, group.id).await? {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "that group is not granted to the application"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Authorizes the group's users for the app. 201 when granted now, 204 when it was already.
+#[utoipa::path(put, path = "/apps/{app}/groups/{group}", tag = "apps",
+    params(("app" = String, Path, description = "id or label"), ("group" = String, Path, description = "id or name")),
+    responses((status = 201), (status = 204), (status = 404, body = crate::error::ErrorBody)))]
+async fn grant_from_app(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((app, group)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    grant(&state, &actor, &app, &group).await
+}
+
+#[utoipa::path(delete, path = "/apps/{app}/groups/{group}", tag = "apps",
+    params(("app" = String, Path, description = "id or label"), ("group" = String, Path, description = "id or name")),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+async fn revoke_from_app(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((app, group)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    revoke(&state, &actor, &app, &group).await
+}
+
+/// Whether the user may use the app now, and why.
+#[utoipa::path(get, path = "/apps/{app}/access/{user}", tag = "apps",
+    params(("app" = String, Path, description = "id or label"), ("user" = String, Path, description = "id, email or UPN")),
+    responses((status = 200, body = AccessView), (status = 404, body = crate::error::ErrorBody)))]
+async fn check_access(
+    State(state): State<AppState>,
+    Path((app, user)): Path<(String, String)>,
+) -> Result<Json<AccessView>, ApiError> {
+    let app = state.store.find_app(&app).await?;
+    let user = state.store.find_user(&user).await?;
+    let decision = state.store.check_access(user.id, app.id).await?;
+    Ok(Json(AccessView::new(&user, &app, &decision)))
+}

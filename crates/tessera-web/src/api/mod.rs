@@ -1,0 +1,103 @@
+//! The admin REST API, `/api/v1`: bearer API tokens, one JSON error shape, keyset pagination,
+//! and its own OpenAPI document at `/api/v1/openapi.json`.
+
+mod apps;
+mod audit;
+mod groups;
+mod users;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tessera_core::Actor;
+use tessera_store::PageRequest;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::{ApiError, AppState, MAX_BODY_BYTES};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tessera admin API", description = "Users, groups, memberships, applications, grants and audit."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(crate::error::ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The API's routes and its OpenAPI document, which is built from the same route table.
+pub fn router(state: AppState) -> Router<AppState> {
+    let (protected, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(users::router())
+        .merge(groups::router())
+        .merge(apps::router())
+        .merge(audit::router())
+        .split_for_parts();
+    let mut openapi = openapi;
+    openapi.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    let document = serde_json::to_value(&openapi).unwrap_or_default();
+    protected
+        .layer(axum::middleware::from_fn_with_state(state, require_token))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .route("/openapi.json", get(move || async move { Json(document) }))
+        .fallback(not_found)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such API route")
+}
+
+/// Admits a request that carries a live API token, and hands its actor to the handler.
+async fn require_token(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(ApiError::unauthorized)?;
+    let hash = tessera_auth::secret::sha256_hex(presented);
+    let token = state.store.find_api_token(&hash).await?.ok_or_else(ApiError::unauthorized)?;
+    request.extensions_mut().insert(Actor::api_token(&token.name));
+    Ok(next.run(request).await)
+}
+
+/// `?limit=&after=`: at most `limit` items (1 to 1000, default 100) after the cursor `after`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    pub limit: Option<u32>,
+    pub after: Option<String>,
+}
+
+impl PageParams {
+    fn to_request(&self) -> Result<PageRequest, ApiError> {
+        let limit = self.limit.unwrap_or(PageRequest::DEFAULT_LIMIT);
+        if !(1..=PageRequest::MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::invalid("limit", "must be 1 to 1000"));
+        }
+        Ok(PageRequest { after: self.after.clone(), limit })
+    }
+}
+
+/// One page of a list; `next` is the `after` cursor of the following page, null at the end.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageView<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}

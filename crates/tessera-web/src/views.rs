@@ -1,0 +1,185 @@
+//! The JSON shapes of directory objects: the REST API's bodies and the CLI's `--json` output
+//! are the same, so scripts can switch between them.
+
+use serde::Serialize;
+use tessera_core::{AppKind, Application, AuditEvent, Group, User, format_millis};
+use tessera_store::ApiToken;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub upn: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// Entra's sourceAnchor for this user (base64 of 16 bytes unless set).
+    pub immutable_id: String,
+    /// `active` or `suspended`.
+    pub state: String,
+    pub has_password: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        UserView {
+            id: u.id.to_string(),
+            email: u.email.clone(),
+            upn: u.upn.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            immutable_id: u.immutable_id.clone(),
+            state: u.state.as_str().to_string(),
+            has_password: u.password_hash.is_some(),
+            created_at: format_millis(u.created_at),
+            updated_at: format_millis(u.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub created_at: String,
+}
+
+impl From<&Group> for GroupView {
+    fn from(g: &Group) -> Self {
+        GroupView {
+            id: g.id.to_string(),
+            name: g.name.clone(),
+            description: g.description.clone(),
+            created_at: format_millis(g.created_at),
+        }
+    }
+}
+
+/// An application as CONTRACT.md describes `app show --json`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppView {
+    pub id: String,
+    /// `m365`, `saml` or `bookmark`.
+    pub kind: String,
+    pub label: String,
+    pub description: String,
+    pub show_in_portal: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub portal_image: Option<String>,
+    /// The IdP entity ID / IssuerUri this app signs as (null for bookmarks).
+    pub issuer: Option<String>,
+    /// Base64 DER of the certificate in use (keys arrive with the XML security work).
+    pub signing_certificate: Option<String>,
+    pub next_signing_certificate: Option<String>,
+    /// Absolute URLs under the public URL; a key is absent where the kind does not serve it.
+    #[schema(value_type = Object)]
+    pub endpoints: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The service provider's registration, for `saml` apps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub service_provider: Option<serde_json::Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl AppView {
+    pub fn new(app: &Application, public_url: &str) -> Self {
+        let (domain, url, service_provider) = match &app.kind {
+            AppKind::M365(c) => (Some(c.domain.clone()), None, None),
+            AppKind::Bookmark { url } => (None, Some(url.clone()), None),
+            AppKind::Saml(c) => (None, None, serde_json::to_value(c).ok()),
+        };
+        AppView {
+            id: app.id.to_string(),
+            kind: app.kind.name().to_string(),
+            label: app.label.clone(),
+            description: app.description.clone(),
+            show_in_portal: app.show_in_portal,
+            portal_image: app.portal_image.clone(),
+            issuer: app.issuer.clone(),
+            signing_certificate: None,
+            next_signing_certificate: None,
+            endpoints: serde_json::to_value(app.endpoints(public_url)).unwrap_or_default(),
+            domain,
+            url,
+            service_provider,
+            created_at: format_millis(app.created_at),
+            updated_at: format_millis(app.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditView {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: String,
+    #[schema(value_type = Object)]
+    pub summary: serde_json::Value,
+}
+
+impl From<&AuditEvent> for AuditView {
+    fn from(e: &AuditEvent) -> Self {
+        AuditView {
+            id: e.id,
+            at: format_millis(e.at),
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            target_kind: e.target_kind.clone(),
+            target_id: e.target_id.clone(),
+            summary: e.summary.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiTokenView {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+impl From<&ApiToken> for ApiTokenView {
+    fn from(t: &ApiToken) -> Self {
+        ApiTokenView {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            created_at: format_millis(t.created_at),
+            revoked_at: t.revoked_at.map(format_millis),
+        }
+    }
+}
+
+/// The outcome of the authorization rule for one user and one app.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessView {
+    pub user_id: String,
+    pub app_id: String,
+    pub allowed: bool,
+    /// Why access is denied: `user_suspended` or `no_granted_group`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The granted groups that hold the user.
+    pub via_groups: Vec<String>,
+}
+
+impl AccessView {
+    pub fn new(user: &User, app: &Application, decision: &tessera_core::AccessDecision) -> Self {
+        let (allowed, reason, via_groups) = match decision {
+            tessera_core::AccessDecision::Allowed { via } => (true, None, via.iter().map(|g| g.to_string()).collect()),
+            tessera_core::AccessDecision::Denied(r) => (false, Some(r.as_str().to_string()), Vec::new()),
+        };
+        AccessView { user_id: user.id.to_string(), app_id: app.id.to_string(), allowed, reason, via_groups }
+    }
+}

@@ -1,0 +1,337 @@
+//! The admin REST API, driven in-process.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use serde_json::{Value, json};
+use tessera_core::Actor;
+use tessera_store::{SqliteStore, Store};
+use tower::ServiceExt;
+
+const PUBLIC: &str = "https://idp.example.com";
+
+struct Api {
+    router: Router,
+    token: String,
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+impl Api {
+    async fn new() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_file(&dir.path().join("t.db")).await.unwrap());
+        let token = "tsr_test-token".to_string();
+        let hash = tessera_auth::secret::sha256_hex(&token);
+        store.create_api_token(&Actor::system(), "robot", &hash).await.unwrap();
+        let router = tessera_web::router(tessera_web::AppState {
+            store: store.clone(),
+            public_url: PUBLIC.into(),
+            metrics: None,
+        });
+        Api { router, token, store, _dir: dir }
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (status, body)
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("/api/v1{path}"))
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token));
+        let body = match body {
+            Some(json) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(builder.body(body).unwrap()).await
+    }
+
+    async fn raw_post(&self, path: &str, content_type: &str, body: impl Into<Body>) -> (StatusCode, Value) {
+        let request = Request::post(format!("/api/v1{path}"))
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body.into())
+            .unwrap();
+        self.send(request).await
+    }
+
+    async fn audit_len(&self) -> usize {
+        self.call(Method::GET, "/audit", None).await.1.as_array().unwrap().len()
+    }
+}
+
+fn assert_error(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+}
+
+#[tokio::test]
+async fn requests_without_a_live_token_are_refused() {
+    let api = Api::new().await;
+    let anonymous = Request::get("/api/v1/users").body(Body::empty()).unwrap();
+    let (status, body) = api.send(anonymous).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error(&body, "unauthorized");
+    let wrong =
+        Request::get("/api/v1/users").header(header::AUTHORIZATION, "Bearer tsr_wrong").body(Body::empty()).unwrap();
+    assert_eq!(api.send(wrong).await.0, StatusCode::UNAUTHORIZED);
+    api.store.revoke_api_token(&Actor::system(), "robot").await.unwrap();
+    assert_eq!(api.call(Method::GET, "/users", None).await.0, StatusCode::UNAUTHORIZED, "revoked tokens stop at once");
+}
+
+#[tokio::test]
+async fn directory_flow_authorizes_through_granted_groups() {
+    let api = Api::new().await;
+    let (status, user) = api
+        .call(Method::POST, "/users", Some(json!({"email": "alice@contoso.com", "password": "correct horse"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    assert_eq!(user["has_password"], true);
+    assert_eq!(user["immutable_id"].as_str().unwrap().len(), 24);
+    let (status, _) = api.call(Method::POST, "/groups", Some(json!({"name": "Staff"}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(api.call(Method::PUT, "/groups/Staff/members/alice@contoso.com", None).await.0, StatusCode::CREATED);
+    assert_eq!(api.call(Method::PUT, "/groups/Staff/members/alice@contoso.com", None).await.0, StatusCode::NO_CONTENT);
+    let (status, app) = api.call(Method::POST, "/apps", Some(json!({"kind": "m365", "domain": "contoso.com"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{app}");
+    assert_eq!(app["label"], "Microsoft 365 (contoso.com)");
+    assert_eq!(app["issuer"], "https://idp.example.com/m365/contoso.com");
+    assert_eq!(app["endpoints"].as_object().unwrap().len(), 8);
+    assert!(app["signing_certificate"].is_null());
+    let app_id = app["id"].as_str().unwrap().to_string();
+
+    let (_, access) = api.call(Method::GET, &format!("/apps/{app_id}/access/alice@contoso.com"), None).await;
+    assert_eq!(access["allowed"], false);
+    assert_eq!(access["reason"], "no_granted_group");
+    // Granting from the group side writes the grant the app side sees.
+    assert_eq!(api.call(Method::PUT, &format!("/groups/Staff/apps/{app_id}"), None).await.0, StatusCode::CREATED);
+    assert_eq!(api.call(Method::PUT, &format!("/apps/{app_id}/groups/Staff"), None).await.0, StatusCode::NO_CONTENT);
+    let (_, groups) = api.call(Method::GET, &format!("/apps/{app_id}/groups"), None).await;
+    assert_eq!(groups.as_array().unwrap().len(), 1);
+    let (_, access) = api.call(Method::GET, &format!("/apps/{app_id}/access/alice@contoso.com"), None).await;
+    assert_eq!(access["allowed"], true);
+    let (status, suspended) = api.call(Method::POST, "/users/alice@contoso.com/suspend", None).await;
+    assert_eq!((status, suspended["state"].as_str()), (StatusCode::OK, Some("suspended")));
+    let (_, access) = api.call(Method::GET, &format!("/apps/{app_id}/access/alice@contoso.com"), None).await;
+    assert_eq!(access["reason"], "user_suspended");
+
+    let (_, audit) = api.call(Method::GET, "/audit", None).await;
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"app.grant") && actions.contains(&"user.set_state"), "{actions:?}");
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] != "api_token.create")
+            .all(|e| e["actor"] == "api:robot")
+    );
+}
+
+#[tokio::test]
+async fn bad_user_input_is_refused_and_writes_nothing() {
+    let api = Api::new().await;
+    api.call(Method::POST, "/users", Some(json!({"email": "bob@contoso.com"}))).await;
+    let before = api.audit_len().await;
+    let cases = [
+        (json!({"email": "not-an-email"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+        (json!({"email": "BOB@contoso.com"}), StatusCode::CONFLICT, "conflict"),
+        (json!({"email": "c@contoso.com", "password": "short"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+        (json!({"email": "c@contoso.com", "immutable_id": "has space"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+        (json!({"email": "c@contoso.com", "unknown": 1}), StatusCode::BAD_REQUEST, "malformed_json"),
+        (json!({"mail": "c@contoso.com"}), StatusCode::BAD_REQUEST, "malformed_json"),
+    ];
+    for (body, status, code) in cases {
+        let (got, error) = api.call(Method::POST, "/users", Some(body.clone())).await;
+        assert_eq!(got, status, "{body}: {error}");
+        assert_error(&error, code);
+    }
+    let (_, error) = api.call(Method::POST, "/users", Some(json!({"email": "BOB@contoso.com"}))).await;
+    assert_eq!(error["error"]["field"], "email");
+    let (status, error) = api.raw_post("/users", "application/json", "{\"email\": ").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(&error, "malformed_json");
+    let (status, error) = api.raw_post("/users", "text/plain", "{}").await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_error(&error, "unsupported_media_type");
+    let huge = format!("{{\"email\": \"{}\"}}", "a".repeat(3 * 1024 * 1024));
+    let (status, error) = api.raw_post("/users", "application/json", huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_error(&error, "payload_too_large");
+    for path in
+        ["/users/nobody@contoso.com", "/groups/nope", "/apps/nope", "/users/01a20139-e48c-7538-9b1d-78a6f7e72c40"]
+    {
+        let (status, error) = api.call(Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_error(&error, "not_found");
+    }
+    let (status, error) = api.call(Method::GET, "/no-such-route", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error(&error, "not_found");
+    assert_eq!(api.audit_len().await, before, "refused requests change nothing");
+    let (_, users) = api.call(Method::GET, "/users", None).await;
+    assert_eq!(users["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_application_input_is_refused_and_writes_nothing() {
+    let api = Api::new().await;
+    api.call(Method::POST, "/apps", Some(json!({"kind": "m365", "domain": "contoso.com"}))).await;
+    let before = api.audit_len().await;
+    let doctype = include_str!("../../../fixtures/saml/sp-metadata-doctype.xml");
+    let http_acs = include_str!("../../../fixtures/saml/sp-metadata-http-acs.xml");
+    let cases = [
+        (
+            json!({"kind": "m365", "domain": "contoso.onmicrosoft.com"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "initial domain",
+        ),
+        (json!({"kind": "m365", "domain": "not a domain"}), StatusCode::UNPROCESSABLE_ENTITY, "not a domain"),
+        (
+            json!({"kind": "m365", "domain": "CONTOSO.COM", "label": "Other"}),
+            StatusCode::CONFLICT,
+            "belongs to another",
+        ),
+        (
+            json!({"kind": "m365", "domain": "fabrikam.com", "label": "microsoft 365 (CONTOSO.com)"}),
+            StatusCode::CONFLICT,
+            "labelled",
+        ),
+        (json!({"kind": "m365"}), StatusCode::UNPROCESSABLE_ENTITY, "domain is required"),
+        (json!({"kind": "saml", "label": "SP", "sp_metadata": doctype}), StatusCode::UNPROCESSABLE_ENTITY, "DOCTYPE"),
+        (json!({"kind": "saml", "label": "SP", "sp_metadata": http_acs}), StatusCode::UNPROCESSABLE_ENTITY, "https"),
+        (json!({"kind": "saml", "label": "SP", "sp_metadata": "<x"}), StatusCode::UNPROCESSABLE_ENTITY, "well-formed"),
+        (
+            json!({"kind": "bookmark", "label": "B", "url": "javascript:alert(1)"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "http",
+        ),
+        (json!({"kind": "oidc", "label": "X"}), StatusCode::UNPROCESSABLE_ENTITY, "unknown kind"),
+        (
+            json!({"kind": "bookmark", "label": "B", "url": "https://x.example", "portal_image": "data:image/svg+xml;base64,AA"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "PNG",
+        ),
+    ];
+    for (body, status, message) in cases {
+        let (got, error) = api.call(Method::POST, "/apps", Some(body.clone())).await;
+        assert_eq!(got, status, "{body}: {error}");
+        assert!(error["error"]["message"].as_str().unwrap().contains(message), "{body}: {error}");
+    }
+    assert_eq!(api.audit_len().await, before);
+    let (_, apps) = api.call(Method::GET, "/apps", None).await;
+    assert_eq!(apps["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn saml_app_from_metadata() {
+    let api = Api::new().await;
+    let metadata = include_str!("../../../fixtures/saml/sp-metadata.xml");
+    let (status, app) =
+        api.call(Method::POST, "/apps", Some(json!({"kind": "saml", "label": "Wiki", "sp_metadata": metadata}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{app}");
+    let sp = &app["service_provider"];
+    assert_eq!(sp["entity_id"], "https://sp.example.com/saml/metadata");
+    assert_eq!(sp["sign_requests"], true);
+    assert_eq!(sp["acs"][0]["url"], "https://sp.example.com/saml/acs");
+    assert_eq!(app["endpoints"].as_object().unwrap().len(), 3, "a SAML app serves the three SAML endpoints");
+    assert!(app["endpoints"]["saml_sso"].as_str().unwrap().starts_with("https://idp.example.com/apps/"));
+    let (status, error) = api
+        .call(Method::POST, "/apps", Some(json!({"kind": "saml", "label": "Wiki 2", "sp_metadata": metadata})))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "one app per SP entity ID: {error}");
+}
+
+#[tokio::test]
+async fn deleting_apps_requires_the_exact_count() {
+    let api = Api::new().await;
+    let mut ids = Vec::new();
+    for domain in ["a.example.com", "b.example.com"] {
+        let (_, app) = api.call(Method::POST, "/apps", Some(json!({"kind": "m365", "domain": domain}))).await;
+        ids.push(app["id"].as_str().unwrap().to_string());
+    }
+    let (status, error) = api.call(Method::POST, "/apps/delete", Some(json!({"ids": ids, "confirm_count": 1}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_error(&error, "confirm_count_mismatch");
+    let (status, _) = api
+        .call(Method::POST, "/apps/delete", Some(json!({"ids": [ids[0].clone(), "garbage"], "confirm_count": 2})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = api.call(Method::POST, "/apps/delete", Some(json!({"ids": [], "confirm_count": 0}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(api.call(Method::GET, "/apps", None).await.1["items"].as_array().unwrap().len(), 2, "nothing deleted");
+    let (status, done) = api.call(Method::POST, "/apps/delete", Some(json!({"ids": ids, "confirm_count": 2}))).await;
+    assert_eq!((status, done["deleted"].as_u64()), (StatusCode::OK, Some(2)));
+}
+
+#[tokio::test]
+async fn lists_paginate() {
+    let api = Api::new().await;
+    for i in 0..5 {
+        api.call(Method::POST, "/groups", Some(json!({"name": format!("g{i}")}))).await;
+    }
+    let mut names = Vec::new();
+    let mut path = "/groups?limit=2".to_string();
+    loop {
+        let (status, page) = api.call(Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK);
+        names.extend(page["items"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap().to_string()));
+        match page["next"].as_str() {
+            Some(next) => path = format!("/groups?limit=2&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["g0", "g1", "g2", "g3", "g4"]);
+    for bad in ["/groups?limit=0", "/groups?limit=5000"] {
+        assert_eq!(api.call(Method::GET, bad, None).await.0, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    assert_eq!(api.call(Method::GET, "/groups?limit=abc", None).await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn openapi_document_describes_every_route() {
+    let api = Api::new().await;
+    let (status, doc) = api.send(Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/users", "post"),
+        ("/users/{user}", "delete"),
+        ("/groups/{group}/members/{user}", "put"),
+        ("/apps", "post"),
+        ("/apps/delete", "post"),
+        ("/apps/{app}/groups/{group}", "put"),
+        ("/groups/{group}/apps/{app}", "put"),
+        ("/audit", "get"),
+    ] {
+        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing");
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let api = Api::new().await;
+    let (status, body) = api.send(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!((status, body), (StatusCode::OK, Value::String("ok".into())));
+    let (status, _) = api.send(Request::get("/readyz").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -1,0 +1,231 @@
+//! The command line, as CONTRACT.md lays it out. Global options are accepted before or after
+//! the subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about = "Tessera: the identity provider for Microsoft 365 and SAML apps")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// SQLite database, master.key and generated files [default: ./tessera-data]
+    #[arg(long, global = true, env = "TESSERA_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://… for several nodes on one PostgreSQL [default: SQLite in the data dir]
+    #[arg(long, global = true, env = "TESSERA_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// TOML configuration file; flags override the environment, which overrides the file
+    #[arg(long, global = true, env = "TESSERA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Machine-readable JSON on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The base of every URL Tessera publishes [default: the one `serve` last ran with, else http://127.0.0.1:8080]
+    #[arg(long, global = true, env = "TESSERA_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Log format on stderr
+    #[arg(long, global = true, env = "TESSERA_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the identity provider
+    Serve(ServeArgs),
+    /// Manage users
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage groups and memberships
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Manage applications and who may use them
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Read the audit trail
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Administrative access (REST API tokens)
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "TESSERA_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user
+    Add {
+        email: String,
+        /// Defaults to the email
+        #[arg(long)]
+        upn: Option<String>,
+        #[arg(long)]
+        first_name: Option<String>,
+        #[arg(long)]
+        last_name: Option<String>,
+        /// Entra's sourceAnchor; defaults to base64 of 16 random bytes
+        #[arg(long)]
+        immutable_id: Option<String>,
+        /// Read the password from one line of standard input
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users
+    List,
+    /// Show a user (id, email or UPN)
+    Show { user: String },
+    /// Set a user's password from one line of standard input
+    SetPassword {
+        user: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Suspend a user: every application denies them
+    Suspend { user: String },
+    /// Reactivate a suspended user
+    Activate { user: String },
+    /// Delete a user
+    Delete { user: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a group
+    Add {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List groups
+    List,
+    /// Show a group with its members and applications (id or name)
+    Show { group: String },
+    /// Delete a group
+    Delete { group: String },
+    /// Add a user to a group
+    AddMember { group: String, user: String },
+    /// Remove a user from a group
+    RemoveMember { group: String, user: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Create an application
+    #[command(subcommand)]
+    Add(AppAddCommand),
+    /// List applications
+    List,
+    /// Show an application (id or label)
+    Show { app: String },
+    /// Delete applications; asks for their number unless --yes
+    Delete {
+        #[arg(required = true)]
+        apps: Vec<String>,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Authorize a group's users for an application
+    Grant { app: String, group: String },
+    /// Withdraw a group's authorization
+    Revoke { app: String, group: String },
+    /// Whether a user may use an application now, and why
+    Access { app: String, user: String },
+}
+
+#[derive(Debug, Args)]
+pub struct PortalArgs {
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Keep the tile out of the user portal
+    #[arg(long)]
+    pub hide_in_portal: bool,
+    /// PNG or JPEG file for the portal tile (at most 256 KiB)
+    #[arg(long, value_name = "FILE")]
+    pub portal_image: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppAddCommand {
+    /// The Microsoft 365 / Entra ID connector for a custom domain
+    M365 {
+        #[arg(long)]
+        domain: String,
+        /// Defaults to "Microsoft 365 (DOMAIN)"
+        #[arg(long)]
+        label: Option<String>,
+        #[command(flatten)]
+        portal: PortalArgs,
+    },
+    /// Any SAML 2.0 service provider, from its metadata
+    Saml {
+        #[arg(long)]
+        label: String,
+        #[arg(long, value_name = "FILE")]
+        sp_metadata: PathBuf,
+        #[command(flatten)]
+        portal: PortalArgs,
+    },
+    /// A link in the user portal
+    Bookmark {
+        #[arg(long)]
+        label: String,
+        #[arg(long)]
+        url: String,
+        #[command(flatten)]
+        portal: PortalArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Audit events, oldest first
+    List {
+        /// Only events at or after this RFC 3339 time (e.g. 2026-11-01T00:00:00Z)
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many events
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// REST API tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once and stored only as a hash
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens (never their secrets)
+    List,
+    /// Revoke a token by id or name
+    Revoke { token: String },
+}

@@ -1,0 +1,63 @@
+use anyhow::Context;
+use tessera_store::AuditQuery;
+use tessera_web::views::{ApiTokenView, AuditView};
+
+use super::Ctx;
+use crate::cli::{AdminCommand, AuditCommand, TokenCommand};
+use crate::output;
+
+pub async fn audit(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
+    let AuditCommand::List { since, limit } = cmd;
+    let since = since.as_deref().map(tessera_core::parse_rfc3339_millis).transpose().context("--since")?;
+    let events = ctx.store.list_audit(&AuditQuery { since, after_id: None, limit }).await?;
+    let views: Vec<AuditView> = events.iter().map(AuditView::from).collect();
+    if ctx.settings.json {
+        return output::json(&views);
+    }
+    let rows = views
+        .into_iter()
+        .map(|e| vec![e.at, e.actor, e.action, format!("{}:{}", e.target_kind, e.target_id), e.summary.to_string()])
+        .collect();
+    output::table(&["AT", "ACTOR", "ACTION", "TARGET", "SUMMARY"], rows);
+    Ok(())
+}
+
+pub async fn run(ctx: &Ctx, cmd: AdminCommand) -> anyhow::Result<()> {
+    let AdminCommand::Token(cmd) = cmd;
+    match cmd {
+        TokenCommand::Create { name } => {
+            let secret = tessera_auth::secret::new_api_token()?;
+            let token =
+                ctx.store.create_api_token(&ctx.actor, &name, &tessera_auth::secret::sha256_hex(&secret)).await?;
+            if ctx.settings.json {
+                let mut view = serde_json::to_value(ApiTokenView::from(&token))?;
+                view["token"] = serde_json::Value::String(secret);
+                return output::json(&view);
+            }
+            eprintln!("API token {:?} created; it is shown only now:", token.name);
+            println!("{secret}");
+            Ok(())
+        }
+        TokenCommand::List => {
+            let tokens = ctx.store.list_api_tokens().await?;
+            let views: Vec<ApiTokenView> = tokens.iter().map(ApiTokenView::from).collect();
+            if ctx.settings.json {
+                return output::json(&views);
+            }
+            let rows = views
+                .into_iter()
+                .map(|t| vec![t.id, t.name, t.created_at, t.revoked_at.unwrap_or_else(|| "live".into())])
+                .collect();
+            output::table(&["ID", "NAME", "CREATED", "REVOKED"], rows);
+            Ok(())
+        }
+        TokenCommand::Revoke { token } => {
+            let token = ctx.store.revoke_api_token(&ctx.actor, &token).await?;
+            if ctx.settings.json {
+                return output::json(&ApiTokenView::from(&token));
+            }
+            println!("revoked API token {:?}", token.name);
+            Ok(())
+        }
+    }
+}

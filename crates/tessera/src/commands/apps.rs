@@ -1,0 +1,184 @@
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use tessera_core::app::{M365Config, default_m365_label};
+use tessera_core::{AppKind, Application, NewApplication};
+use tessera_web::views::{AccessView, AppView};
+
+use super::{Ctx, all_pages};
+use crate::cli::{AppAddCommand, AppCommand};
+use crate::output;
+
+const MAX_PORTAL_IMAGE_BYTES: u64 = 256 * 1024;
+const MAX_METADATA_BYTES: u64 = 1024 * 1024;
+
+pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
+    match cmd {
+        AppCommand::Add(add) => {
+            let public_url = ctx.public_url().await?;
+            let new = new_application(&public_url, add)?;
+            let app = ctx.store.create_app(&ctx.actor, new).await?;
+            if ctx.settings.json {
+                return output::json(&AppView::new(&app, &public_url));
+            }
+            println!("created {} application {:?} ({})", app.kind.name(), app.label, app.id);
+            if let Some(issuer) = &app.issuer {
+                println!("issuer: {issuer}");
+            }
+            Ok(())
+        }
+        AppCommand::List => {
+            let apps = all_pages(async |page| ctx.store.list_apps(page).await).await?;
+            let public_url = ctx.public_url().await?;
+            if ctx.settings.json {
+                return output::json(&apps.iter().map(|a| AppView::new(a, &public_url)).collect::<Vec<_>>());
+            }
+            let rows = apps
+                .iter()
+                .map(|a| vec![a.id.to_string(), a.kind.name().to_string(), a.label.clone(), summary(a)])
+                .collect();
+            output::table(&["ID", "KIND", "LABEL", "TARGET"], rows);
+            Ok(())
+        }
+        AppCommand::Show { app } => {
+            let app = ctx.store.find_app(&app).await?;
+            let public_url = ctx.public_url().await?;
+            let view = AppView::new(&app, &public_url);
+            if ctx.settings.json {
+                return output::json(&view);
+            }
+            let groups = ctx.store.granted_groups(app.id).await?;
+            println!("id:          {}", app.id);
+            println!("kind:        {}", app.kind.name());
+            println!("label:       {}", app.label);
+            println!("target:      {}", summary(&app));
+            println!("issuer:      {}", app.issuer.as_deref().unwrap_or("-"));
+            println!("in portal:   {}", if app.show_in_portal { "shown" } else { "hidden" });
+            println!("groups:      {}", groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", "));
+            if let Some(endpoints) = view.endpoints.as_object() {
+                for (name, url) in endpoints {
+                    println!("{name:<28} {}", url.as_str().unwrap_or_default());
+                }
+            }
+            Ok(())
+        }
+        AppCommand::Delete { apps, yes } => {
+            let mut found = Vec::new();
+            for key in &apps {
+                found.push(ctx.store.find_app(key).await?);
+            }
+            let confirm_count = if yes { found.len() } else { ask_count(&found)? };
+            let ids: Vec<_> = found.iter().map(|a| a.id).collect();
+            let deleted = ctx.store.delete_apps(&ctx.actor, &ids, confirm_count).await?;
+            if ctx.settings.json {
+                return output::json(&serde_json::json!({"deleted": deleted}));
+            }
+            println!("deleted {deleted} application(s)");
+            Ok(())
+        }
+        AppCommand::Grant { app, group } => {
+            let app = ctx.store.find_app(&app).await?;
+            let group = ctx.store.find_group(&group).await?;
+            let granted = ctx.store.grant(&ctx.actor, app.id, group.id).await?;
+            if ctx.settings.json {
+                return output::json(
+                    &serde_json::json!({"app_id": app.id.to_string(), "group_id": group.id.to_string(), "granted": granted}),
+                );
+            }
+            match granted {
+                true => println!("granted {} to group {}", app.label, group.name),
+                false => println!("group {} already has {}", group.name, app.label),
+            }
+            Ok(())
+        }
+        AppCommand::Revoke { app, group } => {
+            let app = ctx.store.find_app(&app).await?;
+            let group = ctx.store.find_group(&group).await?;
+            if !ctx.store.revoke(&ctx.actor, app.id, group.id).await? {
+                bail!("group {} is not granted {}", group.name, app.label);
+            }
+            if !ctx.settings.json {
+                println!("revoked {} from group {}", app.label, group.name);
+            }
+            Ok(())
+        }
+        AppCommand::Access { app, user } => {
+            let app = ctx.store.find_app(&app).await?;
+            let user = ctx.store.find_user(&user).await?;
+            let view = AccessView::new(&user, &app, &ctx.store.check_access(user.id, app.id).await?);
+            if ctx.settings.json {
+                return output::json(&view);
+            }
+            match view.reason {
+                None => println!("allowed: {} may use {}", user.email, app.label),
+                Some(reason) => println!("denied: {} may not use {} ({reason})", user.email, app.label),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn summary(app: &Application) -> String {
+    match &app.kind {
+        AppKind::M365(c) => c.domain.clone(),
+        AppKind::Saml(c) => c.entity_id.clone(),
+        AppKind::Bookmark { url } => url.clone(),
+    }
+}
+
+fn new_application(public_url: &str, add: AppAddCommand) -> anyhow::Result<NewApplication> {
+    let (kind, label, portal) = match add {
+        AppAddCommand::M365 { domain, label, portal } => {
+            let label = label.unwrap_or_else(|| default_m365_label(&domain));
+            (AppKind::M365(M365Config { domain }), label, portal)
+        }
+        AppAddCommand::Saml { label, sp_metadata, portal } => {
+            let bytes = read_capped(&sp_metadata, MAX_METADATA_BYTES, "SP metadata")?;
+            let config = tessera_protocols::saml2::sp_metadata::parse_sp_metadata(&bytes)
+                .with_context(|| format!("cannot use {}", sp_metadata.display()))?;
+            (AppKind::Saml(config), label, portal)
+        }
+        AppAddCommand::Bookmark { label, url, portal } => (AppKind::Bookmark { url }, label, portal),
+    };
+    let image = portal.portal_image.as_deref().map(portal_image_uri).transpose()?;
+    Ok(NewApplication::new(public_url, &label, portal.description.as_deref(), image, !portal.hide_in_portal, kind)?)
+}
+
+fn read_capped(path: &Path, cap: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+    let size = std::fs::metadata(path).with_context(|| format!("cannot read {what} file {}", path.display()))?.len();
+    if size > cap {
+        bail!("{what} file {} is larger than {cap} bytes", path.display());
+    }
+    std::fs::read(path).with_context(|| format!("cannot read {what} file {}", path.display()))
+}
+
+/// A PNG or JPEG file as a data URI; the type is taken from the file's bytes, not its name.
+fn portal_image_uri(path: &Path) -> anyhow::Result<String> {
+    let bytes = read_capped(path, MAX_PORTAL_IMAGE_BYTES, "portal image")?;
+    let mime = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        "image/jpeg"
+    } else {
+        bail!("portal image {} is neither PNG nor JPEG", path.display());
+    };
+    Ok(format!("data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes)))
+}
+
+/// The seed product's safeguard: the admin types how many applications are going.
+fn ask_count(apps: &[Application]) -> anyhow::Result<usize> {
+    let labels: Vec<&str> = apps.iter().map(|a| a.label.as_str()).collect();
+    eprint!(
+        "Deleting {} application(s): {}.\nType the number of applications to delete: ",
+        apps.len(),
+        labels.join(", ")
+    );
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line)? == 0 {
+        bail!("no confirmation given on standard input; nothing deleted (pass --yes to skip the question)");
+    }
+    line.trim().parse::<usize>().map_err(|_| anyhow::anyhow!("{:?} is not a number; nothing deleted", line.trim()))
+}

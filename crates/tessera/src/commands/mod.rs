@@ -1,0 +1,117 @@
+//! Management commands work on the store directly; a running server sees their effect on its
+//! next request.
+
+mod admin;
+mod apps;
+mod groups;
+mod users;
+
+use std::io::BufRead;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use tessera_core::Actor;
+use tessera_store::{Page, PageRequest, SETTING_PUBLIC_URL, Store, StoreError};
+
+use crate::cli::Command;
+use crate::config::{DEFAULT_PUBLIC_URL, Settings};
+
+pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    let store = open_store(&settings).await?;
+    let ctx = Ctx { actor: cli_actor(), settings, store };
+    match command {
+        Command::Serve(args) => crate::serve::run(&ctx.settings, ctx.store.clone(), args.listen).await,
+        Command::User(cmd) => users::run(&ctx, cmd).await,
+        Command::Group(cmd) => groups::run(&ctx, cmd).await,
+        Command::App(cmd) => apps::run(&ctx, cmd).await,
+        Command::Audit(cmd) => admin::audit(&ctx, cmd).await,
+        Command::Admin(cmd) => admin::run(&ctx, cmd).await,
+    }
+}
+
+/// What every command needs.
+pub struct Ctx {
+    pub actor: Actor,
+    pub settings: Settings,
+    pub store: Arc<dyn Store>,
+}
+
+impl Ctx {
+    /// The public URL endpoints are built from: the one given, else the one the server last
+    /// started with, else the default.
+    pub async fn public_url(&self) -> anyhow::Result<String> {
+        let url = match &self.settings.public_url {
+            Some(url) => url.clone(),
+            None => self.store.get_setting(SETTING_PUBLIC_URL).await?.unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_string()),
+        };
+        Ok(tessera_core::validate::public_url(&url)?)
+    }
+}
+
+/// The operating-system account running the command, for the audit trail: `$USER`, else the
+/// account of this process's uid in /etc/passwd, else the uid itself.
+fn cli_actor() -> Actor {
+    if let Ok(user) = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
+        return Actor::cli(&user);
+    }
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return Actor::cli("unknown");
+    };
+    let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|passwd| {
+        passwd.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.get(2) == Some(&uid.to_string().as_str())).then(|| fields[0].to_string())
+        })
+    });
+    Actor::cli(&name.unwrap_or_else(|| format!("uid{uid}")))
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    ensure_data_dir(&settings.data_dir)?;
+    tessera_store::open(settings.database_url.as_deref(), &settings.data_dir).await.context("cannot open the store")
+}
+
+/// Creates the data directory readable by its owner only.
+fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(())
+}
+
+/// Every item of a paginated listing.
+pub async fn all_pages<T>(
+    mut fetch: impl AsyncFnMut(&PageRequest) -> Result<Page<T>, StoreError>,
+) -> anyhow::Result<Vec<T>> {
+    let mut items = Vec::new();
+    let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+    loop {
+        let got = fetch(&page).await?;
+        items.extend(got.items);
+        match got.next {
+            Some(next) => page.after = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// One line of standard input; its trailing newline is not part of the password.
+pub fn read_password_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    if read == 0 {
+        bail!("no password on standard input");
+    }
+    if line.ends_with('\n') {
+        line.pop();
+        if line.ends_with('\r') {
+            line.pop();
+        }
+    }
+    Ok(line)
+}

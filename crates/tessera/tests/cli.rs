@@ -1,0 +1,415 @@
+//! The `tessera` binary, run as an administrator would: on a temporary data directory, on
+//! SQLite and on PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tessera_store::test_support::ThrowawayPg;
+
+struct Env {
+    dir: tempfile::TempDir,
+    database_url: Option<String>,
+}
+
+impl Env {
+    fn sqlite() -> Env {
+        Env { dir: tempfile::tempdir().unwrap(), database_url: None }
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        cmd.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("USER", "tester");
+        cmd.env("TESSERA_DATA_DIR", self.data_dir());
+        if let Some(url) = &self.database_url {
+            cmd.env("TESSERA_DATABASE_URL", url);
+        }
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, "")
+    }
+
+    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child =
+            self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut with_json = args.to_vec();
+        with_json.push("--json");
+        serde_json::from_str(&self.ok(&with_json)).unwrap()
+    }
+
+    /// Runs a command that must fail with `code`, and returns its one-line error.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+/// Keeps what varies between runs (ids, times, random values) out of a comparison.
+fn shape(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = match k.as_str() {
+                        "id" | "created_at" | "updated_at" | "immutable_id" => Value::String("*".into()),
+                        _ => shape(v),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(shape).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The done-when sequence: user add → group add → group add-member → app add m365 →
+/// app grant → app show --json.
+fn directory_sequence(env: &Env) -> Value {
+    let user = env.json(&["user", "add", "alice@contoso.com", "--first-name", "Alice", "--last-name", "Doe"]);
+    assert_eq!(user["upn"], "alice@contoso.com");
+    assert_eq!(user["immutable_id"].as_str().unwrap().len(), 24);
+    env.ok(&["group", "add", "Staff"]);
+    env.ok(&["group", "add-member", "Staff", "alice@contoso.com"]);
+    let app = env.json(&["app", "add", "m365", "--domain", "contoso.com", "--label", "M365"]);
+    env.ok(&["app", "grant", "M365", "Staff"]);
+    let shown = env.json(&["app", "show", "M365"]);
+    assert_eq!(shape(&app), shape(&shown), "add --json prints the same shape as show --json");
+    let access = env.json(&["app", "access", "M365", "alice@contoso.com"]);
+    assert_eq!(access["allowed"], true);
+    shown
+}
+
+fn check_m365_show(shown: &Value) {
+    assert_eq!(shown["kind"], "m365");
+    assert_eq!(shown["domain"], "contoso.com");
+    assert_eq!(shown["issuer"], "http://127.0.0.1:8080/m365/contoso.com");
+    let endpoints = shown["endpoints"].as_object().unwrap();
+    for key in [
+        "saml_sso",
+        "saml_slo",
+        "saml_metadata",
+        "wsfed_passive",
+        "wsfed_metadata",
+        "wstrust_mex",
+        "wstrust_13_usernamemixed",
+        "wstrust_2005_usernamemixed",
+    ] {
+        assert!(endpoints[key].as_str().unwrap().starts_with("http://127.0.0.1:8080/"), "{key}");
+    }
+    assert!(shown.get("signing_certificate").is_some() && shown.get("next_signing_certificate").is_some());
+}
+
+#[test]
+fn directory_sequence_on_sqlite() {
+    let env = Env::sqlite();
+    check_m365_show(&directory_sequence(&env));
+    assert!(env.data_dir().join("tessera.db").exists());
+    let mode = std::fs::metadata(env.data_dir()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn directory_sequence_on_postgres_matches_sqlite() {
+    let Some(db) = ThrowawayPg::create().await else { return };
+    let pg = Env { dir: tempfile::tempdir().unwrap(), database_url: Some(db.url.clone()) };
+    let on_pg = tokio::task::spawn_blocking(move || {
+        let shown = directory_sequence(&pg);
+        assert!(!pg.data_dir().join("tessera.db").exists(), "PostgreSQL runs write no SQLite file");
+        shown
+    })
+    .await;
+    db.drop_database().await;
+    let on_pg = on_pg.unwrap();
+    check_m365_show(&on_pg);
+    let on_sqlite = directory_sequence(&Env::sqlite());
+    assert_eq!(shape(&on_pg), shape(&on_sqlite));
+}
+
+#[test]
+fn bad_input_fails_with_one_line_and_changes_nothing() {
+    let env = Env::sqlite();
+    env.ok(&["user", "add", "bob@contoso.com"]);
+    env.ok(&["app", "add", "m365", "--domain", "contoso.com"]);
+    let audit_before = env.json(&["audit", "list"]).as_array().unwrap().len();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/saml");
+    let doctype = fixtures.join("sp-metadata-doctype.xml");
+    let http_acs = fixtures.join("sp-metadata-http-acs.xml");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["user", "add", "not-an-email"], "not an email address"),
+        (vec!["user", "add", "BOB@contoso.com"], "already used"),
+        (vec!["user", "show", "nobody@contoso.com"], "not found"),
+        (vec!["group", "add-member", "NoGroup", "bob@contoso.com"], "not found"),
+        (vec!["app", "add", "m365", "--domain", "contoso.onmicrosoft.com"], "initial domain"),
+        (vec!["app", "add", "m365", "--domain", "exa mple.com"], "not a domain"),
+        (vec!["app", "add", "m365", "--domain", "Contoso.COM", "--label", "Other"], "belongs to another"),
+        (vec!["app", "add", "saml", "--label", "SP", "--sp-metadata", doctype.to_str().unwrap()], "DOCTYPE"),
+        (vec!["app", "add", "saml", "--label", "SP", "--sp-metadata", http_acs.to_str().unwrap()], "https"),
+        (vec!["app", "add", "saml", "--label", "SP", "--sp-metadata", "/nonexistent.xml"], "cannot read"),
+        (vec!["app", "add", "bookmark", "--label", "B", "--url", "javascript:alert(1)"], "http"),
+        (vec!["app", "grant", "nope", "Staff"], "not found"),
+    ];
+    for (args, expected) in cases {
+        let stderr = env.fails(&args, 1);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: one line, got {stderr}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+    }
+    assert_eq!(env.json(&["audit", "list"]).as_array().unwrap().len(), audit_before, "failed commands change nothing");
+    assert_eq!(env.json(&["user", "list"]).as_array().unwrap().len(), 1);
+    assert_eq!(env.json(&["app", "list"]).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let env = Env::sqlite();
+    env.fails(&["frobnicate"], 2);
+    env.fails(&["user", "add"], 2);
+    env.fails(&["app", "add", "m365"], 2);
+    env.fails(&["user", "list", "--log-format", "xml"], 2);
+}
+
+#[test]
+fn password_stdin_reads_one_line_without_its_newline() {
+    let env = Env::sqlite();
+    let out = env.run_with_stdin(
+        &["user", "add", "carol@contoso.com", "--password-stdin", "--json"],
+        "pass word 123\r\nignored\n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let user: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(user["has_password"], true);
+    let stored = password_hash_of(&env, "carol@contoso.com");
+    assert!(tessera_auth::password::verify_password("pass word 123", &stored).unwrap());
+    assert!(!tessera_auth::password::verify_password("pass word 123\r", &stored).unwrap());
+
+    let out = env.run_with_stdin(&["user", "set-password", "carol@contoso.com", "--password-stdin"], "another one!\n");
+    assert!(out.status.success());
+    assert!(
+        tessera_auth::password::verify_password("another one!", &password_hash_of(&env, "carol@contoso.com")).unwrap()
+    );
+    let out = env.run_with_stdin(&["user", "set-password", "carol@contoso.com", "--password-stdin"], "short\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        tessera_auth::password::verify_password("another one!", &password_hash_of(&env, "carol@contoso.com")).unwrap()
+    );
+    let out = env.run_with_stdin(&["user", "add", "dan@contoso.com", "--password-stdin"], "");
+    assert_eq!(out.status.code(), Some(1), "no password on stdin is an error");
+    env.fails(&["user", "show", "dan@contoso.com"], 1);
+}
+
+fn password_hash_of(env: &Env, email: &str) -> String {
+    let path = env.data_dir().join("tessera.db");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = tessera_store::SqliteStore::open_file(&path).await.unwrap();
+        use tessera_store::UserStore;
+        store.find_user(email).await.unwrap().password_hash.unwrap()
+    })
+}
+
+#[test]
+fn app_delete_asks_for_the_count() {
+    let env = Env::sqlite();
+    env.ok(&["app", "add", "m365", "--domain", "a.example.com", "--label", "A"]);
+    env.ok(&["app", "add", "bookmark", "--label", "B", "--url", "https://b.example.com"]);
+    for answer in ["1\n", "", "two\n"] {
+        let out = env.run_with_stdin(&["app", "delete", "A", "B"], answer);
+        assert_eq!(out.status.code(), Some(1), "answer {answer:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("Type the number"));
+    }
+    assert_eq!(env.json(&["app", "list"]).as_array().unwrap().len(), 2, "nothing deleted");
+    env.fails(&["app", "delete", "A", "missing", "--yes"], 1);
+    assert_eq!(env.json(&["app", "list"]).as_array().unwrap().len(), 2);
+    let out = env.run_with_stdin(&["app", "delete", "A", "B"], "2\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(env.json(&["app", "list"]).as_array().unwrap().is_empty());
+    env.ok(&["app", "add", "m365", "--domain", "a.example.com", "--label", "A"]);
+    env.ok(&["app", "delete", "A", "--yes"]);
+    let actions: Vec<String> = env
+        .json(&["audit", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(actions.iter().filter(|a| *a == "app.delete").count(), 3);
+}
+
+#[test]
+fn global_options_go_before_or_after_and_config_layers() {
+    let env = Env::sqlite();
+    let other = env.dir.path().join("other");
+    let other_str = other.to_str().unwrap();
+    env.ok(&["--data-dir", other_str, "group", "add", "Before"]);
+    env.ok(&["group", "add", "After", "--data-dir", other_str]);
+    let listed: Value = serde_json::from_str(&env.ok(&["group", "list", "--data-dir", other_str, "--json"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+
+    let config = env.dir.path().join("tessera.toml");
+    std::fs::write(&config, format!("data_dir = {:?}\n", other_str)).unwrap();
+    // The environment (TESSERA_DATA_DIR, set by Env) overrides the file ...
+    let from_env: Value =
+        serde_json::from_str(&env.ok(&["group", "list", "--config", config.to_str().unwrap(), "--json"])).unwrap();
+    assert!(from_env.as_array().unwrap().is_empty());
+    // ... and without it the file applies.
+    let out = env
+        .command(&["group", "list", "--config", config.to_str().unwrap(), "--json"])
+        .env_remove("TESSERA_DATA_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().len(), 2);
+    std::fs::write(&config, "data_dir = 5\n").unwrap();
+    let stderr = env.fails(&["group", "list", "--config", config.to_str().unwrap()], 1);
+    assert!(stderr.contains("not valid"), "{stderr}");
+}
+
+#[test]
+fn api_tokens_are_shown_once_and_revocable() {
+    let env = Env::sqlite();
+    let token = env.ok(&["admin", "token", "create", "--name", "deploy"]);
+    assert!(token.trim().starts_with("tsr_"));
+    let listed = env.json(&["admin", "token", "list"]);
+    assert_eq!(listed[0]["name"], "deploy");
+    assert!(!listed.to_string().contains(token.trim()), "the secret is never listed");
+    env.fails(&["admin", "token", "create", "--name", "deploy"], 1);
+    env.ok(&["admin", "token", "revoke", "deploy"]);
+    env.fails(&["admin", "token", "revoke", "deploy"], 1);
+}
+
+// ---- serve ----
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn http_get(port: u16, path: &str, token: Option<&str>) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(env: &Env, extra: &[&str]) -> Server {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut args = vec!["serve", "--listen", listen.as_str()];
+        args.extend_from_slice(extra);
+        let child = env.command(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let server = Server { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some((200, _)) = http_get(port, "/healthz", None) {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server did not answer /healthz");
+    }
+
+    /// SIGTERM, then the exit status and stderr.
+    fn terminate(mut self) -> (Option<i32>, String) {
+        let killed = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        let out = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap()).wait_with_output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn serve_first_start_health_api_and_graceful_stop() {
+    let env = Env::sqlite();
+    let server = Server::start(&env, &["--public-url", "https://idp.example.com/"]);
+    let port = server.port;
+    assert_eq!(http_get(port, "/healthz", None).unwrap(), (200, "ok".into()));
+    assert_eq!(http_get(port, "/readyz", None).unwrap().0, 200);
+    let key = env.data_dir().join("master.key");
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // A management command's change is visible to the running server on its next request.
+    let token = env.ok(&["admin", "token", "create", "--name", "test"]);
+    assert_eq!(http_get(port, "/api/v1/users", None).unwrap().0, 401);
+    env.ok(&["user", "add", "erin@contoso.com"]);
+    let (status, body) = http_get(port, "/api/v1/users", Some(token.trim())).unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("erin@contoso.com"), "{body}");
+    // Commands build endpoints from the public URL the server runs with.
+    let app = env.json(&["app", "add", "m365", "--domain", "contoso.com"]);
+    assert_eq!(app["endpoints"]["saml_sso"], "https://idp.example.com/m365/contoso.com/saml/sso");
+    let metrics = http_get(port, "/metrics", None).unwrap();
+    assert!(metrics.1.contains("tessera_http_requests_total"), "{}", metrics.1);
+
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    let password_lines = stderr.lines().filter(|l| l.contains("one-time password")).count();
+    assert_eq!(password_lines, 1, "{stderr}");
+
+    // A second start creates no second administrator and prints no password.
+    let server = Server::start(&env, &[]);
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, Some(0));
+    assert!(!stderr.contains("one-time password"), "{stderr}");
+}
+
+#[test]
+fn serve_logs_json_on_request() {
+    let env = Env::sqlite();
+    let server = Server::start(&env, &["--log-format", "json"]);
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, Some(0));
+    let log_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with('{')).collect();
+    assert!(!log_lines.is_empty(), "{stderr}");
+    for line in log_lines {
+        let event: Value = serde_json::from_str(line).unwrap();
+        assert!(event["level"].is_string());
+    }
+}
+
+#[test]
+fn serve_refuses_to_replace_a_lost_master_key() {
+    let env = Env::sqlite();
+    let server = Server::start(&env, &[]);
+    server.terminate();
+    env.ok(&["app", "add", "m365", "--domain", "contoso.com"]);
+    std::fs::remove_file(env.data_dir().join("master.key")).unwrap();
+    let out = env.run(&["serve", "--listen", &format!("127.0.0.1:{}", free_port())]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("master.key is missing"), "{stderr}");
+    assert!(!env.data_dir().join("master.key").exists(), "no key is generated silently");
+}
