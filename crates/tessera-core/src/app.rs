@@ -191,6 +191,11 @@ impl AppKind {
         }
     }
 
+    /// Whether apps of this kind sign tokens, and so need a key.
+    pub fn signs(&self) -> bool {
+        !matches!(self, AppKind::Bookmark { .. })
+    }
+
     pub fn sp_entity_id(&self) -> Option<&str> {
         match self {
             AppKind::Saml(c) => Some(&c.entity_id),
@@ -211,8 +216,17 @@ pub struct Application {
     /// that a later change of public URL does not break a federated domain.
     pub issuer: Option<String>,
     pub kind: AppKind,
+    pub certificates: SigningCertificates,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
+}
+
+/// The certificates an application publishes (DER): the one it signs with now and, during a
+/// staged rollover, the next one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SigningCertificates {
+    pub current: Option<Vec<u8>>,
+    pub next: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -374,6 +388,7 @@ mod tests {
             show_in_portal: true,
             issuer: new.issuer,
             kind: new.kind,
+            certificates: Default::default(),
             created_at: 0,
             updated_at: 0,
         };

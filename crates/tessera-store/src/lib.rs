@@ -18,8 +18,8 @@ pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
-    AdminStore, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, Page, PageRequest, SETTING_PUBLIC_URL,
-    SettingsStore, Store, UserStore,
+    AdminStore, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, KeySlot, KeyStore, NewSigningKey, Page,
+    PageRequest, SETTING_MASTER_KEY_CHECK, SETTING_PUBLIC_URL, SettingsStore, Store, StoredKey, UserStore,
 };
 
 /// The SQLite file inside the data directory.

@@ -53,6 +53,11 @@ pub(crate) fn next_cursor<T>(items: &mut Vec<T>, limit: i64, id_of: impl Fn(&T) 
     }
 }
 
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub(crate) fn now() -> UnixMillis {
     use tessera_core::Clock;
     tessera_core::SystemClock.now_millis()
@@ -67,11 +72,19 @@ macro_rules! user_columns {
 
 macro_rules! app_columns {
     () => {
-        "id, kind, label, description, portal_image, show_in_portal, issuer, config, created_at, updated_at"
+        "id, kind, label, description, portal_image, show_in_portal, issuer, config, created_at, updated_at, \
+         (SELECT certificate FROM signing_keys k WHERE k.app_id = apps.id AND k.slot = 'current') AS current_certificate, \
+         (SELECT certificate FROM signing_keys k WHERE k.app_id = apps.id AND k.slot = 'next') AS next_certificate"
     };
 }
 
-pub(crate) use {app_columns, user_columns};
+macro_rules! key_columns {
+    () => {
+        "id, app_id, slot, bits, sealed_private_key, certificate, not_after, created_at"
+    };
+}
+
+pub(crate) use {app_columns, key_columns, user_columns};
 
 /// Expands to the role-trait implementations for a store type with a `pool` of backend `$db`.
 /// `$begin_write` opens a write transaction (SQLite takes its write lock up front, so two
@@ -88,8 +101,8 @@ macro_rules! impl_sql_store {
 
         use crate::sql::{map_unique, next_cursor, now, parse_id, parse_kind};
         use crate::traits::{
-            AdminStore, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, Page, PageRequest, SettingsStore,
-            UserStore,
+            AdminStore, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, KeySlot, KeyStore, NewSigningKey, Page,
+            PageRequest, SettingsStore, StoredKey, UserStore,
         };
         use crate::StoreError;
 
@@ -150,9 +163,47 @@ macro_rules! impl_sql_store {
                     show_in_portal: row.try_get("show_in_portal")?,
                     issuer: row.try_get("issuer")?,
                     kind: parse_kind(&row.try_get::<String, _>("config")?)?,
+                    certificates: tessera_core::SigningCertificates {
+                        current: row.try_get("current_certificate")?,
+                        next: row.try_get("next_certificate")?,
+                    },
                     created_at: row.try_get("created_at")?,
                     updated_at: row.try_get("updated_at")?,
                 })
+            }
+
+            fn key_from_row(row: &$row) -> Result<StoredKey, StoreError> {
+                let bits: i64 = row.try_get("bits")?;
+                Ok(StoredKey {
+                    id: row.try_get("id")?,
+                    app_id: parse_id(&row.try_get::<String, _>("app_id")?)?,
+                    slot: KeySlot::parse(&row.try_get::<String, _>("slot")?)?,
+                    bits: u32::try_from(bits).map_err(|_| StoreError::Corrupt(format!("key size {bits}")))?,
+                    sealed_private_key: row.try_get("sealed_private_key")?,
+                    certificate_der: row.try_get("certificate")?,
+                    not_after: row.try_get("not_after")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            }
+
+            async fn insert_key(tx: &mut Tx, app: AppId, slot: KeySlot, key: &NewSigningKey, at: i64) -> Result<StoredKey, StoreError> {
+                let row = sqlx::query(concat!(
+                    "INSERT INTO signing_keys (id, app_id, slot, bits, sealed_private_key, certificate, not_after, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
+                    crate::sql::key_columns!()
+                ))
+                .bind(&key.id)
+                .bind(app.to_string())
+                .bind(slot.as_str())
+                .bind(i64::from(key.bits))
+                .bind(&key.sealed_private_key)
+                .bind(&key.certificate_der)
+                .bind(key.not_after)
+                .bind(at)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(|e| map_unique(e, &[("signing_keys_slot_key", "slot", format!("the app already has a {} key", slot.as_str()))]))?;
+                Self::key_from_row(&row)
             }
 
             fn token_from_row(row: &$row) -> Result<ApiToken, StoreError> {
@@ -454,16 +505,20 @@ macro_rules! impl_sql_store {
 
         #[async_trait]
         impl AppStore for $store {
-            async fn create_app(&self, actor: &Actor, app: NewApplication) -> Result<Application, StoreError> {
+            async fn create_app(
+                &self,
+                actor: &Actor,
+                app: NewApplication,
+                signing_key: Option<NewSigningKey>,
+            ) -> Result<Application, StoreError> {
                 let at = now();
                 let config = serde_json::to_string(&app.kind).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let mut tx = self.write_tx().await?;
-                let row = sqlx::query(concat!(
+                sqlx::query(
                     "INSERT INTO apps (id, kind, label, description, portal_image, show_in_portal, issuer, domain, \
                      sp_entity_id, config, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING ",
-                    crate::sql::app_columns!()
-                ))
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+                )
                     .bind(app.id.to_string())
                     .bind(app.kind.name())
                     .bind(&app.label)
@@ -475,7 +530,7 @@ macro_rules! impl_sql_store {
                     .bind(app.kind.sp_entity_id())
                     .bind(&config)
                     .bind(at)
-                    .fetch_one(&mut *tx)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| {
                         map_unique(e, &[
@@ -508,10 +563,18 @@ macro_rules! impl_sql_store {
                             },
                         ])
                     })?;
+                if let Some(key) = &signing_key {
+                    Self::insert_key(&mut tx, app.id, KeySlot::Current, key, at).await?;
+                }
+                let row = sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps WHERE id = $1"))
+                    .bind(app.id.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
                 let created = Self::app_from_row(&row)?;
                 let summary = json!({
                     "kind": created.kind.name(), "label": created.label, "issuer": created.issuer,
                     "config": serde_json::to_value(&created.kind).unwrap_or_default(),
+                    "signing_certificate_sha256": signing_key.as_ref().map(|k| k.thumbprint.clone()),
                 });
                 Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("app.create", "app", app.id, summary)).await?;
                 tx.commit().await?;
@@ -645,6 +708,41 @@ macro_rules! impl_sql_store {
                 let member_of = self.group_ids("SELECT group_id FROM memberships WHERE user_id = $1", user.to_string()).await?;
                 let granted = self.group_ids("SELECT group_id FROM grants WHERE app_id = $1", app.to_string()).await?;
                 Ok(evaluate_access(state, &member_of, &granted))
+            }
+        }
+
+        #[async_trait]
+        impl KeyStore for $store {
+            async fn signing_key(&self, app: AppId, slot: KeySlot) -> Result<Option<StoredKey>, StoreError> {
+                let row = sqlx::query(concat!("SELECT ", crate::sql::key_columns!(), " FROM signing_keys WHERE app_id = $1 AND slot = $2"))
+                    .bind(app.to_string())
+                    .bind(slot.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(Self::key_from_row).transpose()
+            }
+
+            async fn replace_current_key(&self, actor: &Actor, app: AppId, key: NewSigningKey) -> Result<StoredKey, StoreError> {
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                let exists = sqlx::query("SELECT id FROM apps WHERE id = $1").bind(app.to_string()).fetch_optional(&mut *tx).await?;
+                if exists.is_none() {
+                    return Err(StoreError::not_found("application", app.to_string()));
+                }
+                let old = sqlx::query("DELETE FROM signing_keys WHERE app_id = $1 AND slot = 'current' RETURNING certificate")
+                    .bind(app.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let old_certificate: Option<Vec<u8>> = old.map(|r| r.try_get(0)).transpose()?;
+                let stored = Self::insert_key(&mut tx, app, KeySlot::Current, &key, at).await?;
+                let summary = json!({
+                    "old_certificate_sha256": old_certificate.map(|der| crate::sql::sha256_hex(&der)),
+                    "new_certificate_sha256": key.thumbprint,
+                    "bits": key.bits,
+                });
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("app.cert_rotate", "app", app, summary)).await?;
+                tx.commit().await?;
+                Ok(stored)
             }
         }
 

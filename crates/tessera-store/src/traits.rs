@@ -80,7 +80,13 @@ pub trait GroupStore: Send + Sync {
 
 #[async_trait]
 pub trait AppStore: Send + Sync {
-    async fn create_app(&self, actor: &Actor, app: NewApplication) -> Result<Application, StoreError>;
+    /// Creates the app together with its first signing key (apps that sign get one at once).
+    async fn create_app(
+        &self,
+        actor: &Actor,
+        app: NewApplication,
+        signing_key: Option<NewSigningKey>,
+    ) -> Result<Application, StoreError>;
     /// By id or label (case-insensitive).
     async fn find_app(&self, key: &str) -> Result<Application, StoreError>;
     async fn list_apps(&self, page: &PageRequest) -> Result<Page<Application>, StoreError>;
@@ -95,6 +101,63 @@ pub trait AppStore: Send + Sync {
     async fn apps_of_group(&self, group: GroupId) -> Result<Vec<Application>, StoreError>;
     /// The authorization rule applied to the stored directory.
     async fn check_access(&self, user: UserId, app: AppId) -> Result<AccessDecision, StoreError>;
+}
+
+/// Which of an app's keys: the one it signs with, or the one staged for a rollover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySlot {
+    Current,
+    Next,
+}
+
+impl KeySlot {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            KeySlot::Current => "current",
+            KeySlot::Next => "next",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Result<Self, StoreError> {
+        match text {
+            "current" => Ok(KeySlot::Current),
+            "next" => Ok(KeySlot::Next),
+            other => Err(StoreError::Corrupt(format!("key slot {other:?}"))),
+        }
+    }
+}
+
+/// A key as stored: the private key only sealed under the master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub id: String,
+    pub app_id: AppId,
+    pub slot: KeySlot,
+    pub bits: u32,
+    pub sealed_private_key: Vec<u8>,
+    pub certificate_der: Vec<u8>,
+    pub not_after: UnixMillis,
+    pub created_at: UnixMillis,
+}
+
+/// A key to store; `id` is chosen by the caller because the seal is bound to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSigningKey {
+    pub id: String,
+    pub bits: u32,
+    pub sealed_private_key: Vec<u8>,
+    pub certificate_der: Vec<u8>,
+    pub not_after: UnixMillis,
+    /// Hex SHA-256 of the certificate, for the audit trail.
+    pub thumbprint: String,
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn signing_key(&self, app: AppId, slot: KeySlot) -> Result<Option<StoredKey>, StoreError>;
+    /// Replaces the app's current key at once; the old one is destroyed.
+    async fn replace_current_key(&self, actor: &Actor, app: AppId, key: NewSigningKey)
+    -> Result<StoredKey, StoreError>;
 }
 
 #[async_trait]
@@ -126,10 +189,13 @@ pub trait SettingsStore: Send + Sync {
 }
 
 /// Everything a handler or command needs from storage.
-pub trait Store: UserStore + GroupStore + AppStore + AuditStore + AdminStore + SettingsStore {}
+pub trait Store: UserStore + GroupStore + AppStore + KeyStore + AuditStore + AdminStore + SettingsStore {}
 
-impl<T: UserStore + GroupStore + AppStore + AuditStore + AdminStore + SettingsStore> Store for T {}
+impl<T: UserStore + GroupStore + AppStore + KeyStore + AuditStore + AdminStore + SettingsStore> Store for T {}
 
 /// The setting holding the public URL the server last started with, so that management
 /// commands build the same endpoint URLs as the running server.
 pub const SETTING_PUBLIC_URL: &str = "public_url";
+
+/// The setting holding the master-key check value (see tessera-keys).
+pub const SETTING_MASTER_KEY_CHECK: &str = "master_key_check";

@@ -9,7 +9,7 @@ use sqlx::Connection;
 use tessera_core::app::{AppKind, M365Config};
 use tessera_core::{AccessDecision, Actor, DenyReason, NewApplication, NewGroup, NewUser, UserState};
 use tessera_store::test_support::ThrowawayPg;
-use tessera_store::{AuditQuery, PageRequest, PgStore, SqliteStore, Store, StoreError};
+use tessera_store::{AuditQuery, KeySlot, NewSigningKey, PageRequest, PgStore, SqliteStore, Store, StoreError};
 
 /// How a test reaches the database behind the store, for checks the store API cannot make.
 #[derive(Clone)]
@@ -93,6 +93,7 @@ conformance!(
     schema_newer_than_binary_is_refused,
     api_tokens_lifecycle,
     settings_and_initial_admin,
+    signing_keys_are_stored_sealed_and_rotate,
 );
 
 fn actor() -> Actor {
@@ -221,7 +222,7 @@ async fn access_requires_a_granted_group_and_an_active_user(store: Arc<dyn Store
     let user = store.create_user(&actor(), new_user("dave@contoso.com")).await.unwrap();
     let staff = store.create_group(&actor(), NewGroup::new("Staff", None).unwrap()).await.unwrap();
     let other = store.create_group(&actor(), NewGroup::new("Other", None).unwrap()).await.unwrap();
-    let app = store.create_app(&actor(), m365("contoso.com", "Microsoft 365")).await.unwrap();
+    let app = store.create_app(&actor(), m365("contoso.com", "Microsoft 365"), None).await.unwrap();
     store.add_member(&actor(), staff.id, user.id).await.unwrap();
     assert_eq!(store.check_access(user.id, app.id).await.unwrap(), AccessDecision::Denied(DenyReason::NoGrantedGroup));
     store.grant(&actor(), app.id, other.id).await.unwrap();
@@ -240,7 +241,7 @@ async fn access_requires_a_granted_group_and_an_active_user(store: Arc<dyn Store
 
 async fn grant_is_the_same_from_either_side(store: Arc<dyn Store>, _raw: Raw) {
     let group = store.create_group(&actor(), NewGroup::new("Engineering", None).unwrap()).await.unwrap();
-    let app = store.create_app(&actor(), m365("fabrikam.com", "Fabrikam 365")).await.unwrap();
+    let app = store.create_app(&actor(), m365("fabrikam.com", "Fabrikam 365"), None).await.unwrap();
     assert!(store.grant(&actor(), app.id, group.id).await.unwrap());
     assert!(!store.grant(&actor(), app.id, group.id).await.unwrap(), "granting twice writes one grant");
     assert_eq!(store.granted_groups(app.id).await.unwrap().len(), 1);
@@ -250,16 +251,16 @@ async fn grant_is_the_same_from_either_side(store: Arc<dyn Store>, _raw: Raw) {
 }
 
 async fn m365_domain_and_label_unique(store: Arc<dyn Store>, _raw: Raw) {
-    let app = store.create_app(&actor(), m365("contoso.com", "M365")).await.unwrap();
+    let app = store.create_app(&actor(), m365("contoso.com", "M365"), None).await.unwrap();
     assert_eq!(app.kind.m365_domain(), Some("contoso.com"));
     assert_eq!(app.issuer.as_deref(), Some("http://127.0.0.1:8080/m365/contoso.com"));
     let before = audit_count(&store).await;
     assert!(matches!(
-        store.create_app(&actor(), m365("CONTOSO.com", "Another")).await,
+        store.create_app(&actor(), m365("CONTOSO.com", "Another"), None).await,
         Err(StoreError::Conflict { field: "domain", .. })
     ));
     assert!(matches!(
-        store.create_app(&actor(), m365("other.com", "m365")).await,
+        store.create_app(&actor(), m365("other.com", "m365"), None).await,
         Err(StoreError::Conflict { field: "label", .. })
     ));
     assert_eq!(audit_count(&store).await, before);
@@ -272,8 +273,8 @@ async fn m365_domain_and_label_unique(store: Arc<dyn Store>, _raw: Raw) {
 }
 
 async fn delete_apps_requires_exact_confirm_count_and_is_all_or_nothing(store: Arc<dyn Store>, _raw: Raw) {
-    let a = store.create_app(&actor(), m365("a.example.com", "A")).await.unwrap();
-    let b = store.create_app(&actor(), m365("b.example.com", "B")).await.unwrap();
+    let a = store.create_app(&actor(), m365("a.example.com", "A"), None).await.unwrap();
+    let b = store.create_app(&actor(), m365("b.example.com", "B"), None).await.unwrap();
     let group = store.create_group(&actor(), NewGroup::new("G", None).unwrap()).await.unwrap();
     store.grant(&actor(), a.id, group.id).await.unwrap();
     assert!(matches!(
@@ -354,4 +355,38 @@ async fn settings_and_initial_admin(store: Arc<dyn Store>, _raw: Raw) {
         "only the first start creates an admin"
     );
     store.ping().await.unwrap();
+}
+
+fn fake_key(marker: u8) -> NewSigningKey {
+    NewSigningKey {
+        id: uuid::Uuid::now_v7().to_string(),
+        bits: 2048,
+        sealed_private_key: vec![1, marker, 3],
+        certificate_der: vec![0x30, marker],
+        not_after: 4_000_000_000_000,
+        thumbprint: format!("thumb-{marker}"),
+    }
+}
+
+async fn signing_keys_are_stored_sealed_and_rotate(store: Arc<dyn Store>, _raw: Raw) {
+    let app = store.create_app(&actor(), m365("contoso.com", "M365"), Some(fake_key(1))).await.unwrap();
+    assert_eq!(app.certificates.current.as_deref(), Some(&[0x30, 1][..]));
+    assert_eq!(app.certificates.next, None);
+    let stored = store.signing_key(app.id, KeySlot::Current).await.unwrap().unwrap();
+    assert_eq!(stored.sealed_private_key, vec![1, 1, 3]);
+    assert_eq!(stored.bits, 2048);
+    let rotated = store.replace_current_key(&actor(), app.id, fake_key(2)).await.unwrap();
+    assert_ne!(rotated.id, stored.id);
+    let app = store.find_app("M365").await.unwrap();
+    assert_eq!(app.certificates.current.as_deref(), Some(&[0x30, 2][..]), "the new key is in use at once");
+    let listed = store.list_apps(&PageRequest::first(10)).await.unwrap();
+    assert_eq!(listed.items[0].certificates.current.as_deref(), Some(&[0x30, 2][..]));
+    let events = store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
+    let rotation = events.iter().find(|e| e.action == "app.cert_rotate").unwrap();
+    assert_eq!(rotation.summary["new_certificate_sha256"], "thumb-2");
+    assert!(rotation.summary["old_certificate_sha256"].is_string());
+    let ghost = tessera_core::AppId::new();
+    assert!(matches!(store.replace_current_key(&actor(), ghost, fake_key(3)).await, Err(StoreError::NotFound { .. })));
+    store.delete_apps(&actor(), &[app.id], 1).await.unwrap();
+    assert!(store.signing_key(app.id, KeySlot::Current).await.unwrap().is_none(), "keys go with their app");
 }

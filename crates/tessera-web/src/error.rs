@@ -86,6 +86,19 @@ impl From<ProtocolError> for ApiError {
     }
 }
 
+impl From<tessera_keys::KeyError> for ApiError {
+    fn from(e: tessera_keys::KeyError) -> Self {
+        match e {
+            tessera_keys::KeyError::Store(store) => store.into(),
+            tessera_keys::KeyError::Invalid(message) => ApiError::invalid("key", message),
+            other => {
+                tracing::error!(error = %other, "key failure");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+            }
+        }
+    }
+}
+
 impl From<tessera_auth::AuthError> for ApiError {
     fn from(e: tessera_auth::AuthError) -> Self {
         match e {

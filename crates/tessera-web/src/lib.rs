@@ -27,6 +27,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The base of every URL Tessera publishes (no trailing slash).
     pub public_url: String,
+    pub keys: Arc<tessera_keys::KeyService>,
     pub metrics: Option<PrometheusHandle>,
 }
 

@@ -1,6 +1,8 @@
 //! The JSON shapes of directory objects: the REST API's bodies and the CLI's `--json` output
 //! are the same, so scripts can switch between them.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use tessera_core::{AppKind, Application, AuditEvent, Group, User, format_millis};
 use tessera_store::ApiToken;
@@ -71,7 +73,7 @@ pub struct AppView {
     pub portal_image: Option<String>,
     /// The IdP entity ID / IssuerUri this app signs as (null for bookmarks).
     pub issuer: Option<String>,
-    /// Base64 DER of the certificate in use (keys arrive with the XML security work).
+    /// Base64 DER of the certificate in use (null for bookmarks, which sign nothing).
     pub signing_certificate: Option<String>,
     pub next_signing_certificate: Option<String>,
     /// Absolute URLs under the public URL; a key is absent where the kind does not serve it.
@@ -104,8 +106,8 @@ impl AppView {
             show_in_portal: app.show_in_portal,
             portal_image: app.portal_image.clone(),
             issuer: app.issuer.clone(),
-            signing_certificate: None,
-            next_signing_certificate: None,
+            signing_certificate: app.certificates.current.as_deref().map(|der| STANDARD.encode(der)),
+            next_signing_certificate: app.certificates.next.as_deref().map(|der| STANDARD.encode(der)),
             endpoints: serde_json::to_value(app.endpoints(public_url)).unwrap_or_default(),
             domain,
             url,

@@ -28,9 +28,11 @@ impl Api {
         let token = "tsr_test-token".to_string();
         let hash = tessera_auth::secret::sha256_hex(&token);
         store.create_api_token(&Actor::system(), "robot", &hash).await.unwrap();
+        let keys = Arc::new(tessera_keys::KeyService::open(store.clone(), &[9u8; 32]).await.unwrap());
         let router = tessera_web::router(tessera_web::AppState {
             store: store.clone(),
             public_url: PUBLIC.into(),
+            keys,
             metrics: None,
         });
         Api { router, token, store, _dir: dir }
@@ -114,7 +116,13 @@ async fn directory_flow_authorizes_through_granted_groups() {
     assert_eq!(app["label"], "Microsoft 365 (contoso.com)");
     assert_eq!(app["issuer"], "https://idp.example.com/m365/contoso.com");
     assert_eq!(app["endpoints"].as_object().unwrap().len(), 8);
-    assert!(app["signing_certificate"].is_null());
+    let certificate = app["signing_certificate"].as_str().unwrap().to_string();
+    assert!(app["next_signing_certificate"].is_null());
+    let (status, rotated) = api
+        .call(Method::POST, &format!("/apps/{}/certificate/rotate", app["id"].as_str().unwrap()), Some(json!({})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    assert_ne!(rotated["signing_certificate"].as_str().unwrap(), certificate, "rotation replaces the certificate");
     let app_id = app["id"].as_str().unwrap().to_string();
 
     let (_, access) = api.call(Method::GET, &format!("/apps/{app_id}/access/alice@contoso.com"), None).await;
@@ -224,6 +232,12 @@ async fn bad_application_input_is_refused_and_writes_nothing() {
             "http",
         ),
         (json!({"kind": "oidc", "label": "X"}), StatusCode::UNPROCESSABLE_ENTITY, "unknown kind"),
+        (json!({"kind": "m365", "domain": "fabrikam.com", "key_bits": 1024}), StatusCode::UNPROCESSABLE_ENTITY, "2048"),
+        (
+            json!({"kind": "m365", "domain": "fabrikam.com", "certificate_validity_days": 0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validity",
+        ),
         (
             json!({"kind": "bookmark", "label": "B", "url": "https://x.example", "portal_image": "data:image/svg+xml;base64,AA"}),
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,8 +1,20 @@
-//! Hardened XML for Tessera: reading untrusted input under caps, with no DTD ever.
+//! Hardened XML for Tessera: reading untrusted input under caps (no DTD, ever), writing
+//! canonical XML, exclusive c14n of parsed input, enveloped XML-DSig signing and strict
+//! verification, and HTTP-Redirect binding signatures.
 //!
-//! This crate knows XML and XML-DSig, never SAML.
+//! This crate knows XML and XML-DSig, never SAML. It does no I/O.
 
+pub mod c14n;
+pub mod dsig;
 pub mod reader;
+pub mod redirect;
+pub mod sign;
+pub mod verify;
+pub mod writer;
 
+pub use dsig::AlgorithmPolicy;
 pub use reader::{Limits, ParsedXml, XmlError, element_text};
 pub use roxmltree;
+pub use sign::{RsaSigner, SignaturePlacement, Signer, sign_enveloped};
+pub use verify::{VerifiedXml, VerifyingKey, verify_enveloped};
+pub use writer::Element;

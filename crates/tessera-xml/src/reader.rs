@@ -56,6 +56,20 @@ pub enum XmlError {
     CommentInIdentity { element: String },
     #[error("<{element}> has child elements where text was expected")]
     ElementInText { element: String },
+    #[error("signature refused: {0}")]
+    SignatureShape(&'static str),
+    #[error("signature refused: algorithm {0:?} is not allowed")]
+    Algorithm(String),
+    #[error("signature refused: two elements share the ID {0:?}")]
+    DuplicateId(String),
+    #[error("signature refused: the digest does not match the signed element")]
+    DigestMismatch,
+    #[error("signature refused: the signature value does not verify with the registered key")]
+    BadSignature,
+    #[error("key: {0}")]
+    Key(String),
+    #[error("cryptography failed: {0}")]
+    Crypto(String),
 }
 
 /// A parsed document that passed every cap. Borrow its tree with [`ParsedXml::document`].

@@ -151,6 +151,30 @@ pub enum AppCommand {
     Revoke { app: String, group: String },
     /// Whether a user may use an application now, and why
     Access { app: String, user: String },
+    /// Signing certificates
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Replace the signing key and certificate, in use at once (the old key is destroyed;
+    /// sign-ins fail until the relying party has the new certificate)
+    Rotate {
+        app: String,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// RSA key size: 2048, 3072 or 4096
+    #[arg(long, default_value_t = 2048)]
+    pub key_bits: u32,
+    /// Certificate validity in days
+    #[arg(long, default_value_t = 1095)]
+    pub cert_validity_days: u32,
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +187,8 @@ pub struct PortalArgs {
     /// PNG or JPEG file for the portal tile (at most 256 KiB)
     #[arg(long, value_name = "FILE")]
     pub portal_image: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: KeyArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,10 @@ pub const ENV: &str = "TESSERA_MASTER_KEY";
 pub struct MasterKey([u8; 32]);
 
 impl MasterKey {
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// A short, non-secret fingerprint: nodes sharing one PostgreSQL must log the same one.
     pub fn fingerprint(&self) -> String {
         let encoded = base64::engine::general_purpose::STANDARD.encode(self.0);
@@ -29,8 +33,8 @@ fn decode(text: &str, source: &str) -> anyhow::Result<MasterKey> {
     Ok(MasterKey(key))
 }
 
-/// Loads the master key. Only a store with nothing encrypted yet may get a new one: a missing key
-/// for an existing store is an error, never a silent new key.
+/// Loads the master key. Only a database that never had one may get a new one: a missing key
+/// for a database that has a master-key check value is an error, never a silent new key.
 pub fn load_or_create(data_dir: &Path, may_create: bool) -> anyhow::Result<MasterKey> {
     if let Ok(text) = std::env::var(ENV) {
         return decode(&text, ENV);
@@ -46,8 +50,8 @@ pub fn load_or_create(data_dir: &Path, may_create: bool) -> anyhow::Result<Maste
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_create => create(&path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "{} is missing but the store already holds data; restore the master key from backup or set {ENV} \
-             (a new key would make the stored keys unreadable)",
+            "{} is missing but the database was set up with a master key; restore master.key from backup \
+             or set {ENV} (a new key would make the stored signing keys unreadable)",
             path.display()
         ),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -67,4 +71,15 @@ fn create(path: &Path) -> anyhow::Result<MasterKey> {
     file.sync_all()?;
     tracing::info!(path = %path.display(), "created the master key; back it up with the database");
     Ok(MasterKey(key))
+}
+
+/// The key service over `store`, with the master key checked against the database.
+pub async fn key_service(
+    data_dir: &Path,
+    store: std::sync::Arc<dyn tessera_store::Store>,
+) -> anyhow::Result<tessera_keys::KeyService> {
+    let may_create = !tessera_keys::KeyService::database_has_master_key(store.as_ref()).await?;
+    let master = load_or_create(data_dir, may_create)?;
+    tracing::info!(fingerprint = %master.fingerprint(), "master key loaded");
+    Ok(tessera_keys::KeyService::open(store, master.bytes()).await?)
 }

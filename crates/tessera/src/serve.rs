@@ -17,11 +17,7 @@ pub async fn run(settings: &Settings, store: Arc<dyn Store>, listen: Option<Stri
         Some(url) => tessera_core::validate::public_url(url)?,
         None => default_public_url(&listen),
     };
-    // The master key guards what applications keep encrypted; while there is no application a
-    // new key loses nothing, after that a missing key must stop start-up.
-    let nothing_encrypted = store.list_apps(&tessera_store::PageRequest::first(1)).await?.items.is_empty();
-    let master = master_key::load_or_create(&settings.data_dir, nothing_encrypted)?;
-    tracing::info!(fingerprint = %master.fingerprint(), "master key loaded");
+    let keys = Arc::new(master_key::key_service(&settings.data_dir, store.clone()).await?);
 
     let one_time_password = tessera_auth::secret::new_one_time_password()?;
     let hash = tessera_auth::password::hash_password(&one_time_password)?;
@@ -37,8 +33,12 @@ pub async fn run(settings: &Settings, store: Arc<dyn Store>, listen: Option<Stri
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
-    let app =
-        tessera_web::router(tessera_web::AppState { store, public_url: public_url.clone(), metrics: Some(metrics) });
+    let app = tessera_web::router(tessera_web::AppState {
+        store,
+        public_url: public_url.clone(),
+        keys,
+        metrics: Some(metrics),
+    });
 
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;

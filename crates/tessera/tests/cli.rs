@@ -75,7 +75,9 @@ fn shape(value: &Value) -> Value {
             map.iter()
                 .map(|(k, v)| {
                     let v = match k.as_str() {
-                        "id" | "created_at" | "updated_at" | "immutable_id" => Value::String("*".into()),
+                        "id" | "created_at" | "updated_at" | "immutable_id" | "signing_certificate" => {
+                            Value::String("*".into())
+                        }
                         _ => shape(v),
                     };
                     (k.clone(), v)
@@ -121,7 +123,15 @@ fn check_m365_show(shown: &Value) {
     ] {
         assert!(endpoints[key].as_str().unwrap().starts_with("http://127.0.0.1:8080/"), "{key}");
     }
-    assert!(shown.get("signing_certificate").is_some() && shown.get("next_signing_certificate").is_some());
+    assert!(shown["next_signing_certificate"].is_null());
+    let der = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        shown["signing_certificate"].as_str().unwrap(),
+    )
+    .unwrap();
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    assert_eq!(cert.public_key().algorithm.algorithm, x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION);
+    assert!(cert.subject().to_string().contains(shown["label"].as_str().unwrap()));
 }
 
 #[test]
@@ -403,8 +413,6 @@ fn serve_logs_json_on_request() {
 #[test]
 fn serve_refuses_to_replace_a_lost_master_key() {
     let env = Env::sqlite();
-    let server = Server::start(&env, &[]);
-    server.terminate();
     env.ok(&["app", "add", "m365", "--domain", "contoso.com"]);
     std::fs::remove_file(env.data_dir().join("master.key")).unwrap();
     let out = env.run(&["serve", "--listen", &format!("127.0.0.1:{}", free_port())]);
@@ -412,4 +420,115 @@ fn serve_refuses_to_replace_a_lost_master_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("master.key is missing"), "{stderr}");
     assert!(!env.data_dir().join("master.key").exists(), "no key is generated silently");
+}
+
+// ---- keys ----
+
+fn master_key_bytes(env: &Env) -> [u8; 32] {
+    let text = std::fs::read_to_string(env.data_dir().join("master.key")).unwrap();
+    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text.trim()).unwrap().try_into().unwrap()
+}
+
+/// The private key of an app, decrypted as the server would, to look for it in clear.
+async fn private_key_of(env: &Env, app_id: &str) -> Vec<u8> {
+    let store = tessera_store::open(env.database_url.as_deref(), &env.data_dir()).await.unwrap();
+    let app: tessera_core::AppId = app_id.parse().unwrap();
+    let stored = store.signing_key(app, tessera_store::KeySlot::Current).await.unwrap().unwrap();
+    let cipher = tessera_keys::KeyCipher::new(&master_key_bytes(env)).unwrap();
+    cipher.open(&stored.sealed_private_key, &tessera_keys::seal_context(app, &stored.id)).unwrap()
+}
+
+/// Fails if `haystack` holds the key in any form a dump would show it: raw DER, hex, base64
+/// (at every alignment), or a PEM header.
+fn assert_no_clear_key(haystack: &[u8], pkcs8: &[u8], what: &str) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let secret = &pkcs8[pkcs8.len() / 2..pkcs8.len() / 2 + 48];
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    let contains = |needle: &[u8]| haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle));
+    assert!(!contains(secret), "{what}: raw private key bytes");
+    assert!(!contains(hex.as_bytes()), "{what}: hex private key bytes");
+    for shift in 0..3 {
+        let encoded = b64.encode(&secret[shift..]);
+        assert!(!contains(&encoded.as_bytes()[4..40]), "{what}: base64 private key bytes");
+    }
+    assert!(!contains(b"PRIVATE KEY"), "{what}: a PEM private key");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_file_holds_no_private_key_in_clear() {
+    let env = Env::sqlite();
+    let app = env.json(&["app", "add", "m365", "--domain", "contoso.com"]);
+    let pkcs8 = private_key_of(&env, app["id"].as_str().unwrap()).await;
+    assert!(pkcs8.len() > 1000, "a real RSA-2048 PKCS#8 key was sealed");
+    let mut bytes = Vec::new();
+    for file in ["tessera.db", "tessera.db-wal"] {
+        if let Ok(content) = std::fs::read(env.data_dir().join(file)) {
+            bytes.extend(content);
+        }
+    }
+    assert!(bytes.len() > 10_000);
+    assert_no_clear_key(&bytes, &pkcs8, "SQLite database");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_dump_holds_no_private_key_in_clear() {
+    let Some(db) = ThrowawayPg::create().await else { return };
+    let env = Env { dir: tempfile::tempdir().unwrap(), database_url: Some(db.url.clone()) };
+    let app = env.json(&["app", "add", "m365", "--domain", "contoso.com"]);
+    let pkcs8 = private_key_of(&env, app["id"].as_str().unwrap()).await;
+    let dump = Command::new("pg_dump").arg("--data-only").arg(&db.url).output();
+    db.drop_database().await;
+    let dump = dump.expect("pg_dump (postgresql-client) is installed by scripts/test");
+    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+    assert!(String::from_utf8_lossy(&dump.stdout).contains("signing_keys"));
+    assert_no_clear_key(&dump.stdout, &pkcs8, "pg_dump");
+}
+
+#[test]
+fn cert_rotate_replaces_the_certificate_and_is_audited() {
+    let env = Env::sqlite();
+    let before = env.json(&["app", "add", "m365", "--domain", "contoso.com", "--label", "M365"]);
+    let rotated = env.json(&["app", "cert", "rotate", "M365", "--key-bits", "3072", "--cert-validity-days", "30"]);
+    assert_ne!(before["signing_certificate"], rotated["signing_certificate"]);
+    assert_eq!(env.json(&["app", "show", "M365"])["signing_certificate"], rotated["signing_certificate"]);
+    let der = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        rotated["signing_certificate"].as_str().unwrap(),
+    )
+    .unwrap();
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    let days = (cert.validity().not_after.timestamp() - cert.validity().not_before.timestamp()) / 86_400;
+    assert_eq!(days, 30);
+    let audit = env.json(&["audit", "list"]);
+    assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "app.cert_rotate"));
+    // Bad input: no such app, a bookmark, an odd key size; nothing changes.
+    env.fails(&["app", "cert", "rotate", "nope"], 1);
+    env.ok(&["app", "add", "bookmark", "--label", "B", "--url", "https://b.example.com"]);
+    assert!(env.json(&["app", "show", "B"])["signing_certificate"].is_null());
+    assert!(env.fails(&["app", "cert", "rotate", "B"], 1).contains("bookmark"));
+    assert!(env.fails(&["app", "cert", "rotate", "M365", "--key-bits", "1024"], 1).contains("2048"));
+    assert_eq!(env.json(&["app", "show", "M365"])["signing_certificate"], rotated["signing_certificate"]);
+}
+
+#[test]
+fn a_wrong_master_key_stops_start_up_and_commands() {
+    let env = Env::sqlite();
+    env.ok(&["app", "add", "m365", "--domain", "contoso.com", "--label", "M365"]);
+    let good = std::fs::read(env.data_dir().join("master.key")).unwrap();
+    std::fs::write(env.data_dir().join("master.key"), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").unwrap();
+    let out = env.run(&["serve", "--listen", &format!("127.0.0.1:{}", free_port())]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("master key does not match"), "{stderr}");
+    let stderr = env.fails(&["app", "add", "m365", "--domain", "fabrikam.com"], 1);
+    assert!(stderr.contains("master key does not match"), "{stderr}");
+    let stderr = env.fails(&["app", "cert", "rotate", "M365"], 1);
+    assert!(stderr.contains("master key does not match"), "{stderr}");
+    // A malformed key file is refused with its own message.
+    std::fs::write(env.data_dir().join("master.key"), "not base64!").unwrap();
+    assert!(env.fails(&["app", "cert", "rotate", "M365"], 1).contains("master.key"));
+    std::fs::write(env.data_dir().join("master.key"), good).unwrap();
+    assert_eq!(env.json(&["app", "list"]).as_array().unwrap().len(), 1, "nothing was written meanwhile");
+    env.ok(&["app", "cert", "rotate", "M365"]);
 }

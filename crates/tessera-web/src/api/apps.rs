@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(app_groups))
         .routes(routes!(grant_from_app, revoke_from_app))
         .routes(routes!(check_access))
+        .routes(routes!(rotate_certificate))
 }
 
 /// The kind decides which of `domain` (m365), `sp_metadata` (saml) or `url` (bookmark) is needed.
@@ -39,6 +40,32 @@ pub struct CreateApp {
     /// The service provider's SAML 2.0 metadata XML.
     pub sp_metadata: Option<String>,
     pub url: Option<String>,
+    /// RSA key size for apps that sign: 2048 (default), 3072 or 4096.
+    pub key_bits: Option<u32>,
+    /// Certificate validity in days (default 1095, three years).
+    pub certificate_validity_days: Option<u32>,
+}
+
+/// Options for a new signing key.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateCertificate {
+    pub key_bits: Option<u32>,
+    pub certificate_validity_days: Option<u32>,
+}
+
+async fn new_signing_key(
+    state: &AppState,
+    app: &NewApplication,
+    key_bits: Option<u32>,
+    validity_days: Option<u32>,
+) -> Result<Option<tessera_store::NewSigningKey>, ApiError> {
+    if !app.kind.signs() {
+        return Ok(None);
+    }
+    let size = tessera_keys::KeySize::from_bits(key_bits.unwrap_or(2048))?;
+    let validity = validity_days.unwrap_or(tessera_keys::DEFAULT_VALIDITY_DAYS);
+    Ok(Some(state.keys.new_key(app.id, &app.label, size, validity).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -105,7 +132,9 @@ async fn create_app(
     Extension(actor): Extension<Actor>,
     ApiJson(body): ApiJson<CreateApp>,
 ) -> Result<(StatusCode, Json<AppView>), ApiError> {
-    let app = state.store.create_app(&actor, new_application(&state.public_url, &body)?).await?;
+    let new = new_application(&state.public_url, &body)?;
+    let key = new_signing_key(&state, &new, body.key_bits, body.certificate_validity_days).await?;
+    let app = state.store.create_app(&actor, new, key).await?;
     Ok((StatusCode::CREATED, Json(AppView::new(&app, &state.public_url))))
 }
 
@@ -193,4 +222,26 @@ async fn check_access(
     let user = state.store.find_user(&user).await?;
     let decision = state.store.check_access(user.id, app.id).await?;
     Ok(Json(AccessView::new(&user, &app, &decision)))
+}
+
+/// Replaces the app's signing key and certificate, in use at once (the old key is destroyed):
+/// sign-ins break until the relying party has the new certificate.
+#[utoipa::path(post, path = "/apps/{app}/certificate/rotate", tag = "apps", request_body = RotateCertificate,
+    params(("app" = String, Path, description = "id or label")),
+    responses((status = 200, body = AppView), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn rotate_certificate(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(key): Path<String>,
+    ApiJson(body): ApiJson<RotateCertificate>,
+) -> Result<Json<AppView>, ApiError> {
+    let app = state.store.find_app(&key).await?;
+    if !app.kind.signs() {
+        return Err(ApiError::invalid("app", "a bookmark signs nothing and has no certificate"));
+    }
+    let size = tessera_keys::KeySize::from_bits(body.key_bits.unwrap_or(2048))?;
+    let validity = body.certificate_validity_days.unwrap_or(tessera_keys::DEFAULT_VALIDITY_DAYS);
+    state.keys.rotate(&actor, app.id, &app.label, size, validity).await?;
+    let app = state.store.find_app(&app.id.to_string()).await?;
+    Ok(Json(AppView::new(&app, &state.public_url)))
 }

@@ -5,10 +5,11 @@ use anyhow::{Context, bail};
 use base64::Engine;
 use tessera_core::app::{M365Config, default_m365_label};
 use tessera_core::{AppKind, Application, NewApplication};
+use tessera_keys::KeySize;
 use tessera_web::views::{AccessView, AppView};
 
 use super::{Ctx, all_pages};
-use crate::cli::{AppAddCommand, AppCommand};
+use crate::cli::{AppAddCommand, AppCommand, CertCommand, KeyArgs};
 use crate::output;
 
 const MAX_PORTAL_IMAGE_BYTES: u64 = 256 * 1024;
@@ -18,14 +19,24 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
     match cmd {
         AppCommand::Add(add) => {
             let public_url = ctx.public_url().await?;
-            let new = new_application(&public_url, add)?;
-            let app = ctx.store.create_app(&ctx.actor, new).await?;
+            let (new, key_args) = new_application(&public_url, add)?;
+            let key = match new.kind.signs() {
+                true => {
+                    let size = KeySize::from_bits(key_args.key_bits)?;
+                    Some(ctx.keys().await?.new_key(new.id, &new.label, size, key_args.cert_validity_days).await?)
+                }
+                false => None,
+            };
+            let app = ctx.store.create_app(&ctx.actor, new, key).await?;
             if ctx.settings.json {
                 return output::json(&AppView::new(&app, &public_url));
             }
             println!("created {} application {:?} ({})", app.kind.name(), app.label, app.id);
             if let Some(issuer) = &app.issuer {
                 println!("issuer: {issuer}");
+            }
+            if let Some(der) = &app.certificates.current {
+                println!("signing certificate sha256: {}", tessera_keys::certificate_thumbprint_sha256(der));
             }
             Ok(())
         }
@@ -104,6 +115,24 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        AppCommand::Cert(CertCommand::Rotate { app, key }) => {
+            let app = ctx.store.find_app(&app).await?;
+            if !app.kind.signs() {
+                bail!("{} is a bookmark: it signs nothing and has no certificate", app.label);
+            }
+            let size = KeySize::from_bits(key.key_bits)?;
+            ctx.keys().await?.rotate(&ctx.actor, app.id, &app.label, size, key.cert_validity_days).await?;
+            let app = ctx.store.find_app(&app.id.to_string()).await?;
+            let view = AppView::new(&app, &ctx.public_url().await?);
+            if ctx.settings.json {
+                return output::json(&view);
+            }
+            println!("new signing certificate for {} is in use; give it to the relying party now", app.label);
+            if let Some(der) = &app.certificates.current {
+                println!("sha256 thumbprint: {}", tessera_keys::certificate_thumbprint_sha256(der));
+            }
+            Ok(())
+        }
         AppCommand::Access { app, user } => {
             let app = ctx.store.find_app(&app).await?;
             let user = ctx.store.find_user(&user).await?;
@@ -128,7 +157,7 @@ fn summary(app: &Application) -> String {
     }
 }
 
-fn new_application(public_url: &str, add: AppAddCommand) -> anyhow::Result<NewApplication> {
+fn new_application(public_url: &str, add: AppAddCommand) -> anyhow::Result<(NewApplication, KeyArgs)> {
     let (kind, label, portal) = match add {
         AppAddCommand::M365 { domain, label, portal } => {
             let label = label.unwrap_or_else(|| default_m365_label(&domain));
@@ -143,7 +172,9 @@ fn new_application(public_url: &str, add: AppAddCommand) -> anyhow::Result<NewAp
         AppAddCommand::Bookmark { label, url, portal } => (AppKind::Bookmark { url }, label, portal),
     };
     let image = portal.portal_image.as_deref().map(portal_image_uri).transpose()?;
-    Ok(NewApplication::new(public_url, &label, portal.description.as_deref(), image, !portal.hide_in_portal, kind)?)
+    let new =
+        NewApplication::new(public_url, &label, portal.description.as_deref(), image, !portal.hide_in_portal, kind)?;
+    Ok((new, portal.key))
 }
 
 fn read_capped(path: &Path, cap: u64, what: &str) -> anyhow::Result<Vec<u8>> {

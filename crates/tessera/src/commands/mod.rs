@@ -20,7 +20,7 @@ use crate::config::{DEFAULT_PUBLIC_URL, Settings};
 
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
-    let ctx = Ctx { actor: cli_actor(), settings, store };
+    let ctx = Ctx { actor: cli_actor(), settings, store, keys: tokio::sync::OnceCell::new() };
     match command {
         Command::Serve(args) => crate::serve::run(&ctx.settings, ctx.store.clone(), args.listen).await,
         Command::User(cmd) => users::run(&ctx, cmd).await,
@@ -36,9 +36,16 @@ pub struct Ctx {
     pub actor: Actor,
     pub settings: Settings,
     pub store: Arc<dyn Store>,
+    keys: tokio::sync::OnceCell<tessera_keys::KeyService>,
 }
 
 impl Ctx {
+    /// The key service, loading (or on a new database creating) the master key on first use:
+    /// only commands that make or use keys need it.
+    pub async fn keys(&self) -> anyhow::Result<&tessera_keys::KeyService> {
+        self.keys.get_or_try_init(|| crate::master_key::key_service(&self.settings.data_dir, self.store.clone())).await
+    }
+
     /// The public URL endpoints are built from: the one given, else the one the server last
     /// started with, else the default.
     pub async fn public_url(&self) -> anyhow::Result<String> {

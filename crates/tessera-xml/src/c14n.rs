@@ -1,0 +1,303 @@
+//! Exclusive XML Canonicalization 1.0 (with and without comments, with an
+//! InclusiveNamespaces PrefixList) of parsed input, and the rules it shares with the
+//! canonical writer: escaping, attribute order and where namespaces are rendered.
+
+use roxmltree::{Node, NodeId, NodeType};
+
+use crate::XmlError;
+
+pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+pub const EXC_C14N_WITH_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
+pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+
+/// How to canonicalize.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct C14nOptions {
+    pub with_comments: bool,
+    /// The InclusiveNamespaces PrefixList: prefixes treated as by inclusive c14n. `#default`
+    /// stands for the default namespace.
+    pub inclusive_prefixes: Vec<String>,
+}
+
+/// Namespace declarations already rendered by output ancestors: prefix ("" for the default
+/// namespace) to URI.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Rendered(Vec<(String, String)>);
+
+impl Rendered {
+    fn get(&self, prefix: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(p, _)| p == prefix).map(|(_, u)| u.as_str())
+    }
+
+    fn push(&mut self, prefix: &str, uri: &str) {
+        self.0.push((prefix.to_string(), uri.to_string()));
+    }
+
+    pub(crate) fn mark(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn reset(&mut self, mark: usize) {
+        self.0.truncate(mark);
+    }
+}
+
+/// Decides which namespace declarations an element renders under exclusive c14n, sorted by
+/// prefix (the default namespace first), and records them as rendered.
+///
+/// `utilized` are the (prefix, URI) pairs the element visibly uses: its own prefix and those of
+/// its attributes (for an unprefixed element, `("", its namespace or "")`). `inclusive` are the
+/// in-scope bindings whose prefixes are on the PrefixList.
+pub(crate) fn namespaces_to_render(
+    utilized: &[(&str, &str)],
+    inclusive: &[(&str, &str)],
+    rendered: &mut Rendered,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for &(prefix, uri) in utilized.iter().chain(inclusive) {
+        if prefix == "xml" || out.iter().any(|(p, _)| p == prefix) {
+            continue;
+        }
+        let needed = match rendered.get(prefix) {
+            Some(previous) => previous != uri,
+            // An empty default namespace needs no declaration unless one was rendered above.
+            None => !(prefix.is_empty() && uri.is_empty()),
+        };
+        if needed {
+            out.push((prefix.to_string(), uri.to_string()));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    for (prefix, uri) in &out {
+        rendered.push(prefix, uri);
+    }
+    out
+}
+
+pub(crate) fn write_namespace(out: &mut String, prefix: &str, uri: &str) {
+    if prefix.is_empty() {
+        out.push_str(" xmlns=\"");
+    } else {
+        out.push_str(" xmlns:");
+        out.push_str(prefix);
+        out.push_str("=\"");
+    }
+    escape_attribute(out, uri);
+    out.push('"');
+}
+
+/// c14n attribute escaping: `& < "` and the whitespace characters that would otherwise be
+/// normalized away.
+pub(crate) fn escape_attribute(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#x9;"),
+            '\n' => out.push_str("&#xA;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// c14n text escaping: `& < >` and carriage returns.
+pub(crate) fn escape_text(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Exclusive c14n of `element` and its descendants, leaving out the subtree `exclude` (the
+/// enveloped signature). `source` is the text the document was parsed from: prefixes are read
+/// from it, because the tree keeps only namespace URIs.
+pub fn canonicalize(
+    source: &str,
+    element: Node<'_, '_>,
+    exclude: Option<NodeId>,
+    options: &C14nOptions,
+) -> Result<String, XmlError> {
+    if !element.is_element() {
+        return Err(XmlError::Malformed("only elements can be canonicalized".into()));
+    }
+    let mut out = String::with_capacity(source.len());
+    let mut rendered = Rendered::default();
+    write_node(&mut out, source, element, exclude, options, &mut rendered)?;
+    Ok(out)
+}
+
+fn write_node(
+    out: &mut String,
+    source: &str,
+    node: Node<'_, '_>,
+    exclude: Option<NodeId>,
+    options: &C14nOptions,
+    rendered: &mut Rendered,
+) -> Result<(), XmlError> {
+    if Some(node.id()) == exclude {
+        return Ok(());
+    }
+    match node.node_type() {
+        NodeType::Element => write_element(out, source, node, exclude, options, rendered),
+        NodeType::Text => {
+            escape_text(out, node.text().unwrap_or(""));
+            Ok(())
+        }
+        NodeType::Comment if options.with_comments => {
+            out.push_str("<!--");
+            out.push_str(node.text().unwrap_or(""));
+            out.push_str("-->");
+            Ok(())
+        }
+        NodeType::PI => {
+            if let Some(pi) = node.pi() {
+                out.push_str("<?");
+                out.push_str(pi.target);
+                if let Some(value) = pi.value.filter(|v| !v.is_empty()) {
+                    out.push(' ');
+                    out.push_str(value);
+                }
+                out.push_str("?>");
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The prefix an element was written with, read from the source text.
+fn element_prefix<'s>(source: &'s str, node: Node<'_, '_>) -> Result<Option<&'s str>, XmlError> {
+    let start = node.range().start + 1;
+    let rest = source.get(start..).ok_or_else(|| XmlError::Malformed("bad element position".into()))?;
+    let end = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(rest.len());
+    Ok(rest[..end].split_once(':').map(|(prefix, _)| prefix))
+}
+
+fn attribute_prefix<'s>(source: &'s str, attr: &roxmltree::Attribute<'_, '_>) -> Result<Option<&'s str>, XmlError> {
+    let qname = source.get(attr.range_qname()).ok_or_else(|| XmlError::Malformed("bad attribute position".into()))?;
+    Ok(qname.split_once(':').map(|(prefix, _)| prefix))
+}
+
+fn in_scope_uri<'a>(node: Node<'a, '_>, prefix: &str) -> Option<&'a str> {
+    if prefix.is_empty() {
+        return node.namespaces().find(|ns| ns.name().is_none()).map(|ns| ns.uri());
+    }
+    node.namespaces().find(|ns| ns.name() == Some(prefix)).map(|ns| ns.uri())
+}
+
+fn write_element(
+    out: &mut String,
+    source: &str,
+    node: Node<'_, '_>,
+    exclude: Option<NodeId>,
+    options: &C14nOptions,
+    rendered: &mut Rendered,
+) -> Result<(), XmlError> {
+    let prefix = element_prefix(source, node)?;
+    let local = node.tag_name().name();
+
+    let mut utilized: Vec<(&str, &str)> = vec![(prefix.unwrap_or(""), node.tag_name().namespace().unwrap_or(""))];
+    let mut attributes: Vec<(&str, &str, Option<&str>, &str)> = Vec::new();
+    for attr in node.attributes() {
+        let attr_prefix = attribute_prefix(source, &attr)?;
+        let uri = attr.namespace().unwrap_or("");
+        if let Some(p) = attr_prefix {
+            utilized.push((p, uri));
+        }
+        attributes.push((uri, attr.name(), attr_prefix, attr.value()));
+    }
+    let inclusive: Vec<(&str, &str)> = options
+        .inclusive_prefixes
+        .iter()
+        .filter_map(|p| {
+            let prefix = if p == "#default" { "" } else { p.as_str() };
+            in_scope_uri(node, prefix).map(|uri| (prefix, uri))
+        })
+        .collect();
+
+    let mark = rendered.mark();
+    let namespaces = namespaces_to_render(&utilized, &inclusive, rendered);
+
+    out.push('<');
+    write_qname(out, prefix, local);
+    for (p, uri) in &namespaces {
+        write_namespace(out, p, uri);
+    }
+    attributes.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    for (_, name, attr_prefix, value) in attributes {
+        out.push(' ');
+        write_qname(out, attr_prefix, name);
+        out.push_str("=\"");
+        escape_attribute(out, value);
+        out.push('"');
+    }
+    out.push('>');
+    for child in node.children() {
+        write_node(out, source, child, exclude, options, rendered)?;
+    }
+    out.push_str("</");
+    write_qname(out, prefix, local);
+    out.push('>');
+    rendered.reset(mark);
+    Ok(())
+}
+
+fn write_qname(out: &mut String, prefix: Option<&str>, local: &str) {
+    if let Some(p) = prefix {
+        out.push_str(p);
+        out.push(':');
+    }
+    out.push_str(local);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Limits, reader};
+
+    fn c14n(text: &str, options: &C14nOptions) -> String {
+        let parsed = reader::parse(text, &Limits::MESSAGE).unwrap();
+        canonicalize(text, parsed.root_element(), None, options).unwrap()
+    }
+
+    #[test]
+    fn namespaces_move_to_where_they_are_used() {
+        let doc = r#"<a:r xmlns:a="urn:a" xmlns:b="urn:b" xmlns:unused="urn:u"><b:c z="1" a:y="2" b:x="3"/></a:r>"#;
+        assert_eq!(
+            c14n(doc, &C14nOptions::default()),
+            r#"<a:r xmlns:a="urn:a"><b:c xmlns:b="urn:b" z="1" a:y="2" b:x="3"></b:c></a:r>"#
+        );
+    }
+
+    #[test]
+    fn inclusive_prefix_list_keeps_unused_declarations() {
+        let doc = r#"<r xmlns:xs="urn:xs"><v>xs:string</v></r>"#;
+        let options = C14nOptions { inclusive_prefixes: vec!["xs".into()], ..Default::default() };
+        assert_eq!(c14n(doc, &options), r#"<r xmlns:xs="urn:xs"><v>xs:string</v></r>"#);
+        assert_eq!(c14n(doc, &C14nOptions::default()), r#"<r><v>xs:string</v></r>"#);
+    }
+
+    #[test]
+    fn escaping_and_comments() {
+        let doc = "<r a=\"&#9;&quot;&lt;&gt;&#13;\">&amp;&lt;&gt;&#13;<!--c--><![CDATA[<x>]]><?p  d?></r>";
+        assert_eq!(
+            c14n(doc, &C14nOptions::default()),
+            "<r a=\"&#x9;&quot;&lt;>&#xD;\">&amp;&lt;&gt;&#xD;&lt;x&gt;<?p d?></r>"
+        );
+        let with = C14nOptions { with_comments: true, ..Default::default() };
+        assert!(c14n(doc, &with).contains("<!--c-->"));
+    }
+
+    #[test]
+    fn default_namespace_undeclared_only_when_rendered_above() {
+        let doc = r#"<r xmlns="urn:d"><c xmlns=""><e/></c></r>"#;
+        assert_eq!(c14n(doc, &C14nOptions::default()), r#"<r xmlns="urn:d"><c xmlns=""><e></e></c></r>"#);
+    }
+}

@@ -1,0 +1,247 @@
+//! The writer for everything Tessera signs: a small element tree serialized directly in
+//! exclusive-canonical form (namespaces declared where first visibly used, c14n attribute
+//! order and escaping, empty elements as start/end pairs).
+//!
+//! The same serializer writes the whole document and the canonical form of any element in
+//! it, so the bytes that are digested are the bytes a verifier recomputes.
+
+use std::borrow::Cow;
+
+use crate::c14n::{Rendered, escape_attribute, escape_text, namespaces_to_render, write_namespace};
+
+type Text = Cow<'static, str>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QName {
+    pub prefix: Option<Text>,
+    pub namespace: Option<Text>,
+    pub local: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    pub name: QName,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Child {
+    Element(Element),
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    pub name: QName,
+    pub attributes: Vec<Attribute>,
+    /// Declarations no name on the element uses, for QNames inside content (`xsi:type`
+    /// values). The document carries them; a signature over such content must list their
+    /// prefixes in its InclusiveNamespaces PrefixList.
+    pub declared_namespaces: Vec<(Text, Text)>,
+    pub children: Vec<Child>,
+}
+
+impl Element {
+    /// An element in namespace `namespace`, written with `prefix`.
+    pub fn new(namespace: &'static str, prefix: &'static str, local: &'static str) -> Element {
+        Element {
+            name: QName { prefix: Some(prefix.into()), namespace: Some(namespace.into()), local: local.into() },
+            attributes: Vec::new(),
+            declared_namespaces: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    /// An element in no namespace.
+    pub fn plain(local: impl Into<Text>) -> Element {
+        Element {
+            name: QName { prefix: None, namespace: None, local: local.into() },
+            attributes: Vec::new(),
+            declared_namespaces: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    /// An unprefixed attribute.
+    pub fn attr(mut self, local: impl Into<Text>, value: impl Into<String>) -> Element {
+        self.set_attr(local, value);
+        self
+    }
+
+    pub fn set_attr(&mut self, local: impl Into<Text>, value: impl Into<String>) {
+        let local = local.into();
+        let value = value.into();
+        match self.attributes.iter_mut().find(|a| a.name.prefix.is_none() && a.name.local == local) {
+            Some(existing) => existing.value = value,
+            None => self.attributes.push(Attribute { name: QName { prefix: None, namespace: None, local }, value }),
+        }
+    }
+
+    /// A namespaced attribute.
+    pub fn ns_attr(
+        mut self,
+        namespace: &'static str,
+        prefix: &'static str,
+        local: &'static str,
+        value: impl Into<String>,
+    ) -> Element {
+        self.attributes.push(Attribute {
+            name: QName { prefix: Some(prefix.into()), namespace: Some(namespace.into()), local: local.into() },
+            value: value.into(),
+        });
+        self
+    }
+
+    pub fn declare(mut self, prefix: &'static str, namespace: &'static str) -> Element {
+        self.declared_namespaces.push((prefix.into(), namespace.into()));
+        self
+    }
+
+    pub fn child(mut self, child: Element) -> Element {
+        self.children.push(Child::Element(child));
+        self
+    }
+
+    pub fn text(mut self, text: impl Into<String>) -> Element {
+        self.children.push(Child::Text(text.into()));
+        self
+    }
+
+    /// The value of an unprefixed attribute.
+    pub fn attribute(&self, local: &str) -> Option<&str> {
+        self.attributes.iter().find(|a| a.name.prefix.is_none() && a.name.local == local).map(|a| a.value.as_str())
+    }
+
+    /// The whole document: canonical form plus the declared-only namespaces.
+    pub fn to_document(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        self.write(&mut out, &mut Rendered::default(), Mode::Document);
+        out
+    }
+
+    /// Exclusive c14n of this element, as a verifier computes it, with `inclusive_prefixes`
+    /// as the InclusiveNamespaces PrefixList.
+    pub fn to_canonical(&self, inclusive_prefixes: &[&str]) -> String {
+        let mut out = String::with_capacity(4096);
+        self.write(&mut out, &mut Rendered::default(), Mode::Canonical(inclusive_prefixes));
+        out
+    }
+
+    fn write(&self, out: &mut String, rendered: &mut Rendered, mode: Mode<'_>) {
+        let prefix = self.name.prefix.as_deref().unwrap_or("");
+        let mut utilized: Vec<(&str, &str)> = vec![(prefix, self.name.namespace.as_deref().unwrap_or(""))];
+        for attr in &self.attributes {
+            if let (Some(p), Some(ns)) = (attr.name.prefix.as_deref(), attr.name.namespace.as_deref()) {
+                utilized.push((p, ns));
+            }
+        }
+        let extra: Vec<(&str, &str)> = self
+            .declared_namespaces
+            .iter()
+            .map(|(p, ns)| (p.as_ref(), ns.as_ref()))
+            .filter(|(p, _)| match mode {
+                Mode::Document => true,
+                Mode::Canonical(list) => list.contains(p),
+            })
+            .collect();
+        let mark = rendered.mark();
+        let namespaces = namespaces_to_render(&utilized, &extra, rendered);
+
+        out.push('<');
+        write_qname(out, &self.name);
+        for (p, uri) in &namespaces {
+            write_namespace(out, p, uri);
+        }
+        let mut attributes: Vec<&Attribute> = self.attributes.iter().collect();
+        attributes.sort_by(|a, b| {
+            (a.name.namespace.as_deref().unwrap_or(""), &a.name.local)
+                .cmp(&(b.name.namespace.as_deref().unwrap_or(""), &b.name.local))
+        });
+        for attr in attributes {
+            out.push(' ');
+            write_qname(out, &attr.name);
+            out.push_str("=\"");
+            escape_attribute(out, &attr.value);
+            out.push('"');
+        }
+        out.push('>');
+        for child in &self.children {
+            match child {
+                Child::Element(e) => e.write(out, rendered, mode),
+                Child::Text(t) => escape_text(out, t),
+            }
+        }
+        out.push_str("</");
+        write_qname(out, &self.name);
+        out.push('>');
+        rendered.reset(mark);
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    Document,
+    Canonical(&'a [&'a str]),
+}
+
+fn write_qname(out: &mut String, name: &QName) {
+    if let Some(p) = &name.prefix {
+        out.push_str(p);
+        out.push(':');
+    }
+    out.push_str(&name.local);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::c14n::{C14nOptions, canonicalize};
+    use crate::{Limits, reader};
+
+    const A: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+    const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
+    fn sample() -> Element {
+        Element::new(A, "saml", "Assertion")
+            .attr("Version", "2.0")
+            .attr("ID", "_1")
+            .child(Element::new(A, "saml", "Issuer").text("https://idp/ & <x>"))
+            .child(
+                Element::new(A, "saml", "AttributeValue")
+                    .declare("xs", "http://www.w3.org/2001/XMLSchema")
+                    .ns_attr(XSI, "xsi", "type", "xs:string")
+                    .text("a\r\nb\t\"c\""),
+            )
+            .child(Element::plain("Empty"))
+    }
+
+    #[test]
+    fn document_is_canonical_and_reparses_to_the_same_canonical_form() {
+        let element = sample();
+        let document = element.to_document();
+        assert!(document.contains("<Empty xmlns=\"\"></Empty>") || document.contains("<Empty></Empty>"));
+        let parsed = reader::parse(&document, &Limits::MESSAGE).unwrap();
+        for prefixes in [vec![], vec!["xs"]] {
+            let options = C14nOptions {
+                inclusive_prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+                ..Default::default()
+            };
+            let recomputed = canonicalize(&document, parsed.root_element(), None, &options).unwrap();
+            assert_eq!(element.to_canonical(&prefixes), recomputed, "{prefixes:?}");
+        }
+    }
+
+    #[test]
+    fn declared_only_namespaces_need_the_prefix_list() {
+        let element = sample();
+        assert!(element.to_document().contains("xmlns:xs="));
+        assert!(!element.to_canonical(&[]).contains("xmlns:xs="));
+        assert!(element.to_canonical(&["xs"]).contains("xmlns:xs="));
+    }
+
+    #[test]
+    fn attributes_sort_by_namespace_then_name() {
+        let e = Element::plain("e").attr("b", "1").ns_attr(XSI, "xsi", "a", "2").attr("a", "3");
+        assert_eq!(e.to_canonical(&[]), format!("<e xmlns:xsi=\"{XSI}\" a=\"3\" b=\"1\" xsi:a=\"2\"></e>"));
+    }
+}
