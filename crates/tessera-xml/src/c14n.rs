@@ -86,6 +86,12 @@ pub(crate) fn write_namespace(out: &mut String, prefix: &str, uri: &str) {
     out.push('"');
 }
 
+/// Characters XML 1.0 cannot carry at all, even escaped.
+pub(crate) fn illegal_character(text: &str) -> Option<char> {
+    text.chars()
+        .find(|&c| matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}'))
+}
+
 /// c14n attribute escaping: `& < "` and the whitespace characters that would otherwise be
 /// normalized away.
 pub(crate) fn escape_attribute(out: &mut String, value: &str) {
@@ -127,14 +133,36 @@ pub fn canonicalize(
     if !element.is_element() {
         return Err(XmlError::Malformed("only elements can be canonicalized".into()));
     }
+    if options.inclusive_prefixes.len() > MAX_INCLUSIVE_PREFIXES {
+        return Err(XmlError::SignatureShape("the InclusiveNamespaces PrefixList is too long"));
+    }
     let mut out = String::with_capacity(source.len());
     let mut rendered = Rendered::default();
-    write_node(&mut out, source, element, exclude, options, &mut rendered)?;
+    let limit = source.len().saturating_mul(2).saturating_add(64 * 1024);
+    let mut writer = Output { out: &mut out, limit };
+    write_node(&mut writer, source, element, exclude, options, &mut rendered)?;
     Ok(out)
 }
 
+/// A PrefixList longer than this is refused: no protocol needs more, and each entry costs a
+/// scan per element.
+pub const MAX_INCLUSIVE_PREFIXES: usize = 16;
+
+/// The output buffer with its cap: re-declared namespaces can make canonical form larger
+/// than its input, and hostile input must not turn that into gigabytes.
+struct Output<'a> {
+    out: &'a mut String,
+    limit: usize,
+}
+
+impl Output<'_> {
+    fn check(&self) -> Result<(), XmlError> {
+        if self.out.len() > self.limit { Err(XmlError::OutputTooLarge { limit: self.limit }) } else { Ok(()) }
+    }
+}
+
 fn write_node(
-    out: &mut String,
+    writer: &mut Output<'_>,
     source: &str,
     node: Node<'_, '_>,
     exclude: Option<NodeId>,
@@ -144,27 +172,28 @@ fn write_node(
     if Some(node.id()) == exclude {
         return Ok(());
     }
+    writer.check()?;
     match node.node_type() {
-        NodeType::Element => write_element(out, source, node, exclude, options, rendered),
+        NodeType::Element => write_element(writer, source, node, exclude, options, rendered),
         NodeType::Text => {
-            escape_text(out, node.text().unwrap_or(""));
+            escape_text(writer.out, node.text().unwrap_or(""));
             Ok(())
         }
         NodeType::Comment if options.with_comments => {
-            out.push_str("<!--");
-            out.push_str(node.text().unwrap_or(""));
-            out.push_str("-->");
+            writer.out.push_str("<!--");
+            writer.out.push_str(node.text().unwrap_or(""));
+            writer.out.push_str("-->");
             Ok(())
         }
         NodeType::PI => {
             if let Some(pi) = node.pi() {
-                out.push_str("<?");
-                out.push_str(pi.target);
+                writer.out.push_str("<?");
+                writer.out.push_str(pi.target);
                 if let Some(value) = pi.value.filter(|v| !v.is_empty()) {
-                    out.push(' ');
-                    out.push_str(value);
+                    writer.out.push(' ');
+                    writer.out.push_str(value);
                 }
-                out.push_str("?>");
+                writer.out.push_str("?>");
             }
             Ok(())
         }
@@ -193,7 +222,7 @@ fn in_scope_uri<'a>(node: Node<'a, '_>, prefix: &str) -> Option<&'a str> {
 }
 
 fn write_element(
-    out: &mut String,
+    writer: &mut Output<'_>,
     source: &str,
     node: Node<'_, '_>,
     exclude: Option<NodeId>,
@@ -225,6 +254,7 @@ fn write_element(
     let mark = rendered.mark();
     let namespaces = namespaces_to_render(&utilized, &inclusive, rendered);
 
+    let out = &mut *writer.out;
     out.push('<');
     write_qname(out, prefix, local);
     for (p, uri) in &namespaces {
@@ -240,8 +270,9 @@ fn write_element(
     }
     out.push('>');
     for child in node.children() {
-        write_node(out, source, child, exclude, options, rendered)?;
+        write_node(writer, source, child, exclude, options, rendered)?;
     }
+    let out = &mut *writer.out;
     out.push_str("</");
     write_qname(out, prefix, local);
     out.push('>');
@@ -293,6 +324,15 @@ mod tests {
         );
         let with = C14nOptions { with_comments: true, ..Default::default() };
         assert!(c14n(doc, &with).contains("<!--c-->"));
+    }
+
+    #[test]
+    fn output_is_capped_against_redeclaration_blowup() {
+        let children = "<a:x/>".repeat(2000);
+        let doc = format!("<r xmlns:a=\"{}\">{children}</r>", "u".repeat(8000));
+        let parsed = reader::parse(&doc, &Limits::METADATA).unwrap();
+        let err = canonicalize(&doc, parsed.root_element(), None, &C14nOptions::default()).unwrap_err();
+        assert!(matches!(err, XmlError::OutputTooLarge { .. }));
     }
 
     #[test]

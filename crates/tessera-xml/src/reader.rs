@@ -12,7 +12,14 @@ pub struct Limits {
     pub max_nodes: u32,
     pub max_attributes: usize,
     pub max_attribute_len: usize,
+    /// Namespace declarations in the whole document: the parser copies inherited bindings
+    /// into every element that declares one, so many declarations cost memory quadratically.
+    pub max_namespace_declarations: usize,
 }
+
+/// Element and attribute names longer than this are refused (no protocol needs them, and the
+/// parser stops tracking a qname's prefix past 64 KiB).
+const MAX_NAME_LEN: usize = 1024;
 
 impl Limits {
     /// For protocol messages (AuthnRequest, LogoutRequest, RST): small.
@@ -22,6 +29,7 @@ impl Limits {
         max_nodes: 10_000,
         max_attributes: 64,
         max_attribute_len: 16 * 1024,
+        max_namespace_declarations: 64,
     };
 
     /// For metadata documents an administrator imports: larger, certificates included.
@@ -31,6 +39,7 @@ impl Limits {
         max_nodes: 50_000,
         max_attributes: 64,
         max_attribute_len: 64 * 1024,
+        max_namespace_declarations: 1024,
     };
 }
 
@@ -48,6 +57,14 @@ pub enum XmlError {
     TooManyAttributes { limit: usize },
     #[error("an attribute value is longer than {limit} bytes")]
     AttributeTooLong { limit: usize },
+    #[error("the document declares more than {limit} namespaces")]
+    TooManyNamespaces { limit: usize },
+    #[error("a name is longer than {MAX_NAME_LEN} bytes")]
+    NameTooLong,
+    #[error("canonical output would exceed {limit} bytes")]
+    OutputTooLarge { limit: usize },
+    #[error("text contains a character XML cannot carry (U+{0:04X})")]
+    IllegalCharacter(u32),
     #[error("the document is not UTF-8")]
     NotUtf8,
     #[error("the document is not well-formed XML: {0}")]
@@ -104,6 +121,10 @@ pub fn parse<'input>(text: &'input str, limits: &Limits) -> Result<ParsedXml<'in
     if contains_doctype(text) {
         return Err(XmlError::Doctype);
     }
+    // Counted before parsing (an over-count is harmless: text mentioning "xmlns" is rare).
+    if text.matches("xmlns").count() > limits.max_namespace_declarations {
+        return Err(XmlError::TooManyNamespaces { limit: limits.max_namespace_declarations });
+    }
     let options = roxmltree::ParsingOptions { allow_dtd: false, nodes_limit: limits.max_nodes, ..Default::default() };
     let document = roxmltree::Document::parse_with_options(text, options).map_err(|e| match e {
         roxmltree::Error::DtdDetected => XmlError::Doctype,
@@ -137,6 +158,18 @@ fn check_shape(document: &roxmltree::Document<'_>, limits: &Limits) -> Result<()
             }
             if node.attributes().any(|a| a.value().len() > limits.max_attribute_len) {
                 return Err(XmlError::AttributeTooLong { limit: limits.max_attribute_len });
+            }
+            if node.namespaces().any(|ns| ns.uri().len() > limits.max_attribute_len) {
+                return Err(XmlError::AttributeTooLong { limit: limits.max_attribute_len });
+            }
+            let qname_len = document
+                .input_text()
+                .get(node.range().start + 1..)
+                .map_or(0, |rest| rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(rest.len()));
+            let long_name = qname_len > MAX_NAME_LEN
+                || node.attributes().any(|a| a.range_qname().len() > MAX_NAME_LEN || a.name().len() > MAX_NAME_LEN);
+            if long_name {
+                return Err(XmlError::NameTooLong);
             }
         }
         stack.extend(node.children().map(|c| (c, depth + 1)));
@@ -190,6 +223,18 @@ mod tests {
         assert!(matches!(parse(&format!("<a{attrs}/>"), &Limits::MESSAGE), Err(XmlError::TooManyAttributes { .. })));
         let long = format!("<a b=\"{}\"/>", "x".repeat(20_000));
         assert!(matches!(parse(&long, &Limits::MESSAGE), Err(XmlError::AttributeTooLong { .. })));
+    }
+
+    #[test]
+    fn refuses_namespace_floods_and_long_names() {
+        let decls: String = (0..100).map(|i| format!(" xmlns:p{i}=\"urn:{i}\"")).collect();
+        assert!(matches!(parse(&format!("<a{decls}/>"), &Limits::MESSAGE), Err(XmlError::TooManyNamespaces { .. })));
+        let long_uri = format!("<a xmlns:p=\"{}\"/>", "u".repeat(20_000));
+        assert!(matches!(parse(&long_uri, &Limits::MESSAGE), Err(XmlError::AttributeTooLong { .. })));
+        let long_prefix = format!("<a xmlns:{p}=\"urn:x\" {p}:b=\"1\"/>", p = "p".repeat(2000));
+        assert!(matches!(parse(&long_prefix, &Limits::MESSAGE), Err(XmlError::NameTooLong)));
+        let long_element = format!("<{p}:a xmlns:{p}=\"urn:x\"/>", p = "p".repeat(2000));
+        assert!(matches!(parse(&long_element, &Limits::MESSAGE), Err(XmlError::NameTooLong)));
     }
 
     #[test]

@@ -38,6 +38,15 @@ fn split_query(raw: &str) -> Result<RawParams<'_>, XmlError> {
             "RelayState" => params.relay_state.replace(value).is_some(),
             "SigAlg" => params.sig_alg.replace(value).is_some(),
             "Signature" => params.signature.replace(value).is_some(),
+            // A percent-encoded SAML parameter name would be read by other query parsers but
+            // not by this one: refuse the ambiguity.
+            other if other.contains('%') => {
+                let decoded = url_decode(other)?;
+                if ["SAMLRequest", "SAMLResponse", "RelayState", "SigAlg", "Signature"].contains(&decoded.as_str()) {
+                    return Err(XmlError::SignatureShape("a SAML query parameter name is percent-encoded"));
+                }
+                false
+            }
             _ => false,
         };
         if slot_taken {
@@ -57,6 +66,9 @@ pub fn url_decode(raw: &str) -> Result<String, XmlError> {
             b'+' => out.push(b' '),
             b'%' => {
                 let hex = raw.get(i + 1..i + 3).ok_or(XmlError::SignatureShape("truncated %-escape"))?;
+                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(XmlError::SignatureShape("bad %-escape"));
+                }
                 out.push(u8::from_str_radix(hex, 16).map_err(|_| XmlError::SignatureShape("bad %-escape"))?);
                 i += 2;
             }

@@ -70,7 +70,7 @@ pub fn sign_enveloped(
         .ok_or(XmlError::SignatureShape("the element to sign has no ID"))?
         .to_string();
     let b64 = base64::engine::general_purpose::STANDARD;
-    let digest = DigestAlgorithm::Sha256.digest(element.to_canonical(inclusive_prefixes).as_bytes());
+    let digest = DigestAlgorithm::Sha256.digest(element.to_canonical(inclusive_prefixes)?.as_bytes());
 
     let mut exc_c14n_transform = Element::new(DSIG_NS, "ds", "Transform").attr("Algorithm", EXC_C14N);
     if !inclusive_prefixes.is_empty() {
@@ -92,7 +92,7 @@ pub fn sign_enveloped(
                 .child(Element::new(DSIG_NS, "ds", "DigestMethod").attr("Algorithm", DigestAlgorithm::Sha256.uri()))
                 .child(Element::new(DSIG_NS, "ds", "DigestValue").text(b64.encode(digest))),
         );
-    let signature_value = signer.sign(signed_info.to_canonical(&[]).as_bytes())?;
+    let signature_value = signer.sign(signed_info.to_canonical(&[])?.as_bytes())?;
     let signature = Element::new(DSIG_NS, "ds", "Signature")
         .child(signed_info)
         .child(Element::new(DSIG_NS, "ds", "SignatureValue").text(b64.encode(signature_value)))

@@ -57,13 +57,27 @@ impl VerifyingKey {
 pub struct VerifiedXml {
     pub canonical: String,
     pub signature_algorithm: SignatureAlgorithm,
+    /// Reported so that a SHA-1 digest under an opted-in policy can be flagged in audit.
+    pub digest_algorithm: DigestAlgorithm,
 }
 
 impl VerifiedXml {
-    /// Parses the verified bytes, the only ones a caller should read from.
+    /// Parses the verified bytes, the only ones a caller should read from. Canonical form can
+    /// be longer than the message it came from (re-declared namespaces), never deeper or wider.
     pub fn parse(&self) -> Result<ParsedXml<'_>, XmlError> {
-        reader::parse(&self.canonical, &Limits::MESSAGE)
+        let limits = Limits {
+            max_bytes: self.canonical.len().max(Limits::MESSAGE.max_bytes),
+            max_namespace_declarations: usize::MAX,
+            ..Limits::MESSAGE
+        };
+        reader::parse(&self.canonical, &limits)
     }
+}
+
+/// Refuses an element that should be empty (whitespace aside): the places an attacker would
+/// hide a second SignedInfo or DigestValue.
+fn expect_empty(node: Node<'_, '_>, what: &'static str) -> Result<(), XmlError> {
+    if element_children(node)?.is_empty() { Ok(()) } else { Err(XmlError::SignatureShape(what)) }
 }
 
 fn is_dsig(node: &Node<'_, '_>, local: &str) -> bool {
@@ -152,7 +166,16 @@ pub fn verify_enveloped(
     let signature_value = expect_dsig(&parts, 1, "SignatureValue")?;
     match parts.get(2..).unwrap_or_default() {
         [] => {}
-        [key_info] if is_dsig(key_info, "KeyInfo") => {}
+        [key_info] if is_dsig(key_info, "KeyInfo") => {
+            let hides_signature_parts = key_info.descendants().any(|n| {
+                ["Signature", "SignedInfo", "Reference", "DigestValue", "SignatureValue", "Object"]
+                    .iter()
+                    .any(|local| is_dsig(&n, local))
+            });
+            if hides_signature_parts {
+                return Err(XmlError::SignatureShape("KeyInfo holds signature elements"));
+            }
+        }
         _ => return Err(XmlError::SignatureShape("Signature may hold only SignedInfo, SignatureValue and KeyInfo")),
     }
 
@@ -161,6 +184,7 @@ pub fn verify_enveloped(
     let canonicalization = CanonicalizationAlgorithm::from_uri(c14n_method.attribute("Algorithm").unwrap_or(""))
         .ok_or_else(|| XmlError::Algorithm(c14n_method.attribute("Algorithm").unwrap_or("").to_string()))?;
     let method = expect_dsig(&info_parts, 1, "SignatureMethod")?;
+    expect_empty(method, "SignatureMethod must be empty")?;
     let method_uri = method.attribute("Algorithm").unwrap_or("");
     let signature_algorithm =
         SignatureAlgorithm::from_uri(method_uri, policy).ok_or_else(|| XmlError::Algorithm(method_uri.to_string()))?;
@@ -173,13 +197,8 @@ pub fn verify_enveloped(
     }
     let (inclusive_prefixes, digest_algorithm, expected_digest) = read_reference(reference, policy)?;
 
-    let options = C14nOptions { with_comments: false, inclusive_prefixes };
-    let canonical = canonicalize(xml, root, Some(signature.id()), &options)?;
-    let digest = digest_algorithm.digest(canonical.as_bytes());
-    if !constant_time_eq(&digest, &expected_digest) {
-        return Err(XmlError::DigestMismatch);
-    }
-
+    // The small SignedInfo is checked against the registered key first, so that the costly
+    // canonicalization of the whole message is only done for messages the key did sign.
     let info_options = C14nOptions {
         with_comments: canonicalization == CanonicalizationAlgorithm::ExclusiveWithComments,
         inclusive_prefixes: inclusive_prefix_list(c14n_method)?,
@@ -187,7 +206,14 @@ pub fn verify_enveloped(
     let signed_bytes = canonicalize(xml, signed_info, None::<NodeId>, &info_options)?;
     let signature_bytes = decode_base64(&element_text(signature_value)?)?;
     key.verify(signature_algorithm, signed_bytes.as_bytes(), &signature_bytes)?;
-    Ok(VerifiedXml { canonical, signature_algorithm })
+
+    let options = C14nOptions { with_comments: false, inclusive_prefixes };
+    let canonical = canonicalize(xml, root, Some(signature.id()), &options)?;
+    let digest = digest_algorithm.digest(canonical.as_bytes());
+    if !constant_time_eq(&digest, &expected_digest) {
+        return Err(XmlError::DigestMismatch);
+    }
+    Ok(VerifiedXml { canonical, signature_algorithm, digest_algorithm })
 }
 
 /// The Reference's transforms, digest method and digest value.
@@ -206,12 +232,14 @@ fn read_reference(
     if !is_dsig(enveloped, "Transform") || enveloped.attribute("Algorithm") != Some(ENVELOPED_SIGNATURE) {
         return Err(XmlError::Algorithm(enveloped.attribute("Algorithm").unwrap_or("").to_string()));
     }
+    expect_empty(*enveloped, "the enveloped-signature Transform must be empty")?;
     let exclusive_uri = exclusive.attribute("Algorithm").unwrap_or("");
     if !is_dsig(exclusive, "Transform") || CanonicalizationAlgorithm::from_uri(exclusive_uri).is_none() {
         return Err(XmlError::Algorithm(exclusive_uri.to_string()));
     }
     let inclusive_prefixes = inclusive_prefix_list(*exclusive)?;
     let digest_method = expect_dsig(&parts, 1, "DigestMethod")?;
+    expect_empty(digest_method, "DigestMethod must be empty")?;
     let digest_uri = digest_method.attribute("Algorithm").unwrap_or("");
     let digest_algorithm =
         DigestAlgorithm::from_uri(digest_uri, policy).ok_or_else(|| XmlError::Algorithm(digest_uri.to_string()))?;
@@ -231,7 +259,13 @@ fn inclusive_prefix_list(method: Node<'_, '_>) -> Result<Vec<String>, XmlError> 
             if list.tag_name().namespace() == Some(crate::c14n::EXC_C14N)
                 && list.tag_name().name() == "InclusiveNamespaces" =>
         {
-            Ok(list.attribute("PrefixList").unwrap_or("").split_whitespace().map(str::to_string).collect())
+            expect_empty(*list, "InclusiveNamespaces must be empty")?;
+            let prefixes: Vec<String> =
+                list.attribute("PrefixList").unwrap_or("").split_whitespace().map(str::to_string).collect();
+            if prefixes.len() > crate::c14n::MAX_INCLUSIVE_PREFIXES {
+                return Err(XmlError::SignatureShape("the InclusiveNamespaces PrefixList is too long"));
+            }
+            Ok(prefixes)
         }
         _ => Err(XmlError::SignatureShape("unexpected content in a canonicalization method")),
     }

@@ -7,7 +7,8 @@
 
 use std::borrow::Cow;
 
-use crate::c14n::{Rendered, escape_attribute, escape_text, namespaces_to_render, write_namespace};
+use crate::XmlError;
+use crate::c14n::{Rendered, escape_attribute, escape_text, illegal_character, namespaces_to_render, write_namespace};
 
 type Text = Cow<'static, str>;
 
@@ -113,18 +114,43 @@ impl Element {
     }
 
     /// The whole document: canonical form plus the declared-only namespaces.
-    pub fn to_document(&self) -> String {
+    pub fn to_document(&self) -> Result<String, XmlError> {
+        self.check_characters()?;
         let mut out = String::with_capacity(4096);
         self.write(&mut out, &mut Rendered::default(), Mode::Document);
-        out
+        Ok(out)
     }
 
     /// Exclusive c14n of this element, as a verifier computes it, with `inclusive_prefixes`
-    /// as the InclusiveNamespaces PrefixList.
-    pub fn to_canonical(&self, inclusive_prefixes: &[&str]) -> String {
+    /// as the InclusiveNamespaces PrefixList (`#default` for the default namespace).
+    ///
+    /// This element's ancestors in the final document must not declare a prefix on that list:
+    /// a verifier would render it here, where this writer cannot see it.
+    pub fn to_canonical(&self, inclusive_prefixes: &[&str]) -> Result<String, XmlError> {
+        self.check_characters()?;
         let mut out = String::with_capacity(4096);
         self.write(&mut out, &mut Rendered::default(), Mode::Canonical(inclusive_prefixes));
-        out
+        Ok(out)
+    }
+
+    /// Refuses characters XML cannot carry, so nothing Tessera signs is malformed.
+    fn check_characters(&self) -> Result<(), XmlError> {
+        let mut stack = vec![self];
+        while let Some(element) = stack.pop() {
+            let attribute_values = element.attributes.iter().map(|a| a.value.as_str());
+            let texts = element.children.iter().filter_map(|c| match c {
+                Child::Text(t) => Some(t.as_str()),
+                Child::Element(_) => None,
+            });
+            if let Some(c) = attribute_values.chain(texts).find_map(illegal_character) {
+                return Err(XmlError::IllegalCharacter(u32::from(c)));
+            }
+            stack.extend(element.children.iter().filter_map(|c| match c {
+                Child::Element(e) => Some(e),
+                Child::Text(_) => None,
+            }));
+        }
+        Ok(())
     }
 
     fn write(&self, out: &mut String, rendered: &mut Rendered, mode: Mode<'_>) {
@@ -141,7 +167,7 @@ impl Element {
             .map(|(p, ns)| (p.as_ref(), ns.as_ref()))
             .filter(|(p, _)| match mode {
                 Mode::Document => true,
-                Mode::Canonical(list) => list.contains(p),
+                Mode::Canonical(list) => list.iter().any(|l| *l == *p || (*l == "#default" && p.is_empty())),
             })
             .collect();
         let mark = rendered.mark();
@@ -196,6 +222,15 @@ fn write_qname(out: &mut String, name: &QName) {
 mod tests {
     use super::*;
     use crate::c14n::{C14nOptions, canonicalize};
+
+    #[test]
+    fn characters_xml_cannot_carry_are_refused() {
+        for bad in ["a\u{0}b", "\u{1}", "\u{B}", "\u{FFFE}"] {
+            assert!(matches!(Element::plain("e").text(bad).to_document(), Err(XmlError::IllegalCharacter(_))));
+            assert!(matches!(Element::plain("e").attr("a", bad).to_canonical(&[]), Err(XmlError::IllegalCharacter(_))));
+        }
+        assert!(Element::plain("e").text("tab\tnewline\ncr\r\u{e9}").to_document().is_ok());
+    }
     use crate::{Limits, reader};
 
     const A: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
@@ -218,7 +253,7 @@ mod tests {
     #[test]
     fn document_is_canonical_and_reparses_to_the_same_canonical_form() {
         let element = sample();
-        let document = element.to_document();
+        let document = element.to_document().unwrap();
         assert!(document.contains("<Empty xmlns=\"\"></Empty>") || document.contains("<Empty></Empty>"));
         let parsed = reader::parse(&document, &Limits::MESSAGE).unwrap();
         for prefixes in [vec![], vec!["xs"]] {
@@ -227,21 +262,21 @@ mod tests {
                 ..Default::default()
             };
             let recomputed = canonicalize(&document, parsed.root_element(), None, &options).unwrap();
-            assert_eq!(element.to_canonical(&prefixes), recomputed, "{prefixes:?}");
+            assert_eq!(element.to_canonical(&prefixes).unwrap(), recomputed, "{prefixes:?}");
         }
     }
 
     #[test]
     fn declared_only_namespaces_need_the_prefix_list() {
         let element = sample();
-        assert!(element.to_document().contains("xmlns:xs="));
-        assert!(!element.to_canonical(&[]).contains("xmlns:xs="));
-        assert!(element.to_canonical(&["xs"]).contains("xmlns:xs="));
+        assert!(element.to_document().unwrap().contains("xmlns:xs="));
+        assert!(!element.to_canonical(&[]).unwrap().contains("xmlns:xs="));
+        assert!(element.to_canonical(&["xs"]).unwrap().contains("xmlns:xs="));
     }
 
     #[test]
     fn attributes_sort_by_namespace_then_name() {
         let e = Element::plain("e").attr("b", "1").ns_attr(XSI, "xsi", "a", "2").attr("a", "3");
-        assert_eq!(e.to_canonical(&[]), format!("<e xmlns:xsi=\"{XSI}\" a=\"3\" b=\"1\" xsi:a=\"2\"></e>"));
+        assert_eq!(e.to_canonical(&[]).unwrap(), format!("<e xmlns:xsi=\"{XSI}\" a=\"3\" b=\"1\" xsi:a=\"2\"></e>"));
     }
 }

@@ -128,6 +128,7 @@ mod samples {
             ))
             .child(assertion)
             .to_document()
+            .unwrap()
     }
 
     /// A SAML 1.1 assertion as WS-Federation carries it: Signature last, AssertionID.
@@ -164,7 +165,7 @@ mod samples {
                     ),
             );
         sign_enveloped(&mut assertion, "AssertionID", SignaturePlacement::LastChild, &[], signer).unwrap();
-        assertion.to_document()
+        assertion.to_document().unwrap()
     }
 
     /// A signed request-shaped message (the shape Tessera verifies inbound).
@@ -180,7 +181,7 @@ mod samples {
                     .attr("Format", "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
             );
         sign_enveloped(&mut request, "ID", SignaturePlacement::After("Issuer"), &[], signer).unwrap();
-        request.to_document()
+        request.to_document().unwrap()
     }
 }
 
@@ -561,6 +562,36 @@ mod negative {
     }
 
     #[test]
+    fn external_entities_are_refused() {
+        for dtd in [
+            "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>",
+            "<!DOCTYPE x [<!ENTITY % sp SYSTEM \"http://127.0.0.1:9/a.dtd\">%sp;]>",
+            "<!doctype x SYSTEM \"http://127.0.0.1:9/x.dtd\">",
+        ] {
+            let doc = signed().replacen("<samlp:AuthnRequest", &format!("{dtd}<samlp:AuthnRequest"), 1);
+            assert_eq!(verify(&doc).unwrap_err(), XmlError::Doctype, "{dtd}");
+        }
+    }
+
+    #[test]
+    fn garbage_encodings_are_refused() {
+        use tessera_xml::{Limits, reader};
+        let utf16: Vec<u8> = "\u{feff}<a/>".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        for bytes in [&utf16[..], b"<a>\xff\xfe</a>", b"<a>\0</a>", b"<a", b"", b"<a></b>"] {
+            let outcome = reader::decode_utf8(bytes, &Limits::MESSAGE)
+                .and_then(|t| reader::parse(t, &Limits::MESSAGE).map(|_| ()));
+            assert!(outcome.is_err(), "{bytes:?}");
+        }
+        assert!(verify("<samlp:AuthnRequest ID=\"x\">\u{0}</samlp:AuthnRequest>").is_err());
+    }
+
+    #[test]
+    fn processing_instruction_in_digest_value_is_refused() {
+        let doc = signed().replacen("<ds:DigestValue>", "<ds:DigestValue><?x y?>", 1);
+        assert!(matches!(verify(&doc), Err(XmlError::CommentInIdentity { .. })));
+    }
+
+    #[test]
     fn entity_bomb_is_refused() {
         let mut bomb = String::from("<!DOCTYPE lolz [<!ENTITY lol \"lol\">");
         for i in 1..10 {
@@ -744,6 +775,69 @@ mod negative {
     }
 
     #[test]
+    fn signature_parts_hidden_in_key_info_are_refused() {
+        let original = signed();
+        let start = original.find("<ds:SignedInfo>").unwrap();
+        let end = original.find("</ds:SignedInfo>").unwrap() + "</ds:SignedInfo>".len();
+        let info = original[start..end].to_string();
+        let doc = original.replacen("<ds:X509Data>", &format!("{info}<ds:X509Data>"), 1);
+        assert_eq!(verify(&doc).unwrap_err(), XmlError::SignatureShape("KeyInfo holds signature elements"));
+    }
+
+    #[test]
+    fn content_inside_empty_signature_elements_is_refused() {
+        let original = signed();
+        let stray = "<ds:DigestValue>AAAA</ds:DigestValue>";
+        for (anchor, replacement) in [
+            (
+                "<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\">",
+                format!("<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\">{stray}"),
+            ),
+            (
+                "<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\">",
+                format!("<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\">{stray}"),
+            ),
+            (
+                "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\">",
+                format!("<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\">{stray}"),
+            ),
+        ] {
+            assert!(original.contains(anchor), "{anchor}");
+            let doc = original.replacen(anchor, &replacement, 1);
+            assert!(matches!(verify(&doc), Err(XmlError::SignatureShape(_))), "{anchor}");
+        }
+    }
+
+    #[test]
+    fn long_prefix_lists_are_refused() {
+        let prefixes: Vec<String> = (0..40).map(|i| format!("p{i}")).collect();
+        let doc = signed().replacen(
+            "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"></ds:Transform>",
+            &format!("<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"><ec:InclusiveNamespaces xmlns:ec=\"http://www.w3.org/2001/10/xml-exc-c14n#\" PrefixList=\"{}\"></ec:InclusiveNamespaces></ds:Transform>", prefixes.join(" ")),
+            1,
+        );
+        assert_eq!(
+            verify(&doc).unwrap_err(),
+            XmlError::SignatureShape("the InclusiveNamespaces PrefixList is too long")
+        );
+    }
+
+    #[test]
+    fn namespace_floods_are_refused_before_parsing() {
+        let decls: String = (0..200).map(|i| format!(" xmlns:n{i}=\"urn:{i}\"")).collect();
+        let doc = signed().replacen("<samlp:NameIDPolicy", &format!("<samlp:NameIDPolicy{decls}"), 1);
+        assert!(matches!(verify(&doc), Err(XmlError::TooManyNamespaces { .. })));
+    }
+
+    #[test]
+    fn unsigned_bodies_are_not_canonicalized() {
+        // A body that would canonicalize to far more than it weighs, under a signature the key
+        // did not make: refused by the signature check, before the body is touched.
+        let doc = samples::signed_request(&support::signer("attacker"));
+        assert_eq!(verify(&doc).unwrap_err(), XmlError::BadSignature);
+    }
+
+    #[test]
     fn signature_elsewhere_than_under_the_root_is_refused() {
         let original = signed();
         let sig = signature_block(&original).to_string();
@@ -838,6 +932,16 @@ mod redirect {
     fn duplicate_parameters_are_refused() {
         let query = format!("{}&RelayState=again", signed_query("s", RSA_SHA256, false));
         assert!(verify_redirect_query(&query, Some(&support::key("idp")), AlgorithmPolicy::default()).is_err());
+    }
+
+    #[test]
+    fn percent_encoded_names_and_bad_escapes_are_refused() {
+        let key = support::key("idp");
+        let query = signed_query("s", RSA_SHA256, false).replacen("RelayState=", "Relay%53tate=", 1);
+        assert!(verify_redirect_query(&query, Some(&key), AlgorithmPolicy::default()).is_err());
+        assert!(tessera_xml::redirect::url_decode("%+A").is_err());
+        assert!(tessera_xml::redirect::url_decode("%4").is_err());
+        assert_eq!(tessera_xml::redirect::url_decode("a%2Bb+c").unwrap(), "a+b c");
     }
 
     #[test]
