@@ -1,7 +1,9 @@
 //! Authentication primitives: argon2id password hashes, random secrets, token digests.
 
+pub mod lockout;
 pub mod password;
 pub mod secret;
+pub mod totp;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

@@ -31,6 +31,35 @@ pub fn new_immutable_id() -> Result<String, AuthError> {
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
+/// A session id: 256 random bits, URL-safe.
+pub fn new_session_id() -> Result<String, AuthError> {
+    let bytes: [u8; 32] = random_bytes()?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Ten single-use recovery codes like `k7wq-3mzp-xd`, about 50 bits each.
+pub fn new_recovery_codes() -> Result<Vec<String>, AuthError> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    (0..10)
+        .map(|_| {
+            let bytes: [u8; 10] = random_bytes()?;
+            let chars: String = bytes.iter().map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()])).collect();
+            Ok(format!("{}-{}-{}", &chars[..4], &chars[4..8], &chars[8..]))
+        })
+        .collect()
+}
+
+/// How a recovery code is stored: SHA-256 of its normalized form (case and dashes ignored).
+pub fn recovery_code_hash(code: &str) -> String {
+    let normalized: String =
+        code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect();
+    sha256_hex(&format!("tessera-recovery-code:{normalized}"))
+}
+
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Hex SHA-256, how tokens are stored and looked up.
 pub fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()

@@ -217,6 +217,7 @@ pub struct Application {
     pub issuer: Option<String>,
     pub kind: AppKind,
     pub certificates: SigningCertificates,
+    pub policy: crate::policy::AccessPolicy,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
 }
@@ -389,6 +390,7 @@ mod tests {
             issuer: new.issuer,
             kind: new.kind,
             certificates: Default::default(),
+            policy: Default::default(),
             created_at: 0,
             updated_at: 0,
         };

@@ -41,6 +41,8 @@ pub struct User {
     pub immutable_id: String,
     pub state: UserState,
     pub password_hash: Option<String>,
+    /// When the user acknowledged the password-update notice, if ever.
+    pub notice_acknowledged_at: Option<UnixMillis>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
 }

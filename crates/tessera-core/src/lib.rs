@@ -9,6 +9,7 @@ pub mod audit;
 pub mod directory;
 mod error;
 pub mod ids;
+pub mod policy;
 pub mod validate;
 
 pub use access::{AccessDecision, DenyReason, evaluate_access};

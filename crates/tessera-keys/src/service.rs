@@ -101,6 +101,16 @@ impl KeyService {
         Ok(signer)
     }
 
+    /// Seals a secret other than a signing key (a TOTP secret) under the master key, bound to
+    /// `context`.
+    pub fn seal_secret(&self, secret: &[u8], context: &str) -> Result<Vec<u8>, KeyError> {
+        self.cipher.seal(secret, context)
+    }
+
+    pub fn open_secret(&self, sealed: &[u8], context: &str) -> Result<Vec<u8>, KeyError> {
+        self.cipher.open(sealed, context)
+    }
+
     fn cached(&self, key_id: &str) -> Option<Arc<RsaSigner>> {
         self.signers.lock().ok().and_then(|cache| cache.get(key_id).cloned())
     }

@@ -18,8 +18,9 @@ pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
-    AdminStore, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, KeySlot, KeyStore, NewSigningKey, Page,
-    PageRequest, SETTING_MASTER_KEY_CHECK, SETTING_PUBLIC_URL, SettingsStore, Store, StoredKey, UserStore,
+    AdminStore, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, KeySlot, KeyStore, Location, LockoutCounter,
+    MAX_FAMILIAR_IPS, NewSigningKey, Page, PageRequest, ParkedRequest, SETTING_MASTER_KEY_CHECK, SETTING_PUBLIC_URL,
+    Session, SettingsStore, SignInStore, Store, StoredKey, TotpCredential, UserStore,
 };
 
 /// The SQLite file inside the data directory.

@@ -66,13 +66,15 @@ pub(crate) fn now() -> UnixMillis {
 /// The columns a `User` is read from, as a literal for `concat!` (so every statement stays static).
 macro_rules! user_columns {
     () => {
-        "id, email, upn, first_name, last_name, immutable_id, state, password_hash, created_at, updated_at"
+        "id, email, upn, first_name, last_name, immutable_id, state, password_hash, notice_acknowledged_at, \
+         created_at, updated_at"
     };
 }
 
 macro_rules! app_columns {
     () => {
-        "id, kind, label, description, portal_image, show_in_portal, issuer, config, created_at, updated_at, \
+        "id, kind, label, description, portal_image, show_in_portal, issuer, config, require_mfa, allowed_networks, \
+         created_at, updated_at, \
          (SELECT certificate FROM signing_keys k WHERE k.app_id = apps.id AND k.slot = 'current') AS current_certificate, \
          (SELECT certificate FROM signing_keys k WHERE k.app_id = apps.id AND k.slot = 'next') AS next_certificate"
     };
@@ -101,9 +103,11 @@ macro_rules! impl_sql_store {
 
         use crate::sql::{map_unique, next_cursor, now, parse_id, parse_kind};
         use crate::traits::{
-            AdminStore, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, KeySlot, KeyStore, NewSigningKey, Page,
-            PageRequest, SettingsStore, StoredKey, UserStore,
+            AdminStore, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, KeySlot, KeyStore, Location,
+            LockoutCounter, NewSigningKey, Page, PageRequest, ParkedRequest, Session, SettingsStore, SignInStore,
+            StoredKey, TotpCredential, UserStore,
         };
+        use tessera_core::policy::AccessPolicy;
         use crate::StoreError;
 
         type Tx = sqlx::Transaction<'static, $db>;
@@ -140,6 +144,7 @@ macro_rules! impl_sql_store {
                     immutable_id: row.try_get("immutable_id")?,
                     state: UserState::parse(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     password_hash: row.try_get("password_hash")?,
+                    notice_acknowledged_at: row.try_get("notice_acknowledged_at")?,
                     created_at: row.try_get("created_at")?,
                     updated_at: row.try_get("updated_at")?,
                 })
@@ -163,6 +168,11 @@ macro_rules! impl_sql_store {
                     show_in_portal: row.try_get("show_in_portal")?,
                     issuer: row.try_get("issuer")?,
                     kind: parse_kind(&row.try_get::<String, _>("config")?)?,
+                    policy: tessera_core::policy::AccessPolicy {
+                        require_mfa: row.try_get("require_mfa")?,
+                        allowed_networks: serde_json::from_str(&row.try_get::<String, _>("allowed_networks")?)
+                            .map_err(|e| StoreError::Corrupt(format!("allowed networks: {e}")))?,
+                    },
                     certificates: tessera_core::SigningCertificates {
                         current: row.try_get("current_certificate")?,
                         next: row.try_get("next_certificate")?,
@@ -204,6 +214,37 @@ macro_rules! impl_sql_store {
                 .await
                 .map_err(|e| map_unique(e, &[("signing_keys_slot_key", "slot", format!("the app already has a {} key", slot.as_str()))]))?;
                 Self::key_from_row(&row)
+            }
+
+            fn session_from_row(row: &$row) -> Result<Session, StoreError> {
+                Ok(Session {
+                    id_hash: row.try_get("id_hash")?,
+                    user_id: parse_id(&row.try_get::<String, _>("user_id")?)?,
+                    authn: serde_json::from_str(&row.try_get::<String, _>("factors")?)
+                        .map_err(|e| StoreError::Corrupt(format!("session factors: {e}")))?,
+                    complete: row.try_get("complete")?,
+                    created_at: row.try_get("created_at")?,
+                    last_seen_at: row.try_get("last_seen_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                })
+            }
+
+            async fn insert_session(tx: &mut Tx, session: &Session) -> Result<(), StoreError> {
+                let factors = serde_json::to_string(&session.authn).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(
+                    "INSERT INTO sessions (id_hash, user_id, factors, complete, created_at, last_seen_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&session.id_hash)
+                .bind(session.user_id.to_string())
+                .bind(factors)
+                .bind(session.complete)
+                .bind(session.created_at)
+                .bind(session.last_seen_at)
+                .bind(session.expires_at)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
             }
 
             fn token_from_row(row: &$row) -> Result<ApiToken, StoreError> {
@@ -698,6 +739,19 @@ macro_rules! impl_sql_store {
                 rows.iter().map(Self::app_from_row).collect()
             }
 
+            async fn apps_of_user(&self, user: UserId) -> Result<Vec<Application>, StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    crate::sql::app_columns!(),
+                    " FROM apps WHERE id IN (SELECT g.app_id FROM grants g JOIN memberships m ON m.group_id = g.group_id \
+                     WHERE m.user_id = $1) ORDER BY lower(label), id"
+                ))
+                .bind(user.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::app_from_row).collect()
+            }
+
             async fn check_access(&self, user: UserId, app: AppId) -> Result<AccessDecision, StoreError> {
                 let state = sqlx::query("SELECT state FROM users WHERE id = $1")
                     .bind(user.to_string())
@@ -743,6 +797,352 @@ macro_rules! impl_sql_store {
                 Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("app.cert_rotate", "app", app, summary)).await?;
                 tx.commit().await?;
                 Ok(stored)
+            }
+        }
+
+        #[async_trait]
+        impl SignInStore for $store {
+            async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                Self::insert_session(&mut tx, session).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn find_session(&self, id_hash: &str) -> Result<Option<Session>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id_hash, user_id, factors, complete, created_at, last_seen_at, expires_at FROM sessions \
+                     WHERE id_hash = $1",
+                )
+                .bind(id_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(Self::session_from_row).transpose()
+            }
+
+            async fn touch_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
+                sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+                    .bind(now)
+                    .bind(id_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn rotate_session(&self, old_id_hash: &str, new: &Session) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(old_id_hash).execute(&mut *tx).await?;
+                Self::insert_session(&mut tx, new).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn park_request(&self, parked: &ParkedRequest) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                // Expired requests are cleared as new ones arrive, so the table stays small.
+                sqlx::query("DELETE FROM parked_requests WHERE expires_at < $1")
+                    .bind(parked.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO parked_requests (id, browser_hash, kind, payload, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&parked.id)
+                .bind(&parked.browser_hash)
+                .bind(&parked.kind)
+                .bind(parked.payload.to_string())
+                .bind(parked.created_at)
+                .bind(parked.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn take_parked_request(
+                &self,
+                id: &str,
+                browser_hash: &str,
+                now: i64,
+            ) -> Result<Option<ParkedRequest>, StoreError> {
+                let row = sqlx::query(
+                    "DELETE FROM parked_requests WHERE id = $1 AND browser_hash = $2 \
+                     RETURNING id, browser_hash, kind, payload, created_at, expires_at",
+                )
+                .bind(id)
+                .bind(browser_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let expires_at: i64 = row.try_get("expires_at")?;
+                if expires_at < now {
+                    return Ok(None);
+                }
+                Ok(Some(ParkedRequest {
+                    id: row.try_get("id")?,
+                    browser_hash: row.try_get("browser_hash")?,
+                    kind: row.try_get("kind")?,
+                    payload: serde_json::from_str(&row.try_get::<String, _>("payload")?)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    created_at: row.try_get("created_at")?,
+                    expires_at,
+                }))
+            }
+
+            async fn acknowledge_notice(&self, user: UserId, now: i64) -> Result<(), StoreError> {
+                sqlx::query("UPDATE users SET notice_acknowledged_at = $1 WHERE id = $2 AND notice_acknowledged_at IS NULL")
+                    .bind(now)
+                    .bind(user.to_string())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn totp_credential(&self, user: UserId) -> Result<Option<TotpCredential>, StoreError> {
+                let row = sqlx::query("SELECT sealed_secret, confirmed, last_step FROM totp_credentials WHERE user_id = $1")
+                    .bind(user.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(match row {
+                    Some(row) => Some(TotpCredential {
+                        sealed_secret: row.try_get("sealed_secret")?,
+                        confirmed: row.try_get("confirmed")?,
+                        last_step: row.try_get("last_step")?,
+                    }),
+                    None => None,
+                })
+            }
+
+            async fn put_pending_totp(&self, user: UserId, sealed_secret: &[u8], now: i64) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("DELETE FROM totp_credentials WHERE user_id = $1 AND confirmed = $2")
+                    .bind(user.to_string())
+                    .bind(false)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO totp_credentials (user_id, sealed_secret, confirmed, last_step, created_at) \
+                     VALUES ($1, $2, $3, 0, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(user.to_string())
+                .bind(sealed_secret)
+                .bind(false)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn confirm_totp(
+                &self,
+                actor: &Actor,
+                user: UserId,
+                step: i64,
+                recovery_code_hashes: &[String],
+            ) -> Result<bool, StoreError> {
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query(
+                    "UPDATE totp_credentials SET confirmed = $1, last_step = $2 WHERE user_id = $3 AND confirmed = $4",
+                )
+                .bind(true)
+                .bind(step)
+                .bind(user.to_string())
+                .bind(false)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
+                for hash in recovery_code_hashes {
+                    sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                        .bind(user.to_string())
+                        .bind(hash)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let event = NewAuditEvent::new("user.mfa_enroll", "user", user, json!({"factor": "totp"}));
+                Self::append_audit(&mut tx, actor, at, event).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE totp_credentials SET last_step = $1 WHERE user_id = $2 AND confirmed = $3 AND last_step < $1",
+                )
+                .bind(step)
+                .bind(user.to_string())
+                .bind(true)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1 AND code_hash = $2")
+                    .bind(user.to_string())
+                    .bind(code_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn recovery_codes_left(&self, user: UserId) -> Result<u32, StoreError> {
+                let count: i64 = sqlx::query("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1")
+                    .bind(user.to_string())
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get(0)?;
+                Ok(u32::try_from(count).unwrap_or(u32::MAX))
+            }
+
+            async fn reset_mfa(&self, actor: &Actor, user: UserId) -> Result<bool, StoreError> {
+                let at = now();
+                let mut tx = self.write_tx().await?;
+                let totp = sqlx::query("DELETE FROM totp_credentials WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
+                let codes = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
+                let removed = totp.rows_affected() + codes.rows_affected() > 0;
+                if removed {
+                    Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("user.mfa_reset", "user", user, json!({}))).await?;
+                }
+                tx.commit().await?;
+                Ok(removed)
+            }
+
+            async fn set_app_policy(&self, actor: &Actor, app: AppId, policy: &AccessPolicy) -> Result<(), StoreError> {
+                let at = now();
+                let networks = serde_json::to_string(&policy.allowed_networks).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query("UPDATE apps SET require_mfa = $1, allowed_networks = $2, updated_at = $3 WHERE id = $4")
+                    .bind(policy.require_mfa)
+                    .bind(&networks)
+                    .bind(at)
+                    .bind(app.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found("application", app.to_string()));
+                }
+                let summary = json!({"require_mfa": policy.require_mfa, "allowed_networks": policy.allowed_networks});
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("app.set_policy", "app", app, summary)).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn lockout_counter(&self, user: UserId, location: Location) -> Result<Option<LockoutCounter>, StoreError> {
+                let row = sqlx::query("SELECT failures, last_failure_at FROM lockout_counters WHERE user_id = $1 AND location = $2")
+                    .bind(user.to_string())
+                    .bind(location.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(match row {
+                    Some(row) => Some(LockoutCounter {
+                        failures: u32::try_from(row.try_get::<i64, _>("failures")?).unwrap_or(u32::MAX),
+                        last_failure_at: row.try_get("last_failure_at")?,
+                    }),
+                    None => None,
+                })
+            }
+
+            async fn record_password_failure(
+                &self,
+                user: Option<(UserId, Location)>,
+                ip: &str,
+                user_key: &str,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                if let Some((user, location)) = user {
+                    sqlx::query(
+                        "INSERT INTO lockout_counters (user_id, location, failures, last_failure_at) VALUES ($1, $2, 1, $3) \
+                         ON CONFLICT (user_id, location) DO UPDATE SET failures = lockout_counters.failures + 1, \
+                         last_failure_at = excluded.last_failure_at",
+                    )
+                    .bind(user.to_string())
+                    .bind(location.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query("INSERT INTO ip_failures (ip, user_key, at) VALUES ($1, $2, $3)")
+                    .bind(ip)
+                    .bind(user_key)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                // A day of history is more than any throttling window needs.
+                sqlx::query("DELETE FROM ip_failures WHERE at < $1").bind(now - 86_400_000).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn record_password_success(&self, user: UserId, ip: &str, now: i64) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("DELETE FROM lockout_counters WHERE user_id = $1 AND location IN ('familiar', 'unknown')")
+                    .bind(user.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO familiar_ips (user_id, ip, added_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (user_id, ip) DO UPDATE SET added_at = excluded.added_at",
+                )
+                .bind(user.to_string())
+                .bind(ip)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "DELETE FROM familiar_ips WHERE user_id = $1 AND ip NOT IN \
+                     (SELECT ip FROM familiar_ips WHERE user_id = $1 ORDER BY added_at DESC, ip LIMIT $2)",
+                )
+                .bind(user.to_string())
+                .bind(crate::traits::MAX_FAMILIAR_IPS as i64)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn clear_second_factor_failures(&self, user: UserId) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM lockout_counters WHERE user_id = $1 AND location = 'mfa'")
+                    .bind(user.to_string())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn familiar_ips(&self, user: UserId) -> Result<Vec<String>, StoreError> {
+                let rows = sqlx::query("SELECT ip FROM familiar_ips WHERE user_id = $1 ORDER BY added_at DESC")
+                    .bind(user.to_string())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+            }
+
+            async fn failed_names_from_ip(&self, ip: &str, since: i64) -> Result<u32, StoreError> {
+                let count: i64 = sqlx::query("SELECT COUNT(DISTINCT user_key) FROM ip_failures WHERE ip = $1 AND at >= $2")
+                    .bind(ip)
+                    .bind(since)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get(0)?;
+                Ok(u32::try_from(count).unwrap_or(u32::MAX))
+            }
+
+            async fn append_audit(&self, actor: &Actor, event: NewAuditEvent) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                Self::append_audit(&mut tx, actor, now(), event).await?;
+                tx.commit().await?;
+                Ok(())
             }
         }
 

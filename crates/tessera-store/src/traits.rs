@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 use serde::Serialize;
+use tessera_core::policy::{AccessPolicy, AuthnContext};
 use tessera_core::{
-    AccessDecision, Actor, AppId, Application, AuditEvent, Group, GroupId, NewApplication, NewGroup, NewUser,
-    UnixMillis, User, UserId, UserState,
+    AccessDecision, Actor, AppId, Application, AuditEvent, Group, GroupId, NewApplication, NewAuditEvent, NewGroup,
+    NewUser, UnixMillis, User, UserId, UserState,
 };
 
 use crate::StoreError;
@@ -99,6 +100,8 @@ pub trait AppStore: Send + Sync {
     async fn revoke(&self, actor: &Actor, app: AppId, group: GroupId) -> Result<bool, StoreError>;
     async fn granted_groups(&self, app: AppId) -> Result<Vec<Group>, StoreError>;
     async fn apps_of_group(&self, group: GroupId) -> Result<Vec<Application>, StoreError>;
+    /// The apps granted to any group the user is in (whatever the user's state).
+    async fn apps_of_user(&self, user: UserId) -> Result<Vec<Application>, StoreError>;
     /// The authorization rule applied to the stored directory.
     async fn check_access(&self, user: UserId, app: AppId) -> Result<AccessDecision, StoreError>;
 }
@@ -160,6 +163,134 @@ pub trait KeyStore: Send + Sync {
     -> Result<StoredKey, StoreError>;
 }
 
+/// A sign-in session. Only the SHA-256 of its id is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id_hash: String,
+    pub user_id: UserId,
+    pub authn: AuthnContext,
+    /// Every step the sign-in needs is done (password, and a second factor when enrolled).
+    pub complete: bool,
+    pub created_at: UnixMillis,
+    pub last_seen_at: UnixMillis,
+    /// The absolute timeout.
+    pub expires_at: UnixMillis,
+}
+
+/// A validated protocol request waiting for its browser's user to sign in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedRequest {
+    pub id: String,
+    /// SHA-256 of the cookie that binds the request to the browser that made it.
+    pub browser_hash: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpCredential {
+    /// The secret, sealed under the master key.
+    pub sealed_secret: Vec<u8>,
+    /// Enrolment finished (a code was shown back).
+    pub confirmed: bool,
+    /// The last time step accepted: a code is good once.
+    pub last_step: i64,
+}
+
+/// Where a sign-in attempt comes from, for smart lockout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    Familiar,
+    Unknown,
+    /// Wrong second-factor codes: counted apart, and not reset by a right password.
+    SecondFactor,
+}
+
+impl Location {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Location::Familiar => "familiar",
+            Location::Unknown => "unknown",
+            Location::SecondFactor => "mfa",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutCounter {
+    pub failures: u32,
+    pub last_failure_at: UnixMillis,
+}
+
+/// At most this many familiar addresses are kept per user (the oldest go first), as AD FS does.
+pub const MAX_FAMILIAR_IPS: usize = 20;
+
+#[async_trait]
+pub trait SignInStore: Send + Sync {
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    async fn find_session(&self, id_hash: &str) -> Result<Option<Session>, StoreError>;
+    async fn touch_session(&self, id_hash: &str, now: UnixMillis) -> Result<(), StoreError>;
+    /// Replaces a session by a new one under a new id, atomically (no fixation).
+    async fn rotate_session(&self, old_id_hash: &str, new: &Session) -> Result<(), StoreError>;
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+
+    async fn park_request(&self, parked: &ParkedRequest) -> Result<(), StoreError>;
+    /// Takes (and removes) a parked request, if it exists, is unexpired and belongs to this
+    /// browser. Another browser's attempt leaves it in place.
+    async fn take_parked_request(
+        &self,
+        id: &str,
+        browser_hash: &str,
+        now: UnixMillis,
+    ) -> Result<Option<ParkedRequest>, StoreError>;
+
+    async fn acknowledge_notice(&self, user: UserId, now: UnixMillis) -> Result<(), StoreError>;
+
+    async fn totp_credential(&self, user: UserId) -> Result<Option<TotpCredential>, StoreError>;
+    /// Starts (or restarts) enrolment with a new secret; a confirmed credential is kept.
+    async fn put_pending_totp(&self, user: UserId, sealed_secret: &[u8], now: UnixMillis) -> Result<(), StoreError>;
+    /// Finishes enrolment: confirmed from `step` on, with these recovery code hashes.
+    async fn confirm_totp(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        step: i64,
+        recovery_code_hashes: &[String],
+    ) -> Result<bool, StoreError>;
+    /// Accepts time step `step` once: false when it (or a later one) was used already.
+    async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, StoreError>;
+    /// Uses up a recovery code: false when there is no such unused code.
+    async fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool, StoreError>;
+    async fn recovery_codes_left(&self, user: UserId) -> Result<u32, StoreError>;
+    /// Removes the user's TOTP and recovery codes; false when there were none.
+    async fn reset_mfa(&self, actor: &Actor, user: UserId) -> Result<bool, StoreError>;
+
+    async fn set_app_policy(&self, actor: &Actor, app: AppId, policy: &AccessPolicy) -> Result<(), StoreError>;
+
+    async fn lockout_counter(&self, user: UserId, location: Location) -> Result<Option<LockoutCounter>, StoreError>;
+    /// Counts a wrong password for `user` (when known) from `ip`; `user_key` identifies the
+    /// name tried, known or not, for spray detection.
+    async fn record_password_failure(
+        &self,
+        user: Option<(UserId, Location)>,
+        ip: &str,
+        user_key: &str,
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// A right password: the password counters reset and `ip` becomes familiar.
+    async fn record_password_success(&self, user: UserId, ip: &str, now: UnixMillis) -> Result<(), StoreError>;
+    /// A right second factor: its counter resets.
+    async fn clear_second_factor_failures(&self, user: UserId) -> Result<(), StoreError>;
+    async fn familiar_ips(&self, user: UserId) -> Result<Vec<String>, StoreError>;
+    /// How many different names failed from `ip` since `since`.
+    async fn failed_names_from_ip(&self, ip: &str, since: UnixMillis) -> Result<u32, StoreError>;
+
+    /// An audit event that is not part of a directory change (sign-in decisions).
+    async fn append_audit(&self, actor: &Actor, event: NewAuditEvent) -> Result<(), StoreError>;
+}
+
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Oldest first.
@@ -189,9 +320,15 @@ pub trait SettingsStore: Send + Sync {
 }
 
 /// Everything a handler or command needs from storage.
-pub trait Store: UserStore + GroupStore + AppStore + KeyStore + AuditStore + AdminStore + SettingsStore {}
+pub trait Store:
+    UserStore + GroupStore + AppStore + KeyStore + SignInStore + AuditStore + AdminStore + SettingsStore
+{
+}
 
-impl<T: UserStore + GroupStore + AppStore + KeyStore + AuditStore + AdminStore + SettingsStore> Store for T {}
+impl<T: UserStore + GroupStore + AppStore + KeyStore + SignInStore + AuditStore + AdminStore + SettingsStore> Store
+    for T
+{
+}
 
 /// The setting holding the public URL the server last started with, so that management
 /// commands build the same endpoint URLs as the running server.

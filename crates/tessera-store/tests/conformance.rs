@@ -7,9 +7,13 @@ use std::sync::Arc;
 
 use sqlx::Connection;
 use tessera_core::app::{AppKind, M365Config};
+use tessera_core::policy::{AccessPolicy, AuthnContext, Factor};
 use tessera_core::{AccessDecision, Actor, DenyReason, NewApplication, NewGroup, NewUser, UserState};
 use tessera_store::test_support::ThrowawayPg;
-use tessera_store::{AuditQuery, KeySlot, NewSigningKey, PageRequest, PgStore, SqliteStore, Store, StoreError};
+use tessera_store::{
+    AuditQuery, KeySlot, Location, NewSigningKey, PageRequest, ParkedRequest, PgStore, Session, SqliteStore, Store,
+    StoreError,
+};
 
 /// How a test reaches the database behind the store, for checks the store API cannot make.
 #[derive(Clone)]
@@ -94,6 +98,11 @@ conformance!(
     api_tokens_lifecycle,
     settings_and_initial_admin,
     signing_keys_are_stored_sealed_and_rotate,
+    sessions_rotate_and_are_shared,
+    parked_requests_belong_to_one_browser_and_expire,
+    totp_steps_and_recovery_codes_are_single_use,
+    lockout_counters_familiar_ips_and_spray_counts,
+    app_policy_and_notice_round_trip,
 );
 
 fn actor() -> Actor {
@@ -389,4 +398,125 @@ async fn signing_keys_are_stored_sealed_and_rotate(store: Arc<dyn Store>, _raw: 
     assert!(matches!(store.replace_current_key(&actor(), ghost, fake_key(3)).await, Err(StoreError::NotFound { .. })));
     store.delete_apps(&actor(), &[app.id], 1).await.unwrap();
     assert!(store.signing_key(app.id, KeySlot::Current).await.unwrap().is_none(), "keys go with their app");
+}
+
+async fn alice(store: &Arc<dyn Store>) -> tessera_core::User {
+    store.create_user(&actor(), new_user("alice@contoso.com")).await.unwrap()
+}
+
+async fn sessions_rotate_and_are_shared(store: Arc<dyn Store>, _raw: Raw) {
+    let user = alice(&store).await;
+    let authn = AuthnContext::default().with(Factor::Password, 5);
+    let session = Session {
+        id_hash: "h1".into(),
+        user_id: user.id,
+        authn: authn.clone(),
+        complete: false,
+        created_at: 5,
+        last_seen_at: 5,
+        expires_at: 1_000,
+    };
+    store.create_session(&session).await.unwrap();
+    assert_eq!(store.find_session("h1").await.unwrap().unwrap(), session);
+    store.touch_session("h1", 9).await.unwrap();
+    assert_eq!(store.find_session("h1").await.unwrap().unwrap().last_seen_at, 9);
+    let upgraded = Session { id_hash: "h2".into(), authn: authn.with(Factor::Totp, 7), complete: true, ..session };
+    store.rotate_session("h1", &upgraded).await.unwrap();
+    assert!(store.find_session("h1").await.unwrap().is_none(), "the old id dies with the rotation");
+    assert!(store.find_session("h2").await.unwrap().unwrap().authn.mfa_done());
+    store.delete_session("h2").await.unwrap();
+    assert!(store.find_session("h2").await.unwrap().is_none());
+}
+
+async fn parked_requests_belong_to_one_browser_and_expire(store: Arc<dyn Store>, _raw: Raw) {
+    let parked = ParkedRequest {
+        id: "p1".into(),
+        browser_hash: "b1".into(),
+        kind: "launch".into(),
+        payload: serde_json::json!({"app": "x"}),
+        created_at: 100,
+        expires_at: 200,
+    };
+    store.park_request(&parked).await.unwrap();
+    assert!(store.take_parked_request("p1", "b2", 150).await.unwrap().is_none(), "another browser");
+    assert_eq!(store.take_parked_request("p1", "b1", 150).await.unwrap(), Some(parked.clone()));
+    assert!(store.take_parked_request("p1", "b1", 150).await.unwrap().is_none(), "taken once");
+    store.park_request(&ParkedRequest { id: "p2".into(), ..parked }).await.unwrap();
+    assert!(store.take_parked_request("p2", "b1", 201).await.unwrap().is_none(), "expired");
+}
+
+async fn totp_steps_and_recovery_codes_are_single_use(store: Arc<dyn Store>, _raw: Raw) {
+    let user = alice(&store).await;
+    store.put_pending_totp(user.id, b"sealed", 1).await.unwrap();
+    assert!(!store.totp_credential(user.id).await.unwrap().unwrap().confirmed);
+    assert!(!store.use_totp_step(user.id, 10).await.unwrap(), "an unconfirmed secret accepts nothing");
+    assert!(store.confirm_totp(&actor(), user.id, 10, &["r1".into(), "r2".into()]).await.unwrap());
+    assert!(!store.confirm_totp(&actor(), user.id, 11, &[]).await.unwrap(), "confirmed once");
+    assert!(!store.use_totp_step(user.id, 10).await.unwrap(), "the enrolment step is used");
+    assert!(store.use_totp_step(user.id, 11).await.unwrap());
+    assert!(!store.use_totp_step(user.id, 11).await.unwrap());
+    assert!(store.use_recovery_code(user.id, "r1").await.unwrap());
+    assert!(!store.use_recovery_code(user.id, "r1").await.unwrap());
+    assert_eq!(store.recovery_codes_left(user.id).await.unwrap(), 1);
+    store.put_pending_totp(user.id, b"other", 2).await.unwrap();
+    assert_eq!(
+        store.totp_credential(user.id).await.unwrap().unwrap().sealed_secret,
+        b"sealed",
+        "a confirmed secret stays"
+    );
+    assert!(store.reset_mfa(&actor(), user.id).await.unwrap());
+    assert!(store.totp_credential(user.id).await.unwrap().is_none());
+    assert_eq!(store.recovery_codes_left(user.id).await.unwrap(), 0);
+    assert!(!store.reset_mfa(&actor(), user.id).await.unwrap());
+}
+
+async fn lockout_counters_familiar_ips_and_spray_counts(store: Arc<dyn Store>, _raw: Raw) {
+    let user = alice(&store).await;
+    for at in [10, 20] {
+        store.record_password_failure(Some((user.id, Location::Unknown)), "192.0.2.1", "k-alice", at).await.unwrap();
+    }
+    store.record_password_failure(None, "192.0.2.1", "k-nobody", 30).await.unwrap();
+    store.record_password_failure(Some((user.id, Location::SecondFactor)), "192.0.2.1", "k-mfa", 40).await.unwrap();
+    let counter = store.lockout_counter(user.id, Location::Unknown).await.unwrap().unwrap();
+    assert_eq!((counter.failures, counter.last_failure_at), (2, 20));
+    assert_eq!(store.failed_names_from_ip("192.0.2.1", 0).await.unwrap(), 3);
+    assert_eq!(store.failed_names_from_ip("192.0.2.1", 25).await.unwrap(), 2);
+    for i in 0..25 {
+        store.record_password_success(user.id, &format!("10.0.0.{i}"), 100 + i).await.unwrap();
+    }
+    assert!(store.lockout_counter(user.id, Location::Unknown).await.unwrap().is_none(), "a right password resets");
+    assert!(
+        store.lockout_counter(user.id, Location::SecondFactor).await.unwrap().is_some(),
+        "but not the second-factor counter"
+    );
+    store.clear_second_factor_failures(user.id).await.unwrap();
+    assert!(store.lockout_counter(user.id, Location::SecondFactor).await.unwrap().is_none());
+    let familiar = store.familiar_ips(user.id).await.unwrap();
+    assert_eq!(familiar.len(), tessera_store::MAX_FAMILIAR_IPS);
+    assert_eq!(familiar[0], "10.0.0.24");
+    assert!(!familiar.contains(&"10.0.0.0".to_string()), "the oldest go first");
+}
+
+async fn app_policy_and_notice_round_trip(store: Arc<dyn Store>, _raw: Raw) {
+    let app = store.create_app(&actor(), m365("contoso.com", "M365"), None).await.unwrap();
+    assert_eq!(app.policy, AccessPolicy::default());
+    let policy = AccessPolicy {
+        require_mfa: true,
+        allowed_networks: vec!["10.0.0.0/8".parse().unwrap(), "2001:db8::/32".parse().unwrap()],
+    };
+    store.set_app_policy(&actor(), app.id, &policy).await.unwrap();
+    assert_eq!(store.find_app("M365").await.unwrap().policy, policy);
+    assert!(matches!(
+        store.set_app_policy(&actor(), tessera_core::AppId::new(), &policy).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let user = alice(&store).await;
+    assert_eq!(user.notice_acknowledged_at, None);
+    store.acknowledge_notice(user.id, 77).await.unwrap();
+    store.acknowledge_notice(user.id, 88).await.unwrap();
+    assert_eq!(
+        store.find_user("alice@contoso.com").await.unwrap().notice_acknowledged_at,
+        Some(77),
+        "the first acknowledgement stands"
+    );
 }

@@ -7,6 +7,7 @@ pub mod api;
 mod error;
 mod extract;
 mod ops;
+pub mod signin;
 pub mod views;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub struct AppState {
     /// The base of every URL Tessera publishes (no trailing slash).
     pub public_url: String,
     pub keys: Arc<tessera_keys::KeyService>,
+    pub signin: signin::SignInConfig,
     pub metrics: Option<PrometheusHandle>,
 }
 
@@ -35,6 +37,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::router())
+        .merge(signin::router())
         .nest("/api/v1", api::router(state.clone()))
         .route_layer(axum::middleware::from_fn(ops::record_metrics))
         .with_state(state)

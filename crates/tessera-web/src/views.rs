@@ -79,6 +79,9 @@ pub struct AppView {
     /// Absolute URLs under the public URL; a key is absent where the kind does not serve it.
     #[schema(value_type = Object)]
     pub endpoints: serde_json::Value,
+    /// Who may use the app from where, with which factors.
+    #[schema(value_type = Object)]
+    pub policy: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,6 +112,7 @@ impl AppView {
             signing_certificate: app.certificates.current.as_deref().map(|der| STANDARD.encode(der)),
             next_signing_certificate: app.certificates.next.as_deref().map(|der| STANDARD.encode(der)),
             endpoints: serde_json::to_value(app.endpoints(public_url)).unwrap_or_default(),
+            policy: serde_json::to_value(&app.policy).unwrap_or_default(),
             domain,
             url,
             service_provider,

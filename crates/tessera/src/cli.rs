@@ -69,6 +69,21 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "TESSERA_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
+    /// A proxy (address or CIDR) whose X-Forwarded-For is believed; repeat for several
+    #[arg(long = "trusted-proxy", env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDR")]
+    pub trusted_proxies: Vec<String>,
+    /// Sign out after this many idle minutes
+    #[arg(long, default_value_t = 60)]
+    pub session_idle_minutes: u32,
+    /// Sign out after this many hours whatever the activity
+    #[arg(long, default_value_t = 12)]
+    pub session_max_hours: u32,
+    /// Failed passwords (per user and location) before the observation window applies
+    #[arg(long, default_value_t = 10)]
+    pub lockout_threshold: u32,
+    /// Smart lockout observation window in minutes
+    #[arg(long, default_value_t = 30)]
+    pub lockout_window_minutes: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +121,15 @@ pub enum UserCommand {
     Activate { user: String },
     /// Delete a user
     Delete { user: String },
+    /// Second factors
+    #[command(subcommand)]
+    Mfa(MfaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// Remove the user's authenticator app and recovery codes (they enrol again at next sign-in)
+    Reset { user: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,6 +178,19 @@ pub enum AppCommand {
     /// Signing certificates
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Show or change who may use an app from where, and with which factors
+    Policy {
+        app: String,
+        /// Require a second factor (yes or no)
+        #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+        require_mfa: Option<bool>,
+        /// Allow only these networks (CIDR; repeat or separate with commas)
+        #[arg(long = "allowed-network", value_delimiter = ',', value_name = "CIDR", conflicts_with = "any_network")]
+        allowed_networks: Vec<String>,
+        /// Allow any network
+        #[arg(long)]
+        any_network: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

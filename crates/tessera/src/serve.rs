@@ -5,14 +5,16 @@ use std::sync::Arc;
 use anyhow::Context;
 use tessera_store::{SETTING_PUBLIC_URL, Store};
 
+use crate::cli::ServeArgs;
 use crate::config::{DEFAULT_LISTEN, DEFAULT_PUBLIC_URL, Settings};
 use crate::master_key;
 
 /// The first administrator's name.
 const INITIAL_ADMIN: &str = "admin";
 
-pub async fn run(settings: &Settings, store: Arc<dyn Store>, listen: Option<String>) -> anyhow::Result<()> {
-    let listen = listen.or_else(|| settings.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+pub async fn run(settings: &Settings, store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Result<()> {
+    let signin = signin_config(&args)?;
+    let listen = args.listen.or_else(|| settings.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let public_url = match &settings.public_url {
         Some(url) => tessera_core::validate::public_url(url)?,
         None => default_public_url(&listen),
@@ -37,6 +39,7 @@ pub async fn run(settings: &Settings, store: Arc<dyn Store>, listen: Option<Stri
         store,
         public_url: public_url.clone(),
         keys,
+        signin,
         metrics: Some(metrics),
     });
 
@@ -44,9 +47,41 @@ pub async fn run(settings: &Settings, store: Arc<dyn Store>, listen: Option<Stri
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
     tracing::info!(%local, %public_url, "Tessera is serving");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
     tracing::info!("drained in-flight requests; stopped");
     Ok(())
+}
+
+fn signin_config(args: &ServeArgs) -> anyhow::Result<tessera_web::signin::SignInConfig> {
+    if args.session_idle_minutes == 0
+        || args.session_max_hours == 0
+        || args.lockout_threshold == 0
+        || args.lockout_window_minutes == 0
+    {
+        anyhow::bail!("session and lockout settings must be at least 1");
+    }
+    let trusted_proxies = args
+        .trusted_proxies
+        .iter()
+        .map(|p| p.parse::<tessera_core::policy::Cidr>())
+        .collect::<Result<Vec<_>, _>>()
+        .context("--trusted-proxy")?;
+    let lockout = tessera_auth::lockout::LockoutPolicy {
+        unknown_threshold: args.lockout_threshold,
+        familiar_threshold: args.lockout_threshold,
+        observation_window_ms: i64::from(args.lockout_window_minutes) * 60_000,
+        ..Default::default()
+    };
+    Ok(tessera_web::signin::SignInConfig {
+        idle_timeout_ms: i64::from(args.session_idle_minutes) * 60_000,
+        absolute_timeout_ms: i64::from(args.session_max_hours) * 3_600_000,
+        lockout,
+        trusted_proxies,
+        ..Default::default()
+    })
 }
 
 /// Without a public URL, the address served on, as a browser on this machine reaches it.

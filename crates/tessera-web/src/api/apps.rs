@@ -22,6 +22,34 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(grant_from_app, revoke_from_app))
         .routes(routes!(check_access))
         .routes(routes!(rotate_certificate))
+        .routes(routes!(set_policy))
+}
+
+/// `require_mfa` and `allowed_networks` (CIDR strings; empty for anywhere).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPolicy {
+    pub require_mfa: bool,
+    #[serde(default)]
+    pub allowed_networks: Vec<String>,
+}
+
+#[utoipa::path(put, path = "/apps/{app}/policy", tag = "apps", request_body = SetPolicy,
+    params(("app" = String, Path, description = "id or label")),
+    responses((status = 200, body = AppView), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn set_policy(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(key): Path<String>,
+    ApiJson(body): ApiJson<SetPolicy>,
+) -> Result<Json<AppView>, ApiError> {
+    let app = state.store.find_app(&key).await?;
+    let allowed_networks =
+        body.allowed_networks.iter().map(|n| n.parse::<tessera_core::policy::Cidr>()).collect::<Result<Vec<_>, _>>()?;
+    let policy = tessera_core::policy::AccessPolicy { require_mfa: body.require_mfa, allowed_networks };
+    state.store.set_app_policy(&actor, app.id, &policy).await?;
+    let app = state.store.find_app(&app.id.to_string()).await?;
+    Ok(Json(AppView::new(&app, &state.public_url)))
 }
 
 /// The kind decides which of `domain` (m365), `sp_metadata` (saml) or `url` (bookmark) is needed.

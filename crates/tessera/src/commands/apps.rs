@@ -133,6 +133,37 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        AppCommand::Policy { app, require_mfa, allowed_networks, any_network } => {
+            let app = ctx.store.find_app(&app).await?;
+            let mut policy = app.policy.clone();
+            let changing = require_mfa.is_some() || !allowed_networks.is_empty() || any_network;
+            if let Some(require) = require_mfa {
+                policy.require_mfa = require;
+            }
+            if any_network {
+                policy.allowed_networks.clear();
+            } else if !allowed_networks.is_empty() {
+                policy.allowed_networks = allowed_networks
+                    .iter()
+                    .map(|n| n.parse::<tessera_core::policy::Cidr>())
+                    .collect::<Result<Vec<_>, _>>()?;
+            }
+            if changing {
+                ctx.store.set_app_policy(&ctx.actor, app.id, &policy).await?;
+            }
+            if ctx.settings.json {
+                return output::json(&policy);
+            }
+            println!("second factor: {}", if policy.require_mfa { "required" } else { "not required" });
+            match policy.allowed_networks.is_empty() {
+                true => println!("networks:      any"),
+                false => println!(
+                    "networks:      {}",
+                    policy.allowed_networks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                ),
+            }
+            Ok(())
+        }
         AppCommand::Access { app, user } => {
             let app = ctx.store.find_app(&app).await?;
             let user = ctx.store.find_user(&user).await?;

@@ -22,7 +22,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
     let ctx = Ctx { actor: cli_actor(), settings, store, keys: tokio::sync::OnceCell::new() };
     match command {
-        Command::Serve(args) => crate::serve::run(&ctx.settings, ctx.store.clone(), args.listen).await,
+        Command::Serve(args) => crate::serve::run(&ctx.settings, ctx.store.clone(), args).await,
         Command::User(cmd) => users::run(&ctx, cmd).await,
         Command::Group(cmd) => groups::run(&ctx, cmd).await,
         Command::App(cmd) => apps::run(&ctx, cmd).await,

@@ -2,7 +2,7 @@ use tessera_core::{NewUser, User, UserState, format_millis};
 use tessera_web::views::UserView;
 
 use super::{Ctx, all_pages, read_password_stdin};
-use crate::cli::UserCommand;
+use crate::cli::{MfaCommand, UserCommand};
 use crate::output;
 
 pub async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<()> {
@@ -51,6 +51,18 @@ pub async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<()> {
             ctx.store.set_password(&ctx.actor, user.id, &hash).await?;
             if !ctx.settings.json {
                 println!("password set for {}", user.email);
+            }
+            Ok(())
+        }
+        UserCommand::Mfa(MfaCommand::Reset { user }) => {
+            let user = ctx.store.find_user(&user).await?;
+            let removed = ctx.store.reset_mfa(&ctx.actor, user.id).await?;
+            if ctx.settings.json {
+                return output::json(&serde_json::json!({"user_id": user.id.to_string(), "reset": removed}));
+            }
+            match removed {
+                true => println!("removed the authenticator app and recovery codes of {}", user.email),
+                false => println!("{} has no second factor", user.email),
             }
             Ok(())
         }

@@ -1,7 +1,5 @@
 //! The admin REST API, driven in-process.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
-
 use std::sync::Arc;
 
 use axum::Router;
@@ -33,6 +31,7 @@ impl Api {
             store: store.clone(),
             public_url: PUBLIC.into(),
             keys,
+            signin: Default::default(),
             metrics: None,
         });
         Api { router, token, store, _dir: dir }
@@ -203,8 +202,8 @@ async fn bad_application_input_is_refused_and_writes_nothing() {
     let api = Api::new().await;
     api.call(Method::POST, "/apps", Some(json!({"kind": "m365", "domain": "contoso.com"}))).await;
     let before = api.audit_len().await;
-    let doctype = include_str!("../../../fixtures/saml/sp-metadata-doctype.xml");
-    let http_acs = include_str!("../../../fixtures/saml/sp-metadata-http-acs.xml");
+    let doctype = include_str!("../../../../fixtures/saml/sp-metadata-doctype.xml");
+    let http_acs = include_str!("../../../../fixtures/saml/sp-metadata-http-acs.xml");
     let cases = [
         (
             json!({"kind": "m365", "domain": "contoso.onmicrosoft.com"}),
@@ -257,7 +256,7 @@ async fn bad_application_input_is_refused_and_writes_nothing() {
 #[tokio::test]
 async fn saml_app_from_metadata() {
     let api = Api::new().await;
-    let metadata = include_str!("../../../fixtures/saml/sp-metadata.xml");
+    let metadata = include_str!("../../../../fixtures/saml/sp-metadata.xml");
     let (status, app) =
         api.call(Method::POST, "/apps", Some(json!({"kind": "saml", "label": "Wiki", "sp_metadata": metadata}))).await;
     assert_eq!(status, StatusCode::CREATED, "{app}");

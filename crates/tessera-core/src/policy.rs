@@ -1,0 +1,304 @@
+//! Per-application access policy, decided after the authorization rule: from which networks
+//! the app may be used, and whether a second factor is required. The authn context records
+//! which factors a sign-in used and when, for the protocol builders (Entra reads "MFA done"
+//! from it, M365-PROTOCOLS.md §7.2).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use crate::{AccessDecision, CoreError, DenyReason, UnixMillis};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Factor {
+    Password,
+    Totp,
+    RecoveryCode,
+}
+
+impl Factor {
+    fn is_second_factor(self) -> bool {
+        matches!(self, Factor::Totp | Factor::RecoveryCode)
+    }
+}
+
+/// The factors a sign-in has shown, in order, with when each was shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuthnContext {
+    pub factors: Vec<(Factor, UnixMillis)>,
+}
+
+impl AuthnContext {
+    pub fn with(mut self, factor: Factor, at: UnixMillis) -> Self {
+        self.factors.push((factor, at));
+        self
+    }
+
+    pub fn password_done(&self) -> bool {
+        self.factors.iter().any(|(f, _)| *f == Factor::Password)
+    }
+
+    /// A password and a second factor.
+    pub fn mfa_done(&self) -> bool {
+        self.password_done() && self.factors.iter().any(|(f, _)| f.is_second_factor())
+    }
+
+    /// When the user last authenticated (the AuthnInstant of a token).
+    pub fn authenticated_at(&self) -> Option<UnixMillis> {
+        self.factors.iter().map(|(_, at)| *at).max()
+    }
+}
+
+/// An IPv4 or IPv6 network, `address/prefix`; a bare address is a network of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix_len: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is in this network. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`, as a
+    /// dual-stack listener reports IPv4 clients) count as their IPv4 address.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.network, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_matches(&net.octets(), &ip.octets(), self.prefix_len),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => prefix_matches(&net.octets(), &ip.octets(), self.prefix_len),
+            _ => false,
+        }
+    }
+}
+
+fn prefix_matches(network: &[u8], ip: &[u8], prefix_len: u8) -> bool {
+    let full = usize::from(prefix_len / 8);
+    let rest = prefix_len % 8;
+    if network[..full] != ip[..full] {
+        return false;
+    }
+    if rest == 0 {
+        return true;
+    }
+    let mask = 0xffu8 << (8 - rest);
+    network[full] & mask == ip[full] & mask
+}
+
+impl FromStr for Cidr {
+    type Err = CoreError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad =
+            || CoreError::invalid("network", format!("{text:?} is not an IP network like 10.0.0.0/8 or 2001:db8::/32"));
+        let (address, prefix) = match text.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text.trim(), None),
+        };
+        let network: IpAddr = address.parse().map_err(|_| bad())?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix_len = match prefix {
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse::<u8>().map_err(|_| bad())?,
+            Some(_) => return Err(bad()),
+            None => max,
+        };
+        if prefix_len > max {
+            return Err(bad());
+        }
+        let cidr = Cidr { network, prefix_len };
+        // Host bits set (10.1.2.3/8) usually mean a typo; refuse rather than guess.
+        if !cidr.contains(network) || cidr.canonical_network() != network {
+            return Err(CoreError::invalid(
+                "network",
+                format!("{text:?} has host bits set; write the network address"),
+            ));
+        }
+        Ok(cidr)
+    }
+}
+
+impl Cidr {
+    fn canonical_network(&self) -> IpAddr {
+        fn mask(bytes: &mut [u8], prefix_len: u8) {
+            for (i, byte) in bytes.iter_mut().enumerate() {
+                let keep = (usize::from(prefix_len)).saturating_sub(i * 8).min(8);
+                *byte &= if keep == 0 { 0 } else { 0xffu8 << (8 - keep) };
+            }
+        }
+        match self.network {
+            IpAddr::V4(v4) => {
+                let mut o = v4.octets();
+                mask(&mut o, self.prefix_len);
+                IpAddr::from(o)
+            }
+            IpAddr::V6(v6) => {
+                let mut o = v6.octets();
+                mask(&mut o, self.prefix_len);
+                IpAddr::from(o)
+            }
+        }
+    }
+}
+
+impl serde::Serialize for Cidr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix_len)
+    }
+}
+
+/// What an application asks of a sign-in beyond authorization.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AccessPolicy {
+    pub require_mfa: bool,
+    /// Empty: anywhere.
+    pub allowed_networks: Vec<Cidr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyDenial {
+    NotAuthorized(DenyReason),
+    NetworkNotAllowed,
+}
+
+impl PolicyDenial {
+    /// What the user is told: plain words, no internals.
+    pub fn user_message(self) -> &'static str {
+        match self {
+            PolicyDenial::NotAuthorized(DenyReason::UserSuspended) => {
+                "Your account is suspended. Contact your administrator."
+            }
+            PolicyDenial::NotAuthorized(DenyReason::NoGrantedGroup) => {
+                "You do not have access to this application. Ask your administrator to add you to a group that may use it."
+            }
+            PolicyDenial::NetworkNotAllowed => {
+                "This application cannot be used from the network you are on. Connect from your organization's network and try again."
+            }
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyDenial::NotAuthorized(reason) => reason.as_str(),
+            PolicyDenial::NetworkNotAllowed => "network_not_allowed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyOutcome {
+    Allow,
+    /// Allowed once a second factor is shown.
+    NeedSecondFactor,
+    Deny(PolicyDenial),
+}
+
+/// Authorization first (a user who may not use the app is denied whatever their factors),
+/// then the network, then the factors.
+pub fn decide(access: &AccessDecision, policy: &AccessPolicy, client: IpAddr, authn: &AuthnContext) -> PolicyOutcome {
+    if let AccessDecision::Denied(reason) = access {
+        return PolicyOutcome::Deny(PolicyDenial::NotAuthorized(*reason));
+    }
+    if !policy.allowed_networks.is_empty() && !policy.allowed_networks.iter().any(|n| n.contains(client)) {
+        return PolicyOutcome::Deny(PolicyDenial::NetworkNotAllowed);
+    }
+    if policy.require_mfa && !authn.mfa_done() {
+        return PolicyOutcome::NeedSecondFactor;
+    }
+    PolicyOutcome::Allow
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::GroupId;
+
+    fn allowed() -> AccessDecision {
+        AccessDecision::Allowed { via: vec![GroupId::new()] }
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn cidr_parsing_and_matching() {
+        let net: Cidr = "10.0.0.0/8".parse().unwrap();
+        assert!(net.contains(ip("10.255.1.2")));
+        assert!(!net.contains(ip("11.0.0.1")));
+        assert!(net.contains(ip("::ffff:10.1.2.3")), "IPv4-mapped addresses match their IPv4 network");
+        let v6: Cidr = "2001:db8::/32".parse().unwrap();
+        assert!(v6.contains(ip("2001:db8:1::1")));
+        assert!(!v6.contains(ip("2001:db9::1")));
+        assert!(!v6.contains(ip("10.0.0.1")));
+        let odd: Cidr = "192.168.4.0/22".parse().unwrap();
+        assert!(odd.contains(ip("192.168.7.255")));
+        assert!(!odd.contains(ip("192.168.8.0")));
+        let one: Cidr = "203.0.113.7".parse().unwrap();
+        assert!(one.contains(ip("203.0.113.7")) && !one.contains(ip("203.0.113.8")));
+        let anywhere: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(anywhere.contains(ip("8.8.8.8")));
+        for bad in ["", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.1.2.3/8", "host/8", "::/129", "10.0.0.0/+8"] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+        }
+        assert_eq!("10.0.0.0/8".parse::<Cidr>().unwrap().to_string(), "10.0.0.0/8");
+    }
+
+    #[test]
+    fn authorization_comes_first() {
+        let denied = AccessDecision::Denied(DenyReason::NoGrantedGroup);
+        let authn = AuthnContext::default().with(Factor::Password, 1).with(Factor::Totp, 2);
+        assert_eq!(
+            decide(&denied, &AccessPolicy::default(), ip("10.0.0.1"), &authn),
+            PolicyOutcome::Deny(PolicyDenial::NotAuthorized(DenyReason::NoGrantedGroup))
+        );
+    }
+
+    #[test]
+    fn networks_then_factors() {
+        let policy = AccessPolicy { require_mfa: true, allowed_networks: vec!["10.0.0.0/8".parse().unwrap()] };
+        let password = AuthnContext::default().with(Factor::Password, 1);
+        let both = password.clone().with(Factor::Totp, 2);
+        assert_eq!(
+            decide(&allowed(), &policy, ip("192.0.2.1"), &both),
+            PolicyOutcome::Deny(PolicyDenial::NetworkNotAllowed)
+        );
+        assert_eq!(decide(&allowed(), &policy, ip("10.0.0.1"), &password), PolicyOutcome::NeedSecondFactor);
+        assert_eq!(decide(&allowed(), &policy, ip("10.0.0.1"), &both), PolicyOutcome::Allow);
+        assert_eq!(decide(&allowed(), &AccessPolicy::default(), ip("192.0.2.1"), &password), PolicyOutcome::Allow);
+    }
+
+    #[test]
+    fn a_second_factor_alone_is_not_mfa() {
+        let totp_only = AuthnContext::default().with(Factor::Totp, 5);
+        assert!(!totp_only.mfa_done());
+        let recovery = AuthnContext::default().with(Factor::Password, 1).with(Factor::RecoveryCode, 9);
+        assert!(recovery.mfa_done());
+        assert_eq!(recovery.authenticated_at(), Some(9));
+    }
+
+    #[test]
+    fn denials_speak_plainly() {
+        for denial in [
+            PolicyDenial::NetworkNotAllowed,
+            PolicyDenial::NotAuthorized(DenyReason::UserSuspended),
+            PolicyDenial::NotAuthorized(DenyReason::NoGrantedGroup),
+        ] {
+            let message = denial.user_message();
+            assert!(message.ends_with('.') && !message.contains('_'), "{message}");
+        }
+    }
+}

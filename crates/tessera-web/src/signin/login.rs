@@ -1,0 +1,224 @@
+//! The login page: email or UPN and password, with smart lockout and spray throttling, and
+//! one answer for every kind of failure.
+
+use std::sync::OnceLock;
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{Extensions, HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+use tessera_auth::lockout::{is_familiar, password_check_allowed};
+use tessera_auth::password::verify_password;
+use tessera_auth::secret::sha256_hex;
+use tessera_core::policy::{AuthnContext, Factor};
+use tessera_core::{Actor, NewAuditEvent, User, UserState};
+use tessera_store::{Location, StoreError};
+
+use super::pages::{self, Login};
+use super::session::{self, continue_id, csrf_ok, csrf_token};
+use super::{client_addresses, peer};
+use crate::AppState;
+
+/// What every failed sign-in is told, whatever the reason.
+pub const GENERIC_FAILURE: &str = "The email or password is incorrect, or the account cannot sign in now.";
+
+#[derive(Deserialize, Default)]
+pub struct ContinueQuery {
+    #[serde(default, rename = "continue")]
+    pub continue_id: String,
+}
+
+pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<ContinueQuery>) -> Response {
+    let continue_id = continue_id(&query.continue_id);
+    match session::current(&state, &headers).await {
+        Ok(Some(current)) if current.session.complete => return after_sign_in(&current.user, true, &continue_id),
+        Ok(_) => {}
+        Err(e) => return pages::failure(e),
+    }
+    let (csrf, cookie) = csrf_token(&state, &headers);
+    let page = Login { csrf: &csrf, continue_id: &continue_id, username: "", error: None };
+    pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>())
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default, rename = "continue")]
+    continue_id: String,
+}
+
+/// Where a user goes once a sign-in step is done: the second factor, then the notice, then
+/// the parked request or the portal.
+pub fn after_sign_in(user: &User, complete: bool, continue_id: &str) -> Response {
+    let query = if continue_id.is_empty() { String::new() } else { format!("?continue={continue_id}") };
+    if !complete {
+        return pages::redirect(&format!("/login/mfa{query}"), &[]);
+    }
+    if user.notice_acknowledged_at.is_none() {
+        return pages::redirect(&format!("/notice{query}"), &[]);
+    }
+    if continue_id.is_empty() {
+        pages::redirect("/", &[])
+    } else {
+        pages::redirect(&format!("/resume/{continue_id}"), &[])
+    }
+}
+
+/// A real argon2id hash with the same parameters, verified for unknown users so that they
+/// take as long as known ones.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| tessera_auth::password::hash_password("tessera-dummy-password-for-timing").unwrap_or_default())
+}
+
+fn failed(csrf: &str, continue_id: &str, username: &str) -> Response {
+    let page = Login { csrf, continue_id, username, error: Some(GENERIC_FAILURE) };
+    pages::html(StatusCode::OK, &page, &[])
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let continue_id = continue_id(&form.continue_id);
+    if !csrf_ok(&state, &headers, &form.csrf) {
+        return pages::message(
+            StatusCode::FORBIDDEN,
+            "Sign-in refused",
+            "This form expired or did not come from this site. Open the sign-in page again.",
+        );
+    }
+    let addresses = client_addresses(peer(&extensions), &headers, &state.signin.trusted_proxies);
+    let ip = addresses.client.to_string();
+    let username = form.username.trim().to_string();
+    let user_key = sha256_hex(&username.to_ascii_lowercase());
+    let now = session::now();
+    let audit = |action: &'static str, target: String, summary: serde_json::Value| {
+        NewAuditEvent::new(action, "user", target, summary)
+    };
+    let actor = Actor(format!("ip:{ip}"));
+
+    if username.is_empty() || username.len() > 254 || form.password.is_empty() || form.password.len() > 1024 {
+        return failed(&form.csrf, &continue_id, "");
+    }
+
+    // Password spraying: too many different names failing from one address.
+    let lockout = state.signin.lockout;
+    match state.store.failed_names_from_ip(&ip, now - lockout.spray_window_ms).await {
+        Ok(names) if names >= lockout.spray_names => {
+            let event = audit(
+                "signin.throttled",
+                username.clone(),
+                json!({"ip": ip, "reason": "password_spray", "names": names}),
+            );
+            if let Err(e) = state.store.append_audit(&actor, event).await {
+                return pages::failure(e);
+            }
+            return pages::message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                "There have been too many failed sign-ins from your network. Wait a few minutes and try again.",
+            );
+        }
+        Ok(_) => {}
+        Err(e) => return pages::failure(e),
+    }
+
+    let user = match state.store.find_user(&username).await {
+        Ok(user) => Some(user),
+        Err(StoreError::NotFound { .. }) => None,
+        Err(e) => return pages::failure(e),
+    };
+
+    let outcome = match &user {
+        None => {
+            let _ = verify_password(&form.password, dummy_hash());
+            Err(("unknown_user", None))
+        }
+        Some(user) => {
+            let familiar = match state.store.familiar_ips(user.id).await {
+                Ok(list) => is_familiar(&addresses.presented, &list),
+                Err(e) => return pages::failure(e),
+            };
+            let (location, threshold) = if familiar {
+                (Location::Familiar, lockout.familiar_threshold)
+            } else {
+                (Location::Unknown, lockout.unknown_threshold)
+            };
+            let allowed = match state.store.lockout_counter(user.id, location).await {
+                Ok(Some(counter)) => password_check_allowed(
+                    counter.failures,
+                    counter.last_failure_at,
+                    threshold,
+                    lockout.observation_window_ms,
+                    now,
+                ),
+                Ok(None) => true,
+                Err(e) => return pages::failure(e),
+            };
+            if !allowed {
+                // Locked for this location: the password is not checked at all (as AD FS),
+                // but the time it would take is spent, so the answer looks the same.
+                let _ = verify_password(&form.password, dummy_hash());
+                Err(("locked_out", Some((user.id, location))))
+            } else {
+                let hash = user.password_hash.as_deref().unwrap_or(dummy_hash());
+                let right = verify_password(&form.password, hash).unwrap_or(false) && user.password_hash.is_some();
+                match (right, user.state) {
+                    (true, UserState::Active) => Ok(()),
+                    (true, UserState::Suspended) => Err(("suspended", None)),
+                    (false, _) => Err(("wrong_password", Some((user.id, location)))),
+                }
+            }
+        }
+    };
+
+    let target = user.as_ref().map(|u| u.id.to_string()).unwrap_or_else(|| username.clone());
+    let user = match (outcome, user) {
+        (Ok(()), Some(user)) => user,
+        (Err((reason, counted)), _) => {
+            // Fail closed: the failure is recorded before the answer goes out.
+            let counts = reason == "wrong_password" || reason == "unknown_user";
+            if counts && let Err(e) = state.store.record_password_failure(counted, &ip, &user_key, now).await {
+                return pages::failure(e);
+            }
+            let event = audit("signin.failure", target, json!({"ip": ip, "reason": reason, "username": username}));
+            if let Err(e) = state.store.append_audit(&actor, event).await {
+                return pages::failure(e);
+            }
+            return failed(&form.csrf, &continue_id, &username);
+        }
+        (Ok(()), None) => return pages::failure("sign-in succeeded without a user"),
+    };
+
+    if let Err(e) = state.store.record_password_success(user.id, &ip, now).await {
+        return pages::failure(e);
+    }
+    let has_totp = match state.store.totp_credential(user.id).await {
+        Ok(credential) => credential.is_some_and(|c| c.confirmed),
+        Err(e) => return pages::failure(e),
+    };
+    let event = audit("signin.password", user.id.to_string(), json!({"ip": ip, "mfa_next": has_totp}));
+    if let Err(e) = state.store.append_audit(&Actor(format!("user:{}", user.id)), event).await {
+        return pages::failure(e);
+    }
+    let authn = AuthnContext::default().with(Factor::Password, now);
+    let (_, cookie) = match session::establish(&state, &headers, &user, authn, !has_totp, None).await {
+        Ok(made) => made,
+        Err(e) => return pages::failure(e),
+    };
+    let mut response = after_sign_in(&user, !has_totp, &continue_id);
+    if let Ok(value) = axum::http::HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(axum::http::header::SET_COOKIE, value);
+    }
+    response
+}

@@ -1,0 +1,104 @@
+//! Signing in: the login page, sessions, MFA, the password-update notice, the user portal and
+//! parked protocol requests. Every protocol endpoint starts from here.
+
+mod client;
+mod cookies;
+mod login;
+mod mfa;
+mod pages;
+mod parked;
+mod portal;
+mod session;
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, HeaderValue, Request, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use tessera_auth::lockout::LockoutPolicy;
+use tessera_core::policy::Cidr;
+
+pub use client::{ClientAddresses, client_addresses};
+pub use parked::park_and_sign_in;
+
+use crate::AppState;
+
+/// Sign-in settings; the defaults suit most organizations.
+#[derive(Debug, Clone)]
+pub struct SignInConfig {
+    pub idle_timeout_ms: i64,
+    pub absolute_timeout_ms: i64,
+    pub parked_ttl_ms: i64,
+    pub lockout: LockoutPolicy,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<Cidr>,
+}
+
+impl Default for SignInConfig {
+    fn default() -> Self {
+        SignInConfig {
+            idle_timeout_ms: 60 * 60 * 1000,
+            absolute_timeout_ms: 12 * 60 * 60 * 1000,
+            parked_ttl_ms: 10 * 60 * 1000,
+            lockout: LockoutPolicy::default(),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(portal::portal))
+        .route("/login", get(login::page).post(login::submit))
+        .route("/login/mfa", get(mfa::page).post(mfa::submit))
+        .route("/mfa/totp", get(mfa::enroll_page).post(mfa::enroll_submit))
+        .route("/notice", get(portal::notice_page).post(portal::notice_submit))
+        .route("/logout", post(portal::logout))
+        .route("/launch/{app}", get(portal::launch))
+        .route("/resume/{id}", get(parked::resume))
+        .route("/static/tessera.css", get(stylesheet))
+        .layer(axum::middleware::from_fn(security_headers))
+}
+
+async fn stylesheet() -> Response {
+    let mut response = Response::new(axum::body::Body::from(include_str!("../../static/tessera.css")));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    response
+}
+
+/// The headers of SECURITY.md §1.6 on every page: no framing, no sniffing, no referrer, a
+/// strict CSP (no script at all on these pages), HSTS behind https, nothing cached.
+async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Response {
+    let https = request.uri().scheme_str() == Some("https")
+        || request.headers().get("x-forwarded-proto").is_some_and(|v| v == "https");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        headers,
+        "content-security-policy",
+        "default-src 'none'; style-src 'self'; img-src 'self' data: https:; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(headers, "x-frame-options", "DENY");
+    set(headers, "x-content-type-options", "nosniff");
+    set(headers, "referrer-policy", "no-referrer");
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        set(headers, "cache-control", "no-store");
+    }
+    if https {
+        set(headers, "strict-transport-security", "max-age=31536000; includeSubDomains");
+    }
+    response
+}
+
+/// The peer address: from the listener, or 127.0.0.1 where there is none (in-process tests).
+fn peer(request_extensions: &axum::http::Extensions) -> IpAddr {
+    request_extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}

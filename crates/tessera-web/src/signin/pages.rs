@@ -1,0 +1,123 @@
+//! The pages, as askama templates (auto-escaped), and how they become responses.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct Login<'a> {
+    pub csrf: &'a str,
+    pub continue_id: &'a str,
+    pub username: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "mfa.html")]
+pub struct Mfa<'a> {
+    pub csrf: &'a str,
+    pub continue_id: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+pub struct Notice<'a> {
+    pub csrf: &'a str,
+    pub continue_id: &'a str,
+}
+
+pub struct Tile {
+    pub id: String,
+    pub label: String,
+    pub description: String,
+    pub image: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal.html")]
+pub struct Portal<'a> {
+    pub csrf: &'a str,
+    pub user: &'a str,
+    pub has_totp: bool,
+    pub tiles: Vec<Tile>,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct Message<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+    pub reference: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "totp_enroll.html")]
+pub struct TotpEnroll<'a> {
+    pub csrf: &'a str,
+    pub continue_id: &'a str,
+    pub qr_svg: &'a str,
+    pub secret: &'a str,
+    pub otpauth_url: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodes<'a> {
+    pub codes: &'a [String],
+    pub next: &'a str,
+}
+
+/// A rendered page with its status and cookies.
+pub fn html(status: StatusCode, page: &impl Template, cookies: &[String]) -> Response {
+    let body = match page.render() {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    let mut response = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// A 303 to a path of ours, with cookies.
+pub fn redirect(location: &str, cookies: &[String]) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// A refusal or failure page in words a user understands.
+pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
+    html(status, &Message { title, message, reference: None }, &[])
+}
+
+/// A server-side failure: the user gets a retryable message and a reference to quote.
+pub fn failure(error: impl std::fmt::Display) -> Response {
+    let reference = uuid::Uuid::new_v4().simple().to_string();
+    tracing::error!(%reference, error = %error, "sign-in failed");
+    html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &Message {
+            title: "Something went wrong",
+            message: "Sign-in is unavailable right now. Please try again in a moment.",
+            reference: Some(&reference),
+        },
+        &[],
+    )
+}

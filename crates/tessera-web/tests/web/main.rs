@@ -1,0 +1,6 @@
+//! tessera-web's one test binary: the admin API and the sign-in pages, in-process.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
+
+mod api;
+mod signin;

@@ -1,0 +1,547 @@
+//! Signing in, driven in-process through a small browser (a cookie jar over the router).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use tessera_core::app::M365Config;
+use tessera_core::policy::AccessPolicy;
+use tessera_core::{Actor, AppKind, NewApplication, NewGroup, NewUser, UserState};
+use tessera_store::{AuditQuery, SqliteStore, Store};
+use tessera_web::signin::SignInConfig;
+use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery";
+
+struct World {
+    router: Router,
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+struct Apps {
+    granted: String,
+    not_granted: String,
+    m365: String,
+}
+
+impl World {
+    async fn new(config: SignInConfig) -> (World, Apps) {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_file(&dir.path().join("t.db")).await.unwrap());
+        let keys = Arc::new(tessera_keys::KeyService::open(store.clone(), &[1u8; 32]).await.unwrap());
+        let actor = Actor::system();
+        for (email, state) in [("alice@contoso.com", UserState::Active), ("sam@contoso.com", UserState::Suspended)] {
+            let mut user = NewUser::new(email, None, None, None, None, || format!("id-{email}")).unwrap();
+            user.password_hash = Some(tessera_auth::password::hash_password(PASSWORD).unwrap());
+            let user = store.create_user(&actor, user).await.unwrap();
+            store.set_user_state(&actor, user.id, state).await.unwrap();
+        }
+        let staff = store.create_group(&actor, NewGroup::new("Staff", None).unwrap()).await.unwrap();
+        for email in ["alice@contoso.com", "sam@contoso.com"] {
+            let user = store.find_user(email).await.unwrap();
+            store.add_member(&actor, staff.id, user.id).await.unwrap();
+        }
+        let bookmark = |label: &str, url: &str| {
+            NewApplication::new(
+                "http://127.0.0.1:8080",
+                label,
+                Some("a description"),
+                None,
+                true,
+                AppKind::Bookmark { url: url.into() },
+            )
+            .unwrap()
+        };
+        let granted = store.create_app(&actor, bookmark("Wiki", "https://wiki.contoso.com/"), None).await.unwrap();
+        let not_granted =
+            store.create_app(&actor, bookmark("Payroll", "https://payroll.contoso.com/"), None).await.unwrap();
+        let m365 = NewApplication::new(
+            "http://127.0.0.1:8080",
+            "M365",
+            None,
+            None,
+            true,
+            AppKind::M365(M365Config { domain: "contoso.com".into() }),
+        )
+        .unwrap();
+        let key = keys.new_key(m365.id, "M365", tessera_keys::KeySize::Rsa2048, 30).await.unwrap();
+        let m365 = store.create_app(&actor, m365, Some(key)).await.unwrap();
+        store.grant(&actor, granted.id, staff.id).await.unwrap();
+        store.grant(&actor, m365.id, staff.id).await.unwrap();
+        let router = tessera_web::router(tessera_web::AppState {
+            store: store.clone(),
+            public_url: "http://127.0.0.1:8080".into(),
+            keys,
+            signin: config,
+            metrics: None,
+        });
+        let apps = Apps {
+            granted: granted.id.to_string(),
+            not_granted: not_granted.id.to_string(),
+            m365: m365.id.to_string(),
+        };
+        (World { router, store, _dir: dir }, apps)
+    }
+
+    async fn audit_actions(&self) -> Vec<String> {
+        let events = self.store.list_audit(&AuditQuery { limit: 10_000, ..Default::default() }).await.unwrap();
+        events.into_iter().map(|e| e.action).collect()
+    }
+}
+
+/// Tests run behind 127.0.0.1 (the in-process peer), trusted as a proxy so that each test can
+/// say which client address a request comes from.
+fn config() -> SignInConfig {
+    let mut config = SignInConfig { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..Default::default() };
+    config.lockout.unknown_threshold = 3;
+    config.lockout.familiar_threshold = 3;
+    config.lockout.spray_names = 4;
+    config
+}
+
+struct Response {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+    headers: axum::http::HeaderMap,
+}
+
+struct Browser<'w> {
+    world: &'w World,
+    cookies: HashMap<String, String>,
+    ip: String,
+}
+
+impl<'w> Browser<'w> {
+    fn new(world: &'w World) -> Self {
+        Browser { world, cookies: HashMap::new(), ip: "10.0.0.1".into() }
+    }
+
+    fn from(mut self, ip: &str) -> Self {
+        self.ip = ip.into();
+        self
+    }
+
+    async fn send(&mut self, request: axum::http::request::Builder, body: Body) -> Response {
+        let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut request = request.header("x-forwarded-for", &self.ip);
+        if !cookie.is_empty() {
+            request = request.header(header::COOKIE, cookie.join("; "));
+        }
+        let response = self.world.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+        for set in response.headers().get_all(header::SET_COOKIE) {
+            let text = set.to_str().unwrap();
+            let (pair, attributes) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_string(), value.to_string());
+            }
+        }
+        let status = response.status();
+        let location = response.headers().get(header::LOCATION).map(|l| l.to_str().unwrap().to_string());
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        Response { status, location, body: String::from_utf8_lossy(&bytes).into_owned(), headers }
+    }
+
+    async fn get(&mut self, path: &str) -> Response {
+        self.send(Request::get(path), Body::empty()).await
+    }
+
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", form_encode(v))).collect();
+        let request = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        self.send(request, Body::from(body.join("&"))).await
+    }
+
+    fn csrf(&self) -> String {
+        self.cookies.get("tessera_csrf").cloned().unwrap_or_default()
+    }
+
+    async fn login(&mut self, username: &str, password: &str, continue_id: &str) -> Response {
+        self.get(&format!("/login?continue={continue_id}")).await;
+        let csrf = self.csrf();
+        self.post(
+            "/login",
+            &[("username", username), ("password", password), ("csrf", &csrf), ("continue", continue_id)],
+        )
+        .await
+    }
+
+    /// Signs in and acknowledges the notice: a fully signed-in browser.
+    async fn signed_in(world: &'w World, ip: &str) -> Browser<'w> {
+        let mut browser = Browser::new(world).from(ip);
+        let response = browser.login("alice@contoso.com", PASSWORD, "").await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.body);
+        if response.location.as_deref() == Some("/notice") {
+            let csrf = browser.csrf();
+            browser.post("/notice", &[("csrf", &csrf), ("continue", "")]).await;
+        }
+        browser
+    }
+}
+
+fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_need_sign_in() {
+    let (world, _) = World::new(config()).await;
+    let mut browser = Browser::new(&world);
+    let portal = browser.get("/").await;
+    assert_eq!((portal.status, portal.location.as_deref()), (StatusCode::SEE_OTHER, Some("/login")));
+    let login = browser.get("/login").await;
+    assert_eq!(login.status, StatusCode::OK);
+    for (name, expected) in [
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(login.headers.get(name).unwrap(), expected, "{name}");
+    }
+    let csp = login.headers.get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"));
+    assert!(login.body.contains("name=\"password\""));
+    assert!(!browser.csrf().is_empty(), "the form's CSRF cookie is set");
+}
+
+#[tokio::test]
+async fn sign_in_notice_portal_and_launch() {
+    let (world, apps) = World::new(config()).await;
+    let mut browser = Browser::new(&world);
+    let first = browser.login("ALICE@contoso.com", PASSWORD, "").await;
+    assert_eq!(first.location.as_deref(), Some("/notice"), "the notice comes first, once");
+    assert_eq!(browser.get("/").await.location.as_deref(), Some("/notice"), "no portal before the notice");
+    let csrf = browser.csrf();
+    assert_eq!(browser.post("/notice", &[("csrf", &csrf), ("continue", "")]).await.location.as_deref(), Some("/"));
+    let portal = browser.get("/").await;
+    assert_eq!(portal.status, StatusCode::OK);
+    assert!(portal.body.contains("Wiki") && portal.body.contains("M365"), "{}", portal.body);
+    assert!(!portal.body.contains("Payroll"), "an app the user may not use never appears");
+    let launch = browser.get(&format!("/launch/{}", apps.granted)).await;
+    assert_eq!(launch.location.as_deref(), Some("https://wiki.contoso.com/"));
+    let m365 = browser.get(&format!("/launch/{}", apps.m365)).await;
+    assert_eq!(m365.location.as_deref(), Some("http://127.0.0.1:8080/m365/contoso.com/saml/sso"));
+    let refused = browser.get(&format!("/launch/{}", apps.not_granted)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("do not have access"), "{}", refused.body);
+    assert_eq!(browser.get("/launch/not-an-id").await.status, StatusCode::NOT_FOUND);
+
+    // The notice is not shown again.
+    let mut again = Browser::new(&world);
+    assert_eq!(again.login("alice@contoso.com", PASSWORD, "").await.location.as_deref(), Some("/"));
+    let actions = world.audit_actions().await;
+    for action in ["signin.password", "user.notice_acknowledged", "signin.launch", "signin.denied"] {
+        assert!(actions.iter().any(|a| a == action), "{action} missing from {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_failure_gets_the_same_answer() {
+    let (world, _) = World::new(config()).await;
+    let attempt = |username: &'static str, password: &'static str, ip: &'static str| {
+        let world = &world;
+        async move {
+            let mut browser = Browser::new(world).from(ip);
+            let response = browser.login(username, password, "").await;
+            (response.status, response.body.replace(username, "USER").replace(&browser.csrf(), "CSRF"))
+        }
+    };
+    let wrong = attempt("alice@contoso.com", "wrong password!", "10.9.0.1").await;
+    let unknown = attempt("nobody@contoso.com", "wrong password!", "10.9.0.2").await;
+    let suspended = attempt("sam@contoso.com", PASSWORD, "10.9.0.3").await;
+    for _ in 0..3 {
+        attempt("alice@contoso.com", "wrong again!!", "10.9.0.4").await;
+    }
+    let locked = attempt("alice@contoso.com", PASSWORD, "10.9.0.4").await;
+    assert_eq!(wrong.0, StatusCode::OK);
+    assert_eq!(wrong, unknown);
+    assert_eq!(wrong, suspended);
+    assert_eq!(wrong, locked, "a locked user with the right password is told nothing more");
+    assert!(wrong.1.contains("The email or password is incorrect"));
+    assert!(
+        world
+            .store
+            .list_audit(&AuditQuery { limit: 100, ..Default::default() })
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.summary["reason"] == "locked_out")
+    );
+}
+
+#[tokio::test]
+async fn forms_without_our_csrf_token_are_refused() {
+    let (world, _) = World::new(config()).await;
+    let mut browser = Browser::new(&world);
+    browser.get("/login").await;
+    let fields = [("username", "alice@contoso.com"), ("password", PASSWORD)];
+    let missing = browser.post("/login", &fields).await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN);
+    let wrong = browser.post("/login", &[fields[0], fields[1], ("csrf", "forged")]).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let csrf = browser.csrf();
+    let foreign = browser
+        .send(
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header("origin", "https://evil.example"),
+            Body::from(format!("username=alice%40contoso.com&password=correct+horse+battery&csrf={csrf}")),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    let cross_site = browser
+        .send(
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header("sec-fetch-site", "cross-site"),
+            Body::from(format!("username=alice%40contoso.com&password=correct+horse+battery&csrf={csrf}")),
+        )
+        .await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    assert!(!browser.cookies.contains_key("tessera_session"), "no session was made");
+    assert!(!world.audit_actions().await.iter().any(|a| a == "signin.password"));
+}
+
+#[tokio::test]
+async fn a_planted_session_id_is_replaced_at_sign_in() {
+    let (world, _) = World::new(config()).await;
+    let mut browser = Browser::new(&world);
+    browser.cookies.insert("tessera_session".into(), "planted-by-attacker".into());
+    browser.login("alice@contoso.com", PASSWORD, "").await;
+    let issued = browser.cookies.get("tessera_session").cloned().unwrap();
+    assert_ne!(issued, "planted-by-attacker");
+    let mut attacker = Browser::new(&world);
+    attacker.cookies.insert("tessera_session".into(), "planted-by-attacker".into());
+    assert_eq!(attacker.get("/").await.location.as_deref(), Some("/login"));
+}
+
+#[tokio::test]
+async fn smart_lockout_spares_familiar_locations() {
+    let (world, _) = World::new(config()).await;
+    // Alice signs in from the office once: 10.0.0.1 becomes familiar.
+    Browser::signed_in(&world, "10.0.0.1").await;
+    // An attacker fails three times from elsewhere: the unknown counter reaches the threshold.
+    for _ in 0..3 {
+        let mut attacker = Browser::new(&world).from("198.51.100.66");
+        attacker.login("alice@contoso.com", "guess guess guess", "").await;
+    }
+    let mut attacker = Browser::new(&world).from("198.51.100.66");
+    assert_eq!(
+        attacker.login("alice@contoso.com", PASSWORD, "").await.status,
+        StatusCode::OK,
+        "locked for unknown locations"
+    );
+    // A forwarded header naming the familiar address does not help from the attacker's host:
+    // every presented address must be familiar.
+    let mut spoofer = Browser::new(&world).from("10.0.0.1, 198.51.100.66");
+    assert_eq!(spoofer.login("alice@contoso.com", PASSWORD, "").await.status, StatusCode::OK);
+    // Alice still gets in from the office.
+    let mut alice = Browser::new(&world).from("10.0.0.1");
+    assert_eq!(alice.login("alice@contoso.com", PASSWORD, "").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn password_spraying_is_throttled_per_address() {
+    let (world, _) = World::new(config()).await;
+    for name in ["a@contoso.com", "b@contoso.com", "c@contoso.com", "d@contoso.com"] {
+        Browser::new(&world).from("192.0.2.50").login(name, "Winter2026!", "").await;
+    }
+    let mut sprayer = Browser::new(&world).from("192.0.2.50");
+    let throttled = sprayer.login("alice@contoso.com", PASSWORD, "").await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(world.audit_actions().await.iter().any(|a| a == "signin.throttled"));
+    // Alice elsewhere is unaffected.
+    let mut alice = Browser::new(&world).from("10.0.0.1");
+    assert_eq!(alice.login("alice@contoso.com", PASSWORD, "").await.status, StatusCode::SEE_OTHER);
+}
+
+fn base32_decode(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => continue,
+        };
+        buffer = (buffer << 5) | u32::from(value);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text.find(start).unwrap() + start.len();
+    let to = text[from..].find(end).unwrap() + from;
+    &text[from..to]
+}
+
+fn now_seconds() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[tokio::test]
+async fn totp_enrolment_sign_in_replay_and_recovery_codes() {
+    let (world, _) = World::new(config()).await;
+    let mut browser = Browser::signed_in(&world, "10.0.0.1").await;
+    let enroll = browser.get("/mfa/totp").await;
+    assert_eq!(enroll.status, StatusCode::OK);
+    assert!(enroll.body.contains("<svg") && enroll.body.contains("otpauth://totp/Tessera:alice@contoso.com"));
+    let secret = base32_decode(between(&enroll.body, "<code id=\"secret\">", "</code>"));
+    let csrf = browser.csrf();
+    let bad = browser.post("/mfa/totp", &[("csrf", &csrf), ("code", "000000"), ("continue", "")]).await;
+    assert!(bad.body.contains("not right"), "a wrong code does not enrol");
+    let step = tessera_auth::totp::step_at(now_seconds());
+    let code = format!("{:06}", tessera_auth::totp::code_at(&secret, step));
+    let done = browser.post("/mfa/totp", &[("csrf", &csrf), ("code", &code), ("continue", "")]).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let codes: Vec<String> = done
+        .body
+        .match_indices("<li><code>")
+        .map(|(i, _)| between(&done.body[i..], "<li><code>", "</code>").to_string())
+        .collect();
+    assert_eq!(codes.len(), 10);
+
+    // Next sign-in asks for the second factor.
+    let mut next = Browser::new(&world).from("10.0.0.1");
+    let after_password = next.login("alice@contoso.com", PASSWORD, "").await;
+    assert_eq!(after_password.location.as_deref(), Some("/login/mfa"));
+    assert_eq!(next.get("/").await.location.as_deref(), Some("/login/mfa"), "half signed-in is not signed in");
+    let csrf = next.csrf();
+    let replay = next.post("/login/mfa", &[("csrf", &csrf), ("code", &code), ("continue", "")]).await;
+    assert!(replay.body.contains("not right"), "a code is good once");
+    let fresh = format!("{:06}", tessera_auth::totp::code_at(&secret, step + 1));
+    let session_before = next.cookies.get("tessera_session").cloned();
+    let ok = next.post("/login/mfa", &[("csrf", &csrf), ("code", &fresh), ("continue", "")]).await;
+    assert_eq!(ok.location.as_deref(), Some("/"), "{}", ok.body);
+    assert_ne!(next.cookies.get("tessera_session").cloned(), session_before, "a new session id after MFA");
+
+    // A recovery code works once.
+    for expected in [Some("/"), None] {
+        let mut lost_phone = Browser::new(&world).from("10.0.0.1");
+        lost_phone.login("alice@contoso.com", PASSWORD, "").await;
+        let csrf = lost_phone.csrf();
+        let response = lost_phone
+            .post("/login/mfa", &[("csrf", &csrf), ("code", &codes[0].to_uppercase()), ("continue", "")])
+            .await;
+        assert_eq!(response.location.as_deref(), expected);
+    }
+    let alice = world.store.find_user("alice@contoso.com").await.unwrap();
+    assert_eq!(world.store.recovery_codes_left(alice.id).await.unwrap(), 9);
+    let actions = world.audit_actions().await;
+    assert!(actions.iter().any(|a| a == "user.mfa_enroll") && actions.iter().any(|a| a == "signin.mfa_failure"));
+
+    // An administrator's reset: the next sign-in needs the password only.
+    assert!(world.store.reset_mfa(&Actor::system(), alice.id).await.unwrap());
+    let mut after_reset = Browser::new(&world).from("10.0.0.1");
+    assert_eq!(after_reset.login("alice@contoso.com", PASSWORD, "").await.location.as_deref(), Some("/"));
+}
+
+#[tokio::test]
+async fn app_policy_requires_mfa_and_networks() {
+    let (world, apps) = World::new(config()).await;
+    let app: tessera_core::AppId = apps.granted.parse().unwrap();
+    let policy = AccessPolicy { require_mfa: true, allowed_networks: vec!["10.0.0.0/8".parse().unwrap()] };
+    world.store.set_app_policy(&Actor::system(), app, &policy).await.unwrap();
+
+    let mut outside = Browser::signed_in(&world, "203.0.113.5").await;
+    let denied = outside.get(&format!("/launch/{}", apps.granted)).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert!(denied.body.contains("network you are on"), "{}", denied.body);
+
+    let mut inside = Browser::signed_in(&world, "10.1.2.3").await;
+    let step_up = inside.get(&format!("/launch/{}", apps.granted)).await;
+    let location = step_up.location.unwrap();
+    assert!(location.starts_with("/mfa/totp?continue="), "{location}");
+    let actions = world.audit_actions().await;
+    assert!(actions.iter().any(|a| a == "signin.denied"));
+}
+
+#[tokio::test]
+async fn parked_requests_resume_only_in_their_browser() {
+    let (world, apps) = World::new(config()).await;
+    let mut browser = Browser::new(&world);
+    let parked = browser.get(&format!("/launch/{}", apps.granted)).await;
+    let location = parked.location.unwrap();
+    // The notice sits between sign-in and the parked request, carrying its id.
+    let mut first = Browser::new(&world);
+    let parked_first = first.get(&format!("/launch/{}", apps.granted)).await.location.unwrap();
+    let first_id = parked_first.strip_prefix("/login?continue=").unwrap().to_string();
+    let first_login = first.login("alice@contoso.com", PASSWORD, &first_id).await;
+    assert_eq!(first_login.location, Some(format!("/notice?continue={first_id}")));
+    let csrf = first.csrf();
+    let after_notice = first.post("/notice", &[("csrf", &csrf), ("continue", &first_id)]).await;
+    assert_eq!(after_notice.location, Some(format!("/resume/{first_id}")));
+    let id = location.strip_prefix("/login?continue=").unwrap().to_string();
+    assert!(browser.cookies.contains_key("tessera_browser"));
+
+    // Another browser that learns the id cannot use it.
+    let mut other = Browser::signed_in(&world, "10.0.0.2").await;
+    let stolen = other.get(&format!("/resume/{id}")).await;
+    assert_eq!(stolen.status, StatusCode::BAD_REQUEST);
+
+    // (The other browser's sign-in acknowledged Alice's notice already.)
+    let after_login = browser.login("alice@contoso.com", PASSWORD, &id).await;
+    assert_eq!(after_login.location, Some(format!("/resume/{id}")));
+    let resumed = browser.get(&format!("/resume/{id}")).await;
+    assert_eq!(resumed.location.as_deref(), Some("https://wiki.contoso.com/"));
+    assert_eq!(browser.get(&format!("/resume/{id}")).await.status, StatusCode::BAD_REQUEST, "used once");
+    // A continue value is an id, never a URL.
+    let mut sneaky = Browser::signed_in(&world, "10.0.0.3").await;
+    let open_redirect = sneaky.login("alice@contoso.com", PASSWORD, "https://evil.example/").await;
+    assert_eq!(open_redirect.location.as_deref(), Some("/"));
+}
+
+#[tokio::test]
+async fn expired_parked_requests_do_not_resume() {
+    let (world, apps) = World::new(SignInConfig { parked_ttl_ms: -1, ..config() }).await;
+    let mut browser = Browser::new(&world);
+    let parked = browser.get(&format!("/launch/{}", apps.granted)).await;
+    let id = parked.location.unwrap().strip_prefix("/login?continue=").unwrap().to_string();
+    browser.login("alice@contoso.com", PASSWORD, &id).await;
+    let csrf = browser.csrf();
+    browser.post("/notice", &[("csrf", &csrf), ("continue", &id)]).await;
+    assert_eq!(browser.get(&format!("/resume/{id}")).await.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn sessions_end_on_logout_suspension_and_timeouts() {
+    let (world, _) = World::new(config()).await;
+    let mut browser = Browser::signed_in(&world, "10.0.0.1").await;
+    assert_eq!(browser.get("/").await.status, StatusCode::OK);
+    let csrf = browser.csrf();
+    assert_eq!(browser.post("/logout", &[("csrf", &csrf)]).await.location.as_deref(), Some("/login"));
+    assert_eq!(browser.get("/").await.location.as_deref(), Some("/login"));
+
+    let mut again = Browser::signed_in(&world, "10.0.0.1").await;
+    let alice = world.store.find_user("alice@contoso.com").await.unwrap();
+    world.store.set_user_state(&Actor::system(), alice.id, UserState::Suspended).await.unwrap();
+    assert_eq!(again.get("/").await.location.as_deref(), Some("/login"), "suspension ends the session");
+    world.store.set_user_state(&Actor::system(), alice.id, UserState::Active).await.unwrap();
+
+    let (idle_world, _) = World::new(SignInConfig { idle_timeout_ms: 0, ..config() }).await;
+    let mut idle = Browser::new(&idle_world);
+    idle.login("alice@contoso.com", PASSWORD, "").await;
+    assert_eq!(idle.get("/").await.location.as_deref(), Some("/login"), "an idle session ends");
+}
