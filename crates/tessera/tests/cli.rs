@@ -532,3 +532,32 @@ fn a_wrong_master_key_stops_start_up_and_commands() {
     assert_eq!(env.json(&["app", "list"]).as_array().unwrap().len(), 1, "nothing was written meanwhile");
     env.ok(&["app", "cert", "rotate", "M365"]);
 }
+
+#[test]
+fn app_policy_shows_and_changes_and_refuses_bad_networks() {
+    let env = Env::sqlite();
+    env.ok(&["app", "add", "bookmark", "--label", "Wiki", "--url", "https://wiki.contoso.com"]);
+    let shown = env.json(&["app", "policy", "Wiki"]);
+    assert_eq!(shown, serde_json::json!({"require_mfa": false, "allowed_networks": []}));
+    let set =
+        env.json(&["app", "policy", "Wiki", "--require-mfa", "yes", "--allowed-network", "10.0.0.0/8,2001:db8::/32"]);
+    assert_eq!(set["require_mfa"], true);
+    assert_eq!(set["allowed_networks"], serde_json::json!(["10.0.0.0/8", "2001:db8::/32"]));
+    assert_eq!(env.json(&["app", "show", "Wiki"])["policy"], set);
+    let before = env.json(&["audit", "list"]).as_array().unwrap().len();
+    assert!(env.fails(&["app", "policy", "Wiki", "--allowed-network", "10.1.2.3/8"], 1).contains("host bits"));
+    assert!(env.fails(&["app", "policy", "Wiki", "--allowed-network", "nowhere"], 1).contains("not an IP network"));
+    env.fails(&["app", "policy", "Wiki", "--require-mfa", "perhaps"], 2);
+    assert_eq!(env.json(&["audit", "list"]).as_array().unwrap().len(), before, "refused changes write nothing");
+    let open = env.json(&["app", "policy", "Wiki", "--any-network", "--require-mfa", "no"]);
+    assert_eq!(open, serde_json::json!({"require_mfa": false, "allowed_networks": []}));
+}
+
+#[test]
+fn mfa_reset_for_an_administrator() {
+    let env = Env::sqlite();
+    env.ok(&["user", "add", "alice@contoso.com"]);
+    let out = env.json(&["user", "mfa", "reset", "alice@contoso.com"]);
+    assert_eq!(out["reset"], false, "nothing to reset yet");
+    env.fails(&["user", "mfa", "reset", "nobody@contoso.com"], 1);
+}

@@ -122,7 +122,9 @@ pub fn csrf_ok(state: &AppState, headers: &HeaderMap, form_token: &str) -> bool 
     {
         return false;
     }
-    match headers.get("origin").and_then(|v| v.to_str().ok()) {
+    // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even for our own
+    // forms; the token and Sec-Fetch-Site still decide then.
+    match headers.get("origin").and_then(|v| v.to_str().ok()).filter(|o| *o != "null") {
         Some(origin) => origin_of(&state.public_url) == Some(origin.to_ascii_lowercase()),
         None => true,
     }

@@ -317,6 +317,17 @@ async fn forms_without_our_csrf_token_are_refused() {
     assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
     assert!(!browser.cookies.contains_key("tessera_session"), "no session was made");
     assert!(!world.audit_actions().await.iter().any(|a| a == "signin.password"));
+    // What Chromium sends for our own form under `Referrer-Policy: no-referrer`.
+    let own_form = browser
+        .send(
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header("origin", "null")
+                .header("sec-fetch-site", "same-origin"),
+            Body::from(format!("username=alice%40contoso.com&password=correct+horse+battery&csrf={csrf}")),
+        )
+        .await;
+    assert_eq!(own_form.status, StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]

@@ -1,0 +1,163 @@
+// The sign-in journey in a real browser: sign in, acknowledge the notice, enrol TOTP, sign
+// out, sign in with TOTP, and see exactly the granted tiles. Screenshots go to
+// target/browser-artifacts/. Run by scripts/test after the Rust tests (which build the binary).
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const root = resolve(import.meta.dirname, '../..');
+const tessera = process.env.TESSERA_BIN ?? join(root, 'target/debug/tessera');
+const artifacts = join(root, 'target/browser-artifacts');
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const password = 'correct horse battery';
+
+function freePort() {
+  return new Promise((done) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const c of text.replace(/[^A-Z2-7]/g, '')) {
+    value = (value << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >>> bits) & 0xff);
+    }
+  }
+  return Buffer.from(out);
+}
+
+// RFC 6238, as an authenticator app computes it: an independent implementation of ours.
+function totp(secret, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigInt64BE(BigInt(step));
+  const mac = createHmac('sha1', secret).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const binary = ((mac[offset] & 0x7f) << 24) | (mac[offset + 1] << 16) | (mac[offset + 2] << 8) | mac[offset + 3];
+  return String(binary % 1_000_000).padStart(6, '0');
+}
+
+const step = () => Math.floor(Date.now() / 1000 / 30);
+
+function cli(dataDir, args, input) {
+  return execFileSync(tessera, ['--data-dir', dataDir, ...args], { input, encoding: 'utf8' });
+}
+
+async function startServer(dataDir) {
+  const port = await freePort();
+  const server = spawn(tessera, ['--data-dir', dataDir, 'serve', '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  server.stderr.on('data', (chunk) => { stderr += chunk; });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    try {
+      const response = await fetch(`${base}/healthz`);
+      if (response.ok) return { server, base, stderr: () => stderr };
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  server.kill('SIGTERM');
+  throw new Error(`tessera did not start: ${stderr}`);
+}
+
+let browser;
+let server;
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+});
+
+test('sign in, notice, TOTP enrolment, sign out, sign in with TOTP, granted tiles only', async () => {
+  mkdirSync(artifacts, { recursive: true });
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-browser-'));
+  cli(dataDir, ['user', 'add', 'alice@contoso.com', '--first-name', 'Alice', '--password-stdin'], `${password}\n`);
+  cli(dataDir, ['group', 'add', 'Staff']);
+  cli(dataDir, ['group', 'add-member', 'Staff', 'alice@contoso.com']);
+  cli(dataDir, ['app', 'add', 'bookmark', '--label', 'Wiki', '--url', 'https://wiki.contoso.com/', '--description', 'Team wiki']);
+  cli(dataDir, ['app', 'add', 'bookmark', '--label', 'Payroll', '--url', 'https://payroll.contoso.com/']);
+  cli(dataDir, ['app', 'add', 'm365', '--domain', 'contoso.com', '--label', 'Microsoft 365']);
+  cli(dataDir, ['app', 'grant', 'Wiki', 'Staff']);
+  cli(dataDir, ['app', 'grant', 'Microsoft 365', 'Staff']);
+  const started = await startServer(dataDir);
+  server = started.server;
+  const base = started.base;
+
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+
+  await page.goto(`${base}/`);
+  assert.match(page.url(), /\/login$/);
+  await page.screenshot({ path: join(artifacts, '01-login.png') });
+  await page.fill('#username', 'alice@contoso.com');
+  await page.fill('#password', 'not the password');
+  await page.click('button[type=submit]');
+  assert.match(await page.textContent('.error'), /incorrect/);
+
+  await page.fill('#username', 'alice@contoso.com');
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  assert.match(page.url(), /\/notice$/);
+  await page.screenshot({ path: join(artifacts, '02-notice.png') });
+  await page.click('text=I understand');
+  assert.equal(new URL(page.url()).pathname, '/');
+
+  await page.click('text=Set up an authenticator app');
+  const secret = base32Decode(await page.textContent('#secret'));
+  assert.match(await page.getAttribute('#otpauth', 'href'), /^otpauth:\/\/totp\/Tessera:alice@contoso\.com\?secret=/);
+  await page.screenshot({ path: join(artifacts, '03-enrol-totp.png') });
+  const enrolStep = step();
+  await page.fill('#code', totp(secret, enrolStep));
+  await page.click('button[type=submit]');
+  const codes = await page.$$eval('.codes code', (nodes) => nodes.map((n) => n.textContent));
+  assert.equal(codes.length, 10);
+  await page.screenshot({ path: join(artifacts, '04-recovery-codes.png') });
+  await page.click('#continue');
+
+  await page.click('text=Sign out');
+  assert.match(page.url(), /\/login$/);
+
+  await page.fill('#username', 'alice@contoso.com');
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  assert.match(page.url(), /\/login\/mfa$/);
+  await page.screenshot({ path: join(artifacts, '05-mfa.png') });
+  // The enrolment code was used once already: a later step's code.
+  await page.fill('#code', totp(secret, enrolStep + 1));
+  await page.click('button[type=submit]');
+  assert.equal(new URL(page.url()).pathname, '/');
+
+  const tiles = await page.$$eval('.tile strong', (nodes) => nodes.map((n) => n.textContent).sort());
+  assert.deepEqual(tiles, ['Microsoft 365', 'Wiki']);
+  await page.screenshot({ path: join(artifacts, '06-portal.png'), fullPage: true });
+
+  const wiki = await page.getAttribute('a[data-app="Wiki"]', 'href');
+  const launch = await context.request.get(`${base}${wiki}`, { maxRedirects: 0 });
+  assert.equal(launch.status(), 303);
+  assert.equal(launch.headers().location, 'https://wiki.contoso.com/');
+
+  const csp = (await context.request.get(`${base}/login`)).headers()['content-security-policy'];
+  assert.match(csp, /frame-ancestors 'none'/);
+});
