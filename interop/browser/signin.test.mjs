@@ -56,13 +56,14 @@ function totp(secret, step) {
 
 const step = () => Math.floor(Date.now() / 1000 / 30);
 
-function cli(dataDir, args, input) {
+function runCli(dataDir, args, input) {
   return execFileSync(tessera, ['--data-dir', dataDir, ...args], { input, encoding: 'utf8' });
 }
 
-async function startServer(dataDir) {
+async function startServer(dataDir, databaseArgs) {
   const port = await freePort();
-  const server = spawn(tessera, ['--data-dir', dataDir, 'serve', '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = ['--data-dir', dataDir, ...databaseArgs, 'serve', '--listen', `127.0.0.1:${port}`];
+  const server = spawn(tessera, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   server.stderr.on('data', (chunk) => { stderr += chunk; });
   const base = `http://127.0.0.1:${port}`;
@@ -77,29 +78,66 @@ async function startServer(dataDir) {
   throw new Error(`tessera did not start: ${stderr}`);
 }
 
+const servers = [];
 let browser;
-let server;
 after(async () => {
   await browser?.close();
-  server?.kill('SIGTERM');
+  for (const server of servers) server.kill('SIGTERM');
 });
 
-test('sign in, notice, TOTP enrolment, sign out, sign in with TOTP, granted tiles only', async () => {
-  mkdirSync(artifacts, { recursive: true });
+/// A fresh PostgreSQL database on the machine's server, or null where there is none (under
+/// CI=true that is a failure).
+function throwawayPostgres() {
+  const admin = process.env.TESSERA_TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
+  const name = `tessera_browser_${process.pid}_${Date.now()}`;
+  try {
+    execFileSync('psql', [admin, '-q', '-c', `CREATE DATABASE ${name}`], { stdio: 'pipe' });
+  } catch (error) {
+    if (process.env.CI === 'true') throw new Error(`PostgreSQL is required under CI=true: ${error}`);
+    return null;
+  }
+  return { url: admin.replace(/\/[^/]*$/, `/${name}`), drop: () => execFileSync('psql', [admin, '-q', '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]) };
+}
+
+test('the journey on SQLite', async () => {
+  await journey('sqlite', []);
+});
+
+test('the journey on PostgreSQL', async (t) => {
+  const db = throwawayPostgres();
+  if (!db) {
+    t.skip('no PostgreSQL at 127.0.0.1:5432');
+    return;
+  }
+  try {
+    await journey('postgres', ['--database-url', db.url]);
+  } finally {
+    for (const server of servers.splice(0)) server.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    db.drop();
+  }
+});
+
+// Sign in, acknowledge the notice, enrol TOTP, sign out, sign in with TOTP, see exactly the
+// granted tiles.
+async function journey(backend, databaseArgs) {
+  const shots = join(artifacts, backend);
+  mkdirSync(shots, { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-browser-'));
-  cli(dataDir, ['user', 'add', 'alice@contoso.com', '--first-name', 'Alice', '--password-stdin'], `${password}\n`);
-  cli(dataDir, ['group', 'add', 'Staff']);
-  cli(dataDir, ['group', 'add-member', 'Staff', 'alice@contoso.com']);
-  cli(dataDir, ['app', 'add', 'bookmark', '--label', 'Wiki', '--url', 'https://wiki.contoso.com/', '--description', 'Team wiki']);
-  cli(dataDir, ['app', 'add', 'bookmark', '--label', 'Payroll', '--url', 'https://payroll.contoso.com/']);
-  cli(dataDir, ['app', 'add', 'm365', '--domain', 'contoso.com', '--label', 'Microsoft 365']);
-  cli(dataDir, ['app', 'grant', 'Wiki', 'Staff']);
-  cli(dataDir, ['app', 'grant', 'Microsoft 365', 'Staff']);
-  const started = await startServer(dataDir);
-  server = started.server;
+  const cli = (args, input) => runCli(dataDir, [...databaseArgs, ...args], input);
+  cli(['user', 'add', 'alice@contoso.com', '--first-name', 'Alice', '--password-stdin'], `${password}\n`);
+  cli(['group', 'add', 'Staff']);
+  cli(['group', 'add-member', 'Staff', 'alice@contoso.com']);
+  cli(['app', 'add', 'bookmark', '--label', 'Wiki', '--url', 'https://wiki.contoso.com/', '--description', 'Team wiki']);
+  cli(['app', 'add', 'bookmark', '--label', 'Payroll', '--url', 'https://payroll.contoso.com/']);
+  cli(['app', 'add', 'm365', '--domain', 'contoso.com', '--label', 'Microsoft 365']);
+  cli(['app', 'grant', 'Wiki', 'Staff']);
+  cli(['app', 'grant', 'Microsoft 365', 'Staff']);
+  const started = await startServer(dataDir, databaseArgs);
+  servers.push(started.server);
   const base = started.base;
 
-  browser = await chromium.launch({
+  browser ??= await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -110,7 +148,7 @@ test('sign in, notice, TOTP enrolment, sign out, sign in with TOTP, granted tile
 
   await page.goto(`${base}/`);
   assert.match(page.url(), /\/login$/);
-  await page.screenshot({ path: join(artifacts, '01-login.png') });
+  await page.screenshot({ path: join(shots, '01-login.png') });
   await page.fill('#username', 'alice@contoso.com');
   await page.fill('#password', 'not the password');
   await page.click('button[type=submit]');
@@ -120,20 +158,20 @@ test('sign in, notice, TOTP enrolment, sign out, sign in with TOTP, granted tile
   await page.fill('#password', password);
   await page.click('button[type=submit]');
   assert.match(page.url(), /\/notice$/);
-  await page.screenshot({ path: join(artifacts, '02-notice.png') });
+  await page.screenshot({ path: join(shots, '02-notice.png') });
   await page.click('text=I understand');
   assert.equal(new URL(page.url()).pathname, '/');
 
   await page.click('text=Set up an authenticator app');
   const secret = base32Decode(await page.textContent('#secret'));
   assert.match(await page.getAttribute('#otpauth', 'href'), /^otpauth:\/\/totp\/Tessera:alice@contoso\.com\?secret=/);
-  await page.screenshot({ path: join(artifacts, '03-enrol-totp.png') });
+  await page.screenshot({ path: join(shots, '03-enrol-totp.png') });
   const enrolStep = step();
   await page.fill('#code', totp(secret, enrolStep));
   await page.click('button[type=submit]');
   const codes = await page.$$eval('.codes code', (nodes) => nodes.map((n) => n.textContent));
   assert.equal(codes.length, 10);
-  await page.screenshot({ path: join(artifacts, '04-recovery-codes.png') });
+  await page.screenshot({ path: join(shots, '04-recovery-codes.png') });
   await page.click('#continue');
 
   await page.click('text=Sign out');
@@ -143,7 +181,7 @@ test('sign in, notice, TOTP enrolment, sign out, sign in with TOTP, granted tile
   await page.fill('#password', password);
   await page.click('button[type=submit]');
   assert.match(page.url(), /\/login\/mfa$/);
-  await page.screenshot({ path: join(artifacts, '05-mfa.png') });
+  await page.screenshot({ path: join(shots, '05-mfa.png') });
   // The enrolment code was used once already: a later step's code.
   await page.fill('#code', totp(secret, enrolStep + 1));
   await page.click('button[type=submit]');
@@ -151,7 +189,7 @@ test('sign in, notice, TOTP enrolment, sign out, sign in with TOTP, granted tile
 
   const tiles = await page.$$eval('.tile strong', (nodes) => nodes.map((n) => n.textContent).sort());
   assert.deepEqual(tiles, ['Microsoft 365', 'Wiki']);
-  await page.screenshot({ path: join(artifacts, '06-portal.png'), fullPage: true });
+  await page.screenshot({ path: join(shots, '06-portal.png'), fullPage: true });
 
   const wiki = await page.getAttribute('a[data-app="Wiki"]', 'href');
   const launch = await context.request.get(`${base}${wiki}`, { maxRedirects: 0 });
@@ -160,4 +198,5 @@ test('sign in, notice, TOTP enrolment, sign out, sign in with TOTP, granted tile
 
   const csp = (await context.request.get(`${base}/login`)).headers()['content-security-policy'];
   assert.match(csp, /frame-ancestors 'none'/);
-});
+  await context.close();
+}

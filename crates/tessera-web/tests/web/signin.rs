@@ -556,3 +556,48 @@ async fn sessions_end_on_logout_suspension_and_timeouts() {
     idle.login("alice@contoso.com", PASSWORD, "").await;
     assert_eq!(idle.get("/").await.location.as_deref(), Some("/login"), "an idle session ends");
 }
+
+/// Two nodes on one PostgreSQL: a session made through one is honoured by the other, and a
+/// code used on one is refused on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_made_on_one_node_is_honoured_by_another() {
+    let Some(db) = tessera_store::test_support::ThrowawayPg::create().await else { return };
+    let outcome = tokio::spawn(two_nodes(db.url.clone())).await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn two_nodes(url: String) {
+    let node = |store: Arc<dyn Store>, keys: Arc<tessera_keys::KeyService>| {
+        tessera_web::router(tessera_web::AppState {
+            store,
+            public_url: "http://127.0.0.1:8080".into(),
+            keys,
+            signin: config(),
+            metrics: None,
+        })
+    };
+    let store_a: Arc<dyn Store> = Arc::new(tessera_store::PgStore::connect(&url).await.unwrap());
+    let store_b: Arc<dyn Store> = Arc::new(tessera_store::PgStore::connect(&url).await.unwrap());
+    let keys_a = Arc::new(tessera_keys::KeyService::open(store_a.clone(), &[2u8; 32]).await.unwrap());
+    let keys_b = Arc::new(tessera_keys::KeyService::open(store_b.clone(), &[2u8; 32]).await.unwrap());
+    let mut user = NewUser::new("alice@contoso.com", None, None, None, None, || "pg-alice".into()).unwrap();
+    user.password_hash = Some(tessera_auth::password::hash_password(PASSWORD).unwrap());
+    store_a.create_user(&Actor::system(), user).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let a = World { router: node(store_a.clone(), keys_a), store: store_a, _dir: dir };
+    let b = World { router: node(store_b.clone(), keys_b), store: store_b, _dir: tempfile::tempdir().unwrap() };
+
+    let mut on_a = Browser::signed_in(&a, "10.0.0.1").await;
+    assert_eq!(on_a.get("/").await.status, StatusCode::OK);
+    let mut on_b = Browser::new(&b);
+    on_b.cookies = on_a.cookies.clone();
+    let portal = on_b.get("/").await;
+    assert_eq!(portal.status, StatusCode::OK, "node B honours node A's session");
+    assert!(portal.body.contains("alice@contoso.com"));
+    let csrf = on_b.csrf();
+    assert_eq!(on_b.post("/logout", &[("csrf", &csrf)]).await.location.as_deref(), Some("/login"));
+    assert_eq!(on_a.get("/").await.location.as_deref(), Some("/login"), "signing out on B ends it on A");
+}
