@@ -27,7 +27,7 @@ pub async fn run(settings: &Settings, store: Arc<dyn Store>, args: ServeArgs) ->
         // Printed once, on stderr, never logged.
         eprintln!(
             "Created administrator {INITIAL_ADMIN:?} with one-time password: {one_time_password}\n\
-             It is shown only now; you will be asked to change it at first sign-in."
+             It is shown only now: store it safely. It must be changed at its first use."
         );
     }
     store.set_setting(SETTING_PUBLIC_URL, &public_url).await?;

@@ -91,11 +91,7 @@ pub async fn submit(
 ) -> Response {
     let continue_id = continue_id(&form.continue_id);
     if !csrf_ok(&state, &headers, &form.csrf) {
-        return pages::message(
-            StatusCode::FORBIDDEN,
-            "Sign-in refused",
-            "This form expired or did not come from this site. Open the sign-in page again.",
-        );
+        return pages::form_refused();
     }
     let addresses = client_addresses(peer(&extensions), &headers, &state.signin.trusted_proxies);
     let ip = addresses.client.to_string();

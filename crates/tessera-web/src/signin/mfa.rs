@@ -61,14 +61,6 @@ pub struct CodeForm {
     continue_id: String,
 }
 
-fn refused_form() -> Response {
-    pages::message(
-        StatusCode::FORBIDDEN,
-        "Request refused",
-        "This form expired or did not come from this site. Start again.",
-    )
-}
-
 /// Checks a TOTP code (once per time step) or a recovery code (once ever) for `user`.
 async fn code_is_right(state: &AppState, user: UserId, code: &str, now_ms: i64) -> Result<Option<Factor>, Response> {
     let credential = match state.store.totp_credential(user).await {
@@ -102,7 +94,7 @@ pub async fn submit(
 ) -> Response {
     let continue_id = continue_id(&form.continue_id);
     if !csrf_ok(&state, &headers, &form.csrf) {
-        return refused_form();
+        return pages::form_refused();
     }
     let current = match session::current(&state, &headers).await {
         Ok(Some(current)) => current,
@@ -250,7 +242,7 @@ pub async fn enroll_page(
 pub async fn enroll_submit(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CodeForm>) -> Response {
     let continue_id = continue_id(&form.continue_id);
     if !csrf_ok(&state, &headers, &form.csrf) {
-        return refused_form();
+        return pages::form_refused();
     }
     let current = match complete_session(&state, &headers).await {
         Ok(current) => current,

@@ -107,6 +107,15 @@ pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
     html(status, &Message { title, message, reference: None }, &[])
 }
 
+/// A form that did not carry this browser's CSRF token, or came from another site.
+pub fn form_refused() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "Request refused",
+        "This form expired or did not come from this site. Open the page again and retry.",
+    )
+}
+
 /// A server-side failure: the user gets a retryable message and a reference to quote.
 pub fn failure(error: impl std::fmt::Display) -> Response {
     let reference = uuid::Uuid::new_v4().simple().to_string();

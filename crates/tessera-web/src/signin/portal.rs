@@ -161,11 +161,7 @@ pub struct CsrfForm {
 
 pub async fn notice_submit(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
     if !csrf_ok(&state, &headers, &form.csrf) {
-        return pages::message(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "This form expired or did not come from this site. Start again.",
-        );
+        return pages::form_refused();
     }
     let mut current = match session::current(&state, &headers).await {
         Ok(Some(current)) if current.session.complete => current,
@@ -191,11 +187,7 @@ pub async fn logout(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     if !csrf_ok(&state, &headers, &form.csrf) {
-        return pages::message(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "This form expired or did not come from this site. Start again.",
-        );
+        return pages::form_refused();
     }
     if let Some(id) = cookies::read(&headers, cookies::SESSION) {
         let hash = tessera_auth::secret::sha256_hex(&id);
