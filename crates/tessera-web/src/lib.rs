@@ -37,7 +37,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::router())
-        .merge(signin::router())
+        .merge(signin::router(state.clone()))
         .nest("/api/v1", api::router(state.clone()))
         .route_layer(axum::middleware::from_fn(ops::record_metrics))
         .with_state(state)

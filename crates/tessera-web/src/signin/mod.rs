@@ -49,7 +49,7 @@ impl Default for SignInConfig {
     }
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(portal::portal))
         .route("/login", get(login::page).post(login::submit))
@@ -60,7 +60,7 @@ pub fn router() -> Router<AppState> {
         .route("/launch/{app}", get(portal::launch))
         .route("/resume/{id}", get(parked::resume))
         .route("/static/tessera.css", get(stylesheet))
-        .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn_with_state(state, security_headers))
 }
 
 async fn stylesheet() -> Response {
@@ -71,10 +71,14 @@ async fn stylesheet() -> Response {
 }
 
 /// The headers of SECURITY.md §1.6 on every page: no framing, no sniffing, no referrer, a
-/// strict CSP (no script at all on these pages), HSTS behind https, nothing cached.
-async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Response {
-    let https = request.uri().scheme_str() == Some("https")
-        || request.headers().get("x-forwarded-proto").is_some_and(|v| v == "https");
+/// strict CSP (no script at all on these pages), HSTS when the public URL is https, nothing
+/// cached.
+async fn security_headers(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request<axum::body::Body>,
+    next: Next,
+) -> Response {
+    let https = state.public_url.starts_with("https://");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {

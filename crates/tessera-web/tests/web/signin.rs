@@ -29,6 +29,10 @@ struct Apps {
 
 impl World {
     async fn new(config: SignInConfig) -> (World, Apps) {
+        World::build(config, "http://127.0.0.1:8080").await
+    }
+
+    async fn build(config: SignInConfig, public_url: &str) -> (World, Apps) {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_file(&dir.path().join("t.db")).await.unwrap());
         let keys = Arc::new(tessera_keys::KeyService::open(store.clone(), &[1u8; 32]).await.unwrap());
@@ -73,7 +77,7 @@ impl World {
         store.grant(&actor, m365.id, staff.id).await.unwrap();
         let router = tessera_web::router(tessera_web::AppState {
             store: store.clone(),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: public_url.into(),
             keys,
             signin: config,
             metrics: None,
@@ -217,6 +221,11 @@ async fn pages_carry_security_headers_and_need_sign_in() {
     }
     let csp = login.headers.get("content-security-policy").unwrap().to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"));
+    assert!(login.headers.get("strict-transport-security").is_none(), "no HSTS on a plain-http deployment");
+    let set_cookie = login.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict") && !set_cookie.contains("Secure")
+    );
     assert!(login.body.contains("name=\"password\""));
     assert!(!browser.csrf().is_empty(), "the form's CSRF cookie is set");
 }
@@ -600,4 +609,26 @@ async fn two_nodes(url: String) {
     let csrf = on_b.csrf();
     assert_eq!(on_b.post("/logout", &[("csrf", &csrf)]).await.location.as_deref(), Some("/login"));
     assert_eq!(on_a.get("/").await.location.as_deref(), Some("/login"), "signing out on B ends it on A");
+}
+
+#[tokio::test]
+async fn https_deployments_mark_cookies_secure_and_send_hsts() {
+    let (world, _) = World::build(config(), "https://idp.contoso.com").await;
+    let mut browser = Browser::new(&world);
+    let login = browser.get("/login").await;
+    assert!(login.headers.get("strict-transport-security").unwrap().to_str().unwrap().contains("max-age="));
+    let response = browser
+        .send(
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header("origin", "https://idp.contoso.com"),
+            Body::from(format!("username=alice%40contoso.com&password=correct+horse+battery&csrf={}", browser.csrf())),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    let session = response.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(
+        session.starts_with("tessera_session=") && session.contains("SameSite=None") && session.contains("Secure"),
+        "{session}"
+    );
 }
