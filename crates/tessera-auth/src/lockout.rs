@@ -1,8 +1,7 @@
 //! Smart lockout after AD FS Extranet Smart Lockout (SECURITY.md §1.5): separate counters
 //! for familiar and unknown locations, so an attacker who drives the unknown counter over the
-//! threshold does not lock the user out of their usual places.
-
-use tessera_core::UnixMillis;
+//! threshold does not lock the user out of their usual places. The counting itself is one
+//! atomic statement in the store (`SignInStore::reserve_attempt`).
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockoutPolicy {
@@ -30,17 +29,6 @@ impl Default for LockoutPolicy {
     }
 }
 
-/// Whether the password may be checked at all, given the counter for this location.
-pub fn password_check_allowed(
-    failures: u32,
-    last_failure_at: UnixMillis,
-    threshold: u32,
-    window_ms: i64,
-    now: UnixMillis,
-) -> bool {
-    failures < threshold || now.saturating_sub(last_failure_at) >= window_ms
-}
-
 /// Familiar only if every address the request presents is one the user signed in from.
 pub fn is_familiar(presented: &[String], familiar: &[String]) -> bool {
     !presented.is_empty() && presented.iter().all(|ip| familiar.contains(ip))
@@ -49,15 +37,6 @@ pub fn is_familiar(presented: &[String], familiar: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn threshold_then_one_attempt_per_window() {
-        let window = 1_000;
-        assert!(password_check_allowed(9, 100, 10, window, 150));
-        assert!(!password_check_allowed(10, 100, 10, window, 150));
-        assert!(!password_check_allowed(10, 100, 10, window, 1_099));
-        assert!(password_check_allowed(10, 100, 10, window, 1_100));
-    }
 
     #[test]
     fn familiarity_needs_every_address() {

@@ -895,12 +895,20 @@ macro_rules! impl_sql_store {
                 }))
             }
 
-            async fn acknowledge_notice(&self, user: UserId, now: i64) -> Result<(), StoreError> {
-                sqlx::query("UPDATE users SET notice_acknowledged_at = $1 WHERE id = $2 AND notice_acknowledged_at IS NULL")
-                    .bind(now)
-                    .bind(user.to_string())
-                    .execute(&self.pool)
-                    .await?;
+            async fn acknowledge_notice(&self, actor: &Actor, user: UserId, now: i64) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query(
+                    "UPDATE users SET notice_acknowledged_at = $1 WHERE id = $2 AND notice_acknowledged_at IS NULL",
+                )
+                .bind(now)
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 1 {
+                    let event = NewAuditEvent::new("user.notice_acknowledged", "user", user, json!({}));
+                    Self::append_audit(&mut tx, actor, now, event).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -1053,28 +1061,37 @@ macro_rules! impl_sql_store {
                 })
             }
 
-            async fn record_password_failure(
+            async fn reserve_attempt(
                 &self,
-                user: Option<(UserId, Location)>,
-                ip: &str,
-                user_key: &str,
+                user: UserId,
+                location: Location,
+                threshold: u32,
+                window_ms: i64,
                 now: i64,
-            ) -> Result<(), StoreError> {
+            ) -> Result<bool, StoreError> {
                 let mut tx = self.write_tx().await?;
-                if let Some((user, location)) = user {
-                    sqlx::query(
-                        "INSERT INTO lockout_counters (user_id, location, failures, last_failure_at) VALUES ($1, $2, 1, $3) \
-                         ON CONFLICT (user_id, location) DO UPDATE SET failures = lockout_counters.failures + 1, \
-                         last_failure_at = excluded.last_failure_at",
-                    )
-                    .bind(user.to_string())
-                    .bind(location.as_str())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                let row = sqlx::query(
+                    "INSERT INTO lockout_counters (user_id, location, failures, last_failure_at) VALUES ($1, $2, 1, $3) \
+                     ON CONFLICT (user_id, location) DO UPDATE SET failures = lockout_counters.failures + 1, \
+                     last_failure_at = excluded.last_failure_at \
+                     WHERE lockout_counters.failures < $4 OR lockout_counters.last_failure_at <= $5 \
+                     RETURNING failures",
+                )
+                .bind(user.to_string())
+                .bind(location.as_str())
+                .bind(now)
+                .bind(i64::from(threshold))
+                .bind(now - window_ms)
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(row.is_some())
+            }
+
+            async fn record_failed_attempt(&self, ip_key: &str, user_key: &str, now: i64) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
                 sqlx::query("INSERT INTO ip_failures (ip, user_key, at) VALUES ($1, $2, $3)")
-                    .bind(ip)
+                    .bind(ip_key)
                     .bind(user_key)
                     .bind(now)
                     .execute(&mut *tx)
@@ -1085,12 +1102,16 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            async fn record_password_success(&self, user: UserId, ip: &str, now: i64) -> Result<(), StoreError> {
-                let mut tx = self.write_tx().await?;
+            async fn record_password_success(&self, user: UserId) -> Result<(), StoreError> {
                 sqlx::query("DELETE FROM lockout_counters WHERE user_id = $1 AND location IN ('familiar', 'unknown')")
                     .bind(user.to_string())
-                    .execute(&mut *tx)
+                    .execute(&self.pool)
                     .await?;
+                Ok(())
+            }
+
+            async fn learn_familiar_ip(&self, user: UserId, ip: &str, now: i64) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
                 sqlx::query(
                     "INSERT INTO familiar_ips (user_id, ip, added_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (user_id, ip) DO UPDATE SET added_at = excluded.added_at",

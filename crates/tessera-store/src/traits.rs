@@ -246,7 +246,8 @@ pub trait SignInStore: Send + Sync {
         now: UnixMillis,
     ) -> Result<Option<ParkedRequest>, StoreError>;
 
-    async fn acknowledge_notice(&self, user: UserId, now: UnixMillis) -> Result<(), StoreError>;
+    /// Records the password-update notice as acknowledged, with its audit event.
+    async fn acknowledge_notice(&self, actor: &Actor, user: UserId, now: UnixMillis) -> Result<(), StoreError>;
 
     async fn totp_credential(&self, user: UserId) -> Result<Option<TotpCredential>, StoreError>;
     /// Starts (or restarts) enrolment with a new secret; a confirmed credential is kept.
@@ -270,17 +271,25 @@ pub trait SignInStore: Send + Sync {
     async fn set_app_policy(&self, actor: &Actor, app: AppId, policy: &AccessPolicy) -> Result<(), StoreError>;
 
     async fn lockout_counter(&self, user: UserId, location: Location) -> Result<Option<LockoutCounter>, StoreError>;
-    /// Counts a wrong password for `user` (when known) from `ip`; `user_key` identifies the
-    /// name tried, known or not, for spray detection.
-    async fn record_password_failure(
+    /// Reserves one attempt against the user's counter for `location`, atomically: counts it
+    /// (as a failure until a success resets the counter) and returns true when the counter
+    /// is under `threshold` or its last failure is older than `window_ms`; false (and nothing
+    /// changes) when locked. Concurrent attempts cannot all slip under the threshold.
+    async fn reserve_attempt(
         &self,
-        user: Option<(UserId, Location)>,
-        ip: &str,
-        user_key: &str,
+        user: UserId,
+        location: Location,
+        threshold: u32,
+        window_ms: i64,
         now: UnixMillis,
-    ) -> Result<(), StoreError>;
-    /// A right password: the password counters reset and `ip` becomes familiar.
-    async fn record_password_success(&self, user: UserId, ip: &str, now: UnixMillis) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
+    /// Counts a failed sign-in from the address `ip_key` for the name `user_key` (known or
+    /// not), for spray throttling.
+    async fn record_failed_attempt(&self, ip_key: &str, user_key: &str, now: UnixMillis) -> Result<(), StoreError>;
+    /// A right password: the password counters reset.
+    async fn record_password_success(&self, user: UserId) -> Result<(), StoreError>;
+    /// A completed sign-in from `ip`: the address becomes familiar (the newest 20 are kept).
+    async fn learn_familiar_ip(&self, user: UserId, ip: &str, now: UnixMillis) -> Result<(), StoreError>;
     /// A right second factor: its counter resets.
     async fn clear_second_factor_failures(&self, user: UserId) -> Result<(), StoreError>;
     async fn familiar_ips(&self, user: UserId) -> Result<Vec<String>, StoreError>;

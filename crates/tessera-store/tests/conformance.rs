@@ -102,6 +102,7 @@ conformance!(
     parked_requests_belong_to_one_browser_and_expire,
     totp_steps_and_recovery_codes_are_single_use,
     lockout_counters_familiar_ips_and_spray_counts,
+    parallel_attempts_cannot_pass_the_threshold,
     app_policy_and_notice_round_trip,
 );
 
@@ -472,18 +473,38 @@ async fn totp_steps_and_recovery_codes_are_single_use(store: Arc<dyn Store>, _ra
 
 async fn lockout_counters_familiar_ips_and_spray_counts(store: Arc<dyn Store>, _raw: Raw) {
     let user = alice(&store).await;
-    for at in [10, 20] {
-        store.record_password_failure(Some((user.id, Location::Unknown)), "192.0.2.1", "k-alice", at).await.unwrap();
+    let window = 1_000;
+    for at in [10, 20, 30] {
+        assert!(store.reserve_attempt(user.id, Location::Unknown, 3, window, at).await.unwrap());
     }
-    store.record_password_failure(None, "192.0.2.1", "k-nobody", 30).await.unwrap();
-    store.record_password_failure(Some((user.id, Location::SecondFactor)), "192.0.2.1", "k-mfa", 40).await.unwrap();
+    assert!(
+        !store.reserve_attempt(user.id, Location::Unknown, 3, window, 40).await.unwrap(),
+        "locked at the threshold"
+    );
     let counter = store.lockout_counter(user.id, Location::Unknown).await.unwrap().unwrap();
-    assert_eq!((counter.failures, counter.last_failure_at), (2, 20));
+    assert_eq!((counter.failures, counter.last_failure_at), (3, 30), "a refused reservation changes nothing");
+    assert!(
+        store.reserve_attempt(user.id, Location::Familiar, 3, window, 40).await.unwrap(),
+        "other locations are apart"
+    );
+    assert!(
+        store.reserve_attempt(user.id, Location::Unknown, 3, window, 1_030).await.unwrap(),
+        "one attempt after the window"
+    );
+    assert!(
+        !store.reserve_attempt(user.id, Location::Unknown, 3, window, 1_031).await.unwrap(),
+        "and the window restarts"
+    );
+    assert!(store.reserve_attempt(user.id, Location::SecondFactor, 3, window, 50).await.unwrap());
+
+    store.record_failed_attempt("192.0.2.1", "k-alice", 10).await.unwrap();
+    store.record_failed_attempt("192.0.2.1", "k-alice", 20).await.unwrap();
+    store.record_failed_attempt("192.0.2.1", "k-nobody", 30).await.unwrap();
+    store.record_failed_attempt("192.0.2.1", "k-mfa", 40).await.unwrap();
     assert_eq!(store.failed_names_from_ip("192.0.2.1", 0).await.unwrap(), 3);
     assert_eq!(store.failed_names_from_ip("192.0.2.1", 25).await.unwrap(), 2);
-    for i in 0..25 {
-        store.record_password_success(user.id, &format!("10.0.0.{i}"), 100 + i).await.unwrap();
-    }
+
+    store.record_password_success(user.id).await.unwrap();
     assert!(store.lockout_counter(user.id, Location::Unknown).await.unwrap().is_none(), "a right password resets");
     assert!(
         store.lockout_counter(user.id, Location::SecondFactor).await.unwrap().is_some(),
@@ -491,10 +512,31 @@ async fn lockout_counters_familiar_ips_and_spray_counts(store: Arc<dyn Store>, _
     );
     store.clear_second_factor_failures(user.id).await.unwrap();
     assert!(store.lockout_counter(user.id, Location::SecondFactor).await.unwrap().is_none());
+    for i in 0..25 {
+        store.learn_familiar_ip(user.id, &format!("10.0.0.{i}"), 100 + i).await.unwrap();
+    }
     let familiar = store.familiar_ips(user.id).await.unwrap();
     assert_eq!(familiar.len(), tessera_store::MAX_FAMILIAR_IPS);
     assert_eq!(familiar[0], "10.0.0.24");
     assert!(!familiar.contains(&"10.0.0.0".to_string()), "the oldest go first");
+}
+
+/// Many parallel attempts against one counter: exactly `threshold` get through.
+async fn parallel_attempts_cannot_pass_the_threshold(store: Arc<dyn Store>, _raw: Raw) {
+    let user = alice(&store).await;
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.reserve_attempt(user.id, Location::Unknown, 5, 60_000, 1_000).await })
+        })
+        .collect();
+    let mut granted = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap() {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 5);
 }
 
 async fn app_policy_and_notice_round_trip(store: Arc<dyn Store>, _raw: Raw) {
@@ -512,11 +554,13 @@ async fn app_policy_and_notice_round_trip(store: Arc<dyn Store>, _raw: Raw) {
     ));
     let user = alice(&store).await;
     assert_eq!(user.notice_acknowledged_at, None);
-    store.acknowledge_notice(user.id, 77).await.unwrap();
-    store.acknowledge_notice(user.id, 88).await.unwrap();
+    store.acknowledge_notice(&actor(), user.id, 77).await.unwrap();
+    store.acknowledge_notice(&actor(), user.id, 88).await.unwrap();
     assert_eq!(
         store.find_user("alice@contoso.com").await.unwrap().notice_acknowledged_at,
         Some(77),
         "the first acknowledgement stands"
     );
+    let events = store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.action == "user.notice_acknowledged").count(), 1, "audited with the change");
 }

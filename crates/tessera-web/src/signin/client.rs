@@ -18,35 +18,63 @@ fn trusted(ip: IpAddr, proxies: &[Cidr]) -> bool {
     proxies.iter().any(|p| p.contains(ip))
 }
 
-pub fn client_addresses(peer: IpAddr, headers: &HeaderMap, proxies: &[Cidr]) -> ClientAddresses {
-    if !trusted(peer, proxies) {
-        return ClientAddresses { client: peer, presented: vec![peer.to_string()] };
+/// One X-Forwarded-For entry: an address, optionally with a port (`1.2.3.4:5678`,
+/// `[2001:db8::1]:443`).
+fn parse_hop(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse() {
+        return Some(ip);
     }
-    // X-Forwarded-For is appended to by each proxy: walk it from the right, past our own
-    // proxies, to the first address they did not vouch for.
-    let chain: Vec<IpAddr> = headers
+    if let Some(rest) = entry.strip_prefix('[') {
+        return rest.split_once(']').and_then(|(ip, _)| ip.parse().ok());
+    }
+    entry.rsplit_once(':').and_then(|(ip, port)| port.parse::<u16>().ok().and(ip.parse().ok()))
+}
+
+/// The client's addresses, or `None` when a trusted proxy's header cannot be read: the request
+/// is then refused rather than attributed to the proxy (which allow-lists often cover).
+pub fn client_addresses(peer: IpAddr, headers: &HeaderMap, proxies: &[Cidr]) -> Option<ClientAddresses> {
+    if !trusted(peer, proxies) {
+        return Some(ClientAddresses { client: peer, presented: vec![peer.to_string()] });
+    }
+    // Each proxy appends the address it received from: walk from the right, past our own
+    // proxies, to the first address they did not vouch for. Anything left of it is whatever
+    // the client chose to send, and is not read.
+    let hops: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.to_str().ok())
+        .collect::<Option<Vec<_>>>()?
+        .into_iter()
         .flat_map(|v| v.split(','))
-        .map_while(|ip| ip.trim().parse().ok())
         .collect();
     let mut client = peer;
-    for ip in chain.iter().rev() {
-        client = *ip;
-        if !trusted(*ip, proxies) {
+    for hop in hops.iter().rev() {
+        client = parse_hop(hop)?;
+        if !trusted(client, proxies) {
             break;
         }
     }
     let mut presented = vec![client.to_string()];
-    let exchange = headers
-        .get("x-ms-forwarded-client-ip")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<IpAddr>().ok());
-    if let Some(ip) = exchange.filter(|ip| *ip != client) {
-        presented.push(ip.to_string());
+    if let Some(value) = headers.get("x-ms-forwarded-client-ip") {
+        let ip = parse_hop(value.to_str().ok()?)?;
+        if ip != client {
+            presented.push(ip.to_string());
+        }
     }
-    ClientAddresses { client, presented }
+    Some(ClientAddresses { client, presented })
+}
+
+/// The key password-spray throttling counts by: the address, or for IPv6 its /64, since one
+/// host commonly holds a whole /64.
+pub fn throttle_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
 }
 
 #[cfg(test)]
@@ -60,16 +88,38 @@ mod tests {
         h
     }
 
+    fn client(peer: &str, xff: &str) -> Option<String> {
+        let proxies = vec!["10.0.0.0/8".parse().unwrap()];
+        client_addresses(peer.parse().unwrap(), &headers(xff), &proxies).map(|c| c.client.to_string())
+    }
+
     #[test]
     fn forwarded_headers_only_from_trusted_proxies() {
-        let proxies = vec!["10.0.0.0/8".parse().unwrap()];
-        let spoofed = client_addresses("198.51.100.7".parse().unwrap(), &headers("10.1.1.1"), &proxies);
-        assert_eq!(spoofed.client.to_string(), "198.51.100.7");
-        let via_proxy = client_addresses("10.0.0.2".parse().unwrap(), &headers("203.0.113.9, 10.0.0.3"), &proxies);
-        assert_eq!(via_proxy.client.to_string(), "203.0.113.9");
-        let forged_left = client_addresses("10.0.0.2".parse().unwrap(), &headers("1.2.3.4, 203.0.113.9"), &proxies);
-        assert_eq!(forged_left.client.to_string(), "203.0.113.9", "only the right-most untrusted hop counts");
-        let garbage = client_addresses("10.0.0.2".parse().unwrap(), &headers("not-an-ip"), &proxies);
-        assert_eq!(garbage.client.to_string(), "10.0.0.2");
+        assert_eq!(client("198.51.100.7", "10.1.1.1").as_deref(), Some("198.51.100.7"));
+        assert_eq!(client("10.0.0.2", "203.0.113.9, 10.0.0.3").as_deref(), Some("203.0.113.9"));
+        assert_eq!(
+            client("10.0.0.2", "1.2.3.4, 203.0.113.9").as_deref(),
+            Some("203.0.113.9"),
+            "only the right-most untrusted hop"
+        );
+        assert_eq!(client("10.0.0.2", "203.0.113.9:5678").as_deref(), Some("203.0.113.9"), "ports are allowed");
+        assert_eq!(client("10.0.0.2", "[2001:db8::1]:443").as_deref(), Some("2001:db8::1"));
+    }
+
+    #[test]
+    fn garbage_the_client_sent_left_of_the_real_hop_is_not_read() {
+        assert_eq!(client("10.0.0.2", "x, 203.0.113.9").as_deref(), Some("203.0.113.9"));
+    }
+
+    #[test]
+    fn an_unreadable_hop_is_never_attributed_to_the_proxy() {
+        assert_eq!(client("10.0.0.2", "not-an-ip"), None);
+        assert_eq!(client("10.0.0.2", "203.0.113.9, junk"), None);
+    }
+
+    #[test]
+    fn ipv6_is_throttled_by_its_64() {
+        assert_eq!(throttle_key("2001:db8:1:2:aaaa::1".parse().unwrap()), "2001:db8:1:2::/64");
+        assert_eq!(throttle_key("192.0.2.1".parse().unwrap()), "192.0.2.1");
     }
 }

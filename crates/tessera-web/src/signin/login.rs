@@ -9,13 +9,14 @@ use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
-use tessera_auth::lockout::{is_familiar, password_check_allowed};
+use tessera_auth::lockout::is_familiar;
 use tessera_auth::password::verify_password;
 use tessera_auth::secret::sha256_hex;
 use tessera_core::policy::{AuthnContext, Factor};
 use tessera_core::{Actor, NewAuditEvent, User, UserState};
 use tessera_store::{Location, StoreError};
 
+use super::client::throttle_key;
 use super::pages::{self, Login};
 use super::session::{self, continue_id, csrf_ok, csrf_token};
 use super::{client_addresses, peer};
@@ -72,10 +73,19 @@ pub fn after_sign_in(user: &User, complete: bool, continue_id: &str) -> Response
 }
 
 /// A real argon2id hash with the same parameters, verified for unknown users so that they
-/// take as long as known ones.
-fn dummy_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| tessera_auth::password::hash_password("tessera-dummy-password-for-timing").unwrap_or_default())
+/// take as long as known ones. `None` only if hashing itself fails, which callers refuse.
+fn dummy_hash() -> Option<&'static str> {
+    static HASH: OnceLock<Option<String>> = OnceLock::new();
+    HASH.get_or_init(|| tessera_auth::password::hash_password("tessera-dummy-password-for-timing").ok()).as_deref()
+}
+
+/// A request a trusted proxy forwarded with a header we cannot read.
+pub fn unreadable_forwarding() -> Response {
+    pages::message(
+        StatusCode::BAD_REQUEST,
+        "Request refused",
+        "Your request came through a proxy whose forwarding header could not be read. Try again.",
+    )
 }
 
 fn failed(csrf: &str, continue_id: &str, username: &str) -> Response {
@@ -93,8 +103,12 @@ pub async fn submit(
     if !csrf_ok(&state, &headers, &form.csrf) {
         return pages::form_refused();
     }
-    let addresses = client_addresses(peer(&extensions), &headers, &state.signin.trusted_proxies);
+    let Some(addresses) = client_addresses(peer(&extensions), &headers, &state.signin.trusted_proxies) else {
+        return unreadable_forwarding();
+    };
+    let Some(dummy) = dummy_hash() else { return pages::failure("the timing dummy hash could not be made") };
     let ip = addresses.client.to_string();
+    let ip_key = throttle_key(addresses.client);
     let username = form.username.trim().to_string();
     let user_key = sha256_hex(&username.to_ascii_lowercase());
     let now = session::now();
@@ -107,9 +121,9 @@ pub async fn submit(
         return failed(&form.csrf, &continue_id, "");
     }
 
-    // Password spraying: too many different names failing from one address.
+    // Password spraying: too many different names failing from one address (IPv6: one /64).
     let lockout = state.signin.lockout;
-    match state.store.failed_names_from_ip(&ip, now - lockout.spray_window_ms).await {
+    match state.store.failed_names_from_ip(&ip_key, now - lockout.spray_window_ms).await {
         Ok(names) if names >= lockout.spray_names => {
             let event = audit(
                 "signin.throttled",
@@ -135,10 +149,10 @@ pub async fn submit(
         Err(e) => return pages::failure(e),
     };
 
-    let outcome = match &user {
+    let outcome: Result<(), &'static str> = match &user {
         None => {
-            let _ = verify_password(&form.password, dummy_hash());
-            Err(("unknown_user", None))
+            let _ = verify_password(&form.password, dummy);
+            Err("unknown_user")
         }
         Some(user) => {
             let familiar = match state.store.familiar_ips(user.id).await {
@@ -150,29 +164,28 @@ pub async fn submit(
             } else {
                 (Location::Unknown, lockout.unknown_threshold)
             };
-            let allowed = match state.store.lockout_counter(user.id, location).await {
-                Ok(Some(counter)) => password_check_allowed(
-                    counter.failures,
-                    counter.last_failure_at,
-                    threshold,
-                    lockout.observation_window_ms,
-                    now,
-                ),
-                Ok(None) => true,
+            // The attempt is counted before the password is checked, atomically, so parallel
+            // guesses cannot all slip under the threshold; a right password resets the count.
+            let reserved = match state
+                .store
+                .reserve_attempt(user.id, location, threshold, lockout.observation_window_ms, now)
+                .await
+            {
+                Ok(reserved) => reserved,
                 Err(e) => return pages::failure(e),
             };
-            if !allowed {
+            if !reserved {
                 // Locked for this location: the password is not checked at all (as AD FS),
                 // but the time it would take is spent, so the answer looks the same.
-                let _ = verify_password(&form.password, dummy_hash());
-                Err(("locked_out", Some((user.id, location))))
+                let _ = verify_password(&form.password, dummy);
+                Err("locked_out")
             } else {
-                let hash = user.password_hash.as_deref().unwrap_or(dummy_hash());
+                let hash = user.password_hash.as_deref().unwrap_or(dummy);
                 let right = verify_password(&form.password, hash).unwrap_or(false) && user.password_hash.is_some();
                 match (right, user.state) {
                     (true, UserState::Active) => Ok(()),
-                    (true, UserState::Suspended) => Err(("suspended", None)),
-                    (false, _) => Err(("wrong_password", Some((user.id, location)))),
+                    (true, UserState::Suspended) => Err("suspended"),
+                    (false, _) => Err("wrong_password"),
                 }
             }
         }
@@ -181,10 +194,10 @@ pub async fn submit(
     let target = user.as_ref().map(|u| u.id.to_string()).unwrap_or_else(|| username.clone());
     let user = match (outcome, user) {
         (Ok(()), Some(user)) => user,
-        (Err((reason, counted)), _) => {
-            // Fail closed: the failure is recorded before the answer goes out.
-            let counts = reason == "wrong_password" || reason == "unknown_user";
-            if counts && let Err(e) = state.store.record_password_failure(counted, &ip, &user_key, now).await {
+        (Err(reason), _) => {
+            // Fail closed: the failure is recorded before the answer goes out, the same way
+            // whatever the reason, so that no reason is told apart by what it writes.
+            if let Err(e) = state.store.record_failed_attempt(&ip_key, &user_key, now).await {
                 return pages::failure(e);
             }
             let event = audit("signin.failure", target, json!({"ip": ip, "reason": reason, "username": username}));
@@ -196,7 +209,7 @@ pub async fn submit(
         (Ok(()), None) => return pages::failure("sign-in succeeded without a user"),
     };
 
-    if let Err(e) = state.store.record_password_success(user.id, &ip, now).await {
+    if let Err(e) = state.store.record_password_success(user.id).await {
         return pages::failure(e);
     }
     let has_totp = match state.store.totp_credential(user.id).await {
@@ -206,6 +219,15 @@ pub async fn submit(
     let event = audit("signin.password", user.id.to_string(), json!({"ip": ip, "mfa_next": has_totp}));
     if let Err(e) = state.store.append_audit(&Actor(format!("user:{}", user.id)), event).await {
         return pages::failure(e);
+    }
+    // An address becomes familiar only once a sign-in is complete: a password alone (with a
+    // second factor still to come) does not make the attacker's address familiar.
+    if !has_totp {
+        for address in &addresses.presented {
+            if let Err(e) = state.store.learn_familiar_ip(user.id, address, now).await {
+                return pages::failure(e);
+            }
+        }
     }
     let authn = AuthnContext::default().with(Factor::Password, now);
     let (_, cookie) = match session::establish(&state, &headers, &user, authn, !has_totp, None).await {

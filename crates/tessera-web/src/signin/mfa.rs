@@ -7,13 +7,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
-use tessera_auth::lockout::password_check_allowed;
 use tessera_auth::secret::{new_recovery_codes, recovery_code_hash, sha256_hex};
 use tessera_auth::totp;
 use tessera_core::policy::Factor;
 use tessera_core::{Actor, NewAuditEvent, UserId};
 use tessera_store::Location;
 
+use super::client::throttle_key;
 use super::login::{ContinueQuery, after_sign_in};
 use super::pages::{self, Mfa, RecoveryCodes, TotpEnroll};
 use super::session::{self, Current, continue_id, csrf_ok, csrf_token};
@@ -102,22 +102,23 @@ pub async fn submit(
         Err(e) => return pages::failure(e),
     };
     let user = current.user.id;
-    let ip = client_addresses(peer(&extensions), &headers, &state.signin.trusted_proxies).client.to_string();
+    let Some(addresses) = client_addresses(peer(&extensions), &headers, &state.signin.trusted_proxies) else {
+        return super::login::unreadable_forwarding();
+    };
+    let ip = addresses.client.to_string();
     let now = session::now();
     let lockout = state.signin.lockout;
-    let allowed = match state.store.lockout_counter(user, Location::SecondFactor).await {
-        Ok(Some(c)) => password_check_allowed(
-            c.failures,
-            c.last_failure_at,
-            lockout.unknown_threshold,
-            lockout.observation_window_ms,
-            now,
-        ),
-        Ok(None) => true,
+    // Counted before the code is checked, atomically (see the login page); a right code resets.
+    let reserved = match state
+        .store
+        .reserve_attempt(user, Location::SecondFactor, lockout.unknown_threshold, lockout.observation_window_ms, now)
+        .await
+    {
+        Ok(reserved) => reserved,
         Err(e) => return pages::failure(e),
     };
     let actor = Actor(format!("user:{user}"));
-    let factor = if allowed {
+    let factor = if reserved {
         match code_is_right(&state, user, &form.code, now).await {
             Ok(factor) => factor,
             Err(response) => return response,
@@ -127,11 +128,10 @@ pub async fn submit(
     };
     let Some(factor) = factor else {
         let key = sha256_hex(&format!("mfa:{user}"));
-        if let Err(e) = state.store.record_password_failure(Some((user, Location::SecondFactor)), &ip, &key, now).await
-        {
+        if let Err(e) = state.store.record_failed_attempt(&throttle_key(addresses.client), &key, now).await {
             return pages::failure(e);
         }
-        let reason = if allowed { "wrong_code" } else { "locked_out" };
+        let reason = if reserved { "wrong_code" } else { "locked_out" };
         let event = NewAuditEvent::new("signin.mfa_failure", "user", user, json!({"ip": ip, "reason": reason}));
         if let Err(e) = state.store.append_audit(&actor, event).await {
             return pages::failure(e);
@@ -144,6 +144,11 @@ pub async fn submit(
     };
     if let Err(e) = state.store.clear_second_factor_failures(user).await {
         return pages::failure(e);
+    }
+    for address in &addresses.presented {
+        if let Err(e) = state.store.learn_familiar_ip(user, address, now).await {
+            return pages::failure(e);
+        }
     }
     let factor_name = if factor == Factor::Totp { "totp" } else { "recovery_code" };
     let event = NewAuditEvent::new("signin.mfa", "user", user, json!({"ip": ip, "factor": factor_name}));

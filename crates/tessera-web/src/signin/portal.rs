@@ -66,21 +66,25 @@ pub async fn launch(
 pub async fn launch_app(state: &AppState, extensions: &Extensions, headers: &HeaderMap, app: &str) -> Response {
     let not_found = || pages::message(StatusCode::NOT_FOUND, "Application not found", "There is no such application.");
     let Ok(app_id) = app.parse::<AppId>() else { return not_found() };
-    let current = match session::current(state, headers).await {
-        Ok(Some(current)) if current.session.complete && current.user.notice_acknowledged_at.is_some() => current,
-        Ok(_) => return park_and_sign_in(state, headers, "launch", json!({"app": app_id.to_string()})).await,
-        Err(e) => return pages::failure(e),
-    };
+    // The app must exist before anything is parked for it: no writes for made-up ids.
     let app = match state.store.find_app(&app_id.to_string()).await {
         Ok(app) => app,
         Err(tessera_store::StoreError::NotFound { .. }) => return not_found(),
+        Err(e) => return pages::failure(e),
+    };
+    let current = match session::current(state, headers).await {
+        Ok(Some(current)) if current.session.complete && current.user.notice_acknowledged_at.is_some() => current,
+        Ok(_) => return park_and_sign_in(state, headers, "launch", json!({"app": app.id.to_string()})).await,
         Err(e) => return pages::failure(e),
     };
     let access = match state.store.check_access(current.user.id, app.id).await {
         Ok(access) => access,
         Err(e) => return pages::failure(e),
     };
-    let ip = client_addresses(super::peer(extensions), headers, &state.signin.trusted_proxies).client;
+    let Some(addresses) = client_addresses(super::peer(extensions), headers, &state.signin.trusted_proxies) else {
+        return super::login::unreadable_forwarding();
+    };
+    let ip = addresses.client;
     let actor = Actor(format!("user:{}", current.user.id));
     let audit = |action: &'static str, summary: serde_json::Value| NewAuditEvent::new(action, "app", app.id, summary);
     match decide(&access, &app.policy, ip, &current.session.authn) {
@@ -169,11 +173,9 @@ pub async fn notice_submit(State(state): State<AppState>, headers: HeaderMap, Fo
         Err(e) => return pages::failure(e),
     };
     let now = session::now();
-    if let Err(e) = state.store.acknowledge_notice(current.user.id, now).await {
-        return pages::failure(e);
-    }
-    let event = NewAuditEvent::new("user.notice_acknowledged", "user", current.user.id, json!({}));
-    if let Err(e) = state.store.append_audit(&Actor(format!("user:{}", current.user.id)), event).await {
+    if let Err(e) =
+        state.store.acknowledge_notice(&Actor(format!("user:{}", current.user.id)), current.user.id, now).await
+    {
         return pages::failure(e);
     }
     current.user.notice_acknowledged_at = Some(now);
@@ -192,7 +194,9 @@ pub async fn logout(
     if let Some(id) = cookies::read(&headers, cookies::SESSION) {
         let hash = tessera_auth::secret::sha256_hex(&id);
         if let Ok(Some(session)) = state.store.find_session(&hash).await {
-            let ip = client_addresses(peer(&extensions), &headers, &state.signin.trusted_proxies).client.to_string();
+            let ip = client_addresses(peer(&extensions), &headers, &state.signin.trusted_proxies)
+                .map(|a| a.client.to_string())
+                .unwrap_or_else(|| "unreadable".into());
             let event = NewAuditEvent::new("signin.logout", "user", session.user_id, json!({"ip": ip}));
             if let Err(e) = state.store.append_audit(&Actor(format!("user:{}", session.user_id)), event).await {
                 return pages::failure(e);

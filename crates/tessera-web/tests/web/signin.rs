@@ -632,3 +632,16 @@ async fn https_deployments_mark_cookies_secure_and_send_hsts() {
         "{session}"
     );
 }
+
+#[tokio::test]
+async fn unreadable_forwarding_and_made_up_apps_write_nothing() {
+    let (world, _) = World::new(config()).await;
+    let mut behind_proxy = Browser::new(&world).from("203.0.113.9, junk");
+    let refused = behind_proxy.login("alice@contoso.com", PASSWORD, "").await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "never attributed to the proxy itself");
+    let mut anonymous = Browser::new(&world);
+    let made_up = anonymous.get(&format!("/launch/{}", tessera_core::AppId::new())).await;
+    assert_eq!(made_up.status, StatusCode::NOT_FOUND);
+    assert!(!anonymous.cookies.contains_key("tessera_browser"), "nothing was parked");
+    assert!(!world.audit_actions().await.iter().any(|a| a.starts_with("signin.")));
+}
