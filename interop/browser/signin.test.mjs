@@ -56,6 +56,20 @@ function totp(secret, step) {
 
 const step = () => Math.floor(Date.now() / 1000 / 30);
 
+// Headless Chromium now and then answers a capture with "Unable to capture screenshot" while
+// it is still painting; the page is fine, so the capture is tried again.
+async function shot(page, path, options = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.screenshot({ path, ...options });
+      return;
+    } catch (error) {
+      if (attempt >= 4) throw error;
+      await page.waitForTimeout(250 * attempt);
+    }
+  }
+}
+
 function runCli(dataDir, args, input) {
   return execFileSync(tessera, ['--data-dir', dataDir, ...args], { input, encoding: 'utf8' });
 }
@@ -148,7 +162,7 @@ async function journey(backend, databaseArgs) {
 
   await page.goto(`${base}/`);
   assert.match(page.url(), /\/login$/);
-  await page.screenshot({ path: join(shots, '01-login.png') });
+  await shot(page, join(shots, '01-login.png'));
   await page.fill('#username', 'alice@contoso.com');
   await page.fill('#password', 'not the password');
   await page.click('button[type=submit]');
@@ -158,20 +172,20 @@ async function journey(backend, databaseArgs) {
   await page.fill('#password', password);
   await page.click('button[type=submit]');
   assert.match(page.url(), /\/notice$/);
-  await page.screenshot({ path: join(shots, '02-notice.png') });
+  await shot(page, join(shots, '02-notice.png'));
   await page.click('text=I understand');
   assert.equal(new URL(page.url()).pathname, '/');
 
   await page.click('text=Set up an authenticator app');
   const secret = base32Decode(await page.textContent('#secret'));
   assert.match(await page.getAttribute('#otpauth', 'href'), /^otpauth:\/\/totp\/Tessera:alice@contoso\.com\?secret=/);
-  await page.screenshot({ path: join(shots, '03-enrol-totp.png') });
+  await shot(page, join(shots, '03-enrol-totp.png'));
   const enrolStep = step();
   await page.fill('#code', totp(secret, enrolStep));
   await page.click('button[type=submit]');
   const codes = await page.$$eval('.codes code', (nodes) => nodes.map((n) => n.textContent));
   assert.equal(codes.length, 10);
-  await page.screenshot({ path: join(shots, '04-recovery-codes.png') });
+  await shot(page, join(shots, '04-recovery-codes.png'));
   await page.click('#continue');
 
   await page.click('text=Sign out');
@@ -181,7 +195,7 @@ async function journey(backend, databaseArgs) {
   await page.fill('#password', password);
   await page.click('button[type=submit]');
   assert.match(page.url(), /\/login\/mfa$/);
-  await page.screenshot({ path: join(shots, '05-mfa.png') });
+  await shot(page, join(shots, '05-mfa.png'));
   // The enrolment code was used once already: a later step's code.
   await page.fill('#code', totp(secret, enrolStep + 1));
   await page.click('button[type=submit]');
@@ -189,7 +203,7 @@ async function journey(backend, databaseArgs) {
 
   const tiles = await page.$$eval('.tile strong', (nodes) => nodes.map((n) => n.textContent).sort());
   assert.deepEqual(tiles, ['Microsoft 365', 'Wiki']);
-  await page.screenshot({ path: join(shots, '06-portal.png'), fullPage: true });
+  await shot(page, join(shots, '06-portal.png'), { fullPage: true });
 
   const wiki = await page.getAttribute('a[data-app="Wiki"]', 'href');
   const launch = await context.request.get(`${base}${wiki}`, { maxRedirects: 0 });

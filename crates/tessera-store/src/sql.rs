@@ -640,6 +640,17 @@ macro_rules! impl_sql_store {
                 }
             }
 
+            async fn find_app_by_domain(&self, domain: &str) -> Result<Application, StoreError> {
+                let row = sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps WHERE domain = $1"))
+                    .bind(domain.trim().to_ascii_lowercase())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match row {
+                    Some(row) => Self::app_from_row(&row),
+                    None => Err(StoreError::not_found("Microsoft 365 domain", domain)),
+                }
+            }
+
             async fn list_apps(&self, page: &PageRequest) -> Result<Page<Application>, StoreError> {
                 let limit = page.effective_limit();
                 let rows = sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps ", "WHERE id > $1 ORDER BY id LIMIT $2"))

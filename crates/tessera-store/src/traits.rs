@@ -90,6 +90,8 @@ pub trait AppStore: Send + Sync {
     ) -> Result<Application, StoreError>;
     /// By id or label (case-insensitive).
     async fn find_app(&self, key: &str) -> Result<Application, StoreError>;
+    /// The Microsoft 365 connector of a federated domain.
+    async fn find_app_by_domain(&self, domain: &str) -> Result<Application, StoreError>;
     async fn list_apps(&self, page: &PageRequest) -> Result<Page<Application>, StoreError>;
     /// Deletes all of `apps` or none: `confirm_count` must equal their number, and each must exist.
     async fn delete_apps(&self, actor: &Actor, apps: &[AppId], confirm_count: usize) -> Result<usize, StoreError>;

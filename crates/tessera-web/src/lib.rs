@@ -7,6 +7,7 @@ pub mod api;
 mod error;
 mod extract;
 mod ops;
+mod saml;
 pub mod signin;
 pub mod views;
 
@@ -17,6 +18,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_store::Store;
 
 pub use error::ApiError;
+pub use saml::metadata_document;
 
 /// The request body cap for the REST API. SP metadata travels inside a JSON body, and its own
 /// cap is 1 MiB, so the body may be a little larger.
@@ -38,6 +40,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::router())
         .merge(signin::router(state.clone()))
+        .merge(saml::router())
         .nest("/api/v1", api::router(state.clone()))
         .route_layer(axum::middleware::from_fn(ops::record_metrics))
         .with_state(state)

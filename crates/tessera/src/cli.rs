@@ -178,6 +178,13 @@ pub enum AppCommand {
     /// Signing certificates
     #[command(subcommand)]
     Cert(CertCommand),
+    /// The IdP metadata XML on stdout
+    Metadata {
+        app: String,
+        /// Which protocol's metadata (WS-Federation metadata arrives with WS-Federation)
+        #[arg(long, default_value = "saml", value_parser = ["saml"])]
+        protocol: String,
+    },
     /// Show or change who may use an app from where, and with which factors
     Policy {
         app: String,

@@ -23,6 +23,21 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(check_access))
         .routes(routes!(rotate_certificate))
         .routes(routes!(set_policy))
+        .routes(routes!(download_metadata))
+}
+
+/// The app's SAML IdP metadata as a file (the seed product's "Export Metadata").
+#[utoipa::path(get, path = "/apps/{app}/metadata", tag = "apps", params(("app" = String, Path, description = "id or label")),
+    responses((status = 200, content_type = "application/samlmetadata+xml", body = String), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn download_metadata(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    let app = state.store.find_app(&key).await?;
+    let xml = tessera_protocols::saml2::idp_metadata::for_application(&app, &state.public_url)
+        .map_err(|e| ApiError::invalid("app", e.to_string()))?;
+    let name = tessera_protocols::saml2::idp_metadata::download_name(&app);
+    Ok(crate::metadata_document(xml, Some(&name)))
 }
 
 /// `require_mfa` and `allowed_networks` (CIDR strings; empty for anywhere).

@@ -348,3 +348,49 @@ async fn health_and_readiness() {
     let (status, _) = api.send(Request::get("/readyz").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn metadata_is_published_and_downloadable() {
+    let api = Api::new().await;
+    let (_, app) = api.call(Method::POST, "/apps", Some(json!({"kind": "m365", "domain": "contoso.com"}))).await;
+    let id = app["id"].as_str().unwrap();
+    let request = Request::get(format!("/api/v1/apps/{id}/metadata"))
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.token))
+        .body(Body::empty())
+        .unwrap();
+    let response = api.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"tessera-contoso.com-metadata.xml\""
+    );
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/samlmetadata+xml");
+    let download = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let public = api
+        .router
+        .clone()
+        .oneshot(Request::get("/m365/CONTOSO.com/saml/metadata.xml").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(public.status(), StatusCode::OK, "the metadata URL needs no token");
+    let public = axum::body::to_bytes(public.into_body(), usize::MAX).await.unwrap();
+    assert_eq!(download, public);
+    let text = String::from_utf8(download.to_vec()).unwrap();
+    assert!(text.contains(r#"entityID="https://idp.example.com/m365/contoso.com""#));
+    assert!(text.contains(app["signing_certificate"].as_str().unwrap()));
+    for path in [
+        "/m365/fabrikam.com/saml/metadata.xml",
+        &format!("/apps/{id}/saml/metadata.xml"),
+        "/apps/not-an-id/saml/metadata.xml",
+    ] {
+        let response = api.router.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let (_, bookmark) = api
+        .call(Method::POST, "/apps", Some(json!({"kind": "bookmark", "label": "B", "url": "https://b.example"})))
+        .await;
+    let (status, error) =
+        api.call(Method::GET, &format!("/apps/{}/metadata", bookmark["id"].as_str().unwrap()), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(error["error"]["message"].as_str().unwrap().contains("no IdP metadata"));
+}

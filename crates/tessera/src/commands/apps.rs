@@ -133,6 +133,12 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        AppCommand::Metadata { app, .. } => {
+            let app = ctx.store.find_app(&app).await?;
+            let xml = tessera_protocols::saml2::idp_metadata::for_application(&app, &ctx.public_url().await?)?;
+            print!("{xml}");
+            Ok(())
+        }
         AppCommand::Policy { app, require_mfa, allowed_networks, any_network } => {
             let app = ctx.store.find_app(&app).await?;
             let mut policy = app.policy.clone();
