@@ -1,6 +1,7 @@
 //! SAML 2.0.
 
 pub mod idp_metadata;
+pub mod response;
 pub mod sp_metadata;
 
 pub const METADATA_NS: &str = "urn:oasis:names:tc:SAML:2.0:metadata";

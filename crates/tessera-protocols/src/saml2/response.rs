@@ -1,0 +1,159 @@
+//! SAML 2.0 Responses: the assertion a service provider consumes, signed (RSA-SHA256) as the
+//! relying party needs, never encrypted. The Microsoft 365 form follows M365-PROTOCOLS.md
+//! §1.4 field by field.
+
+use tessera_core::policy::AuthnContext;
+use tessera_core::{UnixMillis, User, format_millis};
+use tessera_xml::writer::Element;
+use tessera_xml::{SignaturePlacement, Signer, XmlError, sign_enveloped};
+
+use super::PROTOCOL_NS;
+
+pub const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+pub const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+pub const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+pub const PASSWORD_PROTECTED_TRANSPORT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
+/// What Entra reads as "MFA done by the federated IdP" (M365-PROTOCOLS.md §7.2).
+pub const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
+pub const ENTRA_ACS: &str = "https://login.microsoftonline.com/login.srf";
+
+/// Everything an assertion says. Ids come from the caller (this code does no I/O, random
+/// numbers included); they must be NCNames, e.g. `_` and a UUID.
+#[derive(Debug, Clone)]
+pub struct ResponseParams<'a> {
+    pub response_id: &'a str,
+    pub assertion_id: &'a str,
+    pub issuer: &'a str,
+    /// The ACS URL the response is posted to.
+    pub destination: &'a str,
+    pub audience: &'a str,
+    /// The AuthnRequest this answers; `None` for IdP-initiated.
+    pub in_response_to: Option<&'a str>,
+    pub name_id: &'a str,
+    pub name_id_format: &'a str,
+    /// Attribute name and values, in order.
+    pub attributes: Vec<(&'a str, Vec<&'a str>)>,
+    pub authn_instant: UnixMillis,
+    pub authn_context_class: &'a str,
+    pub now: UnixMillis,
+    /// How long the bearer confirmation is good for (5 minutes in Microsoft's sample).
+    pub confirmation_lifetime_ms: i64,
+    /// How long the assertion's conditions hold (1 hour in Microsoft's sample).
+    pub conditions_lifetime_ms: i64,
+    /// How far back NotBefore reaches, for relying parties whose clocks run slow.
+    pub clock_skew_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signing {
+    pub assertion: bool,
+    pub response: bool,
+}
+
+fn saml(local: &'static str) -> Element {
+    Element::new(ASSERTION_NS, "saml", local)
+}
+
+fn assertion(p: &ResponseParams<'_>) -> Element {
+    let mut confirmation_data = saml("SubjectConfirmationData")
+        .attr("NotOnOrAfter", format_millis(p.now + p.confirmation_lifetime_ms))
+        .attr("Recipient", p.destination);
+    if let Some(request) = p.in_response_to {
+        confirmation_data = confirmation_data.attr("InResponseTo", request);
+    }
+    let mut statement = saml("AttributeStatement");
+    for (name, values) in &p.attributes {
+        let mut attribute = saml("Attribute").attr("Name", *name);
+        for value in values {
+            attribute = attribute.child(saml("AttributeValue").text(*value));
+        }
+        statement = statement.child(attribute);
+    }
+    let mut assertion = saml("Assertion")
+        .attr("ID", p.assertion_id)
+        .attr("IssueInstant", format_millis(p.now))
+        .attr("Version", "2.0")
+        .child(saml("Issuer").text(p.issuer))
+        .child(
+            saml("Subject")
+                .child(saml("NameID").attr("Format", p.name_id_format).text(p.name_id))
+                .child(saml("SubjectConfirmation").attr("Method", BEARER).child(confirmation_data)),
+        )
+        .child(
+            saml("Conditions")
+                .attr("NotBefore", format_millis(p.now - p.clock_skew_ms))
+                .attr("NotOnOrAfter", format_millis(p.now + p.conditions_lifetime_ms))
+                .child(saml("AudienceRestriction").child(saml("Audience").text(p.audience))),
+        );
+    if !p.attributes.is_empty() {
+        assertion = assertion.child(statement);
+    }
+    assertion.child(
+        saml("AuthnStatement")
+            .attr("AuthnInstant", format_millis(p.authn_instant))
+            .attr("SessionIndex", p.assertion_id)
+            .child(saml("AuthnContext").child(saml("AuthnContextClassRef").text(p.authn_context_class))),
+    )
+}
+
+/// The Response document (no XML declaration), signed as `signing` asks.
+pub fn build_response(p: &ResponseParams<'_>, signing: Signing, signer: &dyn Signer) -> Result<String, XmlError> {
+    let mut assertion = assertion(p);
+    if signing.assertion {
+        sign_enveloped(&mut assertion, "ID", SignaturePlacement::After("Issuer"), &[], signer)?;
+    }
+    let mut response = Element::new(PROTOCOL_NS, "samlp", "Response")
+        .attr("ID", p.response_id)
+        .attr("Version", "2.0")
+        .attr("IssueInstant", format_millis(p.now))
+        .attr("Destination", p.destination)
+        .attr("Consent", "urn:oasis:names:tc:SAML:2.0:consent:unspecified");
+    if let Some(request) = p.in_response_to {
+        response = response.attr("InResponseTo", request);
+    }
+    response = response
+        .child(saml("Issuer").text(p.issuer))
+        .child(
+            Element::new(PROTOCOL_NS, "samlp", "Status")
+                .child(Element::new(PROTOCOL_NS, "samlp", "StatusCode").attr("Value", SUCCESS)),
+        )
+        .child(assertion);
+    if signing.response {
+        sign_enveloped(&mut response, "ID", SignaturePlacement::After("Issuer"), &[], signer)?;
+    }
+    response.to_document()
+}
+
+/// The class Entra reads: `multipleauthn` when a second factor was shown.
+pub fn entra_authn_context(authn: &AuthnContext) -> &'static str {
+    if authn.mfa_done() { MULTIPLE_AUTHN } else { PASSWORD_PROTECTED_TRANSPORT }
+}
+
+/// The parameters of a response to Entra ID for `user`: NameID persistent = ImmutableID,
+/// `IDPEmail` = UPN, audience `urn:federation:MicrosoftOnline`, posted to `login.srf`.
+pub fn m365_params<'a>(
+    user: &'a User,
+    issuer: &'a str,
+    in_response_to: Option<&'a str>,
+    authn: &AuthnContext,
+    ids: (&'a str, &'a str),
+    now: UnixMillis,
+) -> ResponseParams<'a> {
+    ResponseParams {
+        response_id: ids.0,
+        assertion_id: ids.1,
+        issuer,
+        destination: ENTRA_ACS,
+        audience: tessera_core::app::ENTRA_RELYING_PARTY,
+        in_response_to,
+        name_id: &user.immutable_id,
+        name_id_format: tessera_core::app::NAMEID_PERSISTENT,
+        attributes: vec![("IDPEmail", vec![user.upn.as_str()])],
+        authn_instant: authn.authenticated_at().unwrap_or(now),
+        authn_context_class: entra_authn_context(authn),
+        now,
+        confirmation_lifetime_ms: 5 * 60 * 1000,
+        conditions_lifetime_ms: 60 * 60 * 1000,
+        clock_skew_ms: 60 * 1000,
+    }
+}

@@ -1,0 +1,179 @@
+//! Protocol messages against independent implementations: xmlsec1 checks our signatures,
+//! pysaml2 plays Entra ID's service provider.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine;
+use tessera_core::policy::{AuthnContext, Factor};
+use tessera_core::{User, UserId, UserState};
+use tessera_protocols::saml2::idp_metadata::{IdpMetadata, build_idp_metadata};
+use tessera_protocols::saml2::response::{
+    MULTIPLE_AUTHN, PASSWORD_PROTECTED_TRANSPORT, Signing, build_response, m365_params,
+};
+use tessera_xml::RsaSigner;
+
+const ISSUER: &str = "https://idp.contoso.com/m365/contoso.com";
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tessera-xml/tests/data").join(name)
+}
+
+fn signer() -> RsaSigner {
+    RsaSigner::from_pkcs8(&std::fs::read(data("idp-key.pk8")).unwrap(), std::fs::read(data("idp-cert.der")).unwrap())
+        .unwrap()
+}
+
+fn alice() -> User {
+    User {
+        id: UserId::new(),
+        email: "alice@contoso.com".into(),
+        upn: "alice@contoso.com".into(),
+        first_name: "Alice".into(),
+        last_name: "Doe".into(),
+        immutable_id: "Ah2J42BsPUOBoUcsCYn7vA==".into(),
+        state: UserState::Active,
+        password_hash: None,
+        notice_acknowledged_at: Some(0),
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+fn required(what: &str) -> bool {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{what} is required under CI=true (scripts/test installs it)"
+    );
+    eprintln!("skipping: {what} is not installed");
+    false
+}
+
+fn python() -> Option<PathBuf> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = std::env::var_os("TESSERA_ORACLE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join(".venv/bin/python"));
+    let ok = Command::new(&python).args(["-c", "import saml2"]).output().is_ok_and(|o| o.status.success());
+    (ok || required("pysaml2 (the oracle venv)")).then_some(python)
+}
+
+fn xmlsec1_available() -> bool {
+    Command::new("xmlsec1").arg("--version").output().is_ok_and(|o| o.status.success()) || required("xmlsec1")
+}
+
+/// A fixed instant, so the signed bytes are fixed: 2026-11-22T10:00:00Z.
+const FIXED_NOW: i64 = 1_795_428_000_000;
+
+fn m365_response(now: i64, mfa: bool, in_response_to: &str) -> String {
+    let user = alice();
+    let mut authn = AuthnContext::default().with(Factor::Password, now - 2_000);
+    if mfa {
+        authn = authn.with(Factor::Totp, now - 1_000);
+    }
+    let params = m365_params(&user, ISSUER, Some(in_response_to), &authn, ("_resp-7e1b4d3c", "_assert-a75adf55"), now);
+    build_response(&params, Signing { assertion: true, response: false }, &signer()).unwrap()
+}
+
+#[test]
+fn golden_m365_response() {
+    let produced = m365_response(FIXED_NOW, true, "_049917a6-1183-42fd-a190-1d2cbaf9be0d");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/m365-response.xml");
+    if std::env::var("TESSERA_BLESS").as_deref() == Ok("1") {
+        std::fs::write(&path, &produced).unwrap();
+    }
+    assert_eq!(produced, std::fs::read_to_string(&path).unwrap_or_default(), "see tests/golden/README.md");
+    for field in [
+        r#"Destination="https://login.microsoftonline.com/login.srf""#,
+        r#"InResponseTo="_049917a6-1183-42fd-a190-1d2cbaf9be0d""#,
+        r#"Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">Ah2J42BsPUOBoUcsCYn7vA==<"#,
+        r#"Method="urn:oasis:names:tc:SAML:2.0:cm:bearer""#,
+        r#"Recipient="https://login.microsoftonline.com/login.srf""#,
+        "<saml:Audience>urn:federation:MicrosoftOnline</saml:Audience>",
+        r#"<saml:Attribute Name="IDPEmail"><saml:AttributeValue>alice@contoso.com</saml:AttributeValue>"#,
+        MULTIPLE_AUTHN,
+        r#"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"#,
+    ] {
+        assert!(produced.contains(field), "{field}");
+    }
+    assert_eq!(
+        produced.matches(&format!(">{ISSUER}</saml:Issuer>")).count(),
+        2,
+        "the app's issuer on Response and Assertion"
+    );
+    assert!(!produced.contains("EncryptedAssertion"));
+    assert!(m365_response(FIXED_NOW, false, "_x").contains(PASSWORD_PROTECTED_TRANSPORT));
+}
+
+#[test]
+fn xmlsec1_verifies_the_golden_assertion() {
+    if !xmlsec1_available() {
+        return;
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/m365-response.xml");
+    let out = Command::new("xmlsec1")
+        .args(["--verify", "--pubkey-cert-pem"])
+        .arg(data("idp-cert.pem"))
+        .args(["--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn pysaml2_accepts(response: &str, in_response_to: &str, certificate_file: &str) -> Result<serde_json::Value, String> {
+    let python = python().ok_or("no oracle")?;
+    let dir = tempfile::tempdir().unwrap();
+    let certificate = base64::engine::general_purpose::STANDARD.encode(std::fs::read(data(certificate_file)).unwrap());
+    let metadata = build_idp_metadata(&IdpMetadata {
+        entity_id: ISSUER,
+        sso_url: "https://idp.contoso.com/m365/contoso.com/saml/sso",
+        slo_url: "https://idp.contoso.com/m365/contoso.com/saml/slo",
+        signing_certificate: &certificate,
+        next_signing_certificate: None,
+        name_id_formats: &[tessera_core::app::NAMEID_PERSISTENT],
+    })
+    .unwrap();
+    std::fs::write(dir.path().join("idp.xml"), metadata).unwrap();
+    std::fs::write(dir.path().join("response.xml"), response).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/pysaml2_sp_accept.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(dir.path().join("idp.xml"))
+        .arg(dir.path().join("response.xml"))
+        .arg(in_response_to)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(serde_json::from_str(&stdout).unwrap())
+    } else {
+        Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+#[test]
+fn pysaml2_as_entra_accepts_the_m365_response() {
+    if python().is_none() {
+        return;
+    }
+    let now = tessera_core::Clock::now_millis(&tessera_core::SystemClock);
+    let response = m365_response(now, true, "_req-entra-1");
+    let read = pysaml2_accepts(&response, "_req-entra-1", "idp-cert.der").unwrap();
+    assert_eq!(read["issuer"], ISSUER);
+    assert_eq!(read["name_id"], "Ah2J42BsPUOBoUcsCYn7vA==");
+    assert_eq!(read["name_id_format"], "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent");
+    assert_eq!(read["attributes"]["IDPEmail"][0], "alice@contoso.com", "{read}");
+    assert_eq!(read["authn_class"], MULTIPLE_AUTHN);
+
+    // And it refuses what it must: another key, a tampered body, an unexpected InResponseTo.
+    assert!(
+        pysaml2_accepts(&response, "_req-entra-1", "attacker-cert.der").is_err(),
+        "signed by a key the SP does not trust"
+    );
+    let tampered = response.replacen("alice@contoso.com", "mallory@contoso.com", 1);
+    assert!(pysaml2_accepts(&tampered, "_req-entra-1", "idp-cert.der").is_err(), "tampered");
+    assert!(pysaml2_accepts(&response, "_other-request", "idp-cert.der").is_err(), "unsolicited");
+}
