@@ -4,6 +4,8 @@ pub enum ProtocolError {
     Xml(#[from] tessera_xml::XmlError),
     #[error("SAML metadata: {0}")]
     Metadata(String),
+    #[error("SAML request refused: {0}")]
+    Request(String),
 }
 
 impl ProtocolError {

@@ -1,5 +1,6 @@
 //! SAML 2.0.
 
+pub mod authn_request;
 pub mod idp_metadata;
 pub mod response;
 pub mod sp_metadata;
