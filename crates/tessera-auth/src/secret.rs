@@ -57,7 +57,7 @@ pub fn recovery_code_hash(code: &str) -> String {
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
 }
 
 /// Hex SHA-256, how tokens are stored and looked up.

@@ -29,11 +29,6 @@ impl StoreError {
     pub(crate) fn not_found(kind: &'static str, key: impl Into<String>) -> Self {
         StoreError::NotFound { kind, key: key.into() }
     }
-
-    /// True for failures of the database itself (unreachable, I/O), as opposed to bad input.
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Database(_))
-    }
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -272,6 +272,7 @@ pub trait SignInStore: Send + Sync {
 
     async fn set_app_policy(&self, actor: &Actor, app: AppId, policy: &AccessPolicy) -> Result<(), StoreError>;
 
+    /// A counter as it stands (what an administrator's account-activity view reads).
     async fn lockout_counter(&self, user: UserId, location: Location) -> Result<Option<LockoutCounter>, StoreError>;
     /// Reserves one attempt against the user's counter for `location`, atomically: counts it
     /// (as a failure until a success resets the counter) and returns true when the counter

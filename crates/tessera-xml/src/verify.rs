@@ -210,7 +210,7 @@ pub fn verify_enveloped(
     let options = C14nOptions { with_comments: false, inclusive_prefixes };
     let canonical = canonicalize(xml, root, Some(signature.id()), &options)?;
     let digest = digest_algorithm.digest(canonical.as_bytes());
-    if !constant_time_eq(&digest, &expected_digest) {
+    if aws_lc_rs::constant_time::verify_slices_are_equal(&digest, &expected_digest).is_err() {
         return Err(XmlError::DigestMismatch);
     }
     Ok(VerifiedXml { canonical, signature_algorithm, digest_algorithm })
@@ -276,8 +276,4 @@ pub(crate) fn decode_base64(text: &str) -> Result<Vec<u8>, XmlError> {
     base64::engine::general_purpose::STANDARD
         .decode(compact)
         .map_err(|_| XmlError::SignatureShape("a base64 value is malformed"))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

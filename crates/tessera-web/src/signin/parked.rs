@@ -16,33 +16,24 @@ use super::pages;
 use super::session::{self, continue_id, cookie_policy};
 use crate::AppState;
 
-/// Parks `payload` under `kind` for this browser and sends it to sign in.
-pub async fn park_and_sign_in(
+/// Parks `payload` under `kind` for this browser: the parked id, and the cookies to set (the
+/// browser binding, when the browser has none yet).
+pub async fn park(
     state: &AppState,
     headers: &HeaderMap,
     kind: &str,
     payload: serde_json::Value,
-) -> Response {
+) -> Result<(String, Vec<String>), Response> {
     let mut set_cookies = Vec::new();
     let browser = match cookies::read(headers, cookies::BROWSER) {
         Some(browser) => browser,
-        None => match new_session_id() {
-            Ok(browser) => {
-                set_cookies.push(cookie_policy(state).set(
-                    cookies::BROWSER,
-                    &browser,
-                    Site::CrossSite,
-                    Some(400 * 86_400),
-                ));
-                browser
-            }
-            Err(e) => return pages::failure(e),
-        },
+        None => {
+            let browser = new_session_id().map_err(pages::failure)?;
+            set_cookies.push(cookie_policy(state).set(cookies::BROWSER, &browser, Site::CrossSite, Some(400 * 86_400)));
+            browser
+        }
     };
-    let id = match new_session_id() {
-        Ok(id) => id,
-        Err(e) => return pages::failure(e),
-    };
+    let id = new_session_id().map_err(pages::failure)?;
     let now = session::now();
     let parked = ParkedRequest {
         id: id.clone(),
@@ -52,10 +43,21 @@ pub async fn park_and_sign_in(
         created_at: now,
         expires_at: now + state.signin.parked_ttl_ms,
     };
-    if let Err(e) = state.store.park_request(&parked).await {
-        return pages::failure(e);
+    state.store.park_request(&parked).await.map_err(pages::failure)?;
+    Ok((id, set_cookies))
+}
+
+/// Parks `payload` under `kind` for this browser and sends it to sign in.
+pub async fn park_and_sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: &str,
+    payload: serde_json::Value,
+) -> Response {
+    match park(state, headers, kind, payload).await {
+        Ok((id, cookies)) => pages::redirect(&format!("/login?continue={id}"), &cookies),
+        Err(response) => response,
     }
-    pages::redirect(&format!("/login?continue={id}"), &set_cookies)
 }
 
 pub async fn resume(

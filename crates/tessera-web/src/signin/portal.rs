@@ -14,7 +14,7 @@ use tessera_core::{Actor, AppId, AppKind, NewAuditEvent};
 use super::cookies;
 use super::login::{ContinueQuery, after_sign_in};
 use super::pages::{self, Notice, Portal, Tile};
-use super::parked::park_and_sign_in;
+use super::parked::{park, park_and_sign_in};
 use super::session::{self, Current, continue_id, cookie_policy, csrf_ok, csrf_token};
 use super::{client_addresses, peer};
 use crate::AppState;
@@ -101,17 +101,10 @@ pub async fn launch_app(state: &AppState, extensions: &Extensions, headers: &Hea
         PolicyOutcome::NeedSecondFactor => {
             // The user has no second factor yet (those who have one show it at sign-in): enrol
             // one, then come back here.
-            let parked = park_and_sign_in(state, headers, "launch", json!({"app": app.id.to_string()})).await;
-            let Some(location) = parked.headers().get(axum::http::header::LOCATION).and_then(|l| l.to_str().ok())
-            else {
-                return parked;
-            };
-            let continue_query = location.split_once('?').map(|(_, q)| q.to_string()).unwrap_or_default();
-            let mut response = pages::redirect(&format!("/mfa/totp?{continue_query}"), &[]);
-            for cookie in parked.headers().get_all(axum::http::header::SET_COOKIE) {
-                response.headers_mut().append(axum::http::header::SET_COOKIE, cookie.clone());
+            match park(state, headers, "launch", json!({"app": app.id.to_string()})).await {
+                Ok((id, cookies)) => pages::redirect(&format!("/mfa/totp?continue={id}"), &cookies),
+                Err(response) => response,
             }
-            response
         }
         PolicyOutcome::Allow => {
             let event = audit(
