@@ -106,6 +106,19 @@ pub struct SamlSpConfig {
     /// Base64 DER of the SP's signing certificate, from its metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<String>,
+    /// Sign the assertion (the default, and what most SPs require).
+    #[serde(default = "yes")]
+    pub sign_assertion: bool,
+    /// Sign the whole Response too.
+    #[serde(default)]
+    pub sign_response: bool,
+    /// Accept RSA-SHA1 request signatures from this SP (flagged in audit).
+    #[serde(default)]
+    pub allow_sha1: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl SamlSpConfig {
@@ -146,6 +159,13 @@ impl SamlSpConfig {
                 slo.response_url = Some(validate::endpoint_url("slo", r)?);
             }
         }
+        if !self.sign_assertion && !self.sign_response {
+            return Err(CoreError::invalid("signing", "sign the assertion, the response, or both"));
+        }
+        if self.name_id_format.trim().is_empty() || self.name_id_format.len() > 256 {
+            return Err(CoreError::invalid("name_id_format", "must be a NameID format URI"));
+        }
+        self.attribute_mappings = validate_mappings(std::mem::take(&mut self.attribute_mappings), &[])?;
         if self.sign_requests && self.certificate.is_none() {
             return Err(CoreError::invalid(
                 "certificate",
@@ -156,15 +176,236 @@ impl SamlSpConfig {
     }
 }
 
+impl std::str::FromStr for UserAttribute {
+    type Err = CoreError;
+
+    fn from_str(text: &str) -> Result<Self, CoreError> {
+        serde_json::from_value(serde_json::Value::String(text.trim().to_string())).map_err(|_| {
+            CoreError::invalid(
+                "attribute",
+                format!("{text:?} is not one of id, email, upn, first_name, last_name, display_name, immutable_id"),
+            )
+        })
+    }
+}
+
+impl AttributeMapping {
+    /// `NAME=SOURCE`, as the CLI takes it.
+    pub fn parse(text: &str) -> Result<Self, CoreError> {
+        let (name, source) = text
+            .rsplit_once('=')
+            .ok_or_else(|| CoreError::invalid("attribute", format!("{text:?} is not NAME=SOURCE")))?;
+        Ok(AttributeMapping { name: name.trim().to_string(), source: source.parse()? })
+    }
+}
+
+/// A change to an application's sign-in settings; `None` leaves a setting as it is. Fields
+/// that do not apply to the app's kind are refused. The M365 domain and IdP path never
+/// change: the federated domain's settings point at them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsChange {
+    /// Replaces the attribute mappings (M365: added after `IDPEmail`).
+    #[serde(default)]
+    pub attributes: Option<Vec<AttributeMapping>>,
+    /// M365: where the portal tile sends users.
+    #[serde(default)]
+    pub login_url: Option<String>,
+    /// M365: require Entra's signed AuthnRequests.
+    #[serde(default)]
+    pub require_signed_requests: Option<bool>,
+    /// M365: base64 DER of Entra's request-signing certificate.
+    #[serde(default)]
+    pub entra_certificate: Option<String>,
+    /// SAML: the NameID format issued.
+    #[serde(default)]
+    pub name_id_format: Option<String>,
+    /// SAML: which attribute becomes the NameID.
+    #[serde(default)]
+    pub name_id_source: Option<UserAttribute>,
+    #[serde(default)]
+    pub sign_assertion: Option<bool>,
+    #[serde(default)]
+    pub sign_response: Option<bool>,
+    #[serde(default)]
+    pub allow_sha1: Option<bool>,
+}
+
+impl SettingsChange {
+    pub fn is_empty(&self) -> bool {
+        *self == SettingsChange::default()
+    }
+
+    /// The kind with this change applied and validated.
+    pub fn apply(&self, kind: &AppKind) -> Result<AppKind, CoreError> {
+        let not_for =
+            |field: &str, kind: &str| Err(CoreError::invalid(field, format!("does not apply to a {kind} application")));
+        match kind {
+            AppKind::M365(c) => {
+                for (set, field) in [
+                    (self.name_id_format.is_some(), "name_id_format"),
+                    (self.name_id_source.is_some(), "name_id_source"),
+                    (self.sign_assertion.is_some(), "sign_assertion"),
+                    (self.sign_response.is_some(), "sign_response"),
+                    (self.allow_sha1.is_some(), "allow_sha1"),
+                ] {
+                    if set {
+                        return not_for(field, "Microsoft 365");
+                    }
+                }
+                let mut c = c.clone();
+                if let Some(attributes) = &self.attributes {
+                    c.attributes = attributes.clone();
+                }
+                if let Some(url) = &self.login_url {
+                    c.login_url = Some(url.clone());
+                }
+                if let Some(certificate) = &self.entra_certificate {
+                    c.entra_certificate = Some(certificate.trim().to_string());
+                }
+                if let Some(required) = self.require_signed_requests {
+                    c.require_signed_requests = required;
+                }
+                Ok(AppKind::M365(c.validate()?))
+            }
+            AppKind::Saml(c) => {
+                for (set, field) in [
+                    (self.login_url.is_some(), "login_url"),
+                    (self.require_signed_requests.is_some(), "require_signed_requests"),
+                    (self.entra_certificate.is_some(), "entra_certificate"),
+                ] {
+                    if set {
+                        return not_for(field, "SAML");
+                    }
+                }
+                let mut c = c.clone();
+                if let Some(attributes) = &self.attributes {
+                    c.attribute_mappings = attributes.clone();
+                }
+                if let Some(format) = &self.name_id_format {
+                    c.name_id_format = format.trim().to_string();
+                }
+                if let Some(source) = self.name_id_source {
+                    c.name_id_source = source;
+                }
+                if let Some(v) = self.sign_assertion {
+                    c.sign_assertion = v;
+                }
+                if let Some(v) = self.sign_response {
+                    c.sign_response = v;
+                }
+                if let Some(v) = self.allow_sha1 {
+                    c.allow_sha1 = v;
+                }
+                Ok(AppKind::Saml(c.validate()?))
+            }
+            AppKind::Bookmark { .. } => Err(CoreError::invalid("settings", "a bookmark has no sign-in settings")),
+        }
+    }
+}
+
 /// The label an M365 connector gets when the admin names none.
 pub fn default_m365_label(domain: &str) -> String {
     format!("Microsoft 365 ({})", domain.trim().to_ascii_lowercase())
+}
+
+/// Microsoft's sign-in page for a domain: the M365 tile's Login URL, from which Entra starts an
+/// SP-initiated sign-in back to this IdP.
+pub fn default_m365_login_url(domain: &str) -> String {
+    format!("https://login.microsoftonline.com/login.srf?wa=wsignin1.0&whr={domain}")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct M365Config {
     /// The custom domain federated to this connector (lowercase, ASCII).
     pub domain: String,
+    /// The path segment of the connector's endpoints (`/m365/{idp_path}/…`), the seed's "IdP
+    /// URL": the domain unless set at creation, and fixed afterwards because the federated
+    /// domain's settings point at it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_path: Option<String>,
+    /// Where the portal tile sends users (the seed's Login URL), templated from the domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_url: Option<String>,
+    /// Attributes added to every token, after `IDPEmail`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<AttributeMapping>,
+    /// Entra signs its AuthnRequests (`isSignedAuthenticationRequestRequired`): unsigned ones
+    /// are refused and signed ones verified with `entra_certificate`.
+    #[serde(default)]
+    pub require_signed_requests: bool,
+    /// Base64 DER of Entra's request-signing certificate, from its SP metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entra_certificate: Option<String>,
+}
+
+impl M365Config {
+    pub fn for_domain(domain: &str) -> Self {
+        M365Config {
+            domain: domain.to_string(),
+            idp_path: None,
+            login_url: None,
+            attributes: Vec::new(),
+            require_signed_requests: false,
+            entra_certificate: None,
+        }
+    }
+
+    pub fn idp_path(&self) -> &str {
+        self.idp_path.as_deref().unwrap_or(&self.domain)
+    }
+
+    pub fn login_url(&self) -> String {
+        self.login_url.clone().unwrap_or_else(|| default_m365_login_url(&self.domain))
+    }
+
+    /// Normalizes and checks the connector's settings.
+    pub fn validate(mut self) -> Result<Self, CoreError> {
+        self.domain = validate::federatable_domain("domain", &self.domain)?;
+        let path = validate::path_segment("idp_path", self.idp_path.as_deref().unwrap_or(&self.domain))?;
+        self.idp_path = Some(path);
+        let login_url = validate::endpoint_url("login_url", &self.login_url())?;
+        if !login_url.starts_with("https://") {
+            return Err(CoreError::invalid("login_url", "must be an https URL"));
+        }
+        self.login_url = Some(login_url);
+        self.attributes = validate_mappings(std::mem::take(&mut self.attributes), &["IDPEmail"])?;
+        if let Some(certificate) = &self.entra_certificate {
+            validate::certificate_base64("entra_certificate", certificate)?;
+        }
+        if self.require_signed_requests && self.entra_certificate.is_none() {
+            return Err(CoreError::invalid(
+                "entra_certificate",
+                "signed requests need Entra's signing certificate (from its SP metadata)",
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// Attribute mappings: names 1 to 256 printable characters, each name once, none reserved.
+pub fn validate_mappings(
+    mappings: Vec<AttributeMapping>,
+    reserved: &[&str],
+) -> Result<Vec<AttributeMapping>, CoreError> {
+    let mut seen: Vec<String> = Vec::new();
+    for mapping in &mappings {
+        let name = mapping.name.as_str();
+        if name.is_empty() || name.len() > 256 || name.chars().any(|c| c.is_control()) || name.trim() != name {
+            return Err(CoreError::invalid("attributes", format!("{name:?} is not a usable attribute name")));
+        }
+        if reserved.contains(&name) {
+            return Err(CoreError::invalid("attributes", format!("{name} is always sent and cannot be mapped")));
+        }
+        if seen.iter().any(|s| s == name) {
+            return Err(CoreError::invalid("attributes", format!("{name} is mapped twice")));
+        }
+        seen.push(name.to_string());
+    }
+    if mappings.len() > 64 {
+        return Err(CoreError::invalid("attributes", "at most 64 attributes"));
+    }
+    Ok(mappings)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +422,13 @@ impl AppKind {
             AppKind::M365(_) => "m365",
             AppKind::Saml(_) => "saml",
             AppKind::Bookmark { .. } => "bookmark",
+        }
+    }
+
+    pub fn m365_idp_path(&self) -> Option<&str> {
+        match self {
+            AppKind::M365(c) => Some(c.idp_path()),
+            _ => None,
         }
     }
 
@@ -255,9 +503,7 @@ impl NewApplication {
     ) -> Result<Self, CoreError> {
         let id = AppId::new();
         let kind = match kind {
-            AppKind::M365(c) => {
-                AppKind::M365(M365Config { domain: validate::federatable_domain("domain", &c.domain)? })
-            }
+            AppKind::M365(c) => AppKind::M365(c.validate()?),
             AppKind::Saml(c) => AppKind::Saml(c.validate()?),
             AppKind::Bookmark { url } => AppKind::Bookmark { url: validate::bookmark_url(&url)? },
         };
@@ -323,7 +569,7 @@ impl Application {
     /// are addressed by their domain, as the seed product templates its Login URL from it.
     pub fn path_base(&self) -> String {
         match &self.kind {
-            AppKind::M365(c) => format!("/m365/{}", c.domain),
+            AppKind::M365(c) => format!("/m365/{}", c.idp_path()),
             _ => format!("/apps/{}", self.id),
         }
     }
@@ -362,7 +608,7 @@ mod tests {
             None,
             None,
             true,
-            AppKind::M365(M365Config { domain: domain.into() }),
+            AppKind::M365(M365Config::for_domain(domain)),
         )
     }
 

@@ -47,6 +47,22 @@ pub struct User {
     pub updated_at: UnixMillis,
 }
 
+impl User {
+    /// The value of one of the user's attributes, as a token carries it.
+    pub fn attribute(&self, attribute: crate::app::UserAttribute) -> String {
+        use crate::app::UserAttribute;
+        match attribute {
+            UserAttribute::Id => self.id.to_string(),
+            UserAttribute::Email => self.email.clone(),
+            UserAttribute::Upn => self.upn.clone(),
+            UserAttribute::FirstName => self.first_name.clone(),
+            UserAttribute::LastName => self.last_name.clone(),
+            UserAttribute::DisplayName => format!("{} {}", self.first_name, self.last_name).trim().to_string(),
+            UserAttribute::ImmutableId => self.immutable_id.clone(),
+        }
+    }
+}
+
 /// A validated request to create a user. Build it with [`NewUser::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUser {

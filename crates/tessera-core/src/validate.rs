@@ -233,6 +233,35 @@ pub fn public_url(text: &str) -> Result<String, CoreError> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
+/// A URL path segment an admin chooses (the M365 connector's "IdP URL"): 1 to 63 of
+/// `a-z 0-9 . - _`, starting with a letter or digit, so it never needs escaping.
+pub fn path_segment(field: &str, text: &str) -> Result<String, CoreError> {
+    let text = text.trim().to_ascii_lowercase();
+    let ok = !text.is_empty()
+        && text.len() <= 63
+        && text.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_'));
+    if ok {
+        Ok(text)
+    } else {
+        Err(CoreError::invalid(
+            field,
+            format!("{text:?}: use 1 to 63 of a-z, 0-9, '.', '-', '_', starting with a letter or digit"),
+        ))
+    }
+}
+
+/// Base64 of an X.509 certificate's DER.
+pub fn certificate_base64(field: &str, text: &str) -> Result<(), CoreError> {
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|_| CoreError::invalid(field, "is not base64"))?;
+    x509_parser::parse_x509_certificate(&der)
+        .map(|_| ())
+        .map_err(|_| CoreError::invalid(field, "is not an X.509 certificate"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ fn app() -> NewApplication {
         None,
         None,
         true,
-        AppKind::M365(M365Config { domain: "contoso.com".into() }),
+        AppKind::M365(M365Config::for_domain("contoso.com")),
     )
     .unwrap()
 }
@@ -82,7 +82,7 @@ async fn a_key_moved_to_another_app_does_not_open() {
         None,
         None,
         true,
-        AppKind::M365(M365Config { domain: "fabrikam.com".into() }),
+        AppKind::M365(M365Config::for_domain("fabrikam.com")),
     )
     .unwrap();
     let mut key = keys.new_key(second.id, &second.label, KeySize::Rsa2048, 30).await.unwrap();

@@ -557,8 +557,8 @@ macro_rules! impl_sql_store {
                 let mut tx = self.write_tx().await?;
                 sqlx::query(
                     "INSERT INTO apps (id, kind, label, description, portal_image, show_in_portal, issuer, domain, \
-                     sp_entity_id, config, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+                     sp_entity_id, config, created_at, updated_at, idp_path) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)",
                 )
                     .bind(app.id.to_string())
                     .bind(app.kind.name())
@@ -571,10 +571,32 @@ macro_rules! impl_sql_store {
                     .bind(app.kind.sp_entity_id())
                     .bind(&config)
                     .bind(at)
+                    .bind(app.kind.m365_idp_path())
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| {
                         map_unique(e, &[
+                            // The IdP path defaults to the domain, so a domain clash may surface
+                            // through the path's index.
+                            if app.kind.m365_idp_path() == app.kind.m365_domain() {
+                                (
+                                    "apps_idp_path_key",
+                                    "domain",
+                                    format!(
+                                        "domain {} belongs to another Microsoft 365 application already",
+                                        app.kind.m365_domain().unwrap_or_default()
+                                    ),
+                                )
+                            } else {
+                                (
+                                    "apps_idp_path_key",
+                                    "idp_path",
+                                    format!(
+                                        "the IdP URL {} belongs to another Microsoft 365 application already",
+                                        app.kind.m365_idp_path().unwrap_or_default()
+                                    ),
+                                )
+                            },
                             ("apps_label_key", "label", format!("an application labelled {:?} exists already", app.label)),
                             (
                                 "apps_domain_key",
@@ -649,6 +671,57 @@ macro_rules! impl_sql_store {
                     Some(row) => Self::app_from_row(&row),
                     None => Err(StoreError::not_found("Microsoft 365 domain", domain)),
                 }
+            }
+
+            async fn find_app_by_idp_path(&self, idp_path: &str) -> Result<Application, StoreError> {
+                let row = sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps WHERE idp_path = $1"))
+                    .bind(idp_path.trim().to_ascii_lowercase())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match row {
+                    Some(row) => Self::app_from_row(&row),
+                    None => Err(StoreError::not_found("Microsoft 365 IdP URL", idp_path)),
+                }
+            }
+
+            async fn update_app_kind(&self, actor: &Actor, app: AppId, kind: &tessera_core::AppKind) -> Result<Application, StoreError> {
+                let at = now();
+                let config = serde_json::to_string(kind).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let mut tx = self.write_tx().await?;
+                let before: Option<String> = sqlx::query_scalar("SELECT config FROM apps WHERE id = $1")
+                    .bind(app.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(before) = before else { return Err(StoreError::not_found("application", app.to_string())) };
+                let before_kind = parse_kind(&before)?;
+                if before_kind.name() != kind.name()
+                    || before_kind.m365_domain() != kind.m365_domain()
+                    || before_kind.m365_idp_path() != kind.m365_idp_path()
+                    || before_kind.sp_entity_id() != kind.sp_entity_id()
+                {
+                    return Err(StoreError::Invalid(tessera_core::CoreError::invalid(
+                        "settings",
+                        "the kind, domain, IdP URL and SP entity ID of an application are fixed",
+                    )));
+                }
+                sqlx::query("UPDATE apps SET config = $1, updated_at = $2 WHERE id = $3")
+                    .bind(&config)
+                    .bind(at)
+                    .bind(app.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                let summary = json!({
+                    "before": serde_json::from_str::<serde_json::Value>(&before).unwrap_or_default(),
+                    "after": serde_json::to_value(kind).unwrap_or_default(),
+                });
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("app.update", "app", app, summary)).await?;
+                let row = sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps WHERE id = $1"))
+                    .bind(app.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let updated = Self::app_from_row(&row)?;
+                tx.commit().await?;
+                Ok(updated)
             }
 
             async fn list_apps(&self, page: &PageRequest) -> Result<Page<Application>, StoreError> {
@@ -851,6 +924,30 @@ macro_rules! impl_sql_store {
             async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
                 sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.pool).await?;
                 Ok(())
+            }
+
+            async fn remember_message_id(
+                &self,
+                issuer: &str,
+                message_id: &str,
+                expires_at: i64,
+                now: i64,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("DELETE FROM message_replay WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
+                // One statement decides, so two nodes racing on one ID cannot both win.
+                let inserted = sqlx::query(
+                    "INSERT INTO message_replay (issuer, message_id, expires_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (issuer, message_id) DO NOTHING",
+                )
+                .bind(issuer)
+                .bind(message_id)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(inserted == 1)
             }
 
             async fn park_request(&self, parked: &ParkedRequest) -> Result<(), StoreError> {

@@ -92,6 +92,16 @@ pub trait AppStore: Send + Sync {
     async fn find_app(&self, key: &str) -> Result<Application, StoreError>;
     /// The Microsoft 365 connector of a federated domain.
     async fn find_app_by_domain(&self, domain: &str) -> Result<Application, StoreError>;
+    /// The Microsoft 365 connector whose endpoints live under `/m365/{idp_path}`.
+    async fn find_app_by_idp_path(&self, idp_path: &str) -> Result<Application, StoreError>;
+    /// Replaces an app's sign-in settings (its kind's configuration), with an audit row of
+    /// before and after. The kind, domain, IdP path and SP entity ID cannot change.
+    async fn update_app_kind(
+        &self,
+        actor: &Actor,
+        app: AppId,
+        kind: &tessera_core::AppKind,
+    ) -> Result<Application, StoreError>;
     async fn list_apps(&self, page: &PageRequest) -> Result<Page<Application>, StoreError>;
     /// Deletes all of `apps` or none: `confirm_count` must equal their number, and each must exist.
     async fn delete_apps(&self, actor: &Actor, apps: &[AppId], confirm_count: usize) -> Result<usize, StoreError>;
@@ -238,6 +248,15 @@ pub trait SignInStore: Send + Sync {
     async fn rotate_session(&self, old_id_hash: &str, new: &Session) -> Result<(), StoreError>;
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
 
+    /// Records a protocol message ID from `issuer` until `expires_at`: `false` if it was seen
+    /// already (a replay), atomically across nodes.
+    async fn remember_message_id(
+        &self,
+        issuer: &str,
+        message_id: &str,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError>;
     async fn park_request(&self, parked: &ParkedRequest) -> Result<(), StoreError>;
     /// Takes (and removes) a parked request, if it exists, is unexpired and belongs to this
     /// browser. Another browser's attempt leaves it in place.

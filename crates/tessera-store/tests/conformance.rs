@@ -92,6 +92,8 @@ conformance!(
     access_requires_a_granted_group_and_an_active_user,
     grant_is_the_same_from_either_side,
     m365_domain_and_label_unique,
+    idp_path_is_unique_and_settings_change_with_an_audit_row,
+    message_ids_are_accepted_once_across_nodes,
     delete_apps_requires_exact_confirm_count_and_is_all_or_nothing,
     audit_records_changes_and_is_append_only,
     schema_newer_than_binary_is_refused,
@@ -118,15 +120,8 @@ fn new_user(email: &str) -> NewUser {
 }
 
 fn m365(domain: &str, label: &str) -> NewApplication {
-    NewApplication::new(
-        "http://127.0.0.1:8080",
-        label,
-        None,
-        None,
-        true,
-        AppKind::M365(M365Config { domain: domain.into() }),
-    )
-    .unwrap()
+    NewApplication::new("http://127.0.0.1:8080", label, None, None, true, AppKind::M365(M365Config::for_domain(domain)))
+        .unwrap()
 }
 
 async fn audit_count(store: &Arc<dyn Store>) -> usize {
@@ -276,10 +271,67 @@ async fn m365_domain_and_label_unique(store: Arc<dyn Store>, _raw: Raw) {
     assert_eq!(audit_count(&store).await, before);
     assert_eq!(store.list_apps(&PageRequest::first(10)).await.unwrap().items.len(), 1);
     assert_eq!(store.find_app("m365").await.unwrap().id, app.id);
-    assert_eq!(
-        store.find_app(&app.id.to_string()).await.unwrap().kind,
-        AppKind::M365(M365Config { domain: "contoso.com".into() })
-    );
+    let found = store.find_app(&app.id.to_string()).await.unwrap();
+    assert_eq!(found.kind.m365_domain(), Some("contoso.com"));
+    assert_eq!(found.kind.m365_idp_path(), Some("contoso.com"), "the IdP path defaults to the domain");
+    assert_eq!(store.find_app_by_idp_path("CONTOSO.com").await.unwrap().id, app.id);
+}
+
+async fn idp_path_is_unique_and_settings_change_with_an_audit_row(store: Arc<dyn Store>, _raw: Raw) {
+    let mut config = M365Config::for_domain("fabrikam.com");
+    config.idp_path = Some("fab-sso".into());
+    let new = NewApplication::new("http://127.0.0.1:8080", "Fab", None, None, true, AppKind::M365(config)).unwrap();
+    let app = store.create_app(&actor(), new, None).await.unwrap();
+    assert_eq!(store.find_app_by_idp_path("fab-sso").await.unwrap().id, app.id);
+    assert!(matches!(store.find_app_by_idp_path("fabrikam.com").await, Err(StoreError::NotFound { .. })));
+    let mut clash = M365Config::for_domain("other.com");
+    clash.idp_path = Some("FAB-SSO".into());
+    let clash = NewApplication::new("http://127.0.0.1:8080", "Other", None, None, true, AppKind::M365(clash)).unwrap();
+    assert!(matches!(
+        store.create_app(&actor(), clash, None).await,
+        Err(StoreError::Conflict { field: "idp_path", .. })
+    ));
+    // Settings change; the path and domain cannot.
+    let change = tessera_core::SettingsChange {
+        attributes: Some(vec![tessera_core::AttributeMapping::parse("displayName=display_name").unwrap()]),
+        ..Default::default()
+    };
+    let before = audit_count(&store).await;
+    let updated = store.update_app_kind(&actor(), app.id, &change.apply(&app.kind).unwrap()).await.unwrap();
+    match &updated.kind {
+        AppKind::M365(c) => assert_eq!(c.attributes.len(), 1),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(audit_count(&store).await, before + 1);
+    let mut moved = match &app.kind {
+        AppKind::M365(c) => c.clone(),
+        _ => unreachable!(),
+    };
+    moved.idp_path = Some("elsewhere".into());
+    assert!(matches!(
+        store.update_app_kind(&actor(), app.id, &AppKind::M365(moved)).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(audit_count(&store).await, before + 1, "a refused change writes nothing");
+}
+
+async fn message_ids_are_accepted_once_across_nodes(store: Arc<dyn Store>, _raw: Raw) {
+    assert!(store.remember_message_id("sp", "_a", 2_000, 1_000).await.unwrap());
+    assert!(!store.remember_message_id("sp", "_a", 2_000, 1_500).await.unwrap(), "a replay");
+    assert!(store.remember_message_id("other-sp", "_a", 2_000, 1_500).await.unwrap(), "keyed by issuer");
+    // Once expired, the row is cleared and the ID is new again.
+    assert!(store.remember_message_id("sp", "_a", 4_000, 3_000).await.unwrap());
+    // Racing nodes: exactly one of 8 parallel attempts wins.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { store.remember_message_id("sp", "_race", 10_000, 5_000).await.unwrap() }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1);
 }
 
 async fn delete_apps_requires_exact_confirm_count_and_is_all_or_nothing(store: Arc<dyn Store>, _raw: Raw) {

@@ -40,7 +40,6 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::router())
         .merge(signin::router(state.clone()))
-        .merge(saml::router())
         .nest("/api/v1", api::router(state.clone()))
         .route_layer(axum::middleware::from_fn(ops::record_metrics))
         .with_state(state)

@@ -84,6 +84,11 @@ pub struct AppView {
     pub policy: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// The Microsoft 365 connector's settings: IdP URL path, Login URL, additional attributes,
+    /// whether Entra's AuthnRequests must be signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub m365: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The service provider's registration, for `saml` apps.
@@ -96,6 +101,15 @@ pub struct AppView {
 
 impl AppView {
     pub fn new(app: &Application, public_url: &str) -> Self {
+        let m365 = match &app.kind {
+            AppKind::M365(c) => Some(serde_json::json!({
+                "idp_path": c.idp_path(),
+                "login_url": c.login_url(),
+                "attributes": c.attributes,
+                "require_signed_requests": c.require_signed_requests,
+            })),
+            _ => None,
+        };
         let (domain, url, service_provider) = match &app.kind {
             AppKind::M365(c) => (Some(c.domain.clone()), None, None),
             AppKind::Bookmark { url } => (None, Some(url.clone()), None),
@@ -114,6 +128,7 @@ impl AppView {
             endpoints: serde_json::to_value(app.endpoints(public_url)).unwrap_or_default(),
             policy: serde_json::to_value(&app.policy).unwrap_or_default(),
             domain,
+            m365,
             url,
             service_provider,
             created_at: format_millis(app.created_at),

@@ -185,6 +185,16 @@ pub enum AppCommand {
         #[arg(long, default_value = "saml", value_parser = ["saml"])]
         protocol: String,
     },
+    /// Change an application's sign-in settings (attributes, NameID, signing, Login URL, Entra
+    /// request signing); the domain, IdP URL and SP entity ID are fixed
+    Set {
+        app: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+        /// Remove every additional attribute mapping
+        #[arg(long, conflicts_with = "attributes")]
+        clear_attributes: bool,
+    },
     /// Show or change who may use an app from where, and with which factors
     Policy {
         app: String,
@@ -235,6 +245,40 @@ pub struct PortalArgs {
     pub key: KeyArgs,
 }
 
+/// Sign-in settings shared by `app add` and `app set`.
+#[derive(Debug, Args, Default)]
+pub struct SettingsArgs {
+    /// An attribute the token carries, NAME=SOURCE (SOURCE: id, email, upn, first_name,
+    /// last_name, display_name, immutable_id); repeat for more. Replaces the current list.
+    #[arg(long = "attribute", value_name = "NAME=SOURCE")]
+    pub attributes: Vec<String>,
+    /// Microsoft 365: where the portal tile sends users [default: Microsoft's sign-in page for the domain]
+    #[arg(long)]
+    pub login_url: Option<String>,
+    /// Microsoft 365: Entra's SP metadata file; its signing certificate verifies Entra's signed
+    /// AuthnRequests, and unsigned ones are refused from then on
+    #[arg(long, value_name = "FILE")]
+    pub entra_sp_metadata: Option<PathBuf>,
+    /// Microsoft 365: accept unsigned AuthnRequests again
+    #[arg(long, conflicts_with = "entra_sp_metadata")]
+    pub no_signed_requests: bool,
+    /// SAML: the NameID format issued
+    #[arg(long)]
+    pub name_id_format: Option<String>,
+    /// SAML: the attribute that becomes the NameID
+    #[arg(long, value_name = "SOURCE")]
+    pub name_id_source: Option<String>,
+    /// SAML: sign the assertion (yes or no)
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    pub sign_assertion: Option<bool>,
+    /// SAML: sign the whole response (yes or no)
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    pub sign_response: Option<bool>,
+    /// SAML: accept RSA-SHA1 request signatures from this SP (yes or no)
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_sha1: Option<bool>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AppAddCommand {
     /// The Microsoft 365 / Entra ID connector for a custom domain
@@ -244,6 +288,12 @@ pub enum AppAddCommand {
         /// Defaults to "Microsoft 365 (DOMAIN)"
         #[arg(long)]
         label: Option<String>,
+        /// The path segment of the connector's endpoints (the seed's "IdP URL"), fixed once
+        /// created [default: the domain]
+        #[arg(long)]
+        idp_path: Option<String>,
+        #[command(flatten)]
+        settings: SettingsArgs,
         #[command(flatten)]
         portal: PortalArgs,
     },
@@ -253,6 +303,8 @@ pub enum AppAddCommand {
         label: String,
         #[arg(long, value_name = "FILE")]
         sp_metadata: PathBuf,
+        #[command(flatten)]
+        settings: SettingsArgs,
         #[command(flatten)]
         portal: PortalArgs,
     },

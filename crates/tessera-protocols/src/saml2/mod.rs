@@ -2,8 +2,10 @@
 
 pub mod authn_request;
 pub mod idp_metadata;
+pub mod logout;
 pub mod response;
 pub mod sp_metadata;
+pub mod sso;
 
 pub const METADATA_NS: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";

@@ -129,6 +129,58 @@ pub fn entra_authn_context(authn: &AuthnContext) -> &'static str {
     if authn.mfa_done() { MULTIPLE_AUTHN } else { PASSWORD_PROTECTED_TRANSPORT }
 }
 
+/// The issued values of a response: the owned strings `ResponseParams` borrows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedValues {
+    pub name_id: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+/// NameID and attributes for a generic SP, from its registration: the NameID from the
+/// configured source, one attribute per mapping. Empty values are left out.
+pub fn sp_values(user: &User, sp: &tessera_core::SamlSpConfig) -> IssuedValues {
+    IssuedValues {
+        name_id: user.attribute(sp.name_id_source),
+        attributes: sp
+            .attribute_mappings
+            .iter()
+            .map(|m| (m.name.clone(), user.attribute(m.source)))
+            .filter(|(_, value)| !value.is_empty())
+            .collect(),
+    }
+}
+
+/// The parameters of a response to a generic SP at `acs_url`, audience its entity ID.
+#[allow(clippy::too_many_arguments)] // one argument per field the caller decides
+pub fn sp_params<'a>(
+    values: &'a IssuedValues,
+    sp: &'a tessera_core::SamlSpConfig,
+    issuer: &'a str,
+    acs_url: &'a str,
+    in_response_to: Option<&'a str>,
+    authn: &AuthnContext,
+    ids: (&'a str, &'a str),
+    now: UnixMillis,
+) -> ResponseParams<'a> {
+    ResponseParams {
+        response_id: ids.0,
+        assertion_id: ids.1,
+        issuer,
+        destination: acs_url,
+        audience: &sp.entity_id,
+        in_response_to,
+        name_id: &values.name_id,
+        name_id_format: &sp.name_id_format,
+        attributes: values.attributes.iter().map(|(name, value)| (name.as_str(), vec![value.as_str()])).collect(),
+        authn_instant: authn.authenticated_at().unwrap_or(now),
+        authn_context_class: entra_authn_context(authn),
+        now,
+        confirmation_lifetime_ms: 5 * 60 * 1000,
+        conditions_lifetime_ms: 5 * 60 * 1000,
+        clock_skew_ms: 60 * 1000,
+    }
+}
+
 /// The parameters of a response to Entra ID for `user`: NameID persistent = ImmutableID,
 /// `IDPEmail` = UPN, audience `urn:federation:MicrosoftOnline`, posted to `login.srf`.
 pub fn m365_params<'a>(

@@ -47,6 +47,9 @@ pub fn parse_sp_metadata(bytes: &[u8]) -> Result<SamlSpConfig, ProtocolError> {
         attribute_mappings: Vec::new(),
         sign_requests,
         certificate,
+        sign_assertion: true,
+        sign_response: false,
+        allow_sha1: false,
     })
 }
 
@@ -94,8 +97,14 @@ fn binding_of(node: Node<'_, '_>) -> Result<SamlBinding, ProtocolError> {
 
 fn parse_acs(sp: Node<'_, '_>) -> Result<Vec<AcsEndpoint>, ProtocolError> {
     let mut endpoints = Vec::new();
+    let mut skipped = 0;
     for (position, node) in md_children(sp, "AssertionConsumerService").enumerate() {
-        let binding = binding_of(node)?;
+        // An endpoint of a binding Tessera does not speak (Entra lists HTTP-POST-SimpleSign)
+        // is left out rather than refusing the whole registration.
+        let Ok(binding) = binding_of(node) else {
+            skipped += 1;
+            continue;
+        };
         let url = node
             .attribute("Location")
             .ok_or_else(|| ProtocolError::metadata("AssertionConsumerService has no Location"))?;
@@ -109,6 +118,11 @@ fn parse_acs(sp: Node<'_, '_>) -> Result<Vec<AcsEndpoint>, ProtocolError> {
         let is_default = parse_bool(node.attribute("isDefault"), "isDefault")?;
         endpoints.push(AcsEndpoint { url: url.to_string(), binding, index, is_default });
     }
+    if endpoints.is_empty() && skipped > 0 {
+        return Err(ProtocolError::metadata(
+            "no AssertionConsumerService of the SP uses a binding Tessera supports (HTTP-POST)",
+        ));
+    }
     if endpoints.is_empty() {
         return Err(ProtocolError::metadata("SPSSODescriptor has no AssertionConsumerService"));
     }
@@ -118,7 +132,7 @@ fn parse_acs(sp: Node<'_, '_>) -> Result<Vec<AcsEndpoint>, ProtocolError> {
 /// The first SingleLogoutService Tessera can answer through (Redirect or POST).
 fn parse_slo(sp: Node<'_, '_>) -> Result<Option<SloEndpoint>, ProtocolError> {
     for node in md_children(sp, "SingleLogoutService") {
-        let binding = binding_of(node)?;
+        let Ok(binding) = binding_of(node) else { continue };
         if !matches!(binding, SamlBinding::HttpRedirect | SamlBinding::HttpPost) {
             continue;
         }

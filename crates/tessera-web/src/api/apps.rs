@@ -24,6 +24,29 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(rotate_certificate))
         .routes(routes!(set_policy))
         .routes(routes!(download_metadata))
+        .routes(routes!(update_settings))
+}
+
+/// Changes the app's sign-in settings. Fields left out stay as they are; fields that do not
+/// apply to the app's kind are refused. `attributes` is a list of `{"name", "source"}` with
+/// `source` one of id, email, upn, first_name, last_name, display_name, immutable_id.
+#[utoipa::path(patch, path = "/apps/{app}/settings", tag = "apps",
+    request_body(content = Object, description = "attributes, login_url, require_signed_requests, entra_certificate (m365); attributes, name_id_format, name_id_source, sign_assertion, sign_response, allow_sha1 (saml)"),
+    params(("app" = String, Path, description = "id or label")),
+    responses((status = 200, body = AppView), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn update_settings(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(key): Path<String>,
+    ApiJson(change): ApiJson<tessera_core::SettingsChange>,
+) -> Result<Json<AppView>, ApiError> {
+    let app = state.store.find_app(&key).await?;
+    if change.is_empty() {
+        return Err(ApiError::invalid("settings", "nothing to change"));
+    }
+    let kind = change.apply(&app.kind)?;
+    let app = state.store.update_app_kind(&actor, app.id, &kind).await?;
+    Ok(Json(AppView::new(&app, &state.public_url)))
 }
 
 /// The app's SAML IdP metadata as a file (the seed product's "Export Metadata").
@@ -80,6 +103,12 @@ pub struct CreateApp {
     /// A `data:image/png;base64,…` or `data:image/jpeg;base64,…` URI, or an https URL.
     pub portal_image: Option<String>,
     pub domain: Option<String>,
+    /// m365: the path segment of the connector's endpoints (default: the domain), fixed once
+    /// created.
+    pub idp_path: Option<String>,
+    /// Sign-in settings, as `PATCH /apps/{app}/settings` takes them.
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<tessera_core::SettingsChange>,
     /// The service provider's SAML 2.0 metadata XML.
     pub sp_metadata: Option<String>,
     pub url: Option<String>,
@@ -132,7 +161,9 @@ fn new_application(public_url: &str, body: &CreateApp) -> Result<NewApplication,
     let (kind, default_label) = match body.kind.as_str() {
         "m365" => {
             let domain = required(&body.domain, "domain", "m365")?;
-            (AppKind::M365(M365Config { domain: domain.to_string() }), Some(default_m365_label(domain)))
+            let mut config = M365Config::for_domain(domain);
+            config.idp_path = body.idp_path.clone();
+            (AppKind::M365(config), Some(default_m365_label(domain)))
         }
         "saml" => {
             let metadata = required(&body.sp_metadata, "sp_metadata", "saml")?;
@@ -141,6 +172,13 @@ fn new_application(public_url: &str, body: &CreateApp) -> Result<NewApplication,
         "bookmark" => (AppKind::Bookmark { url: required(&body.url, "url", "bookmark")?.to_string() }, None),
         other => return Err(ApiError::invalid("kind", format!("unknown kind {other:?}: use m365, saml or bookmark"))),
     };
+    let kind = match &body.settings {
+        Some(settings) => settings.apply(&kind)?,
+        None => kind,
+    };
+    if body.idp_path.is_some() && body.kind != "m365" {
+        return Err(ApiError::invalid("idp_path", "only a Microsoft 365 connector has an IdP URL path"));
+    }
     let label = match (&body.label, default_label) {
         (Some(label), _) => label.clone(),
         (None, Some(default)) => default,

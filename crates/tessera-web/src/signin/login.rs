@@ -29,12 +29,19 @@ pub const GENERIC_FAILURE: &str = "The email or password is incorrect, or the ac
 pub struct ContinueQuery {
     #[serde(default, rename = "continue")]
     pub continue_id: String,
+    /// Set when the parked request demands a fresh sign-in (SAML ForceAuthn): the form is
+    /// shown even to a signed-in browser.
+    #[serde(default)]
+    pub fresh: Option<String>,
 }
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<ContinueQuery>) -> Response {
     let continue_id = continue_id(&query.continue_id);
+    let fresh = query.fresh.is_some() && !continue_id.is_empty();
     match session::current(&state, &headers).await {
-        Ok(Some(current)) if current.session.complete => return after_sign_in(&current.user, true, &continue_id),
+        Ok(Some(current)) if current.session.complete && !fresh => {
+            return after_sign_in(&current.user, true, &continue_id);
+        }
         Ok(_) => {}
         Err(e) => return pages::failure(e),
     }

@@ -1,14 +1,14 @@
 //! Signing in: the login page, sessions, MFA, the password-update notice, the user portal and
 //! parked protocol requests. Every protocol endpoint starts from here.
 
-mod client;
-mod cookies;
-mod login;
-mod mfa;
-mod pages;
-mod parked;
-mod portal;
-mod session;
+pub(crate) mod client;
+pub(crate) mod cookies;
+pub(crate) mod login;
+pub(crate) mod mfa;
+pub(crate) mod pages;
+pub(crate) mod parked;
+pub(crate) mod portal;
+pub(crate) mod session;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -60,12 +60,21 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/launch/{app}", get(portal::launch))
         .route("/resume/{id}", get(parked::resume))
         .route("/static/tessera.css", get(stylesheet))
+        .route("/static/autopost.js", get(autopost_script))
+        .merge(crate::saml::router())
         .layer(axum::middleware::from_fn_with_state(state, security_headers))
 }
 
 async fn stylesheet() -> Response {
     let mut response = Response::new(axum::body::Body::from(include_str!("../../static/tessera.css")));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    response
+}
+
+async fn autopost_script() -> Response {
+    let mut response = Response::new(axum::body::Body::from(include_str!("../../static/autopost.js")));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     response
 }
@@ -84,12 +93,15 @@ async fn security_headers(
     let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
-    set(
-        headers,
-        "content-security-policy",
-        "default-src 'none'; style-src 'self'; img-src 'self' data: https:; form-action 'self'; \
+    // A page that set its own policy (the auto-POST form) keeps it.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        set(
+            headers,
+            "content-security-policy",
+            "default-src 'none'; style-src 'self'; img-src 'self' data: https:; form-action 'self'; \
          frame-ancestors 'none'; base-uri 'none'",
-    );
+        );
+    }
     set(headers, "x-frame-options", "DENY");
     set(headers, "x-content-type-options", "nosniff");
     set(headers, "referrer-policy", "no-referrer");
@@ -103,6 +115,6 @@ async fn security_headers(
 }
 
 /// The peer address: from the listener, or 127.0.0.1 where there is none (in-process tests).
-fn peer(request_extensions: &axum::http::Extensions) -> IpAddr {
+pub(crate) fn peer(request_extensions: &axum::http::Extensions) -> IpAddr {
     request_extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }

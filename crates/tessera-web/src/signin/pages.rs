@@ -70,6 +70,45 @@ pub struct RecoveryCodes<'a> {
     pub next: &'a str,
 }
 
+/// A form the browser posts to a relying party: submitted by script where scripts run, by a
+/// visible Continue button otherwise.
+#[derive(Template)]
+#[template(path = "post_form.html")]
+pub struct PostForm<'a> {
+    pub label: &'a str,
+    pub action: &'a str,
+    pub fields: Vec<(&'a str, &'a str)>,
+}
+
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+pub struct SignedOut;
+
+/// The auto-POST page, with a CSP that lets its form go only to the relying party's origin
+/// and runs only our own script.
+pub fn post_form(page: &PostForm<'_>, cookies: &[String]) -> Response {
+    let origin = origin_of(page.action).unwrap_or_else(|| "'none'".into());
+    let mut response = html(StatusCode::OK, page, cookies);
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action {origin}; \
+         frame-ancestors 'none'; base-uri 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
+/// `scheme://host[:port]` of an absolute URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains(|c: char| c.is_whitespace() || c == ';' || c == ',' || c == '\'') {
+        return None;
+    }
+    Some(format!("{}://{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase()))
+}
+
 /// A rendered page with its status and cookies.
 pub fn html(status: StatusCode, page: &impl Template, cookies: &[String]) -> Response {
     let body = match page.render() {

@@ -96,6 +96,15 @@ pub async fn resume(
             let app = parked.payload["app"].as_str().unwrap_or_default().to_string();
             super::portal::launch_app(&state, &extensions, &headers, &app).await
         }
+        "saml" => {
+            let Ok(pending) = serde_json::from_value::<crate::saml::Pending>(parked.payload) else { return gone() };
+            let app = match state.store.find_app(&pending.app).await {
+                Ok(app) => app,
+                Err(tessera_store::StoreError::NotFound { .. }) => return gone(),
+                Err(e) => return pages::failure(e),
+            };
+            crate::saml::continue_pending(&state, &extensions, &headers, &app, pending).await
+        }
         _ => gone(),
     }
 }

@@ -117,7 +117,10 @@ pub async fn launch_app(state: &AppState, extensions: &Extensions, headers: &Hea
             let endpoints = app.endpoints(&state.public_url);
             match (&app.kind, endpoints.saml_sso) {
                 (AppKind::Bookmark { url }, _) => pages::redirect(url, &[]),
-                // IdP-initiated sign-on at the app's Login URL (the SAML endpoints do the rest).
+                // Entra takes no unsolicited response: its sign-in page for the domain (the
+                // Login URL) starts an SP-initiated sign-in that passes straight through.
+                (AppKind::M365(c), _) => pages::redirect(&c.login_url(), &[]),
+                // IdP-initiated sign-on: the SSO endpoint posts an unsolicited response.
                 (_, Some(sso)) => pages::redirect(&sso, &[]),
                 (_, None) => not_found(),
             }

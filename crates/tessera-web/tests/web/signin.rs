@@ -13,26 +13,27 @@ use tessera_store::{AuditQuery, SqliteStore, Store};
 use tessera_web::signin::SignInConfig;
 use tower::ServiceExt;
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
-struct World {
-    router: Router,
-    store: Arc<dyn Store>,
+pub(crate) struct World {
+    pub(crate) router: Router,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) keys: Arc<tessera_keys::KeyService>,
     _dir: tempfile::TempDir,
 }
 
-struct Apps {
-    granted: String,
-    not_granted: String,
-    m365: String,
+pub(crate) struct Apps {
+    pub(crate) granted: String,
+    pub(crate) not_granted: String,
+    pub(crate) m365: String,
 }
 
 impl World {
-    async fn new(config: SignInConfig) -> (World, Apps) {
+    pub(crate) async fn new(config: SignInConfig) -> (World, Apps) {
         World::build(config, "http://127.0.0.1:8080").await
     }
 
-    async fn build(config: SignInConfig, public_url: &str) -> (World, Apps) {
+    pub(crate) async fn build(config: SignInConfig, public_url: &str) -> (World, Apps) {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_file(&dir.path().join("t.db")).await.unwrap());
         let keys = Arc::new(tessera_keys::KeyService::open(store.clone(), &[1u8; 32]).await.unwrap());
@@ -68,7 +69,7 @@ impl World {
             None,
             None,
             true,
-            AppKind::M365(M365Config { domain: "contoso.com".into() }),
+            AppKind::M365(M365Config::for_domain("contoso.com")),
         )
         .unwrap();
         let key = keys.new_key(m365.id, "M365", tessera_keys::KeySize::Rsa2048, 30).await.unwrap();
@@ -78,7 +79,7 @@ impl World {
         let router = tessera_web::router(tessera_web::AppState {
             store: store.clone(),
             public_url: public_url.into(),
-            keys,
+            keys: keys.clone(),
             signin: config,
             metrics: None,
         });
@@ -87,10 +88,10 @@ impl World {
             not_granted: not_granted.id.to_string(),
             m365: m365.id.to_string(),
         };
-        (World { router, store, _dir: dir }, apps)
+        (World { router, store, keys, _dir: dir }, apps)
     }
 
-    async fn audit_actions(&self) -> Vec<String> {
+    pub(crate) async fn audit_actions(&self) -> Vec<String> {
         let events = self.store.list_audit(&AuditQuery { limit: 10_000, ..Default::default() }).await.unwrap();
         events.into_iter().map(|e| e.action).collect()
     }
@@ -98,7 +99,7 @@ impl World {
 
 /// Tests run behind 127.0.0.1 (the in-process peer), trusted as a proxy so that each test can
 /// say which client address a request comes from.
-fn config() -> SignInConfig {
+pub(crate) fn config() -> SignInConfig {
     let mut config = SignInConfig { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..Default::default() };
     config.lockout.unknown_threshold = 3;
     config.lockout.familiar_threshold = 3;
@@ -106,30 +107,30 @@ fn config() -> SignInConfig {
     config
 }
 
-struct Response {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-    headers: axum::http::HeaderMap,
+pub(crate) struct Response {
+    pub(crate) status: StatusCode,
+    pub(crate) location: Option<String>,
+    pub(crate) body: String,
+    pub(crate) headers: axum::http::HeaderMap,
 }
 
-struct Browser<'w> {
+pub(crate) struct Browser<'w> {
     world: &'w World,
-    cookies: HashMap<String, String>,
+    pub(crate) cookies: HashMap<String, String>,
     ip: String,
 }
 
 impl<'w> Browser<'w> {
-    fn new(world: &'w World) -> Self {
+    pub(crate) fn new(world: &'w World) -> Self {
         Browser { world, cookies: HashMap::new(), ip: "10.0.0.1".into() }
     }
 
-    fn from(mut self, ip: &str) -> Self {
+    pub(crate) fn from(mut self, ip: &str) -> Self {
         self.ip = ip.into();
         self
     }
 
-    async fn send(&mut self, request: axum::http::request::Builder, body: Body) -> Response {
+    pub(crate) async fn send(&mut self, request: axum::http::request::Builder, body: Body) -> Response {
         let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let mut request = request.header("x-forwarded-for", &self.ip);
         if !cookie.is_empty() {
@@ -153,21 +154,21 @@ impl<'w> Browser<'w> {
         Response { status, location, body: String::from_utf8_lossy(&bytes).into_owned(), headers }
     }
 
-    async fn get(&mut self, path: &str) -> Response {
+    pub(crate) async fn get(&mut self, path: &str) -> Response {
         self.send(Request::get(path), Body::empty()).await
     }
 
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
         let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", form_encode(v))).collect();
         let request = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         self.send(request, Body::from(body.join("&"))).await
     }
 
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         self.cookies.get("tessera_csrf").cloned().unwrap_or_default()
     }
 
-    async fn login(&mut self, username: &str, password: &str, continue_id: &str) -> Response {
+    pub(crate) async fn login(&mut self, username: &str, password: &str, continue_id: &str) -> Response {
         self.get(&format!("/login?continue={continue_id}")).await;
         let csrf = self.csrf();
         self.post(
@@ -178,7 +179,7 @@ impl<'w> Browser<'w> {
     }
 
     /// Signs in and acknowledges the notice: a fully signed-in browser.
-    async fn signed_in(world: &'w World, ip: &str) -> Browser<'w> {
+    pub(crate) async fn signed_in(world: &'w World, ip: &str) -> Browser<'w> {
         let mut browser = Browser::new(world).from(ip);
         let response = browser.login("alice@contoso.com", PASSWORD, "").await;
         assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.body);
@@ -190,7 +191,7 @@ impl<'w> Browser<'w> {
     }
 }
 
-fn form_encode(value: &str) -> String {
+pub(crate) fn form_encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| {
@@ -246,7 +247,10 @@ async fn sign_in_notice_portal_and_launch() {
     let launch = browser.get(&format!("/launch/{}", apps.granted)).await;
     assert_eq!(launch.location.as_deref(), Some("https://wiki.contoso.com/"));
     let m365 = browser.get(&format!("/launch/{}", apps.m365)).await;
-    assert_eq!(m365.location.as_deref(), Some("http://127.0.0.1:8080/m365/contoso.com/saml/sso"));
+    assert_eq!(
+        m365.location.as_deref(),
+        Some("https://login.microsoftonline.com/login.srf?wa=wsignin1.0&whr=contoso.com")
+    );
     let refused = browser.get(&format!("/launch/{}", apps.not_granted)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(refused.body.contains("do not have access"), "{}", refused.body);
@@ -392,7 +396,7 @@ async fn password_spraying_is_throttled_per_address() {
     assert_eq!(alice.login("alice@contoso.com", PASSWORD, "").await.status, StatusCode::SEE_OTHER);
 }
 
-fn base32_decode(text: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(text: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let (mut buffer, mut bits) = (0u32, 0u32);
     for c in text.bytes() {
@@ -411,13 +415,13 @@ fn base32_decode(text: &str) -> Vec<u8> {
     out
 }
 
-fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+pub(crate) fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     let from = text.find(start).unwrap() + start.len();
     let to = text[from..].find(end).unwrap() + from;
     &text[from..to]
 }
 
-fn now_seconds() -> i64 {
+pub(crate) fn now_seconds() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
@@ -596,8 +600,13 @@ async fn two_nodes(url: String) {
     user.password_hash = Some(tessera_auth::password::hash_password(PASSWORD).unwrap());
     store_a.create_user(&Actor::system(), user).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let a = World { router: node(store_a.clone(), keys_a), store: store_a, _dir: dir };
-    let b = World { router: node(store_b.clone(), keys_b), store: store_b, _dir: tempfile::tempdir().unwrap() };
+    let a = World { router: node(store_a.clone(), keys_a.clone()), store: store_a, keys: keys_a, _dir: dir };
+    let b = World {
+        router: node(store_b.clone(), keys_b.clone()),
+        store: store_b,
+        keys: keys_b,
+        _dir: tempfile::tempdir().unwrap(),
+    };
 
     let mut on_a = Browser::signed_in(&a, "10.0.0.1").await;
     assert_eq!(on_a.get("/").await.status, StatusCode::OK);

@@ -3,13 +3,13 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use base64::Engine;
-use tessera_core::app::{M365Config, default_m365_label};
+use tessera_core::app::{AttributeMapping, M365Config, SettingsChange, default_m365_label};
 use tessera_core::{AppKind, Application, NewApplication};
 use tessera_keys::KeySize;
 use tessera_web::views::{AccessView, AppView};
 
 use super::{Ctx, all_pages};
-use crate::cli::{AppAddCommand, AppCommand, CertCommand, KeyArgs};
+use crate::cli::{AppAddCommand, AppCommand, CertCommand, KeyArgs, SettingsArgs};
 use crate::output;
 
 const MAX_PORTAL_IMAGE_BYTES: u64 = 256 * 1024;
@@ -67,6 +67,7 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             println!("target:      {}", summary(&app));
             println!("issuer:      {}", app.issuer.as_deref().unwrap_or("-"));
             println!("in portal:   {}", if app.show_in_portal { "shown" } else { "hidden" });
+            print_settings(&app);
             println!("groups:      {}", groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", "));
             if let Some(endpoints) = view.endpoints.as_object() {
                 for (name, url) in endpoints {
@@ -139,6 +140,21 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             print!("{xml}");
             Ok(())
         }
+        AppCommand::Set { app, settings, clear_attributes } => {
+            let app = ctx.store.find_app(&app).await?;
+            let change = settings_change(&settings, clear_attributes)?;
+            if change.is_empty() {
+                bail!("nothing to change: give at least one setting (see tessera app set --help)");
+            }
+            let kind = change.apply(&app.kind)?;
+            let app = ctx.store.update_app_kind(&ctx.actor, app.id, &kind).await?;
+            if ctx.settings.json {
+                return output::json(&AppView::new(&app, &ctx.public_url().await?));
+            }
+            println!("updated {}", app.label);
+            print_settings(&app);
+            Ok(())
+        }
         AppCommand::Policy { app, require_mfa, allowed_networks, any_network } => {
             let app = ctx.store.find_app(&app).await?;
             let mut policy = app.policy.clone();
@@ -186,6 +202,56 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
     }
 }
 
+fn print_settings(app: &Application) {
+    let attributes = |mappings: &[AttributeMapping]| {
+        mappings
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}={}",
+                    m.name,
+                    serde_json::to_value(m.source)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &app.kind {
+        AppKind::M365(c) => {
+            println!("idp url:     {}", c.idp_path());
+            println!("login url:   {}", c.login_url());
+            println!(
+                "attributes:  IDPEmail=upn{}",
+                if c.attributes.is_empty() { String::new() } else { format!(", {}", attributes(&c.attributes)) }
+            );
+            println!(
+                "signed requests: {}",
+                if c.require_signed_requests { "required (Entra's certificate registered)" } else { "not required" }
+            );
+        }
+        AppKind::Saml(c) => {
+            println!(
+                "name id:     {} from {}",
+                c.name_id_format,
+                serde_json::to_value(c.name_id_source)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            );
+            println!("attributes:  {}", attributes(&c.attribute_mappings));
+            println!(
+                "signing:     assertion {}, response {}",
+                if c.sign_assertion { "signed" } else { "unsigned" },
+                if c.sign_response { "signed" } else { "unsigned" }
+            );
+        }
+        AppKind::Bookmark { .. } => {}
+    }
+}
+
 fn summary(app: &Application) -> String {
     match &app.kind {
         AppKind::M365(c) => c.domain.clone(),
@@ -194,17 +260,63 @@ fn summary(app: &Application) -> String {
     }
 }
 
+/// The settings flags as a change to apply.
+fn settings_change(args: &SettingsArgs, clear_attributes: bool) -> anyhow::Result<SettingsChange> {
+    let attributes = if clear_attributes {
+        Some(Vec::new())
+    } else if args.attributes.is_empty() {
+        None
+    } else {
+        Some(args.attributes.iter().map(|a| AttributeMapping::parse(a)).collect::<Result<Vec<_>, _>>()?)
+    };
+    let entra_certificate = match &args.entra_sp_metadata {
+        Some(path) => {
+            let bytes = read_capped(path, MAX_METADATA_BYTES, "Entra SP metadata")?;
+            let config = tessera_protocols::saml2::sp_metadata::parse_sp_metadata(&bytes)
+                .with_context(|| format!("cannot use {}", path.display()))?;
+            if config.entity_id != tessera_core::app::ENTRA_RELYING_PARTY {
+                bail!("{} is not Entra ID's SP metadata (entity ID {})", path.display(), config.entity_id);
+            }
+            let Some(certificate) = config.certificate else {
+                bail!("{} carries no signing certificate", path.display());
+            };
+            Some(certificate)
+        }
+        None => None,
+    };
+    let require_signed_requests = match (&entra_certificate, args.no_signed_requests) {
+        (Some(_), _) => Some(true),
+        (None, true) => Some(false),
+        (None, false) => None,
+    };
+    Ok(SettingsChange {
+        attributes,
+        login_url: args.login_url.clone(),
+        require_signed_requests,
+        entra_certificate,
+        name_id_format: args.name_id_format.clone(),
+        name_id_source: args.name_id_source.as_deref().map(str::parse).transpose()?,
+        sign_assertion: args.sign_assertion,
+        sign_response: args.sign_response,
+        allow_sha1: args.allow_sha1,
+    })
+}
+
 fn new_application(public_url: &str, add: AppAddCommand) -> anyhow::Result<(NewApplication, KeyArgs)> {
     let (kind, label, portal) = match add {
-        AppAddCommand::M365 { domain, label, portal } => {
+        AppAddCommand::M365 { domain, label, idp_path, settings, portal } => {
             let label = label.unwrap_or_else(|| default_m365_label(&domain));
-            (AppKind::M365(M365Config { domain }), label, portal)
+            let mut config = M365Config::for_domain(&domain);
+            config.idp_path = idp_path;
+            let kind = settings_change(&settings, false)?.apply(&AppKind::M365(config))?;
+            (kind, label, portal)
         }
-        AppAddCommand::Saml { label, sp_metadata, portal } => {
+        AppAddCommand::Saml { label, sp_metadata, settings, portal } => {
             let bytes = read_capped(&sp_metadata, MAX_METADATA_BYTES, "SP metadata")?;
             let config = tessera_protocols::saml2::sp_metadata::parse_sp_metadata(&bytes)
                 .with_context(|| format!("cannot use {}", sp_metadata.display()))?;
-            (AppKind::Saml(config), label, portal)
+            let kind = settings_change(&settings, false)?.apply(&AppKind::Saml(config))?;
+            (kind, label, portal)
         }
         AppAddCommand::Bookmark { label, url, portal } => (AppKind::Bookmark { url }, label, portal),
     };

@@ -1,27 +1,18 @@
-//! SAML endpoints of each application. So far: its IdP metadata, public at the metadata URL
-//! `app show` lists.
+//! An application's IdP metadata, public at the metadata URL `app show` lists.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use tessera_core::Application;
 use tessera_store::StoreError;
 
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/m365/{domain}/saml/metadata.xml", get(m365_metadata))
-        .route("/apps/{app}/saml/metadata.xml", get(app_metadata))
+pub async fn m365_metadata(State(state): State<AppState>, Path(idp_path): Path<String>) -> Response {
+    metadata_response(&state, state.store.find_app_by_idp_path(&idp_path).await)
 }
 
-async fn m365_metadata(State(state): State<AppState>, Path(domain): Path<String>) -> Response {
-    metadata_response(&state, state.store.find_app_by_domain(&domain).await)
-}
-
-async fn app_metadata(State(state): State<AppState>, Path(app): Path<String>) -> Response {
+pub async fn app_metadata(State(state): State<AppState>, Path(app): Path<String>) -> Response {
     // Only ids here: a label in a URL would make every relabel break a relying party.
     let lookup = match app.parse::<tessera_core::AppId>() {
         Ok(id) => match state.store.find_app(&id.to_string()).await {

@@ -1,0 +1,367 @@
+//! Accepting an AuthnRequest for one registered service provider (each application is one SP):
+//! decode it from its binding, verify its signature with the SP's registered key (never one the
+//! message carries), then check it against the registration: Issuer, Destination, freshness,
+//! where the answer may go (SECURITY.md §0.6), and what it asks for.
+//!
+//! The checks that need storage (replay of a request ID) or a session are the caller's.
+
+use tessera_core::app::{AcsEndpoint, NAMEID_UNSPECIFIED};
+use tessera_core::{SamlBinding, UnixMillis, parse_rfc3339_millis};
+use tessera_xml::dsig::{AlgorithmPolicy, SignatureAlgorithm};
+use tessera_xml::redirect::verify_redirect_query;
+use tessera_xml::verify::VerifyingKey;
+use tessera_xml::verify_enveloped;
+
+use super::authn_request::{AuthnRequest, decode_post, decode_redirect, parse_authn_request};
+use super::response::{MULTIPLE_AUTHN, PASSWORD_PROTECTED_TRANSPORT};
+use crate::ProtocolError;
+
+/// The SAML bindings limit RelayState to 80 bytes (bindings §3.4.3, §3.5.3).
+pub const MAX_RELAY_STATE: usize = 80;
+
+const PASSWORD: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password";
+const UNSPECIFIED_CONTEXT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified";
+const WIA_OR_MULTI: &str = "http://schemas.microsoft.com/claims/wiaormultiauthn";
+
+/// The registration a request is checked against.
+#[derive(Debug, Clone)]
+pub struct RegisteredSp<'a> {
+    pub entity_id: &'a str,
+    pub acs: &'a [AcsEndpoint],
+    /// Unsigned requests are refused.
+    pub require_signed_requests: bool,
+    /// The SP's signing key, from its registered metadata.
+    pub key: Option<&'a VerifyingKey>,
+    /// SHA-1 signatures accepted (Entra signs AuthnRequests with RSA-SHA1).
+    pub allow_sha1: bool,
+    /// The NameID format this IdP issues for the SP.
+    pub name_id_format: &'a str,
+}
+
+/// How the request arrived.
+#[derive(Debug, Clone, Copy)]
+pub enum Binding<'a> {
+    /// The raw query string, exactly as received (the signature covers it as sent).
+    Redirect { raw_query: &'a str },
+    /// The form fields.
+    Post { saml_request: &'a str, relay_state: Option<&'a str> },
+}
+
+/// Why a request is refused. Every one is answered with a page at the IdP, never a message
+/// to the SP (its return address is not trusted until these pass).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SsoRefusal {
+    #[error("the request is malformed: {0}")]
+    Malformed(String),
+    #[error("the request's issuer {0:?} is not the service provider registered for this application")]
+    UnknownIssuer(String),
+    #[error("the request is not signed, and this service provider's requests must be")]
+    Unsigned,
+    #[error("the request's signature does not verify: {0}")]
+    BadSignature(String),
+    #[error("the request was issued at {0}, outside the allowed clock skew")]
+    Stale(String),
+    #[error("the request is addressed to {0:?}, not to this endpoint")]
+    WrongDestination(String),
+    #[error("the requested assertion consumer service is not registered: {0}")]
+    UnregisteredAcs(String),
+    #[error("the requested binding {0} is not supported (responses are sent by HTTP-POST)")]
+    UnsupportedBinding(String),
+    #[error("RelayState is longer than {MAX_RELAY_STATE} bytes")]
+    RelayStateTooLong,
+}
+
+impl SsoRefusal {
+    /// A stable code for audit records.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SsoRefusal::Malformed(_) => "malformed",
+            SsoRefusal::UnknownIssuer(_) => "unknown_sp",
+            SsoRefusal::Unsigned => "unsigned",
+            SsoRefusal::BadSignature(_) => "bad_signature",
+            SsoRefusal::Stale(_) => "stale",
+            SsoRefusal::WrongDestination(_) => "wrong_destination",
+            SsoRefusal::UnregisteredAcs(_) => "unregistered_acs",
+            SsoRefusal::UnsupportedBinding(_) => "unsupported_binding",
+            SsoRefusal::RelayStateTooLong => "relay_state_too_long",
+        }
+    }
+}
+
+impl From<ProtocolError> for SsoRefusal {
+    fn from(e: ProtocolError) -> Self {
+        SsoRefusal::Malformed(e.to_string())
+    }
+}
+
+/// What the request asks of the authentication.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestedContext {
+    /// Nothing in particular (or a password, which every sign-in shows).
+    Any,
+    /// A second factor (Entra's `multipleauthn`).
+    Mfa,
+    /// Only classes this IdP cannot show (X.509, Kerberos, …): answered with `NoAuthnContext`.
+    Unsatisfiable,
+}
+
+/// A request that passed every check that needs no storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedRequest {
+    pub id: String,
+    pub issuer: String,
+    /// The registered ACS the answer goes to.
+    pub acs_url: String,
+    pub relay_state: Option<String>,
+    pub force_authn: bool,
+    pub is_passive: bool,
+    pub context: RequestedContext,
+    /// The request asked for a NameID format this IdP does not issue for the SP: answered with
+    /// `InvalidNameIDPolicy`.
+    pub unsupported_name_id_format: Option<String>,
+    /// How the request was signed, when it was.
+    pub signed_with: Option<SignatureAlgorithm>,
+    pub issue_instant: UnixMillis,
+}
+
+/// Decodes and verifies a request, then checks it against the registration. `sso_url` is this
+/// endpoint's published URL (a Destination must equal it); `skew_ms` bounds IssueInstant.
+pub fn accept_authn_request(
+    binding: Binding<'_>,
+    sp: &RegisteredSp<'_>,
+    sso_url: &str,
+    now: UnixMillis,
+    skew_ms: i64,
+) -> Result<AcceptedRequest, SsoRefusal> {
+    let (request, relay_state, signed_with) = read_request(binding, sp)?;
+    if relay_state.as_ref().is_some_and(|r| r.len() > MAX_RELAY_STATE) {
+        return Err(SsoRefusal::RelayStateTooLong);
+    }
+    if request.issuer != sp.entity_id {
+        return Err(SsoRefusal::UnknownIssuer(request.issuer));
+    }
+    let issue_instant = parse_rfc3339_millis(&request.issue_instant)
+        .map_err(|_| SsoRefusal::Malformed(format!("IssueInstant {:?} is not a time", request.issue_instant)))?;
+    if (issue_instant - now).abs() > skew_ms {
+        return Err(SsoRefusal::Stale(request.issue_instant));
+    }
+    if let Some(destination) = &request.destination
+        && destination != sso_url
+    {
+        return Err(SsoRefusal::WrongDestination(destination.clone()));
+    }
+    if let Some(binding) = &request.protocol_binding
+        && binding != SamlBinding::HttpPost.uri()
+    {
+        return Err(SsoRefusal::UnsupportedBinding(binding.clone()));
+    }
+    let acs_url = resolve_acs(&request, sp.acs)?;
+    let unsupported_name_id_format =
+        request.name_id_format.clone().filter(|format| format != NAMEID_UNSPECIFIED && format != sp.name_id_format);
+    Ok(AcceptedRequest {
+        context: requested_context(&request.requested_authn_contexts),
+        id: request.id,
+        issuer: request.issuer,
+        acs_url,
+        relay_state,
+        force_authn: request.force_authn,
+        is_passive: request.is_passive,
+        unsupported_name_id_format,
+        signed_with,
+        issue_instant,
+    })
+}
+
+type ReadRequest = (AuthnRequest, Option<String>, Option<SignatureAlgorithm>);
+
+fn read_request(binding: Binding<'_>, sp: &RegisteredSp<'_>) -> Result<ReadRequest, SsoRefusal> {
+    let (request, relay_state, signed_with) =
+        read_signed_message(binding, "SAMLRequest", sp, parse_authn_request, |r: &AuthnRequest| r.signed)?;
+    Ok((request, relay_state, signed_with))
+}
+
+/// Decodes a protocol message from its binding and verifies its signature with the SP's
+/// registered key: the query signature for Redirect, the enveloped XML signature for POST.
+/// `parse` reads the message; `carries_signature` says whether the XML holds a Signature.
+pub(crate) fn read_signed_message<T>(
+    binding: Binding<'_>,
+    message_name: &str,
+    sp: &RegisteredSp<'_>,
+    parse: fn(&str) -> Result<T, ProtocolError>,
+    carries_signature: fn(&T) -> bool,
+) -> Result<(T, Option<String>, Option<SignatureAlgorithm>), SsoRefusal> {
+    let policy = AlgorithmPolicy { allow_sha1: sp.allow_sha1 };
+    match binding {
+        Binding::Redirect { raw_query } => {
+            let signed = raw_query.split('&').any(|p| p.starts_with("Signature="));
+            if !signed && sp.require_signed_requests {
+                return Err(SsoRefusal::Unsigned);
+            }
+            // A signature we hold no key for is not trusted, and the message is read unsigned.
+            let key = if signed { sp.key } else { None };
+            let query = match key {
+                Some(key) => verify_redirect_query(raw_query, Some(key), policy)
+                    .map_err(|e| SsoRefusal::BadSignature(e.to_string()))?,
+                None if sp.require_signed_requests => return Err(SsoRefusal::Unsigned),
+                None => verify_redirect_query(&without_signature(raw_query), None, policy)
+                    .map_err(|e| SsoRefusal::Malformed(e.to_string()))?,
+            };
+            if query.message_name != message_name {
+                return Err(SsoRefusal::Malformed(format!("the query carries no {message_name}")));
+            }
+            let message = parse(&decode_redirect(&query.message)?)?;
+            // The XML of a Redirect-binding message must not carry its own signature
+            // (bindings §3.4.4.1).
+            if carries_signature(&message) {
+                return Err(SsoRefusal::Malformed("a Redirect-binding message carries an XML signature".into()));
+            }
+            Ok((message, query.relay_state, query.signature_algorithm))
+        }
+        Binding::Post { saml_request, relay_state } => {
+            let xml = decode_post(saml_request)?;
+            let unsigned = parse(&xml)?;
+            match (carries_signature(&unsigned), sp.key) {
+                (true, Some(key)) => {
+                    let verified = verify_enveloped(&xml, "ID", key, policy)
+                        .map_err(|e| SsoRefusal::BadSignature(e.to_string()))?;
+                    // Read only what was verified (SECURITY.md §0.2).
+                    let message = parse(&verified.canonical)?;
+                    Ok((message, relay_state.map(str::to_string), Some(verified.signature_algorithm)))
+                }
+                _ if sp.require_signed_requests => Err(SsoRefusal::Unsigned),
+                _ => Ok((unsigned, relay_state.map(str::to_string), None)),
+            }
+        }
+    }
+}
+
+/// The query without SigAlg and Signature, for an SP whose key is not registered.
+fn without_signature(raw_query: &str) -> String {
+    raw_query
+        .split('&')
+        .filter(|p| !p.starts_with("Signature=") && !p.starts_with("SigAlg="))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `scheme://host` lowercased, the rest as is: the only normalization an ACS URL gets.
+fn normalize_url(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let (authority, path) = match rest.find(['/', '?', '#']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    Some(format!("{}://{}{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase(), path))
+}
+
+fn resolve_acs(request: &AuthnRequest, registered: &[AcsEndpoint]) -> Result<String, SsoRefusal> {
+    let post = |acs: &&AcsEndpoint| acs.binding == SamlBinding::HttpPost;
+    let chosen = match (&request.acs_url, request.acs_index) {
+        (Some(_), Some(_)) => {
+            return Err(SsoRefusal::Malformed(
+                "AssertionConsumerServiceURL and AssertionConsumerServiceIndex are both given".into(),
+            ));
+        }
+        (Some(url), None) => {
+            let wanted = normalize_url(url).ok_or_else(|| SsoRefusal::UnregisteredAcs(url.clone()))?;
+            registered
+                .iter()
+                .filter(post)
+                .find(|acs| normalize_url(&acs.url).as_deref() == Some(wanted.as_str()))
+                .ok_or_else(|| SsoRefusal::UnregisteredAcs(url.clone()))?
+        }
+        (None, Some(index)) => registered
+            .iter()
+            .find(|acs| acs.index == index)
+            .ok_or_else(|| SsoRefusal::UnregisteredAcs(format!("index {index}")))?,
+        (None, None) => registered
+            .iter()
+            .filter(post)
+            .find(|acs| acs.is_default)
+            .or_else(|| registered.iter().find(post))
+            .ok_or_else(|| SsoRefusal::UnregisteredAcs("no HTTP-POST endpoint is registered".into()))?,
+    };
+    if chosen.binding != SamlBinding::HttpPost {
+        return Err(SsoRefusal::UnsupportedBinding(chosen.binding.uri().to_string()));
+    }
+    Ok(chosen.url.clone())
+}
+
+fn requested_context(classes: &[String]) -> RequestedContext {
+    if classes.is_empty() {
+        return RequestedContext::Any;
+    }
+    if classes.iter().any(|c| c == MULTIPLE_AUTHN || c == WIA_OR_MULTI) {
+        return RequestedContext::Mfa;
+    }
+    if classes.iter().any(|c| c == PASSWORD_PROTECTED_TRANSPORT || c == PASSWORD || c == UNSPECIFIED_CONTEXT) {
+        return RequestedContext::Any;
+    }
+    RequestedContext::Unsatisfiable
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acs(url: &str, index: u16, is_default: bool) -> AcsEndpoint {
+        AcsEndpoint { url: url.into(), binding: SamlBinding::HttpPost, index, is_default }
+    }
+
+    fn request(acs_url: Option<&str>, acs_index: Option<u16>) -> AuthnRequest {
+        AuthnRequest {
+            id: "_r".into(),
+            issue_instant: "2026-01-01T00:00:00Z".into(),
+            issuer: "sp".into(),
+            destination: None,
+            acs_url: acs_url.map(str::to_string),
+            acs_index,
+            protocol_binding: None,
+            force_authn: false,
+            is_passive: false,
+            name_id_format: None,
+            requested_authn_contexts: vec![],
+            signed: false,
+        }
+    }
+
+    #[test]
+    fn acs_is_the_default_the_index_or_an_exact_registered_url() {
+        let registered = [acs("https://sp.example.com/acs", 1, false), acs("https://sp.example.com/acs2", 0, true)];
+        assert_eq!(resolve_acs(&request(None, None), &registered).unwrap(), "https://sp.example.com/acs2");
+        assert_eq!(resolve_acs(&request(None, Some(1)), &registered).unwrap(), "https://sp.example.com/acs");
+        assert_eq!(
+            resolve_acs(&request(Some("HTTPS://SP.example.com/acs"), None), &registered).unwrap(),
+            "https://sp.example.com/acs"
+        );
+        for forged in [
+            "https://evil.example/acs",
+            "https://sp.example.com/ACS",
+            "https://sp.example.com/acs/",
+            "https://sp.example.com/acs?x",
+            "https://sp.example.com/%2e%2e/acs",
+            "https://sp.example.com@evil.example/acs",
+            "javascript:alert(1)",
+        ] {
+            assert!(
+                matches!(resolve_acs(&request(Some(forged), None), &registered), Err(SsoRefusal::UnregisteredAcs(_))),
+                "{forged}"
+            );
+        }
+        assert!(resolve_acs(&request(None, Some(7)), &registered).is_err());
+        assert!(resolve_acs(&request(Some("https://sp.example.com/acs"), Some(1)), &registered).is_err());
+    }
+
+    #[test]
+    fn requested_contexts() {
+        let classes = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(requested_context(&[]), RequestedContext::Any);
+        assert_eq!(requested_context(&classes(&[PASSWORD_PROTECTED_TRANSPORT])), RequestedContext::Any);
+        assert_eq!(requested_context(&classes(&[MULTIPLE_AUTHN])), RequestedContext::Mfa);
+        assert_eq!(
+            requested_context(&classes(&["urn:oasis:names:tc:SAML:2.0:ac:classes:X509"])),
+            RequestedContext::Unsatisfiable
+        );
+    }
+}
