@@ -4,29 +4,14 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
 
-const root = resolve(import.meta.dirname, '../..');
-const tessera = process.env.TESSERA_BIN ?? join(root, 'target/debug/tessera');
-const artifacts = join(root, 'target/browser-artifacts');
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+import { artifacts, launchChromium, runCli, shot, startServer } from './harness.mjs';
 const password = 'correct horse battery';
-
-function freePort() {
-  return new Promise((done) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
 
 function base32Decode(text) {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -55,42 +40,6 @@ function totp(secret, step) {
 }
 
 const step = () => Math.floor(Date.now() / 1000 / 30);
-
-// Headless Chromium now and then answers a capture with "Unable to capture screenshot" while
-// it is still painting; the page is fine, so the capture is tried again.
-async function shot(page, path, options = {}) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await page.screenshot({ path, ...options });
-      return;
-    } catch (error) {
-      if (attempt >= 4) throw error;
-      await page.waitForTimeout(250 * attempt);
-    }
-  }
-}
-
-function runCli(dataDir, args, input) {
-  return execFileSync(tessera, ['--data-dir', dataDir, ...args], { input, encoding: 'utf8' });
-}
-
-async function startServer(dataDir, databaseArgs) {
-  const port = await freePort();
-  const args = ['--data-dir', dataDir, ...databaseArgs, 'serve', '--listen', `127.0.0.1:${port}`];
-  const server = spawn(tessera, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  server.stderr.on('data', (chunk) => { stderr += chunk; });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      const response = await fetch(`${base}/healthz`);
-      if (response.ok) return { server, base, stderr: () => stderr };
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  server.kill('SIGTERM');
-  throw new Error(`tessera did not start: ${stderr}`);
-}
 
 const servers = [];
 let browser;
@@ -151,12 +100,7 @@ async function journey(backend, databaseArgs) {
   servers.push(started.server);
   const base = started.base;
 
-  browser ??= await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  browser ??= await launchChromium();
   const context = await browser.newContext();
   const page = await context.newPage();
 
