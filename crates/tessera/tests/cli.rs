@@ -612,3 +612,92 @@ fn metadata_is_read_by_pysaml2_and_follows_rotation() {
     env.fails(&["app", "metadata", "M365", "--protocol", "wsfed"], 2);
     env.fails(&["app", "metadata", "nope"], 1);
 }
+
+#[test]
+fn m365_connector_settings_idp_path_attributes_and_entra_signing() {
+    let env = Env::sqlite();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let app = env.json(&[
+        "app",
+        "add",
+        "m365",
+        "--domain",
+        "contoso.com",
+        "--idp-path",
+        "Contoso-SSO",
+        "--attribute",
+        "givenName=first_name",
+    ]);
+    assert_eq!(app["m365"]["idp_path"], "contoso-sso");
+    assert_eq!(app["issuer"], "http://127.0.0.1:8080/m365/contoso.com", "the issuer stays templated from the domain");
+    assert_eq!(app["endpoints"]["saml_sso"], "http://127.0.0.1:8080/m365/contoso-sso/saml/sso");
+    assert_eq!(app["m365"]["login_url"], "https://login.microsoftonline.com/login.srf?wa=wsignin1.0&whr=contoso.com");
+    assert_eq!(app["m365"]["attributes"], serde_json::json!([{"name": "givenName", "source": "first_name"}]));
+
+    let before = env.json(&["audit", "list"]).as_array().unwrap().len();
+    for (args, expected) in [
+        (vec!["app", "add", "m365", "--domain", "fabrikam.com", "--idp-path", "contoso-sso"], "IdP URL"),
+        (vec!["app", "add", "m365", "--domain", "fabrikam.com", "--idp-path", "../x"], "idp_path"),
+        (vec!["app", "add", "m365", "--domain", "fabrikam.com", "--attribute", "IDPEmail=email"], "always sent"),
+        (vec!["app", "add", "m365", "--domain", "fabrikam.com", "--attribute", "x=password"], "not one of"),
+        (vec!["app", "add", "m365", "--domain", "fabrikam.com", "--login-url", "http://evil.example/"], "login_url"),
+        (vec!["app", "set", "Microsoft 365 (contoso.com)", "--name-id-format", "x"], "does not apply"),
+        (vec!["app", "set", "Microsoft 365 (contoso.com)"], "nothing to change"),
+    ] {
+        let error = env.fails(&args, 1);
+        assert!(error.contains(expected), "{args:?}: {error}");
+        assert_eq!(error.trim().lines().count(), 1, "{error}");
+    }
+    let not_entra = fixtures.join("saml/sp-metadata.xml");
+    let error = env
+        .fails(&["app", "set", "Microsoft 365 (contoso.com)", "--entra-sp-metadata", not_entra.to_str().unwrap()], 1);
+    assert!(error.contains("not Entra ID's SP metadata"), "{error}");
+    assert_eq!(env.json(&["audit", "list"]).as_array().unwrap().len(), before, "refusals write nothing");
+
+    let entra = fixtures.join("entra/entra-test-sp-metadata.xml");
+    let set = env.json(&[
+        "app",
+        "set",
+        "Microsoft 365 (contoso.com)",
+        "--entra-sp-metadata",
+        entra.to_str().unwrap(),
+        "--clear-attributes",
+    ]);
+    assert_eq!(set["m365"]["require_signed_requests"], true);
+    assert_eq!(set["m365"]["attributes"], serde_json::json!([]));
+    assert_eq!(set["m365"]["idp_path"], "contoso-sso", "the IdP URL never changes");
+    let audit = env.json(&["audit", "list"]);
+    assert_eq!(audit.as_array().unwrap().last().unwrap()["action"], "app.update");
+    let back = env.json(&["app", "set", "Microsoft 365 (contoso.com)", "--no-signed-requests"]);
+    assert_eq!(back["m365"]["require_signed_requests"], false);
+    let text = env.ok(&["app", "show", "Microsoft 365 (contoso.com)"]);
+    assert!(text.contains("idp url:     contoso-sso") && text.contains("IDPEmail=upn"), "{text}");
+}
+
+#[test]
+fn saml_app_settings_name_id_attributes_and_signing() {
+    let env = Env::sqlite();
+    let metadata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/saml/sp-metadata.xml");
+    let app = env.json(&[
+        "app",
+        "add",
+        "saml",
+        "--label",
+        "SP",
+        "--sp-metadata",
+        metadata.to_str().unwrap(),
+        "--attribute",
+        "mail=email",
+        "--sign-response",
+        "yes",
+    ]);
+    assert_eq!(app["service_provider"]["attribute_mappings"], serde_json::json!([{"name": "mail", "source": "email"}]));
+    assert_eq!(app["service_provider"]["sign_response"], true);
+    let set = env.json(&["app", "set", "SP", "--name-id-source", "upn", "--sign-assertion", "no"]);
+    assert_eq!(set["service_provider"]["name_id_source"], "upn");
+    assert_eq!(set["service_provider"]["sign_assertion"], false);
+    assert!(env.fails(&["app", "set", "SP", "--sign-response", "no"], 1).contains("sign the assertion, the response"));
+    assert!(env.fails(&["app", "set", "SP", "--login-url", "https://x.example/"], 1).contains("does not apply"));
+    assert!(env.fails(&["app", "set", "SP", "--attribute", "a=email", "--attribute", "a=upn"], 1).contains("twice"));
+    assert_eq!(env.json(&["app", "show", "SP"])["service_provider"]["sign_response"], true, "unchanged");
+}

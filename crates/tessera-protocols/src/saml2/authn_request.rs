@@ -34,6 +34,8 @@ pub struct AuthnRequest {
     pub name_id_format: Option<String>,
     /// AuthnContextClassRef values of a RequestedAuthnContext.
     pub requested_authn_contexts: Vec<String>,
+    /// Its `Comparison` (exact when absent).
+    pub authn_context_comparison: Option<String>,
     /// Whether the request carries an enveloped signature (to be verified by the caller).
     pub signed: bool,
 }
@@ -118,7 +120,9 @@ pub fn parse_authn_request(xml: &str) -> Result<AuthnRequest, ProtocolError> {
         .find(|n| is(n, PROTOCOL_NS, "NameIDPolicy"))
         .and_then(|n| n.attribute("Format").map(str::to_string));
     let mut requested_authn_contexts = Vec::new();
+    let mut authn_context_comparison = None;
     if let Some(requested) = root.children().find(|n| is(n, PROTOCOL_NS, "RequestedAuthnContext")) {
+        authn_context_comparison = requested.attribute("Comparison").map(str::to_string);
         for class in requested.children().filter(|n| is(n, ASSERTION_NS, "AuthnContextClassRef")) {
             requested_authn_contexts.push(element_text(class)?.trim().to_string());
         }
@@ -135,6 +139,7 @@ pub fn parse_authn_request(xml: &str) -> Result<AuthnRequest, ProtocolError> {
         is_passive: bool_attribute(root.attribute("IsPassive"), "IsPassive")?,
         name_id_format,
         requested_authn_contexts,
+        authn_context_comparison,
         signed: root.children().any(|n| is(&n, tessera_xml::dsig::DSIG_NS, "Signature")),
     })
 }

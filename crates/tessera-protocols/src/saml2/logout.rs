@@ -101,17 +101,18 @@ pub fn accept_logout_request(
         return Err(SsoRefusal::RelayStateTooLong);
     }
     if request.issuer != sp.entity_id {
-        return Err(SsoRefusal::UnknownIssuer(request.issuer));
+        return Err(SsoRefusal::UnknownIssuer(super::sso::clip(&request.issuer)));
     }
-    let at = parse_rfc3339_millis(&request.issue_instant)
-        .map_err(|_| SsoRefusal::Malformed(format!("IssueInstant {:?} is not a time", request.issue_instant)))?;
+    let at = parse_rfc3339_millis(&request.issue_instant).map_err(|_| {
+        SsoRefusal::Malformed(format!("IssueInstant {:?} is not a time", super::sso::clip(&request.issue_instant)))
+    })?;
     if (at - now).abs() > skew_ms {
-        return Err(SsoRefusal::Stale(request.issue_instant));
+        return Err(SsoRefusal::Stale(super::sso::clip(&request.issue_instant)));
     }
     if let Some(destination) = &request.destination
         && destination != slo_url
     {
-        return Err(SsoRefusal::WrongDestination(destination.clone()));
+        return Err(SsoRefusal::WrongDestination(super::sso::clip(destination)));
     }
     Ok(AcceptedLogout { request, relay_state })
 }

@@ -90,7 +90,17 @@ impl SsoRefusal {
 
 impl From<ProtocolError> for SsoRefusal {
     fn from(e: ProtocolError) -> Self {
-        SsoRefusal::Malformed(e.to_string())
+        SsoRefusal::Malformed(clip(&e.to_string()))
+    }
+}
+
+/// At most 128 characters of a value the sender chose: refusals are shown and audited, and an
+/// unauthenticated sender must not fill either with a quarter megabyte of its own text.
+pub fn clip(text: &str) -> String {
+    const MAX: usize = 128;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
     }
 }
 
@@ -139,28 +149,33 @@ pub fn accept_authn_request(
         return Err(SsoRefusal::RelayStateTooLong);
     }
     if request.issuer != sp.entity_id {
-        return Err(SsoRefusal::UnknownIssuer(request.issuer));
+        return Err(SsoRefusal::UnknownIssuer(clip(&request.issuer)));
     }
     let issue_instant = parse_rfc3339_millis(&request.issue_instant)
-        .map_err(|_| SsoRefusal::Malformed(format!("IssueInstant {:?} is not a time", request.issue_instant)))?;
+        .map_err(|_| SsoRefusal::Malformed(format!("IssueInstant {:?} is not a time", clip(&request.issue_instant))))?;
     if (issue_instant - now).abs() > skew_ms {
-        return Err(SsoRefusal::Stale(request.issue_instant));
+        return Err(SsoRefusal::Stale(clip(&request.issue_instant)));
     }
     if let Some(destination) = &request.destination
         && destination != sso_url
     {
-        return Err(SsoRefusal::WrongDestination(destination.clone()));
+        return Err(SsoRefusal::WrongDestination(clip(destination)));
+    }
+    // A signed request must say where it is going (bindings §3.4.5.2, §3.5.5.2), or one the
+    // SP signed for another IdP could be replayed here.
+    if signed_with.is_some() && request.destination.is_none() {
+        return Err(SsoRefusal::WrongDestination("(none: a signed request must carry a Destination)".into()));
     }
     if let Some(binding) = &request.protocol_binding
         && binding != SamlBinding::HttpPost.uri()
     {
-        return Err(SsoRefusal::UnsupportedBinding(binding.clone()));
+        return Err(SsoRefusal::UnsupportedBinding(clip(binding)));
     }
     let acs_url = resolve_acs(&request, sp.acs)?;
     let unsupported_name_id_format =
         request.name_id_format.clone().filter(|format| format != NAMEID_UNSPECIFIED && format != sp.name_id_format);
     Ok(AcceptedRequest {
-        context: requested_context(&request.requested_authn_contexts),
+        context: requested_context(&request.requested_authn_contexts, request.authn_context_comparison.as_deref()),
         id: request.id,
         issuer: request.issuer,
         acs_url,
@@ -202,10 +217,10 @@ pub(crate) fn read_signed_message<T>(
             let key = if signed { sp.key } else { None };
             let query = match key {
                 Some(key) => verify_redirect_query(raw_query, Some(key), policy)
-                    .map_err(|e| SsoRefusal::BadSignature(e.to_string()))?,
+                    .map_err(|e| SsoRefusal::BadSignature(clip(&e.to_string())))?,
                 None if sp.require_signed_requests => return Err(SsoRefusal::Unsigned),
                 None => verify_redirect_query(&without_signature(raw_query), None, policy)
-                    .map_err(|e| SsoRefusal::Malformed(e.to_string()))?,
+                    .map_err(|e| SsoRefusal::Malformed(clip(&e.to_string())))?,
             };
             if query.message_name != message_name {
                 return Err(SsoRefusal::Malformed(format!("the query carries no {message_name}")));
@@ -224,7 +239,7 @@ pub(crate) fn read_signed_message<T>(
             match (carries_signature(&unsigned), sp.key) {
                 (true, Some(key)) => {
                     let verified = verify_enveloped(&xml, "ID", key, policy)
-                        .map_err(|e| SsoRefusal::BadSignature(e.to_string()))?;
+                        .map_err(|e| SsoRefusal::BadSignature(clip(&e.to_string())))?;
                     // Read only what was verified (SECURITY.md §0.2).
                     let message = parse(&verified.canonical)?;
                     Ok((message, relay_state.map(str::to_string), Some(verified.signature_algorithm)))
@@ -264,12 +279,12 @@ fn resolve_acs(request: &AuthnRequest, registered: &[AcsEndpoint]) -> Result<Str
             ));
         }
         (Some(url), None) => {
-            let wanted = normalize_url(url).ok_or_else(|| SsoRefusal::UnregisteredAcs(url.clone()))?;
+            let wanted = normalize_url(url).ok_or_else(|| SsoRefusal::UnregisteredAcs(clip(url)))?;
             registered
                 .iter()
                 .filter(post)
                 .find(|acs| normalize_url(&acs.url).as_deref() == Some(wanted.as_str()))
-                .ok_or_else(|| SsoRefusal::UnregisteredAcs(url.clone()))?
+                .ok_or_else(|| SsoRefusal::UnregisteredAcs(clip(url)))?
         }
         (None, Some(index)) => registered
             .iter()
@@ -288,17 +303,24 @@ fn resolve_acs(request: &AuthnRequest, registered: &[AcsEndpoint]) -> Result<Str
     Ok(chosen.url.clone())
 }
 
-fn requested_context(classes: &[String]) -> RequestedContext {
+/// What a RequestedAuthnContext asks for (core §3.3.2.2.1). `exact` and `minimum` are met by a
+/// listed class; `better` needs something stronger than one of them (a second factor beats a
+/// password; nothing here beats multipleauthn); `maximum` is met by a password.
+fn requested_context(classes: &[String], comparison: Option<&str>) -> RequestedContext {
     if classes.is_empty() {
         return RequestedContext::Any;
     }
-    if classes.iter().any(|c| c == MULTIPLE_AUTHN || c == WIA_OR_MULTI) {
-        return RequestedContext::Mfa;
+    let mfa = classes.iter().any(|c| c == MULTIPLE_AUTHN || c == WIA_OR_MULTI);
+    let password =
+        classes.iter().any(|c| c == PASSWORD_PROTECTED_TRANSPORT || c == PASSWORD || c == UNSPECIFIED_CONTEXT);
+    match comparison.map(str::trim).unwrap_or("exact") {
+        "better" if password => RequestedContext::Mfa,
+        "better" => RequestedContext::Unsatisfiable,
+        "maximum" if password => RequestedContext::Any,
+        _ if mfa => RequestedContext::Mfa,
+        _ if password => RequestedContext::Any,
+        _ => RequestedContext::Unsatisfiable,
     }
-    if classes.iter().any(|c| c == PASSWORD_PROTECTED_TRANSPORT || c == PASSWORD || c == UNSPECIFIED_CONTEXT) {
-        return RequestedContext::Any;
-    }
-    RequestedContext::Unsatisfiable
 }
 
 #[cfg(test)]
@@ -322,6 +344,7 @@ mod tests {
             is_passive: false,
             name_id_format: None,
             requested_authn_contexts: vec![],
+            authn_context_comparison: None,
             signed: false,
         }
     }
@@ -354,14 +377,27 @@ mod tests {
     }
 
     #[test]
+    fn clip_bounds_sender_text() {
+        assert_eq!(clip("short"), "short");
+        let long = clip(&"é".repeat(10_000));
+        assert_eq!(long.chars().count(), 129);
+    }
+
+    #[test]
     fn requested_contexts() {
         let classes = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(requested_context(&[]), RequestedContext::Any);
-        assert_eq!(requested_context(&classes(&[PASSWORD_PROTECTED_TRANSPORT])), RequestedContext::Any);
-        assert_eq!(requested_context(&classes(&[MULTIPLE_AUTHN])), RequestedContext::Mfa);
+        assert_eq!(requested_context(&[], None), RequestedContext::Any);
+        assert_eq!(requested_context(&classes(&[PASSWORD_PROTECTED_TRANSPORT]), None), RequestedContext::Any);
+        assert_eq!(requested_context(&classes(&[MULTIPLE_AUTHN]), Some("exact")), RequestedContext::Mfa);
         assert_eq!(
-            requested_context(&classes(&["urn:oasis:names:tc:SAML:2.0:ac:classes:X509"])),
+            requested_context(&classes(&["urn:oasis:names:tc:SAML:2.0:ac:classes:X509"]), None),
             RequestedContext::Unsatisfiable
+        );
+        assert_eq!(requested_context(&classes(&[PASSWORD_PROTECTED_TRANSPORT]), Some("better")), RequestedContext::Mfa);
+        assert_eq!(requested_context(&classes(&[MULTIPLE_AUTHN]), Some("better")), RequestedContext::Unsatisfiable);
+        assert_eq!(
+            requested_context(&classes(&[PASSWORD_PROTECTED_TRANSPORT, MULTIPLE_AUTHN]), Some("maximum")),
+            RequestedContext::Any
         );
     }
 }

@@ -132,7 +132,16 @@ async fn slo(
         Incoming::Form(PostedLogout { saml_request: Some(request), relay_state }) => {
             Binding::Post { saml_request: request, relay_state: relay_state.as_deref() }
         }
-        // A plain visit (or an SP's LogoutResponse to a logout we never started): sign out.
+        // A plain visit (or an SP's LogoutResponse to a logout we never started): sign out, but
+        // only when the browser is showing this page (an image or script on another site
+        // must not sign users out); otherwise ask.
+        _ if headers.get("sec-fetch-dest").and_then(|v| v.to_str().ok()).is_some_and(|d| d != "document") => {
+            return pages::message(
+                StatusCode::OK,
+                "Sign out",
+                "To sign out of Tessera, open your applications page and choose Sign out.",
+            );
+        }
         _ => {
             let cookie = match end_session(state, headers, &ip, &app, "slo_url").await {
                 Ok(cookie) => cookie,
@@ -175,7 +184,14 @@ async fn slo(
     {
         Ok(true) => {}
         Ok(false) => {
-            return refused("replayed", format!("logout request {} was used already", accepted.request.id)).await;
+            return refused(
+                "replayed",
+                format!(
+                    "logout request {} was used already",
+                    tessera_protocols::saml2::sso::clip(&accepted.request.id)
+                ),
+            )
+            .await;
         }
         Err(e) => return pages::failure(e),
     }

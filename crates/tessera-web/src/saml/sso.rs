@@ -29,6 +29,7 @@ use crate::signin::{client_addresses, login, peer};
 const NO_PASSIVE: &str = "urn:oasis:names:tc:SAML:2.0:status:NoPassive";
 const NO_AUTHN_CONTEXT: &str = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext";
 const INVALID_NAME_ID_POLICY: &str = "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy";
+const REQUEST_DENIED: &str = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied";
 
 /// A validated sign-on waiting to be answered; parked (as JSON) while its user signs in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,6 +44,9 @@ pub struct Pending {
     pub context: RequestedContext,
     /// When the request arrived: a ForceAuthn request needs a password shown after this.
     pub received_at: UnixMillis,
+    /// The request's signature algorithm, when it was signed (SHA-1 is flagged in audit).
+    #[serde(default)]
+    pub signed_with: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -182,7 +186,7 @@ async fn answer_request(
     match state.store.remember_message_id(&accepted.issuer, &accepted.id, now + 2 * CLOCK_SKEW_MS, now).await {
         Ok(true) => {}
         Ok(false) => {
-            let detail = format!("request {} was used already", accepted.id);
+            let detail = format!("request {} was used already", tessera_protocols::saml2::sso::clip(&accepted.id));
             return refuse(state, extensions, headers, app, "replayed", &detail).await;
         }
         Err(e) => return pages::failure(e),
@@ -196,6 +200,7 @@ async fn answer_request(
         is_passive: accepted.is_passive,
         context: accepted.context.clone(),
         received_at: now,
+        signed_with: accepted.signed_with.map(|a| a.uri().to_string()),
     };
     // A valid request this IdP cannot satisfy is answered at the registered ACS.
     if let Some(format) = &accepted.unsupported_name_id_format {
@@ -204,9 +209,6 @@ async fn answer_request(
     }
     if accepted.context == RequestedContext::Unsatisfiable {
         return status_answer(state, app, &pending, NO_AUTHN_CONTEXT).await;
-    }
-    if let Some(algorithm) = accepted.signed_with {
-        tracing::debug!(app = %app.id, algorithm = algorithm.uri(), "signed AuthnRequest verified");
     }
     continue_pending(state, extensions, headers, app, pending).await
 }
@@ -249,6 +251,7 @@ async fn idp_initiated(
         is_passive: false,
         context: RequestedContext::Any,
         received_at: session::now(),
+        signed_with: None,
     };
     continue_pending(state, extensions, headers, app, pending).await
 }
@@ -321,6 +324,20 @@ async fn issue(
     policy.require_mfa |= pending.context == RequestedContext::Mfa;
     let actor = Actor(format!("user:{}", current.user.id));
     match decide(&access, &policy, addresses.client, &current.session.authn) {
+        PolicyOutcome::Deny(denial) if pending.is_passive => {
+            // A passive request must not take over the screen: the SP hears "denied".
+            let event = NewAuditEvent::new(
+                "saml.denied",
+                "app",
+                app.id,
+                json!({"user_id": current.user.id.to_string(), "ip": ip, "reason": denial.as_str(),
+                       "request_id": pending.request_id, "passive": true}),
+            );
+            if let Err(e) = state.store.append_audit(&actor, event).await {
+                return pages::failure(e);
+            }
+            status_answer(state, app, &pending, REQUEST_DENIED).await
+        }
         PolicyOutcome::Deny(denial) => {
             let event = NewAuditEvent::new(
                 "saml.denied",
@@ -387,7 +404,9 @@ async fn issue(
                 "app",
                 app.id,
                 json!({"user_id": current.user.id.to_string(), "ip": ip, "request_id": pending.request_id,
-                       "assertion_id": assertion_id, "acs": pending.acs_url, "mfa": authn.mfa_done()}),
+                       "assertion_id": assertion_id, "acs": pending.acs_url, "mfa": authn.mfa_done(),
+                       "request_signature": pending.signed_with,
+                       "sha1": pending.signed_with.as_deref().is_some_and(|a| a.ends_with("rsa-sha1"))}),
             );
             if let Err(e) = state.store.append_audit(&actor, event).await {
                 return pages::failure(e);
@@ -405,7 +424,11 @@ async fn status_answer(state: &AppState, app: &Application, pending: &Pending, s
     };
     let Some(issuer) = app.issuer.as_deref() else { return pages::failure("a SAML app without an issuer") };
     let id = format!("_{}", uuid::Uuid::new_v4().simple());
-    let top = if second == NO_PASSIVE || second == NO_AUTHN_CONTEXT { STATUS_RESPONDER } else { STATUS_REQUESTER };
+    let top = if matches!(second, NO_PASSIVE | NO_AUTHN_CONTEXT | REQUEST_DENIED) {
+        STATUS_RESPONDER
+    } else {
+        STATUS_REQUESTER
+    };
     let message = StatusMessage {
         id: &id,
         issuer,

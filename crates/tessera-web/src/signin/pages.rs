@@ -84,13 +84,16 @@ pub struct PostForm<'a> {
 #[template(path = "signed_out.html")]
 pub struct SignedOut;
 
-/// The auto-POST page, with a CSP that lets its form go only to the relying party's origin
-/// and runs only our own script.
+/// The auto-POST page, with a CSP that runs only our own script and lets its form go only to
+/// the relying party's origin or https.
 pub fn post_form(page: &PostForm<'_>, cookies: &[String]) -> Response {
     let origin = origin_of(page.action).unwrap_or_else(|| "'none'".into());
     let mut response = html(StatusCode::OK, page, cookies);
+    // Browsers apply form-action to the redirects after the submission too, and many ACS
+    // endpoints redirect to another https origin once they have the response: so the relying
+    // party's origin, and https beyond it (never plain http elsewhere, never script URLs).
     let csp = format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action {origin}; \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action {origin} https:; \
          frame-ancestors 'none'; base-uri 'none'"
     );
     if let Ok(value) = HeaderValue::from_str(&csp) {

@@ -394,3 +394,50 @@ async fn metadata_is_published_and_downloadable() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(error["error"]["message"].as_str().unwrap().contains("no IdP metadata"));
 }
+
+#[tokio::test]
+async fn m365_settings_are_created_and_changed_through_the_api() {
+    let api = Api::new().await;
+    let (status, app) = api
+        .call(
+            Method::POST,
+            "/apps",
+            Some(json!({"kind": "m365", "domain": "contoso.com", "idp_path": "contoso",
+                        "settings": {"attributes": [{"name": "givenName", "source": "first_name"}]}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{app}");
+    assert_eq!(app["m365"]["idp_path"], "contoso");
+    assert!(app["endpoints"]["saml_sso"].as_str().unwrap().ends_with("/m365/contoso/saml/sso"));
+    let id = app["id"].as_str().unwrap();
+    let path = format!("/apps/{id}/settings");
+    let (status, changed) = api
+        .call(Method::PATCH, &path, Some(json!({"login_url": "https://portal.office.com/?domain_hint=contoso.com"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["m365"]["login_url"], "https://portal.office.com/?domain_hint=contoso.com");
+    assert_eq!(changed["m365"]["attributes"][0]["name"], "givenName", "other settings unchanged");
+    for (body, field) in [
+        (json!({}), "settings"),
+        (json!({"login_url": "javascript:alert(1)"}), "login_url"),
+        (json!({"require_signed_requests": true}), "entra_certificate"),
+        (json!({"entra_certificate": "bm90IGEgY2VydA=="}), "entra_certificate"),
+        (json!({"sign_response": true}), "sign_response"),
+        (json!({"attributes": [{"name": "", "source": "email"}]}), "attributes"),
+    ] {
+        let (status, error) = api.call(Method::PATCH, &path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {error}");
+        assert!(error.to_string().contains(field), "{body}: {error}");
+    }
+    let (status, _) = api.call(Method::PATCH, &path, Some(json!({"idp_path": "elsewhere"}))).await;
+    assert!(status.is_client_error(), "the IdP path is not a setting");
+    let (_, shown) = api.call(Method::GET, &format!("/apps/{id}"), None).await;
+    assert_eq!(
+        shown["m365"]["login_url"], "https://portal.office.com/?domain_hint=contoso.com",
+        "refusals changed nothing"
+    );
+    let (status, error) = api
+        .call(Method::POST, "/apps", Some(json!({"kind": "m365", "domain": "fabrikam.com", "idp_path": "contoso"})))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{error}");
+}

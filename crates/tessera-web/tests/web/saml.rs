@@ -284,17 +284,38 @@ async fn checklist_02_signed_entra_request_verified_and_tampered_refused() {
     assert_eq!(unsigned_redirect.status, StatusCode::BAD_REQUEST);
     let refusals = world.audit_actions().await.iter().filter(|a| *a == "saml.refused").count();
     assert_eq!(refusals, 4, "each refusal is audited");
+    // Entra's RSA-SHA1 is accepted for the M365 connector and flagged in the audit row.
+    let events =
+        world.store.list_audit(&tessera_store::AuditQuery { limit: 1000, ..Default::default() }).await.unwrap();
+    let issued = events.iter().find(|e| e.action == "saml.issued").unwrap();
+    assert_eq!(issued.summary["sha1"], true, "{:?}", issued.summary);
 }
 
-/// Items 3–11 on one live response, plus xmlsec1 and pysaml2 as Entra.
-#[tokio::test]
-async fn checklist_03_to_11_the_m365_response() {
+/// A live response to Entra's request, from a signed-in browser: the world, the auto-POST
+/// page, the response XML and the request ID.
+async fn live_m365_response() -> (World, Response, String, String) {
     let (world, _) = World::new(config()).await;
     let mut browser = Browser::signed_in(&world, "10.0.0.1").await;
     let id = new_id();
     let page = m365_sign_in(&mut browser, &id).await;
-    // 3: POSTed to login.srf as SAMLResponse (+ RelayState echoed), Destination, InResponseTo.
+    let xml = posted_response(&page);
+    drop(browser);
+    (world, page, xml, id)
+}
+
+fn assertion_of<'a, 'i>(parsed: &'a roxmltree::Document<'i>) -> roxmltree::Node<'a, 'i> {
+    find(parsed.root_element(), SAML, "Assertion").expect("an assertion")
+}
+
+fn millis(text: &str) -> i64 {
+    tessera_core::parse_rfc3339_millis(text).unwrap()
+}
+
+#[tokio::test]
+async fn checklist_03_response_posted_to_login_srf_with_destination_and_in_response_to() {
+    let (_world, page, xml, id) = live_m365_response().await;
     assert_eq!(form_action(&page), ENTRA_ACS);
+    assert!(field(&page, "SAMLResponse").is_some());
     assert_eq!(field(&page, "RelayState").as_deref(), Some("rs-123"));
     let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap();
     assert!(
@@ -302,29 +323,52 @@ async fn checklist_03_to_11_the_m365_response() {
         "{csp}"
     );
     assert!(page.body.contains(r#"<button type="submit">Continue</button>"#), "works without JavaScript");
-    let xml = posted_response(&page);
     let parsed = doc(&xml);
-    let response = parsed.root_element();
-    assert_eq!(response.attribute("Destination"), Some(ENTRA_ACS));
-    assert_eq!(response.attribute("InResponseTo"), Some(id.as_str()));
-    // 4: Success.
-    assert_eq!(
-        find(response, SAMLP, "StatusCode").unwrap().attribute("Value"),
-        Some("urn:oasis:names:tc:SAML:2.0:status:Success")
-    );
-    // 5: the same issuer, exactly, on Response and Assertion.
-    let issuers: Vec<&str> = response
+    assert_eq!(parsed.root_element().attribute("Destination"), Some(ENTRA_ACS));
+    assert_eq!(parsed.root_element().attribute("InResponseTo"), Some(id.as_str()));
+}
+
+#[tokio::test]
+async fn checklist_04_status_success() {
+    let (_world, _, xml, _) = live_m365_response().await;
+    let parsed = doc(&xml);
+    let code = find(parsed.root_element(), SAMLP, "StatusCode").unwrap();
+    assert_eq!(code.attribute("Value"), Some("urn:oasis:names:tc:SAML:2.0:status:Success"));
+}
+
+#[tokio::test]
+async fn checklist_05_issuer_equal_on_response_and_assertion_and_a_forged_one_fails() {
+    let (_world, _, xml, id) = live_m365_response().await;
+    let parsed = doc(&xml);
+    let issuers: Vec<&str> = parsed
+        .root_element()
         .descendants()
         .filter(|n| n.tag_name().name() == "Issuer" && n.tag_name().namespace() == Some(SAML))
         .map(|n| n.text().unwrap())
         .collect();
-    assert_eq!(issuers, [ISSUER, ISSUER]);
-    // 6: the Assertion is signed (enveloped, exc-c14n, RSA-SHA256, Reference to its ID).
-    let assertion = find(response, SAML, "Assertion").unwrap();
+    assert_eq!(issuers, [ISSUER, ISSUER], "exactly the domain's IssuerUri");
+    if let Some(python) = python() {
+        let metadata = metadata_of_m365(&_world).await;
+        assert_eq!(pysaml2_accepts(&python, &metadata, &xml, &id).unwrap()["issuer"], ISSUER);
+        let forged = xml.replace(ISSUER, "http://127.0.0.1:8080/m365/fabrikam.com");
+        assert!(pysaml2_accepts(&python, &metadata, &forged, &id).is_err());
+    }
+}
+
+async fn metadata_of_m365(world: &World) -> String {
+    Browser::new(world).get("/m365/contoso.com/saml/metadata.xml").await.body
+}
+
+#[tokio::test]
+async fn checklist_06_assertion_signed_rsa_sha256_with_the_configured_certificate() {
+    let (world, _, xml, id) = live_m365_response().await;
+    let parsed = doc(&xml);
+    let assertion = assertion_of(&parsed);
     let signature = assertion.children().find(|n| n.tag_name().name() == "Signature").expect("assertion signed");
     let reference = signature.descendants().find(|n| n.tag_name().name() == "Reference").unwrap();
     assert_eq!(reference.attribute("URI"), Some(format!("#{}", assertion.attribute("ID").unwrap()).as_str()));
-    assert!(xml.contains("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"));
+    let method = signature.descendants().find(|n| n.tag_name().name() == "SignatureMethod").unwrap();
+    assert_eq!(method.attribute("Algorithm"), Some("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"));
     let transforms: Vec<&str> = reference
         .descendants()
         .filter(|n| n.tag_name().name() == "Transform")
@@ -334,64 +378,87 @@ async fn checklist_03_to_11_the_m365_response() {
         transforms,
         ["http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/2001/10/xml-exc-c14n#"]
     );
-    // 7: NameID persistent = ImmutableID, byte for byte.
-    let alice = world.store.find_user("alice@contoso.com").await.unwrap();
-    let name_id = find(assertion, SAML, "NameID").unwrap();
-    assert_eq!(name_id.attribute("Format"), Some("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"));
-    assert_eq!(name_id.text(), Some(alice.immutable_id.as_str()));
-    // 8: bearer, Recipient, InResponseTo, NotOnOrAfter in the future.
-    let confirmation = find(assertion, SAML, "SubjectConfirmation").unwrap();
-    assert_eq!(confirmation.attribute("Method"), Some("urn:oasis:names:tc:SAML:2.0:cm:bearer"));
-    let data = find(confirmation, SAML, "SubjectConfirmationData").unwrap();
-    assert_eq!(data.attribute("Recipient"), Some(ENTRA_ACS));
-    assert_eq!(data.attribute("InResponseTo"), Some(id.as_str()));
-    let millis = |t: &str| tessera_core::parse_rfc3339_millis(t).unwrap();
-    let now = now_seconds() * 1000;
-    assert!(millis(data.attribute("NotOnOrAfter").unwrap()) > now);
-    // 9: audience, and now inside [NotBefore, NotOnOrAfter).
-    assert_eq!(text(assertion, SAML, "Audience"), "urn:federation:MicrosoftOnline");
-    let conditions = find(assertion, SAML, "Conditions").unwrap();
-    assert!(millis(conditions.attribute("NotBefore").unwrap()) <= now);
-    assert!(millis(conditions.attribute("NotOnOrAfter").unwrap()) > now);
-    // 10: IDPEmail = UPN.
-    let attribute = find(assertion, SAML, "Attribute").unwrap();
-    assert_eq!(attribute.attribute("Name"), Some("IDPEmail"));
-    assert_eq!(text(attribute, SAML, "AttributeValue"), alice.upn);
-    // 11: nothing encrypted.
-    for encrypted in ["EncryptedAssertion", "EncryptedID", "EncryptedAttribute"] {
-        assert!(!xml.contains(encrypted));
-    }
-    // Password only: PasswordProtectedTransport.
-    assert_eq!(text(assertion, SAML, "AuthnContextClassRef"), PPT);
-
-    // Independent checks: xmlsec1 with the app's certificate (and not with another), pysaml2
-    // as Entra with the app's published metadata.
-    let app = m365_app(&world).await;
-    let certificate = app.certificates.current.clone().unwrap();
+    let certificate = m365_app(&world).await.certificates.current.unwrap();
     if xmlsec1() {
-        assert!(xmlsec1_verifies_assertion(&xml, &certificate), "xmlsec1 verifies the assertion");
-        let other = world.store.find_app("Wiki").await.unwrap();
-        assert!(other.certificates.current.is_none());
+        assert!(xmlsec1_verifies_assertion(&xml, &certificate), "xmlsec1 verifies with the app's certificate");
         let stranger = tessera_keys::generate_key(tessera_keys::KeySize::Rsa2048, "stranger", 1).unwrap();
-        assert!(!xmlsec1_verifies_assertion(&xml, &stranger.certificate_der), "another key's certificate fails");
+        assert!(!xmlsec1_verifies_assertion(&xml, &stranger.certificate_der), "any other certificate fails");
     }
     if let Some(python) = python() {
-        let metadata = browser.get("/m365/contoso.com/saml/metadata.xml").await.body;
-        let report = pysaml2_accepts(&python, &metadata, &xml, &id).unwrap();
-        assert_eq!(report["issuer"], ISSUER);
-        assert_eq!(report["name_id"], alice.immutable_id.as_str());
-        assert_eq!(report["attributes"]["IDPEmail"][0], alice.upn.as_str());
-        // An assertion whose signature is stripped is refused even with a signed Response.
+        // Entra refuses an unsigned assertion even inside a signed response; so does pysaml2
+        // as Entra.
+        let metadata = metadata_of_m365(&world).await;
         let start = xml.find("<ds:Signature").unwrap();
         let end = xml.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
         let stripped = format!("{}{}", &xml[..start], &xml[end..]);
         assert!(pysaml2_accepts(&python, &metadata, &stripped, &id).is_err());
-        // A forged issuer fails (item 5).
-        let forged = xml.replace(ISSUER, "http://127.0.0.1:8080/m365/fabrikam.com");
-        assert!(pysaml2_accepts(&python, &metadata, &forged, &id).is_err());
     }
-    let actions = world.audit_actions().await;
-    assert!(actions.iter().any(|a| a == "saml.issued"));
+}
+
+#[tokio::test]
+async fn checklist_07_name_id_persistent_is_the_immutable_id_byte_for_byte() {
+    let (world, _, xml, id) = live_m365_response().await;
+    let alice = world.store.find_user("alice@contoso.com").await.unwrap();
+    let parsed = doc(&xml);
+    let name_id = find(assertion_of(&parsed), SAML, "NameID").unwrap();
+    assert_eq!(name_id.attribute("Format"), Some("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"));
+    assert_eq!(name_id.text(), Some(alice.immutable_id.as_str()));
+    if let Some(python) = python() {
+        let report = pysaml2_accepts(&python, &metadata_of_m365(&world).await, &xml, &id).unwrap();
+        assert_eq!(report["name_id"], alice.immutable_id.as_str());
+    }
+}
+
+#[tokio::test]
+async fn checklist_08_bearer_confirmation_recipient_in_response_to_not_on_or_after() {
+    let (_world, _, xml, id) = live_m365_response().await;
+    let parsed = doc(&xml);
+    let confirmation = find(assertion_of(&parsed), SAML, "SubjectConfirmation").unwrap();
+    assert_eq!(confirmation.attribute("Method"), Some("urn:oasis:names:tc:SAML:2.0:cm:bearer"));
+    let data = find(confirmation, SAML, "SubjectConfirmationData").unwrap();
+    assert_eq!(data.attribute("Recipient"), Some(ENTRA_ACS));
+    assert_eq!(data.attribute("InResponseTo"), Some(id.as_str()));
+    let now = now_seconds() * 1000;
+    let not_on_or_after = millis(data.attribute("NotOnOrAfter").unwrap());
+    assert!(not_on_or_after > now && not_on_or_after <= now + 5 * 60 * 1000 + 1000, "at most 5 minutes");
+}
+
+#[tokio::test]
+async fn checklist_09_audience_and_validity_window() {
+    let (_world, _, xml, _) = live_m365_response().await;
+    let parsed = doc(&xml);
+    let assertion = assertion_of(&parsed);
+    assert_eq!(text(assertion, SAML, "Audience"), "urn:federation:MicrosoftOnline");
+    let conditions = find(assertion, SAML, "Conditions").unwrap();
+    let now = now_seconds() * 1000;
+    assert!(millis(conditions.attribute("NotBefore").unwrap()) <= now);
+    assert!(millis(conditions.attribute("NotOnOrAfter").unwrap()) > now);
+}
+
+#[tokio::test]
+async fn checklist_10_idp_email_is_the_upn() {
+    let (world, _, xml, id) = live_m365_response().await;
+    let alice = world.store.find_user("alice@contoso.com").await.unwrap();
+    let parsed = doc(&xml);
+    let attribute = find(assertion_of(&parsed), SAML, "Attribute").unwrap();
+    assert_eq!(attribute.attribute("Name"), Some("IDPEmail"));
+    assert_eq!(text(attribute, SAML, "AttributeValue"), alice.upn);
+    if let Some(python) = python() {
+        let report = pysaml2_accepts(&python, &metadata_of_m365(&world).await, &xml, &id).unwrap();
+        assert_eq!(report["attributes"]["IDPEmail"][0], alice.upn.as_str());
+    }
+}
+
+#[tokio::test]
+async fn checklist_11_nothing_encrypted() {
+    let (world, _, xml, _) = live_m365_response().await;
+    for encrypted in ["EncryptedAssertion", "EncryptedID", "EncryptedAttribute", "EncryptedData", "EncryptedKey"] {
+        assert!(!xml.contains(encrypted), "{encrypted}");
+    }
+    // Password only: PasswordProtectedTransport (item 12 covers MFA).
+    let parsed = doc(&xml);
+    assert_eq!(text(assertion_of(&parsed), SAML, "AuthnContextClassRef"), PPT);
+    assert!(world.audit_actions().await.iter().any(|a| a == "saml.issued"));
 }
 
 /// Enrols TOTP through the pages for a browser sent to `/mfa/totp?continue=…`, then follows
@@ -581,6 +648,18 @@ async fn force_authn_asks_for_the_password_again_and_is_passive_answers_no_passi
     let xml = posted_response(&page);
     assert!(xml.contains("urn:oasis:names:tc:SAML:2.0:status:NoPassive") && !xml.contains("Assertion"), "{xml}");
     assert!(xml.contains(&format!(r#"InResponseTo="{passive_id}""#)));
+    // IsPassive for a user the app is not granted to: RequestDenied at the ACS, no page.
+    let mut bob = NewUser::new("bob@contoso.com", None, None, None, None, || "bob-immutable".into()).unwrap();
+    bob.password_hash = Some(tessera_auth::password::hash_password(PASSWORD).unwrap());
+    let bob = world.store.create_user(&Actor::system(), bob).await.unwrap();
+    world.store.acknowledge_notice(&Actor::system(), bob.id, 1).await.unwrap();
+    let mut bob_browser = Browser::new(&world);
+    bob_browser.login("bob@contoso.com", PASSWORD, "").await;
+    let page = bob_browser
+        .get(&format!("{M365_SSO}?{}", redirect_query(&entra_request(&new_id(), r#" IsPassive="true""#, ""))))
+        .await;
+    let xml = posted_response(&page);
+    assert!(xml.contains("status:RequestDenied") && !xml.contains("Assertion"), "{xml}");
     // IsPassive with a session: answered silently.
     let page = browser
         .get(&format!("{M365_SSO}?{}", redirect_query(&entra_request(&new_id(), r#" IsPassive="true""#, ""))))
@@ -595,6 +674,12 @@ async fn force_authn_asks_for_the_password_again_and_is_passive_answers_no_passi
     let transient = entra_request(&new_id(), "", "").replace("nameid-format:persistent", "nameid-format:transient");
     let page = browser.get(&format!("{M365_SSO}?{}", redirect_query(&transient))).await;
     assert!(posted_response(&page).contains("status:InvalidNameIDPolicy"));
+    // "Better than a password" means a second factor: this user has none, so enrolment first.
+    let better = format!(
+        r#"<samlp:RequestedAuthnContext Comparison="better"><AuthnContextClassRef xmlns="{SAML}">{PPT}</AuthnContextClassRef></samlp:RequestedAuthnContext>"#
+    );
+    let page = browser.get(&format!("{M365_SSO}?{}", redirect_query(&entra_request(&new_id(), "", &better)))).await;
+    assert!(page.location.unwrap_or_default().starts_with("/mfa/totp?continue="));
 }
 
 fn sp_metadata() -> Vec<u8> {
@@ -751,11 +836,57 @@ async fn single_logout_ends_the_session_and_answers_at_the_registered_slo_url() 
     // Replayed: refused.
     let replay = browser.get(&format!("/m365/contoso.com/saml/slo?{}", redirect_query(&xml))).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST);
-    // A plain GET of the logout URL signs out too.
+    // A plain GET of the logout URL signs out too, when it is the page being shown; an image
+    // on another site pointing at it does not.
     let mut again = Browser::signed_in(&world, "10.0.0.1").await;
+    let request = axum::http::Request::get("/m365/contoso.com/saml/slo").header("sec-fetch-dest", "image");
+    again.send(request, axum::body::Body::empty()).await;
+    assert_eq!(again.get("/").await.status, StatusCode::OK, "still signed in");
     let page = again.get("/m365/contoso.com/saml/slo").await;
     assert!(page.body.contains("You are signed out"));
     assert_eq!(again.get("/").await.location.as_deref(), Some("/login"));
     let logouts = world.audit_actions().await.iter().filter(|a| *a == "signin.logout").count();
     assert_eq!(logouts, 2);
+}
+
+#[tokio::test]
+async fn signature_wrapping_of_a_signed_request_never_reaches_a_forged_acs() {
+    let (world, _) = World::new(config()).await;
+    require_entra_signatures(&world).await;
+    let mut browser = Browser::signed_in(&world, "10.0.0.1").await;
+    let id = new_id();
+    let Some(signed) = signed_entra_request(&id, M365_SSO_URL) else { return };
+    let forged_acs = r#" AssertionConsumerServiceURL="https://evil.example/acs""#;
+    let open_end = signed.find('>').unwrap();
+    let body_start = signed.find("<Issuer").unwrap();
+    let inner =
+        &signed[signed.find("<Signature").unwrap()..signed.find("</Signature>").unwrap() + "</Signature>".len()];
+    let variants = [
+        // The forged ACS added to the signed element: its digest no longer matches.
+        format!("{}{forged_acs}{}", &signed[..open_end], &signed[open_end..]),
+        // A forged root wrapping the signed request (XSW1/2 shape, same ID).
+        format!(
+            r#"<samlp:AuthnRequest xmlns:samlp="{SAMLP}" ID="{id}" Version="2.0" IssueInstant="{}"{forged_acs}><Issuer xmlns="{SAML}">urn:federation:MicrosoftOnline</Issuer><samlp:Extensions>{signed}</samlp:Extensions></samlp:AuthnRequest>"#,
+            instant(0)
+        ),
+        // A forged root with a new ID carrying the original signature (XSW3 shape).
+        format!(
+            r#"<samlp:AuthnRequest xmlns:samlp="{SAMLP}" ID="_forged" Version="2.0" IssueInstant="{}"{forged_acs}><Issuer xmlns="{SAML}">urn:federation:MicrosoftOnline</Issuer>{inner}</samlp:AuthnRequest>"#,
+            instant(0)
+        ),
+        // The signed request's body after a second, forged Issuer.
+        format!(
+            "{}<Issuer xmlns=\"{SAML}\">https://evil.example/</Issuer>{}",
+            &signed[..body_start],
+            &signed[body_start..]
+        ),
+    ];
+    for (n, xml) in variants.iter().enumerate() {
+        let page = browser.post(M365_SSO, &[("SAMLRequest", &b64().encode(xml))]).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "variant {n}: {}", page.body);
+        assert!(!page.body.contains("evil.example/acs\" ") && field(&page, "SAMLResponse").is_none(), "variant {n}");
+    }
+    assert!(!world.audit_actions().await.iter().any(|a| a == "saml.issued"));
+    let genuine = browser.post(M365_SSO, &[("SAMLRequest", &b64().encode(&signed))]).await;
+    assert_eq!(form_action(&genuine), ENTRA_ACS, "the untouched request still works");
 }
