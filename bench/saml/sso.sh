@@ -46,7 +46,7 @@ curl -fs -b "$TESSERA_BENCH_COOKIE" --data-urlencode "SAMLRequest=$sample" "$bas
 
 rsa=$(taskset -c 0 openssl speed -seconds 5 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}')
 echo "openssl speed rsa2048 on CPU 0: $rsa sign/s"
-taskset -c 1 wrk -t1 -c8 -d"${duration}s" --latency -s bench/saml/sso.lua "$base" | tee "$data/wrk.txt" | grep -E 'Requests/sec|99%|RESULT|Non-2xx'
+taskset -c 1 wrk -t1 -c${TESSERA_BENCH_CONNECTIONS:-8} -d"${duration}s" --latency -s bench/saml/sso.lua "$base" | tee "$data/wrk.txt" | grep -E 'Requests/sec|99%|RESULT|Non-2xx'
 rps=$(awk '/^RESULT/ {for (i=1;i<=NF;i++) if ($i ~ /^rps=/) {sub("rps=","",$i); print $i}}' "$data/wrk.txt")
 python3 - "$rps" "$rsa" <<'PY'
 import sys

@@ -20,7 +20,13 @@ pub struct KeyService {
     store: Arc<dyn Store>,
     cipher: KeyCipher,
     signers: Mutex<HashMap<String, Arc<RsaSigner>>>,
+    /// The signer in use per app, remembered for at most `CURRENT_KEY_TTL`, so that a rotation
+    /// made by another process is seen within a second (CONTRACT.md) without a store read per
+    /// signature.
+    current: Mutex<HashMap<AppId, (Arc<RsaSigner>, std::time::Instant)>>,
 }
+
+const CURRENT_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What a sealed private key is bound to: its app and its key id.
 pub fn seal_context(app: AppId, key_id: &str) -> String {
@@ -40,7 +46,7 @@ impl KeyService {
             }
             None => store.set_setting(SETTING_MASTER_KEY_CHECK, &b64.encode(cipher.check_value()?)).await?,
         }
-        Ok(KeyService { store, cipher, signers: Mutex::new(HashMap::new()) })
+        Ok(KeyService { store, cipher, signers: Mutex::new(HashMap::new()), current: Mutex::new(HashMap::new()) })
     }
 
     /// Whether the database already has a master-key check value, i.e. whether a master key
@@ -83,11 +89,28 @@ impl KeyService {
         validity_days: u32,
     ) -> Result<StoredKey, KeyError> {
         let key = self.new_key(app, subject, size, validity_days).await?;
-        Ok(self.store.replace_current_key(actor, app, key).await?)
+        let stored = self.store.replace_current_key(actor, app, key).await?;
+        if let Ok(mut current) = self.current.lock() {
+            current.remove(&app);
+        }
+        Ok(stored)
     }
 
     /// The signer for `app`'s current key.
     pub async fn signer(&self, app: AppId) -> Result<Arc<RsaSigner>, KeyError> {
+        if let Some((signer, at)) = self.current.lock().ok().and_then(|c| c.get(&app).cloned())
+            && at.elapsed() < CURRENT_KEY_TTL
+        {
+            return Ok(signer);
+        }
+        let signer = self.load_signer(app).await?;
+        if let Ok(mut current) = self.current.lock() {
+            current.insert(app, (signer.clone(), std::time::Instant::now()));
+        }
+        Ok(signer)
+    }
+
+    async fn load_signer(&self, app: AppId) -> Result<Arc<RsaSigner>, KeyError> {
         let stored =
             self.store.signing_key(app, KeySlot::Current).await?.ok_or_else(|| KeyError::NoKey(app.to_string()))?;
         if let Some(signer) = self.cached(&stored.id) {

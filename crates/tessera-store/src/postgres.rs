@@ -10,6 +10,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 
 pub struct PgStore {
     pool: PgPool,
+    /// Writes use the same pool: PostgreSQL has row locks, not one writer.
+    writer: PgPool,
 }
 
 impl PgStore {
@@ -32,7 +34,7 @@ impl PgStore {
             };
         crate::sql::check_schema_version(applied, &MIGRATOR)?;
         MIGRATOR.run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(PgStore { pool })
+        Ok(PgStore { writer: pool.clone(), pool })
     }
 }
 

@@ -114,7 +114,7 @@ macro_rules! impl_sql_store {
 
         impl $store {
             async fn write_tx(&self) -> Result<Tx, StoreError> {
-                Ok(self.pool.begin_with($begin_write).await?)
+                Ok(self.writer.begin_with($begin_write).await?)
             }
 
             async fn append_audit(tx: &mut Tx, actor: &Actor, at: i64, event: NewAuditEvent) -> Result<(), StoreError> {
@@ -254,11 +254,6 @@ macro_rules! impl_sql_store {
                     created_at: row.try_get("created_at")?,
                     revoked_at: row.try_get("revoked_at")?,
                 })
-            }
-
-            async fn group_ids(&self, sql: &'static str, id: String) -> Result<Vec<GroupId>, StoreError> {
-                let rows = sqlx::query(sql).bind(id).fetch_all(&self.pool).await?;
-                rows.iter().map(|r| parse_id(&r.try_get::<String, _>(0)?)).collect()
             }
         }
 
@@ -837,15 +832,27 @@ macro_rules! impl_sql_store {
             }
 
             async fn check_access(&self, user: UserId, app: AppId) -> Result<AccessDecision, StoreError> {
-                let state = sqlx::query("SELECT state FROM users WHERE id = $1")
-                    .bind(user.to_string())
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or_else(|| StoreError::not_found("user", user.to_string()))?;
-                let state = UserState::parse(&state.try_get::<String, _>(0)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let member_of = self.group_ids("SELECT group_id FROM memberships WHERE user_id = $1", user.to_string()).await?;
-                let granted = self.group_ids("SELECT group_id FROM grants WHERE app_id = $1", app.to_string()).await?;
-                Ok(evaluate_access(state, &member_of, &granted))
+                // One round trip (it runs on every sign-on): the user's state, and each granted
+                // group that holds the user.
+                let rows = sqlx::query(
+                    "SELECT u.state, held.group_id FROM users u LEFT JOIN \
+                     (SELECT m.user_id, m.group_id FROM memberships m \
+                      JOIN grants g ON g.group_id = m.group_id AND g.app_id = $2) held ON held.user_id = u.id \
+                     WHERE u.id = $1",
+                )
+                .bind(user.to_string())
+                .bind(app.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+                let first = rows.first().ok_or_else(|| StoreError::not_found("user", user.to_string()))?;
+                let state = UserState::parse(&first.try_get::<String, _>(0)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let mut via = Vec::new();
+                for row in &rows {
+                    if let Some(group) = row.try_get::<Option<String>, _>(1)? {
+                        via.push(parse_id(&group)?);
+                    }
+                }
+                Ok(evaluate_access(state, &via, &via))
             }
         }
 
@@ -908,7 +915,7 @@ macro_rules! impl_sql_store {
                 sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
                     .bind(now)
                     .bind(id_hash)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
@@ -922,7 +929,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
-                sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.pool).await?;
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.writer).await?;
                 Ok(())
             }
 
@@ -933,20 +940,20 @@ macro_rules! impl_sql_store {
                 expires_at: i64,
                 now: i64,
             ) -> Result<bool, StoreError> {
-                let mut tx = self.write_tx().await?;
-                sqlx::query("DELETE FROM message_replay WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
-                // One statement decides, so two nodes racing on one ID cannot both win.
+                // One statement decides, so two nodes racing on one ID cannot both win; an
+                // expired row is taken over. Expired rows are cleared as requests are parked.
                 let inserted = sqlx::query(
                     "INSERT INTO message_replay (issuer, message_id, expires_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (issuer, message_id) DO NOTHING",
+                     ON CONFLICT (issuer, message_id) DO UPDATE SET expires_at = excluded.expires_at \
+                     WHERE message_replay.expires_at < $4",
                 )
                 .bind(issuer)
                 .bind(message_id)
                 .bind(expires_at)
-                .execute(&mut *tx)
+                .bind(now)
+                .execute(&self.writer)
                 .await?
                 .rows_affected();
-                tx.commit().await?;
                 Ok(inserted == 1)
             }
 
@@ -954,6 +961,10 @@ macro_rules! impl_sql_store {
                 let mut tx = self.write_tx().await?;
                 // Expired requests are cleared as new ones arrive, so the table stays small.
                 sqlx::query("DELETE FROM parked_requests WHERE expires_at < $1")
+                    .bind(parked.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM message_replay WHERE expires_at < $1")
                     .bind(parked.created_at)
                     .execute(&mut *tx)
                     .await?;
@@ -985,7 +996,7 @@ macro_rules! impl_sql_store {
                 )
                 .bind(id)
                 .bind(browser_hash)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await?;
                 let Some(row) = row else { return Ok(None) };
                 let expires_at: i64 = row.try_get("expires_at")?;
@@ -1098,7 +1109,7 @@ macro_rules! impl_sql_store {
                 .bind(step)
                 .bind(user.to_string())
                 .bind(true)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -1107,7 +1118,7 @@ macro_rules! impl_sql_store {
                 let done = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1 AND code_hash = $2")
                     .bind(user.to_string())
                     .bind(code_hash)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -1213,7 +1224,7 @@ macro_rules! impl_sql_store {
             async fn record_password_success(&self, user: UserId) -> Result<(), StoreError> {
                 sqlx::query("DELETE FROM lockout_counters WHERE user_id = $1 AND location IN ('familiar', 'unknown')")
                     .bind(user.to_string())
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
@@ -1244,7 +1255,7 @@ macro_rules! impl_sql_store {
             async fn clear_second_factor_failures(&self, user: UserId) -> Result<(), StoreError> {
                 sqlx::query("DELETE FROM lockout_counters WHERE user_id = $1 AND location = 'mfa'")
                     .bind(user.to_string())
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
@@ -1268,9 +1279,19 @@ macro_rules! impl_sql_store {
             }
 
             async fn append_audit(&self, actor: &Actor, event: NewAuditEvent) -> Result<(), StoreError> {
-                let mut tx = self.write_tx().await?;
-                Self::append_audit(&mut tx, actor, now(), event).await?;
-                tx.commit().await?;
+                // One statement is its own transaction: no BEGIN/COMMIT round trips.
+                sqlx::query(
+                    "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(now())
+                .bind(&actor.0)
+                .bind(event.action)
+                .bind(event.target_kind)
+                .bind(&event.target_id)
+                .bind(event.summary.to_string())
+                .execute(&self.writer)
+                .await?;
                 Ok(())
             }
         }
@@ -1408,7 +1429,7 @@ macro_rules! impl_sql_store {
                 )
                 .bind(key)
                 .bind(value)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(())
             }
