@@ -5,13 +5,13 @@
 use std::io::Write;
 
 use base64::Engine;
-use tessera_core::{UnixMillis, format_millis, parse_rfc3339_millis};
+use tessera_core::{UnixMillis, format_millis};
 use tessera_xml::writer::Element;
 use tessera_xml::{Limits, SignaturePlacement, Signer, XmlError, element_text, reader, sign_enveloped};
 
 use super::PROTOCOL_NS;
 use super::response::ASSERTION_NS;
-use super::sso::{Binding, RegisteredSp, SsoRefusal, read_signed_message};
+use super::sso::{Binding, Envelope, RegisteredSp, SsoRefusal, check_envelope, read_signed_message};
 use crate::ProtocolError;
 
 pub const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
@@ -95,25 +95,21 @@ pub fn accept_logout_request(
     now: UnixMillis,
     skew_ms: i64,
 ) -> Result<AcceptedLogout, SsoRefusal> {
-    let (request, relay_state, _) =
+    let (request, relay_state, signed_with) =
         read_signed_message(binding, "SAMLRequest", sp, parse_logout_request, |r: &LogoutRequest| r.signed)?;
-    if relay_state.as_ref().is_some_and(|r| r.len() > super::sso::MAX_RELAY_STATE) {
-        return Err(SsoRefusal::RelayStateTooLong);
-    }
-    if request.issuer != sp.entity_id {
-        return Err(SsoRefusal::UnknownIssuer(super::sso::clip(&request.issuer)));
-    }
-    let at = parse_rfc3339_millis(&request.issue_instant).map_err(|_| {
-        SsoRefusal::Malformed(format!("IssueInstant {:?} is not a time", super::sso::clip(&request.issue_instant)))
-    })?;
-    if (at - now).abs() > skew_ms {
-        return Err(SsoRefusal::Stale(super::sso::clip(&request.issue_instant)));
-    }
-    if let Some(destination) = &request.destination
-        && destination != slo_url
-    {
-        return Err(SsoRefusal::WrongDestination(super::sso::clip(destination)));
-    }
+    check_envelope(
+        &Envelope {
+            issuer: &request.issuer,
+            issue_instant: &request.issue_instant,
+            destination: request.destination.as_deref(),
+            relay_state: relay_state.as_deref(),
+            signed: signed_with.is_some(),
+        },
+        sp,
+        slo_url,
+        now,
+        skew_ms,
+    )?;
     Ok(AcceptedLogout { request, relay_state })
 }
 

@@ -145,27 +145,19 @@ pub fn accept_authn_request(
     skew_ms: i64,
 ) -> Result<AcceptedRequest, SsoRefusal> {
     let (request, relay_state, signed_with) = read_request(binding, sp)?;
-    if relay_state.as_ref().is_some_and(|r| r.len() > MAX_RELAY_STATE) {
-        return Err(SsoRefusal::RelayStateTooLong);
-    }
-    if request.issuer != sp.entity_id {
-        return Err(SsoRefusal::UnknownIssuer(clip(&request.issuer)));
-    }
-    let issue_instant = parse_rfc3339_millis(&request.issue_instant)
-        .map_err(|_| SsoRefusal::Malformed(format!("IssueInstant {:?} is not a time", clip(&request.issue_instant))))?;
-    if (issue_instant - now).abs() > skew_ms {
-        return Err(SsoRefusal::Stale(clip(&request.issue_instant)));
-    }
-    if let Some(destination) = &request.destination
-        && destination != sso_url
-    {
-        return Err(SsoRefusal::WrongDestination(clip(destination)));
-    }
-    // A signed request must say where it is going (bindings §3.4.5.2, §3.5.5.2), or one the
-    // SP signed for another IdP could be replayed here.
-    if signed_with.is_some() && request.destination.is_none() {
-        return Err(SsoRefusal::WrongDestination("(none: a signed request must carry a Destination)".into()));
-    }
+    let issue_instant = check_envelope(
+        &Envelope {
+            issuer: &request.issuer,
+            issue_instant: &request.issue_instant,
+            destination: request.destination.as_deref(),
+            relay_state: relay_state.as_deref(),
+            signed: signed_with.is_some(),
+        },
+        sp,
+        sso_url,
+        now,
+        skew_ms,
+    )?;
     if let Some(binding) = &request.protocol_binding
         && binding != SamlBinding::HttpPost.uri()
     {
@@ -186,6 +178,45 @@ pub fn accept_authn_request(
         signed_with,
         issue_instant,
     })
+}
+
+/// What every request from an SP is checked for, whatever it asks.
+pub(crate) struct Envelope<'a> {
+    pub issuer: &'a str,
+    pub issue_instant: &'a str,
+    pub destination: Option<&'a str>,
+    pub relay_state: Option<&'a str>,
+    pub signed: bool,
+}
+
+/// The registered SP as issuer, IssueInstant within the skew, a Destination (required when
+/// signed, bindings §3.4.5.2 and §3.5.5.2, or a message the SP signed for another IdP could be
+/// replayed here) equal to this endpoint, RelayState within its limit. Returns IssueInstant.
+pub(crate) fn check_envelope(
+    envelope: &Envelope<'_>,
+    sp: &RegisteredSp<'_>,
+    endpoint_url: &str,
+    now: UnixMillis,
+    skew_ms: i64,
+) -> Result<UnixMillis, SsoRefusal> {
+    if envelope.relay_state.is_some_and(|r| r.len() > MAX_RELAY_STATE) {
+        return Err(SsoRefusal::RelayStateTooLong);
+    }
+    if envelope.issuer != sp.entity_id {
+        return Err(SsoRefusal::UnknownIssuer(clip(envelope.issuer)));
+    }
+    let issue_instant = parse_rfc3339_millis(envelope.issue_instant)
+        .map_err(|_| SsoRefusal::Malformed(format!("IssueInstant {:?} is not a time", clip(envelope.issue_instant))))?;
+    if (issue_instant - now).abs() > skew_ms {
+        return Err(SsoRefusal::Stale(clip(envelope.issue_instant)));
+    }
+    match envelope.destination {
+        Some(destination) if destination != endpoint_url => Err(SsoRefusal::WrongDestination(clip(destination))),
+        None if envelope.signed => {
+            Err(SsoRefusal::WrongDestination("(none: a signed message must carry a Destination)".into()))
+        }
+        _ => Ok(issue_instant),
+    }
 }
 
 type ReadRequest = (AuthnRequest, Option<String>, Option<SignatureAlgorithm>);
