@@ -115,6 +115,10 @@ pub struct SamlSpConfig {
     /// Accept RSA-SHA1 request signatures from this SP (flagged in audit).
     #[serde(default)]
     pub allow_sha1: bool,
+    /// Allow IdP-initiated sign-on (the portal tile, or a GET of the SSO URL without a
+    /// request). Off for SPs that must only ever answer their own requests.
+    #[serde(default = "yes")]
+    pub idp_initiated: bool,
 }
 
 fn yes() -> bool {
@@ -229,6 +233,9 @@ pub struct SettingsChange {
     pub sign_response: Option<bool>,
     #[serde(default)]
     pub allow_sha1: Option<bool>,
+    /// SAML: allow IdP-initiated sign-on.
+    #[serde(default)]
+    pub idp_initiated: Option<bool>,
 }
 
 impl SettingsChange {
@@ -248,6 +255,7 @@ impl SettingsChange {
                     (self.sign_assertion.is_some(), "sign_assertion"),
                     (self.sign_response.is_some(), "sign_response"),
                     (self.allow_sha1.is_some(), "allow_sha1"),
+                    (self.idp_initiated.is_some(), "idp_initiated"),
                 ] {
                     if set {
                         return not_for(field, "Microsoft 365");
@@ -296,6 +304,9 @@ impl SettingsChange {
                 }
                 if let Some(v) = self.allow_sha1 {
                     c.allow_sha1 = v;
+                }
+                if let Some(v) = self.idp_initiated {
+                    c.idp_initiated = v;
                 }
                 Ok(AppKind::Saml(c.validate()?))
             }

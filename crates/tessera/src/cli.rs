@@ -277,6 +277,9 @@ pub struct SettingsArgs {
     /// SAML: accept RSA-SHA1 request signatures from this SP (yes or no)
     #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_sha1: Option<bool>,
+    /// SAML: allow IdP-initiated sign-on from the portal tile (yes or no)
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    pub idp_initiated: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]

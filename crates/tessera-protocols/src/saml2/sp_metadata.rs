@@ -50,6 +50,7 @@ pub fn parse_sp_metadata(bytes: &[u8]) -> Result<SamlSpConfig, ProtocolError> {
         sign_assertion: true,
         sign_response: false,
         allow_sha1: false,
+        idp_initiated: true,
     })
 }
 

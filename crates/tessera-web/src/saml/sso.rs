@@ -225,6 +225,12 @@ async fn idp_initiated(
         // starts an SP-initiated sign-in that comes straight back here.
         return pages::redirect(&c.login_url(), &[]);
     }
+    if let AppKind::Saml(sp) = &app.kind
+        && !sp.idp_initiated
+    {
+        let detail = "this application accepts only sign-ins it starts itself; open it directly";
+        return refuse(state, extensions, headers, app, "idp_initiated_off", detail).await;
+    }
     let registration = match Registration::of(app) {
         Ok(r) => r,
         Err(e) => return pages::failure(e),

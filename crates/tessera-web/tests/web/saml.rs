@@ -765,6 +765,13 @@ async fn generic_sp_response_follows_its_registration_and_idp_initiated_tiles_po
     world.store.update_app_kind(&Actor::system(), app.id, &kind).await.unwrap();
     let page = browser.get(&sso).await;
     assert!(posted_response(&page).contains(&format!(">{}</saml:NameID>", alice.upn)));
+    // IdP-initiated can be turned off per app: the tile's path is then refused and audited.
+    let change = SettingsChange { idp_initiated: Some(false), ..Default::default() };
+    let kind = change.apply(&world.store.find_app(&app.id.to_string()).await.unwrap().kind).unwrap();
+    world.store.update_app_kind(&Actor::system(), app.id, &kind).await.unwrap();
+    let refused = browser.get(&sso).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("starts itself") && field(&refused, "SAMLResponse").is_none());
     // The SP's endpoint is not an M365 one, and vice versa.
     let wrong = browser.get(&format!("/apps/{}/saml/sso", m365_app(&world).await.id)).await;
     assert_eq!(wrong.status, StatusCode::NOT_FOUND);

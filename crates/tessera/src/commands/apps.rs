@@ -299,6 +299,7 @@ fn settings_change(args: &SettingsArgs, clear_attributes: bool) -> anyhow::Resul
         sign_assertion: args.sign_assertion,
         sign_response: args.sign_response,
         allow_sha1: args.allow_sha1,
+        idp_initiated: args.idp_initiated,
     })
 }
 
