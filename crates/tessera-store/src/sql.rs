@@ -217,13 +217,19 @@ macro_rules! impl_sql_store {
             }
 
             fn session_from_row(row: &$row) -> Result<Session, StoreError> {
+                Self::session_from_columns(row, "created_at")
+            }
+
+            /// A session from a row whose creation time is in column `created_at` (a join with
+            /// `users` renames it, the user having its own).
+            fn session_from_columns(row: &$row, created_at: &str) -> Result<Session, StoreError> {
                 Ok(Session {
                     id_hash: row.try_get("id_hash")?,
                     user_id: parse_id(&row.try_get::<String, _>("user_id")?)?,
                     authn: serde_json::from_str(&row.try_get::<String, _>("factors")?)
                         .map_err(|e| StoreError::Corrupt(format!("session factors: {e}")))?,
                     complete: row.try_get("complete")?,
-                    created_at: row.try_get("created_at")?,
+                    created_at: row.try_get(created_at)?,
                     last_seen_at: row.try_get("last_seen_at")?,
                     expires_at: row.try_get("expires_at")?,
                 })
@@ -909,6 +915,22 @@ macro_rules! impl_sql_store {
                 .fetch_optional(&self.pool)
                 .await?;
                 row.as_ref().map(Self::session_from_row).transpose()
+            }
+
+            async fn find_session_with_user(&self, id_hash: &str) -> Result<Option<(Session, User)>, StoreError> {
+                // One round trip for what every signed-in request needs.
+                let row = sqlx::query(
+                    "SELECT s.id_hash, s.user_id, s.factors, s.complete, s.created_at AS session_created_at, \
+                     s.last_seen_at, s.expires_at, u.id, u.email, u.upn, u.first_name, u.last_name, u.immutable_id, \
+                     u.state, u.password_hash, u.notice_acknowledged_at, u.created_at, u.updated_at \
+                     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
+                )
+                .bind(id_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref()
+                    .map(|row| Ok((Self::session_from_columns(row, "session_created_at")?, Self::user_from_row(row)?)))
+                    .transpose()
             }
 
             async fn touch_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {

@@ -243,6 +243,8 @@ pub const MAX_FAMILIAR_IPS: usize = 20;
 pub trait SignInStore: Send + Sync {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
     async fn find_session(&self, id_hash: &str) -> Result<Option<Session>, StoreError>;
+    /// The session and its user, in one read.
+    async fn find_session_with_user(&self, id_hash: &str) -> Result<Option<(Session, User)>, StoreError>;
     async fn touch_session(&self, id_hash: &str, now: UnixMillis) -> Result<(), StoreError>;
     /// Replaces a session by a new one under a new id, atomically (no fixation).
     async fn rotate_session(&self, old_id_hash: &str, new: &Session) -> Result<(), StoreError>;

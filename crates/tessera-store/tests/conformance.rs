@@ -471,6 +471,9 @@ async fn sessions_rotate_and_are_shared(store: Arc<dyn Store>, _raw: Raw) {
     };
     store.create_session(&session).await.unwrap();
     assert_eq!(store.find_session("h1").await.unwrap().unwrap(), session);
+    let (joined, owner) = store.find_session_with_user("h1").await.unwrap().unwrap();
+    assert_eq!((joined, owner.id, owner.created_at), (session.clone(), user.id, user.created_at));
+    assert!(store.find_session_with_user("nope").await.unwrap().is_none());
     store.touch_session("h1", 9).await.unwrap();
     assert_eq!(store.find_session("h1").await.unwrap().unwrap().last_seen_at, 9);
     let upgraded = Session { id_hash: "h2".into(), authn: authn.with(Factor::Totp, 7), complete: true, ..session };

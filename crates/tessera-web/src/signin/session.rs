@@ -29,20 +29,15 @@ pub struct Current {
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Current>, StoreError> {
     let Some(id) = cookies::read(headers, cookies::SESSION) else { return Ok(None) };
     let hash = sha256_hex(&id);
-    let Some(session) = state.store.find_session(&hash).await? else { return Ok(None) };
+    let Some((session, user)) = state.store.find_session_with_user(&hash).await? else { return Ok(None) };
     let now = now();
-    if now >= session.expires_at || now - session.last_seen_at >= state.signin.idle_timeout_ms {
+    if now >= session.expires_at
+        || now - session.last_seen_at >= state.signin.idle_timeout_ms
+        || user.state != UserState::Active
+    {
         state.store.delete_session(&hash).await?;
         return Ok(None);
     }
-    let user = match state.store.find_user(&session.user_id.to_string()).await {
-        Ok(user) if user.state == UserState::Active => user,
-        Ok(_) | Err(StoreError::NotFound { .. }) => {
-            state.store.delete_session(&hash).await?;
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
-    };
     // Activity is recorded at most once a minute, to spare the store a write per request.
     if now - session.last_seen_at > 60_000 {
         state.store.touch_session(&hash, now).await?;
