@@ -35,13 +35,13 @@ fn instant(offset_seconds: i64) -> String {
     tessera_core::format_millis((now_seconds() + offset_seconds) * 1000)
 }
 
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     format!("_{}", uuid::Uuid::new_v4())
 }
 
 /// The unsigned AuthnRequest Entra sends (M365-PROTOCOLS.md §1.3), with optional extra
 /// attributes on the root and extra children.
-fn entra_request(id: &str, attributes: &str, children: &str) -> String {
+pub(crate) fn entra_request(id: &str, attributes: &str, children: &str) -> String {
     format!(
         r#"<samlp:AuthnRequest xmlns:samlp="{SAMLP}" ID="{id}" IssueInstant="{}" Version="2.0"{attributes}><Issuer xmlns="{SAML}">urn:federation:MicrosoftOnline</Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"/>{children}</samlp:AuthnRequest>"#,
         instant(0)
@@ -53,7 +53,7 @@ fn url_encode(text: &str) -> String {
 }
 
 /// `SAMLRequest=…` for the HTTP-Redirect binding.
-fn redirect_query(xml: &str) -> String {
+pub(crate) fn redirect_query(xml: &str) -> String {
     let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(xml.as_bytes()).unwrap();
     format!("SAMLRequest={}", url_encode(&b64().encode(encoder.finish().unwrap())))

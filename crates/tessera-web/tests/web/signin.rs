@@ -615,6 +615,29 @@ async fn two_nodes(url: String) {
     let portal = on_b.get("/").await;
     assert_eq!(portal.status, StatusCode::OK, "node B honours node A's session");
     assert!(portal.body.contains("alice@contoso.com"));
+
+    // SECURITY.md §5 item 20: a SAML request ID accepted on node A is refused on node B.
+    let app = NewApplication::new(
+        "http://127.0.0.1:8080",
+        "M365",
+        None,
+        None,
+        true,
+        AppKind::M365(M365Config::for_domain("contoso.com")),
+    )
+    .unwrap();
+    let key = a.keys.new_key(app.id, "M365", tessera_keys::KeySize::Rsa2048, 30).await.unwrap();
+    let app = a.store.create_app(&Actor::system(), app, Some(key)).await.unwrap();
+    let staff = a.store.create_group(&Actor::system(), NewGroup::new("Staff", None).unwrap()).await.unwrap();
+    let alice = a.store.find_user("alice@contoso.com").await.unwrap();
+    a.store.add_member(&Actor::system(), staff.id, alice.id).await.unwrap();
+    a.store.grant(&Actor::system(), app.id, staff.id).await.unwrap();
+    let query = super::saml::redirect_query(&super::saml::entra_request(&super::saml::new_id(), "", ""));
+    let first = on_a.get(&format!("/m365/contoso.com/saml/sso?{query}")).await;
+    assert!(first.body.contains("name=\"SAMLResponse\""), "{}", first.body);
+    let replay = on_b.get(&format!("/m365/contoso.com/saml/sso?{query}")).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+    assert!(replay.body.contains("used already"), "{}", replay.body);
     let csrf = on_b.csrf();
     assert_eq!(on_b.post("/logout", &[("csrf", &csrf)]).await.location.as_deref(), Some("/login"));
     assert_eq!(on_a.get("/").await.location.as_deref(), Some("/login"), "signing out on B ends it on A");
