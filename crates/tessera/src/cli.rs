@@ -84,6 +84,9 @@ pub struct ServeArgs {
     /// Smart lockout observation window in minutes
     #[arg(long, default_value_t = 30)]
     pub lockout_window_minutes: u32,
+    /// How far a protocol message's IssueInstant may be from this server's clock, in seconds
+    #[arg(long, default_value_t = 300)]
+    pub clock_skew_seconds: u32,
 }
 
 #[derive(Debug, Subcommand)]

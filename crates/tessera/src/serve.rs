@@ -55,6 +55,11 @@ pub async fn run(settings: &Settings, store: Arc<dyn Store>, args: ServeArgs) ->
     Ok(())
 }
 
+/// Checks the serve flags without side effects.
+pub fn check_args(args: &ServeArgs) -> anyhow::Result<()> {
+    signin_config(args).map(|_| ())
+}
+
 fn signin_config(args: &ServeArgs) -> anyhow::Result<tessera_web::signin::SignInConfig> {
     if args.session_idle_minutes == 0
         || args.session_max_hours == 0
@@ -62,6 +67,9 @@ fn signin_config(args: &ServeArgs) -> anyhow::Result<tessera_web::signin::SignIn
         || args.lockout_window_minutes == 0
     {
         anyhow::bail!("session and lockout settings must be at least 1");
+    }
+    if !(1..=3600).contains(&args.clock_skew_seconds) {
+        anyhow::bail!("--clock-skew-seconds must be 1 to 3600");
     }
     let trusted_proxies = args
         .trusted_proxies
@@ -80,6 +88,7 @@ fn signin_config(args: &ServeArgs) -> anyhow::Result<tessera_web::signin::SignIn
         absolute_timeout_ms: i64::from(args.session_max_hours) * 3_600_000,
         lockout,
         trusted_proxies,
+        clock_skew_ms: i64::from(args.clock_skew_seconds) * 1000,
         ..Default::default()
     })
 }

@@ -701,3 +701,14 @@ fn saml_app_settings_name_id_attributes_and_signing() {
     assert!(env.fails(&["app", "set", "SP", "--attribute", "a=email", "--attribute", "a=upn"], 1).contains("twice"));
     assert_eq!(env.json(&["app", "show", "SP"])["service_provider"]["sign_response"], true, "unchanged");
 }
+
+#[test]
+fn bad_serve_flags_are_refused_before_anything_is_created() {
+    let env = Env::sqlite();
+    for flags in [["--clock-skew-seconds", "0"], ["--session-idle-minutes", "0"], ["--trusted-proxy", "10.1.2.3/8"]] {
+        let error = env.fails(&["serve", flags[0], flags[1]], 1);
+        assert_eq!(error.trim().lines().count(), 1, "{error}");
+    }
+    let created = std::fs::read_dir(env.data_dir()).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(created, 0, "no database, no master key");
+}

@@ -15,9 +15,6 @@ pub(crate) use sso::{Pending, continue_pending};
 
 use crate::AppState;
 
-/// How far a request's IssueInstant may be from our clock (SECURITY.md §1.4: 300 s).
-pub const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
-
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/m365/{idp_path}/saml/metadata.xml", get(metadata::m365_metadata))

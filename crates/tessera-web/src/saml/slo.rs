@@ -3,6 +3,7 @@
 //! answered with a LogoutResponse at the SP's registered SLO URL. A plain GET signs out.
 
 use axum::Form;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
@@ -15,7 +16,6 @@ use tessera_protocols::saml2::logout::{
 };
 use tessera_protocols::saml2::sso::Binding;
 
-use super::CLOCK_SKEW_MS;
 use super::registration::{AppRoute, Registration, find};
 use crate::AppState;
 use crate::signin::cookies;
@@ -56,9 +56,9 @@ pub async fn m365_post(
     extensions: Extensions,
     headers: HeaderMap,
     Path(idp_path): Path<String>,
-    Form(form): Form<PostedLogout>,
+    form: Result<Form<PostedLogout>, FormRejection>,
 ) -> Response {
-    slo(&state, &extensions, &headers, AppRoute::M365(idp_path), Incoming::Form(form)).await
+    slo(&state, &extensions, &headers, AppRoute::M365(idp_path), Incoming::from_form(form)).await
 }
 
 pub async fn app_post(
@@ -66,14 +66,25 @@ pub async fn app_post(
     extensions: Extensions,
     headers: HeaderMap,
     Path(app): Path<String>,
-    Form(form): Form<PostedLogout>,
+    form: Result<Form<PostedLogout>, FormRejection>,
 ) -> Response {
-    slo(&state, &extensions, &headers, AppRoute::Id(app), Incoming::Form(form)).await
+    slo(&state, &extensions, &headers, AppRoute::Id(app), Incoming::from_form(form)).await
 }
 
 enum Incoming {
     Query(String),
     Form(PostedLogout),
+    /// A body that is not a form of SAML fields.
+    Rejected(String),
+}
+
+impl Incoming {
+    fn from_form(form: Result<Form<PostedLogout>, FormRejection>) -> Self {
+        match form {
+            Ok(Form(form)) => Incoming::Form(form),
+            Err(rejection) => Incoming::Rejected(tessera_protocols::saml2::sso::clip(&rejection.body_text())),
+        }
+    }
 }
 
 fn client_ip(state: &AppState, extensions: &Extensions, headers: &HeaderMap) -> String {
@@ -125,6 +136,18 @@ async fn slo(
         Err(response) => return response,
     };
     let ip = client_ip(state, extensions, headers);
+    if let Incoming::Rejected(detail) = &incoming {
+        let event = NewAuditEvent::new(
+            "saml.logout_refused",
+            "app",
+            app.id,
+            json!({"reason": "malformed", "detail": detail, "ip": ip}),
+        );
+        if let Err(e) = state.store.append_audit(&Actor(format!("ip:{ip}")), event).await {
+            return pages::failure(e);
+        }
+        return pages::message(StatusCode::BAD_REQUEST, "This sign-out request was refused", detail);
+    }
     let binding = match &incoming {
         Incoming::Query(query) if query.split('&').any(|p| p.starts_with("SAMLRequest=")) => {
             Binding::Redirect { raw_query: query }
@@ -170,16 +193,17 @@ async fn slo(
         }
         pages::message(StatusCode::BAD_REQUEST, "This sign-out request was refused", &detail)
     };
-    let accepted = match accept_logout_request(binding, &registration.registered(), &slo_url, now, CLOCK_SKEW_MS) {
-        Ok(accepted) => accepted,
-        Err(refusal) => return refused(refusal.code(), refusal.to_string()).await,
-    };
+    let accepted =
+        match accept_logout_request(binding, &registration.registered(), &slo_url, now, state.signin.clock_skew_ms) {
+            Ok(accepted) => accepted,
+            Err(refusal) => return refused(refusal.code(), refusal.to_string()).await,
+        };
     let Some(target) = registration.slo.clone() else {
         return refused("no_slo", format!("{} registers no single-logout endpoint", app.label)).await;
     };
     match state
         .store
-        .remember_message_id(&registration.entity_id, &accepted.request.id, now + 2 * CLOCK_SKEW_MS, now)
+        .remember_message_id(&registration.entity_id, &accepted.request.id, now + 2 * state.signin.clock_skew_ms, now)
         .await
     {
         Ok(true) => {}

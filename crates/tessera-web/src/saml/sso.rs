@@ -5,6 +5,7 @@
 //! SAML app, Microsoft's sign-in page (the Login URL) for a Microsoft 365 connector.
 
 use axum::Form;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
@@ -15,10 +16,9 @@ use tessera_core::{Actor, AppKind, Application, NewAuditEvent, UnixMillis};
 use tessera_protocols::saml2::logout::{STATUS_REQUESTER, STATUS_RESPONDER, StatusMessage, build_status_response};
 use tessera_protocols::saml2::response::{Signing, build_response, m365_params, sp_params, sp_values};
 use tessera_protocols::saml2::sso::{
-    AcceptedRequest, Binding, MAX_RELAY_STATE, RequestedContext, SsoRefusal, accept_authn_request,
+    AcceptedRequest, Binding, MAX_RELAY_STATE, RequestedContext, SsoRefusal, accept_authn_request, clip,
 };
 
-use super::CLOCK_SKEW_MS;
 use super::registration::{AppRoute, Registration, find};
 use crate::AppState;
 use crate::signin::pages::{self, PostForm};
@@ -82,7 +82,7 @@ pub async fn m365_post(
     extensions: Extensions,
     headers: HeaderMap,
     Path(idp_path): Path<String>,
-    Form(form): Form<PostedRequest>,
+    form: Result<Form<PostedRequest>, FormRejection>,
 ) -> Response {
     sso_post(&state, &extensions, &headers, AppRoute::M365(idp_path), form).await
 }
@@ -92,7 +92,7 @@ pub async fn app_post(
     extensions: Extensions,
     headers: HeaderMap,
     Path(app): Path<String>,
-    Form(form): Form<PostedRequest>,
+    form: Result<Form<PostedRequest>, FormRejection>,
 ) -> Response {
     sso_post(&state, &extensions, &headers, AppRoute::Id(app), form).await
 }
@@ -123,11 +123,18 @@ async fn sso_post(
     extensions: &Extensions,
     headers: &HeaderMap,
     route: AppRoute,
-    form: PostedRequest,
+    form: Result<Form<PostedRequest>, FormRejection>,
 ) -> Response {
     let app = match find(state, route).await {
         Ok(app) => app,
         Err(response) => return response,
+    };
+    // A body that is not a form of one SAMLRequest is refused like any other bad request.
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => {
+            return refuse(state, extensions, headers, &app, "malformed", &clip(&rejection.body_text())).await;
+        }
     };
     let binding = Binding::Post { saml_request: &form.saml_request, relay_state: form.relay_state.as_deref() };
     answer_request(state, extensions, headers, &app, binding).await
@@ -176,17 +183,21 @@ async fn answer_request(
     };
     let now = session::now();
     let accepted: AcceptedRequest =
-        match accept_authn_request(binding, &registration.registered(), &sso_url, now, CLOCK_SKEW_MS) {
+        match accept_authn_request(binding, &registration.registered(), &sso_url, now, state.signin.clock_skew_ms) {
             Ok(accepted) => accepted,
             Err(refusal) => {
                 return refuse(state, extensions, headers, app, refusal.code(), &refusal.to_string()).await;
             }
         };
     // The ID is remembered past the longest time the request could still be accepted.
-    match state.store.remember_message_id(&accepted.issuer, &accepted.id, now + 2 * CLOCK_SKEW_MS, now).await {
+    match state
+        .store
+        .remember_message_id(&accepted.issuer, &accepted.id, now + 2 * state.signin.clock_skew_ms, now)
+        .await
+    {
         Ok(true) => {}
         Ok(false) => {
-            let detail = format!("request {} was used already", tessera_protocols::saml2::sso::clip(&accepted.id));
+            let detail = format!("request {} was used already", clip(&accepted.id));
             return refuse(state, extensions, headers, app, "replayed", &detail).await;
         }
         Err(e) => return pages::failure(e),

@@ -35,6 +35,8 @@ pub struct SignInConfig {
     pub lockout: LockoutPolicy,
     /// Proxies whose X-Forwarded-For is believed.
     pub trusted_proxies: Vec<Cidr>,
+    /// How far a protocol message's IssueInstant may be from our clock (SECURITY.md §1.4).
+    pub clock_skew_ms: i64,
 }
 
 impl Default for SignInConfig {
@@ -45,6 +47,7 @@ impl Default for SignInConfig {
             parked_ttl_ms: 10 * 60 * 1000,
             lockout: LockoutPolicy::default(),
             trusted_proxies: Vec::new(),
+            clock_skew_ms: 5 * 60 * 1000,
         }
     }
 }

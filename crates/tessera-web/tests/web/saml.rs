@@ -612,10 +612,14 @@ async fn refusals_unknown_sp_acs_replay_stale_relay_state_and_doctype() {
     refused(&browser.get(&format!("{M365_SSO}?SAMLRequest=%%%")).await, "malformed");
     let bomb = redirect_query(&"A".repeat(4 * 1024 * 1024));
     refused(&browser.get(&format!("{M365_SSO}?{bomb}")).await, "size limit");
+    // A body that is not one form of SAML fields: refused and audited like the rest.
+    let json = axum::http::Request::post(M365_SSO).header("content-type", "application/json");
+    refused(&browser.send(json, axum::body::Body::from("{}")).await, "refused");
+    refused(&browser.post(M365_SSO, &[("SAMLRequest", "a"), ("SAMLRequest", "b")]).await, "refused");
     let unknown = browser.get(&format!("/m365/fabrikam.com/saml/sso?{}", redirect_query(&xml))).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     let audited = world.audit_actions().await.iter().filter(|a| *a == "saml.refused").count();
-    assert!(audited >= 12, "{audited} refusals audited");
+    assert!(audited >= 14, "{audited} refusals audited");
 }
 
 #[tokio::test]

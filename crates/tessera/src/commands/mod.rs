@@ -19,6 +19,10 @@ use crate::cli::Command;
 use crate::config::{DEFAULT_PUBLIC_URL, Settings};
 
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    // Bad serve flags are refused before anything is created on disk.
+    if let Command::Serve(args) = &command {
+        crate::serve::check_args(args)?;
+    }
     let store = open_store(&settings).await?;
     let ctx = Ctx { actor: cli_actor(), settings, store, keys: tokio::sync::OnceCell::new() };
     match command {
