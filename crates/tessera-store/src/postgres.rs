@@ -1,5 +1,6 @@
 //! PostgreSQL: several Tessera nodes on one database behave as one.
 
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -12,6 +13,8 @@ pub struct PgStore {
     pool: PgPool,
     /// Writes use the same pool: PostgreSQL has row locks, not one writer.
     writer: PgPool,
+    /// Message IDs remembered since start: expired replay rows are swept every so many.
+    remembered: AtomicU32,
 }
 
 impl PgStore {
@@ -34,7 +37,7 @@ impl PgStore {
             };
         crate::sql::check_schema_version(applied, &MIGRATOR)?;
         MIGRATOR.run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(PgStore { writer: pool.clone(), pool })
+        Ok(PgStore { writer: pool.clone(), pool, remembered: AtomicU32::new(0) })
     }
 }
 

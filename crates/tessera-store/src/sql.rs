@@ -11,6 +11,9 @@ use crate::StoreError;
 /// Maps a unique-constraint violation to a conflict naming the field. A rule matches by the
 /// index name of the migrations (`users_email_key`; what PostgreSQL reports, and SQLite for
 /// expression indexes) or by `table.column` (what SQLite reports for a plain column index).
+/// How many message IDs are remembered between sweeps of expired replay rows.
+pub(crate) const REPLAY_SWEEP_EVERY: u32 = 256;
+
 pub(crate) fn map_unique(err: sqlx::Error, rules: &[(&str, &'static str, String)]) -> StoreError {
     if let sqlx::Error::Database(db) = &err {
         if db.is_unique_violation() {
@@ -962,8 +965,14 @@ macro_rules! impl_sql_store {
                 expires_at: i64,
                 now: i64,
             ) -> Result<bool, StoreError> {
+                // Expired rows are swept now and then rather than on every request: a sweep is a
+                // write, and this runs on every sign-on.
+                let count = self.remembered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if count % crate::sql::REPLAY_SWEEP_EVERY == 0 {
+                    sqlx::query("DELETE FROM message_replay WHERE expires_at < $1").bind(now).execute(&self.writer).await?;
+                }
                 // One statement decides, so two nodes racing on one ID cannot both win; an
-                // expired row is taken over. Expired rows are cleared as requests are parked.
+                // expired row is taken over.
                 let inserted = sqlx::query(
                     "INSERT INTO message_replay (issuer, message_id, expires_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (issuer, message_id) DO UPDATE SET expires_at = excluded.expires_at \
@@ -983,10 +992,6 @@ macro_rules! impl_sql_store {
                 let mut tx = self.write_tx().await?;
                 // Expired requests are cleared as new ones arrive, so the table stays small.
                 sqlx::query("DELETE FROM parked_requests WHERE expires_at < $1")
-                    .bind(parked.created_at)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM message_replay WHERE expires_at < $1")
                     .bind(parked.created_at)
                     .execute(&mut *tx)
                     .await?;

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -16,6 +17,8 @@ pub struct SqliteStore {
     /// here wait their turn in order, where writers racing for the file lock would sleep in
     /// SQLite's busy handler (tens of milliseconds at a time under load).
     writer: SqlitePool,
+    /// Message IDs remembered since start: expired replay rows are swept every so many.
+    remembered: AtomicU32,
 }
 
 impl SqliteStore {
@@ -65,7 +68,7 @@ impl SqliteStore {
                 .connect_with(options)
                 .await?
         };
-        Ok(SqliteStore { pool, writer })
+        Ok(SqliteStore { pool, writer, remembered: AtomicU32::new(0) })
     }
 }
 

@@ -1,8 +1,10 @@
 //! Which application a SAML URL names, and the service provider registered for it: Entra ID
 //! for a Microsoft 365 connector (M365-PROTOCOLS.md §0), the SP's own metadata otherwise.
 
+use axum::extract::{FromRequestParts, MatchedPath, Path};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use tessera_core::app::{AcsEndpoint, ENTRA_RELYING_PARTY, NAMEID_PERSISTENT};
 use tessera_core::{AppId, AppKind, Application, SamlBinding, SloEndpoint};
@@ -17,10 +19,21 @@ use crate::signin::pages;
 /// Where Entra takes SAML LogoutResponses (M365-PROTOCOLS.md §0).
 pub const ENTRA_SLO: &str = "https://login.microsoftonline.com/common/saml2";
 
-/// How a URL names its application.
+/// How a URL names its application: `/m365/{idp_path}/…` or `/apps/{id}/…`. Extracted from
+/// the route that matched, so one handler serves both forms.
 pub enum AppRoute {
     M365(String),
     Id(String),
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AppRoute {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let m365 = parts.extensions.get::<MatchedPath>().is_some_and(|m| m.as_str().starts_with("/m365/"));
+        let Path(segment) = Path::<String>::from_request_parts(parts, state).await.map_err(|e| e.into_response())?;
+        Ok(if m365 { AppRoute::M365(segment) } else { AppRoute::Id(segment) })
+    }
 }
 
 pub async fn find(state: &AppState, route: AppRoute) -> Result<Application, Response> {

@@ -4,24 +4,24 @@
 
 use axum::Form;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
-use tessera_core::{Actor, AppKind, Application, NewAuditEvent, SamlBinding, User};
+use tessera_core::{AppKind, Application, SamlBinding, User};
 use tessera_protocols::saml2::logout::{
     STATUS_REQUESTER, STATUS_SUCCESS, STATUS_UNKNOWN_PRINCIPAL, StatusMessage, accept_logout_request,
     build_logout_response, redirect_query,
 };
-use tessera_protocols::saml2::sso::Binding;
+use tessera_protocols::saml2::sso::{Binding, clip};
 
 use super::registration::{AppRoute, Registration, find};
+use super::{Refused, post_message, refuse};
 use crate::AppState;
-use crate::signin::cookies;
-use crate::signin::pages::{self, PostForm};
-use crate::signin::session::{self, cookie_policy};
-use crate::signin::{client_addresses, peer};
+use crate::signin::audit_ip;
+use crate::signin::pages;
+use crate::signin::session;
 
 #[derive(Deserialize)]
 pub struct PostedLogout {
@@ -31,44 +31,30 @@ pub struct PostedLogout {
     relay_state: Option<String>,
 }
 
-pub async fn m365_get(
+/// A GET: a LogoutRequest by HTTP-Redirect, or a plain visit that signs out.
+pub async fn get(
     State(state): State<AppState>,
     extensions: Extensions,
     headers: HeaderMap,
-    Path(idp_path): Path<String>,
+    route: AppRoute,
     RawQuery(query): RawQuery,
 ) -> Response {
-    slo(&state, &extensions, &headers, AppRoute::M365(idp_path), Incoming::Query(query.unwrap_or_default())).await
+    slo(&state, &extensions, &headers, route, Incoming::Query(query.unwrap_or_default())).await
 }
 
-pub async fn app_get(
+/// A POST: a LogoutRequest by HTTP-POST.
+pub async fn post(
     State(state): State<AppState>,
     extensions: Extensions,
     headers: HeaderMap,
-    Path(app): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    slo(&state, &extensions, &headers, AppRoute::Id(app), Incoming::Query(query.unwrap_or_default())).await
-}
-
-pub async fn m365_post(
-    State(state): State<AppState>,
-    extensions: Extensions,
-    headers: HeaderMap,
-    Path(idp_path): Path<String>,
+    route: AppRoute,
     form: Result<Form<PostedLogout>, FormRejection>,
 ) -> Response {
-    slo(&state, &extensions, &headers, AppRoute::M365(idp_path), Incoming::from_form(form)).await
-}
-
-pub async fn app_post(
-    State(state): State<AppState>,
-    extensions: Extensions,
-    headers: HeaderMap,
-    Path(app): Path<String>,
-    form: Result<Form<PostedLogout>, FormRejection>,
-) -> Response {
-    slo(&state, &extensions, &headers, AppRoute::Id(app), Incoming::from_form(form)).await
+    let incoming = match form {
+        Ok(Form(form)) => Incoming::Form(form),
+        Err(rejection) => Incoming::Rejected(clip(&rejection.body_text())),
+    };
+    slo(&state, &extensions, &headers, route, incoming).await
 }
 
 enum Incoming {
@@ -78,22 +64,7 @@ enum Incoming {
     Rejected(String),
 }
 
-impl Incoming {
-    fn from_form(form: Result<Form<PostedLogout>, FormRejection>) -> Self {
-        match form {
-            Ok(Form(form)) => Incoming::Form(form),
-            Err(rejection) => Incoming::Rejected(tessera_protocols::saml2::sso::clip(&rejection.body_text())),
-        }
-    }
-}
-
-fn client_ip(state: &AppState, extensions: &Extensions, headers: &HeaderMap) -> String {
-    client_addresses(peer(extensions), headers, &state.signin.trusted_proxies)
-        .map(|a| a.client.to_string())
-        .unwrap_or_else(|| "unreadable".into())
-}
-
-/// Ends this browser's session (audited) and clears its cookie.
+/// Ends this browser's session, recording how and for which app.
 async fn end_session(
     state: &AppState,
     headers: &HeaderMap,
@@ -101,19 +72,9 @@ async fn end_session(
     app: &Application,
     via: &str,
 ) -> Result<Option<String>, Response> {
-    let Some(id) = cookies::read(headers, cookies::SESSION) else { return Ok(None) };
-    let hash = tessera_auth::secret::sha256_hex(&id);
-    if let Ok(Some(session)) = state.store.find_session(&hash).await {
-        let event = NewAuditEvent::new(
-            "signin.logout",
-            "user",
-            session.user_id,
-            json!({"ip": ip, "via": via, "app_id": app.id.to_string()}),
-        );
-        state.store.append_audit(&Actor(format!("user:{}", session.user_id)), event).await.map_err(pages::failure)?;
-    }
-    state.store.delete_session(&hash).await.map_err(pages::failure)?;
-    Ok(Some(cookie_policy(state).clear(cookies::SESSION)))
+    session::sign_out(state, headers, json!({"ip": ip, "via": via, "app_id": app.id.to_string()}))
+        .await
+        .map_err(pages::failure)
 }
 
 /// The NameID this app's tokens carry for `user`.
@@ -135,19 +96,14 @@ async fn slo(
         Ok(app) => app,
         Err(response) => return response,
     };
-    let ip = client_ip(state, extensions, headers);
+    let app = &app;
+    let refused = |reason: &'static str, detail: String| async move {
+        refuse(state, extensions, headers, app, Refused::SignOut, reason, &detail).await
+    };
     if let Incoming::Rejected(detail) = &incoming {
-        let event = NewAuditEvent::new(
-            "saml.logout_refused",
-            "app",
-            app.id,
-            json!({"reason": "malformed", "detail": detail, "ip": ip}),
-        );
-        if let Err(e) = state.store.append_audit(&Actor(format!("ip:{ip}")), event).await {
-            return pages::failure(e);
-        }
-        return pages::message(StatusCode::BAD_REQUEST, "This sign-out request was refused", detail);
+        return refused("malformed", detail.clone()).await;
     }
+    let ip = audit_ip(state, extensions, headers);
     let binding = match &incoming {
         Incoming::Query(query) if query.split('&').any(|p| p.starts_with("SAMLRequest=")) => {
             Binding::Redirect { raw_query: query }
@@ -166,14 +122,14 @@ async fn slo(
             );
         }
         _ => {
-            let cookie = match end_session(state, headers, &ip, &app, "slo_url").await {
+            let cookie = match end_session(state, headers, &ip, app, "slo_url").await {
                 Ok(cookie) => cookie,
                 Err(response) => return response,
             };
             return pages::html(StatusCode::OK, &pages::SignedOut, &cookie.into_iter().collect::<Vec<_>>());
         }
     };
-    let registration = match Registration::of(&app) {
+    let registration = match Registration::of(app) {
         Ok(r) => r,
         Err(e) => return pages::failure(e),
     };
@@ -181,18 +137,6 @@ async fn slo(
         return pages::failure("a SAML app without an SLO URL");
     };
     let now = session::now();
-    let refused = |reason: &'static str, detail: String| async move {
-        let event = NewAuditEvent::new(
-            "saml.logout_refused",
-            "app",
-            app.id,
-            json!({"reason": reason, "detail": detail, "ip": ip}),
-        );
-        if let Err(e) = state.store.append_audit(&Actor(format!("ip:{ip}")), event).await {
-            return pages::failure(e);
-        }
-        pages::message(StatusCode::BAD_REQUEST, "This sign-out request was refused", &detail)
-    };
     let accepted =
         match accept_logout_request(binding, &registration.registered(), &slo_url, now, state.signin.clock_skew_ms) {
             Ok(accepted) => accepted,
@@ -208,14 +152,8 @@ async fn slo(
     {
         Ok(true) => {}
         Ok(false) => {
-            return refused(
-                "replayed",
-                format!(
-                    "logout request {} was used already",
-                    tessera_protocols::saml2::sso::clip(&accepted.request.id)
-                ),
-            )
-            .await;
+            return refused("replayed", format!("logout request {} was used already", clip(&accepted.request.id)))
+                .await;
         }
         Err(e) => return pages::failure(e),
     }
@@ -225,8 +163,8 @@ async fn slo(
         Err(e) => return pages::failure(e),
     };
     let (status, cookie) = match current {
-        Some(current) if name_id_of(&app, &current.user) == accepted.request.name_id => {
-            match end_session(state, headers, &client_ip(state, extensions, headers), &app, "saml_slo").await {
+        Some(current) if name_id_of(app, &current.user) == accepted.request.name_id => {
+            match end_session(state, headers, &ip, app, "saml_slo").await {
                 Ok(cookie) => (None, cookie),
                 Err(response) => return response,
             }
@@ -254,13 +192,7 @@ async fn slo(
     match target.binding {
         SamlBinding::HttpPost => match build_logout_response(&message, Some(signer.as_ref())) {
             Ok(xml) => {
-                use base64::Engine;
-                let encoded = base64::engine::general_purpose::STANDARD.encode(xml);
-                let mut fields = vec![("SAMLResponse", encoded.as_str())];
-                if let Some(relay) = &accepted.relay_state {
-                    fields.push(("RelayState", relay.as_str()));
-                }
-                pages::post_form(&PostForm { label: &app.label, action: &destination, fields }, &cookies)
+                post_message(app, &destination, "SAMLResponse", &xml, accepted.relay_state.as_deref(), &cookies)
             }
             Err(e) => pages::failure(e),
         },

@@ -6,7 +6,7 @@
 
 use axum::Form;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -20,8 +20,9 @@ use tessera_protocols::saml2::sso::{
 };
 
 use super::registration::{AppRoute, Registration, find};
+use super::{Refused, post_message, refuse};
 use crate::AppState;
-use crate::signin::pages::{self, PostForm};
+use crate::signin::pages;
 use crate::signin::parked::park;
 use crate::signin::session::{self, Current};
 use crate::signin::{client_addresses, login, peer};
@@ -57,75 +58,38 @@ pub struct PostedRequest {
     relay_state: Option<String>,
 }
 
-pub async fn m365_get(
-    State(state): State<AppState>,
-    extensions: Extensions,
-    headers: HeaderMap,
-    Path(idp_path): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    sso_get(&state, &extensions, &headers, AppRoute::M365(idp_path), query.unwrap_or_default()).await
-}
-
-pub async fn app_get(
-    State(state): State<AppState>,
-    extensions: Extensions,
-    headers: HeaderMap,
-    Path(app): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    sso_get(&state, &extensions, &headers, AppRoute::Id(app), query.unwrap_or_default()).await
-}
-
-pub async fn m365_post(
-    State(state): State<AppState>,
-    extensions: Extensions,
-    headers: HeaderMap,
-    Path(idp_path): Path<String>,
-    form: Result<Form<PostedRequest>, FormRejection>,
-) -> Response {
-    sso_post(&state, &extensions, &headers, AppRoute::M365(idp_path), form).await
-}
-
-pub async fn app_post(
-    State(state): State<AppState>,
-    extensions: Extensions,
-    headers: HeaderMap,
-    Path(app): Path<String>,
-    form: Result<Form<PostedRequest>, FormRejection>,
-) -> Response {
-    sso_post(&state, &extensions, &headers, AppRoute::Id(app), form).await
-}
-
 fn has_param(query: &str, name: &str) -> bool {
     query.split('&').any(|pair| pair.split('=').next() == Some(name))
 }
 
-async fn sso_get(
-    state: &AppState,
-    extensions: &Extensions,
-    headers: &HeaderMap,
+/// A GET: an AuthnRequest by HTTP-Redirect, or without one, IdP-initiated sign-on.
+pub async fn get(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
     route: AppRoute,
-    query: String,
+    RawQuery(query): RawQuery,
 ) -> Response {
-    let app = match find(state, route).await {
+    let app = match find(&state, route).await {
         Ok(app) => app,
         Err(response) => return response,
     };
+    let query = query.unwrap_or_default();
     if has_param(&query, "SAMLRequest") {
-        return answer_request(state, extensions, headers, &app, Binding::Redirect { raw_query: &query }).await;
+        return answer_request(&state, &extensions, &headers, &app, Binding::Redirect { raw_query: &query }).await;
     }
-    idp_initiated(state, extensions, headers, &app, &query).await
+    idp_initiated(&state, &extensions, &headers, &app, &query).await
 }
 
-async fn sso_post(
-    state: &AppState,
-    extensions: &Extensions,
-    headers: &HeaderMap,
+/// A POST: an AuthnRequest by HTTP-POST.
+pub async fn post(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
     route: AppRoute,
     form: Result<Form<PostedRequest>, FormRejection>,
 ) -> Response {
-    let app = match find(state, route).await {
+    let app = match find(&state, route).await {
         Ok(app) => app,
         Err(response) => return response,
     };
@@ -133,38 +97,12 @@ async fn sso_post(
     let form = match form {
         Ok(Form(form)) => form,
         Err(rejection) => {
-            return refuse(state, extensions, headers, &app, "malformed", &clip(&rejection.body_text())).await;
+            let detail = clip(&rejection.body_text());
+            return refuse(&state, &extensions, &headers, &app, Refused::SignIn, "malformed", &detail).await;
         }
     };
     let binding = Binding::Post { saml_request: &form.saml_request, relay_state: form.relay_state.as_deref() };
-    answer_request(state, extensions, headers, &app, binding).await
-}
-
-/// A request refused before anything is sent to the SP: audited, and a page at the IdP.
-async fn refuse(
-    state: &AppState,
-    extensions: &Extensions,
-    headers: &HeaderMap,
-    app: &Application,
-    reason: &str,
-    detail: &str,
-) -> Response {
-    let ip = client_addresses(peer(extensions), headers, &state.signin.trusted_proxies)
-        .map(|a| a.client.to_string())
-        .unwrap_or_else(|| "unreadable".into());
-    let event =
-        NewAuditEvent::new("saml.refused", "app", app.id, json!({"reason": reason, "detail": detail, "ip": ip}));
-    if let Err(e) = state.store.append_audit(&Actor(format!("ip:{ip}")), event).await {
-        return pages::failure(e);
-    }
-    pages::message(
-        StatusCode::BAD_REQUEST,
-        "This sign-in request was refused",
-        &format!(
-            "{} sent a sign-in request Tessera cannot accept: {detail}. Go back to the application and try again, or tell your administrator.",
-            app.label
-        ),
-    )
+    answer_request(&state, &extensions, &headers, &app, binding).await
 }
 
 async fn answer_request(
@@ -186,7 +124,8 @@ async fn answer_request(
         match accept_authn_request(binding, &registration.registered(), &sso_url, now, state.signin.clock_skew_ms) {
             Ok(accepted) => accepted,
             Err(refusal) => {
-                return refuse(state, extensions, headers, app, refusal.code(), &refusal.to_string()).await;
+                return refuse(state, extensions, headers, app, Refused::SignIn, refusal.code(), &refusal.to_string())
+                    .await;
             }
         };
     // The ID is remembered past the longest time the request could still be accepted.
@@ -198,7 +137,7 @@ async fn answer_request(
         Ok(true) => {}
         Ok(false) => {
             let detail = format!("request {} was used already", clip(&accepted.id));
-            return refuse(state, extensions, headers, app, "replayed", &detail).await;
+            return refuse(state, extensions, headers, app, Refused::SignIn, "replayed", &detail).await;
         }
         Err(e) => return pages::failure(e),
     }
@@ -240,21 +179,30 @@ async fn idp_initiated(
         && !sp.idp_initiated
     {
         let detail = "this application accepts only sign-ins it starts itself; open it directly";
-        return refuse(state, extensions, headers, app, "idp_initiated_off", detail).await;
+        return refuse(state, extensions, headers, app, Refused::SignIn, "idp_initiated_off", detail).await;
     }
     let registration = match Registration::of(app) {
         Ok(r) => r,
         Err(e) => return pages::failure(e),
     };
     let Some(acs) = registration.default_acs() else {
-        return refuse(state, extensions, headers, app, "unregistered_acs", "the SP registers no HTTP-POST ACS").await;
+        return refuse(
+            state,
+            extensions,
+            headers,
+            app,
+            Refused::SignIn,
+            "unregistered_acs",
+            "the SP registers no HTTP-POST ACS",
+        )
+        .await;
     };
     let relay_state = match query.split('&').find_map(|p| p.strip_prefix("RelayState=")) {
         Some(raw) => match tessera_xml::redirect::url_decode(raw) {
             Ok(relay) if relay.len() <= MAX_RELAY_STATE => Some(relay),
             _ => {
                 let detail = SsoRefusal::RelayStateTooLong.to_string();
-                return refuse(state, extensions, headers, app, "relay_state_too_long", &detail).await;
+                return refuse(state, extensions, headers, app, Refused::SignIn, "relay_state_too_long", &detail).await;
             }
         },
         None => None,
@@ -428,7 +376,7 @@ async fn issue(
             if let Err(e) = state.store.append_audit(&actor, event).await {
                 return pages::failure(e);
             }
-            post_to_acs(app, &pending, "SAMLResponse", &xml)
+            post_message(app, &pending.acs_url, "SAMLResponse", &xml, pending.relay_state.as_deref(), &[])
         }
     }
 }
@@ -465,17 +413,7 @@ async fn status_answer(state: &AppState, app: &Application, pending: &Pending, s
         return pages::failure(e);
     }
     match build_status_response(&message, signer.as_ref()) {
-        Ok(xml) => post_to_acs(app, pending, "SAMLResponse", &xml),
+        Ok(xml) => post_message(app, &pending.acs_url, "SAMLResponse", &xml, pending.relay_state.as_deref(), &[]),
         Err(e) => pages::failure(e),
     }
-}
-
-fn post_to_acs(app: &Application, pending: &Pending, field: &str, xml: &str) -> Response {
-    use base64::Engine;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(xml);
-    let mut fields = vec![(field, encoded.as_str())];
-    if let Some(relay) = &pending.relay_state {
-        fields.push(("RelayState", relay.as_str()));
-    }
-    pages::post_form(&PostForm { label: &app.label, action: &pending.acs_url, fields }, &[])
 }

@@ -117,6 +117,14 @@ async fn security_headers(
     response
 }
 
+/// The client's address as audit rows record it: from a trusted proxy's header where there is
+/// one, "unreadable" where that header cannot be read.
+pub(crate) fn audit_ip(state: &AppState, request_extensions: &axum::http::Extensions, headers: &HeaderMap) -> String {
+    client_addresses(peer(request_extensions), headers, &state.signin.trusted_proxies)
+        .map(|a| a.client.to_string())
+        .unwrap_or_else(|| "unreadable".into())
+}
+
 /// The peer address: from the listener, or 127.0.0.1 where there is none (in-process tests).
 pub(crate) fn peer(request_extensions: &axum::http::Extensions) -> IpAddr {
     request_extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]))

@@ -11,12 +11,12 @@ use serde_json::json;
 use tessera_core::policy::{PolicyOutcome, decide};
 use tessera_core::{Actor, AppId, AppKind, NewAuditEvent};
 
+use super::client_addresses;
 use super::cookies;
 use super::login::{ContinueQuery, after_sign_in};
 use super::pages::{self, Notice, Portal, Tile};
 use super::parked::{park, park_and_sign_in};
 use super::session::{self, Current, continue_id, cookie_policy, csrf_ok, csrf_token};
-use super::{client_addresses, peer};
 use crate::AppState;
 
 /// The session of a fully signed-in user, or the response that gets them there.
@@ -187,20 +187,9 @@ pub async fn logout(
     if !csrf_ok(&state, &headers, &form.csrf) {
         return pages::form_refused();
     }
-    if let Some(id) = cookies::read(&headers, cookies::SESSION) {
-        let hash = tessera_auth::secret::sha256_hex(&id);
-        if let Ok(Some(session)) = state.store.find_session(&hash).await {
-            let ip = client_addresses(peer(&extensions), &headers, &state.signin.trusted_proxies)
-                .map(|a| a.client.to_string())
-                .unwrap_or_else(|| "unreadable".into());
-            let event = NewAuditEvent::new("signin.logout", "user", session.user_id, json!({"ip": ip}));
-            if let Err(e) = state.store.append_audit(&Actor(format!("user:{}", session.user_id)), event).await {
-                return pages::failure(e);
-            }
-        }
-        if let Err(e) = state.store.delete_session(&hash).await {
-            return pages::failure(e);
-        }
+    let ip = super::audit_ip(&state, &extensions, &headers);
+    if let Err(e) = session::sign_out(&state, &headers, json!({"ip": ip})).await {
+        return pages::failure(e);
     }
     pages::redirect("/login", &[cookie_policy(&state).clear(cookies::SESSION)])
 }

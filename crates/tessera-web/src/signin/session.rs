@@ -75,6 +75,23 @@ pub async fn establish(
     Ok((session, cookie))
 }
 
+/// Ends the browser's session, if it has one: the audit row (`signin.logout` with `summary`)
+/// first, then the session. Returns the cookie that clears it.
+pub async fn sign_out(
+    state: &AppState,
+    headers: &HeaderMap,
+    summary: serde_json::Value,
+) -> Result<Option<String>, StoreError> {
+    let Some(id) = cookies::read(headers, cookies::SESSION) else { return Ok(None) };
+    let hash = sha256_hex(&id);
+    if let Some(session) = state.store.find_session(&hash).await? {
+        let event = tessera_core::NewAuditEvent::new("signin.logout", "user", session.user_id, summary);
+        state.store.append_audit(&tessera_core::Actor(format!("user:{}", session.user_id)), event).await?;
+    }
+    state.store.delete_session(&hash).await?;
+    Ok(Some(cookie_policy(state).clear(cookies::SESSION)))
+}
+
 /// Adds a factor to the current session, under a new id.
 pub async fn step_up(
     state: &AppState,
@@ -120,16 +137,9 @@ pub fn csrf_ok(state: &AppState, headers: &HeaderMap, form_token: &str) -> bool 
     // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even for our own
     // forms; the token and Sec-Fetch-Site still decide then.
     match headers.get("origin").and_then(|v| v.to_str().ok()).filter(|o| *o != "null") {
-        Some(origin) => origin_of(&state.public_url) == Some(origin.to_ascii_lowercase()),
+        Some(origin) => super::pages::origin_of(&state.public_url) == Some(origin.to_ascii_lowercase()),
         None => true,
     }
-}
-
-/// `scheme://host[:port]` of a URL.
-fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let host = rest.split('/').next()?;
-    Some(format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
 }
 
 /// A `continue` value is a parked request id or nothing: never a URL.
