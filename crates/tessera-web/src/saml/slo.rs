@@ -191,9 +191,7 @@ async fn slo(
     let cookies: Vec<String> = cookie.into_iter().collect();
     match target.binding {
         SamlBinding::HttpPost => match build_logout_response(&message, Some(signer.as_ref())) {
-            Ok(xml) => {
-                post_message(app, &destination, "SAMLResponse", &xml, accepted.relay_state.as_deref(), &cookies)
-            }
+            Ok(xml) => post_message(app, &destination, "SAMLResponse", &xml, accepted.relay_state.as_deref(), &cookies),
             Err(e) => pages::failure(e),
         },
         _ => {
