@@ -22,7 +22,8 @@ local function form_encode(text)
 end
 
 local counter = 0
-local thread_tag = tostring(math.random(1, 1e9))
+-- IDs stay unique across the run's phases: each wrk starts the same random sequence.
+local thread_tag = (os.getenv("TESSERA_BENCH_PHASE") or "0") .. "-" .. tostring(math.random(1, 1e9))
 local instant = os.date("!%Y-%m-%dT%H:%M:%SZ")
 local cookie = os.getenv("TESSERA_BENCH_COOKIE")
 local path = os.getenv("TESSERA_BENCH_PATH")

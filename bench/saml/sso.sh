@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SP-initiated SAML SSO with a live session, over loopback: Tessera (release, SQLite) pinned to
 # CPU 0 with taskset, wrk on CPU 1 sending a fresh Entra AuthnRequest per request (POST
-# binding, unique IDs). Next to it, `openssl speed rsa2048` sign/s on CPU 0 in the same run:
-# each response is one RSA-2048 signature, so that is the ceiling. Target: at least 0.8 of it.
+# binding, unique IDs, 64 connections). Between its phases, `openssl speed rsa2048` sign/s on
+# CPU 0: each response is one RSA-2048 signature, so that is the ceiling. Target: at least 0.8.
 #
-# Usage: bench/saml/sso.sh [DURATION_SECONDS] (default 20). Needs wrk (apt-get install wrk).
+# Usage: bench/saml/sso.sh [DURATION_SECONDS] (default 30). Needs wrk (apt-get install wrk).
+# TESSERA_BENCH_CONNECTIONS (64) and TESSERA_BENCH_ROUNDS (3) change the load and the phases.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-duration=${1:-20}
+duration=${1:-30}
 bin=target/release/tessera
 [ -x "$bin" ] || cargo build --release --locked -p tessera
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
@@ -44,14 +45,30 @@ sample=$(printf '<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:pr
 curl -fs -b "$TESSERA_BENCH_COOKIE" --data-urlencode "SAMLRequest=$sample" "$base$TESSERA_BENCH_PATH" | grep -q 'name="SAMLResponse"' \
     || { echo "the SSO endpoint did not answer with a SAMLResponse"; exit 1; }
 
-rsa=$(taskset -c 0 openssl speed -seconds 5 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}')
-echo "openssl speed rsa2048 on CPU 0: $rsa sign/s"
-taskset -c 1 wrk -t1 -c${TESSERA_BENCH_CONNECTIONS:-8} -d"${duration}s" --latency -s bench/saml/sso.lua "$base" | tee "$data/wrk.txt" | grep -E 'Requests/sec|99%|RESULT|Non-2xx'
-rps=$(awk '/^RESULT/ {for (i=1;i<=NF;i++) if ($i ~ /^rps=/) {sub("rps=","",$i); print $i}}' "$data/wrk.txt")
-python3 - "$rps" "$rsa" <<'PY'
-import sys
-rps, rsa = float(sys.argv[1]), float(sys.argv[2])
-ratio = rps / rsa
-print(f"SAML SSO: {rps:.0f} responses/s against {rsa:.0f} RSA-2048 sign/s on one core: {ratio:.2f} of the RSA limit (target 0.80)")
+# On a shared host the RSA rate drifts by 15% within a minute, so the run alternates: an
+# openssl reading, a load phase, an openssl reading, and so on. Each phase's rate is set
+# against the mean of the readings on either side of it, and the median phase is the result.
+rsa_speed() { taskset -c 0 openssl speed -seconds 4 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}'; }
+rounds=${TESSERA_BENCH_ROUNDS:-3}
+phase=$(( duration / rounds > 5 ? duration / rounds : 5 ))
+readings=("$(rsa_speed)")
+rates=()
+for round in $(seq 1 "$rounds"); do
+    TESSERA_BENCH_PHASE=$round taskset -c 1 wrk -t1 -c"${TESSERA_BENCH_CONNECTIONS:-64}" -d"${phase}s" --latency -s bench/saml/sso.lua "$base" > "$data/wrk.txt"
+    grep -E 'RESULT|Non-2xx' "$data/wrk.txt"
+    grep -q 'non200=0$' "$data/wrk.txt" || { echo "some answers were not 200: every request must get a response"; exit 1; }
+    rates+=("$(awk '/^RESULT/ {for (i=1;i<=NF;i++) if ($i ~ /^rps=/) {sub("rps=","",$i); print $i}}' "$data/wrk.txt")")
+    readings+=("$(rsa_speed)")
+done
+echo "openssl speed rsa2048 on CPU 0, between the phases: ${readings[*]} sign/s"
+python3 - "${rates[*]}" "${readings[*]}" <<'PY'
+import statistics, sys
+rates = [float(x) for x in sys.argv[1].split()]
+readings = [float(x) for x in sys.argv[2].split()]
+ratios = [rate / ((readings[i] + readings[i + 1]) / 2) for i, rate in enumerate(rates)]
+ratio = statistics.median(ratios)
+print("phase ratios: " + " ".join(f"{r:.2f}" for r in ratios))
+print(f"SAML SSO: {statistics.median(rates):.0f} responses/s (median phase) against "
+      f"{statistics.median(readings):.0f} RSA-2048 sign/s on one core: {ratio:.2f} of the RSA limit (target 0.80)")
 sys.exit(0 if ratio >= 0.8 else 1)
 PY

@@ -23,6 +23,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// A batched write (an audit record, a message ID) did not commit.
+    #[error("database error: {0}")]
+    WriteFailed(String),
 }
 
 impl StoreError {

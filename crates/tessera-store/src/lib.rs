@@ -3,6 +3,8 @@
 //! Both backends share one body of SQL (see `sql.rs`); only the migrations and the connection
 //! set-up differ. No SQL leaves this crate.
 
+mod batch;
+mod cache;
 mod error;
 mod postgres;
 mod sql;

@@ -1,10 +1,11 @@
 //! PostgreSQL: several Tessera nodes on one database behave as one.
 
-use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use crate::batch::WriteBatcher;
+use crate::cache::ReadCache;
 use crate::sql::impl_sql_store;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -13,8 +14,10 @@ pub struct PgStore {
     pool: PgPool,
     /// Writes use the same pool: PostgreSQL has row locks, not one writer.
     writer: PgPool,
-    /// Message IDs remembered since start: expired replay rows are swept every so many.
-    remembered: AtomicU32,
+    /// Audit records and message IDs, written in batches.
+    batcher: WriteBatcher,
+    /// Disabled: other nodes write too (see `cache.rs`).
+    cache: ReadCache,
 }
 
 impl PgStore {
@@ -37,7 +40,8 @@ impl PgStore {
             };
         crate::sql::check_schema_version(applied, &MIGRATOR)?;
         MIGRATOR.run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(PgStore { writer: pool.clone(), pool, remembered: AtomicU32::new(0) })
+        let batcher = Self::start_batcher(pool.clone());
+        Ok(PgStore { writer: pool.clone(), pool, batcher, cache: ReadCache::disabled() })
     }
 }
 

@@ -8,12 +8,12 @@ use tessera_core::{AppKind, UnixMillis};
 
 use crate::StoreError;
 
-/// Maps a unique-constraint violation to a conflict naming the field. A rule matches by the
-/// index name of the migrations (`users_email_key`; what PostgreSQL reports, and SQLite for
-/// expression indexes) or by `table.column` (what SQLite reports for a plain column index).
 /// How many message IDs are remembered between sweeps of expired replay rows.
 pub(crate) const REPLAY_SWEEP_EVERY: u32 = 256;
 
+/// Maps a unique-constraint violation to a conflict naming the field. A rule matches by the
+/// index name of the migrations (`users_email_key`; what PostgreSQL reports, and SQLite for
+/// expression indexes) or by `table.column` (what SQLite reports for a plain column index).
 pub(crate) fn map_unique(err: sqlx::Error, rules: &[(&str, &'static str, String)]) -> StoreError {
     if let sqlx::Error::Database(db) = &err {
         if db.is_unique_violation() {
@@ -117,7 +117,96 @@ macro_rules! impl_sql_store {
 
         impl $store {
             async fn write_tx(&self) -> Result<Tx, StoreError> {
-                Ok(self.writer.begin_with($begin_write).await?)
+                // Invalidated before the write as well as by it: a read that races this
+                // transaction must not be cached under the new generation.
+                self.cache.invalidate();
+                let tx = self.writer.begin_with($begin_write).await?;
+                Ok(tx)
+            }
+
+            async fn commit(&self, tx: Tx) -> Result<(), StoreError> {
+                tx.commit().await?;
+                self.cache.invalidate();
+                Ok(())
+            }
+
+            /// The group-commit writer for audit records and message IDs, on `writer`.
+            fn start_batcher(writer: sqlx::Pool<$db>) -> crate::batch::WriteBatcher {
+                let remembered = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+                crate::batch::WriteBatcher::spawn(move |writes| {
+                    let writer = writer.clone();
+                    let remembered = remembered.clone();
+                    async move { Self::write_batch(&writer, &remembered, writes).await }
+                })
+            }
+
+            async fn write_batch(
+                writer: &sqlx::Pool<$db>,
+                remembered: &std::sync::atomic::AtomicU32,
+                writes: Vec<crate::batch::BatchedWrite>,
+            ) -> Vec<crate::batch::Outcome> {
+                let mut outcomes: Vec<crate::batch::Outcome> = vec![Ok(false); writes.len()];
+                let split = crate::batch::SplitBatch::of(writes);
+                if !split.audits.is_empty() {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary) ",
+                    );
+                    insert.push_values(&split.audits, |mut row, (_, at, actor, event)| {
+                        row.push_bind(*at)
+                            .push_bind(actor.as_str())
+                            .push_bind(event.action)
+                            .push_bind(event.target_kind)
+                            .push_bind(event.target_id.as_str())
+                            .push_bind(event.summary.to_string());
+                    });
+                    let outcome = insert.build().execute(writer).await.map(|_| true).map_err(|e| e.to_string());
+                    for (position, ..) in &split.audits {
+                        outcomes[*position] = outcome.clone();
+                    }
+                }
+                if !split.replays.is_empty() {
+                    let now = split.now;
+                    // Expired rows are swept now and then rather than on every batch. A failed
+                    // sweep costs only table size: expired rows are taken over by the insert.
+                    let before = remembered.fetch_add(split.replays.len() as u32, std::sync::atomic::Ordering::Relaxed);
+                    if before / crate::sql::REPLAY_SWEEP_EVERY
+                        != (before + split.replays.len() as u32) / crate::sql::REPLAY_SWEEP_EVERY
+                    {
+                        if let Err(e) = sqlx::query("DELETE FROM message_replay WHERE expires_at < $1").bind(now).execute(writer).await {
+                            tracing::warn!(error = %e, "sweeping expired message IDs failed");
+                        }
+                    }
+                    // One statement decides, so two nodes racing on one ID cannot both win; an
+                    // expired row is taken over. The rows it returns are the IDs that were new.
+                    let mut insert = sqlx::QueryBuilder::<$db>::new("INSERT INTO message_replay (issuer, message_id, expires_at) ");
+                    insert.push_values(&split.replays, |mut row, (_, issuer, message_id, expires_at)| {
+                        row.push_bind(issuer.as_str()).push_bind(message_id.as_str()).push_bind(*expires_at);
+                    });
+                    insert
+                        .push(" ON CONFLICT (issuer, message_id) DO UPDATE SET expires_at = excluded.expires_at WHERE message_replay.expires_at < ")
+                        .push_bind(now)
+                        .push(" RETURNING issuer, message_id");
+                    match insert.build().fetch_all(writer).await {
+                        Ok(rows) => {
+                            let mut new = std::collections::HashSet::new();
+                            for row in &rows {
+                                if let (Ok(issuer), Ok(message_id)) = (row.try_get::<String, _>(0), row.try_get::<String, _>(1)) {
+                                    new.insert((issuer, message_id));
+                                }
+                            }
+                            for (position, issuer, message_id, _) in &split.replays {
+                                outcomes[*position] = Ok(new.contains(&(issuer.clone(), message_id.clone())));
+                            }
+                        }
+                        Err(e) => {
+                            let message = e.to_string();
+                            for (position, ..) in &split.replays {
+                                outcomes[*position] = Err(message.clone());
+                            }
+                        }
+                    }
+                }
+                outcomes
             }
 
             async fn append_audit(tx: &mut Tx, actor: &Actor, at: i64, event: NewAuditEvent) -> Result<(), StoreError> {
@@ -322,7 +411,7 @@ macro_rules! impl_sql_store {
                     "password_set": created.password_hash.is_some(),
                 });
                 Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("user.create", "user", id, summary)).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(created)
             }
 
@@ -375,7 +464,7 @@ macro_rules! impl_sql_store {
                 }
                 let event = NewAuditEvent::new("user.set_password", "user", user, json!({"password_set": true}));
                 Self::append_audit(&mut tx, actor, at, event).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -397,7 +486,7 @@ macro_rules! impl_sql_store {
                 let updated = Self::user_from_row(&row)?;
                 let event = NewAuditEvent::new("user.set_state", "user", user, json!({"state": state.as_str()}));
                 Self::append_audit(&mut tx, actor, at, event).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(updated)
             }
 
@@ -413,7 +502,7 @@ macro_rules! impl_sql_store {
                 };
                 let email: String = row.try_get(0)?;
                 Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("user.delete", "user", user, json!({"email": email}))).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
         }
@@ -438,7 +527,7 @@ macro_rules! impl_sql_store {
                 let created = Self::group_from_row(&row)?;
                 let summary = json!({"name": created.name, "description": created.description});
                 Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("group.create", "group", id, summary)).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(created)
             }
 
@@ -486,7 +575,7 @@ macro_rules! impl_sql_store {
                 };
                 let name: String = row.try_get(0)?;
                 Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("group.delete", "group", group, json!({"name": name}))).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -507,7 +596,7 @@ macro_rules! impl_sql_store {
                     let event = NewAuditEvent::new("group.add_member", "group", group, json!({"user_id": user.to_string()}));
                     Self::append_audit(&mut tx, actor, at, event).await?;
                 }
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(added)
             }
 
@@ -524,7 +613,7 @@ macro_rules! impl_sql_store {
                     let event = NewAuditEvent::new("group.remove_member", "group", group, json!({"user_id": user.to_string()}));
                     Self::append_audit(&mut tx, actor, at, event).await?;
                 }
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(removed)
             }
 
@@ -644,7 +733,7 @@ macro_rules! impl_sql_store {
                     "signing_certificate_sha256": signing_key.as_ref().map(|k| k.thumbprint.clone()),
                 });
                 Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("app.create", "app", app.id, summary)).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(created)
             }
 
@@ -678,12 +767,21 @@ macro_rules! impl_sql_store {
             }
 
             async fn find_app_by_idp_path(&self, idp_path: &str) -> Result<Application, StoreError> {
+                let key = idp_path.trim().to_ascii_lowercase();
+                if let Some(app) = self.cache.get(&self.cache.apps_by_path, &key) {
+                    return Ok(app);
+                }
+                let ticket = self.cache.ticket();
                 let row = sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps WHERE idp_path = $1"))
-                    .bind(idp_path.trim().to_ascii_lowercase())
+                    .bind(&key)
                     .fetch_optional(&self.pool)
                     .await?;
                 match row {
-                    Some(row) => Self::app_from_row(&row),
+                    Some(row) => {
+                        let app = Self::app_from_row(&row)?;
+                        self.cache.put(&self.cache.apps_by_path, ticket, key, app.clone());
+                        Ok(app)
+                    }
                     None => Err(StoreError::not_found("Microsoft 365 IdP URL", idp_path)),
                 }
             }
@@ -724,7 +822,7 @@ macro_rules! impl_sql_store {
                     .fetch_one(&mut *tx)
                     .await?;
                 let updated = Self::app_from_row(&row)?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(updated)
             }
 
@@ -766,7 +864,7 @@ macro_rules! impl_sql_store {
                     let event = NewAuditEvent::new("app.delete", "app", id, json!({"label": label, "kind": kind}));
                     Self::append_audit(&mut tx, actor, at, event).await?;
                 }
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(ids.len())
             }
 
@@ -787,7 +885,7 @@ macro_rules! impl_sql_store {
                     let event = NewAuditEvent::new("app.grant", "app", app, json!({"group_id": group.to_string()}));
                     Self::append_audit(&mut tx, actor, at, event).await?;
                 }
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(granted)
             }
 
@@ -804,7 +902,7 @@ macro_rules! impl_sql_store {
                     let event = NewAuditEvent::new("app.revoke", "app", app, json!({"group_id": group.to_string()}));
                     Self::append_audit(&mut tx, actor, at, event).await?;
                 }
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(revoked)
             }
 
@@ -841,6 +939,10 @@ macro_rules! impl_sql_store {
             }
 
             async fn check_access(&self, user: UserId, app: AppId) -> Result<AccessDecision, StoreError> {
+                if let Some(decision) = self.cache.get(&self.cache.access, &(user, app)) {
+                    return Ok(decision);
+                }
+                let ticket = self.cache.ticket();
                 // One round trip (it runs on every sign-on): the user's state, and each granted
                 // group that holds the user.
                 let rows = sqlx::query(
@@ -861,7 +963,9 @@ macro_rules! impl_sql_store {
                         via.push(parse_id(&group)?);
                     }
                 }
-                Ok(evaluate_access(state, &via, &via))
+                let decision = evaluate_access(state, &via, &via);
+                self.cache.put(&self.cache.access, ticket, (user, app), decision.clone());
+                Ok(decision)
             }
         }
 
@@ -895,7 +999,7 @@ macro_rules! impl_sql_store {
                     "bits": key.bits,
                 });
                 Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("app.cert_rotate", "app", app, summary)).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(stored)
             }
         }
@@ -905,7 +1009,7 @@ macro_rules! impl_sql_store {
             async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
                 let mut tx = self.write_tx().await?;
                 Self::insert_session(&mut tx, session).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -921,6 +1025,11 @@ macro_rules! impl_sql_store {
             }
 
             async fn find_session_with_user(&self, id_hash: &str) -> Result<Option<(Session, User)>, StoreError> {
+                let key = id_hash.to_string();
+                if let Some(found) = self.cache.get(&self.cache.sessions, &key) {
+                    return Ok(Some(found));
+                }
+                let ticket = self.cache.ticket();
                 // One round trip for what every signed-in request needs.
                 let row = sqlx::query(
                     "SELECT s.id_hash, s.user_id, s.factors, s.complete, s.created_at AS session_created_at, \
@@ -931,9 +1040,10 @@ macro_rules! impl_sql_store {
                 .bind(id_hash)
                 .fetch_optional(&self.pool)
                 .await?;
-                row.as_ref()
-                    .map(|row| Ok((Self::session_from_columns(row, "session_created_at")?, Self::user_from_row(row)?)))
-                    .transpose()
+                let Some(row) = row else { return Ok(None) };
+                let found = (Self::session_from_columns(&row, "session_created_at")?, Self::user_from_row(&row)?);
+                self.cache.put(&self.cache.sessions, ticket, key, found.clone());
+                Ok(Some(found))
             }
 
             async fn touch_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
@@ -949,12 +1059,14 @@ macro_rules! impl_sql_store {
                 let mut tx = self.write_tx().await?;
                 sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(old_id_hash).execute(&mut *tx).await?;
                 Self::insert_session(&mut tx, new).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
             async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+                self.cache.invalidate();
                 sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.writer).await?;
+                self.cache.invalidate();
                 Ok(())
             }
 
@@ -965,27 +1077,14 @@ macro_rules! impl_sql_store {
                 expires_at: i64,
                 now: i64,
             ) -> Result<bool, StoreError> {
-                // Expired rows are swept now and then rather than on every request: a sweep is a
-                // write, and this runs on every sign-on.
-                let count = self.remembered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if count % crate::sql::REPLAY_SWEEP_EVERY == 0 {
-                    sqlx::query("DELETE FROM message_replay WHERE expires_at < $1").bind(now).execute(&self.writer).await?;
-                }
-                // One statement decides, so two nodes racing on one ID cannot both win; an
-                // expired row is taken over.
-                let inserted = sqlx::query(
-                    "INSERT INTO message_replay (issuer, message_id, expires_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (issuer, message_id) DO UPDATE SET expires_at = excluded.expires_at \
-                     WHERE message_replay.expires_at < $4",
-                )
-                .bind(issuer)
-                .bind(message_id)
-                .bind(expires_at)
-                .bind(now)
-                .execute(&self.writer)
-                .await?
-                .rows_affected();
-                Ok(inserted == 1)
+                self.batcher
+                    .submit(crate::batch::BatchedWrite::Replay {
+                        issuer: issuer.to_string(),
+                        message_id: message_id.to_string(),
+                        expires_at,
+                        now,
+                    })
+                    .await
             }
 
             async fn park_request(&self, parked: &ParkedRequest) -> Result<(), StoreError> {
@@ -1007,7 +1106,7 @@ macro_rules! impl_sql_store {
                 .bind(parked.expires_at)
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -1054,7 +1153,7 @@ macro_rules! impl_sql_store {
                     let event = NewAuditEvent::new("user.notice_acknowledged", "user", user, json!({}));
                     Self::append_audit(&mut tx, actor, now, event).await?;
                 }
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -1090,7 +1189,7 @@ macro_rules! impl_sql_store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -1125,7 +1224,7 @@ macro_rules! impl_sql_store {
                 }
                 let event = NewAuditEvent::new("user.mfa_enroll", "user", user, json!({"factor": "totp"}));
                 Self::append_audit(&mut tx, actor, at, event).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(true)
             }
 
@@ -1168,7 +1267,7 @@ macro_rules! impl_sql_store {
                 if removed {
                     Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("user.mfa_reset", "user", user, json!({}))).await?;
                 }
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(removed)
             }
 
@@ -1188,7 +1287,7 @@ macro_rules! impl_sql_store {
                 }
                 let summary = json!({"require_mfa": policy.require_mfa, "allowed_networks": policy.allowed_networks});
                 Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("app.set_policy", "app", app, summary)).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -1230,7 +1329,7 @@ macro_rules! impl_sql_store {
                 .bind(now - window_ms)
                 .fetch_optional(&mut *tx)
                 .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(row.is_some())
             }
 
@@ -1244,7 +1343,7 @@ macro_rules! impl_sql_store {
                     .await?;
                 // A day of history is more than any throttling window needs.
                 sqlx::query("DELETE FROM ip_failures WHERE at < $1").bind(now - 86_400_000).execute(&mut *tx).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -1275,7 +1374,7 @@ macro_rules! impl_sql_store {
                 .bind(crate::traits::MAX_FAMILIAR_IPS as i64)
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(())
             }
 
@@ -1306,20 +1405,10 @@ macro_rules! impl_sql_store {
             }
 
             async fn append_audit(&self, actor: &Actor, event: NewAuditEvent) -> Result<(), StoreError> {
-                // One statement is its own transaction: no BEGIN/COMMIT round trips.
-                sqlx::query(
-                    "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(now())
-                .bind(&actor.0)
-                .bind(event.action)
-                .bind(event.target_kind)
-                .bind(&event.target_id)
-                .bind(event.summary.to_string())
-                .execute(&self.writer)
-                .await?;
-                Ok(())
+                self.batcher
+                    .submit(crate::batch::BatchedWrite::Audit { at: now(), actor: actor.0.clone(), event })
+                    .await
+                    .map(|_| ())
             }
         }
 
@@ -1372,7 +1461,7 @@ macro_rules! impl_sql_store {
                 .map_err(|e| map_unique(e, &[("api_tokens_live_name_key", "name", format!("a live API token named {name:?} exists already"))]))?;
                 let token = Self::token_from_row(&row)?;
                 Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("api_token.create", "api_token", &id, json!({"name": name}))).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(token)
             }
 
@@ -1410,7 +1499,7 @@ macro_rules! impl_sql_store {
                 let token = Self::token_from_row(&row)?;
                 let event = NewAuditEvent::new("api_token.revoke", "api_token", &token.id, json!({"name": token.name}));
                 Self::append_audit(&mut tx, actor, at, event).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(token)
             }
 
@@ -1438,7 +1527,7 @@ macro_rules! impl_sql_store {
                 }
                 let event = NewAuditEvent::new("admin.create", "admin", &id, json!({"username": username, "initial": true}));
                 Self::append_audit(&mut tx, &Actor::system(), at, event).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 Ok(true)
             }
         }

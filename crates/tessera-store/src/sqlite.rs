@@ -2,11 +2,12 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::batch::WriteBatcher;
+use crate::cache::ReadCache;
 use crate::sql::impl_sql_store;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -17,8 +18,10 @@ pub struct SqliteStore {
     /// here wait their turn in order, where writers racing for the file lock would sleep in
     /// SQLite's busy handler (tens of milliseconds at a time under load).
     writer: SqlitePool,
-    /// Message IDs remembered since start: expired replay rows are swept every so many.
-    remembered: AtomicU32,
+    /// Audit records and message IDs, written in batches on `writer`.
+    batcher: WriteBatcher,
+    /// Every writer but the management commands is this process, so reads can be kept briefly.
+    cache: ReadCache,
 }
 
 impl SqliteStore {
@@ -68,7 +71,8 @@ impl SqliteStore {
                 .connect_with(options)
                 .await?
         };
-        Ok(SqliteStore { pool, writer, remembered: AtomicU32::new(0) })
+        let batcher = Self::start_batcher(writer.clone());
+        Ok(SqliteStore { pool, writer, batcher, cache: ReadCache::enabled() })
     }
 }
 

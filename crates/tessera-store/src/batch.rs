@@ -1,0 +1,130 @@
+//! Group commit for the two writes every sign-on makes: its audit record and the replay check of
+//! its request ID. Requests that arrive while one batch is being written join the next, which
+//! goes to the database as one statement per table. Each caller still waits until its own row
+//! has committed and learns whether it did, so issuance fails closed (SECURITY.md §0.7); what
+//! is shared is the hand-off to the database, which is most of the cost of a one-row insert.
+
+use std::future::Future;
+
+use tessera_core::NewAuditEvent;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::StoreError;
+
+/// Writes waiting beyond this many hold their callers back (back-pressure), and one batch
+/// takes at most this many (well inside either backend's limit on bound parameters).
+const MAX_BATCH: usize = 256;
+
+pub(crate) enum BatchedWrite {
+    Audit {
+        at: i64,
+        actor: String,
+        event: NewAuditEvent,
+    },
+    /// Remember a message ID until `expires_at`; the outcome says whether it was new. A row
+    /// that expired before `now` is taken over.
+    Replay {
+        issuer: String,
+        message_id: String,
+        expires_at: i64,
+        now: i64,
+    },
+}
+
+/// `Ok(true)` for a committed audit row or a new message ID, `Ok(false)` for a replayed one,
+/// `Err` with the database's message when the statement that carried it failed.
+pub(crate) type Outcome = Result<bool, String>;
+
+struct Job {
+    write: BatchedWrite,
+    done: oneshot::Sender<Outcome>,
+}
+
+pub(crate) struct WriteBatcher {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl WriteBatcher {
+    /// Starts the writer task on the current Tokio runtime. `execute` gets each batch and
+    /// returns one outcome per write, in order.
+    pub(crate) fn spawn<F, Fut>(execute: F) -> Self
+    where
+        F: Fn(Vec<BatchedWrite>) -> Fut + Send + 'static,
+        Fut: Future<Output = Vec<Outcome>> + Send,
+    {
+        let (jobs, mut queue) = mpsc::channel::<Job>(MAX_BATCH * 4);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                let (writes, waiting): (Vec<_>, Vec<_>) = batch.drain(..).map(|job| (job.write, job.done)).unzip();
+                let count = writes.len();
+                let mut outcomes = execute(writes).await;
+                outcomes.resize_with(count, || Err("the batch writer returned too few outcomes".into()));
+                for (done, outcome) in waiting.into_iter().zip(outcomes) {
+                    // A caller that has gone away (its request was cancelled) needs no answer.
+                    let _ = done.send(outcome);
+                }
+            }
+        });
+        WriteBatcher { jobs }
+    }
+
+    /// Queues one write and waits for the batch that carries it to commit.
+    pub(crate) async fn submit(&self, write: BatchedWrite) -> Result<bool, StoreError> {
+        let (done, outcome) = oneshot::channel();
+        self.jobs.send(Job { write, done }).await.map_err(|_| StoreError::WriteFailed(STOPPED.into()))?;
+        match outcome.await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(message)) => Err(StoreError::WriteFailed(message)),
+            Err(_) => Err(StoreError::WriteFailed(STOPPED.into())),
+        }
+    }
+}
+
+const STOPPED: &str = "the store's batch writer has stopped";
+
+/// Splits a batch by table, keeping each write's position. Within one batch only the first
+/// write of a message ID goes to the database; a repeat is a replay of it.
+pub(crate) struct SplitBatch {
+    pub audits: Vec<(usize, i64, String, NewAuditEvent)>,
+    pub replays: Vec<(usize, String, String, i64)>,
+    pub repeated: Vec<usize>,
+    /// The latest `now` of the batch's message IDs: one statement takes over rows expired by
+    /// then (the callers' clocks differ by the moments between their requests).
+    pub now: i64,
+}
+
+impl SplitBatch {
+    pub(crate) fn of(writes: Vec<BatchedWrite>) -> Self {
+        let mut split = SplitBatch { audits: Vec::new(), replays: Vec::new(), repeated: Vec::new(), now: i64::MIN };
+        let mut seen = std::collections::HashSet::new();
+        for (position, write) in writes.into_iter().enumerate() {
+            match write {
+                BatchedWrite::Audit { at, actor, event } => split.audits.push((position, at, actor, event)),
+                BatchedWrite::Replay { issuer, message_id, expires_at, now } => {
+                    split.now = split.now.max(now);
+                    if seen.insert((issuer.clone(), message_id.clone())) {
+                        split.replays.push((position, issuer, message_id, expires_at));
+                    } else {
+                        split.repeated.push(position);
+                    }
+                }
+            }
+        }
+        split
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_message_id_in_one_batch_is_a_replay() {
+        let replay =
+            |id: &str| BatchedWrite::Replay { issuer: "sp".into(), message_id: id.into(), expires_at: 9, now: 1 };
+        let split = SplitBatch::of(vec![replay("a"), replay("b"), replay("a")]);
+        assert_eq!(split.replays.iter().map(|r| r.0).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(split.repeated, vec![2]);
+    }
+}
