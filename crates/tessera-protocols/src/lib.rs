@@ -1,6 +1,8 @@
 //! Pure protocol code: bytes in, typed values out, and back. No I/O.
 
 mod error;
+pub mod saml11;
 pub mod saml2;
+pub mod wsfed;
 
 pub use error::ProtocolError;

@@ -10,6 +10,7 @@ mod ops;
 mod saml;
 pub mod signin;
 pub mod views;
+mod wsfed;
 
 use std::sync::Arc;
 

@@ -121,6 +121,26 @@ impl Element {
         Ok(out)
     }
 
+    /// The whole document in US-ASCII: every other character as a character reference. A
+    /// parser reads back the same characters, so signatures over the canonical form still
+    /// verify; clients that take a token out of a response verbatim and encode it as ASCII
+    /// (MSAL's WS-Trust code) need this.
+    pub fn to_ascii_document(&self) -> Result<String, XmlError> {
+        let document = self.to_document()?;
+        if document.is_ascii() {
+            return Ok(document);
+        }
+        let mut out = String::with_capacity(document.len() + 64);
+        for c in document.chars() {
+            if c.is_ascii() {
+                out.push(c);
+            } else {
+                out.push_str(&format!("&#x{:X};", u32::from(c)));
+            }
+        }
+        Ok(out)
+    }
+
     /// Exclusive c14n of this element, as a verifier computes it, with `inclusive_prefixes`
     /// as the InclusiveNamespaces PrefixList (`#default` for the default namespace).
     ///
@@ -222,6 +242,17 @@ fn write_qname(out: &mut String, name: &QName) {
 mod tests {
     use super::*;
     use crate::c14n::{C14nOptions, canonicalize};
+
+    #[test]
+    fn ascii_document_reparses_to_the_same_canonical_form() {
+        let element = Element::plain("e").attr("name", "Zoë Ångström").text("naïve ☃ 𝄞");
+        let ascii = element.to_ascii_document().unwrap();
+        assert!(ascii.is_ascii());
+        assert!(ascii.contains("Zo&#xEB;") && ascii.contains("&#x1D11E;"));
+        let parsed = reader::parse(&ascii, &Limits::MESSAGE).unwrap();
+        let canonical = canonicalize(&ascii, parsed.root_element(), None, &C14nOptions::default()).unwrap();
+        assert_eq!(canonical, element.to_canonical(&[]).unwrap());
+    }
 
     #[test]
     fn characters_xml_cannot_carry_are_refused() {

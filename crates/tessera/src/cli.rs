@@ -62,6 +62,23 @@ pub enum Command {
     /// Administrative access (REST API tokens)
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Microsoft 365: federating a domain with a connector
+    #[command(subcommand)]
+    M365(M365Command),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum M365Command {
+    /// The PowerShell that federates the connector's domain (values as `app show --json`)
+    Command {
+        app: String,
+        /// How Entra ID sends users here
+        #[arg(long, default_value = "wsfed", value_parser = ["wsfed", "saml"])]
+        protocol: String,
+        /// Microsoft Graph PowerShell, or the retired MSOnline module
+        #[arg(long, default_value = "graph", value_parser = ["graph", "msonline"])]
+        style: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -184,8 +201,8 @@ pub enum AppCommand {
     /// The IdP metadata XML on stdout
     Metadata {
         app: String,
-        /// Which protocol's metadata (WS-Federation metadata arrives with WS-Federation)
-        #[arg(long, default_value = "saml", value_parser = ["saml"])]
+        /// SAML 2.0 IdP metadata, or WS-Federation federation metadata (Microsoft 365 connectors)
+        #[arg(long, default_value = "saml", value_parser = ["saml", "wsfed"])]
         protocol: String,
     },
     /// Change an application's sign-in settings (attributes, NameID, signing, Login URL, Entra

@@ -25,6 +25,49 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_policy))
         .routes(routes!(download_metadata))
         .routes(routes!(update_settings))
+        .routes(routes!(federation_command))
+        .routes(routes!(application_federation_command))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct FederationCommandQuery {
+    /// `wsfed` (default) or `saml`
+    protocol: Option<String>,
+    /// `graph` (default) or `msonline`
+    style: Option<String>,
+}
+
+/// The PowerShell that federates a Microsoft 365 connector's domain, as plain text.
+#[utoipa::path(get, path = "/apps/{app}/federation-command", tag = "apps",
+    params(("app" = String, Path, description = "id or label"), FederationCommandQuery),
+    responses((status = 200, content_type = "text/plain", body = String), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn federation_command(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    ApiQuery(query): ApiQuery<FederationCommandQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let protocol = query.protocol.as_deref().unwrap_or("wsfed").parse::<tessera_m365::Protocol>();
+    let protocol = protocol.map_err(|e| ApiError::invalid("protocol", e.to_string()))?;
+    let style = query.style.as_deref().unwrap_or("graph").parse::<tessera_m365::Style>();
+    let style = style.map_err(|e| ApiError::invalid("style", e.to_string()))?;
+    let app = state.store.find_app(&key).await?;
+    let command = tessera_m365::federation_command(&app, &state.public_url, protocol)
+        .and_then(|command| command.render(style))
+        .map_err(|e| ApiError::invalid("app", e.to_string()))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], command).into_response())
+}
+
+/// The same, at the address the seed product documents (`/applications/{id}/…`).
+#[utoipa::path(get, path = "/applications/{app}/federation-command", tag = "apps",
+    params(("app" = String, Path, description = "id or label"), FederationCommandQuery),
+    responses((status = 200, content_type = "text/plain", body = String), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn application_federation_command(
+    state: State<AppState>,
+    key: Path<String>,
+    query: ApiQuery<FederationCommandQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    federation_command(state, key, query).await
 }
 
 /// Changes the app's sign-in settings. Fields left out stay as they are; fields that do not

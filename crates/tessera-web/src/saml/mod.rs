@@ -37,10 +37,13 @@ pub fn router() -> Router<AppState> {
 pub(crate) enum Refused {
     SignIn,
     SignOut,
+    /// A WS-Federation passive request.
+    WsFed,
 }
 
-/// A message refused before anything is sent to the SP: an audit row (`saml.refused` or
-/// `saml.logout_refused`, with a stable reason code), and a page at the IdP.
+/// A message refused before anything is sent to the relying party: an audit row
+/// (`saml.refused`, `saml.logout_refused` or `wsfed.refused`, with a stable reason code), and a
+/// page at the IdP.
 pub(crate) async fn refuse(
     state: &AppState,
     extensions: &Extensions,
@@ -54,6 +57,7 @@ pub(crate) async fn refuse(
     let (action, title, what) = match refused {
         Refused::SignIn => ("saml.refused", "This sign-in request was refused", "sign-in"),
         Refused::SignOut => ("saml.logout_refused", "This sign-out request was refused", "sign-out"),
+        Refused::WsFed => ("wsfed.refused", "This sign-in request was refused", "WS-Federation"),
     };
     let event = NewAuditEvent::new(action, "app", app.id, json!({"reason": reason, "detail": detail, "ip": ip}));
     if let Err(e) = state.store.append_audit(&Actor(format!("ip:{ip}")), event).await {

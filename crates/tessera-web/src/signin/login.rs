@@ -33,6 +33,9 @@ pub struct ContinueQuery {
     /// shown even to a signed-in browser.
     #[serde(default)]
     pub fresh: Option<String>,
+    /// A login hint from the relying party (WS-Federation `username`): pre-fills the form.
+    #[serde(default)]
+    pub username: Option<String>,
 }
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<ContinueQuery>) -> Response {
@@ -46,7 +49,8 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query
         Err(e) => return pages::failure(e),
     }
     let (csrf, cookie) = csrf_token(&state, &headers);
-    let page = Login { csrf: &csrf, continue_id: &continue_id, username: "", error: None };
+    let hint = query.username.as_deref().filter(|u| u.len() <= 254).unwrap_or("");
+    let page = Login { csrf: &csrf, continue_id: &continue_id, username: hint, error: None };
     pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>())
 }
 

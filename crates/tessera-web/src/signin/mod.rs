@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/static/tessera.css", get(stylesheet))
         .route("/static/autopost.js", get(autopost_script))
         .merge(crate::saml::router())
+        .merge(crate::wsfed::router())
         .layer(axum::middleware::from_fn_with_state(state, security_headers))
 }
 

@@ -105,6 +105,15 @@ pub async fn resume(
             };
             crate::saml::continue_pending(&state, &extensions, &headers, &app, pending).await
         }
+        "wsfed" => {
+            let Ok(pending) = serde_json::from_value::<crate::wsfed::Pending>(parked.payload) else { return gone() };
+            let app = match state.store.find_app(&pending.app).await {
+                Ok(app) => app,
+                Err(tessera_store::StoreError::NotFound { .. }) => return gone(),
+                Err(e) => return pages::failure(e),
+            };
+            crate::wsfed::continue_pending(&state, &extensions, &headers, &app, pending).await
+        }
         _ => gone(),
     }
 }

@@ -5,3 +5,4 @@
 mod api;
 mod saml;
 mod signin;
+mod wsfed;

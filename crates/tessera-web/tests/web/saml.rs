@@ -23,11 +23,11 @@ const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
 const PPT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
 
-fn workspace() -> PathBuf {
+pub(crate) fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn b64() -> base64::engine::GeneralPurpose {
+pub(crate) fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
 }
 
@@ -60,7 +60,7 @@ pub(crate) fn redirect_query(xml: &str) -> String {
 }
 
 /// HTML character references, as a browser decodes them.
-fn unescape(text: &str) -> String {
+pub(crate) fn unescape(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(i) = rest.find('&') {
@@ -96,14 +96,14 @@ fn unescape(text: &str) -> String {
 }
 
 /// The value of a hidden form field on an auto-POST page.
-fn field(page: &Response, name: &str) -> Option<String> {
+pub(crate) fn field(page: &Response, name: &str) -> Option<String> {
     let marker = format!(r#"name="{name}" value=""#);
     let start = page.body.find(&marker)? + marker.len();
     let end = page.body[start..].find('"')? + start;
     Some(unescape(&page.body[start..end]))
 }
 
-fn form_action(page: &Response) -> String {
+pub(crate) fn form_action(page: &Response) -> String {
     unescape(between(&page.body, r#"action=""#, "\""))
 }
 
@@ -114,19 +114,19 @@ fn posted_response(page: &Response) -> String {
     String::from_utf8(b64().decode(encoded).unwrap()).unwrap()
 }
 
-fn doc(xml: &str) -> roxmltree::Document<'_> {
+pub(crate) fn doc(xml: &str) -> roxmltree::Document<'_> {
     roxmltree::Document::parse(xml).unwrap()
 }
 
-fn find<'a, 'i>(node: roxmltree::Node<'a, 'i>, ns: &str, local: &str) -> Option<roxmltree::Node<'a, 'i>> {
+pub(crate) fn find<'a, 'i>(node: roxmltree::Node<'a, 'i>, ns: &str, local: &str) -> Option<roxmltree::Node<'a, 'i>> {
     node.descendants().find(|n| n.is_element() && n.tag_name().namespace() == Some(ns) && n.tag_name().name() == local)
 }
 
-fn text<'a>(node: roxmltree::Node<'a, '_>, ns: &str, local: &str) -> &'a str {
+pub(crate) fn text<'a>(node: roxmltree::Node<'a, '_>, ns: &str, local: &str) -> &'a str {
     find(node, ns, local).and_then(|n| n.text()).unwrap_or_default()
 }
 
-fn required(what: &str) -> bool {
+pub(crate) fn required(what: &str) -> bool {
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
         "{what} is required under CI=true (scripts/test installs it)"
@@ -135,7 +135,7 @@ fn required(what: &str) -> bool {
     false
 }
 
-fn python() -> Option<PathBuf> {
+pub(crate) fn python() -> Option<PathBuf> {
     let python = std::env::var_os("TESSERA_ORACLE_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join(".venv/bin/python"));
@@ -143,11 +143,11 @@ fn python() -> Option<PathBuf> {
     (ok || required("pysaml2 (the oracle venv)")).then_some(python)
 }
 
-fn xmlsec1() -> bool {
+pub(crate) fn xmlsec1() -> bool {
     Command::new("xmlsec1").arg("--version").output().is_ok_and(|o| o.status.success()) || required("xmlsec1")
 }
 
-fn pem(der: &[u8]) -> String {
+pub(crate) fn pem(der: &[u8]) -> String {
     let body = b64().encode(der);
     let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
     format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
@@ -463,7 +463,7 @@ async fn checklist_11_nothing_encrypted() {
 
 /// Enrols TOTP through the pages for a browser sent to `/mfa/totp?continue=…`, then follows
 /// the resume link; returns the page it leads to.
-async fn enrol_and_resume(browser: &mut Browser<'_>, enrol_location: &str) -> Response {
+pub(crate) async fn enrol_and_resume(browser: &mut Browser<'_>, enrol_location: &str) -> Response {
     let enroll = browser.get(enrol_location).await;
     assert_eq!(enroll.status, StatusCode::OK, "{}", enroll.body);
     let secret = base32_decode(between(&enroll.body, "<code id=\"secret\">", "</code>"));

@@ -134,9 +134,13 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        AppCommand::Metadata { app, .. } => {
+        AppCommand::Metadata { app, protocol } => {
             let app = ctx.store.find_app(&app).await?;
-            let xml = tessera_protocols::saml2::idp_metadata::for_application(&app, &ctx.public_url().await?)?;
+            let public_url = ctx.public_url().await?;
+            let xml = match protocol.as_str() {
+                "wsfed" => tessera_protocols::wsfed::for_application(&app, &public_url)?,
+                _ => tessera_protocols::saml2::idp_metadata::for_application(&app, &public_url)?,
+            };
             print!("{xml}");
             Ok(())
         }

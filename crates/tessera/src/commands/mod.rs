@@ -4,6 +4,7 @@
 mod admin;
 mod apps;
 mod groups;
+mod m365;
 mod users;
 
 use std::io::BufRead;
@@ -32,6 +33,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::App(cmd) => apps::run(&ctx, cmd).await,
         Command::Audit(cmd) => admin::audit(&ctx, cmd).await,
         Command::Admin(cmd) => admin::run(&ctx, cmd).await,
+        Command::M365(cmd) => m365::run(&ctx, cmd).await,
     }
 }
 

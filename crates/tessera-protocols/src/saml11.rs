@@ -1,0 +1,227 @@
+//! SAML 1.1 assertions, the token WS-Federation and WS-Trust carry to Entra ID
+//! (M365-PROTOCOLS.md §2.3), and the WS-Trust responses that wrap them.
+
+use tessera_core::policy::AuthnContext;
+use tessera_core::{UnixMillis, User, format_millis};
+use tessera_xml::writer::Element;
+use tessera_xml::{SignaturePlacement, Signer, XmlError, sign_enveloped};
+
+pub const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:1.0:assertion";
+/// The TokenType of a SAML 1.1 assertion, in every WS-Trust version.
+pub const TOKEN_TYPE: &str = "urn:oasis:names:tc:SAML:1.0:assertion";
+pub const BEARER: &str = "urn:oasis:names:tc:SAML:1.0:cm:bearer";
+pub const AM_PASSWORD: &str = "urn:oasis:names:tc:SAML:1.0:am:password";
+pub const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
+pub const NAMEID_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
+pub const CLAIMS_NS: &str = "http://schemas.xmlsoap.org/claims";
+pub const LIVEID_NS: &str = "http://schemas.microsoft.com/LiveID/Federation/2008/05";
+/// Where `authnmethodsreferences` lives (AD FS's pass-through of the MFA claim).
+pub const MS_CLAIMS_NS: &str = "http://schemas.microsoft.com/claims";
+
+pub const WSU_NS: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd";
+pub const WSP_NS: &str = "http://schemas.xmlsoap.org/ws/2004/09/policy";
+pub const WSA_NS: &str = "http://www.w3.org/2005/08/addressing";
+pub const TRUST_2005_NS: &str = "http://schemas.xmlsoap.org/ws/2005/02/trust";
+pub const TRUST_13_NS: &str = "http://docs.oasis-open.org/ws-sx/ws-trust/200512";
+
+/// One claim: the attribute's namespace, its name and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub namespace: String,
+    pub name: String,
+    pub value: String,
+}
+
+impl Claim {
+    /// A claim from a claim type URI (`http://schemas.xmlsoap.org/claims/Group`), split as
+    /// AD FS does at the last `/`; a bare name goes under `http://schemas.xmlsoap.org/claims`.
+    pub fn from_type(claim_type: &str, value: impl Into<String>) -> Claim {
+        let (namespace, name) = match claim_type.rsplit_once('/') {
+            Some((namespace, name)) if !namespace.is_empty() && !name.is_empty() => (namespace, name),
+            _ => (CLAIMS_NS, claim_type),
+        };
+        Claim { namespace: namespace.into(), name: name.into(), value: value.into() }
+    }
+}
+
+/// Everything a SAML 1.1 assertion says. The id comes from the caller (no I/O here); it must
+/// be an NCName, e.g. `_` and a UUID.
+#[derive(Debug, Clone)]
+pub struct AssertionParams<'a> {
+    pub assertion_id: &'a str,
+    pub issuer: &'a str,
+    pub audience: &'a str,
+    pub name_identifier: &'a str,
+    pub name_identifier_format: &'a str,
+    /// In order, after which `authnmethodsreferences` is added when MFA was shown.
+    pub claims: Vec<Claim>,
+    pub authentication_method: &'a str,
+    pub authentication_instant: UnixMillis,
+    pub mfa: bool,
+    pub now: UnixMillis,
+    pub lifetime_ms: i64,
+    /// How far back NotBefore reaches, for relying parties whose clocks run slow.
+    pub clock_skew_ms: i64,
+}
+
+impl AssertionParams<'_> {
+    pub fn not_before(&self) -> UnixMillis {
+        self.now - self.clock_skew_ms
+    }
+
+    pub fn not_on_or_after(&self) -> UnixMillis {
+        self.now + self.lifetime_ms
+    }
+}
+
+/// The token Entra ID takes for `user` (M365-PROTOCOLS.md §2.3): NameIdentifier = ImmutableID,
+/// the UPN and ImmutableID claims, then `extra`, audience `urn:federation:MicrosoftOnline`.
+pub fn m365_params<'a>(
+    user: &'a User,
+    issuer: &'a str,
+    extra: Vec<Claim>,
+    authn: &AuthnContext,
+    assertion_id: &'a str,
+    now: UnixMillis,
+) -> AssertionParams<'a> {
+    let mut claims = vec![
+        Claim { namespace: CLAIMS_NS.into(), name: "UPN".into(), value: user.upn.clone() },
+        Claim { namespace: LIVEID_NS.into(), name: "ImmutableID".into(), value: user.immutable_id.clone() },
+    ];
+    claims.extend(extra);
+    let mfa = authn.mfa_done();
+    AssertionParams {
+        assertion_id,
+        issuer,
+        audience: tessera_core::app::ENTRA_RELYING_PARTY,
+        name_identifier: &user.immutable_id,
+        name_identifier_format: NAMEID_UNSPECIFIED,
+        claims,
+        authentication_method: if mfa { MULTIPLE_AUTHN } else { AM_PASSWORD },
+        authentication_instant: authn.authenticated_at().unwrap_or(now),
+        mfa,
+        now,
+        lifetime_ms: 60 * 60 * 1000,
+        clock_skew_ms: 60 * 1000,
+    }
+}
+
+fn saml(local: &'static str) -> Element {
+    Element::new(ASSERTION_NS, "saml", local)
+}
+
+fn subject(p: &AssertionParams<'_>) -> Element {
+    saml("Subject")
+        .child(saml("NameIdentifier").attr("Format", p.name_identifier_format).text(p.name_identifier))
+        .child(saml("SubjectConfirmation").child(saml("ConfirmationMethod").text(BEARER)))
+}
+
+/// The signed assertion (RSA-SHA256, exc-c14n, the signature its last child), as a US-ASCII
+/// document with no XML declaration, ready to be placed verbatim inside a response.
+pub fn build_assertion(p: &AssertionParams<'_>, signer: &dyn Signer) -> Result<String, XmlError> {
+    let mut statement = saml("AttributeStatement").child(subject(p));
+    let mfa_claim =
+        Claim { namespace: MS_CLAIMS_NS.into(), name: "authnmethodsreferences".into(), value: MULTIPLE_AUTHN.into() };
+    for claim in p.claims.iter().chain(p.mfa.then_some(&mfa_claim)) {
+        statement = statement.child(
+            saml("Attribute")
+                .attr("AttributeName", claim.name.as_str())
+                .attr("AttributeNamespace", claim.namespace.as_str())
+                .child(saml("AttributeValue").text(claim.value.as_str())),
+        );
+    }
+    let mut assertion = saml("Assertion")
+        .attr("MajorVersion", "1")
+        .attr("MinorVersion", "1")
+        .attr("AssertionID", p.assertion_id)
+        .attr("Issuer", p.issuer)
+        .attr("IssueInstant", format_millis(p.now))
+        .child(
+            saml("Conditions")
+                .attr("NotBefore", format_millis(p.not_before()))
+                .attr("NotOnOrAfter", format_millis(p.not_on_or_after()))
+                .child(saml("AudienceRestrictionCondition").child(saml("Audience").text(p.audience))),
+        )
+        .child(statement)
+        .child(
+            saml("AuthenticationStatement")
+                .attr("AuthenticationMethod", p.authentication_method)
+                .attr("AuthenticationInstant", format_millis(p.authentication_instant))
+                .child(subject(p)),
+        );
+    sign_enveloped(&mut assertion, "AssertionID", SignaturePlacement::LastChild, &[], signer)?;
+    assertion.to_ascii_document()
+}
+
+/// Which WS-Trust a response speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustVersion {
+    /// WS-Trust February 2005 (`http://schemas.xmlsoap.org/ws/2005/02/trust`): WS-Federation
+    /// passive `wresult`, and the 2005 usernamemixed endpoint.
+    Feb2005,
+    /// WS-Trust 1.3: a RequestSecurityTokenResponseCollection (RSTRC / IssueFinal).
+    V13,
+}
+
+impl TrustVersion {
+    pub fn namespace(self) -> &'static str {
+        match self {
+            TrustVersion::Feb2005 => TRUST_2005_NS,
+            TrustVersion::V13 => TRUST_13_NS,
+        }
+    }
+
+    fn request_type(self) -> &'static str {
+        match self {
+            TrustVersion::Feb2005 => "http://schemas.xmlsoap.org/ws/2005/02/trust/Issue",
+            TrustVersion::V13 => "http://docs.oasis-open.org/ws-sx/ws-trust/200512/Issue",
+        }
+    }
+
+    fn key_type(self) -> &'static str {
+        match self {
+            TrustVersion::Feb2005 => "http://schemas.xmlsoap.org/ws/2005/05/identity/NoProofKey",
+            TrustVersion::V13 => "http://docs.oasis-open.org/ws-sx/ws-trust/200512/Bearer",
+        }
+    }
+}
+
+/// The RequestSecurityTokenResponse around a signed assertion (from [`build_assertion`]),
+/// which is placed byte for byte as the first child of RequestedSecurityToken, with nothing
+/// before it: relying-party libraries take the first child node as the token, and MSAL takes
+/// the element's content verbatim. For 1.3 the response sits in a collection.
+pub fn build_rstr(
+    version: TrustVersion,
+    p: &AssertionParams<'_>,
+    applies_to: &str,
+    signed_assertion: &str,
+) -> Result<String, XmlError> {
+    const PLACEHOLDER: &str = "tessera-token-placeholder";
+    let t = |local: &'static str| Element::new(version.namespace(), "t", local);
+    let wsu = |local: &'static str| Element::new(WSU_NS, "wsu", local);
+    let response = t("RequestSecurityTokenResponse")
+        .child(
+            t("Lifetime")
+                .child(wsu("Created").text(format_millis(p.now)))
+                .child(wsu("Expires").text(format_millis(p.not_on_or_after()))),
+        )
+        .child(
+            Element::new(WSP_NS, "wsp", "AppliesTo").child(
+                Element::new(WSA_NS, "wsa", "EndpointReference")
+                    .child(Element::new(WSA_NS, "wsa", "Address").text(applies_to)),
+            ),
+        )
+        .child(t("RequestedSecurityToken").text(PLACEHOLDER))
+        .child(t("TokenType").text(TOKEN_TYPE))
+        .child(t("RequestType").text(version.request_type()))
+        .child(t("KeyType").text(version.key_type()));
+    let document = match version {
+        TrustVersion::Feb2005 => response.to_ascii_document()?,
+        TrustVersion::V13 => t("RequestSecurityTokenResponseCollection").child(response).to_ascii_document()?,
+    };
+    // The token goes in as the bytes it was signed as. Matched with its tags, which no text
+    // the document carries can contain (a `<` in text is escaped).
+    let slot = format!("<t:RequestedSecurityToken>{PLACEHOLDER}</t:RequestedSecurityToken>");
+    let filled = format!("<t:RequestedSecurityToken>{signed_assertion}</t:RequestedSecurityToken>");
+    Ok(document.replacen(&slot, &filled, 1))
+}
