@@ -712,3 +712,73 @@ fn bad_serve_flags_are_refused_before_anything_is_created() {
     let created = std::fs::read_dir(env.data_dir()).map(|d| d.count()).unwrap_or(0);
     assert_eq!(created, 0, "no database, no master key");
 }
+
+/// The `Name = 'value'` lines of a generated PowerShell hashtable, unquoted.
+fn powershell_values(script: &str) -> std::collections::HashMap<String, String> {
+    script
+        .lines()
+        .filter_map(|line| line.strip_prefix("    ")?.split_once(" = "))
+        .map(|(name, value)| {
+            let quoted = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).map(|v| v.replace("''", "'"));
+            (name.to_string(), quoted.unwrap_or_else(|| value.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn m365_command_values_match_app_show_and_wsfed_metadata() {
+    let env = Env::sqlite();
+    let app = env.json(&["app", "add", "m365", "--domain", "contoso.com", "--label", "Contoso's M365"]);
+    let endpoints = &app["endpoints"];
+    let graph = env.ok(&["m365", "command", "Contoso's M365"]);
+    assert!(graph.contains("New-MgDomainFederationConfiguration @federation"), "{graph}");
+    let values = powershell_values(&graph);
+    assert_eq!(values["DomainId"], "contoso.com");
+    assert_eq!(values["DisplayName"], "Contoso's M365");
+    assert_eq!(values["IssuerUri"], app["issuer"].as_str().unwrap());
+    assert_eq!(values["PassiveSignInUri"], endpoints["wsfed_passive"].as_str().unwrap());
+    assert_eq!(values["SignOutUri"], endpoints["wsfed_passive"].as_str().unwrap());
+    assert_eq!(values["ActiveSignInUri"], endpoints["wstrust_2005_usernamemixed"].as_str().unwrap());
+    assert_eq!(values["MetadataExchangeUri"], endpoints["wstrust_mex"].as_str().unwrap());
+    assert_eq!(values["SigningCertificate"], app["signing_certificate"].as_str().unwrap());
+    assert_eq!(values["PreferredAuthenticationProtocol"], "wsFed");
+    assert_eq!(values["FederatedIdpMfaBehavior"], "acceptIfMfaDoneByFederatedIdp");
+
+    let saml = powershell_values(&env.ok(&["m365", "command", "Contoso's M365", "--protocol", "saml"]));
+    assert_eq!(saml["PassiveSignInUri"], endpoints["saml_sso"].as_str().unwrap());
+    assert_eq!(saml["SignOutUri"], endpoints["saml_slo"].as_str().unwrap());
+    assert!(!saml.contains_key("ActiveSignInUri"), "Tessera serves no ECP endpoint");
+    assert_eq!(saml["PreferredAuthenticationProtocol"], "saml");
+
+    let msonline = env.ok(&["m365", "command", "Contoso's M365", "--style", "msonline"]);
+    assert!(msonline.contains("Set-MsolDomainAuthentication @federation"), "{msonline}");
+    let legacy = powershell_values(&msonline);
+    assert_eq!(legacy["DomainName"], "contoso.com");
+    assert_eq!(legacy["Authentication"], "Federated");
+    assert_eq!(legacy["PassiveLogOnUri"], endpoints["wsfed_passive"].as_str().unwrap());
+    assert_eq!(legacy["PreferredAuthenticationProtocol"], "WsFed");
+    assert_eq!(legacy["SupportsMfa"], "$true");
+
+    let json = env.json(&["m365", "command", "Contoso's M365"]);
+    assert_eq!(json["issuer_uri"], app["issuer"]);
+    assert_eq!(json["powershell"], graph);
+
+    let metadata = env.ok(&["app", "metadata", "Contoso's M365", "--protocol", "wsfed"]);
+    assert!(metadata.contains(r#"xsi:type="fed:SecurityTokenServiceType""#), "{metadata}");
+    assert!(metadata.contains(app["signing_certificate"].as_str().unwrap()));
+
+    // Bad input: a clear line, exit 1 (or 2 for bad usage), nothing written.
+    env.ok(&["app", "add", "bookmark", "--label", "Wiki", "--url", "https://wiki.contoso.com/"]);
+    let before = env.json(&["audit", "list"]).as_array().unwrap().len();
+    for (args, code, expected) in [
+        (vec!["m365", "command", "Wiki"], 1, "not a Microsoft 365 connector"),
+        (vec!["m365", "command", "Nope"], 1, "not found"),
+        (vec!["m365", "command", "Contoso's M365", "--protocol", "ftp"], 2, "ftp"),
+        (vec!["m365", "command", "Contoso's M365", "--style", "azuread"], 2, "azuread"),
+        (vec!["app", "metadata", "Wiki", "--protocol", "wsfed"], 1, "WS-Federation"),
+    ] {
+        let error = env.fails(&args, code);
+        assert!(error.contains(expected), "{args:?}: {error}");
+    }
+    assert_eq!(env.json(&["audit", "list"]).as_array().unwrap().len(), before);
+}

@@ -441,3 +441,42 @@ async fn m365_settings_are_created_and_changed_through_the_api() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{error}");
 }
+
+#[tokio::test]
+async fn federation_command_is_served_as_text_at_both_addresses() {
+    let api = Api::new().await;
+    let (status, app) = api.call(Method::POST, "/apps", Some(json!({"kind": "m365", "domain": "contoso.com"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{app}");
+    let id = app["id"].as_str().unwrap();
+    for path in [format!("/apps/{id}/federation-command"), format!("/applications/{id}/federation-command")] {
+        let (status, body) = api.call(Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let text = body.as_str().unwrap();
+        assert!(text.contains("New-MgDomainFederationConfiguration @federation"), "{text}");
+        assert!(text.contains(&format!("    IssuerUri = '{}'\n", app["issuer"].as_str().unwrap())), "{text}");
+        assert!(
+            text.contains(&format!("    SigningCertificate = '{}'\n", app["signing_certificate"].as_str().unwrap()))
+        );
+    }
+    let (_, legacy) =
+        api.call(Method::GET, &format!("/apps/{id}/federation-command?protocol=saml&style=msonline"), None).await;
+    assert!(legacy.as_str().unwrap().contains("    PreferredAuthenticationProtocol = 'Samlp'\n"), "{legacy}");
+    let (_, bookmark) = api
+        .call(
+            Method::POST,
+            "/apps",
+            Some(json!({"kind": "bookmark", "label": "Wiki", "url": "https://wiki.contoso.com/"})),
+        )
+        .await;
+    let bookmark_path = format!("/apps/{}/federation-command", bookmark["id"].as_str().unwrap());
+    for (path, status) in [
+        (format!("/apps/{id}/federation-command?protocol=ftp"), StatusCode::UNPROCESSABLE_ENTITY),
+        (format!("/apps/{id}/federation-command?style=azuread"), StatusCode::UNPROCESSABLE_ENTITY),
+        (bookmark_path, StatusCode::UNPROCESSABLE_ENTITY),
+        ("/apps/nope/federation-command".to_string(), StatusCode::NOT_FOUND),
+    ] {
+        let (got, body) = api.call(Method::GET, &path, None).await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    }
+}
