@@ -4,5 +4,6 @@ mod error;
 pub mod saml11;
 pub mod saml2;
 pub mod wsfed;
+pub mod wstrust;
 
 pub use error::ProtocolError;

@@ -15,6 +15,7 @@ pub const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleau
 pub const NAMEID_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
 pub const CLAIMS_NS: &str = "http://schemas.xmlsoap.org/claims";
 pub const LIVEID_NS: &str = "http://schemas.microsoft.com/LiveID/Federation/2008/05";
+pub const ACCOUNT_TYPE_NS: &str = "http://schemas.microsoft.com/ws/2012/01";
 /// Where `authnmethodsreferences` lives (AD FS's pass-through of the MFA claim).
 pub const MS_CLAIMS_NS: &str = "http://schemas.microsoft.com/claims";
 
@@ -87,6 +88,8 @@ pub fn m365_params<'a>(
     let mut claims = vec![
         Claim { namespace: CLAIMS_NS.into(), name: "UPN".into(), value: user.upn.clone() },
         Claim { namespace: LIVEID_NS.into(), name: "ImmutableID".into(), value: user.immutable_id.clone() },
+        // What Entra Connect's rules issue for a user (a domain-joined computer would be `DJ`).
+        Claim { namespace: ACCOUNT_TYPE_NS.into(), name: "accounttype".into(), value: "User".into() },
     ];
     claims.extend(extra);
     let mfa = authn.mfa_done();

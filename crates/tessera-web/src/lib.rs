@@ -11,6 +11,7 @@ mod saml;
 pub mod signin;
 pub mod views;
 mod wsfed;
+mod wstrust;
 
 use std::sync::Arc;
 

@@ -7,6 +7,7 @@ pub(crate) mod login;
 pub(crate) mod mfa;
 pub(crate) mod pages;
 pub(crate) mod parked;
+pub(crate) mod password;
 pub(crate) mod portal;
 pub(crate) mod session;
 
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/static/autopost.js", get(autopost_script))
         .merge(crate::saml::router())
         .merge(crate::wsfed::router())
+        .merge(crate::wstrust::router())
         .layer(axum::middleware::from_fn_with_state(state, security_headers))
 }
 

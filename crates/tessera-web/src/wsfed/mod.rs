@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tessera_store::StoreError;
 
-pub(crate) use passive::{Pending, continue_pending};
+pub(crate) use passive::{Pending, continue_pending, extra_claims};
 
 use crate::AppState;
 

@@ -236,8 +236,14 @@ async fn issue(
             let Some(issuer) = app.issuer.as_deref() else { return pages::failure("a connector without an issuer") };
             let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
             let authn = &current.session.authn;
-            let params =
-                m365_params(&current.user, issuer, extra_claims(app, &current), authn, &assertion_id, session::now());
+            let params = m365_params(
+                &current.user,
+                issuer,
+                extra_claims(app, &current.user),
+                authn,
+                &assertion_id,
+                session::now(),
+            );
             let wresult = match build_assertion(&params, signer.as_ref())
                 .and_then(|assertion| build_rstr(TrustVersion::Feb2005, &params, &pending.realm, &assertion))
             {
@@ -265,12 +271,12 @@ async fn issue(
 }
 
 /// The connector's additional attributes, as claims (`NAME=SOURCE`, the name a claim type).
-pub(crate) fn extra_claims(app: &Application, current: &Current) -> Vec<Claim> {
+pub(crate) fn extra_claims(app: &Application, user: &tessera_core::User) -> Vec<Claim> {
     match &app.kind {
         AppKind::M365(c) => c
             .attributes
             .iter()
-            .map(|m| Claim::from_type(&m.name, current.user.attribute(m.source)))
+            .map(|m| Claim::from_type(&m.name, user.attribute(m.source)))
             .filter(|claim| !claim.value.is_empty())
             .collect(),
         _ => Vec::new(),

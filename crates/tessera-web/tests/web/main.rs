@@ -6,3 +6,4 @@ mod api;
 mod saml;
 mod signin;
 mod wsfed;
+mod wstrust;

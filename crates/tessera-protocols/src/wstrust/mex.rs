@@ -1,0 +1,148 @@
+//! The MEX document: a WSDL with one username policy per WS-Trust version, SOAP 1.2 bindings
+//! referring to them, and ports whose WS-Addressing addresses are Tessera's usernamemixed
+//! endpoints (M365-PROTOCOLS.md §3.2). It lists only what Tessera serves: no Windows
+//! integrated or certificate endpoints. Every binding has a `soap12:binding`, because MSAL
+//! reads one from each without checking that it is there.
+
+use super::{ACTION_13, ACTION_2005, escape};
+
+const TNS: &str = "http://schemas.microsoft.com/ws/2008/06/identity/securitytokenservice";
+
+/// The two usernamemixed endpoints MEX points to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MexEndpoints<'a> {
+    pub trust_13: &'a str,
+    pub trust_2005: &'a str,
+}
+
+const POLICY_13: &str = r#"<wsp:Policy wsu:Id="UserNameWSTrustBinding_IWSTrust13Async_policy"><wsp:ExactlyOne><wsp:All><sp:TransportBinding xmlns:sp="http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702"><wsp:Policy><sp:TransportToken><wsp:Policy><sp:HttpsToken/></wsp:Policy></sp:TransportToken><sp:AlgorithmSuite><wsp:Policy><sp:Basic256/></wsp:Policy></sp:AlgorithmSuite><sp:Layout><wsp:Policy><sp:Strict/></wsp:Policy></sp:Layout><sp:IncludeTimestamp/></wsp:Policy></sp:TransportBinding><sp:SignedEncryptedSupportingTokens xmlns:sp="http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702"><wsp:Policy><sp:UsernameToken sp:IncludeToken="http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702/IncludeToken/AlwaysToRecipient"><wsp:Policy><sp:WssUsernameToken10/></wsp:Policy></sp:UsernameToken></wsp:Policy></sp:SignedEncryptedSupportingTokens><sp:Wss11 xmlns:sp="http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702"><wsp:Policy/></sp:Wss11><sp:Trust13 xmlns:sp="http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702"><wsp:Policy><sp:MustSupportIssuedTokens/></wsp:Policy></sp:Trust13><wsaw:UsingAddressing/></wsp:All></wsp:ExactlyOne></wsp:Policy>"#;
+
+const POLICY_2005: &str = r#"<wsp:Policy wsu:Id="UserNameWSTrustBinding_IWSTrustFeb2005Async_policy"><wsp:ExactlyOne><wsp:All><sp:TransportBinding xmlns:sp="http://schemas.xmlsoap.org/ws/2005/07/securitypolicy"><wsp:Policy><sp:TransportToken><wsp:Policy><sp:HttpsToken RequireClientCertificate="false"/></wsp:Policy></sp:TransportToken><sp:AlgorithmSuite><wsp:Policy><sp:Basic256/></wsp:Policy></sp:AlgorithmSuite><sp:Layout><wsp:Policy><sp:Strict/></wsp:Policy></sp:Layout><sp:IncludeTimestamp/></wsp:Policy></sp:TransportBinding><sp:SignedSupportingTokens xmlns:sp="http://schemas.xmlsoap.org/ws/2005/07/securitypolicy"><wsp:Policy><sp:UsernameToken sp:IncludeToken="http://schemas.xmlsoap.org/ws/2005/07/securitypolicy/IncludeToken/AlwaysToRecipient"><wsp:Policy><sp:WssUsernameToken10/></wsp:Policy></sp:UsernameToken></wsp:Policy></sp:SignedSupportingTokens><sp:Wss10 xmlns:sp="http://schemas.xmlsoap.org/ws/2005/07/securitypolicy"><wsp:Policy/></sp:Wss10><sp:Trust10 xmlns:sp="http://schemas.xmlsoap.org/ws/2005/07/securitypolicy"><wsp:Policy><sp:MustSupportIssuedTokens/></wsp:Policy></sp:Trust10><wsaw:UsingAddressing/></wsp:All></wsp:ExactlyOne></wsp:Policy>"#;
+
+/// One operation of one WS-Trust version: its port type, messages and SOAP 1.2 binding.
+struct Version {
+    port_type: &'static str,
+    operation: &'static str,
+    request_element: &'static str,
+    response_element: &'static str,
+    input_action: &'static str,
+    output_action: &'static str,
+}
+
+const V13: Version = Version {
+    port_type: "IWSTrust13Async",
+    operation: "Trust13IssueAsync",
+    request_element: "trust:RequestSecurityToken",
+    response_element: "trust:RequestSecurityTokenResponseCollection",
+    input_action: ACTION_13,
+    output_action: "http://docs.oasis-open.org/ws-sx/ws-trust/200512/RSTRC/IssueFinal",
+};
+
+const V2005: Version = Version {
+    port_type: "IWSTrustFeb2005Async",
+    operation: "TrustFeb2005IssueAsync",
+    request_element: "t:RequestSecurityToken",
+    response_element: "t:RequestSecurityTokenResponse",
+    input_action: ACTION_2005,
+    output_action: "http://schemas.xmlsoap.org/ws/2005/02/trust/RSTR/Issue",
+};
+
+impl Version {
+    fn binding(&self) -> String {
+        format!("UserNameWSTrustBinding_{}", self.port_type)
+    }
+
+    fn messages(&self) -> String {
+        let (p, o) = (self.port_type, self.operation);
+        format!(
+            "<wsdl:message name=\"{p}_{o}_InputMessage\"><wsdl:part name=\"request\" element=\"{}\"/></wsdl:message>\
+             <wsdl:message name=\"{p}_{o}_OutputMessage\"><wsdl:part name=\"{o}Result\" element=\"{}\"/></wsdl:message>",
+            self.request_element, self.response_element
+        )
+    }
+
+    fn port_type(&self) -> String {
+        let (p, o) = (self.port_type, self.operation);
+        format!(
+            "<wsdl:portType name=\"{p}\"><wsdl:operation name=\"{o}\">\
+             <wsdl:input wsaw:Action=\"{}\" message=\"tns:{p}_{o}_InputMessage\"/>\
+             <wsdl:output wsaw:Action=\"{}\" message=\"tns:{p}_{o}_OutputMessage\"/></wsdl:operation></wsdl:portType>",
+            self.input_action, self.output_action
+        )
+    }
+
+    fn soap_binding(&self) -> String {
+        let binding = self.binding();
+        format!(
+            "<wsdl:binding name=\"{binding}\" type=\"tns:{}\"><wsp:PolicyReference URI=\"#{binding}_policy\"/>\
+             <soap12:binding transport=\"http://schemas.xmlsoap.org/soap/http\"/><wsdl:operation name=\"{}\">\
+             <soap12:operation soapAction=\"{}\" style=\"document\"/><wsdl:input><soap12:body use=\"literal\"/></wsdl:input>\
+             <wsdl:output><soap12:body use=\"literal\"/></wsdl:output></wsdl:operation></wsdl:binding>",
+            self.port_type, self.operation, self.input_action
+        )
+    }
+
+    fn port(&self, address: &str) -> String {
+        let binding = self.binding();
+        let address = escape(address);
+        format!(
+            "<wsdl:port name=\"{binding}\" binding=\"tns:{binding}\"><soap12:address location=\"{address}\"/>\
+             <wsa10:EndpointReference><wsa10:Address>{address}</wsa10:Address></wsa10:EndpointReference></wsdl:port>"
+        )
+    }
+}
+
+/// The MEX document, WS-Trust 1.3 first (the version MSAL prefers).
+pub fn build_mex(endpoints: &MexEndpoints<'_>) -> String {
+    let versions = [(&V13, endpoints.trust_13), (&V2005, endpoints.trust_2005)];
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<wsdl:definitions name=\"SecurityTokenService\" targetNamespace=\"{TNS}\" \
+         xmlns:wsdl=\"http://schemas.xmlsoap.org/wsdl/\" xmlns:soap12=\"http://schemas.xmlsoap.org/wsdl/soap12/\" \
+         xmlns:wsu=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd\" \
+         xmlns:wsp=\"http://schemas.xmlsoap.org/ws/2004/09/policy\" xmlns:wsaw=\"http://www.w3.org/2006/05/addressing/wsdl\" \
+         xmlns:wsa10=\"http://www.w3.org/2005/08/addressing\" xmlns:tns=\"{TNS}\" \
+         xmlns:trust=\"http://docs.oasis-open.org/ws-sx/ws-trust/200512\" xmlns:t=\"http://schemas.xmlsoap.org/ws/2005/02/trust\">"
+    );
+    out.push_str(POLICY_13);
+    out.push_str(POLICY_2005);
+    for (version, _) in &versions {
+        out.push_str(&version.messages());
+    }
+    for (version, _) in &versions {
+        out.push_str(&version.port_type());
+    }
+    for (version, _) in &versions {
+        out.push_str(&version.soap_binding());
+    }
+    out.push_str("<wsdl:service name=\"SecurityTokenService\">");
+    for (version, address) in &versions {
+        out.push_str(&version.port(address));
+    }
+    out.push_str("</wsdl:service></wsdl:definitions>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mex_parses_and_every_binding_has_a_soap12_binding() {
+        let mex = build_mex(&MexEndpoints {
+            trust_13: "https://idp.contoso.com/m365/contoso.com/adfs/services/trust/13/usernamemixed",
+            trust_2005: "https://idp.contoso.com/m365/contoso.com/adfs/services/trust/2005/usernamemixed",
+        });
+        let doc = tessera_xml::roxmltree::Document::parse(&mex).unwrap();
+        let bindings: Vec<_> = doc
+            .descendants()
+            .filter(|n| {
+                n.tag_name().name() == "binding" && n.tag_name().namespace() == Some("http://schemas.xmlsoap.org/wsdl/")
+            })
+            .collect();
+        assert_eq!(bindings.len(), 2);
+        for binding in bindings {
+            assert!(binding.children().any(|c| c.tag_name().name() == "binding"
+                && c.tag_name().namespace() == Some("http://schemas.xmlsoap.org/wsdl/soap12/")));
+        }
+    }
+}
