@@ -782,3 +782,88 @@ fn m365_command_values_match_app_show_and_wsfed_metadata() {
     }
     assert_eq!(env.json(&["audit", "list"]).as_array().unwrap().len(), before);
 }
+
+/// The oracle venv's Python with MSAL, or `None` outside CI when it is missing.
+fn msal_python() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python =
+        std::env::var_os("TESSERA_ORACLE_PYTHON").map(PathBuf::from).unwrap_or_else(|| root.join(".venv/bin/python"));
+    if Command::new(&python).args(["-c", "import msal"]).output().is_ok_and(|o| o.status.success()) {
+        return Some(python);
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "msal (the oracle venv) is required under CI=true");
+    eprintln!("skipping: msal is not installed");
+    None
+}
+
+/// MSAL's whole WS-Trust client flow against a running server (`interop/msal_wstrust.py exchange`).
+fn msal_exchange(
+    python: &Path,
+    public: &str,
+    port: u16,
+    mex: &str,
+    username: &str,
+    password: &str,
+    active: Option<&str>,
+) -> (bool, Value) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let real = format!("http://127.0.0.1:{port}");
+    let mut args = vec!["exchange", public, real.as_str(), mex, username, password];
+    args.extend(active);
+    let output = Command::new(python).arg(root.join("interop/msal_wstrust.py")).args(&args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let parsed =
+        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{}", String::from_utf8_lossy(&output.stderr)));
+    (output.status.success(), parsed)
+}
+
+#[test]
+fn checklist_19_msal_obtains_a_token_through_mex_and_through_the_active_sign_in_uri() {
+    let Some(python) = msal_python() else { return };
+    let env = Env::sqlite();
+    let password = "correct horse battery";
+    for user in ["alice@contoso.com", "bob@contoso.com"] {
+        let out = env.run_with_stdin(&["user", "add", user, "--password-stdin"], &format!("{password}\n"));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    env.ok(&["group", "add", "Staff"]);
+    env.ok(&["group", "add-member", "Staff", "alice@contoso.com"]);
+    // MEX must list https endpoints (MSAL skips others): the server publishes its TLS proxy's
+    // URL, and the client's transport maps it onto the listener, as the proxy would.
+    let public = "https://idp.contoso.test";
+    env.ok(&["--public-url", public, "app", "add", "m365", "--domain", "contoso.com", "--label", "M365"]);
+    env.ok(&["app", "grant", "M365", "Staff"]);
+    let server = Server::start(&env, &["--public-url", public]);
+    let command = env.json(&["--public-url", public, "m365", "command", "M365"]);
+    let mex = command["metadata_exchange_uri"].as_str().unwrap();
+    let active = command["active_sign_in_uri"].as_str().unwrap();
+
+    let (ok, through_mex) = msal_exchange(&python, public, server.port, mex, "alice@contoso.com", password, None);
+    assert!(ok, "{through_mex}");
+    assert_eq!(
+        through_mex["endpoint"]["address"],
+        format!("{public}/m365/contoso.com/adfs/services/trust/13/usernamemixed")
+    );
+    assert_eq!(through_mex["token_type"], "urn:oasis:names:tc:SAML:1.0:assertion");
+    assert!(through_mex["token"].as_str().unwrap().contains(">alice@contoso.com<"));
+    // Without MEX, MSAL falls back to the domain's ActiveSignInUri and infers the action.
+    let (ok, fallback) = msal_exchange(&python, public, server.port, mex, "alice@contoso.com", password, Some(active));
+    assert!(ok, "{fallback}");
+    assert!(active.ends_with("/adfs/services/trust/2005/usernamemixed"));
+
+    let (ok, wrong) = msal_exchange(&python, public, server.port, mex, "alice@contoso.com", "wrong password", None);
+    assert!(!ok && wrong["error"].as_str().unwrap().contains("FailedAuthentication"), "{wrong}");
+    let (ok, ungranted) = msal_exchange(&python, public, server.port, mex, "bob@contoso.com", password, None);
+    assert!(!ok && ungranted["error"].as_str().unwrap().contains("RequestFailed"), "{ungranted}");
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    let actions: Vec<String> = env
+        .json(&["audit", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(actions.iter().filter(|a| *a == "wstrust.issued").count(), 2);
+    assert!(actions.iter().any(|a| a == "wstrust.denied"));
+}
