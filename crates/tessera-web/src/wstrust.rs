@@ -32,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/m365/{idp_path}/adfs/services/trust/13/usernamemixed", post(issue_13))
         .route("/m365/{idp_path}/adfs/services/trust/2005/usernamemixed", post(issue_2005))
         .route("/m365/{idp_path}/adfs/services/trust/mex", get(mex_get).post(mex_post))
+        // A bigger body is refused (413) before it is read: the parser's cap is the same.
+        .layer(axum::extract::DefaultBodyLimit::max(tessera_xml::Limits::MESSAGE.max_bytes))
 }
 
 async fn connector(state: &AppState, idp_path: &str) -> Result<Application, Response> {
@@ -159,12 +161,15 @@ async fn issue(
         };
     let request = match parse_request(body, version, transport_action(headers).as_deref()) {
         Ok(request) => request,
-        Err(fault) => return refuse(state, extensions, headers, &app, soap_guess, version, None, None, fault).await,
+        Err(fault) => {
+            let refusal = Refusal::from(fault);
+            return refuse(state, extensions, headers, &app, soap_guess, version, None, None, refusal).await;
+        }
     };
     let relates = request.message_id.clone();
     match answer(state, extensions, headers, &app, &request, body).await {
         Ok(response) => response,
-        Err(fault) => {
+        Err(refusal) => {
             refuse(
                 state,
                 extensions,
@@ -174,10 +179,22 @@ async fn issue(
                 version,
                 relates.as_deref(),
                 Some(&request.username),
-                fault,
+                refusal,
             )
             .await
         }
+    }
+}
+
+/// A fault, and whether the audit trail has it already (a failed password is `signin.failure`).
+struct Refusal {
+    fault: TrustFault,
+    audited: bool,
+}
+
+impl From<TrustFault> for Refusal {
+    fn from(fault: TrustFault) -> Self {
+        Refusal { fault, audited: false }
     }
 }
 
@@ -188,7 +205,7 @@ async fn answer(
     app: &Application,
     request: &TokenRequest,
     body: &[u8],
-) -> Result<Response, TrustFault> {
+) -> Result<Response, Refusal> {
     let unavailable = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "WS-Trust issuance failed");
         TrustFault::Unavailable("Tessera could not answer now; try again shortly".into())
@@ -212,27 +229,29 @@ async fn answer(
     let issuer = format!("wstrust:{}", app.id);
     match state.store.remember_message_id(&issuer, &key, request.created.max(now) + 2 * skew, now).await {
         Ok(true) => {}
-        Ok(false) => return Err(TrustFault::MessageExpired("this message was received before".into())),
-        Err(e) => return Err(unavailable(&e)),
+        Ok(false) => return Err(TrustFault::MessageExpired("this message was received before".into()).into()),
+        Err(e) => return Err(unavailable(&e).into()),
     }
 
     let Some(addresses) = client_addresses(peer(extensions), headers, &state.signin.trusted_proxies) else {
-        return Err(TrustFault::InvalidRequest("the forwarding header could not be read".into()));
+        return Err(TrustFault::InvalidRequest("the forwarding header could not be read".into()).into());
     };
     let PasswordAccepted { user, .. } =
         match check_password(state, &addresses, &request.username, &request.password, "wstrust").await {
             Ok(accepted) => accepted,
             Err(PasswordRefusal::Failed) => {
-                return Err(TrustFault::FailedAuthentication(
+                let fault = TrustFault::FailedAuthentication(
                     "The user name or password is incorrect, or the account cannot sign in now.".into(),
-                ));
+                );
+                return Err(Refusal { fault, audited: true });
             }
             Err(PasswordRefusal::Throttled) => {
-                return Err(TrustFault::FailedAuthentication(
+                let fault = TrustFault::FailedAuthentication(
                     "There have been too many failed sign-ins from this network; wait a few minutes.".into(),
-                ));
+                );
+                return Err(Refusal { fault, audited: true });
             }
-            Err(PasswordRefusal::Store(e)) => return Err(unavailable(&e)),
+            Err(PasswordRefusal::Store(e)) => return Err(unavailable(&e).into()),
         };
     let access = state.store.check_access(user.id, app.id).await.map_err(|e| unavailable(&e))?;
     let authn = AuthnContext::default().with(Factor::Password, now);
@@ -242,17 +261,18 @@ async fn answer(
             audit_denied(state, app, &user, &addresses.client.to_string(), denial.as_str())
                 .await
                 .map_err(|e| unavailable(&e))?;
-            return Err(TrustFault::RequestFailed(denial.user_message().into()));
+            return Err(Refusal { fault: TrustFault::RequestFailed(denial.user_message().into()), audited: true });
         }
         PolicyOutcome::NeedSecondFactor => {
             audit_denied(state, app, &user, &addresses.client.to_string(), "mfa_required")
                 .await
                 .map_err(|e| unavailable(&e))?;
-            return Err(TrustFault::RequestFailed(
+            let fault = TrustFault::RequestFailed(
                 "This application requires multi-factor authentication, which a password-only (WS-Trust) sign-in cannot \
                  provide. Sign in through the browser instead."
                     .into(),
-            ));
+            );
+            return Err(Refusal { fault, audited: true });
         }
     }
 
@@ -314,8 +334,7 @@ fn soap_name(version: SoapVersion) -> &'static str {
     }
 }
 
-/// A fault, audited (`wstrust.refused`; a wrong password is already in the trail as
-/// `signin.failure`). Never a token.
+/// A fault, audited as `wstrust.refused` unless the trail has it already. Never a token.
 #[allow(clippy::too_many_arguments)] // the request's context, each part needed for the answer or the audit row
 async fn refuse(
     state: &AppState,
@@ -326,9 +345,10 @@ async fn refuse(
     trust: TrustVersion,
     relates_to: Option<&str>,
     username: Option<&str>,
-    fault: TrustFault,
+    refusal: Refusal,
 ) -> Response {
-    if !matches!(fault, TrustFault::FailedAuthentication(_)) {
+    let Refusal { fault, audited } = refusal;
+    if !audited {
         let ip = audit_ip(state, extensions, headers);
         let event = NewAuditEvent::new(
             "wstrust.refused",

@@ -12,6 +12,8 @@ use crate::saml11::{WSA_NS, WSP_NS, WSU_NS};
 
 const PASSWORD_TEXT: &str =
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText";
+/// How far ahead of Tessera's clock a Timestamp may be created.
+pub const MAX_FUTURE_MS: i64 = 60_000;
 /// The longest user name and password read; longer is refused before anything is checked.
 const MAX_USERNAME: usize = 254;
 const MAX_PASSWORD: usize = 1024;
@@ -150,10 +152,11 @@ fn issue_namespace(version: TrustVersion) -> &'static str {
 }
 
 impl TokenRequest {
-    /// The checks that need no store: the Timestamp within `skew_ms` of `now` and unexpired,
-    /// the realm one this endpoint serves, `wsa:To` (if given) this endpoint.
+    /// The checks that need no store: the Timestamp created at most `skew_ms` ago and at most
+    /// [`MAX_FUTURE_MS`] ahead (WSS4J's defaults are 300 s and 60 s), and unexpired; the realm
+    /// one this endpoint serves; `wsa:To` (if given) this endpoint.
     pub fn check(&self, now: UnixMillis, skew_ms: i64, endpoint_url: &str, realms: &[&str]) -> Result<(), TrustFault> {
-        if self.created > now + skew_ms {
+        if self.created > now + MAX_FUTURE_MS.min(skew_ms) {
             return Err(TrustFault::MessageExpired("the Timestamp is in the future".into()));
         }
         if self.created < now - skew_ms {

@@ -268,6 +268,13 @@ async fn refused_requests_get_a_page_and_no_token() {
     // A registered reply is honoured (scheme and host compare without case).
     let page = browser.get(&sign_in_url(&[("wreply", "https://LOGIN.microsoftonline.com/login.srf")])).await;
     posted_wresult(&page);
+    // A hostile wctx is echoed escaped, to the registered address only.
+    let hostile = "\"><script>alert(1)</script>\r\nSet-Cookie: x=1";
+    let page = browser.get(&sign_in_url(&[]).replace(&form_encode(WCTX), &form_encode(hostile))).await;
+    posted_wresult(&page);
+    assert_eq!(field(&page, "wctx").as_deref(), Some(hostile));
+    assert!(!page.body.contains("<script>alert"), "escaped");
+    assert!(page.headers.get("set-cookie").is_none());
     // An unknown connector is a 404.
     let missing = browser.get(&format!("/m365/fabrikam.com/wsfed?wa=wsignin1.0&wtrealm={realm}")).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);

@@ -278,7 +278,8 @@ async fn refused_requests_get_a_fault_and_no_token() {
         "<wsse:UsernameToken><wsse:Username>bob</wsse:Username><wsse:Password>x</wsse:Password></wsse:UsernameToken>";
     let cases: Vec<(String, &str, &str, &str)> = vec![
         (rst(PATH_13, &at(-400), &at(200), REALM, ""), PATH_13, ACTION_13, "created too long ago"),
-        (rst(PATH_13, &at(400), &at(900), REALM, ""), PATH_13, ACTION_13, "in the future"),
+        (rst(PATH_13, &at(120), &at(900), REALM, ""), PATH_13, ACTION_13, "in the future"),
+        (rst(PATH_13, &at(-600), &at(60), REALM, ""), PATH_13, ACTION_13, "created too long ago"),
         (rst(PATH_13, &at(-100), &at(-10), REALM, ""), PATH_13, ACTION_13, "has expired"),
         (rst(PATH_13, "", "", REALM, ""), PATH_13, ACTION_13, "no Timestamp"),
         (rst(PATH_13, "yesterday", &at(600), REALM, ""), PATH_13, ACTION_13, "is not a time"),
@@ -301,6 +302,41 @@ async fn refused_requests_get_a_fault_and_no_token() {
         ),
         (format!("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{good}"), PATH_13, ACTION_13, "not XML Tessera reads"),
         ("not xml at all".to_string(), PATH_13, ACTION_13, "not XML Tessera reads"),
+        (
+            format!("<!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;\">]>{good}"),
+            PATH_13,
+            ACTION_13,
+            "not XML Tessera reads",
+        ),
+        (good.replacen("<s:Body>", &format!("<s:Body>{}{}", "<x>".repeat(10_000), "</x>".repeat(10_000)), 1), PATH_13, ACTION_13, "not XML Tessera reads"),
+        (format!("\u{feff}{good}\u{0}"), PATH_13, ACTION_13, "not XML Tessera reads"),
+        (
+            rst(PATH_13, &at(0), &at(600), REALM, "").replace(
+                &format!("<wsse:UsernameToken wsu:Id=\"ADALUsernameToken\"><wsse:Username>alice@contoso.com</wsse:Username><wsse:Password>{PASSWORD}</wsse:Password></wsse:UsernameToken>"),
+                "",
+            ),
+            PATH_13,
+            ACTION_13,
+            "no UsernameToken",
+        ),
+        (
+            rst(PATH_13, &at(0), &at(600), REALM, "").replace(&format!("<wsse:Password>{PASSWORD}</wsse:Password>"), "<wsse:Password></wsse:Password>"),
+            PATH_13,
+            ACTION_13,
+            "a user name and a password are required",
+        ),
+        (
+            rst(PATH_13, &at(0), &at(600), REALM, "").replace("<wst:KeyType>", "<wst:TokenType>urn:oasis:names:tc:SAML:2.0:assertion</wst:TokenType><wst:KeyType>"),
+            PATH_13,
+            ACTION_13,
+            "only SAML 1.1 tokens",
+        ),
+        (
+            rst(PATH_13, &at(0), &at(600), REALM, "").replace("<wsse:Username>alice@contoso.com</wsse:Username>", "<wsse:Username>alice@contoso.com<!---->.evil</wsse:Username>"),
+            PATH_13,
+            ACTION_13,
+            "comment",
+        ),
         ("<a/>".to_string(), PATH_13, ACTION_13, "not a SOAP"),
     ];
     for (body, path, action, why) in &cases {
@@ -312,6 +348,14 @@ async fn refused_requests_get_a_fault_and_no_token() {
     }
     let refused = world.audit_actions().await.iter().filter(|a| *a == "wstrust.refused").count();
     assert_eq!(refused, cases.len());
+    assert_eq!(
+        world.audit_actions().await.iter().filter(|a| *a == "signin.failure").count(),
+        0,
+        "no password was checked"
+    );
+    // A body over the cap is refused before it is read.
+    let huge = format!("{good}{}", " ".repeat(2 * 1024 * 1024));
+    assert_eq!(post_rst(&mut browser, PATH_13, ACTION_13, &huge).await.status, StatusCode::PAYLOAD_TOO_LARGE);
     // A byte-identical resend is refused: the MessageID was seen.
     let replayed = post_rst(&mut browser, PATH_13, ACTION_13, &good).await;
     assert!(replayed.body.contains("received before"), "{}", replayed.body);
@@ -345,4 +389,43 @@ async fn authorization_and_mfa_policy_apply_to_wstrust() {
     assert!(!mfa.body.contains("RequestSecurityTokenResponse"));
     let denials = world.audit_actions().await.iter().filter(|a| *a == "wstrust.denied").count();
     assert_eq!(denials, 2);
+}
+
+#[tokio::test]
+async fn spraying_one_password_over_many_names_is_throttled_per_network() {
+    let world = world().await;
+    let Some(python) = msal_python() else { return };
+    let mut attacker = Browser::new(&world).from("203.0.113.7");
+    // The test configuration throttles a network after 4 distinct failing names.
+    for n in 0..4 {
+        let rst = msal_rst(&python, &format!("user{n}@contoso.com"), "Summer2026!", PATH_13, ACTION_13);
+        let reply = post_rst(&mut attacker, PATH_13, ACTION_13, &rst).await;
+        assert!(reply.body.contains("user name or password is incorrect"), "{}", reply.body);
+    }
+    let rst = msal_rst(&python, "alice@contoso.com", PASSWORD, PATH_13, ACTION_13);
+    let throttled = post_rst(&mut attacker, PATH_13, ACTION_13, &rst).await;
+    assert!(throttled.body.contains("too many failed sign-ins"), "{}", throttled.body);
+    assert!(!throttled.body.contains("RequestSecurityTokenResponse"));
+    // Alice, from her own network, is not affected.
+    let mut alice = Browser::new(&world).from("198.51.100.20");
+    let rst = msal_rst(&python, "alice@contoso.com", PASSWORD, PATH_13, ACTION_13);
+    assert_eq!(post_rst(&mut alice, PATH_13, ACTION_13, &rst).await.status, StatusCode::OK);
+    assert!(world.audit_actions().await.iter().any(|a| a == "signin.throttled"));
+}
+
+#[tokio::test]
+async fn unknown_wrong_and_suspended_users_get_the_same_fault() {
+    let world = world().await;
+    let Some(python) = msal_python() else { return };
+    let mut browser = Browser::new(&world);
+    let mut bodies = Vec::new();
+    for (username, password) in
+        [("nobody@contoso.com", PASSWORD), ("alice@contoso.com", "wrong password"), ("sam@contoso.com", PASSWORD)]
+    {
+        let rst = msal_rst(&python, username, password, PATH_13, ACTION_13);
+        let reply = post_rst(&mut browser, PATH_13, ACTION_13, &rst).await;
+        let relates = super::signin::between(&reply.body, "<a:RelatesTo>", "</a:RelatesTo>").to_string();
+        bodies.push((reply.status, reply.body.replace(&relates, "")));
+    }
+    assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]), "{bodies:?}");
 }
