@@ -177,3 +177,147 @@ fn pysaml2_as_entra_accepts_the_m365_response() {
     assert!(pysaml2_accepts(&tampered, "_req-entra-1", "idp-cert.der").is_err(), "tampered");
     assert!(pysaml2_accepts(&response, "_other-request", "idp-cert.der").is_err(), "unsolicited");
 }
+
+// --- WS-Federation and WS-Trust --------------------------------------------------------------
+
+const PUBLIC: &str = "https://idp.contoso.com/m365/contoso.com";
+
+fn golden(name: &str, produced: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    if std::env::var("TESSERA_BLESS").as_deref() == Ok("1") {
+        std::fs::write(&path, produced).unwrap();
+    }
+    assert_eq!(produced, std::fs::read_to_string(&path).unwrap_or_default(), "{name}: see tests/golden/README.md");
+}
+
+fn golden_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name)
+}
+
+/// The token alice gets after a password and TOTP sign-in, at the fixed instant.
+fn saml11_params(user: &User, authn: &AuthnContext) -> tessera_protocols::saml11::AssertionParams<'static> {
+    let user: &'static User = Box::leak(Box::new(user.clone()));
+    tessera_protocols::saml11::m365_params(user, ISSUER, Vec::new(), authn, "_assert-5d0c9e1f", FIXED_NOW)
+}
+
+fn mfa_authn() -> AuthnContext {
+    AuthnContext::default().with(Factor::Password, FIXED_NOW - 2_000).with(Factor::Totp, FIXED_NOW - 1_000)
+}
+
+fn xmlsec1_verifies_saml11(path: &Path) -> Result<(), String> {
+    let out = Command::new("xmlsec1")
+        .args(["--verify", "--pubkey-cert-pem"])
+        .arg(data("idp-cert.pem"))
+        .args(["--id-attr:AssertionID", "urn:oasis:names:tc:SAML:1.0:assertion:Assertion"])
+        .args(["--node-xpath", "//*[local-name()='Assertion']/*[local-name()='Signature']"])
+        .arg(path)
+        .output()
+        .unwrap();
+    if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+}
+
+fn msal_python() -> Option<PathBuf> {
+    let python = python()?;
+    let ok = Command::new(&python).args(["-c", "import msal"]).output().is_ok_and(|o| o.status.success());
+    (ok || required("msal (the oracle venv)")).then_some(python)
+}
+
+fn msal(python: &Path, args: &[&str]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/msal_wstrust.py");
+    let out = Command::new(python).arg(script).args(args).output().unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn golden_wsfed_wresult() {
+    use tessera_protocols::saml11::{TrustVersion, build_assertion, build_rstr};
+    let params = saml11_params(&alice(), &mfa_authn());
+    let assertion = build_assertion(&params, &signer()).unwrap();
+    let wresult = build_rstr(TrustVersion::Feb2005, &params, "urn:federation:MicrosoftOnline", &assertion).unwrap();
+    golden("wsfed-wresult.xml", &wresult);
+    for field in [
+        r#"MajorVersion="1" MinorVersion="1""#,
+        &format!(r#"Issuer="{ISSUER}""#),
+        "<saml:Audience>urn:federation:MicrosoftOnline</saml:Audience>",
+        r#"AttributeName="ImmutableID" AttributeNamespace="http://schemas.microsoft.com/LiveID/Federation/2008/05"><saml:AttributeValue>Ah2J42BsPUOBoUcsCYn7vA==<"#,
+        r#"AuthenticationMethod="http://schemas.microsoft.com/claims/multipleauthn""#,
+        "<t:RequestedSecurityToken><saml:Assertion ",
+        "<t:TokenType>urn:oasis:names:tc:SAML:1.0:assertion</t:TokenType>",
+    ] {
+        assert!(wresult.contains(field), "{field}");
+    }
+}
+
+#[test]
+fn xmlsec1_verifies_the_golden_wresult_and_the_wstrust_token() {
+    if !xmlsec1_available() {
+        return;
+    }
+    xmlsec1_verifies_saml11(&golden_path("wsfed-wresult.xml")).unwrap();
+    xmlsec1_verifies_saml11(&golden_path("wstrust13-response.xml")).unwrap();
+}
+
+#[test]
+fn golden_wstrust13_response_read_by_msal() {
+    use tessera_protocols::saml11::{TrustVersion, build_assertion};
+    use tessera_protocols::wstrust::SoapVersion;
+    use tessera_protocols::wstrust::response::build_response_envelope;
+    let authn = AuthnContext::default().with(Factor::Password, FIXED_NOW);
+    let params = saml11_params(&alice(), &authn);
+    let assertion = build_assertion(&params, &signer()).unwrap();
+    let envelope = build_response_envelope(
+        SoapVersion::Soap12,
+        TrustVersion::V13,
+        Some("urn:uuid:7b5f3a9e-0c4d-4e61-9d2a-3f1e8b6c5a40"),
+        &params,
+        "urn:federation:MicrosoftOnline",
+        &assertion,
+    )
+    .unwrap();
+    golden("wstrust13-response.xml", &envelope);
+    assert!(envelope.is_ascii());
+    let Some(python) = msal_python() else { return };
+    let token = msal(&python, &["parse", golden_path("wstrust13-response.xml").to_str().unwrap()]);
+    assert_eq!(token["type"], "urn:oasis:names:tc:SAML:1.0:assertion");
+    assert_eq!(token["token"], assertion, "MSAL extracts the assertion byte for byte");
+}
+
+#[test]
+fn golden_mex_read_by_msal() {
+    use tessera_protocols::wstrust::mex::{MexEndpoints, build_mex};
+    let mex = build_mex(&MexEndpoints {
+        trust_13: &format!("{PUBLIC}/adfs/services/trust/13/usernamemixed"),
+        trust_2005: &format!("{PUBLIC}/adfs/services/trust/2005/usernamemixed"),
+    });
+    golden("mex.xml", &mex);
+    let Some(python) = msal_python() else { return };
+    let endpoint = msal(&python, &["mex", golden_path("mex.xml").to_str().unwrap()]);
+    assert_eq!(endpoint["address"], format!("{PUBLIC}/adfs/services/trust/13/usernamemixed"));
+    assert_eq!(endpoint["action"], "http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/Issue");
+}
+
+#[test]
+fn golden_federation_metadata() {
+    use tessera_protocols::wsfed::{FederationMetadata, OFFERED_CLAIMS, build_federation_metadata};
+    let b64 = |name: &str| base64::engine::general_purpose::STANDARD.encode(std::fs::read(data(name)).unwrap());
+    let (current, next) = (b64("idp-cert.der"), b64("attacker-cert.der"));
+    let metadata = build_federation_metadata(&FederationMetadata {
+        entity_id: ISSUER,
+        passive_url: &format!("{PUBLIC}/wsfed"),
+        sts_url: &format!("{PUBLIC}/adfs/services/trust/13/usernamemixed"),
+        saml_sso_url: &format!("{PUBLIC}/saml/sso"),
+        saml_slo_url: &format!("{PUBLIC}/saml/slo"),
+        signing_certificates: vec![&current, &next],
+        claims: OFFERED_CLAIMS.to_vec(),
+    })
+    .unwrap();
+    golden("federation-metadata.xml", &metadata);
+    // pysaml2's metadata store reads the SAML 2.0 role next to the WS-Federation one.
+    let Some(python) = python() else { return };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/saml_metadata_pysaml2.py");
+    let out = Command::new(python).arg(script).arg(golden_path("federation-metadata.xml")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["entity_id"], ISSUER, "{report}");
+}
