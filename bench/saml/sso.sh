@@ -8,67 +8,14 @@
 # TESSERA_BENCH_CONNECTIONS (64) and TESSERA_BENCH_ROUNDS (3) change the load and the phases.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-duration=${1:-30}
-bin=target/release/tessera
-[ -x "$bin" ] || cargo build --release --locked -p tessera
-command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
-
-data=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-password='bench horse battery staple'
-tessera() { "$bin" --data-dir "$data" --public-url "$base" "$@" >/dev/null; }
-tessera user add alice@contoso.com --password-stdin <<<"$password"
-tessera group add Staff
-tessera group add-member Staff alice@contoso.com
-tessera app add m365 --domain contoso.com --label M365
-tessera app grant M365 Staff
-
-taskset -c 0 "$bin" --data-dir "$data" serve --listen "127.0.0.1:$port" --public-url "$base" 2>"$data/serve.log" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 1 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done
-
-# Sign in once, as a browser would; the session is reused by every request.
-jar="$data/jar"
-curl -fs -c "$jar" -b "$jar" "$base/login" >/dev/null
-csrf=$(awk '$6=="tessera_csrf"{print $7}' "$jar")
-curl -fs -c "$jar" -b "$jar" --data-urlencode "username=alice@contoso.com" --data-urlencode "password=$password" \
-    -d "csrf=$csrf&continue=" "$base/login" >/dev/null
-curl -fs -c "$jar" -b "$jar" -d "csrf=$csrf&continue=" "$base/notice" >/dev/null
-session=$(awk '$6=="tessera_session"{print $7}' "$jar")
-export TESSERA_BENCH_COOKIE="tessera_session=$session" TESSERA_BENCH_PATH="/m365/contoso.com/saml/sso"
+source bench/lib.sh
+bench_start
+bench_sign_in
+export TESSERA_BENCH_PATH="/m365/contoso.com/saml/sso"
 
 # One request by hand: it must be an auto-POST page carrying a SAMLResponse.
 sample=$(printf '<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_sample" IssueInstant="%s" Version="2.0"><Issuer xmlns="urn:oasis:names:tc:SAML:2.0:assertion">urn:federation:MicrosoftOnline</Issuer></samlp:AuthnRequest>' \
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" | base64 -w0)
 curl -fs -b "$TESSERA_BENCH_COOKIE" --data-urlencode "SAMLRequest=$sample" "$base$TESSERA_BENCH_PATH" | grep -q 'name="SAMLResponse"' \
     || { echo "the SSO endpoint did not answer with a SAMLResponse"; exit 1; }
-
-# On a shared host the RSA rate drifts by 15% within a minute, so the run alternates: an
-# openssl reading, a load phase, an openssl reading, and so on. Each phase's rate is set
-# against the mean of the readings on either side of it, and the median phase is the result.
-rsa_speed() { taskset -c 0 openssl speed -seconds 4 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}'; }
-rounds=${TESSERA_BENCH_ROUNDS:-3}
-phase=$(( duration / rounds > 5 ? duration / rounds : 5 ))
-readings=("$(rsa_speed)")
-rates=()
-for round in $(seq 1 "$rounds"); do
-    TESSERA_BENCH_PHASE=$round taskset -c 1 wrk -t1 -c"${TESSERA_BENCH_CONNECTIONS:-64}" -d"${phase}s" --latency -s bench/saml/sso.lua "$base" > "$data/wrk.txt"
-    grep -E 'RESULT|Non-2xx' "$data/wrk.txt"
-    grep -q 'non200=0$' "$data/wrk.txt" || { echo "some answers were not 200: every request must get a response"; exit 1; }
-    rates+=("$(awk '/^RESULT/ {for (i=1;i<=NF;i++) if ($i ~ /^rps=/) {sub("rps=","",$i); print $i}}' "$data/wrk.txt")")
-    readings+=("$(rsa_speed)")
-done
-echo "openssl speed rsa2048 on CPU 0, between the phases: ${readings[*]} sign/s"
-python3 - "${rates[*]}" "${readings[*]}" <<'PY'
-import statistics, sys
-rates = [float(x) for x in sys.argv[1].split()]
-readings = [float(x) for x in sys.argv[2].split()]
-ratios = [rate / ((readings[i] + readings[i + 1]) / 2) for i, rate in enumerate(rates)]
-ratio = statistics.median(ratios)
-print("phase ratios: " + " ".join(f"{r:.2f}" for r in ratios))
-print(f"SAML SSO: {statistics.median(rates):.0f} responses/s (median phase) against "
-      f"{statistics.median(readings):.0f} RSA-2048 sign/s on one core: {ratio:.2f} of the RSA limit (target 0.80)")
-sys.exit(0 if ratio >= 0.8 else 1)
-PY
+bench_phases "SAML SSO" bench/saml/sso.lua "${1:-30}"

@@ -1,0 +1,15 @@
+-- wrk script: Entra's passive sign-in (GET) with a live session. The cookie and path come
+-- from the environment.
+local cookie = os.getenv("TESSERA_BENCH_COOKIE")
+local path = os.getenv("TESSERA_BENCH_PATH")
+
+request = function()
+  return wrk.format("GET", path, { ["Cookie"] = cookie })
+end
+
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT requests=%d duration_s=%.2f rps=%.1f p50_ms=%.2f p99_ms=%.2f non200=%d\n",
+    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
