@@ -34,9 +34,9 @@ after(async () => {
 });
 
 /// passport-wsfed-saml2's verdict on a posted wresult: the profile, or the error.
-function passportAccepts(fields, certificate) {
+function passportAccepts(fields, certificate, options = {}) {
   const strategy = new Strategy(
-    { realm, cert: certificate, identityProviderUrl: 'https://idp.invalid/wsfed', checkRecipient: false },
+    { realm, cert: certificate, identityProviderUrl: 'https://idp.invalid/wsfed', checkRecipient: false, ...options },
     (profile, done) => done(null, profile),
   );
   return new Promise((resolve, reject) => {
@@ -155,4 +155,49 @@ test('WS-Federation passive sign-in to Microsoft 365, accepted by passport-wsfed
   assert.equal(bobPosted, false);
   await shot(bobPage, join(shots, '02-bob-refused.png'));
   await bobContext.close();
+});
+
+test('a WS-Federation relying party registered with the CLI: passport-wsfed-saml2 starts and accepts the sign-in', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-wsfed-rp-'));
+  const started = await startServer(dataDir, []);
+  cleanups.push(() => started.server.kill('SIGTERM'));
+  const cli = (args, input) => runCli(dataDir, args, input);
+  const rpRealm = 'urn:contoso:wiki';
+  const callback = 'https://wiki.contoso.test/wsfed/callback';
+  cli(['user', 'add', 'alice@contoso.com', '--password-stdin'], `${password}\n`);
+  cli(['group', 'add', 'Staff']);
+  cli(['group', 'add-member', 'Staff', 'alice@contoso.com']);
+  cli(['app', 'add', 'wsfed', '--label', 'Wiki', '--realm', rpRealm, '--reply-url', callback,
+    '--attribute', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn=upn']);
+  cli(['app', 'grant', 'Wiki', 'Staff']);
+  const app = JSON.parse(cli(['--json', 'app', 'show', 'Wiki']));
+
+  // The relying party starts the sign-in itself: passport's own redirect to Tessera.
+  const options = { realm: rpRealm, identityProviderUrl: app.endpoints.wsfed_passive, wreply: callback };
+  const starter = new Strategy({ ...options, cert: app.signing_certificate }, (profile, done) => done(null, profile));
+  const signInUrl = await new Promise((resolve, reject) => {
+    starter.redirect = resolve;
+    starter.error = reject;
+    starter.authenticate({ method: 'GET', query: {}, body: {}, headers: {} }, { wctx: 'wiki-state-42' });
+  });
+
+  const browser = await launchChromium();
+  cleanups.push(() => browser.close());
+  const context = await browser.newContext();
+  let posted = null;
+  await context.route(`${callback}**`, async (route) => {
+    posted = Object.fromEntries(new URLSearchParams(route.request().postData() ?? ''));
+    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'the wiki received the token' });
+  });
+  const page = await context.newPage();
+  await page.goto(signInUrl);
+  await signIn(page, 'alice@contoso.com');
+  await page.waitForURL(callback);
+  assert.equal(posted.wctx, 'wiki-state-42');
+  const profile = await passportAccepts(posted, app.signing_certificate, { realm: rpRealm });
+  assert.equal(profile.issuer, app.issuer);
+  assert.equal(profile['http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn'], 'alice@contoso.com');
+  // Another relying party's realm in the token is not accepted by this one.
+  await assert.rejects(passportAccepts(posted, app.signing_certificate, { realm: 'urn:contoso:other' }));
+  await context.close();
 });

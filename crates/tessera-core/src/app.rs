@@ -310,6 +310,30 @@ impl SettingsChange {
                 }
                 Ok(AppKind::Saml(c.validate()?))
             }
+            AppKind::WsFed(c) => {
+                for (set, field) in [
+                    (self.login_url.is_some(), "login_url"),
+                    (self.require_signed_requests.is_some(), "require_signed_requests"),
+                    (self.entra_certificate.is_some(), "entra_certificate"),
+                    (self.name_id_format.is_some(), "name_id_format"),
+                    (self.sign_assertion.is_some(), "sign_assertion"),
+                    (self.sign_response.is_some(), "sign_response"),
+                    (self.allow_sha1.is_some(), "allow_sha1"),
+                    (self.idp_initiated.is_some(), "idp_initiated"),
+                ] {
+                    if set {
+                        return not_for(field, "WS-Federation");
+                    }
+                }
+                let mut c = c.clone();
+                if let Some(attributes) = &self.attributes {
+                    c.attribute_mappings = attributes.clone();
+                }
+                if let Some(source) = self.name_id_source {
+                    c.name_id_source = source;
+                }
+                Ok(AppKind::WsFed(c.validate()?))
+            }
             AppKind::Bookmark { .. } => Err(CoreError::invalid("settings", "a bookmark has no sign-in settings")),
         }
     }
@@ -419,11 +443,70 @@ pub fn validate_mappings(
     Ok(mappings)
 }
 
+/// A WS-Federation relying party (an application that signs users in with `wsignin1.0` and
+/// reads a SAML 1.1 token), registered by its realm and the reply addresses it may name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WsFedRpConfig {
+    /// `wtrealm`, and the token's audience.
+    pub realm: String,
+    /// Where tokens may be posted; the first is the default.
+    pub reply_urls: Vec<String>,
+    /// What the token's NameIdentifier carries (the email unless said otherwise).
+    #[serde(default = "email_source")]
+    pub name_id_source: UserAttribute,
+    /// Claims, `NAME` a claim type URI (split at its last `/` into namespace and name).
+    #[serde(default)]
+    pub attribute_mappings: Vec<AttributeMapping>,
+}
+
+fn email_source() -> UserAttribute {
+    UserAttribute::Email
+}
+
+/// The longest realm accepted.
+const MAX_REALM: usize = 1024;
+
+impl WsFedRpConfig {
+    pub fn new(realm: &str, reply_urls: &[String], attributes: Vec<AttributeMapping>) -> WsFedRpConfig {
+        WsFedRpConfig {
+            realm: realm.trim().to_string(),
+            reply_urls: reply_urls.iter().map(|u| u.trim().to_string()).collect(),
+            name_id_source: UserAttribute::Email,
+            attribute_mappings: attributes,
+        }
+    }
+
+    /// A realm of printable characters; one to 16 reply addresses, each https (http only on
+    /// loopback), none twice; usable claim names.
+    pub fn validate(mut self) -> Result<Self, CoreError> {
+        let realm = self.realm.trim();
+        if realm.is_empty() || realm.len() > MAX_REALM || realm.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(CoreError::invalid("realm", "give a realm (a URI without spaces, at most 1024 characters)"));
+        }
+        self.realm = realm.to_string();
+        if self.reply_urls.is_empty() || self.reply_urls.len() > 16 {
+            return Err(CoreError::invalid("reply_urls", "give one to 16 reply URLs"));
+        }
+        let mut urls: Vec<String> = Vec::new();
+        for url in &self.reply_urls {
+            let url = validate::endpoint_url("reply_urls", url)?;
+            if urls.contains(&url) {
+                return Err(CoreError::invalid("reply_urls", format!("{url} is given twice")));
+            }
+            urls.push(url);
+        }
+        self.reply_urls = urls;
+        self.attribute_mappings = validate_mappings(std::mem::take(&mut self.attribute_mappings), &[])?;
+        Ok(self)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum AppKind {
     M365(M365Config),
     Saml(SamlSpConfig),
+    WsFed(WsFedRpConfig),
     Bookmark { url: String },
 }
 
@@ -432,6 +515,7 @@ impl AppKind {
         match self {
             AppKind::M365(_) => "m365",
             AppKind::Saml(_) => "saml",
+            AppKind::WsFed(_) => "wsfed",
             AppKind::Bookmark { .. } => "bookmark",
         }
     }
@@ -516,6 +600,7 @@ impl NewApplication {
         let kind = match kind {
             AppKind::M365(c) => AppKind::M365(c.validate()?),
             AppKind::Saml(c) => AppKind::Saml(c.validate()?),
+            AppKind::WsFed(c) => AppKind::WsFed(c.validate()?),
             AppKind::Bookmark { url } => AppKind::Bookmark { url: validate::bookmark_url(&url)? },
         };
         if let Some(image) = &portal_image {
@@ -524,7 +609,7 @@ impl NewApplication {
         let public = validate::public_url(public_url)?;
         let issuer = match &kind {
             AppKind::M365(c) => Some(format!("{public}/m365/{}", c.domain)),
-            AppKind::Saml(_) => Some(format!("{public}/apps/{id}")),
+            AppKind::Saml(_) | AppKind::WsFed(_) => Some(format!("{public}/apps/{id}")),
             AppKind::Bookmark { .. } => None,
         };
         Ok(NewApplication {
@@ -603,6 +688,11 @@ impl Application {
                 ..saml()
             },
             AppKind::Saml(_) => saml(),
+            AppKind::WsFed(_) => Endpoints {
+                wsfed_passive: Some(format!("{base}/wsfed")),
+                wsfed_metadata: Some(format!("{base}/FederationMetadata/2007-06/FederationMetadata.xml")),
+                ..Endpoints::default()
+            },
             AppKind::Bookmark { .. } => Endpoints::default(),
         }
     }

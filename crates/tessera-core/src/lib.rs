@@ -15,7 +15,7 @@ pub mod validate;
 pub use access::{AccessDecision, DenyReason, evaluate_access};
 pub use app::{
     AcsEndpoint, AppKind, Application, AttributeMapping, Endpoints, M365Config, NameIdSource, NewApplication,
-    SamlBinding, SamlSpConfig, SettingsChange, SigningCertificates, SloEndpoint, UserAttribute,
+    SamlBinding, SamlSpConfig, SettingsChange, SigningCertificates, SloEndpoint, UserAttribute, WsFedRpConfig,
 };
 pub use audit::{Actor, AuditEvent, NewAuditEvent};
 pub use directory::{Group, NewGroup, NewUser, User, UserState};

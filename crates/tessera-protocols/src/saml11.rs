@@ -13,6 +13,7 @@ pub const BEARER: &str = "urn:oasis:names:tc:SAML:1.0:cm:bearer";
 pub const AM_PASSWORD: &str = "urn:oasis:names:tc:SAML:1.0:am:password";
 pub const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
 pub const NAMEID_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
+pub const NAMEID_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
 pub const CLAIMS_NS: &str = "http://schemas.xmlsoap.org/claims";
 pub const LIVEID_NS: &str = "http://schemas.microsoft.com/LiveID/Federation/2008/05";
 pub const ACCOUNT_TYPE_NS: &str = "http://schemas.microsoft.com/ws/2012/01";
@@ -99,6 +100,36 @@ pub fn m365_params<'a>(
         audience: tessera_core::app::ENTRA_RELYING_PARTY,
         name_identifier: &user.immutable_id,
         name_identifier_format: NAMEID_UNSPECIFIED,
+        claims,
+        authentication_method: if mfa { MULTIPLE_AUTHN } else { AM_PASSWORD },
+        authentication_instant: authn.authenticated_at().unwrap_or(now),
+        mfa,
+        now,
+        lifetime_ms: 60 * 60 * 1000,
+        clock_skew_ms: 60 * 1000,
+    }
+}
+
+/// The token a WS-Federation relying party gets: audience its realm, NameIdentifier from its
+/// registered source (the email format when that is the email), its mapped claims.
+#[allow(clippy::too_many_arguments)] // one argument per value the token carries
+pub fn relying_party_params<'a>(
+    name_identifier: &'a str,
+    email_format: bool,
+    issuer: &'a str,
+    realm: &'a str,
+    claims: Vec<Claim>,
+    authn: &AuthnContext,
+    assertion_id: &'a str,
+    now: UnixMillis,
+) -> AssertionParams<'a> {
+    let mfa = authn.mfa_done();
+    AssertionParams {
+        assertion_id,
+        issuer,
+        audience: realm,
+        name_identifier,
+        name_identifier_format: if email_format { NAMEID_EMAIL } else { NAMEID_UNSPECIFIED },
         claims,
         authentication_method: if mfa { MULTIPLE_AUTHN } else { AM_PASSWORD },
         authentication_instant: authn.authenticated_at().unwrap_or(now),

@@ -180,13 +180,7 @@ pub fn for_application(app: &tessera_core::Application, public_url: &str) -> Res
     use base64::Engine;
     let b64 = |der: &[u8]| base64::engine::general_purpose::STANDARD.encode(der);
     let endpoints = app.endpoints(public_url);
-    let (Some(issuer), Some(passive), Some(sts), Some(sso), Some(slo)) = (
-        &app.issuer,
-        endpoints.wsfed_passive,
-        endpoints.wstrust_13_usernamemixed,
-        endpoints.saml_sso,
-        endpoints.saml_slo,
-    ) else {
+    let (Some(issuer), Some(passive)) = (&app.issuer, endpoints.wsfed_passive) else {
         return Err(crate::ProtocolError::metadata(format!(
             "{} does not sign in with WS-Federation, so it has no federation metadata",
             app.label
@@ -204,11 +198,13 @@ pub fn for_application(app: &tessera_core::Application, public_url: &str) -> Res
     Ok(build_federation_metadata(&FederationMetadata {
         entity_id: issuer,
         passive_url: &passive,
-        sts_url: &sts,
-        saml_sso_url: &sso,
-        saml_slo_url: &slo,
+        sts_url: endpoints.wstrust_13_usernamemixed.as_deref(),
+        saml: endpoints.saml_sso.as_deref().zip(endpoints.saml_slo.as_deref()),
         signing_certificates: certificates,
-        claims: OFFERED_CLAIMS.to_vec(),
+        claims: match &app.kind {
+            tessera_core::AppKind::M365(_) => OFFERED_CLAIMS.to_vec(),
+            _ => Vec::new(),
+        },
     })?)
 }
 
@@ -217,10 +213,10 @@ pub fn for_application(app: &tessera_core::Application, public_url: &str) -> Res
 pub struct FederationMetadata<'a> {
     pub entity_id: &'a str,
     pub passive_url: &'a str,
-    /// The WS-Trust endpoint active clients use.
-    pub sts_url: &'a str,
-    pub saml_sso_url: &'a str,
-    pub saml_slo_url: &'a str,
+    /// The WS-Trust endpoint active clients use, where there is one.
+    pub sts_url: Option<&'a str>,
+    /// The SAML 2.0 SSO and SLO endpoints, for an app that also speaks SAML.
+    pub saml: Option<(&'a str, &'a str)>,
     /// Base64 DER, current then the staged next one.
     pub signing_certificates: Vec<&'a str>,
     /// Claim type URIs and display names the tokens carry.
@@ -268,19 +264,30 @@ pub fn build_federation_metadata(m: &FederationMetadata<'_>) -> Result<String, X
             Element::new(FED_NS, "fed", "TokenTypesOffered")
                 .child(Element::new(FED_NS, "fed", "TokenType").attr("Uri", TOKEN_TYPE)),
         )
-        .child(claims)
-        .child(endpoint_reference("SecurityTokenServiceEndpoint", m.sts_url))
-        .child(endpoint_reference("PassiveRequestorEndpoint", m.passive_url));
+        .child(claims);
+    if let Some(sts_url) = m.sts_url {
+        sts = sts.child(endpoint_reference("SecurityTokenServiceEndpoint", sts_url));
+    }
+    sts = sts.child(endpoint_reference("PassiveRequestorEndpoint", m.passive_url));
+    let entity = Element::new(METADATA_NS, "md", "EntityDescriptor").attr("entityID", m.entity_id).child(sts);
+    let entity = match m.saml {
+        Some((sso, slo)) => entity.child(idp_descriptor(&m.signing_certificates, sso, slo)),
+        None => entity,
+    };
+    Ok(format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}\n", entity.to_document()?))
+}
+
+fn idp_descriptor(certificates: &[&str], saml_sso_url: &str, saml_slo_url: &str) -> Element {
     let mut idp = Element::new(METADATA_NS, "md", "IDPSSODescriptor")
         .attr("protocolSupportEnumeration", crate::saml2::PROTOCOL_NS);
-    for certificate in &m.signing_certificates {
+    for certificate in certificates {
         idp = idp.child(key_descriptor(certificate));
     }
     for binding in [tessera_core::SamlBinding::HttpRedirect, tessera_core::SamlBinding::HttpPost] {
         idp = idp.child(
             Element::new(METADATA_NS, "md", "SingleLogoutService")
                 .attr("Binding", binding.uri())
-                .attr("Location", m.saml_slo_url),
+                .attr("Location", saml_slo_url),
         );
     }
     idp = idp.child(Element::new(METADATA_NS, "md", "NameIDFormat").text(tessera_core::app::NAMEID_PERSISTENT));
@@ -288,12 +295,10 @@ pub fn build_federation_metadata(m: &FederationMetadata<'_>) -> Result<String, X
         idp = idp.child(
             Element::new(METADATA_NS, "md", "SingleSignOnService")
                 .attr("Binding", binding.uri())
-                .attr("Location", m.saml_sso_url),
+                .attr("Location", saml_sso_url),
         );
     }
-    let entity =
-        Element::new(METADATA_NS, "md", "EntityDescriptor").attr("entityID", m.entity_id).child(sts).child(idp);
-    Ok(format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}\n", entity.to_document()?))
+    idp
 }
 
 #[cfg(test)]

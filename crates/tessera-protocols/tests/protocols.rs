@@ -305,9 +305,8 @@ fn golden_federation_metadata() {
     let metadata = build_federation_metadata(&FederationMetadata {
         entity_id: ISSUER,
         passive_url: &format!("{PUBLIC}/wsfed"),
-        sts_url: &format!("{PUBLIC}/adfs/services/trust/13/usernamemixed"),
-        saml_sso_url: &format!("{PUBLIC}/saml/sso"),
-        saml_slo_url: &format!("{PUBLIC}/saml/slo"),
+        sts_url: Some(&format!("{PUBLIC}/adfs/services/trust/13/usernamemixed")),
+        saml: Some((&format!("{PUBLIC}/saml/sso"), &format!("{PUBLIC}/saml/slo"))),
         signing_certificates: vec![&current, &next],
         claims: OFFERED_CLAIMS.to_vec(),
     })

@@ -25,6 +25,24 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Runs the migrations with foreign keys off, as SQLite's table-rebuild procedure needs (a
+    /// rebuilt table is dropped, which would otherwise cascade to the rows that refer to it),
+    /// then checks every foreign key before the store is used.
+    async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+        let mut conn = pool.acquire().await?;
+        sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
+        let migrated = MIGRATOR.run_direct(&mut *conn).await;
+        let violations = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut *conn).await;
+        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+        migrated.map_err(|e| StoreError::Migration(e.to_string()))?;
+        if !violations?.is_empty() {
+            return Err(StoreError::Migration(
+                "foreign keys no longer hold after migrating; restore the backup".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Opens (creating if needed) the database file and migrates it.
     pub async fn open_file(path: &Path) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::new().filename(path).create_if_missing(true);
@@ -61,7 +79,7 @@ impl SqliteStore {
             None => None,
         };
         crate::sql::check_schema_version(applied, &MIGRATOR)?;
-        MIGRATOR.run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+        Self::migrate(&pool).await?;
         let writer = if in_memory {
             pool.clone()
         } else {

@@ -108,6 +108,7 @@ conformance!(
     app_policy_and_notice_round_trip,
     concurrent_audit_records_all_commit,
     reads_see_this_process_writes_at_once_and_other_writers_within_a_second,
+    wsfed_relying_parties_round_trip,
 );
 
 fn actor() -> Actor {
@@ -683,4 +684,19 @@ async fn reads_see_this_process_writes_at_once_and_other_writers_within_a_second
         assert!(started.elapsed() < std::time::Duration::from_secs(3), "the suspension was never seen");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+async fn wsfed_relying_parties_round_trip(store: Arc<dyn Store>, _raw: Raw) {
+    let config =
+        tessera_core::WsFedRpConfig::new("urn:contoso:wiki", &["https://wiki.contoso.test/wsfed".into()], Vec::new());
+    let new = NewApplication::new("https://idp.example.com", "Wiki", None, None, true, AppKind::WsFed(config.clone()))
+        .unwrap();
+    let app = store.create_app(&actor(), new, None).await.unwrap();
+    let found = store.find_app("Wiki").await.unwrap();
+    assert_eq!(found.kind, AppKind::WsFed(config.validate().unwrap()));
+    assert_eq!(found.issuer, Some(format!("https://idp.example.com/apps/{}", app.id)));
+    let change =
+        tessera_core::SettingsChange { name_id_source: Some(tessera_core::UserAttribute::Upn), ..Default::default() };
+    let updated = store.update_app_kind(&actor(), app.id, &change.apply(&found.kind).unwrap()).await.unwrap();
+    assert!(matches!(updated.kind, AppKind::WsFed(c) if c.name_id_source == tessera_core::UserAttribute::Upn));
 }

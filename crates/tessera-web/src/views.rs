@@ -95,6 +95,10 @@ pub struct AppView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub service_provider: Option<serde_json::Value>,
+    /// A WS-Federation relying party's registration: realm, reply URLs, claims.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub relying_party: Option<serde_json::Value>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -114,6 +118,11 @@ impl AppView {
             AppKind::M365(c) => (Some(c.domain.clone()), None, None),
             AppKind::Bookmark { url } => (None, Some(url.clone()), None),
             AppKind::Saml(c) => (None, None, serde_json::to_value(c).ok()),
+            AppKind::WsFed(_) => (None, None, None),
+        };
+        let relying_party = match &app.kind {
+            AppKind::WsFed(c) => serde_json::to_value(c).ok(),
+            _ => None,
         };
         AppView {
             id: app.id.to_string(),
@@ -131,6 +140,7 @@ impl AppView {
             m365,
             url,
             service_provider,
+            relying_party,
             created_at: format_millis(app.created_at),
             updated_at: format_millis(app.updated_at),
         }

@@ -331,6 +331,21 @@ pub enum AppAddCommand {
         #[command(flatten)]
         portal: PortalArgs,
     },
+    /// Any WS-Federation relying party, by its realm and reply URLs
+    Wsfed {
+        #[arg(long)]
+        label: String,
+        /// The relying party's realm (its `wtrealm`, and the token's audience)
+        #[arg(long)]
+        realm: String,
+        /// Where tokens may be posted (https); repeat for several, the first is the default
+        #[arg(long = "reply-url", value_name = "URL", required = true)]
+        reply_urls: Vec<String>,
+        #[command(flatten)]
+        settings: SettingsArgs,
+        #[command(flatten)]
+        portal: PortalArgs,
+    },
     /// A link in the user portal
     Bookmark {
         #[arg(long)]

@@ -867,3 +867,67 @@ fn checklist_19_msal_obtains_a_token_through_mex_and_through_the_active_sign_in_
     assert_eq!(actions.iter().filter(|a| *a == "wstrust.issued").count(), 2);
     assert!(actions.iter().any(|a| a == "wstrust.denied"));
 }
+
+#[test]
+fn wsfed_relying_party_is_added_shown_and_refused_on_bad_input() {
+    let env = Env::sqlite();
+    let app = env.json(&[
+        "app",
+        "add",
+        "wsfed",
+        "--label",
+        "Wiki",
+        "--realm",
+        "urn:contoso:wiki",
+        "--reply-url",
+        "https://wiki.contoso.test/wsfed",
+        "--attribute",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn=upn",
+    ]);
+    assert_eq!(app["kind"], "wsfed");
+    assert_eq!(app["relying_party"]["realm"], "urn:contoso:wiki");
+    assert_eq!(app["relying_party"]["reply_urls"], serde_json::json!(["https://wiki.contoso.test/wsfed"]));
+    let id = app["id"].as_str().unwrap();
+    assert_eq!(app["endpoints"]["wsfed_passive"], format!("http://127.0.0.1:8080/apps/{id}/wsfed"));
+    assert!(app["endpoints"].get("saml_sso").is_none() && app["endpoints"].get("wstrust_mex").is_none());
+    assert!(app["signing_certificate"].as_str().is_some_and(|c| !c.is_empty()));
+    let metadata = env.ok(&["app", "metadata", "Wiki", "--protocol", "wsfed"]);
+    assert!(metadata.contains("PassiveRequestorEndpoint") && !metadata.contains("IDPSSODescriptor"), "{metadata}");
+    env.ok(&["app", "set", "Wiki", "--name-id-source", "upn"]);
+    assert_eq!(env.json(&["app", "show", "Wiki"])["relying_party"]["name_id_source"], "upn");
+
+    let before = env.json(&["audit", "list"]).as_array().unwrap().len();
+    for (args, code, expected) in [
+        (
+            vec!["app", "add", "wsfed", "--label", "X", "--realm", "urn:x", "--reply-url", "http://x.example/"],
+            1,
+            "https",
+        ),
+        (vec!["app", "add", "wsfed", "--label", "X", "--realm", "", "--reply-url", "https://x.example/"], 1, "realm"),
+        (vec!["app", "add", "wsfed", "--label", "X", "--realm", "urn:x"], 2, "--reply-url"),
+        (
+            vec![
+                "app",
+                "add",
+                "wsfed",
+                "--label",
+                "X",
+                "--realm",
+                "urn:x",
+                "--reply-url",
+                "https://x.example/",
+                "--reply-url",
+                "https://x.example/",
+            ],
+            1,
+            "twice",
+        ),
+        (vec!["app", "set", "Wiki", "--sign-response", "yes"], 1, "does not apply"),
+        (vec!["m365", "command", "Wiki"], 1, "not a Microsoft 365 connector"),
+        (vec!["app", "metadata", "Wiki"], 1, "SAML"),
+    ] {
+        let error = env.fails(&args, code);
+        assert!(error.contains(expected), "{args:?}: {error}");
+    }
+    assert_eq!(env.json(&["audit", "list"]).as_array().unwrap().len(), before, "refusals write nothing");
+}

@@ -137,7 +137,7 @@ async fn set_policy(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApp {
-    /// `m365`, `saml` or `bookmark`.
+    /// `m365`, `saml`, `wsfed` or `bookmark`.
     pub kind: String,
     /// Required except for m365, which defaults to "Microsoft 365 (domain)".
     pub label: Option<String>,
@@ -154,6 +154,10 @@ pub struct CreateApp {
     pub settings: Option<tessera_core::SettingsChange>,
     /// The service provider's SAML 2.0 metadata XML.
     pub sp_metadata: Option<String>,
+    /// wsfed: the relying party's realm.
+    pub realm: Option<String>,
+    /// wsfed: where tokens may be posted (https), the first the default.
+    pub reply_urls: Option<Vec<String>>,
     pub url: Option<String>,
     /// RSA key size for apps that sign: 2048 (default), 3072 or 4096.
     pub key_bits: Option<u32>,
@@ -212,8 +216,18 @@ fn new_application(public_url: &str, body: &CreateApp) -> Result<NewApplication,
             let metadata = required(&body.sp_metadata, "sp_metadata", "saml")?;
             (AppKind::Saml(tessera_protocols::saml2::sp_metadata::parse_sp_metadata(metadata.as_bytes())?), None)
         }
+        "wsfed" => {
+            let realm = required(&body.realm, "realm", "wsfed")?;
+            let replies = body.reply_urls.clone().unwrap_or_default();
+            (AppKind::WsFed(tessera_core::WsFedRpConfig::new(realm, &replies, Vec::new())), None)
+        }
         "bookmark" => (AppKind::Bookmark { url: required(&body.url, "url", "bookmark")?.to_string() }, None),
-        other => return Err(ApiError::invalid("kind", format!("unknown kind {other:?}: use m365, saml or bookmark"))),
+        other => {
+            return Err(ApiError::invalid(
+                "kind",
+                format!("unknown kind {other:?}: use m365, saml, wsfed or bookmark"),
+            ));
+        }
     };
     let kind = match &body.settings {
         Some(settings) => settings.apply(&kind)?,

@@ -16,6 +16,7 @@ use serde_json::json;
 use tessera_core::{Actor, Application, NewAuditEvent};
 
 pub use metadata::metadata_document;
+pub(crate) use registration::{AppRoute, find_serving};
 pub(crate) use sso::{Pending, continue_pending};
 
 use crate::AppState;

@@ -36,7 +36,17 @@ impl<S: Send + Sync> FromRequestParts<S> for AppRoute {
     }
 }
 
+/// The SAML app (a Microsoft 365 connector or a SAML SP) a route names.
 pub async fn find(state: &AppState, route: AppRoute) -> Result<Application, Response> {
+    find_serving(state, route, |kind| matches!(kind, AppKind::M365(_) | AppKind::Saml(_))).await
+}
+
+/// The app a route names, if it is of a kind `serves` accepts; a 404 page otherwise.
+pub async fn find_serving(
+    state: &AppState,
+    route: AppRoute,
+    serves: impl Fn(&AppKind) -> bool,
+) -> Result<Application, Response> {
     let not_found = || pages::message(StatusCode::NOT_FOUND, "Application not found", "There is no such application.");
     let lookup = match route {
         AppRoute::M365(path) => state.store.find_app_by_idp_path(&path).await,
@@ -50,7 +60,7 @@ pub async fn find(state: &AppState, route: AppRoute) -> Result<Application, Resp
         },
     };
     match lookup {
-        Ok(app) if app.issuer.is_some() => Ok(app),
+        Ok(app) if app.issuer.is_some() && serves(&app.kind) => Ok(app),
         Ok(_) | Err(StoreError::NotFound { .. }) => Err(not_found()),
         Err(e) => Err(pages::failure(e)),
     }
@@ -109,7 +119,7 @@ impl Registration {
                 allow_sha1: c.allow_sha1,
                 name_id_format: c.name_id_format.clone(),
             }),
-            AppKind::Bookmark { .. } => Err(format!("{} does not sign in with SAML", app.id)),
+            AppKind::WsFed(_) | AppKind::Bookmark { .. } => Err(format!("{} does not sign in with SAML", app.id)),
         }
     }
 

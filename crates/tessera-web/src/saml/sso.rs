@@ -357,7 +357,9 @@ async fn issue(
                     let signing = Signing { assertion: sp.sign_assertion, response: sp.sign_response };
                     build_response(&params, signing, signer.as_ref())
                 }
-                AppKind::Bookmark { .. } => return pages::failure("a bookmark cannot issue SAML"),
+                AppKind::WsFed(_) | AppKind::Bookmark { .. } => {
+                    return pages::failure("this application does not sign in with SAML");
+                }
             };
             let xml = match built {
                 Ok(xml) => xml,

@@ -120,6 +120,15 @@ pub async fn launch_app(state: &AppState, extensions: &Extensions, headers: &Hea
                 // Entra takes no unsolicited response: its sign-in page for the domain (the
                 // Login URL) starts an SP-initiated sign-in that passes straight through.
                 (AppKind::M365(c), _) => pages::redirect(&c.login_url(), &[]),
+                // IdP-initiated WS-Federation: a sign-in for the relying party's realm, answered
+                // at its default reply URL.
+                (AppKind::WsFed(c), _) => match endpoints.wsfed_passive {
+                    Some(passive) => pages::redirect(
+                        &format!("{passive}?wa=wsignin1.0&wtrealm={}", crate::wsfed::url_encode(&c.realm)),
+                        &[],
+                    ),
+                    None => not_found(),
+                },
                 // IdP-initiated sign-on: the SSO endpoint posts an unsolicited response.
                 (_, Some(sso)) => pages::redirect(&sso, &[]),
                 (_, None) => not_found(),

@@ -1,34 +1,38 @@
-//! WS-Federation for the Microsoft 365 connector, under `/m365/{idp_path}`: the passive
-//! endpoint (sign-in and sign-out, Entra's `passiveSignInUri` and `signOutUri`) and the
-//! federation metadata.
+//! WS-Federation: the passive endpoint (sign-in and sign-out; Entra's `passiveSignInUri` and
+//! `signOutUri`) and the federation metadata, of the Microsoft 365 connector under
+//! `/m365/{idp_path}` and of any WS-Federation relying party under `/apps/{id}`.
 
 mod passive;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tessera_store::StoreError;
+use tessera_core::{AppKind, Application};
 
-pub(crate) use passive::{Pending, continue_pending, extra_claims};
+pub(crate) use passive::{Pending, continue_pending, extra_claims, url_encode};
 
 use crate::AppState;
+use crate::saml::{AppRoute, find_serving};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/m365/{idp_path}/wsfed", get(passive::get))
+        .route("/apps/{app}/wsfed", get(passive::get))
         .route("/m365/{idp_path}/FederationMetadata/2007-06/FederationMetadata.xml", get(metadata))
+        .route("/apps/{app}/FederationMetadata/2007-06/FederationMetadata.xml", get(metadata))
 }
 
-async fn metadata(State(state): State<AppState>, Path(idp_path): Path<String>) -> Response {
-    let app = match state.store.find_app_by_idp_path(&idp_path).await {
+/// The app a WS-Federation route names: a connector, or a WS-Federation relying party.
+pub(crate) async fn find(state: &AppState, route: AppRoute) -> Result<Application, Response> {
+    find_serving(state, route, |kind| matches!(kind, AppKind::M365(_) | AppKind::WsFed(_))).await
+}
+
+async fn metadata(State(state): State<AppState>, route: AppRoute) -> Response {
+    let app = match find(&state, route).await {
         Ok(app) => app,
-        Err(StoreError::NotFound { .. }) => return (StatusCode::NOT_FOUND, "no such application").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "metadata lookup failed");
-            return (StatusCode::SERVICE_UNAVAILABLE, "unavailable; retry shortly").into_response();
-        }
+        Err(response) => return response,
     };
     match tessera_protocols::wsfed::for_application(&app, &state.public_url) {
         Ok(xml) => crate::saml::metadata_document(xml, None),

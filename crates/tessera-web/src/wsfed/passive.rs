@@ -4,7 +4,7 @@
 //! the untouched `wctx` to Entra's `login.srf`. `wsignout1.0` and `wsignoutcleanup1.0` end the
 //! session and return to a registered reply address.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -14,12 +14,11 @@ use tessera_core::policy::{Factor, PolicyOutcome, decide};
 use tessera_core::{Actor, AppKind, Application, NewAuditEvent, UnixMillis};
 use tessera_protocols::saml2::response::ENTRA_ACS;
 use tessera_protocols::saml2::sso::clip;
-use tessera_protocols::saml11::{Claim, TrustVersion, build_assertion, build_rstr, m365_params};
+use tessera_protocols::saml11::{Claim, TrustVersion, build_assertion, build_rstr, m365_params, relying_party_params};
 use tessera_protocols::wsfed::{PassiveRequest, SignInRequest, accept_sign_in, parse_passive};
-use tessera_store::StoreError;
 
 use crate::AppState;
-use crate::saml::{Refused, refuse};
+use crate::saml::{AppRoute, Refused, refuse};
 use crate::signin::pages::{self, PostForm};
 use crate::signin::parked::park;
 use crate::signin::session::{self, Current};
@@ -40,11 +39,13 @@ pub struct Pending {
     pub received_at: UnixMillis,
 }
 
-/// Where Entra's sign-in answers go; the only reply address a connector has.
-fn registered_replies(app: &Application) -> Vec<&'static str> {
-    match app.kind {
-        AppKind::M365(_) => vec![ENTRA_ACS],
-        _ => Vec::new(),
+/// The realm a relying party signs in with, and the reply addresses registered for it (the
+/// first is the default): Entra's for a connector.
+fn registration(app: &Application) -> (&str, Vec<&str>) {
+    match &app.kind {
+        AppKind::M365(_) => (ENTRA_RELYING_PARTY, vec![ENTRA_ACS]),
+        AppKind::WsFed(c) => (c.realm.as_str(), c.reply_urls.iter().map(String::as_str).collect()),
+        _ => ("", Vec::new()),
     }
 }
 
@@ -63,19 +64,12 @@ pub async fn get(
     State(state): State<AppState>,
     extensions: Extensions,
     headers: HeaderMap,
-    Path(idp_path): Path<String>,
+    route: AppRoute,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let app = match state.store.find_app_by_idp_path(&idp_path).await {
+    let app = match super::find(&state, route).await {
         Ok(app) => app,
-        Err(StoreError::NotFound { .. }) => {
-            return pages::message(
-                StatusCode::NOT_FOUND,
-                "Unknown application",
-                "There is no application at this address.",
-            );
-        }
-        Err(e) => return pages::failure(e),
+        Err(response) => return response,
     };
     let request = match query_params(&query.unwrap_or_default()).map_err(|e| format!("the query is malformed: {e}")) {
         Ok(params) => parse_passive(&params).map_err(|refusal| (refusal.code(), refusal.to_string())),
@@ -100,7 +94,8 @@ async fn sign_in(
     app: &Application,
     request: SignInRequest,
 ) -> Response {
-    let reply_to = match accept_sign_in(&request, ENTRA_RELYING_PARTY, &registered_replies(app)) {
+    let (realm, replies) = registration(app);
+    let reply_to = match accept_sign_in(&request, realm, &replies) {
         Ok(reply_to) => reply_to,
         Err(refusal) => {
             return refuse(state, extensions, headers, app, Refused::WsFed, refusal.code(), &refusal.to_string()).await;
@@ -176,7 +171,7 @@ pub(crate) async fn continue_pending(
     }
 }
 
-fn url_encode(text: &str) -> String {
+pub(crate) fn url_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
@@ -236,14 +231,30 @@ async fn issue(
             let Some(issuer) = app.issuer.as_deref() else { return pages::failure("a connector without an issuer") };
             let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
             let authn = &current.session.authn;
-            let params = m365_params(
-                &current.user,
-                issuer,
-                extra_claims(app, &current.user),
-                authn,
-                &assertion_id,
-                session::now(),
-            );
+            let name_identifier = match &app.kind {
+                AppKind::WsFed(c) => current.user.attribute(c.name_id_source),
+                _ => String::new(),
+            };
+            let params = match &app.kind {
+                AppKind::WsFed(c) => relying_party_params(
+                    &name_identifier,
+                    c.name_id_source == tessera_core::UserAttribute::Email,
+                    issuer,
+                    &c.realm,
+                    extra_claims(app, &current.user),
+                    authn,
+                    &assertion_id,
+                    session::now(),
+                ),
+                _ => m365_params(
+                    &current.user,
+                    issuer,
+                    extra_claims(app, &current.user),
+                    authn,
+                    &assertion_id,
+                    session::now(),
+                ),
+            };
             let wresult = match build_assertion(&params, signer.as_ref())
                 .and_then(|assertion| build_rstr(TrustVersion::Feb2005, &params, &pending.realm, &assertion))
             {
@@ -270,17 +281,18 @@ async fn issue(
     }
 }
 
-/// The connector's additional attributes, as claims (`NAME=SOURCE`, the name a claim type).
+/// The app's mapped attributes, as claims (`NAME=SOURCE`, the name a claim type).
 pub(crate) fn extra_claims(app: &Application, user: &tessera_core::User) -> Vec<Claim> {
-    match &app.kind {
-        AppKind::M365(c) => c
-            .attributes
-            .iter()
-            .map(|m| Claim::from_type(&m.name, user.attribute(m.source)))
-            .filter(|claim| !claim.value.is_empty())
-            .collect(),
-        _ => Vec::new(),
-    }
+    let mappings = match &app.kind {
+        AppKind::M365(c) => &c.attributes,
+        AppKind::WsFed(c) => &c.attribute_mappings,
+        _ => return Vec::new(),
+    };
+    mappings
+        .iter()
+        .map(|m| Claim::from_type(&m.name, user.attribute(m.source)))
+        .filter(|claim| !claim.value.is_empty())
+        .collect()
 }
 
 /// Ends the session. A sign-out the browser is not showing as a page (an image or script on
@@ -310,7 +322,7 @@ async fn sign_out(
         };
     let cookies: Vec<String> = cookie.into_iter().collect();
     // A reply is followed only to the origin of a registered reply address.
-    let registered_origins: Vec<String> = registered_replies(app).iter().filter_map(|r| pages::origin_of(r)).collect();
+    let registered_origins: Vec<String> = registration(app).1.iter().filter_map(|r| pages::origin_of(r)).collect();
     match reply {
         Some(reply) if pages::origin_of(reply).is_some_and(|o| registered_origins.contains(&o)) => {
             pages::redirect(reply, &cookies)

@@ -480,3 +480,26 @@ async fn federation_command_is_served_as_text_at_both_addresses() {
         assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     }
 }
+
+#[tokio::test]
+async fn wsfed_relying_parties_are_created_through_the_api() {
+    let api = Api::new().await;
+    let body = json!({"kind": "wsfed", "label": "Wiki", "realm": "urn:contoso:wiki",
+                      "reply_urls": ["https://wiki.contoso.test/wsfed"],
+                      "settings": {"attributes": [{"name": "http://schemas.xmlsoap.org/claims/Group", "source": "email"}]}});
+    let (status, app) = api.call(Method::POST, "/apps", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{app}");
+    assert_eq!(app["relying_party"]["attribute_mappings"][0]["name"], "http://schemas.xmlsoap.org/claims/Group");
+    let before = api.audit_len().await;
+    for (body, field) in [
+        (json!({"kind": "wsfed", "label": "A", "reply_urls": ["https://a.example/"]}), "realm"),
+        (json!({"kind": "wsfed", "label": "A", "realm": "urn:a"}), "reply_urls"),
+        (json!({"kind": "wsfed", "label": "A", "realm": "urn:a", "reply_urls": ["ftp://a.example/"]}), "reply_urls"),
+        (json!({"kind": "oidc", "label": "A"}), "kind"),
+    ] {
+        let (status, error) = api.call(Method::POST, "/apps", Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {error}");
+        assert_eq!(error["error"]["field"], field, "{error}");
+    }
+    assert_eq!(api.audit_len().await, before);
+}

@@ -390,3 +390,94 @@ async fn federation_metadata_describes_the_sts_and_its_keys() {
 }
 
 use base64::Engine as _;
+
+const RP_REALM: &str = "urn:contoso:wiki";
+const RP_REPLY: &str = "https://wiki.contoso.test/wsfed/callback";
+
+/// A WS-Federation relying party registered next to the connector, granted to Staff.
+async fn relying_party(world: &World) -> tessera_core::Application {
+    let mut config = tessera_core::WsFedRpConfig::new(
+        RP_REALM,
+        &[RP_REPLY.to_string(), "https://wiki.contoso.test/other".to_string()],
+        vec![
+            tessera_core::app::AttributeMapping::parse("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn=upn")
+                .unwrap(),
+        ],
+    );
+    config.name_id_source = tessera_core::UserAttribute::Email;
+    let new = tessera_core::NewApplication::new(
+        "http://127.0.0.1:8080",
+        "Team wiki",
+        None,
+        None,
+        true,
+        tessera_core::AppKind::WsFed(config),
+    )
+    .unwrap();
+    let key = world.keys.new_key(new.id, "Team wiki", tessera_keys::KeySize::Rsa2048, 30).await.unwrap();
+    let app = world.store.create_app(&Actor::system(), new, Some(key)).await.unwrap();
+    let staff = world.store.find_group("Staff").await.unwrap();
+    world.store.grant(&Actor::system(), app.id, staff.id).await.unwrap();
+    app
+}
+
+#[tokio::test]
+async fn a_registered_wsfed_relying_party_gets_its_own_token() {
+    let (world, _) = World::new(config()).await;
+    let app = relying_party(&world).await;
+    let passive = format!("/apps/{}/wsfed", app.id);
+    let mut browser = Browser::signed_in(&world, "10.0.0.1").await;
+    let page = browser.get(&format!("{passive}?wa=wsignin1.0&wtrealm={}&wctx=rp-state", form_encode(RP_REALM))).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(form_action(&page), RP_REPLY, "the default reply URL");
+    assert_eq!(field(&page, "wctx").as_deref(), Some("rp-state"));
+    let wresult = field(&page, "wresult").unwrap();
+    let parsed = doc(&wresult);
+    let assertion = assertion(&parsed);
+    assert_eq!(assertion.attribute("Issuer"), app.issuer.as_deref());
+    assert_eq!(text(assertion, SAML1, "Audience"), RP_REALM);
+    let name_identifier = find(assertion, SAML1, "NameIdentifier").unwrap();
+    assert_eq!(name_identifier.text(), Some("alice@contoso.com"));
+    assert_eq!(name_identifier.attribute("Format"), Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"));
+    assert_eq!(
+        attribute(assertion, "http://schemas.xmlsoap.org/ws/2005/05/identity/claims", "upn"),
+        Some("alice@contoso.com")
+    );
+    assert!(!wresult.contains("ImmutableID"), "Entra's claims are for Entra only");
+    if xmlsec1() {
+        assert!(xmlsec1_verifies_saml11(&wresult, app.certificates.current.as_ref().unwrap()));
+    }
+    // The other registered reply is honoured when named; anything else, or another realm, is not.
+    let other = browser
+        .get(&format!(
+            "{passive}?wa=wsignin1.0&wtrealm={}&wreply={}",
+            form_encode(RP_REALM),
+            form_encode("https://wiki.contoso.test/other")
+        ))
+        .await;
+    assert_eq!(form_action(&other), "https://wiki.contoso.test/other");
+    for query in [
+        format!("wa=wsignin1.0&wtrealm={}&wreply={}", form_encode(RP_REALM), form_encode("https://evil.example/")),
+        format!("wa=wsignin1.0&wtrealm={}", form_encode(REALM)),
+    ] {
+        let refused = browser.get(&format!("{passive}?{query}")).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(field(&refused, "wresult").is_none());
+    }
+    // The portal tile signs in IdP-initiated: a sign-in for the realm, to the default reply.
+    let tile = browser.get(&format!("/launch/{}", app.id)).await;
+    let location = tile.location.unwrap();
+    assert!(location.starts_with(&format!("http://127.0.0.1:8080{passive}?wa=wsignin1.0&wtrealm=")), "{location}");
+    let launched = browser.get(location.trim_start_matches("http://127.0.0.1:8080")).await;
+    assert_eq!(form_action(&launched), RP_REPLY);
+    // Its metadata has a passive endpoint only; it has no SAML or WS-Trust endpoints.
+    let metadata = browser.get(&format!("/apps/{}/FederationMetadata/2007-06/FederationMetadata.xml", app.id)).await;
+    assert_eq!(metadata.status, StatusCode::OK);
+    assert!(metadata.body.contains(&format!("{passive}</wsa:Address>")));
+    assert!(!metadata.body.contains("SecurityTokenServiceEndpoint") && !metadata.body.contains("IDPSSODescriptor"));
+    assert_eq!(browser.get(&format!("/apps/{}/saml/sso", app.id)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(browser.get(&format!("/apps/{}/saml/metadata.xml", app.id)).await.status, StatusCode::NOT_FOUND);
+    // The connector is not reachable by id, and the relying party not by the connector's path.
+    let connector = world.store.find_app("M365").await.unwrap();
+    assert_eq!(browser.get(&format!("/apps/{}/wsfed?wa=wsignin1.0", connector.id)).await.status, StatusCode::NOT_FOUND);
+}

@@ -252,6 +252,18 @@ fn print_settings(app: &Application) {
                 if c.sign_response { "signed" } else { "unsigned" }
             );
         }
+        AppKind::WsFed(c) => {
+            println!("realm:       {}", c.realm);
+            println!("reply urls:  {}", c.reply_urls.join(", "));
+            println!(
+                "name id:     from {}",
+                serde_json::to_value(c.name_id_source)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            );
+            println!("claims:      {}", attributes(&c.attribute_mappings));
+        }
         AppKind::Bookmark { .. } => {}
     }
 }
@@ -260,6 +272,7 @@ fn summary(app: &Application) -> String {
     match &app.kind {
         AppKind::M365(c) => c.domain.clone(),
         AppKind::Saml(c) => c.entity_id.clone(),
+        AppKind::WsFed(c) => c.realm.clone(),
         AppKind::Bookmark { url } => url.clone(),
     }
 }
@@ -321,6 +334,11 @@ fn new_application(public_url: &str, add: AppAddCommand) -> anyhow::Result<(NewA
             let config = tessera_protocols::saml2::sp_metadata::parse_sp_metadata(&bytes)
                 .with_context(|| format!("cannot use {}", sp_metadata.display()))?;
             let kind = settings_change(&settings, false)?.apply(&AppKind::Saml(config))?;
+            (kind, label, portal)
+        }
+        AppAddCommand::Wsfed { label, realm, reply_urls, settings, portal } => {
+            let config = tessera_core::WsFedRpConfig::new(&realm, &reply_urls, Vec::new());
+            let kind = settings_change(&settings, false)?.apply(&AppKind::WsFed(config))?;
             (kind, label, portal)
         }
         AppAddCommand::Bookmark { label, url, portal } => (AppKind::Bookmark { url }, label, portal),
