@@ -257,5 +257,8 @@ pub fn build_rstr(
     // the document carries can contain (a `<` in text is escaped).
     let slot = format!("<t:RequestedSecurityToken>{PLACEHOLDER}</t:RequestedSecurityToken>");
     let filled = format!("<t:RequestedSecurityToken>{signed_assertion}</t:RequestedSecurityToken>");
-    Ok(document.replacen(&slot, &filled, 1))
+    match document.split_once(&slot) {
+        Some((before, after)) => Ok(format!("{before}{filled}{after}")),
+        None => Err(XmlError::SignatureShape("the token's place in the response was not found")),
+    }
 }

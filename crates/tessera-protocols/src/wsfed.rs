@@ -86,12 +86,14 @@ fn malformed(message: impl Into<String>) -> WsFedRefusal {
 /// Reads a passive request from its decoded query parameters. A parameter given twice is
 /// refused: which of the two counts would be a guess an attacker could exploit.
 pub fn parse_passive(params: &[(String, String)]) -> Result<PassiveRequest, WsFedRefusal> {
-    let mut seen: Vec<&str> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (name, _) in params {
-        if seen.contains(&name.as_str()) {
-            return Err(malformed(format!("the parameter {name:?} is given more than once")));
+        if !seen.insert(name.as_str()) {
+            return Err(malformed(format!(
+                "the parameter {:?} is given more than once",
+                crate::saml2::sso::clip(name)
+            )));
         }
-        seen.push(name);
     }
     let get = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
     let non_empty = |name: &str| get(name).filter(|v| !v.is_empty()).map(str::to_string);

@@ -8,6 +8,9 @@ use tessera_core::{AppKind, UnixMillis};
 
 use crate::StoreError;
 
+/// Message IDs longer than this are remembered by their SHA-256.
+pub(crate) const MAX_STORED_MESSAGE_ID: usize = 128;
+
 /// How many message IDs are remembered between sweeps of expired replay rows.
 pub(crate) const REPLAY_SWEEP_EVERY: u32 = 256;
 
@@ -146,22 +149,24 @@ macro_rules! impl_sql_store {
                 writes: Vec<crate::batch::BatchedWrite>,
             ) -> Vec<crate::batch::Outcome> {
                 let mut outcomes: Vec<crate::batch::Outcome> = vec![Ok(false); writes.len()];
-                let split = crate::batch::SplitBatch::of(writes);
+                let mut split = crate::batch::SplitBatch::of(writes);
                 if !split.audits.is_empty() {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary) ",
-                    );
-                    insert.push_values(&split.audits, |mut row, (_, at, actor, event)| {
-                        row.push_bind(*at)
-                            .push_bind(actor.as_str())
-                            .push_bind(event.action)
-                            .push_bind(event.target_kind)
-                            .push_bind(event.target_id.as_str())
-                            .push_bind(event.summary.to_string());
-                    });
-                    let outcome = insert.build().execute(writer).await.map(|_| true).map_err(|e| e.to_string());
-                    for (position, ..) in &split.audits {
-                        outcomes[*position] = outcome.clone();
+                    // One statement for the batch; if it fails, each row alone, so that one bad
+                    // row fails only its own caller.
+                    let all: Vec<_> = split.audits.iter().collect();
+                    let results = match Self::insert_audits(writer, &all).await {
+                        Ok(()) => vec![Ok(true); all.len()],
+                        Err(_) if all.len() > 1 => {
+                            let mut results = Vec::with_capacity(all.len());
+                            for audit in &all {
+                                results.push(Self::insert_audits(writer, &[*audit]).await.map(|()| true));
+                            }
+                            results
+                        }
+                        Err(e) => vec![Err(e)],
+                    };
+                    for ((position, ..), result) in split.audits.iter().zip(results) {
+                        outcomes[*position] = result;
                     }
                 }
                 if !split.replays.is_empty() {
@@ -176,37 +181,67 @@ macro_rules! impl_sql_store {
                             tracing::warn!(error = %e, "sweeping expired message IDs failed");
                         }
                     }
-                    // One statement decides, so two nodes racing on one ID cannot both win; an
-                    // expired row is taken over. The rows it returns are the IDs that were new.
-                    let mut insert = sqlx::QueryBuilder::<$db>::new("INSERT INTO message_replay (issuer, message_id, expires_at) ");
-                    insert.push_values(&split.replays, |mut row, (_, issuer, message_id, expires_at)| {
-                        row.push_bind(issuer.as_str()).push_bind(message_id.as_str()).push_bind(*expires_at);
-                    });
-                    insert
-                        .push(" ON CONFLICT (issuer, message_id) DO UPDATE SET expires_at = excluded.expires_at WHERE message_replay.expires_at < ")
-                        .push_bind(now)
-                        .push(" RETURNING issuer, message_id");
-                    match insert.build().fetch_all(writer).await {
-                        Ok(rows) => {
-                            let mut new = std::collections::HashSet::new();
-                            for row in &rows {
-                                if let (Ok(issuer), Ok(message_id)) = (row.try_get::<String, _>(0), row.try_get::<String, _>(1)) {
-                                    new.insert((issuer, message_id));
-                                }
+                    // Rows in key order: two nodes inserting overlapping IDs lock them in the same
+                    // order, so they cannot deadlock.
+                    split.replays.sort_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)));
+                    let all: Vec<_> = split.replays.iter().collect();
+                    let results: Vec<crate::batch::Outcome> = match Self::insert_replays(writer, now, &all).await {
+                        Ok(new) => all.iter().map(|(_, issuer, id, _)| Ok(new.contains(&(issuer.clone(), id.clone())))).collect(),
+                        Err(_) if all.len() > 1 => {
+                            let mut results = Vec::with_capacity(all.len());
+                            for replay in &all {
+                                results.push(Self::insert_replays(writer, now, &[*replay]).await.map(|new| !new.is_empty()));
                             }
-                            for (position, issuer, message_id, _) in &split.replays {
-                                outcomes[*position] = Ok(new.contains(&(issuer.clone(), message_id.clone())));
-                            }
+                            results
                         }
-                        Err(e) => {
-                            let message = e.to_string();
-                            for (position, ..) in &split.replays {
-                                outcomes[*position] = Err(message.clone());
-                            }
-                        }
+                        Err(e) => vec![Err(e)],
+                    };
+                    for ((position, ..), result) in split.replays.iter().zip(results) {
+                        outcomes[*position] = result;
                     }
                 }
                 outcomes
+            }
+
+            async fn insert_audits(
+                writer: &sqlx::Pool<$db>,
+                audits: &[&(usize, i64, String, NewAuditEvent)],
+            ) -> Result<(), String> {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary) ",
+                );
+                insert.push_values(audits, |mut row, (_, at, actor, event)| {
+                    row.push_bind(*at)
+                        .push_bind(actor.as_str())
+                        .push_bind(event.action)
+                        .push_bind(event.target_kind)
+                        .push_bind(event.target_id.as_str())
+                        .push_bind(event.summary.to_string());
+                });
+                insert.build().execute(writer).await.map(|_| ()).map_err(|e| e.to_string())
+            }
+
+            /// One statement decides, so two nodes racing on one ID cannot both win; an expired
+            /// row is taken over. Returns the (issuer, ID) pairs that were new.
+            async fn insert_replays(
+                writer: &sqlx::Pool<$db>,
+                now: i64,
+                replays: &[&(usize, String, String, i64)],
+            ) -> Result<std::collections::HashSet<(String, String)>, String> {
+                let mut insert = sqlx::QueryBuilder::<$db>::new("INSERT INTO message_replay (issuer, message_id, expires_at) ");
+                insert.push_values(replays, |mut row, (_, issuer, message_id, expires_at)| {
+                    row.push_bind(issuer.as_str()).push_bind(message_id.as_str()).push_bind(*expires_at);
+                });
+                insert
+                    .push(" ON CONFLICT (issuer, message_id) DO UPDATE SET expires_at = excluded.expires_at WHERE message_replay.expires_at < ")
+                    .push_bind(now)
+                    .push(" RETURNING issuer, message_id");
+                let rows = insert.build().fetch_all(writer).await.map_err(|e| e.to_string())?;
+                let mut new = std::collections::HashSet::new();
+                for row in &rows {
+                    new.insert((row.try_get::<String, _>(0).map_err(|e| e.to_string())?, row.try_get::<String, _>(1).map_err(|e| e.to_string())?));
+                }
+                Ok(new)
             }
 
             async fn append_audit(tx: &mut Tx, actor: &Actor, at: i64, event: NewAuditEvent) -> Result<(), StoreError> {
@@ -1077,10 +1112,16 @@ macro_rules! impl_sql_store {
                 expires_at: i64,
                 now: i64,
             ) -> Result<bool, StoreError> {
+                // Long IDs are kept as their digest: a key of any size fits the index.
+                let message_id = if message_id.len() > crate::sql::MAX_STORED_MESSAGE_ID {
+                    format!("sha256:{}", crate::sql::sha256_hex(message_id.as_bytes()))
+                } else {
+                    message_id.to_string()
+                };
                 self.batcher
                     .submit(crate::batch::BatchedWrite::Replay {
                         issuer: issuer.to_string(),
-                        message_id: message_id.to_string(),
+                        message_id,
                         expires_at,
                         now,
                     })

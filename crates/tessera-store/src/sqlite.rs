@@ -33,7 +33,11 @@ impl SqliteStore {
         sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
         let migrated = MIGRATOR.run_direct(&mut *conn).await;
         let violations = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut *conn).await;
-        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+        if let Err(e) = sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await {
+            // Never back into the pool with foreign keys off.
+            drop(conn.detach());
+            return Err(e.into());
+        }
         migrated.map_err(|e| StoreError::Migration(e.to_string()))?;
         if !violations?.is_empty() {
             return Err(StoreError::Migration(

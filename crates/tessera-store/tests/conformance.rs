@@ -109,6 +109,7 @@ conformance!(
     concurrent_audit_records_all_commit,
     reads_see_this_process_writes_at_once_and_other_writers_within_a_second,
     wsfed_relying_parties_round_trip,
+    one_bad_row_fails_only_its_own_caller_in_a_batch,
 );
 
 fn actor() -> Actor {
@@ -699,4 +700,43 @@ async fn wsfed_relying_parties_round_trip(store: Arc<dyn Store>, _raw: Raw) {
         tessera_core::SettingsChange { name_id_source: Some(tessera_core::UserAttribute::Upn), ..Default::default() };
     let updated = store.update_app_kind(&actor(), app.id, &change.apply(&found.kind).unwrap()).await.unwrap();
     assert!(matches!(updated.kind, AppKind::WsFed(c) if c.name_id_source == tessera_core::UserAttribute::Upn));
+}
+
+async fn one_bad_row_fails_only_its_own_caller_in_a_batch(store: Arc<dyn Store>, _raw: Raw) {
+    // A 10 KB message ID (over PostgreSQL's index row limit as it stands) and an audit target
+    // with a NUL (which PostgreSQL's TEXT refuses), sent among ordinary writes: the ordinary
+    // ones must all commit, whatever batch they share.
+    let long_id = "x".repeat(10_000);
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let store = store.clone();
+        let long_id = long_id.clone();
+        tasks.push(tokio::spawn(async move {
+            let result = match n {
+                0 => store.remember_message_id("sp", &long_id, 10_000, 5_000).await,
+                1 => {
+                    let event =
+                        tessera_core::NewAuditEvent::new("test.bad", "user", "nul\0byte", serde_json::json!({}));
+                    store.append_audit(&actor(), event).await.map(|()| true)
+                }
+                n if n % 2 == 0 => store.remember_message_id("sp", &format!("_id{n}"), 10_000, 5_000).await,
+                n => {
+                    let event =
+                        tessera_core::NewAuditEvent::new("test.good", "user", n.to_string(), serde_json::json!({}));
+                    store.append_audit(&actor(), event).await.map(|()| true)
+                }
+            };
+            (n, result)
+        }));
+    }
+    for task in tasks {
+        match task.await.unwrap() {
+            (_, Ok(new)) => assert!(new),
+            (1, Err(StoreError::WriteFailed(_))) => {}
+            (n, Err(e)) => panic!("write {n} failed with the bad row: {e}"),
+        }
+    }
+    assert!(!store.remember_message_id("sp", &long_id, 10_000, 5_000).await.unwrap(), "the long ID is remembered");
+    let events = store.list_audit(&AuditQuery { limit: 1000, ..AuditQuery::default() }).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.action == "test.good").count(), 19);
 }

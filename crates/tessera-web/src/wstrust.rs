@@ -2,7 +2,7 @@
 //! (AD FS's paths, which Windows and Office expect): the usernamemixed endpoints for WS-Trust
 //! 1.3 and 2005, and MEX. A token needs what the browser flow needs: the right password under
 //! the same lockout, a granted group, and the app's policy met, which here cannot include a
-//! second factor. The portal's password notice is not asked for: a device joining Entra ID
+//! second factor: an app that requires MFA, or a user who has a second factor, gets a fault. The portal's password notice is not asked for: a device joining Entra ID
 //! has no page to show it on.
 
 use axum::Router;
@@ -236,7 +236,7 @@ async fn answer(
     let Some(addresses) = client_addresses(peer(extensions), headers, &state.signin.trusted_proxies) else {
         return Err(TrustFault::InvalidRequest("the forwarding header could not be read".into()).into());
     };
-    let PasswordAccepted { user, .. } =
+    let PasswordAccepted { user, has_totp } =
         match check_password(state, &addresses, &request.username, &request.password, "wstrust").await {
             Ok(accepted) => accepted,
             Err(PasswordRefusal::Failed) => {
@@ -253,6 +253,19 @@ async fn answer(
             }
             Err(PasswordRefusal::Store(e)) => return Err(unavailable(&e).into()),
         };
+    // A user with a second factor shows it at every sign-in in the browser; a password alone
+    // must not stand in for it here.
+    if has_totp {
+        audit_denied(state, app, &user, &addresses.client.to_string(), "second_factor_enrolled")
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let fault = TrustFault::RequestFailed(
+            "This account signs in with a second factor, which a password-only (WS-Trust) sign-in cannot show. \
+             Sign in through the browser instead."
+                .into(),
+        );
+        return Err(Refusal { fault, audited: true });
+    }
     let access = state.store.check_access(user.id, app.id).await.map_err(|e| unavailable(&e))?;
     let authn = AuthnContext::default().with(Factor::Password, now);
     match decide(&access, &app.policy, addresses.client, &authn) {

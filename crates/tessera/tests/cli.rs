@@ -609,7 +609,7 @@ fn metadata_is_read_by_pysaml2_and_follows_rotation() {
     assert!(!after.contains(app["signing_certificate"].as_str().unwrap()));
     env.ok(&["app", "add", "bookmark", "--label", "B", "--url", "https://b.example.com"]);
     assert!(env.fails(&["app", "metadata", "B"], 1).contains("no IdP metadata"));
-    env.fails(&["app", "metadata", "M365", "--protocol", "wsfed"], 2);
+    env.fails(&["app", "metadata", "M365", "--protocol", "oidc"], 2);
     env.fails(&["app", "metadata", "nope"], 1);
 }
 

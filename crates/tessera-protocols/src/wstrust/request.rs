@@ -12,6 +12,8 @@ use crate::saml11::{WSA_NS, WSP_NS, WSU_NS};
 
 const PASSWORD_TEXT: &str =
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText";
+/// The longest MessageID accepted (a `urn:uuid:` is 45).
+const MAX_MESSAGE_ID: usize = 256;
 /// How far ahead of Tessera's clock a Timestamp may be created.
 pub const MAX_FUTURE_MS: i64 = 60_000;
 /// The longest user name and password read; longer is refused before anything is checked.
@@ -100,6 +102,9 @@ pub fn parse_request(
         }
     }
     let message_id = only_child(header, WSA_NS, "MessageID")?.map(text_of).transpose()?;
+    if message_id.as_ref().is_some_and(|id| id.is_empty() || id.len() > MAX_MESSAGE_ID) {
+        return Err(invalid(format!("the MessageID must be 1 to {MAX_MESSAGE_ID} characters")));
+    }
     let to = only_child(header, WSA_NS, "To")?.map(text_of).transpose()?;
 
     let security = required(header, WSSE_NS, "Security")?;

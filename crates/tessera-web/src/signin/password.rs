@@ -68,7 +68,14 @@ pub(crate) async fn check_password(
     };
     let actor = Actor(format!("ip:{ip}"));
 
-    if username.is_empty() || username.len() > 254 || password.is_empty() || password.len() > 1024 {
+    // A name with control characters is no one's; it is not written anywhere either (a NUL
+    // cannot be stored in PostgreSQL's text).
+    if username.is_empty()
+        || username.len() > 254
+        || username.chars().any(char::is_control)
+        || password.is_empty()
+        || password.len() > 1024
+    {
         return Err(PasswordRefusal::Failed);
     }
 

@@ -429,3 +429,36 @@ async fn unknown_wrong_and_suspended_users_get_the_same_fault() {
     }
     assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]), "{bodies:?}");
 }
+
+#[tokio::test]
+async fn a_user_with_a_second_factor_gets_no_password_only_token() {
+    let world = world().await;
+    let Some(python) = msal_python() else { return };
+    let alice = world.store.find_user("alice@contoso.com").await.unwrap();
+    world.store.put_pending_totp(alice.id, b"sealed secret", 0).await.unwrap();
+    assert!(world.store.confirm_totp(&Actor::system(), alice.id, 1, &[]).await.unwrap());
+    let mut browser = Browser::new(&world);
+    let rst = msal_rst(&python, "alice@contoso.com", PASSWORD, PATH_13, ACTION_13);
+    let reply = post_rst(&mut browser, PATH_13, ACTION_13, &rst).await;
+    let error = msal_parse(&python, &reply.body).unwrap_err();
+    assert_eq!(error["code"], "f:RequestFailed", "{error}");
+    assert!(error["reason"].as_str().unwrap().contains("second factor"), "{error}");
+    assert!(world.audit_actions().await.iter().any(|a| a == "wstrust.denied"));
+}
+
+#[tokio::test]
+async fn oversized_message_ids_and_control_characters_in_names_are_refused() {
+    let world = world().await;
+    let mut browser = Browser::new(&world);
+    let long = rst(PATH_13, &at(0), &at(600), REALM, "").replacen(
+        "<wsa:MessageID>urn:uuid:",
+        &format!("<wsa:MessageID>urn:uuid:{}", "x".repeat(300)),
+        1,
+    );
+    let reply = post_rst(&mut browser, PATH_13, ACTION_13, &long).await;
+    assert!(reply.body.contains("MessageID must be"), "{}", reply.body);
+    let control = rst(PATH_13, &at(0), &at(600), REALM, "").replace("alice@contoso.com", "alice&#x9;@contoso.com");
+    let reply = post_rst(&mut browser, PATH_13, ACTION_13, &control).await;
+    assert!(reply.body.contains("f:FailedAuthentication"), "{}", reply.body);
+    assert!(!reply.body.contains("RequestSecurityTokenResponse"));
+}
