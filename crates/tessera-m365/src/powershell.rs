@@ -80,81 +80,60 @@ pub struct FederationCommand {
 impl FederationCommand {
     /// The PowerShell, ready to paste.
     pub fn render(&self, style: Style) -> Result<String, M365Error> {
-        let mut values: Vec<(&'static str, String)> = Vec::new();
-        let mut add = |name: &'static str, value: &str| -> Result<(), M365Error> {
-            values.push((name, quote(name, value)?));
-            Ok(())
+        let graph = style == Style::Graph;
+        // Each value under its Graph and its MSOnline parameter name, in the cmdlets' order.
+        let protocol = match (self.protocol, graph) {
+            (Protocol::WsFed, true) => "wsFed",
+            (Protocol::Saml, true) => "saml",
+            (Protocol::WsFed, false) => "WsFed",
+            (Protocol::Saml, false) => "Samlp",
         };
-        match style {
-            Style::Graph => {
-                add("DomainId", &self.domain)?;
-                add("DisplayName", &self.display_name)?;
-                add("IssuerUri", &self.issuer_uri)?;
-                add("PassiveSignInUri", &self.passive_sign_in_uri)?;
-                if let Some(active) = &self.active_sign_in_uri {
-                    add("ActiveSignInUri", active)?;
-                }
-                add("MetadataExchangeUri", &self.metadata_exchange_uri)?;
-                add("SignOutUri", &self.sign_out_uri)?;
-                add("SigningCertificate", &self.signing_certificate)?;
-                if let Some(next) = &self.next_signing_certificate {
-                    add("NextSigningCertificate", next)?;
-                }
-                add(
-                    "PreferredAuthenticationProtocol",
-                    match self.protocol {
-                        Protocol::WsFed => "wsFed",
-                        Protocol::Saml => "saml",
-                    },
-                )?;
-                // Tessera's MFA is honoured, so users are not asked twice (M365-PROTOCOLS.md §7.2).
-                add("FederatedIdpMfaBehavior", "acceptIfMfaDoneByFederatedIdp")?;
-                Ok(format!(
-                    "# Federates {domain} with Tessera ({protocol}). Needs Microsoft Graph PowerShell and a\n\
-                     # Domain Name, Hybrid Identity or External Identity Provider Administrator.\n\
-                     Connect-MgGraph -Scopes 'Domain-InternalFederation.ReadWrite.All'\n\
-                     $federation = @{{\n{body}}}\n\
-                     New-MgDomainFederationConfiguration @federation\n",
-                    domain = comment_safe(&self.domain),
-                    protocol = self.protocol_name(),
-                    body = hashtable(&values),
-                ))
-            }
-            Style::MsOnline => {
-                add("DomainName", &self.domain)?;
-                add("Authentication", "Federated")?;
-                add("FederationBrandName", &self.display_name)?;
-                add("IssuerUri", &self.issuer_uri)?;
-                add("PassiveLogOnUri", &self.passive_sign_in_uri)?;
-                if let Some(active) = &self.active_sign_in_uri {
-                    add("ActiveLogOnUri", active)?;
-                }
-                add("MetadataExchangeUri", &self.metadata_exchange_uri)?;
-                add("LogOffUri", &self.sign_out_uri)?;
-                add("SigningCertificate", &self.signing_certificate)?;
-                if let Some(next) = &self.next_signing_certificate {
-                    add("NextSigningCertificate", next)?;
-                }
-                add(
-                    "PreferredAuthenticationProtocol",
-                    match self.protocol {
-                        Protocol::WsFed => "WsFed",
-                        Protocol::Saml => "Samlp",
-                    },
-                )?;
-                values.push(("SupportsMfa", "$true".into()));
-                Ok(format!(
-                    "# Federates {domain} with Tessera ({protocol}) through the MSOnline module, which\n\
-                     # Microsoft retired in 2025: prefer --style graph where it still works.\n\
-                     Connect-MsolService\n\
-                     $federation = @{{\n{body}}}\n\
-                     Set-MsolDomainAuthentication @federation\n",
-                    domain = comment_safe(&self.domain),
-                    protocol = self.protocol_name(),
-                    body = hashtable(&values),
-                ))
+        let fields: [(&'static str, &'static str, Option<&str>); 11] = [
+            ("DomainId", "DomainName", Some(&self.domain)),
+            ("", "Authentication", Some("Federated")),
+            ("DisplayName", "FederationBrandName", Some(&self.display_name)),
+            ("IssuerUri", "IssuerUri", Some(&self.issuer_uri)),
+            ("PassiveSignInUri", "PassiveLogOnUri", Some(&self.passive_sign_in_uri)),
+            ("ActiveSignInUri", "ActiveLogOnUri", self.active_sign_in_uri.as_deref()),
+            ("MetadataExchangeUri", "MetadataExchangeUri", Some(&self.metadata_exchange_uri)),
+            ("SignOutUri", "LogOffUri", Some(&self.sign_out_uri)),
+            ("SigningCertificate", "SigningCertificate", Some(&self.signing_certificate)),
+            ("NextSigningCertificate", "NextSigningCertificate", self.next_signing_certificate.as_deref()),
+            ("PreferredAuthenticationProtocol", "PreferredAuthenticationProtocol", Some(protocol)),
+        ];
+        let mut values: Vec<(&'static str, String)> = Vec::new();
+        for (graph_name, msonline_name, value) in fields {
+            let name = if graph { graph_name } else { msonline_name };
+            if let (false, Some(value)) = (name.is_empty(), value) {
+                values.push((name, quote(name, value)?));
             }
         }
+        // Tessera's MFA is honoured, so users are not asked twice (M365-PROTOCOLS.md §7.2).
+        if graph {
+            values
+                .push(("FederatedIdpMfaBehavior", quote("FederatedIdpMfaBehavior", "acceptIfMfaDoneByFederatedIdp")?));
+        } else {
+            values.push(("SupportsMfa", "$true".into()));
+        }
+        let (header, connect, cmdlet) = if graph {
+            (
+                "Needs Microsoft Graph PowerShell and a\n# Domain Name, Hybrid Identity or External Identity Provider Administrator.",
+                "Connect-MgGraph -Scopes 'Domain-InternalFederation.ReadWrite.All'",
+                "New-MgDomainFederationConfiguration",
+            )
+        } else {
+            (
+                "Through the MSOnline module, which\n# Microsoft retired in 2025: prefer --style graph where it still works.",
+                "Connect-MsolService",
+                "Set-MsolDomainAuthentication",
+            )
+        };
+        Ok(format!(
+            "# Federates {domain} with Tessera ({protocol}). {header}\n{connect}\n$federation = @{{\n{body}}}\n{cmdlet} @federation\n",
+            domain = comment_safe(&self.domain),
+            protocol = self.protocol_name(),
+            body = hashtable(&values),
+        ))
     }
 
     fn protocol_name(&self) -> &'static str {

@@ -4,7 +4,8 @@
 use tessera_xml::XmlError;
 use tessera_xml::writer::Element;
 
-use crate::saml2::{DSIG_NS, METADATA_NS};
+use crate::saml2::METADATA_NS;
+use crate::saml2::idp_metadata::key_descriptor;
 use crate::saml11::{TOKEN_TYPE, TRUST_13_NS, TRUST_2005_NS, WSA_NS};
 
 pub const FED_NS: &str = "http://docs.oasis-open.org/wsfed/federation/200706";
@@ -223,15 +224,6 @@ pub struct FederationMetadata<'a> {
     pub signing_certificates: Vec<&'a str>,
     /// Claim type URIs and display names the tokens carry.
     pub claims: Vec<(&'a str, &'a str)>,
-}
-
-fn key_descriptor(certificate: &str) -> Element {
-    Element::new(METADATA_NS, "md", "KeyDescriptor").attr("use", "signing").child(
-        Element::new(DSIG_NS, "ds", "KeyInfo").child(
-            Element::new(DSIG_NS, "ds", "X509Data")
-                .child(Element::new(DSIG_NS, "ds", "X509Certificate").text(certificate)),
-        ),
-    )
 }
 
 fn endpoint_reference(local: &'static str, address: &str) -> Element {

@@ -23,7 +23,8 @@ pub struct IdpMetadata<'a> {
     pub name_id_formats: &'a [&'a str],
 }
 
-fn key_descriptor(certificate: &str) -> Element {
+/// A signing KeyDescriptor carrying a base64 DER certificate.
+pub(crate) fn key_descriptor(certificate: &str) -> Element {
     Element::new(METADATA_NS, "md", "KeyDescriptor").attr("use", "signing").child(
         Element::new(DSIG_NS, "ds", "KeyInfo").child(
             Element::new(DSIG_NS, "ds", "X509Data")

@@ -7,11 +7,11 @@
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::{Extensions, HeaderMap, StatusCode};
+use axum::http::{Extensions, HeaderMap};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tessera_core::policy::{PolicyOutcome, decide};
+use tessera_core::policy::PolicyOutcome;
 use tessera_core::{Actor, AppKind, Application, NewAuditEvent, UnixMillis};
 use tessera_protocols::saml2::logout::{STATUS_REQUESTER, STATUS_RESPONDER, StatusMessage, build_status_response};
 use tessera_protocols::saml2::response::{Signing, build_response, m365_params, sp_params, sp_values};
@@ -25,7 +25,7 @@ use crate::AppState;
 use crate::signin::pages;
 use crate::signin::parked::park;
 use crate::signin::session::{self, Current};
-use crate::signin::{client_addresses, login, peer};
+use crate::signin::sign_on::{decide_sign_on, denied_page, park_for_second_factor};
 
 const NO_PASSIVE: &str = "urn:oasis:names:tc:SAML:2.0:status:NoPassive";
 const NO_AUTHN_CONTEXT: &str = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext";
@@ -277,18 +277,13 @@ async fn issue(
     pending: Pending,
     current: Current,
 ) -> Response {
-    let Some(addresses) = client_addresses(peer(extensions), headers, &state.signin.trusted_proxies) else {
-        return login::unreadable_forwarding();
+    let require_mfa = pending.context == RequestedContext::Mfa;
+    let (outcome, ip) = match decide_sign_on(state, extensions, headers, app, &current, require_mfa).await {
+        Ok(decided) => decided,
+        Err(response) => return response,
     };
-    let ip = addresses.client.to_string();
-    let access = match state.store.check_access(current.user.id, app.id).await {
-        Ok(access) => access,
-        Err(e) => return pages::failure(e),
-    };
-    let mut policy = app.policy.clone();
-    policy.require_mfa |= pending.context == RequestedContext::Mfa;
     let actor = Actor(format!("user:{}", current.user.id));
-    match decide(&access, &policy, addresses.client, &current.session.authn) {
+    match outcome {
         PolicyOutcome::Deny(denial) if pending.is_passive => {
             // A passive request must not take over the screen: the SP hears "denied".
             let event = NewAuditEvent::new(
@@ -304,29 +299,12 @@ async fn issue(
             status_answer(state, app, &pending, REQUEST_DENIED).await
         }
         PolicyOutcome::Deny(denial) => {
-            let event = NewAuditEvent::new(
-                "saml.denied",
-                "app",
-                app.id,
-                json!({"user_id": current.user.id.to_string(), "ip": ip, "reason": denial.as_str(),
-                       "request_id": pending.request_id}),
-            );
-            if let Err(e) = state.store.append_audit(&actor, event).await {
-                return pages::failure(e);
-            }
-            pages::message(StatusCode::FORBIDDEN, "You cannot open this application", denial.user_message())
+            let summary = json!({"user_id": current.user.id.to_string(), "ip": ip, "reason": denial.as_str(),
+                                 "request_id": pending.request_id});
+            denied_page(state, app, &current, "saml.denied", summary, denial.user_message()).await
         }
         PolicyOutcome::NeedSecondFactor if pending.is_passive => status_answer(state, app, &pending, NO_PASSIVE).await,
-        PolicyOutcome::NeedSecondFactor => {
-            let payload = match serde_json::to_value(&pending) {
-                Ok(payload) => payload,
-                Err(e) => return pages::failure(e),
-            };
-            match park(state, headers, "saml", payload).await {
-                Ok((id, cookies)) => pages::redirect(&format!("/mfa/totp?continue={id}"), &cookies),
-                Err(response) => response,
-            }
-        }
+        PolicyOutcome::NeedSecondFactor => park_for_second_factor(state, headers, "saml", &pending).await,
         PolicyOutcome::Allow => {
             let signer = match state.keys.signer(app.id).await {
                 Ok(signer) => signer,

@@ -10,6 +10,7 @@ pub(crate) mod parked;
 pub(crate) mod password;
 pub(crate) mod portal;
 pub(crate) mod session;
+pub(crate) mod sign_on;
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tessera_core::app::ENTRA_RELYING_PARTY;
-use tessera_core::policy::{Factor, PolicyOutcome, decide};
+use tessera_core::policy::{Factor, PolicyOutcome};
 use tessera_core::{Actor, AppKind, Application, NewAuditEvent, UnixMillis};
 use tessera_protocols::saml2::response::ENTRA_ACS;
 use tessera_protocols::saml2::sso::clip;
@@ -19,10 +19,11 @@ use tessera_protocols::wsfed::{PassiveRequest, SignInRequest, accept_sign_in, pa
 
 use crate::AppState;
 use crate::saml::{AppRoute, Refused, refuse};
+use crate::signin::audit_ip;
 use crate::signin::pages::{self, PostForm};
 use crate::signin::parked::park;
 use crate::signin::session::{self, Current};
-use crate::signin::{audit_ip, client_addresses, login, peer};
+use crate::signin::sign_on::{decide_sign_on, denied_page, park_for_second_factor};
 
 /// A validated passive sign-in waiting to be answered; parked (as JSON) while its user signs in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -189,40 +190,17 @@ async fn issue(
     pending: Pending,
     current: Current,
 ) -> Response {
-    let Some(addresses) = client_addresses(peer(extensions), headers, &state.signin.trusted_proxies) else {
-        return login::unreadable_forwarding();
+    let (outcome, ip) = match decide_sign_on(state, extensions, headers, app, &current, pending.mfa).await {
+        Ok(decided) => decided,
+        Err(response) => return response,
     };
-    let ip = addresses.client.to_string();
-    let access = match state.store.check_access(current.user.id, app.id).await {
-        Ok(access) => access,
-        Err(e) => return pages::failure(e),
-    };
-    let mut policy = app.policy.clone();
-    policy.require_mfa |= pending.mfa;
     let actor = Actor(format!("user:{}", current.user.id));
-    match decide(&access, &policy, addresses.client, &current.session.authn) {
+    match outcome {
         PolicyOutcome::Deny(denial) => {
-            let event = NewAuditEvent::new(
-                "wsfed.denied",
-                "app",
-                app.id,
-                json!({"user_id": current.user.id.to_string(), "ip": ip, "reason": denial.as_str()}),
-            );
-            if let Err(e) = state.store.append_audit(&actor, event).await {
-                return pages::failure(e);
-            }
-            pages::message(StatusCode::FORBIDDEN, "You cannot open this application", denial.user_message())
+            let summary = json!({"user_id": current.user.id.to_string(), "ip": ip, "reason": denial.as_str()});
+            denied_page(state, app, &current, "wsfed.denied", summary, denial.user_message()).await
         }
-        PolicyOutcome::NeedSecondFactor => {
-            let payload = match serde_json::to_value(&pending) {
-                Ok(payload) => payload,
-                Err(e) => return pages::failure(e),
-            };
-            match park(state, headers, "wsfed", payload).await {
-                Ok((id, cookies)) => pages::redirect(&format!("/mfa/totp?continue={id}"), &cookies),
-                Err(response) => response,
-            }
-        }
+        PolicyOutcome::NeedSecondFactor => park_for_second_factor(state, headers, "wsfed", &pending).await,
         PolicyOutcome::Allow => {
             let signer = match state.keys.signer(app.id).await {
                 Ok(signer) => signer,
