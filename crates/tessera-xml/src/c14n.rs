@@ -88,37 +88,53 @@ pub(crate) fn write_namespace(out: &mut String, prefix: &str, uri: &str) {
 
 /// Characters XML 1.0 cannot carry at all, even escaped.
 pub(crate) fn illegal_character(text: &str) -> Option<char> {
+    // Most text has none of the suspects: C0 controls other than tab, LF and CR, and the lead
+    // byte of U+FFFE and U+FFFF. One pass over the bytes clears it.
+    let suspect = |b: &u8| (*b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || *b == 0xEF;
+    if !text.as_bytes().iter().any(suspect) {
+        return None;
+    }
     text.chars()
         .find(|&c| matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}'))
+}
+
+/// Appends `value` with each ASCII character `escape` names replaced, copying the runs between
+/// them whole (base64 values of a kilobyte and more are common).
+fn escape_into(out: &mut String, value: &str, escape: impl Fn(u8) -> Option<&'static str>) {
+    let mut run_start = 0;
+    for (i, b) in value.bytes().enumerate() {
+        if let Some(replacement) = escape(b) {
+            out.push_str(&value[run_start..i]);
+            out.push_str(replacement);
+            run_start = i + 1;
+        }
+    }
+    out.push_str(&value[run_start..]);
 }
 
 /// c14n attribute escaping: `& < "` and the whitespace characters that would otherwise be
 /// normalized away.
 pub(crate) fn escape_attribute(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
+    escape_into(out, value, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'"' => Some("&quot;"),
+        b'\t' => Some("&#x9;"),
+        b'\n' => Some("&#xA;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
+    })
 }
 
 /// c14n text escaping: `& < >` and carriage returns.
 pub(crate) fn escape_text(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
+    escape_into(out, value, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
+    })
 }
 
 /// Exclusive c14n of `element` and its descendants, leaving out the subtree `exclude` (the
