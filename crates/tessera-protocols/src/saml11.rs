@@ -198,6 +198,14 @@ pub enum TrustVersion {
 }
 
 impl TrustVersion {
+    /// `1.3` or `2005`, for messages and audit records.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrustVersion::V13 => "1.3",
+            TrustVersion::Feb2005 => "2005",
+        }
+    }
+
     pub fn namespace(self) -> &'static str {
         match self {
             TrustVersion::Feb2005 => TRUST_2005_NS,

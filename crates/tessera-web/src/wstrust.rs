@@ -7,8 +7,8 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{MatchedPath, Path, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
@@ -17,7 +17,7 @@ use tessera_core::policy::{AuthnContext, Factor, PolicyOutcome, decide};
 use tessera_core::{Actor, Application, NewAuditEvent};
 use tessera_protocols::saml11::{build_assertion, m365_params};
 use tessera_protocols::wstrust::fault::TrustFault;
-use tessera_protocols::wstrust::mex::{MexEndpoints, build_mex};
+use tessera_protocols::wstrust::mex::{MexEndpoints, build_mex, build_mex_get_response};
 use tessera_protocols::wstrust::request::{TokenRequest, parse_request};
 use tessera_protocols::wstrust::response::build_response_envelope;
 use tessera_protocols::wstrust::{SoapVersion, TrustVersion};
@@ -29,9 +29,9 @@ use crate::signin::{audit_ip, client_addresses, peer, session};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/m365/{idp_path}/adfs/services/trust/13/usernamemixed", post(issue_13))
-        .route("/m365/{idp_path}/adfs/services/trust/2005/usernamemixed", post(issue_2005))
-        .route("/m365/{idp_path}/adfs/services/trust/mex", get(mex_get).post(mex_post))
+        .route("/m365/{idp_path}/adfs/services/trust/13/usernamemixed", post(usernamemixed))
+        .route("/m365/{idp_path}/adfs/services/trust/2005/usernamemixed", post(usernamemixed))
+        .route("/m365/{idp_path}/adfs/services/trust/mex", get(mex).post(mex))
         // A bigger body is refused (413) before it is read: the parser's cap is the same.
         .layer(axum::extract::DefaultBodyLimit::max(tessera_xml::Limits::MESSAGE.max_bytes))
 }
@@ -47,61 +47,27 @@ async fn connector(state: &AppState, idp_path: &str) -> Result<Application, Resp
     }
 }
 
-fn mex_document(app: &Application, public_url: &str) -> Option<String> {
+/// A connector's usernamemixed endpoints, which MEX lists.
+fn mex_endpoints(app: &Application, public_url: &str) -> Option<(String, String)> {
     let endpoints = app.endpoints(public_url);
-    Some(build_mex(&MexEndpoints {
-        trust_13: &endpoints.wstrust_13_usernamemixed?,
-        trust_2005: &endpoints.wstrust_2005_usernamemixed?,
-    }))
+    Some((endpoints.wstrust_13_usernamemixed?, endpoints.wstrust_2005_usernamemixed?))
 }
 
-async fn mex_get(State(state): State<AppState>, Path(idp_path): Path<String>) -> Response {
+/// MEX: the WSDL on GET; on POST (WS-Transfer Get), the same in a SOAP GetResponse.
+async fn mex(State(state): State<AppState>, Path(idp_path): Path<String>, method: Method, body: Bytes) -> Response {
     let app = match connector(&state, &idp_path).await {
         Ok(app) => app,
         Err(response) => return response,
     };
-    match mex_document(&app, &state.public_url) {
-        Some(wsdl) => xml_response(StatusCode::OK, "text/xml; charset=utf-8", wsdl),
-        None => (StatusCode::NOT_FOUND, "no such application").into_response(),
-    }
-}
-
-/// WS-MetadataExchange over WS-Transfer Get: the same WSDL in a SOAP 1.2 GetResponse.
-async fn mex_post(State(state): State<AppState>, Path(idp_path): Path<String>, body: Bytes) -> Response {
-    let app = match connector(&state, &idp_path).await {
-        Ok(app) => app,
-        Err(response) => return response,
-    };
-    let Some(wsdl) = mex_document(&app, &state.public_url) else {
+    let Some((trust_13, trust_2005)) = mex_endpoints(&app, &state.public_url) else {
         return (StatusCode::NOT_FOUND, "no such application").into_response();
     };
-    let relates = match parse_message_id(&body) {
-        Some(id) => format!("<a:RelatesTo>{}</a:RelatesTo>", xml_escape(&id)),
-        None => String::new(),
-    };
-    let wsdl = wsdl.split_once("?>\n").map(|(_, rest)| rest).unwrap_or(&wsdl);
-    let envelope = format!(
-        "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://www.w3.org/2005/08/addressing\">\
-         <s:Header><a:Action s:mustUnderstand=\"1\">http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse</a:Action>{relates}\
-         </s:Header><s:Body><Metadata xmlns=\"http://schemas.xmlsoap.org/ws/2004/09/mex\">\
-         <MetadataSection Dialect=\"http://schemas.xmlsoap.org/wsdl/\" Identifier=\"http://schemas.microsoft.com/ws/2008/06/identity/securitytokenservice\">\
-         {wsdl}</MetadataSection></Metadata></s:Body></s:Envelope>"
-    );
-    xml_response(StatusCode::OK, SoapVersion::Soap12.content_type(), envelope)
-}
-
-/// The MessageID of a MEX request, if it is readable; anything else about it is ignored.
-fn parse_message_id(body: &[u8]) -> Option<String> {
-    let text = tessera_xml::reader::decode_utf8(body, &tessera_xml::Limits::MESSAGE).ok()?;
-    let parsed = tessera_xml::reader::parse(text, &tessera_xml::Limits::MESSAGE).ok()?;
-    let node = parsed.document().descendants().find(|n| {
-        n.tag_name().name() == "MessageID" && n.tag_name().namespace() == Some("http://www.w3.org/2005/08/addressing")
-    })?;
-    tessera_xml::element_text(node).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty() && t.len() <= 256)
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    let endpoints = MexEndpoints { trust_13: &trust_13, trust_2005: &trust_2005 };
+    if method == Method::POST {
+        xml_response(StatusCode::OK, SoapVersion::Soap12.content_type(), build_mex_get_response(&endpoints, &body))
+    } else {
+        xml_response(StatusCode::OK, "text/xml; charset=utf-8", build_mex(&endpoints))
+    }
 }
 
 fn xml_response(status: StatusCode, content_type: &'static str, body: String) -> Response {
@@ -111,24 +77,17 @@ fn xml_response(status: StatusCode, content_type: &'static str, body: String) ->
     response
 }
 
-async fn issue_13(
+/// A usernamemixed endpoint; which WS-Trust it speaks is in its path.
+async fn usernamemixed(
     State(state): State<AppState>,
     extensions: Extensions,
     headers: HeaderMap,
+    matched: MatchedPath,
     Path(idp_path): Path<String>,
     body: Bytes,
 ) -> Response {
-    issue(&state, &extensions, &headers, &idp_path, TrustVersion::V13, &body).await
-}
-
-async fn issue_2005(
-    State(state): State<AppState>,
-    extensions: Extensions,
-    headers: HeaderMap,
-    Path(idp_path): Path<String>,
-    body: Bytes,
-) -> Response {
-    issue(&state, &extensions, &headers, &idp_path, TrustVersion::Feb2005, &body).await
+    let version = if matched.as_str().contains("/trust/13/") { TrustVersion::V13 } else { TrustVersion::Feb2005 };
+    issue(&state, &extensions, &headers, &idp_path, version, &body).await
 }
 
 /// The action the transport names: the SOAPAction header, or SOAP 1.2's `action` parameter.
@@ -311,7 +270,7 @@ async fn answer(
         "app",
         app.id,
         json!({"user_id": user.id.to_string(), "ip": addresses.client.to_string(), "assertion_id": assertion_id,
-               "trust": trust_name(request.trust), "soap": soap_name(request.soap)}),
+               "trust": request.trust.name(), "soap": request.soap.name()}),
     );
     state.store.append_audit(&Actor(format!("user:{}", user.id)), event).await.map_err(|e| unavailable(&e))?;
     Ok(xml_response(StatusCode::OK, request.soap.content_type(), envelope))
@@ -331,20 +290,6 @@ async fn audit_denied(
         json!({"user_id": user.id.to_string(), "ip": ip, "reason": reason}),
     );
     state.store.append_audit(&Actor(format!("user:{}", user.id)), event).await
-}
-
-fn trust_name(version: TrustVersion) -> &'static str {
-    match version {
-        TrustVersion::V13 => "1.3",
-        TrustVersion::Feb2005 => "2005",
-    }
-}
-
-fn soap_name(version: SoapVersion) -> &'static str {
-    match version {
-        SoapVersion::Soap11 => "1.1",
-        SoapVersion::Soap12 => "1.2",
-    }
 }
 
 /// A fault, audited as `wstrust.refused` unless the trail has it already. Never a token.
@@ -368,7 +313,7 @@ async fn refuse(
             "app",
             app.id,
             json!({"reason": fault.code(), "detail": tessera_protocols::saml2::sso::clip(&fault.to_string()),
-                   "username": username.map(tessera_protocols::saml2::sso::clip), "ip": ip, "trust": trust_name(trust)}),
+                   "username": username.map(tessera_protocols::saml2::sso::clip), "ip": ip, "trust": trust.name()}),
         );
         if let Err(e) = state.store.append_audit(&Actor(format!("ip:{ip}")), event).await {
             tracing::error!(error = %e, "could not audit a WS-Trust refusal");

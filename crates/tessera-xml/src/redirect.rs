@@ -56,6 +56,18 @@ fn split_query(raw: &str) -> Result<RawParams<'_>, XmlError> {
     Ok(params)
 }
 
+/// Percent-encoding of everything but RFC 3986's unreserved characters.
+pub fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3 / 2);
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// Percent-decoding as `application/x-www-form-urlencoded` (`+` is a space).
 pub fn url_decode(raw: &str) -> Result<String, XmlError> {
     let bytes = raw.as_bytes();

@@ -6,6 +6,7 @@ use std::io::Write;
 
 use base64::Engine;
 use tessera_core::{UnixMillis, format_millis};
+use tessera_xml::redirect::url_encode;
 use tessera_xml::writer::Element;
 use tessera_xml::{Limits, SignaturePlacement, Signer, XmlError, element_text, reader, sign_enveloped};
 
@@ -157,17 +158,6 @@ pub fn build_logout_response(message: &StatusMessage<'_>, signer: Option<&dyn Si
         sign_enveloped(&mut response, "ID", SignaturePlacement::After("Issuer"), &[], signer)?;
     }
     response.to_document()
-}
-
-fn url_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3 / 2);
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// The HTTP-Redirect query for a message: DEFLATE, base64, then signed with RSA-SHA256 over

@@ -4,7 +4,7 @@
 //! integrated or certificate endpoints. Every binding has a `soap12:binding`, because MSAL
 //! reads one from each without checking that it is there.
 
-use super::{ACTION_13, ACTION_2005, escape};
+use super::{ACTION_13, ACTION_2005, SOAP12_NS, escape};
 
 const TNS: &str = "http://schemas.microsoft.com/ws/2008/06/identity/securitytokenservice";
 
@@ -92,11 +92,44 @@ impl Version {
     }
 }
 
-/// The MEX document, WS-Trust 1.3 first (the version MSAL prefers).
+/// The MEX document (for a GET), WS-Trust 1.3 first (the version MSAL prefers).
 pub fn build_mex(endpoints: &MexEndpoints<'_>) -> String {
+    format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}\n", definitions(endpoints))
+}
+
+/// The answer to a WS-Transfer Get (a POST to MEX): the same WSDL in a SOAP 1.2 GetResponse.
+/// `request` is the body that asked; only its MessageID is read, for RelatesTo.
+pub fn build_mex_get_response(endpoints: &MexEndpoints<'_>, request: &[u8]) -> String {
+    let relates = match message_id_of(request) {
+        Some(id) => format!("<a:RelatesTo>{}</a:RelatesTo>", escape(&id)),
+        None => String::new(),
+    };
+    format!(
+        "<s:Envelope xmlns:s=\"{SOAP12_NS}\" xmlns:a=\"http://www.w3.org/2005/08/addressing\">\
+         <s:Header><a:Action s:mustUnderstand=\"1\">http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse</a:Action>{relates}\
+         </s:Header><s:Body><Metadata xmlns=\"http://schemas.xmlsoap.org/ws/2004/09/mex\">\
+         <MetadataSection Dialect=\"http://schemas.xmlsoap.org/wsdl/\" Identifier=\"{TNS}\">{}</MetadataSection>\
+         </Metadata></s:Body></s:Envelope>",
+        definitions(endpoints)
+    )
+}
+
+/// The MessageID of a request, if it is readable and of a sane length; nothing else of it is
+/// used.
+fn message_id_of(body: &[u8]) -> Option<String> {
+    let text = tessera_xml::reader::decode_utf8(body, &tessera_xml::Limits::MESSAGE).ok()?;
+    let parsed = tessera_xml::reader::parse(text, &tessera_xml::Limits::MESSAGE).ok()?;
+    let node = parsed
+        .document()
+        .descendants()
+        .find(|n| n.tag_name().name() == "MessageID" && n.tag_name().namespace() == Some(crate::saml11::WSA_NS))?;
+    tessera_xml::element_text(node).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty() && t.len() <= 256)
+}
+
+fn definitions(endpoints: &MexEndpoints<'_>) -> String {
     let versions = [(&V13, endpoints.trust_13), (&V2005, endpoints.trust_2005)];
     let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<wsdl:definitions name=\"SecurityTokenService\" targetNamespace=\"{TNS}\" \
+        "<wsdl:definitions name=\"SecurityTokenService\" targetNamespace=\"{TNS}\" \
          xmlns:wsdl=\"http://schemas.xmlsoap.org/wsdl/\" xmlns:soap12=\"http://schemas.xmlsoap.org/wsdl/soap12/\" \
          xmlns:wsu=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd\" \
          xmlns:wsp=\"http://schemas.xmlsoap.org/ws/2004/09/policy\" xmlns:wsaw=\"http://www.w3.org/2006/05/addressing/wsdl\" \
@@ -118,7 +151,7 @@ pub fn build_mex(endpoints: &MexEndpoints<'_>) -> String {
     for (version, address) in &versions {
         out.push_str(&version.port(address));
     }
-    out.push_str("</wsdl:service></wsdl:definitions>\n");
+    out.push_str("</wsdl:service></wsdl:definitions>");
     out
 }
 

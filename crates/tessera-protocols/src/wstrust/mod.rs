@@ -23,6 +23,14 @@ pub enum SoapVersion {
 }
 
 impl SoapVersion {
+    /// `1.1` or `1.2`, for audit records.
+    pub fn name(self) -> &'static str {
+        match self {
+            SoapVersion::Soap11 => "1.1",
+            SoapVersion::Soap12 => "1.2",
+        }
+    }
+
     pub fn namespace(self) -> &'static str {
         match self {
             SoapVersion::Soap11 => SOAP11_NS,

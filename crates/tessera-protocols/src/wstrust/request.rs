@@ -128,9 +128,9 @@ pub fn parse_request(
     }
 
     let rst = required(body, endpoint.namespace(), "RequestSecurityToken")
-        .map_err(|_| invalid(format!("the body is not a WS-Trust {} RequestSecurityToken", version_name(endpoint))))?;
+        .map_err(|_| invalid(format!("the body is not a WS-Trust {} RequestSecurityToken", endpoint.name())))?;
     let request_type = text_of(required(rst, endpoint.namespace(), "RequestType")?)?;
-    if request_type != format!("{}/Issue", issue_namespace(endpoint)) {
+    if request_type != format!("{}/Issue", endpoint.namespace()) {
         return Err(invalid(format!("only Issue requests are served, not {request_type}")));
     }
     if let Some(token_type) = only_child(rst, endpoint.namespace(), "TokenType")?.map(text_of).transpose()?
@@ -143,17 +143,6 @@ pub fn parse_request(
         child(applies_to, WSA_NS, "EndpointReference").ok_or_else(|| invalid("AppliesTo has no address"))?;
     let applies_to = text_of(required(reference, WSA_NS, "Address")?)?;
     Ok(TokenRequest { soap, trust: endpoint, message_id, to, created, expires, username, password, applies_to })
-}
-
-fn version_name(version: TrustVersion) -> &'static str {
-    match version {
-        TrustVersion::V13 => "1.3",
-        TrustVersion::Feb2005 => "2005",
-    }
-}
-
-fn issue_namespace(version: TrustVersion) -> &'static str {
-    version.namespace()
 }
 
 impl TokenRequest {

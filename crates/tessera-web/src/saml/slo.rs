@@ -115,11 +115,7 @@ async fn slo(
         // only when the browser is showing this page (an image or script on another site
         // must not sign users out); otherwise ask.
         _ if headers.get("sec-fetch-dest").and_then(|v| v.to_str().ok()).is_some_and(|d| d != "document") => {
-            return pages::message(
-                StatusCode::OK,
-                "Sign out",
-                "To sign out of Tessera, open your applications page and choose Sign out.",
-            );
+            return pages::sign_out_elsewhere();
         }
         _ => {
             let cookie = match end_session(state, headers, &ip, app, "slo_url").await {

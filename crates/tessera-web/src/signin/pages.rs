@@ -159,6 +159,12 @@ pub fn form_refused() -> Response {
 }
 
 /// A server-side failure: the user gets a retryable message and a reference to quote.
+/// The answer to a sign-out the browser is not showing as a page (an image or script on
+/// another site): nobody is signed out by that, so it only says how.
+pub fn sign_out_elsewhere() -> Response {
+    message(StatusCode::OK, "Sign out", "To sign out of Tessera, open your applications page and choose Sign out.")
+}
+
 pub fn failure(error: impl std::fmt::Display) -> Response {
     let reference = uuid::Uuid::new_v4().simple().to_string();
     tracing::error!(%reference, error = %error, "sign-in failed");

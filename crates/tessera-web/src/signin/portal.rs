@@ -124,7 +124,7 @@ pub async fn launch_app(state: &AppState, extensions: &Extensions, headers: &Hea
                 // at its default reply URL.
                 (AppKind::WsFed(c), _) => match endpoints.wsfed_passive {
                     Some(passive) => pages::redirect(
-                        &format!("{passive}?wa=wsignin1.0&wtrealm={}", crate::wsfed::url_encode(&c.realm)),
+                        &format!("{passive}?wa=wsignin1.0&wtrealm={}", tessera_xml::redirect::url_encode(&c.realm)),
                         &[],
                     ),
                     None => not_found(),

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tessera_core::{AppKind, Application};
 
-pub(crate) use passive::{Pending, continue_pending, extra_claims, url_encode};
+pub(crate) use passive::{Pending, continue_pending, extra_claims};
 
 use crate::AppState;
 use crate::saml::{AppRoute, find_serving};

@@ -162,7 +162,7 @@ pub(crate) async fn continue_pending(
                     }
                     if let Some(hint) = hint {
                         target.push_str("&username=");
-                        target.push_str(&url_encode(&hint));
+                        target.push_str(&tessera_xml::redirect::url_encode(&hint));
                     }
                     pages::redirect(&target, &cookies)
                 }
@@ -170,15 +170,6 @@ pub(crate) async fn continue_pending(
             }
         }
     }
-}
-
-pub(crate) fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Decides with the authorization rule and the app's policy, then issues the token.
@@ -285,11 +276,7 @@ async fn sign_out(
 ) -> Response {
     let destination = headers.get("sec-fetch-dest").and_then(|v| v.to_str().ok()).unwrap_or("document");
     if destination != "document" && !(cleanup && destination == "iframe") {
-        return pages::message(
-            StatusCode::OK,
-            "Sign out",
-            "To sign out of Tessera, open your applications page and choose Sign out.",
-        );
+        return pages::sign_out_elsewhere();
     }
     let ip = audit_ip(state, extensions, headers);
     let via = if cleanup { "wsignoutcleanup1.0" } else { "wsignout1.0" };
