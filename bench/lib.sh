@@ -34,14 +34,17 @@ bench_sign_in() {
     export TESSERA_BENCH_COOKIE="tessera_session=$session"
 }
 
-rsa_speed() { taskset -c 0 openssl speed -seconds 4 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}'; }
+# Wall-clock sign/s (-elapsed), as wrk measures Tessera: openssl's default counts only its own
+# CPU time, which leaves out whatever else the host takes from CPU 0 during the reading.
+rsa_speed() { taskset -c 0 openssl speed -elapsed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}'; }
 
 # bench_phases NAME LUA_SCRIPT DURATION: on a shared host the RSA rate drifts by 15% within a
-# minute, so the run alternates an openssl reading with a load phase; each phase's rate is set
-# against the mean of the readings on either side of it, and the median phase is the result.
+# minute, so the run alternates an openssl reading with a load phase (5 by default); each
+# phase's rate is set against the mean of the readings on either side of it, and the median
+# phase is the result.
 # Prints the phases and "NAME: … of the RSA limit"; exits 1 under 0.8. Any non-200 fails.
 bench_phases() {
-    local name=$1 script=$2 duration=$3 rounds=${TESSERA_BENCH_ROUNDS:-3} phase
+    local name=$1 script=$2 duration=$3 rounds=${TESSERA_BENCH_ROUNDS:-5} phase
     phase=$(( duration / rounds > 5 ? duration / rounds : 5 ))
     local readings=("$(rsa_speed)") rates=()
     for round in $(seq 1 "$rounds"); do

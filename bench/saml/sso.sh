@@ -5,7 +5,7 @@
 # CPU 0: each response is one RSA-2048 signature, so that is the ceiling. Target: at least 0.8.
 #
 # Usage: bench/saml/sso.sh [DURATION_SECONDS] (default 30). Needs wrk (apt-get install wrk).
-# TESSERA_BENCH_CONNECTIONS (64) and TESSERA_BENCH_ROUNDS (3) change the load and the phases.
+# TESSERA_BENCH_CONNECTIONS (64) and TESSERA_BENCH_ROUNDS (5) change the load and the phases.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib.sh

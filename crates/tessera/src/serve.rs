@@ -11,6 +11,8 @@ use crate::master_key;
 
 /// The first administrator's name.
 const INITIAL_ADMIN: &str = "admin";
+/// How often histogram samples are folded into their summaries when nobody scrapes /metrics.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn run(settings: &Settings, store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Result<()> {
     let signin = signin_config(&args)?;
@@ -35,6 +37,16 @@ pub async fn run(settings: &Settings, store: Arc<dyn Store>, args: ServeArgs) ->
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
+    // Histogram samples pile up until they are drained: a scrape drains them, and so must this
+    // when nobody scrapes, or memory grows with every request.
+    let upkeep = metrics.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(METRICS_UPKEEP);
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
     let app = tessera_web::router(tessera_web::AppState {
         store,
         public_url: public_url.clone(),
