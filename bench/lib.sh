@@ -42,20 +42,28 @@ rsa_speed() { taskset -c 0 openssl speed -elapsed -seconds 3 rsa2048 2>/dev/null
 # minute, so the run alternates an openssl reading with a load phase (5 by default); each
 # phase's rate is set against the mean of the readings on either side of it, and the median
 # phase is the result.
-# Prints the phases and "NAME: … of the RSA limit"; exits 1 under 0.8. Any non-200 fails.
+# Prints the phases and "NAME: … of the RSA limit"; exits 1 under 0.8. Any answer wrk counts as
+# an error fails, and so does a run whose audit trail holds fewer ISSUED_ACTION rows than wrk
+# got answers (a redirect to the login page, say, is not an error to wrk).
 bench_phases() {
-    local name=$1 script=$2 duration=$3 rounds=${TESSERA_BENCH_ROUNDS:-5} phase
+    local name=$1 script=$2 duration=$3 issued_action=$4 rounds=${TESSERA_BENCH_ROUNDS:-5} phase
     phase=$(( duration / rounds > 5 ? duration / rounds : 5 ))
-    local readings=("$(rsa_speed)") rates=()
+    local readings=("$(rsa_speed)") rates=() answers=0
     for round in $(seq 1 "$rounds"); do
         TESSERA_BENCH_PHASE=$round taskset -c 1 wrk -t1 -c"${TESSERA_BENCH_CONNECTIONS:-64}" -d"${phase}s" --latency \
             -s "$script" "$base" > "$data/wrk.txt"
         grep -E 'RESULT|Non-2xx' "$data/wrk.txt"
         grep -q 'non200=0$' "$data/wrk.txt" || { echo "some answers were not 200: every request must get a token"; exit 1; }
         rates+=("$(awk '/^RESULT/ {for (i=1;i<=NF;i++) if ($i ~ /^rps=/) {sub("rps=","",$i); print $i}}' "$data/wrk.txt")")
+        answers=$(( answers + $(awk '/^RESULT/ {for (i=1;i<=NF;i++) if ($i ~ /^requests=/) {sub("requests=","",$i); print $i}}' "$data/wrk.txt") ))
         readings+=("$(rsa_speed)")
     done
     echo "openssl speed rsa2048 on CPU 0, between the phases: ${readings[*]} sign/s"
+    local issued
+    issued=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(
+        "SELECT count(*) FROM audit_events WHERE action = ?", (sys.argv[2],)).fetchone()[0])' "$data/tessera.db" "$issued_action")
+    echo "tokens issued ($issued_action in the audit trail): $issued, for $answers answers to wrk"
+    (( issued >= answers )) || { echo "fewer tokens than answers: some answers carried no token"; exit 1; }
     python3 - "$name" "${rates[*]}" "${readings[*]}" <<'PY'
 import statistics, sys
 name = sys.argv[1]
