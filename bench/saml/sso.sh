@@ -18,4 +18,4 @@ sample=$(printf '<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:pr
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" | base64 -w0)
 curl -fs -b "$TESSERA_BENCH_COOKIE" --data-urlencode "SAMLRequest=$sample" "$base$TESSERA_BENCH_PATH" | grep -q 'name="SAMLResponse"' \
     || { echo "the SSO endpoint did not answer with a SAMLResponse"; exit 1; }
-bench_phases "SAML SSO" bench/saml/sso.lua "${1:-30}" saml.issued
+bench_phases "SAML SSO" bench/saml/sso.lua "${1:-30}" saml.issued "/m365/{idp_path}/saml/sso"

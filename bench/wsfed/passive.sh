@@ -13,4 +13,4 @@ bench_sign_in
 export TESSERA_BENCH_PATH="/m365/contoso.com/wsfed?wa=wsignin1.0&wtrealm=urn%3Afederation%3AMicrosoftOnline&wctx=LoginOptions%3D3%26estsredirect%3D2%26estsrequest%3DrQQIARAAhZI9bBxFFMf3"
 curl -fs -b "$TESSERA_BENCH_COOKIE" "$base$TESSERA_BENCH_PATH" | grep -q 'name="wresult"' \
     || { echo "the passive endpoint did not answer with a wresult"; exit 1; }
-bench_phases "WS-Fed passive" bench/wsfed/passive.lua "${1:-30}" wsfed.issued
+bench_phases "WS-Fed passive" bench/wsfed/passive.lua "${1:-30}" wsfed.issued "/m365/{idp_path}/wsfed"
