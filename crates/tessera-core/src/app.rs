@@ -245,22 +245,24 @@ impl SettingsChange {
 
     /// The kind with this change applied and validated.
     pub fn apply(&self, kind: &AppKind) -> Result<AppKind, CoreError> {
-        let not_for =
-            |field: &str, kind: &str| Err(CoreError::invalid(field, format!("does not apply to a {kind} application")));
+        // The first field given that this kind of application does not have.
+        let only_its_own = |fields: &[(bool, &str)], kind: &str| match fields.iter().find(|(set, _)| *set) {
+            Some((_, field)) => Err(CoreError::invalid(*field, format!("does not apply to a {kind} application"))),
+            None => Ok(()),
+        };
         match kind {
             AppKind::M365(c) => {
-                for (set, field) in [
-                    (self.name_id_format.is_some(), "name_id_format"),
-                    (self.name_id_source.is_some(), "name_id_source"),
-                    (self.sign_assertion.is_some(), "sign_assertion"),
-                    (self.sign_response.is_some(), "sign_response"),
-                    (self.allow_sha1.is_some(), "allow_sha1"),
-                    (self.idp_initiated.is_some(), "idp_initiated"),
-                ] {
-                    if set {
-                        return not_for(field, "Microsoft 365");
-                    }
-                }
+                only_its_own(
+                    &[
+                        (self.name_id_format.is_some(), "name_id_format"),
+                        (self.name_id_source.is_some(), "name_id_source"),
+                        (self.sign_assertion.is_some(), "sign_assertion"),
+                        (self.sign_response.is_some(), "sign_response"),
+                        (self.allow_sha1.is_some(), "allow_sha1"),
+                        (self.idp_initiated.is_some(), "idp_initiated"),
+                    ],
+                    "Microsoft 365",
+                )?;
                 let mut c = c.clone();
                 if let Some(attributes) = &self.attributes {
                     c.attributes = attributes.clone();
@@ -277,15 +279,14 @@ impl SettingsChange {
                 Ok(AppKind::M365(c.validate()?))
             }
             AppKind::Saml(c) => {
-                for (set, field) in [
-                    (self.login_url.is_some(), "login_url"),
-                    (self.require_signed_requests.is_some(), "require_signed_requests"),
-                    (self.entra_certificate.is_some(), "entra_certificate"),
-                ] {
-                    if set {
-                        return not_for(field, "SAML");
-                    }
-                }
+                only_its_own(
+                    &[
+                        (self.login_url.is_some(), "login_url"),
+                        (self.require_signed_requests.is_some(), "require_signed_requests"),
+                        (self.entra_certificate.is_some(), "entra_certificate"),
+                    ],
+                    "SAML",
+                )?;
                 let mut c = c.clone();
                 if let Some(attributes) = &self.attributes {
                     c.attribute_mappings = attributes.clone();
@@ -311,20 +312,19 @@ impl SettingsChange {
                 Ok(AppKind::Saml(c.validate()?))
             }
             AppKind::WsFed(c) => {
-                for (set, field) in [
-                    (self.login_url.is_some(), "login_url"),
-                    (self.require_signed_requests.is_some(), "require_signed_requests"),
-                    (self.entra_certificate.is_some(), "entra_certificate"),
-                    (self.name_id_format.is_some(), "name_id_format"),
-                    (self.sign_assertion.is_some(), "sign_assertion"),
-                    (self.sign_response.is_some(), "sign_response"),
-                    (self.allow_sha1.is_some(), "allow_sha1"),
-                    (self.idp_initiated.is_some(), "idp_initiated"),
-                ] {
-                    if set {
-                        return not_for(field, "WS-Federation");
-                    }
-                }
+                only_its_own(
+                    &[
+                        (self.login_url.is_some(), "login_url"),
+                        (self.require_signed_requests.is_some(), "require_signed_requests"),
+                        (self.entra_certificate.is_some(), "entra_certificate"),
+                        (self.name_id_format.is_some(), "name_id_format"),
+                        (self.sign_assertion.is_some(), "sign_assertion"),
+                        (self.sign_response.is_some(), "sign_response"),
+                        (self.allow_sha1.is_some(), "allow_sha1"),
+                        (self.idp_initiated.is_some(), "idp_initiated"),
+                    ],
+                    "WS-Federation",
+                )?;
                 let mut c = c.clone();
                 if let Some(attributes) = &self.attributes {
                     c.attribute_mappings = attributes.clone();

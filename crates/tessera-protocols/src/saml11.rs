@@ -93,21 +93,16 @@ pub fn m365_params<'a>(
         Claim { namespace: ACCOUNT_TYPE_NS.into(), name: "accounttype".into(), value: "User".into() },
     ];
     claims.extend(extra);
-    let mfa = authn.mfa_done();
-    AssertionParams {
-        assertion_id,
+    relying_party_params(
+        &user.immutable_id,
+        false,
         issuer,
-        audience: tessera_core::app::ENTRA_RELYING_PARTY,
-        name_identifier: &user.immutable_id,
-        name_identifier_format: NAMEID_UNSPECIFIED,
+        tessera_core::app::ENTRA_RELYING_PARTY,
         claims,
-        authentication_method: if mfa { MULTIPLE_AUTHN } else { AM_PASSWORD },
-        authentication_instant: authn.authenticated_at().unwrap_or(now),
-        mfa,
+        authn,
+        assertion_id,
         now,
-        lifetime_ms: 60 * 60 * 1000,
-        clock_skew_ms: 60 * 1000,
-    }
+    )
 }
 
 /// The token a WS-Federation relying party gets: audience its realm, NameIdentifier from its
