@@ -1,9 +1,18 @@
-//! Authentication primitives: argon2id password hashes, random secrets, token digests.
+//! Authentication: argon2id password hashes, TOTP, random secrets and token digests, and the
+//! procedures every sign-in channel shares over small store roles: the password check (spray
+//! throttling, smart lockout), the second-factor check and enrolment, and the session
+//! lifecycle. Time comes from a [`tessera_core::Clock`]; nothing here renders a page.
 
+pub mod authenticate;
+pub mod client;
+pub mod enrol;
 pub mod lockout;
 pub mod password;
 pub mod secret;
+pub mod session;
 pub mod totp;
+
+use tessera_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -17,4 +26,8 @@ pub enum AuthError {
     Hashing(String),
     #[error("the operating system's random source failed: {0}")]
     Random(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] tessera_keys::KeyError),
 }

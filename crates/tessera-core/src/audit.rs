@@ -1,10 +1,13 @@
 //! Audit events: who changed what, when. The table behind them is append-only.
 
+use std::fmt;
+use std::net::IpAddr;
+
 use serde::Serialize;
 
-use crate::UnixMillis;
+use crate::{UnixMillis, UserId};
 
-/// Who acted: `cli:<os user>`, `api:<token name>`, `system`.
+/// Who acted: `cli:<os user>`, `api:<token name>`, `user:<id>`, `ip:<address>`, `system`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor(pub String);
 
@@ -20,12 +23,181 @@ impl Actor {
     pub fn api_token(name: &str) -> Self {
         Actor(format!("api:{name}"))
     }
+
+    /// A signed-in (or half signed-in) user acting for themselves.
+    pub fn user(user: UserId) -> Self {
+        Actor(format!("user:{user}"))
+    }
+
+    /// Someone not (yet) known, by the address the request came from: as audit rows record
+    /// it, an address or `unreadable`.
+    pub fn ip(address: &str) -> Self {
+        Actor(format!("ip:{address}"))
+    }
+
+    pub fn client(address: IpAddr) -> Self {
+        Actor(format!("ip:{address}"))
+    }
+}
+
+/// Every action the audit trail records. The names are stable: scripts, benchmarks and SIEM
+/// rules match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    // The directory, changed by an administrator.
+    UserCreate,
+    UserDelete,
+    UserSetPassword,
+    UserSetState,
+    UserMfaEnroll,
+    UserMfaReset,
+    UserNoticeAcknowledged,
+    GroupCreate,
+    GroupDelete,
+    GroupAddMember,
+    GroupRemoveMember,
+    AppCreate,
+    AppUpdate,
+    AppDelete,
+    AppGrant,
+    AppRevoke,
+    AppSetPolicy,
+    AppCertRotate,
+    AdminCreate,
+    ApiTokenCreate,
+    ApiTokenRevoke,
+    // Signing in, whatever the protocol.
+    SigninPassword,
+    SigninFailure,
+    SigninThrottled,
+    SigninMfa,
+    SigninMfaFailure,
+    SigninDenied,
+    SigninLaunch,
+    SigninLogout,
+    SigninResumeRefused,
+    // SAML 2.0.
+    SamlIssued,
+    SamlDenied,
+    SamlStatus,
+    SamlRefused,
+    SamlLogoutRefused,
+    // WS-Federation.
+    WsFedIssued,
+    WsFedDenied,
+    WsFedRefused,
+    WsFedReplyRefused,
+    // WS-Trust.
+    WsTrustIssued,
+    WsTrustDenied,
+    WsTrustRefused,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 42] = [
+        AuditAction::UserCreate,
+        AuditAction::UserDelete,
+        AuditAction::UserSetPassword,
+        AuditAction::UserSetState,
+        AuditAction::UserMfaEnroll,
+        AuditAction::UserMfaReset,
+        AuditAction::UserNoticeAcknowledged,
+        AuditAction::GroupCreate,
+        AuditAction::GroupDelete,
+        AuditAction::GroupAddMember,
+        AuditAction::GroupRemoveMember,
+        AuditAction::AppCreate,
+        AuditAction::AppUpdate,
+        AuditAction::AppDelete,
+        AuditAction::AppGrant,
+        AuditAction::AppRevoke,
+        AuditAction::AppSetPolicy,
+        AuditAction::AppCertRotate,
+        AuditAction::AdminCreate,
+        AuditAction::ApiTokenCreate,
+        AuditAction::ApiTokenRevoke,
+        AuditAction::SigninPassword,
+        AuditAction::SigninFailure,
+        AuditAction::SigninThrottled,
+        AuditAction::SigninMfa,
+        AuditAction::SigninMfaFailure,
+        AuditAction::SigninDenied,
+        AuditAction::SigninLaunch,
+        AuditAction::SigninLogout,
+        AuditAction::SigninResumeRefused,
+        AuditAction::SamlIssued,
+        AuditAction::SamlDenied,
+        AuditAction::SamlStatus,
+        AuditAction::SamlRefused,
+        AuditAction::SamlLogoutRefused,
+        AuditAction::WsFedIssued,
+        AuditAction::WsFedDenied,
+        AuditAction::WsFedRefused,
+        AuditAction::WsFedReplyRefused,
+        AuditAction::WsTrustIssued,
+        AuditAction::WsTrustDenied,
+        AuditAction::WsTrustRefused,
+    ];
+
+    /// The name stored in the audit table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::UserCreate => "user.create",
+            AuditAction::UserDelete => "user.delete",
+            AuditAction::UserSetPassword => "user.set_password",
+            AuditAction::UserSetState => "user.set_state",
+            AuditAction::UserMfaEnroll => "user.mfa_enroll",
+            AuditAction::UserMfaReset => "user.mfa_reset",
+            AuditAction::UserNoticeAcknowledged => "user.notice_acknowledged",
+            AuditAction::GroupCreate => "group.create",
+            AuditAction::GroupDelete => "group.delete",
+            AuditAction::GroupAddMember => "group.add_member",
+            AuditAction::GroupRemoveMember => "group.remove_member",
+            AuditAction::AppCreate => "app.create",
+            AuditAction::AppUpdate => "app.update",
+            AuditAction::AppDelete => "app.delete",
+            AuditAction::AppGrant => "app.grant",
+            AuditAction::AppRevoke => "app.revoke",
+            AuditAction::AppSetPolicy => "app.set_policy",
+            AuditAction::AppCertRotate => "app.cert_rotate",
+            AuditAction::AdminCreate => "admin.create",
+            AuditAction::ApiTokenCreate => "api_token.create",
+            AuditAction::ApiTokenRevoke => "api_token.revoke",
+            AuditAction::SigninPassword => "signin.password",
+            AuditAction::SigninFailure => "signin.failure",
+            AuditAction::SigninThrottled => "signin.throttled",
+            AuditAction::SigninMfa => "signin.mfa",
+            AuditAction::SigninMfaFailure => "signin.mfa_failure",
+            AuditAction::SigninDenied => "signin.denied",
+            AuditAction::SigninLaunch => "signin.launch",
+            AuditAction::SigninLogout => "signin.logout",
+            AuditAction::SigninResumeRefused => "signin.resume_refused",
+            AuditAction::SamlIssued => "saml.issued",
+            AuditAction::SamlDenied => "saml.denied",
+            AuditAction::SamlStatus => "saml.status",
+            AuditAction::SamlRefused => "saml.refused",
+            AuditAction::SamlLogoutRefused => "saml.logout_refused",
+            AuditAction::WsFedIssued => "wsfed.issued",
+            AuditAction::WsFedDenied => "wsfed.denied",
+            AuditAction::WsFedRefused => "wsfed.refused",
+            AuditAction::WsFedReplyRefused => "wsfed.reply_refused",
+            AuditAction::WsTrustIssued => "wstrust.issued",
+            AuditAction::WsTrustDenied => "wstrust.denied",
+            AuditAction::WsTrustRefused => "wstrust.refused",
+        }
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An event to append, before the store gives it an id and a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuditEvent {
-    pub action: &'static str,
+    pub action: AuditAction,
     pub target_kind: &'static str,
     pub target_id: String,
     /// What changed, as a JSON object (never secrets).
@@ -34,7 +206,7 @@ pub struct NewAuditEvent {
 
 impl NewAuditEvent {
     pub fn new(
-        action: &'static str,
+        action: AuditAction,
         target_kind: &'static str,
         target_id: impl ToString,
         summary: serde_json::Value,
@@ -52,4 +224,31 @@ pub struct AuditEvent {
     pub target_kind: String,
     pub target_id: String,
     pub summary: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_are_distinct_and_dotted() {
+        let names: std::collections::HashSet<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(names.len(), AuditAction::ALL.len());
+        for name in names {
+            let (area, what) = name.split_once('.').unwrap_or_default();
+            assert!(
+                !area.is_empty()
+                    && !what.is_empty()
+                    && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')
+            );
+        }
+    }
+
+    #[test]
+    fn actors_name_their_kind() {
+        let user = UserId::new();
+        assert_eq!(Actor::user(user).0, format!("user:{user}"));
+        assert_eq!(Actor::ip("unreadable").0, "ip:unreadable");
+        assert_eq!(Actor::client("192.0.2.1".parse().unwrap()).0, "ip:192.0.2.1");
+    }
 }

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod app;
 pub mod audit;
+mod clock;
 pub mod directory;
 mod error;
 pub mod ids;
@@ -17,29 +18,14 @@ pub use app::{
     AcsEndpoint, AppKind, Application, AttributeMapping, Endpoints, M365Config, NameIdSource, NewApplication,
     SamlBinding, SamlSpConfig, SettingsChange, SigningCertificates, SloEndpoint, UserAttribute, WsFedRpConfig,
 };
-pub use audit::{Actor, AuditEvent, NewAuditEvent};
+pub use audit::{Actor, AuditAction, AuditEvent, NewAuditEvent};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use directory::{Group, NewGroup, NewUser, User, UserState};
 pub use error::CoreError;
 pub use ids::{AppId, GroupId, UserId};
 
 /// Milliseconds since the Unix epoch, the one time unit the store persists.
 pub type UnixMillis = i64;
-
-/// Where "now" comes from, so that time-dependent rules are testable.
-pub trait Clock: Send + Sync {
-    fn now_millis(&self) -> UnixMillis;
-}
-
-/// The wall clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_millis(&self) -> UnixMillis {
-        let now = time::OffsetDateTime::now_utc();
-        (now.unix_timestamp_nanos() / 1_000_000) as i64
-    }
-}
 
 /// Formats a store timestamp as RFC 3339 for people and JSON.
 pub fn format_millis(millis: UnixMillis) -> String {

@@ -206,6 +206,44 @@ pub enum PolicyOutcome {
     Deny(PolicyDenial),
 }
 
+/// What a relying party demands of a sign-in on top of the application's policy: SAML's
+/// ForceAuthn, IsPassive and RequestedAuthnContext, WS-Federation's `wfresh` and `wauth`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Demand {
+    /// A password shown after the request arrived.
+    pub fresh: bool,
+    /// A password shown at most this many milliseconds ago.
+    pub max_age_ms: Option<i64>,
+    /// A second factor, whatever the application's policy says.
+    pub mfa: bool,
+    /// Nothing may be shown to the user: answer at once, or say why not.
+    pub passive: bool,
+}
+
+impl Demand {
+    /// The application's policy with this demand on top.
+    pub fn on(&self, policy: &AccessPolicy) -> AccessPolicy {
+        AccessPolicy { require_mfa: policy.require_mfa || self.mfa, allowed_networks: policy.allowed_networks.clone() }
+    }
+
+    /// Whether a sign-in that answers this demand needs the password form even where a
+    /// session exists: a fresh password, or a maximum age that a live session can outgrow.
+    pub fn wants_the_form(&self, has_session: bool) -> bool {
+        self.fresh || (self.max_age_ms.is_some() && has_session)
+    }
+}
+
+/// The freshness rule: whether the password `authn` holds is recent enough for `demand`, for a
+/// request that arrived at `received_at`. Without a freshness demand any session serves.
+pub fn fresh_enough(demand: &Demand, authn: &AuthnContext, received_at: UnixMillis, now: UnixMillis) -> bool {
+    let password_at = authn.factors.iter().filter(|(f, _)| *f == Factor::Password).map(|(_, at)| *at).max();
+    match (demand.fresh, demand.max_age_ms) {
+        (true, _) => password_at.is_some_and(|at| at >= received_at),
+        (false, Some(max_age)) => password_at.is_some_and(|at| at >= now - max_age),
+        (false, None) => true,
+    }
+}
+
 /// Authorization first (a user who may not use the app is denied whatever their factors),
 /// then the network, then the factors.
 pub fn decide(access: &AccessDecision, policy: &AccessPolicy, client: IpAddr, authn: &AuthnContext) -> PolicyOutcome {
@@ -219,6 +257,62 @@ pub fn decide(access: &AccessDecision, policy: &AccessPolicy, client: IpAddr, au
         return PolicyOutcome::NeedSecondFactor;
     }
     PolicyOutcome::Allow
+}
+
+/// Why a sign-in that can show only a password (WS-Trust usernamemixed: Windows "add work
+/// account", Entra join, Office) is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordOnlyDenial {
+    /// The user shows a second factor at every browser sign-in; a password alone must not
+    /// stand in for it.
+    SecondFactorEnrolled,
+    /// The application requires a second factor, which this channel cannot carry.
+    MfaRequired,
+    Policy(PolicyDenial),
+}
+
+impl PasswordOnlyDenial {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PasswordOnlyDenial::SecondFactorEnrolled => "second_factor_enrolled",
+            PasswordOnlyDenial::MfaRequired => "mfa_required",
+            PasswordOnlyDenial::Policy(denial) => denial.as_str(),
+        }
+    }
+
+    pub fn user_message(self) -> &'static str {
+        match self {
+            PasswordOnlyDenial::SecondFactorEnrolled => {
+                "This account signs in with a second factor, which a password-only (WS-Trust) sign-in cannot show. \
+                 Sign in through the browser instead."
+            }
+            PasswordOnlyDenial::MfaRequired => {
+                "This application requires multi-factor authentication, which a password-only (WS-Trust) sign-in \
+                 cannot provide. Sign in through the browser instead."
+            }
+            PasswordOnlyDenial::Policy(denial) => denial.user_message(),
+        }
+    }
+}
+
+/// The decision for a sign-in that shows only a password: a user with a second factor is
+/// refused first (whatever the grants), then the authorization rule and the app's policy, where
+/// a second factor the policy asks for cannot be shown.
+pub fn decide_password_only(
+    access: &AccessDecision,
+    policy: &AccessPolicy,
+    client: IpAddr,
+    authn: &AuthnContext,
+    has_second_factor: bool,
+) -> Result<(), PasswordOnlyDenial> {
+    if has_second_factor {
+        return Err(PasswordOnlyDenial::SecondFactorEnrolled);
+    }
+    match decide(access, policy, client, authn) {
+        PolicyOutcome::Allow => Ok(()),
+        PolicyOutcome::NeedSecondFactor => Err(PasswordOnlyDenial::MfaRequired),
+        PolicyOutcome::Deny(denial) => Err(PasswordOnlyDenial::Policy(denial)),
+    }
 }
 
 #[cfg(test)]
@@ -288,6 +382,66 @@ mod tests {
         let recovery = AuthnContext::default().with(Factor::Password, 1).with(Factor::RecoveryCode, 9);
         assert!(recovery.mfa_done());
         assert_eq!(recovery.authenticated_at(), Some(9));
+    }
+
+    #[test]
+    fn freshness_asks_for_a_password_after_the_request_or_within_the_maximum_age() {
+        let authn = AuthnContext::default().with(Factor::Password, 1_000).with(Factor::Totp, 5_000);
+        let any = Demand::default();
+        assert!(fresh_enough(&any, &authn, 9_000, 9_000), "no demand: any session serves");
+        assert!(fresh_enough(&any, &AuthnContext::default(), 9_000, 9_000));
+
+        let fresh = Demand { fresh: true, ..Demand::default() };
+        assert!(fresh_enough(&fresh, &authn, 1_000, 9_000), "a password shown as the request arrived counts");
+        assert!(!fresh_enough(&fresh, &authn, 1_001, 9_000), "a password from before the request does not");
+        assert!(!fresh_enough(&fresh, &authn.clone().with(Factor::Totp, 9_000), 2_000, 9_000), "only a password");
+        assert!(fresh_enough(&fresh, &authn.clone().with(Factor::Password, 8_000), 2_000, 9_000), "the latest counts");
+
+        let within = Demand { max_age_ms: Some(60_000), ..Demand::default() };
+        assert!(fresh_enough(&within, &authn, 0, 61_000));
+        assert!(!fresh_enough(&within, &authn, 0, 61_001), "one millisecond too old");
+        assert!(!fresh_enough(&within, &AuthnContext::default(), 0, 1), "no password at all");
+    }
+
+    #[test]
+    fn a_demand_adds_to_the_policy_and_says_when_the_form_is_needed() {
+        let policy = AccessPolicy { require_mfa: false, allowed_networks: vec!["10.0.0.0/8".parse().unwrap()] };
+        let mfa = Demand { mfa: true, ..Demand::default() };
+        assert!(mfa.on(&policy).require_mfa && mfa.on(&policy).allowed_networks == policy.allowed_networks);
+        assert!(!Demand::default().on(&policy).require_mfa);
+        assert!(Demand { fresh: true, ..Demand::default() }.wants_the_form(false));
+        let aged = Demand { max_age_ms: Some(1), ..Demand::default() };
+        assert!(aged.wants_the_form(true) && !aged.wants_the_form(false));
+        assert!(!Demand::default().wants_the_form(true));
+    }
+
+    #[test]
+    fn a_password_only_sign_in_never_stands_in_for_a_second_factor() {
+        let password = AuthnContext::default().with(Factor::Password, 1);
+        let open = AccessPolicy::default();
+        let mfa = AccessPolicy { require_mfa: true, allowed_networks: Vec::new() };
+        let here = ip("10.0.0.1");
+        assert_eq!(decide_password_only(&allowed(), &open, here, &password, false), Ok(()));
+        assert_eq!(
+            decide_password_only(&allowed(), &open, here, &password, true),
+            Err(PasswordOnlyDenial::SecondFactorEnrolled)
+        );
+        assert_eq!(
+            decide_password_only(&AccessDecision::Denied(DenyReason::NoGrantedGroup), &open, here, &password, true),
+            Err(PasswordOnlyDenial::SecondFactorEnrolled),
+            "the enrolled factor is refused first, saying nothing of grants"
+        );
+        assert_eq!(
+            decide_password_only(&allowed(), &mfa, here, &password, false),
+            Err(PasswordOnlyDenial::MfaRequired)
+        );
+        assert_eq!(
+            decide_password_only(&AccessDecision::Denied(DenyReason::NoGrantedGroup), &mfa, here, &password, false),
+            Err(PasswordOnlyDenial::Policy(PolicyDenial::NotAuthorized(DenyReason::NoGrantedGroup)))
+        );
+        for denial in [PasswordOnlyDenial::SecondFactorEnrolled, PasswordOnlyDenial::MfaRequired] {
+            assert!(denial.user_message().ends_with('.') && !denial.as_str().is_empty());
+        }
     }
 
     #[test]

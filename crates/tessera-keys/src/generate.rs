@@ -3,6 +3,8 @@
 
 use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_RSA_SHA256, RsaKeySize, SerialNumber};
 
+use tessera_core::UnixMillis;
+
 use crate::KeyError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,8 +52,13 @@ pub struct GeneratedKey {
 pub const MAX_VALIDITY_DAYS: u32 = 20 * 365;
 
 /// Generates an RSA key and a self-signed certificate whose subject names the application,
-/// valid from a minute ago (clock skew) for `validity_days`.
-pub fn generate_key(size: KeySize, subject: &str, validity_days: u32) -> Result<GeneratedKey, KeyError> {
+/// valid from a minute before `now` (clock skew) for `validity_days`.
+pub fn generate_key(
+    size: KeySize,
+    subject: &str,
+    validity_days: u32,
+    now: UnixMillis,
+) -> Result<GeneratedKey, KeyError> {
     if validity_days == 0 || validity_days > MAX_VALIDITY_DAYS {
         return Err(KeyError::Invalid(format!("certificate validity must be 1 to {MAX_VALIDITY_DAYS} days")));
     }
@@ -62,7 +69,8 @@ pub fn generate_key(size: KeySize, subject: &str, validity_days: u32) -> Result<
     name.push(DnType::CommonName, subject_common_name(subject));
     name.push(DnType::OrganizationName, "Tessera");
     params.distinguished_name = name;
-    let now = time::OffsetDateTime::now_utc();
+    let now = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now) * 1_000_000)
+        .map_err(|e| KeyError::Generation(format!("the clock reads an impossible time: {e}")))?;
     params.not_before = now - time::Duration::minutes(1);
     params.not_after = now + time::Duration::days(i64::from(validity_days));
     let mut serial = [0u8; 16];
@@ -98,12 +106,15 @@ mod tests {
 
     #[test]
     fn generates_a_parseable_rsa_certificate_naming_the_app() {
-        let key = generate_key(KeySize::Rsa2048, "Microsoft 365 (contoso.com)", 1095).unwrap();
+        let now = 1_800_000_000_000;
+        let key = generate_key(KeySize::Rsa2048, "Microsoft 365 (contoso.com)", 1095, now).unwrap();
         let (_, cert) = x509_parser::parse_x509_certificate(&key.certificate_der).unwrap();
         assert!(cert.subject().to_string().contains("Microsoft 365 (contoso.com)"));
         assert_eq!(cert.public_key().algorithm.algorithm, x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION);
         let days = (cert.validity().not_after.timestamp() - cert.validity().not_before.timestamp()) / 86_400;
         assert_eq!(days, 1095);
+        assert_eq!(cert.validity().not_before.timestamp(), now / 1000 - 60, "valid from a minute before the clock");
+        assert_eq!(key.not_after_millis, now + 1095 * 86_400_000);
         // The key signs, and the certificate's key verifies it.
         let signer = tessera_xml::RsaSigner::from_pkcs8(&key.pkcs8, key.certificate_der.clone()).unwrap();
         use tessera_xml::Signer;
@@ -114,7 +125,7 @@ mod tests {
     #[test]
     fn refuses_odd_sizes_and_validities() {
         assert!(KeySize::from_bits(1024).is_err());
-        assert!(generate_key(KeySize::Rsa2048, "x", 0).is_err());
-        assert!(generate_key(KeySize::Rsa2048, "x", MAX_VALIDITY_DAYS + 1).is_err());
+        assert!(generate_key(KeySize::Rsa2048, "x", 0, 0).is_err());
+        assert!(generate_key(KeySize::Rsa2048, "x", MAX_VALIDITY_DAYS + 1, 0).is_err());
     }
 }

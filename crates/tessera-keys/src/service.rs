@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use tessera_core::{Actor, AppId};
+use tessera_core::{Actor, AppId, Clock, UnixMillis};
 use tessera_store::{KeySlot, NewSigningKey, SETTING_MASTER_KEY_CHECK, Store, StoredKey};
 use tessera_xml::RsaSigner;
 
@@ -18,15 +18,17 @@ pub const DEFAULT_VALIDITY_DAYS: u32 = 3 * 365;
 
 pub struct KeyService {
     store: Arc<dyn Store>,
+    /// When certificates start to be valid, and how old a remembered signer is.
+    clock: Arc<dyn Clock>,
     cipher: KeyCipher,
     signers: Mutex<HashMap<String, Arc<RsaSigner>>>,
-    /// The signer in use per app, remembered for at most `CURRENT_KEY_TTL`, so that a rotation
+    /// The signer in use per app, remembered for at most `CURRENT_KEY_TTL_MS`, so that a rotation
     /// made by another process is seen within a second (CONTRACT.md) without a store read per
     /// signature.
-    current: Mutex<HashMap<AppId, (Arc<RsaSigner>, std::time::Instant)>>,
+    current: Mutex<HashMap<AppId, (Arc<RsaSigner>, UnixMillis)>>,
 }
 
-const CURRENT_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+const CURRENT_KEY_TTL_MS: i64 = 1000;
 
 /// What a sealed private key is bound to: its app and its key id.
 pub fn seal_context(app: AppId, key_id: &str) -> String {
@@ -36,7 +38,11 @@ pub fn seal_context(app: AppId, key_id: &str) -> String {
 impl KeyService {
     /// Checks the master key against the database (or, on a database that has none yet,
     /// records the check value): a wrong key stops here, before anything is sealed with it.
-    pub async fn open(store: Arc<dyn Store>, master_key: &[u8; MASTER_KEY_LEN]) -> Result<Self, KeyError> {
+    pub async fn open(
+        store: Arc<dyn Store>,
+        master_key: &[u8; MASTER_KEY_LEN],
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, KeyError> {
         let cipher = KeyCipher::new(master_key)?;
         let b64 = base64::engine::general_purpose::STANDARD;
         match store.get_setting(SETTING_MASTER_KEY_CHECK).await? {
@@ -46,7 +52,13 @@ impl KeyService {
             }
             None => store.set_setting(SETTING_MASTER_KEY_CHECK, &b64.encode(cipher.check_value()?)).await?,
         }
-        Ok(KeyService { store, cipher, signers: Mutex::new(HashMap::new()), current: Mutex::new(HashMap::new()) })
+        Ok(KeyService {
+            store,
+            clock,
+            cipher,
+            signers: Mutex::new(HashMap::new()),
+            current: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Whether the database already has a master-key check value, i.e. whether a master key
@@ -64,7 +76,8 @@ impl KeyService {
         validity_days: u32,
     ) -> Result<NewSigningKey, KeyError> {
         let subject = subject.to_string();
-        let generated = tokio::task::spawn_blocking(move || generate_key(size, &subject, validity_days))
+        let now = self.clock.now_millis();
+        let generated = tokio::task::spawn_blocking(move || generate_key(size, &subject, validity_days, now))
             .await
             .map_err(|e| KeyError::Generation(e.to_string()))??;
         let id = uuid::Uuid::now_v7().to_string();
@@ -98,14 +111,15 @@ impl KeyService {
 
     /// The signer for `app`'s current key.
     pub async fn signer(&self, app: AppId) -> Result<Arc<RsaSigner>, KeyError> {
+        let now = self.clock.now_millis();
         if let Some((signer, at)) = self.current.lock().ok().and_then(|c| c.get(&app).cloned())
-            && at.elapsed() < CURRENT_KEY_TTL
+            && (0..CURRENT_KEY_TTL_MS).contains(&(now - at))
         {
             return Ok(signer);
         }
         let signer = self.load_signer(app).await?;
         if let Ok(mut current) = self.current.lock() {
-            current.insert(app, (signer.clone(), std::time::Instant::now()));
+            current.insert(app, (signer.clone(), now));
         }
         Ok(signer)
     }

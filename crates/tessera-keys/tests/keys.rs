@@ -11,8 +11,12 @@ use tessera_keys::{KeyError, KeyService, KeySize};
 use tessera_store::{SqliteStore, Store};
 use tessera_xml::Signer;
 
+fn clock() -> Arc<dyn tessera_core::Clock> {
+    Arc::new(tessera_core::SystemClock)
+}
+
 async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
-    Arc::new(SqliteStore::open_file(&dir.path().join("t.db")).await.unwrap())
+    Arc::new(SqliteStore::open_file(&dir.path().join("t.db"), clock()).await.unwrap())
 }
 
 fn app() -> NewApplication {
@@ -31,7 +35,7 @@ fn app() -> NewApplication {
 async fn signer_is_cached_and_follows_rotation() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir).await;
-    let keys = KeyService::open(store.clone(), &[3u8; 32]).await.unwrap();
+    let keys = KeyService::open(store.clone(), &[3u8; 32], clock()).await.unwrap();
     let new = app();
     let key = keys.new_key(new.id, &new.label, KeySize::Rsa2048, 30).await.unwrap();
     let created = store.create_app(&Actor::system(), new, Some(key)).await.unwrap();
@@ -54,22 +58,22 @@ async fn signer_is_cached_and_follows_rotation() {
 async fn another_service_on_the_same_database_opens_the_keys() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir).await;
-    let keys = KeyService::open(store.clone(), &[4u8; 32]).await.unwrap();
+    let keys = KeyService::open(store.clone(), &[4u8; 32], clock()).await.unwrap();
     let new = app();
     let key = keys.new_key(new.id, &new.label, KeySize::Rsa2048, 30).await.unwrap();
     let created = store.create_app(&Actor::system(), new, Some(key)).await.unwrap();
     // A second node with the same master key.
-    let other = KeyService::open(store.clone(), &[4u8; 32]).await.unwrap();
+    let other = KeyService::open(store.clone(), &[4u8; 32], clock()).await.unwrap();
     assert!(other.signer(created.id).await.is_ok());
     // A node with another master key is stopped before it touches anything.
-    assert!(matches!(KeyService::open(store.clone(), &[5u8; 32]).await, Err(KeyError::WrongMasterKey)));
+    assert!(matches!(KeyService::open(store.clone(), &[5u8; 32], clock()).await, Err(KeyError::WrongMasterKey)));
 }
 
 #[tokio::test]
 async fn a_key_moved_to_another_app_does_not_open() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir).await;
-    let keys = KeyService::open(store.clone(), &[6u8; 32]).await.unwrap();
+    let keys = KeyService::open(store.clone(), &[6u8; 32], clock()).await.unwrap();
     let first = app();
     let key = keys.new_key(first.id, &first.label, KeySize::Rsa2048, 30).await.unwrap();
     let sealed_elsewhere = key.sealed_private_key.clone();
@@ -95,6 +99,6 @@ async fn a_key_moved_to_another_app_does_not_open() {
 async fn bookmarks_and_unknown_apps_have_no_signer() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir).await;
-    let keys = KeyService::open(store.clone(), &[7u8; 32]).await.unwrap();
+    let keys = KeyService::open(store.clone(), &[7u8; 32], clock()).await.unwrap();
     assert!(matches!(keys.signer(tessera_core::AppId::new()).await, Err(KeyError::NoKey(_))));
 }

@@ -6,6 +6,9 @@ pub enum ProtocolError {
     Metadata(String),
     #[error("SAML request refused: {0}")]
     Request(String),
+    /// An application's stored registration cannot be used (a fault on our side).
+    #[error("{0}")]
+    Registration(String),
 }
 
 impl ProtocolError {

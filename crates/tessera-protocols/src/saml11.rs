@@ -46,6 +46,14 @@ impl Claim {
     }
 }
 
+/// The application's mapped attributes for `user`, as claims (the name a claim type).
+pub fn mapped_claims(app: &tessera_core::Application, user: &User) -> Vec<Claim> {
+    crate::claims::mapped_attributes(app, user)
+        .into_iter()
+        .map(|(name, value)| Claim::from_type(&name, value))
+        .collect()
+}
+
 /// Everything a SAML 1.1 assertion says. The id comes from the caller (no I/O here); it must
 /// be an NCName, e.g. `_` and a UUID.
 #[derive(Debug, Clone)]

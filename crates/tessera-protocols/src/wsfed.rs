@@ -1,6 +1,7 @@
 //! WS-Federation passive requests (`wsignin1.0`, `wsignout1.0`, `wsignoutcleanup1.0`) and the
 //! federation metadata document, as Entra ID uses them (M365-PROTOCOLS.md §2).
 
+use tessera_core::policy::Demand;
 use tessera_xml::XmlError;
 use tessera_xml::writer::Element;
 
@@ -140,6 +141,40 @@ pub fn parse_passive(params: &[(String, String)]) -> Result<PassiveRequest, WsFe
         Some(other) => return Err(WsFedRefusal::UnsupportedMethod(crate::saml2::sso::clip(other))),
     }
     Ok(PassiveRequest::SignIn(request))
+}
+
+/// Reads a passive request from its raw query string.
+pub fn parse_passive_query(raw_query: &str) -> Result<PassiveRequest, WsFedRefusal> {
+    let params = crate::percent::decode_query(raw_query).map_err(|e| malformed(e.to_string()))?;
+    parse_passive(&params)
+}
+
+impl SignInRequest {
+    /// What the request demands of the sign-in.
+    pub fn demand(&self) -> Demand {
+        Demand { fresh: self.fresh, max_age_ms: self.max_age_ms, mfa: self.mfa, passive: false }
+    }
+}
+
+/// How a passive sign-in is answered once its user has signed in: the realm the token is for,
+/// the registered address it is posted to, and the `wctx` it echoes. Kept (serialized) while
+/// the user signs in.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WsFedReply {
+    pub realm: String,
+    pub reply_to: String,
+    pub context: Option<String>,
+}
+
+/// The realm a relying party signs in with, and the reply addresses registered for it (the
+/// first is the default): Entra's for a Microsoft 365 connector; none for other kinds.
+pub fn registration(app: &tessera_core::Application) -> (&str, Vec<&str>) {
+    use tessera_core::AppKind;
+    match &app.kind {
+        AppKind::M365(_) => (tessera_core::app::ENTRA_RELYING_PARTY, vec![crate::saml2::response::ENTRA_ACS]),
+        AppKind::WsFed(c) => (c.realm.as_str(), c.reply_urls.iter().map(String::as_str).collect()),
+        _ => ("", Vec::new()),
+    }
 }
 
 /// Checks a sign-in against the relying party's registration: its realm, and the reply

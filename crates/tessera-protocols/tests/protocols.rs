@@ -320,3 +320,122 @@ fn golden_federation_metadata() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["entity_id"], ISSUER, "{report}");
 }
+
+/// The HTTP-Redirect binding's query signature (moved here from tessera-xml with the code).
+mod redirect {
+    use base64::Engine;
+    use tessera_protocols::percent;
+    use tessera_protocols::saml2::redirect::verify_redirect_query;
+    use tessera_xml::dsig::{AlgorithmPolicy, RSA_SHA1, RSA_SHA256};
+    use tessera_xml::{RsaSigner, Signer, VerifyingKey, XmlError};
+
+    /// The signing test keys of tessera-xml's test data.
+    mod support {
+        use super::*;
+
+        pub fn signer(who: &str) -> RsaSigner {
+            let data = |name: String| std::fs::read(super::super::data(&name)).unwrap();
+            RsaSigner::from_pkcs8(&data(format!("{who}-key.pk8")), data(format!("{who}-cert.der"))).unwrap()
+        }
+
+        pub fn key(who: &str) -> VerifyingKey {
+            VerifyingKey::from_certificate_der(&std::fs::read(super::super::data(&format!("{who}-cert.der"))).unwrap())
+                .unwrap()
+        }
+    }
+
+    fn encode(text: &str, lowercase: bool) -> String {
+        let mut out = String::new();
+        for b in text.bytes() {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                out.push(char::from(b));
+            } else if lowercase {
+                out.push_str(&format!("%{b:02x}"));
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        out
+    }
+
+    fn signed_query(relay: &str, sig_alg: &str, lowercase: bool) -> String {
+        let signed = format!(
+            "SAMLRequest={}&RelayState={}&SigAlg={}",
+            encode(
+                "fZFNT8MwDIb/SuV7m6Yf2xqtk4Z2mTQOgODAhVIRaajUJHUczn98UoWkQZX/Pc/j2tmGmbe9u8cUxbbg4/wYc0bQF7Fw5kTvPG0OlY6VrEZHWGdGlNc7aY5sc2Nq0PN8FH9LhqKyTxgjXLtkpH0RzsJ+1tmKPSm5U+Sk0dD4N2qDUw9dZ4ZKWLDgKx/d8VGoj7bBkJbJ/rLTUV1x/A5GNMnsH9/YfrcsUcsL8OT7m5vdwr//jBW7E49cPvR7WvqIzcS2fX+cT4A==",
+                lowercase
+            ),
+            encode(relay, lowercase),
+            encode(sig_alg, lowercase)
+        );
+        let signature = support::signer("idp").sign(signed.as_bytes()).unwrap();
+        format!(
+            "{signed}&Signature={}",
+            encode(&base64::engine::general_purpose::STANDARD.encode(signature), lowercase)
+        )
+    }
+
+    #[test]
+    fn verifies_over_the_raw_query_in_either_escape_case() {
+        let key = support::key("idp");
+        for lowercase in [false, true] {
+            let query = signed_query("https://sp.example.com/home?a=b", RSA_SHA256, lowercase);
+            let read = verify_redirect_query(&query, Some(&key), AlgorithmPolicy::default()).unwrap();
+            assert_eq!(read.relay_state.as_deref(), Some("https://sp.example.com/home?a=b"));
+            assert_eq!(read.message_name, "SAMLRequest");
+        }
+    }
+
+    #[test]
+    fn tampered_relay_state_is_refused() {
+        let query = signed_query("state-1", RSA_SHA256, false).replace("RelayState=state-1", "RelayState=state-2");
+        assert_eq!(
+            verify_redirect_query(&query, Some(&support::key("idp")), AlgorithmPolicy::default()).unwrap_err(),
+            XmlError::BadSignature
+        );
+    }
+
+    #[test]
+    fn stripped_signature_is_refused_when_the_sender_signs() {
+        let query = signed_query("s", RSA_SHA256, false);
+        let stripped = query.split("&SigAlg=").next().unwrap();
+        assert!(matches!(
+            verify_redirect_query(stripped, Some(&support::key("idp")), AlgorithmPolicy::default()),
+            Err(XmlError::SignatureShape(_))
+        ));
+    }
+
+    #[test]
+    fn sha1_sigalg_needs_the_opt_in() {
+        let query = signed_query("s", RSA_SHA1, false);
+        assert!(matches!(
+            verify_redirect_query(&query, Some(&support::key("idp")), AlgorithmPolicy::default()),
+            Err(XmlError::Algorithm(_))
+        ));
+    }
+
+    #[test]
+    fn duplicate_parameters_are_refused() {
+        let query = format!("{}&RelayState=again", signed_query("s", RSA_SHA256, false));
+        assert!(verify_redirect_query(&query, Some(&support::key("idp")), AlgorithmPolicy::default()).is_err());
+    }
+
+    #[test]
+    fn percent_encoded_names_and_bad_escapes_are_refused() {
+        let key = support::key("idp");
+        let query = signed_query("s", RSA_SHA256, false).replacen("RelayState=", "Relay%53tate=", 1);
+        assert!(verify_redirect_query(&query, Some(&key), AlgorithmPolicy::default()).is_err());
+        assert!(percent::decode("%+A").is_err());
+        assert!(percent::decode("%4").is_err());
+        assert_eq!(percent::decode("a%2Bb+c").unwrap(), "a+b c");
+    }
+
+    #[test]
+    fn wrong_key_is_refused() {
+        let query = signed_query("s", RSA_SHA256, false);
+        assert_eq!(
+            verify_redirect_query(&query, Some(&support::key("attacker")), AlgorithmPolicy::default()).unwrap_err(),
+            XmlError::BadSignature
+        );
+    }
+}

@@ -153,7 +153,8 @@ mod tests {
                 .map(|i| {
                     let batcher = batcher.clone();
                     tokio::spawn(async move {
-                        let event = NewAuditEvent::new("test.write", "app", i, serde_json::json!({}));
+                        let event =
+                            NewAuditEvent::new(tessera_core::AuditAction::AppUpdate, "app", i, serde_json::json!({}));
                         batcher.submit(BatchedWrite::Audit { at: 0, actor: "test".into(), event }).await
                     })
                 })

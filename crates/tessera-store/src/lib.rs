@@ -16,13 +16,16 @@ mod traits;
 use std::path::Path;
 use std::sync::Arc;
 
+use tessera_core::Clock;
+
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
-    AdminStore, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, KeySlot, KeyStore, Location, LockoutCounter,
-    MAX_FAMILIAR_IPS, NewSigningKey, Page, PageRequest, ParkedRequest, SETTING_MASTER_KEY_CHECK, SETTING_PUBLIC_URL,
-    Session, SettingsStore, SignInStore, Store, StoredKey, TotpCredential, UserStore,
+    AdminStore, ApiToken, AppStore, AuditLog, AuditQuery, AuditStore, GroupStore, KeySlot, KeyStore, Location,
+    LockoutCounter, LockoutStore, MAX_FAMILIAR_IPS, MfaStore, NewSigningKey, Page, PageRequest, ParkedRequest,
+    ParkingStore, ReplayStore, SETTING_MASTER_KEY_CHECK, SETTING_PUBLIC_URL, Session, SessionStore, SettingsStore,
+    Store, StoredKey, TotpCredential, UserStore,
 };
 
 /// The SQLite file inside the data directory.
@@ -30,17 +33,22 @@ pub const SQLITE_FILE: &str = "tessera.db";
 
 /// Opens the store a URL names (`postgres://…`), or the SQLite file in `data_dir`, and brings
 /// its schema up to date. A database written by a newer Tessera is refused.
-pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+/// Every time the store records comes from `clock`.
+pub async fn open(
+    database_url: Option<&str>,
+    data_dir: &Path,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn Store>, StoreError> {
     match database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(Arc::new(PgStore::connect(url).await?))
+            Ok(Arc::new(PgStore::connect(url, clock).await?))
         }
-        Some(url) if url.starts_with("sqlite:") => Ok(Arc::new(SqliteStore::connect_url(url).await?)),
+        Some(url) if url.starts_with("sqlite:") => Ok(Arc::new(SqliteStore::connect_url(url, clock).await?)),
         Some(other) => Err(StoreError::Config(format!(
             "unsupported database URL {:?}: use postgres://… or leave it unset for SQLite in the data directory",
             redact_url(other)
         ))),
-        None => Ok(Arc::new(SqliteStore::open_file(&data_dir.join(SQLITE_FILE)).await?)),
+        None => Ok(Arc::new(SqliteStore::open_file(&data_dir.join(SQLITE_FILE), clock).await?)),
     }
 }
 

@@ -1,8 +1,11 @@
 //! PostgreSQL: several Tessera nodes on one database behave as one.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use tessera_core::Clock;
 
 use crate::batch::WriteBatcher;
 use crate::cache::ReadCache;
@@ -18,12 +21,14 @@ pub struct PgStore {
     batcher: WriteBatcher,
     /// Disabled: other nodes write too (see `cache.rs`).
     cache: ReadCache,
+    /// Where the times the store records come from.
+    clock: Arc<dyn Clock>,
 }
 
 impl PgStore {
     /// Connects and migrates. Requests that need the database fail within the acquire timeout
     /// when it is down, rather than hanging.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(3))
@@ -41,7 +46,7 @@ impl PgStore {
         crate::sql::check_schema_version(applied, &MIGRATOR)?;
         MIGRATOR.run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
         let batcher = Self::start_batcher(pool.clone());
-        Ok(PgStore { writer: pool.clone(), pool, batcher, cache: ReadCache::disabled() })
+        Ok(PgStore { writer: pool.clone(), pool, batcher, cache: ReadCache::disabled(clock.clone()), clock })
     }
 }
 

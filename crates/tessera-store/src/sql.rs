@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use tessera_core::{AppKind, UnixMillis};
+use tessera_core::AppKind;
 
 use crate::StoreError;
 
@@ -64,11 +64,6 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub(crate) fn now() -> UnixMillis {
-    use tessera_core::Clock;
-    tessera_core::SystemClock.now_millis()
-}
-
 /// The columns a `User` is read from, as a literal for `concat!` (so every statement stays static).
 macro_rules! user_columns {
     () => {
@@ -103,15 +98,15 @@ macro_rules! impl_sql_store {
         use serde_json::json;
         use sqlx::Row as _;
         use tessera_core::{
-            AccessDecision, Actor, AppId, Application, AuditEvent, Group, GroupId, NewApplication, NewAuditEvent,
+            AccessDecision, Actor, AppId, Application, AuditAction, AuditEvent, Group, GroupId, NewApplication, NewAuditEvent,
             NewGroup, NewUser, User, UserId, UserState, evaluate_access,
         };
 
-        use crate::sql::{map_unique, next_cursor, now, parse_id, parse_kind};
+        use crate::sql::{map_unique, next_cursor, parse_id, parse_kind};
         use crate::traits::{
             AdminStore, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, KeySlot, KeyStore, Location,
-            LockoutCounter, NewSigningKey, Page, PageRequest, ParkedRequest, Session, SettingsStore, SignInStore,
-            StoredKey, TotpCredential, UserStore,
+            LockoutCounter, LockoutStore, MfaStore, NewSigningKey, Page, PageRequest, ParkedRequest, ParkingStore, ReplayStore,
+            Session, SessionStore, SettingsStore, StoredKey, TotpCredential, UserStore, AuditLog,
         };
         use tessera_core::policy::AccessPolicy;
         use crate::StoreError;
@@ -213,7 +208,7 @@ macro_rules! impl_sql_store {
                 insert.push_values(audits, |mut row, (_, at, actor, event)| {
                     row.push_bind(*at)
                         .push_bind(actor.as_str())
-                        .push_bind(event.action)
+                        .push_bind(event.action.as_str())
                         .push_bind(event.target_kind)
                         .push_bind(event.target_id.as_str())
                         .push_bind(event.summary.to_string());
@@ -251,7 +246,7 @@ macro_rules! impl_sql_store {
                 )
                 .bind(at)
                 .bind(&actor.0)
-                .bind(event.action)
+                .bind(event.action.as_str())
                 .bind(event.target_kind)
                 .bind(&event.target_id)
                 .bind(event.summary.to_string())
@@ -394,7 +389,7 @@ macro_rules! impl_sql_store {
         impl UserStore for $store {
             async fn create_user(&self, actor: &Actor, user: NewUser) -> Result<User, StoreError> {
                 let id = UserId::new();
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 // The email and UPN name one user each, across both columns, so that a lookup
                 // by either is never ambiguous.
@@ -445,7 +440,7 @@ macro_rules! impl_sql_store {
                     "last_name": created.last_name, "immutable_id": created.immutable_id,
                     "password_set": created.password_hash.is_some(),
                 });
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("user.create", "user", id, summary)).await?;
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserCreate, "user", id, summary)).await?;
                 self.commit(tx).await?;
                 Ok(created)
             }
@@ -486,7 +481,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn set_password(&self, actor: &Actor, user: UserId, password_hash: &str) -> Result<(), StoreError> {
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
                     .bind(password_hash)
@@ -497,14 +492,14 @@ macro_rules! impl_sql_store {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::not_found("user", user.to_string()));
                 }
-                let event = NewAuditEvent::new("user.set_password", "user", user, json!({"password_set": true}));
+                let event = NewAuditEvent::new(AuditAction::UserSetPassword, "user", user, json!({"password_set": true}));
                 Self::append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(())
             }
 
             async fn set_user_state(&self, actor: &Actor, user: UserId, state: UserState) -> Result<User, StoreError> {
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let row = sqlx::query(concat!(
                     "UPDATE users SET state = $1, updated_at = $2 WHERE id = $3 RETURNING ",
@@ -519,14 +514,14 @@ macro_rules! impl_sql_store {
                     return Err(StoreError::not_found("user", user.to_string()));
                 };
                 let updated = Self::user_from_row(&row)?;
-                let event = NewAuditEvent::new("user.set_state", "user", user, json!({"state": state.as_str()}));
+                let event = NewAuditEvent::new(AuditAction::UserSetState, "user", user, json!({"state": state.as_str()}));
                 Self::append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(updated)
             }
 
             async fn delete_user(&self, actor: &Actor, user: UserId) -> Result<(), StoreError> {
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let row = sqlx::query("DELETE FROM users WHERE id = $1 RETURNING email")
                     .bind(user.to_string())
@@ -536,7 +531,7 @@ macro_rules! impl_sql_store {
                     return Err(StoreError::not_found("user", user.to_string()));
                 };
                 let email: String = row.try_get(0)?;
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("user.delete", "user", user, json!({"email": email}))).await?;
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserDelete, "user", user, json!({"email": email}))).await?;
                 self.commit(tx).await?;
                 Ok(())
             }
@@ -546,7 +541,7 @@ macro_rules! impl_sql_store {
         impl GroupStore for $store {
             async fn create_group(&self, actor: &Actor, group: NewGroup) -> Result<Group, StoreError> {
                 let id = GroupId::new();
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let row = sqlx::query(
                     "INSERT INTO user_groups (id, name, description, created_at) VALUES ($1, $2, $3, $4) \
@@ -561,7 +556,7 @@ macro_rules! impl_sql_store {
                 .map_err(|e| map_unique(e, &[("user_groups_name_key", "name", format!("a group named {:?} exists already", group.name))]))?;
                 let created = Self::group_from_row(&row)?;
                 let summary = json!({"name": created.name, "description": created.description});
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("group.create", "group", id, summary)).await?;
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::GroupCreate, "group", id, summary)).await?;
                 self.commit(tx).await?;
                 Ok(created)
             }
@@ -599,7 +594,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn delete_group(&self, actor: &Actor, group: GroupId) -> Result<(), StoreError> {
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let row = sqlx::query("DELETE FROM user_groups WHERE id = $1 RETURNING name")
                     .bind(group.to_string())
@@ -609,13 +604,13 @@ macro_rules! impl_sql_store {
                     return Err(StoreError::not_found("group", group.to_string()));
                 };
                 let name: String = row.try_get(0)?;
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("group.delete", "group", group, json!({"name": name}))).await?;
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::GroupDelete, "group", group, json!({"name": name}))).await?;
                 self.commit(tx).await?;
                 Ok(())
             }
 
             async fn add_member(&self, actor: &Actor, group: GroupId, user: UserId) -> Result<bool, StoreError> {
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let done = sqlx::query(
                     "INSERT INTO memberships (group_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -628,7 +623,7 @@ macro_rules! impl_sql_store {
                 .map_err(|e| map_unique(e, &[]))?;
                 let added = done.rows_affected() == 1;
                 if added {
-                    let event = NewAuditEvent::new("group.add_member", "group", group, json!({"user_id": user.to_string()}));
+                    let event = NewAuditEvent::new(AuditAction::GroupAddMember, "group", group, json!({"user_id": user.to_string()}));
                     Self::append_audit(&mut tx, actor, at, event).await?;
                 }
                 self.commit(tx).await?;
@@ -636,7 +631,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn remove_member(&self, actor: &Actor, group: GroupId, user: UserId) -> Result<bool, StoreError> {
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let done = sqlx::query("DELETE FROM memberships WHERE group_id = $1 AND user_id = $2")
                     .bind(group.to_string())
@@ -645,7 +640,7 @@ macro_rules! impl_sql_store {
                     .await?;
                 let removed = done.rows_affected() == 1;
                 if removed {
-                    let event = NewAuditEvent::new("group.remove_member", "group", group, json!({"user_id": user.to_string()}));
+                    let event = NewAuditEvent::new(AuditAction::GroupRemoveMember, "group", group, json!({"user_id": user.to_string()}));
                     Self::append_audit(&mut tx, actor, at, event).await?;
                 }
                 self.commit(tx).await?;
@@ -680,7 +675,7 @@ macro_rules! impl_sql_store {
                 app: NewApplication,
                 signing_key: Option<NewSigningKey>,
             ) -> Result<Application, StoreError> {
-                let at = now();
+                let at = self.clock.now_millis();
                 let config = serde_json::to_string(&app.kind).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let mut tx = self.write_tx().await?;
                 sqlx::query(
@@ -767,7 +762,7 @@ macro_rules! impl_sql_store {
                     "config": serde_json::to_value(&created.kind).unwrap_or_default(),
                     "signing_certificate_sha256": signing_key.as_ref().map(|k| k.thumbprint.clone()),
                 });
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("app.create", "app", app.id, summary)).await?;
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCreate, "app", app.id, summary)).await?;
                 self.commit(tx).await?;
                 Ok(created)
             }
@@ -822,7 +817,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn update_app_kind(&self, actor: &Actor, app: AppId, kind: &tessera_core::AppKind) -> Result<Application, StoreError> {
-                let at = now();
+                let at = self.clock.now_millis();
                 let config = serde_json::to_string(kind).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let mut tx = self.write_tx().await?;
                 let before: Option<String> = sqlx::query_scalar("SELECT config FROM apps WHERE id = $1")
@@ -851,7 +846,7 @@ macro_rules! impl_sql_store {
                     "before": serde_json::from_str::<serde_json::Value>(&before).unwrap_or_default(),
                     "after": serde_json::to_value(kind).unwrap_or_default(),
                 });
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("app.update", "app", app, summary)).await?;
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppUpdate, "app", app, summary)).await?;
                 let row = sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps WHERE id = $1"))
                     .bind(app.to_string())
                     .fetch_one(&mut *tx)
@@ -883,7 +878,7 @@ macro_rules! impl_sql_store {
                 if confirm_count != ids.len() {
                     return Err(StoreError::ConfirmCount { expected: ids.len(), given: confirm_count });
                 }
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 for id in &ids {
                     let row = sqlx::query("DELETE FROM apps WHERE id = $1 RETURNING label, kind")
@@ -896,7 +891,7 @@ macro_rules! impl_sql_store {
                     };
                     let label: String = row.try_get(0)?;
                     let kind: String = row.try_get(1)?;
-                    let event = NewAuditEvent::new("app.delete", "app", id, json!({"label": label, "kind": kind}));
+                    let event = NewAuditEvent::new(AuditAction::AppDelete, "app", id, json!({"label": label, "kind": kind}));
                     Self::append_audit(&mut tx, actor, at, event).await?;
                 }
                 self.commit(tx).await?;
@@ -904,7 +899,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn grant(&self, actor: &Actor, app: AppId, group: GroupId) -> Result<bool, StoreError> {
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let done = sqlx::query(
                     "INSERT INTO grants (app_id, group_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -917,7 +912,7 @@ macro_rules! impl_sql_store {
                 .map_err(|e| map_unique(e, &[]))?;
                 let granted = done.rows_affected() == 1;
                 if granted {
-                    let event = NewAuditEvent::new("app.grant", "app", app, json!({"group_id": group.to_string()}));
+                    let event = NewAuditEvent::new(AuditAction::AppGrant, "app", app, json!({"group_id": group.to_string()}));
                     Self::append_audit(&mut tx, actor, at, event).await?;
                 }
                 self.commit(tx).await?;
@@ -925,7 +920,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn revoke(&self, actor: &Actor, app: AppId, group: GroupId) -> Result<bool, StoreError> {
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let done = sqlx::query("DELETE FROM grants WHERE app_id = $1 AND group_id = $2")
                     .bind(app.to_string())
@@ -934,7 +929,7 @@ macro_rules! impl_sql_store {
                     .await?;
                 let revoked = done.rows_affected() == 1;
                 if revoked {
-                    let event = NewAuditEvent::new("app.revoke", "app", app, json!({"group_id": group.to_string()}));
+                    let event = NewAuditEvent::new(AuditAction::AppRevoke, "app", app, json!({"group_id": group.to_string()}));
                     Self::append_audit(&mut tx, actor, at, event).await?;
                 }
                 self.commit(tx).await?;
@@ -1002,6 +997,26 @@ macro_rules! impl_sql_store {
                 self.cache.put(&self.cache.access, ticket, (user, app), decision.clone());
                 Ok(decision)
             }
+
+            async fn set_app_policy(&self, actor: &Actor, app: AppId, policy: &AccessPolicy) -> Result<(), StoreError> {
+                let at = self.clock.now_millis();
+                let networks = serde_json::to_string(&policy.allowed_networks).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query("UPDATE apps SET require_mfa = $1, allowed_networks = $2, updated_at = $3 WHERE id = $4")
+                    .bind(policy.require_mfa)
+                    .bind(&networks)
+                    .bind(at)
+                    .bind(app.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found("application", app.to_string()));
+                }
+                let summary = json!({"require_mfa": policy.require_mfa, "allowed_networks": policy.allowed_networks});
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppSetPolicy, "app", app, summary)).await?;
+                self.commit(tx).await?;
+                Ok(())
+            }
         }
 
         #[async_trait]
@@ -1016,7 +1031,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn replace_current_key(&self, actor: &Actor, app: AppId, key: NewSigningKey) -> Result<StoredKey, StoreError> {
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let exists = sqlx::query("SELECT id FROM apps WHERE id = $1").bind(app.to_string()).fetch_optional(&mut *tx).await?;
                 if exists.is_none() {
@@ -1033,14 +1048,14 @@ macro_rules! impl_sql_store {
                     "new_certificate_sha256": key.thumbprint,
                     "bits": key.bits,
                 });
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("app.cert_rotate", "app", app, summary)).await?;
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCertRotate, "app", app, summary)).await?;
                 self.commit(tx).await?;
                 Ok(stored)
             }
         }
 
         #[async_trait]
-        impl SignInStore for $store {
+        impl SessionStore for $store {
             async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
                 let mut tx = self.write_tx().await?;
                 Self::insert_session(&mut tx, session).await?;
@@ -1105,6 +1120,26 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn acknowledge_notice(&self, actor: &Actor, user: UserId, now: i64) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query(
+                    "UPDATE users SET notice_acknowledged_at = $1 WHERE id = $2 AND notice_acknowledged_at IS NULL",
+                )
+                .bind(now)
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 1 {
+                    let event = NewAuditEvent::new(AuditAction::UserNoticeAcknowledged, "user", user, json!({}));
+                    Self::append_audit(&mut tx, actor, now, event).await?;
+                }
+                self.commit(tx).await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl ReplayStore for $store {
             async fn remember_message_id(
                 &self,
                 issuer: &str,
@@ -1127,7 +1162,10 @@ macro_rules! impl_sql_store {
                     })
                     .await
             }
+        }
 
+        #[async_trait]
+        impl ParkingStore for $store {
             async fn park_request(&self, parked: &ParkedRequest) -> Result<(), StoreError> {
                 let mut tx = self.write_tx().await?;
                 // Expired requests are cleared as new ones arrive, so the table stays small.
@@ -1180,24 +1218,10 @@ macro_rules! impl_sql_store {
                     expires_at,
                 }))
             }
+        }
 
-            async fn acknowledge_notice(&self, actor: &Actor, user: UserId, now: i64) -> Result<(), StoreError> {
-                let mut tx = self.write_tx().await?;
-                let done = sqlx::query(
-                    "UPDATE users SET notice_acknowledged_at = $1 WHERE id = $2 AND notice_acknowledged_at IS NULL",
-                )
-                .bind(now)
-                .bind(user.to_string())
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() == 1 {
-                    let event = NewAuditEvent::new("user.notice_acknowledged", "user", user, json!({}));
-                    Self::append_audit(&mut tx, actor, now, event).await?;
-                }
-                self.commit(tx).await?;
-                Ok(())
-            }
-
+        #[async_trait]
+        impl MfaStore for $store {
             async fn totp_credential(&self, user: UserId) -> Result<Option<TotpCredential>, StoreError> {
                 let row = sqlx::query("SELECT sealed_secret, confirmed, last_step FROM totp_credentials WHERE user_id = $1")
                     .bind(user.to_string())
@@ -1241,7 +1265,7 @@ macro_rules! impl_sql_store {
                 step: i64,
                 recovery_code_hashes: &[String],
             ) -> Result<bool, StoreError> {
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let done = sqlx::query(
                     "UPDATE totp_credentials SET confirmed = $1, last_step = $2 WHERE user_id = $3 AND confirmed = $4",
@@ -1263,7 +1287,7 @@ macro_rules! impl_sql_store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                let event = NewAuditEvent::new("user.mfa_enroll", "user", user, json!({"factor": "totp"}));
+                let event = NewAuditEvent::new(AuditAction::UserMfaEnroll, "user", user, json!({"factor": "totp"}));
                 Self::append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(true)
@@ -1300,38 +1324,21 @@ macro_rules! impl_sql_store {
             }
 
             async fn reset_mfa(&self, actor: &Actor, user: UserId) -> Result<bool, StoreError> {
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let totp = sqlx::query("DELETE FROM totp_credentials WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
                 let codes = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
                 let removed = totp.rows_affected() + codes.rows_affected() > 0;
                 if removed {
-                    Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("user.mfa_reset", "user", user, json!({}))).await?;
+                    Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserMfaReset, "user", user, json!({}))).await?;
                 }
                 self.commit(tx).await?;
                 Ok(removed)
             }
+        }
 
-            async fn set_app_policy(&self, actor: &Actor, app: AppId, policy: &AccessPolicy) -> Result<(), StoreError> {
-                let at = now();
-                let networks = serde_json::to_string(&policy.allowed_networks).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let mut tx = self.write_tx().await?;
-                let done = sqlx::query("UPDATE apps SET require_mfa = $1, allowed_networks = $2, updated_at = $3 WHERE id = $4")
-                    .bind(policy.require_mfa)
-                    .bind(&networks)
-                    .bind(at)
-                    .bind(app.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::not_found("application", app.to_string()));
-                }
-                let summary = json!({"require_mfa": policy.require_mfa, "allowed_networks": policy.allowed_networks});
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("app.set_policy", "app", app, summary)).await?;
-                self.commit(tx).await?;
-                Ok(())
-            }
-
+        #[async_trait]
+        impl LockoutStore for $store {
             async fn lockout_counter(&self, user: UserId, location: Location) -> Result<Option<LockoutCounter>, StoreError> {
                 let row = sqlx::query("SELECT failures, last_failure_at FROM lockout_counters WHERE user_id = $1 AND location = $2")
                     .bind(user.to_string())
@@ -1444,10 +1451,13 @@ macro_rules! impl_sql_store {
                     .try_get(0)?;
                 Ok(u32::try_from(count).unwrap_or(u32::MAX))
             }
+        }
 
+        #[async_trait]
+        impl AuditLog for $store {
             async fn append_audit(&self, actor: &Actor, event: NewAuditEvent) -> Result<(), StoreError> {
                 self.batcher
-                    .submit(crate::batch::BatchedWrite::Audit { at: now(), actor: actor.0.clone(), event })
+                    .submit(crate::batch::BatchedWrite::Audit { at: self.clock.now_millis(), actor: actor.0.clone(), event })
                     .await
                     .map(|_| ())
             }
@@ -1487,7 +1497,7 @@ macro_rules! impl_sql_store {
             async fn create_api_token(&self, actor: &Actor, name: &str, token_hash: &str) -> Result<ApiToken, StoreError> {
                 let name = tessera_core::validate::label("name", name)?;
                 let id = uuid::Uuid::now_v7().to_string();
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let row = sqlx::query(
                     "INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) \
@@ -1501,7 +1511,7 @@ macro_rules! impl_sql_store {
                 .await
                 .map_err(|e| map_unique(e, &[("api_tokens_live_name_key", "name", format!("a live API token named {name:?} exists already"))]))?;
                 let token = Self::token_from_row(&row)?;
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new("api_token.create", "api_token", &id, json!({"name": name}))).await?;
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::ApiTokenCreate, "api_token", &id, json!({"name": name}))).await?;
                 self.commit(tx).await?;
                 Ok(token)
             }
@@ -1524,7 +1534,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn revoke_api_token(&self, actor: &Actor, key: &str) -> Result<ApiToken, StoreError> {
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let row = sqlx::query(
                     "UPDATE api_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND (id = $2 OR lower(name) = lower($2)) \
@@ -1538,14 +1548,14 @@ macro_rules! impl_sql_store {
                     return Err(StoreError::not_found("live API token", key));
                 };
                 let token = Self::token_from_row(&row)?;
-                let event = NewAuditEvent::new("api_token.revoke", "api_token", &token.id, json!({"name": token.name}));
+                let event = NewAuditEvent::new(AuditAction::ApiTokenRevoke, "api_token", &token.id, json!({"name": token.name}));
                 Self::append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(token)
             }
 
             async fn create_initial_admin(&self, username: &str, password_hash: &str) -> Result<bool, StoreError> {
-                let at = now();
+                let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let existing: i64 = sqlx::query("SELECT COUNT(*) FROM admins").fetch_one(&mut *tx).await?.try_get(0)?;
                 if existing > 0 {
@@ -1566,7 +1576,7 @@ macro_rules! impl_sql_store {
                 if inserted.rows_affected() == 0 {
                     return Ok(false);
                 }
-                let event = NewAuditEvent::new("admin.create", "admin", &id, json!({"username": username, "initial": true}));
+                let event = NewAuditEvent::new(AuditAction::AdminCreate, "admin", &id, json!({"username": username, "initial": true}));
                 Self::append_audit(&mut tx, &Actor::system(), at, event).await?;
                 self.commit(tx).await?;
                 Ok(true)

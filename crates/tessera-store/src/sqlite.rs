@@ -2,9 +2,12 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use tessera_core::Clock;
 
 use crate::batch::WriteBatcher;
 use crate::cache::ReadCache;
@@ -22,6 +25,8 @@ pub struct SqliteStore {
     batcher: WriteBatcher,
     /// Every writer but the management commands is this process, so reads can be kept briefly.
     cache: ReadCache,
+    /// Where the times the store records (audit rows, creation and change times) come from.
+    clock: Arc<dyn Clock>,
 }
 
 impl SqliteStore {
@@ -48,20 +53,20 @@ impl SqliteStore {
     }
 
     /// Opens (creating if needed) the database file and migrates it.
-    pub async fn open_file(path: &Path) -> Result<Self, StoreError> {
+    pub async fn open_file(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::new().filename(path).create_if_missing(true);
-        Self::connect_with(options).await
+        Self::connect_with(options, clock).await
     }
 
     /// Opens a `sqlite:` URL (tests and unusual layouts).
-    pub async fn connect_url(url: &str) -> Result<Self, StoreError> {
+    pub async fn connect_url(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("bad SQLite URL: {e}")))?
             .create_if_missing(true);
-        Self::connect_with(options).await
+        Self::connect_with(options, clock).await
     }
 
-    async fn connect_with(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+    async fn connect_with(options: SqliteConnectOptions, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -94,7 +99,7 @@ impl SqliteStore {
                 .await?
         };
         let batcher = Self::start_batcher(writer.clone());
-        Ok(SqliteStore { pool, writer, batcher, cache: ReadCache::enabled() })
+        Ok(SqliteStore { pool, writer, batcher, cache: ReadCache::enabled(clock.clone()), clock })
     }
 }
 

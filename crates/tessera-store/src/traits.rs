@@ -116,6 +116,7 @@ pub trait AppStore: Send + Sync {
     async fn apps_of_user(&self, user: UserId) -> Result<Vec<Application>, StoreError>;
     /// The authorization rule applied to the stored directory.
     async fn check_access(&self, user: UserId, app: AppId) -> Result<AccessDecision, StoreError>;
+    async fn set_app_policy(&self, actor: &Actor, app: AppId, policy: &AccessPolicy) -> Result<(), StoreError>;
 }
 
 /// Which of an app's keys: the one it signs with, or the one staged for a rollover.
@@ -239,8 +240,9 @@ pub struct LockoutCounter {
 /// At most this many familiar addresses are kept per user (the oldest go first), as AD FS does.
 pub const MAX_FAMILIAR_IPS: usize = 20;
 
+/// Sign-in sessions, and what a finished sign-in records on its user.
 #[async_trait]
-pub trait SignInStore: Send + Sync {
+pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
     async fn find_session(&self, id_hash: &str) -> Result<Option<Session>, StoreError>;
     /// The session and its user, in one read.
@@ -249,7 +251,13 @@ pub trait SignInStore: Send + Sync {
     /// Replaces a session by a new one under a new id, atomically (no fixation).
     async fn rotate_session(&self, old_id_hash: &str, new: &Session) -> Result<(), StoreError>;
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+    /// Records the password-update notice as acknowledged, with its audit event.
+    async fn acknowledge_notice(&self, actor: &Actor, user: UserId, now: UnixMillis) -> Result<(), StoreError>;
+}
 
+/// Protocol message IDs seen, against replay.
+#[async_trait]
+pub trait ReplayStore: Send + Sync {
     /// Records a protocol message ID from `issuer` until `expires_at`: `false` if it was seen
     /// already (a replay), atomically across nodes.
     async fn remember_message_id(
@@ -259,6 +267,11 @@ pub trait SignInStore: Send + Sync {
         expires_at: UnixMillis,
         now: UnixMillis,
     ) -> Result<bool, StoreError>;
+}
+
+/// Validated protocol requests waiting while their browser's user signs in.
+#[async_trait]
+pub trait ParkingStore: Send + Sync {
     async fn park_request(&self, parked: &ParkedRequest) -> Result<(), StoreError>;
     /// Takes (and removes) a parked request, if it exists, is unexpired and belongs to this
     /// browser. Another browser's attempt leaves it in place.
@@ -268,10 +281,11 @@ pub trait SignInStore: Send + Sync {
         browser_hash: &str,
         now: UnixMillis,
     ) -> Result<Option<ParkedRequest>, StoreError>;
+}
 
-    /// Records the password-update notice as acknowledged, with its audit event.
-    async fn acknowledge_notice(&self, actor: &Actor, user: UserId, now: UnixMillis) -> Result<(), StoreError>;
-
+/// Second factors: the TOTP credential and recovery codes.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
     async fn totp_credential(&self, user: UserId) -> Result<Option<TotpCredential>, StoreError>;
     /// Starts (or restarts) enrolment with a new secret; a confirmed credential is kept.
     async fn put_pending_totp(&self, user: UserId, sealed_secret: &[u8], now: UnixMillis) -> Result<(), StoreError>;
@@ -290,9 +304,11 @@ pub trait SignInStore: Send + Sync {
     async fn recovery_codes_left(&self, user: UserId) -> Result<u32, StoreError>;
     /// Removes the user's TOTP and recovery codes; false when there were none.
     async fn reset_mfa(&self, actor: &Actor, user: UserId) -> Result<bool, StoreError>;
+}
 
-    async fn set_app_policy(&self, actor: &Actor, app: AppId, policy: &AccessPolicy) -> Result<(), StoreError>;
-
+/// The counters of smart lockout and spray throttling, and the addresses users are familiar from.
+#[async_trait]
+pub trait LockoutStore: Send + Sync {
     /// A counter as it stands (what an administrator's account-activity view reads).
     async fn lockout_counter(&self, user: UserId, location: Location) -> Result<Option<LockoutCounter>, StoreError>;
     /// Reserves one attempt against the user's counter for `location`, atomically: counts it
@@ -319,8 +335,12 @@ pub trait SignInStore: Send + Sync {
     async fn familiar_ips(&self, user: UserId) -> Result<Vec<String>, StoreError>;
     /// How many different names failed from `ip` since `since`.
     async fn failed_names_from_ip(&self, ip: &str, since: UnixMillis) -> Result<u32, StoreError>;
+}
 
-    /// An audit event that is not part of a directory change (sign-in decisions).
+/// Appending to the audit trail events that are not part of a directory change (sign-in
+/// decisions); directory changes write theirs in the change's own transaction.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
     async fn append_audit(&self, actor: &Actor, event: NewAuditEvent) -> Result<(), StoreError>;
 }
 
@@ -354,12 +374,36 @@ pub trait SettingsStore: Send + Sync {
 
 /// Everything a handler or command needs from storage.
 pub trait Store:
-    UserStore + GroupStore + AppStore + KeyStore + SignInStore + AuditStore + AdminStore + SettingsStore
+    UserStore
+    + GroupStore
+    + AppStore
+    + KeyStore
+    + SessionStore
+    + ReplayStore
+    + ParkingStore
+    + MfaStore
+    + LockoutStore
+    + AuditLog
+    + AuditStore
+    + AdminStore
+    + SettingsStore
 {
 }
 
-impl<T: UserStore + GroupStore + AppStore + KeyStore + SignInStore + AuditStore + AdminStore + SettingsStore> Store
-    for T
+impl<T> Store for T where
+    T: UserStore
+        + GroupStore
+        + AppStore
+        + KeyStore
+        + SessionStore
+        + ReplayStore
+        + ParkingStore
+        + MfaStore
+        + LockoutStore
+        + AuditLog
+        + AuditStore
+        + AdminStore
+        + SettingsStore
 {
 }
 

@@ -15,6 +15,10 @@ use tessera_store::{
     StoreError,
 };
 
+fn wall_clock() -> Arc<dyn tessera_core::Clock> {
+    Arc::new(tessera_core::SystemClock)
+}
+
 /// How a test reaches the database behind the store, for checks the store API cannot make.
 #[derive(Clone)]
 enum Raw {
@@ -38,8 +42,8 @@ impl Raw {
 
     async fn reopen(&self) -> Result<Arc<dyn Store>, StoreError> {
         Ok(match self {
-            Raw::Sqlite(url) => Arc::new(SqliteStore::connect_url(url).await?),
-            Raw::Pg(url) => Arc::new(PgStore::connect(url).await?),
+            Raw::Sqlite(url) => Arc::new(SqliteStore::connect_url(url, wall_clock()).await?),
+            Raw::Pg(url) => Arc::new(PgStore::connect(url, wall_clock()).await?),
         })
     }
 }
@@ -51,7 +55,7 @@ where
 {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect_url(&url).await.unwrap());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect_url(&url, wall_clock()).await.unwrap());
     test(store, Raw::Sqlite(url)).await;
 }
 
@@ -61,7 +65,7 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let Some(db) = ThrowawayPg::create().await else { return };
-    let store: Arc<dyn Store> = Arc::new(PgStore::connect(&db.url).await.unwrap());
+    let store: Arc<dyn Store> = Arc::new(PgStore::connect(&db.url, wall_clock()).await.unwrap());
     // Run in a task so that a failing test still drops its database.
     let outcome = tokio::spawn(test(store, Raw::Pg(db.url.clone()))).await;
     db.drop_database().await;
@@ -631,8 +635,12 @@ async fn concurrent_audit_records_all_commit(store: Arc<dyn Store>, _raw: Raw) {
     for n in 0..200 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            let event =
-                tessera_core::NewAuditEvent::new("test.event", "user", n.to_string(), serde_json::json!({"n": n}));
+            let event = tessera_core::NewAuditEvent::new(
+                tessera_core::AuditAction::SigninLogout,
+                "user",
+                n.to_string(),
+                serde_json::json!({"n": n}),
+            );
             store.append_audit(&actor(), event).await
         }));
     }
@@ -642,7 +650,7 @@ async fn concurrent_audit_records_all_commit(store: Arc<dyn Store>, _raw: Raw) {
     let events = store.list_audit(&AuditQuery { limit: 1000, ..AuditQuery::default() }).await.unwrap();
     assert_eq!(events.len(), before + 200);
     let mut ids: Vec<String> =
-        events.iter().filter(|e| e.action == "test.event").map(|e| e.target_id.clone()).collect();
+        events.iter().filter(|e| e.action == "signin.logout").map(|e| e.target_id.clone()).collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 200, "each record once");
@@ -715,14 +723,22 @@ async fn one_bad_row_fails_only_its_own_caller_in_a_batch(store: Arc<dyn Store>,
             let result = match n {
                 0 => store.remember_message_id("sp", &long_id, 10_000, 5_000).await,
                 1 => {
-                    let event =
-                        tessera_core::NewAuditEvent::new("test.bad", "user", "nul\0byte", serde_json::json!({}));
+                    let event = tessera_core::NewAuditEvent::new(
+                        tessera_core::AuditAction::SigninFailure,
+                        "user",
+                        "nul\0byte",
+                        serde_json::json!({}),
+                    );
                     store.append_audit(&actor(), event).await.map(|()| true)
                 }
                 n if n % 2 == 0 => store.remember_message_id("sp", &format!("_id{n}"), 10_000, 5_000).await,
                 n => {
-                    let event =
-                        tessera_core::NewAuditEvent::new("test.good", "user", n.to_string(), serde_json::json!({}));
+                    let event = tessera_core::NewAuditEvent::new(
+                        tessera_core::AuditAction::SigninPassword,
+                        "user",
+                        n.to_string(),
+                        serde_json::json!({}),
+                    );
                     store.append_audit(&actor(), event).await.map(|()| true)
                 }
             };
@@ -738,5 +754,5 @@ async fn one_bad_row_fails_only_its_own_caller_in_a_batch(store: Arc<dyn Store>,
     }
     assert!(!store.remember_message_id("sp", &long_id, 10_000, 5_000).await.unwrap(), "the long ID is remembered");
     let events = store.list_audit(&AuditQuery { limit: 1000, ..AuditQuery::default() }).await.unwrap();
-    assert_eq!(events.iter().filter(|e| e.action == "test.good").count(), 19);
+    assert_eq!(events.iter().filter(|e| e.action == "signin.password").count(), 19);
 }

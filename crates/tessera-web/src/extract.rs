@@ -8,6 +8,10 @@ use serde::de::DeserializeOwned;
 
 use crate::ApiError;
 
+fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::refused(status, code, "Request refused", message)
+}
+
 /// A JSON body: 400 when malformed, 413 when over the cap, 415 without a JSON content type.
 pub struct ApiJson<T>(pub T);
 
@@ -17,17 +21,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+            Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(refused(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 format!("the request body is larger than {} bytes", crate::MAX_BODY_BYTES),
             )),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(refused(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "send the body as application/json",
             )),
-            Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.body_text())),
+            Err(e) => Err(refused(StatusCode::BAD_REQUEST, "malformed_json", e.body_text())),
         }
     }
 }
@@ -42,6 +46,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
-            .map_err(|e: QueryRejection| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))
+            .map_err(|e: QueryRejection| refused(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))
     }
 }

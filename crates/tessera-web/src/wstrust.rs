@@ -2,20 +2,24 @@
 //! (AD FS's paths, which Windows and Office expect): the usernamemixed endpoints for WS-Trust
 //! 1.3 and 2005, and MEX. A token needs what the browser flow needs: the right password under
 //! the same lockout, a granted group, and the app's policy met, which here cannot include a
-//! second factor: an app that requires MFA, or a user who has a second factor, gets a fault. The portal's password notice is not asked for: a device joining Entra ID
-//! has no page to show it on.
+//! second factor: an app that requires MFA, or a user who has a second factor, gets a fault.
+//! The portal's password notice is not asked for: a device joining Entra ID has no page to
+//! show it on.
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{MatchedPath, Path, State};
-use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
+use tessera_auth::authenticate::{Authenticator, PasswordAccepted, PasswordOutcome};
+use tessera_auth::client::ClientAddresses;
 use tessera_core::app::ENTRA_RELYING_PARTY;
-use tessera_core::policy::{AuthnContext, Factor, PolicyOutcome, decide};
-use tessera_core::{Actor, Application, NewAuditEvent};
-use tessera_protocols::saml11::{build_assertion, m365_params};
+use tessera_core::policy::{AuthnContext, Factor, decide_password_only};
+use tessera_core::{Actor, Application, AuditAction, NewAuditEvent, User};
+use tessera_protocols::saml2::sso::clip;
+use tessera_protocols::saml11::{build_assertion, m365_params, mapped_claims};
 use tessera_protocols::wstrust::fault::TrustFault;
 use tessera_protocols::wstrust::mex::{MexEndpoints, build_mex, build_mex_get_response};
 use tessera_protocols::wstrust::request::{TokenRequest, parse_request};
@@ -23,9 +27,9 @@ use tessera_protocols::wstrust::response::build_response_envelope;
 use tessera_protocols::wstrust::{SoapVersion, TrustVersion};
 use tessera_store::StoreError;
 
-use crate::AppState;
-use crate::signin::password::{PasswordAccepted, PasswordRefusal, check_password};
-use crate::signin::{audit_ip, client_addresses, peer, session};
+use crate::error::{Failure, Soap, Text};
+use crate::shell::context::RequestContext;
+use crate::{AppError, AppState};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -36,38 +40,35 @@ pub fn router() -> Router<AppState> {
         .layer(axum::extract::DefaultBodyLimit::max(tessera_xml::Limits::MESSAGE.max_bytes))
 }
 
-async fn connector(state: &AppState, idp_path: &str) -> Result<Application, Response> {
+async fn connector(state: &AppState, idp_path: &str) -> Result<Application, AppError<Text>> {
     match state.store.find_app_by_idp_path(idp_path).await {
         Ok(app) => Ok(app),
-        Err(StoreError::NotFound { .. }) => Err((StatusCode::NOT_FOUND, "no such application").into_response()),
-        Err(e) => {
-            tracing::error!(error = %e, "connector lookup failed");
-            Err((StatusCode::SERVICE_UNAVAILABLE, "unavailable; retry shortly").into_response())
+        Err(StoreError::NotFound { .. }) => {
+            Err(AppError::refused(StatusCode::NOT_FOUND, "not_found", "Not found", "no such application"))
         }
+        Err(e) => Err(e.into()),
     }
-}
-
-/// A connector's usernamemixed endpoints, which MEX lists.
-fn mex_endpoints(app: &Application, public_url: &str) -> Option<(String, String)> {
-    let endpoints = app.endpoints(public_url);
-    Some((endpoints.wstrust_13_usernamemixed?, endpoints.wstrust_2005_usernamemixed?))
 }
 
 /// MEX: the WSDL on GET; on POST (WS-Transfer Get), the same in a SOAP GetResponse.
-async fn mex(State(state): State<AppState>, Path(idp_path): Path<String>, method: Method, body: Bytes) -> Response {
-    let app = match connector(&state, &idp_path).await {
-        Ok(app) => app,
-        Err(response) => return response,
-    };
-    let Some((trust_13, trust_2005)) = mex_endpoints(&app, &state.public_url) else {
-        return (StatusCode::NOT_FOUND, "no such application").into_response();
+async fn mex(
+    State(state): State<AppState>,
+    Path(idp_path): Path<String>,
+    method: Method,
+    body: Bytes,
+) -> Result<Response, AppError<Text>> {
+    let app = connector(&state, &idp_path).await?;
+    let endpoints = app.endpoints(&state.public_url);
+    let (Some(trust_13), Some(trust_2005)) = (endpoints.wstrust_13_usernamemixed, endpoints.wstrust_2005_usernamemixed)
+    else {
+        return Err(AppError::refused(StatusCode::NOT_FOUND, "not_found", "Not found", "no such application"));
     };
     let endpoints = MexEndpoints { trust_13: &trust_13, trust_2005: &trust_2005 };
-    if method == Method::POST {
+    Ok(if method == Method::POST {
         xml_response(StatusCode::OK, SoapVersion::Soap12.content_type(), build_mex_get_response(&endpoints, &body))
     } else {
         xml_response(StatusCode::OK, "text/xml; charset=utf-8", build_mex(&endpoints))
-    }
+    })
 }
 
 fn xml_response(status: StatusCode, content_type: &'static str, body: String) -> Response {
@@ -75,19 +76,6 @@ fn xml_response(status: StatusCode, content_type: &'static str, body: String) ->
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// A usernamemixed endpoint; which WS-Trust it speaks is in its path.
-async fn usernamemixed(
-    State(state): State<AppState>,
-    extensions: Extensions,
-    headers: HeaderMap,
-    matched: MatchedPath,
-    Path(idp_path): Path<String>,
-    body: Bytes,
-) -> Response {
-    let version = if matched.as_str().contains("/trust/13/") { TrustVersion::V13 } else { TrustVersion::Feb2005 };
-    issue(&state, &extensions, &headers, &idp_path, version, &body).await
 }
 
 /// The action the transport names: the SOAPAction header, or SOAP 1.2's `action` parameter.
@@ -99,226 +87,199 @@ fn transport_action(headers: &HeaderMap) -> Option<String> {
     content_type.split(';').find_map(|p| p.trim().strip_prefix("action=")).map(|a| a.trim_matches('"').to_string())
 }
 
-async fn issue(
-    state: &AppState,
-    extensions: &Extensions,
-    headers: &HeaderMap,
-    idp_path: &str,
-    version: TrustVersion,
-    body: &[u8],
-) -> Response {
-    let app = match connector(state, idp_path).await {
-        Ok(app) => app,
-        Err(response) => return response,
+/// A usernamemixed endpoint; which WS-Trust it speaks is in its path.
+async fn usernamemixed(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    matched: MatchedPath,
+    Path(idp_path): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError<Text>> {
+    let version = if matched.as_str().contains("/trust/13/") { TrustVersion::V13 } else { TrustVersion::Feb2005 };
+    let app = connector(&state, &idp_path).await?;
+    let soap_guess = match body
+        .windows(SoapVersion::Soap11.namespace().len())
+        .any(|w| w == SoapVersion::Soap11.namespace().as_bytes())
+    {
+        true => SoapVersion::Soap11,
+        false => SoapVersion::Soap12,
     };
-    let soap_guess =
-        if body.windows(SoapVersion::Soap11.namespace().len()).any(|w| w == SoapVersion::Soap11.namespace().as_bytes())
-        {
-            SoapVersion::Soap11
-        } else {
-            SoapVersion::Soap12
-        };
-    let request = match parse_request(body, version, transport_action(headers).as_deref()) {
+    let request = match parse_request(&body, version, transport_action(&headers).as_deref()) {
         Ok(request) => request,
         Err(fault) => {
-            let refusal = Refusal::from(fault);
-            return refuse(state, extensions, headers, &app, soap_guess, version, None, None, refusal).await;
+            let channel = Soap { soap: soap_guess, trust: version, relates_to: None };
+            return Ok(refuse(&state, &ctx, &app, channel, None, Refusal::unaudited(fault)).await);
         }
     };
-    let relates = request.message_id.clone();
-    match answer(state, extensions, headers, &app, &request, body).await {
+    let channel = Soap { soap: request.soap, trust: version, relates_to: request.message_id.clone() };
+    Ok(match answer(&state, &ctx, &app, &request, &body).await {
         Ok(response) => response,
-        Err(refusal) => {
-            refuse(
-                state,
-                extensions,
-                headers,
-                &app,
-                request.soap,
-                version,
-                relates.as_deref(),
-                Some(&request.username),
-                refusal,
-            )
-            .await
-        }
-    }
+        Err(refusal) => refuse(&state, &ctx, &app, channel, Some(&request.username), refusal).await,
+    })
 }
 
-/// A fault, and whether the audit trail has it already (a failed password is `signin.failure`).
-struct Refusal {
-    fault: TrustFault,
-    audited: bool,
+/// Why a request gets no token.
+enum Refusal {
+    /// A fault, and whether the audit trail has it already (a failed password is
+    /// `signin.failure`, a denial `wstrust.denied`).
+    Fault { fault: TrustFault, audited: bool },
+    /// A failure on our side: logged once, answered as "unavailable".
+    Internal(String),
+}
+
+impl Refusal {
+    fn unaudited(fault: TrustFault) -> Self {
+        Refusal::Fault { fault, audited: false }
+    }
+
+    fn audited(fault: TrustFault) -> Self {
+        Refusal::Fault { fault, audited: true }
+    }
 }
 
 impl From<TrustFault> for Refusal {
     fn from(fault: TrustFault) -> Self {
-        Refusal { fault, audited: false }
+        Refusal::unaudited(fault)
     }
 }
 
+/// Failures of the store, keys and XML on the way to a token are ours, never the client's.
+macro_rules! internal_refusal {
+    ($($error:ty),*) => {$(
+        impl From<$error> for Refusal {
+            fn from(e: $error) -> Self {
+                Refusal::Internal(e.to_string())
+            }
+        }
+    )*};
+}
+
+internal_refusal!(StoreError, tessera_auth::AuthError, tessera_keys::KeyError, tessera_xml::XmlError);
+
 async fn answer(
     state: &AppState,
-    extensions: &Extensions,
-    headers: &HeaderMap,
+    ctx: &RequestContext,
     app: &Application,
     request: &TokenRequest,
     body: &[u8],
 ) -> Result<Response, Refusal> {
-    let unavailable = |e: &dyn std::fmt::Display| {
-        tracing::error!(error = %e, "WS-Trust issuance failed");
-        TrustFault::Unavailable("Tessera could not answer now; try again shortly".into())
-    };
     let endpoints = app.endpoints(&state.public_url);
     let endpoint_url = match request.trust {
         TrustVersion::V13 => endpoints.wstrust_13_usernamemixed,
         TrustVersion::Feb2005 => endpoints.wstrust_2005_usernamemixed,
     }
     .unwrap_or_default();
-    let now = session::now();
+    let now = state.clock.now_millis();
     let skew = state.signin.clock_skew_ms;
     request.check(now, skew, &endpoint_url, &[ENTRA_RELYING_PARTY])?;
 
-    // Replay: a message is accepted once, by its MessageID, or by its bytes when it has none;
-    // remembered for as long as its Timestamp would still pass.
-    let key = match &request.message_id {
-        Some(id) => id.clone(),
-        None => format!("sha256:{}", tessera_auth::secret::sha256_hex(&String::from_utf8_lossy(body))),
-    };
-    let issuer = format!("wstrust:{}", app.id);
-    match state.store.remember_message_id(&issuer, &key, request.created.max(now) + 2 * skew, now).await {
-        Ok(true) => {}
-        Ok(false) => return Err(TrustFault::MessageExpired("this message was received before".into()).into()),
-        Err(e) => return Err(unavailable(&e).into()),
+    // Replay: a message is accepted once, by its MessageID, or by its bytes when it has none.
+    let replay_scope = format!("wstrust:{}", app.id);
+    if !state
+        .store
+        .remember_message_id(&replay_scope, &request.replay_key(body), request.remember_until(now, skew), now)
+        .await?
+    {
+        return Err(TrustFault::MessageExpired("this message was received before".into()).into());
     }
 
-    let Some(addresses) = client_addresses(peer(extensions), headers, &state.signin.trusted_proxies) else {
+    let Ok(from) = ctx.client() else {
         return Err(TrustFault::InvalidRequest("the forwarding header could not be read".into()).into());
     };
-    let PasswordAccepted { user, has_totp } =
-        match check_password(state, &addresses, &request.username, &request.password, "wstrust").await {
-            Ok(accepted) => accepted,
-            Err(PasswordRefusal::Failed) => {
-                let fault = TrustFault::FailedAuthentication(
+    let authenticator = Authenticator { store: &*state.store, clock: &*state.clock, lockout: &state.signin.lockout };
+    let PasswordAccepted { user, has_second_factor } =
+        match authenticator.check_password(from, &request.username, &request.password, "wstrust").await? {
+            PasswordOutcome::Accepted(accepted) => *accepted,
+            PasswordOutcome::Failed => {
+                return Err(Refusal::audited(TrustFault::FailedAuthentication(
                     "The user name or password is incorrect, or the account cannot sign in now.".into(),
-                );
-                return Err(Refusal { fault, audited: true });
+                )));
             }
-            Err(PasswordRefusal::Throttled) => {
-                let fault = TrustFault::FailedAuthentication(
+            PasswordOutcome::Throttled => {
+                return Err(Refusal::audited(TrustFault::FailedAuthentication(
                     "There have been too many failed sign-ins from this network; wait a few minutes.".into(),
-                );
-                return Err(Refusal { fault, audited: true });
+                )));
             }
-            Err(PasswordRefusal::Store(e)) => return Err(unavailable(&e).into()),
         };
-    // A user with a second factor shows it at every sign-in in the browser; a password alone
-    // must not stand in for it here.
-    if has_totp {
-        audit_denied(state, app, &user, &addresses.client.to_string(), "second_factor_enrolled")
-            .await
-            .map_err(|e| unavailable(&e))?;
-        let fault = TrustFault::RequestFailed(
-            "This account signs in with a second factor, which a password-only (WS-Trust) sign-in cannot show. \
-             Sign in through the browser instead."
-                .into(),
-        );
-        return Err(Refusal { fault, audited: true });
-    }
-    let access = state.store.check_access(user.id, app.id).await.map_err(|e| unavailable(&e))?;
+    let access = state.store.check_access(user.id, app.id).await?;
     let authn = AuthnContext::default().with(Factor::Password, now);
-    match decide(&access, &app.policy, addresses.client, &authn) {
-        PolicyOutcome::Allow => {}
-        PolicyOutcome::Deny(denial) => {
-            audit_denied(state, app, &user, &addresses.client.to_string(), denial.as_str())
-                .await
-                .map_err(|e| unavailable(&e))?;
-            return Err(Refusal { fault: TrustFault::RequestFailed(denial.user_message().into()), audited: true });
-        }
-        PolicyOutcome::NeedSecondFactor => {
-            audit_denied(state, app, &user, &addresses.client.to_string(), "mfa_required")
-                .await
-                .map_err(|e| unavailable(&e))?;
-            let fault = TrustFault::RequestFailed(
-                "This application requires multi-factor authentication, which a password-only (WS-Trust) sign-in cannot \
-                 provide. Sign in through the browser instead."
-                    .into(),
-            );
-            return Err(Refusal { fault, audited: true });
-        }
+    if let Err(denial) = decide_password_only(&access, &app.policy, from.client, &authn, has_second_factor) {
+        audit_denied(state, app, &user, from, denial.as_str()).await?;
+        return Err(Refusal::audited(TrustFault::RequestFailed(denial.user_message().into())));
     }
 
-    let signer = state.keys.signer(app.id).await.map_err(|e| unavailable(&e))?;
-    let issuer = app.issuer.as_deref().ok_or_else(|| unavailable(&"a connector without an issuer"))?;
+    let signer = state.keys.signer(app.id).await?;
+    let issuer = app.issuer.as_deref().ok_or_else(|| Refusal::Internal("a connector without an issuer".into()))?;
     let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
-    let params = m365_params(&user, issuer, crate::wsfed::extra_claims(app, &user), &authn, &assertion_id, now);
-    let envelope = build_assertion(&params, signer.as_ref())
-        .and_then(|assertion| {
-            build_response_envelope(
-                request.soap,
-                request.trust,
-                request.message_id.as_deref(),
-                &params,
-                &request.applies_to,
-                &assertion,
-            )
-        })
-        .map_err(|e| unavailable(&e))?;
+    let params = m365_params(&user, issuer, mapped_claims(app, &user), &authn, &assertion_id, now);
+    let assertion = build_assertion(&params, signer.as_ref())?;
+    let envelope = build_response_envelope(
+        request.soap,
+        request.trust,
+        request.message_id.as_deref(),
+        &params,
+        &request.applies_to,
+        &assertion,
+    )?;
     // Fail closed: no token leaves without its audit row.
     let event = NewAuditEvent::new(
-        "wstrust.issued",
+        AuditAction::WsTrustIssued,
         "app",
         app.id,
-        json!({"user_id": user.id.to_string(), "ip": addresses.client.to_string(), "assertion_id": assertion_id,
+        json!({"user_id": user.id.to_string(), "ip": from.client.to_string(), "assertion_id": assertion_id,
                "trust": request.trust.name(), "soap": request.soap.name()}),
     );
-    state.store.append_audit(&Actor(format!("user:{}", user.id)), event).await.map_err(|e| unavailable(&e))?;
+    state.store.append_audit(&Actor::user(user.id), event).await?;
     Ok(xml_response(StatusCode::OK, request.soap.content_type(), envelope))
 }
 
 async fn audit_denied(
     state: &AppState,
     app: &Application,
-    user: &tessera_core::User,
-    ip: &str,
+    user: &User,
+    from: &ClientAddresses,
     reason: &str,
 ) -> Result<(), StoreError> {
     let event = NewAuditEvent::new(
-        "wstrust.denied",
+        AuditAction::WsTrustDenied,
         "app",
         app.id,
-        json!({"user_id": user.id.to_string(), "ip": ip, "reason": reason}),
+        json!({"user_id": user.id.to_string(), "ip": from.client.to_string(), "reason": reason}),
     );
-    state.store.append_audit(&Actor(format!("user:{}", user.id)), event).await
+    state.store.append_audit(&Actor::user(user.id), event).await
 }
 
-/// A fault, audited as `wstrust.refused` unless the trail has it already. Never a token.
-#[allow(clippy::too_many_arguments)] // the request's context, each part needed for the answer or the audit row
+/// The fault, audited as `wstrust.refused` unless the trail has it already. Never a token.
 async fn refuse(
     state: &AppState,
-    extensions: &Extensions,
-    headers: &HeaderMap,
+    ctx: &RequestContext,
     app: &Application,
-    soap: SoapVersion,
-    trust: TrustVersion,
-    relates_to: Option<&str>,
+    channel: Soap,
     username: Option<&str>,
     refusal: Refusal,
 ) -> Response {
-    let Refusal { fault, audited } = refusal;
+    let (failure, audited) = match refusal {
+        Refusal::Fault { fault, audited } => (Failure::Fault(fault), audited),
+        Refusal::Internal(cause) => (Failure::Internal { cause, unavailable: false }, false),
+    };
     if !audited {
-        let ip = audit_ip(state, extensions, headers);
+        let (code, detail) = match &failure {
+            Failure::Fault(fault) => (fault.code(), clip(&fault.to_string())),
+            _ => ("unavailable", "Tessera could not answer now; try again shortly".to_string()),
+        };
+        let ip = ctx.audit_ip();
         let event = NewAuditEvent::new(
-            "wstrust.refused",
+            AuditAction::WsTrustRefused,
             "app",
             app.id,
-            json!({"reason": fault.code(), "detail": tessera_protocols::saml2::sso::clip(&fault.to_string()),
-                   "username": username.map(tessera_protocols::saml2::sso::clip), "ip": ip, "trust": trust.name()}),
+            json!({"reason": code, "detail": detail, "username": username.map(clip), "ip": ip,
+                   "trust": channel.trust.name()}),
         );
-        if let Err(e) = state.store.append_audit(&Actor(format!("ip:{ip}")), event).await {
+        if let Err(e) = state.store.append_audit(&Actor::ip(&ip), event).await {
+            // The fault goes out all the same (it gives nothing away); the lost row is logged.
             tracing::error!(error = %e, "could not audit a WS-Trust refusal");
         }
     }
-    let status = StatusCode::from_u16(fault.http_status(soap)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    xml_response(status, soap.content_type(), fault.envelope(soap, trust, relates_to))
+    AppError::<Soap>::new(failure).on(channel).into_response()
 }

@@ -1,13 +1,12 @@
 //! Hardened XML for Tessera: reading untrusted input under caps (no DTD, ever), writing
 //! canonical XML, exclusive c14n of parsed input, enveloped XML-DSig signing and strict
-//! verification, and HTTP-Redirect binding signatures.
+//! verification, and detached signatures over bytes (what the HTTP-Redirect binding signs).
 //!
 //! This crate knows XML and XML-DSig, never SAML. It does no I/O.
 
 pub mod c14n;
 pub mod dsig;
 pub mod reader;
-pub mod redirect;
 pub mod sign;
 pub mod verify;
 pub mod writer;
@@ -16,5 +15,5 @@ pub use dsig::AlgorithmPolicy;
 pub use reader::{Limits, ParsedXml, XmlError, element_text};
 pub use roxmltree;
 pub use sign::{RsaSigner, SignaturePlacement, Signer, sign_enveloped};
-pub use verify::{VerifiedXml, VerifyingKey, verify_enveloped};
+pub use verify::{VerifiedXml, VerifyingKey, verify_detached, verify_enveloped};
 pub use writer::Element;

@@ -271,6 +271,23 @@ fn inclusive_prefix_list(method: Node<'_, '_>) -> Result<Vec<String>, XmlError> 
     }
 }
 
+/// Verifies a detached signature over `signed` (bytes a sender signed as they are, such as an
+/// HTTP-Redirect binding query): the algorithm named by `algorithm_uri`, allowed by `policy`,
+/// and the signature as base64. Returns the algorithm that verified.
+pub fn verify_detached(
+    signed: &[u8],
+    algorithm_uri: &str,
+    signature_base64: &str,
+    key: &VerifyingKey,
+    policy: AlgorithmPolicy,
+) -> Result<SignatureAlgorithm, XmlError> {
+    let algorithm =
+        SignatureAlgorithm::from_uri(algorithm_uri, policy).ok_or_else(|| XmlError::Algorithm(algorithm_uri.into()))?;
+    let signature = decode_base64(signature_base64)?;
+    key.verify(algorithm, signed, &signature)?;
+    Ok(algorithm)
+}
+
 pub(crate) fn decode_base64(text: &str) -> Result<Vec<u8>, XmlError> {
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     base64::engine::general_purpose::STANDARD

@@ -77,9 +77,10 @@ fn create(path: &Path) -> anyhow::Result<MasterKey> {
 pub async fn key_service(
     data_dir: &Path,
     store: std::sync::Arc<dyn tessera_store::Store>,
+    clock: std::sync::Arc<dyn tessera_core::Clock>,
 ) -> anyhow::Result<tessera_keys::KeyService> {
     let may_create = !tessera_keys::KeyService::database_has_master_key(store.as_ref()).await?;
     let master = load_or_create(data_dir, may_create)?;
     tracing::info!(fingerprint = %master.fingerprint(), "master key loaded");
-    Ok(tessera_keys::KeyService::open(store, master.bytes()).await?)
+    Ok(tessera_keys::KeyService::open(store, master.bytes(), clock).await?)
 }

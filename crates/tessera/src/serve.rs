@@ -3,32 +3,30 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use tessera_store::{SETTING_PUBLIC_URL, Store};
+use tessera_store::SETTING_PUBLIC_URL;
 
 use crate::cli::ServeArgs;
-use crate::config::{DEFAULT_LISTEN, DEFAULT_PUBLIC_URL, Settings};
+use crate::commands::Ctx;
+use crate::config::{DEFAULT_LISTEN, DEFAULT_PUBLIC_URL};
 use crate::master_key;
-
-/// The first administrator's name.
-const INITIAL_ADMIN: &str = "admin";
 /// How often histogram samples are folded into their summaries when nobody scrapes /metrics.
 const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 
-pub async fn run(settings: &Settings, store: Arc<dyn Store>, args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
+    let (settings, store, clock) = (&ctx.settings, ctx.store.clone(), ctx.clock.clone());
     let signin = signin_config(&args)?;
     let listen = args.listen.or_else(|| settings.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let public_url = match &settings.public_url {
         Some(url) => tessera_core::validate::public_url(url)?,
         None => default_public_url(&listen),
     };
-    let keys = Arc::new(master_key::key_service(&settings.data_dir, store.clone()).await?);
+    let keys = Arc::new(master_key::key_service(&settings.data_dir, store.clone(), clock.clone()).await?);
+    let state = tessera_web::AppState::new(store.clone(), clock, keys, &public_url, signin, None)?;
 
-    let one_time_password = tessera_auth::secret::new_one_time_password()?;
-    let hash = tessera_auth::password::hash_password(&one_time_password)?;
-    if store.create_initial_admin(INITIAL_ADMIN, &hash).await? {
+    if let Some((name, one_time_password)) = state.admin.ensure_first_admin().await? {
         // Printed once, on stderr, never logged.
         eprintln!(
-            "Created administrator {INITIAL_ADMIN:?} with one-time password: {one_time_password}\n\
+            "Created administrator {name:?} with one-time password: {one_time_password}\n\
              It is shown only now: store it safely. It must be changed at its first use."
         );
     }
@@ -47,13 +45,7 @@ pub async fn run(settings: &Settings, store: Arc<dyn Store>, args: ServeArgs) ->
             upkeep.run_upkeep();
         }
     });
-    let app = tessera_web::router(tessera_web::AppState {
-        store,
-        public_url: public_url.clone(),
-        keys,
-        signin,
-        metrics: Some(metrics),
-    });
+    let app = tessera_web::router(tessera_web::AppState { metrics: Some(metrics), ..state });
 
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
@@ -72,7 +64,7 @@ pub fn check_args(args: &ServeArgs) -> anyhow::Result<()> {
     signin_config(args).map(|_| ())
 }
 
-fn signin_config(args: &ServeArgs) -> anyhow::Result<tessera_web::signin::SignInConfig> {
+fn signin_config(args: &ServeArgs) -> anyhow::Result<tessera_web::SignInConfig> {
     if args.session_idle_minutes == 0
         || args.session_max_hours == 0
         || args.lockout_threshold == 0
@@ -95,9 +87,12 @@ fn signin_config(args: &ServeArgs) -> anyhow::Result<tessera_web::signin::SignIn
         observation_window_ms: i64::from(args.lockout_window_minutes) * 60_000,
         ..Default::default()
     };
-    Ok(tessera_web::signin::SignInConfig {
+    let session = tessera_auth::session::SessionPolicy {
         idle_timeout_ms: i64::from(args.session_idle_minutes) * 60_000,
         absolute_timeout_ms: i64::from(args.session_max_hours) * 3_600_000,
+    };
+    Ok(tessera_web::SignInConfig {
+        session,
         lockout,
         trusted_proxies,
         clock_skew_ms: i64::from(args.clock_skew_seconds) * 1000,

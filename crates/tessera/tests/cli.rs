@@ -236,7 +236,8 @@ fn password_hash_of(env: &Env, email: &str) -> String {
     let path = env.data_dir().join("tessera.db");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let store = tessera_store::SqliteStore::open_file(&path).await.unwrap();
+        let store =
+            tessera_store::SqliteStore::open_file(&path, std::sync::Arc::new(tessera_core::SystemClock)).await.unwrap();
         use tessera_store::UserStore;
         store.find_user(email).await.unwrap().password_hash.unwrap()
     })
@@ -431,7 +432,13 @@ fn master_key_bytes(env: &Env) -> [u8; 32] {
 
 /// The private key of an app, decrypted as the server would, to look for it in clear.
 async fn private_key_of(env: &Env, app_id: &str) -> Vec<u8> {
-    let store = tessera_store::open(env.database_url.as_deref(), &env.data_dir()).await.unwrap();
+    let store = tessera_store::open(
+        env.database_url.as_deref(),
+        &env.data_dir(),
+        std::sync::Arc::new(tessera_core::SystemClock),
+    )
+    .await
+    .unwrap();
     let app: tessera_core::AppId = app_id.parse().unwrap();
     let stored = store.signing_key(app, tessera_store::KeySlot::Current).await.unwrap().unwrap();
     let cipher = tessera_keys::KeyCipher::new(&master_key_bytes(env)).unwrap();

@@ -6,14 +6,13 @@ use std::io::Write;
 
 use base64::Engine;
 use tessera_core::{UnixMillis, format_millis};
-use tessera_xml::redirect::url_encode;
 use tessera_xml::writer::Element;
 use tessera_xml::{Limits, SignaturePlacement, Signer, XmlError, element_text, reader, sign_enveloped};
 
 use super::PROTOCOL_NS;
 use super::response::ASSERTION_NS;
 use super::sso::{Binding, Envelope, RegisteredSp, SsoRefusal, check_envelope, read_signed_message};
-use crate::ProtocolError;
+use crate::{ProtocolError, percent};
 
 pub const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 pub const STATUS_REQUESTER: &str = "urn:oasis:names:tc:SAML:2.0:status:Requester";
@@ -172,16 +171,16 @@ pub fn redirect_query(
     encoder.write_all(xml.as_bytes()).map_err(|e| XmlError::Key(format!("deflate: {e}")))?;
     let deflated = encoder.finish().map_err(|e| XmlError::Key(format!("deflate: {e}")))?;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let mut query = format!("{message_name}={}", url_encode(&b64.encode(deflated)));
+    let mut query = format!("{message_name}={}", percent::encode(&b64.encode(deflated)));
     if let Some(relay) = relay_state {
         query.push_str("&RelayState=");
-        query.push_str(&url_encode(relay));
+        query.push_str(&percent::encode(relay));
     }
     query.push_str("&SigAlg=");
-    query.push_str(&url_encode(RSA_SHA256));
+    query.push_str(&percent::encode(RSA_SHA256));
     let signature = signer.sign(query.as_bytes())?;
     query.push_str("&Signature=");
-    query.push_str(&url_encode(&b64.encode(signature)));
+    query.push_str(&percent::encode(&b64.encode(signature)));
     Ok(query)
 }
 
@@ -202,6 +201,6 @@ mod tests {
 
     #[test]
     fn url_encoding_is_strict() {
-        assert_eq!(url_encode("a+b/c= ~"), "a%2Bb%2Fc%3D%20~");
+        assert_eq!(percent::encode("a+b/c= ~"), "a%2Bb%2Fc%3D%20~");
     }
 }

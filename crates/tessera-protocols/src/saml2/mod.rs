@@ -3,6 +3,8 @@
 pub mod authn_request;
 pub mod idp_metadata;
 pub mod logout;
+pub mod redirect;
+pub mod registration;
 pub mod response;
 pub mod sp_metadata;
 pub mod sso;

@@ -6,13 +6,14 @@
 //! The checks that need storage (replay of a request ID) or a session are the caller's.
 
 use tessera_core::app::{AcsEndpoint, NAMEID_UNSPECIFIED};
+use tessera_core::policy::Demand;
 use tessera_core::{SamlBinding, UnixMillis, parse_rfc3339_millis};
 use tessera_xml::dsig::{AlgorithmPolicy, SignatureAlgorithm};
-use tessera_xml::redirect::verify_redirect_query;
 use tessera_xml::verify::VerifyingKey;
 use tessera_xml::verify_enveloped;
 
 use super::authn_request::{AuthnRequest, decode_post, decode_redirect, parse_authn_request};
+use super::redirect::verify_redirect_query;
 use super::response::{MULTIPLE_AUTHN, PASSWORD_PROTECTED_TRANSPORT};
 use crate::ProtocolError;
 
@@ -133,6 +134,73 @@ pub struct AcceptedRequest {
     /// How the request was signed, when it was.
     pub signed_with: Option<SignatureAlgorithm>,
     pub issue_instant: UnixMillis,
+}
+
+/// How a sign-on is answered over SAML once its user has signed in: where the Response goes and
+/// what it echoes. Kept (serialized) while the user signs in.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SamlReply {
+    /// `None` for IdP-initiated.
+    pub request_id: Option<String>,
+    pub acs_url: String,
+    pub relay_state: Option<String>,
+    pub context: RequestedContext,
+    /// The request's signature algorithm, when it was signed (SHA-1 is flagged in audit).
+    pub signed_with: Option<String>,
+}
+
+impl SamlReply {
+    /// An unsolicited Response to `acs_url`.
+    pub fn unsolicited(acs_url: &str, relay_state: Option<String>) -> SamlReply {
+        SamlReply {
+            request_id: None,
+            acs_url: acs_url.to_string(),
+            relay_state,
+            context: RequestedContext::Any,
+            signed_with: None,
+        }
+    }
+}
+
+impl AcceptedRequest {
+    /// What the request demands of the sign-in.
+    pub fn demand(&self) -> Demand {
+        Demand {
+            fresh: self.force_authn,
+            max_age_ms: None,
+            mfa: self.context == RequestedContext::Mfa,
+            passive: self.is_passive,
+        }
+    }
+
+    /// How it is answered.
+    pub fn reply(&self) -> SamlReply {
+        SamlReply {
+            request_id: Some(self.id.clone()),
+            acs_url: self.acs_url.clone(),
+            relay_state: self.relay_state.clone(),
+            context: self.context.clone(),
+            signed_with: self.signed_with.map(|a| a.uri().to_string()),
+        }
+    }
+
+    /// How long the request's ID is remembered against replay: past the last moment its
+    /// IssueInstant would still be accepted.
+    pub fn remember_until(now: UnixMillis, skew_ms: i64) -> UnixMillis {
+        now + 2 * skew_ms
+    }
+}
+
+/// The RelayState of an IdP-initiated sign-on (`?RelayState=` on the SSO URL), bounded as a
+/// request's is.
+pub fn idp_initiated_relay_state(raw_query: &str) -> Result<Option<String>, SsoRefusal> {
+    match raw_query.split('&').find_map(|p| p.strip_prefix("RelayState=")) {
+        Some(raw) => match crate::percent::decode(raw) {
+            Ok(relay) if relay.len() <= MAX_RELAY_STATE => Ok(Some(relay)),
+            _ => Err(SsoRefusal::RelayStateTooLong),
+        },
+        None => Ok(None),
+    }
 }
 
 /// Decodes and verifies a request, then checks it against the registration. `sso_url` is this

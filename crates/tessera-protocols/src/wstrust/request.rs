@@ -146,6 +146,25 @@ pub fn parse_request(
 }
 
 impl TokenRequest {
+    /// What the replay cache remembers this message by: its MessageID, or the digest of its
+    /// bytes when it has none.
+    pub fn replay_key(&self, body: &[u8]) -> String {
+        use sha2::Digest;
+        match &self.message_id {
+            Some(id) => id.clone(),
+            None => {
+                let digest = sha2::Sha256::digest(body);
+                format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            }
+        }
+    }
+
+    /// How long the message is remembered against replay: as long as its Timestamp would
+    /// still pass.
+    pub fn remember_until(&self, now: UnixMillis, skew_ms: i64) -> UnixMillis {
+        self.created.max(now) + 2 * skew_ms
+    }
+
     /// The checks that need no store: the Timestamp created at most `skew_ms` ago and at most
     /// [`MAX_FUTURE_MS`] ahead (WSS4J's defaults are 300 s and 60 s), and unexpired; the realm
     /// one this endpoint serves; `wsa:To` (if given) this endpoint.

@@ -1,9 +1,10 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
-use tessera_core::app::{M365Config, default_m365_label};
-use tessera_core::{Actor, AppId, AppKind, NewApplication};
+use tessera_admin::{AppSpec, KeyOptions, MetadataProtocol, NewApp, PolicyChange};
+use tessera_core::{Actor, AppId};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -45,17 +46,13 @@ async fn federation_command(
     State(state): State<AppState>,
     Path(key): Path<String>,
     ApiQuery(query): ApiQuery<FederationCommandQuery>,
-) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
+) -> Result<Response, ApiError> {
     let protocol = query.protocol.as_deref().unwrap_or("wsfed").parse::<tessera_m365::Protocol>();
     let protocol = protocol.map_err(|e| ApiError::invalid("protocol", e.to_string()))?;
     let style = query.style.as_deref().unwrap_or("graph").parse::<tessera_m365::Style>();
     let style = style.map_err(|e| ApiError::invalid("style", e.to_string()))?;
-    let app = state.store.find_app(&key).await?;
-    let command = tessera_m365::federation_command(&app, &state.public_url, protocol)
-        .and_then(|command| command.render(style))
-        .map_err(|e| ApiError::invalid("app", e.to_string()))?;
-    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], command).into_response())
+    let (_, powershell) = state.admin.federation_command(&key, protocol, style).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], powershell).into_response())
 }
 
 /// The same, at the address the seed product documents (`/applications/{id}/…`).
@@ -66,7 +63,7 @@ async fn application_federation_command(
     state: State<AppState>,
     key: Path<String>,
     query: ApiQuery<FederationCommandQuery>,
-) -> Result<axum::response::Response, ApiError> {
+) -> Result<Response, ApiError> {
     federation_command(state, key, query).await
 }
 
@@ -83,27 +80,16 @@ async fn update_settings(
     Path(key): Path<String>,
     ApiJson(change): ApiJson<tessera_core::SettingsChange>,
 ) -> Result<Json<AppView>, ApiError> {
-    let app = state.store.find_app(&key).await?;
-    if change.is_empty() {
-        return Err(ApiError::invalid("settings", "nothing to change"));
-    }
-    let kind = change.apply(&app.kind)?;
-    let app = state.store.update_app_kind(&actor, app.id, &kind).await?;
+    let app = state.admin.change_settings(&actor, &key, &change).await?;
     Ok(Json(AppView::new(&app, &state.public_url)))
 }
 
 /// The app's SAML IdP metadata as a file (the seed product's "Export Metadata").
 #[utoipa::path(get, path = "/apps/{app}/metadata", tag = "apps", params(("app" = String, Path, description = "id or label")),
     responses((status = 200, content_type = "application/samlmetadata+xml", body = String), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
-async fn download_metadata(
-    State(state): State<AppState>,
-    Path(key): Path<String>,
-) -> Result<axum::response::Response, ApiError> {
-    let app = state.store.find_app(&key).await?;
-    let xml = tessera_protocols::saml2::idp_metadata::for_application(&app, &state.public_url)
-        .map_err(|e| ApiError::invalid("app", e.to_string()))?;
-    let name = tessera_protocols::saml2::idp_metadata::download_name(&app);
-    Ok(crate::metadata_document(xml, Some(&name)))
+async fn download_metadata(State(state): State<AppState>, Path(key): Path<String>) -> Result<Response, ApiError> {
+    let metadata = state.admin.metadata(&key, MetadataProtocol::Saml).await?;
+    Ok(crate::metadata_document(metadata.xml, Some(&metadata.file_name)))
 }
 
 /// `require_mfa` and `allowed_networks` (CIDR strings; empty for anywhere).
@@ -124,12 +110,8 @@ async fn set_policy(
     Path(key): Path<String>,
     ApiJson(body): ApiJson<SetPolicy>,
 ) -> Result<Json<AppView>, ApiError> {
-    let app = state.store.find_app(&key).await?;
-    let allowed_networks =
-        body.allowed_networks.iter().map(|n| n.parse::<tessera_core::policy::Cidr>()).collect::<Result<Vec<_>, _>>()?;
-    let policy = tessera_core::policy::AccessPolicy { require_mfa: body.require_mfa, allowed_networks };
-    state.store.set_app_policy(&actor, app.id, &policy).await?;
-    let app = state.store.find_app(&app.id.to_string()).await?;
+    let change = PolicyChange { require_mfa: Some(body.require_mfa), allowed_networks: Some(body.allowed_networks) };
+    let app = state.admin.set_policy(&actor, &key, &change).await?;
     Ok(Json(AppView::new(&app, &state.public_url)))
 }
 
@@ -173,20 +155,6 @@ pub struct RotateCertificate {
     pub certificate_validity_days: Option<u32>,
 }
 
-async fn new_signing_key(
-    state: &AppState,
-    app: &NewApplication,
-    key_bits: Option<u32>,
-    validity_days: Option<u32>,
-) -> Result<Option<tessera_store::NewSigningKey>, ApiError> {
-    if !app.kind.signs() {
-        return Ok(None);
-    }
-    let size = tessera_keys::KeySize::from_bits(key_bits.unwrap_or(2048))?;
-    let validity = validity_days.unwrap_or(tessera_keys::DEFAULT_VALIDITY_DAYS);
-    Ok(Some(state.keys.new_key(app.id, &app.label, size, validity).await?))
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteApps {
@@ -200,28 +168,24 @@ pub struct DeletedApps {
     pub deleted: usize,
 }
 
-fn required<'a>(value: &'a Option<String>, field: &str, kind: &str) -> Result<&'a str, ApiError> {
-    value.as_deref().ok_or_else(|| ApiError::invalid(field, format!("{field} is required for a {kind} application")))
+fn required(value: Option<String>, field: &str, kind: &str) -> Result<String, ApiError> {
+    value.ok_or_else(|| ApiError::invalid(field, format!("{field} is required for a {kind} application")))
 }
 
-fn new_application(public_url: &str, body: &CreateApp) -> Result<NewApplication, ApiError> {
-    let (kind, default_label) = match body.kind.as_str() {
-        "m365" => {
-            let domain = required(&body.domain, "domain", "m365")?;
-            let mut config = M365Config::for_domain(domain);
-            config.idp_path = body.idp_path.clone();
-            (AppKind::M365(config), Some(default_m365_label(domain)))
-        }
-        "saml" => {
-            let metadata = required(&body.sp_metadata, "sp_metadata", "saml")?;
-            (AppKind::Saml(tessera_protocols::saml2::sp_metadata::parse_sp_metadata(metadata.as_bytes())?), None)
-        }
-        "wsfed" => {
-            let realm = required(&body.realm, "realm", "wsfed")?;
-            let replies = body.reply_urls.clone().unwrap_or_default();
-            (AppKind::WsFed(tessera_core::WsFedRpConfig::new(realm, &replies, Vec::new())), None)
-        }
-        "bookmark" => (AppKind::Bookmark { url: required(&body.url, "url", "bookmark")?.to_string() }, None),
+/// The request as the admin service takes it: which fields a kind needs is decided here, the
+/// rules about their values there.
+fn new_app(body: CreateApp) -> Result<NewApp, ApiError> {
+    if body.idp_path.is_some() && body.kind != "m365" {
+        return Err(ApiError::invalid("idp_path", "only a Microsoft 365 connector has an IdP URL path"));
+    }
+    let spec = match body.kind.as_str() {
+        "m365" => AppSpec::M365 { domain: required(body.domain, "domain", "m365")?, idp_path: body.idp_path },
+        "saml" => AppSpec::Saml { sp_metadata: required(body.sp_metadata, "sp_metadata", "saml")?.into_bytes() },
+        "wsfed" => AppSpec::WsFed {
+            realm: required(body.realm, "realm", "wsfed")?,
+            reply_urls: body.reply_urls.unwrap_or_default(),
+        },
+        "bookmark" => AppSpec::Bookmark { url: required(body.url, "url", "bookmark")? },
         other => {
             return Err(ApiError::invalid(
                 "kind",
@@ -229,26 +193,15 @@ fn new_application(public_url: &str, body: &CreateApp) -> Result<NewApplication,
             ));
         }
     };
-    let kind = match &body.settings {
-        Some(settings) => settings.apply(&kind)?,
-        None => kind,
-    };
-    if body.idp_path.is_some() && body.kind != "m365" {
-        return Err(ApiError::invalid("idp_path", "only a Microsoft 365 connector has an IdP URL path"));
-    }
-    let label = match (&body.label, default_label) {
-        (Some(label), _) => label.clone(),
-        (None, Some(default)) => default,
-        (None, None) => return Err(ApiError::invalid("label", "label is required")),
-    };
-    Ok(NewApplication::new(
-        public_url,
-        &label,
-        body.description.as_deref(),
-        body.portal_image.clone(),
-        body.show_in_portal.unwrap_or(true),
-        kind,
-    )?)
+    Ok(NewApp {
+        spec,
+        label: body.label,
+        description: body.description,
+        portal_image: body.portal_image,
+        show_in_portal: body.show_in_portal.unwrap_or(true),
+        settings: body.settings.unwrap_or_default(),
+        key: KeyOptions { bits: body.key_bits, validity_days: body.certificate_validity_days },
+    })
 }
 
 #[utoipa::path(get, path = "/apps", tag = "apps", params(PageParams), responses((status = 200, body = PageView<AppView>)))]
@@ -256,7 +209,7 @@ async fn list_apps(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<PageView<AppView>>, ApiError> {
-    let page = state.store.list_apps(&page.to_request()?).await?;
+    let page = state.admin.list_apps(&page.to_request()?).await?;
     Ok(Json(PageView {
         items: page.items.iter().map(|a| AppView::new(a, &state.public_url)).collect(),
         next: page.next,
@@ -270,16 +223,14 @@ async fn create_app(
     Extension(actor): Extension<Actor>,
     ApiJson(body): ApiJson<CreateApp>,
 ) -> Result<(StatusCode, Json<AppView>), ApiError> {
-    let new = new_application(&state.public_url, &body)?;
-    let key = new_signing_key(&state, &new, body.key_bits, body.certificate_validity_days).await?;
-    let app = state.store.create_app(&actor, new, key).await?;
+    let app = state.admin.create_app(&actor, new_app(body)?).await?;
     Ok((StatusCode::CREATED, Json(AppView::new(&app, &state.public_url))))
 }
 
 #[utoipa::path(get, path = "/apps/{app}", tag = "apps", params(("app" = String, Path, description = "id or label")),
     responses((status = 200, body = AppView), (status = 404, body = crate::error::ErrorBody)))]
 async fn get_app(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<AppView>, ApiError> {
-    Ok(Json(AppView::new(&state.store.find_app(&key).await?, &state.public_url)))
+    Ok(Json(AppView::new(&state.admin.find_app(&key).await?, &state.public_url)))
 }
 
 /// Deletes every application named, or none: `confirm_count` must equal the number of ids.
@@ -290,38 +241,29 @@ async fn delete_apps(
     Extension(actor): Extension<Actor>,
     ApiJson(body): ApiJson<DeleteApps>,
 ) -> Result<Json<DeletedApps>, ApiError> {
-    if body.ids.is_empty() {
-        return Err(ApiError::invalid("ids", "name at least one application"));
-    }
     let ids = body
         .ids
         .iter()
         .map(|id| id.parse::<AppId>().map_err(|_| ApiError::invalid("ids", format!("{id:?} is not an application id"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let deleted = state.store.delete_apps(&actor, &ids, body.confirm_count).await?;
+    let deleted = state.admin.delete_apps(&actor, &ids, body.confirm_count).await?;
     Ok(Json(DeletedApps { deleted }))
 }
 
 #[utoipa::path(get, path = "/apps/{app}/groups", tag = "apps", params(("app" = String, Path, description = "id or label")),
     responses((status = 200, body = Vec<GroupView>), (status = 404, body = crate::error::ErrorBody)))]
 async fn app_groups(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Vec<GroupView>>, ApiError> {
-    let app = state.store.find_app(&key).await?;
-    Ok(Json(state.store.granted_groups(app.id).await?.iter().map(GroupView::from).collect()))
+    let (_, groups) = state.admin.granted_groups(&key).await?;
+    Ok(Json(groups.iter().map(GroupView::from).collect()))
 }
 
 pub(super) async fn grant(state: &AppState, actor: &Actor, app: &str, group: &str) -> Result<StatusCode, ApiError> {
-    let app = state.store.find_app(app).await?;
-    let group = state.store.find_group(group).await?;
-    let created = state.store.grant(actor, app.id, group.id).await?;
+    let (_, _, created) = state.admin.grant(actor, app, group).await?;
     Ok(if created { StatusCode::CREATED } else { StatusCode::NO_CONTENT })
 }
 
 pub(super) async fn revoke(state: &AppState, actor: &Actor, app: &str, group: &str) -> Result<StatusCode, ApiError> {
-    let app = state.store.find_app(app).await?;
-    let group = state.store.find_group(group).await?;
-    if !state.store.revoke(actor, app.id, group.id).await? {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "that group is not granted to the application"));
-    }
+    state.admin.revoke(actor, app, group).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -356,9 +298,7 @@ async fn check_access(
     State(state): State<AppState>,
     Path((app, user)): Path<(String, String)>,
 ) -> Result<Json<AccessView>, ApiError> {
-    let app = state.store.find_app(&app).await?;
-    let user = state.store.find_user(&user).await?;
-    let decision = state.store.check_access(user.id, app.id).await?;
+    let (app, user, decision) = state.admin.check_access(&app, &user).await?;
     Ok(Json(AccessView::new(&user, &app, &decision)))
 }
 
@@ -373,13 +313,7 @@ async fn rotate_certificate(
     Path(key): Path<String>,
     ApiJson(body): ApiJson<RotateCertificate>,
 ) -> Result<Json<AppView>, ApiError> {
-    let app = state.store.find_app(&key).await?;
-    if !app.kind.signs() {
-        return Err(ApiError::invalid("app", "a bookmark signs nothing and has no certificate"));
-    }
-    let size = tessera_keys::KeySize::from_bits(body.key_bits.unwrap_or(2048))?;
-    let validity = body.certificate_validity_days.unwrap_or(tessera_keys::DEFAULT_VALIDITY_DAYS);
-    state.keys.rotate(&actor, app.id, &app.label, size, validity).await?;
-    let app = state.store.find_app(&app.id.to_string()).await?;
+    let options = KeyOptions { bits: body.key_bits, validity_days: body.certificate_validity_days };
+    let app = state.admin.rotate_key(&actor, &key, options).await?;
     Ok(Json(AppView::new(&app, &state.public_url)))
 }

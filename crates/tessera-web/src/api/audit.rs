@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use tessera_store::AuditQuery;
+use tessera_admin::AuditRequest;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -28,11 +28,7 @@ async fn list_audit(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<Vec<AuditView>>, ApiError> {
-    let since = params.since.as_deref().map(tessera_core::parse_rfc3339_millis).transpose()?;
-    let limit = params.limit.unwrap_or(1000);
-    if !(1..=10_000).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be 1 to 10000"));
-    }
-    let events = state.store.list_audit(&AuditQuery { since, after_id: params.after, limit }).await?;
+    let request = AuditRequest { since: params.since, after: params.after, limit: params.limit.unwrap_or(1000) };
+    let events = state.admin.audit_events(&request).await?;
     Ok(Json(events.iter().map(AuditView::from).collect()))
 }

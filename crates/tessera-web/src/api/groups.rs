@@ -2,7 +2,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
-use tessera_core::{Actor, NewGroup};
+use tessera_core::Actor;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,7 +34,7 @@ async fn list_groups(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<PageView<GroupView>>, ApiError> {
-    let page = state.store.list_groups(&page.to_request()?).await?;
+    let page = state.admin.list_groups(&page.to_request()?).await?;
     Ok(Json(PageView { items: page.items.iter().map(GroupView::from).collect(), next: page.next }))
 }
 
@@ -45,14 +45,14 @@ async fn create_group(
     Extension(actor): Extension<Actor>,
     ApiJson(body): ApiJson<CreateGroup>,
 ) -> Result<(StatusCode, Json<GroupView>), ApiError> {
-    let group = state.store.create_group(&actor, NewGroup::new(&body.name, body.description.as_deref())?).await?;
+    let group = state.admin.create_group(&actor, &body.name, body.description.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(GroupView::from(&group))))
 }
 
 #[utoipa::path(get, path = "/groups/{group}", tag = "groups", params(("group" = String, Path, description = "id or name")),
     responses((status = 200, body = GroupView), (status = 404, body = crate::error::ErrorBody)))]
 async fn get_group(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<GroupView>, ApiError> {
-    Ok(Json(GroupView::from(&state.store.find_group(&key).await?)))
+    Ok(Json(GroupView::from(&state.admin.find_group(&key).await?)))
 }
 
 #[utoipa::path(delete, path = "/groups/{group}", tag = "groups", params(("group" = String, Path, description = "id or name")),
@@ -62,16 +62,15 @@ async fn delete_group(
     Extension(actor): Extension<Actor>,
     Path(key): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let group = state.store.find_group(&key).await?;
-    state.store.delete_group(&actor, group.id).await?;
+    state.admin.delete_group(&actor, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/groups/{group}/members", tag = "groups", params(("group" = String, Path, description = "id or name")),
     responses((status = 200, body = Vec<UserView>), (status = 404, body = crate::error::ErrorBody)))]
 async fn list_members(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Vec<UserView>>, ApiError> {
-    let group = state.store.find_group(&key).await?;
-    Ok(Json(state.store.group_members(group.id).await?.iter().map(UserView::from).collect()))
+    let (_, members) = state.admin.group_members(&key).await?;
+    Ok(Json(members.iter().map(UserView::from).collect()))
 }
 
 /// 201 when the membership was made, 204 when it existed already.
@@ -83,9 +82,7 @@ async fn add_member(
     Extension(actor): Extension<Actor>,
     Path((group, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let group = state.store.find_group(&group).await?;
-    let user = state.store.find_user(&user).await?;
-    let added = state.store.add_member(&actor, group.id, user.id).await?;
+    let (_, _, added) = state.admin.add_member(&actor, &group, &user).await?;
     Ok(if added { StatusCode::CREATED } else { StatusCode::NO_CONTENT })
 }
 
@@ -97,19 +94,14 @@ async fn remove_member(
     Extension(actor): Extension<Actor>,
     Path((group, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let group = state.store.find_group(&group).await?;
-    let user = state.store.find_user(&user).await?;
-    if !state.store.remove_member(&actor, group.id, user.id).await? {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "the user is not a member of that group"));
-    }
+    state.admin.remove_member(&actor, &group, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/groups/{group}/apps", tag = "groups", params(("group" = String, Path, description = "id or name")),
     responses((status = 200, body = Vec<AppView>), (status = 404, body = crate::error::ErrorBody)))]
 async fn group_apps(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Vec<AppView>>, ApiError> {
-    let group = state.store.find_group(&key).await?;
-    let apps = state.store.apps_of_group(group.id).await?;
+    let (_, apps) = state.admin.apps_of_group(&key).await?;
     Ok(Json(apps.iter().map(|a| AppView::new(a, &state.public_url)).collect()))
 }
 

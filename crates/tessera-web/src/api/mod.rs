@@ -1,5 +1,6 @@
 //! The admin REST API, `/api/v1`: bearer API tokens, one JSON error shape, keyset pagination,
-//! and its own OpenAPI document at `/api/v1/openapi.json`.
+//! and its own OpenAPI document at `/api/v1/openapi.json`. Every route parses, calls the admin
+//! service and renders.
 
 mod apps;
 mod audit;
@@ -13,7 +14,6 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tessera_core::Actor;
 use tessera_store::PageRequest;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
@@ -58,7 +58,7 @@ pub fn router(state: AppState) -> Router<AppState> {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such API route")
+    ApiError::not_found("no such API route")
 }
 
 /// Admits a request that carries a live API token, and hands its actor to the handler.
@@ -71,9 +71,8 @@ async fn require_token(State(state): State<AppState>, mut request: Request, next
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(ApiError::unauthorized)?;
-    let hash = tessera_auth::secret::sha256_hex(presented);
-    let token = state.store.find_api_token(&hash).await?.ok_or_else(ApiError::unauthorized)?;
-    request.extensions_mut().insert(Actor::api_token(&token.name));
+    let actor = state.admin.api_token_actor(presented).await?.ok_or_else(ApiError::unauthorized)?;
+    request.extensions_mut().insert(actor);
     Ok(next.run(request).await)
 }
 

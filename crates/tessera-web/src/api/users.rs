@@ -2,7 +2,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
-use tessera_core::{Actor, NewUser, UserState};
+use tessera_admin::NewUserRequest;
+use tessera_core::{Actor, UserState};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -47,7 +48,7 @@ async fn list_users(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<PageView<UserView>>, ApiError> {
-    let page = state.store.list_users(&page.to_request()?).await?;
+    let page = state.admin.list_users(&page.to_request()?).await?;
     Ok(Json(PageView { items: page.items.iter().map(UserView::from).collect(), next: page.next }))
 }
 
@@ -58,26 +59,16 @@ async fn create_user(
     Extension(actor): Extension<Actor>,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let generated = tessera_auth::secret::new_immutable_id()?;
-    let mut new = NewUser::new(
-        &body.email,
-        body.upn.as_deref(),
-        body.first_name.as_deref(),
-        body.last_name.as_deref(),
-        body.immutable_id.as_deref(),
-        || generated,
-    )?;
-    if let Some(password) = &body.password {
-        new.password_hash = Some(tessera_auth::password::hash_password(password)?);
-    }
-    let user = state.store.create_user(&actor, new).await?;
+    let CreateUser { email, upn, first_name, last_name, immutable_id, password } = body;
+    let request = NewUserRequest { email, upn, first_name, last_name, immutable_id, password };
+    let user = state.admin.create_user(&actor, request).await?;
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }
 
 #[utoipa::path(get, path = "/users/{user}", tag = "users", params(("user" = String, Path, description = "id, email or UPN")),
     responses((status = 200, body = UserView), (status = 404, body = crate::error::ErrorBody)))]
 async fn get_user(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(UserView::from(&state.store.find_user(&key).await?)))
+    Ok(Json(UserView::from(&state.admin.find_user(&key).await?)))
 }
 
 #[utoipa::path(delete, path = "/users/{user}", tag = "users", params(("user" = String, Path, description = "id, email or UPN")),
@@ -87,8 +78,7 @@ async fn delete_user(
     Extension(actor): Extension<Actor>,
     Path(key): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let user = state.store.find_user(&key).await?;
-    state.store.delete_user(&actor, user.id).await?;
+    state.admin.delete_user(&actor, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -101,15 +91,12 @@ async fn set_password(
     Path(key): Path<String>,
     ApiJson(body): ApiJson<SetPassword>,
 ) -> Result<StatusCode, ApiError> {
-    let user = state.store.find_user(&key).await?;
-    let hash = tessera_auth::password::hash_password(&body.password)?;
-    state.store.set_password(&actor, user.id, &hash).await?;
+    state.admin.set_password(&actor, &key, body.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn set_state(state: &AppState, actor: &Actor, key: &str, to: UserState) -> Result<Json<UserView>, ApiError> {
-    let user = state.store.find_user(key).await?;
-    Ok(Json(UserView::from(&state.store.set_user_state(actor, user.id, to).await?)))
+    Ok(Json(UserView::from(&state.admin.set_user_state(actor, key, to).await?)))
 }
 
 #[utoipa::path(post, path = "/users/{user}/suspend", tag = "users", params(("user" = String, Path, description = "id, email or UPN")),
@@ -135,6 +122,6 @@ async fn activate_user(
 #[utoipa::path(get, path = "/users/{user}/groups", tag = "users", params(("user" = String, Path, description = "id, email or UPN")),
     responses((status = 200, body = Vec<GroupView>), (status = 404, body = crate::error::ErrorBody)))]
 async fn user_groups(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Vec<GroupView>>, ApiError> {
-    let user = state.store.find_user(&key).await?;
-    Ok(Json(state.store.groups_of_user(user.id).await?.iter().map(GroupView::from).collect()))
+    let (_, groups) = state.admin.groups_of_user(&key).await?;
+    Ok(Json(groups.iter().map(GroupView::from).collect()))
 }

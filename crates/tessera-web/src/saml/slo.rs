@@ -5,7 +5,7 @@
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::{Extensions, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
@@ -14,14 +14,16 @@ use tessera_protocols::saml2::logout::{
     STATUS_REQUESTER, STATUS_SUCCESS, STATUS_UNKNOWN_PRINCIPAL, StatusMessage, accept_logout_request,
     build_logout_response, redirect_query,
 };
-use tessera_protocols::saml2::sso::{Binding, clip};
+use tessera_protocols::saml2::registration::Registration;
+use tessera_protocols::saml2::sso::{AcceptedRequest, Binding, clip};
 
-use super::registration::{AppRoute, Registration, find};
-use super::{Refused, post_message, refuse};
-use crate::AppState;
-use crate::signin::audit_ip;
-use crate::signin::pages;
-use crate::signin::session;
+use super::{SIGN_OUT_REFUSED, find, post_message};
+use crate::shell::apps::AppRoute;
+use crate::shell::context::RequestContext;
+use crate::shell::pages;
+use crate::shell::refusal::refuse;
+use crate::shell::session;
+use crate::{AppError, AppState};
 
 #[derive(Deserialize)]
 pub struct PostedLogout {
@@ -34,27 +36,25 @@ pub struct PostedLogout {
 /// A GET: a LogoutRequest by HTTP-Redirect, or a plain visit that signs out.
 pub async fn get(
     State(state): State<AppState>,
-    extensions: Extensions,
-    headers: HeaderMap,
+    ctx: RequestContext,
     route: AppRoute,
     RawQuery(query): RawQuery,
-) -> Response {
-    slo(&state, &extensions, &headers, route, Incoming::Query(query.unwrap_or_default())).await
+) -> Result<Response, AppError> {
+    slo(&state, &ctx, route, Incoming::Query(query.unwrap_or_default())).await
 }
 
 /// A POST: a LogoutRequest by HTTP-POST.
 pub async fn post(
     State(state): State<AppState>,
-    extensions: Extensions,
-    headers: HeaderMap,
+    ctx: RequestContext,
     route: AppRoute,
     form: Result<Form<PostedLogout>, FormRejection>,
-) -> Response {
+) -> Result<Response, AppError> {
     let incoming = match form {
         Ok(Form(form)) => Incoming::Form(form),
         Err(rejection) => Incoming::Rejected(clip(&rejection.body_text())),
     };
-    slo(&state, &extensions, &headers, route, incoming).await
+    slo(&state, &ctx, route, incoming).await
 }
 
 enum Incoming {
@@ -64,17 +64,14 @@ enum Incoming {
     Rejected(String),
 }
 
-/// Ends this browser's session, recording how and for which app.
+/// Ends this browser's session, recording how and for which app; the cookie that clears it.
 async fn end_session(
     state: &AppState,
-    headers: &HeaderMap,
-    ip: &str,
+    ctx: &RequestContext,
     app: &Application,
     via: &str,
-) -> Result<Option<String>, Response> {
-    session::sign_out(state, headers, json!({"ip": ip, "via": via, "app_id": app.id.to_string()}))
-        .await
-        .map_err(pages::failure)
+) -> Result<Option<String>, AppError> {
+    session::sign_out(state, ctx, json!({"ip": ctx.audit_ip(), "via": via, "app_id": app.id.to_string()})).await
 }
 
 /// The NameID this app's tokens carry for `user`.
@@ -87,23 +84,14 @@ fn name_id_of(app: &Application, user: &User) -> String {
 
 async fn slo(
     state: &AppState,
-    extensions: &Extensions,
-    headers: &HeaderMap,
+    ctx: &RequestContext,
     route: AppRoute,
     incoming: Incoming,
-) -> Response {
-    let app = match find(state, route).await {
-        Ok(app) => app,
-        Err(response) => return response,
-    };
-    let app = &app;
-    let refused = |reason: &'static str, detail: String| async move {
-        refuse(state, extensions, headers, app, Refused::SignOut, reason, &detail).await
-    };
+) -> Result<Response, AppError> {
+    let app = &find(state, route).await?;
     if let Incoming::Rejected(detail) = &incoming {
-        return refused("malformed", detail.clone()).await;
+        return refuse(state, ctx, app, &SIGN_OUT_REFUSED, "malformed", detail).await;
     }
-    let ip = audit_ip(state, extensions, headers);
     let binding = match &incoming {
         Incoming::Query(query) if query.split('&').any(|p| p.starts_with("SAMLRequest=")) => {
             Binding::Redirect { raw_query: query }
@@ -114,65 +102,40 @@ async fn slo(
         // A plain visit (or an SP's LogoutResponse to a logout we never started): sign out, but
         // only when the browser is showing this page (an image or script on another site
         // must not sign users out); otherwise ask.
-        _ if headers.get("sec-fetch-dest").and_then(|v| v.to_str().ok()).is_some_and(|d| d != "document") => {
-            return pages::sign_out_elsewhere();
-        }
+        _ if !ctx.shows_a_page() => return Ok(pages::sign_out_elsewhere()),
         _ => {
-            let cookie = match end_session(state, headers, &ip, app, "slo_url").await {
-                Ok(cookie) => cookie,
-                Err(response) => return response,
-            };
-            return pages::html(StatusCode::OK, &pages::SignedOut, &cookie.into_iter().collect::<Vec<_>>());
+            let cookie = end_session(state, ctx, app, "slo_url").await?;
+            return Ok(pages::html(StatusCode::OK, &pages::SignedOut, &cookie.into_iter().collect::<Vec<_>>()));
         }
     };
-    let registration = match Registration::of(app) {
-        Ok(r) => r,
-        Err(e) => return pages::failure(e),
+    let registration = Registration::of(app)?;
+    let slo_url =
+        app.endpoints(&state.public_url).saml_slo.ok_or_else(|| AppError::internal("a SAML app without an SLO URL"))?;
+    let now = state.clock.now_millis();
+    let skew = state.signin.clock_skew_ms;
+    let accepted = match accept_logout_request(binding, &registration.registered(), &slo_url, now, skew) {
+        Ok(accepted) => accepted,
+        Err(refusal) => return refuse(state, ctx, app, &SIGN_OUT_REFUSED, refusal.code(), &refusal.to_string()).await,
     };
-    let Some(slo_url) = app.endpoints(&state.public_url).saml_slo else {
-        return pages::failure("a SAML app without an SLO URL");
-    };
-    let now = session::now();
-    let accepted =
-        match accept_logout_request(binding, &registration.registered(), &slo_url, now, state.signin.clock_skew_ms) {
-            Ok(accepted) => accepted,
-            Err(refusal) => return refused(refusal.code(), refusal.to_string()).await,
-        };
     let Some(target) = registration.slo.clone() else {
-        return refused("no_slo", format!("{} registers no single-logout endpoint", app.label)).await;
+        let detail = format!("{} registers no single-logout endpoint", app.label);
+        return refuse(state, ctx, app, &SIGN_OUT_REFUSED, "no_slo", &detail).await;
     };
-    match state
-        .store
-        .remember_message_id(&registration.entity_id, &accepted.request.id, now + 2 * state.signin.clock_skew_ms, now)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            return refused("replayed", format!("logout request {} was used already", clip(&accepted.request.id)))
-                .await;
-        }
-        Err(e) => return pages::failure(e),
+    let until = AcceptedRequest::remember_until(now, skew);
+    if !state.store.remember_message_id(&registration.entity_id, &accepted.request.id, until, now).await? {
+        let detail = format!("logout request {} was used already", clip(&accepted.request.id));
+        return refuse(state, ctx, app, &SIGN_OUT_REFUSED, "replayed", &detail).await;
     }
     // Only this browser's session can end here, and only if it is the principal named.
-    let current = match session::current(state, headers).await {
-        Ok(current) => current,
-        Err(e) => return pages::failure(e),
-    };
-    let (status, cookie) = match current {
+    let (status, cookie) = match session::current(state, ctx).await? {
         Some(current) if name_id_of(app, &current.user) == accepted.request.name_id => {
-            match end_session(state, headers, &ip, app, "saml_slo").await {
-                Ok(cookie) => (None, cookie),
-                Err(response) => return response,
-            }
+            (None, end_session(state, ctx, app, "saml_slo").await?)
         }
         Some(_) => (Some(STATUS_UNKNOWN_PRINCIPAL), None),
         None => (None, None),
     };
-    let Some(issuer) = app.issuer.as_deref() else { return pages::failure("a SAML app without an issuer") };
-    let signer = match state.keys.signer(app.id).await {
-        Ok(signer) => signer,
-        Err(e) => return pages::failure(e),
-    };
+    let issuer = app.issuer.as_deref().ok_or_else(|| AppError::internal("a SAML app without an issuer"))?;
+    let signer = state.keys.signer(app.id).await?;
     let destination = target.response_url.clone().unwrap_or(target.url.clone());
     let id = format!("_{}", uuid::Uuid::new_v4().simple());
     let message = StatusMessage {
@@ -186,22 +149,15 @@ async fn slo(
     };
     let cookies: Vec<String> = cookie.into_iter().collect();
     match target.binding {
-        SamlBinding::HttpPost => match build_logout_response(&message, Some(signer.as_ref())) {
-            Ok(xml) => post_message(app, &destination, "SAMLResponse", &xml, accepted.relay_state.as_deref(), &cookies),
-            Err(e) => pages::failure(e),
-        },
+        SamlBinding::HttpPost => {
+            let xml = build_logout_response(&message, Some(signer.as_ref()))?;
+            Ok(post_message(app, &destination, "SAMLResponse", &xml, accepted.relay_state.as_deref(), &cookies))
+        }
         _ => {
-            let xml = match build_logout_response(&message, None) {
-                Ok(xml) => xml,
-                Err(e) => return pages::failure(e),
-            };
-            match redirect_query("SAMLResponse", &xml, accepted.relay_state.as_deref(), signer.as_ref()) {
-                Ok(query) => {
-                    let separator = if destination.contains('?') { '&' } else { '?' };
-                    pages::redirect(&format!("{destination}{separator}{query}"), &cookies)
-                }
-                Err(e) => pages::failure(e),
-            }
+            let xml = build_logout_response(&message, None)?;
+            let query = redirect_query("SAMLResponse", &xml, accepted.relay_state.as_deref(), signer.as_ref())?;
+            let separator = if destination.contains('?') { '&' } else { '?' };
+            Ok(pages::redirect(&format!("{destination}{separator}{query}"), &cookies))
         }
     }
 }

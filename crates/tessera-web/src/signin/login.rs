@@ -3,17 +3,18 @@
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{Extensions, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use tessera_auth::authenticate::{Authenticator, PasswordAccepted, PasswordOutcome};
 use tessera_core::User;
 use tessera_core::policy::{AuthnContext, Factor};
 
-use super::pages::{self, Login};
-use super::password::{PasswordAccepted, PasswordRefusal, check_password};
-use super::session::{self, continue_id, csrf_ok, csrf_token};
-use super::{client_addresses, peer};
-use crate::AppState;
+use super::pages::Login;
+use crate::shell::context::RequestContext;
+use crate::shell::pages;
+use crate::shell::session::{self, continue_id, csrf_ok, csrf_token};
+use crate::{AppError, AppState};
 
 /// What every failed sign-in is told, whatever the reason.
 pub const GENERIC_FAILURE: &str = "The email or password is incorrect, or the account cannot sign in now.";
@@ -22,7 +23,7 @@ pub const GENERIC_FAILURE: &str = "The email or password is incorrect, or the ac
 pub struct ContinueQuery {
     #[serde(default, rename = "continue")]
     pub continue_id: String,
-    /// Set when the parked request demands a fresh sign-in (SAML ForceAuthn): the form is
+    /// Set when the parked sign-on demands a fresh sign-in (SAML ForceAuthn): the form is
     /// shown even to a signed-in browser.
     #[serde(default)]
     pub fresh: Option<String>,
@@ -31,20 +32,23 @@ pub struct ContinueQuery {
     pub username: Option<String>,
 }
 
-pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<ContinueQuery>) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Query(query): Query<ContinueQuery>,
+) -> Result<Response, AppError> {
     let continue_id = continue_id(&query.continue_id);
     let fresh = query.fresh.is_some() && !continue_id.is_empty();
-    match session::current(&state, &headers).await {
-        Ok(Some(current)) if current.session.complete && !fresh => {
-            return after_sign_in(&current.user, true, &continue_id);
-        }
-        Ok(_) => {}
-        Err(e) => return pages::failure(e),
+    if let Some(current) = session::current(&state, &ctx).await?
+        && current.session.complete
+        && !fresh
+    {
+        return Ok(after_sign_in(&current.user, true, &continue_id));
     }
-    let (csrf, cookie) = csrf_token(&state, &headers);
+    let (csrf, cookie) = csrf_token(&state, &ctx);
     let hint = query.username.as_deref().filter(|u| u.len() <= 254).unwrap_or("");
     let page = Login { csrf: &csrf, continue_id: &continue_id, username: hint, error: None };
-    pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>())
+    Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
 }
 
 #[derive(Deserialize)]
@@ -60,7 +64,7 @@ pub struct LoginForm {
 }
 
 /// Where a user goes once a sign-in step is done: the second factor, then the notice, then
-/// the parked request or the portal.
+/// the parked sign-on or the portal.
 pub fn after_sign_in(user: &User, complete: bool, continue_id: &str) -> Response {
     let query = if continue_id.is_empty() { String::new() } else { format!("?continue={continue_id}") };
     if !complete {
@@ -76,56 +80,40 @@ pub fn after_sign_in(user: &User, complete: bool, continue_id: &str) -> Response
     }
 }
 
-/// A request a trusted proxy forwarded with a header we cannot read.
-pub fn unreadable_forwarding() -> Response {
-    pages::message(
-        StatusCode::BAD_REQUEST,
-        "Request refused",
-        "Your request came through a proxy whose forwarding header could not be read. Try again.",
-    )
-}
-
-fn failed(csrf: &str, continue_id: &str, username: &str) -> Response {
-    let page = Login { csrf, continue_id, username, error: Some(GENERIC_FAILURE) };
-    pages::html(StatusCode::OK, &page, &[])
-}
-
 pub async fn submit(
     State(state): State<AppState>,
-    extensions: Extensions,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Form(form): Form<LoginForm>,
-) -> Response {
+) -> Result<Response, AppError> {
     let continue_id = continue_id(&form.continue_id);
-    if !csrf_ok(&state, &headers, &form.csrf) {
-        return pages::form_refused();
+    if !csrf_ok(&state, &ctx, &form.csrf) {
+        return Ok(pages::form_refused());
     }
-    let Some(addresses) = client_addresses(peer(&extensions), &headers, &state.signin.trusted_proxies) else {
-        return unreadable_forwarding();
-    };
+    let from = ctx.client()?;
     let username = form.username.trim().to_string();
-    let now = session::now();
-    let checked = check_password(&state, &addresses, &username, &form.password, "login").await;
-    let PasswordAccepted { user, has_totp } = match checked {
-        Ok(accepted) => accepted,
-        Err(PasswordRefusal::Throttled) => {
-            return pages::message(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many attempts",
-                "There have been too many failed sign-ins from your network. Wait a few minutes and try again.",
-            );
-        }
-        Err(PasswordRefusal::Failed) => return failed(&form.csrf, &continue_id, &username),
-        Err(PasswordRefusal::Store(e)) => return pages::failure(e),
-    };
+    let now = state.clock.now_millis();
+    let authenticator = Authenticator { store: &*state.store, clock: &*state.clock, lockout: &state.signin.lockout };
+    let PasswordAccepted { user, has_second_factor } =
+        match authenticator.check_password(from, &username, &form.password, "login").await? {
+            PasswordOutcome::Accepted(accepted) => *accepted,
+            PasswordOutcome::Throttled => {
+                return Ok(pages::message(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts",
+                    "There have been too many failed sign-ins from your network. Wait a few minutes and try again.",
+                ));
+            }
+            PasswordOutcome::Failed => {
+                let page = Login {
+                    csrf: &form.csrf,
+                    continue_id: &continue_id,
+                    username: &username,
+                    error: Some(GENERIC_FAILURE),
+                };
+                return Ok(pages::html(StatusCode::OK, &page, &[]));
+            }
+        };
     let authn = AuthnContext::default().with(Factor::Password, now);
-    let (_, cookie) = match session::establish(&state, &headers, &user, authn, !has_totp, None).await {
-        Ok(made) => made,
-        Err(e) => return pages::failure(e),
-    };
-    let mut response = after_sign_in(&user, !has_totp, &continue_id);
-    if let Ok(value) = axum::http::HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(axum::http::header::SET_COOKIE, value);
-    }
-    response
+    let cookie = session::establish(&state, &ctx, &user, authn, !has_second_factor).await?;
+    Ok(pages::with_cookie(after_sign_in(&user, !has_second_factor, &continue_id), &cookie))
 }

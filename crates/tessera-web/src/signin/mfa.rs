@@ -2,53 +2,37 @@
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::Extensions;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::json;
-use tessera_auth::secret::{new_recovery_codes, recovery_code_hash, sha256_hex};
+use tessera_auth::authenticate::{Authenticator, CodeOutcome};
+use tessera_auth::enrol::{Confirmation, Enroller, Enrolment};
+use tessera_auth::session::Current;
 use tessera_auth::totp;
 use tessera_core::policy::Factor;
-use tessera_core::{Actor, NewAuditEvent, UserId};
-use tessera_store::Location;
 
-use super::client::throttle_key;
 use super::login::{ContinueQuery, after_sign_in};
-use super::pages::{self, Mfa, RecoveryCodes, TotpEnroll};
-use super::session::{self, Current, continue_id, csrf_ok, csrf_token};
-use super::{client_addresses, peer};
-use crate::AppState;
+use super::pages::{Mfa, RecoveryCodes, TotpEnroll};
+use crate::shell::context::RequestContext;
+use crate::shell::pages;
+use crate::shell::session::{self, continue_id, csrf_ok, csrf_token};
+use crate::{AppError, AppState};
 
 const WRONG_CODE: &str = "That code is not right. Check your authenticator app and try again.";
 
-fn seal_context(user: UserId) -> String {
-    format!("tessera-totp-secret:v1:{user}")
-}
-
-fn with_cookie(mut response: Response, cookie: &str) -> Response {
-    if let Ok(value) = HeaderValue::from_str(cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
-}
-
-pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<ContinueQuery>) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Query(query): Query<ContinueQuery>,
+) -> Result<Response, AppError> {
     let continue_id = continue_id(&query.continue_id);
-    let current = match session::current(&state, &headers).await {
-        Ok(Some(current)) => current,
-        Ok(None) => return pages::redirect("/login", &[]),
-        Err(e) => return pages::failure(e),
-    };
+    let Some(current) = session::current(&state, &ctx).await? else { return Ok(pages::redirect("/login", &[])) };
     if current.session.complete {
-        return after_sign_in(&current.user, true, &continue_id);
+        return Ok(after_sign_in(&current.user, true, &continue_id));
     }
-    let (csrf, cookie) = csrf_token(&state, &headers);
-    pages::html(
-        StatusCode::OK,
-        &Mfa { csrf: &csrf, continue_id: &continue_id, error: None },
-        &cookie.into_iter().collect::<Vec<_>>(),
-    )
+    let (csrf, cookie) = csrf_token(&state, &ctx);
+    let page = Mfa { csrf: &csrf, continue_id: &continue_id, error: None };
+    Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
 }
 
 #[derive(Deserialize)]
@@ -61,103 +45,27 @@ pub struct CodeForm {
     continue_id: String,
 }
 
-/// Checks a TOTP code (once per time step) or a recovery code (once ever) for `user`.
-async fn code_is_right(state: &AppState, user: UserId, code: &str, now_ms: i64) -> Result<Option<Factor>, Response> {
-    let credential = match state.store.totp_credential(user).await {
-        Ok(Some(credential)) if credential.confirmed => credential,
-        Ok(_) => return Ok(None),
-        Err(e) => return Err(pages::failure(e)),
-    };
-    let secret = state.keys.open_secret(&credential.sealed_secret, &seal_context(user)).map_err(pages::failure)?;
-    if let Some(step) = totp::matching_step(&secret, code, now_ms / 1000) {
-        return match state.store.use_totp_step(user, step).await {
-            Ok(true) => Ok(Some(Factor::Totp)),
-            Ok(false) => Ok(None),
-            Err(e) => Err(pages::failure(e)),
-        };
-    }
-    if code.trim().len() >= 10 {
-        return match state.store.use_recovery_code(user, &recovery_code_hash(code)).await {
-            Ok(true) => Ok(Some(Factor::RecoveryCode)),
-            Ok(false) => Ok(None),
-            Err(e) => Err(pages::failure(e)),
-        };
-    }
-    Ok(None)
-}
-
 pub async fn submit(
     State(state): State<AppState>,
-    extensions: Extensions,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Form(form): Form<CodeForm>,
-) -> Response {
+) -> Result<Response, AppError> {
     let continue_id = continue_id(&form.continue_id);
-    if !csrf_ok(&state, &headers, &form.csrf) {
-        return pages::form_refused();
+    if !csrf_ok(&state, &ctx, &form.csrf) {
+        return Ok(pages::form_refused());
     }
-    let current = match session::current(&state, &headers).await {
-        Ok(Some(current)) => current,
-        Ok(None) => return pages::redirect("/login", &[]),
-        Err(e) => return pages::failure(e),
-    };
-    let user = current.user.id;
-    let Some(addresses) = client_addresses(peer(&extensions), &headers, &state.signin.trusted_proxies) else {
-        return super::login::unreadable_forwarding();
-    };
-    let ip = addresses.client.to_string();
-    let now = session::now();
-    let lockout = state.signin.lockout;
-    // Counted before the code is checked, atomically (see the login page); a right code resets.
-    let reserved = match state
-        .store
-        .reserve_attempt(user, Location::SecondFactor, lockout.unknown_threshold, lockout.observation_window_ms, now)
-        .await
-    {
-        Ok(reserved) => reserved,
-        Err(e) => return pages::failure(e),
-    };
-    let actor = Actor(format!("user:{user}"));
-    let factor = if reserved {
-        match code_is_right(&state, user, &form.code, now).await {
-            Ok(factor) => factor,
-            Err(response) => return response,
+    let Some(current) = session::current(&state, &ctx).await? else { return Ok(pages::redirect("/login", &[])) };
+    let from = ctx.client()?;
+    let authenticator = Authenticator { store: &*state.store, clock: &*state.clock, lockout: &state.signin.lockout };
+    match authenticator.check_second_factor(&state.keys, current.user.id, from, &form.code).await? {
+        CodeOutcome::Refused => {
+            let page = Mfa { csrf: &form.csrf, continue_id: &continue_id, error: Some(WRONG_CODE) };
+            Ok(pages::html(StatusCode::OK, &page, &[]))
         }
-    } else {
-        None
-    };
-    let Some(factor) = factor else {
-        let key = sha256_hex(&format!("mfa:{user}"));
-        if let Err(e) = state.store.record_failed_attempt(&throttle_key(addresses.client), &key, now).await {
-            return pages::failure(e);
+        CodeOutcome::Accepted(factor) => {
+            let cookie = session::step_up(&state, &ctx, &current, factor).await?;
+            Ok(pages::with_cookie(after_sign_in(&current.user, true, &continue_id), &cookie))
         }
-        let reason = if reserved { "wrong_code" } else { "locked_out" };
-        let event = NewAuditEvent::new("signin.mfa_failure", "user", user, json!({"ip": ip, "reason": reason}));
-        if let Err(e) = state.store.append_audit(&actor, event).await {
-            return pages::failure(e);
-        }
-        return pages::html(
-            StatusCode::OK,
-            &Mfa { csrf: &form.csrf, continue_id: &continue_id, error: Some(WRONG_CODE) },
-            &[],
-        );
-    };
-    if let Err(e) = state.store.clear_second_factor_failures(user).await {
-        return pages::failure(e);
-    }
-    for address in &addresses.presented {
-        if let Err(e) = state.store.learn_familiar_ip(user, address, now).await {
-            return pages::failure(e);
-        }
-    }
-    let factor_name = if factor == Factor::Totp { "totp" } else { "recovery_code" };
-    let event = NewAuditEvent::new("signin.mfa", "user", user, json!({"ip": ip, "factor": factor_name}));
-    if let Err(e) = state.store.append_audit(&actor, event).await {
-        return pages::failure(e);
-    }
-    match session::step_up(&state, &headers, &current, factor).await {
-        Ok((_, cookie)) => with_cookie(after_sign_in(&current.user, true, &continue_id), &cookie),
-        Err(e) => pages::failure(e),
     }
 }
 
@@ -180,12 +88,12 @@ fn qr_svg(text: &str) -> String {
     )
 }
 
-async fn complete_session(state: &AppState, headers: &HeaderMap) -> Result<Current, Response> {
-    match session::current(state, headers).await {
-        Ok(Some(current)) if current.session.complete => Ok(current),
-        Ok(_) => Err(pages::redirect("/login", &[])),
-        Err(e) => Err(pages::failure(e)),
-    }
+/// A signed-in session (every step done but, perhaps, the notice), or the way to sign in.
+async fn complete_session(state: &AppState, ctx: &RequestContext) -> Result<Result<Current, Response>, AppError> {
+    Ok(match session::current(state, ctx).await? {
+        Some(current) if current.session.complete => Ok(current),
+        _ => Err(pages::redirect("/login", &[])),
+    })
 }
 
 fn render_enrollment(
@@ -208,77 +116,55 @@ fn render_enrollment(
     pages::html(StatusCode::OK, &page, cookies)
 }
 
+fn enroller(state: &AppState) -> Enroller<'_, dyn tessera_store::Store> {
+    Enroller { store: &*state.store, clock: &*state.clock, secrets: &state.keys }
+}
+
 pub async fn enroll_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(query): Query<ContinueQuery>,
-) -> Response {
+) -> Result<Response, AppError> {
     let continue_id = continue_id(&query.continue_id);
-    let current = match complete_session(&state, &headers).await {
+    let current = match complete_session(&state, &ctx).await? {
         Ok(current) => current,
-        Err(response) => return response,
+        Err(response) => return Ok(response),
     };
-    match state.store.totp_credential(current.user.id).await {
-        Ok(Some(c)) if c.confirmed => {
-            return pages::message(
+    let secret = match enroller(&state).start(current.user.id).await? {
+        Enrolment::Started { secret } => secret,
+        Enrolment::AlreadyEnrolled => {
+            return Ok(pages::message(
                 StatusCode::OK,
                 "Authenticator app already set up",
                 "You already use an authenticator app. If you lost it, ask your administrator to reset it.",
-            );
+            ));
         }
-        Ok(_) => {}
-        Err(e) => return pages::failure(e),
-    }
-    let secret = match totp::new_secret() {
-        Ok(secret) => secret,
-        Err(e) => return pages::failure(e),
     };
-    let sealed = match state.keys.seal_secret(&secret, &seal_context(current.user.id)) {
-        Ok(sealed) => sealed,
-        Err(e) => return pages::failure(e),
-    };
-    if let Err(e) = state.store.put_pending_totp(current.user.id, &sealed, session::now()).await {
-        return pages::failure(e);
-    }
-    let (csrf, cookie) = csrf_token(&state, &headers);
-    render_enrollment(&current, &secret, &csrf, &continue_id, None, &cookie.into_iter().collect::<Vec<_>>())
+    let (csrf, cookie) = csrf_token(&state, &ctx);
+    Ok(render_enrollment(&current, &secret, &csrf, &continue_id, None, &cookie.into_iter().collect::<Vec<_>>()))
 }
 
-pub async fn enroll_submit(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CodeForm>) -> Response {
+pub async fn enroll_submit(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
     let continue_id = continue_id(&form.continue_id);
-    if !csrf_ok(&state, &headers, &form.csrf) {
-        return pages::form_refused();
+    if !csrf_ok(&state, &ctx, &form.csrf) {
+        return Ok(pages::form_refused());
     }
-    let current = match complete_session(&state, &headers).await {
+    let current = match complete_session(&state, &ctx).await? {
         Ok(current) => current,
-        Err(response) => return response,
+        Err(response) => return Ok(response),
     };
-    let user = current.user.id;
-    let pending = match state.store.totp_credential(user).await {
-        Ok(Some(c)) if !c.confirmed => c,
-        Ok(_) => return pages::redirect("/mfa/totp", &[]),
-        Err(e) => return pages::failure(e),
+    let codes = match enroller(&state).confirm(current.user.id, &form.code).await? {
+        Confirmation::NothingPending => return Ok(pages::redirect("/mfa/totp", &[])),
+        Confirmation::WrongCode { secret } => {
+            return Ok(render_enrollment(&current, &secret, &form.csrf, &continue_id, Some(WRONG_CODE), &[]));
+        }
+        Confirmation::Enrolled { recovery_codes } => recovery_codes,
     };
-    let secret = match state.keys.open_secret(&pending.sealed_secret, &seal_context(user)) {
-        Ok(secret) => secret,
-        Err(e) => return pages::failure(e),
-    };
-    let Some(step) = totp::matching_step(&secret, &form.code, session::now() / 1000) else {
-        return render_enrollment(&current, &secret, &form.csrf, &continue_id, Some(WRONG_CODE), &[]);
-    };
-    let codes = match new_recovery_codes() {
-        Ok(codes) => codes,
-        Err(e) => return pages::failure(e),
-    };
-    let hashes: Vec<String> = codes.iter().map(|c| recovery_code_hash(c)).collect();
-    match state.store.confirm_totp(&Actor(format!("user:{user}")), user, step, &hashes).await {
-        Ok(true) => {}
-        Ok(false) => return pages::redirect("/mfa/totp", &[]),
-        Err(e) => return pages::failure(e),
-    }
     let next = if continue_id.is_empty() { "/".to_string() } else { format!("/resume/{continue_id}") };
-    match session::step_up(&state, &headers, &current, Factor::Totp).await {
-        Ok((_, cookie)) => pages::html(StatusCode::OK, &RecoveryCodes { codes: &codes, next: &next }, &[cookie]),
-        Err(e) => pages::failure(e),
-    }
+    let cookie = session::step_up(&state, &ctx, &current, Factor::Totp).await?;
+    Ok(pages::html(StatusCode::OK, &RecoveryCodes { codes: &codes, next: &next }, &[cookie]))
 }

@@ -7,14 +7,17 @@ mod passive;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
-use tessera_core::{AppKind, Application};
+use tessera_core::{AppKind, Application, AuditAction};
 
-pub(crate) use passive::{Pending, continue_pending, extra_claims};
+pub use passive::continue_sign_on;
 
-use crate::AppState;
-use crate::saml::{AppRoute, find_serving};
+use crate::error::Text;
+use crate::shell::apps::{AppRoute, find_serving};
+use crate::shell::pages::metadata_document;
+use crate::shell::refusal::Refusal;
+use crate::{AppError, AppState};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,18 +27,23 @@ pub fn router() -> Router<AppState> {
         .route("/apps/{app}/FederationMetadata/2007-06/FederationMetadata.xml", get(metadata))
 }
 
+const SIGN_IN_REFUSED: Refusal =
+    Refusal { action: AuditAction::WsFedRefused, title: "This sign-in request was refused", what: "WS-Federation" };
+
 /// The app a WS-Federation route names: a connector, or a WS-Federation relying party.
-pub(crate) async fn find(state: &AppState, route: AppRoute) -> Result<Application, Response> {
+async fn find(state: &AppState, route: AppRoute) -> Result<Application, AppError> {
     find_serving(state, route, |kind| matches!(kind, AppKind::M365(_) | AppKind::WsFed(_))).await
 }
 
-async fn metadata(State(state): State<AppState>, route: AppRoute) -> Response {
-    let app = match find(&state, route).await {
-        Ok(app) => app,
-        Err(response) => return response,
-    };
-    match tessera_protocols::wsfed::for_application(&app, &state.public_url) {
-        Ok(xml) => crate::saml::metadata_document(xml, None),
-        Err(_) => (StatusCode::NOT_FOUND, "this application publishes no federation metadata").into_response(),
-    }
+async fn metadata(State(state): State<AppState>, route: AppRoute) -> Result<Response, AppError<Text>> {
+    let app = find(&state, route).await.map_err(|e| e.on(Text))?;
+    let xml = tessera_protocols::wsfed::for_application(&app, &state.public_url).map_err(|_| {
+        AppError::refused(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found",
+            "this application publishes no federation metadata",
+        )
+    })?;
+    Ok(metadata_document(xml, None))
 }

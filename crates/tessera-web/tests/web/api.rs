@@ -22,18 +22,15 @@ struct Api {
 impl Api {
     async fn new() -> Api {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_file(&dir.path().join("t.db")).await.unwrap());
+        let clock: Arc<dyn tessera_core::Clock> = Arc::new(tessera_core::SystemClock);
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open_file(&dir.path().join("t.db"), clock.clone()).await.unwrap());
         let token = "tsr_test-token".to_string();
         let hash = tessera_auth::secret::sha256_hex(&token);
         store.create_api_token(&Actor::system(), "robot", &hash).await.unwrap();
-        let keys = Arc::new(tessera_keys::KeyService::open(store.clone(), &[9u8; 32]).await.unwrap());
-        let router = tessera_web::router(tessera_web::AppState {
-            store: store.clone(),
-            public_url: PUBLIC.into(),
-            keys,
-            signin: Default::default(),
-            metrics: None,
-        });
+        let keys = Arc::new(tessera_keys::KeyService::open(store.clone(), &[9u8; 32], clock.clone()).await.unwrap());
+        let state = tessera_web::AppState::new(store.clone(), clock, keys, PUBLIC, Default::default(), None).unwrap();
+        let router = tessera_web::router(state);
         Api { router, token, store, _dir: dir }
     }
 

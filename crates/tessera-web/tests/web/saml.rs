@@ -381,7 +381,8 @@ async fn checklist_06_assertion_signed_rsa_sha256_with_the_configured_certificat
     let certificate = m365_app(&world).await.certificates.current.unwrap();
     if xmlsec1() {
         assert!(xmlsec1_verifies_assertion(&xml, &certificate), "xmlsec1 verifies with the app's certificate");
-        let stranger = tessera_keys::generate_key(tessera_keys::KeySize::Rsa2048, "stranger", 1).unwrap();
+        let stranger =
+            tessera_keys::generate_key(tessera_keys::KeySize::Rsa2048, "stranger", 1, 1_800_000_000_000).unwrap();
         assert!(!xmlsec1_verifies_assertion(&xml, &stranger.certificate_der), "any other certificate fails");
     }
     if let Some(python) = python() {
@@ -838,9 +839,12 @@ async fn single_logout_ends_the_session_and_answers_at_the_registered_slo_url() 
     let certificate = m365_app(&world).await.certificates.current.unwrap();
     let key = tessera_xml::VerifyingKey::from_certificate_der(&certificate).unwrap();
     let query = location.split_once('?').unwrap().1;
-    let verified =
-        tessera_xml::redirect::verify_redirect_query(query, Some(&key), tessera_xml::AlgorithmPolicy::default())
-            .unwrap();
+    let verified = tessera_protocols::saml2::redirect::verify_redirect_query(
+        query,
+        Some(&key),
+        tessera_xml::AlgorithmPolicy::default(),
+    )
+    .unwrap();
     let response = tessera_protocols::saml2::authn_request::decode_redirect(&verified.message).unwrap();
     assert!(response.contains(&format!(r#"InResponseTo="{id}""#)) && response.contains("status:Success"), "{response}");
     assert_eq!(browser.get("/").await.location.as_deref(), Some("/login"), "signed out");

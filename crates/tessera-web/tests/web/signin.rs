@@ -9,8 +9,9 @@ use axum::http::{Request, StatusCode, header};
 use tessera_core::app::M365Config;
 use tessera_core::policy::AccessPolicy;
 use tessera_core::{Actor, AppKind, NewApplication, NewGroup, NewUser, UserState};
+use tessera_core::{Clock, ManualClock, SystemClock};
 use tessera_store::{AuditQuery, SqliteStore, Store};
-use tessera_web::signin::SignInConfig;
+use tessera_web::SignInConfig;
 use tower::ServiceExt;
 
 pub(crate) const PASSWORD: &str = "correct horse battery";
@@ -34,9 +35,23 @@ impl World {
     }
 
     pub(crate) async fn build(config: SignInConfig, public_url: &str) -> (World, Apps) {
+        World::build_with_clock(config, public_url, Arc::new(SystemClock)).await
+    }
+
+    /// A world whose every rule and record reads `clock`, which the test moves.
+    pub(crate) async fn on_clock(config: SignInConfig, clock: Arc<ManualClock>) -> (World, Apps) {
+        World::build_with_clock(config, "http://127.0.0.1:8080", clock).await
+    }
+
+    pub(crate) async fn build_with_clock(
+        config: SignInConfig,
+        public_url: &str,
+        clock: Arc<dyn Clock>,
+    ) -> (World, Apps) {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_file(&dir.path().join("t.db")).await.unwrap());
-        let keys = Arc::new(tessera_keys::KeyService::open(store.clone(), &[1u8; 32]).await.unwrap());
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open_file(&dir.path().join("t.db"), clock.clone()).await.unwrap());
+        let keys = Arc::new(tessera_keys::KeyService::open(store.clone(), &[1u8; 32], clock.clone()).await.unwrap());
         let actor = Actor::system();
         for (email, state) in [("alice@contoso.com", UserState::Active), ("sam@contoso.com", UserState::Suspended)] {
             let mut user = NewUser::new(email, None, None, None, None, || format!("id-{email}")).unwrap();
@@ -76,13 +91,9 @@ impl World {
         let m365 = store.create_app(&actor, m365, Some(key)).await.unwrap();
         store.grant(&actor, granted.id, staff.id).await.unwrap();
         store.grant(&actor, m365.id, staff.id).await.unwrap();
-        let router = tessera_web::router(tessera_web::AppState {
-            store: store.clone(),
-            public_url: public_url.into(),
-            keys: keys.clone(),
-            signin: config,
-            metrics: None,
-        });
+        let router = tessera_web::router(
+            tessera_web::AppState::new(store.clone(), clock, keys.clone(), public_url, config, None).unwrap(),
+        );
         let apps = Apps {
             granted: granted.id.to_string(),
             not_granted: not_granted.id.to_string(),
@@ -539,14 +550,23 @@ async fn parked_requests_resume_only_in_their_browser() {
 
 #[tokio::test]
 async fn expired_parked_requests_do_not_resume() {
-    let (world, apps) = World::new(SignInConfig { parked_ttl_ms: -1, ..config() }).await;
+    let clock = Arc::new(ManualClock::at(SystemClock.now_millis()));
+    let ttl = 10 * 60_000;
+    let (world, apps) = World::on_clock(SignInConfig { parked_ttl_ms: ttl, ..config() }, clock.clone()).await;
     let mut browser = Browser::new(&world);
-    let parked = browser.get(&format!("/launch/{}", apps.granted)).await;
-    let id = parked.location.unwrap().strip_prefix("/login?continue=").unwrap().to_string();
-    browser.login("alice@contoso.com", PASSWORD, &id).await;
+    let park = |location: Option<String>| location.unwrap().strip_prefix("/login?continue=").unwrap().to_string();
+    let late = park(browser.get(&format!("/launch/{}", apps.granted)).await.location);
+    clock.advance(60_000);
+    let in_time = park(browser.get(&format!("/launch/{}", apps.granted)).await.location);
+    browser.login("alice@contoso.com", PASSWORD, &late).await;
     let csrf = browser.csrf();
-    browser.post("/notice", &[("csrf", &csrf), ("continue", &id)]).await;
-    assert_eq!(browser.get(&format!("/resume/{id}")).await.status, StatusCode::BAD_REQUEST);
+    browser.post("/notice", &[("csrf", &csrf), ("continue", &late)]).await;
+
+    clock.advance(ttl - 60_000 + 1);
+    let gone = browser.get(&format!("/resume/{late}")).await;
+    assert_eq!(gone.status, StatusCode::BAD_REQUEST, "parked a TTL and a millisecond ago");
+    let resumed = browser.get(&format!("/resume/{in_time}")).await;
+    assert_eq!(resumed.location.as_deref(), Some("https://wiki.contoso.com/"), "a minute short of its TTL");
 }
 
 #[tokio::test]
@@ -564,10 +584,22 @@ async fn sessions_end_on_logout_suspension_and_timeouts() {
     assert_eq!(again.get("/").await.location.as_deref(), Some("/login"), "suspension ends the session");
     world.store.set_user_state(&Actor::system(), alice.id, UserState::Active).await.unwrap();
 
-    let (idle_world, _) = World::new(SignInConfig { idle_timeout_ms: 0, ..config() }).await;
-    let mut idle = Browser::new(&idle_world);
-    idle.login("alice@contoso.com", PASSWORD, "").await;
+    let clock = Arc::new(ManualClock::at(SystemClock.now_millis()));
+    let session = tessera_auth::session::SessionPolicy { idle_timeout_ms: 15 * 60_000, absolute_timeout_ms: 3_600_000 };
+    let (idle_world, _) = World::on_clock(SignInConfig { session, ..config() }, clock.clone()).await;
+    let mut idle = Browser::signed_in(&idle_world, "10.0.0.1").await;
+    clock.advance(15 * 60_000 - 1);
+    assert_eq!(idle.get("/").await.status, StatusCode::OK, "a millisecond short of the idle timeout");
+    clock.advance(15 * 60_000);
     assert_eq!(idle.get("/").await.location.as_deref(), Some("/login"), "an idle session ends");
+
+    let mut busy = Browser::signed_in(&idle_world, "10.0.0.1").await;
+    for _ in 0..5 {
+        clock.advance(10 * 60_000);
+        assert_eq!(busy.get("/").await.status, StatusCode::OK, "in use, within the absolute timeout");
+    }
+    clock.advance(10 * 60_000);
+    assert_eq!(busy.get("/").await.location.as_deref(), Some("/login"), "the absolute timeout ends a busy session");
 }
 
 /// Two nodes on one PostgreSQL: a session made through one is honoured by the other, and a
@@ -583,19 +615,16 @@ async fn a_session_made_on_one_node_is_honoured_by_another() {
 }
 
 async fn two_nodes(url: String) {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let node = |store: Arc<dyn Store>, keys: Arc<tessera_keys::KeyService>| {
-        tessera_web::router(tessera_web::AppState {
-            store,
-            public_url: "http://127.0.0.1:8080".into(),
-            keys,
-            signin: config(),
-            metrics: None,
-        })
+        let state =
+            tessera_web::AppState::new(store, clock.clone(), keys, "http://127.0.0.1:8080", config(), None).unwrap();
+        tessera_web::router(state)
     };
-    let store_a: Arc<dyn Store> = Arc::new(tessera_store::PgStore::connect(&url).await.unwrap());
-    let store_b: Arc<dyn Store> = Arc::new(tessera_store::PgStore::connect(&url).await.unwrap());
-    let keys_a = Arc::new(tessera_keys::KeyService::open(store_a.clone(), &[2u8; 32]).await.unwrap());
-    let keys_b = Arc::new(tessera_keys::KeyService::open(store_b.clone(), &[2u8; 32]).await.unwrap());
+    let store_a: Arc<dyn Store> = Arc::new(tessera_store::PgStore::connect(&url, clock.clone()).await.unwrap());
+    let store_b: Arc<dyn Store> = Arc::new(tessera_store::PgStore::connect(&url, clock.clone()).await.unwrap());
+    let keys_a = Arc::new(tessera_keys::KeyService::open(store_a.clone(), &[2u8; 32], clock.clone()).await.unwrap());
+    let keys_b = Arc::new(tessera_keys::KeyService::open(store_b.clone(), &[2u8; 32], clock.clone()).await.unwrap());
     let mut user = NewUser::new("alice@contoso.com", None, None, None, None, || "pg-alice".into()).unwrap();
     user.password_hash = Some(tessera_auth::password::hash_password(PASSWORD).unwrap());
     store_a.create_user(&Actor::system(), user).await.unwrap();

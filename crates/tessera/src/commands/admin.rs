@@ -1,5 +1,4 @@
-use anyhow::Context;
-use tessera_store::AuditQuery;
+use tessera_admin::AuditRequest;
 use tessera_web::views::{ApiTokenView, AuditView};
 
 use super::Ctx;
@@ -8,8 +7,7 @@ use crate::output;
 
 pub async fn audit(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
     let AuditCommand::List { since, limit } = cmd;
-    let since = since.as_deref().map(tessera_core::parse_rfc3339_millis).transpose().context("--since")?;
-    let events = ctx.store.list_audit(&AuditQuery { since, after_id: None, limit }).await?;
+    let events = ctx.admin().await?.audit_events(&AuditRequest { since, after: None, limit }).await?;
     let views: Vec<AuditView> = events.iter().map(AuditView::from).collect();
     if ctx.settings.json {
         return output::json(&views);
@@ -24,11 +22,10 @@ pub async fn audit(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
 
 pub async fn run(ctx: &Ctx, cmd: AdminCommand) -> anyhow::Result<()> {
     let AdminCommand::Token(cmd) = cmd;
+    let admin = ctx.admin().await?;
     match cmd {
         TokenCommand::Create { name } => {
-            let secret = tessera_auth::secret::new_api_token()?;
-            let token =
-                ctx.store.create_api_token(&ctx.actor, &name, &tessera_auth::secret::sha256_hex(&secret)).await?;
+            let (token, secret) = admin.create_api_token(&ctx.actor, &name).await?;
             if ctx.settings.json {
                 let mut view = serde_json::to_value(ApiTokenView::from(&token))?;
                 view["token"] = serde_json::Value::String(secret);
@@ -39,7 +36,7 @@ pub async fn run(ctx: &Ctx, cmd: AdminCommand) -> anyhow::Result<()> {
             Ok(())
         }
         TokenCommand::List => {
-            let tokens = ctx.store.list_api_tokens().await?;
+            let tokens = admin.list_api_tokens().await?;
             let views: Vec<ApiTokenView> = tokens.iter().map(ApiTokenView::from).collect();
             if ctx.settings.json {
                 return output::json(&views);
@@ -52,7 +49,7 @@ pub async fn run(ctx: &Ctx, cmd: AdminCommand) -> anyhow::Result<()> {
             Ok(())
         }
         TokenCommand::Revoke { token } => {
-            let token = ctx.store.revoke_api_token(&ctx.actor, &token).await?;
+            let token = admin.revoke_api_token(&ctx.actor, &token).await?;
             if ctx.settings.json {
                 return output::json(&ApiTokenView::from(&token));
             }

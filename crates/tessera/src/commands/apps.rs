@@ -3,9 +3,9 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use base64::Engine;
-use tessera_core::app::{AttributeMapping, M365Config, SettingsChange, default_m365_label};
-use tessera_core::{AppKind, Application, NewApplication};
-use tessera_keys::KeySize;
+use tessera_admin::{AdminError, AppSpec, KeyOptions, MetadataProtocol, NewApp, PolicyChange};
+use tessera_core::app::{AttributeMapping, SettingsChange};
+use tessera_core::{AppKind, Application};
 use tessera_web::views::{AccessView, AppView};
 
 use super::{Ctx, all_pages};
@@ -16,20 +16,16 @@ const MAX_PORTAL_IMAGE_BYTES: u64 = 256 * 1024;
 const MAX_METADATA_BYTES: u64 = 1024 * 1024;
 
 pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
+    let admin = ctx.admin().await?;
     match cmd {
         AppCommand::Add(add) => {
-            let public_url = ctx.public_url().await?;
-            let (new, key_args) = new_application(&public_url, add)?;
-            let key = match new.kind.signs() {
-                true => {
-                    let size = KeySize::from_bits(key_args.key_bits)?;
-                    Some(ctx.keys().await?.new_key(new.id, &new.label, size, key_args.cert_validity_days).await?)
-                }
-                false => None,
+            let metadata = match &add {
+                AppAddCommand::Saml { sp_metadata, .. } => Some(sp_metadata.display().to_string()),
+                _ => None,
             };
-            let app = ctx.store.create_app(&ctx.actor, new, key).await?;
+            let app = admin.create_app(&ctx.actor, new_app(add)?).await.map_err(|e| in_file(e, metadata))?;
             if ctx.settings.json {
-                return output::json(&AppView::new(&app, &public_url));
+                return output::json(&AppView::new(&app, admin.public_url()));
             }
             println!("created {} application {:?} ({})", app.kind.name(), app.label, app.id);
             if let Some(issuer) = &app.issuer {
@@ -41,10 +37,9 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AppCommand::List => {
-            let apps = all_pages(async |page| ctx.store.list_apps(page).await).await?;
-            let public_url = ctx.public_url().await?;
+            let apps = all_pages(async |page| admin.list_apps(page).await).await?;
             if ctx.settings.json {
-                return output::json(&apps.iter().map(|a| AppView::new(a, &public_url)).collect::<Vec<_>>());
+                return output::json(&apps.iter().map(|a| AppView::new(a, admin.public_url())).collect::<Vec<_>>());
             }
             let rows = apps
                 .iter()
@@ -54,13 +49,11 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AppCommand::Show { app } => {
-            let app = ctx.store.find_app(&app).await?;
-            let public_url = ctx.public_url().await?;
-            let view = AppView::new(&app, &public_url);
+            let (app, groups) = admin.granted_groups(&app).await?;
+            let view = AppView::new(&app, admin.public_url());
             if ctx.settings.json {
                 return output::json(&view);
             }
-            let groups = ctx.store.granted_groups(app.id).await?;
             println!("id:          {}", app.id);
             println!("kind:        {}", app.kind.name());
             println!("label:       {}", app.label);
@@ -79,11 +72,11 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
         AppCommand::Delete { apps, yes } => {
             let mut found = Vec::new();
             for key in &apps {
-                found.push(ctx.store.find_app(key).await?);
+                found.push(admin.find_app(key).await?);
             }
             let confirm_count = if yes { found.len() } else { ask_count(&found)? };
             let ids: Vec<_> = found.iter().map(|a| a.id).collect();
-            let deleted = ctx.store.delete_apps(&ctx.actor, &ids, confirm_count).await?;
+            let deleted = admin.delete_apps(&ctx.actor, &ids, confirm_count).await?;
             if ctx.settings.json {
                 return output::json(&serde_json::json!({"deleted": deleted}));
             }
@@ -91,9 +84,7 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AppCommand::Grant { app, group } => {
-            let app = ctx.store.find_app(&app).await?;
-            let group = ctx.store.find_group(&group).await?;
-            let granted = ctx.store.grant(&ctx.actor, app.id, group.id).await?;
+            let (app, group, granted) = admin.grant(&ctx.actor, &app, &group).await?;
             if ctx.settings.json {
                 return output::json(
                     &serde_json::json!({"app_id": app.id.to_string(), "group_id": group.id.to_string(), "granted": granted}),
@@ -106,27 +97,16 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AppCommand::Revoke { app, group } => {
-            let app = ctx.store.find_app(&app).await?;
-            let group = ctx.store.find_group(&group).await?;
-            if !ctx.store.revoke(&ctx.actor, app.id, group.id).await? {
-                bail!("group {} is not granted {}", group.name, app.label);
-            }
+            let (app, group) = admin.revoke(&ctx.actor, &app, &group).await?;
             if !ctx.settings.json {
                 println!("revoked {} from group {}", app.label, group.name);
             }
             Ok(())
         }
         AppCommand::Cert(CertCommand::Rotate { app, key }) => {
-            let app = ctx.store.find_app(&app).await?;
-            if !app.kind.signs() {
-                bail!("{} is a bookmark: it signs nothing and has no certificate", app.label);
-            }
-            let size = KeySize::from_bits(key.key_bits)?;
-            ctx.keys().await?.rotate(&ctx.actor, app.id, &app.label, size, key.cert_validity_days).await?;
-            let app = ctx.store.find_app(&app.id.to_string()).await?;
-            let view = AppView::new(&app, &ctx.public_url().await?);
+            let app = admin.rotate_key(&ctx.actor, &app, key_options(&key)).await?;
             if ctx.settings.json {
-                return output::json(&view);
+                return output::json(&AppView::new(&app, admin.public_url()));
             }
             println!("new signing certificate for {} is in use; give it to the relying party now", app.label);
             if let Some(der) = &app.certificates.current {
@@ -135,50 +115,29 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AppCommand::Metadata { app, protocol } => {
-            let app = ctx.store.find_app(&app).await?;
-            let public_url = ctx.public_url().await?;
-            let xml = match protocol.as_str() {
-                "wsfed" => tessera_protocols::wsfed::for_application(&app, &public_url)?,
-                _ => tessera_protocols::saml2::idp_metadata::for_application(&app, &public_url)?,
-            };
-            print!("{xml}");
+            let protocol = if protocol == "wsfed" { MetadataProtocol::WsFed } else { MetadataProtocol::Saml };
+            print!("{}", admin.metadata(&app, protocol).await?.xml);
             Ok(())
         }
         AppCommand::Set { app, settings, clear_attributes } => {
-            let app = ctx.store.find_app(&app).await?;
-            let change = settings_change(&settings, clear_attributes)?;
-            if change.is_empty() {
-                bail!("nothing to change: give at least one setting (see tessera app set --help)");
-            }
-            let kind = change.apply(&app.kind)?;
-            let app = ctx.store.update_app_kind(&ctx.actor, app.id, &kind).await?;
+            let app = admin.change_settings(&ctx.actor, &app, &settings_change(&settings, clear_attributes)?).await?;
             if ctx.settings.json {
-                return output::json(&AppView::new(&app, &ctx.public_url().await?));
+                return output::json(&AppView::new(&app, admin.public_url()));
             }
             println!("updated {}", app.label);
             print_settings(&app);
             Ok(())
         }
         AppCommand::Policy { app, require_mfa, allowed_networks, any_network } => {
-            let app = ctx.store.find_app(&app).await?;
-            let mut policy = app.policy.clone();
-            let changing = require_mfa.is_some() || !allowed_networks.is_empty() || any_network;
-            if let Some(require) = require_mfa {
-                policy.require_mfa = require;
-            }
-            if any_network {
-                policy.allowed_networks.clear();
-            } else if !allowed_networks.is_empty() {
-                policy.allowed_networks = allowed_networks
-                    .iter()
-                    .map(|n| n.parse::<tessera_core::policy::Cidr>())
-                    .collect::<Result<Vec<_>, _>>()?;
-            }
-            if changing {
-                ctx.store.set_app_policy(&ctx.actor, app.id, &policy).await?;
-            }
+            let allowed_networks = match (any_network, allowed_networks.is_empty()) {
+                (true, _) => Some(Vec::new()),
+                (false, false) => Some(allowed_networks),
+                (false, true) => None,
+            };
+            let app = admin.set_policy(&ctx.actor, &app, &PolicyChange { require_mfa, allowed_networks }).await?;
+            let policy = &app.policy;
             if ctx.settings.json {
-                return output::json(&policy);
+                return output::json(policy);
             }
             println!("second factor: {}", if policy.require_mfa { "required" } else { "not required" });
             match policy.allowed_networks.is_empty() {
@@ -191,9 +150,8 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AppCommand::Access { app, user } => {
-            let app = ctx.store.find_app(&app).await?;
-            let user = ctx.store.find_user(&user).await?;
-            let view = AccessView::new(&user, &app, &ctx.store.check_access(user.id, app.id).await?);
+            let (app, user, decision) = admin.check_access(&app, &user).await?;
+            let view = AccessView::new(&user, &app, &decision);
             if ctx.settings.json {
                 return output::json(&view);
             }
@@ -203,6 +161,20 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+fn key_options(key: &KeyArgs) -> KeyOptions {
+    KeyOptions { bits: Some(key.key_bits), validity_days: Some(key.cert_validity_days) }
+}
+
+/// A metadata file that cannot be used is named in the error.
+fn in_file(e: AdminError, file: Option<String>) -> anyhow::Error {
+    match (&e, file) {
+        (AdminError::Invalid { field, .. }, Some(file)) if field == "sp_metadata" => {
+            anyhow::Error::from(e).context(format!("cannot use {file}"))
+        }
+        _ => e.into(),
     }
 }
 
@@ -289,15 +261,7 @@ fn settings_change(args: &SettingsArgs, clear_attributes: bool) -> anyhow::Resul
     let entra_certificate = match &args.entra_sp_metadata {
         Some(path) => {
             let bytes = read_capped(path, MAX_METADATA_BYTES, "Entra SP metadata")?;
-            let config = tessera_protocols::saml2::sp_metadata::parse_sp_metadata(&bytes)
-                .with_context(|| format!("cannot use {}", path.display()))?;
-            if config.entity_id != tessera_core::app::ENTRA_RELYING_PARTY {
-                bail!("{} is not Entra ID's SP metadata (entity ID {})", path.display(), config.entity_id);
-            }
-            let Some(certificate) = config.certificate else {
-                bail!("{} carries no signing certificate", path.display());
-            };
-            Some(certificate)
+            Some(tessera_admin::entra_certificate(&bytes).with_context(|| format!("cannot use {}", path.display()))?)
         }
         None => None,
     };
@@ -320,33 +284,32 @@ fn settings_change(args: &SettingsArgs, clear_attributes: bool) -> anyhow::Resul
     })
 }
 
-fn new_application(public_url: &str, add: AppAddCommand) -> anyhow::Result<(NewApplication, KeyArgs)> {
-    let (kind, label, portal) = match add {
+/// The `app add` flags as the admin service takes them; files are read here.
+fn new_app(add: AppAddCommand) -> anyhow::Result<NewApp> {
+    let (spec, label, settings, portal) = match add {
         AppAddCommand::M365 { domain, label, idp_path, settings, portal } => {
-            let label = label.unwrap_or_else(|| default_m365_label(&domain));
-            let mut config = M365Config::for_domain(&domain);
-            config.idp_path = idp_path;
-            let kind = settings_change(&settings, false)?.apply(&AppKind::M365(config))?;
-            (kind, label, portal)
+            (AppSpec::M365 { domain, idp_path }, label, settings_change(&settings, false)?, portal)
         }
         AppAddCommand::Saml { label, sp_metadata, settings, portal } => {
             let bytes = read_capped(&sp_metadata, MAX_METADATA_BYTES, "SP metadata")?;
-            let config = tessera_protocols::saml2::sp_metadata::parse_sp_metadata(&bytes)
-                .with_context(|| format!("cannot use {}", sp_metadata.display()))?;
-            let kind = settings_change(&settings, false)?.apply(&AppKind::Saml(config))?;
-            (kind, label, portal)
+            (AppSpec::Saml { sp_metadata: bytes }, Some(label), settings_change(&settings, false)?, portal)
         }
         AppAddCommand::Wsfed { label, realm, reply_urls, settings, portal } => {
-            let config = tessera_core::WsFedRpConfig::new(&realm, &reply_urls, Vec::new());
-            let kind = settings_change(&settings, false)?.apply(&AppKind::WsFed(config))?;
-            (kind, label, portal)
+            (AppSpec::WsFed { realm, reply_urls }, Some(label), settings_change(&settings, false)?, portal)
         }
-        AppAddCommand::Bookmark { label, url, portal } => (AppKind::Bookmark { url }, label, portal),
+        AppAddCommand::Bookmark { label, url, portal } => {
+            (AppSpec::Bookmark { url }, Some(label), SettingsChange::default(), portal)
+        }
     };
-    let image = portal.portal_image.as_deref().map(portal_image_uri).transpose()?;
-    let new =
-        NewApplication::new(public_url, &label, portal.description.as_deref(), image, !portal.hide_in_portal, kind)?;
-    Ok((new, portal.key))
+    Ok(NewApp {
+        spec,
+        label,
+        description: portal.description,
+        portal_image: portal.portal_image.as_deref().map(portal_image_uri).transpose()?,
+        show_in_portal: !portal.hide_in_portal,
+        settings,
+        key: key_options(&portal.key),
+    })
 }
 
 fn read_capped(path: &Path, cap: u64, what: &str) -> anyhow::Result<Vec<u8>> {

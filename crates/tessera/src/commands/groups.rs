@@ -1,5 +1,4 @@
 use serde::Serialize;
-use tessera_core::NewGroup;
 use tessera_web::views::{AppView, GroupView, UserView};
 
 use super::{Ctx, all_pages};
@@ -16,9 +15,10 @@ struct GroupDetail {
 }
 
 pub async fn run(ctx: &Ctx, cmd: GroupCommand) -> anyhow::Result<()> {
+    let admin = ctx.admin().await?;
     match cmd {
         GroupCommand::Add { name, description } => {
-            let group = ctx.store.create_group(&ctx.actor, NewGroup::new(&name, description.as_deref())?).await?;
+            let group = admin.create_group(&ctx.actor, &name, description.as_deref()).await?;
             if ctx.settings.json {
                 return output::json(&GroupView::from(&group));
             }
@@ -26,7 +26,7 @@ pub async fn run(ctx: &Ctx, cmd: GroupCommand) -> anyhow::Result<()> {
             Ok(())
         }
         GroupCommand::List => {
-            let groups = all_pages(async |page| ctx.store.list_groups(page).await).await?;
+            let groups = all_pages(async |page| admin.list_groups(page).await).await?;
             if ctx.settings.json {
                 return output::json(&groups.iter().map(GroupView::from).collect::<Vec<_>>());
             }
@@ -37,15 +37,13 @@ pub async fn run(ctx: &Ctx, cmd: GroupCommand) -> anyhow::Result<()> {
             Ok(())
         }
         GroupCommand::Show { group } => {
-            let group = ctx.store.find_group(&group).await?;
-            let members = ctx.store.group_members(group.id).await?;
-            let apps = ctx.store.apps_of_group(group.id).await?;
+            let (group, members) = admin.group_members(&group).await?;
+            let (_, apps) = admin.apps_of_group(&group.id.to_string()).await?;
             if ctx.settings.json {
-                let public_url = ctx.public_url().await?;
                 return output::json(&GroupDetail {
                     group: GroupView::from(&group),
                     members: members.iter().map(UserView::from).collect(),
-                    apps: apps.iter().map(|a| AppView::new(a, &public_url)).collect(),
+                    apps: apps.iter().map(|a| AppView::new(a, admin.public_url())).collect(),
                 });
             }
             println!("id:          {}", group.id);
@@ -56,17 +54,14 @@ pub async fn run(ctx: &Ctx, cmd: GroupCommand) -> anyhow::Result<()> {
             Ok(())
         }
         GroupCommand::Delete { group } => {
-            let group = ctx.store.find_group(&group).await?;
-            ctx.store.delete_group(&ctx.actor, group.id).await?;
+            let group = admin.delete_group(&ctx.actor, &group).await?;
             if !ctx.settings.json {
                 println!("deleted group {}", group.name);
             }
             Ok(())
         }
         GroupCommand::AddMember { group, user } => {
-            let group = ctx.store.find_group(&group).await?;
-            let user = ctx.store.find_user(&user).await?;
-            let added = ctx.store.add_member(&ctx.actor, group.id, user.id).await?;
+            let (group, user, added) = admin.add_member(&ctx.actor, &group, &user).await?;
             if ctx.settings.json {
                 return output::json(
                     &serde_json::json!({"group_id": group.id.to_string(), "user_id": user.id.to_string(), "added": added}),
@@ -79,11 +74,7 @@ pub async fn run(ctx: &Ctx, cmd: GroupCommand) -> anyhow::Result<()> {
             Ok(())
         }
         GroupCommand::RemoveMember { group, user } => {
-            let group = ctx.store.find_group(&group).await?;
-            let user = ctx.store.find_user(&user).await?;
-            if !ctx.store.remove_member(&ctx.actor, group.id, user.id).await? {
-                anyhow::bail!("{} is not a member of {}", user.email, group.name);
-            }
+            let (group, user) = admin.remove_member(&ctx.actor, &group, &user).await?;
             if !ctx.settings.json {
                 println!("removed {} from {}", user.email, group.name);
             }

@@ -1,6 +1,6 @@
 //! `tessera m365`: federating a domain with a Microsoft 365 connector.
 
-use tessera_m365::{Protocol, Style, federation_command};
+use tessera_m365::{Protocol, Style};
 
 use super::Ctx;
 use crate::cli::M365Command;
@@ -9,10 +9,8 @@ use crate::output;
 pub async fn run(ctx: &Ctx, cmd: M365Command) -> anyhow::Result<()> {
     match cmd {
         M365Command::Command { app, protocol, style } => {
-            let app = ctx.store.find_app(&app).await?;
             let (protocol, style) = (protocol.parse::<Protocol>()?, style.parse::<Style>()?);
-            let command = federation_command(&app, &ctx.public_url().await?, protocol)?;
-            let powershell = command.render(style)?;
+            let (command, powershell) = ctx.admin().await?.federation_command(&app, protocol, style).await?;
             if ctx.settings.json {
                 return output::json(&serde_json::json!({
                     "domain": command.domain,

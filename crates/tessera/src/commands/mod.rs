@@ -1,5 +1,5 @@
-//! Management commands work on the store directly; a running server sees their effect on its
-//! next request.
+//! Management commands: each parses its flags, calls the admin service (on the store directly;
+//! a running server sees the effect on its next request) and prints.
 
 mod admin;
 mod apps;
@@ -13,8 +13,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use tessera_core::Actor;
-use tessera_store::{Page, PageRequest, SETTING_PUBLIC_URL, Store, StoreError};
+use async_trait::async_trait;
+use tessera_admin::{AdminError, AdminService, KeySource};
+use tessera_core::{Actor, Clock, SystemClock};
+use tessera_keys::KeyService;
+use tessera_store::{Page, PageRequest, SETTING_PUBLIC_URL, Store};
 
 use crate::cli::Command;
 use crate::config::{DEFAULT_PUBLIC_URL, Settings};
@@ -24,10 +27,18 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     if let Command::Serve(args) = &command {
         crate::serve::check_args(args)?;
     }
-    let store = open_store(&settings).await?;
-    let ctx = Ctx { actor: cli_actor(), settings, store, keys: tokio::sync::OnceCell::new() };
+    // The one wall clock: everything below the binary reads time through it.
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = open_store(&settings, clock.clone()).await?;
+    let keys = Arc::new(LazyKeys {
+        data_dir: settings.data_dir.clone(),
+        store: store.clone(),
+        clock: clock.clone(),
+        service: tokio::sync::OnceCell::new(),
+    });
+    let ctx = Ctx { actor: cli_actor(), settings, store, clock, keys };
     match command {
-        Command::Serve(args) => crate::serve::run(&ctx.settings, ctx.store.clone(), args).await,
+        Command::Serve(args) => crate::serve::run(&ctx, args).await,
         Command::User(cmd) => users::run(&ctx, cmd).await,
         Command::Group(cmd) => groups::run(&ctx, cmd).await,
         Command::App(cmd) => apps::run(&ctx, cmd).await,
@@ -42,14 +53,33 @@ pub struct Ctx {
     pub actor: Actor,
     pub settings: Settings,
     pub store: Arc<dyn Store>,
-    keys: tokio::sync::OnceCell<tessera_keys::KeyService>,
+    pub clock: Arc<dyn Clock>,
+    keys: Arc<LazyKeys>,
+}
+
+/// The key service, loading (or on a new database creating) the master key on first use:
+/// only commands that make or use keys need it.
+struct LazyKeys {
+    data_dir: std::path::PathBuf,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    service: tokio::sync::OnceCell<KeyService>,
+}
+
+#[async_trait]
+impl KeySource for LazyKeys {
+    async fn key_service(&self) -> Result<&KeyService, AdminError> {
+        self.service
+            .get_or_try_init(|| crate::master_key::key_service(&self.data_dir, self.store.clone(), self.clock.clone()))
+            .await
+            .map_err(|e| AdminError::KeysUnavailable(format!("{e:#}")))
+    }
 }
 
 impl Ctx {
-    /// The key service, loading (or on a new database creating) the master key on first use:
-    /// only commands that make or use keys need it.
-    pub async fn keys(&self) -> anyhow::Result<&tessera_keys::KeyService> {
-        self.keys.get_or_try_init(|| crate::master_key::key_service(&self.settings.data_dir, self.store.clone())).await
+    /// The admin service, with the endpoints of the public URL commands use.
+    pub async fn admin(&self) -> anyhow::Result<AdminService> {
+        Ok(AdminService::new(self.store.clone(), self.keys.clone(), &self.public_url().await?)?)
     }
 
     /// The public URL endpoints are built from: the one given, else the one the server last
@@ -82,9 +112,11 @@ fn cli_actor() -> Actor {
     Actor::cli(&name.unwrap_or_else(|| format!("uid{uid}")))
 }
 
-async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+async fn open_store(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn Store>> {
     ensure_data_dir(&settings.data_dir)?;
-    tessera_store::open(settings.database_url.as_deref(), &settings.data_dir).await.context("cannot open the store")
+    tessera_store::open(settings.database_url.as_deref(), &settings.data_dir, clock)
+        .await
+        .context("cannot open the store")
 }
 
 /// Creates the data directory readable by its owner only.
@@ -99,7 +131,7 @@ fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// Every item of a paginated listing.
 pub async fn all_pages<T>(
-    mut fetch: impl AsyncFnMut(&PageRequest) -> Result<Page<T>, StoreError>,
+    mut fetch: impl AsyncFnMut(&PageRequest) -> Result<Page<T>, AdminError>,
 ) -> anyhow::Result<Vec<T>> {
     let mut items = Vec::new();
     let mut page = PageRequest::first(PageRequest::MAX_LIMIT);

@@ -1,4 +1,5 @@
-use tessera_core::{NewUser, User, UserState, format_millis};
+use tessera_admin::NewUserRequest;
+use tessera_core::{User, UserState, format_millis};
 use tessera_web::views::UserView;
 
 use super::{Ctx, all_pages, read_password_stdin};
@@ -6,25 +7,16 @@ use crate::cli::{MfaCommand, UserCommand};
 use crate::output;
 
 pub async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<()> {
+    let admin = ctx.admin().await?;
     match cmd {
         UserCommand::Add { email, upn, first_name, last_name, immutable_id, password_stdin } => {
-            let generated = tessera_auth::secret::new_immutable_id()?;
-            let mut new = NewUser::new(
-                &email,
-                upn.as_deref(),
-                first_name.as_deref(),
-                last_name.as_deref(),
-                immutable_id.as_deref(),
-                || generated,
-            )?;
-            if password_stdin {
-                new.password_hash = Some(tessera_auth::password::hash_password(&read_password_stdin()?)?);
-            }
-            let user = ctx.store.create_user(&ctx.actor, new).await?;
+            let password = if password_stdin { Some(read_password_stdin()?) } else { None };
+            let request = NewUserRequest { email, upn, first_name, last_name, immutable_id, password };
+            let user = admin.create_user(&ctx.actor, request).await?;
             show(ctx, &user, "created")
         }
         UserCommand::List => {
-            let users = all_pages(async |page| ctx.store.list_users(page).await).await?;
+            let users = all_pages(async |page| admin.list_users(page).await).await?;
             if ctx.settings.json {
                 return output::json(&users.iter().map(UserView::from).collect::<Vec<_>>());
             }
@@ -36,27 +28,24 @@ pub async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<()> {
             Ok(())
         }
         UserCommand::Show { user } => {
-            let user = ctx.store.find_user(&user).await?;
+            let (user, groups) = admin.groups_of_user(&user).await?;
             if ctx.settings.json {
                 return output::json(&UserView::from(&user));
             }
-            let groups = ctx.store.groups_of_user(user.id).await?;
             print_user(&user);
             println!("groups:       {}", groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", "));
             Ok(())
         }
         UserCommand::SetPassword { user, .. } => {
-            let user = ctx.store.find_user(&user).await?;
-            let hash = tessera_auth::password::hash_password(&read_password_stdin()?)?;
-            ctx.store.set_password(&ctx.actor, user.id, &hash).await?;
+            let user = admin.find_user(&user).await?;
+            let user = admin.set_password(&ctx.actor, &user.id.to_string(), read_password_stdin()?).await?;
             if !ctx.settings.json {
                 println!("password set for {}", user.email);
             }
             Ok(())
         }
         UserCommand::Mfa(MfaCommand::Reset { user }) => {
-            let user = ctx.store.find_user(&user).await?;
-            let removed = ctx.store.reset_mfa(&ctx.actor, user.id).await?;
+            let (user, removed) = admin.reset_mfa(&ctx.actor, &user).await?;
             if ctx.settings.json {
                 return output::json(&serde_json::json!({"user_id": user.id.to_string(), "reset": removed}));
             }
@@ -66,23 +55,22 @@ pub async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        UserCommand::Suspend { user } => set_state(ctx, &user, UserState::Suspended).await,
-        UserCommand::Activate { user } => set_state(ctx, &user, UserState::Active).await,
+        UserCommand::Suspend { user } => {
+            let user = admin.set_user_state(&ctx.actor, &user, UserState::Suspended).await?;
+            show(ctx, &user, UserState::Suspended.as_str())
+        }
+        UserCommand::Activate { user } => {
+            let user = admin.set_user_state(&ctx.actor, &user, UserState::Active).await?;
+            show(ctx, &user, UserState::Active.as_str())
+        }
         UserCommand::Delete { user } => {
-            let user = ctx.store.find_user(&user).await?;
-            ctx.store.delete_user(&ctx.actor, user.id).await?;
+            let user = admin.delete_user(&ctx.actor, &user).await?;
             if !ctx.settings.json {
                 println!("deleted user {}", user.email);
             }
             Ok(())
         }
     }
-}
-
-async fn set_state(ctx: &Ctx, key: &str, state: UserState) -> anyhow::Result<()> {
-    let user = ctx.store.find_user(key).await?;
-    let user = ctx.store.set_user_state(&ctx.actor, user.id, state).await?;
-    show(ctx, &user, state.as_str())
 }
 
 fn show(ctx: &Ctx, user: &User, what: &str) -> anyhow::Result<()> {

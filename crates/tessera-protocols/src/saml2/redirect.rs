@@ -1,11 +1,13 @@
-//! HTTP-Redirect binding signatures (SAML bindings §3.4.4.1): the signature covers the query
-//! parameters exactly as they arrived, URL-encoded, in the order SAMLRequest (or
+//! The HTTP-Redirect binding's query (SAML bindings §3.4.4.1): its parameters, and the signature
+//! that covers them exactly as they arrived, URL-encoded, in the order SAMLRequest (or
 //! SAMLResponse), RelayState, SigAlg. Re-encoding would break signatures from senders that
 //! encode differently (AD FS uses lowercase escapes), so the raw text is what is verified.
 
-use crate::XmlError;
-use crate::dsig::{AlgorithmPolicy, SignatureAlgorithm};
-use crate::verify::{VerifyingKey, decode_base64};
+use tessera_xml::dsig::{AlgorithmPolicy, SignatureAlgorithm};
+use tessera_xml::verify::VerifyingKey;
+use tessera_xml::{XmlError, verify_detached};
+
+use crate::percent::{self, PercentError};
 
 /// The decoded parameters of a verified (or unsigned) Redirect-binding query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,39 +58,12 @@ fn split_query(raw: &str) -> Result<RawParams<'_>, XmlError> {
     Ok(params)
 }
 
-/// Percent-encoding of everything but RFC 3986's unreserved characters.
-pub fn url_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3 / 2);
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// Percent-decoding as `application/x-www-form-urlencoded` (`+` is a space).
-pub fn url_decode(raw: &str) -> Result<String, XmlError> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = raw.get(i + 1..i + 3).ok_or(XmlError::SignatureShape("truncated %-escape"))?;
-                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(XmlError::SignatureShape("bad %-escape"));
-                }
-                out.push(u8::from_str_radix(hex, 16).map_err(|_| XmlError::SignatureShape("bad %-escape"))?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| XmlError::NotUtf8)
+/// A query value, decoded; a bad escape is a malformed signature field.
+fn url_decode(raw: &str) -> Result<String, XmlError> {
+    percent::decode(raw).map_err(|e| match e {
+        PercentError::BadEscape => XmlError::SignatureShape("bad %-escape"),
+        PercentError::NotUtf8 => XmlError::NotUtf8,
+    })
 }
 
 /// Reads a Redirect-binding query. With `key`, a valid signature is required; without, the
@@ -103,8 +78,6 @@ pub fn verify_redirect_query(
         params.message.ok_or(XmlError::SignatureShape("neither SAMLRequest nor SAMLResponse is present"))?;
     let signature_algorithm = match (key, params.sig_alg, params.signature) {
         (Some(key), Some(sig_alg), Some(signature)) => {
-            let uri = url_decode(sig_alg)?;
-            let algorithm = SignatureAlgorithm::from_uri(&uri, policy).ok_or(XmlError::Algorithm(uri))?;
             let mut signed = format!("{message_name}={raw_message}");
             if let Some(relay) = params.relay_state {
                 signed.push_str("&RelayState=");
@@ -112,9 +85,7 @@ pub fn verify_redirect_query(
             }
             signed.push_str("&SigAlg=");
             signed.push_str(sig_alg);
-            let signature = decode_base64(&url_decode(signature)?)?;
-            key.verify(algorithm, signed.as_bytes(), &signature)?;
-            Some(algorithm)
+            Some(verify_detached(signed.as_bytes(), &url_decode(sig_alg)?, &url_decode(signature)?, key, policy)?)
         }
         (Some(_), _, _) => return Err(XmlError::SignatureShape("the query must be signed (SigAlg and Signature)")),
         (None, None, None) => None,

@@ -4,15 +4,8 @@
 use std::net::IpAddr;
 
 use axum::http::HeaderMap;
+use tessera_auth::client::ClientAddresses;
 use tessera_core::policy::Cidr;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientAddresses {
-    /// The address decisions are made for (networks, throttling).
-    pub client: IpAddr,
-    /// Every address the request presents: all must be familiar for a familiar location.
-    pub presented: Vec<String>,
-}
 
 fn trusted(ip: IpAddr, proxies: &[Cidr]) -> bool {
     proxies.iter().any(|p| p.contains(ip))
@@ -65,18 +58,6 @@ pub fn client_addresses(peer: IpAddr, headers: &HeaderMap, proxies: &[Cidr]) -> 
     Some(ClientAddresses { client, presented })
 }
 
-/// The key password-spray throttling counts by: the address, or for IPv6 its /64, since one
-/// host commonly holds a whole /64.
-pub fn throttle_key(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,11 +96,5 @@ mod tests {
     fn an_unreadable_hop_is_never_attributed_to_the_proxy() {
         assert_eq!(client("10.0.0.2", "not-an-ip"), None);
         assert_eq!(client("10.0.0.2", "203.0.113.9, junk"), None);
-    }
-
-    #[test]
-    fn ipv6_is_throttled_by_its_64() {
-        assert_eq!(throttle_key("2001:db8:1:2:aaaa::1".parse().unwrap()), "2001:db8:1:2::/64");
-        assert_eq!(throttle_key("192.0.2.1".parse().unwrap()), "192.0.2.1");
     }
 }

@@ -1,0 +1,130 @@
+//! The admin service: every administrative use case (applications, their settings, policy,
+//! grants and keys; users, groups, API tokens; the audit trail) as one function each, which
+//! validates, writes through the store (each change with its audit record, in the change's own
+//! transaction) and returns what changed. The CLI, the REST API and the admin portal parse,
+//! call these, and render; none of them holds a rule of its own.
+
+mod apps;
+mod audit;
+mod groups;
+mod tokens;
+mod users;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tessera_auth::AuthError;
+use tessera_core::CoreError;
+use tessera_keys::{KeyError, KeyService};
+use tessera_protocols::ProtocolError;
+use tessera_store::{Store, StoreError};
+
+pub use apps::{AppSpec, KeyOptions, Metadata, MetadataProtocol, NewApp, PolicyChange, entra_certificate};
+pub use audit::AuditRequest;
+pub use users::NewUserRequest;
+
+/// Where the admin service gets the key service: ready (the server), or opened on first use
+/// (a management command, so that only commands that make or use keys need the master key).
+#[async_trait]
+pub trait KeySource: Send + Sync {
+    async fn key_service(&self) -> Result<&KeyService, AdminError>;
+}
+
+#[async_trait]
+impl KeySource for KeyService {
+    async fn key_service(&self) -> Result<&KeyService, AdminError> {
+        Ok(self)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The input breaks a rule; `field` names the input at fault.
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    /// What the request names is not there (beyond a lookup the store refuses itself).
+    #[error("{0}")]
+    Missing(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(KeyError),
+    #[error(transparent)]
+    Auth(AuthError),
+    /// The key service could not be opened (a missing or wrong master key).
+    #[error("{0}")]
+    KeysUnavailable(String),
+}
+
+impl AdminError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        AdminError::Invalid { field: field.to_string(), message: message.into() }
+    }
+
+    /// The store's own "no such user / group / application", which front-ends may explain.
+    pub fn not_found_kind(&self) -> Option<&'static str> {
+        match self {
+            AdminError::Store(StoreError::NotFound { kind, .. }) => Some(kind),
+            _ => None,
+        }
+    }
+}
+
+impl From<CoreError> for AdminError {
+    fn from(e: CoreError) -> Self {
+        AdminError::Invalid { field: e.field().to_string(), message: e.to_string() }
+    }
+}
+
+impl From<KeyError> for AdminError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::Store(store) => AdminError::Store(store),
+            KeyError::Invalid(message) => AdminError::invalid("key", message),
+            other => AdminError::Key(other),
+        }
+    }
+}
+
+impl From<AuthError> for AdminError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::PasswordLength { .. } | AuthError::PasswordControl => {
+                AdminError::invalid("password", e.to_string())
+            }
+            AuthError::Store(store) => AdminError::Store(store),
+            other => AdminError::Auth(other),
+        }
+    }
+}
+
+fn invalid_protocol(field: &str) -> impl Fn(ProtocolError) -> AdminError + '_ {
+    move |e| AdminError::invalid(field, e.to_string())
+}
+
+/// The admin service over a store. Cheap to clone.
+#[derive(Clone)]
+pub struct AdminService {
+    store: Arc<dyn Store>,
+    keys: Arc<dyn KeySource>,
+    /// The base of every URL an application publishes.
+    public_url: String,
+}
+
+impl AdminService {
+    pub fn new(store: Arc<dyn Store>, keys: Arc<dyn KeySource>, public_url: &str) -> Result<Self, AdminError> {
+        Ok(AdminService { store, keys, public_url: tessera_core::validate::public_url(public_url)? })
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+}
+
+/// argon2id off the async workers: a hash takes tens of milliseconds of CPU.
+async fn hash_password(password: String) -> Result<String, AdminError> {
+    tokio::task::spawn_blocking(move || tessera_auth::password::hash_password(&password))
+        .await
+        .map_err(|e| AdminError::Auth(AuthError::Hashing(e.to_string())))?
+        .map_err(AdminError::from)
+}

@@ -1,0 +1,42 @@
+//! Administrators' credentials: REST API tokens, and the first administrator.
+
+use tessera_auth::secret::{new_api_token, new_one_time_password, sha256_hex};
+use tessera_core::Actor;
+use tessera_store::ApiToken;
+
+use crate::{AdminError, AdminService, hash_password};
+
+/// The first administrator's name.
+pub const INITIAL_ADMIN: &str = "admin";
+
+impl AdminService {
+    /// A new API token: the record, and the secret (shown only now; stored only as a digest).
+    pub async fn create_api_token(&self, actor: &Actor, name: &str) -> Result<(ApiToken, String), AdminError> {
+        let secret = new_api_token()?;
+        let token = self.store.create_api_token(actor, name, &sha256_hex(&secret)).await?;
+        Ok((token, secret))
+    }
+
+    pub async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, AdminError> {
+        Ok(self.store.list_api_tokens().await?)
+    }
+
+    /// By id or name.
+    pub async fn revoke_api_token(&self, actor: &Actor, token: &str) -> Result<ApiToken, AdminError> {
+        Ok(self.store.revoke_api_token(actor, token).await?)
+    }
+
+    /// The actor a live API token acts as, or `None` for an unknown or revoked one.
+    pub async fn api_token_actor(&self, presented: &str) -> Result<Option<Actor>, AdminError> {
+        let token = self.store.find_api_token(&sha256_hex(presented)).await?;
+        Ok(token.map(|t| Actor::api_token(&t.name)))
+    }
+
+    /// On a store without administrators, creates the first one: its name and one-time
+    /// password (to be shown once, never logged). `None` when there is one already.
+    pub async fn ensure_first_admin(&self) -> Result<Option<(&'static str, String)>, AdminError> {
+        let password = new_one_time_password()?;
+        let hash = hash_password(password.clone()).await?;
+        Ok(self.store.create_initial_admin(INITIAL_ADMIN, &hash).await?.then_some((INITIAL_ADMIN, password)))
+    }
+}

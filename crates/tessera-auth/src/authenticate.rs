@@ -1,0 +1,277 @@
+//! The checks every sign-in channel shares (the login form, WS-Trust): a password under spray
+//! throttling and smart lockout per location, with the same time and the same answer for every
+//! kind of failure and the failure recorded before the answer goes out; then a second factor
+//! (a TOTP code, each time step once, or a recovery code, each once) under its own counter.
+
+use std::sync::OnceLock;
+
+use serde_json::json;
+use tessera_core::policy::Factor;
+use tessera_core::{Actor, AuditAction, Clock, NewAuditEvent, User, UserId, UserState};
+use tessera_keys::KeyService;
+use tessera_store::{AuditLog, Location, LockoutStore, MfaStore, StoreError, UserStore};
+
+use crate::client::ClientAddresses;
+use crate::lockout::{LockoutPolicy, is_familiar};
+use crate::password::verify_password;
+use crate::secret::{recovery_code_hash, sha256_hex};
+use crate::{AuthError, totp};
+
+/// The store roles a sign-in check reads and writes.
+pub trait CheckStore: UserStore + LockoutStore + MfaStore + AuditLog {}
+impl<T: UserStore + LockoutStore + MfaStore + AuditLog + ?Sized> CheckStore for T {}
+
+/// A password that was right, for an active user.
+#[derive(Debug)]
+pub struct PasswordAccepted {
+    pub user: User,
+    /// The user has a second factor, which a complete sign-in needs.
+    pub has_second_factor: bool,
+}
+
+#[derive(Debug)]
+pub enum PasswordOutcome {
+    Accepted(Box<PasswordAccepted>),
+    /// Too many different names failed from this network (password spraying).
+    Throttled,
+    /// Wrong password, unknown name, locked out or suspended: one answer for all.
+    Failed,
+}
+
+/// A second factor at sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeOutcome {
+    Accepted(Factor),
+    /// A wrong code, or too many wrong codes: one answer for both.
+    Refused,
+}
+
+/// The sign-in checks over a store, for one request.
+pub struct Authenticator<'a, S: ?Sized> {
+    pub store: &'a S,
+    pub clock: &'a dyn Clock,
+    pub lockout: &'a LockoutPolicy,
+}
+
+/// A real argon2id hash with the same parameters, verified for unknown users so that they
+/// take as long as known ones. `None` only if hashing itself fails, which callers refuse.
+fn dummy_hash() -> Option<&'static str> {
+    static HASH: OnceLock<Option<String>> = OnceLock::new();
+    HASH.get_or_init(|| crate::password::hash_password("tessera-dummy-password-for-timing").ok()).as_deref()
+}
+
+/// argon2id off the async workers: a verification takes tens of milliseconds of CPU.
+async fn verify(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_string(), hash.to_string());
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash).unwrap_or(false)).await.unwrap_or(false)
+}
+
+/// What the audit trail calls a factor.
+fn factor_name(factor: Factor) -> &'static str {
+    match factor {
+        Factor::Password => "password",
+        Factor::Totp => "totp",
+        Factor::RecoveryCode => "recovery_code",
+    }
+}
+
+/// The context a TOTP secret is sealed under: bound to its user.
+pub(crate) fn totp_seal_context(user: UserId) -> String {
+    format!("tessera-totp-secret:v1:{user}")
+}
+
+impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
+    /// Checks `username`'s password from `from`; `via` names the channel in the audit trail.
+    pub async fn check_password(
+        &self,
+        from: &ClientAddresses,
+        username: &str,
+        password: &str,
+        via: &'static str,
+    ) -> Result<PasswordOutcome, AuthError> {
+        let Some(dummy) = dummy_hash() else {
+            return Err(AuthError::Hashing("the timing dummy hash could not be made".into()));
+        };
+        let ip = from.client.to_string();
+        let ip_key = from.throttle_key();
+        let user_key = sha256_hex(&username.to_ascii_lowercase());
+        let now = self.clock.now_millis();
+        let audit = |action: AuditAction, target: String, summary: serde_json::Value| {
+            NewAuditEvent::new(action, "user", target, summary)
+        };
+        let lockout = self.lockout;
+
+        // A name with control characters is no one's; it is not written anywhere either (a NUL
+        // cannot be stored in PostgreSQL's text).
+        if username.is_empty()
+            || username.len() > 254
+            || username.chars().any(char::is_control)
+            || password.is_empty()
+            || password.len() > 1024
+        {
+            return Ok(PasswordOutcome::Failed);
+        }
+
+        // Password spraying: too many different names failing from one address (IPv6: one /64).
+        let names = self.store.failed_names_from_ip(&ip_key, now - lockout.spray_window_ms).await?;
+        if names >= lockout.spray_names {
+            let event = audit(
+                AuditAction::SigninThrottled,
+                username.to_string(),
+                json!({"ip": ip, "reason": "password_spray", "names": names, "via": via}),
+            );
+            self.store.append_audit(&Actor::client(from.client), event).await?;
+            return Ok(PasswordOutcome::Throttled);
+        }
+
+        let user = match self.store.find_user(username).await {
+            Ok(user) => Some(user),
+            Err(StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+
+        let outcome: Result<(), &'static str> = match &user {
+            None => {
+                verify(password, dummy).await;
+                Err("unknown_user")
+            }
+            Some(user) => {
+                let familiar = is_familiar(&from.presented, &self.store.familiar_ips(user.id).await?);
+                let (location, threshold) = if familiar {
+                    (Location::Familiar, lockout.familiar_threshold)
+                } else {
+                    (Location::Unknown, lockout.unknown_threshold)
+                };
+                // The attempt is counted before the password is checked, atomically, so
+                // parallel guesses cannot all slip under the threshold; a right password
+                // resets the count.
+                let reserved = self
+                    .store
+                    .reserve_attempt(user.id, location, threshold, lockout.observation_window_ms, now)
+                    .await?;
+                if !reserved {
+                    // Locked for this location: the password is not checked at all (as AD FS),
+                    // but the time it would take is spent, so the answer looks the same.
+                    verify(password, dummy).await;
+                    Err("locked_out")
+                } else {
+                    let hash = user.password_hash.as_deref().unwrap_or(dummy);
+                    let right = verify(password, hash).await && user.password_hash.is_some();
+                    match (right, user.state) {
+                        (true, UserState::Active) => Ok(()),
+                        (true, UserState::Suspended) => Err("suspended"),
+                        (false, _) => Err("wrong_password"),
+                    }
+                }
+            }
+        };
+
+        let target = user.as_ref().map(|u| u.id.to_string()).unwrap_or_else(|| username.to_string());
+        let user = match (outcome, user) {
+            (Ok(()), Some(user)) => user,
+            (Err(reason), _) => {
+                // Fail closed: the failure is recorded before the answer goes out, the same way
+                // whatever the reason, so that no reason is told apart by what it writes.
+                self.store.record_failed_attempt(&ip_key, &user_key, now).await?;
+                let event = audit(
+                    AuditAction::SigninFailure,
+                    target,
+                    json!({"ip": ip, "reason": reason, "username": username, "via": via}),
+                );
+                self.store.append_audit(&Actor::client(from.client), event).await?;
+                return Ok(PasswordOutcome::Failed);
+            }
+            (Ok(()), None) => return Err(StoreError::Config("sign-in succeeded without a user".into()).into()),
+        };
+
+        self.store.record_password_success(user.id).await?;
+        let has_second_factor = self.store.totp_credential(user.id).await?.is_some_and(|c| c.confirmed);
+        let event = audit(
+            AuditAction::SigninPassword,
+            user.id.to_string(),
+            json!({"ip": ip, "mfa_next": has_second_factor, "via": via}),
+        );
+        self.store.append_audit(&Actor::user(user.id), event).await?;
+        // An address becomes familiar only once a sign-in is complete: a password alone (with
+        // a second factor still to come) does not make the attacker's address familiar.
+        if !has_second_factor {
+            self.learn_addresses(user.id, from, now).await?;
+        }
+        Ok(PasswordOutcome::Accepted(Box::new(PasswordAccepted { user, has_second_factor })))
+    }
+
+    /// Checks a second-factor code for `user`, who showed the right password: counted before
+    /// it is checked, atomically (as passwords are); a right code resets the count and makes
+    /// the address familiar.
+    pub async fn check_second_factor(
+        &self,
+        secrets: &KeyService,
+        user: UserId,
+        from: &ClientAddresses,
+        code: &str,
+    ) -> Result<CodeOutcome, AuthError> {
+        let ip = from.client.to_string();
+        let now = self.clock.now_millis();
+        let lockout = self.lockout;
+        let reserved = self
+            .store
+            .reserve_attempt(
+                user,
+                Location::SecondFactor,
+                lockout.unknown_threshold,
+                lockout.observation_window_ms,
+                now,
+            )
+            .await?;
+        let factor = if reserved { self.code_is_right(secrets, user, code, now).await? } else { None };
+        let actor = Actor::user(user);
+        let Some(factor) = factor else {
+            let key = sha256_hex(&format!("mfa:{user}"));
+            self.store.record_failed_attempt(&from.throttle_key(), &key, now).await?;
+            let reason = if reserved { "wrong_code" } else { "locked_out" };
+            let event =
+                NewAuditEvent::new(AuditAction::SigninMfaFailure, "user", user, json!({"ip": ip, "reason": reason}));
+            self.store.append_audit(&actor, event).await?;
+            return Ok(CodeOutcome::Refused);
+        };
+        self.store.clear_second_factor_failures(user).await?;
+        self.learn_addresses(user, from, now).await?;
+        let event =
+            NewAuditEvent::new(AuditAction::SigninMfa, "user", user, json!({"ip": ip, "factor": factor_name(factor)}));
+        self.store.append_audit(&actor, event).await?;
+        Ok(CodeOutcome::Accepted(factor))
+    }
+
+    /// A TOTP code (once per time step) or a recovery code (once ever) of `user`.
+    async fn code_is_right(
+        &self,
+        secrets: &KeyService,
+        user: UserId,
+        code: &str,
+        now: i64,
+    ) -> Result<Option<Factor>, AuthError> {
+        let credential = match self.store.totp_credential(user).await? {
+            Some(credential) if credential.confirmed => credential,
+            _ => return Ok(None),
+        };
+        let secret = secrets.open_secret(&credential.sealed_secret, &totp_seal_context(user))?;
+        if let Some(step) = totp::matching_step(&secret, code, now / 1000) {
+            return Ok(self.store.use_totp_step(user, step).await?.then_some(Factor::Totp));
+        }
+        if code.trim().len() >= 10 {
+            return Ok(self
+                .store
+                .use_recovery_code(user, &recovery_code_hash(code))
+                .await?
+                .then_some(Factor::RecoveryCode));
+        }
+        Ok(None)
+    }
+
+    async fn learn_addresses(&self, user: UserId, from: &ClientAddresses, now: i64) -> Result<(), AuthError> {
+        for address in &from.presented {
+            self.store.learn_familiar_ip(user, address, now).await?;
+        }
+        Ok(())
+    }
+}

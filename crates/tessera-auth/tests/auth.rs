@@ -1,0 +1,218 @@
+//! The sign-in procedures over a real store, on a clock the tests move: session timeouts, the
+//! lockout and spray windows, second-factor counting and enrolment. Nothing here sleeps.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
+
+use std::sync::Arc;
+
+use tessera_auth::authenticate::{Authenticator, CodeOutcome, PasswordOutcome};
+use tessera_auth::client::ClientAddresses;
+use tessera_auth::enrol::{Confirmation, Enroller, Enrolment};
+use tessera_auth::lockout::LockoutPolicy;
+use tessera_auth::session::{SessionPolicy, Sessions};
+use tessera_auth::totp;
+use tessera_core::policy::{AuthnContext, Factor};
+use tessera_core::{Actor, Clock, ManualClock, NewUser, User};
+use tessera_keys::KeyService;
+use tessera_store::{AuditQuery, SqliteStore, Store};
+
+const MINUTE: i64 = 60_000;
+const PASSWORD: &str = "correct horse battery";
+
+struct World {
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    keys: KeyService,
+    alice: User,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::at(1_800_000_000_000));
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open_file(&dir.path().join("t.db"), clock.clone()).await.unwrap());
+        let keys = KeyService::open(store.clone(), &[7u8; 32], clock.clone()).await.unwrap();
+        let mut new = NewUser::new("alice@contoso.com", None, None, None, None, || "aWQ=".into()).unwrap();
+        new.password_hash = Some(tessera_auth::password::hash_password(PASSWORD).unwrap());
+        let alice = store.create_user(&Actor::system(), new).await.unwrap();
+        World { store, clock, keys, alice, _dir: dir }
+    }
+
+    fn sessions<'a>(&'a self, policy: &'a SessionPolicy) -> Sessions<'a, dyn Store> {
+        Sessions { store: &*self.store, clock: &*self.clock, policy }
+    }
+
+    fn authenticator<'a>(&'a self, lockout: &'a LockoutPolicy) -> Authenticator<'a, dyn Store> {
+        Authenticator { store: &*self.store, clock: &*self.clock, lockout }
+    }
+
+    async fn audit_reasons(&self, action: &str) -> Vec<String> {
+        let events = self.store.list_audit(&AuditQuery { limit: 10_000, ..Default::default() }).await.unwrap();
+        events
+            .into_iter()
+            .filter(|e| e.action == action)
+            .map(|e| e.summary["reason"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+fn from(ip: &str) -> ClientAddresses {
+    ClientAddresses::direct(ip.parse().unwrap())
+}
+
+fn accepted(outcome: &PasswordOutcome) -> bool {
+    matches!(outcome, PasswordOutcome::Accepted(_))
+}
+
+#[tokio::test]
+async fn a_session_ends_after_its_idle_time_counted_from_its_last_use() {
+    let world = World::new().await;
+    let policy = SessionPolicy { idle_timeout_ms: 10 * MINUTE, absolute_timeout_ms: 600 * MINUTE };
+    let sessions = world.sessions(&policy);
+    let authn = AuthnContext::default().with(Factor::Password, world.clock.now_millis());
+    let made = sessions.establish(None, &world.alice, authn, true, None).await.unwrap();
+
+    world.clock.advance(9 * MINUTE);
+    assert!(sessions.current(&made.id).await.unwrap().is_some(), "used after 9 idle minutes");
+    world.clock.advance(9 * MINUTE);
+    assert!(sessions.current(&made.id).await.unwrap().is_some(), "idle time counts from the last use");
+    world.clock.advance(10 * MINUTE - 1);
+    assert!(sessions.current(&made.id).await.unwrap().is_some(), "a millisecond short of the idle timeout");
+    world.clock.advance(10 * MINUTE);
+    assert!(sessions.current(&made.id).await.unwrap().is_none(), "idle for the whole timeout");
+    world.clock.set(world.clock.now_millis() - 10 * MINUTE);
+    assert!(sessions.current(&made.id).await.unwrap().is_none(), "an ended session is gone, not merely late");
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_timeout_however_busy_and_a_step_up_keeps_its_start() {
+    let world = World::new().await;
+    let policy = SessionPolicy { idle_timeout_ms: 10 * MINUTE, absolute_timeout_ms: 60 * MINUTE };
+    let sessions = world.sessions(&policy);
+    let started = world.clock.now_millis();
+    let authn = AuthnContext::default().with(Factor::Password, started);
+    let half = sessions.establish(None, &world.alice, authn, false, None).await.unwrap();
+    world.clock.advance(5 * MINUTE);
+    let current = sessions.current(&half.id).await.unwrap().unwrap();
+    let full = sessions.step_up(&half.id, &current, Factor::Totp).await.unwrap();
+    assert!(sessions.current(&half.id).await.unwrap().is_none(), "a step up gives a new id; the old one is dead");
+    assert_eq!(full.session.created_at, started, "the absolute timeout counts from the sign-in, not the step up");
+    assert!(full.session.complete && full.session.authn.mfa_done());
+
+    for _ in 0..10 {
+        world.clock.advance(5 * MINUTE);
+        assert!(sessions.current(&full.id).await.unwrap().is_some());
+    }
+    world.clock.set(started + 60 * MINUTE - 1);
+    assert!(sessions.current(&full.id).await.unwrap().is_some());
+    world.clock.set(started + 60 * MINUTE);
+    assert!(sessions.current(&full.id).await.unwrap().is_none(), "busy, but at the absolute timeout");
+}
+
+#[tokio::test]
+async fn a_locked_out_user_gets_one_attempt_per_observation_window() {
+    let world = World::new().await;
+    let lockout = LockoutPolicy {
+        unknown_threshold: 3,
+        familiar_threshold: 3,
+        observation_window_ms: 30 * MINUTE,
+        ..LockoutPolicy::default()
+    };
+    let auth = world.authenticator(&lockout);
+    let stranger = from("203.0.113.9");
+    for _ in 0..3 {
+        assert!(matches!(
+            auth.check_password(&stranger, "alice@contoso.com", "wrong password", "login").await.unwrap(),
+            PasswordOutcome::Failed
+        ));
+    }
+    world.clock.advance(30 * MINUTE - 1);
+    let locked = auth.check_password(&stranger, "alice@contoso.com", PASSWORD, "login").await.unwrap();
+    assert!(matches!(locked, PasswordOutcome::Failed), "locked: even the right password is not checked");
+    assert_eq!(world.audit_reasons("signin.failure").await.last().unwrap(), "locked_out");
+
+    world.clock.advance(30 * MINUTE);
+    let wrong = auth.check_password(&stranger, "alice@contoso.com", "wrong again", "login").await.unwrap();
+    assert!(matches!(wrong, PasswordOutcome::Failed), "the window's one attempt, used up by a wrong password");
+    assert_eq!(world.audit_reasons("signin.failure").await.last().unwrap(), "wrong_password");
+    let locked = auth.check_password(&stranger, "alice@contoso.com", PASSWORD, "login").await.unwrap();
+    assert!(!accepted(&locked), "the window restarts with that failure");
+
+    world.clock.advance(30 * MINUTE);
+    let right = auth.check_password(&stranger, "alice@contoso.com", PASSWORD, "login").await.unwrap();
+    assert!(accepted(&right), "one attempt after a quiet window, and it was right");
+    assert!(accepted(&auth.check_password(&stranger, "alice@contoso.com", PASSWORD, "login").await.unwrap()));
+}
+
+#[tokio::test]
+async fn spraying_is_throttled_for_the_spray_window_only() {
+    let world = World::new().await;
+    let lockout = LockoutPolicy { spray_names: 4, spray_window_ms: 10 * MINUTE, ..LockoutPolicy::default() };
+    let auth = world.authenticator(&lockout);
+    let sprayer = from("2001:db8:1:2::7");
+    for n in 0..4 {
+        let name = format!("user{n}@contoso.com");
+        assert!(matches!(
+            auth.check_password(&sprayer, &name, "Spring2026!", "login").await.unwrap(),
+            PasswordOutcome::Failed
+        ));
+    }
+    let neighbour = from("2001:db8:1:2::8");
+    assert!(
+        matches!(
+            auth.check_password(&neighbour, "alice@contoso.com", PASSWORD, "login").await.unwrap(),
+            PasswordOutcome::Throttled
+        ),
+        "the same /64 is the same sprayer"
+    );
+    world.clock.advance(10 * MINUTE + 1);
+    assert!(accepted(&auth.check_password(&neighbour, "alice@contoso.com", PASSWORD, "login").await.unwrap()));
+}
+
+#[tokio::test]
+async fn second_factor_codes_are_counted_apart_and_each_step_is_good_once() {
+    let world = World::new().await;
+    let lockout =
+        LockoutPolicy { unknown_threshold: 3, observation_window_ms: 30 * MINUTE, ..LockoutPolicy::default() };
+    let enroller = Enroller { store: &*world.store, clock: &*world.clock, secrets: &world.keys };
+    let Enrolment::Started { secret } = enroller.start(world.alice.id).await.unwrap() else { panic!("not started") };
+    let code_now =
+        |clock: &ManualClock| format!("{:06}", totp::code_at(&secret, totp::step_at(clock.now_millis() / 1000)));
+    assert!(matches!(enroller.confirm(world.alice.id, "000000x").await.unwrap(), Confirmation::WrongCode { .. }));
+    let Confirmation::Enrolled { recovery_codes } =
+        enroller.confirm(world.alice.id, &code_now(&world.clock)).await.unwrap()
+    else {
+        panic!("not enrolled")
+    };
+    assert_eq!(recovery_codes.len(), 10);
+    assert!(matches!(enroller.start(world.alice.id).await.unwrap(), Enrolment::AlreadyEnrolled));
+
+    let auth = world.authenticator(&lockout);
+    let home = from("10.0.0.1");
+    let password = auth.check_password(&home, "alice@contoso.com", PASSWORD, "login").await.unwrap();
+    let PasswordOutcome::Accepted(accepted) = password else { panic!("password refused") };
+    assert!(accepted.has_second_factor);
+
+    let check = |code: String| {
+        let auth = world.authenticator(&lockout);
+        let keys = &world.keys;
+        let user = world.alice.id;
+        let home = home.clone();
+        async move { auth.check_second_factor(keys, user, &home, &code).await.unwrap() }
+    };
+    world.clock.advance(30_000);
+    assert_eq!(check(code_now(&world.clock)).await, CodeOutcome::Accepted(Factor::Totp));
+    assert_eq!(check(code_now(&world.clock)).await, CodeOutcome::Refused, "the same time step twice");
+    for _ in 0..3 {
+        assert_eq!(check("123456".into()).await, CodeOutcome::Refused);
+    }
+    world.clock.advance(60_000);
+    assert_eq!(check(code_now(&world.clock)).await, CodeOutcome::Refused, "locked: a right code is not checked");
+    assert_eq!(world.audit_reasons("signin.mfa_failure").await.last().unwrap(), "locked_out");
+    world.clock.advance(30 * MINUTE);
+    assert_eq!(check(code_now(&world.clock)).await, CodeOutcome::Accepted(Factor::Totp), "after the window");
+    assert_eq!(check(recovery_codes[0].clone()).await, CodeOutcome::Accepted(Factor::RecoveryCode));
+    assert_eq!(check(recovery_codes[0].clone()).await, CodeOutcome::Refused, "a recovery code is good once");
+}

@@ -1,0 +1,85 @@
+//! Opening an application from the user portal (`/launch/{app}`): a sign-on like any other,
+//! decided by the authorization rule and the app's policy, then a redirect to where the app
+//! starts: its URL (a bookmark), Microsoft's sign-in page for the domain (a connector, since
+//! Entra takes no unsolicited response), or the IdP-initiated endpoint of its protocol.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::get;
+use serde_json::json;
+use tessera_core::policy::Demand;
+use tessera_core::{Actor, AppId, AppKind, Application, AuditAction, NewAuditEvent};
+use tessera_store::StoreError;
+
+use crate::shell::context::RequestContext;
+use crate::shell::pages;
+use crate::sign_on::{self, Denial, Go, PendingSignOn, Step};
+use crate::{AppError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/launch/{app}", get(launch))
+}
+
+async fn launch(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Path(app): Path<String>,
+) -> Result<Response, AppError> {
+    let Ok(app_id) = app.parse::<AppId>() else { return Err(AppError::no_such_app()) };
+    // The app must exist before anything is parked for it: no writes for made-up ids.
+    let app = match state.store.find_app(&app_id.to_string()).await {
+        Ok(app) => app,
+        Err(StoreError::NotFound { .. }) => return Err(AppError::no_such_app()),
+        Err(e) => return Err(e.into()),
+    };
+    let pending = PendingSignOn {
+        app: app.id,
+        demand: Demand::default(),
+        login_hint: None,
+        received_at: state.clock.now_millis(),
+        reply: (),
+    };
+    continue_launch(&state, &ctx, &app, pending).await
+}
+
+/// Opens `app` for the browser's user, or sends them to sign in first.
+pub async fn continue_launch(
+    state: &AppState,
+    ctx: &RequestContext,
+    app: &Application,
+    pending: PendingSignOn<()>,
+) -> Result<Response, AppError> {
+    let denial = Denial { action: AuditAction::SigninDenied, extra: json!({}) };
+    let Go { current, client } = match sign_on::proceed(state, ctx, app, &pending, &denial).await? {
+        Step::Issue(go) => go,
+        Step::Answered(response) => return Ok(response),
+        Step::CannotBePassive | Step::DeniedPassively => return Err(AppError::internal("a launch is never passive")),
+    };
+    let event = NewAuditEvent::new(
+        AuditAction::SigninLaunch,
+        "app",
+        app.id,
+        json!({"user_id": current.user.id.to_string(), "ip": client.to_string(), "mfa": current.session.authn.mfa_done()}),
+    );
+    state.store.append_audit(&Actor::user(current.user.id), event).await?;
+    let endpoints = app.endpoints(&state.public_url);
+    match (&app.kind, endpoints.saml_sso) {
+        (AppKind::Bookmark { url }, _) => Ok(pages::redirect(url, &[])),
+        // Entra takes no unsolicited response: its sign-in page for the domain (the Login URL)
+        // starts an SP-initiated sign-in that passes straight through.
+        (AppKind::M365(c), _) => Ok(pages::redirect(&c.login_url(), &[])),
+        // IdP-initiated WS-Federation: a sign-in for the relying party's realm, answered at its
+        // default reply URL.
+        (AppKind::WsFed(c), _) => match endpoints.wsfed_passive {
+            Some(passive) => Ok(pages::redirect(
+                &format!("{passive}?wa=wsignin1.0&wtrealm={}", tessera_protocols::percent::encode(&c.realm)),
+                &[],
+            )),
+            None => Err(AppError::no_such_app()),
+        },
+        // IdP-initiated SAML: the SSO endpoint posts an unsolicited response.
+        (_, Some(sso)) => Ok(pages::redirect(&sso, &[])),
+        (_, None) => Err(AppError::no_such_app()),
+    }
+}

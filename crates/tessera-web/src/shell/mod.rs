@@ -1,0 +1,102 @@
+//! The shell every page and protocol endpoint stands in: what a request carries (addresses,
+//! cookies, session, CSRF), pages and their security headers, which application a URL names,
+//! and refusals. It knows no protocol.
+
+pub mod apps;
+pub mod client;
+pub mod context;
+pub mod cookies;
+pub mod pages;
+pub mod refusal;
+pub mod session;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, Request, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::get;
+use tessera_auth::lockout::LockoutPolicy;
+use tessera_auth::session::SessionPolicy;
+use tessera_core::policy::Cidr;
+
+use crate::AppState;
+
+/// Sign-in settings; the defaults suit most organizations.
+#[derive(Debug, Clone)]
+pub struct SignInConfig {
+    pub session: SessionPolicy,
+    /// How long a parked protocol request waits for its user to sign in.
+    pub parked_ttl_ms: i64,
+    pub lockout: LockoutPolicy,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<Cidr>,
+    /// How far a protocol message's IssueInstant may be from our clock (SECURITY.md §1.4).
+    pub clock_skew_ms: i64,
+}
+
+impl Default for SignInConfig {
+    fn default() -> Self {
+        SignInConfig {
+            session: SessionPolicy::default(),
+            parked_ttl_ms: 10 * 60 * 1000,
+            lockout: LockoutPolicy::default(),
+            trusted_proxies: Vec::new(),
+            clock_skew_ms: 5 * 60 * 1000,
+        }
+    }
+}
+
+/// The static assets.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/static/tessera.css", get(stylesheet)).route("/static/autopost.js", get(autopost_script))
+}
+
+async fn stylesheet() -> Response {
+    asset(include_str!("../../static/tessera.css"), "text/css; charset=utf-8")
+}
+
+async fn autopost_script() -> Response {
+    asset(include_str!("../../static/autopost.js"), "text/javascript; charset=utf-8")
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = Response::new(axum::body::Body::from(body));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    response
+}
+
+/// The headers of SECURITY.md §1.6 on every page: no framing, no sniffing, no referrer, a
+/// strict CSP (no script at all on these pages), HSTS when the public URL is https, nothing
+/// cached.
+pub async fn security_headers(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request<axum::body::Body>,
+    next: Next,
+) -> Response {
+    let https = state.public_url.starts_with("https://");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    // A page that set its own policy (the auto-POST form) keeps it.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        set(
+            headers,
+            "content-security-policy",
+            "default-src 'none'; style-src 'self'; img-src 'self' data: https:; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+        );
+    }
+    set(headers, "x-frame-options", "DENY");
+    set(headers, "x-content-type-options", "nosniff");
+    set(headers, "referrer-policy", "no-referrer");
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        set(headers, "cache-control", "no-store");
+    }
+    if https {
+        set(headers, "strict-transport-security", "max-age=31536000; includeSubDomains");
+    }
+    response
+}

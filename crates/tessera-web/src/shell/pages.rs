@@ -1,0 +1,144 @@
+//! The pages every part of the web edge shows (a message, the auto-POST form to a relying
+//! party, the signed-out page), as askama templates (auto-escaped), and how pages, redirects
+//! and documents become responses.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct Message<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+    pub reference: Option<&'a str>,
+}
+
+/// A form the browser posts to a relying party: submitted by script where scripts run, by a
+/// visible Continue button otherwise.
+#[derive(Template)]
+#[template(path = "post_form.html")]
+pub struct PostForm<'a> {
+    pub label: &'a str,
+    pub action: &'a str,
+    pub fields: Vec<(&'a str, &'a str)>,
+}
+
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+pub struct SignedOut;
+
+/// The auto-POST page, with a CSP that runs only our own script and lets its form go only to
+/// the relying party's origin or https.
+pub fn post_form(page: &PostForm<'_>, cookies: &[String]) -> Response {
+    let origin = origin_of(page.action).unwrap_or_else(|| "'none'".into());
+    let mut response = html(StatusCode::OK, page, cookies);
+    // Browsers apply form-action to the redirects after the submission too, and many ACS
+    // endpoints redirect to another https origin once they have the response: so the relying
+    // party's origin, and https beyond it (never plain http elsewhere, never script URLs).
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action {origin} https:; \
+         frame-ancestors 'none'; base-uri 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
+/// `scheme://host[:port]` of an absolute URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains(|c: char| c.is_whitespace() || c == ';' || c == ',' || c == '\'') {
+        return None;
+    }
+    Some(format!("{}://{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase()))
+}
+
+/// A rendered page with its status and cookies.
+pub fn html(status: StatusCode, page: &impl Template, cookies: &[String]) -> Response {
+    let body = match page.render() {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    let mut response = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// A 303 to a path of ours, with cookies.
+pub fn redirect(location: &str, cookies: &[String]) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// A refusal or failure page in words a user understands.
+pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
+    html(status, &Message { title, message, reference: None }, &[])
+}
+
+/// A form that did not carry this browser's CSRF token, or came from another site.
+pub fn form_refused() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "Request refused",
+        "This form expired or did not come from this site. Open the page again and retry.",
+    )
+}
+
+/// The answer to a sign-out the browser is not showing as a page (an image or script on
+/// another site): nobody is signed out by that, so it only says how.
+pub fn sign_out_elsewhere() -> Response {
+    message(StatusCode::OK, "Sign out", "To sign out of Tessera, open your applications page and choose Sign out.")
+}
+
+/// A failure on our side: the user gets a retryable message and the reference the log has.
+pub fn failure_page(reference: Option<&str>) -> Response {
+    html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &Message {
+            title: "Something went wrong",
+            message: "Sign-in is unavailable right now. Please try again in a moment.",
+            reference,
+        },
+        &[],
+    )
+}
+
+/// A metadata document, as a download when `file_name` is given.
+pub fn metadata_document(xml: String, file_name: Option<&str>) -> Response {
+    let mut response = (StatusCode::OK, xml).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/samlmetadata+xml"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Some(value) =
+        file_name.and_then(|name| HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).ok())
+    {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+/// Adds a Set-Cookie header.
+pub fn with_cookie(mut response: Response, cookie: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}

@@ -1,0 +1,44 @@
+//! A protocol message refused before anything is sent to its relying party (SECURITY.md §0.6:
+//! its return address is not trusted yet): an audit row with a stable reason code, and a page
+//! at the IdP saying what was wrong.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+use tessera_core::{Actor, Application, AuditAction, NewAuditEvent};
+
+use super::context::RequestContext;
+use super::pages;
+use crate::{AppError, AppState};
+
+/// Which kind of message a protocol refuses: its audit action and how the page names it.
+pub struct Refusal {
+    pub action: AuditAction,
+    pub title: &'static str,
+    /// The message's kind in the page's sentence ("sent a sign-in request…").
+    pub what: &'static str,
+}
+
+/// Audits the refusal, then says why on a page.
+pub async fn refuse(
+    state: &AppState,
+    ctx: &RequestContext,
+    app: &Application,
+    refusal: &Refusal,
+    reason: &str,
+    detail: &str,
+) -> Result<Response, AppError> {
+    let ip = ctx.audit_ip();
+    let event =
+        NewAuditEvent::new(refusal.action, "app", app.id, json!({"reason": reason, "detail": detail, "ip": ip}));
+    state.store.append_audit(&Actor::ip(&ip), event).await?;
+    Ok(pages::message(
+        StatusCode::BAD_REQUEST,
+        refusal.title,
+        &format!(
+            "{} sent a {} request Tessera cannot accept: {detail}. Go back to the application and try \
+             again, or tell your administrator.",
+            app.label, refusal.what
+        ),
+    ))
+}

@@ -1,0 +1,233 @@
+//! One sign-on flow for every protocol. A protocol module validates its request and describes
+//! it as a [`PendingSignOn`]: which application, what the relying party demands (a fresh
+//! password, a maximum age, a second factor, no page at all), and how to answer (its
+//! [`Reply`]). [`proceed`] decides with the session: authorization, then the application's
+//! policy, then freshness; it answers with a denial page, parks the request while the user signs
+//! in or shows a second factor, or hands back to the protocol to issue its token. A parked
+//! request resumes here, typed, and the router sends it back to its protocol by its reply.
+
+mod parking;
+
+use std::net::IpAddr;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tessera_auth::session::Current;
+use tessera_core::policy::{Demand, PolicyOutcome, decide, fresh_enough};
+use tessera_core::{Actor, AppId, Application, AuditAction, NewAuditEvent, UnixMillis};
+use tessera_protocols::saml2::sso::SamlReply;
+use tessera_protocols::wsfed::WsFedReply;
+use tessera_store::StoreError;
+
+use crate::shell::context::RequestContext;
+use crate::shell::{pages, session};
+use crate::{AppError, AppState};
+
+/// A validated sign-on waiting to be answered; `R` is how it is answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSignOn<R = Reply> {
+    pub app: AppId,
+    pub demand: Demand,
+    /// A name to pre-fill the sign-in form with (WS-Federation `username`).
+    pub login_hint: Option<String>,
+    /// When the request arrived: a fresh password must be shown after it.
+    pub received_at: UnixMillis,
+    pub reply: R,
+}
+
+/// How a sign-on is answered, by protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "protocol", rename_all = "snake_case")]
+pub enum Reply {
+    /// The user portal opens the application.
+    Launch,
+    Saml(SamlReply),
+    WsFed(WsFedReply),
+}
+
+impl From<()> for Reply {
+    fn from((): ()) -> Self {
+        Reply::Launch
+    }
+}
+
+impl From<SamlReply> for Reply {
+    fn from(reply: SamlReply) -> Self {
+        Reply::Saml(reply)
+    }
+}
+
+impl From<WsFedReply> for Reply {
+    fn from(reply: WsFedReply) -> Self {
+        Reply::WsFed(reply)
+    }
+}
+
+impl Reply {
+    /// What the parked row says is waiting, for whoever reads the table.
+    fn name(&self) -> &'static str {
+        match self {
+            Reply::Launch => "launch",
+            Reply::Saml(_) => "saml",
+            Reply::WsFed(_) => "wsfed",
+        }
+    }
+}
+
+impl<R> PendingSignOn<R> {
+    /// The same sign-on, answered by `reply`.
+    pub fn with_reply<T>(self, reply: T) -> PendingSignOn<T> {
+        PendingSignOn {
+            app: self.app,
+            demand: self.demand,
+            login_hint: self.login_hint,
+            received_at: self.received_at,
+            reply,
+        }
+    }
+
+    /// Its reply, and the sign-on without it.
+    pub fn take_reply(self) -> (PendingSignOn<()>, R) {
+        let PendingSignOn { app, demand, login_hint, received_at, reply } = self;
+        (PendingSignOn { app, demand, login_hint, received_at, reply: () }, reply)
+    }
+}
+
+/// How a protocol's denials are audited: its action, and what its rows carry besides the user,
+/// the address and the reason (a SAML request's ID, say).
+pub struct Denial {
+    pub action: AuditAction,
+    pub extra: serde_json::Value,
+}
+
+/// The session serves and the application may be opened.
+pub struct Go {
+    pub current: Current,
+    pub client: IpAddr,
+}
+
+/// What the protocol does next.
+pub enum Step {
+    /// Issue the token.
+    Issue(Go),
+    /// A request that must show no page cannot be answered without one: the protocol says so
+    /// (SAML `NoPassive`).
+    CannotBePassive,
+    /// Denied where no page may be shown (audited already): the protocol says so (SAML
+    /// `RequestDenied`).
+    DeniedPassively,
+    /// Answered already: the sign-in form, enrolment of a second factor, or a denial page.
+    Answered(Response),
+}
+
+/// Decides `pending` with the browser's session: answers it, parks it while the user signs in
+/// or shows a second factor, or says to issue.
+pub async fn proceed<R: Clone + Into<Reply>>(
+    state: &AppState,
+    ctx: &RequestContext,
+    app: &Application,
+    pending: &PendingSignOn<R>,
+    denial: &Denial,
+) -> Result<Step, AppError> {
+    let current = session::current(state, ctx).await?;
+    let now = state.clock.now_millis();
+    let demand = &pending.demand;
+    match current {
+        Some(current)
+            if current.is_signed_in() && fresh_enough(demand, &current.session.authn, pending.received_at, now) =>
+        {
+            decide_for(state, ctx, app, pending, denial, current).await
+        }
+        _ if demand.passive => Ok(Step::CannotBePassive),
+        current => {
+            // A session that is live but too old (or a request demanding a fresh sign-in)
+            // needs the form, not just a resume.
+            let form = demand.wants_the_form(current.is_some_and(|c| c.session.complete));
+            let (id, cookies) = parking::park(state, ctx, pending).await?;
+            let mut target = format!("/login?continue={id}");
+            if form {
+                target.push_str("&fresh=1");
+            }
+            if let Some(hint) = &pending.login_hint {
+                target.push_str("&username=");
+                target.push_str(&tessera_protocols::percent::encode(hint));
+            }
+            Ok(Step::Answered(pages::redirect(&target, &cookies)))
+        }
+    }
+}
+
+/// Authorization, then the app's policy with the relying party's demand on top.
+async fn decide_for<R: Clone + Into<Reply>>(
+    state: &AppState,
+    ctx: &RequestContext,
+    app: &Application,
+    pending: &PendingSignOn<R>,
+    denial: &Denial,
+    current: Current,
+) -> Result<Step, AppError> {
+    let client = ctx.client()?.client;
+    let access = state.store.check_access(current.user.id, app.id).await?;
+    match decide(&access, &pending.demand.on(&app.policy), client, &current.session.authn) {
+        PolicyOutcome::Deny(reason) => {
+            let mut summary = json!({"user_id": current.user.id.to_string(), "ip": client.to_string(),
+                                     "reason": reason.as_str()});
+            if let (Some(summary), Some(extra)) = (summary.as_object_mut(), denial.extra.as_object()) {
+                summary.extend(extra.clone());
+            }
+            if pending.demand.passive {
+                summary["passive"] = json!(true);
+            }
+            let event = NewAuditEvent::new(denial.action, "app", app.id, summary);
+            state.store.append_audit(&Actor::user(current.user.id), event).await?;
+            Ok(match pending.demand.passive {
+                // A passive request must not take over the screen: the relying party hears it.
+                true => Step::DeniedPassively,
+                false => Step::Answered(pages::message(
+                    StatusCode::FORBIDDEN,
+                    "You cannot open this application",
+                    reason.user_message(),
+                )),
+            })
+        }
+        PolicyOutcome::NeedSecondFactor if pending.demand.passive => Ok(Step::CannotBePassive),
+        PolicyOutcome::NeedSecondFactor => {
+            // The user has no second factor yet (those who have one show it at sign-in), or
+            // signed in without one: enrol or show it, then come back here.
+            let (id, cookies) = parking::park(state, ctx, pending).await?;
+            Ok(Step::Answered(pages::redirect(&format!("/mfa/totp?continue={id}"), &cookies)))
+        }
+        PolicyOutcome::Allow => Ok(Step::Issue(Go { current, client })),
+    }
+}
+
+/// A parked sign-on, taken back by the browser that parked it once its user signed in.
+pub enum Resumed {
+    /// The application, and the sign-on to answer.
+    Ready(Box<(Application, PendingSignOn)>),
+    Answered(Response),
+}
+
+pub async fn resume(state: &AppState, ctx: &RequestContext, id: &str) -> Result<Resumed, AppError> {
+    let id = session::continue_id(id);
+    match session::current(state, ctx).await? {
+        Some(current) if current.is_signed_in() => {}
+        _ => return Ok(Resumed::Answered(pages::redirect(&format!("/login?continue={id}"), &[]))),
+    }
+    let gone = || {
+        Resumed::Answered(pages::message(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request cannot continue",
+            "It has expired or was started in another browser. Go back to the application and sign in again.",
+        ))
+    };
+    let Some(pending) = parking::take(state, ctx, &id).await? else { return Ok(gone()) };
+    let app = match state.store.find_app(&pending.app.to_string()).await {
+        Ok(app) => app,
+        Err(StoreError::NotFound { .. }) => return Ok(gone()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Resumed::Ready(Box::new((app, pending))))
+}
