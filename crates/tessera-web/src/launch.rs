@@ -12,10 +12,11 @@ use tessera_core::policy::Demand;
 use tessera_core::{Actor, AppId, AppKind, Application, AuditAction, NewAuditEvent};
 use tessera_store::StoreError;
 
+use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
 use crate::sign_on::{self, Denial, Go, PendingSignOn, Step};
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/launch/{app}", get(launch))

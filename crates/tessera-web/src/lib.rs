@@ -8,67 +8,28 @@
 
 pub mod api;
 mod error;
-mod extract;
 mod launch;
 mod ops;
 mod saml;
 pub mod shell;
 mod sign_on;
 mod signin;
+mod state;
 pub mod views;
 mod wsfed;
 mod wstrust;
-
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
-use metrics_exporter_prometheus::PrometheusHandle;
-use tessera_admin::AdminService;
-use tessera_core::Clock;
-use tessera_keys::KeyService;
-use tessera_store::Store;
 
 pub use error::{ApiError, AppError};
-pub use shell::SignInConfig;
 pub use shell::pages::metadata_document;
+pub use state::{AppState, SignInConfig};
 
 use shell::context::RequestContext;
 use sign_on::{Reply, Resumed};
-
-/// The request body cap for the REST API. SP metadata travels inside a JSON body, and its own
-/// cap is 1 MiB, so the body may be a little larger.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024 + 64 * 1024;
-
-/// What every handler receives.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    /// Where "now" comes from, for every rule and every record.
-    pub clock: Arc<dyn Clock>,
-    /// The base of every URL Tessera publishes (no trailing slash).
-    pub public_url: String,
-    pub keys: Arc<KeyService>,
-    pub admin: AdminService,
-    pub signin: SignInConfig,
-    pub metrics: Option<PrometheusHandle>,
-}
-
-impl AppState {
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        keys: Arc<KeyService>,
-        public_url: &str,
-        signin: SignInConfig,
-        metrics: Option<PrometheusHandle>,
-    ) -> Result<AppState, tessera_admin::AdminError> {
-        let admin = AdminService::new(store.clone(), keys.clone(), public_url)?;
-        Ok(AppState { store, clock, public_url: admin.public_url().to_string(), keys, admin, signin, metrics })
-    }
-}
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {

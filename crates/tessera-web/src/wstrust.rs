@@ -27,9 +27,10 @@ use tessera_protocols::wstrust::response::build_response_envelope;
 use tessera_protocols::wstrust::{SoapVersion, TrustVersion};
 use tessera_store::StoreError;
 
+use crate::error::AppError;
 use crate::error::{Failure, Soap, Text};
 use crate::shell::context::RequestContext;
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -5,15 +5,21 @@ use std::sync::Arc;
 use anyhow::Context;
 use tessera_store::SETTING_PUBLIC_URL;
 
+use tessera_core::Clock;
+use tessera_store::Store;
+
 use crate::cli::ServeArgs;
-use crate::commands::Ctx;
-use crate::config::{DEFAULT_LISTEN, DEFAULT_PUBLIC_URL};
+use crate::config::{DEFAULT_LISTEN, DEFAULT_PUBLIC_URL, Settings};
 use crate::master_key;
 /// How often histogram samples are folded into their summaries when nobody scrapes /metrics.
 const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 
-pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
-    let (settings, store, clock) = (&ctx.settings, ctx.store.clone(), ctx.clock.clone());
+pub async fn run(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    args: ServeArgs,
+) -> anyhow::Result<()> {
     let signin = signin_config(&args)?;
     let listen = args.listen.or_else(|| settings.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let public_url = match &settings.public_url {

@@ -9,10 +9,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::extract::{ApiJson, ApiQuery};
 use super::{PageParams, PageView};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::error::ApiError;
+use crate::state::AppState;
 use crate::views::{AccessView, AppView, GroupView};
-use crate::{ApiError, AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -89,7 +90,7 @@ async fn update_settings(
     responses((status = 200, content_type = "application/samlmetadata+xml", body = String), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 async fn download_metadata(State(state): State<AppState>, Path(key): Path<String>) -> Result<Response, ApiError> {
     let metadata = state.admin.metadata(&key, MetadataProtocol::Saml).await?;
-    Ok(crate::metadata_document(metadata.xml, Some(&metadata.file_name)))
+    Ok(crate::shell::pages::metadata_document(metadata.xml, Some(&metadata.file_name)))
 }
 
 /// `require_mfa` and `allowed_networks` (CIDR strings; empty for anywhere).

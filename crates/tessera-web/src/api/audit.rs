@@ -6,9 +6,10 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::extract::ApiQuery;
+use super::extract::ApiQuery;
+use crate::error::ApiError;
+use crate::state::AppState;
 use crate::views::AuditView;
-use crate::{ApiError, AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_audit))

@@ -7,10 +7,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::extract::{ApiJson, ApiQuery};
 use super::{PageParams, PageView};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::error::ApiError;
+use crate::state::AppState;
 use crate::views::{AppView, GroupView, UserView};
-use crate::{ApiError, AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -4,6 +4,7 @@
 
 mod apps;
 mod audit;
+mod extract;
 mod groups;
 mod users;
 
@@ -19,7 +20,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::{ApiError, AppState, MAX_BODY_BYTES};
+pub use extract::MAX_BODY_BYTES;
+
+use crate::error::ApiError;
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(

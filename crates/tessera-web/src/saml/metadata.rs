@@ -5,10 +5,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use tessera_core::AppKind;
 
+use crate::error::AppError;
 use crate::error::Text;
 use crate::shell::apps::{AppRoute, find_serving};
 use crate::shell::pages::metadata_document;
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 pub async fn metadata(State(state): State<AppState>, route: AppRoute) -> Result<Response, AppError<Text>> {
     let app = find_serving(&state, route, |_: &AppKind| true).await.map_err(|e| e.on(Text))?;

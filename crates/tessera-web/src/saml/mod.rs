@@ -14,10 +14,11 @@ use tessera_core::{AppKind, Application, AuditAction};
 
 pub use sso::continue_sign_on;
 
+use crate::error::AppError;
 use crate::shell::apps::{AppRoute, find_serving};
 use crate::shell::pages::{self, PostForm};
 use crate::shell::refusal::Refusal;
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -18,12 +18,13 @@ use tessera_protocols::saml2::registration::Registration;
 use tessera_protocols::saml2::sso::{AcceptedRequest, Binding, clip};
 
 use super::{SIGN_OUT_REFUSED, find, post_message};
+use crate::error::AppError;
 use crate::shell::apps::AppRoute;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
 use crate::shell::refusal::refuse;
 use crate::shell::session;
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 #[derive(Deserialize)]
 pub struct PostedLogout {

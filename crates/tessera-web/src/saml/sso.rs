@@ -21,12 +21,13 @@ use tessera_protocols::saml2::sso::{
 };
 
 use super::{SIGN_IN_REFUSED, find, post_message};
+use crate::error::AppError;
 use crate::shell::apps::AppRoute;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
 use crate::shell::refusal::refuse;
 use crate::sign_on::{self, Denial, Go, PendingSignOn, Step};
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 const NO_PASSIVE: &str = "urn:oasis:names:tc:SAML:2.0:status:NoPassive";
 const NO_AUTHN_CONTEXT: &str = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext";

@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use tessera_core::{AppId, AppKind, Application};
 use tessera_store::StoreError;
 
-use crate::{AppError, AppState};
+use crate::error::AppError;
+use crate::state::AppState;
 
 /// How a URL names its application. Extracted from the route that matched, so one handler
 /// serves both forms.

@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, StatusCode};
 use tessera_auth::client::ClientAddresses;
 
 use super::{client, cookies};
-use crate::{AppError, AppState};
+use crate::error::AppError;
+use crate::state::AppState;
 
 #[derive(Debug, Clone)]
 pub struct RequestContext {

@@ -15,36 +15,8 @@ use axum::http::{HeaderMap, HeaderValue, Request, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
-use tessera_auth::lockout::LockoutPolicy;
-use tessera_auth::session::SessionPolicy;
-use tessera_core::policy::Cidr;
 
-use crate::AppState;
-
-/// Sign-in settings; the defaults suit most organizations.
-#[derive(Debug, Clone)]
-pub struct SignInConfig {
-    pub session: SessionPolicy,
-    /// How long a parked protocol request waits for its user to sign in.
-    pub parked_ttl_ms: i64,
-    pub lockout: LockoutPolicy,
-    /// Proxies whose X-Forwarded-For is believed.
-    pub trusted_proxies: Vec<Cidr>,
-    /// How far a protocol message's IssueInstant may be from our clock (SECURITY.md §1.4).
-    pub clock_skew_ms: i64,
-}
-
-impl Default for SignInConfig {
-    fn default() -> Self {
-        SignInConfig {
-            session: SessionPolicy::default(),
-            parked_ttl_ms: 10 * 60 * 1000,
-            lockout: LockoutPolicy::default(),
-            trusted_proxies: Vec::new(),
-            clock_skew_ms: 5 * 60 * 1000,
-        }
-    }
-}
+use crate::state::AppState;
 
 /// The static assets.
 pub fn router() -> Router<AppState> {

@@ -9,7 +9,8 @@ use tessera_core::{Actor, Application, AuditAction, NewAuditEvent};
 
 use super::context::RequestContext;
 use super::pages;
-use crate::{AppError, AppState};
+use crate::error::AppError;
+use crate::state::AppState;
 
 /// Which kind of message a protocol refuses: its audit action and how the page names it.
 pub struct Refusal {

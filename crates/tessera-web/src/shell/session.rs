@@ -10,7 +10,8 @@ use tessera_store::Store;
 use super::context::RequestContext;
 use super::cookies::{self, CookiePolicy, Site};
 use super::pages;
-use crate::{AppError, AppState};
+use crate::error::AppError;
+use crate::state::AppState;
 
 pub fn cookie_policy(state: &AppState) -> CookiePolicy {
     CookiePolicy { secure: state.public_url.starts_with("https://") }

@@ -21,9 +21,10 @@ use tessera_protocols::saml2::sso::SamlReply;
 use tessera_protocols::wsfed::WsFedReply;
 use tessera_store::StoreError;
 
+use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::{pages, session};
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 /// A validated sign-on waiting to be answered; `R` is how it is answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

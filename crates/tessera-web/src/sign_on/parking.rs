@@ -8,10 +8,11 @@ use tessera_core::{Actor, AuditAction, NewAuditEvent};
 use tessera_store::ParkedRequest;
 
 use super::{PendingSignOn, Reply};
+use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::cookies::{self, Site};
 use crate::shell::session::cookie_policy;
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 /// Parks `pending` for this browser: its id, and the cookies to set (the browser binding, when
 /// the browser has none yet).

@@ -11,10 +11,11 @@ use tessera_core::User;
 use tessera_core::policy::{AuthnContext, Factor};
 
 use super::pages::Login;
+use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
 use crate::shell::session::{self, continue_id, csrf_ok, csrf_token};
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 /// What every failed sign-in is told, whatever the reason.
 pub const GENERIC_FAILURE: &str = "The email or password is incorrect, or the account cannot sign in now.";

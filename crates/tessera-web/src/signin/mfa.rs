@@ -13,10 +13,11 @@ use tessera_core::policy::Factor;
 
 use super::login::{ContinueQuery, after_sign_in};
 use super::pages::{Mfa, RecoveryCodes, TotpEnroll};
+use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
 use crate::shell::session::{self, continue_id, csrf_ok, csrf_token};
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 const WRONG_CODE: &str = "That code is not right. Check your authenticator app and try again.";
 

@@ -10,11 +10,12 @@ use serde_json::json;
 
 use super::login::{ContinueQuery, after_sign_in};
 use super::pages::{Notice, Portal, Tile};
+use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::cookies;
 use crate::shell::pages;
 use crate::shell::session::{self, continue_id, cookie_policy, csrf_ok, csrf_token};
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 pub async fn portal(State(state): State<AppState>, ctx: RequestContext) -> Result<Response, AppError> {
     let current = match session::current(&state, &ctx).await? {

@@ -13,11 +13,12 @@ use tessera_core::{AppKind, Application, AuditAction};
 
 pub use passive::continue_sign_on;
 
+use crate::error::AppError;
 use crate::error::Text;
 use crate::shell::apps::{AppRoute, find_serving};
 use crate::shell::pages::metadata_document;
 use crate::shell::refusal::Refusal;
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

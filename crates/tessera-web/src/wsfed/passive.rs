@@ -19,13 +19,14 @@ use tessera_protocols::wsfed::{
 };
 
 use super::{SIGN_IN_REFUSED, find};
+use crate::error::AppError;
 use crate::shell::apps::AppRoute;
 use crate::shell::context::RequestContext;
 use crate::shell::pages::{self, PostForm};
 use crate::shell::refusal::refuse;
 use crate::shell::session;
 use crate::sign_on::{self, Denial, Go, PendingSignOn, Step};
-use crate::{AppError, AppState};
+use crate::state::AppState;
 
 pub async fn get(
     State(state): State<AppState>,

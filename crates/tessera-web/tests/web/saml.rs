@@ -7,9 +7,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
 use base64::Engine;
-use tessera_core::{Actor, AppKind, NewApplication, NewUser, SettingsChange};
+use tessera_core::{Actor, AppKind, ManualClock, NewApplication, NewUser, SettingsChange};
 use tessera_xml::roxmltree;
 
 use super::signin::{Browser, PASSWORD, Response, World, base32_decode, between, config, now_seconds};
@@ -549,6 +551,29 @@ async fn a_user_outside_every_granted_group_gets_no_assertion() {
     assert!(field(&page, "SAMLResponse").is_none() && !page.body.contains("Assertion"));
     assert!(world.audit_actions().await.iter().any(|a| a == "saml.denied"));
     assert!(!world.audit_actions().await.iter().any(|a| a == "saml.issued"));
+}
+
+/// SECURITY.md §5 item 20 against the clock: a request ID is remembered for as long as its
+/// request could be accepted at all, so no replay slips through when the record expires.
+#[tokio::test]
+async fn a_request_id_is_remembered_as_long_as_its_request_could_be_accepted() {
+    let skew = config().clock_skew_ms;
+    let issued = now_seconds() * 1000;
+    // First seen as early as it could be: IssueInstant a skew (less a margin) ahead of our clock.
+    let clock = Arc::new(ManualClock::at(issued - skew + 2_000));
+    let (world, _) = World::on_clock(config(), clock.clone()).await;
+    let mut browser = Browser::new(&world);
+    let request = format!("{M365_SSO}?{}", redirect_query(&entra_request(&new_id(), "", "")));
+    let first = browser.get(&request).await;
+    assert!(first.location.is_some_and(|l| l.starts_with("/login?continue=")), "accepted, and parked to sign in");
+    clock.set(issued + skew - 2_000);
+    let replay = browser.get(&request).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+    assert!(replay.body.contains("used already"), "still remembered at the end of its window: {}", replay.body);
+    clock.set(issued + skew + 2_000);
+    let late = browser.get(&request).await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST);
+    assert!(late.body.contains("outside the allowed clock skew"), "past its window it is stale: {}", late.body);
 }
 
 #[tokio::test]

@@ -7,6 +7,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tessera_core::policy::AccessPolicy;
@@ -363,6 +365,32 @@ async fn refused_requests_get_a_fault_and_no_token() {
     let missing =
         post_rst(&mut browser, "/m365/fabrikam.com/adfs/services/trust/13/usernamemixed", ACTION_13, &good).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+/// A message is remembered for as long as its Timestamp would pass, from the first moment it
+/// could be accepted to the last.
+#[tokio::test]
+async fn a_message_is_remembered_as_long_as_its_timestamp_would_pass() {
+    let skew = config().clock_skew_ms;
+    let created = super::signin::now_seconds() * 1000;
+    // First seen a minute before its Created (the most WS-Trust allows ahead of our clock).
+    let clock = Arc::new(tessera_core::ManualClock::at(created - 59_000));
+    let world = World::build_with_clock(config(), PUBLIC, clock.clone()).await.0;
+    let mut browser = Browser::new(&world);
+    let message = rst(
+        PATH_13,
+        &tessera_core::format_millis(created),
+        &tessera_core::format_millis(created + 2 * skew),
+        REALM,
+        "",
+    );
+    assert_eq!(post_rst(&mut browser, PATH_13, ACTION_13, &message).await.status, StatusCode::OK);
+    clock.set(created + skew - 1_000);
+    let replayed = post_rst(&mut browser, PATH_13, ACTION_13, &message).await;
+    assert!(replayed.body.contains("received before"), "still remembered at the end of its window: {}", replayed.body);
+    clock.set(created + skew + 1_000);
+    let late = post_rst(&mut browser, PATH_13, ACTION_13, &message).await;
+    assert!(late.body.contains("created too long ago"), "past its window it is refused as old: {}", late.body);
 }
 
 #[tokio::test]

@@ -38,7 +38,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     });
     let ctx = Ctx { actor: cli_actor(), settings, store, clock, keys };
     match command {
-        Command::Serve(args) => crate::serve::run(&ctx, args).await,
+        Command::Serve(args) => crate::serve::run(&ctx.settings, ctx.store.clone(), ctx.clock.clone(), args).await,
         Command::User(cmd) => users::run(&ctx, cmd).await,
         Command::Group(cmd) => groups::run(&ctx, cmd).await,
         Command::App(cmd) => apps::run(&ctx, cmd).await,

@@ -6,7 +6,11 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::ApiError;
+use crate::error::ApiError;
+
+/// The request body cap for the REST API. SP metadata travels inside a JSON body, and its own
+/// cap is 1 MiB, so the body may be a little larger.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024 + 64 * 1024;
 
 fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::refused(status, code, "Request refused", message)
@@ -24,7 +28,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(refused(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!("the request body is larger than {} bytes", crate::MAX_BODY_BYTES),
+                format!("the request body is larger than {} bytes", MAX_BODY_BYTES),
             )),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(refused(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

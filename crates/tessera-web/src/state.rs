@@ -1,0 +1,66 @@
+//! What every handler receives: the store, the clock, the keys, the admin service, and the
+//! sign-in settings.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tessera_admin::AdminService;
+use tessera_auth::lockout::LockoutPolicy;
+use tessera_auth::session::SessionPolicy;
+use tessera_core::Clock;
+use tessera_core::policy::Cidr;
+use tessera_keys::KeyService;
+use tessera_store::Store;
+
+/// Sign-in settings; the defaults suit most organizations.
+#[derive(Debug, Clone)]
+pub struct SignInConfig {
+    pub session: SessionPolicy,
+    /// How long a parked protocol request waits for its user to sign in.
+    pub parked_ttl_ms: i64,
+    pub lockout: LockoutPolicy,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<Cidr>,
+    /// How far a protocol message's IssueInstant may be from our clock (SECURITY.md §1.4).
+    pub clock_skew_ms: i64,
+}
+
+impl Default for SignInConfig {
+    fn default() -> Self {
+        SignInConfig {
+            session: SessionPolicy::default(),
+            parked_ttl_ms: 10 * 60 * 1000,
+            lockout: LockoutPolicy::default(),
+            trusted_proxies: Vec::new(),
+            clock_skew_ms: 5 * 60 * 1000,
+        }
+    }
+}
+
+/// What every handler receives.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    /// Where "now" comes from, for every rule and every record.
+    pub clock: Arc<dyn Clock>,
+    /// The base of every URL Tessera publishes (no trailing slash).
+    pub public_url: String,
+    pub keys: Arc<KeyService>,
+    pub admin: AdminService,
+    pub signin: SignInConfig,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        keys: Arc<KeyService>,
+        public_url: &str,
+        signin: SignInConfig,
+        metrics: Option<PrometheusHandle>,
+    ) -> Result<AppState, tessera_admin::AdminError> {
+        let admin = AdminService::new(store.clone(), keys.clone(), public_url)?;
+        Ok(AppState { store, clock, public_url: admin.public_url().to_string(), keys, admin, signin, metrics })
+    }
+}
