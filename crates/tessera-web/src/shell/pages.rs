@@ -93,15 +93,6 @@ pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
     html(status, &Message { title, message, reference: None }, &[])
 }
 
-/// A form that did not carry this browser's CSRF token, or came from another site.
-pub fn form_refused() -> Response {
-    message(
-        StatusCode::FORBIDDEN,
-        "Request refused",
-        "This form expired or did not come from this site. Open the page again and retry.",
-    )
-}
-
 /// The answer to a sign-out the browser is not showing as a page (an image or script on
 /// another site): nobody is signed out by that, so it only says how.
 pub fn sign_out_elsewhere() -> Response {

@@ -1,6 +1,7 @@
 //! The session as the browser holds it: a cookie carrying the id that `tessera-auth`'s session
 //! lifecycle gives out, and the CSRF token our forms carry.
 
+use axum::http::StatusCode;
 use tessera_auth::secret::{constant_time_eq, new_session_id};
 use tessera_auth::session::{Current, Sessions};
 use tessera_core::User;
@@ -82,9 +83,22 @@ pub fn csrf_token(state: &AppState, ctx: &RequestContext) -> (String, Option<Str
     (token, Some(cookie))
 }
 
+/// Refuses a form post that is not ours: from another site, or from a page that expired.
+pub fn require_our_form(state: &AppState, ctx: &RequestContext, form_token: &str) -> Result<(), AppError> {
+    if csrf_ok(state, ctx, form_token) {
+        return Ok(());
+    }
+    Err(AppError::refused(
+        StatusCode::FORBIDDEN,
+        "form_refused",
+        "Request refused",
+        "This form expired or did not come from this site. Open the page again and retry.",
+    ))
+}
+
 /// A form post is ours if it carries the token of its browser's cookie, and, where the
 /// browser says where it comes from, it comes from us.
-pub fn csrf_ok(state: &AppState, ctx: &RequestContext, form_token: &str) -> bool {
+fn csrf_ok(state: &AppState, ctx: &RequestContext, form_token: &str) -> bool {
     let Some(cookie) = &ctx.csrf_cookie else { return false };
     if !constant_time_eq(cookie.as_bytes(), form_token.as_bytes()) {
         return false;

@@ -14,7 +14,7 @@ use super::pages::Login;
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
-use crate::shell::session::{self, continue_id, csrf_ok, csrf_token};
+use crate::shell::session::{self, continue_id, csrf_token, require_our_form};
 use crate::state::AppState;
 
 /// What every failed sign-in is told, whatever the reason.
@@ -87,9 +87,7 @@ pub async fn submit(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     let continue_id = continue_id(&form.continue_id);
-    if !csrf_ok(&state, &ctx, &form.csrf) {
-        return Ok(pages::form_refused());
-    }
+    require_our_form(&state, &ctx, &form.csrf)?;
     let from = ctx.client()?;
     let username = form.username.trim().to_string();
     let now = state.clock.now_millis();

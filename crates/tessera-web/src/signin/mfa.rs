@@ -16,7 +16,7 @@ use super::pages::{Mfa, RecoveryCodes, TotpEnroll};
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
-use crate::shell::session::{self, continue_id, csrf_ok, csrf_token};
+use crate::shell::session::{self, continue_id, csrf_token, require_our_form};
 use crate::state::AppState;
 
 const WRONG_CODE: &str = "That code is not right. Check your authenticator app and try again.";
@@ -52,9 +52,7 @@ pub async fn submit(
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
     let continue_id = continue_id(&form.continue_id);
-    if !csrf_ok(&state, &ctx, &form.csrf) {
-        return Ok(pages::form_refused());
-    }
+    require_our_form(&state, &ctx, &form.csrf)?;
     let Some(current) = session::current(&state, &ctx).await? else { return Ok(pages::redirect("/login", &[])) };
     let from = ctx.client()?;
     let authenticator = Authenticator { store: &*state.store, clock: &*state.clock, lockout: &state.signin.lockout };
@@ -151,9 +149,7 @@ pub async fn enroll_submit(
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
     let continue_id = continue_id(&form.continue_id);
-    if !csrf_ok(&state, &ctx, &form.csrf) {
-        return Ok(pages::form_refused());
-    }
+    require_our_form(&state, &ctx, &form.csrf)?;
     let current = match complete_session(&state, &ctx).await? {
         Ok(current) => current,
         Err(response) => return Ok(response),

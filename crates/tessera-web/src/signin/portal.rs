@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::cookies;
 use crate::shell::pages;
-use crate::shell::session::{self, continue_id, cookie_policy, csrf_ok, csrf_token};
+use crate::shell::session::{self, continue_id, cookie_policy, csrf_token, require_our_form};
 use crate::state::AppState;
 
 pub async fn portal(State(state): State<AppState>, ctx: RequestContext) -> Result<Response, AppError> {
@@ -69,9 +69,7 @@ pub async fn notice_submit(
     ctx: RequestContext,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, AppError> {
-    if !csrf_ok(&state, &ctx, &form.csrf) {
-        return Ok(pages::form_refused());
-    }
+    require_our_form(&state, &ctx, &form.csrf)?;
     let mut current = match session::current(&state, &ctx).await? {
         Some(current) if current.session.complete => current,
         _ => return Ok(pages::redirect("/login", &[])),
@@ -85,9 +83,7 @@ pub async fn logout(
     ctx: RequestContext,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, AppError> {
-    if !csrf_ok(&state, &ctx, &form.csrf) {
-        return Ok(pages::form_refused());
-    }
+    require_our_form(&state, &ctx, &form.csrf)?;
     session::sign_out(&state, &ctx, json!({"ip": ctx.audit_ip()})).await?;
     Ok(pages::redirect("/login", &[cookie_policy(&state).clear(cookies::SESSION)]))
 }
