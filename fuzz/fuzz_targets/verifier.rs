@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use tessera_protocols::saml2::redirect::verify_redirect_query;
 use tessera_xml::dsig::AlgorithmPolicy;
-use tessera_xml::redirect::verify_redirect_query;
 use tessera_xml::{VerifyingKey, verify_enveloped};
 
 static CERT: &[u8] = include_bytes!("../../crates/tessera-xml/tests/data/idp-cert.der");
