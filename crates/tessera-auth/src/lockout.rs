@@ -1,7 +1,8 @@
 //! Smart lockout after AD FS Extranet Smart Lockout (SECURITY.md §1.5): separate counters
 //! for familiar and unknown locations, so an attacker who drives the unknown counter over the
 //! threshold does not lock the user out of their usual places. The counting itself is one
-//! atomic statement in the store (`SignInStore::reserve_attempt`).
+//! atomic statement in the store (`LockoutStore::reserve_attempt`), and the procedure that uses it
+//! is in `authenticate`.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockoutPolicy {

@@ -211,30 +211,38 @@ impl Channel for Soap {
     }
 }
 
+/// A store failure met while serving a request is ours: the request named nothing that is not
+/// there (what an administrator names goes through the admin service, below).
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
-        let refused = |status, code, field: Option<String>, message: String| Failure::Refused {
-            status,
-            code,
-            title: "Request refused",
-            message,
-            field,
-        };
-        match e {
-            StoreError::NotFound { .. } => refused(StatusCode::NOT_FOUND, "not_found", None, e.to_string()),
-            StoreError::Conflict { field, message } => {
-                refused(StatusCode::CONFLICT, "conflict", Some(field.to_string()), message)
-            }
-            StoreError::Invalid(core) => Failure::from(core),
-            StoreError::ConfirmCount { .. } => refused(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "confirm_count_mismatch",
-                Some("confirm_count".into()),
-                e.to_string(),
-            ),
-            StoreError::Database(_) => Failure::Internal { cause: e.to_string(), unavailable: true },
-            other => Failure::Internal { cause: other.to_string(), unavailable: false },
+        let unavailable = matches!(e, StoreError::Database(_));
+        Failure::Internal { cause: e.to_string(), unavailable }
+    }
+}
+
+/// What the store refuses in an administrator's request: the thing named is not there, taken
+/// already, or breaks a rule.
+fn refused_by_store(e: StoreError) -> Failure {
+    let refused = |status, code, field: Option<String>, message: String| Failure::Refused {
+        status,
+        code,
+        title: "Request refused",
+        message,
+        field,
+    };
+    match e {
+        StoreError::NotFound { .. } => refused(StatusCode::NOT_FOUND, "not_found", None, e.to_string()),
+        StoreError::Conflict { field, message } => {
+            refused(StatusCode::CONFLICT, "conflict", Some(field.to_string()), message)
         }
+        StoreError::Invalid(core) => Failure::from(core),
+        StoreError::ConfirmCount { .. } => refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "confirm_count_mismatch",
+            Some("confirm_count".into()),
+            e.to_string(),
+        ),
+        other => Failure::from(other),
     }
 }
 
@@ -267,7 +275,7 @@ impl From<AdminError> for Failure {
                 message,
                 field: None,
             },
-            AdminError::Store(store) => store.into(),
+            AdminError::Store(store) => refused_by_store(store),
             other => Failure::Internal { cause: other.to_string(), unavailable: false },
         }
     }
@@ -325,3 +333,51 @@ app_error_from!(
     tessera_xml::XmlError,
     serde_json::Error
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_while_serving_a_page_is_ours_and_says_retry_with_a_reference() {
+        let missing = StoreError::NotFound { kind: "user", key: "0190-secret-id".into() };
+        let response = AppError::<Page>::from(missing).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let page = body(response).await;
+        assert!(page.contains("Something went wrong") && !page.contains("0190-secret-id"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn what_the_store_refuses_an_administrator_is_the_administrators_to_mend() {
+        let missing = AdminError::Store(StoreError::NotFound { kind: "group", key: "Staff".into() });
+        let response = ApiError::from(missing).into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert!(body(response).await.contains(r#""code":"not_found""#));
+        let taken = AdminError::Store(StoreError::Conflict { field: "email", message: "already used".into() });
+        let response = ApiError::from(taken).into_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert!(body(response).await.contains(r#""field":"email""#));
+        let down =
+            ApiError::new(Failure::Internal { cause: "pool timed out".into(), unavailable: true }).into_response();
+        assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(down.headers()[header::RETRY_AFTER], "2");
+        let broken = ApiError::from(StoreError::Corrupt("bad row".into())).into_response();
+        assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body(broken).await.contains("bad row"), "internals stay in the log");
+    }
+
+    #[tokio::test]
+    async fn a_soap_channel_answers_every_failure_as_a_fault() {
+        let channel = Soap { soap: SoapVersion::Soap11, trust: TrustVersion::Feb2005, relates_to: None };
+        let response = AppError::<Soap>::internal("keys unreadable").on(channel).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], SoapVersion::Soap11.content_type());
+        let fault = body(response).await;
+        assert!(fault.contains("try again shortly") && !fault.contains("keys unreadable"), "{fault}");
+    }
+}

@@ -27,8 +27,7 @@ use tessera_protocols::wstrust::response::build_response_envelope;
 use tessera_protocols::wstrust::{SoapVersion, TrustVersion};
 use tessera_store::StoreError;
 
-use crate::error::AppError;
-use crate::error::{Failure, Soap, Text};
+use crate::error::{AppError, Failure, Soap, Text};
 use crate::shell::context::RequestContext;
 use crate::state::AppState;
 

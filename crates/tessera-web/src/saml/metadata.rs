@@ -5,8 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use tessera_core::AppKind;
 
-use crate::error::AppError;
-use crate::error::Text;
+use crate::error::{AppError, Text};
 use crate::shell::apps::{AppRoute, find_serving};
 use crate::shell::pages::metadata_document;
 use crate::state::AppState;

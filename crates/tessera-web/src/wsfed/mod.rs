@@ -13,8 +13,7 @@ use tessera_core::{AppKind, Application, AuditAction};
 
 pub use passive::continue_sign_on;
 
-use crate::error::AppError;
-use crate::error::Text;
+use crate::error::{AppError, Text};
 use crate::shell::apps::{AppRoute, find_serving};
 use crate::shell::pages::metadata_document;
 use crate::shell::refusal::Refusal;

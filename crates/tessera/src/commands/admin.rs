@@ -1,4 +1,4 @@
-use tessera_admin::AuditRequest;
+use tessera_admin::{AdminError, AuditRequest};
 use tessera_web::views::{ApiTokenView, AuditView};
 
 use super::Ctx;
@@ -7,7 +7,12 @@ use crate::output;
 
 pub async fn audit(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
     let AuditCommand::List { since, limit } = cmd;
-    let events = ctx.admin().await?.audit_events(&AuditRequest { since, after: None, limit }).await?;
+    // The command has always read at most what the store gives (1 to 10,000), never refused more.
+    let request = AuditRequest { since, after: None, limit: limit.clamp(1, 10_000) };
+    let events = ctx.admin().await?.audit_events(&request).await.map_err(|e| match e {
+        AdminError::Invalid { ref field, .. } if field == "time" => anyhow::Error::from(e).context("--since"),
+        other => other.into(),
+    })?;
     let views: Vec<AuditView> = events.iter().map(AuditView::from).collect();
     if ctx.settings.json {
         return output::json(&views);
