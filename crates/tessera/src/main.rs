@@ -38,14 +38,8 @@ fn fail(error: &anyhow::Error) -> ExitCode {
     let chain: Vec<String> = error.chain().map(ToString::to_string).collect();
     let mut line = chain.join(": ");
     line.retain(|c| c != '\n');
-    let not_found = match error.downcast_ref::<tessera_admin::AdminError>() {
-        Some(admin) => admin.not_found_kind(),
-        None => match error.downcast_ref::<tessera_store::StoreError>() {
-            Some(tessera_store::StoreError::NotFound { kind, .. }) => Some(*kind),
-            _ => None,
-        },
-    };
-    if let Some(kind) = not_found {
+    // Every command looks things up through the admin service.
+    if let Some(kind) = error.downcast_ref::<tessera_admin::AdminError>().and_then(|e| e.not_found_kind()) {
         line.push_str(&format!(" (list them with `tessera {} list`)", list_command(kind)));
     }
     eprintln!("error: {line}");

@@ -27,7 +27,10 @@ pub async fn run(
         None => default_public_url(&listen),
     };
     let keys = Arc::new(master_key::key_service(&settings.data_dir, store.clone(), clock.clone()).await?);
-    let state = tessera_web::AppState::new(store.clone(), clock, keys, &public_url, signin, None)?;
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    let state = tessera_web::AppState::new(store.clone(), clock, keys, &public_url, signin, Some(metrics.clone()))?;
 
     if let Some((name, one_time_password)) = state.admin.ensure_first_admin().await? {
         // Printed once, on stderr, never logged.
@@ -38,12 +41,9 @@ pub async fn run(
     }
     store.set_setting(SETTING_PUBLIC_URL, &public_url).await?;
 
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .context("cannot install the metrics recorder")?;
     // Histogram samples pile up until they are drained: a scrape drains them, and so must this
     // when nobody scrapes, or memory grows with every request.
-    let upkeep = metrics.clone();
+    let upkeep = metrics;
     tokio::spawn(async move {
         let mut every = tokio::time::interval(METRICS_UPKEEP);
         loop {
@@ -51,7 +51,7 @@ pub async fn run(
             upkeep.run_upkeep();
         }
     });
-    let app = tessera_web::router(tessera_web::AppState { metrics: Some(metrics), ..state });
+    let app = tessera_web::router(state);
 
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
