@@ -12,6 +12,7 @@ use tessera_keys::KeyService;
 use tessera_store::{AuditLog, Location, LockoutStore, MfaStore, StoreError, UserStore};
 
 use crate::client::ClientAddresses;
+use crate::gate::PasswordGate;
 use crate::lockout::{LockoutPolicy, is_familiar};
 use crate::password::verify_password;
 use crate::secret::{recovery_code_hash, sha256_hex};
@@ -51,7 +52,15 @@ pub struct Authenticator<'a, S: ?Sized> {
     pub store: &'a S,
     pub clock: &'a dyn Clock,
     pub lockout: &'a LockoutPolicy,
+    /// Opens second-factor secrets; keys the pseudonyms of names that are no one's.
+    pub secrets: &'a KeyService,
+    /// Bounds the argon2id verifications running at once.
+    pub gate: &'a PasswordGate,
 }
+
+/// What the failure records call a typed name: a keyed pseudonym, never the name itself (a
+/// password typed into the name field must not stay readable in the append-only trail).
+pub const NAME_PSEUDONYM: &str = "signin-name";
 
 /// A real argon2id hash with the same parameters, verified for unknown users so that they
 /// take as long as known ones. `None` only if hashing itself fails, which callers refuse.
@@ -94,7 +103,7 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
         };
         let ip = from.client.to_string();
         let ip_key = from.throttle_key();
-        let user_key = sha256_hex(&username.to_ascii_lowercase());
+        let user_key = self.secrets.pseudonym(NAME_PSEUDONYM, &username.to_ascii_lowercase());
         let now = self.clock.now_millis();
         let audit = |action: AuditAction, target: String, summary: serde_json::Value| {
             NewAuditEvent::new(action, "user", target, summary)
@@ -111,14 +120,17 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
         {
             return Ok(PasswordOutcome::Failed);
         }
+        // A turn to verify before anything is read or written: a request refused as busy
+        // changes nothing, and is not counted as a failure.
+        let _turn = self.gate.turn().await?;
 
         // Password spraying: too many different names failing from one address (IPv6: one /64).
         let names = self.store.failed_names_from_ip(&ip_key, now - lockout.spray_window_ms).await?;
         if names >= lockout.spray_names {
             let event = audit(
                 AuditAction::SigninThrottled,
-                username.to_string(),
-                json!({"ip": ip, "reason": "password_spray", "names": names, "via": via}),
+                format!("name:{user_key}"),
+                json!({"ip": ip, "reason": "password_spray", "names": names, "via": via, "username_pseudonym": user_key}),
             );
             self.store.append_audit(&Actor::client(from.client), event).await?;
             return Ok(PasswordOutcome::Throttled);
@@ -166,18 +178,20 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
             }
         };
 
-        let target = user.as_ref().map(|u| u.id.to_string()).unwrap_or_else(|| username.to_string());
+        // A name that is no one's is kept only as its pseudonym.
+        let (target, name_field, name) = match &user {
+            Some(user) => (user.id.to_string(), "username", username.to_string()),
+            None => (format!("name:{user_key}"), "username_pseudonym", user_key.clone()),
+        };
         let user = match (outcome, user) {
             (Ok(()), Some(user)) => user,
             (Err(reason), _) => {
                 // Fail closed: the failure is recorded before the answer goes out, the same way
                 // whatever the reason, so that no reason is told apart by what it writes.
                 self.store.record_failed_attempt(&ip_key, &user_key, now).await?;
-                let event = audit(
-                    AuditAction::SigninFailure,
-                    target,
-                    json!({"ip": ip, "reason": reason, "username": username, "via": via}),
-                );
+                let mut summary = json!({"ip": ip, "reason": reason, "via": via});
+                summary[name_field] = name.into();
+                let event = audit(AuditAction::SigninFailure, target, summary);
                 self.store.append_audit(&Actor::client(from.client), event).await?;
                 return Ok(PasswordOutcome::Failed);
             }
@@ -205,7 +219,6 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
     /// the address familiar.
     pub async fn check_second_factor(
         &self,
-        secrets: &KeyService,
         user: UserId,
         from: &ClientAddresses,
         code: &str,
@@ -223,7 +236,7 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
                 now,
             )
             .await?;
-        let factor = if reserved { self.code_is_right(secrets, user, code, now).await? } else { None };
+        let factor = if reserved { self.code_is_right(user, code, now).await? } else { None };
         let actor = Actor::user(user);
         let Some(factor) = factor else {
             let key = sha256_hex(&format!("mfa:{user}"));
@@ -243,18 +256,12 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
     }
 
     /// A TOTP code (once per time step) or a recovery code (once ever) of `user`.
-    async fn code_is_right(
-        &self,
-        secrets: &KeyService,
-        user: UserId,
-        code: &str,
-        now: i64,
-    ) -> Result<Option<Factor>, AuthError> {
+    async fn code_is_right(&self, user: UserId, code: &str, now: i64) -> Result<Option<Factor>, AuthError> {
         let credential = match self.store.totp_credential(user).await? {
             Some(credential) if credential.confirmed => credential,
             _ => return Ok(None),
         };
-        let secret = secrets.open_secret(&credential.sealed_secret, &totp_seal_context(user))?;
+        let secret = self.secrets.open_secret(&credential.sealed_secret, &totp_seal_context(user))?;
         if let Some(step) = totp::matching_step(&secret, code, now / 1000) {
             return Ok(self.store.use_totp_step(user, step).await?.then_some(Factor::Totp));
         }

@@ -6,6 +6,7 @@
 pub mod authenticate;
 pub mod client;
 pub mod enrol;
+pub mod gate;
 pub mod lockout;
 pub mod password;
 pub mod secret;
@@ -26,6 +27,8 @@ pub enum AuthError {
     Hashing(String),
     #[error("the operating system's random source failed: {0}")]
     Random(String),
+    #[error("too many passwords are being checked at once; retry in {retry_after_secs} s")]
+    Busy { retry_after_secs: u32 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tessera_auth::authenticate::{Authenticator, CodeOutcome, PasswordOutcome};
 use tessera_auth::client::ClientAddresses;
 use tessera_auth::enrol::{Confirmation, Enroller, Enrolment};
+use tessera_auth::gate::PasswordGate;
 use tessera_auth::lockout::LockoutPolicy;
 use tessera_auth::session::{SessionPolicy, Sessions};
 use tessera_auth::totp;
@@ -23,6 +24,7 @@ struct World {
     store: Arc<dyn Store>,
     clock: Arc<ManualClock>,
     keys: KeyService,
+    gate: PasswordGate,
     alice: User,
     _dir: tempfile::TempDir,
 }
@@ -37,7 +39,7 @@ impl World {
         let mut new = NewUser::new("alice@contoso.com", None, None, None, None, || "aWQ=".into()).unwrap();
         new.password_hash = Some(tessera_auth::password::hash_password(PASSWORD).unwrap());
         let alice = store.create_user(&Actor::system(), new).await.unwrap();
-        World { store, clock, keys, alice, _dir: dir }
+        World { store, clock, keys, gate: PasswordGate::default(), alice, _dir: dir }
     }
 
     fn sessions<'a>(&'a self, policy: &'a SessionPolicy) -> Sessions<'a, dyn Store> {
@@ -45,7 +47,7 @@ impl World {
     }
 
     fn authenticator<'a>(&'a self, lockout: &'a LockoutPolicy) -> Authenticator<'a, dyn Store> {
-        Authenticator { store: &*self.store, clock: &*self.clock, lockout }
+        Authenticator { store: &*self.store, clock: &*self.clock, lockout, secrets: &self.keys, gate: &self.gate }
     }
 
     async fn audit_reasons(&self, action: &str) -> Vec<String> {
@@ -172,6 +174,67 @@ async fn spraying_is_throttled_for_the_spray_window_only() {
 }
 
 #[tokio::test]
+async fn a_name_that_is_no_ones_is_kept_only_as_a_keyed_pseudonym() {
+    let world = World::new().await;
+    let lockout = LockoutPolicy::default();
+    let auth = world.authenticator(&lockout);
+    // A password typed into the name field, twice, and once with other letter case.
+    for name in ["Hunter2-Secret!", "Hunter2-Secret!", "HUNTER2-SECRET!"] {
+        let outcome = auth.check_password(&from("10.0.0.9"), name, "whatever-password", "login").await.unwrap();
+        assert!(matches!(outcome, PasswordOutcome::Failed));
+    }
+    let events = world.store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
+    let failures: Vec<_> = events.iter().filter(|e| e.action == "signin.failure").collect();
+    assert_eq!(failures.len(), 3);
+    let everything = serde_json::to_string(&events).unwrap().to_lowercase();
+    assert!(!everything.contains("hunter2"), "the typed name is nowhere in the trail: {everything}");
+    let pseudonyms: Vec<&str> = failures.iter().map(|e| e.summary["username_pseudonym"].as_str().unwrap()).collect();
+    assert!(
+        pseudonyms.iter().all(|p| p.len() == 32 && *p == pseudonyms[0]),
+        "attempts still correlate: {pseudonyms:?}"
+    );
+    assert_eq!(failures[0].target_id, format!("name:{}", pseudonyms[0]));
+    // Keyed: not the plain digest of the name, and another master key gives another one.
+    assert_ne!(pseudonyms[0], &tessera_auth::secret::sha256_hex("hunter2-secret!")[..32]);
+    let other = KeyService::open(world.store.clone(), &[7u8; 32], world.clock.clone()).await.unwrap();
+    assert_eq!(other.pseudonym("signin-name", "hunter2-secret!"), pseudonyms[0]);
+    let elsewhere_dir = tempfile::tempdir().unwrap();
+    let elsewhere: Arc<dyn Store> =
+        Arc::new(SqliteStore::open_file(&elsewhere_dir.path().join("e.db"), world.clock.clone()).await.unwrap());
+    let another_key = KeyService::open(elsewhere, &[8u8; 32], world.clock.clone()).await.unwrap();
+    assert_ne!(another_key.pseudonym("signin-name", "hunter2-secret!"), pseudonyms[0]);
+    // A known user's failure still names the user.
+    auth.check_password(&from("10.0.0.9"), "alice@contoso.com", "wrong password!", "login").await.unwrap();
+    let events = world.store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
+    let known = events.iter().rfind(|e| e.action == "signin.failure").unwrap();
+    assert_eq!(known.target_id, world.alice.id.to_string());
+}
+
+#[tokio::test]
+async fn a_password_check_refused_as_busy_writes_nothing() {
+    use std::time::Duration;
+    use tessera_auth::gate::GateLimits;
+    let world = World::new().await;
+    let lockout = LockoutPolicy::default();
+    let gate = PasswordGate::new(GateLimits { concurrent: 1, queue: 0, wait: Duration::from_millis(10) });
+    let auth = Authenticator {
+        store: &*world.store,
+        clock: &*world.clock,
+        lockout: &lockout,
+        secrets: &world.keys,
+        gate: &gate,
+    };
+    let before = world.store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap().len();
+    let taken = gate.turn().await.unwrap();
+    let busy = auth.check_password(&from("10.0.0.9"), "alice@contoso.com", "wrong password!", "login").await;
+    assert!(matches!(busy, Err(tessera_auth::AuthError::Busy { retry_after_secs: 2 })), "{busy:?}");
+    let after = world.store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap().len();
+    assert_eq!(before, after, "no failure recorded");
+    drop(taken);
+    assert!(accepted(&auth.check_password(&from("10.0.0.9"), "alice@contoso.com", PASSWORD, "login").await.unwrap()));
+}
+
+#[tokio::test]
 async fn second_factor_codes_are_counted_apart_and_each_step_is_good_once() {
     let world = World::new().await;
     let lockout =
@@ -197,10 +260,9 @@ async fn second_factor_codes_are_counted_apart_and_each_step_is_good_once() {
 
     let check = |code: String| {
         let auth = world.authenticator(&lockout);
-        let keys = &world.keys;
         let user = world.alice.id;
         let home = home.clone();
-        async move { auth.check_second_factor(keys, user, &home, &code).await.unwrap() }
+        async move { auth.check_second_factor(user, &home, &code).await.unwrap() }
     };
     world.clock.advance(30_000);
     assert_eq!(check(code_now(&world.clock)).await, CodeOutcome::Accepted(Factor::Totp));

@@ -263,9 +263,6 @@ pub fn decide(access: &AccessDecision, policy: &AccessPolicy, client: IpAddr, au
 /// account", Entra join, Office) is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordOnlyDenial {
-    /// The user shows a second factor at every browser sign-in; a password alone must not
-    /// stand in for it.
-    SecondFactorEnrolled,
     /// The application requires a second factor, which this channel cannot carry.
     MfaRequired,
     Policy(PolicyDenial),
@@ -274,7 +271,6 @@ pub enum PasswordOnlyDenial {
 impl PasswordOnlyDenial {
     pub fn as_str(self) -> &'static str {
         match self {
-            PasswordOnlyDenial::SecondFactorEnrolled => "second_factor_enrolled",
             PasswordOnlyDenial::MfaRequired => "mfa_required",
             PasswordOnlyDenial::Policy(denial) => denial.as_str(),
         }
@@ -282,10 +278,6 @@ impl PasswordOnlyDenial {
 
     pub fn user_message(self) -> &'static str {
         match self {
-            PasswordOnlyDenial::SecondFactorEnrolled => {
-                "This account signs in with a second factor, which a password-only (WS-Trust) sign-in cannot show. \
-                 Sign in through the browser instead."
-            }
             PasswordOnlyDenial::MfaRequired => {
                 "This application requires multi-factor authentication, which a password-only (WS-Trust) sign-in \
                  cannot provide. Sign in through the browser instead."
@@ -295,19 +287,16 @@ impl PasswordOnlyDenial {
     }
 }
 
-/// The decision for a sign-in that shows only a password: a user with a second factor is
-/// refused first (whatever the grants), then the authorization rule and the app's policy, where
-/// a second factor the policy asks for cannot be shown.
+/// The decision for a sign-in that shows only a password: the authorization rule and the
+/// app's policy, where a second factor the policy asks for cannot be shown. A user who has a
+/// second factor but did not show it gets a password-only token (no `multipleauthn`), on which
+/// Entra asks for its own MFA (`acceptIfMfaDoneByFederatedIdp`); nothing here claims more.
 pub fn decide_password_only(
     access: &AccessDecision,
     policy: &AccessPolicy,
     client: IpAddr,
     authn: &AuthnContext,
-    has_second_factor: bool,
 ) -> Result<(), PasswordOnlyDenial> {
-    if has_second_factor {
-        return Err(PasswordOnlyDenial::SecondFactorEnrolled);
-    }
     match decide(access, policy, client, authn) {
         PolicyOutcome::Allow => Ok(()),
         PolicyOutcome::NeedSecondFactor => Err(PasswordOnlyDenial::MfaRequired),
@@ -421,27 +410,16 @@ mod tests {
         let open = AccessPolicy::default();
         let mfa = AccessPolicy { require_mfa: true, allowed_networks: Vec::new() };
         let here = ip("10.0.0.1");
-        assert_eq!(decide_password_only(&allowed(), &open, here, &password, false), Ok(()));
+        assert_eq!(decide_password_only(&allowed(), &open, here, &password), Ok(()));
+        assert!(!password.mfa_done(), "a password-only token never claims a second factor");
+        assert_eq!(decide_password_only(&allowed(), &mfa, here, &password), Err(PasswordOnlyDenial::MfaRequired));
         assert_eq!(
-            decide_password_only(&allowed(), &open, here, &password, true),
-            Err(PasswordOnlyDenial::SecondFactorEnrolled)
+            decide_password_only(&AccessDecision::Denied(DenyReason::NoGrantedGroup), &mfa, here, &password),
+            Err(PasswordOnlyDenial::Policy(PolicyDenial::NotAuthorized(DenyReason::NoGrantedGroup))),
+            "authorization is decided first"
         );
-        assert_eq!(
-            decide_password_only(&AccessDecision::Denied(DenyReason::NoGrantedGroup), &open, here, &password, true),
-            Err(PasswordOnlyDenial::SecondFactorEnrolled),
-            "the enrolled factor is refused first, saying nothing of grants"
-        );
-        assert_eq!(
-            decide_password_only(&allowed(), &mfa, here, &password, false),
-            Err(PasswordOnlyDenial::MfaRequired)
-        );
-        assert_eq!(
-            decide_password_only(&AccessDecision::Denied(DenyReason::NoGrantedGroup), &mfa, here, &password, false),
-            Err(PasswordOnlyDenial::Policy(PolicyDenial::NotAuthorized(DenyReason::NoGrantedGroup)))
-        );
-        for denial in [PasswordOnlyDenial::SecondFactorEnrolled, PasswordOnlyDenial::MfaRequired] {
-            assert!(denial.user_message().ends_with('.') && !denial.as_str().is_empty());
-        }
+        assert!(PasswordOnlyDenial::MfaRequired.user_message().ends_with('.'));
+        assert_eq!(PasswordOnlyDenial::MfaRequired.as_str(), "mfa_required");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use aws_lc_rs::hmac;
 use base64::Engine;
 use tessera_core::{Actor, AppId, Clock, UnixMillis};
 use tessera_store::{KeySlot, NewSigningKey, SETTING_MASTER_KEY_CHECK, Store, StoredKey};
@@ -26,9 +27,14 @@ pub struct KeyService {
     /// made by another process is seen within a second (CONTRACT.md) without a store read per
     /// signature.
     current: Mutex<HashMap<AppId, (Arc<RsaSigner>, UnixMillis)>>,
+    /// Keys [`KeyService::pseudonym`], derived from the master key.
+    pseudonyms: hmac::Key,
 }
 
 const CURRENT_KEY_TTL_MS: i64 = 1000;
+
+/// What the pseudonym key is derived for, from the master key.
+const PSEUDONYM_KEY_LABEL: &[u8] = b"tessera-pseudonym-key:v1";
 
 /// What a sealed private key is bound to: its app and its key id.
 pub fn seal_context(app: AppId, key_id: &str) -> String {
@@ -52,7 +58,9 @@ impl KeyService {
             }
             None => store.set_setting(SETTING_MASTER_KEY_CHECK, &b64.encode(cipher.check_value()?)).await?,
         }
+        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, master_key), PSEUDONYM_KEY_LABEL);
         Ok(KeyService {
+            pseudonyms: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
             store,
             clock,
             cipher,
@@ -146,6 +154,19 @@ impl KeyService {
 
     pub fn open_secret(&self, sealed: &[u8], context: &str) -> Result<Vec<u8>, KeyError> {
         self.cipher.open(sealed, context)
+    }
+
+    /// A keyed digest of `value` for `purpose` (hex, 128 bits): the same value always gives the
+    /// same pseudonym, so records still correlate, but without the master key nobody can test a
+    /// guess against it (a password typed into a name field stays unreadable in the audit
+    /// trail).
+    pub fn pseudonym(&self, purpose: &str, value: &str) -> String {
+        let mut message = Vec::with_capacity(purpose.len() + 1 + value.len());
+        message.extend_from_slice(purpose.as_bytes());
+        message.push(0);
+        message.extend_from_slice(value.as_bytes());
+        let tag = hmac::sign(&self.pseudonyms, &message);
+        tag.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
     fn cached(&self, key_id: &str) -> Option<Arc<RsaSigner>> {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use tessera_core::Clock;
 
@@ -26,28 +26,57 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// Connects and migrates. Requests that need the database fail within the acquire timeout
-    /// when it is down, rather than hanging.
+    /// Connects and migrates. No call waits without a bound: a connection is acquired within
+    /// [`ACQUIRE_TIMEOUT`] (a database that is down answers fast), the server ends any
+    /// statement after [`STATEMENT_TIMEOUT`] and any transaction left idle after
+    /// [`IDLE_TRANSACTION_TIMEOUT`]. Migrations run on a pool of their own, without the
+    /// statement timeout, since rewriting a large table may take longer.
     pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(3))
-            .connect(url)
+        let config_error =
+            |e: sqlx::Error| StoreError::Config(format!("cannot connect to {}: {e}", crate::redact_url(url)));
+        let options: PgConnectOptions = url.parse().map_err(config_error)?;
+        let migrating = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
             .await
-            .map_err(|e| StoreError::Config(format!("cannot connect to {}: {e}", crate::redact_url(url))))?;
+            .map_err(config_error)?;
         let applied: Option<i64> =
             match sqlx::query_scalar::<_, bool>("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-                .fetch_one(&pool)
+                .fetch_one(&migrating)
                 .await?
             {
-                true => sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&pool).await?,
+                true => sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&migrating).await?,
                 false => None,
             };
         crate::sql::check_schema_version(applied, &MIGRATOR)?;
-        MIGRATOR.run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+        MIGRATOR.run(&migrating).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+        migrating.close().await;
+
+        let bounded = options.options([
+            ("statement_timeout", millis(STATEMENT_TIMEOUT)),
+            ("idle_in_transaction_session_timeout", millis(IDLE_TRANSACTION_TIMEOUT)),
+        ]);
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(bounded)
+            .await
+            .map_err(config_error)?;
         let batcher = Self::start_batcher(pool.clone());
         Ok(PgStore { writer: pool.clone(), pool, batcher, cache: ReadCache::disabled(clock.clone()), clock })
     }
+}
+
+/// How long a request waits for a free connection (or for a database that is down).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest any one statement may run on a serving connection.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A transaction its client left open (a request cancelled mid-way) is ended after this.
+const IDLE_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn millis(duration: Duration) -> String {
+    duration.as_millis().to_string()
 }
 
 impl_sql_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow, "BEGIN", "postgres");

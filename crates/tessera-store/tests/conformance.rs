@@ -756,3 +756,26 @@ async fn one_bad_row_fails_only_its_own_caller_in_a_batch(store: Arc<dyn Store>,
     let events = store.list_audit(&AuditQuery { limit: 1000, ..AuditQuery::default() }).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.action == "signin.password").count(), 19);
 }
+
+/// A statement PostgreSQL cannot finish (here: waiting on a lock another session holds) ends
+/// at the store's statement timeout with an error, rather than holding its request forever;
+/// the store serves again once the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_statements_end_at_the_statement_timeout() {
+    let Some(db) = ThrowawayPg::create().await else { return };
+    let store: Arc<dyn Store> = Arc::new(PgStore::connect(&db.url, wall_clock()).await.unwrap());
+    let mut holder = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("LOCK TABLE users IN ACCESS EXCLUSIVE MODE").execute(&mut holder).await.unwrap();
+    let started = std::time::Instant::now();
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(60), store.find_user("alice@contoso.com")).await;
+    let waited = started.elapsed();
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    let after = store.find_user("alice@contoso.com").await;
+    db.drop_database().await;
+    match outcome {
+        Ok(Err(e @ StoreError::Database(_))) => assert!(e.to_string().contains("statement timeout"), "{e}"),
+        other => panic!("expected the statement timeout, got {other:?} after {waited:?}"),
+    }
+    assert!(matches!(after, Err(StoreError::NotFound { .. })), "{after:?}");
+}

@@ -28,7 +28,21 @@ pub enum Failure {
     Refused { status: StatusCode, code: &'static str, title: &'static str, message: String, field: Option<String> },
     /// A WS-Trust request refused in the protocol's own words.
     Fault(TrustFault),
+    /// Too much of a bounded kind of work at once (password checks): answered at once with
+    /// 503 and `Retry-After`, having changed nothing.
+    Busy { retry_after_secs: u32 },
 }
+
+/// 503 with `Retry-After`, on any channel's response.
+fn retry_after(mut response: Response, secs: u32) -> Response {
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+const BUSY_MESSAGE: &str = "Too many people are signing in at this moment. Try again in a few seconds.";
 
 /// How a failure is answered.
 pub trait Channel: Default {
@@ -116,6 +130,9 @@ impl Channel for Page {
     fn render(&self, failure: Failure, reference: Option<String>) -> Response {
         match failure {
             Failure::Refused { status, title, message, .. } => pages::message(status, title, &message),
+            Failure::Busy { retry_after_secs } => {
+                retry_after(pages::message(StatusCode::SERVICE_UNAVAILABLE, "Busy", BUSY_MESSAGE), retry_after_secs)
+            }
             Failure::Internal { .. } | Failure::Fault(_) => pages::failure_page(reference.as_deref()),
         }
     }
@@ -141,6 +158,11 @@ pub struct ErrorDetail {
 
 impl Channel for Json {
     fn render(&self, failure: Failure, _reference: Option<String>) -> Response {
+        if let Failure::Busy { retry_after_secs } = failure {
+            let body =
+                ErrorBody { error: ErrorDetail { code: "busy".into(), message: BUSY_MESSAGE.into(), field: None } };
+            return retry_after(axum::Json(body).into_response(), retry_after_secs);
+        }
         let (status, code, message, field) = match failure {
             Failure::Refused { status, code, message, field, .. } => (status, code, message, field),
             Failure::Internal { unavailable: true, .. } => (
@@ -149,7 +171,7 @@ impl Channel for Json {
                 "the directory is unavailable; retry shortly".to_string(),
                 None,
             ),
-            Failure::Internal { .. } | Failure::Fault(_) => {
+            Failure::Internal { .. } | Failure::Fault(_) | Failure::Busy { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_string(), None)
             }
         };
@@ -173,6 +195,7 @@ impl Channel for Text {
     fn render(&self, failure: Failure, _reference: Option<String>) -> Response {
         match failure {
             Failure::Refused { status, message, .. } => (status, message).into_response(),
+            Failure::Busy { retry_after_secs } => retry_after(BUSY_MESSAGE.into_response(), retry_after_secs),
             Failure::Internal { .. } | Failure::Fault(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable; retry shortly").into_response()
             }
@@ -196,8 +219,13 @@ impl Default for Soap {
 
 impl Channel for Soap {
     fn render(&self, failure: Failure, _reference: Option<String>) -> Response {
+        let busy = match failure {
+            Failure::Busy { retry_after_secs } => Some(retry_after_secs),
+            _ => None,
+        };
         let fault = match failure {
             Failure::Fault(fault) => fault,
+            Failure::Busy { .. } => TrustFault::Unavailable(BUSY_MESSAGE.into()),
             Failure::Refused { message, .. } => TrustFault::InvalidRequest(message),
             Failure::Internal { .. } => {
                 TrustFault::Unavailable("Tessera could not answer now; try again shortly".into())
@@ -207,7 +235,10 @@ impl Channel for Soap {
         let mut response = (status, fault.envelope(self.soap, self.trust, self.relates_to.as_deref())).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(self.soap.content_type()));
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
+        match busy {
+            Some(secs) => retry_after(response, secs),
+            None => response,
+        }
     }
 }
 
@@ -285,6 +316,7 @@ impl From<tessera_auth::AuthError> for Failure {
     fn from(e: tessera_auth::AuthError) -> Self {
         match e {
             tessera_auth::AuthError::Store(store) => store.into(),
+            tessera_auth::AuthError::Busy { retry_after_secs } => Failure::Busy { retry_after_secs },
             other => Failure::Internal { cause: other.to_string(), unavailable: false },
         }
     }

@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .nest("/api/v1", api::router(state.clone()))
         .route_layer(axum::middleware::from_fn(ops::record_metrics))
+        .layer(axum::middleware::from_fn(ops::deadline))
         .with_state(state)
 }
 

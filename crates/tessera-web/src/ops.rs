@@ -1,10 +1,10 @@
 //! Liveness, readiness and Prometheus metrics.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -40,15 +40,17 @@ async fn metrics(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Counts requests and their latency by route template (never by raw path, which would let
-/// clients create unbounded label values).
+/// Counts requests and their latency by route template and method. Every label value comes
+/// from a fixed set (our routes, the standard methods, status codes), never from what a client
+/// sent: a made-up path is `unmatched` and a made-up method `OTHER`, so no client can grow the
+/// label sets, and with them the memory and every scrape.
 pub async fn record_metrics(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
-    let method = request.method().as_str().to_string();
+    let method = method_label(request.method()).to_string();
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
@@ -57,4 +59,35 @@ pub async fn record_metrics(request: Request, next: Next) -> Response {
     metrics::histogram!("tessera_http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The longest any request may take, whatever it waits on (a store that stopped answering
+/// mid-query, a queue): then it is answered 503 with `Retry-After`, logged, and its work is
+/// dropped. Store calls have their own shorter bounds; this is the one that always holds.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(20);
+
+pub async fn deadline(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    match tokio::time::timeout(REQUEST_DEADLINE, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!(%path, deadline_s = REQUEST_DEADLINE.as_secs(), "request ran past its deadline; answered 503");
+            let mut response = (StatusCode::SERVICE_UNAVAILABLE, "unavailable; retry shortly").into_response();
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+        }
+    }
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }

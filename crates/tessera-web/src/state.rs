@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_admin::AdminService;
+use tessera_auth::authenticate::Authenticator;
+use tessera_auth::gate::PasswordGate;
 use tessera_auth::lockout::LockoutPolicy;
 use tessera_auth::session::SessionPolicy;
 use tessera_core::Clock;
@@ -23,6 +25,8 @@ pub struct SignInConfig {
     pub trusted_proxies: Vec<Cidr>,
     /// How far a protocol message's IssueInstant may be from our clock (SECURITY.md §1.4).
     pub clock_skew_ms: i64,
+    /// Bounds the password verifications running at once.
+    pub password_gate: PasswordGate,
 }
 
 impl Default for SignInConfig {
@@ -33,6 +37,7 @@ impl Default for SignInConfig {
             lockout: LockoutPolicy::default(),
             trusted_proxies: Vec::new(),
             clock_skew_ms: 5 * 60 * 1000,
+            password_gate: PasswordGate::default(),
         }
     }
 }
@@ -62,5 +67,18 @@ impl AppState {
     ) -> Result<AppState, tessera_admin::AdminError> {
         let admin = AdminService::new(store.clone(), keys.clone(), public_url)?;
         Ok(AppState { store, clock, public_url: admin.public_url().to_string(), keys, admin, signin, metrics })
+    }
+}
+
+impl AppState {
+    /// The sign-in checks, as every channel runs them.
+    pub fn authenticator(&self) -> Authenticator<'_, dyn Store> {
+        Authenticator {
+            store: &*self.store,
+            clock: &*self.clock,
+            lockout: &self.signin.lockout,
+            secrets: &self.keys,
+            gate: &self.signin.password_gate,
+        }
     }
 }

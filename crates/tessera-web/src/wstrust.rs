@@ -2,7 +2,9 @@
 //! (AD FS's paths, which Windows and Office expect): the usernamemixed endpoints for WS-Trust
 //! 1.3 and 2005, and MEX. A token needs what the browser flow needs: the right password under
 //! the same lockout, a granted group, and the app's policy met, which here cannot include a
-//! second factor: an app that requires MFA, or a user who has a second factor, gets a fault.
+//! second factor: an app that requires MFA gets a fault that says so. A user who has a second
+//! factor gets a password-only token (no `multipleauthn`), on which Entra runs its own MFA, and
+//! the trail says the second factor was not shown.
 //! The portal's password notice is not asked for: a device joining Entra ID has no page to
 //! show it on.
 
@@ -13,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
-use tessera_auth::authenticate::{Authenticator, PasswordAccepted, PasswordOutcome};
+use tessera_auth::authenticate::{NAME_PSEUDONYM, PasswordAccepted, PasswordOutcome};
 use tessera_auth::client::ClientAddresses;
 use tessera_core::app::ENTRA_RELYING_PARTY;
 use tessera_core::policy::{AuthnContext, Factor, decide_password_only};
@@ -126,6 +128,8 @@ enum Refusal {
     Fault { fault: TrustFault, audited: bool },
     /// A failure on our side: logged once, answered as "unavailable".
     Internal(String),
+    /// Too many password checks at once: 503 with `Retry-After`, nothing written.
+    Busy { retry_after_secs: u32 },
 }
 
 impl Refusal {
@@ -155,7 +159,16 @@ macro_rules! internal_refusal {
     )*};
 }
 
-internal_refusal!(StoreError, tessera_auth::AuthError, tessera_keys::KeyError, tessera_xml::XmlError);
+internal_refusal!(StoreError, tessera_keys::KeyError, tessera_xml::XmlError);
+
+impl From<tessera_auth::AuthError> for Refusal {
+    fn from(e: tessera_auth::AuthError) -> Self {
+        match e {
+            tessera_auth::AuthError::Busy { retry_after_secs } => Refusal::Busy { retry_after_secs },
+            other => Refusal::Internal(other.to_string()),
+        }
+    }
+}
 
 async fn answer(
     state: &AppState,
@@ -187,7 +200,7 @@ async fn answer(
     let Ok(from) = ctx.client() else {
         return Err(TrustFault::InvalidRequest("the forwarding header could not be read".into()).into());
     };
-    let authenticator = Authenticator { store: &*state.store, clock: &*state.clock, lockout: &state.signin.lockout };
+    let authenticator = state.authenticator();
     let PasswordAccepted { user, has_second_factor } =
         match authenticator.check_password(from, &request.username, &request.password, "wstrust").await? {
             PasswordOutcome::Accepted(accepted) => *accepted,
@@ -204,7 +217,7 @@ async fn answer(
         };
     let access = state.store.check_access(user.id, app.id).await?;
     let authn = AuthnContext::default().with(Factor::Password, now);
-    if let Err(denial) = decide_password_only(&access, &app.policy, from.client, &authn, has_second_factor) {
+    if let Err(denial) = decide_password_only(&access, &app.policy, from.client, &authn) {
         audit_denied(state, app, &user, from, denial.as_str()).await?;
         return Err(Refusal::audited(TrustFault::RequestFailed(denial.user_message().into())));
     }
@@ -228,7 +241,8 @@ async fn answer(
         "app",
         app.id,
         json!({"user_id": user.id.to_string(), "ip": from.client.to_string(), "assertion_id": assertion_id,
-               "trust": request.trust.name(), "soap": request.soap.name()}),
+               "trust": request.trust.name(), "soap": request.soap.name(), "mfa": false,
+               "second_factor_enrolled": has_second_factor}),
     );
     state.store.append_audit(&Actor::user(user.id), event).await?;
     Ok(xml_response(StatusCode::OK, request.soap.content_type(), envelope))
@@ -262,6 +276,8 @@ async fn refuse(
     let (failure, audited) = match refusal {
         Refusal::Fault { fault, audited } => (Failure::Fault(fault), audited),
         Refusal::Internal(cause) => (Failure::Internal { cause, unavailable: false }, false),
+        // A flood is not written down request by request: that would be the work it avoids.
+        Refusal::Busy { retry_after_secs } => (Failure::Busy { retry_after_secs }, true),
     };
     if !audited {
         let (code, detail) = match &failure {
@@ -273,8 +289,8 @@ async fn refuse(
             AuditAction::WsTrustRefused,
             "app",
             app.id,
-            json!({"reason": code, "detail": detail, "username": username.map(clip), "ip": ip,
-                   "trust": channel.trust.name()}),
+            json!({"reason": code, "detail": detail, "ip": ip, "trust": channel.trust.name(),
+                   "username_pseudonym": username.map(|name| state.keys.pseudonym(NAME_PSEUDONYM, &name.to_ascii_lowercase()))}),
         );
         if let Err(e) = state.store.append_audit(&Actor::ip(&ip), event).await {
             // The fault goes out all the same (it gives nothing away); the lost row is logged.

@@ -86,6 +86,12 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "TESSERA_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
+    /// Serve https with this PEM certificate chain (with --tls-key); SIGHUP reloads it
+    #[arg(long, env = "TESSERA_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, env = "TESSERA_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// A proxy (address or CIDR) whose X-Forwarded-For is believed; repeat for several
     #[arg(long = "trusted-proxy", env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDR")]
     pub trusted_proxies: Vec<String>,

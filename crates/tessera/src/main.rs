@@ -6,6 +6,7 @@ mod config;
 mod master_key;
 mod output;
 mod serve;
+mod tls;
 
 use std::process::ExitCode;
 

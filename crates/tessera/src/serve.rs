@@ -11,6 +11,8 @@ use tessera_store::Store;
 use crate::cli::ServeArgs;
 use crate::config::{DEFAULT_LISTEN, DEFAULT_PUBLIC_URL, Settings};
 use crate::master_key;
+use crate::tls::TlsFiles;
+use axum_server::tls_rustls::RustlsConfig;
 /// How often histogram samples are folded into their summaries when nobody scrapes /metrics.
 const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -21,10 +23,13 @@ pub async fn run(
     args: ServeArgs,
 ) -> anyhow::Result<()> {
     let signin = signin_config(&args)?;
+    let tls = tls_files(&args);
+    // Read before anything is created: a bad certificate or key stops here.
+    let tls_config = tls.as_ref().map(TlsFiles::load).transpose()?;
     let listen = args.listen.or_else(|| settings.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let public_url = match &settings.public_url {
         Some(url) => tessera_core::validate::public_url(url)?,
-        None => default_public_url(&listen),
+        None => default_public_url(&listen, tls.is_some()),
     };
     let keys = Arc::new(master_key::key_service(&settings.data_dir, store.clone(), clock.clone()).await?);
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -56,18 +61,55 @@ pub async fn run(
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
-    tracing::info!(%local, %public_url, "Tessera is serving");
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match (tls, tls_config) {
+        (Some(files), Some(config)) => {
+            let config = RustlsConfig::from_config(config);
+            files.reload_on_sighup(config.clone())?;
+            tracing::info!(%local, %public_url, "Tessera is serving https");
+            let handle = axum_server::Handle::new();
+            let draining = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                draining.graceful_shutdown(None);
+            });
+            axum_server::from_tcp_rustls(listener.into_std()?, config)?
+                .handle(handle)
+                .serve(service)
+                .await
+                .context("server failed")?;
+        }
+        _ => {
+            // SIGHUP would otherwise end the process; without TLS there is nothing to reload.
+            let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .context("cannot listen for SIGHUP")?;
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    tracing::info!("SIGHUP: not serving TLS, so there is nothing to reload");
+                }
+            });
+            tracing::info!(%local, %public_url, "Tessera is serving");
+            axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
+        }
+    }
     tracing::info!("drained in-flight requests; stopped");
     Ok(())
 }
 
-/// Checks the serve flags without side effects.
+fn tls_files(args: &ServeArgs) -> Option<TlsFiles> {
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert: cert.clone(), key: key.clone() }),
+        _ => None,
+    }
+}
+
+/// Checks the serve flags without side effects (the TLS files are read, not kept).
 pub fn check_args(args: &ServeArgs) -> anyhow::Result<()> {
-    signin_config(args).map(|_| ())
+    signin_config(args)?;
+    if let Some(files) = tls_files(args) {
+        files.load()?;
+    }
+    Ok(())
 }
 
 fn signin_config(args: &ServeArgs) -> anyhow::Result<tessera_web::SignInConfig> {
@@ -106,11 +148,14 @@ fn signin_config(args: &ServeArgs) -> anyhow::Result<tessera_web::SignInConfig> 
     })
 }
 
-/// Without a public URL, the address served on, as a browser on this machine reaches it.
-fn default_public_url(listen: &str) -> String {
+/// Without a public URL, the address served on, as a browser on this machine reaches it
+/// (https when serving TLS).
+fn default_public_url(listen: &str, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
     match listen.parse::<std::net::SocketAddr>() {
-        Ok(addr) if addr.ip().is_unspecified() => format!("http://127.0.0.1:{}", addr.port()),
-        Ok(addr) => format!("http://{addr}"),
+        Ok(addr) if addr.ip().is_unspecified() => format!("{scheme}://127.0.0.1:{}", addr.port()),
+        Ok(addr) => format!("{scheme}://{addr}"),
+        Err(_) if tls => DEFAULT_PUBLIC_URL.replacen("http://", "https://", 1),
         Err(_) => DEFAULT_PUBLIC_URL.to_string(),
     }
 }

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use tessera_auth::authenticate::{Authenticator, PasswordAccepted, PasswordOutcome};
+use tessera_auth::authenticate::{PasswordAccepted, PasswordOutcome};
 use tessera_core::User;
 use tessera_core::policy::{AuthnContext, Factor};
 
@@ -91,7 +91,7 @@ pub async fn submit(
     let from = ctx.client()?;
     let username = form.username.trim().to_string();
     let now = state.clock.now_millis();
-    let authenticator = Authenticator { store: &*state.store, clock: &*state.clock, lockout: &state.signin.lockout };
+    let authenticator = state.authenticator();
     let PasswordAccepted { user, has_second_factor } =
         match authenticator.check_password(from, &username, &form.password, "login").await? {
             PasswordOutcome::Accepted(accepted) => *accepted,

@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use tessera_auth::authenticate::{Authenticator, CodeOutcome};
+use tessera_auth::authenticate::CodeOutcome;
 use tessera_auth::enrol::{Confirmation, Enroller, Enrolment};
 use tessera_auth::session::Current;
 use tessera_auth::totp;
@@ -55,8 +55,8 @@ pub async fn submit(
     require_our_form(&state, &ctx, &form.csrf)?;
     let Some(current) = session::current(&state, &ctx).await? else { return Ok(pages::redirect("/login", &[])) };
     let from = ctx.client()?;
-    let authenticator = Authenticator { store: &*state.store, clock: &*state.clock, lockout: &state.signin.lockout };
-    match authenticator.check_second_factor(&state.keys, current.user.id, from, &form.code).await? {
+    let authenticator = state.authenticator();
+    match authenticator.check_second_factor(current.user.id, from, &form.code).await? {
         CodeOutcome::Refused => {
             let page = Mfa { csrf: &form.csrf, continue_id: &continue_id, error: Some(WRONG_CODE) };
             Ok(pages::html(StatusCode::OK, &page, &[]))

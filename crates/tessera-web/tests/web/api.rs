@@ -335,6 +335,40 @@ async fn openapi_document_describes_every_route() {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing");
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    openapi_spec_validator_accepts(&doc);
+    // Every path parameter is in its path; query parameters are declared as such.
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                let in_path = path.contains(&format!("{{{name}}}"));
+                assert_eq!(parameter["in"] == "path", in_path, "{method} {path}: {parameter}");
+            }
+        }
+    }
+}
+
+/// `openapi-spec-validator` (PyPI, in the oracle venv), an implementation of the OpenAPI
+/// specification that is not ours, accepts the document.
+fn openapi_spec_validator_accepts(doc: &Value) {
+    let python = std::env::var_os("TESSERA_ORACLE_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| super::saml::workspace().join(".venv/bin/python"));
+    let installed = std::process::Command::new(&python)
+        .args(["-c", "import openapi_spec_validator"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed && !super::saml::required("openapi-spec-validator (the oracle venv)") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_vec(doc).unwrap()).unwrap();
+    let output =
+        std::process::Command::new(&python).args(["-m", "openapi_spec_validator"]).arg(&file).output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "openapi-spec-validator refuses the document: {said}");
+    assert!(said.contains("OK"), "{said}");
 }
 
 #[tokio::test]

@@ -311,6 +311,27 @@ async fn every_failure_gets_the_same_answer() {
 }
 
 #[tokio::test]
+async fn a_sign_in_past_the_password_gate_is_told_to_retry_and_nothing_is_written() {
+    use std::time::Duration;
+    use tessera_auth::gate::{GateLimits, PasswordGate};
+    let gate = PasswordGate::new(GateLimits { concurrent: 1, queue: 0, wait: Duration::from_millis(1) });
+    let config = SignInConfig { password_gate: gate.clone(), ..config() };
+    let (world, _) = World::build(config, "http://127.0.0.1:8080").await;
+    let before = world.audit_actions().await.len();
+    let taken = gate.turn().await.unwrap();
+    let mut browser = Browser::new(&world);
+    let busy = browser.login("alice@contoso.com", PASSWORD, "").await;
+    assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE, "{}", busy.body);
+    assert_eq!(busy.headers[header::RETRY_AFTER], "2");
+    assert!(busy.body.contains("Try again in a few seconds"), "{}", busy.body);
+    assert!(busy.headers.get(header::SET_COOKIE).is_none_or(|c| !c.to_str().unwrap().starts_with("tessera_session")));
+    assert_eq!(world.audit_actions().await.len(), before, "no failure recorded, nothing counted");
+    drop(taken);
+    let signed_in = browser.login("alice@contoso.com", PASSWORD, "").await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
+}
+
+#[tokio::test]
 async fn forms_without_our_csrf_token_are_refused() {
     let (world, _) = World::new(config()).await;
     let mut browser = Browser::new(&world);

@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tessera_core::policy::AccessPolicy;
 use tessera_core::{Actor, NewUser};
+use tessera_store::AuditQuery;
 
 use super::saml::{b64, doc, find, required, text, workspace, xmlsec1};
 use super::signin::{Browser, PASSWORD, Response, World, config};
@@ -459,7 +460,7 @@ async fn unknown_wrong_and_suspended_users_get_the_same_fault() {
 }
 
 #[tokio::test]
-async fn a_user_with_a_second_factor_gets_no_password_only_token() {
+async fn a_user_with_a_second_factor_gets_a_password_only_token_unless_the_app_requires_mfa() {
     let world = world().await;
     let Some(python) = msal_python() else { return };
     let alice = world.store.find_user("alice@contoso.com").await.unwrap();
@@ -468,10 +469,26 @@ async fn a_user_with_a_second_factor_gets_no_password_only_token() {
     let mut browser = Browser::new(&world);
     let rst = msal_rst(&python, "alice@contoso.com", PASSWORD, PATH_13, ACTION_13);
     let reply = post_rst(&mut browser, PATH_13, ACTION_13, &rst).await;
+    let (token, _) = msal_parse(&python, &reply.body).expect("MSAL reads a token");
+    assert!(token.contains("urn:oasis:names:tc:SAML:1.0:am:password"), "{token}");
+    assert!(!token.contains("multipleauthn"), "no claim of a second factor that was not shown: {token}");
+    let events = world.store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
+    let issued = events.iter().rfind(|e| e.action == "wstrust.issued").expect("audited");
+    assert_eq!(issued.summary["mfa"], false);
+    assert_eq!(issued.summary["second_factor_enrolled"], true);
+
+    // An app that requires MFA cannot be satisfied here: the fault says so, and no token.
+    let app = world.store.find_app("M365").await.unwrap();
+    let policy = AccessPolicy { require_mfa: true, ..Default::default() };
+    world.store.set_app_policy(&Actor::system(), app.id, &policy).await.unwrap();
+    let rst = msal_rst(&python, "alice@contoso.com", PASSWORD, PATH_13, ACTION_13);
+    let reply = post_rst(&mut browser, PATH_13, ACTION_13, &rst).await;
     let error = msal_parse(&python, &reply.body).unwrap_err();
     assert_eq!(error["code"], "f:RequestFailed", "{error}");
-    assert!(error["reason"].as_str().unwrap().contains("second factor"), "{error}");
-    assert!(world.audit_actions().await.iter().any(|a| a == "wstrust.denied"));
+    assert!(error["reason"].as_str().unwrap().contains("multi-factor"), "{error}");
+    let events = world.store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
+    let denied = events.iter().rfind(|e| e.action == "wstrust.denied").expect("audited");
+    assert_eq!(denied.summary["reason"], "mfa_required");
 }
 
 #[tokio::test]

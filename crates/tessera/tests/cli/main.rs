@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tessera_store::test_support::ThrowawayPg;
 
+mod bounds;
+mod tls;
+
 struct Env {
     dir: tempfile::TempDir,
     database_url: Option<String>,

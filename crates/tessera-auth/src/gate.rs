@@ -1,0 +1,113 @@
+//! How many argon2id verifications run at once. Each one takes ~19 MiB and tens of
+//! milliseconds of a core; without a bound, a flood of passwords (wrong ones cost as much as
+//! right ones) takes every thread and all memory. A few run, a bounded queue waits in turn for
+//! a bounded time, and the rest are told at once to come back: 503 with `Retry-After`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::AuthError;
+
+/// Seconds a refused client is asked to wait (`Retry-After`).
+pub const RETRY_AFTER_SECS: u32 = 2;
+
+#[derive(Debug, Clone)]
+pub struct PasswordGate {
+    running: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    limits: GateLimits,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateLimits {
+    /// Verifications at once.
+    pub concurrent: usize,
+    /// Requests that may wait for a turn; more are refused without waiting.
+    pub queue: usize,
+    /// How long a request waits for its turn before it is refused.
+    pub wait: Duration,
+}
+
+impl GateLimits {
+    /// One verification per core, and as many waiting as can run within `wait`.
+    pub fn for_this_machine() -> GateLimits {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        GateLimits { concurrent: cores, queue: cores * 32, wait: Duration::from_secs(2) }
+    }
+}
+
+impl Default for PasswordGate {
+    fn default() -> Self {
+        PasswordGate::new(GateLimits::for_this_machine())
+    }
+}
+
+/// A turn to verify passwords; the next request gets it when this is dropped.
+#[derive(Debug)]
+pub struct PasswordTurn {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl PasswordGate {
+    pub fn new(limits: GateLimits) -> PasswordGate {
+        let limits = GateLimits { concurrent: limits.concurrent.max(1), ..limits };
+        PasswordGate { running: Arc::new(Semaphore::new(limits.concurrent)), waiting: Arc::default(), limits }
+    }
+
+    pub fn limits(&self) -> GateLimits {
+        self.limits
+    }
+
+    /// Waits for a turn (first come, first served), or refuses with [`AuthError::Busy`] when
+    /// the queue is full or the wait runs out.
+    pub async fn turn(&self) -> Result<PasswordTurn, AuthError> {
+        if let Ok(permit) = self.running.clone().try_acquire_owned() {
+            return Ok(PasswordTurn { _permit: permit });
+        }
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.limits.queue {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(AuthError::Busy { retry_after_secs: RETRY_AFTER_SECS });
+        }
+        let acquired = tokio::time::timeout(self.limits.wait, self.running.clone().acquire_owned()).await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        match acquired {
+            Ok(Ok(permit)) => Ok(PasswordTurn { _permit: permit }),
+            _ => Err(AuthError::Busy { retry_after_secs: RETRY_AFTER_SECS }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_turn_waits_only_so_long() {
+        let gate = PasswordGate::new(GateLimits { concurrent: 1, queue: 4, wait: Duration::from_millis(50) });
+        let _taken = gate.turn().await.unwrap();
+        assert!(matches!(gate.turn().await, Err(AuthError::Busy { retry_after_secs: RETRY_AFTER_SECS })));
+        assert_eq!(gate.waiting.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn past_a_full_queue_the_refusal_is_immediate_and_a_released_turn_goes_to_the_one_waiting() {
+        let gate = PasswordGate::new(GateLimits { concurrent: 1, queue: 1, wait: Duration::from_secs(60) });
+        let taken = gate.turn().await.unwrap();
+        let waiter = {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.turn().await.map(|_| ()) })
+        };
+        while gate.waiting.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // Had it queued, this would wait a minute.
+        let refused = tokio::time::timeout(Duration::from_secs(10), gate.turn()).await;
+        assert!(matches!(refused, Ok(Err(AuthError::Busy { .. }))));
+        drop(taken);
+        assert!(waiter.await.unwrap().is_ok());
+        assert_eq!(gate.waiting.load(Ordering::SeqCst), 0);
+    }
+}
