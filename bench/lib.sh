@@ -9,6 +9,16 @@ bench_start() {
     data=$(mktemp -d)
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     base="http://127.0.0.1:$port"
+    local tls=()
+    # TESSERA_BENCH_TLS=1: Tessera serves https itself (`serve --tls-cert`, a fresh self-signed
+    # RSA-2048 certificate); wrk and curl speak TLS to it over keep-alive connections.
+    if [ "${TESSERA_BENCH_TLS:-}" = 1 ]; then
+        openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout "$data/tls-key.pem" \
+            -out "$data/tls-cert.pem" -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+        tls=(--tls-cert "$data/tls-cert.pem" --tls-key "$data/tls-key.pem")
+        base="https://127.0.0.1:$port"
+        curl() { command curl --cacert "$data/tls-cert.pem" "$@"; }
+    fi
     password='bench horse battery staple'
     tessera() { "$bin" --data-dir "$data" --public-url "$base" "$@" >/dev/null; }
     tessera user add alice@contoso.com --password-stdin <<<"$password"
@@ -16,7 +26,7 @@ bench_start() {
     tessera group add-member Staff alice@contoso.com
     tessera app add m365 --domain contoso.com --label M365
     tessera app grant M365 Staff
-    taskset -c 0 "$bin" --data-dir "$data" serve --listen "127.0.0.1:$port" --public-url "$base" 2>"$data/serve.log" &
+    taskset -c 0 "$bin" --data-dir "$data" serve --listen "127.0.0.1:$port" --public-url "$base" "${tls[@]}" 2>"$data/serve.log" &
     server=$!
     trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
     for _ in $(seq 1 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done

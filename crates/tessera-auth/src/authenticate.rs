@@ -12,7 +12,7 @@ use tessera_keys::KeyService;
 use tessera_store::{AuditLog, Location, LockoutStore, MfaStore, StoreError, UserStore};
 
 use crate::client::ClientAddresses;
-use crate::gate::PasswordGate;
+use crate::gate::{PasswordGate, PasswordTurn};
 use crate::lockout::{LockoutPolicy, is_familiar};
 use crate::password::verify_password;
 use crate::secret::{recovery_code_hash, sha256_hex};
@@ -69,10 +69,17 @@ fn dummy_hash() -> Option<&'static str> {
     HASH.get_or_init(|| crate::password::hash_password("tessera-dummy-password-for-timing").ok()).as_deref()
 }
 
-/// argon2id off the async workers: a verification takes tens of milliseconds of CPU.
-async fn verify(password: &str, hash: &str) -> bool {
+/// argon2id off the async workers: a verification takes tens of milliseconds of CPU. The
+/// blocking thread holds the turn until the hash is done, even if the request is dropped.
+async fn verify(turn: PasswordTurn, password: &str, hash: &str) -> bool {
     let (password, hash) = (password.to_string(), hash.to_string());
-    tokio::task::spawn_blocking(move || verify_password(&password, &hash).unwrap_or(false)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || {
+        let right = verify_password(&password, &hash).unwrap_or(false);
+        drop(turn);
+        right
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// What the audit trail calls a factor.
@@ -91,8 +98,23 @@ pub(crate) fn totp_seal_context(user: UserId) -> String {
 
 impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
     /// Checks `username`'s password from `from`; `via` names the channel in the audit trail.
+    /// Waits for a turn at the gate first: refused as busy, it has read and written nothing.
     pub async fn check_password(
         &self,
+        from: &ClientAddresses,
+        username: &str,
+        password: &str,
+        via: &'static str,
+    ) -> Result<PasswordOutcome, AuthError> {
+        let turn = self.gate.turn().await?;
+        self.check_password_in_turn(turn, from, username, password, via).await
+    }
+
+    /// [`Authenticator::check_password`] with a turn the caller took before it wrote
+    /// anything of its own (WS-Trust's replay record).
+    pub async fn check_password_in_turn(
+        &self,
+        turn: PasswordTurn,
         from: &ClientAddresses,
         username: &str,
         password: &str,
@@ -120,10 +142,6 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
         {
             return Ok(PasswordOutcome::Failed);
         }
-        // A turn to verify before anything is read or written: a request refused as busy
-        // changes nothing, and is not counted as a failure.
-        let _turn = self.gate.turn().await?;
-
         // Password spraying: too many different names failing from one address (IPv6: one /64).
         let names = self.store.failed_names_from_ip(&ip_key, now - lockout.spray_window_ms).await?;
         if names >= lockout.spray_names {
@@ -144,7 +162,7 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
 
         let outcome: Result<(), &'static str> = match &user {
             None => {
-                verify(password, dummy).await;
+                verify(turn, password, dummy).await;
                 Err("unknown_user")
             }
             Some(user) => {
@@ -164,11 +182,11 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
                 if !reserved {
                     // Locked for this location: the password is not checked at all (as AD FS),
                     // but the time it would take is spent, so the answer looks the same.
-                    verify(password, dummy).await;
+                    verify(turn, password, dummy).await;
                     Err("locked_out")
                 } else {
                     let hash = user.password_hash.as_deref().unwrap_or(dummy);
-                    let right = verify(password, hash).await && user.password_hash.is_some();
+                    let right = verify(turn, password, hash).await && user.password_hash.is_some();
                     match (right, user.state) {
                         (true, UserState::Active) => Ok(()),
                         (true, UserState::Suspended) => Err("suspended"),

@@ -45,10 +45,22 @@ impl Default for PasswordGate {
     }
 }
 
-/// A turn to verify passwords; the next request gets it when this is dropped.
+/// A turn to verify passwords; the next request gets it when this is dropped. The
+/// verification itself owns it (it runs on a blocking thread that outlives a cancelled
+/// request), so a client that hangs up mid-verification frees no turn early.
 #[derive(Debug)]
 pub struct PasswordTurn {
     _permit: OwnedSemaphorePermit,
+}
+
+/// One place in the queue, given back however the wait ends (a cancelled request included:
+/// a leaked place would shrink the queue for good).
+struct InQueue(Arc<AtomicUsize>);
+
+impl Drop for InQueue {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl PasswordGate {
@@ -67,12 +79,13 @@ impl PasswordGate {
         if let Ok(permit) = self.running.clone().try_acquire_owned() {
             return Ok(PasswordTurn { _permit: permit });
         }
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.limits.queue {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let ahead = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let place = InQueue(self.waiting.clone());
+        if ahead >= self.limits.queue {
             return Err(AuthError::Busy { retry_after_secs: RETRY_AFTER_SECS });
         }
         let acquired = tokio::time::timeout(self.limits.wait, self.running.clone().acquire_owned()).await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        drop(place);
         match acquired {
             Ok(Ok(permit)) => Ok(PasswordTurn { _permit: permit }),
             _ => Err(AuthError::Busy { retry_after_secs: RETRY_AFTER_SECS }),
@@ -90,6 +103,26 @@ mod tests {
         let _taken = gate.turn().await.unwrap();
         assert!(matches!(gate.turn().await, Err(AuthError::Busy { retry_after_secs: RETRY_AFTER_SECS })));
         assert_eq!(gate.waiting.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_request_cancelled_while_it_waits_gives_its_place_back() {
+        let gate = PasswordGate::new(GateLimits { concurrent: 1, queue: 1, wait: Duration::from_secs(60) });
+        let taken = gate.turn().await.unwrap();
+        for _ in 0..3 {
+            let waiter = {
+                let gate = gate.clone();
+                tokio::spawn(async move { gate.turn().await.map(|_| ()) })
+            };
+            while gate.waiting.load(Ordering::SeqCst) == 0 {
+                tokio::task::yield_now().await;
+            }
+            waiter.abort();
+            assert!(waiter.await.unwrap_err().is_cancelled());
+            assert_eq!(gate.waiting.load(Ordering::SeqCst), 0, "the place is given back");
+        }
+        drop(taken);
+        assert!(gate.turn().await.is_ok());
     }
 
     #[tokio::test]

@@ -46,8 +46,9 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(pages)
         .nest("/api/v1", api::router(state.clone()))
+        // The deadline inside the metrics: a request cut short is counted, as its 503.
+        .route_layer(axum::middleware::from_fn(ops::deadline))
         .route_layer(axum::middleware::from_fn(ops::record_metrics))
-        .layer(axum::middleware::from_fn(ops::deadline))
         .with_state(state)
 }
 

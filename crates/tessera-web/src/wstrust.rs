@@ -187,6 +187,9 @@ async fn answer(
     let skew = state.signin.clock_skew_ms;
     request.check(now, skew, &endpoint_url, &[ENTRA_RELYING_PARTY])?;
 
+    // A turn at the password gate before anything is written: a request refused as busy
+    // leaves no replay record behind, so the client's retry is not taken for a replay.
+    let turn = state.signin.password_gate.turn().await?;
     // Replay: a message is accepted once, by its MessageID, or by its bytes when it has none.
     let replay_scope = format!("wstrust:{}", app.id);
     if !state
@@ -201,20 +204,22 @@ async fn answer(
         return Err(TrustFault::InvalidRequest("the forwarding header could not be read".into()).into());
     };
     let authenticator = state.authenticator();
-    let PasswordAccepted { user, has_second_factor } =
-        match authenticator.check_password(from, &request.username, &request.password, "wstrust").await? {
-            PasswordOutcome::Accepted(accepted) => *accepted,
-            PasswordOutcome::Failed => {
-                return Err(Refusal::audited(TrustFault::FailedAuthentication(
-                    "The user name or password is incorrect, or the account cannot sign in now.".into(),
-                )));
-            }
-            PasswordOutcome::Throttled => {
-                return Err(Refusal::audited(TrustFault::FailedAuthentication(
-                    "There have been too many failed sign-ins from this network; wait a few minutes.".into(),
-                )));
-            }
-        };
+    let PasswordAccepted { user, has_second_factor } = match authenticator
+        .check_password_in_turn(turn, from, &request.username, &request.password, "wstrust")
+        .await?
+    {
+        PasswordOutcome::Accepted(accepted) => *accepted,
+        PasswordOutcome::Failed => {
+            return Err(Refusal::audited(TrustFault::FailedAuthentication(
+                "The user name or password is incorrect, or the account cannot sign in now.".into(),
+            )));
+        }
+        PasswordOutcome::Throttled => {
+            return Err(Refusal::audited(TrustFault::FailedAuthentication(
+                "There have been too many failed sign-ins from this network; wait a few minutes.".into(),
+            )));
+        }
+    };
     let access = state.store.check_access(user.id, app.id).await?;
     let authn = AuthnContext::default().with(Factor::Password, now);
     if let Err(denial) = decide_password_only(&access, &app.policy, from.client, &authn) {

@@ -492,6 +492,27 @@ async fn a_user_with_a_second_factor_gets_a_password_only_token_unless_the_app_r
 }
 
 #[tokio::test]
+async fn a_request_past_the_password_gate_is_told_to_retry_and_the_same_message_then_succeeds() {
+    use std::time::Duration;
+    use tessera_auth::gate::{GateLimits, PasswordGate};
+    let gate = PasswordGate::new(GateLimits { concurrent: 1, queue: 0, wait: Duration::from_millis(1) });
+    let world = World::build(tessera_web::SignInConfig { password_gate: gate.clone(), ..config() }, PUBLIC).await.0;
+    let mut browser = Browser::new(&world);
+    let message = rst(PATH_13, &at(0), &at(600), REALM, "");
+    let before = world.audit_actions().await.len();
+    let taken = gate.turn().await.unwrap();
+    let busy = post_rst(&mut browser, PATH_13, ACTION_13, &message).await;
+    assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE, "{}", busy.body);
+    assert_eq!(busy.headers[header::RETRY_AFTER], "2");
+    assert!(busy.body.contains("s:Fault") && busy.body.contains("Try again in a few seconds"), "{}", busy.body);
+    assert_eq!(world.audit_actions().await.len(), before, "nothing written, not even the replay record");
+    drop(taken);
+    let retried = post_rst(&mut browser, PATH_13, ACTION_13, &message).await;
+    assert_eq!(retried.status, StatusCode::OK, "the retry is not taken for a replay: {}", retried.body);
+    assert!(retried.body.contains("RequestSecurityTokenResponse"));
+}
+
+#[tokio::test]
 async fn oversized_message_ids_and_control_characters_in_names_are_refused() {
     let world = world().await;
     let mut browser = Browser::new(&world);

@@ -31,7 +31,10 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        // `TESSERA_TEST_BIN` runs the same tests against another build (a release one, to
+        // measure the figures `bounds` prints).
+        let binary = std::env::var_os("TESSERA_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_tessera").into());
+        let mut cmd = Command::new(binary);
         cmd.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("USER", "tester");
         cmd.env("TESSERA_DATA_DIR", self.data_dir());
         if let Some(url) = &self.database_url {
