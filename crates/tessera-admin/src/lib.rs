@@ -4,6 +4,7 @@
 //! transaction) and returns what changed. The CLI, the REST API and the admin portal parse,
 //! call these, and render; none of them holds a rule of its own.
 
+mod admins;
 mod apps;
 mod audit;
 mod groups;

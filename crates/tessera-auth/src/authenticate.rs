@@ -64,14 +64,14 @@ pub const NAME_PSEUDONYM: &str = "signin-name";
 
 /// A real argon2id hash with the same parameters, verified for unknown users so that they
 /// take as long as known ones. `None` only if hashing itself fails, which callers refuse.
-fn dummy_hash() -> Option<&'static str> {
+pub(crate) fn dummy_hash() -> Option<&'static str> {
     static HASH: OnceLock<Option<String>> = OnceLock::new();
     HASH.get_or_init(|| crate::password::hash_password("tessera-dummy-password-for-timing").ok()).as_deref()
 }
 
 /// argon2id off the async workers: a verification takes tens of milliseconds of CPU. The
 /// blocking thread holds the turn until the hash is done, even if the request is dropped.
-async fn verify(turn: PasswordTurn, password: &str, hash: &str) -> bool {
+pub(crate) async fn verify(turn: PasswordTurn, password: &str, hash: &str) -> bool {
     let (password, hash) = (password.to_string(), hash.to_string());
     tokio::task::spawn_blocking(move || {
         let right = verify_password(&password, &hash).unwrap_or(false);

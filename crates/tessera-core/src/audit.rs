@@ -25,6 +25,11 @@ impl Actor {
     }
 
     /// A signed-in (or half signed-in) user acting for themselves.
+    /// An administrator signed in to the admin portal, by their id.
+    pub fn admin(id: &str) -> Self {
+        Actor(format!("admin:{id}"))
+    }
+
     pub fn user(user: UserId) -> Self {
         Actor(format!("user:{user}"))
     }
@@ -64,6 +69,11 @@ pub enum AuditAction {
     AppSetPolicy,
     AppCertRotate,
     AdminCreate,
+    AdminPasswordSet,
+    AdminDelete,
+    AdminSignin,
+    AdminSigninFailure,
+    AdminSignout,
     ApiTokenCreate,
     ApiTokenRevoke,
     // Signing in, whatever the protocol.
@@ -94,7 +104,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 42] = [
+    pub const ALL: [AuditAction; 47] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -114,6 +124,11 @@ impl AuditAction {
         AuditAction::AppSetPolicy,
         AuditAction::AppCertRotate,
         AuditAction::AdminCreate,
+        AuditAction::AdminPasswordSet,
+        AuditAction::AdminDelete,
+        AuditAction::AdminSignin,
+        AuditAction::AdminSigninFailure,
+        AuditAction::AdminSignout,
         AuditAction::ApiTokenCreate,
         AuditAction::ApiTokenRevoke,
         AuditAction::SigninPassword,
@@ -161,6 +176,11 @@ impl AuditAction {
             AuditAction::AppSetPolicy => "app.set_policy",
             AuditAction::AppCertRotate => "app.cert_rotate",
             AuditAction::AdminCreate => "admin.create",
+            AuditAction::AdminPasswordSet => "admin.password_set",
+            AuditAction::AdminDelete => "admin.delete",
+            AuditAction::AdminSignin => "admin.signin",
+            AuditAction::AdminSigninFailure => "admin.signin_failure",
+            AuditAction::AdminSignout => "admin.signout",
             AuditAction::ApiTokenCreate => "api_token.create",
             AuditAction::ApiTokenRevoke => "api_token.revoke",
             AuditAction::SigninPassword => "signin.password",

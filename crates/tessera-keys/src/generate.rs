@@ -96,6 +96,12 @@ fn subject_common_name(subject: &str) -> String {
 }
 
 /// Hex SHA-256 of a certificate: the thumbprint admins compare.
+/// When a DER certificate stops being valid (Unix milliseconds), or `None` if it cannot be read.
+pub fn certificate_not_after(der: &[u8]) -> Option<i64> {
+    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(certificate.validity().not_after.timestamp().saturating_mul(1000))
+}
+
 pub fn certificate_thumbprint_sha256(der: &[u8]) -> String {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -8,7 +8,7 @@ mod generate;
 mod service;
 
 pub use cipher::{KeyCipher, MASTER_KEY_LEN};
-pub use generate::{KeySize, certificate_thumbprint_sha256, generate_key};
+pub use generate::{KeySize, certificate_not_after, certificate_thumbprint_sha256, generate_key};
 pub use service::{DEFAULT_VALIDITY_DAYS, KeyService, seal_context};
 
 #[derive(Debug, thiserror::Error)]

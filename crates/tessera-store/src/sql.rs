@@ -104,7 +104,7 @@ macro_rules! impl_sql_store {
 
         use crate::sql::{map_unique, next_cursor, parse_id, parse_kind};
         use crate::traits::{
-            AdminStore, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, KeySlot, KeyStore, Location,
+            AdminSession, AdminSignInStore, AdminStore, Administrator, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, KeySlot, KeyStore, Location,
             LockoutCounter, LockoutStore, MfaStore, NewSigningKey, Page, PageRequest, ParkedRequest, ParkingStore, ReplayStore,
             Session, SessionStore, SettingsStore, StoredKey, TotpCredential, UserStore, AuditLog,
         };
@@ -373,6 +373,16 @@ macro_rules! impl_sql_store {
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
+            }
+
+            fn admin_from_row(row: &$row) -> Result<Administrator, StoreError> {
+                Ok(Administrator {
+                    id: row.try_get("id")?,
+                    username: row.try_get("username")?,
+                    password_hash: row.try_get("password_hash")?,
+                    must_change_password: row.try_get("must_change_password")?,
+                    created_at: row.try_get("created_at")?,
+                })
             }
 
             fn token_from_row(row: &$row) -> Result<ApiToken, StoreError> {
@@ -1580,6 +1590,183 @@ macro_rules! impl_sql_store {
                 Self::append_audit(&mut tx, &Actor::system(), at, event).await?;
                 self.commit(tx).await?;
                 Ok(true)
+            }
+
+            async fn create_admin(&self, actor: &Actor, username: &str, password_hash: &str) -> Result<Administrator, StoreError> {
+                let username = tessera_core::validate::label("username", username)?;
+                let id = uuid::Uuid::now_v7().to_string();
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let row = sqlx::query(
+                    "INSERT INTO admins (id, username, password_hash, must_change_password, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id, username, password_hash, must_change_password, created_at",
+                )
+                .bind(&id)
+                .bind(&username)
+                .bind(password_hash)
+                .bind(false)
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| map_unique(e, &[("admins_username_key", "username", format!("an administrator named {username:?} exists already"))]))?;
+                let admin = Self::admin_from_row(&row)?;
+                let event = NewAuditEvent::new(AuditAction::AdminCreate, "admin", &id, json!({"username": username}));
+                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.commit(tx).await?;
+                Ok(admin)
+            }
+
+            async fn find_admin(&self, key: &str) -> Result<Administrator, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, username, password_hash, must_change_password, created_at FROM admins \
+                     WHERE id = $1 OR lower(username) = lower($1)",
+                )
+                .bind(key.trim())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(Self::admin_from_row).transpose()?.ok_or_else(|| StoreError::not_found("administrator", key))
+            }
+
+            async fn list_admins(&self) -> Result<Vec<Administrator>, StoreError> {
+                let rows = sqlx::query("SELECT id, username, password_hash, must_change_password, created_at FROM admins ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(Self::admin_from_row).collect()
+            }
+
+            async fn set_admin_password(
+                &self,
+                actor: &Actor,
+                key: &str,
+                password_hash: &str,
+                must_change: bool,
+            ) -> Result<Administrator, StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let row = sqlx::query(
+                    "UPDATE admins SET password_hash = $1, must_change_password = $2 WHERE id = $3 OR lower(username) = lower($3) \
+                     RETURNING id, username, password_hash, must_change_password, created_at",
+                )
+                .bind(password_hash)
+                .bind(must_change)
+                .bind(key.trim())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let admin = row.as_ref().map(Self::admin_from_row).transpose()?.ok_or_else(|| StoreError::not_found("administrator", key))?;
+                let event = NewAuditEvent::new(AuditAction::AdminPasswordSet, "admin", &admin.id, json!({"username": admin.username, "one_time": must_change}));
+                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.commit(tx).await?;
+                Ok(admin)
+            }
+
+            async fn delete_admin(&self, actor: &Actor, key: &str) -> Result<Administrator, StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                // SQLite's write transaction holds the database lock already; PostgreSQL's
+                // deletes of two different administrators would each count the other.
+                if $backend == "postgres" {
+                    sqlx::query("LOCK TABLE admins IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+                }
+                let row = sqlx::query(
+                    "SELECT id, username, password_hash, must_change_password, created_at FROM admins \
+                     WHERE id = $1 OR lower(username) = lower($1)",
+                )
+                .bind(key.trim())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let admin = row.as_ref().map(Self::admin_from_row).transpose()?.ok_or_else(|| StoreError::not_found("administrator", key))?;
+                // In the same transaction as the count: two deletes at once cannot both pass it.
+                let deleted = sqlx::query("DELETE FROM admins WHERE id = $1 AND (SELECT COUNT(*) FROM admins) > 1")
+                    .bind(&admin.id)
+                    .execute(&mut *tx)
+                    .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(StoreError::Conflict {
+                        field: "username",
+                        message: format!("{:?} is the last administrator; add another before deleting it", admin.username),
+                    });
+                }
+                let event = NewAuditEvent::new(AuditAction::AdminDelete, "admin", &admin.id, json!({"username": admin.username}));
+                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.commit(tx).await?;
+                Ok(admin)
+            }
+        }
+
+        #[async_trait]
+        impl AdminSignInStore for $store {
+            async fn create_admin_session(&self, id_hash: &str, admin_id: &str, now: i64) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("INSERT INTO admin_sessions (id_hash, admin_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)")
+                    .bind(id_hash)
+                    .bind(admin_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| map_unique(e, &[]))?;
+                self.commit(tx).await?;
+                Ok(())
+            }
+
+            async fn admin_session(&self, id_hash: &str) -> Result<Option<AdminSession>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT a.id, a.username, a.password_hash, a.must_change_password, a.created_at, \
+                     s.created_at AS session_created_at, s.last_seen_at \
+                     FROM admin_sessions s JOIN admins a ON a.id = s.admin_id WHERE s.id_hash = $1",
+                )
+                .bind(id_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some(AdminSession {
+                    admin: Self::admin_from_row(&row)?,
+                    created_at: row.try_get("session_created_at")?,
+                    last_seen_at: row.try_get("last_seen_at")?,
+                }))
+            }
+
+            async fn touch_admin_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("UPDATE admin_sessions SET last_seen_at = $1 WHERE id_hash = $2 AND last_seen_at < $1")
+                    .bind(now)
+                    .bind(id_hash)
+                    .execute(&mut *tx)
+                    .await?;
+                self.commit(tx).await?;
+                Ok(())
+            }
+
+            async fn delete_admin_session(&self, id_hash: &str) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("DELETE FROM admin_sessions WHERE id_hash = $1").bind(id_hash).execute(&mut *tx).await?;
+                self.commit(tx).await?;
+                Ok(())
+            }
+
+            async fn reserve_admin_attempt(&self, admin_id: &str, threshold: u32, window_ms: i64, now: i64) -> Result<bool, StoreError> {
+                let mut tx = self.write_tx().await?;
+                let row = sqlx::query(
+                    "INSERT INTO admin_lockout_counters (admin_id, failures, last_failure_at) VALUES ($1, 1, $2) \
+                     ON CONFLICT (admin_id) DO UPDATE SET failures = admin_lockout_counters.failures + 1, \
+                     last_failure_at = excluded.last_failure_at \
+                     WHERE admin_lockout_counters.failures < $3 OR admin_lockout_counters.last_failure_at <= $4 \
+                     RETURNING failures",
+                )
+                .bind(admin_id)
+                .bind(now)
+                .bind(i64::from(threshold))
+                .bind(now - window_ms)
+                .fetch_optional(&mut *tx)
+                .await?;
+                self.commit(tx).await?;
+                Ok(row.is_some())
+            }
+
+            async fn clear_admin_failures(&self, admin_id: &str) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("DELETE FROM admin_lockout_counters WHERE admin_id = $1").bind(admin_id).execute(&mut *tx).await?;
+                self.commit(tx).await?;
+                Ok(())
             }
         }
 

@@ -46,6 +46,18 @@ pub struct ApiToken {
     pub revoked_at: Option<UnixMillis>,
 }
 
+/// An administrator of the admin portal and the REST API. The password hash is for the
+/// sign-in check only; views leave it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Administrator {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    /// The one-time password of the first start: it must be changed at its first use.
+    pub must_change_password: bool,
+    pub created_at: UnixMillis,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
     pub since: Option<UnixMillis>,
@@ -360,6 +372,58 @@ pub trait AdminStore: Send + Sync {
     async fn revoke_api_token(&self, actor: &Actor, key: &str) -> Result<ApiToken, StoreError>;
     /// Creates the first administrator if there is none; false if one exists already.
     async fn create_initial_admin(&self, username: &str, password_hash: &str) -> Result<bool, StoreError>;
+    /// An administrator whose password is their own (not one-time). A taken name (in any
+    /// letter case) is a conflict on `username`.
+    async fn create_admin(
+        &self,
+        actor: &Actor,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<Administrator, StoreError>;
+    /// By id or name (any letter case).
+    async fn find_admin(&self, key: &str) -> Result<Administrator, StoreError>;
+    /// Oldest first.
+    async fn list_admins(&self) -> Result<Vec<Administrator>, StoreError>;
+    async fn set_admin_password(
+        &self,
+        actor: &Actor,
+        key: &str,
+        password_hash: &str,
+        must_change: bool,
+    ) -> Result<Administrator, StoreError>;
+    /// Deletes an administrator, never the last one (a conflict): the deployment must keep
+    /// someone who can administer it.
+    async fn delete_admin(&self, actor: &Actor, key: &str) -> Result<Administrator, StoreError>;
+}
+
+/// An admin portal session and its administrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSession {
+    pub admin: Administrator,
+    pub created_at: UnixMillis,
+    pub last_seen_at: UnixMillis,
+}
+
+/// The admin portal's sign-in state: sessions (ids stored as SHA-256) and the lockout counter
+/// per administrator.
+#[async_trait]
+pub trait AdminSignInStore: Send + Sync {
+    async fn create_admin_session(&self, id_hash: &str, admin_id: &str, now: UnixMillis) -> Result<(), StoreError>;
+    /// The session with its administrator as they are now; none once either is gone.
+    async fn admin_session(&self, id_hash: &str) -> Result<Option<AdminSession>, StoreError>;
+    async fn touch_admin_session(&self, id_hash: &str, now: UnixMillis) -> Result<(), StoreError>;
+    async fn delete_admin_session(&self, id_hash: &str) -> Result<(), StoreError>;
+    /// Counts a password attempt for `admin_id` before it is checked, atomically: false when
+    /// `threshold` failures fall within `window_ms` already (locked).
+    async fn reserve_admin_attempt(
+        &self,
+        admin_id: &str,
+        threshold: u32,
+        window_ms: i64,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError>;
+    /// A right password: the count starts again.
+    async fn clear_admin_failures(&self, admin_id: &str) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -386,6 +450,7 @@ pub trait Store:
     + AuditLog
     + AuditStore
     + AdminStore
+    + AdminSignInStore
     + SettingsStore
 {
 }
@@ -403,6 +468,7 @@ impl<T> Store for T where
         + AuditLog
         + AuditStore
         + AdminStore
+        + AdminSignInStore
         + SettingsStore
 {
 }

@@ -88,6 +88,9 @@ macro_rules! conformance {
 }
 
 conformance!(
+    administrators_round_trip_and_the_last_one_stays,
+    concurrent_deletes_never_remove_the_last_administrator,
+    admin_sessions_end_with_their_administrator_and_attempts_are_counted,
     users_round_trip_and_lookup,
     users_paginate_in_creation_order,
     duplicate_email_upn_or_immutable_id_writes_nothing,
@@ -208,6 +211,105 @@ async fn concurrent_creates_of_one_email_exactly_one_wins(store: Arc<dyn Store>,
     }
     assert_eq!(wins, 1);
     assert_eq!(store.list_users(&PageRequest::first(100)).await.unwrap().items.len(), 1);
+}
+
+async fn administrators_round_trip_and_the_last_one_stays(store: Arc<dyn Store>, _raw: Raw) {
+    assert!(store.create_initial_admin("admin", "$argon2id$first").await.unwrap());
+    let first = store.find_admin("ADMIN").await.unwrap();
+    assert!(first.must_change_password);
+    let erin = store.create_admin(&actor(), "Erin", "$argon2id$erin").await.unwrap();
+    assert!(!erin.must_change_password, "a password set by add is the admin's own");
+    let audit_before = store.list_audit(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap().len();
+    for taken in ["erin", " ERIN ", "admin"] {
+        assert!(matches!(
+            store.create_admin(&actor(), taken, "$argon2id$x").await,
+            Err(StoreError::Conflict { field: "username", .. })
+        ));
+    }
+    assert!(matches!(store.create_admin(&actor(), "", "$argon2id$x").await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.find_admin("nobody").await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(store.set_admin_password(&actor(), "nobody", "h", false).await, Err(StoreError::NotFound { .. })));
+    let audit_after = store.list_audit(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap().len();
+    assert_eq!(audit_before, audit_after, "refusals write nothing");
+    assert_eq!(store.find_admin(&erin.id).await.unwrap().username, "Erin");
+    let names: Vec<String> = store.list_admins().await.unwrap().into_iter().map(|a| a.username).collect();
+    assert_eq!(names, ["admin", "Erin"]);
+
+    let changed = store.set_admin_password(&actor(), "admin", "$argon2id$new", false).await.unwrap();
+    assert_eq!((changed.password_hash.as_str(), changed.must_change_password), ("$argon2id$new", false));
+    assert_eq!(store.delete_admin(&actor(), "admin").await.unwrap().id, first.id);
+    assert!(
+        matches!(store.delete_admin(&actor(), "erin").await, Err(StoreError::Conflict { .. })),
+        "the last one stays"
+    );
+    assert_eq!(store.list_admins().await.unwrap().len(), 1);
+    let actions: Vec<String> = store
+        .list_audit(&AuditQuery { limit: 1000, ..Default::default() })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .filter(|a| a.starts_with("admin."))
+        .collect();
+    assert_eq!(actions, ["admin.create", "admin.create", "admin.password_set", "admin.delete"]);
+}
+
+async fn concurrent_deletes_never_remove_the_last_administrator(store: Arc<dyn Store>, _raw: Raw) {
+    for round in 0..5 {
+        let names = [format!("a{round}"), format!("b{round}")];
+        for name in &names {
+            store.create_admin(&actor(), name, "$argon2id$x").await.unwrap();
+        }
+        let others: Vec<String> =
+            store.list_admins().await.unwrap().into_iter().map(|a| a.username).filter(|n| !names.contains(n)).collect();
+        for other in others {
+            store.delete_admin(&actor(), &other).await.unwrap();
+        }
+        let tasks: Vec<_> = names
+            .iter()
+            .map(|name| {
+                let (store, name) = (store.clone(), name.clone());
+                tokio::spawn(async move { store.delete_admin(&actor(), &name).await })
+            })
+            .collect();
+        let mut deleted = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => deleted += 1,
+                Err(StoreError::Conflict { .. }) => {}
+                Err(other) => panic!("unexpected error: {other:?}"),
+            }
+        }
+        assert_eq!(deleted, 1, "round {round}");
+        assert_eq!(store.list_admins().await.unwrap().len(), 1, "round {round}");
+    }
+}
+
+async fn admin_sessions_end_with_their_administrator_and_attempts_are_counted(store: Arc<dyn Store>, _raw: Raw) {
+    let erin = store.create_admin(&actor(), "erin", "$argon2id$erin").await.unwrap();
+    store.create_admin(&actor(), "frank", "$argon2id$frank").await.unwrap();
+    store.create_admin_session("hash-1", &erin.id, 1_000).await.unwrap();
+    let session = store.admin_session("hash-1").await.unwrap().unwrap();
+    assert_eq!((session.admin.username.as_str(), session.created_at, session.last_seen_at), ("erin", 1_000, 1_000));
+    store.touch_admin_session("hash-1", 5_000).await.unwrap();
+    store.touch_admin_session("hash-1", 4_000).await.unwrap();
+    assert_eq!(store.admin_session("hash-1").await.unwrap().unwrap().last_seen_at, 5_000, "never moves back");
+    assert!(store.admin_session("hash-2").await.unwrap().is_none());
+    assert!(store.create_admin_session("hash-3", "no-such-admin", 1_000).await.is_err());
+    store.delete_admin_session("hash-1").await.unwrap();
+    assert!(store.admin_session("hash-1").await.unwrap().is_none());
+    store.create_admin_session("hash-4", &erin.id, 1_000).await.unwrap();
+    store.delete_admin(&actor(), "erin").await.unwrap();
+    assert!(store.admin_session("hash-4").await.unwrap().is_none(), "a deleted administrator's session is gone");
+
+    let frank = store.find_admin("frank").await.unwrap();
+    for n in 0..3 {
+        assert!(store.reserve_admin_attempt(&frank.id, 3, 60_000, 10_000 + n).await.unwrap());
+    }
+    assert!(!store.reserve_admin_attempt(&frank.id, 3, 60_000, 20_000).await.unwrap(), "locked");
+    assert!(store.reserve_admin_attempt(&frank.id, 3, 60_000, 80_000).await.unwrap(), "one attempt per window");
+    store.clear_admin_failures(&frank.id).await.unwrap();
+    assert!(store.reserve_admin_attempt(&frank.id, 3, 60_000, 80_001).await.unwrap());
 }
 
 async fn memberships_and_groups(store: Arc<dyn Store>, _raw: Raw) {

@@ -6,6 +6,7 @@
 //! each other; this file composes their routers and sends a resumed sign-on back to its
 //! protocol.
 
+mod admin_portal;
 pub mod api;
 mod error;
 mod launch;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .merge(shell::router())
         .merge(signin::router())
+        .merge(admin_portal::router())
         .merge(launch::router())
         .merge(saml::router())
         .merge(wsfed::router())

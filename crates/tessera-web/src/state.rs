@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_admin::AdminService;
+use tessera_auth::admin::AdminSignIn;
 use tessera_auth::authenticate::Authenticator;
 use tessera_auth::gate::PasswordGate;
 use tessera_auth::lockout::LockoutPolicy;
@@ -27,6 +28,9 @@ pub struct SignInConfig {
     pub clock_skew_ms: i64,
     /// Bounds the password verifications running at once.
     pub password_gate: PasswordGate,
+    /// How long admin portal sessions live: shorter than users', since they can change
+    /// everything.
+    pub admin_session: SessionPolicy,
 }
 
 impl Default for SignInConfig {
@@ -38,6 +42,7 @@ impl Default for SignInConfig {
             trusted_proxies: Vec::new(),
             clock_skew_ms: 5 * 60 * 1000,
             password_gate: PasswordGate::default(),
+            admin_session: SessionPolicy { idle_timeout_ms: 30 * 60 * 1000, absolute_timeout_ms: 8 * 60 * 60 * 1000 },
         }
     }
 }
@@ -71,6 +76,18 @@ impl AppState {
 }
 
 impl AppState {
+    /// The admin portal's sign-in and sessions.
+    pub fn admin_sign_in(&self) -> AdminSignIn<'_, dyn Store> {
+        AdminSignIn {
+            store: &*self.store,
+            clock: &*self.clock,
+            lockout: &self.signin.lockout,
+            secrets: &self.keys,
+            gate: &self.signin.password_gate,
+            sessions: &self.signin.admin_session,
+        }
+    }
+
     /// The sign-in checks, as every channel runs them.
     pub fn authenticator(&self) -> Authenticator<'_, dyn Store> {
         Authenticator {

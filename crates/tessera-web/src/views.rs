@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use tessera_core::{AppKind, Application, AuditEvent, Group, User, format_millis};
-use tessera_store::ApiToken;
+use tessera_store::{Administrator, ApiToken};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -188,6 +188,27 @@ impl From<&ApiToken> for ApiTokenView {
             name: t.name.clone(),
             created_at: format_millis(t.created_at),
             revoked_at: t.revoked_at.map(format_millis),
+        }
+    }
+}
+
+/// An administrator, without the password hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminView {
+    pub id: String,
+    pub username: String,
+    /// The one-time password of the first start is still in use.
+    pub must_change_password: bool,
+    pub created_at: String,
+}
+
+impl From<&Administrator> for AdminView {
+    fn from(a: &Administrator) -> Self {
+        AdminView {
+            id: a.id.clone(),
+            username: a.username.clone(),
+            must_change_password: a.must_change_password,
+            created_at: format_millis(a.created_at),
         }
     }
 }

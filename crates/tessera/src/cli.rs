@@ -378,6 +378,22 @@ pub enum AuditCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
+    /// Add an administrator with a password of their own, read from one line of standard input
+    Add {
+        name: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Set an administrator's password from one line of standard input
+    SetPassword {
+        name: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List administrators
+    List,
+    /// Delete an administrator (never the last one)
+    Delete { name: String },
     /// REST API tokens
     #[command(subcommand)]
     Token(TokenCommand),

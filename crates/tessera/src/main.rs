@@ -52,6 +52,7 @@ fn list_command(kind: &str) -> &'static str {
         "user" => "user",
         "group" => "group",
         "application" => "app",
+        "administrator" => "admin",
         _ => "admin token",
     }
 }

@@ -24,6 +24,8 @@ pub struct RequestContext {
     pub browser_id: Option<String>,
     /// The cookie our forms' CSRF token must match.
     pub csrf_cookie: Option<String>,
+    /// The admin portal's session cookie (sent to `/admin` only).
+    pub admin_session_id: Option<String>,
     /// `Sec-Fetch-Site`: where the browser says the request comes from.
     pub fetch_site: Option<String>,
     /// `Sec-Fetch-Dest`: what the browser will do with the answer.
@@ -42,6 +44,7 @@ impl RequestContext {
             session_id: cookies::read(headers, cookies::SESSION),
             browser_id: cookies::read(headers, cookies::BROWSER),
             csrf_cookie: cookies::read(headers, cookies::CSRF),
+            admin_session_id: cookies::read(headers, cookies::ADMIN_SESSION),
             fetch_site: text("sec-fetch-site"),
             fetch_dest: text("sec-fetch-dest"),
             // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even for our

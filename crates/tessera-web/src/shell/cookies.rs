@@ -7,6 +7,9 @@ use axum::http::header::COOKIE;
 pub const SESSION: &str = "tessera_session";
 pub const CSRF: &str = "tessera_csrf";
 pub const BROWSER: &str = "tessera_browser";
+/// The admin portal's session: its own cookie, sent only to `/admin` and never cross-site.
+pub const ADMIN_SESSION: &str = "tessera_admin";
+const ADMIN_PATH: &str = "/admin";
 
 /// The value of cookie `name`, if the request carries it once (duplicates are refused, so a
 /// planted cookie cannot shadow ours).
@@ -57,6 +60,23 @@ impl CookiePolicy {
         }
         if let Some(age) = max_age_seconds {
             cookie.push_str(&format!("; Max-Age={age}"));
+        }
+        cookie
+    }
+
+    /// The admin session cookie: `Path=/admin`, `SameSite=Strict`, `HttpOnly`, `Secure` on https.
+    pub fn admin_session(&self, value: &str) -> String {
+        let mut cookie = format!("{ADMIN_SESSION}={value}; Path={ADMIN_PATH}; HttpOnly; SameSite=Strict");
+        if self.secure {
+            cookie.push_str("; Secure");
+        }
+        cookie
+    }
+
+    pub fn clear_admin_session(&self) -> String {
+        let mut cookie = format!("{ADMIN_SESSION}=; Path={ADMIN_PATH}; HttpOnly; SameSite=Strict; Max-Age=0");
+        if self.secure {
+            cookie.push_str("; Secure");
         }
         cookie
     }

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
+mod admin_portal;
 mod api;
 mod saml;
 mod signin;

@@ -1,7 +1,8 @@
 use tessera_admin::{AdminError, AuditRequest};
-use tessera_web::views::{ApiTokenView, AuditView};
+use tessera_store::Administrator;
+use tessera_web::views::{AdminView, ApiTokenView, AuditView};
 
-use super::Ctx;
+use super::{Ctx, read_password_stdin};
 use crate::cli::{AdminCommand, AuditCommand, TokenCommand};
 use crate::output;
 
@@ -26,7 +27,46 @@ pub async fn audit(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
 }
 
 pub async fn run(ctx: &Ctx, cmd: AdminCommand) -> anyhow::Result<()> {
-    let AdminCommand::Token(cmd) = cmd;
+    let service = ctx.admin().await?;
+    let shown = |administrator: &Administrator, done: &str| -> anyhow::Result<()> {
+        if ctx.settings.json {
+            return output::json(&AdminView::from(administrator));
+        }
+        println!("{done} administrator {:?}", administrator.username);
+        Ok(())
+    };
+    match cmd {
+        AdminCommand::Add { name, password_stdin: _ } => {
+            let added = service.add_admin(&ctx.actor, &name, read_password_stdin()?).await?;
+            shown(&added, "added")
+        }
+        AdminCommand::SetPassword { name, password_stdin: _ } => {
+            let changed = service.set_admin_password(&ctx.actor, &name, read_password_stdin()?).await?;
+            shown(&changed, "set the password of")
+        }
+        AdminCommand::Delete { name } => {
+            let deleted = service.delete_admin(&ctx.actor, &name).await?;
+            shown(&deleted, "deleted")
+        }
+        AdminCommand::List => {
+            let views: Vec<AdminView> = service.list_admins().await?.iter().map(AdminView::from).collect();
+            if ctx.settings.json {
+                return output::json(&views);
+            }
+            let rows = views
+                .into_iter()
+                .map(|a| {
+                    vec![a.id, a.username, a.created_at, if a.must_change_password { "one-time" } else { "own" }.into()]
+                })
+                .collect();
+            output::table(&["ID", "NAME", "CREATED", "PASSWORD"], rows);
+            Ok(())
+        }
+        AdminCommand::Token(cmd) => token(ctx, cmd).await,
+    }
+}
+
+async fn token(ctx: &Ctx, cmd: TokenCommand) -> anyhow::Result<()> {
     let admin = ctx.admin().await?;
     match cmd {
         TokenCommand::Create { name } => {

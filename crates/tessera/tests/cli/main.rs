@@ -318,6 +318,52 @@ fn api_tokens_are_shown_once_and_revocable() {
     env.fails(&["admin", "token", "revoke", "deploy"], 1);
 }
 
+#[test]
+fn administrators_are_added_listed_given_passwords_and_deleted_but_never_the_last() {
+    let env = Env::sqlite();
+    let added = env.run_with_stdin(&["admin", "add", "erin", "--password-stdin", "--json"], "erin's own password\n");
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let erin: Value = serde_json::from_slice(&added.stdout).unwrap();
+    assert_eq!((erin["username"].as_str(), erin["must_change_password"].as_bool()), (Some("erin"), Some(false)));
+    assert!(erin.get("password_hash").is_none() && !erin.to_string().contains("argon2"), "{erin}");
+    assert_eq!(env.json(&["admin", "list"]).as_array().unwrap().len(), 1);
+
+    let audit_before = env.json(&["audit", "list"]).as_array().unwrap().len();
+    let refused = [
+        (vec!["admin", "add", "ERIN", "--password-stdin"], "another password\n", 1, "exists already"),
+        (vec!["admin", "add", "frank", "--password-stdin"], "short\n", 1, "password"),
+        (vec!["admin", "add", "", "--password-stdin"], "a fine password\n", 1, "username"),
+        (vec!["admin", "add", "frank"], "", 2, "--password-stdin"),
+        (vec!["admin", "set-password", "nobody", "--password-stdin"], "a fine password\n", 1, "admin list"),
+        (vec!["admin", "delete", "erin"], "", 1, "last administrator"),
+    ];
+    for (args, stdin, code, said) in refused {
+        let out = env.run_with_stdin(&args, stdin);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+    }
+    assert_eq!(env.json(&["audit", "list"]).as_array().unwrap().len(), audit_before, "refusals write nothing");
+
+    let out = env.run_with_stdin(&["admin", "add", "frank", "--password-stdin"], "frank's own password\n");
+    assert!(out.status.success());
+    let out = env.run_with_stdin(&["admin", "set-password", "Frank", "--password-stdin"], "a newer password\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    env.ok(&["admin", "delete", "erin"]);
+    let left = env.json(&["admin", "list"]);
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    assert_eq!(left[0]["username"], "frank");
+    let actions: Vec<String> = env
+        .json(&["audit", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .filter(|a| a.starts_with("admin."))
+        .collect();
+    assert_eq!(actions, ["admin.create", "admin.create", "admin.password_set", "admin.delete"]);
+}
+
 // ---- serve ----
 
 fn free_port() -> u16 {

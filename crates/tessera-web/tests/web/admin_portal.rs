@@ -1,0 +1,158 @@
+//! The admin portal's sign-in and its SSO Applications list, in-process: the first
+//! administrator's one-time password, the admin session cookie, lockout, CSRF and session
+//! expiry, and that nothing but a live admin session opens it.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use tessera_core::{ManualClock, SystemClock};
+use tessera_store::AuditQuery;
+
+use super::signin::{Browser, World, config};
+
+const ONE_TIME: &str = "one-time password 1234";
+const OWN: &str = "the administrator's own password";
+const MINUTE: i64 = 60_000;
+
+async fn world_with_admin(clock: Option<Arc<ManualClock>>) -> World {
+    let world = match clock {
+        Some(clock) => World::on_clock(config(), clock).await.0,
+        None => World::build_with_clock(config(), "http://127.0.0.1:8080", Arc::new(SystemClock)).await.0,
+    };
+    let hash = tessera_auth::password::hash_password(ONE_TIME).unwrap();
+    assert!(world.store.create_initial_admin("admin", &hash).await.unwrap());
+    world
+}
+
+async fn admin_login(browser: &mut Browser<'_>, username: &str, password: &str) -> super::signin::Response {
+    browser.get("/admin/login").await;
+    let csrf = browser.csrf();
+    browser.post("/admin/login", &[("username", username), ("password", password), ("csrf", &csrf)]).await
+}
+
+#[tokio::test]
+async fn the_first_administrator_changes_the_one_time_password_then_sees_sso_applications() {
+    let world = world_with_admin(None).await;
+    let mut browser = Browser::new(&world);
+    assert_eq!(browser.get("/admin").await.location.as_deref(), Some("/admin/applications"));
+    assert_eq!(browser.get("/admin/applications").await.location.as_deref(), Some("/admin/login"));
+
+    let signed_in = admin_login(&mut browser, "ADMIN", ONE_TIME).await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
+    assert_eq!(signed_in.location.as_deref(), Some("/admin/password"));
+    let cookie = signed_in.headers[axum::http::header::SET_COOKIE].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("tessera_admin="), "{cookie}");
+    for attribute in ["Path=/admin", "HttpOnly", "SameSite=Strict"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    // Nothing else opens before the one-time password is replaced.
+    assert_eq!(browser.get("/admin/applications").await.location.as_deref(), Some("/admin/password"));
+    let page = browser.get("/admin/password").await;
+    assert!(page.body.contains("Choose your password"), "{}", page.body);
+    let csrf = browser.csrf();
+    for (password, confirm, said) in
+        [(OWN, "something else entirely", "not the same"), ("short", "short", "password must be")]
+    {
+        let refused =
+            browser.post("/admin/password", &[("password", password), ("confirm", confirm), ("csrf", &csrf)]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.body.contains(said), "{said}: {}", refused.body);
+    }
+    let changed = browser.post("/admin/password", &[("password", OWN), ("confirm", OWN), ("csrf", &csrf)]).await;
+    assert_eq!(changed.location.as_deref(), Some("/admin/applications"));
+    let admin = world.store.find_admin("admin").await.unwrap();
+    assert!(!admin.must_change_password);
+    assert!(tessera_auth::password::verify_password(OWN, &admin.password_hash).unwrap());
+
+    let list = browser.get("/admin/applications").await;
+    assert_eq!(list.status, StatusCode::OK);
+    for expected in ["SSO Applications", "Wiki", "Payroll", "M365", "contoso.com", "Microsoft 365", "Bookmark"] {
+        assert!(list.body.contains(expected), "{expected}: {}", list.body);
+    }
+    let csp = list.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    let found = browser.get("/admin/applications?q=microsoft").await;
+    assert!(found.body.contains("M365") && !found.body.contains("Payroll"), "{}", found.body);
+    let none = browser.get("/admin/applications?q=%3Cscript%3E").await;
+    assert!(none.body.contains("No application matches") && !none.body.contains("<script>"), "{}", none.body);
+
+    let csrf = browser.csrf();
+    let out = browser.post("/admin/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.location.as_deref(), Some("/admin/login"));
+    assert_eq!(browser.get("/admin/applications").await.location.as_deref(), Some("/admin/login"));
+
+    let events = world.store.list_audit(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap();
+    let by_admin: Vec<&str> =
+        events.iter().filter(|e| e.actor == format!("admin:{}", admin.id)).map(|e| e.action.as_str()).collect();
+    assert_eq!(by_admin, ["admin.signin", "admin.password_set", "admin.signout"]);
+}
+
+#[tokio::test]
+async fn wrong_passwords_forged_forms_user_sessions_and_dead_sessions_open_nothing() {
+    let clock = Arc::new(ManualClock::at(1_800_000_000_000));
+    let world = world_with_admin(Some(clock.clone())).await;
+    world
+        .store
+        .set_admin_password(
+            &tessera_core::Actor::system(),
+            "admin",
+            &tessera_auth::password::hash_password(OWN).unwrap(),
+            false,
+        )
+        .await
+        .unwrap();
+
+    // A user portal session is not an admin session.
+    let mut user = Browser::signed_in(&world, "10.0.0.5").await;
+    assert_eq!(user.get("/admin/applications").await.location.as_deref(), Some("/admin/login"));
+
+    // A form from elsewhere (no CSRF cookie, or the wrong token) is refused and writes nothing.
+    let before = world.audit_actions().await.len();
+    let mut forger = Browser::new(&world).from("10.0.0.6");
+    let forged = forger.post("/admin/login", &[("username", "admin"), ("password", OWN), ("csrf", "forged")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(world.audit_actions().await.len(), before);
+
+    // Unknown names and wrong passwords get one answer; past the threshold, even the right
+    // password is refused until the window passes.
+    let mut attacker = Browser::new(&world).from("10.0.0.7");
+    let unknown = admin_login(&mut attacker, "root", OWN).await;
+    let wrong = admin_login(&mut attacker, "admin", "wrong password!").await;
+    assert_eq!((unknown.status, wrong.status), (StatusCode::OK, StatusCode::OK));
+    assert!(unknown.body.contains("incorrect") && wrong.body.contains("incorrect"));
+    for _ in 0..2 {
+        admin_login(&mut attacker, "admin", "wrong password!").await;
+    }
+    let locked = admin_login(&mut attacker, "admin", OWN).await;
+    assert_eq!(locked.status, StatusCode::OK, "locked: the right password gets the same page");
+    assert!(
+        locked
+            .headers
+            .get(axum::http::header::SET_COOKIE)
+            .is_none_or(|c| !c.to_str().unwrap().starts_with("tessera_admin"))
+    );
+    clock.advance(30 * MINUTE + 1);
+    let mut admin = Browser::new(&world).from("10.0.0.8");
+    assert_eq!(admin_login(&mut admin, "admin", OWN).await.location.as_deref(), Some("/admin/applications"));
+    let events = world.store.list_audit(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap();
+    let failures = events.iter().filter(|e| e.action == "admin.signin_failure").count();
+    assert_eq!(failures, 5, "the locked attempt is a failure too");
+    assert!(!serde_json::to_string(&events).unwrap().contains("\"root\""), "an unknown name is kept as a pseudonym");
+
+    // Idle for the admin idle timeout (30 minutes): signed out.
+    assert_eq!(admin.get("/admin/applications").await.status, StatusCode::OK);
+    clock.advance(30 * MINUTE);
+    assert_eq!(admin.get("/admin/applications").await.location.as_deref(), Some("/admin/login"));
+
+    // A deleted administrator's session ends with them.
+    let mut doomed = Browser::new(&world).from("10.0.0.9");
+    world
+        .store
+        .create_admin(&tessera_core::Actor::system(), "erin", &tessera_auth::password::hash_password(OWN).unwrap())
+        .await
+        .unwrap();
+    admin_login(&mut doomed, "erin", OWN).await;
+    assert_eq!(doomed.get("/admin/applications").await.status, StatusCode::OK);
+    world.store.delete_admin(&tessera_core::Actor::system(), "erin").await.unwrap();
+    assert_eq!(doomed.get("/admin/applications").await.location.as_deref(), Some("/admin/login"));
+}
