@@ -4,11 +4,14 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { artifacts, launchChromium, runCli, shot, startServer } from './harness.mjs';
+import { artifacts, launchChromium, root, runCli, shot, startServer } from './harness.mjs';
+
+const python = process.env.TESSERA_ORACLE_PYTHON ?? join(root, '.venv/bin/python');
 
 const servers = [];
 let browser;
@@ -48,13 +51,87 @@ for (const javaScriptEnabled of [true, false]) {
     assert.equal(new URL(page.url()).pathname, '/admin/applications');
     await page.getByRole('heading', { name: 'SSO Applications' }).waitFor();
     const table = page.getByRole('table', { name: 'Configured applications' });
-    await table.getByRole('cell', { name: /Microsoft 365 \(contoso\.com\)/ }).waitFor();
-    await table.getByRole('cell', { name: /Intranet/ }).waitFor();
+    await table.getByRole('link', { name: 'Microsoft 365 (contoso.com)' }).waitFor();
+    await table.getByRole('link', { name: 'Intranet' }).waitFor();
     await shot(page, join(artifacts, `${name}-03-sso-applications.png`), { fullPage: true });
     await page.getByLabel('Search applications').fill('intranet');
     await page.getByRole('button', { name: 'Search' }).click();
     assert.equal(await page.getByRole('row').count(), 2, 'the header and Intranet');
     await shot(page, join(artifacts, `${name}-04-search.png`), { fullPage: true });
+
+    await page.getByLabel('Search applications').fill('');
+    await page.getByRole('button', { name: 'Search' }).click();
+
+    // The seed: + Add New Application, Microsoft 365 from the catalog, Display Label, Save
+    // Application, Configure Application.
+    runCli(dataDir, ['group', 'add', 'Staff']);
+    runCli(dataDir, ['user', 'add', 'zoe@fabrikam.com']);
+    runCli(dataDir, ['group', 'add-member', 'Staff', 'zoe@fabrikam.com']);
+    await page.getByRole('link', { name: '+ Add New Application' }).click();
+    await page.getByLabel('Search').fill('microsoft');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await shot(page, join(artifacts, `${name}-05-catalog.png`), { fullPage: true });
+    await page.getByRole('link', { name: 'Next: Microsoft 365' }).click();
+    await page.getByLabel('Domain to federate').fill('fabrikam.com');
+    await page.getByLabel('Display Label').fill('Fabrikam Microsoft 365');
+    await page.getByLabel('Description').fill('Mail and Office for Fabrikam');
+    await shot(page, join(artifacts, `${name}-06-general.png`), { fullPage: true });
+    await page.getByRole('button', { name: 'Save Application' }).click();
+    await page.getByRole('status').filter({ hasText: 'saved' }).waitFor();
+    await page.getByRole('link', { name: 'Configure Application' }).click();
+
+    // The SSO tab: IdP Entity ID, Login URL, IDP URL; Export Metadata, read by pysaml2.
+    await page.getByRole('link', { name: 'SSO', exact: true }).waitFor();
+    const body = await page.locator('main').innerText();
+    assert.match(body, /IdP Entity ID\s+https?:\/\/\S+\/m365\/fabrikam\.com/);
+    assert.match(body, /Login URL\s+\S*fabrikam\.com/);
+    assert.match(body, /IDP URL\s+fabrikam\.com/);
+    await shot(page, join(artifacts, `${name}-07-sso.png`), { fullPage: true });
+    const metadataPath = join(dataDir, 'exported-metadata.xml');
+    if (javaScriptEnabled) {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Export Metadata' }).click()]);
+      assert.equal(download.suggestedFilename(), 'tessera-fabrikam.com-metadata.xml');
+      await download.saveAs(metadataPath);
+      const read = JSON.parse(execFileSync(python, [join(root, 'interop/saml_metadata_pysaml2.py'), metadataPath], { encoding: 'utf8' }));
+      assert.match(read.entity_id, /\/m365\/fabrikam\.com/);
+      assert.equal(read.signing_certificates, 1);
+    }
+
+    // User Groups: authorize Staff.
+    await page.getByRole('link', { name: 'User Groups' }).click();
+    await page.getByRole('checkbox', { name: 'Staff' }).check();
+    await page.getByRole('button', { name: 'save' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+    assert.ok(await page.getByRole('checkbox', { name: 'Staff' }).isChecked());
+    await shot(page, join(artifacts, `${name}-08-user-groups.png`), { fullPage: true });
+    const access = JSON.parse(runCli(dataDir, ['app', 'access', 'Fabrikam Microsoft 365', 'zoe@fabrikam.com', '--json']));
+    assert.equal(access.allowed, true, JSON.stringify(access));
+
+    // Regenerate the certificate through its warning.
+    const before = JSON.parse(runCli(dataDir, ['app', 'show', 'Fabrikam Microsoft 365', '--json'])).signing_certificate;
+    await page.getByRole('link', { name: 'SSO', exact: true }).click();
+    await page.getByRole('link', { name: 'Regenerate certificate' }).click();
+    await page.getByRole('alert').filter({ hasText: 'SSO breaks' }).waitFor();
+    await shot(page, join(artifacts, `${name}-09-regenerate-warning.png`), { fullPage: true });
+    await page.getByRole('button', { name: 'Regenerate certificate now' }).click();
+    await page.getByRole('status').filter({ hasText: 'regenerated' }).waitFor();
+    const after = JSON.parse(runCli(dataDir, ['app', 'show', 'Fabrikam Microsoft 365', '--json'])).signing_certificate;
+    assert.notEqual(after, before);
+
+    // Delete Application: select it, Delete, type the count.
+    await page.getByRole('link', { name: 'SSO Applications' }).first().click();
+    await page.getByRole('checkbox', { name: 'Select Fabrikam Microsoft 365' }).check();
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.getByLabel('Enter the number of the applications you are deleting').fill('2');
+    await page.getByRole('button', { name: 'Delete Application' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Type 1' }).waitFor();
+    await page.getByLabel('Enter the number of the applications you are deleting').fill('1');
+    await shot(page, join(artifacts, `${name}-10-delete.png`), { fullPage: true });
+    await page.getByRole('button', { name: 'Delete Application' }).click();
+    await page.getByRole('status').filter({ hasText: '1 application was deleted' }).waitFor();
+    await shot(page, join(artifacts, `${name}-11-deleted.png`), { fullPage: true });
+    const left = JSON.parse(runCli(dataDir, ['app', 'list', '--json'])).map((a) => a.label);
+    assert.ok(!left.includes('Fabrikam Microsoft 365'), left.join(', '));
 
     await page.getByRole('button', { name: 'Sign out' }).click();
     assert.equal(new URL(page.url()).pathname, '/admin/login');
@@ -62,5 +139,11 @@ for (const javaScriptEnabled of [true, false]) {
     // The CLI sees the same administrator, with a password of their own now.
     const admins = JSON.parse(runCli(dataDir, ['admin', 'list', '--json']));
     assert.deepEqual(admins.map((a) => [a.username, a.must_change_password]), [['admin', false]]);
+    // Every change above was made as this administrator.
+    const audit = JSON.parse(runCli(dataDir, ['audit', 'list', '--json']));
+    const byAdmin = new Set(audit.filter((e) => e.actor.startsWith('admin:')).map((e) => e.action));
+    for (const action of ['admin.signin', 'admin.password_set', 'app.create', 'app.grant', 'app.cert_rotate', 'app.delete']) {
+      assert.ok(byAdmin.has(action), `${action} by the administrator: ${[...byAdmin].join(', ')}`);
+    }
   });
 }

@@ -25,6 +25,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
 
+pub use admin_portal::paths as admin_portal_paths;
 pub use error::{ApiError, AppError};
 pub use shell::pages::metadata_document;
 pub use state::{AppState, SignInConfig};

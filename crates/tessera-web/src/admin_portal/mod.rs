@@ -1,30 +1,70 @@
 //! The admin portal under `/admin`: administrators sign in with their own session cookie
 //! (`tessera_admin`, `Path=/admin`, `SameSite=Strict`) and work through the admin service, as
-//! the CLI and the REST API do. Screens use the seed document's words ("SSO Applications").
-//! Every page but the sign-in needs a live admin session; a one-time password must be changed
-//! before anything else.
+//! the CLI and the REST API do. Screens use the seed document's words ("SSO Applications",
+//! "+ Add New Application", "Save Application", "Export Metadata", "User Groups", "Delete
+//! Application"). Every page but the sign-in needs a live admin session; a one-time password
+//! must be changed before anything else.
 
+mod application;
 mod applications;
+mod catalog;
 mod pages;
 mod signin;
 
 use axum::Router;
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
+use tessera_core::Actor;
+use tessera_protocols::percent::decode_query;
 use tessera_store::AdminSession;
 
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
-use crate::shell::pages::redirect;
+use crate::shell::pages::{html, redirect};
+use crate::shell::session::{csrf_token, require_our_form};
 use crate::state::AppState;
 
+/// Every route of the portal, in one table: the router is built from it, and the tests sweep it
+/// (so no route can be added without its refusal being tested).
+fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/admin", get(home)),
+        ("/admin/login", get(signin::page).post(signin::submit)),
+        ("/admin/password", get(signin::password_page).post(signin::change_password)),
+        ("/admin/logout", post(signin::sign_out)),
+        ("/admin/applications", get(applications::list)),
+        ("/admin/applications/delete", post(applications::confirm_delete)),
+        ("/admin/applications/delete/confirm", post(applications::delete)),
+        ("/admin/applications/new", get(catalog::catalog)),
+        ("/admin/applications/new/{kind}", get(catalog::form).post(catalog::save)),
+        ("/admin/applications/{app}", get(application::open)),
+        ("/admin/applications/{app}/general", get(application::general)),
+        ("/admin/applications/{app}/sso", get(application::sso)),
+        ("/admin/applications/{app}/metadata", get(application::export_metadata)),
+        ("/admin/applications/{app}/regenerate", get(application::regenerate_page).post(application::regenerate)),
+        ("/admin/applications/{app}/groups", get(application::groups).post(application::save_groups)),
+    ]
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin", get(|| async { redirect("/admin/applications", &[]) }))
-        .route("/admin/login", get(signin::page).post(signin::submit))
-        .route("/admin/password", get(signin::password_page).post(signin::change_password))
-        .route("/admin/logout", post(signin::sign_out))
-        .route("/admin/applications", get(applications::list))
+    routes().into_iter().fold(Router::new(), |router, (path, methods)| router.route(path, methods))
+}
+
+/// The portal's route templates, for the tests' sweep.
+pub fn paths() -> Vec<&'static str> {
+    routes().into_iter().map(|(path, _)| path).collect()
+}
+
+/// `/admin`: the SSO Applications list, or what must come first.
+async fn home(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    ctx: RequestContext,
+) -> Result<Response, AppError> {
+    Ok(match administrator(&state, &ctx).await? {
+        Ok(_) => redirect("/admin/applications", &[]),
+        Err(gate) => gate.response(),
+    })
 }
 
 /// Where a request that needs an administrator goes instead.
@@ -57,4 +97,79 @@ async fn administrator(state: &AppState, ctx: &RequestContext) -> Result<Result<
         Some((session, _)) if session.admin.must_change_password => Err(Gate::ChangePassword),
         Some((session, _)) => Ok(session),
     })
+}
+
+/// The signed-in administrator of a page, or the response that sends the browser where it must
+/// go first (the sign-in, or the one-time password's replacement).
+macro_rules! administrator_or_gate {
+    ($state:expr, $ctx:expr) => {
+        match $crate::admin_portal::administrator(&$state, &$ctx).await? {
+            Ok(session) => session,
+            Err(gate) => return Ok(gate.response()),
+        }
+    };
+}
+
+/// For a change: our form, and its administrator and actor, or where to go instead.
+macro_rules! changing_or_gate {
+    ($state:expr, $ctx:expr, $fields:expr) => {
+        match $crate::admin_portal::changing(&$state, &$ctx, &$fields).await? {
+            Ok(changing) => changing,
+            Err(gate) => return Ok(gate.response()),
+        }
+    };
+}
+
+use {administrator_or_gate, changing_or_gate};
+
+/// Renders a page behind the sign-in with this browser's form token (and its cookie, when the
+/// browser has none yet).
+fn render<P: askama::Template>(
+    state: &AppState,
+    ctx: &RequestContext,
+    status: StatusCode,
+    admin: &AdminSession,
+    page: impl FnOnce(pages::Frame) -> P,
+) -> Response {
+    let (csrf, cookie) = csrf_token(state, ctx);
+    let page = page(pages::Frame { csrf, admin: admin.admin.username.clone() });
+    html(status, &page, &cookie.into_iter().collect::<Vec<_>>())
+}
+
+/// A form post of the portal, decoded (repeated names kept, in order).
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn parse(body: &str) -> Result<Fields, AppError> {
+        decode_query(body).map(Fields).map_err(|_| {
+            AppError::refused(
+                StatusCode::BAD_REQUEST,
+                "malformed_form",
+                "Request refused",
+                "The form could not be read.",
+            )
+        })
+    }
+
+    fn one(&self, name: &str) -> &str {
+        self.0.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.0.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+/// A change from the portal: our form (CSRF), by a signed-in administrator with a password of
+/// their own, who is the change's actor.
+async fn changing(
+    state: &AppState,
+    ctx: &RequestContext,
+    fields: &Fields,
+) -> Result<Result<(AdminSession, Actor), Gate>, AppError> {
+    require_our_form(state, ctx, fields.one("csrf"))?;
+    Ok(administrator(state, ctx).await?.map(|session| {
+        let actor = Actor::admin(&session.admin.id);
+        (session, actor)
+    }))
 }

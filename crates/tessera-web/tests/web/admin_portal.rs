@@ -34,7 +34,7 @@ async fn admin_login(browser: &mut Browser<'_>, username: &str, password: &str) 
 async fn the_first_administrator_changes_the_one_time_password_then_sees_sso_applications() {
     let world = world_with_admin(None).await;
     let mut browser = Browser::new(&world);
-    assert_eq!(browser.get("/admin").await.location.as_deref(), Some("/admin/applications"));
+    assert_eq!(browser.get("/admin").await.location.as_deref(), Some("/admin/login"));
     assert_eq!(browser.get("/admin/applications").await.location.as_deref(), Some("/admin/login"));
 
     let signed_in = admin_login(&mut browser, "ADMIN", ONE_TIME).await;
@@ -155,4 +155,119 @@ async fn wrong_passwords_forged_forms_user_sessions_and_dead_sessions_open_nothi
     assert_eq!(doomed.get("/admin/applications").await.status, StatusCode::OK);
     world.store.delete_admin(&tessera_core::Actor::system(), "erin").await.unwrap();
     assert_eq!(doomed.get("/admin/applications").await.location.as_deref(), Some("/admin/login"));
+}
+
+/// Signs in the first administrator and replaces the one-time password.
+async fn signed_in_admin<'w>(world: &'w World, ip: &str) -> Browser<'w> {
+    let mut browser = Browser::new(world).from(ip);
+    admin_login(&mut browser, "admin", ONE_TIME).await;
+    let csrf = browser.csrf();
+    let changed = browser.post("/admin/password", &[("password", OWN), ("confirm", OWN), ("csrf", &csrf)]).await;
+    assert_eq!(changed.location.as_deref(), Some("/admin/applications"));
+    browser
+}
+
+/// Every route of the portal (the table the router is built from), GET and POST, with our
+/// CSRF token but no admin session: to the sign-in page (or 405), never a page or a change.
+#[tokio::test]
+async fn every_portal_route_refuses_a_request_without_an_admin_session() {
+    let (world, apps) = World::new(config()).await;
+    let hash = tessera_auth::password::hash_password(ONE_TIME).unwrap();
+    world.store.create_initial_admin("admin", &hash).await.unwrap();
+    // A signed-in user of the user portal, with a valid CSRF cookie and token.
+    let mut user = Browser::signed_in(&world, "10.0.0.5").await;
+    user.get("/admin/login").await;
+    let csrf = user.csrf();
+    let before = world.audit_actions().await.len();
+    let paths = tessera_web::admin_portal_paths();
+    assert!(paths.len() >= 10, "{paths:?}");
+    for template in paths {
+        if template == "/admin/login" {
+            continue; // the sign-in itself
+        }
+        let path = template.replace("{app}", &apps.m365).replace("{kind}", "m365");
+        for post in [false, true] {
+            let response = if post {
+                user.post(&path, &[("csrf", &csrf), ("id", &apps.m365), ("count", "1"), ("group", "x")]).await
+            } else {
+                user.get(&path).await
+            };
+            let refused = response.location.as_deref() == Some("/admin/login")
+                || response.status == StatusCode::METHOD_NOT_ALLOWED;
+            assert!(
+                refused,
+                "{} {path}: {} {:?}",
+                if post { "POST" } else { "GET" },
+                response.status,
+                response.location
+            );
+        }
+    }
+    assert_eq!(world.audit_actions().await.len(), before, "nothing changed");
+
+    // With the one-time password still in use, everything leads to changing it.
+    let mut first = Browser::new(&world).from("10.0.0.6");
+    admin_login(&mut first, "admin", ONE_TIME).await;
+    for path in ["/admin/applications", "/admin/applications/new", &format!("/admin/applications/{}/sso", apps.m365)] {
+        assert_eq!(first.get(path).await.location.as_deref(), Some("/admin/password"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn bad_input_in_the_portal_gets_a_clear_message_and_changes_nothing() {
+    let (world, apps) = World::new(config()).await;
+    let hash = tessera_auth::password::hash_password(ONE_TIME).unwrap();
+    world.store.create_initial_admin("admin", &hash).await.unwrap();
+    let mut admin = signed_in_admin(&world, "10.0.0.7").await;
+    let csrf = admin.csrf();
+    let before = world.audit_actions().await.len();
+    let app_count =
+        || async { world.store.list_apps(&tessera_store::PageRequest::first(100)).await.unwrap().items.len() };
+    let apps_before = app_count().await;
+
+    let long = "x".repeat(10_000);
+    for (fields, status, said) in [
+        (vec![("domain", "fabrikam.com"), ("label", long.as_str())], StatusCode::UNPROCESSABLE_ENTITY, "label"),
+        (vec![("domain", "contoso.com"), ("label", "Another")], StatusCode::CONFLICT, "contoso.com"),
+        (vec![("domain", "fabrikam.com"), ("label", "Wiki")], StatusCode::CONFLICT, "Wiki"),
+        (vec![("domain", "not a domain"), ("label", "")], StatusCode::UNPROCESSABLE_ENTITY, "domain"),
+    ] {
+        let mut form = fields.clone();
+        form.push(("csrf", &csrf));
+        let refused = admin.post("/admin/applications/new/m365", &form).await;
+        assert_eq!(refused.status, status, "{fields:?}: {}", refused.body);
+        assert!(refused.body.contains("role=\"alert\"") && refused.body.contains(said), "{said}: {}", refused.body);
+    }
+    let bookmark = admin
+        .post("/admin/applications/new/bookmark", &[("url", "javascript:alert(1)"), ("label", "Evil"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(bookmark.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bookmark.body);
+    assert_eq!(admin.get("/admin/applications/new/printer").await.status, StatusCode::NOT_FOUND);
+
+    // A forged form, a wrong count, nothing selected, an unknown group: refused.
+    let forged = admin
+        .post("/admin/applications/delete/confirm", &[("id", &apps.granted), ("count", "1"), ("csrf", "forged")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let wrong = admin
+        .post("/admin/applications/delete/confirm", &[("id", &apps.granted), ("count", "2"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.body.contains("Type 1"), "{}", wrong.body);
+    let none = admin.post("/admin/applications/delete", &[("csrf", &csrf)]).await;
+    assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", none.body);
+    let ghost = admin.post("/admin/applications/delete", &[("id", "no-such-app"), ("csrf", &csrf)]).await;
+    assert_eq!(ghost.status, StatusCode::NOT_FOUND, "{}", ghost.body);
+    let path = format!("/admin/applications/{}/groups", apps.granted);
+    let unknown = admin.post(&path, &[("group", "no-such-group"), ("csrf", &csrf)]).await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", unknown.body);
+    let bad_form = admin.post(&path, &[("csrf", &csrf), ("group", "%ZZ")]).await;
+    assert_ne!(bad_form.status, StatusCode::OK);
+    assert_eq!(admin.get("/admin/applications/no-such-app/sso").await.status, StatusCode::NOT_FOUND);
+
+    assert_eq!(world.audit_actions().await.len(), before, "nothing written");
+    assert_eq!(app_count().await, apps_before);
+    // And the grant of the bookmark is still there.
+    let granted = world.store.granted_groups(apps.granted.parse().unwrap()).await.unwrap();
+    assert_eq!(granted.len(), 1);
 }
