@@ -42,6 +42,23 @@ pub struct AdminSignIn<'a, S: ?Sized> {
     pub secrets: &'a KeyService,
     pub gate: &'a PasswordGate,
     pub sessions: &'a SessionPolicy,
+    /// Every administrator must show a second factor (`serve --admin-mfa required`): one
+    /// without an authenticator app enrols one before anything else.
+    pub mfa_required: bool,
+}
+
+/// A second-factor step of the admin sign-in.
+#[derive(Debug)]
+pub enum AdminCodeOutcome {
+    /// The session is complete, under this new id.
+    Accepted(String),
+    /// A wrong code, a code used before, or too many wrong codes: one answer.
+    Refused,
+}
+
+/// What an administrator's TOTP secret is sealed under: bound to them.
+fn seal_context(admin_id: &str) -> String {
+    format!("tessera-admin-totp-secret:v1:{admin_id}")
 }
 
 impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
@@ -131,16 +148,19 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
         if let Some(old) = replacing {
             self.store.delete_admin_session(&sha256_hex(old)).await?;
         }
+        let has_second_factor = self.store.admin_totp(&admin.id).await?.is_some_and(|t| t.confirmed);
+        let complete = !has_second_factor && !self.mfa_required;
         let id = new_session_id()?;
-        self.store.create_admin_session(&sha256_hex(&id), &admin.id, now).await?;
+        self.store.create_admin_session(&sha256_hex(&id), &admin.id, complete, now).await?;
         let event = NewAuditEvent::new(
             AuditAction::AdminSignin,
             "admin",
             &admin.id,
-            json!({"ip": ip, "username": admin.username, "must_change_password": admin.must_change_password}),
+            json!({"ip": ip, "username": admin.username, "must_change_password": admin.must_change_password,
+                   "mfa_next": !complete}),
         );
         self.store.append_audit(&Actor::admin(&admin.id), event).await?;
-        let session = AdminSession { admin, created_at: now, last_seen_at: now };
+        let session = AdminSession { admin, created_at: now, last_seen_at: now, complete };
         Ok(AdminPasswordOutcome::Accepted(session, id))
     }
 
@@ -161,6 +181,116 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
             self.store.touch_admin_session(&hash, now).await?;
         }
         Ok(Some(session))
+    }
+
+    /// Whether the administrator has a confirmed authenticator app.
+    pub async fn has_second_factor(&self, session: &AdminSession) -> Result<bool, AuthError> {
+        Ok(self.store.admin_totp(&session.admin.id).await?.is_some_and(|t| t.confirmed))
+    }
+
+    /// A code from the administrator's authenticator app, counted like a password attempt
+    /// before it is checked: right, the session is complete under a new id.
+    pub async fn check_code(
+        &self,
+        id: &str,
+        session: &AdminSession,
+        from: &ClientAddresses,
+        code: &str,
+    ) -> Result<AdminCodeOutcome, AuthError> {
+        let admin = &session.admin;
+        let now = self.clock.now_millis();
+        let lockout = self.lockout;
+        let reserved = self
+            .store
+            .reserve_admin_attempt(&admin.id, lockout.unknown_threshold, lockout.observation_window_ms, now)
+            .await?;
+        let step = match self.store.admin_totp(&admin.id).await? {
+            Some(totp) if totp.confirmed && reserved => {
+                let secret = self.secrets.open_secret(&totp.sealed_secret, &seal_context(&admin.id))?;
+                crate::totp::matching_step(&secret, code, now / 1000)
+            }
+            _ => None,
+        };
+        let accepted = match step {
+            Some(step) => self.store.use_admin_totp_step(&admin.id, step).await?,
+            None => false,
+        };
+        self.finish_step(id, session, from, accepted, if reserved { "wrong_code" } else { "locked_out" }).await
+    }
+
+    /// Starts (or restarts) enrolment of an authenticator app: a new secret, pending until a
+    /// code from it is shown. `None` when one is enrolled already.
+    pub async fn start_enrolment(&self, session: &AdminSession) -> Result<Option<Vec<u8>>, AuthError> {
+        if self.has_second_factor(session).await? {
+            return Ok(None);
+        }
+        let secret = crate::totp::new_secret()?;
+        let sealed = self.secrets.seal_secret(&secret, &seal_context(&session.admin.id))?;
+        self.store.put_pending_admin_totp(&session.admin.id, &sealed, self.clock.now_millis()).await?;
+        Ok(Some(secret))
+    }
+
+    /// The pending secret, to show again after a wrong code.
+    pub async fn pending_secret(&self, session: &AdminSession) -> Result<Option<Vec<u8>>, AuthError> {
+        match self.store.admin_totp(&session.admin.id).await? {
+            Some(totp) if !totp.confirmed => {
+                Ok(Some(self.secrets.open_secret(&totp.sealed_secret, &seal_context(&session.admin.id))?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Finishes enrolment when `code` comes from the pending secret; the session is then
+    /// complete under a new id.
+    pub async fn confirm_enrolment(
+        &self,
+        id: &str,
+        session: &AdminSession,
+        from: &ClientAddresses,
+        code: &str,
+    ) -> Result<AdminCodeOutcome, AuthError> {
+        let admin = &session.admin;
+        let now = self.clock.now_millis();
+        let step = match self.pending_secret(session).await? {
+            Some(secret) => crate::totp::matching_step(&secret, code, now / 1000),
+            None => None,
+        };
+        let accepted = match step {
+            Some(step) => self.store.confirm_admin_totp(&Actor::admin(&admin.id), &admin.id, step).await?,
+            None => false,
+        };
+        self.finish_step(id, session, from, accepted, "wrong_enrolment_code").await
+    }
+
+    async fn finish_step(
+        &self,
+        id: &str,
+        session: &AdminSession,
+        from: &ClientAddresses,
+        accepted: bool,
+        reason: &str,
+    ) -> Result<AdminCodeOutcome, AuthError> {
+        let admin = &session.admin;
+        let actor = Actor::admin(&admin.id);
+        let ip = from.client.to_string();
+        if !accepted {
+            let event = NewAuditEvent::new(
+                AuditAction::AdminMfaFailure,
+                "admin",
+                &admin.id,
+                json!({"ip": ip, "reason": reason}),
+            );
+            self.store.append_audit(&actor, event).await?;
+            return Ok(AdminCodeOutcome::Refused);
+        }
+        self.store.clear_admin_failures(&admin.id).await?;
+        let new_id = new_session_id()?;
+        if !self.store.complete_admin_session(&sha256_hex(id), &sha256_hex(&new_id)).await? {
+            return Ok(AdminCodeOutcome::Refused);
+        }
+        let event = NewAuditEvent::new(AuditAction::AdminMfa, "admin", &admin.id, json!({"ip": ip, "factor": "totp"}));
+        self.store.append_audit(&actor, event).await?;
+        Ok(AdminCodeOutcome::Accepted(new_id))
     }
 
     pub async fn sign_out(&self, id: &str, session: &AdminSession) -> Result<(), AuthError> {

@@ -74,6 +74,9 @@ pub enum AuditAction {
     AdminSignin,
     AdminSigninFailure,
     AdminSignout,
+    AdminMfa,
+    AdminMfaFailure,
+    AdminMfaEnroll,
     ApiTokenCreate,
     ApiTokenRevoke,
     // Signing in, whatever the protocol.
@@ -104,7 +107,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 47] = [
+    pub const ALL: [AuditAction; 50] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -129,6 +132,9 @@ impl AuditAction {
         AuditAction::AdminSignin,
         AuditAction::AdminSigninFailure,
         AuditAction::AdminSignout,
+        AuditAction::AdminMfa,
+        AuditAction::AdminMfaFailure,
+        AuditAction::AdminMfaEnroll,
         AuditAction::ApiTokenCreate,
         AuditAction::ApiTokenRevoke,
         AuditAction::SigninPassword,
@@ -181,6 +187,9 @@ impl AuditAction {
             AuditAction::AdminSignin => "admin.signin",
             AuditAction::AdminSigninFailure => "admin.signin_failure",
             AuditAction::AdminSignout => "admin.signout",
+            AuditAction::AdminMfa => "admin.mfa",
+            AuditAction::AdminMfaFailure => "admin.mfa_failure",
+            AuditAction::AdminMfaEnroll => "admin.mfa_enroll",
             AuditAction::ApiTokenCreate => "api_token.create",
             AuditAction::ApiTokenRevoke => "api_token.revoke",
             AuditAction::SigninPassword => "signin.password",

@@ -402,13 +402,23 @@ pub struct AdminSession {
     pub admin: Administrator,
     pub created_at: UnixMillis,
     pub last_seen_at: UnixMillis,
+    /// The second factor was shown, or none is needed.
+    pub complete: bool,
 }
 
 /// The admin portal's sign-in state: sessions (ids stored as SHA-256) and the lockout counter
 /// per administrator.
 #[async_trait]
 pub trait AdminSignInStore: Send + Sync {
-    async fn create_admin_session(&self, id_hash: &str, admin_id: &str, now: UnixMillis) -> Result<(), StoreError>;
+    async fn create_admin_session(
+        &self,
+        id_hash: &str,
+        admin_id: &str,
+        complete: bool,
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// The session under `old_hash`, now complete under `new_hash` (a new id after each step).
+    async fn complete_admin_session(&self, old_hash: &str, new_hash: &str) -> Result<bool, StoreError>;
     /// The session with its administrator as they are now; none once either is gone.
     async fn admin_session(&self, id_hash: &str) -> Result<Option<AdminSession>, StoreError>;
     async fn touch_admin_session(&self, id_hash: &str, now: UnixMillis) -> Result<(), StoreError>;
@@ -424,6 +434,18 @@ pub trait AdminSignInStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// A right password: the count starts again.
     async fn clear_admin_failures(&self, admin_id: &str) -> Result<(), StoreError>;
+    async fn admin_totp(&self, admin_id: &str) -> Result<Option<TotpCredential>, StoreError>;
+    /// A new pending secret, replacing a pending one (never a confirmed one).
+    async fn put_pending_admin_totp(
+        &self,
+        admin_id: &str,
+        sealed_secret: &[u8],
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// Confirms the pending secret at `step`; false when nothing was pending.
+    async fn confirm_admin_totp(&self, actor: &Actor, admin_id: &str, step: i64) -> Result<bool, StoreError>;
+    /// Accepts `step` once: false for a step at or before the last accepted.
+    async fn use_admin_totp_step(&self, admin_id: &str, step: i64) -> Result<bool, StoreError>;
 }
 
 #[async_trait]

@@ -288,19 +288,38 @@ async fn concurrent_deletes_never_remove_the_last_administrator(store: Arc<dyn S
 async fn admin_sessions_end_with_their_administrator_and_attempts_are_counted(store: Arc<dyn Store>, _raw: Raw) {
     let erin = store.create_admin(&actor(), "erin", "$argon2id$erin").await.unwrap();
     store.create_admin(&actor(), "frank", "$argon2id$frank").await.unwrap();
-    store.create_admin_session("hash-1", &erin.id, 1_000).await.unwrap();
+    store.create_admin_session("hash-0", &erin.id, false, 1_000).await.unwrap();
+    assert!(!store.admin_session("hash-0").await.unwrap().unwrap().complete);
+    assert!(store.complete_admin_session("hash-0", "hash-1").await.unwrap());
+    assert!(!store.complete_admin_session("hash-0", "hash-9").await.unwrap(), "the old id is gone");
+    assert!(store.admin_session("hash-0").await.unwrap().is_none());
     let session = store.admin_session("hash-1").await.unwrap().unwrap();
     assert_eq!((session.admin.username.as_str(), session.created_at, session.last_seen_at), ("erin", 1_000, 1_000));
+    assert!(session.complete);
     store.touch_admin_session("hash-1", 5_000).await.unwrap();
     store.touch_admin_session("hash-1", 4_000).await.unwrap();
     assert_eq!(store.admin_session("hash-1").await.unwrap().unwrap().last_seen_at, 5_000, "never moves back");
     assert!(store.admin_session("hash-2").await.unwrap().is_none());
-    assert!(store.create_admin_session("hash-3", "no-such-admin", 1_000).await.is_err());
+    assert!(store.create_admin_session("hash-3", "no-such-admin", true, 1_000).await.is_err());
     store.delete_admin_session("hash-1").await.unwrap();
     assert!(store.admin_session("hash-1").await.unwrap().is_none());
-    store.create_admin_session("hash-4", &erin.id, 1_000).await.unwrap();
+    store.create_admin_session("hash-4", &erin.id, true, 1_000).await.unwrap();
+    store.put_pending_admin_totp(&erin.id, b"sealed", 1_000).await.unwrap();
+    assert!(!store.use_admin_totp_step(&erin.id, 5).await.unwrap(), "a pending secret accepts no code");
+    assert!(store.confirm_admin_totp(&actor(), &erin.id, 5).await.unwrap());
+    assert!(!store.confirm_admin_totp(&actor(), &erin.id, 6).await.unwrap(), "nothing pending any more");
+    store.put_pending_admin_totp(&erin.id, b"other", 2_000).await.unwrap();
+    let totp = store.admin_totp(&erin.id).await.unwrap().unwrap();
+    assert_eq!(
+        (totp.sealed_secret.as_slice(), totp.confirmed, totp.last_step),
+        (b"sealed".as_slice(), true, 5),
+        "a confirmed secret stays"
+    );
+    assert!(!store.use_admin_totp_step(&erin.id, 5).await.unwrap(), "each step once");
+    assert!(store.use_admin_totp_step(&erin.id, 6).await.unwrap());
     store.delete_admin(&actor(), "erin").await.unwrap();
     assert!(store.admin_session("hash-4").await.unwrap().is_none(), "a deleted administrator's session is gone");
+    assert!(store.admin_totp(&erin.id).await.unwrap().is_none());
 
     let frank = store.find_admin("frank").await.unwrap();
     for n in 0..3 {

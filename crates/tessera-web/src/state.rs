@@ -31,6 +31,8 @@ pub struct SignInConfig {
     /// How long admin portal sessions live: shorter than users', since they can change
     /// everything.
     pub admin_session: SessionPolicy,
+    /// Administrators must show a second factor (`serve --admin-mfa required`).
+    pub admin_mfa_required: bool,
 }
 
 impl Default for SignInConfig {
@@ -43,6 +45,7 @@ impl Default for SignInConfig {
             clock_skew_ms: 5 * 60 * 1000,
             password_gate: PasswordGate::default(),
             admin_session: SessionPolicy { idle_timeout_ms: 30 * 60 * 1000, absolute_timeout_ms: 8 * 60 * 60 * 1000 },
+            admin_mfa_required: false,
         }
     }
 }
@@ -85,6 +88,7 @@ impl AppState {
             secrets: &self.keys,
             gate: &self.signin.password_gate,
             sessions: &self.signin.admin_session,
+            mfa_required: self.signin.admin_mfa_required,
         }
     }
 

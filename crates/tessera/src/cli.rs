@@ -92,6 +92,10 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1)
     #[arg(long, env = "TESSERA_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Whether administrators must sign in with a second factor [default: required when the
+    /// public URL is https, optional otherwise]
+    #[arg(long, env = "TESSERA_ADMIN_MFA", value_parser = ["required", "optional"], value_name = "WHEN")]
+    pub admin_mfa: Option<String>,
     /// A proxy (address or CIDR) whose X-Forwarded-For is believed; repeat for several
     #[arg(long = "trusted-proxy", env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDR")]
     pub trusted_proxies: Vec<String>,

@@ -22,7 +22,7 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     args: ServeArgs,
 ) -> anyhow::Result<()> {
-    let signin = signin_config(&args)?;
+    let mut signin = signin_config(&args)?;
     let tls = tls_files(&args);
     // Read before anything is created: a bad certificate or key stops here.
     let tls_config = tls.as_ref().map(TlsFiles::load).transpose()?;
@@ -30,6 +30,10 @@ pub async fn run(
     let public_url = match &settings.public_url {
         Some(url) => tessera_core::validate::public_url(url)?,
         None => default_public_url(&listen, tls.is_some()),
+    };
+    signin.admin_mfa_required = match args.admin_mfa.as_deref() {
+        Some(when) => when == "required",
+        None => public_url.starts_with("https://"),
     };
     let keys = Arc::new(master_key::key_service(&settings.data_dir, store.clone(), clock.clone()).await?);
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()

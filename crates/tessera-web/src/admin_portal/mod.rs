@@ -8,6 +8,7 @@
 mod application;
 mod applications;
 mod catalog;
+mod mfa;
 mod pages;
 mod signin;
 
@@ -31,6 +32,8 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     vec![
         ("/admin", get(home)),
         ("/admin/login", get(signin::page).post(signin::submit)),
+        ("/admin/mfa", get(mfa::code_page).post(mfa::submit_code)),
+        ("/admin/mfa/enrol", get(mfa::enrol).post(mfa::confirm_enrolment)),
         ("/admin/password", get(signin::password_page).post(signin::change_password)),
         ("/admin/logout", post(signin::sign_out)),
         ("/admin/applications", get(applications::list)),
@@ -71,6 +74,8 @@ async fn home(
 enum Gate {
     /// No live admin session: to the sign-in page.
     SignIn,
+    /// The password was right; the second factor is still to be shown (or enrolled).
+    SecondFactor,
     /// Signed in with the one-time password: to the page that changes it.
     ChangePassword,
 }
@@ -79,6 +84,7 @@ impl Gate {
     fn response(self) -> Response {
         match self {
             Gate::SignIn => redirect("/admin/login", &[]),
+            Gate::SecondFactor => redirect("/admin/mfa", &[]),
             Gate::ChangePassword => redirect("/admin/password", &[]),
         }
     }
@@ -94,6 +100,7 @@ async fn session(state: &AppState, ctx: &RequestContext) -> Result<Option<(Admin
 async fn administrator(state: &AppState, ctx: &RequestContext) -> Result<Result<AdminSession, Gate>, AppError> {
     Ok(match session(state, ctx).await? {
         None => Err(Gate::SignIn),
+        Some((session, _)) if !session.complete => Err(Gate::SecondFactor),
         Some((session, _)) if session.admin.must_change_password => Err(Gate::ChangePassword),
         Some((session, _)) => Ok(session),
     })

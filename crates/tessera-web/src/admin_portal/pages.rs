@@ -184,3 +184,22 @@ pub struct DeleteApplications<'a> {
     pub apps: Vec<(String, String)>,
     pub error: Option<&'a str>,
 }
+
+#[derive(Template)]
+#[template(path = "admin_mfa.html")]
+pub struct AdminMfa<'a> {
+    pub csrf: &'a str,
+    pub admin: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_mfa_enrol.html")]
+pub struct AdminMfaEnrol<'a> {
+    pub csrf: &'a str,
+    pub required: bool,
+    pub enrolled: bool,
+    pub qr_svg: &'a str,
+    pub secret: &'a str,
+    pub error: Option<&'a str>,
+}

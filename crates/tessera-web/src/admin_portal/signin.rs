@@ -50,7 +50,13 @@ pub async fn submit(
         state.admin_sign_in().check_password(from, username, &form.password, ctx.admin_session_id.as_deref()).await?;
     match outcome {
         AdminPasswordOutcome::Accepted(session, id) => {
-            let next = if session.admin.must_change_password { "/admin/password" } else { "/admin/applications" };
+            let next = if !session.complete {
+                "/admin/mfa"
+            } else if session.admin.must_change_password {
+                "/admin/password"
+            } else {
+                "/admin/applications"
+            };
             Ok(pages::redirect(next, &[cookie_policy(&state).admin_session(&id)]))
         }
         AdminPasswordOutcome::Throttled => Ok(pages::message(
@@ -68,6 +74,9 @@ pub async fn submit(
 /// Only for an administrator still on the one-time password of the first start.
 pub async fn password_page(State(state): State<AppState>, ctx: RequestContext) -> Result<Response, AppError> {
     let Some((session, _)) = session(&state, &ctx).await? else { return Ok(Gate::SignIn.response()) };
+    if !session.complete {
+        return Ok(Gate::SecondFactor.response());
+    }
     if !session.admin.must_change_password {
         return Ok(pages::redirect("/admin/applications", &[]));
     }
@@ -93,6 +102,9 @@ pub async fn change_password(
 ) -> Result<Response, AppError> {
     require_our_form(&state, &ctx, &form.csrf)?;
     let Some((session, _)) = session(&state, &ctx).await? else { return Ok(Gate::SignIn.response()) };
+    if !session.complete {
+        return Ok(Gate::SecondFactor.response());
+    }
     if !session.admin.must_change_password {
         return Ok(pages::redirect("/admin/applications", &[]));
     }

@@ -68,25 +68,6 @@ pub async fn submit(
     }
 }
 
-fn qr_svg(text: &str) -> String {
-    use qrcodegen::{QrCode, QrCodeEcc};
-    let Ok(qr) = QrCode::encode_text(text, QrCodeEcc::Medium) else { return String::new() };
-    let border = 4;
-    let size = qr.size() + border * 2;
-    let mut path = String::new();
-    for y in 0..qr.size() {
-        for x in 0..qr.size() {
-            if qr.get_module(x, y) {
-                path.push_str(&format!("M{},{}h1v1h-1z", x + border, y + border));
-            }
-        }
-    }
-    format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\" role=\"img\" aria-label=\"QR code\">\
-         <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
-    )
-}
-
 /// A signed-in session (every step done but, perhaps, the notice), or the way to sign in.
 async fn complete_session(state: &AppState, ctx: &RequestContext) -> Result<Result<Current, Response>, AppError> {
     Ok(match session::current(state, ctx).await? {
@@ -107,7 +88,7 @@ fn render_enrollment(
     let page = TotpEnroll {
         csrf,
         continue_id,
-        qr_svg: &qr_svg(&url),
+        qr_svg: &pages::qr_svg(&url),
         secret: &totp::base32(secret),
         otpauth_url: &url,
         error,

@@ -271,3 +271,71 @@ async fn bad_input_in_the_portal_gets_a_clear_message_and_changes_nothing() {
     let granted = world.store.granted_groups(apps.granted.parse().unwrap()).await.unwrap();
     assert_eq!(granted.len(), 1);
 }
+
+/// The key an enrolment page shows (base32), decoded.
+fn shown_secret(page: &str) -> Vec<u8> {
+    let text = super::signin::between(page, "<code id=\"secret\">", "</code>");
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut bits, mut value, mut out) = (0u32, 0u64, Vec::new());
+    for c in text.bytes().filter(|c| alphabet.contains(c)) {
+        value = (value << 5) | alphabet.iter().position(|a| *a == c).unwrap() as u64;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((value >> bits) as u8);
+        }
+    }
+    out
+}
+
+fn code(secret: &[u8], clock: &ManualClock) -> String {
+    let step = tessera_auth::totp::step_at(tessera_core::Clock::now_millis(clock) / 1000);
+    format!("{:06}", tessera_auth::totp::code_at(secret, step))
+}
+
+#[tokio::test]
+async fn with_admin_mfa_required_the_first_administrator_enrols_then_every_sign_in_needs_a_code() {
+    let clock = Arc::new(ManualClock::at(1_800_000_000_000));
+    let mut config = config();
+    config.admin_mfa_required = true;
+    let world = World::on_clock(config, clock.clone()).await.0;
+    let hash = tessera_auth::password::hash_password(ONE_TIME).unwrap();
+    world.store.create_initial_admin("admin", &hash).await.unwrap();
+
+    let mut browser = Browser::new(&world);
+    assert_eq!(admin_login(&mut browser, "admin", ONE_TIME).await.location.as_deref(), Some("/admin/mfa"));
+    // Nothing opens before the second factor: not the list, not the password change.
+    for path in ["/admin/applications", "/admin/password", "/admin/applications/new"] {
+        assert_eq!(browser.get(path).await.location.as_deref(), Some("/admin/mfa"), "{path}");
+    }
+    assert_eq!(browser.get("/admin/mfa").await.location.as_deref(), Some("/admin/mfa/enrol"));
+    let enrol = browser.get("/admin/mfa/enrol").await;
+    assert!(enrol.body.contains("<svg") && enrol.body.contains("Set up an authenticator app"), "{}", enrol.body);
+    let secret = shown_secret(&enrol.body);
+    assert_eq!(secret.len(), 20);
+    let csrf = browser.csrf();
+    let wrong = browser.post("/admin/mfa/enrol", &[("code", "000000"), ("csrf", &csrf)]).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(shown_secret(&wrong.body), secret, "the same key is shown again");
+    let enrolled = browser.post("/admin/mfa/enrol", &[("code", &code(&secret, &clock)), ("csrf", &csrf)]).await;
+    assert_eq!(enrolled.location.as_deref(), Some("/admin/password"), "{}", enrolled.body);
+    let changed = browser.post("/admin/password", &[("password", OWN), ("confirm", OWN), ("csrf", &csrf)]).await;
+    assert_eq!(changed.location.as_deref(), Some("/admin/applications"));
+    assert_eq!(browser.get("/admin/applications").await.status, StatusCode::OK);
+
+    // The next sign-in asks for a code; the code just used is not good twice.
+    let mut again = Browser::new(&world).from("10.0.0.3");
+    assert_eq!(admin_login(&mut again, "admin", OWN).await.location.as_deref(), Some("/admin/mfa"));
+    let csrf = again.csrf();
+    let replayed = again.post("/admin/mfa", &[("code", &code(&secret, &clock)), ("csrf", &csrf)]).await;
+    assert!(replayed.body.contains("not right"), "{}", replayed.body);
+    clock.advance(30_000);
+    let accepted = again.post("/admin/mfa", &[("code", &code(&secret, &clock)), ("csrf", &csrf)]).await;
+    assert_eq!(accepted.location.as_deref(), Some("/admin/applications"), "{}", accepted.body);
+    assert_eq!(again.get("/admin/applications").await.status, StatusCode::OK);
+
+    let actions = world.audit_actions().await;
+    for action in ["admin.mfa_enroll", "admin.mfa", "admin.mfa_failure"] {
+        assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
+    }
+}
