@@ -133,6 +133,24 @@ impl AdminService {
         Ok(self.store.list_apps(page).await?)
     }
 
+    /// Changes an application's Display Label, Description and Show in User Portal; a change of
+    /// nothing writes nothing.
+    pub async fn change_details(
+        &self,
+        actor: &Actor,
+        app: &str,
+        label: &str,
+        description: &str,
+        show_in_portal: bool,
+    ) -> Result<Application, AdminError> {
+        let app = self.store.find_app(app).await?;
+        let (label, description) = (label.trim(), description.trim());
+        if app.label == label && app.description == description && app.show_in_portal == show_in_portal {
+            return Ok(app);
+        }
+        Ok(self.store.update_app_details(actor, app.id, label, description, show_in_portal).await?)
+    }
+
     /// Changes an application's sign-in settings; settings that do not apply to its kind are
     /// refused, and so is a change of nothing.
     pub async fn change_settings(

@@ -866,6 +866,49 @@ macro_rules! impl_sql_store {
                 Ok(updated)
             }
 
+            async fn update_app_details(
+                &self,
+                actor: &Actor,
+                app: AppId,
+                label: &str,
+                description: &str,
+                show_in_portal: bool,
+            ) -> Result<Application, StoreError> {
+                let label = tessera_core::validate::label("label", label)?;
+                let description = tessera_core::validate::description(description)?;
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let before = sqlx::query("SELECT label, description, show_in_portal FROM apps WHERE id = $1")
+                    .bind(app.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(before) = before else { return Err(StoreError::not_found("application", app.to_string())) };
+                let before = json!({
+                    "label": before.try_get::<String, _>("label")?,
+                    "description": before.try_get::<String, _>("description")?,
+                    "show_in_portal": before.try_get::<bool, _>("show_in_portal")?,
+                });
+                sqlx::query("UPDATE apps SET label = $1, description = $2, show_in_portal = $3, updated_at = $4 WHERE id = $5")
+                    .bind(&label)
+                    .bind(&description)
+                    .bind(show_in_portal)
+                    .bind(at)
+                    .bind(app.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| map_unique(e, &[("apps_label_key", "label", format!("an application labelled {label:?} exists already"))]))?;
+                let after = json!({"label": label, "description": description, "show_in_portal": show_in_portal});
+                let event = NewAuditEvent::new(AuditAction::AppUpdate, "app", app, json!({"before": before, "after": after}));
+                Self::append_audit(&mut tx, actor, at, event).await?;
+                let row = sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps WHERE id = $1"))
+                    .bind(app.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let updated = Self::app_from_row(&row)?;
+                self.commit(tx).await?;
+                Ok(updated)
+            }
+
             async fn list_apps(&self, page: &PageRequest) -> Result<Page<Application>, StoreError> {
                 let limit = page.effective_limit();
                 let rows = sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps ", "WHERE id > $1 ORDER BY id LIMIT $2"))

@@ -114,6 +114,16 @@ pub trait AppStore: Send + Sync {
         app: AppId,
         kind: &tessera_core::AppKind,
     ) -> Result<Application, StoreError>;
+    /// Changes what the portal shows of an application (Display Label, Description, Show in
+    /// User Portal); a taken label is a conflict on `label`.
+    async fn update_app_details(
+        &self,
+        actor: &Actor,
+        app: AppId,
+        label: &str,
+        description: &str,
+        show_in_portal: bool,
+    ) -> Result<Application, StoreError>;
     async fn list_apps(&self, page: &PageRequest) -> Result<Page<Application>, StoreError>;
     /// Deletes all of `apps` or none: `confirm_count` must equal their number, and each must exist.
     async fn delete_apps(&self, actor: &Actor, apps: &[AppId], confirm_count: usize) -> Result<usize, StoreError>;

@@ -99,6 +99,7 @@ conformance!(
     access_requires_a_granted_group_and_an_active_user,
     grant_is_the_same_from_either_side,
     m365_domain_and_label_unique,
+    app_details_change_with_an_audit_row_and_a_taken_label_is_refused,
     idp_path_is_unique_and_settings_change_with_an_audit_row,
     message_ids_are_accepted_once_across_nodes,
     delete_apps_requires_exact_confirm_count_and_is_all_or_nothing,
@@ -404,6 +405,30 @@ async fn m365_domain_and_label_unique(store: Arc<dyn Store>, _raw: Raw) {
     assert_eq!(found.kind.m365_domain(), Some("contoso.com"));
     assert_eq!(found.kind.m365_idp_path(), Some("contoso.com"), "the IdP path defaults to the domain");
     assert_eq!(store.find_app_by_idp_path("CONTOSO.com").await.unwrap().id, app.id);
+}
+
+async fn app_details_change_with_an_audit_row_and_a_taken_label_is_refused(store: Arc<dyn Store>, _raw: Raw) {
+    let app = store.create_app(&actor(), m365("contoso.com", "M365"), None).await.unwrap();
+    store.create_app(&actor(), m365("fabrikam.com", "Fabrikam"), None).await.unwrap();
+    let before = audit_count(&store).await;
+    for (label, description, field) in
+        [("fabrikam", "", "label"), ("", "", "label"), ("M365", "bad\u{7}", "description")]
+    {
+        let refused = store.update_app_details(&actor(), app.id, label, description, true).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Conflict { field: f, .. }) if *f == field)
+                || matches!(&refused, Err(StoreError::Invalid(e)) if e.field() == field),
+            "{label:?} {description:?}: {refused:?}"
+        );
+    }
+    assert_eq!(audit_count(&store).await, before, "refusals write nothing");
+    let changed = store.update_app_details(&actor(), app.id, " Mail ", "Mail and Office", false).await.unwrap();
+    assert_eq!(
+        (changed.label.as_str(), changed.description.as_str(), changed.show_in_portal),
+        ("Mail", "Mail and Office", false)
+    );
+    assert_eq!(store.find_app("mail").await.unwrap().id, app.id);
+    assert_eq!(audit_count(&store).await, before + 1);
 }
 
 async fn idp_path_is_unique_and_settings_change_with_an_audit_row(store: Arc<dyn Store>, _raw: Raw) {

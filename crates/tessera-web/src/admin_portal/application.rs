@@ -5,13 +5,13 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use tessera_admin::{KeyOptions, MetadataProtocol};
+use tessera_admin::{AdminError, KeyOptions, MetadataProtocol, PolicyChange};
 use tessera_core::{AppKind, Application, format_millis};
 use tessera_store::PageRequest;
 
-use super::pages::{Frame, GeneralTab, GroupChoice, GroupsTab, Panel, Regenerate, SsoDetails, SsoTab};
+use super::pages::{Frame, GeneralTab, GroupChoice, GroupsTab, Panel, PolicyTab, Regenerate, SsoDetails, SsoTab};
 use super::{Fields, administrator_or_gate, changing_or_gate, render};
-use crate::error::AppError;
+use crate::error::{AppError, Failure};
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
 use crate::state::AppState;
@@ -196,4 +196,75 @@ pub async fn save_groups(
     let groups = group_choices(&state, &app).await?;
     let panel = Panel::new(&app, "groups").saying("Saved.");
     Ok(render(&state, &ctx, StatusCode::OK, &session, |frame| GroupsTab { frame, panel, groups }))
+}
+
+/// What the admin service refuses, said on the tab (with the fields as they are stored).
+fn refusal(e: AdminError) -> Result<(StatusCode, String), AppError> {
+    match Failure::from(e) {
+        Failure::Refused { status, message, .. } => Ok((status, message)),
+        other => Err(AppError::new(other)),
+    }
+}
+
+pub async fn save_general(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Path(app): Path<String>,
+    body: String,
+) -> Result<Response, AppError> {
+    let fields = Fields::parse(&body)?;
+    let (session, actor) = changing_or_gate!(state, ctx, fields);
+    let app = state.admin.find_app(&app).await?;
+    let show = fields.one("show_in_portal") == "on";
+    let outcome = state
+        .admin
+        .change_details(&actor, &app.id.to_string(), fields.one("label"), fields.one("description"), show)
+        .await;
+    let (status, app, panel) = match outcome {
+        Ok(changed) => (StatusCode::OK, changed.clone(), Panel::new(&changed, "general").saying("Saved.")),
+        Err(e) => {
+            let (status, message) = refusal(e)?;
+            (status, app.clone(), Panel::new(&app, "general").refusing(message))
+        }
+    };
+    Ok(render(&state, &ctx, status, &session, |frame| GeneralTab { frame, panel, kind: kind_name(&app) }))
+}
+
+fn policy_tab(app: &Application, panel: Panel) -> impl FnOnce(Frame) -> PolicyTab + use<> {
+    let require_mfa = app.policy.require_mfa;
+    let networks = app.policy.allowed_networks.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    move |frame| PolicyTab { frame, panel, require_mfa, networks }
+}
+
+pub async fn policy(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Path(app): Path<String>,
+) -> Result<Response, AppError> {
+    let session = administrator_or_gate!(state, ctx);
+    let app = state.admin.find_app(&app).await?;
+    Ok(render(&state, &ctx, StatusCode::OK, &session, policy_tab(&app, Panel::new(&app, "policy"))))
+}
+
+pub async fn save_policy(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Path(app): Path<String>,
+    body: String,
+) -> Result<Response, AppError> {
+    let fields = Fields::parse(&body)?;
+    let (session, actor) = changing_or_gate!(state, ctx, fields);
+    let app = state.admin.find_app(&app).await?;
+    let networks: Vec<String> =
+        fields.one("networks").lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    let change =
+        PolicyChange { require_mfa: Some(fields.one("require_mfa") == "on"), allowed_networks: Some(networks) };
+    let (status, shown) = match state.admin.set_policy(&actor, &app.id.to_string(), &change).await {
+        Ok(changed) => (StatusCode::OK, policy_tab(&changed, Panel::new(&changed, "policy").saying("Saved."))),
+        Err(e) => {
+            let (status, message) = refusal(e)?;
+            (status, policy_tab(&app, Panel::new(&app, "policy").refusing(message)))
+        }
+    };
+    Ok(render(&state, &ctx, status, &session, shown))
 }

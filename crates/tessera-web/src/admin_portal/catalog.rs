@@ -1,7 +1,7 @@
 //! "+ Add New Application": the catalog, then the General settings, "Save Application", then
 //! "Configure Application" or "Close".
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -14,11 +14,16 @@ use crate::error::{AppError, Failure};
 use crate::shell::context::RequestContext;
 use crate::state::AppState;
 
-const ENTRIES: [CatalogEntry; 2] = [
+const ENTRIES: [CatalogEntry; 3] = [
     CatalogEntry {
         kind: "m365",
         name: "Microsoft 365",
         about: "Sign-in for a Microsoft 365 / Entra ID domain: SAML 2.0, WS-Federation and WS-Trust",
+    },
+    CatalogEntry {
+        kind: "saml",
+        name: "Custom SAML 2.0 App",
+        about: "Any SAML 2.0 service provider, from its metadata",
     },
     CatalogEntry { kind: "bookmark", name: "Bookmark", about: "A tile in the User Portal that opens a URL" },
 ];
@@ -68,8 +73,58 @@ pub async fn save(
     body: String,
 ) -> Result<Response, AppError> {
     let fields = Fields::parse(&body)?;
+    create(state, ctx, entry(&kind)?, fields, Vec::new()).await
+}
+
+/// The custom SAML app's form: its metadata comes as a file.
+pub async fn saml_form(state: State<AppState>, ctx: RequestContext) -> Result<Response, AppError> {
+    form(state, ctx, Path("saml".to_string())).await
+}
+
+/// The largest SP metadata file the form takes (the parser's cap is 1 MiB).
+const MAX_METADATA_BYTES: usize = 1024 * 1024;
+
+pub async fn save_saml(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    request: axum::extract::Request,
+) -> Result<Response, AppError> {
+    // Who asks is settled before the body is read (its form token is checked with the rest).
+    administrator_or_gate!(state, ctx);
+    let unreadable = || {
+        AppError::refused(StatusCode::BAD_REQUEST, "malformed_form", "Request refused", "The form could not be read.")
+    };
+    let mut multipart = Multipart::from_request(request, &state).await.map_err(|_| unreadable())?;
+    let mut pairs = Vec::new();
+    let mut metadata = Vec::new();
+    while let Some(mut field) = multipart.next_field().await.map_err(|_| unreadable())? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "sp_metadata" {
+            while let Some(chunk) = field.chunk().await.map_err(|_| unreadable())? {
+                if metadata.len() + chunk.len() > MAX_METADATA_BYTES {
+                    return Err(AppError::invalid("sp_metadata", "The metadata file is larger than 1 MiB."));
+                }
+                metadata.extend_from_slice(&chunk);
+            }
+        } else {
+            let value = field.text().await.map_err(|_| unreadable())?;
+            if value.len() > 64 * 1024 {
+                return Err(unreadable());
+            }
+            pairs.push((name, value));
+        }
+    }
+    create(state, ctx, entry("saml")?, Fields(pairs), metadata).await
+}
+
+async fn create(
+    state: AppState,
+    ctx: RequestContext,
+    entry: &'static CatalogEntry,
+    fields: Fields,
+    sp_metadata: Vec<u8>,
+) -> Result<Response, AppError> {
     let (session, actor) = changing_or_gate!(state, ctx, fields);
-    let entry = entry(&kind)?;
     let general = General {
         domain: fields.one("domain").trim(),
         url: fields.one("url").trim(),
@@ -79,6 +134,7 @@ pub async fn save(
     };
     let spec = match entry.kind {
         "m365" => AppSpec::M365 { domain: general.domain.to_string(), idp_path: None },
+        "saml" => AppSpec::Saml { sp_metadata },
         _ => AppSpec::Bookmark { url: general.url.to_string() },
     };
     let new = NewApp {

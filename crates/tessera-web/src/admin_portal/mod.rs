@@ -40,13 +40,15 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/admin/applications/delete", post(applications::confirm_delete)),
         ("/admin/applications/delete/confirm", post(applications::delete)),
         ("/admin/applications/new", get(catalog::catalog)),
+        ("/admin/applications/new/saml", get(catalog::saml_form).post(catalog::save_saml)),
         ("/admin/applications/new/{kind}", get(catalog::form).post(catalog::save)),
         ("/admin/applications/{app}", get(application::open)),
-        ("/admin/applications/{app}/general", get(application::general)),
+        ("/admin/applications/{app}/general", get(application::general).post(application::save_general)),
         ("/admin/applications/{app}/sso", get(application::sso)),
         ("/admin/applications/{app}/metadata", get(application::export_metadata)),
         ("/admin/applications/{app}/regenerate", get(application::regenerate_page).post(application::regenerate)),
         ("/admin/applications/{app}/groups", get(application::groups).post(application::save_groups)),
+        ("/admin/applications/{app}/policy", get(application::policy).post(application::save_policy)),
     ]
 }
 

@@ -99,7 +99,7 @@ pub struct AppHeader {
 /// change said.
 pub struct Panel {
     pub app: AppHeader,
-    pub tabs: [(&'static str, &'static str); 3],
+    pub tabs: [(&'static str, &'static str); 4],
     pub tab: &'static str,
     pub notice: Option<&'static str>,
     pub error: Option<String>,
@@ -115,7 +115,7 @@ impl Panel {
         };
         Panel {
             app,
-            tabs: [("general", "General"), ("sso", "SSO"), ("groups", "User Groups")],
+            tabs: [("general", "General"), ("sso", "SSO"), ("groups", "User Groups"), ("policy", "Access policy")],
             tab,
             notice: None,
             error: None,
@@ -124,6 +124,11 @@ impl Panel {
 
     pub fn saying(mut self, notice: &'static str) -> Panel {
         self.notice = Some(notice);
+        self
+    }
+
+    pub fn refusing(mut self, error: String) -> Panel {
+        self.error = Some(error);
         self
     }
 }
@@ -202,4 +207,14 @@ pub struct AdminMfaEnrol<'a> {
     pub qr_svg: &'a str,
     pub secret: &'a str,
     pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_app_policy.html")]
+pub struct PolicyTab {
+    pub frame: Frame,
+    pub panel: Panel,
+    pub require_mfa: bool,
+    /// One CIDR per line.
+    pub networks: String,
 }

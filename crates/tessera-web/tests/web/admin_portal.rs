@@ -339,3 +339,108 @@ async fn with_admin_mfa_required_the_first_administrator_enrols_then_every_sign_
         assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
     }
 }
+
+/// A multipart/form-data body with text fields and one file.
+fn multipart(fields: &[(&str, &str)], file: (&str, &[u8])) -> (String, Vec<u8>) {
+    let boundary = "tessera-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"sp.xml\"\r\nContent-Type: text/xml\r\n\r\n", file.0)
+            .as_bytes(),
+    );
+    body.extend_from_slice(file.1);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn a_custom_saml_app_is_added_from_its_metadata_file_and_bad_files_are_refused() {
+    let (world, _) = World::new(config()).await;
+    let hash = tessera_auth::password::hash_password(ONE_TIME).unwrap();
+    world.store.create_initial_admin("admin", &hash).await.unwrap();
+    let mut admin = signed_in_admin(&world, "10.0.0.7").await;
+    let csrf = admin.csrf();
+    let fixtures = super::saml::workspace().join("fixtures/saml");
+    let post = |fields: Vec<(&'static str, String)>, file: Vec<u8>| {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (content_type, body) = multipart(&fields, ("sp_metadata", &file));
+        let request = axum::http::Request::post("/admin/applications/new/saml")
+            .header(axum::http::header::CONTENT_TYPE, content_type);
+        (request, axum::body::Body::from(body))
+    };
+    let before = world.audit_actions().await.len();
+    let good = std::fs::read(fixtures.join("sp-metadata.xml")).unwrap();
+    for (file, csrf_value, status, said) in [
+        (
+            std::fs::read(fixtures.join("sp-metadata-doctype.xml")).unwrap(),
+            csrf.clone(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "DOCTYPE",
+        ),
+        (b"<not metadata/>".to_vec(), csrf.clone(), StatusCode::UNPROCESSABLE_ENTITY, "sp_metadata"),
+        (vec![b' '; 1_100_000], csrf.clone(), StatusCode::UNPROCESSABLE_ENTITY, "larger than 1 MiB"),
+        (good.clone(), "forged".to_string(), StatusCode::FORBIDDEN, "expired"),
+    ] {
+        let (request, body) =
+            post(vec![("csrf", csrf_value), ("label", "Wiki SP".into()), ("show_in_portal", "on".into())], file);
+        let response = admin.send(request, body).await;
+        assert_eq!(response.status, status, "{said}: {}", response.body);
+        assert!(response.body.contains(said), "{said}: {}", response.body);
+    }
+    assert_eq!(world.audit_actions().await.len(), before, "nothing written");
+    let (request, body) =
+        post(vec![("csrf", csrf.clone()), ("label", "Wiki SP".into()), ("show_in_portal", "on".into())], good);
+    let saved = admin.send(request, body).await;
+    assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.body);
+    let app = world.store.find_app("Wiki SP").await.unwrap();
+    assert!(matches!(app.kind, tessera_core::AppKind::Saml(_)));
+    let sso = admin.get(&format!("/admin/applications/{}/sso", app.id)).await;
+    assert!(sso.body.contains("IdP Entity ID") && sso.body.contains("Export Metadata"), "{}", sso.body);
+}
+
+#[tokio::test]
+async fn general_and_access_policy_are_changed_from_their_tabs_and_bad_values_change_nothing() {
+    let (world, apps) = World::new(config()).await;
+    let hash = tessera_auth::password::hash_password(ONE_TIME).unwrap();
+    world.store.create_initial_admin("admin", &hash).await.unwrap();
+    let mut admin = signed_in_admin(&world, "10.0.0.7").await;
+    let csrf = admin.csrf();
+    let general = format!("/admin/applications/{}/general", apps.m365);
+    let policy = format!("/admin/applications/{}/policy", apps.m365);
+    let before = world.audit_actions().await.len();
+
+    let taken = admin.post(&general, &[("label", "wiki"), ("description", ""), ("csrf", &csrf)]).await;
+    assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
+    assert!(taken.body.contains("role=\"alert\"") && taken.body.contains("exists already"), "{}", taken.body);
+    let bad =
+        admin.post(&policy, &[("require_mfa", "on"), ("networks", "10.0.0.0/8\n10.1.2.3/8"), ("csrf", &csrf)]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("role=\"alert\""), "{}", bad.body);
+    assert_eq!(world.audit_actions().await.len(), before, "nothing written");
+    let unchanged = world.store.find_app(&apps.m365).await.unwrap();
+    assert_eq!((unchanged.label.as_str(), unchanged.policy.require_mfa), ("M365", false));
+
+    let saved =
+        admin.post(&general, &[("label", "Microsoft 365"), ("description", "Mail & Office"), ("csrf", &csrf)]).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    assert!(saved.body.contains("Saved."));
+    let saved = admin.post(&policy, &[("require_mfa", "on"), ("networks", " 10.0.0.0/8 \r\n"), ("csrf", &csrf)]).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    let app = world.store.find_app(&apps.m365).await.unwrap();
+    assert_eq!(
+        (app.label.as_str(), app.description.as_str(), app.show_in_portal),
+        ("Microsoft 365", "Mail & Office", false)
+    );
+    assert!(app.policy.require_mfa);
+    assert_eq!(app.policy.allowed_networks.iter().map(ToString::to_string).collect::<Vec<_>>(), ["10.0.0.0/8"]);
+    let actions = world.audit_actions().await;
+    assert_eq!(&actions[before..], ["app.update", "app.set_policy"]);
+    // Saving the same again writes nothing.
+    admin.post(&general, &[("label", "Microsoft 365"), ("description", "Mail & Office"), ("csrf", &csrf)]).await;
+    assert_eq!(world.audit_actions().await.len(), before + 2);
+}
