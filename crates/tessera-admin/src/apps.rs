@@ -177,7 +177,7 @@ impl AdminService {
         };
         let policy =
             AccessPolicy { require_mfa: change.require_mfa.unwrap_or(app.policy.require_mfa), allowed_networks };
-        if change.require_mfa.is_none() && change.allowed_networks.is_none() {
+        if policy == app.policy {
             return Ok(app);
         }
         self.store.set_app_policy(actor, app.id, &policy).await?;

@@ -144,12 +144,16 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
                 return Err(StoreError::Config("sign-in succeeded without an administrator".into()).into());
             }
         };
-        self.store.clear_admin_failures(&admin.id).await?;
         if let Some(old) = replacing {
             self.store.delete_admin_session(&sha256_hex(old)).await?;
         }
         let has_second_factor = self.store.admin_totp(&admin.id).await?.is_some_and(|t| t.confirmed);
         let complete = !has_second_factor && !self.mfa_required;
+        // Codes count on the same counter: it starts again only when the sign-in is complete,
+        // or a right password would buy another round of code guesses.
+        if complete {
+            self.store.clear_admin_failures(&admin.id).await?;
+        }
         let id = new_session_id()?;
         self.store.create_admin_session(&sha256_hex(&id), &admin.id, complete, now).await?;
         let event = NewAuditEvent::new(
@@ -291,6 +295,15 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
         let event = NewAuditEvent::new(AuditAction::AdminMfa, "admin", &admin.id, json!({"ip": ip, "factor": "totp"}));
         self.store.append_audit(&actor, event).await?;
         Ok(AdminCodeOutcome::Accepted(new_id))
+    }
+
+    /// A new session for the administrator of `session`, as complete as it was: a password
+    /// change ends all their sessions, and the one that made the change goes on under a new id.
+    pub async fn renew(&self, session: &AdminSession) -> Result<String, AuthError> {
+        let id = new_session_id()?;
+        let now = self.clock.now_millis();
+        self.store.create_admin_session(&sha256_hex(&id), &session.admin.id, session.complete, now).await?;
+        Ok(id)
     }
 
     pub async fn sign_out(&self, id: &str, session: &AdminSession) -> Result<(), AuthError> {

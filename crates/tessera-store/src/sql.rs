@@ -1697,6 +1697,9 @@ macro_rules! impl_sql_store {
                 .await?;
                 let admin = row.as_ref().map(Self::admin_from_row).transpose()?.ok_or_else(|| StoreError::not_found("administrator", key))?;
                 let event = NewAuditEvent::new(AuditAction::AdminPasswordSet, "admin", &admin.id, json!({"username": admin.username, "one_time": must_change}));
+                // A new password ends every session made with the old one (a session left
+                // waiting with a one-time password included).
+                sqlx::query("DELETE FROM admin_sessions WHERE admin_id = $1").bind(&admin.id).execute(&mut *tx).await?;
                 Self::append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(admin)

@@ -302,6 +302,9 @@ async fn admin_sessions_end_with_their_administrator_and_attempts_are_counted(st
     assert_eq!(store.admin_session("hash-1").await.unwrap().unwrap().last_seen_at, 5_000, "never moves back");
     assert!(store.admin_session("hash-2").await.unwrap().is_none());
     assert!(store.create_admin_session("hash-3", "no-such-admin", true, 1_000).await.is_err());
+    store.set_admin_password(&actor(), "erin", "$argon2id$new", false).await.unwrap();
+    assert!(store.admin_session("hash-1").await.unwrap().is_none(), "a new password ends the sessions");
+    store.create_admin_session("hash-1", &erin.id, true, 1_000).await.unwrap();
     store.delete_admin_session("hash-1").await.unwrap();
     assert!(store.admin_session("hash-1").await.unwrap().is_none());
     store.create_admin_session("hash-4", &erin.id, true, 1_000).await.unwrap();

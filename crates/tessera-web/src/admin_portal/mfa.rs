@@ -102,6 +102,9 @@ impl AdminMfaEnrolPage {
 
 pub async fn enrol(State(state): State<AppState>, ctx: RequestContext) -> Result<Response, AppError> {
     let Some((session, _)) = session(&state, &ctx).await? else { return Ok(Gate::SignIn.response()) };
+    if session.complete && session.admin.must_change_password {
+        return Ok(Gate::ChangePassword.response());
+    }
     let sign_in = state.admin_sign_in();
     let (csrf, cookie) = csrf_token(&state, &ctx);
     let cookies: Vec<String> = cookie.into_iter().collect();
@@ -123,6 +126,9 @@ pub async fn confirm_enrolment(
     let fields = Fields::parse(&body)?;
     require_our_form(&state, &ctx, fields.one("csrf"))?;
     let Some((session, id)) = session(&state, &ctx).await? else { return Ok(Gate::SignIn.response()) };
+    if session.complete && session.admin.must_change_password {
+        return Ok(Gate::ChangePassword.response());
+    }
     let sign_in = state.admin_sign_in();
     let from = ctx.client()?;
     match sign_in.confirm_enrolment(&id, &session, from, fields.one("code").trim()).await? {

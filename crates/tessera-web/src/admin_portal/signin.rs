@@ -117,7 +117,10 @@ pub async fn change_password(
         return Ok(refused("The two passwords are not the same."));
     }
     match state.admin.set_admin_password(&Actor::admin(&admin.id), &admin.id, form.password).await {
-        Ok(_) => Ok(pages::redirect("/admin/applications", &[])),
+        Ok(_) => {
+            let id = state.admin_sign_in().renew(&session).await?;
+            Ok(pages::redirect("/admin/applications", &[cookie_policy(&state).admin_session(&id)]))
+        }
         Err(AdminError::Invalid { message, .. }) => Ok(refused(&message)),
         Err(other) => Err(other.into()),
     }

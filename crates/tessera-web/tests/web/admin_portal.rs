@@ -37,6 +37,9 @@ async fn the_first_administrator_changes_the_one_time_password_then_sees_sso_app
     assert_eq!(browser.get("/admin").await.location.as_deref(), Some("/admin/login"));
     assert_eq!(browser.get("/admin/applications").await.location.as_deref(), Some("/admin/login"));
 
+    // Someone else holding the printed one-time password waits at the password change.
+    let mut parked = Browser::new(&world).from("10.0.0.66");
+    assert_eq!(admin_login(&mut parked, "admin", ONE_TIME).await.location.as_deref(), Some("/admin/password"));
     let signed_in = admin_login(&mut browser, "ADMIN", ONE_TIME).await;
     assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
     assert_eq!(signed_in.location.as_deref(), Some("/admin/password"));
@@ -62,6 +65,11 @@ async fn the_first_administrator_changes_the_one_time_password_then_sees_sso_app
     assert_eq!(changed.location.as_deref(), Some("/admin/applications"));
     let admin = world.store.find_admin("admin").await.unwrap();
     assert!(!admin.must_change_password);
+    assert_eq!(
+        parked.get("/admin/applications").await.location.as_deref(),
+        Some("/admin/login"),
+        "the new password ended it"
+    );
     assert!(tessera_auth::password::verify_password(OWN, &admin.password_hash).unwrap());
 
     let list = browser.get("/admin/applications").await;
@@ -84,7 +92,7 @@ async fn the_first_administrator_changes_the_one_time_password_then_sees_sso_app
     let events = world.store.list_audit(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap();
     let by_admin: Vec<&str> =
         events.iter().filter(|e| e.actor == format!("admin:{}", admin.id)).map(|e| e.action.as_str()).collect();
-    assert_eq!(by_admin, ["admin.signin", "admin.password_set", "admin.signout"]);
+    assert_eq!(by_admin, ["admin.signin", "admin.signin", "admin.password_set", "admin.signout"]);
 }
 
 #[tokio::test]
@@ -334,6 +342,18 @@ async fn with_admin_mfa_required_the_first_administrator_enrols_then_every_sign_
     assert_eq!(accepted.location.as_deref(), Some("/admin/applications"), "{}", accepted.body);
     assert_eq!(again.get("/admin/applications").await.status, StatusCode::OK);
 
+    // Wrong codes are not forgiven by signing in again with the password: past the threshold
+    // even a right code is refused until the window passes.
+    let mut guesser = Browser::new(&world).from("10.0.0.4");
+    assert_eq!(admin_login(&mut guesser, "admin", OWN).await.location.as_deref(), Some("/admin/mfa"));
+    let csrf = guesser.csrf();
+    for wrong in ["111111", "222222"] {
+        assert!(guesser.post("/admin/mfa", &[("code", wrong), ("csrf", &csrf)]).await.body.contains("not right"));
+    }
+    let again = admin_login(&mut guesser, "admin", OWN).await;
+    assert_eq!(again.status, StatusCode::OK, "locked: the password no longer opens a new round");
+    assert!(again.body.contains("incorrect"), "{}", again.body);
+
     let actions = world.audit_actions().await;
     for action in ["admin.mfa_enroll", "admin.mfa", "admin.mfa_failure"] {
         assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
@@ -442,5 +462,6 @@ async fn general_and_access_policy_are_changed_from_their_tabs_and_bad_values_ch
     assert_eq!(&actions[before..], ["app.update", "app.set_policy"]);
     // Saving the same again writes nothing.
     admin.post(&general, &[("label", "Microsoft 365"), ("description", "Mail & Office"), ("csrf", &csrf)]).await;
+    admin.post(&policy, &[("require_mfa", "on"), ("networks", "10.0.0.0/8"), ("csrf", &csrf)]).await;
     assert_eq!(world.audit_actions().await.len(), before + 2);
 }
