@@ -1,13 +1,18 @@
 //! Applications: created with their first signing key, their settings, policy and grants
 //! changed, their key rotated, their metadata and federation command exported, deleted.
 
-use tessera_core::app::{ENTRA_RELYING_PARTY, M365Config, SettingsChange, default_m365_label};
+use tessera_core::app::{
+    AcsEndpoint, ENTRA_RELYING_PARTY, M365Config, NAMEID_EMAIL, SamlBinding, SamlSpConfig, SettingsChange, SloEndpoint,
+    default_m365_label,
+};
 use tessera_core::policy::{AccessPolicy, Cidr};
-use tessera_core::{AccessDecision, Actor, AppId, AppKind, Application, Group, NewApplication, User, WsFedRpConfig};
+use tessera_core::{
+    AccessDecision, Actor, AppId, AppKind, Application, AuditEvent, Group, NewApplication, User, WsFedRpConfig,
+};
 use tessera_keys::{DEFAULT_VALIDITY_DAYS, KeySize};
 use tessera_m365::{FederationCommand, Protocol, Style};
 use tessera_protocols::saml2::sp_metadata::parse_sp_metadata;
-use tessera_store::{Page, PageRequest};
+use tessera_store::{AppDetails, Page, PageRequest};
 
 use crate::{AdminError, AdminService, invalid_protocol};
 
@@ -19,10 +24,68 @@ pub enum AppSpec {
     M365 { domain: String, idp_path: Option<String> },
     /// A SAML 2.0 service provider, from its metadata.
     Saml { sp_metadata: Vec<u8> },
+    /// A SAML 2.0 service provider whose metadata is fetched from an https URL (see
+    /// [`crate::metadata_url`]); the document is then checked as an upload is.
+    SamlMetadataUrl { url: String },
+    /// A SAML 2.0 service provider without metadata, typed as fields.
+    SamlFields(SpFields),
     /// A WS-Federation relying party: its realm and the addresses tokens may be posted to.
     WsFed { realm: String, reply_urls: Vec<String> },
     /// A tile that opens a URL.
     Bookmark { url: String },
+}
+
+/// A SAML service provider as an administrator types it: its entity ID, where assertions go
+/// (HTTP-POST), where logout goes (HTTP-Redirect), and the certificate it signs requests with
+/// (PEM or base64 DER), if it signs them.
+#[derive(Debug, Clone, Default)]
+pub struct SpFields {
+    pub entity_id: String,
+    pub acs_url: String,
+    pub slo_url: Option<String>,
+    pub certificate: Option<String>,
+}
+
+impl SpFields {
+    fn config(self) -> Result<SamlSpConfig, AdminError> {
+        let certificate = match self.certificate.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            Some(text) => Some(certificate_base64(text)?),
+            None => None,
+        };
+        let slo_url = self.slo_url.map(|u| u.trim().to_string()).filter(|u| !u.is_empty());
+        Ok(SamlSpConfig {
+            entity_id: self.entity_id.trim().to_string(),
+            acs: vec![AcsEndpoint {
+                url: self.acs_url.trim().to_string(),
+                binding: SamlBinding::HttpPost,
+                index: 0,
+                is_default: true,
+            }],
+            slo: slo_url.map(|url| SloEndpoint { url, binding: SamlBinding::HttpRedirect, response_url: None }),
+            name_id_format: NAMEID_EMAIL.to_string(),
+            name_id_source: SamlSpConfig::default_source_for(NAMEID_EMAIL),
+            attribute_mappings: Vec::new(),
+            sign_requests: certificate.is_some(),
+            certificate,
+            sign_assertion: true,
+            sign_response: false,
+            allow_sha1: false,
+            idp_initiated: true,
+        })
+    }
+}
+
+/// A certificate typed as PEM or bare base64, as the base64 of its DER once it parses as X.509.
+fn certificate_base64(text: &str) -> Result<String, AdminError> {
+    use base64::Engine;
+    let body: String = text.lines().map(str::trim).filter(|l| !l.starts_with("-----")).collect::<Vec<_>>().concat();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.as_bytes())
+        .map_err(|_| AdminError::invalid("certificate", "not a PEM or base64 certificate"))?;
+    if tessera_keys::certificate_not_after(&der).is_none() {
+        return Err(AdminError::invalid("certificate", "not an X.509 certificate"));
+    }
+    Ok(base64::engine::general_purpose::STANDARD.encode(der))
 }
 
 /// A signing key's size and its certificate's validity; defaults where left out.
@@ -45,11 +108,36 @@ pub struct NewApp {
     /// Required except for a Microsoft 365 connector ("Microsoft 365 (domain)").
     pub label: Option<String>,
     pub description: Option<String>,
-    /// A PNG or JPEG `data:` URI, or an https URL.
-    pub portal_image: Option<String>,
+    /// The User Portal image as uploaded (PNG, JPEG or WebP; see [`crate::portal_image`]).
+    pub portal_image: Option<Vec<u8>>,
     pub show_in_portal: bool,
     pub settings: SettingsChange,
     pub key: KeyOptions,
+}
+
+/// The General tab of an application, as saved.
+#[derive(Debug, Clone)]
+pub struct DetailsChange {
+    pub label: String,
+    pub description: String,
+    pub image: ImageChange,
+    pub show_in_portal: bool,
+}
+
+/// What happens to an application's User Portal Image.
+#[derive(Debug, Clone)]
+pub enum ImageChange {
+    Keep,
+    Remove,
+    /// A new upload (PNG, JPEG or WebP).
+    Replace(Vec<u8>),
+}
+
+/// An upload checked and re-encoded off the async workers (decoding is CPU work).
+async fn checked_image(upload: Vec<u8>) -> Result<String, AdminError> {
+    tokio::task::spawn_blocking(move || crate::portal_image::portal_image(&upload))
+        .await
+        .map_err(|e| AdminError::invalid("portal_image", format!("the image could not be checked: {e}")))?
 }
 
 /// A change of an application's access policy; what is left out stays.
@@ -97,6 +185,11 @@ impl AdminService {
             AppSpec::Saml { sp_metadata } => {
                 (AppKind::Saml(parse_sp_metadata(&sp_metadata).map_err(invalid_protocol("sp_metadata"))?), None)
             }
+            AppSpec::SamlMetadataUrl { url } => {
+                let sp_metadata = self.metadata_fetch.fetch(&url).await?;
+                (AppKind::Saml(parse_sp_metadata(&sp_metadata).map_err(invalid_protocol("sp_metadata_url"))?), None)
+            }
+            AppSpec::SamlFields(fields) => (AppKind::Saml(fields.config()?), None),
             AppSpec::WsFed { realm, reply_urls } => {
                 (AppKind::WsFed(WsFedRpConfig::new(&realm, &reply_urls, Vec::new())), None)
             }
@@ -105,11 +198,15 @@ impl AdminService {
         // A bookmark has no settings to apply, not even none.
         let kind = if app.settings.is_empty() { kind } else { app.settings.apply(&kind)? };
         let label = app.label.or(default_label).ok_or_else(|| AdminError::invalid("label", "label is required"))?;
+        let portal_image = match app.portal_image {
+            Some(upload) => Some(checked_image(upload).await?),
+            None => None,
+        };
         let new = NewApplication::new(
             &self.public_url,
             &label,
             app.description.as_deref(),
-            app.portal_image,
+            portal_image,
             app.show_in_portal,
             kind,
         )?;
@@ -133,22 +230,35 @@ impl AdminService {
         Ok(self.store.list_apps(page).await?)
     }
 
-    /// Changes an application's Display Label, Description and Show in User Portal; a change of
-    /// nothing writes nothing.
+    /// Changes an application's Display Label, Description, User Portal Image and Show in User
+    /// Portal; a change of nothing writes nothing.
     pub async fn change_details(
         &self,
         actor: &Actor,
         app: &str,
-        label: &str,
-        description: &str,
-        show_in_portal: bool,
+        change: DetailsChange,
     ) -> Result<Application, AdminError> {
         let app = self.store.find_app(app).await?;
-        let (label, description) = (label.trim(), description.trim());
-        if app.label == label && app.description == description && app.show_in_portal == show_in_portal {
+        let (label, description) = (change.label.trim(), change.description.trim());
+        let portal_image = match change.image {
+            ImageChange::Keep => app.portal_image.clone(),
+            ImageChange::Remove => None,
+            ImageChange::Replace(upload) => Some(checked_image(upload).await?),
+        };
+        if app.label == label
+            && app.description == description
+            && app.show_in_portal == change.show_in_portal
+            && app.portal_image == portal_image
+        {
             return Ok(app);
         }
-        Ok(self.store.update_app_details(actor, app.id, label, description, show_in_portal).await?)
+        let details = AppDetails {
+            label,
+            description,
+            portal_image: portal_image.as_deref(),
+            show_in_portal: change.show_in_portal,
+        };
+        Ok(self.store.update_app_details(actor, app.id, &details).await?)
     }
 
     /// Changes an application's sign-in settings; settings that do not apply to its kind are
@@ -164,7 +274,18 @@ impl AdminService {
             return Err(AdminError::invalid("settings", "nothing to change: give at least one setting"));
         }
         let kind = change.apply(&app.kind)?;
+        // Settings that end as they were write nothing (a form saved unchanged, say).
+        if kind == app.kind {
+            return Ok(app);
+        }
         Ok(self.store.update_app_kind(actor, app.id, &kind).await?)
+    }
+
+    /// An application's recent sign-ins (tokens issued, launches, denials), newest first.
+    pub async fn app_sign_ins(&self, app: &str, limit: u32) -> Result<(Application, Vec<AuditEvent>), AdminError> {
+        let app = self.store.find_app(app).await?;
+        let events = self.store.app_sign_ins(app.id, limit).await?;
+        Ok((app, events))
     }
 
     /// Changes an application's access policy; a change of nothing writes nothing. Returns the

@@ -8,6 +8,8 @@ mod admins;
 mod apps;
 mod audit;
 mod groups;
+pub mod metadata_url;
+pub mod portal_image;
 mod tokens;
 mod users;
 
@@ -20,7 +22,10 @@ use tessera_keys::{KeyError, KeyService};
 use tessera_protocols::ProtocolError;
 use tessera_store::{Store, StoreError};
 
-pub use apps::{AppSpec, KeyOptions, Metadata, MetadataProtocol, NewApp, PolicyChange, entra_certificate};
+pub use apps::{
+    AppSpec, DetailsChange, ImageChange, KeyOptions, Metadata, MetadataProtocol, NewApp, PolicyChange, SpFields,
+    entra_certificate,
+};
 pub use audit::AuditRequest;
 pub use users::NewUserRequest;
 
@@ -110,11 +115,24 @@ pub struct AdminService {
     keys: Arc<dyn KeySource>,
     /// The base of every URL an application publishes.
     public_url: String,
+    /// How SP metadata is fetched from a URL.
+    metadata_fetch: Arc<metadata_url::MetadataFetch>,
 }
 
 impl AdminService {
     pub fn new(store: Arc<dyn Store>, keys: Arc<dyn KeySource>, public_url: &str) -> Result<Self, AdminError> {
-        Ok(AdminService { store, keys, public_url: tessera_core::validate::public_url(public_url)? })
+        Ok(AdminService {
+            store,
+            keys,
+            public_url: tessera_core::validate::public_url(public_url)?,
+            metadata_fetch: Arc::default(),
+        })
+    }
+
+    /// Fetches SP metadata by these rules (the default: no internal host, the system's roots).
+    pub fn with_metadata_fetch(mut self, fetch: metadata_url::MetadataFetch) -> Self {
+        self.metadata_fetch = Arc::new(fetch);
+        self
     }
 
     pub fn public_url(&self) -> &str {

@@ -150,7 +150,7 @@ async fn bad_applications_are_refused_by_field_and_write_nothing() {
         ),
         (
             NewApp {
-                portal_image: Some("data:image/svg+xml;base64,AA".into()),
+                portal_image: Some(b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec()),
                 ..app(bookmark("https://x.example/"), Some("X"))
             },
             "portal_image",

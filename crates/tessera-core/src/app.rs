@@ -552,7 +552,7 @@ pub struct Application {
     pub id: AppId,
     pub label: String,
     pub description: String,
-    /// A `data:image/png|jpeg;base64,…` URI or an https URL.
+    /// A `data:image/png;base64,…` URI (see [`validate_portal_image`]).
     pub portal_image: Option<String>,
     pub show_in_portal: bool,
     /// The entity ID / IssuerUri this app signs as (none for bookmarks). Fixed at creation so
@@ -624,17 +624,21 @@ impl NewApplication {
     }
 }
 
+/// A stored image is the admin service's re-encoding of an upload: a small PNG (a 128-pixel
+/// square of noise stays under 100 KB as base64).
 const MAX_PORTAL_IMAGE: usize = 350_000;
 
-fn validate_portal_image(image: &str) -> Result<(), CoreError> {
+/// A User Portal image as stored: a `data:image/png;base64,…` URI of bounded size. It is served
+/// from Tessera's own origin, never fetched from another.
+pub fn validate_portal_image(image: &str) -> Result<(), CoreError> {
     let ok = image.len() <= MAX_PORTAL_IMAGE
-        && (image.starts_with("data:image/png;base64,")
-            || image.starts_with("data:image/jpeg;base64,")
-            || validate::endpoint_url("portal_image", image).is_ok_and(|u| u.starts_with("https://")));
+        && image.strip_prefix("data:image/png;base64,").is_some_and(|b64| {
+            !b64.is_empty() && b64.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='))
+        });
     if ok {
         Ok(())
     } else {
-        Err(CoreError::invalid("portal_image", "must be a PNG or JPEG (at most 256 KiB) or an https URL"))
+        Err(CoreError::invalid("portal_image", "must be a PNG image checked by the admin service"))
     }
 }
 
@@ -749,6 +753,10 @@ mod tests {
     #[test]
     fn portal_images() {
         assert!(validate_portal_image("data:image/png;base64,AAAA").is_ok());
+        assert!(validate_portal_image("data:image/png;base64,").is_err());
+        assert!(validate_portal_image("data:image/png;base64,AA\"><script>").is_err());
+        assert!(validate_portal_image("data:image/jpeg;base64,AAAA").is_err());
+        assert!(validate_portal_image("https://x.example/a.png").is_err());
         assert!(validate_portal_image("data:image/svg+xml;base64,AAAA").is_err());
         assert!(validate_portal_image("javascript:alert(1)").is_err());
         assert!(validate_portal_image("http://x.example/a.png").is_err());

@@ -72,6 +72,12 @@ macro_rules! user_columns {
     };
 }
 
+/// An image in the audit trail: a short digest, so that a change shows without the bytes.
+pub(crate) fn image_fingerprint(image: Option<&str>) -> Option<String> {
+    use sha2::Digest;
+    image.map(|image| sha2::Sha256::digest(image.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect())
+}
+
 macro_rules! app_columns {
     () => {
         "id, kind, label, description, portal_image, show_in_portal, issuer, config, require_mfa, allowed_networks, \
@@ -870,15 +876,17 @@ macro_rules! impl_sql_store {
                 &self,
                 actor: &Actor,
                 app: AppId,
-                label: &str,
-                description: &str,
-                show_in_portal: bool,
+                details: &crate::AppDetails<'_>,
             ) -> Result<Application, StoreError> {
-                let label = tessera_core::validate::label("label", label)?;
-                let description = tessera_core::validate::description(description)?;
+                let label = tessera_core::validate::label("label", details.label)?;
+                let description = tessera_core::validate::description(details.description)?;
+                if let Some(image) = details.portal_image {
+                    tessera_core::app::validate_portal_image(image)?;
+                }
+                let show_in_portal = details.show_in_portal;
                 let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
-                let before = sqlx::query("SELECT label, description, show_in_portal FROM apps WHERE id = $1")
+                let before = sqlx::query("SELECT label, description, portal_image, show_in_portal FROM apps WHERE id = $1")
                     .bind(app.to_string())
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -886,18 +894,25 @@ macro_rules! impl_sql_store {
                 let before = json!({
                     "label": before.try_get::<String, _>("label")?,
                     "description": before.try_get::<String, _>("description")?,
+                    "portal_image": crate::sql::image_fingerprint(before.try_get::<Option<String>, _>("portal_image")?.as_deref()),
                     "show_in_portal": before.try_get::<bool, _>("show_in_portal")?,
                 });
-                sqlx::query("UPDATE apps SET label = $1, description = $2, show_in_portal = $3, updated_at = $4 WHERE id = $5")
+                sqlx::query("UPDATE apps SET label = $1, description = $2, portal_image = $3, show_in_portal = $4, updated_at = $5 WHERE id = $6")
                     .bind(&label)
                     .bind(&description)
+                    .bind(details.portal_image)
                     .bind(show_in_portal)
                     .bind(at)
                     .bind(app.to_string())
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| map_unique(e, &[("apps_label_key", "label", format!("an application labelled {label:?} exists already"))]))?;
-                let after = json!({"label": label, "description": description, "show_in_portal": show_in_portal});
+                let after = json!({
+                    "label": label,
+                    "description": description,
+                    "portal_image": crate::sql::image_fingerprint(details.portal_image),
+                    "show_in_portal": show_in_portal,
+                });
                 let event = NewAuditEvent::new(AuditAction::AppUpdate, "app", app, json!({"before": before, "after": after}));
                 Self::append_audit(&mut tx, actor, at, event).await?;
                 let row = sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps WHERE id = $1"))
@@ -1528,6 +1543,24 @@ macro_rules! impl_sql_store {
                 .bind(i64::from(query.limit.clamp(1, 10_000)))
                 .fetch_all(&self.pool)
                 .await?;
+                Self::audit_events(&rows)
+            }
+
+            async fn app_sign_ins(&self, app: AppId, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, at, actor, action, target_kind, target_id, summary FROM audit_events \
+                     WHERE target_kind = 'app' AND target_id = $1 AND actor LIKE 'user:%' ORDER BY id DESC LIMIT $2",
+                )
+                .bind(app.to_string())
+                .bind(i64::from(limit.clamp(1, 500)))
+                .fetch_all(&self.pool)
+                .await?;
+                Self::audit_events(&rows)
+            }
+        }
+
+        impl $store {
+            fn audit_events(rows: &[$row]) -> Result<Vec<AuditEvent>, StoreError> {
                 rows.iter()
                     .map(|row| {
                         let summary: String = row.try_get("summary")?;

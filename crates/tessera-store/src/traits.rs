@@ -48,6 +48,16 @@ pub struct ApiToken {
 
 /// An administrator of the admin portal and the REST API. The password hash is for the
 /// sign-in check only; views leave it out.
+/// What the User Portal shows of an application, as saved on its General tab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppDetails<'a> {
+    pub label: &'a str,
+    pub description: &'a str,
+    /// The checked image as a `data:image/png;base64,…` URI.
+    pub portal_image: Option<&'a str>,
+    pub show_in_portal: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Administrator {
     pub id: String,
@@ -114,15 +124,13 @@ pub trait AppStore: Send + Sync {
         app: AppId,
         kind: &tessera_core::AppKind,
     ) -> Result<Application, StoreError>;
-    /// Changes what the portal shows of an application (Display Label, Description, Show in
-    /// User Portal); a taken label is a conflict on `label`.
+    /// Changes what the portal shows of an application (Display Label, Description, User Portal
+    /// Image, Show in User Portal); a taken label is a conflict on `label`.
     async fn update_app_details(
         &self,
         actor: &Actor,
         app: AppId,
-        label: &str,
-        description: &str,
-        show_in_portal: bool,
+        details: &AppDetails<'_>,
     ) -> Result<Application, StoreError>;
     async fn list_apps(&self, page: &PageRequest) -> Result<Page<Application>, StoreError>;
     /// Deletes all of `apps` or none: `confirm_count` must equal their number, and each must exist.
@@ -370,6 +378,9 @@ pub trait AuditLog: Send + Sync {
 pub trait AuditStore: Send + Sync {
     /// Oldest first.
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
+    /// What users did with an application (tokens issued, launches, denials), newest first, at
+    /// most `limit` (1 to 500).
+    async fn app_sign_ins(&self, app: AppId, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
 #[async_trait]

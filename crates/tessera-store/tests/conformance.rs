@@ -8,11 +8,13 @@ use std::sync::Arc;
 use sqlx::Connection;
 use tessera_core::app::{AppKind, M365Config};
 use tessera_core::policy::{AccessPolicy, AuthnContext, Factor};
-use tessera_core::{AccessDecision, Actor, DenyReason, NewApplication, NewGroup, NewUser, UserState};
+use tessera_core::{
+    AccessDecision, Actor, AppId, AuditAction, DenyReason, NewApplication, NewAuditEvent, NewGroup, NewUser, UserState,
+};
 use tessera_store::test_support::ThrowawayPg;
 use tessera_store::{
-    AuditQuery, KeySlot, Location, NewSigningKey, PageRequest, ParkedRequest, PgStore, Session, SqliteStore, Store,
-    StoreError,
+    AppDetails, AuditQuery, KeySlot, Location, NewSigningKey, PageRequest, ParkedRequest, PgStore, Session,
+    SqliteStore, Store, StoreError,
 };
 
 fn wall_clock() -> Arc<dyn tessera_core::Clock> {
@@ -100,6 +102,7 @@ conformance!(
     grant_is_the_same_from_either_side,
     m365_domain_and_label_unique,
     app_details_change_with_an_audit_row_and_a_taken_label_is_refused,
+    an_apps_sign_ins_are_its_users_events_newest_first,
     idp_path_is_unique_and_settings_change_with_an_audit_row,
     message_ids_are_accepted_once_across_nodes,
     delete_apps_requires_exact_confirm_count_and_is_all_or_nothing,
@@ -410,14 +413,42 @@ async fn m365_domain_and_label_unique(store: Arc<dyn Store>, _raw: Raw) {
     assert_eq!(store.find_app_by_idp_path("CONTOSO.com").await.unwrap().id, app.id);
 }
 
+async fn an_apps_sign_ins_are_its_users_events_newest_first(store: Arc<dyn Store>, _raw: Raw) {
+    let app = store.create_app(&actor(), m365("contoso.com", "M365"), None).await.unwrap();
+    let other = store.create_app(&actor(), m365("fabrikam.com", "Fabrikam"), None).await.unwrap();
+    let user = store.create_user(&actor(), new_user("alice@contoso.com")).await.unwrap();
+    let as_user = Actor::user(user.id);
+    for (who, action, target) in [
+        (&as_user, AuditAction::SamlIssued, app.id),
+        (&as_user, AuditAction::SamlIssued, other.id),
+        (&actor(), AuditAction::AppUpdate, app.id),
+        (&as_user, AuditAction::SigninDenied, app.id),
+        (&as_user, AuditAction::WsTrustIssued, app.id),
+    ] {
+        store.append_audit(who, NewAuditEvent::new(action, "app", target, serde_json::json!({}))).await.unwrap();
+    }
+    let events = store.app_sign_ins(app.id, 50).await.unwrap();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["wstrust.issued", "signin.denied", "saml.issued"]);
+    assert_eq!(store.app_sign_ins(app.id, 1).await.unwrap().len(), 1);
+    assert!(store.app_sign_ins(AppId::new(), 50).await.unwrap().is_empty());
+}
+
 async fn app_details_change_with_an_audit_row_and_a_taken_label_is_refused(store: Arc<dyn Store>, _raw: Raw) {
     let app = store.create_app(&actor(), m365("contoso.com", "M365"), None).await.unwrap();
     store.create_app(&actor(), m365("fabrikam.com", "Fabrikam"), None).await.unwrap();
     let before = audit_count(&store).await;
-    for (label, description, field) in
-        [("fabrikam", "", "label"), ("", "", "label"), ("M365", "bad\u{7}", "description")]
-    {
-        let refused = store.update_app_details(&actor(), app.id, label, description, true).await;
+    let details =
+        |label, description, portal_image| AppDetails { label, description, portal_image, show_in_portal: true };
+    for (change, field) in [
+        (details("fabrikam", "", None), "label"),
+        (details("", "", None), "label"),
+        (details("M365", "bad\u{7}", None), "description"),
+        (details("M365", "", Some("data:image/svg+xml;base64,AAAA")), "portal_image"),
+        (details("M365", "", Some("https://images.example/tile.png")), "portal_image"),
+    ] {
+        let (label, description) = (change.label, change.description);
+        let refused = store.update_app_details(&actor(), app.id, &change).await;
         assert!(
             matches!(&refused, Err(StoreError::Conflict { field: f, .. }) if *f == field)
                 || matches!(&refused, Err(StoreError::Invalid(e)) if e.field() == field),
@@ -425,10 +456,16 @@ async fn app_details_change_with_an_audit_row_and_a_taken_label_is_refused(store
         );
     }
     assert_eq!(audit_count(&store).await, before, "refusals write nothing");
-    let changed = store.update_app_details(&actor(), app.id, " Mail ", "Mail and Office", false).await.unwrap();
+    let change = AppDetails {
+        label: " Mail ",
+        description: "Mail and Office",
+        portal_image: Some("data:image/png;base64,iVBORw0KGgo="),
+        show_in_portal: false,
+    };
+    let changed = store.update_app_details(&actor(), app.id, &change).await.unwrap();
     assert_eq!(
-        (changed.label.as_str(), changed.description.as_str(), changed.show_in_portal),
-        ("Mail", "Mail and Office", false)
+        (changed.label.as_str(), changed.description.as_str(), changed.portal_image.as_deref(), changed.show_in_portal),
+        ("Mail", "Mail and Office", Some("data:image/png;base64,iVBORw0KGgo="), false)
     );
     assert_eq!(store.find_app("mail").await.unwrap().id, app.id);
     assert_eq!(audit_count(&store).await, before + 1);

@@ -114,6 +114,25 @@ pub struct ServeArgs {
     /// How far a protocol message's IssueInstant may be from this server's clock, in seconds
     #[arg(long, default_value_t = 300)]
     pub clock_skew_seconds: u32,
+    #[command(flatten)]
+    pub metadata_fetch: MetadataFetchArgs,
+}
+
+/// Where SP metadata may be fetched from by URL.
+#[derive(Debug, Clone, Default, Args)]
+pub struct MetadataFetchArgs {
+    /// A host (as written in URLs) whose SP metadata may be fetched even though it is on a
+    /// loopback, private or link-local address; repeat for several
+    #[arg(
+        long = "allow-metadata-host",
+        env = "TESSERA_ALLOW_METADATA_HOSTS",
+        value_delimiter = ',',
+        value_name = "HOST"
+    )]
+    pub allow_metadata_hosts: Vec<String>,
+    /// PEM certificate authorities trusted for metadata hosts, besides the system's
+    #[arg(long, env = "TESSERA_METADATA_CA_FILE", value_name = "FILE")]
+    pub metadata_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -268,7 +287,7 @@ pub struct PortalArgs {
     /// Keep the tile out of the user portal
     #[arg(long)]
     pub hide_in_portal: bool,
-    /// PNG or JPEG file for the portal tile (at most 256 KiB)
+    /// PNG, JPEG or WebP file for the portal tile (at most 1 MiB; kept as a 128-pixel PNG)
     #[arg(long, value_name = "FILE")]
     pub portal_image: Option<PathBuf>,
     #[command(flatten)]
@@ -330,12 +349,23 @@ pub enum AppAddCommand {
         #[command(flatten)]
         portal: PortalArgs,
     },
-    /// Any SAML 2.0 service provider, from its metadata
+    /// Any SAML 2.0 service provider, from its metadata (a file or an https URL)
     Saml {
         #[arg(long)]
         label: String,
-        #[arg(long, value_name = "FILE")]
-        sp_metadata: PathBuf,
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "sp_metadata_url",
+            conflicts_with = "sp_metadata_url"
+        )]
+        sp_metadata: Option<PathBuf>,
+        /// Fetch the metadata from this https URL (never from Tessera's own network unless
+        /// --allow-metadata-host names the host)
+        #[arg(long, value_name = "URL")]
+        sp_metadata_url: Option<String>,
+        #[command(flatten)]
+        fetch: MetadataFetchArgs,
         #[command(flatten)]
         settings: SettingsArgs,
         #[command(flatten)]

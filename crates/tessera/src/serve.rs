@@ -26,6 +26,7 @@ pub async fn run(
     let tls = tls_files(&args);
     // Read before anything is created: a bad certificate or key stops here.
     let tls_config = tls.as_ref().map(TlsFiles::load).transpose()?;
+    let metadata_fetch = crate::commands::apps::metadata_fetch(&args.metadata_fetch)?;
     let listen = args.listen.or_else(|| settings.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let public_url = match &settings.public_url {
         Some(url) => tessera_core::validate::public_url(url)?,
@@ -39,7 +40,8 @@ pub async fn run(
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
-    let state = tessera_web::AppState::new(store.clone(), clock, keys, &public_url, signin, Some(metrics.clone()))?;
+    let mut state = tessera_web::AppState::new(store.clone(), clock, keys, &public_url, signin, Some(metrics.clone()))?;
+    state.admin = state.admin.with_metadata_fetch(metadata_fetch);
 
     if let Some((name, one_time_password)) = state.admin.ensure_first_admin().await? {
         // Printed once, on stderr, never logged.
@@ -113,6 +115,7 @@ pub fn check_args(args: &ServeArgs) -> anyhow::Result<()> {
     if let Some(files) = tls_files(args) {
         files.load()?;
     }
+    crate::commands::apps::metadata_fetch(&args.metadata_fetch)?;
     Ok(())
 }
 

@@ -1,22 +1,24 @@
-//! One application's configuration panel: General, SSO (IdP Entity ID, Login URL, IDP URL,
-//! Export Metadata, the federation PowerShell, Regenerate certificate behind its warning) and
-//! User Groups (checkboxes; users are denied until a granted group holds them).
+//! One application's configuration panel: General, User Groups (checkboxes; users are denied
+//! until a granted group holds them) and Access policy. The SSO tab is `sso.rs`, Sign-ins
+//! `sign_ins.rs`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use tessera_admin::{AdminError, KeyOptions, MetadataProtocol, PolicyChange};
-use tessera_core::{AppKind, Application, format_millis};
+use tessera_admin::{AdminError, DetailsChange, ImageChange, PolicyChange};
+use tessera_core::{AppKind, Application};
 use tessera_store::PageRequest;
 
-use super::pages::{Frame, GeneralTab, GroupChoice, GroupsTab, Panel, PolicyTab, Regenerate, SsoDetails, SsoTab};
-use super::{Fields, administrator_or_gate, changing_or_gate, render};
+use super::catalog::IMAGE_FIELD;
+use super::form::{Fields, Form};
+use super::pages::{Frame, GeneralTab, GroupChoice, GroupsTab, Panel, PolicyTab};
+use super::{administrator_or_gate, changing_or_gate, render};
 use crate::error::{AppError, Failure};
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
 use crate::state::AppState;
 
-fn kind_name(app: &Application) -> &'static str {
+pub(super) fn kind_name(app: &Application) -> &'static str {
     match &app.kind {
         AppKind::M365(_) => "Microsoft 365",
         AppKind::Saml(_) => "SAML 2.0",
@@ -45,97 +47,6 @@ pub async fn general(
     let app = state.admin.find_app(&app).await?;
     let panel = Panel::new(&app, "general");
     Ok(render(&state, &ctx, StatusCode::OK, &session, |frame| GeneralTab { frame, panel, kind: kind_name(&app) }))
-}
-
-async fn sso_details(state: &AppState, app: &Application) -> Result<Option<SsoDetails>, AppError> {
-    let (Some(entity_id), Some(certificate)) = (app.issuer.clone(), app.certificates.current.as_deref()) else {
-        return Ok(None);
-    };
-    let (login_url, idp_path, powershell) = match &app.kind {
-        AppKind::M365(config) => {
-            let (_, powershell) = state
-                .admin
-                .federation_command(&app.id.to_string(), tessera_m365::Protocol::WsFed, tessera_m365::Style::Graph)
-                .await?;
-            (Some(config.login_url()), Some(config.idp_path().to_string()), Some(powershell))
-        }
-        _ => (None, None, None),
-    };
-    let expires = tessera_keys::certificate_not_after(certificate)
-        .map(|at| format_millis(at).chars().take(10).collect())
-        .unwrap_or_else(|| "—".to_string());
-    Ok(Some(SsoDetails {
-        entity_id,
-        login_url,
-        idp_path,
-        expires,
-        thumbprint: tessera_keys::certificate_thumbprint_sha256(certificate),
-        powershell,
-    }))
-}
-
-fn sso_tab<'a>(app: &'a Application, panel: Panel, sso: Option<SsoDetails>) -> impl FnOnce(Frame) -> SsoTab<'a> {
-    let kind = match &app.kind {
-        AppKind::Bookmark { url } => url.as_str(),
-        _ => kind_name(app),
-    };
-    move |frame| SsoTab { frame, panel, kind, sso }
-}
-
-pub async fn sso(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(app): Path<String>,
-) -> Result<Response, AppError> {
-    let session = administrator_or_gate!(state, ctx);
-    let app = state.admin.find_app(&app).await?;
-    let sso = sso_details(&state, &app).await?;
-    Ok(render(&state, &ctx, StatusCode::OK, &session, sso_tab(&app, Panel::new(&app, "sso"), sso)))
-}
-
-/// Export Metadata: the IdP metadata, downloaded as `tessera-<domain>-metadata.xml`.
-pub async fn export_metadata(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(app): Path<String>,
-) -> Result<Response, AppError> {
-    administrator_or_gate!(state, ctx);
-    let app = state.admin.find_app(&app).await?;
-    let protocol = match app.kind {
-        AppKind::WsFed(_) => MetadataProtocol::WsFed,
-        _ => MetadataProtocol::Saml,
-    };
-    let metadata = state.admin.metadata(&app.id.to_string(), protocol).await?;
-    Ok(pages::metadata_document(metadata.xml, Some(&metadata.file_name)))
-}
-
-pub async fn regenerate_page(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(app): Path<String>,
-) -> Result<Response, AppError> {
-    let session = administrator_or_gate!(state, ctx);
-    let app = state.admin.find_app(&app).await?;
-    if !app.kind.signs() {
-        return Err(AppError::not_found("A bookmark has no certificate."));
-    }
-    let panel = Panel::new(&app, "sso");
-    Ok(render(&state, &ctx, StatusCode::OK, &session, |frame| Regenerate { frame, panel }))
-}
-
-pub async fn regenerate(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(app): Path<String>,
-    body: String,
-) -> Result<Response, AppError> {
-    let fields = Fields::parse(&body)?;
-    let (session, actor) = changing_or_gate!(state, ctx, fields);
-    let app = state.admin.rotate_key(&actor, &app, KeyOptions::default()).await?;
-    let sso = sso_details(&state, &app).await?;
-    let panel = Panel::new(&app, "sso")
-        .saying("The certificate was regenerated. Export Metadata now and update the relying party.");
-    Ok(render(&state, &ctx, StatusCode::OK, &session, sso_tab(&app, panel, sso)))
 }
 
 async fn group_choices(state: &AppState, app: &Application) -> Result<Vec<GroupChoice>, AppError> {
@@ -199,7 +110,7 @@ pub async fn save_groups(
 }
 
 /// What the admin service refuses, said on the tab (with the fields as they are stored).
-fn refusal(e: AdminError) -> Result<(StatusCode, String), AppError> {
+pub(super) fn refusal(e: AdminError) -> Result<(StatusCode, String), AppError> {
     match Failure::from(e) {
         Failure::Refused { status, message, .. } => Ok((status, message)),
         other => Err(AppError::new(other)),
@@ -210,17 +121,25 @@ pub async fn save_general(
     State(state): State<AppState>,
     ctx: RequestContext,
     Path(app): Path<String>,
-    body: String,
+    request: axum::extract::Request,
 ) -> Result<Response, AppError> {
-    let fields = Fields::parse(&body)?;
-    let (session, actor) = changing_or_gate!(state, ctx, fields);
+    // Who asks is settled before the body (an image, perhaps) is read.
+    administrator_or_gate!(state, ctx);
+    let mut form = Form::read(&state, request, &[IMAGE_FIELD]).await?;
+    let (session, actor) = changing_or_gate!(state, ctx, form.fields);
     let app = state.admin.find_app(&app).await?;
-    let show = fields.one("show_in_portal") == "on";
-    let outcome = state
-        .admin
-        .change_details(&actor, &app.id.to_string(), fields.one("label"), fields.one("description"), show)
-        .await;
-    let (status, app, panel) = match outcome {
+    let image = match form.take_file(IMAGE_FIELD.name) {
+        Some(upload) => ImageChange::Replace(upload),
+        None if form.fields.one("remove_image") == "on" => ImageChange::Remove,
+        None => ImageChange::Keep,
+    };
+    let change = DetailsChange {
+        label: form.fields.one("label").to_string(),
+        description: form.fields.one("description").to_string(),
+        image,
+        show_in_portal: form.fields.one("show_in_portal") == "on",
+    };
+    let (status, app, panel) = match state.admin.change_details(&actor, &app.id.to_string(), change).await {
         Ok(changed) => (StatusCode::OK, changed.clone(), Panel::new(&changed, "general").saying("Saved.")),
         Err(e) => {
             let (status, message) = refusal(e)?;

@@ -8,16 +8,18 @@
 mod application;
 mod applications;
 mod catalog;
+mod form;
 mod mfa;
 mod pages;
+mod sign_ins;
 mod signin;
+mod sso;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 use tessera_core::Actor;
-use tessera_protocols::percent::decode_query;
 use tessera_store::AdminSession;
 
 use crate::error::AppError;
@@ -25,6 +27,7 @@ use crate::shell::context::RequestContext;
 use crate::shell::pages::{html, redirect};
 use crate::shell::session::{csrf_token, require_our_form};
 use crate::state::AppState;
+use form::Fields;
 
 /// Every route of the portal, in one table: the router is built from it, and the tests sweep it
 /// (so no route can be added without its refusal being tested).
@@ -40,20 +43,23 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/admin/applications/delete", post(applications::confirm_delete)),
         ("/admin/applications/delete/confirm", post(applications::delete)),
         ("/admin/applications/new", get(catalog::catalog)),
-        ("/admin/applications/new/saml", get(catalog::saml_form).post(catalog::save_saml)),
         ("/admin/applications/new/{kind}", get(catalog::form).post(catalog::save)),
         ("/admin/applications/{app}", get(application::open)),
         ("/admin/applications/{app}/general", get(application::general).post(application::save_general)),
-        ("/admin/applications/{app}/sso", get(application::sso)),
-        ("/admin/applications/{app}/metadata", get(application::export_metadata)),
-        ("/admin/applications/{app}/regenerate", get(application::regenerate_page).post(application::regenerate)),
+        ("/admin/applications/{app}/sso", get(sso::sso).post(sso::save_sso)),
+        ("/admin/applications/{app}/metadata", get(sso::export_metadata)),
+        ("/admin/applications/{app}/regenerate", get(sso::regenerate_page).post(sso::regenerate)),
         ("/admin/applications/{app}/groups", get(application::groups).post(application::save_groups)),
         ("/admin/applications/{app}/policy", get(application::policy).post(application::save_policy)),
+        ("/admin/applications/{app}/sign-ins", get(sign_ins::sign_ins)),
     ]
 }
 
 pub fn router() -> Router<AppState> {
-    routes().into_iter().fold(Router::new(), |router, (path, methods)| router.route(path, methods))
+    routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| router.route(path, methods))
+        .layer(axum::extract::DefaultBodyLimit::max(form::MAX_FORM_BYTES))
 }
 
 /// The portal's route templates, for the tests' sweep.
@@ -142,31 +148,16 @@ fn render<P: askama::Template>(
 ) -> Response {
     let (csrf, cookie) = csrf_token(state, ctx);
     let page = page(pages::Frame { csrf, admin: admin.admin.username.clone() });
-    html(status, &page, &cookie.into_iter().collect::<Vec<_>>())
-}
-
-/// A form post of the portal, decoded (repeated names kept, in order).
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    fn parse(body: &str) -> Result<Fields, AppError> {
-        decode_query(body).map(Fields).map_err(|_| {
-            AppError::refused(
-                StatusCode::BAD_REQUEST,
-                "malformed_form",
-                "Request refused",
-                "The form could not be read.",
-            )
-        })
-    }
-
-    fn one(&self, name: &str) -> &str {
-        self.0.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
-    }
-
-    fn all(&self, name: &str) -> Vec<&str> {
-        self.0.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
-    }
+    let mut response = html(status, &page, &cookie.into_iter().collect::<Vec<_>>());
+    // Our own script (the Copy buttons) and nothing else: no inline script, no other origin.
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    response
 }
 
 /// A change from the portal: our form (CSRF), by a signed-in administrator with a password of

@@ -61,13 +61,23 @@ pub struct Catalog<'a> {
     pub entries: Vec<&'a CatalogEntry>,
 }
 
-/// The General settings of a new application, as typed so far.
-pub struct General<'a> {
-    pub domain: &'a str,
-    pub url: &'a str,
-    pub label: &'a str,
-    pub description: &'a str,
+/// The settings of a new application, as typed so far (files are not sent back: a browser
+/// cannot be given a file to re-send).
+#[derive(Default)]
+pub struct General {
+    pub domain: String,
+    pub url: String,
+    pub label: String,
+    pub description: String,
     pub show_in_portal: bool,
+    pub metadata_url: String,
+    pub entity_id: String,
+    pub acs_url: String,
+    pub slo_url: String,
+    pub certificate: String,
+    pub realm: String,
+    /// One per line.
+    pub reply_urls: String,
 }
 
 #[derive(Template)]
@@ -75,7 +85,7 @@ pub struct General<'a> {
 pub struct NewApplication<'a> {
     pub frame: Frame,
     pub entry: &'a CatalogEntry,
-    pub general: General<'a>,
+    pub general: General,
     pub error: Option<&'a str>,
 }
 
@@ -93,13 +103,15 @@ pub struct AppHeader {
     pub label: String,
     pub description: String,
     pub show_in_portal: bool,
+    /// Where its User Portal Image is served, if it has one.
+    pub image_url: Option<String>,
 }
 
 /// An application's configuration panel: which application, which tab, and what the last
 /// change said.
 pub struct Panel {
     pub app: AppHeader,
-    pub tabs: [(&'static str, &'static str); 4],
+    pub tabs: [(&'static str, &'static str); 5],
     pub tab: &'static str,
     pub notice: Option<&'static str>,
     pub error: Option<String>,
@@ -112,10 +124,17 @@ impl Panel {
             label: app.label.clone(),
             description: app.description.clone(),
             show_in_portal: app.show_in_portal,
+            image_url: crate::signin::portal_image_url(app),
         };
         Panel {
             app,
-            tabs: [("general", "General"), ("sso", "SSO"), ("groups", "User Groups"), ("policy", "Access policy")],
+            tabs: [
+                ("general", "General"),
+                ("sso", "SSO"),
+                ("groups", "User Groups"),
+                ("policy", "Access policy"),
+                ("sign-ins", "Sign-ins"),
+            ],
             tab,
             notice: None,
             error: None,
@@ -151,6 +170,21 @@ pub struct SsoDetails {
     pub powershell: Option<String>,
 }
 
+/// What the SSO tab shows of the relying party and edits of its tokens.
+pub struct SsoSettings {
+    /// What the relying party declared (its entity ID, ACS URLs, realm...), read-only.
+    pub sp: Vec<(&'static str, String)>,
+    /// SAML: the NameID formats offered (URI, name, chosen).
+    pub formats: Vec<(String, String, bool)>,
+    /// SAML and WS-Federation: the NameID sources offered (name, chosen).
+    pub sources: Vec<(&'static str, bool)>,
+    /// Additional attributes, `NAME=SOURCE` per line.
+    pub attributes: String,
+    /// SAML only.
+    pub sign_response: Option<bool>,
+    pub idp_initiated: Option<bool>,
+}
+
 #[derive(Template)]
 #[template(path = "admin_app_sso.html")]
 pub struct SsoTab<'a> {
@@ -158,6 +192,24 @@ pub struct SsoTab<'a> {
     pub panel: Panel,
     pub kind: &'a str,
     pub sso: Option<SsoDetails>,
+    pub settings: Option<SsoSettings>,
+}
+
+/// One row of an application's Sign-ins tab.
+pub struct SignInRow {
+    pub at: String,
+    pub user: String,
+    pub what: String,
+    pub ip: String,
+    pub mfa: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin_app_sign_ins.html")]
+pub struct SignInsTab {
+    pub frame: Frame,
+    pub panel: Panel,
+    pub rows: Vec<SignInRow>,
 }
 
 pub struct GroupChoice {

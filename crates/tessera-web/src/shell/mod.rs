@@ -20,7 +20,14 @@ use crate::state::AppState;
 
 /// The static assets.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/static/tessera.css", get(stylesheet)).route("/static/autopost.js", get(autopost_script))
+    Router::new()
+        .route("/static/tessera.css", get(stylesheet))
+        .route("/static/autopost.js", get(autopost_script))
+        .route("/static/copy.js", get(copy_script))
+}
+
+async fn copy_script() -> Response {
+    asset(include_str!("../../static/copy.js"), "text/javascript; charset=utf-8")
 }
 
 async fn stylesheet() -> Response {
@@ -57,7 +64,7 @@ pub async fn security_headers(
         set(
             headers,
             "content-security-policy",
-            "default-src 'none'; style-src 'self'; img-src 'self' data: https:; form-action 'self'; \
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
          frame-ancestors 'none'; base-uri 'none'",
         );
     }

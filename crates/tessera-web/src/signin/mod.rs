@@ -20,4 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/mfa/totp", get(mfa::enroll_page).post(mfa::enroll_submit))
         .route("/notice", get(portal::notice_page).post(portal::notice_submit))
         .route("/logout", post(portal::logout))
+        .route("/apps/{app}/image", get(portal::image))
 }
+
+pub use portal::image_url as portal_image_url;

@@ -4,7 +4,7 @@
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -29,12 +29,40 @@ pub async fn portal(State(state): State<AppState>, ctx: RequestContext) -> Resul
         .await?
         .into_iter()
         .filter(|a| a.show_in_portal)
-        .map(|a| Tile { id: a.id.to_string(), label: a.label, description: a.description, image: a.portal_image })
+        .map(|a| Tile { id: a.id.to_string(), image: image_url(&a), label: a.label, description: a.description })
         .collect();
     let has_totp = state.store.totp_credential(current.user.id).await?.is_some_and(|c| c.confirmed);
     let (csrf, cookie) = csrf_token(&state, &ctx);
     let page = Portal { csrf: &csrf, user: &current.user.email, has_totp, tiles };
     Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
+}
+
+/// Where an application's User Portal Image is served (the query changes with each save, so a
+/// cached copy is never shown for a new image).
+pub fn image_url(app: &tessera_core::Application) -> Option<String> {
+    app.portal_image.as_ref().map(|_| format!("/apps/{}/image?v={}", app.id, app.updated_at))
+}
+
+/// An application's User Portal Image: the admin service's own PNG re-encoding of the upload,
+/// served as what it is (`image/png`, never sniffed, never run as a document). Tile images are
+/// not secret; they are served to anyone who has the application's id.
+pub async fn image(
+    State(state): State<AppState>,
+    axum::extract::Path(app): axum::extract::Path<String>,
+) -> Result<Response, AppError> {
+    let not_found = || AppError::not_found("There is no such image.");
+    let id: tessera_core::AppId = app.parse().map_err(|_| not_found())?;
+    let app = state.store.find_app(&id.to_string()).await.map_err(|_| not_found())?;
+    let png = app.portal_image.as_deref().and_then(tessera_admin::portal_image::stored_png).ok_or_else(not_found)?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/png"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+            (axum::http::header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox"),
+        ],
+        png,
+    )
+        .into_response())
 }
 
 pub async fn notice_page(

@@ -362,6 +362,11 @@ async fn with_admin_mfa_required_the_first_administrator_enrols_then_every_sign_
 
 /// A multipart/form-data body with text fields and one file.
 fn multipart(fields: &[(&str, &str)], file: (&str, &[u8])) -> (String, Vec<u8>) {
+    multipart_files(fields, &[file])
+}
+
+/// A multipart/form-data body with text fields and files (as a browser sends them).
+fn multipart_files(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "tessera-test-boundary-7d1f";
     let mut body = Vec::new();
     for (name, value) in fields {
@@ -369,13 +374,133 @@ fn multipart(fields: &[(&str, &str)], file: (&str, &[u8])) -> (String, Vec<u8>) 
             format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
         );
     }
-    body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"sp.xml\"\r\nContent-Type: text/xml\r\n\r\n", file.0)
-            .as_bytes(),
-    );
-    body.extend_from_slice(file.1);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    for (name, bytes) in files {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"upload\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn multipart_post(
+    path: &str,
+    fields: &[(&str, &str)],
+    files: &[(&str, &[u8])],
+) -> (axum::http::request::Builder, axum::body::Body) {
+    let (content_type, body) = multipart_files(fields, files);
+    (
+        axum::http::Request::post(path).header(axum::http::header::CONTENT_TYPE, content_type),
+        axum::body::Body::from(body),
+    )
+}
+
+/// An image of `width` by `height` in `format`.
+fn picture(format: image::ImageFormat, width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::DynamicImage::new_rgb8(width, height).write_to(&mut std::io::Cursor::new(&mut bytes), format).unwrap();
+    bytes
+}
+
+/// The raw answer to an anonymous GET (the test browser reads bodies as text).
+async fn fetch_bytes(world: &World, path: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    use tower::ServiceExt;
+    let request = axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap();
+    let response = world.router.clone().oneshot(request).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, headers, bytes.to_vec())
+}
+
+#[tokio::test]
+async fn user_portal_images_are_checked_re_encoded_and_served_as_png_and_bad_ones_change_nothing() {
+    let (world, apps) = World::new(config()).await;
+    let hash = tessera_auth::password::hash_password(ONE_TIME).unwrap();
+    world.store.create_initial_admin("admin", &hash).await.unwrap();
+    let mut admin = signed_in_admin(&world, "10.0.0.7").await;
+    let csrf = admin.csrf();
+    let general = format!("/admin/applications/{}/general", apps.granted);
+    let fields =
+        [("csrf", csrf.as_str()), ("label", "Wiki"), ("description", "a description"), ("show_in_portal", "on")];
+    let before = world.audit_actions().await.len();
+
+    let png = picture(image::ImageFormat::Png, 40, 40);
+    let mut polyglot = png.clone();
+    polyglot.extend_from_slice(b"<html><script>alert(document.cookie)</script></html>");
+    let mut oversized = png.clone();
+    oversized.resize(1_100_000, 0);
+    for (upload, said) in [
+        (b"<html><body><script>alert(1)</script></body></html>".to_vec(), "PNG, JPEG or WebP"),
+        (b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>".to_vec(), "PNG, JPEG or WebP"),
+        (polyglot, "besides the image"),
+        (oversized, "larger than 1 MiB"),
+        (picture(image::ImageFormat::Png, 5000, 1), "too large"),
+    ] {
+        let (request, body) = multipart_post(&general, &fields, &[("portal_image", &upload)]);
+        let refused = admin.send(request, body).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{said}: {}", refused.body);
+        assert!(refused.body.contains("role=\"alert\"") && refused.body.contains(said), "{said}: {}", refused.body);
+    }
+    // A forged form token, with a good image.
+    let forged = [("csrf", "forged"), ("label", "Wiki"), ("description", "")];
+    let (request, body) = multipart_post(&general, &forged, &[("portal_image", &png)]);
+    assert_eq!(admin.send(request, body).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(world.audit_actions().await.len(), before, "nothing written");
+    assert_eq!(world.store.find_app(&apps.granted).await.unwrap().portal_image, None);
+
+    // A JPEG of 300 by 200 is kept as a PNG of 128 by 85, served as image/png to anyone.
+    let jpeg = picture(image::ImageFormat::Jpeg, 300, 200);
+    let (request, body) = multipart_post(&general, &fields, &[("portal_image", &jpeg)]);
+    let saved = admin.send(request, body).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    assert!(saved.body.contains("Saved.") && saved.body.contains("Remove the image"), "{}", saved.body);
+    let app = world.store.find_app(&apps.granted).await.unwrap();
+    let url = format!("/apps/{}/image?v={}", app.id, app.updated_at);
+    assert!(saved.body.contains(&url.replace('&', "&amp;")), "the preview: {}", saved.body);
+    let (status, headers, bytes) = fetch_bytes(&world, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[axum::http::header::CONTENT_TYPE], "image/png");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let served = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png).unwrap();
+    assert_eq!((served.width(), served.height()), (128, 85));
+    // The user portal shows it from our own origin; the CSP takes images from nowhere else.
+    let mut user = Browser::new(&world).from("10.0.0.9");
+    user.login("alice@contoso.com", super::signin::PASSWORD, "").await;
+    let csrf_user = user.csrf();
+    user.post("/notice", &[("csrf", &csrf_user), ("continue", "")]).await;
+    let portal = user.get("/").await;
+    assert!(portal.body.contains(&format!("src=\"/apps/{}/image?v=", app.id)), "{}", portal.body);
+    assert!(portal.headers["content-security-policy"].to_str().unwrap().contains("img-src 'self';"));
+
+    // Saving without a file keeps the image; "Remove the image" removes it.
+    let before = world.audit_actions().await.len();
+    let (request, body) = multipart_post(&general, &fields, &[]);
+    admin.send(request, body).await;
+    assert!(world.store.find_app(&apps.granted).await.unwrap().portal_image.is_some());
+    assert_eq!(world.audit_actions().await.len(), before, "an unchanged save writes nothing");
+    let mut removing = fields.to_vec();
+    removing.push(("remove_image", "on"));
+    let (request, body) = multipart_post(&general, &removing, &[]);
+    assert_eq!(admin.send(request, body).await.status, StatusCode::OK);
+    assert_eq!(world.store.find_app(&apps.granted).await.unwrap().portal_image, None);
+    assert_eq!(fetch_bytes(&world, &format!("/apps/{}/image", app.id)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(fetch_bytes(&world, "/apps/not-an-id/image").await.0, StatusCode::NOT_FOUND);
+
+    // A new application takes its image from the catalog's form too.
+    let new = [
+        ("csrf", csrf.as_str()),
+        ("label", "Intranet"),
+        ("url", "https://intranet.contoso.com/"),
+        ("show_in_portal", "on"),
+    ];
+    let webp = picture(image::ImageFormat::WebP, 64, 64);
+    let (request, body) = multipart_post("/admin/applications/new/bookmark", &new, &[("portal_image", &webp)]);
+    let created = admin.send(request, body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert!(world.store.find_app("Intranet").await.unwrap().portal_image.is_some());
 }
 
 #[tokio::test]
@@ -464,4 +589,184 @@ async fn general_and_access_policy_are_changed_from_their_tabs_and_bad_values_ch
     admin.post(&general, &[("label", "Microsoft 365"), ("description", "Mail & Office"), ("csrf", &csrf)]).await;
     admin.post(&policy, &[("require_mfa", "on"), ("networks", "10.0.0.0/8"), ("csrf", &csrf)]).await;
     assert_eq!(world.audit_actions().await.len(), before + 2);
+}
+
+#[tokio::test]
+async fn the_catalog_takes_saml_apps_typed_or_by_url_and_ws_federation_relying_parties() {
+    let (world, _) = World::new(config()).await;
+    let hash = tessera_auth::password::hash_password(ONE_TIME).unwrap();
+    world.store.create_initial_admin("admin", &hash).await.unwrap();
+    let mut admin = signed_in_admin(&world, "10.0.0.7").await;
+    let csrf = admin.csrf();
+    let searched = admin.get("/admin/applications/new?q=federation").await;
+    assert!(searched.body.contains("WS-Federation Relying Party"), "{}", searched.body);
+    assert!(!searched.body.contains("Bookmark"), "{}", searched.body);
+    let before = world.audit_actions().await.len();
+    let apps_before = world.store.list_apps(&tessera_store::PageRequest::first(100)).await.unwrap().items.len();
+
+    let metadata = std::fs::read(super::saml::workspace().join("fixtures/saml/sp-metadata.xml")).unwrap();
+    let saml = |extra: &[(&'static str, &'static str)]| {
+        let mut fields = vec![("csrf", csrf.clone()), ("label", "Typed SP".to_string())];
+        fields.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        fields
+    };
+    type Case<'a> = (Vec<(&'a str, String)>, Vec<(&'a str, &'a [u8])>, &'a str);
+    let refusals: Vec<Case> = vec![
+        (saml(&[]), vec![], "Give the service provider"),
+        (
+            saml(&[("sp_metadata_url", "https://sp.example.com/metadata")]),
+            vec![("sp_metadata", &metadata)],
+            "one way only",
+        ),
+        (
+            saml(&[
+                ("entity_id", "https://sp.example.com/"),
+                ("acs_url", "https://sp.example.com/acs"),
+                ("certificate", "not a certificate"),
+            ]),
+            vec![],
+            "certificate",
+        ),
+        (saml(&[("entity_id", "https://sp.example.com/"), ("acs_url", "http://sp.example.com/acs")]), vec![], "acs"),
+        (saml(&[("sp_metadata_url", "https://127.0.0.1/metadata")]), vec![], "a loopback address"),
+        (saml(&[("sp_metadata_url", "https://169.254.169.254/latest/meta-data/")]), vec![], "link-local"),
+        (saml(&[("sp_metadata_url", "https://10.0.0.5/metadata")]), vec![], "a private address"),
+        (saml(&[("sp_metadata_url", "https://[::1]/metadata")]), vec![], "a loopback address"),
+        (saml(&[("sp_metadata_url", "https://localhost/metadata")]), vec![], "a loopback address"),
+        (saml(&[("sp_metadata_url", "http://sp.example.com/metadata")]), vec![], "only https"),
+        (saml(&[("sp_metadata_url", "file:///etc/passwd")]), vec![], "only https"),
+    ];
+    for (fields, files, said) in refusals {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (request, body) = multipart_post("/admin/applications/new/saml", &fields, &files);
+        let refused = admin.send(request, body).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{said}: {}", refused.body);
+        assert!(refused.body.contains("role=\"alert\"") && refused.body.contains(said), "{said}: {}", refused.body);
+    }
+    let wsfed_bad = [
+        ("csrf", csrf.as_str()),
+        ("label", "RP"),
+        ("realm", "urn:example:rp"),
+        ("reply_urls", "http://rp.example.com/"),
+    ];
+    let refused = admin.post("/admin/applications/new/wsfed", &wsfed_bad).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert_eq!(world.audit_actions().await.len(), before, "nothing written");
+    assert_eq!(world.store.list_apps(&tessera_store::PageRequest::first(100)).await.unwrap().items.len(), apps_before);
+
+    let typed = saml(&[
+        ("entity_id", "https://sp.example.com/"),
+        ("acs_url", "https://sp.example.com/acs"),
+        ("slo_url", "https://sp.example.com/slo"),
+    ]);
+    let typed: Vec<(&str, &str)> = typed.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (request, body) = multipart_post("/admin/applications/new/saml", &typed, &[]);
+    let created = admin.send(request, body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let app = world.store.find_app("Typed SP").await.unwrap();
+    let tessera_core::AppKind::Saml(sp) = &app.kind else { panic!("{:?}", app.kind) };
+    assert_eq!(
+        (sp.entity_id.as_str(), sp.acs[0].url.as_str(), sp.sign_requests),
+        ("https://sp.example.com/", "https://sp.example.com/acs", false)
+    );
+    assert_eq!(sp.slo.as_ref().map(|s| s.url.as_str()), Some("https://sp.example.com/slo"));
+
+    let wsfed = [
+        ("csrf", csrf.as_str()),
+        ("label", "Timesheets"),
+        ("realm", "urn:example:timesheets"),
+        ("reply_urls", "https://timesheets.example.com/wsfed\r\nhttps://timesheets.example.com/alt\r\n"),
+    ];
+    let created = admin.post("/admin/applications/new/wsfed", &wsfed).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let app = world.store.find_app("Timesheets").await.unwrap();
+    let tessera_core::AppKind::WsFed(rp) = &app.kind else { panic!("{:?}", app.kind) };
+    assert_eq!(rp.realm, "urn:example:timesheets");
+    assert_eq!(rp.reply_urls.len(), 2);
+    let sso = admin.get(&format!("/admin/applications/{}/sso", app.id)).await;
+    assert!(sso.body.contains("IdP Entity ID") && sso.body.contains("urn:example:timesheets"), "{}", sso.body);
+}
+
+#[tokio::test]
+async fn the_sso_tab_edits_what_tokens_carry_and_the_sign_ins_tab_lists_what_users_did() {
+    let (world, apps) = World::new(config()).await;
+    let hash = tessera_auth::password::hash_password(ONE_TIME).unwrap();
+    world.store.create_initial_admin("admin", &hash).await.unwrap();
+    let mut admin = signed_in_admin(&world, "10.0.0.7").await;
+    let csrf = admin.csrf();
+    let typed = [
+        ("csrf", csrf.as_str()),
+        ("label", "Typed SP"),
+        ("entity_id", "https://sp.example.com/"),
+        ("acs_url", "https://sp.example.com/acs"),
+    ];
+    let (request, body) = multipart_post("/admin/applications/new/saml", &typed, &[]);
+    assert_eq!(admin.send(request, body).await.status, StatusCode::CREATED);
+    let app = world.store.find_app("Typed SP").await.unwrap();
+    let sso = format!("/admin/applications/{}/sso", app.id);
+    let page = admin.get(&sso).await;
+    assert!(page.body.contains("SP Entity ID") && page.body.contains("https://sp.example.com/acs"), "{}", page.body);
+    assert!(page.body.contains("Additional attributes") && page.body.contains("Name ID source"), "{}", page.body);
+
+    let before = world.audit_actions().await.len();
+    let form = |format: &'static str, source: &'static str, attributes: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name_id_format", format.to_string()),
+            ("name_id_source", source.to_string()),
+            ("attributes", attributes.to_string()),
+            ("sign_response", "on".to_string()),
+            ("idp_initiated", "on".to_string()),
+        ]
+    };
+    let persistent = tessera_core::app::NAMEID_PERSISTENT;
+    for (fields, said) in [
+        (form(persistent, "upn", "nonsense"), "NAME=SOURCE"),
+        (form(persistent, "password", ""), "is not one of"),
+        (form("urn:evil", "upn", ""), "NameID formats offered"),
+        (form(persistent, "upn", "mail=email\nmail=upn"), "mail"),
+    ] {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let refused = admin.post(&sso, &fields).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{said}: {}", refused.body);
+        assert!(refused.body.contains("role=\"alert\"") && refused.body.contains(said), "{said}: {}", refused.body);
+    }
+    assert_eq!(world.audit_actions().await.len(), before, "nothing written");
+    let good = form(persistent, "upn", "mail=email\r\ngivenName=first_name");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let saved = admin.post(&sso, &good).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    let tessera_core::AppKind::Saml(sp) = world.store.find_app("Typed SP").await.unwrap().kind else { panic!() };
+    assert_eq!(
+        (sp.name_id_format.as_str(), sp.name_id_source, sp.sign_response),
+        (persistent, tessera_core::UserAttribute::Upn, true)
+    );
+    assert_eq!(sp.attribute_mappings.len(), 2);
+    admin.post(&sso, &good).await;
+    assert_eq!(world.audit_actions().await.len(), before + 1, "an unchanged save writes nothing");
+
+    // A user opens the bookmark from the portal; its Sign-ins tab says who, when and how.
+    let sign_ins = format!("/admin/applications/{}/sign-ins", apps.granted);
+    assert!(admin.get(&sign_ins).await.body.contains("Nobody has signed in"));
+    let mut user = Browser::new(&world).from("10.0.0.9");
+    user.login("alice@contoso.com", super::signin::PASSWORD, "").await;
+    let csrf_user = user.csrf();
+    user.post("/notice", &[("csrf", &csrf_user), ("continue", "")]).await;
+    let launched = user.get(&format!("/launch/{}", apps.granted)).await;
+    assert_eq!(launched.location.as_deref(), Some("https://wiki.contoso.com/"));
+    let tab = admin.get(&sign_ins).await;
+    assert!(
+        tab.body.contains("Opened from the User Portal")
+            && tab.body.contains("alice@contoso.com")
+            && tab.body.contains("10.0.0.9"),
+        "{}",
+        tab.body
+    );
+    assert!(
+        !admin
+            .get(&format!("/admin/applications/{}/sign-ins", apps.not_granted))
+            .await
+            .body
+            .contains("alice@contoso.com")
+    );
 }

@@ -2,26 +2,27 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use base64::Engine;
 use tessera_admin::{AdminError, AppSpec, KeyOptions, MetadataProtocol, NewApp, PolicyChange};
 use tessera_core::app::{AttributeMapping, SettingsChange};
 use tessera_core::{AppKind, Application};
 use tessera_web::views::{AccessView, AppView};
 
 use super::{Ctx, all_pages};
-use crate::cli::{AppAddCommand, AppCommand, CertCommand, KeyArgs, SettingsArgs};
+use crate::cli::{AppAddCommand, AppCommand, CertCommand, KeyArgs, MetadataFetchArgs, SettingsArgs};
 use crate::output;
 
-const MAX_PORTAL_IMAGE_BYTES: u64 = 256 * 1024;
 const MAX_METADATA_BYTES: u64 = 1024 * 1024;
 
 pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
     let admin = ctx.admin().await?;
     match cmd {
         AppCommand::Add(add) => {
-            let metadata = match &add {
-                AppAddCommand::Saml { sp_metadata, .. } => Some(sp_metadata.display().to_string()),
-                _ => None,
+            let (metadata, admin) = match &add {
+                AppAddCommand::Saml { sp_metadata, sp_metadata_url, fetch, .. } => (
+                    sp_metadata.as_ref().map(|p| p.display().to_string()).or_else(|| sp_metadata_url.clone()),
+                    admin.with_metadata_fetch(metadata_fetch(fetch)?),
+                ),
+                _ => (None, admin),
             };
             let app = admin.create_app(&ctx.actor, new_app(add)?).await.map_err(|e| in_file(e, metadata))?;
             if ctx.settings.json {
@@ -290,9 +291,15 @@ fn new_app(add: AppAddCommand) -> anyhow::Result<NewApp> {
         AppAddCommand::M365 { domain, label, idp_path, settings, portal } => {
             (AppSpec::M365 { domain, idp_path }, label, settings_change(&settings, false)?, portal)
         }
-        AppAddCommand::Saml { label, sp_metadata, settings, portal } => {
-            let bytes = read_capped(&sp_metadata, MAX_METADATA_BYTES, "SP metadata")?;
-            (AppSpec::Saml { sp_metadata: bytes }, Some(label), settings_change(&settings, false)?, portal)
+        AppAddCommand::Saml { label, sp_metadata, sp_metadata_url, settings, portal, .. } => {
+            let spec = match (sp_metadata, sp_metadata_url) {
+                (Some(path), _) => {
+                    AppSpec::Saml { sp_metadata: read_capped(&path, MAX_METADATA_BYTES, "SP metadata")? }
+                }
+                (None, Some(url)) => AppSpec::SamlMetadataUrl { url },
+                (None, None) => bail!("give --sp-metadata FILE or --sp-metadata-url URL"),
+            };
+            (spec, Some(label), settings_change(&settings, false)?, portal)
         }
         AppAddCommand::Wsfed { label, realm, reply_urls, settings, portal } => {
             (AppSpec::WsFed { realm, reply_urls }, Some(label), settings_change(&settings, false)?, portal)
@@ -305,7 +312,11 @@ fn new_app(add: AppAddCommand) -> anyhow::Result<NewApp> {
         spec,
         label,
         description: portal.description,
-        portal_image: portal.portal_image.as_deref().map(portal_image_uri).transpose()?,
+        portal_image: portal
+            .portal_image
+            .as_deref()
+            .map(|path| read_capped(path, tessera_admin::portal_image::MAX_UPLOAD_BYTES as u64, "portal image"))
+            .transpose()?,
         show_in_portal: !portal.hide_in_portal,
         settings,
         key: key_options(&portal.key),
@@ -320,17 +331,14 @@ fn read_capped(path: &Path, cap: u64, what: &str) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {what} file {}", path.display()))
 }
 
-/// A PNG or JPEG file as a data URI; the type is taken from the file's bytes, not its name.
-fn portal_image_uri(path: &Path) -> anyhow::Result<String> {
-    let bytes = read_capped(path, MAX_PORTAL_IMAGE_BYTES, "portal image")?;
-    let mime = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        "image/png"
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        "image/jpeg"
-    } else {
-        bail!("portal image {} is neither PNG nor JPEG", path.display());
+/// The rules SP metadata is fetched by, from `serve`'s or `app add saml`'s options.
+pub fn metadata_fetch(args: &MetadataFetchArgs) -> anyhow::Result<tessera_admin::metadata_url::MetadataFetch> {
+    let ca = match &args.metadata_ca_file {
+        Some(path) => Some(read_capped(path, MAX_METADATA_BYTES, "metadata CA")?),
+        None => None,
     };
-    Ok(format!("data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes)))
+    tessera_admin::metadata_url::MetadataFetch::new(&args.allow_metadata_hosts, ca.as_deref())
+        .context("--metadata-ca-file")
 }
 
 /// The seed product's safeguard: the admin types how many applications are going.

@@ -2,7 +2,7 @@
 //! a running server sees the effect on its next request) and prints.
 
 mod admin;
-mod apps;
+pub mod apps;
 mod groups;
 mod m365;
 mod users;

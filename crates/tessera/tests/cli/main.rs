@@ -14,6 +14,7 @@ use serde_json::Value;
 use tessera_store::test_support::ThrowawayPg;
 
 mod bounds;
+mod metadata_url;
 mod tls;
 
 struct Env {

@@ -13,13 +13,13 @@ use serde_json::Value;
 use super::{Env, free_port, msal_python};
 
 /// A private CA and the files of certificates it issues for `localhost` and 127.0.0.1.
-struct Pki {
+pub(super) struct Pki {
     dir: tempfile::TempDir,
     ca: Issuer<'static, KeyPair>,
 }
 
 impl Pki {
-    fn new() -> Pki {
+    pub(super) fn new() -> Pki {
         let dir = tempfile::tempdir().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -30,13 +30,13 @@ impl Pki {
         Pki { dir, ca: Issuer::new(params, key) }
     }
 
-    fn ca_file(&self) -> PathBuf {
+    pub(super) fn ca_file(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
     }
 
     /// Writes a certificate named `common_name` and its key to `cert` and `key` (in the
     /// PKI's directory); returns their paths.
-    fn issue(&self, common_name: &str, cert: &str, key: &str) -> (PathBuf, PathBuf) {
+    pub(super) fn issue(&self, common_name: &str, cert: &str, key: &str) -> (PathBuf, PathBuf) {
         let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
         params.distinguished_name.push(DnType::CommonName, common_name);
         let leaf_key = KeyPair::generate().unwrap();
