@@ -14,6 +14,12 @@ import { join } from 'node:path';
 
 import { artifacts, base32Decode, launchChromium, root, runCli, shot, startServer, throwawayPostgres, totp } from './harness.mjs';
 
+// A User Portal Image: a PNG of 16 by 16 pixels.
+const TILE_PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAIAAACQkWg2AAABlklEQVR42hXR4RiFMQiG4Q9hCEMIYQghhDCEEIbwIIQQQgghDOHs9Lu7662+72N8zA/5WB/6YR/7wz/OBx/xkR/10R/34/sGYzAHMlgDHdhgD3xwBgxikIMa9OCOByZjMicyWROd2GRPfHImTGKSk5r05M4HhCFMQYQlqGDCFlw4AkIIKZTQwpUHFmMxF7JYC13YYi98cRYsYpGLWvTirgeUoUxFlKWoYspWXDkKSiiplNLK1QeMYUxDjGWoYcY23DgGRhhplNHGtQc2YzM3slkb3dhmb3xzNmxik5va9ObuB5zhTEec5ahjznbcOQ5OOOmU0871Bw7jMA9yWAc92GEf/HAOHOKQhzr04Z4H/s95534HfCd5S77YL8gb/Zr/FZBQ0HDf679gBDOQYAUaWLADD0782yPIoIIObjyQjGQmkqxEE0t24snJ//BIMqmkk5sPFKOYhRSr0MKKXXhx6h8liiyq6OLWA81oZiPNarSxZjfenP4Hjyabarq5/cBlXOZFLuuiF7vsi1/O/a8Zl7zUpS/38gNq4ZAQAX6pcwAAAABJRU5ErkJggg==',
+  'base64',
+);
+
 const python = process.env.TESSERA_ORACLE_PYTHON ?? join(root, '.venv/bin/python');
 // Every server this file starts requires a second factor of its administrators.
 process.env.TESSERA_ADMIN_MFA = 'required';
@@ -102,6 +108,7 @@ for (const { name, javaScriptEnabled, database } of journeys) {
     await page.getByLabel('Domain to federate').fill('fabrikam.com');
     await page.getByLabel('Display Label').fill('Fabrikam Microsoft 365');
     await page.getByLabel('Description').fill('Mail and Office for Fabrikam');
+    await page.getByLabel('User Portal Image').setInputFiles({ name: 'tile.png', mimeType: 'image/png', buffer: TILE_PNG });
     await shot(page, join(artifacts, `${name}-06-general.png`), { fullPage: true });
     await page.getByRole('button', { name: 'Save Application' }).click();
     await page.getByRole('status').filter({ hasText: 'saved' }).waitFor();
@@ -124,6 +131,13 @@ for (const { name, javaScriptEnabled, database } of journeys) {
       assert.equal(read.signing_certificates, 1);
     }
 
+    // General: the image, re-encoded by Tessera, previewed from its own origin.
+    await page.getByRole('link', { name: 'General', exact: true }).click();
+    const preview = page.getByRole('img', { name: /current User Portal Image/ });
+    await preview.waitFor();
+    assert.ok(await preview.evaluate((img) => img.complete && img.naturalWidth > 0), 'the preview loads under the CSP');
+    await shot(page, join(artifacts, `${name}-07b-general-image.png`), { fullPage: true });
+
     // User Groups: authorize Staff.
     await page.getByRole('link', { name: 'User Groups' }).click();
     await page.getByRole('checkbox', { name: 'Staff' }).check();
@@ -133,6 +147,11 @@ for (const { name, javaScriptEnabled, database } of journeys) {
     await shot(page, join(artifacts, `${name}-08-user-groups.png`), { fullPage: true });
     const access = JSON.parse(cli(['app', 'access', 'Fabrikam Microsoft 365', 'zoe@fabrikam.com', '--json']));
     assert.equal(access.allowed, true, JSON.stringify(access));
+
+    // Sign-ins: nobody yet.
+    await page.getByRole('link', { name: 'Sign-ins' }).click();
+    await page.getByText('Nobody has signed in to this application yet.').waitFor();
+    await shot(page, join(artifacts, `${name}-08b-sign-ins.png`), { fullPage: true });
 
     // Regenerate the certificate through its warning.
     const before = JSON.parse(cli(['app', 'show', 'Fabrikam Microsoft 365', '--json'])).signing_certificate;

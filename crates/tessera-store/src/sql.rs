@@ -78,6 +78,10 @@ pub(crate) fn image_fingerprint(image: Option<&str>) -> Option<String> {
     image.map(|image| sha2::Sha256::digest(image.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect())
 }
 
+/// One administrator by id or name: an id wins over a name that happens to equal it.
+pub(crate) const ADMIN_BY_KEY: &str = "SELECT id, username, password_hash, must_change_password, created_at FROM admins \
+     WHERE id = $1 OR lower(username) = lower($1) ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1";
+
 macro_rules! app_columns {
     () => {
         "id, kind, label, description, portal_image, show_in_portal, issuer, config, require_mfa, allowed_networks, \
@@ -1694,8 +1698,7 @@ macro_rules! impl_sql_store {
 
             async fn find_admin(&self, key: &str) -> Result<Administrator, StoreError> {
                 let row = sqlx::query(
-                    "SELECT id, username, password_hash, must_change_password, created_at FROM admins \
-                     WHERE id = $1 OR lower(username) = lower($1)",
+                    crate::sql::ADMIN_BY_KEY,
                 )
                 .bind(key.trim())
                 .fetch_optional(&self.pool)
@@ -1719,13 +1722,15 @@ macro_rules! impl_sql_store {
             ) -> Result<Administrator, StoreError> {
                 let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
+                let found = sqlx::query(crate::sql::ADMIN_BY_KEY).bind(key.trim()).fetch_optional(&mut *tx).await?;
+                let found = found.as_ref().map(Self::admin_from_row).transpose()?.ok_or_else(|| StoreError::not_found("administrator", key))?;
                 let row = sqlx::query(
-                    "UPDATE admins SET password_hash = $1, must_change_password = $2 WHERE id = $3 OR lower(username) = lower($3) \
+                    "UPDATE admins SET password_hash = $1, must_change_password = $2 WHERE id = $3 \
                      RETURNING id, username, password_hash, must_change_password, created_at",
                 )
                 .bind(password_hash)
                 .bind(must_change)
-                .bind(key.trim())
+                .bind(&found.id)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let admin = row.as_ref().map(Self::admin_from_row).transpose()?.ok_or_else(|| StoreError::not_found("administrator", key))?;
@@ -1747,8 +1752,7 @@ macro_rules! impl_sql_store {
                     sqlx::query("LOCK TABLE admins IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
                 }
                 let row = sqlx::query(
-                    "SELECT id, username, password_hash, must_change_password, created_at FROM admins \
-                     WHERE id = $1 OR lower(username) = lower($1)",
+                    crate::sql::ADMIN_BY_KEY,
                 )
                 .bind(key.trim())
                 .fetch_optional(&mut *tx)

@@ -256,6 +256,14 @@ async fn administrators_round_trip_and_the_last_one_stays(store: Arc<dyn Store>,
         .filter(|a| a.starts_with("admin."))
         .collect();
     assert_eq!(actions, ["admin.create", "admin.create", "admin.password_set", "admin.delete"]);
+
+    // A name that is another administrator's id names that administrator by id, never both.
+    let mimic = store.create_admin(&actor(), &erin.id, "$argon2id$mimic").await.unwrap();
+    assert_eq!(store.find_admin(&erin.id).await.unwrap().username, "Erin");
+    store.set_admin_password(&actor(), &erin.id, "$argon2id$erin2", false).await.unwrap();
+    assert_eq!(store.find_admin(&mimic.id).await.unwrap().password_hash, "$argon2id$mimic", "only one changed");
+    assert_eq!(store.delete_admin(&actor(), &erin.id).await.unwrap().id, erin.id);
+    assert_eq!(store.find_admin(&mimic.id).await.unwrap().username, erin.id);
 }
 
 async fn concurrent_deletes_never_remove_the_last_administrator(store: Arc<dyn Store>, _raw: Raw) {
