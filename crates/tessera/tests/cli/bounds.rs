@@ -179,9 +179,11 @@ fn xml_floods_at_every_xml_entry_point_cost_about_a_real_request() {
                 statuses.iter().all(|s| (400..500).contains(s) || (*s == 200 && entry.starts_with("MEX"))),
                 "{entry}, {flood}: {statuses:?}"
             );
-            // Before the prescan, 32,000 attributes cost 1.9 s of CPU (a release build).
+            // Before the prescan, 32,000 attributes cost 1.9 s of CPU (a release build). The
+            // floor is far below that and above what a debug build on a busy 2-core machine
+            // measures for linear work (250 KB of text: 20 to 22 ms).
             assert!(
-                cost <= (normal * 15.0).max(20.0),
+                cost <= (normal * 15.0).max(50.0),
                 "{entry}, {flood}: {cost:.2} ms against {normal:.2} ms\n{}",
                 report.join("\n")
             );
