@@ -37,6 +37,14 @@ impl AdminService {
         Ok(self.store.set_admin_password(actor, &existing.id, &hash, false).await?)
     }
 
+    /// Removes an administrator's authenticator (a lost phone) and ends their sessions; false
+    /// when they had none.
+    pub async fn reset_admin_mfa(&self, actor: &Actor, admin: &str) -> Result<(Administrator, bool), AdminError> {
+        let admin = self.store.find_admin(admin).await?;
+        let reset = self.store.reset_admin_totp(actor, &admin.id).await?;
+        Ok((admin, reset))
+    }
+
     pub async fn find_admin(&self, admin: &str) -> Result<Administrator, AdminError> {
         Ok(self.store.find_admin(admin).await?)
     }

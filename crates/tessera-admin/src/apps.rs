@@ -347,6 +347,17 @@ impl AdminService {
         Ok((app, group))
     }
 
+    /// Makes `groups` (ids or names) exactly the groups granted `app`, all or none: a group that
+    /// does not exist changes nothing. Returns how many were granted and revoked.
+    pub async fn set_grants(&self, actor: &Actor, app: &str, groups: &[&str]) -> Result<(usize, usize), AdminError> {
+        let app = self.store.find_app(app).await?;
+        let mut ids = Vec::with_capacity(groups.len());
+        for group in groups {
+            ids.push(self.store.find_group(group).await?.id);
+        }
+        Ok(self.store.set_grants(actor, app.id, &ids).await?)
+    }
+
     pub async fn granted_groups(&self, app: &str) -> Result<(Application, Vec<Group>), AdminError> {
         let app = self.store.find_app(app).await?;
         let groups = self.store.granted_groups(app.id).await?;

@@ -8,6 +8,7 @@ mod admins;
 mod apps;
 mod audit;
 mod groups;
+mod m365;
 pub mod metadata_url;
 pub mod portal_image;
 mod tokens;
@@ -27,6 +28,7 @@ pub use apps::{
     entra_certificate,
 };
 pub use audit::AuditRequest;
+pub use m365::EnableRequest;
 pub use users::NewUserRequest;
 
 /// Where the admin service gets the key service: ready (the server), or opened on first use
@@ -60,6 +62,9 @@ pub enum AdminError {
     /// The key service could not be opened (a missing or wrong master key).
     #[error("{0}")]
     KeysUnavailable(String),
+    /// Microsoft Graph or Entra refused, or a check before a Graph write failed.
+    #[error(transparent)]
+    M365(#[from] tessera_m365::M365Error),
 }
 
 impl AdminError {
@@ -117,16 +122,27 @@ pub struct AdminService {
     public_url: String,
     /// How SP metadata is fetched from a URL.
     metadata_fetch: Arc<metadata_url::MetadataFetch>,
+    clock: Arc<dyn tessera_core::Clock>,
 }
 
 impl AdminService {
-    pub fn new(store: Arc<dyn Store>, keys: Arc<dyn KeySource>, public_url: &str) -> Result<Self, AdminError> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        keys: Arc<dyn KeySource>,
+        public_url: &str,
+        clock: Arc<dyn tessera_core::Clock>,
+    ) -> Result<Self, AdminError> {
         Ok(AdminService {
             store,
             keys,
             public_url: tessera_core::validate::public_url(public_url)?,
             metadata_fetch: Arc::default(),
+            clock,
         })
+    }
+
+    fn clock_now(&self) -> i64 {
+        self.clock.now_millis()
     }
 
     /// Fetches SP metadata by these rules (the default: no internal host, the system's roots).

@@ -52,9 +52,9 @@ impl World {
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(1_800_000_000_000));
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open_file(&dir.path().join("t.db"), clock.clone()).await.unwrap());
-        let service = KeyService::open(store.clone(), &[5u8; 32], clock).await.unwrap();
+        let service = KeyService::open(store.clone(), &[5u8; 32], clock.clone()).await.unwrap();
         let keys = Arc::new(WatchedKeys { service, asked: AtomicBool::new(false), refuse: AtomicBool::new(false) });
-        let admin = AdminService::new(store.clone(), keys.clone(), PUBLIC).unwrap();
+        let admin = AdminService::new(store.clone(), keys.clone(), PUBLIC, clock).unwrap();
         World { admin, store, keys, actor: Actor::cli("tester"), _dir: dir }
     }
 

@@ -77,6 +77,11 @@ pub enum AuditAction {
     AdminMfa,
     AdminMfaFailure,
     AdminMfaEnroll,
+    AdminMfaReset,
+    /// A domain federated (or its configuration changed) through Microsoft Graph.
+    M365Enable,
+    /// A domain returned to Managed through Microsoft Graph.
+    M365Disable,
     ApiTokenCreate,
     ApiTokenRevoke,
     // Signing in, whatever the protocol.
@@ -107,7 +112,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 50] = [
+    pub const ALL: [AuditAction; 53] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -135,6 +140,9 @@ impl AuditAction {
         AuditAction::AdminMfa,
         AuditAction::AdminMfaFailure,
         AuditAction::AdminMfaEnroll,
+        AuditAction::AdminMfaReset,
+        AuditAction::M365Enable,
+        AuditAction::M365Disable,
         AuditAction::ApiTokenCreate,
         AuditAction::ApiTokenRevoke,
         AuditAction::SigninPassword,
@@ -190,6 +198,9 @@ impl AuditAction {
             AuditAction::AdminMfa => "admin.mfa",
             AuditAction::AdminMfaFailure => "admin.mfa_failure",
             AuditAction::AdminMfaEnroll => "admin.mfa_enroll",
+            AuditAction::AdminMfaReset => "admin.mfa_reset",
+            AuditAction::M365Enable => "m365.enable",
+            AuditAction::M365Disable => "m365.disable",
             AuditAction::ApiTokenCreate => "api_token.create",
             AuditAction::ApiTokenRevoke => "api_token.revoke",
             AuditAction::SigninPassword => "signin.password",

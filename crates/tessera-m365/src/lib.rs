@@ -1,6 +1,13 @@
-//! Microsoft 365 administration: the PowerShell that federates a domain with a connector.
-//! (The Microsoft Graph client joins this crate with the Graph federation work.)
+//! Microsoft 365 administration: the PowerShell that federates a domain with a connector, and
+//! the same done through Microsoft Graph (a client of its own, preflight checks, converging a
+//! domain's federation configuration to its connector, and back to Managed).
 
+pub mod converge;
+mod error;
+pub mod federation;
+pub mod graph;
 mod powershell;
+pub mod preflight;
 
-pub use powershell::{FederationCommand, M365Error, Protocol, Style, federation_command};
+pub use error::M365Error;
+pub use powershell::{FederationCommand, Protocol, Style, federation_command};

@@ -9,17 +9,7 @@
 use base64::Engine;
 use tessera_core::{AppKind, Application};
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum M365Error {
-    #[error("{0} is not a Microsoft 365 connector; only a connector federates a domain")]
-    NotM365(String),
-    #[error("{0} has no signing certificate; run `tessera app cert rotate` first")]
-    NoCertificate(String),
-    #[error("the value of {0} contains a control character, which a PowerShell command cannot carry")]
-    ControlCharacter(&'static str),
-    #[error("unknown {what} {given:?}: use {expected}")]
-    Unknown { what: &'static str, given: String, expected: &'static str },
-}
+use crate::M365Error;
 
 /// How Entra ID sends users to Tessera.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

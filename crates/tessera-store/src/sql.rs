@@ -1008,6 +1008,49 @@ macro_rules! impl_sql_store {
                 Ok(revoked)
             }
 
+            async fn set_grants(&self, actor: &Actor, app: AppId, groups: &[GroupId]) -> Result<(usize, usize), StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let exists = sqlx::query("SELECT id FROM apps WHERE id = $1").bind(app.to_string()).fetch_optional(&mut *tx).await?;
+                if exists.is_none() {
+                    return Err(StoreError::not_found("application", app.to_string()));
+                }
+                let wanted: std::collections::BTreeSet<String> = groups.iter().map(ToString::to_string).collect();
+                for group in &wanted {
+                    let found = sqlx::query("SELECT id FROM user_groups WHERE id = $1").bind(group).fetch_optional(&mut *tx).await?;
+                    if found.is_none() {
+                        return Err(StoreError::not_found("group", group.clone()));
+                    }
+                }
+                let rows = sqlx::query("SELECT group_id FROM grants WHERE app_id = $1").bind(app.to_string()).fetch_all(&mut *tx).await?;
+                let held: std::collections::BTreeSet<String> =
+                    rows.iter().map(|r| r.try_get::<String, _>("group_id")).collect::<Result<_, _>>()?;
+                let (mut granted, mut revoked) = (0, 0);
+                for group in wanted.difference(&held) {
+                    sqlx::query("INSERT INTO grants (app_id, group_id, created_at) VALUES ($1, $2, $3)")
+                        .bind(app.to_string())
+                        .bind(group)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                    let event = NewAuditEvent::new(AuditAction::AppGrant, "app", app, json!({"group_id": group}));
+                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    granted += 1;
+                }
+                for group in held.difference(&wanted) {
+                    sqlx::query("DELETE FROM grants WHERE app_id = $1 AND group_id = $2")
+                        .bind(app.to_string())
+                        .bind(group)
+                        .execute(&mut *tx)
+                        .await?;
+                    let event = NewAuditEvent::new(AuditAction::AppRevoke, "app", app, json!({"group_id": group}));
+                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    revoked += 1;
+                }
+                self.commit(tx).await?;
+                Ok((granted, revoked))
+            }
+
             async fn granted_groups(&self, app: AppId) -> Result<Vec<Group>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT id, name, description, created_at FROM user_groups \
@@ -1921,6 +1964,20 @@ macro_rules! impl_sql_store {
                     return Ok(false);
                 }
                 let event = NewAuditEvent::new(AuditAction::AdminMfaEnroll, "admin", admin_id, json!({"factor": "totp"}));
+                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.commit(tx).await?;
+                Ok(true)
+            }
+
+            async fn reset_admin_totp(&self, actor: &Actor, admin_id: &str) -> Result<bool, StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let removed = sqlx::query("DELETE FROM admin_totp WHERE admin_id = $1").bind(admin_id).execute(&mut *tx).await?;
+                if removed.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                sqlx::query("DELETE FROM admin_sessions WHERE admin_id = $1").bind(admin_id).execute(&mut *tx).await?;
+                let event = NewAuditEvent::new(AuditAction::AdminMfaReset, "admin", admin_id, json!({"factor": "totp"}));
                 Self::append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(true)

@@ -140,6 +140,10 @@ pub trait AppStore: Send + Sync {
     async fn grant(&self, actor: &Actor, app: AppId, group: GroupId) -> Result<bool, StoreError>;
     /// Returns false when there was no such grant.
     async fn revoke(&self, actor: &Actor, app: AppId, group: GroupId) -> Result<bool, StoreError>;
+    /// Makes `groups` exactly the app's granted groups, in one transaction: each grant and
+    /// revoke audited, all or none. Returns how many were granted and revoked; a group that
+    /// does not exist is `NotFound`.
+    async fn set_grants(&self, actor: &Actor, app: AppId, groups: &[GroupId]) -> Result<(usize, usize), StoreError>;
     async fn granted_groups(&self, app: AppId) -> Result<Vec<Group>, StoreError>;
     async fn apps_of_group(&self, group: GroupId) -> Result<Vec<Application>, StoreError>;
     /// The apps granted to any group the user is in (whatever the user's state).
@@ -467,6 +471,9 @@ pub trait AdminSignInStore: Send + Sync {
     async fn confirm_admin_totp(&self, actor: &Actor, admin_id: &str, step: i64) -> Result<bool, StoreError>;
     /// Accepts `step` once: false for a step at or before the last accepted.
     async fn use_admin_totp_step(&self, admin_id: &str, step: i64) -> Result<bool, StoreError>;
+    /// Removes an administrator's authenticator (confirmed or pending) and ends their sessions,
+    /// so that the next sign-in enrols a new one; false when there was none.
+    async fn reset_admin_totp(&self, actor: &Actor, admin_id: &str) -> Result<bool, StoreError>;
 }
 
 #[async_trait]

@@ -100,6 +100,7 @@ conformance!(
     memberships_and_groups,
     access_requires_a_granted_group_and_an_active_user,
     grant_is_the_same_from_either_side,
+    set_grants_makes_the_granted_groups_exactly_so_or_changes_nothing,
     m365_domain_and_label_unique,
     app_details_change_with_an_audit_row_and_a_taken_label_is_refused,
     an_apps_sign_ins_are_its_users_events_newest_first,
@@ -332,6 +333,14 @@ async fn admin_sessions_end_with_their_administrator_and_attempts_are_counted(st
     );
     assert!(!store.use_admin_totp_step(&erin.id, 5).await.unwrap(), "each step once");
     assert!(store.use_admin_totp_step(&erin.id, 6).await.unwrap());
+    // A lost authenticator: removed, and the sessions made with it end.
+    store.create_admin_session("hash-5", &erin.id, true, 1_000).await.unwrap();
+    assert!(store.reset_admin_totp(&actor(), &erin.id).await.unwrap());
+    assert!(store.admin_totp(&erin.id).await.unwrap().is_none());
+    assert!(store.admin_session("hash-5").await.unwrap().is_none(), "its sessions ended");
+    assert!(!store.reset_admin_totp(&actor(), &erin.id).await.unwrap(), "nothing left to reset");
+    store.create_admin_session("hash-4", &erin.id, true, 1_000).await.unwrap();
+    store.put_pending_admin_totp(&erin.id, b"again", 3_000).await.unwrap();
     store.delete_admin(&actor(), "erin").await.unwrap();
     assert!(store.admin_session("hash-4").await.unwrap().is_none(), "a deleted administrator's session is gone");
     assert!(store.admin_totp(&erin.id).await.unwrap().is_none());
@@ -397,6 +406,24 @@ async fn grant_is_the_same_from_either_side(store: Arc<dyn Store>, _raw: Raw) {
     assert_eq!(store.apps_of_group(group.id).await.unwrap()[0].id, app.id);
     store.delete_group(&actor(), group.id).await.unwrap();
     assert!(store.granted_groups(app.id).await.unwrap().is_empty(), "deleting a group drops its grants");
+}
+
+async fn set_grants_makes_the_granted_groups_exactly_so_or_changes_nothing(store: Arc<dyn Store>, _raw: Raw) {
+    let staff = store.create_group(&actor(), NewGroup::new("Staff", None).unwrap()).await.unwrap();
+    let sales = store.create_group(&actor(), NewGroup::new("Sales", None).unwrap()).await.unwrap();
+    let app = store.create_app(&actor(), m365("fabrikam.com", "Fabrikam 365"), None).await.unwrap();
+    assert_eq!(store.set_grants(&actor(), app.id, &[staff.id, sales.id]).await.unwrap(), (2, 0));
+    let before = audit_count(&store).await;
+    let ghost = tessera_core::GroupId::new();
+    assert!(matches!(store.set_grants(&actor(), app.id, &[staff.id, ghost]).await, Err(StoreError::NotFound { .. })));
+    assert_eq!(store.granted_groups(app.id).await.unwrap().len(), 2, "a bad set changes nothing");
+    assert_eq!(audit_count(&store).await, before);
+    assert_eq!(store.set_grants(&actor(), app.id, &[sales.id, sales.id]).await.unwrap(), (0, 1));
+    let names: Vec<String> = store.granted_groups(app.id).await.unwrap().into_iter().map(|g| g.name).collect();
+    assert_eq!(names, ["Sales"]);
+    assert_eq!(store.set_grants(&actor(), app.id, &[sales.id]).await.unwrap(), (0, 0), "the same set writes nothing");
+    assert_eq!(audit_count(&store).await, before + 1);
+    assert!(matches!(store.set_grants(&actor(), AppId::new(), &[]).await, Err(StoreError::NotFound { .. })));
 }
 
 async fn m365_domain_and_label_unique(store: Arc<dyn Store>, _raw: Raw) {

@@ -73,7 +73,7 @@ impl AppState {
         signin: SignInConfig,
         metrics: Option<PrometheusHandle>,
     ) -> Result<AppState, tessera_admin::AdminError> {
-        let admin = AdminService::new(store.clone(), keys.clone(), public_url)?;
+        let admin = AdminService::new(store.clone(), keys.clone(), public_url, clock.clone())?;
         Ok(AppState { store, clock, public_url: admin.public_url().to_string(), keys, admin, signin, metrics })
     }
 }

@@ -79,6 +79,85 @@ pub enum M365Command {
         #[arg(long, default_value = "graph", value_parser = ["graph", "msonline"])]
         style: String,
     },
+    /// Read-only checks through Microsoft Graph; exits 0 only when `enable` would succeed
+    Preflight {
+        #[arg(long)]
+        domain: String,
+        /// The connector (default: the one Microsoft 365 connector of the domain)
+        #[arg(long)]
+        app: Option<String>,
+        #[command(flatten)]
+        graph: GraphArgs,
+    },
+    /// Federates the domain with its connector through Microsoft Graph, or updates only what
+    /// differs; writes nothing when nothing differs
+    Enable {
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        app: Option<String>,
+        /// How Entra ID sends users here
+        #[arg(long, default_value = "wsfed", value_parser = ["wsfed", "saml"])]
+        protocol: String,
+        /// Whether Entra accepts Tessera's MFA (accept), sends users back for it (enforce), or
+        /// always asks for its own (reject)
+        #[arg(long, default_value = "accept", value_parser = ["accept", "enforce", "reject"])]
+        mfa_behavior: String,
+        /// Move a domain federated to another identity provider onto Tessera, in place
+        #[arg(long)]
+        take_over: bool,
+        /// Print the changes and write nothing
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        graph: GraphArgs,
+    },
+    /// The domain as Graph has it and what differs from the connector; without --domain, every
+    /// domain of the tenant
+    Show {
+        #[arg(long)]
+        domain: Option<String>,
+        #[arg(long)]
+        app: Option<String>,
+        #[command(flatten)]
+        graph: GraphArgs,
+    },
+    /// Returns the domain to Managed (users then need cloud passwords)
+    Disable {
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        graph: GraphArgs,
+    },
+}
+
+/// How Tessera reaches Microsoft Graph, and as which app registration.
+#[derive(Debug, Clone, Args)]
+pub struct GraphArgs {
+    /// The tenant: its id (a GUID) or a verified domain
+    #[arg(long, env = "TESSERA_M365_TENANT")]
+    pub tenant: Option<String>,
+    /// The app registration's application (client) id
+    #[arg(long, env = "TESSERA_M365_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// The client secret (visible to other users in `ps`: prefer --client-secret-stdin or the
+    /// environment)
+    #[arg(long, env = "TESSERA_M365_CLIENT_SECRET", hide_env_values = true, conflicts_with_all = ["client_secret_stdin", "client_certificate"])]
+    pub client_secret: Option<String>,
+    /// Read the client secret from one line of standard input
+    #[arg(long, conflicts_with = "client_certificate")]
+    pub client_secret_stdin: bool,
+    /// A PEM file holding the app's certificate and its RSA private key
+    #[arg(long, env = "TESSERA_M365_CLIENT_CERTIFICATE", value_name = "FILE")]
+    pub client_certificate: Option<PathBuf>,
+    /// Graph's base URL without a version [default: https://graph.microsoft.com]
+    #[arg(long, env = "TESSERA_GRAPH_URL", value_name = "URL")]
+    pub graph_url: Option<String>,
+    /// The base of Entra's token endpoint [default: https://login.microsoftonline.com]
+    #[arg(long, env = "TESSERA_LOGIN_URL", value_name = "URL")]
+    pub login_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -428,9 +507,19 @@ pub enum AdminCommand {
     List,
     /// Delete an administrator (never the last one)
     Delete { name: String },
+    /// An administrator's second factor
+    #[command(subcommand)]
+    Mfa(AdminMfaCommand),
     /// REST API tokens
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminMfaCommand {
+    /// Remove an administrator's authenticator app (a lost phone) and end their sessions; their
+    /// next sign-in enrols a new one
+    Reset { name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -79,8 +79,8 @@ pub async fn groups(
     Ok(render(&state, &ctx, StatusCode::OK, &session, |frame| GroupsTab { frame, panel, groups }))
 }
 
-/// Grants the checked groups and revokes the unchecked ones that were granted. Every group
-/// named is checked first, so a bad form changes nothing.
+/// Grants the checked groups and revokes the unchecked ones that were granted, in one
+/// transaction: a bad form, or a failure half-way, changes nothing.
 pub async fn save_groups(
     State(state): State<AppState>,
     ctx: RequestContext,
@@ -90,20 +90,13 @@ pub async fn save_groups(
     let fields = Fields::parse(&body)?;
     let (session, actor) = changing_or_gate!(state, ctx, fields);
     let app = state.admin.find_app(&app).await?;
-    let app_key = app.id.to_string();
     let before = group_choices(&state, &app).await?;
     let checked = fields.all("group");
+    // Only the ids this form offered: a name typed into a forged form is not a group here.
     if let Some(unknown) = checked.iter().find(|id| !before.iter().any(|g| g.id == **id)) {
         return Err(AppError::invalid("group", format!("there is no group {unknown:?}")));
     }
-    for group in &before {
-        let wanted = checked.contains(&group.id.as_str());
-        if wanted && !group.granted {
-            state.admin.grant(&actor, &app_key, &group.id).await?;
-        } else if !wanted && group.granted {
-            state.admin.revoke(&actor, &app_key, &group.id).await?;
-        }
-    }
+    state.admin.set_grants(&actor, &app.id.to_string(), &checked).await?;
     let groups = group_choices(&state, &app).await?;
     let panel = Panel::new(&app, "groups").saying("Saved.");
     Ok(render(&state, &ctx, StatusCode::OK, &session, |frame| GroupsTab { frame, panel, groups }))

@@ -342,6 +342,29 @@ async fn with_admin_mfa_required_the_first_administrator_enrols_then_every_sign_
     assert_eq!(accepted.location.as_deref(), Some("/admin/applications"), "{}", accepted.body);
     assert_eq!(again.get("/admin/applications").await.status, StatusCode::OK);
 
+    // A lost phone (`tessera admin mfa reset`): the authenticator goes, the sessions made with
+    // it end, and the next sign-in enrols a new one.
+    let service = tessera_admin::AdminService::new(
+        world.store.clone(),
+        world.keys.clone(),
+        "http://127.0.0.1:8080",
+        clock.clone(),
+    )
+    .unwrap();
+    let (_, reset) = service.reset_admin_mfa(&tessera_core::Actor::cli("root"), "admin").await.unwrap();
+    assert!(reset);
+    assert_eq!(again.get("/admin/applications").await.location.as_deref(), Some("/admin/login"));
+    let mut found = Browser::new(&world).from("10.0.0.3");
+    assert_eq!(admin_login(&mut found, "admin", OWN).await.location.as_deref(), Some("/admin/mfa"));
+    assert_eq!(found.get("/admin/mfa").await.location.as_deref(), Some("/admin/mfa/enrol"));
+    let new_secret = shown_secret(&found.get("/admin/mfa/enrol").await.body);
+    assert_ne!(new_secret, secret);
+    let csrf = found.csrf();
+    clock.advance(30_000);
+    let enrolled = found.post("/admin/mfa/enrol", &[("code", &code(&new_secret, &clock)), ("csrf", &csrf)]).await;
+    assert_eq!(enrolled.location.as_deref(), Some("/admin/applications"), "{}", enrolled.body);
+    clock.advance(30_000);
+
     // Wrong codes are not forgiven by signing in again with the password: past the threshold
     // even a right code is refused until the window passes.
     let mut guesser = Browser::new(&world).from("10.0.0.4");

@@ -3,7 +3,7 @@ use tessera_store::Administrator;
 use tessera_web::views::{AdminView, ApiTokenView, AuditView};
 
 use super::{Ctx, read_password_stdin};
-use crate::cli::{AdminCommand, AuditCommand, TokenCommand};
+use crate::cli::{AdminCommand, AdminMfaCommand, AuditCommand, TokenCommand};
 use crate::output;
 
 pub async fn audit(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
@@ -60,6 +60,19 @@ pub async fn run(ctx: &Ctx, cmd: AdminCommand) -> anyhow::Result<()> {
                 })
                 .collect();
             output::table(&["ID", "NAME", "CREATED", "PASSWORD"], rows);
+            Ok(())
+        }
+        AdminCommand::Mfa(AdminMfaCommand::Reset { name }) => {
+            let (admin, reset) = service.reset_admin_mfa(&ctx.actor, &name).await?;
+            if ctx.settings.json {
+                return output::json(&serde_json::json!({"id": admin.id, "username": admin.username, "reset": reset}));
+            }
+            match reset {
+                true => {
+                    println!("removed the authenticator of administrator {:?}; their sessions ended", admin.username)
+                }
+                false => println!("administrator {:?} has no authenticator", admin.username),
+            }
             Ok(())
         }
         AdminCommand::Token(cmd) => token(ctx, cmd).await,

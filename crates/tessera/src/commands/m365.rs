@@ -1,10 +1,52 @@
-//! `tessera m365`: federating a domain with a Microsoft 365 connector.
+//! `tessera m365`: federating a domain with a Microsoft 365 connector, as PowerShell to paste
+//! (`command`) or done through Microsoft Graph (`preflight`, `enable`, `show`, `disable`).
 
+use std::io::BufRead;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use tessera_admin::EnableRequest;
+use tessera_m365::graph::{Credential, Endpoints, Graph};
 use tessera_m365::{Protocol, Style};
 
 use super::Ctx;
-use crate::cli::M365Command;
+use crate::cli::{GraphArgs, M365Command};
 use crate::output;
+
+/// The Graph session the options describe.
+fn graph(ctx: &Ctx, args: &GraphArgs) -> anyhow::Result<Graph> {
+    let tenant = args.tenant.as_deref().context("give --tenant (or TESSERA_M365_TENANT)")?;
+    let client_id = args.client_id.as_deref().context("give --client-id (or TESSERA_M365_CLIENT_ID)")?;
+    let credential = if let Some(path) = &args.client_certificate {
+        let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Credential::certificate(client_id, &pem)?
+    } else if args.client_secret_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("cannot read the client secret from standard input")?;
+        Credential::secret(client_id, line.trim_end_matches(['\r', '\n']))?
+    } else if let Some(secret) = &args.client_secret {
+        Credential::secret(client_id, secret)?
+    } else {
+        bail!("give --client-secret-stdin, TESSERA_M365_CLIENT_SECRET or --client-certificate FILE");
+    };
+    let mut endpoints = Endpoints::default();
+    if let Some(url) = &args.graph_url {
+        endpoints.graph_url = url.clone();
+    }
+    if let Some(url) = &args.login_url {
+        endpoints.login_url = url.clone();
+    }
+    Ok(Graph::new(&endpoints, tenant, credential, ctx.clock.clone())?)
+}
+
+fn show_value(value: &Value) -> String {
+    match value {
+        Value::Null => "—".into(),
+        Value::String(s) if s.len() > 60 => format!("{}…", &s[..57]),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
 
 pub async fn run(ctx: &Ctx, cmd: M365Command) -> anyhow::Result<()> {
     match cmd {
@@ -26,6 +68,130 @@ pub async fn run(ctx: &Ctx, cmd: M365Command) -> anyhow::Result<()> {
                 }));
             }
             print!("{powershell}");
+            Ok(())
+        }
+        M365Command::Preflight { domain, app, graph: args } => {
+            let graph = graph(ctx, &args)?;
+            let report = ctx.admin().await?.m365_preflight(&graph, &domain, app.as_deref(), false).await?;
+            if ctx.settings.json {
+                output::json(&report)?;
+            } else {
+                let rows = report
+                    .checks
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.name.to_string(),
+                            if c.ok { "ok" } else { "FAIL" }.into(),
+                            c.severity.into(),
+                            c.detail.clone(),
+                        ]
+                    })
+                    .collect();
+                output::table(&["CHECK", "RESULT", "SEVERITY", "DETAIL"], rows);
+            }
+            if !report.ok {
+                bail!("preflight failed: {}", report.failures().join("; "));
+            }
+            Ok(())
+        }
+        M365Command::Enable { domain, app, protocol, mfa_behavior, take_over, dry_run, graph: args } => {
+            let graph = graph(ctx, &args)?;
+            let request = EnableRequest {
+                domain,
+                app,
+                protocol: protocol.parse()?,
+                mfa: mfa_behavior.parse()?,
+                take_over,
+                dry_run,
+            };
+            let plan = ctx.admin().await?.m365_enable(&ctx.actor, &graph, &request).await?;
+            if ctx.settings.json {
+                return output::json(&plan);
+            }
+            let verb = match (plan.action, dry_run) {
+                ("none", _) => format!("{} is federated with its connector already: nothing to change", plan.domain),
+                ("create", true) => format!("would federate {}:", plan.domain),
+                ("create", false) => format!("federated {}:", plan.domain),
+                (_, true) => format!("would change {}:", plan.domain),
+                (_, false) => format!("changed {}:", plan.domain),
+            };
+            println!("{verb}");
+            if let Some(from) = &plan.taken_over_from {
+                println!("  taken over from {from}, in place");
+            }
+            for change in &plan.changes {
+                println!("  {}: {} -> {}", change.field, show_value(&change.from), show_value(&change.to));
+            }
+            Ok(())
+        }
+        M365Command::Show { domain, app, graph: args } => {
+            let graph = graph(ctx, &args)?;
+            let admin = ctx.admin().await?;
+            let Some(domain) = domain else {
+                let domains = admin.m365_domains(&graph).await?;
+                if ctx.settings.json {
+                    return output::json(&domains);
+                }
+                let rows = domains
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            show_value(&d["domain"]),
+                            show_value(&d["authenticationType"]),
+                            show_value(&d["connector"]),
+                            if d["isDefault"] == true {
+                                "default"
+                            } else if d["isInitial"] == true {
+                                "initial"
+                            } else {
+                                ""
+                            }
+                            .into(),
+                        ]
+                    })
+                    .collect();
+                output::table(&["DOMAIN", "AUTHENTICATION", "CONNECTOR", ""], rows);
+                return Ok(());
+            };
+            let shown = admin.m365_show(&graph, &domain, app.as_deref()).await?;
+            if ctx.settings.json {
+                return output::json(&shown);
+            }
+            println!(
+                "{}: {}",
+                shown["domain"].as_str().unwrap_or_default(),
+                shown["authenticationType"].as_str().unwrap_or_default()
+            );
+            if let Some(config) = shown["federationConfiguration"].as_object() {
+                for field in tessera_m365::federation::FIELDS {
+                    println!("  {field}: {}", show_value(config.get(field).unwrap_or(&Value::Null)));
+                }
+            }
+            for difference in shown["differences"].as_array().into_iter().flatten() {
+                println!(
+                    "  differs: {} is {} in Graph, {} for the connector",
+                    difference["field"].as_str().unwrap_or_default(),
+                    show_value(&difference["graph"]),
+                    show_value(&difference["app"])
+                );
+            }
+            Ok(())
+        }
+        M365Command::Disable { domain, dry_run, graph: args } => {
+            let graph = graph(ctx, &args)?;
+            let done = ctx.admin().await?.m365_disable(&ctx.actor, &graph, &domain, dry_run).await?;
+            if ctx.settings.json {
+                return output::json(&done);
+            }
+            match (done.action, dry_run) {
+                ("managed", _) => println!("{} is Managed already: nothing to change", done.domain),
+                (_, true) => println!("would return {} to Managed", done.domain),
+                _ => println!(
+                    "{} is Managed: its users now need cloud passwords (or password hash sync); Microsoft documents up to 2 hours for the change to reach every sign-in",
+                    done.domain
+                ),
+            }
             Ok(())
         }
     }

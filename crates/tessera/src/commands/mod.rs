@@ -79,7 +79,7 @@ impl KeySource for LazyKeys {
 impl Ctx {
     /// The admin service, with the endpoints of the public URL commands use.
     pub async fn admin(&self) -> anyhow::Result<AdminService> {
-        Ok(AdminService::new(self.store.clone(), self.keys.clone(), &self.public_url().await?)?)
+        Ok(AdminService::new(self.store.clone(), self.keys.clone(), &self.public_url().await?, self.clock.clone())?)
     }
 
     /// The public URL endpoints are built from: the one given, else the one the server last

@@ -1,0 +1,105 @@
+//! How Tessera proves itself to Entra ID for an app-only Graph token (M365-PROTOCOLS.md §4.7):
+//! a client secret, or a certificate whose key signs a `client_assertion` (an RS256 JWT naming
+//! the certificate by its SHA-256 thumbprint, `x5t#S256`), which Microsoft recommends over
+//! secrets.
+
+use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use base64::Engine;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::Digest;
+
+use crate::M365Error;
+
+/// The app registration's credential.
+pub enum Credential {
+    Secret { client_id: String, secret: String },
+    Certificate { client_id: String, certificate: Vec<u8>, key: RsaKeyPair },
+}
+
+impl std::fmt::Debug for Credential {
+    // Never the secret or the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::Secret { client_id, .. } => write!(f, "Secret {{ client_id: {client_id:?} }}"),
+            Credential::Certificate { client_id, .. } => write!(f, "Certificate {{ client_id: {client_id:?} }}"),
+        }
+    }
+}
+
+impl Credential {
+    pub fn secret(client_id: &str, secret: &str) -> Result<Self, M365Error> {
+        let secret = secret.trim();
+        if secret.is_empty() {
+            return Err(M365Error::Credential("the client secret is empty".into()));
+        }
+        Ok(Credential::Secret { client_id: client_id.trim().to_string(), secret: secret.to_string() })
+    }
+
+    /// From one PEM holding the certificate and its RSA private key (PKCS#8 or PKCS#1).
+    pub fn certificate(client_id: &str, pem: &[u8]) -> Result<Self, M365Error> {
+        let certificate = CertificateDer::pem_slice_iter(pem)
+            .next()
+            .ok_or_else(|| M365Error::Credential("the certificate file holds no CERTIFICATE".into()))?
+            .map_err(|e| M365Error::Credential(format!("the certificate file cannot be read: {e}")))?;
+        let key = PrivateKeyDer::from_pem_slice(pem)
+            .map_err(|_| M365Error::Credential("the certificate file holds no private key".into()))?;
+        let key = match key {
+            PrivateKeyDer::Pkcs8(der) => RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()),
+            PrivateKeyDer::Pkcs1(der) => RsaKeyPair::from_der(der.secret_pkcs1_der()),
+            _ => return Err(M365Error::Credential("the private key must be RSA (PKCS#8 or PKCS#1)".into())),
+        }
+        .map_err(|e| M365Error::Credential(format!("the private key cannot be used: {e}")))?;
+        Ok(Credential::Certificate { client_id: client_id.trim().to_string(), certificate: certificate.to_vec(), key })
+    }
+
+    pub fn client_id(&self) -> &str {
+        match self {
+            Credential::Secret { client_id, .. } | Credential::Certificate { client_id, .. } => client_id,
+        }
+    }
+
+    /// The form of a client-credentials token request to `token_url` at `now` (seconds).
+    pub fn token_form(&self, token_url: &str, now: i64, jti: &str) -> Result<Vec<(&'static str, String)>, M365Error> {
+        let mut form = vec![
+            ("client_id", self.client_id().to_string()),
+            ("scope", "https://graph.microsoft.com/.default".to_string()),
+            ("grant_type", "client_credentials".to_string()),
+        ];
+        match self {
+            Credential::Secret { secret, .. } => form.push(("client_secret", secret.clone())),
+            Credential::Certificate { client_id, certificate, key } => {
+                form.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()));
+                form.push(("client_assertion", assertion(client_id, certificate, key, token_url, now, jti)?));
+            }
+        }
+        Ok(form)
+    }
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The signed JWT that stands for a secret: issued by and about the client, for the token
+/// endpoint, valid ten minutes, once (`jti`).
+fn assertion(
+    client_id: &str,
+    certificate: &[u8],
+    key: &RsaKeyPair,
+    audience: &str,
+    now: i64,
+    jti: &str,
+) -> Result<String, M365Error> {
+    let header =
+        serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t#S256": b64url(&sha2::Sha256::digest(certificate))});
+    let claims = serde_json::json!({
+        "aud": audience, "iss": client_id, "sub": client_id, "jti": jti,
+        "nbf": now, "iat": now, "exp": now + 600,
+    });
+    let signing_input = format!("{}.{}", b64url(header.to_string().as_bytes()), b64url(claims.to_string().as_bytes()));
+    let mut signature = vec![0u8; key.public_modulus_len()];
+    key.sign(&RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), signing_input.as_bytes(), &mut signature)
+        .map_err(|_| M365Error::Credential("the client assertion could not be signed".into()))?;
+    Ok(format!("{signing_input}.{}", b64url(&signature)))
+}

@@ -1,0 +1,247 @@
+//! A Microsoft Graph client, no SDK: app-only tokens (cached until shortly before they
+//! expire), JSON calls under `/v1.0`, bounded retries on 429 and 503 that honour
+//! `Retry-After`, and Graph's and Entra's error bodies turned into one line that says what to
+//! do.
+
+mod credential;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tessera_core::Clock;
+
+pub use credential::Credential;
+
+use crate::M365Error;
+
+/// Where Graph and Entra's token endpoint are (national clouds and tests replace them).
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// Graph's base without a version (`https://graph.microsoft.com`).
+    pub graph_url: String,
+    /// The base that `/{tenant}/oauth2/v2.0/token` is added to.
+    pub login_url: String,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Endpoints {
+            graph_url: "https://graph.microsoft.com".into(),
+            login_url: "https://login.microsoftonline.com".into(),
+        }
+    }
+}
+
+/// A base URL: https, or http on a loopback address only (a test double).
+pub fn base_url(name: &str, text: &str) -> Result<String, M365Error> {
+    let url = url::Url::parse(text.trim()).map_err(|_| M365Error::Config(format!("{name} {text:?} is not a URL")))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err(M365Error::Config(format!("{name} must be https (http only on a loopback address)"))),
+    }
+    if url.query().is_some() || !url.username().is_empty() {
+        return Err(M365Error::Config(format!("{name} takes no query and no credentials")));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// How many times a throttled call is tried, and the longest wait Tessera accepts.
+const MAX_ATTEMPTS: u32 = 4;
+const MAX_WAIT: Duration = Duration::from_secs(30);
+/// A cached token is renewed this long before Entra says it expires.
+const TOKEN_MARGIN_MS: i64 = 5 * 60 * 1000;
+
+struct Token {
+    value: String,
+    expires_at: i64,
+}
+
+/// A Graph session for one tenant and app registration.
+pub struct Graph {
+    http: reqwest::Client,
+    graph_url: String,
+    token_url: String,
+    credential: Credential,
+    clock: Arc<dyn Clock>,
+    token: tokio::sync::Mutex<Option<Token>>,
+}
+
+/// A permission a call needs, named in the error when Graph refuses it.
+#[derive(Debug, Clone, Copy)]
+pub struct Needs(pub &'static str);
+
+impl Graph {
+    pub fn new(
+        endpoints: &Endpoints,
+        tenant: &str,
+        credential: Credential,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, M365Error> {
+        let tenant = tenant.trim();
+        if tenant.is_empty() || !tenant.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.')) {
+            return Err(M365Error::Config(format!("{tenant:?} is not a tenant id or domain")));
+        }
+        let graph_url = base_url("--graph-url", &endpoints.graph_url)?;
+        let login_url = base_url("--login-url", &endpoints.login_url)?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("Tessera/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| M365Error::Config(format!("the HTTP client could not be built: {e}")))?;
+        Ok(Graph {
+            http,
+            graph_url: format!("{graph_url}/v1.0"),
+            token_url: format!("{login_url}/{tenant}/oauth2/v2.0/token"),
+            credential,
+            clock,
+            token: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// A token for Graph: the cached one, or a new one.
+    async fn token(&self) -> Result<String, M365Error> {
+        let mut cached = self.token.lock().await;
+        let now = self.clock.now_millis();
+        if let Some(token) = cached.as_ref().filter(|t| t.expires_at - TOKEN_MARGIN_MS > now) {
+            return Ok(token.value.clone());
+        }
+        let jti = uuid::Uuid::new_v4().to_string();
+        let form = self.credential.token_form(&self.token_url, now / 1000, &jti)?;
+        let response = self
+            .http
+            .post(&self.token_url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| M365Error::Unreachable(format!("{}: {}", self.token_url, deepest(&e))))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(token_error(status, &body));
+        }
+        let value = body["access_token"]
+            .as_str()
+            .ok_or_else(|| M365Error::Graph("the token endpoint answered without an access_token".into()))?
+            .to_string();
+        let expires_in =
+            body["expires_in"].as_i64().or_else(|| body["expires_in"].as_str()?.parse().ok()).unwrap_or(300);
+        *cached = Some(Token { value: value.clone(), expires_at: now + expires_in * 1000 });
+        Ok(value)
+    }
+
+    /// A call to `path` (under `/v1.0`), with retries on throttling; the JSON answer, or
+    /// `None` for 204.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        needs: Needs,
+    ) -> Result<Option<Value>, M365Error> {
+        let url = format!("{}{path}", self.graph_url);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let token = self.token().await?;
+            let mut request = self.http.request(method.clone(), &url).bearer_auth(&token);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response =
+                request.send().await.map_err(|e| M365Error::Unreachable(format!("{url}: {}", deepest(&e))))?;
+            let status = response.status();
+            if matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE)
+                && attempt < MAX_ATTEMPTS
+            {
+                let wait = retry_after(response.headers()).unwrap_or(Duration::from_secs(u64::from(attempt)));
+                if wait > MAX_WAIT {
+                    return Err(M365Error::Graph(format!(
+                        "Graph is throttling {method} {path} for {} s; try again later",
+                        wait.as_secs()
+                    )));
+                }
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let text = response.text().await.unwrap_or_default();
+            if status.is_success() {
+                if text.trim().is_empty() {
+                    return Ok(None);
+                }
+                return serde_json::from_str(&text).map(Some).map_err(|_| {
+                    M365Error::Graph(format!("{method} {path}: Graph answered with something that is not JSON"))
+                });
+            }
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            return Err(graph_error(&method, path, status, &body, needs));
+        }
+    }
+
+    pub async fn get(&self, path: &str, needs: Needs) -> Result<Value, M365Error> {
+        self.call(Method::GET, path, None, needs).await?.ok_or_else(|| M365Error::Graph(format!("GET {path}: no body")))
+    }
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+fn deepest(error: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = error;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    source.to_string()
+}
+
+/// The first line of a message, without Entra's trace and correlation ids.
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("").trim()
+}
+
+/// Entra's token errors (`AADSTS…` codes) as what to do.
+fn token_error(status: StatusCode, body: &Value) -> M365Error {
+    let description = first_line(body["error_description"].as_str().unwrap_or(""));
+    let code = body["error"].as_str().unwrap_or("");
+    let hint = if description.contains("AADSTS7000215") || description.contains("AADSTS7000222") {
+        "the client secret is wrong or expired: create a new one in the app registration"
+    } else if description.contains("AADSTS90002") || description.contains("AADSTS900023") {
+        "the tenant is unknown: give its id (a GUID) or a verified domain with --tenant"
+    } else if description.contains("AADSTS700016") {
+        "the app registration is not in this tenant: check --client-id and --tenant"
+    } else if description.contains("AADSTS700027") || description.contains("AADSTS700023") {
+        "the certificate assertion was refused: upload the certificate to the app registration"
+    } else {
+        "check --tenant, --client-id and the secret or certificate"
+    };
+    M365Error::Token(format!("Entra refused the token request ({status}, {code}: {description}); {hint}"))
+}
+
+/// Graph's error body (`{"error": {"code", "message"}}`) as one line that says what to do.
+fn graph_error(method: &Method, path: &str, status: StatusCode, body: &Value, needs: Needs) -> M365Error {
+    let code = body["error"]["code"].as_str().unwrap_or("");
+    let message = first_line(body["error"]["message"].as_str().unwrap_or(""));
+    let detail = format!("{method} {path}: Graph answered {status} ({code}: {message})");
+    match status {
+        StatusCode::FORBIDDEN => M365Error::Permission(format!(
+            "{detail}; grant the app the application permission {} and an administrator's consent",
+            needs.0
+        )),
+        StatusCode::UNAUTHORIZED => {
+            M365Error::Token(format!("{detail}; the token was refused: check the tenant and app"))
+        }
+        StatusCode::NOT_FOUND => M365Error::NotFound(detail),
+        _ => M365Error::Graph(detail),
+    }
+}

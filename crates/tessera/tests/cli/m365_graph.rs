@@ -1,0 +1,395 @@
+//! `tessera m365 preflight | enable | show | disable` against the Graph and Entra test double
+//! (`graph_double.rs`), from a Linux shell as an administrator would run them, on SQLite and on
+//! PostgreSQL: a dry run writes nothing, a second enable writes nothing, refusals come before
+//! any write, a domain federated elsewhere moves in place only with `--take-over`, a failure
+//! after a write puts the domain back, throttling is waited out, and the client secret never
+//! shows.
+
+use std::process::Output;
+
+use base64::Engine;
+use serde_json::{Map, Value};
+use tessera_store::test_support::ThrowawayPg;
+
+use super::Env;
+use super::graph_double::{Client, DomainRecord, Double, Graph, TENANT};
+
+const SECRET: &str = "s3cret~Value.That-Must-Never-Show";
+const PUBLIC: &str = "https://idp.example.com";
+const FULL: [&str; 5] = [
+    "Domain.Read.All",
+    "Domain-InternalFederation.ReadWrite.All",
+    "Organization.Read.All",
+    "Policy.Read.All",
+    "RoleManagement.Read.Directory",
+];
+const ADFS_ISSUER: &str = "http://adfs.adatum.com/adfs/services/trust";
+
+fn domain(authentication_type: &'static str, verified: bool, root: bool, initial: bool, default: bool) -> DomainRecord {
+    DomainRecord { authentication_type, verified, root, initial, default }
+}
+
+/// A tenant with a domain of each kind, Adatum federated to AD FS, and a break-glass admin.
+fn tenant() -> Graph {
+    let mut graph = Graph::default();
+    let client = |secret: &str, permissions: &[&'static str]| Client {
+        secret: Some(secret.to_string()),
+        certificate: None,
+        permissions: permissions.to_vec(),
+    };
+    graph.clients.insert("tessera".into(), client(SECRET, &FULL));
+    let without_write: Vec<&'static str> =
+        FULL.iter().copied().filter(|p| *p != "Domain-InternalFederation.ReadWrite.All").collect();
+    graph.clients.insert("reader".into(), client(SECRET, &without_write));
+    for (name, record) in [
+        ("contoso.com", domain("Managed", true, true, false, false)),
+        ("northwind.com", domain("Managed", true, true, false, false)),
+        ("adatum.com", domain("Federated", true, true, false, false)),
+        ("contoso.onmicrosoft.com", domain("Managed", true, true, true, false)),
+        ("fabrikam.com", domain("Managed", true, true, false, true)),
+        ("unverified.com", domain("Managed", false, true, false, false)),
+        ("sales.contoso.com", domain("Managed", true, false, false, false)),
+    ] {
+        graph.domains.insert(name.into(), record);
+    }
+    let mut adfs = Map::new();
+    for (field, value) in [
+        ("id", "adfs-config-1"),
+        ("displayName", "Adatum AD FS"),
+        ("issuerUri", ADFS_ISSUER),
+        ("passiveSignInUri", "https://adfs.adatum.com/adfs/ls/"),
+        ("activeSignInUri", "https://adfs.adatum.com/adfs/services/trust/2005/usernamemixed"),
+        ("metadataExchangeUri", "https://adfs.adatum.com/adfs/services/trust/mex"),
+        ("signOutUri", "https://adfs.adatum.com/adfs/ls/"),
+        ("preferredAuthenticationProtocol", "wsFed"),
+        ("federatedIdpMfaBehavior", "rejectMfaByFederatedIdp"),
+        ("promptLoginBehavior", "translateToFreshPasswordAuthentication"),
+    ] {
+        adfs.insert(field.into(), Value::String(value.into()));
+    }
+    graph.configurations.insert("adatum.com".into(), adfs);
+    graph.global_admins = vec!["ops@contoso.com".into(), "breakglass@contoso.onmicrosoft.com".into()];
+    graph
+}
+
+struct Run<'a> {
+    env: &'a Env,
+    double: &'a Double,
+}
+
+impl Run<'_> {
+    /// `tessera m365 ARGS` as client `client`, its secret on standard input.
+    fn m365_as(&self, client: &str, args: &[&str]) -> Output {
+        let url = self.double.url();
+        let mut all = vec!["--public-url", PUBLIC, "m365"];
+        all.extend(args);
+        all.extend([
+            "--tenant",
+            TENANT,
+            "--client-id",
+            client,
+            "--client-secret-stdin",
+            "--graph-url",
+            &url,
+            "--login-url",
+            &url,
+        ]);
+        let out = self.env.run_with_stdin(&all, &format!("{SECRET}\n"));
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(!String::from_utf8_lossy(stream).contains(SECRET), "the secret showed: {args:?}");
+        }
+        out
+    }
+
+    fn m365(&self, args: &[&str]) -> Output {
+        self.m365_as("tessera", args)
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut with_json = args.to_vec();
+        with_json.push("--json");
+        let out = self.m365(&with_json);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// A command that must fail; its stderr.
+    fn fails(&self, client: &str, args: &[&str]) -> String {
+        let out = self.m365_as(client, args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        stderr
+    }
+
+    fn writes(&self) -> usize {
+        self.double.with(|g| g.writes.len())
+    }
+
+    fn configuration(&self, domain: &str) -> Option<Map<String, Value>> {
+        self.double.with(|g| g.configurations.get(domain).cloned())
+    }
+
+    fn authentication(&self, domain: &str) -> &'static str {
+        self.double.with(|g| g.domains[domain].authentication_type)
+    }
+}
+
+/// The whole sequence; returns what `show` printed for contoso.com once federated.
+fn sequence(env: &Env) -> Value {
+    let double = Double::start(tenant());
+    let run = Run { env, double: &double };
+    for domain in ["contoso.com", "northwind.com", "adatum.com", "fabrikam.com", "unverified.com", "sales.contoso.com"]
+    {
+        env.ok(&["--public-url", PUBLIC, "app", "add", "m365", "--domain", domain]);
+    }
+
+    // Preflight: read-only, every check passes for contoso.com.
+    let report = run.json(&["preflight", "--domain", "contoso.com"]);
+    assert_eq!(report["ok"], true, "{report}");
+    let names: Vec<&str> = report["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    for name in [
+        "domain_verified",
+        "domain_root",
+        "domain_not_initial",
+        "domain_not_default",
+        "break_glass_admin",
+        "certificate",
+        "public_url",
+    ] {
+        assert!(names.contains(&name), "{name}: {report}");
+    }
+    let table = run.m365(&["preflight", "--domain", "contoso.com"]);
+    assert!(
+        table.status.success() && String::from_utf8_lossy(&table.stdout).contains("breakglass@contoso.onmicrosoft.com")
+    );
+
+    // Refused before any write: the initial, default, unverified and sub-domains, and the
+    // domain federated elsewhere without --take-over.
+    for (domain, said) in [
+        ("contoso.onmicrosoft.com", "initial"),
+        ("fabrikam.com", "default domain"),
+        ("unverified.com", "not verified"),
+        ("sales.contoso.com", "subdomain"),
+        ("adatum.com", "--take-over"),
+        ("nowhere.com", "no domain nowhere.com"),
+    ] {
+        assert_eq!(run.m365(&["preflight", "--domain", domain]).status.code(), Some(1), "{domain}");
+        let error = run.fails("tessera", &["enable", "--domain", domain]);
+        assert!(error.contains(said), "{domain}: {error}");
+    }
+    assert_eq!(run.writes(), 0, "nothing written");
+
+    // A dry run says what it would do and writes nothing.
+    let dry = run.json(&["enable", "--domain", "contoso.com", "--dry-run"]);
+    assert_eq!(dry["action"], "create", "{dry}");
+    let fields: Vec<&str> = dry["changes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap()).collect();
+    assert!(fields.contains(&"issuerUri") && fields.contains(&"signingCertificate"), "{dry}");
+    assert_eq!(run.writes(), 0);
+
+    // A client without the write permission is told which one, and nothing changes.
+    let refused = run.fails("reader", &["enable", "--domain", "contoso.com"]);
+    assert!(refused.contains("Domain-InternalFederation.ReadWrite.All"), "{refused}");
+    assert_eq!(run.writes(), 0);
+
+    // Enable, with Graph throttling the first calls: waited out.
+    double.with(|g| g.throttle = 2);
+    let enabled = run.m365(&["enable", "--domain", "contoso.com"]);
+    assert!(enabled.status.success(), "{}", String::from_utf8_lossy(&enabled.stderr));
+    assert_eq!(run.writes(), 1, "one create");
+    assert_eq!(run.authentication("contoso.com"), "Federated");
+    let config = run.configuration("contoso.com").unwrap();
+    let expect = [
+        ("issuerUri", format!("{PUBLIC}/m365/contoso.com")),
+        ("passiveSignInUri", format!("{PUBLIC}/m365/contoso.com/wsfed")),
+        ("activeSignInUri", format!("{PUBLIC}/m365/contoso.com/adfs/services/trust/2005/usernamemixed")),
+        ("metadataExchangeUri", format!("{PUBLIC}/m365/contoso.com/adfs/services/trust/mex")),
+        ("preferredAuthenticationProtocol", "wsFed".into()),
+        ("federatedIdpMfaBehavior", "acceptIfMfaDoneByFederatedIdp".into()),
+        ("promptLoginBehavior", "nativeSupport".into()),
+    ];
+    for (field, value) in &expect {
+        assert_eq!(config[*field], value.as_str(), "{field}");
+    }
+    let command = env.json(&["--public-url", PUBLIC, "m365", "command", "Microsoft 365 (contoso.com)"]);
+    assert_eq!(config["signingCertificate"], command["signing_certificate"]);
+
+    // A second enable writes nothing; show finds no difference.
+    let again = run.json(&["enable", "--domain", "contoso.com"]);
+    assert_eq!(again["action"], "none");
+    assert_eq!(run.writes(), 1);
+    let shown = run.json(&["show", "--domain", "contoso.com"]);
+    assert_eq!(shown["authenticationType"], "Federated");
+    assert_eq!(shown["differences"], Value::Array(vec![]), "{shown}");
+
+    // A change of MFA behavior is one field; a 500 half-way through puts it back.
+    let dry = run.json(&["enable", "--domain", "contoso.com", "--mfa-behavior", "enforce", "--dry-run"]);
+    assert_eq!(dry["action"], "update");
+    assert_eq!(dry["changes"].as_array().unwrap().len(), 1, "{dry}");
+    let before = run.configuration("contoso.com");
+    double.with(|g| g.fail_patch_partially = true);
+    let error =
+        run.fails("tessera", &["enable", "--domain", "contoso.com", "--mfa-behavior", "enforce", "--protocol", "saml"]);
+    assert!(error.contains("returned to its state before the command"), "{error}");
+    assert_eq!(run.configuration("contoso.com"), before, "as it was");
+    assert_eq!(run.authentication("contoso.com"), "Federated");
+    let changed = run.json(&["enable", "--domain", "contoso.com", "--mfa-behavior", "enforce"]);
+    assert_eq!(changed["action"], "update");
+    assert_eq!(run.configuration("contoso.com").unwrap()["federatedIdpMfaBehavior"], "enforceMfaByFederatedIdp");
+
+    // A create that fails after its write leaves the domain Managed, with no configuration.
+    double.with(|g| g.fail_create_after_write = true);
+    let error = run.fails("tessera", &["enable", "--domain", "northwind.com"]);
+    assert!(error.contains("returned to its state before the command"), "{error}");
+    assert_eq!((run.authentication("northwind.com"), run.configuration("northwind.com")), ("Managed", None));
+
+    // Take-over: the diff first, then in place; never Managed in between.
+    let refused = run.fails("tessera", &["enable", "--domain", "adatum.com"]);
+    assert!(refused.contains(ADFS_ISSUER) && refused.contains("--take-over"), "{refused}");
+    let dry = run.json(&["enable", "--domain", "adatum.com", "--take-over", "--dry-run"]);
+    assert_eq!((dry["action"].as_str(), dry["taken_over_from"].as_str()), (Some("update"), Some(ADFS_ISSUER)), "{dry}");
+    let writes = run.writes();
+    let moved = run.m365(&["enable", "--domain", "adatum.com", "--take-over"]);
+    assert!(moved.status.success(), "{}", String::from_utf8_lossy(&moved.stderr));
+    let log = double.with(|g| g.writes[writes..].to_vec());
+    assert_eq!(log, ["PATCH /domains/adatum.com/federationConfiguration/adfs-config-1"], "in place, one write");
+    assert_eq!(run.authentication("adatum.com"), "Federated");
+    assert_eq!(run.configuration("adatum.com").unwrap()["issuerUri"], format!("{PUBLIC}/m365/adatum.com").as_str());
+
+    // Show, for every domain of the tenant.
+    let all = run.json(&["show"]);
+    let contoso = all.as_array().unwrap().iter().find(|d| d["domain"] == "contoso.com").unwrap();
+    assert_eq!(contoso["connector"], "Microsoft 365 (contoso.com)", "{all}");
+
+    // Disable: a dry run writes nothing; then Managed; then nothing left to do.
+    let writes = run.writes();
+    let dry = run.json(&["disable", "--domain", "contoso.com", "--dry-run"]);
+    assert_eq!(dry["action"], "disable");
+    assert_eq!(run.writes(), writes);
+    let disabled = run.m365(&["disable", "--domain", "contoso.com"]);
+    assert!(
+        String::from_utf8_lossy(&disabled.stdout).contains("2 hours"),
+        "{}",
+        String::from_utf8_lossy(&disabled.stdout)
+    );
+    assert_eq!((run.authentication("contoso.com"), run.configuration("contoso.com")), ("Managed", None));
+    let writes = run.writes();
+    assert_eq!(run.json(&["disable", "--domain", "contoso.com"])["action"], "managed");
+    assert_eq!(run.writes(), writes, "idempotent");
+
+    let actions: Vec<String> = env
+        .json(&["audit", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .filter(|a| a.starts_with("m365."))
+        .collect();
+    assert_eq!(actions, ["m365.enable", "m365.enable", "m365.enable", "m365.disable"]);
+    assert!(!env.json(&["audit", "list"]).to_string().contains(SECRET));
+    shown
+}
+
+#[test]
+fn graph_federation_on_sqlite() {
+    let env = Env::sqlite();
+    sequence(&env);
+    let database = std::fs::read(env.data_dir().join("tessera.db")).unwrap();
+    assert!(!String::from_utf8_lossy(&database).contains(SECRET), "the secret is not in the database");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graph_federation_on_postgres() {
+    let Some(db) = ThrowawayPg::create().await else { return };
+    let pg = Env { dir: tempfile::tempdir().unwrap(), database_url: Some(db.url.clone()) };
+    let shown = tokio::task::spawn_blocking(move || sequence(&pg)).await;
+    db.drop_database().await;
+    assert_eq!(shown.unwrap()["authenticationType"], "Federated");
+}
+
+#[test]
+fn certificates_stand_in_for_secrets_and_bad_credentials_say_what_to_do() {
+    let env = Env::sqlite();
+    let key = tessera_keys::generate_key(tessera_keys::KeySize::Rsa2048, "graph client", 30, now_millis()).unwrap();
+    let pem = |label: &str, der: &[u8]| {
+        let body = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+    };
+    let file = env.dir.path().join("client.pem");
+    std::fs::write(&file, pem("CERTIFICATE", &key.certificate_der) + &pem("PRIVATE KEY", &key.pkcs8)).unwrap();
+    let mut graph = tenant();
+    graph.clients.insert(
+        "cert-app".into(),
+        Client { secret: None, certificate: Some(key.certificate_der.clone()), permissions: FULL.to_vec() },
+    );
+    let double = Double::start(graph);
+    env.ok(&["--public-url", PUBLIC, "app", "add", "m365", "--domain", "contoso.com"]);
+    let url = double.url();
+    let base = |client: &str| {
+        vec![
+            "--public-url",
+            PUBLIC,
+            "m365",
+            "preflight",
+            "--domain",
+            "contoso.com",
+            "--tenant",
+            TENANT,
+            "--client-id",
+            client,
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .chain(["--graph-url".to_string(), url.clone(), "--login-url".to_string(), url.clone()])
+        .collect::<Vec<String>>()
+    };
+    let run = |args: Vec<String>, stdin: &str| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        env.run_with_stdin(&refs, stdin)
+    };
+    let mut with_cert = base("cert-app");
+    with_cert.extend(["--client-certificate".to_string(), file.display().to_string()]);
+    let out = run(with_cert, "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    for (client, tenant, stdin, said) in [
+        ("tessera", TENANT, "wrong secret\n", "client secret is wrong"),
+        ("nobody", TENANT, "x\n", "not in this tenant"),
+        ("tessera", "unknown-tenant.example", "x\n", "tenant is unknown"),
+    ] {
+        let mut args = base(client);
+        let at = args.iter().position(|a| a == TENANT).unwrap();
+        args[at] = tenant.to_string();
+        args.push("--client-secret-stdin".into());
+        let out = run(args, stdin);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{said}: {stderr}");
+        assert!(stderr.contains(said), "{said}: {stderr}");
+    }
+    // A certificate the app registration does not hold.
+    let mut other = base("tessera");
+    other.extend(["--client-certificate".to_string(), file.display().to_string()]);
+    let stderr = String::from_utf8_lossy(&run(other, "").stderr).into_owned();
+    assert!(stderr.contains("certificate assertion was refused"), "{stderr}");
+    // Endpoints: https, or http on loopback only; a domain that is not one.
+    for (flag, value, said) in [
+        ("--graph-url", "http://graph.example.com", "http only on a loopback"),
+        ("--login-url", "ftp://127.0.0.1", "must be https"),
+        ("--domain", "contoso.com/../users", "not a domain name"),
+    ] {
+        let mut args = base("tessera");
+        let at = args.iter().position(|a| a == flag).unwrap();
+        args[at + 1] = value.to_string();
+        args.push("--client-secret-stdin".into());
+        let stderr = String::from_utf8_lossy(&run(args, &format!("{SECRET}\n")).stderr).into_owned();
+        assert!(stderr.contains(said), "{flag}: {stderr}");
+    }
+    // No credential at all.
+    let stderr = String::from_utf8_lossy(&run(base("tessera"), "").stderr).into_owned();
+    assert!(stderr.contains("--client-secret-stdin"), "{stderr}");
+    assert_eq!(double.with(|g| g.writes.len()), 0);
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
