@@ -28,7 +28,7 @@ pub use apps::{
     entra_certificate,
 };
 pub use audit::AuditRequest;
-pub use m365::EnableRequest;
+pub use m365::{CredentialInput, EnableRequest, StoredCredentials};
 pub use users::NewUserRequest;
 
 /// Where the admin service gets the key service: ready (the server), or opened on first use

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tessera_core::{Actor, AppKind, Application, AuditAction, NewAuditEvent};
 use tessera_m365::converge::{self, Disabled, Plan};
 use tessera_m365::federation::{MfaBehavior, changes, desired};
-use tessera_m365::graph::Graph;
+use tessera_m365::graph::{Credential, Graph};
 use tessera_m365::preflight::{self, ConnectorFacts, Report};
 use tessera_m365::{M365Error, Protocol};
 use tessera_store::PageRequest;
@@ -14,6 +14,35 @@ use tessera_store::PageRequest;
 use crate::{AdminError, AdminService};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Where stored Graph credentials live (sealed under the master key).
+const CREDENTIALS_SETTING: &str = "m365_credentials";
+const CREDENTIALS_SEAL: &str = "m365-credentials";
+
+/// What proves the app registration, as an administrator gives it.
+pub enum CredentialInput {
+    Secret(String),
+    /// One PEM with the certificate and its RSA private key.
+    CertificatePem(Vec<u8>),
+}
+
+/// Stored Graph credentials, as shown (never the secret or the key).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StoredCredentials {
+    pub tenant: String,
+    pub client_id: String,
+    /// `secret` or `certificate`.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_sha256: Option<String>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SealedCredentials {
+    #[serde(flatten)]
+    shown: StoredCredentials,
+    /// base64 of the sealed secret or PEM.
+    sealed: String,
+}
 
 /// `m365 enable`'s options.
 #[derive(Debug, Clone)]
@@ -27,6 +56,90 @@ pub struct EnableRequest {
 }
 
 impl AdminService {
+    /// Stores the Graph credentials later commands use when none are given, the secret or key
+    /// sealed under the master key. Audited (without the secret).
+    pub async fn m365_set_credentials(
+        &self,
+        actor: &Actor,
+        tenant: &str,
+        client_id: &str,
+        input: CredentialInput,
+    ) -> Result<StoredCredentials, AdminError> {
+        use base64::Engine;
+        let (tenant, client_id) = (tenant.trim(), client_id.trim());
+        if tenant.is_empty() || !tenant.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.')) {
+            return Err(AdminError::invalid("tenant", "give the tenant's id (a GUID) or a verified domain"));
+        }
+        if client_id.is_empty() || client_id.chars().any(char::is_whitespace) {
+            return Err(AdminError::invalid("client_id", "give the app registration's application (client) id"));
+        }
+        let (kind, bytes, certificate_sha256) = match input {
+            CredentialInput::Secret(secret) => {
+                Credential::secret(client_id, &secret)?;
+                ("secret", secret.trim().as_bytes().to_vec(), None)
+            }
+            CredentialInput::CertificatePem(pem) => {
+                let credential = Credential::certificate(client_id, &pem)?;
+                let thumbprint = match &credential {
+                    Credential::Certificate { certificate, .. } => {
+                        Some(tessera_keys::certificate_thumbprint_sha256(certificate))
+                    }
+                    _ => None,
+                };
+                ("certificate", pem, thumbprint)
+            }
+        };
+        let sealed = self.keys.key_service().await?.seal_secret(&bytes, CREDENTIALS_SEAL)?;
+        let shown = StoredCredentials {
+            tenant: tenant.into(),
+            client_id: client_id.into(),
+            kind: kind.into(),
+            certificate_sha256,
+        };
+        let record = SealedCredentials {
+            shown: shown.clone(),
+            sealed: base64::engine::general_purpose::STANDARD.encode(sealed),
+        };
+        let value = serde_json::to_string(&record).map_err(|e| AdminError::invalid("credentials", e.to_string()))?;
+        let summary = json!({"tenant": shown.tenant, "client_id": shown.client_id, "kind": shown.kind});
+        let event = NewAuditEvent::new(AuditAction::M365CredentialsSet, "m365", "credentials", summary);
+        self.store.change_setting(actor, CREDENTIALS_SETTING, Some(&value), event).await?;
+        Ok(shown)
+    }
+
+    /// The stored Graph credentials, as shown.
+    pub async fn m365_stored_credentials(&self) -> Result<Option<StoredCredentials>, AdminError> {
+        Ok(self.sealed_credentials().await?.map(|c| c.shown))
+    }
+
+    async fn sealed_credentials(&self) -> Result<Option<SealedCredentials>, AdminError> {
+        let Some(value) = self.store.get_setting(CREDENTIALS_SETTING).await? else { return Ok(None) };
+        serde_json::from_str(&value).map(Some).map_err(|_| {
+            AdminError::invalid("credentials", "the stored Graph credentials cannot be read: set them again")
+        })
+    }
+
+    /// The stored credentials, opened: the tenant and the credential.
+    pub async fn m365_credential(&self) -> Result<Option<(String, Credential)>, AdminError> {
+        use base64::Engine;
+        let Some(stored) = self.sealed_credentials().await? else { return Ok(None) };
+        let unreadable =
+            || AdminError::invalid("credentials", "the stored Graph credentials cannot be opened: set them again");
+        let sealed = base64::engine::general_purpose::STANDARD.decode(&stored.sealed).map_err(|_| unreadable())?;
+        let bytes = self.keys.key_service().await?.open_secret(&sealed, CREDENTIALS_SEAL)?;
+        let credential = match stored.shown.kind.as_str() {
+            "certificate" => Credential::certificate(&stored.shown.client_id, &bytes)?,
+            _ => Credential::secret(&stored.shown.client_id, &String::from_utf8(bytes).map_err(|_| unreadable())?)?,
+        };
+        Ok(Some((stored.shown.tenant, credential)))
+    }
+
+    /// Removes the stored credentials; false when there were none.
+    pub async fn m365_delete_credentials(&self, actor: &Actor) -> Result<bool, AdminError> {
+        let event = NewAuditEvent::new(AuditAction::M365CredentialsDelete, "m365", "credentials", json!({}));
+        Ok(self.store.change_setting(actor, CREDENTIALS_SETTING, None, event).await?)
+    }
+
     /// The connector of `domain`: the app named (which must serve that domain), or the one
     /// Microsoft 365 connector whose domain it is.
     pub async fn m365_connector(&self, domain: &str, app: Option<&str>) -> Result<Application, AdminError> {

@@ -82,6 +82,9 @@ pub enum AuditAction {
     M365Enable,
     /// A domain returned to Managed through Microsoft Graph.
     M365Disable,
+    /// Graph credentials stored (sealed), or removed.
+    M365CredentialsSet,
+    M365CredentialsDelete,
     ApiTokenCreate,
     ApiTokenRevoke,
     // Signing in, whatever the protocol.
@@ -112,7 +115,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 53] = [
+    pub const ALL: [AuditAction; 55] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -143,6 +146,8 @@ impl AuditAction {
         AuditAction::AdminMfaReset,
         AuditAction::M365Enable,
         AuditAction::M365Disable,
+        AuditAction::M365CredentialsSet,
+        AuditAction::M365CredentialsDelete,
         AuditAction::ApiTokenCreate,
         AuditAction::ApiTokenRevoke,
         AuditAction::SigninPassword,
@@ -201,6 +206,8 @@ impl AuditAction {
             AuditAction::AdminMfaReset => "admin.mfa_reset",
             AuditAction::M365Enable => "m365.enable",
             AuditAction::M365Disable => "m365.disable",
+            AuditAction::M365CredentialsSet => "m365.credentials_set",
+            AuditAction::M365CredentialsDelete => "m365.credentials_delete",
             AuditAction::ApiTokenCreate => "api_token.create",
             AuditAction::ApiTokenRevoke => "api_token.revoke",
             AuditAction::SigninPassword => "signin.password",
@@ -279,7 +286,7 @@ mod tests {
             assert!(
                 !area.is_empty()
                     && !what.is_empty()
-                    && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')
+                    && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_')
             );
         }
     }

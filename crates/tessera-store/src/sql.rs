@@ -2016,6 +2016,36 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn change_setting(
+                &self,
+                actor: &Actor,
+                key: &str,
+                value: Option<&str>,
+                event: NewAuditEvent,
+            ) -> Result<bool, StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let existed = sqlx::query("SELECT key FROM settings WHERE key = $1").bind(key).fetch_optional(&mut *tx).await?.is_some();
+                match value {
+                    Some(value) => {
+                        sqlx::query(
+                            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        )
+                        .bind(key)
+                        .bind(value)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    None if !existed => return Ok(false),
+                    None => {
+                        sqlx::query("DELETE FROM settings WHERE key = $1").bind(key).execute(&mut *tx).await?;
+                    }
+                }
+                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.commit(tx).await?;
+                Ok(existed)
+            }
+
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())

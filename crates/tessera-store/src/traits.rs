@@ -480,6 +480,15 @@ pub trait AdminSignInStore: Send + Sync {
 pub trait SettingsStore: Send + Sync {
     async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
     async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Sets (or with `None` removes) an administrative setting, with `event` in the audit
+    /// trail, in one transaction. Returns whether there was a value before.
+    async fn change_setting(
+        &self,
+        actor: &Actor,
+        key: &str,
+        value: Option<&str>,
+        event: NewAuditEvent,
+    ) -> Result<bool, StoreError>;
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
     /// "sqlite" or "postgres".

@@ -122,6 +122,10 @@ pub enum M365Command {
         #[command(flatten)]
         graph: GraphArgs,
     },
+    /// Graph credentials kept for the commands above (the secret or key sealed under the
+    /// master key)
+    #[command(subcommand)]
+    Credentials(M365CredentialsCommand),
     /// Returns the domain to Managed (users then need cloud passwords)
     Disable {
         #[arg(long)]
@@ -131,6 +135,27 @@ pub enum M365Command {
         #[command(flatten)]
         graph: GraphArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum M365CredentialsCommand {
+    /// Store the tenant, the app registration and its secret or certificate
+    Set {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        client_id: String,
+        /// Read the client secret from one line of standard input
+        #[arg(long, required_unless_present = "client_certificate", conflicts_with = "client_certificate")]
+        client_secret_stdin: bool,
+        /// A PEM file holding the app's certificate and its RSA private key
+        #[arg(long, value_name = "FILE")]
+        client_certificate: Option<PathBuf>,
+    },
+    /// The stored tenant, client id and kind of credential (never the secret)
+    Show,
+    /// Forget the stored credentials
+    Delete,
 }
 
 /// How Tessera reaches Microsoft Graph, and as which app registration.
@@ -152,6 +177,11 @@ pub struct GraphArgs {
     /// A PEM file holding the app's certificate and its RSA private key
     #[arg(long, env = "TESSERA_M365_CLIENT_CERTIFICATE", value_name = "FILE")]
     pub client_certificate: Option<PathBuf>,
+    /// Sign in as an administrator on another device (a code to enter at
+    /// microsoft.com/devicelogin); --client-id is then a public client [default: Microsoft Graph
+    /// Command Line Tools]
+    #[arg(long, conflicts_with_all = ["client_secret", "client_secret_stdin", "client_certificate"])]
+    pub device_code: bool,
     /// Graph's base URL without a version [default: https://graph.microsoft.com]
     #[arg(long, env = "TESSERA_GRAPH_URL", value_name = "URL")]
     pub graph_url: Option<String>,

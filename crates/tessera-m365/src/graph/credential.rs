@@ -11,11 +11,33 @@ use sha2::Digest;
 
 use crate::M365Error;
 
-/// The app registration's credential.
+/// The app registration's credential, or an administrator who signs in on another device.
 pub enum Credential {
-    Secret { client_id: String, secret: String },
-    Certificate { client_id: String, certificate: Vec<u8>, key: RsaKeyPair },
+    Secret {
+        client_id: String,
+        secret: String,
+    },
+    Certificate {
+        client_id: String,
+        certificate: Vec<u8>,
+        key: RsaKeyPair,
+    },
+    /// A delegated token by the device-code flow: `show` tells the administrator where to go
+    /// and which code to enter.
+    DeviceCode {
+        client_id: String,
+        show: Box<dyn Fn(&str) + Send + Sync>,
+    },
 }
+
+/// Microsoft Graph Command Line Tools, the public client Microsoft's own Graph PowerShell
+/// signs in with: the device-code sign-in's client unless another is given.
+pub const GRAPH_COMMAND_LINE_TOOLS: &str = "14d82eec-204b-4c2f-b7e8-296a70dab67e";
+
+/// The delegated scopes a device-code sign-in asks for: what the commands need.
+pub const DELEGATED_SCOPES: &str = "https://graph.microsoft.com/Domain.Read.All \
+https://graph.microsoft.com/Domain-InternalFederation.ReadWrite.All https://graph.microsoft.com/Organization.Read.All \
+https://graph.microsoft.com/Policy.Read.All https://graph.microsoft.com/RoleManagement.Read.Directory";
 
 impl std::fmt::Debug for Credential {
     // Never the secret or the key.
@@ -23,6 +45,7 @@ impl std::fmt::Debug for Credential {
         match self {
             Credential::Secret { client_id, .. } => write!(f, "Secret {{ client_id: {client_id:?} }}"),
             Credential::Certificate { client_id, .. } => write!(f, "Certificate {{ client_id: {client_id:?} }}"),
+            Credential::DeviceCode { client_id, .. } => write!(f, "DeviceCode {{ client_id: {client_id:?} }}"),
         }
     }
 }
@@ -55,7 +78,9 @@ impl Credential {
 
     pub fn client_id(&self) -> &str {
         match self {
-            Credential::Secret { client_id, .. } | Credential::Certificate { client_id, .. } => client_id,
+            Credential::Secret { client_id, .. }
+            | Credential::Certificate { client_id, .. }
+            | Credential::DeviceCode { client_id, .. } => client_id,
         }
     }
 
@@ -71,6 +96,9 @@ impl Credential {
             Credential::Certificate { client_id, certificate, key } => {
                 form.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()));
                 form.push(("client_assertion", assertion(client_id, certificate, key, token_url, now, jti)?));
+            }
+            Credential::DeviceCode { .. } => {
+                return Err(M365Error::Credential("a device-code sign-in has no client-credentials form".into()));
             }
         }
         Ok(form)

@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tessera_core::Clock;
 
-pub use credential::Credential;
+pub use credential::{Credential, DELEGATED_SCOPES, GRAPH_COMMAND_LINE_TOOLS};
 
 use crate::M365Error;
 
@@ -70,6 +70,7 @@ pub struct Graph {
     http: reqwest::Client,
     graph_url: String,
     token_url: String,
+    device_code_url: String,
     credential: Credential,
     clock: Arc<dyn Clock>,
     token: tokio::sync::Mutex<Option<Token>>,
@@ -102,6 +103,7 @@ impl Graph {
             http,
             graph_url: format!("{graph_url}/v1.0"),
             token_url: format!("{login_url}/{tenant}/oauth2/v2.0/token"),
+            device_code_url: format!("{login_url}/{tenant}/oauth2/v2.0/devicecode"),
             credential,
             clock,
             token: tokio::sync::Mutex::new(None),
@@ -115,20 +117,18 @@ impl Graph {
         if let Some(token) = cached.as_ref().filter(|t| t.expires_at - TOKEN_MARGIN_MS > now) {
             return Ok(token.value.clone());
         }
-        let jti = uuid::Uuid::new_v4().to_string();
-        let form = self.credential.token_form(&self.token_url, now / 1000, &jti)?;
-        let response = self
-            .http
-            .post(&self.token_url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| M365Error::Unreachable(format!("{}: {}", self.token_url, deepest(&e))))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            return Err(token_error(status, &body));
-        }
+        let body = match &self.credential {
+            Credential::DeviceCode { client_id, show } => self.device_code(client_id, show.as_ref()).await?,
+            _ => {
+                let jti = uuid::Uuid::new_v4().to_string();
+                let form = self.credential.token_form(&self.token_url, now / 1000, &jti)?;
+                let (status, body) = self.post_form(&self.token_url, &form).await?;
+                if !status.is_success() {
+                    return Err(token_error(status, &body));
+                }
+                body
+            }
+        };
         let value = body["access_token"]
             .as_str()
             .ok_or_else(|| M365Error::Graph("the token endpoint answered without an access_token".into()))?
@@ -137,6 +137,72 @@ impl Graph {
             body["expires_in"].as_i64().or_else(|| body["expires_in"].as_str()?.parse().ok()).unwrap_or(300);
         *cached = Some(Token { value: value.clone(), expires_at: now + expires_in * 1000 });
         Ok(value)
+    }
+
+    async fn post_form(&self, url: &str, form: &[(&str, String)]) -> Result<(StatusCode, Value), M365Error> {
+        let response = self
+            .http
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| M365Error::Unreachable(format!("{url}: {}", deepest(&e))))?;
+        let status = response.status();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// The device-code sign-in: a code for the administrator to enter elsewhere, then polling
+    /// until they have signed in (or declined, or the code expired).
+    async fn device_code(&self, client_id: &str, show: &(dyn Fn(&str) + Send + Sync)) -> Result<Value, M365Error> {
+        let form = [("client_id", client_id.to_string()), ("scope", DELEGATED_SCOPES.to_string())];
+        let (status, started) = self.post_form(&self.device_code_url, &form).await?;
+        if !status.is_success() {
+            return Err(token_error(status, &started));
+        }
+        let device_code = started["device_code"]
+            .as_str()
+            .ok_or_else(|| M365Error::Token("Entra answered the device-code request without a code".into()))?;
+        let message = started["message"].as_str().map(str::to_string).unwrap_or_else(|| {
+            format!(
+                "To sign in, open {} and enter the code {}",
+                started["verification_uri"].as_str().unwrap_or("https://microsoft.com/devicelogin"),
+                started["user_code"].as_str().unwrap_or("")
+            )
+        });
+        show(&message);
+        let mut interval = started["interval"].as_u64().unwrap_or(5).clamp(1, 60);
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_secs(started["expires_in"].as_u64().unwrap_or(900).min(900));
+        let poll = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code".to_string()),
+            ("client_id", client_id.to_string()),
+            ("device_code", device_code.to_string()),
+        ];
+        loop {
+            tokio::time::sleep(Duration::from_secs(interval)).await;
+            if tokio::time::Instant::now() > deadline {
+                return Err(M365Error::Token(
+                    "the sign-in code expired before anyone signed in: run the command again".into(),
+                ));
+            }
+            let (status, body) = self.post_form(&self.token_url, &poll).await?;
+            if status.is_success() {
+                return Ok(body);
+            }
+            match body["error"].as_str() {
+                Some("authorization_pending") => {}
+                Some("slow_down") => interval += 5,
+                Some("authorization_declined") => {
+                    return Err(M365Error::Token("the sign-in was declined on the other device".into()));
+                }
+                Some("expired_token") => {
+                    return Err(M365Error::Token(
+                        "the sign-in code expired before anyone signed in: run the command again".into(),
+                    ));
+                }
+                _ => return Err(token_error(status, &body)),
+            }
+        }
     }
 
     /// A call to `path` (under `/v1.0`), with retries on throttling; the JSON answer, or

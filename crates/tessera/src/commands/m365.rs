@@ -5,30 +5,42 @@ use std::io::BufRead;
 
 use anyhow::{Context, bail};
 use serde_json::Value;
-use tessera_admin::EnableRequest;
-use tessera_m365::graph::{Credential, Endpoints, Graph};
+use tessera_admin::{AdminService, CredentialInput, EnableRequest};
+use tessera_m365::graph::{Credential, Endpoints, GRAPH_COMMAND_LINE_TOOLS, Graph};
 use tessera_m365::{Protocol, Style};
 
 use super::Ctx;
-use crate::cli::{GraphArgs, M365Command};
+use crate::cli::{GraphArgs, M365Command, M365CredentialsCommand};
 use crate::output;
 
-/// The Graph session the options describe.
-fn graph(ctx: &Ctx, args: &GraphArgs) -> anyhow::Result<Graph> {
-    let tenant = args.tenant.as_deref().context("give --tenant (or TESSERA_M365_TENANT)")?;
-    let client_id = args.client_id.as_deref().context("give --client-id (or TESSERA_M365_CLIENT_ID)")?;
-    let credential = if let Some(path) = &args.client_certificate {
+fn read_secret_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the client secret from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// The Graph session the options describe, or the stored credentials when they give none.
+async fn graph(ctx: &Ctx, admin: &AdminService, args: &GraphArgs) -> anyhow::Result<Graph> {
+    let given = || args.client_id.as_deref().context("give --client-id (or TESSERA_M365_CLIENT_ID)");
+    let (tenant, credential) = if let Some(path) = &args.client_certificate {
         let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        Credential::certificate(client_id, &pem)?
+        (args.tenant.clone(), Credential::certificate(given()?, &pem)?)
     } else if args.client_secret_stdin {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("cannot read the client secret from standard input")?;
-        Credential::secret(client_id, line.trim_end_matches(['\r', '\n']))?
+        (args.tenant.clone(), Credential::secret(given()?, &read_secret_stdin()?)?)
     } else if let Some(secret) = &args.client_secret {
-        Credential::secret(client_id, secret)?
+        (args.tenant.clone(), Credential::secret(given()?, secret)?)
+    } else if args.device_code {
+        let client_id = args.client_id.clone().unwrap_or_else(|| GRAPH_COMMAND_LINE_TOOLS.to_string());
+        (args.tenant.clone(), Credential::DeviceCode { client_id, show: Box::new(|message| eprintln!("{message}")) })
+    } else if let Some((tenant, credential)) = admin.m365_credential().await? {
+        (Some(tenant), credential)
     } else {
-        bail!("give --client-secret-stdin, TESSERA_M365_CLIENT_SECRET or --client-certificate FILE");
+        bail!(
+            "no Graph credentials: give --client-secret-stdin, TESSERA_M365_CLIENT_SECRET or --client-certificate FILE, \
+             or store them with `tessera m365 credentials set`"
+        );
     };
+    let tenant = tenant.context("give --tenant (or TESSERA_M365_TENANT)")?;
     let mut endpoints = Endpoints::default();
     if let Some(url) = &args.graph_url {
         endpoints.graph_url = url.clone();
@@ -36,7 +48,7 @@ fn graph(ctx: &Ctx, args: &GraphArgs) -> anyhow::Result<Graph> {
     if let Some(url) = &args.login_url {
         endpoints.login_url = url.clone();
     }
-    Ok(Graph::new(&endpoints, tenant, credential, ctx.clock.clone())?)
+    Ok(Graph::new(&endpoints, &tenant, credential, ctx.clock.clone())?)
 }
 
 fn show_value(value: &Value) -> String {
@@ -71,8 +83,9 @@ pub async fn run(ctx: &Ctx, cmd: M365Command) -> anyhow::Result<()> {
             Ok(())
         }
         M365Command::Preflight { domain, app, graph: args } => {
-            let graph = graph(ctx, &args)?;
-            let report = ctx.admin().await?.m365_preflight(&graph, &domain, app.as_deref(), false).await?;
+            let admin = ctx.admin().await?;
+            let graph = graph(ctx, &admin, &args).await?;
+            let report = admin.m365_preflight(&graph, &domain, app.as_deref(), false).await?;
             if ctx.settings.json {
                 output::json(&report)?;
             } else {
@@ -96,7 +109,8 @@ pub async fn run(ctx: &Ctx, cmd: M365Command) -> anyhow::Result<()> {
             Ok(())
         }
         M365Command::Enable { domain, app, protocol, mfa_behavior, take_over, dry_run, graph: args } => {
-            let graph = graph(ctx, &args)?;
+            let admin = ctx.admin().await?;
+            let graph = graph(ctx, &admin, &args).await?;
             let request = EnableRequest {
                 domain,
                 app,
@@ -105,7 +119,7 @@ pub async fn run(ctx: &Ctx, cmd: M365Command) -> anyhow::Result<()> {
                 take_over,
                 dry_run,
             };
-            let plan = ctx.admin().await?.m365_enable(&ctx.actor, &graph, &request).await?;
+            let plan = admin.m365_enable(&ctx.actor, &graph, &request).await?;
             if ctx.settings.json {
                 return output::json(&plan);
             }
@@ -126,8 +140,8 @@ pub async fn run(ctx: &Ctx, cmd: M365Command) -> anyhow::Result<()> {
             Ok(())
         }
         M365Command::Show { domain, app, graph: args } => {
-            let graph = graph(ctx, &args)?;
             let admin = ctx.admin().await?;
+            let graph = graph(ctx, &admin, &args).await?;
             let Some(domain) = domain else {
                 let domains = admin.m365_domains(&graph).await?;
                 if ctx.settings.json {
@@ -178,9 +192,11 @@ pub async fn run(ctx: &Ctx, cmd: M365Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        M365Command::Credentials(cmd) => credentials(ctx, cmd).await,
         M365Command::Disable { domain, dry_run, graph: args } => {
-            let graph = graph(ctx, &args)?;
-            let done = ctx.admin().await?.m365_disable(&ctx.actor, &graph, &domain, dry_run).await?;
+            let admin = ctx.admin().await?;
+            let graph = graph(ctx, &admin, &args).await?;
+            let done = admin.m365_disable(&ctx.actor, &graph, &domain, dry_run).await?;
             if ctx.settings.json {
                 return output::json(&done);
             }
@@ -192,6 +208,48 @@ pub async fn run(ctx: &Ctx, cmd: M365Command) -> anyhow::Result<()> {
                     done.domain
                 ),
             }
+            Ok(())
+        }
+    }
+}
+
+async fn credentials(ctx: &Ctx, cmd: M365CredentialsCommand) -> anyhow::Result<()> {
+    let admin = ctx.admin().await?;
+    match cmd {
+        M365CredentialsCommand::Set { tenant, client_id, client_secret_stdin: _, client_certificate } => {
+            let input = match client_certificate {
+                Some(path) => CredentialInput::CertificatePem(
+                    std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?,
+                ),
+                None => CredentialInput::Secret(read_secret_stdin()?),
+            };
+            let stored = admin.m365_set_credentials(&ctx.actor, &tenant, &client_id, input).await?;
+            if ctx.settings.json {
+                return output::json(&stored);
+            }
+            println!("stored the {} of app {} for tenant {}", stored.kind, stored.client_id, stored.tenant);
+            Ok(())
+        }
+        M365CredentialsCommand::Show => {
+            let stored = admin.m365_stored_credentials().await?;
+            if ctx.settings.json {
+                return output::json(&stored);
+            }
+            match stored {
+                Some(s) => println!("tenant {}, app {}, {}", s.tenant, s.client_id, s.kind),
+                None => println!("no Graph credentials are stored"),
+            }
+            Ok(())
+        }
+        M365CredentialsCommand::Delete => {
+            let deleted = admin.m365_delete_credentials(&ctx.actor).await?;
+            if ctx.settings.json {
+                return output::json(&serde_json::json!({"deleted": deleted}));
+            }
+            println!(
+                "{}",
+                if deleted { "forgot the stored Graph credentials" } else { "no Graph credentials were stored" }
+            );
             Ok(())
         }
     }

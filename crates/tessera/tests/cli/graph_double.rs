@@ -29,6 +29,15 @@ pub struct Client {
     pub permissions: Vec<&'static str>,
 }
 
+/// A device-code sign-in in progress: how many more polls are pending, and whether the
+/// administrator declines.
+#[derive(Clone)]
+pub struct DeviceSignIn {
+    pub client_id: String,
+    pub pending_polls: u32,
+    pub decline: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct DomainRecord {
     pub authentication_type: &'static str,
@@ -57,6 +66,10 @@ pub struct Graph {
     pub fail_patch_partially: bool,
     /// The next create stores the configuration, then answers 500.
     pub fail_create_after_write: bool,
+    /// Device codes issued, by code.
+    pub device_codes: HashMap<String, DeviceSignIn>,
+    /// What the next device-code sign-in does: decline it.
+    pub decline_device_sign_in: bool,
     next_id: u32,
 }
 
@@ -97,6 +110,7 @@ impl Double {
 fn router(graph: Shared) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(device_code))
         .route("/v1.0/domains", get(list_domains))
         .route("/v1.0/domains/{domain}", get(get_domain).patch(patch_domain))
         .route("/v1.0/domains/{domain}/federationConfiguration", get(list_configurations).post(create_configuration))
@@ -150,6 +164,37 @@ fn assertion_ok(assertion: &str, certificate: &[u8], client_id: &str, audience: 
         && key.verify(format!("{header}.{claims}").as_bytes(), &sig).is_ok()
 }
 
+async fn device_code(State(graph): State<Shared>, Path(tenant): Path<String>, body: String) -> Response {
+    let mut graph = graph.lock().unwrap();
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    let client_id = form.get("client_id").cloned().unwrap_or_default();
+    if tenant != TENANT && tenant != "contoso.onmicrosoft.com" {
+        return entra_error("invalid_request", &format!("AADSTS90002: Tenant '{tenant}' not found."));
+    }
+    if !form
+        .get("scope")
+        .is_some_and(|s| s.contains("https://graph.microsoft.com/Domain-InternalFederation.ReadWrite.All"))
+    {
+        return entra_error("invalid_scope", "AADSTS70011: The provided value for scope is not valid.");
+    }
+    if !graph.clients.get(&client_id).is_some_and(|c| c.secret.is_none() && c.certificate.is_none()) {
+        return entra_error(
+            "invalid_client",
+            &format!("AADSTS700016: Application with identifier '{client_id}' was not found in the directory."),
+        );
+    }
+    graph.next_id += 1;
+    let code = format!("device-code-{}", graph.next_id);
+    let decline = std::mem::take(&mut graph.decline_device_sign_in);
+    graph.device_codes.insert(code.clone(), DeviceSignIn { client_id, pending_polls: 1, decline });
+    axum::Json(json!({
+        "device_code": code, "user_code": "TESS-ERA1", "verification_uri": "https://microsoft.com/devicelogin",
+        "expires_in": 900, "interval": 1,
+        "message": "To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code TESS-ERA1 to authenticate.",
+    }))
+    .into_response()
+}
+
 async fn token(State(graph): State<Shared>, Path(tenant): Path<String>, headers: HeaderMap, body: String) -> Response {
     let mut graph = graph.lock().unwrap();
     graph.seen.push(format!("POST /{tenant}/oauth2/v2.0/token {body}"));
@@ -158,6 +203,35 @@ async fn token(State(graph): State<Shared>, Path(tenant): Path<String>, headers:
     }
     let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
+    if field("grant_type") == "urn:ietf:params:oauth:grant-type:device_code" {
+        let code = field("device_code").to_string();
+        let Some(sign_in) = graph.device_codes.get_mut(&code) else {
+            return entra_error(
+                "expired_token",
+                "AADSTS70020: The provided value for the input parameter 'device_code' is not valid.",
+            );
+        };
+        if sign_in.client_id != field("client_id") {
+            return entra_error("invalid_grant", "AADSTS70000: The device code was issued to another client.");
+        }
+        if sign_in.pending_polls > 0 {
+            sign_in.pending_polls -= 1;
+            return entra_error(
+                "authorization_pending",
+                "AADSTS70016: OAuth 2.0 device flow error. Authorization is pending.",
+            );
+        }
+        if sign_in.decline {
+            return entra_error("authorization_declined", "AADSTS70000: The user declined the sign-in.");
+        }
+        let client_id = sign_in.client_id.clone();
+        graph.device_codes.remove(&code);
+        graph.next_id += 1;
+        let token = format!("token-{}-{}", client_id, graph.next_id);
+        graph.tokens.insert(token.clone(), client_id);
+        return axum::Json(json!({"token_type": "Bearer", "scope": "Domain.Read.All", "expires_in": 3599, "access_token": token, "refresh_token": "r"}))
+            .into_response();
+    }
     if field("grant_type") != "client_credentials" || field("scope") != "https://graph.microsoft.com/.default" {
         return entra_error("invalid_request", "AADSTS900144: The request body must contain grant_type and scope.");
     }

@@ -393,3 +393,171 @@ fn certificates_stand_in_for_secrets_and_bad_credentials_say_what_to_do() {
 fn now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
+
+#[test]
+fn stored_credentials_are_sealed_shown_without_their_secret_and_used_when_none_are_given() {
+    let env = Env::sqlite();
+    let double = Double::start(tenant());
+    env.ok(&["--public-url", PUBLIC, "app", "add", "m365", "--domain", "contoso.com"]);
+    let url = double.url();
+    let preflight = |stdin: &str| {
+        let args = [
+            "--public-url",
+            PUBLIC,
+            "m365",
+            "preflight",
+            "--domain",
+            "contoso.com",
+            "--graph-url",
+            &url,
+            "--login-url",
+            &url,
+        ];
+        env.run_with_stdin(&args, stdin)
+    };
+    let none = preflight("");
+    assert_eq!(none.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("m365 credentials set"),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
+
+    // Refused: an empty secret, a file that is no PEM, no tenant.
+    let not_pem = env.dir.path().join("not.pem");
+    std::fs::write(&not_pem, "not a certificate").unwrap();
+    for (args, stdin, said) in [
+        (
+            vec!["m365", "credentials", "set", "--tenant", TENANT, "--client-id", "tessera", "--client-secret-stdin"],
+            "\n",
+            "empty",
+        ),
+        (
+            vec![
+                "m365",
+                "credentials",
+                "set",
+                "--tenant",
+                TENANT,
+                "--client-id",
+                "tessera",
+                "--client-certificate",
+                not_pem.to_str().unwrap(),
+            ],
+            "",
+            "CERTIFICATE",
+        ),
+        (
+            vec![
+                "m365",
+                "credentials",
+                "set",
+                "--tenant",
+                "bad tenant!",
+                "--client-id",
+                "tessera",
+                "--client-secret-stdin",
+            ],
+            "x\n",
+            "tenant",
+        ),
+    ] {
+        let out = env.run_with_stdin(&args, stdin);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(said),
+            "{said}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(env.json(&["m365", "credentials", "show"]), Value::Null);
+
+    let set = env.run_with_stdin(
+        &[
+            "m365",
+            "credentials",
+            "set",
+            "--tenant",
+            TENANT,
+            "--client-id",
+            "tessera",
+            "--client-secret-stdin",
+            "--json",
+        ],
+        &format!("{SECRET}\n"),
+    );
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let shown = env.json(&["m365", "credentials", "show"]);
+    assert_eq!(
+        (shown["tenant"].as_str(), shown["client_id"].as_str(), shown["kind"].as_str()),
+        (Some(TENANT), Some("tessera"), Some("secret"))
+    );
+    assert!(!shown.to_string().contains(SECRET));
+    let used = preflight("");
+    assert!(used.status.success(), "{}", String::from_utf8_lossy(&used.stderr));
+    let database = std::fs::read(env.data_dir().join("tessera.db")).unwrap();
+    assert!(!String::from_utf8_lossy(&database).contains(SECRET), "sealed, not in clear");
+    let audit = env.json(&["audit", "list"]).to_string();
+    assert!(audit.contains("m365.credentials_set") && !audit.contains(SECRET));
+
+    assert_eq!(env.json(&["m365", "credentials", "delete"])["deleted"], true);
+    assert_eq!(env.json(&["m365", "credentials", "delete"])["deleted"], false);
+    assert_eq!(preflight("").status.code(), Some(1));
+}
+
+#[test]
+fn an_administrator_signs_in_by_device_code() {
+    let env = Env::sqlite();
+    let mut graph = tenant();
+    graph.clients.insert(
+        tessera_m365::graph::GRAPH_COMMAND_LINE_TOOLS.into(),
+        Client { secret: None, certificate: None, permissions: FULL.to_vec() },
+    );
+    let double = Double::start(graph);
+    env.ok(&["--public-url", PUBLIC, "app", "add", "m365", "--domain", "contoso.com"]);
+    let url = double.url();
+    let args = [
+        "--public-url",
+        PUBLIC,
+        "m365",
+        "enable",
+        "--domain",
+        "contoso.com",
+        "--tenant",
+        TENANT,
+        "--device-code",
+        "--graph-url",
+        &url,
+        "--login-url",
+        &url,
+    ];
+    let out = env.run(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("https://microsoft.com/devicelogin") && stderr.contains("TESS-ERA1"),
+        "the code is shown: {stderr}"
+    );
+    assert_eq!(double.with(|g| g.domains["contoso.com"].authentication_type), "Federated");
+
+    double.with(|g| g.decline_device_sign_in = true);
+    let disable = [
+        "--public-url",
+        PUBLIC,
+        "m365",
+        "disable",
+        "--domain",
+        "contoso.com",
+        "--tenant",
+        TENANT,
+        "--device-code",
+        "--graph-url",
+        &url,
+        "--login-url",
+        &url,
+    ];
+    let out = env.run(&disable);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("declined"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(double.with(|g| g.domains["contoso.com"].authentication_type), "Federated", "nothing changed");
+}
