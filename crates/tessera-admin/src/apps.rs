@@ -133,8 +133,13 @@ pub enum ImageChange {
     Replace(Vec<u8>),
 }
 
+/// At most two uploads are decoded at once: each may hold tens of MiB while it is.
+static DECODES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// An upload checked and re-encoded off the async workers (decoding is CPU work).
 async fn checked_image(upload: Vec<u8>) -> Result<String, AdminError> {
+    let _turn =
+        DECODES.acquire().await.map_err(|_| AdminError::invalid("portal_image", "image checks are shut down"))?;
     tokio::task::spawn_blocking(move || crate::portal_image::portal_image(&upload))
         .await
         .map_err(|e| AdminError::invalid("portal_image", format!("the image could not be checked: {e}")))?
@@ -241,7 +246,11 @@ impl AdminService {
         let app = self.store.find_app(app).await?;
         let (label, description) = (change.label.trim(), change.description.trim());
         let portal_image = match change.image {
-            ImageChange::Keep => app.portal_image.clone(),
+            // An image stored by an older build in a form no longer served (an https URL, a
+            // JPEG) is dropped rather than blocking every other change.
+            ImageChange::Keep => {
+                app.portal_image.clone().filter(|i| tessera_core::app::validate_portal_image(i).is_ok())
+            }
             ImageChange::Remove => None,
             ImageChange::Replace(upload) => Some(checked_image(upload).await?),
         };

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use tessera_core::{Actor, AppKind, Application, AuditAction, NewAuditEvent};
-use tessera_m365::converge::{self, Disabled, Plan};
+use tessera_m365::converge::{self, Aftermath, Disabled, Plan};
 use tessera_m365::federation::{MfaBehavior, changes, desired};
 use tessera_m365::graph::{Credential, Graph};
 use tessera_m365::preflight::{self, ConnectorFacts, Report};
@@ -236,13 +236,20 @@ impl AdminService {
             .graph_domain
             .clone()
             .ok_or_else(|| M365Error::Refused(format!("the tenant has no domain {domain}")))?;
-        converge::apply(graph, &plan, &wanted, &before).await?;
+        let applied = converge::apply(graph, &plan, &wanted, &before).await;
+        let outcome = match &applied {
+            Ok(()) => "ok",
+            Err(failure) if failure.aftermath == Aftermath::NotWritten => return Err(failure.error.clone().into()),
+            Err(failure) => failure.aftermath.as_str(),
+        };
+        // Every attempt that wrote to the tenant is on record, with how it ended.
         let summary = json!({
-            "domain": domain, "app": app.label, "action": plan.action,
+            "domain": domain, "app": app.label, "action": plan.action, "outcome": outcome,
             "fields": plan.changes.iter().map(|c| c.field.clone()).collect::<Vec<_>>(),
             "taken_over_from": plan.taken_over_from,
         });
         self.store.append_audit(actor, NewAuditEvent::new(AuditAction::M365Enable, "app", app.id, summary)).await?;
+        applied.map_err(|failure| AdminError::from(failure.error))?;
         Ok(plan)
     }
 
@@ -255,14 +262,23 @@ impl AdminService {
         dry_run: bool,
     ) -> Result<Disabled, AdminError> {
         let domain = converge::domain_name(domain)?;
-        let done = converge::disable(graph, &domain, dry_run).await?;
-        if !dry_run && done.action == "disable" {
-            let summary = json!({"domain": domain, "removed_issuer": done.removed_issuer});
+        let outcome = converge::disable(graph, &domain, dry_run).await;
+        let (wrote, summary) = match &outcome {
+            Ok(done) => (
+                !dry_run && done.action == "disable",
+                json!({"domain": domain, "removed_issuer": done.removed_issuer, "outcome": "ok"}),
+            ),
+            Err(failure) => (
+                failure.aftermath != Aftermath::NotWritten,
+                json!({"domain": domain, "outcome": failure.aftermath.as_str()}),
+            ),
+        };
+        if wrote {
             self.store
                 .append_audit(actor, NewAuditEvent::new(AuditAction::M365Disable, "domain", &domain, summary))
                 .await?;
         }
-        Ok(done)
+        outcome.map_err(|failure| AdminError::from(failure.error))
     }
 
     /// The domain as Graph has it, and each field that differs from its connector (CONTRACT.md
@@ -273,7 +289,11 @@ impl AdminService {
             .await?
             .ok_or_else(|| M365Error::Refused(format!("the tenant has no domain {domain}")))?;
         let configuration = converge::configuration(graph, &domain).await?;
-        let differences = match self.m365_connector(&domain, app).await {
+        let connector = self.m365_connector(&domain, app).await;
+        if let (Some(_), Err(e)) = (app, &connector) {
+            return Err(M365Error::Refused(e.to_string()).into());
+        }
+        let differences = match connector {
             Ok(app) => {
                 let (values, _) =
                     self.federation_command(&app.id.to_string(), Protocol::WsFed, tessera_m365::Style::Graph).await?;
@@ -298,7 +318,8 @@ impl AdminService {
                     found.into_iter().map(|c| json!({"field": c.field, "graph": c.from, "app": c.to})).collect(),
                 )
             }
-            Err(_) => Value::Array(Vec::new()),
+            // No connector to compare with: no differences to tell (not "none").
+            Err(_) => Value::Null,
         };
         Ok(json!({
             "domain": domain,

@@ -162,22 +162,12 @@ fn check(ip: IpAddr, host: &str, allowed: bool) -> Result<(), AdminError> {
 pub fn internal_kind(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(ip) => v4_kind(ip),
-        IpAddr::V6(ip) => {
-            // An IPv4 address in IPv6 clothing is judged as IPv4.
-            if let Some(v4) = ip.to_ipv4_mapped() {
-                return v4_kind(v4);
-            }
-            let segments = ip.segments();
-            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                return v4_kind(Ipv4Addr::from(u32::from(segments[6]) << 16 | u32::from(segments[7])));
-            }
-            v6_kind(ip, segments)
-        }
+        IpAddr::V6(ip) => v6_kind(ip),
     }
 }
 
 fn v4_kind(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     if ip.is_loopback() {
         Some("a loopback address")
     } else if ip.is_private() {
@@ -190,27 +180,50 @@ fn v4_kind(ip: Ipv4Addr) -> Option<&'static str> {
         Some("a carrier-grade NAT address")
     } else if a == 198 && (b == 18 || b == 19) {
         Some("a benchmarking address")
-    } else if ip.is_documentation() || (a == 192 && b == 0 && ip.octets()[2] == 0) {
+    } else if ip.is_documentation() || (a == 192 && b == 0 && c == 0) {
         Some("a reserved address")
     } else {
         None
     }
 }
 
-fn v6_kind(ip: Ipv6Addr, segments: [u16; 8]) -> Option<&'static str> {
+fn embedded_v4(high: u16, low: u16) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(high) << 16 | u32::from(low))
+}
+
+/// IPv6 is refused unless it is global unicast (`2000::/3`) and none of the ranges that carry
+/// an IPv4 address (judged as that address) or reach a local network.
+fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
+    let s = ip.segments();
     if ip.is_loopback() {
-        Some("a loopback address")
-    } else if ip.is_unspecified() || ip.is_multicast() {
-        Some("not a unicast internet address")
-    } else if segments[0] & 0xfe00 == 0xfc00 {
-        Some("a unique local (private) address")
-    } else if segments[0] & 0xffc0 == 0xfe80 {
-        Some("a link-local address")
-    } else if segments[0] == 0x2001 && segments[1] == 0x0db8 {
+        return Some("a loopback address");
+    }
+    // IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), SIIT (::ffff:0:a.b.c.d),
+    // NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48), 6to4 (2002::/16).
+    let carried = match s {
+        [0, 0, 0, 0, 0, 0xffff, h, l] | [0, 0, 0, 0, 0, 0, h, l] | [0, 0, 0, 0, 0xffff, 0, h, l] => {
+            Some(embedded_v4(h, l))
+        }
+        [0x64, 0xff9b, 0, 0, 0, 0, h, l] | [0x64, 0xff9b, 1, _, _, _, h, l] => Some(embedded_v4(h, l)),
+        [0x2002, h, l, ..] => Some(embedded_v4(h, l)),
+        _ => None,
+    };
+    if let Some(v4) = carried {
+        return v4_kind(v4);
+    }
+    if s[0] & 0xe000 != 0x2000 {
+        return Some(if s[0] & 0xfe00 == 0xfc00 {
+            "a unique local (private) address"
+        } else if s[0] & 0xffc0 == 0xfe80 || s[0] & 0xffc0 == 0xfec0 {
+            "a link-local or site-local address"
+        } else {
+            "not a global unicast address"
+        });
+    }
+    if s[0] == 0x2001 && s[1] == 0x0db8 {
         Some("a documentation address")
-    } else if segments[0] == 0x2002 {
-        // 6to4 carries an IPv4 address that routes like any other.
-        v4_kind(Ipv4Addr::from(u32::from(segments[1]) << 16 | u32::from(segments[2])))
+    } else if s[0] == 0x2001 && s[1] == 0 {
+        Some("a Teredo address")
     } else {
         None
     }
@@ -272,35 +285,46 @@ mod tests {
             "::ffff:169.254.169.254",
             "64:ff9b::a00:5",
             "2002:a00:5::1",
+            "::127.0.0.1",
+            "::ffff:0:a9fe:a9fe",
+            "64:ff9b:1::a9fe:a9fe",
+            "fec0::1",
+            "2001::1",
+            "100::1",
         ] {
             assert!(kind(internal).is_some(), "{internal}");
         }
-        for public in ["93.184.215.14", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for public in ["93.184.215.14", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1"] {
             assert_eq!(kind(public), None, "{public}");
         }
     }
 
     #[tokio::test]
     async fn addresses_written_any_way_are_refused_before_a_connection() {
-        let fetch = MetadataFetch::default();
-        for url in [
-            "https://127.0.0.1/metadata.xml",
-            "https://169.254.169.254/latest/meta-data/",
-            "https://10.0.0.5/",
-            "https://[::1]/",
-            "https://[fc00::1]/",
-            "https://0x7f000001/",
-            "https://2130706433/",
-            "https://0177.0.0.1/",
-            "https://localhost/",
-            "http://example.com/metadata.xml",
-            "file:///etc/passwd",
-            "ftp://example.com/",
-            "https://user:secret@example.com/",
-            "not a url",
+        // A short deadline: a refusal comes from the checks, never from a connection tried.
+        let fetch = MetadataFetch::default().with_timeout(Duration::from_millis(500));
+        for (url, said) in [
+            ("https://127.0.0.1/metadata.xml", "loopback"),
+            ("https://169.254.169.254/latest/meta-data/", "link-local"),
+            ("https://10.0.0.5/", "private"),
+            ("https://[::1]/", "loopback"),
+            ("https://[::127.0.0.1]/", "loopback"),
+            ("https://[fc00::1]/", "unique local"),
+            ("https://0x7f000001/", "loopback"),
+            ("https://2130706433/", "loopback"),
+            ("https://0177.0.0.1/", "loopback"),
+            ("https://localhost/", "loopback"),
+            ("http://example.com/metadata.xml", "only https"),
+            ("file:///etc/passwd", "only https"),
+            ("ftp://example.com/", "only https"),
+            ("https://user:secret@example.com/", "user name"),
+            ("not a url", "is not a URL"),
         ] {
+            let started = std::time::Instant::now();
             let refused = fetch.fetch(url).await.unwrap_err();
-            assert!(matches!(&refused, AdminError::Invalid { field, .. } if field == FIELD), "{url}: {refused:?}");
+            let message = refused.to_string();
+            assert!(message.contains(said), "{url}: {message}");
+            assert!(started.elapsed() < Duration::from_millis(400), "{url}: refused by a check, not a timeout");
         }
     }
 

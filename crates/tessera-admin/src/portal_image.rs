@@ -1,8 +1,10 @@
 //! User Portal images: an upload is untrusted bytes. It must be a PNG, JPEG or WebP whose file
-//! ends where the image does and that carries no markup (a polyglot that a browser could be
-//! talked into reading as HTML is refused, not cleaned); it is decoded under size limits, which
-//! proves it is an image, and what is kept is our own re-encoding as a PNG of at most
-//! [`TILE_SIDE`] pixels a side, so nothing that rode along survives.
+//! ends where the image does and that carries no markup: a polyglot that a browser could be
+//! talked into reading as HTML is refused with a message, not silently cleaned (these checks are
+//! best effort: a determined file can hide markup from them). The guarantee is the rest: it is
+//! decoded under size limits, which proves it is an image, and what is kept is our own
+//! re-encoding as a PNG of at most [`TILE_SIDE`] pixels a side, so nothing that rode along
+//! survives.
 
 use std::io::Cursor;
 
@@ -14,8 +16,9 @@ use crate::AdminError;
 /// The largest upload taken.
 pub const MAX_UPLOAD_BYTES: usize = 1024 * 1024;
 /// The largest width or height decoded: beyond it the image is refused before its pixels are
-/// allocated (a small file can declare a huge canvas).
-pub const MAX_SIDE: u32 = 4096;
+/// allocated (a small file can declare a huge canvas). Tiles are 128 pixels; 2048 leaves room
+/// for any logo while bounding a decode's working memory to tens of MiB.
+pub const MAX_SIDE: u32 = 2048;
 /// Tiles are shown at 64 CSS pixels; 128 covers screens of twice the density.
 pub const TILE_SIDE: u32 = 128;
 

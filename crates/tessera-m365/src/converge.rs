@@ -95,8 +95,13 @@ pub async fn gather(graph: &Graph, name: &str, connector: Result<ConnectorFacts,
         .await
         .map(|o| o["value"][0]["onPremisesSyncEnabled"].as_bool().unwrap_or(false))
         .map_err(unreadable);
+    let write_permission = graph
+        .token_grants(&["Domain-InternalFederation.ReadWrite.All", "Domain.ReadWrite.All"])
+        .await
+        .map_err(unreadable);
     Ok(Facts {
         domain: name.to_string(),
+        write_permission,
         graph_domain: found.as_ref().map(DomainFacts::from_graph),
         configuration,
         connector,
@@ -120,20 +125,25 @@ pub struct Plan {
     configuration_id: Option<String>,
 }
 
+/// The pseudo-field of a plan that turns a Managed domain holding a matching configuration
+/// Federated (a PATCH of the domain, not of the configuration).
+const AUTHENTICATION_TYPE: &str = "authenticationType";
+
 /// The plan that brings `facts` to `wanted`; a domain federated elsewhere needs `take_over`.
 pub fn plan(facts: &Facts, wanted: &Map<String, Value>, take_over: bool) -> Result<Plan, M365Error> {
     let taken_over_from = foreign_issuer(facts);
     if let (Some(issuer), false) = (&taken_over_from, take_over) {
-        let found = changes(facts.configuration.as_ref(), wanted);
-        let listed: Vec<String> = found.iter().map(|c| c.field.clone()).collect();
         return Err(M365Error::Refused(format!(
-            "{} is federated to {issuer}; `m365 enable --take-over` changes it in place ({}), users staying federated throughout",
-            facts.domain,
-            listed.join(", ")
+            "{} is federated to {issuer}; `m365 enable --take-over` changes it in place, users staying federated throughout",
+            facts.domain
         )));
     }
     let configuration_id = facts.configuration.as_ref().and_then(|c| c["id"].as_str()).map(str::to_string);
-    let found = changes(facts.configuration.as_ref(), wanted);
+    let mut found = changes(facts.configuration.as_ref(), wanted);
+    let federated = facts.graph_domain.as_ref().is_some_and(DomainFacts::federated);
+    if configuration_id.is_some() && !federated {
+        found.push(Change { field: AUTHENTICATION_TYPE.into(), from: "Managed".into(), to: "Federated".into() });
+    }
     let action = match (&configuration_id, found.is_empty()) {
         (None, _) => "create",
         (Some(_), true) => "none",
@@ -142,37 +152,106 @@ pub fn plan(facts: &Facts, wanted: &Map<String, Value>, take_over: bool) -> Resu
     Ok(Plan { domain: facts.domain.clone(), action, changes: found, taken_over_from, configuration_id })
 }
 
-/// Carries out `plan`, then reads Graph back to confirm it; on any failure after a write, puts
-/// the domain back as it was before and says so.
+/// How a failed `apply` left the domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aftermath {
+    /// Graph refused before writing anything.
+    NotWritten,
+    /// A write happened (or may have) and was undone.
+    RolledBack,
+    /// A write happened (or may have) and undoing it failed: the domain's state is unknown.
+    RollbackFailed,
+    /// Some writes happened and a later one failed (disable has nothing to undo to).
+    PartlyDone,
+}
+
+impl Aftermath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aftermath::NotWritten => "not_written",
+            Aftermath::RolledBack => "rolled_back",
+            Aftermath::RollbackFailed => "rollback_failed",
+            Aftermath::PartlyDone => "partly_done",
+        }
+    }
+}
+
+/// A failed `apply`: what went wrong, and how it left the domain.
+#[derive(Debug, Clone)]
+pub struct ApplyFailure {
+    pub error: M365Error,
+    pub aftermath: Aftermath,
+}
+
+/// Whether a failed write may have been applied: Graph refusing (a 4xx, a token or permission
+/// problem) wrote nothing; a 5xx or a lost answer may have.
+fn maybe_written(error: &M365Error) -> bool {
+    matches!(error, M365Error::Graph(_) | M365Error::Unreachable(_))
+}
+
+/// Carries out `plan`, then reads Graph back to confirm it; on any failure after a write (or
+/// a write whose answer was lost), puts the domain back as it was before and says so.
 pub async fn apply(
     graph: &Graph,
     plan: &Plan,
     wanted: &Map<String, Value>,
     before: &DomainFacts,
-) -> Result<(), M365Error> {
+) -> Result<(), ApplyFailure> {
     let domain = &plan.domain;
+    let not_written = |error| ApplyFailure { error, aftermath: Aftermath::NotWritten };
+    let field_changes: Vec<Change> = plan.changes.iter().filter(|c| c.field != AUTHENTICATION_TYPE).cloned().collect();
+    let mut created_id = None;
     let written = match (&plan.configuration_id, plan.action) {
         (_, "none") => return Ok(()),
         (Some(id), _) => {
             let path = format!("/domains/{domain}/federationConfiguration/{id}");
-            graph.call(reqwest::Method::PATCH, &path, Some(&patch_body(&plan.changes)), WRITE_FEDERATION).await
+            let patched = match field_changes.is_empty() {
+                true => Ok(None),
+                false => {
+                    graph.call(reqwest::Method::PATCH, &path, Some(&patch_body(&field_changes)), WRITE_FEDERATION).await
+                }
+            };
+            match patched {
+                Ok(_) if field_changes.len() < plan.changes.len() => {
+                    let body = serde_json::json!({AUTHENTICATION_TYPE: "Federated"});
+                    graph
+                        .call(reqwest::Method::PATCH, &format!("/domains/{domain}"), Some(&body), WRITE_FEDERATION)
+                        .await
+                }
+                other => other,
+            }
         }
         (None, _) => {
             let path = format!("/domains/{domain}/federationConfiguration");
-            graph.call(reqwest::Method::POST, &path, Some(&create_body(wanted)), WRITE_FEDERATION).await
+            let created = graph.call(reqwest::Method::POST, &path, Some(&create_body(wanted)), WRITE_FEDERATION).await;
+            if let Ok(Some(body)) = &created {
+                created_id = body["id"].as_str().map(str::to_string);
+            }
+            created
         }
     };
     let confirmed = match written {
         Ok(_) => confirm(graph, domain, wanted).await,
-        Err(e @ (M365Error::Permission(_) | M365Error::Token(_) | M365Error::Unreachable(_))) => return Err(e),
-        Err(e) => Err(e),
+        Err(e) if !maybe_written(&e) => return Err(not_written(e)),
+        // The answer was lost or Graph failed: what it kept decides.
+        Err(e) => match confirm(graph, domain, wanted).await {
+            Ok(()) => return Ok(()),
+            Err(_) => Err(e),
+        },
     };
     let Err(failure) = confirmed else { return Ok(()) };
-    match restore(graph, plan, before).await {
-        Ok(()) => Err(M365Error::Graph(format!("{failure}; the domain was returned to its state before the command"))),
-        Err(again) => Err(M365Error::Graph(format!(
-            "{failure}; returning the domain to its state before the command failed too ({again}): check it with `tessera m365 show --domain {domain}`"
-        ))),
+    match restore(graph, plan, &field_changes, created_id.as_deref(), wanted, before).await {
+        Ok(()) => Err(ApplyFailure {
+            error: M365Error::Graph(format!("{failure}; the domain was returned to its state before the command")),
+            aftermath: Aftermath::RolledBack,
+        }),
+        Err(again) => Err(ApplyFailure {
+            error: M365Error::Graph(format!(
+                "{failure}; returning the domain to its state before the command failed too ({again}): \
+                 check it with `tessera m365 show --domain {domain}`"
+            )),
+            aftermath: Aftermath::RollbackFailed,
+        }),
     }
 }
 
@@ -192,17 +271,32 @@ async fn confirm(graph: &Graph, domain: &str, wanted: &Map<String, Value>) -> Re
 }
 
 /// Undoes a plan: the fields patched get their old values; a configuration created is deleted
-/// and the domain made Managed again if it was.
-async fn restore(graph: &Graph, plan: &Plan, before: &DomainFacts) -> Result<(), M365Error> {
+/// (the one the create answered with, or else only one that carries our issuer) and the
+/// domain's authentication type put back.
+async fn restore(
+    graph: &Graph,
+    plan: &Plan,
+    field_changes: &[Change],
+    created_id: Option<&str>,
+    wanted: &Map<String, Value>,
+    before: &DomainFacts,
+) -> Result<(), M365Error> {
     let domain = &plan.domain;
     match &plan.configuration_id {
-        Some(id) => {
+        Some(id) if !field_changes.is_empty() => {
             let path = format!("/domains/{domain}/federationConfiguration/{id}");
-            graph.call(reqwest::Method::PATCH, &path, Some(&undo_body(&plan.changes)), WRITE_FEDERATION).await?;
+            graph.call(reqwest::Method::PATCH, &path, Some(&undo_body(field_changes)), WRITE_FEDERATION).await?;
         }
+        Some(_) => {}
         None => {
-            let created = configuration(graph, domain).await?;
-            if let Some(id) = created.as_ref().and_then(|c| c.get("id")).and_then(Value::as_str) {
+            let id = match created_id {
+                Some(id) => Some(id.to_string()),
+                None => configuration(graph, domain)
+                    .await?
+                    .filter(|c| c.get("issuerUri") == wanted.get("issuerUri"))
+                    .and_then(|c| c.get("id").and_then(Value::as_str).map(str::to_string)),
+            };
+            if let Some(id) = id {
                 let path = format!("/domains/{domain}/federationConfiguration/{id}");
                 graph.call(reqwest::Method::DELETE, &path, None, WRITE_FEDERATION).await?;
             }
@@ -210,7 +304,7 @@ async fn restore(graph: &Graph, plan: &Plan, before: &DomainFacts) -> Result<(),
     }
     let now = self::domain(graph, domain).await?.map(|d| DomainFacts::from_graph(&d));
     if now.is_some_and(|now| now.authentication_type != before.authentication_type) {
-        let body = serde_json::json!({"authenticationType": before.authentication_type});
+        let body = serde_json::json!({AUTHENTICATION_TYPE: before.authentication_type});
         graph.call(reqwest::Method::PATCH, &format!("/domains/{domain}"), Some(&body), WRITE_FEDERATION).await?;
     }
     Ok(())
@@ -229,28 +323,44 @@ pub struct Disabled {
 
 /// Returns `domain` to Managed: its federation configuration deleted, its authentication type
 /// set. Idempotent; `dry_run` only says what it would do.
-pub async fn disable(graph: &Graph, name: &str, dry_run: bool) -> Result<Disabled, M365Error> {
-    let Some(found) = domain(graph, name).await? else {
-        return Err(M365Error::Refused(format!("the tenant has no domain {name}")));
+pub async fn disable(graph: &Graph, name: &str, dry_run: bool) -> Result<Disabled, ApplyFailure> {
+    let not_written = |error| ApplyFailure { error, aftermath: Aftermath::NotWritten };
+    let Some(found) = domain(graph, name).await.map_err(not_written)? else {
+        return Err(not_written(M365Error::Refused(format!("the tenant has no domain {name}"))));
     };
     let facts = DomainFacts::from_graph(&found);
-    let config = configuration(graph, name).await?;
+    let config = configuration(graph, name).await.map_err(not_written)?;
     let removed_issuer = config.as_ref().and_then(|c| c["issuerUri"].as_str()).map(str::to_string);
     if !facts.federated() && config.is_none() {
         return Ok(Disabled { domain: name.to_string(), action: "managed", removed_issuer });
     }
-    if !dry_run {
+    if dry_run {
+        return Ok(Disabled { domain: name.to_string(), action: "disable", removed_issuer });
+    }
+    let mut wrote = false;
+    let steps = async {
         if let Some(id) = config.as_ref().and_then(|c| c["id"].as_str()) {
             let path = format!("/domains/{name}/federationConfiguration/{id}");
             graph.call(reqwest::Method::DELETE, &path, None, WRITE_FEDERATION).await?;
+            wrote = true;
         }
         let after = domain(graph, name).await?.map(|d| DomainFacts::from_graph(&d));
         if after.is_some_and(|d| d.federated()) {
-            let body = serde_json::json!({"authenticationType": "Managed"});
+            let body = serde_json::json!({AUTHENTICATION_TYPE: "Managed"});
             graph.call(reqwest::Method::PATCH, &format!("/domains/{name}"), Some(&body), WRITE_FEDERATION).await?;
         }
+        Ok::<(), M365Error>(())
+    };
+    match steps.await {
+        Ok(()) => Ok(Disabled { domain: name.to_string(), action: "disable", removed_issuer }),
+        Err(error) if !wrote && !maybe_written(&error) => Err(not_written(error)),
+        Err(error) => Err(ApplyFailure {
+            error: M365Error::Graph(format!(
+                "{error}; the domain may be half way to Managed: run `tessera m365 disable --domain {name}` again"
+            )),
+            aftermath: Aftermath::PartlyDone,
+        }),
     }
-    Ok(Disabled { domain: name.to_string(), action: "disable", removed_issuer })
 }
 
 #[cfg(test)]

@@ -25,6 +25,10 @@ pub enum M365Error {
     Permission(String),
     #[error("{0}")]
     NotFound(String),
+    /// Graph refused a request (a 4xx): nothing was written.
+    #[error("{0}")]
+    Rejected(String),
+    /// Graph failed (a 5xx, or an answer that is not what was asked): a write may have happened.
     #[error("{0}")]
     Graph(String),
     /// A check before any write failed, or the command would need `--take-over`.

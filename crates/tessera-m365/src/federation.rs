@@ -122,9 +122,24 @@ pub fn patch_body(changes: &[Change]) -> Value {
     Value::Object(changes.iter().map(|c| (c.field.clone(), c.to.clone())).collect())
 }
 
+/// Fields Graph does not take as `null`: an undo leaves them as they are rather than send one.
+const NOT_NULLABLE: [&str; 5] = [
+    "signingCertificate",
+    "preferredAuthenticationProtocol",
+    "federatedIdpMfaBehavior",
+    "promptLoginBehavior",
+    "isSignedAuthenticationRequestRequired",
+];
+
 /// The body that puts back what `changes` replaced.
 pub fn undo_body(changes: &[Change]) -> Value {
-    Value::Object(changes.iter().map(|c| (c.field.clone(), c.from.clone())).collect())
+    Value::Object(
+        changes
+            .iter()
+            .filter(|c| !(c.from.is_null() && NOT_NULLABLE.contains(&c.field.as_str())))
+            .map(|c| (c.field.clone(), c.from.clone()))
+            .collect(),
+    )
 }
 
 /// The body that creates the configuration.

@@ -54,6 +54,8 @@ pub struct Facts {
     pub break_glass: Result<Option<String>, String>,
     pub security_defaults: Result<bool, String>,
     pub directory_sync: Result<bool, String>,
+    /// Whether the token may write federation (`None`: it does not say).
+    pub write_permission: Result<Option<bool>, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -201,6 +203,16 @@ pub fn checks(facts: &Facts, take_over: bool) -> Report {
         ),
         Err(why) => error("break_glass_admin", false, format!("cannot tell: {why}")),
     });
+    checks.push(match &facts.write_permission {
+        Ok(Some(true)) => error("write_permission", true, "the token may write domain federation"),
+        Ok(Some(false)) => error(
+            "write_permission",
+            false,
+            "the token lacks Domain-InternalFederation.ReadWrite.All: grant it (and consent) before enable",
+        ),
+        Ok(None) => warning("write_permission", false, "the token does not say whether it may write domain federation"),
+        Err(why) => warning("write_permission", false, format!("cannot tell: {why}")),
+    });
     checks.push(match &facts.security_defaults {
         Ok(true) => {
             warning("security_defaults", false, "security defaults are on: Entra's own MFA prompts on top of Tessera's")
@@ -245,6 +257,7 @@ mod tests {
             break_glass: Ok(Some("admin@contoso.onmicrosoft.com".into())),
             security_defaults: Ok(false),
             directory_sync: Ok(false),
+            write_permission: Ok(Some(true)),
         }
     }
 
@@ -264,6 +277,7 @@ mod tests {
         failing(&|f| f.graph_domain.as_mut().unwrap().is_initial = true, "domain_not_initial");
         failing(&|f| f.graph_domain.as_mut().unwrap().is_default = true, "domain_not_default");
         failing(&|f| f.break_glass = Ok(None), "break_glass_admin");
+        failing(&|f| f.write_permission = Ok(Some(false)), "write_permission");
         failing(&|f| f.connector = Err("no connector".into()), "connector");
         failing(&|f| f.connector.as_mut().unwrap().certificate_days_left = 29, "certificate");
         failing(&|f| f.connector.as_mut().unwrap().public_url = "http://idp.example.com".into(), "public_url");

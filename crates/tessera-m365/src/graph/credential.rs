@@ -34,10 +34,20 @@ pub enum Credential {
 /// signs in with: the device-code sign-in's client unless another is given.
 pub const GRAPH_COMMAND_LINE_TOOLS: &str = "14d82eec-204b-4c2f-b7e8-296a70dab67e";
 
-/// The delegated scopes a device-code sign-in asks for: what the commands need.
-pub const DELEGATED_SCOPES: &str = "https://graph.microsoft.com/Domain.Read.All \
-https://graph.microsoft.com/Domain-InternalFederation.ReadWrite.All https://graph.microsoft.com/Organization.Read.All \
-https://graph.microsoft.com/Policy.Read.All https://graph.microsoft.com/RoleManagement.Read.Directory";
+/// The permissions the commands need, asked for as delegated scopes by a device-code sign-in.
+pub const PERMISSIONS: [&str; 5] = [
+    "Domain.Read.All",
+    "Domain-InternalFederation.ReadWrite.All",
+    "Organization.Read.All",
+    "Policy.Read.All",
+    "RoleManagement.Read.Directory",
+];
+
+/// The delegated scopes of a device-code sign-in, for the Graph at `graph_base` (a national
+/// cloud's Graph has its own resource).
+pub fn delegated_scopes(graph_base: &str) -> String {
+    PERMISSIONS.iter().map(|p| format!("{graph_base}/{p}")).collect::<Vec<_>>().join(" ")
+}
 
 impl std::fmt::Debug for Credential {
     // Never the secret or the key.
@@ -84,11 +94,18 @@ impl Credential {
         }
     }
 
-    /// The form of a client-credentials token request to `token_url` at `now` (seconds).
-    pub fn token_form(&self, token_url: &str, now: i64, jti: &str) -> Result<Vec<(&'static str, String)>, M365Error> {
+    /// The form of a client-credentials token request to `token_url` at `now` (seconds), for
+    /// the Graph at `graph_base`.
+    pub fn token_form(
+        &self,
+        token_url: &str,
+        graph_base: &str,
+        now: i64,
+        jti: &str,
+    ) -> Result<Vec<(&'static str, String)>, M365Error> {
         let mut form = vec![
             ("client_id", self.client_id().to_string()),
-            ("scope", "https://graph.microsoft.com/.default".to_string()),
+            ("scope", format!("{graph_base}/.default")),
             ("grant_type", "client_credentials".to_string()),
         ];
         match self {

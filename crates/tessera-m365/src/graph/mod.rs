@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tessera_core::Clock;
 
-pub use credential::{Credential, DELEGATED_SCOPES, GRAPH_COMMAND_LINE_TOOLS};
+pub use credential::{Credential, GRAPH_COMMAND_LINE_TOOLS, PERMISSIONS, delegated_scopes};
 
 use crate::M365Error;
 
@@ -57,17 +57,21 @@ pub fn base_url(name: &str, text: &str) -> Result<String, M365Error> {
 /// How many times a throttled call is tried, and the longest wait Tessera accepts.
 const MAX_ATTEMPTS: u32 = 4;
 const MAX_WAIT: Duration = Duration::from_secs(30);
-/// A cached token is renewed this long before Entra says it expires.
+/// A cached token is renewed this long before Entra says it expires (or at half its life, for
+/// a short one).
 const TOKEN_MARGIN_MS: i64 = 5 * 60 * 1000;
 
 struct Token {
     value: String,
-    expires_at: i64,
+    /// When it is renewed.
+    renew_at: i64,
 }
 
 /// A Graph session for one tenant and app registration.
 pub struct Graph {
     http: reqwest::Client,
+    /// Graph's base, the resource tokens are for (`https://graph.microsoft.com`).
+    graph_base: String,
     graph_url: String,
     token_url: String,
     device_code_url: String,
@@ -101,6 +105,7 @@ impl Graph {
             .map_err(|e| M365Error::Config(format!("the HTTP client could not be built: {e}")))?;
         Ok(Graph {
             http,
+            graph_base: graph_url.clone(),
             graph_url: format!("{graph_url}/v1.0"),
             token_url: format!("{login_url}/{tenant}/oauth2/v2.0/token"),
             device_code_url: format!("{login_url}/{tenant}/oauth2/v2.0/devicecode"),
@@ -114,14 +119,14 @@ impl Graph {
     async fn token(&self) -> Result<String, M365Error> {
         let mut cached = self.token.lock().await;
         let now = self.clock.now_millis();
-        if let Some(token) = cached.as_ref().filter(|t| t.expires_at - TOKEN_MARGIN_MS > now) {
+        if let Some(token) = cached.as_ref().filter(|t| t.renew_at > now) {
             return Ok(token.value.clone());
         }
         let body = match &self.credential {
             Credential::DeviceCode { client_id, show } => self.device_code(client_id, show.as_ref()).await?,
             _ => {
                 let jti = uuid::Uuid::new_v4().to_string();
-                let form = self.credential.token_form(&self.token_url, now / 1000, &jti)?;
+                let form = self.credential.token_form(&self.token_url, &self.graph_base, now / 1000, &jti)?;
                 let (status, body) = self.post_form(&self.token_url, &form).await?;
                 if !status.is_success() {
                     return Err(token_error(status, &body));
@@ -135,7 +140,10 @@ impl Graph {
             .to_string();
         let expires_in =
             body["expires_in"].as_i64().or_else(|| body["expires_in"].as_str()?.parse().ok()).unwrap_or(300);
-        *cached = Some(Token { value: value.clone(), expires_at: now + expires_in * 1000 });
+        // Read after the token came: a device-code sign-in may have taken minutes.
+        let now = self.clock.now_millis();
+        let life = expires_in.max(0) * 1000;
+        *cached = Some(Token { value: value.clone(), renew_at: now + life - TOKEN_MARGIN_MS.min(life / 2) });
         Ok(value)
     }
 
@@ -154,7 +162,7 @@ impl Graph {
     /// The device-code sign-in: a code for the administrator to enter elsewhere, then polling
     /// until they have signed in (or declined, or the code expired).
     async fn device_code(&self, client_id: &str, show: &(dyn Fn(&str) + Send + Sync)) -> Result<Value, M365Error> {
-        let form = [("client_id", client_id.to_string()), ("scope", DELEGATED_SCOPES.to_string())];
+        let form = [("client_id", client_id.to_string()), ("scope", delegated_scopes(&self.graph_base))];
         let (status, started) = self.post_form(&self.device_code_url, &form).await?;
         if !status.is_success() {
             return Err(token_error(status, &started));
@@ -231,7 +239,7 @@ impl Graph {
             {
                 let wait = retry_after(response.headers()).unwrap_or(Duration::from_secs(u64::from(attempt)));
                 if wait > MAX_WAIT {
-                    return Err(M365Error::Graph(format!(
+                    return Err(M365Error::Rejected(format!(
                         "Graph is throttling {method} {path} for {} s; try again later",
                         wait.as_secs()
                     )));
@@ -249,8 +257,28 @@ impl Graph {
                 });
             }
             let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            return Err(graph_error(&method, path, status, &body, needs));
+            let delegated = matches!(self.credential, Credential::DeviceCode { .. });
+            return Err(graph_error(&method, path, status, &body, needs, delegated));
         }
+    }
+
+    /// Whether the token carries a permission, by its `roles` (app-only) or `scp` (delegated)
+    /// claim; `None` when the token does not say (it is not a JWT Tessera can read).
+    pub async fn token_grants(&self, any_of: &[&str]) -> Result<Option<bool>, M365Error> {
+        use base64::Engine;
+        let token = self.token().await?;
+        let Some(payload) = token.split('.').nth(1) else { return Ok(None) };
+        let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')) else {
+            return Ok(None);
+        };
+        let Ok(claims) = serde_json::from_slice::<Value>(&bytes) else { return Ok(None) };
+        let mut held: Vec<String> =
+            claims["roles"].as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_string)).collect();
+        held.extend(claims["scp"].as_str().unwrap_or("").split_whitespace().map(str::to_string));
+        if claims.get("roles").is_none() && claims.get("scp").is_none() {
+            return Ok(None);
+        }
+        Ok(Some(held.iter().any(|h| any_of.contains(&h.as_str()))))
     }
 
     pub async fn get(&self, path: &str, needs: Needs) -> Result<Value, M365Error> {
@@ -295,11 +323,23 @@ fn token_error(status: StatusCode, body: &Value) -> M365Error {
 }
 
 /// Graph's error body (`{"error": {"code", "message"}}`) as one line that says what to do.
-fn graph_error(method: &Method, path: &str, status: StatusCode, body: &Value, needs: Needs) -> M365Error {
+fn graph_error(
+    method: &Method,
+    path: &str,
+    status: StatusCode,
+    body: &Value,
+    needs: Needs,
+    delegated: bool,
+) -> M365Error {
     let code = body["error"]["code"].as_str().unwrap_or("");
     let message = first_line(body["error"]["message"].as_str().unwrap_or(""));
     let detail = format!("{method} {path}: Graph answered {status} ({code}: {message})");
     match status {
+        StatusCode::FORBIDDEN if delegated => M365Error::Permission(format!(
+            "{detail}; sign in as an administrator who holds a role that may do this (Hybrid Identity or External \
+             Identity Provider Administrator) and consent to the delegated permission {}",
+            needs.0
+        )),
         StatusCode::FORBIDDEN => M365Error::Permission(format!(
             "{detail}; grant the app the application permission {} and an administrator's consent",
             needs.0
@@ -308,6 +348,7 @@ fn graph_error(method: &Method, path: &str, status: StatusCode, body: &Value, ne
             M365Error::Token(format!("{detail}; the token was refused: check the tenant and app"))
         }
         StatusCode::NOT_FOUND => M365Error::NotFound(detail),
+        s if s.is_client_error() => M365Error::Rejected(detail),
         _ => M365Error::Graph(detail),
     }
 }

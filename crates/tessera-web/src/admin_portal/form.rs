@@ -9,9 +9,11 @@ use tessera_protocols::percent::decode_query;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// The largest body the portal reads: a metadata file and an image, each at most 1 MiB, and
-/// the text fields.
+/// The largest body of a form that carries files: a metadata file and an image, each at most
+/// 1 MiB, and the text fields.
 pub const MAX_FORM_BYTES: usize = 3 * 1024 * 1024;
+/// The largest body of every other form of the portal.
+pub const MAX_TEXT_FORM_BYTES: usize = 64 * 1024;
 /// The largest text field of a multipart form.
 const MAX_TEXT_FIELD: usize = 64 * 1024;
 

@@ -43,9 +43,12 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/admin/applications/delete", post(applications::confirm_delete)),
         ("/admin/applications/delete/confirm", post(applications::delete)),
         ("/admin/applications/new", get(catalog::catalog)),
-        ("/admin/applications/new/{kind}", get(catalog::form).post(catalog::save)),
+        ("/admin/applications/new/{kind}", get(catalog::form).post(catalog::save).layer(uploads())),
         ("/admin/applications/{app}", get(application::open)),
-        ("/admin/applications/{app}/general", get(application::general).post(application::save_general)),
+        (
+            "/admin/applications/{app}/general",
+            get(application::general).post(application::save_general).layer(uploads()),
+        ),
         ("/admin/applications/{app}/sso", get(sso::sso).post(sso::save_sso)),
         ("/admin/applications/{app}/metadata", get(sso::export_metadata)),
         ("/admin/applications/{app}/regenerate", get(sso::regenerate_page).post(sso::regenerate)),
@@ -59,7 +62,13 @@ pub fn router() -> Router<AppState> {
     routes()
         .into_iter()
         .fold(Router::new(), |router, (path, methods)| router.route(path, methods))
-        .layer(axum::extract::DefaultBodyLimit::max(form::MAX_FORM_BYTES))
+        .layer(axum::extract::DefaultBodyLimit::max(form::MAX_TEXT_FORM_BYTES))
+}
+
+/// The two forms that carry files take a larger body (and read it only after the session is
+/// settled); every other form is text.
+fn uploads() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(form::MAX_FORM_BYTES)
 }
 
 /// The portal's route templates, for the tests' sweep.

@@ -40,7 +40,8 @@ pub async fn portal(State(state): State<AppState>, ctx: RequestContext) -> Resul
 /// Where an application's User Portal Image is served (the query changes with each save, so a
 /// cached copy is never shown for a new image).
 pub fn image_url(app: &tessera_core::Application) -> Option<String> {
-    app.portal_image.as_ref().map(|_| format!("/apps/{}/image?v={}", app.id, app.updated_at))
+    let served = app.portal_image.as_deref().is_some_and(|i| tessera_core::app::validate_portal_image(i).is_ok());
+    served.then(|| format!("/apps/{}/image?v={}", app.id, app.updated_at))
 }
 
 /// An application's User Portal Image: the admin service's own PNG re-encoding of the upload,
@@ -52,7 +53,11 @@ pub async fn image(
 ) -> Result<Response, AppError> {
     let not_found = || AppError::not_found("There is no such image.");
     let id: tessera_core::AppId = app.parse().map_err(|_| not_found())?;
-    let app = state.store.find_app(&id.to_string()).await.map_err(|_| not_found())?;
+    let app = match state.store.find_app(&id.to_string()).await {
+        Ok(app) => app,
+        Err(tessera_store::StoreError::NotFound { .. }) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    };
     let png = app.portal_image.as_deref().and_then(tessera_admin::portal_image::stored_png).ok_or_else(not_found)?;
     Ok((
         [

@@ -793,3 +793,42 @@ async fn the_sso_tab_edits_what_tokens_carry_and_the_sign_ins_tab_lists_what_use
             .contains("alice@contoso.com")
     );
 }
+
+/// Every route of the portal, posted by a signed-in administrator with a forged form token:
+/// refused (403, or 405 where the route takes no POST), and nothing written.
+#[tokio::test]
+async fn every_portal_form_refuses_a_forged_token_from_a_signed_in_administrator() {
+    let (world, apps) = World::new(config()).await;
+    let hash = tessera_auth::password::hash_password(ONE_TIME).unwrap();
+    world.store.create_initial_admin("admin", &hash).await.unwrap();
+    let mut admin = signed_in_admin(&world, "10.0.0.7").await;
+    let before = world.audit_actions().await.len();
+    let mut refused = 0;
+    for template in tessera_web::admin_portal_paths() {
+        let path = template.replace("{app}", &apps.m365).replace("{kind}", "bookmark");
+        let fields = [
+            ("csrf", "forged"),
+            ("label", "Forged"),
+            ("url", "https://forged.example/"),
+            ("group", "Staff"),
+            ("id", apps.granted.as_str()),
+            ("count", "1"),
+        ];
+        let response = admin.post(&path, &fields).await;
+        match response.status {
+            StatusCode::METHOD_NOT_ALLOWED => {}
+            StatusCode::FORBIDDEN => refused += 1,
+            other => panic!("{path}: {other}: {}", response.body),
+        }
+    }
+    assert!(refused >= 12, "every form: {refused}");
+    assert_eq!(world.audit_actions().await.len(), before, "nothing written");
+    assert_eq!(admin.get("/admin/applications").await.status, StatusCode::OK, "still signed in");
+    // A text form over 64 KiB is not read.
+    let csrf = admin.csrf();
+    let huge = "x".repeat(70 * 1024);
+    let big =
+        admin.post(&format!("/admin/applications/{}/policy", apps.m365), &[("csrf", &csrf), ("networks", &huge)]).await;
+    assert_ne!(big.status, StatusCode::OK);
+    assert_eq!(world.audit_actions().await.len(), before);
+}

@@ -32,6 +32,12 @@ async fn graph(ctx: &Ctx, admin: &AdminService, args: &GraphArgs) -> anyhow::Res
     } else if args.device_code {
         let client_id = args.client_id.clone().unwrap_or_else(|| GRAPH_COMMAND_LINE_TOOLS.to_string());
         (args.tenant.clone(), Credential::DeviceCode { client_id, show: Box::new(|message| eprintln!("{message}")) })
+    } else if args.tenant.is_some() || args.client_id.is_some() {
+        // Never a tenant or app given on the command line silently swapped for the stored ones.
+        bail!(
+            "--tenant and --client-id need a credential: --client-secret-stdin, TESSERA_M365_CLIENT_SECRET, \
+             --client-certificate FILE or --device-code (or leave both out to use `m365 credentials set`)"
+        );
     } else if let Some((tenant, credential)) = admin.m365_credential().await? {
         (Some(tenant), credential)
     } else {
@@ -54,7 +60,7 @@ async fn graph(ctx: &Ctx, admin: &AdminService, args: &GraphArgs) -> anyhow::Res
 fn show_value(value: &Value) -> String {
     match value {
         Value::Null => "—".into(),
-        Value::String(s) if s.len() > 60 => format!("{}…", &s[..57]),
+        Value::String(s) if s.chars().count() > 60 => format!("{}…", s.chars().take(57).collect::<String>()),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }

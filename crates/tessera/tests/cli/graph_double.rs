@@ -64,7 +64,7 @@ pub struct Graph {
     pub throttle: u32,
     /// The next PATCH of a configuration applies its first field only, then answers 500.
     pub fail_patch_partially: bool,
-    /// The next create stores the configuration, then answers 500.
+    /// The next create stores part of the configuration (no certificate), then answers 500.
     pub fail_create_after_write: bool,
     /// Device codes issued, by code.
     pub device_codes: HashMap<String, DeviceSignIn>,
@@ -135,6 +135,13 @@ fn entra_error(code: &str, aadsts: &str) -> Response {
     (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
 }
 
+/// A token shaped as Entra's (a JWT whose claims say what it may do); the double knows its
+/// own tokens by their text, so the signature part is a placeholder.
+fn access_token(claims: &Value) -> String {
+    let part = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    format!("{}.{}.double", part(&json!({"typ": "JWT", "alg": "RS256"})), part(claims))
+}
+
 fn b64url(text: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).ok()
 }
@@ -156,6 +163,9 @@ fn assertion_ok(assertion: &str, certificate: &[u8], client_id: &str, audience: 
         parsed.public_key().subject_public_key.data.as_ref(),
     );
     h["alg"] == "RS256"
+        && h["typ"] == "JWT"
+        && c["jti"].as_str().is_some_and(|j| !j.is_empty())
+        && c["nbf"].as_i64().is_some_and(|nbf| nbf <= now + 60)
         && h["x5t#S256"] == thumbprint.as_str()
         && c["aud"] == audience
         && c["iss"] == client_id
@@ -164,17 +174,21 @@ fn assertion_ok(assertion: &str, certificate: &[u8], client_id: &str, audience: 
         && key.verify(format!("{header}.{claims}").as_bytes(), &sig).is_ok()
 }
 
-async fn device_code(State(graph): State<Shared>, Path(tenant): Path<String>, body: String) -> Response {
+async fn device_code(
+    State(graph): State<Shared>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     let mut graph = graph.lock().unwrap();
     let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
     let client_id = form.get("client_id").cloned().unwrap_or_default();
     if tenant != TENANT && tenant != "contoso.onmicrosoft.com" {
         return entra_error("invalid_request", &format!("AADSTS90002: Tenant '{tenant}' not found."));
     }
-    if !form
-        .get("scope")
-        .is_some_and(|s| s.contains("https://graph.microsoft.com/Domain-InternalFederation.ReadWrite.All"))
-    {
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("");
+    let wanted = format!("http://{host}/Domain-InternalFederation.ReadWrite.All");
+    if !form.get("scope").is_some_and(|s| s.split(' ').any(|scope| scope == wanted)) {
         return entra_error("invalid_scope", "AADSTS70011: The provided value for scope is not valid.");
     }
     if !graph.clients.get(&client_id).is_some_and(|c| c.secret.is_none() && c.certificate.is_none()) {
@@ -227,12 +241,14 @@ async fn token(State(graph): State<Shared>, Path(tenant): Path<String>, headers:
         let client_id = sign_in.client_id.clone();
         graph.device_codes.remove(&code);
         graph.next_id += 1;
-        let token = format!("token-{}-{}", client_id, graph.next_id);
+        let scopes = graph.clients.get(&client_id).map(|c| c.permissions.join(" ")).unwrap_or_default();
+        let token = access_token(&json!({"appid": client_id, "scp": scopes, "n": graph.next_id}));
         graph.tokens.insert(token.clone(), client_id);
         return axum::Json(json!({"token_type": "Bearer", "scope": "Domain.Read.All", "expires_in": 3599, "access_token": token, "refresh_token": "r"}))
             .into_response();
     }
-    if field("grant_type") != "client_credentials" || field("scope") != "https://graph.microsoft.com/.default" {
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+    if field("grant_type") != "client_credentials" || field("scope") != format!("http://{host}/.default") {
         return entra_error("invalid_request", "AADSTS900144: The request body must contain grant_type and scope.");
     }
     let client_id = field("client_id").to_string();
@@ -242,7 +258,6 @@ async fn token(State(graph): State<Shared>, Path(tenant): Path<String>, headers:
             &format!("AADSTS700016: Application with identifier '{client_id}' was not found in the directory."),
         );
     };
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("");
     let audience = format!("http://{host}/{tenant}/oauth2/v2.0/token");
     let good = match (form.get("client_secret"), form.get("client_assertion")) {
         (Some(secret), None) => client.secret.as_deref() == Some(secret.as_str()),
@@ -259,7 +274,7 @@ async fn token(State(graph): State<Shared>, Path(tenant): Path<String>, headers:
         };
     }
     graph.next_id += 1;
-    let token = format!("token-{}-{}", client_id, graph.next_id);
+    let token = access_token(&json!({"appid": client_id, "roles": client.permissions, "n": graph.next_id}));
     graph.tokens.insert(token.clone(), client_id);
     axum::Json(json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}))
         .into_response()
@@ -447,6 +462,11 @@ async fn create_configuration(
     graph.next_id += 1;
     let id = format!("6601d14b-d113-8f64-fda2-{:012}", graph.next_id);
     config.insert("id".into(), Value::String(id));
+    let partial = graph.fail_create_after_write;
+    if partial {
+        // A partial write: the configuration is stored without its certificate.
+        config.remove("signingCertificate");
+    }
     graph.configurations.insert(domain.clone(), config.clone());
     if let Some(record) = graph.domains.get_mut(&domain) {
         record.authentication_type = "Federated";
@@ -488,6 +508,11 @@ async fn patch_configuration(
     };
     if let Some(field) = invalid_field(&patch) {
         return graph_error(StatusCode::BAD_REQUEST, "Request_BadRequest", &format!("Invalid value for {field}."));
+    }
+    let not_nullable =
+        ["signingCertificate", "preferredAuthenticationProtocol", "federatedIdpMfaBehavior", "promptLoginBehavior"];
+    if let Some(field) = not_nullable.iter().find(|f| patch.get(**f).is_some_and(Value::is_null)) {
+        return graph_error(StatusCode::BAD_REQUEST, "Request_BadRequest", &format!("{field} cannot be null."));
     }
     let partial = std::mem::take(&mut graph.fail_patch_partially);
     let Some(config) = graph.configurations.get_mut(&domain).filter(|c| c["id"] == id.as_str()) else {

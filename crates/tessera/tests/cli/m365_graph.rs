@@ -67,6 +67,11 @@ fn tenant() -> Graph {
     ] {
         adfs.insert(field.into(), Value::String(value.into()));
     }
+    let adfs_key = tessera_keys::generate_key(tessera_keys::KeySize::Rsa2048, "adfs", 365, now_millis()).unwrap();
+    adfs.insert(
+        "signingCertificate".into(),
+        Value::String(base64::engine::general_purpose::STANDARD.encode(&adfs_key.certificate_der)),
+    );
     graph.configurations.insert("adatum.com".into(), adfs);
     graph.global_admins = vec!["ops@contoso.com".into(), "breakglass@contoso.onmicrosoft.com".into()];
     graph
@@ -186,7 +191,13 @@ fn sequence(env: &Env) -> Value {
     assert!(fields.contains(&"issuerUri") && fields.contains(&"signingCertificate"), "{dry}");
     assert_eq!(run.writes(), 0);
 
-    // A client without the write permission is told which one, and nothing changes.
+    // A client without the write permission: preflight says so, enable is refused before any
+    // write and says which permission to grant.
+    let checked = run.m365_as("reader", &["preflight", "--domain", "contoso.com", "--json"]);
+    assert_eq!(checked.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&checked.stdout).unwrap();
+    let write = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "write_permission").unwrap().clone();
+    assert_eq!(write["ok"], false, "{report}");
     let refused = run.fails("reader", &["enable", "--domain", "contoso.com"]);
     assert!(refused.contains("Domain-InternalFederation.ReadWrite.All"), "{refused}");
     assert_eq!(run.writes(), 0);
@@ -247,6 +258,13 @@ fn sequence(env: &Env) -> Value {
     assert!(refused.contains(ADFS_ISSUER) && refused.contains("--take-over"), "{refused}");
     let dry = run.json(&["enable", "--domain", "adatum.com", "--take-over", "--dry-run"]);
     assert_eq!((dry["action"].as_str(), dry["taken_over_from"].as_str()), (Some("update"), Some(ADFS_ISSUER)), "{dry}");
+    // A take-over whose write fails half-way is undone: AD FS keeps the domain, as it was.
+    let adfs = run.configuration("adatum.com");
+    double.with(|g| g.fail_patch_partially = true);
+    let error = run.fails("tessera", &["enable", "--domain", "adatum.com", "--take-over"]);
+    assert!(error.contains("returned to its state before the command"), "{error}");
+    assert_eq!(run.configuration("adatum.com"), adfs, "AD FS's configuration as it was");
+    assert_eq!(run.authentication("adatum.com"), "Federated");
     let writes = run.writes();
     let moved = run.m365(&["enable", "--domain", "adatum.com", "--take-over"]);
     assert!(moved.status.success(), "{}", String::from_utf8_lossy(&moved.stderr));
@@ -254,6 +272,10 @@ fn sequence(env: &Env) -> Value {
     assert_eq!(log, ["PATCH /domains/adatum.com/federationConfiguration/adfs-config-1"], "in place, one write");
     assert_eq!(run.authentication("adatum.com"), "Federated");
     assert_eq!(run.configuration("adatum.com").unwrap()["issuerUri"], format!("{PUBLIC}/m365/adatum.com").as_str());
+
+    // Show names a wrong --app rather than finding no difference.
+    let wrong = run.fails("tessera", &["show", "--domain", "contoso.com", "--app", "Microsoft 365 (adatum.com)"]);
+    assert!(wrong.contains("not the Microsoft 365 connector of contoso.com"), "{wrong}");
 
     // Show, for every domain of the tenant.
     let all = run.json(&["show"]);
@@ -276,15 +298,33 @@ fn sequence(env: &Env) -> Value {
     assert_eq!(run.json(&["disable", "--domain", "contoso.com"])["action"], "managed");
     assert_eq!(run.writes(), writes, "idempotent");
 
-    let actions: Vec<String> = env
+    // Every attempt that wrote is on record, with how it ended.
+    let outcomes: Vec<String> = env
         .json(&["audit", "list"])
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["action"].as_str().unwrap().to_string())
-        .filter(|a| a.starts_with("m365."))
+        .filter(|e| e["action"].as_str().unwrap().starts_with("m365."))
+        .map(|e| format!("{} {}", e["action"].as_str().unwrap(), e["summary"]["outcome"].as_str().unwrap_or("?")))
         .collect();
-    assert_eq!(actions, ["m365.enable", "m365.enable", "m365.enable", "m365.disable"]);
+    assert_eq!(
+        outcomes,
+        [
+            "m365.enable ok",
+            "m365.enable rolled_back",
+            "m365.enable ok",
+            "m365.enable rolled_back",
+            "m365.enable rolled_back",
+            "m365.enable ok",
+            "m365.disable ok"
+        ]
+    );
+    // The secret went to Entra's token endpoint and nowhere else.
+    let encoded: String = url::form_urlencoded::byte_serialize(SECRET.as_bytes()).collect();
+    let carrying: Vec<String> =
+        double.with(|g| g.seen.iter().filter(|l| l.contains(&encoded) || l.contains(SECRET)).cloned().collect());
+    assert!(!carrying.is_empty());
+    assert!(carrying.iter().all(|l| l.starts_with(&format!("POST /{TENANT}/oauth2/v2.0/token"))), "{carrying:?}");
     assert!(!env.json(&["audit", "list"]).to_string().contains(SECRET));
     shown
 }
@@ -384,9 +424,18 @@ fn certificates_stand_in_for_secrets_and_bad_credentials_say_what_to_do() {
         let stderr = String::from_utf8_lossy(&run(args, &format!("{SECRET}\n")).stderr).into_owned();
         assert!(stderr.contains(said), "{flag}: {stderr}");
     }
-    // No credential at all.
+    // A tenant or app given without a credential is never swapped for stored ones.
     let stderr = String::from_utf8_lossy(&run(base("tessera"), "").stderr).into_owned();
-    assert!(stderr.contains("--client-secret-stdin"), "{stderr}");
+    assert!(stderr.contains("--tenant and --client-id need a credential"), "{stderr}");
+    // Throttling that does not end: given up after a bounded number of tries.
+    double.with(|g| g.throttle = 1000);
+    let mut args = base("tessera");
+    args.push("--client-secret-stdin".into());
+    let started = std::time::Instant::now();
+    let out = run(args, &format!("{SECRET}\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("429"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert_eq!(double.with(|g| g.writes.len()), 0);
 }
 
@@ -495,8 +544,12 @@ fn stored_credentials_are_sealed_shown_without_their_secret_and_used_when_none_a
     assert!(!shown.to_string().contains(SECRET));
     let used = preflight("");
     assert!(used.status.success(), "{}", String::from_utf8_lossy(&used.stderr));
-    let database = std::fs::read(env.data_dir().join("tessera.db")).unwrap();
-    assert!(!String::from_utf8_lossy(&database).contains(SECRET), "sealed, not in clear");
+    let mut database = std::fs::read(env.data_dir().join("tessera.db")).unwrap();
+    database.extend(std::fs::read(env.data_dir().join("tessera.db-wal")).unwrap_or_default());
+    let text = String::from_utf8_lossy(&database);
+    for form in [SECRET.to_string(), base64::engine::general_purpose::STANDARD.encode(SECRET)] {
+        assert!(!text.contains(&form), "sealed, not in clear: {form}");
+    }
     let audit = env.json(&["audit", "list"]).to_string();
     assert!(audit.contains("m365.credentials_set") && !audit.contains(SECRET));
 
