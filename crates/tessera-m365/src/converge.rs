@@ -60,7 +60,9 @@ fn unreadable(e: M365Error) -> String {
     e.to_string()
 }
 
-/// A Global Administrator who signs in outside `domain` (and its subdomains).
+/// A Global Administrator who could still sign in if `domain`'s federation broke: one whose
+/// sign-in name is on the tenant's `*.onmicrosoft.com` domain or on another Managed domain
+/// (not on `domain`, its subdomains, or another federated domain).
 async fn break_glass(graph: &Graph, domain: &str) -> Result<Option<String>, M365Error> {
     let filter = format!("/directoryRoles?$filter=roleTemplateId%20eq%20'{GLOBAL_ADMINISTRATOR}'");
     let roles = graph.get(&filter, READ_ROLES).await?;
@@ -68,11 +70,21 @@ async fn break_glass(graph: &Graph, domain: &str) -> Result<Option<String>, M365
         return Ok(None);
     };
     let members = graph.get(&format!("/directoryRoles/{role}/members"), READ_ROLES).await?;
+    let federated: Vec<String> = domains(graph)
+        .await?
+        .iter()
+        .filter(|d| d["authenticationType"].as_str().is_some_and(|t| t.eq_ignore_ascii_case("Federated")))
+        .filter_map(|d| d["id"].as_str().map(str::to_ascii_lowercase))
+        .collect();
     let suffix = format!(".{domain}");
     Ok(members["value"].as_array().into_iter().flatten().filter_map(|m| m["userPrincipalName"].as_str()).find_map(
         |upn| {
             let at = upn.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase())?;
-            (at != domain && !at.ends_with(&suffix)).then(|| upn.to_string())
+            let usable = at != domain
+                && !at.ends_with(&suffix)
+                && (at.ends_with(".onmicrosoft.com")
+                    || !federated.iter().any(|f| at == *f || at.ends_with(&format!(".{f}"))));
+            usable.then(|| upn.to_string())
         },
     ))
 }

@@ -83,6 +83,13 @@ impl Credential {
             _ => return Err(M365Error::Credential("the private key must be RSA (PKCS#8 or PKCS#1)".into())),
         }
         .map_err(|e| M365Error::Credential(format!("the private key cannot be used: {e}")))?;
+        // The certificate's public key is the key pair's (its PKCS#1 form sits inside the
+        // certificate's SubjectPublicKeyInfo): a mismatched file is refused here, not as a
+        // refused assertion later.
+        let public = aws_lc_rs::signature::KeyPair::public_key(&key).as_ref();
+        if !certificate.as_ref().windows(public.len()).any(|w| w == public) {
+            return Err(M365Error::Credential("the private key is not the certificate's".into()));
+        }
         Ok(Credential::Certificate { client_id: client_id.trim().to_string(), certificate: certificate.to_vec(), key })
     }
 

@@ -424,6 +424,27 @@ fn certificates_stand_in_for_secrets_and_bad_credentials_say_what_to_do() {
         let stderr = String::from_utf8_lossy(&run(args, &format!("{SECRET}\n")).stderr).into_owned();
         assert!(stderr.contains(said), "{flag}: {stderr}");
     }
+    // A certificate file whose key is another's is refused before any request.
+    let other = tessera_keys::generate_key(tessera_keys::KeySize::Rsa2048, "other", 30, now_millis()).unwrap();
+    let mismatched = env.dir.path().join("mismatched.pem");
+    std::fs::write(&mismatched, pem("CERTIFICATE", &key.certificate_der) + &pem("PRIVATE KEY", &other.pkcs8)).unwrap();
+    let mut args = base("cert-app");
+    args.extend(["--client-certificate".to_string(), mismatched.display().to_string()]);
+    let stderr = String::from_utf8_lossy(&run(args, "").stderr).into_owned();
+    assert!(stderr.contains("not the certificate's"), "{stderr}");
+
+    // A Global Administrator on a federated domain (or on the domain itself) is no way back in.
+    double.with(|g| g.global_admins = vec!["it@adatum.com".into(), "ops@contoso.com".into()]);
+    let mut args = base("tessera");
+    args.extend(["--client-secret-stdin".to_string(), "--json".to_string()]);
+    let out = run(args.clone(), &format!("{SECRET}\n"));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let glass = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "break_glass_admin").unwrap().clone();
+    assert_eq!(glass["ok"], false, "{report}");
+    double.with(|g| g.global_admins.push("root@contoso.onmicrosoft.com".into()));
+    let out = run(args, &format!("{SECRET}\n"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+
     // A tenant or app given without a credential is never swapped for stored ones.
     let stderr = String::from_utf8_lossy(&run(base("tessera"), "").stderr).into_owned();
     assert!(stderr.contains("--tenant and --client-id need a credential"), "{stderr}");
