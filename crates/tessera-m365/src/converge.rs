@@ -267,8 +267,26 @@ pub async fn apply(
     }
 }
 
-/// Graph now holds what was wanted, and the domain is federated.
+/// How many times a read-back is tried, a second apart: Graph's directory replicates, and a read
+/// right after a write may not show it yet.
+const CONFIRM_TRIES: u32 = 3;
+
+/// Graph now holds what was wanted, and the domain is federated (read back until it shows, a
+/// few seconds at most).
 async fn confirm(graph: &Graph, domain: &str, wanted: &Map<String, Value>) -> Result<(), M365Error> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match read_back(graph, domain, wanted).await {
+            Err(M365Error::Graph(_)) if tries < CONFIRM_TRIES => {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn read_back(graph: &Graph, domain: &str, wanted: &Map<String, Value>) -> Result<(), M365Error> {
     let now = configuration(graph, domain).await?;
     let left = changes(now.as_ref(), wanted);
     if !left.is_empty() {

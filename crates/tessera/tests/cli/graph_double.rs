@@ -66,6 +66,9 @@ pub struct Graph {
     pub fail_patch_partially: bool,
     /// The next create stores part of the configuration (no certificate), then answers 500.
     pub fail_create_after_write: bool,
+    /// The next this many reads of a domain's configurations lag behind the writes (an empty
+    /// list), as Graph's replication can right after a write.
+    pub stale_reads: u32,
     /// Device codes issued, by code.
     pub device_codes: HashMap<String, DeviceSignIn>,
     /// What the next device-code sign-in does: decline it.
@@ -392,6 +395,10 @@ async fn list_configurations(State(graph): State<Shared>, Path(domain): Path<Str
     guard!(may(&permissions, &READ_DOMAINS));
     if !graph.domains.contains_key(&domain) {
         return graph_error(StatusCode::NOT_FOUND, "Request_ResourceNotFound", "No such domain.");
+    }
+    if graph.stale_reads > 0 {
+        graph.stale_reads -= 1;
+        return axum::Json(json!({"value": []})).into_response();
     }
     let value: Vec<Value> = graph.configurations.get(&domain).cloned().map(Value::Object).into_iter().collect();
     axum::Json(json!({"value": value})).into_response()
