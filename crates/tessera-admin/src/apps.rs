@@ -77,15 +77,10 @@ impl SpFields {
 
 /// A certificate typed as PEM or bare base64, as the base64 of its DER once it parses as X.509.
 fn certificate_base64(text: &str) -> Result<String, AdminError> {
-    use base64::Engine;
-    let body: String = text.lines().map(str::trim).filter(|l| !l.starts_with("-----")).collect::<Vec<_>>().concat();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(body.as_bytes())
-        .map_err(|_| AdminError::invalid("certificate", "not a PEM or base64 certificate"))?;
-    if tessera_keys::certificate_not_after(&der).is_none() {
-        return Err(AdminError::invalid("certificate", "not an X.509 certificate"));
-    }
-    Ok(base64::engine::general_purpose::STANDARD.encode(der))
+    // Without its PEM armour, what is left is the base64 of the DER.
+    let body: String = text.lines().map(str::trim).filter(|l| !l.starts_with("-----")).collect();
+    tessera_core::validate::certificate_base64("certificate", &body)?;
+    Ok(body)
 }
 
 /// A signing key's size and its certificate's validity; defaults where left out.

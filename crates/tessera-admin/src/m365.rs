@@ -155,16 +155,7 @@ impl AdminService {
             }
             return Ok(found);
         }
-        let mut matching = Vec::new();
-        let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
-        loop {
-            let got = self.store.list_apps(&page).await?;
-            matching.extend(got.items.into_iter().filter(serves));
-            match got.next {
-                Some(next) => page.after = Some(next),
-                None => break,
-            }
-        }
+        let mut matching: Vec<Application> = self.m365_connectors().await?.into_iter().filter(serves).collect();
         match matching.len() {
             1 => Ok(matching.remove(0)),
             0 => Err(M365Error::Refused(format!(
@@ -172,6 +163,20 @@ impl AdminService {
             ))
             .into()),
             _ => Err(M365Error::Refused(format!("several connectors serve {domain}: name one with --app")).into()),
+        }
+    }
+
+    /// Every Microsoft 365 connector.
+    async fn m365_connectors(&self) -> Result<Vec<Application>, AdminError> {
+        let mut connectors = Vec::new();
+        let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+        loop {
+            let got = self.store.list_apps(&page).await?;
+            connectors.extend(got.items.into_iter().filter(|a| matches!(a.kind, AppKind::M365(_))));
+            match got.next {
+                Some(next) => page.after = Some(next),
+                None => return Ok(connectors),
+            }
         }
     }
 
@@ -224,8 +229,7 @@ impl AdminService {
             .into());
         }
         let app = app?;
-        let (values, _) =
-            self.federation_command(&app.id.to_string(), request.protocol, tessera_m365::Style::Graph).await?;
+        let values = tessera_m365::federation_command(&app, &self.public_url, request.protocol)?;
         let signed_requests = matches!(&app.kind, AppKind::M365(c) if c.require_signed_requests);
         let wanted = desired(&values, request.mfa, signed_requests);
         let plan = converge::plan(&facts, &wanted, request.take_over)?;
@@ -295,23 +299,16 @@ impl AdminService {
         }
         let differences = match connector {
             Ok(app) => {
-                let (values, _) =
-                    self.federation_command(&app.id.to_string(), Protocol::WsFed, tessera_m365::Style::Graph).await?;
-                let protocol = match configuration.as_ref().and_then(|c| c["preferredAuthenticationProtocol"].as_str())
-                {
-                    Some("saml") => Protocol::Saml,
-                    _ => Protocol::WsFed,
-                };
-                let values = if protocol == Protocol::Saml {
-                    self.federation_command(&app.id.to_string(), Protocol::Saml, tessera_m365::Style::Graph).await?.0
+                let field = |name: &str| configuration.as_ref().and_then(|c| c[name].as_str());
+                // Compared as Graph has it set up: its protocol and MFA behaviour.
+                let protocol = if field("preferredAuthenticationProtocol") == Some("saml") {
+                    Protocol::Saml
                 } else {
-                    values
+                    Protocol::WsFed
                 };
-                let mfa = match configuration.as_ref().and_then(|c| c["federatedIdpMfaBehavior"].as_str()) {
-                    Some("enforceMfaByFederatedIdp") => MfaBehavior::Enforce,
-                    Some("rejectMfaByFederatedIdp") => MfaBehavior::Reject,
-                    _ => MfaBehavior::Accept,
-                };
+                let mfa =
+                    field("federatedIdpMfaBehavior").and_then(MfaBehavior::from_graph).unwrap_or(MfaBehavior::Accept);
+                let values = tessera_m365::federation_command(&app, &self.public_url, protocol)?;
                 let signed = matches!(&app.kind, AppKind::M365(c) if c.require_signed_requests);
                 let found = changes(configuration.as_ref(), &desired(&values, mfa, signed));
                 Value::Array(
@@ -331,10 +328,14 @@ impl AdminService {
 
     /// Every domain of the tenant: its state, and the connector it points to.
     pub async fn m365_domains(&self, graph: &Graph) -> Result<Vec<Value>, AdminError> {
+        let connectors = self.m365_connectors().await?;
         let mut shown = Vec::new();
         for found in converge::domains(graph).await? {
             let name = found["id"].as_str().unwrap_or_default().to_string();
-            let connector = self.m365_connector(&name, None).await.ok().map(|a| a.label);
+            let connector = connectors
+                .iter()
+                .find(|a| matches!(&a.kind, AppKind::M365(c) if c.domain.eq_ignore_ascii_case(&name)))
+                .map(|a| a.label.clone());
             shown.push(json!({
                 "domain": name,
                 "authenticationType": found["authenticationType"],

@@ -19,20 +19,10 @@ const READ_ORGANIZATION: Needs = Needs("Organization.Read.All");
 /// The Global Administrator role's template id, the same in every tenant.
 const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
 
-/// A domain name as it may appear in a Graph path.
+/// A domain name as it may appear in a Graph path (a trailing dot taken off).
 pub fn domain_name(text: &str) -> Result<String, M365Error> {
-    let domain = text.trim().trim_end_matches('.').to_ascii_lowercase();
-    let valid = !domain.is_empty()
-        && domain.len() <= 253
-        && domain.contains('.')
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        });
-    if valid { Ok(domain) } else { Err(M365Error::Config(format!("{text:?} is not a domain name"))) }
+    tessera_core::validate::domain("domain", text.trim().trim_end_matches('.'))
+        .map_err(|e| M365Error::Config(e.to_string()))
 }
 
 /// The domain as Graph has it, or `None` when the tenant has no such domain.

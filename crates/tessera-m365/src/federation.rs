@@ -19,6 +19,11 @@ pub enum MfaBehavior {
 }
 
 impl MfaBehavior {
+    /// From Graph's value of `federatedIdpMfaBehavior`.
+    pub fn from_graph(value: &str) -> Option<Self> {
+        [MfaBehavior::Accept, MfaBehavior::Enforce, MfaBehavior::Reject].into_iter().find(|m| m.graph_value() == value)
+    }
+
     pub fn graph_value(self) -> &'static str {
         match self {
             MfaBehavior::Accept => "acceptIfMfaDoneByFederatedIdp",

@@ -103,11 +103,31 @@ pub async fn save_groups(
 }
 
 /// What the admin service refuses, said on the tab (with the fields as they are stored).
-pub(super) fn refusal(e: AdminError) -> Result<(StatusCode, String), AppError> {
+fn refusal(e: AdminError) -> Result<(StatusCode, String), AppError> {
     match Failure::from(e) {
         Failure::Refused { status, message, .. } => Ok((status, message)),
         other => Err(AppError::new(other)),
     }
+}
+
+/// After a save: the application as it now stands with its tab saying "Saved.", or as it was
+/// with what the admin service refused.
+pub(super) fn after_save(
+    before: Application,
+    outcome: Result<Application, AdminError>,
+    tab: &'static str,
+) -> Result<(StatusCode, Application, Panel), AppError> {
+    Ok(match outcome {
+        Ok(changed) => {
+            let panel = Panel::new(&changed, tab).saying("Saved.");
+            (StatusCode::OK, changed, panel)
+        }
+        Err(e) => {
+            let (status, message) = refusal(e)?;
+            let panel = Panel::new(&before, tab).refusing(message);
+            (status, before, panel)
+        }
+    })
 }
 
 pub async fn save_general(
@@ -132,13 +152,8 @@ pub async fn save_general(
         image,
         show_in_portal: form.fields.one("show_in_portal") == "on",
     };
-    let (status, app, panel) = match state.admin.change_details(&actor, &app.id.to_string(), change).await {
-        Ok(changed) => (StatusCode::OK, changed.clone(), Panel::new(&changed, "general").saying("Saved.")),
-        Err(e) => {
-            let (status, message) = refusal(e)?;
-            (status, app.clone(), Panel::new(&app, "general").refusing(message))
-        }
-    };
+    let outcome = state.admin.change_details(&actor, &app.id.to_string(), change).await;
+    let (status, app, panel) = after_save(app, outcome, "general")?;
     Ok(render(&state, &ctx, status, &session, |frame| GeneralTab { frame, panel, kind: kind_name(&app) }))
 }
 
@@ -171,12 +186,7 @@ pub async fn save_policy(
         fields.one("networks").lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
     let change =
         PolicyChange { require_mfa: Some(fields.one("require_mfa") == "on"), allowed_networks: Some(networks) };
-    let (status, shown) = match state.admin.set_policy(&actor, &app.id.to_string(), &change).await {
-        Ok(changed) => (StatusCode::OK, policy_tab(&changed, Panel::new(&changed, "policy").saying("Saved."))),
-        Err(e) => {
-            let (status, message) = refusal(e)?;
-            (status, policy_tab(&app, Panel::new(&app, "policy").refusing(message)))
-        }
-    };
-    Ok(render(&state, &ctx, status, &session, shown))
+    let outcome = state.admin.set_policy(&actor, &app.id.to_string(), &change).await;
+    let (status, app, panel) = after_save(app, outcome, "policy")?;
+    Ok(render(&state, &ctx, status, &session, policy_tab(&app, panel)))
 }

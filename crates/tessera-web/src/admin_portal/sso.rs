@@ -10,7 +10,7 @@ use tessera_admin::{AdminError, KeyOptions, MetadataProtocol};
 use tessera_core::app::{AttributeMapping, NAMEID_EMAIL, NAMEID_PERSISTENT, NAMEID_UNSPECIFIED, SettingsChange};
 use tessera_core::{AppKind, Application, UserAttribute, format_millis};
 
-use super::application::{kind_name, refusal};
+use super::application::{after_save, kind_name};
 use super::form::Fields;
 use super::pages::{Frame, Panel, Regenerate, SsoDetails, SsoSettings, SsoTab};
 use super::{administrator_or_gate, changing_or_gate, render};
@@ -132,13 +132,7 @@ pub async fn save_sso(
         Ok(change) => state.admin.change_settings(&actor, &app.id.to_string(), &change).await,
         Err(e) => Err(e),
     };
-    let (status, shown, panel) = match outcome {
-        Ok(changed) => (StatusCode::OK, changed.clone(), Panel::new(&changed, "sso").saying("Saved.")),
-        Err(e) => {
-            let (status, message) = refusal(e)?;
-            (status, app.clone(), Panel::new(&app, "sso").refusing(message))
-        }
-    };
+    let (status, shown, panel) = after_save(app, outcome, "sso")?;
     let sso = sso_details(&state, &shown).await?;
     Ok(render(&state, &ctx, status, &session, sso_tab(&shown, panel, sso)))
 }

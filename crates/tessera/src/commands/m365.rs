@@ -1,8 +1,6 @@
 //! `tessera m365`: federating a domain with a Microsoft 365 connector, as PowerShell to paste
 //! (`command`) or done through Microsoft Graph (`preflight`, `enable`, `show`, `disable`).
 
-use std::io::BufRead;
-
 use anyhow::{Context, bail};
 use serde_json::Value;
 use tessera_admin::{AdminService, CredentialInput, EnableRequest};
@@ -13,12 +11,6 @@ use super::Ctx;
 use crate::cli::{GraphArgs, M365Command, M365CredentialsCommand};
 use crate::output;
 
-fn read_secret_stdin() -> anyhow::Result<String> {
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("cannot read the client secret from standard input")?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_string())
-}
-
 /// The Graph session the options describe, or the stored credentials when they give none.
 async fn graph(ctx: &Ctx, admin: &AdminService, args: &GraphArgs) -> anyhow::Result<Graph> {
     let given = || args.client_id.as_deref().context("give --client-id (or TESSERA_M365_CLIENT_ID)");
@@ -26,7 +18,10 @@ async fn graph(ctx: &Ctx, admin: &AdminService, args: &GraphArgs) -> anyhow::Res
         let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         (args.tenant.clone(), Credential::certificate(given()?, &pem)?)
     } else if args.client_secret_stdin {
-        (args.tenant.clone(), Credential::secret(given()?, &read_secret_stdin()?)?)
+        (
+            args.tenant.clone(),
+            Credential::secret(given()?, &super::read_password_stdin().context("the client secret")?)?,
+        )
     } else if let Some(secret) = &args.client_secret {
         (args.tenant.clone(), Credential::secret(given()?, secret)?)
     } else if args.device_code {
@@ -227,7 +222,7 @@ async fn credentials(ctx: &Ctx, cmd: M365CredentialsCommand) -> anyhow::Result<(
                 Some(path) => CredentialInput::CertificatePem(
                     std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?,
                 ),
-                None => CredentialInput::Secret(read_secret_stdin()?),
+                None => CredentialInput::Secret(super::read_password_stdin().context("the client secret")?),
             };
             let stored = admin.m365_set_credentials(&ctx.actor, &tenant, &client_id, input).await?;
             if ctx.settings.json {
