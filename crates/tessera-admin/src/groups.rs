@@ -53,6 +53,22 @@ impl AdminService {
         Ok((group, members))
     }
 
+    /// Makes `apps` (ids or labels) exactly the applications granted to the group, all or
+    /// none. Returns how many were granted and revoked.
+    pub async fn set_group_apps(
+        &self,
+        actor: &Actor,
+        group: &str,
+        apps: &[&str],
+    ) -> Result<(usize, usize), AdminError> {
+        let group = self.store.find_group(group).await?;
+        let mut ids = Vec::with_capacity(apps.len());
+        for app in apps {
+            ids.push(self.store.find_app(app).await?.id);
+        }
+        Ok(self.store.set_group_apps(actor, group.id, &ids).await?)
+    }
+
     /// The applications granted to the group.
     pub async fn apps_of_group(&self, group: &str) -> Result<(Group, Vec<Application>), AdminError> {
         let group = self.store.find_group(group).await?;

@@ -23,13 +23,14 @@ use tessera_keys::{KeyError, KeyService};
 use tessera_protocols::ProtocolError;
 use tessera_store::{Store, StoreError};
 
+pub use admins::RoleRequest;
 pub use apps::{
     AppSpec, DetailsChange, ImageChange, KeyOptions, Metadata, MetadataProtocol, NewApp, PolicyChange, SpFields,
     entra_certificate,
 };
 pub use audit::AuditRequest;
 pub use m365::{CredentialInput, EnableRequest, StoredCredentials};
-pub use users::NewUserRequest;
+pub use users::{ImportReport, NewUserRequest, UserAccess};
 
 /// Where the admin service gets the key service: ready (the server), or opened on first use
 /// (a management command, so that only commands that make or use keys need the master key).

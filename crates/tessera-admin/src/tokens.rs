@@ -1,9 +1,10 @@
 //! Administrators' credentials: REST API tokens, and the first administrator.
 
 use tessera_auth::secret::{new_api_token, new_one_time_password, sha256_hex};
-use tessera_core::Actor;
+use tessera_core::{Actor, AdminRole, Authority};
 use tessera_store::ApiToken;
 
+use crate::admins::RoleRequest;
 use crate::{AdminError, AdminService, hash_password};
 
 /// The first administrator's name.
@@ -11,9 +12,15 @@ pub const INITIAL_ADMIN: &str = "admin";
 
 impl AdminService {
     /// A new API token: the record, and the secret (shown only now; stored only as a digest).
-    pub async fn create_api_token(&self, actor: &Actor, name: &str) -> Result<(ApiToken, String), AdminError> {
+    pub async fn create_api_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+        role: &RoleRequest,
+    ) -> Result<(ApiToken, String), AdminError> {
+        let apps = self.scope_apps(role).await?;
         let secret = new_api_token()?;
-        let token = self.store.create_api_token(actor, name, &sha256_hex(&secret)).await?;
+        let token = self.store.create_api_token(actor, name, &sha256_hex(&secret), role.role, &apps).await?;
         Ok((token, secret))
     }
 
@@ -26,10 +33,15 @@ impl AdminService {
         Ok(self.store.revoke_api_token(actor, token).await?)
     }
 
-    /// The actor a live API token acts as, or `None` for an unknown or revoked one.
-    pub async fn api_token_actor(&self, presented: &str) -> Result<Option<Actor>, AdminError> {
-        let token = self.store.find_api_token(&sha256_hex(presented)).await?;
-        Ok(token.map(|t| Actor::api_token(&t.name)))
+    /// The actor a live API token acts as and what it may reach, or `None` for an unknown or
+    /// revoked one.
+    pub async fn api_token_principal(&self, presented: &str) -> Result<Option<(Actor, Authority)>, AdminError> {
+        let Some(token) = self.store.find_api_token(&sha256_hex(presented)).await? else { return Ok(None) };
+        let apps = match token.role {
+            AdminRole::AppAdmin => self.store.api_token_apps(&token.id).await?,
+            _ => Vec::new(),
+        };
+        Ok(Some((Actor::api_token(&token.name), Authority { role: token.role, apps })))
     }
 
     /// On a store without administrators, creates the first one: its name and one-time

@@ -1,8 +1,9 @@
 //! Users: created (with the ImmutableID Entra matches them by), their password set, suspended
 //! and activated, their second factor reset, deleted.
 
-use tessera_core::{Actor, Group, NewUser, User, UserState};
-use tessera_store::{Page, PageRequest};
+use tessera_core::import::{ImportProblems, ImportRow, parse_users};
+use tessera_core::{Actor, Application, Group, NewUser, User, UserState};
+use tessera_store::{ImportOutcome, Page, PageRequest};
 
 use crate::{AdminError, AdminService, hash_password};
 
@@ -19,7 +20,51 @@ pub struct NewUserRequest {
     pub password: Option<String>,
 }
 
+/// A user with their groups and the applications those open.
+#[derive(Debug, Clone)]
+pub struct UserAccess {
+    pub user: User,
+    pub groups: Vec<Group>,
+    /// Each application, with the names of the user's groups granted to it.
+    pub apps: Vec<(Application, Vec<String>)>,
+}
+
+/// What an import did (or, as a preview, would do): the users read from the file, and what
+/// writing them means for the directory.
+#[derive(Debug, Clone)]
+pub struct ImportReport {
+    pub rows: Vec<ImportRow>,
+    pub outcome: ImportOutcome,
+}
+
 impl AdminService {
+    /// Imports a CSV of users (`tessera_core::import`): all of it, or with any problem in the
+    /// file or any clash with the directory, nothing; a `dry_run` checks everything and writes
+    /// nothing. The problems come back, by line, as one `Invalid` on `file`.
+    pub async fn import_users(&self, actor: &Actor, file: &[u8], dry_run: bool) -> Result<ImportReport, AdminError> {
+        let mut no_randomness = None;
+        let rows = parse_users(file, || {
+            // A fresh anchor for each row without one (16 random bytes, base64).
+            tessera_auth::secret::new_immutable_id().unwrap_or_else(|e| {
+                no_randomness = Some(e);
+                String::new()
+            })
+        });
+        if let Some(e) = no_randomness {
+            return Err(e.into());
+        }
+        let rows = rows.map_err(|problems| AdminError::invalid("file", problems.summary()))?;
+        let outcome = self.store.import_users(actor, &rows, dry_run).await?;
+        if !outcome.clashes.is_empty() {
+            let mut problems = ImportProblems::one(outcome.clashes[0].0, outcome.clashes[0].1.clone());
+            for (line, message) in &outcome.clashes[1..] {
+                problems.add(*line, message.clone());
+            }
+            return Err(AdminError::invalid("file", problems.summary()));
+        }
+        Ok(ImportReport { rows, outcome })
+    }
+
     pub async fn create_user(&self, actor: &Actor, request: NewUserRequest) -> Result<User, AdminError> {
         let generated = tessera_auth::secret::new_immutable_id()?;
         let mut new = NewUser::new(
@@ -70,6 +115,32 @@ impl AdminService {
         let user = self.store.find_user(user).await?;
         let removed = self.store.reset_mfa(actor, user.id).await?;
         Ok((user, removed))
+    }
+
+    /// Ends every session of the user at once ("sign out everywhere"): their next request
+    /// signs in again. The number of sessions ended.
+    pub async fn sign_out_user(&self, actor: &Actor, user: &str) -> Result<(User, u64), AdminError> {
+        let user = self.store.find_user(user).await?;
+        let ended = self.store.end_user_sessions(actor, user.id).await?;
+        Ok((user, ended))
+    }
+
+    /// The user, their groups, and each application a granted group of theirs opens, with
+    /// the groups that grant it (a suspended user still may use none).
+    pub async fn user_access(&self, user: &str) -> Result<UserAccess, AdminError> {
+        let user = self.store.find_user(user).await?;
+        let groups = self.store.groups_of_user(user.id).await?;
+        let mut apps: Vec<(Application, Vec<String>)> = Vec::new();
+        for group in &groups {
+            for app in self.store.apps_of_group(group.id).await? {
+                match apps.iter_mut().find(|(a, _)| a.id == app.id) {
+                    Some((_, via)) => via.push(group.name.clone()),
+                    None => apps.push((app, vec![group.name.clone()])),
+                }
+            }
+        }
+        apps.sort_by_key(|(app, _)| app.label.to_lowercase());
+        Ok(UserAccess { user, groups, apps })
     }
 
     pub async fn groups_of_user(&self, user: &str) -> Result<(User, Vec<Group>), AdminError> {

@@ -349,12 +349,16 @@ async fn metadata_and_the_federation_command_come_only_from_apps_that_have_them(
 #[tokio::test]
 async fn api_tokens_act_until_revoked_and_the_first_administrator_is_made_once() {
     let world = World::new().await;
-    let (token, secret) = world.admin.create_api_token(&world.actor, "robot").await.unwrap();
+    let (token, secret) =
+        world.admin.create_api_token(&world.actor, "robot", &tessera_admin::RoleRequest::default()).await.unwrap();
     assert!(secret.starts_with("tsr_"));
-    assert_eq!(world.admin.api_token_actor(&secret).await.unwrap(), Some(Actor::api_token("robot")));
-    assert_eq!(world.admin.api_token_actor("tsr_guess").await.unwrap(), None);
+    assert_eq!(
+        world.admin.api_token_principal(&secret).await.unwrap(),
+        Some((Actor::api_token("robot"), tessera_core::Authority::full()))
+    );
+    assert_eq!(world.admin.api_token_principal("tsr_guess").await.unwrap(), None);
     world.admin.revoke_api_token(&world.actor, &token.id).await.unwrap();
-    assert_eq!(world.admin.api_token_actor(&secret).await.unwrap(), None, "a revoked token acts no more");
+    assert_eq!(world.admin.api_token_principal(&secret).await.unwrap(), None, "a revoked token acts no more");
     assert!(world.admin.list_api_tokens().await.unwrap()[0].revoked_at.is_some());
 
     let (name, password) = world.admin.ensure_first_admin().await.unwrap().unwrap();

@@ -56,6 +56,8 @@ pub enum AuditAction {
     UserSetState,
     UserMfaEnroll,
     UserMfaReset,
+    /// Every session of a user ended by an administrator.
+    UserSignOut,
     UserNoticeAcknowledged,
     GroupCreate,
     GroupDelete,
@@ -78,6 +80,8 @@ pub enum AuditAction {
     AdminMfaFailure,
     AdminMfaEnroll,
     AdminMfaReset,
+    /// An administrator's role or applications changed.
+    AdminRoleSet,
     /// A domain federated (or its configuration changed) through Microsoft Graph.
     M365Enable,
     /// A domain returned to Managed through Microsoft Graph.
@@ -115,13 +119,14 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 55] = [
+    pub const ALL: [AuditAction; 57] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
         AuditAction::UserSetState,
         AuditAction::UserMfaEnroll,
         AuditAction::UserMfaReset,
+        AuditAction::UserSignOut,
         AuditAction::UserNoticeAcknowledged,
         AuditAction::GroupCreate,
         AuditAction::GroupDelete,
@@ -144,6 +149,7 @@ impl AuditAction {
         AuditAction::AdminMfaFailure,
         AuditAction::AdminMfaEnroll,
         AuditAction::AdminMfaReset,
+        AuditAction::AdminRoleSet,
         AuditAction::M365Enable,
         AuditAction::M365Disable,
         AuditAction::M365CredentialsSet,
@@ -182,6 +188,7 @@ impl AuditAction {
             AuditAction::UserSetState => "user.set_state",
             AuditAction::UserMfaEnroll => "user.mfa_enroll",
             AuditAction::UserMfaReset => "user.mfa_reset",
+            AuditAction::UserSignOut => "user.sign_out",
             AuditAction::UserNoticeAcknowledged => "user.notice_acknowledged",
             AuditAction::GroupCreate => "group.create",
             AuditAction::GroupDelete => "group.delete",
@@ -204,6 +211,7 @@ impl AuditAction {
             AuditAction::AdminMfaFailure => "admin.mfa_failure",
             AuditAction::AdminMfaEnroll => "admin.mfa_enroll",
             AuditAction::AdminMfaReset => "admin.mfa_reset",
+            AuditAction::AdminRoleSet => "admin.role_set",
             AuditAction::M365Enable => "m365.enable",
             AuditAction::M365Disable => "m365.disable",
             AuditAction::M365CredentialsSet => "m365.credentials_set",

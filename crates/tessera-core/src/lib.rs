@@ -10,7 +10,9 @@ mod clock;
 pub mod directory;
 mod error;
 pub mod ids;
+pub mod import;
 pub mod policy;
+pub mod roles;
 pub mod validate;
 
 pub use access::{AccessDecision, DenyReason, evaluate_access};
@@ -23,6 +25,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use directory::{Group, NewGroup, NewUser, User, UserState};
 pub use error::CoreError;
 pub use ids::{AppId, GroupId, UserId};
+pub use roles::{Access, AdminRole, Area, Authority, Object, Refusal};
 
 /// Milliseconds since the Unix epoch, the one time unit the store persists.
 pub type UnixMillis = i64;

@@ -46,6 +46,10 @@ pub(crate) fn parse_id<T: FromStr>(text: &str) -> Result<T, StoreError> {
     text.parse().map_err(|_| StoreError::Corrupt(format!("bad id {text:?}")))
 }
 
+pub(crate) fn parse_role(text: &str) -> Result<tessera_core::AdminRole, StoreError> {
+    text.parse().map_err(|_| StoreError::Corrupt(format!("bad role {text:?}")))
+}
+
 pub(crate) fn parse_kind(config: &str) -> Result<AppKind, StoreError> {
     serde_json::from_str(config).map_err(|e| StoreError::Corrupt(format!("app config: {e}")))
 }
@@ -79,8 +83,11 @@ pub(crate) fn image_fingerprint(image: Option<&str>) -> Option<String> {
 }
 
 /// One administrator by id or name: an id wins over a name that happens to equal it.
-pub(crate) const ADMIN_BY_KEY: &str = "SELECT id, username, password_hash, must_change_password, created_at FROM admins \
+pub(crate) const ADMIN_BY_KEY: &str = "SELECT id, username, password_hash, must_change_password, role, created_at FROM admins \
      WHERE id = $1 OR lower(username) = lower($1) ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1";
+
+pub(crate) const INSERT_ADMIN_APP: &str = "INSERT INTO admin_apps (admin_id, app_id) VALUES ($1, $2)";
+pub(crate) const INSERT_TOKEN_APP: &str = "INSERT INTO api_token_apps (token_id, app_id) VALUES ($1, $2)";
 
 macro_rules! app_columns {
     () => {
@@ -108,11 +115,11 @@ macro_rules! impl_sql_store {
         use serde_json::json;
         use sqlx::Row as _;
         use tessera_core::{
-            AccessDecision, Actor, AppId, Application, AuditAction, AuditEvent, Group, GroupId, NewApplication, NewAuditEvent,
+            AccessDecision, Actor, AdminRole, AppId, Application, AuditAction, AuditEvent, Group, GroupId, NewApplication, NewAuditEvent,
             NewGroup, NewUser, User, UserId, UserState, evaluate_access,
         };
 
-        use crate::sql::{map_unique, next_cursor, parse_id, parse_kind};
+        use crate::sql::{map_unique, next_cursor, parse_id, parse_kind, parse_role};
         use crate::traits::{
             AdminSession, AdminSignInStore, AdminStore, Administrator, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, KeySlot, KeyStore, Location,
             LockoutCounter, LockoutStore, MfaStore, NewSigningKey, Page, PageRequest, ParkedRequest, ParkingStore, ReplayStore,
@@ -391,6 +398,7 @@ macro_rules! impl_sql_store {
                     username: row.try_get("username")?,
                     password_hash: row.try_get("password_hash")?,
                     must_change_password: row.try_get("must_change_password")?,
+                    role: parse_role(&row.try_get::<String, _>("role")?)?,
                     created_at: row.try_get("created_at")?,
                 })
             }
@@ -401,7 +409,38 @@ macro_rules! impl_sql_store {
                     name: row.try_get("name")?,
                     created_at: row.try_get("created_at")?,
                     revoked_at: row.try_get("revoked_at")?,
+                    role: parse_role(&row.try_get::<String, _>("role")?)?,
                 })
+            }
+
+            /// An application administrator's applications, written by `insert` (into
+            /// `admin_apps` or `api_token_apps`); other roles keep none. An application that is
+            /// not there is `NotFound`. Returns the ids written, for the audit record.
+            async fn put_scope(
+                tx: &mut Tx,
+                insert: &'static str,
+                principal: &str,
+                role: AdminRole,
+                apps: &[AppId],
+            ) -> Result<Vec<String>, StoreError> {
+                if role != AdminRole::AppAdmin {
+                    return Ok(Vec::new());
+                }
+                let mut written: Vec<String> = apps.iter().map(ToString::to_string).collect();
+                written.sort();
+                written.dedup();
+                for app in &written {
+                    let exists: i64 = sqlx::query("SELECT COUNT(*) FROM apps WHERE id = $1")
+                        .bind(app)
+                        .fetch_one(&mut **tx)
+                        .await?
+                        .try_get(0)?;
+                    if exists == 0 {
+                        return Err(StoreError::not_found("application", app));
+                    }
+                    sqlx::query(insert).bind(principal).bind(app).execute(&mut **tx).await?;
+                }
+                Ok(written)
             }
         }
 
@@ -463,6 +502,111 @@ macro_rules! impl_sql_store {
                 Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserCreate, "user", id, summary)).await?;
                 self.commit(tx).await?;
                 Ok(created)
+            }
+
+            async fn import_users(&self, actor: &Actor, rows: &[tessera_core::import::ImportRow], dry_run: bool) -> Result<crate::traits::ImportOutcome, StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let mut outcome = crate::traits::ImportOutcome::default();
+                for row in rows {
+                    let user = &row.user;
+                    let taken = sqlx::query(
+                        "SELECT email, immutable_id = $3 AS anchor FROM users WHERE lower(email) IN (lower($1), lower($2)) \
+                         OR lower(upn) IN (lower($1), lower($2)) OR immutable_id = $3 LIMIT 1",
+                    )
+                    .bind(&user.email)
+                    .bind(&user.upn)
+                    .bind(&user.immutable_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(taken) = taken {
+                        let other: String = taken.try_get(0)?;
+                        let message = match taken.try_get::<bool, _>(1)? {
+                            true => format!("immutable ID {} is already user {other}'s", user.immutable_id),
+                            false => format!("{} or {} is already used by user {other}", user.email, user.upn),
+                        };
+                        outcome.clashes.push((row.line, message));
+                    }
+                }
+                // Each group once, in the order the file first names it.
+                let mut groups: Vec<(String, Option<String>)> = Vec::new();
+                for name in rows.iter().flat_map(|r| r.groups.iter()) {
+                    if groups.iter().any(|(g, _)| g.eq_ignore_ascii_case(name)) {
+                        continue;
+                    }
+                    let found = sqlx::query("SELECT id FROM user_groups WHERE lower(name) = lower($1)")
+                        .bind(name)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let id = found.map(|row| row.try_get::<String, _>(0)).transpose()?;
+                    if id.is_none() {
+                        outcome.new_groups.push(name.clone());
+                    }
+                    groups.push((name.clone(), id));
+                }
+                outcome.users = rows.len();
+                outcome.memberships = rows.iter().map(|r| r.groups.len()).sum();
+                if dry_run || !outcome.clashes.is_empty() {
+                    return Ok(outcome);
+                }
+                for (name, id) in &mut groups {
+                    if id.is_some() {
+                        continue;
+                    }
+                    let group = GroupId::new();
+                    let new = tessera_core::NewGroup::new(name, None)?;
+                    sqlx::query("INSERT INTO user_groups (id, name, description, created_at) VALUES ($1, $2, $3, $4)")
+                        .bind(group.to_string())
+                        .bind(&new.name)
+                        .bind(&new.description)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                    let summary = json!({"name": new.name, "description": new.description, "import": true});
+                    Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::GroupCreate, "group", group, summary)).await?;
+                    *id = Some(group.to_string());
+                }
+                for row in rows {
+                    let user = &row.user;
+                    let id = UserId::new();
+                    sqlx::query(
+                        "INSERT INTO users (id, email, upn, first_name, last_name, immutable_id, state, password_hash, \
+                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $8)",
+                    )
+                    .bind(id.to_string())
+                    .bind(&user.email)
+                    .bind(&user.upn)
+                    .bind(&user.first_name)
+                    .bind(&user.last_name)
+                    .bind(&user.immutable_id)
+                    .bind(&user.password_hash)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| map_unique(e, &[("users_", "email", format!("line {}: {} clashes with a user created meanwhile", row.line, user.email))]))?;
+                    let summary = json!({
+                        "email": user.email, "upn": user.upn, "first_name": user.first_name,
+                        "last_name": user.last_name, "immutable_id": user.immutable_id,
+                        "password_set": user.password_hash.is_some(), "import": true,
+                    });
+                    Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserCreate, "user", id, summary)).await?;
+                    for name in &row.groups {
+                        let Some((_, Some(group))) = groups.iter().find(|(g, _)| g.eq_ignore_ascii_case(name)) else {
+                            continue;
+                        };
+                        sqlx::query("INSERT INTO memberships (group_id, user_id, created_at) VALUES ($1, $2, $3)")
+                            .bind(group)
+                            .bind(id.to_string())
+                            .bind(at)
+                            .execute(&mut *tx)
+                            .await?;
+                        let event = NewAuditEvent::new(AuditAction::GroupAddMember, "group", group.as_str(), json!({"user_id": id.to_string()}));
+                        Self::append_audit(&mut tx, actor, at, event).await?;
+                    }
+                }
+                self.commit(tx).await?;
+                outcome.written = true;
+                Ok(outcome)
             }
 
             async fn find_user(&self, key: &str) -> Result<User, StoreError> {
@@ -1051,6 +1195,50 @@ macro_rules! impl_sql_store {
                 Ok((granted, revoked))
             }
 
+            async fn set_group_apps(&self, actor: &Actor, group: GroupId, apps: &[AppId]) -> Result<(usize, usize), StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let exists = sqlx::query("SELECT id FROM user_groups WHERE id = $1").bind(group.to_string()).fetch_optional(&mut *tx).await?;
+                if exists.is_none() {
+                    return Err(StoreError::not_found("group", group.to_string()));
+                }
+                let wanted: std::collections::BTreeSet<String> = apps.iter().map(ToString::to_string).collect();
+                for app in &wanted {
+                    let found = sqlx::query("SELECT id FROM apps WHERE id = $1").bind(app).fetch_optional(&mut *tx).await?;
+                    if found.is_none() {
+                        return Err(StoreError::not_found("application", app.clone()));
+                    }
+                }
+                let rows = sqlx::query("SELECT app_id FROM grants WHERE group_id = $1").bind(group.to_string()).fetch_all(&mut *tx).await?;
+                let held: std::collections::BTreeSet<String> =
+                    rows.iter().map(|r| r.try_get::<String, _>("app_id")).collect::<Result<_, _>>()?;
+                let (mut granted, mut revoked) = (0, 0);
+                // Audited as the application's grant, as from its own side.
+                for app in wanted.difference(&held) {
+                    sqlx::query("INSERT INTO grants (app_id, group_id, created_at) VALUES ($1, $2, $3)")
+                        .bind(app)
+                        .bind(group.to_string())
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                    let event = NewAuditEvent::new(AuditAction::AppGrant, "app", app, json!({"group_id": group.to_string()}));
+                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    granted += 1;
+                }
+                for app in held.difference(&wanted) {
+                    sqlx::query("DELETE FROM grants WHERE app_id = $1 AND group_id = $2")
+                        .bind(app)
+                        .bind(group.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                    let event = NewAuditEvent::new(AuditAction::AppRevoke, "app", app, json!({"group_id": group.to_string()}));
+                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    revoked += 1;
+                }
+                self.commit(tx).await?;
+                Ok((granted, revoked))
+            }
+
             async fn granted_groups(&self, app: AppId) -> Result<Vec<Group>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT id, name, description, created_at FROM user_groups \
@@ -1233,6 +1421,20 @@ macro_rules! impl_sql_store {
                 sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.writer).await?;
                 self.cache.invalidate();
                 Ok(())
+            }
+
+            async fn end_user_sessions(&self, actor: &Actor, user: UserId) -> Result<u64, StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user.to_string())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let event = NewAuditEvent::new(AuditAction::UserSignOut, "user", user, json!({"sessions": ended}));
+                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.commit(tx).await?;
+                Ok(ended)
             }
 
             async fn acknowledge_notice(&self, actor: &Actor, user: UserId, now: i64) -> Result<(), StoreError> {
@@ -1627,31 +1829,49 @@ macro_rules! impl_sql_store {
 
         #[async_trait]
         impl AdminStore for $store {
-            async fn create_api_token(&self, actor: &Actor, name: &str, token_hash: &str) -> Result<ApiToken, StoreError> {
+            async fn create_api_token(
+                &self,
+                actor: &Actor,
+                name: &str,
+                token_hash: &str,
+                role: AdminRole,
+                apps: &[AppId],
+            ) -> Result<ApiToken, StoreError> {
                 let name = tessera_core::validate::label("name", name)?;
                 let id = uuid::Uuid::now_v7().to_string();
                 let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let row = sqlx::query(
-                    "INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) \
-                     RETURNING id, name, created_at, revoked_at",
+                    "INSERT INTO api_tokens (id, name, token_hash, created_at, role) VALUES ($1, $2, $3, $4, $5) \
+                     RETURNING id, name, created_at, revoked_at, role",
                 )
                 .bind(&id)
                 .bind(&name)
                 .bind(token_hash)
                 .bind(at)
+                .bind(role.as_str())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| map_unique(e, &[("api_tokens_live_name_key", "name", format!("a live API token named {name:?} exists already"))]))?;
                 let token = Self::token_from_row(&row)?;
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::ApiTokenCreate, "api_token", &id, json!({"name": name}))).await?;
+                let apps = Self::put_scope(&mut tx, crate::sql::INSERT_TOKEN_APP, &id, role, apps).await?;
+                let event = json!({"name": name, "role": role.as_str(), "apps": apps});
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::ApiTokenCreate, "api_token", &id, event)).await?;
                 self.commit(tx).await?;
                 Ok(token)
             }
 
+            async fn api_token_apps(&self, token_id: &str) -> Result<Vec<AppId>, StoreError> {
+                let rows = sqlx::query("SELECT app_id FROM api_token_apps WHERE token_id = $1 ORDER BY app_id")
+                    .bind(token_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(|row| parse_id(&row.try_get::<String, _>(0)?)).collect()
+            }
+
             async fn find_api_token(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError> {
                 let row = sqlx::query(
-                    "SELECT id, name, created_at, revoked_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+                    "SELECT id, name, created_at, revoked_at, role FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
                 )
                 .bind(token_hash)
                 .fetch_optional(&self.pool)
@@ -1660,7 +1880,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
-                let rows = sqlx::query("SELECT id, name, created_at, revoked_at FROM api_tokens ORDER BY id")
+                let rows = sqlx::query("SELECT id, name, created_at, revoked_at, role FROM api_tokens ORDER BY id")
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map(Self::token_from_row).collect()
@@ -1671,7 +1891,7 @@ macro_rules! impl_sql_store {
                 let mut tx = self.write_tx().await?;
                 let row = sqlx::query(
                     "UPDATE api_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND (id = $2 OR lower(name) = lower($2)) \
-                     RETURNING id, name, created_at, revoked_at",
+                     RETURNING id, name, created_at, revoked_at, role",
                 )
                 .bind(at)
                 .bind(key.trim())
@@ -1715,28 +1935,97 @@ macro_rules! impl_sql_store {
                 Ok(true)
             }
 
-            async fn create_admin(&self, actor: &Actor, username: &str, password_hash: &str) -> Result<Administrator, StoreError> {
+            async fn create_admin(
+                &self,
+                actor: &Actor,
+                username: &str,
+                password_hash: &str,
+                role: AdminRole,
+                apps: &[AppId],
+            ) -> Result<Administrator, StoreError> {
                 let username = tessera_core::validate::label("username", username)?;
                 let id = uuid::Uuid::now_v7().to_string();
                 let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let row = sqlx::query(
-                    "INSERT INTO admins (id, username, password_hash, must_change_password, created_at) \
-                     VALUES ($1, $2, $3, $4, $5) RETURNING id, username, password_hash, must_change_password, created_at",
+                    "INSERT INTO admins (id, username, password_hash, must_change_password, created_at, role) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, username, password_hash, must_change_password, role, created_at",
                 )
                 .bind(&id)
                 .bind(&username)
                 .bind(password_hash)
                 .bind(false)
                 .bind(at)
+                .bind(role.as_str())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| map_unique(e, &[("admins_username_key", "username", format!("an administrator named {username:?} exists already"))]))?;
                 let admin = Self::admin_from_row(&row)?;
-                let event = NewAuditEvent::new(AuditAction::AdminCreate, "admin", &id, json!({"username": username}));
+                let apps = Self::put_scope(&mut tx, crate::sql::INSERT_ADMIN_APP, &id, role, apps).await?;
+                let event = NewAuditEvent::new(
+                    AuditAction::AdminCreate,
+                    "admin",
+                    &id,
+                    json!({"username": username, "role": role.as_str(), "apps": apps}),
+                );
                 Self::append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(admin)
+            }
+
+            async fn set_admin_role(
+                &self,
+                actor: &Actor,
+                key: &str,
+                role: AdminRole,
+                apps: &[AppId],
+            ) -> Result<Administrator, StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                // As for deletes: two demotions at once must not both count the other.
+                if $backend == "postgres" {
+                    sqlx::query("LOCK TABLE admins IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+                }
+                let found = sqlx::query(crate::sql::ADMIN_BY_KEY).bind(key.trim()).fetch_optional(&mut *tx).await?;
+                let found = found.as_ref().map(Self::admin_from_row).transpose()?.ok_or_else(|| StoreError::not_found("administrator", key))?;
+                let row = sqlx::query(
+                    "UPDATE admins SET role = $1 WHERE id = $2 \
+                     AND ($1 = 'admin' OR role <> 'admin' OR (SELECT COUNT(*) FROM admins WHERE role = 'admin') > 1) \
+                     RETURNING id, username, password_hash, must_change_password, role, created_at",
+                )
+                .bind(role.as_str())
+                .bind(&found.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else {
+                    return Err(StoreError::Conflict {
+                        field: "role",
+                        message: format!(
+                            "{:?} is the last full administrator; make another one an admin first",
+                            found.username
+                        ),
+                    });
+                };
+                let admin = Self::admin_from_row(&row)?;
+                sqlx::query("DELETE FROM admin_apps WHERE admin_id = $1").bind(&admin.id).execute(&mut *tx).await?;
+                let apps = Self::put_scope(&mut tx, crate::sql::INSERT_ADMIN_APP, &admin.id, role, apps).await?;
+                let event = NewAuditEvent::new(
+                    AuditAction::AdminRoleSet,
+                    "admin",
+                    &admin.id,
+                    json!({"username": admin.username, "from": found.role.as_str(), "role": role.as_str(), "apps": apps}),
+                );
+                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.commit(tx).await?;
+                Ok(admin)
+            }
+
+            async fn admin_apps(&self, admin_id: &str) -> Result<Vec<AppId>, StoreError> {
+                let rows = sqlx::query("SELECT app_id FROM admin_apps WHERE admin_id = $1 ORDER BY app_id")
+                    .bind(admin_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(|row| parse_id(&row.try_get::<String, _>(0)?)).collect()
             }
 
             async fn find_admin(&self, key: &str) -> Result<Administrator, StoreError> {
@@ -1750,7 +2039,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn list_admins(&self) -> Result<Vec<Administrator>, StoreError> {
-                let rows = sqlx::query("SELECT id, username, password_hash, must_change_password, created_at FROM admins ORDER BY id")
+                let rows = sqlx::query("SELECT id, username, password_hash, must_change_password, role, created_at FROM admins ORDER BY id")
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map(Self::admin_from_row).collect()
@@ -1769,7 +2058,7 @@ macro_rules! impl_sql_store {
                 let found = found.as_ref().map(Self::admin_from_row).transpose()?.ok_or_else(|| StoreError::not_found("administrator", key))?;
                 let row = sqlx::query(
                     "UPDATE admins SET password_hash = $1, must_change_password = $2 WHERE id = $3 \
-                     RETURNING id, username, password_hash, must_change_password, created_at",
+                     RETURNING id, username, password_hash, must_change_password, role, created_at",
                 )
                 .bind(password_hash)
                 .bind(must_change)
@@ -1802,14 +2091,20 @@ macro_rules! impl_sql_store {
                 .await?;
                 let admin = row.as_ref().map(Self::admin_from_row).transpose()?.ok_or_else(|| StoreError::not_found("administrator", key))?;
                 // In the same transaction as the count: two deletes at once cannot both pass it.
-                let deleted = sqlx::query("DELETE FROM admins WHERE id = $1 AND (SELECT COUNT(*) FROM admins) > 1")
+                let deleted = sqlx::query(
+                    "DELETE FROM admins WHERE id = $1 \
+                     AND (role <> 'admin' OR (SELECT COUNT(*) FROM admins WHERE role = 'admin') > 1)",
+                )
                     .bind(&admin.id)
                     .execute(&mut *tx)
                     .await?;
                 if deleted.rows_affected() == 0 {
                     return Err(StoreError::Conflict {
                         field: "username",
-                        message: format!("{:?} is the last administrator; add another before deleting it", admin.username),
+                        message: format!(
+                            "{:?} is the last full administrator; make another one an admin before deleting it",
+                            admin.username
+                        ),
                     });
                 }
                 let event = NewAuditEvent::new(AuditAction::AdminDelete, "admin", &admin.id, json!({"username": admin.username}));
@@ -1851,7 +2146,7 @@ macro_rules! impl_sql_store {
 
             async fn admin_session(&self, id_hash: &str) -> Result<Option<AdminSession>, StoreError> {
                 let row = sqlx::query(
-                    "SELECT a.id, a.username, a.password_hash, a.must_change_password, a.created_at, \
+                    "SELECT a.id, a.username, a.password_hash, a.must_change_password, a.role, a.created_at, \
                      s.created_at AS session_created_at, s.last_seen_at, s.complete \
                      FROM admin_sessions s JOIN admins a ON a.id = s.admin_id WHERE s.id_hash = $1",
                 )

@@ -3,10 +3,11 @@
 
 use async_trait::async_trait;
 use serde::Serialize;
+use tessera_core::import::ImportRow;
 use tessera_core::policy::{AccessPolicy, AuthnContext};
 use tessera_core::{
-    AccessDecision, Actor, AppId, Application, AuditEvent, Group, GroupId, NewApplication, NewAuditEvent, NewGroup,
-    NewUser, UnixMillis, User, UserId, UserState,
+    AccessDecision, Actor, AdminRole, AppId, Application, AuditEvent, Group, GroupId, NewApplication, NewAuditEvent,
+    NewGroup, NewUser, UnixMillis, User, UserId, UserState,
 };
 
 use crate::StoreError;
@@ -44,10 +45,23 @@ pub struct ApiToken {
     pub name: String,
     pub created_at: UnixMillis,
     pub revoked_at: Option<UnixMillis>,
+    /// What the token may do; an application administrator's applications are read apart.
+    pub role: AdminRole,
 }
 
-/// An administrator of the admin portal and the REST API. The password hash is for the
-/// sign-in check only; views leave it out.
+/// What an import did, or (on a dry run, or with clashes) would do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportOutcome {
+    /// Rows that clash with the directory, by line; when any, nothing was written.
+    pub clashes: Vec<(usize, String)>,
+    pub users: usize,
+    /// Groups named in the file that did not exist (created unless this is a preview).
+    pub new_groups: Vec<String>,
+    pub memberships: usize,
+    /// Whether anything was written.
+    pub written: bool,
+}
+
 /// What the User Portal shows of an application, as saved on its General tab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppDetails<'a> {
@@ -58,6 +72,8 @@ pub struct AppDetails<'a> {
     pub show_in_portal: bool,
 }
 
+/// An administrator of the admin portal and the REST API. The password hash is for the
+/// sign-in check only; views leave it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Administrator {
     pub id: String,
@@ -65,6 +81,8 @@ pub struct Administrator {
     pub password_hash: String,
     /// The one-time password of the first start: it must be changed at its first use.
     pub must_change_password: bool,
+    /// What they may do; an application administrator's applications are read apart.
+    pub role: AdminRole,
     pub created_at: UnixMillis,
 }
 
@@ -78,6 +96,11 @@ pub struct AuditQuery {
 #[async_trait]
 pub trait UserStore: Send + Sync {
     async fn create_user(&self, actor: &Actor, user: NewUser) -> Result<User, StoreError>;
+    /// Creates every user of an import, the groups they name that do not exist yet, and their
+    /// memberships, in one transaction; or, when any row clashes with the directory (an email,
+    /// UPN or ImmutableID in use), or on a `dry_run`, nothing. Every clash is reported by line.
+    async fn import_users(&self, actor: &Actor, rows: &[ImportRow], dry_run: bool)
+    -> Result<ImportOutcome, StoreError>;
     /// By id, email or UPN (case-insensitive).
     async fn find_user(&self, key: &str) -> Result<User, StoreError>;
     async fn list_users(&self, page: &PageRequest) -> Result<Page<User>, StoreError>;
@@ -144,6 +167,10 @@ pub trait AppStore: Send + Sync {
     /// revoke audited, all or none. Returns how many were granted and revoked; a group that
     /// does not exist is `NotFound`.
     async fn set_grants(&self, actor: &Actor, app: AppId, groups: &[GroupId]) -> Result<(usize, usize), StoreError>;
+    /// The same from the group's side: makes `apps` exactly the applications granted to the
+    /// group, in one transaction, all or none.
+    async fn set_group_apps(&self, actor: &Actor, group: GroupId, apps: &[AppId])
+    -> Result<(usize, usize), StoreError>;
     async fn granted_groups(&self, app: AppId) -> Result<Vec<Group>, StoreError>;
     async fn apps_of_group(&self, group: GroupId) -> Result<Vec<Application>, StoreError>;
     /// The apps granted to any group the user is in (whatever the user's state).
@@ -285,6 +312,9 @@ pub trait SessionStore: Send + Sync {
     /// Replaces a session by a new one under a new id, atomically (no fixation).
     async fn rotate_session(&self, old_id_hash: &str, new: &Session) -> Result<(), StoreError>;
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+    /// Ends every session of the user (an administrator's "sign out everywhere"), with its
+    /// audit record; the number ended.
+    async fn end_user_sessions(&self, actor: &Actor, user: UserId) -> Result<u64, StoreError>;
     /// Records the password-update notice as acknowledged, with its audit event.
     async fn acknowledge_notice(&self, actor: &Actor, user: UserId, now: UnixMillis) -> Result<(), StoreError>;
 }
@@ -389,7 +419,17 @@ pub trait AuditStore: Send + Sync {
 
 #[async_trait]
 pub trait AdminStore: Send + Sync {
-    async fn create_api_token(&self, actor: &Actor, name: &str, token_hash: &str) -> Result<ApiToken, StoreError>;
+    /// A token with its role, and for an application administrator's role, its applications.
+    async fn create_api_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+        token_hash: &str,
+        role: AdminRole,
+        apps: &[AppId],
+    ) -> Result<ApiToken, StoreError>;
+    /// The applications an application administrator's token reaches.
+    async fn api_token_apps(&self, token_id: &str) -> Result<Vec<AppId>, StoreError>;
     /// The live (not revoked) token with this hash.
     async fn find_api_token(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError>;
     async fn list_api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
@@ -404,7 +444,21 @@ pub trait AdminStore: Send + Sync {
         actor: &Actor,
         username: &str,
         password_hash: &str,
+        role: AdminRole,
+        apps: &[AppId],
     ) -> Result<Administrator, StoreError>;
+    /// Gives an administrator a role (and an application administrator their applications,
+    /// replacing the earlier ones), in one transaction. The last full administrator keeps
+    /// their role (a conflict): the deployment must keep someone who can administer it.
+    async fn set_admin_role(
+        &self,
+        actor: &Actor,
+        key: &str,
+        role: AdminRole,
+        apps: &[AppId],
+    ) -> Result<Administrator, StoreError>;
+    /// The applications an application administrator reaches.
+    async fn admin_apps(&self, admin_id: &str) -> Result<Vec<AppId>, StoreError>;
     /// By id or name (any letter case).
     async fn find_admin(&self, key: &str) -> Result<Administrator, StoreError>;
     /// Oldest first.
@@ -416,8 +470,7 @@ pub trait AdminStore: Send + Sync {
         password_hash: &str,
         must_change: bool,
     ) -> Result<Administrator, StoreError>;
-    /// Deletes an administrator, never the last one (a conflict): the deployment must keep
-    /// someone who can administer it.
+    /// Deletes an administrator, never the last full administrator (a conflict).
     async fn delete_admin(&self, actor: &Actor, key: &str) -> Result<Administrator, StoreError>;
 }
 

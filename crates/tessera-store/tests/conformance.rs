@@ -9,7 +9,8 @@ use sqlx::Connection;
 use tessera_core::app::{AppKind, M365Config};
 use tessera_core::policy::{AccessPolicy, AuthnContext, Factor};
 use tessera_core::{
-    AccessDecision, Actor, AppId, AuditAction, DenyReason, NewApplication, NewAuditEvent, NewGroup, NewUser, UserState,
+    AccessDecision, Actor, AdminRole, AppId, AuditAction, DenyReason, NewApplication, NewAuditEvent, NewGroup, NewUser,
+    UserState,
 };
 use tessera_store::test_support::ThrowawayPg;
 use tessera_store::{
@@ -92,8 +93,10 @@ macro_rules! conformance {
 conformance!(
     administrators_round_trip_and_the_last_one_stays,
     concurrent_deletes_never_remove_the_last_administrator,
+    roles_scope_applications_and_the_last_full_administrator_keeps_the_role,
     admin_sessions_end_with_their_administrator_and_attempts_are_counted,
     users_round_trip_and_lookup,
+    an_import_writes_every_row_or_none,
     users_paginate_in_creation_order,
     duplicate_email_upn_or_immutable_id_writes_nothing,
     concurrent_creates_of_one_email_exactly_one_wins,
@@ -222,16 +225,19 @@ async fn administrators_round_trip_and_the_last_one_stays(store: Arc<dyn Store>,
     assert!(store.create_initial_admin("admin", "$argon2id$first").await.unwrap());
     let first = store.find_admin("ADMIN").await.unwrap();
     assert!(first.must_change_password);
-    let erin = store.create_admin(&actor(), "Erin", "$argon2id$erin").await.unwrap();
+    let erin = store.create_admin(&actor(), "Erin", "$argon2id$erin", AdminRole::Admin, &[]).await.unwrap();
     assert!(!erin.must_change_password, "a password set by add is the admin's own");
     let audit_before = store.list_audit(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap().len();
     for taken in ["erin", " ERIN ", "admin"] {
         assert!(matches!(
-            store.create_admin(&actor(), taken, "$argon2id$x").await,
+            store.create_admin(&actor(), taken, "$argon2id$x", AdminRole::Admin, &[]).await,
             Err(StoreError::Conflict { field: "username", .. })
         ));
     }
-    assert!(matches!(store.create_admin(&actor(), "", "$argon2id$x").await, Err(StoreError::Invalid(_))));
+    assert!(matches!(
+        store.create_admin(&actor(), "", "$argon2id$x", AdminRole::Admin, &[]).await,
+        Err(StoreError::Invalid(_))
+    ));
     assert!(matches!(store.find_admin("nobody").await, Err(StoreError::NotFound { .. })));
     assert!(matches!(store.set_admin_password(&actor(), "nobody", "h", false).await, Err(StoreError::NotFound { .. })));
     let audit_after = store.list_audit(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap().len();
@@ -259,7 +265,7 @@ async fn administrators_round_trip_and_the_last_one_stays(store: Arc<dyn Store>,
     assert_eq!(actions, ["admin.create", "admin.create", "admin.password_set", "admin.delete"]);
 
     // A name that is another administrator's id names that administrator by id, never both.
-    let mimic = store.create_admin(&actor(), &erin.id, "$argon2id$mimic").await.unwrap();
+    let mimic = store.create_admin(&actor(), &erin.id, "$argon2id$mimic", AdminRole::Admin, &[]).await.unwrap();
     assert_eq!(store.find_admin(&erin.id).await.unwrap().username, "Erin");
     store.set_admin_password(&actor(), &erin.id, "$argon2id$erin2", false).await.unwrap();
     assert_eq!(store.find_admin(&mimic.id).await.unwrap().password_hash, "$argon2id$mimic", "only one changed");
@@ -267,11 +273,130 @@ async fn administrators_round_trip_and_the_last_one_stays(store: Arc<dyn Store>,
     assert_eq!(store.find_admin(&mimic.id).await.unwrap().username, erin.id);
 }
 
+async fn roles_scope_applications_and_the_last_full_administrator_keeps_the_role(store: Arc<dyn Store>, _raw: Raw) {
+    let (contoso, fabrikam) = (
+        store.create_app(&actor(), m365("contoso.com", "Contoso 365"), None).await.unwrap(),
+        store.create_app(&actor(), m365("fabrikam.com", "Fabrikam 365"), None).await.unwrap(),
+    );
+    let boss = store.create_admin(&actor(), "boss", "$argon2id$x", AdminRole::Admin, &[]).await.unwrap();
+    let ann = store
+        .create_admin(&actor(), "ann", "$argon2id$x", AdminRole::AppAdmin, &[contoso.id, contoso.id])
+        .await
+        .unwrap();
+    assert_eq!(ann.role, AdminRole::AppAdmin);
+    assert_eq!(store.admin_apps(&ann.id).await.unwrap(), [contoso.id]);
+    let audit = |store: Arc<dyn Store>| async move {
+        store.list_audit(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap().len()
+    };
+    let before = audit(store.clone()).await;
+    // An application that is not there: nothing is written, the administrator neither.
+    assert!(matches!(
+        store.create_admin(&actor(), "ghost", "$argon2id$x", AdminRole::AppAdmin, &[AppId::new()]).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(store.find_admin("ghost").await.is_err());
+    assert!(matches!(
+        store.set_admin_role(&actor(), "ann", AdminRole::AppAdmin, &[fabrikam.id, AppId::new()]).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(store.admin_apps(&ann.id).await.unwrap(), [contoso.id], "a refused change keeps the old scope");
+    // The last full administrator keeps the role.
+    assert!(matches!(
+        store.set_admin_role(&actor(), "boss", AdminRole::Auditor, &[]).await,
+        Err(StoreError::Conflict { field: "role", .. })
+    ));
+    assert_eq!(audit(store.clone()).await, before, "refusals write nothing");
+
+    let moved = store.set_admin_role(&actor(), "ann", AdminRole::AppAdmin, &[fabrikam.id]).await.unwrap();
+    assert_eq!((moved.role, store.admin_apps(&ann.id).await.unwrap()), (AdminRole::AppAdmin, vec![fabrikam.id]));
+    store.set_admin_role(&actor(), "ann", AdminRole::Admin, &[]).await.unwrap();
+    assert!(store.admin_apps(&ann.id).await.unwrap().is_empty(), "a full administrator keeps no list");
+    // With two full administrators, one may step down, then the other is the last.
+    store.set_admin_role(&actor(), "boss", AdminRole::Auditor, &[]).await.unwrap();
+    assert_eq!(store.find_admin("boss").await.unwrap().role, AdminRole::Auditor);
+    assert!(matches!(store.delete_admin(&actor(), "ann").await, Err(StoreError::Conflict { .. })));
+    assert!(matches!(
+        store.set_admin_role(&actor(), "ann", AdminRole::AppAdmin, &[contoso.id]).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(store.delete_admin(&actor(), &boss.id).await.unwrap().id, boss.id, "an auditor may go");
+    let last: Vec<_> = store
+        .list_audit(&AuditQuery { limit: 1000, ..Default::default() })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "admin.role_set")
+        .collect();
+    assert_eq!(last.len(), 3);
+    assert_eq!(last[0].summary["from"], "app-admin");
+    assert_eq!(last[0].summary["apps"][0], fabrikam.id.to_string());
+
+    // A deleted application leaves every scope that held it.
+    store.set_admin_role(&actor(), "ann", AdminRole::Admin, &[]).await.unwrap();
+    let cleo = store
+        .create_admin(&actor(), "cleo", "$argon2id$x", AdminRole::AppAdmin, &[contoso.id, fabrikam.id])
+        .await
+        .unwrap();
+    let token = store.create_api_token(&actor(), "ci", "hash-ci", AdminRole::AppAdmin, &[fabrikam.id]).await.unwrap();
+    assert_eq!(store.find_api_token("hash-ci").await.unwrap().unwrap().role, AdminRole::AppAdmin);
+    store.delete_apps(&actor(), &[fabrikam.id], 1).await.unwrap();
+    assert_eq!(store.admin_apps(&cleo.id).await.unwrap(), [contoso.id]);
+    assert!(store.api_token_apps(&token.id).await.unwrap().is_empty());
+    let auditor =
+        store.create_api_token(&actor(), "reader", "hash-r", AdminRole::Auditor, &[contoso.id]).await.unwrap();
+    assert!(store.api_token_apps(&auditor.id).await.unwrap().is_empty(), "only an app-admin keeps a list");
+}
+
+async fn an_import_writes_every_row_or_none(store: Arc<dyn Store>, _raw: Raw) {
+    use tessera_core::import::ImportRow;
+    store
+        .create_user(
+            &actor(),
+            NewUser::new("old@contoso.com", None, None, None, Some("old-anchor"), String::new).unwrap(),
+        )
+        .await
+        .unwrap();
+    store.create_group(&actor(), NewGroup::new("Staff", None).unwrap()).await.unwrap();
+    let row = |line: usize, email: &str, anchor: &str, groups: &[&str]| ImportRow {
+        line,
+        user: NewUser::new(email, None, None, None, Some(anchor), String::new).unwrap(),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        generated_anchor: false,
+    };
+    let good = [row(2, "a@contoso.com", "a1", &["staff", "Finance"]), row(3, "b@contoso.com", "b1", &["FINANCE"])];
+    let audit = || async { store.list_audit(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap().len() };
+    let before = audit().await;
+
+    let preview = store.import_users(&actor(), &good, true).await.unwrap();
+    assert_eq!((preview.users, preview.memberships, preview.written), (2, 3, false));
+    assert_eq!(preview.new_groups, ["Finance"]);
+    assert!(store.find_user("a@contoso.com").await.is_err() && store.find_group("Finance").await.is_err());
+
+    let clashing =
+        [row(2, "c@contoso.com", "old-anchor", &["New"]), row(3, "OLD@contoso.com", "c2", &[]), good[0].clone()];
+    let refused = store.import_users(&actor(), &clashing, false).await.unwrap();
+    assert!(!refused.written);
+    let lines: Vec<usize> = refused.clashes.iter().map(|(line, _)| *line).collect();
+    assert_eq!(lines, [2, 3]);
+    assert!(store.find_user("a@contoso.com").await.is_err() && store.find_group("New").await.is_err());
+    assert_eq!(audit().await, before, "a preview and a refusal write nothing");
+
+    let done = store.import_users(&actor(), &good, false).await.unwrap();
+    assert!(done.written && done.clashes.is_empty());
+    let finance = store.find_group("finance").await.unwrap();
+    let members: Vec<String> = store.group_members(finance.id).await.unwrap().into_iter().map(|u| u.email).collect();
+    assert_eq!(members.len(), 2, "{members:?}");
+    let staff = store.find_group("Staff").await.unwrap();
+    assert_eq!(store.group_members(staff.id).await.unwrap().len(), 1);
+    // Two users, one new group, three memberships: each with its audit row.
+    assert_eq!(audit().await, before + 2 + 1 + 3);
+}
+
 async fn concurrent_deletes_never_remove_the_last_administrator(store: Arc<dyn Store>, _raw: Raw) {
     for round in 0..5 {
         let names = [format!("a{round}"), format!("b{round}")];
         for name in &names {
-            store.create_admin(&actor(), name, "$argon2id$x").await.unwrap();
+            store.create_admin(&actor(), name, "$argon2id$x", AdminRole::Admin, &[]).await.unwrap();
         }
         let others: Vec<String> =
             store.list_admins().await.unwrap().into_iter().map(|a| a.username).filter(|n| !names.contains(n)).collect();
@@ -299,8 +424,8 @@ async fn concurrent_deletes_never_remove_the_last_administrator(store: Arc<dyn S
 }
 
 async fn admin_sessions_end_with_their_administrator_and_attempts_are_counted(store: Arc<dyn Store>, _raw: Raw) {
-    let erin = store.create_admin(&actor(), "erin", "$argon2id$erin").await.unwrap();
-    store.create_admin(&actor(), "frank", "$argon2id$frank").await.unwrap();
+    let erin = store.create_admin(&actor(), "erin", "$argon2id$erin", AdminRole::Admin, &[]).await.unwrap();
+    store.create_admin(&actor(), "frank", "$argon2id$frank", AdminRole::Admin, &[]).await.unwrap();
     store.create_admin_session("hash-0", &erin.id, false, 1_000).await.unwrap();
     assert!(!store.admin_session("hash-0").await.unwrap().unwrap().complete);
     assert!(store.complete_admin_session("hash-0", "hash-1").await.unwrap());
@@ -424,6 +549,24 @@ async fn set_grants_makes_the_granted_groups_exactly_so_or_changes_nothing(store
     assert_eq!(store.set_grants(&actor(), app.id, &[sales.id]).await.unwrap(), (0, 0), "the same set writes nothing");
     assert_eq!(audit_count(&store).await, before + 1);
     assert!(matches!(store.set_grants(&actor(), AppId::new(), &[]).await, Err(StoreError::NotFound { .. })));
+
+    // From the group's side (its Groups Configuration panel), the same rule.
+    let other = store.create_app(&actor(), m365("contoso.com", "Contoso 365"), None).await.unwrap();
+    let before = audit_count(&store).await;
+    assert!(matches!(
+        store.set_group_apps(&actor(), staff.id, &[other.id, AppId::new()]).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.set_group_apps(&actor(), tessera_core::GroupId::new(), &[]).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(audit_count(&store).await, before, "a bad set changes nothing");
+    assert_eq!(store.set_group_apps(&actor(), sales.id, &[other.id]).await.unwrap(), (1, 1));
+    let apps: Vec<AppId> = store.apps_of_group(sales.id).await.unwrap().into_iter().map(|a| a.id).collect();
+    assert_eq!(apps, [other.id]);
+    assert!(store.granted_groups(app.id).await.unwrap().is_empty());
+    assert_eq!(audit_count(&store).await, before + 2);
 }
 
 async fn m365_domain_and_label_unique(store: Arc<dyn Store>, _raw: Raw) {
@@ -624,14 +767,17 @@ fn futures_lite_block<F: Future>(f: F) -> F::Output {
 }
 
 async fn api_tokens_lifecycle(store: Arc<dyn Store>, _raw: Raw) {
-    let token = store.create_api_token(&actor(), "deploy", "hash-1").await.unwrap();
-    assert!(matches!(store.create_api_token(&actor(), "DEPLOY", "hash-2").await, Err(StoreError::Conflict { .. })));
+    let token = store.create_api_token(&actor(), "deploy", "hash-1", AdminRole::Admin, &[]).await.unwrap();
+    assert!(matches!(
+        store.create_api_token(&actor(), "DEPLOY", "hash-2", AdminRole::Admin, &[]).await,
+        Err(StoreError::Conflict { .. })
+    ));
     assert_eq!(store.find_api_token("hash-1").await.unwrap().unwrap().id, token.id);
     assert!(store.find_api_token("hash-x").await.unwrap().is_none());
     store.revoke_api_token(&actor(), "deploy").await.unwrap();
     assert!(store.find_api_token("hash-1").await.unwrap().is_none(), "revoked tokens stop working");
     assert!(matches!(store.revoke_api_token(&actor(), "deploy").await, Err(StoreError::NotFound { .. })));
-    store.create_api_token(&actor(), "deploy", "hash-3").await.unwrap();
+    store.create_api_token(&actor(), "deploy", "hash-3", AdminRole::Admin, &[]).await.unwrap();
     assert_eq!(store.list_api_tokens().await.unwrap().len(), 2);
 }
 
@@ -711,6 +857,17 @@ async fn sessions_rotate_and_are_shared(store: Arc<dyn Store>, _raw: Raw) {
     assert!(store.find_session("h2").await.unwrap().unwrap().authn.mfa_done());
     store.delete_session("h2").await.unwrap();
     assert!(store.find_session("h2").await.unwrap().is_none());
+
+    // Sign out everywhere: every session of the user ends, as read through the cache too.
+    for id in ["h3", "h4"] {
+        store.create_session(&Session { id_hash: id.into(), ..upgraded.clone() }).await.unwrap();
+        assert!(store.find_session_with_user(id).await.unwrap().is_some());
+    }
+    assert_eq!(store.end_user_sessions(&actor(), user.id).await.unwrap(), 2);
+    for id in ["h3", "h4"] {
+        assert!(store.find_session_with_user(id).await.unwrap().is_none(), "{id}");
+    }
+    assert_eq!(store.end_user_sessions(&actor(), user.id).await.unwrap(), 0);
 }
 
 async fn parked_requests_belong_to_one_browser_and_expire(store: Arc<dyn Store>, _raw: Raw) {

@@ -38,7 +38,7 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .merge(shell::router())
         .merge(signin::router())
-        .merge(admin_portal::router())
+        .merge(admin_portal::router(state.clone()))
         .merge(launch::router())
         .merge(saml::router())
         .merge(wsfed::router())

@@ -179,6 +179,8 @@ pub struct ApiTokenView {
     pub name: String,
     pub created_at: String,
     pub revoked_at: Option<String>,
+    /// `admin`, `app-admin` or `auditor`.
+    pub role: String,
 }
 
 impl From<&ApiToken> for ApiTokenView {
@@ -188,6 +190,7 @@ impl From<&ApiToken> for ApiTokenView {
             name: t.name.clone(),
             created_at: format_millis(t.created_at),
             revoked_at: t.revoked_at.map(format_millis),
+            role: t.role.to_string(),
         }
     }
 }
@@ -200,15 +203,21 @@ pub struct AdminView {
     /// The one-time password of the first start is still in use.
     pub must_change_password: bool,
     pub created_at: String,
+    /// `admin`, `app-admin` or `auditor`.
+    pub role: String,
+    /// An application administrator's applications (ids); empty for the other roles.
+    pub apps: Vec<String>,
 }
 
-impl From<&Administrator> for AdminView {
-    fn from(a: &Administrator) -> Self {
+impl AdminView {
+    pub fn new(a: &Administrator, authority: &tessera_core::Authority) -> Self {
         AdminView {
             id: a.id.clone(),
             username: a.username.clone(),
             must_change_password: a.must_change_password,
             created_at: format_millis(a.created_at),
+            role: a.role.to_string(),
+            apps: authority.apps.iter().map(ToString::to_string).collect(),
         }
     }
 }

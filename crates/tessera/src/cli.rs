@@ -246,6 +246,17 @@ pub struct MetadataFetchArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
+    /// Import users from a CSV file (columns email, upn, first_name, last_name, immutable_id,
+    /// groups separated by ';'): every row, or with any problem, none. Groups named that do not
+    /// exist are created. `-` reads standard input
+    Import {
+        file: std::path::PathBuf,
+        /// Check everything and say what would be done; write nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// End every session of a user (sign out everywhere)
+    SignOut { user: String },
     /// Create a user
     Add {
         email: String,
@@ -526,6 +537,19 @@ pub enum AdminCommand {
         name: String,
         #[arg(long, required = true)]
         password_stdin: bool,
+        #[command(flatten)]
+        role: RoleArgs,
+    },
+    /// Give an administrator a role: admin (everything), app-admin (only the applications named
+    /// with --app) or auditor (reads everything, changes nothing). The last full administrator
+    /// keeps their role
+    SetRole {
+        name: String,
+        /// admin, app-admin or auditor
+        role: String,
+        /// An application an app-admin manages (id or label); repeat for more
+        #[arg(long = "app")]
+        apps: Vec<String>,
     },
     /// Set an administrator's password from one line of standard input
     SetPassword {
@@ -535,7 +559,7 @@ pub enum AdminCommand {
     },
     /// List administrators
     List,
-    /// Delete an administrator (never the last one)
+    /// Delete an administrator (never the last full administrator)
     Delete { name: String },
     /// An administrator's second factor
     #[command(subcommand)]
@@ -543,6 +567,18 @@ pub enum AdminCommand {
     /// REST API tokens
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+/// A role and, for an application administrator, their applications.
+#[derive(Debug, Clone, Args)]
+pub struct RoleArgs {
+    /// admin (everything, the default), app-admin (only the applications named with --app) or
+    /// auditor (reads everything, changes nothing)
+    #[arg(long, default_value = "admin")]
+    pub role: String,
+    /// An application an app-admin manages (id or label); repeat for more
+    #[arg(long = "app")]
+    pub apps: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -558,6 +594,8 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
+        #[command(flatten)]
+        role: RoleArgs,
     },
     /// List tokens (never their secrets)
     List,

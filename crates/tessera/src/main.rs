@@ -38,7 +38,8 @@ fn main() -> ExitCode {
 fn fail(error: &anyhow::Error) -> ExitCode {
     let chain: Vec<String> = error.chain().map(ToString::to_string).collect();
     let mut line = chain.join(": ");
-    line.retain(|c| c != '\n');
+    // Scripts read one line: a message of several lines (an import's problems) joins into it.
+    line = line.replace('\n', " ");
     // Every command looks things up through the admin service.
     if let Some(kind) = error.downcast_ref::<tessera_admin::AdminError>().and_then(|e| e.not_found_kind()) {
         line.push_str(&format!(" (list them with `tessera {} list`)", list_command(kind)));

@@ -103,7 +103,7 @@ pub async fn save_groups(
 }
 
 /// What the admin service refuses, said on the tab (with the fields as they are stored).
-fn refusal(e: AdminError) -> Result<(StatusCode, String), AppError> {
+pub(super) fn refusal(e: AdminError) -> Result<(StatusCode, String), AppError> {
     match Failure::from(e) {
         Failure::Refused { status, message, .. } => Ok((status, message)),
         other => Err(AppError::new(other)),

@@ -31,13 +31,14 @@ pub async fn list(
     Query(search): Query<Search>,
 ) -> Result<Response, AppError> {
     let session = administrator_or_gate!(state, ctx);
+    let authority = state.admin.admin_authority(&session.admin).await?;
     let query: String = search.q.trim().chars().take(MAX_QUERY).collect();
     let needle = query.to_lowercase();
     let mut rows = Vec::new();
     let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
     loop {
         let got = state.admin.list_apps(&page).await?;
-        rows.extend(got.items.iter().map(row).filter(|r| {
+        rows.extend(got.items.iter().filter(|app| authority.sees_app(app.id)).map(row).filter(|r| {
             needle.is_empty()
                 || [r.label.as_str(), r.detail.as_str(), r.kind].iter().any(|f| f.to_lowercase().contains(&needle))
         }));

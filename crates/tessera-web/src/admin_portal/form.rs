@@ -59,6 +59,17 @@ impl Form {
         request: axum::extract::Request,
         files: &[FileField],
     ) -> Result<Form, AppError> {
+        Form::read_with_text(state, request, files, MAX_TEXT_FIELD).await
+    }
+
+    /// As [`Form::read`], with text fields of up to `max_text` bytes (a previewed file sent
+    /// back for confirmation).
+    pub async fn read_with_text(
+        state: &AppState,
+        request: axum::extract::Request,
+        files: &[FileField],
+        max_text: usize,
+    ) -> Result<Form, AppError> {
         let multipart = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -74,7 +85,7 @@ impl Form {
             let name = field.name().unwrap_or_default().to_string();
             if field.file_name().is_none() {
                 let value = field.text().await.map_err(|_| unreadable())?;
-                if value.len() > MAX_TEXT_FIELD {
+                if value.len() > max_text {
                     return Err(unreadable());
                 }
                 pairs.push((name, value));

@@ -9,22 +9,26 @@ mod application;
 mod applications;
 mod catalog;
 mod form;
+mod groups;
+mod import;
 mod mfa;
 mod pages;
 mod sign_ins;
 mod signin;
 mod sso;
+mod users;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
-use tessera_core::Actor;
+use tessera_core::{Actor, Refusal};
 use tessera_store::AdminSession;
 
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::pages::{html, redirect};
+use crate::shell::reach;
 use crate::shell::session::{csrf_token, require_our_form};
 use crate::state::AppState;
 use form::Fields;
@@ -55,14 +59,75 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/admin/applications/{app}/groups", get(application::groups).post(application::save_groups)),
         ("/admin/applications/{app}/policy", get(application::policy).post(application::save_policy)),
         ("/admin/applications/{app}/sign-ins", get(sign_ins::sign_ins)),
+        ("/admin/users", get(users::list)),
+        ("/admin/users/new", get(users::new_form).post(users::create)),
+        ("/admin/users/import", get(import::form).post(import::submit).layer(uploads())),
+        ("/admin/users/{user}", get(users::show)),
+        ("/admin/users/{user}/suspend", post(users::suspend)),
+        ("/admin/users/{user}/activate", post(users::activate)),
+        ("/admin/users/{user}/password", post(users::set_password)),
+        ("/admin/users/{user}/mfa-reset", post(users::reset_mfa)),
+        ("/admin/users/{user}/sign-out", post(users::sign_out)),
+        ("/admin/groups", get(groups::list)),
+        ("/admin/groups/new", post(groups::create)),
+        ("/admin/groups/{group}", get(groups::show)),
+        ("/admin/groups/{group}/apps", post(groups::save_apps)),
+        ("/admin/groups/{group}/members", post(groups::add_member)),
+        ("/admin/groups/{group}/members/remove", post(groups::remove_member)),
     ]
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     routes()
         .into_iter()
         .fold(Router::new(), |router, (path, methods)| router.route(path, methods))
+        .route_layer(axum::middleware::from_fn_with_state(state, within_reach))
         .layer(axum::extract::DefaultBodyLimit::max(form::MAX_TEXT_FORM_BYTES))
+}
+
+/// Before any page or change: whether the signed-in administrator's role reaches what the
+/// route touches (`shell::reach`). Beyond their reach is "not found" (whether it exists or
+/// not); an action their role lacks on what they may see is 403. Without a finished sign-in
+/// the handler sends the browser where it must go first.
+async fn within_reach(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    ctx: RequestContext,
+    matched: axum::extract::MatchedPath,
+    params: axum::extract::RawPathParams,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<Response, AppError> {
+    let params: Vec<(String, String)> = params.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    if let Some(requested) = reach::requested(request.method(), matched.as_str(), &params)
+        && let Ok(session) = administrator(&state, &ctx).await?
+    {
+        let authority = state.admin.admin_authority(&session.admin).await?;
+        match reach::authorize(&state, &authority, &requested).await {
+            Ok(()) => {}
+            Err(Refusal::Hidden) => {
+                return Ok(render_message(&state, &ctx, StatusCode::NOT_FOUND, &session, "Not found", NOT_FOUND));
+            }
+            Err(Refusal::Forbidden) => {
+                return Ok(render_message(&state, &ctx, StatusCode::FORBIDDEN, &session, "Not allowed", FORBIDDEN));
+            }
+        }
+    }
+    Ok(next.run(request).await)
+}
+
+const NOT_FOUND: &str = "There is nothing here, or it is not among what you administer.";
+const FORBIDDEN: &str =
+    "Your administrator role does not allow this. A full administrator can do it, or change your role.";
+
+fn render_message(
+    state: &AppState,
+    ctx: &RequestContext,
+    status: StatusCode,
+    session: &AdminSession,
+    title: &'static str,
+    message: &'static str,
+) -> Response {
+    render(state, ctx, status, session, |frame| pages::MessagePage { frame, title, message })
 }
 
 /// The two forms that carry files take a larger body (and read it only after the session is
@@ -156,7 +221,7 @@ fn render<P: askama::Template>(
     page: impl FnOnce(pages::Frame) -> P,
 ) -> Response {
     let (csrf, cookie) = csrf_token(state, ctx);
-    let page = page(pages::Frame { csrf, admin: admin.admin.username.clone() });
+    let page = page(pages::Frame { csrf, admin: admin.admin.username.clone(), role: admin.admin.role });
     let mut response = html(status, &page, &cookie.into_iter().collect::<Vec<_>>());
     // Our own script (the Copy buttons) and nothing else: no inline script, no other origin.
     response.headers_mut().insert(

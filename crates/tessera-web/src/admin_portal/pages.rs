@@ -1,12 +1,43 @@
 //! The admin portal's pages, as askama templates (auto-escaped).
 
 use askama::Template;
-use tessera_core::Application;
+use tessera_core::{AdminRole, Application};
 
-/// What every page behind the sign-in carries: the form token, and who is signed in.
+/// What every page behind the sign-in carries: the form token, who is signed in, and their
+/// role (the menu offers only what it reaches).
 pub struct Frame {
     pub csrf: String,
     pub admin: String,
+    pub role: AdminRole,
+}
+
+impl Frame {
+    /// Full administrators add and delete applications and change the directory.
+    pub fn manages(&self) -> bool {
+        self.role == AdminRole::Admin
+    }
+
+    /// Full administrators and auditors see the directory and the audit trail.
+    pub fn oversees(&self) -> bool {
+        self.role != AdminRole::AppAdmin
+    }
+
+    /// Auditors change nothing.
+    pub fn changes(&self) -> bool {
+        self.role != AdminRole::Auditor
+    }
+
+    pub fn role_title(&self) -> &'static str {
+        self.role.title()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_message.html")]
+pub struct MessagePage {
+    pub frame: Frame,
+    pub title: &'static str,
+    pub message: &'static str,
 }
 
 #[derive(Template)]

@@ -5,7 +5,7 @@ use axum::{Extension, Json};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use tessera_admin::{AppSpec, KeyOptions, MetadataProtocol, NewApp, PolicyChange};
-use tessera_core::{Actor, AppId};
+use tessera_core::{Actor, AppId, Authority};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -219,11 +219,19 @@ fn new_app(body: CreateApp) -> Result<NewApp, ApiError> {
 #[utoipa::path(get, path = "/apps", tag = "apps", params(PageParams), responses((status = 200, body = PageView<AppView>)))]
 async fn list_apps(
     State(state): State<AppState>,
+    Extension(authority): Extension<Authority>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<PageView<AppView>>, ApiError> {
     let page = state.admin.list_apps(&page.to_request()?).await?;
+    // An application administrator's page holds only their applications (it may come out
+    // shorter than the limit, or empty, with a cursor to go on).
     Ok(Json(PageView {
-        items: page.items.iter().map(|a| AppView::new(a, &state.public_url)).collect(),
+        items: page
+            .items
+            .iter()
+            .filter(|a| authority.sees_app(a.id))
+            .map(|a| AppView::new(a, &state.public_url))
+            .collect(),
         next: page.next,
     }))
 }

@@ -8,7 +8,7 @@ mod extract;
 mod groups;
 mod users;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -23,7 +23,9 @@ use utoipa_axum::router::OpenApiRouter;
 pub use extract::MAX_BODY_BYTES;
 
 use crate::error::ApiError;
+use crate::shell::reach;
 use crate::state::AppState;
+use tessera_core::Refusal;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -65,8 +67,16 @@ async fn not_found() -> ApiError {
     ApiError::not_found("no such API route")
 }
 
-/// Admits a request that carries a live API token, and hands its actor to the handler.
-async fn require_token(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+/// Admits a request that carries a live API token whose role reaches what the route touches
+/// (`shell::reach`: beyond its reach is 404 whether the object exists or not, an action the
+/// role lacks is 403), and hands its actor and authority to the handler.
+async fn require_token(
+    State(state): State<AppState>,
+    matched: MatchedPath,
+    params: RawPathParams,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -75,8 +85,26 @@ async fn require_token(State(state): State<AppState>, mut request: Request, next
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(ApiError::unauthorized)?;
-    let actor = state.admin.api_token_actor(presented).await?.ok_or_else(ApiError::unauthorized)?;
+    let (actor, authority) = state.admin.api_token_principal(presented).await?.ok_or_else(ApiError::unauthorized)?;
+    let params: Vec<(String, String)> = params.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    if let Some(requested) = reach::requested(request.method(), matched.as_str(), &params) {
+        match reach::authorize(&state, &authority, &requested).await {
+            Ok(()) => {}
+            Err(Refusal::Hidden) => {
+                return Err(ApiError::not_found("no such object, or not within this token's reach"));
+            }
+            Err(Refusal::Forbidden) => {
+                return Err(ApiError::refused(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "Not allowed",
+                    format!("a token with the {} role may not do this", authority.role),
+                ));
+            }
+        }
+    }
     request.extensions_mut().insert(actor);
+    request.extensions_mut().insert(authority);
     Ok(next.run(request).await)
 }
 

@@ -7,6 +7,7 @@ pub mod client;
 pub mod context;
 pub mod cookies;
 pub mod pages;
+pub mod reach;
 pub mod refusal;
 pub mod session;
 

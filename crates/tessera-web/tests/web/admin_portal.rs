@@ -11,7 +11,7 @@ use tessera_store::AuditQuery;
 use super::signin::{Browser, World, config};
 
 const ONE_TIME: &str = "one-time password 1234";
-const OWN: &str = "the administrator's own password";
+pub(crate) const OWN: &str = "the administrator's own password";
 const MINUTE: i64 = 60_000;
 
 async fn world_with_admin(clock: Option<Arc<ManualClock>>) -> World {
@@ -24,7 +24,7 @@ async fn world_with_admin(clock: Option<Arc<ManualClock>>) -> World {
     world
 }
 
-async fn admin_login(browser: &mut Browser<'_>, username: &str, password: &str) -> super::signin::Response {
+pub(crate) async fn admin_login(browser: &mut Browser<'_>, username: &str, password: &str) -> super::signin::Response {
     browser.get("/admin/login").await;
     let csrf = browser.csrf();
     browser.post("/admin/login", &[("username", username), ("password", password), ("csrf", &csrf)]).await
@@ -156,7 +156,13 @@ async fn wrong_passwords_forged_forms_user_sessions_and_dead_sessions_open_nothi
     let mut doomed = Browser::new(&world).from("10.0.0.9");
     world
         .store
-        .create_admin(&tessera_core::Actor::system(), "erin", &tessera_auth::password::hash_password(OWN).unwrap())
+        .create_admin(
+            &tessera_core::Actor::system(),
+            "erin",
+            &tessera_auth::password::hash_password(OWN).unwrap(),
+            tessera_core::AdminRole::Admin,
+            &[],
+        )
         .await
         .unwrap();
     admin_login(&mut doomed, "erin", OWN).await;

@@ -4,6 +4,8 @@
 
 mod admin_portal;
 mod api;
+mod directory_portal;
+mod roles;
 mod saml;
 mod signin;
 mod wsfed;

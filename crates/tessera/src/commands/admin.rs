@@ -1,4 +1,4 @@
-use tessera_admin::{AdminError, AuditRequest};
+use tessera_admin::{AdminError, AdminService, AuditRequest, RoleRequest};
 use tessera_store::Administrator;
 use tessera_web::views::{AdminView, ApiTokenView, AuditView};
 
@@ -26,40 +26,59 @@ pub async fn audit(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn role_request(role: &str, apps: Vec<String>) -> anyhow::Result<RoleRequest> {
+    Ok(RoleRequest { role: role.parse()?, apps })
+}
+
+async fn view(service: &AdminService, administrator: &Administrator) -> anyhow::Result<AdminView> {
+    Ok(AdminView::new(administrator, &service.admin_authority(administrator).await?))
+}
+
 pub async fn run(ctx: &Ctx, cmd: AdminCommand) -> anyhow::Result<()> {
     let service = ctx.admin().await?;
-    let shown = |administrator: &Administrator, done: &str| -> anyhow::Result<()> {
+    let shown = async |administrator: &Administrator, done: &str| -> anyhow::Result<()> {
+        let view = view(&service, administrator).await?;
         if ctx.settings.json {
-            return output::json(&AdminView::from(administrator));
+            return output::json(&view);
         }
-        println!("{done} administrator {:?}", administrator.username);
+        println!("{done} administrator {:?} ({})", view.username, view.role);
         Ok(())
     };
     match cmd {
-        AdminCommand::Add { name, password_stdin: _ } => {
-            let added = service.add_admin(&ctx.actor, &name, read_password_stdin()?).await?;
-            shown(&added, "added")
+        AdminCommand::Add { name, password_stdin: _, role } => {
+            // The role is read before the password: a bad role asks for nothing.
+            let role = role_request(&role.role, role.apps)?;
+            let added = service.add_admin(&ctx.actor, &name, read_password_stdin()?, &role).await?;
+            shown(&added, "added").await
+        }
+        AdminCommand::SetRole { name, role, apps } => {
+            let changed = service.set_admin_role(&ctx.actor, &name, &role_request(&role, apps)?).await?;
+            shown(&changed, "set the role of").await
         }
         AdminCommand::SetPassword { name, password_stdin: _ } => {
             let changed = service.set_admin_password(&ctx.actor, &name, read_password_stdin()?).await?;
-            shown(&changed, "set the password of")
+            shown(&changed, "set the password of").await
         }
         AdminCommand::Delete { name } => {
             let deleted = service.delete_admin(&ctx.actor, &name).await?;
-            shown(&deleted, "deleted")
+            shown(&deleted, "deleted").await
         }
         AdminCommand::List => {
-            let views: Vec<AdminView> = service.list_admins().await?.iter().map(AdminView::from).collect();
+            let mut views = Vec::new();
+            for administrator in service.list_admins().await? {
+                views.push(view(&service, &administrator).await?);
+            }
             if ctx.settings.json {
                 return output::json(&views);
             }
             let rows = views
                 .into_iter()
                 .map(|a| {
-                    vec![a.id, a.username, a.created_at, if a.must_change_password { "one-time" } else { "own" }.into()]
+                    let password = if a.must_change_password { "one-time" } else { "own" };
+                    vec![a.id, a.username, a.role, a.apps.join(","), a.created_at, password.into()]
                 })
                 .collect();
-            output::table(&["ID", "NAME", "CREATED", "PASSWORD"], rows);
+            output::table(&["ID", "NAME", "ROLE", "APPS", "CREATED", "PASSWORD"], rows);
             Ok(())
         }
         AdminCommand::Mfa(AdminMfaCommand::Reset { name }) => {
@@ -82,8 +101,9 @@ pub async fn run(ctx: &Ctx, cmd: AdminCommand) -> anyhow::Result<()> {
 async fn token(ctx: &Ctx, cmd: TokenCommand) -> anyhow::Result<()> {
     let admin = ctx.admin().await?;
     match cmd {
-        TokenCommand::Create { name } => {
-            let (token, secret) = admin.create_api_token(&ctx.actor, &name).await?;
+        TokenCommand::Create { name, role } => {
+            let role = role_request(&role.role, role.apps)?;
+            let (token, secret) = admin.create_api_token(&ctx.actor, &name, &role).await?;
             if ctx.settings.json {
                 let mut view = serde_json::to_value(ApiTokenView::from(&token))?;
                 view["token"] = serde_json::Value::String(secret);
@@ -101,9 +121,9 @@ async fn token(ctx: &Ctx, cmd: TokenCommand) -> anyhow::Result<()> {
             }
             let rows = views
                 .into_iter()
-                .map(|t| vec![t.id, t.name, t.created_at, t.revoked_at.unwrap_or_else(|| "live".into())])
+                .map(|t| vec![t.id, t.name, t.role, t.created_at, t.revoked_at.unwrap_or_else(|| "live".into())])
                 .collect();
-            output::table(&["ID", "NAME", "CREATED", "REVOKED"], rows);
+            output::table(&["ID", "NAME", "ROLE", "CREATED", "REVOKED"], rows);
             Ok(())
         }
         TokenCommand::Revoke { token } => {

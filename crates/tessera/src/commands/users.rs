@@ -1,3 +1,4 @@
+use anyhow::Context as _;
 use tessera_admin::NewUserRequest;
 use tessera_core::{User, UserState, format_millis};
 use tessera_web::views::UserView;
@@ -6,9 +7,57 @@ use super::{Ctx, all_pages, read_password_stdin};
 use crate::cli::{MfaCommand, UserCommand};
 use crate::output;
 
+/// The file (or standard input for `-`), refused beyond `cap` bytes without reading on.
+fn read_capped(path: &std::path::Path, cap: usize) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let source: Box<dyn std::io::Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?)
+    };
+    let mut bytes = Vec::new();
+    source.take(cap as u64 + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() > cap {
+        anyhow::bail!("{} is larger than {cap} bytes: split it", path.display());
+    }
+    Ok(bytes)
+}
+
 pub async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<()> {
     let admin = ctx.admin().await?;
     match cmd {
+        UserCommand::Import { file, dry_run } => {
+            let bytes = read_capped(&file, tessera_core::import::MAX_IMPORT_BYTES)?;
+            let report = admin.import_users(&ctx.actor, &bytes, dry_run).await?;
+            let outcome = &report.outcome;
+            if ctx.settings.json {
+                return output::json(&serde_json::json!({
+                    "dry_run": dry_run,
+                    "written": outcome.written,
+                    "users": outcome.users,
+                    "memberships": outcome.memberships,
+                    "new_groups": outcome.new_groups,
+                    "emails": report.rows.iter().map(|r| r.user.email.as_str()).collect::<Vec<_>>(),
+                }));
+            }
+            let verb = if outcome.written { "imported" } else { "dry run: would import" };
+            println!("{verb} {} users, {} group memberships", outcome.users, outcome.memberships);
+            if !outcome.new_groups.is_empty() {
+                let created = if outcome.written { "created groups" } else { "would create groups" };
+                println!("{created}: {}", outcome.new_groups.join(", "));
+            }
+            Ok(())
+        }
+        UserCommand::SignOut { user } => {
+            let (user, ended) = admin.sign_out_user(&ctx.actor, &user).await?;
+            if ctx.settings.json {
+                return output::json(
+                    &serde_json::json!({"id": user.id.to_string(), "email": user.email, "sessions_ended": ended}),
+                );
+            }
+            println!("ended {ended} session(s) of {}", user.email);
+            Ok(())
+        }
         UserCommand::Add { email, upn, first_name, last_name, immutable_id, password_stdin } => {
             let password = if password_stdin { Some(read_password_stdin()?) } else { None };
             let request = NewUserRequest { email, upn, first_name, last_name, immutable_id, password };

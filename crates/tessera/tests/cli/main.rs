@@ -338,7 +338,7 @@ fn administrators_are_added_listed_given_passwords_and_deleted_but_never_the_las
         (vec!["admin", "add", "", "--password-stdin"], "a fine password\n", 1, "username"),
         (vec!["admin", "add", "frank"], "", 2, "--password-stdin"),
         (vec!["admin", "set-password", "nobody", "--password-stdin"], "a fine password\n", 1, "admin list"),
-        (vec!["admin", "delete", "erin"], "", 1, "last administrator"),
+        (vec!["admin", "delete", "erin"], "", 1, "last full administrator"),
         (vec!["admin", "mfa", "reset", "nobody"], "", 1, "admin list"),
     ];
     for (args, stdin, code, said) in refused {
@@ -369,6 +369,134 @@ fn administrators_are_added_listed_given_passwords_and_deleted_but_never_the_las
         .filter(|a| a.starts_with("admin."))
         .collect();
     assert_eq!(actions, ["admin.create", "admin.create", "admin.password_set", "admin.delete"]);
+}
+
+#[test]
+fn administrators_get_roles_and_the_last_full_administrator_keeps_theirs() {
+    let env = Env::sqlite();
+    env.ok(&["app", "add", "bookmark", "--label", "Wiki", "--url", "https://wiki.contoso.com/"]);
+    env.ok(&["app", "add", "bookmark", "--label", "Payroll", "--url", "https://payroll.contoso.com/"]);
+    let wiki = env.json(&["app", "show", "Wiki"])["id"].as_str().unwrap().to_string();
+    let out = env.run_with_stdin(&["admin", "add", "boss", "--password-stdin"], "the boss's own password\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let add = |name: &str, extra: &[&str]| {
+        let mut args = vec!["admin", "add", name, "--password-stdin", "--json"];
+        args.extend_from_slice(extra);
+        env.run_with_stdin(&args, "a password of their own\n")
+    };
+    let ann = add("ann", &["--role", "app-admin", "--app", "Wiki"]);
+    assert!(ann.status.success(), "{}", String::from_utf8_lossy(&ann.stderr));
+    let ann: Value = serde_json::from_slice(&ann.stdout).unwrap();
+    assert_eq!((ann["role"].as_str(), ann["apps"][0].as_str()), (Some("app-admin"), Some(wiki.as_str())));
+
+    let audit_before = env.json(&["audit", "list"]).as_array().unwrap().len();
+    let refused: [(Vec<&str>, &str); 7] = [
+        (vec!["admin", "add", "x", "--password-stdin", "--role", "root"], "not a role"),
+        (vec!["admin", "add", "x", "--password-stdin", "--role", "app-admin"], "at least one application"),
+        (
+            vec!["admin", "add", "x", "--password-stdin", "--role", "auditor", "--app", "Wiki"],
+            "only an application administrator",
+        ),
+        (vec!["admin", "add", "x", "--password-stdin", "--role", "app-admin", "--app", "Nowhere"], "Nowhere"),
+        (vec!["admin", "set-role", "boss", "auditor"], "last full administrator"),
+        (vec!["admin", "set-role", "nobody", "auditor"], "admin list"),
+        (vec!["admin", "token", "create", "--name", "bot", "--role", "app-admin"], "at least one application"),
+    ];
+    for (args, said) in refused {
+        let out = env.run_with_stdin(&args, "a password of their own\n");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+    }
+    assert_eq!(env.json(&["audit", "list"]).as_array().unwrap().len(), audit_before, "refusals write nothing");
+    assert!(env.json(&["admin", "list"]).as_array().unwrap().iter().all(|a| a["username"] != "x"));
+
+    let moved = env.json(&["admin", "set-role", "ann", "app-admin", "--app", "Payroll", "--app", "Wiki"]);
+    assert_eq!(moved["apps"].as_array().unwrap().len(), 2);
+    env.ok(&["admin", "set-role", "ann", "admin"]);
+    let boss = env.json(&["admin", "set-role", "boss", "auditor"]);
+    assert_eq!((boss["role"].as_str(), boss["apps"].as_array().map(Vec::len)), (Some("auditor"), Some(0)));
+    let listed = env.ok(&["admin", "list"]);
+    assert!(listed.contains("ROLE") && listed.contains("auditor") && !listed.contains("app-admin"), "{listed}");
+    let token = env.json(&["admin", "token", "create", "--name", "wiki-bot", "--role", "app-admin", "--app", "Wiki"]);
+    assert_eq!(token["role"], "app-admin");
+    let roles: Vec<String> = env
+        .json(&["audit", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "admin.role_set")
+        .map(|e| e["summary"]["role"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(roles, ["app-admin", "admin", "auditor"]);
+}
+
+#[test]
+fn a_csv_import_previews_then_writes_everything_or_nothing() {
+    let env = Env::sqlite();
+    env.ok(&["user", "add", "existing@contoso.com", "--immutable-id", "taken-anchor"]);
+    env.ok(&["group", "add", "Staff"]);
+    let file = |name: &str, bytes: &[u8]| {
+        let path = env.dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let good = file(
+        "good.csv",
+        b"email,upn,first_name,last_name,immutable_id,groups\r\n\
+          ann@contoso.com,,Ann,\"O'Neil, Jr.\",,Staff;Finance\r\n\
+          bob@contoso.com,robert@contoso.com,Bob,Smith,+abc/DEF==,finance\r\n",
+    );
+    let users = || env.json(&["user", "list"]).as_array().unwrap().len();
+    let audit = || env.json(&["audit", "list", "--limit", "10000"]).as_array().unwrap().len();
+    let (users_before, audit_before) = (users(), audit());
+
+    let preview = env.json(&["user", "import", &good, "--dry-run"]);
+    assert_eq!(preview["written"], false);
+    assert_eq!((preview["users"].as_u64(), preview["memberships"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(preview["new_groups"], serde_json::json!(["Finance"]));
+    assert_eq!((users(), audit()), (users_before, audit_before), "a preview writes nothing");
+
+    // Bad files: a clear message by line, and nothing written.
+    let mut big = String::from("email\n");
+    for n in 0..10_000 {
+        big.push_str(&format!("user{n}@contoso.com\n"));
+    }
+    let bad: [(String, &str); 7] = [
+        (file("big.csv", big.as_bytes()), "10000 users; at most 5000"),
+        (file("latin1.csv", b"email,first_name\nj@contoso.com,J\xe9r\xf4me\n"), "line 2: the file is not UTF-8"),
+        (file("dup.csv", b"email\nx@contoso.com\nX@CONTOSO.com\n"), "line 3: X@contoso.com is also on line 2"),
+        (
+            file("formula.csv", b"email,last_name\ny@contoso.com,=cmd|' /C calc'!A0\n"),
+            "line 2: last_name: a value starting with '='",
+        ),
+        (
+            file("clash.csv", b"email,immutable_id\nz@contoso.com,taken-anchor\nexisting@contoso.com,\n"),
+            "line 3: existing@contoso.com",
+        ),
+        (file("columns.csv", b"mail\nz@contoso.com\n"), "unknown column"),
+        (env.dir.path().join("missing.csv").to_string_lossy().into_owned(), "cannot open"),
+    ];
+    for (path, said) in &bad {
+        let stderr = env.fails(&["user", "import", path], 1);
+        assert!(stderr.contains(said), "{said}: {stderr}");
+    }
+    let clash = env.fails(&["user", "import", &bad[4].0], 1);
+    assert!(clash.contains("line 2: immutable ID taken-anchor"), "every clash is listed: {clash}");
+    assert_eq!((users(), audit()), (users_before, audit_before), "refused files write nothing");
+
+    let imported = env.json(&["user", "import", &good]);
+    assert_eq!(imported["written"], true);
+    let bob = env.json(&["user", "show", "robert@contoso.com"]);
+    assert_eq!((bob["email"].as_str(), bob["immutable_id"].as_str()), (Some("bob@contoso.com"), Some("+abc/DEF==")));
+    let ann = env.json(&["user", "show", "ann@contoso.com"]);
+    assert_eq!(ann["last_name"], "O'Neil, Jr.");
+    assert_eq!(ann["immutable_id"].as_str().unwrap().len(), 24, "a generated anchor");
+    let finance = env.ok(&["group", "show", "Finance"]);
+    assert!(finance.contains("ann@contoso.com") && finance.contains("bob@contoso.com"), "{finance}");
+    // The same file again clashes whole.
+    assert!(env.fails(&["user", "import", &good], 1).contains("already used"));
+    assert_eq!(users(), users_before + 2);
 }
 
 // ---- serve ----
