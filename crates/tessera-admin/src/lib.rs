@@ -7,6 +7,7 @@
 mod admins;
 mod apps;
 mod audit;
+pub mod dashboard;
 mod groups;
 mod m365;
 pub mod metadata_url;

@@ -372,10 +372,33 @@ async fn the_audit_trail_is_read_by_time_and_bounded() {
     world.m365("contoso.com").await;
     let all = world.admin.audit_events(&AuditRequest { limit: 100, ..Default::default() }).await.unwrap();
     assert!(!all.is_empty());
-    let later = AuditRequest { since: Some("2030-01-01T00:00:00Z".into()), after: None, limit: 100 };
+    let later = AuditRequest { since: Some("2030-01-01T00:00:00Z".into()), limit: 100, ..Default::default() };
     assert!(world.admin.audit_events(&later).await.unwrap().is_empty());
-    let bad_time = AuditRequest { since: Some("yesterday".into()), after: None, limit: 100 };
-    assert_eq!(field(world.admin.audit_events(&bad_time).await.unwrap_err()), "time");
+    let bad_time = AuditRequest { since: Some("yesterday".into()), limit: 100, ..Default::default() };
+    assert_eq!(field(world.admin.audit_events(&bad_time).await.unwrap_err()), "since");
+    let bad_until = AuditRequest { until: Some("2026-13-01T00:00:00Z".into()), limit: 100, ..Default::default() };
+    assert_eq!(field(world.admin.audit_events(&bad_until).await.unwrap_err()), "until");
+    for action in ["signin", "nothing.", "signin.nope", "'; DROP TABLE audit_events; --"] {
+        let bad = AuditRequest { action: Some(action.into()), limit: 100, ..Default::default() };
+        assert_eq!(field(world.admin.audit_events(&bad).await.unwrap_err()), "action", "{action}");
+    }
+    // Filters: by action or a prefix, by application, newest first, a page at a time.
+    let created = AuditRequest { action: Some("app.create".into()), limit: 100, ..Default::default() };
+    assert_eq!(world.admin.audit_events(&created).await.unwrap().len(), 1);
+    let apps =
+        AuditRequest { action: Some("app.".into()), app: Some("contoso.com".into()), limit: 100, ..Default::default() };
+    let about = world.admin.audit_events(&apps).await;
+    assert!(about.is_err() || about.unwrap().iter().all(|e| e.action.starts_with("app.")));
+    for name in ["Staff", "Sales"] {
+        world.admin.create_group(&world.actor, name, None).await.unwrap();
+    }
+    let newest = AuditRequest { limit: 2, newest_first: true, ..Default::default() };
+    let page = world.admin.audit_events(&newest).await.unwrap();
+    assert!(page.len() == 2 && page[0].id > page[1].id);
+    let next = AuditRequest { limit: 100, newest_first: true, after: Some(page[1].id), ..Default::default() };
+    assert!(world.admin.audit_events(&next).await.unwrap().iter().all(|e| e.id < page[1].id));
+    let nobody = AuditRequest { user: Some("nobody@contoso.com".into()), limit: 100, ..Default::default() };
+    assert!(world.admin.audit_events(&nobody).await.is_err(), "an unknown user is not found");
     assert_eq!(
         field(world.admin.audit_events(&AuditRequest { limit: 0, ..Default::default() }).await.unwrap_err()),
         "limit"

@@ -118,7 +118,34 @@ pub enum AuditAction {
     WsTrustRefused,
 }
 
+/// How a sign-in event counts on the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignInOutcome {
+    /// A token issued, or an application opened from the User Portal.
+    SignedIn,
+    /// A wrong password or code, or attempts throttled.
+    Failed,
+    /// Refused by policy, authorization or a protocol check.
+    Refused,
+}
+
 impl AuditAction {
+    /// What this action means for the sign-in counts, if it is a sign-in event.
+    pub fn sign_in_outcome(self) -> Option<SignInOutcome> {
+        use AuditAction::*;
+        match self {
+            SamlIssued | WsFedIssued | WsTrustIssued | SigninLaunch => Some(SignInOutcome::SignedIn),
+            SigninFailure | SigninMfaFailure | SigninThrottled => Some(SignInOutcome::Failed),
+            SigninDenied | SamlDenied | SamlStatus | SamlRefused | WsFedDenied | WsFedRefused | WsFedReplyRefused
+            | WsTrustDenied | WsTrustRefused | SigninResumeRefused => Some(SignInOutcome::Refused),
+            _ => None,
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<AuditAction> {
+        AuditAction::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
     pub const ALL: [AuditAction; 57] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,

@@ -20,7 +20,7 @@ pub use app::{
     AcsEndpoint, AppKind, Application, AttributeMapping, Endpoints, M365Config, NameIdSource, NewApplication,
     SamlBinding, SamlSpConfig, SettingsChange, SigningCertificates, SloEndpoint, UserAttribute, WsFedRpConfig,
 };
-pub use audit::{Actor, AuditAction, AuditEvent, NewAuditEvent};
+pub use audit::{Actor, AuditAction, AuditEvent, NewAuditEvent, SignInOutcome};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use directory::{Group, NewGroup, NewUser, User, UserState};
 pub use error::CoreError;

@@ -89,6 +89,22 @@ pub(crate) const ADMIN_BY_KEY: &str = "SELECT id, username, password_hash, must_
 pub(crate) const INSERT_ADMIN_APP: &str = "INSERT INTO admin_apps (admin_id, app_id) VALUES ($1, $2)";
 pub(crate) const INSERT_TOKEN_APP: &str = "INSERT INTO api_token_apps (token_id, app_id) VALUES ($1, $2)";
 
+/// The audit events a query's filters select ($1 since, $2 until, $5 actor, $6 action, $7 an
+/// action prefix pattern, $8 app, $9 to $11 a user as actor, target and named in the summary);
+/// the caller adds the cursor ($3) and limit ($4).
+macro_rules! audit_filter {
+    () => {
+        "SELECT id, at, actor, action, target_kind, target_id, summary FROM audit_events \
+         WHERE at >= $1 AND at < $2 \
+         AND ($5 IS NULL OR actor = $5) \
+         AND ($6 IS NULL OR action = $6) \
+         AND ($7 IS NULL OR action LIKE $7) \
+         AND ($8 IS NULL OR (target_kind = 'app' AND target_id = $8)) \
+         AND ($9 IS NULL OR actor = $9 OR (target_kind = 'user' AND target_id = $10) OR summary LIKE $11)"
+    };
+}
+pub(crate) use audit_filter;
+
 macro_rules! app_columns {
     () => {
         "id, kind, label, description, portal_image, show_in_portal, issuer, config, require_mfa, allowed_networks, \
@@ -1783,16 +1799,55 @@ macro_rules! impl_sql_store {
         #[async_trait]
         impl AuditStore for $store {
             async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT id, at, actor, action, target_kind, target_id, summary FROM audit_events \
-                     WHERE at >= $1 AND id > $2 ORDER BY id LIMIT $3",
-                )
+                // One statement for every filter: an absent one matches everything.
+                let (action, action_prefix) = match query.action.as_deref() {
+                    Some(prefix) if prefix.ends_with('.') => (None, Some(format!("{prefix}%"))),
+                    Some(action) => (Some(action.to_string()), None),
+                    None => (None, None),
+                };
+                let user = query.user.map(|u| u.to_string());
+                let statement = if query.newest_first {
+                    concat!(crate::sql::audit_filter!(), " AND id < $3 ORDER BY id DESC LIMIT $4")
+                } else {
+                    concat!(crate::sql::audit_filter!(), " AND id > $3 ORDER BY id LIMIT $4")
+                };
+                let rows = sqlx::query(statement)
                 .bind(query.since.unwrap_or(i64::MIN))
-                .bind(query.after_id.unwrap_or(0))
+                .bind(query.until.unwrap_or(i64::MAX))
+                .bind(query.after_id.unwrap_or(if query.newest_first { i64::MAX } else { 0 }))
                 .bind(i64::from(query.limit.clamp(1, 10_000)))
+                .bind(&query.actor)
+                .bind(action)
+                .bind(action_prefix)
+                .bind(query.app.map(|a| a.to_string()))
+                .bind(user.as_ref().map(|u| format!("user:{u}")))
+                .bind(&user)
+                .bind(user.as_ref().map(|u| format!("%\"user_id\":\"{u}\"%")))
                 .fetch_all(&self.pool)
                 .await?;
                 Self::audit_events(&rows)
+            }
+
+            async fn sign_in_counts(&self, since: i64) -> Result<Vec<crate::traits::HourlyCount>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT at / 3600000 AS hour, action, CASE WHEN target_kind = 'app' THEN target_id END AS app, \
+                     COUNT(*) AS n FROM audit_events WHERE at >= $1 \
+                     AND (action LIKE 'signin.%' OR action LIKE 'saml.%' OR action LIKE 'wsfed.%' OR action LIKE 'wstrust.%') \
+                     GROUP BY at / 3600000, action, CASE WHEN target_kind = 'app' THEN target_id END",
+                )
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(crate::traits::HourlyCount {
+                            hour: row.try_get("hour")?,
+                            action: row.try_get("action")?,
+                            app: row.try_get("app")?,
+                            count: row.try_get("n")?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn app_sign_ins(&self, app: AppId, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {

@@ -49,6 +49,16 @@ pub struct ApiToken {
     pub role: AdminRole,
 }
 
+/// How many events of one action, about one application (if any), in one hour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourlyCount {
+    /// Hours since the Unix epoch.
+    pub hour: i64,
+    pub action: String,
+    pub app: Option<String>,
+    pub count: i64,
+}
+
 /// What an import did, or (on a dry run, or with clashes) would do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportOutcome {
@@ -89,8 +99,20 @@ pub struct Administrator {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
     pub since: Option<UnixMillis>,
+    /// Only events before this time.
+    pub until: Option<UnixMillis>,
+    /// Oldest first: events after this id; newest first: before it.
     pub after_id: Option<i64>,
     pub limit: u32,
+    /// Only this actor (`admin:ID`, `user:ID`, `cli:NAME`, `ip:ADDRESS`, …).
+    pub actor: Option<String>,
+    /// Only this action, or with a trailing `.`, every action it begins (`signin.`).
+    pub action: Option<String>,
+    /// Only events about this application.
+    pub app: Option<AppId>,
+    /// Only events by, about or naming this user.
+    pub user: Option<UserId>,
+    pub newest_first: bool,
 }
 
 #[async_trait]
@@ -412,6 +434,9 @@ pub trait AuditLog: Send + Sync {
 pub trait AuditStore: Send + Sync {
     /// Oldest first.
     async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Sign-in events (`signin.`, `saml.`, `wsfed.`, `wstrust.`) at or after `since`, counted by
+    /// hour, action and the application they concern.
+    async fn sign_in_counts(&self, since: UnixMillis) -> Result<Vec<HourlyCount>, StoreError>;
     /// What users did with an application (tokens issued, launches, denials), newest first, at
     /// most `limit` (1 to 500).
     async fn app_sign_ins(&self, app: AppId, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;

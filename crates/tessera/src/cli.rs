@@ -524,6 +524,24 @@ pub enum AuditCommand {
         /// Only events at or after this RFC 3339 time (e.g. 2026-11-01T00:00:00Z)
         #[arg(long)]
         since: Option<String>,
+        /// Only events before this RFC 3339 time
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this actor (admin:ID, user:ID, cli:NAME, api:NAME, ip:ADDRESS)
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only this action (signin.failure), or every action of a prefix ending in '.' (signin.)
+        #[arg(long)]
+        action: Option<String>,
+        /// Only events about this application (id or label)
+        #[arg(long)]
+        app: Option<String>,
+        /// Only events by, about or naming this user (id, email or UPN)
+        #[arg(long)]
+        user: Option<String>,
+        /// Newest first
+        #[arg(long)]
+        newest_first: bool,
         /// At most this many events
         #[arg(long, default_value_t = 1000)]
         limit: u32,

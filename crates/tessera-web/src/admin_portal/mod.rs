@@ -7,7 +7,10 @@
 
 mod application;
 mod applications;
+mod audit;
 mod catalog;
+mod chart;
+mod dashboard;
 mod form;
 mod groups;
 mod import;
@@ -68,6 +71,8 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/admin/users/{user}/password", post(users::set_password)),
         ("/admin/users/{user}/mfa-reset", post(users::reset_mfa)),
         ("/admin/users/{user}/sign-out", post(users::sign_out)),
+        ("/admin/audit", get(audit::list)),
+        ("/admin/dashboard", get(dashboard::show)),
         ("/admin/groups", get(groups::list)),
         ("/admin/groups/new", post(groups::create)),
         ("/admin/groups/{group}", get(groups::show)),

@@ -4,6 +4,7 @@
 
 mod admin_portal;
 mod api;
+mod audit_portal;
 mod directory_portal;
 mod roles;
 mod saml;

@@ -7,11 +7,24 @@ use crate::cli::{AdminCommand, AdminMfaCommand, AuditCommand, TokenCommand};
 use crate::output;
 
 pub async fn audit(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
-    let AuditCommand::List { since, limit } = cmd;
+    let AuditCommand::List { since, until, actor, action, app, user, newest_first, limit } = cmd;
     // The command has always read at most what the store gives (1 to 10,000), never refused more.
-    let request = AuditRequest { since, after: None, limit: limit.clamp(1, 10_000) };
+    let request = AuditRequest {
+        since,
+        until,
+        actor,
+        action,
+        app,
+        user,
+        newest_first,
+        after: None,
+        limit: limit.clamp(1, 10_000),
+    };
     let events = ctx.admin().await?.audit_events(&request).await.map_err(|e| match e {
-        AdminError::Invalid { ref field, .. } if field == "time" => anyhow::Error::from(e).context("--since"),
+        AdminError::Invalid { ref field, .. } => {
+            let flag = format!("--{field}");
+            anyhow::Error::from(e).context(flag)
+        }
         other => other.into(),
     })?;
     let views: Vec<AuditView> = events.iter().map(AuditView::from).collect();
