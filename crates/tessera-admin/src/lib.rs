@@ -13,6 +13,7 @@ mod m365;
 pub mod metadata_url;
 pub mod portal_image;
 mod tokens;
+pub mod tracing;
 mod users;
 
 use std::sync::Arc;

@@ -56,6 +56,8 @@ pub struct Authenticator<'a, S: ?Sized> {
     pub secrets: &'a KeyService,
     /// Bounds the argon2id verifications running at once.
     pub gate: &'a PasswordGate,
+    /// The sign-on these checks are part of: its events carry this trace id.
+    pub trace: Option<String>,
 }
 
 /// What the failure records call a typed name: a keyed pseudonym, never the name itself (a
@@ -97,6 +99,14 @@ pub(crate) fn totp_seal_context(user: UserId) -> String {
 }
 
 impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
+    /// An event's summary with the sign-on's trace id, when these checks are part of one.
+    fn traced(&self, mut summary: serde_json::Value) -> serde_json::Value {
+        if let (Some(trace), Some(map)) = (&self.trace, summary.as_object_mut()) {
+            map.insert("trace".into(), json!(trace));
+        }
+        summary
+    }
+
     /// Checks `username`'s password from `from`; `via` names the channel in the audit trail.
     /// Waits for a turn at the gate first: refused as busy, it has read and written nothing.
     pub async fn check_password(
@@ -128,7 +138,7 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
         let user_key = self.secrets.pseudonym(NAME_PSEUDONYM, &username.to_ascii_lowercase());
         let now = self.clock.now_millis();
         let audit = |action: AuditAction, target: String, summary: serde_json::Value| {
-            NewAuditEvent::new(action, "user", target, summary)
+            NewAuditEvent::new(action, "user", target, self.traced(summary))
         };
         let lockout = self.lockout;
 
@@ -260,15 +270,15 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
             let key = sha256_hex(&format!("mfa:{user}"));
             self.store.record_failed_attempt(&from.throttle_key(), &key, now).await?;
             let reason = if reserved { "wrong_code" } else { "locked_out" };
-            let event =
-                NewAuditEvent::new(AuditAction::SigninMfaFailure, "user", user, json!({"ip": ip, "reason": reason}));
+            let summary = self.traced(json!({"ip": ip, "reason": reason}));
+            let event = NewAuditEvent::new(AuditAction::SigninMfaFailure, "user", user, summary);
             self.store.append_audit(&actor, event).await?;
             return Ok(CodeOutcome::Refused);
         };
         self.store.clear_second_factor_failures(user).await?;
         self.learn_addresses(user, from, now).await?;
-        let event =
-            NewAuditEvent::new(AuditAction::SigninMfa, "user", user, json!({"ip": ip, "factor": factor_name(factor)}));
+        let summary = self.traced(json!({"ip": ip, "factor": factor_name(factor)}));
+        let event = NewAuditEvent::new(AuditAction::SigninMfa, "user", user, summary);
         self.store.append_audit(&actor, event).await?;
         Ok(CodeOutcome::Accepted(factor))
     }

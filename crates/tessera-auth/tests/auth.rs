@@ -47,7 +47,14 @@ impl World {
     }
 
     fn authenticator<'a>(&'a self, lockout: &'a LockoutPolicy) -> Authenticator<'a, dyn Store> {
-        Authenticator { store: &*self.store, clock: &*self.clock, lockout, secrets: &self.keys, gate: &self.gate }
+        Authenticator {
+            store: &*self.store,
+            clock: &*self.clock,
+            lockout,
+            secrets: &self.keys,
+            gate: &self.gate,
+            trace: None,
+        }
     }
 
     async fn audit_reasons(&self, action: &str) -> Vec<String> {
@@ -223,6 +230,7 @@ async fn a_password_check_refused_as_busy_writes_nothing() {
         lockout: &lockout,
         secrets: &world.keys,
         gate: &gate,
+        trace: None,
     };
     let before = world.store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap().len();
     let taken = gate.turn().await.unwrap();

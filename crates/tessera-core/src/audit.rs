@@ -82,6 +82,8 @@ pub enum AuditAction {
     AdminMfaReset,
     /// An administrator's role or applications changed.
     AdminRoleSet,
+    /// Sign-in tracing switched on or off for an application or a user.
+    TraceSet,
     /// A domain federated (or its configuration changed) through Microsoft Graph.
     M365Enable,
     /// A domain returned to Managed through Microsoft Graph.
@@ -146,7 +148,7 @@ impl AuditAction {
         AuditAction::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
-    pub const ALL: [AuditAction; 57] = [
+    pub const ALL: [AuditAction; 58] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -177,6 +179,7 @@ impl AuditAction {
         AuditAction::AdminMfaEnroll,
         AuditAction::AdminMfaReset,
         AuditAction::AdminRoleSet,
+        AuditAction::TraceSet,
         AuditAction::M365Enable,
         AuditAction::M365Disable,
         AuditAction::M365CredentialsSet,
@@ -239,6 +242,7 @@ impl AuditAction {
             AuditAction::AdminMfaEnroll => "admin.mfa_enroll",
             AuditAction::AdminMfaReset => "admin.mfa_reset",
             AuditAction::AdminRoleSet => "admin.role_set",
+            AuditAction::TraceSet => "trace.set",
             AuditAction::M365Enable => "m365.enable",
             AuditAction::M365Disable => "m365.disable",
             AuditAction::M365CredentialsSet => "m365.credentials_set",

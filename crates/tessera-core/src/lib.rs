@@ -13,6 +13,7 @@ pub mod ids;
 pub mod import;
 pub mod policy;
 pub mod roles;
+pub mod tracing;
 pub mod validate;
 
 pub use access::{AccessDecision, DenyReason, evaluate_access};

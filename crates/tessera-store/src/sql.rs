@@ -1522,6 +1522,18 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn parked_trace(&self, id: &str, browser_hash: &str) -> Result<Option<String>, StoreError> {
+                let row = sqlx::query("SELECT payload FROM parked_requests WHERE id = $1 AND browser_hash = $2")
+                    .bind(id)
+                    .bind(browser_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(row) = row else { return Ok(None) };
+                let payload: serde_json::Value = serde_json::from_str(&row.try_get::<String, _>("payload")?)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(payload.pointer("/trace/id").and_then(|id| id.as_str()).filter(|id| !id.is_empty()).map(str::to_string))
+            }
+
             async fn take_parked_request(
                 &self,
                 id: &str,
@@ -1848,6 +1860,56 @@ macro_rules! impl_sql_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn trace_events(&self, trace: &str) -> Result<Vec<AuditEvent>, StoreError> {
+                // The id is hex (checked by the caller), so it needs no escaping in the pattern.
+                let rows = sqlx::query(
+                    "SELECT id, at, actor, action, target_kind, target_id, summary FROM audit_events \
+                     WHERE summary LIKE $1 ORDER BY id LIMIT 200",
+                )
+                .bind(format!("%\"trace\":\"{trace}\"%"))
+                .fetch_all(&self.pool)
+                .await?;
+                Self::audit_events(&rows)
+            }
+
+            async fn keep_sign_in_token(&self, token: &crate::traits::KeptToken) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("DELETE FROM sign_in_tokens WHERE expires_at < $1").bind(token.created_at).execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO sign_in_tokens (trace, app_id, user_id, token, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (trace) DO NOTHING",
+                )
+                .bind(&token.trace)
+                .bind(&token.app_id)
+                .bind(&token.user_id)
+                .bind(&token.token)
+                .bind(token.created_at)
+                .bind(token.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                self.commit(tx).await
+            }
+
+            async fn sign_in_token(&self, trace: &str, now: i64) -> Result<Option<crate::traits::KeptToken>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT trace, app_id, user_id, token, created_at, expires_at FROM sign_in_tokens \
+                     WHERE trace = $1 AND expires_at >= $2",
+                )
+                .bind(trace)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some(crate::traits::KeptToken {
+                    trace: row.try_get("trace")?,
+                    app_id: row.try_get("app_id")?,
+                    user_id: row.try_get("user_id")?,
+                    token: row.try_get("token")?,
+                    created_at: row.try_get("created_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                }))
             }
 
             async fn app_sign_ins(&self, app: AppId, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {

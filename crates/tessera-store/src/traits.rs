@@ -49,6 +49,17 @@ pub struct ApiToken {
     pub role: AdminRole,
 }
 
+/// A token kept while sign-in tracing was on, without its signature value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptToken {
+    pub trace: String,
+    pub app_id: String,
+    pub user_id: String,
+    pub token: String,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+}
+
 /// How many events of one action, about one application (if any), in one hour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HourlyCount {
@@ -367,6 +378,9 @@ pub trait ParkingStore: Send + Sync {
         browser_hash: &str,
         now: UnixMillis,
     ) -> Result<Option<ParkedRequest>, StoreError>;
+    /// The trace id of this browser's parked request, leaving it in place (the sign-in pages
+    /// tag their audit events with it).
+    async fn parked_trace(&self, id: &str, browser_hash: &str) -> Result<Option<String>, StoreError>;
 }
 
 /// Second factors: the TOTP credential and recovery codes.
@@ -437,6 +451,12 @@ pub trait AuditStore: Send + Sync {
     /// Sign-in events (`signin.`, `saml.`, `wsfed.`, `wstrust.`) at or after `since`, counted by
     /// hour, action and the application they concern.
     async fn sign_in_counts(&self, since: UnixMillis) -> Result<Vec<HourlyCount>, StoreError>;
+    /// The events of one sign-in's trace (their summary's `trace`), oldest first, at most 200.
+    async fn trace_events(&self, trace: &str) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Keeps a token sent while tracing was on (removing kept tokens that have expired).
+    async fn keep_sign_in_token(&self, token: &KeptToken) -> Result<(), StoreError>;
+    /// The kept token of a trace, unless it has expired.
+    async fn sign_in_token(&self, trace: &str, now: UnixMillis) -> Result<Option<KeptToken>, StoreError>;
     /// What users did with an application (tokens issued, launches, denials), newest first, at
     /// most `limit` (1 to 500).
     async fn app_sign_ins(&self, app: AppId, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;

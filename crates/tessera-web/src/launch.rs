@@ -15,7 +15,7 @@ use tessera_store::StoreError;
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
-use crate::sign_on::{self, Denial, Go, PendingSignOn, Step};
+use crate::sign_on::{self, Denial, PendingSignOn, Step, Trace};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -39,6 +39,7 @@ async fn launch(
         demand: Demand::default(),
         login_hint: None,
         received_at: state.clock.now_millis(),
+        trace: Trace::of(json!({"protocol": "launch", "from": "user portal"})),
         reply: (),
     };
     continue_launch(&state, &ctx, &app, pending).await
@@ -52,18 +53,13 @@ pub async fn continue_launch(
     pending: PendingSignOn<()>,
 ) -> Result<Response, AppError> {
     let denial = Denial { action: AuditAction::SigninDenied, extra: json!({}) };
-    let Go { current, client } = match sign_on::proceed(state, ctx, app, &pending, &denial).await? {
-        Step::Issue(go) => go,
+    let go = match sign_on::proceed(state, ctx, app, &pending, &denial).await? {
+        Step::Issue(go) => *go,
         Step::Answered(response) => return Ok(response),
         Step::CannotBePassive | Step::DeniedPassively => return Err(AppError::internal("a launch is never passive")),
     };
-    let event = NewAuditEvent::new(
-        AuditAction::SigninLaunch,
-        "app",
-        app.id,
-        json!({"user_id": current.user.id.to_string(), "ip": client.to_string(), "mfa": current.session.authn.mfa_done()}),
-    );
-    state.store.append_audit(&Actor::user(current.user.id), event).await?;
+    let event = NewAuditEvent::new(AuditAction::SigninLaunch, "app", app.id, go.issued_summary(json!({})));
+    state.store.append_audit(&Actor::user(go.current.user.id), event).await?;
     let endpoints = app.endpoints(&state.public_url);
     match (&app.kind, endpoints.saml_sso) {
         (AppKind::Bookmark { url }, _) => Ok(pages::redirect(url, &[])),

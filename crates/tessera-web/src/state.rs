@@ -62,6 +62,8 @@ pub struct AppState {
     pub admin: AdminService,
     pub signin: SignInConfig,
     pub metrics: Option<PrometheusHandle>,
+    /// Whether sign-ins keep their tokens now (`sign_on::tokens`).
+    pub tracing: Arc<crate::sign_on::tokens::TracingCache>,
 }
 
 impl AppState {
@@ -74,7 +76,16 @@ impl AppState {
         metrics: Option<PrometheusHandle>,
     ) -> Result<AppState, tessera_admin::AdminError> {
         let admin = AdminService::new(store.clone(), keys.clone(), public_url, clock.clone())?;
-        Ok(AppState { store, clock, public_url: admin.public_url().to_string(), keys, admin, signin, metrics })
+        Ok(AppState {
+            store,
+            clock,
+            public_url: admin.public_url().to_string(),
+            keys,
+            admin,
+            signin,
+            metrics,
+            tracing: Arc::default(),
+        })
     }
 }
 
@@ -100,6 +111,7 @@ impl AppState {
             lockout: &self.signin.lockout,
             secrets: &self.keys,
             gate: &self.signin.password_gate,
+            trace: None,
         }
     }
 }

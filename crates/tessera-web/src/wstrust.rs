@@ -31,6 +31,7 @@ use tessera_store::StoreError;
 
 use crate::error::{AppError, Failure, Soap, Text};
 use crate::shell::context::RequestContext;
+use crate::sign_on::Trace;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -203,7 +204,13 @@ async fn answer(
     let Ok(from) = ctx.client() else {
         return Err(TrustFault::InvalidRequest("the forwarding header could not be read".into()).into());
     };
-    let authenticator = state.authenticator();
+    // The RST as it was read, never its password, for the sign-in's trace.
+    let trace = Trace::of(json!({
+        "protocol": "wstrust", "trust": request.trust.name(), "soap": request.soap.name(),
+        "username": request.username, "applies_to": request.applies_to, "message_id": request.message_id,
+    }));
+    let mut authenticator = state.authenticator();
+    authenticator.trace = Some(trace.id.clone());
     let PasswordAccepted { user, has_second_factor } = match authenticator
         .check_password_in_turn(turn, from, &request.username, &request.password, "wstrust")
         .await?
@@ -223,7 +230,7 @@ async fn answer(
     let access = state.store.check_access(user.id, app.id).await?;
     let authn = AuthnContext::default().with(Factor::Password, now);
     if let Err(denial) = decide_password_only(&access, &app.policy, from.client, &authn) {
-        audit_denied(state, app, &user, from, denial.as_str()).await?;
+        audit_denied(state, app, &user, from, denial.as_str(), &trace).await?;
         return Err(Refusal::audited(TrustFault::RequestFailed(denial.user_message().into())));
     }
 
@@ -241,15 +248,13 @@ async fn answer(
         &assertion,
     )?;
     // Fail closed: no token leaves without its audit row.
-    let event = NewAuditEvent::new(
-        AuditAction::WsTrustIssued,
-        "app",
-        app.id,
-        json!({"user_id": user.id.to_string(), "ip": from.client.to_string(), "assertion_id": assertion_id,
+    let mut summary = json!({"user_id": user.id.to_string(), "ip": from.client.to_string(), "assertion_id": assertion_id,
                "trust": request.trust.name(), "soap": request.soap.name(), "mfa": false,
-               "second_factor_enrolled": has_second_factor}),
-    );
+               "second_factor_enrolled": has_second_factor});
+    trace.mark(&mut summary, true);
+    let event = NewAuditEvent::new(AuditAction::WsTrustIssued, "app", app.id, summary);
     state.store.append_audit(&Actor::user(user.id), event).await?;
+    crate::sign_on::tokens::keep(state, app, user.id, &trace, &envelope).await;
     Ok(xml_response(StatusCode::OK, request.soap.content_type(), envelope))
 }
 
@@ -259,13 +264,11 @@ async fn audit_denied(
     user: &User,
     from: &ClientAddresses,
     reason: &str,
+    trace: &Trace,
 ) -> Result<(), StoreError> {
-    let event = NewAuditEvent::new(
-        AuditAction::WsTrustDenied,
-        "app",
-        app.id,
-        json!({"user_id": user.id.to_string(), "ip": from.client.to_string(), "reason": reason}),
-    );
+    let mut summary = json!({"user_id": user.id.to_string(), "ip": from.client.to_string(), "reason": reason});
+    trace.mark(&mut summary, true);
+    let event = NewAuditEvent::new(AuditAction::WsTrustDenied, "app", app.id, summary);
     state.store.append_audit(&Actor::user(user.id), event).await
 }
 

@@ -14,6 +14,6 @@ pub mod writer;
 pub use dsig::AlgorithmPolicy;
 pub use reader::{Limits, ParsedXml, XmlError, element_text};
 pub use roxmltree;
-pub use sign::{RsaSigner, SignaturePlacement, Signer, sign_enveloped};
+pub use sign::{RsaSigner, SignaturePlacement, Signer, sign_enveloped, without_signature_values};
 pub use verify::{VerifiedXml, VerifyingKey, verify_detached, verify_enveloped};
 pub use writer::Element;

@@ -117,3 +117,67 @@ pub fn sign_enveloped(
     element.children.insert(position, Child::Element(signature));
     Ok(())
 }
+
+/// The same document with every `SignatureValue` emptied: what a kept copy of a token holds,
+/// so that it shows what was sent but cannot be presented again (no relying party accepts a
+/// signature without its value). Works on the text of a document this crate wrote (elements
+/// `<prefix:SignatureValue>` without attributes, the forms `sign_enveloped` writes).
+pub fn without_signature_values(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(open) = find_signature_value(rest) {
+        let (before, from) = rest.split_at(open.start);
+        out.push_str(before);
+        out.push_str(&from[..open.len]);
+        let after_open = &from[open.len..];
+        let close = format!("</{}>", open.name);
+        match after_open.find(&close) {
+            Some(end) => rest = &after_open[end..],
+            // An unclosed element: nothing after it is copied (no value can leak).
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An opening `<…SignatureValue>` tag: where it starts, how long it is, and its name.
+struct OpenTag<'a> {
+    start: usize,
+    len: usize,
+    name: &'a str,
+}
+
+fn find_signature_value(text: &str) -> Option<OpenTag<'_>> {
+    let mut from = 0;
+    while let Some(at) = text[from..].find("SignatureValue>") {
+        let end = from + at + "SignatureValue>".len();
+        let start = text[..from + at].rfind('<')?;
+        let name = &text[start + 1..end - 1];
+        let plain = !name.starts_with('/')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-' | '.'));
+        if plain && (name == "SignatureValue" || name.ends_with(":SignatureValue")) {
+            return Some(OpenTag { start, len: end - start, name });
+        }
+        from = end;
+    }
+    None
+}
+
+#[cfg(test)]
+mod without_signature_values_tests {
+    use super::without_signature_values;
+
+    #[test]
+    fn every_signature_value_is_emptied_and_nothing_else_changes() {
+        let xml = "<r><ds:SignatureValue>c2lnbmF0dXJl\nMQ==</ds:SignatureValue><a>keep</a>\
+                   <SignatureValue>b3RoZXI=</SignatureValue><x>SignatureValue>text</x></r>";
+        let kept = without_signature_values(xml);
+        assert_eq!(
+            kept,
+            "<r><ds:SignatureValue></ds:SignatureValue><a>keep</a><SignatureValue></SignatureValue><x>SignatureValue>text</x></r>"
+        );
+        assert_eq!(without_signature_values("<r><ds:SignatureValue>open"), "<r><ds:SignatureValue>");
+        assert_eq!(without_signature_values("<plain/>"), "<plain/>");
+    }
+}

@@ -257,6 +257,12 @@ pub enum UserCommand {
     },
     /// End every session of a user (sign out everywhere)
     SignOut { user: String },
+    /// Keep the tokens the user's sign-ins send (without their signature value) for a while
+    Trace {
+        user: String,
+        #[command(flatten)]
+        tracing: TracingArgs,
+    },
     /// Create a user
     Add {
         email: String,
@@ -326,6 +332,13 @@ pub enum AppCommand {
     /// Create an application
     #[command(subcommand)]
     Add(AppAddCommand),
+    /// Keep the tokens its sign-ins send (without their signature value) for a while, to debug
+    /// with; every sign-in has its trace of decisions anyway
+    Trace {
+        app: String,
+        #[command(flatten)]
+        tracing: TracingArgs,
+    },
     /// List applications
     List,
     /// Show an application (id or label)
@@ -519,6 +532,8 @@ pub enum AppAddCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
+    /// One sign-in's trace: its events, oldest first, and its kept token if any
+    Trace { id: String },
     /// Audit events, oldest first
     List {
         /// Only events at or after this RFC 3339 time (e.g. 2026-11-01T00:00:00Z)
@@ -585,6 +600,20 @@ pub enum AdminCommand {
     /// REST API tokens
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+/// How long sign-in tracing lasts, and how long its tokens are kept.
+#[derive(Debug, Clone, Args)]
+pub struct TracingArgs {
+    /// Trace for this many minutes (1 to 1440)
+    #[arg(long, required_unless_present = "off", conflicts_with = "off")]
+    pub minutes: Option<u32>,
+    /// Keep each token this many days (1 to 30)
+    #[arg(long, default_value_t = 7)]
+    pub keep_days: u32,
+    /// Stop tracing
+    #[arg(long)]
+    pub off: bool,
 }
 
 /// A role and, for an application administrator, their applications.

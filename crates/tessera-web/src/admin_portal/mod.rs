@@ -62,6 +62,8 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/admin/applications/{app}/groups", get(application::groups).post(application::save_groups)),
         ("/admin/applications/{app}/policy", get(application::policy).post(application::save_policy)),
         ("/admin/applications/{app}/sign-ins", get(sign_ins::sign_ins)),
+        ("/admin/applications/{app}/sign-ins/{trace}", get(sign_ins::trace)),
+        ("/admin/applications/{app}/tracing", post(sign_ins::set_tracing)),
         ("/admin/users", get(users::list)),
         ("/admin/users/new", get(users::new_form).post(users::create)),
         ("/admin/users/import", get(import::form).post(import::submit).layer(uploads())),

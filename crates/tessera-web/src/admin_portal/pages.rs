@@ -233,6 +233,8 @@ pub struct SignInRow {
     pub what: String,
     pub ip: String,
     pub mfa: &'static str,
+    /// The sign-in's trace, when it has one.
+    pub trace: Option<String>,
 }
 
 #[derive(Template)]
@@ -241,6 +243,10 @@ pub struct SignInsTab {
     pub frame: Frame,
     pub panel: Panel,
     pub rows: Vec<SignInRow>,
+    /// Whether tracing is on, in words.
+    pub tracing: Option<String>,
+    pub max_minutes: u32,
+    pub max_days: u32,
 }
 
 pub struct GroupChoice {

@@ -26,7 +26,7 @@ use crate::shell::apps::AppRoute;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
 use crate::shell::refusal::refuse;
-use crate::sign_on::{self, Denial, Go, PendingSignOn, Step};
+use crate::sign_on::{self, Denial, Go, PendingSignOn, Step, Trace};
 use crate::state::AppState;
 
 const NO_PASSIVE: &str = "urn:oasis:names:tc:SAML:2.0:status:NoPassive";
@@ -87,6 +87,7 @@ async fn answer_request(
         app.endpoints(&state.public_url).saml_sso.ok_or_else(|| AppError::internal("a SAML app without an SSO URL"))?;
     let now = state.clock.now_millis();
     let skew = state.signin.clock_skew_ms;
+    let binding_kind = matches!(binding, Binding::Post { .. });
     let accepted: AcceptedRequest = match accept_authn_request(binding, &registration.registered(), &sso_url, now, skew)
     {
         Ok(accepted) => accepted,
@@ -97,20 +98,34 @@ async fn answer_request(
         let detail = format!("request {} was used already", clip(&accepted.id));
         return refuse(state, ctx, app, &SIGN_IN_REFUSED, "replayed", &detail).await;
     }
+    let binding_name = match binding_kind {
+        true => "HTTP-POST",
+        false => "HTTP-Redirect",
+    };
+    // The AuthnRequest as it was read, for the sign-in's trace.
+    let request = json!({
+        "protocol": "saml", "binding": binding_name, "id": accepted.id, "issuer": accepted.issuer,
+        "issue_instant": tessera_core::format_millis(accepted.issue_instant), "acs": accepted.acs_url,
+        "force_authn": accepted.force_authn, "is_passive": accepted.is_passive, "context": accepted.context,
+        "signed_with": accepted.signed_with.map(|a| a.uri().to_string()),
+        "relay_state": accepted.relay_state.is_some(),
+        "unsupported_name_id_format": accepted.unsupported_name_id_format,
+    });
     let pending = PendingSignOn {
         app: app.id,
         demand: accepted.demand(),
         login_hint: None,
         received_at: now,
+        trace: Trace::of(request),
         reply: accepted.reply(),
     };
     // A valid request this IdP cannot satisfy is answered at the registered ACS.
     if let Some(format) = &accepted.unsupported_name_id_format {
         tracing::info!(app = %app.id, %format, "NameID format not issued for this SP");
-        return status_answer(state, app, &pending.reply, INVALID_NAME_ID_POLICY).await;
+        return status_answer(state, app, &pending, INVALID_NAME_ID_POLICY).await;
     }
     if accepted.context == RequestedContext::Unsatisfiable {
-        return status_answer(state, app, &pending.reply, NO_AUTHN_CONTEXT).await;
+        return status_answer(state, app, &pending, NO_AUTHN_CONTEXT).await;
     }
     continue_sign_on(state, ctx, app, pending).await
 }
@@ -141,11 +156,13 @@ async fn idp_initiated(
         Ok(relay_state) => relay_state,
         Err(refusal) => return refuse(state, ctx, app, &SIGN_IN_REFUSED, refusal.code(), &refusal.to_string()).await,
     };
+    let request = json!({"protocol": "saml", "idp_initiated": true, "acs": acs, "relay_state": relay_state.is_some()});
     let pending = PendingSignOn {
         app: app.id,
         demand: Demand::default(),
         login_hint: None,
         received_at: state.clock.now_millis(),
+        trace: Trace::of(request),
         reply: SamlReply::unsolicited(acs, relay_state),
     };
     continue_sign_on(state, ctx, app, pending).await
@@ -160,16 +177,16 @@ pub async fn continue_sign_on(
 ) -> Result<Response, AppError> {
     let denial = Denial { action: AuditAction::SamlDenied, extra: json!({"request_id": pending.reply.request_id}) };
     match sign_on::proceed(state, ctx, app, &pending, &denial).await? {
-        Step::Issue(go) => issue(state, app, &pending.reply, go).await,
-        Step::CannotBePassive => status_answer(state, app, &pending.reply, NO_PASSIVE).await,
-        Step::DeniedPassively => status_answer(state, app, &pending.reply, REQUEST_DENIED).await,
+        Step::Issue(go) => issue(state, app, &pending.reply, *go).await,
+        Step::CannotBePassive => status_answer(state, app, &pending, NO_PASSIVE).await,
+        Step::DeniedPassively => status_answer(state, app, &pending, REQUEST_DENIED).await,
         Step::Answered(response) => Ok(response),
     }
 }
 
 /// The assertion, signed, in a Response posted to the ACS.
 async fn issue(state: &AppState, app: &Application, reply: &SamlReply, go: Go) -> Result<Response, AppError> {
-    let Go { current, client } = go;
+    let current = &go.current;
     let signer = state.keys.signer(app.id).await?;
     let issuer = app.issuer.as_deref().ok_or_else(|| AppError::internal("a SAML app without an issuer"))?;
     let response_id = format!("_{}", uuid::Uuid::new_v4().simple());
@@ -196,16 +213,12 @@ async fn issue(state: &AppState, app: &Application, reply: &SamlReply, go: Go) -
         }
     };
     // Fail closed: no assertion leaves without its audit row.
-    let event = NewAuditEvent::new(
-        AuditAction::SamlIssued,
-        "app",
-        app.id,
-        json!({"user_id": current.user.id.to_string(), "ip": client.to_string(), "request_id": reply.request_id,
-               "assertion_id": assertion_id, "acs": reply.acs_url, "mfa": authn.mfa_done(),
-               "request_signature": reply.signed_with,
-               "sha1": reply.signed_with.as_deref().is_some_and(|a| a.ends_with("rsa-sha1"))}),
-    );
+    let summary = go.issued_summary(json!({"request_id": reply.request_id, "assertion_id": assertion_id,
+               "acs": reply.acs_url, "request_signature": reply.signed_with,
+               "sha1": reply.signed_with.as_deref().is_some_and(|a| a.ends_with("rsa-sha1"))}));
+    let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", app.id, summary);
     state.store.append_audit(&Actor::user(current.user.id), event).await?;
+    sign_on::tokens::keep(state, app, current.user.id, &go.trace, &xml).await;
     Ok(post_message(app, &reply.acs_url, "SAMLResponse", &xml, reply.relay_state.as_deref(), &[]))
 }
 
@@ -213,9 +226,10 @@ async fn issue(state: &AppState, app: &Application, reply: &SamlReply, go: Go) -
 async fn status_answer(
     state: &AppState,
     app: &Application,
-    reply: &SamlReply,
+    pending: &PendingSignOn<SamlReply>,
     second: &str,
 ) -> Result<Response, AppError> {
+    let reply = &pending.reply;
     let signer = state.keys.signer(app.id).await?;
     let issuer = app.issuer.as_deref().ok_or_else(|| AppError::internal("a SAML app without an issuer"))?;
     let id = format!("_{}", uuid::Uuid::new_v4().simple());
@@ -233,12 +247,9 @@ async fn status_answer(
         second_status: Some(second),
         now: state.clock.now_millis(),
     };
-    let event = NewAuditEvent::new(
-        AuditAction::SamlStatus,
-        "app",
-        app.id,
-        json!({"status": second, "request_id": reply.request_id, "acs": reply.acs_url}),
-    );
+    let mut summary = json!({"status": second, "request_id": reply.request_id, "acs": reply.acs_url});
+    pending.trace.mark(&mut summary, true);
+    let event = NewAuditEvent::new(AuditAction::SamlStatus, "app", app.id, summary);
     state.store.append_audit(&Actor::system(), event).await?;
     let xml = build_status_response(&message, signer.as_ref())?;
     Ok(post_message(app, &reply.acs_url, "SAMLResponse", &xml, reply.relay_state.as_deref(), &[]))

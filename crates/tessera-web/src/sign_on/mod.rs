@@ -7,6 +7,9 @@
 //! request resumes here, typed, and the router sends it back to its protocol by its reply.
 
 mod parking;
+pub mod tokens;
+
+pub use parking::trace_of;
 
 use std::net::IpAddr;
 
@@ -35,7 +38,38 @@ pub struct PendingSignOn<R = Reply> {
     pub login_hint: Option<String>,
     /// When the request arrived: a fresh password must be shown after it.
     pub received_at: UnixMillis,
+    /// What ties this sign-on's audit events together, and the request as it was read.
+    #[serde(default)]
+    pub trace: Trace,
     pub reply: R,
+}
+
+/// A sign-on's trace: an id every audit event of the sign-on carries (the admin portal shows
+/// them as one trace), and the request as it was read (never a password), which the event that
+/// ends the sign-on carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Trace {
+    pub id: String,
+    pub request: serde_json::Value,
+}
+
+impl Trace {
+    /// A new trace of a request read as `request`.
+    pub fn of(request: serde_json::Value) -> Trace {
+        Trace { id: uuid::Uuid::new_v4().simple().to_string(), request }
+    }
+
+    /// Adds the trace id to an event's summary; `ending` events carry the request too.
+    pub fn mark(&self, summary: &mut serde_json::Value, ending: bool) {
+        if self.id.is_empty() {
+            return;
+        }
+        let Some(summary) = summary.as_object_mut() else { return };
+        summary.insert("trace".into(), json!(self.id));
+        if ending && !self.request.is_null() {
+            summary.insert("request".into(), self.request.clone());
+        }
+    }
 }
 
 /// How a sign-on is answered, by protocol.
@@ -85,14 +119,15 @@ impl<R> PendingSignOn<R> {
             demand: self.demand,
             login_hint: self.login_hint,
             received_at: self.received_at,
+            trace: self.trace,
             reply,
         }
     }
 
     /// Its reply, and the sign-on without it.
     pub fn take_reply(self) -> (PendingSignOn<()>, R) {
-        let PendingSignOn { app, demand, login_hint, received_at, reply } = self;
-        (PendingSignOn { app, demand, login_hint, received_at, reply: () }, reply)
+        let PendingSignOn { app, demand, login_hint, received_at, trace, reply } = self;
+        (PendingSignOn { app, demand, login_hint, received_at, trace, reply: () }, reply)
     }
 }
 
@@ -107,12 +142,28 @@ pub struct Denial {
 pub struct Go {
     pub current: Current,
     pub client: IpAddr,
+    pub trace: Trace,
+}
+
+impl Go {
+    /// The summary of the event that ends the sign-on with a token: the user, the address,
+    /// whether a second factor was shown, the session's age, and the trace.
+    pub fn issued_summary(&self, extra: serde_json::Value) -> serde_json::Value {
+        let authn = &self.current.session.authn;
+        let mut summary = json!({"user_id": self.current.user.id.to_string(), "ip": self.client.to_string(),
+                                 "mfa": authn.mfa_done(), "session_since": self.current.session.created_at});
+        if let (Some(summary), Some(extra)) = (summary.as_object_mut(), extra.as_object()) {
+            summary.extend(extra.clone());
+        }
+        self.trace.mark(&mut summary, true);
+        summary
+    }
 }
 
 /// What the protocol does next.
 pub enum Step {
     /// Issue the token.
-    Issue(Go),
+    Issue(Box<Go>),
     /// A request that must show no page cannot be answered without one: the protocol says so
     /// (SAML `NoPassive`).
     CannotBePassive,
@@ -181,6 +232,7 @@ async fn decide_for<R: Clone + Into<Reply>>(
             if pending.demand.passive {
                 summary["passive"] = json!(true);
             }
+            pending.trace.mark(&mut summary, true);
             let event = NewAuditEvent::new(denial.action, "app", app.id, summary);
             state.store.append_audit(&Actor::user(current.user.id), event).await?;
             Ok(match pending.demand.passive {
@@ -200,7 +252,7 @@ async fn decide_for<R: Clone + Into<Reply>>(
             let (id, cookies) = parking::park(state, ctx, pending).await?;
             Ok(Step::Answered(pages::redirect(&format!("/mfa/totp?continue={id}"), &cookies)))
         }
-        PolicyOutcome::Allow => Ok(Step::Issue(Go { current, client })),
+        PolicyOutcome::Allow => Ok(Step::Issue(Box::new(Go { current, client, trace: pending.trace.clone() }))),
     }
 }
 

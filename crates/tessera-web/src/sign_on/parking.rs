@@ -45,6 +45,13 @@ pub(super) async fn park<R: Clone + Into<Reply>>(
     Ok((id, set_cookies))
 }
 
+/// The trace of the sign-on this browser parked as `id`, if any (the sign-in pages' events
+/// carry it). A read of one row by its key, on pages that verify a password anyway.
+pub async fn trace_of(state: &AppState, ctx: &RequestContext, id: &str) -> Result<Option<String>, AppError> {
+    let (Some(browser), false) = (&ctx.browser_id, id.is_empty()) else { return Ok(None) };
+    Ok(state.store.parked_trace(id, &sha256_hex(browser)).await?)
+}
+
 /// Takes the sign-on parked as `id`, if it is this browser's and has not expired; a refused
 /// attempt is audited.
 pub(super) async fn take(state: &AppState, ctx: &RequestContext, id: &str) -> Result<Option<PendingSignOn>, AppError> {

@@ -91,7 +91,8 @@ pub async fn submit(
     let from = ctx.client()?;
     let username = form.username.trim().to_string();
     let now = state.clock.now_millis();
-    let authenticator = state.authenticator();
+    let mut authenticator = state.authenticator();
+    authenticator.trace = crate::sign_on::trace_of(&state, &ctx, &continue_id).await?;
     let PasswordAccepted { user, has_second_factor } =
         match authenticator.check_password(from, &username, &form.password, "login").await? {
             PasswordOutcome::Accepted(accepted) => *accepted,

@@ -55,7 +55,8 @@ pub async fn submit(
     require_our_form(&state, &ctx, &form.csrf)?;
     let Some(current) = session::current(&state, &ctx).await? else { return Ok(pages::redirect("/login", &[])) };
     let from = ctx.client()?;
-    let authenticator = state.authenticator();
+    let mut authenticator = state.authenticator();
+    authenticator.trace = crate::sign_on::trace_of(&state, &ctx, &continue_id).await?;
     match authenticator.check_second_factor(current.user.id, from, &form.code).await? {
         CodeOutcome::Refused => {
             let page = Mfa { csrf: &form.csrf, continue_id: &continue_id, error: Some(WRONG_CODE) };

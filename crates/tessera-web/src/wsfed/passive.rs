@@ -25,7 +25,7 @@ use crate::shell::context::RequestContext;
 use crate::shell::pages::{self, PostForm};
 use crate::shell::refusal::refuse;
 use crate::shell::session;
-use crate::sign_on::{self, Denial, Go, PendingSignOn, Step};
+use crate::sign_on::{self, Denial, Go, PendingSignOn, Step, Trace};
 use crate::state::AppState;
 
 pub async fn get(
@@ -53,11 +53,18 @@ async fn sign_in(
         Ok(reply_to) => reply_to,
         Err(refusal) => return refuse(state, ctx, app, &SIGN_IN_REFUSED, refusal.code(), &refusal.to_string()).await,
     };
+    // The wsignin1.0 parameters as they were read, for the sign-in's trace.
+    let read = json!({
+        "protocol": "wsfed", "wa": "wsignin1.0", "wtrealm": request.realm, "wreply": request.reply,
+        "wctx": request.context.is_some(), "username": request.login_hint, "fresh": request.fresh,
+        "wfresh_minutes": request.max_age_ms.map(|ms| ms / 60_000), "mfa": request.mfa,
+    });
     let pending = PendingSignOn {
         app: app.id,
         demand: request.demand(),
         login_hint: request.login_hint,
         received_at: state.clock.now_millis(),
+        trace: Trace::of(read),
         reply: WsFedReply { realm: request.realm, reply_to, context: request.context },
     };
     continue_sign_on(state, ctx, app, pending).await
@@ -72,7 +79,7 @@ pub async fn continue_sign_on(
 ) -> Result<Response, AppError> {
     let denial = Denial { action: AuditAction::WsFedDenied, extra: json!({}) };
     match sign_on::proceed(state, ctx, app, &pending, &denial).await? {
-        Step::Issue(go) => issue(state, app, &pending.reply, go).await,
+        Step::Issue(go) => issue(state, app, &pending.reply, *go).await,
         Step::Answered(response) => Ok(response),
         Step::CannotBePassive | Step::DeniedPassively => {
             Err(AppError::internal("a WS-Federation sign-in is never passive"))
@@ -82,7 +89,7 @@ pub async fn continue_sign_on(
 
 /// The token: a signed SAML 1.1 assertion in an RSTR, posted to the reply address.
 async fn issue(state: &AppState, app: &Application, reply: &WsFedReply, go: Go) -> Result<Response, AppError> {
-    let Go { current, client } = go;
+    let current = &go.current;
     let signer = state.keys.signer(app.id).await?;
     let issuer = app.issuer.as_deref().ok_or_else(|| AppError::internal("a relying party without an issuer"))?;
     let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
@@ -103,14 +110,10 @@ async fn issue(state: &AppState, app: &Application, reply: &WsFedReply, go: Go) 
     let assertion = build_assertion(&params, signer.as_ref())?;
     let wresult = build_rstr(TrustVersion::Feb2005, &params, &reply.realm, &assertion)?;
     // Fail closed: no token leaves without its audit row.
-    let event = NewAuditEvent::new(
-        AuditAction::WsFedIssued,
-        "app",
-        app.id,
-        json!({"user_id": current.user.id.to_string(), "ip": client.to_string(), "assertion_id": assertion_id,
-               "reply": reply.reply_to, "mfa": authn.mfa_done()}),
-    );
+    let summary = go.issued_summary(json!({"assertion_id": assertion_id, "reply": reply.reply_to}));
+    let event = NewAuditEvent::new(AuditAction::WsFedIssued, "app", app.id, summary);
     state.store.append_audit(&Actor::user(current.user.id), event).await?;
+    sign_on::tokens::keep(state, app, current.user.id, &go.trace, &wresult).await;
     let mut fields = vec![("wa", "wsignin1.0"), ("wresult", wresult.as_str())];
     if let Some(context) = &reply.context {
         fields.push(("wctx", context.as_str()));

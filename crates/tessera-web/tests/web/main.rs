@@ -9,5 +9,6 @@ mod directory_portal;
 mod roles;
 mod saml;
 mod signin;
+mod trace;
 mod wsfed;
 mod wstrust;

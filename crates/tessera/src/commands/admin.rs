@@ -7,7 +7,12 @@ use crate::cli::{AdminCommand, AdminMfaCommand, AuditCommand, TokenCommand};
 use crate::output;
 
 pub async fn audit(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
-    let AuditCommand::List { since, until, actor, action, app, user, newest_first, limit } = cmd;
+    let (since, until, actor, action, app, user, newest_first, limit) = match cmd {
+        AuditCommand::Trace { id } => return trace(ctx, &id).await,
+        AuditCommand::List { since, until, actor, action, app, user, newest_first, limit } => {
+            (since, until, actor, action, app, user, newest_first, limit)
+        }
+    };
     // The command has always read at most what the store gives (1 to 10,000), never refused more.
     let request = AuditRequest {
         since,
@@ -45,6 +50,48 @@ fn role_request(role: &str, apps: Vec<String>) -> anyhow::Result<RoleRequest> {
 
 async fn view(service: &AdminService, administrator: &Administrator) -> anyhow::Result<AdminView> {
     Ok(AdminView::new(administrator, &service.admin_authority(administrator).await?))
+}
+
+async fn trace(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
+    let trace = ctx.admin().await?.sign_in_trace(id).await?;
+    let views: Vec<AuditView> = trace.events.iter().map(AuditView::from).collect();
+    if ctx.settings.json {
+        return output::json(&serde_json::json!({
+            "id": trace.id,
+            "events": views,
+            "token": trace.token.as_ref().map(|t| t.token.as_str()),
+        }));
+    }
+    let rows = views.into_iter().map(|e| vec![e.at, e.actor, e.action, e.summary.to_string()]).collect();
+    output::table(&["AT", "ACTOR", "ACTION", "SUMMARY"], rows);
+    if let Some(token) = trace.token {
+        println!("kept token (without its signature value):\n{}", token.token);
+    }
+    Ok(())
+}
+
+/// Tracing on or off for an application or a user, as the command asked.
+pub async fn set_tracing(
+    ctx: &Ctx,
+    subject: tessera_core::tracing::TraceSubject,
+    key: &str,
+    args: crate::cli::TracingArgs,
+) -> anyhow::Result<()> {
+    let minutes = if args.off { None } else { args.minutes };
+    let switches = ctx.admin().await?.set_tracing(&ctx.actor, subject, key, minutes, args.keep_days).await?;
+    if ctx.settings.json {
+        let view: Vec<_> = switches
+            .switches
+            .iter()
+            .map(|s| serde_json::json!({"subject": s.subject, "id": s.id, "until": tessera_core::format_millis(s.until), "keep_days": s.keep_days}))
+            .collect();
+        return output::json(&view);
+    }
+    match minutes {
+        Some(minutes) => println!("tracing {key} for {minutes} minutes; tokens are kept {} days", args.keep_days),
+        None => println!("tracing {key} is off"),
+    }
+    Ok(())
 }
 
 pub async fn run(ctx: &Ctx, cmd: AdminCommand) -> anyhow::Result<()> {

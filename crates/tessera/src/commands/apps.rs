@@ -49,6 +49,9 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             output::table(&["ID", "KIND", "LABEL", "TARGET"], rows);
             Ok(())
         }
+        AppCommand::Trace { app, tracing } => {
+            super::admin::set_tracing(ctx, tessera_core::tracing::TraceSubject::App, &app, tracing).await
+        }
         AppCommand::Show { app } => {
             let (app, groups) = admin.granted_groups(&app).await?;
             let view = AppView::new(&app, admin.public_url());

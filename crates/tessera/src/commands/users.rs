@@ -48,6 +48,9 @@ pub async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        UserCommand::Trace { user, tracing } => {
+            super::admin::set_tracing(ctx, tessera_core::tracing::TraceSubject::User, &user, tracing).await
+        }
         UserCommand::SignOut { user } => {
             let (user, ended) = admin.sign_out_user(&ctx.actor, &user).await?;
             if ctx.settings.json {

@@ -499,6 +499,42 @@ fn a_csv_import_previews_then_writes_everything_or_nothing() {
     assert_eq!(users(), users_before + 2);
 }
 
+#[test]
+fn tracing_is_switched_per_application_or_user_and_refuses_bad_input() {
+    let env = Env::sqlite();
+    env.ok(&["app", "add", "bookmark", "--label", "Wiki", "--url", "https://wiki.contoso.com/"]);
+    env.ok(&["user", "add", "alice@contoso.com"]);
+    let audit = || env.json(&["audit", "list"]).as_array().unwrap().len();
+    let before = audit();
+    for (args, code, said) in [
+        (vec!["app", "trace", "Wiki", "--minutes", "0"], 1, "1 to 1440 minutes"),
+        (vec!["app", "trace", "Wiki", "--minutes", "60", "--keep-days", "31"], 1, "1 to 30 days"),
+        (vec!["app", "trace", "Nowhere", "--minutes", "60"], 1, "Nowhere"),
+        (vec!["app", "trace", "Wiki"], 2, "--minutes"),
+        (vec!["app", "trace", "Wiki", "--minutes", "5", "--off"], 2, "cannot be used with"),
+        (vec!["user", "trace", "nobody@contoso.com", "--minutes", "5"], 1, "nobody@contoso.com"),
+        (vec!["audit", "trace", "not-a-trace"], 1, "no such sign-in trace"),
+    ] {
+        let stderr = env.fails(&args, code);
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+    }
+    assert_eq!(audit(), before, "refusals write nothing");
+    let on = env.json(&["app", "trace", "Wiki", "--minutes", "30", "--keep-days", "3"]);
+    assert_eq!((on[0]["subject"].as_str(), on[0]["keep_days"].as_u64()), (Some("app"), Some(3)));
+    let both = env.json(&["user", "trace", "alice@contoso.com", "--minutes", "10"]);
+    assert_eq!(both.as_array().unwrap().len(), 2);
+    let off = env.json(&["app", "trace", "Wiki", "--off"]);
+    assert_eq!(off.as_array().unwrap().len(), 1);
+    let set: Vec<Value> = env
+        .json(&["audit", "list", "--action", "trace.set"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["summary"]["minutes"].clone())
+        .collect();
+    assert_eq!(set, [serde_json::json!(30), serde_json::json!(10), Value::Null]);
+}
+
 // ---- serve ----
 
 fn free_port() -> u16 {
