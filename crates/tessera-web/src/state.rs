@@ -63,7 +63,7 @@ pub struct AppState {
     pub signin: SignInConfig,
     pub metrics: Option<PrometheusHandle>,
     /// Whether sign-ins keep their tokens now (`sign_on::tokens`).
-    pub tracing: Arc<crate::sign_on::tokens::TracingCache>,
+    pub tracing: Arc<crate::sign_on::tracing_cache::TracingCache>,
 }
 
 impl AppState {

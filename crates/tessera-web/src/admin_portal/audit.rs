@@ -68,6 +68,8 @@ pub struct EventRow {
     pub action: String,
     pub target: String,
     pub summary: String,
+    /// The trace page of a sign-in event: its application and trace.
+    pub trace: Option<(String, String)>,
 }
 
 #[derive(Template)]
@@ -111,6 +113,10 @@ pub async fn list(
                     action: e.action.clone(),
                     target: format!("{}:{}", e.target_kind, e.target_id),
                     summary: e.summary.to_string(),
+                    trace: match (e.target_kind.as_str(), e.summary.get("trace").and_then(|t| t.as_str())) {
+                        ("app", Some(trace)) => Some((e.target_id.clone(), trace.to_string())),
+                        _ => None,
+                    },
                 })
                 .collect();
             (StatusCode::OK, rows, older, None)

@@ -5,6 +5,7 @@
 //! Application"). Every page but the sign-in needs a live admin session; a one-time password
 //! must be changed before anything else.
 
+mod administrators;
 mod application;
 mod applications;
 mod audit;
@@ -73,6 +74,8 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/admin/users/{user}/password", post(users::set_password)),
         ("/admin/users/{user}/mfa-reset", post(users::reset_mfa)),
         ("/admin/users/{user}/sign-out", post(users::sign_out)),
+        ("/admin/administrators", get(administrators::list)),
+        ("/admin/administrators/{admin}/role", post(administrators::set_role)),
         ("/admin/audit", get(audit::list)),
         ("/admin/dashboard", get(dashboard::show)),
         ("/admin/groups", get(groups::list)),

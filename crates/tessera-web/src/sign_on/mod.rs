@@ -8,6 +8,7 @@
 
 mod parking;
 pub mod tokens;
+pub mod tracing_cache;
 
 pub use parking::trace_of;
 

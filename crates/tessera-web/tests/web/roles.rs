@@ -38,18 +38,21 @@ fn fill(template: &str, app: &str, world_ids: &Ids) -> String {
         .replace("{kind}", "bookmark")
         .replace("{group}", &world_ids.group)
         .replace("{user}", &world_ids.user)
+        .replace("{admin}", &world_ids.admin)
         .replace("{trace}", "0123456789abcdef0123456789abcdef")
 }
 
 struct Ids {
     group: String,
     user: String,
+    admin: String,
 }
 
 async fn ids(world: &World) -> Ids {
     Ids {
         group: world.store.find_group("Staff").await.unwrap().id.to_string(),
         user: world.store.find_user("alice@contoso.com").await.unwrap().id.to_string(),
+        admin: world.store.find_admin("boss").await.unwrap().id,
     }
 }
 
@@ -85,7 +88,7 @@ async fn an_application_administrator_reaches_only_their_applications_in_the_por
                     ann.get(&path).await
                 };
                 let method = if post { "POST" } else { "GET" };
-                let expected = if ["{app}", "{user}", "{group}"].iter().any(|p| template.contains(p)) {
+                let expected = if ["{app}", "{user}", "{group}", "{admin}"].iter().any(|p| template.contains(p)) {
                     StatusCode::NOT_FOUND
                 } else if template == "/admin/applications" && !post {
                     StatusCode::OK // the list, of their applications only
@@ -123,6 +126,12 @@ async fn an_application_administrator_reaches_only_their_applications_in_the_por
         .await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
     assert!(saved.body.contains("Saved."), "{}", saved.body);
+    // Nor raising their own role: administrators are beyond their reach.
+    let ann_id = world.store.find_admin("ann").await.unwrap().id;
+    let escalate =
+        ann.post(&format!("/admin/administrators/{ann_id}/role"), &[("csrf", csrf.as_str()), ("role", "admin")]).await;
+    assert_eq!(escalate.status, StatusCode::NOT_FOUND);
+    assert_eq!(world.store.find_admin("ann").await.unwrap().role, AdminRole::AppAdmin);
     // But not deleting it: that is a full administrator's act.
     let delete = ann.post("/admin/applications/delete", &[("csrf", csrf.as_str()), ("id", &apps.granted)]).await;
     assert_eq!(delete.status, StatusCode::FORBIDDEN);
@@ -161,8 +170,48 @@ async fn an_auditor_reads_every_page_and_changes_nothing() {
             write.location
         );
     }
+    let otto_id = world.store.find_admin("otto").await.unwrap().id;
+    let escalate = otto
+        .post(&format!("/admin/administrators/{otto_id}/role"), &[("csrf", csrf.as_str()), ("role", "admin")])
+        .await;
+    assert_eq!(escalate.status, StatusCode::FORBIDDEN);
     assert_eq!(world.audit_actions().await, before, "nothing changed");
     assert!(world.store.find_app(&apps.m365).await.is_ok());
+    assert_eq!(world.store.find_admin("otto").await.unwrap().role, AdminRole::Auditor);
+}
+
+#[tokio::test]
+async fn a_full_administrator_sets_roles_in_the_portal_and_the_last_one_keeps_theirs() {
+    let (world, apps) = world().await;
+    let mut erin = administrator(&world, "erin", AdminRole::Admin, &[]).await;
+    let csrf = erin.csrf();
+    let hash = tessera_auth::password::hash_password(OWN).unwrap();
+    let ann = world.store.create_admin(&Actor::system(), "ann", &hash, AdminRole::Auditor, &[]).await.unwrap();
+    let page = erin.get("/admin/administrators").await;
+    assert!(page.body.contains("ann: Auditor (read-only)") && page.body.contains("Save role of ann"), "{}", page.body);
+    let path = format!("/admin/administrators/{}/role", ann.id);
+    let done = erin.post(&path, &[("csrf", &csrf), ("role", "app-admin"), ("app", &apps.granted)]).await;
+    assert!(done.body.contains("ann is now: Application administrator."), "{}", done.body);
+    let authority = world.store.admin_apps(&ann.id).await.unwrap();
+    assert_eq!(authority.len(), 1);
+    for (fields, status) in [
+        (vec![("role", "root")], StatusCode::UNPROCESSABLE_ENTITY),
+        (vec![("role", "app-admin")], StatusCode::UNPROCESSABLE_ENTITY),
+        (vec![("role", "auditor"), ("app", apps.granted.as_str())], StatusCode::UNPROCESSABLE_ENTITY),
+        (vec![("role", "app-admin"), ("app", "0123")], StatusCode::NOT_FOUND),
+    ] {
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend(fields.iter().copied());
+        assert_eq!(erin.post(&path, &form).await.status, status, "{fields:?}");
+    }
+    // Two full administrators: erin makes the boss an auditor; then she is the last one, and keeps the role.
+    let erin_id = world.store.find_admin("erin").await.unwrap().id;
+    let boss_id = world.store.find_admin("boss").await.unwrap().id;
+    erin.post(&format!("/admin/administrators/{boss_id}/role"), &[("csrf", &csrf), ("role", "auditor")]).await;
+    let last =
+        erin.post(&format!("/admin/administrators/{erin_id}/role"), &[("csrf", &csrf), ("role", "auditor")]).await;
+    assert_eq!(last.status, StatusCode::CONFLICT, "{}", last.body);
+    assert!(last.body.contains("last full administrator"), "{}", last.body);
 }
 
 /// One REST call with a bearer token.
