@@ -2,6 +2,7 @@
 //! and its own OpenAPI document at `/api/v1/openapi.json`. Every route parses, calls the admin
 //! service and renders.
 
+mod admins;
 mod apps;
 mod audit;
 mod extract;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(groups::router())
         .merge(apps::router())
         .merge(audit::router())
+        .merge(admins::router())
         .split_for_parts();
     let mut openapi = openapi;
     openapi.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);

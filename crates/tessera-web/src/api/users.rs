@@ -1,10 +1,10 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tessera_admin::NewUserRequest;
 use tessera_core::{Actor, UserState};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -22,6 +22,87 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(suspend_user))
         .routes(routes!(activate_user))
         .routes(routes!(user_groups))
+        .routes(routes!(sign_out_user))
+        .routes(routes!(reset_mfa))
+        // A CSV file is read to its own cap (as the CLI's), not the API's JSON body cap.
+        .routes(routes!(import_users))
+}
+
+/// `dry_run=true` checks everything and writes nothing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ImportParams {
+    dry_run: Option<bool>,
+}
+
+/// What an import did (or, on a dry run, would do).
+#[derive(Debug, Serialize, ToSchema)]
+struct ImportView {
+    dry_run: bool,
+    written: bool,
+    users: usize,
+    memberships: usize,
+    new_groups: Vec<String>,
+    emails: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/users/import", tag = "users", params(ImportParams),
+    request_body(content = String, content_type = "text/csv", description = "columns email, upn, first_name, last_name, immutable_id, groups (';'-separated)"),
+    responses((status = 200, body = ImportView), (status = 422, body = crate::error::ErrorBody)))]
+async fn import_users(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    ApiQuery(params): ApiQuery<ImportParams>,
+    request: axum::extract::Request,
+) -> Result<Json<ImportView>, ApiError> {
+    let cap = tessera_core::import::MAX_IMPORT_BYTES;
+    let body = axum::body::to_bytes(request.into_body(), cap).await.map_err(|_| {
+        ApiError::refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Request refused",
+            format!("the file is larger than {cap} bytes: split it"),
+        )
+    })?;
+    let dry_run = params.dry_run.unwrap_or(false);
+    let report = state.admin.import_users(&actor, &body, dry_run).await?;
+    Ok(Json(ImportView {
+        dry_run,
+        written: report.outcome.written,
+        users: report.outcome.users,
+        memberships: report.outcome.memberships,
+        new_groups: report.outcome.new_groups,
+        emails: report.rows.iter().map(|r| r.user.email.clone()).collect(),
+    }))
+}
+
+/// How many sessions an action ended, or factors it removed.
+#[derive(Debug, Serialize, ToSchema)]
+struct Done {
+    user_id: String,
+    count: u64,
+}
+
+#[utoipa::path(post, path = "/users/{user}/sign-out", tag = "users", params(("user" = String, Path, description = "id, email or UPN")),
+    responses((status = 200, body = Done), (status = 404, body = crate::error::ErrorBody)))]
+async fn sign_out_user(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(key): Path<String>,
+) -> Result<Json<Done>, ApiError> {
+    let (user, ended) = state.admin.sign_out_user(&actor, &key).await?;
+    Ok(Json(Done { user_id: user.id.to_string(), count: ended }))
+}
+
+#[utoipa::path(post, path = "/users/{user}/mfa/reset", tag = "users", params(("user" = String, Path, description = "id, email or UPN")),
+    responses((status = 200, body = Done), (status = 404, body = crate::error::ErrorBody)))]
+async fn reset_mfa(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(key): Path<String>,
+) -> Result<Json<Done>, ApiError> {
+    let (user, removed) = state.admin.reset_mfa(&actor, &key).await?;
+    Ok(Json(Done { user_id: user.id.to_string(), count: u64::from(removed) }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

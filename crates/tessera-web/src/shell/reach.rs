@@ -50,7 +50,7 @@ fn area_of(segment: &str) -> Area {
     match segment {
         "applications" | "apps" => Area::Applications,
         "users" | "groups" => Area::Directory,
-        "audit" | "sign-ins" | "dashboard" => Area::Audit,
+        "audit" | "sign-ins" | "dashboard" | "traces" => Area::Audit,
         // Administrators, tokens, and anything not named here: full administrators only.
         _ => Area::Administrators,
     }

@@ -534,3 +534,74 @@ async fn wsfed_relying_parties_are_created_through_the_api() {
     }
     assert_eq!(api.audit_len().await, before);
 }
+
+/// The portal's part-2 work through the API: an import (previewed, refused whole, written),
+/// sign-out and MFA reset, administrators' roles, traces, tracing and the dashboard.
+#[tokio::test]
+async fn imports_roles_traces_and_the_dashboard_through_the_api() {
+    let api = Api::new().await;
+    let csv = "email,groups\nann@contoso.com,Staff\nbob@contoso.com,Staff;Sales\n";
+    let before = api.audit_len().await;
+    let (status, preview) = api.raw_post("/users/import?dry_run=true", "text/csv", csv).await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!((preview["written"].as_bool(), preview["users"].as_u64()), (Some(false), Some(2)));
+    assert_eq!(preview["new_groups"], json!(["Staff", "Sales"]));
+    let (status, bad) = api.raw_post("/users/import", "text/csv", "email\nx@contoso.com\n=cmd|calc\n").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad["error"]["message"].as_str().unwrap().contains("line 3"), "{bad}");
+    let big = vec![b'a'; tessera_core::import::MAX_IMPORT_BYTES + 1];
+    let (status, body) = api.raw_post("/users/import", "text/csv", big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(api.audit_len().await, before, "nothing written");
+    let (status, done) = api.raw_post("/users/import", "text/csv", csv).await;
+    assert_eq!((status, done["written"].as_bool()), (StatusCode::OK, Some(true)));
+
+    let (status, out) = api.call(Method::POST, "/users/ann@contoso.com/sign-out", None).await;
+    assert_eq!((status, out["count"].as_u64()), (StatusCode::OK, Some(0)));
+    let (status, reset) = api.call(Method::POST, "/users/ann@contoso.com/mfa/reset", None).await;
+    assert_eq!((status, reset["count"].as_u64()), (StatusCode::OK, Some(0)));
+    assert_eq!(api.call(Method::POST, "/users/nobody@contoso.com/sign-out", None).await.0, StatusCode::NOT_FOUND);
+
+    let hash = tessera_auth::password::hash_password("an administrator password").unwrap();
+    for name in ["erin", "frank"] {
+        api.store.create_admin(&Actor::system(), name, &hash, tessera_core::AdminRole::Admin, &[]).await.unwrap();
+    }
+    let (status, app) = api
+        .call(
+            Method::POST,
+            "/apps",
+            Some(json!({"kind": "bookmark", "label": "Wiki", "url": "https://wiki.contoso.com/"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{app}");
+    let (status, erin) =
+        api.call(Method::PUT, "/admins/erin/role", Some(json!({"role": "app-admin", "apps": ["Wiki"]}))).await;
+    assert_eq!(status, StatusCode::OK, "{erin}");
+    assert_eq!((erin["role"].as_str(), erin["apps"][0].as_str()), (Some("app-admin"), app["id"].as_str()));
+    for (body, status) in [
+        (json!({"role": "root"}), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({"role": "app-admin"}), StatusCode::UNPROCESSABLE_ENTITY),
+        (json!({"role": "auditor", "is_admin": true}), StatusCode::BAD_REQUEST),
+    ] {
+        let (got, said) = api.call(Method::PUT, "/admins/erin/role", Some(body.clone())).await;
+        assert_eq!(got, status, "{body}: {said}");
+    }
+    // Frank is the last full administrator now.
+    let (status, said) = api.call(Method::PUT, "/admins/frank/role", Some(json!({"role": "auditor"}))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{said}");
+    let (_, admins) = api.call(Method::GET, "/admins", None).await;
+    assert_eq!(admins.as_array().unwrap().len(), 2);
+
+    assert_eq!(api.call(Method::GET, "/traces/not-a-trace", None).await.0, StatusCode::NOT_FOUND);
+    let (status, _) = api.call(Method::PUT, "/apps/Wiki/tracing", Some(json!({"minutes": 0}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        api.call(Method::PUT, "/apps/Wiki/tracing", Some(json!({"minutes": 30}))).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(api.call(Method::DELETE, "/apps/Wiki/tracing", None).await.0, StatusCode::NO_CONTENT);
+    let (status, dashboard) = api.call(Method::GET, "/dashboard?days=2", None).await;
+    assert_eq!(status, StatusCode::OK, "{dashboard}");
+    assert_eq!(dashboard["signed_in"].as_array().unwrap().len(), 48);
+    assert_eq!(api.call(Method::GET, "/dashboard?days=0", None).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -267,7 +267,7 @@ async fn the_api_holds_every_token_to_its_role_and_applications() {
         for app in [&apps.not_granted, &nowhere] {
             let path = fill(&template, app, &ids);
             let (status, body) = call(&world, &scoped, &method, &path).await;
-            let object = ["{app}", "{user}", "{group}"].iter().any(|p| template.contains(p));
+            let object = ["{app}", "{user}", "{group}", "{admin}"].iter().any(|p| template.contains(p));
             if template == "/apps" && method == Method::GET {
                 assert_eq!(status, StatusCode::OK);
                 assert!(body.contains("Wiki") && !body.contains("Payroll") && !body.contains("M365"), "{body}");
