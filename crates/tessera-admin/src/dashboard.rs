@@ -25,6 +25,8 @@ pub struct AppTotals {
     pub label: String,
     pub signed_in: i64,
     pub refused: i64,
+    /// The application's own counts per hour (failed passwords name no application).
+    pub series: Series,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +47,18 @@ pub struct Dashboard {
     pub expiring: Vec<ExpiringCertificate>,
 }
 
+/// Counts `n` events of `outcome` in hour `at` of `series`.
+fn add(series: &mut Series, outcome: SignInOutcome, at: usize, n: i64) {
+    let line = match outcome {
+        SignInOutcome::SignedIn => &mut series.signed_in,
+        SignInOutcome::Failed => &mut series.failed,
+        SignInOutcome::Refused => &mut series.refused,
+    };
+    if let Some(slot) = line.get_mut(at) {
+        *slot += n;
+    }
+}
+
 impl AdminService {
     /// The last `days` (1 to 31) of sign-in events, up to this hour, for every application or
     /// only `app` (failed passwords name no application, so they count only for all).
@@ -62,30 +76,18 @@ impl AdminService {
         let counts = self.store.sign_in_counts(first_hour * HOUR_MS).await?;
         let width = usize::try_from(hours).unwrap_or(0);
         let mut series = Series { signed_in: vec![0; width], failed: vec![0; width], refused: vec![0; width] };
-        let mut per_app: std::collections::HashMap<String, (i64, i64)> = std::collections::HashMap::new();
+        let mut per_app: std::collections::HashMap<String, Series> = std::collections::HashMap::new();
+        let empty = series.clone();
         for count in &counts {
             let Some(outcome) = AuditAction::from_name(&count.action).and_then(AuditAction::sign_in_outcome) else {
                 continue;
             };
-            if let Some(app) = &count.app {
-                let totals = per_app.entry(app.clone()).or_default();
-                match outcome {
-                    SignInOutcome::SignedIn => totals.0 += count.count,
-                    SignInOutcome::Refused => totals.1 += count.count,
-                    SignInOutcome::Failed => {}
-                }
-            }
-            if only.is_some() && count.app != only {
-                continue;
-            }
             let Ok(at) = usize::try_from(count.hour - first_hour) else { continue };
-            let line = match outcome {
-                SignInOutcome::SignedIn => &mut series.signed_in,
-                SignInOutcome::Failed => &mut series.failed,
-                SignInOutcome::Refused => &mut series.refused,
-            };
-            if let Some(slot) = line.get_mut(at) {
-                *slot += count.count;
+            if let Some(app) = &count.app {
+                add(per_app.entry(app.clone()).or_insert_with(|| empty.clone()), outcome, at, count.count);
+            }
+            if only.is_none() || count.app == only {
+                add(&mut series, outcome, at, count.count);
             }
         }
         let mut apps = Vec::new();
@@ -96,8 +98,9 @@ impl AdminService {
             let got = self.store.list_apps(&page).await?;
             for app in &got.items {
                 let id = app.id.to_string();
-                let (signed_in, refused) = per_app.get(&id).copied().unwrap_or_default();
-                apps.push(AppTotals { id: id.clone(), label: app.label.clone(), signed_in, refused });
+                let own = per_app.remove(&id).unwrap_or_else(|| empty.clone());
+                let (signed_in, refused) = (own.signed_in.iter().sum(), own.refused.iter().sum());
+                apps.push(AppTotals { id: id.clone(), label: app.label.clone(), signed_in, refused, series: own });
                 for (which, der) in [("current", &app.certificates.current), ("next", &app.certificates.next)] {
                     if let Some(not_after) = der.as_deref().and_then(tessera_keys::certificate_not_after)
                         && not_after < soon

@@ -75,6 +75,37 @@ pub fn hourly(series: &Series, first_hour_ms: i64) -> String {
     svg
 }
 
+/// A small chart of one application's sign-ins and refusals per hour, beside its totals in a
+/// table row (which say the same in words: this picture is hidden from screen readers).
+pub fn sparkline(series: &Series) -> String {
+    const W: f64 = 168.0;
+    const H: f64 = 28.0;
+    let hours = series.signed_in.len().max(2);
+    let top = series.signed_in.iter().chain(series.refused.iter()).copied().max().unwrap_or(0).max(1);
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" aria-hidden="true" class="sparkline">"#
+    );
+    for (line, (_, colour, dash)) in [(&series.signed_in, LINES[0]), (&series.refused, LINES[2])] {
+        let points: Vec<String> = line
+            .iter()
+            .enumerate()
+            .map(|(hour, count)| {
+                let x = W * hour as f64 / (hours - 1) as f64;
+                let y = 2.0 + (H - 4.0) * (1.0 - *count as f64 / top as f64);
+                format!("{x:.1},{y:.1}")
+            })
+            .collect();
+        let dash = if dash.is_empty() { String::new() } else { format!(r#" stroke-dasharray="{dash}""#) };
+        let _ = write!(
+            svg,
+            r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5"{dash} points="{}"/>"#,
+            points.join(" ")
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 /// The legend: each line's name with its colour and dash pattern, as small SVG samples.
 pub fn legend() -> Vec<(&'static str, String)> {
     LINES
@@ -102,5 +133,9 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         let empty = hourly(&Series::default(), 0);
         assert!(empty.contains("0 sign-ins"), "no data draws an empty chart: {empty}");
+        let small = sparkline(&series);
+        assert_eq!(small.matches("<polyline").count(), 2);
+        assert!(small.contains("aria-hidden=\"true\"") && !small.contains("NaN"), "{small}");
+        assert!(!sparkline(&Series::default()).contains("NaN"));
     }
 }

@@ -41,7 +41,8 @@ pub struct DashboardPage {
     pub chart: String,
     pub legend: Vec<(&'static str, String)>,
     pub table: Vec<DayRow>,
-    pub apps: Vec<tessera_admin::dashboard::AppTotals>,
+    /// Each application: id, label, sign-ins, refusals, and its small chart.
+    pub apps: Vec<(String, String, i64, i64, String)>,
     /// Label, which certificate, expiry date, app id.
     pub expiring: Vec<(String, &'static str, String, String)>,
 }
@@ -77,7 +78,11 @@ pub async fn show(
         .collect();
     let app = app.map(|a| (a.id.to_string(), a.label));
     let chart = chart::hourly(series, figures.first_hour_ms);
-    let apps = figures.apps;
+    let apps = figures
+        .apps
+        .iter()
+        .map(|a| (a.id.clone(), a.label.clone(), a.signed_in, a.refused, chart::sparkline(&a.series)))
+        .collect();
     let expiring = figures
         .expiring
         .into_iter()

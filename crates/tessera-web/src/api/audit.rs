@@ -109,7 +109,10 @@ async fn dashboard(
     let apps = figures
         .apps
         .iter()
-        .map(|a| serde_json::json!({"id": a.id, "label": a.label, "signed_in": a.signed_in, "refused": a.refused}))
+        .map(|a| {
+            serde_json::json!({"id": a.id, "label": a.label, "signed_in": a.signed_in, "refused": a.refused,
+                               "signed_in_per_hour": a.series.signed_in, "refused_per_hour": a.series.refused})
+        })
         .collect();
     let expiring = figures
         .expiring

@@ -27,6 +27,10 @@ async fn sign_ins_failures_and_refusals_reach_the_dashboard_and_the_filtered_log
     assert_eq!(all.status, StatusCode::OK, "{}", all.body);
     assert!(all.body.contains("1 sign-ins, 1 failures and 1 refusals over 168 hours"), "{}", all.body);
     assert!(all.body.contains("<polyline") && all.body.contains("role=\"img\""), "{}", all.body);
+    // A small chart per application, beside its totals.
+    assert_eq!(all.body.matches("class=\"sparkline\"").count(), 3, "{}", all.body);
+    let wiki_row = all.body.split("<tr>").find(|row| row.contains(">Wiki</a>")).unwrap();
+    assert!(wiki_row.contains("<td>1</td><td>0</td>"), "{wiki_row}");
     // The M365 connector's certificate was made for 30 days.
     let expiring = all.body.split("Certificates that expire within 60 days").nth(1).unwrap();
     assert!(expiring.contains("M365") && expiring.contains("current"), "{expiring}");
