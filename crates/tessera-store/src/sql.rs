@@ -86,6 +86,35 @@ pub(crate) fn image_fingerprint(image: Option<&str>) -> Option<String> {
 pub(crate) const ADMIN_BY_KEY: &str = "SELECT id, username, password_hash, must_change_password, role, created_at FROM admins \
      WHERE id = $1 OR lower(username) = lower($1) ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1";
 
+/// One side of the grants table, held fixed while the other is made exactly so.
+pub(crate) struct GrantSide {
+    pub fixed_is_app: bool,
+    pub fixed_kind: &'static str,
+    pub other_kind: &'static str,
+    pub fixed_exists: &'static str,
+    pub other_exists: &'static str,
+    /// The other side's ids the fixed one holds now.
+    pub held: &'static str,
+}
+
+pub(crate) const GRANTS_OF_APP: GrantSide = GrantSide {
+    fixed_is_app: true,
+    fixed_kind: "application",
+    other_kind: "group",
+    fixed_exists: "SELECT id FROM apps WHERE id = $1",
+    other_exists: "SELECT id FROM user_groups WHERE id = $1",
+    held: "SELECT group_id FROM grants WHERE app_id = $1",
+};
+
+pub(crate) const GRANTS_OF_GROUP: GrantSide = GrantSide {
+    fixed_is_app: false,
+    fixed_kind: "group",
+    other_kind: "application",
+    fixed_exists: "SELECT id FROM user_groups WHERE id = $1",
+    other_exists: "SELECT id FROM apps WHERE id = $1",
+    held: "SELECT app_id FROM grants WHERE group_id = $1",
+};
+
 pub(crate) const INSERT_ADMIN_APP: &str = "INSERT INTO admin_apps (admin_id, app_id) VALUES ($1, $2)";
 pub(crate) const INSERT_TOKEN_APP: &str = "INSERT INTO api_token_apps (token_id, app_id) VALUES ($1, $2)";
 
@@ -427,6 +456,58 @@ macro_rules! impl_sql_store {
                     revoked_at: row.try_get("revoked_at")?,
                     role: parse_role(&row.try_get::<String, _>("role")?)?,
                 })
+            }
+
+            /// Makes the grants held on one side (`side.fixed`: an application's groups, or a
+            /// group's applications) exactly `wanted`, in one transaction: both sides must exist,
+            /// each grant and revoke is audited as the application's (from whichever side).
+            async fn replace_grants(
+                &self,
+                actor: &Actor,
+                side: &crate::sql::GrantSide,
+                fixed: &str,
+                wanted: std::collections::BTreeSet<String>,
+            ) -> Result<(usize, usize), StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                if sqlx::query(side.fixed_exists).bind(fixed).fetch_optional(&mut *tx).await?.is_none() {
+                    return Err(StoreError::not_found(side.fixed_kind, fixed));
+                }
+                for other in &wanted {
+                    if sqlx::query(side.other_exists).bind(other).fetch_optional(&mut *tx).await?.is_none() {
+                        return Err(StoreError::not_found(side.other_kind, other.clone()));
+                    }
+                }
+                let rows = sqlx::query(side.held).bind(fixed).fetch_all(&mut *tx).await?;
+                let held: std::collections::BTreeSet<String> =
+                    rows.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>()?;
+                let pair = |other: &str| if side.fixed_is_app { (fixed.to_string(), other.to_string()) } else { (other.to_string(), fixed.to_string()) };
+                let (mut granted, mut revoked) = (0, 0);
+                for other in wanted.difference(&held) {
+                    let (app, group) = pair(other);
+                    sqlx::query("INSERT INTO grants (app_id, group_id, created_at) VALUES ($1, $2, $3)")
+                        .bind(&app)
+                        .bind(&group)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                    let event = NewAuditEvent::new(AuditAction::AppGrant, "app", &app, json!({"group_id": group}));
+                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    granted += 1;
+                }
+                for other in held.difference(&wanted) {
+                    let (app, group) = pair(other);
+                    sqlx::query("DELETE FROM grants WHERE app_id = $1 AND group_id = $2")
+                        .bind(&app)
+                        .bind(&group)
+                        .execute(&mut *tx)
+                        .await?;
+                    let event = NewAuditEvent::new(AuditAction::AppRevoke, "app", &app, json!({"group_id": group}));
+                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    revoked += 1;
+                }
+                self.commit(tx).await?;
+                Ok((granted, revoked))
             }
 
             /// An application administrator's applications, written by `insert` (into
@@ -1169,90 +1250,13 @@ macro_rules! impl_sql_store {
             }
 
             async fn set_grants(&self, actor: &Actor, app: AppId, groups: &[GroupId]) -> Result<(usize, usize), StoreError> {
-                let at = self.clock.now_millis();
-                let mut tx = self.write_tx().await?;
-                let exists = sqlx::query("SELECT id FROM apps WHERE id = $1").bind(app.to_string()).fetch_optional(&mut *tx).await?;
-                if exists.is_none() {
-                    return Err(StoreError::not_found("application", app.to_string()));
-                }
-                let wanted: std::collections::BTreeSet<String> = groups.iter().map(ToString::to_string).collect();
-                for group in &wanted {
-                    let found = sqlx::query("SELECT id FROM user_groups WHERE id = $1").bind(group).fetch_optional(&mut *tx).await?;
-                    if found.is_none() {
-                        return Err(StoreError::not_found("group", group.clone()));
-                    }
-                }
-                let rows = sqlx::query("SELECT group_id FROM grants WHERE app_id = $1").bind(app.to_string()).fetch_all(&mut *tx).await?;
-                let held: std::collections::BTreeSet<String> =
-                    rows.iter().map(|r| r.try_get::<String, _>("group_id")).collect::<Result<_, _>>()?;
-                let (mut granted, mut revoked) = (0, 0);
-                for group in wanted.difference(&held) {
-                    sqlx::query("INSERT INTO grants (app_id, group_id, created_at) VALUES ($1, $2, $3)")
-                        .bind(app.to_string())
-                        .bind(group)
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await?;
-                    let event = NewAuditEvent::new(AuditAction::AppGrant, "app", app, json!({"group_id": group}));
-                    Self::append_audit(&mut tx, actor, at, event).await?;
-                    granted += 1;
-                }
-                for group in held.difference(&wanted) {
-                    sqlx::query("DELETE FROM grants WHERE app_id = $1 AND group_id = $2")
-                        .bind(app.to_string())
-                        .bind(group)
-                        .execute(&mut *tx)
-                        .await?;
-                    let event = NewAuditEvent::new(AuditAction::AppRevoke, "app", app, json!({"group_id": group}));
-                    Self::append_audit(&mut tx, actor, at, event).await?;
-                    revoked += 1;
-                }
-                self.commit(tx).await?;
-                Ok((granted, revoked))
+                let wanted = groups.iter().map(ToString::to_string).collect();
+                self.replace_grants(actor, &crate::sql::GRANTS_OF_APP, &app.to_string(), wanted).await
             }
 
             async fn set_group_apps(&self, actor: &Actor, group: GroupId, apps: &[AppId]) -> Result<(usize, usize), StoreError> {
-                let at = self.clock.now_millis();
-                let mut tx = self.write_tx().await?;
-                let exists = sqlx::query("SELECT id FROM user_groups WHERE id = $1").bind(group.to_string()).fetch_optional(&mut *tx).await?;
-                if exists.is_none() {
-                    return Err(StoreError::not_found("group", group.to_string()));
-                }
-                let wanted: std::collections::BTreeSet<String> = apps.iter().map(ToString::to_string).collect();
-                for app in &wanted {
-                    let found = sqlx::query("SELECT id FROM apps WHERE id = $1").bind(app).fetch_optional(&mut *tx).await?;
-                    if found.is_none() {
-                        return Err(StoreError::not_found("application", app.clone()));
-                    }
-                }
-                let rows = sqlx::query("SELECT app_id FROM grants WHERE group_id = $1").bind(group.to_string()).fetch_all(&mut *tx).await?;
-                let held: std::collections::BTreeSet<String> =
-                    rows.iter().map(|r| r.try_get::<String, _>("app_id")).collect::<Result<_, _>>()?;
-                let (mut granted, mut revoked) = (0, 0);
-                // Audited as the application's grant, as from its own side.
-                for app in wanted.difference(&held) {
-                    sqlx::query("INSERT INTO grants (app_id, group_id, created_at) VALUES ($1, $2, $3)")
-                        .bind(app)
-                        .bind(group.to_string())
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await?;
-                    let event = NewAuditEvent::new(AuditAction::AppGrant, "app", app, json!({"group_id": group.to_string()}));
-                    Self::append_audit(&mut tx, actor, at, event).await?;
-                    granted += 1;
-                }
-                for app in held.difference(&wanted) {
-                    sqlx::query("DELETE FROM grants WHERE app_id = $1 AND group_id = $2")
-                        .bind(app)
-                        .bind(group.to_string())
-                        .execute(&mut *tx)
-                        .await?;
-                    let event = NewAuditEvent::new(AuditAction::AppRevoke, "app", app, json!({"group_id": group.to_string()}));
-                    Self::append_audit(&mut tx, actor, at, event).await?;
-                    revoked += 1;
-                }
-                self.commit(tx).await?;
-                Ok((granted, revoked))
+                let wanted = apps.iter().map(ToString::to_string).collect();
+                self.replace_grants(actor, &crate::sql::GRANTS_OF_GROUP, &group.to_string(), wanted).await
             }
 
             async fn granted_groups(&self, app: AppId) -> Result<Vec<Group>, StoreError> {

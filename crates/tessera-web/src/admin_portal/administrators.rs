@@ -11,7 +11,7 @@ use tessera_admin::{AdminError, RoleRequest};
 use tessera_core::AdminRole;
 use tessera_store::PageRequest;
 
-use super::application::refusal;
+use super::application::said;
 use super::form::Fields;
 use super::pages::Frame;
 use super::{administrator_or_gate, changing_or_gate, render};
@@ -95,13 +95,7 @@ pub async fn set_role(
         }
         Err(e) => Err(AdminError::from(e)),
     };
-    let (status, notice, error) = match outcome {
-        Ok(notice) => (StatusCode::OK, Some(notice), None),
-        Err(e) => {
-            let (status, message) = refusal(e)?;
-            (status, None, Some(message))
-        }
-    };
+    let (status, notice, error) = said(outcome)?;
     let page = page(&state, notice, error).await?;
     Ok(render(&state, &ctx, status, &session, page))
 }

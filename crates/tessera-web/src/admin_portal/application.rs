@@ -110,6 +110,19 @@ pub(super) fn refusal(e: AdminError) -> Result<(StatusCode, String), AppError> {
     }
 }
 
+/// How a change on a page went: the status, and the notice to show or the refusal to say.
+pub(super) fn said(
+    outcome: Result<String, AdminError>,
+) -> Result<(StatusCode, Option<String>, Option<String>), AppError> {
+    Ok(match outcome {
+        Ok(notice) => (StatusCode::OK, Some(notice), None),
+        Err(e) => {
+            let (status, message) = refusal(e)?;
+            (status, None, Some(message))
+        }
+    })
+}
+
 /// After a save: the application as it now stands with its tab saying "Saved.", or as it was
 /// with what the admin service refused.
 pub(super) fn after_save(

@@ -9,7 +9,7 @@ use axum::response::Response;
 use tessera_admin::AdminError;
 use tessera_store::PageRequest;
 
-use super::application::refusal;
+use super::application::{refusal, said};
 use super::form::Fields;
 use super::pages::Frame;
 use super::{administrator_or_gate, changing_or_gate, render};
@@ -143,13 +143,7 @@ async fn after(
     group: &str,
     outcome: Result<String, AdminError>,
 ) -> Result<Response, AppError> {
-    let (status, notice, error) = match outcome {
-        Ok(notice) => (StatusCode::OK, Some(notice), None),
-        Err(e) => {
-            let (status, message) = refusal(e)?;
-            (status, None, Some(message))
-        }
-    };
+    let (status, notice, error) = said(outcome)?;
     let page = group_page(&state, group, notice, error).await?;
     Ok(render(&state, &ctx, status, &session, page))
 }

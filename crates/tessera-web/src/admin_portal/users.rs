@@ -11,7 +11,7 @@ use tessera_admin::{AdminError, NewUserRequest, UserAccess};
 use tessera_core::{User, UserState};
 use tessera_store::PageRequest;
 
-use super::application::refusal;
+use super::application::{refusal, said};
 use super::form::Fields;
 use super::pages::Frame;
 use super::{administrator_or_gate, changing_or_gate, render};
@@ -187,7 +187,7 @@ pub async fn show(
     Ok(render(&state, &ctx, StatusCode::OK, &session, user_page(access, None, None)))
 }
 
-/// What a button on a user's page asks for.
+/// What a button on a user's page asks for, by the last segment of the form's path.
 enum Act {
     Suspend,
     Activate,
@@ -196,9 +196,29 @@ enum Act {
     SignOut,
 }
 
-async fn act(state: AppState, ctx: RequestContext, user: String, body: String, act: Act) -> Result<Response, AppError> {
+impl Act {
+    fn named(action: &str) -> Option<Act> {
+        Some(match action {
+            "suspend" => Act::Suspend,
+            "activate" => Act::Activate,
+            "password" => Act::Password,
+            "mfa-reset" => Act::ResetMfa,
+            "sign-out" => Act::SignOut,
+            _ => return None,
+        })
+    }
+}
+
+/// `/admin/users/{user}/{action}`: a button on a user's page; the page again, saying how it went.
+pub async fn act(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Path((user, action)): Path<(String, String)>,
+    body: String,
+) -> Result<Response, AppError> {
     let fields = Fields::parse(&body)?;
     let (session, actor) = changing_or_gate!(state, ctx, fields);
+    let Some(act) = Act::named(&action) else { return Err(AppError::not_found("no such action on a user")) };
     let outcome: Result<String, AdminError> = match act {
         Act::Suspend => {
             state.admin.set_user_state(&actor, &user, UserState::Suspended).await.map(|_| "Suspended.".into())
@@ -224,58 +244,7 @@ async fn act(state: AppState, ctx: RequestContext, user: String, body: String, a
             .await
             .map(|(_, ended)| format!("Signed out everywhere: {ended} session(s) ended.")),
     };
-    let (status, notice, error) = match outcome {
-        Ok(notice) => (StatusCode::OK, Some(notice), None),
-        Err(e) => {
-            let (status, message) = refusal(e)?;
-            (status, None, Some(message))
-        }
-    };
+    let (status, notice, error) = said(outcome)?;
     let access = state.admin.user_access(&user).await?;
     Ok(render(&state, &ctx, status, &session, user_page(access, notice, error)))
-}
-
-pub async fn suspend(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(user): Path<String>,
-    body: String,
-) -> Result<Response, AppError> {
-    act(state, ctx, user, body, Act::Suspend).await
-}
-
-pub async fn activate(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(user): Path<String>,
-    body: String,
-) -> Result<Response, AppError> {
-    act(state, ctx, user, body, Act::Activate).await
-}
-
-pub async fn set_password(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(user): Path<String>,
-    body: String,
-) -> Result<Response, AppError> {
-    act(state, ctx, user, body, Act::Password).await
-}
-
-pub async fn reset_mfa(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(user): Path<String>,
-    body: String,
-) -> Result<Response, AppError> {
-    act(state, ctx, user, body, Act::ResetMfa).await
-}
-
-pub async fn sign_out(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(user): Path<String>,
-    body: String,
-) -> Result<Response, AppError> {
-    act(state, ctx, user, body, Act::SignOut).await
 }
