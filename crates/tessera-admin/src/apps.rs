@@ -91,7 +91,7 @@ pub struct KeyOptions {
 }
 
 impl KeyOptions {
-    fn resolve(self) -> Result<(KeySize, u32), AdminError> {
+    pub(crate) fn resolve(self) -> Result<(KeySize, u32), AdminError> {
         Ok((KeySize::from_bits(self.bits.unwrap_or(2048))?, self.validity_days.unwrap_or(DEFAULT_VALIDITY_DAYS)))
     }
 }
@@ -178,6 +178,7 @@ impl AdminService {
     pub async fn create_app(&self, actor: &Actor, app: NewApp) -> Result<Application, AdminError> {
         let (kind, default_label) = match app.spec {
             AppSpec::M365 { domain, idp_path } => {
+                self.refuse_sub_domain(&domain).await?;
                 let mut config = M365Config::for_domain(&domain);
                 config.idp_path = idp_path;
                 (AppKind::M365(config), Some(default_m365_label(&domain)))
@@ -368,11 +369,43 @@ impl AdminService {
         Ok((app, groups))
     }
 
+    /// One connector per root domain: a sub-domain's users sign in through their root's
+    /// connector (Entra federates a sub-domain with its root), and a root cannot come after
+    /// one of its sub-domains got a connector of its own.
+    async fn refuse_sub_domain(&self, domain: &str) -> Result<(), AdminError> {
+        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        for connector in self.m365_connectors().await? {
+            let Some(other) = connector.kind.m365_domain().map(str::to_ascii_lowercase) else { continue };
+            if domain.ends_with(&format!(".{other}")) {
+                return Err(AdminError::invalid(
+                    "domain",
+                    format!(
+                        "{domain} is a sub-domain of {other}: its users sign in through the connector of {other} \
+                         ({}), because Entra federates a sub-domain with its root; no connector of its own is needed",
+                        connector.label
+                    ),
+                ));
+            }
+            if other.ends_with(&format!(".{domain}")) {
+                return Err(AdminError::invalid(
+                    "domain",
+                    format!(
+                        "{other}, a sub-domain of {domain}, has a connector of its own ({}): a sub-domain follows its \
+                         root, so delete that connector first and let its users sign in through this one",
+                        connector.label
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the user may use the app now, and why.
     pub async fn check_access(&self, app: &str, user: &str) -> Result<(Application, User, AccessDecision), AdminError> {
         let app = self.store.find_app(app).await?;
         let user = self.store.find_user(user).await?;
-        let decision = self.store.check_access(user.id, app.id).await?;
+        let decision =
+            tessera_core::access::for_app(self.store.check_access(user.id, app.id).await?, &app.kind, &user.upn);
         Ok((app, user, decision))
     }
 

@@ -12,6 +12,7 @@ mod groups;
 mod m365;
 pub mod metadata_url;
 pub mod portal_image;
+pub mod rollover;
 mod tokens;
 pub mod tracing;
 mod users;
@@ -125,6 +126,9 @@ pub struct AdminService {
     public_url: String,
     /// How SP metadata is fetched from a URL.
     metadata_fetch: Arc<metadata_url::MetadataFetch>,
+    /// Where Graph is, for what `serve` does with the stored Graph credentials (the automatic
+    /// rollover, the portal's Federation tab).
+    graph_endpoints: tessera_m365::graph::Endpoints,
     clock: Arc<dyn tessera_core::Clock>,
 }
 
@@ -140,6 +144,7 @@ impl AdminService {
             keys,
             public_url: tessera_core::validate::public_url(public_url)?,
             metadata_fetch: Arc::default(),
+            graph_endpoints: Default::default(),
             clock,
         })
     }
@@ -152,6 +157,18 @@ impl AdminService {
     pub fn with_metadata_fetch(mut self, fetch: metadata_url::MetadataFetch) -> Self {
         self.metadata_fetch = Arc::new(fetch);
         self
+    }
+
+    /// Reaches Graph at `endpoints` (national clouds, tests) with the stored credentials.
+    pub fn with_graph_endpoints(mut self, endpoints: tessera_m365::graph::Endpoints) -> Self {
+        self.graph_endpoints = endpoints;
+        self
+    }
+
+    /// A Graph session from the stored credentials, or `None` when none are stored.
+    pub async fn m365_graph(&self) -> Result<Option<tessera_m365::graph::Graph>, AdminError> {
+        let endpoints = self.graph_endpoints.clone();
+        self.m365_stored_graph(&endpoints).await
     }
 
     pub fn public_url(&self) -> &str {

@@ -6,10 +6,9 @@ use serde_json::{Value, json};
 use tessera_core::{Actor, AppKind, Application, AuditAction, NewAuditEvent};
 use tessera_m365::converge::{self, Aftermath, Disabled, Plan};
 use tessera_m365::federation::{MfaBehavior, changes, desired};
-use tessera_m365::graph::{Credential, Graph};
+use tessera_m365::graph::{Credential, Endpoints, Graph};
 use tessera_m365::preflight::{self, ConnectorFacts, Report};
 use tessera_m365::{M365Error, Protocol};
-use tessera_store::PageRequest;
 
 use crate::{AdminError, AdminService};
 
@@ -134,6 +133,13 @@ impl AdminService {
         Ok(Some((stored.shown.tenant, credential)))
     }
 
+    /// A Graph session from the stored credentials at `endpoints`, or `None` when none are
+    /// stored.
+    pub async fn m365_stored_graph(&self, endpoints: &Endpoints) -> Result<Option<Graph>, AdminError> {
+        let Some((tenant, credential)) = self.m365_credential().await? else { return Ok(None) };
+        Ok(Some(Graph::new(endpoints, &tenant, credential, self.clock.clone())?))
+    }
+
     /// Removes the stored credentials; false when there were none.
     pub async fn m365_delete_credentials(&self, actor: &Actor) -> Result<bool, AdminError> {
         let event = NewAuditEvent::new(AuditAction::M365CredentialsDelete, "m365", "credentials", json!({}));
@@ -163,20 +169,6 @@ impl AdminService {
             ))
             .into()),
             _ => Err(M365Error::Refused(format!("several connectors serve {domain}: name one with --app")).into()),
-        }
-    }
-
-    /// Every Microsoft 365 connector.
-    async fn m365_connectors(&self) -> Result<Vec<Application>, AdminError> {
-        let mut connectors = Vec::new();
-        let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
-        loop {
-            let got = self.store.list_apps(&page).await?;
-            connectors.extend(got.items.into_iter().filter(|a| matches!(a.kind, AppKind::M365(_))));
-            match got.next {
-                Some(next) => page.after = Some(next),
-                None => return Ok(connectors),
-            }
         }
     }
 
@@ -228,7 +220,11 @@ impl AdminService {
             ))
             .into());
         }
-        let app = app?;
+        let mut app = app?;
+        // A previous certificate whose grace period is over is not pushed again.
+        if !request.dry_run && self.clear_due_previous(actor, &app).await? {
+            app = self.store.find_app(&app.id.to_string()).await?;
+        }
         let values = tessera_m365::federation_command(&app, &self.public_url, request.protocol)?;
         let signed_requests = matches!(&app.kind, AppKind::M365(c) if c.require_signed_requests);
         let wanted = desired(&values, request.mfa, signed_requests);

@@ -12,6 +12,9 @@ pub enum DenyReason {
     UserSuspended,
     /// No group the user belongs to is granted to the application.
     NoGrantedGroup,
+    /// A Microsoft 365 connector signs only for its own domain and its sub-domains: a token
+    /// for another domain would carry the wrong issuer, which Entra refuses.
+    OtherDomain,
 }
 
 impl DenyReason {
@@ -19,6 +22,7 @@ impl DenyReason {
         match self {
             DenyReason::UserSuspended => "user_suspended",
             DenyReason::NoGrantedGroup => "no_granted_group",
+            DenyReason::OtherDomain => "upn_other_domain",
         }
     }
 }
@@ -53,8 +57,37 @@ pub fn evaluate_access(state: UserState, member_of: &[GroupId], granted: &[Group
     AccessDecision::Allowed { via }
 }
 
+/// Whether `upn` belongs to `domain`: the domain itself or one of its sub-domains (a
+/// sub-domain's users sign in through their root domain's connector, whose issuer Entra
+/// expects for them; M365-PROTOCOLS.md §8 item 29).
+pub fn upn_in_domain(upn: &str, domain: &str) -> bool {
+    let Some((_, suffix)) = upn.rsplit_once('@') else { return false };
+    let (suffix, domain) = (suffix.to_ascii_lowercase(), domain.to_ascii_lowercase());
+    suffix == domain || suffix.ends_with(&format!(".{domain}"))
+}
+
+/// The access decision for `app`, with the connector's domain rule on top.
+pub fn for_app(access: AccessDecision, app: &crate::AppKind, upn: &str) -> AccessDecision {
+    match app {
+        crate::AppKind::M365(c) if access.is_allowed() && !upn_in_domain(upn, &c.domain) => {
+            AccessDecision::Denied(DenyReason::OtherDomain)
+        }
+        _ => access,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_connector_signs_for_its_domain_and_sub_domains_only() {
+        use super::upn_in_domain;
+        assert!(upn_in_domain("alice@contoso.com", "contoso.com"));
+        assert!(upn_in_domain("carol@Sales.Contoso.com", "contoso.com"));
+        assert!(!upn_in_domain("bob@northwind.com", "contoso.com"));
+        assert!(!upn_in_domain("mallory@evilcontoso.com", "contoso.com"), "a suffix is not a sub-domain");
+        assert!(!upn_in_domain("no-at-sign", "contoso.com"));
+    }
+
     use super::*;
 
     #[test]

@@ -70,6 +70,12 @@ pub enum AuditAction {
     AppRevoke,
     AppSetPolicy,
     AppCertRotate,
+    /// A next signing certificate staged (published, not signing yet).
+    AppCertStage,
+    /// The staged certificate made current; the old one published as next for a grace period.
+    AppCertPromote,
+    /// The previous certificate's grace period ended: it is no longer published.
+    AppCertClearPrevious,
     AdminCreate,
     AdminPasswordSet,
     AdminDelete,
@@ -91,6 +97,10 @@ pub enum AuditAction {
     /// Graph credentials stored (sealed), or removed.
     M365CredentialsSet,
     M365CredentialsDelete,
+    /// The automatic rollover pushed an application's certificates to a federated domain.
+    M365CertificatesPushed,
+    /// A step of the automatic rollover failed (an administrator is warned in the portal).
+    M365RolloverFailed,
     ApiTokenCreate,
     ApiTokenRevoke,
     // Signing in, whatever the protocol.
@@ -148,7 +158,7 @@ impl AuditAction {
         AuditAction::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
-    pub const ALL: [AuditAction; 58] = [
+    pub const ALL: [AuditAction; 63] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -168,6 +178,9 @@ impl AuditAction {
         AuditAction::AppRevoke,
         AuditAction::AppSetPolicy,
         AuditAction::AppCertRotate,
+        AuditAction::AppCertStage,
+        AuditAction::AppCertPromote,
+        AuditAction::AppCertClearPrevious,
         AuditAction::AdminCreate,
         AuditAction::AdminPasswordSet,
         AuditAction::AdminDelete,
@@ -184,6 +197,8 @@ impl AuditAction {
         AuditAction::M365Disable,
         AuditAction::M365CredentialsSet,
         AuditAction::M365CredentialsDelete,
+        AuditAction::M365CertificatesPushed,
+        AuditAction::M365RolloverFailed,
         AuditAction::ApiTokenCreate,
         AuditAction::ApiTokenRevoke,
         AuditAction::SigninPassword,
@@ -231,6 +246,9 @@ impl AuditAction {
             AuditAction::AppRevoke => "app.revoke",
             AuditAction::AppSetPolicy => "app.set_policy",
             AuditAction::AppCertRotate => "app.cert_rotate",
+            AuditAction::AppCertStage => "app.cert_stage",
+            AuditAction::AppCertPromote => "app.cert_promote",
+            AuditAction::AppCertClearPrevious => "app.cert_clear_previous",
             AuditAction::AdminCreate => "admin.create",
             AuditAction::AdminPasswordSet => "admin.password_set",
             AuditAction::AdminDelete => "admin.delete",
@@ -247,6 +265,8 @@ impl AuditAction {
             AuditAction::M365Disable => "m365.disable",
             AuditAction::M365CredentialsSet => "m365.credentials_set",
             AuditAction::M365CredentialsDelete => "m365.credentials_delete",
+            AuditAction::M365CertificatesPushed => "m365.certificates_pushed",
+            AuditAction::M365RolloverFailed => "m365.rollover_failed",
             AuditAction::ApiTokenCreate => "api_token.create",
             AuditAction::ApiTokenRevoke => "api_token.revoke",
             AuditAction::SigninPassword => "signin.password",

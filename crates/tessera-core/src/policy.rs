@@ -184,6 +184,9 @@ impl PolicyDenial {
             PolicyDenial::NotAuthorized(DenyReason::NoGrantedGroup) => {
                 "You do not have access to this application. Ask your administrator to add you to a group that may use it."
             }
+            PolicyDenial::NotAuthorized(DenyReason::OtherDomain) => {
+                "Your account belongs to another Microsoft 365 domain than this sign-in page. Sign in from your own domain's sign-in page (type your full email address at Microsoft's sign-in)."
+            }
             PolicyDenial::NetworkNotAllowed => {
                 "This application cannot be used from the network you are on. Connect from your organization's network and try again."
             }

@@ -117,6 +117,29 @@ impl KeyService {
         Ok(stored)
     }
 
+    /// A next key for `app`, published but not signing until [`KeyService::promote`].
+    pub async fn stage(
+        &self,
+        actor: &Actor,
+        app: AppId,
+        subject: &str,
+        size: KeySize,
+        validity_days: u32,
+    ) -> Result<StoredKey, KeyError> {
+        let key = self.new_key(app, subject, size, validity_days).await?;
+        Ok(self.store.stage_key(actor, app, key).await?)
+    }
+
+    /// The staged key signs from now on; the old key is destroyed and its certificate stays
+    /// published until `published_until`.
+    pub async fn promote(&self, actor: &Actor, app: AppId, published_until: UnixMillis) -> Result<StoredKey, KeyError> {
+        let promoted = self.store.promote_key(actor, app, published_until).await?;
+        if let Ok(mut current) = self.current.lock() {
+            current.remove(&app);
+        }
+        Ok(promoted)
+    }
+
     /// The signer for `app`'s current key.
     pub async fn signer(&self, app: AppId) -> Result<Arc<RsaSigner>, KeyError> {
         let now = self.clock.now_millis();

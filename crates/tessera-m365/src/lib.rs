@@ -2,6 +2,7 @@
 //! the same done through Microsoft Graph (a client of its own, preflight checks, converging a
 //! domain's federation configuration to its connector, and back to Managed).
 
+pub mod certificates;
 pub mod converge;
 mod error;
 pub mod federation;

@@ -25,8 +25,8 @@ pub use traits::{
     AdminSession, AdminSignInStore, AdminStore, Administrator, ApiToken, AppDetails, AppStore, AuditLog, AuditQuery,
     AuditStore, GroupStore, HourlyCount, ImportOutcome, KeptToken, KeySlot, KeyStore, Location, LockoutCounter,
     LockoutStore, MAX_FAMILIAR_IPS, MfaStore, NewSigningKey, Page, PageRequest, ParkedRequest, ParkingStore,
-    ReplayStore, SETTING_MASTER_KEY_CHECK, SETTING_PUBLIC_URL, Session, SessionStore, SettingsStore, Store, StoredKey,
-    TotpCredential, UserStore,
+    PreviousCertificate, ReplayStore, SETTING_MASTER_KEY_CHECK, SETTING_PUBLIC_URL, Session, SessionStore,
+    SettingsStore, Store, StoredKey, TotpCredential, UserStore,
 };
 
 /// The SQLite file inside the data directory.

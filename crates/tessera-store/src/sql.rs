@@ -139,7 +139,8 @@ macro_rules! app_columns {
         "id, kind, label, description, portal_image, show_in_portal, issuer, config, require_mfa, allowed_networks, \
          created_at, updated_at, \
          (SELECT certificate FROM signing_keys k WHERE k.app_id = apps.id AND k.slot = 'current') AS current_certificate, \
-         (SELECT certificate FROM signing_keys k WHERE k.app_id = apps.id AND k.slot = 'next') AS next_certificate"
+         COALESCE((SELECT certificate FROM signing_keys k WHERE k.app_id = apps.id AND k.slot = 'next'), \
+                  (SELECT certificate FROM previous_certificates p WHERE p.app_id = apps.id)) AS next_certificate"
     };
 }
 
@@ -167,7 +168,7 @@ macro_rules! impl_sql_store {
         use crate::sql::{map_unique, next_cursor, parse_id, parse_kind, parse_role};
         use crate::traits::{
             AdminSession, AdminSignInStore, AdminStore, Administrator, ApiToken, AppStore, AuditQuery, AuditStore, GroupStore, KeySlot, KeyStore, Location,
-            LockoutCounter, LockoutStore, MfaStore, NewSigningKey, Page, PageRequest, ParkedRequest, ParkingStore, ReplayStore,
+            LockoutCounter, LockoutStore, MfaStore, NewSigningKey, Page, PageRequest, ParkedRequest, ParkingStore, PreviousCertificate, ReplayStore,
             Session, SessionStore, SettingsStore, StoredKey, TotpCredential, UserStore, AuditLog,
         };
         use tessera_core::policy::AccessPolicy;
@@ -1365,6 +1366,9 @@ macro_rules! impl_sql_store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 let old_certificate: Option<Vec<u8>> = old.map(|r| r.try_get(0)).transpose()?;
+                // A rotation is for a key that must stop counting now: nothing older stays
+                // published either.
+                sqlx::query("DELETE FROM previous_certificates WHERE app_id = $1").bind(app.to_string()).execute(&mut *tx).await?;
                 let stored = Self::insert_key(&mut tx, app, KeySlot::Current, &key, at).await?;
                 let summary = json!({
                     "old_certificate_sha256": old_certificate.map(|der| crate::sql::sha256_hex(&der)),
@@ -1374,6 +1378,125 @@ macro_rules! impl_sql_store {
                 Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCertRotate, "app", app, summary)).await?;
                 self.commit(tx).await?;
                 Ok(stored)
+            }
+
+            async fn stage_key(&self, actor: &Actor, app: AppId, key: NewSigningKey) -> Result<StoredKey, StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let exists = sqlx::query("SELECT id FROM apps WHERE id = $1").bind(app.to_string()).fetch_optional(&mut *tx).await?;
+                if exists.is_none() {
+                    return Err(StoreError::not_found("application", app.to_string()));
+                }
+                let staged = sqlx::query("SELECT id FROM signing_keys WHERE app_id = $1 AND slot = 'next'")
+                    .bind(app.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if staged.is_some() {
+                    return Err(StoreError::Conflict {
+                        field: "next",
+                        message: "a certificate is staged already: promote it with `tessera app cert promote`".into(),
+                    });
+                }
+                // The staged certificate takes the published "next" place; a previous one still in
+                // its grace period would be hidden by it, so staging waits for that to end.
+                let previous = sqlx::query("SELECT published_until FROM previous_certificates WHERE app_id = $1")
+                    .bind(app.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(row) = previous {
+                    let until: i64 = row.try_get(0)?;
+                    return Err(StoreError::Conflict {
+                        field: "next",
+                        message: format!(
+                            "the previous certificate is published as next until {}: stage after that",
+                            tessera_core::format_millis(until)
+                        ),
+                    });
+                }
+                let stored = Self::insert_key(&mut tx, app, KeySlot::Next, &key, at).await?;
+                let summary = json!({"certificate_sha256": key.thumbprint, "bits": key.bits, "not_after": key.not_after});
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCertStage, "app", app, summary)).await?;
+                self.commit(tx).await?;
+                Ok(stored)
+            }
+
+            async fn promote_key(&self, actor: &Actor, app: AppId, published_until: i64) -> Result<StoredKey, StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let staged = sqlx::query(concat!("SELECT ", crate::sql::key_columns!(), " FROM signing_keys WHERE app_id = $1 AND slot = 'next'"))
+                    .bind(app.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(staged) = staged.as_ref().map(Self::key_from_row).transpose()? else {
+                    return Err(StoreError::Conflict {
+                        field: "next",
+                        message: "no certificate is staged: run `tessera app cert stage` first".into(),
+                    });
+                };
+                let old = sqlx::query("DELETE FROM signing_keys WHERE app_id = $1 AND slot = 'current' RETURNING certificate, not_after")
+                    .bind(app.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let mut old_certificate = None;
+                if let Some(old) = old {
+                    let (certificate, not_after): (Vec<u8>, i64) = (old.try_get(0)?, old.try_get(1)?);
+                    sqlx::query(
+                        "INSERT INTO previous_certificates (app_id, certificate, not_after, published_until, created_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (app_id) DO UPDATE SET certificate = excluded.certificate, \
+                         not_after = excluded.not_after, published_until = excluded.published_until, created_at = excluded.created_at",
+                    )
+                    .bind(app.to_string())
+                    .bind(&certificate)
+                    .bind(not_after)
+                    .bind(published_until)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                    old_certificate = Some(certificate);
+                }
+                sqlx::query("UPDATE signing_keys SET slot = 'current' WHERE id = $1").bind(&staged.id).execute(&mut *tx).await?;
+                let summary = json!({
+                    "old_certificate_sha256": old_certificate.as_deref().map(crate::sql::sha256_hex),
+                    "new_certificate_sha256": crate::sql::sha256_hex(&staged.certificate_der),
+                    "old_published_until": published_until,
+                });
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCertPromote, "app", app, summary)).await?;
+                self.commit(tx).await?;
+                Ok(StoredKey { slot: KeySlot::Current, ..staged })
+            }
+
+            async fn previous_certificate(&self, app: AppId) -> Result<Option<PreviousCertificate>, StoreError> {
+                let row = sqlx::query("SELECT certificate, not_after, published_until FROM previous_certificates WHERE app_id = $1")
+                    .bind(app.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|row| {
+                    Ok(PreviousCertificate {
+                        certificate_der: row.try_get(0)?,
+                        not_after: row.try_get(1)?,
+                        published_until: row.try_get(2)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn clear_previous_certificate(&self, actor: &Actor, app: AppId, due_only: bool) -> Result<bool, StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let cleared = sqlx::query(
+                    "DELETE FROM previous_certificates WHERE app_id = $1 AND ($2 = 0 OR published_until <= $3) RETURNING certificate",
+                )
+                .bind(app.to_string())
+                .bind(i64::from(due_only))
+                .bind(at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(cleared) = cleared else { return Ok(false) };
+                let certificate: Vec<u8> = cleared.try_get(0)?;
+                let summary = json!({"certificate_sha256": crate::sql::sha256_hex(&certificate), "due": due_only});
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCertClearPrevious, "app", app, summary)).await?;
+                self.commit(tx).await?;
+                Ok(true)
             }
         }
 
@@ -2460,6 +2583,32 @@ macro_rules! impl_sql_store {
                 Self::append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(existed)
+            }
+
+            async fn take_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool, StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                // One statement: of two nodes racing, the row lets exactly one in.
+                let taken = sqlx::query(
+                    "INSERT INTO job_leases (name, holder, until) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+                     WHERE job_leases.until <= $4 OR job_leases.holder = excluded.holder RETURNING holder",
+                )
+                .bind(name)
+                .bind(holder)
+                .bind(at + ttl_ms)
+                .bind(at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                self.commit(tx).await?;
+                Ok(taken.is_some())
+            }
+
+            async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("DELETE FROM job_leases WHERE name = $1 AND holder = $2").bind(name).bind(holder).execute(&mut *tx).await?;
+                self.commit(tx).await?;
+                Ok(())
             }
 
             async fn ping(&self) -> Result<(), StoreError> {

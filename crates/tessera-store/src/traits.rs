@@ -268,6 +268,29 @@ pub trait KeyStore: Send + Sync {
     /// Replaces the app's current key at once; the old one is destroyed.
     async fn replace_current_key(&self, actor: &Actor, app: AppId, key: NewSigningKey)
     -> Result<StoredKey, StoreError>;
+    /// Stages `key` as the app's next key: published, not signing. Refused while one is staged
+    /// or a previous certificate is still published.
+    async fn stage_key(&self, actor: &Actor, app: AppId, key: NewSigningKey) -> Result<StoredKey, StoreError>;
+    /// Makes the staged key current. The old key is destroyed; its certificate stays published
+    /// as next until `published_until`.
+    async fn promote_key(
+        &self,
+        actor: &Actor,
+        app: AppId,
+        published_until: UnixMillis,
+    ) -> Result<StoredKey, StoreError>;
+    async fn previous_certificate(&self, app: AppId) -> Result<Option<PreviousCertificate>, StoreError>;
+    /// Stops publishing the previous certificate (only once its grace period is over, with
+    /// `due_only`). Returns whether one was cleared.
+    async fn clear_previous_certificate(&self, actor: &Actor, app: AppId, due_only: bool) -> Result<bool, StoreError>;
+}
+
+/// A certificate a promotion replaced, published as next for a grace period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviousCertificate {
+    pub certificate_der: Vec<u8>,
+    pub not_after: UnixMillis,
+    pub published_until: UnixMillis,
 }
 
 /// A sign-in session. Only the SHA-256 of its id is stored.
@@ -587,6 +610,10 @@ pub trait SettingsStore: Send + Sync {
         value: Option<&str>,
         event: NewAuditEvent,
     ) -> Result<bool, StoreError>;
+    /// Takes (or renews) the lease `name` for `holder` for `ttl_ms`, when it is free, expired,
+    /// or `holder`'s already: background jobs that must run on one node at a time.
+    async fn take_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool, StoreError>;
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
     /// "sqlite" or "postgres".

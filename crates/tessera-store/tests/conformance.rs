@@ -115,6 +115,8 @@ conformance!(
     api_tokens_lifecycle,
     settings_and_initial_admin,
     signing_keys_are_stored_sealed_and_rotate,
+    a_staged_key_is_promoted_and_the_old_certificate_stays_published_for_its_grace_period,
+    a_lease_has_one_holder_until_it_expires_or_is_released,
     sessions_rotate_and_are_shared,
     parked_requests_belong_to_one_browser_and_expire,
     totp_steps_and_recovery_codes_are_single_use,
@@ -826,6 +828,74 @@ async fn signing_keys_are_stored_sealed_and_rotate(store: Arc<dyn Store>, _raw: 
     assert!(matches!(store.replace_current_key(&actor(), ghost, fake_key(3)).await, Err(StoreError::NotFound { .. })));
     store.delete_apps(&actor(), &[app.id], 1).await.unwrap();
     assert!(store.signing_key(app.id, KeySlot::Current).await.unwrap().is_none(), "keys go with their app");
+}
+
+async fn a_staged_key_is_promoted_and_the_old_certificate_stays_published_for_its_grace_period(
+    store: Arc<dyn Store>,
+    _raw: Raw,
+) {
+    let app = store.create_app(&actor(), m365("contoso.com", "M365"), Some(fake_key(1))).await.unwrap();
+    let refused = store.promote_key(&actor(), app.id, i64::MAX).await.unwrap_err();
+    assert!(refused.to_string().contains("no certificate is staged"), "{refused}");
+    store.stage_key(&actor(), app.id, fake_key(2)).await.unwrap();
+    let app_now = store.find_app("M365").await.unwrap();
+    assert_eq!(app_now.certificates.current.as_deref(), Some(&[0x30, 1][..]), "staged is not signing");
+    assert_eq!(app_now.certificates.next.as_deref(), Some(&[0x30, 2][..]), "staged is published as next");
+    assert!(store.stage_key(&actor(), app.id, fake_key(3)).await.unwrap_err().to_string().contains("staged already"));
+
+    let far = 4_000_000_000_000;
+    let promoted = store.promote_key(&actor(), app.id, far).await.unwrap();
+    assert_eq!((promoted.slot, promoted.certificate_der.as_slice()), (KeySlot::Current, &[0x30, 2][..]));
+    assert!(store.signing_key(app.id, KeySlot::Next).await.unwrap().is_none());
+    let app_now = store.find_app("M365").await.unwrap();
+    assert_eq!(app_now.certificates.current.as_deref(), Some(&[0x30, 2][..]));
+    assert_eq!(app_now.certificates.next.as_deref(), Some(&[0x30, 1][..]), "the old one is published as next");
+    let previous = store.previous_certificate(app.id).await.unwrap().unwrap();
+    assert_eq!((previous.certificate_der.as_slice(), previous.published_until), (&[0x30, 1][..], far));
+    // Staging waits for the grace period; a clear that is not due yet clears nothing.
+    assert!(store.stage_key(&actor(), app.id, fake_key(4)).await.unwrap_err().to_string().contains("until"));
+    assert!(!store.clear_previous_certificate(&actor(), app.id, true).await.unwrap());
+    assert!(store.clear_previous_certificate(&actor(), app.id, false).await.unwrap());
+    assert!(!store.clear_previous_certificate(&actor(), app.id, false).await.unwrap(), "cleared once");
+    assert_eq!(store.find_app("M365").await.unwrap().certificates.next, None);
+
+    // A grace period already over is cleared when due; a rotation drops a previous one at once.
+    store.stage_key(&actor(), app.id, fake_key(5)).await.unwrap();
+    store.promote_key(&actor(), app.id, 1).await.unwrap();
+    assert!(store.clear_previous_certificate(&actor(), app.id, true).await.unwrap());
+    store.stage_key(&actor(), app.id, fake_key(6)).await.unwrap();
+    store.promote_key(&actor(), app.id, far).await.unwrap();
+    store.replace_current_key(&actor(), app.id, fake_key(7)).await.unwrap();
+    assert!(store.previous_certificate(app.id).await.unwrap().is_none());
+    let events = store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
+    let count = |action: &str| events.iter().filter(|e| e.action == action).count();
+    assert_eq!((count("app.cert_stage"), count("app.cert_promote"), count("app.cert_clear_previous")), (3, 3, 2));
+    let promote = events.iter().find(|e| e.action == "app.cert_promote").unwrap();
+    assert!(
+        promote.summary["old_certificate_sha256"].is_string() && promote.summary["new_certificate_sha256"].is_string()
+    );
+    store.delete_apps(&actor(), &[app.id], 1).await.unwrap();
+    assert!(store.previous_certificate(app.id).await.unwrap().is_none(), "gone with its app");
+}
+
+async fn a_lease_has_one_holder_until_it_expires_or_is_released(store: Arc<dyn Store>, _raw: Raw) {
+    let takes = (0..8).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move { store.take_lease("job", &format!("node{n}"), 60_000).await.unwrap() })
+    });
+    let mut taken = 0;
+    for take in takes {
+        taken += usize::from(take.await.unwrap());
+    }
+    assert_eq!(taken, 1, "one holder at a time");
+    store.release_lease("job", "nobody").await.unwrap();
+    assert!(!store.take_lease("job", "late", 60_000).await.unwrap(), "only its holder releases it");
+    for n in 0..8 {
+        store.release_lease("job", &format!("node{n}")).await.unwrap();
+    }
+    assert!(store.take_lease("job", "late", -1).await.unwrap(), "free once released");
+    assert!(store.take_lease("job", "other", 60_000).await.unwrap(), "an expired lease is taken over");
+    assert!(store.take_lease("job", "other", 60_000).await.unwrap(), "its holder renews it");
 }
 
 async fn alice(store: &Arc<dyn Store>) -> tessera_core::User {

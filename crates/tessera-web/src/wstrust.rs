@@ -227,7 +227,7 @@ async fn answer(
             )));
         }
     };
-    let access = state.store.check_access(user.id, app.id).await?;
+    let access = tessera_core::access::for_app(state.store.check_access(user.id, app.id).await?, &app.kind, &user.upn);
     let authn = AuthnContext::default().with(Factor::Password, now);
     if let Err(denial) = decide_password_only(&access, &app.policy, from.client, &authn) {
         audit_denied(state, app, &user, from, denial.as_str(), &trace).await?;

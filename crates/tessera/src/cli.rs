@@ -225,6 +225,16 @@ pub struct ServeArgs {
     pub clock_skew_seconds: u32,
     #[command(flatten)]
     pub metadata_fetch: MetadataFetchArgs,
+    /// Graph's base URL without a version, for the automatic certificate rollover and the
+    /// portal's Federation tab [default: https://graph.microsoft.com]
+    #[arg(long, env = "TESSERA_GRAPH_URL", value_name = "URL")]
+    pub graph_url: Option<String>,
+    /// The base of Entra's token endpoint [default: https://login.microsoftonline.com]
+    #[arg(long, env = "TESSERA_LOGIN_URL", value_name = "URL")]
+    pub login_url: Option<String>,
+    /// How often the automatic certificate rollover looks at the connectors (0: never)
+    #[arg(long, env = "TESSERA_ROLLOVER_CHECK_MINUTES", default_value_t = 60)]
+    pub rollover_check_minutes: u32,
 }
 
 /// Where SP metadata may be fetched from by URL.
@@ -401,6 +411,29 @@ pub enum CertCommand {
         #[command(flatten)]
         key: KeyArgs,
     },
+    /// Stage a next key and certificate: published (metadata, next_signing_certificate), not
+    /// signing until promoted
+    Stage {
+        app: String,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// The staged certificate signs from now on; the old one stays published as next for a
+    /// grace period. Refused, unless --force, while a domain federated to the app (as far as
+    /// Graph credentials tell) does not hold the staged certificate
+    Promote {
+        app: String,
+        /// Days the old certificate stays published as next (0 to 90)
+        #[arg(long, default_value_t = 14)]
+        grace_days: u32,
+        /// Promote even when Graph does not hold the staged certificate (or cannot be asked)
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        graph: GraphArgs,
+    },
+    /// Stop publishing the certificate a promotion replaced, before its grace period ends
+    ClearPrevious { app: String },
 }
 
 #[derive(Debug, Args)]

@@ -41,7 +41,14 @@ pub async fn run(
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     let mut state = tessera_web::AppState::new(store.clone(), clock, keys, &public_url, signin, Some(metrics.clone()))?;
-    state.admin = state.admin.with_metadata_fetch(metadata_fetch);
+    let mut endpoints = tessera_m365::graph::Endpoints::default();
+    if let Some(url) = &args.graph_url {
+        endpoints.graph_url = tessera_m365::graph::base_url("--graph-url", url)?;
+    }
+    if let Some(url) = &args.login_url {
+        endpoints.login_url = tessera_m365::graph::base_url("--login-url", url)?;
+    }
+    state.admin = state.admin.with_metadata_fetch(metadata_fetch).with_graph_endpoints(endpoints);
 
     if let Some((name, one_time_password)) = state.admin.ensure_first_admin().await? {
         // Printed once, on stderr, never logged.
@@ -62,6 +69,10 @@ pub async fn run(
             upkeep.run_upkeep();
         }
     });
+    if args.rollover_check_minutes > 0 {
+        let every = std::time::Duration::from_secs(u64::from(args.rollover_check_minutes) * 60);
+        tokio::spawn(automatic_rollover(state.admin.clone(), every));
+    }
     let app = tessera_web::router(state);
 
     let listener =
@@ -100,6 +111,36 @@ pub async fn run(
     }
     tracing::info!("drained in-flight requests; stopped");
     Ok(())
+}
+
+/// The automatic certificate rollover (`tessera_admin::rollover`): a pass at start and then
+/// every `every`, when Graph credentials are stored; a lease keeps it to one node at a time.
+async fn automatic_rollover(admin: tessera_admin::AdminService, every: std::time::Duration) {
+    // This process, for the lease: unique enough across nodes and restarts.
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let node = format!("pid{}-{started}", std::process::id());
+    let actor = tessera_core::Actor("system:rollover".into());
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let graph = match admin.m365_graph().await {
+            Ok(Some(graph)) => graph,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "automatic certificate rollover: the stored Graph credentials cannot be used");
+                continue;
+            }
+        };
+        match admin.rollover_tick(&actor, &graph, &node).await {
+            Ok(steps) => {
+                for step in steps {
+                    tracing::info!(app = %step.app, step = step.step, outcome = %step.outcome, "automatic certificate rollover");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "automatic certificate rollover failed"),
+        }
+    }
 }
 
 fn tls_files(args: &ServeArgs) -> Option<TlsFiles> {

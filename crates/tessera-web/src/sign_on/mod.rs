@@ -223,6 +223,7 @@ async fn decide_for<R: Clone + Into<Reply>>(
 ) -> Result<Step, AppError> {
     let client = ctx.client()?.client;
     let access = state.store.check_access(current.user.id, app.id).await?;
+    let access = tessera_core::access::for_app(access, &app.kind, &current.user.upn);
     match decide(&access, &pending.demand.on(&app.policy), client, &current.session.authn) {
         PolicyOutcome::Deny(reason) => {
             let mut summary = json!({"user_id": current.user.id.to_string(), "ip": client.to_string(),

@@ -118,6 +118,40 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        AppCommand::Cert(CertCommand::Stage { app, key }) => {
+            let app = admin.stage_certificate(&ctx.actor, &app, key_options(&key)).await?;
+            if ctx.settings.json {
+                return output::json(&AppView::new(&app, admin.public_url()));
+            }
+            println!(
+                "staged a next certificate for {}: published now, signing once promoted (`tessera app cert promote`)",
+                app.label
+            );
+            print_timeline(&admin, &app).await
+        }
+        AppCommand::Cert(CertCommand::Promote { app, grace_days, force, graph }) => {
+            let graph = super::m365::graph_if_any(ctx, &admin, &graph).await?;
+            let app = admin.promote_certificate(&ctx.actor, &app, Some(grace_days), force, graph.as_ref()).await?;
+            if ctx.settings.json {
+                return output::json(&AppView::new(&app, admin.public_url()));
+            }
+            println!("the staged certificate of {} signs from now on", app.label);
+            print_timeline(&admin, &app).await
+        }
+        AppCommand::Cert(CertCommand::ClearPrevious { app }) => {
+            let (app, cleared) = admin.clear_previous_certificate(&ctx.actor, &app).await?;
+            if ctx.settings.json {
+                return output::json(&serde_json::json!({"cleared": cleared}));
+            }
+            match cleared {
+                true => println!(
+                    "{} no longer publishes its previous certificate; push the change with `tessera m365 enable`",
+                    app.label
+                ),
+                false => println!("{} publishes no previous certificate", app.label),
+            }
+            Ok(())
+        }
         AppCommand::Metadata { app, protocol } => {
             let protocol = if protocol == "wsfed" { MetadataProtocol::WsFed } else { MetadataProtocol::Saml };
             print!("{}", admin.metadata(&app, protocol).await?.xml);
@@ -166,6 +200,27 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The certificates and the dates of a rollover, one line each.
+async fn print_timeline(admin: &tessera_admin::AdminService, app: &tessera_core::Application) -> anyhow::Result<()> {
+    let timeline = admin.certificate_timeline(&app.id.to_string()).await?;
+    if let Some(c) = &timeline.current {
+        println!("signing:   sha256 {} (expires {})", c.sha256, c.not_after);
+    }
+    if let Some(c) = &timeline.staged {
+        println!("staged:    sha256 {} (expires {})", c.sha256, c.not_after);
+    }
+    if let (Some(c), Some(until)) = (&timeline.previous, &timeline.previous_published_until) {
+        println!("previous:  sha256 {} (published as next until {until})", c.sha256);
+    }
+    if let Some(at) = &timeline.automatic_stage_at {
+        println!("automatic: stage from {at}");
+    }
+    if let Some(at) = &timeline.automatic_promote_at {
+        println!("automatic: promote from {at}");
+    }
+    Ok(())
 }
 
 fn key_options(key: &KeyArgs) -> KeyOptions {

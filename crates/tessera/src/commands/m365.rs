@@ -13,6 +13,27 @@ use crate::output;
 
 /// The Graph session the options describe, or the stored credentials when they give none.
 async fn graph(ctx: &Ctx, admin: &AdminService, args: &GraphArgs) -> anyhow::Result<Graph> {
+    graph_if_any(ctx, admin, args).await?.context(
+        "no Graph credentials: give --client-secret-stdin, TESSERA_M365_CLIENT_SECRET or --client-certificate FILE, \
+         or store them with `tessera m365 credentials set`",
+    )
+}
+
+/// Where the options (or the environment) say Graph and Entra's token endpoint are.
+pub(super) fn endpoints(args: &GraphArgs) -> Endpoints {
+    let mut endpoints = Endpoints::default();
+    if let Some(url) = &args.graph_url {
+        endpoints.graph_url = url.clone();
+    }
+    if let Some(url) = &args.login_url {
+        endpoints.login_url = url.clone();
+    }
+    endpoints
+}
+
+/// The Graph session the options describe, the stored credentials when they give none, or
+/// `None` when there are neither.
+pub(super) async fn graph_if_any(ctx: &Ctx, admin: &AdminService, args: &GraphArgs) -> anyhow::Result<Option<Graph>> {
     let given = || args.client_id.as_deref().context("give --client-id (or TESSERA_M365_CLIENT_ID)");
     let (tenant, credential) = if let Some(path) = &args.client_certificate {
         let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -33,23 +54,11 @@ async fn graph(ctx: &Ctx, admin: &AdminService, args: &GraphArgs) -> anyhow::Res
             "--tenant and --client-id need a credential: --client-secret-stdin, TESSERA_M365_CLIENT_SECRET, \
              --client-certificate FILE or --device-code (or leave both out to use `m365 credentials set`)"
         );
-    } else if let Some((tenant, credential)) = admin.m365_credential().await? {
-        (Some(tenant), credential)
     } else {
-        bail!(
-            "no Graph credentials: give --client-secret-stdin, TESSERA_M365_CLIENT_SECRET or --client-certificate FILE, \
-             or store them with `tessera m365 credentials set`"
-        );
+        return Ok(admin.m365_stored_graph(&endpoints(args)).await?);
     };
     let tenant = tenant.context("give --tenant (or TESSERA_M365_TENANT)")?;
-    let mut endpoints = Endpoints::default();
-    if let Some(url) = &args.graph_url {
-        endpoints.graph_url = url.clone();
-    }
-    if let Some(url) = &args.login_url {
-        endpoints.login_url = url.clone();
-    }
-    Ok(Graph::new(&endpoints, &tenant, credential, ctx.clock.clone())?)
+    Ok(Some(Graph::new(&endpoints(args), &tenant, credential, ctx.clock.clone())?))
 }
 
 fn show_value(value: &Value) -> String {

@@ -20,7 +20,7 @@ const TRUST_13: &str = "/m365/contoso.com/adfs/services/trust/13/usernamemixed";
 const MEX: &str = "/m365/contoso.com/adfs/services/trust/mex";
 
 /// One HTTP/1.1 exchange on a fresh connection: the status and the whole response.
-fn exchange(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+pub(super) fn exchange(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");

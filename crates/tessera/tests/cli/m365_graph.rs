@@ -14,8 +14,8 @@ use tessera_store::test_support::ThrowawayPg;
 use super::Env;
 use super::graph_double::{Client, DomainRecord, Double, Graph, TENANT};
 
-const SECRET: &str = "s3cret~Value.That-Must-Never-Show";
-const PUBLIC: &str = "https://idp.example.com";
+pub(super) const SECRET: &str = "s3cret~Value.That-Must-Never-Show";
+pub(super) const PUBLIC: &str = "https://idp.example.com";
 const FULL: [&str; 5] = [
     "Domain.Read.All",
     "Domain-InternalFederation.ReadWrite.All",
@@ -30,7 +30,7 @@ fn domain(authentication_type: &'static str, verified: bool, root: bool, initial
 }
 
 /// A tenant with a domain of each kind, Adatum federated to AD FS, and a break-glass admin.
-fn tenant() -> Graph {
+pub(super) fn tenant() -> Graph {
     let mut graph = Graph::default();
     let client = |secret: &str, permissions: &[&'static str]| Client {
         secret: Some(secret.to_string()),
@@ -143,10 +143,12 @@ impl Run<'_> {
 fn sequence(env: &Env) -> Value {
     let double = Double::start(tenant());
     let run = Run { env, double: &double };
-    for domain in ["contoso.com", "northwind.com", "adatum.com", "fabrikam.com", "unverified.com", "sales.contoso.com"]
-    {
+    for domain in ["contoso.com", "northwind.com", "adatum.com", "fabrikam.com", "unverified.com"] {
         env.ok(&["--public-url", PUBLIC, "app", "add", "m365", "--domain", domain]);
     }
+    // A sub-domain follows its root: no connector of its own, and the refusal says why.
+    let refused = env.fails(&["--public-url", PUBLIC, "app", "add", "m365", "--domain", "sales.contoso.com"], 1);
+    assert!(refused.contains("its users sign in through the connector of contoso.com"), "{refused}");
 
     // Preflight: read-only, every check passes for contoso.com.
     let report = run.json(&["preflight", "--domain", "contoso.com"]);

@@ -17,6 +17,7 @@ mod bounds;
 mod graph_double;
 mod m365_graph;
 mod metadata_url;
+mod rollover;
 mod tls;
 
 struct Env {
