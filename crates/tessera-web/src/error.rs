@@ -307,9 +307,27 @@ impl From<AdminError> for Failure {
                 field: None,
             },
             AdminError::Store(store) => refused_by_store(store),
+            AdminError::M365(e) => m365_refusal(e),
             other => Failure::Internal { cause: other.to_string(), unavailable: false },
         }
     }
+}
+
+/// Microsoft 365's refusals are the administrator's to read: a check or a setting of ours
+/// refused is 422, Graph or Entra answering badly (or not at all) is 502.
+fn m365_refusal(e: tessera_m365::M365Error) -> Failure {
+    use tessera_m365::M365Error as E;
+    let status = match &e {
+        E::Refused(_)
+        | E::Config(_)
+        | E::Credential(_)
+        | E::Unknown { .. }
+        | E::NotM365(_)
+        | E::NoCertificate(_)
+        | E::ControlCharacter(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::BAD_GATEWAY,
+    };
+    Failure::Refused { status, code: "m365", title: "Microsoft 365 refused", message: e.to_string(), field: None }
 }
 
 impl From<tessera_auth::AuthError> for Failure {

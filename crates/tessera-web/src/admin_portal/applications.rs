@@ -51,7 +51,30 @@ pub async fn list(
         1 => "1 application was deleted.".to_string(),
         n => format!("{n} applications were deleted."),
     });
-    Ok(render(&state, &ctx, StatusCode::OK, &session, |frame| Applications { frame, query: &query, rows, notice }))
+    // A failed step of the automatic rollover is the first thing an administrator sees.
+    let warnings = state
+        .admin
+        .rollover_warnings()
+        .await?
+        .into_iter()
+        .filter(|(app, _)| authority.sees_app(app.id))
+        .map(|(app, w)| {
+            (
+                app.id.to_string(),
+                format!(
+                    "The automatic certificate rollover of {} failed at its {} step: {}",
+                    app.label, w.step, w.error
+                ),
+            )
+        })
+        .collect();
+    Ok(render(&state, &ctx, StatusCode::OK, &session, |frame| Applications {
+        frame,
+        query: &query,
+        rows,
+        notice,
+        warnings,
+    }))
 }
 
 fn row(app: &Application) -> AppRow {

@@ -10,8 +10,10 @@ mod application;
 mod applications;
 mod audit;
 mod catalog;
+mod certificate;
 mod chart;
 mod dashboard;
+mod federation;
 mod form;
 mod groups;
 mod import;
@@ -59,7 +61,8 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ),
         ("/admin/applications/{app}/sso", get(sso::sso).post(sso::save_sso)),
         ("/admin/applications/{app}/metadata", get(sso::export_metadata)),
-        ("/admin/applications/{app}/regenerate", get(sso::regenerate_page).post(sso::regenerate)),
+        ("/admin/applications/{app}/regenerate", get(certificate::show).post(certificate::change)),
+        ("/admin/applications/{app}/federation", get(federation::show).post(federation::change)),
         ("/admin/applications/{app}/groups", get(application::groups).post(application::save_groups)),
         ("/admin/applications/{app}/policy", get(application::policy).post(application::save_policy)),
         ("/admin/applications/{app}/sign-ins", get(sign_ins::sign_ins)),
@@ -73,6 +76,7 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/admin/administrators", get(administrators::list)),
         ("/admin/administrators/{admin}/role", post(administrators::set_role)),
         ("/admin/audit", get(audit::list)),
+        ("/admin/microsoft-365", get(federation::credentials).post(federation::save_credentials)),
         ("/admin/dashboard", get(dashboard::show)),
         ("/admin/groups", get(groups::list)),
         ("/admin/groups/new", post(groups::create)),

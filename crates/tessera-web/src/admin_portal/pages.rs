@@ -75,6 +75,8 @@ pub struct Applications<'a> {
     pub query: &'a str,
     pub rows: Vec<AppRow>,
     pub notice: Option<String>,
+    /// Failed automatic rollover steps: the application's id and what failed.
+    pub warnings: Vec<(String, String)>,
 }
 
 /// What the catalog offers ("+ Add New Application").
@@ -142,14 +144,15 @@ pub struct AppHeader {
 /// change said.
 pub struct Panel {
     pub app: AppHeader,
-    pub tabs: [(&'static str, &'static str); 5],
+    pub tabs: Vec<(&'static str, &'static str)>,
     pub tab: &'static str,
-    pub notice: Option<&'static str>,
+    pub notice: Option<String>,
     pub error: Option<String>,
 }
 
 impl Panel {
     pub fn new(app: &Application, tab: &'static str) -> Panel {
+        let connector = matches!(app.kind, tessera_core::AppKind::M365(_));
         let app = AppHeader {
             id: app.id.to_string(),
             label: app.label.clone(),
@@ -162,18 +165,23 @@ impl Panel {
             tabs: [
                 ("general", "General"),
                 ("sso", "SSO"),
+                ("federation", "Federation"),
                 ("groups", "User Groups"),
                 ("policy", "Access policy"),
                 ("sign-ins", "Sign-ins"),
-            ],
+            ]
+            .into_iter()
+            // Only a Microsoft 365 connector federates a domain.
+            .filter(|(path, _)| *path != "federation" || connector)
+            .collect(),
             tab,
             notice: None,
             error: None,
         }
     }
 
-    pub fn saying(mut self, notice: &'static str) -> Panel {
-        self.notice = Some(notice);
+    pub fn saying(mut self, notice: impl Into<String>) -> Panel {
+        self.notice = Some(notice.into());
         self
     }
 
@@ -261,13 +269,6 @@ pub struct GroupsTab {
     pub frame: Frame,
     pub panel: Panel,
     pub groups: Vec<GroupChoice>,
-}
-
-#[derive(Template)]
-#[template(path = "admin_regenerate.html")]
-pub struct Regenerate {
-    pub frame: Frame,
-    pub panel: Panel,
 }
 
 #[derive(Template)]

@@ -6,13 +6,13 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use tessera_admin::{AdminError, KeyOptions, MetadataProtocol};
+use tessera_admin::{AdminError, MetadataProtocol};
 use tessera_core::app::{AttributeMapping, NAMEID_EMAIL, NAMEID_PERSISTENT, NAMEID_UNSPECIFIED, SettingsChange};
 use tessera_core::{AppKind, Application, UserAttribute, format_millis};
 
 use super::application::{after_save, kind_name};
 use super::form::Fields;
-use super::pages::{Frame, Panel, Regenerate, SsoDetails, SsoSettings, SsoTab};
+use super::pages::{Frame, Panel, SsoDetails, SsoSettings, SsoTab};
 use super::{administrator_or_gate, changing_or_gate, render};
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
@@ -198,33 +198,4 @@ pub async fn export_metadata(
     };
     let metadata = state.admin.metadata(&app.id.to_string(), protocol).await?;
     Ok(pages::metadata_document(metadata.xml, Some(&metadata.file_name)))
-}
-
-pub async fn regenerate_page(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(app): Path<String>,
-) -> Result<Response, AppError> {
-    let session = administrator_or_gate!(state, ctx);
-    let app = state.admin.find_app(&app).await?;
-    if !app.kind.signs() {
-        return Err(AppError::not_found("A bookmark has no certificate."));
-    }
-    let panel = Panel::new(&app, "sso");
-    Ok(render(&state, &ctx, StatusCode::OK, &session, |frame| Regenerate { frame, panel }))
-}
-
-pub async fn regenerate(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(app): Path<String>,
-    body: String,
-) -> Result<Response, AppError> {
-    let fields = Fields::parse(&body)?;
-    let (session, actor) = changing_or_gate!(state, ctx, fields);
-    let app = state.admin.rotate_key(&actor, &app, KeyOptions::default()).await?;
-    let sso = sso_details(&state, &app).await?;
-    let panel = Panel::new(&app, "sso")
-        .saying("The certificate was regenerated. Export Metadata now and update the relying party.");
-    Ok(render(&state, &ctx, StatusCode::OK, &session, sso_tab(&app, panel, sso)))
 }

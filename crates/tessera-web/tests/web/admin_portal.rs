@@ -10,7 +10,7 @@ use tessera_store::AuditQuery;
 
 use super::signin::{Browser, World, config};
 
-const ONE_TIME: &str = "one-time password 1234";
+pub(crate) const ONE_TIME: &str = "one-time password 1234";
 pub(crate) const OWN: &str = "the administrator's own password";
 const MINUTE: i64 = 60_000;
 
@@ -172,7 +172,7 @@ async fn wrong_passwords_forged_forms_user_sessions_and_dead_sessions_open_nothi
 }
 
 /// Signs in the first administrator and replaces the one-time password.
-async fn signed_in_admin<'w>(world: &'w World, ip: &str) -> Browser<'w> {
+pub(crate) async fn signed_in_admin<'w>(world: &'w World, ip: &str) -> Browser<'w> {
     let mut browser = Browser::new(world).from(ip);
     admin_login(&mut browser, "admin", ONE_TIME).await;
     let csrf = browser.csrf();

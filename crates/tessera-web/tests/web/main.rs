@@ -7,6 +7,7 @@ mod api;
 mod audit_portal;
 mod directory_portal;
 mod roles;
+mod rollover_portal;
 mod saml;
 mod signin;
 mod trace;

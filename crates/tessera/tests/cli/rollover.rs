@@ -352,6 +352,7 @@ async fn the_automatic_rollover_across_a_year_on_two_nodes_does_each_step_once_a
             let warning = timeline.warning.expect("a failed step warns the administrator");
             assert_eq!(warning.step, "push", "day {day}");
             assert!(warning.error.contains("Domain-InternalFederation.ReadWrite.All"), "{}", warning.error);
+            assert_eq!(one.rollover_warnings().await.unwrap().len(), 1, "listed for the portal");
         }
         // Every day, whatever the step: Entra accepts what Tessera signs with now.
         let app = store.find_app("M365").await.unwrap();
@@ -383,6 +384,7 @@ async fn the_automatic_rollover_across_a_year_on_two_nodes_does_each_step_once_a
     );
     assert!(app.certificates.next.is_none());
     assert!(one.certificate_timeline("M365").await.unwrap().warning.is_none());
+    assert!(one.rollover_warnings().await.unwrap().is_empty(), "done since: the warning went");
     drop((one, two, store));
     pg.drop_database().await;
 }
