@@ -179,7 +179,7 @@ pub fn checks(facts: &Facts, take_over: bool) -> Report {
                 format!(
                     "the signing certificate expires in {} days{}",
                     c.certificate_days_left,
-                    if c.certificate_days_left >= 30 { "" } else { ": rotate it first (`tessera app cert rotate`)" }
+                    if c.certificate_days_left >= 30 { "" } else { ": roll it over first (`tessera app cert stage`, `m365 enable`, `tessera app cert promote`)" }
                 ),
             ));
             let https = c.public_url.starts_with("https://");

@@ -5,6 +5,7 @@
 mod admins;
 mod apps;
 mod audit;
+mod certificates;
 mod extract;
 mod groups;
 mod users;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(users::router())
         .merge(groups::router())
         .merge(apps::router())
+        .merge(certificates::router())
         .merge(audit::router())
         .merge(admins::router())
         .split_for_parts();

@@ -121,6 +121,30 @@ async fn directory_flow_authorizes_through_granted_groups() {
     assert_ne!(rotated["signing_certificate"].as_str().unwrap(), certificate, "rotation replaces the certificate");
     let app_id = app["id"].as_str().unwrap().to_string();
 
+    // The staged rollover: stage (published as next), promote (the old one stays as next),
+    // clear; refusals first, each changing nothing.
+    let cert = |step: &str| format!("/apps/{app_id}/certificate{step}");
+    let current = rotated["signing_certificate"].clone();
+    let (status, refused) = api.call(Method::POST, &cert("/promote"), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (status, staged) = api.call(Method::POST, &cert("/stage"), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{staged}");
+    let next = staged["next_signing_certificate"].clone();
+    assert!(next.is_string() && staged["signing_certificate"] == current);
+    assert_eq!(api.call(Method::POST, &cert("/stage"), Some(json!({}))).await.0, StatusCode::CONFLICT);
+    let (status, _) = api.call(Method::POST, &cert("/promote"), Some(json!({"grace_days": 91}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = api.call(Method::POST, &cert("/promote"), Some(json!({"grace": 3}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "unknown fields are refused");
+    let (status, promoted) = api.call(Method::POST, &cert("/promote"), Some(json!({"grace_days": 7}))).await;
+    assert_eq!(status, StatusCode::OK, "{promoted}");
+    assert_eq!((&promoted["signing_certificate"], &promoted["next_signing_certificate"]), (&next, &current));
+    let (_, timeline) = api.call(Method::GET, &cert(""), None).await;
+    assert!(timeline["timeline"]["previous_published_until"].is_string(), "{timeline}");
+    assert!(timeline["timeline"]["current"]["sha256"].is_string(), "{timeline}");
+    let (status, cleared) = api.call(Method::POST, &cert("/clear-previous"), None).await;
+    assert_eq!((status, cleared["next_signing_certificate"].is_null()), (StatusCode::OK, true), "{cleared}");
+
     let (_, access) = api.call(Method::GET, &format!("/apps/{app_id}/access/alice@contoso.com"), None).await;
     assert_eq!(access["allowed"], false);
     assert_eq!(access["reason"], "no_granted_group");
