@@ -179,7 +179,11 @@ pub fn checks(facts: &Facts, take_over: bool) -> Report {
                 format!(
                     "the signing certificate expires in {} days{}",
                     c.certificate_days_left,
-                    if c.certificate_days_left >= 30 { "" } else { ": roll it over first (`tessera app cert stage`, `m365 enable`, `tessera app cert promote`)" }
+                    if c.certificate_days_left >= 30 {
+                        ""
+                    } else {
+                        ": roll it over first (`tessera app cert stage`, `m365 enable`, `tessera app cert promote`)"
+                    }
                 ),
             ));
             let https = c.public_url.starts_with("https://");
