@@ -3,12 +3,15 @@
 // credentials are stored on their page (a wrong secret first, which the tab reports), the
 // domain is federated through the dry-run diff and its confirmation, the certificate is rolled
 // over with no outage (stage, push, promote, push: Graph holds the new certificate as current
-// and the old one as next), and the domain goes back to Managed. Screenshots go to
+// and the old one as next; WS-Federation tokens signed before and after both pass Entra's
+// checks, played by passport-wsfed-saml2, until the old certificate is cleared), and the domain
+// goes back to Managed. Screenshots go to
 // target/browser-artifacts/federation/.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +19,11 @@ import { join } from 'node:path';
 import { artifacts, freePort, launchChromium, runCli, shot, tessera } from './harness.mjs';
 import { TENANT, startGraphDouble } from './graph-double.mjs';
 
+const require = createRequire(import.meta.url);
+const { Strategy } = require('passport-wsfed-saml2');
+
 const secret = 'graph~secret.that-never-shows';
+const userPassword = 'correct horse battery';
 const adminPassword = 'the boss own password';
 
 const cleanups = [];
@@ -49,6 +56,60 @@ async function startHttpsServer(dataDir, port, graphUrl) {
   throw new Error(`tessera did not start: ${stderr}`);
 }
 
+/// passport-wsfed-saml2 (a WS-Federation relying party, here in Entra's place) on a posted
+/// wresult under one certificate: resolves with the profile, or rejects.
+function passportAccepts(wresult, certificate) {
+  const strategy = new Strategy(
+    { realm: 'urn:federation:MicrosoftOnline', cert: certificate, identityProviderUrl: 'https://idp.invalid/wsfed', checkRecipient: false },
+    (profile, done) => done(null, profile),
+  );
+  return new Promise((resolve, reject) => {
+    strategy.success = resolve;
+    strategy.fail = (info) => reject(new Error(`failed: ${JSON.stringify(info)}`));
+    strategy.error = reject;
+    strategy.redirect = (url) => reject(new Error(`redirected to ${url}`));
+    const request = {
+      method: 'POST', body: { wa: 'wsignin1.0', wresult }, query: {}, headers: { host: 'login.microsoftonline.com' },
+      protocol: 'https', originalUrl: '/login.srf', get: (name) => request.headers[name.toLowerCase()],
+    };
+    strategy.authenticate(request, {});
+  });
+}
+
+/// Entra's checks on a WS-Federation token for contoso.com (M365-PROTOCOLS.md §8 items 28, 29):
+/// its issuer is the domain's issuerUri, and it verifies under signingCertificate or
+/// nextSigningCertificate as Graph holds them now.
+async function entraAccepts(double, wresult) {
+  const config = double.state.configurations.get('contoso.com');
+  if (!config) return false;
+  for (const certificate of [config.signingCertificate, config.nextSigningCertificate].filter(Boolean)) {
+    try {
+      const profile = await passportAccepts(wresult, certificate);
+      if (profile.issuer === config.issuerUri) return true;
+    } catch { /* not under this one */ }
+  }
+  return false;
+}
+
+/// A WS-Federation passive sign-in to Microsoft 365 as Entra starts it; the wresult Entra gets.
+async function wsfedToken(browser, app, username) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  let posted = null;
+  await context.route('https://login.microsoftonline.com/**', async (route) => {
+    posted = Object.fromEntries(new URLSearchParams(route.request().postData() ?? ''));
+    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'Entra received the token' });
+  });
+  const page = await context.newPage();
+  const query = new URLSearchParams({ wa: 'wsignin1.0', wtrealm: 'urn:federation:MicrosoftOnline', wctx: 'x', username });
+  await page.goto(`${app.endpoints.wsfed_passive}?${query}`);
+  await page.fill('#password', userPassword);
+  await page.click('button[type=submit]');
+  if (new URL(page.url()).pathname === '/notice') await page.click('text=I understand');
+  await page.waitForURL('https://login.microsoftonline.com/login.srf');
+  await context.close();
+  return posted.wresult;
+}
+
 test('the Federation tab: credentials, enable through its diff, a rollover with no outage, disable', async () => {
   const shots = join(artifacts, 'federation');
   mkdirSync(shots, { recursive: true });
@@ -62,6 +123,10 @@ test('the Federation tab: credentials, enable through its diff, a rollover with 
   const cli = (args, input) => runCli(dataDir, args, input);
   cli(['--public-url', `https://127.0.0.1:${port}`, 'app', 'add', 'm365', '--domain', 'contoso.com', '--label', 'Microsoft 365']);
   cli(['admin', 'add', 'boss', '--password-stdin'], `${adminPassword}\n`);
+  cli(['user', 'add', 'alice@contoso.com', '--password-stdin'], `${userPassword}\n`);
+  cli(['group', 'add', 'Staff']);
+  cli(['group', 'add-member', 'Staff', 'alice@contoso.com']);
+  cli(['app', 'grant', 'Microsoft 365', 'Staff']);
   const started = await startHttpsServer(dataDir, port, double.url);
   cleanups.push(() => started.server.kill('SIGTERM'));
   const { base } = started;
@@ -124,6 +189,9 @@ test('the Federation tab: credentials, enable through its diff, a rollover with 
   assert.equal(config().signingCertificate, app.signing_certificate);
   assert.match(await page.content(), /contoso\.com is <strong>Federated<\/strong>/);
   await shot(page, join(shots, '04-federated.png'), { fullPage: true });
+  // Alice signs in as Entra sends her: her token passes Entra's checks.
+  const signedByOld = await wsfedToken(browser, app, 'alice@contoso.com');
+  assert.ok(await entraAccepts(double, signedByOld));
 
   // The rollover: stage, refused promote (Microsoft 365 does not hold it yet), push, promote, push.
   await page.getByRole('link', { name: 'Stage, promote or regenerate the certificate' }).click();
@@ -156,6 +224,24 @@ test('the Federation tab: credentials, enable through its diff, a rollover with 
   assert.equal(config().signingCertificate, staged, 'the new certificate is current in Graph');
   assert.equal(config().nextSigningCertificate, app.signing_certificate, 'the old one stays as next');
   await shot(page, join(shots, '07-rolled-over.png'), { fullPage: true });
+  // The overlap: a token signed before the promotion and one signed after both pass.
+  const signedByNew = await wsfedToken(browser, app, 'alice@contoso.com');
+  assert.ok(await entraAccepts(double, signedByOld), 'the old token still verifies (old certificate as next)');
+  assert.ok(await entraAccepts(double, signedByNew), 'the new token verifies (new certificate current)');
+  assert.ok(!(await passportAccepts(signedByNew, app.signing_certificate).then(() => true, () => false)), 'signed by the new key');
+
+  // The grace period over (ended now from the certificate page), Enable clears the old one
+  // from Graph: only the new token passes.
+  await page.goto(`${base}/admin/applications/${app.id}/regenerate`);
+  await page.getByRole('button', { name: 'Stop publishing the previous certificate now' }).click();
+  await page.getByRole('status').filter({ hasText: 'no longer published' }).waitFor();
+  await page.goto(`${base}/admin/applications/${app.id}/federation`);
+  await page.getByRole('button', { name: 'Enable…' }).click();
+  await page.getByRole('button', { name: 'Confirm: write these changes to Microsoft 365' }).click();
+  await page.getByRole('status').filter({ hasText: 'is federated' }).waitFor();
+  assert.ok(!config().nextSigningCertificate);
+  assert.ok(await entraAccepts(double, signedByNew));
+  assert.ok(!(await entraAccepts(double, signedByOld)), 'after the grace period the old certificate is gone');
 
   // Disable: its consequences first, then Managed.
   await page.getByRole('button', { name: 'Disable…' }).click();

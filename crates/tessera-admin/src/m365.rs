@@ -162,7 +162,22 @@ impl AdminService {
             return Ok(found);
         }
         let mut matching: Vec<Application> = self.m365_connectors().await?.into_iter().filter(serves).collect();
-        match matching.len() {
+        let connectors_len = matching.len();
+        if connectors_len == 0
+            && let Some(root) = self.m365_connectors().await?.into_iter().find_map(|a| {
+                a.kind
+                    .m365_domain()
+                    .filter(|root| domain.to_ascii_lowercase().ends_with(&format!(".{}", root.to_ascii_lowercase())))
+                    .map(str::to_string)
+            })
+        {
+            return Err(M365Error::Refused(format!(
+                "{domain} is a sub-domain of {root}: it follows its root's federation (Entra federates a sub-domain \
+                 with its root), and its users sign in through the connector of {root}; enable {root} instead"
+            ))
+            .into());
+        }
+        match connectors_len {
             1 => Ok(matching.remove(0)),
             0 => Err(M365Error::Refused(format!(
                 "no Microsoft 365 connector serves {domain}: create one with `tessera app add m365 --domain {domain}`"
@@ -279,6 +294,33 @@ impl AdminService {
                 .await?;
         }
         outcome.map_err(|failure| AdminError::from(failure.error))
+    }
+
+    /// Returns the connector's domain to Managed, only while it is federated to this connector
+    /// (a connector's page never undoes another identity provider's federation; `m365 disable
+    /// --domain` does, for the operator).
+    pub async fn m365_disable_connector(
+        &self,
+        actor: &Actor,
+        graph: &Graph,
+        app: &str,
+        dry_run: bool,
+    ) -> Result<Disabled, AdminError> {
+        let app = self.store.find_app(app).await?;
+        let (Some(domain), Some(issuer)) = (app.kind.m365_domain(), app.issuer.as_deref()) else {
+            return Err(M365Error::NotM365(app.label.clone()).into());
+        };
+        let configuration = converge::configuration(graph, domain).await?;
+        if let Some(other) = configuration.as_ref().and_then(|c| c.get("issuerUri")).and_then(Value::as_str)
+            && other != issuer
+        {
+            return Err(M365Error::Refused(format!(
+                "{domain} is federated to another identity provider ({other}), not to {}: it stays as it is",
+                app.label
+            ))
+            .into());
+        }
+        self.m365_disable(actor, graph, domain, dry_run).await
     }
 
     /// The domain as Graph has it, and each field that differs from its connector (CONTRACT.md

@@ -24,6 +24,10 @@ pub const STAGE_BEFORE_DAYS: i64 = 60;
 /// ...and promotes this many days before (Entra looks for a new certificate 30 to 35 days
 /// before expiry; by then Tessera has pushed it already).
 pub const PROMOTE_BEFORE_DAYS: i64 = 30;
+/// The automatic rollover promotes a staged certificate only once it has been published this
+/// long (so that Entra, and anyone reading metadata, has had it for a while), unless the
+/// current one expires sooner than that.
+pub const MIN_STAGED_DAYS: i64 = 7;
 /// The lease that keeps the automatic rollover to one node at a time.
 const ROLLOVER_LEASE: &str = "certificate-rollover";
 const ROLLOVER_LEASE_MS: i64 = 10 * 60 * 1000;
@@ -102,7 +106,12 @@ impl AdminService {
         let app = self.store.find_app(app).await?;
         Self::signing_app(&app)?;
         self.clear_due_previous(actor, &app).await?;
-        let (size, validity_days) = options.resolve()?;
+        // The next key is as strong as the current one unless the administrator says.
+        let bits = match options.bits {
+            Some(bits) => Some(bits),
+            None => self.store.signing_key(app.id, KeySlot::Current).await?.map(|k| k.bits),
+        };
+        let (size, validity_days) = KeyOptions { bits, ..options }.resolve()?;
         self.keys.key_service().await?.stage(actor, app.id, &app.label, size, validity_days).await?;
         Ok(self.store.find_app(&app.id.to_string()).await?)
     }
@@ -180,20 +189,29 @@ impl AdminService {
     /// The application's rollover timeline.
     pub async fn certificate_timeline(&self, app: &str) -> Result<Timeline, AdminError> {
         let app = self.store.find_app(app).await?;
-        let facts =
-            |key: Option<tessera_store::StoredKey>| key.map(|k| CertificateFacts::of(&k.certificate_der, k.not_after));
-        let current = facts(self.store.signing_key(app.id, KeySlot::Current).await?);
-        let staged = facts(self.store.signing_key(app.id, KeySlot::Next).await?);
-        let previous = self.store.previous_certificate(app.id).await?;
+        let now = self.clock_now();
+        let current_key = self.store.signing_key(app.id, KeySlot::Current).await?;
+        let staged_key = self.store.signing_key(app.id, KeySlot::Next).await?;
+        // Past its grace period a previous certificate is no longer published, cleared or not.
+        let previous = self.store.previous_certificate(app.id).await?.filter(|p| p.published_until > now);
         let automatic = matches!(app.kind, AppKind::M365(_));
-        let at = |days: i64| {
-            current.as_ref().filter(|_| automatic).map(|c| format_millis(c.not_after_millis - days * DAY_MS))
+        let expires = current_key.as_ref().filter(|_| automatic).map(|k| k.not_after);
+        // When the automatic pass would promote: 30 days before expiry, once the staged one has
+        // been published for a week (sooner only when expiry is nearer than that).
+        let promote_at = expires.map(|not_after| {
+            let aged = staged_key.as_ref().map_or(i64::MIN, |s| s.created_at + MIN_STAGED_DAYS * DAY_MS);
+            (not_after - PROMOTE_BEFORE_DAYS * DAY_MS).max(aged.min(not_after - MIN_STAGED_DAYS * DAY_MS))
+        });
+        let facts = |key: &Option<tessera_store::StoredKey>| {
+            key.as_ref().map(|k| CertificateFacts::of(&k.certificate_der, k.not_after))
         };
         Ok(Timeline {
-            automatic_stage_at: at(STAGE_BEFORE_DAYS).filter(|_| staged.is_none()),
-            automatic_promote_at: at(PROMOTE_BEFORE_DAYS),
-            current,
-            staged,
+            automatic_stage_at: expires
+                .filter(|_| staged_key.is_none())
+                .map(|not_after| format_millis(not_after - STAGE_BEFORE_DAYS * DAY_MS)),
+            automatic_promote_at: promote_at.map(format_millis),
+            current: facts(&current_key),
+            staged: facts(&staged_key),
             previous_published_until: previous.as_ref().map(|p| format_millis(p.published_until)),
             previous: previous.map(|p| CertificateFacts::of(&p.certificate_der, p.not_after)),
             warning: self.rollover_warning(&app).await?,
@@ -227,17 +245,36 @@ impl AdminService {
             return Ok(Vec::new());
         }
         let mut steps = Vec::new();
-        let result = self.rollover_pass(actor, graph, &mut steps).await;
+        let result = self.rollover_pass(actor, graph, node, &mut steps).await;
         self.store.release_lease(ROLLOVER_LEASE, node).await?;
         result.map(|()| steps)
     }
 
-    async fn rollover_pass(&self, actor: &Actor, graph: &Graph, steps: &mut Vec<Step>) -> Result<(), AdminError> {
+    async fn rollover_pass(
+        &self,
+        actor: &Actor,
+        graph: &Graph,
+        node: &str,
+        steps: &mut Vec<Step>,
+    ) -> Result<(), AdminError> {
         for app in self.m365_connectors().await? {
+            // A slow pass keeps its lease; one that lost it (its node stalled past the lease)
+            // stops, and the node now holding it carries on.
+            if !self.store.take_lease(ROLLOVER_LEASE, node, ROLLOVER_LEASE_MS).await? {
+                return Ok(());
+            }
             let mut failed = None;
+            let mut pushed = false;
             for step in ["clear", "stage", "push", "promote", "push"] {
+                // Never promote in the pass whose push just gave Graph the staged certificate.
+                if step == "promote" && pushed {
+                    continue;
+                }
                 match self.rollover_step(actor, graph, &app.id.to_string(), step).await {
-                    Ok(Some(outcome)) => steps.push(Step { app: app.label.clone(), step, outcome }),
+                    Ok(Some(outcome)) => {
+                        pushed |= step == "push";
+                        steps.push(Step { app: app.label.clone(), step, outcome });
+                    }
                     Ok(None) => {}
                     Err(e) => {
                         failed = Some((step, e.to_string()));
@@ -287,12 +324,12 @@ impl AdminService {
         let now = self.clock_now();
         let Some(current) = self.store.signing_key(app.id, KeySlot::Current).await? else { return Ok(None) };
         let staged = self.store.signing_key(app.id, KeySlot::Next).await?;
-        let days_left = (current.not_after - now).div_euclid(DAY_MS);
+        let left = current.not_after - now;
         match step {
             "clear" => Ok(self.clear_due_previous(actor, &app).await?.then(|| "previous certificate cleared".into())),
             "stage" => {
                 let previous = self.store.previous_certificate(app.id).await?;
-                if staged.is_some() || previous.is_some() || days_left > STAGE_BEFORE_DAYS {
+                if staged.is_some() || previous.is_some() || left > STAGE_BEFORE_DAYS * DAY_MS {
                     return Ok(None);
                 }
                 let size = KeySize::from_bits(current.bits)?;
@@ -303,7 +340,9 @@ impl AdminService {
             }
             "push" => self.push_certificates(actor, graph, &app).await,
             "promote" => {
-                if staged.is_none() || days_left > PROMOTE_BEFORE_DAYS {
+                let Some(staged) = staged else { return Ok(None) };
+                let young = now - staged.created_at < MIN_STAGED_DAYS * DAY_MS;
+                if left > PROMOTE_BEFORE_DAYS * DAY_MS || (young && left > MIN_STAGED_DAYS * DAY_MS) {
                     return Ok(None);
                 }
                 self.promote_certificate(actor, &app.id.to_string(), None, false, Some(graph)).await?;

@@ -139,8 +139,9 @@ macro_rules! app_columns {
         "id, kind, label, description, portal_image, show_in_portal, issuer, config, require_mfa, allowed_networks, \
          created_at, updated_at, \
          (SELECT certificate FROM signing_keys k WHERE k.app_id = apps.id AND k.slot = 'current') AS current_certificate, \
-         COALESCE((SELECT certificate FROM signing_keys k WHERE k.app_id = apps.id AND k.slot = 'next'), \
-                  (SELECT certificate FROM previous_certificates p WHERE p.app_id = apps.id)) AS next_certificate"
+         (SELECT certificate FROM signing_keys k WHERE k.app_id = apps.id AND k.slot = 'next') AS next_certificate, \
+         (SELECT certificate FROM previous_certificates p WHERE p.app_id = apps.id) AS previous_certificate, \
+         (SELECT published_until FROM previous_certificates p WHERE p.app_id = apps.id) AS previous_until"
     };
 }
 
@@ -344,7 +345,15 @@ macro_rules! impl_sql_store {
                 })
             }
 
-            fn app_from_row(row: &$row) -> Result<Application, StoreError> {
+            /// An application as read now: a previous certificate is published as next only
+            /// until its grace period ends (whether or not anything cleared it yet), and only
+            /// when no certificate is staged.
+            fn app_from_row(&self, row: &$row) -> Result<Application, StoreError> {
+                let staged: Option<Vec<u8>> = row.try_get("next_certificate")?;
+                let previous: Option<Vec<u8>> = row.try_get("previous_certificate")?;
+                let until: Option<i64> = row.try_get("previous_until")?;
+                let now = self.clock.now_millis();
+                let published_previous = previous.filter(|_| until.is_some_and(|until| until > now));
                 Ok(Application {
                     id: parse_id(&row.try_get::<String, _>("id")?)?,
                     label: row.try_get("label")?,
@@ -360,7 +369,7 @@ macro_rules! impl_sql_store {
                     },
                     certificates: tessera_core::SigningCertificates {
                         current: row.try_get("current_certificate")?,
-                        next: row.try_get("next_certificate")?,
+                        next: staged.or(published_previous),
                     },
                     created_at: row.try_get("created_at")?,
                     updated_at: row.try_get("updated_at")?,
@@ -1018,7 +1027,7 @@ macro_rules! impl_sql_store {
                     .bind(app.id.to_string())
                     .fetch_one(&mut *tx)
                     .await?;
-                let created = Self::app_from_row(&row)?;
+                let created = self.app_from_row(&row)?;
                 let summary = json!({
                     "kind": created.kind.name(), "label": created.label, "issuer": created.issuer,
                     "config": serde_json::to_value(&created.kind).unwrap_or_default(),
@@ -1042,7 +1051,7 @@ macro_rules! impl_sql_store {
                         .await?
                 };
                 match row {
-                    Some(row) => Self::app_from_row(&row),
+                    Some(row) => self.app_from_row(&row),
                     None => Err(StoreError::not_found("application", key)),
                 }
             }
@@ -1053,7 +1062,7 @@ macro_rules! impl_sql_store {
                     .fetch_optional(&self.pool)
                     .await?;
                 match row {
-                    Some(row) => Self::app_from_row(&row),
+                    Some(row) => self.app_from_row(&row),
                     None => Err(StoreError::not_found("Microsoft 365 domain", domain)),
                 }
             }
@@ -1070,7 +1079,7 @@ macro_rules! impl_sql_store {
                     .await?;
                 match row {
                     Some(row) => {
-                        let app = Self::app_from_row(&row)?;
+                        let app = self.app_from_row(&row)?;
                         self.cache.put(&self.cache.apps_by_path, ticket, key, app.clone());
                         Ok(app)
                     }
@@ -1113,7 +1122,7 @@ macro_rules! impl_sql_store {
                     .bind(app.to_string())
                     .fetch_one(&mut *tx)
                     .await?;
-                let updated = Self::app_from_row(&row)?;
+                let updated = self.app_from_row(&row)?;
                 self.commit(tx).await?;
                 Ok(updated)
             }
@@ -1165,7 +1174,7 @@ macro_rules! impl_sql_store {
                     .bind(app.to_string())
                     .fetch_one(&mut *tx)
                     .await?;
-                let updated = Self::app_from_row(&row)?;
+                let updated = self.app_from_row(&row)?;
                 self.commit(tx).await?;
                 Ok(updated)
             }
@@ -1177,7 +1186,7 @@ macro_rules! impl_sql_store {
                     .bind(limit + 1)
                     .fetch_all(&self.pool)
                     .await?;
-                let mut items = rows.iter().map(Self::app_from_row).collect::<Result<Vec<_>, _>>()?;
+                let mut items = rows.iter().map(|row| self.app_from_row(row)).collect::<Result<Vec<_>, _>>()?;
                 let next = next_cursor(&mut items, limit, |a| a.id.to_string());
                 Ok(Page { items, next })
             }
@@ -1276,7 +1285,7 @@ macro_rules! impl_sql_store {
                 .bind(group.to_string())
                 .fetch_all(&self.pool)
                 .await?;
-                rows.iter().map(Self::app_from_row).collect()
+                rows.iter().map(|row| self.app_from_row(row)).collect()
             }
 
             async fn apps_of_user(&self, user: UserId) -> Result<Vec<Application>, StoreError> {
@@ -1289,7 +1298,7 @@ macro_rules! impl_sql_store {
                 .bind(user.to_string())
                 .fetch_all(&self.pool)
                 .await?;
-                rows.iter().map(Self::app_from_row).collect()
+                rows.iter().map(|row| self.app_from_row(row)).collect()
             }
 
             async fn check_access(&self, user: UserId, app: AppId) -> Result<AccessDecision, StoreError> {

@@ -862,6 +862,11 @@ async fn a_staged_key_is_promoted_and_the_old_certificate_stays_published_for_it
     // A grace period already over is cleared when due; a rotation drops a previous one at once.
     store.stage_key(&actor(), app.id, fake_key(5)).await.unwrap();
     store.promote_key(&actor(), app.id, 1).await.unwrap();
+    assert_eq!(
+        store.find_app("M365").await.unwrap().certificates.next,
+        None,
+        "past its grace period it is no longer published, cleared or not"
+    );
     assert!(store.clear_previous_certificate(&actor(), app.id, true).await.unwrap());
     store.stage_key(&actor(), app.id, fake_key(6)).await.unwrap();
     store.promote_key(&actor(), app.id, far).await.unwrap();

@@ -313,8 +313,8 @@ impl From<AdminError> for Failure {
     }
 }
 
-/// Microsoft 365's refusals are the administrator's to read: a check or a setting of ours
-/// refused is 422, Graph or Entra answering badly (or not at all) is 502.
+/// Microsoft 365's refusals are the administrator's to read: a check, a setting, a permission
+/// or a credential to fix is 422; Graph failing or not answering is 502.
 fn m365_refusal(e: tessera_m365::M365Error) -> Failure {
     use tessera_m365::M365Error as E;
     let status = match &e {

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
 use tessera_admin::{AdminError, CredentialInput, EnableRequest, StoredCredentials};
-use tessera_core::{Actor, AppKind, Application};
+use tessera_core::{Actor, AdminRole, AppKind, Application};
 use tessera_m365::Protocol;
 use tessera_m365::federation::MfaBehavior;
 use tessera_m365::graph::Graph;
@@ -20,7 +20,7 @@ use super::application::{refusal, said};
 use super::certificate::TimelineView;
 use super::form::Fields;
 use super::pages::{Frame, Panel};
-use super::{administrator_or_gate, changing_or_gate, render};
+use super::{FORBIDDEN, administrator_or_gate, changing_or_gate, render, render_message};
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::state::AppState;
@@ -197,7 +197,7 @@ async fn preview(
     fields: &Fields,
 ) -> Result<Preview, AdminError> {
     if fields.one("action") == "preview-disable" {
-        let done = state.admin.m365_disable(actor, graph, domain, true).await?;
+        let done = state.admin.m365_disable_connector(actor, graph, &app.id.to_string(), true).await?;
         let nothing = done.action == "managed";
         let summary = match (nothing, &done.removed_issuer) {
             (true, _) => format!("{domain} is Managed already: nothing to change."),
@@ -245,6 +245,11 @@ pub async fn change(
 ) -> Result<Response, AppError> {
     let fields = Fields::parse(&body)?;
     let (session, actor) = changing_or_gate!(state, ctx, fields);
+    // Federating a domain changes the whole tenant's sign-in, with the tenant's credentials:
+    // full administrators only, whoever else administers the connector.
+    if session.admin.role != AdminRole::Admin {
+        return Ok(render_message(&state, &ctx, StatusCode::FORBIDDEN, &session, "Not allowed", FORBIDDEN));
+    }
     let app = state.admin.find_app(&app).await?;
     let domain = domain_of(&app)?;
     let graph = match state.admin.m365_graph().await {
@@ -270,7 +275,7 @@ pub async fn change(
         },
         (Ok(graph), "disable") => state
             .admin
-            .m365_disable(&actor, &graph, &domain, false)
+            .m365_disable_connector(&actor, &graph, &app.id.to_string(), false)
             .await
             .map(|_| format!("{domain} is Managed: its users now need cloud passwords (or password hash sync).")),
         _ => Err(AdminError::invalid("action", "choose preview-enable, enable, preview-disable or disable")),

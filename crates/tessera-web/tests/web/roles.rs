@@ -15,7 +15,7 @@ use super::signin::{Apps, Browser, World, config};
 const OWN_SESSION: &[&str] =
     &["/admin", "/admin/login", "/admin/mfa", "/admin/mfa/enrol", "/admin/password", "/admin/logout"];
 
-async fn administrator<'w>(world: &'w World, name: &str, role: AdminRole, apps: &[&str]) -> Browser<'w> {
+pub(crate) async fn administrator<'w>(world: &'w World, name: &str, role: AdminRole, apps: &[&str]) -> Browser<'w> {
     let apps: Vec<AppId> = apps.iter().map(|a| a.parse().unwrap()).collect();
     let hash = tessera_auth::password::hash_password(OWN).unwrap();
     world.store.create_admin(&Actor::system(), name, &hash, role, &apps).await.unwrap();

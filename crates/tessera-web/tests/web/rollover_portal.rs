@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use tessera_store::KeySlot;
 
 use super::admin_portal::{ONE_TIME, signed_in_admin};
+use super::roles::administrator;
 use super::signin::{World, config};
 
 #[tokio::test]
@@ -145,4 +146,25 @@ async fn the_microsoft_365_pages_keep_the_secret_and_a_failed_rollover_step_is_w
     );
     let page = admin.get(&format!("/admin/applications/{}/regenerate", apps.m365)).await;
     assert!(page.body.contains("The automatic rollover failed at its push step"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn an_application_administrator_reads_the_federation_tab_and_changes_no_domain() {
+    let (world, apps) = World::new(config()).await;
+    let mut ann = administrator(&world, "ann", tessera_core::AdminRole::AppAdmin, &[&apps.m365]).await;
+    let csrf = ann.csrf();
+    let tab = ann.get(&format!("/admin/applications/{}/federation", apps.m365)).await;
+    assert_eq!(tab.status, StatusCode::OK, "{}", tab.body);
+    let before = world.audit_actions().await.len();
+    for action in ["preview-enable", "enable", "preview-disable", "disable"] {
+        let fields = [("action", action), ("protocol", "wsfed"), ("mfa", "accept"), ("csrf", csrf.as_str())];
+        let refused = ann.post(&format!("/admin/applications/{}/federation", apps.m365), &fields).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{action}: {}", refused.body);
+    }
+    assert_eq!(world.audit_actions().await.len(), before, "nothing written");
+    // Her own connector's certificate is hers to roll over.
+    let staged = ann
+        .post(&format!("/admin/applications/{}/regenerate", apps.m365), &[("action", "stage"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(staged.status, StatusCode::OK, "{}", staged.body);
 }

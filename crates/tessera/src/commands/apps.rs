@@ -130,7 +130,8 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             print_timeline(&admin, &app).await
         }
         AppCommand::Cert(CertCommand::Promote { app, grace_days, force, graph }) => {
-            let graph = super::m365::graph_if_any(ctx, &admin, &graph).await?;
+            // Forced, nothing is asked of Graph (it may be what is broken).
+            let graph = if force { None } else { super::m365::graph_if_any(ctx, &admin, &graph).await? };
             let app = admin.promote_certificate(&ctx.actor, &app, Some(grace_days), force, graph.as_ref()).await?;
             if ctx.settings.json {
                 return output::json(&AppView::new(&app, admin.public_url()));

@@ -232,6 +232,8 @@ fn several_domains_each_with_its_issuer_and_a_sub_domain_following_its_root() {
     }
     let refused = env.fails(&["--public-url", PUBLIC, "app", "add", "m365", "--domain", "sales.contoso.com"], 1);
     assert!(refused.contains("sub-domain of contoso.com"), "{refused}");
+    let refused = env.fails(&["--public-url", PUBLIC, "app", "add", "m365", "--domain", "Sales.Contoso.com."], 1);
+    assert!(refused.contains("sub-domain of contoso.com"), "case and a trailing dot change nothing: {refused}");
     env.ok(&["group", "add", "staff"]);
     for user in ["alice@contoso.com", "carol@sales.contoso.com", "bob@northwind.com"] {
         env.run_with_stdin(&["user", "add", user, "--password-stdin"], &format!("{PASSWORD}\n"));
@@ -247,6 +249,10 @@ fn several_domains_each_with_its_issuer_and_a_sub_domain_following_its_root() {
     for domain in ["contoso.com", "northwind.com"] {
         ok_graph(&env, &double, &["m365", "enable", "--domain", domain]);
     }
+    let refused = run_graph(&env, &double, &["m365", "enable", "--domain", "sales.contoso.com"]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && said.contains("follows its root"), "{said}");
+    assert!(double.with(|g| !g.configurations.contains_key("sales.contoso.com")));
     let issuers: Vec<String> = ["contoso.com", "northwind.com"]
         .iter()
         .map(|d| double.with(|g| g.configurations[*d]["issuerUri"].as_str().unwrap().to_string()))
@@ -324,6 +330,21 @@ async fn the_automatic_rollover_across_a_year_on_two_nodes_does_each_step_once_a
     };
     one.m365_enable(&actor, &graph, &enable).await.unwrap();
     let graphs = (one.m365_graph().await.unwrap().unwrap(), two.m365_graph().await.unwrap().unwrap());
+
+    // A connector's page never undoes another identity provider's federation.
+    let adatum = NewApp {
+        spec: AppSpec::M365 { domain: "adatum.com".into(), idp_path: None },
+        label: Some("Adatum".into()),
+        description: None,
+        portal_image: None,
+        show_in_portal: true,
+        settings: SettingsChange::default(),
+        key: KeyOptions::default(),
+    };
+    one.create_app(&actor, adatum).await.unwrap();
+    let refused = one.m365_disable_connector(&actor, &graph, "Adatum", false).await.unwrap_err();
+    assert!(refused.to_string().contains("another identity provider"), "{refused}");
+    assert!(double.with(|g| g.configurations.contains_key("adatum.com")), "AD FS keeps adatum.com");
     let b64 = |der: &[u8]| base64::engine::general_purpose::STANDARD.encode(der);
 
     let mut failures_seen = 0;
