@@ -71,6 +71,9 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
                     println!("{name:<28} {}", url.as_str().unwrap_or_default());
                 }
             }
+            if app.kind.signs() {
+                print_timeline(&admin, &app).await?;
+            }
             Ok(())
         }
         AppCommand::Delete { apps, yes } => {
