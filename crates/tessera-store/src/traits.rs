@@ -191,6 +191,12 @@ pub trait AppStore: Send + Sync {
     async fn list_apps(&self, page: &PageRequest) -> Result<Page<Application>, StoreError>;
     /// Deletes all of `apps` or none: `confirm_count` must equal their number, and each must exist.
     async fn delete_apps(&self, actor: &Actor, apps: &[AppId], confirm_count: usize) -> Result<usize, StoreError>;
+    async fn set_app_policy(&self, actor: &Actor, app: AppId, policy: &AccessPolicy) -> Result<(), StoreError>;
+}
+
+/// Which groups may use which applications, and the authorization rule over them.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
     /// Grants `group` access to `app`; the same grant whether made from the app or the group
     /// side. Returns false when it existed already.
     async fn grant(&self, actor: &Actor, app: AppId, group: GroupId) -> Result<bool, StoreError>;
@@ -210,7 +216,6 @@ pub trait AppStore: Send + Sync {
     async fn apps_of_user(&self, user: UserId) -> Result<Vec<Application>, StoreError>;
     /// The authorization rule applied to the stored directory.
     async fn check_access(&self, user: UserId, app: AppId) -> Result<AccessDecision, StoreError>;
-    async fn set_app_policy(&self, actor: &Actor, app: AppId, policy: &AccessPolicy) -> Result<(), StoreError>;
 }
 
 /// Which of an app's keys: the one it signs with, or the one staged for a rollover.
@@ -625,6 +630,7 @@ pub trait Store:
     UserStore
     + GroupStore
     + AppStore
+    + GrantStore
     + KeyStore
     + SessionStore
     + ReplayStore
@@ -643,6 +649,7 @@ impl<T> Store for T where
     T: UserStore
         + GroupStore
         + AppStore
+        + GrantStore
         + KeyStore
         + SessionStore
         + ReplayStore

@@ -1,0 +1,159 @@
+//! The audit trail: appended (in groups), read with filters, counted per hour; traces and kept tokens. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
+//! backend, into a module of its own beside the store type (see `sql::common`).
+
+macro_rules! impl_audit {
+    ($store:ident, $db:ty, $row:ty, $backend:expr) => {
+        mod audit {
+        #[allow(unused_imports)]
+        use super::*;
+
+        #[async_trait]
+        impl AuditLog for $store {
+            async fn append_audit(&self, actor: &Actor, event: NewAuditEvent) -> Result<(), StoreError> {
+                self.batcher
+                    .submit(crate::batch::BatchedWrite::Audit { at: self.clock.now_millis(), actor: actor.0.clone(), event })
+                    .await
+                    .map(|_| ())
+            }
+        }
+
+        #[async_trait]
+        impl AuditStore for $store {
+            async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+                // One statement for every filter: an absent one matches everything.
+                let (action, action_prefix) = match query.action.as_deref() {
+                    Some(prefix) if prefix.ends_with('.') => (None, Some(format!("{prefix}%"))),
+                    Some(action) => (Some(action.to_string()), None),
+                    None => (None, None),
+                };
+                let user = query.user.map(|u| u.to_string());
+                let statement = if query.newest_first {
+                    concat!(crate::sql::audit_filter!(), " AND id < $3 ORDER BY id DESC LIMIT $4")
+                } else {
+                    concat!(crate::sql::audit_filter!(), " AND id > $3 ORDER BY id LIMIT $4")
+                };
+                let rows = sqlx::query(statement)
+                .bind(query.since.unwrap_or(i64::MIN))
+                .bind(query.until.unwrap_or(i64::MAX))
+                .bind(query.after_id.unwrap_or(if query.newest_first { i64::MAX } else { 0 }))
+                .bind(i64::from(query.limit.clamp(1, 10_000)))
+                .bind(&query.actor)
+                .bind(action)
+                .bind(action_prefix)
+                .bind(query.app.map(|a| a.to_string()))
+                .bind(user.as_ref().map(|u| format!("user:{u}")))
+                .bind(&user)
+                .bind(user.as_ref().map(|u| format!("%\"user_id\":\"{u}\"%")))
+                .fetch_all(&self.pool)
+                .await?;
+                Self::audit_events(&rows)
+            }
+
+            async fn sign_in_counts(&self, since: i64) -> Result<Vec<crate::traits::HourlyCount>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT at / 3600000 AS hour, action, CASE WHEN target_kind = 'app' THEN target_id END AS app, \
+                     COUNT(*) AS n FROM audit_events WHERE at >= $1 \
+                     AND (action LIKE 'signin.%' OR action LIKE 'saml.%' OR action LIKE 'wsfed.%' OR action LIKE 'wstrust.%') \
+                     GROUP BY at / 3600000, action, CASE WHEN target_kind = 'app' THEN target_id END",
+                )
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(crate::traits::HourlyCount {
+                            hour: row.try_get("hour")?,
+                            action: row.try_get("action")?,
+                            app: row.try_get("app")?,
+                            count: row.try_get("n")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn trace_events(&self, trace: &str) -> Result<Vec<AuditEvent>, StoreError> {
+                // The id is hex (checked by the caller), so it needs no escaping in the pattern.
+                let rows = sqlx::query(
+                    "SELECT id, at, actor, action, target_kind, target_id, summary FROM audit_events \
+                     WHERE summary LIKE $1 ORDER BY id LIMIT 200",
+                )
+                .bind(format!("%\"trace\":\"{trace}\"%"))
+                .fetch_all(&self.pool)
+                .await?;
+                Self::audit_events(&rows)
+            }
+
+            async fn keep_sign_in_token(&self, token: &crate::traits::KeptToken) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("DELETE FROM sign_in_tokens WHERE expires_at < $1").bind(token.created_at).execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO sign_in_tokens (trace, app_id, user_id, token, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (trace) DO NOTHING",
+                )
+                .bind(&token.trace)
+                .bind(&token.app_id)
+                .bind(&token.user_id)
+                .bind(&token.token)
+                .bind(token.created_at)
+                .bind(token.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                self.commit(tx).await
+            }
+
+            async fn sign_in_token(&self, trace: &str, now: i64) -> Result<Option<crate::traits::KeptToken>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT trace, app_id, user_id, token, created_at, expires_at FROM sign_in_tokens \
+                     WHERE trace = $1 AND expires_at >= $2",
+                )
+                .bind(trace)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some(crate::traits::KeptToken {
+                    trace: row.try_get("trace")?,
+                    app_id: row.try_get("app_id")?,
+                    user_id: row.try_get("user_id")?,
+                    token: row.try_get("token")?,
+                    created_at: row.try_get("created_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                }))
+            }
+
+            async fn app_sign_ins(&self, app: AppId, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, at, actor, action, target_kind, target_id, summary FROM audit_events \
+                     WHERE target_kind = 'app' AND target_id = $1 AND actor LIKE 'user:%' ORDER BY id DESC LIMIT $2",
+                )
+                .bind(app.to_string())
+                .bind(i64::from(limit.clamp(1, 500)))
+                .fetch_all(&self.pool)
+                .await?;
+                Self::audit_events(&rows)
+            }
+        }
+
+        impl $store {
+            fn audit_events(rows: &[$row]) -> Result<Vec<AuditEvent>, StoreError> {
+                rows.iter()
+                    .map(|row| {
+                        let summary: String = row.try_get("summary")?;
+                        Ok(AuditEvent {
+                            id: row.try_get("id")?,
+                            at: row.try_get("at")?,
+                            actor: row.try_get("actor")?,
+                            action: row.try_get("action")?,
+                            target_kind: row.try_get("target_kind")?,
+                            target_id: row.try_get("target_id")?,
+                            summary: serde_json::from_str(&summary).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+        }
+    };
+}
+
+pub(crate) use impl_audit;

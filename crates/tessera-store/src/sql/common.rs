@@ -1,0 +1,284 @@
+//! What every role's SQL stands on, expanded once per backend beside the store type: the
+//! imports, the write transaction and commit, the group-commit writer, and the row mappers.
+//! The role files (`users`, `groups`, …) each expand into a child module of the same place, so
+//! they reach these private helpers.
+
+macro_rules! impl_sql_common {
+    ($store:ident, $db:ty, $row:ty, $begin_write:expr, $backend:expr) => {
+        use async_trait::async_trait;
+        use serde_json::json;
+        use sqlx::Row as _;
+        use tessera_core::{
+            AccessDecision, Actor, AdminRole, AppId, Application, AuditAction, AuditEvent, Group, GroupId, NewApplication, NewAuditEvent,
+            NewGroup, NewUser, User, UserId, UserState, evaluate_access,
+        };
+
+        use crate::sql::{map_unique, next_cursor, parse_id, parse_kind, parse_role};
+        use crate::traits::{
+            AdminSession, AdminSignInStore, AdminStore, Administrator, ApiToken, AppStore, AuditQuery, AuditStore, GrantStore, GroupStore, KeySlot, KeyStore, Location,
+            LockoutCounter, LockoutStore, MfaStore, NewSigningKey, Page, PageRequest, ParkedRequest, ParkingStore, PreviousCertificate, ReplayStore,
+            Session, SessionStore, SettingsStore, StoredKey, TotpCredential, UserStore, AuditLog,
+        };
+        use tessera_core::policy::AccessPolicy;
+        use crate::StoreError;
+
+        type Tx = sqlx::Transaction<'static, $db>;
+
+        impl $store {
+            async fn write_tx(&self) -> Result<Tx, StoreError> {
+                // Invalidated before the write as well as by it: a read that races this
+                // transaction must not be cached under the new generation.
+                self.cache.invalidate();
+                let tx = self.writer.begin_with($begin_write).await?;
+                Ok(tx)
+            }
+
+            async fn commit(&self, tx: Tx) -> Result<(), StoreError> {
+                tx.commit().await?;
+                self.cache.invalidate();
+                Ok(())
+            }
+
+            /// The group-commit writer for audit records and message IDs, on `writer`.
+            fn start_batcher(writer: sqlx::Pool<$db>) -> crate::batch::WriteBatcher {
+                let remembered = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+                crate::batch::WriteBatcher::spawn(move |writes| {
+                    let writer = writer.clone();
+                    let remembered = remembered.clone();
+                    async move { Self::write_batch(&writer, &remembered, writes).await }
+                })
+            }
+
+            async fn write_batch(
+                writer: &sqlx::Pool<$db>,
+                remembered: &std::sync::atomic::AtomicU32,
+                writes: Vec<crate::batch::BatchedWrite>,
+            ) -> Vec<crate::batch::Outcome> {
+                let mut outcomes: Vec<crate::batch::Outcome> = vec![Ok(false); writes.len()];
+                let mut split = crate::batch::SplitBatch::of(writes);
+                if !split.audits.is_empty() {
+                    // One statement for the batch; if it fails, each row alone, so that one bad
+                    // row fails only its own caller.
+                    let all: Vec<_> = split.audits.iter().collect();
+                    let results = match Self::insert_audits(writer, &all).await {
+                        Ok(()) => vec![Ok(true); all.len()],
+                        Err(_) if all.len() > 1 => {
+                            let mut results = Vec::with_capacity(all.len());
+                            for audit in &all {
+                                results.push(Self::insert_audits(writer, &[*audit]).await.map(|()| true));
+                            }
+                            results
+                        }
+                        Err(e) => vec![Err(e)],
+                    };
+                    for ((position, ..), result) in split.audits.iter().zip(results) {
+                        outcomes[*position] = result;
+                    }
+                }
+                if !split.replays.is_empty() {
+                    let now = split.now;
+                    // Expired rows are swept now and then rather than on every batch. A failed
+                    // sweep costs only table size: expired rows are taken over by the insert.
+                    let before = remembered.fetch_add(split.replays.len() as u32, std::sync::atomic::Ordering::Relaxed);
+                    if before / crate::sql::REPLAY_SWEEP_EVERY
+                        != (before + split.replays.len() as u32) / crate::sql::REPLAY_SWEEP_EVERY
+                    {
+                        if let Err(e) = sqlx::query("DELETE FROM message_replay WHERE expires_at < $1").bind(now).execute(writer).await {
+                            tracing::warn!(error = %e, "sweeping expired message IDs failed");
+                        }
+                    }
+                    // Rows in key order: two nodes inserting overlapping IDs lock them in the same
+                    // order, so they cannot deadlock.
+                    split.replays.sort_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)));
+                    let all: Vec<_> = split.replays.iter().collect();
+                    let results: Vec<crate::batch::Outcome> = match Self::insert_replays(writer, now, &all).await {
+                        Ok(new) => all.iter().map(|(_, issuer, id, _)| Ok(new.contains(&(issuer.clone(), id.clone())))).collect(),
+                        Err(_) if all.len() > 1 => {
+                            let mut results = Vec::with_capacity(all.len());
+                            for replay in &all {
+                                results.push(Self::insert_replays(writer, now, &[*replay]).await.map(|new| !new.is_empty()));
+                            }
+                            results
+                        }
+                        Err(e) => vec![Err(e)],
+                    };
+                    for ((position, ..), result) in split.replays.iter().zip(results) {
+                        outcomes[*position] = result;
+                    }
+                }
+                outcomes
+            }
+
+            async fn insert_audits(
+                writer: &sqlx::Pool<$db>,
+                audits: &[&(usize, i64, String, NewAuditEvent)],
+            ) -> Result<(), String> {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary) ",
+                );
+                insert.push_values(audits, |mut row, (_, at, actor, event)| {
+                    row.push_bind(*at)
+                        .push_bind(actor.as_str())
+                        .push_bind(event.action.as_str())
+                        .push_bind(event.target_kind)
+                        .push_bind(event.target_id.as_str())
+                        .push_bind(event.summary.to_string());
+                });
+                insert.build().execute(writer).await.map(|_| ()).map_err(|e| e.to_string())
+            }
+
+            /// One statement decides, so two nodes racing on one ID cannot both win; an expired
+            /// row is taken over. Returns the (issuer, ID) pairs that were new.
+            async fn insert_replays(
+                writer: &sqlx::Pool<$db>,
+                now: i64,
+                replays: &[&(usize, String, String, i64)],
+            ) -> Result<std::collections::HashSet<(String, String)>, String> {
+                let mut insert = sqlx::QueryBuilder::<$db>::new("INSERT INTO message_replay (issuer, message_id, expires_at) ");
+                insert.push_values(replays, |mut row, (_, issuer, message_id, expires_at)| {
+                    row.push_bind(issuer.as_str()).push_bind(message_id.as_str()).push_bind(*expires_at);
+                });
+                insert
+                    .push(" ON CONFLICT (issuer, message_id) DO UPDATE SET expires_at = excluded.expires_at WHERE message_replay.expires_at < ")
+                    .push_bind(now)
+                    .push(" RETURNING issuer, message_id");
+                let rows = insert.build().fetch_all(writer).await.map_err(|e| e.to_string())?;
+                let mut new = std::collections::HashSet::new();
+                for row in &rows {
+                    new.insert((row.try_get::<String, _>(0).map_err(|e| e.to_string())?, row.try_get::<String, _>(1).map_err(|e| e.to_string())?));
+                }
+                Ok(new)
+            }
+
+            async fn append_audit(tx: &mut Tx, actor: &Actor, at: i64, event: NewAuditEvent) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(at)
+                .bind(&actor.0)
+                .bind(event.action.as_str())
+                .bind(event.target_kind)
+                .bind(&event.target_id)
+                .bind(event.summary.to_string())
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            fn user_from_row(row: &$row) -> Result<User, StoreError> {
+                let state: String = row.try_get("state")?;
+                Ok(User {
+                    id: parse_id(&row.try_get::<String, _>("id")?)?,
+                    email: row.try_get("email")?,
+                    upn: row.try_get("upn")?,
+                    first_name: row.try_get("first_name")?,
+                    last_name: row.try_get("last_name")?,
+                    immutable_id: row.try_get("immutable_id")?,
+                    state: UserState::parse(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    password_hash: row.try_get("password_hash")?,
+                    notice_acknowledged_at: row.try_get("notice_acknowledged_at")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            }
+
+            fn group_from_row(row: &$row) -> Result<Group, StoreError> {
+                Ok(Group {
+                    id: parse_id(&row.try_get::<String, _>("id")?)?,
+                    name: row.try_get("name")?,
+                    description: row.try_get("description")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            }
+
+            /// An application as read now: a previous certificate is published as next only
+            /// until its grace period ends (whether or not anything cleared it yet), and only
+            /// when no certificate is staged.
+            fn app_from_row(&self, row: &$row) -> Result<Application, StoreError> {
+                let staged: Option<Vec<u8>> = row.try_get("next_certificate")?;
+                let previous: Option<Vec<u8>> = row.try_get("previous_certificate")?;
+                let until: Option<i64> = row.try_get("previous_until")?;
+                let now = self.clock.now_millis();
+                let published_previous = previous.filter(|_| until.is_some_and(|until| until > now));
+                Ok(Application {
+                    id: parse_id(&row.try_get::<String, _>("id")?)?,
+                    label: row.try_get("label")?,
+                    description: row.try_get("description")?,
+                    portal_image: row.try_get("portal_image")?,
+                    show_in_portal: row.try_get("show_in_portal")?,
+                    issuer: row.try_get("issuer")?,
+                    kind: parse_kind(&row.try_get::<String, _>("config")?)?,
+                    policy: tessera_core::policy::AccessPolicy {
+                        require_mfa: row.try_get("require_mfa")?,
+                        allowed_networks: serde_json::from_str(&row.try_get::<String, _>("allowed_networks")?)
+                            .map_err(|e| StoreError::Corrupt(format!("allowed networks: {e}")))?,
+                    },
+                    certificates: tessera_core::SigningCertificates {
+                        current: row.try_get("current_certificate")?,
+                        next: staged.or(published_previous),
+                    },
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            }
+
+            fn key_from_row(row: &$row) -> Result<StoredKey, StoreError> {
+                let bits: i64 = row.try_get("bits")?;
+                Ok(StoredKey {
+                    id: row.try_get("id")?,
+                    app_id: parse_id(&row.try_get::<String, _>("app_id")?)?,
+                    slot: KeySlot::parse(&row.try_get::<String, _>("slot")?)?,
+                    bits: u32::try_from(bits).map_err(|_| StoreError::Corrupt(format!("key size {bits}")))?,
+                    sealed_private_key: row.try_get("sealed_private_key")?,
+                    certificate_der: row.try_get("certificate")?,
+                    not_after: row.try_get("not_after")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            }
+
+            fn session_from_row(row: &$row) -> Result<Session, StoreError> {
+                Self::session_from_columns(row, "created_at")
+            }
+
+            /// A session from a row whose creation time is in column `created_at` (a join with
+            /// `users` renames it, the user having its own).
+            fn session_from_columns(row: &$row, created_at: &str) -> Result<Session, StoreError> {
+                Ok(Session {
+                    id_hash: row.try_get("id_hash")?,
+                    user_id: parse_id(&row.try_get::<String, _>("user_id")?)?,
+                    authn: serde_json::from_str(&row.try_get::<String, _>("factors")?)
+                        .map_err(|e| StoreError::Corrupt(format!("session factors: {e}")))?,
+                    complete: row.try_get("complete")?,
+                    created_at: row.try_get(created_at)?,
+                    last_seen_at: row.try_get("last_seen_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                })
+            }
+
+            fn admin_from_row(row: &$row) -> Result<Administrator, StoreError> {
+                Ok(Administrator {
+                    id: row.try_get("id")?,
+                    username: row.try_get("username")?,
+                    password_hash: row.try_get("password_hash")?,
+                    must_change_password: row.try_get("must_change_password")?,
+                    role: parse_role(&row.try_get::<String, _>("role")?)?,
+                    created_at: row.try_get("created_at")?,
+                })
+            }
+
+            fn token_from_row(row: &$row) -> Result<ApiToken, StoreError> {
+                Ok(ApiToken {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    created_at: row.try_get("created_at")?,
+                    revoked_at: row.try_get("revoked_at")?,
+                    role: parse_role(&row.try_get::<String, _>("role")?)?,
+                })
+            }
+
+        }
+    };
+}
+
+pub(crate) use impl_sql_common;
