@@ -2,37 +2,37 @@
 //! parameters, `RETURNING`, `ON CONFLICT`, expression indexes), so one body of code, expanded
 //! once per backend by [`impl_sql_store!`], serves both; only the migrations differ.
 
-mod common;
-mod users;
-mod groups;
-mod apps;
-mod grants;
-mod keys;
-mod sessions;
-mod replay;
-mod parking;
-mod mfa;
-mod lockout;
-mod audit;
-mod admins;
 mod admin_sign_in;
+mod admins;
+mod apps;
+mod audit;
+mod common;
+mod grants;
+mod groups;
+mod keys;
+mod lockout;
+mod mfa;
+mod parking;
+mod replay;
+mod sessions;
 mod settings;
+mod users;
 
-pub(crate) use common::impl_sql_common;
-pub(crate) use users::impl_users;
-pub(crate) use groups::impl_groups;
-pub(crate) use apps::impl_apps;
-pub(crate) use grants::impl_grants;
-pub(crate) use keys::impl_keys;
-pub(crate) use sessions::impl_sessions;
-pub(crate) use replay::impl_replay;
-pub(crate) use parking::impl_parking;
-pub(crate) use mfa::impl_mfa;
-pub(crate) use lockout::impl_lockout;
-pub(crate) use audit::impl_audit;
-pub(crate) use admins::impl_admins;
 pub(crate) use admin_sign_in::impl_admin_sign_in;
+pub(crate) use admins::impl_admins;
+pub(crate) use apps::impl_apps;
+pub(crate) use audit::impl_audit;
+pub(crate) use common::impl_sql_common;
+pub(crate) use grants::impl_grants;
+pub(crate) use groups::impl_groups;
+pub(crate) use keys::impl_keys;
+pub(crate) use lockout::impl_lockout;
+pub(crate) use mfa::impl_mfa;
+pub(crate) use parking::impl_parking;
+pub(crate) use replay::impl_replay;
+pub(crate) use sessions::impl_sessions;
 pub(crate) use settings::impl_settings;
+pub(crate) use users::impl_users;
 
 use std::str::FromStr;
 
@@ -184,7 +184,6 @@ macro_rules! key_columns {
 }
 
 pub(crate) use {app_columns, key_columns, user_columns};
-
 
 /// Refuses a database whose schema is newer than this binary's migrations: an older binary
 /// must not write to it.
