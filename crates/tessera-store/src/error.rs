@@ -21,8 +21,10 @@ pub enum StoreError {
     Migration(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database failed or did not answer (in its driver's words; no driver type leaves the
+    /// store).
     #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
+    Database(String),
     /// A batched write (an audit record, a message ID) did not commit.
     #[error("database error: {0}")]
     WriteFailed(String),
@@ -36,6 +38,6 @@ impl StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        StoreError::Database(e)
+        StoreError::Database(e.to_string())
     }
 }

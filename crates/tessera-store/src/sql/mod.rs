@@ -64,7 +64,7 @@ pub(crate) fn map_unique(err: sqlx::Error, rules: &[(&str, &'static str, String)
             return StoreError::not_found("referenced record", "");
         }
     }
-    StoreError::Database(err)
+    StoreError::from(err)
 }
 
 /// `users_immutable_id_key` → `users.immutable_id`, how SQLite names a plain column index

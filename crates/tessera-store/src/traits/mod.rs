@@ -1,0 +1,123 @@
+//! The role traits handlers and commands program against. Every change an admin makes takes
+//! the acting [`Actor`] and writes its audit event in the same transaction as the change.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use tessera_core::import::ImportRow;
+use tessera_core::policy::{AccessPolicy, AuthnContext};
+use tessera_core::{
+    AccessDecision, Actor, AdminRole, AppId, Application, AuditEvent, Group, GroupId, NewApplication, NewAuditEvent,
+    NewGroup, NewUser, UnixMillis, User, UserId, UserState,
+};
+
+use crate::StoreError;
+
+mod admins;
+mod apps;
+mod audit;
+mod directory;
+mod keys;
+mod sign_in;
+
+pub use admins::*;
+pub use apps::*;
+pub use audit::*;
+pub use directory::*;
+pub use keys::*;
+pub use sign_in::*;
+
+/// Keyset pagination: items after `after` (an id), at most `limit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+impl PageRequest {
+    pub const MAX_LIMIT: u32 = 1000;
+    pub const DEFAULT_LIMIT: u32 = 100;
+
+    pub fn first(limit: u32) -> Self {
+        PageRequest { after: None, limit }
+    }
+
+    pub(crate) fn effective_limit(&self) -> i64 {
+        i64::from(self.limit.clamp(1, Self::MAX_LIMIT))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The cursor for the next page, when there may be one.
+    pub next: Option<String>,
+}
+
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Sets (or with `None` removes) an administrative setting, with `event` in the audit
+    /// trail, in one transaction. Returns whether there was a value before.
+    async fn change_setting(
+        &self,
+        actor: &Actor,
+        key: &str,
+        value: Option<&str>,
+        event: NewAuditEvent,
+    ) -> Result<bool, StoreError>;
+    /// Takes (or renews) the lease `name` for `holder` for `ttl_ms`, when it is free, expired,
+    /// or `holder`'s already: background jobs that must run on one node at a time.
+    async fn take_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool, StoreError>;
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+    /// A cheap round trip, for readiness checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+}
+
+/// Everything a handler or command needs from storage.
+pub trait Store:
+    UserStore
+    + GroupStore
+    + AppStore
+    + GrantStore
+    + KeyStore
+    + SessionStore
+    + ReplayStore
+    + ParkingStore
+    + MfaStore
+    + LockoutStore
+    + AuditLog
+    + AuditStore
+    + AdminStore
+    + AdminSignInStore
+    + SettingsStore
+{
+}
+
+impl<T> Store for T where
+    T: UserStore
+        + GroupStore
+        + AppStore
+        + GrantStore
+        + KeyStore
+        + SessionStore
+        + ReplayStore
+        + ParkingStore
+        + MfaStore
+        + LockoutStore
+        + AuditLog
+        + AuditStore
+        + AdminStore
+        + AdminSignInStore
+        + SettingsStore
+{
+}
+
+/// The setting holding the public URL the server last started with, so that management
+/// commands build the same endpoint URLs as the running server.
+pub const SETTING_PUBLIC_URL: &str = "public_url";
+
+/// The setting holding the master-key check value (see tessera-keys).
+pub const SETTING_MASTER_KEY_CHECK: &str = "master_key_check";

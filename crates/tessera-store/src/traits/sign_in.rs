@@ -1,0 +1,170 @@
+//! What signing in needs: sessions, replay protection, parked requests, second factors, lockout.
+
+use super::*;
+
+/// A sign-in session. Only the SHA-256 of its id is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id_hash: String,
+    pub user_id: UserId,
+    pub authn: AuthnContext,
+    /// Every step the sign-in needs is done (password, and a second factor when enrolled).
+    pub complete: bool,
+    pub created_at: UnixMillis,
+    pub last_seen_at: UnixMillis,
+    /// The absolute timeout.
+    pub expires_at: UnixMillis,
+}
+
+/// A validated protocol request waiting for its browser's user to sign in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedRequest {
+    pub id: String,
+    /// SHA-256 of the cookie that binds the request to the browser that made it.
+    pub browser_hash: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpCredential {
+    /// The secret, sealed under the master key.
+    pub sealed_secret: Vec<u8>,
+    /// Enrolment finished (a code was shown back).
+    pub confirmed: bool,
+    /// The last time step accepted: a code is good once.
+    pub last_step: i64,
+}
+
+/// Where a sign-in attempt comes from, for smart lockout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    Familiar,
+    Unknown,
+    /// Wrong second-factor codes: counted apart, and not reset by a right password.
+    SecondFactor,
+}
+
+impl Location {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Location::Familiar => "familiar",
+            Location::Unknown => "unknown",
+            Location::SecondFactor => "mfa",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutCounter {
+    pub failures: u32,
+    pub last_failure_at: UnixMillis,
+}
+
+/// At most this many familiar addresses are kept per user (the oldest go first), as AD FS does.
+pub const MAX_FAMILIAR_IPS: usize = 20;
+
+/// Sign-in sessions, and what a finished sign-in records on its user.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    async fn find_session(&self, id_hash: &str) -> Result<Option<Session>, StoreError>;
+    /// The session and its user, in one read.
+    async fn find_session_with_user(&self, id_hash: &str) -> Result<Option<(Session, User)>, StoreError>;
+    async fn touch_session(&self, id_hash: &str, now: UnixMillis) -> Result<(), StoreError>;
+    /// Replaces a session by a new one under a new id, atomically (no fixation).
+    async fn rotate_session(&self, old_id_hash: &str, new: &Session) -> Result<(), StoreError>;
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+    /// Ends every session of the user (an administrator's "sign out everywhere"), with its
+    /// audit record; the number ended.
+    async fn end_user_sessions(&self, actor: &Actor, user: UserId) -> Result<u64, StoreError>;
+    /// Records the password-update notice as acknowledged, with its audit event.
+    async fn acknowledge_notice(&self, actor: &Actor, user: UserId, now: UnixMillis) -> Result<(), StoreError>;
+}
+
+/// Protocol message IDs seen, against replay.
+#[async_trait]
+pub trait ReplayStore: Send + Sync {
+    /// Records a protocol message ID from `issuer` until `expires_at`: `false` if it was seen
+    /// already (a replay), atomically across nodes.
+    async fn remember_message_id(
+        &self,
+        issuer: &str,
+        message_id: &str,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Validated protocol requests waiting while their browser's user signs in.
+#[async_trait]
+pub trait ParkingStore: Send + Sync {
+    async fn park_request(&self, parked: &ParkedRequest) -> Result<(), StoreError>;
+    /// Takes (and removes) a parked request, if it exists, is unexpired and belongs to this
+    /// browser. Another browser's attempt leaves it in place.
+    async fn take_parked_request(
+        &self,
+        id: &str,
+        browser_hash: &str,
+        now: UnixMillis,
+    ) -> Result<Option<ParkedRequest>, StoreError>;
+    /// The trace id of this browser's parked request, leaving it in place (the sign-in pages
+    /// tag their audit events with it).
+    async fn parked_trace(&self, id: &str, browser_hash: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// Second factors: the TOTP credential and recovery codes.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    async fn totp_credential(&self, user: UserId) -> Result<Option<TotpCredential>, StoreError>;
+    /// Starts (or restarts) enrolment with a new secret; a confirmed credential is kept.
+    async fn put_pending_totp(&self, user: UserId, sealed_secret: &[u8], now: UnixMillis) -> Result<(), StoreError>;
+    /// Finishes enrolment: confirmed from `step` on, with these recovery code hashes.
+    async fn confirm_totp(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        step: i64,
+        recovery_code_hashes: &[String],
+    ) -> Result<bool, StoreError>;
+    /// Accepts time step `step` once: false when it (or a later one) was used already.
+    async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, StoreError>;
+    /// Uses up a recovery code: false when there is no such unused code.
+    async fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool, StoreError>;
+    async fn recovery_codes_left(&self, user: UserId) -> Result<u32, StoreError>;
+    /// Removes the user's TOTP and recovery codes; false when there were none.
+    async fn reset_mfa(&self, actor: &Actor, user: UserId) -> Result<bool, StoreError>;
+}
+
+/// The counters of smart lockout and spray throttling, and the addresses users are familiar from.
+#[async_trait]
+pub trait LockoutStore: Send + Sync {
+    /// A counter as it stands (what an administrator's account-activity view reads).
+    async fn lockout_counter(&self, user: UserId, location: Location) -> Result<Option<LockoutCounter>, StoreError>;
+    /// Reserves one attempt against the user's counter for `location`, atomically: counts it
+    /// (as a failure until a success resets the counter) and returns true when the counter
+    /// is under `threshold` or its last failure is older than `window_ms`; false (and nothing
+    /// changes) when locked. Concurrent attempts cannot all slip under the threshold.
+    async fn reserve_attempt(
+        &self,
+        user: UserId,
+        location: Location,
+        threshold: u32,
+        window_ms: i64,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError>;
+    /// Counts a failed sign-in from the address `ip_key` for the name `user_key` (known or
+    /// not), for spray throttling.
+    async fn record_failed_attempt(&self, ip_key: &str, user_key: &str, now: UnixMillis) -> Result<(), StoreError>;
+    /// A right password: the password counters reset.
+    async fn record_password_success(&self, user: UserId) -> Result<(), StoreError>;
+    /// A completed sign-in from `ip`: the address becomes familiar (the newest 20 are kept).
+    async fn learn_familiar_ip(&self, user: UserId, ip: &str, now: UnixMillis) -> Result<(), StoreError>;
+    /// A right second factor: its counter resets.
+    async fn clear_second_factor_failures(&self, user: UserId) -> Result<(), StoreError>;
+    async fn familiar_ips(&self, user: UserId) -> Result<Vec<String>, StoreError>;
+    /// How many different names failed from `ip` since `since`.
+    async fn failed_names_from_ip(&self, ip: &str, since: UnixMillis) -> Result<u32, StoreError>;
+}

@@ -1,0 +1,203 @@
+//! One conformance suite, run against SQLite and against a throwaway PostgreSQL database; its
+//! tests are grouped by role, one module each.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
+
+mod admins;
+mod apps;
+mod audit;
+mod directory;
+mod keys;
+mod operations;
+mod sign_in;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use sqlx::Connection;
+use tessera_core::app::{AppKind, M365Config};
+use tessera_core::policy::{AccessPolicy, AuthnContext, Factor};
+use tessera_core::{
+    AccessDecision, Actor, AdminRole, AppId, AuditAction, DenyReason, NewApplication, NewAuditEvent, NewGroup, NewUser,
+    UserState,
+};
+
+use tessera_store::test_support::ThrowawayPg;
+use tessera_store::{
+    AppDetails, AuditQuery, KeySlot, Location, NewSigningKey, PageRequest, ParkedRequest, PgStore, Session,
+    SqliteStore, Store, StoreError,
+};
+
+fn wall_clock() -> Arc<dyn tessera_core::Clock> {
+    Arc::new(tessera_core::SystemClock)
+}
+
+/// How a test reaches the database behind the store, for checks the store API cannot make.
+#[derive(Clone)]
+enum Raw {
+    Sqlite(String),
+    Pg(String),
+}
+
+impl Raw {
+    async fn execute(&self, sql: &'static str) -> Result<u64, sqlx::Error> {
+        match self {
+            Raw::Sqlite(url) => {
+                let mut c = sqlx::SqliteConnection::connect(url).await?;
+                Ok(sqlx::query(sql).execute(&mut c).await?.rows_affected())
+            }
+            Raw::Pg(url) => {
+                let mut c = sqlx::PgConnection::connect(url).await?;
+                Ok(sqlx::query(sql).execute(&mut c).await?.rows_affected())
+            }
+        }
+    }
+
+    async fn reopen(&self) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match self {
+            Raw::Sqlite(url) => Arc::new(SqliteStore::connect_url(url, wall_clock()).await?),
+            Raw::Pg(url) => Arc::new(PgStore::connect(url, wall_clock()).await?),
+        })
+    }
+}
+
+async fn on_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>, Raw) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect_url(&url, wall_clock()).await.unwrap());
+    test(store, Raw::Sqlite(url)).await;
+}
+
+async fn on_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>, Raw) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(db) = ThrowawayPg::create().await else { return };
+    let store: Arc<dyn Store> = Arc::new(PgStore::connect(&db.url, wall_clock()).await.unwrap());
+    // Run in a task so that a failing test still drops its database.
+    let outcome = tokio::spawn(test(store, Raw::Pg(db.url.clone()))).await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+macro_rules! conformance {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::on_sqlite(super::$module::$name).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::on_postgres(super::$module::$name).await } )*
+        }
+    };
+}
+
+conformance!(
+    admins::administrators_round_trip_and_the_last_one_stays,
+    admins::concurrent_deletes_never_remove_the_last_administrator,
+    admins::roles_scope_applications_and_the_last_full_administrator_keeps_the_role,
+    admins::admin_sessions_end_with_their_administrator_and_attempts_are_counted,
+    directory::users_round_trip_and_lookup,
+    directory::an_import_writes_every_row_or_none,
+    directory::users_paginate_in_creation_order,
+    directory::duplicate_email_upn_or_immutable_id_writes_nothing,
+    directory::concurrent_creates_of_one_email_exactly_one_wins,
+    directory::memberships_and_groups,
+    apps::access_requires_a_granted_group_and_an_active_user,
+    apps::grant_is_the_same_from_either_side,
+    apps::set_grants_makes_the_granted_groups_exactly_so_or_changes_nothing,
+    apps::m365_domain_and_label_unique,
+    apps::app_details_change_with_an_audit_row_and_a_taken_label_is_refused,
+    audit::an_apps_sign_ins_are_its_users_events_newest_first,
+    apps::idp_path_is_unique_and_settings_change_with_an_audit_row,
+    sign_in::message_ids_are_accepted_once_across_nodes,
+    apps::delete_apps_requires_exact_confirm_count_and_is_all_or_nothing,
+    audit::audit_records_changes_and_is_append_only,
+    operations::schema_newer_than_binary_is_refused,
+    admins::api_tokens_lifecycle,
+    admins::settings_and_initial_admin,
+    keys::signing_keys_are_stored_sealed_and_rotate,
+    keys::a_staged_key_is_promoted_and_the_old_certificate_stays_published_for_its_grace_period,
+    operations::a_lease_has_one_holder_until_it_expires_or_is_released,
+    sign_in::sessions_rotate_and_are_shared,
+    sign_in::parked_requests_belong_to_one_browser_and_expire,
+    sign_in::totp_steps_and_recovery_codes_are_single_use,
+    sign_in::lockout_counters_familiar_ips_and_spray_counts,
+    sign_in::parallel_attempts_cannot_pass_the_threshold,
+    apps::app_policy_and_notice_round_trip,
+    audit::concurrent_audit_records_all_commit,
+    operations::reads_see_this_process_writes_at_once_and_other_writers_within_a_second,
+    apps::wsfed_relying_parties_round_trip,
+    audit::one_bad_row_fails_only_its_own_caller_in_a_batch,
+);
+
+fn actor() -> Actor {
+    Actor::cli("tester")
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser::new(email, None, Some("Ada"), Some("Lovelace"), None, || {
+        uuid::Uuid::new_v4().simple().to_string()[..24].to_string()
+    })
+    .unwrap()
+}
+
+fn m365(domain: &str, label: &str) -> NewApplication {
+    NewApplication::new("http://127.0.0.1:8080", label, None, None, true, AppKind::M365(M365Config::for_domain(domain)))
+        .unwrap()
+}
+
+async fn audit_count(store: &Arc<dyn Store>) -> usize {
+    store.list_audit(&AuditQuery { limit: 10_000, ..Default::default() }).await.unwrap().len()
+}
+
+/// Runs a future to completion from synchronous code inside the runtime.
+fn futures_lite_block<F: Future>(f: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
+}
+
+fn fake_key(marker: u8) -> NewSigningKey {
+    NewSigningKey {
+        id: uuid::Uuid::now_v7().to_string(),
+        bits: 2048,
+        sealed_private_key: vec![1, marker, 3],
+        certificate_der: vec![0x30, marker],
+        not_after: 4_000_000_000_000,
+        thumbprint: format!("thumb-{marker}"),
+    }
+}
+
+async fn alice(store: &Arc<dyn Store>) -> tessera_core::User {
+    store.create_user(&actor(), new_user("alice@contoso.com")).await.unwrap()
+}
+
+/// A statement PostgreSQL cannot finish (here: waiting on a lock another session holds) ends
+/// at the store's statement timeout with an error, rather than holding its request forever;
+/// the store serves again once the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_statements_end_at_the_statement_timeout() {
+    let Some(db) = ThrowawayPg::create().await else { return };
+    let store: Arc<dyn Store> = Arc::new(PgStore::connect(&db.url, wall_clock()).await.unwrap());
+    let mut holder = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("LOCK TABLE users IN ACCESS EXCLUSIVE MODE").execute(&mut holder).await.unwrap();
+    let started = std::time::Instant::now();
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(60), store.find_user("alice@contoso.com")).await;
+    let waited = started.elapsed();
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    let after = store.find_user("alice@contoso.com").await;
+    db.drop_database().await;
+    match outcome {
+        Ok(Err(e @ StoreError::Database(_))) => assert!(e.to_string().contains("statement timeout"), "{e}"),
+        other => panic!("expected the statement timeout, got {other:?} after {waited:?}"),
+    }
+    assert!(matches!(after, Err(StoreError::NotFound { .. })), "{after:?}");
+}

@@ -1,0 +1,170 @@
+//! Sessions, parked requests, second factors, lockout, replay protection.
+
+use super::*;
+
+pub(super) async fn message_ids_are_accepted_once_across_nodes(store: Arc<dyn Store>, _raw: Raw) {
+    assert!(store.remember_message_id("sp", "_a", 2_000, 1_000).await.unwrap());
+    assert!(!store.remember_message_id("sp", "_a", 2_000, 1_500).await.unwrap(), "a replay");
+    assert!(store.remember_message_id("other-sp", "_a", 2_000, 1_500).await.unwrap(), "keyed by issuer");
+    // Once expired, the row is cleared and the ID is new again.
+    assert!(store.remember_message_id("sp", "_a", 4_000, 3_000).await.unwrap());
+    // Racing nodes: exactly one of 8 parallel attempts wins.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { store.remember_message_id("sp", "_race", 10_000, 5_000).await.unwrap() }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+pub(super) async fn sessions_rotate_and_are_shared(store: Arc<dyn Store>, _raw: Raw) {
+    let user = alice(&store).await;
+    let authn = AuthnContext::default().with(Factor::Password, 5);
+    let session = Session {
+        id_hash: "h1".into(),
+        user_id: user.id,
+        authn: authn.clone(),
+        complete: false,
+        created_at: 5,
+        last_seen_at: 5,
+        expires_at: 1_000,
+    };
+    store.create_session(&session).await.unwrap();
+    assert_eq!(store.find_session("h1").await.unwrap().unwrap(), session);
+    let (joined, owner) = store.find_session_with_user("h1").await.unwrap().unwrap();
+    assert_eq!((joined, owner.id, owner.created_at), (session.clone(), user.id, user.created_at));
+    assert!(store.find_session_with_user("nope").await.unwrap().is_none());
+    store.touch_session("h1", 9).await.unwrap();
+    assert_eq!(store.find_session("h1").await.unwrap().unwrap().last_seen_at, 9);
+    let upgraded = Session { id_hash: "h2".into(), authn: authn.with(Factor::Totp, 7), complete: true, ..session };
+    store.rotate_session("h1", &upgraded).await.unwrap();
+    assert!(store.find_session("h1").await.unwrap().is_none(), "the old id dies with the rotation");
+    assert!(store.find_session("h2").await.unwrap().unwrap().authn.mfa_done());
+    store.delete_session("h2").await.unwrap();
+    assert!(store.find_session("h2").await.unwrap().is_none());
+
+    // Sign out everywhere: every session of the user ends, as read through the cache too.
+    for id in ["h3", "h4"] {
+        store.create_session(&Session { id_hash: id.into(), ..upgraded.clone() }).await.unwrap();
+        assert!(store.find_session_with_user(id).await.unwrap().is_some());
+    }
+    assert_eq!(store.end_user_sessions(&actor(), user.id).await.unwrap(), 2);
+    for id in ["h3", "h4"] {
+        assert!(store.find_session_with_user(id).await.unwrap().is_none(), "{id}");
+    }
+    assert_eq!(store.end_user_sessions(&actor(), user.id).await.unwrap(), 0);
+}
+
+pub(super) async fn parked_requests_belong_to_one_browser_and_expire(store: Arc<dyn Store>, _raw: Raw) {
+    let parked = ParkedRequest {
+        id: "p1".into(),
+        browser_hash: "b1".into(),
+        kind: "launch".into(),
+        payload: serde_json::json!({"app": "x"}),
+        created_at: 100,
+        expires_at: 200,
+    };
+    store.park_request(&parked).await.unwrap();
+    assert!(store.take_parked_request("p1", "b2", 150).await.unwrap().is_none(), "another browser");
+    assert_eq!(store.take_parked_request("p1", "b1", 150).await.unwrap(), Some(parked.clone()));
+    assert!(store.take_parked_request("p1", "b1", 150).await.unwrap().is_none(), "taken once");
+    store.park_request(&ParkedRequest { id: "p2".into(), ..parked }).await.unwrap();
+    assert!(store.take_parked_request("p2", "b1", 201).await.unwrap().is_none(), "expired");
+}
+
+pub(super) async fn totp_steps_and_recovery_codes_are_single_use(store: Arc<dyn Store>, _raw: Raw) {
+    let user = alice(&store).await;
+    store.put_pending_totp(user.id, b"sealed", 1).await.unwrap();
+    assert!(!store.totp_credential(user.id).await.unwrap().unwrap().confirmed);
+    assert!(!store.use_totp_step(user.id, 10).await.unwrap(), "an unconfirmed secret accepts nothing");
+    assert!(store.confirm_totp(&actor(), user.id, 10, &["r1".into(), "r2".into()]).await.unwrap());
+    assert!(!store.confirm_totp(&actor(), user.id, 11, &[]).await.unwrap(), "confirmed once");
+    assert!(!store.use_totp_step(user.id, 10).await.unwrap(), "the enrolment step is used");
+    assert!(store.use_totp_step(user.id, 11).await.unwrap());
+    assert!(!store.use_totp_step(user.id, 11).await.unwrap());
+    assert!(store.use_recovery_code(user.id, "r1").await.unwrap());
+    assert!(!store.use_recovery_code(user.id, "r1").await.unwrap());
+    assert_eq!(store.recovery_codes_left(user.id).await.unwrap(), 1);
+    store.put_pending_totp(user.id, b"other", 2).await.unwrap();
+    assert_eq!(
+        store.totp_credential(user.id).await.unwrap().unwrap().sealed_secret,
+        b"sealed",
+        "a confirmed secret stays"
+    );
+    assert!(store.reset_mfa(&actor(), user.id).await.unwrap());
+    assert!(store.totp_credential(user.id).await.unwrap().is_none());
+    assert_eq!(store.recovery_codes_left(user.id).await.unwrap(), 0);
+    assert!(!store.reset_mfa(&actor(), user.id).await.unwrap());
+}
+
+pub(super) async fn lockout_counters_familiar_ips_and_spray_counts(store: Arc<dyn Store>, _raw: Raw) {
+    let user = alice(&store).await;
+    let window = 1_000;
+    for at in [10, 20, 30] {
+        assert!(store.reserve_attempt(user.id, Location::Unknown, 3, window, at).await.unwrap());
+    }
+    assert!(
+        !store.reserve_attempt(user.id, Location::Unknown, 3, window, 40).await.unwrap(),
+        "locked at the threshold"
+    );
+    let counter = store.lockout_counter(user.id, Location::Unknown).await.unwrap().unwrap();
+    assert_eq!((counter.failures, counter.last_failure_at), (3, 30), "a refused reservation changes nothing");
+    assert!(
+        store.reserve_attempt(user.id, Location::Familiar, 3, window, 40).await.unwrap(),
+        "other locations are apart"
+    );
+    assert!(
+        store.reserve_attempt(user.id, Location::Unknown, 3, window, 1_030).await.unwrap(),
+        "one attempt after the window"
+    );
+    assert!(
+        !store.reserve_attempt(user.id, Location::Unknown, 3, window, 1_031).await.unwrap(),
+        "and the window restarts"
+    );
+    assert!(store.reserve_attempt(user.id, Location::SecondFactor, 3, window, 50).await.unwrap());
+
+    store.record_failed_attempt("192.0.2.1", "k-alice", 10).await.unwrap();
+    store.record_failed_attempt("192.0.2.1", "k-alice", 20).await.unwrap();
+    store.record_failed_attempt("192.0.2.1", "k-nobody", 30).await.unwrap();
+    store.record_failed_attempt("192.0.2.1", "k-mfa", 40).await.unwrap();
+    assert_eq!(store.failed_names_from_ip("192.0.2.1", 0).await.unwrap(), 3);
+    assert_eq!(store.failed_names_from_ip("192.0.2.1", 25).await.unwrap(), 2);
+
+    store.record_password_success(user.id).await.unwrap();
+    assert!(store.lockout_counter(user.id, Location::Unknown).await.unwrap().is_none(), "a right password resets");
+    assert!(
+        store.lockout_counter(user.id, Location::SecondFactor).await.unwrap().is_some(),
+        "but not the second-factor counter"
+    );
+    store.clear_second_factor_failures(user.id).await.unwrap();
+    assert!(store.lockout_counter(user.id, Location::SecondFactor).await.unwrap().is_none());
+    for i in 0..25 {
+        store.learn_familiar_ip(user.id, &format!("10.0.0.{i}"), 100 + i).await.unwrap();
+    }
+    let familiar = store.familiar_ips(user.id).await.unwrap();
+    assert_eq!(familiar.len(), tessera_store::MAX_FAMILIAR_IPS);
+    assert_eq!(familiar[0], "10.0.0.24");
+    assert!(!familiar.contains(&"10.0.0.0".to_string()), "the oldest go first");
+}
+
+/// Many parallel attempts against one counter: exactly `threshold` get through.
+pub(super) async fn parallel_attempts_cannot_pass_the_threshold(store: Arc<dyn Store>, _raw: Raw) {
+    let user = alice(&store).await;
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.reserve_attempt(user.id, Location::Unknown, 5, 60_000, 1_000).await })
+        })
+        .collect();
+    let mut granted = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap() {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 5);
+}
