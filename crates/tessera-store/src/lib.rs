@@ -6,6 +6,8 @@
 mod batch;
 mod cache;
 mod error;
+#[cfg(feature = "test-support")]
+pub mod memory;
 mod postgres;
 mod sql;
 mod sqlite;

@@ -1,5 +1,6 @@
-//! Administrators' sign-in: sessions and attempts. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
-//! backend, into a module of its own beside the store type (see `sql::common`).
+//! Administrators' sign-in: sessions and attempts. The SQL serves SQLite and PostgreSQL alike: the
+//! macro expands it once per backend, into a module of its own beside the store type (see
+//! `sql::common`).
 
 macro_rules! impl_admin_sign_in {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {

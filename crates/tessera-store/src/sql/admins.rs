@@ -1,5 +1,6 @@
-//! Administrators, their roles and applications; API tokens. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
-//! backend, into a module of its own beside the store type (see `sql::common`).
+//! Administrators, their roles and applications; API tokens. The SQL serves SQLite and PostgreSQL
+//! alike: the macro expands it once per backend, into a module of its own beside the store type
+//! (see `sql::common`).
 
 macro_rules! impl_admins {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {

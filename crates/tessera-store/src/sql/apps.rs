@@ -1,5 +1,6 @@
-//! Applications: created with their first key, found, changed, listed, deleted; their policy. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
-//! backend, into a module of its own beside the store type (see `sql::common`).
+//! Applications: created with their first key, found, changed, listed, deleted; their policy. The
+//! SQL serves SQLite and PostgreSQL alike: the macro expands it once per backend, into a module of
+//! its own beside the store type (see `sql::common`).
 
 macro_rules! impl_apps {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {

@@ -1,5 +1,6 @@
-//! The audit trail: appended (in groups), read with filters, counted per hour; traces and kept tokens. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
-//! backend, into a module of its own beside the store type (see `sql::common`).
+//! The audit trail: appended (in groups), read with filters, counted per hour; traces and kept
+//! tokens. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per backend, into
+//! a module of its own beside the store type (see `sql::common`).
 
 macro_rules! impl_audit {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {

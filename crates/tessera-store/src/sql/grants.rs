@@ -1,5 +1,6 @@
-//! Which groups may use which applications, and the authorization rule over them. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
-//! backend, into a module of its own beside the store type (see `sql::common`).
+//! Which groups may use which applications, and the authorization rule over them. The SQL serves
+//! SQLite and PostgreSQL alike: the macro expands it once per backend, into a module of its own
+//! beside the store type (see `sql::common`).
 
 macro_rules! impl_grants {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {

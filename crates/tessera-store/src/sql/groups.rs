@@ -1,5 +1,5 @@
-//! Groups and their members. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
-//! backend, into a module of its own beside the store type (see `sql::common`).
+//! Groups and their members. The SQL serves SQLite and PostgreSQL alike: the macro expands it once
+//! per backend, into a module of its own beside the store type (see `sql::common`).
 
 macro_rules! impl_groups {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {

@@ -1,5 +1,6 @@
-//! Signing keys: the current one, a staged one, the certificate a promotion replaced. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
-//! backend, into a module of its own beside the store type (see `sql::common`).
+//! Signing keys: the current one, a staged one, the certificate a promotion replaced. The SQL
+//! serves SQLite and PostgreSQL alike: the macro expands it once per backend, into a module of its
+//! own beside the store type (see `sql::common`).
 
 macro_rules! impl_keys {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {

@@ -1,5 +1,6 @@
-//! Lockout counters, familiar addresses and password-spray counts. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
-//! backend, into a module of its own beside the store type (see `sql::common`).
+//! Lockout counters, familiar addresses and password-spray counts. The SQL serves SQLite and
+//! PostgreSQL alike: the macro expands it once per backend, into a module of its own beside the
+//! store type (see `sql::common`).
 
 macro_rules! impl_lockout {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {

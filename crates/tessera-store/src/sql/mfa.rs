@@ -1,5 +1,6 @@
-//! TOTP credentials, their used steps, recovery codes. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
-//! backend, into a module of its own beside the store type (see `sql::common`).
+//! TOTP credentials, their used steps, recovery codes. The SQL serves SQLite and PostgreSQL alike:
+//! the macro expands it once per backend, into a module of its own beside the store type (see
+//! `sql::common`).
 
 macro_rules! impl_mfa {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {

@@ -1,5 +1,6 @@
-//! Sign-on requests parked while the user signs in. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
-//! backend, into a module of its own beside the store type (see `sql::common`).
+//! Sign-on requests parked while the user signs in. The SQL serves SQLite and PostgreSQL alike: the
+//! macro expands it once per backend, into a module of its own beside the store type (see
+//! `sql::common`).
 
 macro_rules! impl_parking {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {

@@ -1,5 +1,6 @@
-//! Message IDs seen once (replay protection), written in groups. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
-//! backend, into a module of its own beside the store type (see `sql::common`).
+//! Message IDs seen once (replay protection), written in groups. The SQL serves SQLite and
+//! PostgreSQL alike: the macro expands it once per backend, into a module of its own beside the
+//! store type (see `sql::common`).
 
 macro_rules! impl_replay {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {

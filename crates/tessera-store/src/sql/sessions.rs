@@ -1,5 +1,5 @@
-//! Users' sign-in sessions. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
-//! backend, into a module of its own beside the store type (see `sql::common`).
+//! Users' sign-in sessions. The SQL serves SQLite and PostgreSQL alike: the macro expands it once
+//! per backend, into a module of its own beside the store type (see `sql::common`).
 
 macro_rules! impl_sessions {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {

@@ -1,5 +1,6 @@
-//! Settings, job leases, and the readiness ping. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
-//! backend, into a module of its own beside the store type (see `sql::common`).
+//! Settings, job leases, and the readiness ping. The SQL serves SQLite and PostgreSQL alike: the
+//! macro expands it once per backend, into a module of its own beside the store type (see
+//! `sql::common`).
 
 macro_rules! impl_settings {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {

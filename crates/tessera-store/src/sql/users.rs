@@ -1,5 +1,6 @@
-//! Users: created, found, changed, listed and imported. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
-//! backend, into a module of its own beside the store type (see `sql::common`).
+//! Users: created, found, changed, listed and imported. The SQL serves SQLite and PostgreSQL alike:
+//! the macro expands it once per backend, into a module of its own beside the store type (see
+//! `sql::common`).
 
 macro_rules! impl_users {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {

@@ -39,7 +39,7 @@ pub struct TotpCredential {
 }
 
 /// Where a sign-in attempt comes from, for smart lockout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Location {
     Familiar,
     Unknown,

@@ -100,6 +100,24 @@ macro_rules! conformance {
     };
 }
 
+/// The in-memory stand-ins (`tessera_store::memory`), each held to its role's tests.
+mod memory {
+    use std::sync::Arc;
+
+    use tessera_core::UserId;
+    use tessera_store::memory::MemoryLockout;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lockout_counters_familiar_ips_and_spray_counts() {
+        super::sign_in::lockout_counters(&MemoryLockout::default(), UserId::new()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parallel_attempts_cannot_pass_the_threshold() {
+        super::sign_in::parallel_attempts(Arc::new(MemoryLockout::default()), UserId::new()).await;
+    }
+}
+
 conformance!(
     admins::administrators_round_trip_and_the_last_one_stays,
     admins::concurrent_deletes_never_remove_the_last_administrator,

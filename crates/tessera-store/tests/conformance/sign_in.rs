@@ -1,6 +1,8 @@
 //! Sessions, parked requests, second factors, lockout, replay protection.
 
 use super::*;
+use tessera_core::UserId;
+use tessera_store::LockoutStore;
 
 pub(super) async fn message_ids_are_accepted_once_across_nodes(store: Arc<dyn Store>, _raw: Raw) {
     assert!(store.remember_message_id("sp", "_a", 2_000, 1_000).await.unwrap());
@@ -103,29 +105,28 @@ pub(super) async fn totp_steps_and_recovery_codes_are_single_use(store: Arc<dyn 
 
 pub(super) async fn lockout_counters_familiar_ips_and_spray_counts(store: Arc<dyn Store>, _raw: Raw) {
     let user = alice(&store).await;
+    lockout_counters(store.as_ref(), user.id).await;
+}
+
+/// The lockout role alone, for every implementation of it (the in-memory one too).
+pub(super) async fn lockout_counters(store: &dyn LockoutStore, user: UserId) {
     let window = 1_000;
     for at in [10, 20, 30] {
-        assert!(store.reserve_attempt(user.id, Location::Unknown, 3, window, at).await.unwrap());
+        assert!(store.reserve_attempt(user, Location::Unknown, 3, window, at).await.unwrap());
     }
-    assert!(
-        !store.reserve_attempt(user.id, Location::Unknown, 3, window, 40).await.unwrap(),
-        "locked at the threshold"
-    );
-    let counter = store.lockout_counter(user.id, Location::Unknown).await.unwrap().unwrap();
+    assert!(!store.reserve_attempt(user, Location::Unknown, 3, window, 40).await.unwrap(), "locked at the threshold");
+    let counter = store.lockout_counter(user, Location::Unknown).await.unwrap().unwrap();
     assert_eq!((counter.failures, counter.last_failure_at), (3, 30), "a refused reservation changes nothing");
+    assert!(store.reserve_attempt(user, Location::Familiar, 3, window, 40).await.unwrap(), "other locations are apart");
     assert!(
-        store.reserve_attempt(user.id, Location::Familiar, 3, window, 40).await.unwrap(),
-        "other locations are apart"
-    );
-    assert!(
-        store.reserve_attempt(user.id, Location::Unknown, 3, window, 1_030).await.unwrap(),
+        store.reserve_attempt(user, Location::Unknown, 3, window, 1_030).await.unwrap(),
         "one attempt after the window"
     );
     assert!(
-        !store.reserve_attempt(user.id, Location::Unknown, 3, window, 1_031).await.unwrap(),
+        !store.reserve_attempt(user, Location::Unknown, 3, window, 1_031).await.unwrap(),
         "and the window restarts"
     );
-    assert!(store.reserve_attempt(user.id, Location::SecondFactor, 3, window, 50).await.unwrap());
+    assert!(store.reserve_attempt(user, Location::SecondFactor, 3, window, 50).await.unwrap());
 
     store.record_failed_attempt("192.0.2.1", "k-alice", 10).await.unwrap();
     store.record_failed_attempt("192.0.2.1", "k-alice", 20).await.unwrap();
@@ -134,18 +135,18 @@ pub(super) async fn lockout_counters_familiar_ips_and_spray_counts(store: Arc<dy
     assert_eq!(store.failed_names_from_ip("192.0.2.1", 0).await.unwrap(), 3);
     assert_eq!(store.failed_names_from_ip("192.0.2.1", 25).await.unwrap(), 2);
 
-    store.record_password_success(user.id).await.unwrap();
-    assert!(store.lockout_counter(user.id, Location::Unknown).await.unwrap().is_none(), "a right password resets");
+    store.record_password_success(user).await.unwrap();
+    assert!(store.lockout_counter(user, Location::Unknown).await.unwrap().is_none(), "a right password resets");
     assert!(
-        store.lockout_counter(user.id, Location::SecondFactor).await.unwrap().is_some(),
+        store.lockout_counter(user, Location::SecondFactor).await.unwrap().is_some(),
         "but not the second-factor counter"
     );
-    store.clear_second_factor_failures(user.id).await.unwrap();
-    assert!(store.lockout_counter(user.id, Location::SecondFactor).await.unwrap().is_none());
+    store.clear_second_factor_failures(user).await.unwrap();
+    assert!(store.lockout_counter(user, Location::SecondFactor).await.unwrap().is_none());
     for i in 0..25 {
-        store.learn_familiar_ip(user.id, &format!("10.0.0.{i}"), 100 + i).await.unwrap();
+        store.learn_familiar_ip(user, &format!("10.0.0.{i}"), 100 + i).await.unwrap();
     }
-    let familiar = store.familiar_ips(user.id).await.unwrap();
+    let familiar = store.familiar_ips(user).await.unwrap();
     assert_eq!(familiar.len(), tessera_store::MAX_FAMILIAR_IPS);
     assert_eq!(familiar[0], "10.0.0.24");
     assert!(!familiar.contains(&"10.0.0.0".to_string()), "the oldest go first");
@@ -154,10 +155,14 @@ pub(super) async fn lockout_counters_familiar_ips_and_spray_counts(store: Arc<dy
 /// Many parallel attempts against one counter: exactly `threshold` get through.
 pub(super) async fn parallel_attempts_cannot_pass_the_threshold(store: Arc<dyn Store>, _raw: Raw) {
     let user = alice(&store).await;
+    parallel_attempts(store, user.id).await;
+}
+
+pub(super) async fn parallel_attempts(store: Arc<dyn LockoutStore>, user: UserId) {
     let tasks: Vec<_> = (0..12)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.reserve_attempt(user.id, Location::Unknown, 5, 60_000, 1_000).await })
+            tokio::spawn(async move { store.reserve_attempt(user, Location::Unknown, 5, 60_000, 1_000).await })
         })
         .collect();
     let mut granted = 0;
