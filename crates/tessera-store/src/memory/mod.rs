@@ -3,8 +3,10 @@
 //! from them. Only under the `test-support` feature: nothing here serves.
 
 mod lockout;
+mod mfa;
 
 pub use lockout::MemoryLockout;
+pub use mfa::MemoryMfa;
 
 use std::sync::{Mutex, MutexGuard};
 

@@ -104,12 +104,21 @@ macro_rules! conformance {
 mod memory {
     use std::sync::Arc;
 
+    use tessera_core::AuditAction;
     use tessera_core::UserId;
-    use tessera_store::memory::MemoryLockout;
+    use tessera_store::memory::{MemoryLockout, MemoryMfa};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn lockout_counters_familiar_ips_and_spray_counts() {
         super::sign_in::lockout_counters(&MemoryLockout::default(), UserId::new()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn totp_steps_and_recovery_codes_are_single_use() {
+        let store = MemoryMfa::default();
+        super::sign_in::totp_steps(&store, UserId::new()).await;
+        let actions: Vec<AuditAction> = store.audit().unwrap().into_iter().map(|(_, e)| e.action).collect();
+        assert_eq!(actions, [AuditAction::UserMfaEnroll, AuditAction::UserMfaReset], "audited as the SQL stores are");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,7 @@
 
 use super::*;
 use tessera_core::UserId;
-use tessera_store::LockoutStore;
+use tessera_store::{LockoutStore, MfaStore};
 
 pub(super) async fn message_ids_are_accepted_once_across_nodes(store: Arc<dyn Store>, _raw: Raw) {
     assert!(store.remember_message_id("sp", "_a", 2_000, 1_000).await.unwrap());
@@ -80,27 +80,32 @@ pub(super) async fn parked_requests_belong_to_one_browser_and_expire(store: Arc<
 
 pub(super) async fn totp_steps_and_recovery_codes_are_single_use(store: Arc<dyn Store>, _raw: Raw) {
     let user = alice(&store).await;
-    store.put_pending_totp(user.id, b"sealed", 1).await.unwrap();
-    assert!(!store.totp_credential(user.id).await.unwrap().unwrap().confirmed);
-    assert!(!store.use_totp_step(user.id, 10).await.unwrap(), "an unconfirmed secret accepts nothing");
-    assert!(store.confirm_totp(&actor(), user.id, 10, &["r1".into(), "r2".into()]).await.unwrap());
-    assert!(!store.confirm_totp(&actor(), user.id, 11, &[]).await.unwrap(), "confirmed once");
-    assert!(!store.use_totp_step(user.id, 10).await.unwrap(), "the enrolment step is used");
-    assert!(store.use_totp_step(user.id, 11).await.unwrap());
-    assert!(!store.use_totp_step(user.id, 11).await.unwrap());
-    assert!(store.use_recovery_code(user.id, "r1").await.unwrap());
-    assert!(!store.use_recovery_code(user.id, "r1").await.unwrap());
-    assert_eq!(store.recovery_codes_left(user.id).await.unwrap(), 1);
-    store.put_pending_totp(user.id, b"other", 2).await.unwrap();
+    totp_steps(store.as_ref(), user.id).await;
+}
+
+/// The second-factor role alone, for every implementation of it (the in-memory one too).
+pub(super) async fn totp_steps(store: &dyn MfaStore, user: UserId) {
+    store.put_pending_totp(user, b"sealed", 1).await.unwrap();
+    assert!(!store.totp_credential(user).await.unwrap().unwrap().confirmed);
+    assert!(!store.use_totp_step(user, 10).await.unwrap(), "an unconfirmed secret accepts nothing");
+    assert!(store.confirm_totp(&actor(), user, 10, &["r1".into(), "r2".into()]).await.unwrap());
+    assert!(!store.confirm_totp(&actor(), user, 11, &[]).await.unwrap(), "confirmed once");
+    assert!(!store.use_totp_step(user, 10).await.unwrap(), "the enrolment step is used");
+    assert!(store.use_totp_step(user, 11).await.unwrap());
+    assert!(!store.use_totp_step(user, 11).await.unwrap());
+    assert!(store.use_recovery_code(user, "r1").await.unwrap());
+    assert!(!store.use_recovery_code(user, "r1").await.unwrap());
+    assert_eq!(store.recovery_codes_left(user).await.unwrap(), 1);
+    store.put_pending_totp(user, b"other", 2).await.unwrap();
     assert_eq!(
-        store.totp_credential(user.id).await.unwrap().unwrap().sealed_secret,
+        store.totp_credential(user).await.unwrap().unwrap().sealed_secret,
         b"sealed",
         "a confirmed secret stays"
     );
-    assert!(store.reset_mfa(&actor(), user.id).await.unwrap());
-    assert!(store.totp_credential(user.id).await.unwrap().is_none());
-    assert_eq!(store.recovery_codes_left(user.id).await.unwrap(), 0);
-    assert!(!store.reset_mfa(&actor(), user.id).await.unwrap());
+    assert!(store.reset_mfa(&actor(), user).await.unwrap());
+    assert!(store.totp_credential(user).await.unwrap().is_none());
+    assert_eq!(store.recovery_codes_left(user).await.unwrap(), 0);
+    assert!(!store.reset_mfa(&actor(), user).await.unwrap());
 }
 
 pub(super) async fn lockout_counters_familiar_ips_and_spray_counts(store: Arc<dyn Store>, _raw: Raw) {
