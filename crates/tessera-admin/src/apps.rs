@@ -1,6 +1,7 @@
 //! Applications: created with their first signing key, their settings, policy and grants
 //! changed, their key rotated, their metadata and federation command exported, deleted.
 
+use tessera_core::access::is_sub_domain;
 use tessera_core::app::{
     AcsEndpoint, ENTRA_RELYING_PARTY, M365Config, NAMEID_EMAIL, SamlBinding, SamlSpConfig, SettingsChange, SloEndpoint,
     default_m365_label,
@@ -373,10 +374,9 @@ impl AdminService {
     /// connector (Entra federates a sub-domain with its root), and a root cannot come after
     /// one of its sub-domains got a connector of its own.
     async fn refuse_sub_domain(&self, domain: &str) -> Result<(), AdminError> {
-        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
         for connector in self.m365_connectors().await? {
-            let Some(other) = connector.kind.m365_domain().map(str::to_ascii_lowercase) else { continue };
-            if domain.ends_with(&format!(".{other}")) {
+            let Some(other) = connector.kind.m365_domain() else { continue };
+            if is_sub_domain(domain, other) {
                 return Err(AdminError::invalid(
                     "domain",
                     format!(
@@ -386,7 +386,7 @@ impl AdminService {
                     ),
                 ));
             }
-            if other.ends_with(&format!(".{domain}")) {
+            if is_sub_domain(other, domain) {
                 return Err(AdminError::invalid(
                     "domain",
                     format!(

@@ -3,6 +3,7 @@
 //! CLI builds it from the administrator's credentials); the rules and the audit are here.
 
 use serde_json::{Value, json};
+use tessera_core::access::is_sub_domain;
 use tessera_core::{Actor, AppKind, Application, AuditAction, NewAuditEvent};
 use tessera_m365::converge::{self, Aftermath, Disabled, Plan};
 use tessera_m365::federation::{MfaBehavior, changes, desired};
@@ -161,15 +162,9 @@ impl AdminService {
             }
             return Ok(found);
         }
-        let mut matching: Vec<Application> = self.m365_connectors().await?.into_iter().filter(serves).collect();
-        let connectors_len = matching.len();
-        if connectors_len == 0
-            && let Some(root) = self.m365_connectors().await?.into_iter().find_map(|a| {
-                a.kind
-                    .m365_domain()
-                    .filter(|root| domain.to_ascii_lowercase().ends_with(&format!(".{}", root.to_ascii_lowercase())))
-                    .map(str::to_string)
-            })
+        let connectors = self.m365_connectors().await?;
+        if let Some(root) =
+            connectors.iter().filter_map(|a| a.kind.m365_domain()).find(|root| is_sub_domain(domain, root))
         {
             return Err(M365Error::Refused(format!(
                 "{domain} is a sub-domain of {root}: it follows its root's federation (Entra federates a sub-domain \
@@ -177,7 +172,8 @@ impl AdminService {
             ))
             .into());
         }
-        match connectors_len {
+        let mut matching: Vec<Application> = connectors.into_iter().filter(serves).collect();
+        match matching.len() {
             1 => Ok(matching.remove(0)),
             0 => Err(M365Error::Refused(format!(
                 "no Microsoft 365 connector serves {domain}: create one with `tessera app add m365 --domain {domain}`"

@@ -39,10 +39,6 @@ const WARNING_SETTING: &str = "rollover_warning:";
 pub struct CertificateFacts {
     pub sha256: String,
     pub not_after: String,
-    #[serde(skip)]
-    pub not_after_millis: UnixMillis,
-    #[serde(skip)]
-    pub base64: String,
 }
 
 impl CertificateFacts {
@@ -50,8 +46,6 @@ impl CertificateFacts {
         CertificateFacts {
             sha256: tessera_keys::certificate_thumbprint_sha256(der),
             not_after: format_millis(not_after),
-            not_after_millis: not_after,
-            base64: base64::engine::general_purpose::STANDARD.encode(der),
         }
     }
 }

@@ -62,8 +62,15 @@ pub fn evaluate_access(state: UserState, member_of: &[GroupId], granted: &[Group
 /// expects for them; M365-PROTOCOLS.md §8 item 29).
 pub fn upn_in_domain(upn: &str, domain: &str) -> bool {
     let Some((_, suffix)) = upn.rsplit_once('@') else { return false };
-    let (suffix, domain) = (suffix.to_ascii_lowercase(), domain.to_ascii_lowercase());
-    suffix == domain || suffix.ends_with(&format!(".{domain}"))
+    suffix.eq_ignore_ascii_case(domain) || is_sub_domain(suffix, domain)
+}
+
+/// Whether `domain` lies under `root` (`sales.contoso.com` under `contoso.com`; not
+/// `evilcontoso.com`, and not `contoso.com` itself), whatever the case and a trailing dot.
+pub fn is_sub_domain(domain: &str, root: &str) -> bool {
+    let (domain, root) =
+        (domain.trim_end_matches('.').to_ascii_lowercase(), root.trim_end_matches('.').to_ascii_lowercase());
+    domain.ends_with(&format!(".{root}"))
 }
 
 /// The access decision for `app`, with the connector's domain rule on top.
@@ -86,6 +93,8 @@ mod tests {
         assert!(!upn_in_domain("bob@northwind.com", "contoso.com"));
         assert!(!upn_in_domain("mallory@evilcontoso.com", "contoso.com"), "a suffix is not a sub-domain");
         assert!(!upn_in_domain("no-at-sign", "contoso.com"));
+        assert!(super::is_sub_domain("Sales.Contoso.com.", "contoso.com"));
+        assert!(!super::is_sub_domain("contoso.com", "contoso.com"), "a domain is not its own sub-domain");
     }
 
     use super::*;

@@ -5,7 +5,6 @@
 macro_rules! impl_admin_sign_in {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {
         mod admin_sign_in {
-        #[allow(unused_imports)]
         use super::*;
 
         #[async_trait]

@@ -5,7 +5,6 @@
 macro_rules! impl_admins {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {
         mod admins {
-        #[allow(unused_imports)]
         use super::*;
 
         #[async_trait]

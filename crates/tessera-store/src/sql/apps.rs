@@ -5,7 +5,6 @@
 macro_rules! impl_apps {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {
         mod apps {
-        #[allow(unused_imports)]
         use super::*;
 
         #[async_trait]

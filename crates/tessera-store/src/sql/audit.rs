@@ -5,7 +5,6 @@
 macro_rules! impl_audit {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {
         mod audit {
-        #[allow(unused_imports)]
         use super::*;
 
         #[async_trait]

@@ -5,7 +5,6 @@
 macro_rules! impl_grants {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {
         mod grants {
-        #[allow(unused_imports)]
         use super::*;
 
         #[async_trait]

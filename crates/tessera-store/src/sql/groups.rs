@@ -4,7 +4,6 @@
 macro_rules! impl_groups {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {
         mod groups {
-        #[allow(unused_imports)]
         use super::*;
 
         #[async_trait]

@@ -5,7 +5,6 @@
 macro_rules! impl_keys {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {
         mod keys {
-        #[allow(unused_imports)]
         use super::*;
 
         #[async_trait]

@@ -5,7 +5,6 @@
 macro_rules! impl_lockout {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {
         mod lockout {
-        #[allow(unused_imports)]
         use super::*;
 
         #[async_trait]

@@ -5,7 +5,6 @@
 macro_rules! impl_mfa {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {
         mod mfa {
-        #[allow(unused_imports)]
         use super::*;
 
         #[async_trait]

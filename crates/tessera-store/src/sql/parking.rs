@@ -5,7 +5,6 @@
 macro_rules! impl_parking {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {
         mod parking {
-            #[allow(unused_imports)]
             use super::*;
 
             #[async_trait]

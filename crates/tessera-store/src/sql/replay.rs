@@ -5,7 +5,6 @@
 macro_rules! impl_replay {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {
         mod replay {
-            #[allow(unused_imports)]
             use super::*;
 
             #[async_trait]

@@ -4,7 +4,6 @@
 macro_rules! impl_sessions {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {
         mod sessions {
-        #[allow(unused_imports)]
         use super::*;
 
         #[async_trait]

@@ -5,7 +5,6 @@
 macro_rules! impl_settings {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {
         mod settings {
-        #[allow(unused_imports)]
         use super::*;
 
         #[async_trait]

@@ -5,7 +5,6 @@
 macro_rules! impl_users {
     ($store:ident, $db:ty, $row:ty, $backend:expr) => {
         mod users {
-        #[allow(unused_imports)]
         use super::*;
 
         #[async_trait]

@@ -161,8 +161,6 @@ pub async fn change(
     let found = state.admin.find_app(&app).await?;
     let (status, notice, error) = said(act(&state, &actor, &found.id.to_string(), &fields).await)?;
     let app = state.admin.find_app(&found.id.to_string()).await?;
-    let mut panel = Panel::new(&app, "sso");
-    panel.notice = notice;
-    panel.error = error;
+    let panel = Panel::new(&app, "sso").telling(notice, error);
     Ok(render(&state, &ctx, status, &session, page(&state, &app, panel).await?))
 }

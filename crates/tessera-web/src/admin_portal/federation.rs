@@ -281,9 +281,7 @@ pub async fn change(
         _ => Err(AdminError::invalid("action", "choose preview-enable, enable, preview-disable or disable")),
     };
     let (status, notice, error) = said(outcome)?;
-    let mut panel = Panel::new(&app, "federation");
-    panel.notice = notice.filter(|n| !n.is_empty());
-    panel.error = error;
+    let panel = Panel::new(&app, "federation").telling(notice.filter(|n| !n.is_empty()), error);
     Ok(render(&state, &ctx, status, &session, tab(&state, &app, panel, shown_preview).await?))
 }
 

@@ -185,6 +185,13 @@ impl Panel {
         self
     }
 
+    /// What a change said: its notice, or its refusal (as `application::said` gives them).
+    pub fn telling(mut self, notice: Option<String>, error: Option<String>) -> Panel {
+        self.notice = notice;
+        self.error = error;
+        self
+    }
+
     pub fn refusing(mut self, error: String) -> Panel {
         self.error = Some(error);
         self
