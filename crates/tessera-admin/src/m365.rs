@@ -89,7 +89,7 @@ impl AdminService {
                 ("certificate", pem, thumbprint)
             }
         };
-        let sealed = self.keys.key_service().await?.seal_secret(&bytes, CREDENTIALS_SEAL)?;
+        let sealed = self.keys.key_service().await?.secrets().seal_secret(&bytes, CREDENTIALS_SEAL)?;
         let shown = StoredCredentials {
             tenant: tenant.into(),
             client_id: client_id.into(),
@@ -126,7 +126,7 @@ impl AdminService {
         let unreadable =
             || AdminError::invalid("credentials", "the stored Graph credentials cannot be opened: set them again");
         let sealed = base64::engine::general_purpose::STANDARD.decode(&stored.sealed).map_err(|_| unreadable())?;
-        let bytes = self.keys.key_service().await?.open_secret(&sealed, CREDENTIALS_SEAL)?;
+        let bytes = self.keys.key_service().await?.secrets().open_secret(&sealed, CREDENTIALS_SEAL)?;
         let credential = match stored.shown.kind.as_str() {
             "certificate" => Credential::certificate(&stored.shown.client_id, &bytes)?,
             _ => Credential::secret(&stored.shown.client_id, &String::from_utf8(bytes).map_err(|_| unreadable())?)?,

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use tessera_core::{Actor, AuditAction, Clock, NewAuditEvent};
-use tessera_keys::KeyService;
+use tessera_keys::Secrets;
 use tessera_store::{AdminSession, AdminSignInStore, AdminStore, AuditLog, LockoutStore, StoreError};
 
 use crate::AuthError;
@@ -39,7 +39,7 @@ pub struct AdminSignIn<'a, S: ?Sized> {
     pub store: &'a S,
     pub clock: &'a dyn Clock,
     pub lockout: &'a LockoutPolicy,
-    pub secrets: &'a KeyService,
+    pub secrets: &'a Secrets,
     pub gate: &'a PasswordGate,
     pub sessions: &'a SessionPolicy,
     /// Every administrator must show a second factor (`serve --admin-mfa required`): one

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use serde_json::json;
 use tessera_core::policy::Factor;
 use tessera_core::{Actor, AuditAction, Clock, NewAuditEvent, User, UserId, UserState};
-use tessera_keys::KeyService;
+use tessera_keys::Secrets;
 use tessera_store::{AuditLog, Location, LockoutStore, MfaStore, StoreError, UserStore};
 
 use crate::client::ClientAddresses;
@@ -53,7 +53,7 @@ pub struct Authenticator<'a, S: ?Sized> {
     pub clock: &'a dyn Clock,
     pub lockout: &'a LockoutPolicy,
     /// Opens second-factor secrets; keys the pseudonyms of names that are no one's.
-    pub secrets: &'a KeyService,
+    pub secrets: &'a Secrets,
     /// Bounds the argon2id verifications running at once.
     pub gate: &'a PasswordGate,
     /// The sign-on these checks are part of: its events carry this trace id.

@@ -2,7 +2,7 @@
 //! the user shows a code from it; then ten single-use recovery codes, stored hashed.
 
 use tessera_core::{Actor, Clock, UserId};
-use tessera_keys::KeyService;
+use tessera_keys::Secrets;
 use tessera_store::MfaStore;
 
 use crate::authenticate::totp_seal_context;
@@ -31,7 +31,7 @@ pub enum Confirmation {
 pub struct Enroller<'a, S: ?Sized> {
     pub store: &'a S,
     pub clock: &'a dyn Clock,
-    pub secrets: &'a KeyService,
+    pub secrets: &'a Secrets,
 }
 
 impl<S: MfaStore + ?Sized> Enroller<'_, S> {

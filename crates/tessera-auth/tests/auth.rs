@@ -1,5 +1,6 @@
-//! The sign-in procedures over a real store, on a clock the tests move: session timeouts, the
-//! lockout and spray windows, second-factor counting and enrolment. Nothing here sleeps.
+//! The sign-in procedures on a clock the tests move: session timeouts, the lockout and spray
+//! windows, second-factor counting and enrolment. Nothing here sleeps, and no database runs: the
+//! store is the in-memory one, held to the same conformance tests as SQLite and PostgreSQL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
@@ -14,39 +15,37 @@ use tessera_auth::session::{SessionPolicy, Sessions};
 use tessera_auth::totp;
 use tessera_core::policy::{AuthnContext, Factor};
 use tessera_core::{Actor, Clock, ManualClock, NewUser, User};
-use tessera_keys::KeyService;
-use tessera_store::{AuditQuery, SqliteStore, Store};
+use tessera_keys::Secrets;
+use tessera_store::memory::MemoryStore;
+use tessera_store::{AuditQuery, AuditStore, UserStore};
 
 const MINUTE: i64 = 60_000;
 const PASSWORD: &str = "correct horse battery";
 
 struct World {
-    store: Arc<dyn Store>,
+    store: Arc<MemoryStore>,
     clock: Arc<ManualClock>,
-    keys: KeyService,
+    keys: Secrets,
     gate: PasswordGate,
     alice: User,
-    _dir: tempfile::TempDir,
 }
 
 impl World {
     async fn new() -> World {
-        let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::at(1_800_000_000_000));
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open_file(&dir.path().join("t.db"), clock.clone()).await.unwrap());
-        let keys = KeyService::open(store.clone(), &[7u8; 32], clock.clone()).await.unwrap();
+        let store = Arc::new(MemoryStore::new(clock.clone()));
+        let keys = Secrets::open(&*store, &[7u8; 32]).await.unwrap();
         let mut new = NewUser::new("alice@contoso.com", None, None, None, None, || "aWQ=".into()).unwrap();
         new.password_hash = Some(tessera_auth::password::hash_password(PASSWORD).unwrap());
         let alice = store.create_user(&Actor::system(), new).await.unwrap();
-        World { store, clock, keys, gate: PasswordGate::default(), alice, _dir: dir }
+        World { store, clock, keys, gate: PasswordGate::default(), alice }
     }
 
-    fn sessions<'a>(&'a self, policy: &'a SessionPolicy) -> Sessions<'a, dyn Store> {
+    fn sessions<'a>(&'a self, policy: &'a SessionPolicy) -> Sessions<'a, MemoryStore> {
         Sessions { store: &*self.store, clock: &*self.clock, policy }
     }
 
-    fn authenticator<'a>(&'a self, lockout: &'a LockoutPolicy) -> Authenticator<'a, dyn Store> {
+    fn authenticator<'a>(&'a self, lockout: &'a LockoutPolicy) -> Authenticator<'a, MemoryStore> {
         Authenticator {
             store: &*self.store,
             clock: &*self.clock,
@@ -203,12 +202,10 @@ async fn a_name_that_is_no_ones_is_kept_only_as_a_keyed_pseudonym() {
     assert_eq!(failures[0].target_id, format!("name:{}", pseudonyms[0]));
     // Keyed: not the plain digest of the name, and another master key gives another one.
     assert_ne!(pseudonyms[0], &tessera_auth::secret::sha256_hex("hunter2-secret!")[..32]);
-    let other = KeyService::open(world.store.clone(), &[7u8; 32], world.clock.clone()).await.unwrap();
+    let other = Secrets::open(&*world.store, &[7u8; 32]).await.unwrap();
     assert_eq!(other.pseudonym("signin-name", "hunter2-secret!"), pseudonyms[0]);
-    let elsewhere_dir = tempfile::tempdir().unwrap();
-    let elsewhere: Arc<dyn Store> =
-        Arc::new(SqliteStore::open_file(&elsewhere_dir.path().join("e.db"), world.clock.clone()).await.unwrap());
-    let another_key = KeyService::open(elsewhere, &[8u8; 32], world.clock.clone()).await.unwrap();
+    let elsewhere = MemoryStore::new(world.clock.clone());
+    let another_key = Secrets::open(&elsewhere, &[8u8; 32]).await.unwrap();
     assert_ne!(another_key.pseudonym("signin-name", "hunter2-secret!"), pseudonyms[0]);
     // A known user's failure still names the user.
     auth.check_password(&from("10.0.0.9"), "alice@contoso.com", "wrong password!", "login").await.unwrap();

@@ -5,10 +5,12 @@
 
 mod cipher;
 mod generate;
+mod secrets;
 mod service;
 
 pub use cipher::{KeyCipher, MASTER_KEY_LEN};
 pub use generate::{KeySize, certificate_not_after, certificate_thumbprint_sha256, generate_key};
+pub use secrets::Secrets;
 pub use service::{DEFAULT_VALIDITY_DAYS, KeyService, seal_context};
 
 #[derive(Debug, thiserror::Error)]

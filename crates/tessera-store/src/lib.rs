@@ -1,7 +1,8 @@
 //! The directory's storage: role traits, and their SQLite and PostgreSQL implementations.
 //!
-//! Both backends share one body of SQL (see `sql.rs`); only the migrations and the connection
-//! set-up differ. No SQL leaves this crate.
+//! Both backends share one body of SQL, a file per role under `sql/`; only the migrations and the
+//! connection set-up differ. No SQL leaves this crate. Under the `test-support` feature,
+//! `memory` plays the sign-in roles without a database, for unit tests.
 
 mod batch;
 mod cache;

@@ -96,7 +96,7 @@ impl AppState {
             store: &*self.store,
             clock: &*self.clock,
             lockout: &self.signin.lockout,
-            secrets: &self.keys,
+            secrets: self.keys.secrets(),
             gate: &self.signin.password_gate,
             sessions: &self.signin.admin_session,
             mfa_required: self.signin.admin_mfa_required,
@@ -109,7 +109,7 @@ impl AppState {
             store: &*self.store,
             clock: &*self.clock,
             lockout: &self.signin.lockout,
-            secrets: &self.keys,
+            secrets: self.keys.secrets(),
             gate: &self.signin.password_gate,
             trace: None,
         }

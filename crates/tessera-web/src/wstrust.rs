@@ -298,7 +298,7 @@ async fn refuse(
             "app",
             app.id,
             json!({"reason": code, "detail": detail, "ip": ip, "trust": channel.trust.name(),
-                   "username_pseudonym": username.map(|name| state.keys.pseudonym(NAME_PSEUDONYM, &name.to_ascii_lowercase()))}),
+                   "username_pseudonym": username.map(|name| state.keys.secrets().pseudonym(NAME_PSEUDONYM, &name.to_ascii_lowercase()))}),
         );
         if let Err(e) = state.store.append_audit(&Actor::ip(&ip), event).await {
             // The fault goes out all the same (it gives nothing away); the lost row is logged.

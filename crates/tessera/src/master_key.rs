@@ -79,7 +79,7 @@ pub async fn key_service(
     store: std::sync::Arc<dyn tessera_store::Store>,
     clock: std::sync::Arc<dyn tessera_core::Clock>,
 ) -> anyhow::Result<tessera_keys::KeyService> {
-    let may_create = !tessera_keys::KeyService::database_has_master_key(store.as_ref()).await?;
+    let may_create = !tessera_keys::Secrets::database_has_master_key(store.as_ref()).await?;
     let master = load_or_create(data_dir, may_create)?;
     tracing::info!(fingerprint = %master.fingerprint(), "master key loaded");
     Ok(tessera_keys::KeyService::open(store, master.bytes(), clock).await?)

@@ -2,12 +2,11 @@
 //! in `sql/lockout.rs`, one lock making each call atomic as its transaction does.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 
 use async_trait::async_trait;
 use tessera_core::{UnixMillis, UserId};
 
-use super::locked;
+use super::MemoryStore;
 use crate::StoreError;
 use crate::traits::{Location, LockoutCounter, LockoutStore, MAX_FAMILIAR_IPS};
 
@@ -15,12 +14,7 @@ use crate::traits::{Location, LockoutCounter, LockoutStore, MAX_FAMILIAR_IPS};
 const FAILURE_HISTORY_MS: i64 = 86_400_000;
 
 #[derive(Default)]
-pub struct MemoryLockout {
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
+pub(super) struct Tables {
     counters: HashMap<(UserId, Location), LockoutCounter>,
     /// Address, name key, when.
     failures: Vec<(String, String, UnixMillis)>,
@@ -28,10 +22,17 @@ struct State {
     familiar: HashMap<UserId, Vec<(String, UnixMillis)>>,
 }
 
+impl Tables {
+    pub(super) fn forget(&mut self, user: UserId) {
+        self.counters.retain(|(holder, _), _| *holder != user);
+        self.familiar.remove(&user);
+    }
+}
+
 #[async_trait]
-impl LockoutStore for MemoryLockout {
+impl LockoutStore for MemoryStore {
     async fn lockout_counter(&self, user: UserId, location: Location) -> Result<Option<LockoutCounter>, StoreError> {
-        Ok(locked(&self.state)?.counters.get(&(user, location)).copied())
+        Ok(self.tables()?.lockout.counters.get(&(user, location)).copied())
     }
 
     async fn reserve_attempt(
@@ -42,7 +43,8 @@ impl LockoutStore for MemoryLockout {
         window_ms: i64,
         now: UnixMillis,
     ) -> Result<bool, StoreError> {
-        let mut state = locked(&self.state)?;
+        let mut tables = self.tables()?;
+        let state = &mut tables.lockout;
         match state.counters.get_mut(&(user, location)) {
             None => {
                 state.counters.insert((user, location), LockoutCounter { failures: 1, last_failure_at: now });
@@ -58,21 +60,24 @@ impl LockoutStore for MemoryLockout {
     }
 
     async fn record_failed_attempt(&self, ip_key: &str, user_key: &str, now: UnixMillis) -> Result<(), StoreError> {
-        let mut state = locked(&self.state)?;
+        let mut tables = self.tables()?;
+        let state = &mut tables.lockout;
         state.failures.push((ip_key.to_string(), user_key.to_string(), now));
         state.failures.retain(|(_, _, at)| *at >= now - FAILURE_HISTORY_MS);
         Ok(())
     }
 
     async fn record_password_success(&self, user: UserId) -> Result<(), StoreError> {
-        let mut state = locked(&self.state)?;
+        let mut tables = self.tables()?;
+        let state = &mut tables.lockout;
         state.counters.remove(&(user, Location::Familiar));
         state.counters.remove(&(user, Location::Unknown));
         Ok(())
     }
 
     async fn learn_familiar_ip(&self, user: UserId, ip: &str, now: UnixMillis) -> Result<(), StoreError> {
-        let mut state = locked(&self.state)?;
+        let mut tables = self.tables()?;
+        let state = &mut tables.lockout;
         let known = state.familiar.entry(user).or_default();
         match known.iter_mut().find(|(address, _)| address == ip) {
             Some(entry) => entry.1 = now,
@@ -84,17 +89,19 @@ impl LockoutStore for MemoryLockout {
     }
 
     async fn clear_second_factor_failures(&self, user: UserId) -> Result<(), StoreError> {
-        locked(&self.state)?.counters.remove(&(user, Location::SecondFactor));
+        self.tables()?.lockout.counters.remove(&(user, Location::SecondFactor));
         Ok(())
     }
 
     async fn familiar_ips(&self, user: UserId) -> Result<Vec<String>, StoreError> {
-        let state = locked(&self.state)?;
+        let tables = self.tables()?;
+        let state = &tables.lockout;
         Ok(state.familiar.get(&user).map(|known| known.iter().map(|(ip, _)| ip.clone()).collect()).unwrap_or_default())
     }
 
     async fn failed_names_from_ip(&self, ip: &str, since: UnixMillis) -> Result<u32, StoreError> {
-        let state = locked(&self.state)?;
+        let tables = self.tables()?;
+        let state = &tables.lockout;
         let names: HashSet<&str> = state
             .failures
             .iter()

@@ -1,50 +1,43 @@
 //! [`MfaStore`] in memory: the TOTP credential, its used steps and the recovery codes, as
 //! `sql/mfa.rs` keeps them; enrolment and reset record their audit events beside the change, as
-//! the SQL store writes them in the same transaction ([`MemoryMfa::audit`] reads them back).
+//! the SQL store writes them in the same transaction.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 
 use async_trait::async_trait;
 use serde_json::json;
 use tessera_core::{Actor, AuditAction, NewAuditEvent, UnixMillis, UserId};
 
-use super::locked;
+use super::MemoryStore;
 use crate::StoreError;
 use crate::traits::{MfaStore, TotpCredential};
 
 #[derive(Default)]
-pub struct MemoryMfa {
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
+pub(super) struct Tables {
     credentials: HashMap<UserId, TotpCredential>,
     recovery_codes: HashMap<UserId, HashSet<String>>,
-    audit: Vec<(Actor, NewAuditEvent)>,
 }
 
-impl MemoryMfa {
-    /// The audit events recorded so far, oldest first.
-    pub fn audit(&self) -> Result<Vec<(Actor, NewAuditEvent)>, StoreError> {
-        Ok(locked(&self.state)?.audit.clone())
+impl Tables {
+    pub(super) fn forget(&mut self, user: UserId) {
+        self.credentials.remove(&user);
+        self.recovery_codes.remove(&user);
     }
 }
 
 #[async_trait]
-impl MfaStore for MemoryMfa {
+impl MfaStore for MemoryStore {
     async fn totp_credential(&self, user: UserId) -> Result<Option<TotpCredential>, StoreError> {
-        Ok(locked(&self.state)?.credentials.get(&user).cloned())
+        Ok(self.tables()?.mfa.credentials.get(&user).cloned())
     }
 
     async fn put_pending_totp(&self, user: UserId, sealed_secret: &[u8], _now: UnixMillis) -> Result<(), StoreError> {
-        let mut state = locked(&self.state)?;
-        if state.credentials.get(&user).is_some_and(|c| c.confirmed) {
+        let mut tables = self.tables()?;
+        if tables.mfa.credentials.get(&user).is_some_and(|c| c.confirmed) {
             return Ok(());
         }
         let pending = TotpCredential { sealed_secret: sealed_secret.to_vec(), confirmed: false, last_step: 0 };
-        state.credentials.insert(user, pending);
+        tables.mfa.credentials.insert(user, pending);
         Ok(())
     }
 
@@ -55,19 +48,21 @@ impl MfaStore for MemoryMfa {
         step: i64,
         recovery_code_hashes: &[String],
     ) -> Result<bool, StoreError> {
-        let mut state = locked(&self.state)?;
-        let Some(credential) = state.credentials.get_mut(&user).filter(|c| !c.confirmed) else { return Ok(false) };
+        let at = self.clock.now_millis();
+        let mut tables = self.tables()?;
+        let mfa = &mut tables.mfa;
+        let Some(credential) = mfa.credentials.get_mut(&user).filter(|c| !c.confirmed) else { return Ok(false) };
         credential.confirmed = true;
         credential.last_step = step;
-        state.recovery_codes.insert(user, recovery_code_hashes.iter().cloned().collect());
+        mfa.recovery_codes.insert(user, recovery_code_hashes.iter().cloned().collect());
         let event = NewAuditEvent::new(AuditAction::UserMfaEnroll, "user", user, json!({"factor": "totp"}));
-        state.audit.push((actor.clone(), event));
+        tables.record(actor, at, event);
         Ok(true)
     }
 
     async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, StoreError> {
-        let mut state = locked(&self.state)?;
-        match state.credentials.get_mut(&user) {
+        let mut tables = self.tables()?;
+        match tables.mfa.credentials.get_mut(&user) {
             Some(credential) if credential.confirmed && credential.last_step < step => {
                 credential.last_step = step;
                 Ok(true)
@@ -77,21 +72,22 @@ impl MfaStore for MemoryMfa {
     }
 
     async fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool, StoreError> {
-        Ok(locked(&self.state)?.recovery_codes.get_mut(&user).is_some_and(|codes| codes.remove(code_hash)))
+        Ok(self.tables()?.mfa.recovery_codes.get_mut(&user).is_some_and(|codes| codes.remove(code_hash)))
     }
 
     async fn recovery_codes_left(&self, user: UserId) -> Result<u32, StoreError> {
-        let state = locked(&self.state)?;
-        Ok(u32::try_from(state.recovery_codes.get(&user).map_or(0, HashSet::len)).unwrap_or(u32::MAX))
+        let tables = self.tables()?;
+        Ok(u32::try_from(tables.mfa.recovery_codes.get(&user).map_or(0, HashSet::len)).unwrap_or(u32::MAX))
     }
 
     async fn reset_mfa(&self, actor: &Actor, user: UserId) -> Result<bool, StoreError> {
-        let mut state = locked(&self.state)?;
-        let had_totp = state.credentials.remove(&user).is_some();
-        let had_codes = state.recovery_codes.remove(&user).is_some_and(|codes| !codes.is_empty());
+        let at = self.clock.now_millis();
+        let mut tables = self.tables()?;
+        let had_totp = tables.mfa.credentials.remove(&user).is_some();
+        let had_codes = tables.mfa.recovery_codes.remove(&user).is_some_and(|codes| !codes.is_empty());
         let removed = had_totp || had_codes;
         if removed {
-            state.audit.push((actor.clone(), NewAuditEvent::new(AuditAction::UserMfaReset, "user", user, json!({}))));
+            tables.record(actor, at, NewAuditEvent::new(AuditAction::UserMfaReset, "user", user, json!({})));
         }
         Ok(removed)
     }

@@ -1,19 +1,112 @@
-//! In-memory stand-ins for store roles, for unit tests that need no database. Each one runs its
-//! role's conformance tests beside SQLite and PostgreSQL (`tests/conformance`), so it cannot drift
-//! from them. Only under the `test-support` feature: nothing here serves.
+//! [`MemoryStore`]: the sign-in roles in memory (users and groups, sessions, the audit trail,
+//! lockout, second factors, replay, parked requests and settings), for unit tests that need no
+//! database. It runs those roles' conformance tests beside SQLite and PostgreSQL
+//! (`tests/conformance`), so it cannot drift from them. Only under the `test-support` feature:
+//! nothing here serves.
+//!
+//! One lock over every table makes each call atomic, as its transaction is in SQL; a change and
+//! its audit event are recorded under the same lock.
 
+mod audit;
+mod groups;
 mod lockout;
 mod mfa;
+mod parking;
+mod replay;
+mod sessions;
+mod settings;
+mod users;
 
-pub use lockout::MemoryLockout;
-pub use mfa::MemoryMfa;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use std::sync::{Mutex, MutexGuard};
+use tessera_core::{Actor, AuditEvent, Clock, Group, NewAuditEvent, UnixMillis, User};
 
 use crate::StoreError;
+use crate::traits::{KeptToken, ParkedRequest, Session};
 
-/// The state behind a lock; a test that panicked while holding it poisons it, which the next
-/// caller hears as an error rather than a second panic.
-fn locked<T>(state: &Mutex<T>) -> Result<MutexGuard<'_, T>, StoreError> {
-    state.lock().map_err(|_| StoreError::WriteFailed("an in-memory store's lock is poisoned".into()))
+pub struct MemoryStore {
+    clock: Arc<dyn Clock>,
+    state: Mutex<State>,
+}
+
+/// The tables. Users and groups are keyed by their id's text, so that they list in the order the
+/// SQL's `ORDER BY id` gives.
+#[derive(Default)]
+struct State {
+    users: BTreeMap<String, User>,
+    groups: BTreeMap<String, Group>,
+    /// (group id, user id).
+    memberships: BTreeSet<(String, String)>,
+    sessions: HashMap<String, Session>,
+    audit: Vec<AuditEvent>,
+    kept_tokens: HashMap<String, KeptToken>,
+    settings: HashMap<String, String>,
+    /// Lease name → (holder, until).
+    leases: HashMap<String, (String, UnixMillis)>,
+    /// (issuer, message ID) → until when it is remembered.
+    message_ids: HashMap<(String, String), UnixMillis>,
+    parked: HashMap<String, ParkedRequest>,
+    lockout: lockout::Tables,
+    mfa: mfa::Tables,
+}
+
+impl MemoryStore {
+    /// An empty store; every time it records comes from `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        MemoryStore { clock, state: Mutex::new(State::default()) }
+    }
+
+    /// The tables, behind their lock. A test that panicked while holding it poisons it, which
+    /// the next caller hears as an error rather than a second panic.
+    fn tables(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        self.state.lock().map_err(|_| StoreError::WriteFailed("the in-memory store's lock is poisoned".into()))
+    }
+}
+
+impl State {
+    /// Appends to the audit trail, as the SQL store's `append_audit` does inside a change's
+    /// transaction.
+    fn record(&mut self, actor: &Actor, at: UnixMillis, event: NewAuditEvent) {
+        let id = i64::try_from(self.audit.len()).unwrap_or(i64::MAX).saturating_add(1);
+        self.audit.push(AuditEvent {
+            id,
+            at,
+            actor: actor.0.clone(),
+            action: event.action.as_str().to_string(),
+            target_kind: event.target_kind.to_string(),
+            target_id: event.target_id,
+            summary: event.summary,
+        });
+    }
+
+    /// Everything that names a user goes with it, as the schema's `ON DELETE CASCADE` does.
+    fn forget_user(&mut self, user: &User) {
+        let id = user.id.to_string();
+        self.memberships.retain(|(_, member)| *member != id);
+        self.sessions.retain(|_, session| session.user_id != user.id);
+        self.lockout.forget(user.id);
+        self.mfa.forget(user.id);
+    }
+}
+
+/// Keyset pagination over id-ordered rows, as `sql::next_cursor` pages them.
+fn page_after<'a, T: Clone + 'a>(
+    rows: impl Iterator<Item = (&'a String, &'a T)>,
+    page: &crate::PageRequest,
+) -> crate::Page<T> {
+    let limit = usize::try_from(page.effective_limit()).unwrap_or(usize::MAX);
+    let after = page.after.clone().unwrap_or_default();
+    let mut items: Vec<(String, T)> = rows
+        .filter(|(id, _)| **id > after)
+        .take(limit.saturating_add(1))
+        .map(|(id, row)| (id.clone(), row.clone()))
+        .collect();
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|(id, _)| id.clone())
+    } else {
+        None
+    };
+    crate::Page { items: items.into_iter().map(|(_, row)| row).collect(), next }
 }

@@ -22,10 +22,12 @@ use tessera_core::{
     UserState,
 };
 
+use tessera_store::memory::MemoryStore;
 use tessera_store::test_support::ThrowawayPg;
 use tessera_store::{
-    AppDetails, AuditQuery, KeySlot, Location, NewSigningKey, PageRequest, ParkedRequest, PgStore, Session,
-    SqliteStore, Store, StoreError,
+    AppDetails, AuditLog, AuditQuery, AuditStore, GroupStore, KeySlot, Location, LockoutStore, MfaStore, NewSigningKey,
+    PageRequest, ParkedRequest, ParkingStore, PgStore, ReplayStore, Session, SessionStore, SettingsStore, SqliteStore,
+    Store, StoreError, UserStore,
 };
 
 fn wall_clock() -> Arc<dyn tessera_core::Clock> {
@@ -37,6 +39,8 @@ fn wall_clock() -> Arc<dyn tessera_core::Clock> {
 enum Raw {
     Sqlite(String),
     Pg(String),
+    /// No SQL reaches an in-memory store: whatever a test tries through it is refused.
+    Memory,
 }
 
 impl Raw {
@@ -50,6 +54,7 @@ impl Raw {
                 let mut c = sqlx::PgConnection::connect(url).await?;
                 Ok(sqlx::query(sql).execute(&mut c).await?.rows_affected())
             }
+            Raw::Memory => Err(sqlx::Error::Protocol(format!("no SQL reaches an in-memory store: {sql}"))),
         }
     }
 
@@ -57,6 +62,7 @@ impl Raw {
         Ok(match self {
             Raw::Sqlite(url) => Arc::new(SqliteStore::connect_url(url, wall_clock()).await?),
             Raw::Pg(url) => Arc::new(PgStore::connect(url, wall_clock()).await?),
+            Raw::Memory => return Err(StoreError::Config("an in-memory store has nothing to reopen".into())),
         })
     }
 }
@@ -87,84 +93,114 @@ where
     }
 }
 
+async fn in_memory<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<MemoryStore>, Raw) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    test(Arc::new(MemoryStore::new(wall_clock())), Raw::Memory).await;
+}
+
+/// The roles the in-memory store plays: what its tests take.
+trait SignInRoles:
+    UserStore
+    + GroupStore
+    + SessionStore
+    + ReplayStore
+    + ParkingStore
+    + MfaStore
+    + LockoutStore
+    + AuditLog
+    + AuditStore
+    + SettingsStore
+    + 'static
+{
+}
+
+impl<T> SignInRoles for T where
+    T: UserStore
+        + GroupStore
+        + SessionStore
+        + ReplayStore
+        + ParkingStore
+        + MfaStore
+        + LockoutStore
+        + AuditLog
+        + AuditStore
+        + SettingsStore
+        + ?Sized
+        + 'static
+{
+}
+
+/// Runs each test on SQLite and PostgreSQL; those listed under `in_memory_too` (tests of the
+/// roles [`MemoryStore`] plays) on it as well.
 macro_rules! conformance {
-    ($($module:ident :: $name:ident),* $(,)?) => {
+    (
+        databases: [$($module:ident :: $name:ident),* $(,)?],
+        in_memory_too: [$($m_module:ident :: $m_name:ident),* $(,)?] $(,)?
+    ) => {
         mod sqlite {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                async fn $name() { super::on_sqlite(super::$module::$name).await } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $m_name() { super::on_sqlite(super::$m_module::$m_name).await } )*
         }
         mod postgres {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                async fn $name() { super::on_postgres(super::$module::$name).await } )*
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $m_name() { super::on_postgres(super::$m_module::$m_name).await } )*
+        }
+        mod memory {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $m_name() { super::in_memory(super::$m_module::$m_name).await } )*
         }
     };
 }
 
-/// The in-memory stand-ins (`tessera_store::memory`), each held to its role's tests.
-mod memory {
-    use std::sync::Arc;
-
-    use tessera_core::AuditAction;
-    use tessera_core::UserId;
-    use tessera_store::memory::{MemoryLockout, MemoryMfa};
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn lockout_counters_familiar_ips_and_spray_counts() {
-        super::sign_in::lockout_counters(&MemoryLockout::default(), UserId::new()).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn totp_steps_and_recovery_codes_are_single_use() {
-        let store = MemoryMfa::default();
-        super::sign_in::totp_steps(&store, UserId::new()).await;
-        let actions: Vec<AuditAction> = store.audit().unwrap().into_iter().map(|(_, e)| e.action).collect();
-        assert_eq!(actions, [AuditAction::UserMfaEnroll, AuditAction::UserMfaReset], "audited as the SQL stores are");
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn parallel_attempts_cannot_pass_the_threshold() {
-        super::sign_in::parallel_attempts(Arc::new(MemoryLockout::default()), UserId::new()).await;
-    }
+conformance! {
+    databases: [
+        admins::administrators_round_trip_and_the_last_one_stays,
+        admins::concurrent_deletes_never_remove_the_last_administrator,
+        admins::roles_scope_applications_and_the_last_full_administrator_keeps_the_role,
+        admins::admin_sessions_end_with_their_administrator_and_attempts_are_counted,
+        apps::access_requires_a_granted_group_and_an_active_user,
+        apps::grant_is_the_same_from_either_side,
+        apps::set_grants_makes_the_granted_groups_exactly_so_or_changes_nothing,
+        apps::m365_domain_and_label_unique,
+        apps::app_details_change_with_an_audit_row_and_a_taken_label_is_refused,
+        audit::an_apps_sign_ins_are_its_users_events_newest_first,
+        apps::idp_path_is_unique_and_settings_change_with_an_audit_row,
+        apps::delete_apps_requires_exact_confirm_count_and_is_all_or_nothing,
+        operations::schema_newer_than_binary_is_refused,
+        admins::api_tokens_lifecycle,
+        admins::settings_and_initial_admin,
+        keys::signing_keys_are_stored_sealed_and_rotate,
+        keys::a_staged_key_is_promoted_and_the_old_certificate_stays_published_for_its_grace_period,
+        apps::app_policy_and_notice_round_trip,
+        operations::reads_see_this_process_writes_at_once_and_other_writers_within_a_second,
+        apps::wsfed_relying_parties_round_trip,
+        audit::one_bad_row_fails_only_its_own_caller_in_a_batch,
+    ],
+    in_memory_too: [
+        directory::users_round_trip_and_lookup,
+        directory::users_paginate_in_creation_order,
+        directory::duplicate_email_upn_or_immutable_id_writes_nothing,
+        directory::concurrent_creates_of_one_email_exactly_one_wins,
+        directory::an_import_writes_every_row_or_none,
+        directory::memberships_and_groups,
+        sign_in::message_ids_are_accepted_once_across_nodes,
+        sign_in::sessions_rotate_and_are_shared,
+        sign_in::parked_requests_belong_to_one_browser_and_expire,
+        sign_in::totp_steps_and_recovery_codes_are_single_use,
+        sign_in::lockout_counters_familiar_ips_and_spray_counts,
+        sign_in::parallel_attempts_cannot_pass_the_threshold,
+        audit::audit_records_changes_and_is_append_only,
+        audit::concurrent_audit_records_all_commit,
+        operations::a_lease_has_one_holder_until_it_expires_or_is_released,
+    ],
 }
-
-conformance!(
-    admins::administrators_round_trip_and_the_last_one_stays,
-    admins::concurrent_deletes_never_remove_the_last_administrator,
-    admins::roles_scope_applications_and_the_last_full_administrator_keeps_the_role,
-    admins::admin_sessions_end_with_their_administrator_and_attempts_are_counted,
-    directory::users_round_trip_and_lookup,
-    directory::an_import_writes_every_row_or_none,
-    directory::users_paginate_in_creation_order,
-    directory::duplicate_email_upn_or_immutable_id_writes_nothing,
-    directory::concurrent_creates_of_one_email_exactly_one_wins,
-    directory::memberships_and_groups,
-    apps::access_requires_a_granted_group_and_an_active_user,
-    apps::grant_is_the_same_from_either_side,
-    apps::set_grants_makes_the_granted_groups_exactly_so_or_changes_nothing,
-    apps::m365_domain_and_label_unique,
-    apps::app_details_change_with_an_audit_row_and_a_taken_label_is_refused,
-    audit::an_apps_sign_ins_are_its_users_events_newest_first,
-    apps::idp_path_is_unique_and_settings_change_with_an_audit_row,
-    sign_in::message_ids_are_accepted_once_across_nodes,
-    apps::delete_apps_requires_exact_confirm_count_and_is_all_or_nothing,
-    audit::audit_records_changes_and_is_append_only,
-    operations::schema_newer_than_binary_is_refused,
-    admins::api_tokens_lifecycle,
-    admins::settings_and_initial_admin,
-    keys::signing_keys_are_stored_sealed_and_rotate,
-    keys::a_staged_key_is_promoted_and_the_old_certificate_stays_published_for_its_grace_period,
-    operations::a_lease_has_one_holder_until_it_expires_or_is_released,
-    sign_in::sessions_rotate_and_are_shared,
-    sign_in::parked_requests_belong_to_one_browser_and_expire,
-    sign_in::totp_steps_and_recovery_codes_are_single_use,
-    sign_in::lockout_counters_familiar_ips_and_spray_counts,
-    sign_in::parallel_attempts_cannot_pass_the_threshold,
-    apps::app_policy_and_notice_round_trip,
-    audit::concurrent_audit_records_all_commit,
-    operations::reads_see_this_process_writes_at_once_and_other_writers_within_a_second,
-    apps::wsfed_relying_parties_round_trip,
-    audit::one_bad_row_fails_only_its_own_caller_in_a_batch,
-);
 
 fn actor() -> Actor {
     Actor::cli("tester")
@@ -182,7 +218,7 @@ fn m365(domain: &str, label: &str) -> NewApplication {
         .unwrap()
 }
 
-async fn audit_count(store: &Arc<dyn Store>) -> usize {
+async fn audit_count<S: AuditStore + ?Sized>(store: &Arc<S>) -> usize {
     store.list_audit(&AuditQuery { limit: 10_000, ..Default::default() }).await.unwrap().len()
 }
 
@@ -202,7 +238,7 @@ fn fake_key(marker: u8) -> NewSigningKey {
     }
 }
 
-async fn alice(store: &Arc<dyn Store>) -> tessera_core::User {
+async fn alice<S: UserStore + ?Sized>(store: &Arc<S>) -> tessera_core::User {
     store.create_user(&actor(), new_user("alice@contoso.com")).await.unwrap()
 }
 

@@ -1,0 +1,103 @@
+//! [`AuditLog`] and [`AuditStore`] in memory, as `sql/audit.rs` reads the trail: the same
+//! filters, order and limits, over rows that are only ever appended.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use tessera_core::{Actor, AppId, AuditEvent, NewAuditEvent, UnixMillis};
+
+use super::MemoryStore;
+use crate::StoreError;
+use crate::traits::{AuditLog, AuditQuery, AuditStore, HourlyCount, KeptToken};
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The actions `sign_in_counts` counts, by prefix.
+const SIGN_IN_ACTIONS: [&str; 4] = ["signin.", "saml.", "wsfed.", "wstrust."];
+
+fn matches(event: &AuditEvent, query: &AuditQuery) -> bool {
+    let in_time = event.at >= query.since.unwrap_or(i64::MIN) && event.at < query.until.unwrap_or(i64::MAX);
+    let by_actor = query.actor.as_ref().is_none_or(|actor| event.actor == *actor);
+    let by_action = match query.action.as_deref() {
+        Some(prefix) if prefix.ends_with('.') => event.action.starts_with(prefix),
+        Some(action) => event.action == action,
+        None => true,
+    };
+    let by_app = query.app.is_none_or(|app| event.target_kind == "app" && event.target_id == app.to_string());
+    let by_user = query.user.is_none_or(|user| {
+        let user = user.to_string();
+        event.actor == format!("user:{user}")
+            || (event.target_kind == "user" && event.target_id == user)
+            || event.summary.to_string().contains(&format!("\"user_id\":\"{user}\""))
+    });
+    in_time && by_actor && by_action && by_app && by_user
+}
+
+#[async_trait]
+impl AuditLog for MemoryStore {
+    async fn append_audit(&self, actor: &Actor, event: NewAuditEvent) -> Result<(), StoreError> {
+        let at = self.clock.now_millis();
+        self.tables()?.record(actor, at, event);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditStore for MemoryStore {
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        let tables = self.tables()?;
+        let limit = usize::try_from(query.limit.clamp(1, 10_000)).unwrap_or(usize::MAX);
+        let found: Vec<AuditEvent> = if query.newest_first {
+            let before = query.after_id.unwrap_or(i64::MAX);
+            let events = tables.audit.iter().rev().filter(|e| e.id < before && matches(e, query));
+            events.take(limit).cloned().collect()
+        } else {
+            let after = query.after_id.unwrap_or(0);
+            tables.audit.iter().filter(|e| e.id > after && matches(e, query)).take(limit).cloned().collect()
+        };
+        Ok(found)
+    }
+
+    async fn sign_in_counts(&self, since: UnixMillis) -> Result<Vec<HourlyCount>, StoreError> {
+        let tables = self.tables()?;
+        let mut counts: BTreeMap<(i64, String, Option<String>), i64> = BTreeMap::new();
+        let sign_ins = tables
+            .audit
+            .iter()
+            .filter(|e| e.at >= since && SIGN_IN_ACTIONS.iter().any(|prefix| e.action.starts_with(prefix)));
+        for event in sign_ins {
+            let app = (event.target_kind == "app").then(|| event.target_id.clone());
+            *counts.entry((event.at / HOUR_MS, event.action.clone(), app)).or_default() += 1;
+        }
+        Ok(counts.into_iter().map(|((hour, action, app), count)| HourlyCount { hour, action, app, count }).collect())
+    }
+
+    async fn trace_events(&self, trace: &str) -> Result<Vec<AuditEvent>, StoreError> {
+        let tables = self.tables()?;
+        let marker = format!("\"trace\":\"{trace}\"");
+        Ok(tables.audit.iter().filter(|e| e.summary.to_string().contains(&marker)).take(200).cloned().collect())
+    }
+
+    async fn keep_sign_in_token(&self, token: &KeptToken) -> Result<(), StoreError> {
+        let mut tables = self.tables()?;
+        tables.kept_tokens.retain(|_, kept| kept.expires_at >= token.created_at);
+        tables.kept_tokens.entry(token.trace.clone()).or_insert_with(|| token.clone());
+        Ok(())
+    }
+
+    async fn sign_in_token(&self, trace: &str, now: UnixMillis) -> Result<Option<KeptToken>, StoreError> {
+        Ok(self.tables()?.kept_tokens.get(trace).filter(|kept| kept.expires_at >= now).cloned())
+    }
+
+    async fn app_sign_ins(&self, app: AppId, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        let tables = self.tables()?;
+        let app = app.to_string();
+        let limit = usize::try_from(limit.clamp(1, 500)).unwrap_or(usize::MAX);
+        let events = tables
+            .audit
+            .iter()
+            .rev()
+            .filter(|e| e.target_kind == "app" && e.target_id == app && e.actor.starts_with("user:"));
+        Ok(events.take(limit).cloned().collect())
+    }
+}
