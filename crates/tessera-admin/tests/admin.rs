@@ -1,6 +1,8 @@
-//! The admin service's use cases, once, over a real store: what each writes (with its audit row
-//! and actor), and that bad input is refused with the field at fault and writes nothing. The
-//! CLI and the REST API only parse and render around these.
+//! The admin service's use cases, once: what each writes (with its audit row and actor), and that
+//! bad input is refused with the field at fault and writes nothing. The CLI and the REST API only
+//! parse and render around these. No database runs: the store is the in-memory one, held to the
+//! same conformance tests as SQLite and PostgreSQL (the CLI's and the API's tests run these use
+//! cases end to end on a real database).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
@@ -16,7 +18,8 @@ use tessera_admin::{
 use tessera_core::app::SettingsChange;
 use tessera_core::{AccessDecision, Actor, AppKind, Clock, DenyReason, ManualClock, UserState};
 use tessera_keys::KeyService;
-use tessera_store::{AuditQuery, PageRequest, SqliteStore, Store, StoreError};
+use tessera_store::memory::MemoryStore;
+use tessera_store::{AuditQuery, PageRequest, Store, StoreError};
 
 const PUBLIC: &str = "https://idp.contoso.com";
 
@@ -43,19 +46,16 @@ struct World {
     store: Arc<dyn Store>,
     keys: Arc<WatchedKeys>,
     actor: Actor,
-    _dir: tempfile::TempDir,
 }
 
 impl World {
     async fn new() -> World {
-        let dir = tempfile::tempdir().unwrap();
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(1_800_000_000_000));
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open_file(&dir.path().join("t.db"), clock.clone()).await.unwrap());
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new(clock.clone()));
         let service = KeyService::open(store.clone(), &[5u8; 32], clock.clone()).await.unwrap();
         let keys = Arc::new(WatchedKeys { service, asked: AtomicBool::new(false), refuse: AtomicBool::new(false) });
         let admin = AdminService::new(store.clone(), keys.clone(), PUBLIC, clock).unwrap();
-        World { admin, store, keys, actor: Actor::cli("tester"), _dir: dir }
+        World { admin, store, keys, actor: Actor::cli("tester") }
     }
 
     async fn audit(&self) -> Vec<tessera_core::AuditEvent> {

@@ -2,7 +2,7 @@
 //!
 //! Both backends share one body of SQL, a file per role under `sql/`; only the migrations and the
 //! connection set-up differ. No SQL leaves this crate. Under the `test-support` feature,
-//! `memory` plays the sign-in roles without a database, for unit tests.
+//! `memory` plays every role without a database, for unit tests.
 
 mod batch;
 mod cache;

@@ -29,7 +29,7 @@ async fn launch(
 ) -> Result<Response, AppError> {
     let Ok(app_id) = app.parse::<AppId>() else { return Err(AppError::no_such_app()) };
     // The app must exist before anything is parked for it: no writes for made-up ids.
-    let app = match state.store.find_app(&app_id.to_string()).await {
+    let app = match state.apps.find_app(&app_id.to_string()).await {
         Ok(app) => app,
         Err(StoreError::NotFound { .. }) => return Err(AppError::no_such_app()),
         Err(e) => return Err(e.into()),
@@ -59,7 +59,7 @@ pub async fn continue_launch(
         Step::CannotBePassive | Step::DeniedPassively => return Err(AppError::internal("a launch is never passive")),
     };
     let event = NewAuditEvent::new(AuditAction::SigninLaunch, "app", app.id, go.issued_summary(json!({})));
-    state.store.append_audit(&Actor::user(go.current.user.id), event).await?;
+    state.audit.append_audit(&Actor::user(go.current.user.id), event).await?;
     let endpoints = app.endpoints(&state.public_url);
     match (&app.kind, endpoints.saml_sso) {
         (AppKind::Bookmark { url }, _) => Ok(pages::redirect(url, &[])),

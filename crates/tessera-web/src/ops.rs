@@ -22,7 +22,7 @@ async fn healthz() -> &'static str {
 
 /// Serving and the store answers.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
+    match state.store_answers().await {
         Ok(()) => "ready".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

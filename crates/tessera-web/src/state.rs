@@ -1,5 +1,5 @@
-//! What every handler receives: the store, the clock, the keys, the admin service, and the
-//! sign-in settings.
+//! What every handler receives: the store as the roles sign-on uses, the clock, the keys, the
+//! admin service (every administrative change), and the sign-in settings.
 
 use std::sync::Arc;
 
@@ -7,13 +7,14 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_admin::AdminService;
 use tessera_auth::admin::AdminSignIn;
 use tessera_auth::authenticate::Authenticator;
+use tessera_auth::enrol::Enroller;
 use tessera_auth::gate::PasswordGate;
 use tessera_auth::lockout::LockoutPolicy;
-use tessera_auth::session::SessionPolicy;
+use tessera_auth::session::{SessionPolicy, Sessions};
 use tessera_core::Clock;
 use tessera_core::policy::Cidr;
 use tessera_keys::KeyService;
-use tessera_store::Store;
+use tessera_store::{AppStore, AuditLog, AuditStore, GrantStore, MfaStore, ParkingStore, ReplayStore, Store};
 
 /// Sign-in settings; the defaults suit most organizations.
 #[derive(Debug, Clone)]
@@ -53,7 +54,24 @@ impl Default for SignInConfig {
 /// What every handler receives.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    /// Applications, as sign-on finds them.
+    pub apps: Arc<dyn AppStore>,
+    /// Who may use which application.
+    pub access: Arc<dyn GrantStore>,
+    /// Sign-in decisions for the audit trail.
+    pub audit: Arc<dyn AuditLog>,
+    /// Protocol message IDs seen.
+    pub replay: Arc<dyn ReplayStore>,
+    /// Requests waiting for their browser's user to sign in.
+    pub parking: Arc<dyn ParkingStore>,
+    /// Tokens kept while sign-in tracing is on.
+    pub traces: Arc<dyn AuditStore>,
+    /// Whether a user has a second factor, for the portal's account page.
+    pub second_factors: Arc<dyn MfaStore>,
+    /// Every role, only for the sign-in procedures built below (each takes the roles it needs)
+    /// and the readiness check: handlers reach the store through the roles above, and change it
+    /// only through `admin`.
+    store: Arc<dyn Store>,
     /// Where "now" comes from, for every rule and every record.
     pub clock: Arc<dyn Clock>,
     /// The base of every URL Tessera publishes (no trailing slash).
@@ -77,6 +95,13 @@ impl AppState {
     ) -> Result<AppState, tessera_admin::AdminError> {
         let admin = AdminService::new(store.clone(), keys.clone(), public_url, clock.clone())?;
         Ok(AppState {
+            apps: store.clone(),
+            access: store.clone(),
+            audit: store.clone(),
+            replay: store.clone(),
+            parking: store.clone(),
+            traces: store.clone(),
+            second_factors: store.clone(),
             store,
             clock,
             public_url: admin.public_url().to_string(),
@@ -90,6 +115,21 @@ impl AppState {
 }
 
 impl AppState {
+    /// Whether the store answers, for the readiness check.
+    pub async fn store_answers(&self) -> Result<(), tessera_store::StoreError> {
+        self.store.ping().await
+    }
+
+    /// Users' sign-in sessions.
+    pub fn sessions(&self) -> Sessions<'_, dyn Store> {
+        Sessions { store: &*self.store, clock: &*self.clock, policy: &self.signin.session }
+    }
+
+    /// Second-factor enrolment.
+    pub fn enroller(&self) -> Enroller<'_, dyn Store> {
+        Enroller { store: &*self.store, clock: &*self.clock, secrets: self.keys.secrets() }
+    }
+
     /// The admin portal's sign-in and sessions.
     pub fn admin_sign_in(&self) -> AdminSignIn<'_, dyn Store> {
         AdminSignIn {

@@ -44,7 +44,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn connector(state: &AppState, idp_path: &str) -> Result<Application, AppError<Text>> {
-    match state.store.find_app_by_idp_path(idp_path).await {
+    match state.apps.find_app_by_idp_path(idp_path).await {
         Ok(app) => Ok(app),
         Err(StoreError::NotFound { .. }) => {
             Err(AppError::refused(StatusCode::NOT_FOUND, "not_found", "Not found", "no such application"))
@@ -194,7 +194,7 @@ async fn answer(
     // Replay: a message is accepted once, by its MessageID, or by its bytes when it has none.
     let replay_scope = format!("wstrust:{}", app.id);
     if !state
-        .store
+        .replay
         .remember_message_id(&replay_scope, &request.replay_key(body), request.remember_until(now, skew), now)
         .await?
     {
@@ -227,7 +227,7 @@ async fn answer(
             )));
         }
     };
-    let access = tessera_core::access::for_app(state.store.check_access(user.id, app.id).await?, &app.kind, &user.upn);
+    let access = tessera_core::access::for_app(state.access.check_access(user.id, app.id).await?, &app.kind, &user.upn);
     let authn = AuthnContext::default().with(Factor::Password, now);
     if let Err(denial) = decide_password_only(&access, &app.policy, from.client, &authn) {
         audit_denied(state, app, &user, from, denial.as_str(), &trace).await?;
@@ -253,7 +253,7 @@ async fn answer(
                "second_factor_enrolled": has_second_factor});
     trace.mark(&mut summary, true);
     let event = NewAuditEvent::new(AuditAction::WsTrustIssued, "app", app.id, summary);
-    state.store.append_audit(&Actor::user(user.id), event).await?;
+    state.audit.append_audit(&Actor::user(user.id), event).await?;
     crate::sign_on::tokens::keep(state, app, user.id, &trace, &envelope).await;
     Ok(xml_response(StatusCode::OK, request.soap.content_type(), envelope))
 }
@@ -269,7 +269,7 @@ async fn audit_denied(
     let mut summary = json!({"user_id": user.id.to_string(), "ip": from.client.to_string(), "reason": reason});
     trace.mark(&mut summary, true);
     let event = NewAuditEvent::new(AuditAction::WsTrustDenied, "app", app.id, summary);
-    state.store.append_audit(&Actor::user(user.id), event).await
+    state.audit.append_audit(&Actor::user(user.id), event).await
 }
 
 /// The fault, audited as `wstrust.refused` unless the trail has it already. Never a token.
@@ -300,7 +300,7 @@ async fn refuse(
             json!({"reason": code, "detail": detail, "ip": ip, "trust": channel.trust.name(),
                    "username_pseudonym": username.map(|name| state.keys.secrets().pseudonym(NAME_PSEUDONYM, &name.to_ascii_lowercase()))}),
         );
-        if let Err(e) = state.store.append_audit(&Actor::ip(&ip), event).await {
+        if let Err(e) = state.audit.append_audit(&Actor::ip(&ip), event).await {
             // The fault goes out all the same (it gives nothing away); the lost row is logged.
             tracing::error!(error = %e, "could not audit a WS-Trust refusal");
         }

@@ -52,6 +52,7 @@ impl GroupStore for MemoryStore {
         let id = group.to_string();
         let removed = tables.groups.remove(&id).ok_or_else(|| StoreError::not_found("group", id.clone()))?;
         tables.memberships.retain(|(of, _)| *of != id);
+        tables.grants.retain(|(_, to)| *to != id);
         tables.record(
             actor,
             at,

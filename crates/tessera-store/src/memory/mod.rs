@@ -1,14 +1,19 @@
-//! [`MemoryStore`]: the sign-in roles in memory (users and groups, sessions, the audit trail,
-//! lockout, second factors, replay, parked requests and settings), for unit tests that need no
-//! database. It runs those roles' conformance tests beside SQLite and PostgreSQL
-//! (`tests/conformance`), so it cannot drift from them. Only under the `test-support` feature:
-//! nothing here serves.
+//! [`MemoryStore`]: every store role in memory, a file per role, for unit tests that need no
+//! database (`tessera-auth`'s, the admin service's). It runs the conformance suite beside SQLite
+//! and PostgreSQL (`tests/conformance`; only the tests that reach past the store into SQL are
+//! left out), so it cannot drift from them. Only under the `test-support` feature: nothing here
+//! serves.
 //!
 //! One lock over every table makes each call atomic, as its transaction is in SQL; a change and
 //! its audit event are recorded under the same lock.
 
+mod admin_sign_in;
+mod admins;
+mod apps;
 mod audit;
+mod grants;
 mod groups;
+mod keys;
 mod lockout;
 mod mfa;
 mod parking;
@@ -20,24 +25,33 @@ mod users;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tessera_core::{Actor, AuditEvent, Clock, Group, NewAuditEvent, UnixMillis, User};
+use tessera_core::{Actor, AppId, Application, AuditEvent, Clock, Group, NewAuditEvent, UnixMillis, User};
 
 use crate::StoreError;
-use crate::traits::{KeptToken, ParkedRequest, Session};
+use crate::traits::{KeptToken, KeySlot, ParkedRequest, PreviousCertificate, Session, StoredKey};
 
 pub struct MemoryStore {
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
 }
 
-/// The tables. Users and groups are keyed by their id's text, so that they list in the order the
-/// SQL's `ORDER BY id` gives.
+/// The tables. Rows are keyed by their id's text, so that they list in the order the SQL's
+/// `ORDER BY id` gives.
 #[derive(Default)]
 struct State {
     users: BTreeMap<String, User>,
     groups: BTreeMap<String, Group>,
     /// (group id, user id).
     memberships: BTreeSet<(String, String)>,
+    /// Applications as created and changed; their `certificates` are left empty here and read
+    /// from `signing_keys` and `previous_certificates` (see `apps.rs`).
+    apps: BTreeMap<String, Application>,
+    /// (app id, group id).
+    grants: BTreeSet<(String, String)>,
+    signing_keys: HashMap<(AppId, KeySlot), StoredKey>,
+    previous_certificates: HashMap<AppId, PreviousCertificate>,
+    admins: admins::Tables,
+    admin_sign_in: admin_sign_in::Tables,
     sessions: HashMap<String, Session>,
     audit: Vec<AuditEvent>,
     kept_tokens: HashMap<String, KeptToken>,

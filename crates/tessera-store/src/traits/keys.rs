@@ -3,7 +3,7 @@
 use super::*;
 
 /// Which of an app's keys: the one it signs with, or the one staged for a rollover.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeySlot {
     Current,
     Next,

@@ -23,7 +23,7 @@ pub(super) async fn an_apps_sign_ins_are_its_users_events_newest_first(store: Ar
     assert!(store.app_sign_ins(AppId::new(), 50).await.unwrap().is_empty());
 }
 
-pub(super) async fn audit_records_changes_and_is_append_only<S: SignInRoles + ?Sized>(store: Arc<S>, raw: Raw) {
+pub(super) async fn audit_records_changes_and_is_append_only(store: Arc<dyn Store>, raw: Raw) {
     let user = store.create_user(&Actor::api_token("robot"), new_user("erin@contoso.com")).await.unwrap();
     let events = store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
     let event = events.iter().find(|e| e.action == "user.create").unwrap();
@@ -40,7 +40,7 @@ pub(super) async fn audit_records_changes_and_is_append_only<S: SignInRoles + ?S
     assert_eq!(audit_count(&store).await, events.len());
 }
 
-pub(super) async fn concurrent_audit_records_all_commit<S: SignInRoles + ?Sized>(store: Arc<S>, _raw: Raw) {
+pub(super) async fn concurrent_audit_records_all_commit(store: Arc<dyn Store>, _raw: Raw) {
     // Writes from concurrent requests share batches; every caller's row must still land.
     let before = audit_count(&store).await;
     let mut tasks = Vec::new();

@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) async fn users_round_trip_and_lookup<S: SignInRoles + ?Sized>(store: Arc<S>, _raw: Raw) {
+pub(super) async fn users_round_trip_and_lookup(store: Arc<dyn Store>, _raw: Raw) {
     let mut nu = new_user("Alice@Contoso.com");
     nu.upn = "alice.upn@contoso.com".into();
     let alice = store.create_user(&actor(), nu).await.unwrap();
@@ -20,7 +20,7 @@ pub(super) async fn users_round_trip_and_lookup<S: SignInRoles + ?Sized>(store: 
     assert!(matches!(store.delete_user(&actor(), alice.id).await, Err(StoreError::NotFound { .. })));
 }
 
-pub(super) async fn users_paginate_in_creation_order<S: SignInRoles + ?Sized>(store: Arc<S>, _raw: Raw) {
+pub(super) async fn users_paginate_in_creation_order(store: Arc<dyn Store>, _raw: Raw) {
     for i in 0..5 {
         store.create_user(&actor(), new_user(&format!("u{i}@contoso.com"))).await.unwrap();
     }
@@ -39,10 +39,7 @@ pub(super) async fn users_paginate_in_creation_order<S: SignInRoles + ?Sized>(st
     assert_eq!(seen, expected);
 }
 
-pub(super) async fn duplicate_email_upn_or_immutable_id_writes_nothing<S: SignInRoles + ?Sized>(
-    store: Arc<S>,
-    _raw: Raw,
-) {
+pub(super) async fn duplicate_email_upn_or_immutable_id_writes_nothing(store: Arc<dyn Store>, _raw: Raw) {
     let first = store.create_user(&actor(), new_user("bob@contoso.com")).await.unwrap();
     let before = audit_count(&store).await;
     let dup_email = store.create_user(&actor(), new_user("BOB@contoso.com")).await;
@@ -60,10 +57,7 @@ pub(super) async fn duplicate_email_upn_or_immutable_id_writes_nothing<S: SignIn
     assert_eq!(audit_count(&store).await, before, "a refused change must not be audited as made");
 }
 
-pub(super) async fn concurrent_creates_of_one_email_exactly_one_wins<S: SignInRoles + ?Sized>(
-    store: Arc<S>,
-    _raw: Raw,
-) {
+pub(super) async fn concurrent_creates_of_one_email_exactly_one_wins(store: Arc<dyn Store>, _raw: Raw) {
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let store = store.clone();
@@ -82,7 +76,7 @@ pub(super) async fn concurrent_creates_of_one_email_exactly_one_wins<S: SignInRo
     assert_eq!(store.list_users(&PageRequest::first(100)).await.unwrap().items.len(), 1);
 }
 
-pub(super) async fn an_import_writes_every_row_or_none<S: SignInRoles + ?Sized>(store: Arc<S>, _raw: Raw) {
+pub(super) async fn an_import_writes_every_row_or_none(store: Arc<dyn Store>, _raw: Raw) {
     use tessera_core::import::ImportRow;
     store
         .create_user(
@@ -127,7 +121,7 @@ pub(super) async fn an_import_writes_every_row_or_none<S: SignInRoles + ?Sized>(
     assert_eq!(audit().await, before + 2 + 1 + 3);
 }
 
-pub(super) async fn memberships_and_groups<S: SignInRoles + ?Sized>(store: Arc<S>, _raw: Raw) {
+pub(super) async fn memberships_and_groups(store: Arc<dyn Store>, _raw: Raw) {
     let user = store.create_user(&actor(), new_user("carol@contoso.com")).await.unwrap();
     let group = store.create_group(&actor(), NewGroup::new("Sales", Some("the sales team")).unwrap()).await.unwrap();
     assert!(matches!(

@@ -1,5 +1,6 @@
-//! One conformance suite, run against SQLite and against a throwaway PostgreSQL database; its
-//! tests are grouped by role, one module each.
+//! One conformance suite, run against SQLite, a throwaway PostgreSQL database and the in-memory
+//! store that unit tests use (`tessera_store::memory`), so that it cannot drift from them; its tests
+//! are grouped by role, one module each.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
@@ -25,9 +26,8 @@ use tessera_core::{
 use tessera_store::memory::MemoryStore;
 use tessera_store::test_support::ThrowawayPg;
 use tessera_store::{
-    AppDetails, AuditLog, AuditQuery, AuditStore, GroupStore, KeySlot, Location, LockoutStore, MfaStore, NewSigningKey,
-    PageRequest, ParkedRequest, ParkingStore, PgStore, ReplayStore, Session, SessionStore, SettingsStore, SqliteStore,
-    Store, StoreError, UserStore,
+    AppDetails, AuditQuery, KeySlot, Location, NewSigningKey, PageRequest, ParkedRequest, PgStore, Session,
+    SqliteStore, Store, StoreError,
 };
 
 fn wall_clock() -> Arc<dyn tessera_core::Clock> {
@@ -95,72 +95,40 @@ where
 
 async fn in_memory<F, Fut>(test: F)
 where
-    F: FnOnce(Arc<MemoryStore>, Raw) -> Fut,
+    F: FnOnce(Arc<dyn Store>, Raw) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     test(Arc::new(MemoryStore::new(wall_clock())), Raw::Memory).await;
 }
 
-/// The roles the in-memory store plays: what its tests take.
-trait SignInRoles:
-    UserStore
-    + GroupStore
-    + SessionStore
-    + ReplayStore
-    + ParkingStore
-    + MfaStore
-    + LockoutStore
-    + AuditLog
-    + AuditStore
-    + SettingsStore
-    + 'static
-{
-}
-
-impl<T> SignInRoles for T where
-    T: UserStore
-        + GroupStore
-        + SessionStore
-        + ReplayStore
-        + ParkingStore
-        + MfaStore
-        + LockoutStore
-        + AuditLog
-        + AuditStore
-        + SettingsStore
-        + ?Sized
-        + 'static
-{
-}
-
-/// Runs each test on SQLite and PostgreSQL; those listed under `in_memory_too` (tests of the
-/// roles [`MemoryStore`] plays) on it as well.
+/// Runs every test on SQLite, PostgreSQL and [`MemoryStore`]; those that reach past the store
+/// to its database (`databases_only`) on the two databases.
 macro_rules! conformance {
     (
-        databases: [$($module:ident :: $name:ident),* $(,)?],
-        in_memory_too: [$($m_module:ident :: $m_name:ident),* $(,)?] $(,)?
+        everywhere: [$($module:ident :: $name:ident),* $(,)?],
+        databases_only: [$($d_module:ident :: $d_name:ident),* $(,)?] $(,)?
     ) => {
         mod sqlite {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                async fn $name() { super::on_sqlite(super::$module::$name).await } )*
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $m_name() { super::on_sqlite(super::$m_module::$m_name).await } )*
+               async fn $d_name() { super::on_sqlite(super::$d_module::$d_name).await } )*
         }
         mod postgres {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                async fn $name() { super::on_postgres(super::$module::$name).await } )*
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $m_name() { super::on_postgres(super::$m_module::$m_name).await } )*
+               async fn $d_name() { super::on_postgres(super::$d_module::$d_name).await } )*
         }
         mod memory {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $m_name() { super::in_memory(super::$m_module::$m_name).await } )*
+               async fn $name() { super::in_memory(super::$module::$name).await } )*
         }
     };
 }
 
 conformance! {
-    databases: [
+    everywhere: [
         admins::administrators_round_trip_and_the_last_one_stays,
         admins::concurrent_deletes_never_remove_the_last_administrator,
         admins::roles_scope_applications_and_the_last_full_administrator_keeps_the_role,
@@ -173,17 +141,12 @@ conformance! {
         audit::an_apps_sign_ins_are_its_users_events_newest_first,
         apps::idp_path_is_unique_and_settings_change_with_an_audit_row,
         apps::delete_apps_requires_exact_confirm_count_and_is_all_or_nothing,
-        operations::schema_newer_than_binary_is_refused,
         admins::api_tokens_lifecycle,
         admins::settings_and_initial_admin,
         keys::signing_keys_are_stored_sealed_and_rotate,
         keys::a_staged_key_is_promoted_and_the_old_certificate_stays_published_for_its_grace_period,
         apps::app_policy_and_notice_round_trip,
-        operations::reads_see_this_process_writes_at_once_and_other_writers_within_a_second,
         apps::wsfed_relying_parties_round_trip,
-        audit::one_bad_row_fails_only_its_own_caller_in_a_batch,
-    ],
-    in_memory_too: [
         directory::users_round_trip_and_lookup,
         directory::users_paginate_in_creation_order,
         directory::duplicate_email_upn_or_immutable_id_writes_nothing,
@@ -199,6 +162,11 @@ conformance! {
         audit::audit_records_changes_and_is_append_only,
         audit::concurrent_audit_records_all_commit,
         operations::a_lease_has_one_holder_until_it_expires_or_is_released,
+    ],
+    databases_only: [
+        operations::schema_newer_than_binary_is_refused,
+        operations::reads_see_this_process_writes_at_once_and_other_writers_within_a_second,
+        audit::one_bad_row_fails_only_its_own_caller_in_a_batch,
     ],
 }
 
@@ -218,7 +186,7 @@ fn m365(domain: &str, label: &str) -> NewApplication {
         .unwrap()
 }
 
-async fn audit_count<S: AuditStore + ?Sized>(store: &Arc<S>) -> usize {
+async fn audit_count(store: &Arc<dyn Store>) -> usize {
     store.list_audit(&AuditQuery { limit: 10_000, ..Default::default() }).await.unwrap().len()
 }
 
@@ -238,7 +206,7 @@ fn fake_key(marker: u8) -> NewSigningKey {
     }
 }
 
-async fn alice<S: UserStore + ?Sized>(store: &Arc<S>) -> tessera_core::User {
+async fn alice(store: &Arc<dyn Store>) -> tessera_core::User {
     store.create_user(&actor(), new_user("alice@contoso.com")).await.unwrap()
 }
 

@@ -23,10 +23,7 @@ pub(super) async fn schema_newer_than_binary_is_refused(_store: Arc<dyn Store>, 
     }
 }
 
-pub(super) async fn a_lease_has_one_holder_until_it_expires_or_is_released<S: SignInRoles + ?Sized>(
-    store: Arc<S>,
-    _raw: Raw,
-) {
+pub(super) async fn a_lease_has_one_holder_until_it_expires_or_is_released(store: Arc<dyn Store>, _raw: Raw) {
     let takes = (0..8).map(|n| {
         let store = store.clone();
         tokio::spawn(async move { store.take_lease("job", &format!("node{n}"), 60_000).await.unwrap() })

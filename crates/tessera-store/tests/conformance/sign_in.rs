@@ -3,7 +3,7 @@
 use super::*;
 use tessera_core::UserId;
 
-pub(super) async fn message_ids_are_accepted_once_across_nodes<S: SignInRoles + ?Sized>(store: Arc<S>, _raw: Raw) {
+pub(super) async fn message_ids_are_accepted_once_across_nodes(store: Arc<dyn Store>, _raw: Raw) {
     assert!(store.remember_message_id("sp", "_a", 2_000, 1_000).await.unwrap());
     assert!(!store.remember_message_id("sp", "_a", 2_000, 1_500).await.unwrap(), "a replay");
     assert!(store.remember_message_id("other-sp", "_a", 2_000, 1_500).await.unwrap(), "keyed by issuer");
@@ -22,7 +22,7 @@ pub(super) async fn message_ids_are_accepted_once_across_nodes<S: SignInRoles + 
     assert_eq!(wins, 1);
 }
 
-pub(super) async fn sessions_rotate_and_are_shared<S: SignInRoles + ?Sized>(store: Arc<S>, _raw: Raw) {
+pub(super) async fn sessions_rotate_and_are_shared(store: Arc<dyn Store>, _raw: Raw) {
     let user = alice(&store).await;
     let authn = AuthnContext::default().with(Factor::Password, 5);
     let session = Session {
@@ -60,10 +60,7 @@ pub(super) async fn sessions_rotate_and_are_shared<S: SignInRoles + ?Sized>(stor
     assert_eq!(store.end_user_sessions(&actor(), user.id).await.unwrap(), 0);
 }
 
-pub(super) async fn parked_requests_belong_to_one_browser_and_expire<S: SignInRoles + ?Sized>(
-    store: Arc<S>,
-    _raw: Raw,
-) {
+pub(super) async fn parked_requests_belong_to_one_browser_and_expire(store: Arc<dyn Store>, _raw: Raw) {
     let parked = ParkedRequest {
         id: "p1".into(),
         browser_hash: "b1".into(),
@@ -80,12 +77,12 @@ pub(super) async fn parked_requests_belong_to_one_browser_and_expire<S: SignInRo
     assert!(store.take_parked_request("p2", "b1", 201).await.unwrap().is_none(), "expired");
 }
 
-pub(super) async fn totp_steps_and_recovery_codes_are_single_use<S: SignInRoles + ?Sized>(store: Arc<S>, _raw: Raw) {
+pub(super) async fn totp_steps_and_recovery_codes_are_single_use(store: Arc<dyn Store>, _raw: Raw) {
     let user = alice(&store).await;
     totp_steps(store.as_ref(), user.id).await;
 }
 
-async fn totp_steps<S: MfaStore + ?Sized>(store: &S, user: UserId) {
+async fn totp_steps(store: &dyn Store, user: UserId) {
     store.put_pending_totp(user, b"sealed", 1).await.unwrap();
     assert!(!store.totp_credential(user).await.unwrap().unwrap().confirmed);
     assert!(!store.use_totp_step(user, 10).await.unwrap(), "an unconfirmed secret accepts nothing");
@@ -109,12 +106,12 @@ async fn totp_steps<S: MfaStore + ?Sized>(store: &S, user: UserId) {
     assert!(!store.reset_mfa(&actor(), user).await.unwrap());
 }
 
-pub(super) async fn lockout_counters_familiar_ips_and_spray_counts<S: SignInRoles + ?Sized>(store: Arc<S>, _raw: Raw) {
+pub(super) async fn lockout_counters_familiar_ips_and_spray_counts(store: Arc<dyn Store>, _raw: Raw) {
     let user = alice(&store).await;
     lockout_counters(store.as_ref(), user.id).await;
 }
 
-async fn lockout_counters<S: LockoutStore + ?Sized>(store: &S, user: UserId) {
+async fn lockout_counters(store: &dyn Store, user: UserId) {
     let window = 1_000;
     for at in [10, 20, 30] {
         assert!(store.reserve_attempt(user, Location::Unknown, 3, window, at).await.unwrap());
@@ -158,12 +155,12 @@ async fn lockout_counters<S: LockoutStore + ?Sized>(store: &S, user: UserId) {
 }
 
 /// Many parallel attempts against one counter: exactly `threshold` get through.
-pub(super) async fn parallel_attempts_cannot_pass_the_threshold<S: SignInRoles + ?Sized>(store: Arc<S>, _raw: Raw) {
+pub(super) async fn parallel_attempts_cannot_pass_the_threshold(store: Arc<dyn Store>, _raw: Raw) {
     let user = alice(&store).await;
     parallel_attempts(store, user.id).await;
 }
 
-async fn parallel_attempts<S: LockoutStore + ?Sized + 'static>(store: Arc<S>, user: UserId) {
+async fn parallel_attempts(store: Arc<dyn Store>, user: UserId) {
     let tasks: Vec<_> = (0..12)
         .map(|_| {
             let store = store.clone();

@@ -123,7 +123,7 @@ async fn slo(
         return refuse(state, ctx, app, &SIGN_OUT_REFUSED, "no_slo", &detail).await;
     };
     let until = AcceptedRequest::remember_until(now, skew);
-    if !state.store.remember_message_id(&registration.entity_id, &accepted.request.id, until, now).await? {
+    if !state.replay.remember_message_id(&registration.entity_id, &accepted.request.id, until, now).await? {
         let detail = format!("logout request {} was used already", clip(&accepted.request.id));
         return refuse(state, ctx, app, &SIGN_OUT_REFUSED, "replayed", &detail).await;
     }

@@ -94,7 +94,7 @@ async fn answer_request(
         Err(refusal) => return refuse(state, ctx, app, &SIGN_IN_REFUSED, refusal.code(), &refusal.to_string()).await,
     };
     let until = AcceptedRequest::remember_until(now, skew);
-    if !state.store.remember_message_id(&accepted.issuer, &accepted.id, until, now).await? {
+    if !state.replay.remember_message_id(&accepted.issuer, &accepted.id, until, now).await? {
         let detail = format!("request {} was used already", clip(&accepted.id));
         return refuse(state, ctx, app, &SIGN_IN_REFUSED, "replayed", &detail).await;
     }
@@ -217,7 +217,7 @@ async fn issue(state: &AppState, app: &Application, reply: &SamlReply, go: Go) -
                "acs": reply.acs_url, "request_signature": reply.signed_with,
                "sha1": reply.signed_with.as_deref().is_some_and(|a| a.ends_with("rsa-sha1"))}));
     let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", app.id, summary);
-    state.store.append_audit(&Actor::user(current.user.id), event).await?;
+    state.audit.append_audit(&Actor::user(current.user.id), event).await?;
     sign_on::tokens::keep(state, app, current.user.id, &go.trace, &xml).await;
     Ok(post_message(app, &reply.acs_url, "SAMLResponse", &xml, reply.relay_state.as_deref(), &[]))
 }
@@ -250,7 +250,7 @@ async fn status_answer(
     let mut summary = json!({"status": second, "request_id": reply.request_id, "acs": reply.acs_url});
     pending.trace.mark(&mut summary, true);
     let event = NewAuditEvent::new(AuditAction::SamlStatus, "app", app.id, summary);
-    state.store.append_audit(&Actor::system(), event).await?;
+    state.audit.append_audit(&Actor::system(), event).await?;
     let xml = build_status_response(&message, signer.as_ref())?;
     Ok(post_message(app, &reply.acs_url, "SAMLResponse", &xml, reply.relay_state.as_deref(), &[]))
 }

@@ -35,9 +35,9 @@ pub async fn find_serving(
     serves: impl Fn(&AppKind) -> bool,
 ) -> Result<Application, AppError> {
     let lookup = match route {
-        AppRoute::M365(path) => state.store.find_app_by_idp_path(&path).await,
+        AppRoute::M365(path) => state.apps.find_app_by_idp_path(&path).await,
         AppRoute::Id(id) => match id.parse::<AppId>() {
-            Ok(id) => match state.store.find_app(&id.to_string()).await {
+            Ok(id) => match state.apps.find_app(&id.to_string()).await {
                 Ok(app) if app.kind.m365_domain().is_some() => return Err(AppError::no_such_app()),
                 other => other,
             },

@@ -32,7 +32,7 @@ pub async fn refuse(
     let ip = ctx.audit_ip();
     let event =
         NewAuditEvent::new(refusal.action, "app", app.id, json!({"reason": reason, "detail": detail, "ip": ip}));
-    state.store.append_audit(&Actor::ip(&ip), event).await?;
+    state.audit.append_audit(&Actor::ip(&ip), event).await?;
     Ok(pages::message(
         StatusCode::BAD_REQUEST,
         refusal.title,

@@ -19,7 +19,7 @@ pub fn cookie_policy(state: &AppState) -> CookiePolicy {
 }
 
 fn sessions(state: &AppState) -> Sessions<'_, dyn Store> {
-    Sessions { store: &*state.store, clock: &*state.clock, policy: &state.signin.session }
+    state.sessions()
 }
 
 /// The session this request carries, if it is live.

@@ -222,7 +222,7 @@ async fn decide_for<R: Clone + Into<Reply>>(
     current: Current,
 ) -> Result<Step, AppError> {
     let client = ctx.client()?.client;
-    let access = state.store.check_access(current.user.id, app.id).await?;
+    let access = state.access.check_access(current.user.id, app.id).await?;
     let access = tessera_core::access::for_app(access, &app.kind, &current.user.upn);
     match decide(&access, &pending.demand.on(&app.policy), client, &current.session.authn) {
         PolicyOutcome::Deny(reason) => {
@@ -236,7 +236,7 @@ async fn decide_for<R: Clone + Into<Reply>>(
             }
             pending.trace.mark(&mut summary, true);
             let event = NewAuditEvent::new(denial.action, "app", app.id, summary);
-            state.store.append_audit(&Actor::user(current.user.id), event).await?;
+            state.audit.append_audit(&Actor::user(current.user.id), event).await?;
             Ok(match pending.demand.passive {
                 // A passive request must not take over the screen: the relying party hears it.
                 true => Step::DeniedPassively,
@@ -279,7 +279,7 @@ pub async fn resume(state: &AppState, ctx: &RequestContext, id: &str) -> Result<
         ))
     };
     let Some(pending) = parking::take(state, ctx, &id).await? else { return Ok(gone()) };
-    let app = match state.store.find_app(&pending.app.to_string()).await {
+    let app = match state.apps.find_app(&pending.app.to_string()).await {
         Ok(app) => app,
         Err(StoreError::NotFound { .. }) => return Ok(gone()),
         Err(e) => return Err(e.into()),

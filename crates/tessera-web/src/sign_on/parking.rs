@@ -41,7 +41,7 @@ pub(super) async fn park<R: Clone + Into<Reply>>(
         created_at: now,
         expires_at: now + state.signin.parked_ttl_ms,
     };
-    state.store.park_request(&parked).await?;
+    state.parking.park_request(&parked).await?;
     Ok((id, set_cookies))
 }
 
@@ -49,7 +49,7 @@ pub(super) async fn park<R: Clone + Into<Reply>>(
 /// carry it). A read of one row by its key, on pages that verify a password anyway.
 pub async fn trace_of(state: &AppState, ctx: &RequestContext, id: &str) -> Result<Option<String>, AppError> {
     let (Some(browser), false) = (&ctx.browser_id, id.is_empty()) else { return Ok(None) };
-    Ok(state.store.parked_trace(id, &sha256_hex(browser)).await?)
+    Ok(state.parking.parked_trace(id, &sha256_hex(browser)).await?)
 }
 
 /// Takes the sign-on parked as `id`, if it is this browser's and has not expired; a refused
@@ -57,9 +57,9 @@ pub async fn trace_of(state: &AppState, ctx: &RequestContext, id: &str) -> Resul
 pub(super) async fn take(state: &AppState, ctx: &RequestContext, id: &str) -> Result<Option<PendingSignOn>, AppError> {
     let Some(browser) = &ctx.browser_id else { return Ok(None) };
     let now = state.clock.now_millis();
-    let Some(parked) = state.store.take_parked_request(id, &sha256_hex(browser), now).await? else {
+    let Some(parked) = state.parking.take_parked_request(id, &sha256_hex(browser), now).await? else {
         let event = NewAuditEvent::new(AuditAction::SigninResumeRefused, "parked_request", id, json!({}));
-        state.store.append_audit(&Actor::system(), event).await?;
+        state.audit.append_audit(&Actor::system(), event).await?;
         return Ok(None);
     };
     // A request parked by an older release, in another shape, cannot continue; its user starts

@@ -26,7 +26,7 @@ pub async fn keep(state: &AppState, app: &Application, user: UserId, trace: &Tra
         created_at: now,
         expires_at: now + i64::from(days) * DAY_MS,
     };
-    if let Err(e) = state.store.keep_sign_in_token(&kept).await {
+    if let Err(e) = state.traces.keep_sign_in_token(&kept).await {
         tracing::warn!(error = %e, trace = %trace.id, "could not keep a traced token");
     }
 }

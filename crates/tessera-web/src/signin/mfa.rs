@@ -98,7 +98,7 @@ fn render_enrollment(
 }
 
 fn enroller(state: &AppState) -> Enroller<'_, dyn tessera_store::Store> {
-    Enroller { store: &*state.store, clock: &*state.clock, secrets: state.keys.secrets() }
+    state.enroller()
 }
 
 pub async fn enroll_page(

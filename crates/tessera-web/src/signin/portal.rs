@@ -24,14 +24,14 @@ pub async fn portal(State(state): State<AppState>, ctx: RequestContext) -> Resul
         None => return Ok(pages::redirect("/login", &[])),
     };
     let tiles = state
-        .store
+        .access
         .apps_of_user(current.user.id)
         .await?
         .into_iter()
         .filter(|a| a.show_in_portal)
         .map(|a| Tile { id: a.id.to_string(), image: image_url(&a), label: a.label, description: a.description })
         .collect();
-    let has_totp = state.store.totp_credential(current.user.id).await?.is_some_and(|c| c.confirmed);
+    let has_totp = state.second_factors.totp_credential(current.user.id).await?.is_some_and(|c| c.confirmed);
     let (csrf, cookie) = csrf_token(&state, &ctx);
     let page = Portal { csrf: &csrf, user: &current.user.email, has_totp, tiles };
     Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
@@ -53,7 +53,7 @@ pub async fn image(
 ) -> Result<Response, AppError> {
     let not_found = || AppError::not_found("There is no such image.");
     let id: tessera_core::AppId = app.parse().map_err(|_| not_found())?;
-    let app = match state.store.find_app(&id.to_string()).await {
+    let app = match state.apps.find_app(&id.to_string()).await {
         Ok(app) => app,
         Err(tessera_store::StoreError::NotFound { .. }) => return Err(not_found()),
         Err(e) => return Err(e.into()),

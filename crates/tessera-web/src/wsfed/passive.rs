@@ -112,7 +112,7 @@ async fn issue(state: &AppState, app: &Application, reply: &WsFedReply, go: Go) 
     // Fail closed: no token leaves without its audit row.
     let summary = go.issued_summary(json!({"assertion_id": assertion_id, "reply": reply.reply_to}));
     let event = NewAuditEvent::new(AuditAction::WsFedIssued, "app", app.id, summary);
-    state.store.append_audit(&Actor::user(current.user.id), event).await?;
+    state.audit.append_audit(&Actor::user(current.user.id), event).await?;
     sign_on::tokens::keep(state, app, current.user.id, &go.trace, &wresult).await;
     let mut fields = vec![("wa", "wsignin1.0"), ("wresult", wresult.as_str())];
     if let Some(context) = &reply.context {
@@ -151,7 +151,7 @@ async fn sign_out(
                 app.id,
                 json!({"ip": ip, "reply": clip(reply), "via": via}),
             );
-            state.store.append_audit(&Actor::ip(&ip), event).await?;
+            state.audit.append_audit(&Actor::ip(&ip), event).await?;
             Ok(pages::html(StatusCode::OK, &pages::SignedOut, &cookies))
         }
         None => Ok(pages::html(StatusCode::OK, &pages::SignedOut, &cookies)),
