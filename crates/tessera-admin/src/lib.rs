@@ -24,7 +24,7 @@ use tessera_auth::AuthError;
 use tessera_core::CoreError;
 use tessera_keys::{KeyError, KeyService};
 use tessera_protocols::ProtocolError;
-use tessera_store::{Store, StoreError};
+use tessera_store::{Administration, StoreError};
 
 pub use admins::RoleRequest;
 pub use apps::{
@@ -120,7 +120,7 @@ fn invalid_protocol(field: &str) -> impl Fn(ProtocolError) -> AdminError + '_ {
 /// The admin service over a store. Cheap to clone.
 #[derive(Clone)]
 pub struct AdminService {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Administration>,
     keys: Arc<dyn KeySource>,
     /// The base of every URL an application publishes.
     public_url: String,
@@ -134,7 +134,7 @@ pub struct AdminService {
 
 impl AdminService {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn Administration>,
         keys: Arc<dyn KeySource>,
         public_url: &str,
         clock: Arc<dyn tessera_core::Clock>,

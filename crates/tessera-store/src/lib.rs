@@ -25,11 +25,11 @@ pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
-    AdminSession, AdminSignInStore, AdminStore, Administrator, ApiToken, AppDetails, AppStore, AuditLog, AuditQuery,
-    AuditStore, GrantStore, GroupStore, HourlyCount, ImportOutcome, KeptToken, KeySlot, KeyStore, Location,
-    LockoutCounter, LockoutStore, MAX_FAMILIAR_IPS, MfaStore, NewSigningKey, Page, PageRequest, ParkedRequest,
-    ParkingStore, PreviousCertificate, ReplayStore, SETTING_MASTER_KEY_CHECK, SETTING_PUBLIC_URL, Session,
-    SessionStore, SettingsStore, Store, StoredKey, TotpCredential, UserStore,
+    AdminSession, AdminSignInStore, AdminStore, Administration, Administrator, ApiToken, AppDetails, AppStore,
+    AuditLog, AuditQuery, AuditStore, GrantStore, GroupStore, HourlyCount, ImportOutcome, KeptToken, KeySlot, KeyStore,
+    Location, LockoutCounter, LockoutStore, MAX_FAMILIAR_IPS, MfaStore, NewSigningKey, Page, PageRequest,
+    ParkedRequest, ParkingStore, PreviousCertificate, ReplayStore, SETTING_MASTER_KEY_CHECK, SETTING_PUBLIC_URL,
+    Session, SessionStore, SettingsStore, Store, StoredKey, TotpCredential, UserStore,
 };
 
 /// The SQLite file inside the data directory.

@@ -76,18 +76,16 @@ pub trait SettingsStore: Send + Sync {
     fn backend(&self) -> &'static str;
 }
 
-/// Everything a handler or command needs from storage.
-pub trait Store:
+/// What administration reads and changes: every role but the sign-on machinery's own (replay,
+/// parked requests, lockout counters). The admin service holds the store as this.
+pub trait Administration:
     UserStore
     + GroupStore
     + AppStore
     + GrantStore
     + KeyStore
     + SessionStore
-    + ReplayStore
-    + ParkingStore
     + MfaStore
-    + LockoutStore
     + AuditLog
     + AuditStore
     + AdminStore
@@ -96,17 +94,14 @@ pub trait Store:
 {
 }
 
-impl<T> Store for T where
+impl<T> Administration for T where
     T: UserStore
         + GroupStore
         + AppStore
         + GrantStore
         + KeyStore
         + SessionStore
-        + ReplayStore
-        + ParkingStore
         + MfaStore
-        + LockoutStore
         + AuditLog
         + AuditStore
         + AdminStore
@@ -114,6 +109,11 @@ impl<T> Store for T where
         + SettingsStore
 {
 }
+
+/// Every role: what the binary opens and hands out, each part to the caller that needs it.
+pub trait Store: Administration + ReplayStore + ParkingStore + LockoutStore {}
+
+impl<T> Store for T where T: Administration + ReplayStore + ParkingStore + LockoutStore {}
 
 /// The setting holding the public URL the server last started with, so that management
 /// commands build the same endpoint URLs as the running server.
