@@ -8,6 +8,7 @@ mod admins;
 mod apps;
 mod audit;
 pub mod dashboard;
+mod directories;
 mod groups;
 mod m365;
 pub mod metadata_url;
@@ -32,6 +33,7 @@ pub use apps::{
     entra_certificate,
 };
 pub use audit::AuditRequest;
+pub use directories::SourceRequest;
 pub use m365::{CredentialInput, EnableRequest, StoredCredentials};
 pub use users::{ImportReport, NewUserRequest, UserAccess};
 
@@ -69,6 +71,9 @@ pub enum AdminError {
     /// Microsoft Graph or Entra refused, or a check before a Graph write failed.
     #[error(transparent)]
     M365(#[from] tessera_m365::M365Error),
+    /// A directory source could not be reached, refused, or its CA file is unusable.
+    #[error(transparent)]
+    Directory(#[from] tessera_directory::DirectoryError),
 }
 
 impl AdminError {

@@ -101,6 +101,8 @@ pub enum AuditAction {
     M365CertificatesPushed,
     /// A step of the automatic rollover failed (an administrator is warned in the portal).
     M365RolloverFailed,
+    DirectoryAdd,
+    DirectoryRemove,
     ApiTokenCreate,
     ApiTokenRevoke,
     // Signing in, whatever the protocol.
@@ -158,7 +160,7 @@ impl AuditAction {
         AuditAction::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
-    pub const ALL: [AuditAction; 63] = [
+    pub const ALL: [AuditAction; 65] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -199,6 +201,8 @@ impl AuditAction {
         AuditAction::M365CredentialsDelete,
         AuditAction::M365CertificatesPushed,
         AuditAction::M365RolloverFailed,
+        AuditAction::DirectoryAdd,
+        AuditAction::DirectoryRemove,
         AuditAction::ApiTokenCreate,
         AuditAction::ApiTokenRevoke,
         AuditAction::SigninPassword,
@@ -267,6 +271,8 @@ impl AuditAction {
             AuditAction::M365CredentialsDelete => "m365.credentials_delete",
             AuditAction::M365CertificatesPushed => "m365.certificates_pushed",
             AuditAction::M365RolloverFailed => "m365.rollover_failed",
+            AuditAction::DirectoryAdd => "directory.add",
+            AuditAction::DirectoryRemove => "directory.remove",
             AuditAction::ApiTokenCreate => "api_token.create",
             AuditAction::ApiTokenRevoke => "api_token.revoke",
             AuditAction::SigninPassword => "signin.password",

@@ -40,3 +40,4 @@ macro_rules! define_id {
 define_id!(UserId);
 define_id!(GroupId);
 define_id!(AppId);
+define_id!(SourceId);

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod import;
 pub mod policy;
 pub mod roles;
+pub mod sources;
 pub mod tracing;
 pub mod validate;
 
@@ -25,8 +26,9 @@ pub use audit::{Actor, AuditAction, AuditEvent, NewAuditEvent, SignInOutcome};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use directory::{Group, NewGroup, NewUser, User, UserState};
 pub use error::CoreError;
-pub use ids::{AppId, GroupId, UserId};
+pub use ids::{AppId, GroupId, SourceId, UserId};
 pub use roles::{Access, AdminRole, Area, Authority, Object, Refusal};
+pub use sources::{DirectoryKind, DirectorySource, NewDirectorySource, PasswordCheck, SourceAttributes, SourceConfig};
 
 /// Milliseconds since the Unix epoch, the one time unit the store persists.
 pub type UnixMillis = i64;

@@ -60,6 +60,51 @@ impl From<&Group> for GroupView {
     }
 }
 
+/// A directory source: its settings, never its bind password.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceView {
+    pub id: String,
+    pub name: String,
+    /// `ad` or `openldap`.
+    pub kind: String,
+    pub urls: Vec<String>,
+    pub bind_dn: String,
+    pub base_dn: String,
+    /// Whether the servers' certificates are checked against the source's own CA (else the
+    /// system's).
+    pub private_ca: bool,
+    /// `bind` (users sign in with their directory password) or `none`.
+    pub authenticate: String,
+    pub user_filter: String,
+    pub group_filter: String,
+    pub insecure_plaintext: bool,
+    /// Which attribute carries what.
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Value,
+    pub created_at: String,
+}
+
+impl From<&tessera_core::DirectorySource> for SourceView {
+    fn from(s: &tessera_core::DirectorySource) -> Self {
+        let c = &s.config;
+        SourceView {
+            id: s.id.to_string(),
+            name: s.name.clone(),
+            kind: c.kind.as_str().to_string(),
+            urls: c.urls.clone(),
+            bind_dn: c.bind_dn.clone(),
+            base_dn: c.base_dn.clone(),
+            private_ca: c.ca_pem.is_some(),
+            authenticate: c.authenticate.as_str().to_string(),
+            user_filter: c.user_filter.clone(),
+            group_filter: c.group_filter.clone(),
+            insecure_plaintext: c.insecure_plaintext,
+            attributes: serde_json::to_value(&c.attributes).unwrap_or_default(),
+            created_at: format_millis(s.created_at),
+        }
+    }
+}
+
 /// An application as CONTRACT.md describes `app show --json`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppView {

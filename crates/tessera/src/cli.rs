@@ -65,6 +65,71 @@ pub enum Command {
     /// Microsoft 365: federating a domain with a connector
     #[command(subcommand)]
     M365(M365Command),
+    /// Directory sources: users from Active Directory or LDAP
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCommand {
+    /// Add a directory source (nothing is asked of its servers: `directory test` does)
+    #[command(subcommand)]
+    Add(DirectoryAdd),
+    /// List directory sources
+    List,
+    /// Show a source's settings (id or name)
+    Show { source: String },
+    /// Reach every server of the source with its service account; exits 0 only when each
+    /// server binds and the base DN is there
+    Test { source: String },
+    /// Remove a source; its users stay, as local users with their ImmutableID
+    Remove { source: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DirectoryAdd {
+    /// An Active Directory or LDAP server
+    Ldap(Box<LdapSourceArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LdapSourceArgs {
+    #[arg(long)]
+    pub name: String,
+    /// ldaps://HOST[:PORT], or ldap:// (upgraded with StartTLS); repeat for several servers,
+    /// tried in turn
+    #[arg(long = "url", required = true)]
+    pub urls: Vec<String>,
+    /// The service account Tessera reads the directory as
+    #[arg(long)]
+    pub bind_dn: String,
+    /// Read the service account's password from standard input (one line)
+    #[arg(long, required = true)]
+    pub bind_password_stdin: bool,
+    /// Where users and groups are searched
+    #[arg(long)]
+    pub base_dn: String,
+    #[arg(long, default_value = "ad", value_parser = ["ad", "openldap"])]
+    pub kind: String,
+    /// PEM file of the CA that issued the servers' certificates (default: the system's CAs)
+    #[arg(long)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Whether users sign in with their directory password (an LDAP bind as the user)
+    #[arg(long, default_value = "bind", value_parser = ["bind", "none"])]
+    pub authenticate: String,
+    /// The filter that finds users (default per kind)
+    #[arg(long)]
+    pub user_filter: Option<String>,
+    /// The filter that finds groups (default per kind)
+    #[arg(long)]
+    pub group_filter: Option<String>,
+    /// Plain ldap:// without StartTLS: passwords in the clear, so only to a loopback address
+    #[arg(long)]
+    pub insecure_plaintext: bool,
+    /// Override a mapping, KEY=ATTRIBUTE: upn, email, first_name, last_name, anchor (in order of
+    /// preference, comma-separated), member_of, member, account_control (or `none`)
+    #[arg(long = "attribute", value_name = "KEY=ATTRIBUTE")]
+    pub attributes: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

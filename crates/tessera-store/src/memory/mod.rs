@@ -20,12 +20,15 @@ mod parking;
 mod replay;
 mod sessions;
 mod settings;
+mod sources;
 mod users;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tessera_core::{Actor, AppId, Application, AuditEvent, Clock, Group, NewAuditEvent, UnixMillis, User};
+use tessera_core::{
+    Actor, AppId, Application, AuditEvent, Clock, DirectorySource, Group, NewAuditEvent, UnixMillis, User,
+};
 
 use crate::StoreError;
 use crate::traits::{KeptToken, KeySlot, ParkedRequest, PreviousCertificate, Session, StoredKey};
@@ -50,6 +53,10 @@ struct State {
     grants: BTreeSet<(String, String)>,
     signing_keys: HashMap<(AppId, KeySlot), StoredKey>,
     previous_certificates: HashMap<AppId, PreviousCertificate>,
+    /// Directory sources and their sealed bind passwords.
+    sources: BTreeMap<String, (DirectorySource, Vec<u8>)>,
+    /// User id → (source id, anchor there), for the users a source brought.
+    user_sources: BTreeMap<String, (String, String)>,
     admins: admins::Tables,
     admin_sign_in: admin_sign_in::Tables,
     sessions: HashMap<String, Session>,
@@ -98,6 +105,7 @@ impl State {
     fn forget_user(&mut self, user: &User) {
         let id = user.id.to_string();
         self.memberships.retain(|(_, member)| *member != id);
+        self.user_sources.remove(&id);
         self.sessions.retain(|_, session| session.user_id != user.id);
         self.lockout.forget(user.id);
         self.mfa.forget(user.id);

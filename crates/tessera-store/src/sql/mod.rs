@@ -16,6 +16,7 @@ mod parking;
 mod replay;
 mod sessions;
 mod settings;
+mod sources;
 mod users;
 
 pub(crate) use admin_sign_in::impl_admin_sign_in;
@@ -32,6 +33,7 @@ pub(crate) use parking::impl_parking;
 pub(crate) use replay::impl_replay;
 pub(crate) use sessions::impl_sessions;
 pub(crate) use settings::impl_settings;
+pub(crate) use sources::impl_sources;
 pub(crate) use users::impl_users;
 
 use std::str::FromStr;
@@ -215,6 +217,7 @@ macro_rules! impl_sql_store {
         crate::sql::impl_admins!($store, $db, $row, $backend);
         crate::sql::impl_admin_sign_in!($store, $db, $row, $backend);
         crate::sql::impl_settings!($store, $db, $row, $backend);
+        crate::sql::impl_sources!($store, $db, $row, $backend);
     };
 }
 

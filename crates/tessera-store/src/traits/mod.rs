@@ -6,8 +6,8 @@ use serde::Serialize;
 use tessera_core::import::ImportRow;
 use tessera_core::policy::{AccessPolicy, AuthnContext};
 use tessera_core::{
-    AccessDecision, Actor, AdminRole, AppId, Application, AuditEvent, Group, GroupId, NewApplication, NewAuditEvent,
-    NewGroup, NewUser, UnixMillis, User, UserId, UserState,
+    AccessDecision, Actor, AdminRole, AppId, Application, AuditEvent, DirectorySource, Group, GroupId, NewApplication,
+    NewAuditEvent, NewDirectorySource, NewGroup, NewUser, SourceId, UnixMillis, User, UserId, UserState,
 };
 
 use crate::StoreError;
@@ -18,6 +18,7 @@ mod audit;
 mod directory;
 mod keys;
 mod sign_in;
+mod sources;
 
 pub use admins::*;
 pub use apps::*;
@@ -25,6 +26,7 @@ pub use audit::*;
 pub use directory::*;
 pub use keys::*;
 pub use sign_in::*;
+pub use sources::*;
 
 /// Keyset pagination: items after `after` (an id), at most `limit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -91,6 +93,7 @@ pub trait Administration:
     + AdminStore
     + AdminSignInStore
     + SettingsStore
+    + SourceStore
 {
 }
 
@@ -107,6 +110,7 @@ impl<T> Administration for T where
         + AdminStore
         + AdminSignInStore
         + SettingsStore
+        + SourceStore
 {
 }
 

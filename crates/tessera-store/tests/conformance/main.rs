@@ -11,6 +11,7 @@ mod directory;
 mod keys;
 mod operations;
 mod sign_in;
+mod sources;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -162,8 +163,10 @@ conformance! {
         audit::audit_records_changes_and_is_append_only,
         audit::concurrent_audit_records_all_commit,
         operations::a_lease_has_one_holder_until_it_expires_or_is_released,
+        sources::sources_round_trip_and_a_name_is_taken_once,
     ],
     databases_only: [
+        sources::removing_a_source_keeps_its_users,
         operations::schema_newer_than_binary_is_refused,
         operations::reads_see_this_process_writes_at_once_and_other_writers_within_a_second,
         audit::one_bad_row_fails_only_its_own_caller_in_a_batch,

@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod apps;
+mod directories;
 mod groups;
 mod m365;
 mod users;
@@ -45,6 +46,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Audit(cmd) => admin::audit(&ctx, cmd).await,
         Command::Admin(cmd) => admin::run(&ctx, cmd).await,
         Command::M365(cmd) => m365::run(&ctx, cmd).await,
+        Command::Directory(cmd) => directories::run(&ctx, cmd).await,
     }
 }
 

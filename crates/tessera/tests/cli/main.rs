@@ -14,6 +14,7 @@ use serde_json::Value;
 use tessera_store::test_support::ThrowawayPg;
 
 mod bounds;
+mod directories;
 mod graph_double;
 mod m365_graph;
 mod metadata_url;

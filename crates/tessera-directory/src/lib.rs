@@ -1,0 +1,29 @@
+//! LDAP and Active Directory sources: connection (servers tried in turn, TLS verified against
+//! the system's roots or the source's own CA), binds, and the checks `directory test` makes.
+//! The sync plan and pass-through sign-in build on these.
+
+mod connect;
+mod probe;
+
+pub use connect::{Bound, Timeouts, check_ca, connect_and_bind};
+pub use probe::{Probe, ServerCheck, probe};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error(transparent)]
+    Invalid(#[from] tessera_core::CoreError),
+    /// One server could not be reached (refused, timed out, its certificate not trusted).
+    #[error("cannot reach {url}: {reason}")]
+    ServerDown { url: String, reason: String },
+    /// No server of the source could be reached; each one's reason, in order.
+    #[error("no server of the source answered: {0}")]
+    Unreachable(String),
+    /// The server refused the name and password (LDAP result 49).
+    #[error("the directory refused the credentials of {dn}{detail}")]
+    InvalidCredentials { dn: String, detail: String },
+    /// Any other refusal, in the server's words.
+    #[error("the directory refused {operation}: {message}")]
+    Refused { operation: &'static str, message: String },
+    #[error("the CA certificate file: {0}")]
+    CaFile(String),
+}

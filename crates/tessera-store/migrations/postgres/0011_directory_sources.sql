@@ -1,0 +1,18 @@
+-- Directory sources (Active Directory, OpenLDAP): how to reach them and what their attributes
+-- carry (`config`, JSON), and the bind password sealed under the master key.
+CREATE TABLE directory_sources (
+    id                   TEXT PRIMARY KEY,
+    name                 TEXT NOT NULL,
+    kind                 TEXT NOT NULL,
+    config               TEXT NOT NULL,
+    sealed_bind_password BYTEA NOT NULL,
+    created_at           BIGINT NOT NULL,
+    updated_at           BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX directory_sources_name_key ON directory_sources (lower(name));
+
+-- A user a source brought, by its anchor there (the source's own id of the person, which gives
+-- the ImmutableID). Removing the source leaves its users as local users.
+ALTER TABLE users ADD COLUMN source_id TEXT REFERENCES directory_sources (id) ON DELETE SET NULL;
+ALTER TABLE users ADD COLUMN source_anchor TEXT;
+CREATE UNIQUE INDEX users_source_anchor_key ON users (source_id, source_anchor);

@@ -1,0 +1,272 @@
+//! `tessera directory`: sources added, tested against a real OpenLDAP server (`slapd`, started
+//! once for this test binary, over LDAPS and StartTLS with a private CA), shown and removed; and
+//! what is refused before anything is stored.
+
+use std::process::Stdio;
+use std::sync::OnceLock;
+
+use super::*;
+
+/// The service account's password: not ASCII, as a directory's may be.
+const BIND_PASSWORD: &str = "Dïrectory-Pässwort✓";
+const BASE_DN: &str = "dc=corp,dc=test";
+const BIND_DN: &str = "cn=admin,dc=corp,dc=test";
+
+/// A private slapd: LDAPS on one port, plain LDAP (for StartTLS) on another, a throwaway CA
+/// whose server certificate names 127.0.0.1 only.
+struct Slapd {
+    dir: PathBuf,
+    ldaps: u16,
+    ldap: u16,
+    /// The shell that stops slapd when this binary exits.
+    _watchdog: std::process::Child,
+}
+
+impl Slapd {
+    fn ca_file(&self) -> String {
+        self.dir.join("ca.pem").display().to_string()
+    }
+}
+
+fn run_ok(cmd: &mut Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn slapd() -> &'static Slapd {
+    static SLAPD: OnceLock<Slapd> = OnceLock::new();
+    SLAPD.get_or_init(start_slapd)
+}
+
+fn start_slapd() -> Slapd {
+    // Kept for the life of the test binary; a watchdog stops slapd when the binary exits.
+    let dir = tempfile::tempdir().unwrap().keep();
+    let path = |name: &str| dir.join(name).display().to_string();
+    run_ok(
+        Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Tessera test CA"])
+            .args(["-keyout", &path("ca.key"), "-out", &path("ca.pem")]),
+        "the test CA",
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    run_ok(
+        Command::new("openssl").args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"]).args([
+            "-keyout",
+            &path("server.key"),
+            "-out",
+            &path("server.csr"),
+        ]),
+        "the server key",
+    );
+    run_ok(
+        Command::new("openssl")
+            .args(["x509", "-req", "-days", "2", "-in", &path("server.csr"), "-CA", &path("ca.pem")])
+            .args([
+                "-CAkey",
+                &path("ca.key"),
+                "-CAcreateserial",
+                "-out",
+                &path("server.pem"),
+                "-extfile",
+                &path("san.ext"),
+            ]),
+        "the server certificate",
+    );
+    std::fs::create_dir_all(dir.join("db")).unwrap();
+    let config = format!(
+        "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
+         include /etc/ldap/schema/inetorgperson.schema\ninclude /etc/ldap/schema/nis.schema\n\
+         modulepath /usr/lib/ldap\nmoduleload back_mdb\nmoduleload memberof\n\
+         pidfile {dir}/slapd.pid\n\
+         TLSCACertificateFile {dir}/ca.pem\nTLSCertificateFile {dir}/server.pem\nTLSCertificateKeyFile {dir}/server.key\n\
+         database mdb\nmaxsize 104857600\nsuffix \"{BASE_DN}\"\nrootdn \"{BIND_DN}\"\nrootpw \"{BIND_PASSWORD}\"\n\
+         directory {dir}/db\noverlay memberof\n",
+        dir = dir.display()
+    );
+    std::fs::write(dir.join("slapd.conf"), config).unwrap();
+    let (ldaps, ldap) = (free_port(), free_port());
+    // The watchdog: slapd lives as long as this test binary.
+    let script = format!(
+        "slapd -d 0 -f {dir}/slapd.conf -h 'ldaps://127.0.0.1:{ldaps}/ ldap://127.0.0.1:{ldap}/' & pid=$!; \
+         while kill -0 {parent} 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 1; done; kill $pid 2>/dev/null",
+        dir = dir.display(),
+        parent = std::process::id()
+    );
+    let watchdog = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", ldaps)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "slapd did not start: see {}", dir.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ldif = format!(
+        "dn: {BASE_DN}\nobjectClass: dcObject\nobjectClass: organization\ndc: corp\no: Corp\n\n\
+         dn: ou=people,{BASE_DN}\nobjectClass: organizationalUnit\nou: people\n\n\
+         dn: uid=alice,ou=people,{BASE_DN}\nobjectClass: inetOrgPerson\nuid: alice\ncn: Alice Smith\nsn: Smith\ngivenName: Alice\nmail: alice@corp.test\n\n\
+         dn: uid=bob,ou=people,{BASE_DN}\nobjectClass: inetOrgPerson\nuid: bob\ncn: Bob Jones\nsn: Jones\nmail: bob@corp.test\n\n\
+         dn: uid=carol,ou=people,{BASE_DN}\nobjectClass: inetOrgPerson\nuid: carol\ncn: Carol White\nsn: White\nmail: carol@corp.test\n\n\
+         dn: cn=staff,{BASE_DN}\nobjectClass: groupOfNames\ncn: staff\nmember: uid=alice,ou=people,{BASE_DN}\nmember: uid=bob,ou=people,{BASE_DN}\n"
+    );
+    std::fs::write(dir.join("base.ldif"), ldif).unwrap();
+    run_ok(
+        Command::new("ldapadd")
+            .env("LDAPTLS_CACERT", dir.join("ca.pem"))
+            .args(["-x", "-H", &format!("ldaps://127.0.0.1:{ldaps}"), "-D", BIND_DN, "-w", BIND_PASSWORD])
+            .args(["-f", &path("base.ldif")]),
+        "loading the directory",
+    );
+    Slapd { dir, ldaps, ldap, _watchdog: watchdog }
+}
+
+fn add_args<'a>(name: &'a str, urls: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["directory", "add", "ldap", "--name", name, "--kind", "openldap", "--bind-dn", BIND_DN];
+    args.extend(["--base-dn", BASE_DN, "--bind-password-stdin"]);
+    for url in urls {
+        args.extend(["--url", url.as_str()]);
+    }
+    args.extend(extra);
+    args
+}
+
+fn add(env: &Env, name: &str, urls: &[String], extra: &[&str], password: &str) -> Output {
+    env.run_with_stdin(&add_args(name, urls, extra), &format!("{password}\n"))
+}
+
+fn test_report(env: &Env, source: &str) -> (bool, Value) {
+    let out = env.run(&["directory", "test", source, "--json"]);
+    (out.status.success(), serde_json::from_slice(&out.stdout).unwrap())
+}
+
+#[test]
+fn a_source_is_added_tested_over_ldaps_and_starttls_and_removed() {
+    let slapd = slapd();
+    let env = Env::sqlite();
+    let ca = slapd.ca_file();
+    let ldaps = vec![format!("ldaps://127.0.0.1:{}", slapd.ldaps)];
+    let out = add(&env, "Corp", &ldaps, &["--ca-file", &ca], BIND_PASSWORD);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (healthy, report) = test_report(&env, "corp");
+    assert!(healthy, "{report}");
+    assert_eq!((report["users"].as_u64(), report["groups"].as_u64()), (Some(3), Some(1)), "{report}");
+
+    // StartTLS on plain ldap://, and a first server that is down: the second one serves.
+    let dead = format!("ldap://127.0.0.1:{}", free_port());
+    let urls = vec![dead.clone(), format!("ldap://127.0.0.1:{}", slapd.ldap)];
+    assert!(add(&env, "Corp StartTLS", &urls, &["--ca-file", &ca], BIND_PASSWORD).status.success());
+    let (healthy, report) = test_report(&env, "Corp StartTLS");
+    assert!(!healthy, "a server down is reported: {report}");
+    assert_eq!(report["servers"][0]["ok"], false);
+    assert_eq!(report["servers"][1]["ok"], true, "{report}");
+    assert_eq!(report["users"], 3);
+
+    let shown = env.json(&["directory", "show", "Corp"]);
+    assert_eq!((shown["kind"].as_str(), shown["private_ca"].as_bool()), (Some("openldap"), Some(true)));
+    assert_eq!(shown["attributes"]["anchors"][0], "entryUUID");
+    let everything = format!("{shown}{}", env.ok(&["audit", "list", "--json"]));
+    assert!(!everything.contains(BIND_PASSWORD), "the bind password is shown nowhere");
+    let database = std::fs::read(env.data_dir().join("tessera.db")).unwrap();
+    assert!(!String::from_utf8_lossy(&database).contains("Pässwort"), "stored only sealed");
+
+    let removed = env.ok(&["directory", "remove", "Corp StartTLS"]);
+    assert!(removed.contains("0 user(s) stay"), "{removed}");
+    let listed = env.json(&["directory", "list"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    env.fails(&["directory", "show", "Corp StartTLS"], 1);
+}
+
+#[test]
+fn a_wrong_password_another_hosts_certificate_or_an_unknown_ca_fails_the_test() {
+    let slapd = slapd();
+    let env = Env::sqlite();
+    let ca = slapd.ca_file();
+    let ldaps = vec![format!("ldaps://127.0.0.1:{}", slapd.ldaps)];
+    assert!(add(&env, "Wrong password", &ldaps, &["--ca-file", &ca], "not the password").status.success());
+    let (healthy, report) = test_report(&env, "Wrong password");
+    assert!(!healthy);
+    assert!(report["servers"][0]["error"].as_str().unwrap().contains("refused the credentials"), "{report}");
+
+    // The certificate names 127.0.0.1, not localhost.
+    let by_name = vec![format!("ldaps://localhost:{}", slapd.ldaps)];
+    assert!(add(&env, "Other host", &by_name, &["--ca-file", &ca], BIND_PASSWORD).status.success());
+    let (healthy, report) = test_report(&env, "Other host");
+    assert!(!healthy);
+    let error = report["servers"][0]["error"].as_str().unwrap().to_lowercase();
+    assert!(error.contains("certificate"), "{report}");
+
+    // A server that takes the connection and never answers: the test ends at the connect
+    // timeout (5 s), saying so.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = vec![format!("ldaps://127.0.0.1:{}", silent.local_addr().unwrap().port())];
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().take(4).collect();
+        std::thread::sleep(Duration::from_secs(60));
+        drop(held);
+    });
+    assert!(add(&env, "Silent", &silent_url, &["--ca-file", &ca], BIND_PASSWORD).status.success());
+    let started = Instant::now();
+    let (healthy, report) = test_report(&env, "Silent");
+    assert!(!healthy && started.elapsed() < Duration::from_secs(30), "{report}");
+    assert!(
+        report["servers"][0]["error"].as_str().unwrap().to_lowercase().contains("timed out")
+            || report["servers"][0]["error"].as_str().unwrap().to_lowercase().contains("timeout"),
+        "{report}"
+    );
+
+    // Without the CA: the system's roots do not vouch for it.
+    let system_roots = add(&env, "No CA", &ldaps, &[], BIND_PASSWORD);
+    if system_roots.status.success() {
+        let (healthy, report) = test_report(&env, "No CA");
+        assert!(
+            !healthy && report["servers"][0]["error"].as_str().unwrap().to_lowercase().contains("certificate"),
+            "{report}"
+        );
+    } else {
+        // A machine without system CAs says so when the source is added.
+        assert!(String::from_utf8_lossy(&system_roots.stderr).contains("--ca-file"));
+    }
+}
+
+#[test]
+fn bad_sources_are_refused_before_anything_is_stored() {
+    let env = Env::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let not_pem = not_pem.display().to_string();
+    let ldaps = vec!["ldaps://127.0.0.1:636".to_string()];
+    let cases: Vec<(Vec<String>, Vec<&str>, &str, &str)> = vec![
+        (vec!["ldap://dc1.corp.test".into()], vec!["--insecure-plaintext"], BIND_PASSWORD, "loopback"),
+        (vec!["https://dc1.corp.test".into()], vec![], BIND_PASSWORD, "ldaps://"),
+        (vec!["ldaps://u:p@dc1.corp.test".into()], vec![], BIND_PASSWORD, "credentials"),
+        (ldaps.clone(), vec!["--user-filter", "uid=*)(objectClass=*"], BIND_PASSWORD, "parentheses"),
+        (ldaps.clone(), vec!["--user-filter", "(uid=*))(|(uid=*)"], BIND_PASSWORD, "balance"),
+        (ldaps.clone(), vec!["--attribute", "anchor=entryUUID)(x"], BIND_PASSWORD, "attribute"),
+        (ldaps.clone(), vec!["--attribute", "colour=mail"], BIND_PASSWORD, "not a mapping"),
+        (ldaps.clone(), vec!["--ca-file", &not_pem], BIND_PASSWORD, "PEM"),
+        (ldaps.clone(), vec![], "", "empty"),
+    ];
+    for (urls, extra, password, expected) in cases {
+        let out = add(&env, "Bad", &urls, &extra, password);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{urls:?} {extra:?}: {stderr}");
+        assert!(stderr.contains(expected), "{urls:?} {extra:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    }
+    let mut bad_dn = add_args("Bad", &ldaps, &[]);
+    let position = bad_dn.iter().position(|a| *a == BASE_DN).unwrap();
+    bad_dn[position] = "corp";
+    assert!(!env.run_with_stdin(&bad_dn, "pw\n").status.success());
+    assert_eq!(env.json(&["directory", "list"]), serde_json::json!([]));
+    let trail = env.ok(&["audit", "list", "--json"]);
+    assert!(!trail.contains("directory.add"), "nothing was added: {trail}");
+}
