@@ -98,7 +98,7 @@ impl AdminService {
         Ok((source, kept))
     }
 
-    async fn bind_password(&self, source: &DirectorySource) -> Result<String, AdminError> {
+    pub(crate) async fn bind_password(&self, source: &DirectorySource) -> Result<String, AdminError> {
         let sealed = self.store.source_bind_password(source.id).await?;
         let keys = self.keys.key_service().await?;
         let opened = keys.secrets().open_secret(&sealed, &bind_password_seal(source.id))?;

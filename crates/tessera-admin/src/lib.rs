@@ -9,6 +9,7 @@ mod apps;
 mod audit;
 pub mod dashboard;
 mod directories;
+mod directory_sync;
 mod groups;
 mod m365;
 pub mod metadata_url;
@@ -34,6 +35,7 @@ pub use apps::{
 };
 pub use audit::AuditRequest;
 pub use directories::SourceRequest;
+pub use directory_sync::{SyncOptions, SyncReport};
 pub use m365::{CredentialInput, EnableRequest, StoredCredentials};
 pub use users::{ImportReport, NewUserRequest, UserAccess};
 

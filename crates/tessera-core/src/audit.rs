@@ -103,6 +103,9 @@ pub enum AuditAction {
     M365RolloverFailed,
     DirectoryAdd,
     DirectoryRemove,
+    DirectorySync,
+    DirectoryAdopt,
+    UserSyncUpdate,
     ApiTokenCreate,
     ApiTokenRevoke,
     // Signing in, whatever the protocol.
@@ -160,7 +163,7 @@ impl AuditAction {
         AuditAction::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
-    pub const ALL: [AuditAction; 65] = [
+    pub const ALL: [AuditAction; 68] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -203,6 +206,9 @@ impl AuditAction {
         AuditAction::M365RolloverFailed,
         AuditAction::DirectoryAdd,
         AuditAction::DirectoryRemove,
+        AuditAction::DirectorySync,
+        AuditAction::DirectoryAdopt,
+        AuditAction::UserSyncUpdate,
         AuditAction::ApiTokenCreate,
         AuditAction::ApiTokenRevoke,
         AuditAction::SigninPassword,
@@ -273,6 +279,9 @@ impl AuditAction {
             AuditAction::M365RolloverFailed => "m365.rollover_failed",
             AuditAction::DirectoryAdd => "directory.add",
             AuditAction::DirectoryRemove => "directory.remove",
+            AuditAction::DirectorySync => "directory.sync",
+            AuditAction::DirectoryAdopt => "directory.adopt",
+            AuditAction::UserSyncUpdate => "user.sync_update",
             AuditAction::ApiTokenCreate => "api_token.create",
             AuditAction::ApiTokenRevoke => "api_token.revoke",
             AuditAction::SigninPassword => "signin.password",

@@ -14,6 +14,7 @@ pub mod import;
 pub mod policy;
 pub mod roles;
 pub mod sources;
+pub mod sync;
 pub mod tracing;
 pub mod validate;
 

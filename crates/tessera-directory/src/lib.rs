@@ -3,10 +3,14 @@
 //! The sync plan and pass-through sign-in build on these.
 
 mod connect;
+mod plan;
 mod probe;
+mod read;
 
 pub use connect::{Bound, Timeouts, check_ca, connect_and_bind};
+pub use plan::{MASS_SUSPEND_SHARE, MassSuspend, PlanOptions, SyncPlan, plan};
 pub use probe::{Probe, ServerCheck, probe};
+pub use read::{DirectoryUser, read_users};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -26,4 +30,6 @@ pub enum DirectoryError {
     Refused { operation: &'static str, message: String },
     #[error("the CA certificate file: {0}")]
     CaFile(String),
+    #[error(transparent)]
+    MassSuspend(#[from] MassSuspend),
 }

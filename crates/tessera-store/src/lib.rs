@@ -29,7 +29,7 @@ pub use traits::{
     AuditLog, AuditQuery, AuditStore, GrantStore, GroupStore, HourlyCount, ImportOutcome, KeptToken, KeySlot, KeyStore,
     Location, LockoutCounter, LockoutStore, MAX_FAMILIAR_IPS, MfaStore, NewSigningKey, Page, PageRequest,
     ParkedRequest, ParkingStore, PreviousCertificate, ReplayStore, SETTING_MASTER_KEY_CHECK, SETTING_PUBLIC_URL,
-    Session, SessionStore, SettingsStore, SourceStore, Store, StoredKey, TotpCredential, UserStore,
+    Session, SessionStore, SettingsStore, SourceStore, SourceSyncStore, Store, StoredKey, TotpCredential, UserStore,
 };
 
 /// The SQLite file inside the data directory.

@@ -84,6 +84,20 @@ pub enum DirectoryCommand {
     Test { source: String },
     /// Remove a source; its users stay, as local users with their ImmutableID
     Remove { source: String },
+    /// Bring the source's users into Tessera: created, updated, suspended when gone or
+    /// disabled there (never deleted), reactivated when enabled again
+    Sync {
+        source: String,
+        /// Report what would change; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Link a local user with a source user's UPN to the source (their ImmutableID kept)
+        #[arg(long)]
+        adopt_by_upn: bool,
+        /// Go on even when more than 10% of the source's users would be suspended
+        #[arg(long)]
+        allow_mass_suspend: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,4 +15,7 @@ CREATE UNIQUE INDEX directory_sources_name_key ON directory_sources (lower(name)
 -- the ImmutableID). Removing the source leaves its users as local users.
 ALTER TABLE users ADD COLUMN source_id TEXT REFERENCES directory_sources (id) ON DELETE SET NULL;
 ALTER TABLE users ADD COLUMN source_anchor TEXT;
+-- Suspended by a sync (gone or disabled at the source), so that a later sync may reactivate
+-- them; an administrator's suspension clears it and is never undone by a sync.
+ALTER TABLE users ADD COLUMN source_suspended BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE UNIQUE INDEX users_source_anchor_key ON users (source_id, source_anchor);

@@ -20,6 +20,7 @@ mod parking;
 mod replay;
 mod sessions;
 mod settings;
+mod source_sync;
 mod sources;
 mod users;
 
@@ -57,6 +58,8 @@ struct State {
     sources: BTreeMap<String, (DirectorySource, Vec<u8>)>,
     /// User id → (source id, anchor there), for the users a source brought.
     user_sources: BTreeMap<String, (String, String)>,
+    /// Users a sync suspended (an administrator's suspension is not here).
+    source_suspended: BTreeSet<String>,
     admins: admins::Tables,
     admin_sign_in: admin_sign_in::Tables,
     sessions: HashMap<String, Session>,
@@ -106,6 +109,7 @@ impl State {
         let id = user.id.to_string();
         self.memberships.retain(|(_, member)| *member != id);
         self.user_sources.remove(&id);
+        self.source_suspended.remove(&id);
         self.sessions.retain(|_, session| session.user_id != user.id);
         self.lockout.forget(user.id);
         self.mfa.forget(user.id);

@@ -67,7 +67,12 @@ impl SourceStore for MemoryStore {
         let (removed, _) =
             tables.sources.remove(&id).ok_or_else(|| StoreError::not_found("directory source", id.clone()))?;
         let before = tables.user_sources.len();
-        tables.user_sources.retain(|_, (of, _)| *of != id);
+        let detached: Vec<String> =
+            tables.user_sources.iter().filter(|(_, (of, _))| *of == id).map(|(user, _)| user.clone()).collect();
+        for user in &detached {
+            tables.user_sources.remove(user);
+            tables.source_suspended.remove(user);
+        }
         let detached = u64::try_from(before - tables.user_sources.len()).unwrap_or(u64::MAX);
         let summary = json!({"name": removed.name, "users_kept": detached});
         tables.record(actor, at, NewAuditEvent::new(AuditAction::DirectoryRemove, "directory", source, summary));

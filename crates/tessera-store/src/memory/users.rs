@@ -196,6 +196,8 @@ impl UserStore for MemoryStore {
         found.state = state;
         found.updated_at = at;
         let updated = found.clone();
+        // An administrator's decision: a sync does not undo it.
+        tables.source_suspended.remove(&user.to_string());
         let event = NewAuditEvent::new(AuditAction::UserSetState, "user", user, json!({"state": state.as_str()}));
         tables.record(actor, at, event);
         Ok(updated)

@@ -16,6 +16,7 @@ mod parking;
 mod replay;
 mod sessions;
 mod settings;
+mod source_sync;
 mod sources;
 mod users;
 
@@ -33,6 +34,7 @@ pub(crate) use parking::impl_parking;
 pub(crate) use replay::impl_replay;
 pub(crate) use sessions::impl_sessions;
 pub(crate) use settings::impl_settings;
+pub(crate) use source_sync::impl_source_sync;
 pub(crate) use sources::impl_sources;
 pub(crate) use users::impl_users;
 
@@ -67,6 +69,16 @@ pub(crate) fn map_unique(err: sqlx::Error, rules: &[(&str, &'static str, String)
         }
     }
     StoreError::from(err)
+}
+
+/// What a synced user's write may clash with, named as `create_user` names it.
+pub(crate) fn sync_clash_rules(email: &str) -> Vec<(&'static str, &'static str, String)> {
+    vec![
+        ("users_email_key", "email", format!("{email}: the email is another user's")),
+        ("users_upn_key", "upn", format!("{email}: the UPN is another user's")),
+        ("users_immutable_id_key", "immutable_id", format!("{email}: the ImmutableID is another user's")),
+        ("users_source_anchor_key", "anchor", format!("{email}: the source anchor is another user's")),
+    ]
 }
 
 /// `users_immutable_id_key` → `users.immutable_id`, how SQLite names a plain column index
@@ -218,6 +230,7 @@ macro_rules! impl_sql_store {
         crate::sql::impl_admin_sign_in!($store, $db, $row, $backend);
         crate::sql::impl_settings!($store, $db, $row, $backend);
         crate::sql::impl_sources!($store, $db, $row, $backend);
+        crate::sql::impl_source_sync!($store, $db, $row, $backend);
     };
 }
 

@@ -91,7 +91,8 @@ macro_rules! impl_sources {
                     let at = self.clock.now_millis();
                     let mut tx = self.write_tx().await?;
                     let detached = sqlx::query(
-                        "UPDATE users SET source_id = NULL, source_anchor = NULL, updated_at = $2 WHERE source_id = $1",
+                        "UPDATE users SET source_id = NULL, source_anchor = NULL, source_suspended = FALSE, updated_at = $2 \
+                         WHERE source_id = $1",
                     )
                     .bind(source.to_string())
                     .bind(at)

@@ -229,7 +229,7 @@ macro_rules! impl_users {
                 let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
                 let row = sqlx::query(concat!(
-                    "UPDATE users SET state = $1, updated_at = $2 WHERE id = $3 RETURNING ",
+                    "UPDATE users SET state = $1, source_suspended = FALSE, updated_at = $2 WHERE id = $3 RETURNING ",
                     crate::sql::user_columns!()
                 ))
                 .bind(state.as_str())

@@ -22,3 +22,20 @@ pub trait SourceStore: Send + Sync {
     /// takes people with it. Returns how many users it had.
     async fn remove_source(&self, actor: &Actor, source: SourceId) -> Result<u64, StoreError>;
 }
+
+/// What a sync reads and writes: the users a source brought, and one sync's changes.
+#[async_trait]
+pub trait SourceSyncStore: Send + Sync {
+    /// The users the source brought, with their anchors, oldest first.
+    async fn linked_users(&self, source: SourceId) -> Result<Vec<LinkedUser>, StoreError>;
+    /// Applies one sync in one transaction, each change with its audit event, and a
+    /// `directory.sync` event carrying `summary`. A clash (an email or UPN taken meanwhile)
+    /// changes nothing.
+    async fn apply_sync(
+        &self,
+        actor: &Actor,
+        source: SourceId,
+        changes: &SyncChanges,
+        summary: serde_json::Value,
+    ) -> Result<(), StoreError>;
+}

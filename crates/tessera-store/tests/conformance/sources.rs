@@ -63,3 +63,86 @@ pub(super) async fn removing_a_source_keeps_its_users(store: Arc<dyn Store>, raw
     let kept = store.find_user(&user.id.to_string()).await.unwrap();
     assert_eq!((kept.immutable_id, kept.state), (user.immutable_id, UserState::Active));
 }
+
+fn synced(email: &str, anchor: &str) -> (String, tessera_core::NewUser) {
+    let user = tessera_core::NewUser::new(email, None, Some("Syn"), Some("Ced"), Some(anchor), String::new).unwrap();
+    (anchor.to_string(), user)
+}
+
+pub(super) async fn a_sync_applies_whole_and_undoes_only_its_own_suspensions(store: Arc<dyn Store>, _raw: Raw) {
+    use tessera_core::sync::{SyncChanges, SyncedFields};
+    let corp = store.create_source(&actor(), source("Corp AD"), b"sealed").await.unwrap();
+    let local = alice(&store).await;
+    let first = SyncChanges {
+        create: vec![synced("dan@corp.test", "YW5jaG9yLWRhbg=="), synced("eve@corp.test", "YW5jaG9yLWV2ZQ==")],
+        ..Default::default()
+    };
+    store.apply_sync(&actor(), corp.id, &first, serde_json::json!({"created": 2})).await.unwrap();
+    let linked = store.linked_users(corp.id).await.unwrap();
+    let anchors: Vec<&str> = linked.iter().map(|l| l.anchor.as_str()).collect();
+    assert_eq!(anchors, ["YW5jaG9yLWRhbg==", "YW5jaG9yLWV2ZQ=="]);
+    assert_eq!(linked[0].user.immutable_id, "YW5jaG9yLWRhbg==");
+    let (dan, eve) = (linked[0].user.clone(), linked[1].user.clone());
+
+    // A clash anywhere in a sync changes nothing of it.
+    let users_before = store.list_users(&PageRequest::first(100)).await.unwrap().items;
+    let audit_before = audit_count(&store).await;
+    let clashing = SyncChanges {
+        create: vec![synced("frank@corp.test", "YW5jaG9yLWZyYW5r"), synced("ALICE@contoso.com", "YW5jaG9yLWFsaWNl")],
+        suspend: vec![dan.id],
+        ..Default::default()
+    };
+    let refused = store.apply_sync(&actor(), corp.id, &clashing, serde_json::json!({})).await;
+    assert!(matches!(refused, Err(StoreError::Conflict { .. })), "{refused:?}");
+    assert_eq!(store.list_users(&PageRequest::first(100)).await.unwrap().items, users_before);
+    assert_eq!(audit_count(&store).await, audit_before);
+
+    // Dan renamed and suspended by the source (his session ends); Eve suspended by an
+    // administrator; the local user adopted.
+    let session = Session {
+        id_hash: "dan-session".into(),
+        user_id: dan.id,
+        authn: AuthnContext::default(),
+        complete: true,
+        created_at: 1,
+        last_seen_at: 1,
+        expires_at: i64::MAX,
+    };
+    store.create_session(&session).await.unwrap();
+    store.set_user_state(&actor(), eve.id, UserState::Suspended).await.unwrap();
+    let renamed = SyncedFields {
+        email: "daniel@corp.test".into(),
+        upn: "daniel@corp.test".into(),
+        first_name: "Daniel".into(),
+        last_name: "Ced".into(),
+    };
+    let second = SyncChanges {
+        update: vec![(dan.id, renamed)],
+        suspend: vec![dan.id],
+        adopt: vec![(local.id, "YW5jaG9yLWFsaWNl".into())],
+        ..Default::default()
+    };
+    store.apply_sync(&actor(), corp.id, &second, serde_json::json!({})).await.unwrap();
+    let dan_now = store.find_user("daniel@corp.test").await.unwrap();
+    assert_eq!((dan_now.state, dan_now.immutable_id.as_str()), (UserState::Suspended, "YW5jaG9yLWRhbg=="));
+    assert!(store.find_session("dan-session").await.unwrap().is_none(), "a suspended user's sessions end");
+    let linked = store.linked_users(corp.id).await.unwrap();
+    assert_eq!(linked.len(), 3, "the local user is the source's now");
+    assert!(linked.iter().find(|l| l.user.id == dan.id).unwrap().suspended_by_source);
+    assert!(!linked.iter().find(|l| l.user.id == eve.id).unwrap().suspended_by_source);
+    assert_eq!(store.find_user(&local.id.to_string()).await.unwrap().immutable_id, local.immutable_id);
+
+    // Reactivation undoes the source's suspension only.
+    let third = SyncChanges { reactivate: vec![dan.id, eve.id], ..Default::default() };
+    store.apply_sync(&actor(), corp.id, &third, serde_json::json!({})).await.unwrap();
+    assert_eq!(store.find_user(&dan.id.to_string()).await.unwrap().state, UserState::Active);
+    assert_eq!(store.find_user(&eve.id.to_string()).await.unwrap().state, UserState::Suspended);
+    let syncs = store
+        .list_audit(&AuditQuery { action: Some("directory.sync".into()), limit: 100, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(syncs.len(), 3);
+    assert_eq!(syncs[0].summary["created"], 2);
+    // Removing the source keeps all three, as local users.
+    assert_eq!(store.remove_source(&actor(), corp.id).await.unwrap(), 3);
+}

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, bail};
 use serde::Serialize;
-use tessera_admin::SourceRequest;
+use tessera_admin::{SourceRequest, SyncOptions};
 use tessera_core::sources::{DirectoryKind, PasswordCheck};
 use tessera_directory::Probe;
 use tessera_web::views::SourceView;
@@ -171,6 +171,30 @@ pub async fn run(ctx: &Ctx, cmd: DirectoryCommand) -> anyhow::Result<()> {
             if !report.healthy {
                 bail!("directory source {} is not healthy", source.name);
             }
+            Ok(())
+        }
+        DirectoryCommand::Sync { source, dry_run, adopt_by_upn, allow_mass_suspend } => {
+            let options = SyncOptions { dry_run, adopt_by_upn, allow_mass_suspend };
+            let holder = format!("cli:{}", std::process::id());
+            let (source, report) = admin.sync_source(&ctx.actor, &source, &holder, options).await?;
+            if ctx.settings.json {
+                return output::json(&report);
+            }
+            for message in &report.messages {
+                println!("error: {message}");
+            }
+            let verb = if report.dry_run { "would sync" } else { "synced" };
+            println!(
+                "{verb} {}: {} created, {} updated, {} suspended, {} reactivated, {} adopted, {} unchanged, {} errors",
+                source.name,
+                report.created,
+                report.updated,
+                report.suspended,
+                report.reactivated,
+                report.adopted,
+                report.unchanged,
+                report.errors
+            );
             Ok(())
         }
         DirectoryCommand::Remove { source } => {

@@ -11,6 +11,8 @@ use super::*;
 const BIND_PASSWORD: &str = "Dïrectory-Pässwort✓";
 const BASE_DN: &str = "dc=corp,dc=test";
 const BIND_DN: &str = "cn=admin,dc=corp,dc=test";
+/// The first sources' base: its three people and one group (each test adds its own branch).
+const PEOPLE_DN: &str = "ou=people,dc=corp,dc=test";
 
 /// A private slapd: LDAPS on one port, plain LDAP (for StartTLS) on another, a throwaway CA
 /// whose server certificate names 127.0.0.1 only.
@@ -115,7 +117,7 @@ fn start_slapd() -> Slapd {
          dn: uid=alice,ou=people,{BASE_DN}\nobjectClass: inetOrgPerson\nuid: alice\ncn: Alice Smith\nsn: Smith\ngivenName: Alice\nmail: alice@corp.test\n\n\
          dn: uid=bob,ou=people,{BASE_DN}\nobjectClass: inetOrgPerson\nuid: bob\ncn: Bob Jones\nsn: Jones\nmail: bob@corp.test\n\n\
          dn: uid=carol,ou=people,{BASE_DN}\nobjectClass: inetOrgPerson\nuid: carol\ncn: Carol White\nsn: White\nmail: carol@corp.test\n\n\
-         dn: cn=staff,{BASE_DN}\nobjectClass: groupOfNames\ncn: staff\nmember: uid=alice,ou=people,{BASE_DN}\nmember: uid=bob,ou=people,{BASE_DN}\n"
+         dn: cn=staff,ou=people,{BASE_DN}\nobjectClass: groupOfNames\ncn: staff\nmember: uid=alice,ou=people,{BASE_DN}\nmember: uid=bob,ou=people,{BASE_DN}\n"
     );
     std::fs::write(dir.join("base.ldif"), ldif).unwrap();
     run_ok(
@@ -130,7 +132,7 @@ fn start_slapd() -> Slapd {
 
 fn add_args<'a>(name: &'a str, urls: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["directory", "add", "ldap", "--name", name, "--kind", "openldap", "--bind-dn", BIND_DN];
-    args.extend(["--base-dn", BASE_DN, "--bind-password-stdin"]);
+    args.extend(["--base-dn", PEOPLE_DN, "--bind-password-stdin"]);
     for url in urls {
         args.extend(["--url", url.as_str()]);
     }
@@ -263,10 +265,119 @@ fn bad_sources_are_refused_before_anything_is_stored() {
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     }
     let mut bad_dn = add_args("Bad", &ldaps, &[]);
-    let position = bad_dn.iter().position(|a| *a == BASE_DN).unwrap();
+    let position = bad_dn.iter().position(|a| *a == PEOPLE_DN).unwrap();
     bad_dn[position] = "corp";
     assert!(!env.run_with_stdin(&bad_dn, "pw\n").status.success());
     assert_eq!(env.json(&["directory", "list"]), serde_json::json!([]));
     let trail = env.ok(&["audit", "list", "--json"]);
     assert!(!trail.contains("directory.add"), "nothing was added: {trail}");
+}
+
+/// Runs an LDIF change (add, modify or delete records) against the test slapd.
+fn ldap_change(slapd: &Slapd, ldif: &str) {
+    let path = slapd.dir.join(format!("change-{}.ldif", free_port()));
+    std::fs::write(&path, ldif).unwrap();
+    run_ok(
+        Command::new("ldapmodify")
+            .env("LDAPTLS_CACERT", slapd.dir.join("ca.pem"))
+            .args(["-x", "-H", &format!("ldaps://127.0.0.1:{}", slapd.ldaps), "-D", BIND_DN, "-w", BIND_PASSWORD])
+            .args(["-f", &path.display().to_string()]),
+        "changing the directory",
+    );
+}
+
+fn person(ou: &str, n: u32) -> String {
+    format!(
+        "dn: uid=u{n},ou={ou},{BASE_DN}\nchangetype: add\nobjectClass: inetOrgPerson\nuid: u{n}\ncn: User {n}\n\
+         sn: Number{n}\ngivenName: User\nmail: u{n}@{ou}.test\n\n"
+    )
+}
+
+/// The entryUUID of `uid` as ldapsearch reads it, turned into an ImmutableID here (not by
+/// Tessera's code): base64 of the UUID's 16 bytes.
+fn immutable_id_by_ldapsearch(slapd: &Slapd, ou: &str, uid: &str) -> String {
+    use base64::Engine;
+    let out = Command::new("ldapsearch")
+        .env("LDAPTLS_CACERT", slapd.dir.join("ca.pem"))
+        .args(["-x", "-LLL", "-H", &format!("ldaps://127.0.0.1:{}", slapd.ldaps), "-D", BIND_DN, "-w", BIND_PASSWORD])
+        .args(["-b", &format!("ou={ou},{BASE_DN}"), &format!("(uid={uid})"), "entryUUID"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let uuid = text.lines().find_map(|l| l.strip_prefix("entryUUID: ")).unwrap().replace('-', "");
+    let bytes: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&uuid[2 * i..2 * i + 2], 16).unwrap()).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn sync(env: &Env, source: &str, flags: &[&str]) -> Value {
+    let mut args = vec!["directory", "sync", source];
+    args.extend(flags);
+    env.json(&args)
+}
+
+#[test]
+fn a_sync_creates_updates_suspends_and_stops_before_a_mass_suspension() {
+    let slapd = slapd();
+    let env = Env::sqlite();
+    let ou = "sync1";
+    let mut ldif = format!("dn: ou={ou},{BASE_DN}\nchangetype: add\nobjectClass: organizationalUnit\nou: {ou}\n\n");
+    for n in 1..=40 {
+        ldif.push_str(&person(ou, n));
+    }
+    ldap_change(slapd, &ldif);
+    let base = format!("ou={ou},{BASE_DN}");
+    let urls = vec![format!("ldaps://127.0.0.1:{}", slapd.ldaps)];
+    let ca = slapd.ca_file();
+    let mut args = add_args("Sync", &urls, &["--ca-file", &ca]);
+    let position = args.iter().position(|a| *a == PEOPLE_DN).unwrap();
+    args[position] = &base;
+    let out = env.run_with_stdin(&args, &format!("{BIND_PASSWORD}\n"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let preview = sync(&env, "Sync", &["--dry-run"]);
+    assert_eq!((preview["created"].as_u64(), preview["dry_run"].as_bool()), (Some(40), Some(true)), "{preview}");
+    env.fails(&["user", "show", "u1@sync1.test"], 1);
+
+    let first = sync(&env, "Sync", &[]);
+    assert_eq!((first["created"].as_u64(), first["errors"].as_u64()), (Some(40), Some(0)), "{first}");
+    let u1 = env.json(&["user", "show", "u1@sync1.test"]);
+    assert_eq!(u1["immutable_id"].as_str().unwrap(), immutable_id_by_ldapsearch(slapd, ou, "u1"), "{u1}");
+    assert_eq!(u1["last_name"], "Number1");
+
+    // One renamed, one deleted: updated and suspended; the rest unchanged.
+    ldap_change(
+        slapd,
+        &format!(
+            "dn: uid=u2,ou={ou},{BASE_DN}\nchangetype: modify\nreplace: sn\nsn: Renamed\n\n\
+             dn: uid=u3,ou={ou},{BASE_DN}\nchangetype: delete\n\n"
+        ),
+    );
+    let second = sync(&env, "Sync", &[]);
+    assert_eq!(
+        (second["updated"].as_u64(), second["suspended"].as_u64(), second["unchanged"].as_u64()),
+        (Some(1), Some(1), Some(38)),
+        "{second}"
+    );
+    assert_eq!(env.json(&["user", "show", "u2@sync1.test"])["last_name"], "Renamed");
+    assert_eq!(env.json(&["user", "show", "u3@sync1.test"])["state"], "suspended");
+
+    // u3 back under a new entry: a new anchor for a known UPN is reported, not followed.
+    ldap_change(slapd, &person(ou, 3));
+    let third = sync(&env, "Sync", &[]);
+    assert_eq!((third["created"].as_u64(), third["errors"].as_u64()), (Some(0), Some(1)), "{third}");
+    assert!(third["messages"][0].as_str().unwrap().contains("anchor changed"), "{third}");
+
+    // Ten of forty gone: more than 10%, so nothing happens until the administrator says so.
+    let mut gone = String::new();
+    for n in 31..=40 {
+        gone.push_str(&format!("dn: uid=u{n},ou={ou},{BASE_DN}\nchangetype: delete\n\n"));
+    }
+    ldap_change(slapd, &gone);
+    let refused = env.fails(&["directory", "sync", "Sync"], 1);
+    assert!(refused.contains("--allow-mass-suspend"), "{refused}");
+    assert_eq!(env.json(&["user", "show", "u40@sync1.test"])["state"], "active", "nothing changed");
+    let allowed = sync(&env, "Sync", &["--allow-mass-suspend"]);
+    assert_eq!(allowed["suspended"].as_u64(), Some(10), "{allowed}");
+    let trail = env.ok(&["audit", "list", "--json"]);
+    assert!(trail.contains("directory.sync"), "each sync is in the audit trail");
 }

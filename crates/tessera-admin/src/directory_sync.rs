@@ -1,0 +1,133 @@
+//! A directory source's sync: read the source, plan the changes against the users it brought
+//! (a pure diff, `tessera_directory::plan`), and apply them in one transaction.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use tessera_core::{Actor, DirectorySource, User, UserId};
+use tessera_directory::{PlanOptions, Timeouts};
+use tessera_store::PageRequest;
+
+use crate::{AdminError, AdminService};
+
+/// How long a sync may hold its source's lease: one node (or command) syncs a source at a time.
+const SYNC_LEASE_MS: i64 = 15 * 60 * 1000;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncOptions {
+    /// Plan and report; change nothing.
+    pub dry_run: bool,
+    pub adopt_by_upn: bool,
+    pub allow_mass_suspend: bool,
+}
+
+/// What a sync did (or, on a dry run, would do). The counts CONTRACT.md names, and the rest.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SyncReport {
+    pub created: usize,
+    pub updated: usize,
+    pub suspended: usize,
+    pub reactivated: usize,
+    pub adopted: usize,
+    pub unchanged: usize,
+    /// How many source entries could not be taken; `messages` says why.
+    pub errors: usize,
+    pub messages: Vec<String>,
+    pub dry_run: bool,
+}
+
+impl AdminService {
+    /// Syncs the source's users: created, updated, suspended when gone or disabled there (never
+    /// deleted, their sessions ended), reactivated when enabled again after a sync suspended
+    /// them. Stops, changing nothing, when it would suspend more than 10% of them unless told.
+    pub async fn sync_source(
+        &self,
+        actor: &Actor,
+        key: &str,
+        holder: &str,
+        options: SyncOptions,
+    ) -> Result<(DirectorySource, SyncReport), AdminError> {
+        let source = self.store.find_source(key).await?;
+        let lease = format!("directory-sync:{}", source.id);
+        if !self.store.take_lease(&lease, holder, SYNC_LEASE_MS).await? {
+            return Err(AdminError::invalid(
+                "source",
+                format!("{} is being synced elsewhere; try again later", source.name),
+            ));
+        }
+        let outcome = self.sync_holding_lease(actor, &source, options).await;
+        self.store.release_lease(&lease, holder).await?;
+        Ok((source, outcome?))
+    }
+
+    async fn sync_holding_lease(
+        &self,
+        actor: &Actor,
+        source: &DirectorySource,
+        options: SyncOptions,
+    ) -> Result<SyncReport, AdminError> {
+        let password = self.bind_password(source).await?;
+        let timeouts = Timeouts::default();
+        let config = &source.config;
+        let mut bound = tessera_directory::connect_and_bind(config, &config.bind_dn, &password, timeouts).await?;
+        let entries = tessera_directory::read_users(&mut bound.ldap, config, timeouts).await;
+        let _ = bound.ldap.unbind().await;
+        let entries = entries?;
+        let linked = self.store.linked_users(source.id).await?;
+        let others = self.users_outside(source, &linked).await?;
+        let plan_options =
+            PlanOptions { adopt_by_upn: options.adopt_by_upn, allow_mass_suspend: options.allow_mass_suspend };
+        let plan = tessera_directory::plan(&entries, &linked, &others, plan_options)
+            .map_err(tessera_directory::DirectoryError::from)?;
+        let changes = &plan.changes;
+        let report = SyncReport {
+            created: changes.create.len(),
+            updated: changes.update.len(),
+            suspended: changes.suspend.len(),
+            reactivated: changes.reactivate.len(),
+            adopted: changes.adopt.len(),
+            unchanged: plan.unchanged,
+            errors: plan.errors.len(),
+            messages: plan.errors.clone(),
+            dry_run: options.dry_run,
+        };
+        if !options.dry_run {
+            let summary = serde_json::json!({
+                "name": source.name, "created": report.created, "updated": report.updated,
+                "suspended": report.suspended, "reactivated": report.reactivated, "adopted": report.adopted,
+                "unchanged": report.unchanged, "errors": report.errors,
+            });
+            self.store.apply_sync(actor, source.id, changes, summary).await?;
+        }
+        Ok(report)
+    }
+
+    /// Every user the source did not bring, with whether another source did.
+    async fn users_outside(
+        &self,
+        source: &DirectorySource,
+        linked: &[tessera_core::sync::LinkedUser],
+    ) -> Result<Vec<(User, bool)>, AdminError> {
+        let ours: HashSet<UserId> = linked.iter().map(|l| l.user.id).collect();
+        let mut elsewhere: HashSet<UserId> = HashSet::new();
+        for other in self.store.list_sources().await? {
+            if other.id != source.id {
+                elsewhere.extend(self.store.linked_users(other.id).await?.into_iter().map(|l| l.user.id));
+            }
+        }
+        let mut users = Vec::new();
+        let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+        loop {
+            let found = self.store.list_users(&page).await?;
+            users.extend(found.items.into_iter().filter(|u| !ours.contains(&u.id)).map(|u| {
+                let linked = elsewhere.contains(&u.id);
+                (u, linked)
+            }));
+            match found.next {
+                Some(next) => page.after = Some(next),
+                None => break,
+            }
+        }
+        Ok(users)
+    }
+}

@@ -1,0 +1,94 @@
+//! Reading a source's users: one paged search under the base DN with the user filter, each
+//! entry turned into what a sync compares.
+
+use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+use ldap3::{Ldap, Scope, SearchEntry};
+use tessera_core::sources::{SourceConfig, entry_uuid_bytes, immutable_id_from_anchor};
+
+use crate::DirectoryError;
+use crate::connect::Timeouts;
+use crate::probe::PAGE_SIZE;
+
+/// AD's userAccountControl flag of a disabled account.
+const ACCOUNT_DISABLED: u32 = 0x2;
+
+/// A person as the source has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryUser {
+    pub dn: String,
+    /// Base64 of the first anchor attribute set (the ImmutableID), or why there is none.
+    pub anchor: Result<String, String>,
+    pub upn: Option<String>,
+    pub email: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub disabled: bool,
+}
+
+fn text(entry: &SearchEntry, attribute: &str) -> Option<String> {
+    let values = entry.attrs.iter().find(|(name, _)| name.eq_ignore_ascii_case(attribute)).map(|(_, v)| v);
+    values.and_then(|v| v.first()).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// The anchor's 16 bytes: binary (objectGUID, mS-DS-ConsistencyGuid), or a UUID in text
+/// (entryUUID).
+fn anchor(entry: &SearchEntry, attributes: &[String]) -> Result<String, String> {
+    for attribute in attributes {
+        let binary = entry.bin_attrs.iter().find(|(name, _)| name.eq_ignore_ascii_case(attribute));
+        if let Some(value) = binary.and_then(|(_, v)| v.first()) {
+            return match <[u8; 16]>::try_from(value.as_slice()) {
+                Ok(bytes) => Ok(immutable_id_from_anchor(&bytes)),
+                Err(_) => Err(format!("{attribute} holds {} bytes, not 16", value.len())),
+            };
+        }
+        let textual = entry.attrs.iter().find(|(name, _)| name.eq_ignore_ascii_case(attribute));
+        if let Some(value) = textual.and_then(|(_, v)| v.first()) {
+            if let Ok(bytes) = <[u8; 16]>::try_from(value.as_bytes()) {
+                return Ok(immutable_id_from_anchor(&bytes));
+            }
+            return entry_uuid_bytes(value)
+                .map(|bytes| immutable_id_from_anchor(&bytes))
+                .map_err(|_| format!("{attribute} is neither 16 bytes nor a UUID"));
+        }
+    }
+    Err(format!("none of {} is set", attributes.join(", ")))
+}
+
+/// Every user the source's filter finds, page by page.
+pub async fn read_users(
+    ldap: &mut Ldap,
+    config: &SourceConfig,
+    timeouts: Timeouts,
+) -> Result<Vec<DirectoryUser>, DirectoryError> {
+    let a = &config.attributes;
+    let mut wanted: Vec<&str> = vec![&a.upn, &a.email, &a.first_name, &a.last_name];
+    wanted.extend(a.anchors.iter().map(String::as_str));
+    if let Some(flags) = &a.account_control {
+        wanted.push(flags);
+    }
+    let refused =
+        |e: ldap3::LdapError| DirectoryError::Refused { operation: "the user search", message: e.to_string() };
+    let adapters: Vec<Box<dyn Adapter<_, _>>> =
+        vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(PAGE_SIZE))];
+    let mut search = ldap
+        .with_timeout(timeouts.operation)
+        .streaming_search_with(adapters, &config.base_dn, Scope::Subtree, &config.user_filter, wanted)
+        .await
+        .map_err(refused)?;
+    let mut users = Vec::new();
+    while let Some(entry) = search.next().await.map_err(refused)? {
+        let entry = SearchEntry::construct(entry);
+        let flags = a.account_control.as_deref().and_then(|f| text(&entry, f)).and_then(|v| v.parse::<u32>().ok());
+        users.push(DirectoryUser {
+            anchor: anchor(&entry, &a.anchors),
+            upn: text(&entry, &a.upn),
+            email: text(&entry, &a.email),
+            first_name: text(&entry, &a.first_name).unwrap_or_default(),
+            last_name: text(&entry, &a.last_name).unwrap_or_default(),
+            disabled: flags.is_some_and(|f| f & ACCOUNT_DISABLED != 0),
+            dn: entry.dn,
+        });
+    }
+    search.finish().await.success().map_err(refused)?;
+    Ok(users)
+}

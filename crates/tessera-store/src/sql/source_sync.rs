@@ -1,0 +1,156 @@
+//! A directory source's sync: the users it brought, and one sync's changes applied in one
+//! transaction. The SQL serves SQLite and PostgreSQL alike: the macro expands it once per
+//! backend, into a module of its own beside the store type (see `sql::common`).
+
+macro_rules! impl_source_sync {
+    ($store:ident, $db:ty, $row:ty, $backend:expr) => {
+        mod source_sync {
+            use super::*;
+            use crate::traits::SourceSyncStore;
+            use tessera_core::SourceId;
+            use tessera_core::sync::{LinkedUser, SyncChanges};
+
+            #[async_trait]
+            impl SourceSyncStore for $store {
+                async fn linked_users(&self, source: SourceId) -> Result<Vec<LinkedUser>, StoreError> {
+                    let rows = sqlx::query(concat!(
+                        "SELECT ",
+                        crate::sql::user_columns!(),
+                        ", source_anchor, source_suspended FROM users WHERE source_id = $1 ORDER BY id"
+                    ))
+                    .bind(source.to_string())
+                    .fetch_all(&self.pool)
+                    .await?;
+                    rows.iter()
+                        .map(|row| {
+                            Ok(LinkedUser {
+                                user: Self::user_from_row(row)?,
+                                anchor: row.try_get("source_anchor")?,
+                                suspended_by_source: row.try_get("source_suspended")?,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn apply_sync(
+                    &self,
+                    actor: &Actor,
+                    source: SourceId,
+                    changes: &SyncChanges,
+                    summary: serde_json::Value,
+                ) -> Result<(), StoreError> {
+                    let at = self.clock.now_millis();
+                    let source_id = source.to_string();
+                    let mut tx = self.write_tx().await?;
+                    let name: Option<String> = sqlx::query_scalar("SELECT name FROM directory_sources WHERE id = $1")
+                        .bind(&source_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let Some(name) = name else { return Err(StoreError::not_found("directory source", source_id)) };
+                    for (anchor, user) in &changes.create {
+                        let id = UserId::new();
+                        sqlx::query(
+                            "INSERT INTO users (id, email, upn, first_name, last_name, immutable_id, state, \
+                             created_at, updated_at, source_id, source_anchor) \
+                             VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $7, $8, $9)",
+                        )
+                        .bind(id.to_string())
+                        .bind(&user.email)
+                        .bind(&user.upn)
+                        .bind(&user.first_name)
+                        .bind(&user.last_name)
+                        .bind(&user.immutable_id)
+                        .bind(at)
+                        .bind(&source_id)
+                        .bind(anchor)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| map_unique(e, &crate::sql::sync_clash_rules(&user.email)))?;
+                        let summary = json!({
+                            "email": user.email, "upn": user.upn, "first_name": user.first_name,
+                            "last_name": user.last_name, "immutable_id": user.immutable_id,
+                            "password_set": false, "source": name,
+                        });
+                        Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserCreate, "user", id, summary)).await?;
+                    }
+                    for (user, fields) in &changes.update {
+                        let done = sqlx::query(
+                            "UPDATE users SET email = $1, upn = $2, first_name = $3, last_name = $4, updated_at = $5 \
+                             WHERE id = $6 AND source_id = $7",
+                        )
+                        .bind(&fields.email)
+                        .bind(&fields.upn)
+                        .bind(&fields.first_name)
+                        .bind(&fields.last_name)
+                        .bind(at)
+                        .bind(user.to_string())
+                        .bind(&source_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| map_unique(e, &crate::sql::sync_clash_rules(&fields.email)))?;
+                        if done.rows_affected() == 0 {
+                            return Err(StoreError::not_found("user of the source", user.to_string()));
+                        }
+                        let summary = json!({
+                            "email": fields.email, "upn": fields.upn, "first_name": fields.first_name,
+                            "last_name": fields.last_name, "source": name,
+                        });
+                        Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserSyncUpdate, "user", user, summary)).await?;
+                    }
+                    for (user, anchor) in &changes.adopt {
+                        let done = sqlx::query(
+                            "UPDATE users SET source_id = $1, source_anchor = $2, updated_at = $3 WHERE id = $4 AND source_id IS NULL",
+                        )
+                        .bind(&source_id)
+                        .bind(anchor)
+                        .bind(at)
+                        .bind(user.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| map_unique(e, &[]))?;
+                        if done.rows_affected() == 0 {
+                            return Err(StoreError::Conflict {
+                                field: "user",
+                                message: format!("user {user} belongs to a directory source already"),
+                            });
+                        }
+                        let event = NewAuditEvent::new(AuditAction::DirectoryAdopt, "user", user, json!({"source": name}));
+                        Self::append_audit(&mut tx, actor, at, event).await?;
+                    }
+                    for (users, state, suspended_by_source, was) in [
+                        (&changes.suspend, "suspended", true, "active"),
+                        (&changes.reactivate, "active", false, "suspended"),
+                    ] {
+                        for user in users {
+                            let done = sqlx::query(
+                                "UPDATE users SET state = $1, source_suspended = $2, updated_at = $3 \
+                                 WHERE id = $4 AND source_id = $5 AND state = $6 AND (source_suspended OR $2)",
+                            )
+                            .bind(state)
+                            .bind(suspended_by_source)
+                            .bind(at)
+                            .bind(user.to_string())
+                            .bind(&source_id)
+                            .bind(was)
+                            .execute(&mut *tx)
+                            .await?;
+                            if done.rows_affected() == 0 {
+                                continue;
+                            }
+                            if suspended_by_source {
+                                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
+                            }
+                            let event = NewAuditEvent::new(AuditAction::UserSetState, "user", user, json!({"state": state, "source": name}));
+                            Self::append_audit(&mut tx, actor, at, event).await?;
+                        }
+                    }
+                    let event = NewAuditEvent::new(AuditAction::DirectorySync, "directory", &source_id, summary);
+                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    self.commit(tx).await
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use impl_source_sync;
