@@ -1,8 +1,8 @@
 //! Directory sources: added (checked, the bind password sealed under the master key), listed,
 //! tested against their servers, removed (their users staying as local users).
 
-use tessera_core::sources::{DirectoryKind, PasswordCheck, SourceAttributes, SourceConfig};
-use tessera_core::{Actor, DirectorySource, NewDirectorySource, SourceId};
+use tessera_core::sources::{DirectoryKind, PasswordCheck, SourceAttributes, SourceConfig, bind_password_seal};
+use tessera_core::{Actor, DirectorySource, NewDirectorySource};
 use tessera_directory::{Probe, Timeouts};
 
 use crate::{AdminError, AdminService};
@@ -25,11 +25,6 @@ pub struct SourceRequest {
     pub insecure_plaintext: bool,
     /// Mapping overrides, `(key, attribute)`; see [`SourceAttributes::set`].
     pub attributes: Vec<(String, String)>,
-}
-
-/// What a bind password is sealed to: its source.
-fn bind_password_seal(source: SourceId) -> String {
-    format!("tessera-directory-bind:v1:{source}")
 }
 
 impl SourceRequest {

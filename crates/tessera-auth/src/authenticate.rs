@@ -12,6 +12,7 @@ use tessera_keys::Secrets;
 use tessera_store::{AuditLog, Location, LockoutStore, MfaStore, StoreError, UserStore};
 
 use crate::client::ClientAddresses;
+use crate::directory::DirectoryVerdict;
 use crate::gate::{PasswordGate, PasswordTurn};
 use crate::lockout::{LockoutPolicy, is_familiar};
 use crate::password::verify_password;
@@ -58,6 +59,8 @@ pub struct Authenticator<'a, S: ?Sized> {
     pub gate: &'a PasswordGate,
     /// The sign-on these checks are part of: its events carry this trace id.
     pub trace: Option<String>,
+    /// Checks the passwords of users a directory source brought (pass-through sign-in).
+    pub directory: Option<&'a dyn crate::directory::DirectoryPasswords>,
 }
 
 /// What the failure records call a typed name: a keyed pseudonym, never the name itself (a
@@ -195,12 +198,29 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
                     verify(turn, password, dummy).await;
                     Err("locked_out")
                 } else {
-                    let hash = user.password_hash.as_deref().unwrap_or(dummy);
-                    let right = verify(turn, password, hash).await && user.password_hash.is_some();
-                    match (right, user.state) {
-                        (true, UserState::Active) => Ok(()),
-                        (true, UserState::Suspended) => Err("suspended"),
-                        (false, _) => Err("wrong_password"),
+                    // A user without a password of Tessera's may be one whose directory decides.
+                    let by_directory = match (&user.password_hash, self.directory) {
+                        (None, Some(directory)) => directory.check(user, password).await,
+                        _ => None,
+                    };
+                    match by_directory {
+                        Some(verdict) => {
+                            drop(turn);
+                            match (verdict, user.state) {
+                                (DirectoryVerdict::Right, UserState::Active) => Ok(()),
+                                (DirectoryVerdict::Right, UserState::Suspended) => Err("suspended"),
+                                (refused, _) => Err(refused.refusal()),
+                            }
+                        }
+                        None => {
+                            let hash = user.password_hash.as_deref().unwrap_or(dummy);
+                            let right = verify(turn, password, hash).await && user.password_hash.is_some();
+                            match (right, user.state) {
+                                (true, UserState::Active) => Ok(()),
+                                (true, UserState::Suspended) => Err("suspended"),
+                                (false, _) => Err("wrong_password"),
+                            }
+                        }
                     }
                 }
             }

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod authenticate;
 pub mod client;
+pub mod directory;
 pub mod enrol;
 pub mod gate;
 pub mod lockout;

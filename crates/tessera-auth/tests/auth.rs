@@ -53,6 +53,7 @@ impl World {
             secrets: &self.keys,
             gate: &self.gate,
             trace: None,
+            directory: None,
         }
     }
 
@@ -228,6 +229,7 @@ async fn a_password_check_refused_as_busy_writes_nothing() {
         secrets: &world.keys,
         gate: &gate,
         trace: None,
+        directory: None,
     };
     let before = world.store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap().len();
     let taken = gate.turn().await.unwrap();

@@ -265,6 +265,11 @@ pub struct DirectorySource {
     pub updated_at: crate::UnixMillis,
 }
 
+/// What a source's bind password is sealed to under the master key: its source.
+pub fn bind_password_seal(source: SourceId) -> String {
+    format!("tessera-directory-bind:v1:{source}")
+}
+
 /// An `ldaps://` or `ldap://` URL naming a server (and nothing else: no DN, no credentials).
 pub fn server_url(text: &str, insecure_plaintext: bool) -> Result<ServerUrl, CoreError> {
     let text = text.trim();

@@ -3,11 +3,13 @@
 //! The sync plan and pass-through sign-in build on these.
 
 mod connect;
+mod pass_through;
 mod plan;
 mod probe;
 mod read;
 
 pub use connect::{Bound, Timeouts, check_ca, connect_and_bind};
+pub use pass_through::{UserBind, check_user_password};
 pub use plan::{MASS_SUSPEND_SHARE, MassSuspend, PlanOptions, SyncPlan, plan};
 pub use probe::{Probe, ServerCheck, probe};
 pub use read::{DirectoryUser, read_users};

@@ -77,6 +77,8 @@ pub struct AppState {
     /// The base of every URL Tessera publishes (no trailing slash).
     pub public_url: String,
     pub keys: Arc<KeyService>,
+    /// Asks directory sources about their users' passwords.
+    pass_through: Arc<crate::signin::pass_through::PassThrough>,
     pub admin: AdminService,
     pub signin: SignInConfig,
     pub metrics: Option<PrometheusHandle>,
@@ -101,6 +103,10 @@ impl AppState {
             replay: store.clone(),
             parking: store.clone(),
             traces: store.clone(),
+            pass_through: Arc::new(crate::signin::pass_through::PassThrough {
+                store: store.clone(),
+                keys: keys.clone(),
+            }),
             second_factors: store.clone(),
             store,
             clock,
@@ -152,6 +158,7 @@ impl AppState {
             secrets: self.keys.secrets(),
             gate: &self.signin.password_gate,
             trace: None,
+            directory: Some(&*self.pass_through),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use serde_json::json;
-use tessera_core::{Actor, AuditAction, DirectorySource, NewAuditEvent, NewDirectorySource, SourceId};
+use tessera_core::{Actor, AuditAction, DirectorySource, NewAuditEvent, NewDirectorySource, SourceId, UserId};
 
 use super::MemoryStore;
 use crate::StoreError;
@@ -50,6 +50,14 @@ impl SourceStore for MemoryStore {
 
     async fn list_sources(&self) -> Result<Vec<DirectorySource>, StoreError> {
         Ok(self.tables()?.sources.values().map(|(s, _)| s.clone()).collect())
+    }
+
+    async fn user_source(&self, user: UserId) -> Result<Option<(SourceId, String)>, StoreError> {
+        let tables = self.tables()?;
+        match tables.user_sources.get(&user.to_string()) {
+            Some((source, anchor)) => Ok(Some((crate::sql::parse_id(source)?, anchor.clone()))),
+            None => Ok(None),
+        }
     }
 
     async fn source_bind_password(&self, source: SourceId) -> Result<Vec<u8>, StoreError> {

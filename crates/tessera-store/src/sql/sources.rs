@@ -76,6 +76,15 @@ macro_rules! impl_sources {
                     rows.iter().map(Self::source_from_row).collect()
                 }
 
+                async fn user_source(&self, user: UserId) -> Result<Option<(SourceId, String)>, StoreError> {
+                    let row = sqlx::query("SELECT source_id, source_anchor FROM users WHERE id = $1 AND source_id IS NOT NULL")
+                        .bind(user.to_string())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    let Some(row) = row else { return Ok(None) };
+                    Ok(Some((parse_id(&row.try_get::<String, _>(0)?)?, row.try_get(1)?)))
+                }
+
                 async fn source_bind_password(&self, source: SourceId) -> Result<Vec<u8>, StoreError> {
                     let row = sqlx::query("SELECT sealed_bind_password FROM directory_sources WHERE id = $1")
                         .bind(source.to_string())

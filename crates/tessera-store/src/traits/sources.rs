@@ -16,6 +16,8 @@ pub trait SourceStore: Send + Sync {
     async fn find_source(&self, key: &str) -> Result<DirectorySource, StoreError>;
     /// Oldest first.
     async fn list_sources(&self) -> Result<Vec<DirectorySource>, StoreError>;
+    /// The source that brought `user`, and the user's anchor there.
+    async fn user_source(&self, user: UserId) -> Result<Option<(SourceId, String)>, StoreError>;
     /// The bind password, still sealed.
     async fn source_bind_password(&self, source: SourceId) -> Result<Vec<u8>, StoreError>;
     /// Removes a source. Its users stay, as local users with their ImmutableID: a source never

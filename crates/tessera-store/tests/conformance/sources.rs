@@ -131,6 +131,7 @@ pub(super) async fn a_sync_applies_whole_and_undoes_only_its_own_suspensions(sto
     assert!(linked.iter().find(|l| l.user.id == dan.id).unwrap().suspended_by_source);
     assert!(!linked.iter().find(|l| l.user.id == eve.id).unwrap().suspended_by_source);
     assert_eq!(store.find_user(&local.id.to_string()).await.unwrap().immutable_id, local.immutable_id);
+    assert_eq!(store.user_source(local.id).await.unwrap(), Some((corp.id, "YW5jaG9yLWFsaWNl".to_string())));
 
     // Reactivation undoes the source's suspension only.
     let third = SyncChanges { reactivate: vec![dan.id, eve.id], ..Default::default() };
@@ -145,4 +146,5 @@ pub(super) async fn a_sync_applies_whole_and_undoes_only_its_own_suspensions(sto
     assert_eq!(syncs[0].summary["created"], 2);
     // Removing the source keeps all three, as local users.
     assert_eq!(store.remove_source(&actor(), corp.id).await.unwrap(), 3);
+    assert_eq!(store.user_source(dan.id).await.unwrap(), None);
 }

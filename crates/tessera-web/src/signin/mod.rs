@@ -5,6 +5,7 @@
 mod login;
 mod mfa;
 mod pages;
+pub mod pass_through;
 mod portal;
 
 use axum::Router;

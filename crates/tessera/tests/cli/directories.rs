@@ -381,3 +381,74 @@ fn a_sync_creates_updates_suspends_and_stops_before_a_mass_suspension() {
     let trail = env.ok(&["audit", "list", "--json"]);
     assert!(trail.contains("directory.sync"), "each sync is in the audit trail");
 }
+
+#[test]
+fn a_source_user_signs_in_with_their_directory_password_until_the_source_drops_them() {
+    let slapd = slapd();
+    let env = Env::sqlite();
+    let ou = "pt";
+    let mut ldif = format!("dn: ou={ou},{BASE_DN}\nchangetype: add\nobjectClass: organizationalUnit\nou: {ou}\n\n");
+    for n in 1..=3 {
+        ldif.push_str(&person(ou, n).replace("\n\n", &format!("\nuserPassword: Pässwort-{n}!\n\n")));
+    }
+    ldap_change(slapd, &ldif);
+    let base = format!("ou={ou},{BASE_DN}");
+    let urls = vec![format!("ldaps://127.0.0.1:{}", slapd.ldaps)];
+    let ca = slapd.ca_file();
+    let mut args = add_args("Pass-through", &urls, &["--ca-file", &ca, "--authenticate", "bind"]);
+    let position = args.iter().position(|a| *a == PEOPLE_DN).unwrap();
+    args[position] = &base;
+    assert!(env.run_with_stdin(&args, &format!("{BIND_PASSWORD}\n")).status.success());
+    assert_eq!(sync(&env, "Pass-through", &[])["created"], 3);
+    env.ok(&["group", "add", "Staff"]);
+    for n in 1..=2 {
+        env.ok(&["group", "add-member", "Staff", &format!("u{n}@pt.test")]);
+    }
+    env.ok(&["app", "add", "m365", "--domain", "pt.test", "--label", "M365"]);
+    env.ok(&["app", "grant", "M365", "Staff"]);
+    let u1 = env.json(&["user", "show", "u1@pt.test"]);
+    assert!(u1["password_set"].as_bool() != Some(true), "no password of theirs is kept: {u1}");
+
+    let server = Server::start(&env, &[]);
+    let port = server.port;
+    let path = "/m365/pt.test/adfs/services/trust/13/usernamemixed";
+    let soap = [("Content-Type", "application/soap+xml; charset=utf-8")];
+    let trust = |user: &str, password: &str, n: usize| {
+        super::bounds::exchange(
+            port,
+            "POST",
+            path,
+            &soap,
+            super::bounds::rst_to(port, path, user, password, n).as_bytes(),
+        )
+    };
+    let (status, token) = trust("u1@pt.test", "Pässwort-1!", 1);
+    assert_eq!(status, 200, "{token}");
+    assert!(token.contains(u1["immutable_id"].as_str().unwrap()), "the token carries the ImmutableID: {token}");
+    let (status, fault) = trust("u1@pt.test", "Pässwort-2!", 2);
+    assert!(status == 400 && fault.contains("FailedAuthentication"), "{fault}");
+    // Filter syntax in the password reaches the directory only as a bind's password.
+    let (status, _) = trust("u1@pt.test", "*)(uid=*", 3);
+    assert_eq!(status, 400);
+
+    // Gone from the directory: suspended at the next sync, and refused.
+    ldap_change(slapd, &format!("dn: uid=u2,ou={ou},{BASE_DN}\nchangetype: delete\n\n"));
+    assert_eq!(trust("u2@pt.test", "Pässwort-2!", 4).0, 400, "the directory no longer knows them");
+    assert_eq!(sync(&env, "Pass-through", &["--allow-mass-suspend"])["suspended"], 1);
+    assert_eq!(env.json(&["user", "show", "u2@pt.test"])["state"], "suspended");
+    assert_eq!(trust("u2@pt.test", "Pässwort-2!", 5).0, 400);
+    // Suspended in Tessera, the directory's yes is not enough.
+    env.ok(&["user", "suspend", "u1@pt.test"]);
+    assert_eq!(trust("u1@pt.test", "Pässwort-1!", 6).0, 400);
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+
+    let failures = env.json(&["audit", "list", "--action", "signin.failure"]);
+    let reasons: Vec<&str> =
+        failures.as_array().unwrap().iter().filter_map(|e| e["summary"]["reason"].as_str()).collect();
+    assert_eq!(
+        reasons,
+        ["wrong_password", "wrong_password", "directory_account_disabled", "directory_account_disabled", "suspended"],
+        "each refusal counted, with its reason: {failures}"
+    );
+}

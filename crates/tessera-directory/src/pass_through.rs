@@ -1,0 +1,95 @@
+//! Pass-through sign-in: a user's password checked by binding as them, over TLS, after the
+//! service account finds their entry. No password of theirs is kept by Tessera.
+
+use ldap3::{Scope, ldap_escape};
+use tessera_core::sources::SourceConfig;
+
+use crate::DirectoryError;
+use crate::connect::{Timeouts, bind_to, connect_and_bind, tls_config};
+
+/// What the directory said of a user's password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserBind {
+    Right,
+    Wrong,
+    /// Locked out by the directory's own policy.
+    Locked,
+    /// The password was right but has expired.
+    Expired,
+    /// The password was right but must be changed first.
+    MustChange,
+    /// The account is disabled or expired at the source.
+    Disabled,
+    /// The filter finds no entry with this UPN (or more than one).
+    NotInDirectory,
+}
+
+/// AD's reason inside a result 49 (`…, data 775, …`), as Microsoft documents the codes.
+fn ad_reason(text: &str) -> UserBind {
+    let code = text.split("data ").nth(1).and_then(|rest| rest.split([',', ' ']).next()).unwrap_or("");
+    match code {
+        "775" => UserBind::Locked,
+        "532" => UserBind::Expired,
+        "773" => UserBind::MustChange,
+        "533" | "701" => UserBind::Disabled,
+        _ => UserBind::Wrong,
+    }
+}
+
+/// Checks `password` for the user whose UPN attribute is `upn`: the service account
+/// (`service_password`) finds their entry, then a bind as that entry decides.
+pub async fn check_user_password(
+    config: &SourceConfig,
+    service_password: &str,
+    upn: &str,
+    password: &str,
+    timeouts: Timeouts,
+) -> Result<UserBind, DirectoryError> {
+    if password.is_empty() {
+        return Ok(UserBind::Wrong);
+    }
+    let mut bound = connect_and_bind(config, &config.bind_dn, service_password, timeouts).await?;
+    let filter = format!("(&{}({}={}))", config.user_filter, config.attributes.upn, ldap_escape(upn));
+    let refused =
+        |e: ldap3::LdapError| DirectoryError::Refused { operation: "the user lookup", message: e.to_string() };
+    let found = bound
+        .ldap
+        .with_timeout(timeouts.operation)
+        .search(&config.base_dn, Scope::Subtree, &filter, vec!["1.1"])
+        .await
+        .map_err(refused)?;
+    let _ = bound.ldap.unbind().await;
+    let (entries, _) = found.success().map_err(refused)?;
+    let [entry] = entries.as_slice() else { return Ok(UserBind::NotInDirectory) };
+    let dn = ldap3::SearchEntry::construct(entry.clone()).dn;
+    // The same server that found them, over the same kind of connection.
+    let server = config.servers()?.into_iter().find(|s| s.url == bound.url);
+    let Some(server) = server else { return Err(DirectoryError::Unreachable(bound.url)) };
+    let tls = tls_config(config.ca_pem.as_deref())?;
+    match bind_to(&server, &tls, &dn, password, timeouts).await {
+        Ok(mut as_user) => {
+            let _ = as_user.ldap.unbind().await;
+            Ok(UserBind::Right)
+        }
+        Err(DirectoryError::InvalidCredentials { detail, .. }) => Ok(ad_reason(&detail)),
+        Err(other) => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ads_reasons_are_read_from_the_result_text() {
+        let text = |code: &str| {
+            format!("80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data {code}, v4563")
+        };
+        assert_eq!(ad_reason(&text("52e")), UserBind::Wrong);
+        assert_eq!(ad_reason(&text("775")), UserBind::Locked);
+        assert_eq!(ad_reason(&text("532")), UserBind::Expired);
+        assert_eq!(ad_reason(&text("773")), UserBind::MustChange);
+        assert_eq!(ad_reason(&text("533")), UserBind::Disabled);
+        assert_eq!(ad_reason("Invalid credentials"), UserBind::Wrong);
+    }
+}

@@ -1,0 +1,59 @@
+//! Pass-through sign-in: a user a directory source brought with `--authenticate bind` signs in
+//! with their directory password, which their source checks (an LDAP bind as them, over TLS).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tessera_auth::directory::{DirectoryPasswords, DirectoryVerdict};
+use tessera_core::User;
+use tessera_core::sources::{PasswordCheck, bind_password_seal};
+use tessera_directory::{Timeouts, UserBind};
+use tessera_keys::KeyService;
+use tessera_store::Store;
+
+pub struct PassThrough {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<KeyService>,
+}
+
+impl PassThrough {
+    /// The source's verdict; `None` when the user is no pass-through source's.
+    async fn ask(&self, user: &User, password: &str) -> Result<Option<DirectoryVerdict>, String> {
+        let Some((source, _)) = self.store.user_source(user.id).await.map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let source = self.store.find_source(&source.to_string()).await.map_err(|e| e.to_string())?;
+        if source.config.authenticate != PasswordCheck::Bind {
+            return Ok(None);
+        }
+        let sealed = self.store.source_bind_password(source.id).await.map_err(|e| e.to_string())?;
+        let opened =
+            self.keys.secrets().open_secret(&sealed, &bind_password_seal(source.id)).map_err(|e| e.to_string())?;
+        let service = String::from_utf8(opened).map_err(|_| "the stored bind password is not text".to_string())?;
+        let bind =
+            tessera_directory::check_user_password(&source.config, &service, &user.upn, password, Timeouts::default())
+                .await
+                .map_err(|e| format!("{}: {e}", source.name))?;
+        Ok(Some(match bind {
+            UserBind::Right => DirectoryVerdict::Right,
+            UserBind::Wrong => DirectoryVerdict::Wrong,
+            UserBind::Locked => DirectoryVerdict::Locked,
+            UserBind::Expired => DirectoryVerdict::Expired,
+            UserBind::MustChange => DirectoryVerdict::MustChange,
+            UserBind::Disabled | UserBind::NotInDirectory => DirectoryVerdict::Disabled,
+        }))
+    }
+}
+
+#[async_trait]
+impl DirectoryPasswords for PassThrough {
+    async fn check(&self, user: &User, password: &str) -> Option<DirectoryVerdict> {
+        match self.ask(user, password).await {
+            Ok(verdict) => verdict,
+            Err(reason) => {
+                tracing::warn!(user = %user.id, %reason, "pass-through sign-in: the directory did not answer");
+                Some(DirectoryVerdict::Unavailable)
+            }
+        }
+    }
+}
