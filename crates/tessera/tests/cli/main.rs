@@ -19,6 +19,7 @@ mod graph_double;
 mod m365_graph;
 mod metadata_url;
 mod rollover;
+mod samba;
 mod tls;
 
 struct Env {

@@ -1,0 +1,260 @@
+//! Active Directory: a real Samba domain controller (LDAP and Kerberos, on 127.0.0.2 so that its
+//! ports stay apart), started once for this test binary. Users synced with the ImmutableID Entra
+//! expects (base64 of objectGUID, or of mS-DS-ConsistencyGuid when set, as ldapsearch reads
+//! them), signing in with their AD password, and a user disabled in AD refused after the sync.
+
+use std::process::Stdio;
+use std::sync::OnceLock;
+
+use base64::Engine;
+
+use super::*;
+
+const STAFF_DN: &str = "OU=Staff,DC=corp,DC=test";
+const ADMIN_DN: &str = "CN=Administrator,CN=Users,DC=corp,DC=test";
+const ADMIN_PASSWORD: &str = "Adm1n-Pässword!";
+const HOST: &str = "127.0.0.2";
+
+struct Samba {
+    dir: PathBuf,
+    _watchdog: Child,
+}
+
+impl Samba {
+    fn ca_file(&self) -> String {
+        self.dir.join("tls/ca.pem").display().to_string()
+    }
+
+    /// ldapmodify / ldapsearch as Administrator over LDAPS.
+    fn ldap(&self, tool: &str) -> Command {
+        let mut cmd = Command::new(tool);
+        cmd.env("LDAPTLS_CACERT", self.dir.join("tls/ca.pem")).args([
+            "-x",
+            "-H",
+            &format!("ldaps://{HOST}"),
+            "-D",
+            ADMIN_DN,
+            "-w",
+            ADMIN_PASSWORD,
+        ]);
+        cmd
+    }
+
+    fn change(&self, ldif: &str) {
+        let path = self.dir.join(format!("change-{}.ldif", free_port()));
+        std::fs::write(&path, ldif).unwrap();
+        let out = self.ldap("ldapmodify").args(["-f", &path.display().to_string()]).output().unwrap();
+        assert!(out.status.success(), "ldapmodify: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// An attribute of `cn` as ldapsearch prints it (`name:: base64` for binary values).
+    fn read(&self, cn: &str, attribute: &str) -> String {
+        let out =
+            self.ldap("ldapsearch").args(["-LLL", "-b", STAFF_DN, &format!("(cn={cn})"), attribute]).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let prefix = format!("{attribute}:: ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("{attribute} of {cn}: {text}"))
+            .to_string()
+    }
+}
+
+fn samba() -> &'static Samba {
+    static SAMBA: OnceLock<Samba> = OnceLock::new();
+    SAMBA.get_or_init(start_samba)
+}
+
+fn check(cmd: &mut Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn start_samba() -> Samba {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let at = |name: &str| dir.join(name).display().to_string();
+    // 127.0.0.0/8 is loopback on Linux already; the address is added where it is not.
+    let _ = Command::new("ip").args(["addr", "add", "127.0.0.2/8", "dev", "lo"]).output();
+    check(
+        Command::new("samba-tool")
+            .args([
+                "domain",
+                "provision",
+                "--realm=CORP.TEST",
+                "--domain=CORP",
+                "--server-role=dc",
+                "--dns-backend=NONE",
+            ])
+            .arg(format!("--adminpass={ADMIN_PASSWORD}"))
+            .arg(format!("--targetdir={}", dir.display()))
+            .args([&format!("--host-ip={HOST}"), "--use-rfc2307", &format!("--option=interfaces={HOST}")])
+            .arg("--option=bind interfaces only=yes"),
+        "provisioning the domain",
+    );
+    // Our own CA and a certificate naming 127.0.0.2, so that TLS is checked as in production.
+    std::fs::create_dir_all(dir.join("tls")).unwrap();
+    check(
+        Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Corp test CA"])
+            .args(["-keyout", &at("tls/ca.key"), "-out", &at("tls/ca.pem")]),
+        "the CA",
+    );
+    std::fs::write(dir.join("tls/san.ext"), format!("subjectAltName=IP:{HOST}\nbasicConstraints=CA:FALSE\n")).unwrap();
+    check(
+        Command::new("openssl").args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", &format!("/CN={HOST}")]).args([
+            "-keyout",
+            &at("tls/key.pem"),
+            "-out",
+            &at("tls/dc.csr"),
+        ]),
+        "the DC key",
+    );
+    check(
+        Command::new("openssl")
+            .args(["x509", "-req", "-days", "2", "-in", &at("tls/dc.csr"), "-CA", &at("tls/ca.pem")])
+            .args([
+                "-CAkey",
+                &at("tls/ca.key"),
+                "-CAcreateserial",
+                "-out",
+                &at("tls/cert.pem"),
+                "-extfile",
+                &at("tls/san.ext"),
+            ]),
+        "the DC certificate",
+    );
+    std::fs::set_permissions(dir.join("tls/key.pem"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::create_dir_all(dir.join("run")).unwrap();
+    let conf_path = dir.join("etc/smb.conf");
+    let conf = std::fs::read_to_string(&conf_path).unwrap();
+    // The file server part exits in this environment and takes samba down: an AD DC for LDAP
+    // and Kerberos does not need it (TESTBEDS.md).
+    let extra = format!(
+        "[global]\n\tserver services = rpc, nbt, ldap, cldap, kdc, drepl, kcc, winbindd\n\tpid directory = {run}\n\
+         \ttls enabled = yes\n\ttls keyfile = {key}\n\ttls certfile = {cert}\n\ttls cafile = {ca}\n",
+        run = at("run"),
+        key = at("tls/key.pem"),
+        cert = at("tls/cert.pem"),
+        ca = at("tls/ca.pem")
+    );
+    std::fs::write(&conf_path, conf.replacen("[global]\n", &extra, 1)).unwrap();
+    let script = format!(
+        "samba --foreground -s {conf} </dev/null & pid=$!; \
+         while kill -0 {parent} 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 1; done; kill $pid 2>/dev/null",
+        conf = conf_path.display(),
+        parent = std::process::id()
+    );
+    let watchdog = Command::new("setsid")
+        .args(["sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let samba = Samba { dir, _watchdog: watchdog };
+    let started = Instant::now();
+    loop {
+        let probe =
+            samba.ldap("ldapsearch").args(["-LLL", "-b", "", "-s", "base", "defaultNamingContext"]).output().unwrap();
+        if probe.status.success() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "samba did not answer: {}",
+            String::from_utf8_lossy(&probe.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    samba.change(&format!("dn: {STAFF_DN}\nchangetype: add\nobjectClass: organizationalUnit\nou: Staff\n\n"));
+    let mut ldif = String::new();
+    for n in 1..=20 {
+        let password = format!("\"Ad-Pässwort-{n}!\"");
+        let utf16: Vec<u8> = password.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        ldif.push_str(&format!(
+            "dn: CN=User{n},{STAFF_DN}\nchangetype: add\nobjectClass: user\nsAMAccountName: user{n}\n\
+             userPrincipalName: user{n}@corp.test\nmail: user{n}@corp.test\ngivenName: User\nsn: Number{n}\n\
+             unicodePwd:: {}\nuserAccountControl: 512\n\n",
+            base64::engine::general_purpose::STANDARD.encode(utf16)
+        ));
+    }
+    samba.change(&ldif);
+    samba
+}
+
+#[test]
+fn active_directory_users_sync_with_their_guid_as_immutable_id_and_sign_in_with_their_ad_password() {
+    let samba = samba();
+    let env = Env::sqlite();
+    // Entra Connect's anchor, when set, wins over objectGUID.
+    let consistency = base64::engine::general_purpose::STANDARD.encode([7u8; 16]);
+    samba.change(&format!("dn: CN=User2,{STAFF_DN}\nchangetype: modify\nreplace: mS-DS-ConsistencyGuid\nmS-DS-ConsistencyGuid:: {consistency}\n\n"));
+    let url = format!("ldaps://{HOST}");
+    let ca = samba.ca_file();
+    let add = [
+        "directory",
+        "add",
+        "ldap",
+        "--name",
+        "Corp AD",
+        "--kind",
+        "ad",
+        "--url",
+        &url,
+        "--ca-file",
+        &ca,
+        "--bind-dn",
+        ADMIN_DN,
+        "--bind-password-stdin",
+        "--base-dn",
+        STAFF_DN,
+    ];
+    let out = env.run_with_stdin(&add, &format!("{ADMIN_PASSWORD}\n"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tested = env.json(&["directory", "test", "Corp AD"]);
+    assert_eq!(tested["users"], 20, "{tested}");
+
+    let synced = env.json(&["directory", "sync", "Corp AD"]);
+    assert_eq!((synced["created"].as_u64(), synced["errors"].as_u64()), (Some(20), Some(0)), "{synced}");
+    let user1 = env.json(&["user", "show", "user1@corp.test"]);
+    assert_eq!(user1["immutable_id"].as_str().unwrap(), samba.read("User1", "objectGUID"), "{user1}");
+    assert_eq!(env.json(&["user", "show", "user2@corp.test"])["immutable_id"], consistency);
+
+    env.ok(&["group", "add", "Staff"]);
+    env.ok(&["group", "add-member", "Staff", "user1@corp.test"]);
+    env.ok(&["app", "add", "m365", "--domain", "corp.test", "--label", "M365"]);
+    env.ok(&["app", "grant", "M365", "Staff"]);
+    let server = Server::start(&env, &[]);
+    let port = server.port;
+    let path = "/m365/corp.test/adfs/services/trust/13/usernamemixed";
+    let soap = [("Content-Type", "application/soap+xml; charset=utf-8")];
+    let trust = |password: &str, n: usize| {
+        super::bounds::exchange(
+            port,
+            "POST",
+            path,
+            &soap,
+            super::bounds::rst_to(port, path, "user1@corp.test", password, n).as_bytes(),
+        )
+    };
+    let (status, token) = trust("Ad-Pässwort-1!", 1);
+    assert_eq!(status, 200, "{token}");
+    assert!(token.contains(user1["immutable_id"].as_str().unwrap()), "{token}");
+    assert_eq!(trust("not-the-password", 2).0, 400);
+
+    // Disabled in AD: suspended at the next sync, and refused with the right password.
+    samba.change(&format!(
+        "dn: CN=User1,{STAFF_DN}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 514\n\n"
+    ));
+    let resynced = env.json(&["directory", "sync", "Corp AD"]);
+    assert_eq!((resynced["suspended"].as_u64(), resynced["unchanged"].as_u64()), (Some(1), Some(19)), "{resynced}");
+    assert_eq!(env.json(&["user", "show", "user1@corp.test"])["state"], "suspended");
+    assert_eq!(trust("Ad-Pässwort-1!", 3).0, 400);
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+}
