@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use serde::Serialize;
-use tessera_core::{Actor, DirectorySource, User, UserId};
+use tessera_core::{Actor, AuditAction, DirectorySource, NewAuditEvent, User, UserId};
 use tessera_directory::{PlanOptions, Timeouts};
 use tessera_store::PageRequest;
 
@@ -57,6 +57,13 @@ impl AdminService {
         }
         let outcome = self.sync_holding_lease(actor, &source, options).await;
         self.store.release_lease(&lease, holder).await?;
+        if let (Err(e), false) = (&outcome, options.dry_run) {
+            // A sync that did not happen is worth an administrator's look (a scheduled one
+            // above all): the reason goes to the audit trail.
+            let summary = serde_json::json!({"name": source.name, "reason": e.to_string()});
+            let event = NewAuditEvent::new(AuditAction::DirectorySyncFailed, "directory", source.id, summary);
+            self.store.append_audit(actor, event).await?;
+        }
         Ok((source, outcome?))
     }
 

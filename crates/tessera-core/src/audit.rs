@@ -104,6 +104,7 @@ pub enum AuditAction {
     DirectoryAdd,
     DirectoryRemove,
     DirectorySync,
+    DirectorySyncFailed,
     DirectoryAdopt,
     UserSyncUpdate,
     ApiTokenCreate,
@@ -163,7 +164,7 @@ impl AuditAction {
         AuditAction::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
-    pub const ALL: [AuditAction; 68] = [
+    pub const ALL: [AuditAction; 69] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -207,6 +208,7 @@ impl AuditAction {
         AuditAction::DirectoryAdd,
         AuditAction::DirectoryRemove,
         AuditAction::DirectorySync,
+        AuditAction::DirectorySyncFailed,
         AuditAction::DirectoryAdopt,
         AuditAction::UserSyncUpdate,
         AuditAction::ApiTokenCreate,
@@ -280,6 +282,7 @@ impl AuditAction {
             AuditAction::DirectoryAdd => "directory.add",
             AuditAction::DirectoryRemove => "directory.remove",
             AuditAction::DirectorySync => "directory.sync",
+            AuditAction::DirectorySyncFailed => "directory.sync_failed",
             AuditAction::DirectoryAdopt => "directory.adopt",
             AuditAction::UserSyncUpdate => "user.sync_update",
             AuditAction::ApiTokenCreate => "api_token.create",

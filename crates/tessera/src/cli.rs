@@ -314,6 +314,9 @@ pub struct ServeArgs {
     /// How often the automatic certificate rollover looks at the connectors (0: never)
     #[arg(long, env = "TESSERA_ROLLOVER_CHECK_MINUTES", default_value_t = 60)]
     pub rollover_check_minutes: u32,
+    /// How often every directory source is synced (0: never; one node at a time)
+    #[arg(long, env = "TESSERA_DIRECTORY_SYNC_MINUTES", default_value_t = 30)]
+    pub directory_sync_minutes: u32,
 }
 
 /// Where SP metadata may be fetched from by URL.

@@ -69,6 +69,10 @@ pub async fn run(
             upkeep.run_upkeep();
         }
     });
+    if args.directory_sync_minutes > 0 {
+        let every = std::time::Duration::from_secs(u64::from(args.directory_sync_minutes) * 60);
+        tokio::spawn(scheduled_directory_sync(state.admin.clone(), every));
+    }
     if args.rollover_check_minutes > 0 {
         let every = std::time::Duration::from_secs(u64::from(args.rollover_check_minutes) * 60);
         tokio::spawn(automatic_rollover(state.admin.clone(), every));
@@ -113,12 +117,46 @@ pub async fn run(
     Ok(())
 }
 
+/// This process, for the leases of background jobs: unique enough across nodes and restarts.
+fn node_id() -> String {
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("pid{}-{started}", std::process::id())
+}
+
+/// Every directory source synced every `every` (the first pass at start); each source's lease
+/// keeps a sync to one node at a time. A sync that fails is in the audit trail.
+async fn scheduled_directory_sync(admin: tessera_admin::AdminService, every: std::time::Duration) {
+    let node = node_id();
+    let actor = tessera_core::Actor("system:directory-sync".into());
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let sources = match admin.list_sources().await {
+            Ok(sources) => sources,
+            Err(e) => {
+                tracing::warn!(error = %e, "directory sync: the sources cannot be read");
+                continue;
+            }
+        };
+        for source in sources {
+            let options = tessera_admin::SyncOptions::default();
+            match admin.sync_source(&actor, &source.id.to_string(), &node, options).await {
+                Ok((_, report)) => tracing::info!(
+                    source = %source.name, created = report.created, updated = report.updated,
+                    suspended = report.suspended, reactivated = report.reactivated, errors = report.errors,
+                    "directory sync"
+                ),
+                Err(e) => tracing::warn!(source = %source.name, error = %e, "directory sync failed"),
+            }
+        }
+    }
+}
+
 /// The automatic certificate rollover (`tessera_admin::rollover`): a pass at start and then
 /// every `every`, when Graph credentials are stored; a lease keeps it to one node at a time.
 async fn automatic_rollover(admin: tessera_admin::AdminService, every: std::time::Duration) {
-    // This process, for the lease: unique enough across nodes and restarts.
-    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let node = format!("pid{}-{started}", std::process::id());
+    let node = node_id();
     let actor = tessera_core::Actor("system:rollover".into());
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -452,3 +452,46 @@ fn a_source_user_signs_in_with_their_directory_password_until_the_source_drops_t
         "each refusal counted, with its reason: {failures}"
     );
 }
+
+#[test]
+fn serve_syncs_every_source_at_start_and_audits_a_sync_that_fails() {
+    let slapd = slapd();
+    let env = Env::sqlite();
+    let ou = "sched";
+    let mut ldif = format!("dn: ou={ou},{BASE_DN}\nchangetype: add\nobjectClass: organizationalUnit\nou: {ou}\n\n");
+    for n in 1..=3 {
+        ldif.push_str(&person(ou, n));
+    }
+    ldap_change(slapd, &ldif);
+    let base = format!("ou={ou},{BASE_DN}");
+    let ca = slapd.ca_file();
+    for (name, url) in [
+        ("Scheduled", format!("ldaps://127.0.0.1:{}", slapd.ldaps)),
+        ("Down", format!("ldaps://127.0.0.1:{}", free_port())),
+    ] {
+        let urls = vec![url];
+        let mut args = add_args(name, &urls, &["--ca-file", &ca]);
+        let position = args.iter().position(|a| *a == PEOPLE_DN).unwrap();
+        args[position] = &base;
+        assert!(env.run_with_stdin(&args, &format!("{BIND_PASSWORD}\n")).status.success());
+    }
+    let server = Server::start(&env, &["--directory-sync-minutes", "30"]);
+    let started = Instant::now();
+    while !env.run(&["user", "show", "u3@sched.test"]).status.success() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the first pass runs at start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let failed = loop {
+        let failed = env.json(&["audit", "list", "--action", "directory.sync_failed"]);
+        if !failed.as_array().unwrap().is_empty() || started.elapsed() > Duration::from_secs(30) {
+            break failed;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(failed[0]["actor"], "system:directory-sync", "{failed}");
+    assert!(failed[0]["summary"]["reason"].as_str().unwrap().contains("no server of the source answered"), "{failed}");
+    let synced = env.json(&["audit", "list", "--action", "directory.sync"]);
+    assert_eq!(synced[0]["summary"]["created"], 3, "{synced}");
+}
