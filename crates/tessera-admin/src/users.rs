@@ -81,6 +81,25 @@ impl AdminService {
         Ok(self.store.create_user(actor, new).await?)
     }
 
+    /// Changes the UPN and ImmutableID Entra matches `key` by. An ImmutableID cannot change in
+    /// Entra once the domain is federated: this is for setting it before (copied from Entra,
+    /// or from an AD objectGUID), not for moving a person.
+    pub async fn set_user_identity(
+        &self,
+        actor: &Actor,
+        key: &str,
+        upn: Option<&str>,
+        immutable_id: Option<&str>,
+    ) -> Result<User, AdminError> {
+        if upn.is_none() && immutable_id.is_none() {
+            return Err(AdminError::invalid("user", "nothing to change: give --upn or --immutable-id"));
+        }
+        let upn = upn.map(|u| tessera_core::validate::email("upn", u)).transpose()?;
+        let immutable_id = immutable_id.map(|i| tessera_core::validate::immutable_id(i.trim())).transpose()?;
+        let user = self.store.find_user(key).await?;
+        Ok(self.store.set_user_identity(actor, user.id, upn.as_deref(), immutable_id.as_deref()).await?)
+    }
+
     /// By id, email or UPN.
     pub async fn find_user(&self, key: &str) -> Result<User, AdminError> {
         Ok(self.store.find_user(key).await?)

@@ -107,6 +107,7 @@ pub enum AuditAction {
     DirectorySyncFailed,
     DirectoryAdopt,
     UserSyncUpdate,
+    UserSetIdentity,
     ApiTokenCreate,
     ApiTokenRevoke,
     // Signing in, whatever the protocol.
@@ -164,7 +165,7 @@ impl AuditAction {
         AuditAction::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
-    pub const ALL: [AuditAction; 69] = [
+    pub const ALL: [AuditAction; 70] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -211,6 +212,7 @@ impl AuditAction {
         AuditAction::DirectorySyncFailed,
         AuditAction::DirectoryAdopt,
         AuditAction::UserSyncUpdate,
+        AuditAction::UserSetIdentity,
         AuditAction::ApiTokenCreate,
         AuditAction::ApiTokenRevoke,
         AuditAction::SigninPassword,
@@ -285,6 +287,7 @@ impl AuditAction {
             AuditAction::DirectorySyncFailed => "directory.sync_failed",
             AuditAction::DirectoryAdopt => "directory.adopt",
             AuditAction::UserSyncUpdate => "user.sync_update",
+            AuditAction::UserSetIdentity => "user.set_identity",
             AuditAction::ApiTokenCreate => "api_token.create",
             AuditAction::ApiTokenRevoke => "api_token.revoke",
             AuditAction::SigninPassword => "signin.password",

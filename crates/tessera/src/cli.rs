@@ -366,11 +366,25 @@ pub enum UserCommand {
         #[arg(long)]
         last_name: Option<String>,
         /// Entra's sourceAnchor; defaults to base64 of 16 random bytes
-        #[arg(long)]
+        #[arg(long, conflicts_with = "immutable_id_from_guid")]
         immutable_id: Option<String>,
+        /// The ImmutableID from an AD objectGUID in its text form (as Entra Connect makes it)
+        #[arg(long, value_name = "GUID")]
+        immutable_id_from_guid: Option<String>,
         /// Read the password from one line of standard input
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Change the UPN or ImmutableID Entra matches a user by (before the domain is federated)
+    Set {
+        user: String,
+        #[arg(long)]
+        upn: Option<String>,
+        #[arg(long, conflicts_with = "immutable_id_from_guid")]
+        immutable_id: Option<String>,
+        /// The ImmutableID from an AD objectGUID in its text form
+        #[arg(long, value_name = "GUID")]
+        immutable_id_from_guid: Option<String>,
     },
     /// List users
     List,

@@ -203,6 +203,47 @@ impl UserStore for MemoryStore {
         Ok(updated)
     }
 
+    async fn set_user_identity(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        upn: Option<&str>,
+        immutable_id: Option<&str>,
+    ) -> Result<User, StoreError> {
+        let at = self.clock.now_millis();
+        let mut tables = self.tables()?;
+        let before = tables.user(user)?.clone();
+        let upn = upn.unwrap_or(&before.upn).to_string();
+        let immutable_id = immutable_id.unwrap_or(&before.immutable_id).to_string();
+        let id = user.to_string();
+        let others = tables.users.iter().filter(|(other, _)| **other != id).map(|(_, u)| u);
+        for other in others {
+            if other.email.to_lowercase() == upn.to_lowercase() || other.upn.to_lowercase() == upn.to_lowercase() {
+                return Err(StoreError::Conflict {
+                    field: "upn",
+                    message: format!("UPN {upn} is already used by user {}", other.email),
+                });
+            }
+            if other.immutable_id == immutable_id {
+                return Err(StoreError::Conflict {
+                    field: "immutable_id",
+                    message: format!("immutable ID {immutable_id} is another user's"),
+                });
+            }
+        }
+        let found = tables.user_mut(user)?;
+        found.upn = upn;
+        found.immutable_id = immutable_id;
+        found.updated_at = at;
+        let updated = found.clone();
+        let summary = json!({
+            "upn": {"before": before.upn, "after": updated.upn},
+            "immutable_id": {"before": before.immutable_id, "after": updated.immutable_id},
+        });
+        tables.record(actor, at, NewAuditEvent::new(AuditAction::UserSetIdentity, "user", user, summary));
+        Ok(updated)
+    }
+
     async fn delete_user(&self, actor: &Actor, user: UserId) -> Result<(), StoreError> {
         let at = self.clock.now_millis();
         let mut tables = self.tables()?;

@@ -247,6 +247,59 @@ macro_rules! impl_users {
                 Ok(updated)
             }
 
+            async fn set_user_identity(
+                &self,
+                actor: &Actor,
+                user: UserId,
+                upn: Option<&str>,
+                immutable_id: Option<&str>,
+            ) -> Result<User, StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let before = sqlx::query(concat!("SELECT ", crate::sql::user_columns!(), " FROM users WHERE id = $1"))
+                    .bind(user.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(before) = before else { return Err(StoreError::not_found("user", user.to_string())) };
+                let before = Self::user_from_row(&before)?;
+                let upn = upn.unwrap_or(&before.upn);
+                let immutable_id = immutable_id.unwrap_or(&before.immutable_id);
+                // A UPN names one user across both columns, as at creation.
+                let taken = sqlx::query("SELECT email FROM users WHERE id <> $1 AND (lower(email) = lower($2) OR lower(upn) = lower($2)) LIMIT 1")
+                    .bind(user.to_string())
+                    .bind(upn)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(row) = taken {
+                    let other: String = row.try_get(0)?;
+                    return Err(StoreError::Conflict { field: "upn", message: format!("UPN {upn} is already used by user {other}") });
+                }
+                let row = sqlx::query(concat!(
+                    "UPDATE users SET upn = $1, immutable_id = $2, updated_at = $3 WHERE id = $4 RETURNING ",
+                    crate::sql::user_columns!()
+                ))
+                .bind(upn)
+                .bind(immutable_id)
+                .bind(at)
+                .bind(user.to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| {
+                    map_unique(e, &[
+                        ("users_upn_key", "upn", format!("UPN {upn} is another user's")),
+                        ("users_immutable_id_key", "immutable_id", format!("immutable ID {immutable_id} is another user's")),
+                    ])
+                })?;
+                let updated = Self::user_from_row(&row)?;
+                let summary = json!({
+                    "upn": {"before": before.upn, "after": updated.upn},
+                    "immutable_id": {"before": before.immutable_id, "after": updated.immutable_id},
+                });
+                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserSetIdentity, "user", user, summary)).await?;
+                self.commit(tx).await?;
+                Ok(updated)
+            }
+
             async fn delete_user(&self, actor: &Actor, user: UserId) -> Result<(), StoreError> {
                 let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;

@@ -29,6 +29,15 @@ pub trait UserStore: Send + Sync {
     async fn set_password(&self, actor: &Actor, user: UserId, password_hash: &str) -> Result<(), StoreError>;
     async fn set_user_state(&self, actor: &Actor, user: UserId, state: UserState) -> Result<User, StoreError>;
     async fn delete_user(&self, actor: &Actor, user: UserId) -> Result<(), StoreError>;
+    /// Changes the UPN and ImmutableID Entra matches the user by (each when given); a UPN or
+    /// ImmutableID that is another user's is a conflict and changes nothing.
+    async fn set_user_identity(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        upn: Option<&str>,
+        immutable_id: Option<&str>,
+    ) -> Result<User, StoreError>;
 }
 
 #[async_trait]

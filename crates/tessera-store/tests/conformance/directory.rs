@@ -16,6 +16,17 @@ pub(super) async fn users_round_trip_and_lookup(store: Arc<dyn Store>, _raw: Raw
     assert_eq!(suspended.state, UserState::Suspended);
     store.set_password(&actor(), alice.id, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA").await.unwrap();
     assert!(store.find_user(&alice.email).await.unwrap().password_hash.is_some());
+    // The identity Entra matches: changed with its audit row; another user's is refused whole.
+    let bob = store.create_user(&actor(), new_user("bob@contoso.com")).await.unwrap();
+    let changed = store.set_user_identity(&actor(), alice.id, Some("ada@contoso.com"), Some("QWRhLTE=")).await.unwrap();
+    assert_eq!((changed.upn.as_str(), changed.immutable_id.as_str()), ("ada@contoso.com", "QWRhLTE="));
+    for (upn, id, field) in
+        [(Some("BOB@contoso.com"), None, "upn"), (None, Some(bob.immutable_id.as_str()), "immutable_id")]
+    {
+        let refused = store.set_user_identity(&actor(), alice.id, upn, id).await;
+        assert!(matches!(refused, Err(StoreError::Conflict { field: f, .. }) if f == field), "{refused:?}");
+    }
+    assert_eq!(store.find_user("ada@contoso.com").await.unwrap().immutable_id, "QWRhLTE=");
     store.delete_user(&actor(), alice.id).await.unwrap();
     assert!(matches!(store.delete_user(&actor(), alice.id).await, Err(StoreError::NotFound { .. })));
 }

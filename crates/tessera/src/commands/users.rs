@@ -61,11 +61,25 @@ pub async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<()> {
             println!("ended {ended} session(s) of {}", user.email);
             Ok(())
         }
-        UserCommand::Add { email, upn, first_name, last_name, immutable_id, password_stdin } => {
+        UserCommand::Add {
+            email,
+            upn,
+            first_name,
+            last_name,
+            immutable_id,
+            immutable_id_from_guid,
+            password_stdin,
+        } => {
+            let immutable_id = immutable_id_or_guid(immutable_id, immutable_id_from_guid.as_deref())?;
             let password = if password_stdin { Some(read_password_stdin()?) } else { None };
             let request = NewUserRequest { email, upn, first_name, last_name, immutable_id, password };
             let user = admin.create_user(&ctx.actor, request).await?;
             show(ctx, &user, "created")
+        }
+        UserCommand::Set { user, upn, immutable_id, immutable_id_from_guid } => {
+            let immutable_id = immutable_id_or_guid(immutable_id, immutable_id_from_guid.as_deref())?;
+            let user = admin.set_user_identity(&ctx.actor, &user, upn.as_deref(), immutable_id.as_deref()).await?;
+            show(ctx, &user, "changed")
         }
         UserCommand::List => {
             let users = all_pages(async |page| admin.list_users(page).await).await?;
@@ -142,4 +156,15 @@ fn print_user(user: &User) {
     println!("state:        {}", user.state.as_str());
     println!("password:     {}", if user.password_hash.is_some() { "set" } else { "not set" });
     println!("created:      {}", format_millis(user.created_at));
+}
+
+/// `--immutable-id`, or the one an AD objectGUID in text form gives.
+fn immutable_id_or_guid(immutable_id: Option<String>, guid: Option<&str>) -> anyhow::Result<Option<String>> {
+    match guid {
+        Some(guid) => {
+            let bytes = tessera_core::sources::ad_guid_bytes(guid)?;
+            Ok(Some(tessera_core::sources::immutable_id_from_anchor(&bytes)))
+        }
+        None => Ok(immutable_id),
+    }
 }

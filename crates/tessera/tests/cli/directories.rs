@@ -495,3 +495,45 @@ fn serve_syncs_every_source_at_start_and_audits_a_sync_that_fails() {
     let synced = env.json(&["audit", "list", "--action", "directory.sync"]);
     assert_eq!(synced[0]["summary"]["created"], 3, "{synced}");
 }
+
+#[test]
+fn an_immutable_id_is_set_by_hand_or_from_an_ad_guid_before_federation() {
+    let env = Env::sqlite();
+    // The AD byte order of a GUID's text form, as Entra Connect writes it (worked out apart:
+    // Python's uuid.UUID(...).bytes_le, base64).
+    let guid = "{3F2504E0-4F89-11D3-9A0C-0305E82C3301}";
+    let ada = env.json(&["user", "add", "ada@contoso.com", "--immutable-id-from-guid", guid]);
+    assert_eq!(ada["immutable_id"], "4AQlP4lP0xGaDAMF6CwzAQ==");
+    let bob = env.json(&["user", "add", "bob@contoso.com"]);
+    env.fails(&["user", "add", "x@contoso.com", "--immutable-id", "QUJD", "--immutable-id-from-guid", guid], 2);
+    assert!(env.fails(&["user", "add", "x@contoso.com", "--immutable-id-from-guid", "not-a-guid"], 1).contains("GUID"));
+
+    let changed = env.json(&[
+        "user",
+        "set",
+        "bob@contoso.com",
+        "--immutable-id",
+        "Qm9iLUZyb20tRW50cmE=",
+        "--upn",
+        "robert@contoso.com",
+    ]);
+    assert_eq!(
+        (changed["upn"].as_str(), changed["immutable_id"].as_str()),
+        (Some("robert@contoso.com"), Some("Qm9iLUZyb20tRW50cmE="))
+    );
+    for (args, expected) in [
+        (vec!["user", "set", "robert@contoso.com", "--immutable-id", "4AQlP4lP0xGaDAMF6CwzAQ=="], "another user's"),
+        (vec!["user", "set", "robert@contoso.com", "--upn", "ADA@contoso.com"], "already used"),
+        (vec!["user", "set", "robert@contoso.com", "--immutable-id", "has space"], "immutable_id"),
+        (vec!["user", "set", "robert@contoso.com"], "nothing to change"),
+    ] {
+        let error = env.fails(&args, 1);
+        assert!(error.contains(expected), "{args:?}: {error}");
+    }
+    let robert = env.json(&["user", "show", "robert@contoso.com"]);
+    assert_eq!(robert["immutable_id"], "Qm9iLUZyb20tRW50cmE=", "a refused change changed nothing");
+    assert_eq!(robert["id"], bob["id"]);
+    let trail = env.json(&["audit", "list", "--action", "user.set_identity"]);
+    assert_eq!(trail.as_array().unwrap().len(), 1, "{trail}");
+    assert_eq!(trail[0]["summary"]["immutable_id"]["before"], bob["immutable_id"]);
+}
