@@ -30,6 +30,11 @@ pub struct SyncReport {
     pub reactivated: usize,
     pub adopted: usize,
     pub unchanged: usize,
+    pub groups_created: usize,
+    /// Gone from the source: kept, with their grants.
+    pub groups_orphaned: usize,
+    pub memberships_added: usize,
+    pub memberships_removed: usize,
     /// How many source entries could not be taken; `messages` says why.
     pub errors: usize,
     pub messages: Vec<String>,
@@ -78,14 +83,21 @@ impl AdminService {
         let config = &source.config;
         let mut bound = tessera_directory::connect_and_bind(config, &config.bind_dn, &password, timeouts).await?;
         let entries = tessera_directory::read_users(&mut bound.ldap, config, timeouts).await;
+        let groups = match entries {
+            Ok(_) => tessera_directory::read_groups(&mut bound.ldap, config, timeouts).await,
+            Err(_) => Ok(Vec::new()),
+        };
         let _ = bound.ldap.unbind().await;
-        let entries = entries?;
+        let (entries, groups) = (entries?, groups?);
         let linked = self.store.linked_users(source.id).await?;
         let others = self.users_outside(source, &linked).await?;
         let plan_options =
             PlanOptions { adopt_by_upn: options.adopt_by_upn, allow_mass_suspend: options.allow_mass_suspend };
-        let plan = tessera_directory::plan(&entries, &linked, &others, plan_options)
+        let mut plan = tessera_directory::plan(&entries, &linked, &others, plan_options)
             .map_err(tessera_directory::DirectoryError::from)?;
+        let linked_groups = self.store.linked_groups(source.id).await?;
+        let taken = self.group_names_outside(&linked_groups).await?;
+        tessera_directory::plan_groups(&entries, &groups, &linked_groups, &taken, &mut plan);
         let changes = &plan.changes;
         let report = SyncReport {
             created: changes.create.len(),
@@ -94,6 +106,10 @@ impl AdminService {
             reactivated: changes.reactivate.len(),
             adopted: changes.adopt.len(),
             unchanged: plan.unchanged,
+            groups_created: changes.create_groups.len(),
+            groups_orphaned: changes.orphan_groups.len(),
+            memberships_added: changes.add_members.len(),
+            memberships_removed: changes.remove_members.len(),
             errors: plan.errors.len(),
             messages: plan.errors.clone(),
             dry_run: options.dry_run,
@@ -102,11 +118,32 @@ impl AdminService {
             let summary = serde_json::json!({
                 "name": source.name, "created": report.created, "updated": report.updated,
                 "suspended": report.suspended, "reactivated": report.reactivated, "adopted": report.adopted,
-                "unchanged": report.unchanged, "errors": report.errors,
+                "unchanged": report.unchanged, "errors": report.errors, "groups_created": report.groups_created,
+                "groups_orphaned": report.groups_orphaned, "memberships_added": report.memberships_added,
+                "memberships_removed": report.memberships_removed,
             });
             self.store.apply_sync(actor, source.id, changes, summary).await?;
         }
         Ok(report)
+    }
+
+    /// The names (lowercase) of every group the source did not bring.
+    async fn group_names_outside(
+        &self,
+        linked: &[tessera_core::sync::LinkedGroup],
+    ) -> Result<HashSet<String>, AdminError> {
+        let ours: HashSet<tessera_core::GroupId> = linked.iter().map(|l| l.group.id).collect();
+        let mut names = HashSet::new();
+        let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+        loop {
+            let found = self.store.list_groups(&page).await?;
+            names.extend(found.items.into_iter().filter(|g| !ours.contains(&g.id)).map(|g| g.name.to_lowercase()));
+            match found.next {
+                Some(next) => page.after = Some(next),
+                None => break,
+            }
+        }
+        Ok(names)
     }
 
     /// Every user the source did not bring, with whether another source did.

@@ -108,6 +108,7 @@ pub enum AuditAction {
     DirectoryAdopt,
     UserSyncUpdate,
     UserSetIdentity,
+    GroupSyncUpdate,
     ApiTokenCreate,
     ApiTokenRevoke,
     // Signing in, whatever the protocol.
@@ -165,7 +166,7 @@ impl AuditAction {
         AuditAction::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
-    pub const ALL: [AuditAction; 70] = [
+    pub const ALL: [AuditAction; 71] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -213,6 +214,7 @@ impl AuditAction {
         AuditAction::DirectoryAdopt,
         AuditAction::UserSyncUpdate,
         AuditAction::UserSetIdentity,
+        AuditAction::GroupSyncUpdate,
         AuditAction::ApiTokenCreate,
         AuditAction::ApiTokenRevoke,
         AuditAction::SigninPassword,
@@ -288,6 +290,7 @@ impl AuditAction {
             AuditAction::DirectoryAdopt => "directory.adopt",
             AuditAction::UserSyncUpdate => "user.sync_update",
             AuditAction::UserSetIdentity => "user.set_identity",
+            AuditAction::GroupSyncUpdate => "group.sync_update",
             AuditAction::ApiTokenCreate => "api_token.create",
             AuditAction::ApiTokenRevoke => "api_token.revoke",
             AuditAction::SigninPassword => "signin.password",

@@ -1,8 +1,8 @@
 //! What one sync of a directory source changes, as computed from the source's answer and the
 //! users it brought before, and applied by the store in one transaction.
 
-use crate::directory::NewUser;
-use crate::ids::UserId;
+use crate::directory::{Group, NewGroup, NewUser};
+use crate::ids::{GroupId, UserId};
 
 /// A user the source brought, as Tessera holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +12,16 @@ pub struct LinkedUser {
     pub anchor: String,
     /// Suspended by a sync (gone or disabled at the source), not by an administrator.
     pub suspended_by_source: bool,
+}
+
+/// A group the source brought, with the anchors of this source's users in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedGroup {
+    pub group: Group,
+    pub anchor: String,
+    /// Gone from the source: kept, with its grants, until an administrator deletes it.
+    pub orphaned: bool,
+    pub members: Vec<String>,
 }
 
 /// Attributes a sync keeps as the source has them.
@@ -34,6 +44,16 @@ pub struct SyncChanges {
     pub suspend: Vec<UserId>,
     /// Enabled at the source again, after a sync suspended them.
     pub reactivate: Vec<UserId>,
+    /// New groups, each with its anchor.
+    pub create_groups: Vec<(String, NewGroup)>,
+    pub rename_groups: Vec<(GroupId, String)>,
+    /// Gone from the source: kept, marked orphaned.
+    pub orphan_groups: Vec<GroupId>,
+    /// Back at the source.
+    pub restore_groups: Vec<GroupId>,
+    /// (group anchor, user anchor): memberships follow the source, nested groups resolved.
+    pub add_members: Vec<(String, String)>,
+    pub remove_members: Vec<(String, String)>,
 }
 
 impl SyncChanges {
@@ -43,5 +63,11 @@ impl SyncChanges {
             && self.adopt.is_empty()
             && self.suspend.is_empty()
             && self.reactivate.is_empty()
+            && self.create_groups.is_empty()
+            && self.rename_groups.is_empty()
+            && self.orphan_groups.is_empty()
+            && self.restore_groups.is_empty()
+            && self.add_members.is_empty()
+            && self.remove_members.is_empty()
     }
 }

@@ -5,14 +5,16 @@
 mod connect;
 mod pass_through;
 mod plan;
+mod plan_groups;
 mod probe;
 mod read;
 
 pub use connect::{Bound, Timeouts, check_ca, connect_and_bind};
 pub use pass_through::{UserBind, check_user_password};
 pub use plan::{MASS_SUSPEND_SHARE, MassSuspend, PlanOptions, SyncPlan, plan};
+pub use plan_groups::plan_groups;
 pub use probe::{Probe, ServerCheck, probe};
-pub use read::{DirectoryUser, read_users};
+pub use read::{DirectoryGroup, DirectoryUser, read_groups, read_users};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {

@@ -54,6 +54,55 @@ fn anchor(entry: &SearchEntry, attributes: &[String]) -> Result<String, String> 
     Err(format!("none of {} is set", attributes.join(", ")))
 }
 
+/// A group as the source has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryGroup {
+    pub dn: String,
+    pub anchor: Result<String, String>,
+    /// Its `cn`.
+    pub name: Option<String>,
+    /// The DNs of its members: users, and groups (nested).
+    pub members: Vec<String>,
+}
+
+/// Every group the source's group filter finds, page by page.
+pub async fn read_groups(
+    ldap: &mut Ldap,
+    config: &SourceConfig,
+    timeouts: Timeouts,
+) -> Result<Vec<DirectoryGroup>, DirectoryError> {
+    let a = &config.attributes;
+    let mut wanted: Vec<&str> = vec!["cn", &a.member];
+    wanted.extend(a.anchors.iter().map(String::as_str));
+    let refused =
+        |e: ldap3::LdapError| DirectoryError::Refused { operation: "the group search", message: e.to_string() };
+    let adapters: Vec<Box<dyn Adapter<_, _>>> =
+        vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(PAGE_SIZE))];
+    let mut search = ldap
+        .with_timeout(timeouts.operation)
+        .streaming_search_with(adapters, &config.base_dn, Scope::Subtree, &config.group_filter, wanted)
+        .await
+        .map_err(refused)?;
+    let mut groups = Vec::new();
+    while let Some(entry) = search.next().await.map_err(refused)? {
+        let entry = SearchEntry::construct(entry);
+        let members = entry
+            .attrs
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(&a.member))
+            .map(|(_, values)| values.clone())
+            .unwrap_or_default();
+        groups.push(DirectoryGroup {
+            anchor: anchor(&entry, &a.anchors),
+            name: text(&entry, "cn"),
+            members,
+            dn: entry.dn,
+        });
+    }
+    search.finish().await.success().map_err(refused)?;
+    Ok(groups)
+}
+
 /// Every user the source's filter finds, page by page.
 pub async fn read_users(
     ldap: &mut Ldap,

@@ -19,3 +19,10 @@ ALTER TABLE users ADD COLUMN source_anchor TEXT;
 -- them; an administrator's suspension clears it and is never undone by a sync.
 ALTER TABLE users ADD COLUMN source_suspended BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE UNIQUE INDEX users_source_anchor_key ON users (source_id, source_anchor);
+
+-- A group a source brought, by its anchor there. One gone from the source is kept (its grants
+-- with it) and marked orphaned.
+ALTER TABLE user_groups ADD COLUMN source_id TEXT REFERENCES directory_sources (id) ON DELETE SET NULL;
+ALTER TABLE user_groups ADD COLUMN source_anchor TEXT;
+ALTER TABLE user_groups ADD COLUMN orphaned BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE UNIQUE INDEX user_groups_source_anchor_key ON user_groups (source_id, source_anchor);

@@ -53,6 +53,8 @@ impl GroupStore for MemoryStore {
         let removed = tables.groups.remove(&id).ok_or_else(|| StoreError::not_found("group", id.clone()))?;
         tables.memberships.retain(|(of, _)| *of != id);
         tables.grants.retain(|(_, to)| *to != id);
+        tables.group_sources.remove(&id);
+        tables.orphaned_groups.remove(&id);
         tables.record(
             actor,
             at,

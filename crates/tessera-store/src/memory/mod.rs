@@ -60,6 +60,10 @@ struct State {
     user_sources: BTreeMap<String, (String, String)>,
     /// Users a sync suspended (an administrator's suspension is not here).
     source_suspended: BTreeSet<String>,
+    /// Group id → (source id, anchor there), for the groups a source brought.
+    group_sources: BTreeMap<String, (String, String)>,
+    /// Groups gone from their source.
+    orphaned_groups: BTreeSet<String>,
     admins: admins::Tables,
     admin_sign_in: admin_sign_in::Tables,
     sessions: HashMap<String, Session>,

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use serde_json::json;
-use tessera_core::sync::{LinkedUser, SyncChanges};
-use tessera_core::{Actor, AuditAction, NewAuditEvent, SourceId, User, UserId, UserState};
+use tessera_core::sync::{LinkedGroup, LinkedUser, SyncChanges};
+use tessera_core::{Actor, AuditAction, Group, GroupId, NewAuditEvent, SourceId, User, UserId, UserState};
 
 use super::{MemoryStore, State};
 use crate::StoreError;
@@ -44,6 +44,64 @@ impl State {
     fn linked_to(&self, user: UserId, source: &str) -> bool {
         self.user_sources.get(&user.to_string()).is_some_and(|(of, _)| of == source)
     }
+
+    /// The id of the source's group or user with `anchor`.
+    fn by_anchor(
+        links: &std::collections::BTreeMap<String, (String, String)>,
+        source: &str,
+        anchor: &str,
+    ) -> Option<String> {
+        links.iter().find(|(_, (of, a))| of == source && a == anchor).map(|(id, _)| id.clone())
+    }
+
+    fn apply_group_changes(&mut self, actor: &Actor, at: i64, source: &str, name: &str, changes: &SyncChanges) {
+        for (anchor, new) in &changes.create_groups {
+            let group = Group {
+                id: GroupId::new(),
+                name: new.name.clone(),
+                description: new.description.clone(),
+                created_at: at,
+            };
+            let summary = json!({"name": group.name, "description": group.description, "source": name});
+            self.record(actor, at, NewAuditEvent::new(AuditAction::GroupCreate, "group", group.id, summary));
+            self.group_sources.insert(group.id.to_string(), (source.to_string(), anchor.clone()));
+            self.groups.insert(group.id.to_string(), group);
+        }
+        for (group, new_name) in &changes.rename_groups {
+            if let Some(found) = self.groups.get_mut(&group.to_string()) {
+                found.name = new_name.clone();
+            }
+            let summary = json!({"name": new_name, "source": name});
+            self.record(actor, at, NewAuditEvent::new(AuditAction::GroupSyncUpdate, "group", *group, summary));
+        }
+        for (groups, orphaned) in [(&changes.orphan_groups, true), (&changes.restore_groups, false)] {
+            for group in groups {
+                match orphaned {
+                    true => self.orphaned_groups.insert(group.to_string()),
+                    false => self.orphaned_groups.remove(&group.to_string()),
+                };
+                let summary = json!({"orphaned": orphaned, "source": name});
+                self.record(actor, at, NewAuditEvent::new(AuditAction::GroupSyncUpdate, "group", *group, summary));
+            }
+        }
+        for (pairs, adding) in [(&changes.add_members, true), (&changes.remove_members, false)] {
+            for (group_anchor, user_anchor) in pairs {
+                let group = State::by_anchor(&self.group_sources, source, group_anchor);
+                let user = State::by_anchor(&self.user_sources, source, user_anchor);
+                let (Some(group), Some(user)) = (group, user) else { continue };
+                let pair = (group.clone(), user.clone());
+                let done = if adding { self.memberships.insert(pair) } else { self.memberships.remove(&pair) };
+                if done {
+                    let action = if adding { AuditAction::GroupAddMember } else { AuditAction::GroupRemoveMember };
+                    self.record(
+                        actor,
+                        at,
+                        NewAuditEvent::new(action, "group", group.as_str(), json!({"user_id": user, "source": name})),
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -60,6 +118,34 @@ impl SourceSyncStore for MemoryStore {
                     user: found.clone(),
                     anchor: anchor.clone(),
                     suspended_by_source: tables.source_suspended.contains(user),
+                })
+            })
+            .collect())
+    }
+
+    async fn linked_groups(&self, source: SourceId) -> Result<Vec<LinkedGroup>, StoreError> {
+        let tables = self.tables()?;
+        let id = source.to_string();
+        Ok(tables
+            .group_sources
+            .iter()
+            .filter(|(_, (of, _))| *of == id)
+            .filter_map(|(group, (_, anchor))| {
+                let found = tables.groups.get(group)?;
+                let mut members: Vec<String> = tables
+                    .memberships
+                    .iter()
+                    .filter(|(of, _)| of == group)
+                    .filter_map(|(_, user)| {
+                        tables.user_sources.get(user).filter(|(src, _)| *src == id).map(|(_, a)| a.clone())
+                    })
+                    .collect();
+                members.sort();
+                Some(LinkedGroup {
+                    group: found.clone(),
+                    anchor: anchor.clone(),
+                    orphaned: tables.orphaned_groups.contains(group),
+                    members,
                 })
             })
             .collect())
@@ -98,6 +184,23 @@ impl SourceSyncStore for MemoryStore {
             }
             if let Some(clash) = tables.sync_clash(&fields.email, &fields.upn, None, Some(&user.to_string())) {
                 return Err(clash);
+            }
+        }
+        for (group, new_name) in &changes.rename_groups {
+            let id = group.to_string();
+            if tables.groups.iter().any(|(other, g)| *other != id && g.name.to_lowercase() == new_name.to_lowercase()) {
+                return Err(StoreError::Conflict {
+                    field: "name",
+                    message: format!("a group named {new_name:?} exists already"),
+                });
+            }
+        }
+        for (_, group) in &changes.create_groups {
+            if tables.groups.values().any(|g| g.name.to_lowercase() == group.name.to_lowercase()) {
+                return Err(StoreError::Conflict {
+                    field: "name",
+                    message: format!("a group named {:?} exists already", group.name),
+                });
             }
         }
         for (user, _) in &changes.adopt {
@@ -189,6 +292,7 @@ impl SourceSyncStore for MemoryStore {
             );
             tables.record(actor, at, event);
         }
+        tables.apply_group_changes(actor, at, &source_id, &name, changes);
         tables.record(actor, at, NewAuditEvent::new(AuditAction::DirectorySync, "directory", source, summary));
         Ok(())
     }

@@ -8,7 +8,7 @@ macro_rules! impl_source_sync {
             use super::*;
             use crate::traits::SourceSyncStore;
             use tessera_core::SourceId;
-            use tessera_core::sync::{LinkedUser, SyncChanges};
+            use tessera_core::sync::{LinkedGroup, LinkedUser, SyncChanges};
 
             #[async_trait]
             impl SourceSyncStore for $store {
@@ -27,6 +27,41 @@ macro_rules! impl_source_sync {
                                 user: Self::user_from_row(row)?,
                                 anchor: row.try_get("source_anchor")?,
                                 suspended_by_source: row.try_get("source_suspended")?,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn linked_groups(&self, source: SourceId) -> Result<Vec<LinkedGroup>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT id, name, description, created_at, source_anchor, orphaned FROM user_groups \
+                         WHERE source_id = $1 ORDER BY id",
+                    )
+                    .bind(source.to_string())
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let members = sqlx::query(
+                        "SELECT g.source_anchor AS group_anchor, u.source_anchor AS user_anchor FROM memberships m \
+                         JOIN user_groups g ON g.id = m.group_id JOIN users u ON u.id = m.user_id \
+                         WHERE g.source_id = $1 AND u.source_id = $1 ORDER BY u.source_anchor",
+                    )
+                    .bind(source.to_string())
+                    .fetch_all(&self.pool)
+                    .await?;
+                    rows.iter()
+                        .map(|row| {
+                            let anchor: String = row.try_get("source_anchor")?;
+                            let mut held = Vec::new();
+                            for member in &members {
+                                if member.try_get::<String, _>("group_anchor")? == anchor {
+                                    held.push(member.try_get("user_anchor")?);
+                                }
+                            }
+                            Ok(LinkedGroup {
+                                group: Self::group_from_row(row)?,
+                                orphaned: row.try_get("orphaned")?,
+                                anchor,
+                                members: held,
                             })
                         })
                         .collect()
@@ -144,9 +179,101 @@ macro_rules! impl_source_sync {
                             Self::append_audit(&mut tx, actor, at, event).await?;
                         }
                     }
+                    Self::apply_group_changes(&mut tx, actor, at, &source_id, &name, changes).await?;
                     let event = NewAuditEvent::new(AuditAction::DirectorySync, "directory", &source_id, summary);
                     Self::append_audit(&mut tx, actor, at, event).await?;
                     self.commit(tx).await
+                }
+            }
+
+            impl $store {
+                /// The groups a sync creates, renames, orphans or restores, and the memberships
+                /// it makes follow the source: after its users, so that new ones are found by
+                /// their anchors.
+                async fn apply_group_changes(
+                    tx: &mut Tx,
+                    actor: &Actor,
+                    at: i64,
+                    source_id: &str,
+                    name: &str,
+                    changes: &SyncChanges,
+                ) -> Result<(), StoreError> {
+                    for (anchor, group) in &changes.create_groups {
+                        let id = GroupId::new();
+                        sqlx::query(
+                            "INSERT INTO user_groups (id, name, description, created_at, source_id, source_anchor) \
+                             VALUES ($1, $2, $3, $4, $5, $6)",
+                        )
+                        .bind(id.to_string())
+                        .bind(&group.name)
+                        .bind(&group.description)
+                        .bind(at)
+                        .bind(source_id)
+                        .bind(anchor)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(|e| map_unique(e, &[("user_groups_name_key", "name", format!("a group named {:?} exists already", group.name))]))?;
+                        let summary = json!({"name": group.name, "description": group.description, "source": name});
+                        Self::append_audit(tx, actor, at, NewAuditEvent::new(AuditAction::GroupCreate, "group", id, summary)).await?;
+                    }
+                    for (group, new_name) in &changes.rename_groups {
+                        sqlx::query("UPDATE user_groups SET name = $1 WHERE id = $2 AND source_id = $3")
+                            .bind(new_name)
+                            .bind(group.to_string())
+                            .bind(source_id)
+                            .execute(&mut **tx)
+                            .await
+                            .map_err(|e| map_unique(e, &[("user_groups_name_key", "name", format!("a group named {new_name:?} exists already"))]))?;
+                        let summary = json!({"name": new_name, "source": name});
+                        Self::append_audit(tx, actor, at, NewAuditEvent::new(AuditAction::GroupSyncUpdate, "group", group, summary)).await?;
+                    }
+                    for (groups, orphaned) in [(&changes.orphan_groups, true), (&changes.restore_groups, false)] {
+                        for group in groups {
+                            sqlx::query("UPDATE user_groups SET orphaned = $1 WHERE id = $2 AND source_id = $3")
+                                .bind(orphaned)
+                                .bind(group.to_string())
+                                .bind(source_id)
+                                .execute(&mut **tx)
+                                .await?;
+                            let summary = json!({"orphaned": orphaned, "source": name});
+                            Self::append_audit(tx, actor, at, NewAuditEvent::new(AuditAction::GroupSyncUpdate, "group", group, summary)).await?;
+                        }
+                    }
+                    for (pairs, adding) in [(&changes.add_members, true), (&changes.remove_members, false)] {
+                        for (group_anchor, user_anchor) in pairs {
+                            let ids = sqlx::query(
+                                "SELECT g.id AS group_id, u.id AS user_id FROM user_groups g, users u \
+                                 WHERE g.source_id = $1 AND g.source_anchor = $2 AND u.source_id = $1 AND u.source_anchor = $3",
+                            )
+                            .bind(source_id)
+                            .bind(group_anchor)
+                            .bind(user_anchor)
+                            .fetch_optional(&mut **tx)
+                            .await?;
+                            // A user the sync could not take (reported) is in no group of it.
+                            let Some(ids) = ids else { continue };
+                            let (group, user): (String, String) = (ids.try_get("group_id")?, ids.try_get("user_id")?);
+                            let done = match adding {
+                                true => sqlx::query("INSERT INTO memberships (group_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                                    .bind(&group)
+                                    .bind(&user)
+                                    .bind(at)
+                                    .execute(&mut **tx)
+                                    .await?,
+                                false => sqlx::query("DELETE FROM memberships WHERE group_id = $1 AND user_id = $2")
+                                    .bind(&group)
+                                    .bind(&user)
+                                    .execute(&mut **tx)
+                                    .await?,
+                            };
+                            if done.rows_affected() == 1 {
+                                let action = if adding { AuditAction::GroupAddMember } else { AuditAction::GroupRemoveMember };
+                                let event = NewAuditEvent::new(action, "group", group.as_str(), json!({"user_id": user, "source": name}));
+                                Self::append_audit(tx, actor, at, event).await?;
+                            }
+                        }
+                    }
+                    Ok(())
                 }
             }
         }

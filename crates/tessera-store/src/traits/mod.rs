@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use tessera_core::import::ImportRow;
 use tessera_core::policy::{AccessPolicy, AuthnContext};
-use tessera_core::sync::{LinkedUser, SyncChanges};
+use tessera_core::sync::{LinkedGroup, LinkedUser, SyncChanges};
 use tessera_core::{
     AccessDecision, Actor, AdminRole, AppId, Application, AuditEvent, DirectorySource, Group, GroupId, NewApplication,
     NewAuditEvent, NewDirectorySource, NewGroup, NewUser, SourceId, UnixMillis, User, UserId, UserState,

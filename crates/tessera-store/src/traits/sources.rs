@@ -30,6 +30,8 @@ pub trait SourceStore: Send + Sync {
 pub trait SourceSyncStore: Send + Sync {
     /// The users the source brought, with their anchors, oldest first.
     async fn linked_users(&self, source: SourceId) -> Result<Vec<LinkedUser>, StoreError>;
+    /// The groups the source brought, with their anchors and the source's users in them.
+    async fn linked_groups(&self, source: SourceId) -> Result<Vec<LinkedGroup>, StoreError>;
     /// Applies one sync in one transaction, each change with its audit event, and a
     /// `directory.sync` event carrying `summary`. A clash (an email or UPN taken meanwhile)
     /// changes nothing.

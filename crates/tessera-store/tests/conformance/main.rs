@@ -165,6 +165,7 @@ conformance! {
         operations::a_lease_has_one_holder_until_it_expires_or_is_released,
         sources::sources_round_trip_and_a_name_is_taken_once,
         sources::a_sync_applies_whole_and_undoes_only_its_own_suspensions,
+        sources::a_sync_makes_groups_and_their_memberships_follow_the_source,
     ],
     databases_only: [
         sources::removing_a_source_keeps_its_users,

@@ -148,3 +148,52 @@ pub(super) async fn a_sync_applies_whole_and_undoes_only_its_own_suspensions(sto
     assert_eq!(store.remove_source(&actor(), corp.id).await.unwrap(), 3);
     assert_eq!(store.user_source(dan.id).await.unwrap(), None);
 }
+
+pub(super) async fn a_sync_makes_groups_and_their_memberships_follow_the_source(store: Arc<dyn Store>, _raw: Raw) {
+    use tessera_core::sync::SyncChanges;
+    let corp = store.create_source(&actor(), source("Corp AD"), b"sealed").await.unwrap();
+    store.create_group(&actor(), NewGroup::new("Local", None).unwrap()).await.unwrap();
+    let users = SyncChanges {
+        create: vec![synced("dan@corp.test", "dGVzdC1kYW4="), synced("eve@corp.test", "dGVzdC1ldmU=")],
+        create_groups: vec![("Z3JvdXAtZW5n".into(), NewGroup::new("Eng", None).unwrap())],
+        add_members: vec![
+            ("Z3JvdXAtZW5n".into(), "dGVzdC1kYW4=".into()),
+            ("Z3JvdXAtZW5n".into(), "dGVzdC1ldmU=".into()),
+            ("Z3JvdXAtZW5n".into(), "bm8tc3VjaC11c2Vy".into()),
+        ],
+        ..Default::default()
+    };
+    store.apply_sync(&actor(), corp.id, &users, serde_json::json!({})).await.unwrap();
+    let groups = store.linked_groups(corp.id).await.unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!((groups[0].group.name.as_str(), groups[0].members.len()), ("Eng", 2), "an unknown anchor is skipped");
+    let eng = groups[0].group.id;
+
+    // A clash with a local group's name changes nothing of the sync.
+    let before = audit_count(&store).await;
+    let clashing = SyncChanges {
+        remove_members: vec![("Z3JvdXAtZW5n".into(), "dGVzdC1ldmU=".into())],
+        create_groups: vec![("Z3JvdXAtbG9jYWw=".into(), NewGroup::new("LOCAL", None).unwrap())],
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.apply_sync(&actor(), corp.id, &clashing, serde_json::json!({})).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(audit_count(&store).await, before);
+    assert_eq!(store.group_members(eng).await.unwrap().len(), 2);
+
+    let later = SyncChanges {
+        remove_members: vec![("Z3JvdXAtZW5n".into(), "dGVzdC1ldmU=".into())],
+        rename_groups: vec![(eng, "Engineering".into())],
+        orphan_groups: vec![eng],
+        ..Default::default()
+    };
+    store.apply_sync(&actor(), corp.id, &later, serde_json::json!({})).await.unwrap();
+    let groups = store.linked_groups(corp.id).await.unwrap();
+    assert_eq!((groups[0].group.name.as_str(), groups[0].orphaned), ("Engineering", true));
+    assert_eq!(groups[0].members, ["dGVzdC1kYW4="]);
+    let restored = SyncChanges { restore_groups: vec![eng], ..Default::default() };
+    store.apply_sync(&actor(), corp.id, &restored, serde_json::json!({})).await.unwrap();
+    assert!(!store.linked_groups(corp.id).await.unwrap()[0].orphaned);
+}

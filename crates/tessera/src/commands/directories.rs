@@ -195,6 +195,10 @@ pub async fn run(ctx: &Ctx, cmd: DirectoryCommand) -> anyhow::Result<()> {
                 report.unchanged,
                 report.errors
             );
+            println!(
+                "groups: {} created, {} orphaned; memberships: {} added, {} removed",
+                report.groups_created, report.groups_orphaned, report.memberships_added, report.memberships_removed
+            );
             Ok(())
         }
         DirectoryCommand::Remove { source } => {
