@@ -270,3 +270,31 @@ fn groups_follow_the_source_with_nested_groups_and_one_gone_is_kept_with_its_gra
         "a second sync with nothing new changes nothing: {quiet}"
     );
 }
+
+/// Two thousand users: more than slapd's default size limit (500) and AD's page limit (1,000),
+/// so only a paged search reads them all.
+#[test]
+fn two_thousand_users_are_read_page_by_page() {
+    let slapd = slapd();
+    let env = Env::sqlite();
+    let ou = "big";
+    let mut ldif = format!("dn: ou={ou},{BASE_DN}\nchangetype: add\nobjectClass: organizationalUnit\nou: {ou}\n\n");
+    for n in 1..=2000 {
+        ldif.push_str(&person(ou, n));
+    }
+    ldap_change(slapd, &ldif);
+    let base = format!("ou={ou},{BASE_DN}");
+    let urls = vec![format!("ldaps://127.0.0.1:{}", slapd.ldaps)];
+    let ca = slapd.ca_file();
+    let mut args = add_args("Big", &urls, &["--ca-file", &ca]);
+    let position = args.iter().position(|a| *a == PEOPLE_DN).unwrap();
+    args[position] = &base;
+    assert!(env.run_with_stdin(&args, &format!("{BIND_PASSWORD}\n")).status.success());
+    let started = Instant::now();
+    let first = sync(&env, "Big", &[]);
+    eprintln!("2,000 users synced in {:?}", started.elapsed());
+    assert_eq!((first["created"].as_u64(), first["errors"].as_u64()), (Some(2000), Some(0)), "{first}");
+    let again = sync(&env, "Big", &[]);
+    assert_eq!(again["unchanged"], 2000, "{again}");
+    assert_eq!(env.json(&["user", "show", "u2000@big.test"])["last_name"], "Number2000");
+}
