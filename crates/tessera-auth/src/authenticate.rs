@@ -199,20 +199,28 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
                     Err("locked_out")
                 } else {
                     // A user without a password of Tessera's may be one whose directory decides.
-                    let by_directory = match (&user.password_hash, self.directory) {
-                        (None, Some(directory)) => directory.check(user, password).await,
-                        _ => None,
-                    };
-                    match by_directory {
-                        Some(verdict) => {
+                    // The argon2id turn is not held while the directory answers (it may take
+                    // seconds): a turn is taken again only for the timing dummy.
+                    let (by_directory, turn) = match (&user.password_hash, self.directory) {
+                        (None, Some(directory)) => {
                             drop(turn);
-                            match (verdict, user.state) {
-                                (DirectoryVerdict::Right, UserState::Active) => Ok(()),
-                                (DirectoryVerdict::Right, UserState::Suspended) => Err("suspended"),
-                                (refused, _) => Err(refused.refusal()),
-                            }
+                            let verdict = directory.check(user, password).await;
+                            let turn = match verdict {
+                                Some(_) => None,
+                                None => Some(self.gate.turn().await?),
+                            };
+                            (verdict, turn)
                         }
-                        None => {
+                        _ => (None, Some(turn)),
+                    };
+                    match (by_directory, turn) {
+                        (Some(verdict), _) => match (verdict, user.state) {
+                            (DirectoryVerdict::Right, UserState::Active) => Ok(()),
+                            (DirectoryVerdict::Right, UserState::Suspended) => Err("suspended"),
+                            (refused, _) => Err(refused.refusal()),
+                        },
+                        (None, None) => Err("wrong_password"),
+                        (None, Some(turn)) => {
                             let hash = user.password_hash.as_deref().unwrap_or(dummy);
                             let right = verify(turn, password, hash).await && user.password_hash.is_some();
                             match (right, user.state) {
@@ -235,8 +243,11 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
             (Ok(()), Some(user)) => user,
             (Err(reason), _) => {
                 // Fail closed: the failure is recorded before the answer goes out, the same way
-                // whatever the reason, so that no reason is told apart by what it writes.
-                self.store.record_failed_attempt(&ip_key, &user_key, now).await?;
+                // whatever the reason, so that no reason is told apart by what it writes; but a
+                // directory that did not answer is no guess, and counts against no address.
+                if reason != DirectoryVerdict::Unavailable.refusal() {
+                    self.store.record_failed_attempt(&ip_key, &user_key, now).await?;
+                }
                 let mut summary = json!({"ip": ip, "reason": reason, "via": via});
                 summary[name_field] = name.into();
                 let event = audit(AuditAction::SigninFailure, target, summary);

@@ -36,12 +36,15 @@ fn ad_reason(text: &str) -> UserBind {
     }
 }
 
-/// Checks `password` for the user whose UPN attribute is `upn`: the service account
-/// (`service_password`) finds their entry, then a bind as that entry decides.
+/// Checks `password` for the user whose UPN attribute is `upn` and whose anchor is `anchor`
+/// (the ImmutableID the sync gave them): the service account (`service_password`) finds their
+/// entry, then a bind as that entry decides. An entry with the UPN but another anchor (the
+/// account deleted and made again, or UPNs swapped since the last sync) is not them.
 pub async fn check_user_password(
     config: &SourceConfig,
     service_password: &str,
     upn: &str,
+    anchor: &str,
     password: &str,
     timeouts: Timeouts,
 ) -> Result<UserBind, DirectoryError> {
@@ -55,13 +58,22 @@ pub async fn check_user_password(
     let found = bound
         .ldap
         .with_timeout(timeouts.operation)
-        .search(&config.base_dn, Scope::Subtree, &filter, vec!["1.1"])
+        .search(
+            &config.base_dn,
+            Scope::Subtree,
+            &filter,
+            config.attributes.anchors.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
         .await
         .map_err(refused)?;
     let _ = bound.ldap.unbind().await;
     let (entries, _) = found.success().map_err(refused)?;
     let [entry] = entries.as_slice() else { return Ok(UserBind::NotInDirectory) };
-    let dn = ldap3::SearchEntry::construct(entry.clone()).dn;
+    let entry = ldap3::SearchEntry::construct(entry.clone());
+    if crate::read::anchor(&entry, &config.attributes.anchors).as_deref() != Ok(anchor) {
+        return Ok(UserBind::NotInDirectory);
+    }
+    let dn = entry.dn;
     // The same server that found them, over the same kind of connection.
     let server = config.servers()?.into_iter().find(|s| s.url == bound.url);
     let Some(server) = server else { return Err(DirectoryError::Unreachable(bound.url)) };

@@ -29,11 +29,12 @@ pub struct SyncPlan {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "this sync would suspend {suspend} of the source's {linked} users (more than 10%): an empty or \
+    "this sync would suspend {suspend} of the source's {linked} active users (more than 10%): an empty or \
      partial answer, or a wrong filter? Nothing was changed; run it with --allow-mass-suspend if it is meant"
 )]
 pub struct MassSuspend {
     pub suspend: usize,
+    /// The source's users active before the sync.
     pub linked: usize,
 }
 
@@ -77,9 +78,16 @@ pub fn plan(
     // changed at the source, which a sync never follows silently.
     let vanished_upns: HashMap<String, &LinkedUser> =
         linked.iter().filter(|l| !present.contains(l.anchor.as_str())).map(|l| (lower(&l.user.upn), l)).collect();
-    let mut anchor_changed: HashSet<&str> = HashSet::new();
     // Names the users created by this sync take, so that two entries cannot both have one.
     let mut claimed: HashSet<String> = HashSet::new();
+
+    // Names of this source's users, by anchor: an entry may not take another one's.
+    let mut linked_names: HashMap<String, &str> = HashMap::new();
+    for l in linked {
+        linked_names.insert(lower(&l.user.email), l.anchor.as_str());
+        linked_names.insert(lower(&l.user.upn), l.anchor.as_str());
+    }
+    let mut adopted: HashSet<tessera_core::UserId> = HashSet::new();
 
     for entry in source {
         let anchor = match &entry.anchor {
@@ -93,6 +101,20 @@ pub fn plan(
                 continue;
             }
         };
+        let existing = by_anchor.get(anchor.as_str()).copied();
+        // Disabled at the source: suspended whatever else is wrong with the entry (an account
+        // being retired often loses its other attributes too).
+        let mut changed = false;
+        if let Some(existing) = existing {
+            let user = &existing.user;
+            if entry.disabled && user.state == UserState::Active {
+                plan.changes.suspend.push(user.id);
+                changed = true;
+            } else if !entry.disabled && user.state == UserState::Suspended && existing.suspended_by_source {
+                plan.changes.reactivate.push(user.id);
+                changed = true;
+            }
+        }
         let Some(upn) = entry.upn.as_deref() else {
             plan.errors.push(format!("{}: no UPN", entry.dn));
             continue;
@@ -107,7 +129,8 @@ pub fn plan(
                 continue;
             }
         };
-        match by_anchor.get(anchor.as_str()) {
+        let names = [lower(&new.email), lower(&new.upn)];
+        match existing {
             Some(existing) => {
                 let user = &existing.user;
                 let fields = SyncedFields {
@@ -116,58 +139,63 @@ pub fn plan(
                     first_name: new.first_name.clone(),
                     last_name: new.last_name.clone(),
                 };
-                let renamed = lower(&fields.email) != lower(&user.email) || lower(&fields.upn) != lower(&user.upn);
-                let clash = [&fields.email, &fields.upn].into_iter().find_map(|n| taken_names.get(&lower(n)));
-                let mut changed = false;
+                let another_linked = names.iter().any(|n| linked_names.get(n).is_some_and(|a| *a != anchor.as_str()));
+                let outside = names.iter().find_map(|n| taken_names.get(n));
                 if fields.email != user.email
                     || fields.upn != user.upn
                     || fields.first_name != user.first_name
                     || fields.last_name != user.last_name
                 {
-                    match clash {
-                        Some(other) if renamed => {
+                    match (outside, another_linked) {
+                        (Some(other), _) => {
                             plan.errors
                                 .push(format!("{}: {} is another user's ({})", entry.dn, fields.upn, other.email));
                         }
-                        _ => {
+                        (None, true) => {
+                            plan.errors.push(format!("{}: {} is another user's of this source", entry.dn, fields.upn));
+                        }
+                        (None, false) => {
                             plan.changes.update.push((user.id, fields));
                             changed = true;
                         }
                     }
                 }
-                if entry.disabled && user.state == UserState::Active {
-                    plan.changes.suspend.push(user.id);
-                    changed = true;
-                } else if !entry.disabled && user.state == UserState::Suspended && existing.suspended_by_source {
-                    plan.changes.reactivate.push(user.id);
-                    changed = true;
-                }
                 if !changed {
                     plan.unchanged += 1;
                 }
             }
+            // Never there before and disabled now: not brought in (it could not sign in); it
+            // comes with the sync that finds it enabled.
+            None if entry.disabled => {}
             None => {
-                if let Some(previous) = vanished_upns.get(&lower(&new.upn)) {
-                    anchor_changed.insert(previous.anchor.as_str());
+                if let Some(previous) = vanished_upns.get(&names[1]) {
                     plan.errors.push(format!(
-                        "{}: its anchor changed at the source (was {}, now {anchor}); the user keeps ImmutableID {} and \
-                         is left as they are",
+                        "{}: its anchor changed at the source (was {}, now {anchor}); the user with ImmutableID {} is \
+                         suspended as gone, and the new entry is not taken",
                         entry.dn, previous.anchor, previous.user.immutable_id
                     ));
                     continue;
                 }
-                let holder = [&new.email, &new.upn].into_iter().find_map(|n| taken_names.get(&lower(n)).copied());
+                if names.iter().any(|n| linked_names.contains_key(n)) {
+                    plan.errors.push(format!("{}: {} is another user's of this source", entry.dn, new.upn));
+                    continue;
+                }
+                let holder = names.iter().find_map(|n| taken_names.get(n).copied());
                 match holder {
                     Some(local)
                         if options.adopt_by_upn
-                            && lower(&local.upn) == lower(&new.upn)
-                            && !others_linked(others, local) =>
+                            && lower(&local.upn) == names[1]
+                            && !others_linked(others, local)
+                            && !adopted.contains(&local.id) =>
                     {
+                        adopted.insert(local.id);
                         plan.changes.adopt.push((local.id, anchor.clone()));
                     }
                     Some(local) => {
                         let hint = if others_linked(others, local) {
                             "another source's user"
+                        } else if adopted.contains(&local.id) {
+                            "a local user another entry takes"
                         } else {
                             "a local user (--adopt-by-upn links them)"
                         };
@@ -176,28 +204,28 @@ pub fn plan(
                     None if taken_ids.contains(new.immutable_id.as_str()) => {
                         plan.errors.push(format!("{}: ImmutableID {} is another user's", entry.dn, new.immutable_id));
                     }
-                    None if claimed.contains(&lower(&new.email)) || claimed.contains(&lower(&new.upn)) => {
+                    None if names.iter().any(|n| claimed.contains(n)) => {
                         plan.errors.push(format!("{}: {} is another entry's of this source", entry.dn, new.upn));
                     }
                     None => {
-                        claimed.insert(lower(&new.email));
-                        claimed.insert(lower(&new.upn));
+                        claimed.extend(names);
                         plan.changes.create.push((anchor.clone(), new));
                     }
                 }
             }
         }
     }
+    // Gone from the source (a changed anchor too: the person it named is gone there).
     for l in linked {
-        let gone = !present.contains(l.anchor.as_str());
-        if gone && l.user.state == UserState::Active && !anchor_changed.contains(l.anchor.as_str()) {
+        if !present.contains(l.anchor.as_str()) && l.user.state == UserState::Active {
             plan.changes.suspend.push(l.user.id);
         }
     }
+    // The share is of the users still active: suspended ones piling up must not dilute it.
     let suspend = plan.changes.suspend.len();
-    let linked_count = linked.len();
-    if !options.allow_mass_suspend && suspend > 0 && (suspend as f64) > MASS_SUSPEND_SHARE * linked_count as f64 {
-        return Err(MassSuspend { suspend, linked: linked_count });
+    let active = linked.iter().filter(|l| l.user.state == UserState::Active).count();
+    if !options.allow_mass_suspend && suspend > 0 && (suspend as f64) > MASS_SUSPEND_SHARE * active as f64 {
+        return Err(MassSuspend { suspend, linked: active });
     }
     Ok(plan)
 }
@@ -263,7 +291,7 @@ mod tests {
         assert_eq!(plan.changes.suspend.len(), 1 + 15);
         assert_eq!(plan.unchanged, 1);
         let refused = super::plan(&source, &had, &[], PlanOptions::default()).unwrap_err();
-        assert_eq!((refused.suspend, refused.linked), (16, 19));
+        assert_eq!((refused.suspend, refused.linked), (16, 18), "of the users active before");
     }
 
     #[test]
@@ -303,8 +331,28 @@ mod tests {
         let had = [linked(1, UserState::Active, false)];
         let mut moved = entry(1, false);
         moved.anchor = Ok("bmV3LWFuY2hvcg==".into());
-        let changed = plan(&[moved], &had, &[], PlanOptions::default()).unwrap();
-        assert!(changed.changes.is_empty(), "neither created nor suspended: {changed:?}");
+        let told = PlanOptions { allow_mass_suspend: true, ..PlanOptions::default() };
+        let changed = plan(&[moved], &had, &[], told).unwrap();
+        assert!(changed.changes.create.is_empty(), "the new entry is not taken: {changed:?}");
+        assert_eq!(changed.changes.suspend, [had[0].user.id], "the person the old anchor named is gone");
         assert!(changed.errors[0].contains("anchor changed"), "{:?}", changed.errors);
+    }
+
+    #[test]
+    fn a_disabled_entry_is_not_brought_in_and_a_retired_one_is_suspended_even_half_empty() {
+        let had: Vec<LinkedUser> = (1..=20).map(|n| linked(n, UserState::Active, false)).collect();
+        let mut source: Vec<DirectoryUser> = (1..=20).map(|n| entry(n, false)).collect();
+        source[0].disabled = true;
+        source[0].upn = None;
+        source.push(entry(21, true));
+        let plan = plan(&source, &had, &[], PlanOptions::default()).unwrap();
+        assert_eq!(plan.changes.suspend, [had[0].user.id], "disabled, even with its UPN gone");
+        assert!(plan.changes.create.is_empty(), "a disabled newcomer waits until it is enabled");
+        // An entry may not take the name of another user of the same source.
+        let mut thief = entry(2, false);
+        thief.email = Some("u3@corp.test".into());
+        let told = PlanOptions { allow_mass_suspend: true, ..PlanOptions::default() };
+        let refused = super::plan(&[thief], &had[1..3], &[], told).unwrap();
+        assert!(refused.changes.update.is_empty() && refused.errors[0].contains("of this source"), "{refused:?}");
     }
 }

@@ -54,8 +54,25 @@ pub fn plan_groups(
     plan: &mut SyncPlan,
 ) {
     let (changes, errors) = (&mut plan.changes, &mut plan.errors);
-    let user_anchors: HashMap<String, &str> =
-        users.iter().filter_map(|u| u.anchor.as_ref().ok().map(|a| (dn_key(&u.dn), a.as_str()))).collect();
+    // An anchor two entries give is no one's for sure: it gains and loses no membership.
+    let mut given: HashMap<&str, usize> = HashMap::new();
+    for user in users {
+        if let Ok(anchor) = &user.anchor {
+            *given.entry(anchor.as_str()).or_default() += 1;
+        }
+    }
+    let ambiguous: HashSet<&str> = given.iter().filter(|(_, n)| **n > 1).map(|(a, _)| *a).collect();
+    let user_anchors: HashMap<String, &str> = users
+        .iter()
+        .filter_map(|u| {
+            u.anchor.as_ref().ok().filter(|a| !ambiguous.contains(a.as_str())).map(|a| (dn_key(&u.dn), a.as_str()))
+        })
+        .collect();
+    // A group of this source that is gone (or orphaned) keeps its name: a new one may not take it.
+    let in_source: HashSet<&str> = source_groups.iter().filter_map(|g| g.anchor.as_deref().ok()).collect();
+    let mut taken_names = taken_names.clone();
+    taken_names
+        .extend(linked.iter().filter(|l| !in_source.contains(l.anchor.as_str())).map(|l| l.group.name.to_lowercase()));
     let by_dn: HashMap<String, &DirectoryGroup> = source_groups.iter().map(|g| (dn_key(&g.dn), g)).collect();
     let by_anchor: HashMap<&str, &LinkedGroup> = linked.iter().map(|l| (l.anchor.as_str(), l)).collect();
     let mut present = HashSet::new();
@@ -105,7 +122,8 @@ pub fn plan_groups(
             }
         };
         changes.add_members.extend(wanted.difference(&held).map(|user| (anchor.clone(), user.clone())));
-        changes.remove_members.extend(held.difference(&wanted).map(|user| (anchor.clone(), user.clone())));
+        let removed = held.difference(&wanted).filter(|user| !ambiguous.contains(user.as_str()));
+        changes.remove_members.extend(removed.map(|user| (anchor.clone(), user.clone())));
     }
     for group in linked {
         if !present.contains(group.anchor.as_str()) && !group.orphaned {

@@ -32,7 +32,7 @@ fn text(entry: &SearchEntry, attribute: &str) -> Option<String> {
 
 /// The anchor's 16 bytes: binary (objectGUID, mS-DS-ConsistencyGuid), or a UUID in text
 /// (entryUUID).
-fn anchor(entry: &SearchEntry, attributes: &[String]) -> Result<String, String> {
+pub(crate) fn anchor(entry: &SearchEntry, attributes: &[String]) -> Result<String, String> {
     for attribute in attributes {
         let binary = entry.bin_attrs.iter().find(|(name, _)| name.eq_ignore_ascii_case(attribute));
         if let Some(value) = binary.and_then(|(_, v)| v.first()) {

@@ -166,7 +166,13 @@ impl SourceSyncStore for MemoryStore {
             None => return Err(StoreError::not_found("directory source", source_id)),
         };
         // Every check first: the SQL's transaction rolls back whole.
-        let mut anchors: HashSet<&str> = tables.user_sources.values().map(|(_, anchor)| anchor.as_str()).collect();
+        // Anchors are unique per source, as the SQL index (source_id, source_anchor) has them.
+        let mut anchors: HashSet<&str> = tables
+            .user_sources
+            .values()
+            .filter(|(of, _)| *of == source_id)
+            .map(|(_, anchor)| anchor.as_str())
+            .collect();
         for (anchor, user) in &changes.create {
             if let Some(clash) = tables.sync_clash(&user.email, &user.upn, Some(&user.immutable_id), None) {
                 return Err(clash);

@@ -19,7 +19,7 @@ pub struct PassThrough {
 impl PassThrough {
     /// The source's verdict; `None` when the user is no pass-through source's.
     async fn ask(&self, user: &User, password: &str) -> Result<Option<DirectoryVerdict>, String> {
-        let Some((source, _)) = self.store.user_source(user.id).await.map_err(|e| e.to_string())? else {
+        let Some((source, anchor)) = self.store.user_source(user.id).await.map_err(|e| e.to_string())? else {
             return Ok(None);
         };
         let source = self.store.find_source(&source.to_string()).await.map_err(|e| e.to_string())?;
@@ -30,10 +30,16 @@ impl PassThrough {
         let opened =
             self.keys.secrets().open_secret(&sealed, &bind_password_seal(source.id)).map_err(|e| e.to_string())?;
         let service = String::from_utf8(opened).map_err(|_| "the stored bind password is not text".to_string())?;
-        let bind =
-            tessera_directory::check_user_password(&source.config, &service, &user.upn, password, Timeouts::default())
-                .await
-                .map_err(|e| format!("{}: {e}", source.name))?;
+        let bind = tessera_directory::check_user_password(
+            &source.config,
+            &service,
+            &user.upn,
+            &anchor,
+            password,
+            Timeouts::default(),
+        )
+        .await
+        .map_err(|e| format!("{}: {e}", source.name))?;
         Ok(Some(match bind {
             UserBind::Right => DirectoryVerdict::Right,
             UserBind::Wrong => DirectoryVerdict::Wrong,

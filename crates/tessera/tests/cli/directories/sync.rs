@@ -137,6 +137,16 @@ fn a_source_user_signs_in_with_their_directory_password_until_the_source_drops_t
     // Suspended in Tessera, the directory's yes is not enough.
     env.ok(&["user", "suspend", "u1@pt.test"]);
     assert_eq!(trust("u1@pt.test", "Pässwort-1!", 6).0, 400);
+    // u3's account deleted and made again with the same UPN, before any sync: the new account
+    // is not u3 (another anchor), whatever its password.
+    ldap_change(
+        slapd,
+        &format!(
+            "dn: uid=u3,ou={ou},{BASE_DN}\nchangetype: delete\n\n{}",
+            person(ou, 3).replace("\n\n", "\nuserPassword: Taken-Over-3!\n\n")
+        ),
+    );
+    assert_eq!(trust("u3@pt.test", "Taken-Over-3!", 7).0, 400);
     let (code, stderr) = server.terminate();
     assert_eq!(code, Some(0), "{stderr}");
 
@@ -145,7 +155,14 @@ fn a_source_user_signs_in_with_their_directory_password_until_the_source_drops_t
         failures.as_array().unwrap().iter().filter_map(|e| e["summary"]["reason"].as_str()).collect();
     assert_eq!(
         reasons,
-        ["wrong_password", "wrong_password", "directory_account_disabled", "directory_account_disabled", "suspended"],
+        [
+            "wrong_password",
+            "wrong_password",
+            "directory_account_disabled",
+            "directory_account_disabled",
+            "suspended",
+            "directory_account_disabled"
+        ],
         "each refusal counted, with its reason: {failures}"
     );
 }
