@@ -124,9 +124,11 @@ fn a_source_user_signs_in_with_their_directory_password_until_the_source_drops_t
     assert!(token.contains(u1["immutable_id"].as_str().unwrap()), "the token carries the ImmutableID: {token}");
     let (status, fault) = trust("u1@pt.test", "Pässwort-2!", 2);
     assert!(status == 400 && fault.contains("FailedAuthentication"), "{fault}");
-    // Filter syntax in the password reaches the directory only as a bind's password.
+    // Filter syntax in the password reaches the directory only as a bind's password; in the
+    // name, it names no user (and would reach a filter only escaped).
     let (status, _) = trust("u1@pt.test", "*)(uid=*", 3);
     assert_eq!(status, 400);
+    assert_eq!(trust("*)(uid=*", "Pässwort-1!", 30).0, 400);
 
     // Gone from the directory: suspended at the next sync, and refused.
     ldap_change(slapd, &format!("dn: uid=u2,ou={ou},{BASE_DN}\nchangetype: delete\n\n"));
@@ -158,6 +160,7 @@ fn a_source_user_signs_in_with_their_directory_password_until_the_source_drops_t
         [
             "wrong_password",
             "wrong_password",
+            "unknown_user",
             "directory_account_disabled",
             "directory_account_disabled",
             "suspended",
@@ -314,4 +317,29 @@ fn two_thousand_users_are_read_page_by_page() {
     let again = sync(&env, "Big", &[]);
     assert_eq!(again["unchanged"], 2000, "{again}");
     assert_eq!(env.json(&["user", "show", "u2000@big.test"])["last_name"], "Number2000");
+}
+
+/// An entry with a 2 MB attribute (slapd takes up to 4 MB from a bound client): reported, and
+/// every other entry synced.
+#[test]
+fn an_entry_with_a_huge_attribute_is_reported_and_the_rest_synced() {
+    let slapd = slapd();
+    let env = Env::sqlite();
+    let ou = "huge";
+    let mut ldif = format!("dn: ou={ou},{BASE_DN}\nchangetype: add\nobjectClass: organizationalUnit\nou: {ou}\n\n");
+    ldif.push_str(&person(ou, 1));
+    ldif.push_str(&person(ou, 2).replace("givenName: User", &format!("givenName: {}", "G".repeat(2 * 1024 * 1024))));
+    ldap_change(slapd, &ldif);
+    let base = format!("ou={ou},{BASE_DN}");
+    let urls = vec![format!("ldaps://127.0.0.1:{}", slapd.ldaps)];
+    let ca = slapd.ca_file();
+    let mut args = add_args("Huge", &urls, &["--ca-file", &ca]);
+    let position = args.iter().position(|a| *a == PEOPLE_DN).unwrap();
+    args[position] = &base;
+    assert!(env.run_with_stdin(&args, &format!("{BIND_PASSWORD}\n")).status.success());
+    let synced = sync(&env, "Huge", &[]);
+    assert_eq!((synced["created"].as_u64(), synced["errors"].as_u64()), (Some(1), Some(1)), "{synced}");
+    let message = synced["messages"][0].as_str().unwrap();
+    assert!(message.contains("uid=u2") && message.contains("first_name") && message.len() < 400, "{message}");
+    env.fails(&["user", "show", "u2@huge.test"], 1);
 }
