@@ -204,23 +204,21 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
                     let (by_directory, turn) = match (&user.password_hash, self.directory) {
                         (None, Some(directory)) => {
                             drop(turn);
-                            let verdict = directory.check(user, password).await;
-                            let turn = match verdict {
-                                Some(_) => None,
-                                None => Some(self.gate.turn().await?),
-                            };
-                            (verdict, turn)
+                            (directory.check(user, password).await, None)
                         }
                         _ => (None, Some(turn)),
                     };
-                    match (by_directory, turn) {
-                        (Some(verdict), _) => match (verdict, user.state) {
+                    match by_directory {
+                        Some(verdict) => match (verdict, user.state) {
                             (DirectoryVerdict::Right, UserState::Active) => Ok(()),
                             (DirectoryVerdict::Right, UserState::Suspended) => Err("suspended"),
                             (refused, _) => Err(refused.refusal()),
                         },
-                        (None, None) => Err("wrong_password"),
-                        (None, Some(turn)) => {
+                        None => {
+                            let turn = match turn {
+                                Some(turn) => turn,
+                                None => self.gate.turn().await?,
+                            };
                             let hash = user.password_hash.as_deref().unwrap_or(dummy);
                             let right = verify(turn, password, hash).await && user.password_hash.is_some();
                             match (right, user.state) {

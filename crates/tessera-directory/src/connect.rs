@@ -1,7 +1,7 @@
 //! Reaching a source: its servers in turn, each over TLS (ldaps:// or StartTLS) checked against
 //! the source's CA or the system's roots, then a simple bind.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
@@ -34,6 +34,22 @@ pub struct Bound {
     pub url: String,
 }
 
+/// The system's CA certificates, read from disk once per process.
+fn system_roots() -> Result<&'static rustls::RootCertStore, DirectoryError> {
+    static ROOTS: OnceLock<rustls::RootCertStore> = OnceLock::new();
+    let roots = ROOTS.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        roots
+    });
+    match roots.is_empty() {
+        true => Err(DirectoryError::CaFile(
+            "the system has no CA certificates: give the directory's CA with --ca-file".into(),
+        )),
+        false => Ok(roots),
+    }
+}
+
 /// The TLS settings of a source: its own CA when it has one (a private AD CS, Samba's), else the
 /// system's roots.
 pub(crate) fn tls_config(ca_pem: Option<&str>) -> Result<Arc<rustls::ClientConfig>, DirectoryError> {
@@ -50,15 +66,7 @@ pub(crate) fn tls_config(ca_pem: Option<&str>) -> Result<Arc<rustls::ClientConfi
                 return Err(DirectoryError::CaFile("holds no certificate".into()));
             }
         }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            let (added, _) = roots.add_parsable_certificates(found.certs);
-            if added == 0 {
-                return Err(DirectoryError::CaFile(
-                    "the system has no CA certificates: give the directory's CA with --ca-file".into(),
-                ));
-            }
-        }
+        None => roots = system_roots()?.clone(),
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -115,10 +123,20 @@ pub async fn connect_and_bind(
     password: &str,
     timeouts: Timeouts,
 ) -> Result<Bound, DirectoryError> {
-    let tls = tls_config(config.ca_pem.as_deref())?;
+    bind_first(config, &tls_config(config.ca_pem.as_deref())?, dn, password, timeouts).await
+}
+
+/// [`connect_and_bind`] with the source's TLS settings made already.
+pub(crate) async fn bind_first(
+    config: &SourceConfig,
+    tls: &Arc<rustls::ClientConfig>,
+    dn: &str,
+    password: &str,
+    timeouts: Timeouts,
+) -> Result<Bound, DirectoryError> {
     let mut reasons = Vec::new();
     for server in config.servers()? {
-        match bind_to(&server, &tls, dn, password, timeouts).await {
+        match bind_to(&server, tls, dn, password, timeouts).await {
             Err(down @ DirectoryError::ServerDown { .. }) => {
                 tracing::warn!(server = %server.url, reason = %down, "directory server unreachable");
                 reasons.push(down.to_string());

@@ -5,7 +5,7 @@ use ldap3::{Scope, ldap_escape};
 use tessera_core::sources::SourceConfig;
 
 use crate::DirectoryError;
-use crate::connect::{Timeouts, bind_to, connect_and_bind, tls_config};
+use crate::connect::{Timeouts, bind_first, bind_to, tls_config};
 
 /// What the directory said of a user's password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +51,9 @@ pub async fn check_user_password(
     if password.is_empty() {
         return Ok(UserBind::Wrong);
     }
-    let mut bound = connect_and_bind(config, &config.bind_dn, service_password, timeouts).await?;
+    // One TLS setup for both binds (the service account's and the user's).
+    let tls = tls_config(config.ca_pem.as_deref())?;
+    let mut bound = bind_first(config, &tls, &config.bind_dn, service_password, timeouts).await?;
     let filter = format!("(&{}({}={}))", config.user_filter, config.attributes.upn, ldap_escape(upn));
     let refused =
         |e: ldap3::LdapError| DirectoryError::Refused { operation: "the user lookup", message: e.to_string() };
@@ -77,7 +79,6 @@ pub async fn check_user_password(
     // The same server that found them, over the same kind of connection.
     let server = config.servers()?.into_iter().find(|s| s.url == bound.url);
     let Some(server) = server else { return Err(DirectoryError::Unreachable(bound.url)) };
-    let tls = tls_config(config.ca_pem.as_deref())?;
     match bind_to(&server, &tls, &dn, password, timeouts).await {
         Ok(mut as_user) => {
             let _ = as_user.ldap.unbind().await;
