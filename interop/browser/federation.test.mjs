@@ -116,7 +116,7 @@ test('the Federation tab: credentials, enable through its diff, a rollover with 
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-federation-'));
   const double = await startGraphDouble({
     clientId: 'tessera', secret,
-    permissions: ['Domain.Read.All', 'Domain-InternalFederation.ReadWrite.All', 'Organization.Read.All', 'Policy.Read.All', 'RoleManagement.Read.Directory'],
+    permissions: ['Domain.Read.All', 'Domain-InternalFederation.ReadWrite.All', 'Organization.Read.All', 'Policy.Read.All', 'RoleManagement.Read.Directory', 'User.Read.All'],
   });
   cleanups.push(() => double.close());
   const port = await freePort();
@@ -171,6 +171,31 @@ test('the Federation tab: credentials, enable through its diff, a rollover with 
   await page.getByRole('status').filter({ hasText: 'Stored the secret' }).waitFor();
   assert.ok(!(await page.content()).includes(secret), 'the secret is never shown');
   await shot(page, join(shots, '02-credentials.png'), { fullPage: true });
+
+  // The Entra users tab: who would sign in once the domain is federated (read across Graph's
+  // pages of two).
+  const alice = JSON.parse(cli(['--json', 'user', 'show', 'alice@contoso.com']));
+  cli(['user', 'add', 'bob@contoso.com']);
+  cli(['user', 'add', 'dave@contoso.com']);
+  double.state.users.push(
+    { id: 'u1', userPrincipalName: 'alice@contoso.com', onPremisesImmutableId: alice.immutable_id, accountEnabled: true },
+    { id: 'u2', userPrincipalName: 'bob@contoso.com', onPremisesImmutableId: null, accountEnabled: true },
+    { id: 'u3', userPrincipalName: 'erin@contoso.com', onPremisesImmutableId: 'RVJJTg==', accountEnabled: true },
+    { id: 'u4', userPrincipalName: 'zed@fabrikam.com', onPremisesImmutableId: null, accountEnabled: true },
+  );
+  await page.goto(`${base}/admin/applications/${app.id}/federation`);
+  await page.getByRole('link', { name: 'Entra users' }).click();
+  const coverage = page.getByRole('table', { name: 'Tessera and Entra ID, by UPN' });
+  await coverage.waitFor();
+  const rowOf = (upn) => coverage.getByRole('row').filter({ hasText: upn });
+  assert.match(await rowOf('alice@contoso.com').innerText(), /Matches/);
+  assert.match(await rowOf('bob@contoso.com').innerText(), /No ImmutableID in Entra/);
+  assert.match(await rowOf('dave@contoso.com').innerText(), /No Entra user/);
+  assert.match(await rowOf('erin@contoso.com').innerText(), /Not in Tessera/);
+  assert.equal(await rowOf('fabrikam.com').count(), 0, 'another domain\'s users are not listed');
+  assert.match(await page.content(), /<strong>3<\/strong> active user\(s\) could not sign in/);
+  await shot(page, join(shots, '02b-entra-users.png'), { fullPage: true });
+  assert.equal(double.state.writes.length, 0, 'the report writes nothing');
 
   // Enable: the preflight, then the dry-run diff, then the write on confirmation only.
   await page.goto(`${base}/admin/applications/${app.id}/federation`);

@@ -3,8 +3,9 @@
 // crates/tessera/tests/cli/graph_double.rs): client-credentials tokens for one app
 // registration and secret, domains, and `federationConfiguration` list / create (201) /
 // patch (200) / delete (204) with the documented enums and certificate checks; the
-// directory-role, organization and security-defaults reads the preflight makes; 401 without a
-// token, 403 without the permission. Every write is kept for the test to read.
+// directory-role, organization and security-defaults reads the preflight makes; the user list
+// `m365 users` reads (`$select`ed properties only, paged by `$top` with `@odata.nextLink`); 401
+// without a token, 403 without the permission. Every write is kept for the test to read.
 
 import { createServer } from 'node:http';
 import { X509Certificate } from 'node:crypto';
@@ -29,6 +30,7 @@ export async function startGraphDouble({ clientId, secret, permissions }) {
     tokens: new Map(),
     writes: [],
     permissions,
+    users: [],
   };
   let next = 0;
   const send = (res, status, body) => {
@@ -125,6 +127,18 @@ export async function startGraphDouble({ clientId, secret, permissions }) {
           state.writes.push(`DELETE /domains/${d.id}/federationConfiguration/${config.id}`);
           return send(res, 204);
         }
+      }
+      if (req.method === 'GET' && path === '/v1.0/users') {
+        if (!may(['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All'])) return denied();
+        const select = (url.searchParams.get('$select') ?? 'id,userPrincipalName,displayName').split(',');
+        const top = Math.min(Number(url.searchParams.get('$top') ?? 100), 2);
+        const skip = Number(url.searchParams.get('$skiptoken') ?? 0);
+        const value = state.users.slice(skip, skip + top).map((u) => Object.fromEntries(select.map((f) => [f, u[f] ?? null])));
+        const page = { value };
+        if (skip + top < state.users.length) {
+          page['@odata.nextLink'] = `http://${req.headers.host}/v1.0/users?$select=${select.join(',')}&$top=${top}&$skiptoken=${skip + top}`;
+        }
+        return send(res, 200, page);
       }
       if (req.method === 'GET' && path === '/v1.0/directoryRoles') {
         const wanted = url.searchParams.get('$filter') === `roleTemplateId eq '${GLOBAL_ADMINISTRATOR}'`;

@@ -12,6 +12,7 @@ mod directories;
 mod directory_sync;
 mod groups;
 mod m365;
+mod m365_users;
 pub mod metadata_url;
 pub mod portal_image;
 pub mod rollover;
@@ -37,6 +38,7 @@ pub use audit::AuditRequest;
 pub use directories::SourceRequest;
 pub use directory_sync::{SyncOptions, SyncReport};
 pub use m365::{CredentialInput, EnableRequest, StoredCredentials};
+pub use m365_users::{CopyOutcome, FixOutcome, Outcome};
 pub use users::{ImportReport, NewUserRequest, UserAccess};
 
 /// Where the admin service gets the key service: ready (the server), or opened on first use

@@ -94,6 +94,8 @@ pub enum AuditAction {
     M365Enable,
     /// A domain returned to Managed through Microsoft Graph.
     M365Disable,
+    /// `m365 users --fix`: ImmutableIDs set and users created in Entra.
+    M365UsersFix,
     /// Graph credentials stored (sealed), or removed.
     M365CredentialsSet,
     M365CredentialsDelete,
@@ -166,7 +168,7 @@ impl AuditAction {
         AuditAction::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
-    pub const ALL: [AuditAction; 71] = [
+    pub const ALL: [AuditAction; 72] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -203,6 +205,7 @@ impl AuditAction {
         AuditAction::TraceSet,
         AuditAction::M365Enable,
         AuditAction::M365Disable,
+        AuditAction::M365UsersFix,
         AuditAction::M365CredentialsSet,
         AuditAction::M365CredentialsDelete,
         AuditAction::M365CertificatesPushed,
@@ -279,6 +282,7 @@ impl AuditAction {
             AuditAction::TraceSet => "trace.set",
             AuditAction::M365Enable => "m365.enable",
             AuditAction::M365Disable => "m365.disable",
+            AuditAction::M365UsersFix => "m365.users_fix",
             AuditAction::M365CredentialsSet => "m365.credentials_set",
             AuditAction::M365CredentialsDelete => "m365.credentials_delete",
             AuditAction::M365CertificatesPushed => "m365.certificates_pushed",

@@ -40,6 +40,12 @@ pub async fn configuration(graph: &Graph, domain: &str) -> Result<Option<Map<Str
     Ok(list["value"].as_array().and_then(|v| v.first()).and_then(|c| c.as_object()).cloned())
 }
 
+/// Whether the tenant runs Entra Connect (`onPremisesSyncEnabled`).
+pub async fn directory_sync(graph: &Graph) -> Result<bool, M365Error> {
+    let organization = graph.get("/organization", READ_ORGANIZATION).await?;
+    Ok(organization["value"][0]["onPremisesSyncEnabled"].as_bool().unwrap_or(false))
+}
+
 /// Every domain of the tenant.
 pub async fn domains(graph: &Graph) -> Result<Vec<Value>, M365Error> {
     let list = graph.get("/domains", READ_DOMAINS).await?;
@@ -92,11 +98,7 @@ pub async fn gather(graph: &Graph, name: &str, connector: Result<ConnectorFacts,
         .await
         .map(|p| p["isEnabled"].as_bool().unwrap_or(false))
         .map_err(unreadable);
-    let directory_sync = graph
-        .get("/organization", READ_ORGANIZATION)
-        .await
-        .map(|o| o["value"][0]["onPremisesSyncEnabled"].as_bool().unwrap_or(false))
-        .map_err(unreadable);
+    let directory_sync = directory_sync(graph).await.map_err(unreadable);
     let write_permission = graph
         .token_grants(&["Domain-InternalFederation.ReadWrite.All", "Domain.ReadWrite.All"])
         .await

@@ -214,6 +214,25 @@ pub enum M365Command {
         #[command(flatten)]
         graph: GraphArgs,
     },
+    /// Tessera's users of the domain against Entra's: whose ImmutableID matches, and who could
+    /// not sign in once the domain is federated
+    #[command(group(clap::ArgGroup::new("change").args(["fix", "from_entra"])))]
+    Users {
+        #[arg(long)]
+        domain: String,
+        /// Set onPremisesImmutableId where Entra has none (while the domain is Managed) and
+        /// create the users Entra lacks
+        #[arg(long)]
+        fix: bool,
+        /// Copy Entra's onPremisesImmutableId into the Tessera user with the same UPN
+        #[arg(long)]
+        from_entra: bool,
+        /// With --fix or --from-entra: report what would change, change nothing
+        #[arg(long, requires = "change")]
+        dry_run: bool,
+        #[command(flatten)]
+        graph: GraphArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -35,12 +35,13 @@ pub enum Credential {
 pub const GRAPH_COMMAND_LINE_TOOLS: &str = "14d82eec-204b-4c2f-b7e8-296a70dab67e";
 
 /// The permissions the commands need, asked for as delegated scopes by a device-code sign-in.
-pub const PERMISSIONS: [&str; 5] = [
+pub const PERMISSIONS: [&str; 6] = [
     "Domain.Read.All",
     "Domain-InternalFederation.ReadWrite.All",
     "Organization.Read.All",
     "Policy.Read.All",
     "RoleManagement.Read.Directory",
+    "User.ReadWrite.All",
 ];
 
 /// The delegated scopes of a device-code sign-in, for the Graph at `graph_base` (a national

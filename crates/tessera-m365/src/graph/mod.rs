@@ -281,6 +281,32 @@ impl Graph {
         Ok(Some(held.iter().any(|h| any_of.contains(&h.as_str()))))
     }
 
+    /// Every item of a collection, following `@odata.nextLink` (only within this Graph: a
+    /// link elsewhere would carry the token there), at most `max_items`.
+    pub async fn get_all(&self, path: &str, needs: Needs, max_items: usize) -> Result<Vec<Value>, M365Error> {
+        let mut items = Vec::new();
+        let mut next = Some(path.to_string());
+        while let Some(path) = next.take() {
+            let mut page = self.get(&path, needs).await?;
+            let Some(value) = page["value"].as_array_mut() else {
+                return Err(M365Error::Graph(format!("GET {path}: Graph answered without a value list")));
+            };
+            items.append(value);
+            if items.len() > max_items {
+                return Err(M365Error::Refused(format!(
+                    "GET {path}: more than {max_items} items; Tessera reads at most that many"
+                )));
+            }
+            if let Some(link) = page["@odata.nextLink"].as_str() {
+                let rest = link.strip_prefix(&self.graph_url).filter(|r| r.starts_with('/')).ok_or_else(|| {
+                    M365Error::Graph(format!("GET {path}: Graph's next page is elsewhere ({link}); not followed"))
+                })?;
+                next = Some(rest.to_string());
+            }
+        }
+        Ok(items)
+    }
+
     pub async fn get(&self, path: &str, needs: Needs) -> Result<Value, M365Error> {
         self.call(Method::GET, path, None, needs).await?.ok_or_else(|| M365Error::Graph(format!("GET {path}: no body")))
     }

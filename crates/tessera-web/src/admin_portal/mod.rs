@@ -13,6 +13,7 @@ mod catalog;
 mod certificate;
 mod chart;
 mod dashboard;
+mod entra_users;
 mod federation;
 mod form;
 mod groups;
@@ -63,6 +64,7 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/admin/applications/{app}/metadata", get(sso::export_metadata)),
         ("/admin/applications/{app}/regenerate", get(certificate::show).post(certificate::change)),
         ("/admin/applications/{app}/federation", get(federation::show).post(federation::change)),
+        ("/admin/applications/{app}/entra-users", get(entra_users::show)),
         ("/admin/applications/{app}/groups", get(application::groups).post(application::save_groups)),
         ("/admin/applications/{app}/policy", get(application::policy).post(application::save_policy)),
         ("/admin/applications/{app}/sign-ins", get(sign_ins::sign_ins)),

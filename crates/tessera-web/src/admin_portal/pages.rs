@@ -166,13 +166,14 @@ impl Panel {
                 ("general", "General"),
                 ("sso", "SSO"),
                 ("federation", "Federation"),
+                ("entra-users", "Entra users"),
                 ("groups", "User Groups"),
                 ("policy", "Access policy"),
                 ("sign-ins", "Sign-ins"),
             ]
             .into_iter()
             // Only a Microsoft 365 connector federates a domain.
-            .filter(|(path, _)| *path != "federation" || connector)
+            .filter(|(path, _)| !matches!(*path, "federation" | "entra-users") || connector)
             .collect(),
             tab,
             notice: None,

@@ -1,5 +1,6 @@
 //! `tessera m365`: federating a domain with a Microsoft 365 connector, as PowerShell to paste
-//! (`command`) or done through Microsoft Graph (`preflight`, `enable`, `show`, `disable`).
+//! (`command`) or done through Microsoft Graph (`preflight`, `enable`, `show`, `disable`), and
+//! the users' ImmutableIDs in Entra (`users`).
 
 use anyhow::{Context, bail};
 use serde_json::Value;
@@ -7,7 +8,7 @@ use tessera_admin::{AdminService, CredentialInput, EnableRequest};
 use tessera_m365::graph::{Credential, Endpoints, GRAPH_COMMAND_LINE_TOOLS, Graph};
 use tessera_m365::{Protocol, Style};
 
-use super::Ctx;
+use super::{Ctx, m365_users};
 use crate::cli::{GraphArgs, M365Command, M365CredentialsCommand};
 use crate::output;
 
@@ -203,6 +204,20 @@ pub async fn run(ctx: &Ctx, cmd: M365Command) -> anyhow::Result<()> {
             Ok(())
         }
         M365Command::Credentials(cmd) => credentials(ctx, cmd).await,
+        M365Command::Users { domain, fix, from_entra, dry_run, graph: args } => {
+            let admin = ctx.admin().await?;
+            let graph = graph(ctx, &admin, &args).await?;
+            if fix {
+                let done = admin.m365_users_fix(&ctx.actor, &graph, &domain, dry_run).await?;
+                return m365_users::fixed(ctx, &done);
+            }
+            if from_entra {
+                let done = admin.m365_users_from_entra(&ctx.actor, &graph, &domain, dry_run).await?;
+                return m365_users::copied(ctx, &done);
+            }
+            let report = admin.m365_users(&graph, &domain).await?;
+            m365_users::report(ctx, &report)
+        }
         M365Command::Disable { domain, dry_run, graph: args } => {
             let admin = ctx.admin().await?;
             let graph = graph(ctx, &admin, &args).await?;

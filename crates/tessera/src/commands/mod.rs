@@ -6,6 +6,7 @@ pub mod apps;
 mod directories;
 mod groups;
 mod m365;
+mod m365_users;
 mod users;
 
 use std::io::BufRead;

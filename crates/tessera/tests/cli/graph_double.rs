@@ -47,6 +47,29 @@ pub struct DomainRecord {
     pub default: bool,
 }
 
+/// An Entra user (M365-PROTOCOLS.md §6).
+#[derive(Clone, Debug)]
+pub struct UserRecord {
+    pub upn: String,
+    pub immutable_id: Option<String>,
+    /// Entra Connect writes this user.
+    pub synced: bool,
+    pub enabled: bool,
+    pub display_name: String,
+}
+
+impl UserRecord {
+    pub fn new(upn: &str, immutable_id: Option<&str>) -> UserRecord {
+        UserRecord {
+            upn: upn.into(),
+            immutable_id: immutable_id.map(Into::into),
+            synced: false,
+            enabled: true,
+            display_name: upn.into(),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Graph {
     pub clients: HashMap<String, Client>,
@@ -73,7 +96,28 @@ pub struct Graph {
     pub device_codes: HashMap<String, DeviceSignIn>,
     /// What the next device-code sign-in does: decline it.
     pub decline_device_sign_in: bool,
+    /// Entra's users by object id.
+    pub users: BTreeMap<String, UserRecord>,
+    /// The largest page of users Graph answers (`$top` may ask for fewer).
+    pub user_page: usize,
+    /// The next page link of a user list points to another host.
+    pub foreign_next_link: bool,
+    /// Every user-creating POST body, for the tests to read.
+    pub created_users: Vec<Value>,
     next_id: u32,
+}
+
+impl Graph {
+    pub fn add_user(&mut self, record: UserRecord) -> String {
+        self.next_id += 1;
+        let id = format!("0b5e11a1-0000-4000-8000-{:012}", self.next_id);
+        self.users.insert(id.clone(), record);
+        id
+    }
+
+    pub fn user(&self, upn: &str) -> Option<&UserRecord> {
+        self.users.values().find(|u| u.upn.eq_ignore_ascii_case(upn))
+    }
 }
 
 pub type Shared = Arc<Mutex<Graph>>;
@@ -121,6 +165,8 @@ fn router(graph: Shared) -> Router {
             "/v1.0/domains/{domain}/federationConfiguration/{id}",
             get(get_configuration).patch(patch_configuration).delete(delete_configuration),
         )
+        .route("/v1.0/users", get(list_users).post(create_user))
+        .route("/v1.0/users/{id}", axum::routing::patch(patch_user))
         .route("/v1.0/directoryRoles", get(directory_roles))
         .route("/v1.0/directoryRoles/{id}/members", get(role_members))
         .route("/v1.0/organization", get(organization))
@@ -601,4 +647,185 @@ async fn security_defaults(State(graph): State<Shared>, headers: HeaderMap) -> R
     guard!(may(&permissions, &["Policy.Read.All"]));
     let enabled = graph.security_defaults;
     axum::Json(json!({"id": "00000000-0000-0000-0000-000000000005", "isEnabled": enabled})).into_response()
+}
+
+const READ_USERS: [&str; 3] = ["User.Read.All", "User.ReadWrite.All", "Directory.Read.All"];
+const WRITE_USERS: [&str; 2] = ["User.ReadWrite.All", "Directory.ReadWrite.All"];
+
+/// A user as Graph returns it: only the `$select`ed properties (`onPremisesImmutableId` is
+/// returned only when selected).
+fn user_json(id: &str, u: &UserRecord, select: &[&str]) -> Value {
+    let all = json!({
+        "id": id, "userPrincipalName": u.upn, "displayName": u.display_name,
+        "onPremisesImmutableId": u.immutable_id, "onPremisesSyncEnabled": if u.synced { json!(true) } else { Value::Null },
+        "accountEnabled": u.enabled,
+    });
+    let wanted: Vec<&str> =
+        if select.is_empty() { vec!["id", "userPrincipalName", "displayName"] } else { select.to_vec() };
+    Value::Object(wanted.iter().filter_map(|f| all.get(*f).map(|v| (f.to_string(), v.clone()))).collect())
+}
+
+async fn list_users(
+    State(graph): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let mut graph = graph.lock().unwrap();
+    let permissions = guard!(caller(&mut graph, &headers, "GET /users".into()));
+    guard!(may(&permissions, &READ_USERS));
+    let select: Vec<&str> = query.get("$select").map(|s| s.split(',').collect()).unwrap_or_default();
+    let page = if graph.user_page == 0 { 999 } else { graph.user_page };
+    let top = query.get("$top").and_then(|t| t.parse::<usize>().ok()).unwrap_or(100).clamp(1, 999).min(page);
+    let skip = query.get("$skiptoken").and_then(|t| t.parse::<usize>().ok()).unwrap_or(0);
+    let value: Vec<Value> = graph.users.iter().skip(skip).take(top).map(|(id, u)| user_json(id, u, &select)).collect();
+    let mut body = json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users", "value": value});
+    if skip + top < graph.users.len() {
+        let host = match graph.foreign_next_link {
+            true => "graph.elsewhere.example".to_string(),
+            false => headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("").to_string(),
+        };
+        let select = query.get("$select").cloned().unwrap_or_default();
+        body["@odata.nextLink"] =
+            json!(format!("http://{host}/v1.0/users?$select={select}&$top={top}&$skiptoken={}", skip + top));
+    }
+    axum::Json(body).into_response()
+}
+
+/// Graph's checks of an `onPremisesImmutableId` (§6): no `$` or `_`, unique in the tenant.
+fn immutable_id_refusal(graph: &Graph, except: Option<&str>, value: &str) -> Option<Response> {
+    if value.is_empty() || value.contains(['$', '_']) || value.len() >= 60 {
+        return Some(graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "Invalid value specified for property 'onPremisesImmutableId' of resource 'User'.",
+        ));
+    }
+    if graph.users.iter().any(|(id, u)| Some(id.as_str()) != except && u.immutable_id.as_deref() == Some(value)) {
+        return Some(graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "Another object with the same value for property onPremisesImmutableId already exists.",
+        ));
+    }
+    None
+}
+
+fn user_domain_federated(graph: &Graph, upn: &str) -> Option<bool> {
+    let domain = upn.rsplit_once('@')?.1.to_lowercase();
+    graph.domains.get(&domain).map(|d| d.authentication_type == "Federated")
+}
+
+async fn patch_user(State(graph): State<Shared>, Path(id): Path<String>, headers: HeaderMap, body: String) -> Response {
+    let mut graph = graph.lock().unwrap();
+    let permissions = guard!(caller(&mut graph, &headers, format!("PATCH /users/{id} {body}")));
+    guard!(may(&permissions, &WRITE_USERS));
+    let Ok(Value::Object(patch)) = serde_json::from_str::<Value>(&body) else {
+        return graph_error(StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid JSON.");
+    };
+    let Some(user) = graph.users.get(&id).cloned() else {
+        return graph_error(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            &format!(
+                "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+            ),
+        );
+    };
+    if user.synced {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.",
+        );
+    }
+    if patch.keys().any(|k| k != "onPremisesImmutableId") {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "This double changes onPremisesImmutableId only.",
+        );
+    }
+    let Some(value) = patch["onPremisesImmutableId"].as_str() else {
+        return graph_error(StatusCode::BAD_REQUEST, "Request_BadRequest", "onPremisesImmutableId must be a string.");
+    };
+    if user_domain_federated(&graph, &user.upn) == Some(true) {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "Property 'onPremisesImmutableId' cannot be changed for a user of a federated domain.",
+        );
+    }
+    if let Some(refusal) = immutable_id_refusal(&graph, Some(&id), value) {
+        return refusal;
+    }
+    if let Some(record) = graph.users.get_mut(&id) {
+        record.immutable_id = Some(value.to_string());
+    }
+    graph.writes.push(format!("PATCH /users/{id}"));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn create_user(State(graph): State<Shared>, headers: HeaderMap, body: String) -> Response {
+    let mut graph = graph.lock().unwrap();
+    let permissions = guard!(caller(&mut graph, &headers, format!("POST /users {body}")));
+    guard!(may(&permissions, &WRITE_USERS));
+    let Ok(Value::Object(new)) = serde_json::from_str::<Value>(&body) else {
+        return graph_error(StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid JSON.");
+    };
+    let text = |field: &str| new.get(field).and_then(Value::as_str).filter(|s| !s.is_empty());
+    for required in ["displayName", "mailNickname", "userPrincipalName"] {
+        if text(required).is_none() {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                &format!("Property '{required}' is required."),
+            );
+        }
+    }
+    if new.get("accountEnabled").and_then(Value::as_bool).is_none()
+        || new["passwordProfile"]["password"].as_str().is_none_or(|p| p.len() < 8)
+    {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "accountEnabled and passwordProfile.password are required.",
+        );
+    }
+    let upn = text("userPrincipalName").unwrap_or_default().to_string();
+    let Some(federated) = user_domain_federated(&graph, &upn) else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.",
+        );
+    };
+    let immutable_id = text("onPremisesImmutableId").map(str::to_string);
+    if federated && immutable_id.is_none() {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "Property 'onPremisesImmutableId' is required for a user of a federated domain.",
+        );
+    }
+    if graph.user(&upn).is_some() {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "Another object with the same value for property userPrincipalName already exists.",
+        );
+    }
+    if let Some(refusal) = immutable_id.as_deref().and_then(|v| immutable_id_refusal(&graph, None, v)) {
+        return refusal;
+    }
+    let record = UserRecord {
+        upn: upn.clone(),
+        immutable_id,
+        synced: false,
+        enabled: new["accountEnabled"].as_bool().unwrap_or(true),
+        display_name: text("displayName").unwrap_or_default().to_string(),
+    };
+    let id = graph.add_user(record.clone());
+    graph.created_users.push(Value::Object(new));
+    graph.writes.push("POST /users".into());
+    (StatusCode::CREATED, axum::Json(user_json(&id, &record, &[]))).into_response()
 }

@@ -77,14 +77,14 @@ pub(super) fn tenant() -> Graph {
     graph
 }
 
-struct Run<'a> {
-    env: &'a Env,
-    double: &'a Double,
+pub(super) struct Run<'a> {
+    pub(super) env: &'a Env,
+    pub(super) double: &'a Double,
 }
 
 impl Run<'_> {
     /// `tessera m365 ARGS` as client `client`, its secret on standard input.
-    fn m365_as(&self, client: &str, args: &[&str]) -> Output {
+    pub(super) fn m365_as(&self, client: &str, args: &[&str]) -> Output {
         let url = self.double.url();
         let mut all = vec!["--public-url", PUBLIC, "m365"];
         all.extend(args);
@@ -106,11 +106,11 @@ impl Run<'_> {
         out
     }
 
-    fn m365(&self, args: &[&str]) -> Output {
+    pub(super) fn m365(&self, args: &[&str]) -> Output {
         self.m365_as("tessera", args)
     }
 
-    fn json(&self, args: &[&str]) -> Value {
+    pub(super) fn json(&self, args: &[&str]) -> Value {
         let mut with_json = args.to_vec();
         with_json.push("--json");
         let out = self.m365(&with_json);
@@ -119,14 +119,14 @@ impl Run<'_> {
     }
 
     /// A command that must fail; its stderr.
-    fn fails(&self, client: &str, args: &[&str]) -> String {
+    pub(super) fn fails(&self, client: &str, args: &[&str]) -> String {
         let out = self.m365_as(client, args);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         stderr
     }
 
-    fn writes(&self) -> usize {
+    pub(super) fn writes(&self) -> usize {
         self.double.with(|g| g.writes.len())
     }
 

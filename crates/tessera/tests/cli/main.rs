@@ -17,6 +17,7 @@ mod bounds;
 mod directories;
 mod graph_double;
 mod m365_graph;
+mod m365_users;
 mod metadata_url;
 mod rollover;
 mod samba;
