@@ -22,6 +22,7 @@ mod metadata_url;
 mod rollover;
 mod samba;
 mod tls;
+mod web_client;
 
 struct Env {
     dir: tempfile::TempDir,
@@ -816,6 +817,38 @@ fn pysaml2_reads(xml: &str) -> Option<Value> {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// pysaml2 configured as Entra ID (`interop/pysaml2_sp_accept.py`) on a SAML Response from
+/// the IdP of `metadata`: its report (issuer, name_id, attributes), or `None` where pysaml2 is
+/// not installed (never under CI=true). A refusal fails the test.
+fn pysaml2_accepts(metadata: &str, response: &str, in_response_to: &str) -> Option<Value> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = std::env::var_os("TESSERA_ORACLE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join(".venv/bin/python"));
+    if !Command::new(&python).args(["-c", "import saml2"]).output().is_ok_and(|o| o.status.success()) {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "pysaml2 (the oracle venv) is required under CI=true");
+        eprintln!("skipping: pysaml2 is not installed (scripts/test installs it)");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("idp.xml"), metadata).unwrap();
+    std::fs::write(dir.path().join("response.xml"), response).unwrap();
+    let out = Command::new(&python)
+        .arg(workspace.join("interop/pysaml2_sp_accept.py"))
+        .arg(dir.path().join("idp.xml"))
+        .arg(dir.path().join("response.xml"))
+        .arg(in_response_to)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pysaml2 as Entra refused: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(serde_json::from_slice(&out.stdout).unwrap())
 }
 

@@ -247,6 +247,62 @@ fn active_directory_users_sync_with_their_guid_as_immutable_id_and_sign_in_with_
     assert!(token.contains(user1["immutable_id"].as_str().unwrap()), "{token}");
     assert_eq!(trust("not-the-password", 2).0, 400);
 
+    // Through SAML, as Entra starts it: the sign-in page takes the AD password, and pysaml2 in
+    // Entra's place accepts the Response, whose NameID is the objectGUID's base64.
+    let mut browser = super::web_client::WebClient::new(port);
+    let signed_in = browser.sign_in("user1@corp.test", "Ad-Pässwort-1!");
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let id = "_entra-samba-1";
+    let request = format!(
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="{id}" IssueInstant="{}" Version="2.0"><Issuer xmlns="urn:oasis:names:tc:SAML:2.0:assertion">urn:federation:MicrosoftOnline</Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"/></samlp:AuthnRequest>"#,
+        tessera_core::format_millis(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+        )
+    );
+    let posted = browser.post(
+        "/m365/corp.test/saml/sso",
+        &[("SAMLRequest", &base64::engine::general_purpose::STANDARD.encode(&request))],
+    );
+    assert_eq!(posted.status, 200, "{}", posted.body);
+    let response = super::web_client::hidden_field(&posted.body, "SAMLResponse").expect("an auto-POST page");
+    let response = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(response).unwrap()).unwrap();
+    let metadata = env.ok(&["app", "metadata", "M365"]);
+    if let Some(accepted) = super::pysaml2_accepts(&metadata, &response, id) {
+        assert_eq!(accepted["name_id"], samba.read("User1", "objectGUID"), "{accepted}");
+        assert_eq!(accepted["name_id_format"], "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent");
+    }
+
+    // Entra, coming from another IdP, holds another ImmutableID for user2: --from-entra reports
+    // the conflict with the source's anchor and changes nothing; user1 matches.
+    let mut graph = super::m365_graph::tenant();
+    graph.clients.get_mut("tessera").unwrap().permissions.push("User.ReadWrite.All");
+    graph.domains.insert(
+        "corp.test".into(),
+        super::graph_double::DomainRecord {
+            authentication_type: "Managed",
+            verified: true,
+            root: true,
+            initial: false,
+            default: false,
+        },
+    );
+    graph.add_user(super::graph_double::UserRecord::new("user1@corp.test", user1["immutable_id"].as_str()));
+    graph.add_user(super::graph_double::UserRecord::new("user2@corp.test", Some("ZnJvbS1hZGZz")));
+    let double = super::graph_double::Double::start(graph);
+    let run = super::m365_graph::Run { env: &env, double: &double };
+    let report = run.json(&["users", "--domain", "corp.test"]);
+    let row = |upn: &str| report["users"].as_array().unwrap().iter().find(|r| r["upn"] == upn).unwrap().clone();
+    assert_eq!(
+        (&row("user1@corp.test")["status"], &row("user2@corp.test")["status"]),
+        (&"match".into(), &"different".into())
+    );
+    assert_eq!(row("user2@corp.test")["source"], "Corp AD", "{report}");
+    assert_eq!(report["counts"]["no_entra_user"], 18, "{report}");
+    let copied = run.json(&["users", "--domain", "corp.test", "--from-entra"]);
+    assert!(copied["copies"].as_array().unwrap().is_empty(), "{copied}");
+    assert!(copied["conflicts"][0]["reason"].as_str().unwrap().contains("Corp AD"), "{copied}");
+    assert_eq!(env.json(&["user", "show", "user2@corp.test"])["immutable_id"], consistency);
+
     // Disabled in AD: suspended at the next sync, and refused with the right password.
     samba.change(&format!(
         "dn: CN=User1,{STAFF_DN}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 514\n\n"
