@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 use tessera_core::{Actor, AuditAction, DirectorySource, NewAuditEvent, User, UserId};
-use tessera_directory::{PlanOptions, Timeouts};
+use tessera_directory::{PlanOptions, Progress, SyncStep, Timeouts};
 use tessera_store::PageRequest;
 
 use crate::{AdminError, AdminService};
@@ -52,6 +52,19 @@ impl AdminService {
         holder: &str,
         options: SyncOptions,
     ) -> Result<(DirectorySource, SyncReport), AdminError> {
+        self.sync_source_showing(actor, key, holder, options, &|_| {}).await
+    }
+
+    /// [`Self::sync_source`], telling `progress` how far it has come (a terminal's progress
+    /// bar).
+    pub async fn sync_source_showing(
+        &self,
+        actor: &Actor,
+        key: &str,
+        holder: &str,
+        options: SyncOptions,
+        progress: Progress<'_>,
+    ) -> Result<(DirectorySource, SyncReport), AdminError> {
         let source = self.store.find_source(key).await?;
         let lease = format!("directory-sync:{}", source.id);
         if !self.store.take_lease(&lease, holder, SYNC_LEASE_MS).await? {
@@ -60,7 +73,7 @@ impl AdminService {
                 format!("{} is being synced elsewhere; try again later", source.name),
             ));
         }
-        let outcome = self.sync_holding_lease(actor, &source, options).await;
+        let outcome = self.sync_holding_lease(actor, &source, options, progress).await;
         self.store.release_lease(&lease, holder).await?;
         if let (Err(e), false) = (&outcome, options.dry_run) {
             // A sync that did not happen is worth an administrator's look (a scheduled one
@@ -77,18 +90,20 @@ impl AdminService {
         actor: &Actor,
         source: &DirectorySource,
         options: SyncOptions,
+        progress: Progress<'_>,
     ) -> Result<SyncReport, AdminError> {
         let password = self.bind_password(source).await?;
         let timeouts = Timeouts::default();
         let config = &source.config;
         let mut bound = tessera_directory::connect_and_bind(config, &config.bind_dn, &password, timeouts).await?;
-        let entries = tessera_directory::read_users(&mut bound.ldap, config, timeouts).await;
+        let entries = tessera_directory::read_users(&mut bound.ldap, config, timeouts, progress).await;
         let groups = match entries {
-            Ok(_) => tessera_directory::read_groups(&mut bound.ldap, config, timeouts).await,
+            Ok(_) => tessera_directory::read_groups(&mut bound.ldap, config, timeouts, progress).await,
             Err(_) => Ok(Vec::new()),
         };
         let _ = bound.ldap.unbind().await;
         let (entries, groups) = (entries?, groups?);
+        progress(SyncStep::Writing);
         let linked = self.store.linked_users(source.id).await?;
         let others = self.users_outside(source, &linked).await?;
         let plan_options =

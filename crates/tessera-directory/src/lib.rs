@@ -14,7 +14,7 @@ pub use pass_through::{UserBind, check_user_password};
 pub use plan::{MASS_SUSPEND_SHARE, MassSuspend, PlanOptions, SyncPlan, plan};
 pub use plan_groups::plan_groups;
 pub use probe::{Probe, ServerCheck, probe};
-pub use read::{DirectoryGroup, DirectoryUser, read_groups, read_users};
+pub use read::{DirectoryGroup, DirectoryUser, Progress, SyncStep, read_groups, read_users};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {

@@ -12,6 +12,23 @@ use crate::probe::PAGE_SIZE;
 /// AD's userAccountControl flag of a disabled account.
 const ACCOUNT_DISABLED: u32 = 0x2;
 
+/// How far a sync has come, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncStep {
+    /// Users read so far.
+    Users(usize),
+    /// Groups read so far.
+    Groups(usize),
+    /// Read; now planned and written.
+    Writing,
+}
+
+/// Told each step of a sync (a no-op where nobody watches).
+pub type Progress<'a> = &'a (dyn Fn(SyncStep) + Send + Sync);
+
+/// Tell the progress every this many entries.
+const PROGRESS_EVERY: usize = 100;
+
 /// A person as the source has them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryUser {
@@ -70,6 +87,7 @@ pub async fn read_groups(
     ldap: &mut Ldap,
     config: &SourceConfig,
     timeouts: Timeouts,
+    progress: Progress<'_>,
 ) -> Result<Vec<DirectoryGroup>, DirectoryError> {
     let a = &config.attributes;
     let mut wanted: Vec<&str> = vec!["cn", &a.member];
@@ -98,8 +116,12 @@ pub async fn read_groups(
             members,
             dn: entry.dn,
         });
+        if groups.len() % PROGRESS_EVERY == 0 {
+            progress(SyncStep::Groups(groups.len()));
+        }
     }
     search.finish().await.success().map_err(refused)?;
+    progress(SyncStep::Groups(groups.len()));
     Ok(groups)
 }
 
@@ -108,6 +130,7 @@ pub async fn read_users(
     ldap: &mut Ldap,
     config: &SourceConfig,
     timeouts: Timeouts,
+    progress: Progress<'_>,
 ) -> Result<Vec<DirectoryUser>, DirectoryError> {
     let a = &config.attributes;
     let mut wanted: Vec<&str> = vec![&a.upn, &a.email, &a.first_name, &a.last_name];
@@ -137,7 +160,11 @@ pub async fn read_users(
             disabled: flags.is_some_and(|f| f & ACCOUNT_DISABLED != 0),
             dn: entry.dn,
         });
+        if users.len() % PROGRESS_EVERY == 0 {
+            progress(SyncStep::Users(users.len()));
+        }
     }
     search.finish().await.success().map_err(refused)?;
+    progress(SyncStep::Users(users.len()));
     Ok(users)
 }

@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod master_key;
 mod output;
+mod progress;
 mod serve;
 mod tls;
 
@@ -41,19 +42,24 @@ fn fail(error: &anyhow::Error) -> ExitCode {
     // Scripts read one line: a message of several lines (an import's problems) joins into it.
     line = line.replace('\n', " ");
     // Every command looks things up through the admin service.
-    if let Some(kind) = error.downcast_ref::<tessera_admin::AdminError>().and_then(|e| e.not_found_kind()) {
-        line.push_str(&format!(" (list them with `tessera {} list`)", list_command(kind)));
+    if let Some(list) =
+        error.downcast_ref::<tessera_admin::AdminError>().and_then(|e| e.not_found_kind()).and_then(list_command)
+    {
+        line.push_str(&format!(" (list them with `tessera {list} list`)"));
     }
     eprintln!("error: {line}");
     ExitCode::FAILURE
 }
 
-fn list_command(kind: &str) -> &'static str {
+/// The command that lists things of `kind`, where there is one.
+fn list_command(kind: &str) -> Option<&'static str> {
     match kind {
-        "user" => "user",
-        "group" => "group",
-        "application" => "app",
-        "administrator" => "admin",
-        _ => "admin token",
+        "user" => Some("user"),
+        "group" => Some("group"),
+        "application" => Some("app"),
+        "administrator" => Some("admin"),
+        "directory source" => Some("directory"),
+        "live API token" => Some("admin token"),
+        _ => None,
     }
 }

@@ -176,7 +176,10 @@ pub async fn run(ctx: &Ctx, cmd: DirectoryCommand) -> anyhow::Result<()> {
         DirectoryCommand::Sync { source, dry_run, adopt_by_upn, allow_mass_suspend } => {
             let options = SyncOptions { dry_run, adopt_by_upn, allow_mass_suspend };
             let holder = format!("cli:{}", std::process::id());
-            let (source, report) = admin.sync_source(&ctx.actor, &source, &holder, options).await?;
+            let bar = crate::progress::SyncBar::new(&source);
+            let synced = admin.sync_source_showing(&ctx.actor, &source, &holder, options, &|step| bar.show(step)).await;
+            drop(bar);
+            let (source, report) = synced?;
             if ctx.settings.json {
                 return output::json(&report);
             }

@@ -155,6 +155,10 @@ fn bad_sources_are_refused_before_anything_is_stored() {
     assert_eq!(env.json(&["directory", "list"]), serde_json::json!([]));
     let trail = env.ok(&["audit", "list", "--json"]);
     assert!(!trail.contains("directory.add"), "nothing was added: {trail}");
+    for command in ["show", "test", "sync", "remove"] {
+        let missing = env.fails(&["directory", command, "Nowhere"], 1);
+        assert!(missing.contains("list them with `tessera directory list`"), "{command}: {missing}");
+    }
 }
 
 #[test]

@@ -317,6 +317,18 @@ fn two_thousand_users_are_read_page_by_page() {
     let again = sync(&env, "Big", &[]);
     assert_eq!(again["unchanged"], 2000, "{again}");
     assert_eq!(env.json(&["user", "show", "u2000@big.test"])["last_name"], "Number2000");
+
+    // On a terminal (a pseudo-terminal from script(1)), a progress display on stderr; in a
+    // pipe, none.
+    let binary = std::env::var("TESSERA_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tessera").to_string());
+    let command = format!("{binary} --data-dir {} directory sync Big --dry-run", env.data_dir().display());
+    let out = Command::new("script").args(["-qefc", &command, "/dev/null"]).output().unwrap();
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{terminal}");
+    assert!(terminal.contains("Big: ") && terminal.contains("would sync Big"), "{terminal}");
+    let piped = env.run(&["directory", "sync", "Big", "--dry-run"]);
+    assert!(piped.status.success());
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("Big: "), "no progress display in a pipe");
 }
 
 /// An entry with a 2 MB attribute (slapd takes up to 4 MB from a bound client): reported, and
