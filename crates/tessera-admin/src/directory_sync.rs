@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 use tessera_core::{Actor, AuditAction, DirectorySource, NewAuditEvent, User, UserId};
-use tessera_directory::{PlanOptions, Progress, SyncStep, Timeouts};
+use tessera_directory::{Cursor, PlanOptions, Progress, SyncStep, Timeouts};
 use tessera_store::PageRequest;
 
 use crate::{AdminError, AdminService};
@@ -19,6 +19,8 @@ pub struct SyncOptions {
     pub dry_run: bool,
     pub adopt_by_upn: bool,
     pub allow_mass_suspend: bool,
+    /// Read every entry in full, even where the last sync's cursor allows an incremental read.
+    pub full: bool,
 }
 
 /// What a sync did (or, on a dry run, would do). The counts CONTRACT.md names, and the rest.
@@ -39,6 +41,11 @@ pub struct SyncReport {
     pub errors: usize,
     pub messages: Vec<String>,
     pub dry_run: bool,
+    /// `full` or `incremental`: how the source was read.
+    pub read: &'static str,
+    /// Entries read with all their attributes (all of them on a full read; the changed ones,
+    /// and those read again, on an incremental one).
+    pub read_in_full: usize,
 }
 
 impl AdminService {
@@ -96,15 +103,31 @@ impl AdminService {
         let timeouts = Timeouts::default();
         let config = &source.config;
         let mut bound = tessera_directory::connect_and_bind(config, &config.bind_dn, &password, timeouts).await?;
-        let entries = tessera_directory::read_users(&mut bound.ldap, config, timeouts, progress).await;
-        let groups = match entries {
+        let linked = self.store.linked_users(source.id).await?;
+        let previous = match options.full {
+            true => None,
+            false => self.store.sync_cursor(source.id).await?.as_deref().and_then(Cursor::parse),
+        };
+        let (server, now) = (bound.url.clone(), self.clock_now());
+        let read = tessera_directory::read_users_since(
+            &mut bound.ldap,
+            &server,
+            config,
+            timeouts,
+            previous.as_ref(),
+            &linked,
+            now,
+            progress,
+        )
+        .await;
+        let groups = match read {
             Ok(_) => tessera_directory::read_groups(&mut bound.ldap, config, timeouts, progress).await,
             Err(_) => Ok(Vec::new()),
         };
         let _ = bound.ldap.unbind().await;
-        let (entries, groups) = (entries?, groups?);
+        let (read, groups) = (read?, groups?);
         progress(SyncStep::Writing);
-        let linked = self.store.linked_users(source.id).await?;
+        let entries = read.users;
         let others = self.users_outside(source, &linked).await?;
         let plan_options =
             PlanOptions { adopt_by_upn: options.adopt_by_upn, allow_mass_suspend: options.allow_mass_suspend };
@@ -113,6 +136,7 @@ impl AdminService {
         let linked_groups = self.store.linked_groups(source.id).await?;
         let taken = self.group_names_outside(&linked_groups).await?;
         tessera_directory::plan_groups(&entries, &groups, &linked_groups, &taken, &mut plan);
+        plan.changes.cursor = read.cursor.as_ref().map(Cursor::to_text);
         let changes = &plan.changes;
         let report = SyncReport {
             created: changes.create.len(),
@@ -128,6 +152,8 @@ impl AdminService {
             errors: plan.errors.len(),
             messages: plan.errors.clone(),
             dry_run: options.dry_run,
+            read: if read.incremental { "incremental" } else { "full" },
+            read_in_full: read.read_in_full,
         };
         if !options.dry_run {
             let summary = serde_json::json!({
@@ -135,7 +161,8 @@ impl AdminService {
                 "suspended": report.suspended, "reactivated": report.reactivated, "adopted": report.adopted,
                 "unchanged": report.unchanged, "errors": report.errors, "groups_created": report.groups_created,
                 "groups_orphaned": report.groups_orphaned, "memberships_added": report.memberships_added,
-                "memberships_removed": report.memberships_removed,
+                "memberships_removed": report.memberships_removed, "read": report.read,
+                "read_in_full": report.read_in_full,
             });
             self.store.apply_sync(actor, source.id, changes, summary).await?;
         }

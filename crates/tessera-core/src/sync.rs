@@ -54,6 +54,8 @@ pub struct SyncChanges {
     /// (group anchor, user anchor): memberships follow the source, nested groups resolved.
     pub add_members: Vec<(String, String)>,
     pub remove_members: Vec<(String, String)>,
+    /// Where the next incremental read starts, saved with the changes; `None` leaves it.
+    pub cursor: Option<String>,
 }
 
 impl SyncChanges {

@@ -3,6 +3,7 @@
 //! The sync plan and pass-through sign-in build on these.
 
 mod connect;
+mod incremental;
 mod pass_through;
 mod plan;
 mod plan_groups;
@@ -10,6 +11,7 @@ mod probe;
 mod read;
 
 pub use connect::{Bound, Timeouts, check_ca, connect_and_bind};
+pub use incremental::{Cursor, FULL_READ_EVERY_MS, Read, marker_attributes, read_users_since};
 pub use pass_through::{UserBind, check_user_password};
 pub use plan::{MASS_SUSPEND_SHARE, MassSuspend, PlanOptions, SyncPlan, plan};
 pub use plan_groups::plan_groups;

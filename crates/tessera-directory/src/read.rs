@@ -27,7 +27,7 @@ pub enum SyncStep {
 pub type Progress<'a> = &'a (dyn Fn(SyncStep) + Send + Sync);
 
 /// Tell the progress every this many entries.
-const PROGRESS_EVERY: usize = 100;
+pub(crate) const PROGRESS_EVERY: usize = 100;
 
 /// A person as the source has them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub struct DirectoryUser {
     pub disabled: bool,
 }
 
-fn text(entry: &SearchEntry, attribute: &str) -> Option<String> {
+pub(crate) fn text(entry: &SearchEntry, attribute: &str) -> Option<String> {
     let values = entry.attrs.iter().find(|(name, _)| name.eq_ignore_ascii_case(attribute)).map(|(_, v)| v);
     values.and_then(|v| v.first()).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
@@ -132,6 +132,30 @@ pub async fn read_users(
     timeouts: Timeouts,
     progress: Progress<'_>,
 ) -> Result<Vec<DirectoryUser>, DirectoryError> {
+    search_users(ldap, config, timeouts, UserSearch::subtree(&config.base_dn, &config.user_filter), progress).await
+}
+
+/// Where and how users are searched for.
+pub(crate) struct UserSearch<'a> {
+    pub base: &'a str,
+    pub scope: Scope,
+    pub filter: &'a str,
+}
+
+impl<'a> UserSearch<'a> {
+    pub fn subtree(base: &'a str, filter: &'a str) -> Self {
+        UserSearch { base, scope: Scope::Subtree, filter }
+    }
+}
+
+/// The users one search finds, with every mapped attribute.
+pub(crate) async fn search_users(
+    ldap: &mut Ldap,
+    config: &SourceConfig,
+    timeouts: Timeouts,
+    at: UserSearch<'_>,
+    progress: Progress<'_>,
+) -> Result<Vec<DirectoryUser>, DirectoryError> {
     let a = &config.attributes;
     let mut wanted: Vec<&str> = vec![&a.upn, &a.email, &a.first_name, &a.last_name];
     wanted.extend(a.anchors.iter().map(String::as_str));
@@ -140,11 +164,13 @@ pub async fn read_users(
     }
     let refused =
         |e: ldap3::LdapError| DirectoryError::Refused { operation: "the user search", message: e.to_string() };
-    let adapters: Vec<Box<dyn Adapter<_, _>>> =
-        vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(PAGE_SIZE))];
+    let mut adapters: Vec<Box<dyn Adapter<_, _>>> = vec![Box::new(EntriesOnly::new())];
+    if !matches!(at.scope, Scope::Base) {
+        adapters.push(Box::new(PagedResults::new(PAGE_SIZE)));
+    }
     let mut search = ldap
         .with_timeout(timeouts.operation)
-        .streaming_search_with(adapters, &config.base_dn, Scope::Subtree, &config.user_filter, wanted)
+        .streaming_search_with(adapters, at.base, at.scope, at.filter, wanted)
         .await
         .map_err(refused)?;
     let mut users = Vec::new();

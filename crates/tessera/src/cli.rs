@@ -97,6 +97,10 @@ pub enum DirectoryCommand {
         /// Go on even when more than 10% of the source's users would be suspended
         #[arg(long)]
         allow_mass_suspend: bool,
+        /// Read every entry in full (by default only those changed since the last sync are,
+        /// with a full read at least once a day)
+        #[arg(long)]
+        full: bool,
     },
 }
 

@@ -64,6 +64,8 @@ struct State {
     group_sources: BTreeMap<String, (String, String)>,
     /// Groups gone from their source.
     orphaned_groups: BTreeSet<String>,
+    /// Source id → where its next incremental read starts.
+    sync_cursors: BTreeMap<String, String>,
     admins: admins::Tables,
     admin_sign_in: admin_sign_in::Tables,
     sessions: HashMap<String, Session>,

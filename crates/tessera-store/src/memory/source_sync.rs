@@ -106,6 +106,15 @@ impl State {
 
 #[async_trait]
 impl SourceSyncStore for MemoryStore {
+    async fn sync_cursor(&self, source: SourceId) -> Result<Option<String>, StoreError> {
+        let tables = self.tables()?;
+        let id = source.to_string();
+        if !tables.sources.contains_key(&id) {
+            return Err(StoreError::not_found("directory source", id));
+        }
+        Ok(tables.sync_cursors.get(&id).cloned())
+    }
+
     async fn linked_users(&self, source: SourceId) -> Result<Vec<LinkedUser>, StoreError> {
         let tables = self.tables()?;
         let id = source.to_string();
@@ -299,6 +308,9 @@ impl SourceSyncStore for MemoryStore {
             tables.record(actor, at, event);
         }
         tables.apply_group_changes(actor, at, &source_id, &name, changes);
+        if let Some(cursor) = &changes.cursor {
+            tables.sync_cursors.insert(source_id.clone(), cursor.clone());
+        }
         tables.record(actor, at, NewAuditEvent::new(AuditAction::DirectorySync, "directory", source, summary));
         Ok(())
     }

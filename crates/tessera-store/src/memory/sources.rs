@@ -82,6 +82,7 @@ impl SourceStore for MemoryStore {
             tables.source_suspended.remove(user);
         }
         tables.group_sources.retain(|_, (of, _)| *of != id);
+        tables.sync_cursors.remove(&id);
         let detached = u64::try_from(before - tables.user_sources.len()).unwrap_or(u64::MAX);
         let summary = json!({"name": removed.name, "users_kept": detached});
         tables.record(actor, at, NewAuditEvent::new(AuditAction::DirectoryRemove, "directory", source, summary));

@@ -67,6 +67,15 @@ macro_rules! impl_source_sync {
                         .collect()
                 }
 
+                async fn sync_cursor(&self, source: SourceId) -> Result<Option<String>, StoreError> {
+                    let row: Option<Option<String>> =
+                        sqlx::query_scalar("SELECT sync_cursor FROM directory_sources WHERE id = $1")
+                            .bind(source.to_string())
+                            .fetch_optional(&self.pool)
+                            .await?;
+                    row.ok_or_else(|| StoreError::not_found("directory source", source.to_string()))
+                }
+
                 async fn apply_sync(
                     &self,
                     actor: &Actor,
@@ -180,6 +189,13 @@ macro_rules! impl_source_sync {
                         }
                     }
                     Self::apply_group_changes(&mut tx, actor, at, &source_id, &name, changes).await?;
+                    if let Some(cursor) = &changes.cursor {
+                        sqlx::query("UPDATE directory_sources SET sync_cursor = $1 WHERE id = $2")
+                            .bind(cursor)
+                            .bind(&source_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     let event = NewAuditEvent::new(AuditAction::DirectorySync, "directory", &source_id, summary);
                     Self::append_audit(&mut tx, actor, at, event).await?;
                     self.commit(tx).await

@@ -32,7 +32,9 @@ pub trait SourceSyncStore: Send + Sync {
     async fn linked_users(&self, source: SourceId) -> Result<Vec<LinkedUser>, StoreError>;
     /// The groups the source brought, with their anchors and the source's users in them.
     async fn linked_groups(&self, source: SourceId) -> Result<Vec<LinkedGroup>, StoreError>;
-    /// Applies one sync in one transaction, each change with its audit event, and a
+    /// Where the source's next incremental read starts, as the last applied sync saved it.
+    async fn sync_cursor(&self, source: SourceId) -> Result<Option<String>, StoreError>;
+    /// Applies one sync in one transaction (its cursor saved with it), each change with its audit event, and a
     /// `directory.sync` event carrying `summary`. A clash (an email or UPN taken meanwhile)
     /// changes nothing.
     async fn apply_sync(

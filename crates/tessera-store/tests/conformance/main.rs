@@ -166,6 +166,7 @@ conformance! {
         sources::sources_round_trip_and_a_name_is_taken_once,
         sources::a_sync_applies_whole_and_undoes_only_its_own_suspensions,
         sources::a_sync_makes_groups_and_their_memberships_follow_the_source,
+        sources::a_sync_saves_its_cursor_with_its_changes,
     ],
     databases_only: [
         sources::removing_a_source_keeps_its_users,

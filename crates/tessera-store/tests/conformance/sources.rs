@@ -197,3 +197,31 @@ pub(super) async fn a_sync_makes_groups_and_their_memberships_follow_the_source(
     store.apply_sync(&actor(), corp.id, &restored, serde_json::json!({})).await.unwrap();
     assert!(!store.linked_groups(corp.id).await.unwrap()[0].orphaned);
 }
+
+pub(super) async fn a_sync_saves_its_cursor_with_its_changes(store: Arc<dyn Store>, _raw: Raw) {
+    use tessera_core::sync::SyncChanges;
+    let corp = store.create_source(&actor(), source("Corp AD"), b"sealed").await.unwrap();
+    assert_eq!(store.sync_cursor(corp.id).await.unwrap(), None, "none before a sync");
+    let first = SyncChanges {
+        create: vec![synced("dan@corp.test", "YW5jaG9yLWRhbg==")],
+        cursor: Some(r#"{"marker":"100"}"#.into()),
+        ..Default::default()
+    };
+    store.apply_sync(&actor(), corp.id, &first, serde_json::json!({})).await.unwrap();
+    assert_eq!(store.sync_cursor(corp.id).await.unwrap().as_deref(), Some(r#"{"marker":"100"}"#));
+    // A sync that clashes saves no cursor either: the next one reads from the same place.
+    let clashing = SyncChanges {
+        create: vec![synced("DAN@corp.test", "YW5jaG9yLW90aGVy")],
+        cursor: Some(r#"{"marker":"200"}"#.into()),
+        ..Default::default()
+    };
+    assert!(store.apply_sync(&actor(), corp.id, &clashing, serde_json::json!({})).await.is_err());
+    assert_eq!(store.sync_cursor(corp.id).await.unwrap().as_deref(), Some(r#"{"marker":"100"}"#));
+    // No cursor given: the saved one stays.
+    store.apply_sync(&actor(), corp.id, &SyncChanges::default(), serde_json::json!({})).await.unwrap();
+    assert_eq!(store.sync_cursor(corp.id).await.unwrap().as_deref(), Some(r#"{"marker":"100"}"#));
+    let other = store.create_source(&actor(), source("Other"), b"sealed").await.unwrap();
+    assert_eq!(store.sync_cursor(other.id).await.unwrap(), None, "each source its own");
+    store.remove_source(&actor(), corp.id).await.unwrap();
+    assert!(matches!(store.sync_cursor(corp.id).await, Err(StoreError::NotFound { .. })));
+}

@@ -173,8 +173,8 @@ pub async fn run(ctx: &Ctx, cmd: DirectoryCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        DirectoryCommand::Sync { source, dry_run, adopt_by_upn, allow_mass_suspend } => {
-            let options = SyncOptions { dry_run, adopt_by_upn, allow_mass_suspend };
+        DirectoryCommand::Sync { source, dry_run, adopt_by_upn, allow_mass_suspend, full } => {
+            let options = SyncOptions { dry_run, adopt_by_upn, allow_mass_suspend, full };
             let holder = format!("cli:{}", std::process::id());
             let bar = crate::progress::SyncBar::new(&source);
             let synced = admin.sync_source_showing(&ctx.actor, &source, &holder, options, &|step| bar.show(step)).await;
@@ -202,6 +202,7 @@ pub async fn run(ctx: &Ctx, cmd: DirectoryCommand) -> anyhow::Result<()> {
                 "groups: {} created, {} orphaned; memberships: {} added, {} removed",
                 report.groups_created, report.groups_orphaned, report.memberships_added, report.memberships_removed
             );
+            println!("read: {} ({} entries read in full)", report.read, report.read_in_full);
             Ok(())
         }
         DirectoryCommand::Remove { source } => {

@@ -309,6 +309,9 @@ fn active_directory_users_sync_with_their_guid_as_immutable_id_and_sign_in_with_
     ));
     let resynced = env.json(&["directory", "sync", "Corp AD"]);
     assert_eq!((resynced["suspended"].as_u64(), resynced["unchanged"].as_u64()), (Some(1), Some(19)), "{resynced}");
+    // Read incrementally by uSNChanged: User1's change (and the entry at the last marker).
+    assert_eq!(resynced["read"], "incremental", "{resynced}");
+    assert!(resynced["read_in_full"].as_u64().unwrap() <= 2, "{resynced}");
     assert_eq!(env.json(&["user", "show", "user1@corp.test"])["state"], "suspended");
     assert_eq!(trust("Ad-Pässwort-1!", 3).0, 400);
     let (code, stderr) = server.terminate();

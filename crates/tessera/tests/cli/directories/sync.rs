@@ -314,9 +314,41 @@ fn two_thousand_users_are_read_page_by_page() {
     let first = sync(&env, "Big", &[]);
     eprintln!("2,000 users synced in {:?}", started.elapsed());
     assert_eq!((first["created"].as_u64(), first["errors"].as_u64()), (Some(2000), Some(0)), "{first}");
+    assert_eq!((first["read"].as_str(), first["read_in_full"].as_u64()), (Some("full"), Some(2000)), "{first}");
+    let started = Instant::now();
     let again = sync(&env, "Big", &[]);
+    eprintln!("2,000 users, none changed, synced incrementally in {:?}", started.elapsed());
     assert_eq!(again["unchanged"], 2000, "{again}");
+    // Only the entries at the last change marker are read again.
+    assert_eq!(again["read"], "incremental", "{again}");
+    assert!(again["read_in_full"].as_u64().unwrap() <= 1, "{again}");
     assert_eq!(env.json(&["user", "show", "u2000@big.test"])["last_name"], "Number2000");
+
+    // One changed, one deleted: the change is read, the deletion found by the full anchor list.
+    ldap_change(
+        slapd,
+        &format!(
+            "dn: uid=u5,ou={ou},{BASE_DN}\nchangetype: modify\nreplace: sn\nsn: Renamed\n\n\
+             dn: uid=u7,ou={ou},{BASE_DN}\nchangetype: delete\n\n"
+        ),
+    );
+    let third = sync(&env, "Big", &[]);
+    assert_eq!(
+        (third["read"].as_str(), third["updated"].as_u64(), third["suspended"].as_u64()),
+        (Some("incremental"), Some(1), Some(1)),
+        "{third}"
+    );
+    assert!(third["read_in_full"].as_u64().unwrap() <= 2, "{third}");
+    assert_eq!(third["unchanged"], 1998, "{third}");
+    assert_eq!(env.json(&["user", "show", "u5@big.test"])["last_name"], "Renamed");
+    assert_eq!(env.json(&["user", "show", "u7@big.test"])["state"], "suspended");
+    // --full reads everything, and finds nothing more.
+    let full = sync(&env, "Big", &["--full"]);
+    assert_eq!(
+        (full["read"].as_str(), full["read_in_full"].as_u64(), full["unchanged"].as_u64()),
+        (Some("full"), Some(1999), Some(1999)),
+        "{full}"
+    );
 
     // On a terminal (a pseudo-terminal from script(1)), a progress display on stderr; in a
     // pipe, none.
