@@ -136,7 +136,7 @@ impl AdminService {
         let linked_groups = self.store.linked_groups(source.id).await?;
         let taken = self.group_names_outside(&linked_groups).await?;
         tessera_directory::plan_groups(&entries, &groups, &linked_groups, &taken, &mut plan);
-        plan.changes.cursor = read.cursor.as_ref().map(Cursor::to_text);
+        plan.changes.cursor = read.cursor.clone().map(|c| c.retrying(plan.retry.clone()).to_text());
         let changes = &plan.changes;
         let report = SyncReport {
             created: changes.create.len(),

@@ -39,9 +39,27 @@ pub struct Cursor {
     pub marker: String,
     /// When the last full read was.
     pub full_at: i64,
+    /// Anchors of synced users whose entry the last sync could not take: read in full again.
+    #[serde(default)]
+    pub retry: Vec<String>,
 }
 
+/// More anchors to retry than this, and the next read is a full one.
+const MAX_RETRY: usize = 1000;
+
 impl Cursor {
+    /// The cursor after a sync planned with `retry` left to read again.
+    pub fn retrying(mut self, retry: Vec<String>) -> Cursor {
+        if retry.len() > MAX_RETRY {
+            // A full read next time, rather than a cursor that large.
+            self.full_at = 0;
+            self.retry = Vec::new();
+        } else {
+            self.retry = retry;
+        }
+        self
+    }
+
     /// A saved cursor; `None` for anything unreadable (the next read is then full).
     pub fn parse(text: &str) -> Option<Cursor> {
         serde_json::from_str::<Cursor>(text).ok().filter(|c| valid_marker(&c.attribute, &c.marker))
@@ -103,6 +121,35 @@ pub struct Read {
     pub incremental: bool,
     /// Entries read with all their attributes.
     pub read_in_full: usize,
+}
+
+/// What the server says of itself before a read (AD): who it is (`dsServiceName`, and its
+/// NTDS settings' `invocationId`, which a restore from backup changes), and the highest USN it
+/// has committed. `None`s where it does not say (OpenLDAP).
+async fn server_state(ldap: &mut Ldap, timeouts: Timeouts) -> (Option<String>, Option<String>) {
+    let root = ldap
+        .with_timeout(timeouts.operation)
+        .search("", Scope::Base, "(objectClass=*)", vec!["dsServiceName", "highestCommittedUSN"])
+        .await
+        .and_then(|r| r.success());
+    let Ok((entries, _)) = root else { return (None, None) };
+    let Some(root) = entries.into_iter().next().map(SearchEntry::construct) else { return (None, None) };
+    let committed = text(&root, "highestCommittedUSN").filter(|u| valid_marker("uSNChanged", u));
+    let Some(service) = text(&root, "dsServiceName") else { return (None, committed) };
+    let settings = ldap
+        .with_timeout(timeouts.operation)
+        .search(&service, Scope::Base, "(objectClass=*)", vec!["invocationId"])
+        .await
+        .and_then(|r| r.success());
+    let invocation = settings.ok().and_then(|(entries, _)| entries.into_iter().next()).and_then(|e| {
+        let e = SearchEntry::construct(e);
+        e.bin_attrs
+            .into_iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("invocationId"))
+            .and_then(|(_, v)| v.into_iter().next())
+    });
+    let invocation: String = invocation.unwrap_or_default().iter().map(|b| format!("{b:02x}")).collect();
+    (Some(format!("{service} {invocation}")), committed)
 }
 
 /// An entry of the anchor listing.
@@ -178,7 +225,18 @@ pub async fn read_users_since(
     now: i64,
     progress: Progress<'_>,
 ) -> Result<Read, DirectoryError> {
-    let (listed, highest) = list_anchors(ldap, config, timeouts, marker_attributes(config.kind), progress).await?;
+    // Read before the listing: every change committed by then is in it, and the next read
+    // starts there (the highest marker an entry shows could pass over a write still in flight).
+    let (identity, committed) = server_state(ldap, timeouts).await;
+    let server = match identity {
+        Some(identity) => format!("{server} {identity}"),
+        None => server.to_string(),
+    };
+    let server = server.as_str();
+    let (listed, mut highest) = list_anchors(ldap, config, timeouts, marker_attributes(config.kind), progress).await?;
+    if let (Some(committed), Some(("uSNChanged", _))) = (committed, &highest) {
+        highest = Some(("uSNChanged", committed));
+    }
     let usable = previous.filter(|p| {
         highest.as_ref().is_some_and(|(attribute, _)| p.attribute == *attribute)
             && p.server == server
@@ -191,6 +249,7 @@ pub async fn read_users_since(
             attribute: attribute.into(),
             marker,
             full_at,
+            retry: Vec::new(),
         })
     };
     let full = |users: Vec<DirectoryUser>| {
@@ -201,16 +260,25 @@ pub async fn read_users_since(
         return Ok(full(read_users(ldap, config, timeouts, progress).await?));
     };
     let filter = format!("(&{}({}>={}))", config.user_filter, previous.attribute, previous.marker);
-    let changed = search_users(ldap, config, timeouts, UserSearch::subtree(&config.base_dn, &filter), progress).await?;
+    let changed = search_users(ldap, config, timeouts, UserSearch::subtree(&config.base_dn, &filter), &|_| {}).await?;
+    // An entry renamed or moved between the two searches has another DN in each: its anchor
+    // says it is the same entry.
     let changed_dns: HashSet<String> = changed.iter().map(|u| u.dn.to_lowercase()).collect();
+    let changed_anchors: HashSet<String> = changed.iter().filter_map(|u| u.anchor.clone().ok()).collect();
+    let retry: HashSet<&str> = previous.retry.iter().map(String::as_str).collect();
     let by_anchor: HashMap<&str, &LinkedUser> = linked.iter().map(|l| (l.anchor.as_str(), l)).collect();
     let mut users = changed;
     let mut read_in_full = users.len();
     let mut to_read = Vec::new();
-    for entry in listed.iter().filter(|l| !changed_dns.contains(&l.dn.to_lowercase())) {
+    let is_changed = |l: &Listed| {
+        changed_dns.contains(&l.dn.to_lowercase()) || l.anchor.as_ref().is_ok_and(|a| changed_anchors.contains(a))
+    };
+    for entry in listed.iter().filter(|l| !is_changed(l)) {
         // Unchanged and synced as an active user: as they were. Anything else (never synced,
-        // suspended by a sync, no anchor) is read again: what made it so may be elsewhere.
-        match entry.anchor.as_deref().ok().and_then(|a| by_anchor.get(a)) {
+        // suspended by a sync, refused by the last sync, no anchor) is read again: what made it
+        // so may be elsewhere.
+        let anchor = entry.anchor.as_deref().ok();
+        match anchor.filter(|a| !retry.contains(a)).and_then(|a| by_anchor.get(a)) {
             Some(linked) if !(linked.suspended_by_source && linked.user.state == UserState::Suspended) => {
                 users.push(as_synced(&entry.dn, linked));
             }
@@ -221,7 +289,8 @@ pub async fn read_users_since(
         return Ok(full(read_users(ldap, config, timeouts, progress).await?));
     }
     for dn in to_read {
-        let one = UserSearch { base: dn, scope: Scope::Base, filter: &config.user_filter };
+        // Gone since the listing: not found, and so not there (the next sync suspends them).
+        let one = UserSearch { base: dn, scope: Scope::Base, filter: &config.user_filter, missing_is_empty: true };
         let found = search_users(ldap, config, timeouts, one, &|_| {}).await?;
         read_in_full += found.len();
         users.extend(found);
@@ -258,10 +327,17 @@ mod tests {
             "20261204231636.497768Z#000000#000#000000",
             "20261204231636.497767Z#000000#000#000000"
         ));
-        let cursor =
-            Cursor { server: "ldaps://dc1".into(), attribute: "uSNChanged".into(), marker: "42".into(), full_at: 1 };
-        assert_eq!(Cursor::parse(&cursor.to_text()), Some(cursor));
+        let cursor = Cursor {
+            server: "ldaps://dc1".into(),
+            attribute: "uSNChanged".into(),
+            marker: "42".into(),
+            full_at: 1,
+            retry: vec!["YW5jaG9y".into()],
+        };
+        assert_eq!(Cursor::parse(&cursor.to_text()), Some(cursor.clone()));
         assert_eq!(Cursor::parse(r#"{"server":"x","attribute":"uSNChanged","marker":"1)(x=*","full_at":1}"#), None);
         assert_eq!(Cursor::parse("not json"), None);
+        let many = cursor.retrying((0..=MAX_RETRY).map(|n| n.to_string()).collect());
+        assert_eq!((many.full_at, many.retry.len()), (0, 0), "too many to retry: a full read next");
     }
 }

@@ -25,6 +25,9 @@ pub struct SyncPlan {
     pub unchanged: usize,
     /// A source entry that could not be taken, and why (the rest of the sync goes on).
     pub errors: Vec<String>,
+    /// Anchors of users the source brought whose entry could not be taken: read in full again
+    /// by the next incremental sync, which would otherwise take them as they were synced.
+    pub retry: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -117,6 +120,9 @@ pub fn plan(
         }
         let Some(upn) = entry.upn.as_deref() else {
             plan.errors.push(format!("{}: no UPN", entry.dn));
+            if existing.is_some() {
+                plan.retry.push(anchor.clone());
+            }
             continue;
         };
         let email = entry.email.as_deref().unwrap_or(upn);
@@ -126,6 +132,9 @@ pub fn plan(
             Ok(new) => new,
             Err(e) => {
                 plan.errors.push(format!("{}: {e}", entry.dn));
+                if existing.is_some() {
+                    plan.retry.push(anchor.clone());
+                }
                 continue;
             }
         };
@@ -150,9 +159,11 @@ pub fn plan(
                         (Some(other), _) => {
                             plan.errors
                                 .push(format!("{}: {} is another user's ({})", entry.dn, fields.upn, other.email));
+                            plan.retry.push(anchor.clone());
                         }
                         (None, true) => {
                             plan.errors.push(format!("{}: {} is another user's of this source", entry.dn, fields.upn));
+                            plan.retry.push(anchor.clone());
                         }
                         (None, false) => {
                             plan.changes.update.push((user.id, fields));

@@ -140,13 +140,18 @@ pub(crate) struct UserSearch<'a> {
     pub base: &'a str,
     pub scope: Scope,
     pub filter: &'a str,
+    /// A base that is not there (noSuchObject) finds nobody, rather than failing the read.
+    pub missing_is_empty: bool,
 }
 
 impl<'a> UserSearch<'a> {
     pub fn subtree(base: &'a str, filter: &'a str) -> Self {
-        UserSearch { base, scope: Scope::Subtree, filter }
+        UserSearch { base, scope: Scope::Subtree, filter, missing_is_empty: false }
     }
 }
+
+/// LDAP's noSuchObject.
+const NO_SUCH_OBJECT: u32 = 32;
 
 /// The users one search finds, with every mapped attribute.
 pub(crate) async fn search_users(
@@ -190,7 +195,11 @@ pub(crate) async fn search_users(
             progress(SyncStep::Users(users.len()));
         }
     }
-    search.finish().await.success().map_err(refused)?;
+    let done = search.finish().await;
+    if at.missing_is_empty && done.rc == NO_SUCH_OBJECT {
+        return Ok(Vec::new());
+    }
+    done.success().map_err(refused)?;
     progress(SyncStep::Users(users.len()));
     Ok(users)
 }

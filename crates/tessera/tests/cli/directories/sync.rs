@@ -342,6 +342,30 @@ fn two_thousand_users_are_read_page_by_page() {
     assert_eq!(third["unchanged"], 1998, "{third}");
     assert_eq!(env.json(&["user", "show", "u5@big.test"])["last_name"], "Renamed");
     assert_eq!(env.json(&["user", "show", "u7@big.test"])["state"], "suspended");
+    // A change the sync cannot take (the new name is a local user's) is read again by the next
+    // incremental sync, and taken once the clash is gone.
+    env.ok(&["user", "add", "taken@big.test"]);
+    ldap_change(
+        slapd,
+        &format!("dn: uid=u9,ou={ou},{BASE_DN}\nchangetype: modify\nreplace: mail\nmail: taken@big.test\n\n"),
+    );
+    let refused = sync(&env, "Big", &[]);
+    assert_eq!((refused["errors"].as_u64(), refused["updated"].as_u64()), (Some(1), Some(0)), "{refused}");
+    let again = sync(&env, "Big", &[]);
+    assert_eq!(
+        (again["read"].as_str(), again["errors"].as_u64()),
+        (Some("incremental"), Some(1)),
+        "still refused, not forgotten: {again}"
+    );
+    env.ok(&["user", "delete", "taken@big.test"]);
+    let taken = sync(&env, "Big", &[]);
+    assert_eq!(
+        (taken["read"].as_str(), taken["updated"].as_u64(), taken["errors"].as_u64()),
+        (Some("incremental"), Some(1), Some(0)),
+        "{taken}"
+    );
+    assert_eq!(env.json(&["user", "show", "taken@big.test"])["last_name"], "Number9");
+
     // --full reads everything, and finds nothing more.
     let full = sync(&env, "Big", &["--full"]);
     assert_eq!(
