@@ -38,6 +38,11 @@ pub enum PasswordOutcome {
     Throttled,
     /// Wrong password, unknown name, locked out or suspended: one answer for all.
     Failed,
+    /// The right password of a directory user, whose directory wants it changed first (expired,
+    /// or to be changed at next logon). Said as such: only the right password gets this answer
+    /// (AD's data codes 532 and 773 come only after the password checks), and the user can
+    /// only act on it at the directory.
+    ChangeAtSource,
 }
 
 /// A second factor at sign-in.
@@ -211,7 +216,10 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
                     match by_directory {
                         Some(verdict) => match (verdict, user.state) {
                             (DirectoryVerdict::Right, UserState::Active) => Ok(()),
-                            (DirectoryVerdict::Right, UserState::Suspended) => Err("suspended"),
+                            (
+                                DirectoryVerdict::Right | DirectoryVerdict::Expired | DirectoryVerdict::MustChange,
+                                UserState::Suspended,
+                            ) => Err("suspended"),
                             (refused, _) => Err(refused.refusal()),
                         },
                         None => {
@@ -250,7 +258,10 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
                 summary[name_field] = name.into();
                 let event = audit(AuditAction::SigninFailure, target, summary);
                 self.store.append_audit(&Actor::client(from.client), event).await?;
-                return Ok(PasswordOutcome::Failed);
+                let change_at_source = [DirectoryVerdict::Expired, DirectoryVerdict::MustChange]
+                    .iter()
+                    .any(|verdict| verdict.refusal() == reason);
+                return Ok(if change_at_source { PasswordOutcome::ChangeAtSource } else { PasswordOutcome::Failed });
             }
             (Ok(()), None) => return Err(StoreError::Config("sign-in succeeded without a user".into()).into()),
         };

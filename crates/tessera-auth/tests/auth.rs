@@ -285,3 +285,52 @@ async fn second_factor_codes_are_counted_apart_and_each_step_is_good_once() {
     assert_eq!(check(recovery_codes[0].clone()).await, CodeOutcome::Accepted(Factor::RecoveryCode));
     assert_eq!(check(recovery_codes[0].clone()).await, CodeOutcome::Refused, "a recovery code is good once");
 }
+
+/// A directory that answers every password with one verdict.
+struct Directory(tessera_auth::directory::DirectoryVerdict);
+
+#[async_trait::async_trait]
+impl tessera_auth::directory::DirectoryPasswords for Directory {
+    async fn check(&self, _user: &User, _password: &str) -> Option<tessera_auth::directory::DirectoryVerdict> {
+        Some(self.0)
+    }
+}
+
+#[tokio::test]
+async fn a_directory_password_to_change_is_told_apart_only_for_an_active_user() {
+    use tessera_auth::directory::DirectoryVerdict;
+    let world = World::new().await;
+    let new = NewUser::new("dan@corp.test", None, None, None, None, || "ZGFu".into()).unwrap();
+    let dan = world.store.create_user(&Actor::system(), new).await.unwrap();
+    let lockout = LockoutPolicy::default();
+    for (verdict, expected) in [
+        (DirectoryVerdict::Expired, "change"),
+        (DirectoryVerdict::MustChange, "change"),
+        (DirectoryVerdict::Wrong, "failed"),
+        (DirectoryVerdict::Locked, "failed"),
+        (DirectoryVerdict::Disabled, "failed"),
+    ] {
+        let directory = Directory(verdict);
+        let mut authenticator = world.authenticator(&lockout);
+        authenticator.directory = Some(&directory);
+        let outcome = authenticator.check_password(&from("10.0.0.1"), "dan@corp.test", "pw", "login").await.unwrap();
+        let got = match outcome {
+            PasswordOutcome::ChangeAtSource => "change",
+            PasswordOutcome::Failed => "failed",
+            _ => "other",
+        };
+        assert_eq!(got, expected, "{verdict:?}");
+    }
+    // Suspended in Tessera: the one failure, whatever the directory says.
+    world.store.set_user_state(&Actor::system(), dan.id, tessera_core::UserState::Suspended).await.unwrap();
+    let directory = Directory(DirectoryVerdict::Expired);
+    let mut authenticator = world.authenticator(&lockout);
+    authenticator.directory = Some(&directory);
+    let outcome = authenticator.check_password(&from("10.0.0.2"), "dan@corp.test", "pw", "login").await.unwrap();
+    assert!(matches!(outcome, PasswordOutcome::Failed));
+    let reasons = world.audit_reasons("signin.failure").await;
+    assert!(
+        reasons.contains(&"directory_password_expired".to_string()) && reasons.contains(&"suspended".to_string()),
+        "{reasons:?}"
+    );
+}

@@ -221,6 +221,11 @@ async fn answer(
                 "The user name or password is incorrect, or the account cannot sign in now.".into(),
             )));
         }
+        PasswordOutcome::ChangeAtSource => {
+            return Err(Refusal::audited(TrustFault::FailedAuthentication(
+                "The password must be changed in the organization's directory before signing in.".into(),
+            )));
+        }
         PasswordOutcome::Throttled => {
             return Err(Refusal::audited(TrustFault::FailedAuthentication(
                 "There have been too many failed sign-ins from this network; wait a few minutes.".into(),

@@ -19,6 +19,10 @@ use crate::state::AppState;
 
 /// What every failed sign-in is told, whatever the reason.
 pub const GENERIC_FAILURE: &str = "The email or password is incorrect, or the account cannot sign in now.";
+/// A directory user's right password that their directory wants changed first.
+pub const CHANGE_AT_SOURCE: &str = "Your password is right, but your organization's directory wants it changed first (it has \
+     expired, or must be changed at next sign-in). Change it there, for example by signing in to a computer of your \
+     organization or on its password page, then sign in here with the new one.";
 
 #[derive(Deserialize, Default)]
 pub struct ContinueQuery {
@@ -103,13 +107,13 @@ pub async fn submit(
                     "There have been too many failed sign-ins from your network. Wait a few minutes and try again.",
                 ));
             }
-            PasswordOutcome::Failed => {
-                let page = Login {
-                    csrf: &form.csrf,
-                    continue_id: &continue_id,
-                    username: &username,
-                    error: Some(GENERIC_FAILURE),
+            refused @ (PasswordOutcome::Failed | PasswordOutcome::ChangeAtSource) => {
+                let error = match refused {
+                    PasswordOutcome::ChangeAtSource => CHANGE_AT_SOURCE,
+                    _ => GENERIC_FAILURE,
                 };
+                let page =
+                    Login { csrf: &form.csrf, continue_id: &continue_id, username: &username, error: Some(error) };
                 return Ok(pages::html(StatusCode::OK, &page, &[]));
             }
         };

@@ -272,6 +272,23 @@ fn active_directory_users_sync_with_their_guid_as_immutable_id_and_sign_in_with_
         assert_eq!(accepted["name_id_format"], "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent");
     }
 
+    // "Must change at next logon" in AD (pwdLastSet 0): the right password is told so (AD says
+    // 773 only after the password checks); a wrong one gets the one failure message.
+    samba.change(&format!("dn: CN=User3,{STAFF_DN}\nchangetype: modify\nreplace: pwdLastSet\npwdLastSet: 0\n\n"));
+    let mut browser = super::web_client::WebClient::new(port);
+    let told = browser.sign_in("user3@corp.test", "Ad-Pässwort-3!");
+    assert!(told.status == 200 && told.body.contains("wants it changed first"), "{}", told.body);
+    let wrong = browser.sign_in("user3@corp.test", "Ad-Pässwort-4!");
+    assert!(wrong.body.contains("incorrect") && !wrong.body.contains("wants it changed"), "{}", wrong.body);
+    let (status, fault) = super::bounds::exchange(
+        port,
+        "POST",
+        path,
+        &soap,
+        super::bounds::rst_to(port, path, "user3@corp.test", "Ad-Pässwort-3!", 9).as_bytes(),
+    );
+    assert!(status == 400 && fault.contains("must be changed in the organization"), "{fault}");
+
     // Entra, coming from another IdP, holds another ImmutableID for user2: --from-entra reports
     // the conflict with the source's anchor and changes nothing; user1 matches.
     let mut graph = super::m365_graph::tenant();
@@ -309,9 +326,9 @@ fn active_directory_users_sync_with_their_guid_as_immutable_id_and_sign_in_with_
     ));
     let resynced = env.json(&["directory", "sync", "Corp AD"]);
     assert_eq!((resynced["suspended"].as_u64(), resynced["unchanged"].as_u64()), (Some(1), Some(19)), "{resynced}");
-    // Read incrementally by uSNChanged: User1's change (and the entry at the last marker).
+    // Read incrementally by uSNChanged: the entries changed since (User1, User3's pwdLastSet).
     assert_eq!(resynced["read"], "incremental", "{resynced}");
-    assert!(resynced["read_in_full"].as_u64().unwrap() <= 2, "{resynced}");
+    assert!(resynced["read_in_full"].as_u64().unwrap() <= 3, "{resynced}");
     assert_eq!(env.json(&["user", "show", "user1@corp.test"])["state"], "suspended");
     assert_eq!(trust("Ad-Pässwort-1!", 3).0, 400);
     let (code, stderr) = server.terminate();
