@@ -8,6 +8,7 @@ mod pass_through;
 mod plan;
 mod plan_groups;
 mod probe;
+mod ranged;
 mod read;
 
 pub use connect::{Bound, Timeouts, check_ca, connect_and_bind};

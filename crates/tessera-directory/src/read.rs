@@ -3,7 +3,7 @@
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Ldap, Scope, SearchEntry};
-use tessera_core::sources::{SourceConfig, entry_uuid_bytes, immutable_id_from_anchor};
+use tessera_core::sources::{DirectoryKind, SourceConfig, entry_uuid_bytes, immutable_id_from_anchor};
 
 use crate::DirectoryError;
 use crate::connect::Timeouts;
@@ -90,7 +90,13 @@ pub async fn read_groups(
     progress: Progress<'_>,
 ) -> Result<Vec<DirectoryGroup>, DirectoryError> {
     let a = &config.attributes;
-    let mut wanted: Vec<&str> = vec!["cn", &a.member];
+    // AD: the first range asked for outright, as AD would give it of a large group anyway;
+    // the rest is read range by range (`ranged`). OpenLDAP knows no ranges.
+    let member = match config.kind {
+        DirectoryKind::Ad => crate::ranged::first_range(&a.member),
+        DirectoryKind::OpenLdap => a.member.clone(),
+    };
+    let mut wanted: Vec<&str> = vec!["cn", &member];
     wanted.extend(a.anchors.iter().map(String::as_str));
     let refused =
         |e: ldap3::LdapError| DirectoryError::Refused { operation: "the group search", message: e.to_string() };
@@ -102,14 +108,14 @@ pub async fn read_groups(
         .await
         .map_err(refused)?;
     let mut groups = Vec::new();
+    // Groups whose members came in ranges (AD), and where the rest starts.
+    let mut ranged = Vec::new();
     while let Some(entry) = search.next().await.map_err(refused)? {
         let entry = SearchEntry::construct(entry);
-        let members = entry
-            .attrs
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(&a.member))
-            .map(|(_, values)| values.clone())
-            .unwrap_or_default();
+        let (members, rest) = crate::ranged::values_and_rest(&entry.attrs, &a.member);
+        if let Some(start) = rest {
+            ranged.push((groups.len(), start));
+        }
         groups.push(DirectoryGroup {
             anchor: anchor(&entry, &a.anchors),
             name: text(&entry, "cn"),
@@ -121,6 +127,12 @@ pub async fn read_groups(
         }
     }
     search.finish().await.success().map_err(refused)?;
+    for (index, start) in ranged {
+        if let Some(group) = groups.get_mut(index) {
+            let rest = crate::ranged::read_rest(ldap, timeouts, &group.dn, &a.member, start).await?;
+            group.members.extend(rest);
+        }
+    }
     progress(SyncStep::Groups(groups.len()));
     Ok(groups)
 }

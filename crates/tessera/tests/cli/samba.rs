@@ -334,3 +334,70 @@ fn active_directory_users_sync_with_their_guid_as_immutable_id_and_sign_in_with_
     let (code, stderr) = server.terminate();
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+/// A group of more members than AD gives at once (MaxValRange, 1,500): its members come as
+/// `member;range=0-1499` (Tessera asks for that range, as AD gives it unasked; Samba ranges
+/// only when asked), and the sync reads the rest range by range.
+#[test]
+fn a_group_of_more_than_1500_members_is_read_range_by_range() {
+    let samba = samba();
+    let env = Env::sqlite();
+    let ou = "OU=Many,DC=corp,DC=test";
+    let mut ldif = format!("dn: {ou}\nchangetype: add\nobjectClass: organizationalUnit\nou: Many\n\n");
+    for n in 1..=1600 {
+        // 544: an enabled account that needs no password (quicker to make than 1,600 hashes).
+        ldif.push_str(&format!(
+            "dn: CN=M{n},{ou}\nchangetype: add\nobjectClass: user\nsAMAccountName: m{n}\n\
+             userPrincipalName: m{n}@many.test\nuserAccountControl: 544\n\n"
+        ));
+    }
+    ldif.push_str(&format!(
+        "dn: CN=Everyone Many,{ou}\nchangetype: add\nobjectClass: group\nsAMAccountName: everyone-many\n"
+    ));
+    for n in 1..=1600 {
+        ldif.push_str(&format!("member: CN=M{n},{ou}\n"));
+    }
+    ldif.push('\n');
+    let started = Instant::now();
+    samba.change(&ldif);
+    eprintln!("1,600 users and their group made in Samba in {:?}", started.elapsed());
+    // Asked for a range, the server gives one (so that this test is about ranges).
+    let out = samba
+        .ldap("ldapsearch")
+        .args(["-LLL", "-b", &format!("CN=Everyone Many,{ou}"), "-s", "base", "(objectClass=*)", "member;range=0-1499"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("member;range=0-1499"), "Samba ranges member values: {}", &listed[..listed.len().min(400)]);
+    assert_eq!(listed.matches("\nmember;range").count(), 1500, "the first range only");
+
+    let url = format!("ldaps://{HOST}");
+    let ca = samba.ca_file();
+    let add = [
+        "directory",
+        "add",
+        "ldap",
+        "--name",
+        "Many",
+        "--kind",
+        "ad",
+        "--url",
+        &url,
+        "--ca-file",
+        &ca,
+        "--bind-dn",
+        ADMIN_DN,
+        "--bind-password-stdin",
+        "--base-dn",
+        ou,
+    ];
+    assert!(env.run_with_stdin(&add, &format!("{ADMIN_PASSWORD}\n")).status.success());
+    let synced = env.json(&["directory", "sync", "Many"]);
+    assert_eq!(
+        (synced["created"].as_u64(), synced["groups_created"].as_u64(), synced["memberships_added"].as_u64()),
+        (Some(1600), Some(1), Some(1600)),
+        "{synced}"
+    );
+    let group = env.json(&["group", "show", "Everyone Many"]);
+    assert_eq!(group["members"].as_array().unwrap().len(), 1600);
+}
