@@ -178,6 +178,8 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
             Err(e) => return Err(e.into()),
         };
 
+        // Where the attempt was counted, for giving it back.
+        let mut attempt_location = Location::Unknown;
         let outcome: Result<(), &'static str> = match &user {
             None => {
                 verify(turn, password, dummy).await;
@@ -190,6 +192,7 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
                 } else {
                     (Location::Unknown, lockout.unknown_threshold)
                 };
+                attempt_location = location;
                 // The attempt is counted before the password is checked, atomically, so
                 // parallel guesses cannot all slip under the threshold; a right password
                 // resets the count.
@@ -247,12 +250,15 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
         };
         let user = match (outcome, user) {
             (Ok(()), Some(user)) => user,
-            (Err(reason), _) => {
+            (Err(reason), refused) => {
                 // Fail closed: the failure is recorded before the answer goes out, the same way
                 // whatever the reason, so that no reason is told apart by what it writes; but a
                 // directory that did not answer is no guess, and counts against no address.
                 if reason != DirectoryVerdict::Unavailable.refusal() {
                     self.store.record_failed_attempt(&ip_key, &user_key, now).await?;
+                } else if let Some(user) = &refused {
+                    // Nor against the user: an outage must not lock everyone out.
+                    self.store.release_attempt(user.id, attempt_location).await?;
                 }
                 let mut summary = json!({"ip": ip, "reason": reason, "via": via});
                 summary[name_field] = name.into();

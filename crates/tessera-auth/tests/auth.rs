@@ -321,6 +321,22 @@ async fn a_directory_password_to_change_is_told_apart_only_for_an_active_user() 
         };
         assert_eq!(got, expected, "{verdict:?}");
     }
+    // A directory that does not answer counts against nobody: twenty tries, then the right
+    // password still works.
+    let down = Directory(DirectoryVerdict::Unavailable);
+    for n in 0..20 {
+        let mut authenticator = world.authenticator(&lockout);
+        authenticator.directory = Some(&down);
+        let outcome =
+            authenticator.check_password(&from(&format!("10.0.1.{n}")), "dan@corp.test", "pw", "login").await.unwrap();
+        assert!(matches!(outcome, PasswordOutcome::Failed));
+    }
+    let up = Directory(DirectoryVerdict::Right);
+    let mut authenticator = world.authenticator(&lockout);
+    authenticator.directory = Some(&up);
+    let outcome = authenticator.check_password(&from("10.0.1.99"), "dan@corp.test", "pw", "login").await.unwrap();
+    assert!(accepted(&outcome), "not locked out by an outage");
+
     // Suspended in Tessera: the one failure, whatever the directory says.
     world.store.set_user_state(&Actor::system(), dan.id, tessera_core::UserState::Suspended).await.unwrap();
     let directory = Directory(DirectoryVerdict::Expired);

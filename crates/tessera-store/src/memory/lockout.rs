@@ -59,6 +59,14 @@ impl LockoutStore for MemoryStore {
         }
     }
 
+    async fn release_attempt(&self, user: UserId, location: Location) -> Result<(), StoreError> {
+        let mut tables = self.tables()?;
+        if let Some(counter) = tables.lockout.counters.get_mut(&(user, location)) {
+            counter.failures = counter.failures.saturating_sub(1);
+        }
+        Ok(())
+    }
+
     async fn record_failed_attempt(&self, ip_key: &str, user_key: &str, now: UnixMillis) -> Result<(), StoreError> {
         let mut tables = self.tables()?;
         let state = &mut tables.lockout;

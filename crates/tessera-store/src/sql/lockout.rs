@@ -51,6 +51,18 @@ macro_rules! impl_lockout {
                 Ok(row.is_some())
             }
 
+            async fn release_attempt(&self, user: UserId, location: Location) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE lockout_counters SET failures = failures - 1 \
+                     WHERE user_id = $1 AND location = $2 AND failures > 0",
+                )
+                .bind(user.to_string())
+                .bind(location.as_str())
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
             async fn record_failed_attempt(&self, ip_key: &str, user_key: &str, now: i64) -> Result<(), StoreError> {
                 let mut tx = self.write_tx().await?;
                 sqlx::query("INSERT INTO ip_failures (ip, user_key, at) VALUES ($1, $2, $3)")

@@ -155,6 +155,9 @@ pub trait LockoutStore: Send + Sync {
         window_ms: i64,
         now: UnixMillis,
     ) -> Result<bool, StoreError>;
+    /// Gives back an attempt `reserve_attempt` counted that was no guess (the directory that
+    /// decides did not answer): the counter goes down by one, never below zero.
+    async fn release_attempt(&self, user: UserId, location: Location) -> Result<(), StoreError>;
     /// Counts a failed sign-in from the address `ip_key` for the name `user_key` (known or
     /// not), for spray throttling.
     async fn record_failed_attempt(&self, ip_key: &str, user_key: &str, now: UnixMillis) -> Result<(), StoreError>;

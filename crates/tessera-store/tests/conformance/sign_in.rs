@@ -129,6 +129,12 @@ async fn lockout_counters(store: &dyn Store, user: UserId) {
         "and the window restarts"
     );
     assert!(store.reserve_attempt(user, Location::SecondFactor, 3, window, 50).await.unwrap());
+    // An attempt given back (an outage, no guess): one less, only there, never below zero.
+    store.release_attempt(user, Location::Familiar).await.unwrap();
+    assert_eq!(store.lockout_counter(user, Location::Familiar).await.unwrap().unwrap().failures, 0);
+    store.release_attempt(user, Location::Familiar).await.unwrap();
+    assert_eq!(store.lockout_counter(user, Location::Familiar).await.unwrap().unwrap().failures, 0);
+    assert_eq!(store.lockout_counter(user, Location::Unknown).await.unwrap().unwrap().failures, 4);
 
     store.record_failed_attempt("192.0.2.1", "k-alice", 10).await.unwrap();
     store.record_failed_attempt("192.0.2.1", "k-alice", 20).await.unwrap();
