@@ -1,7 +1,10 @@
 //! Active Directory: a real Samba domain controller (LDAP and Kerberos, on 127.0.0.2 so that its
 //! ports stay apart), started once for this test binary. Users synced with the ImmutableID Entra
 //! expects (base64 of objectGUID, or of mS-DS-ConsistencyGuid when set, as ldapsearch reads
-//! them), signing in with their AD password, and a user disabled in AD refused after the sync.
+//! them), signing in with their AD password (WS-Trust, and SAML as Entra starts it, checked by
+//! pysaml2 in Entra's place), a password AD wants changed told so, the Entra side compared and
+//! the domain federated through the Graph double, a user disabled in AD refused after the
+//! (incremental) sync, and a group of 1,600 members read range by range.
 
 use std::process::Stdio;
 use std::sync::OnceLock;
@@ -319,6 +322,14 @@ fn active_directory_users_sync_with_their_guid_as_immutable_id_and_sign_in_with_
     assert!(copied["copies"].as_array().unwrap().is_empty(), "{copied}");
     assert!(copied["conflicts"][0]["reason"].as_str().unwrap().contains("Corp AD"), "{copied}");
     assert_eq!(env.json(&["user", "show", "user2@corp.test"])["immutable_id"], consistency);
+    // The domain federated with the connector through Graph: Entra now sends corp.test's users
+    // here, and matches them by the ImmutableIDs above.
+    let plan = run.json(&["enable", "--domain", "corp.test"]);
+    assert_eq!(plan["action"], "create", "{plan}");
+    let issuer = env.json(&["app", "show", "M365"])["issuer"].as_str().unwrap().to_string();
+    let federated = double.with(|g| g.configurations.get("corp.test").cloned()).expect("federated");
+    assert_eq!(federated["issuerUri"], issuer.as_str());
+    assert_eq!(double.with(|g| g.domains["corp.test"].authentication_type), "Federated");
 
     // Disabled in AD: suspended at the next sync, and refused with the right password.
     samba.change(&format!(
