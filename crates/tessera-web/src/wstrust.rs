@@ -35,12 +35,12 @@ use crate::sign_on::Trace;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let routes = Router::new()
         .route("/m365/{idp_path}/adfs/services/trust/13/usernamemixed", post(usernamemixed))
         .route("/m365/{idp_path}/adfs/services/trust/2005/usernamemixed", post(usernamemixed))
-        .route("/m365/{idp_path}/adfs/services/trust/mex", get(mex).post(mex))
-        // A bigger body is refused (413) before it is read: the parser's cap is the same.
-        .layer(axum::extract::DefaultBodyLimit::max(tessera_xml::Limits::MESSAGE.max_bytes))
+        .route("/m365/{idp_path}/adfs/services/trust/mex", get(mex).post(mex));
+    // A bigger body is refused (413) before it is read: the parser's cap is the same.
+    crate::shell::body_limit::layers::<_, { tessera_xml::Limits::MESSAGE.max_bytes }>(routes)
 }
 
 async fn connector(state: &AppState, idp_path: &str) -> Result<Application, AppError<Text>> {

@@ -20,14 +20,39 @@ use crate::shell::pages::{self, PostForm};
 use crate::shell::refusal::Refusal;
 use crate::state::AppState;
 
+/// The largest form a SAML POST binding may carry: a message at the parser's cap, base64 (4/3)
+/// and then percent-encoded, with room for RelayState. A bigger body is refused (413) before
+/// it is read, as WS-Trust's is.
+const MAX_FORM_BYTES: usize = 4 * tessera_xml::Limits::MESSAGE.max_bytes;
+
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let routes = Router::new()
         .route("/m365/{idp_path}/saml/metadata.xml", get(metadata::metadata))
         .route("/apps/{app}/saml/metadata.xml", get(metadata::metadata))
         .route("/m365/{idp_path}/saml/sso", get(sso::get).post(sso::post))
         .route("/apps/{app}/saml/sso", get(sso::get).post(sso::post))
         .route("/m365/{idp_path}/saml/slo", get(slo::get).post(slo::post))
-        .route("/apps/{app}/saml/slo", get(slo::get).post(slo::post))
+        .route("/apps/{app}/saml/slo", get(slo::get).post(slo::post));
+    crate::shell::body_limit::layers::<_, MAX_FORM_BYTES>(routes)
+}
+
+/// A POST body that is not a form of SAML fields, or too large to read: refused and audited
+/// like any bad request, with 413 for the size.
+async fn refuse_form(
+    state: &AppState,
+    ctx: &crate::shell::context::RequestContext,
+    app: &Application,
+    refusal: &Refusal,
+    status: axum::http::StatusCode,
+    detail: &str,
+) -> Result<Response, AppError> {
+    let too_large = status == axum::http::StatusCode::PAYLOAD_TOO_LARGE;
+    let reason = if too_large { "too_large" } else { "malformed" };
+    let mut response = crate::shell::refusal::refuse(state, ctx, app, refusal, reason, detail).await?;
+    if too_large {
+        *response.status_mut() = status;
+    }
+    Ok(response)
 }
 
 const SIGN_IN_REFUSED: Refusal =

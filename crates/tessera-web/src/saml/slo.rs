@@ -53,7 +53,7 @@ pub async fn post(
 ) -> Result<Response, AppError> {
     let incoming = match form {
         Ok(Form(form)) => Incoming::Form(form),
-        Err(rejection) => Incoming::Rejected(clip(&rejection.body_text())),
+        Err(rejection) => Incoming::Rejected(rejection.status(), clip(&rejection.body_text())),
     };
     slo(&state, &ctx, route, incoming).await
 }
@@ -61,8 +61,8 @@ pub async fn post(
 enum Incoming {
     Query(String),
     Form(PostedLogout),
-    /// A body that is not a form of SAML fields.
-    Rejected(String),
+    /// A body that is not a form of SAML fields, or too large to read.
+    Rejected(StatusCode, String),
 }
 
 /// Ends this browser's session, recording how and for which app; the cookie that clears it.
@@ -90,8 +90,8 @@ async fn slo(
     incoming: Incoming,
 ) -> Result<Response, AppError> {
     let app = &find(state, route).await?;
-    if let Incoming::Rejected(detail) = &incoming {
-        return refuse(state, ctx, app, &SIGN_OUT_REFUSED, "malformed", detail).await;
+    if let Incoming::Rejected(status, detail) = &incoming {
+        return super::refuse_form(state, ctx, app, &SIGN_OUT_REFUSED, *status, detail).await;
     }
     let binding = match &incoming {
         Incoming::Query(query) if query.split('&').any(|p| p.starts_with("SAMLRequest=")) => {

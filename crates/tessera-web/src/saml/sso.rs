@@ -69,7 +69,8 @@ pub async fn post(
     let form = match form {
         Ok(Form(form)) => form,
         Err(rejection) => {
-            return refuse(&state, &ctx, &app, &SIGN_IN_REFUSED, "malformed", &clip(&rejection.body_text())).await;
+            let detail = clip(&rejection.body_text());
+            return super::refuse_form(&state, &ctx, &app, &SIGN_IN_REFUSED, rejection.status(), &detail).await;
         }
     };
     let binding = Binding::Post { saml_request: &form.saml_request, relay_state: form.relay_state.as_deref() };

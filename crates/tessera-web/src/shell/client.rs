@@ -92,6 +92,27 @@ mod tests {
         assert_eq!(client("10.0.0.2", "x, 203.0.113.9").as_deref(), Some("203.0.113.9"));
     }
 
+    /// SECURITY.md §5 item 26: Exchange's `x-ms-forwarded-client-ip` is read from a trusted
+    /// proxy only, and then only adds an address every one of which must be familiar.
+    #[test]
+    fn x_ms_forwarded_client_ip_from_an_untrusted_peer_is_ignored() {
+        let proxies = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut h = HeaderMap::new();
+        h.insert("x-ms-forwarded-client-ip", HeaderValue::from_static("10.9.9.9"));
+        h.insert("x-forwarded-for", HeaderValue::from_static("10.9.9.9"));
+        let direct = client_addresses("198.51.100.7".parse().unwrap(), &h, &proxies).unwrap();
+        assert_eq!(
+            (direct.client.to_string(), direct.presented),
+            ("198.51.100.7".to_string(), vec!["198.51.100.7".to_string()])
+        );
+        h.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
+        let proxied = client_addresses("10.0.0.2".parse().unwrap(), &h, &proxies).unwrap();
+        assert_eq!(proxied.client.to_string(), "203.0.113.9");
+        assert_eq!(proxied.presented, vec!["203.0.113.9".to_string(), "10.9.9.9".to_string()]);
+        h.insert("x-ms-forwarded-client-ip", HeaderValue::from_static("junk"));
+        assert!(client_addresses("10.0.0.2".parse().unwrap(), &h, &proxies).is_none(), "unreadable: refused");
+    }
+
     #[test]
     fn an_unreadable_hop_is_never_attributed_to_the_proxy() {
         assert_eq!(client("10.0.0.2", "not-an-ip"), None);

@@ -3,6 +3,7 @@
 //! and refusals. It knows no protocol.
 
 pub mod apps;
+pub mod body_limit;
 pub mod client;
 pub mod context;
 pub mod cookies;

@@ -629,3 +629,37 @@ async fn imports_roles_traces_and_the_dashboard_through_the_api() {
     assert_eq!(dashboard["signed_in"].as_array().unwrap().len(), 48);
     assert_eq!(api.call(Method::GET, "/dashboard?days=0", None).await.0, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// SECURITY.md §1.7: every REST route, from the router's own list (the OpenAPI document is
+/// made from the same route definitions), refuses a request without a token or with a wrong
+/// one, before anything is read or changed.
+#[tokio::test]
+async fn every_rest_route_refuses_a_request_without_a_valid_token() {
+    let api = Api::new().await;
+    let (_, doc) = api.send(Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap()).await;
+    let audit_before = api.audit_len().await;
+    let mut swept = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let concrete = path
+                .split('/')
+                .map(|part| if part.starts_with('{') { "0190f1a2-0000-7000-8000-000000000001" } else { part })
+                .collect::<Vec<_>>()
+                .join("/");
+            for authorization in [None, Some("Bearer tsr_wrong"), Some("Basic cm9ib3Q6cm9ib3Q="), Some("Bearer ")] {
+                let mut builder = Request::builder()
+                    .method(method.to_uppercase().as_str())
+                    .uri(format!("/api/v1{concrete}"))
+                    .header(header::CONTENT_TYPE, "application/json");
+                if let Some(value) = authorization {
+                    builder = builder.header(header::AUTHORIZATION, value);
+                }
+                let (status, body) = api.send(builder.body(Body::from("{}")).unwrap()).await;
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} with {authorization:?}: {body}");
+            }
+            swept += 1;
+        }
+    }
+    assert!(swept >= 20, "the document lists the routes: {swept}");
+    assert_eq!(api.audit_len().await, audit_before, "nothing was changed");
+}

@@ -13,3 +13,4 @@ mod signin;
 mod trace;
 mod wsfed;
 mod wstrust;
+mod xsw;

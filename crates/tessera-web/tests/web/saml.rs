@@ -245,7 +245,7 @@ fn signed_entra_request(id: &str, destination: &str) -> Option<String> {
     Some(String::from_utf8(output.stdout).unwrap())
 }
 
-async fn require_entra_signatures(world: &World) {
+pub(crate) async fn require_entra_signatures(world: &World) {
     let metadata = std::fs::read(workspace().join("fixtures/entra/entra-test-sp-metadata.xml")).unwrap();
     let entra = tessera_protocols::saml2::sp_metadata::parse_sp_metadata(&metadata).unwrap();
     let change = SettingsChange {
@@ -929,4 +929,25 @@ async fn signature_wrapping_of_a_signed_request_never_reaches_a_forged_acs() {
     assert!(!world.audit_actions().await.iter().any(|a| a == "saml.issued"));
     let genuine = browser.post(M365_SSO, &[("SAMLRequest", &b64().encode(&signed))]).await;
     assert_eq!(form_action(&genuine), ENTRA_ACS, "the untouched request still works");
+}
+
+/// SECURITY.md §5 item 6, for a body that does not announce its length: capped as it is read,
+/// refused with 413 and audited, for sign-in and logout alike. (One that announces it is
+/// refused before it is read: `bounds.rs` in the CLI tests, over a socket.)
+#[tokio::test]
+async fn a_saml_post_body_over_the_cap_is_refused_with_413_and_audited() {
+    let (world, _) = World::new(config()).await;
+    let mut browser = Browser::signed_in(&world, "10.0.0.1").await;
+    let huge = "A".repeat(2 * 1024 * 1024);
+    for path in [M365_SSO, "/m365/contoso.com/saml/slo"] {
+        let page = browser.post(path, &[("SAMLRequest", &huge)]).await;
+        assert_eq!(page.status, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {}", page.body);
+        assert!(field(&page, "SAMLResponse").is_none());
+    }
+    let actions = world.audit_actions().await;
+    assert!(
+        actions.iter().any(|a| a == "saml.refused") && actions.iter().any(|a| a == "saml.logout_refused"),
+        "{actions:?}"
+    );
+    assert_eq!(browser.get("/").await.status, StatusCode::OK, "still signed in");
 }

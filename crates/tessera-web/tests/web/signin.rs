@@ -404,10 +404,14 @@ async fn smart_lockout_spares_familiar_locations() {
         StatusCode::OK,
         "locked for unknown locations"
     );
+    // Not only the status: no session was made (SECURITY.md §5 item 25).
+    assert!(!attacker.cookies.contains_key("tessera_session"), "{:?}", attacker.cookies);
+    assert_eq!(attacker.get("/").await.location.as_deref(), Some("/login"), "not signed in");
     // A forwarded header naming the familiar address does not help from the attacker's host:
     // every presented address must be familiar.
     let mut spoofer = Browser::new(&world).from("10.0.0.1, 198.51.100.66");
     assert_eq!(spoofer.login("alice@contoso.com", PASSWORD, "").await.status, StatusCode::OK);
+    assert!(!spoofer.cookies.contains_key("tessera_session"), "no session for the spoofer either");
     // Alice still gets in from the office.
     let mut alice = Browser::new(&world).from("10.0.0.1");
     assert_eq!(alice.login("alice@contoso.com", PASSWORD, "").await.status, StatusCode::SEE_OTHER);

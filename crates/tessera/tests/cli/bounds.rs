@@ -314,3 +314,36 @@ fn made_up_methods_and_paths_add_no_metric_labels() {
     let (code, stderr) = server.terminate();
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+/// SECURITY.md §5 item 6: a body announced over the cap is refused (413) after its headers,
+/// before it is read: only a sliver of it is ever sent here, and the answer still comes. For
+/// the SAML POST binding (sign-in and logout) as for WS-Trust's SOAP.
+#[test]
+fn a_body_over_the_cap_is_refused_before_it_is_read() {
+    let env = Env::sqlite();
+    let server = m365_server(&env, &[]);
+    for (path, content_type) in [
+        (SSO, "application/x-www-form-urlencoded"),
+        (SLO, "application/x-www-form-urlencoded"),
+        (TRUST_13, "application/soap+xml; charset=utf-8"),
+    ] {
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let announced = 2 * 1024 * 1024;
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: {content_type}\r\n\
+             Content-Length: {announced}\r\n\r\nSAMLRequest="
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&[b'A'; 1024]).unwrap();
+        let mut answer = [0u8; 64];
+        let read = stream.read(&mut answer).unwrap_or(0);
+        let answer = String::from_utf8_lossy(&answer[..read]);
+        assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "{path}: {answer:?} (nothing within 10 s means the body was awaited)"
+        );
+    }
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+}
