@@ -731,3 +731,35 @@ async fn unreadable_forwarding_and_made_up_apps_write_nothing() {
     assert!(!anonymous.cookies.contains_key("tessera_browser"), "nothing was parked");
     assert!(!world.audit_actions().await.iter().any(|a| a.starts_with("signin.")));
 }
+
+/// SECURITY.md §5 item 27: an unknown name and a known name's wrong password take the same
+/// time (both verify a hash; the unknown one against a dummy) and say the same thing. Medians
+/// over interleaved tries, each from its own address (no spray throttling, whose quick answer
+/// is the same for both), against a generous bound: the CI machine runs other tests meanwhile.
+#[tokio::test]
+async fn an_unknown_name_and_a_wrong_password_take_the_same_time_and_say_the_same() {
+    let (world, _) = World::new(config()).await;
+    let (mut unknown, mut known) = (Vec::new(), Vec::new());
+    let mut said = std::collections::BTreeSet::new();
+    for n in 0..40u32 {
+        for (net, name, samples) in [(1, "nobody@contoso.com", &mut unknown), (2, "alice@contoso.com", &mut known)] {
+            let ip = format!("198.51.{net}.{}", n + 1);
+            let mut browser = Browser::new(&world).from(&ip);
+            let started = std::time::Instant::now();
+            let page = browser.login(name, "not the password at all", "").await;
+            samples.push(started.elapsed());
+            assert_eq!(page.status, StatusCode::OK);
+            let error = page.body.lines().find(|l| l.contains("role=\"alert\"")).unwrap_or_default().to_string();
+            said.insert(error);
+        }
+    }
+    assert_eq!(said.len(), 1, "one message for both: {said:?}");
+    let median = |samples: &mut Vec<std::time::Duration>| {
+        samples.sort();
+        samples[samples.len() / 2]
+    };
+    let (unknown, known) = (median(&mut unknown), median(&mut known));
+    eprintln!("sign-in failure medians: unknown name {unknown:?}, wrong password {known:?}");
+    let bound = std::time::Duration::from_millis(5).max(unknown.max(known) / 4);
+    assert!(unknown.abs_diff(known) <= bound, "unknown {unknown:?} vs known {known:?} (bound {bound:?})");
+}
