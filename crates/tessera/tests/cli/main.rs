@@ -15,6 +15,7 @@ use tessera_store::test_support::ThrowawayPg;
 
 mod bounds;
 mod directories;
+mod faults;
 mod graph_double;
 mod m365_graph;
 mod m365_users;
