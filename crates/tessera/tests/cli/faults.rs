@@ -91,3 +91,72 @@ fn sqlite_keeps_every_acknowledged_write_through_a_kill_9_mid_burst() {
     let (code, stderr) = again.terminate();
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+/// Runs SQL on the data directory's database with Python's sqlite3 (while the node runs: SQLite
+/// takes a second writer in turn).
+fn sql(database: &Path, statement: &str) {
+    let script = "import sqlite3, sys\ndb = sqlite3.connect(sys.argv[1], timeout=10)\ndb.executescript(sys.argv[2])\ndb.commit()";
+    let out = Command::new("python3").args(["-c", script]).arg(database).arg(statement).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// SECURITY.md §0.7: no token leaves without its audit row. An audit insert that fails (a
+/// trigger raising an error, as a full disk or a broken database would) stops SAML and
+/// WS-Trust issuance alike; the node answers with an error, not a token, and issues again once
+/// audit rows can be written.
+#[test]
+fn no_token_goes_out_when_its_audit_row_cannot_be_written() {
+    let env = Env::sqlite();
+    let added =
+        env.run_with_stdin(&["user", "add", "alice@contoso.com", "--password-stdin"], "Corr3ct-horse-battery\n");
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    env.ok(&["group", "add", "Staff"]);
+    env.ok(&["group", "add-member", "Staff", "alice@contoso.com"]);
+    env.ok(&["app", "add", "m365", "--domain", "contoso.com", "--label", "M365"]);
+    env.ok(&["app", "grant", "M365", "Staff"]);
+    let server = Server::start(&env, &[]);
+    let port = server.port;
+    let database = env.data_dir().join("tessera.db");
+    let mut browser = super::web_client::WebClient::new(port);
+    assert_eq!(browser.sign_in("alice@contoso.com", "Corr3ct-horse-battery").status, 303);
+    let sso = |browser: &mut super::web_client::WebClient, n: usize| {
+        let request = format!(
+            r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_fault{n}" IssueInstant="{}" Version="2.0"><Issuer xmlns="urn:oasis:names:tc:SAML:2.0:assertion">urn:federation:MicrosoftOnline</Issuer></samlp:AuthnRequest>"#,
+            tessera_core::format_millis(
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+            )
+        );
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(request);
+        browser.post("/m365/contoso.com/saml/sso", &[("SAMLRequest", &encoded)])
+    };
+    let path = "/m365/contoso.com/adfs/services/trust/13/usernamemixed";
+    let trust = |n: usize| {
+        super::bounds::exchange(
+            port,
+            "POST",
+            path,
+            &[("Content-Type", "application/soap+xml; charset=utf-8")],
+            super::bounds::rst_to(port, path, "alice@contoso.com", "Corr3ct-horse-battery", n).as_bytes(),
+        )
+    };
+    assert!(sso(&mut browser, 1).body.contains("SAMLResponse"), "issued while audit rows can be written");
+    assert_eq!(trust(1).0, 200);
+
+    sql(
+        &database,
+        "CREATE TRIGGER refuse_issued BEFORE INSERT ON audit_events \
+         WHEN NEW.action IN ('saml.issued', 'wstrust.issued') \
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+    );
+    let refused = sso(&mut browser, 2);
+    assert!(refused.status >= 500 && !refused.body.contains("SAMLResponse"), "{} {}", refused.status, refused.body);
+    let (status, answer) = trust(2);
+    assert!(status >= 400 && !answer.contains("RequestSecurityTokenResponse"), "{status}: {answer}");
+
+    sql(&database, "DROP TRIGGER refuse_issued;");
+    assert!(sso(&mut browser, 3).body.contains("SAMLResponse"), "issued again");
+    assert_eq!(trust(3).0, 200);
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+}
