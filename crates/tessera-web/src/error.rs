@@ -110,6 +110,7 @@ impl<C: Channel> AppError<C> {
 
 impl<C: Channel> IntoResponse for AppError<C> {
     fn into_response(self) -> Response {
+        let unavailable = matches!(self.failure, Failure::Internal { unavailable: true, .. });
         let reference = match &self.failure {
             Failure::Internal { cause, unavailable } => {
                 let reference = uuid::Uuid::new_v4().simple().to_string();
@@ -118,7 +119,14 @@ impl<C: Channel> IntoResponse for AppError<C> {
             }
             _ => None,
         };
-        self.channel.render(self.failure, reference)
+        let mut response = self.channel.render(self.failure, reference);
+        if unavailable {
+            // The store did not answer: retry shortly, on whichever channel; and the breaker
+            // answers the next ones at once.
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            response.extensions_mut().insert(crate::breaker::StoreUnavailable);
+        }
+        response
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod admin_portal;
 pub mod api;
+mod breaker;
 mod error;
 mod launch;
 mod ops;
@@ -45,10 +46,15 @@ pub fn router(state: AppState) -> Router {
         .merge(wstrust::router())
         .route("/resume/{id}", get(resume))
         .layer(axum::middleware::from_fn_with_state(state.clone(), shell::security_headers));
-    Router::new()
-        .merge(ops::router())
+    // Everything that needs the store answers at once while it is down; health and metrics
+    // (`ops`) still tell.
+    let guarded = Router::new()
         .merge(pages)
         .nest("/api/v1", api::router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), breaker::guard));
+    Router::new()
+        .merge(ops::router())
+        .merge(guarded)
         // The deadline inside the metrics: a request cut short is counted, as its 503.
         .route_layer(axum::middleware::from_fn(ops::deadline))
         .route_layer(axum::middleware::from_fn(ops::record_metrics))

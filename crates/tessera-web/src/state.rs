@@ -84,6 +84,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Whether sign-ins keep their tokens now (`sign_on::tokens`).
     pub tracing: Arc<crate::sign_on::tracing_cache::TracingCache>,
+    /// Open while the database is down: requests answered at once.
+    pub breaker: Arc<crate::breaker::StoreBreaker>,
 }
 
 impl AppState {
@@ -116,6 +118,7 @@ impl AppState {
             signin,
             metrics,
             tracing: Arc::default(),
+            breaker: Arc::default(),
         })
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 pub(super) struct Page {
     pub status: u16,
     pub location: Option<String>,
+    pub retry_after: Option<String>,
     pub body: String,
 }
 
@@ -73,12 +74,13 @@ impl WebClient {
         let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
         let mut lines = head.lines();
         let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let (mut location, mut chunked) = (None, false);
+        let (mut location, mut chunked, mut retry_after) = (None, false, None);
         for line in lines {
             let Some((name, value)) = line.split_once(':') else { continue };
             let value = value.trim();
             match name.to_ascii_lowercase().as_str() {
                 "location" => location = Some(value.to_string()),
+                "retry-after" => retry_after = Some(value.to_string()),
                 "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
                 "set-cookie" => {
                     let (pair, attributes) = value.split_once(';').unwrap_or((value, ""));
@@ -94,7 +96,7 @@ impl WebClient {
             }
         }
         let body = if chunked { dechunk(body) } else { body.to_string() };
-        Page { status, location, body }
+        Page { status, location, retry_after, body }
     }
 
     pub fn get(&mut self, path: &str) -> Page {
