@@ -4,14 +4,14 @@
 //! 3 s acquire timeout). Then one request at a time probes; the first that gets through closes
 //! it. Health and metrics are outside it.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-
-use crate::state::AppState;
 
 /// How long the breaker stays open after the store failed a request.
 const OPEN_MS: i64 = 1000;
@@ -20,12 +20,28 @@ const OPEN_MS: i64 = 1000;
 #[derive(Debug, Clone, Copy)]
 pub struct StoreUnavailable;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StoreBreaker {
-    /// Until when requests are answered at once; 0 when closed.
+    /// What `open_until` counts from: the breaker's own monotonic time (an operational
+    /// matter, not a rule for the test clock).
+    since: Instant,
+    /// Until when requests are answered at once, in ms since `since`; 0 when closed.
     open_until: AtomicI64,
     /// A request is finding out whether the store is back.
     probing: AtomicBool,
+}
+
+impl Default for StoreBreaker {
+    fn default() -> Self {
+        StoreBreaker { since: Instant::now(), open_until: AtomicI64::new(0), probing: AtomicBool::new(false) }
+    }
+}
+
+impl StoreBreaker {
+    /// Now, in ms since `since` (at least 1: 0 means closed).
+    fn now(&self) -> i64 {
+        i64::try_from(self.since.elapsed().as_millis()).unwrap_or(i64::MAX).max(1)
+    }
 }
 
 fn answered_at_once() -> Response {
@@ -37,9 +53,8 @@ fn answered_at_once() -> Response {
     response
 }
 
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let breaker = &state.breaker;
-    let now = state.clock.now_millis();
+pub async fn guard(State(breaker): State<Arc<StoreBreaker>>, request: Request, next: Next) -> Response {
+    let now = breaker.now();
     let open_until = breaker.open_until.load(Ordering::Acquire);
     if open_until != 0 && now < open_until {
         return answered_at_once();
@@ -52,7 +67,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let response = next.run(request).await;
     let failed = response.extensions().get::<StoreUnavailable>().is_some();
     if failed {
-        breaker.open_until.store(state.clock.now_millis() + OPEN_MS, Ordering::Release);
+        breaker.open_until.store(breaker.now() + OPEN_MS, Ordering::Release);
     } else if probe {
         breaker.open_until.store(0, Ordering::Release);
     }

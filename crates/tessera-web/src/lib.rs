@@ -51,7 +51,7 @@ pub fn router(state: AppState) -> Router {
     let guarded = Router::new()
         .merge(pages)
         .nest("/api/v1", api::router(state.clone()))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), breaker::guard));
+        .layer(axum::middleware::from_fn_with_state(state.breaker.clone(), breaker::guard));
     Router::new()
         .merge(ops::router())
         .merge(guarded)
