@@ -763,3 +763,95 @@ async fn an_unknown_name_and_a_wrong_password_take_the_same_time_and_say_the_sam
     let bound = std::time::Duration::from_millis(5).max(unknown.max(known) / 4);
     assert!(unknown.abs_diff(known) <= bound, "unknown {unknown:?} vs known {known:?} (bound {bound:?})");
 }
+
+/// SECURITY.md §5 item 1's clock skew: three nodes on one PostgreSQL, one at the right time,
+/// one two minutes ahead and one two minutes behind. A SAML request ID seen on any node is
+/// refused on the others, and a user locked out through one node stays locked on the others
+/// until the window has passed on all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_and_lockout_hold_across_nodes_two_minutes_apart() {
+    let Some(db) = tessera_store::test_support::ThrowawayPg::create().await else { return };
+    let outcome = tokio::spawn(skewed_nodes(db.url.clone())).await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn skewed_nodes(url: String) {
+    let now = now_seconds() * 1000;
+    let clocks = [now, now + 120_000, now - 120_000].map(|at| Arc::new(ManualClock::at(at)));
+    let mut nodes = Vec::new();
+    for clock in &clocks {
+        let clock: Arc<dyn Clock> = clock.clone();
+        let store: Arc<dyn Store> = Arc::new(tessera_store::PgStore::connect(&url, clock.clone()).await.unwrap());
+        let keys = Arc::new(tessera_keys::KeyService::open(store.clone(), &[3u8; 32], clock.clone()).await.unwrap());
+        let state =
+            tessera_web::AppState::new(store.clone(), clock, keys.clone(), "http://127.0.0.1:8080", config(), None)
+                .unwrap();
+        let router = tessera_web::router(state);
+        nodes.push(World { router, store, keys, _dir: tempfile::tempdir().unwrap() });
+    }
+    let [a, b, c] = &nodes[..] else { unreachable!() };
+    let mut user = NewUser::new("alice@contoso.com", None, None, None, None, || "skew-alice".into()).unwrap();
+    user.password_hash = Some(tessera_auth::password::hash_password(PASSWORD).unwrap());
+    let alice = a.store.create_user(&Actor::system(), user).await.unwrap();
+    let app = NewApplication::new(
+        "http://127.0.0.1:8080",
+        "M365",
+        None,
+        None,
+        true,
+        AppKind::M365(M365Config::for_domain("contoso.com")),
+    )
+    .unwrap();
+    let key = a.keys.new_key(app.id, "M365", tessera_keys::KeySize::Rsa2048, 30).await.unwrap();
+    let app = a.store.create_app(&Actor::system(), app, Some(key)).await.unwrap();
+    let staff = a.store.create_group(&Actor::system(), NewGroup::new("Staff", None).unwrap()).await.unwrap();
+    a.store.add_member(&Actor::system(), staff.id, alice.id).await.unwrap();
+    a.store.grant(&Actor::system(), app.id, staff.id).await.unwrap();
+
+    // Signed in once (the session is the database's), the same browser on each node.
+    let on_a = Browser::signed_in(a, "10.0.0.1").await;
+    let browser = |node: &'static str| {
+        let world = match node {
+            "a" => a,
+            "b" => b,
+            _ => c,
+        };
+        let mut on = Browser::new(world).from("10.0.0.1");
+        on.cookies = on_a.cookies.clone();
+        on
+    };
+    for (first, others) in [("a", ["b", "c"]), ("b", ["c", "a"]), ("c", ["a", "b"])] {
+        let query = super::saml::redirect_query(&super::saml::entra_request(&super::saml::new_id(), "", ""));
+        let path = format!("/m365/contoso.com/saml/sso?{query}");
+        let answer = browser(first).get(&path).await;
+        assert!(answer.body.contains("name=\"SAMLResponse\""), "accepted on {first}: {}", answer.body);
+        for other in others {
+            let replay = browser(other).get(&path).await;
+            assert!(
+                replay.status == StatusCode::BAD_REQUEST && replay.body.contains("used already"),
+                "{first} then {other}"
+            );
+        }
+    }
+
+    // Locked out through the node ahead; the right password from there is refused on the node
+    // behind and the one on time, without a session.
+    for _ in 0..3 {
+        Browser::new(b).from("198.51.100.9").login("alice@contoso.com", "not the password", "").await;
+    }
+    for node in [c, a, b] {
+        let mut attacker = Browser::new(node).from("198.51.100.9");
+        let refused = attacker.login("alice@contoso.com", PASSWORD, "").await;
+        assert_eq!(refused.status, StatusCode::OK, "locked");
+        assert!(!attacker.cookies.contains_key("tessera_session"));
+    }
+    // The window over on every node (the one behind included): the right password works.
+    for clock in &clocks {
+        clock.advance(config().lockout.observation_window_ms + 5 * 60_000);
+    }
+    let mut back = Browser::new(c).from("198.51.100.9");
+    assert_eq!(back.login("alice@contoso.com", PASSWORD, "").await.status, StatusCode::SEE_OTHER);
+}
