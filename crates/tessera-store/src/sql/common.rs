@@ -23,14 +23,29 @@ macro_rules! impl_sql_common {
         use crate::StoreError;
 
         type Tx = sqlx::Transaction<'static, $db>;
+        /// How many stuck writer connections `write_tx` closes before it gives up (more than
+        /// either backend's writer pool holds).
+        const MAX_STUCK_WRITERS: usize = 20;
 
         impl $store {
             async fn write_tx(&self) -> Result<Tx, StoreError> {
                 // Invalidated before the write as well as by it: a read that races this
                 // transaction must not be cached under the new generation.
                 self.cache.invalidate();
-                let tx = self.writer.begin_with($begin_write).await?;
-                Ok(tx)
+                // A commit that failed (a full disk: SQLite rolls the transaction back itself)
+                // can leave a connection that sqlx still counts as inside a transaction, and
+                // every later BEGIN on it fails. Such a connection is closed, the pool opens a
+                // fresh one, and the write goes on: the store recovers when space returns.
+                for _ in 0..MAX_STUCK_WRITERS {
+                    match self.writer.begin_with($begin_write).await {
+                        Err(sqlx::Error::InvalidSavePointStatement) => {
+                            let mut stuck = self.writer.acquire().await?;
+                            stuck.close_on_drop();
+                        }
+                        begun => return Ok(begun?),
+                    }
+                }
+                Ok(self.writer.begin_with($begin_write).await?)
             }
 
             async fn commit(&self, tx: Tx) -> Result<(), StoreError> {

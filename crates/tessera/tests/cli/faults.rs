@@ -1,6 +1,8 @@
 //! Faults (issue 20; SECURITY.md §5): a node killed with `kill -9` in the middle of a burst of
 //! writes on SQLite loses none that it acknowledged, leaves a database that passes
-//! `PRAGMA integrity_check`, and starts again.
+//! `PRAGMA integrity_check`, and starts again; a full disk is refused cleanly and recovered
+//! from; an audit row that cannot be written stops its token; PostgreSQL stopped under load
+//! gets quick 503s and the service back within seconds of its return.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -260,4 +262,99 @@ fn postgresql_stopped_under_load_gets_quick_503s_and_service_returns_within_10_s
     );
     let (code, stderr) = server.terminate();
     assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// A small tmpfs mounted for one test, unmounted when dropped.
+struct SmallDisk {
+    path: PathBuf,
+}
+
+impl SmallDisk {
+    /// `None` where this machine does not let the test mount one (not root, no capability):
+    /// said on stderr, and a failure under CI=true, whose machine does.
+    fn mount(megabytes: u32) -> Option<SmallDisk> {
+        let path = std::env::temp_dir().join(format!("tessera-small-disk-{}", free_port()));
+        std::fs::create_dir_all(&path).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(&path)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !mounted {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "mounting a tmpfs is required under CI=true");
+            eprintln!("skipping: this machine does not let the test mount a tmpfs");
+            return None;
+        }
+        Some(SmallDisk { path })
+    }
+
+    fn free_bytes(&self) -> u64 {
+        let out = Command::new("df").args(["--output=avail", "-B1"]).arg(&self.path).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().nth(1).and_then(|l| l.trim().parse().ok()).unwrap_or(0)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}
+
+/// SQLite on a full disk: writes are refused (503, the process stays up), nothing
+/// acknowledged is lost, the file passes `integrity_check`, and writes work again once space
+/// returns.
+#[test]
+fn sqlite_on_a_full_disk_refuses_cleanly_and_recovers_when_space_returns() {
+    let Some(disk) = SmallDisk::mount(16) else { return };
+    let env = Env { dir: tempfile::tempdir_in(&disk.path).unwrap(), database_url: None };
+    let token = env.ok(&["admin", "token", "create", "--name", "fill"]).trim().to_string();
+    let server = Server::start(&env, &[]);
+    // Leave about 1 MiB free.
+    let filler = disk.path.join("filler");
+    let leave = 1024 * 1024;
+    let size = disk.free_bytes().saturating_sub(leave);
+    std::fs::write(&filler, vec![0u8; usize::try_from(size).unwrap()]).unwrap();
+    let mut acknowledged = Vec::new();
+    let mut refused = 0;
+    // Bounded: stops at the 20th refusal or after 20,000 tries.
+    for n in 0..20_000 {
+        let email = format!("filler-{n}-{}@full.test", "x".repeat(40));
+        match post_json(
+            server.port,
+            "/api/v1/users",
+            &token,
+            &format!(r#"{{"email": "{email}", "first_name": "{}"}}"#, "y".repeat(50)),
+        ) {
+            Some(201) => acknowledged.push(email),
+            Some(status) => {
+                assert!(status == 503 || status == 500, "a full disk answers {status}");
+                refused += 1;
+                if refused >= 20 {
+                    break;
+                }
+            }
+            None => panic!("the server went away on a full disk"),
+        }
+    }
+    eprintln!("full disk: {} users acknowledged, then {refused} refused", acknowledged.len());
+    assert!(refused >= 20, "the disk filled: {} acknowledged", acknowledged.len());
+    assert!(http_get(server.port, "/healthz", None).is_some(), "the process is up");
+
+    // Space back: writes work again (after the store breaker's second).
+    std::fs::remove_file(&filler).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut recovered = false;
+    while Instant::now() < deadline && !recovered {
+        recovered =
+            post_json(server.port, "/api/v1/users", &token, r#"{"email": "after-full@full.test"}"#) == Some(201);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, stderr) = server.terminate();
+    assert!(recovered, "writes work again once space returns: {}", &stderr[stderr.len().saturating_sub(3000)..]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (check, emails) = inspect(&env.data_dir().join("tessera.db"));
+    assert_eq!(check, "ok");
+    let missing: Vec<&String> = acknowledged.iter().filter(|e| !emails.contains(e)).collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {} of them", missing.len());
 }
