@@ -24,7 +24,7 @@ use crate::read::{
 
 /// A full read at least this often, whatever the markers say: it catches what they cannot
 /// (an attribute changed in Tessera, a back-link such as `memberOf` that moves no marker).
-pub const FULL_READ_EVERY_MS: i64 = 24 * 60 * 60 * 1000;
+const FULL_READ_EVERY_MS: i64 = 24 * 60 * 60 * 1000;
 /// More entries than this to read one by one, and a full read is quicker.
 const MAX_READ_BY_DN: usize = 200;
 
@@ -71,7 +71,7 @@ impl Cursor {
 }
 
 /// The change markers of a directory kind, best first: the first one the server gives is used.
-pub fn marker_attributes(kind: DirectoryKind) -> &'static [&'static str] {
+fn marker_attributes(kind: DirectoryKind) -> &'static [&'static str] {
     match kind {
         DirectoryKind::Ad => &["uSNChanged"],
         DirectoryKind::OpenLdap => &["entryCSN", "modifyTimestamp"],

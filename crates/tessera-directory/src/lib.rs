@@ -12,7 +12,7 @@ mod ranged;
 mod read;
 
 pub use connect::{Bound, Timeouts, check_ca, connect_and_bind};
-pub use incremental::{Cursor, FULL_READ_EVERY_MS, Read, marker_attributes, read_users_since};
+pub use incremental::{Cursor, Read, read_users_since};
 pub use pass_through::{UserBind, check_user_password};
 pub use plan::{MASS_SUSPEND_SHARE, MassSuspend, PlanOptions, SyncPlan, plan};
 pub use plan_groups::plan_groups;

@@ -184,10 +184,8 @@ impl Channel for Json {
             }
         };
         let body = ErrorBody { error: ErrorDetail { code: code.to_string(), message, field } };
+        // An unavailable store's Retry-After is added with every channel's (`into_response`).
         let mut response = (status, axum::Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -7,10 +7,10 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use tessera_core::{AppKind, Application};
 use tessera_m365::coverage::{Coverage, Report};
 
 use super::application::refusal;
+use super::federation::domain_of;
 use super::pages::{Frame, Panel};
 use super::{administrator_or_gate, render};
 use crate::error::AppError;
@@ -68,13 +68,6 @@ fn rows(report: &Report) -> Vec<RowView> {
             active: r.active,
         })
         .collect()
-}
-
-fn domain_of(app: &Application) -> Result<String, AppError> {
-    match &app.kind {
-        AppKind::M365(c) => Ok(c.domain.clone()),
-        _ => Err(AppError::not_found("Only a Microsoft 365 connector has users in Entra ID.")),
-    }
 }
 
 pub async fn show(

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
 use tessera_admin::{AdminError, CredentialInput, EnableRequest, StoredCredentials};
-use tessera_core::{Actor, AdminRole, AppKind, Application};
+use tessera_core::{Actor, AdminRole, Application};
 use tessera_m365::Protocol;
 use tessera_m365::federation::MfaBehavior;
 use tessera_m365::graph::Graph;
@@ -81,11 +81,12 @@ pub struct FederationTab {
     pub timeline: TimelineView,
 }
 
-fn domain_of(app: &Application) -> Result<String, AppError> {
-    match &app.kind {
-        AppKind::M365(c) => Ok(c.domain.clone()),
-        _ => Err(AppError::not_found("Only a Microsoft 365 connector federates a domain.")),
-    }
+/// The connector's domain; a page of any other application is not there.
+pub(super) fn domain_of(app: &Application) -> Result<String, AppError> {
+    app.kind
+        .m365_domain()
+        .map(str::to_string)
+        .ok_or_else(|| AppError::not_found("Only a Microsoft 365 connector has this page."))
 }
 
 /// The domain's state and the preflight, read from Graph (read-only).

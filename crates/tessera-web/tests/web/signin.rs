@@ -639,6 +639,25 @@ async fn a_session_made_on_one_node_is_honoured_by_another() {
     }
 }
 
+/// A Microsoft 365 connector for contoso.com, granted to Staff, of which Alice is a member.
+async fn m365_granted_to_alice(world: &World) {
+    let app = NewApplication::new(
+        "http://127.0.0.1:8080",
+        "M365",
+        None,
+        None,
+        true,
+        AppKind::M365(M365Config::for_domain("contoso.com")),
+    )
+    .unwrap();
+    let key = world.keys.new_key(app.id, "M365", tessera_keys::KeySize::Rsa2048, 30).await.unwrap();
+    let app = world.store.create_app(&Actor::system(), app, Some(key)).await.unwrap();
+    let staff = world.store.create_group(&Actor::system(), NewGroup::new("Staff", None).unwrap()).await.unwrap();
+    let alice = world.store.find_user("alice@contoso.com").await.unwrap();
+    world.store.add_member(&Actor::system(), staff.id, alice.id).await.unwrap();
+    world.store.grant(&Actor::system(), app.id, staff.id).await.unwrap();
+}
+
 async fn two_nodes(url: String) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let node = |store: Arc<dyn Store>, keys: Arc<tessera_keys::KeyService>| {
@@ -671,21 +690,7 @@ async fn two_nodes(url: String) {
     assert!(portal.body.contains("alice@contoso.com"));
 
     // SECURITY.md §5 item 20: a SAML request ID accepted on node A is refused on node B.
-    let app = NewApplication::new(
-        "http://127.0.0.1:8080",
-        "M365",
-        None,
-        None,
-        true,
-        AppKind::M365(M365Config::for_domain("contoso.com")),
-    )
-    .unwrap();
-    let key = a.keys.new_key(app.id, "M365", tessera_keys::KeySize::Rsa2048, 30).await.unwrap();
-    let app = a.store.create_app(&Actor::system(), app, Some(key)).await.unwrap();
-    let staff = a.store.create_group(&Actor::system(), NewGroup::new("Staff", None).unwrap()).await.unwrap();
-    let alice = a.store.find_user("alice@contoso.com").await.unwrap();
-    a.store.add_member(&Actor::system(), staff.id, alice.id).await.unwrap();
-    a.store.grant(&Actor::system(), app.id, staff.id).await.unwrap();
+    m365_granted_to_alice(&a).await;
     let query = super::saml::redirect_query(&super::saml::entra_request(&super::saml::new_id(), "", ""));
     let first = on_a.get(&format!("/m365/contoso.com/saml/sso?{query}")).await;
     assert!(first.body.contains("name=\"SAMLResponse\""), "{}", first.body);
@@ -792,24 +797,11 @@ async fn skewed_nodes(url: String) {
         let router = tessera_web::router(state);
         nodes.push(World { router, store, keys, _dir: tempfile::tempdir().unwrap() });
     }
-    let [a, b, c] = &nodes[..] else { unreachable!() };
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
     let mut user = NewUser::new("alice@contoso.com", None, None, None, None, || "skew-alice".into()).unwrap();
     user.password_hash = Some(tessera_auth::password::hash_password(PASSWORD).unwrap());
-    let alice = a.store.create_user(&Actor::system(), user).await.unwrap();
-    let app = NewApplication::new(
-        "http://127.0.0.1:8080",
-        "M365",
-        None,
-        None,
-        true,
-        AppKind::M365(M365Config::for_domain("contoso.com")),
-    )
-    .unwrap();
-    let key = a.keys.new_key(app.id, "M365", tessera_keys::KeySize::Rsa2048, 30).await.unwrap();
-    let app = a.store.create_app(&Actor::system(), app, Some(key)).await.unwrap();
-    let staff = a.store.create_group(&Actor::system(), NewGroup::new("Staff", None).unwrap()).await.unwrap();
-    a.store.add_member(&Actor::system(), staff.id, alice.id).await.unwrap();
-    a.store.grant(&Actor::system(), app.id, staff.id).await.unwrap();
+    a.store.create_user(&Actor::system(), user).await.unwrap();
+    m365_granted_to_alice(a).await;
 
     // Signed in once (the session is the database's), the same browser on each node.
     let on_a = Browser::signed_in(a, "10.0.0.1").await;

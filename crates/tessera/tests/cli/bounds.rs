@@ -42,7 +42,7 @@ pub(super) fn exchange(port: u16, method: &str, path: &str, headers: &[(&str, &s
     (status, response)
 }
 
-fn form_encode(text: &str) -> String {
+pub(super) fn form_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

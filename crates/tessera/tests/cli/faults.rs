@@ -94,6 +94,18 @@ fn sqlite_keeps_every_acknowledged_write_through_a_kill_9_mid_burst() {
     assert_eq!(code, Some(0), "{stderr}");
 }
 
+const PASSWORD: &str = "Corr3ct-horse-battery";
+
+/// Alice, with a password, granted the Microsoft 365 connector of contoso.com.
+fn alice_with_m365(env: &Env) {
+    let added = env.run_with_stdin(&["user", "add", "alice@contoso.com", "--password-stdin"], &format!("{PASSWORD}\n"));
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    env.ok(&["group", "add", "Staff"]);
+    env.ok(&["group", "add-member", "Staff", "alice@contoso.com"]);
+    env.ok(&["app", "add", "m365", "--domain", "contoso.com", "--label", "M365"]);
+    env.ok(&["app", "grant", "M365", "Staff"]);
+}
+
 /// Runs SQL on the data directory's database with Python's sqlite3 (while the node runs: SQLite
 /// takes a second writer in turn).
 fn sql(database: &Path, statement: &str) {
@@ -109,28 +121,14 @@ fn sql(database: &Path, statement: &str) {
 #[test]
 fn no_token_goes_out_when_its_audit_row_cannot_be_written() {
     let env = Env::sqlite();
-    let added =
-        env.run_with_stdin(&["user", "add", "alice@contoso.com", "--password-stdin"], "Corr3ct-horse-battery\n");
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
-    env.ok(&["group", "add", "Staff"]);
-    env.ok(&["group", "add-member", "Staff", "alice@contoso.com"]);
-    env.ok(&["app", "add", "m365", "--domain", "contoso.com", "--label", "M365"]);
-    env.ok(&["app", "grant", "M365", "Staff"]);
+    alice_with_m365(&env);
     let server = Server::start(&env, &[]);
     let port = server.port;
     let database = env.data_dir().join("tessera.db");
     let mut browser = super::web_client::WebClient::new(port);
-    assert_eq!(browser.sign_in("alice@contoso.com", "Corr3ct-horse-battery").status, 303);
+    assert_eq!(browser.sign_in("alice@contoso.com", PASSWORD).status, 303);
     let sso = |browser: &mut super::web_client::WebClient, n: usize| {
-        let request = format!(
-            r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_fault{n}" IssueInstant="{}" Version="2.0"><Issuer xmlns="urn:oasis:names:tc:SAML:2.0:assertion">urn:federation:MicrosoftOnline</Issuer></samlp:AuthnRequest>"#,
-            tessera_core::format_millis(
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
-            )
-        );
-        use base64::Engine;
-        let encoded = base64::engine::general_purpose::STANDARD.encode(request);
-        browser.post("/m365/contoso.com/saml/sso", &[("SAMLRequest", &encoded)])
+        browser.entra_sign_on("contoso.com", &format!("_fault{n}"))
     };
     let path = "/m365/contoso.com/adfs/services/trust/13/usernamemixed";
     let trust = |n: usize| {
@@ -139,7 +137,7 @@ fn no_token_goes_out_when_its_audit_row_cannot_be_written() {
             "POST",
             path,
             &[("Content-Type", "application/soap+xml; charset=utf-8")],
-            super::bounds::rst_to(port, path, "alice@contoso.com", "Corr3ct-horse-battery", n).as_bytes(),
+            super::bounds::rst_to(port, path, "alice@contoso.com", PASSWORD, n).as_bytes(),
         )
     };
     assert!(sso(&mut browser, 1).body.contains("SAMLResponse"), "issued while audit rows can be written");
@@ -165,19 +163,6 @@ fn no_token_goes_out_when_its_audit_row_cannot_be_written() {
     assert_eq!(code, Some(0), "{stderr}");
 }
 
-/// One SP-initiated SAML request of a signed-in browser.
-fn saml_sign_on(browser: &mut super::web_client::WebClient, n: usize) -> super::web_client::Page {
-    use base64::Engine;
-    let request = format!(
-        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_load{n}" IssueInstant="{}" Version="2.0"><Issuer xmlns="urn:oasis:names:tc:SAML:2.0:assertion">urn:federation:MicrosoftOnline</Issuer></samlp:AuthnRequest>"#,
-        tessera_core::format_millis(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
-        )
-    );
-    let encoded = base64::engine::general_purpose::STANDARD.encode(request);
-    browser.post("/m365/contoso.com/saml/sso", &[("SAMLRequest", &encoded)])
-}
-
 /// PostgreSQL (a cluster of this test's own) stopped for 15 s under 20 sign-ons a second:
 /// every answer meanwhile is a quick 503 with `Retry-After` (none hangs), no token goes out
 /// without its audit row, and sign-on works again within 10 s of the database's return.
@@ -185,16 +170,10 @@ fn saml_sign_on(browser: &mut super::web_client::WebClient, n: usize) -> super::
 fn postgresql_stopped_under_load_gets_quick_503s_and_service_returns_within_10_s() {
     let Some(pg) = super::own_postgres::OwnPostgres::start() else { return };
     let env = Env { dir: tempfile::tempdir().unwrap(), database_url: Some(pg.url()) };
-    let added =
-        env.run_with_stdin(&["user", "add", "alice@contoso.com", "--password-stdin"], "Corr3ct-horse-battery\n");
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
-    env.ok(&["group", "add", "Staff"]);
-    env.ok(&["group", "add-member", "Staff", "alice@contoso.com"]);
-    env.ok(&["app", "add", "m365", "--domain", "contoso.com", "--label", "M365"]);
-    env.ok(&["app", "grant", "M365", "Staff"]);
+    alice_with_m365(&env);
     let server = Server::start(&env, &[]);
     let mut browser = super::web_client::WebClient::new(server.port);
-    assert_eq!(browser.sign_in("alice@contoso.com", "Corr3ct-horse-battery").status, 303);
+    assert_eq!(browser.sign_in("alice@contoso.com", PASSWORD).status, 303);
 
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
@@ -208,7 +187,7 @@ fn postgresql_stopped_under_load_gets_quick_503s_and_service_returns_within_10_s
                     break;
                 }
                 let asked = Instant::now();
-                let page = saml_sign_on(&mut browser, n);
+                let page = browser.entra_sign_on("contoso.com", &format!("_load{n}"));
                 let token = page.body.contains("name=\"SAMLResponse\"");
                 seen.push((
                     asked.duration_since(started).as_secs_f64(),

@@ -800,7 +800,9 @@ fn mfa_reset_for_an_administrator() {
 }
 
 /// pysaml2 reads `tessera app metadata` output: the venv python, required under CI=true.
-fn pysaml2_reads(xml: &str) -> Option<Value> {
+/// The oracle venv's Python with pysaml2, and the workspace; `None` where it is not installed
+/// (never under CI=true).
+fn pysaml2_python() -> Option<(PathBuf, PathBuf)> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let python = std::env::var_os("TESSERA_ORACLE_PYTHON")
         .map(PathBuf::from)
@@ -811,6 +813,11 @@ fn pysaml2_reads(xml: &str) -> Option<Value> {
         eprintln!("skipping: pysaml2 is not installed (scripts/test installs it)");
         return None;
     }
+    Some((python, workspace))
+}
+
+fn pysaml2_reads(xml: &str) -> Option<Value> {
+    let (python, workspace) = pysaml2_python()?;
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), xml).unwrap();
     let out = Command::new(&python)
@@ -826,15 +833,7 @@ fn pysaml2_reads(xml: &str) -> Option<Value> {
 /// the IdP of `metadata`: its report (issuer, name_id, attributes), or `None` where pysaml2 is
 /// not installed (never under CI=true). A refusal fails the test.
 fn pysaml2_accepts(metadata: &str, response: &str, in_response_to: &str) -> Option<Value> {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = std::env::var_os("TESSERA_ORACLE_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join(".venv/bin/python"));
-    if !Command::new(&python).args(["-c", "import saml2"]).output().is_ok_and(|o| o.status.success()) {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "pysaml2 (the oracle venv) is required under CI=true");
-        eprintln!("skipping: pysaml2 is not installed (scripts/test installs it)");
-        return None;
-    }
+    let (python, workspace) = pysaml2_python()?;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("idp.xml"), metadata).unwrap();
     std::fs::write(dir.path().join("response.xml"), response).unwrap();

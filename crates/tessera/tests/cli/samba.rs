@@ -190,21 +190,15 @@ fn start_samba() -> Samba {
     samba
 }
 
-#[test]
-fn active_directory_users_sync_with_their_guid_as_immutable_id_and_sign_in_with_their_ad_password() {
-    let samba = samba();
-    let env = Env::sqlite();
-    // Entra Connect's anchor, when set, wins over objectGUID.
-    let consistency = base64::engine::general_purpose::STANDARD.encode([7u8; 16]);
-    samba.change(&format!("dn: CN=User2,{STAFF_DN}\nchangetype: modify\nreplace: mS-DS-ConsistencyGuid\nmS-DS-ConsistencyGuid:: {consistency}\n\n"));
-    let url = format!("ldaps://{HOST}");
-    let ca = samba.ca_file();
+/// A source of the Samba domain's users under `base`, read as Administrator over LDAPS.
+fn add_source(samba: &Samba, env: &Env, name: &str, base: &str) {
+    let (url, ca) = (format!("ldaps://{HOST}"), samba.ca_file());
     let add = [
         "directory",
         "add",
         "ldap",
         "--name",
-        "Corp AD",
+        name,
         "--kind",
         "ad",
         "--url",
@@ -215,10 +209,20 @@ fn active_directory_users_sync_with_their_guid_as_immutable_id_and_sign_in_with_
         ADMIN_DN,
         "--bind-password-stdin",
         "--base-dn",
-        STAFF_DN,
+        base,
     ];
     let out = env.run_with_stdin(&add, &format!("{ADMIN_PASSWORD}\n"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn active_directory_users_sync_with_their_guid_as_immutable_id_and_sign_in_with_their_ad_password() {
+    let samba = samba();
+    let env = Env::sqlite();
+    // Entra Connect's anchor, when set, wins over objectGUID.
+    let consistency = base64::engine::general_purpose::STANDARD.encode([7u8; 16]);
+    samba.change(&format!("dn: CN=User2,{STAFF_DN}\nchangetype: modify\nreplace: mS-DS-ConsistencyGuid\nmS-DS-ConsistencyGuid:: {consistency}\n\n"));
+    add_source(samba, &env, "Corp AD", STAFF_DN);
     let tested = env.json(&["directory", "test", "Corp AD"]);
     assert_eq!(tested["users"], 20, "{tested}");
 
@@ -256,16 +260,7 @@ fn active_directory_users_sync_with_their_guid_as_immutable_id_and_sign_in_with_
     let signed_in = browser.sign_in("user1@corp.test", "Ad-Pässwort-1!");
     assert_eq!(signed_in.status, 303, "{}", signed_in.body);
     let id = "_entra-samba-1";
-    let request = format!(
-        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="{id}" IssueInstant="{}" Version="2.0"><Issuer xmlns="urn:oasis:names:tc:SAML:2.0:assertion">urn:federation:MicrosoftOnline</Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"/></samlp:AuthnRequest>"#,
-        tessera_core::format_millis(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
-        )
-    );
-    let posted = browser.post(
-        "/m365/corp.test/saml/sso",
-        &[("SAMLRequest", &base64::engine::general_purpose::STANDARD.encode(&request))],
-    );
+    let posted = browser.entra_sign_on("corp.test", id);
     assert_eq!(posted.status, 200, "{}", posted.body);
     let response = super::web_client::hidden_field(&posted.body, "SAMLResponse").expect("an auto-POST page");
     let response = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(response).unwrap()).unwrap();
@@ -382,27 +377,7 @@ fn a_group_of_more_than_1500_members_is_read_range_by_range() {
     assert!(listed.contains("member;range=0-1499"), "Samba ranges member values: {}", &listed[..listed.len().min(400)]);
     assert_eq!(listed.matches("\nmember;range").count(), 1500, "the first range only");
 
-    let url = format!("ldaps://{HOST}");
-    let ca = samba.ca_file();
-    let add = [
-        "directory",
-        "add",
-        "ldap",
-        "--name",
-        "Many",
-        "--kind",
-        "ad",
-        "--url",
-        &url,
-        "--ca-file",
-        &ca,
-        "--bind-dn",
-        ADMIN_DN,
-        "--bind-password-stdin",
-        "--base-dn",
-        ou,
-    ];
-    assert!(env.run_with_stdin(&add, &format!("{ADMIN_PASSWORD}\n")).status.success());
+    add_source(samba, &env, "Many", ou);
     let synced = env.json(&["directory", "sync", "Many"]);
     assert_eq!(
         (synced["created"].as_u64(), synced["groups_created"].as_u64(), synced["memberships_added"].as_u64()),

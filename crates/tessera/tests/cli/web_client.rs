@@ -19,15 +19,6 @@ pub(super) struct WebClient {
     cookies: BTreeMap<String, String>,
 }
 
-fn form_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// A chunked body put back together.
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
@@ -53,7 +44,13 @@ impl WebClient {
 
     fn send(&mut self, method: &str, path: &str, form: Option<&[(&str, &str)]>) -> Page {
         let body = form
-            .map(|fields| fields.iter().map(|(k, v)| format!("{k}={}", form_encode(v))).collect::<Vec<_>>().join("&"))
+            .map(|fields| {
+                fields
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", super::bounds::form_encode(v)))
+                    .collect::<Vec<_>>()
+                    .join("&")
+            })
             .unwrap_or_default();
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
@@ -118,6 +115,19 @@ impl WebClient {
             return self.post("/notice", &[("csrf", &csrf), ("continue", "")]);
         }
         page
+    }
+
+    /// An SP-initiated SAML request as Entra sends it (POST binding, ID `id`) to the connector
+    /// of `domain`, from this (signed-in) browser: the auto-POST page, or the refusal.
+    pub fn entra_sign_on(&mut self, domain: &str, id: &str) -> Page {
+        use base64::Engine;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        let request = format!(
+            r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="{id}" IssueInstant="{}" Version="2.0"><Issuer xmlns="urn:oasis:names:tc:SAML:2.0:assertion">urn:federation:MicrosoftOnline</Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"/></samlp:AuthnRequest>"#,
+            tessera_core::format_millis(now as i64)
+        );
+        let encoded = base64::engine::general_purpose::STANDARD.encode(request);
+        self.post(&format!("/m365/{domain}/saml/sso"), &[("SAMLRequest", &encoded)])
     }
 }
 
