@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         index: 0,
         is_default: true,
     }];
-    let key = tessera_xml::VerifyingKey::from_certificate_der(include_bytes!("../seeds/sp-cert.der")).ok();
+    let key = tessera_xml::VerifyingKey::from_certificate_der(include_bytes!("../sp-cert.der")).ok();
     for key in [None, key.as_ref()] {
         let sp = RegisteredSp {
             entity_id: "urn:federation:MicrosoftOnline",

@@ -1,7 +1,7 @@
 //! Reading the audit trail: by time, actor, action, application and user, a page at a time.
 
 use tessera_core::{AuditEvent, Authority};
-use tessera_store::AuditQuery;
+use tessera_store::{AuditQuery, ChainReport};
 
 use crate::{AdminError, AdminService};
 
@@ -75,6 +75,18 @@ impl AdminService {
             newest_first: request.newest_first,
         };
         Ok(self.store.list_audit(&query).await?)
+    }
+
+    /// Walks the audit trail's chain, from its start or from `since` (RFC 3339), and reports
+    /// where it first breaks.
+    pub async fn verify_audit_chain(&self, since: Option<&str>) -> Result<ChainReport, AdminError> {
+        let since = since
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(tessera_core::parse_rfc3339_millis)
+            .transpose()
+            .map_err(|e| AdminError::invalid("since", e.to_string()))?;
+        Ok(self.store.verify_audit_chain(since).await?)
     }
 
     /// The audit events an authority may read: everything for a full administrator or an

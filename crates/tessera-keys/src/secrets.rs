@@ -10,11 +10,15 @@ use crate::{KeyCipher, KeyError, MASTER_KEY_LEN};
 
 /// What the pseudonym key is derived for, from the master key.
 const PSEUDONYM_KEY_LABEL: &[u8] = b"tessera-pseudonym-key:v1";
+/// What the audit chain's key is derived for.
+const AUDIT_CHAIN_KEY_LABEL: &[u8] = b"tessera-audit-chain-key:v1";
 
 pub struct Secrets {
     cipher: KeyCipher,
     /// Keys [`Secrets::pseudonym`], derived from the master key.
     pseudonyms: hmac::Key,
+    /// Keys the audit trail's chain, derived from the master key.
+    audit_chain: [u8; 32],
 }
 
 impl Secrets {
@@ -30,8 +34,11 @@ impl Secrets {
             }
             None => settings.set_setting(SETTING_MASTER_KEY_CHECK, &b64.encode(cipher.check_value()?)).await?,
         }
-        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, master_key), PSEUDONYM_KEY_LABEL);
-        Ok(Secrets { cipher, pseudonyms: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()) })
+        let master = hmac::Key::new(hmac::HMAC_SHA256, master_key);
+        let derived = hmac::sign(&master, PSEUDONYM_KEY_LABEL);
+        let mut audit_chain = [0u8; 32];
+        audit_chain.copy_from_slice(hmac::sign(&master, AUDIT_CHAIN_KEY_LABEL).as_ref());
+        Ok(Secrets { cipher, pseudonyms: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()), audit_chain })
     }
 
     /// Whether the database already has a master-key check value, i.e. whether a master key
@@ -61,6 +68,12 @@ impl Secrets {
         message.extend_from_slice(value.as_bytes());
         let tag = hmac::sign(&self.pseudonyms, &message);
         tag.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The key of the audit trail's chain, for the store (`AuditChain::seal_audit_with`):
+    /// HMAC-SHA-256 of its label under the master key.
+    pub fn audit_chain_key(&self) -> tessera_store::AuditKey {
+        tessera_store::AuditKey::new(self.audit_chain)
     }
 
     pub(crate) fn cipher(&self) -> &KeyCipher {

@@ -42,6 +42,8 @@ impl KeyService {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, KeyError> {
         let secrets = Secrets::open(&*store, master_key).await?;
+        // The audit trail is the master key's too: from here on the store chains it.
+        store.seal_audit_with(secrets.audit_chain_key())?;
         Ok(KeyService {
             keys: store,
             clock,

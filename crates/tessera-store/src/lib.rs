@@ -4,6 +4,7 @@
 //! connection set-up differ. No SQL leaves this crate. Under the `test-support` feature,
 //! `memory` plays every role without a database, for unit tests.
 
+mod audit_chain;
 mod batch;
 mod cache;
 mod error;
@@ -21,15 +22,17 @@ use std::sync::Arc;
 
 use tessera_core::Clock;
 
+pub use audit_chain::{AuditKey, BreakKind, ChainBreak, ChainReport};
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
     AdminSession, AdminSignInStore, AdminStore, Administration, Administrator, ApiToken, AppDetails, AppStore,
-    AuditLog, AuditQuery, AuditStore, GrantStore, GroupStore, HourlyCount, ImportOutcome, KeptToken, KeySlot, KeyStore,
-    Location, LockoutCounter, LockoutStore, MAX_FAMILIAR_IPS, MfaStore, NewSigningKey, Page, PageRequest,
-    ParkedRequest, ParkingStore, PreviousCertificate, ReplayStore, SETTING_MASTER_KEY_CHECK, SETTING_PUBLIC_URL,
-    Session, SessionStore, SettingsStore, SourceStore, SourceSyncStore, Store, StoredKey, TotpCredential, UserStore,
+    AuditChain, AuditLog, AuditQuery, AuditStore, GrantStore, GroupStore, HourlyCount, ImportOutcome, KeptToken,
+    KeySlot, KeyStore, Location, LockoutCounter, LockoutStore, MAX_FAMILIAR_IPS, MfaStore, NewSigningKey, Page,
+    PageRequest, ParkedRequest, ParkingStore, PreviousCertificate, ReplayStore, SETTING_MASTER_KEY_CHECK,
+    SETTING_PUBLIC_URL, Session, SessionStore, SettingsStore, SourceStore, SourceSyncStore, Store, StoredKey,
+    TotpCredential, UserStore,
 };
 
 /// The SQLite file inside the data directory.

@@ -19,6 +19,8 @@ pub struct PgStore {
     writer: PgPool,
     /// Audit records and message IDs, written in batches.
     batcher: WriteBatcher,
+    /// The key of the audit trail's chain, once the binary has loaded it.
+    audit_key: crate::audit_chain::AuditKeySlot,
     /// Disabled: other nodes write too (see `cache.rs`).
     cache: ReadCache,
     /// Where the times the store records come from.
@@ -63,8 +65,9 @@ impl PgStore {
             .connect_with(bounded)
             .await
             .map_err(config_error)?;
-        let batcher = Self::start_batcher(pool.clone());
-        Ok(PgStore { writer: pool.clone(), pool, batcher, cache: ReadCache::disabled(clock.clone()), clock })
+        let audit_key = crate::audit_chain::AuditKeySlot::default();
+        let batcher = Self::start_batcher(pool.clone(), audit_key.clone());
+        Ok(PgStore { writer: pool.clone(), pool, batcher, audit_key, cache: ReadCache::disabled(clock.clone()), clock })
     }
 }
 

@@ -23,6 +23,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Audit records and message IDs, written in batches on `writer`.
     batcher: WriteBatcher,
+    /// The key of the audit trail's chain, once the binary has loaded it.
+    audit_key: crate::audit_chain::AuditKeySlot,
     /// Every writer but the management commands is this process, so reads can be kept briefly.
     cache: ReadCache,
     /// Where the times the store records (audit rows, creation and change times) come from.
@@ -58,11 +60,17 @@ impl SqliteStore {
         Self::connect_with(options, clock).await
     }
 
-    /// Opens a `sqlite:` URL (tests and unusual layouts).
+    /// Opens a `sqlite:` URL (tests and unusual layouts). Besides sqlx's own parameters it
+    /// takes `max_page_count=N`: a hard cap on the database's size in pages (4 KiB each), at
+    /// which writes are refused as on a full disk.
     pub async fn connect_url(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
+        let (url, max_pages) = take_max_page_count(url)?;
+        let mut options = SqliteConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Config(format!("bad SQLite URL: {e}")))?
             .create_if_missing(true);
+        if let Some(pages) = max_pages {
+            options = options.pragma("max_page_count", pages.to_string());
+        }
         Self::connect_with(options, clock).await
     }
 
@@ -102,9 +110,48 @@ impl SqliteStore {
                 .connect_with(options)
                 .await?
         };
-        let batcher = Self::start_batcher(writer.clone());
-        Ok(SqliteStore { pool, writer, batcher, cache: ReadCache::enabled(clock.clone()), clock })
+        let audit_key = crate::audit_chain::AuditKeySlot::default();
+        let batcher = Self::start_batcher(writer.clone(), audit_key.clone());
+        Ok(SqliteStore { pool, writer, batcher, audit_key, cache: ReadCache::enabled(clock.clone()), clock })
     }
 }
 
 impl_sql_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "BEGIN IMMEDIATE", "sqlite");
+
+/// The URL without its `max_page_count` parameter, and that parameter's value.
+fn take_max_page_count(url: &str) -> Result<(String, Option<u32>), StoreError> {
+    let Some((base, query)) = url.split_once('?') else { return Ok((url.to_string(), None)) };
+    let mut pages = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        match pair.split_once('=') {
+            Some(("max_page_count", value)) => {
+                let parsed = value.parse::<u32>().ok().filter(|n| *n >= 16).ok_or_else(|| {
+                    StoreError::Config(format!(
+                        "max_page_count must be a whole number of pages from 16 up, not {value:?}"
+                    ))
+                })?;
+                pages = Some(parsed);
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+    Ok((url, pages))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_max_page_count;
+
+    #[test]
+    fn the_page_cap_is_taken_from_the_url_and_the_rest_left_to_sqlx() {
+        let (url, pages) = take_max_page_count("sqlite:///d/t.db?mode=rwc&max_page_count=512").unwrap();
+        assert_eq!((url.as_str(), pages), ("sqlite:///d/t.db?mode=rwc", Some(512)));
+        assert_eq!(take_max_page_count("sqlite:///d/t.db").unwrap(), ("sqlite:///d/t.db".into(), None));
+        assert_eq!(take_max_page_count("sqlite:///d/t.db?max_page_count=64").unwrap().0, "sqlite:///d/t.db");
+        for bad in ["x", "-1", "15", ""] {
+            assert!(take_max_page_count(&format!("sqlite:///d/t.db?max_page_count={bad}")).is_err(), "{bad}");
+        }
+    }
+}

@@ -713,6 +713,13 @@ pub enum AuditCommand {
         #[arg(long, default_value_t = 1000)]
         limit: u32,
     },
+    /// Walk the tamper-evident chain of the audit trail and report its first broken link
+    /// (exit 1 when there is one)
+    Verify {
+        /// Only the records at or after this RFC 3339 time (the link before them is trusted)
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

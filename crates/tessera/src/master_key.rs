@@ -73,7 +73,8 @@ fn create(path: &Path) -> anyhow::Result<MasterKey> {
     Ok(MasterKey(key))
 }
 
-/// The key service over `store`, with the master key checked against the database.
+/// The key service over `store`, with the master key checked against the database (and the
+/// store's audit trail chained under it).
 pub async fn key_service(
     data_dir: &Path,
     store: std::sync::Arc<dyn tessera_store::Store>,

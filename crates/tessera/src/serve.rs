@@ -10,7 +10,6 @@ use tessera_store::Store;
 
 use crate::cli::ServeArgs;
 use crate::config::{DEFAULT_LISTEN, DEFAULT_PUBLIC_URL, Settings};
-use crate::master_key;
 use crate::tls::TlsFiles;
 use axum_server::tls_rustls::RustlsConfig;
 /// How often histogram samples are folded into their summaries when nobody scrapes /metrics.
@@ -20,6 +19,7 @@ pub async fn run(
     settings: &Settings,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    keys: Arc<tessera_keys::KeyService>,
     args: ServeArgs,
 ) -> anyhow::Result<()> {
     let mut signin = signin_config(&args)?;
@@ -36,7 +36,6 @@ pub async fn run(
         Some(when) => when == "required",
         None => public_url.starts_with("https://"),
     };
-    let keys = Arc::new(master_key::key_service(&settings.data_dir, store.clone(), clock.clone()).await?);
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;

@@ -8,7 +8,41 @@ use tessera_core::{Actor, AppId, AuditEvent, NewAuditEvent, UnixMillis};
 
 use super::MemoryStore;
 use crate::StoreError;
-use crate::traits::{AuditLog, AuditQuery, AuditStore, HourlyCount, KeptToken};
+use crate::audit_chain::{AuditKey, ChainHead, ChainReport, ChainWalk, ChainedRecord, LinkFields};
+use crate::traits::{AuditChain, AuditLog, AuditQuery, AuditStore, HourlyCount, KeptToken};
+
+/// The chain beside the memory store's audit rows: the test key until another is handed in.
+pub(super) struct Chain {
+    key: AuditKey,
+    head: ChainHead,
+    /// (place, MAC) of each record, in the order of `audit`.
+    links: Vec<(i64, String)>,
+}
+
+impl Default for Chain {
+    fn default() -> Self {
+        Chain { key: AuditKey::for_tests(), head: ChainHead::empty(), links: Vec::new() }
+    }
+}
+
+impl Chain {
+    pub(super) fn link(&mut self, at: UnixMillis, actor: &Actor, event: &NewAuditEvent) {
+        let summary = event.summary.to_string();
+        self.push(&LinkFields {
+            at,
+            actor: &actor.0,
+            action: event.action.as_str(),
+            target_kind: event.target_kind,
+            target_id: &event.target_id,
+            summary: &summary,
+        });
+    }
+
+    fn push(&mut self, fields: &LinkFields<'_>) {
+        let link = self.head.link(&self.key, fields);
+        self.links.push(link);
+    }
+}
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -39,6 +73,52 @@ impl AuditLog for MemoryStore {
         let at = self.clock.now_millis();
         self.tables()?.record(actor, at, event);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditChain for MemoryStore {
+    /// A test double: records made before the key came are linked again under it.
+    fn seal_audit_with(&self, key: AuditKey) -> Result<(), StoreError> {
+        let mut tables = self.tables()?;
+        let mut chain = Chain { key, head: ChainHead::empty(), links: Vec::new() };
+        for event in &tables.audit {
+            let summary = event.summary.to_string();
+            let fields = LinkFields {
+                at: event.at,
+                actor: &event.actor,
+                action: &event.action,
+                target_kind: &event.target_kind,
+                target_id: &event.target_id,
+                summary: &summary,
+            };
+            chain.push(&fields);
+        }
+        tables.audit_chain = chain;
+        Ok(())
+    }
+
+    async fn verify_audit_chain(&self, since: Option<UnixMillis>) -> Result<ChainReport, StoreError> {
+        let tables = self.tables()?;
+        let chain = &tables.audit_chain;
+        let start =
+            tables.audit.iter().position(|e| since.is_none_or(|since| e.at >= since)).unwrap_or(tables.audit.len());
+        let previous = start.checked_sub(1).map(|i| chain.links[i].1.clone()).unwrap_or_default();
+        let mut walk = ChainWalk::from(&chain.key, i64::try_from(start).unwrap_or(i64::MAX) + 1, previous);
+        for (event, (seq, mac)) in tables.audit.iter().zip(&chain.links).skip(start) {
+            walk.step(&ChainedRecord {
+                id: event.id,
+                seq: *seq,
+                mac: mac.clone(),
+                at: event.at,
+                actor: event.actor.clone(),
+                action: event.action.clone(),
+                target_kind: event.target_kind.clone(),
+                target_id: event.target_id.clone(),
+                summary: event.summary.to_string(),
+            });
+        }
+        Ok(walk.finish(&chain.head, chain.head.seq, &chain.head, 0))
     }
 }
 

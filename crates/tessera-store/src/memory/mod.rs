@@ -70,6 +70,8 @@ struct State {
     admin_sign_in: admin_sign_in::Tables,
     sessions: HashMap<String, Session>,
     audit: Vec<AuditEvent>,
+    /// Each audit record's place in the chain and MAC, beside it in `audit`.
+    audit_chain: audit::Chain,
     kept_tokens: HashMap<String, KeptToken>,
     settings: HashMap<String, String>,
     /// Lease name → (holder, until).
@@ -99,6 +101,7 @@ impl State {
     /// transaction.
     fn record(&mut self, actor: &Actor, at: UnixMillis, event: NewAuditEvent) {
         let id = i64::try_from(self.audit.len()).unwrap_or(i64::MAX).saturating_add(1);
+        self.audit_chain.link(at, actor, &event);
         self.audit.push(AuditEvent {
             id,
             at,

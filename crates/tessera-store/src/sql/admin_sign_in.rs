@@ -152,7 +152,7 @@ macro_rules! impl_admin_sign_in {
                     return Ok(false);
                 }
                 let event = NewAuditEvent::new(AuditAction::AdminMfaEnroll, "admin", admin_id, json!({"factor": "totp"}));
-                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(true)
             }
@@ -166,7 +166,7 @@ macro_rules! impl_admin_sign_in {
                 }
                 sqlx::query("DELETE FROM admin_sessions WHERE admin_id = $1").bind(admin_id).execute(&mut *tx).await?;
                 let event = NewAuditEvent::new(AuditAction::AdminMfaReset, "admin", admin_id, json!({"factor": "totp"}));
-                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(true)
             }

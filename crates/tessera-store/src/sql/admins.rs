@@ -36,7 +36,7 @@ macro_rules! impl_admins {
                 let token = Self::token_from_row(&row)?;
                 let apps = Self::put_scope(&mut tx, crate::sql::INSERT_TOKEN_APP, &id, role, apps).await?;
                 let event = json!({"name": name, "role": role.as_str(), "apps": apps});
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::ApiTokenCreate, "api_token", &id, event)).await?;
+                self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::ApiTokenCreate, "api_token", &id, event)).await?;
                 self.commit(tx).await?;
                 Ok(token)
             }
@@ -82,7 +82,7 @@ macro_rules! impl_admins {
                 };
                 let token = Self::token_from_row(&row)?;
                 let event = NewAuditEvent::new(AuditAction::ApiTokenRevoke, "api_token", &token.id, json!({"name": token.name}));
-                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(token)
             }
@@ -110,7 +110,7 @@ macro_rules! impl_admins {
                     return Ok(false);
                 }
                 let event = NewAuditEvent::new(AuditAction::AdminCreate, "admin", &id, json!({"username": username, "initial": true}));
-                Self::append_audit(&mut tx, &Actor::system(), at, event).await?;
+                self.append_audit(&mut tx, &Actor::system(), at, event).await?;
                 self.commit(tx).await?;
                 Ok(true)
             }
@@ -148,7 +148,7 @@ macro_rules! impl_admins {
                     &id,
                     json!({"username": username, "role": role.as_str(), "apps": apps}),
                 );
-                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(admin)
             }
@@ -195,7 +195,7 @@ macro_rules! impl_admins {
                     &admin.id,
                     json!({"username": admin.username, "from": found.role.as_str(), "role": role.as_str(), "apps": apps}),
                 );
-                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(admin)
             }
@@ -250,7 +250,7 @@ macro_rules! impl_admins {
                 // A new password ends every session made with the old one (a session left
                 // waiting with a one-time password included).
                 sqlx::query("DELETE FROM admin_sessions WHERE admin_id = $1").bind(&admin.id).execute(&mut *tx).await?;
-                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(admin)
             }
@@ -288,7 +288,7 @@ macro_rules! impl_admins {
                     });
                 }
                 let event = NewAuditEvent::new(AuditAction::AdminDelete, "admin", &admin.id, json!({"username": admin.username}));
-                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(admin)
             }

@@ -102,7 +102,7 @@ macro_rules! impl_apps {
                     "config": serde_json::to_value(&created.kind).unwrap_or_default(),
                     "signing_certificate_sha256": signing_key.as_ref().map(|k| k.thumbprint.clone()),
                 });
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCreate, "app", app.id, summary)).await?;
+                self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCreate, "app", app.id, summary)).await?;
                 self.commit(tx).await?;
                 Ok(created)
             }
@@ -186,7 +186,7 @@ macro_rules! impl_apps {
                     "before": serde_json::from_str::<serde_json::Value>(&before).unwrap_or_default(),
                     "after": serde_json::to_value(kind).unwrap_or_default(),
                 });
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppUpdate, "app", app, summary)).await?;
+                self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppUpdate, "app", app, summary)).await?;
                 let row = sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps WHERE id = $1"))
                     .bind(app.to_string())
                     .fetch_one(&mut *tx)
@@ -238,7 +238,7 @@ macro_rules! impl_apps {
                     "show_in_portal": show_in_portal,
                 });
                 let event = NewAuditEvent::new(AuditAction::AppUpdate, "app", app, json!({"before": before, "after": after}));
-                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.append_audit(&mut tx, actor, at, event).await?;
                 let row = sqlx::query(concat!("SELECT ", crate::sql::app_columns!(), " FROM apps WHERE id = $1"))
                     .bind(app.to_string())
                     .fetch_one(&mut *tx)
@@ -284,7 +284,7 @@ macro_rules! impl_apps {
                     let label: String = row.try_get(0)?;
                     let kind: String = row.try_get(1)?;
                     let event = NewAuditEvent::new(AuditAction::AppDelete, "app", id, json!({"label": label, "kind": kind}));
-                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    self.append_audit(&mut tx, actor, at, event).await?;
                 }
                 self.commit(tx).await?;
                 Ok(ids.len())
@@ -305,7 +305,7 @@ macro_rules! impl_apps {
                     return Err(StoreError::not_found("application", app.to_string()));
                 }
                 let summary = json!({"require_mfa": policy.require_mfa, "allowed_networks": policy.allowed_networks});
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppSetPolicy, "app", app, summary)).await?;
+                self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppSetPolicy, "app", app, summary)).await?;
                 self.commit(tx).await?;
                 Ok(())
             }

@@ -18,6 +18,103 @@ macro_rules! impl_audit {
         }
 
         #[async_trait]
+        impl crate::traits::AuditChain for $store {
+            fn seal_audit_with(&self, key: crate::AuditKey) -> Result<(), StoreError> {
+                self.audit_key.set(key)
+            }
+
+            async fn verify_audit_chain(&self, since: Option<i64>) -> Result<crate::ChainReport, StoreError> {
+                use crate::audit_chain::{ChainHead, ChainWalk, ChainedRecord};
+                const PAGE: i64 = 1000;
+                let key = self.audit_key.get()?;
+                // Records appended while the walk goes on lie beyond this head and are left out.
+                let head = self.chain_head().await?;
+                let start: i64 = match since {
+                    None => 1,
+                    Some(since) => sqlx::query_scalar::<_, Option<i64>>(
+                        "SELECT MIN(chain_seq) FROM audit_events WHERE chain_seq IS NOT NULL AND at >= $1",
+                    )
+                    .bind(since)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .unwrap_or(head.seq + 1),
+                };
+                let mut walk = if start <= 1 {
+                    ChainWalk::from(key, 1, String::new())
+                } else {
+                    let previous: Option<String> = sqlx::query_scalar("SELECT chain_mac FROM audit_events WHERE chain_seq = $1")
+                        .bind(start - 1)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    match previous {
+                        Some(mac) => ChainWalk::from(key, start, mac),
+                        // The record the walk would start after is gone: it finds it missing.
+                        None => ChainWalk::from(key, start - 1, String::new()),
+                    }
+                };
+                let mut from = start;
+                while from <= head.seq && !walk.broken() {
+                    let rows = sqlx::query(
+                        "SELECT id, at, actor, action, target_kind, target_id, summary, chain_seq, chain_mac FROM audit_events \
+                         WHERE chain_seq >= $1 AND chain_seq <= $2 ORDER BY chain_seq LIMIT $3",
+                    )
+                    .bind(from)
+                    .bind(head.seq)
+                    .bind(PAGE)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    for row in &rows {
+                        let record = ChainedRecord {
+                            id: row.try_get("id")?,
+                            seq: row.try_get("chain_seq")?,
+                            mac: row.try_get("chain_mac")?,
+                            at: row.try_get("at")?,
+                            actor: row.try_get("actor")?,
+                            action: row.try_get("action")?,
+                            target_kind: row.try_get("target_kind")?,
+                            target_id: row.try_get("target_id")?,
+                            summary: row.try_get("summary")?,
+                        };
+                        from = record.seq + 1;
+                        walk.step(&record);
+                    }
+                    if (rows.len() as i64) < PAGE {
+                        break;
+                    }
+                }
+                let first_chained = "(SELECT COALESCE(MIN(id), 9223372036854775807) FROM audit_events WHERE chain_seq IS NOT NULL)";
+                let outside = sqlx::query(&format!(
+                    "SELECT id, at FROM audit_events WHERE chain_seq IS NULL AND id > {first_chained} ORDER BY id LIMIT 1"
+                ))
+                .fetch_optional(&self.pool)
+                .await?;
+                if let Some(row) = outside {
+                    walk.outside(row.try_get("id")?, row.try_get("at")?);
+                }
+                let before_chain: i64 = sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM audit_events WHERE chain_seq IS NULL AND id < {first_chained}"
+                ))
+                .fetch_one(&self.pool)
+                .await?;
+                // The highest place first, then the head: a record committed in between moves
+                // both, so only a head left behind its records shows.
+                let highest: Option<i64> = sqlx::query_scalar("SELECT MAX(chain_seq) FROM audit_events").fetch_one(&self.pool).await?;
+                let head_after: ChainHead = self.chain_head().await?;
+                Ok(walk.finish(&head, highest.unwrap_or(0), &head_after, u64::try_from(before_chain).unwrap_or(0)))
+            }
+        }
+
+        impl $store {
+            async fn chain_head(&self) -> Result<crate::audit_chain::ChainHead, StoreError> {
+                let row = sqlx::query("SELECT seq, mac FROM audit_chain_head WHERE id = 1")
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
+                Ok(crate::audit_chain::ChainHead { seq: row.try_get("seq")?, mac: row.try_get("mac")? })
+            }
+        }
+
+        #[async_trait]
         impl AuditStore for $store {
             async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
                 // One statement for every filter: an absent one matches everything.

@@ -23,7 +23,7 @@ macro_rules! impl_sql_common {
         use crate::StoreError;
 
         type Tx = sqlx::Transaction<'static, $db>;
-        /// How many stuck writer connections `write_tx` closes before it gives up (more than
+        /// How many stuck writer connections `begin_write` closes before it gives up (more than
         /// either backend's writer pool holds).
         const MAX_STUCK_WRITERS: usize = 20;
 
@@ -32,20 +32,25 @@ macro_rules! impl_sql_common {
                 // Invalidated before the write as well as by it: a read that races this
                 // transaction must not be cached under the new generation.
                 self.cache.invalidate();
-                // A commit that failed (a full disk: SQLite rolls the transaction back itself)
-                // can leave a connection that sqlx still counts as inside a transaction, and
-                // every later BEGIN on it fails. Such a connection is closed, the pool opens a
-                // fresh one, and the write goes on: the store recovers when space returns.
+                Self::begin_write(&self.writer).await
+            }
+
+            /// A write transaction on `writer`. A commit that failed (a full disk: SQLite rolls
+            /// the transaction back itself) can leave a connection that sqlx still counts as
+            /// inside a transaction, and every later BEGIN on it fails. Such a connection is
+            /// closed, the pool opens a fresh one, and the write goes on: the store recovers
+            /// when space returns.
+            async fn begin_write(writer: &sqlx::Pool<$db>) -> Result<Tx, StoreError> {
                 for _ in 0..MAX_STUCK_WRITERS {
-                    match self.writer.begin_with($begin_write).await {
+                    match writer.begin_with($begin_write).await {
                         Err(sqlx::Error::InvalidSavePointStatement) => {
-                            let mut stuck = self.writer.acquire().await?;
+                            let mut stuck = writer.acquire().await?;
                             stuck.close_on_drop();
                         }
                         begun => return Ok(begun?),
                     }
                 }
-                Ok(self.writer.begin_with($begin_write).await?)
+                Ok(writer.begin_with($begin_write).await?)
             }
 
             async fn commit(&self, tx: Tx) -> Result<(), StoreError> {
@@ -55,17 +60,19 @@ macro_rules! impl_sql_common {
             }
 
             /// The group-commit writer for audit records and message IDs, on `writer`.
-            fn start_batcher(writer: sqlx::Pool<$db>) -> crate::batch::WriteBatcher {
+            fn start_batcher(writer: sqlx::Pool<$db>, key: crate::audit_chain::AuditKeySlot) -> crate::batch::WriteBatcher {
                 let remembered = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
                 crate::batch::WriteBatcher::spawn(move |writes| {
                     let writer = writer.clone();
                     let remembered = remembered.clone();
-                    async move { Self::write_batch(&writer, &remembered, writes).await }
+                    let key = key.clone();
+                    async move { Self::write_batch(&writer, &key, &remembered, writes).await }
                 })
             }
 
             async fn write_batch(
                 writer: &sqlx::Pool<$db>,
+                key: &crate::audit_chain::AuditKeySlot,
                 remembered: &std::sync::atomic::AtomicU32,
                 writes: Vec<crate::batch::BatchedWrite>,
             ) -> Vec<crate::batch::Outcome> {
@@ -75,12 +82,12 @@ macro_rules! impl_sql_common {
                     // One statement for the batch; if it fails, each row alone, so that one bad
                     // row fails only its own caller.
                     let all: Vec<_> = split.audits.iter().collect();
-                    let results = match Self::insert_audits(writer, &all).await {
+                    let results = match Self::insert_audits(writer, key, &all).await {
                         Ok(()) => vec![Ok(true); all.len()],
                         Err(_) if all.len() > 1 => {
                             let mut results = Vec::with_capacity(all.len());
                             for audit in &all {
-                                results.push(Self::insert_audits(writer, &[*audit]).await.map(|()| true));
+                                results.push(Self::insert_audits(writer, key, &[*audit]).await.map(|()| true));
                             }
                             results
                         }
@@ -124,22 +131,50 @@ macro_rules! impl_sql_common {
                 outcomes
             }
 
+            /// The batch's audit records in one transaction: linked to the chain under its
+            /// locked head, inserted by one statement, and the head moved past them.
             async fn insert_audits(
                 writer: &sqlx::Pool<$db>,
+                key: &crate::audit_chain::AuditKeySlot,
                 audits: &[&(usize, i64, String, NewAuditEvent)],
             ) -> Result<(), String> {
+                let key = key.get().map_err(|e| e.to_string())?;
+                let failed = |e: StoreError| e.to_string();
+                let mut tx = Self::begin_write(writer).await.map_err(failed)?;
+                let mut head = Self::lock_chain_head(&mut tx).await.map_err(failed)?;
+                let summaries: Vec<String> = audits.iter().map(|(_, _, _, event)| event.summary.to_string()).collect();
+                let links: Vec<(i64, String)> = audits
+                    .iter()
+                    .zip(&summaries)
+                    .map(|((_, at, actor, event), summary)| {
+                        let fields = crate::audit_chain::LinkFields {
+                            at: *at,
+                            actor,
+                            action: event.action.as_str(),
+                            target_kind: event.target_kind,
+                            target_id: &event.target_id,
+                            summary,
+                        };
+                        head.link(key, &fields)
+                    })
+                    .collect();
                 let mut insert = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary) ",
+                    "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary, chain_seq, chain_mac) ",
                 );
-                insert.push_values(audits, |mut row, (_, at, actor, event)| {
+                let rows = audits.iter().zip(&summaries).zip(&links);
+                insert.push_values(rows, |mut row, (((_, at, actor, event), summary), (seq, mac))| {
                     row.push_bind(*at)
                         .push_bind(actor.as_str())
                         .push_bind(event.action.as_str())
                         .push_bind(event.target_kind)
                         .push_bind(event.target_id.as_str())
-                        .push_bind(event.summary.to_string());
+                        .push_bind(summary.as_str())
+                        .push_bind(*seq)
+                        .push_bind(mac.as_str());
                 });
-                insert.build().execute(writer).await.map(|_| ()).map_err(|e| e.to_string())
+                insert.build().execute(&mut *tx).await.map_err(|e| e.to_string())?;
+                Self::move_chain_head(&mut tx, &head).await.map_err(failed)?;
+                tx.commit().await.map_err(|e| e.to_string())
             }
 
             /// One statement decides, so two nodes racing on one ID cannot both win; an expired
@@ -165,19 +200,59 @@ macro_rules! impl_sql_common {
                 Ok(new)
             }
 
-            async fn append_audit(tx: &mut Tx, actor: &Actor, at: i64, event: NewAuditEvent) -> Result<(), StoreError> {
+            /// Appends an audit record inside a change's transaction, linked to the chain: the
+            /// head is locked until the change commits, and moves with it.
+            async fn append_audit(&self, tx: &mut Tx, actor: &Actor, at: i64, event: NewAuditEvent) -> Result<(), StoreError> {
+                let key = self.audit_key.get()?;
+                let summary = event.summary.to_string();
+                let fields = crate::audit_chain::LinkFields {
+                    at,
+                    actor: &actor.0,
+                    action: event.action.as_str(),
+                    target_kind: event.target_kind,
+                    target_id: &event.target_id,
+                    summary: &summary,
+                };
+                let mut head = Self::lock_chain_head(tx).await?;
+                let (seq, mac) = head.link(key, &fields);
                 sqlx::query(
-                    "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary, chain_seq, chain_mac) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(at)
                 .bind(&actor.0)
                 .bind(event.action.as_str())
                 .bind(event.target_kind)
                 .bind(&event.target_id)
-                .bind(event.summary.to_string())
+                .bind(&summary)
+                .bind(seq)
+                .bind(&mac)
                 .execute(&mut **tx)
                 .await?;
+                Self::move_chain_head(tx, &head).await
+            }
+
+            /// The chain's head, locked for the rest of the transaction (SQLite's write
+            /// transaction holds the whole database already).
+            async fn lock_chain_head(tx: &mut Tx) -> Result<crate::audit_chain::ChainHead, StoreError> {
+                let statement = if $backend == "postgres" {
+                    "SELECT seq, mac FROM audit_chain_head WHERE id = 1 FOR UPDATE"
+                } else {
+                    "SELECT seq, mac FROM audit_chain_head WHERE id = 1"
+                };
+                let row = sqlx::query(statement)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
+                Ok(crate::audit_chain::ChainHead { seq: row.try_get("seq")?, mac: row.try_get("mac")? })
+            }
+
+            async fn move_chain_head(tx: &mut Tx, head: &crate::audit_chain::ChainHead) -> Result<(), StoreError> {
+                sqlx::query("UPDATE audit_chain_head SET seq = $1, mac = $2 WHERE id = 1")
+                    .bind(head.seq)
+                    .bind(&head.mac)
+                    .execute(&mut **tx)
+                    .await?;
                 Ok(())
             }
 

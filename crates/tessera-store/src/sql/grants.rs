@@ -24,7 +24,7 @@ macro_rules! impl_grants {
                 let granted = done.rows_affected() == 1;
                 if granted {
                     let event = NewAuditEvent::new(AuditAction::AppGrant, "app", app, json!({"group_id": group.to_string()}));
-                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    self.append_audit(&mut tx, actor, at, event).await?;
                 }
                 self.commit(tx).await?;
                 Ok(granted)
@@ -41,7 +41,7 @@ macro_rules! impl_grants {
                 let revoked = done.rows_affected() == 1;
                 if revoked {
                     let event = NewAuditEvent::new(AuditAction::AppRevoke, "app", app, json!({"group_id": group.to_string()}));
-                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    self.append_audit(&mut tx, actor, at, event).await?;
                 }
                 self.commit(tx).await?;
                 Ok(revoked)
@@ -155,7 +155,7 @@ macro_rules! impl_grants {
                         .execute(&mut *tx)
                         .await?;
                     let event = NewAuditEvent::new(AuditAction::AppGrant, "app", &app, json!({"group_id": group}));
-                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    self.append_audit(&mut tx, actor, at, event).await?;
                     granted += 1;
                 }
                 for other in held.difference(&wanted) {
@@ -166,7 +166,7 @@ macro_rules! impl_grants {
                         .execute(&mut *tx)
                         .await?;
                     let event = NewAuditEvent::new(AuditAction::AppRevoke, "app", &app, json!({"group_id": group}));
-                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    self.append_audit(&mut tx, actor, at, event).await?;
                     revoked += 1;
                 }
                 self.commit(tx).await?;

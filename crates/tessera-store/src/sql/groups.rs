@@ -25,7 +25,7 @@ macro_rules! impl_groups {
                 .map_err(|e| map_unique(e, &[("user_groups_name_key", "name", format!("a group named {:?} exists already", group.name))]))?;
                 let created = Self::group_from_row(&row)?;
                 let summary = json!({"name": created.name, "description": created.description});
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::GroupCreate, "group", id, summary)).await?;
+                self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::GroupCreate, "group", id, summary)).await?;
                 self.commit(tx).await?;
                 Ok(created)
             }
@@ -73,7 +73,7 @@ macro_rules! impl_groups {
                     return Err(StoreError::not_found("group", group.to_string()));
                 };
                 let name: String = row.try_get(0)?;
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::GroupDelete, "group", group, json!({"name": name}))).await?;
+                self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::GroupDelete, "group", group, json!({"name": name}))).await?;
                 self.commit(tx).await?;
                 Ok(())
             }
@@ -93,7 +93,7 @@ macro_rules! impl_groups {
                 let added = done.rows_affected() == 1;
                 if added {
                     let event = NewAuditEvent::new(AuditAction::GroupAddMember, "group", group, json!({"user_id": user.to_string()}));
-                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    self.append_audit(&mut tx, actor, at, event).await?;
                 }
                 self.commit(tx).await?;
                 Ok(added)
@@ -110,7 +110,7 @@ macro_rules! impl_groups {
                 let removed = done.rows_affected() == 1;
                 if removed {
                     let event = NewAuditEvent::new(AuditAction::GroupRemoveMember, "group", group, json!({"user_id": user.to_string()}));
-                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    self.append_audit(&mut tx, actor, at, event).await?;
                 }
                 self.commit(tx).await?;
                 Ok(removed)

@@ -39,7 +39,7 @@ macro_rules! impl_keys {
                     "new_certificate_sha256": key.thumbprint,
                     "bits": key.bits,
                 });
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCertRotate, "app", app, summary)).await?;
+                self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCertRotate, "app", app, summary)).await?;
                 self.commit(tx).await?;
                 Ok(stored)
             }
@@ -79,7 +79,7 @@ macro_rules! impl_keys {
                 }
                 let stored = Self::insert_key(&mut tx, app, KeySlot::Next, &key, at).await?;
                 let summary = json!({"certificate_sha256": key.thumbprint, "bits": key.bits, "not_after": key.not_after});
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCertStage, "app", app, summary)).await?;
+                self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCertStage, "app", app, summary)).await?;
                 self.commit(tx).await?;
                 Ok(stored)
             }
@@ -124,7 +124,7 @@ macro_rules! impl_keys {
                     "new_certificate_sha256": crate::sql::sha256_hex(&staged.certificate_der),
                     "old_published_until": published_until,
                 });
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCertPromote, "app", app, summary)).await?;
+                self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCertPromote, "app", app, summary)).await?;
                 self.commit(tx).await?;
                 Ok(StoredKey { slot: KeySlot::Current, ..staged })
             }
@@ -158,7 +158,7 @@ macro_rules! impl_keys {
                 let Some(cleared) = cleared else { return Ok(false) };
                 let certificate: Vec<u8> = cleared.try_get(0)?;
                 let summary = json!({"certificate_sha256": crate::sql::sha256_hex(&certificate), "due": due_only});
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCertClearPrevious, "app", app, summary)).await?;
+                self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppCertClearPrevious, "app", app, summary)).await?;
                 self.commit(tx).await?;
                 Ok(true)
             }

@@ -75,7 +75,7 @@ macro_rules! impl_mfa {
                         .await?;
                 }
                 let event = NewAuditEvent::new(AuditAction::UserMfaEnroll, "user", user, json!({"factor": "totp"}));
-                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(true)
             }
@@ -117,7 +117,7 @@ macro_rules! impl_mfa {
                 let codes = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
                 let removed = totp.rows_affected() + codes.rows_affected() > 0;
                 if removed {
-                    Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserMfaReset, "user", user, json!({}))).await?;
+                    self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserMfaReset, "user", user, json!({}))).await?;
                 }
                 self.commit(tx).await?;
                 Ok(removed)

@@ -81,7 +81,7 @@ macro_rules! impl_sessions {
                     .await?
                     .rows_affected();
                 let event = NewAuditEvent::new(AuditAction::UserSignOut, "user", user, json!({"sessions": ended}));
-                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(ended)
             }
@@ -97,7 +97,7 @@ macro_rules! impl_sessions {
                 .await?;
                 if done.rows_affected() == 1 {
                     let event = NewAuditEvent::new(AuditAction::UserNoticeAcknowledged, "user", user, json!({}));
-                    Self::append_audit(&mut tx, actor, now, event).await?;
+                    self.append_audit(&mut tx, actor, now, event).await?;
                 }
                 self.commit(tx).await?;
                 Ok(())

@@ -50,7 +50,7 @@ macro_rules! impl_settings {
                         sqlx::query("DELETE FROM settings WHERE key = $1").bind(key).execute(&mut *tx).await?;
                     }
                 }
-                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(existed)
             }

@@ -115,7 +115,7 @@ macro_rules! impl_source_sync {
                             "last_name": user.last_name, "immutable_id": user.immutable_id,
                             "password_set": false, "source": name,
                         });
-                        Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserCreate, "user", id, summary)).await?;
+                        self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserCreate, "user", id, summary)).await?;
                     }
                     for (user, fields) in &changes.update {
                         let done = sqlx::query(
@@ -139,7 +139,7 @@ macro_rules! impl_source_sync {
                             "email": fields.email, "upn": fields.upn, "first_name": fields.first_name,
                             "last_name": fields.last_name, "source": name,
                         });
-                        Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserSyncUpdate, "user", user, summary)).await?;
+                        self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserSyncUpdate, "user", user, summary)).await?;
                     }
                     for (user, anchor) in &changes.adopt {
                         let done = sqlx::query(
@@ -159,7 +159,7 @@ macro_rules! impl_source_sync {
                             });
                         }
                         let event = NewAuditEvent::new(AuditAction::DirectoryAdopt, "user", user, json!({"source": name}));
-                        Self::append_audit(&mut tx, actor, at, event).await?;
+                        self.append_audit(&mut tx, actor, at, event).await?;
                     }
                     for (users, state, suspended_by_source, was) in [
                         (&changes.suspend, "suspended", true, "active"),
@@ -185,10 +185,10 @@ macro_rules! impl_source_sync {
                                 sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
                             }
                             let event = NewAuditEvent::new(AuditAction::UserSetState, "user", user, json!({"state": state, "source": name}));
-                            Self::append_audit(&mut tx, actor, at, event).await?;
+                            self.append_audit(&mut tx, actor, at, event).await?;
                         }
                     }
-                    Self::apply_group_changes(&mut tx, actor, at, &source_id, &name, changes).await?;
+                    self.apply_group_changes(&mut tx, actor, at, &source_id, &name, changes).await?;
                     if let Some(cursor) = &changes.cursor {
                         sqlx::query("UPDATE directory_sources SET sync_cursor = $1 WHERE id = $2")
                             .bind(cursor)
@@ -197,7 +197,7 @@ macro_rules! impl_source_sync {
                             .await?;
                     }
                     let event = NewAuditEvent::new(AuditAction::DirectorySync, "directory", &source_id, summary);
-                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    self.append_audit(&mut tx, actor, at, event).await?;
                     self.commit(tx).await
                 }
             }
@@ -207,6 +207,7 @@ macro_rules! impl_source_sync {
                 /// it makes follow the source: after its users, so that new ones are found by
                 /// their anchors.
                 async fn apply_group_changes(
+                    &self,
                     tx: &mut Tx,
                     actor: &Actor,
                     at: i64,
@@ -230,7 +231,7 @@ macro_rules! impl_source_sync {
                         .await
                         .map_err(|e| map_unique(e, &[("user_groups_name_key", "name", format!("a group named {:?} exists already", group.name))]))?;
                         let summary = json!({"name": group.name, "description": group.description, "source": name});
-                        Self::append_audit(tx, actor, at, NewAuditEvent::new(AuditAction::GroupCreate, "group", id, summary)).await?;
+                        self.append_audit(tx, actor, at, NewAuditEvent::new(AuditAction::GroupCreate, "group", id, summary)).await?;
                     }
                     for (group, new_name) in &changes.rename_groups {
                         sqlx::query("UPDATE user_groups SET name = $1 WHERE id = $2 AND source_id = $3")
@@ -241,7 +242,7 @@ macro_rules! impl_source_sync {
                             .await
                             .map_err(|e| map_unique(e, &[("user_groups_name_key", "name", format!("a group named {new_name:?} exists already"))]))?;
                         let summary = json!({"name": new_name, "source": name});
-                        Self::append_audit(tx, actor, at, NewAuditEvent::new(AuditAction::GroupSyncUpdate, "group", group, summary)).await?;
+                        self.append_audit(tx, actor, at, NewAuditEvent::new(AuditAction::GroupSyncUpdate, "group", group, summary)).await?;
                     }
                     for (groups, orphaned) in [(&changes.orphan_groups, true), (&changes.restore_groups, false)] {
                         for group in groups {
@@ -252,7 +253,7 @@ macro_rules! impl_source_sync {
                                 .execute(&mut **tx)
                                 .await?;
                             let summary = json!({"orphaned": orphaned, "source": name});
-                            Self::append_audit(tx, actor, at, NewAuditEvent::new(AuditAction::GroupSyncUpdate, "group", group, summary)).await?;
+                            self.append_audit(tx, actor, at, NewAuditEvent::new(AuditAction::GroupSyncUpdate, "group", group, summary)).await?;
                         }
                     }
                     for (pairs, adding) in [(&changes.add_members, true), (&changes.remove_members, false)] {
@@ -285,7 +286,7 @@ macro_rules! impl_source_sync {
                             if done.rows_affected() == 1 {
                                 let action = if adding { AuditAction::GroupAddMember } else { AuditAction::GroupRemoveMember };
                                 let event = NewAuditEvent::new(action, "group", group.as_str(), json!({"user_id": user, "source": name}));
-                                Self::append_audit(tx, actor, at, event).await?;
+                                self.append_audit(tx, actor, at, event).await?;
                             }
                         }
                     }

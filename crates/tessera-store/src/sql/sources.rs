@@ -48,7 +48,7 @@ macro_rules! impl_sources {
                         "base_dn": source.config.base_dn, "bind_dn": source.config.bind_dn,
                         "authenticate": source.config.authenticate.as_str(),
                     });
-                    Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::DirectoryAdd, "directory", id, summary))
+                    self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::DirectoryAdd, "directory", id, summary))
                         .await?;
                     self.commit(tx).await?;
                     Ok(DirectorySource { id, name: source.name, config: source.config, created_at: at, updated_at: at })
@@ -118,7 +118,7 @@ macro_rules! impl_sources {
                     let name: String = row.try_get(0)?;
                     let summary = json!({"name": name, "users_kept": detached});
                     let event = NewAuditEvent::new(AuditAction::DirectoryRemove, "directory", source, summary);
-                    Self::append_audit(&mut tx, actor, at, event).await?;
+                    self.append_audit(&mut tx, actor, at, event).await?;
                     self.commit(tx).await?;
                     Ok(detached)
                 }

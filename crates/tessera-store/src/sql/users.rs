@@ -62,7 +62,7 @@ macro_rules! impl_users {
                     "last_name": created.last_name, "immutable_id": created.immutable_id,
                     "password_set": created.password_hash.is_some(),
                 });
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserCreate, "user", id, summary)).await?;
+                self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserCreate, "user", id, summary)).await?;
                 self.commit(tx).await?;
                 Ok(created)
             }
@@ -126,7 +126,7 @@ macro_rules! impl_users {
                         .execute(&mut *tx)
                         .await?;
                     let summary = json!({"name": new.name, "description": new.description, "import": true});
-                    Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::GroupCreate, "group", group, summary)).await?;
+                    self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::GroupCreate, "group", group, summary)).await?;
                     *id = Some(group.to_string());
                 }
                 for row in rows {
@@ -152,7 +152,7 @@ macro_rules! impl_users {
                         "last_name": user.last_name, "immutable_id": user.immutable_id,
                         "password_set": user.password_hash.is_some(), "import": true,
                     });
-                    Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserCreate, "user", id, summary)).await?;
+                    self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserCreate, "user", id, summary)).await?;
                     for name in &row.groups {
                         let Some((_, Some(group))) = groups.iter().find(|(g, _)| g.eq_ignore_ascii_case(name)) else {
                             continue;
@@ -164,7 +164,7 @@ macro_rules! impl_users {
                             .execute(&mut *tx)
                             .await?;
                         let event = NewAuditEvent::new(AuditAction::GroupAddMember, "group", group.as_str(), json!({"user_id": id.to_string()}));
-                        Self::append_audit(&mut tx, actor, at, event).await?;
+                        self.append_audit(&mut tx, actor, at, event).await?;
                     }
                 }
                 self.commit(tx).await?;
@@ -220,7 +220,7 @@ macro_rules! impl_users {
                     return Err(StoreError::not_found("user", user.to_string()));
                 }
                 let event = NewAuditEvent::new(AuditAction::UserSetPassword, "user", user, json!({"password_set": true}));
-                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(())
             }
@@ -242,7 +242,7 @@ macro_rules! impl_users {
                 };
                 let updated = Self::user_from_row(&row)?;
                 let event = NewAuditEvent::new(AuditAction::UserSetState, "user", user, json!({"state": state.as_str()}));
-                Self::append_audit(&mut tx, actor, at, event).await?;
+                self.append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(updated)
             }
@@ -295,7 +295,7 @@ macro_rules! impl_users {
                     "upn": {"before": before.upn, "after": updated.upn},
                     "immutable_id": {"before": before.immutable_id, "after": updated.immutable_id},
                 });
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserSetIdentity, "user", user, summary)).await?;
+                self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserSetIdentity, "user", user, summary)).await?;
                 self.commit(tx).await?;
                 Ok(updated)
             }
@@ -311,7 +311,7 @@ macro_rules! impl_users {
                     return Err(StoreError::not_found("user", user.to_string()));
                 };
                 let email: String = row.try_get(0)?;
-                Self::append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserDelete, "user", user, json!({"email": email}))).await?;
+                self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserDelete, "user", user, json!({"email": email}))).await?;
                 self.commit(tx).await?;
                 Ok(())
             }

@@ -49,6 +49,17 @@ pub trait AuditLog: Send + Sync {
     async fn append_audit(&self, actor: &Actor, event: NewAuditEvent) -> Result<(), StoreError>;
 }
 
+/// The audit trail's chain of MACs (see `audit_chain`).
+#[async_trait]
+pub trait AuditChain: Send + Sync {
+    /// Hands the store the key the chain's MACs are made with (derived from the master key).
+    /// Until then every audit write is refused. The same key again is accepted, another is not.
+    fn seal_audit_with(&self, key: AuditKey) -> Result<(), StoreError>;
+    /// Walks the chain from its first record, or from the first at or after `since` (trusting
+    /// the link before it), and reports how far it held and where it first broke.
+    async fn verify_audit_chain(&self, since: Option<UnixMillis>) -> Result<ChainReport, StoreError>;
+}
+
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Oldest first.

@@ -12,6 +12,7 @@ use tessera_core::{
 };
 
 use crate::StoreError;
+use crate::audit_chain::{AuditKey, ChainReport};
 
 mod admins;
 mod apps;
@@ -91,6 +92,7 @@ pub trait Administration:
     + MfaStore
     + AuditLog
     + AuditStore
+    + AuditChain
     + AdminStore
     + AdminSignInStore
     + SettingsStore
@@ -109,6 +111,7 @@ impl<T> Administration for T where
         + MfaStore
         + AuditLog
         + AuditStore
+        + AuditChain
         + AdminStore
         + AdminSignInStore
         + SettingsStore

@@ -114,3 +114,113 @@ pub(super) async fn one_bad_row_fails_only_its_own_caller_in_a_batch(store: Arc<
     let events = store.list_audit(&AuditQuery { limit: 1000, ..AuditQuery::default() }).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.action == "signin.password").count(), 19);
 }
+
+pub(super) async fn the_chain_holds_across_batched_and_in_transaction_writes(store: Arc<dyn Store>, _raw: Raw) {
+    // Sign-in records (batched) and directory changes (in their own transactions), interleaved.
+    let mut tasks = Vec::new();
+    for n in 0..60 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            if n % 3 == 0 {
+                store.create_user(&actor(), new_user(&format!("u{n}@contoso.com"))).await.map(|_| ())
+            } else {
+                let event = NewAuditEvent::new(AuditAction::SigninPassword, "user", n, serde_json::json!({"n": n}));
+                store.append_audit(&actor(), event).await
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let report = store.verify_audit_chain(None).await.unwrap();
+    assert!(report.intact(), "{report:?}");
+    assert_eq!(report.checked as usize, audit_count(&store).await);
+    assert_eq!((report.first_seq, report.last_seq, report.head_seq), (Some(1), Some(60), 60));
+    assert_eq!(report.before_chain, 0);
+    // From a time on: the records from then, trusting the link before the first.
+    let events = store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
+    let later = store.verify_audit_chain(Some(events[40].at)).await.unwrap();
+    assert!(later.intact(), "{later:?}");
+    assert!(later.checked >= 20 && later.checked <= 60, "{later:?}");
+    assert_eq!(later.last_seq, Some(60));
+}
+
+/// Runs a statement with the append-only triggers out of the way, as someone holding the
+/// database's owner role could.
+async fn tamper(raw: &Raw, statement: &str) {
+    let (off, on) = match raw {
+        Raw::Sqlite(_) => (
+            "DROP TRIGGER IF EXISTS audit_events_no_update; DROP TRIGGER IF EXISTS audit_events_no_delete; \
+             DROP TRIGGER IF EXISTS audit_events_chained",
+            "",
+        ),
+        _ => ("ALTER TABLE audit_events DISABLE TRIGGER USER", "ALTER TABLE audit_events ENABLE TRIGGER USER"),
+    };
+    for sql in [off, statement, on].into_iter().filter(|sql| !sql.is_empty()) {
+        for one in sql.split(';') {
+            raw.execute(one).await.unwrap_or_else(|e| panic!("{one}: {e}"));
+        }
+    }
+}
+
+pub(super) async fn tampering_breaks_the_chain_at_its_first_broken_link(store: Arc<dyn Store>, raw: Raw) {
+    for n in 1..=6 {
+        let event = NewAuditEvent::new(AuditAction::AppUpdate, "app", n, serde_json::json!({"n": n}));
+        store.append_audit(&actor(), event).await.unwrap();
+    }
+    let first_break = |report: tessera_store::ChainReport| report.broken.map(|b| (b.seq, b.problem));
+    use tessera_store::BreakKind::{Altered, Missing, OutsideChain, Truncated};
+    assert_eq!(first_break(store.verify_audit_chain(None).await.unwrap()), None);
+
+    // One record edited, then put back.
+    tamper(&raw, "UPDATE audit_events SET summary = '{\"n\":99}' WHERE chain_seq = 3").await;
+    assert_eq!(first_break(store.verify_audit_chain(None).await.unwrap()), Some((3, Altered)));
+    tamper(&raw, "UPDATE audit_events SET summary = '{\"n\":3}' WHERE chain_seq = 3").await;
+    assert_eq!(first_break(store.verify_audit_chain(None).await.unwrap()), None);
+
+    // Records 4 and 5 swapped in the chain, then put back. (An id moved out of order is found
+    // too, see the walk's own tests; PostgreSQL's identity column cannot be updated.)
+    let swap = "UPDATE audit_events SET chain_seq = -chain_seq WHERE chain_seq IN (4, 5); \
+                UPDATE audit_events SET chain_seq = 5 WHERE chain_seq = -4; \
+                UPDATE audit_events SET chain_seq = 4 WHERE chain_seq = -5";
+    tamper(&raw, swap).await;
+    assert_eq!(first_break(store.verify_audit_chain(None).await.unwrap()), Some((4, Altered)));
+    tamper(&raw, swap).await;
+    assert_eq!(first_break(store.verify_audit_chain(None).await.unwrap()), None);
+
+    // A record slipped in without a link (the insert trigger out of the way too), then removed.
+    let forged = "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary) \
+                  VALUES (1, 'cli:root', 'user.create', 'user', 'x', '{}')";
+    tamper(&raw, forged).await;
+    assert_eq!(first_break(store.verify_audit_chain(None).await.unwrap()), Some((7, OutsideChain)));
+    tamper(&raw, "DELETE FROM audit_events WHERE chain_seq IS NULL").await;
+
+    // The last record deleted: the chain ends before its head.
+    tamper(&raw, "DELETE FROM audit_events WHERE chain_seq = 6").await;
+    assert_eq!(first_break(store.verify_audit_chain(None).await.unwrap()), Some((6, Truncated)));
+
+    // A record in the middle deleted: its place is missing, the first break whatever follows.
+    tamper(&raw, "DELETE FROM audit_events WHERE chain_seq = 2").await;
+    assert_eq!(first_break(store.verify_audit_chain(None).await.unwrap()), Some((2, Missing)));
+    // The append-only triggers are back where they were taken out for a moment (PostgreSQL).
+    if matches!(raw, Raw::Pg(_)) {
+        assert!(raw.execute("DELETE FROM audit_events").await.is_err());
+    }
+}
+
+pub(super) async fn a_store_without_the_chain_key_audits_nothing(store: Arc<dyn Store>, raw: Raw) {
+    let before = audit_count(&store).await;
+    let unsealed = raw.reopen_unsealed().await.unwrap();
+    let event = NewAuditEvent::new(AuditAction::SigninPassword, "user", "u", serde_json::json!({}));
+    let refused = unsealed.append_audit(&actor(), event).await.unwrap_err();
+    assert!(refused.to_string().contains("audit trail's key is not loaded"), "{refused}");
+    let change = unsealed.create_user(&actor(), new_user("nokey@contoso.com")).await;
+    assert!(change.is_err(), "a change whose audit record cannot be written is not made");
+    assert!(store.find_user("nokey@contoso.com").await.is_err());
+    assert!(unsealed.verify_audit_chain(None).await.is_err());
+    // A key is set once: another one is refused.
+    let other = tessera_store::AuditKey::new([42; 32]);
+    unsealed.seal_audit_with(tessera_store::AuditKey::for_tests()).unwrap();
+    assert!(unsealed.seal_audit_with(other).is_err());
+    assert_eq!(audit_count(&store).await, before);
+}

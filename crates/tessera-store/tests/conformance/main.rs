@@ -45,7 +45,7 @@ enum Raw {
 }
 
 impl Raw {
-    async fn execute(&self, sql: &'static str) -> Result<u64, sqlx::Error> {
+    async fn execute(&self, sql: &str) -> Result<u64, sqlx::Error> {
         match self {
             Raw::Sqlite(url) => {
                 let mut c = sqlx::SqliteConnection::connect(url).await?;
@@ -59,13 +59,28 @@ impl Raw {
         }
     }
 
-    async fn reopen(&self) -> Result<Arc<dyn Store>, StoreError> {
+    /// The database again, as a store that was never handed the audit chain's key.
+    async fn reopen_unsealed(&self) -> Result<Arc<dyn Store>, StoreError> {
         Ok(match self {
             Raw::Sqlite(url) => Arc::new(SqliteStore::connect_url(url, wall_clock()).await?),
             Raw::Pg(url) => Arc::new(PgStore::connect(url, wall_clock()).await?),
             Raw::Memory => return Err(StoreError::Config("an in-memory store has nothing to reopen".into())),
         })
     }
+
+    async fn reopen(&self) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match self {
+            Raw::Sqlite(url) => sealed(SqliteStore::connect_url(url, wall_clock()).await?),
+            Raw::Pg(url) => sealed(PgStore::connect(url, wall_clock()).await?),
+            Raw::Memory => return Err(StoreError::Config("an in-memory store has nothing to reopen".into())),
+        })
+    }
+}
+
+/// A store with the test key of the audit chain, as a key service would hand it its own.
+fn sealed(store: impl Store + 'static) -> Arc<dyn Store> {
+    store.seal_audit_with(tessera_store::AuditKey::for_tests()).unwrap();
+    Arc::new(store)
 }
 
 async fn on_sqlite<F, Fut>(test: F)
@@ -75,7 +90,7 @@ where
 {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect_url(&url, wall_clock()).await.unwrap());
+    let store = sealed(SqliteStore::connect_url(&url, wall_clock()).await.unwrap());
     test(store, Raw::Sqlite(url)).await;
 }
 
@@ -85,7 +100,7 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let Some(db) = ThrowawayPg::create().await else { return };
-    let store: Arc<dyn Store> = Arc::new(PgStore::connect(&db.url, wall_clock()).await.unwrap());
+    let store = sealed(PgStore::connect(&db.url, wall_clock()).await.unwrap());
     // Run in a task so that a failing test still drops its database.
     let outcome = tokio::spawn(test(store, Raw::Pg(db.url.clone()))).await;
     db.drop_database().await;
@@ -162,6 +177,7 @@ conformance! {
         sign_in::parallel_attempts_cannot_pass_the_threshold,
         audit::audit_records_changes_and_is_append_only,
         audit::concurrent_audit_records_all_commit,
+        audit::the_chain_holds_across_batched_and_in_transaction_writes,
         operations::a_lease_has_one_holder_until_it_expires_or_is_released,
         sources::sources_round_trip_and_a_name_is_taken_once,
         sources::a_sync_applies_whole_and_undoes_only_its_own_suspensions,
@@ -173,6 +189,8 @@ conformance! {
         operations::schema_newer_than_binary_is_refused,
         operations::reads_see_this_process_writes_at_once_and_other_writers_within_a_second,
         audit::one_bad_row_fails_only_its_own_caller_in_a_batch,
+        audit::tampering_breaks_the_chain_at_its_first_broken_link,
+        audit::a_store_without_the_chain_key_audits_nothing,
     ],
 }
 
@@ -222,7 +240,7 @@ async fn alice(store: &Arc<dyn Store>) -> tessera_core::User {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_statements_end_at_the_statement_timeout() {
     let Some(db) = ThrowawayPg::create().await else { return };
-    let store: Arc<dyn Store> = Arc::new(PgStore::connect(&db.url, wall_clock()).await.unwrap());
+    let store = sealed(PgStore::connect(&db.url, wall_clock()).await.unwrap());
     let mut holder = sqlx::PgConnection::connect(&db.url).await.unwrap();
     sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
     sqlx::query("LOCK TABLE users IN ACCESS EXCLUSIVE MODE").execute(&mut holder).await.unwrap();

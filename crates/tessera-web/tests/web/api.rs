@@ -25,10 +25,10 @@ impl Api {
         let clock: Arc<dyn tessera_core::Clock> = Arc::new(tessera_core::SystemClock);
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open_file(&dir.path().join("t.db"), clock.clone()).await.unwrap());
+        let keys = Arc::new(tessera_keys::KeyService::open(store.clone(), &[9u8; 32], clock.clone()).await.unwrap());
         let token = "tsr_test-token".to_string();
         let hash = tessera_auth::secret::sha256_hex(&token);
         store.create_api_token(&Actor::system(), "robot", &hash, tessera_core::AdminRole::Admin, &[]).await.unwrap();
-        let keys = Arc::new(tessera_keys::KeyService::open(store.clone(), &[9u8; 32], clock.clone()).await.unwrap());
         let state = tessera_web::AppState::new(store.clone(), clock, keys, PUBLIC, Default::default(), None).unwrap();
         let router = tessera_web::router(state);
         Api { router, token, store, _dir: dir }

@@ -9,6 +9,7 @@ use crate::output;
 pub async fn audit(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
     let (since, until, actor, action, app, user, newest_first, limit) = match cmd {
         AuditCommand::Trace { id } => return trace(ctx, &id).await,
+        AuditCommand::Verify { since } => return verify(ctx, since.as_deref()).await,
         AuditCommand::List { since, until, actor, action, app, user, newest_first, limit } => {
             (since, until, actor, action, app, user, newest_first, limit)
         }
@@ -42,6 +43,46 @@ pub async fn audit(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<()> {
         .collect();
     output::table(&["AT", "ACTOR", "ACTION", "TARGET", "SUMMARY"], rows);
     Ok(())
+}
+
+/// The chain's report, then exit 1 if it is broken.
+async fn verify(ctx: &Ctx, since: Option<&str>) -> anyhow::Result<()> {
+    let report = ctx.admin().await?.verify_audit_chain(since).await.map_err(|e| match e {
+        AdminError::Invalid { .. } => anyhow::Error::from(e).context("--since"),
+        other => other.into(),
+    })?;
+    if ctx.settings.json {
+        let mut json = serde_json::to_value(&report)?;
+        json["intact"] = report.intact().into();
+        output::json(&json)?;
+    } else {
+        match (report.first_seq, report.last_seq) {
+            (Some(first), Some(last)) => println!("checked {} record(s), {first} to {last}", report.checked),
+            _ => println!("checked 0 records"),
+        }
+        if report.before_chain > 0 {
+            println!(
+                "{} earlier record(s) were written before the chain began and cannot be checked",
+                report.before_chain
+            );
+        }
+        println!("head: record {} mac {}", report.head_seq, report.head_mac);
+    }
+    match &report.broken {
+        None => {
+            if !ctx.settings.json {
+                println!("the audit chain is intact");
+            }
+            Ok(())
+        }
+        Some(broken) => {
+            let found = match (broken.id, broken.at) {
+                (Some(id), Some(at)) => format!(" (id {id}, at {})", tessera_core::format_millis(at)),
+                _ => String::new(),
+            };
+            anyhow::bail!("the audit chain is broken at record {}{found}: {}", broken.seq, broken.problem)
+        }
+    }
 }
 
 fn role_request(role: &str, apps: Vec<String>) -> anyhow::Result<RoleRequest> {

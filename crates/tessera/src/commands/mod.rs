@@ -15,8 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use async_trait::async_trait;
-use tessera_admin::{AdminError, AdminService, KeySource};
+use tessera_admin::{AdminError, AdminService};
 use tessera_core::{Actor, Clock, SystemClock};
 use tessera_keys::KeyService;
 use tessera_store::{Page, PageRequest, SETTING_PUBLIC_URL, Store};
@@ -32,15 +31,14 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     // The one wall clock: everything below the binary reads time through it.
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = open_store(&settings, clock.clone()).await?;
-    let keys = Arc::new(LazyKeys {
-        data_dir: settings.data_dir.clone(),
-        store: store.clone(),
-        clock: clock.clone(),
-        service: tokio::sync::OnceCell::new(),
-    });
+    // Every command that changes anything writes the audit trail, whose chain is keyed by the
+    // master key: it is loaded (on a new database, created) before any command runs.
+    let keys = Arc::new(crate::master_key::key_service(&settings.data_dir, store.clone(), clock.clone()).await?);
     let ctx = Ctx { actor: cli_actor(), settings, store, clock, keys };
     match command {
-        Command::Serve(args) => crate::serve::run(&ctx.settings, ctx.store.clone(), ctx.clock.clone(), args).await,
+        Command::Serve(args) => {
+            crate::serve::run(&ctx.settings, ctx.store.clone(), ctx.clock.clone(), ctx.keys.clone(), args).await
+        }
         Command::User(cmd) => users::run(&ctx, cmd).await,
         Command::Group(cmd) => groups::run(&ctx, cmd).await,
         Command::App(cmd) => apps::run(&ctx, cmd).await,
@@ -57,26 +55,7 @@ pub struct Ctx {
     pub settings: Settings,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
-    keys: Arc<LazyKeys>,
-}
-
-/// The key service, loading (or on a new database creating) the master key on first use:
-/// only commands that make or use keys need it.
-struct LazyKeys {
-    data_dir: std::path::PathBuf,
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    service: tokio::sync::OnceCell<KeyService>,
-}
-
-#[async_trait]
-impl KeySource for LazyKeys {
-    async fn key_service(&self) -> Result<&KeyService, AdminError> {
-        self.service
-            .get_or_try_init(|| crate::master_key::key_service(&self.data_dir, self.store.clone(), self.clock.clone()))
-            .await
-            .map_err(|e| AdminError::KeysUnavailable(format!("{e:#}")))
-    }
+    keys: Arc<KeyService>,
 }
 
 impl Ctx {

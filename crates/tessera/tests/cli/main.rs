@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tessera_store::test_support::ThrowawayPg;
 
+mod audit_chain;
 mod bounds;
 mod directories;
 mod faults;
@@ -567,7 +568,10 @@ struct Server {
 
 impl Server {
     fn start(env: &Env, extra: &[&str]) -> Server {
-        let port = free_port();
+        Server::start_on(env, free_port(), extra)
+    }
+
+    fn start_on(env: &Env, port: u16, extra: &[&str]) -> Server {
         let listen = format!("127.0.0.1:{port}");
         let mut args = vec!["serve", "--listen", listen.as_str()];
         args.extend_from_slice(extra);
@@ -581,6 +585,12 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("server did not answer /healthz");
+    }
+
+    /// SIGKILL: gone at once, nothing flushed or closed.
+    fn kill_9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// SIGTERM, then the exit status and stderr.

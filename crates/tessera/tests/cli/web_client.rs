@@ -38,6 +38,12 @@ impl WebClient {
         WebClient { port, cookies: BTreeMap::new() }
     }
 
+    /// Sends what follows to another port (a load balancer in front of the node signed in on),
+    /// with the cookies kept.
+    pub fn set_port(&mut self, port: u16) {
+        self.port = port;
+    }
+
     pub fn cookie(&self, name: &str) -> String {
         self.cookies.get(name).cloned().unwrap_or_default()
     }

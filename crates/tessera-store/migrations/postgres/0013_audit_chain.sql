@@ -1,0 +1,26 @@
+-- The audit trail becomes a chain (see the store's audit_chain.rs): each record's place in it
+-- and its MAC over itself and the record before. Records written before this migration keep
+-- NULL here; every record after must carry its link. The chain's head is one row that every
+-- audit write locks (SELECT … FOR UPDATE) until it commits, so nodes take turns and the ids of
+-- the chain's records rise with their places.
+ALTER TABLE audit_events ADD COLUMN chain_seq BIGINT;
+ALTER TABLE audit_events ADD COLUMN chain_mac TEXT;
+CREATE UNIQUE INDEX audit_events_chain_seq ON audit_events (chain_seq);
+
+CREATE FUNCTION audit_events_chained() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.chain_seq IS NULL OR NEW.chain_mac IS NULL THEN
+        RAISE EXCEPTION 'audit_events rows carry their chain link';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER audit_events_chained BEFORE INSERT ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION audit_events_chained();
+
+CREATE TABLE audit_chain_head (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq BIGINT NOT NULL,
+    mac TEXT NOT NULL
+);
+INSERT INTO audit_chain_head (id, seq, mac) VALUES (1, 0, '');
