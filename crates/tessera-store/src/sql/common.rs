@@ -22,7 +22,33 @@ macro_rules! impl_sql_common {
         use tessera_core::policy::AccessPolicy;
         use crate::StoreError;
 
-        type Tx = sqlx::Transaction<'static, $db>;
+        type Conn = <$db as sqlx::Database>::Connection;
+
+        /// A write transaction and the audit records it will append. The records join the
+        /// chain when it commits: the chain's head is locked only for the commit's last
+        /// statements, not while a long change (a directory sync) is under way, so sign-on
+        /// records on every node keep flowing meanwhile. It reads as the connection itself.
+        struct Tx {
+            inner: sqlx::Transaction<'static, $db>,
+            audits: Vec<(String, i64, NewAuditEvent)>,
+        }
+
+        impl std::ops::Deref for Tx {
+            type Target = Conn;
+            fn deref(&self) -> &Conn {
+                &self.inner
+            }
+        }
+
+        impl std::ops::DerefMut for Tx {
+            fn deref_mut(&mut self) -> &mut Conn {
+                &mut self.inner
+            }
+        }
+
+        /// Rows a single INSERT carries (well inside either backend's limit on bound
+        /// parameters: 8 a row).
+        const AUDIT_ROWS_A_STATEMENT: usize = 256;
         /// How many stuck writer connections `begin_write` closes before it gives up (more than
         /// either backend's writer pool holds).
         const MAX_STUCK_WRITERS: usize = 20;
@@ -32,7 +58,7 @@ macro_rules! impl_sql_common {
                 // Invalidated before the write as well as by it: a read that races this
                 // transaction must not be cached under the new generation.
                 self.cache.invalidate();
-                Self::begin_write(&self.writer).await
+                Ok(Tx { inner: Self::begin_write(&self.writer).await?, audits: Vec::new() })
             }
 
             /// A write transaction on `writer`. A commit that failed (a full disk: SQLite rolls
@@ -40,7 +66,7 @@ macro_rules! impl_sql_common {
             /// inside a transaction, and every later BEGIN on it fails. Such a connection is
             /// closed, the pool opens a fresh one, and the write goes on: the store recovers
             /// when space returns.
-            async fn begin_write(writer: &sqlx::Pool<$db>) -> Result<Tx, StoreError> {
+            async fn begin_write(writer: &sqlx::Pool<$db>) -> Result<sqlx::Transaction<'static, $db>, StoreError> {
                 for _ in 0..MAX_STUCK_WRITERS {
                     match writer.begin_with($begin_write).await {
                         Err(sqlx::Error::InvalidSavePointStatement) => {
@@ -53,8 +79,15 @@ macro_rules! impl_sql_common {
                 Ok(writer.begin_with($begin_write).await?)
             }
 
-            async fn commit(&self, tx: Tx) -> Result<(), StoreError> {
-                tx.commit().await?;
+            /// Appends the transaction's audit records to the chain, then commits.
+            async fn commit(&self, mut tx: Tx) -> Result<(), StoreError> {
+                if !tx.audits.is_empty() {
+                    let key = self.audit_key.get()?;
+                    let audits: Vec<(&str, i64, &NewAuditEvent)> =
+                        tx.audits.iter().map(|(actor, at, event)| (actor.as_str(), *at, event)).collect();
+                    Self::insert_chained(&mut tx.inner, key, &audits).await?;
+                }
+                tx.inner.commit().await?;
                 self.cache.invalidate();
                 Ok(())
             }
@@ -131,50 +164,78 @@ macro_rules! impl_sql_common {
                 outcomes
             }
 
-            /// The batch's audit records in one transaction: linked to the chain under its
-            /// locked head, inserted by one statement, and the head moved past them.
+            /// The batch's audit records in one transaction of their own.
             async fn insert_audits(
                 writer: &sqlx::Pool<$db>,
                 key: &crate::audit_chain::AuditKeySlot,
                 audits: &[&(usize, i64, String, NewAuditEvent)],
             ) -> Result<(), String> {
-                let key = key.get().map_err(|e| e.to_string())?;
                 let failed = |e: StoreError| e.to_string();
+                let key = key.get().map_err(failed)?;
                 let mut tx = Self::begin_write(writer).await.map_err(failed)?;
-                let mut head = Self::lock_chain_head(&mut tx).await.map_err(failed)?;
-                let summaries: Vec<String> = audits.iter().map(|(_, _, _, event)| event.summary.to_string()).collect();
-                let links: Vec<(i64, String)> = audits
-                    .iter()
-                    .zip(&summaries)
-                    .map(|((_, at, actor, event), summary)| {
-                        let fields = crate::audit_chain::LinkFields {
-                            at: *at,
-                            actor,
-                            action: event.action.as_str(),
-                            target_kind: event.target_kind,
-                            target_id: &event.target_id,
-                            summary,
-                        };
-                        head.link(key, &fields)
-                    })
-                    .collect();
-                let mut insert = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary, chain_seq, chain_mac) ",
-                );
-                let rows = audits.iter().zip(&summaries).zip(&links);
-                insert.push_values(rows, |mut row, (((_, at, actor, event), summary), (seq, mac))| {
-                    row.push_bind(*at)
-                        .push_bind(actor.as_str())
-                        .push_bind(event.action.as_str())
-                        .push_bind(event.target_kind)
-                        .push_bind(event.target_id.as_str())
-                        .push_bind(summary.as_str())
-                        .push_bind(*seq)
-                        .push_bind(mac.as_str());
-                });
-                insert.build().execute(&mut *tx).await.map_err(|e| e.to_string())?;
-                Self::move_chain_head(&mut tx, &head).await.map_err(failed)?;
+                let rows: Vec<(&str, i64, &NewAuditEvent)> =
+                    audits.iter().map(|(_, at, actor, event)| (actor.as_str(), *at, event)).collect();
+                Self::insert_chained(&mut tx, key, &rows).await.map_err(failed)?;
                 tx.commit().await.map_err(|e| e.to_string())
+            }
+
+            /// Audit records linked to the chain under its head, locked here until the
+            /// transaction ends (SQLite's write transaction holds the whole database already),
+            /// inserted and the head moved past them.
+            async fn insert_chained(
+                conn: &mut Conn,
+                key: &crate::audit_chain::AuditKey,
+                audits: &[(&str, i64, &NewAuditEvent)],
+            ) -> Result<(), StoreError> {
+                let lock = if $backend == "postgres" {
+                    "SELECT seq, mac FROM audit_chain_head WHERE id = 1 FOR UPDATE"
+                } else {
+                    "SELECT seq, mac FROM audit_chain_head WHERE id = 1"
+                };
+                let row = sqlx::query(lock)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
+                let mut head = crate::audit_chain::ChainHead { seq: row.try_get("seq")?, mac: row.try_get("mac")? };
+                for chunk in audits.chunks(AUDIT_ROWS_A_STATEMENT) {
+                    let summaries: Vec<String> = chunk.iter().map(|(_, _, event)| event.summary.to_string()).collect();
+                    let links: Vec<(i64, String)> = chunk
+                        .iter()
+                        .zip(&summaries)
+                        .map(|((actor, at, event), summary)| {
+                            let fields = crate::audit_chain::LinkFields {
+                                at: *at,
+                                actor,
+                                action: event.action.as_str(),
+                                target_kind: event.target_kind,
+                                target_id: &event.target_id,
+                                summary,
+                            };
+                            head.link(key, &fields)
+                        })
+                        .collect();
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary, chain_seq, chain_mac) ",
+                    );
+                    let rows = chunk.iter().zip(&summaries).zip(&links);
+                    insert.push_values(rows, |mut row, (((actor, at, event), summary), (seq, mac))| {
+                        row.push_bind(*at)
+                            .push_bind(*actor)
+                            .push_bind(event.action.as_str())
+                            .push_bind(event.target_kind)
+                            .push_bind(event.target_id.as_str())
+                            .push_bind(summary.as_str())
+                            .push_bind(*seq)
+                            .push_bind(mac.as_str());
+                    });
+                    insert.build().execute(&mut *conn).await?;
+                }
+                sqlx::query("UPDATE audit_chain_head SET seq = $1, mac = $2 WHERE id = 1")
+                    .bind(head.seq)
+                    .bind(&head.mac)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
             }
 
             /// One statement decides, so two nodes racing on one ID cannot both win; an expired
@@ -200,59 +261,11 @@ macro_rules! impl_sql_common {
                 Ok(new)
             }
 
-            /// Appends an audit record inside a change's transaction, linked to the chain: the
-            /// head is locked until the change commits, and moves with it.
+            /// Appends an audit record to a change's transaction; it joins the chain when the
+            /// change commits. Refused at once when the chain's key is not loaded.
             async fn append_audit(&self, tx: &mut Tx, actor: &Actor, at: i64, event: NewAuditEvent) -> Result<(), StoreError> {
-                let key = self.audit_key.get()?;
-                let summary = event.summary.to_string();
-                let fields = crate::audit_chain::LinkFields {
-                    at,
-                    actor: &actor.0,
-                    action: event.action.as_str(),
-                    target_kind: event.target_kind,
-                    target_id: &event.target_id,
-                    summary: &summary,
-                };
-                let mut head = Self::lock_chain_head(tx).await?;
-                let (seq, mac) = head.link(key, &fields);
-                sqlx::query(
-                    "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary, chain_seq, chain_mac) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(at)
-                .bind(&actor.0)
-                .bind(event.action.as_str())
-                .bind(event.target_kind)
-                .bind(&event.target_id)
-                .bind(&summary)
-                .bind(seq)
-                .bind(&mac)
-                .execute(&mut **tx)
-                .await?;
-                Self::move_chain_head(tx, &head).await
-            }
-
-            /// The chain's head, locked for the rest of the transaction (SQLite's write
-            /// transaction holds the whole database already).
-            async fn lock_chain_head(tx: &mut Tx) -> Result<crate::audit_chain::ChainHead, StoreError> {
-                let statement = if $backend == "postgres" {
-                    "SELECT seq, mac FROM audit_chain_head WHERE id = 1 FOR UPDATE"
-                } else {
-                    "SELECT seq, mac FROM audit_chain_head WHERE id = 1"
-                };
-                let row = sqlx::query(statement)
-                    .fetch_optional(&mut **tx)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
-                Ok(crate::audit_chain::ChainHead { seq: row.try_get("seq")?, mac: row.try_get("mac")? })
-            }
-
-            async fn move_chain_head(tx: &mut Tx, head: &crate::audit_chain::ChainHead) -> Result<(), StoreError> {
-                sqlx::query("UPDATE audit_chain_head SET seq = $1, mac = $2 WHERE id = 1")
-                    .bind(head.seq)
-                    .bind(&head.mac)
-                    .execute(&mut **tx)
-                    .await?;
+                self.audit_key.get()?;
+                tx.audits.push((actor.0.clone(), at, event));
                 Ok(())
             }
 

@@ -224,3 +224,44 @@ pub(super) async fn a_store_without_the_chain_key_audits_nothing(store: Arc<dyn 
     assert!(unsealed.seal_audit_with(other).is_err());
     assert_eq!(audit_count(&store).await, before);
 }
+
+pub(super) async fn a_long_change_does_not_hold_up_sign_on_records(store: Arc<dyn Store>, raw: Raw) {
+    // SQLite has one writer: a change in progress holds every write back there, as it should.
+    let Raw::Pg(url) = &raw else { return };
+    // Another session inserts b@ and keeps its transaction open: the import below writes a@
+    // (and its audit record), then waits on b@'s unique key.
+    let mut blocker = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
+    sqlx::query(
+        "INSERT INTO users (id, email, upn, immutable_id, state, created_at, updated_at) \
+         VALUES ('01890000-0000-7000-8000-000000000001', 'b@contoso.com', 'b@contoso.com', 'blocker', 'active', 0, 0)",
+    )
+    .execute(&mut blocker)
+    .await
+    .unwrap();
+    let row = |line: usize, email: &str, anchor: &str| tessera_core::import::ImportRow {
+        line,
+        user: NewUser::new(email, None, None, None, Some(anchor), String::new).unwrap(),
+        groups: Vec::new(),
+        generated_anchor: false,
+    };
+    let importer = store.clone();
+    let import = tokio::spawn(async move {
+        importer.import_users(&actor(), &[row(2, "a@contoso.com", "a1"), row(3, "b@contoso.com", "b1")], false).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!import.is_finished(), "the import waits on the other session");
+    // A sign-on's record meanwhile goes through at once: the import holds no lock on the chain.
+    let started = std::time::Instant::now();
+    let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", "x", serde_json::json!({}));
+    tokio::time::timeout(std::time::Duration::from_secs(2), store.append_audit(&actor(), event))
+        .await
+        .expect("a sign-on record is not held up by a change in progress")
+        .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    let outcome = import.await.unwrap().unwrap();
+    assert!(outcome.written, "{outcome:?}");
+    let report = store.verify_audit_chain(None).await.unwrap();
+    assert!(report.intact(), "{report:?}");
+}

@@ -191,6 +191,7 @@ conformance! {
         audit::one_bad_row_fails_only_its_own_caller_in_a_batch,
         audit::tampering_breaks_the_chain_at_its_first_broken_link,
         audit::a_store_without_the_chain_key_audits_nothing,
+        audit::a_long_change_does_not_hold_up_sign_on_records,
     ],
 }
 
