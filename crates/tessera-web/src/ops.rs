@@ -20,10 +20,30 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Serving and the store answers.
+/// Beyond this, nodes' clocks disagree enough to matter: replay and lockout windows are
+/// compared across nodes, and assertions' validity is read by relying parties.
+const CLOCK_OFFSET_REPORTED_MS: i64 = 2_000;
+
+/// Serving and the store answers; on PostgreSQL also how far this node's clock is from the
+/// database's (`tessera_clock_offset_seconds`), said in the answer and logged when over 2 s.
+/// Readiness does not fail on it: a database whose own clock drifted would take every node
+/// out at once.
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store_answers().await {
-        Ok(()) => "ready".into_response(),
+        Ok(None) => "ready".into_response(),
+        Ok(Some(offset)) => {
+            metrics::gauge!("tessera_clock_offset_seconds").set(offset as f64 / 1000.0);
+            if offset.abs() <= CLOCK_OFFSET_REPORTED_MS {
+                return "ready".into_response();
+            }
+            let direction = if offset > 0 { "ahead of" } else { "behind" };
+            let said = format!(
+                "ready; this node's clock is {:.1} s {direction} the database's (over 2 s: check its time sync)",
+                offset.abs() as f64 / 1000.0
+            );
+            tracing::warn!(offset_ms = offset, "{said}");
+            said.into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()

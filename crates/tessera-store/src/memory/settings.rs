@@ -1,7 +1,7 @@
 //! [`SettingsStore`] in memory, as `sql/settings.rs` keeps settings and job leases.
 
 use async_trait::async_trait;
-use tessera_core::{Actor, NewAuditEvent};
+use tessera_core::{Actor, NewAuditEvent, UnixMillis};
 
 use super::MemoryStore;
 use crate::StoreError;
@@ -59,8 +59,8 @@ impl SettingsStore for MemoryStore {
         Ok(())
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.tables().map(|_| ())
+    async fn ping(&self) -> Result<Option<UnixMillis>, StoreError> {
+        self.tables().map(|_| None)
     }
 
     fn backend(&self) -> &'static str {

@@ -81,9 +81,15 @@ macro_rules! impl_settings {
                 Ok(())
             }
 
-            async fn ping(&self) -> Result<(), StoreError> {
+            async fn ping(&self) -> Result<Option<i64>, StoreError> {
+                if $backend == "postgres" {
+                    let now: i64 = sqlx::query_scalar("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")
+                        .fetch_one(&self.pool)
+                        .await?;
+                    return Ok(Some(now));
+                }
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
-                Ok(())
+                Ok(None)
             }
 
             fn backend(&self) -> &'static str {

@@ -648,6 +648,87 @@ async fn refusals_unknown_sp_acs_replay_stale_relay_state_and_doctype() {
     assert!(audited >= 14, "{audited} refusals audited");
 }
 
+/// SECURITY.md §5 items 1, 3, 8, 13 and 19 on both bindings: a DOCTYPE in any of its shapes
+/// (an external entity, a parameter entity's remote DTD, an ID made by an entity or defaulted by
+/// an ATTLIST) is refused before anything is fetched or read; so are a truncated deflate stream
+/// and text that is not UTF-8; a RelayState with CR LF reaches no header. Nothing is posted.
+#[tokio::test]
+async fn entities_broken_encodings_and_crlf_are_refused_on_both_bindings_and_nothing_is_fetched() {
+    let (world, _) = World::new(config()).await;
+    let mut browser = Browser::signed_in(&world, "10.0.0.1").await;
+    // Anything Tessera fetched for an entity or a DTD would knock here.
+    let canary = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    canary.set_nonblocking(true).unwrap();
+    let at = format!("http://127.0.0.1:{}", canary.local_addr().unwrap().port());
+    let request = |prologue: &str, id: &str| format!("{prologue}{}", entra_request(id, "", ""));
+    let shapes = [
+        request(&format!("<!DOCTYPE x [<!ENTITY e SYSTEM \"{at}/e\">]>"), &new_id()),
+        request("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>", &new_id()),
+        request(&format!("<!DOCTYPE x [<!ENTITY % sp SYSTEM \"{at}/sp.dtd\"> %sp;]>"), &new_id()),
+        request(&format!("<!DOCTYPE x SYSTEM \"{at}/x.dtd\">"), &new_id()),
+        // The ID made by an entity, or defaulted by the DTD (CVE-2025-23369's shape).
+        request("<!DOCTYPE samlp:AuthnRequest [<!ENTITY id \"_made\">]>", "&id;"),
+        entra_request(&new_id(), "", "").replacen(
+            "<samlp:AuthnRequest",
+            "<!DOCTYPE samlp:AuthnRequest [<!ATTLIST samlp:AuthnRequest ID ID #FIXED \"_fixed\">]><samlp:AuthnRequest",
+            1,
+        ),
+    ];
+    let refused = |page: &Response, what: &str| {
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{what}: {}", page.body);
+        assert!(field(page, "SAMLResponse").is_none(), "{what}: nothing posted");
+        assert!(!page.body.contains("root:"), "{what}: no file read");
+    };
+    for (n, xml) in shapes.iter().enumerate() {
+        refused(&browser.get(&format!("{M365_SSO}?{}", redirect_query(xml))).await, &format!("redirect {n}"));
+        let posted = b64().encode(xml);
+        refused(&browser.post(M365_SSO, &[("SAMLRequest", &posted)]).await, &format!("post {n}"));
+    }
+    assert!(matches!(canary.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock), "nothing was fetched");
+
+    // A deflate stream cut short, and bytes that are not UTF-8, deflated and not.
+    let deflated = |bytes: &[u8]| {
+        let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    };
+    let whole = deflated(entra_request(&new_id(), "", "").as_bytes());
+    let cut = &whole[..whole.len() / 2];
+    let not_utf8 = deflated(b"<samlp:AuthnRequest \xff\xfe\x00 ID=\"_x\"/>");
+    for (what, bytes) in [("cut", cut), ("not UTF-8", not_utf8.as_slice())] {
+        let query = format!("SAMLRequest={}", url_encode(&b64().encode(bytes)));
+        refused(&browser.get(&format!("{M365_SSO}?{query}")).await, what);
+    }
+    refused(&browser.post(M365_SSO, &[("SAMLRequest", &b64().encode(b"\xff\xfe<x/>"))]).await, "posted not UTF-8");
+
+    // CR LF in RelayState: refused or carried inert in the form, never a header; the form
+    // goes to the registered ACS only.
+    let crlf = "a\r\nSet-Cookie: planted=1";
+    let page = browser
+        .get(&format!(
+            "{M365_SSO}?{}&RelayState={}",
+            redirect_query(&entra_request(&new_id(), "", "")),
+            url_encode(crlf)
+        ))
+        .await;
+    assert!(page.headers.get_all("set-cookie").iter().all(|c| !c.to_str().unwrap_or("").contains("planted")));
+    if page.status == StatusCode::OK {
+        assert_eq!(form_action(&page), ENTRA_ACS);
+        assert_eq!(field(&page, "RelayState").as_deref(), Some(crlf));
+    } else {
+        refused(&page, "CR LF in RelayState");
+    }
+    let hostile = "\"><script>alert(1)</script>";
+    let page = browser
+        .get(&format!(
+            "{M365_SSO}?{}&RelayState={}",
+            redirect_query(&entra_request(&new_id(), "", "")),
+            url_encode(hostile)
+        ))
+        .await;
+    assert_eq!(form_action(&page), ENTRA_ACS, "a hostile RelayState changes nothing but itself");
+}
+
 #[tokio::test]
 async fn force_authn_asks_for_the_password_again_and_is_passive_answers_no_passive() {
     let (world, _) = World::new(config()).await;
