@@ -129,11 +129,15 @@ pub(crate) struct Browser<'w> {
     world: &'w World,
     pub(crate) cookies: HashMap<String, String>,
     ip: String,
+    /// The TCP peer the server sees (127.0.0.1, the trusted proxy of `config()`, when unset).
+    peer: Option<std::net::SocketAddr>,
+    /// Headers sent besides the cookies and `X-Forwarded-For`.
+    extra: Vec<(&'static str, String)>,
 }
 
 impl<'w> Browser<'w> {
     pub(crate) fn new(world: &'w World) -> Self {
-        Browser { world, cookies: HashMap::new(), ip: "10.0.0.1".into() }
+        Browser { world, cookies: HashMap::new(), ip: "10.0.0.1".into(), peer: None, extra: Vec::new() }
     }
 
     pub(crate) fn from(mut self, ip: &str) -> Self {
@@ -141,9 +145,26 @@ impl<'w> Browser<'w> {
         self
     }
 
+    /// Connected from `ip` itself, as the server's socket sees it.
+    pub(crate) fn peer(mut self, ip: &str) -> Self {
+        self.peer = Some(std::net::SocketAddr::new(ip.parse().unwrap(), 50_000));
+        self
+    }
+
+    pub(crate) fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.extra.push((name, value.to_string()));
+        self
+    }
+
     pub(crate) async fn send(&mut self, request: axum::http::request::Builder, body: Body) -> Response {
         let cookie: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let mut request = request.header("x-forwarded-for", &self.ip);
+        if let Some(peer) = self.peer {
+            request = request.extension(axum::extract::ConnectInfo(peer));
+        }
+        for (name, value) in &self.extra {
+            request = request.header(*name, value);
+        }
         if !cookie.is_empty() {
             request = request.header(header::COOKIE, cookie.join("; "));
         }
@@ -415,6 +436,47 @@ async fn smart_lockout_spares_familiar_locations() {
     // Alice still gets in from the office.
     let mut alice = Browser::new(&world).from("10.0.0.1");
     assert_eq!(alice.login("alice@contoso.com", PASSWORD, "").await.status, StatusCode::SEE_OTHER);
+}
+
+/// SECURITY.md §5 item 26: with no proxy trusted, `X-Forwarded-For` and
+/// `x-ms-forwarded-client-ip` from the peer are ignored for familiarity, lockout and the spray
+/// counter: an attacker naming Alice's office counts as the stranger it is, and rotating the
+/// headers does not spread a spray over many addresses.
+#[tokio::test]
+async fn forwarded_addresses_from_an_untrusted_peer_change_no_lockout_or_spray_key() {
+    let (world, _) = World::new(SignInConfig { trusted_proxies: Vec::new(), ..config() }).await;
+    // Alice signs in from the office (the socket's address; no header).
+    let mut office = Browser::new(&world).peer("10.0.0.1").from("10.0.0.1");
+    assert_eq!(office.login("alice@contoso.com", PASSWORD, "").await.status, StatusCode::SEE_OTHER);
+    // An attacker elsewhere claims the office in both headers and fails three times: the
+    // failures are a stranger's, so Alice's familiar location is untouched.
+    let spoofing = |world| {
+        Browser::new(world).peer("198.51.100.66").from("10.0.0.1").header("x-ms-forwarded-client-ip", "10.0.0.1")
+    };
+    for _ in 0..3 {
+        spoofing(&world).login("alice@contoso.com", "guess guess guess", "").await;
+    }
+    let mut attacker = spoofing(&world);
+    assert_eq!(attacker.login("alice@contoso.com", PASSWORD, "").await.status, StatusCode::OK, "locked for strangers");
+    assert!(!attacker.cookies.contains_key("tessera_session"));
+    let mut alice = Browser::new(&world).peer("10.0.0.1").from("10.0.0.1");
+    assert_eq!(
+        alice.login("alice@contoso.com", PASSWORD, "").await.status,
+        StatusCode::SEE_OTHER,
+        "the office is spared"
+    );
+    // One host spraying four names under four made-up addresses is still one address.
+    for (n, name) in ["a@contoso.com", "b@contoso.com", "c@contoso.com", "d@contoso.com"].iter().enumerate() {
+        let made_up = format!("203.0.113.{n}");
+        Browser::new(&world)
+            .peer("192.0.2.50")
+            .from(&made_up)
+            .header("x-ms-forwarded-client-ip", &made_up)
+            .login(name, "Winter2026!", "")
+            .await;
+    }
+    let mut sprayer = Browser::new(&world).peer("192.0.2.50").from("203.0.113.99");
+    assert_eq!(sprayer.login("alice@contoso.com", PASSWORD, "").await.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]

@@ -90,7 +90,20 @@ fn floods() -> Vec<(&'static str, String)> {
         "<samlp:AuthnRequest xmlns:samlp=\"{SAMLP}\" ID=\"_t\" Version=\"2.0\"><Issuer xmlns=\"urn:oasis:names:tc:SAML:2.0:assertion\">{}</Issuer></samlp:AuthnRequest>",
         "x".repeat(250_000)
     );
-    let floods = vec![("32,000 attributes", wide), ("80,000 levels", deep), ("250 KB of text", long_text)];
+    // SECURITY.md §5 item 2: ten levels of entities, each ten of the one before, in the Issuer.
+    let mut laughs = String::from("<!DOCTYPE samlp:AuthnRequest [<!ENTITY l0 \"lol\">");
+    for level in 1..10 {
+        laughs.push_str(&format!("<!ENTITY l{level} \"{}\">", format!("&l{};", level - 1).repeat(10)));
+    }
+    let bomb = format!(
+        "{laughs}]><samlp:AuthnRequest xmlns:samlp=\"{SAMLP}\" ID=\"_b\" Version=\"2.0\"><Issuer xmlns=\"urn:oasis:names:tc:SAML:2.0:assertion\">&l9;</Issuer></samlp:AuthnRequest>"
+    );
+    let floods = vec![
+        ("32,000 attributes", wide),
+        ("80,000 levels", deep),
+        ("250 KB of text", long_text),
+        ("a 10-level entity bomb", bomb),
+    ];
     for (_, document) in &floods {
         assert!(document.len() < 256 * 1024, "{}", document.len());
     }
@@ -193,6 +206,31 @@ fn xml_floods_at_every_xml_entry_point_cost_about_a_real_request() {
             );
         }
     }
+    // Item 7: 32 MiB of zeros deflated into 32 KiB (under the URI limit, which refuses more with
+    // 414 before anything is read). Inflating stops at the message cap, so the bomb costs what
+    // the cap does, and the process's peak memory does not grow by the bomb.
+    let inflate_bomb = {
+        let mut deflated = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        for _ in 0..32 {
+            deflated.write_all(&[0u8; 1024 * 1024]).unwrap();
+        }
+        format!("{SSO}?SAMLRequest={}", form_encode(&b64(&deflated.finish().unwrap())))
+    };
+    let peak_before = status_kib(pid, "VmHWM");
+    let mut statuses = BTreeSet::new();
+    let cost = cpu_ms_per_request(pid, 20, |_| {
+        let (status, response) = exchange(port, "GET", &inflate_bomb, &[], b"");
+        assert!(!response.contains("SAMLResponse"));
+        statuses.insert(status);
+    });
+    let grown_kib = status_kib(pid, "VmHWM").saturating_sub(peak_before);
+    report.push(format!(
+        "SAML Redirect, 32 MiB inflate bomb ({} KiB sent): {cost:.2} ms/request (statuses {statuses:?}), peak memory +{grown_kib} KiB",
+        inflate_bomb.len() / 1024
+    ));
+    assert!(statuses.iter().all(|s| (400..500).contains(s)), "{statuses:?}");
+    assert!(cost <= (normal * 15.0).max(50.0), "an inflate bomb: {cost:.2} ms against {normal:.2} ms");
+    assert!(grown_kib < 16 * 1024, "an inflate bomb grew the peak by {grown_kib} KiB");
     eprintln!("a real AuthnRequest: {normal:.2} ms/request\n{}", report.join("\n"));
     let (code, stderr) = server.terminate();
     assert_eq!(code, Some(0), "{stderr}");
