@@ -290,6 +290,15 @@ fn check_shape(document: &roxmltree::Document<'_>, limits: &Limits) -> Result<()
                 return Err(XmlError::NameTooLong);
             }
         }
+        // A processing instruction may not be named `xml` in any case (XML 1.0 §2.6). The
+        // parser takes `<?xml@…?>` as one; its canonical form `<?xml @…?>` would then read as
+        // a misplaced declaration, so a signature over it could not be checked the same way
+        // twice (found by fuzzing c14n; `fuzz/corpus/c14n/pi-named-xml`).
+        if let Some(pi) = node.pi()
+            && pi.target.eq_ignore_ascii_case("xml")
+        {
+            return Err(XmlError::Malformed("a processing instruction named xml".into()));
+        }
         stack.extend(node.children().map(|c| (c, depth + 1)));
     }
     Ok(())
@@ -326,6 +335,21 @@ mod tests {
         ] {
             assert_eq!(parse(doc, &Limits::MESSAGE).err(), Some(XmlError::Doctype), "{doc}");
         }
+    }
+
+    #[test]
+    fn a_processing_instruction_named_xml_is_refused_and_its_canonical_form_could_not_be_read() {
+        for doc in ["<a><?xml@vo?></a>", "<a><?XmL x?></a>", "<?xml version=\"1.0\"?><a/><?xml!?>"] {
+            assert!(matches!(parse(doc, &Limits::MESSAGE), Err(XmlError::Malformed(_))), "{doc}");
+        }
+        // Names that only begin with xml are allowed, as the declaration itself is.
+        for doc in ["<a><?xml-stylesheet href=\"s\"?></a>", "<?xml version=\"1.0\"?><a/>"] {
+            assert!(parse(doc, &Limits::MESSAGE).is_ok(), "{doc}");
+        }
+        // What the fuzzer found, whole: it now stops at the reader.
+        let found = include_bytes!("../../../fuzz/corpus/c14n/pi-named-xml");
+        let text = decode_utf8(&found[1..], &Limits::MESSAGE).unwrap();
+        assert!(matches!(parse(text, &Limits::MESSAGE), Err(XmlError::Malformed(_))));
     }
 
     #[test]
