@@ -140,8 +140,15 @@ async fn wrong_passwords_forged_forms_user_sessions_and_dead_sessions_open_nothi
             .is_none_or(|c| !c.to_str().unwrap().starts_with("tessera_admin"))
     );
     clock.advance(30 * MINUTE + 1);
+    // An admin session id planted before sign-in (SECURITY.md §5 item 29) is replaced, and opens
+    // nothing.
     let mut admin = Browser::new(&world).from("10.0.0.8");
+    admin.cookies.insert("tessera_admin".into(), "planted-by-attacker".into());
     assert_eq!(admin_login(&mut admin, "admin", OWN).await.location.as_deref(), Some("/admin/applications"));
+    assert_ne!(admin.cookies.get("tessera_admin").map(String::as_str), Some("planted-by-attacker"));
+    let mut planter = Browser::new(&world).from("10.0.0.8");
+    planter.cookies.insert("tessera_admin".into(), "planted-by-attacker".into());
+    assert_eq!(planter.get("/admin/applications").await.location.as_deref(), Some("/admin/login"));
     let events = world.store.list_audit(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap();
     let failures = events.iter().filter(|e| e.action == "admin.signin_failure").count();
     assert_eq!(failures, 5, "the locked attempt is a failure too");
@@ -830,6 +837,27 @@ async fn every_portal_form_refuses_a_forged_token_from_a_signed_in_administrator
     assert!(refused >= 12, "every form: {refused}");
     assert_eq!(world.audit_actions().await.len(), before, "nothing written");
     assert_eq!(admin.get("/admin/applications").await.status, StatusCode::OK, "still signed in");
+    // With the right token, but no token field, or from another site as the browser says
+    // (`Origin`, `Sec-Fetch-Site`): refused the same (SECURITY.md §5 item 28).
+    let csrf = admin.csrf();
+    let cross_site =
+        [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site")];
+    for template in tessera_web::admin_portal_paths() {
+        let path = template.replace("{app}", &apps.m365).replace("{kind}", "bookmark");
+        let fields = [("label", "Forged"), ("url", "https://forged.example/"), ("group", "Staff"), ("count", "1")];
+        let mut answers = vec![admin.post(&path, &fields).await.status];
+        for (name, value) in cross_site {
+            let mut elsewhere = Browser::new(&world).from("10.0.0.7").header(name, value);
+            elsewhere.cookies = admin.cookies.clone();
+            let mut with_token = fields.to_vec();
+            with_token.push(("csrf", &csrf));
+            answers.push(elsewhere.post(&path, &with_token).await.status);
+        }
+        for status in answers {
+            assert!(status == StatusCode::FORBIDDEN || status == StatusCode::METHOD_NOT_ALLOWED, "{path}: {status}");
+        }
+    }
+    assert_eq!(world.audit_actions().await.len(), before, "nothing written");
     // A text form over 64 KiB is not read.
     let csrf = admin.csrf();
     let huge = "x".repeat(70 * 1024);

@@ -908,7 +908,7 @@ async fn certificate_rotation_changes_metadata_and_every_new_response() {
 }
 
 /// A LogoutRequest from Entra (Redirect binding).
-fn logout_request(id: &str, name_id: &str) -> String {
+pub(crate) fn logout_request(id: &str, name_id: &str) -> String {
     format!(
         r#"<samlp:LogoutRequest xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="{id}" Version="2.0" IssueInstant="{}"><saml:Issuer>urn:federation:MicrosoftOnline</saml:Issuer><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">{name_id}</saml:NameID></samlp:LogoutRequest>"#,
         instant(0)

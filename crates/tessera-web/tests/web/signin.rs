@@ -558,6 +558,10 @@ async fn totp_enrolment_sign_in_replay_and_recovery_codes() {
     let ok = next.post("/login/mfa", &[("csrf", &csrf), ("code", &fresh), ("continue", "")]).await;
     assert_eq!(ok.location.as_deref(), Some("/"), "{}", ok.body);
     assert_ne!(next.cookies.get("tessera_session").cloned(), session_before, "a new session id after MFA");
+    // The half-signed-in id it replaced opens nothing now (SECURITY.md §5 item 29).
+    let mut fixated = Browser::new(&world).from("10.0.0.1");
+    fixated.cookies.insert("tessera_session".into(), session_before.unwrap());
+    assert_eq!(fixated.get("/").await.location.as_deref(), Some("/login"), "nor is it half signed-in still");
 
     // A recovery code works once.
     for expected in [Some("/"), None] {
@@ -762,6 +766,19 @@ async fn two_nodes(url: String) {
     let csrf = on_b.csrf();
     assert_eq!(on_b.post("/logout", &[("csrf", &csrf)]).await.location.as_deref(), Some("/login"));
     assert_eq!(on_a.get("/").await.location.as_deref(), Some("/login"), "signing out on B ends it on A");
+
+    // The same for a LogoutRequest: accepted on A (the session ends on both), refused on B.
+    let mut on_a = Browser::signed_in(&a, "10.0.0.1").await;
+    let mut on_b = Browser::new(&b);
+    on_b.cookies = on_a.cookies.clone();
+    let alice = a.store.find_user("alice@contoso.com").await.unwrap();
+    let logout = super::saml::logout_request(&super::saml::new_id(), &alice.immutable_id);
+    let slo = format!("/m365/contoso.com/saml/slo?{}", super::saml::redirect_query(&logout));
+    assert!(on_a.get(&slo).await.location.unwrap_or_default().contains("SAMLResponse="));
+    assert_eq!(on_b.get("/").await.location.as_deref(), Some("/login"), "signed out on B too");
+    let replay = on_b.get(&slo).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.body);
+    assert!(replay.body.contains("used already"), "{}", replay.body);
 }
 
 #[tokio::test]
