@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use tessera_core::{ManualClock, SystemClock};
 use tessera_store::AuditQuery;
 
@@ -186,6 +186,68 @@ pub(crate) async fn signed_in_admin<'w>(world: &'w World, ip: &str) -> Browser<'
     let changed = browser.post("/admin/password", &[("password", OWN), ("confirm", OWN), ("csrf", &csrf)]).await;
     assert_eq!(changed.location.as_deref(), Some("/admin/applications"));
     browser
+}
+
+/// SECURITY.md §5 item 30 on an https deployment: every HTML answer (the sign-in and MFA pages,
+/// the portal, an auto-POST page, refusals and errors, and every admin portal page) carries the
+/// frame, sniffing, referrer and transport headers; every cookie set on the way is Secure and
+/// HttpOnly, and the admin session's SameSite=Strict.
+#[tokio::test]
+async fn every_html_answer_carries_the_security_headers_and_every_cookie_is_secure() {
+    let (world, apps) = World::build(config(), "https://idp.contoso.com").await;
+    let hash = tessera_auth::password::hash_password(ONE_TIME).unwrap();
+    world.store.create_initial_admin("admin", &hash).await.unwrap();
+    let mut answers: Vec<(String, super::signin::Response)> = Vec::new();
+    let mut user = Browser::new(&world).from("10.0.0.9");
+    for path in ["/", "/login", "/login/mfa", "/notice", "/no-such-page", "/m365/contoso.com/saml/sso?SAMLRequest=%%%"] {
+        answers.push((path.to_string(), user.get(path).await));
+    }
+    let signed_in = user.login("alice@contoso.com", super::signin::PASSWORD, "").await;
+    answers.push(("POST /login".into(), signed_in));
+    let request = super::saml::redirect_query(&super::saml::entra_request(&super::saml::new_id(), "", ""));
+    for path in ["/".to_string(), format!("/m365/contoso.com/saml/sso?{request}")] {
+        answers.push((path.clone(), user.get(&path).await));
+    }
+    let mut admin = Browser::new(&world).from("10.0.0.7");
+    answers.push(("POST /admin/login".into(), admin_login(&mut admin, "admin", ONE_TIME).await));
+    let csrf = admin.csrf();
+    answers.push((
+        "POST /admin/password".into(),
+        admin.post("/admin/password", &[("password", OWN), ("confirm", OWN), ("csrf", &csrf)]).await,
+    ));
+    for template in tessera_web::admin_portal_paths() {
+        let path = template
+            .replace("{app}", &apps.m365)
+            .replace("{kind}", "bookmark")
+            .replace("{group}", "Staff")
+            .replace("{user}", "alice@contoso.com")
+            .replace("{name}", "admin")
+            .replace("{trace}", "0123456789abcdef");
+        answers.push((path.clone(), admin.get(&path).await));
+    }
+    let mut html = 0;
+    for (path, answer) in &answers {
+        for cookie in answer.headers.get_all(header::SET_COOKIE) {
+            let cookie = cookie.to_str().unwrap();
+            assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{path}: {cookie}");
+            if cookie.starts_with("tessera_admin=") {
+                assert!(cookie.contains("SameSite=Strict"), "{path}: {cookie}");
+            }
+        }
+        let is_html =
+            answer.headers.get(header::CONTENT_TYPE).is_some_and(|t| t.to_str().unwrap().starts_with("text/html"));
+        if !is_html {
+            continue;
+        }
+        html += 1;
+        let header = |name: &str| answer.headers.get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        assert!(header("content-security-policy").contains("frame-ancestors 'none'"), "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        assert!(header("strict-transport-security").contains("max-age="), "{path}");
+    }
+    assert!(html >= 20, "HTML answers checked: {html} of {}", answers.len());
 }
 
 /// Every route of the portal (the table the router is built from), GET and POST, with our
