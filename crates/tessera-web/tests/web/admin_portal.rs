@@ -199,7 +199,8 @@ async fn every_html_answer_carries_the_security_headers_and_every_cookie_is_secu
     world.store.create_initial_admin("admin", &hash).await.unwrap();
     let mut answers: Vec<(String, super::signin::Response)> = Vec::new();
     let mut user = Browser::new(&world).from("10.0.0.9");
-    for path in ["/", "/login", "/login/mfa", "/notice", "/no-such-page", "/m365/contoso.com/saml/sso?SAMLRequest=%%%"] {
+    for path in ["/", "/login", "/login/mfa", "/notice", "/no-such-page", "/m365/contoso.com/saml/sso?SAMLRequest=%%%"]
+    {
         answers.push((path.to_string(), user.get(path).await));
     }
     let signed_in = user.login("alice@contoso.com", super::signin::PASSWORD, "").await;

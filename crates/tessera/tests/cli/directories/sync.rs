@@ -88,6 +88,11 @@ fn a_source_user_signs_in_with_their_directory_password_until_the_source_drops_t
     for n in 1..=3 {
         ldif.push_str(&person(ou, n).replace("\n\n", &format!("\nuserPassword: Pässwort-{n}!\n\n")));
     }
+    // SECURITY.md §5 item 33: a DN whose value holds every character a DN escapes.
+    ldif.push_str(&format!(
+        "dn: cn=O\\,dd\\+One \\\"x\\<\\>\\;\\=,ou={ou},{BASE_DN}\nchangetype: add\nobjectClass: inetOrgPerson\n\
+         uid: u4\ncn: O,dd+One \"x<>;=\nsn: Odd\nmail: u4@{ou}.test\nuserPassword: Pässwort-4!\n\n"
+    ));
     ldap_change(slapd, &ldif);
     let base = format!("ou={ou},{BASE_DN}");
     let urls = vec![format!("ldaps://127.0.0.1:{}", slapd.ldaps)];
@@ -96,9 +101,9 @@ fn a_source_user_signs_in_with_their_directory_password_until_the_source_drops_t
     let position = args.iter().position(|a| *a == PEOPLE_DN).unwrap();
     args[position] = &base;
     assert!(env.run_with_stdin(&args, &format!("{BIND_PASSWORD}\n")).status.success());
-    assert_eq!(sync(&env, "Pass-through", &[])["created"], 3);
+    assert_eq!(sync(&env, "Pass-through", &[])["created"], 4);
     env.ok(&["group", "add", "Staff"]);
-    for n in 1..=2 {
+    for n in [1, 2, 4] {
         env.ok(&["group", "add-member", "Staff", &format!("u{n}@pt.test")]);
     }
     env.ok(&["app", "add", "m365", "--domain", "pt.test", "--label", "M365"]);
@@ -129,6 +134,16 @@ fn a_source_user_signs_in_with_their_directory_password_until_the_source_drops_t
     let (status, _) = trust("u1@pt.test", "*)(uid=*", 3);
     assert_eq!(status, 400);
     assert_eq!(trust("*)(uid=*", "Pässwort-1!", 30).0, 400);
+    for (n, name) in ["*", "*)(uid=*))(|(uid=*", "\\00admin", "admin)("].into_iter().enumerate() {
+        assert_eq!(trust(name, "Pässwort-1!", 31 + n).0, 400, "{name}");
+    }
+    // An empty password would be an unauthenticated bind, which the directory lets pass: it is
+    // refused before any directory is asked (WS-Trust takes none, and the bind refuses one).
+    assert_eq!(trust("u1@pt.test", "", 35).0, 400);
+    // The user whose DN needs escaping signs in with their own password, and only with it.
+    let (status, token) = trust("u4@pt.test", "Pässwort-4!", 36);
+    assert_eq!(status, 200, "{token}");
+    assert_eq!(trust("u4@pt.test", "Pässwort-1!", 37).0, 400);
 
     // Gone from the directory: suspended at the next sync, and refused.
     ldap_change(slapd, &format!("dn: uid=u2,ou={ou},{BASE_DN}\nchangetype: delete\n\n"));
@@ -161,6 +176,11 @@ fn a_source_user_signs_in_with_their_directory_password_until_the_source_drops_t
             "wrong_password",
             "wrong_password",
             "unknown_user",
+            "unknown_user",
+            "unknown_user",
+            "unknown_user",
+            "unknown_user",
+            "wrong_password",
             "directory_account_disabled",
             "directory_account_disabled",
             "suspended",
