@@ -265,3 +265,58 @@ pub(super) async fn a_long_change_does_not_hold_up_sign_on_records(store: Arc<dy
     let report = store.verify_audit_chain(None).await.unwrap();
     assert!(report.intact(), "{report:?}");
 }
+
+pub(super) async fn a_role_granted_only_select_and_insert_cannot_rewrite_the_trail(store: Arc<dyn Store>, raw: Raw) {
+    // PostgreSQL's grants; SQLite has only the triggers (tested above).
+    let Raw::Pg(url) = &raw else { return };
+    store
+        .append_audit(&actor(), NewAuditEvent::new(AuditAction::AppUpdate, "app", "a", serde_json::json!({})))
+        .await
+        .unwrap();
+    let role = format!("tessera_app_{}", uuid::Uuid::new_v4().simple());
+    for grant in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
+        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
+        format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_events FROM {role}"),
+    ] {
+        raw.execute(&grant).await.unwrap_or_else(|e| panic!("{grant}: {e}"));
+    }
+    let as_app = url.replacen("://root@", &format!("://{role}@"), 1);
+    assert_ne!(&as_app, url, "the test database's URL names its user");
+    // The store runs as that role: it signs in, audits and changes the directory.
+    let app = sealed(PgStore::connect(&as_app, wall_clock()).await.unwrap());
+    app.append_audit(&actor(), NewAuditEvent::new(AuditAction::SamlIssued, "app", "a", serde_json::json!({})))
+        .await
+        .unwrap();
+    app.create_user(&actor(), new_user("granted@contoso.com")).await.unwrap();
+    assert!(app.verify_audit_chain(None).await.unwrap().intact());
+    // And cannot rewrite what it wrote, nor take the triggers out of the way.
+    let mut conn = sqlx::PgConnection::connect(&as_app).await.unwrap();
+    for tamper in [
+        "UPDATE audit_events SET actor = 'forged'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+        "ALTER TABLE audit_events DISABLE TRIGGER USER",
+        "DROP TRIGGER audit_events_no_update ON audit_events",
+        "UPDATE audit_chain_head SET seq = 0",
+    ] {
+        let refused = sqlx::query(tamper).execute(&mut conn).await;
+        let Err(e) = refused else {
+            // The head row is the one table the role updates: a rewound head is what the
+            // walk finds (a record beyond its head).
+            assert!(tamper.starts_with("UPDATE audit_chain_head"), "{tamper} was allowed");
+            let report = store.verify_audit_chain(None).await.unwrap();
+            assert_eq!(report.broken.map(|b| b.problem), Some(tessera_store::BreakKind::HeadMismatch));
+            continue;
+        };
+        assert!(
+            e.to_string().contains("permission denied") || e.to_string().contains("must be owner"),
+            "{tamper}: {e}"
+        );
+    }
+    drop((conn, app));
+    raw.execute(&format!("DROP OWNED BY {role}")).await.unwrap();
+    raw.execute(&format!("DROP ROLE {role}")).await.unwrap();
+}

@@ -192,6 +192,7 @@ conformance! {
         audit::tampering_breaks_the_chain_at_its_first_broken_link,
         audit::a_store_without_the_chain_key_audits_nothing,
         audit::a_long_change_does_not_hold_up_sign_on_records,
+        audit::a_role_granted_only_select_and_insert_cannot_rewrite_the_trail,
     ],
 }
 
