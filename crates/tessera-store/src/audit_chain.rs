@@ -71,6 +71,20 @@ pub(crate) struct LinkFields<'a> {
     pub summary: &'a str,
 }
 
+impl<'a> LinkFields<'a> {
+    /// The fields of a new record, whose summary is `summary` as it will be stored.
+    pub(crate) fn of(at: i64, actor: &'a str, event: &'a tessera_core::NewAuditEvent, summary: &'a str) -> Self {
+        LinkFields {
+            at,
+            actor,
+            action: event.action.as_str(),
+            target_kind: event.target_kind,
+            target_id: &event.target_id,
+            summary,
+        }
+    }
+}
+
 /// The MAC of the record at `seq` after the one whose MAC is `previous` (empty for the first).
 /// Every field goes in with its length first, so no two records' fields run together alike.
 fn link_mac(key: &AuditKey, seq: i64, previous: &str, fields: &LinkFields<'_>) -> String {

@@ -28,14 +28,7 @@ impl Default for Chain {
 impl Chain {
     pub(super) fn link(&mut self, at: UnixMillis, actor: &Actor, event: &NewAuditEvent) {
         let summary = event.summary.to_string();
-        self.push(&LinkFields {
-            at,
-            actor: &actor.0,
-            action: event.action.as_str(),
-            target_kind: event.target_kind,
-            target_id: &event.target_id,
-            summary: &summary,
-        });
+        self.push(&LinkFields::of(at, &actor.0, event, &summary));
     }
 
     fn push(&mut self, fields: &LinkFields<'_>) {

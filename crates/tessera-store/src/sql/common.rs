@@ -203,15 +203,7 @@ macro_rules! impl_sql_common {
                         .iter()
                         .zip(&summaries)
                         .map(|((actor, at, event), summary)| {
-                            let fields = crate::audit_chain::LinkFields {
-                                at: *at,
-                                actor,
-                                action: event.action.as_str(),
-                                target_kind: event.target_kind,
-                                target_id: &event.target_id,
-                                summary,
-                            };
-                            head.link(key, &fields)
+                            head.link(key, &crate::audit_chain::LinkFields::of(*at, actor, event, summary))
                         })
                         .collect();
                     let mut insert = sqlx::QueryBuilder::<$db>::new(

@@ -631,6 +631,7 @@ async fn refusals_unknown_sp_acs_replay_stale_relay_state_and_doctype() {
         .await;
     assert!(!page.body.contains("<script>alert"), "RelayState is escaped");
     assert_eq!(field(&page, "RelayState").as_deref(), Some(hostile));
+    assert_eq!(form_action(&page), ENTRA_ACS, "a hostile RelayState changes nothing but itself");
     // DOCTYPE, garbage, an inflate bomb: refused before anything else.
     let doctype =
         format!("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{}", entra_request(&new_id(), "", ""));
@@ -718,15 +719,6 @@ async fn entities_broken_encodings_and_crlf_are_refused_on_both_bindings_and_not
     } else {
         refused(&page, "CR LF in RelayState");
     }
-    let hostile = "\"><script>alert(1)</script>";
-    let page = browser
-        .get(&format!(
-            "{M365_SSO}?{}&RelayState={}",
-            redirect_query(&entra_request(&new_id(), "", "")),
-            url_encode(hostile)
-        ))
-        .await;
-    assert_eq!(form_action(&page), ENTRA_ACS, "a hostile RelayState changes nothing but itself");
 }
 
 #[tokio::test]
