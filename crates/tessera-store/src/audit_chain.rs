@@ -46,13 +46,10 @@ pub(crate) const KEY_NOT_LOADED: &str =
 impl AuditKeySlot {
     /// Sets the key once; the same key again is fine, another one is refused.
     pub(crate) fn set(&self, key: AuditKey) -> Result<(), crate::StoreError> {
-        match self.0.get() {
-            Some(held) if held.0 == key.0 => Ok(()),
-            Some(_) => Err(crate::StoreError::Config("the audit trail already has another key".into())),
-            None => {
-                let _ = self.0.set(key);
-                Ok(())
-            }
+        match self.0.set(key) {
+            Ok(()) => Ok(()),
+            Err(key) if self.0.get().is_some_and(|held| held.0 == key.0) => Ok(()),
+            Err(_) => Err(crate::StoreError::Config("the audit trail already has another key".into())),
         }
     }
 
@@ -290,7 +287,7 @@ impl<'a> ChainWalk<'a> {
             let last = self.next_seq - 1;
             if last < head.seq {
                 self.broken = Some(ChainBreak { seq: last + 1, id: None, at: None, problem: BreakKind::Truncated });
-            } else if (last == head.seq && head.seq > 0 && self.checked > 0 && head.mac != self.previous_mac)
+            } else if (last == head.seq && head.seq > 0 && head.mac != self.previous_mac)
                 || highest_after > head_after.seq
             {
                 self.broken = Some(ChainBreak { seq: head.seq, id: None, at: None, problem: BreakKind::HeadMismatch });

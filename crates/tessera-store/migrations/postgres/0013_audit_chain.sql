@@ -7,16 +7,8 @@ ALTER TABLE audit_events ADD COLUMN chain_seq BIGINT;
 ALTER TABLE audit_events ADD COLUMN chain_mac TEXT;
 CREATE UNIQUE INDEX audit_events_chain_seq ON audit_events (chain_seq);
 
-CREATE FUNCTION audit_events_chained() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.chain_seq IS NULL OR NEW.chain_mac IS NULL THEN
-        RAISE EXCEPTION 'audit_events rows carry their chain link';
-    END IF;
-    RETURN NEW;
-END;
-$$;
-CREATE TRIGGER audit_events_chained BEFORE INSERT ON audit_events
-    FOR EACH ROW EXECUTE FUNCTION audit_events_chained();
+-- Records from before the chain, found without reading the chained ones.
+CREATE INDEX audit_events_unchained ON audit_events (id) WHERE chain_seq IS NULL;
 
 CREATE TABLE audit_chain_head (
     id  INTEGER PRIMARY KEY CHECK (id = 1),
@@ -24,3 +16,17 @@ CREATE TABLE audit_chain_head (
     mac TEXT NOT NULL
 );
 INSERT INTO audit_chain_head (id, seq, mac) VALUES (1, 0, '');
+
+-- A new record takes a place after the head (the head moves past it in the same transaction):
+-- none without a link, none at or before a place already taken.
+CREATE FUNCTION audit_events_chained() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.chain_seq IS NULL OR NEW.chain_mac IS NULL
+        OR NEW.chain_seq <= (SELECT seq FROM audit_chain_head WHERE id = 1) THEN
+        RAISE EXCEPTION 'audit_events rows carry their chain link, after the head';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER audit_events_chained BEFORE INSERT ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION audit_events_chained();

@@ -94,8 +94,10 @@ impl AuditChain for MemoryStore {
     async fn verify_audit_chain(&self, since: Option<UnixMillis>) -> Result<ChainReport, StoreError> {
         let tables = self.tables()?;
         let chain = &tables.audit_chain;
-        let start =
+        let first =
             tables.audit.iter().position(|e| since.is_none_or(|since| e.at >= since)).unwrap_or(tables.audit.len());
+        // From the record before, as the SQL stores walk.
+        let start = first.saturating_sub(1);
         let previous = start.checked_sub(1).map(|i| chain.links[i].1.clone()).unwrap_or_default();
         let mut walk = ChainWalk::from(&chain.key, i64::try_from(start).unwrap_or(i64::MAX) + 1, previous);
         for (event, (seq, mac)) in tables.audit.iter().zip(&chain.links).skip(start) {

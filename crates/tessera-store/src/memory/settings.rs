@@ -1,7 +1,7 @@
 //! [`SettingsStore`] in memory, as `sql/settings.rs` keeps settings and job leases.
 
 use async_trait::async_trait;
-use tessera_core::{Actor, NewAuditEvent, UnixMillis};
+use tessera_core::{Actor, NewAuditEvent};
 
 use super::MemoryStore;
 use crate::StoreError;
@@ -59,7 +59,7 @@ impl SettingsStore for MemoryStore {
         Ok(())
     }
 
-    async fn ping(&self) -> Result<Option<UnixMillis>, StoreError> {
+    async fn ping(&self) -> Result<Option<i64>, StoreError> {
         self.tables().map(|_| None)
     }
 

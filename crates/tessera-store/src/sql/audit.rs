@@ -29,15 +29,18 @@ macro_rules! impl_audit {
                 let key = self.audit_key.get()?;
                 // Records appended while the walk goes on lie beyond this head and are left out.
                 let head = self.chain_head().await?;
+                // From the record before the first at or after `since`: a record whose own time
+                // was moved back before `since` is then still checked.
                 let start: i64 = match since {
                     None => 1,
                     Some(since) => sqlx::query_scalar::<_, Option<i64>>(
-                        "SELECT MIN(chain_seq) FROM audit_events WHERE chain_seq IS NOT NULL AND at >= $1",
+                        "SELECT MIN(chain_seq) FROM audit_events WHERE chain_seq >= 1 AND at >= $1",
                     )
                     .bind(since)
                     .fetch_one(&self.pool)
                     .await?
-                    .unwrap_or(head.seq + 1),
+                    .map_or(head.seq, |first| first - 1)
+                    .max(1),
                 };
                 let mut walk = if start <= 1 {
                     ChainWalk::from(key, 1, String::new())
@@ -82,9 +85,11 @@ macro_rules! impl_audit {
                         break;
                     }
                 }
-                let first_chained = "(SELECT COALESCE(MIN(id), 9223372036854775807) FROM audit_events WHERE chain_seq IS NOT NULL)";
+                // A place below 1 is none: such a record was slipped in past the triggers.
+                let first_chained = "(SELECT COALESCE(MIN(id), 9223372036854775807) FROM audit_events WHERE chain_seq >= 1)";
                 let outside = sqlx::query(&format!(
-                    "SELECT id, at FROM audit_events WHERE chain_seq IS NULL AND id > {first_chained} ORDER BY id LIMIT 1"
+                    "SELECT id, at FROM audit_events WHERE (chain_seq IS NULL AND id > {first_chained}) OR chain_seq < 1 \
+                     ORDER BY id LIMIT 1"
                 ))
                 .fetch_optional(&self.pool)
                 .await?;

@@ -83,10 +83,16 @@ macro_rules! impl_settings {
 
             async fn ping(&self) -> Result<Option<i64>, StoreError> {
                 if $backend == "postgres" {
-                    let now: i64 = sqlx::query_scalar("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")
-                        .fetch_one(&self.pool)
-                        .await?;
-                    return Ok(Some(now));
+                    // Timed around the statement alone, once a connection is held: a wait for
+                    // the pool would read as an offset.
+                    let mut conn = self.pool.acquire().await?;
+                    let asked = self.clock.now_millis();
+                    let database: i64 =
+                        sqlx::query_scalar("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint")
+                            .fetch_one(&mut *conn)
+                            .await?;
+                    let answered = self.clock.now_millis();
+                    return Ok(Some(asked + (answered - asked) / 2 - database));
                 }
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(None)

@@ -74,10 +74,10 @@ pub trait SettingsStore: Send + Sync {
     /// or `holder`'s already: background jobs that must run on one node at a time.
     async fn take_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool, StoreError>;
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
-    /// A cheap round trip, for readiness checks; with it the database server's clock where the
-    /// database has one apart from this process (PostgreSQL), which every node's replay and
-    /// lockout windows are compared against.
-    async fn ping(&self) -> Result<Option<UnixMillis>, StoreError>;
+    /// A cheap round trip, for readiness checks; where the database has a clock apart from this
+    /// process (PostgreSQL), by how many milliseconds this process's clock is ahead of it
+    /// (behind: negative), the clock every node's replay and lockout windows meet at.
+    async fn ping(&self) -> Result<Option<i64>, StoreError>;
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
 }

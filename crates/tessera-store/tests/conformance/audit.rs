@@ -188,12 +188,18 @@ pub(super) async fn tampering_breaks_the_chain_at_its_first_broken_link(store: A
     tamper(&raw, swap).await;
     assert_eq!(first_break(store.verify_audit_chain(None).await.unwrap()), None);
 
-    // A record slipped in without a link (the insert trigger out of the way too), then removed.
-    let forged = "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary) \
-                  VALUES (1, 'cli:root', 'user.create', 'user', 'x', '{}')";
-    tamper(&raw, forged).await;
-    assert_eq!(first_break(store.verify_audit_chain(None).await.unwrap()), Some((7, OutsideChain)));
-    tamper(&raw, "DELETE FROM audit_events WHERE chain_seq IS NULL").await;
+    // A record slipped in without a link, or at a place below the chain's first (the insert
+    // trigger out of the way too), then removed.
+    for forged in [
+        "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary) \
+         VALUES (1, 'cli:root', 'user.create', 'user', 'x', '{}')",
+        "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary, chain_seq, chain_mac) \
+         VALUES (1, 'cli:root', 'user.create', 'user', 'x', '{}', -1, 'made up')",
+    ] {
+        tamper(&raw, forged).await;
+        assert_eq!(first_break(store.verify_audit_chain(None).await.unwrap()), Some((7, OutsideChain)), "{forged}");
+        tamper(&raw, "DELETE FROM audit_events WHERE chain_seq IS NULL OR chain_seq < 1").await;
+    }
 
     // The last record deleted: the chain ends before its head.
     tamper(&raw, "DELETE FROM audit_events WHERE chain_seq = 6").await;
@@ -206,6 +212,39 @@ pub(super) async fn tampering_breaks_the_chain_at_its_first_broken_link(store: A
     if matches!(raw, Raw::Pg(_)) {
         assert!(raw.execute("DELETE FROM audit_events").await.is_err());
     }
+}
+
+pub(super) async fn records_from_before_the_chain_are_counted_and_a_long_chain_is_walked_page_by_page(
+    store: Arc<dyn Store>,
+    raw: Raw,
+) {
+    // Three records as a Tessera before the chain wrote them.
+    for n in 1..=3 {
+        let old = format!(
+            "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary) \
+             VALUES ({n}, 'cli:root', 'user.create', 'user', 'old{n}', '{{}}')"
+        );
+        tamper(&raw, &old).await;
+    }
+    // More than a page (1,000) of chained records, batched from many tasks at once.
+    let mut tasks = Vec::new();
+    for n in 0..1_100 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", n, serde_json::json!({"n": n}));
+            store.append_audit(&actor(), event).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let report = store.verify_audit_chain(None).await.unwrap();
+    assert!(report.intact(), "{report:?}");
+    assert_eq!((report.checked, report.before_chain, report.last_seq), (1_100, 3, Some(1_100)));
+    // A record edited past the first page is found there.
+    tamper(&raw, "UPDATE audit_events SET summary = '{\"n\":-1}' WHERE chain_seq = 1050").await;
+    let report = store.verify_audit_chain(None).await.unwrap();
+    assert_eq!(report.broken.map(|b| (b.seq, b.problem)), Some((1050, tessera_store::BreakKind::Altered)));
 }
 
 pub(super) async fn a_store_without_the_chain_key_audits_nothing(store: Arc<dyn Store>, raw: Raw) {
@@ -280,6 +319,7 @@ pub(super) async fn a_role_granted_only_select_and_insert_cannot_rewrite_the_tra
         format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
         format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
         format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_events FROM {role}"),
+        format!("REVOKE INSERT, DELETE, TRUNCATE ON audit_chain_head FROM {role}"),
     ] {
         raw.execute(&grant).await.unwrap_or_else(|e| panic!("{grant}: {e}"));
     }
@@ -300,6 +340,9 @@ pub(super) async fn a_role_granted_only_select_and_insert_cannot_rewrite_the_tra
         "TRUNCATE audit_events",
         "ALTER TABLE audit_events DISABLE TRIGGER USER",
         "DROP TRIGGER audit_events_no_update ON audit_events",
+        "DELETE FROM audit_chain_head",
+        "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary, chain_seq, chain_mac) \
+         VALUES (1, 'cli:root', 'user.create', 'user', 'x', '{}', -1, 'made up')",
         "UPDATE audit_chain_head SET seq = 0",
     ] {
         let refused = sqlx::query(tamper).execute(&mut conn).await;
@@ -311,10 +354,8 @@ pub(super) async fn a_role_granted_only_select_and_insert_cannot_rewrite_the_tra
             assert_eq!(report.broken.map(|b| b.problem), Some(tessera_store::BreakKind::HeadMismatch));
             continue;
         };
-        assert!(
-            e.to_string().contains("permission denied") || e.to_string().contains("must be owner"),
-            "{tamper}: {e}"
-        );
+        let refused = ["permission denied", "must be owner", "after the head"];
+        assert!(refused.iter().any(|r| e.to_string().contains(r)), "{tamper}: {e}");
     }
     drop((conn, app));
     raw.execute(&format!("DROP OWNED BY {role}")).await.unwrap();

@@ -88,6 +88,7 @@ fn audit_verify_walks_the_chain_that_an_independent_implementation_recomputes_an
     let after: Value =
         serde_json::from_slice(&env.run(&["audit", "verify", "--since", &later, "--json"]).stdout).unwrap();
     assert!(after["first_seq"].as_i64().unwrap() >= 3, "{after}");
+    assert_eq!(after["intact"], true, "{after}");
 
     // A record deleted in the middle.
     tamper(&env, "DELETE FROM audit_events WHERE chain_seq = 1");
