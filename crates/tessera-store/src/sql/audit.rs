@@ -111,11 +111,8 @@ macro_rules! impl_audit {
 
         impl $store {
             async fn chain_head(&self) -> Result<crate::audit_chain::ChainHead, StoreError> {
-                let row = sqlx::query("SELECT seq, mac FROM audit_chain_head WHERE id = 1")
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
-                Ok(crate::audit_chain::ChainHead { seq: row.try_get("seq")?, mac: row.try_get("mac")? })
+                let mut conn = self.pool.acquire().await?;
+                Self::read_chain_head(&mut conn, false).await
             }
         }
 

@@ -179,6 +179,21 @@ macro_rules! impl_sql_common {
                 tx.commit().await.map_err(|e| e.to_string())
             }
 
+            /// The chain's head; with `lock`, held until the transaction ends on PostgreSQL
+            /// (SQLite's write transaction holds the whole database already).
+            async fn read_chain_head(conn: &mut Conn, lock: bool) -> Result<crate::audit_chain::ChainHead, StoreError> {
+                let statement = if lock && $backend == "postgres" {
+                    "SELECT seq, mac FROM audit_chain_head WHERE id = 1 FOR UPDATE"
+                } else {
+                    "SELECT seq, mac FROM audit_chain_head WHERE id = 1"
+                };
+                let row = sqlx::query(statement)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
+                Ok(crate::audit_chain::ChainHead { seq: row.try_get("seq")?, mac: row.try_get("mac")? })
+            }
+
             /// Audit records linked to the chain under its head, locked here until the
             /// transaction ends (SQLite's write transaction holds the whole database already),
             /// inserted and the head moved past them.
@@ -187,16 +202,7 @@ macro_rules! impl_sql_common {
                 key: &crate::audit_chain::AuditKey,
                 audits: &[(&str, i64, &NewAuditEvent)],
             ) -> Result<(), StoreError> {
-                let lock = if $backend == "postgres" {
-                    "SELECT seq, mac FROM audit_chain_head WHERE id = 1 FOR UPDATE"
-                } else {
-                    "SELECT seq, mac FROM audit_chain_head WHERE id = 1"
-                };
-                let row = sqlx::query(lock)
-                    .fetch_optional(&mut *conn)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
-                let mut head = crate::audit_chain::ChainHead { seq: row.try_get("seq")?, mac: row.try_get("mac")? };
+                let mut head = Self::read_chain_head(conn, true).await?;
                 for chunk in audits.chunks(AUDIT_ROWS_A_STATEMENT) {
                     let summaries: Vec<String> = chunk.iter().map(|(_, _, event)| event.summary.to_string()).collect();
                     let links: Vec<(i64, String)> = chunk

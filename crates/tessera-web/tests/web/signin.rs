@@ -78,15 +78,7 @@ impl World {
         let granted = store.create_app(&actor, bookmark("Wiki", "https://wiki.contoso.com/"), None).await.unwrap();
         let not_granted =
             store.create_app(&actor, bookmark("Payroll", "https://payroll.contoso.com/"), None).await.unwrap();
-        let m365 = NewApplication::new(
-            "http://127.0.0.1:8080",
-            "M365",
-            None,
-            None,
-            true,
-            AppKind::M365(M365Config::for_domain("contoso.com")),
-        )
-        .unwrap();
+        let m365 = contoso_m365();
         let key = keys.new_key(m365.id, "M365", tessera_keys::KeySize::Rsa2048, 30).await.unwrap();
         let m365 = store.create_app(&actor, m365, Some(key)).await.unwrap();
         store.grant(&actor, granted.id, staff.id).await.unwrap();
@@ -705,9 +697,9 @@ async fn a_session_made_on_one_node_is_honoured_by_another() {
     }
 }
 
-/// A Microsoft 365 connector for contoso.com, granted to Staff, of which Alice is a member.
-async fn m365_granted_to_alice(world: &World) {
-    let app = NewApplication::new(
+/// The Microsoft 365 connector of contoso.com, labelled M365, not yet stored.
+fn contoso_m365() -> NewApplication {
+    NewApplication::new(
         "http://127.0.0.1:8080",
         "M365",
         None,
@@ -715,7 +707,12 @@ async fn m365_granted_to_alice(world: &World) {
         true,
         AppKind::M365(M365Config::for_domain("contoso.com")),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A Microsoft 365 connector for contoso.com, granted to Staff, of which Alice is a member.
+async fn m365_granted_to_alice(world: &World) {
+    let app = contoso_m365();
     let key = world.keys.new_key(app.id, "M365", tessera_keys::KeySize::Rsa2048, 30).await.unwrap();
     let app = world.store.create_app(&Actor::system(), app, Some(key)).await.unwrap();
     let staff = world.store.create_group(&Actor::system(), NewGroup::new("Staff", None).unwrap()).await.unwrap();
