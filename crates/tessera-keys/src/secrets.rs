@@ -41,6 +41,16 @@ impl Secrets {
         Ok(Secrets { cipher, pseudonyms: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()), audit_chain })
     }
 
+    /// Whether `master_key` is the one a database was set up with, by the check value it
+    /// stored (`SETTING_MASTER_KEY_CHECK`, base64), without opening a store: a backup is
+    /// checked this way before it is restored.
+    pub fn verify_master_key(stored_check: &str, master_key: &[u8; MASTER_KEY_LEN]) -> Result<(), KeyError> {
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(stored_check.trim())
+            .map_err(|_| KeyError::WrongMasterKey)?;
+        KeyCipher::new(master_key)?.verify_check_value(&sealed)
+    }
+
     /// Whether the database already has a master-key check value, i.e. whether a master key
     /// was ever used with it (and so must not be replaced by a new one).
     pub async fn database_has_master_key(settings: &dyn SettingsStore) -> Result<bool, KeyError> {

@@ -8,6 +8,7 @@ mod audit_chain;
 mod batch;
 mod cache;
 mod error;
+pub mod maintenance;
 #[cfg(feature = "test-support")]
 pub mod memory;
 mod postgres;

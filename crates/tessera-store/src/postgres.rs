@@ -11,7 +11,7 @@ use crate::batch::WriteBatcher;
 use crate::cache::ReadCache;
 use crate::sql::impl_sql_store;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 pub struct PgStore {
     pool: PgPool,

@@ -13,7 +13,7 @@ use crate::batch::WriteBatcher;
 use crate::cache::ReadCache;
 use crate::sql::impl_sql_store;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqliteStore {
     pool: SqlitePool,

@@ -68,6 +68,31 @@ pub enum Command {
     /// Directory sources: users from Active Directory or LDAP
     #[command(subcommand)]
     Directory(DirectoryCommand),
+    /// Take a consistent copy of a running SQLite deployment, with a manifest, into one file
+    /// (never the master key: keep master.key apart from it)
+    Backup {
+        /// The backup file to create (refused if it exists)
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Restore a backup into an empty data directory (it may hold the master.key kept with the
+    /// backup); refuses a newer schema, another master key, or a damaged file
+    Restore {
+        /// The backup file
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
+    /// The database schema's migrations
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// List every migration: applied, pending, or unknown to this binary (from a newer one)
+    Status,
+    /// Apply the pending migrations now (`serve` also applies them when it starts)
+    Run,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod config;
 mod master_key;
+mod operations;
 mod output;
 mod progress;
 mod serve;

@@ -20,10 +20,18 @@ use tessera_core::{Actor, Clock, SystemClock};
 use tessera_keys::KeyService;
 use tessera_store::{Page, PageRequest, SETTING_PUBLIC_URL, Store};
 
-use crate::cli::Command;
+use crate::cli::{Command, MigrateCommand};
 use crate::config::{DEFAULT_PUBLIC_URL, Settings};
 
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    // Operations on the database's files and schema open no store (that would migrate it).
+    let command = match command {
+        Command::Backup { to } => return crate::operations::backup(&settings, &to).await,
+        Command::Restore { from } => return crate::operations::restore(&settings, &from).await,
+        Command::Migrate(MigrateCommand::Status) => return crate::operations::migrate_status(&settings).await,
+        Command::Migrate(MigrateCommand::Run) => return crate::operations::migrate_run(&settings).await,
+        other => other,
+    };
     // Bad serve flags are refused before anything is created on disk.
     if let Command::Serve(args) = &command {
         crate::serve::check_args(args)?;
@@ -46,6 +54,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Admin(cmd) => admin::run(&ctx, cmd).await,
         Command::M365(cmd) => m365::run(&ctx, cmd).await,
         Command::Directory(cmd) => directories::run(&ctx, cmd).await,
+        // Handled above, before any store was opened.
+        Command::Backup { .. } | Command::Restore { .. } | Command::Migrate(_) => Ok(()),
     }
 }
 
@@ -94,7 +104,7 @@ fn cli_actor() -> Actor {
     Actor::cli(&name.unwrap_or_else(|| format!("uid{uid}")))
 }
 
-async fn open_store(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn Store>> {
     ensure_data_dir(&settings.data_dir)?;
     tessera_store::open(settings.database_url.as_deref(), &settings.data_dir, clock)
         .await

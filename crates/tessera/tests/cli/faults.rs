@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use super::*;
 
 /// One REST POST with a bearer token: the status, or `None` when the server is gone.
-fn post_json(port: u16, path: &str, token: &str, body: &str) -> Option<u16> {
+pub(super) fn post_json(port: u16, path: &str, token: &str, body: &str) -> Option<u16> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(
@@ -28,7 +28,7 @@ fn post_json(port: u16, path: &str, token: &str, body: &str) -> Option<u16> {
 
 /// `PRAGMA integrity_check` and the users' emails, read by Python's sqlite3 (another
 /// implementation than the one that wrote the file).
-fn inspect(database: &Path) -> (String, Vec<String>) {
+pub(super) fn inspect(database: &Path) -> (String, Vec<String>) {
     let script = "import sqlite3, sys, json\n\
                   db = sqlite3.connect(sys.argv[1])\n\
                   check = db.execute('PRAGMA integrity_check').fetchone()[0]\n\
@@ -96,10 +96,10 @@ fn sqlite_keeps_every_acknowledged_write_through_a_kill_9_mid_burst() {
     assert_eq!(code, Some(0), "{stderr}");
 }
 
-const PASSWORD: &str = "Corr3ct-horse-battery";
+pub(super) const PASSWORD: &str = "Corr3ct-horse-battery";
 
 /// Alice, with a password, granted the Microsoft 365 connector of contoso.com.
-fn alice_with_m365(env: &Env) {
+pub(super) fn alice_with_m365(env: &Env) {
     let added = env.run_with_stdin(&["user", "add", "alice@contoso.com", "--password-stdin"], &format!("{PASSWORD}\n"));
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
     env.ok(&["group", "add", "Staff"]);
@@ -175,8 +175,10 @@ struct Haproxy {
 impl Haproxy {
     /// `None` where haproxy is not installed (never under CI=true, where scripts/test installs
     /// it). Health checks on `/healthz` every 500 ms, a node out after 2 failures and back after
-    /// 2 successes; a connection that fails is tried again on the other node (a request that
-    /// reached a node is never sent twice: it may have been acted on).
+    /// 2 successes; a connection that fails, or a request a node took and closed without a word
+    /// (killed while working on it), is sent to the other node. Sign-on is safe to send twice:
+    /// a request ID the dead node recorded is refused as a replay, never answered twice. The
+    /// administration's changes are not: a POST to `/admin` or `/api` is never sent twice.
     fn start_with_port(port: u16, nodes: &[u16]) -> Option<Haproxy> {
         if Command::new("haproxy").arg("-v").output().is_err() {
             assert!(std::env::var("CI").as_deref() != Ok("true"), "haproxy is required under CI=true");
@@ -188,9 +190,10 @@ impl Haproxy {
         let config = format!(
             "global\n  maxconn 512\n\
              defaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n\
-             \x20 retries 3\n  option redispatch 1\n  retry-on conn-failure\n\
+             \x20 retries 3\n  option redispatch 1\n  retry-on conn-failure empty-response\n\
              frontend idp\n  bind 127.0.0.1:{port}\n  default_backend nodes\n\
              backend nodes\n  balance roundrobin\n  option httpchk GET /healthz\n\
+             \x20 http-request disable-l7-retry if {{ path_beg /admin/ /api/ }} !METH_GET\n\
              \x20 default-server inter 500 fall 2 rise 2\n{servers}"
         );
         let mut file = tempfile::NamedTempFile::new().unwrap();

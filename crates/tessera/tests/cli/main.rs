@@ -21,6 +21,7 @@ mod graph_double;
 mod m365_graph;
 mod m365_users;
 mod metadata_url;
+mod operations;
 mod own_postgres;
 mod rollover;
 mod samba;

@@ -1,0 +1,100 @@
+//! `tessera migrate status | run`: the schema's migrations, listed or applied on purpose (for
+//! operators who migrate before they start the new release's nodes; `serve` applies them too).
+
+use serde::Serialize;
+use tessera_store::maintenance::{self, MigrationRow, MigrationState};
+
+use crate::config::Settings;
+
+#[derive(Serialize)]
+struct Status {
+    /// The newest migration the database has; `null` for a database not created yet.
+    database_version: Option<i64>,
+    /// The newest migration this binary knows.
+    binary_version: i64,
+    pending: usize,
+    migrations: Vec<MigrationRow>,
+}
+
+async fn status(settings: &Settings) -> anyhow::Result<Status> {
+    let url = settings.database_url.as_deref();
+    let migrations = maintenance::migration_status(url, &settings.data_dir).await?;
+    Ok(Status {
+        database_version: migrations.iter().filter(|m| m.state != MigrationState::Pending).map(|m| m.version).max(),
+        binary_version: maintenance::binary_schema_version(maintenance::is_postgres_url(url)),
+        pending: migrations.iter().filter(|m| m.state == MigrationState::Pending).count(),
+        migrations,
+    })
+}
+
+fn print(status: &Status) {
+    let rows = status
+        .migrations
+        .iter()
+        .map(|m| {
+            let state = serde_json::to_value(&m.state).ok().and_then(|v| v.as_str().map(str::to_string));
+            vec![
+                format!("{:04}", m.version),
+                state.unwrap_or_default(),
+                m.applied_at.clone().unwrap_or_else(|| "-".into()),
+                m.description.clone(),
+            ]
+        })
+        .collect();
+    crate::output::table(&["VERSION", "STATE", "APPLIED (UTC)", "DESCRIPTION"], rows);
+    let database = status.database_version.map_or("none (no database yet)".to_string(), |v| v.to_string());
+    println!(
+        "database at version {database}; this binary writes version {}; {} pending",
+        status.binary_version, status.pending
+    );
+}
+
+/// Lists every migration and where the database stands; refuses nothing (a newer database is
+/// shown with the migrations this binary does not know).
+pub async fn migrate_status(settings: &Settings) -> anyhow::Result<()> {
+    let status = status(settings).await?;
+    if settings.json {
+        crate::output::json(&status)
+    } else {
+        print(&status);
+        Ok(())
+    }
+}
+
+/// Applies the pending migrations (a database newer than this binary is refused, as at start).
+pub async fn migrate_run(settings: &Settings) -> anyhow::Result<()> {
+    let before = status(settings).await?;
+    let newer: Vec<i64> =
+        before.migrations.iter().filter(|m| m.state == MigrationState::Unknown).map(|m| m.version).collect();
+    if !newer.is_empty() {
+        anyhow::bail!(
+            "the database has migrations this binary does not know ({newer:?}): run the Tessera release that \
+             wrote them, or a newer one"
+        );
+    }
+    // Opening the store applies them, in one place for `serve` and for this command.
+    let clock: std::sync::Arc<dyn tessera_core::Clock> = std::sync::Arc::new(tessera_core::SystemClock);
+    crate::commands::open_store(settings, clock).await?;
+    let after = status(settings).await?;
+    let applied: Vec<i64> = before
+        .migrations
+        .iter()
+        .filter(|m| m.state == MigrationState::Pending)
+        .map(|m| m.version)
+        .filter(|v| after.migrations.iter().any(|m| m.version == *v && m.state == MigrationState::Applied))
+        .collect();
+    if settings.json {
+        crate::output::json(&serde_json::json!({ "applied": applied, "status": after }))
+    } else {
+        match applied.as_slice() {
+            [] => println!("nothing to apply: the database is at version {}", after.binary_version),
+            _ => println!(
+                "applied {} migration(s) ({}); the database is at version {}",
+                applied.len(),
+                applied.iter().map(|v| format!("{v:04}")).collect::<Vec<_>>().join(", "),
+                after.binary_version
+            ),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,386 @@
+//! Operating a deployment (issue 21): a backup taken while users sign on restores whole on
+//! another data directory and signs with the same certificates; every wrong restore is refused
+//! and changes nothing; migrations are listed and applied on purpose, from an older schema
+//! built by another implementation (Python's sqlite3) than ours; PostgreSQL is backed up with
+//! its own tools, as the README says.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use sha2::Digest;
+
+use super::faults::{PASSWORD, alice_with_m365, inspect, post_json};
+use super::*;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a directory holds, by name, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return vec!["(no directory)".into()] };
+    let mut names: Vec<String> = entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+/// A data directory holding only `master.key`, as an operator prepares one for a restore.
+fn with_master_key(env: &Env, key: &str) {
+    std::fs::create_dir_all(env.data_dir()).unwrap();
+    std::fs::set_permissions(env.data_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(env.data_dir().join("master.key"), key).unwrap();
+    std::fs::set_permissions(env.data_dir().join("master.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+fn master_key_text(env: &Env) -> String {
+    std::fs::read_to_string(env.data_dir().join("master.key")).unwrap()
+}
+
+/// The SAML Response of a sign-on by a signed-in browser, decoded.
+fn saml_response(browser: &mut super::web_client::WebClient, id: &str) -> String {
+    let posted = browser.entra_sign_on("contoso.com", id);
+    assert_eq!(posted.status, 200, "{}", posted.body);
+    let response = super::web_client::hidden_field(&posted.body, "SAMLResponse").expect("an auto-POST page");
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(response).unwrap()).unwrap()
+}
+
+#[test]
+fn a_backup_taken_under_sign_on_load_restores_elsewhere_whole_and_signs_with_the_same_certificates() {
+    let env = Env::sqlite();
+    alice_with_m365(&env);
+    let token = env.ok(&["admin", "token", "create", "--name", "backup-load"]).trim().to_string();
+    let port = free_port();
+    let public_url = format!("http://127.0.0.1:{port}");
+    let server = Server::start_on(&env, port, &["--public-url", &public_url]);
+    let metadata = env.ok(&["app", "metadata", "M365"]);
+    let certificate = env.json(&["app", "show", "M365"])["signing_certificate"].clone();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    // Sign-ons from a signed-in browser all through the backup, each with its token.
+    let signing = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut browser = super::web_client::WebClient::new(port);
+            assert_eq!(browser.sign_in("alice@contoso.com", PASSWORD).status, 303);
+            let mut tokens = 0;
+            for n in 0..5_000 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                assert!(saml_response(&mut browser, &format!("_load{n}")).contains("SignatureValue"));
+                tokens += 1;
+            }
+            tokens
+        })
+    };
+    // Users created through the REST API, each with the moment its creation was acknowledged.
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let writing = {
+        let (stop, acknowledged) = (stop.clone(), acknowledged.clone());
+        std::thread::spawn(move || {
+            for n in 0..5_000 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let email = format!("u{n}@load.test");
+                if post_json(port, "/api/v1/users", &token, &format!(r#"{{"email": "{email}"}}"#)) == Some(201) {
+                    acknowledged.lock().unwrap().push((Instant::now(), email));
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    let backup = env.dir.path().join("before-upgrade.tessera-backup");
+    let began = Instant::now();
+    let out = env.run(&["backup", "--to", backup.to_str().unwrap(), "--json"]);
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    let tokens = signing.join().unwrap();
+    writing.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("WARNING") && stderr.contains("master.key"), "says to keep the key apart: {stderr}");
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let before: Vec<&String> = acknowledged.iter().filter(|(at, _)| *at < began).map(|(_, email)| email).collect();
+    let during = acknowledged.len() - before.len();
+    eprintln!(
+        "backup under load: {tokens} sign-ons, {} users acknowledged before it began, {during} after",
+        before.len()
+    );
+    assert!(tokens >= 10 && before.len() >= 5 && during >= 1, "load ran through the backup");
+
+    let manifest: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let binary = env.json(&["migrate", "status"])["binary_version"].clone();
+    assert_eq!(manifest["format"], "tessera-backup");
+    assert_eq!(manifest["schema_version"], binary);
+    assert_eq!(manifest["backend"], "sqlite");
+    assert_eq!(manifest["master_key_fingerprint"].as_str().unwrap().len(), 16);
+    assert!(manifest["counts"]["users"].as_i64().unwrap() > before.len() as i64);
+    let bytes = std::fs::read(&backup).unwrap();
+    assert_eq!(std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777, 0o600);
+    // Never the master key: neither its text nor its bytes.
+    let key_text = master_key_text(&env);
+    let key_bytes = base64::engine::general_purpose::STANDARD.decode(key_text.trim()).unwrap();
+    assert!(!bytes.windows(key_text.trim().len()).any(|w| w == key_text.trim().as_bytes()));
+    assert!(!bytes.windows(32).any(|w| w == key_bytes.as_slice()));
+    assert_eq!(listing(env.dir.path()).iter().filter(|n| n.contains("partial")).count(), 0, "no scratch file left");
+
+    // Debian's tar reads it: the manifest, then the database, whose SHA-256 the manifest states.
+    let listed = Command::new("tar").arg("-tf").arg(&backup).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), "manifest.json\ntessera.db\n");
+    let database = Command::new("tar").arg("-xOf").arg(&backup).arg("tessera.db").output().unwrap();
+    assert!(database.status.success());
+    assert_eq!(hex(&sha2::Sha256::digest(&database.stdout)), manifest["database"]["sha256"]);
+
+    // Another machine: an empty data directory holding the master key that was kept apart.
+    let other = Env::sqlite();
+    with_master_key(&other, &key_text);
+    let restored = other.ok(&["restore", "--from", backup.to_str().unwrap()]);
+    assert!(restored.contains("restored"), "{restored}");
+    let (check, emails) = inspect(&other.data_dir().join("tessera.db"));
+    assert_eq!(check, "ok");
+    let lost: Vec<&&String> = before.iter().filter(|email| !emails.contains(email)).collect();
+    assert!(lost.is_empty(), "committed before the backup began, missing from it: {lost:?}");
+    assert_eq!(other.json(&["audit", "verify"])["intact"], true);
+    assert_eq!(other.json(&["app", "show", "M365"])["signing_certificate"], certificate);
+
+    // A node on the copy signs tokens that pysaml2, as Entra, accepts with the original's metadata.
+    let copy = Server::start(&other, &["--public-url", &public_url]);
+    let mut browser = super::web_client::WebClient::new(copy.port);
+    assert_eq!(browser.sign_in("alice@contoso.com", PASSWORD).status, 303);
+    let response = saml_response(&mut browser, "_after-restore");
+    if let Some(accepted) = pysaml2_accepts(&metadata, &response, "_after-restore") {
+        assert!(accepted["name_id"].as_str().is_some(), "{accepted}");
+    }
+    for node in [copy, server] {
+        let (code, stderr) = node.terminate();
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+}
+
+/// Rewrites a backup with Python's tarfile (another implementation than ours), its manifest
+/// changed by `edit` (Python statements on the dict `m`).
+fn rewritten(backup: &Path, into: &Path, edit: &str) {
+    let script = format!(
+        "import io, json, sys, tarfile\n\
+         src = tarfile.open(sys.argv[1])\n\
+         m = json.load(src.extractfile('manifest.json'))\n\
+         {edit}\n\
+         data = json.dumps(m).encode()\n\
+         with tarfile.open(sys.argv[2], 'w', format=tarfile.USTAR_FORMAT) as out:\n\
+         \x20   info = tarfile.TarInfo('manifest.json'); info.size = len(data); out.addfile(info, io.BytesIO(data))\n\
+         \x20   db = src.getmember('tessera.db'); out.addfile(db, src.extractfile(db))\n"
+    );
+    let out = Command::new("python3").args(["-c", &script]).arg(backup).arg(into).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_wrong_restore_is_refused_with_a_clear_message_and_changes_nothing() {
+    let env = Env::sqlite();
+    alice_with_m365(&env);
+    let work = env.dir.path();
+    let backup = work.join("good.backup");
+    // A stopped deployment is backed up as well as a running one.
+    env.ok(&["backup", "--to", backup.to_str().unwrap()]);
+    let key_text = master_key_text(&env);
+    let restore = |target: &Env, file: &Path, expected: &str| {
+        let before = listing(&target.data_dir());
+        let error = target.fails(&["restore", "--from", file.to_str().unwrap()], 1);
+        assert!(error.contains(expected), "expected {expected:?} in: {error}");
+        assert_eq!(error.trim().lines().count(), 1, "one line: {error}");
+        assert_eq!(listing(&target.data_dir()), before, "a refused restore changed nothing: {error}");
+    };
+
+    // No master key at all (and no data directory: none is left behind).
+    let bare = Env::sqlite();
+    restore(&bare, &backup, "no master key");
+    assert!(!bare.data_dir().exists());
+    // Another master key.
+    let wrong = Env::sqlite();
+    with_master_key(&wrong, &base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
+    restore(&wrong, &backup, "fingerprint");
+    // A directory already in use.
+    let used = Env::sqlite();
+    with_master_key(&used, &key_text);
+    std::fs::write(used.data_dir().join("notes.txt"), "mine").unwrap();
+    restore(&used, &backup, "not empty");
+    let target = Env::sqlite();
+    with_master_key(&target, &key_text);
+    // Cut short, in its database.
+    let bytes = std::fs::read(&backup).unwrap();
+    let truncated = work.join("truncated.backup");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    restore(&target, &truncated, "truncated");
+    // One byte changed in the database.
+    let mut flipped = bytes.clone();
+    let middle = bytes.len() / 2;
+    flipped[middle] ^= 0x55;
+    let damaged = work.join("damaged.backup");
+    std::fs::write(&damaged, &flipped).unwrap();
+    restore(&target, &damaged, "damaged");
+    // A newer schema than this binary's, and a manifest that lies about the schema.
+    let newer = work.join("newer.backup");
+    rewritten(&backup, &newer, "m['schema_version'] = 9999");
+    restore(&target, &newer, "newer than this binary knows");
+    let lying = work.join("lying.backup");
+    rewritten(&backup, &lying, "m['schema_version'] = 1");
+    restore(&target, &lying, "not the one its manifest states");
+    // Not a backup, and no file.
+    let text = work.join("notes.txt");
+    std::fs::write(&text, "x".repeat(2000)).unwrap();
+    restore(&target, &text, "not a Tessera backup");
+    restore(&target, &work.join("missing.backup"), "cannot open");
+    // The good one, after all that, restores.
+    target.ok(&["restore", "--from", backup.to_str().unwrap()]);
+    assert_eq!(target.json(&["user", "show", "alice@contoso.com"])["email"], "alice@contoso.com");
+    restore(&target, &backup, "not empty");
+
+    // What `backup` refuses: a file that exists, a data directory with no database, PostgreSQL.
+    let error = env.fails(&["backup", "--to", backup.to_str().unwrap()], 1);
+    assert!(error.contains("exists"), "{error}");
+    let error = Env::sqlite().fails(&["backup", "--to", work.join("b2").to_str().unwrap()], 1);
+    assert!(error.contains("no database"), "{error}");
+    let postgres = Env { dir: tempfile::tempdir().unwrap(), database_url: Some("postgres://127.0.0.1:1/none".into()) };
+    assert!(postgres.fails(&["backup", "--to", work.join("b3").to_str().unwrap()], 1).contains("pg_dump"));
+    assert!(postgres.fails(&["restore", "--from", backup.to_str().unwrap()], 1).contains("pg_restore"));
+    assert!(!work.join("b2").exists() && !work.join("b3").exists());
+}
+
+/// A database at the schema of the release before this one's last migration, built the way
+/// sqlx records migrations (SHA-384 of each file) by Python's sqlite3, not by our migrator.
+fn older_schema_database(path: &Path, up_to: i64) {
+    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tessera-store/migrations/sqlite");
+    let script = "import hashlib, os, sqlite3, sys\n\
+                  db = sqlite3.connect(sys.argv[1]); up_to = int(sys.argv[3])\n\
+                  db.execute('CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
+                  installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, \
+                  checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)')\n\
+                  for name in sorted(os.listdir(sys.argv[2])):\n\
+                  \x20   version = int(name.split('_')[0])\n\
+                  \x20   if version > up_to: break\n\
+                  \x20   sql = open(os.path.join(sys.argv[2], name), 'rb').read()\n\
+                  \x20   db.executescript(sql.decode())\n\
+                  \x20   description = name[5:-4].replace('_', ' ')\n\
+                  \x20   db.execute('INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                  VALUES (?, ?, 1, ?, 0)', (version, description, hashlib.sha384(sql).digest()))\n\
+                  db.commit()\n";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .arg(&migrations)
+        .arg(up_to.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn migrations_are_listed_and_applied_from_an_older_schema_and_a_newer_one_is_refused() {
+    // A data directory with no database: everything pending, and nothing created by looking.
+    let fresh = Env::sqlite();
+    let status = fresh.json(&["migrate", "status"]);
+    let binary = status["binary_version"].as_i64().unwrap();
+    assert!(binary >= 13);
+    assert_eq!(status["database_version"], Value::Null);
+    assert_eq!(status["pending"], binary);
+    assert!(!fresh.data_dir().join("tessera.db").exists());
+
+    // The previous schema, one migration behind.
+    let env = Env::sqlite();
+    std::fs::create_dir_all(env.data_dir()).unwrap();
+    older_schema_database(&env.data_dir().join("tessera.db"), binary - 1);
+    let status = env.json(&["migrate", "status"]);
+    assert_eq!(status["database_version"], binary - 1, "{status}");
+    assert_eq!(status["pending"], 1, "{status}");
+    let migrations = status["migrations"].as_array().unwrap();
+    assert!(migrations[..migrations.len() - 1].iter().all(|m| m["state"] == "applied"), "{status}");
+    assert_eq!(migrations.last().unwrap()["state"], "pending");
+    let text = env.ok(&["migrate", "status"]);
+    assert!(text.contains("pending") && text.contains(&format!("this binary writes version {binary}")), "{text}");
+    let ran = env.json(&["migrate", "run"]);
+    assert_eq!(ran["applied"], serde_json::json!([binary]));
+    assert_eq!(ran["status"]["pending"], 0);
+    assert!(env.ok(&["migrate", "run"]).contains("nothing to apply"));
+    // The migrated database serves: a user, audited, on an intact chain.
+    env.ok(&["user", "add", "after@contoso.com"]);
+    assert_eq!(env.json(&["audit", "verify"])["intact"], true);
+
+    // A migration from a newer release: shown, and refused by `run` and every other command.
+    sql_on(
+        &env.data_dir().join("tessera.db"),
+        &format!(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES ({}, 'from the future', 1, x'00', 0)",
+            binary + 1
+        ),
+    );
+    let status = env.json(&["migrate", "status"]);
+    assert_eq!(status["migrations"].as_array().unwrap().last().unwrap()["state"], "unknown");
+    assert!(env.fails(&["migrate", "run"], 1).contains("does not know"));
+    assert!(env.fails(&["user", "list"], 1).contains("newer than this binary"));
+    // A migration applied from another file than this binary's is shown as modified.
+    sql_on(&env.data_dir().join("tessera.db"), "UPDATE _sqlx_migrations SET checksum = x'01' WHERE version = 1");
+    assert_eq!(env.json(&["migrate", "status"])["migrations"][0]["state"], "modified");
+}
+
+fn sql_on(database: &Path, statement: &str) {
+    let script = "import sqlite3, sys\ndb = sqlite3.connect(sys.argv[1])\ndb.executescript(sys.argv[2])\ndb.commit()";
+    let out = Command::new("python3").args(["-c", script]).arg(database).arg(statement).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// PostgreSQL: `migrate status | run` there too, and the backup the README gives (pg_dump's
+/// custom format, restored with pg_restore into another database) serves with the same
+/// certificate and an intact audit chain.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_migrates_on_purpose_and_restores_from_pg_dump_as_the_readme_says() {
+    let Some(first) = ThrowawayPg::create().await else { return };
+    let Some(second) = ThrowawayPg::create().await else { return };
+    let (first_url, second_url) = (first.url.clone(), second.url.clone());
+    let checked = tokio::task::spawn_blocking(move || {
+        let env = Env { dir: tempfile::tempdir().unwrap(), database_url: Some(first_url.clone()) };
+        let status = env.json(&["migrate", "status"]);
+        assert_eq!(status["database_version"], Value::Null);
+        let binary = status["binary_version"].as_i64().unwrap();
+        assert_eq!(env.json(&["migrate", "run"])["applied"].as_array().unwrap().len() as i64, binary);
+        assert_eq!(env.json(&["migrate", "status"])["pending"], 0);
+        alice_with_m365(&env);
+        let certificate = env.json(&["app", "show", "M365"])["signing_certificate"].clone();
+
+        let dump = env.dir.path().join("tessera.pgdump");
+        let out = Command::new("pg_dump")
+            .args(["--format=custom", "--file"])
+            .arg(&dump)
+            .arg(&first_url)
+            .output()
+            .expect("pg_dump (postgresql-client) is installed by scripts/test");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("pg_restore")
+            .args(["--no-owner", "--exit-on-error", "--dbname", &second_url])
+            .arg(&dump)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+        // The restored database, with the master key kept apart.
+        let restored = Env { dir: tempfile::tempdir().unwrap(), database_url: Some(second_url.clone()) };
+        with_master_key(&restored, &master_key_text(&env));
+        assert_eq!(restored.json(&["migrate", "status"])["pending"], 0);
+        assert_eq!(restored.json(&["app", "show", "M365"])["signing_certificate"], certificate);
+        assert_eq!(restored.json(&["audit", "verify"])["intact"], true);
+        let server = Server::start(&restored, &[]);
+        let mut browser = super::web_client::WebClient::new(server.port);
+        assert_eq!(browser.sign_in("alice@contoso.com", PASSWORD).status, 303);
+        assert!(saml_response(&mut browser, "_pg-restored").contains("SignatureValue"));
+        let (code, stderr) = server.terminate();
+        assert_eq!(code, Some(0), "{stderr}");
+        // And without the key it was sealed under, nothing starts.
+        let keyless = Env { dir: tempfile::tempdir().unwrap(), database_url: Some(second_url) };
+        assert!(keyless.fails(&["user", "list"], 1).contains("master.key"));
+    })
+    .await;
+    first.drop_database().await;
+    second.drop_database().await;
+    checked.unwrap();
+}
