@@ -31,7 +31,7 @@ pub struct GlobalArgs {
     /// The base of every URL Tessera publishes [default: the one `serve` last ran with, else http://127.0.0.1:8080]
     #[arg(long, global = true, env = "TESSERA_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
-    /// Log format on stderr
+    /// Log format on stderr [default: text]
     #[arg(long, global = true, env = "TESSERA_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
 }
@@ -85,6 +85,17 @@ pub enum Command {
     /// The database schema's migrations
     #[command(subcommand)]
     Migrate(MigrateCommand),
+    /// The configuration: every setting, its flag, environment variable and file key
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the configuration reference (Markdown): every setting and every command's flags
+    Reference,
+    /// Print a TOML configuration file with every key, commented out at its default
+    Example,
 }
 
 #[derive(Debug, Subcommand)]
@@ -336,19 +347,19 @@ pub struct ServeArgs {
     #[arg(long = "trusted-proxy", env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDR")]
     pub trusted_proxies: Vec<String>,
     /// Sign out after this many idle minutes
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, env = "TESSERA_SESSION_IDLE_MINUTES", value_name = "N", default_value_t = 60)]
     pub session_idle_minutes: u32,
     /// Sign out after this many hours whatever the activity
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, env = "TESSERA_SESSION_MAX_HOURS", value_name = "N", default_value_t = 12)]
     pub session_max_hours: u32,
     /// Failed passwords (per user and location) before the observation window applies
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, env = "TESSERA_LOCKOUT_THRESHOLD", value_name = "N", default_value_t = 10)]
     pub lockout_threshold: u32,
     /// Smart lockout observation window in minutes
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, env = "TESSERA_LOCKOUT_WINDOW_MINUTES", value_name = "N", default_value_t = 30)]
     pub lockout_window_minutes: u32,
     /// How far a protocol message's IssueInstant may be from this server's clock, in seconds
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, env = "TESSERA_CLOCK_SKEW_SECONDS", value_name = "N", default_value_t = 300)]
     pub clock_skew_seconds: u32,
     #[command(flatten)]
     pub metadata_fetch: MetadataFetchArgs,
@@ -360,10 +371,10 @@ pub struct ServeArgs {
     #[arg(long, env = "TESSERA_LOGIN_URL", value_name = "URL")]
     pub login_url: Option<String>,
     /// How often the automatic certificate rollover looks at the connectors (0: never)
-    #[arg(long, env = "TESSERA_ROLLOVER_CHECK_MINUTES", default_value_t = 60)]
+    #[arg(long, env = "TESSERA_ROLLOVER_CHECK_MINUTES", value_name = "N", default_value_t = 60)]
     pub rollover_check_minutes: u32,
     /// How often every directory source is synced (0: never; one node at a time)
-    #[arg(long, env = "TESSERA_DIRECTORY_SYNC_MINUTES", default_value_t = 30)]
+    #[arg(long, env = "TESSERA_DIRECTORY_SYNC_MINUTES", value_name = "N", default_value_t = 30)]
     pub directory_sync_minutes: u32,
 }
 

@@ -12,7 +12,7 @@ mod tls;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 /// Signing-on allocates and frees many short-lived buffers across threads, where mimalloc
 /// spends less than glibc's allocator (bench/saml/sso.sh).
@@ -20,11 +20,11 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    let settings = match config::Settings::resolve(&cli.global) {
-        Ok(settings) => settings,
+    let cli = match parse() {
+        Ok(cli) => cli,
         Err(e) => return fail(&e),
     };
+    let settings = config::Settings::resolve(&cli.global);
     config::init_tracing(&settings, matches!(cli.command, cli::Command::Serve(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -34,6 +34,22 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
+}
+
+/// The command line, with the configuration file's settings folded in below flags and
+/// environment. Bad usage exits 2 as clap has it; a file that says something the flags refuse
+/// is an error of the file's (exit 1, naming it).
+fn parse() -> anyhow::Result<cli::Cli> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let definition = cli::Cli::command();
+    let matches = definition.clone().try_get_matches_from(&argv).unwrap_or_else(|e| e.exit());
+    let folded = config::file::fold_into(argv, &definition, &matches)?;
+    cli::Cli::try_parse_from(&folded).map_err(|e| {
+        let message = e.to_string();
+        let first = message.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
+        let file = matches.get_one::<std::path::PathBuf>("config").map(|p| p.display().to_string()).unwrap_or_default();
+        anyhow::anyhow!("config file {file} is not valid: {first}")
+    })
 }
 
 /// One line on stderr that says what went wrong, and exit status 1.

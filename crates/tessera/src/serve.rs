@@ -27,7 +27,7 @@ pub async fn run(
     // Read before anything is created: a bad certificate or key stops here.
     let tls_config = tls.as_ref().map(TlsFiles::load).transpose()?;
     let metadata_fetch = crate::commands::apps::metadata_fetch(&args.metadata_fetch)?;
-    let listen = args.listen.or_else(|| settings.listen.clone()).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let listen = args.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let public_url = match &settings.public_url {
         Some(url) => tessera_core::validate::public_url(url)?,
         None => default_public_url(&listen, tls.is_some()),

@@ -20,7 +20,9 @@ use tessera_core::{Actor, Clock, SystemClock};
 use tessera_keys::KeyService;
 use tessera_store::{Page, PageRequest, SETTING_PUBLIC_URL, Store};
 
-use crate::cli::{Command, MigrateCommand};
+use clap::CommandFactory;
+
+use crate::cli::{Command, ConfigCommand, MigrateCommand};
 use crate::config::{DEFAULT_PUBLIC_URL, Settings};
 
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
@@ -30,6 +32,14 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Restore { from } => return crate::operations::restore(&settings, &from).await,
         Command::Migrate(MigrateCommand::Status) => return crate::operations::migrate_status(&settings).await,
         Command::Migrate(MigrateCommand::Run) => return crate::operations::migrate_run(&settings).await,
+        Command::Config(ConfigCommand::Reference) => {
+            print!("{}", crate::config::reference::markdown(&crate::cli::Cli::command()));
+            return Ok(());
+        }
+        Command::Config(ConfigCommand::Example) => {
+            print!("{}", crate::config::reference::example(&crate::cli::Cli::command()));
+            return Ok(());
+        }
         other => other,
     };
     // Bad serve flags are refused before anything is created on disk.
@@ -55,7 +65,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::M365(cmd) => m365::run(&ctx, cmd).await,
         Command::Directory(cmd) => directories::run(&ctx, cmd).await,
         // Handled above, before any store was opened.
-        Command::Backup { .. } | Command::Restore { .. } | Command::Migrate(_) => Ok(()),
+        Command::Backup { .. } | Command::Restore { .. } | Command::Migrate(_) | Command::Config(_) => Ok(()),
     }
 }
 
