@@ -24,6 +24,7 @@ mod m365_users;
 mod metadata_url;
 mod operations;
 mod own_postgres;
+mod package;
 mod rollover;
 mod samba;
 mod tls;
