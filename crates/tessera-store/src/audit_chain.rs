@@ -156,6 +156,12 @@ pub struct ChainReport {
     pub last_seq: Option<i64>,
     /// Records written before the chain began (by a Tessera without it): they cannot be checked.
     pub before_chain: u64,
+    /// Records without a link written after the chain began by nodes of the release before it,
+    /// while a rolling upgrade was open: they cannot be checked either.
+    pub during_upgrade: u64,
+    /// Whether the database still lets records without a link in: an upgrade not finished
+    /// with `tessera migrate finish`.
+    pub upgrade_open: bool,
     /// The chain's head when the walk began.
     pub head_seq: i64,
     pub head_mac: String,
@@ -167,6 +173,15 @@ impl ChainReport {
     pub fn intact(&self) -> bool {
         self.broken.is_none()
     }
+}
+
+/// The records without a link that are not breaks: from before the chain, and from nodes of
+/// the release before it during a rolling upgrade.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Unlinked {
+    pub before_chain: u64,
+    pub during_upgrade: u64,
+    pub upgrade_open: bool,
 }
 
 /// Where the chain breaks, and how.
@@ -281,7 +296,7 @@ impl<'a> ChainWalk<'a> {
         head: &ChainHead,
         highest_after: i64,
         head_after: &ChainHead,
-        before_chain: u64,
+        unlinked: Unlinked,
     ) -> ChainReport {
         if self.broken.is_none() {
             let last = self.next_seq - 1;
@@ -297,7 +312,9 @@ impl<'a> ChainWalk<'a> {
             checked: self.checked,
             first_seq: self.first_seq,
             last_seq: self.first_seq.map(|_| self.next_seq - 1),
-            before_chain,
+            before_chain: unlinked.before_chain,
+            during_upgrade: unlinked.during_upgrade,
+            upgrade_open: unlinked.upgrade_open,
             head_seq: head.seq,
             head_mac: head.mac.clone(),
             broken: self.broken,
@@ -347,7 +364,7 @@ mod tests {
         for r in records {
             walk.step(r);
         }
-        walk.finish(head, records.iter().map(|r| r.seq).max().unwrap_or(0), head, 0)
+        walk.finish(head, records.iter().map(|r| r.seq).max().unwrap_or(0), head, Unlinked::default())
     }
 
     #[test]
@@ -401,7 +418,7 @@ mod tests {
         for r in &records[..4] {
             walk_all.step(r);
         }
-        let report = walk_all.finish(&rewound, 5, &rewound, 0);
+        let report = walk_all.finish(&rewound, 5, &rewound, Unlinked::default());
         assert_eq!(report.broken.map(|b| b.problem), Some(BreakKind::HeadMismatch), "a record beyond the head is seen");
     }
 

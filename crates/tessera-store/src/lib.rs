@@ -11,6 +11,7 @@ mod error;
 pub mod maintenance;
 #[cfg(feature = "test-support")]
 pub mod memory;
+pub mod migrations;
 mod postgres;
 mod sql;
 mod sqlite;

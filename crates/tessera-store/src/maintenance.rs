@@ -30,6 +30,13 @@ pub struct MigrationRow {
     pub state: MigrationState,
     /// When it was applied, as the database recorded it (UTC).
     pub applied_at: Option<String>,
+    /// `compatible` (nodes of the release before keep working once it is applied) or
+    /// `finishing` (applied by `tessera migrate finish` on PostgreSQL).
+    pub upgrade: &'static str,
+}
+
+fn upgrade_of(version: i64) -> &'static str {
+    if crate::migrations::is_finishing(version) { "finishing" } else { "compatible" }
 }
 
 /// The schema version this binary writes (its newest migration).
@@ -92,6 +99,7 @@ pub async fn migration_status(database_url: Option<&str>, data_dir: &Path) -> Re
                 description: known.description.to_string(),
                 state,
                 applied_at: found.map(|a| a.installed_on.clone()),
+                upgrade: upgrade_of(known.version),
             }
         })
         .collect();
@@ -101,6 +109,7 @@ pub async fn migration_status(database_url: Option<&str>, data_dir: &Path) -> Re
             description: "(unknown to this binary)".into(),
             state: MigrationState::Unknown,
             applied_at: Some(newer.installed_on.clone()),
+            upgrade: "unknown",
         });
     }
     rows.sort_by_key(|row| row.version);
@@ -161,6 +170,25 @@ async fn applied_on_postgres(url: &str) -> Result<Vec<Applied>, StoreError> {
         .into_iter()
         .map(|(version, checksum, success, installed_on)| Applied { version, checksum, success, installed_on })
         .collect())
+}
+
+/// Applies PostgreSQL's pending migrations: the compatible ones, and with `finish` the
+/// finishing ones too; the versions applied. A database newer than this binary is refused.
+pub async fn migrate_postgres(url: &str, finish: bool) -> Result<Vec<i64>, StoreError> {
+    let config_error =
+        |e: sqlx::Error| StoreError::Config(format!("cannot connect to {}: {e}", crate::redact_url(url)));
+    let options: sqlx::postgres::PgConnectOptions = url.parse().map_err(config_error)?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(config_error)?;
+    let newest = applied_on_postgres(url).await?.iter().map(|a| a.version).max();
+    crate::sql::check_schema_version(newest, &crate::postgres::MIGRATOR)?;
+    let applied = crate::migrations::apply_postgres(&pool, finish).await;
+    pool.close().await;
+    applied
 }
 
 /// What [`sqlite_snapshot`] and [`inspect_sqlite`] find in a SQLite database file.

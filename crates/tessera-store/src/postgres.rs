@@ -52,12 +52,11 @@ impl PgStore {
                 false => None,
             };
         crate::sql::check_schema_version(applied, &MIGRATOR)?;
-        // A database already at this binary's version is left alone: the nodes' role then needs
-        // no right to change the schema (nor any on the audit trail but SELECT and INSERT).
-        let latest = MIGRATOR.iter().map(|m| m.version).max();
-        if applied != latest {
-            MIGRATOR.run(&migrating).await.map_err(|e| StoreError::Migration(e.to_string()))?;
-        }
+        // Compatible migrations only: nodes of the release before may still be running (a
+        // rolling upgrade); `tessera migrate finish` applies the finishing ones. A database
+        // with nothing to apply is left alone: the nodes' role then needs no right to change
+        // the schema (nor any on the audit trail but SELECT and INSERT).
+        crate::migrations::apply_postgres(&migrating, false).await?;
         migrating.close().await;
 
         let bounded = options.options([

@@ -102,8 +102,12 @@ pub enum ConfigCommand {
 pub enum MigrateCommand {
     /// List every migration: applied, pending, or unknown to this binary (from a newer one)
     Status,
-    /// Apply the pending migrations now (`serve` also applies them when it starts)
+    /// Apply the pending migrations now (`serve` also applies them when it starts). On
+    /// PostgreSQL only the compatible ones: nodes of the release before keep working
     Run,
+    /// Apply every pending migration, the finishing ones too (on PostgreSQL, once every node
+    /// runs this release: nodes of the release before stop working)
+    Finish,
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,10 +17,28 @@ CREATE TABLE audit_chain_head (
 );
 INSERT INTO audit_chain_head (id, seq, mac) VALUES (1, 0, '');
 
+-- A rolling upgrade: nodes of the release before the chain may still write records without a
+-- link while the new release's nodes replace them. A database that already holds records (an
+-- upgrade) is open to such records until `tessera migrate finish` applies 0014, which closes
+-- it and notes the last record then written; a new database is closed from the start. Only
+-- the schema's owner changes this row (README: the nodes' role may only read it), so a node
+-- cannot reopen the door it closed.
+CREATE TABLE audit_chain_upgrade (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    open          BOOLEAN NOT NULL,
+    closed_at_id  BIGINT
+);
+INSERT INTO audit_chain_upgrade (id, open, closed_at_id)
+    SELECT 1, EXISTS (SELECT 1 FROM audit_events), NULL;
+
 -- A new record takes a place after the head (the head moves past it in the same transaction):
--- none without a link, none at or before a place already taken.
+-- none without a link (but while the upgrade is open), none at or before a place already taken.
 CREATE FUNCTION audit_events_chained() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF NEW.chain_seq IS NULL AND NEW.chain_mac IS NULL
+        AND (SELECT open FROM audit_chain_upgrade WHERE id = 1) THEN
+        RETURN NEW;
+    END IF;
     IF NEW.chain_seq IS NULL OR NEW.chain_mac IS NULL
         OR NEW.chain_seq <= (SELECT seq FROM audit_chain_head WHERE id = 1) THEN
         RAISE EXCEPTION 'audit_events rows carry their chain link, after the head';

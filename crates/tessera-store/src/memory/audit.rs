@@ -113,7 +113,7 @@ impl AuditChain for MemoryStore {
                 summary: event.summary.to_string(),
             });
         }
-        Ok(walk.finish(&chain.head, chain.head.seq, &chain.head, 0))
+        Ok(walk.finish(&chain.head, chain.head.seq, &chain.head, crate::audit_chain::Unlinked::default()))
     }
 }
 

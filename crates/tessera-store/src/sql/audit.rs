@@ -85,12 +85,26 @@ macro_rules! impl_audit {
                         break;
                     }
                 }
-                // A place below 1 is none: such a record was slipped in past the triggers.
+                // A place below 1 is none: such a record was slipped in past the triggers. A
+                // record without a link after the chain began is one too, unless a node of the
+                // release before the chain wrote it during a rolling upgrade: while the upgrade
+                // is open, or up to the last record when `migrate finish` closed it.
                 let first_chained = "(SELECT COALESCE(MIN(id), 9223372036854775807) FROM audit_events WHERE chain_seq >= 1)";
+                let (upgrade_open, closed_at_id): (bool, Option<i64>) =
+                    sqlx::query_as("SELECT open, closed_at_id FROM audit_chain_upgrade WHERE id = 1")
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .unwrap_or((false, None));
+                let tolerated = match (upgrade_open, closed_at_id) {
+                    (true, _) => i64::MAX,
+                    (false, Some(closed)) => closed,
+                    (false, None) => 0,
+                };
                 let outside = sqlx::query(&format!(
-                    "SELECT id, at FROM audit_events WHERE (chain_seq IS NULL AND id > {first_chained}) OR chain_seq < 1 \
-                     ORDER BY id LIMIT 1"
+                    "SELECT id, at FROM audit_events WHERE (chain_seq IS NULL AND id > {first_chained} AND id > $1) \
+                     OR chain_seq < 1 ORDER BY id LIMIT 1"
                 ))
+                .bind(tolerated)
                 .fetch_optional(&self.pool)
                 .await?;
                 if let Some(row) = outside {
@@ -101,11 +115,22 @@ macro_rules! impl_audit {
                 ))
                 .fetch_one(&self.pool)
                 .await?;
+                let during_upgrade: i64 = sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM audit_events WHERE chain_seq IS NULL AND id > {first_chained} AND id <= $1"
+                ))
+                .bind(tolerated)
+                .fetch_one(&self.pool)
+                .await?;
                 // The highest place first, then the head: a record committed in between moves
                 // both, so only a head left behind its records shows.
                 let highest: Option<i64> = sqlx::query_scalar("SELECT MAX(chain_seq) FROM audit_events").fetch_one(&self.pool).await?;
                 let head_after: ChainHead = self.chain_head().await?;
-                Ok(walk.finish(&head, highest.unwrap_or(0), &head_after, u64::try_from(before_chain).unwrap_or(0)))
+                let unlinked = crate::audit_chain::Unlinked {
+                    before_chain: u64::try_from(before_chain).unwrap_or(0),
+                    during_upgrade: u64::try_from(during_upgrade).unwrap_or(0),
+                    upgrade_open,
+                };
+                Ok(walk.finish(&head, highest.unwrap_or(0), &head_after, unlinked))
             }
         }
 

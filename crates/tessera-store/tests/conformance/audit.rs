@@ -305,6 +305,52 @@ pub(super) async fn a_long_change_does_not_hold_up_sign_on_records(store: Arc<dy
     assert!(report.intact(), "{report:?}");
 }
 
+/// A rolling upgrade from the release before the chain: while the upgrade is open, the old
+/// nodes' records without a link are let in and counted apart, not as breaks; once 0014 closed
+/// it (`tessera migrate finish`), those written until then stay counted, and a record without
+/// a link is refused, or found outside the chain if slipped in past the trigger.
+pub(super) async fn records_of_the_previous_release_during_an_upgrade_are_counted_and_refused_after_it(
+    store: Arc<dyn Store>,
+    raw: Raw,
+) {
+    let unlinked = "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary) \
+                    VALUES (1, 'user:old-node', 'saml.issued', 'app', 'a', '{}')";
+    store
+        .append_audit(&actor(), NewAuditEvent::new(AuditAction::AppUpdate, "app", "a", serde_json::json!({})))
+        .await
+        .unwrap();
+    // A new database is closed: an old node's record is refused.
+    assert!(raw.execute(unlinked).await.is_err(), "closed from the start");
+    // An upgraded one (0013 on a database with records) is open until 0014.
+    raw.execute("UPDATE audit_chain_upgrade SET open = TRUE").await.unwrap();
+    raw.execute(unlinked).await.unwrap();
+    store
+        .append_audit(&actor(), NewAuditEvent::new(AuditAction::AppUpdate, "app", "b", serde_json::json!({})))
+        .await
+        .unwrap();
+    raw.execute(unlinked).await.unwrap();
+    let report = store.verify_audit_chain(None).await.unwrap();
+    assert!(report.intact(), "{report:?}");
+    assert_eq!((report.checked, report.during_upgrade, report.upgrade_open), (2, 2, true));
+    // 0014, as `migrate finish` applies it.
+    let finishing = include_str!("../../migrations/postgres/0014_audit_chain_closed.sql");
+    let statement: String = finishing.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join("\n");
+    raw.execute(&statement).await.unwrap();
+    let report = store.verify_audit_chain(None).await.unwrap();
+    assert!(report.intact(), "{report:?}");
+    assert_eq!((report.during_upgrade, report.upgrade_open), (2, false));
+    assert!(raw.execute(unlinked).await.is_err(), "closed after finishing");
+    store
+        .append_audit(&actor(), NewAuditEvent::new(AuditAction::AppUpdate, "app", "c", serde_json::json!({})))
+        .await
+        .unwrap();
+    // One slipped in past the trigger after the upgrade is a break.
+    tamper(&raw, unlinked).await;
+    let report = store.verify_audit_chain(None).await.unwrap();
+    assert_eq!(report.broken.as_ref().map(|b| b.problem), Some(tessera_store::BreakKind::OutsideChain), "{report:?}");
+    assert_eq!(report.during_upgrade, 2);
+}
+
 pub(super) async fn a_role_granted_only_select_and_insert_cannot_rewrite_the_trail(store: Arc<dyn Store>, raw: Raw) {
     // PostgreSQL's grants; SQLite has only the triggers (tested above).
     let Raw::Pg(url) = &raw else { return };
@@ -320,6 +366,7 @@ pub(super) async fn a_role_granted_only_select_and_insert_cannot_rewrite_the_tra
         format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
         format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_events FROM {role}"),
         format!("REVOKE INSERT, DELETE, TRUNCATE ON audit_chain_head FROM {role}"),
+        format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_chain_upgrade FROM {role}"),
     ] {
         raw.execute(&grant).await.unwrap_or_else(|e| panic!("{grant}: {e}"));
     }
@@ -343,6 +390,7 @@ pub(super) async fn a_role_granted_only_select_and_insert_cannot_rewrite_the_tra
         "DELETE FROM audit_chain_head",
         "INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary, chain_seq, chain_mac) \
          VALUES (1, 'cli:root', 'user.create', 'user', 'x', '{}', -1, 'made up')",
+        "UPDATE audit_chain_upgrade SET open = TRUE",
         "UPDATE audit_chain_head SET seq = 0",
     ] {
         let refused = sqlx::query(tamper).execute(&mut conn).await;

@@ -193,6 +193,7 @@ conformance! {
         audit::a_store_without_the_chain_key_audits_nothing,
         audit::a_long_change_does_not_hold_up_sign_on_records,
         audit::a_role_granted_only_select_and_insert_cannot_rewrite_the_trail,
+        audit::records_of_the_previous_release_during_an_upgrade_are_counted_and_refused_after_it,
         audit::records_from_before_the_chain_are_counted_and_a_long_chain_is_walked_page_by_page,
     ],
 }

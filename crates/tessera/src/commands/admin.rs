@@ -66,6 +66,19 @@ async fn verify(ctx: &Ctx, since: Option<&str>) -> anyhow::Result<()> {
                 report.before_chain
             );
         }
+        if report.during_upgrade > 0 {
+            println!(
+                "{} record(s) without a link were written during a rolling upgrade by nodes of the release \
+                 before the chain, and cannot be checked",
+                report.during_upgrade
+            );
+        }
+        if report.upgrade_open {
+            println!(
+                "the upgrade is not finished: records without a link are still let in; run `tessera migrate finish` \
+                 once every node runs this release"
+            );
+        }
         println!("head: record {} mac {}", report.head_seq, report.head_mac);
     }
     match &report.broken {

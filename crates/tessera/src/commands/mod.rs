@@ -31,7 +31,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Backup { to } => return crate::operations::backup(&settings, &to).await,
         Command::Restore { from } => return crate::operations::restore(&settings, &from).await,
         Command::Migrate(MigrateCommand::Status) => return crate::operations::migrate_status(&settings).await,
-        Command::Migrate(MigrateCommand::Run) => return crate::operations::migrate_run(&settings).await,
+        Command::Migrate(MigrateCommand::Run) => return crate::operations::migrate_run(&settings, false).await,
+        Command::Migrate(MigrateCommand::Finish) => return crate::operations::migrate_run(&settings, true).await,
         Command::Config(ConfigCommand::Reference) => {
             print!("{}", crate::config::reference::markdown(&crate::cli::Cli::command()));
             return Ok(());

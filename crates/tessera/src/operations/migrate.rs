@@ -36,12 +36,13 @@ fn print(status: &Status) {
             vec![
                 format!("{:04}", m.version),
                 state.unwrap_or_default(),
+                m.upgrade.to_string(),
                 m.applied_at.clone().unwrap_or_else(|| "-".into()),
                 m.description.clone(),
             ]
         })
         .collect();
-    crate::output::table(&["VERSION", "STATE", "APPLIED (UTC)", "DESCRIPTION"], rows);
+    crate::output::table(&["VERSION", "STATE", "UPGRADE", "APPLIED (UTC)", "DESCRIPTION"], rows);
     let database = status.database_version.map_or("none (no database yet)".to_string(), |v| v.to_string());
     println!(
         "database at version {database}; this binary writes version {}; {} pending",
@@ -61,8 +62,10 @@ pub async fn migrate_status(settings: &Settings) -> anyhow::Result<()> {
     }
 }
 
-/// Applies the pending migrations (a database newer than this binary is refused, as at start).
-pub async fn migrate_run(settings: &Settings) -> anyhow::Result<()> {
+/// Applies the pending migrations (a database newer than this binary is refused, as at
+/// start). On PostgreSQL only the compatible ones, up to the first finishing one, unless
+/// `finish`: nodes of the release before may still be running.
+pub async fn migrate_run(settings: &Settings, finish: bool) -> anyhow::Result<()> {
     let before = status(settings).await?;
     let newer: Vec<i64> =
         before.migrations.iter().filter(|m| m.state == MigrationState::Unknown).map(|m| m.version).collect();
@@ -72,9 +75,16 @@ pub async fn migrate_run(settings: &Settings) -> anyhow::Result<()> {
              wrote them, or a newer one"
         );
     }
-    // Opening the store applies them, in one place for `serve` and for this command.
-    let clock: std::sync::Arc<dyn tessera_core::Clock> = std::sync::Arc::new(tessera_core::SystemClock);
-    crate::commands::open_store(settings, clock).await?;
+    match settings.database_url.as_deref() {
+        Some(url) if maintenance::is_postgres_url(Some(url)) => {
+            maintenance::migrate_postgres(url, finish).await?;
+        }
+        // SQLite is one node: opening the store applies every migration, as `serve` does.
+        _ => {
+            let clock: std::sync::Arc<dyn tessera_core::Clock> = std::sync::Arc::new(tessera_core::SystemClock);
+            crate::commands::open_store(settings, clock).await?;
+        }
+    }
     let after = status(settings).await?;
     let applied: Vec<i64> = before
         .migrations
@@ -83,18 +93,25 @@ pub async fn migrate_run(settings: &Settings) -> anyhow::Result<()> {
         .map(|m| m.version)
         .filter(|v| after.migrations.iter().any(|m| m.version == *v && m.state == MigrationState::Applied))
         .collect();
+    let deferred: Vec<i64> =
+        after.migrations.iter().filter(|m| m.state == MigrationState::Pending).map(|m| m.version).collect();
     if settings.json {
-        crate::output::json(&serde_json::json!({ "applied": applied, "status": after }))
-    } else {
-        match applied.as_slice() {
-            [] => println!("nothing to apply: the database is at version {}", after.binary_version),
-            _ => println!(
-                "applied {} migration(s) ({}); the database is at version {}",
-                applied.len(),
-                applied.iter().map(|v| format!("{v:04}")).collect::<Vec<_>>().join(", "),
-                after.binary_version
-            ),
-        }
-        Ok(())
+        return crate::output::json(&serde_json::json!({ "applied": applied, "deferred": deferred, "status": after }));
     }
+    let versions = |list: &[i64]| list.iter().map(|v| format!("{v:04}")).collect::<Vec<_>>().join(", ");
+    let at = after.database_version.unwrap_or(0);
+    match applied.as_slice() {
+        [] => println!("nothing to apply: the database is at version {at}"),
+        _ => {
+            println!("applied {} migration(s) ({}); the database is at version {at}", applied.len(), versions(&applied))
+        }
+    }
+    if !deferred.is_empty() {
+        println!(
+            "deferred: {} (finishing: nodes of the release before stop working once applied); run `tessera migrate \
+             finish` once every node runs this release",
+            versions(&deferred)
+        );
+    }
+    Ok(())
 }

@@ -166,9 +166,9 @@ fn no_token_goes_out_when_its_audit_row_cannot_be_written() {
 }
 
 /// Debian's haproxy in front of two nodes, for one test; stopped when dropped.
-struct Haproxy {
+pub(super) struct Haproxy {
     child: Child,
-    port: u16,
+    pub(super) port: u16,
     _config: tempfile::NamedTempFile,
 }
 
@@ -179,7 +179,7 @@ impl Haproxy {
     /// (killed while working on it), is sent to the other node. Sign-on is safe to send twice:
     /// a request ID the dead node recorded is refused as a replay, never answered twice. The
     /// administration's changes are not: a POST to `/admin` or `/api` is never sent twice.
-    fn start_with_port(port: u16, nodes: &[u16]) -> Option<Haproxy> {
+    pub(super) fn start_with_port(port: u16, nodes: &[u16]) -> Option<Haproxy> {
         if Command::new("haproxy").arg("-v").output().is_err() {
             assert!(std::env::var("CI").as_deref() != Ok("true"), "haproxy is required under CI=true");
             eprintln!("skipping: haproxy is not installed");

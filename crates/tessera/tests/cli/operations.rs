@@ -297,6 +297,8 @@ fn migrations_are_listed_and_applied_from_an_older_schema_and_a_newer_one_is_ref
     let migrations = status["migrations"].as_array().unwrap();
     assert!(migrations[..migrations.len() - 1].iter().all(|m| m["state"] == "applied"), "{status}");
     assert_eq!(migrations.last().unwrap()["state"], "pending");
+    assert_eq!(migrations.last().unwrap()["upgrade"], "finishing", "0014 closes the audit chain's upgrade window");
+    assert_eq!(migrations[12]["upgrade"], "compatible");
     let text = env.ok(&["migrate", "status"]);
     assert!(text.contains("pending") && text.contains(&format!("this binary writes version {binary}")), "{text}");
     let ran = env.json(&["migrate", "run"]);
@@ -383,4 +385,175 @@ async fn postgres_migrates_on_purpose_and_restores_from_pg_dump_as_the_readme_sa
     first.drop_database().await;
     second.drop_database().await;
     checked.unwrap();
+}
+
+/// The previous release's binary (`scripts/previous-release` builds it; the test command runs
+/// that first), or `None` where it was not built (never under CI=true).
+fn previous_release() -> Option<PathBuf> {
+    let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/previous-release/tessera");
+    if binary.exists() {
+        return Some(binary);
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "scripts/test builds the previous release under CI=true");
+    eprintln!("skipping: run scripts/previous-release to build the previous release");
+    None
+}
+
+/// A command of `binary` (another release's) on `env`'s data directory and database.
+fn run_with(env: &Env, binary: &Path, args: &[&str]) -> Output {
+    command_of(env, binary, args).output().unwrap()
+}
+
+/// `env`'s command line (its environment: data directory, database), run by `binary`.
+fn command_of(env: &Env, binary: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(binary);
+    command.args(args).env_clear();
+    for (key, value) in env.command(&[]).get_envs() {
+        if let Some(value) = value {
+            command.env(key, value);
+        }
+    }
+    command
+}
+
+fn start_with(env: &Env, binary: &Path, port: u16, public_url: &str) -> Server {
+    let listen = format!("127.0.0.1:{port}");
+    let mut command = command_of(env, binary, &["serve", "--listen", &listen, "--public-url", public_url]);
+    let child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let server = Server { child, port };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http_get(port, "/healthz", None).map(|(status, _)| status) != Some(200) {
+        assert!(Instant::now() < deadline, "{} did not answer on {port}", binary.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+/// The README's rolling upgrade, from the previous release (schema 0012, before the audit
+/// chain) to this one on PostgreSQL, under 20 SAML sign-ons a second (one in ten a new browser
+/// with its password) through haproxy: `migrate run` with the new binary while both old nodes
+/// serve (0013 is compatible: their records without a chain link are let in), node A replaced
+/// by the new release, then node B, then `migrate finish` (0014 closes the door). Not one
+/// sign-on fails; every token is audited; the audit chain is intact and counts the old nodes'
+/// records as written during the upgrade; an old binary then refuses to start.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rolling_upgrade_of_two_nodes_from_the_previous_release_fails_no_sign_on() {
+    let Some(previous) = previous_release() else { return };
+    let Some(db) = ThrowawayPg::create().await else { return };
+    let url = db.url.clone();
+    let checked = tokio::task::spawn_blocking(move || rolling_upgrade(&previous, url)).await;
+    db.drop_database().await;
+    checked.unwrap();
+}
+
+fn rolling_upgrade(previous: &Path, url: String) {
+    let env = Env { dir: tempfile::tempdir().unwrap(), database_url: Some(url) };
+    let old = |args: &[&str]| {
+        let out = run_with(&env, previous, args);
+        assert!(out.status.success(), "previous release {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    // The deployment as the previous release made it.
+    let added = {
+        let mut command = command_of(&env, previous, &["user", "add", "alice@contoso.com", "--password-stdin"]);
+        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    old(&["group", "add", "Staff"]);
+    old(&["group", "add-member", "Staff", "alice@contoso.com"]);
+    old(&["app", "add", "m365", "--domain", "contoso.com", "--label", "M365"]);
+    old(&["app", "grant", "M365", "Staff"]);
+    let before = env.json(&["migrate", "status"]);
+    assert_eq!(before["database_version"], 12, "the previous release's schema: {before}");
+
+    let (port_a, port_b, front) = (free_port(), free_port(), free_port());
+    let public_url = format!("http://127.0.0.1:{front}");
+    let mut node_a = Some(start_with(&env, previous, port_a, &public_url));
+    let mut node_b = Some(start_with(&env, previous, port_b, &public_url));
+    let Some(haproxy) = super::faults::Haproxy::start_with_port(front, &[port_a, port_b]) else { return };
+    let front = haproxy.port;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let attempts = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let load: Vec<_> = (0..4)
+        .map(|thread| {
+            let (stop, attempts) = (stop.clone(), attempts.clone());
+            std::thread::spawn(move || {
+                let mut browser = super::web_client::WebClient::new(front);
+                assert_eq!(browser.sign_in("alice@contoso.com", PASSWORD).status, 303);
+                for n in 0..2_000usize {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let asked = Instant::now();
+                    let id = format!("_up{thread}x{n}");
+                    let page = if n % 10 == 9 {
+                        let mut fresh = super::web_client::WebClient::new(front);
+                        match fresh.sign_in("alice@contoso.com", PASSWORD) {
+                            signed_in if signed_in.status == 303 => fresh.entra_sign_on("contoso.com", &id),
+                            refused => refused,
+                        }
+                    } else {
+                        browser.entra_sign_on("contoso.com", &id)
+                    };
+                    let token = page.status == 200 && page.body.contains("name=\"SAMLResponse\"");
+                    attempts.lock().unwrap().push((asked.duration_since(started).as_secs_f64(), page.status, token));
+                    std::thread::sleep(Duration::from_millis(200).saturating_sub(asked.elapsed()));
+                }
+            })
+        })
+        .collect();
+    let step = |what: &str| eprintln!("{:5.1} s  {what}", started.elapsed().as_secs_f64());
+
+    std::thread::sleep(Duration::from_secs(2));
+    step("migrate run (this release) while both nodes run the previous one");
+    let ran = env.json(&["migrate", "run"]);
+    assert_eq!(ran["applied"], serde_json::json!([13]), "{ran}");
+    assert_eq!(ran["deferred"], serde_json::json!([14]), "{ran}");
+    std::thread::sleep(Duration::from_secs(3));
+    for (name, port, node) in [("A", port_a, &mut node_a), ("B", port_b, &mut node_b)] {
+        step(&format!("node {name}: SIGTERM (drains), then this release on the same port"));
+        let (code, stderr) = node.take().unwrap().terminate();
+        assert_eq!(code, Some(0), "{stderr}");
+        let replaced = Server::start_on(&env, port, &["--public-url", &public_url]);
+        *node = Some(replaced);
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    step("migrate finish");
+    let finished = env.json(&["migrate", "finish"]);
+    assert_eq!(finished["applied"], serde_json::json!([14]), "{finished}");
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    for thread in load {
+        thread.join().unwrap();
+    }
+    step("load stopped");
+
+    let attempts = attempts.lock().unwrap().clone();
+    let failed: Vec<_> = attempts.iter().filter(|(_, _, token)| !token).collect();
+    let tokens = attempts.len() - failed.len();
+    eprintln!("rolling upgrade: {} sign-ons, {} failed {failed:?}", attempts.len(), failed.len());
+    assert!(attempts.len() >= 200, "20 a second: {}", attempts.len());
+    assert!(failed.is_empty(), "sign-ons failed during the upgrade: {failed:?}");
+    let audited = env.json(&["audit", "list", "--action", "saml.issued", "--limit", "10000"]);
+    assert_eq!(audited.as_array().unwrap().len(), tokens, "every token audited, by old and new nodes alike");
+    let chain = env.json(&["audit", "verify"]);
+    assert_eq!(chain["intact"], true, "{chain}");
+    assert_eq!(chain["upgrade_open"], false, "{chain}");
+    assert!(chain["during_upgrade"].as_u64().unwrap() > 0, "the old nodes' records: {chain}");
+    eprintln!(
+        "audit chain: {} checked, {} written by the previous release during the upgrade, {} before",
+        chain["checked"], chain["during_upgrade"], chain["before_chain"]
+    );
+    // The previous release refuses the finished schema, saying why.
+    let refused = run_with(&env, previous, &["user", "list"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("newer"), "{}", String::from_utf8_lossy(&refused.stderr));
+    drop(haproxy);
+    for node in [node_a, node_b].into_iter().flatten() {
+        let (code, stderr) = node.terminate();
+        assert_eq!(code, Some(0), "{stderr}");
+    }
 }

@@ -1,0 +1,7 @@
+-- Finishing (applied by `tessera migrate finish` on PostgreSQL, once every node runs a release
+-- with the audit chain; on SQLite, one node, at once): records without a link are refused from
+-- now on. The last record written until now is noted: a record without a link up to it was
+-- written by a node of the release before the chain, during the upgrade; after it, by no node.
+UPDATE audit_chain_upgrade
+   SET open = FALSE, closed_at_id = (SELECT COALESCE(MAX(id), 0) FROM audit_events)
+ WHERE open;

@@ -1,0 +1,113 @@
+//! How the schema moves forward without stopping every node. A migration is either
+//! **compatible** (nodes of the release before it keep working once it is applied: new tables,
+//! new nullable or defaulted columns, widened checks, indexes) or **finishing** (it takes away
+//! something those nodes rely on, or closes a door they need open). On PostgreSQL, where
+//! several nodes share the database, a node or `tessera migrate run` applies compatible
+//! migrations only, up to the first finishing one; `tessera migrate finish` applies the rest,
+//! once every node runs the new release (a new database gets every one at once: no node of an
+//! earlier release can be using it). On SQLite, one node, everything is applied at once.
+
+use sqlx::migrate::{Migrate, MigrateError, Migration, Migrator};
+use sqlx::postgres::PgPool;
+
+use crate::StoreError;
+
+/// The finishing migrations; every other one is compatible (README "Upgrades": why each is).
+/// 0014 closes the audit chain's upgrade window: nodes of the release before the chain write
+/// records without a link, which it refuses from then on.
+const FINISHING: [i64; 1] = [14];
+
+/// Whether nodes of the release before `version` stop working once it is applied.
+pub fn is_finishing(version: i64) -> bool {
+    FINISHING.contains(&version)
+}
+
+/// The migrations to apply to a database that has `applied`, in order: without `finish`,
+/// those before the first finishing one.
+fn plan<'a>(migrator: &'a Migrator, applied: &[i64], finish: bool) -> Vec<&'a Migration> {
+    let mut todo = Vec::new();
+    for migration in migrator.iter().filter(|m| !m.migration_type.is_down_migration()) {
+        if applied.contains(&migration.version) {
+            continue;
+        }
+        if !finish && is_finishing(migration.version) {
+            break;
+        }
+        todo.push(migration);
+    }
+    todo
+}
+
+/// The versions recorded as applied (none where the table does not exist yet).
+async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, StoreError> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(pool).await?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+        .fetch_all(pool)
+        .await?)
+}
+
+/// Applies PostgreSQL's pending migrations (with `finish`, the finishing ones too) under
+/// sqlx's advisory lock, so nodes starting together migrate once; the versions applied. A
+/// database with nothing to apply is not touched (a least-privileged role can start on it).
+pub(crate) async fn apply_postgres(pool: &PgPool, finish: bool) -> Result<Vec<i64>, StoreError> {
+    let migrator = &crate::postgres::MIGRATOR;
+    let applied = applied_versions(pool).await?;
+    if plan(migrator, &applied, finish || applied.is_empty()).is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut conn = pool.acquire().await?;
+    let failed = |e: MigrateError| StoreError::Migration(e.to_string());
+    conn.lock().await.map_err(failed)?;
+    let outcome = async {
+        conn.ensure_migrations_table().await?;
+        if let Some(version) = conn.dirty_version().await? {
+            return Err(MigrateError::Dirty(version));
+        }
+        let applied = conn.list_applied_migrations().await?;
+        for done in &applied {
+            if let Some(known) = migrator.iter().find(|m| m.version == done.version)
+                && known.checksum != done.checksum
+            {
+                return Err(MigrateError::VersionMismatch(done.version));
+            }
+        }
+        let versions: Vec<i64> = applied.iter().map(|m| m.version).collect();
+        // A new database has no nodes of an earlier release to wait for.
+        let finish = finish || versions.is_empty();
+        let mut applied_now = Vec::new();
+        for migration in plan(migrator, &versions, finish) {
+            conn.apply(migration).await?;
+            applied_now.push(migration.version);
+        }
+        Ok(applied_now)
+    }
+    .await;
+    let unlocked = conn.unlock().await;
+    let applied_now = outcome.map_err(failed)?;
+    unlocked.map_err(failed)?;
+    Ok(applied_now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finishing_migrations_wait_for_finish_and_hold_back_later_ones() {
+        let migrator = &crate::postgres::MIGRATOR;
+        let before: Vec<i64> = (1..=12).collect();
+        let run: Vec<i64> = plan(migrator, &before, false).iter().map(|m| m.version).collect();
+        assert_eq!(run, vec![13], "0013 is compatible, 0014 finishing");
+        let finish: Vec<i64> = plan(migrator, &before, true).iter().map(|m| m.version).collect();
+        assert_eq!(finish, vec![13, 14]);
+        let all: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+        assert!(plan(migrator, &all, true).is_empty());
+        // Both backends have the same migrations, so one rule serves both.
+        let sqlite: Vec<i64> = crate::sqlite::MIGRATOR.iter().map(|m| m.version).collect();
+        assert_eq!(all, sqlite);
+        assert!(FINISHING.iter().all(|v| all.contains(v)));
+    }
+}
