@@ -42,14 +42,23 @@ fn main() -> ExitCode {
 fn parse() -> anyhow::Result<cli::Cli> {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let definition = cli::Cli::command();
-    let matches = definition.clone().try_get_matches_from(&argv).unwrap_or_else(|e| e.exit());
-    let folded = config::file::fold_into(argv, &definition, &matches)?;
-    cli::Cli::try_parse_from(&folded).map_err(|e| {
-        let message = e.to_string();
-        let first = message.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
-        let file = matches.get_one::<std::path::PathBuf>("config").map(|p| p.display().to_string()).unwrap_or_default();
-        anyhow::anyhow!("config file {file} is not valid: {first}")
-    })
+    // A first pass only to find the file and what the flags and environment already say:
+    // what a setting needs from the file (`--tls-cert` with `tls_key` there) is checked after.
+    let matches = definition.clone().ignore_errors(true).try_get_matches_from(&argv).unwrap_or_else(|e| e.exit());
+    let folded = config::file::fold_into(argv.clone(), &definition, &matches)?;
+    match cli::Cli::try_parse_from(&folded) {
+        Ok(cli) => Ok(cli),
+        // Bad usage on the command line is clap's to report (exit 2) ...
+        Err(e) if folded == argv || cli::Cli::try_parse_from(&argv).is_err() => e.exit(),
+        // ... and what only the file's values make wrong, the file's (exit 1, naming it).
+        Err(e) => {
+            let message = e.to_string();
+            let first = message.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
+            let file =
+                matches.get_one::<std::path::PathBuf>("config").map(|p| p.display().to_string()).unwrap_or_default();
+            Err(anyhow::anyhow!("config file {file} is not valid: {first}"))
+        }
+    }
 }
 
 /// One line on stderr that says what went wrong, and exit status 1.

@@ -17,26 +17,25 @@ CREATE TABLE audit_chain_head (
 INSERT INTO audit_chain_head (id, seq, mac) VALUES (1, 0, '');
 
 -- A rolling upgrade: nodes of the release before the chain may still write records without a
--- link while the new release's nodes replace them. A database that already holds records (an
--- upgrade) is open to such records until `tessera migrate finish` applies 0014, which closes
--- it and notes the last record then written; a new database is closed from the start. Only
--- the schema's owner changes this row (README: the nodes' role may only read it), so a node
--- cannot reopen the door it closed.
+-- link while the new release's nodes replace them. The database is open to such records until
+-- `tessera migrate finish` applies 0014, which closes it and notes the last record then
+-- written (a new database gets 0014 at once: no older node can be using it). Only the schema's
+-- owner changes this row (README: the nodes' role may only read it), so a node cannot reopen
+-- the door it closed.
 CREATE TABLE audit_chain_upgrade (
     id            INTEGER PRIMARY KEY CHECK (id = 1),
     open          INTEGER NOT NULL,
     closed_at_id  INTEGER
 );
-INSERT INTO audit_chain_upgrade (id, open, closed_at_id)
-    SELECT 1, EXISTS (SELECT 1 FROM audit_events), NULL;
+INSERT INTO audit_chain_upgrade (id, open, closed_at_id) VALUES (1, TRUE, NULL);
 
 -- A new record takes a place after the head (the head moves past it in the same transaction):
 -- none without a link (but while the upgrade is open), none at or before a place already taken.
 CREATE TRIGGER audit_events_chained BEFORE INSERT ON audit_events
 WHEN NOT (NEW.chain_seq IS NULL AND NEW.chain_mac IS NULL
-        AND (SELECT open FROM audit_chain_upgrade WHERE id = 1))
+        AND COALESCE((SELECT open FROM audit_chain_upgrade WHERE id = 1), 0))
     AND (NEW.chain_seq IS NULL OR NEW.chain_mac IS NULL
-        OR NEW.chain_seq <= (SELECT seq FROM audit_chain_head WHERE id = 1))
+        OR NEW.chain_seq <= COALESCE((SELECT seq FROM audit_chain_head WHERE id = 1), 9223372036854775807))
 BEGIN
     SELECT RAISE(ABORT, 'audit_events rows carry their chain link, after the head');
 END;

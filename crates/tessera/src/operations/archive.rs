@@ -16,6 +16,36 @@ fn octal(field: &mut [u8], value: u64) {
     field[digits.len()] = 0;
 }
 
+/// The largest size ustar's eleven octal digits hold (8 GiB - 1).
+const OCTAL_SIZE_MAX: u64 = 0o777_7777_7777;
+
+/// A member's size: octal up to 8 GiB, beyond that GNU tar's base-256 (the top bit of the
+/// first byte set, then the number big-endian), which GNU tar and Python's tarfile read.
+fn size_field(field: &mut [u8], size: u64) {
+    if size <= OCTAL_SIZE_MAX {
+        octal(field, size);
+    } else {
+        field.fill(0);
+        field[0] = 0x80;
+        let len = field.len();
+        field[len - 8..].copy_from_slice(&size.to_be_bytes());
+    }
+}
+
+fn read_size(field: &[u8]) -> Option<u64> {
+    if field[0] & 0x80 != 0 {
+        // Base-256: the value in the bytes after the marker (ours fit in the last eight).
+        if field[1..field.len() - 8].iter().any(|b| *b != 0) {
+            return None;
+        }
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&field[field.len() - 8..]);
+        return Some(u64::from_be_bytes(bytes));
+    }
+    let text: String = field.iter().take_while(|b| **b != 0).map(|b| char::from(*b)).collect();
+    u64::from_str_radix(text.trim(), 8).ok()
+}
+
 fn checksum(header: &[u8; BLOCK]) -> u64 {
     // The checksum field itself counts as eight spaces.
     header.iter().enumerate().map(|(i, b)| if (148..156).contains(&i) { 32 } else { u64::from(*b) }).sum()
@@ -31,7 +61,7 @@ fn header(name: &str, size: u64, mtime: u64) -> io::Result<[u8; BLOCK]> {
     octal(&mut header[100..108], 0o600);
     octal(&mut header[108..116], 0);
     octal(&mut header[116..124], 0);
-    octal(&mut header[124..136], size);
+    size_field(&mut header[124..136], size);
     octal(&mut header[136..148], mtime);
     header[156] = b'0';
     header[257..263].copy_from_slice(b"ustar\0");
@@ -149,7 +179,9 @@ impl<R: Read> ArchiveReader<R> {
         if header[156] != b'0' && header[156] != 0 {
             return Err(ArchiveError::NotABackup("a member is not a regular file".into()));
         }
-        Ok(Some(Member { name: field(0..100), size: number(124..136, "size")? }))
+        let size = read_size(&header[124..136])
+            .ok_or_else(|| ArchiveError::NotABackup("a header's size is not a number".into()))?;
+        Ok(Some(Member { name: field(0..100), size }))
     }
 
     /// Copies the current member's `size` bytes to `sink` and skips its padding.
@@ -202,6 +234,18 @@ mod tests {
         // Not an archive at all.
         assert!(matches!(ArchiveReader::new(&[b'x'; 600][..]).next_member(), Err(ArchiveError::NotABackup(_))));
         assert!(matches!(ArchiveReader::new(&b"short"[..]).next_member(), Err(ArchiveError::Truncated)));
+    }
+
+    #[test]
+    fn sizes_past_eleven_octal_digits_are_written_in_base_256() {
+        for size in [0, 1, OCTAL_SIZE_MAX, OCTAL_SIZE_MAX + 1, 40 << 30] {
+            let mut field = [0u8; 12];
+            size_field(&mut field, size);
+            assert_eq!(read_size(&field), Some(size), "{size}");
+        }
+        let mut field = [0u8; 12];
+        size_field(&mut field, OCTAL_SIZE_MAX + 1);
+        assert_eq!(field[0], 0x80);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -47,20 +47,27 @@ pub struct DatabaseMember {
     pub sha256: String,
 }
 
-/// Removes a file when dropped, unless kept: nothing half-written is left behind.
-struct Scratch(Option<PathBuf>);
+/// A directory of the backup's own (mode 0700) beside its destination, for the database's
+/// copy and the archive as it is written; removed whatever happens.
+struct Scratch(PathBuf);
 
 impl Scratch {
-    fn keep(mut self) {
-        self.0 = None;
+    fn create(to: &Path) -> anyhow::Result<Scratch> {
+        let path = sibling(to, ".partial")?;
+        std::fs::DirBuilder::new().mode(0o700).create(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => anyhow::anyhow!(
+                "{} exists (left by a backup that was stopped?): remove it, or choose another name",
+                path.display()
+            ),
+            _ => anyhow::Error::from(e).context(format!("cannot create {}", path.display())),
+        })?;
+        Ok(Scratch(path))
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            let _ = std::fs::remove_file(path);
-        }
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -80,9 +87,10 @@ pub async fn backup(settings: &Settings, to: &Path) -> anyhow::Result<()> {
     }
     let master = crate::master_key::load_or_create(&settings.data_dir, false)?;
 
-    let snapshot_path = sibling(to, ".db.partial")?;
-    let _ = std::fs::remove_file(&snapshot_path);
-    let snapshot = Scratch(Some(snapshot_path.clone()));
+    // Nothing another user could read, nothing left behind: the copy and the archive are
+    // made in a directory of their own, and the archive is linked into place only when whole.
+    let scratch = Scratch::create(to)?;
+    let snapshot_path = scratch.0.join(DATABASE_NAME);
     let facts = maintenance::sqlite_snapshot(&source, &snapshot_path)
         .await
         .with_context(|| format!("cannot copy {}", source.display()))?;
@@ -115,9 +123,7 @@ pub async fn backup(settings: &Settings, to: &Path) -> anyhow::Result<()> {
     };
     let manifest_json = serde_json::to_vec_pretty(&manifest)?;
 
-    let partial_path = sibling(to, ".partial")?;
-    let _ = std::fs::remove_file(&partial_path);
-    let partial = Scratch(Some(partial_path.clone()));
+    let partial_path = scratch.0.join("backup");
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -131,10 +137,10 @@ pub async fn backup(settings: &Settings, to: &Path) -> anyhow::Result<()> {
     let file = archive.finish()?.into_inner().map_err(|e| e.into_error())?;
     file.sync_all().with_context(|| format!("cannot write {}", partial_path.display()))?;
     drop(file);
-    std::fs::rename(&partial_path, to).with_context(|| format!("cannot create {}", to.display()))?;
-    partial.keep();
+    // A link, not a rename: it fails, rather than replace, if a file appeared at `to` meanwhile.
+    std::fs::hard_link(&partial_path, to).with_context(|| format!("cannot create {}", to.display()))?;
     sync_parent(to);
-    drop(snapshot);
+    drop(scratch);
 
     eprintln!(
         "WARNING: the backup does not hold the master key, and without it the signing keys and \

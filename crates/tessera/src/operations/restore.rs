@@ -3,7 +3,7 @@
 //! use, or the file is damaged.
 
 use std::fs::OpenOptions;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -102,8 +102,11 @@ pub async fn restore(settings: &Settings, from: &Path) -> anyhow::Result<()> {
     // Everything below writes; on any failure it is undone.
     let mut undo = Undo { dir, created_dir: !existed, file: None };
     if !existed {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        // One level only (its parent must exist), so that a failure removes all it made.
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     }
     let restoring = dir.join(format!(".{}.restoring", tessera_store::SQLITE_FILE));
     undo.file = Some(restoring.clone());
@@ -134,7 +137,10 @@ pub async fn restore(settings: &Settings, from: &Path) -> anyhow::Result<()> {
         bail!("cannot restore {}: the master key in use does not open its database", from.display());
     }
     let target = dir.join(tessera_store::SQLITE_FILE);
-    std::fs::rename(&restoring, &target).with_context(|| format!("cannot create {}", target.display()))?;
+    // A link, not a rename: if a database appeared meanwhile (a `serve` started on the
+    // directory), it is refused rather than replaced.
+    std::fs::hard_link(&restoring, &target).with_context(|| format!("cannot create {}", target.display()))?;
+    let _ = std::fs::remove_file(&restoring);
     sync_parent(&target);
     undo.file = None;
     undo.created_dir = false;

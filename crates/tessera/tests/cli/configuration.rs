@@ -95,4 +95,14 @@ fn a_bad_configuration_file_is_refused_naming_it_before_anything_is_created() {
     }
     let error = env.fails(&["serve", "--config", env.dir.path().join("missing.toml").to_str().unwrap()], 1);
     assert!(error.contains("cannot read config file"), "{error}");
+
+    // A flag that needs another the file gives is taken with it (then the missing files are
+    // what is wrong); bad usage stays clap's, exit 2.
+    let config = write_config(&env, "tls_key = \"/nonexistent/key.pem\"\n");
+    let config = config.to_str().unwrap();
+    let error = env.fails(&["serve", "--config", config, "--tls-cert", "/nonexistent/cert.pem"], 1);
+    assert!(error.contains("/nonexistent/cert.pem"), "{error}");
+    env.fails(&["serve", "--config", config, "--no-such-flag"], 2);
+    env.fails(&["--config", config, "no-such-command"], 2);
+    assert!(!env.data_dir().exists());
 }

@@ -159,18 +159,21 @@ fn a_backup_taken_under_sign_on_load_restores_elsewhere_whole_and_signs_with_the
     }
 }
 
-/// Rewrites a backup with Python's tarfile (another implementation than ours), its manifest
-/// changed by `edit` (Python statements on the dict `m`).
+/// Rewrites a backup with Python's tarfile (another implementation than ours): `edit` (Python
+/// statements) may change the manifest `m` and the database's bytes `db`; the manifest's size
+/// and SHA-256 are made to match the database written, so only the checks after them can tell.
 fn rewritten(backup: &Path, into: &Path, edit: &str) {
     let script = format!(
-        "import io, json, sys, tarfile\n\
+        "import hashlib, io, json, sys, tarfile\n\
          src = tarfile.open(sys.argv[1])\n\
          m = json.load(src.extractfile('manifest.json'))\n\
+         db = bytearray(src.extractfile('tessera.db').read())\n\
          {edit}\n\
+         m['database']['bytes'] = len(db); m['database']['sha256'] = hashlib.sha256(db).hexdigest()\n\
          data = json.dumps(m).encode()\n\
          with tarfile.open(sys.argv[2], 'w', format=tarfile.USTAR_FORMAT) as out:\n\
          \x20   info = tarfile.TarInfo('manifest.json'); info.size = len(data); out.addfile(info, io.BytesIO(data))\n\
-         \x20   db = src.getmember('tessera.db'); out.addfile(db, src.extractfile(db))\n"
+         \x20   info = tarfile.TarInfo('tessera.db'); info.size = len(db); out.addfile(info, io.BytesIO(bytes(db)))\n"
     );
     let out = Command::new("python3").args(["-c", &script]).arg(backup).arg(into).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -227,6 +230,28 @@ fn a_wrong_restore_is_refused_with_a_clear_message_and_changes_nothing() {
     let lying = work.join("lying.backup");
     rewritten(&backup, &lying, "m['schema_version'] = 1");
     restore(&target, &lying, "not the one its manifest states");
+    // A database whose pages are damaged, with a manifest that agrees with it: SQLite's
+    // integrity check refuses it.
+    let corrupt = work.join("corrupt.backup");
+    rewritten(&backup, &corrupt, "db[3 * 4096:3 * 4096 + 600] = bytes(600)");
+    restore(&target, &corrupt, "SQLite");
+    // Another deployment's database under this one's fingerprint: the key is checked against
+    // the database itself.
+    let stranger = Env::sqlite();
+    alice_with_m365(&stranger);
+    let strangers = work.join("stranger.backup");
+    stranger.ok(&["backup", "--to", strangers.to_str().unwrap()]);
+    let ours: Value = {
+        let listed = Command::new("tar").arg("-xOf").arg(&backup).arg("manifest.json").output().unwrap();
+        serde_json::from_slice(&listed.stdout).unwrap()
+    };
+    let forged = work.join("forged.backup");
+    rewritten(
+        &strangers,
+        &forged,
+        &format!("m['master_key_fingerprint'] = {:?}", ours["master_key_fingerprint"].as_str().unwrap()),
+    );
+    restore(&target, &forged, "does not open its database");
     // Not a backup, and no file.
     let text = work.join("notes.txt");
     std::fs::write(&text, "x".repeat(2000)).unwrap();
@@ -416,13 +441,20 @@ fn command_of(env: &Env, binary: &Path, args: &[&str]) -> Command {
     command
 }
 
-fn start_with(env: &Env, binary: &Path, port: u16, public_url: &str) -> Server {
+fn start_with(env: &Env, binary: &Path, port: u16, extra: &[&str]) -> Server {
     let listen = format!("127.0.0.1:{port}");
-    let mut command = command_of(env, binary, &["serve", "--listen", &listen, "--public-url", public_url]);
+    let mut args = vec!["serve", "--listen", listen.as_str()];
+    args.extend_from_slice(extra);
+    let mut command = command_of(env, binary, &args);
     let child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    let server = Server { child, port };
+    let mut server = Server { child, port };
     let deadline = Instant::now() + Duration::from_secs(30);
     while http_get(port, "/healthz", None).map(|(status, _)| status) != Some(200) {
+        if let Ok(Some(status)) = server.child.try_wait() {
+            let mut stderr = String::new();
+            server.child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+            panic!("{} exited ({status}): {stderr}", binary.display());
+        }
         assert!(Instant::now() < deadline, "{} did not answer on {port}", binary.display());
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -467,10 +499,19 @@ fn rolling_upgrade(previous: &Path, url: String) {
     let before = env.json(&["migrate", "status"]);
     assert_eq!(before["database_version"], 12, "the previous release's schema: {before}");
 
+    // This release's nodes run as a least-privileged role, granted as the README says (the
+    // previous release's ran as the owner: they migrated at every start, which needs it).
+    let owner = env.database_url.clone().unwrap();
+    let role = format!("tessera_app_{}", std::process::id());
+    let role_url = owner.replacen("://root@", &format!("://{role}@"), 1);
+    assert_ne!(role_url, owner, "the test database's URL names its user");
+    psql(&owner, &[&format!("DROP ROLE IF EXISTS {role}"), &format!("CREATE ROLE {role} LOGIN")]);
+
     let (port_a, port_b, front) = (free_port(), free_port(), free_port());
     let public_url = format!("http://127.0.0.1:{front}");
-    let mut node_a = Some(start_with(&env, previous, port_a, &public_url));
-    let mut node_b = Some(start_with(&env, previous, port_b, &public_url));
+    let mut node_a = Some(start_with(&env, previous, port_a, &["--public-url", &public_url]));
+    let mut node_b = Some(start_with(&env, previous, port_b, &["--public-url", &public_url]));
+    let node_args = ["--public-url", public_url.as_str(), "--database-url", role_url.as_str()];
     let Some(haproxy) = super::faults::Haproxy::start_with_port(front, &[port_a, port_b]) else { return };
     let front = haproxy.port;
 
@@ -512,12 +553,24 @@ fn rolling_upgrade(previous: &Path, url: String) {
     let ran = env.json(&["migrate", "run"]);
     assert_eq!(ran["applied"], serde_json::json!([13]), "{ran}");
     assert_eq!(ran["deferred"], serde_json::json!([14]), "{ran}");
+    // The README's step 1: the grants (again, where the role existed: new tables).
+    psql(
+        &owner,
+        &[
+            &format!("GRANT USAGE ON SCHEMA public TO {role}"),
+            &format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
+            &format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
+            &format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_events FROM {role}"),
+            &format!("REVOKE INSERT, DELETE, TRUNCATE ON audit_chain_head FROM {role}"),
+            &format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_chain_upgrade FROM {role}"),
+        ],
+    );
     std::thread::sleep(Duration::from_secs(3));
     for (name, port, node) in [("A", port_a, &mut node_a), ("B", port_b, &mut node_b)] {
         step(&format!("node {name}: SIGTERM (drains), then this release on the same port"));
         let (code, stderr) = node.take().unwrap().terminate();
         assert_eq!(code, Some(0), "{stderr}");
-        let replaced = Server::start_on(&env, port, &["--public-url", &public_url]);
+        let replaced = Server::start_on(&env, port, &node_args);
         *node = Some(replaced);
         std::thread::sleep(Duration::from_secs(3));
     }
@@ -555,5 +608,14 @@ fn rolling_upgrade(previous: &Path, url: String) {
     for node in [node_a, node_b].into_iter().flatten() {
         let (code, stderr) = node.terminate();
         assert_eq!(code, Some(0), "{stderr}");
+    }
+    psql(&owner, &[&format!("DROP OWNED BY {role}"), &format!("DROP ROLE {role}")]);
+}
+
+/// Runs statements with psql (PostgreSQL's own client), each in turn, stopping at an error.
+fn psql(url: &str, statements: &[&str]) {
+    for statement in statements {
+        let out = Command::new("psql").args(["-v", "ON_ERROR_STOP=1", "-q", url, "-c", statement]).output().unwrap();
+        assert!(out.status.success(), "{statement}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
