@@ -45,7 +45,7 @@ pub fn binary_schema_version(postgres: bool) -> i64 {
 }
 
 fn migrator(postgres: bool) -> &'static sqlx::migrate::Migrator {
-    if postgres { &crate::postgres::MIGRATOR } else { &crate::sqlite::MIGRATOR }
+    if postgres { &crate::migrations::POSTGRES } else { &crate::migrations::SQLITE }
 }
 
 /// Whether a database URL names PostgreSQL (else SQLite).
@@ -59,6 +59,15 @@ struct Applied {
     checksum: Vec<u8>,
     success: bool,
     installed_on: String,
+}
+
+/// `_sqlx_migrations`' version, checksum, success and time of application, as read.
+type AppliedRow = (i64, Vec<u8>, bool, String);
+
+impl From<AppliedRow> for Applied {
+    fn from((version, checksum, success, installed_on): AppliedRow) -> Self {
+        Applied { version, checksum, success, installed_on }
+    }
 }
 
 /// Every migration this binary knows, and any newer one the database has, oldest first. A
@@ -134,16 +143,13 @@ async fn applied_on_sqlite(options: SqliteConnectOptions) -> Result<Vec<Applied>
     if has_table.is_none() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(i64, Vec<u8>, bool, String)> = sqlx::query_as(
+    let rows: Vec<AppliedRow> = sqlx::query_as(
         "SELECT version, checksum, success, CAST(installed_on AS TEXT) FROM _sqlx_migrations ORDER BY version",
     )
     .fetch_all(&mut conn)
     .await?;
     conn.close().await.ok();
-    Ok(rows
-        .into_iter()
-        .map(|(version, checksum, success, installed_on)| Applied { version, checksum, success, installed_on })
-        .collect())
+    Ok(rows.into_iter().map(Applied::from).collect())
 }
 
 async fn applied_on_postgres(url: &str) -> Result<Vec<Applied>, StoreError> {
@@ -159,17 +165,14 @@ async fn applied_on_postgres(url: &str) -> Result<Vec<Applied>, StoreError> {
     if !has_table {
         return Ok(Vec::new());
     }
-    let rows: Vec<(i64, Vec<u8>, bool, String)> = sqlx::query_as(
+    let rows: Vec<AppliedRow> = sqlx::query_as(
         "SELECT version, checksum, success, to_char(installed_on AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') \
          FROM _sqlx_migrations ORDER BY version",
     )
     .fetch_all(&mut conn)
     .await?;
     conn.close().await.ok();
-    Ok(rows
-        .into_iter()
-        .map(|(version, checksum, success, installed_on)| Applied { version, checksum, success, installed_on })
-        .collect())
+    Ok(rows.into_iter().map(Applied::from).collect())
 }
 
 /// Applies PostgreSQL's pending migrations: the compatible ones, and with `finish` the
@@ -185,7 +188,7 @@ pub async fn migrate_postgres(url: &str, finish: bool) -> Result<Vec<i64>, Store
         .await
         .map_err(config_error)?;
     let newest = applied_on_postgres(url).await?.iter().map(|a| a.version).max();
-    crate::sql::check_schema_version(newest, &crate::postgres::MIGRATOR)?;
+    crate::sql::check_schema_version(newest, &crate::migrations::POSTGRES)?;
     let applied = crate::migrations::apply_postgres(&pool, finish).await;
     pool.close().await;
     applied

@@ -12,6 +12,10 @@ use sqlx::postgres::PgPool;
 
 use crate::StoreError;
 
+/// Both backends' migrations: two directories with the same numbered files.
+pub(crate) static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+pub(crate) static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+
 /// The finishing migrations; every other one is compatible (README "Upgrades": why each is).
 /// 0014 closes the audit chain's upgrade window: nodes of the release before the chain write
 /// records without a link, which it refuses from then on.
@@ -53,7 +57,7 @@ async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, StoreError> {
 /// sqlx's advisory lock, so nodes starting together migrate once; the versions applied. A
 /// database with nothing to apply is not touched (a least-privileged role can start on it).
 pub(crate) async fn apply_postgres(pool: &PgPool, finish: bool) -> Result<Vec<i64>, StoreError> {
-    let migrator = &crate::postgres::MIGRATOR;
+    let migrator = &POSTGRES;
     let applied = applied_versions(pool).await?;
     if plan(migrator, &applied, finish || applied.is_empty()).is_empty() {
         return Ok(Vec::new());
@@ -97,7 +101,7 @@ mod tests {
 
     #[test]
     fn finishing_migrations_wait_for_finish_and_hold_back_later_ones() {
-        let migrator = &crate::postgres::MIGRATOR;
+        let migrator = &POSTGRES;
         let before: Vec<i64> = (1..=12).collect();
         let run: Vec<i64> = plan(migrator, &before, false).iter().map(|m| m.version).collect();
         assert_eq!(run, vec![13], "0013 is compatible, 0014 finishing");
@@ -106,7 +110,7 @@ mod tests {
         let all: Vec<i64> = migrator.iter().map(|m| m.version).collect();
         assert!(plan(migrator, &all, true).is_empty());
         // Both backends have the same migrations, so one rule serves both.
-        let sqlite: Vec<i64> = crate::sqlite::MIGRATOR.iter().map(|m| m.version).collect();
+        let sqlite: Vec<i64> = SQLITE.iter().map(|m| m.version).collect();
         assert_eq!(all, sqlite);
         assert!(FINISHING.iter().all(|v| all.contains(v)));
     }

@@ -11,7 +11,7 @@ use crate::batch::WriteBatcher;
 use crate::cache::ReadCache;
 use crate::sql::impl_sql_store;
 
-pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+use crate::migrations::POSTGRES as MIGRATOR;
 
 pub struct PgStore {
     pool: PgPool,

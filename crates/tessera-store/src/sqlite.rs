@@ -13,7 +13,7 @@ use crate::batch::WriteBatcher;
 use crate::cache::ReadCache;
 use crate::sql::impl_sql_store;
 
-pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+use crate::migrations::SQLITE as MIGRATOR;
 
 pub struct SqliteStore {
     pool: SqlitePool,
