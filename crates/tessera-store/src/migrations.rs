@@ -89,10 +89,82 @@ pub(crate) async fn apply_postgres(pool: &PgPool, finish: bool) -> Result<Vec<i6
         Ok(applied_now)
     }
     .await;
+    let recorded = match &outcome {
+        Ok(_) => record_rules(&mut conn).await,
+        Err(_) => Ok(()),
+    };
     let unlocked = conn.unlock().await;
     let applied_now = outcome.map_err(failed)?;
     unlocked.map_err(failed)?;
+    recorded?;
     Ok(applied_now)
+}
+
+/// Records the rule of every applied migration this binary knows, where the rules' table
+/// exists (from 0013 on); a rule recorded already stays (the release that applied a migration
+/// knew it best).
+async fn record_rules(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('schema_upgrade_rules') IS NOT NULL").fetch_one(&mut *conn).await?;
+    if !exists {
+        return Ok(());
+    }
+    let applied: Vec<i64> = sqlx::query_scalar(APPLIED).fetch_all(&mut *conn).await?;
+    let recorded: i64 = sqlx::query_scalar(RECORDED).fetch_one(&mut *conn).await?;
+    if recorded as usize >= applied.len() {
+        return Ok(());
+    }
+    for version in applied.into_iter().filter(|v| POSTGRES.iter().any(|m| m.version == *v)) {
+        sqlx::query(RECORD).bind(version).bind(is_finishing(version)).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The same for SQLite, after its migrations ran.
+pub(crate) async fn record_rules_sqlite(conn: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_upgrade_rules')",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if !exists {
+        return Ok(());
+    }
+    let applied: Vec<i64> = sqlx::query_scalar(APPLIED).fetch_all(&mut *conn).await?;
+    // Every open migrates: nothing is written when every rule is there already.
+    let recorded: i64 = sqlx::query_scalar(RECORDED).fetch_one(&mut *conn).await?;
+    if recorded as usize >= applied.len() {
+        return Ok(());
+    }
+    for version in applied.into_iter().filter(|v| SQLITE.iter().any(|m| m.version == *v)) {
+        sqlx::query(RECORD).bind(version).bind(is_finishing(version)).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success";
+const RECORDED: &str = "SELECT COUNT(*) FROM schema_upgrade_rules";
+const RECORD: &str =
+    "INSERT INTO schema_upgrade_rules (version, finishing) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING";
+
+/// Whether a PostgreSQL database newer than this binary (`binary`: its newest migration) may
+/// still be used by it: every newer migration applied is recorded as compatible by the release
+/// that applied it. A node of this release can then restart during a rolling upgrade to the
+/// next; anything else (a finishing migration, a rule unrecorded) is refused as too new.
+pub(crate) async fn newer_are_compatible(pool: &PgPool, binary: i64) -> Result<bool, StoreError> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('schema_upgrade_rules') IS NOT NULL").fetch_one(pool).await?;
+    if !exists {
+        return Ok(false);
+    }
+    let unsafe_newer: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM _sqlx_migrations m WHERE m.version > $1 AND NOT EXISTS \
+         (SELECT 1 FROM schema_upgrade_rules r WHERE r.version = m.version AND NOT r.finishing)",
+    )
+    .bind(binary)
+    .fetch_one(pool)
+    .await?;
+    Ok(unsafe_newer == 0)
 }
 
 #[cfg(test)]

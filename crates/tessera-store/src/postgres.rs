@@ -51,7 +51,19 @@ impl PgStore {
                 true => sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(&migrating).await?,
                 false => None,
             };
-        crate::sql::check_schema_version(applied, &MIGRATOR)?;
+        if let Err(too_new) = crate::sql::check_schema_version(applied, &MIGRATOR) {
+            // A node of this release restarting while the next one's compatible migrations
+            // are applied (a rolling upgrade) may start; it migrates nothing then.
+            let binary = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+            if !crate::migrations::newer_are_compatible(&migrating, binary).await? {
+                return Err(too_new);
+            }
+            tracing::warn!(
+                database = applied,
+                binary,
+                "the database is newer than this binary, but every newer migration is compatible: serving"
+            );
+        }
         // Compatible migrations only: nodes of the release before may still be running (a
         // rolling upgrade); `tessera migrate finish` applies the finishing ones. A database
         // with nothing to apply is left alone: the nodes' role then needs no right to change

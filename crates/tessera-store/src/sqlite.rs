@@ -46,6 +46,7 @@ impl SqliteStore {
             return Err(e.into());
         }
         migrated.map_err(|e| StoreError::Migration(e.to_string()))?;
+        crate::migrations::record_rules_sqlite(&mut conn).await?;
         if !violations?.is_empty() {
             return Err(StoreError::Migration(
                 "foreign keys no longer hold after migrating; restore the backup".into(),

@@ -50,3 +50,13 @@ $$ SECURITY DEFINER SET search_path FROM CURRENT;
 -- path cannot point it at look-alike tables.
 CREATE TRIGGER audit_events_chained BEFORE INSERT ON audit_events
     FOR EACH ROW EXECUTE FUNCTION audit_events_chained();
+
+-- Each applied migration's rule, recorded by the release that applied it (this one records
+-- every migration it knows): compatible, or finishing. A node of an older release starts on a
+-- database whose newer migrations are all recorded here as compatible (a node restarting in
+-- the middle of a rolling upgrade), where it would otherwise refuse a schema newer than it
+-- knows.
+CREATE TABLE schema_upgrade_rules (
+    version    BIGINT PRIMARY KEY,
+    finishing  BOOLEAN NOT NULL
+);

@@ -39,3 +39,13 @@ WHEN NOT (NEW.chain_seq IS NULL AND NEW.chain_mac IS NULL
 BEGIN
     SELECT RAISE(ABORT, 'audit_events rows carry their chain link, after the head');
 END;
+
+-- Each applied migration's rule, recorded by the release that applied it (this one records
+-- every migration it knows): compatible, or finishing. A node of an older release starts on a
+-- database whose newer migrations are all recorded here as compatible (a node restarting in
+-- the middle of a rolling upgrade), where it would otherwise refuse a schema newer than it
+-- knows.
+CREATE TABLE schema_upgrade_rules (
+    version    INTEGER PRIMARY KEY,
+    finishing  INTEGER NOT NULL
+);

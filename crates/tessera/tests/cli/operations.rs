@@ -619,3 +619,51 @@ fn psql(url: &str, statements: &[&str]) {
         assert!(out.status.success(), "{statement}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// From this release on, a node restarting in the middle of the next rolling upgrade starts:
+/// on PostgreSQL a database newer than the binary is used when every newer migration is
+/// recorded (by the release that applied it) as compatible, and refused otherwise, as before.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_starts_on_a_newer_schema_only_when_every_newer_migration_is_recorded_compatible() {
+    let Some(db) = ThrowawayPg::create().await else { return };
+    let url = db.url.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        let env = Env { dir: tempfile::tempdir().unwrap(), database_url: Some(url.clone()) };
+        env.ok(&["migrate", "run"]);
+        let binary = env.json(&["migrate", "status"])["binary_version"].as_i64().unwrap();
+        let recorded = psql_value(&url, "SELECT COUNT(*) FROM schema_upgrade_rules WHERE NOT finishing");
+        assert_eq!(recorded, (binary - 1).to_string(), "every rule recorded, one finishing");
+        let next = binary + 1;
+        psql(
+            &url,
+            &[
+                &format!(
+                    "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                     VALUES ({next}, 'the next release', TRUE, '\\x00', 0)"
+                ),
+                &format!("INSERT INTO schema_upgrade_rules (version, finishing) VALUES ({next}, FALSE)"),
+            ],
+        );
+        env.ok(&["user", "add", "restarted@contoso.com"]);
+        let server = Server::start(&env, &[]);
+        let (code, stderr) = server.terminate();
+        assert_eq!(code, Some(0), "{stderr}");
+        assert!(stderr.contains("every newer migration is compatible"), "{stderr}");
+        // Finishing, or no rule at all: too new, as before.
+        psql(&url, &[&format!("UPDATE schema_upgrade_rules SET finishing = TRUE WHERE version = {next}")]);
+        assert!(env.fails(&["user", "list"], 1).contains("newer than this binary"));
+        psql(&url, &[&format!("DELETE FROM schema_upgrade_rules WHERE version = {next}")]);
+        assert!(env.fails(&["user", "list"], 1).contains("newer than this binary"));
+        // And this binary never migrates a newer database.
+        assert!(env.fails(&["migrate", "run"], 1).contains("does not know"));
+    })
+    .await;
+    db.drop_database().await;
+    checked.unwrap();
+}
+
+fn psql_value(url: &str, query: &str) -> String {
+    let out = Command::new("psql").args(["-tAq", url, "-c", query]).output().unwrap();
+    assert!(out.status.success(), "{query}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
