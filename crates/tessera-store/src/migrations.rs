@@ -100,46 +100,38 @@ pub(crate) async fn apply_postgres(pool: &PgPool, finish: bool) -> Result<Vec<i6
     Ok(applied_now)
 }
 
-/// Records the rule of every applied migration this binary knows, where the rules' table
-/// exists (from 0013 on); a rule recorded already stays (the release that applied a migration
-/// knew it best).
+/// Records the rule of every applied migration `$migrator` knows, where the rules' table
+/// exists (from 0013 on; `$table_exists` asks); a rule recorded already stays (the release
+/// that applied a migration knew it best). One body for both backends' connections.
+macro_rules! record_rules {
+    ($conn:expr, $table_exists:expr, $migrator:expr) => {{
+        let conn = $conn;
+        let exists: bool = sqlx::query_scalar($table_exists).fetch_one(&mut *conn).await?;
+        if exists {
+            let applied: Vec<i64> = sqlx::query_scalar(APPLIED).fetch_all(&mut *conn).await?;
+            // Every SQLite open migrates: nothing is written when every rule is there already.
+            let recorded: i64 = sqlx::query_scalar(RECORDED).fetch_one(&mut *conn).await?;
+            if (recorded as usize) < applied.len() {
+                for version in applied.into_iter().filter(|v| $migrator.iter().any(|m| m.version == *v)) {
+                    sqlx::query(RECORD).bind(version).bind(is_finishing(version)).execute(&mut *conn).await?;
+                }
+            }
+        }
+        Ok(())
+    }};
+}
+
 async fn record_rules(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
-    let exists: bool =
-        sqlx::query_scalar("SELECT to_regclass('schema_upgrade_rules') IS NOT NULL").fetch_one(&mut *conn).await?;
-    if !exists {
-        return Ok(());
-    }
-    let applied: Vec<i64> = sqlx::query_scalar(APPLIED).fetch_all(&mut *conn).await?;
-    let recorded: i64 = sqlx::query_scalar(RECORDED).fetch_one(&mut *conn).await?;
-    if recorded as usize >= applied.len() {
-        return Ok(());
-    }
-    for version in applied.into_iter().filter(|v| POSTGRES.iter().any(|m| m.version == *v)) {
-        sqlx::query(RECORD).bind(version).bind(is_finishing(version)).execute(&mut *conn).await?;
-    }
-    Ok(())
+    record_rules!(conn, "SELECT to_regclass('schema_upgrade_rules') IS NOT NULL", POSTGRES)
 }
 
 /// The same for SQLite, after its migrations ran.
 pub(crate) async fn record_rules_sqlite(conn: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
-    let exists: bool = sqlx::query_scalar(
+    record_rules!(
+        conn,
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_upgrade_rules')",
+        SQLITE
     )
-    .fetch_one(&mut *conn)
-    .await?;
-    if !exists {
-        return Ok(());
-    }
-    let applied: Vec<i64> = sqlx::query_scalar(APPLIED).fetch_all(&mut *conn).await?;
-    // Every open migrates: nothing is written when every rule is there already.
-    let recorded: i64 = sqlx::query_scalar(RECORDED).fetch_one(&mut *conn).await?;
-    if recorded as usize >= applied.len() {
-        return Ok(());
-    }
-    for version in applied.into_iter().filter(|v| SQLITE.iter().any(|m| m.version == *v)) {
-        sqlx::query(RECORD).bind(version).bind(is_finishing(version)).execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success";
