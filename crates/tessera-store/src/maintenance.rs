@@ -23,6 +23,17 @@ pub enum MigrationState {
     Unknown,
 }
 
+impl MigrationState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            MigrationState::Applied => "applied",
+            MigrationState::Pending => "pending",
+            MigrationState::Modified => "modified",
+            MigrationState::Unknown => "unknown",
+        }
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MigrationRow {
     pub version: i64,
@@ -187,7 +198,7 @@ pub async fn migrate_postgres(url: &str, finish: bool) -> Result<Vec<i64>, Store
         .connect_with(options)
         .await
         .map_err(config_error)?;
-    let newest = applied_on_postgres(url).await?.iter().map(|a| a.version).max();
+    let newest = crate::migrations::applied_versions(&pool).await?.into_iter().max();
     crate::sql::check_schema_version(newest, &crate::migrations::POSTGRES)?;
     let applied = crate::migrations::apply_postgres(&pool, finish).await;
     pool.close().await;

@@ -43,7 +43,7 @@ fn plan<'a>(migrator: &'a Migrator, applied: &[i64], finish: bool) -> Vec<&'a Mi
 }
 
 /// The versions recorded as applied (none where the table does not exist yet).
-async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, StoreError> {
+pub(crate) async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, StoreError> {
     let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(pool).await?;
     if !exists {
         return Ok(Vec::new());
@@ -60,6 +60,7 @@ pub(crate) async fn apply_postgres(pool: &PgPool, finish: bool) -> Result<Vec<i6
     let migrator = &POSTGRES;
     let applied = applied_versions(pool).await?;
     if plan(migrator, &applied, finish || applied.is_empty()).is_empty() {
+        warn_if_unfinished(migrator, &applied);
         return Ok(Vec::new());
     }
     let mut conn = pool.acquire().await?;
@@ -97,7 +98,23 @@ pub(crate) async fn apply_postgres(pool: &PgPool, finish: bool) -> Result<Vec<i6
     let applied_now = outcome.map_err(failed)?;
     unlocked.map_err(failed)?;
     recorded?;
+    let mut applied = applied;
+    applied.extend(&applied_now);
+    warn_if_unfinished(migrator, &applied);
     Ok(applied_now)
+}
+
+/// Finishing migrations left pending (a rolling upgrade not finished) are said by every node
+/// and command that opens the database: until they are applied it lets in what this release
+/// would refuse (records without an audit chain link).
+fn warn_if_unfinished(migrator: &Migrator, applied: &[i64]) {
+    let deferred: Vec<i64> = plan(migrator, applied, true).iter().map(|m| m.version).collect();
+    if !deferred.is_empty() {
+        tracing::warn!(
+            ?deferred,
+            "the upgrade is not finished: run `tessera migrate finish` once every node runs this release"
+        );
+    }
 }
 
 /// Records the rule of every applied migration `$migrator` knows, where the rules' table

@@ -36,7 +36,6 @@ pub async fn run(
         Some(when) => when == "required",
         None => public_url.starts_with("https://"),
     };
-    warn_of_an_unfinished_upgrade(settings).await;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
@@ -115,29 +114,6 @@ pub async fn run(
     }
     tracing::info!("drained in-flight requests; stopped");
     Ok(())
-}
-
-/// On PostgreSQL, finishing migrations left pending (a rolling upgrade not finished) are said
-/// at every start: until they are applied the database lets in what the new release would
-/// refuse (records without an audit chain link).
-async fn warn_of_an_unfinished_upgrade(settings: &Settings) {
-    let url = settings.database_url.as_deref();
-    if !tessera_store::maintenance::is_postgres_url(url) {
-        return;
-    }
-    if let Ok(rows) = tessera_store::maintenance::migration_status(url, &settings.data_dir).await {
-        let deferred: Vec<i64> = rows
-            .iter()
-            .filter(|m| m.state == tessera_store::maintenance::MigrationState::Pending)
-            .map(|m| m.version)
-            .collect();
-        if !deferred.is_empty() {
-            tracing::warn!(
-                ?deferred,
-                "the upgrade is not finished: run `tessera migrate finish` once every node runs this release"
-            );
-        }
-    }
 }
 
 /// This process, for the leases of background jobs: unique enough across nodes and restarts.

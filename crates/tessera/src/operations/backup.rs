@@ -40,6 +40,13 @@ pub struct Manifest {
     pub counts: BTreeMap<String, i64>,
 }
 
+impl Manifest {
+    /// "3 users, 1 groups, …", for a line that says what a backup holds.
+    pub fn counts_line(&self) -> String {
+        self.counts.iter().map(|(name, count)| format!("{count} {name}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DatabaseMember {
     pub file: String,
@@ -151,14 +158,13 @@ pub async fn backup(settings: &Settings, to: &Path) -> anyhow::Result<()> {
     if settings.json {
         crate::output::json(&manifest)?;
     } else {
-        let counts: Vec<String> = manifest.counts.iter().map(|(name, count)| format!("{count} {name}")).collect();
         println!(
             "backed up {} to {} ({} bytes; schema version {}; {})",
             source.display(),
             to.display(),
             bytes,
             schema_version,
-            counts.join(", ")
+            manifest.counts_line()
         );
     }
     Ok(())

@@ -32,10 +32,9 @@ fn print(status: &Status) {
         .migrations
         .iter()
         .map(|m| {
-            let state = serde_json::to_value(&m.state).ok().and_then(|v| v.as_str().map(str::to_string));
             vec![
                 format!("{:04}", m.version),
-                state.unwrap_or_default(),
+                m.state.name().to_string(),
                 m.upgrade.to_string(),
                 m.applied_at.clone().unwrap_or_else(|| "-".into()),
                 m.description.clone(),

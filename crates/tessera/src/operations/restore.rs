@@ -145,7 +145,6 @@ pub async fn restore(settings: &Settings, from: &Path) -> anyhow::Result<()> {
     undo.file = None;
     undo.created_dir = false;
 
-    let counts: Vec<String> = manifest.counts.iter().map(|(name, count)| format!("{count} {name}")).collect();
     if settings.json {
         crate::output::json(&manifest)?;
     } else {
@@ -154,7 +153,7 @@ pub async fn restore(settings: &Settings, from: &Path) -> anyhow::Result<()> {
             manifest.created_at,
             dir.display(),
             manifest.schema_version,
-            counts.join(", ")
+            manifest.counts_line()
         );
     }
     if manifest.schema_version < binary {
