@@ -7,6 +7,7 @@
 mod admins;
 mod apps;
 mod audit;
+pub mod branding;
 pub mod dashboard;
 mod directories;
 mod directory_sync;

@@ -24,8 +24,12 @@ pub const TILE_SIDE: u32 = 128;
 
 /// What the store keeps of an accepted upload: a `data:image/png;base64,…` URI.
 pub fn portal_image(upload: &[u8]) -> Result<String, AdminError> {
-    let png = normalize(upload)?;
-    Ok(format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png)))
+    Ok(png_data_uri(&normalize(upload)?))
+}
+
+/// PNG bytes as the `data:` URI the store keeps.
+pub fn png_data_uri(png: &[u8]) -> String {
+    format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png))
 }
 
 /// The PNG bytes of a stored image, to serve with their own content type.
@@ -34,28 +38,29 @@ pub fn stored_png(stored: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(encoded).ok()
 }
 
-fn refused(message: impl Into<String>) -> AdminError {
-    AdminError::invalid("portal_image", message)
-}
-
 /// The checked upload, re-encoded as a PNG of at most [`TILE_SIDE`] pixels a side.
 pub fn normalize(upload: &[u8]) -> Result<Vec<u8>, AdminError> {
+    normalize_within(upload, "portal_image", TILE_SIDE, TILE_SIDE)
+}
+
+/// The checked upload (the input `field`), re-encoded as a PNG that fits `width` by `height`
+/// pixels, its proportions kept.
+pub fn normalize_within(upload: &[u8], field: &str, width: u32, height: u32) -> Result<Vec<u8>, AdminError> {
+    let refused = |message: String| AdminError::invalid(field, message);
     if upload.len() > MAX_UPLOAD_BYTES {
-        return Err(refused("The image is larger than 1 MiB."));
+        return Err(refused("The image is larger than 1 MiB.".into()));
     }
-    let format = format_of(upload)
-        .ok_or_else(|| refused("The image must be a PNG, JPEG or WebP file (SVG and other formats are not taken)."))?;
+    let format = format_of(upload).ok_or_else(|| {
+        refused("The image must be a PNG, JPEG or WebP file (SVG and other formats are not taken).".into())
+    })?;
     if !ends_with_the_image(upload, format) || carries_markup(upload) {
         return Err(refused(
-            "The file holds something besides the image (markup or data after its end); save it again as a plain image.",
+            "The file holds something besides the image (markup or data after its end); save it again as a plain image."
+                .into(),
         ));
     }
-    let image = decode(upload, format)?;
-    let image = if image.width() > TILE_SIDE || image.height() > TILE_SIDE {
-        image.thumbnail(TILE_SIDE, TILE_SIDE)
-    } else {
-        image
-    };
+    let image = decode(upload, format).map_err(refused)?;
+    let image = if image.width() > width || image.height() > height { image.thumbnail(width, height) } else { image };
     let mut png = Vec::new();
     image
         .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
@@ -116,7 +121,7 @@ fn carries_markup(bytes: &[u8]) -> bool {
     MARKERS.iter().any(|marker| lower.windows(marker.len()).any(|window| window == *marker))
 }
 
-fn decode(bytes: &[u8], format: ImageFormat) -> Result<DynamicImage, AdminError> {
+fn decode(bytes: &[u8], format: ImageFormat) -> Result<DynamicImage, String> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
@@ -125,9 +130,9 @@ fn decode(bytes: &[u8], format: ImageFormat) -> Result<DynamicImage, AdminError>
     reader.limits(limits);
     reader.decode().map_err(|e| match e {
         image::ImageError::Limits(_) => {
-            refused(format!("The image is too large: at most {MAX_SIDE} by {MAX_SIDE} pixels are taken."))
+            format!("The image is too large: at most {MAX_SIDE} by {MAX_SIDE} pixels are taken.")
         }
-        other => refused(format!("The file is not a readable image: {other}")),
+        other => format!("The file is not a readable image: {other}"),
     })
 }
 

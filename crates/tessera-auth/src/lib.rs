@@ -3,6 +3,7 @@
 //! throttling, smart lockout), the second-factor check and enrolment, and the session
 //! lifecycle. Time comes from a [`tessera_core::Clock`]; nothing here renders a page.
 
+pub mod account;
 pub mod admin;
 pub mod authenticate;
 pub mod client;

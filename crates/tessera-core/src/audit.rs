@@ -90,6 +90,12 @@ pub enum AuditAction {
     AdminRoleSet,
     /// Sign-in tracing switched on or off for an application or a user.
     TraceSet,
+    /// The organization's brand (name, logo, accent, help link) changed.
+    BrandingSet,
+    // A user managing their own account (a password change, a second factor removed and
+    // signing out everywhere are the directory's own events, by the user).
+    AccountMfaRename,
+    AccountRecoveryCodes,
     /// A domain federated (or its configuration changed) through Microsoft Graph.
     M365Enable,
     /// A domain returned to Managed through Microsoft Graph.
@@ -168,7 +174,7 @@ impl AuditAction {
         AuditAction::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
-    pub const ALL: [AuditAction; 72] = [
+    pub const ALL: [AuditAction; 75] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -203,6 +209,9 @@ impl AuditAction {
         AuditAction::AdminMfaReset,
         AuditAction::AdminRoleSet,
         AuditAction::TraceSet,
+        AuditAction::BrandingSet,
+        AuditAction::AccountMfaRename,
+        AuditAction::AccountRecoveryCodes,
         AuditAction::M365Enable,
         AuditAction::M365Disable,
         AuditAction::M365UsersFix,
@@ -280,6 +289,9 @@ impl AuditAction {
             AuditAction::AdminMfaReset => "admin.mfa_reset",
             AuditAction::AdminRoleSet => "admin.role_set",
             AuditAction::TraceSet => "trace.set",
+            AuditAction::BrandingSet => "branding.set",
+            AuditAction::AccountMfaRename => "account.mfa_rename",
+            AuditAction::AccountRecoveryCodes => "account.recovery_codes",
             AuditAction::M365Enable => "m365.enable",
             AuditAction::M365Disable => "m365.disable",
             AuditAction::M365UsersFix => "m365.users_fix",

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod app;
 pub mod audit;
+pub mod branding;
 mod clock;
 pub mod directory;
 mod error;

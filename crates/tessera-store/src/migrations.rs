@@ -187,7 +187,11 @@ mod tests {
         let run: Vec<i64> = plan(migrator, &before, false).iter().map(|m| m.version).collect();
         assert_eq!(run, vec![13], "0013 is compatible, 0014 finishing");
         let finish: Vec<i64> = plan(migrator, &before, true).iter().map(|m| m.version).collect();
-        assert_eq!(finish, vec![13, 14]);
+        assert_eq!(finish, vec![13, 14, 15]);
+        // From the release before this one (0014 finished): 0015 is compatible.
+        let finished: Vec<i64> = (1..=14).collect();
+        let run: Vec<i64> = plan(migrator, &finished, false).iter().map(|m| m.version).collect();
+        assert_eq!(run, vec![15]);
         let all: Vec<i64> = migrator.iter().map(|m| m.version).collect();
         assert!(plan(migrator, &all, true).is_empty());
         // Both backends have the same migrations, so one rule serves both.

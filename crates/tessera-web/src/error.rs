@@ -17,6 +17,7 @@ use tessera_store::StoreError;
 use utoipa::ToSchema;
 
 use crate::shell::pages;
+use crate::ui::catalog;
 
 /// What went wrong.
 #[derive(Debug)]
@@ -104,7 +105,8 @@ impl<C: Channel> AppError<C> {
 
     /// The page every protocol shows for an application that is not there.
     pub fn no_such_app() -> Self {
-        Self::refused(StatusCode::NOT_FOUND, "not_found", "Application not found", "There is no such application.")
+        let message = crate::ui::Ui::current().t("error-app_not_found");
+        Self::refused(StatusCode::NOT_FOUND, "not_found", "Application not found", message)
     }
 }
 
@@ -137,9 +139,21 @@ pub struct Page;
 impl Channel for Page {
     fn render(&self, failure: Failure, reference: Option<String>) -> Response {
         match failure {
-            Failure::Refused { status, title, message, .. } => pages::message(status, title, &message),
+            Failure::Refused { status, code, title, message, .. } => {
+                // A refusal the catalog knows by its code is said in the user's language; one
+                // it does not (an administrator's input checked) keeps its own words.
+                let ui = crate::ui::Ui::current();
+                let (title_key, message_key) = (format!("error-{code}-title"), format!("error-{code}"));
+                let message = if catalog::has(&message_key) { ui.t(&message_key) } else { message };
+                let title = match (catalog::has(&title_key), catalog::has(&message_key)) {
+                    (true, _) => ui.t(&title_key),
+                    (false, true) => ui.t("error-title"),
+                    (false, false) => title.to_string(),
+                };
+                pages::message(status, &title, &message)
+            }
             Failure::Busy { retry_after_secs } => {
-                retry_after(pages::message(StatusCode::SERVICE_UNAVAILABLE, "Busy", BUSY_MESSAGE), retry_after_secs)
+                retry_after(pages::say(StatusCode::SERVICE_UNAVAILABLE, "busy"), retry_after_secs)
             }
             Failure::Internal { .. } | Failure::Fault(_) => pages::failure_page(reference.as_deref()),
         }

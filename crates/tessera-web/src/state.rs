@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_admin::AdminService;
+use tessera_auth::account::Account;
 use tessera_auth::admin::AdminSignIn;
 use tessera_auth::authenticate::Authenticator;
 use tessera_auth::enrol::Enroller;
@@ -84,6 +85,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Whether sign-ins keep their tokens now (`sign_on::tokens`).
     pub tracing: Arc<crate::sign_on::tracing_cache::TracingCache>,
+    /// The organization's brand, as pages show it.
+    pub brand: Arc<crate::ui::brand::BrandCache>,
     /// Open while the database is down: requests answered at once.
     pub breaker: Arc<crate::breaker::StoreBreaker>,
 }
@@ -118,6 +121,7 @@ impl AppState {
             signin,
             metrics,
             tracing: Arc::default(),
+            brand: Arc::default(),
             breaker: Arc::default(),
         })
     }
@@ -152,6 +156,16 @@ impl AppState {
             sessions: &self.signin.admin_session,
             mfa_required: self.signin.admin_mfa_required,
         }
+    }
+
+    /// A user's own account changes.
+    pub fn account(&self) -> Account<'_, dyn Store> {
+        Account { authenticator: self.authenticator() }
+    }
+
+    /// Whether a directory source brought `user` (and so keeps their password).
+    pub async fn from_directory(&self, user: tessera_core::UserId) -> Result<bool, tessera_store::StoreError> {
+        Ok(self.store.user_source(user).await?.is_some())
     }
 
     /// The sign-in checks, as every channel runs them.

@@ -68,6 +68,9 @@ pub enum Command {
     /// Directory sources: users from Active Directory or LDAP
     #[command(subcommand)]
     Directory(DirectoryCommand),
+    /// The organization's brand on the pages users see (name, logo, accent colour, help link)
+    #[command(subcommand)]
+    Branding(BrandingCommand),
     /// Take a consistent copy of a running SQLite deployment, with a manifest, into one file
     /// (never the master key: keep master.key apart from it)
     Backup {
@@ -88,6 +91,30 @@ pub enum Command {
     /// The configuration: every setting, its flag, environment variable and file key
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BrandingCommand {
+    /// Show the brand
+    Show,
+    /// Change parts of the brand (each flag given replaces that part; an empty value clears it)
+    Set {
+        /// The organization's name, as its users know it ("" for Tessera)
+        #[arg(long, value_name = "NAME")]
+        organization: Option<String>,
+        /// Accent colour as #rrggbb, readable on white (contrast at least 4.5:1; "" for the default)
+        #[arg(long, value_name = "COLOUR")]
+        accent: Option<String>,
+        /// Where users get help: an https URL ("" for none)
+        #[arg(long, value_name = "URL")]
+        help_url: Option<String>,
+        /// A logo: PNG, JPEG or WebP, at most 1 MiB (re-encoded as a PNG of at most 400x96)
+        #[arg(long, value_name = "FILE", conflicts_with = "remove_logo")]
+        logo: Option<PathBuf>,
+        /// Remove the logo
+        #[arg(long)]
+        remove_logo: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -140,7 +140,7 @@ impl AdminSignInStore for MemoryStore {
         &self,
         admin_id: &str,
         sealed_secret: &[u8],
-        _now: UnixMillis,
+        now: UnixMillis,
     ) -> Result<(), StoreError> {
         let mut tables = self.tables()?;
         if !tables.admins.exists(admin_id) {
@@ -148,7 +148,13 @@ impl AdminSignInStore for MemoryStore {
         }
         let totp = &mut tables.admin_sign_in.totp;
         if !totp.get(admin_id).is_some_and(|credential| credential.confirmed) {
-            let pending = TotpCredential { sealed_secret: sealed_secret.to_vec(), confirmed: false, last_step: 0 };
+            let pending = TotpCredential {
+                sealed_secret: sealed_secret.to_vec(),
+                confirmed: false,
+                last_step: 0,
+                name: None,
+                created_at: now,
+            };
             totp.insert(admin_id.to_string(), pending);
         }
         Ok(())

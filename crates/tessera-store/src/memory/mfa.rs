@@ -31,12 +31,18 @@ impl MfaStore for MemoryStore {
         Ok(self.tables()?.mfa.credentials.get(&user).cloned())
     }
 
-    async fn put_pending_totp(&self, user: UserId, sealed_secret: &[u8], _now: UnixMillis) -> Result<(), StoreError> {
+    async fn put_pending_totp(&self, user: UserId, sealed_secret: &[u8], now: UnixMillis) -> Result<(), StoreError> {
         let mut tables = self.tables()?;
         if tables.mfa.credentials.get(&user).is_some_and(|c| c.confirmed) {
             return Ok(());
         }
-        let pending = TotpCredential { sealed_secret: sealed_secret.to_vec(), confirmed: false, last_step: 0 };
+        let pending = TotpCredential {
+            sealed_secret: sealed_secret.to_vec(),
+            confirmed: false,
+            last_step: 0,
+            name: None,
+            created_at: now,
+        };
         tables.mfa.credentials.insert(user, pending);
         Ok(())
     }
@@ -90,5 +96,32 @@ impl MfaStore for MemoryStore {
             tables.record(actor, at, NewAuditEvent::new(AuditAction::UserMfaReset, "user", user, json!({})));
         }
         Ok(removed)
+    }
+
+    async fn rename_totp(&self, actor: &Actor, user: UserId, name: &str) -> Result<bool, StoreError> {
+        let at = self.clock.now_millis();
+        let mut tables = self.tables()?;
+        let Some(credential) = tables.mfa.credentials.get_mut(&user).filter(|c| c.confirmed) else { return Ok(false) };
+        credential.name = Some(name.to_string());
+        let summary = json!({"factor": "totp", "name": name});
+        tables.record(actor, at, NewAuditEvent::new(AuditAction::AccountMfaRename, "user", user, summary));
+        Ok(true)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        recovery_code_hashes: &[String],
+    ) -> Result<bool, StoreError> {
+        let at = self.clock.now_millis();
+        let mut tables = self.tables()?;
+        if !tables.mfa.credentials.get(&user).is_some_and(|c| c.confirmed) {
+            return Ok(false);
+        }
+        tables.mfa.recovery_codes.insert(user, recovery_code_hashes.iter().cloned().collect());
+        let summary = json!({"count": recovery_code_hashes.len()});
+        tables.record(actor, at, NewAuditEvent::new(AuditAction::AccountRecoveryCodes, "user", user, summary));
+        Ok(true)
     }
 }

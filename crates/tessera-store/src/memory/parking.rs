@@ -33,16 +33,17 @@ impl ParkingStore for MemoryStore {
         Ok(tables.parked.remove(id).filter(|request| request.expires_at >= now))
     }
 
-    async fn parked_trace(&self, id: &str, browser_hash: &str) -> Result<Option<String>, StoreError> {
+    async fn peek_parked_request(
+        &self,
+        id: &str,
+        browser_hash: &str,
+        now: UnixMillis,
+    ) -> Result<Option<ParkedRequest>, StoreError> {
         let tables = self.tables()?;
-        let Some(request) = tables.parked.get(id).filter(|request| request.browser_hash == browser_hash) else {
-            return Ok(None);
-        };
-        Ok(request
-            .payload
-            .pointer("/trace/id")
-            .and_then(|id| id.as_str())
-            .filter(|id| !id.is_empty())
-            .map(str::to_string))
+        Ok(tables
+            .parked
+            .get(id)
+            .filter(|request| request.browser_hash == browser_hash && request.expires_at >= now)
+            .cloned())
     }
 }

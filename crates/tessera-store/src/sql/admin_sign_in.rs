@@ -100,7 +100,7 @@ macro_rules! impl_admin_sign_in {
             }
 
             async fn admin_totp(&self, admin_id: &str) -> Result<Option<TotpCredential>, StoreError> {
-                let row = sqlx::query("SELECT sealed_secret, confirmed, last_step FROM admin_totp WHERE admin_id = $1")
+                let row = sqlx::query("SELECT sealed_secret, confirmed, last_step, created_at FROM admin_totp WHERE admin_id = $1")
                     .bind(admin_id)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -109,6 +109,8 @@ macro_rules! impl_admin_sign_in {
                         sealed_secret: row.try_get("sealed_secret")?,
                         confirmed: row.try_get("confirmed")?,
                         last_step: row.try_get("last_step")?,
+                        name: None,
+                        created_at: row.try_get("created_at")?,
                     })
                 })
                 .transpose()

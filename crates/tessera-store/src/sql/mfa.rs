@@ -10,7 +10,9 @@ macro_rules! impl_mfa {
         #[async_trait]
         impl MfaStore for $store {
             async fn totp_credential(&self, user: UserId) -> Result<Option<TotpCredential>, StoreError> {
-                let row = sqlx::query("SELECT sealed_secret, confirmed, last_step FROM totp_credentials WHERE user_id = $1")
+                let row = sqlx::query(
+                    "SELECT sealed_secret, confirmed, last_step, name, created_at FROM totp_credentials WHERE user_id = $1",
+                )
                     .bind(user.to_string())
                     .fetch_optional(&self.pool)
                     .await?;
@@ -19,6 +21,8 @@ macro_rules! impl_mfa {
                         sealed_secret: row.try_get("sealed_secret")?,
                         confirmed: row.try_get("confirmed")?,
                         last_step: row.try_get("last_step")?,
+                        name: row.try_get("name")?,
+                        created_at: row.try_get("created_at")?,
                     }),
                     None => None,
                 })
@@ -121,6 +125,59 @@ macro_rules! impl_mfa {
                 }
                 self.commit(tx).await?;
                 Ok(removed)
+            }
+
+            async fn rename_totp(&self, actor: &Actor, user: UserId, name: &str) -> Result<bool, StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query("UPDATE totp_credentials SET name = $1 WHERE user_id = $2 AND confirmed = $3")
+                    .bind(name)
+                    .bind(user.to_string())
+                    .bind(true)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                let event = NewAuditEvent::new(AuditAction::AccountMfaRename, "user", user, json!({"factor": "totp", "name": name}));
+                self.append_audit(&mut tx, actor, at, event).await?;
+                self.commit(tx).await?;
+                Ok(true)
+            }
+
+            async fn replace_recovery_codes(
+                &self,
+                actor: &Actor,
+                user: UserId,
+                recovery_code_hashes: &[String],
+            ) -> Result<bool, StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let enrolled = sqlx::query("SELECT 1 FROM totp_credentials WHERE user_id = $1 AND confirmed = $2")
+                    .bind(user.to_string())
+                    .bind(true)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if enrolled.is_none() {
+                    return Ok(false);
+                }
+                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
+                for hash in recovery_code_hashes {
+                    sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                        .bind(user.to_string())
+                        .bind(hash)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let event = NewAuditEvent::new(
+                    AuditAction::AccountRecoveryCodes,
+                    "user",
+                    user,
+                    json!({"count": recovery_code_hashes.len()}),
+                );
+                self.append_audit(&mut tx, actor, at, event).await?;
+                self.commit(tx).await?;
+                Ok(true)
             }
         }
         }

@@ -32,20 +32,22 @@ macro_rules! impl_parking {
                     Ok(())
                 }
 
-                async fn parked_trace(&self, id: &str, browser_hash: &str) -> Result<Option<String>, StoreError> {
-                    let row = sqlx::query("SELECT payload FROM parked_requests WHERE id = $1 AND browser_hash = $2")
-                        .bind(id)
-                        .bind(browser_hash)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                    let Some(row) = row else { return Ok(None) };
-                    let payload: serde_json::Value = serde_json::from_str(&row.try_get::<String, _>("payload")?)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    Ok(payload
-                        .pointer("/trace/id")
-                        .and_then(|id| id.as_str())
-                        .filter(|id| !id.is_empty())
-                        .map(str::to_string))
+                async fn peek_parked_request(
+                    &self,
+                    id: &str,
+                    browser_hash: &str,
+                    now: i64,
+                ) -> Result<Option<ParkedRequest>, StoreError> {
+                    let row = sqlx::query(
+                        "SELECT id, browser_hash, kind, payload, created_at, expires_at FROM parked_requests \
+                         WHERE id = $1 AND browser_hash = $2 AND expires_at >= $3",
+                    )
+                    .bind(id)
+                    .bind(browser_hash)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    row.map(|row| parked_from_row(&row)).transpose()
                 }
 
                 async fn take_parked_request(
@@ -63,20 +65,20 @@ macro_rules! impl_parking {
                     .fetch_optional(&self.writer)
                     .await?;
                     let Some(row) = row else { return Ok(None) };
-                    let expires_at: i64 = row.try_get("expires_at")?;
-                    if expires_at < now {
-                        return Ok(None);
-                    }
-                    Ok(Some(ParkedRequest {
-                        id: row.try_get("id")?,
-                        browser_hash: row.try_get("browser_hash")?,
-                        kind: row.try_get("kind")?,
-                        payload: serde_json::from_str(&row.try_get::<String, _>("payload")?)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                        created_at: row.try_get("created_at")?,
-                        expires_at,
-                    }))
+                    Ok(Some(parked_from_row(&row)?).filter(|parked| parked.expires_at >= now))
                 }
+            }
+
+            fn parked_from_row(row: &$row) -> Result<ParkedRequest, StoreError> {
+                Ok(ParkedRequest {
+                    id: row.try_get("id")?,
+                    browser_hash: row.try_get("browser_hash")?,
+                    kind: row.try_get("kind")?,
+                    payload: serde_json::from_str(&row.try_get::<String, _>("payload")?)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    created_at: row.try_get("created_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                })
             }
         }
     };

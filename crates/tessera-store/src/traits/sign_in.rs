@@ -36,6 +36,10 @@ pub struct TotpCredential {
     pub confirmed: bool,
     /// The last time step accepted: a code is good once.
     pub last_step: i64,
+    /// The name its user gave it, if any.
+    pub name: Option<String>,
+    /// When enrolment started.
+    pub created_at: UnixMillis,
 }
 
 /// Where a sign-in attempt comes from, for smart lockout.
@@ -110,9 +114,14 @@ pub trait ParkingStore: Send + Sync {
         browser_hash: &str,
         now: UnixMillis,
     ) -> Result<Option<ParkedRequest>, StoreError>;
-    /// The trace id of this browser's parked request, leaving it in place (the sign-in pages
-    /// tag their audit events with it).
-    async fn parked_trace(&self, id: &str, browser_hash: &str) -> Result<Option<String>, StoreError>;
+    /// This browser's unexpired parked request, left in place (the sign-in pages name the
+    /// application it is for, and tag their audit events with its trace).
+    async fn peek_parked_request(
+        &self,
+        id: &str,
+        browser_hash: &str,
+        now: UnixMillis,
+    ) -> Result<Option<ParkedRequest>, StoreError>;
 }
 
 /// Second factors: the TOTP credential and recovery codes.
@@ -136,6 +145,16 @@ pub trait MfaStore: Send + Sync {
     async fn recovery_codes_left(&self, user: UserId) -> Result<u32, StoreError>;
     /// Removes the user's TOTP and recovery codes; false when there were none.
     async fn reset_mfa(&self, actor: &Actor, user: UserId) -> Result<bool, StoreError>;
+    /// Names the user's confirmed authenticator app; false when they have none.
+    async fn rename_totp(&self, actor: &Actor, user: UserId, name: &str) -> Result<bool, StoreError>;
+    /// Replaces every recovery code of a user who has a confirmed authenticator app with these;
+    /// false (nothing changed) when they have none.
+    async fn replace_recovery_codes(
+        &self,
+        actor: &Actor,
+        user: UserId,
+        recovery_code_hashes: &[String],
+    ) -> Result<bool, StoreError>;
 }
 
 /// The counters of smart lockout and spray throttling, and the addresses users are familiar from.

@@ -70,6 +70,11 @@ pub(super) async fn parked_requests_belong_to_one_browser_and_expire(store: Arc<
         expires_at: 200,
     };
     store.park_request(&parked).await.unwrap();
+    // Peeking (the sign-in page naming the application) leaves it in place, for its browser only.
+    assert!(store.peek_parked_request("p1", "b2", 150).await.unwrap().is_none(), "another browser peeks");
+    assert_eq!(store.peek_parked_request("p1", "b1", 150).await.unwrap(), Some(parked.clone()));
+    assert_eq!(store.peek_parked_request("p1", "b1", 150).await.unwrap(), Some(parked.clone()), "still there");
+    assert!(store.peek_parked_request("p1", "b1", 201).await.unwrap().is_none(), "not once expired");
     assert!(store.take_parked_request("p1", "b2", 150).await.unwrap().is_none(), "another browser");
     assert_eq!(store.take_parked_request("p1", "b1", 150).await.unwrap(), Some(parked.clone()));
     assert!(store.take_parked_request("p1", "b1", 150).await.unwrap().is_none(), "taken once");
@@ -84,8 +89,12 @@ pub(super) async fn totp_steps_and_recovery_codes_are_single_use(store: Arc<dyn 
 
 async fn totp_steps(store: &dyn Store, user: UserId) {
     store.put_pending_totp(user, b"sealed", 1).await.unwrap();
-    assert!(!store.totp_credential(user).await.unwrap().unwrap().confirmed);
+    let pending = store.totp_credential(user).await.unwrap().unwrap();
+    assert!(!pending.confirmed);
+    assert_eq!((pending.name, pending.created_at), (None, 1));
     assert!(!store.use_totp_step(user, 10).await.unwrap(), "an unconfirmed secret accepts nothing");
+    assert!(!store.rename_totp(&actor(), user, "Phone").await.unwrap(), "an unconfirmed secret has no name");
+    assert!(!store.replace_recovery_codes(&actor(), user, &["x".into()]).await.unwrap(), "nor new codes");
     assert!(store.confirm_totp(&actor(), user, 10, &["r1".into(), "r2".into()]).await.unwrap());
     assert!(!store.confirm_totp(&actor(), user, 11, &[]).await.unwrap(), "confirmed once");
     assert!(!store.use_totp_step(user, 10).await.unwrap(), "the enrolment step is used");
@@ -94,6 +103,12 @@ async fn totp_steps(store: &dyn Store, user: UserId) {
     assert!(store.use_recovery_code(user, "r1").await.unwrap());
     assert!(!store.use_recovery_code(user, "r1").await.unwrap());
     assert_eq!(store.recovery_codes_left(user).await.unwrap(), 1);
+    assert!(store.rename_totp(&actor(), user, "Work phone").await.unwrap());
+    assert_eq!(store.totp_credential(user).await.unwrap().unwrap().name.as_deref(), Some("Work phone"));
+    assert!(store.replace_recovery_codes(&actor(), user, &["n1".into(), "n2".into(), "n3".into()]).await.unwrap());
+    assert!(!store.use_recovery_code(user, "r2").await.unwrap(), "the old codes are gone");
+    assert!(store.use_recovery_code(user, "n2").await.unwrap());
+    assert_eq!(store.recovery_codes_left(user).await.unwrap(), 2);
     store.put_pending_totp(user, b"other", 2).await.unwrap();
     assert_eq!(
         store.totp_credential(user).await.unwrap().unwrap().sealed_secret,
@@ -102,6 +117,7 @@ async fn totp_steps(store: &dyn Store, user: UserId) {
     );
     assert!(store.reset_mfa(&actor(), user).await.unwrap());
     assert!(store.totp_credential(user).await.unwrap().is_none());
+    assert!(!store.rename_totp(&actor(), user, "Phone").await.unwrap(), "nothing to name once removed");
     assert_eq!(store.recovery_codes_left(user).await.unwrap(), 0);
     assert!(!store.reset_mfa(&actor(), user).await.unwrap());
 }

@@ -71,7 +71,7 @@ fn enrol_page(
     AdminMfaEnrolPage {
         csrf: csrf.to_string(),
         required: state.signin.admin_mfa_required,
-        qr_svg: pages::qr_svg(&url),
+        qr_svg: pages::qr_svg(&url, "QR code"),
         secret: totp::base32(secret),
         error: error.map(str::to_string),
     }

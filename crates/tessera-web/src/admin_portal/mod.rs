@@ -9,6 +9,7 @@ mod administrators;
 mod application;
 mod applications;
 mod audit;
+mod branding;
 mod catalog;
 mod certificate;
 mod chart;
@@ -80,6 +81,7 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/admin/audit", get(audit::list)),
         ("/admin/microsoft-365", get(federation::credentials).post(federation::save_credentials)),
         ("/admin/dashboard", get(dashboard::show)),
+        ("/admin/branding", get(branding::show).post(branding::save).layer(uploads())),
         ("/admin/groups", get(groups::list)),
         ("/admin/groups/new", post(groups::create)),
         ("/admin/groups/{group}", get(groups::show)),

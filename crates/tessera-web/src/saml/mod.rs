@@ -55,10 +55,8 @@ async fn refuse_form(
     Ok(response)
 }
 
-const SIGN_IN_REFUSED: Refusal =
-    Refusal { action: AuditAction::SamlRefused, title: "This sign-in request was refused", what: "sign-in" };
-const SIGN_OUT_REFUSED: Refusal =
-    Refusal { action: AuditAction::SamlLogoutRefused, title: "This sign-out request was refused", what: "sign-out" };
+const SIGN_IN_REFUSED: Refusal = Refusal { action: AuditAction::SamlRefused, page: "refused-sign-in" };
+const SIGN_OUT_REFUSED: Refusal = Refusal { action: AuditAction::SamlLogoutRefused, page: "refused-sign-out" };
 
 /// The SAML app (a Microsoft 365 connector or a SAML SP) a route names.
 async fn find(state: &AppState, route: AppRoute) -> Result<Application, AppError> {
@@ -79,5 +77,5 @@ fn post_message(
     if let Some(relay) = relay_state {
         fields.push(("RelayState", relay));
     }
-    pages::post_form(&PostForm { label: &app.label, action, fields }, cookies)
+    pages::post_form(&PostForm { ui: crate::ui::Ui::current(), label: &app.label, action, fields }, cookies)
 }

@@ -106,7 +106,11 @@ async fn slo(
         _ if !ctx.shows_a_page() => return Ok(pages::sign_out_elsewhere()),
         _ => {
             let cookie = end_session(state, ctx, app, "slo_url").await?;
-            return Ok(pages::html(StatusCode::OK, &pages::SignedOut, &cookie.into_iter().collect::<Vec<_>>()));
+            return Ok(pages::html(
+                StatusCode::OK,
+                &pages::SignedOut { ui: crate::ui::Ui::current() },
+                &cookie.into_iter().collect::<Vec<_>>(),
+            ));
         }
     };
     let registration = Registration::of(app)?;

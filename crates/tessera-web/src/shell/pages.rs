@@ -6,9 +6,12 @@ use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::ui::{Arg, Ui};
+
 #[derive(Template)]
 #[template(path = "message.html")]
 pub struct Message<'a> {
+    pub ui: Ui,
     pub title: &'a str,
     pub message: &'a str,
     pub reference: Option<&'a str>,
@@ -19,6 +22,7 @@ pub struct Message<'a> {
 #[derive(Template)]
 #[template(path = "post_form.html")]
 pub struct PostForm<'a> {
+    pub ui: Ui,
     pub label: &'a str,
     pub action: &'a str,
     pub fields: Vec<(&'a str, &'a str)>,
@@ -26,7 +30,9 @@ pub struct PostForm<'a> {
 
 #[derive(Template)]
 #[template(path = "signed_out.html")]
-pub struct SignedOut;
+pub struct SignedOut {
+    pub ui: Ui,
+}
 
 /// The auto-POST page, with a CSP that runs only our own script and lets its form go only to
 /// the relying party's origin or https.
@@ -88,28 +94,35 @@ pub fn redirect(location: &str, cookies: &[String]) -> Response {
     response
 }
 
-/// A refusal or failure page in words a user understands.
+/// A refusal or failure page, its words given as they are.
 pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
-    html(status, &Message { title, message, reference: None }, &[])
+    html(status, &Message { ui: Ui::current(), title, message, reference: None }, &[])
+}
+
+/// A page that says the catalog's message `key` (its title: `{key}-title`) in the user's
+/// language.
+pub fn say(status: StatusCode, key: &str) -> Response {
+    say_with(status, &format!("{key}-title"), key, &[])
+}
+
+/// A page titled by the catalog's `title_key`, saying `key` with `args`.
+pub fn say_with(status: StatusCode, title_key: &str, key: &str, args: &[(&str, Arg<'_>)]) -> Response {
+    let ui = Ui::current();
+    let (title, text) = (ui.t(title_key), ui.text(key, args));
+    html(status, &Message { ui, title: &title, message: &text, reference: None }, &[])
 }
 
 /// The answer to a sign-out the browser is not showing as a page (an image or script on
 /// another site): nobody is signed out by that, so it only says how.
 pub fn sign_out_elsewhere() -> Response {
-    message(StatusCode::OK, "Sign out", "To sign out of Tessera, open your applications page and choose Sign out.")
+    say(StatusCode::OK, "sign-out-elsewhere")
 }
 
 /// A failure on our side: the user gets a retryable message and the reference the log has.
 pub fn failure_page(reference: Option<&str>) -> Response {
-    html(
-        StatusCode::SERVICE_UNAVAILABLE,
-        &Message {
-            title: "Something went wrong",
-            message: "Sign-in is unavailable right now. Please try again in a moment.",
-            reference,
-        },
-        &[],
-    )
+    let ui = Ui::current();
+    let (title, message) = (ui.t("failure-title"), ui.t("failure"));
+    html(StatusCode::SERVICE_UNAVAILABLE, &Message { ui, title: &title, message: &message, reference }, &[])
 }
 
 /// A metadata document, as a download when `file_name` is given.
@@ -134,10 +147,12 @@ pub fn with_cookie(mut response: Response, cookie: &str) -> Response {
     response
 }
 
-/// An otpauth URL as an inline SVG QR code (no script, no image request: the CSP stays strict).
-pub fn qr_svg(text: &str) -> String {
+/// An otpauth URL as an inline SVG QR code (no script, no image request: the CSP stays strict),
+/// named `label` for screen readers.
+pub fn qr_svg(text: &str, label: &str) -> String {
     use qrcodegen::{QrCode, QrCodeEcc};
     let Ok(qr) = QrCode::encode_text(text, QrCodeEcc::Medium) else { return String::new() };
+    let label = label.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;");
     let border = 4;
     let size = qr.size() + border * 2;
     let mut path = String::new();
@@ -149,7 +164,7 @@ pub fn qr_svg(text: &str) -> String {
         }
     }
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\" role=\"img\" aria-label=\"QR code\">\
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\" role=\"img\" aria-label=\"{label}\">\
          <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
     )
 }

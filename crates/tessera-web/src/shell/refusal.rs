@@ -11,13 +11,13 @@ use super::context::RequestContext;
 use super::pages;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::ui::Arg;
 
-/// Which kind of message a protocol refuses: its audit action and how the page names it.
+/// Which kind of message a protocol refuses: its audit action and the page's message (its
+/// title: `{page}-title`).
 pub struct Refusal {
     pub action: AuditAction,
-    pub title: &'static str,
-    /// The message's kind in the page's sentence ("sent a sign-in request…").
-    pub what: &'static str,
+    pub page: &'static str,
 }
 
 /// Audits the refusal, then says why on a page.
@@ -33,13 +33,11 @@ pub async fn refuse(
     let event =
         NewAuditEvent::new(refusal.action, "app", app.id, json!({"reason": reason, "detail": detail, "ip": ip}));
     state.audit.append_audit(&Actor::ip(&ip), event).await?;
-    Ok(pages::message(
+    // The detail is the protocol check's own words, for the administrator the user tells.
+    Ok(pages::say_with(
         StatusCode::BAD_REQUEST,
-        refusal.title,
-        &format!(
-            "{} sent a {} request Tessera cannot accept: {detail}. Go back to the application and try \
-             again, or tell your administrator.",
-            app.label, refusal.what
-        ),
+        &format!("{}-title", refusal.page),
+        refusal.page,
+        &[("app", Arg::Text(&app.label)), ("detail", Arg::Text(detail))],
     ))
 }

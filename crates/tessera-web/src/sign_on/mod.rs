@@ -10,7 +10,7 @@ mod parking;
 pub mod tokens;
 pub mod tracing_cache;
 
-pub use parking::trace_of;
+pub use parking::{peek, trace_of};
 
 use std::net::IpAddr;
 
@@ -240,10 +240,11 @@ async fn decide_for<R: Clone + Into<Reply>>(
             Ok(match pending.demand.passive {
                 // A passive request must not take over the screen: the relying party hears it.
                 true => Step::DeniedPassively,
-                false => Step::Answered(pages::message(
+                false => Step::Answered(pages::say_with(
                     StatusCode::FORBIDDEN,
-                    "You cannot open this application",
-                    reason.user_message(),
+                    "denied-title",
+                    &format!("denied-{}", reason.as_str()),
+                    &[],
                 )),
             })
         }
@@ -271,13 +272,7 @@ pub async fn resume(state: &AppState, ctx: &RequestContext, id: &str) -> Result<
         Some(current) if current.is_signed_in() => {}
         _ => return Ok(Resumed::Answered(pages::redirect(&format!("/login?continue={id}"), &[]))),
     }
-    let gone = || {
-        Resumed::Answered(pages::message(
-            StatusCode::BAD_REQUEST,
-            "This sign-in request cannot continue",
-            "It has expired or was started in another browser. Go back to the application and sign in again.",
-        ))
-    };
+    let gone = || Resumed::Answered(pages::say(StatusCode::BAD_REQUEST, "resume-gone"));
     let Some(pending) = parking::take(state, ctx, &id).await? else { return Ok(gone()) };
     let app = match state.apps.find_app(&pending.app.to_string()).await {
         Ok(app) => app,

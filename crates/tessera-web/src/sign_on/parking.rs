@@ -45,11 +45,21 @@ pub(super) async fn park<R: Clone + Into<Reply>>(
     Ok((id, set_cookies))
 }
 
-/// The trace of the sign-on this browser parked as `id`, if any (the sign-in pages' events
-/// carry it). A read of one row by its key, on pages that verify a password anyway.
-pub async fn trace_of(state: &AppState, ctx: &RequestContext, id: &str) -> Result<Option<String>, AppError> {
+/// The sign-on this browser parked as `id`, left in place, if it has not expired: the sign-in
+/// pages name its application and tag their audit events with its trace. A read of one row by
+/// its key.
+pub async fn peek(state: &AppState, ctx: &RequestContext, id: &str) -> Result<Option<PendingSignOn>, AppError> {
     let (Some(browser), false) = (&ctx.browser_id, id.is_empty()) else { return Ok(None) };
-    Ok(state.parking.parked_trace(id, &sha256_hex(browser)).await?)
+    let now = state.clock.now_millis();
+    let Some(parked) = state.parking.peek_parked_request(id, &sha256_hex(browser), now).await? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_value(parked.payload).ok())
+}
+
+/// The trace of the sign-on this browser parked as `id`, if any.
+pub async fn trace_of(state: &AppState, ctx: &RequestContext, id: &str) -> Result<Option<String>, AppError> {
+    Ok(peek(state, ctx, id).await?.map(|pending| pending.trace.id).filter(|trace| !trace.is_empty()))
 }
 
 /// Takes the sign-on parked as `id`, if it is this browser's and has not expired; a refused

@@ -16,13 +16,12 @@ use crate::shell::context::RequestContext;
 use crate::shell::pages;
 use crate::shell::session::{self, continue_id, csrf_token, require_our_form};
 use crate::state::AppState;
+use crate::ui::Ui;
 
-/// What every failed sign-in is told, whatever the reason.
-pub const GENERIC_FAILURE: &str = "The email or password is incorrect, or the account cannot sign in now.";
+/// What every failed sign-in is told, whatever the reason (a catalog key).
+pub const GENERIC_FAILURE: &str = "login-failed";
 /// A directory user's right password that their directory wants changed first.
-pub const CHANGE_AT_SOURCE: &str = "Your password is right, but your organization's directory wants it changed first (it has \
-     expired, or must be changed at next sign-in). Change it there, for example by signing in to a computer of your \
-     organization or on its password page, then sign in here with the new one.";
+pub const CHANGE_AT_SOURCE: &str = "login-change-at-source";
 
 #[derive(Deserialize, Default)]
 pub struct ContinueQuery {
@@ -52,7 +51,8 @@ pub async fn page(
     }
     let (csrf, cookie) = csrf_token(&state, &ctx);
     let hint = query.username.as_deref().filter(|u| u.len() <= 254).unwrap_or("");
-    let page = Login { csrf: &csrf, continue_id: &continue_id, username: hint, error: None };
+    let app = signing_in_to(&state, &ctx, &continue_id).await?;
+    let page = Login { ui: Ui::current(), csrf: &csrf, continue_id: &continue_id, username: hint, error: None, app };
     Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
 }
 
@@ -66,6 +66,21 @@ pub struct LoginForm {
     csrf: String,
     #[serde(default, rename = "continue")]
     continue_id: String,
+}
+
+/// The label of the application this browser's parked sign-on (`continue_id`) is for, which
+/// the sign-in pages name ("to continue to Microsoft 365"); none for the portal's own sign-in.
+pub async fn signing_in_to(
+    state: &AppState,
+    ctx: &RequestContext,
+    continue_id: &str,
+) -> Result<Option<String>, AppError> {
+    let Some(pending) = crate::sign_on::peek(state, ctx, continue_id).await? else { return Ok(None) };
+    match state.apps.find_app(&pending.app.to_string()).await {
+        Ok(app) => Ok(Some(app.label)),
+        Err(tessera_store::StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Where a user goes once a sign-in step is done: the second factor, then the notice, then
@@ -100,20 +115,21 @@ pub async fn submit(
     let PasswordAccepted { user, has_second_factor } =
         match authenticator.check_password(from, &username, &form.password, "login").await? {
             PasswordOutcome::Accepted(accepted) => *accepted,
-            PasswordOutcome::Throttled => {
-                return Ok(pages::message(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too many attempts",
-                    "There have been too many failed sign-ins from your network. Wait a few minutes and try again.",
-                ));
-            }
+            PasswordOutcome::Throttled => return Ok(pages::say(StatusCode::TOO_MANY_REQUESTS, "login-throttled")),
             refused @ (PasswordOutcome::Failed | PasswordOutcome::ChangeAtSource) => {
                 let error = match refused {
                     PasswordOutcome::ChangeAtSource => CHANGE_AT_SOURCE,
                     _ => GENERIC_FAILURE,
                 };
-                let page =
-                    Login { csrf: &form.csrf, continue_id: &continue_id, username: &username, error: Some(error) };
+                let app = signing_in_to(&state, &ctx, &continue_id).await?;
+                let page = Login {
+                    ui: Ui::current(),
+                    csrf: &form.csrf,
+                    continue_id: &continue_id,
+                    username: &username,
+                    error: Some(error),
+                    app,
+                };
                 return Ok(pages::html(StatusCode::OK, &page, &[]));
             }
         };

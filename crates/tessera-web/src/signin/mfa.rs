@@ -11,15 +11,16 @@ use tessera_auth::session::Current;
 use tessera_auth::totp;
 use tessera_core::policy::Factor;
 
-use super::login::{ContinueQuery, after_sign_in};
+use super::login::{ContinueQuery, after_sign_in, signing_in_to};
 use super::pages::{Mfa, RecoveryCodes, TotpEnroll};
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
 use crate::shell::session::{self, continue_id, csrf_token, require_our_form};
 use crate::state::AppState;
+use crate::ui::Ui;
 
-const WRONG_CODE: &str = "That code is not right. Check your authenticator app and try again.";
+const WRONG_CODE: &str = "mfa-wrong-code";
 
 pub async fn page(
     State(state): State<AppState>,
@@ -32,7 +33,8 @@ pub async fn page(
         return Ok(after_sign_in(&current.user, true, &continue_id));
     }
     let (csrf, cookie) = csrf_token(&state, &ctx);
-    let page = Mfa { csrf: &csrf, continue_id: &continue_id, error: None };
+    let app = signing_in_to(&state, &ctx, &continue_id).await?;
+    let page = Mfa { ui: Ui::current(), csrf: &csrf, continue_id: &continue_id, error: None, app };
     Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
 }
 
@@ -59,7 +61,9 @@ pub async fn submit(
     authenticator.trace = crate::sign_on::trace_of(&state, &ctx, &continue_id).await?;
     match authenticator.check_second_factor(current.user.id, from, &form.code).await? {
         CodeOutcome::Refused => {
-            let page = Mfa { csrf: &form.csrf, continue_id: &continue_id, error: Some(WRONG_CODE) };
+            let app = signing_in_to(&state, &ctx, &continue_id).await?;
+            let page =
+                Mfa { ui: Ui::current(), csrf: &form.csrf, continue_id: &continue_id, error: Some(WRONG_CODE), app };
             Ok(pages::html(StatusCode::OK, &page, &[]))
         }
         CodeOutcome::Accepted(factor) => {
@@ -85,15 +89,11 @@ fn render_enrollment(
     error: Option<&str>,
     cookies: &[String],
 ) -> Response {
-    let url = totp::otpauth_url("Tessera", &current.user.upn, secret);
-    let page = TotpEnroll {
-        csrf,
-        continue_id,
-        qr_svg: &pages::qr_svg(&url),
-        secret: &totp::base32(secret),
-        otpauth_url: &url,
-        error,
-    };
+    let ui = Ui::current();
+    let url = totp::otpauth_url(ui.organization(), &current.user.upn, secret);
+    let qr_svg = pages::qr_svg(&url, &ui.t("enrol-qr"));
+    let page =
+        TotpEnroll { ui, csrf, continue_id, qr_svg: &qr_svg, secret: &totp::base32(secret), otpauth_url: &url, error };
     pages::html(StatusCode::OK, &page, cookies)
 }
 
@@ -113,13 +113,7 @@ pub async fn enroll_page(
     };
     let secret = match enroller(&state).start(current.user.id).await? {
         Enrolment::Started { secret } => secret,
-        Enrolment::AlreadyEnrolled => {
-            return Ok(pages::message(
-                StatusCode::OK,
-                "Authenticator app already set up",
-                "You already use an authenticator app. If you lost it, ask your administrator to reset it.",
-            ));
-        }
+        Enrolment::AlreadyEnrolled => return Ok(pages::say(StatusCode::OK, "enrol-already")),
     };
     let (csrf, cookie) = csrf_token(&state, &ctx);
     Ok(render_enrollment(&current, &secret, &csrf, &continue_id, None, &cookie.into_iter().collect::<Vec<_>>()))
@@ -145,5 +139,6 @@ pub async fn enroll_submit(
     };
     let next = if continue_id.is_empty() { "/".to_string() } else { format!("/resume/{continue_id}") };
     let cookie = session::step_up(&state, &ctx, &current, Factor::Totp).await?;
-    Ok(pages::html(StatusCode::OK, &RecoveryCodes { codes: &codes, next: &next }, &[cookie]))
+    let page = RecoveryCodes { ui: Ui::current(), heading: "codes-heading", codes: &codes, next: &next };
+    Ok(pages::html(StatusCode::OK, &page, &[cookie]))
 }

@@ -1,7 +1,9 @@
 //! The user's own pages: signing in (a password, then a second factor or its enrolment), the
-//! password-update notice, the portal of tiles, and signing out. Every protocol sends its
-//! users here and takes them back through a parked sign-on; these pages know no protocol.
+//! password-update notice, the portal of tiles, their account, and signing out. Every protocol
+//! sends its users here and takes them back through a parked sign-on; these pages know no
+//! protocol.
 
+pub mod account;
 mod login;
 mod mfa;
 mod pages;
@@ -21,6 +23,12 @@ pub fn router() -> Router<AppState> {
         .route("/mfa/totp", get(mfa::enroll_page).post(mfa::enroll_submit))
         .route("/notice", get(portal::notice_page).post(portal::notice_submit))
         .route("/logout", post(portal::logout))
+        .route("/account", get(account::page))
+        .route("/account/password", post(account::change_password))
+        .route("/account/mfa/rename", post(account::rename_factor))
+        .route("/account/mfa/remove", post(account::remove_factor))
+        .route("/account/recovery-codes", post(account::renew_codes))
+        .route("/account/sign-out-everywhere", post(account::sign_out_everywhere))
         .route("/apps/{app}/image", get(portal::image))
 }
 

@@ -1,27 +1,36 @@
-//! The sign-in pages, as askama templates (auto-escaped).
+//! The sign-in pages, as askama templates (auto-escaped). Their words are the catalog's: an
+//! `error` is a message key.
 
 use askama::Template;
+
+use crate::ui::Ui;
 
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct Login<'a> {
+    pub ui: Ui,
     pub csrf: &'a str,
     pub continue_id: &'a str,
     pub username: &'a str,
     pub error: Option<&'a str>,
+    /// The application the parked sign-on is for.
+    pub app: Option<String>,
 }
 
 #[derive(Template)]
 #[template(path = "mfa.html")]
 pub struct Mfa<'a> {
+    pub ui: Ui,
     pub csrf: &'a str,
     pub continue_id: &'a str,
     pub error: Option<&'a str>,
+    pub app: Option<String>,
 }
 
 #[derive(Template)]
 #[template(path = "notice.html")]
 pub struct Notice<'a> {
+    pub ui: Ui,
     pub csrf: &'a str,
     pub continue_id: &'a str,
 }
@@ -36,6 +45,7 @@ pub struct Tile {
 #[derive(Template)]
 #[template(path = "portal.html")]
 pub struct Portal<'a> {
+    pub ui: Ui,
     pub csrf: &'a str,
     pub user: &'a str,
     pub has_totp: bool,
@@ -45,6 +55,7 @@ pub struct Portal<'a> {
 #[derive(Template)]
 #[template(path = "totp_enroll.html")]
 pub struct TotpEnroll<'a> {
+    pub ui: Ui,
     pub csrf: &'a str,
     pub continue_id: &'a str,
     pub qr_svg: &'a str,
@@ -56,6 +67,9 @@ pub struct TotpEnroll<'a> {
 #[derive(Template)]
 #[template(path = "recovery_codes.html")]
 pub struct RecoveryCodes<'a> {
+    pub ui: Ui,
+    /// The heading's message key: the codes of a new enrolment, or new codes.
+    pub heading: &'a str,
     pub codes: &'a [String],
     pub next: &'a str,
 }

@@ -16,6 +16,7 @@ use crate::shell::cookies;
 use crate::shell::pages;
 use crate::shell::session::{self, continue_id, cookie_policy, csrf_token, require_our_form};
 use crate::state::AppState;
+use crate::ui::Ui;
 
 pub async fn portal(State(state): State<AppState>, ctx: RequestContext) -> Result<Response, AppError> {
     let current = match session::current(&state, &ctx).await? {
@@ -33,7 +34,7 @@ pub async fn portal(State(state): State<AppState>, ctx: RequestContext) -> Resul
         .collect();
     let has_totp = state.second_factors.totp_credential(current.user.id).await?.is_some_and(|c| c.confirmed);
     let (csrf, cookie) = csrf_token(&state, &ctx);
-    let page = Portal { csrf: &csrf, user: &current.user.email, has_totp, tiles };
+    let page = Portal { ui: Ui::current(), csrf: &csrf, user: &current.user.email, has_totp, tiles };
     Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
 }
 
@@ -85,7 +86,7 @@ pub async fn notice_page(
         _ => return Ok(pages::redirect("/login", &[])),
     }
     let (csrf, cookie) = csrf_token(&state, &ctx);
-    let page = Notice { csrf: &csrf, continue_id: &continue_id };
+    let page = Notice { ui: Ui::current(), csrf: &csrf, continue_id: &continue_id };
     Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
 }
 

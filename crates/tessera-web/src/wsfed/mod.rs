@@ -27,8 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/apps/{app}/FederationMetadata/2007-06/FederationMetadata.xml", get(metadata))
 }
 
-const SIGN_IN_REFUSED: Refusal =
-    Refusal { action: AuditAction::WsFedRefused, title: "This sign-in request was refused", what: "WS-Federation" };
+const SIGN_IN_REFUSED: Refusal = Refusal { action: AuditAction::WsFedRefused, page: "refused-sign-in" };
 
 /// The app a WS-Federation route names: a connector, or a WS-Federation relying party.
 async fn find(state: &AppState, route: AppRoute) -> Result<Application, AppError> {

@@ -118,7 +118,10 @@ async fn issue(state: &AppState, app: &Application, reply: &WsFedReply, go: Go) 
     if let Some(context) = &reply.context {
         fields.push(("wctx", context.as_str()));
     }
-    Ok(pages::post_form(&PostForm { label: &app.label, action: &reply.reply_to, fields }, &[]))
+    Ok(pages::post_form(
+        &PostForm { ui: crate::ui::Ui::current(), label: &app.label, action: &reply.reply_to, fields },
+        &[],
+    ))
 }
 
 /// Ends the session. A sign-out the browser is not showing as a page (an image or script on
@@ -152,8 +155,8 @@ async fn sign_out(
                 json!({"ip": ip, "reply": clip(reply), "via": via}),
             );
             state.audit.append_audit(&Actor::ip(&ip), event).await?;
-            Ok(pages::html(StatusCode::OK, &pages::SignedOut, &cookies))
+            Ok(pages::html(StatusCode::OK, &pages::SignedOut { ui: crate::ui::Ui::current() }, &cookies))
         }
-        None => Ok(pages::html(StatusCode::OK, &pages::SignedOut, &cookies)),
+        None => Ok(pages::html(StatusCode::OK, &pages::SignedOut { ui: crate::ui::Ui::current() }, &cookies)),
     }
 }

@@ -485,7 +485,7 @@ fn multipart_files(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> (String,
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-fn multipart_post(
+pub(crate) fn multipart_post(
     path: &str,
     fields: &[(&str, &str)],
     files: &[(&str, &[u8])],
@@ -498,7 +498,7 @@ fn multipart_post(
 }
 
 /// An image of `width` by `height` in `format`.
-fn picture(format: image::ImageFormat, width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn picture(format: image::ImageFormat, width: u32, height: u32) -> Vec<u8> {
     let mut bytes = Vec::new();
     image::DynamicImage::new_rgb8(width, height).write_to(&mut std::io::Cursor::new(&mut bytes), format).unwrap();
     bytes

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test code: a panic is a failed test.
 
+mod account;
 mod admin_portal;
 mod api;
 mod audit_portal;

@@ -385,7 +385,7 @@ fn new_app(add: AppAddCommand) -> anyhow::Result<NewApp> {
     })
 }
 
-fn read_capped(path: &Path, cap: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+pub fn read_capped(path: &Path, cap: u64, what: &str) -> anyhow::Result<Vec<u8>> {
     let size = std::fs::metadata(path).with_context(|| format!("cannot read {what} file {}", path.display()))?.len();
     if size > cap {
         bail!("{what} file {} is larger than {cap} bytes", path.display());

@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod apps;
+mod branding;
 mod directories;
 mod groups;
 mod m365;
@@ -65,6 +66,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Admin(cmd) => admin::run(&ctx, cmd).await,
         Command::M365(cmd) => m365::run(&ctx, cmd).await,
         Command::Directory(cmd) => directories::run(&ctx, cmd).await,
+        Command::Branding(cmd) => branding::run(&ctx, cmd).await,
         // Handled above, before any store was opened.
         Command::Backup { .. } | Command::Restore { .. } | Command::Migrate(_) | Command::Config(_) => Ok(()),
     }

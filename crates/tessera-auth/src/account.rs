@@ -1,0 +1,178 @@
+//! A user managing their own account: their password (when Tessera keeps it), their
+//! authenticator app (a name, removal, new recovery codes) and their sessions. Every change
+//! that weakens the account asks for the current password first, checked as a sign-in is
+//! (smart lockout, spray throttling), so a browser left signed in is not enough to take it over.
+
+use tessera_core::{Actor, User, UserId};
+use tessera_store::{MfaStore, SessionStore};
+
+use crate::AuthError;
+use crate::authenticate::{Authenticator, CheckStore, PasswordOutcome};
+use crate::client::ClientAddresses;
+use crate::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, check_policy};
+use crate::secret::{new_recovery_codes, recovery_code_hash};
+
+/// The longest name an authenticator app may be given.
+pub const MAX_FACTOR_NAME: usize = 64;
+
+/// What became of a request that needs the current password.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Confirmed<T> {
+    Done(T),
+    /// The current password was wrong (or the account is locked): one answer for both.
+    WrongPassword,
+    /// Too many failures from this network.
+    Throttled,
+}
+
+/// Why a new password was refused, before anything was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewPasswordRefusal {
+    /// The two new passwords differ.
+    Mismatch,
+    /// The same as the current one.
+    Unchanged,
+    /// Too short or too long, or with control characters.
+    Policy,
+}
+
+/// Self-service over a store, for one request.
+pub struct Account<'a, S: ?Sized> {
+    /// Checks the current password as a sign-in does.
+    pub authenticator: Authenticator<'a, S>,
+}
+
+/// The store roles self-service reads and writes.
+pub trait AccountStore: CheckStore + SessionStore {}
+impl<T: CheckStore + SessionStore + ?Sized> AccountStore for T {}
+
+impl<S: AccountStore + ?Sized> Account<'_, S> {
+    /// Whether Tessera keeps `user`'s password (a directory user's is their directory's).
+    pub fn manages_password(user: &User) -> bool {
+        user.password_hash.is_some()
+    }
+
+    /// The new password's own checks, before the current one is verified.
+    pub fn check_new_password(current: &str, new: &str, again: &str) -> Result<(), NewPasswordRefusal> {
+        if new != again {
+            return Err(NewPasswordRefusal::Mismatch);
+        }
+        if new == current {
+            return Err(NewPasswordRefusal::Unchanged);
+        }
+        check_policy(new).map_err(|_| NewPasswordRefusal::Policy)
+    }
+
+    /// The password rule's bounds, as the page states them.
+    pub fn password_bounds() -> (usize, usize) {
+        (MIN_PASSWORD_CHARS, MAX_PASSWORD_CHARS)
+    }
+
+    /// Checks `password` as `user`'s current one, from `from`.
+    async fn confirm(&self, user: &User, from: &ClientAddresses, password: &str) -> Result<Confirmed<()>, AuthError> {
+        match self.authenticator.check_password(from, &user.email, password, "account").await? {
+            PasswordOutcome::Accepted(accepted) if accepted.user.id == user.id => Ok(Confirmed::Done(())),
+            PasswordOutcome::Throttled => Ok(Confirmed::Throttled),
+            _ => Ok(Confirmed::WrongPassword),
+        }
+    }
+
+    /// Changes a password Tessera keeps, once the current one is shown; every session of the
+    /// user ends (the caller gives this browser a new one). `new` passed
+    /// [`Account::check_new_password`].
+    pub async fn change_password(
+        &self,
+        user: &User,
+        from: &ClientAddresses,
+        current: &str,
+        new: &str,
+    ) -> Result<Confirmed<()>, AuthError> {
+        if !Self::manages_password(user) {
+            return Ok(Confirmed::WrongPassword);
+        }
+        match self.confirm(user, from, current).await? {
+            Confirmed::Done(()) => {}
+            other => return Ok(other),
+        }
+        let turn = self.authenticator.gate.turn().await?;
+        let new = new.to_string();
+        let hash = tokio::task::spawn_blocking(move || {
+            let hash = crate::password::hash_password(&new);
+            drop(turn);
+            hash
+        })
+        .await
+        .map_err(|e| AuthError::Hashing(e.to_string()))??;
+        let store = self.authenticator.store;
+        let actor = Actor::user(user.id);
+        store.set_password(&actor, user.id, &hash).await?;
+        store.end_user_sessions(&actor, user.id).await?;
+        Ok(Confirmed::Done(()))
+    }
+
+    /// Names the user's authenticator app: 1 to [`MAX_FACTOR_NAME`] characters, no control
+    /// characters. `None` when the name is refused or there is no app.
+    pub async fn rename_authenticator(&self, user: UserId, name: &str) -> Result<Option<String>, AuthError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_FACTOR_NAME || name.chars().any(char::is_control) {
+            return Ok(None);
+        }
+        let renamed = self.authenticator.store.rename_totp(&Actor::user(user), user, name).await?;
+        Ok(renamed.then(|| name.to_string()))
+    }
+
+    /// Removes the user's authenticator app and recovery codes, once the password is shown.
+    pub async fn remove_authenticator(
+        &self,
+        user: &User,
+        from: &ClientAddresses,
+        password: &str,
+    ) -> Result<Confirmed<bool>, AuthError> {
+        Ok(match self.confirm(user, from, password).await? {
+            Confirmed::Done(()) => {
+                Confirmed::Done(self.authenticator.store.reset_mfa(&Actor::user(user.id), user.id).await?)
+            }
+            Confirmed::WrongPassword => Confirmed::WrongPassword,
+            Confirmed::Throttled => Confirmed::Throttled,
+        })
+    }
+
+    /// New recovery codes (the old stop working), once the password is shown: shown once.
+    /// `Done(None)` when the user has no authenticator app.
+    pub async fn renew_recovery_codes(
+        &self,
+        user: &User,
+        from: &ClientAddresses,
+        password: &str,
+    ) -> Result<Confirmed<Option<Vec<String>>>, AuthError> {
+        match self.confirm(user, from, password).await? {
+            Confirmed::Done(()) => {}
+            Confirmed::WrongPassword => return Ok(Confirmed::WrongPassword),
+            Confirmed::Throttled => return Ok(Confirmed::Throttled),
+        }
+        let codes = new_recovery_codes()?;
+        let hashes: Vec<String> = codes.iter().map(|c| recovery_code_hash(c)).collect();
+        let store = self.authenticator.store;
+        let replaced = store.replace_recovery_codes(&Actor::user(user.id), user.id, &hashes).await?;
+        Ok(Confirmed::Done(replaced.then_some(codes)))
+    }
+
+    /// Ends every session of the user, this browser's included.
+    pub async fn sign_out_everywhere(&self, user: UserId) -> Result<u64, AuthError> {
+        Ok(self.authenticator.store.end_user_sessions(&Actor::user(user), user).await?)
+    }
+}
+
+/// What the account page shows of the user's second factor.
+pub async fn authenticator_of<S: MfaStore + ?Sized>(
+    store: &S,
+    user: UserId,
+) -> Result<Option<(tessera_store::TotpCredential, u32)>, AuthError> {
+    match store.totp_credential(user).await? {
+        Some(credential) if credential.confirmed => {
+            let left = store.recovery_codes_left(user).await?;
+            Ok(Some((credential, left)))
+        }
+        _ => Ok(None),
+    }
+}

@@ -1,0 +1,146 @@
+# Tessera's user pages in English. Every language's catalog has the same keys (a test checks);
+# a message missing from another language is shown from here.
+# Variables: $organization is the organization's name (branding), $app an application's label.
+
+## Every page
+frame-help = Get help
+frame-language = Language
+frame-skip = Skip to the content
+
+## Signing in
+login-title = Sign in
+login-heading = Sign in to { $organization }
+login-continue-to = to continue to { $app }
+login-username = Email or user name
+login-password = Password
+login-submit = Sign in
+login-failed = The email or password is incorrect, or the account cannot sign in now.
+login-change-at-source = Your password is right, but your organization's directory wants it changed first (it has expired, or must be changed at next sign-in). Change it there, for example by signing in to a computer of your organization or on its password page, then sign in here with the new one.
+login-throttled-title = Too many attempts
+login-throttled = There have been too many failed sign-ins from your network. Wait a few minutes and try again.
+
+## The second factor
+mfa-title = Verify it's you
+mfa-instructions = Enter the 6-digit code from your authenticator app, or one of your recovery codes.
+mfa-code = Code
+mfa-submit = Verify
+mfa-wrong-code = That code is not right. Check your authenticator app and try again.
+
+## Setting up an authenticator app
+enrol-title = Set up an authenticator app
+enrol-instructions = Scan this code with your authenticator app, then enter the 6-digit code it shows.
+enrol-qr = QR code to scan with your authenticator app
+enrol-key = Or enter this key by hand:
+enrol-open-app = Open in an authenticator app on this device
+enrol-submit = Turn on
+enrol-already-title = Authenticator app already set up
+enrol-already = You already use an authenticator app. To replace it, remove it on your account page first.
+
+## Recovery codes
+codes-title = Your recovery codes
+codes-heading = Your authenticator app is set up
+codes-new-heading = Your new recovery codes
+codes-instructions = Keep these recovery codes somewhere safe. Each works once, if you lose your device. They are shown only now.
+codes-continue = Continue
+
+## The password-update notice
+notice-title = Password update notice
+notice-text = { $organization } now signs you in to its applications, Microsoft 365 included, with this account. Use this password wherever you are asked to sign in to them; your old Microsoft 365 password no longer works there.
+notice-submit = I understand
+
+## The portal of applications
+portal-title = Your applications
+portal-signed-in-as = Signed in as { $user }
+portal-sign-out = Sign out
+portal-account = Your account
+portal-set-up-mfa = Set up an authenticator app
+portal-empty = No applications are assigned to you yet.
+
+## Handing over to an application
+post-title = Signing in to { $app }
+post-fallback = If nothing happens, continue to the application yourself.
+post-continue = Continue
+
+## Messages
+message-reference = Reference: { $reference }
+message-back = Back to your applications
+signed-out-title = Signed out
+signed-out-heading = You are signed out
+signed-out-text = Your session has ended. Close the browser to end sessions at applications that keep their own.
+signed-out-again = Sign in again
+sign-out-elsewhere-title = Sign out
+sign-out-elsewhere = To sign out, open your applications page and choose Sign out.
+failure-title = Something went wrong
+failure = Sign-in is unavailable right now. Please try again in a moment.
+busy-title = Busy
+busy = Too many people are signing in at this moment. Try again in a few seconds.
+denied-title = You cannot open this application
+denied-user_suspended = Your account is suspended. Contact your administrator.
+denied-no_granted_group = You do not have access to this application. Ask your administrator to add you to a group that may use it.
+denied-upn_other_domain = Your account belongs to another Microsoft 365 domain than this sign-in page. Sign in from your own domain's sign-in page (type your full email address at Microsoft's sign-in).
+denied-network_not_allowed = This application cannot be used from the network you are on. Connect from your organization's network and try again.
+resume-gone-title = This sign-in request cannot continue
+resume-gone = It has expired or was started in another browser. Go back to the application and sign in again.
+refused-sign-in-title = This sign-in request was refused
+refused-sign-in = { $app } sent a sign-in request that cannot be accepted: { $detail }. Go back to the application and try again, or tell your administrator.
+refused-sign-out-title = This sign-out request was refused
+refused-sign-out = { $app } sent a sign-out request that cannot be accepted: { $detail }. Go back to the application and try again, or tell your administrator.
+error-title = Request refused
+error-form_refused = This form expired or did not come from this site. Open the page again and retry.
+error-unreadable_forwarding = Your request came through a proxy whose forwarding header could not be read. Try again.
+error-not_found-title = Not found
+error-app_not_found = There is no such application.
+
+## The account page
+account-title = Your account
+account-back = Back to your applications
+account-signed-in-as = { $name } ({ $email })
+account-password-heading = Password
+account-password-current = Current password
+account-password-new = New password
+account-password-confirm = New password again
+account-password-hint = At least { $min } characters. A passphrase of a few words is easy to remember and hard to guess.
+account-password-submit = Change password
+account-password-changed = Your password has been changed. Use the new one from now on.
+account-password-elsewhere = Your password is kept by your organization's directory and cannot be changed here. Change it as your organization tells you (for example on a computer of your organization), or get help below.
+account-password-none = Your account has no password here. Ask your administrator how you sign in.
+account-password-wrong = The current password is not right.
+account-password-mismatch = The two new passwords are not the same.
+account-password-same = The new password must differ from the current one.
+account-password-weak = The new password does not meet the rules: use 8 to 256 characters, without control characters.
+account-factors-heading = Second factors
+account-factors-none = You have no second factor yet. An authenticator app keeps your account safe even if your password is stolen.
+account-factors-add = Set up an authenticator app
+account-factor-app = Authenticator app
+account-factor-added = Added on { $date }
+account-factor-name = Name
+account-factor-rename = Rename
+account-factor-renamed = The authenticator app has been renamed.
+account-factor-name-invalid = Give a name of 1 to 64 characters, without control characters.
+account-factor-remove = Remove
+account-factor-remove-confirm = To remove it, enter your password
+account-factor-removed = The authenticator app has been removed. Set up a new one before you next need it.
+account-codes-heading = Recovery codes
+account-codes-left = { $count ->
+    [0] You have no recovery codes left.
+    [one] You have 1 recovery code left.
+   *[other] You have { $count } recovery codes left.
+}
+account-codes-renew = Create new recovery codes
+account-codes-renew-confirm = To create new codes (the old ones stop working), enter your password
+account-sign-ins-heading = Recent sign-ins
+account-sign-ins-when = When
+account-sign-ins-what = What
+account-sign-ins-from = From
+account-sign-ins-none = No sign-ins yet.
+account-sign-in-password = Signed in
+account-sign-in-failed = Wrong password or code
+account-sign-in-mfa = Verified with a second factor
+account-sign-in-app = Opened { $app }
+account-sign-in-denied = Refused access to { $app }
+account-sign-in-signed-out = Signed out
+account-sessions-heading = Sessions
+account-sessions-text = Signed in on another computer or browser you no longer use? Sign out everywhere, this browser included.
+account-sessions-submit = Sign out everywhere
+account-sessions-ended = You have been signed out everywhere.
+account-unknown-app = an application that no longer exists

@@ -1,0 +1,347 @@
+//! The account page: the user's own password, authenticator app, recovery codes, recent
+//! sign-ins and sessions. Every form posts here and comes back to the page (a change says so
+//! once, by a `done` key the page knows); a refusal is said beside the form it concerns.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use tessera_auth::account::{Account, Confirmed, NewPasswordRefusal, authenticator_of};
+use tessera_auth::session::Current;
+use tessera_core::AuditEvent;
+use tessera_core::policy::Factor;
+use tessera_store::AuditQuery;
+
+use super::pages::RecoveryCodes;
+use crate::error::AppError;
+use crate::shell::context::RequestContext;
+use crate::shell::cookies;
+use crate::shell::pages;
+use crate::shell::session::{self, cookie_policy, csrf_token, require_our_form};
+use crate::state::AppState;
+use crate::ui::{Arg, Ui};
+
+/// How many sign-ins the page lists.
+const RECENT: usize = 10;
+
+/// What the changes the page confirms are called in its `done` query, and their messages.
+const DONE: [(&str, &str); 3] = [
+    ("password", "account-password-changed"),
+    ("renamed", "account-factor-renamed"),
+    ("removed", "account-factor-removed"),
+];
+
+/// How Tessera stands to the user's password.
+pub enum PasswordSection {
+    /// Tessera keeps it: the form.
+    Kept,
+    /// A directory keeps it.
+    Directory,
+    /// There is none.
+    None,
+}
+
+pub struct FactorView {
+    pub name: String,
+    pub added: i64,
+    pub codes_left: i64,
+}
+
+pub struct SignInRow {
+    pub at: i64,
+    pub what: String,
+    pub from: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage<'a> {
+    pub ui: Ui,
+    pub csrf: &'a str,
+    pub name: String,
+    pub email: &'a str,
+    pub password: PasswordSection,
+    pub min_password: i64,
+    pub factor: Option<FactorView>,
+    pub sign_ins: Vec<SignInRow>,
+    /// A change just made (a message key).
+    pub done: Option<&'static str>,
+    /// A refusal: the section (`password`, `factor`, `codes`) and its message key.
+    pub error: Option<(&'static str, &'static str)>,
+}
+
+impl AccountPage<'_> {
+    /// The refusal said in `section`, if any.
+    pub fn error_in(&self, section: &str) -> Option<&'static str> {
+        self.error.filter(|(at, _)| *at == section).map(|(_, key)| key)
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct DoneQuery {
+    #[serde(default)]
+    done: String,
+}
+
+/// The signed-in user, or the way to sign in.
+async fn signed_in(state: &AppState, ctx: &RequestContext) -> Result<Result<Current, Response>, AppError> {
+    Ok(match session::current(state, ctx).await? {
+        Some(current) if current.is_signed_in() => Ok(current),
+        _ => Err(pages::redirect("/login", &[])),
+    })
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Query(query): Query<DoneQuery>,
+) -> Result<Response, AppError> {
+    let current = match signed_in(&state, &ctx).await? {
+        Ok(current) => current,
+        Err(response) => return Ok(response),
+    };
+    let done = DONE.iter().find(|(name, _)| *name == query.done).map(|(_, key)| *key);
+    render(&state, &ctx, &current, done, None).await
+}
+
+async fn render(
+    state: &AppState,
+    ctx: &RequestContext,
+    current: &Current,
+    done: Option<&'static str>,
+    error: Option<(&'static str, &'static str)>,
+) -> Result<Response, AppError> {
+    let ui = Ui::current();
+    let user = &current.user;
+    let password = if Account::<dyn tessera_store::Store>::manages_password(user) {
+        PasswordSection::Kept
+    } else if state.from_directory(user.id).await? {
+        PasswordSection::Directory
+    } else {
+        PasswordSection::None
+    };
+    let factor = authenticator_of(&*state.second_factors, user.id).await?.map(|(credential, left)| FactorView {
+        name: credential.name.unwrap_or_else(|| ui.t("account-factor-app")),
+        added: credential.created_at,
+        codes_left: i64::from(left),
+    });
+    let sign_ins = recent_sign_ins(state, current, &ui).await?;
+    let name = format!("{} {}", user.first_name, user.last_name).trim().to_string();
+    let (csrf, cookie) = csrf_token(state, ctx);
+    let (min_password, _) = Account::<dyn tessera_store::Store>::password_bounds();
+    let page = AccountPage {
+        ui,
+        csrf: &csrf,
+        name: if name.is_empty() { user.email.clone() } else { name },
+        email: &user.email,
+        password,
+        min_password: min_password as i64,
+        factor,
+        sign_ins,
+        done,
+        error,
+    };
+    Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
+}
+
+/// The user's recent sign-in events, newest first, in words.
+async fn recent_sign_ins(state: &AppState, current: &Current, ui: &Ui) -> Result<Vec<SignInRow>, AppError> {
+    let query = AuditQuery { user: Some(current.user.id), newest_first: true, limit: 100, ..AuditQuery::default() };
+    let events = state.traces.list_audit(&query).await?;
+    let mut labels: HashMap<String, String> = HashMap::new();
+    let mut rows = Vec::new();
+    for event in events {
+        let Some(what) = describe(state, ui, &event, &mut labels).await? else { continue };
+        let from = event.summary.get("ip").and_then(|ip| ip.as_str()).unwrap_or("").to_string();
+        rows.push(SignInRow { at: event.at, what, from });
+        if rows.len() == RECENT {
+            break;
+        }
+    }
+    Ok(rows)
+}
+
+/// An event as the user reads it; `None` for events that are not a sign-in's.
+async fn describe(
+    state: &AppState,
+    ui: &Ui,
+    event: &AuditEvent,
+    labels: &mut HashMap<String, String>,
+) -> Result<Option<String>, AppError> {
+    let key = match event.action.as_str() {
+        "signin.password" => return Ok(Some(ui.t("account-sign-in-password"))),
+        "signin.failure" | "signin.mfa_failure" => return Ok(Some(ui.t("account-sign-in-failed"))),
+        "signin.mfa" => return Ok(Some(ui.t("account-sign-in-mfa"))),
+        "signin.logout" => return Ok(Some(ui.t("account-sign-in-signed-out"))),
+        "saml.issued" | "wsfed.issued" | "wstrust.issued" | "signin.launch" => "account-sign-in-app",
+        "saml.denied" | "wsfed.denied" | "wstrust.denied" | "signin.denied" => "account-sign-in-denied",
+        _ => return Ok(None),
+    };
+    let app = if event.target_kind == "app" {
+        match labels.get(&event.target_id) {
+            Some(label) => label.clone(),
+            None => {
+                let label = match state.apps.find_app(&event.target_id).await {
+                    Ok(app) => app.label,
+                    Err(tessera_store::StoreError::NotFound { .. }) => ui.t("account-unknown-app"),
+                    Err(e) => return Err(e.into()),
+                };
+                labels.insert(event.target_id.clone(), label.clone());
+                label
+            }
+        }
+    } else {
+        ui.t("account-unknown-app")
+    };
+    Ok(Some(ui.text(key, &[("app", Arg::Text(&app))])))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    again: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    require_our_form(&state, &ctx, &form.csrf)?;
+    let current = match signed_in(&state, &ctx).await? {
+        Ok(current) => current,
+        Err(response) => return Ok(response),
+    };
+    if !Account::<dyn tessera_store::Store>::manages_password(&current.user) {
+        return render(&state, &ctx, &current, None, Some(("password", "account-password-elsewhere"))).await;
+    }
+    if let Err(refusal) = Account::<dyn tessera_store::Store>::check_new_password(&form.current, &form.new, &form.again)
+    {
+        let key = match refusal {
+            NewPasswordRefusal::Mismatch => "account-password-mismatch",
+            NewPasswordRefusal::Unchanged => "account-password-same",
+            NewPasswordRefusal::Policy => "account-password-weak",
+        };
+        return render(&state, &ctx, &current, None, Some(("password", key))).await;
+    }
+    let from = ctx.client()?;
+    match state.account().change_password(&current.user, from, &form.current, &form.new).await? {
+        Confirmed::Done(()) => {
+            // Every session ended with the old password; this browser signs in again at once,
+            // as it was.
+            let authn = current.session.authn.clone().with(Factor::Password, state.clock.now_millis());
+            let cookie = session::establish(&state, &ctx, &current.user, authn, true).await?;
+            Ok(pages::redirect("/account?done=password", &[cookie]))
+        }
+        Confirmed::WrongPassword => {
+            render(&state, &ctx, &current, None, Some(("password", "account-password-wrong"))).await
+        }
+        Confirmed::Throttled => Ok(pages::say(StatusCode::TOO_MANY_REQUESTS, "login-throttled")),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NameForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn rename_factor(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Form(form): Form<NameForm>,
+) -> Result<Response, AppError> {
+    require_our_form(&state, &ctx, &form.csrf)?;
+    let current = match signed_in(&state, &ctx).await? {
+        Ok(current) => current,
+        Err(response) => return Ok(response),
+    };
+    match state.account().rename_authenticator(current.user.id, &form.name).await? {
+        Some(_) => Ok(pages::redirect("/account?done=renamed", &[])),
+        None => render(&state, &ctx, &current, None, Some(("factor", "account-factor-name-invalid"))).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn remove_factor(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Form(form): Form<ConfirmForm>,
+) -> Result<Response, AppError> {
+    require_our_form(&state, &ctx, &form.csrf)?;
+    let current = match signed_in(&state, &ctx).await? {
+        Ok(current) => current,
+        Err(response) => return Ok(response),
+    };
+    match state.account().remove_authenticator(&current.user, ctx.client()?, &form.password).await? {
+        Confirmed::Done(_) => Ok(pages::redirect("/account?done=removed", &[])),
+        Confirmed::WrongPassword => {
+            render(&state, &ctx, &current, None, Some(("factor", "account-password-wrong"))).await
+        }
+        Confirmed::Throttled => Ok(pages::say(StatusCode::TOO_MANY_REQUESTS, "login-throttled")),
+    }
+}
+
+pub async fn renew_codes(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Form(form): Form<ConfirmForm>,
+) -> Result<Response, AppError> {
+    require_our_form(&state, &ctx, &form.csrf)?;
+    let current = match signed_in(&state, &ctx).await? {
+        Ok(current) => current,
+        Err(response) => return Ok(response),
+    };
+    match state.account().renew_recovery_codes(&current.user, ctx.client()?, &form.password).await? {
+        Confirmed::Done(Some(codes)) => {
+            let page =
+                RecoveryCodes { ui: Ui::current(), heading: "codes-new-heading", codes: &codes, next: "/account" };
+            Ok(pages::html(StatusCode::OK, &page, &[]))
+        }
+        Confirmed::Done(None) => Ok(pages::redirect("/account", &[])),
+        Confirmed::WrongPassword => {
+            render(&state, &ctx, &current, None, Some(("codes", "account-password-wrong"))).await
+        }
+        Confirmed::Throttled => Ok(pages::say(StatusCode::TOO_MANY_REQUESTS, "login-throttled")),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, AppError> {
+    require_our_form(&state, &ctx, &form.csrf)?;
+    let current = match signed_in(&state, &ctx).await? {
+        Ok(current) => current,
+        Err(response) => return Ok(response),
+    };
+    state.account().sign_out_everywhere(current.user.id).await?;
+    let page = pages::SignedOut { ui: Ui::current() };
+    Ok(pages::html(StatusCode::OK, &page, &[cookie_policy(&state).clear(cookies::SESSION)]))
+}

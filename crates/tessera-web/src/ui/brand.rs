@@ -1,0 +1,81 @@
+//! The brand as pages use it: read from the admin service at most every few seconds (a copy
+//! lives in memory, so a page costs a lock and a pointer copy), its logo and its stylesheet.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tessera_admin::AdminService;
+use tessera_core::UnixMillis;
+use tessera_core::branding::{Branding, accent_colour};
+
+use crate::state::AppState;
+
+/// How long the in-memory copy serves before it is read again: a change made on another node
+/// shows within this.
+const REFRESH_MS: i64 = 5_000;
+
+#[derive(Debug, Default)]
+pub struct BrandCache {
+    read: Mutex<Option<(UnixMillis, Arc<Branding>)>>,
+}
+
+impl BrandCache {
+    pub async fn current(&self, admin: &AdminService, now: UnixMillis) -> Arc<Branding> {
+        {
+            let read = self.read.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((at, brand)) = &*read
+                && now - *at < REFRESH_MS
+            {
+                return brand.clone();
+            }
+        }
+        let brand = match admin.branding().await {
+            Ok(brand) => Arc::new(brand),
+            Err(e) => {
+                // Pages still render, in the last brand known (or the default).
+                tracing::warn!(error = %e, "could not read the brand");
+                let read = self.read.lock().unwrap_or_else(PoisonError::into_inner);
+                return read.as_ref().map(|(_, brand)| brand.clone()).unwrap_or_default();
+            }
+        };
+        *self.read.lock().unwrap_or_else(PoisonError::into_inner) = Some((now, brand.clone()));
+        brand
+    }
+
+    /// Forgets the copy: a change made through this node shows on its next page.
+    pub fn forget(&self) {
+        *self.read.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+/// The logo: the admin service's own PNG re-encoding, served as what it is. Its URL carries
+/// the brand's version, so it may be cached.
+pub async fn logo(State(state): State<AppState>) -> Response {
+    let brand = state.brand.current(&state.admin, state.clock.now_millis()).await;
+    let Some(png) = brand.logo.as_deref().and_then(tessera_admin::portal_image::stored_png) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox"),
+        ],
+        png,
+    )
+        .into_response()
+}
+
+/// The brand's stylesheet: the accent colour as a CSS variable the page stylesheet uses. The
+/// colour is checked again as it is written out, so nothing but a colour reaches the CSS.
+pub async fn stylesheet(State(state): State<AppState>) -> Response {
+    let brand = state.brand.current(&state.admin, state.clock.now_millis()).await;
+    let accent = accent_colour(brand.accent_colour()).unwrap_or_else(|_| Branding::default().accent_colour().into());
+    let mut response = format!(":root {{ --accent: {accent}; }}\n").into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    response
+}
