@@ -3,12 +3,14 @@
 //! that weakens the account asks for the current password first, checked as a sign-in is
 //! (smart lockout, spray throttling), so a browser left signed in is not enough to take it over.
 
-use tessera_core::{Actor, User, UserId};
+use serde_json::json;
+use tessera_core::{Actor, AuditAction, NewAuditEvent, User, UserId};
 use tessera_store::{MfaStore, SessionStore};
 
 use crate::AuthError;
 use crate::authenticate::{Authenticator, CheckStore, PasswordOutcome};
 use crate::client::ClientAddresses;
+use crate::directory::DirectoryChange;
 use crate::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, check_policy};
 use crate::secret::{new_recovery_codes, recovery_code_hash};
 
@@ -23,6 +25,21 @@ pub enum Confirmed<T> {
     WrongPassword,
     /// Too many failures from this network.
     Throttled,
+}
+
+/// What became of a password change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordChangeOutcome {
+    Changed,
+    /// The current password was wrong (or the account is locked).
+    WrongPassword,
+    Throttled,
+    /// The user's directory refused the new password: its words.
+    RefusedByDirectory(String),
+    /// The user's directory could not be reached; nothing changed.
+    DirectoryUnavailable,
+    /// Neither Tessera nor a directory source keeps a password of this user's.
+    NotChangeable,
 }
 
 /// Why a new password was refused, before anything was written.
@@ -47,7 +64,8 @@ pub trait AccountStore: CheckStore + SessionStore {}
 impl<T: CheckStore + SessionStore + ?Sized> AccountStore for T {}
 
 impl<S: AccountStore + ?Sized> Account<'_, S> {
-    /// Whether Tessera keeps `user`'s password (a directory user's is their directory's).
+    /// Whether Tessera keeps `user`'s password (a directory user's is their directory's, which
+    /// the directory changes).
     pub fn manages_password(user: &User) -> bool {
         user.password_hash.is_some()
     }
@@ -77,8 +95,9 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
         }
     }
 
-    /// Changes a password Tessera keeps, once the current one is shown; every session of the
-    /// user ends (the caller gives this browser a new one). `new` passed
+    /// Changes the user's password, once the current one is shown: Tessera's own, or, for a
+    /// user whose directory keeps it, at the directory (as its policy allows). Every session of
+    /// the user ends (the caller gives this browser a new one). `new` passed
     /// [`Account::check_new_password`].
     pub async fn change_password(
         &self,
@@ -86,28 +105,50 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
         from: &ClientAddresses,
         current: &str,
         new: &str,
-    ) -> Result<Confirmed<()>, AuthError> {
-        if !Self::manages_password(user) {
-            return Ok(Confirmed::WrongPassword);
-        }
+    ) -> Result<PasswordChangeOutcome, AuthError> {
+        let directory = match (Self::manages_password(user), self.authenticator.directory) {
+            (true, _) => None,
+            (false, Some(directory)) => Some(directory),
+            (false, None) => return Ok(PasswordChangeOutcome::NotChangeable),
+        };
         match self.confirm(user, from, current).await? {
             Confirmed::Done(()) => {}
-            other => return Ok(other),
+            Confirmed::WrongPassword => return Ok(PasswordChangeOutcome::WrongPassword),
+            Confirmed::Throttled => return Ok(PasswordChangeOutcome::Throttled),
         }
-        let turn = self.authenticator.gate.turn().await?;
-        let new = new.to_string();
-        let hash = tokio::task::spawn_blocking(move || {
-            let hash = crate::password::hash_password(&new);
-            drop(turn);
-            hash
-        })
-        .await
-        .map_err(|e| AuthError::Hashing(e.to_string()))??;
         let store = self.authenticator.store;
         let actor = Actor::user(user.id);
-        store.set_password(&actor, user.id, &hash).await?;
+        match directory {
+            None => {
+                let turn = self.authenticator.gate.turn().await?;
+                let new = new.to_string();
+                let hash = tokio::task::spawn_blocking(move || {
+                    let hash = crate::password::hash_password(&new);
+                    drop(turn);
+                    hash
+                })
+                .await
+                .map_err(|e| AuthError::Hashing(e.to_string()))??;
+                store.set_password(&actor, user.id, &hash).await?;
+            }
+            Some(directory) => match directory.change(user, current, new).await {
+                Some(DirectoryChange::Changed) => {
+                    let event = NewAuditEvent::new(
+                        AuditAction::UserSetPassword,
+                        "user",
+                        user.id,
+                        json!({"at": "directory", "source": directory.keeper(user).await}),
+                    );
+                    store.append_audit(&actor, event).await?;
+                }
+                Some(DirectoryChange::WrongPassword) => return Ok(PasswordChangeOutcome::WrongPassword),
+                Some(DirectoryChange::Refused(reason)) => return Ok(PasswordChangeOutcome::RefusedByDirectory(reason)),
+                Some(DirectoryChange::Unavailable) => return Ok(PasswordChangeOutcome::DirectoryUnavailable),
+                None => return Ok(PasswordChangeOutcome::NotChangeable),
+            },
+        }
         store.end_user_sessions(&actor, user.id).await?;
-        Ok(Confirmed::Done(()))
+        Ok(PasswordChangeOutcome::Changed)
     }
 
     /// Names the user's authenticator app: 1 to [`MAX_FACTOR_NAME`] characters, no control

@@ -37,9 +37,33 @@ impl DirectoryVerdict {
     }
 }
 
+/// What a directory made of a user's change of their own password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectoryChange {
+    Changed,
+    WrongPassword,
+    /// Its policy (or its access rules) refused the new password: its words.
+    Refused(String),
+    /// No server of the source answered.
+    Unavailable,
+}
+
 #[async_trait]
 pub trait DirectoryPasswords: Send + Sync {
     /// For a user a source brought with `--authenticate bind`, what the source says of
     /// `password`; `None` for any other user (their password is Tessera's).
     async fn check(&self, user: &User, password: &str) -> Option<DirectoryVerdict>;
+
+    /// For such a user, changes their password at the source from `current` to `new`; `None`
+    /// for any other user.
+    async fn change(&self, user: &User, current: &str, new: &str) -> Option<DirectoryChange> {
+        let _ = (user, current, new);
+        None
+    }
+
+    /// The name of the source that keeps `user`'s password, if one does.
+    async fn keeper(&self, user: &User) -> Option<String> {
+        let _ = user;
+        None
+    }
 }

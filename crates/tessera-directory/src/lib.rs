@@ -5,6 +5,7 @@
 mod connect;
 mod incremental;
 mod pass_through;
+mod password_change;
 mod plan;
 mod plan_groups;
 mod probe;
@@ -14,6 +15,7 @@ mod read;
 pub use connect::{Bound, Timeouts, check_ca, connect_and_bind};
 pub use incremental::{Cursor, Read, read_users_since};
 pub use pass_through::{UserBind, check_user_password};
+pub use password_change::{PasswordChange, change_user_password};
 pub use plan::{MASS_SUSPEND_SHARE, MassSuspend, PlanOptions, SyncPlan, plan};
 pub use plan_groups::plan_groups;
 pub use probe::{Probe, ServerCheck, probe};

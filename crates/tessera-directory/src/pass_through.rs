@@ -1,8 +1,10 @@
 //! Pass-through sign-in: a user's password checked by binding as them, over TLS, after the
 //! service account finds their entry. No password of theirs is kept by Tessera.
 
+use std::sync::Arc;
+
 use ldap3::{Scope, ldap_escape};
-use tessera_core::sources::SourceConfig;
+use tessera_core::sources::{ServerUrl, SourceConfig};
 
 use crate::DirectoryError;
 use crate::connect::{Timeouts, bind_first, bind_to, tls_config};
@@ -51,7 +53,38 @@ pub async fn check_user_password(
     if password.is_empty() {
         return Ok(UserBind::Wrong);
     }
-    // One TLS setup for both binds (the service account's and the user's).
+    let Some(found) = find_user(config, service_password, upn, anchor, timeouts).await? else {
+        return Ok(UserBind::NotInDirectory);
+    };
+    match bind_to(&found.server, &found.tls, &found.dn, password, timeouts).await {
+        Ok(mut as_user) => {
+            let _ = as_user.ldap.unbind().await;
+            Ok(UserBind::Right)
+        }
+        Err(DirectoryError::InvalidCredentials { detail, .. }) => Ok(ad_reason(&detail)),
+        Err(other) => Err(other),
+    }
+}
+
+/// A user's entry, found by the service account: its DN, and the server that found it (with
+/// the source's TLS settings), which the next operation goes to.
+pub(crate) struct FoundUser {
+    pub dn: String,
+    pub server: ServerUrl,
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
+/// The entry whose UPN attribute is `upn` and whose anchor is `anchor`; `None` when there is
+/// none, more than one, or one with another anchor (the account deleted and made again, or UPNs
+/// swapped since the last sync: not them).
+pub(crate) async fn find_user(
+    config: &SourceConfig,
+    service_password: &str,
+    upn: &str,
+    anchor: &str,
+    timeouts: Timeouts,
+) -> Result<Option<FoundUser>, DirectoryError> {
+    // One TLS setup for the service account's bind and the next one.
     let tls = tls_config(config.ca_pem.as_deref())?;
     let mut bound = bind_first(config, &tls, &config.bind_dn, service_password, timeouts).await?;
     let filter = format!("(&{}({}={}))", config.user_filter, config.attributes.upn, ldap_escape(upn));
@@ -70,23 +103,15 @@ pub async fn check_user_password(
         .map_err(refused)?;
     let _ = bound.ldap.unbind().await;
     let (entries, _) = found.success().map_err(refused)?;
-    let [entry] = entries.as_slice() else { return Ok(UserBind::NotInDirectory) };
+    let [entry] = entries.as_slice() else { return Ok(None) };
     let entry = ldap3::SearchEntry::construct(entry.clone());
     if crate::read::anchor(&entry, &config.attributes.anchors).as_deref() != Ok(anchor) {
-        return Ok(UserBind::NotInDirectory);
+        return Ok(None);
     }
-    let dn = entry.dn;
     // The same server that found them, over the same kind of connection.
     let server = config.servers()?.into_iter().find(|s| s.url == bound.url);
     let Some(server) = server else { return Err(DirectoryError::Unreachable(bound.url)) };
-    match bind_to(&server, &tls, &dn, password, timeouts).await {
-        Ok(mut as_user) => {
-            let _ = as_user.ldap.unbind().await;
-            Ok(UserBind::Right)
-        }
-        Err(DirectoryError::InvalidCredentials { detail, .. }) => Ok(ad_reason(&detail)),
-        Err(other) => Err(other),
-    }
+    Ok(Some(FoundUser { dn: entry.dn, server, tls }))
 }
 
 #[cfg(test)]

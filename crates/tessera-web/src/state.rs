@@ -163,9 +163,10 @@ impl AppState {
         Account { authenticator: self.authenticator() }
     }
 
-    /// Whether a directory source brought `user` (and so keeps their password).
-    pub async fn from_directory(&self, user: tessera_core::UserId) -> Result<bool, tessera_store::StoreError> {
-        Ok(self.store.user_source(user).await?.is_some())
+    /// The name of the directory source that keeps `user`'s password (pass-through), if one does.
+    pub async fn password_keeper(&self, user: &tessera_core::User) -> Option<String> {
+        use tessera_auth::directory::DirectoryPasswords;
+        self.pass_through.keeper(user).await
     }
 
     /// The sign-in checks, as every channel runs them.

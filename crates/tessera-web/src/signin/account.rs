@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use tessera_auth::account::{Account, Confirmed, NewPasswordRefusal, authenticator_of};
+use tessera_auth::account::{Account, Confirmed, NewPasswordRefusal, PasswordChangeOutcome, authenticator_of};
 use tessera_auth::session::Current;
 use tessera_core::AuditEvent;
 use tessera_core::policy::Factor;
@@ -39,9 +39,9 @@ const DONE: [(&str, &str); 3] = [
 pub enum PasswordSection {
     /// Tessera keeps it: the form.
     Kept,
-    /// A directory keeps it.
-    Directory,
-    /// There is none.
+    /// The named directory source keeps it: the form, which changes it there.
+    Directory(String),
+    /// There is none to change here.
     None,
 }
 
@@ -72,9 +72,19 @@ pub struct AccountPage<'a> {
     pub done: Option<&'static str>,
     /// A refusal: the section (`password`, `factor`, `codes`) and its message key.
     pub error: Option<(&'static str, &'static str)>,
+    /// The directory's own words for a refused new password.
+    pub directory_said: Option<String>,
 }
 
 impl AccountPage<'_> {
+    /// The directory source that keeps the password, as the page names it.
+    pub fn directory_name(&self) -> &str {
+        match &self.password {
+            PasswordSection::Directory(name) => name,
+            _ => "",
+        }
+    }
+
     /// The refusal said in `section`, if any.
     pub fn error_in(&self, section: &str) -> Option<&'static str> {
         self.error.filter(|(at, _)| *at == section).map(|(_, key)| key)
@@ -115,12 +125,23 @@ async fn render(
     done: Option<&'static str>,
     error: Option<(&'static str, &'static str)>,
 ) -> Result<Response, AppError> {
+    render_saying(state, ctx, current, done, error, None).await
+}
+
+async fn render_saying(
+    state: &AppState,
+    ctx: &RequestContext,
+    current: &Current,
+    done: Option<&'static str>,
+    error: Option<(&'static str, &'static str)>,
+    directory_said: Option<String>,
+) -> Result<Response, AppError> {
     let ui = Ui::current();
     let user = &current.user;
     let password = if Account::<dyn tessera_store::Store>::manages_password(user) {
         PasswordSection::Kept
-    } else if state.from_directory(user.id).await? {
-        PasswordSection::Directory
+    } else if let Some(source) = state.password_keeper(user).await {
+        PasswordSection::Directory(source)
     } else {
         PasswordSection::None
     };
@@ -144,6 +165,7 @@ async fn render(
         sign_ins,
         done,
         error,
+        directory_said,
     };
     Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
 }
@@ -173,6 +195,8 @@ async fn describe(
     labels: &mut HashMap<String, String>,
 ) -> Result<Option<String>, AppError> {
     let key = match event.action.as_str() {
+        // The account page's own password checks are no sign-in.
+        "signin.password" if event.summary.get("via").and_then(|v| v.as_str()) == Some("account") => return Ok(None),
         "signin.password" => return Ok(Some(ui.t("account-sign-in-password"))),
         "signin.failure" | "signin.mfa_failure" => return Ok(Some(ui.t("account-sign-in-failed"))),
         "signin.mfa" => return Ok(Some(ui.t("account-sign-in-mfa"))),
@@ -222,9 +246,6 @@ pub async fn change_password(
         Ok(current) => current,
         Err(response) => return Ok(response),
     };
-    if !Account::<dyn tessera_store::Store>::manages_password(&current.user) {
-        return render(&state, &ctx, &current, None, Some(("password", "account-password-elsewhere"))).await;
-    }
     if let Err(refusal) = Account::<dyn tessera_store::Store>::check_new_password(&form.current, &form.new, &form.again)
     {
         let key = match refusal {
@@ -235,18 +256,28 @@ pub async fn change_password(
         return render(&state, &ctx, &current, None, Some(("password", key))).await;
     }
     let from = ctx.client()?;
+    let refused = |key: &'static str| Some(("password", key));
     match state.account().change_password(&current.user, from, &form.current, &form.new).await? {
-        Confirmed::Done(()) => {
+        PasswordChangeOutcome::Changed => {
             // Every session ended with the old password; this browser signs in again at once,
             // as it was.
             let authn = current.session.authn.clone().with(Factor::Password, state.clock.now_millis());
             let cookie = session::establish(&state, &ctx, &current.user, authn, true).await?;
             Ok(pages::redirect("/account?done=password", &[cookie]))
         }
-        Confirmed::WrongPassword => {
-            render(&state, &ctx, &current, None, Some(("password", "account-password-wrong"))).await
+        PasswordChangeOutcome::WrongPassword => {
+            render(&state, &ctx, &current, None, refused("account-password-wrong")).await
         }
-        Confirmed::Throttled => Ok(pages::say(StatusCode::TOO_MANY_REQUESTS, "login-throttled")),
+        PasswordChangeOutcome::Throttled => Ok(pages::say(StatusCode::TOO_MANY_REQUESTS, "login-throttled")),
+        PasswordChangeOutcome::RefusedByDirectory(reason) => {
+            render_saying(&state, &ctx, &current, None, refused("account-password-refused"), Some(reason)).await
+        }
+        PasswordChangeOutcome::DirectoryUnavailable => {
+            render(&state, &ctx, &current, None, refused("account-password-unavailable")).await
+        }
+        PasswordChangeOutcome::NotChangeable => {
+            render(&state, &ctx, &current, None, refused("account-password-none")).await
+        }
     }
 }
 

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tessera_auth::directory::{DirectoryPasswords, DirectoryVerdict};
-use tessera_core::User;
+use tessera_auth::directory::{DirectoryChange, DirectoryPasswords, DirectoryVerdict};
 use tessera_core::sources::{PasswordCheck, bind_password_seal};
-use tessera_directory::{Timeouts, UserBind};
+use tessera_core::{DirectorySource, User};
+use tessera_directory::{PasswordChange, Timeouts, UserBind};
 use tessera_keys::KeyService;
 use tessera_store::Store;
 
@@ -16,9 +16,18 @@ pub struct PassThrough {
     pub keys: Arc<KeyService>,
 }
 
+/// A pass-through source as one user's password needs it: its settings, the service
+/// account's password (opened), and the user's anchor there.
+struct Keeper {
+    source: DirectorySource,
+    service_password: String,
+    anchor: String,
+}
+
 impl PassThrough {
-    /// The source's verdict; `None` when the user is no pass-through source's.
-    async fn ask(&self, user: &User, password: &str) -> Result<Option<DirectoryVerdict>, String> {
+    /// The source that checks `user`'s password; `None` when the user is no pass-through
+    /// source's.
+    async fn keeper_of(&self, user: &User) -> Result<Option<Keeper>, String> {
         let Some((source, anchor)) = self.store.user_source(user.id).await.map_err(|e| e.to_string())? else {
             return Ok(None);
         };
@@ -29,7 +38,16 @@ impl PassThrough {
         let sealed = self.store.source_bind_password(source.id).await.map_err(|e| e.to_string())?;
         let opened =
             self.keys.secrets().open_secret(&sealed, &bind_password_seal(source.id)).map_err(|e| e.to_string())?;
-        let service = String::from_utf8(opened).map_err(|_| "the stored bind password is not text".to_string())?;
+        let service_password =
+            String::from_utf8(opened).map_err(|_| "the stored bind password is not text".to_string())?;
+        Ok(Some(Keeper { source, service_password, anchor }))
+    }
+
+    /// The source's verdict; `None` when the user is no pass-through source's.
+    async fn ask(&self, user: &User, password: &str) -> Result<Option<DirectoryVerdict>, String> {
+        let Some(Keeper { source, service_password: service, anchor }) = self.keeper_of(user).await? else {
+            return Ok(None);
+        };
         let bind = tessera_directory::check_user_password(
             &source.config,
             &service,
@@ -53,6 +71,39 @@ impl PassThrough {
 
 #[async_trait]
 impl DirectoryPasswords for PassThrough {
+    async fn change(&self, user: &User, current: &str, new: &str) -> Option<DirectoryChange> {
+        let keeper = match self.keeper_of(user).await {
+            Ok(keeper) => keeper?,
+            Err(reason) => {
+                tracing::warn!(user = %user.id, %reason, "password change: the directory source could not be read");
+                return Some(DirectoryChange::Unavailable);
+            }
+        };
+        let changed = tessera_directory::change_user_password(
+            &keeper.source.config,
+            &keeper.service_password,
+            &user.upn,
+            &keeper.anchor,
+            current,
+            new,
+            Timeouts::default(),
+        )
+        .await;
+        Some(match changed {
+            Ok(PasswordChange::Changed) => DirectoryChange::Changed,
+            Ok(PasswordChange::WrongPassword | PasswordChange::NotInDirectory) => DirectoryChange::WrongPassword,
+            Ok(PasswordChange::Refused(reason)) => DirectoryChange::Refused(reason),
+            Err(e) => {
+                tracing::warn!(user = %user.id, source = %keeper.source.name, error = %e, "password change: the directory did not answer");
+                DirectoryChange::Unavailable
+            }
+        })
+    }
+
+    async fn keeper(&self, user: &User) -> Option<String> {
+        self.keeper_of(user).await.ok().flatten().map(|keeper| keeper.source.name)
+    }
+
     async fn check(&self, user: &User, password: &str) -> Option<DirectoryVerdict> {
         match self.ask(user, password).await {
             Ok(verdict) => verdict,

@@ -50,6 +50,18 @@ impl Samba {
         assert!(out.status.success(), "ldapmodify: {}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// A text attribute of `cn` as ldapsearch prints it (`name: value`).
+    fn read_text(&self, cn: &str, attribute: &str) -> String {
+        let out =
+            self.ldap("ldapsearch").args(["-LLL", "-b", STAFF_DN, &format!("(cn={cn})"), attribute]).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let prefix = format!("{attribute}: ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("{attribute} of {cn}: {text}"))
+            .to_string()
+    }
+
     /// An attribute of `cn` as ldapsearch prints it (`name:: base64` for binary values).
     fn read(&self, cn: &str, attribute: &str) -> String {
         let out =
@@ -386,4 +398,72 @@ fn a_group_of_more_than_1500_members_is_read_range_by_range() {
     );
     let group = env.json(&["group", "show", "Everyone Many"]);
     assert_eq!(group["members"].as_array().unwrap().len(), 1600);
+}
+
+/// The account page's password change for an AD user: AD's own policy decides (its refusal said
+/// in its words, nothing changed), then the change is made at AD (the old value deleted and the
+/// new one added, which AD checks as the user's own change): the new password signs in at once,
+/// through the sign-in page and through WS-Trust (a bind AD answers), and the old one is refused.
+#[test]
+fn an_ad_user_changes_their_password_on_the_account_page_under_ads_policy() {
+    let samba = samba();
+    let env = Env::sqlite();
+    add_source(samba, &env, "Corp AD", STAFF_DN);
+    assert_eq!(env.json(&["directory", "sync", "Corp AD"])["created"], 20);
+    let server = Server::start(&env, &[]);
+    let mut browser = super::web_client::WebClient::new(server.port);
+    assert_eq!(browser.sign_in("user10@corp.test", "Ad-Pässwort-10!").status, 303);
+    assert!(browser.get("/account").body.contains("Your password is kept by Corp AD"));
+    let mut change = |current: &str, new: &str| {
+        browser.get("/account");
+        let csrf = browser.cookie("tessera_csrf");
+        browser.post("/account/password", &[("csrf", &csrf), ("current", current), ("new", new), ("again", new)])
+    };
+    // Lower case only: AD's complexity rule refuses it, in its words.
+    let refused = change("Ad-Pässwort-10!", "onlylowercaseletters");
+    assert!(refused.body.contains("Corp AD refused the new password:"), "{}", refused.body);
+    // A new domain keeps a password a day before its user may change it: made 0 here, as an
+    // administrator would for this test's users.
+    samba.change("dn: DC=corp,DC=test\nchangetype: modify\nreplace: minPwdAge\nminPwdAge: 0\n\n");
+    let set_before = samba.read_text("User10", "pwdLastSet");
+    let changed = change("Ad-Pässwort-10!", "Neues-Kennwort-10!");
+    assert_eq!(changed.location.as_deref(), Some("/account?done=password"), "{}", changed.body);
+    let path = "/m365/corp.test/adfs/services/trust/13/usernamemixed";
+    env.ok(&["app", "add", "m365", "--domain", "corp.test", "--label", "M365"]);
+    env.ok(&["group", "add", "Staff"]);
+    env.ok(&["group", "add-member", "Staff", "user10@corp.test"]);
+    env.ok(&["app", "grant", "M365", "Staff"]);
+    let soap = [("Content-Type", "application/soap+xml; charset=utf-8")];
+    let port = server.port;
+    let trust = |password: &str, n: usize| {
+        super::bounds::exchange(
+            port,
+            "POST",
+            path,
+            &soap,
+            super::bounds::rst_to(port, path, "user10@corp.test", password, n).as_bytes(),
+        )
+        .0
+    };
+    assert_ne!(samba.read_text("User10", "pwdLastSet"), set_before, "changed at AD");
+    assert_eq!(trust("Neues-Kennwort-10!", 1), 200, "AD takes the new password");
+    // (AD, and Samba, go on taking the previous password for a while after a change, its "old
+    // password allowed period"; that is the directory's rule, not checked here.)
+    let mut again = super::web_client::WebClient::new(port);
+    assert_eq!(again.sign_in("user10@corp.test", "Neues-Kennwort-10!").status, 303);
+    // AD's history rule: the old password cannot come back.
+    let mut browser = again;
+    browser.get("/account");
+    let csrf = browser.cookie("tessera_csrf");
+    let back = browser.post(
+        "/account/password",
+        &[("csrf", &csrf), ("current", "Neues-Kennwort-10!"), ("new", "Ad-Pässwort-10!"), ("again", "Ad-Pässwort-10!")],
+    );
+    assert!(back.body.contains("Corp AD refused the new password:"), "{}", back.body);
+    assert_eq!(trust("Neues-Kennwort-10!", 3), 200, "unchanged");
+    let changes = env.json(&["audit", "list", "--action", "user.set_password"]);
+    assert_eq!(changes.as_array().unwrap().len(), 1, "{changes}");
+    assert_eq!(changes[0]["summary"]["source"], "Corp AD", "{changes}");
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
 }

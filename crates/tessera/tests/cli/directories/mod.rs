@@ -2,6 +2,7 @@
 //! once for this test binary, over LDAPS and StartTLS with a private CA), shown and removed; and
 //! what is refused before anything is stored. Syncs and pass-through sign-in in `sync`.
 
+mod password;
 mod slapd;
 mod sync;
 

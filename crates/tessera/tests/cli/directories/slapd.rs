@@ -80,7 +80,10 @@ fn start_slapd() -> Slapd {
          pidfile {dir}/slapd.pid\n\
          TLSCACertificateFile {dir}/ca.pem\nTLSCertificateFile {dir}/server.pem\nTLSCertificateKeyFile {dir}/server.key\n\
          database mdb\nmaxsize 104857600\nsuffix \"{BASE_DN}\"\nrootdn \"{BIND_DN}\"\nrootpw \"{BIND_PASSWORD}\"\n\
-         directory {dir}/db\noverlay memberof\n",
+         directory {dir}/db\noverlay memberof\n\
+         access to dn.subtree=\"ou=frozen,{BASE_DN}\" attrs=userPassword by anonymous auth by * none\n\
+         access to attrs=userPassword by self write by anonymous auth by * none\n\
+         access to * by * read\n",
         dir = dir.display()
     );
     std::fs::write(dir.join("slapd.conf"), config).unwrap();
