@@ -58,6 +58,8 @@ portal-empty = Ihnen sind noch keine Anwendungen zugewiesen.
 ## Handing over to an application
 post-title = Anmeldung bei { $app }
 post-fallback = Falls nichts geschieht, fahren Sie selbst mit der Anwendung fort.
+opening-title = { $app } wird geöffnet
+opening-continue = Weiter zu { $app }
 post-continue = Weiter
 
 ## Messages

@@ -59,6 +59,8 @@ portal-empty = No applications are assigned to you yet.
 ## Handing over to an application
 post-title = Signing in to { $app }
 post-fallback = If nothing happens, continue to the application yourself.
+opening-title = Opening { $app }
+opening-continue = Continue to { $app }
 post-continue = Continue
 
 ## Messages

@@ -42,15 +42,19 @@ async fn launch(
         trace: Trace::of(json!({"protocol": "launch", "from": "user portal"})),
         reply: (),
     };
-    continue_launch(&state, &ctx, &app, pending).await
+    continue_launch(&state, &ctx, &app, pending, false).await
 }
 
-/// Opens `app` for the browser's user, or sends them to sign in first.
+/// Opens `app` for the browser's user, or sends them to sign in first. `after_form`: the
+/// browser comes from one of our forms (a sign-in resumed), whose CSP (`form-action 'self'`)
+/// browsers apply to the redirects that follow it: an application on another site is then
+/// opened by a page that goes there itself.
 pub async fn continue_launch(
     state: &AppState,
     ctx: &RequestContext,
     app: &Application,
     pending: PendingSignOn<()>,
+    after_form: bool,
 ) -> Result<Response, AppError> {
     let denial = Denial { action: AuditAction::SigninDenied, extra: json!({}) };
     let go = match sign_on::proceed(state, ctx, app, &pending, &denial).await? {
@@ -61,11 +65,15 @@ pub async fn continue_launch(
     let event = NewAuditEvent::new(AuditAction::SigninLaunch, "app", app.id, go.issued_summary(json!({})));
     state.audit.append_audit(&Actor::user(go.current.user.id), event).await?;
     let endpoints = app.endpoints(&state.public_url);
+    let away = |url: &str| match after_form {
+        true => pages::opening(&app.label, url),
+        false => pages::redirect(url, &[]),
+    };
     match (&app.kind, endpoints.saml_sso) {
-        (AppKind::Bookmark { url }, _) => Ok(pages::redirect(url, &[])),
+        (AppKind::Bookmark { url }, _) => Ok(away(url)),
         // Entra takes no unsolicited response: its sign-in page for the domain (the Login URL)
         // starts an SP-initiated sign-in that passes straight through.
-        (AppKind::M365(c), _) => Ok(pages::redirect(&c.login_url(), &[])),
+        (AppKind::M365(c), _) => Ok(away(&c.login_url())),
         // IdP-initiated WS-Federation: a sign-in for the relying party's realm, answered at its
         // default reply URL.
         (AppKind::WsFed(c), _) => match endpoints.wsfed_passive {

@@ -78,7 +78,7 @@ async fn resume(
     };
     let (pending, reply) = pending.take_reply();
     match reply {
-        Reply::Launch => launch::continue_launch(&state, &ctx, &app, pending).await,
+        Reply::Launch => launch::continue_launch(&state, &ctx, &app, pending, true).await,
         Reply::Saml(reply) => saml::continue_sign_on(&state, &ctx, &app, pending.with_reply(reply)).await,
         Reply::WsFed(reply) => wsfed::continue_sign_on(&state, &ctx, &app, pending.with_reply(reply)).await,
     }

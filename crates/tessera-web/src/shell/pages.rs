@@ -28,6 +28,15 @@ pub struct PostForm<'a> {
     pub fields: Vec<(&'a str, &'a str)>,
 }
 
+/// A page that opens an application on another site itself (a refresh, and a link).
+#[derive(Template)]
+#[template(path = "opening.html")]
+pub struct Opening<'a> {
+    pub ui: Ui,
+    pub label: &'a str,
+    pub url: &'a str,
+}
+
 #[derive(Template)]
 #[template(path = "signed_out.html")]
 pub struct SignedOut {
@@ -78,6 +87,11 @@ pub fn html(status: StatusCode, page: &impl Template, cookies: &[String]) -> Res
         }
     }
     response
+}
+
+/// Opens `url` (the application `label`) from a page rather than a redirect.
+pub fn opening(label: &str, url: &str) -> Response {
+    html(StatusCode::OK, &Opening { ui: Ui::current(), label, url }, &[])
 }
 
 /// A 303 to a path of ours, with cookies.

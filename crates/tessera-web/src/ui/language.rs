@@ -73,7 +73,7 @@ impl Language {
             grouped.push('-');
         }
         for (at, digit) in digits.chars().enumerate() {
-            if at > 0 && (digits.len() - at) % 3 == 0 {
+            if at > 0 && (digits.len() - at).is_multiple_of(3) {
                 grouped.push(separator);
             }
             grouped.push(digit);

@@ -15,6 +15,7 @@ use tessera_store::test_support::ThrowawayPg;
 
 mod audit_chain;
 mod bounds;
+mod branding;
 mod configuration;
 mod directories;
 mod faults;
