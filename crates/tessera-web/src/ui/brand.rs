@@ -1,6 +1,7 @@
 //! The brand as pages use it: read from the admin service at most every few seconds (a copy
 //! lives in memory, so a page costs a lock and a pointer copy), its logo and its stylesheet.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::State;
@@ -19,25 +20,40 @@ const REFRESH_MS: i64 = 5_000;
 #[derive(Debug, Default)]
 pub struct BrandCache {
     read: Mutex<Option<(UnixMillis, Arc<Branding>)>>,
+    /// A read of the store is under way (at most one at a time).
+    refreshing: AtomicBool,
 }
 
 impl BrandCache {
-    pub async fn current(&self, admin: &AdminService, now: UnixMillis) -> Arc<Branding> {
-        {
-            let read = self.read.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some((at, brand)) = &*read
-                && now - *at < REFRESH_MS
-            {
-                return brand.clone();
+    /// The brand, never waiting on the store once a copy is held: a stale copy is served while
+    /// a fresh one is read beside the request (a database that is down must not hold every
+    /// page, nor a sign-on served from caches, for its timeout). Only a node's first page waits.
+    pub async fn current(self: &Arc<Self>, admin: &AdminService, now: UnixMillis) -> Arc<Branding> {
+        let held = self.read.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        match held {
+            Some((at, brand)) => {
+                if now - at >= REFRESH_MS && !self.refreshing.swap(true, Ordering::AcqRel) {
+                    let (cache, admin) = (self.clone(), admin.clone());
+                    tokio::spawn(async move {
+                        cache.refresh(&admin, now).await;
+                        cache.refreshing.store(false, Ordering::Release);
+                    });
+                }
+                brand
             }
+            None => self.refresh(admin, now).await,
         }
+    }
+
+    /// Reads the brand from the store and keeps it; on a failure, keeps what it had (or the
+    /// default), to be read again in [`REFRESH_MS`].
+    async fn refresh(&self, admin: &AdminService, now: UnixMillis) -> Arc<Branding> {
         let brand = match admin.branding().await {
             Ok(brand) => Arc::new(brand),
             Err(e) => {
-                // Pages still render, in the last brand known (or the default).
                 tracing::warn!(error = %e, "could not read the brand");
                 let read = self.read.lock().unwrap_or_else(PoisonError::into_inner);
-                return read.as_ref().map(|(_, brand)| brand.clone()).unwrap_or_default();
+                read.as_ref().map(|(_, brand)| brand.clone()).unwrap_or_default()
             }
         };
         *self.read.lock().unwrap_or_else(PoisonError::into_inner) = Some((now, brand.clone()));
