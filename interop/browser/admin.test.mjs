@@ -179,6 +179,30 @@ for (const { name, javaScriptEnabled, database } of journeys) {
     const left = JSON.parse(cli(['app', 'list', '--json'])).map((a) => a.label);
     assert.ok(!left.includes('Fabrikam Microsoft 365'), left.join(', '));
 
+    // Branding: an unreadable accent refused (what was typed kept), then the brand saved with a
+    // logo, and the users' sign-in page wearing it.
+    await page.getByRole('link', { name: 'Branding' }).click();
+    await page.getByLabel('Organization name').fill('Contoso');
+    await page.getByLabel('Accent colour').fill('#ffee00');
+    await page.getByRole('button', { name: 'Save branding' }).click();
+    await page.getByRole('alert').filter({ hasText: 'too light' }).waitFor();
+    assert.equal(await page.getByLabel('Organization name').inputValue(), 'Contoso');
+    await shot(page, join(artifacts, `${name}-12-branding-refused.png`), { fullPage: true });
+    await page.getByLabel('Accent colour').fill('#0b5394');
+    await page.getByLabel('Help link').fill('https://help.contoso.com/');
+    await page.getByLabel('Logo').setInputFiles({ name: 'logo.png', mimeType: 'image/png', buffer: TILE_PNG });
+    await page.getByRole('button', { name: 'Save branding' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+    await shot(page, join(artifacts, `${name}-13-branding.png`), { fullPage: true });
+    const brand = JSON.parse(cli(['branding', 'show', '--json']));
+    assert.deepEqual([brand.organization, brand.accent, brand.logo], ['Contoso', '#0b5394', true]);
+    const users = await browser.newContext({ javaScriptEnabled });
+    const signIn = await users.newPage();
+    await signIn.goto(`${base}/login`);
+    assert.equal(await signIn.textContent('h1'), 'Sign in to Contoso');
+    assert.equal(await signIn.getAttribute('header.brand img', 'alt'), 'Contoso');
+    await users.close();
+
     await page.getByRole('button', { name: 'Sign out' }).click();
     assert.equal(new URL(page.url()).pathname, '/admin/login');
     await context.close();
