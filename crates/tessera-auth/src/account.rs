@@ -34,8 +34,8 @@ pub enum PasswordChangeOutcome {
     /// The current password was wrong (or the account is locked).
     WrongPassword,
     Throttled,
-    /// The user's directory refused the new password: its words.
-    RefusedByDirectory(String),
+    /// The user's directory refused the new password: its words (`None`: its rules, unnamed).
+    RefusedByDirectory(Option<String>),
     /// The user's directory could not be reached; nothing changed.
     DirectoryUnavailable,
     /// Neither Tessera nor a directory source keeps a password of this user's.
@@ -108,13 +108,17 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
     ) -> Result<PasswordChangeOutcome, AuthError> {
         let directory = match (Self::manages_password(user), self.authenticator.directory) {
             (true, _) => None,
-            (false, Some(directory)) => Some(directory),
-            (false, None) => return Ok(PasswordChangeOutcome::NotChangeable),
+            // Asked before the password is checked: no lockout count for a change that cannot be.
+            (false, Some(directory)) if directory.keeper(user).await.is_some() => Some(directory),
+            (false, _) => return Ok(PasswordChangeOutcome::NotChangeable),
         };
-        match self.confirm(user, from, current).await? {
-            Confirmed::Done(()) => {}
-            Confirmed::WrongPassword => return Ok(PasswordChangeOutcome::WrongPassword),
-            Confirmed::Throttled => return Ok(PasswordChangeOutcome::Throttled),
+        // A directory password that must be changed (expired, or to change at next logon) is
+        // the right one, and here is where it is changed.
+        match self.authenticator.check_password(from, &user.email, current, "account").await? {
+            PasswordOutcome::Accepted(accepted) if accepted.user.id == user.id => {}
+            PasswordOutcome::ChangeAtSource if directory.is_some() => {}
+            PasswordOutcome::Throttled => return Ok(PasswordChangeOutcome::Throttled),
+            _ => return Ok(PasswordChangeOutcome::WrongPassword),
         }
         let store = self.authenticator.store;
         let actor = Actor::user(user.id);

@@ -42,8 +42,9 @@ impl DirectoryVerdict {
 pub enum DirectoryChange {
     Changed,
     WrongPassword,
-    /// Its policy (or its access rules) refused the new password: its words.
-    Refused(String),
+    /// Its policy (or its access rules) refused the new password: its words, or `None` where it
+    /// said only that its rules were not met.
+    Refused(Option<String>),
     /// No server of the source answered.
     Unavailable,
 }

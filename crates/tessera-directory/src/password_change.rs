@@ -20,8 +20,9 @@ pub enum PasswordChange {
     Changed,
     /// The current password is not right.
     WrongPassword,
-    /// The directory's policy (or its access rules) refused the new password: its words.
-    Refused(String),
+    /// The directory's policy (or its access rules) refused the new password: its words, or
+    /// `None` where it said only that its password rules were not met (Windows AD's 0000052D).
+    Refused(Option<String>),
     /// The directory no longer has this user (see `check_user_password`).
     NotInDirectory,
 }
@@ -90,25 +91,31 @@ fn ldap_outcome(answer: &LdapResult) -> PasswordChange {
     match answer.rc {
         0 => PasswordChange::Changed,
         49 => PasswordChange::WrongPassword,
-        50 => PasswordChange::Refused("the directory does not let users change their own password".into()),
+        50 => PasswordChange::Refused(Some("the directory does not let users change their own password".into())),
         _ => PasswordChange::Refused(in_words(answer)),
     }
 }
 
-/// A refusal's text without the server's hex code and operation name in front.
-fn in_words(answer: &LdapResult) -> String {
+/// A refusal's words, without the server's hex code, operation name and control characters;
+/// `None` when they say no more than that the password rules were not met (Windows AD's
+/// `0000052D: AtrErr: DSID-…, problem 1005 (CONSTRAINT_ATT_TYPE)…`, which names no rule).
+fn in_words(answer: &LdapResult) -> Option<String> {
     let mut text = answer.text.trim();
+    if let Some((_, detail)) = text.split_once("check_password_restrictions: ") {
+        text = detail;
+    } else if text.starts_with("0000052D") {
+        return None;
+    }
     if let Some((code, rest)) = text.split_once(": ")
         && code.len() == 8
         && code.bytes().all(|b| b.is_ascii_hexdigit())
     {
         text = rest;
     }
-    for prefix in ["Constraint violation - ", "check_password_restrictions: "] {
-        text = text.strip_prefix(prefix).unwrap_or(text);
-    }
-    let text = text.trim().trim_end_matches('!').trim_end_matches('.');
-    if text.is_empty() { format!("result {}", answer.rc) } else { text.to_string() }
+    let text = text.strip_prefix("Constraint violation - ").unwrap_or(text);
+    let text: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
+    let text = text.trim().trim_end_matches('!').trim_end_matches('.').trim();
+    Some(if text.is_empty() { format!("result {}", answer.rc) } else { text.to_string() })
 }
 
 #[cfg(test)]
@@ -131,10 +138,15 @@ mod tests {
                 19,
                 "0000052D: Constraint violation - check_password_restrictions: the password does not meet the complexity criteria!"
             )),
-            PasswordChange::Refused("the password does not meet the complexity criteria".into())
+            PasswordChange::Refused(Some("the password does not meet the complexity criteria".into()))
         );
         assert_eq!(ldap_outcome(&answer(49, "")), PasswordChange::WrongPassword);
         assert!(matches!(ldap_outcome(&answer(50, "no write access")), PasswordChange::Refused(_)));
-        assert_eq!(ldap_outcome(&answer(19, "")), PasswordChange::Refused("result 19".into()));
+        assert_eq!(ldap_outcome(&answer(19, "")), PasswordChange::Refused(Some("result 19".into())));
+        // Windows AD names no rule: the page says the rules were not met.
+        let windows = "0000052D: AtrErr: DSID-03191083, #1:\n\t0: 0000052D: DSID-03191083, problem 1005 (CONSTRAINT_ATT_TYPE), data 0, Att 9005a (unicodePwd)\n\0";
+        assert_eq!(ad_outcome(&answer(19, windows)), PasswordChange::Refused(None));
+        let noisy = ad_outcome(&answer(53, "0000001F: SvcErr: DSID-031A12D2, problem 5003 (WILL_NOT_PERFORM)\n\0"));
+        assert!(matches!(noisy, PasswordChange::Refused(Some(ref t)) if !t.chars().any(char::is_control)), "{noisy:?}");
     }
 }

@@ -42,6 +42,41 @@ fn plan<'a>(migrator: &'a Migrator, applied: &[i64], finish: bool) -> Vec<&'a Mi
     todo
 }
 
+/// Compatible migrations that `applied` cannot get without `finish`: they wait behind a
+/// pending finishing one. Then the upgrade before this release was never finished, and this
+/// release's code (which reads what they add) cannot run on the database yet.
+fn held_back(migrator: &Migrator, applied: &[i64]) -> Vec<i64> {
+    let mut blocked = false;
+    let mut held = Vec::new();
+    for migration in migrator.iter().filter(|m| !m.migration_type.is_down_migration()) {
+        if applied.contains(&migration.version) {
+            continue;
+        }
+        if is_finishing(migration.version) {
+            blocked = true;
+        } else if blocked {
+            held.push(migration.version);
+        }
+    }
+    held
+}
+
+/// Refuses a database whose previous upgrade was not finished (see [`held_back`]).
+fn refuse_unfinished_previous_upgrade(migrator: &Migrator, applied: &[i64]) -> Result<(), StoreError> {
+    let held = held_back(migrator, applied);
+    let finishing: Vec<i64> = plan(migrator, applied, true)
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| is_finishing(*v) && held.first().is_some_and(|h| v < h))
+        .collect();
+    if held.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::Migration(format!(
+        "the previous upgrade is not finished: migration {finishing:?} is pending, and this release needs          {held:?} after it; run `tessera migrate finish` once no node runs a release from before that          upgrade, then start this release"
+    )))
+}
+
 /// The versions recorded as applied (none where the table does not exist yet).
 pub(crate) async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, StoreError> {
     let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(pool).await?;
@@ -59,6 +94,9 @@ pub(crate) async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, StoreErr
 pub(crate) async fn apply_postgres(pool: &PgPool, finish: bool) -> Result<Vec<i64>, StoreError> {
     let migrator = &POSTGRES;
     let applied = applied_versions(pool).await?;
+    if !finish && !applied.is_empty() {
+        refuse_unfinished_previous_upgrade(migrator, &applied)?;
+    }
     if plan(migrator, &applied, finish || applied.is_empty()).is_empty() {
         warn_if_unfinished(migrator, &applied);
         return Ok(Vec::new());
@@ -194,6 +232,14 @@ mod tests {
         assert_eq!(run, vec![15]);
         let all: Vec<i64> = migrator.iter().map(|m| m.version).collect();
         assert!(plan(migrator, &all, true).is_empty());
+        // From an unfinished upgrade (0013 applied, 0014 pending) this release cannot run: 0015
+        // waits behind 0014.
+        let unfinished: Vec<i64> = (1..=13).collect();
+        assert_eq!(held_back(migrator, &unfinished), vec![15]);
+        assert!(refuse_unfinished_previous_upgrade(migrator, &unfinished).is_err());
+        assert!(refuse_unfinished_previous_upgrade(migrator, &finished).is_ok());
+        // Nor from two releases back (0012): upgraded to the release between and finished first.
+        assert_eq!(held_back(migrator, &before), vec![15]);
         // Both backends have the same migrations, so one rule serves both.
         let sqlite: Vec<i64> = SQLITE.iter().map(|m| m.version).collect();
         assert_eq!(all, sqlite);

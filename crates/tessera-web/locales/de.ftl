@@ -31,7 +31,7 @@ enrol-instructions = Scannen Sie diesen Code mit Ihrer Authentifizierungs-App un
 enrol-qr = QR-Code zum Scannen mit Ihrer Authentifizierungs-App
 enrol-key = Oder geben Sie diesen Schlüssel von Hand ein:
 enrol-open-app = In einer Authentifizierungs-App auf diesem Gerät öffnen
-enrol-submit = Einschalten
+enrol-submit = Aktivieren
 enrol-already-title = Authentifizierungs-App bereits eingerichtet
 enrol-already = Sie verwenden bereits eine Authentifizierungs-App. Um sie zu ersetzen, entfernen Sie sie zuerst auf Ihrer Kontoseite.
 
@@ -39,12 +39,12 @@ enrol-already = Sie verwenden bereits eine Authentifizierungs-App. Um sie zu ers
 codes-title = Ihre Wiederherstellungscodes
 codes-heading = Ihre Authentifizierungs-App ist eingerichtet
 codes-new-heading = Ihre neuen Wiederherstellungscodes
-codes-instructions = Bewahren Sie diese Wiederherstellungscodes sicher auf. Jeder funktioniert einmal, falls Sie Ihr Gerät verlieren. Sie werden nur jetzt angezeigt.
+codes-instructions = Bewahren Sie diese Wiederherstellungscodes sicher auf. Jeder Code kann einmal verwendet werden, falls Sie Ihr Gerät verlieren. Sie werden nur jetzt angezeigt.
 codes-continue = Weiter
 
 ## The password-update notice
 notice-title = Hinweis zur Kennwortänderung
-notice-text = { $organization } meldet Sie jetzt mit diesem Konto bei seinen Anwendungen an, Microsoft 365 eingeschlossen. Verwenden Sie dieses Kennwort überall, wo Sie zur Anmeldung bei ihnen aufgefordert werden; Ihr altes Microsoft-365-Kennwort funktioniert dort nicht mehr.
+notice-text = Sie melden sich jetzt mit diesem Konto bei den Anwendungen von { $organization } an, Microsoft 365 eingeschlossen. Verwenden Sie dieses Kennwort überall, wo Sie zur Anmeldung bei ihnen aufgefordert werden; Ihr altes Microsoft-365-Kennwort funktioniert dort nicht mehr.
 notice-submit = Verstanden
 
 ## The portal of applications
@@ -105,12 +105,13 @@ account-password-submit = Kennwort ändern
 account-password-changed = Ihr Kennwort wurde geändert. Verwenden Sie ab jetzt das neue.
 account-password-directory = Ihr Kennwort wird von { $directory } verwaltet. Eine Änderung hier wird dort vorgenommen und gilt überall, wo dieses Verzeichnis Sie anmeldet.
 account-password-refused = { $directory } hat das neue Kennwort abgelehnt: { $reason }.
+account-password-rules = { $directory } hat das neue Kennwort abgelehnt: Es erfüllt die Kennwortregeln des Verzeichnisses nicht (Länge, Komplexität, Verlauf oder wie bald ein Kennwort erneut geändert werden darf).
 account-password-unavailable = Das Verzeichnis Ihrer Organisation ist gerade nicht erreichbar, daher wurde Ihr Kennwort nicht geändert. Versuchen Sie es gleich noch einmal.
 account-password-none = Ihr Konto hat hier kein Kennwort. Fragen Sie Ihre Administration, wie Sie sich anmelden.
 account-password-wrong = Das aktuelle Kennwort ist nicht richtig.
 account-password-mismatch = Die beiden neuen Kennwörter stimmen nicht überein.
 account-password-same = Das neue Kennwort muss sich vom aktuellen unterscheiden.
-account-password-weak = Das neue Kennwort erfüllt die Regeln nicht: Verwenden Sie 8 bis 256 Zeichen ohne Steuerzeichen.
+account-password-weak = Das neue Kennwort erfüllt die Regeln nicht: Verwenden Sie { $min } bis { $max } Zeichen ohne Steuerzeichen.
 account-factors-heading = Zweite Faktoren
 account-factors-none = Sie haben noch keinen zweiten Faktor. Eine Authentifizierungs-App schützt Ihr Konto auch dann, wenn Ihr Kennwort gestohlen wird.
 account-factors-add = Authentifizierungs-App einrichten
@@ -133,8 +134,8 @@ account-codes-renew = Neue Wiederherstellungscodes erstellen
 account-codes-renew-confirm = Geben Sie Ihr Kennwort ein, um neue Codes zu erstellen (die alten werden ungültig)
 account-sign-ins-heading = Letzte Anmeldungen
 account-sign-ins-when = Wann
-account-sign-ins-what = Was
-account-sign-ins-from = Von
+account-sign-ins-what = Ereignis
+account-sign-ins-from = Herkunft (IP-Adresse)
 account-sign-ins-none = Noch keine Anmeldungen.
 account-sign-in-password = Angemeldet
 account-sign-in-failed = Falsches Kennwort oder falscher Code
@@ -145,5 +146,4 @@ account-sign-in-signed-out = Abgemeldet
 account-sessions-heading = Sitzungen
 account-sessions-text = Auf einem anderen Computer oder Browser angemeldet, den Sie nicht mehr verwenden? Melden Sie sich überall ab, auch in diesem Browser.
 account-sessions-submit = Überall abmelden
-account-sessions-ended = Sie wurden überall abgemeldet.
 account-unknown-app = eine Anwendung, die es nicht mehr gibt

@@ -140,16 +140,16 @@ impl Channel for Page {
     fn render(&self, failure: Failure, reference: Option<String>) -> Response {
         match failure {
             Failure::Refused { status, code, title, message, .. } => {
-                // A refusal the catalog knows by its code is said in the user's language; one
-                // it does not (an administrator's input checked) keeps its own words.
+                // A user's page says a refusal in their language: the catalog's words for its
+                // code where it has them, else its own (the detail of what was refused) under a
+                // translated title. The admin portal keeps its own words.
                 let ui = crate::ui::Ui::current();
+                if ui.is_admin() {
+                    return pages::message(status, title, &message);
+                }
                 let (title_key, message_key) = (format!("error-{code}-title"), format!("error-{code}"));
                 let message = if catalog::has(&message_key) { ui.t(&message_key) } else { message };
-                let title = match (catalog::has(&title_key), catalog::has(&message_key)) {
-                    (true, _) => ui.t(&title_key),
-                    (false, true) => ui.t("error-title"),
-                    (false, false) => title.to_string(),
-                };
+                let title = if catalog::has(&title_key) { ui.t(&title_key) } else { ui.t("error-title") };
                 pages::message(status, &title, &message)
             }
             Failure::Busy { retry_after_secs } => {

@@ -85,9 +85,17 @@ impl AccountPage<'_> {
         }
     }
 
-    /// The refusal said in `section`, if any.
-    pub fn error_in(&self, section: &str) -> Option<&'static str> {
-        self.error.filter(|(at, _)| *at == section).map(|(_, key)| key)
+    /// The refusal said in `section`, if any, in words.
+    pub fn error_in(&self, section: &str) -> Option<String> {
+        let (_, key) = self.error.filter(|(at, _)| *at == section)?;
+        let (min, max) = Account::<dyn tessera_store::Store>::password_bounds();
+        let args = [
+            ("min", Arg::Number(min as i64)),
+            ("max", Arg::Number(max as i64)),
+            ("directory", Arg::Text(self.directory_name())),
+            ("reason", Arg::Text(self.directory_said.as_deref().unwrap_or(""))),
+        ];
+        Some(self.ui.text(key, &args))
     }
 }
 
@@ -136,7 +144,7 @@ async fn render_saying(
     error: Option<(&'static str, &'static str)>,
     directory_said: Option<String>,
 ) -> Result<Response, AppError> {
-    let ui = Ui::current();
+    let ui = Ui::current().back_to("/account");
     let user = &current.user;
     let password = if Account::<dyn tessera_store::Store>::manages_password(user) {
         PasswordSection::Kept
@@ -269,8 +277,11 @@ pub async fn change_password(
             render(&state, &ctx, &current, None, refused("account-password-wrong")).await
         }
         PasswordChangeOutcome::Throttled => Ok(pages::say(StatusCode::TOO_MANY_REQUESTS, "login-throttled")),
-        PasswordChangeOutcome::RefusedByDirectory(reason) => {
+        PasswordChangeOutcome::RefusedByDirectory(Some(reason)) => {
             render_saying(&state, &ctx, &current, None, refused("account-password-refused"), Some(reason)).await
+        }
+        PasswordChangeOutcome::RefusedByDirectory(None) => {
+            render(&state, &ctx, &current, None, refused("account-password-rules")).await
         }
         PasswordChangeOutcome::DirectoryUnavailable => {
             render(&state, &ctx, &current, None, refused("account-password-unavailable")).await

@@ -122,8 +122,10 @@ pub async fn submit(
                     _ => GENERIC_FAILURE,
                 };
                 let app = signing_in_to(&state, &ctx, &continue_id).await?;
+                let back =
+                    if continue_id.is_empty() { "/login".into() } else { format!("/login?continue={continue_id}") };
                 let page = Login {
-                    ui: Ui::current(),
+                    ui: Ui::current().back_to(&back),
                     csrf: &form.csrf,
                     continue_id: &continue_id,
                     username: &username,

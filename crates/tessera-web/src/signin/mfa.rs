@@ -62,8 +62,10 @@ pub async fn submit(
     match authenticator.check_second_factor(current.user.id, from, &form.code).await? {
         CodeOutcome::Refused => {
             let app = signing_in_to(&state, &ctx, &continue_id).await?;
-            let page =
-                Mfa { ui: Ui::current(), csrf: &form.csrf, continue_id: &continue_id, error: Some(WRONG_CODE), app };
+            let back =
+                if continue_id.is_empty() { "/login/mfa".into() } else { format!("/login/mfa?continue={continue_id}") };
+            let ui = Ui::current().back_to(&back);
+            let page = Mfa { ui, csrf: &form.csrf, continue_id: &continue_id, error: Some(WRONG_CODE), app };
             Ok(pages::html(StatusCode::OK, &page, &[]))
         }
         CodeOutcome::Accepted(factor) => {

@@ -25,16 +25,19 @@ struct Keeper {
 }
 
 impl PassThrough {
-    /// The source that checks `user`'s password; `None` when the user is no pass-through
-    /// source's.
-    async fn keeper_of(&self, user: &User) -> Result<Option<Keeper>, String> {
+    /// The pass-through source `user` came from, and their anchor there.
+    async fn source_of(&self, user: &User) -> Result<Option<(DirectorySource, String)>, String> {
         let Some((source, anchor)) = self.store.user_source(user.id).await.map_err(|e| e.to_string())? else {
             return Ok(None);
         };
         let source = self.store.find_source(&source.to_string()).await.map_err(|e| e.to_string())?;
-        if source.config.authenticate != PasswordCheck::Bind {
-            return Ok(None);
-        }
+        Ok((source.config.authenticate == PasswordCheck::Bind).then_some((source, anchor)))
+    }
+
+    /// The source that checks `user`'s password, with its service account's password opened;
+    /// `None` when the user is no pass-through source's.
+    async fn keeper_of(&self, user: &User) -> Result<Option<Keeper>, String> {
+        let Some((source, anchor)) = self.source_of(user).await? else { return Ok(None) };
         let sealed = self.store.source_bind_password(source.id).await.map_err(|e| e.to_string())?;
         let opened =
             self.keys.secrets().open_secret(&sealed, &bind_password_seal(source.id)).map_err(|e| e.to_string())?;
@@ -101,7 +104,7 @@ impl DirectoryPasswords for PassThrough {
     }
 
     async fn keeper(&self, user: &User) -> Option<String> {
-        self.keeper_of(user).await.ok().flatten().map(|keeper| keeper.source.name)
+        self.source_of(user).await.ok().flatten().map(|(source, _)| source.name)
     }
 
     async fn check(&self, user: &User, password: &str) -> Option<DirectoryVerdict> {

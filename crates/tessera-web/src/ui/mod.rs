@@ -11,7 +11,7 @@ use std::borrow::Borrow;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, Request, header};
+use axum::http::{HeaderValue, Method, Request, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::Deserialize;
@@ -37,9 +37,16 @@ tokio::task_local! {
 pub struct Ui {
     pub language: Language,
     brand: Arc<Branding>,
-    /// The path and query the page was asked for: the language switch comes back to it.
+    /// Where the language switch comes back to: the page itself when it was asked for by a
+    /// GET of one of the user's pages; else what the page says (`back_to`), or the portal.
     here: String,
+    /// An admin portal page (English only, its messages its own).
+    admin: bool,
 }
+
+/// The user's pages a language switch may come back to as they were asked for (a protocol
+/// endpoint is not: its request would be sent again).
+const PAGES: [&str; 6] = ["/", "/login", "/login/mfa", "/notice", "/account", "/mfa/totp"];
 
 /// One entry of the language switch.
 pub struct LanguageLink {
@@ -53,6 +60,17 @@ impl Ui {
     /// This request's: set by [`localize`]; English and the default brand outside a request.
     pub fn current() -> Ui {
         PAGE.try_with(Ui::clone).unwrap_or_default()
+    }
+
+    /// The same page, its language switch coming back to `path` (a page answering a form post
+    /// names the page to come back to).
+    pub fn back_to(mut self, path: &str) -> Ui {
+        self.here = path.to_string();
+        self
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.admin
     }
 
     pub fn t(&self, key: &str) -> String {
@@ -122,14 +140,15 @@ pub async fn localize(State(state): State<AppState>, request: Request<axum::body
     let chosen = cookies::read(headers, LANGUAGE_COOKIE);
     let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     // The admin portal speaks English only (its catalog is the code); its error pages too.
-    let language = if request.uri().path().starts_with("/admin") {
-        Language::English
-    } else {
-        Language::negotiate(chosen.as_deref(), accept)
+    let admin = request.uri().path().starts_with("/admin");
+    let language = if admin { Language::English } else { Language::negotiate(chosen.as_deref(), accept) };
+    let page = matches!(*request.method(), Method::GET | Method::HEAD) && PAGES.contains(&request.uri().path());
+    let here = match request.uri().path_and_query() {
+        Some(asked) if page && asked.as_str().len() <= 2048 => asked.as_str(),
+        _ => "/",
     };
-    let here = request.uri().path_and_query().map(|p| p.as_str()).filter(|p| p.len() <= 2048).unwrap_or("/");
     let brand = state.brand.current(&state.admin, state.clock.now_millis()).await;
-    let ui = Ui { language, brand, here: here.to_string() };
+    let ui = Ui { language, brand, here: here.to_string(), admin };
     let mut response = PAGE.scope(ui, next.run(request)).await;
     let headers = response.headers_mut();
     if headers.get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html")) {

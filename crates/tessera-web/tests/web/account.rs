@@ -86,11 +86,19 @@ async fn every_user_page_wears_the_brand_and_its_parts_are_served_safely() {
         assert!(page.body.contains("href=\"https://help.contoso.com/\""), "{path}: the help link");
         assert!(page.body.contains("/branding/style.css?v="), "{path}: the accent's stylesheet");
     }
-    let css = browser.get("/branding/style.css?v=1").await;
+    // The page names the brand's version; an asset is kept a day only under that version (a
+    // page from a node with a newer brand may ask one that has not read it yet).
+    let page = browser.get("/").await;
+    let style = between(&page.body, "href=\"/branding/style.css?v=", "\"").to_string();
+    let css = browser.get(&format!("/branding/style.css?v={style}")).await;
     assert_eq!(css.headers["content-type"], "text/css; charset=utf-8");
+    assert_eq!(css.headers["cache-control"], "public, max-age=86400");
     assert_eq!(css.body.trim(), ":root { --accent: #7a1f5c; }");
-    let logo = browser.send(axum::http::Request::get("/branding/logo?v=1"), axum::body::Body::empty()).await;
+    assert_eq!(browser.get("/branding/style.css?v=1").await.headers["cache-control"], "no-cache");
+    let logo =
+        browser.send(axum::http::Request::get(format!("/branding/logo?v={style}")), axum::body::Body::empty()).await;
     assert_eq!(logo.headers["content-type"], "image/png");
+    assert_eq!(logo.headers["cache-control"], "public, max-age=86400");
     assert_eq!(logo.headers["content-security-policy"], "default-src 'none'; sandbox");
     // The notice wears it too, and names the organization.
     let (world, _) = World::new(config()).await;
@@ -166,6 +174,11 @@ async fn pages_speak_the_browsers_language_or_the_one_chosen_and_fall_back_to_en
     assert!(login.headers["vary"].to_str().unwrap().contains("Accept-Language"));
     let wrong = german.login("alice@contoso.com", "not it", "").await;
     assert!(wrong.body.contains("Die E-Mail-Adresse oder das Kennwort ist falsch"), "{}", wrong.body);
+    // A page answering a form comes back to the page it belongs to, never to the form's target
+    // (a GET of a POST-only route); a protocol endpoint's page, to the portal.
+    assert!(wrong.body.contains("href=\"/language/en?back=/login\""), "{}", wrong.body);
+    let parked = german.get("/launch/00000000-0000-0000-0000-000000000000").await;
+    assert!(parked.body.contains("href=\"/language/en?back=/\""), "{}", parked.body);
     // The switch keeps the choice, and goes back only to our own pages.
     let switched = german.get("/language/en?back=%2Flogin%3Fcontinue%3Dabc").await;
     assert_eq!(switched.location.as_deref(), Some("/login?continue=abc"));

@@ -463,8 +463,24 @@ fn an_ad_user_changes_their_password_on_the_account_page_under_ads_policy() {
     );
     assert!(back.body.contains("Corp AD refused the new password:"), "{}", back.body);
     assert_eq!(trust("Neues-Kennwort-10!", 3), 200, "unchanged");
+    // Told by AD to change it at next logon (pwdLastSet 0) while signed in: the account page is
+    // where it is changed (AD checks the old password itself; a bind with it would be refused).
+    samba.change(&format!("dn: CN=User10,{STAFF_DN}\nchangetype: modify\nreplace: pwdLastSet\npwdLastSet: 0\n\n"));
+    browser.get("/account");
+    let csrf = browser.cookie("tessera_csrf");
+    let expired = browser.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current", "Neues-Kennwort-10!"),
+            ("new", "Drittes-Kennwort-10!"),
+            ("again", "Drittes-Kennwort-10!"),
+        ],
+    );
+    assert_eq!(expired.location.as_deref(), Some("/account?done=password"), "{}", expired.body);
+    assert_eq!(trust("Drittes-Kennwort-10!", 4), 200, "AD takes it, and no longer asks for a change");
     let changes = env.json(&["audit", "list", "--action", "user.set_password"]);
-    assert_eq!(changes.as_array().unwrap().len(), 1, "{changes}");
+    assert_eq!(changes.as_array().unwrap().len(), 2, "{changes}");
     assert_eq!(changes[0]["summary"]["source"], "Corp AD", "{changes}");
     let (code, stderr) = server.terminate();
     assert_eq!(code, Some(0), "{stderr}");
