@@ -46,10 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(wsfed::router())
         .merge(wstrust::router())
         .route("/resume/{id}", get(resume))
-        .route("/branding/logo", get(ui::brand::logo))
-        .route("/branding/style.css", get(ui::brand::stylesheet))
-        .route("/language/{code}", get(ui::choose_language))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), ui::localize))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), shell::localize::localize))
         .layer(axum::middleware::from_fn_with_state(state.clone(), shell::security_headers));
     // Everything that needs the store answers at once while it is down; health and metrics
     // (`ops`) still tell.

@@ -148,13 +148,7 @@ impl AdminSignInStore for MemoryStore {
         }
         let totp = &mut tables.admin_sign_in.totp;
         if !totp.get(admin_id).is_some_and(|credential| credential.confirmed) {
-            let pending = TotpCredential {
-                sealed_secret: sealed_secret.to_vec(),
-                confirmed: false,
-                last_step: 0,
-                name: None,
-                created_at: now,
-            };
+            let pending = TotpCredential::pending(sealed_secret, now);
             totp.insert(admin_id.to_string(), pending);
         }
         Ok(())

@@ -36,13 +36,7 @@ impl MfaStore for MemoryStore {
         if tables.mfa.credentials.get(&user).is_some_and(|c| c.confirmed) {
             return Ok(());
         }
-        let pending = TotpCredential {
-            sealed_secret: sealed_secret.to_vec(),
-            confirmed: false,
-            last_step: 0,
-            name: None,
-            created_at: now,
-        };
+        let pending = TotpCredential::pending(sealed_secret, now);
         tables.mfa.credentials.insert(user, pending);
         Ok(())
     }

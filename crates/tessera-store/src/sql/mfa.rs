@@ -70,14 +70,7 @@ macro_rules! impl_mfa {
                 if done.rows_affected() != 1 {
                     return Ok(false);
                 }
-                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
-                for hash in recovery_code_hashes {
-                    sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
-                        .bind(user.to_string())
-                        .bind(hash)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                replace_codes(&mut tx, user, recovery_code_hashes).await?;
                 let event = NewAuditEvent::new(AuditAction::UserMfaEnroll, "user", user, json!({"factor": "totp"}));
                 self.append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
@@ -161,14 +154,7 @@ macro_rules! impl_mfa {
                 if enrolled.is_none() {
                     return Ok(false);
                 }
-                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
-                for hash in recovery_code_hashes {
-                    sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
-                        .bind(user.to_string())
-                        .bind(hash)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                replace_codes(&mut tx, user, recovery_code_hashes).await?;
                 let event = NewAuditEvent::new(
                     AuditAction::AccountRecoveryCodes,
                     "user",
@@ -179,6 +165,19 @@ macro_rules! impl_mfa {
                 self.commit(tx).await?;
                 Ok(true)
             }
+        }
+
+        /// A user's recovery codes replaced by these, in the caller's transaction.
+        async fn replace_codes(tx: &mut Tx, user: UserId, recovery_code_hashes: &[String]) -> Result<(), StoreError> {
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.to_string()).execute(&mut **tx).await?;
+            for hash in recovery_code_hashes {
+                sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                    .bind(user.to_string())
+                    .bind(hash)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(())
         }
         }
     };

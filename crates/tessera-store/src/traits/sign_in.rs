@@ -42,6 +42,19 @@ pub struct TotpCredential {
     pub created_at: UnixMillis,
 }
 
+impl TotpCredential {
+    /// A secret waiting for its first code.
+    pub fn pending(sealed_secret: &[u8], now: UnixMillis) -> TotpCredential {
+        TotpCredential {
+            sealed_secret: sealed_secret.to_vec(),
+            confirmed: false,
+            last_step: 0,
+            name: None,
+            created_at: now,
+        }
+    }
+}
+
 /// Where a sign-in attempt comes from, for smart lockout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Location {

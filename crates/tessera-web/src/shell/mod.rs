@@ -1,12 +1,13 @@
 //! The shell every page and protocol endpoint stands in: what a request carries (addresses,
-//! cookies, session, CSRF), pages and their security headers, which application a URL names,
-//! and refusals. It knows no protocol.
+//! cookies, session, CSRF), pages, their language and their security headers, which
+//! application a URL names, and refusals. It knows no protocol.
 
 pub mod apps;
 pub mod body_limit;
 pub mod client;
 pub mod context;
 pub mod cookies;
+pub mod localize;
 pub mod pages;
 pub mod reach;
 pub mod refusal;

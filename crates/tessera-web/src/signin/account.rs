@@ -105,6 +105,17 @@ pub struct DoneQuery {
     done: String,
 }
 
+/// The signed-in user of a form post (its token checked first), or the way to sign in.
+macro_rules! posted_by_signed_in {
+    ($state:expr, $ctx:expr, $csrf:expr) => {{
+        require_our_form(&$state, &$ctx, &$csrf)?;
+        match signed_in(&$state, &$ctx).await? {
+            Ok(current) => current,
+            Err(response) => return Ok(response),
+        }
+    }};
+}
+
 /// The signed-in user, or the way to sign in.
 async fn signed_in(state: &AppState, ctx: &RequestContext) -> Result<Result<Current, Response>, AppError> {
     Ok(match session::current(state, ctx).await? {
@@ -249,11 +260,7 @@ pub async fn change_password(
     ctx: RequestContext,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
-    require_our_form(&state, &ctx, &form.csrf)?;
-    let current = match signed_in(&state, &ctx).await? {
-        Ok(current) => current,
-        Err(response) => return Ok(response),
-    };
+    let current = posted_by_signed_in!(state, ctx, form.csrf);
     if let Err(refusal) = Account::<dyn tessera_store::Store>::check_new_password(&form.current, &form.new, &form.again)
     {
         let key = match refusal {
@@ -305,11 +312,7 @@ pub async fn rename_factor(
     ctx: RequestContext,
     Form(form): Form<NameForm>,
 ) -> Result<Response, AppError> {
-    require_our_form(&state, &ctx, &form.csrf)?;
-    let current = match signed_in(&state, &ctx).await? {
-        Ok(current) => current,
-        Err(response) => return Ok(response),
-    };
+    let current = posted_by_signed_in!(state, ctx, form.csrf);
     match state.account().rename_authenticator(current.user.id, &form.name).await? {
         Some(_) => Ok(pages::redirect("/account?done=renamed", &[])),
         None => render(&state, &ctx, &current, None, Some(("factor", "account-factor-name-invalid"))).await,
@@ -329,11 +332,7 @@ pub async fn remove_factor(
     ctx: RequestContext,
     Form(form): Form<ConfirmForm>,
 ) -> Result<Response, AppError> {
-    require_our_form(&state, &ctx, &form.csrf)?;
-    let current = match signed_in(&state, &ctx).await? {
-        Ok(current) => current,
-        Err(response) => return Ok(response),
-    };
+    let current = posted_by_signed_in!(state, ctx, form.csrf);
     match state.account().remove_authenticator(&current.user, ctx.client()?, &form.password).await? {
         Confirmed::Done(_) => Ok(pages::redirect("/account?done=removed", &[])),
         Confirmed::WrongPassword => {
@@ -348,11 +347,7 @@ pub async fn renew_codes(
     ctx: RequestContext,
     Form(form): Form<ConfirmForm>,
 ) -> Result<Response, AppError> {
-    require_our_form(&state, &ctx, &form.csrf)?;
-    let current = match signed_in(&state, &ctx).await? {
-        Ok(current) => current,
-        Err(response) => return Ok(response),
-    };
+    let current = posted_by_signed_in!(state, ctx, form.csrf);
     match state.account().renew_recovery_codes(&current.user, ctx.client()?, &form.password).await? {
         Confirmed::Done(Some(codes)) => {
             let page =
@@ -378,11 +373,7 @@ pub async fn sign_out_everywhere(
     ctx: RequestContext,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, AppError> {
-    require_our_form(&state, &ctx, &form.csrf)?;
-    let current = match signed_in(&state, &ctx).await? {
-        Ok(current) => current,
-        Err(response) => return Ok(response),
-    };
+    let current = posted_by_signed_in!(state, ctx, form.csrf);
     state.account().sign_out_everywhere(current.user.id).await?;
     let page = pages::SignedOut { ui: Ui::current() };
     Ok(pages::html(StatusCode::OK, &page, &[cookie_policy(&state).clear(cookies::SESSION)]))

@@ -4,6 +4,7 @@
 //! protocol.
 
 pub mod account;
+mod appearance;
 mod login;
 mod mfa;
 mod pages;
@@ -30,6 +31,9 @@ pub fn router() -> Router<AppState> {
         .route("/account/recovery-codes", post(account::renew_codes))
         .route("/account/sign-out-everywhere", post(account::sign_out_everywhere))
         .route("/apps/{app}/image", get(portal::image))
+        .route("/branding/logo", get(appearance::logo))
+        .route("/branding/style.css", get(appearance::stylesheet))
+        .route("/language/{code}", get(appearance::choose_language))
 }
 
 pub use portal::image_url as portal_image_url;

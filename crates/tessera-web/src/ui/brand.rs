@@ -1,17 +1,12 @@
 //! The brand as pages use it: read from the admin service at most every few seconds (a copy
-//! lives in memory, so a page costs a lock and a pointer copy), its logo and its stylesheet.
+//! lives in memory, so a page costs a lock and a pointer copy).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use tessera_admin::AdminService;
 use tessera_core::UnixMillis;
-use tessera_core::branding::{Branding, accent_colour};
-
-use crate::state::AppState;
+use tessera_core::branding::Branding;
 
 /// How long the in-memory copy serves before it is read again: a change made on another node
 /// shows within this.
@@ -72,46 +67,4 @@ impl BrandCache {
         self.generation.fetch_add(1, Ordering::AcqRel);
         *read = None;
     }
-}
-
-#[derive(serde::Deserialize, Default)]
-pub struct Version {
-    #[serde(default)]
-    v: Option<i64>,
-}
-
-/// Cached for a day only when the URL names the brand this node serves (a page from a node
-/// with a newer brand may ask a node that has not read it yet): otherwise, not kept.
-fn cache_control(brand: &Branding, version: &Version) -> &'static str {
-    if version.v == Some(brand.updated_at) { "public, max-age=86400" } else { "no-cache" }
-}
-
-/// The logo: the admin service's own PNG re-encoding, served as what it is. Its URL carries
-/// the brand's version, so it may be cached.
-pub async fn logo(State(state): State<AppState>, Query(version): Query<Version>) -> Response {
-    let brand = state.brand.current(&state.admin, state.clock.now_millis()).await;
-    let Some(png) = brand.logo.as_deref().and_then(tessera_admin::portal_image::stored_png) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    (
-        [
-            (header::CONTENT_TYPE, "image/png"),
-            (header::CACHE_CONTROL, cache_control(&brand, &version)),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox"),
-        ],
-        png,
-    )
-        .into_response()
-}
-
-/// The brand's stylesheet: the accent colour as a CSS variable the page stylesheet uses. The
-/// colour is checked again as it is written out, so nothing but a colour reaches the CSS.
-pub async fn stylesheet(State(state): State<AppState>, Query(version): Query<Version>) -> Response {
-    let brand = state.brand.current(&state.admin, state.clock.now_millis()).await;
-    let accent = accent_colour(brand.accent_colour()).unwrap_or_else(|_| Branding::default().accent_colour().into());
-    let mut response = format!(":root {{ --accent: {accent}; }}\n").into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control(&brand, &version)));
-    response
 }

@@ -327,21 +327,9 @@ async fn recent_sign_ins_show_address_and_app_and_sign_out_everywhere_ends_the_o
     let deutsch = german.get("/account").await;
     let table = between(&deutsch.body, "<table id=\"sign-ins\">", "</table>");
     assert!(table.contains("Wiki geöffnet") && table.contains("Falsches Kennwort"), "{table}");
-    let month = [
-        "Januar",
-        "Februar",
-        "März",
-        "April",
-        "Mai",
-        "Juni",
-        "Juli",
-        "August",
-        "September",
-        "Oktober",
-        "November",
-        "Dezember",
-    ];
-    assert!(month.iter().any(|m| table.contains(&format!(". {m} "))), "{table}");
+    // Today, as German writes it ("5. Dezember 2026"), then the time in UTC.
+    let today = tessera_web::ui::Language::German.date(now_seconds() * 1000);
+    assert!(table.contains(&format!("{today}, ")) && today.contains(". "), "{today}: {table}");
 
     let mut other = Browser::signed_in(&world, "10.0.0.9").await;
     assert_eq!(other.get("/").await.status, StatusCode::OK);

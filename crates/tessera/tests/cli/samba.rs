@@ -52,22 +52,19 @@ impl Samba {
 
     /// A text attribute of `cn` as ldapsearch prints it (`name: value`).
     fn read_text(&self, cn: &str, attribute: &str) -> String {
-        let out =
-            self.ldap("ldapsearch").args(["-LLL", "-b", STAFF_DN, &format!("(cn={cn})"), attribute]).output().unwrap();
-        let text = String::from_utf8(out.stdout).unwrap();
-        let prefix = format!("{attribute}: ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .unwrap_or_else(|| panic!("{attribute} of {cn}: {text}"))
-            .to_string()
+        self.search(cn, attribute, ": ")
     }
 
     /// An attribute of `cn` as ldapsearch prints it (`name:: base64` for binary values).
     fn read(&self, cn: &str, attribute: &str) -> String {
+        self.search(cn, attribute, ":: ")
+    }
+
+    fn search(&self, cn: &str, attribute: &str, separator: &str) -> String {
         let out =
             self.ldap("ldapsearch").args(["-LLL", "-b", STAFF_DN, &format!("(cn={cn})"), attribute]).output().unwrap();
         let text = String::from_utf8(out.stdout).unwrap();
-        let prefix = format!("{attribute}:: ");
+        let prefix = format!("{attribute}{separator}");
         text.lines()
             .find_map(|l| l.strip_prefix(&prefix))
             .unwrap_or_else(|| panic!("{attribute} of {cn}: {text}"))
