@@ -334,7 +334,9 @@ pub async fn remove_factor(
 ) -> Result<Response, AppError> {
     let current = posted_by_signed_in!(state, ctx, form.csrf);
     match state.account().remove_authenticator(&current.user, ctx.client()?, &form.password).await? {
-        Confirmed::Done(_) => Ok(pages::redirect("/account?done=removed", &[])),
+        Confirmed::Done(true) => Ok(pages::redirect("/account?done=removed", &[])),
+        // Nothing was there to remove (removed meanwhile, from another browser).
+        Confirmed::Done(false) => Ok(pages::redirect("/account", &[])),
         Confirmed::WrongPassword => {
             render(&state, &ctx, &current, None, Some(("factor", "account-password-wrong"))).await
         }
