@@ -11,7 +11,7 @@ use crate::AuthError;
 use crate::authenticate::{Authenticator, CheckStore, PasswordOutcome};
 use crate::client::ClientAddresses;
 use crate::directory::DirectoryChange;
-use crate::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, check_policy};
+use crate::password::check_policy;
 use crate::secret::{new_recovery_codes, recovery_code_hash};
 
 /// The longest name an authenticator app may be given.
@@ -63,29 +63,24 @@ pub struct Account<'a, S: ?Sized> {
 pub trait AccountStore: CheckStore + SessionStore {}
 impl<T: CheckStore + SessionStore + ?Sized> AccountStore for T {}
 
+/// Whether Tessera keeps `user`'s password (a directory user's is their directory's, which the
+/// directory changes).
+pub fn manages_password(user: &User) -> bool {
+    user.password_hash.is_some()
+}
+
+/// The new password's own checks, before the current one is verified.
+pub fn check_new_password(current: &str, new: &str, again: &str) -> Result<(), NewPasswordRefusal> {
+    if new != again {
+        return Err(NewPasswordRefusal::Mismatch);
+    }
+    if new == current {
+        return Err(NewPasswordRefusal::Unchanged);
+    }
+    check_policy(new).map_err(|_| NewPasswordRefusal::Policy)
+}
+
 impl<S: AccountStore + ?Sized> Account<'_, S> {
-    /// Whether Tessera keeps `user`'s password (a directory user's is their directory's, which
-    /// the directory changes).
-    pub fn manages_password(user: &User) -> bool {
-        user.password_hash.is_some()
-    }
-
-    /// The new password's own checks, before the current one is verified.
-    pub fn check_new_password(current: &str, new: &str, again: &str) -> Result<(), NewPasswordRefusal> {
-        if new != again {
-            return Err(NewPasswordRefusal::Mismatch);
-        }
-        if new == current {
-            return Err(NewPasswordRefusal::Unchanged);
-        }
-        check_policy(new).map_err(|_| NewPasswordRefusal::Policy)
-    }
-
-    /// The password rule's bounds, as the page states them.
-    pub fn password_bounds() -> (usize, usize) {
-        (MIN_PASSWORD_CHARS, MAX_PASSWORD_CHARS)
-    }
-
     /// Checks `password` as `user`'s current one, from `from`.
     async fn confirm(&self, user: &User, from: &ClientAddresses, password: &str) -> Result<Confirmed<()>, AuthError> {
         match self.authenticator.check_password(from, &user.email, password, "account").await? {
@@ -98,7 +93,7 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
     /// Changes the user's password, once the current one is shown: Tessera's own, or, for a
     /// user whose directory keeps it, at the directory (as its policy allows). Every session of
     /// the user ends (the caller gives this browser a new one). `new` passed
-    /// [`Account::check_new_password`].
+    /// [`check_new_password`].
     pub async fn change_password(
         &self,
         user: &User,
@@ -106,7 +101,7 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
         current: &str,
         new: &str,
     ) -> Result<PasswordChangeOutcome, AuthError> {
-        let directory = match (Self::manages_password(user), self.authenticator.directory) {
+        let directory = match (manages_password(user), self.authenticator.directory) {
             (true, _) => None,
             // Asked before the password is checked: no lockout count for a change that cannot be.
             (false, Some(directory)) if directory.keeper(user).await.is_some() => Some(directory),

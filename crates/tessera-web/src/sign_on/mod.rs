@@ -10,7 +10,7 @@ mod parking;
 pub mod tokens;
 pub mod tracing_cache;
 
-pub use parking::{peek, trace_of};
+pub use parking::peek;
 
 use std::net::IpAddr;
 
@@ -58,6 +58,11 @@ impl Trace {
     /// A new trace of a request read as `request`.
     pub fn of(request: serde_json::Value) -> Trace {
         Trace { id: uuid::Uuid::new_v4().simple().to_string(), request }
+    }
+
+    /// The trace's id, where it has one (requests parked by an older release may not).
+    pub fn known_id(&self) -> Option<String> {
+        (!self.id.is_empty()).then(|| self.id.clone())
     }
 
     /// Adds the trace id to an event's summary; `ending` events carry the request too.

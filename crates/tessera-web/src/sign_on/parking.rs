@@ -57,11 +57,6 @@ pub async fn peek(state: &AppState, ctx: &RequestContext, id: &str) -> Result<Op
     Ok(serde_json::from_value(parked.payload).ok())
 }
 
-/// The trace of the sign-on this browser parked as `id`, if any.
-pub async fn trace_of(state: &AppState, ctx: &RequestContext, id: &str) -> Result<Option<String>, AppError> {
-    Ok(peek(state, ctx, id).await?.map(|pending| pending.trace.id).filter(|trace| !trace.is_empty()))
-}
-
 /// Takes the sign-on parked as `id`, if it is this browser's and has not expired; a refused
 /// attempt is audited.
 pub(super) async fn take(state: &AppState, ctx: &RequestContext, id: &str) -> Result<Option<PendingSignOn>, AppError> {

@@ -10,7 +10,10 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use tessera_auth::account::{Account, Confirmed, NewPasswordRefusal, PasswordChangeOutcome, authenticator_of};
+use tessera_auth::account::{
+    Confirmed, NewPasswordRefusal, PasswordChangeOutcome, authenticator_of, check_new_password, manages_password,
+};
+use tessera_auth::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use tessera_auth::session::Current;
 use tessera_core::AuditEvent;
 use tessera_core::policy::Factor;
@@ -88,10 +91,9 @@ impl AccountPage<'_> {
     /// The refusal said in `section`, if any, in words.
     pub fn error_in(&self, section: &str) -> Option<String> {
         let (_, key) = self.error.filter(|(at, _)| *at == section)?;
-        let (min, max) = Account::<dyn tessera_store::Store>::password_bounds();
         let args = [
-            ("min", Arg::Number(min as i64)),
-            ("max", Arg::Number(max as i64)),
+            ("min", Arg::Number(MIN_PASSWORD_CHARS as i64)),
+            ("max", Arg::Number(MAX_PASSWORD_CHARS as i64)),
             ("directory", Arg::Text(self.directory_name())),
             ("reason", Arg::Text(self.directory_said.as_deref().unwrap_or(""))),
         ];
@@ -157,7 +159,7 @@ async fn render_saying(
 ) -> Result<Response, AppError> {
     let ui = Ui::current().back_to("/account");
     let user = &current.user;
-    let password = if Account::<dyn tessera_store::Store>::manages_password(user) {
+    let password = if manages_password(user) {
         PasswordSection::Kept
     } else if let Some(source) = state.password_keeper(user).await {
         PasswordSection::Directory(source)
@@ -172,14 +174,13 @@ async fn render_saying(
     let sign_ins = recent_sign_ins(state, current, &ui).await?;
     let name = format!("{} {}", user.first_name, user.last_name).trim().to_string();
     let (csrf, cookie) = csrf_token(state, ctx);
-    let (min_password, _) = Account::<dyn tessera_store::Store>::password_bounds();
     let page = AccountPage {
         ui,
         csrf: &csrf,
         name: if name.is_empty() { user.email.clone() } else { name },
         email: &user.email,
         password,
-        min_password: min_password as i64,
+        min_password: MIN_PASSWORD_CHARS as i64,
         factor,
         sign_ins,
         done,
@@ -261,8 +262,7 @@ pub async fn change_password(
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
     let current = posted_by_signed_in!(state, ctx, form.csrf);
-    if let Err(refusal) = Account::<dyn tessera_store::Store>::check_new_password(&form.current, &form.new, &form.again)
-    {
+    if let Err(refusal) = check_new_password(&form.current, &form.new, &form.again) {
         let key = match refusal {
             NewPasswordRefusal::Mismatch => "account-password-mismatch",
             NewPasswordRefusal::Unchanged => "account-password-same",

@@ -15,6 +15,7 @@ use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
 use crate::shell::session::{self, continue_id, csrf_token, require_our_form};
+use crate::sign_on::PendingSignOn;
 use crate::state::AppState;
 use crate::ui::Ui;
 
@@ -51,7 +52,8 @@ pub async fn page(
     }
     let (csrf, cookie) = csrf_token(&state, &ctx);
     let hint = query.username.as_deref().filter(|u| u.len() <= 254).unwrap_or("");
-    let app = signing_in_to(&state, &ctx, &continue_id).await?;
+    let parked = crate::sign_on::peek(&state, &ctx, &continue_id).await?;
+    let app = signing_in_to(&state, parked.as_ref()).await?;
     let page = Login { ui: Ui::current(), csrf: &csrf, continue_id: &continue_id, username: hint, error: None, app };
     Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
 }
@@ -68,14 +70,10 @@ pub struct LoginForm {
     continue_id: String,
 }
 
-/// The label of the application this browser's parked sign-on (`continue_id`) is for, which
-/// the sign-in pages name ("to continue to Microsoft 365"); none for the portal's own sign-in.
-pub async fn signing_in_to(
-    state: &AppState,
-    ctx: &RequestContext,
-    continue_id: &str,
-) -> Result<Option<String>, AppError> {
-    let Some(pending) = crate::sign_on::peek(state, ctx, continue_id).await? else { return Ok(None) };
+/// The label of the application a parked sign-on is for, which the sign-in pages name ("to
+/// continue to Microsoft 365"); none for the portal's own sign-in.
+pub async fn signing_in_to(state: &AppState, parked: Option<&PendingSignOn>) -> Result<Option<String>, AppError> {
+    let Some(pending) = parked else { return Ok(None) };
     match state.apps.find_app(&pending.app.to_string()).await {
         Ok(app) => Ok(Some(app.label)),
         Err(tessera_store::StoreError::NotFound { .. }) => Ok(None),
@@ -83,15 +81,19 @@ pub async fn signing_in_to(
     }
 }
 
+/// `path`, carrying the parked sign-on's id when there is one.
+pub fn with_continue(path: &str, continue_id: &str) -> String {
+    if continue_id.is_empty() { path.to_string() } else { format!("{path}?continue={continue_id}") }
+}
+
 /// Where a user goes once a sign-in step is done: the second factor, then the notice, then
 /// the parked sign-on or the portal.
 pub fn after_sign_in(user: &User, complete: bool, continue_id: &str) -> Response {
-    let query = if continue_id.is_empty() { String::new() } else { format!("?continue={continue_id}") };
     if !complete {
-        return pages::redirect(&format!("/login/mfa{query}"), &[]);
+        return pages::redirect(&with_continue("/login/mfa", continue_id), &[]);
     }
     if user.notice_acknowledged_at.is_none() {
-        return pages::redirect(&format!("/notice{query}"), &[]);
+        return pages::redirect(&with_continue("/notice", continue_id), &[]);
     }
     if continue_id.is_empty() {
         pages::redirect("/", &[])
@@ -111,7 +113,8 @@ pub async fn submit(
     let username = form.username.trim().to_string();
     let now = state.clock.now_millis();
     let mut authenticator = state.authenticator();
-    authenticator.trace = crate::sign_on::trace_of(&state, &ctx, &continue_id).await?;
+    let parked = crate::sign_on::peek(&state, &ctx, &continue_id).await?;
+    authenticator.trace = parked.as_ref().and_then(|pending| pending.trace.known_id());
     let PasswordAccepted { user, has_second_factor } =
         match authenticator.check_password(from, &username, &form.password, "login").await? {
             PasswordOutcome::Accepted(accepted) => *accepted,
@@ -121,11 +124,9 @@ pub async fn submit(
                     PasswordOutcome::ChangeAtSource => CHANGE_AT_SOURCE,
                     _ => GENERIC_FAILURE,
                 };
-                let app = signing_in_to(&state, &ctx, &continue_id).await?;
-                let back =
-                    if continue_id.is_empty() { "/login".into() } else { format!("/login?continue={continue_id}") };
+                let app = signing_in_to(&state, parked.as_ref()).await?;
                 let page = Login {
-                    ui: Ui::current().back_to(&back),
+                    ui: Ui::current().back_to(&with_continue("/login", &continue_id)),
                     csrf: &form.csrf,
                     continue_id: &continue_id,
                     username: &username,

@@ -11,7 +11,7 @@ use tessera_auth::session::Current;
 use tessera_auth::totp;
 use tessera_core::policy::Factor;
 
-use super::login::{ContinueQuery, after_sign_in, signing_in_to};
+use super::login::{ContinueQuery, after_sign_in, signing_in_to, with_continue};
 use super::pages::{Mfa, RecoveryCodes, TotpEnroll};
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
@@ -33,7 +33,8 @@ pub async fn page(
         return Ok(after_sign_in(&current.user, true, &continue_id));
     }
     let (csrf, cookie) = csrf_token(&state, &ctx);
-    let app = signing_in_to(&state, &ctx, &continue_id).await?;
+    let parked = crate::sign_on::peek(&state, &ctx, &continue_id).await?;
+    let app = signing_in_to(&state, parked.as_ref()).await?;
     let page = Mfa { ui: Ui::current(), csrf: &csrf, continue_id: &continue_id, error: None, app };
     Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
 }
@@ -58,13 +59,12 @@ pub async fn submit(
     let Some(current) = session::current(&state, &ctx).await? else { return Ok(pages::redirect("/login", &[])) };
     let from = ctx.client()?;
     let mut authenticator = state.authenticator();
-    authenticator.trace = crate::sign_on::trace_of(&state, &ctx, &continue_id).await?;
+    let parked = crate::sign_on::peek(&state, &ctx, &continue_id).await?;
+    authenticator.trace = parked.as_ref().and_then(|pending| pending.trace.known_id());
     match authenticator.check_second_factor(current.user.id, from, &form.code).await? {
         CodeOutcome::Refused => {
-            let app = signing_in_to(&state, &ctx, &continue_id).await?;
-            let back =
-                if continue_id.is_empty() { "/login/mfa".into() } else { format!("/login/mfa?continue={continue_id}") };
-            let ui = Ui::current().back_to(&back);
+            let app = signing_in_to(&state, parked.as_ref()).await?;
+            let ui = Ui::current().back_to(&with_continue("/login/mfa", &continue_id));
             let page = Mfa { ui, csrf: &form.csrf, continue_id: &continue_id, error: Some(WRONG_CODE), app };
             Ok(pages::html(StatusCode::OK, &page, &[]))
         }

@@ -25,7 +25,8 @@ pub async fn run(ctx: &Ctx, command: BrandingCommand) -> anyhow::Result<()> {
                 (None, false) => LogoChange::Keep,
             };
             admin.set_branding(&ctx.actor, &change, logo).await.map_err(|e| match e {
-                AdminError::Invalid { ref field, .. } => {
+                // A part of the brand is refused by the flag it came in (an empty change names none).
+                AdminError::Invalid { ref field, .. } if field != "branding" => {
                     let flag = format!("--{}", field.replace('_', "-"));
                     anyhow::Error::from(e).context(flag)
                 }

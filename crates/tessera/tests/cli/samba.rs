@@ -72,6 +72,14 @@ impl Samba {
     }
 }
 
+/// A WS-Trust usernamemixed sign-in of `upn` at corp.test's connector (message number `n`): the
+/// status and body.
+fn ws_trust(port: u16, upn: &str, password: &str, n: usize) -> (u16, String) {
+    let path = "/m365/corp.test/adfs/services/trust/13/usernamemixed";
+    let soap = [("Content-Type", "application/soap+xml; charset=utf-8")];
+    super::bounds::exchange(port, "POST", path, &soap, super::bounds::rst_to(port, path, upn, password, n).as_bytes())
+}
+
 fn samba() -> &'static Samba {
     static SAMBA: OnceLock<Samba> = OnceLock::new();
     SAMBA.get_or_init(start_samba)
@@ -247,17 +255,7 @@ fn active_directory_users_sync_with_their_guid_as_immutable_id_and_sign_in_with_
     env.ok(&["app", "grant", "M365", "Staff"]);
     let server = Server::start(&env, &[]);
     let port = server.port;
-    let path = "/m365/corp.test/adfs/services/trust/13/usernamemixed";
-    let soap = [("Content-Type", "application/soap+xml; charset=utf-8")];
-    let trust = |password: &str, n: usize| {
-        super::bounds::exchange(
-            port,
-            "POST",
-            path,
-            &soap,
-            super::bounds::rst_to(port, path, "user1@corp.test", password, n).as_bytes(),
-        )
-    };
+    let trust = |password: &str, n: usize| ws_trust(port, "user1@corp.test", password, n);
     let (status, token) = trust("Ad-Pässwort-1!", 1);
     assert_eq!(status, 200, "{token}");
     assert!(token.contains(user1["immutable_id"].as_str().unwrap()), "{token}");
@@ -287,13 +285,7 @@ fn active_directory_users_sync_with_their_guid_as_immutable_id_and_sign_in_with_
     assert!(told.status == 200 && told.body.contains("wants it changed first"), "{}", told.body);
     let wrong = browser.sign_in("user3@corp.test", "Ad-Pässwort-4!");
     assert!(wrong.body.contains("incorrect") && !wrong.body.contains("wants it changed"), "{}", wrong.body);
-    let (status, fault) = super::bounds::exchange(
-        port,
-        "POST",
-        path,
-        &soap,
-        super::bounds::rst_to(port, path, "user3@corp.test", "Ad-Pässwort-3!", 9).as_bytes(),
-    );
+    let (status, fault) = ws_trust(port, "user3@corp.test", "Ad-Pässwort-3!", 9);
     assert!(status == 400 && fault.contains("must be changed in the organization"), "{fault}");
 
     // Entra, coming from another IdP, holds another ImmutableID for user2: --from-entra reports
@@ -427,23 +419,12 @@ fn an_ad_user_changes_their_password_on_the_account_page_under_ads_policy() {
     let set_before = samba.read_text("User10", "pwdLastSet");
     let changed = change("Ad-Pässwort-10!", "Neues-Kennwort-10!");
     assert_eq!(changed.location.as_deref(), Some("/account?done=password"), "{}", changed.body);
-    let path = "/m365/corp.test/adfs/services/trust/13/usernamemixed";
     env.ok(&["app", "add", "m365", "--domain", "corp.test", "--label", "M365"]);
     env.ok(&["group", "add", "Staff"]);
     env.ok(&["group", "add-member", "Staff", "user10@corp.test"]);
     env.ok(&["app", "grant", "M365", "Staff"]);
-    let soap = [("Content-Type", "application/soap+xml; charset=utf-8")];
     let port = server.port;
-    let trust = |password: &str, n: usize| {
-        super::bounds::exchange(
-            port,
-            "POST",
-            path,
-            &soap,
-            super::bounds::rst_to(port, path, "user10@corp.test", password, n).as_bytes(),
-        )
-        .0
-    };
+    let trust = |password: &str, n: usize| ws_trust(port, "user10@corp.test", password, n).0;
     assert_ne!(samba.read_text("User10", "pwdLastSet"), set_before, "changed at AD");
     assert_eq!(trust("Neues-Kennwort-10!", 1), 200, "AD takes the new password");
     // (AD, and Samba, go on taking the previous password for a while after a change, its "old
