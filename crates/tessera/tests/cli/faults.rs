@@ -190,7 +190,7 @@ impl Haproxy {
         let config = format!(
             "global\n  maxconn 512\n\
              defaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n\
-             \x20 retries 3\n  option redispatch 1\n  retry-on conn-failure empty-response\n\
+             \x20 retries 6\n  option redispatch 1\n  retry-on conn-failure empty-response\n\
              frontend idp\n  bind 127.0.0.1:{port}\n  default_backend nodes\n\
              backend nodes\n  balance roundrobin\n  option httpchk GET /healthz\n\
              \x20 http-request disable-l7-retry if {{ path_beg /admin/ /api/ }} !METH_GET\n\
