@@ -28,7 +28,8 @@ bench_start() {
     tessera app grant M365 Staff
     # TESSERA_BENCH_SERVE_ARGS: more `serve` flags (word-split), e.g. a trusted proxy.
     # shellcheck disable=SC2086
-    taskset -c 0 "$bin" --data-dir "$data" serve --listen "127.0.0.1:$port" --public-url "$base" "${tls[@]}" ${TESSERA_BENCH_SERVE_ARGS:-} 2>"$data/serve.log" &
+    # TESSERA_BENCH_CPUS: the CPUs `serve` may run on (taskset's list; 0 unless set).
+    taskset -c "${TESSERA_BENCH_CPUS:-0}" "$bin" --data-dir "$data" serve --listen "127.0.0.1:$port" --public-url "$base" "${tls[@]}" ${TESSERA_BENCH_SERVE_ARGS:-} 2>"$data/serve.log" &
     server=$!
     trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
     for _ in $(seq 1 100); do curl -fs "$base/healthz" >/dev/null && break; sleep 0.1; done

@@ -57,6 +57,13 @@ request = function()
   return wrk.format("POST", path, headers, body_head .. form_encode(base64(string.format("%012d", counter))) .. body_tail)
 end
 
+-- TESSERA_BENCH_PACE_MS: a pause before each request on a connection, drawn evenly from 0 to
+-- twice this mean (so the connections do not march in step): a paced load below saturation.
+local pace = tonumber(os.getenv("TESSERA_BENCH_PACE_MS") or "")
+if pace then
+  delay = function() return math.random() * 2 * pace end
+end
+
 done = function(summary, latency, requests)
   io.write(string.format("RESULT requests=%d duration_s=%.2f rps=%.1f p50_ms=%.2f p99_ms=%.2f errors=%d\n",
     summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),

@@ -29,6 +29,17 @@ pub(crate) enum BatchedWrite {
         expires_at: i64,
         now: i64,
     },
+    /// A message ID as `Replay`, then, only if it was new, an audit record as `Audit`: the
+    /// outcome is the audit's, `Ok(false)` for a replay (and no audit record).
+    ReplayThenAudit {
+        issuer: String,
+        message_id: String,
+        expires_at: i64,
+        now: i64,
+        at: i64,
+        actor: String,
+        event: NewAuditEvent,
+    },
 }
 
 /// `Ok(true)` for a committed audit row or a new message ID, `Ok(false)` for a replayed one,
@@ -103,6 +114,8 @@ pub(crate) struct SplitBatch {
     pub audits: Vec<(usize, i64, String, NewAuditEvent)>,
     pub replays: Vec<(usize, String, String, i64)>,
     pub repeated: Vec<usize>,
+    /// Audit records to write only if the message ID at the same position was new.
+    pub after_replay: Vec<(usize, i64, String, NewAuditEvent)>,
     /// The latest `now` of the batch's message IDs: one statement takes over rows expired by
     /// then (the callers' clocks differ by the moments between their requests).
     pub now: i64,
@@ -110,19 +123,31 @@ pub(crate) struct SplitBatch {
 
 impl SplitBatch {
     pub(crate) fn of(writes: Vec<BatchedWrite>) -> Self {
-        let mut split = SplitBatch { audits: Vec::new(), replays: Vec::new(), repeated: Vec::new(), now: i64::MIN };
+        let mut split = SplitBatch {
+            audits: Vec::new(),
+            replays: Vec::new(),
+            repeated: Vec::new(),
+            after_replay: Vec::new(),
+            now: i64::MIN,
+        };
         let mut seen = std::collections::HashSet::new();
         for (position, write) in writes.into_iter().enumerate() {
-            match write {
-                BatchedWrite::Audit { at, actor, event } => split.audits.push((position, at, actor, event)),
-                BatchedWrite::Replay { issuer, message_id, expires_at, now } => {
-                    split.now = split.now.max(now);
-                    if seen.insert((issuer.clone(), message_id.clone())) {
-                        split.replays.push((position, issuer, message_id, expires_at));
-                    } else {
-                        split.repeated.push(position);
-                    }
+            let (issuer, message_id, expires_at, now) = match write {
+                BatchedWrite::Audit { at, actor, event } => {
+                    split.audits.push((position, at, actor, event));
+                    continue;
                 }
+                BatchedWrite::Replay { issuer, message_id, expires_at, now } => (issuer, message_id, expires_at, now),
+                BatchedWrite::ReplayThenAudit { issuer, message_id, expires_at, now, at, actor, event } => {
+                    split.after_replay.push((position, at, actor, event));
+                    (issuer, message_id, expires_at, now)
+                }
+            };
+            split.now = split.now.max(now);
+            if seen.insert((issuer.clone(), message_id.clone())) {
+                split.replays.push((position, issuer, message_id, expires_at));
+            } else {
+                split.repeated.push(position);
             }
         }
         split
@@ -175,5 +200,25 @@ mod tests {
         let split = SplitBatch::of(vec![replay("a"), replay("b"), replay("a")]);
         assert_eq!(split.replays.iter().map(|r| r.0).collect::<Vec<_>>(), vec![0, 1]);
         assert_eq!(split.repeated, vec![2]);
+    }
+
+    /// A sign-on's ID and audit record split into a replay row and a record that waits on it;
+    /// a repeat of the ID in the batch is a replay (its outcome stays "not new").
+    #[test]
+    fn an_audit_record_after_a_replay_check_waits_on_its_position() {
+        let issued = |id: &str| BatchedWrite::ReplayThenAudit {
+            issuer: "sp".into(),
+            message_id: id.into(),
+            expires_at: 9,
+            now: 1,
+            at: 1,
+            actor: "user".into(),
+            event: NewAuditEvent::new(tessera_core::AuditAction::SamlIssued, "app", id, serde_json::json!({})),
+        };
+        let split = SplitBatch::of(vec![issued("a"), issued("a"), issued("b")]);
+        assert_eq!(split.replays.iter().map(|r| r.0).collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(split.repeated, vec![1]);
+        assert_eq!(split.after_replay.iter().map(|a| a.0).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert!(split.audits.is_empty(), "no record goes before its ID is known to be new");
     }
 }

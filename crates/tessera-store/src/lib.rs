@@ -31,8 +31,8 @@ pub use sqlite::SqliteStore;
 pub use traits::{
     AdminSession, AdminSignInStore, AdminStore, Administration, Administrator, ApiToken, AppDetails, AppStore,
     AuditChain, AuditLog, AuditQuery, AuditStore, GrantStore, GroupStore, HourlyCount, ImportOutcome, KeptToken,
-    KeySlot, KeyStore, Location, LockoutCounter, LockoutStore, MAX_FAMILIAR_IPS, MfaStore, NewSigningKey, Page,
-    PageRequest, ParkedRequest, ParkingStore, PreviousCertificate, ReplayStore, SETTING_MASTER_KEY_CHECK,
+    KeySlot, KeyStore, Location, LockoutCounter, LockoutStore, MAX_FAMILIAR_IPS, MessageClaim, MfaStore, NewSigningKey,
+    Page, PageRequest, ParkedRequest, ParkingStore, PreviousCertificate, ReplayStore, SETTING_MASTER_KEY_CHECK,
     SETTING_PUBLIC_URL, Session, SessionStore, SettingsStore, SourceStore, SourceSyncStore, Store, StoredKey,
     TotpCredential, UserStore,
 };

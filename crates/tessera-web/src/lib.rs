@@ -30,7 +30,7 @@ use axum::routing::get;
 pub use admin_portal::paths as admin_portal_paths;
 pub use error::{ApiError, AppError};
 pub use shell::pages::metadata_document;
-pub use state::{AppState, SignInConfig};
+pub use state::{AppState, SharedState, SignInConfig};
 
 use shell::context::RequestContext;
 use sign_on::{Reply, Resumed};

@@ -52,9 +52,23 @@ impl Default for SignInConfig {
     }
 }
 
-/// What every handler receives.
+/// What every handler receives: one reference-counted pointer, because axum clones the state
+/// for every request and every middleware that takes it (a dozen `Arc`s and two `String`s
+/// each time cost about 2 % of a sign-on's CPU; bench/README.md "Where the time goes").
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+#[derive(Clone)]
+pub struct SharedState {
     /// Applications, as sign-on finds them.
     pub apps: Arc<dyn AppStore>,
     /// Who may use which application.
@@ -101,7 +115,7 @@ impl AppState {
         metrics: Option<PrometheusHandle>,
     ) -> Result<AppState, tessera_admin::AdminError> {
         let admin = AdminService::new(store.clone(), keys.clone(), public_url, clock.clone())?;
-        Ok(AppState {
+        Ok(AppState(Arc::new(SharedState {
             apps: store.clone(),
             access: store.clone(),
             audit: store.clone(),
@@ -123,12 +137,18 @@ impl AppState {
             tracing: Arc::default(),
             brand: Arc::default(),
             breaker: Arc::default(),
-        })
+        })))
+    }
+
+    /// The state with its admin service changed (at start-up, before it is shared).
+    pub fn with_admin(self, change: impl FnOnce(AdminService) -> AdminService) -> AppState {
+        let mut parts = Arc::unwrap_or_clone(self.0);
+        parts.admin = change(parts.admin);
+        AppState(Arc::new(parts))
     }
 }
 
-impl AppState {
-    /// Whether the store answers, for the readiness check.
+impl SharedState {
     /// Whether the store answers, and by how many milliseconds this node's clock is ahead of
     /// the database server's (behind: negative), where the database has a clock of its own.
     pub async fn store_answers(&self) -> Result<Option<i64>, tessera_store::StoreError> {

@@ -39,7 +39,7 @@ pub async fn run(
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
-    let mut state = tessera_web::AppState::new(store.clone(), clock, keys, &public_url, signin, Some(metrics.clone()))?;
+    let state = tessera_web::AppState::new(store.clone(), clock, keys, &public_url, signin, Some(metrics.clone()))?;
     let mut endpoints = tessera_m365::graph::Endpoints::default();
     if let Some(url) = &args.graph_url {
         endpoints.graph_url = tessera_m365::graph::base_url("--graph-url", url)?;
@@ -47,7 +47,7 @@ pub async fn run(
     if let Some(url) = &args.login_url {
         endpoints.login_url = tessera_m365::graph::base_url("--login-url", url)?;
     }
-    state.admin = state.admin.with_metadata_fetch(metadata_fetch).with_graph_endpoints(endpoints);
+    let state = state.with_admin(|admin| admin.with_metadata_fetch(metadata_fetch).with_graph_endpoints(endpoints));
 
     if let Some((name, one_time_password)) = state.admin.ensure_first_admin().await? {
         // Printed once, on stderr, never logged.

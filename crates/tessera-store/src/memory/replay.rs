@@ -2,11 +2,11 @@
 //! expire, long ones by their digest.
 
 use async_trait::async_trait;
-use tessera_core::UnixMillis;
+use tessera_core::{Actor, NewAuditEvent, UnixMillis};
 
-use super::MemoryStore;
+use super::{MemoryStore, State};
 use crate::StoreError;
-use crate::traits::ReplayStore;
+use crate::traits::{MessageClaim, ReplayStore};
 
 #[async_trait]
 impl ReplayStore for MemoryStore {
@@ -17,18 +17,32 @@ impl ReplayStore for MemoryStore {
         expires_at: UnixMillis,
         now: UnixMillis,
     ) -> Result<bool, StoreError> {
-        let message_id = if message_id.len() > crate::sql::MAX_STORED_MESSAGE_ID {
-            format!("sha256:{}", crate::sql::sha256_hex(message_id.as_bytes()))
-        } else {
-            message_id.to_string()
-        };
+        let claim = MessageClaim { issuer: issuer.to_string(), message_id: message_id.to_string(), expires_at, now };
+        Ok(remember(&mut *self.tables()?, &claim))
+    }
+
+    async fn remember_message_id_with_audit(
+        &self,
+        claim: &MessageClaim,
+        actor: &Actor,
+        event: NewAuditEvent,
+    ) -> Result<bool, StoreError> {
         let mut tables = self.tables()?;
-        tables.message_ids.retain(|_, until| *until >= now);
-        let key = (issuer.to_string(), message_id);
-        if tables.message_ids.contains_key(&key) {
+        if !remember(&mut tables, claim) {
             return Ok(false);
         }
-        tables.message_ids.insert(key, expires_at);
+        tables.record(actor, self.clock.now_millis(), event);
         Ok(true)
     }
+}
+
+/// Remembers the claim's ID unless it is remembered and unexpired; whether it was new.
+fn remember(tables: &mut State, claim: &MessageClaim) -> bool {
+    tables.message_ids.retain(|_, until| *until >= claim.now);
+    let key = (claim.issuer.clone(), claim.stored_id());
+    if tables.message_ids.contains_key(&key) {
+        return false;
+    }
+    tables.message_ids.insert(key, claim.expires_at);
+    true
 }

@@ -16,7 +16,7 @@ macro_rules! impl_sql_common {
         use crate::sql::{map_unique, next_cursor, parse_id, parse_kind, parse_role};
         use crate::traits::{
             AdminSession, AdminSignInStore, AdminStore, Administrator, ApiToken, AppStore, AuditQuery, AuditStore, GrantStore, GroupStore, KeySlot, KeyStore, Location,
-            LockoutCounter, LockoutStore, MfaStore, NewSigningKey, Page, PageRequest, ParkedRequest, ParkingStore, PreviousCertificate, ReplayStore,
+            LockoutCounter, LockoutStore, MessageClaim, MfaStore, NewSigningKey, Page, PageRequest, ParkedRequest, ParkingStore, PreviousCertificate, ReplayStore,
             Session, SessionStore, SettingsStore, StoredKey, TotpCredential, UserStore, AuditLog,
         };
         use tessera_core::policy::AccessPolicy;
@@ -109,8 +109,57 @@ macro_rules! impl_sql_common {
                 remembered: &std::sync::atomic::AtomicU32,
                 writes: Vec<crate::batch::BatchedWrite>,
             ) -> Vec<crate::batch::Outcome> {
-                let mut outcomes: Vec<crate::batch::Outcome> = vec![Ok(false); writes.len()];
+                let count = writes.len();
                 let mut split = crate::batch::SplitBatch::of(writes);
+                if !split.replays.is_empty() {
+                    let now = split.now;
+                    // Expired rows are swept now and then rather than on every batch. A failed
+                    // sweep costs only table size: expired rows are taken over by the insert.
+                    let before = remembered.fetch_add(split.replays.len() as u32, std::sync::atomic::Ordering::Relaxed);
+                    if before / crate::sql::REPLAY_SWEEP_EVERY
+                        != (before + split.replays.len() as u32) / crate::sql::REPLAY_SWEEP_EVERY
+                    {
+                        if let Err(e) = sqlx::query("DELETE FROM message_replay WHERE expires_at < $1").bind(now).execute(writer).await {
+                            tracing::warn!(error = %e, "sweeping expired message IDs failed");
+                        }
+                    }
+                    // Rows in key order: two nodes inserting overlapping IDs lock them in the same
+                    // order (and the chain's head after them), so they cannot deadlock.
+                    split.replays.sort_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)));
+                }
+                // The whole batch in one transaction: one commit (one fsync) and the fewest
+                // round trips to the database, whatever kinds of write it holds.
+                match Self::write_together(writer, key, &split, count).await {
+                    Ok(outcomes) => return outcomes,
+                    Err(e) => tracing::debug!(error = %e, "a batch failed whole; writing its parts alone"),
+                }
+                // Something in it failed: each kind alone, then each row alone, so that one bad
+                // write fails only its own caller.
+                let mut outcomes: Vec<crate::batch::Outcome> = vec![Ok(false); count];
+                if !split.replays.is_empty() {
+                    let now = split.now;
+                    let all: Vec<_> = split.replays.iter().collect();
+                    let results: Vec<crate::batch::Outcome> = match Self::insert_replays_alone(writer, now, &all).await {
+                        Ok(new) => all.iter().map(|(_, issuer, id, _)| Ok(new.contains(&(issuer.clone(), id.clone())))).collect(),
+                        Err(_) if all.len() > 1 => {
+                            let mut results = Vec::with_capacity(all.len());
+                            for replay in &all {
+                                results.push(Self::insert_replays_alone(writer, now, &[*replay]).await.map(|new| !new.is_empty()));
+                            }
+                            results
+                        }
+                        Err(e) => vec![Err(e)],
+                    };
+                    for ((position, ..), result) in split.replays.iter().zip(results) {
+                        outcomes[*position] = result;
+                    }
+                }
+                // An audit record that waits on its message ID goes only where the ID was new.
+                for (position, at, actor, event) in std::mem::take(&mut split.after_replay) {
+                    if matches!(outcomes[position], Ok(true)) {
+                        split.audits.push((position, at, actor, event));
+                    }
+                }
                 if !split.audits.is_empty() {
                     // One statement for the batch; if it fails, each row alone, so that one bad
                     // row fails only its own caller.
@@ -130,38 +179,39 @@ macro_rules! impl_sql_common {
                         outcomes[*position] = result;
                     }
                 }
+                outcomes
+            }
+
+            /// A batch in one transaction: its message IDs, then the audit records (those that
+            /// wait on an ID only where it was new). The outcome of every write, or the error
+            /// that rolled it all back.
+            async fn write_together(
+                writer: &sqlx::Pool<$db>,
+                key: &crate::audit_chain::AuditKeySlot,
+                split: &crate::batch::SplitBatch,
+                count: usize,
+            ) -> Result<Vec<crate::batch::Outcome>, StoreError> {
+                let mut outcomes: Vec<crate::batch::Outcome> = vec![Ok(false); count];
+                let mut tx = Self::begin_write(writer).await?;
                 if !split.replays.is_empty() {
-                    let now = split.now;
-                    // Expired rows are swept now and then rather than on every batch. A failed
-                    // sweep costs only table size: expired rows are taken over by the insert.
-                    let before = remembered.fetch_add(split.replays.len() as u32, std::sync::atomic::Ordering::Relaxed);
-                    if before / crate::sql::REPLAY_SWEEP_EVERY
-                        != (before + split.replays.len() as u32) / crate::sql::REPLAY_SWEEP_EVERY
-                    {
-                        if let Err(e) = sqlx::query("DELETE FROM message_replay WHERE expires_at < $1").bind(now).execute(writer).await {
-                            tracing::warn!(error = %e, "sweeping expired message IDs failed");
-                        }
-                    }
-                    // Rows in key order: two nodes inserting overlapping IDs lock them in the same
-                    // order, so they cannot deadlock.
-                    split.replays.sort_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)));
                     let all: Vec<_> = split.replays.iter().collect();
-                    let results: Vec<crate::batch::Outcome> = match Self::insert_replays(writer, now, &all).await {
-                        Ok(new) => all.iter().map(|(_, issuer, id, _)| Ok(new.contains(&(issuer.clone(), id.clone())))).collect(),
-                        Err(_) if all.len() > 1 => {
-                            let mut results = Vec::with_capacity(all.len());
-                            for replay in &all {
-                                results.push(Self::insert_replays(writer, now, &[*replay]).await.map(|new| !new.is_empty()));
-                            }
-                            results
-                        }
-                        Err(e) => vec![Err(e)],
-                    };
-                    for ((position, ..), result) in split.replays.iter().zip(results) {
-                        outcomes[*position] = result;
+                    let new = Self::insert_replays(&mut tx, split.now, &all).await?;
+                    for (position, issuer, id, _) in &split.replays {
+                        outcomes[*position] = Ok(new.contains(&(issuer.clone(), id.clone())));
                     }
                 }
-                outcomes
+                let waiting = split.after_replay.iter().filter(|(position, ..)| matches!(outcomes[*position], Ok(true)));
+                let audits: Vec<_> = split.audits.iter().chain(waiting).collect();
+                if !audits.is_empty() {
+                    let rows: Vec<(&str, i64, &NewAuditEvent)> =
+                        audits.iter().map(|(_, at, actor, event)| (actor.as_str(), *at, event)).collect();
+                    Self::insert_chained(&mut tx, key.get()?, &rows).await?;
+                }
+                tx.commit().await?;
+                for (position, ..) in audits {
+                    outcomes[*position] = Ok(true);
+                }
+                Ok(outcomes)
             }
 
             /// The batch's audit records in one transaction of their own.
@@ -238,11 +288,20 @@ macro_rules! impl_sql_common {
 
             /// One statement decides, so two nodes racing on one ID cannot both win; an expired
             /// row is taken over. Returns the (issuer, ID) pairs that were new.
-            async fn insert_replays(
+            async fn insert_replays_alone(
                 writer: &sqlx::Pool<$db>,
                 now: i64,
                 replays: &[&(usize, String, String, i64)],
             ) -> Result<std::collections::HashSet<(String, String)>, String> {
+                let mut conn = writer.acquire().await.map_err(|e| e.to_string())?;
+                Self::insert_replays(&mut conn, now, replays).await.map_err(|e| e.to_string())
+            }
+
+            async fn insert_replays(
+                conn: &mut Conn,
+                now: i64,
+                replays: &[&(usize, String, String, i64)],
+            ) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
                 let mut insert = sqlx::QueryBuilder::<$db>::new("INSERT INTO message_replay (issuer, message_id, expires_at) ");
                 insert.push_values(replays, |mut row, (_, issuer, message_id, expires_at)| {
                     row.push_bind(issuer.as_str()).push_bind(message_id.as_str()).push_bind(*expires_at);
@@ -251,10 +310,10 @@ macro_rules! impl_sql_common {
                     .push(" ON CONFLICT (issuer, message_id) DO UPDATE SET expires_at = excluded.expires_at WHERE message_replay.expires_at < ")
                     .push_bind(now)
                     .push(" RETURNING issuer, message_id");
-                let rows = insert.build().fetch_all(writer).await.map_err(|e| e.to_string())?;
+                let rows = insert.build().fetch_all(&mut *conn).await?;
                 let mut new = std::collections::HashSet::new();
                 for row in &rows {
-                    new.insert((row.try_get::<String, _>(0).map_err(|e| e.to_string())?, row.try_get::<String, _>(1).map_err(|e| e.to_string())?));
+                    new.insert((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
                 }
                 Ok(new)
             }

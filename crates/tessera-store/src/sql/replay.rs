@@ -16,18 +16,38 @@ macro_rules! impl_replay {
                     expires_at: i64,
                     now: i64,
                 ) -> Result<bool, StoreError> {
-                    // Long IDs are kept as their digest: a key of any size fits the index.
-                    let message_id = if message_id.len() > crate::sql::MAX_STORED_MESSAGE_ID {
-                        format!("sha256:{}", crate::sql::sha256_hex(message_id.as_bytes()))
-                    } else {
-                        message_id.to_string()
+                    let claim = MessageClaim {
+                        issuer: issuer.to_string(),
+                        message_id: message_id.to_string(),
+                        expires_at,
+                        now,
                     };
+                    let message_id = claim.stored_id();
                     self.batcher
                         .submit(crate::batch::BatchedWrite::Replay {
-                            issuer: issuer.to_string(),
+                            issuer: claim.issuer,
                             message_id,
                             expires_at,
                             now,
+                        })
+                        .await
+                }
+
+                async fn remember_message_id_with_audit(
+                    &self,
+                    claim: &MessageClaim,
+                    actor: &Actor,
+                    event: NewAuditEvent,
+                ) -> Result<bool, StoreError> {
+                    self.batcher
+                        .submit(crate::batch::BatchedWrite::ReplayThenAudit {
+                            issuer: claim.issuer.clone(),
+                            message_id: claim.stored_id(),
+                            expires_at: claim.expires_at,
+                            now: claim.now,
+                            at: self.clock.now_millis(),
+                            actor: actor.0.clone(),
+                            event,
                         })
                         .await
                 }

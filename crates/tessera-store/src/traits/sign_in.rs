@@ -113,6 +113,40 @@ pub trait ReplayStore: Send + Sync {
         expires_at: UnixMillis,
         now: UnixMillis,
     ) -> Result<bool, StoreError>;
+
+    /// Records `claim`'s message ID as [`remember_message_id`](Self::remember_message_id) does
+    /// and, only when it was new, `event` in the audit trail: one trip to the store where a
+    /// sign-on answering a request used to wait for two. `false` for a replay, and then no audit
+    /// record (the caller refuses, with its own).
+    async fn remember_message_id_with_audit(
+        &self,
+        claim: &MessageClaim,
+        actor: &Actor,
+        event: NewAuditEvent,
+    ) -> Result<bool, StoreError>;
+}
+
+/// A protocol message's ID, to be remembered against replay until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageClaim {
+    /// Who sent the message (IDs are unique per sender).
+    pub issuer: String,
+    pub message_id: String,
+    pub expires_at: UnixMillis,
+    /// The time of the check: a remembered ID that expired before it is taken over.
+    pub now: UnixMillis,
+}
+
+impl MessageClaim {
+    /// The ID as the store keeps it: long IDs by their digest, so a key of any size fits the
+    /// index.
+    pub(crate) fn stored_id(&self) -> String {
+        if self.message_id.len() > crate::sql::MAX_STORED_MESSAGE_ID {
+            format!("sha256:{}", crate::sql::sha256_hex(self.message_id.as_bytes()))
+        } else {
+            self.message_id.clone()
+        }
+    }
 }
 
 /// Validated protocol requests waiting while their browser's user signs in.

@@ -70,8 +70,9 @@ pub(super) async fn concurrent_audit_records_all_commit(store: Arc<dyn Store>, _
 
 pub(super) async fn one_bad_row_fails_only_its_own_caller_in_a_batch(store: Arc<dyn Store>, _raw: Raw) {
     // A 10 KB message ID (over PostgreSQL's index row limit as it stands) and an audit target
-    // with a NUL (which PostgreSQL's TEXT refuses), sent among ordinary writes: the ordinary
-    // ones must all commit, whatever batch they share.
+    // with a NUL (which PostgreSQL's TEXT refuses), sent among ordinary writes (message IDs,
+    // audit records, and both together): the ordinary ones must all commit, whatever batch
+    // they share.
     let long_id = "x".repeat(10_000);
     let mut tasks = Vec::new();
     for n in 0..40 {
@@ -90,6 +91,21 @@ pub(super) async fn one_bad_row_fails_only_its_own_caller_in_a_batch(store: Arc<
                     store.append_audit(&actor(), event).await.map(|()| true)
                 }
                 n if n % 2 == 0 => store.remember_message_id("sp", &format!("_id{n}"), 10_000, 5_000).await,
+                n if n % 4 == 3 => {
+                    let claim = tessera_store::MessageClaim {
+                        issuer: "sp".into(),
+                        message_id: format!("_id{n}"),
+                        expires_at: 10_000,
+                        now: 5_000,
+                    };
+                    let event = tessera_core::NewAuditEvent::new(
+                        tessera_core::AuditAction::SamlIssued,
+                        "app",
+                        n.to_string(),
+                        serde_json::json!({}),
+                    );
+                    store.remember_message_id_with_audit(&claim, &actor(), event).await
+                }
                 n => {
                     let event = tessera_core::NewAuditEvent::new(
                         tessera_core::AuditAction::SigninPassword,
@@ -112,7 +128,8 @@ pub(super) async fn one_bad_row_fails_only_its_own_caller_in_a_batch(store: Arc<
     }
     assert!(!store.remember_message_id("sp", &long_id, 10_000, 5_000).await.unwrap(), "the long ID is remembered");
     let events = store.list_audit(&AuditQuery { limit: 1000, ..AuditQuery::default() }).await.unwrap();
-    assert_eq!(events.iter().filter(|e| e.action == "signin.password").count(), 19);
+    assert_eq!(events.iter().filter(|e| e.action == "signin.password").count(), 9);
+    assert_eq!(events.iter().filter(|e| e.action == "saml.issued").count(), 10, "each with its message ID");
 }
 
 pub(super) async fn the_chain_holds_across_batched_and_in_transaction_writes(store: Arc<dyn Store>, _raw: Raw) {

@@ -27,8 +27,8 @@ use tessera_core::{
 use tessera_store::memory::MemoryStore;
 use tessera_store::test_support::ThrowawayPg;
 use tessera_store::{
-    AppDetails, AuditQuery, KeySlot, Location, NewSigningKey, PageRequest, ParkedRequest, PgStore, Session,
-    SqliteStore, Store, StoreError,
+    AppDetails, AuditQuery, KeySlot, Location, MessageClaim, NewSigningKey, PageRequest, ParkedRequest, PgStore,
+    Session, SqliteStore, Store, StoreError,
 };
 
 fn wall_clock() -> Arc<dyn tessera_core::Clock> {
@@ -170,6 +170,7 @@ conformance! {
         directory::an_import_writes_every_row_or_none,
         directory::memberships_and_groups,
         sign_in::message_ids_are_accepted_once_across_nodes,
+        sign_in::a_message_id_and_its_audit_record_are_written_together,
         sign_in::sessions_rotate_and_are_shared,
         sign_in::parked_requests_belong_to_one_browser_and_expire,
         sign_in::totp_steps_and_recovery_codes_are_single_use,

@@ -22,6 +22,39 @@ pub(super) async fn message_ids_are_accepted_once_across_nodes(store: Arc<dyn St
     assert_eq!(wins, 1);
 }
 
+/// A sign-on's one write: the request's ID and, only when the ID is new, its audit record. A
+/// replay leaves no record, across nodes as alone; a repeat inside one group commit as well.
+pub(super) async fn a_message_id_and_its_audit_record_are_written_together(store: Arc<dyn Store>, _raw: Raw) {
+    let claim = |id: &str| MessageClaim { issuer: "sp".into(), message_id: id.into(), expires_at: 20_000, now: 10_000 };
+    let issued = |n: u64| NewAuditEvent::new(AuditAction::SamlIssued, "app", n, serde_json::json!({"n": n}));
+    let before = audit_count(&store).await;
+    assert!(store.remember_message_id_with_audit(&claim("_one"), &actor(), issued(1)).await.unwrap());
+    assert_eq!(audit_count(&store).await, before + 1);
+    assert!(!store.remember_message_id_with_audit(&claim("_one"), &actor(), issued(2)).await.unwrap(), "a replay");
+    assert!(!store.remember_message_id("sp", "_one", 20_000, 10_000).await.unwrap(), "the ID is remembered");
+    assert!(store.remember_message_id("sp", "_two", 20_000, 10_000).await.unwrap());
+    assert!(!store.remember_message_id_with_audit(&claim("_two"), &actor(), issued(3)).await.unwrap());
+    assert_eq!(audit_count(&store).await, before + 1, "no record for a replay");
+    // Long IDs are kept by their digest, on both paths alike.
+    let long = "_".repeat(300);
+    assert!(store.remember_message_id_with_audit(&claim(&long), &actor(), issued(4)).await.unwrap());
+    assert!(!store.remember_message_id("sp", &long, 20_000, 10_000).await.unwrap());
+    // Eight racing sign-ons with one ID: one record.
+    let before = audit_count(&store).await;
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.remember_message_id_with_audit(&claim("_race"), &actor(), issued(10 + n)).await.unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!((wins, audit_count(&store).await), (1, before + 1));
+}
+
 pub(super) async fn sessions_rotate_and_are_shared(store: Arc<dyn Store>, _raw: Raw) {
     let user = alice(&store).await;
     let authn = AuthnContext::default().with(Factor::Password, 5);

@@ -9,14 +9,13 @@ mod sso;
 use axum::Router;
 use axum::response::Response;
 use axum::routing::get;
-use base64::Engine;
 use tessera_core::{AppKind, Application, AuditAction};
 
 pub use sso::continue_sign_on;
 
 use crate::error::AppError;
 use crate::shell::apps::{AppRoute, find_serving};
-use crate::shell::pages::{self, PostForm};
+use crate::shell::pages::{self, Base64, FieldValue, PostForm};
 use crate::shell::refusal::Refusal;
 use crate::state::AppState;
 
@@ -72,10 +71,10 @@ fn post_message(
     relay_state: Option<&str>,
     cookies: &[String],
 ) -> Response {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(xml);
-    let mut fields = vec![(field, encoded.as_str())];
+    let encoded = Base64::encode(xml);
+    let mut fields = vec![(field, FieldValue::Base64(&encoded))];
     if let Some(relay) = relay_state {
-        fields.push(("RelayState", relay));
+        fields.push(("RelayState", FieldValue::Text(relay)));
     }
     pages::post_form(&PostForm { ui: crate::ui::Ui::current(), label: &app.label, action, fields }, cookies)
 }

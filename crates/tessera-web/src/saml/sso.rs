@@ -1,8 +1,10 @@
 //! Single sign-on. An AuthnRequest (HTTP-Redirect or HTTP-POST) is checked against the
-//! application's registered SP, its ID recorded against replay, then answered: at once on a
-//! live session, or after sign-in through a parked sign-on. The answer is an auto-POST page to
-//! the registered ACS. A GET without a request is IdP-initiated: an unsolicited response for a
-//! SAML app, Microsoft's sign-in page (the Login URL) for a Microsoft 365 connector.
+//! application's registered SP, then answered: at once on a live session, or after sign-in
+//! through a parked sign-on. Its ID is recorded against replay in the same trip to the store
+//! as the answer's audit record (or when the request is parked), so an answer waits for one
+//! write. The answer is an auto-POST page to the registered ACS. A GET without a request is
+//! IdP-initiated: an unsolicited response for a SAML app, Microsoft's sign-in page (the Login
+//! URL) for a Microsoft 365 connector.
 
 use axum::Form;
 use axum::extract::rejection::FormRejection;
@@ -19,6 +21,7 @@ use tessera_protocols::saml2::response::{Signing, build_response, m365_params, s
 use tessera_protocols::saml2::sso::{
     AcceptedRequest, Binding, RequestedContext, SamlReply, accept_authn_request, clip, idp_initiated_relay_state,
 };
+use tessera_store::MessageClaim;
 
 use super::{SIGN_IN_REFUSED, find, post_message};
 use crate::error::AppError;
@@ -94,11 +97,12 @@ async fn answer_request(
         Ok(accepted) => accepted,
         Err(refusal) => return refuse(state, ctx, app, &SIGN_IN_REFUSED, refusal.code(), &refusal.to_string()).await,
     };
-    let until = AcceptedRequest::remember_until(now, skew);
-    if !state.replay.remember_message_id(&accepted.issuer, &accepted.id, until, now).await? {
-        let detail = format!("request {} was used already", clip(&accepted.id));
-        return refuse(state, ctx, app, &SIGN_IN_REFUSED, "replayed", &detail).await;
-    }
+    let claim = MessageClaim {
+        issuer: accepted.issuer.clone(),
+        message_id: accepted.id.clone(),
+        expires_at: AcceptedRequest::remember_until(now, skew),
+        now,
+    };
     let binding_name = match binding_kind {
         true => "HTTP-POST",
         false => "HTTP-Redirect",
@@ -123,12 +127,12 @@ async fn answer_request(
     // A valid request this IdP cannot satisfy is answered at the registered ACS.
     if let Some(format) = &accepted.unsupported_name_id_format {
         tracing::info!(app = %app.id, %format, "NameID format not issued for this SP");
-        return status_answer(state, app, &pending, INVALID_NAME_ID_POLICY).await;
+        return status_answer(state, ctx, app, &pending, Some(&claim), INVALID_NAME_ID_POLICY).await;
     }
     if accepted.context == RequestedContext::Unsatisfiable {
-        return status_answer(state, app, &pending, NO_AUTHN_CONTEXT).await;
+        return status_answer(state, ctx, app, &pending, Some(&claim), NO_AUTHN_CONTEXT).await;
     }
-    continue_sign_on(state, ctx, app, pending).await
+    sign_on_with(state, ctx, app, pending, Some(&claim)).await
 }
 
 async fn idp_initiated(
@@ -169,24 +173,89 @@ async fn idp_initiated(
     continue_sign_on(state, ctx, app, pending).await
 }
 
-/// Answers `pending` with the browser's session, or sends the browser to sign in first.
+/// Answers `pending` (a parked sign-on, its request's ID recorded already) with the browser's
+/// session, or sends the browser to sign in first.
 pub async fn continue_sign_on(
     state: &AppState,
     ctx: &RequestContext,
     app: &Application,
     pending: PendingSignOn<SamlReply>,
 ) -> Result<Response, AppError> {
+    sign_on_with(state, ctx, app, pending, None).await
+}
+
+/// As [`continue_sign_on`]; `claim` is the request's ID when it is not recorded yet.
+async fn sign_on_with(
+    state: &AppState,
+    ctx: &RequestContext,
+    app: &Application,
+    pending: PendingSignOn<SamlReply>,
+    claim: Option<&MessageClaim>,
+) -> Result<Response, AppError> {
     let denial = Denial { action: AuditAction::SamlDenied, extra: json!({"request_id": pending.reply.request_id}) };
     match sign_on::proceed(state, ctx, app, &pending, &denial).await? {
-        Step::Issue(go) => issue(state, app, &pending.reply, *go).await,
-        Step::CannotBePassive => status_answer(state, app, &pending, NO_PASSIVE).await,
-        Step::DeniedPassively => status_answer(state, app, &pending, REQUEST_DENIED).await,
-        Step::Answered(response) => Ok(response),
+        Step::Issue(go) => issue(state, ctx, app, &pending.reply, *go, claim).await,
+        Step::CannotBePassive => status_answer(state, ctx, app, &pending, claim, NO_PASSIVE).await,
+        Step::DeniedPassively => status_answer(state, ctx, app, &pending, claim, REQUEST_DENIED).await,
+        // Parked for a sign-in, or denied on a page: the ID is recorded now, so a replay of the
+        // request is refused however this one ends.
+        Step::Answered(response) => match claim {
+            Some(claim) if !remember(state, claim).await? => replayed(state, ctx, app, claim).await,
+            _ => Ok(response),
+        },
     }
 }
 
+async fn remember(state: &AppState, claim: &MessageClaim) -> Result<bool, AppError> {
+    Ok(state.replay.remember_message_id(&claim.issuer, &claim.message_id, claim.expires_at, claim.now).await?)
+}
+
+/// Whether an answer's audit record was written.
+enum Recorded<'a> {
+    Yes,
+    /// No: the request's ID was used already.
+    Replay(&'a MessageClaim),
+}
+
+/// Writes an answer's audit record, with the request's ID when it is not recorded yet (one
+/// trip to the store); nothing when that ID was used already.
+async fn record<'a>(
+    state: &AppState,
+    claim: Option<&'a MessageClaim>,
+    actor: &Actor,
+    event: NewAuditEvent,
+) -> Result<Recorded<'a>, AppError> {
+    match claim {
+        Some(claim) => match state.replay.remember_message_id_with_audit(claim, actor, event).await? {
+            true => Ok(Recorded::Yes),
+            false => Ok(Recorded::Replay(claim)),
+        },
+        None => {
+            state.audit.append_audit(actor, event).await?;
+            Ok(Recorded::Yes)
+        }
+    }
+}
+
+async fn replayed(
+    state: &AppState,
+    ctx: &RequestContext,
+    app: &Application,
+    claim: &MessageClaim,
+) -> Result<Response, AppError> {
+    let detail = format!("request {} was used already", clip(&claim.message_id));
+    refuse(state, ctx, app, &SIGN_IN_REFUSED, "replayed", &detail).await
+}
+
 /// The assertion, signed, in a Response posted to the ACS.
-async fn issue(state: &AppState, app: &Application, reply: &SamlReply, go: Go) -> Result<Response, AppError> {
+async fn issue(
+    state: &AppState,
+    ctx: &RequestContext,
+    app: &Application,
+    reply: &SamlReply,
+    go: Go,
+    claim: Option<&MessageClaim>,
+) -> Result<Response, AppError> {
     let current = &go.current;
     let signer = state.keys.signer(app.id).await?;
     let issuer = app.issuer.as_deref().ok_or_else(|| AppError::internal("a SAML app without an issuer"))?;
@@ -218,7 +287,9 @@ async fn issue(state: &AppState, app: &Application, reply: &SamlReply, go: Go) -
                "acs": reply.acs_url, "request_signature": reply.signed_with,
                "sha1": reply.signed_with.as_deref().is_some_and(|a| a.ends_with("rsa-sha1"))}));
     let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", app.id, summary);
-    state.audit.append_audit(&Actor::user(current.user.id), event).await?;
+    if let Recorded::Replay(claim) = record(state, claim, &Actor::user(current.user.id), event).await? {
+        return replayed(state, ctx, app, claim).await;
+    }
     sign_on::tokens::keep(state, app, current.user.id, &go.trace, &xml).await;
     Ok(post_message(app, &reply.acs_url, "SAMLResponse", &xml, reply.relay_state.as_deref(), &[]))
 }
@@ -226,8 +297,10 @@ async fn issue(state: &AppState, app: &Application, reply: &SamlReply, go: Go) -
 /// A Response with a non-success status and no assertion, to the registered ACS.
 async fn status_answer(
     state: &AppState,
+    ctx: &RequestContext,
     app: &Application,
     pending: &PendingSignOn<SamlReply>,
+    claim: Option<&MessageClaim>,
     second: &str,
 ) -> Result<Response, AppError> {
     let reply = &pending.reply;
@@ -251,7 +324,9 @@ async fn status_answer(
     let mut summary = json!({"status": second, "request_id": reply.request_id, "acs": reply.acs_url});
     pending.trace.mark(&mut summary, true);
     let event = NewAuditEvent::new(AuditAction::SamlStatus, "app", app.id, summary);
-    state.audit.append_audit(&Actor::system(), event).await?;
+    if let Recorded::Replay(claim) = record(state, claim, &Actor::system(), event).await? {
+        return replayed(state, ctx, app, claim).await;
+    }
     let xml = build_status_response(&message, signer.as_ref())?;
     Ok(post_message(app, &reply.acs_url, "SAMLResponse", &xml, reply.relay_state.as_deref(), &[]))
 }

@@ -22,7 +22,7 @@ use super::{SIGN_IN_REFUSED, find};
 use crate::error::AppError;
 use crate::shell::apps::AppRoute;
 use crate::shell::context::RequestContext;
-use crate::shell::pages::{self, PostForm};
+use crate::shell::pages::{self, FieldValue, PostForm};
 use crate::shell::refusal::refuse;
 use crate::shell::session;
 use crate::sign_on::{self, Denial, Go, PendingSignOn, Step, Trace};
@@ -114,9 +114,9 @@ async fn issue(state: &AppState, app: &Application, reply: &WsFedReply, go: Go) 
     let event = NewAuditEvent::new(AuditAction::WsFedIssued, "app", app.id, summary);
     state.audit.append_audit(&Actor::user(current.user.id), event).await?;
     sign_on::tokens::keep(state, app, current.user.id, &go.trace, &wresult).await;
-    let mut fields = vec![("wa", "wsignin1.0"), ("wresult", wresult.as_str())];
+    let mut fields = vec![("wa", FieldValue::Text("wsignin1.0")), ("wresult", FieldValue::Text(&wresult))];
     if let Some(context) = &reply.context {
-        fields.push(("wctx", context.as_str()));
+        fields.push(("wctx", FieldValue::Text(context)));
     }
     Ok(pages::post_form(
         &PostForm { ui: crate::ui::Ui::current(), label: &app.label, action: &reply.reply_to, fields },

@@ -536,13 +536,18 @@ async fn sp_initiated_sign_in_parks_the_request_until_the_user_signs_in() {
     assert_eq!(through.status, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn a_user_outside_every_granted_group_gets_no_assertion() {
-    let (world, _) = World::new(config()).await;
+/// bob@contoso.com, with a password and the notice seen, in no group: every app denies him.
+async fn add_bob_in_no_group(world: &World) {
     let mut bob = NewUser::new("bob@contoso.com", None, None, None, None, || "bob-immutable".into()).unwrap();
     bob.password_hash = Some(tessera_auth::password::hash_password(PASSWORD).unwrap());
     let bob = world.store.create_user(&Actor::system(), bob).await.unwrap();
     world.store.acknowledge_notice(&Actor::system(), bob.id, 1).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_user_outside_every_granted_group_gets_no_assertion() {
+    let (world, _) = World::new(config()).await;
+    add_bob_in_no_group(&world).await;
     let mut browser = Browser::new(&world);
     assert_eq!(browser.login("bob@contoso.com", PASSWORD, "").await.location.as_deref(), Some("/"));
     let page = m365_sign_in(&mut browser, &new_id()).await;
@@ -574,6 +579,37 @@ async fn a_request_id_is_remembered_as_long_as_its_request_could_be_accepted() {
     let late = browser.get(&request).await;
     assert_eq!(late.status, StatusCode::BAD_REQUEST);
     assert!(late.body.contains("outside the allowed clock skew"), "past its window it is stale: {}", late.body);
+}
+
+/// A request's ID is recorded in the same write as its answer's audit record: one answer and
+/// one record however the replays come (at once, after a status answer, after a denial page).
+#[tokio::test]
+async fn a_replayed_request_gets_one_answer_and_one_audit_record() {
+    let (world, _) = World::new(config()).await;
+    let mut first = Browser::signed_in(&world, "10.0.0.1").await;
+    let mut second = Browser::signed_in(&world, "10.0.0.2").await;
+    let issued = |actions: &[String]| actions.iter().filter(|a| *a == "saml.issued").count();
+    let before = issued(&world.audit_actions().await);
+    let request = format!("{M365_SSO}?{}", redirect_query(&entra_request(&new_id(), "", "")));
+    let (a, b) = tokio::join!(first.get(&request), second.get(&request));
+    let answered: Vec<_> = [&a, &b].into_iter().filter(|page| field(page, "SAMLResponse").is_some()).collect();
+    assert_eq!(answered.len(), 1, "one token for two sends of one request: {} / {}", a.body, b.body);
+    assert!([&a, &b].iter().any(|page| page.body.contains("used already")));
+    assert_eq!(issued(&world.audit_actions().await), before + 1, "one record");
+    // A status answer records its request too.
+    let transient = entra_request(&new_id(), "", "").replace("nameid-format:persistent", "nameid-format:transient");
+    let status = format!("{M365_SSO}?{}", redirect_query(&transient));
+    assert!(posted_response(&first.get(&status).await).contains("status:InvalidNameIDPolicy"));
+    let again = first.get(&status).await;
+    assert!(again.body.contains("used already") && field(&again, "SAMLResponse").is_none(), "{}", again.body);
+    // A user denied on a page: the request is spent all the same.
+    add_bob_in_no_group(&world).await;
+    let mut outsider = Browser::new(&world);
+    assert_eq!(outsider.login("bob@contoso.com", PASSWORD, "").await.location.as_deref(), Some("/"));
+    let denied = format!("{M365_SSO}?{}", redirect_query(&entra_request(&new_id(), "", "")));
+    assert_eq!(outsider.get(&denied).await.status, StatusCode::FORBIDDEN);
+    assert!(first.get(&denied).await.body.contains("used already"), "refused for everyone after it");
+    assert_eq!(issued(&world.audit_actions().await), before + 1);
 }
 
 #[tokio::test]
@@ -752,10 +788,7 @@ async fn force_authn_asks_for_the_password_again_and_is_passive_answers_no_passi
     assert!(xml.contains("urn:oasis:names:tc:SAML:2.0:status:NoPassive") && !xml.contains("Assertion"), "{xml}");
     assert!(xml.contains(&format!(r#"InResponseTo="{passive_id}""#)));
     // IsPassive for a user the app is not granted to: RequestDenied at the ACS, no page.
-    let mut bob = NewUser::new("bob@contoso.com", None, None, None, None, || "bob-immutable".into()).unwrap();
-    bob.password_hash = Some(tessera_auth::password::hash_password(PASSWORD).unwrap());
-    let bob = world.store.create_user(&Actor::system(), bob).await.unwrap();
-    world.store.acknowledge_notice(&Actor::system(), bob.id, 1).await.unwrap();
+    add_bob_in_no_group(&world).await;
     let mut bob_browser = Browser::new(&world);
     bob_browser.login("bob@contoso.com", PASSWORD, "").await;
     let page = bob_browser
