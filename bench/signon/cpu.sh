@@ -43,9 +43,10 @@ measure() {
     local issued=$(( $(audited "$action") - before ))
     echo "$name: $issued tokens in the audit trail for $tokens answers to wrk"
     (( issued >= tokens )) || { echo "fewer tokens than answers: some answers carried no token"; exit 1; }
-    if curl -fs "$base/metrics" | grep '^tessera_http_requests_total{' | grep -F "route=\"$route\"" | grep -qv 'status="200"'; then
-        echo "some answers on $route were not 200"; exit 1
-    fi
+    local statuses
+    statuses=$(curl -fs "$base/metrics" | grep '^tessera_http_requests_total{' | grep -F "route=\"$route\"" || true)
+    [ -n "$statuses" ] || { echo "Tessera's metrics show no answers on $route"; exit 1; }
+    if echo "$statuses" | grep -qv 'status="200"'; then echo "some answers on $route were not 200"; exit 1; fi
 }
 
 PHASE=${1:-10}

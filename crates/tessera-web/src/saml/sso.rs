@@ -324,9 +324,10 @@ async fn status_answer(
     let mut summary = json!({"status": second, "request_id": reply.request_id, "acs": reply.acs_url});
     pending.trace.mark(&mut summary, true);
     let event = NewAuditEvent::new(AuditAction::SamlStatus, "app", app.id, summary);
+    // Signed first, as `issue` does: the record says an answer went out only when one can.
+    let xml = build_status_response(&message, signer.as_ref())?;
     if let Recorded::Replay(claim) = record(state, claim, &Actor::system(), event).await? {
         return replayed(state, ctx, app, claim).await;
     }
-    let xml = build_status_response(&message, signer.as_ref())?;
     Ok(post_message(app, &reply.acs_url, "SAMLResponse", &xml, reply.relay_state.as_deref(), &[]))
 }
