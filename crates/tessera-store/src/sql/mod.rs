@@ -47,6 +47,16 @@ use crate::StoreError;
 /// Message IDs longer than this are remembered by their SHA-256.
 pub(crate) const MAX_STORED_MESSAGE_ID: usize = 128;
 
+/// A message ID as the store keeps it: long IDs by their digest, so a key of any size fits the
+/// index.
+pub(crate) fn stored_message_id(message_id: &str) -> String {
+    if message_id.len() > MAX_STORED_MESSAGE_ID {
+        format!("sha256:{}", sha256_hex(message_id.as_bytes()))
+    } else {
+        message_id.to_string()
+    }
+}
+
 /// How many message IDs are remembered between sweeps of expired replay rows.
 pub(crate) const REPLAY_SWEEP_EVERY: u32 = 256;
 

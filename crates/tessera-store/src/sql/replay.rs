@@ -16,17 +16,10 @@ macro_rules! impl_replay {
                     expires_at: i64,
                     now: i64,
                 ) -> Result<bool, StoreError> {
-                    let claim = MessageClaim {
-                        issuer: issuer.to_string(),
-                        message_id: message_id.to_string(),
-                        expires_at,
-                        now,
-                    };
-                    let message_id = claim.stored_id();
                     self.batcher
                         .submit(crate::batch::BatchedWrite::Replay {
-                            issuer: claim.issuer,
-                            message_id,
+                            issuer: issuer.to_string(),
+                            message_id: crate::sql::stored_message_id(message_id),
                             expires_at,
                             now,
                         })

@@ -138,14 +138,9 @@ pub struct MessageClaim {
 }
 
 impl MessageClaim {
-    /// The ID as the store keeps it: long IDs by their digest, so a key of any size fits the
-    /// index.
+    /// The ID as the store keeps it (`sql::stored_message_id`).
     pub(crate) fn stored_id(&self) -> String {
-        if self.message_id.len() > crate::sql::MAX_STORED_MESSAGE_ID {
-            format!("sha256:{}", crate::sql::sha256_hex(self.message_id.as_bytes()))
-        } else {
-            self.message_id.clone()
-        }
+        crate::sql::stored_message_id(&self.message_id)
     }
 }
 
