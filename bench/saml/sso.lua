@@ -1,6 +1,8 @@
 -- wrk script: SP-initiated SAML SSO with a live session. Every request is a fresh Entra
 -- AuthnRequest (HTTP-POST binding, unique ID, so the replay cache never short-cuts it).
--- The session cookie comes from the environment (TESSERA_BENCH_COOKIE).
+-- The session cookie comes from the environment (TESSERA_BENCH_COOKIE), or, with
+-- TESSERA_BENCH_COOKIES_FILE, each request takes the next of that file's session cookie values
+-- (bench/directory/populate.py writes them), so that many sessions are looked up in turn.
 --
 -- wrk shares a machine with Tessera, so it must stay cheap: the request's parts before and
 -- after the ID are encoded once, at lengths that are multiples of 3 bytes, so that the
@@ -50,9 +52,19 @@ local tail = '" IssueInstant="' .. instant
 local body_head = "SAMLRequest=" .. form_encode(base64(head))
 local body_tail = form_encode(base64(tail))
 local headers = { ["Content-Type"] = "application/x-www-form-urlencoded", ["Cookie"] = cookie }
+local cookies = {}
+local cookies_file = os.getenv("TESSERA_BENCH_COOKIES_FILE")
+if cookies_file then
+  for line in io.lines(cookies_file) do cookies[#cookies + 1] = "tessera_session=" .. line end
+end
+local next_cookie = math.random(1, math.max(#cookies, 1))
 
 request = function()
   counter = counter + 1
+  if #cookies > 0 then
+    next_cookie = next_cookie % #cookies + 1
+    headers["Cookie"] = cookies[next_cookie]
+  end
   -- 12 digits: a multiple of 3, and unique for any run wrk can make.
   return wrk.format("POST", path, headers, body_head .. form_encode(base64(string.format("%012d", counter))) .. body_tail)
 end

@@ -83,9 +83,10 @@ pub(crate) fn dummy_hash() -> Option<&'static str> {
 /// blocking thread holds the turn until the hash is done, even if the request is dropped.
 pub(crate) async fn verify(turn: PasswordTurn, password: &str, hash: &str) -> bool {
     let (password, hash) = (password.to_string(), hash.to_string());
+    let verifying = turn.verifying().await;
     tokio::task::spawn_blocking(move || {
         let right = verify_password(&password, &hash).unwrap_or(false);
-        drop(turn);
+        drop(verifying);
         right
     })
     .await

@@ -2,6 +2,12 @@
 //! milliseconds of a core; without a bound, a flood of passwords (wrong ones cost as much as
 //! right ones) takes every thread and all memory. A few run, a bounded queue waits in turn for
 //! a bounded time, and the rest are told at once to come back: 503 with `Retry-After`.
+//!
+//! A turn is taken before a sign-in writes anything (its lockout count, a WS-Trust replay
+//! record), so that a request refused as busy has changed nothing; those writes wait for the
+//! database. A few turns more than the cores are given out (`ahead`), so that while one sign-in
+//! waits for its writes another verifies on that core: the verifications themselves are still
+//! one a core, which is what bounds memory.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +22,7 @@ pub const RETRY_AFTER_SECS: u32 = 2;
 
 #[derive(Debug, Clone)]
 pub struct PasswordGate {
+    turns: Arc<Semaphore>,
     running: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     limits: GateLimits,
@@ -25,6 +32,9 @@ pub struct PasswordGate {
 pub struct GateLimits {
     /// Verifications at once.
     pub concurrent: usize,
+    /// Turns given out beyond `concurrent`: sign-ins that read and write before their
+    /// verification while others verify.
+    pub ahead: usize,
     /// Requests that may wait for a turn; more are refused without waiting.
     pub queue: usize,
     /// How long a request waits for its turn before it is refused.
@@ -32,10 +42,11 @@ pub struct GateLimits {
 }
 
 impl GateLimits {
-    /// One verification per core, and as many waiting as can run within `wait`.
+    /// One verification per core, one sign-in a core getting ready beside it, and as many
+    /// waiting as can run within `wait`.
     pub fn for_this_machine() -> GateLimits {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        GateLimits { concurrent: cores, queue: cores * 32, wait: Duration::from_secs(2) }
+        GateLimits { concurrent: cores, ahead: cores, queue: cores * 32, wait: Duration::from_secs(2) }
     }
 }
 
@@ -51,6 +62,25 @@ impl Default for PasswordGate {
 #[derive(Debug)]
 pub struct PasswordTurn {
     _permit: OwnedSemaphorePermit,
+    running: Arc<Semaphore>,
+}
+
+/// A turn with a core to verify on: at most `concurrent` exist at once.
+#[derive(Debug)]
+pub struct Verifying {
+    _turn: PasswordTurn,
+    _core: Option<OwnedSemaphorePermit>,
+}
+
+impl PasswordTurn {
+    /// Waits for a core to verify on. Not bounded by `wait`: only `concurrent + ahead` turns
+    /// exist, so at most `ahead` wait here, each for a verification already running, and a
+    /// turn that has written its lockout count is never refused as busy after all.
+    pub async fn verifying(self) -> Verifying {
+        // `acquire_owned` fails only on a closed semaphore, and the gate never closes it.
+        let core = self.running.clone().acquire_owned().await.ok();
+        Verifying { _turn: self, _core: core }
+    }
 }
 
 /// One place in the queue, given back however the wait ends (a cancelled request included:
@@ -66,7 +96,12 @@ impl Drop for InQueue {
 impl PasswordGate {
     pub fn new(limits: GateLimits) -> PasswordGate {
         let limits = GateLimits { concurrent: limits.concurrent.max(1), ..limits };
-        PasswordGate { running: Arc::new(Semaphore::new(limits.concurrent)), waiting: Arc::default(), limits }
+        PasswordGate {
+            turns: Arc::new(Semaphore::new(limits.concurrent + limits.ahead)),
+            running: Arc::new(Semaphore::new(limits.concurrent)),
+            waiting: Arc::default(),
+            limits,
+        }
     }
 
     pub fn limits(&self) -> GateLimits {
@@ -76,18 +111,19 @@ impl PasswordGate {
     /// Waits for a turn (first come, first served), or refuses with [`AuthError::Busy`] when
     /// the queue is full or the wait runs out.
     pub async fn turn(&self) -> Result<PasswordTurn, AuthError> {
-        if let Ok(permit) = self.running.clone().try_acquire_owned() {
-            return Ok(PasswordTurn { _permit: permit });
+        let turn = |permit| PasswordTurn { _permit: permit, running: self.running.clone() };
+        if let Ok(permit) = self.turns.clone().try_acquire_owned() {
+            return Ok(turn(permit));
         }
         let ahead = self.waiting.fetch_add(1, Ordering::SeqCst);
         let place = InQueue(self.waiting.clone());
         if ahead >= self.limits.queue {
             return Err(AuthError::Busy { retry_after_secs: RETRY_AFTER_SECS });
         }
-        let acquired = tokio::time::timeout(self.limits.wait, self.running.clone().acquire_owned()).await;
+        let acquired = tokio::time::timeout(self.limits.wait, self.turns.clone().acquire_owned()).await;
         drop(place);
         match acquired {
-            Ok(Ok(permit)) => Ok(PasswordTurn { _permit: permit }),
+            Ok(Ok(permit)) => Ok(turn(permit)),
             _ => Err(AuthError::Busy { retry_after_secs: RETRY_AFTER_SECS }),
         }
     }
@@ -99,7 +135,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_turn_waits_only_so_long() {
-        let gate = PasswordGate::new(GateLimits { concurrent: 1, queue: 4, wait: Duration::from_millis(50) });
+        let gate = PasswordGate::new(GateLimits { concurrent: 1, ahead: 0, queue: 4, wait: Duration::from_millis(50) });
         let _taken = gate.turn().await.unwrap();
         assert!(matches!(gate.turn().await, Err(AuthError::Busy { retry_after_secs: RETRY_AFTER_SECS })));
         assert_eq!(gate.waiting.load(Ordering::SeqCst), 0);
@@ -107,7 +143,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_cancelled_while_it_waits_gives_its_place_back() {
-        let gate = PasswordGate::new(GateLimits { concurrent: 1, queue: 1, wait: Duration::from_secs(60) });
+        let gate = PasswordGate::new(GateLimits { concurrent: 1, ahead: 0, queue: 1, wait: Duration::from_secs(60) });
         let taken = gate.turn().await.unwrap();
         for _ in 0..3 {
             let waiter = {
@@ -127,7 +163,7 @@ mod tests {
 
     #[tokio::test]
     async fn past_a_full_queue_the_refusal_is_immediate_and_a_released_turn_goes_to_the_one_waiting() {
-        let gate = PasswordGate::new(GateLimits { concurrent: 1, queue: 1, wait: Duration::from_secs(60) });
+        let gate = PasswordGate::new(GateLimits { concurrent: 1, ahead: 0, queue: 1, wait: Duration::from_secs(60) });
         let taken = gate.turn().await.unwrap();
         let waiter = {
             let gate = gate.clone();
@@ -142,5 +178,21 @@ mod tests {
         drop(taken);
         assert!(waiter.await.unwrap().is_ok());
         assert_eq!(gate.waiting.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn turns_ahead_get_ready_while_verifications_stay_one_a_core() {
+        let gate = PasswordGate::new(GateLimits { concurrent: 1, ahead: 1, queue: 0, wait: Duration::from_secs(60) });
+        let first = gate.turn().await.unwrap();
+        let second = gate.turn().await.unwrap();
+        let refused = tokio::time::timeout(Duration::from_secs(10), gate.turn()).await;
+        assert!(matches!(refused, Ok(Err(AuthError::Busy { .. }))), "two turns, and no queue");
+        let verifying = first.verifying().await;
+        let mut waiting = tokio::spawn(second.verifying());
+        assert!(tokio::time::timeout(Duration::from_millis(50), &mut waiting).await.is_err(), "one core, one at once");
+        drop(verifying);
+        let second = waiting.await.unwrap();
+        assert!(gate.turn().await.is_ok(), "the first turn is free again");
+        drop(second);
     }
 }

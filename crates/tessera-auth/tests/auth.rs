@@ -221,7 +221,7 @@ async fn a_password_check_refused_as_busy_writes_nothing() {
     use tessera_auth::gate::GateLimits;
     let world = World::new().await;
     let lockout = LockoutPolicy::default();
-    let gate = PasswordGate::new(GateLimits { concurrent: 1, queue: 0, wait: Duration::from_millis(10) });
+    let gate = PasswordGate::new(GateLimits { concurrent: 1, ahead: 0, queue: 0, wait: Duration::from_millis(10) });
     let auth = Authenticator {
         store: &*world.store,
         clock: &*world.clock,

@@ -5,6 +5,7 @@
 //! is shared is the hand-off to the database, which is most of the cost of a one-row insert.
 
 use std::future::Future;
+use std::time::Instant;
 
 use tessera_core::NewAuditEvent;
 use tokio::sync::{mpsc, oneshot};
@@ -49,7 +50,15 @@ pub(crate) type Outcome = Result<bool, String>;
 struct Job {
     write: BatchedWrite,
     done: oneshot::Sender<Outcome>,
+    queued_at: Instant,
 }
+
+/// What the writer reports on `/metrics` (bench/README.md reads them): how long each write
+/// waited for its batch to start, how many writes a batch carried and how long it took to
+/// commit. A write should wait at most about one commit: the batch before it.
+const QUEUE_SECONDS: &str = "tessera_store_write_queue_seconds";
+const BATCH_WRITES: &str = "tessera_store_write_batch_writes";
+const BATCH_SECONDS: &str = "tessera_store_write_batch_seconds";
 
 pub(crate) struct WriteBatcher {
     jobs: mpsc::Sender<Job>,
@@ -81,9 +90,19 @@ impl WriteBatcher {
                         Err(_) => break,
                     }
                 }
-                let (writes, waiting): (Vec<_>, Vec<_>) = batch.drain(..).map(|job| (job.write, job.done)).unzip();
+                let started = Instant::now();
+                let queue_seconds = metrics::histogram!(QUEUE_SECONDS);
+                let (writes, waiting): (Vec<_>, Vec<_>) = batch
+                    .drain(..)
+                    .map(|job| {
+                        queue_seconds.record(started.duration_since(job.queued_at).as_secs_f64());
+                        (job.write, job.done)
+                    })
+                    .unzip();
                 let count = writes.len();
+                metrics::histogram!(BATCH_WRITES).record(count as f64);
                 let mut outcomes = execute(writes).await;
+                metrics::histogram!(BATCH_SECONDS).record(started.elapsed().as_secs_f64());
                 outcomes.resize_with(count, || Err("the batch writer returned too few outcomes".into()));
                 for (done, outcome) in waiting.into_iter().zip(outcomes) {
                     // A caller that has gone away (its request was cancelled) needs no answer.
@@ -97,7 +116,10 @@ impl WriteBatcher {
     /// Queues one write and waits for the batch that carries it to commit.
     pub(crate) async fn submit(&self, write: BatchedWrite) -> Result<bool, StoreError> {
         let (done, outcome) = oneshot::channel();
-        self.jobs.send(Job { write, done }).await.map_err(|_| StoreError::WriteFailed(STOPPED.into()))?;
+        self.jobs
+            .send(Job { write, done, queued_at: Instant::now() })
+            .await
+            .map_err(|_| StoreError::WriteFailed(STOPPED.into()))?;
         match outcome.await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(message)) => Err(StoreError::WriteFailed(message)),

@@ -143,7 +143,7 @@ fn take_max_page_count(url: &str) -> Result<(String, Option<u32>), StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::take_max_page_count;
+    use super::*;
 
     #[test]
     fn the_page_cap_is_taken_from_the_url_and_the_rest_left_to_sqlx() {
@@ -154,5 +154,19 @@ mod tests {
         for bad in ["x", "-1", "15", ""] {
             assert!(take_max_page_count(&format!("sqlite:///d/t.db?max_page_count={bad}")).is_err(), "{bad}");
         }
+    }
+
+    /// Every step of the access decision is an index search: no scan, no materialized
+    /// subquery, whatever the number of users (a plan, so no timing in a test).
+    #[tokio::test]
+    async fn the_access_decision_searches_indexes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStore::open_file(&dir.path().join("t.db"), Arc::new(tessera_core::SystemClock)).await.unwrap();
+        let explain = format!("EXPLAIN QUERY PLAN {}", crate::sql::ACCESS_OF_USER);
+        let rows = sqlx::query(&explain).bind("user").bind("app").fetch_all(&store.pool).await.unwrap();
+        let plan: Vec<String> = rows.iter().map(|row| sqlx::Row::get::<String, _>(row, "detail")).collect();
+        assert!(plan.iter().any(|step| step.contains("memberships_user")), "{plan:?}");
+        assert!(plan.iter().all(|step| step.starts_with("SEARCH ") || step.contains("SUBQUERY")), "{plan:?}");
     }
 }

@@ -25,7 +25,7 @@ pub(crate) use admins::impl_admins;
 pub(crate) use apps::impl_apps;
 pub(crate) use audit::impl_audit;
 pub(crate) use common::impl_sql_common;
-pub(crate) use grants::impl_grants;
+pub(crate) use grants::{ACCESS_OF_USER, impl_grants};
 pub(crate) use groups::impl_groups;
 pub(crate) use keys::impl_keys;
 pub(crate) use lockout::impl_lockout;

@@ -327,7 +327,7 @@ async fn every_failure_gets_the_same_answer() {
 async fn a_sign_in_past_the_password_gate_is_told_to_retry_and_nothing_is_written() {
     use std::time::Duration;
     use tessera_auth::gate::{GateLimits, PasswordGate};
-    let gate = PasswordGate::new(GateLimits { concurrent: 1, queue: 0, wait: Duration::from_millis(1) });
+    let gate = PasswordGate::new(GateLimits { concurrent: 1, ahead: 0, queue: 0, wait: Duration::from_millis(1) });
     let config = SignInConfig { password_gate: gate.clone(), ..config() };
     let (world, _) = World::build(config, "http://127.0.0.1:8080").await;
     let before = world.audit_actions().await.len();

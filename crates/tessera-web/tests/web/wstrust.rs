@@ -495,7 +495,7 @@ async fn a_user_with_a_second_factor_gets_a_password_only_token_unless_the_app_r
 async fn a_request_past_the_password_gate_is_told_to_retry_and_the_same_message_then_succeeds() {
     use std::time::Duration;
     use tessera_auth::gate::{GateLimits, PasswordGate};
-    let gate = PasswordGate::new(GateLimits { concurrent: 1, queue: 0, wait: Duration::from_millis(1) });
+    let gate = PasswordGate::new(GateLimits { concurrent: 1, ahead: 0, queue: 0, wait: Duration::from_millis(1) });
     let world = World::build(tessera_web::SignInConfig { password_gate: gate.clone(), ..config() }, PUBLIC).await.0;
     let mut browser = Browser::new(&world);
     let message = rst(PATH_13, &at(0), &at(600), REALM, "");

@@ -1,8 +1,8 @@
 //! No single unauthenticated request buys more than a bounded slice of a running server: XML
 //! floods at every XML entry point cost about what a real request costs (the server's own CPU
 //! time, from `/proc/PID/stat`), a password flood is held to the verifications the server can
-//! run at once (its peak RSS, from `/proc/PID/status`), and made-up methods and paths add no
-//! metric labels.
+//! run at once (its peak RSS, from `/proc/PID/status`), made-up methods and paths add no
+//! metric labels, and the store's writer reports on `/metrics` how long each write waited.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -326,6 +326,48 @@ fn request_series(port: u16) -> BTreeSet<String> {
         .filter(|l| l.starts_with("tessera_http_requests_total{"))
         .map(|l| l.rsplit_once(' ').unwrap().0.to_string())
         .collect()
+}
+
+/// The value of one sample line (`name value`) on `/metrics`, if there is one.
+fn sample(metrics: &str, name: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn the_writer_reports_each_wait_batch_and_commit() {
+    let env = Env::sqlite();
+    let password = "correct horse battery";
+    env.run_with_stdin(&["user", "add", "alice@contoso.com", "--password-stdin"], &format!("{password}\n"));
+    env.ok(&["group", "add", "Staff"]);
+    env.ok(&["group", "add-member", "Staff", "alice@contoso.com"]);
+    let server = m365_server(&env, &[]);
+    env.ok(&["app", "grant", "M365", "Staff"]);
+    let port = server.port;
+    let soap = [("Content-Type", "application/soap+xml; charset=utf-8")];
+    let (status, reply) =
+        exchange(port, "POST", TRUST_13, &soap, rst(port, "alice@contoso.com", "wrong", 0).as_bytes());
+    assert_eq!(status, 400, "{reply}");
+    let (status, reply) =
+        exchange(port, "POST", TRUST_13, &soap, rst(port, "alice@contoso.com", password, 1).as_bytes());
+    assert_eq!(status, 200, "{reply}");
+
+    let (status, metrics) = exchange(port, "GET", "/metrics", &[], b"");
+    assert_eq!(status, 200);
+    let value = |name: &str| sample(&metrics, name).unwrap_or_else(|| panic!("no {name} in {metrics}"));
+    // Each audit record (a failure and a token, at least) waited once for its batch.
+    let writes = value("tessera_store_write_batch_writes_sum");
+    assert!(writes >= 2.0, "{metrics}");
+    assert_eq!(value("tessera_store_write_queue_seconds_count"), writes);
+    let batches = value("tessera_store_write_batch_seconds_count");
+    assert!(batches >= 1.0 && batches <= writes, "{metrics}");
+    assert_eq!(value("tessera_store_write_batch_writes_count"), batches);
+    assert!(value("tessera_store_write_batch_seconds_sum") > 0.0, "{metrics}");
+    for quantile in ["0.5", "0.99"] {
+        let line = format!("tessera_store_write_queue_seconds{{quantile=\"{quantile}\"}}");
+        assert!(value(&line) >= 0.0, "{metrics}");
+    }
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
 }
 
 #[test]
