@@ -6,7 +6,7 @@ from its rusage, and the machine's idle time from /proc/stat; between the phases
 phase at half the saturating rate for the latency target. Prints the figures and, last, one
 line per target with PASS or FAIL; exits 1 if any target fails.
 """
-import os, re, resource, statistics, subprocess, sys, time
+import os, re, resource, statistics, subprocess, sys, time, urllib.request
 
 name, script, base, server_pid, seconds, rounds = sys.argv[1:7]
 seconds, rounds, server_pid = int(seconds), int(rounds), int(server_pid)
@@ -36,11 +36,30 @@ def rsa_multi():
     return float(re.search(r"^rsa\s+2048\s+bits\s+\S+\s+\S+\s+([\d.]+)", out, re.M).group(1))
 
 
+def writer():
+    """The store writer's series on /metrics: sums, counts and the quantiles of the last minute."""
+    text = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+    return {name: float(value) for name, value in re.findall(r"^(tessera_store_write_\S+) (\S+)$", text, re.M)}
+
+
+def writer_line(before, after):
+    delta = lambda name: after.get(name, 0) - before.get(name, 0)
+    batches, writes = delta("tessera_store_write_batch_writes_count"), delta("tessera_store_write_batch_writes_sum")
+    if not batches:
+        return "the writer wrote no batch"
+    p99 = lambda name: 1000 * after.get(f'{name}{{quantile="0.99"}}', float("nan"))
+    return (f"writer: {batches:.0f} batches of {writes / batches:.1f} writes on average, commit "
+            f"{1000 * delta('tessera_store_write_batch_seconds_sum') / batches:.2f} ms on average "
+            f"(p99 {p99('tessera_store_write_batch_seconds'):.2f} ms); a write waited "
+            f"{1000 * delta('tessera_store_write_queue_seconds_sum') / writes:.2f} ms on average for its batch to begin "
+            f"(p99 {p99('tessera_store_write_queue_seconds'):.2f} ms; p99s over the last minute)")
+
+
 def wrk(phase, duration, pace_ms=None):
     env = dict(os.environ, TESSERA_BENCH_PHASE=f"{name}-{phase}")
     if pace_ms is not None:
         env["TESSERA_BENCH_PACE_MS"] = f"{pace_ms:.3f}"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, written = resource.getrusage(resource.RUSAGE_CHILDREN), writer()
     cpu0, (total0, idle0, steal0), wall0 = server_cpu(), machine(), time.monotonic()
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, base],
                          capture_output=True, text=True, env=env).stdout
@@ -56,6 +75,7 @@ def wrk(phase, duration, pace_ms=None):
         "requests": requests, "rps": float(result["rps"]), "p50": float(result["p50_ms"]),
         "p99": float(result["p99_ms"]), "server_cpu": cpu1 - cpu0, "wrk_cpu": wrk_cpu, "wall": wall,
         "machine_busy": ncpu * (1 - (idle1 - idle0) / span), "steal": ncpu * (steal1 - steal0) / span,
+        "writer": writer_line(written, writer()),
     }
 
 
@@ -75,8 +95,8 @@ for round_ in range(1, rounds + 1):
           f"server {100 * phase['server_cpu'] / phase['wall']:.0f} % CPU, wrk {100 * phase['wrk_cpu'] / phase['wall']:.0f} %, "
           f"machine {100 * phase['machine_busy']:.0f} % (steal {100 * phase['steal']:.0f} %); "
           f"{phase['cpu_ms_per_token']:.3f} ms CPU a token = {phase['ratio']:.2f} x one RSA-2048 signature "
-          f"({phase['rsa_ms']:.3f} ms); the server used {100 * phase['share_of_left']:.0f} % of the CPU left to it",
-          flush=True)
+          f"({phase['rsa_ms']:.3f} ms); the server used {100 * phase['share_of_left']:.0f} % of the CPU left to it; "
+          f"{phase['writer']}", flush=True)
 
 ratio = statistics.median(p["ratio"] for p in phases)
 share = statistics.median(p["share_of_left"] for p in phases)
@@ -86,7 +106,7 @@ multi = rsa_multi()
 pace_ms = 1000 * connections / (rate / 2)
 paced = wrk("paced", seconds, pace_ms)
 print(f"{name} paced at half the maximum: {paced['rps']:.0f} tokens/s (aimed at {rate / 2:.0f}), "
-      f"p50 {paced['p50']:.2f} ms, p99 {paced['p99']:.2f} ms")
+      f"p50 {paced['p50']:.2f} ms, p99 {paced['p99']:.2f} ms; {paced['writer']}")
 print(f"{name}: {rate:.0f} tokens/s = {rate / multi:.2f} of `openssl speed -multi {ncpu}` ({multi:.0f} sign/s)")
 checks = [
     (f"{name}: CPU a token {ratio:.2f} x one RSA-2048 signature (target <= 1.25, goal 1.1)", ratio <= 1.25),

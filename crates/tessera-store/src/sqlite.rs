@@ -29,6 +29,40 @@ pub struct SqliteStore {
     cache: ReadCache,
     /// Where the times the store records (audit rows, creation and change times) come from.
     clock: Arc<dyn Clock>,
+    /// Checkpoints the WAL beside the writer (see [`Checkpointer`]); stopped with the store.
+    _checkpointer: Checkpointer,
+}
+
+/// How often the WAL is checkpointed. Under a sign-on load the writer adds a few thousand
+/// pages a second; SQLite's own checkpoint, every 1,000 pages, ran inside whichever commit
+/// crossed the mark, and every write queued behind that commit waited for it.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// The writer's connection never checkpoints (`wal_autocheckpoint=0`); this task copies the
+/// WAL into the database on a reader connection instead, PASSIVE (it never waits for the
+/// writer or the readers, and they never wait for it). Commits stay durable as before: each
+/// one is synced to the WAL (`synchronous=FULL`) before it returns.
+struct Checkpointer(tokio::task::JoinHandle<()>);
+
+impl Checkpointer {
+    fn start(pool: SqlitePool) -> Self {
+        Checkpointer(tokio::spawn(async move {
+            let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                    tracing::debug!(error = %e, "checkpointing the WAL failed; the next tick tries again");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl SqliteStore {
@@ -108,12 +142,21 @@ impl SqliteStore {
             SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
+                .connect_with(options.pragma("wal_autocheckpoint", "0"))
                 .await?
         };
         let audit_key = crate::audit_chain::AuditKeySlot::default();
         let batcher = Self::start_batcher(writer.clone(), audit_key.clone());
-        Ok(SqliteStore { pool, writer, batcher, audit_key, cache: ReadCache::enabled(clock.clone()), clock })
+        let _checkpointer = Checkpointer::start(pool.clone());
+        Ok(SqliteStore {
+            pool,
+            writer,
+            batcher,
+            audit_key,
+            cache: ReadCache::enabled(clock.clone()),
+            clock,
+            _checkpointer,
+        })
     }
 }
 
@@ -168,5 +211,27 @@ mod tests {
         let plan: Vec<String> = rows.iter().map(|row| sqlx::Row::get::<String, _>(row, "detail")).collect();
         assert!(plan.iter().any(|step| step.contains("memberships_user")), "{plan:?}");
         assert!(plan.iter().all(|step| step.starts_with("SEARCH ") || step.contains("SUBQUERY")), "{plan:?}");
+    }
+
+    /// The WAL is copied into the database file beside the writer, not inside a commit: right
+    /// after opening, the migrations are in the WAL only (SQLite's own checkpoint waits for
+    /// 1,000 pages), and the checkpointer brings them into the file within a few ticks.
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_beside_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = SqliteStore::open_file(&path, Arc::new(tessera_core::SystemClock)).await.unwrap();
+        let autocheckpoint: i64 =
+            sqlx::query_scalar("PRAGMA wal_autocheckpoint").fetch_one(&store.writer).await.unwrap();
+        assert_eq!(autocheckpoint, 0, "the writer leaves checkpoints to the checkpointer");
+        let mut size = 0;
+        for _ in 0..100 {
+            size = std::fs::metadata(&path).unwrap().len();
+            if size > 64 * 1024 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(size > 64 * 1024, "the schema is still only in the WAL: the file has {size} bytes");
     }
 }
