@@ -227,9 +227,10 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
                             (refused, _) => Err(refused.refusal()),
                         },
                         None => {
+                            // The attempt is counted already: a busy refusal now would leave it.
                             let turn = match turn {
                                 Some(turn) => turn,
-                                None => self.gate.turn().await?,
+                                None => self.gate.turn_already_counted().await,
                             };
                             let hash = user.password_hash.as_deref().unwrap_or(dummy);
                             let right = verify(turn, password, hash).await && user.password_hash.is_some();

@@ -61,11 +61,12 @@ impl Default for PasswordGate {
 /// request), so a client that hangs up mid-verification frees no turn early.
 #[derive(Debug)]
 pub struct PasswordTurn {
-    _permit: OwnedSemaphorePermit,
+    // `None` only if the semaphore were closed, which the gate never does.
+    _permit: Option<OwnedSemaphorePermit>,
     running: Arc<Semaphore>,
 }
 
-/// A turn with a core to verify on: at most `concurrent` exist at once.
+/// A turn with a core to verify (or hash) on: at most `concurrent` exist at once.
 #[derive(Debug)]
 pub struct Verifying {
     _turn: PasswordTurn,
@@ -111,7 +112,7 @@ impl PasswordGate {
     /// Waits for a turn (first come, first served), or refuses with [`AuthError::Busy`] when
     /// the queue is full or the wait runs out.
     pub async fn turn(&self) -> Result<PasswordTurn, AuthError> {
-        let turn = |permit| PasswordTurn { _permit: permit, running: self.running.clone() };
+        let turn = |permit| PasswordTurn { _permit: Some(permit), running: self.running.clone() };
         if let Ok(permit) = self.turns.clone().try_acquire_owned() {
             return Ok(turn(permit));
         }
@@ -126,6 +127,13 @@ impl PasswordGate {
             Ok(Ok(permit)) => Ok(turn(permit)),
             _ => Err(AuthError::Busy { retry_after_secs: RETRY_AFTER_SECS }),
         }
+    }
+
+    /// A turn for a sign-in whose attempt is already counted (it gave its turn back while a
+    /// directory was asked, and the directory did not decide): it waits, past the queue's
+    /// bound and deadline, because refusing it as busy now would leave its count behind.
+    pub async fn turn_already_counted(&self) -> PasswordTurn {
+        PasswordTurn { _permit: self.turns.clone().acquire_owned().await.ok(), running: self.running.clone() }
     }
 }
 
@@ -194,5 +202,21 @@ mod tests {
         let second = waiting.await.unwrap();
         assert!(gate.turn().await.is_ok(), "the first turn is free again");
         drop(second);
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_already_counted_waits_for_its_turn_past_a_full_queue() {
+        let gate = PasswordGate::new(GateLimits { concurrent: 1, ahead: 0, queue: 0, wait: Duration::from_millis(1) });
+        let taken = gate.turn().await.unwrap();
+        assert!(matches!(gate.turn().await, Err(AuthError::Busy { .. })), "a new sign-in is refused");
+        let counted = {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.turn_already_counted().await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!counted.is_finished(), "it waits for the turn in use");
+        drop(taken);
+        let turn = counted.await.unwrap();
+        drop(turn.verifying().await);
     }
 }

@@ -296,6 +296,44 @@ impl tessera_auth::directory::DirectoryPasswords for Directory {
     }
 }
 
+/// A directory that keeps no password of this user's, asked while another sign-in takes the
+/// gate's only turn (held for a moment, as a verification would).
+struct NotMine(PasswordGate);
+
+#[async_trait::async_trait]
+impl tessera_auth::directory::DirectoryPasswords for NotMine {
+    async fn check(&self, _user: &User, _password: &str) -> Option<tessera_auth::directory::DirectoryVerdict> {
+        let other = self.0.turn().await.ok()?;
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            drop(other);
+        });
+        None
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_counted_while_its_directory_was_asked_is_not_then_refused_as_busy() {
+    use std::time::Duration;
+    use tessera_auth::gate::GateLimits;
+    let world = World::new().await;
+    // No password of Tessera's: the directory is asked, and the turn given back meanwhile.
+    let new = NewUser::new("dan@corp.test", None, None, None, None, || "ZGFu".into()).unwrap();
+    world.store.create_user(&Actor::system(), new).await.unwrap();
+    let lockout = LockoutPolicy::default();
+    let gate = PasswordGate::new(GateLimits { concurrent: 1, ahead: 0, queue: 0, wait: Duration::from_millis(1) });
+    let directory = NotMine(gate.clone());
+    let mut authenticator = world.authenticator(&lockout);
+    authenticator.gate = &gate;
+    authenticator.directory = Some(&directory);
+    let outcome = authenticator.check_password(&from("10.0.0.1"), "dan@corp.test", "pw", "login").await;
+    // Its attempt was counted before the directory was asked: it waits for the turn in use
+    // and fails as a wrong password would, with its record; never a busy answer now.
+    assert!(matches!(outcome, Ok(PasswordOutcome::Failed)), "{outcome:?}");
+    let events = world.store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "signin.failure"), "{events:?}");
+}
+
 #[tokio::test]
 async fn a_directory_password_to_change_is_told_apart_only_for_an_active_user() {
     use tessera_auth::directory::DirectoryVerdict;

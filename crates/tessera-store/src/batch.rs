@@ -54,8 +54,10 @@ struct Job {
 }
 
 /// What the writer reports on `/metrics` (bench/README.md reads them): how long each write
-/// waited for its batch to start, how many writes a batch carried and how long it took to
-/// commit. A write should wait at most about one commit: the batch before it.
+/// waited for its batch to start, how many writes a batch carried and how long it took from
+/// its start to its commit (a wait for the writer connection included: a write outside the
+/// batches, or another process, may hold it). A write should wait at most about one commit:
+/// the batch before it.
 const QUEUE_SECONDS: &str = "tessera_store_write_queue_seconds";
 const BATCH_WRITES: &str = "tessera_store_write_batch_writes";
 const BATCH_SECONDS: &str = "tessera_store_write_batch_seconds";

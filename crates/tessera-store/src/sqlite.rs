@@ -30,7 +30,7 @@ pub struct SqliteStore {
     /// Where the times the store records (audit rows, creation and change times) come from.
     clock: Arc<dyn Clock>,
     /// Checkpoints the WAL beside the writer (see [`Checkpointer`]); stopped with the store.
-    _checkpointer: Checkpointer,
+    _checkpointer: Option<Checkpointer>,
 }
 
 /// How often the WAL is checkpointed. Under a sign-on load the writer adds a few thousand
@@ -38,24 +38,45 @@ pub struct SqliteStore {
 /// crossed the mark, and every write queued behind that commit waited for it.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-/// The writer's connection never checkpoints (`wal_autocheckpoint=0`); this task copies the
-/// WAL into the database on a reader connection instead, PASSIVE (it never waits for the
-/// writer or the readers, and they never wait for it). Commits stay durable as before: each
-/// one is synced to the WAL (`synchronous=FULL`) before it returns.
+/// SQLite's own checkpoint on the writer's connection, kept as a backstop only: should the
+/// checkpointer fall behind (its reader connections all busy, or a backup's snapshot holding
+/// the WAL), the WAL still stops growing at about 40 MB.
+const WRITER_AUTOCHECKPOINT_PAGES: &str = "10000";
+
+/// Copies the WAL into the database on a reader connection, PASSIVE (it never waits for the
+/// writer or the readers, and they never wait for it), so that no commit does it. Commits stay
+/// durable as before: each one is synced to the WAL (`synchronous=FULL`) before it returns.
 struct Checkpointer(tokio::task::JoinHandle<()>);
 
 impl Checkpointer {
-    fn start(pool: SqlitePool) -> Self {
-        Checkpointer(tokio::spawn(async move {
+    /// Starts it if the database is in WAL mode (an in-memory one is not).
+    async fn start(pool: &SqlitePool) -> Result<Option<Self>, StoreError> {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Ok(None);
+        }
+        let pool = pool.clone();
+        Ok(Some(Checkpointer(tokio::spawn(async move {
             let mut every = tokio::time::interval(CHECKPOINT_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failing = false;
             loop {
                 every.tick().await;
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
-                    tracing::debug!(error = %e, "checkpointing the WAL failed; the next tick tries again");
+                // Said once when it starts failing (a full disk, say) and once when it recovers,
+                // not four times a second.
+                match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %e, "checkpointing the WAL failed; retrying every tick");
+                    }
+                    Ok(_) if failing => {
+                        failing = false;
+                        tracing::info!("checkpointing the WAL works again");
+                    }
+                    _ => {}
                 }
             }
-        }))
+        }))))
     }
 }
 
@@ -142,12 +163,12 @@ impl SqliteStore {
             SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options.pragma("wal_autocheckpoint", "0"))
+                .connect_with(options.pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES))
                 .await?
         };
         let audit_key = crate::audit_chain::AuditKeySlot::default();
         let batcher = Self::start_batcher(writer.clone(), audit_key.clone());
-        let _checkpointer = Checkpointer::start(pool.clone());
+        let _checkpointer = Checkpointer::start(&pool).await?;
         Ok(SqliteStore {
             pool,
             writer,
@@ -223,7 +244,7 @@ mod tests {
         let store = SqliteStore::open_file(&path, Arc::new(tessera_core::SystemClock)).await.unwrap();
         let autocheckpoint: i64 =
             sqlx::query_scalar("PRAGMA wal_autocheckpoint").fetch_one(&store.writer).await.unwrap();
-        assert_eq!(autocheckpoint, 0, "the writer leaves checkpoints to the checkpointer");
+        assert_eq!(autocheckpoint, 10_000, "the writer leaves checkpoints to the checkpointer");
         let mut size = 0;
         for _ in 0..100 {
             size = std::fs::metadata(&path).unwrap().len();
