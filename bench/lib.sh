@@ -2,6 +2,49 @@
 # granted user and a Microsoft 365 connector for contoso.com, a signed-in session, and
 # `openssl speed rsa2048` readings on CPU 0. Sourced, not run.
 
+# bench_store: with TESSERA_BENCH_STORE=postgres, a fresh database on the local PostgreSQL
+# (127.0.0.1:5432) for the next bench_start, dropped on exit; `where` names the store for
+# bench/directory/populate.py. Call bench_store before bench_start, bench_store_started after.
+bench_store() {
+    store=${TESSERA_BENCH_STORE:-sqlite}
+    if [ "$store" = postgres ]; then
+        db="tessera_bench_$$"
+        psql -h 127.0.0.1 -d postgres -qc "CREATE DATABASE $db" >/dev/null
+        export TESSERA_DATABASE_URL="postgres://127.0.0.1:5432/$db"
+    fi
+}
+bench_store_started() {
+    if [ "$store" = postgres ]; then
+        trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"; psql -h 127.0.0.1 -d postgres -qc "DROP DATABASE IF EXISTS $db" >/dev/null' EXIT
+        where=(--postgres "$db")
+    else
+        where=(--sqlite "$data/tessera.db")
+    fi
+}
+
+# bench_start on every core, on the store TESSERA_BENCH_STORE names (bench_store).
+bench_start_on_store() {
+    bench_store
+    TESSERA_BENCH_CPUS=0-$(( $(nproc) - 1 )) bench_start
+    bench_store_started
+}
+
+# bench_start on every core, with password-verify built for bench_verifications; sets cores.
+bench_start_for_passwords() {
+    cargo build --release --locked -q -p tessera-bench --bin password-verify
+    cores=$(nproc)
+    TESSERA_BENCH_CPUS=0-$(( cores - 1 )) bench_start
+}
+
+# argon2id verifications a second with one a core at once (`password-verify --threads`); the
+# line goes to stderr. The host's speed drifts within minutes: read it before and after a load.
+bench_verifications() {
+    local line
+    line=$(target/release/password-verify --threads "$(nproc)")
+    echo "$line" >&2
+    sed -E 's/.*at once: ([0-9.]+) per second together.*/\1/' <<<"$line"
+}
+
 bench_start() {
     bin=target/release/tessera
     cargo build --release --locked -q -p tessera

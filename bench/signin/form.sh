@@ -10,28 +10,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib.sh
-cargo build --release --locked -q -p tessera-bench --bin password-verify
-cores=$(nproc)
-TESSERA_BENCH_CPUS=0-$(( cores - 1 )) bench_start
+bench_start_for_passwords
 users=64
 python3 bench/directory/populate.py --sqlite "$data/tessera.db" --users $users
 csrf=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
 export TESSERA_BENCH_CSRF=$csrf TESSERA_BENCH_PASSWORD="$password" TESSERA_BENCH_USERS=$users
 
-# The host's speed drifts within minutes: the bound is read before and after the load.
-verifications() {
-    local line
-    line=$(target/release/password-verify --threads "$cores")
-    echo "$line" >&2
-    sed -E 's/.*at once: ([0-9.]+) per second together.*/\1/' <<<"$line"
-}
-bound_before=$(verifications)
+bound_before=$(bench_verifications)
 audited() { python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(
     "SELECT count(*) FROM audit_events WHERE action = ?", (sys.argv[2],)).fetchone()[0])' "$data/tessera.db" "$1"; }
 before=$(audited signin.password)
 wrk -t1 -c"${TESSERA_BENCH_CONNECTIONS:-8}" -d"${1:-20}s" --latency -s bench/signin/form.lua "$base" > "$data/wrk.txt"
 grep -E 'RESULT|Non-2xx' "$data/wrk.txt"
-bound=$(python3 -c 'import sys; print((float(sys.argv[1]) + float(sys.argv[2])) / 2)' "$bound_before" "$(verifications)")
+bound=$(python3 -c 'import sys; print((float(sys.argv[1]) + float(sys.argv[2])) / 2)' "$bound_before" "$(bench_verifications)")
 grep -q 'errors=0$' "$data/wrk.txt" || { echo "wrk counted errors (4xx/5xx answers or socket errors)"; tail -5 "$data/serve.log"; exit 1; }
 result() { awk -v key="$1=" '/^RESULT/ {for (i=1;i<=NF;i++) if (index($i, key) == 1) {sub(key,"",$i); print $i}}' "$data/wrk.txt"; }
 statuses=$(curl -fs "$base/metrics" | grep '^tessera_http_requests_total{' | grep -F 'method="POST"' | grep -F 'route="/login"' || true)

@@ -13,16 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib.sh
-store=${TESSERA_BENCH_STORE:-sqlite}
-if [ "$store" = postgres ]; then
-    db="tessera_bench_$$"
-    psql -h 127.0.0.1 -d postgres -qc "CREATE DATABASE $db" >/dev/null
-    export TESSERA_DATABASE_URL="postgres://127.0.0.1:5432/$db"
-fi
-TESSERA_BENCH_CPUS=0-$(( $(nproc) - 1 )) bench_start
-if [ "$store" = postgres ]; then
-    trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"; psql -h 127.0.0.1 -d postgres -qc "DROP DATABASE IF EXISTS $db" >/dev/null' EXIT
-fi
+bench_start_on_store
 bench_sign_in
 rounds=${TESSERA_BENCH_ROUNDS:-3}
 status=0

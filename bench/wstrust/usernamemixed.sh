@@ -11,9 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib.sh
-cargo build --release --locked -q -p tessera-bench --bin password-verify
-cores=$(nproc)
-TESSERA_BENCH_CPUS=0-$(( cores - 1 )) bench_start
+bench_start_for_passwords
 users=32
 for n in $(seq 0 $((users - 1))); do
     tessera user add "bench$n@contoso.com" --password-stdin <<<"$password"
@@ -24,20 +22,14 @@ export TESSERA_BENCH_ENDPOINT="$base$TESSERA_BENCH_PATH" TESSERA_BENCH_PASSWORD=
 
 rsa_cpu() { openssl speed -seconds 2 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}'; }
 # The host's speed drifts within minutes: both costs are read before and after the load.
-verifications() {
-    local line
-    line=$(target/release/password-verify --threads "$cores")
-    echo "$line" >&2
-    sed -E 's/.*at once: ([0-9.]+) per second together.*/\1/' <<<"$line"
-}
-together_before=$(verifications)
+together_before=$(bench_verifications)
 rsa_before=$(rsa_cpu)
 TESSERA_BENCH_PHASE=1 wrk -t1 -c"${TESSERA_BENCH_CONNECTIONS:-8}" -d"${1:-20}s" --latency \
     -s bench/wstrust/usernamemixed.lua "$base" > "$data/wrk.txt"
 grep -E 'RESULT|Non-2xx' "$data/wrk.txt"
 grep -q 'errors=0$' "$data/wrk.txt" || { echo "wrk counted errors (4xx/5xx answers or socket errors): every request must get a token"; tail -5 "$data/serve.log"; exit 1; }
 rsa_after=$(rsa_cpu)
-together=$(python3 -c 'import sys; print((float(sys.argv[1]) + float(sys.argv[2])) / 2)' "$together_before" "$(verifications)")
+together=$(python3 -c 'import sys; print((float(sys.argv[1]) + float(sys.argv[2])) / 2)' "$together_before" "$(bench_verifications)")
 rps=$(awk '/^RESULT/ {for (i=1;i<=NF;i++) if ($i ~ /^rps=/) {sub("rps=","",$i); print $i}}' "$data/wrk.txt")
 python3 - "$rps" "$together" "$rsa_before" "$rsa_after" "$cores" <<'PY'
 import sys
