@@ -628,6 +628,12 @@ fn serve_first_start_health_api_and_graceful_stop() {
     assert_eq!(app["endpoints"]["saml_sso"], "https://idp.example.com/m365/contoso.com/saml/sso");
     let metrics = http_get(port, "/metrics", None).unwrap();
     assert!(metrics.1.contains("tessera_http_requests_total"), "{}", metrics.1);
+    // Transparent huge pages are off for the server: idle, it held 2 MiB pages it did not use
+    // (bench/memory/idle.sh). Kernels without the field say nothing either way.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    if let Some(line) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
+        assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+    }
 
     let (code, stderr) = server.terminate();
     assert_eq!(code, Some(0), "{stderr}");
