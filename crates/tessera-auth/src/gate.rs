@@ -112,9 +112,8 @@ impl PasswordGate {
     /// Waits for a turn (first come, first served), or refuses with [`AuthError::Busy`] when
     /// the queue is full or the wait runs out.
     pub async fn turn(&self) -> Result<PasswordTurn, AuthError> {
-        let turn = |permit| PasswordTurn { _permit: Some(permit), running: self.running.clone() };
         if let Ok(permit) = self.turns.clone().try_acquire_owned() {
-            return Ok(turn(permit));
+            return Ok(self.handing(Some(permit)));
         }
         let ahead = self.waiting.fetch_add(1, Ordering::SeqCst);
         let place = InQueue(self.waiting.clone());
@@ -124,7 +123,7 @@ impl PasswordGate {
         let acquired = tokio::time::timeout(self.limits.wait, self.turns.clone().acquire_owned()).await;
         drop(place);
         match acquired {
-            Ok(Ok(permit)) => Ok(turn(permit)),
+            Ok(Ok(permit)) => Ok(self.handing(Some(permit))),
             _ => Err(AuthError::Busy { retry_after_secs: RETRY_AFTER_SECS }),
         }
     }
@@ -133,7 +132,12 @@ impl PasswordGate {
     /// directory was asked, and the directory did not decide): it waits, past the queue's
     /// bound and deadline, because refusing it as busy now would leave its count behind.
     pub async fn turn_already_counted(&self) -> PasswordTurn {
-        PasswordTurn { _permit: self.turns.clone().acquire_owned().await.ok(), running: self.running.clone() }
+        // `acquire_owned` fails only on a closed semaphore, and the gate never closes it.
+        self.handing(self.turns.clone().acquire_owned().await.ok())
+    }
+
+    fn handing(&self, permit: Option<OwnedSemaphorePermit>) -> PasswordTurn {
+        PasswordTurn { _permit: permit, running: self.running.clone() }
     }
 }
 
@@ -209,12 +213,14 @@ mod tests {
         let gate = PasswordGate::new(GateLimits { concurrent: 1, ahead: 0, queue: 0, wait: Duration::from_millis(1) });
         let taken = gate.turn().await.unwrap();
         assert!(matches!(gate.turn().await, Err(AuthError::Busy { .. })), "a new sign-in is refused");
-        let counted = {
+        let mut counted = {
             let gate = gate.clone();
             tokio::spawn(async move { gate.turn_already_counted().await })
         };
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!counted.is_finished(), "it waits for the turn in use");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), &mut counted).await.is_err(),
+            "it waits for the turn in use"
+        );
         drop(taken);
         let turn = counted.await.unwrap();
         drop(turn.verifying().await);
