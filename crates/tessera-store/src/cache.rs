@@ -1,15 +1,19 @@
 //! Short-lived copies of the three reads every sign-on makes (the app a URL names, the session
-//! and its user, the access decision), for the SQLite store only.
+//! and its user, the access decision).
 //!
 //! CONTRACT.md lets a running server see a management command's effect up to a second late, so
-//! an entry lives at most [`TTL_MS`] by the store's clock. Writes made through this process invalidate every entry at
-//! once (a generation counter), so the server's own changes (a sign-out, a revoked grant, a
-//! disabled user) take effect on the next request. PostgreSQL gets no cache: there other nodes
-//! write too, and a session signed out on one node must be dead on all of them at once.
+//! an entry lives at most [`TTL_MS`] by the store's clock. Writes made through this process
+//! invalidate every entry at once (a generation counter), so the server's own changes (a
+//! sign-out, a revoked grant, a disabled user) take effect on the next request.
+//!
+//! On PostgreSQL other nodes write too: there the cache is on only while the store hears
+//! PostgreSQL's notices of those writes (`pg_notices.rs`), and each notice invalidates every
+//! entry as well. Sessions are not kept there: a notice reaches the other nodes a little after
+//! the write commits, and a session signed out on one node must be dead on all of them at once.
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tessera_core::{AccessDecision, AppId, Application, Clock, UnixMillis, User, UserId};
@@ -23,7 +27,9 @@ pub(crate) const TTL_MS: i64 = 1000;
 const MAX_ENTRIES: usize = 8192;
 
 pub(crate) struct ReadCache {
-    enabled: bool,
+    /// Off while nothing would tell this process of another's writes (PostgreSQL before its
+    /// listener is up, or after it lost its connection).
+    on: AtomicBool,
     clock: Arc<dyn Clock>,
     generation: AtomicU64,
     pub(crate) apps_by_path: Shelf<String, Application>,
@@ -32,29 +38,36 @@ pub(crate) struct ReadCache {
 }
 
 impl ReadCache {
+    /// For the one process that serves a SQLite store: on, and keeping all three reads.
     pub(crate) fn enabled(clock: Arc<dyn Clock>) -> Self {
-        Self::new(true, clock)
+        Self::new(true, true, clock)
     }
 
-    pub(crate) fn disabled(clock: Arc<dyn Clock>) -> Self {
-        Self::new(false, clock)
+    /// For one of several nodes: off until [`ReadCache::resume`], and never keeping sessions.
+    pub(crate) fn for_one_of_several_nodes(clock: Arc<dyn Clock>) -> Self {
+        Self::new(false, false, clock)
     }
 
-    fn new(enabled: bool, clock: Arc<dyn Clock>) -> Self {
+    #[cfg(test)]
+    fn paused(clock: Arc<dyn Clock>) -> Self {
+        Self::new(false, true, clock)
+    }
+
+    fn new(on: bool, keep_sessions: bool, clock: Arc<dyn Clock>) -> Self {
         ReadCache {
-            enabled,
+            on: AtomicBool::new(on),
             clock,
             generation: AtomicU64::new(0),
-            apps_by_path: Shelf::default(),
-            sessions: Shelf::default(),
-            access: Shelf::default(),
+            apps_by_path: Shelf::new(true),
+            sessions: Shelf::new(keep_sessions),
+            access: Shelf::new(true),
         }
     }
 
     /// Taken before a read: an entry is stored only under the generation it was read in, so a
     /// write that lands while the read is in flight leaves nothing stale behind.
     pub(crate) fn ticket(&self) -> Option<u64> {
-        self.enabled.then(|| self.generation.load(Ordering::Acquire))
+        self.on.load(Ordering::Acquire).then(|| self.generation.load(Ordering::Acquire))
     }
 
     pub(crate) fn get<K: Eq + Hash, V: Clone>(&self, shelf: &Shelf<K, V>, key: &K) -> Option<V> {
@@ -72,13 +85,30 @@ impl ReadCache {
 
     /// Called by every write that could change what an entry holds.
     pub(crate) fn invalidate(&self) {
-        if self.enabled {
-            self.generation.fetch_add(1, Ordering::AcqRel);
-        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Nothing is kept or served until [`ReadCache::resume`]; what was kept is dropped.
+    pub(crate) fn pause(&self) {
+        self.on.store(false, Ordering::Release);
+        self.invalidate();
+    }
+
+    /// Called once writes made elsewhere are heard again: what was kept before may have missed
+    /// some, so it is dropped first.
+    pub(crate) fn resume(&self) {
+        self.invalidate();
+        self.on.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_on(&self) -> bool {
+        self.on.load(Ordering::Acquire)
     }
 }
 
 pub(crate) struct Shelf<K, V> {
+    /// False for a shelf that keeps nothing.
+    keeps: bool,
     entries: Mutex<HashMap<K, Entry<V>>>,
 }
 
@@ -88,17 +118,18 @@ struct Entry<V> {
     value: V,
 }
 
-impl<K, V> Default for Shelf<K, V> {
-    fn default() -> Self {
-        Shelf { entries: Mutex::new(HashMap::new()) }
-    }
-}
-
 impl<K: Eq + Hash, V> Shelf<K, V> {
+    fn new(keeps: bool) -> Self {
+        Shelf { keeps, entries: Mutex::new(HashMap::new()) }
+    }
+
     fn get(&self, key: &K, generation: u64, now: UnixMillis) -> Option<V>
     where
         V: Clone,
     {
+        if !self.keeps {
+            return None;
+        }
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         // A clock set back makes an entry look younger than it is: only ages 0 to TTL count.
         entries
@@ -108,6 +139,9 @@ impl<K: Eq + Hash, V> Shelf<K, V> {
     }
 
     fn put(&self, key: K, generation: u64, now: UnixMillis, value: V) {
+        if !self.keeps {
+            return;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
@@ -127,7 +161,7 @@ mod tests {
     #[test]
     fn an_entry_read_before_a_write_is_not_kept() {
         let cache = ReadCache::enabled(clock());
-        let shelf: Shelf<&str, u32> = Shelf::default();
+        let shelf: Shelf<&str, u32> = Shelf::new(true);
         let ticket = cache.ticket();
         cache.invalidate();
         cache.put(&shelf, ticket, "k", 1);
@@ -143,7 +177,7 @@ mod tests {
     fn an_entry_lives_one_second_by_the_store_clock() {
         let clock = clock();
         let cache = ReadCache::enabled(clock.clone());
-        let shelf: Shelf<&str, u32> = Shelf::default();
+        let shelf: Shelf<&str, u32> = Shelf::new(true);
         cache.put(&shelf, cache.ticket(), "k", 1);
         clock.advance(TTL_MS - 1);
         assert_eq!(cache.get(&shelf, &"k"), Some(1));
@@ -154,10 +188,30 @@ mod tests {
     }
 
     #[test]
-    fn a_disabled_cache_keeps_nothing() {
-        let cache = ReadCache::disabled(clock());
-        let shelf: Shelf<&str, u32> = Shelf::default();
+    fn one_of_several_nodes_never_keeps_a_session() {
+        let cache = ReadCache::for_one_of_several_nodes(clock());
+        assert_eq!(cache.ticket(), None, "off until it hears the other nodes");
+        cache.resume();
+        assert!(!cache.sessions.keeps && cache.access.keeps && cache.apps_by_path.keeps);
+        let shelf: Shelf<&str, u32> = Shelf::new(false);
         cache.put(&shelf, cache.ticket(), "k", 1);
         assert_eq!(cache.get(&shelf, &"k"), None);
+    }
+
+    #[test]
+    fn a_paused_cache_keeps_nothing_and_forgets_what_it_kept() {
+        let cache = ReadCache::paused(clock());
+        let shelf: Shelf<&str, u32> = Shelf::new(true);
+        cache.put(&shelf, cache.ticket(), "k", 1);
+        assert_eq!(cache.get(&shelf, &"k"), None);
+        cache.resume();
+        cache.put(&shelf, cache.ticket(), "k", 2);
+        assert_eq!(cache.get(&shelf, &"k"), Some(2));
+        let ticket = cache.ticket();
+        cache.pause();
+        assert_eq!(cache.get(&shelf, &"k"), None);
+        cache.put(&shelf, ticket, "k", 3);
+        cache.resume();
+        assert_eq!(cache.get(&shelf, &"k"), None, "neither what was kept nor a read from before the pause");
     }
 }

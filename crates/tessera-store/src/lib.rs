@@ -12,6 +12,7 @@ pub mod maintenance;
 #[cfg(feature = "test-support")]
 pub mod memory;
 pub mod migrations;
+mod pg_notices;
 mod postgres;
 mod sql;
 mod sqlite;

@@ -21,8 +21,9 @@ pub struct PgStore {
     batcher: WriteBatcher,
     /// The key of the audit trail's chain, once the binary has loaded it.
     audit_key: crate::audit_chain::AuditKeySlot,
-    /// Disabled: other nodes write too (see `cache.rs`).
-    cache: ReadCache,
+    /// On while `listener` hears the other nodes' writes (see `pg_notices.rs`).
+    cache: Arc<ReadCache>,
+    _listener: crate::pg_notices::Listener,
     /// Where the times the store records come from.
     clock: Arc<dyn Clock>,
 }
@@ -83,7 +84,15 @@ impl PgStore {
             .map_err(config_error)?;
         let audit_key = crate::audit_chain::AuditKeySlot::default();
         let batcher = Self::start_batcher(pool.clone(), audit_key.clone());
-        Ok(PgStore { writer: pool.clone(), pool, batcher, audit_key, cache: ReadCache::disabled(clock.clone()), clock })
+        let cache = Arc::new(ReadCache::for_one_of_several_nodes(clock.clone()));
+        let listener = crate::pg_notices::Listener::start(pool.clone(), cache.clone());
+        Ok(PgStore { writer: pool.clone(), pool, batcher, audit_key, cache, _listener: listener, clock })
+    }
+
+    /// Whether this node keeps the reads each sign-on makes (but the session): it does while
+    /// it hears the other nodes' writes.
+    pub fn keeps_reads(&self) -> bool {
+        self.cache.is_on()
     }
 }
 

@@ -9,6 +9,7 @@ mod apps;
 mod audit;
 mod directory;
 mod keys;
+mod nodes;
 mod operations;
 mod sign_in;
 mod sources;

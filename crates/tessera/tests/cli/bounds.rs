@@ -329,7 +329,7 @@ fn request_series(port: u16) -> BTreeSet<String> {
 }
 
 /// The value of one sample line (`name value`) on `/metrics`, if there is one.
-fn sample(metrics: &str, name: &str) -> Option<f64> {
+pub(super) fn sample(metrics: &str, name: &str) -> Option<f64> {
     metrics.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 

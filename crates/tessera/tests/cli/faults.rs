@@ -401,6 +401,14 @@ fn two_nodes_behind_haproxy_survive_a_kill_9_and_a_postgresql_outage() {
     assert!(audited >= tokens && audited <= tokens + lost, "{tokens} tokens, {audited} audit records");
     let chain = env.json(&["audit", "verify"]);
     assert_eq!(chain["intact"], true, "{chain}");
+    // Each node hears the other's writes again (it lost its listening connection with the
+    // database), so it keeps sign-on reads again.
+    for port in [port_a, port_b] {
+        let (status, metrics) = super::bounds::exchange(port, "GET", "/metrics", &[], b"");
+        assert_eq!(status, 200);
+        let listening = super::bounds::sample(&metrics, "tessera_store_read_cache_listening");
+        assert_eq!(listening, Some(1.0), "node on {port}: {metrics}");
+    }
     drop(haproxy);
     for node in [node_a, node_b] {
         let (code, stderr) = node.terminate();

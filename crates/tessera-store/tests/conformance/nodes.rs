@@ -1,0 +1,161 @@
+//! Two PostgreSQL nodes on one database: each keeps the reads a sign-on makes (but the session)
+//! only while it hears the other's writes, and a write on one drops what the other kept. The nodes share a
+//! clock that never moves, so a kept read could live for ever: only PostgreSQL's notice ends it.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use tessera_core::ManualClock;
+use tessera_store::{AppStore, AuditChain, GrantStore, GroupStore, SessionStore, UserStore};
+
+/// Two stores on one fresh database, sharing a clock that stands still.
+async fn two_nodes(url: &str) -> (PgStore, PgStore) {
+    let clock: Arc<dyn tessera_core::Clock> = Arc::new(ManualClock::at(1_000_000));
+    let a = PgStore::connect(url, clock.clone()).await.unwrap();
+    a.seal_audit_with(tessera_store::AuditKey::for_tests()).unwrap();
+    let b = PgStore::connect(url, clock).await.unwrap();
+    b.seal_audit_with(tessera_store::AuditKey::for_tests()).unwrap();
+    (a, b)
+}
+
+/// Waits up to ten seconds for `done`, checking every 5 ms; how long it took.
+async fn within_ten_seconds<F, Fut>(what: &str, mut done: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !done().await {
+        assert!(started.elapsed() < Duration::from_secs(10), "{what}: not within ten seconds");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    started.elapsed()
+}
+
+/// SQL that changes a row without firing the triggers (as a replica applies changes): what a
+/// node then reads shows whether it read the database or kept an earlier read.
+async fn behind_the_triggers(url: &str, sql: &str) {
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query("SET session_replication_role = replica").execute(&mut conn).await.unwrap();
+    assert_eq!(sqlx::query(sql).execute(&mut conn).await.unwrap().rows_affected(), 1, "{sql}");
+}
+
+async fn state_seen(node: &PgStore, session: &str) -> Option<UserState> {
+    node.find_session_with_user(session).await.unwrap().map(|(_, user)| user.state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_on_one_node_drops_what_the_other_kept() {
+    let Some(db) = ThrowawayPg::create().await else { return };
+    let outcome = tokio::spawn(kept_reads_follow_the_other_node(db.url.clone())).await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn kept_reads_follow_the_other_node(url: String) {
+    let (a, b) = two_nodes(&url).await;
+    within_ten_seconds("both nodes listening", || async { a.keeps_reads() && b.keeps_reads() }).await;
+
+    let user = a.create_user(&actor(), new_user("alice@contoso.com")).await.unwrap();
+    let staff = a.create_group(&actor(), NewGroup::new("Staff", None).unwrap()).await.unwrap();
+    let app = a.create_app(&actor(), m365("contoso.com", "Microsoft 365"), None).await.unwrap();
+    a.add_member(&actor(), staff.id, user.id).await.unwrap();
+    a.grant(&actor(), app.id, staff.id).await.unwrap();
+    let session = Session {
+        id_hash: "h1".into(),
+        user_id: user.id,
+        authn: AuthnContext::default().with(Factor::Password, 5),
+        complete: true,
+        created_at: 1_000_000,
+        last_seen_at: 1_000_000,
+        expires_at: 2_000_000,
+    };
+    a.create_session(&session).await.unwrap();
+
+    // B reads, and once the notices of A's writes above have come, keeps the access decision;
+    // the session it reads every time.
+    assert!(b.check_access(user.id, app.id).await.unwrap().is_allowed());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(b.check_access(user.id, app.id).await.unwrap().is_allowed());
+    let suspend = format!("UPDATE users SET state = 'suspended' WHERE id = '{}'", user.id);
+    behind_the_triggers(&url, &suspend).await;
+    assert!(b.check_access(user.id, app.id).await.unwrap().is_allowed(), "B kept its access decision");
+    assert_eq!(state_seen(&b, "h1").await, Some(UserState::Suspended), "B read the session afresh");
+    behind_the_triggers(&url, &suspend.replace("'suspended'", "'active'")).await;
+
+    // Sign-out everywhere on A: B finds no session at once.
+    assert_eq!(state_seen(&b, "h1").await, Some(UserState::Active));
+    assert_eq!(a.end_user_sessions(&actor(), user.id).await.unwrap(), 1);
+    assert_eq!(state_seen(&b, "h1").await, None, "signed out on every node at once");
+    // A revoked grant on A: B denies.
+    assert!(b.check_access(user.id, app.id).await.unwrap().is_allowed());
+    a.revoke(&actor(), app.id, staff.id).await.unwrap();
+    let took = within_ten_seconds("B denies after the revocation", || async {
+        !b.check_access(user.id, app.id).await.unwrap().is_allowed()
+    })
+    .await;
+    eprintln!("B heard A's revocation within {took:?}");
+    // SQL by hand notifies too: B reads the renamed application.
+    assert_eq!(b.find_app_by_idp_path("contoso.com").await.unwrap().label, "Microsoft 365");
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let rename = format!("UPDATE apps SET label = 'Renamed' WHERE id = '{}'", app.id);
+    sqlx::query(&rename).execute(&mut conn).await.unwrap();
+    within_ten_seconds("B reads the new label", || async {
+        b.find_app_by_idp_path("contoso.com").await.unwrap().label == "Renamed"
+    })
+    .await;
+
+    // B loses its listening connection: it stops keeping reads, listens again, and then hears
+    // A's writes as before.
+    let listeners = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND query LIKE 'LISTEN %'";
+    let ended: Vec<bool> = sqlx::query_scalar(listeners).fetch_all(&mut conn).await.unwrap();
+    assert_eq!(ended, vec![true, true], "each node's listening connection ended");
+    within_ten_seconds("B stops keeping reads", || async { !b.keeps_reads() }).await;
+    within_ten_seconds("B listens again", || async { b.keeps_reads() }).await;
+    assert!(!b.check_access(user.id, app.id).await.unwrap().is_allowed());
+    a.grant(&actor(), app.id, staff.id).await.unwrap();
+    within_ten_seconds("B allows after the grant", || async {
+        b.check_access(user.id, app.id).await.unwrap().is_allowed()
+    })
+    .await;
+}
+
+/// A database without migration 0016's triggers (dropped here by hand) tells a node nothing:
+/// that node keeps no reads, and sees another's writes at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_on_a_database_without_the_triggers_keeps_no_reads() {
+    let Some(db) = ThrowawayPg::create().await else { return };
+    let outcome = tokio::spawn(without_triggers(db.url.clone())).await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn without_triggers(url: String) {
+    let first = PgStore::connect(&url, wall_clock()).await.unwrap();
+    first.seal_audit_with(tessera_store::AuditKey::for_tests()).unwrap();
+    let user = first.create_user(&actor(), new_user("alice@contoso.com")).await.unwrap();
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("DROP FUNCTION tessera_reads_changed() CASCADE").execute(&mut conn).await.unwrap();
+    let node = PgStore::connect(&url, Arc::new(ManualClock::at(1_000_000))).await.unwrap();
+    node.seal_audit_with(tessera_store::AuditKey::for_tests()).unwrap();
+    let session = Session {
+        id_hash: "h1".into(),
+        user_id: user.id,
+        authn: AuthnContext::default().with(Factor::Password, 5),
+        complete: true,
+        created_at: 1_000_000,
+        last_seen_at: 1_000_000,
+        expires_at: 2_000_000,
+    };
+    first.create_session(&session).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!node.keeps_reads(), "nothing would tell it of the other node's writes");
+    assert!(node.find_session_with_user("h1").await.unwrap().is_some());
+    first.delete_session("h1").await.unwrap();
+    assert!(node.find_session_with_user("h1").await.unwrap().is_none(), "read from the database at once");
+}
