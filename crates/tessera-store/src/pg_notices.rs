@@ -1,10 +1,11 @@
 //! How a PostgreSQL node hears the other nodes' writes, so that it may keep the reads each
 //! sign-on makes (`cache.rs`) without serving one that another node has changed.
 //!
-//! Migration 0016 puts triggers on the tables those reads come from (apps, users, memberships,
-//! grants; sessions are not kept, see `cache.rs`), which notify the channel [`CHANNEL`] when a
-//! write commits, whoever wrote it. A task of each store listens on a
-//! connection of its own, and every notice invalidates the whole cache. The cache is on only
+//! Migration 0016 puts triggers on the tables those reads come from (apps and their signing keys
+//! and previous certificates, users, memberships, grants; sessions are not kept, see
+//! `cache.rs`), which notify the channel [`CHANNEL`] when a write commits, whoever wrote it. A
+//! task of each store listens on a connection of its own (not one of the requests' pool), and
+//! every notice invalidates the whole cache. The cache is on only
 //! while that connection listens: off until it first does, off from the moment it is lost
 //! until it listens again (whatever was kept is dropped then, since the notices in between are
 //! gone). A connection that dies silently is the one case a notice can be missed while the
@@ -12,9 +13,10 @@
 //! management command's effect) is the limit then.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::postgres::{PgListener, PgPool};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
 use crate::cache::ReadCache;
 
@@ -28,21 +30,59 @@ const LISTENING_METRIC: &str = "tessera_store_read_cache_listening";
 const RETRY_AFTER: Duration = Duration::from_millis(500);
 
 /// How long it waits before it looks again for triggers that a database without migration 0016
-/// lacks (a node that may not migrate, before the schema's owner runs `tessera migrate run`).
+/// lacks (a node that may not migrate, before the schema's owner runs `tessera migrate run`),
+/// or on which someone disabled one.
 const RECHECK_TRIGGERS_AFTER: Duration = Duration::from_secs(30);
 
+/// The triggers 0016 adds; the cache is on only while every one of them is there and enabled.
+const TRIGGERS: [&str; 6] = [
+    "apps_read_cache",
+    "signing_keys_read_cache",
+    "previous_certificates_read_cache",
+    "users_read_cache",
+    "memberships_read_cache",
+    "grants_read_cache",
+];
+
 /// The listening task; stopped with the store.
-pub(crate) struct Listener(tokio::task::JoinHandle<()>);
+pub(crate) struct Listener {
+    task: tokio::task::JoinHandle<()>,
+    listened: Arc<AtomicU64>,
+}
 
 impl Listener {
-    pub(crate) fn start(pool: PgPool, cache: Arc<ReadCache>) -> Self {
-        Listener(tokio::spawn(listen(pool, cache)))
+    /// Listens on a connection of its own, made with `options` when it is first needed.
+    pub(crate) fn start(options: PgConnectOptions, cache: Arc<ReadCache>) -> Self {
+        let pool =
+            PgPoolOptions::new().max_connections(1).acquire_timeout(LISTEN_ACQUIRE_TIMEOUT).connect_lazy_with(options);
+        let listened = Arc::new(AtomicU64::new(0));
+        Listener { task: tokio::spawn(listen(pool, cache, listened.clone())), listened }
+    }
+
+    /// How many times the task has begun to listen: 1 once it first does, one more after each
+    /// connection lost and listened on again.
+    pub(crate) fn times_listened(&self) -> u64 {
+        self.listened.load(Ordering::Acquire)
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
+    }
+}
+
+/// How long the task waits for its connection.
+const LISTEN_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Turns the cache off however the task ends (aborted, or a panic), so that it never stays on
+/// with nobody listening.
+struct PauseWhenDone(Arc<ReadCache>);
+
+impl Drop for PauseWhenDone {
+    fn drop(&mut self) {
+        self.0.pause();
+        metrics::gauge!(LISTENING_METRIC).set(0.0);
     }
 }
 
@@ -52,11 +92,12 @@ enum Deaf {
     NoTriggers,
 }
 
-async fn listen(pool: PgPool, cache: Arc<ReadCache>) {
+async fn listen(pool: PgPool, cache: Arc<ReadCache>, listened: Arc<AtomicU64>) {
+    let _pause = PauseWhenDone(cache.clone());
     // Said once when hearing stops and once when it starts again, not at every retry.
     let mut said_deaf = false;
     loop {
-        let deaf = hear(&pool, &cache, &mut said_deaf).await;
+        let deaf = hear(&pool, &cache, &listened, &mut said_deaf).await;
         cache.pause();
         metrics::gauge!(LISTENING_METRIC).set(0.0);
         if pool.is_closed() {
@@ -74,8 +115,8 @@ async fn listen(pool: PgPool, cache: Arc<ReadCache>) {
                     "not hearing other nodes' writes: every sign-on reads the database until this node listens again"
                 ),
                 Deaf::NoTriggers => tracing::warn!(
-                    "the database lacks migration 0016's triggers: every sign-on reads the database \
-                     until `tessera migrate run` adds them"
+                    "the database lacks migration 0016's triggers, or one is disabled: every sign-on \
+                     reads the database until `tessera migrate run` adds them (or they are enabled again)"
                 ),
             }
         }
@@ -85,7 +126,7 @@ async fn listen(pool: PgPool, cache: Arc<ReadCache>) {
 
 /// Listens, turns the cache on, and invalidates it at every notice; returns when it cannot
 /// listen (any more).
-async fn hear(pool: &PgPool, cache: &ReadCache, said_deaf: &mut bool) -> Deaf {
+async fn hear(pool: &PgPool, cache: &ReadCache, listened: &AtomicU64, said_deaf: &mut bool) -> Deaf {
     let mut listener = match PgListener::connect_with(pool).await {
         Ok(listener) => listener,
         Err(e) => return Deaf::Lost(e),
@@ -93,18 +134,23 @@ async fn hear(pool: &PgPool, cache: &ReadCache, said_deaf: &mut bool) -> Deaf {
     // A lost connection is reported at once (the cache goes off), not after a reconnection
     // that would hide how long notices were missed.
     listener.eager_reconnect(false);
-    match sqlx::query_scalar::<_, bool>("SELECT to_regproc('tessera_reads_changed') IS NOT NULL")
-        .fetch_one(&mut listener)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => return Deaf::NoTriggers,
+    let enabled = sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM pg_trigger WHERE tgname = ANY($1) AND tgenabled <> 'D' AND NOT tgisinternal \
+         AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace)",
+    )
+    .bind(&TRIGGERS[..])
+    .fetch_one(&mut listener)
+    .await;
+    match enabled {
+        Ok(count) if count == TRIGGERS.len() as i64 => {}
+        Ok(_) => return Deaf::NoTriggers,
         Err(e) => return Deaf::Lost(e),
     }
     if let Err(e) = listener.listen(CHANNEL).await {
         return Deaf::Lost(e);
     }
     cache.resume();
+    listened.fetch_add(1, Ordering::AcqRel);
     metrics::gauge!(LISTENING_METRIC).set(1.0);
     if std::mem::take(said_deaf) {
         tracing::info!("hearing other nodes' writes again: sign-on reads are kept again");

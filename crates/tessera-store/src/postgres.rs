@@ -23,7 +23,7 @@ pub struct PgStore {
     audit_key: crate::audit_chain::AuditKeySlot,
     /// On while `listener` hears the other nodes' writes (see `pg_notices.rs`).
     cache: Arc<ReadCache>,
-    _listener: crate::pg_notices::Listener,
+    listener: crate::pg_notices::Listener,
     /// Where the times the store records come from.
     clock: Arc<dyn Clock>,
 }
@@ -79,20 +79,26 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(bounded)
+            .connect_with(bounded.clone())
             .await
             .map_err(config_error)?;
         let audit_key = crate::audit_chain::AuditKeySlot::default();
         let batcher = Self::start_batcher(pool.clone(), audit_key.clone());
         let cache = Arc::new(ReadCache::for_one_of_several_nodes(clock.clone()));
-        let listener = crate::pg_notices::Listener::start(pool.clone(), cache.clone());
-        Ok(PgStore { writer: pool.clone(), pool, batcher, audit_key, cache, _listener: listener, clock })
+        let listener = crate::pg_notices::Listener::start(bounded, cache.clone());
+        Ok(PgStore { writer: pool.clone(), pool, batcher, audit_key, cache, listener, clock })
     }
 
     /// Whether this node keeps the reads each sign-on makes (but the session): it does while
     /// it hears the other nodes' writes.
     pub fn keeps_reads(&self) -> bool {
         self.cache.is_on()
+    }
+
+    /// How many times this node has begun to hear the other nodes' writes: 1 once it first
+    /// does, one more each time it listens again after losing its connection.
+    pub fn times_listened(&self) -> u64 {
+        self.listener.times_listened()
     }
 }
 

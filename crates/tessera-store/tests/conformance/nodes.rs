@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use tessera_core::ManualClock;
-use tessera_store::{AppStore, AuditChain, GrantStore, GroupStore, SessionStore, UserStore};
+use tessera_store::{AppStore, AuditChain, GrantStore, GroupStore, KeyStore, SessionStore, UserStore};
 
 /// Two stores on one fresh database, sharing a clock that stands still.
 async fn two_nodes(url: &str) -> (PgStore, PgStore) {
@@ -63,27 +63,16 @@ async fn kept_reads_follow_the_other_node(url: String) {
     let app = a.create_app(&actor(), m365("contoso.com", "Microsoft 365"), None).await.unwrap();
     a.add_member(&actor(), staff.id, user.id).await.unwrap();
     a.grant(&actor(), app.id, staff.id).await.unwrap();
-    let session = Session {
-        id_hash: "h1".into(),
-        user_id: user.id,
-        authn: AuthnContext::default().with(Factor::Password, 5),
-        complete: true,
-        created_at: 1_000_000,
-        last_seen_at: 1_000_000,
-        expires_at: 2_000_000,
-    };
-    a.create_session(&session).await.unwrap();
-
-    // B reads, and once the notices of A's writes above have come, keeps the access decision;
-    // the session it reads every time.
-    assert!(b.check_access(user.id, app.id).await.unwrap().is_allowed());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(b.check_access(user.id, app.id).await.unwrap().is_allowed());
+    a.create_session(&session_of(user.id)).await.unwrap();
     let suspend = format!("UPDATE users SET state = 'suspended' WHERE id = '{}'", user.id);
+    let reactivate = suspend.replace("'suspended'", "'active'");
+
+    // B keeps the access decision (a notice of A's writes above may still come in and drop it
+    // once: then B reads and keeps it again); the session it reads every time.
+    assert!(b_keeps_the_decision(&b, &url, user.id, app.id, &suspend, &reactivate).await);
     behind_the_triggers(&url, &suspend).await;
-    assert!(b.check_access(user.id, app.id).await.unwrap().is_allowed(), "B kept its access decision");
     assert_eq!(state_seen(&b, "h1").await, Some(UserState::Suspended), "B read the session afresh");
-    behind_the_triggers(&url, &suspend.replace("'suspended'", "'active'")).await;
+    behind_the_triggers(&url, &reactivate).await;
 
     // Sign-out everywhere on A: B finds no session at once.
     assert_eq!(state_seen(&b, "h1").await, Some(UserState::Active));
@@ -106,16 +95,40 @@ async fn kept_reads_follow_the_other_node(url: String) {
         b.find_app_by_idp_path("contoso.com").await.unwrap().label == "Renamed"
     })
     .await;
+    // So does a new signing certificate, which the kept application carries.
+    assert_eq!(b.find_app_by_idp_path("contoso.com").await.unwrap().certificates.current, None);
+    a.replace_current_key(&actor(), app.id, fake_key(7)).await.unwrap();
+    within_ten_seconds("B reads the new certificate", || async {
+        b.find_app_by_idp_path("contoso.com").await.unwrap().certificates.current.is_some()
+    })
+    .await;
+    a.stage_key(&actor(), app.id, fake_key(8)).await.unwrap();
+    within_ten_seconds("B reads the staged certificate", || async {
+        b.find_app_by_idp_path("contoso.com").await.unwrap().certificates.next.is_some()
+    })
+    .await;
 
-    // B loses its listening connection: it stops keeping reads, listens again, and then hears
-    // A's writes as before.
+    // B loses its listening connection while it keeps a decision that a change behind the
+    // triggers has made stale: once it listens again, it has forgotten what it kept.
+    a.grant(&actor(), app.id, staff.id).await.unwrap();
+    within_ten_seconds("B allows after the grant", || async {
+        b.check_access(user.id, app.id).await.unwrap().is_allowed()
+    })
+    .await;
+    assert!(b_keeps_the_decision(&b, &url, user.id, app.id, &suspend, &reactivate).await);
+    behind_the_triggers(&url, &suspend).await;
+    let before = b.times_listened();
     let listeners = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
                      WHERE datname = current_database() AND query LIKE 'LISTEN %'";
     let ended: Vec<bool> = sqlx::query_scalar(listeners).fetch_all(&mut conn).await.unwrap();
     assert_eq!(ended, vec![true, true], "each node's listening connection ended");
-    within_ten_seconds("B stops keeping reads", || async { !b.keeps_reads() }).await;
-    within_ten_seconds("B listens again", || async { b.keeps_reads() }).await;
-    assert!(!b.check_access(user.id, app.id).await.unwrap().is_allowed());
+    within_ten_seconds("B listens again", || async { b.times_listened() > before && b.keeps_reads() }).await;
+    assert!(!b.check_access(user.id, app.id).await.unwrap().is_allowed(), "nothing kept from before the loss");
+    // And hears A's writes as before.
+    behind_the_triggers(&url, &reactivate).await;
+    assert!(!b.check_access(user.id, app.id).await.unwrap().is_allowed(), "kept: no notice for that change");
+    a.grant(&actor(), app.id, staff.id).await.unwrap();
+    a.revoke(&actor(), app.id, staff.id).await.unwrap();
     a.grant(&actor(), app.id, staff.id).await.unwrap();
     within_ten_seconds("B allows after the grant", || async {
         b.check_access(user.id, app.id).await.unwrap().is_allowed()
@@ -123,8 +136,45 @@ async fn kept_reads_follow_the_other_node(url: String) {
     .await;
 }
 
-/// A database without migration 0016's triggers (dropped here by hand) tells a node nothing:
-/// that node keeps no reads, and sees another's writes at once.
+fn session_of(user: tessera_core::UserId) -> Session {
+    Session {
+        id_hash: "h1".into(),
+        user_id: user,
+        authn: AuthnContext::default().with(Factor::Password, 5),
+        complete: true,
+        created_at: 1_000_000,
+        last_seen_at: 1_000_000,
+        expires_at: 2_000_000,
+    }
+}
+
+/// Whether B, allowed `user` on `app`, keeps that decision: B reads it, the user is suspended
+/// behind the triggers, and B still allows. A late notice of an earlier write may drop the
+/// decision in between (B then reads the suspension): the user is made active again, behind
+/// the triggers, and B tries again. Leaves the user active.
+async fn b_keeps_the_decision(
+    b: &PgStore,
+    url: &str,
+    user: tessera_core::UserId,
+    app: tessera_core::AppId,
+    suspend: &str,
+    reactivate: &str,
+) -> bool {
+    for _ in 0..20 {
+        assert!(b.check_access(user, app).await.unwrap().is_allowed());
+        behind_the_triggers(url, suspend).await;
+        let kept = b.check_access(user, app).await.unwrap().is_allowed();
+        behind_the_triggers(url, reactivate).await;
+        if kept {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// A database without migration 0016's triggers, or with one disabled (by hand here), tells a
+/// node nothing or not everything: that node keeps no reads, and sees another's writes at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_on_a_database_without_the_triggers_keeps_no_reads() {
     let Some(db) = ThrowawayPg::create().await else { return };
@@ -139,23 +189,24 @@ async fn without_triggers(url: String) {
     let first = PgStore::connect(&url, wall_clock()).await.unwrap();
     first.seal_audit_with(tessera_store::AuditKey::for_tests()).unwrap();
     let user = first.create_user(&actor(), new_user("alice@contoso.com")).await.unwrap();
+    let staff = first.create_group(&actor(), NewGroup::new("Staff", None).unwrap()).await.unwrap();
+    let app = first.create_app(&actor(), m365("contoso.com", "Microsoft 365"), None).await.unwrap();
+    first.add_member(&actor(), staff.id, user.id).await.unwrap();
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query("DROP FUNCTION tessera_reads_changed() CASCADE").execute(&mut conn).await.unwrap();
+    sqlx::query("ALTER TABLE grants DISABLE TRIGGER grants_read_cache").execute(&mut conn).await.unwrap();
     let node = PgStore::connect(&url, Arc::new(ManualClock::at(1_000_000))).await.unwrap();
     node.seal_audit_with(tessera_store::AuditKey::for_tests()).unwrap();
-    let session = Session {
-        id_hash: "h1".into(),
-        user_id: user.id,
-        authn: AuthnContext::default().with(Factor::Password, 5),
-        complete: true,
-        created_at: 1_000_000,
-        last_seen_at: 1_000_000,
-        expires_at: 2_000_000,
-    };
-    first.create_session(&session).await.unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(!node.keeps_reads(), "nothing would tell it of the other node's writes");
-    assert!(node.find_session_with_user("h1").await.unwrap().is_some());
-    first.delete_session("h1").await.unwrap();
-    assert!(node.find_session_with_user("h1").await.unwrap().is_none(), "read from the database at once");
+    assert!(!node.keeps_reads(), "a disabled trigger would leave it deaf to grants");
+    assert!(!node.check_access(user.id, app.id).await.unwrap().is_allowed());
+    first.grant(&actor(), app.id, staff.id).await.unwrap();
+    assert!(node.check_access(user.id, app.id).await.unwrap().is_allowed(), "read from the database at once");
+    // Without the function (and so every trigger) at all, the same.
+    sqlx::query("DROP FUNCTION tessera_reads_changed() CASCADE").execute(&mut conn).await.unwrap();
+    let later = PgStore::connect(&url, Arc::new(ManualClock::at(1_000_000))).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!later.keeps_reads());
+    assert!(later.check_access(user.id, app.id).await.unwrap().is_allowed());
+    first.revoke(&actor(), app.id, staff.id).await.unwrap();
+    assert!(!later.check_access(user.id, app.id).await.unwrap().is_allowed());
 }
