@@ -15,15 +15,16 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER apps_read_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apps
-    FOR EACH STATEMENT EXECUTE FUNCTION tessera_reads_changed();
-CREATE TRIGGER users_read_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON users
-    FOR EACH STATEMENT EXECUTE FUNCTION tessera_reads_changed();
-CREATE TRIGGER memberships_read_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON memberships
-    FOR EACH STATEMENT EXECUTE FUNCTION tessera_reads_changed();
-CREATE TRIGGER grants_read_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON grants
-    FOR EACH STATEMENT EXECUTE FUNCTION tessera_reads_changed();
-CREATE TRIGGER signing_keys_read_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON signing_keys
-    FOR EACH STATEMENT EXECUTE FUNCTION tessera_reads_changed();
-CREATE TRIGGER previous_certificates_read_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON previous_certificates
-    FOR EACH STATEMENT EXECUTE FUNCTION tessera_reads_changed();
+-- One trigger a table, named after it (`apps_read_cache`, …).
+DO $$
+DECLARE
+    kept_from TEXT;
+BEGIN
+    FOREACH kept_from IN ARRAY ARRAY['apps', 'signing_keys', 'previous_certificates', 'users', 'memberships', 'grants'] LOOP
+        EXECUTE format(
+            'CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I '
+            'FOR EACH STATEMENT EXECUTE FUNCTION tessera_reads_changed()',
+            kept_from || '_read_cache', kept_from);
+    END LOOP;
+END
+$$;

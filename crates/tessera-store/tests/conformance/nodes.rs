@@ -44,14 +44,23 @@ async fn state_seen(node: &PgStore, session: &str) -> Option<UserState> {
     node.find_session_with_user(session).await.unwrap().map(|(_, user)| user.state)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_write_on_one_node_drops_what_the_other_kept() {
+/// Runs `test` on the URL of a fresh database, in a task so that a failing test still drops it.
+async fn on_a_fresh_database<F, Fut>(test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let Some(db) = ThrowawayPg::create().await else { return };
-    let outcome = tokio::spawn(kept_reads_follow_the_other_node(db.url.clone())).await;
+    let outcome = tokio::spawn(test(db.url.clone())).await;
     db.drop_database().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_on_one_node_drops_what_the_other_kept() {
+    on_a_fresh_database(kept_reads_follow_the_other_node).await;
 }
 
 async fn kept_reads_follow_the_other_node(url: String) {
@@ -177,12 +186,7 @@ async fn b_keeps_the_decision(
 /// node nothing or not everything: that node keeps no reads, and sees another's writes at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_on_a_database_without_the_triggers_keeps_no_reads() {
-    let Some(db) = ThrowawayPg::create().await else { return };
-    let outcome = tokio::spawn(without_triggers(db.url.clone())).await;
-    db.drop_database().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    on_a_fresh_database(without_triggers).await;
 }
 
 async fn without_triggers(url: String) {
