@@ -8,9 +8,11 @@
 //! every notice invalidates the whole cache. The cache is on only
 //! while that connection listens: off until it first does, off from the moment it is lost
 //! until it listens again (whatever was kept is dropped then, since the notices in between are
-//! gone). A connection that dies silently is the one case a notice can be missed while the
-//! cache is on; an entry's second of life (`cache::TTL_MS`, the bound CONTRACT.md sets for a
-//! management command's effect) is the limit then.
+//! gone). A connection that goes silent (no reset reaches it; a pooler that takes LISTEN but
+//! passes nothing on) is found by a heartbeat: every [`HEARTBEAT_EVERY`] the task notifies the
+//! channel from another connection and expects to hear itself within [`HEARD_WITHIN`], or it
+//! turns the cache off and listens afresh. Until then an entry's second of life
+//! (`cache::TTL_MS`, the bound CONTRACT.md sets for a management command's effect) is the limit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,12 +53,11 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    /// Listens on a connection of its own, made with `options` when it is first needed.
+    /// Listens on a connection of its own, made with `options` when it is first needed (and
+    /// made afresh after one is lost), and sends its heartbeats on another.
     pub(crate) fn start(options: PgConnectOptions, cache: Arc<ReadCache>) -> Self {
-        let pool =
-            PgPoolOptions::new().max_connections(1).acquire_timeout(LISTEN_ACQUIRE_TIMEOUT).connect_lazy_with(options);
         let listened = Arc::new(AtomicU64::new(0));
-        Listener { task: tokio::spawn(listen(pool, cache, listened.clone())), listened }
+        Listener { task: tokio::spawn(listen(options, cache, listened.clone())), listened }
     }
 
     /// How many times the task has begun to listen: 1 once it first does, one more after each
@@ -75,6 +76,21 @@ impl Drop for Listener {
 /// How long the task waits for its connection.
 const LISTEN_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How often the task checks that it still hears the channel.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+
+/// How long a heartbeat may take to come back before the listening connection is given up.
+const HEARD_WITHIN: Duration = Duration::from_secs(3);
+
+/// What a heartbeat's notice begins with; the rest names the node that sent it. No table's
+/// name does.
+const HEARTBEAT: &str = "heartbeat ";
+
+/// A pool of one connection, made when first used.
+fn one_connection(options: &PgConnectOptions) -> PgPool {
+    PgPoolOptions::new().max_connections(1).acquire_timeout(LISTEN_ACQUIRE_TIMEOUT).connect_lazy_with(options.clone())
+}
+
 /// Turns the cache off however the task ends (aborted, or a panic), so that it never stays on
 /// with nobody listening.
 struct PauseWhenDone(Arc<ReadCache>);
@@ -92,17 +108,22 @@ enum Deaf {
     NoTriggers,
 }
 
-async fn listen(pool: PgPool, cache: Arc<ReadCache>, listened: Arc<AtomicU64>) {
+async fn listen(options: PgConnectOptions, cache: Arc<ReadCache>, listened: Arc<AtomicU64>) {
     let _pause = PauseWhenDone(cache.clone());
+    let beats = one_connection(&options);
+    let mine = format!("{HEARTBEAT}{}", uuid::Uuid::new_v4().simple());
     // Said once when hearing stops and once when it starts again, not at every retry.
     let mut said_deaf = false;
     loop {
-        let deaf = hear(&pool, &cache, &listened, &mut said_deaf).await;
+        // A connection of its own each time: one given up on may still be held by its pool.
+        let pool = one_connection(&options);
+        let heard = AtomicU64::new(0);
+        let deaf = tokio::select! {
+            deaf = hear(&pool, &cache, &listened, &heard, &mine, &mut said_deaf) => deaf,
+            deaf = watch(&beats, &cache, &heard, &mine) => deaf,
+        };
         cache.pause();
         metrics::gauge!(LISTENING_METRIC).set(0.0);
-        if pool.is_closed() {
-            return;
-        }
         let wait = match &deaf {
             Deaf::Lost(_) => RETRY_AFTER,
             Deaf::NoTriggers => RECHECK_TRIGGERS_AFTER,
@@ -126,7 +147,14 @@ async fn listen(pool: PgPool, cache: Arc<ReadCache>, listened: Arc<AtomicU64>) {
 
 /// Listens, turns the cache on, and invalidates it at every notice; returns when it cannot
 /// listen (any more).
-async fn hear(pool: &PgPool, cache: &ReadCache, listened: &AtomicU64, said_deaf: &mut bool) -> Deaf {
+async fn hear(
+    pool: &PgPool,
+    cache: &ReadCache,
+    listened: &AtomicU64,
+    heard: &AtomicU64,
+    mine: &str,
+    said_deaf: &mut bool,
+) -> Deaf {
     let mut listener = match PgListener::connect_with(pool).await {
         Ok(listener) => listener,
         Err(e) => return Deaf::Lost(e),
@@ -157,9 +185,45 @@ async fn hear(pool: &PgPool, cache: &ReadCache, listened: &AtomicU64, said_deaf:
     }
     loop {
         match listener.try_recv().await {
+            Ok(Some(notice)) if notice.payload() == mine => {
+                heard.fetch_add(1, Ordering::AcqRel);
+            }
+            // Another node's heartbeat says nothing about the data.
+            Ok(Some(notice)) if notice.payload().starts_with(HEARTBEAT) => {}
             Ok(Some(_)) => cache.invalidate(),
             Ok(None) => return Deaf::Lost(sqlx::Error::Protocol("the listening connection was closed".into())),
             Err(e) => return Deaf::Lost(e),
+        }
+    }
+}
+
+/// Returns when a heartbeat sent while the cache is on does not come back within
+/// [`HEARD_WITHIN`]: the listening connection has gone silent.
+async fn watch(beats: &PgPool, cache: &ReadCache, heard: &AtomicU64, mine: &str) -> Deaf {
+    loop {
+        tokio::time::sleep(HEARTBEAT_EVERY).await;
+        if !cache.is_on() {
+            continue;
+        }
+        let before = heard.load(Ordering::Acquire);
+        let sent = tokio::time::timeout(
+            HEARD_WITHIN,
+            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(mine).execute(beats),
+        )
+        .await;
+        match sent {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Deaf::Lost(e),
+            Err(_) => return Deaf::Lost(sqlx::Error::PoolTimedOut),
+        }
+        let waited = tokio::time::Instant::now();
+        while heard.load(Ordering::Acquire) == before {
+            if waited.elapsed() >= HEARD_WITHIN {
+                return Deaf::Lost(sqlx::Error::Protocol(format!(
+                    "the listening connection did not pass on this node's heartbeat within {HEARD_WITHIN:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }

@@ -214,3 +214,67 @@ async fn without_triggers(url: String) {
     first.revoke(&actor(), app.id, staff.id).await.unwrap();
     assert!(!later.check_access(user.id, app.id).await.unwrap().is_allowed());
 }
+
+/// A listening connection that goes silent (its server process stopped here with SIGSTOP: no
+/// reset, no error, nothing passed on) is found by the heartbeat: the node turns its cache off,
+/// listens on a new connection, and hears writes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_listening_connection_is_given_up_and_listened_afresh() {
+    on_a_fresh_database(silent_listener).await;
+}
+
+/// A PostgreSQL server process stopped for a test, continued and ended when dropped.
+struct Stopped(i32);
+
+impl Stopped {
+    /// `None` where this test may not signal the server's processes (not root): said on
+    /// stderr, and a failure under CI=true.
+    fn stop(pid: i32) -> Option<Stopped> {
+        let stopped = std::process::Command::new("kill").args(["-STOP", &pid.to_string()]).status();
+        if stopped.is_ok_and(|s| s.success()) {
+            return Some(Stopped(pid));
+        }
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "cannot stop PostgreSQL's process {pid} under CI=true");
+        eprintln!("skipping: cannot stop PostgreSQL's process {pid}");
+        None
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill").args(["-CONT", &self.0.to_string()]).status();
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.0.to_string()]).status();
+    }
+}
+
+async fn silent_listener(url: String) {
+    let (a, b) = two_nodes(&url).await;
+    within_ten_seconds("B listening", || async { b.keeps_reads() }).await;
+    let user = a.create_user(&actor(), new_user("alice@contoso.com")).await.unwrap();
+    let staff = a.create_group(&actor(), NewGroup::new("Staff", None).unwrap()).await.unwrap();
+    let app = a.create_app(&actor(), m365("contoso.com", "Microsoft 365"), None).await.unwrap();
+    a.add_member(&actor(), staff.id, user.id).await.unwrap();
+    drop(a);
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    // Only B listens now (A's task ended with A).
+    let listening = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'";
+    let started = Instant::now();
+    while sqlx::query_scalar::<_, i32>(listening).fetch_all(&mut conn).await.unwrap().len() != 1 {
+        assert!(started.elapsed() < Duration::from_secs(10), "A's listener did not end with A");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid: i32 = sqlx::query_scalar(listening).fetch_one(&mut conn).await.unwrap();
+    let before = b.times_listened();
+    let Some(_stopped) = Stopped::stop(pid) else { return };
+    let took =
+        within_ten_seconds("B listens afresh", || async { b.times_listened() > before && b.keeps_reads() }).await;
+    eprintln!("B gave up its silent connection and listened again within {took:?}");
+    // And hears writes on the new one: a grant by hand.
+    assert!(!b.check_access(user.id, app.id).await.unwrap().is_allowed());
+    let grant = format!("INSERT INTO grants (app_id, group_id, created_at) VALUES ('{}', '{}', 0)", app.id, staff.id);
+    sqlx::query(&grant).execute(&mut conn).await.unwrap();
+    within_ten_seconds("B allows after the grant", || async {
+        b.check_access(user.id, app.id).await.unwrap().is_allowed()
+    })
+    .await;
+}
