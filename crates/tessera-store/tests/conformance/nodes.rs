@@ -159,8 +159,8 @@ fn session_of(user: tessera_core::UserId) -> Session {
 
 /// Whether B, allowed `user` on `app`, keeps that decision: B reads it, the user is suspended
 /// behind the triggers, and B still allows. A late notice of an earlier write may drop the
-/// decision in between (B then reads the suspension): the user is made active again, behind
-/// the triggers, and B tries again. Leaves the user active.
+/// decision in between (B then reads the suspension and keeps that): the user is made active
+/// again in the open, B hears it, and tries again. Leaves the user active, and B allowing.
 async fn b_keeps_the_decision(
     b: &PgStore,
     url: &str,
@@ -173,10 +173,15 @@ async fn b_keeps_the_decision(
         assert!(b.check_access(user, app).await.unwrap().is_allowed());
         behind_the_triggers(url, suspend).await;
         let kept = b.check_access(user, app).await.unwrap().is_allowed();
-        behind_the_triggers(url, reactivate).await;
         if kept {
+            behind_the_triggers(url, reactivate).await;
             return true;
         }
+        // B read the suspension (and keeps that now): made active again in the open, so that
+        // its notice drops what B kept, and B allows again before the next try.
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(reactivate).execute(&mut conn).await.unwrap();
+        within_ten_seconds("B allows again", || async { b.check_access(user, app).await.unwrap().is_allowed() }).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     false
