@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use tokio::sync::Notify;
 
 use crate::cache::ReadCache;
 
@@ -117,7 +118,7 @@ async fn listen(options: PgConnectOptions, cache: Arc<ReadCache>, listened: Arc<
     loop {
         // A connection of its own each time: one given up on may still be held by its pool.
         let pool = one_connection(&options);
-        let heard = AtomicU64::new(0);
+        let heard = Notify::new();
         let deaf = tokio::select! {
             deaf = hear(&pool, &cache, &listened, &heard, &mine, &mut said_deaf) => deaf,
             deaf = watch(&beats, &cache, &heard, &mine) => deaf,
@@ -151,7 +152,7 @@ async fn hear(
     pool: &PgPool,
     cache: &ReadCache,
     listened: &AtomicU64,
-    heard: &AtomicU64,
+    heard: &Notify,
     mine: &str,
     said_deaf: &mut bool,
 ) -> Deaf {
@@ -185,9 +186,7 @@ async fn hear(
     }
     loop {
         match listener.try_recv().await {
-            Ok(Some(notice)) if notice.payload() == mine => {
-                heard.fetch_add(1, Ordering::AcqRel);
-            }
+            Ok(Some(notice)) if notice.payload() == mine => heard.notify_one(),
             // Another node's heartbeat says nothing about the data.
             Ok(Some(notice)) if notice.payload().starts_with(HEARTBEAT) => {}
             Ok(Some(_)) => cache.invalidate(),
@@ -199,31 +198,27 @@ async fn hear(
 
 /// Returns when a heartbeat sent while the cache is on does not come back within
 /// [`HEARD_WITHIN`]: the listening connection has gone silent.
-async fn watch(beats: &PgPool, cache: &ReadCache, heard: &AtomicU64, mine: &str) -> Deaf {
+async fn watch(beats: &PgPool, cache: &ReadCache, heard: &Notify, mine: &str) -> Deaf {
     loop {
         tokio::time::sleep(HEARTBEAT_EVERY).await;
         if !cache.is_on() {
             continue;
         }
-        let before = heard.load(Ordering::Acquire);
-        let sent = tokio::time::timeout(
-            HEARD_WITHIN,
-            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(mine).execute(beats),
-        )
-        .await;
-        match sent {
-            Ok(Ok(_)) => {}
+        // Sent and heard back within the bound, or the connection is given up. One heartbeat
+        // is out at a time and each is heard once, so a permit `heard` holds is this one's.
+        let round_trip = async {
+            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(mine).execute(beats).await?;
+            heard.notified().await;
+            Ok::<(), sqlx::Error>(())
+        };
+        match tokio::time::timeout(HEARD_WITHIN, round_trip).await {
+            Ok(Ok(())) => {}
             Ok(Err(e)) => return Deaf::Lost(e),
-            Err(_) => return Deaf::Lost(sqlx::Error::PoolTimedOut),
-        }
-        let waited = tokio::time::Instant::now();
-        while heard.load(Ordering::Acquire) == before {
-            if waited.elapsed() >= HEARD_WITHIN {
+            Err(_) => {
                 return Deaf::Lost(sqlx::Error::Protocol(format!(
-                    "the listening connection did not pass on this node's heartbeat within {HEARD_WITHIN:?}"
+                    "this node's heartbeat did not come back on the listening connection within {HEARD_WITHIN:?}"
                 )));
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }

@@ -1,9 +1,9 @@
 -- Every node keeps two of the reads each sign-on makes (the application a URL names, with its
 -- certificates; the access decision) for at most a second, and drops them all when any node (or
 -- a management command, or SQL by hand) changes what they were read from: these triggers send a
--- notice on the channel `tessera_reads` that every node listens on. One notice a statement; PostgreSQL folds
--- identical notices of one transaction into one, sent when it commits. (Sessions are read
--- every time: a sign-out must not wait for a notice.)
+-- notice on the channel `tessera_reads` that every node listens on. One notice a statement;
+-- PostgreSQL folds identical notices of one transaction into one, sent when it commits.
+-- (Sessions are read every time: a sign-out must not wait for a notice.)
 -- Creating the triggers waits for transactions writing these tables to end (a directory sync,
 -- say) and holds their writes meanwhile; reads go on.
 -- Compatible with the release before it: its nodes keep no such reads, and their writes notify
