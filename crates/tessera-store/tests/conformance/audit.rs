@@ -132,6 +132,69 @@ pub(super) async fn one_bad_row_fails_only_its_own_caller_in_a_batch(store: Arc<
     assert_eq!(events.iter().filter(|e| e.action == "saml.issued").count(), 10, "each with its message ID");
 }
 
+/// A batch whose records cannot all be written fails whole and is rolled back; its writes then
+/// go in parts, and the writer connection comes back out of the transaction: later sign-ons and
+/// changes (which need that connection) still commit, and the chain is whole. On SQLite the
+/// batch opens and ends its transaction with its own statements, so a missed rollback would
+/// leave every later write refused.
+pub(super) async fn a_batch_that_fails_whole_is_rolled_back_and_written_in_parts(store: Arc<dyn Store>, raw: Raw) {
+    match raw {
+        Raw::Sqlite(_) => {
+            raw.execute(
+                "CREATE TRIGGER poison BEFORE INSERT ON audit_events WHEN NEW.target_id = 'poison' \
+                 BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+            )
+            .await
+            .unwrap();
+        }
+        _ => {
+            raw.execute(
+                "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.target_id = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$",
+            )
+            .await
+            .unwrap();
+            raw.execute("CREATE TRIGGER poison BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION poison()")
+                .await
+                .unwrap();
+        }
+    }
+    let claim = |n: usize| tessera_store::MessageClaim {
+        issuer: "sp".into(),
+        message_id: format!("_batch{n}"),
+        expires_at: 20_000,
+        now: 10_000,
+    };
+    let target = |n: usize| if n == 7 { "poison".to_string() } else { n.to_string() };
+    let mut tasks = Vec::new();
+    for n in 0..20 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", target(n), serde_json::json!({}));
+            (n, store.remember_message_id_with_audit(&claim(n), &actor(), event).await)
+        }));
+    }
+    for task in tasks {
+        match task.await.unwrap() {
+            (7, Err(StoreError::WriteFailed(message))) => assert!(message.contains("poisoned"), "{message}"),
+            (7, other) => panic!("the poisoned record was written: {other:?}"),
+            (n, result) => assert!(result.unwrap(), "sign-on {n} was refused"),
+        }
+    }
+    for n in (0..20).filter(|n| *n != 7) {
+        assert!(!store.remember_message_id("sp", &format!("_batch{n}"), 20_000, 10_000).await.unwrap(), "ID {n} kept");
+    }
+    let events = store.list_audit(&AuditQuery { limit: 1000, ..AuditQuery::default() }).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.action == "saml.issued").count(), 19);
+    // The writer connection is out of the failed transaction: a sign-on and a change commit.
+    let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", "after", serde_json::json!({}));
+    assert!(store.remember_message_id_with_audit(&claim(100), &actor(), event).await.unwrap());
+    store.create_user(&actor(), new_user("after@contoso.com")).await.unwrap();
+    let report = store.verify_audit_chain(None).await.unwrap();
+    assert!(report.intact(), "{report:?}");
+    assert_eq!(report.checked as usize, audit_count(&store).await);
+}
+
 pub(super) async fn the_chain_holds_across_batched_and_in_transaction_writes(store: Arc<dyn Store>, _raw: Raw) {
     // Sign-in records (batched) and directory changes (in their own transactions), interleaved.
     let mut tasks = Vec::new();
