@@ -163,8 +163,9 @@ impl SqliteStore {
             SqlitePoolOptions::new()
                 .max_connections(1)
                 // No ping before each use: one more round trip to the connection's thread for
-                // every batch, where a file connection has no network to lose; a connection
-                // left inside a transaction is found by `begin_write` and the batch writer.
+                // every batch, where a file connection has no network to lose (sqlx still
+                // checks it on the way back). A transaction a failed batch left open is rolled
+                // back, or its connection closed, by the batch writer itself.
                 .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options.pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES))

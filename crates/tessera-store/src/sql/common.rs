@@ -220,8 +220,9 @@ macro_rules! impl_sql_common {
             }
 
             /// SQLite: the batch as `write_together` writes it, in two round trips to the
-            /// connection's thread where that takes eight (the pool's checks, BEGIN, the IDs,
-            /// the head, the records, the head, COMMIT). Each trip wakes that thread and then
+            /// connection's thread where that takes seven (the pool's check, BEGIN, the IDs,
+            /// the head, the records, the head, COMMIT), besides the pool's check when the
+            /// connection goes back, after the callers have their answers. Each trip wakes that thread and then
             /// this task, which under load waits behind the sign-ons being signed: the trips,
             /// not the statements, were the batch's time at the p99 (bench/README.md, fifth
             /// look). SQLite runs the statements of one query in turn, each with its own bound

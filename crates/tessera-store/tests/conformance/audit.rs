@@ -159,40 +159,70 @@ pub(super) async fn a_batch_that_fails_whole_is_rolled_back_and_written_in_parts
                 .unwrap();
         }
     }
-    let claim = |n: usize| tessera_store::MessageClaim {
+    poisoned_round(&store, 0).await;
+    assert_still_writes(&store, 1000).await;
+    if matches!(raw, Raw::Sqlite(_)) {
+        // RAISE(ROLLBACK) ends SQLite's transaction itself: the writer's own ROLLBACK then
+        // fails, and a fresh connection must take the closed one's place.
+        raw.execute("DROP TRIGGER poison").await.unwrap();
+        raw.execute(
+            "CREATE TRIGGER poison BEFORE INSERT ON audit_events WHEN NEW.target_id = 'poison' \
+             BEGIN SELECT RAISE(ROLLBACK, 'poisoned'); END",
+        )
+        .await
+        .unwrap();
+        poisoned_round(&store, 100).await;
+        assert_still_writes(&store, 2000).await;
+    }
+    let report = store.verify_audit_chain(None).await.unwrap();
+    assert!(report.intact(), "{report:?}");
+    assert_eq!(report.checked as usize, audit_count(&store).await);
+}
+
+fn batch_claim(n: usize) -> tessera_store::MessageClaim {
+    tessera_store::MessageClaim {
         issuer: "sp".into(),
         message_id: format!("_batch{n}"),
         expires_at: 20_000,
         now: 10_000,
-    };
-    let target = |n: usize| if n == 7 { "poison".to_string() } else { n.to_string() };
+    }
+}
+
+/// Twenty concurrent sign-on writes from `first` on, the eighth with a poisoned record: it
+/// fails with the database's message, the others commit with their IDs.
+async fn poisoned_round(store: &Arc<dyn Store>, first: usize) {
+    let before = store.list_audit(&AuditQuery { limit: 10_000, ..AuditQuery::default() }).await.unwrap();
     let mut tasks = Vec::new();
-    for n in 0..20 {
+    for n in first..first + 20 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", target(n), serde_json::json!({}));
-            (n, store.remember_message_id_with_audit(&claim(n), &actor(), event).await)
+            let target = if n == first + 7 { "poison".to_string() } else { n.to_string() };
+            let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", target, serde_json::json!({}));
+            (n, store.remember_message_id_with_audit(&batch_claim(n), &actor(), event).await)
         }));
     }
     for task in tasks {
         match task.await.unwrap() {
-            (7, Err(StoreError::WriteFailed(message))) => assert!(message.contains("poisoned"), "{message}"),
-            (7, other) => panic!("the poisoned record was written: {other:?}"),
+            (n, Err(StoreError::WriteFailed(message))) if n == first + 7 => {
+                assert!(message.contains("poisoned"), "{message}")
+            }
+            (n, other) if n == first + 7 => panic!("the poisoned record was written: {other:?}"),
             (n, result) => assert!(result.unwrap(), "sign-on {n} was refused"),
         }
     }
-    for n in (0..20).filter(|n| *n != 7) {
+    for n in (first..first + 20).filter(|n| *n != first + 7) {
         assert!(!store.remember_message_id("sp", &format!("_batch{n}"), 20_000, 10_000).await.unwrap(), "ID {n} kept");
     }
-    let events = store.list_audit(&AuditQuery { limit: 1000, ..AuditQuery::default() }).await.unwrap();
-    assert_eq!(events.iter().filter(|e| e.action == "saml.issued").count(), 19);
-    // The writer connection is out of the failed transaction: a sign-on and a change commit.
+    let after = store.list_audit(&AuditQuery { limit: 10_000, ..AuditQuery::default() }).await.unwrap();
+    let issued = |events: &[tessera_core::AuditEvent]| events.iter().filter(|e| e.action == "saml.issued").count();
+    assert_eq!(issued(&after) - issued(&before), 19);
+}
+
+/// The writer connection is out of the failed transaction: a sign-on and a change commit.
+async fn assert_still_writes(store: &Arc<dyn Store>, n: usize) {
     let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", "after", serde_json::json!({}));
-    assert!(store.remember_message_id_with_audit(&claim(100), &actor(), event).await.unwrap());
-    store.create_user(&actor(), new_user("after@contoso.com")).await.unwrap();
-    let report = store.verify_audit_chain(None).await.unwrap();
-    assert!(report.intact(), "{report:?}");
-    assert_eq!(report.checked as usize, audit_count(&store).await);
+    assert!(store.remember_message_id_with_audit(&batch_claim(n), &actor(), event).await.unwrap());
+    store.create_user(&actor(), new_user(&format!("after{n}@contoso.com"))).await.unwrap();
 }
 
 pub(super) async fn the_chain_holds_across_batched_and_in_transaction_writes(store: Arc<dyn Store>, _raw: Raw) {
