@@ -178,6 +178,22 @@ impl SplitBatch {
     }
 }
 
+impl SplitBatch {
+    /// Each message ID's outcome: whether it was among the `new` ones.
+    pub(crate) fn mark_new_ids(&self, outcomes: &mut [Outcome], new: &std::collections::HashSet<(String, String)>) {
+        for (position, issuer, id, _) in &self.replays {
+            outcomes[*position] = Ok(new.contains(&(issuer.clone(), id.clone())));
+        }
+    }
+
+    /// The audit records to write once the IDs are known: every plain one, and those that
+    /// wait on an ID only where it was new.
+    pub(crate) fn audits_to_write(&self, outcomes: &[Outcome]) -> Vec<&(usize, i64, String, NewAuditEvent)> {
+        let waiting = self.after_replay.iter().filter(|(position, ..)| matches!(outcomes[*position], Ok(true)));
+        self.audits.iter().chain(waiting).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

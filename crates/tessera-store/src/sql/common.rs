@@ -53,6 +53,23 @@ macro_rules! impl_sql_common {
         /// either backend's writer pool holds).
         const MAX_STUCK_WRITERS: usize = 20;
 
+        /// A batch's audit records as the chain's INSERTs take them: actor, time, event.
+        fn audit_rows<'a>(audits: &[&'a (usize, i64, String, NewAuditEvent)]) -> Vec<(&'a str, i64, &'a NewAuditEvent)> {
+            audits.iter().map(|(_, at, actor, event)| (actor.as_str(), *at, event)).collect()
+        }
+
+        /// Linked records split into INSERTs of at most `AUDIT_ROWS_A_STATEMENT` rows each.
+        fn in_statements<'a>(
+            rows: &'a [(&'a str, i64, &'a NewAuditEvent)],
+            summaries: &'a [String],
+            links: &'a [(i64, String)],
+        ) -> impl Iterator<Item = (&'a [(&'a str, i64, &'a NewAuditEvent)], &'a [String], &'a [(i64, String)])> {
+            rows.chunks(AUDIT_ROWS_A_STATEMENT)
+                .zip(summaries.chunks(AUDIT_ROWS_A_STATEMENT))
+                .zip(links.chunks(AUDIT_ROWS_A_STATEMENT))
+                .map(|((rows, summaries), links)| (rows, summaries, links))
+        }
+
         impl $store {
             async fn write_tx(&self) -> Result<Tx, StoreError> {
                 // Invalidated before the write as well as by it: a read that races this
@@ -201,16 +218,11 @@ macro_rules! impl_sql_common {
                 if !split.replays.is_empty() {
                     let all: Vec<_> = split.replays.iter().collect();
                     let new = Self::insert_replays(&mut tx, split.now, &all).await?;
-                    for (position, issuer, id, _) in &split.replays {
-                        outcomes[*position] = Ok(new.contains(&(issuer.clone(), id.clone())));
-                    }
+                    split.mark_new_ids(&mut outcomes, &new);
                 }
-                let waiting = split.after_replay.iter().filter(|(position, ..)| matches!(outcomes[*position], Ok(true)));
-                let audits: Vec<_> = split.audits.iter().chain(waiting).collect();
+                let audits = split.audits_to_write(&outcomes);
                 if !audits.is_empty() {
-                    let rows: Vec<(&str, i64, &NewAuditEvent)> =
-                        audits.iter().map(|(_, at, actor, event)| (actor.as_str(), *at, event)).collect();
-                    Self::insert_chained(&mut tx, key.get()?, &rows).await?;
+                    Self::insert_chained(&mut tx, key.get()?, &audit_rows(&audits)).await?;
                 }
                 tx.commit().await?;
                 for (position, ..) in audits {
@@ -273,15 +285,11 @@ macro_rules! impl_sql_common {
                     }
                 }
                 let mut head = head.ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
-                for (position, issuer, id, _) in &split.replays {
-                    outcomes[*position] = Ok(new.contains(&(issuer.clone(), id.clone())));
-                }
+                split.mark_new_ids(&mut outcomes, &new);
                 // Second: the records (those that wait on an ID only where it was new), the
                 // head moved past them, COMMIT.
-                let waiting = split.after_replay.iter().filter(|(position, ..)| matches!(outcomes[*position], Ok(true)));
-                let audits: Vec<_> = split.audits.iter().chain(waiting).collect();
-                let rows: Vec<(&str, i64, &NewAuditEvent)> =
-                    audits.iter().map(|(_, at, actor, event)| (actor.as_str(), *at, event)).collect();
+                let audits = split.audits_to_write(&outcomes);
+                let rows = audit_rows(&audits);
                 let (summaries, links) = if rows.is_empty() {
                     (Vec::new(), Vec::new())
                 } else {
@@ -289,11 +297,7 @@ macro_rules! impl_sql_common {
                 };
                 let mut second = sqlx::QueryBuilder::<$db>::new("");
                 if !rows.is_empty() {
-                    for ((chunk, summaries), links) in rows
-                        .chunks(AUDIT_ROWS_A_STATEMENT)
-                        .zip(summaries.chunks(AUDIT_ROWS_A_STATEMENT))
-                        .zip(links.chunks(AUDIT_ROWS_A_STATEMENT))
-                    {
+                    for (chunk, summaries, links) in in_statements(&rows, &summaries, &links) {
                         Self::push_audit_insert(&mut second, chunk, summaries, links);
                         second.push("; ");
                     }
@@ -321,9 +325,7 @@ macro_rules! impl_sql_common {
                 let failed = |e: StoreError| e.to_string();
                 let key = key.get().map_err(failed)?;
                 let mut tx = Self::begin_write(writer).await.map_err(failed)?;
-                let rows: Vec<(&str, i64, &NewAuditEvent)> =
-                    audits.iter().map(|(_, at, actor, event)| (actor.as_str(), *at, event)).collect();
-                Self::insert_chained(&mut tx, key, &rows).await.map_err(failed)?;
+                Self::insert_chained(&mut tx, key, &audit_rows(audits)).await.map_err(failed)?;
                 tx.commit().await.map_err(|e| e.to_string())
             }
 
@@ -352,11 +354,7 @@ macro_rules! impl_sql_common {
             ) -> Result<(), StoreError> {
                 let mut head = Self::read_chain_head(conn, true).await?;
                 let (summaries, links) = Self::link_to_chain(key, &mut head, audits);
-                for ((chunk, summaries), links) in audits
-                    .chunks(AUDIT_ROWS_A_STATEMENT)
-                    .zip(summaries.chunks(AUDIT_ROWS_A_STATEMENT))
-                    .zip(links.chunks(AUDIT_ROWS_A_STATEMENT))
-                {
+                for (chunk, summaries, links) in in_statements(audits, &summaries, &links) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new("");
                     Self::push_audit_insert(&mut insert, chunk, summaries, links);
                     insert.build().execute(&mut *conn).await?;
