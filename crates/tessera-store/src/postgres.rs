@@ -79,6 +79,20 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // sqlx pings a connection when it goes back to the pool, and by default again
+            // before each use: one more round trip (and a wake-up of the database's process)
+            // for every query a sign-on makes. Only a connection that has sat idle can have
+            // been cut since its last ping (a restarted database, a dropped route); one in
+            // steady use is sent straight out, and a failure on it fails that query alone.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(bounded.clone())
             .await
             .map_err(config_error)?;
@@ -109,6 +123,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
 const STARTUP_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The longest any one statement may run on a serving connection.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A connection idle this long is pinged before use; one used more recently was pinged when
+/// it went back to the pool, at most this long ago.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// A transaction its client left open (a request cancelled mid-way) is ended after this.
 const IDLE_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
 

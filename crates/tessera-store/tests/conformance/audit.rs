@@ -179,6 +179,64 @@ pub(super) async fn a_batch_that_fails_whole_is_rolled_back_and_written_in_parts
     assert_eq!(report.checked as usize, audit_count(&store).await);
 }
 
+/// Concurrent sign-on writes (some with an ID already recorded, some with no ID at all) are
+/// written in batches, each in one transaction: an ID and its record commit together (on
+/// PostgreSQL each row's `xmin` names its transaction), a record whose ID was not new is not
+/// written, and a batch of IDs that were all recorded already writes nothing.
+pub(super) async fn a_batch_commits_its_ids_and_records_together(store: Arc<dyn Store>, raw: Raw) {
+    let recorded_before = [3, 11];
+    for n in recorded_before {
+        assert!(store.remember_message_id("sp", &format!("_batch{n}"), 20_000, 10_000).await.unwrap());
+    }
+    let before = audit_count(&store).await;
+    let mut tasks = Vec::new();
+    for n in 0..30usize {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", n.to_string(), serde_json::json!({}));
+            match n {
+                // No ID to record: the batch's records without one.
+                20.. => store.append_audit(&actor(), event).await.map(|()| (n, true)),
+                _ => store.remember_message_id_with_audit(&batch_claim(n), &actor(), event).await.map(|new| (n, new)),
+            }
+        }));
+    }
+    for task in tasks {
+        let (n, new) = task.await.unwrap().unwrap();
+        assert_eq!(new, !recorded_before.contains(&n), "sign-on {n}");
+    }
+    assert_eq!(audit_count(&store).await - before, 28);
+    // Every ID already recorded, alone and together.
+    let mut tasks = Vec::new();
+    for n in [3, 11, 4] {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", "replayed", serde_json::json!({}));
+            store.remember_message_id_with_audit(&batch_claim(n), &actor(), event).await
+        }));
+    }
+    for task in tasks {
+        assert!(!task.await.unwrap().unwrap(), "a replayed ID was taken");
+    }
+    assert_eq!(audit_count(&store).await - before, 28);
+    let report = store.verify_audit_chain(None).await.unwrap();
+    assert!(report.intact(), "{report:?}");
+    if let Raw::Pg(url) = &raw {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        let pairs: Vec<(String, String)> = sqlx::query_as(
+            "SELECT r.xmin::text, a.xmin::text FROM message_replay r \
+             JOIN audit_events a ON r.message_id = '_batch' || a.target_id WHERE a.action = 'saml.issued'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(pairs.len(), 18);
+        for (id_written_in, record_written_in) in pairs {
+            assert_eq!(id_written_in, record_written_in, "an ID and its record were committed apart");
+        }
+    }
+}
+
 fn batch_claim(n: usize) -> tessera_store::MessageClaim {
     tessera_store::MessageClaim {
         issuer: "sp".into(),

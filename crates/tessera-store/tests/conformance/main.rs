@@ -11,6 +11,7 @@ mod directory;
 mod keys;
 mod nodes;
 mod operations;
+mod pg_pool;
 mod sign_in;
 mod sources;
 
@@ -192,6 +193,7 @@ conformance! {
         operations::reads_see_this_process_writes_at_once_and_other_writers_within_a_second,
         audit::one_bad_row_fails_only_its_own_caller_in_a_batch,
         audit::a_batch_that_fails_whole_is_rolled_back_and_written_in_parts,
+        audit::a_batch_commits_its_ids_and_records_together,
         audit::tampering_breaks_the_chain_at_its_first_broken_link,
         audit::a_store_without_the_chain_key_audits_nothing,
         audit::a_long_change_does_not_hold_up_sign_on_records,
