@@ -46,8 +46,10 @@ bench_verifications() {
 }
 
 bench_start() {
-    bin=target/release/tessera
-    cargo build --release --locked -q -p tessera
+    # TESSERA_BENCH_BIN: a binary built elsewhere instead (a profiling build with frame
+    # pointers: bench/README.md, sixth look); nothing is built then.
+    bin=${TESSERA_BENCH_BIN:-target/release/tessera}
+    [ -n "${TESSERA_BENCH_BIN:-}" ] || cargo build --release --locked -q -p tessera
     command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
     data=$(mktemp -d)
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
