@@ -79,20 +79,12 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            // sqlx pings a connection when it goes back to the pool, and by default again
-            // before each use: one more round trip (and a wake-up of the database's process)
-            // for every query a sign-on makes. Only a connection that has sat idle can have
-            // been cut since its last ping (a restarted database, a dropped route); one in
-            // steady use is sent straight out, and a failure on it fails that query alone.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= PING_AFTER_IDLE {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
+            // sqlx also pings a connection before each use: one more round trip a query, but
+            // that ping runs inside the acquire timeout, so a connection whose route went
+            // silent (no reset: a failover, a partition) is dropped within it. Without it such
+            // a connection would take the query itself, which nothing on this side bounds, and
+            // sqlx 0.8's ping on release (not bounded either) would keep its slot for as long
+            // as the kernel keeps the socket: bench/README.md, sixth look.
             .connect_with(bounded.clone())
             .await
             .map_err(config_error)?;
@@ -123,9 +115,6 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
 const STARTUP_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The longest any one statement may run on a serving connection.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
-/// A connection idle this long is pinged before use; one used more recently was pinged when
-/// it went back to the pool, at most this long ago.
-const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// A transaction its client left open (a request cancelled mid-way) is ended after this.
 const IDLE_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
 

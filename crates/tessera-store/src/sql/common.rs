@@ -222,8 +222,20 @@ macro_rules! impl_sql_common {
                 // the chain's head, locked only once every ID is: the aggregate yields its row
                 // after the whole INSERT, and the lock is taken on the row the join yields. So
                 // every node locks IDs in key order and the head after them, as the parts-alone
-                // path and the release before do, and none can deadlock another.
+                // path and the release before do, and none can deadlock another. The aggregate
+                // is that barrier: joining `inserted` to the head directly would lock the head
+                // after the first ID.
                 let replays: Vec<_> = split.replays.iter().collect();
+                if split.audits.is_empty() && split.after_replay.is_empty() {
+                    // No record to chain: the IDs alone, and the head (which every node's
+                    // records wait on) left unlocked.
+                    if !replays.is_empty() {
+                        let new = Self::insert_replays(&mut tx, split.now, &replays).await?;
+                        split.mark_new_ids(&mut outcomes, &new);
+                    }
+                    tx.commit().await?;
+                    return Ok(outcomes);
+                }
                 let mut first = sqlx::QueryBuilder::<$db>::new("");
                 if replays.is_empty() {
                     first.push("SELECT seq, mac, NULL::text AS claimed FROM audit_chain_head WHERE id = 1 FOR UPDATE");

@@ -234,6 +234,15 @@ pub(super) async fn a_batch_commits_its_ids_and_records_together(store: Arc<dyn 
         for (id_written_in, record_written_in) in pairs {
             assert_eq!(id_written_in, record_written_in, "an ID and its record were committed apart");
         }
+        // A batch with no record to chain leaves the head alone: it does not wait for another
+        // node's transaction that holds it (the statement timeout is 5 s).
+        let mut holder = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+        sqlx::query("SELECT seq FROM audit_chain_head WHERE id = 1 FOR UPDATE").execute(&mut holder).await.unwrap();
+        let alone = store.remember_message_id("sp", "_alone", 20_000, 10_000);
+        let taken = tokio::time::timeout(std::time::Duration::from_secs(3), alone).await;
+        sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+        assert!(taken.expect("an ID alone waited on the chain's head").unwrap());
     }
 }
 
