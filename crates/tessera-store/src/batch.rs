@@ -179,6 +179,12 @@ impl SplitBatch {
 }
 
 impl SplitBatch {
+    /// Whether the batch carries an audit record, plain or waiting on its ID: one without
+    /// has nothing to link to the chain.
+    pub(crate) fn has_records(&self) -> bool {
+        !self.audits.is_empty() || !self.after_replay.is_empty()
+    }
+
     /// Each message ID's outcome: whether it was among the `new` ones.
     pub(crate) fn mark_new_ids(&self, outcomes: &mut [Outcome], new: &std::collections::HashSet<(String, String)>) {
         for (position, issuer, id, _) in &self.replays {

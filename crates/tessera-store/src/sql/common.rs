@@ -226,7 +226,7 @@ macro_rules! impl_sql_common {
                 // is that barrier: joining `inserted` to the head directly would lock the head
                 // after the first ID.
                 let replays: Vec<_> = split.replays.iter().collect();
-                if split.audits.is_empty() && split.after_replay.is_empty() {
+                if !split.has_records() {
                     // No record to chain: the IDs alone, and the head (which every node's
                     // records wait on) left unlocked.
                     if !replays.is_empty() {
@@ -303,12 +303,12 @@ macro_rules! impl_sql_common {
             }
 
             /// SQLite: the batch as `write_together` writes it, in two round trips to the
-            /// connection's thread where that takes seven (the pool's check, BEGIN, the IDs,
-            /// the head, the records, the head, COMMIT), besides the pool's check when the
-            /// connection goes back, after the callers have their answers. Each trip wakes that thread and then
-            /// this task, which under load waits behind the sign-ons being signed: the trips,
-            /// not the statements, were the batch's time at the p99 (bench/README.md, fifth
-            /// look). SQLite runs the statements of one query in turn, each with its own bound
+            /// connection's thread where one statement a step took seven (the pool's check,
+            /// BEGIN, the IDs, the head, the records, the head, COMMIT), besides the pool's
+            /// check when the connection goes back, after the callers have their answers. Each
+            /// trip wakes that thread and then this task, which under load waits behind the
+            /// sign-ons being signed: the trips, not the statements, were the batch's time at
+            /// the p99 (bench/README.md, fifth look). SQLite runs the statements of one query in turn, each with its own bound
             /// values (sqlx's `?`s are numbered across them). The statements open and close the
             /// transaction themselves, so a failure rolls it back here before the connection
             /// goes back to the pool.
