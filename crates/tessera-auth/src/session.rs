@@ -60,7 +60,23 @@ impl<S: SessionStore + AuditLog + ?Sized> Sessions<'_, S> {
     /// A dead session is removed.
     pub async fn current(&self, id: &str) -> Result<Option<Current>, AuthError> {
         let hash = sha256_hex(id);
-        let Some((session, user)) = self.store.find_session_with_user(&hash).await? else { return Ok(None) };
+        let found = self.store.find_session_with_user(&hash).await?;
+        self.live(hash, found).await
+    }
+
+    /// As [`current`](Self::current), for a request that answers with a token and nothing
+    /// else: the session may come from what this node read a moment ago (on one of several
+    /// nodes, a sign-out elsewhere may not have reached it yet); the token is then refused when
+    /// its audit record is written (`ReplayStore::record_token`).
+    pub async fn current_for_token(&self, id: &str) -> Result<Option<Current>, AuthError> {
+        let hash = sha256_hex(id);
+        let found = self.store.find_session_for_token(&hash).await?;
+        self.live(hash, found).await
+    }
+
+    /// The session found, if it is live; a dead one is removed.
+    async fn live(&self, hash: String, found: Option<(Session, User)>) -> Result<Option<Current>, AuthError> {
+        let Some((session, user)) = found else { return Ok(None) };
         let now = self.clock.now_millis();
         if now >= session.expires_at
             || now - session.last_seen_at >= self.policy.idle_timeout_ms

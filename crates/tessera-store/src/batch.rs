@@ -17,21 +17,13 @@ use crate::StoreError;
 const MAX_BATCH: usize = 256;
 
 pub(crate) enum BatchedWrite {
-    Audit {
-        at: i64,
-        actor: String,
-        event: NewAuditEvent,
-    },
+    /// An audit record; with `session`, written only while that session lives (`SplitBatch`).
+    Audit { at: i64, actor: String, event: NewAuditEvent, session: Option<String> },
     /// Remember a message ID until `expires_at`; the outcome says whether it was new. A row
     /// that expired before `now` is taken over.
-    Replay {
-        issuer: String,
-        message_id: String,
-        expires_at: i64,
-        now: i64,
-    },
+    Replay { issuer: String, message_id: String, expires_at: i64, now: i64 },
     /// A message ID as `Replay`, then, only if it was new, an audit record as `Audit`: the
-    /// outcome is the audit's, `Ok(false)` for a replay (and no audit record).
+    /// outcome is the audit's, `Replayed` for a replay (and no audit record).
     ReplayThenAudit {
         issuer: String,
         message_id: String,
@@ -40,12 +32,24 @@ pub(crate) enum BatchedWrite {
         at: i64,
         actor: String,
         event: NewAuditEvent,
+        session: Option<String>,
     },
 }
 
-/// `Ok(true)` for a committed audit row or a new message ID, `Ok(false)` for a replayed one,
-/// `Err` with the database's message when the statement that carried it failed.
-pub(crate) type Outcome = Result<bool, String>;
+/// What became of one write that committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// The audit record committed; for a message ID alone, it was new.
+    Yes,
+    /// The message ID was seen before: its record (if any) not written.
+    Replayed,
+    /// The record's session is gone or its user not active: the record not written (its
+    /// message ID, new, recorded all the same).
+    SessionEnded,
+}
+
+/// `Err` with the database's message when the statement that carried the write failed.
+pub(crate) type Outcome = Result<Written, String>;
 
 struct Job {
     write: BatchedWrite,
@@ -116,7 +120,7 @@ impl WriteBatcher {
     }
 
     /// Queues one write and waits for the batch that carries it to commit.
-    pub(crate) async fn submit(&self, write: BatchedWrite) -> Result<bool, StoreError> {
+    pub(crate) async fn submit(&self, write: BatchedWrite) -> Result<Written, StoreError> {
         let (done, outcome) = oneshot::channel();
         self.jobs
             .send(Job { write, done, queued_at: Instant::now() })
@@ -132,14 +136,24 @@ impl WriteBatcher {
 
 const STOPPED: &str = "the store's batch writer has stopped";
 
+/// An audit record of a batch, at its write's position.
+pub(crate) struct Record {
+    pub position: usize,
+    pub at: i64,
+    pub actor: String,
+    pub event: NewAuditEvent,
+    /// Written only while this session (its id hash) exists and its user is active.
+    pub session: Option<String>,
+}
+
 /// Splits a batch by table, keeping each write's position. Within one batch only the first
 /// write of a message ID goes to the database; a repeat is a replay of it.
 pub(crate) struct SplitBatch {
-    pub audits: Vec<(usize, i64, String, NewAuditEvent)>,
+    pub audits: Vec<Record>,
     pub replays: Vec<(usize, String, String, i64)>,
     pub repeated: Vec<usize>,
     /// Audit records to write only if the message ID at the same position was new.
-    pub after_replay: Vec<(usize, i64, String, NewAuditEvent)>,
+    pub after_replay: Vec<Record>,
     /// The latest `now` of the batch's message IDs: one statement takes over rows expired by
     /// then (the callers' clocks differ by the moments between their requests).
     pub now: i64,
@@ -157,13 +171,13 @@ impl SplitBatch {
         let mut seen = std::collections::HashSet::new();
         for (position, write) in writes.into_iter().enumerate() {
             let (issuer, message_id, expires_at, now) = match write {
-                BatchedWrite::Audit { at, actor, event } => {
-                    split.audits.push((position, at, actor, event));
+                BatchedWrite::Audit { at, actor, event, session } => {
+                    split.audits.push(Record { position, at, actor, event, session });
                     continue;
                 }
                 BatchedWrite::Replay { issuer, message_id, expires_at, now } => (issuer, message_id, expires_at, now),
-                BatchedWrite::ReplayThenAudit { issuer, message_id, expires_at, now, at, actor, event } => {
-                    split.after_replay.push((position, at, actor, event));
+                BatchedWrite::ReplayThenAudit { issuer, message_id, expires_at, now, at, actor, event, session } => {
+                    split.after_replay.push(Record { position, at, actor, event, session });
                     (issuer, message_id, expires_at, now)
                 }
             };
@@ -185,18 +199,47 @@ impl SplitBatch {
         !self.audits.is_empty() || !self.after_replay.is_empty()
     }
 
+    /// The sessions (id hashes) some record is written only with, each once, in order.
+    pub(crate) fn sessions(&self) -> Vec<&str> {
+        let mut sessions: Vec<&str> =
+            self.audits.iter().chain(&self.after_replay).filter_map(|record| record.session.as_deref()).collect();
+        sessions.sort_unstable();
+        sessions.dedup();
+        sessions
+    }
+
+    /// Outcomes before anything is known: a write no step marks is a repeat of an ID earlier
+    /// in the batch, a replay.
+    pub(crate) fn outcomes(count: usize) -> Vec<Outcome> {
+        vec![Ok(Written::Replayed); count]
+    }
+
     /// Each message ID's outcome: whether it was among the `new` ones.
     pub(crate) fn mark_new_ids(&self, outcomes: &mut [Outcome], new: &std::collections::HashSet<(String, String)>) {
         for (position, issuer, id, _) in &self.replays {
-            outcomes[*position] = Ok(new.contains(&(issuer.clone(), id.clone())));
+            outcomes[*position] =
+                Ok(if new.contains(&(issuer.clone(), id.clone())) { Written::Yes } else { Written::Replayed });
         }
     }
 
-    /// The audit records to write once the IDs are known: every plain one, and those that
-    /// wait on an ID only where it was new.
-    pub(crate) fn audits_to_write(&self, outcomes: &[Outcome]) -> Vec<&(usize, i64, String, NewAuditEvent)> {
-        let waiting = self.after_replay.iter().filter(|(position, ..)| matches!(outcomes[*position], Ok(true)));
-        self.audits.iter().chain(waiting).collect()
+    /// The audit records to write once the IDs and the sessions are known: every plain one,
+    /// and those that wait on an ID only where it was new; of both, one tied to a session only
+    /// where that session is among the `live` ones (the others marked `SessionEnded`).
+    pub(crate) fn audits_to_write(
+        &self,
+        outcomes: &mut [Outcome],
+        live: &std::collections::HashSet<String>,
+    ) -> Vec<&Record> {
+        let waiting = self.after_replay.iter().filter(|record| matches!(outcomes[record.position], Ok(Written::Yes)));
+        let candidates: Vec<&Record> = self.audits.iter().chain(waiting).collect();
+        let mut to_write = Vec::with_capacity(candidates.len());
+        for record in candidates {
+            match &record.session {
+                Some(session) if !live.contains(session) => outcomes[record.position] = Ok(Written::SessionEnded),
+                _ => to_write.push(record),
+            }
+        }
+        to_write
     }
 }
 
@@ -215,7 +258,7 @@ mod tests {
             if let Ok(mut sizes) = seen.lock() {
                 sizes.push(count);
             }
-            async move { vec![Ok(true); count] }
+            async move { vec![Ok(Written::Yes); count] }
         }));
         // Spawned from the worker itself, so all ten wait in its queue before any runs (the
         // test body runs on another thread, which would hand them over one by one).
@@ -226,7 +269,7 @@ mod tests {
                     tokio::spawn(async move {
                         let event =
                             NewAuditEvent::new(tessera_core::AuditAction::AppUpdate, "app", i, serde_json::json!({}));
-                        batcher.submit(BatchedWrite::Audit { at: 0, actor: "test".into(), event }).await
+                        batcher.submit(BatchedWrite::Audit { at: 0, actor: "test".into(), event, session: None }).await
                     })
                 })
                 .collect::<Vec<_>>()
@@ -234,7 +277,7 @@ mod tests {
         .await
         .unwrap();
         for writer in writers {
-            assert!(matches!(writer.await, Ok(Ok(true))));
+            assert!(matches!(writer.await, Ok(Ok(Written::Yes))));
         }
         assert_eq!(*sizes.lock().unwrap(), vec![10]);
     }
@@ -260,11 +303,53 @@ mod tests {
             at: 1,
             actor: "user".into(),
             event: NewAuditEvent::new(tessera_core::AuditAction::SamlIssued, "app", id, serde_json::json!({})),
+            session: None,
         };
         let split = SplitBatch::of(vec![issued("a"), issued("a"), issued("b")]);
         assert_eq!(split.replays.iter().map(|r| r.0).collect::<Vec<_>>(), vec![0, 2]);
         assert_eq!(split.repeated, vec![1]);
-        assert_eq!(split.after_replay.iter().map(|a| a.0).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(split.after_replay.iter().map(|a| a.position).collect::<Vec<_>>(), vec![0, 1, 2]);
         assert!(split.audits.is_empty(), "no record goes before its ID is known to be new");
+    }
+
+    /// A record tied to a session goes only where that session lives; its ID, new, still
+    /// counts as used. A replayed ID's record is not written whatever its session.
+    #[test]
+    fn a_record_tied_to_an_ended_session_is_not_written() {
+        let event = || NewAuditEvent::new(tessera_core::AuditAction::SamlIssued, "app", "a", serde_json::json!({}));
+        let issued = |id: &str, session: &str| BatchedWrite::ReplayThenAudit {
+            issuer: "sp".into(),
+            message_id: id.into(),
+            expires_at: 9,
+            now: 1,
+            at: 1,
+            actor: "user".into(),
+            event: event(),
+            session: Some(session.into()),
+        };
+        let plain = |session: Option<&str>| BatchedWrite::Audit {
+            at: 1,
+            actor: "user".into(),
+            event: event(),
+            session: session.map(str::to_string),
+        };
+        let split = SplitBatch::of(vec![
+            plain(Some("live")),
+            plain(Some("gone")),
+            plain(None),
+            issued("new-1", "gone"),
+            issued("new-2", "live"),
+            issued("old", "live"),
+        ]);
+        assert_eq!(split.sessions(), vec!["gone", "live"]);
+        let mut outcomes = SplitBatch::outcomes(6);
+        let new = [("sp", "new-1"), ("sp", "new-2")].map(|(i, m)| (i.to_string(), m.to_string())).into();
+        split.mark_new_ids(&mut outcomes, &new);
+        let live = ["live".to_string()].into();
+        let written: Vec<usize> = split.audits_to_write(&mut outcomes, &live).iter().map(|r| r.position).collect();
+        assert_eq!(written, vec![0, 2, 4]);
+        assert_eq!(outcomes[1], Ok(Written::SessionEnded));
+        assert_eq!(outcomes[3], Ok(Written::SessionEnded), "a new ID's record for an ended session");
+        assert_eq!(outcomes[5], Ok(Written::Replayed));
     }
 }

@@ -8,8 +8,12 @@
 //!
 //! On PostgreSQL other nodes write too: there the cache is on only while the store hears
 //! PostgreSQL's notices of those writes (`pg_notices.rs`), and each notice invalidates every
-//! entry as well. Sessions are not kept there: a notice reaches the other nodes a little after
-//! the write commits, and a session signed out on one node must be dead on all of them at once.
+//! entry as well. A notice reaches the other nodes a little after the write commits, so a kept
+//! session may have been signed out elsewhere a moment ago: there only a token's read of a
+//! session uses what was kept (`SessionStore::find_session_for_token`), and the token's audit
+//! record is written only while its session still exists and its user is active, checked in
+//! the transaction that writes it (`ReplayStore::record_token`). Every other read of a session
+//! (pages, enrolment, sign-out) goes to the database.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -30,6 +34,10 @@ pub(crate) struct ReadCache {
     /// Off while nothing would tell this process of another's writes (PostgreSQL before its
     /// listener is up, or after it lost its connection).
     on: AtomicBool,
+    /// Whether every read of a session may be served from here, or only a token's
+    /// (`SessionStore::find_session_for_token`): one of several nodes hears another's sign-out
+    /// a moment after it, and its pages must not outlive it by that moment.
+    every_session_read: bool,
     clock: Arc<dyn Clock>,
     generation: AtomicU64,
     pub(crate) apps_by_path: Shelf<String, Application>,
@@ -43,24 +51,20 @@ impl ReadCache {
         Self::new(true, true, clock)
     }
 
-    /// For one of several nodes: off until [`ReadCache::resume`], and never keeping sessions.
+    /// For one of several nodes: off until [`ReadCache::resume`].
     pub(crate) fn for_one_of_several_nodes(clock: Arc<dyn Clock>) -> Self {
         Self::new(false, false, clock)
     }
 
-    #[cfg(test)]
-    fn paused(clock: Arc<dyn Clock>) -> Self {
-        Self::new(false, true, clock)
-    }
-
-    fn new(on: bool, keep_sessions: bool, clock: Arc<dyn Clock>) -> Self {
+    fn new(on: bool, every_session_read: bool, clock: Arc<dyn Clock>) -> Self {
         ReadCache {
             on: AtomicBool::new(on),
+            every_session_read,
             clock,
             generation: AtomicU64::new(0),
-            apps_by_path: Shelf::new(true),
-            sessions: Shelf::new(keep_sessions),
-            access: Shelf::new(true),
+            apps_by_path: Shelf::new(),
+            sessions: Shelf::new(),
+            access: Shelf::new(),
         }
     }
 
@@ -83,6 +87,12 @@ impl ReadCache {
         }
     }
 
+    /// Drops one entry: a write changed it in a way no other entry depends on (a session's
+    /// last use), and its next read should see that.
+    pub(crate) fn forget<K: Eq + Hash, V>(&self, shelf: &Shelf<K, V>, key: &K) {
+        shelf.forget(key);
+    }
+
     /// Called by every write that could change what an entry holds.
     pub(crate) fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -101,14 +111,18 @@ impl ReadCache {
         self.on.store(true, Ordering::Release);
     }
 
+    /// Whether every read of a session may come from here (one serving process), or only a
+    /// token's (one of several nodes).
+    pub(crate) fn serves_every_session_read(&self) -> bool {
+        self.every_session_read
+    }
+
     pub(crate) fn is_on(&self) -> bool {
         self.on.load(Ordering::Acquire)
     }
 }
 
 pub(crate) struct Shelf<K, V> {
-    /// False for a shelf that keeps nothing.
-    keeps: bool,
     entries: Mutex<HashMap<K, Entry<V>>>,
 }
 
@@ -119,17 +133,14 @@ struct Entry<V> {
 }
 
 impl<K: Eq + Hash, V> Shelf<K, V> {
-    fn new(keeps: bool) -> Self {
-        Shelf { keeps, entries: Mutex::new(HashMap::new()) }
+    fn new() -> Self {
+        Shelf { entries: Mutex::new(HashMap::new()) }
     }
 
     fn get(&self, key: &K, generation: u64, now: UnixMillis) -> Option<V>
     where
         V: Clone,
     {
-        if !self.keeps {
-            return None;
-        }
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         // A clock set back makes an entry look younger than it is: only ages 0 to TTL count.
         entries
@@ -139,14 +150,15 @@ impl<K: Eq + Hash, V> Shelf<K, V> {
     }
 
     fn put(&self, key: K, generation: u64, now: UnixMillis, value: V) {
-        if !self.keeps {
-            return;
-        }
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
         entries.insert(key, Entry { generation, stored: now, value });
+    }
+
+    fn forget(&self, key: &K) {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
     }
 }
 
@@ -161,7 +173,7 @@ mod tests {
     #[test]
     fn an_entry_read_before_a_write_is_not_kept() {
         let cache = ReadCache::enabled(clock());
-        let shelf: Shelf<&str, u32> = Shelf::new(true);
+        let shelf: Shelf<&str, u32> = Shelf::new();
         let ticket = cache.ticket();
         cache.invalidate();
         cache.put(&shelf, ticket, "k", 1);
@@ -177,7 +189,7 @@ mod tests {
     fn an_entry_lives_one_second_by_the_store_clock() {
         let clock = clock();
         let cache = ReadCache::enabled(clock.clone());
-        let shelf: Shelf<&str, u32> = Shelf::new(true);
+        let shelf: Shelf<&str, u32> = Shelf::new();
         cache.put(&shelf, cache.ticket(), "k", 1);
         clock.advance(TTL_MS - 1);
         assert_eq!(cache.get(&shelf, &"k"), Some(1));
@@ -188,20 +200,31 @@ mod tests {
     }
 
     #[test]
-    fn one_of_several_nodes_never_keeps_a_session() {
+    fn one_of_several_nodes_keeps_nothing_until_it_hears_the_others() {
         let cache = ReadCache::for_one_of_several_nodes(clock());
         assert_eq!(cache.ticket(), None, "off until it hears the other nodes");
-        cache.resume();
-        assert!(!cache.sessions.keeps && cache.access.keeps && cache.apps_by_path.keeps);
-        let shelf: Shelf<&str, u32> = Shelf::new(false);
+        let shelf: Shelf<&str, u32> = Shelf::new();
         cache.put(&shelf, cache.ticket(), "k", 1);
         assert_eq!(cache.get(&shelf, &"k"), None);
+        cache.resume();
+        cache.put(&shelf, cache.ticket(), "k", 2);
+        assert_eq!(cache.get(&shelf, &"k"), Some(2));
+    }
+
+    #[test]
+    fn a_forgotten_entry_is_read_again_and_the_others_stay() {
+        let cache = ReadCache::enabled(clock());
+        let shelf: Shelf<&str, u32> = Shelf::new();
+        cache.put(&shelf, cache.ticket(), "a", 1);
+        cache.put(&shelf, cache.ticket(), "b", 2);
+        cache.forget(&shelf, &"a");
+        assert_eq!((cache.get(&shelf, &"a"), cache.get(&shelf, &"b")), (None, Some(2)));
     }
 
     #[test]
     fn a_paused_cache_keeps_nothing_and_forgets_what_it_kept() {
-        let cache = ReadCache::paused(clock());
-        let shelf: Shelf<&str, u32> = Shelf::new(true);
+        let cache = ReadCache::for_one_of_several_nodes(clock());
+        let shelf: Shelf<&str, u32> = Shelf::new();
         cache.put(&shelf, cache.ticket(), "k", 1);
         assert_eq!(cache.get(&shelf, &"k"), None);
         cache.resume();

@@ -35,7 +35,7 @@ pub use traits::{
     KeySlot, KeyStore, Location, LockoutCounter, LockoutStore, MAX_FAMILIAR_IPS, MessageClaim, MfaStore, NewSigningKey,
     Page, PageRequest, ParkedRequest, ParkingStore, PreviousCertificate, ReplayStore, SETTING_MASTER_KEY_CHECK,
     SETTING_PUBLIC_URL, Session, SessionStore, SettingsStore, SourceStore, SourceSyncStore, Store, StoredKey,
-    TotpCredential, UserStore,
+    TokenRecord, TokenRecorded, TotpCredential, UserStore,
 };
 
 /// The SQLite file inside the data directory.

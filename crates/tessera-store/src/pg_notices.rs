@@ -1,9 +1,9 @@
 //! How a PostgreSQL node hears the other nodes' writes, so that it may keep the reads each
 //! sign-on makes (`cache.rs`) without serving one that another node has changed.
 //!
-//! Migration 0016 puts triggers on the tables those reads come from (apps and their signing keys
-//! and previous certificates, users, memberships, grants; sessions are not kept, see
-//! `cache.rs`), which notify the channel [`CHANNEL`] when a write commits, whoever wrote it. A
+//! Migrations 0016 and 0017 put triggers on the tables those reads come from (apps and their
+//! signing keys and previous certificates, users, memberships, grants; sessions, when one
+//! ends), which notify the channel [`CHANNEL`] when a write commits, whoever wrote it. A
 //! task of each store listens on a connection of its own (not one of the requests' pool), and
 //! every notice invalidates the whole cache. The cache is on only
 //! while that connection listens: off until it first does, off from the moment it is lost
@@ -32,19 +32,21 @@ const LISTENING_METRIC: &str = "tessera_store_read_cache_listening";
 /// How long the task waits before it listens again after losing its connection.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
 
-/// How long it waits before it looks again for triggers that a database without migration 0016
+/// How long it waits before it looks again for triggers that a database without migration 0017
 /// lacks (a node that may not migrate, before the schema's owner runs `tessera migrate run`),
 /// or on which someone disabled one.
 const RECHECK_TRIGGERS_AFTER: Duration = Duration::from_secs(30);
 
-/// The triggers 0016 adds; the cache is on only while every one of them is there and enabled.
-const TRIGGERS: [&str; 6] = [
+/// The triggers 0016 and 0017 add; the cache is on only while every one of them is there and
+/// enabled.
+const TRIGGERS: [&str; 7] = [
     "apps_read_cache",
     "signing_keys_read_cache",
     "previous_certificates_read_cache",
     "users_read_cache",
     "memberships_read_cache",
     "grants_read_cache",
+    "sessions_read_cache",
 ];
 
 /// The listening task; stopped with the store.
@@ -137,7 +139,7 @@ async fn listen(options: PgConnectOptions, cache: Arc<ReadCache>, listened: Arc<
                     "not hearing other nodes' writes: every sign-on reads the database until this node listens again"
                 ),
                 Deaf::NoTriggers => tracing::warn!(
-                    "the database lacks migration 0016's triggers, or one is disabled: every sign-on \
+                    "the database lacks the triggers of migrations 0016 and 0017, or one is disabled: every sign-on \
                      reads the database until `tessera migrate run` adds them (or they are enabled again)"
                 ),
             }

@@ -2,11 +2,11 @@
 //! expire, long ones by their digest.
 
 use async_trait::async_trait;
-use tessera_core::{Actor, NewAuditEvent, UnixMillis};
+use tessera_core::{Actor, NewAuditEvent, UnixMillis, UserState};
 
 use super::{MemoryStore, State};
 use crate::StoreError;
-use crate::traits::{MessageClaim, ReplayStore};
+use crate::traits::{MessageClaim, ReplayStore, TokenRecord, TokenRecorded};
 
 #[async_trait]
 impl ReplayStore for MemoryStore {
@@ -33,6 +33,23 @@ impl ReplayStore for MemoryStore {
         }
         tables.record(actor, self.clock.now_millis(), event);
         Ok(true)
+    }
+
+    async fn record_token(&self, token: TokenRecord<'_>) -> Result<TokenRecorded, StoreError> {
+        let mut tables = self.tables()?;
+        if let Some(claim) = token.claim
+            && !remember(&mut tables, claim)
+        {
+            return Ok(TokenRecorded::Replayed);
+        }
+        let live = tables.sessions.get(token.session).is_some_and(|session| {
+            tables.users.get(&session.user_id.to_string()).is_some_and(|user| user.state == UserState::Active)
+        });
+        if !live {
+            return Ok(TokenRecorded::SessionEnded);
+        }
+        tables.record(token.actor, self.clock.now_millis(), token.event);
+        Ok(TokenRecorded::Written)
     }
 }
 

@@ -37,6 +37,10 @@ impl SessionStore for MemoryStore {
         Ok(tables.users.get(&session.user_id.to_string()).map(|user| (session.clone(), user.clone())))
     }
 
+    async fn find_session_for_token(&self, id_hash: &str) -> Result<Option<(Session, User)>, StoreError> {
+        self.find_session_with_user(id_hash).await
+    }
+
     async fn touch_session(&self, id_hash: &str, now: UnixMillis) -> Result<(), StoreError> {
         if let Some(session) = self.tables()?.sessions.get_mut(id_hash) {
             session.last_seen_at = now;

@@ -11,7 +11,12 @@ macro_rules! impl_audit {
         impl AuditLog for $store {
             async fn append_audit(&self, actor: &Actor, event: NewAuditEvent) -> Result<(), StoreError> {
                 self.batcher
-                    .submit(crate::batch::BatchedWrite::Audit { at: self.clock.now_millis(), actor: actor.0.clone(), event })
+                    .submit(crate::batch::BatchedWrite::Audit {
+                        at: self.clock.now_millis(),
+                        actor: actor.0.clone(),
+                        event,
+                        session: None,
+                    })
                     .await
                     .map(|_| ())
             }

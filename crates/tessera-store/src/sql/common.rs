@@ -54,8 +54,8 @@ macro_rules! impl_sql_common {
         const MAX_STUCK_WRITERS: usize = 20;
 
         /// A batch's audit records as the chain's INSERTs take them: actor, time, event.
-        fn audit_rows<'a>(audits: &[&'a (usize, i64, String, NewAuditEvent)]) -> Vec<(&'a str, i64, &'a NewAuditEvent)> {
-            audits.iter().map(|(_, at, actor, event)| (actor.as_str(), *at, event)).collect()
+        fn audit_rows<'a>(audits: &[&'a crate::batch::Record]) -> Vec<(&'a str, i64, &'a NewAuditEvent)> {
+            audits.iter().map(|record| (record.actor.as_str(), record.at, &record.event)).collect()
         }
 
         /// Linked records split into INSERTs of at most `AUDIT_ROWS_A_STATEMENT` rows each.
@@ -157,16 +157,17 @@ macro_rules! impl_sql_common {
                 }
                 // Something in it failed: each kind alone, then each row alone, so that one bad
                 // write fails only its own caller.
-                let mut outcomes: Vec<crate::batch::Outcome> = vec![Ok(false); count];
+                let mut outcomes = crate::batch::SplitBatch::outcomes(count);
                 if !split.replays.is_empty() {
                     let now = split.now;
                     let all: Vec<_> = split.replays.iter().collect();
+                    let new_or_not = |new: bool| if new { crate::batch::Written::Yes } else { crate::batch::Written::Replayed };
                     let results: Vec<crate::batch::Outcome> = match Self::insert_replays_alone(writer, now, &all).await {
-                        Ok(new) => all.iter().map(|(_, issuer, id, _)| Ok(new.contains(&(issuer.clone(), id.clone())))).collect(),
+                        Ok(new) => all.iter().map(|(_, issuer, id, _)| Ok(new_or_not(new.contains(&(issuer.clone(), id.clone()))))).collect(),
                         Err(_) if all.len() > 1 => {
                             let mut results = Vec::with_capacity(all.len());
                             for replay in &all {
-                                results.push(Self::insert_replays_alone(writer, now, &[*replay]).await.map(|new| !new.is_empty()));
+                                results.push(Self::insert_replays_alone(writer, now, &[*replay]).await.map(|new| new_or_not(!new.is_empty())));
                             }
                             results
                         }
@@ -176,32 +177,69 @@ macro_rules! impl_sql_common {
                         outcomes[*position] = result;
                     }
                 }
-                // An audit record that waits on its message ID goes only where the ID was new.
-                for (position, at, actor, event) in std::mem::take(&mut split.after_replay) {
-                    if matches!(outcomes[position], Ok(true)) {
-                        split.audits.push((position, at, actor, event));
+                // The sessions records are tied to, read now: a record whose session cannot be
+                // read is not written (its caller learns why).
+                let sessions = split.sessions();
+                let live = if sessions.is_empty() {
+                    Ok(std::collections::HashSet::new())
+                } else {
+                    Self::live_sessions_alone(writer, &sessions).await
+                };
+                let (live, unread) = match live {
+                    Ok(live) => (live, None),
+                    Err(e) => (std::collections::HashSet::new(), Some(e)),
+                };
+                let audits = split.audits_to_write(&mut outcomes, &live);
+                if let Some(e) = unread {
+                    // Not known to have ended: failed, with the reason.
+                    for record in split.audits.iter().chain(&split.after_replay) {
+                        if outcomes[record.position] == Ok(crate::batch::Written::SessionEnded) {
+                            outcomes[record.position] = Err(e.clone());
+                        }
                     }
                 }
-                if !split.audits.is_empty() {
+                if !audits.is_empty() {
                     // One statement for the batch; if it fails, each row alone, so that one bad
                     // row fails only its own caller.
-                    let all: Vec<_> = split.audits.iter().collect();
-                    let results = match Self::insert_audits(writer, key, &all).await {
-                        Ok(()) => vec![Ok(true); all.len()],
-                        Err(_) if all.len() > 1 => {
-                            let mut results = Vec::with_capacity(all.len());
-                            for audit in &all {
-                                results.push(Self::insert_audits(writer, key, &[*audit]).await.map(|()| true));
+                    let results = match Self::insert_audits(writer, key, &audits).await {
+                        Ok(()) => vec![Ok(crate::batch::Written::Yes); audits.len()],
+                        Err(_) if audits.len() > 1 => {
+                            let mut results = Vec::with_capacity(audits.len());
+                            for audit in &audits {
+                                results.push(Self::insert_audits(writer, key, &[*audit]).await.map(|()| crate::batch::Written::Yes));
                             }
                             results
                         }
                         Err(e) => vec![Err(e)],
                     };
-                    for ((position, ..), result) in split.audits.iter().zip(results) {
-                        outcomes[*position] = result;
+                    for (record, result) in audits.iter().zip(results) {
+                        outcomes[record.position] = result;
                     }
                 }
                 outcomes
+            }
+
+            /// Which of `sessions` (id hashes) still exist with an active user, on a connection
+            /// of the pool.
+            async fn live_sessions_alone(
+                writer: &sqlx::Pool<$db>,
+                sessions: &[&str],
+            ) -> Result<std::collections::HashSet<String>, String> {
+                let mut select = sqlx::QueryBuilder::<$db>::new("SELECT s.id_hash ");
+                Self::push_live_sessions(&mut select, sessions);
+                let rows = select.build().fetch_all(writer).await.map_err(|e| e.to_string())?;
+                rows.iter().map(|row| row.try_get::<String, _>(0).map_err(|e| e.to_string())).collect()
+            }
+
+            /// `FROM … WHERE …` of the sessions among `sessions` that exist and whose user is
+            /// active, appended to `select` (whose columns name `s`, the session).
+            fn push_live_sessions<'a>(select: &mut sqlx::QueryBuilder<'a, $db>, sessions: &[&'a str]) {
+                select.push("FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.state = 'active' AND s.id_hash IN (");
+                let mut each = select.separated(", ");
+                for session in sessions {
+                    each.push_bind(*session);
+                }
+                select.push(")");
             }
 
             /// PostgreSQL: a batch in one transaction, its message IDs and then the audit records
@@ -216,7 +254,7 @@ macro_rules! impl_sql_common {
                 split: &crate::batch::SplitBatch,
                 count: usize,
             ) -> Result<Vec<crate::batch::Outcome>, StoreError> {
-                let mut outcomes: Vec<crate::batch::Outcome> = vec![Ok(false); count];
+                let mut outcomes = crate::batch::SplitBatch::outcomes(count);
                 let mut tx = Self::begin_write(writer).await?;
                 // One statement: the IDs (those that were new come back as one JSON array), then
                 // the chain's head, locked only once every ID is: the aggregate yields its row
@@ -236,18 +274,28 @@ macro_rules! impl_sql_common {
                     tx.commit().await?;
                     return Ok(outcomes);
                 }
-                let mut first = sqlx::QueryBuilder::<$db>::new("");
+                // The sessions the records are tied to, which of them live, in the same statement
+                // (one row: an aggregate), read before the head is locked.
+                let sessions = split.sessions();
+                let mut first = sqlx::QueryBuilder::<$db>::new("WITH ");
                 if replays.is_empty() {
-                    first.push("SELECT seq, mac, NULL::text AS claimed FROM audit_chain_head WHERE id = 1 FOR UPDATE");
+                    first.push("claimed AS (SELECT NULL::text AS ids), ");
                 } else {
-                    first.push("WITH inserted AS (");
+                    first.push("inserted AS (");
                     Self::push_replay_insert(&mut first, split.now, &replays);
-                    first.push(
-                        "), claimed AS (SELECT json_agg(json_build_array(issuer, message_id))::text AS ids FROM inserted) \
-                         SELECT h.seq, h.mac, claimed.ids AS claimed FROM claimed, audit_chain_head h \
-                         WHERE h.id = 1 FOR UPDATE OF h",
-                    );
+                    first.push("), claimed AS (SELECT json_agg(json_build_array(issuer, message_id))::text AS ids FROM inserted), ");
                 }
+                if sessions.is_empty() {
+                    first.push("live AS (SELECT NULL::text AS ids) ");
+                } else {
+                    first.push("live AS (SELECT json_agg(s.id_hash)::text AS ids ");
+                    Self::push_live_sessions(&mut first, &sessions);
+                    first.push(") ");
+                }
+                first.push(
+                    "SELECT h.seq, h.mac, claimed.ids AS claimed, live.ids AS live FROM claimed, live, audit_chain_head h \
+                     WHERE h.id = 1 FOR UPDATE OF h",
+                );
                 let row = first
                     .build()
                     .fetch_optional(&mut *tx)
@@ -262,8 +310,13 @@ macro_rules! impl_sql_common {
                     None => std::collections::HashSet::new(),
                 };
                 split.mark_new_ids(&mut outcomes, &new);
+                let live: std::collections::HashSet<String> = match row.try_get::<Option<String>, _>("live")? {
+                    Some(ids) => serde_json::from_str(&ids)
+                        .map_err(|e| StoreError::Corrupt(format!("the live sessions came back unreadable: {e}")))?,
+                    None => std::collections::HashSet::new(),
+                };
                 // Another: the records and the head moved past them.
-                let audits = split.audits_to_write(&outcomes);
+                let audits = split.audits_to_write(&mut outcomes, &live);
                 if !audits.is_empty() {
                     let rows = audit_rows(&audits);
                     let (summaries, links) = Self::link_to_chain(key.get()?, &mut head, &rows);
@@ -296,8 +349,8 @@ macro_rules! impl_sql_common {
                     }
                 }
                 tx.commit().await?;
-                for (position, ..) in audits {
-                    outcomes[*position] = Ok(true);
+                for record in audits {
+                    outcomes[record.position] = Ok(crate::batch::Written::Yes);
                 }
                 Ok(outcomes)
             }
@@ -335,31 +388,43 @@ macro_rules! impl_sql_common {
                 count: usize,
             ) -> Result<Vec<crate::batch::Outcome>, StoreError> {
                 use sqlx::Column as _;
-                let mut outcomes: Vec<crate::batch::Outcome> = vec![Ok(false); count];
-                // First: the write lock, the message IDs (those that were new come back) and
-                // the chain's head, read under that lock.
+                let mut outcomes = crate::batch::SplitBatch::outcomes(count);
+                // First: the write lock, the message IDs (those that were new come back), the
+                // sessions the records are tied to that live, and the chain's head, read under
+                // that lock. Each statement's rows are told apart by their first column's name.
                 let replays: Vec<_> = split.replays.iter().collect();
+                let sessions = split.sessions();
                 let mut first = sqlx::QueryBuilder::<$db>::new("BEGIN IMMEDIATE; ");
                 if !replays.is_empty() {
                     Self::push_replay_insert(&mut first, split.now, &replays);
+                    first.push("; ");
+                }
+                if !sessions.is_empty() {
+                    first.push("SELECT s.id_hash AS live ");
+                    Self::push_live_sessions(&mut first, &sessions);
                     first.push("; ");
                 }
                 first.push("SELECT seq, mac FROM audit_chain_head WHERE id = 1");
                 let rows = first.build().fetch_all(&mut *conn).await?;
                 let mut head = None;
                 let mut new = std::collections::HashSet::new();
+                let mut live = std::collections::HashSet::new();
                 for row in &rows {
-                    if row.columns().first().map(|column| column.name()) == Some("seq") {
-                        head = Some(crate::audit_chain::ChainHead { seq: row.try_get("seq")?, mac: row.try_get("mac")? });
-                    } else {
-                        new.insert((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
+                    match row.columns().first().map(|column| column.name()) {
+                        Some("seq") => head = Some(crate::audit_chain::ChainHead { seq: row.try_get("seq")?, mac: row.try_get("mac")? }),
+                        Some("live") => {
+                            live.insert(row.try_get::<String, _>(0)?);
+                        }
+                        _ => {
+                            new.insert((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
+                        }
                     }
                 }
                 let mut head = head.ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
                 split.mark_new_ids(&mut outcomes, &new);
-                // Second: the records (those that wait on an ID only where it was new), the
-                // head moved past them, COMMIT.
-                let audits = split.audits_to_write(&outcomes);
+                // Second: the records (those that wait on an ID only where it was new, those
+                // tied to a session only where it lives), the head moved past them, COMMIT.
+                let audits = split.audits_to_write(&mut outcomes, &live);
                 let rows = audit_rows(&audits);
                 let (summaries, links) = if rows.is_empty() {
                     (Vec::new(), Vec::new())
@@ -381,8 +446,8 @@ macro_rules! impl_sql_common {
                 }
                 second.push("COMMIT");
                 second.build().execute(&mut *conn).await?;
-                for (position, ..) in audits {
-                    outcomes[*position] = Ok(true);
+                for record in audits {
+                    outcomes[record.position] = Ok(crate::batch::Written::Yes);
                 }
                 Ok(outcomes)
             }
@@ -391,7 +456,7 @@ macro_rules! impl_sql_common {
             async fn insert_audits(
                 writer: &sqlx::Pool<$db>,
                 key: &crate::audit_chain::AuditKeySlot,
-                audits: &[&(usize, i64, String, NewAuditEvent)],
+                audits: &[&crate::batch::Record],
             ) -> Result<(), String> {
                 let failed = |e: StoreError| e.to_string();
                 let key = key.get().map_err(failed)?;

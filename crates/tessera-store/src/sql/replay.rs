@@ -24,6 +24,7 @@ macro_rules! impl_replay {
                             now,
                         })
                         .await
+                        .map(|written| written == crate::batch::Written::Yes)
                 }
 
                 async fn remember_message_id_with_audit(
@@ -41,8 +42,38 @@ macro_rules! impl_replay {
                             at: self.clock.now_millis(),
                             actor: actor.0.clone(),
                             event,
+                            session: None,
                         })
                         .await
+                        .map(|written| written == crate::batch::Written::Yes)
+                }
+
+                async fn record_token(
+                    &self,
+                    token: crate::TokenRecord<'_>,
+                ) -> Result<crate::TokenRecorded, StoreError> {
+                    use crate::batch::{BatchedWrite, Written};
+                    let (at, actor, session) =
+                        (self.clock.now_millis(), token.actor.0.clone(), Some(token.session.to_string()));
+                    let event = token.event;
+                    let write = match token.claim {
+                        Some(claim) => BatchedWrite::ReplayThenAudit {
+                            issuer: claim.issuer.clone(),
+                            message_id: claim.stored_id(),
+                            expires_at: claim.expires_at,
+                            now: claim.now,
+                            at,
+                            actor,
+                            event,
+                            session,
+                        },
+                        None => BatchedWrite::Audit { at, actor, event, session },
+                    };
+                    Ok(match self.batcher.submit(write).await? {
+                        Written::Yes => crate::TokenRecorded::Written,
+                        Written::Replayed => crate::TokenRecorded::Replayed,
+                        Written::SessionEnded => crate::TokenRecorded::SessionEnded,
+                    })
                 }
             }
         }

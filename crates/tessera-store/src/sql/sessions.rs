@@ -27,25 +27,11 @@ macro_rules! impl_sessions {
             }
 
             async fn find_session_with_user(&self, id_hash: &str) -> Result<Option<(Session, User)>, StoreError> {
-                let key = id_hash.to_string();
-                if let Some(found) = self.cache.get(&self.cache.sessions, &key) {
-                    return Ok(Some(found));
-                }
-                let ticket = self.cache.ticket();
-                // One round trip for what every signed-in request needs.
-                let row = sqlx::query(
-                    "SELECT s.id_hash, s.user_id, s.factors, s.complete, s.created_at AS session_created_at, \
-                     s.last_seen_at, s.expires_at, u.id, u.email, u.upn, u.first_name, u.last_name, u.immutable_id, \
-                     u.state, u.password_hash, u.notice_acknowledged_at, u.created_at, u.updated_at \
-                     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
-                )
-                .bind(id_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-                let Some(row) = row else { return Ok(None) };
-                let found = (Self::session_from_columns(&row, "session_created_at")?, Self::user_from_row(&row)?);
-                self.cache.put(&self.cache.sessions, ticket, key, found.clone());
-                Ok(Some(found))
+                self.session_with_user(id_hash, self.cache.serves_every_session_read()).await
+            }
+
+            async fn find_session_for_token(&self, id_hash: &str) -> Result<Option<(Session, User)>, StoreError> {
+                self.session_with_user(id_hash, true).await
             }
 
             async fn touch_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
@@ -54,6 +40,9 @@ macro_rules! impl_sessions {
                     .bind(id_hash)
                     .execute(&self.writer)
                     .await?;
+                // Read afresh next time, or each request within the entry's second would
+                // touch it again.
+                self.cache.forget(&self.cache.sessions, &id_hash.to_string());
                 Ok(())
             }
 
@@ -105,6 +94,30 @@ macro_rules! impl_sessions {
         }
 
         impl $store {
+            /// The session and its user; from what this process kept when `from_cache`. What is
+            /// read is kept either way, for the reads that may use it.
+            async fn session_with_user(&self, id_hash: &str, from_cache: bool) -> Result<Option<(Session, User)>, StoreError> {
+                let key = id_hash.to_string();
+                if from_cache && let Some(found) = self.cache.get(&self.cache.sessions, &key) {
+                    return Ok(Some(found));
+                }
+                let ticket = self.cache.ticket();
+                // One round trip for what every signed-in request needs.
+                let row = sqlx::query(
+                    "SELECT s.id_hash, s.user_id, s.factors, s.complete, s.created_at AS session_created_at, \
+                     s.last_seen_at, s.expires_at, u.id, u.email, u.upn, u.first_name, u.last_name, u.immutable_id, \
+                     u.state, u.password_hash, u.notice_acknowledged_at, u.created_at, u.updated_at \
+                     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
+                )
+                .bind(id_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let found = (Self::session_from_columns(&row, "session_created_at")?, Self::user_from_row(&row)?);
+                self.cache.put(&self.cache.sessions, ticket, key, found.clone());
+                Ok(Some(found))
+            }
+
             pub(super) async fn insert_session(tx: &mut Tx, session: &Session) -> Result<(), StoreError> {
                 let factors = serde_json::to_string(&session.authn).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 sqlx::query(

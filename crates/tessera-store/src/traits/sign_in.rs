@@ -88,8 +88,14 @@ pub const MAX_FAMILIAR_IPS: usize = 20;
 pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
     async fn find_session(&self, id_hash: &str) -> Result<Option<Session>, StoreError>;
-    /// The session and its user, in one read.
+    /// The session and its user, in one read. A session ended on any node is not found.
     async fn find_session_with_user(&self, id_hash: &str) -> Result<Option<(Session, User)>, StoreError>;
+    /// As [`find_session_with_user`](Self::find_session_with_user), but on one of several nodes
+    /// it may answer from what this node read up to a second before: a session another node
+    /// ended may still be found until that node's notice arrives (milliseconds). Only for a
+    /// request whose one effect that matters is a token recorded with
+    /// [`ReplayStore::record_token`], which reads the session again in its transaction.
+    async fn find_session_for_token(&self, id_hash: &str) -> Result<Option<(Session, User)>, StoreError>;
     async fn touch_session(&self, id_hash: &str, now: UnixMillis) -> Result<(), StoreError>;
     /// Replaces a session by a new one under a new id, atomically (no fixation).
     async fn rotate_session(&self, old_id_hash: &str, new: &Session) -> Result<(), StoreError>;
@@ -124,6 +130,35 @@ pub trait ReplayStore: Send + Sync {
         actor: &Actor,
         event: NewAuditEvent,
     ) -> Result<bool, StoreError>;
+
+    /// Writes the audit record of a token about to leave, in the same trip as the request's ID
+    /// (when `token.claim` names one): only while the session the token was issued from still
+    /// exists and its user is active, and only where the ID is new. A node may answer a
+    /// session's requests from what it read up to a second before (`cache.rs`); this is where a
+    /// sign-out or a suspension made on another node a moment ago still stops the token.
+    async fn record_token(&self, token: TokenRecord<'_>) -> Result<TokenRecorded, StoreError>;
+}
+
+/// A token's audit record, and what it depends on (see [`ReplayStore::record_token`]).
+#[derive(Debug)]
+pub struct TokenRecord<'a> {
+    /// The id hash of the session the token was issued from.
+    pub session: &'a str,
+    /// The request's ID when it is not recorded yet.
+    pub claim: Option<&'a MessageClaim>,
+    pub actor: &'a Actor,
+    pub event: NewAuditEvent,
+}
+
+/// What became of a [`TokenRecord`]. Only `Written` lets the token leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRecorded {
+    Written,
+    /// The request's ID was used already: nothing written.
+    Replayed,
+    /// The session is gone (signed out) or its user no longer active: nothing written (the
+    /// request's ID, if any, is recorded all the same, so the request cannot be replayed).
+    SessionEnded,
 }
 
 /// A protocol message's ID, to be remembered against replay until `expires_at`.

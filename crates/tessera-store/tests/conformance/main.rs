@@ -173,6 +173,7 @@ conformance! {
         directory::memberships_and_groups,
         sign_in::message_ids_are_accepted_once_across_nodes,
         sign_in::a_message_id_and_its_audit_record_are_written_together,
+        sign_in::a_tokens_record_needs_its_session_alive,
         sign_in::sessions_rotate_and_are_shared,
         sign_in::parked_requests_belong_to_one_browser_and_expire,
         sign_in::totp_steps_and_recovery_codes_are_single_use,

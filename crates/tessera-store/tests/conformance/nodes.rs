@@ -1,12 +1,16 @@
-//! Two PostgreSQL nodes on one database: each keeps the reads a sign-on makes (but the session)
-//! only while it hears the other's writes, and a write on one drops what the other kept. The nodes share a
-//! clock that never moves, so a kept read could live for ever: only PostgreSQL's notice ends it.
+//! Two PostgreSQL nodes on one database: each keeps the reads a sign-on makes only while it
+//! hears the other's writes, and a write on one drops what the other kept; a token is never
+//! issued on a kept session that has ended. The nodes share a clock that never moves, so a kept
+//! read could live for ever: only PostgreSQL's notice ends it.
 
 use std::time::{Duration, Instant};
 
 use super::*;
 use tessera_core::ManualClock;
-use tessera_store::{AppStore, AuditChain, GrantStore, GroupStore, KeyStore, SessionStore, UserStore};
+use tessera_store::{
+    AppStore, AuditChain, GrantStore, GroupStore, KeyStore, ReplayStore, SessionStore, TokenRecord, TokenRecorded,
+    UserStore,
+};
 
 /// Two stores on one fresh database, sharing a clock that stands still.
 async fn two_nodes(url: &str) -> (PgStore, PgStore) {
@@ -44,6 +48,11 @@ async fn state_seen(node: &PgStore, session: &str) -> Option<UserState> {
     node.find_session_with_user(session).await.unwrap().map(|(_, user)| user.state)
 }
 
+/// As [`state_seen`], by the read a sign-on that ends in a token makes (which may be kept).
+async fn state_kept(node: &PgStore, session: &str) -> Option<UserState> {
+    node.find_session_for_token(session).await.unwrap().map(|(_, user)| user.state)
+}
+
 /// Runs `test` on the URL of a fresh database, in a task so that a failing test still drops it.
 async fn on_a_fresh_database<F, Fut>(test: F)
 where
@@ -76,17 +85,25 @@ async fn kept_reads_follow_the_other_node(url: String) {
     let suspend = format!("UPDATE users SET state = 'suspended' WHERE id = '{}'", user.id);
     let reactivate = suspend.replace("'suspended'", "'active'");
 
-    // B keeps the access decision (a notice of A's writes above may still come in and drop it
-    // once: then B reads and keeps it again); the session it reads every time.
+    // B keeps the access decision, and the session with its user (a notice of A's writes above
+    // may still come in and drop one once: then B reads and keeps it again).
     assert!(b_keeps_the_decision(&b, &url, user.id, app.id, &suspend, &reactivate).await);
-    behind_the_triggers(&url, &suspend).await;
-    assert_eq!(state_seen(&b, "h1").await, Some(UserState::Suspended), "B read the session afresh");
+    assert!(b_keeps_the_session(&b, &url, "h1", &suspend, &reactivate).await);
+    // The user is suspended now and B, unaware, answers sign-ons from the session; but no token
+    // leaves on it: the token's record reads the database. B's other reads of the session do.
+    assert_eq!(state_seen(&b, "h1").await, Some(UserState::Suspended), "B's pages read the database");
+    assert_eq!(token_on(&b, "h1").await, TokenRecorded::SessionEnded, "the user suspended a moment ago");
     behind_the_triggers(&url, &reactivate).await;
+    assert_eq!(token_on(&b, "h1").await, TokenRecorded::Written);
 
-    // Sign-out everywhere on A: B finds no session at once.
-    assert_eq!(state_seen(&b, "h1").await, Some(UserState::Active));
+    // Sign-out everywhere on A: no token on the session on any node at once, nor a page, and B
+    // drops the session it kept when A's notice comes.
+    assert!(state_kept(&b, "h1").await.is_some(), "B keeps the session (as its pages last read it)");
     assert_eq!(a.end_user_sessions(&actor(), user.id).await.unwrap(), 1);
-    assert_eq!(state_seen(&b, "h1").await, None, "signed out on every node at once");
+    assert_eq!(token_on(&b, "h1").await, TokenRecorded::SessionEnded, "signed out on every node at once");
+    assert_eq!(state_seen(&b, "h1").await, None, "B's pages see the sign-out at once");
+    let took = within_ten_seconds("B drops the session", || async { state_kept(&b, "h1").await.is_none() }).await;
+    eprintln!("B dropped the session signed out on A within {took:?}");
     // A revoked grant on A: B denies.
     assert!(b.check_access(user.id, app.id).await.unwrap().is_allowed());
     a.revoke(&actor(), app.id, staff.id).await.unwrap();
@@ -155,6 +172,33 @@ fn session_of(user: tessera_core::UserId) -> Session {
         last_seen_at: 1_000_000,
         expires_at: 2_000_000,
     }
+}
+
+/// A token's record for `session`, written on `node`: whether it was.
+async fn token_on(node: &PgStore, session: &str) -> TokenRecorded {
+    let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", "kept", serde_json::json!({}));
+    node.record_token(TokenRecord { session, claim: None, actor: &actor(), event }).await.unwrap()
+}
+
+/// Whether B keeps `session` with its user for sign-ons: B reads it, the user is suspended
+/// behind the triggers, and B's sign-on read still sees the user active. A late notice of an earlier write may drop what
+/// B kept in between: the user is made active again in the open, B hears it, and tries again.
+/// Leaves the user suspended (behind the triggers) and B keeping the session as active.
+async fn b_keeps_the_session(b: &PgStore, url: &str, session: &str, suspend: &str, reactivate: &str) -> bool {
+    for _ in 0..20 {
+        assert_eq!(state_kept(b, session).await, Some(UserState::Active));
+        behind_the_triggers(url, suspend).await;
+        if state_kept(b, session).await == Some(UserState::Active) {
+            return true;
+        }
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(reactivate).execute(&mut conn).await.unwrap();
+        within_ten_seconds("B sees the user active", || async {
+            state_kept(b, session).await == Some(UserState::Active)
+        })
+        .await;
+    }
+    false
 }
 
 /// Whether B, allowed `user` on `app`, keeps that decision: B reads it, the user is suspended

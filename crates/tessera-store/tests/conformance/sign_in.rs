@@ -55,6 +55,74 @@ pub(super) async fn a_message_id_and_its_audit_record_are_written_together(store
     assert_eq!((wins, audit_count(&store).await), (1, before + 1));
 }
 
+/// A token's audit record goes in only while the session it was issued from exists and its
+/// user is active (a node may answer from a session it read a moment ago: this is what stops
+/// the token when the session ended since). A request's ID is used up either way; a replay is
+/// a replay first. Alone and in one group commit alike.
+pub(super) async fn a_tokens_record_needs_its_session_alive(store: Arc<dyn Store>, _raw: Raw) {
+    use tessera_store::TokenRecorded::{Replayed, SessionEnded, Written};
+    let user = alice(&store).await;
+    let session = |id: &str| Session {
+        id_hash: id.into(),
+        user_id: user.id,
+        authn: AuthnContext::default().with(Factor::Password, 5),
+        complete: true,
+        created_at: 5,
+        last_seen_at: 5,
+        expires_at: i64::MAX / 2,
+    };
+    let claim = |id: &str| MessageClaim { issuer: "sp".into(), message_id: id.into(), expires_at: 20_000, now: 10_000 };
+    store.create_session(&session("live")).await.unwrap();
+    assert_eq!(record_token(&store, "live", Some(claim("_1")), 1).await, Written);
+    assert_eq!(record_token(&store, "live", None, 2).await, Written);
+    assert_eq!(record_token(&store, "live", Some(claim("_1")), 3).await, Replayed);
+    assert_eq!(record_token(&store, "never", None, 4).await, SessionEnded);
+    assert_eq!(record_token(&store, "never", Some(claim("_2")), 5).await, SessionEnded);
+    assert!(!store.remember_message_id("sp", "_2", 20_000, 10_000).await.unwrap(), "the ID is used up all the same");
+    store.delete_session("live").await.unwrap();
+    assert_eq!(record_token(&store, "live", None, 6).await, SessionEnded, "signed out");
+    store.create_session(&session("again")).await.unwrap();
+    store.set_user_state(&actor(), user.id, UserState::Suspended).await.unwrap();
+    assert_eq!(record_token(&store, "again", None, 7).await, SessionEnded, "the user suspended");
+    store.set_user_state(&actor(), user.id, UserState::Active).await.unwrap();
+    assert_eq!(record_token(&store, "again", None, 8).await, Written);
+    // Twenty at once, so that batches hold both kinds: every other one for a session gone.
+    let mut tasks = Vec::new();
+    for n in 100..120u64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let (session, claim) = match n % 4 {
+                0 => ("again", Some(claim(&format!("_{n}")))),
+                1 => ("gone", Some(claim(&format!("_{n}")))),
+                2 => ("again", None),
+                _ => ("gone", None),
+            };
+            (n, record_token(&store, session, claim, n).await)
+        }));
+    }
+    for task in tasks {
+        let (n, recorded) = task.await.unwrap();
+        assert_eq!(recorded, if n % 2 == 0 { Written } else { SessionEnded }, "token {n}");
+    }
+    let events = store.list_audit(&AuditQuery { limit: 10_000, ..Default::default() }).await.unwrap();
+    let mut written: Vec<u64> =
+        events.iter().filter(|e| e.action == "saml.issued").map(|e| e.target_id.parse().unwrap()).collect();
+    written.sort_unstable();
+    let expected: Vec<u64> = [1, 2, 8].into_iter().chain((100..120).filter(|n| n % 2 == 0)).collect();
+    assert_eq!(written, expected, "records only of tokens whose session lived");
+}
+
+async fn record_token(
+    store: &Arc<dyn Store>,
+    session: &str,
+    claim: Option<MessageClaim>,
+    n: u64,
+) -> tessera_store::TokenRecorded {
+    let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", n, serde_json::json!({"n": n}));
+    let token = tessera_store::TokenRecord { session, claim: claim.as_ref(), actor: &actor(), event };
+    store.record_token(token).await.unwrap()
+}
+
 pub(super) async fn sessions_rotate_and_are_shared(store: Arc<dyn Store>, _raw: Raw) {
     let user = alice(&store).await;
     let authn = AuthnContext::default().with(Factor::Password, 5);

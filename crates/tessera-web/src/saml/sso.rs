@@ -21,7 +21,7 @@ use tessera_protocols::saml2::response::{Signing, build_response, m365_params, s
 use tessera_protocols::saml2::sso::{
     AcceptedRequest, Binding, RequestedContext, SamlReply, accept_authn_request, clip, idp_initiated_relay_state,
 };
-use tessera_store::MessageClaim;
+use tessera_store::{MessageClaim, TokenRecord, TokenRecorded};
 
 use super::{SIGN_IN_REFUSED, find, post_message};
 use crate::error::AppError;
@@ -287,8 +287,15 @@ async fn issue(
                "acs": reply.acs_url, "request_signature": reply.signed_with,
                "sha1": reply.signed_with.as_deref().is_some_and(|a| a.ends_with("rsa-sha1"))}));
     let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", app.id, summary);
-    if let Recorded::Replay(claim) = record(state, claim, &Actor::user(current.user.id), event).await? {
-        return replayed(state, ctx, app, claim).await;
+    let actor = Actor::user(current.user.id);
+    let token = TokenRecord { session: &current.session.id_hash, claim, actor: &actor, event };
+    match state.replay.record_token(token).await? {
+        TokenRecorded::Written => {}
+        TokenRecorded::Replayed => match claim {
+            Some(claim) => return replayed(state, ctx, app, claim).await,
+            None => return Err(AppError::internal("a token without a request ID came back as a replay")),
+        },
+        TokenRecorded::SessionEnded => return sign_on::session_ended(state, ctx, app, AuditAction::SamlRefused).await,
     }
     sign_on::tokens::keep(state, app, current.user.id, &go.trace, &xml).await;
     Ok(post_message(app, &reply.acs_url, "SAMLResponse", &xml, reply.relay_state.as_deref(), &[]))

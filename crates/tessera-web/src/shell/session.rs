@@ -30,6 +30,14 @@ pub async fn current(state: &AppState, ctx: &RequestContext) -> Result<Option<Cu
     }
 }
 
+/// As [`current`], for a sign-on that answers with a token (`Sessions::current_for_token`).
+pub async fn current_for_token(state: &AppState, ctx: &RequestContext) -> Result<Option<Current>, AppError> {
+    match &ctx.session_id {
+        Some(id) => Ok(sessions(state).current_for_token(id).await?),
+        None => Ok(None),
+    }
+}
+
 /// Makes a session under a new id (replacing the one the browser had, if any); returns the
 /// cookie that carries it.
 pub async fn establish(

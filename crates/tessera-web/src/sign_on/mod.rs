@@ -27,8 +27,23 @@ use tessera_store::StoreError;
 
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
+use crate::shell::refusal::{Refusal, refuse};
 use crate::shell::{pages, session};
 use crate::state::AppState;
+
+/// A token built for a session that ended (a sign-out on another node, say) or whose user was
+/// suspended while the token was being made: not sent. The audit trail records the refusal
+/// (`session_ended`) under the protocol's `action`, and the page says to sign in again.
+pub async fn session_ended(
+    state: &AppState,
+    ctx: &RequestContext,
+    app: &Application,
+    action: AuditAction,
+) -> Result<Response, AppError> {
+    let refusal = Refusal { action, page: "session-ended" };
+    let detail = "the session ended (signed out, or the account suspended) while the token was being made";
+    refuse(state, ctx, app, &refusal, "session_ended", detail).await
+}
 
 /// A validated sign-on waiting to be answered; `R` is how it is answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,7 +204,9 @@ pub async fn proceed<R: Clone + Into<Reply>>(
     pending: &PendingSignOn<R>,
     denial: &Denial,
 ) -> Result<Step, AppError> {
-    let current = session::current(state, ctx).await?;
+    // What the session allows here ends in a token, whose record checks the session again; a
+    // denial, a parked request or a launch's redirect shows nothing the session protects.
+    let current = session::current_for_token(state, ctx).await?;
     let now = state.clock.now_millis();
     let demand = &pending.demand;
     match current {

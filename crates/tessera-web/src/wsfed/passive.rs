@@ -17,6 +17,7 @@ use tessera_protocols::saml11::{
 use tessera_protocols::wsfed::{
     PassiveRequest, SignInRequest, WsFedReply, accept_sign_in, parse_passive_query, registration,
 };
+use tessera_store::{TokenRecord, TokenRecorded};
 
 use super::{SIGN_IN_REFUSED, find};
 use crate::error::AppError;
@@ -79,7 +80,7 @@ pub async fn continue_sign_on(
 ) -> Result<Response, AppError> {
     let denial = Denial { action: AuditAction::WsFedDenied, extra: json!({}) };
     match sign_on::proceed(state, ctx, app, &pending, &denial).await? {
-        Step::Issue(go) => issue(state, app, &pending.reply, *go).await,
+        Step::Issue(go) => issue(state, ctx, app, &pending.reply, *go).await,
         Step::Answered(response) => Ok(response),
         Step::CannotBePassive | Step::DeniedPassively => {
             Err(AppError::internal("a WS-Federation sign-in is never passive"))
@@ -88,7 +89,13 @@ pub async fn continue_sign_on(
 }
 
 /// The token: a signed SAML 1.1 assertion in an RSTR, posted to the reply address.
-async fn issue(state: &AppState, app: &Application, reply: &WsFedReply, go: Go) -> Result<Response, AppError> {
+async fn issue(
+    state: &AppState,
+    ctx: &RequestContext,
+    app: &Application,
+    reply: &WsFedReply,
+    go: Go,
+) -> Result<Response, AppError> {
     let current = &go.current;
     let signer = state.keys.signer(app.id).await?;
     let issuer = app.issuer.as_deref().ok_or_else(|| AppError::internal("a relying party without an issuer"))?;
@@ -112,7 +119,15 @@ async fn issue(state: &AppState, app: &Application, reply: &WsFedReply, go: Go) 
     // Fail closed: no token leaves without its audit row.
     let summary = go.issued_summary(json!({"assertion_id": assertion_id, "reply": reply.reply_to}));
     let event = NewAuditEvent::new(AuditAction::WsFedIssued, "app", app.id, summary);
-    state.audit.append_audit(&Actor::user(current.user.id), event).await?;
+    let actor = Actor::user(current.user.id);
+    let token = TokenRecord { session: &current.session.id_hash, claim: None, actor: &actor, event };
+    match state.replay.record_token(token).await? {
+        TokenRecorded::Written => {}
+        TokenRecorded::Replayed => {
+            return Err(AppError::internal("a token without a request ID came back as a replay"));
+        }
+        TokenRecorded::SessionEnded => return sign_on::session_ended(state, ctx, app, AuditAction::WsFedRefused).await,
+    }
     sign_on::tokens::keep(state, app, current.user.id, &go.trace, &wresult).await;
     let mut fields = vec![("wa", FieldValue::Text("wsignin1.0")), ("wresult", FieldValue::Text(&wresult))];
     if let Some(context) = &reply.context {

@@ -690,8 +690,9 @@ async fn sessions_end_on_logout_suspension_and_timeouts() {
     assert_eq!(busy.get("/").await.location.as_deref(), Some("/login"), "the absolute timeout ends a busy session");
 }
 
-/// Two nodes on one PostgreSQL: a session made through one is honoured by the other, and a
-/// code used on one is refused on the other.
+/// Two nodes on one PostgreSQL: a session made through one is honoured by the other, a code
+/// used on one is refused on the other, and a session signed out on one gets no token on the
+/// other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_made_on_one_node_is_honoured_by_another() {
     let Some(db) = tessera_store::test_support::ThrowawayPg::create().await else { return };
@@ -781,6 +782,41 @@ async fn two_nodes(url: String) {
     let replay = on_b.get(&slo).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.body);
     assert!(replay.body.contains("used already"), "{}", replay.body);
+
+    // A sign-on on a session signed out on another node a moment ago: A answers sign-ons from
+    // the session it read (for up to a second), builds the token, and the token's record
+    // refuses it. The notice that would drop what A kept is held back here (the trigger
+    // disabled), so the moment lasts the second; pages on A read the database all the same.
+    let disable = "ALTER TABLE sessions DISABLE TRIGGER sessions_read_cache";
+    tessera_store::test_support::run_sql(&url, disable).await.unwrap();
+    let sign_on = || {
+        let query = super::saml::redirect_query(&super::saml::entra_request(&super::saml::new_id(), "", ""));
+        format!("/m365/contoso.com/saml/sso?{query}")
+    };
+    let mut refused = false;
+    for _ in 0..5 {
+        let mut on_a = Browser::signed_in(&a, "10.0.0.1").await;
+        let mut on_b = Browser::new(&b);
+        on_b.cookies = on_a.cookies.clone();
+        assert!(on_a.get(&sign_on()).await.body.contains("name=\"SAMLResponse\""), "A reads and keeps the session");
+        let csrf = on_b.csrf();
+        assert_eq!(on_b.post("/logout", &[("csrf", &csrf)]).await.location.as_deref(), Some("/login"));
+        assert_eq!(on_a.get("/").await.location.as_deref(), Some("/login"), "A's pages read the database");
+        let answer = on_a.get(&sign_on()).await;
+        assert!(!answer.body.contains("SAMLResponse"), "a token on a session signed out: {}", answer.body);
+        if answer.status == StatusCode::BAD_REQUEST {
+            assert!(answer.body.contains("You were signed out"), "{}", answer.body);
+            refused = true;
+            break;
+        }
+        // More than the second went by (a slow machine): A read the database, and asks to sign in.
+        let to_sign_in = answer.location.as_deref().is_some_and(|to| to.starts_with("/login"));
+        assert!(to_sign_in, "{} {}", answer.status, answer.body);
+    }
+    assert!(refused, "A never answered from the session it kept");
+    let recorded = a.store.list_audit(&AuditQuery { limit: 10_000, ..Default::default() }).await.unwrap();
+    assert!(recorded.iter().any(|e| e.action == "saml.refused" && e.summary["reason"] == "session_ended"));
+    tessera_store::test_support::run_sql(&url, &disable.replace("DISABLE", "ENABLE")).await.unwrap();
 }
 
 #[tokio::test]
