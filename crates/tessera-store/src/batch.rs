@@ -222,25 +222,41 @@ impl SplitBatch {
         }
     }
 
-    /// The audit records to write once the IDs and the sessions are known: every plain one,
-    /// and those that wait on an ID only where it was new; of both, one tied to a session only
-    /// where that session is among the `live` ones (the others marked `SessionEnded`).
+    /// The audit records to write once the IDs are known: every plain one, and those that
+    /// wait on an ID only where it was new.
+    pub(crate) fn records_after_ids(&self, outcomes: &[Outcome]) -> Vec<&Record> {
+        let waiting = self.after_replay.iter().filter(|record| matches!(outcomes[record.position], Ok(Written::Yes)));
+        self.audits.iter().chain(waiting).collect()
+    }
+
+    /// As [`records_after_ids`](Self::records_after_ids), and of those, one tied to a session
+    /// only where that session is among the `live` ones (the others marked `SessionEnded`).
     pub(crate) fn audits_to_write(
         &self,
         outcomes: &mut [Outcome],
         live: &std::collections::HashSet<String>,
     ) -> Vec<&Record> {
-        let waiting = self.after_replay.iter().filter(|record| matches!(outcomes[record.position], Ok(Written::Yes)));
-        let candidates: Vec<&Record> = self.audits.iter().chain(waiting).collect();
-        let mut to_write = Vec::with_capacity(candidates.len());
-        for record in candidates {
-            match &record.session {
-                Some(session) if !live.contains(session) => outcomes[record.position] = Ok(Written::SessionEnded),
-                _ => to_write.push(record),
+        let candidates = self.records_after_ids(outcomes);
+        let (to_write, ended) = keep_live(&candidates, live);
+        for (record, ended) in candidates.iter().zip(ended) {
+            if ended {
+                outcomes[record.position] = Ok(Written::SessionEnded);
             }
         }
         to_write
     }
+}
+
+/// Of `records`, those to write (untied to a session, or tied to a `live` one), and for each
+/// record whether its session ended.
+pub(crate) fn keep_live<'a>(
+    records: &[&'a Record],
+    live: &std::collections::HashSet<String>,
+) -> (Vec<&'a Record>, Vec<bool>) {
+    let ended: Vec<bool> =
+        records.iter().map(|record| record.session.as_ref().is_some_and(|session| !live.contains(session))).collect();
+    let to_write = records.iter().zip(&ended).filter(|(_, ended)| !**ended).map(|(record, _)| *record).collect();
+    (to_write, ended)
 }
 
 #[cfg(test)]

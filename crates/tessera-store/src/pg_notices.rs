@@ -39,7 +39,7 @@ const RECHECK_TRIGGERS_AFTER: Duration = Duration::from_secs(30);
 
 /// The triggers 0016 and 0017 add; the cache is on only while every one of them is there and
 /// enabled.
-const TRIGGERS: [&str; 7] = [
+const TRIGGERS: [&str; 8] = [
     "apps_read_cache",
     "signing_keys_read_cache",
     "previous_certificates_read_cache",
@@ -47,6 +47,7 @@ const TRIGGERS: [&str; 7] = [
     "memberships_read_cache",
     "grants_read_cache",
     "sessions_read_cache",
+    "sessions_truncated_read_cache",
 ];
 
 /// The listening task; stopped with the store.

@@ -8,11 +8,15 @@ pub fn admin_url() -> String {
     std::env::var("TESSERA_TEST_PG_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".to_string())
 }
 
-/// Runs one SQL statement on the database `url` names, for a test that reaches past the store
-/// (a trigger disabled, say); the rows it affected.
-pub async fn run_sql(url: &str, sql: &str) -> Result<u64, sqlx::Error> {
+/// Runs SQL statements in turn on one connection to the database `url` names, for a test that
+/// reaches past the store (a change made behind the triggers, say); the rows the last affected.
+pub async fn run_sql(url: &str, statements: &[&str]) -> Result<u64, sqlx::Error> {
     let mut conn = sqlx::PgConnection::connect(url).await?;
-    Ok(sqlx::query(sql).execute(&mut conn).await?.rows_affected())
+    let mut affected = 0;
+    for statement in statements {
+        affected = sqlx::query(statement).execute(&mut conn).await?.rows_affected();
+    }
+    Ok(affected)
 }
 
 /// A database created for one test run and dropped by [`ThrowawayPg::drop_database`].

@@ -10,7 +10,7 @@ use axum::routing::get;
 use serde_json::json;
 use tessera_core::policy::Demand;
 use tessera_core::{Actor, AppId, AppKind, Application, AuditAction, NewAuditEvent};
-use tessera_store::StoreError;
+use tessera_store::{StoreError, TokenRecord, TokenRecorded};
 
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
@@ -62,8 +62,19 @@ pub async fn continue_launch(
         Step::Answered(response) => return Ok(response),
         Step::CannotBePassive | Step::DeniedPassively => return Err(AppError::internal("a launch is never passive")),
     };
+    // Recorded as a token is: the session may be what this node read a moment ago.
     let event = NewAuditEvent::new(AuditAction::SigninLaunch, "app", app.id, go.issued_summary(json!({})));
-    state.audit.append_audit(&Actor::user(go.current.user.id), event).await?;
+    let actor = Actor::user(go.current.user.id);
+    let launch = TokenRecord { session: &go.current.session.id_hash, claim: None, actor: &actor, event };
+    match state.replay.record_token(launch).await? {
+        TokenRecorded::Written => {}
+        TokenRecorded::Replayed => {
+            return Err(AppError::internal("a launch without a request ID came back as a replay"));
+        }
+        TokenRecorded::SessionEnded => {
+            return sign_on::session_ended(state, ctx, app, AuditAction::SigninDenied).await;
+        }
+    }
     let endpoints = app.endpoints(&state.public_url);
     let away = |url: &str| match after_form {
         true => pages::opening(&app.label, url),

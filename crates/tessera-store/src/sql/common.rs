@@ -177,36 +177,17 @@ macro_rules! impl_sql_common {
                         outcomes[*position] = result;
                     }
                 }
-                // The sessions records are tied to, read now: a record whose session cannot be
-                // read is not written (its caller learns why).
-                let sessions = split.sessions();
-                let live = if sessions.is_empty() {
-                    Ok(std::collections::HashSet::new())
-                } else {
-                    Self::live_sessions_alone(writer, &sessions).await
-                };
-                let (live, unread) = match live {
-                    Ok(live) => (live, None),
-                    Err(e) => (std::collections::HashSet::new(), Some(e)),
-                };
-                let audits = split.audits_to_write(&mut outcomes, &live);
-                if let Some(e) = unread {
-                    // Not known to have ended: failed, with the reason.
-                    for record in split.audits.iter().chain(&split.after_replay) {
-                        if outcomes[record.position] == Ok(crate::batch::Written::SessionEnded) {
-                            outcomes[record.position] = Err(e.clone());
-                        }
-                    }
-                }
+                let audits = split.records_after_ids(&outcomes);
                 if !audits.is_empty() {
-                    // One statement for the batch; if it fails, each row alone, so that one bad
-                    // row fails only its own caller.
+                    // One transaction for the batch (each record's session read in it); if it
+                    // fails, each row alone, so that one bad row fails only its own caller.
                     let results = match Self::insert_audits(writer, key, &audits).await {
-                        Ok(()) => vec![Ok(crate::batch::Written::Yes); audits.len()],
+                        Ok(written) => written.into_iter().map(Ok).collect(),
                         Err(_) if audits.len() > 1 => {
                             let mut results = Vec::with_capacity(audits.len());
                             for audit in &audits {
-                                results.push(Self::insert_audits(writer, key, &[*audit]).await.map(|()| crate::batch::Written::Yes));
+                                let written = Self::insert_audits(writer, key, &[*audit]).await;
+                                results.push(written.and_then(|written| written.into_iter().next().ok_or_else(|| "no outcome".to_string())));
                             }
                             results
                         }
@@ -219,20 +200,24 @@ macro_rules! impl_sql_common {
                 outcomes
             }
 
-            /// Which of `sessions` (id hashes) still exist with an active user, on a connection
-            /// of the pool.
-            async fn live_sessions_alone(
-                writer: &sqlx::Pool<$db>,
-                sessions: &[&str],
-            ) -> Result<std::collections::HashSet<String>, String> {
+            /// Which of `sessions` (id hashes) exist with an active user, read in `conn`'s
+            /// transaction (on PostgreSQL the rows locked until it ends: a sign-out or a
+            /// suspension that commits meanwhile is waited for and seen, and one that comes
+            /// after waits for this transaction).
+            async fn live_sessions(conn: &mut Conn, sessions: &[&str]) -> Result<std::collections::HashSet<String>, StoreError> {
                 let mut select = sqlx::QueryBuilder::<$db>::new("SELECT s.id_hash ");
                 Self::push_live_sessions(&mut select, sessions);
-                let rows = select.build().fetch_all(writer).await.map_err(|e| e.to_string())?;
-                rows.iter().map(|row| row.try_get::<String, _>(0).map_err(|e| e.to_string())).collect()
+                let rows = select.build().fetch_all(&mut *conn).await?;
+                Ok(rows.iter().map(|row| row.try_get::<String, _>(0)).collect::<Result<_, _>>()?)
             }
 
             /// `FROM … WHERE …` of the sessions among `sessions` that exist and whose user is
-            /// active, appended to `select` (whose columns name `s`, the session).
+            /// active, appended to `select` (whose columns name `s`, the session). On
+            /// PostgreSQL the rows are locked as they are read, so that the read sees a delete or
+            /// an update that commits while it waits, not the statement's older snapshot
+            /// (READ COMMITTED re-reads a locked row), and so that a later sign-out or
+            /// suspension waits for the transaction; SQLite's write transaction holds the whole
+            /// database already.
             fn push_live_sessions<'a>(select: &mut sqlx::QueryBuilder<'a, $db>, sessions: &[&'a str]) {
                 select.push("FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.state = 'active' AND s.id_hash IN (");
                 let mut each = select.separated(", ");
@@ -240,6 +225,9 @@ macro_rules! impl_sql_common {
                     each.push_bind(*session);
                 }
                 select.push(")");
+                if $backend == "postgres" {
+                    select.push(" FOR KEY SHARE OF s FOR SHARE OF u");
+                }
             }
 
             /// PostgreSQL: a batch in one transaction, its message IDs and then the audit records
@@ -288,9 +276,11 @@ macro_rules! impl_sql_common {
                 if sessions.is_empty() {
                     first.push("live AS (SELECT NULL::text AS ids) ");
                 } else {
-                    first.push("live AS (SELECT json_agg(s.id_hash)::text AS ids ");
+                    // The rows locked as they are read (`push_live_sessions`), in a subquery: an
+                    // aggregate takes no locks.
+                    first.push("live AS (SELECT json_agg(l.id_hash)::text AS ids FROM (SELECT s.id_hash ");
                     Self::push_live_sessions(&mut first, &sessions);
-                    first.push(") ");
+                    first.push(") l) ");
                 }
                 first.push(
                     "SELECT h.seq, h.mac, claimed.ids AS claimed, live.ids AS live FROM claimed, live, audit_chain_head h \
@@ -452,17 +442,30 @@ macro_rules! impl_sql_common {
                 Ok(outcomes)
             }
 
-            /// The batch's audit records in one transaction of their own.
+            /// The batch's audit records in one transaction of their own, those tied to a
+            /// session only where it lives (read in the transaction): what became of each.
             async fn insert_audits(
                 writer: &sqlx::Pool<$db>,
                 key: &crate::audit_chain::AuditKeySlot,
                 audits: &[&crate::batch::Record],
-            ) -> Result<(), String> {
+            ) -> Result<Vec<crate::batch::Written>, String> {
                 let failed = |e: StoreError| e.to_string();
                 let key = key.get().map_err(failed)?;
                 let mut tx = Self::begin_write(writer).await.map_err(failed)?;
-                Self::insert_chained(&mut tx, key, &audit_rows(audits)).await.map_err(failed)?;
-                tx.commit().await.map_err(|e| e.to_string())
+                let mut sessions: Vec<&str> = audits.iter().filter_map(|record| record.session.as_deref()).collect();
+                sessions.sort_unstable();
+                sessions.dedup();
+                let live = if sessions.is_empty() {
+                    std::collections::HashSet::new()
+                } else {
+                    Self::live_sessions(&mut tx, &sessions).await.map_err(failed)?
+                };
+                let (written, ended) = crate::batch::keep_live(audits, &live);
+                if !written.is_empty() {
+                    Self::insert_chained(&mut tx, key, &audit_rows(&written)).await.map_err(failed)?;
+                }
+                tx.commit().await.map_err(|e| e.to_string())?;
+                Ok(ended.into_iter().map(|ended| if ended { crate::batch::Written::SessionEnded } else { crate::batch::Written::Yes }).collect())
             }
 
             /// The chain's head; with `lock`, held until the transaction ends on PostgreSQL

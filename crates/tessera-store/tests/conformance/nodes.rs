@@ -174,6 +174,36 @@ fn session_of(user: tessera_core::UserId) -> Session {
     }
 }
 
+/// A suspension or a sign-out in flight when a token's record checks its session: the check
+/// waits for it and sees it once it commits. (Reading the rows as the statement's snapshot had
+/// them, it would record the token after the suspension had committed.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tokens_record_waits_for_a_suspension_or_sign_out_in_flight() {
+    on_a_fresh_database(changes_in_flight).await;
+}
+
+async fn changes_in_flight(url: String) {
+    let (a, _) = two_nodes(&url).await;
+    let a = Arc::new(a);
+    let user = a.create_user(&actor(), new_user("alice@contoso.com")).await.unwrap();
+    a.create_session(&session_of(user.id)).await.unwrap();
+    let suspend = format!("UPDATE users SET state = 'suspended' WHERE id = '{}'", user.id);
+    let reactivate = suspend.replace("'suspended'", "'active'");
+    for change in [suspend.as_str(), "DELETE FROM sessions WHERE id_hash = 'h1'"] {
+        assert_eq!(token_on(&a, "h1").await, TokenRecorded::Written);
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query(change).execute(&mut *tx).await.unwrap();
+        let node = a.clone();
+        let token = tokio::spawn(async move { token_on(&node, "h1").await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!token.is_finished(), "{change}: the record's check waits for the change in flight");
+        tx.commit().await.unwrap();
+        assert_eq!(token.await.unwrap(), TokenRecorded::SessionEnded, "{change}");
+        sqlx::query(&reactivate).execute(&mut conn).await.unwrap();
+    }
+}
+
 /// A token's record for `session`, written on `node`: whether it was.
 async fn token_on(node: &PgStore, session: &str) -> TokenRecorded {
     let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", "kept", serde_json::json!({}));
