@@ -309,9 +309,9 @@ mod tests {
 
     /// A sign-on's ID and audit record split into a replay row and a record that waits on it;
     /// a repeat of the ID in the batch is a replay (its outcome stays "not new").
-    #[test]
-    fn an_audit_record_after_a_replay_check_waits_on_its_position() {
-        let issued = |id: &str| BatchedWrite::ReplayThenAudit {
+    /// A sign-on's write: the request's ID `id`, then its record (tied to `session`, if any).
+    fn issued(id: &str, session: Option<&str>) -> BatchedWrite {
+        BatchedWrite::ReplayThenAudit {
             issuer: "sp".into(),
             message_id: id.into(),
             expires_at: 9,
@@ -319,9 +319,13 @@ mod tests {
             at: 1,
             actor: "user".into(),
             event: NewAuditEvent::new(tessera_core::AuditAction::SamlIssued, "app", id, serde_json::json!({})),
-            session: None,
-        };
-        let split = SplitBatch::of(vec![issued("a"), issued("a"), issued("b")]);
+            session: session.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn an_audit_record_after_a_replay_check_waits_on_its_position() {
+        let split = SplitBatch::of(vec![issued("a", None), issued("a", None), issued("b", None)]);
         assert_eq!(split.replays.iter().map(|r| r.0).collect::<Vec<_>>(), vec![0, 2]);
         assert_eq!(split.repeated, vec![1]);
         assert_eq!(split.after_replay.iter().map(|a| a.position).collect::<Vec<_>>(), vec![0, 1, 2]);
@@ -333,16 +337,6 @@ mod tests {
     #[test]
     fn a_record_tied_to_an_ended_session_is_not_written() {
         let event = || NewAuditEvent::new(tessera_core::AuditAction::SamlIssued, "app", "a", serde_json::json!({}));
-        let issued = |id: &str, session: &str| BatchedWrite::ReplayThenAudit {
-            issuer: "sp".into(),
-            message_id: id.into(),
-            expires_at: 9,
-            now: 1,
-            at: 1,
-            actor: "user".into(),
-            event: event(),
-            session: Some(session.into()),
-        };
         let plain = |session: Option<&str>| BatchedWrite::Audit {
             at: 1,
             actor: "user".into(),
@@ -353,9 +347,9 @@ mod tests {
             plain(Some("live")),
             plain(Some("gone")),
             plain(None),
-            issued("new-1", "gone"),
-            issued("new-2", "live"),
-            issued("old", "live"),
+            issued("new-1", Some("gone")),
+            issued("new-2", Some("live")),
+            issued("old", Some("live")),
         ]);
         assert_eq!(split.sessions(), vec!["gone", "live"]);
         let mut outcomes = SplitBatch::outcomes(6);

@@ -264,16 +264,7 @@ async fn poisoned_round(store: &Arc<dyn Store>, first: usize) {
     // path checks sessions as the whole batch does.
     let user = store.create_user(&actor(), new_user(&format!("round{first}@contoso.com"))).await.unwrap();
     let live = format!("live{first}");
-    let session = Session {
-        id_hash: live.clone(),
-        user_id: user.id,
-        authn: AuthnContext::default().with(Factor::Password, 5),
-        complete: true,
-        created_at: 5,
-        last_seen_at: 5,
-        expires_at: i64::MAX / 2,
-    };
-    store.create_session(&session).await.unwrap();
+    store.create_session(&signed_in_session(&live, user.id)).await.unwrap();
     let mut tasks = Vec::new();
     for n in first..first + 20 {
         let store = store.clone();

@@ -240,6 +240,19 @@ fn fake_key(marker: u8) -> NewSigningKey {
     }
 }
 
+/// A signed-in session of `user` under `id_hash` that lives as long as any test.
+fn signed_in_session(id_hash: &str, user: tessera_core::UserId) -> Session {
+    Session {
+        id_hash: id_hash.into(),
+        user_id: user,
+        authn: AuthnContext::default().with(Factor::Password, 5),
+        complete: true,
+        created_at: 5,
+        last_seen_at: 5,
+        expires_at: i64::MAX / 2,
+    }
+}
+
 async fn alice(store: &Arc<dyn Store>) -> tessera_core::User {
     store.create_user(&actor(), new_user("alice@contoso.com")).await.unwrap()
 }

@@ -62,15 +62,7 @@ pub(super) async fn a_message_id_and_its_audit_record_are_written_together(store
 pub(super) async fn a_tokens_record_needs_its_session_alive(store: Arc<dyn Store>, _raw: Raw) {
     use tessera_store::TokenRecorded::{Replayed, SessionEnded, Written};
     let user = alice(&store).await;
-    let session = |id: &str| Session {
-        id_hash: id.into(),
-        user_id: user.id,
-        authn: AuthnContext::default().with(Factor::Password, 5),
-        complete: true,
-        created_at: 5,
-        last_seen_at: 5,
-        expires_at: i64::MAX / 2,
-    };
+    let session = |id: &str| signed_in_session(id, user.id);
     let claim = |id: &str| MessageClaim { issuer: "sp".into(), message_id: id.into(), expires_at: 20_000, now: 10_000 };
     store.create_session(&session("live")).await.unwrap();
     assert_eq!(record_token(&store, "live", Some(claim("_1")), 1).await, Written);
