@@ -307,8 +307,6 @@ mod tests {
         assert_eq!(split.repeated, vec![2]);
     }
 
-    /// A sign-on's ID and audit record split into a replay row and a record that waits on it;
-    /// a repeat of the ID in the batch is a replay (its outcome stays "not new").
     /// A sign-on's write: the request's ID `id`, then its record (tied to `session`, if any).
     fn issued(id: &str, session: Option<&str>) -> BatchedWrite {
         BatchedWrite::ReplayThenAudit {
@@ -323,6 +321,8 @@ mod tests {
         }
     }
 
+    /// A sign-on's ID and audit record split into a replay row and a record that waits on it;
+    /// a repeat of the ID in the batch is a replay (its outcome stays "not new").
     #[test]
     fn an_audit_record_after_a_replay_check_waits_on_its_position() {
         let split = SplitBatch::of(vec![issued("a", None), issued("a", None), issued("b", None)]);

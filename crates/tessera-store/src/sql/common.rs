@@ -217,7 +217,10 @@ macro_rules! impl_sql_common {
             /// an update that commits while it waits, not the statement's older snapshot
             /// (READ COMMITTED re-reads a locked row), and so that a later sign-out or
             /// suspension waits for the transaction; SQLite's write transaction holds the whole
-            /// database already.
+            /// database already. Locked in the order every writer takes them: users in id order
+            /// (a directory sync suspends in that order), each before its sessions (a
+            /// suspension, a user's deletion and its cascade), sessions in id order ("sign out
+            /// everywhere"); the locks are taken after the sort.
             fn push_live_sessions<'a>(select: &mut sqlx::QueryBuilder<'a, $db>, sessions: &[&'a str]) {
                 select.push("FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.state = 'active' AND s.id_hash IN (");
                 let mut each = select.separated(", ");
@@ -226,7 +229,7 @@ macro_rules! impl_sql_common {
                 }
                 select.push(")");
                 if $backend == "postgres" {
-                    select.push(" FOR KEY SHARE OF s FOR SHARE OF u");
+                    select.push(" ORDER BY u.id, s.id_hash FOR SHARE OF u FOR KEY SHARE OF s");
                 }
             }
 

@@ -64,7 +64,14 @@ macro_rules! impl_sessions {
             async fn end_user_sessions(&self, actor: &Actor, user: UserId) -> Result<u64, StoreError> {
                 let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
-                let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                // The rows locked in id order first, as a sign-on's record locks them
+                // (`push_live_sessions`), so that the two cannot deadlock.
+                let ended = sqlx::query(if $backend == "postgres" {
+                    "DELETE FROM sessions WHERE id_hash IN \
+                     (SELECT id_hash FROM sessions WHERE user_id = $1 ORDER BY id_hash FOR UPDATE)"
+                } else {
+                    "DELETE FROM sessions WHERE user_id = $1"
+                })
                     .bind(user.to_string())
                     .execute(&mut *tx)
                     .await?

@@ -165,7 +165,10 @@ macro_rules! impl_source_sync {
                         (&changes.suspend, "suspended", true, "active"),
                         (&changes.reactivate, "active", false, "suspended"),
                     ] {
-                        for user in users {
+                        // In id order, as a sign-on's record locks users (`push_live_sessions`).
+                        let mut users: Vec<_> = users.iter().map(|user| (user.to_string(), user)).collect();
+                        users.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                        for (_, user) in users {
                             let done = sqlx::query(
                                 "UPDATE users SET state = $1, source_suspended = $2, updated_at = $3 \
                                  WHERE id = $4 AND source_id = $5 AND state = $6 AND (source_suspended OR $2)",

@@ -174,8 +174,9 @@ fn session_of(user: tessera_core::UserId) -> Session {
     }
 }
 
-/// A suspension or a sign-out in flight when a token's record checks its session: the check
-/// waits for it and sees it once it commits. (Reading the rows as the statement's snapshot had
+/// A suspension, a sign-out or the user's deletion in flight when a token's record checks its
+/// session: the check waits for it (without a deadlock: both lock the user first) and sees it
+/// once it commits. (Reading the rows as the statement's snapshot had
 /// them, it would record the token after the suspension had committed.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tokens_record_waits_for_a_suspension_or_sign_out_in_flight() {
@@ -189,15 +190,26 @@ async fn changes_in_flight(url: String) {
     a.create_session(&session_of(user.id)).await.unwrap();
     let suspend = format!("UPDATE users SET state = 'suspended' WHERE id = '{}'", user.id);
     let reactivate = suspend.replace("'suspended'", "'active'");
-    for change in [suspend.as_str(), "DELETE FROM sessions WHERE id_hash = 'h1'"] {
+    let delete_user = format!("DELETE FROM users WHERE id = '{}'", user.id);
+    let mut watch = sqlx::PgConnection::connect(&url).await.unwrap();
+    for change in [suspend.as_str(), "DELETE FROM sessions WHERE id_hash = 'h1'", delete_user.as_str()] {
+        a.create_session(&session_of(user.id)).await.ok();
         assert_eq!(token_on(&a, "h1").await, TokenRecorded::Written);
         let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
         let mut tx = conn.begin().await.unwrap();
         sqlx::query(change).execute(&mut *tx).await.unwrap();
         let node = a.clone();
         let token = tokio::spawn(async move { token_on(&node, "h1").await });
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(!token.is_finished(), "{change}: the record's check waits for the change in flight");
+        // Until the record's check waits on a row the change holds (not finished at once, as a
+        // read of the statement's snapshot would).
+        let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                       AND wait_event_type = 'Lock'";
+        let started = Instant::now();
+        while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&mut watch).await.unwrap() == 0 {
+            assert!(!token.is_finished(), "{change}: the record's check did not wait for the change in flight");
+            assert!(started.elapsed() < Duration::from_secs(10), "{change}: nothing waits on the change");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         tx.commit().await.unwrap();
         assert_eq!(token.await.unwrap(), TokenRecorded::SessionEnded, "{change}");
         sqlx::query(&reactivate).execute(&mut conn).await.unwrap();
