@@ -201,11 +201,7 @@ impl SplitBatch {
 
     /// The sessions (id hashes) some record is written only with, each once, in order.
     pub(crate) fn sessions(&self) -> Vec<&str> {
-        let mut sessions: Vec<&str> =
-            self.audits.iter().chain(&self.after_replay).filter_map(|record| record.session.as_deref()).collect();
-        sessions.sort_unstable();
-        sessions.dedup();
-        sessions
+        sessions_of(self.audits.iter().chain(&self.after_replay))
     }
 
     /// Outcomes before anything is known: a write no step marks is a repeat of an ID earlier
@@ -245,6 +241,14 @@ impl SplitBatch {
         }
         to_write
     }
+}
+
+/// The sessions (id hashes) some of `records` is written only with, each once, in order.
+pub(crate) fn sessions_of<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<&'a str> {
+    let mut sessions: Vec<&str> = records.into_iter().filter_map(|record| record.session.as_deref()).collect();
+    sessions.sort_unstable();
+    sessions.dedup();
+    sessions
 }
 
 /// Of `records`, those to write (untied to a session, or tied to a `live` one), and for each

@@ -205,6 +205,9 @@ macro_rules! impl_sql_common {
             /// suspension that commits meanwhile is waited for and seen, and one that comes
             /// after waits for this transaction).
             async fn live_sessions(conn: &mut Conn, sessions: &[&str]) -> Result<std::collections::HashSet<String>, StoreError> {
+                if sessions.is_empty() {
+                    return Ok(std::collections::HashSet::new());
+                }
                 let mut select = sqlx::QueryBuilder::<$db>::new("SELECT s.id_hash ");
                 Self::push_live_sessions(&mut select, sessions);
                 let rows = select.build().fetch_all(&mut *conn).await?;
@@ -455,14 +458,8 @@ macro_rules! impl_sql_common {
                 let failed = |e: StoreError| e.to_string();
                 let key = key.get().map_err(failed)?;
                 let mut tx = Self::begin_write(writer).await.map_err(failed)?;
-                let mut sessions: Vec<&str> = audits.iter().filter_map(|record| record.session.as_deref()).collect();
-                sessions.sort_unstable();
-                sessions.dedup();
-                let live = if sessions.is_empty() {
-                    std::collections::HashSet::new()
-                } else {
-                    Self::live_sessions(&mut tx, &sessions).await.map_err(failed)?
-                };
+                let sessions = crate::batch::sessions_of(audits.iter().copied());
+                let live = Self::live_sessions(&mut tx, &sessions).await.map_err(failed)?;
                 let (written, ended) = crate::batch::keep_live(audits, &live);
                 if !written.is_empty() {
                     Self::insert_chained(&mut tx, key, &audit_rows(&written)).await.map_err(failed)?;
