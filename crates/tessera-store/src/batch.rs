@@ -51,6 +51,16 @@ pub(crate) enum Written {
 /// `Err` with the database's message when the statement that carried the write failed.
 pub(crate) type Outcome = Result<Written, String>;
 
+/// What a backend's attempt at a whole batch in one transaction wrote, when it did not fail
+/// whole.
+pub(crate) enum Together {
+    /// Everything: each write's outcome.
+    Written(Vec<Outcome>),
+    /// The message IDs, committed and their outcomes marked; none of the audit records, which
+    /// are left to the records' own path.
+    IdsOnly(Vec<Outcome>),
+}
+
 struct Job {
     write: BatchedWrite,
     done: oneshot::Sender<Outcome>,

@@ -13,6 +13,9 @@ use crate::batch::WriteBatcher;
 use crate::cache::ReadCache;
 use crate::sql::impl_sql_store;
 
+mod group_commit;
+use group_commit::WriterState;
+
 use crate::migrations::SQLITE as MIGRATOR;
 
 pub struct SqliteStore {

@@ -46,6 +46,9 @@ macro_rules! impl_sql_common {
             }
         }
 
+        /// The columns of a linked audit record, as the chain's INSERTs write them.
+        const AUDIT_COLUMNS: &str = "at, actor, action, target_kind, target_id, summary, chain_seq, chain_mac";
+
         /// Rows a single INSERT carries (well inside either backend's limit on bound
         /// parameters: 8 a row).
         const AUDIT_ROWS_A_STATEMENT: usize = 256;
@@ -112,11 +115,18 @@ macro_rules! impl_sql_common {
             /// The group-commit writer for audit records and message IDs, on `writer`.
             fn start_batcher(writer: sqlx::Pool<$db>, key: crate::audit_chain::AuditKeySlot) -> crate::batch::WriteBatcher {
                 let remembered = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+                // What the backend's writer keeps from one batch to the next (`WriterState`,
+                // beside the store type); batches run one at a time, so nobody waits on it.
+                let state = std::sync::Arc::new(tokio::sync::Mutex::new(WriterState::default()));
                 crate::batch::WriteBatcher::spawn(move |writes| {
                     let writer = writer.clone();
                     let remembered = remembered.clone();
                     let key = key.clone();
-                    async move { Self::write_batch(&writer, &key, &remembered, writes).await }
+                    let state = state.clone();
+                    async move {
+                        let mut state = state.lock().await;
+                        Self::write_batch(&writer, &key, &remembered, &mut state, writes).await
+                    }
                 })
             }
 
@@ -124,6 +134,7 @@ macro_rules! impl_sql_common {
                 writer: &sqlx::Pool<$db>,
                 key: &crate::audit_chain::AuditKeySlot,
                 remembered: &std::sync::atomic::AtomicU32,
+                state: &mut WriterState,
                 writes: Vec<crate::batch::BatchedWrite>,
             ) -> Vec<crate::batch::Outcome> {
                 let count = writes.len();
@@ -145,42 +156,20 @@ macro_rules! impl_sql_common {
                     split.replays.sort_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)));
                 }
                 // The whole batch in one transaction: one commit (one fsync) and the fewest
-                // round trips to the database, whatever kinds of write it holds.
-                let together = if $backend == "sqlite" {
-                    Self::write_together_in_two_trips(writer, key, &split, count).await
-                } else {
-                    Self::write_together(writer, key, &split, count).await
-                };
-                match together {
-                    Ok(outcomes) => return outcomes,
-                    Err(e) => tracing::debug!(error = %e, "a batch failed whole; writing its parts alone"),
-                }
-                // Something in it failed: each kind alone, then each row alone, so that one bad
-                // write fails only its own caller.
-                let mut outcomes = crate::batch::SplitBatch::outcomes(count);
-                if !split.replays.is_empty() {
-                    let now = split.now;
-                    let all: Vec<_> = split.replays.iter().collect();
-                    let new_or_not = |new: bool| if new { crate::batch::Written::Yes } else { crate::batch::Written::Replayed };
-                    let results: Vec<crate::batch::Outcome> = match Self::insert_replays_alone(writer, now, &all).await {
-                        Ok(new) => all.iter().map(|(_, issuer, id, _)| Ok(new_or_not(new.contains(&(issuer.clone(), id.clone()))))).collect(),
-                        Err(_) if all.len() > 1 => {
-                            let mut results = Vec::with_capacity(all.len());
-                            for replay in &all {
-                                results.push(Self::insert_replays_alone(writer, now, &[*replay]).await.map(|new| new_or_not(!new.is_empty())));
-                            }
-                            results
-                        }
-                        Err(e) => vec![Err(e)],
-                    };
-                    for ((position, ..), result) in split.replays.iter().zip(results) {
-                        outcomes[*position] = result;
+                // round trips to the database, whatever kinds of write it holds. Each backend
+                // has its own way (`write_together`, beside the store type).
+                let mut outcomes = match Self::write_together(writer, key, state, &split, count).await {
+                    Ok(crate::batch::Together::Written(outcomes)) => return outcomes,
+                    Ok(crate::batch::Together::IdsOnly(outcomes)) => outcomes,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "a batch failed whole; writing its parts alone");
+                        Self::write_ids_alone(writer, &split, count).await
                     }
-                }
+                };
+                // The records: one transaction for them all (each record's session read in
+                // it); if it fails, each row alone, so that one bad row fails only its own caller.
                 let audits = split.records_after_ids(&outcomes);
                 if !audits.is_empty() {
-                    // One transaction for the batch (each record's session read in it); if it
-                    // fails, each row alone, so that one bad row fails only its own caller.
                     let results = match Self::insert_audits(writer, key, &audits).await {
                         Ok(written) => written.into_iter().map(Ok).collect(),
                         Err(_) if audits.len() > 1 => {
@@ -196,6 +185,37 @@ macro_rules! impl_sql_common {
                     for (record, result) in audits.iter().zip(results) {
                         outcomes[record.position] = result;
                     }
+                }
+                outcomes
+            }
+
+            /// A batch's message IDs after the batch failed whole: all in one statement, and if
+            /// that fails, each alone, so that one bad ID fails only its own caller.
+            async fn write_ids_alone(
+                writer: &sqlx::Pool<$db>,
+                split: &crate::batch::SplitBatch,
+                count: usize,
+            ) -> Vec<crate::batch::Outcome> {
+                let mut outcomes = crate::batch::SplitBatch::outcomes(count);
+                if split.replays.is_empty() {
+                    return outcomes;
+                }
+                let now = split.now;
+                let all: Vec<_> = split.replays.iter().collect();
+                let new_or_not = |new: bool| if new { crate::batch::Written::Yes } else { crate::batch::Written::Replayed };
+                let results: Vec<crate::batch::Outcome> = match Self::insert_replays_alone(writer, now, &all).await {
+                    Ok(new) => all.iter().map(|(_, issuer, id, _)| Ok(new_or_not(new.contains(&(issuer.clone(), id.clone()))))).collect(),
+                    Err(_) if all.len() > 1 => {
+                        let mut results = Vec::with_capacity(all.len());
+                        for replay in &all {
+                            results.push(Self::insert_replays_alone(writer, now, &[*replay]).await.map(|new| new_or_not(!new.is_empty())));
+                        }
+                        results
+                    }
+                    Err(e) => vec![Err(e)],
+                };
+                for ((position, ..), result) in split.replays.iter().zip(results) {
+                    outcomes[*position] = result;
                 }
                 outcomes
             }
@@ -234,218 +254,6 @@ macro_rules! impl_sql_common {
                 if $backend == "postgres" {
                     select.push(" ORDER BY u.id, s.id_hash FOR SHARE OF u FOR KEY SHARE OF s");
                 }
-            }
-
-            /// PostgreSQL: a batch in one transaction, its message IDs and then the audit records
-            /// (those that wait on an ID only where it was new), in four round trips where one
-            /// statement a step took six (BEGIN, the IDs, the head, the records, the head,
-            /// COMMIT): each trip costs a wake-up of the database's process and of this task,
-            /// ≈ 40 µs of this process's CPU under load (bench/README.md, sixth look). The
-            /// outcome of every write, or the error that rolled it all back.
-            async fn write_together(
-                writer: &sqlx::Pool<$db>,
-                key: &crate::audit_chain::AuditKeySlot,
-                split: &crate::batch::SplitBatch,
-                count: usize,
-            ) -> Result<Vec<crate::batch::Outcome>, StoreError> {
-                let mut outcomes = crate::batch::SplitBatch::outcomes(count);
-                let mut tx = Self::begin_write(writer).await?;
-                // One statement: the IDs (those that were new come back as one JSON array), then
-                // the chain's head, locked only once every ID is: the aggregate yields its row
-                // after the whole INSERT, and the lock is taken on the row the join yields. So
-                // every node locks IDs in key order and the head after them, as the parts-alone
-                // path and the release before do, and none can deadlock another. The aggregate
-                // is that barrier: joining `inserted` to the head directly would lock the head
-                // after the first ID.
-                let replays: Vec<_> = split.replays.iter().collect();
-                if !split.has_records() {
-                    // No record to chain: the IDs alone, and the head (which every node's
-                    // records wait on) left unlocked.
-                    if !replays.is_empty() {
-                        let new = Self::insert_replays(&mut tx, split.now, &replays).await?;
-                        split.mark_new_ids(&mut outcomes, &new);
-                    }
-                    tx.commit().await?;
-                    return Ok(outcomes);
-                }
-                // The sessions the records are tied to, which of them live, in the same statement
-                // (one row: an aggregate), read before the head is locked.
-                let sessions = split.sessions();
-                let mut first = sqlx::QueryBuilder::<$db>::new("WITH ");
-                if replays.is_empty() {
-                    first.push("claimed AS (SELECT NULL::text AS ids), ");
-                } else {
-                    first.push("inserted AS (");
-                    Self::push_replay_insert(&mut first, split.now, &replays);
-                    first.push("), claimed AS (SELECT json_agg(json_build_array(issuer, message_id))::text AS ids FROM inserted), ");
-                }
-                if sessions.is_empty() {
-                    first.push("live AS (SELECT NULL::text AS ids) ");
-                } else {
-                    // The rows locked as they are read (`push_live_sessions`), in a subquery: an
-                    // aggregate takes no locks.
-                    first.push("live AS (SELECT json_agg(l.id_hash)::text AS ids FROM (SELECT s.id_hash ");
-                    Self::push_live_sessions(&mut first, &sessions);
-                    first.push(") l) ");
-                }
-                first.push(
-                    "SELECT h.seq, h.mac, claimed.ids AS claimed, live.ids AS live FROM claimed, live, audit_chain_head h \
-                     WHERE h.id = 1 FOR UPDATE OF h",
-                );
-                let row = first
-                    .build()
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
-                let mut head = crate::audit_chain::ChainHead { seq: row.try_get("seq")?, mac: row.try_get("mac")? };
-                let new: std::collections::HashSet<(String, String)> = match row.try_get::<Option<String>, _>("claimed")? {
-                    Some(ids) => serde_json::from_str::<Vec<(String, String)>>(&ids)
-                        .map_err(|e| StoreError::Corrupt(format!("the new message IDs came back unreadable: {e}")))?
-                        .into_iter()
-                        .collect(),
-                    None => std::collections::HashSet::new(),
-                };
-                split.mark_new_ids(&mut outcomes, &new);
-                let live: std::collections::HashSet<String> = match row.try_get::<Option<String>, _>("live")? {
-                    Some(ids) => serde_json::from_str(&ids)
-                        .map_err(|e| StoreError::Corrupt(format!("the live sessions came back unreadable: {e}")))?,
-                    None => std::collections::HashSet::new(),
-                };
-                // Another: the records and the head moved past them.
-                let audits = split.audits_to_write(&mut outcomes, &live);
-                if !audits.is_empty() {
-                    let rows = audit_rows(&audits);
-                    let (summaries, links) = Self::link_to_chain(key.get()?, &mut head, &rows);
-                    // The head moves only once every record is in: the UPDATE's condition counts
-                    // them, so the INSERTs run (and their trigger checks each link against the
-                    // head not yet moved) before it, and a count short of the batch moves nothing.
-                    let mut second = sqlx::QueryBuilder::<$db>::new("WITH ");
-                    let mut counted = String::new();
-                    for (n, (chunk, summaries, links)) in in_statements(&rows, &summaries, &links).enumerate() {
-                        if n > 0 {
-                            second.push(", ");
-                            counted.push_str(" + ");
-                        }
-                        second.push(format_args!("records_{n} AS ("));
-                        Self::push_audit_insert(&mut second, chunk, summaries, links);
-                        second.push(" RETURNING 1)");
-                        counted.push_str(&format!("(SELECT count(*) FROM records_{n})"));
-                    }
-                    second
-                        .push(" UPDATE audit_chain_head SET seq = ")
-                        .push_bind(head.seq)
-                        .push(", mac = ")
-                        .push_bind(head.mac.as_str())
-                        .push(" WHERE id = 1 AND ")
-                        .push(counted)
-                        .push(" = ")
-                        .push_bind(rows.len() as i64);
-                    if second.build().execute(&mut *tx).await?.rows_affected() != 1 {
-                        return Err(StoreError::Corrupt("the audit chain's head did not move past the batch".into()));
-                    }
-                }
-                tx.commit().await?;
-                for record in audits {
-                    outcomes[record.position] = Ok(crate::batch::Written::Yes);
-                }
-                Ok(outcomes)
-            }
-
-            /// SQLite: the batch as `write_together` writes it, in two round trips to the
-            /// connection's thread where one statement a step took seven (the pool's check,
-            /// BEGIN, the IDs, the head, the records, the head, COMMIT), besides the pool's
-            /// check when the connection goes back, after the callers have their answers. Each
-            /// trip wakes that thread and then this task, which under load waits behind the
-            /// sign-ons being signed: the trips, not the statements, were the batch's time at
-            /// the p99 (bench/README.md, fifth look). SQLite runs the statements of one query in turn, each with its own bound
-            /// values (sqlx's `?`s are numbered across them). The statements open and close the
-            /// transaction themselves, so a failure rolls it back here before the connection
-            /// goes back to the pool.
-            async fn write_together_in_two_trips(
-                writer: &sqlx::Pool<$db>,
-                key: &crate::audit_chain::AuditKeySlot,
-                split: &crate::batch::SplitBatch,
-                count: usize,
-            ) -> Result<Vec<crate::batch::Outcome>, StoreError> {
-                let mut conn = writer.acquire().await?;
-                let written = Self::two_trips(&mut conn, key, split, count).await;
-                // A ROLLBACK that fails found no transaction open (SQLite ended it itself, as
-                // on a full disk) or a connection in trouble: a fresh one then replaces it.
-                if written.is_err() && sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
-                    conn.close_on_drop();
-                }
-                written
-            }
-
-            async fn two_trips(
-                conn: &mut Conn,
-                key: &crate::audit_chain::AuditKeySlot,
-                split: &crate::batch::SplitBatch,
-                count: usize,
-            ) -> Result<Vec<crate::batch::Outcome>, StoreError> {
-                use sqlx::Column as _;
-                let mut outcomes = crate::batch::SplitBatch::outcomes(count);
-                // First: the write lock, the message IDs (those that were new come back), the
-                // sessions the records are tied to that live, and the chain's head, read under
-                // that lock. Each statement's rows are told apart by their first column's name.
-                let replays: Vec<_> = split.replays.iter().collect();
-                let sessions = split.sessions();
-                let mut first = sqlx::QueryBuilder::<$db>::new("BEGIN IMMEDIATE; ");
-                if !replays.is_empty() {
-                    Self::push_replay_insert(&mut first, split.now, &replays);
-                    first.push("; ");
-                }
-                if !sessions.is_empty() {
-                    first.push("SELECT s.id_hash AS live ");
-                    Self::push_live_sessions(&mut first, &sessions);
-                    first.push("; ");
-                }
-                first.push("SELECT seq, mac FROM audit_chain_head WHERE id = 1");
-                let rows = first.build().fetch_all(&mut *conn).await?;
-                let mut head = None;
-                let mut new = std::collections::HashSet::new();
-                let mut live = std::collections::HashSet::new();
-                for row in &rows {
-                    match row.columns().first().map(|column| column.name()) {
-                        Some("seq") => head = Some(crate::audit_chain::ChainHead { seq: row.try_get("seq")?, mac: row.try_get("mac")? }),
-                        Some("live") => {
-                            live.insert(row.try_get::<String, _>(0)?);
-                        }
-                        _ => {
-                            new.insert((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
-                        }
-                    }
-                }
-                let mut head = head.ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
-                split.mark_new_ids(&mut outcomes, &new);
-                // Second: the records (those that wait on an ID only where it was new, those
-                // tied to a session only where it lives), the head moved past them, COMMIT.
-                let audits = split.audits_to_write(&mut outcomes, &live);
-                let rows = audit_rows(&audits);
-                let (summaries, links) = if rows.is_empty() {
-                    (Vec::new(), Vec::new())
-                } else {
-                    Self::link_to_chain(key.get()?, &mut head, &rows)
-                };
-                let mut second = sqlx::QueryBuilder::<$db>::new("");
-                if !rows.is_empty() {
-                    for (chunk, summaries, links) in in_statements(&rows, &summaries, &links) {
-                        Self::push_audit_insert(&mut second, chunk, summaries, links);
-                        second.push("; ");
-                    }
-                    second
-                        .push("UPDATE audit_chain_head SET seq = ")
-                        .push_bind(head.seq)
-                        .push(", mac = ")
-                        .push_bind(head.mac.as_str())
-                        .push(" WHERE id = 1; ");
-                }
-                second.push("COMMIT");
-                second.build().execute(&mut *conn).await?;
-                for record in audits {
-                    outcomes[record.position] = Ok(crate::batch::Written::Yes);
-                }
-                Ok(outcomes)
             }
 
             /// The batch's audit records in one transaction of their own, those tied to a
@@ -528,7 +336,19 @@ macro_rules! impl_sql_common {
                 summaries: &'a [String],
                 links: &'a [(i64, String)],
             ) {
-                insert.push("INSERT INTO audit_events (at, actor, action, target_kind, target_id, summary, chain_seq, chain_mac) ");
+                insert.push("INSERT INTO audit_events (");
+                insert.push(AUDIT_COLUMNS);
+                insert.push(") ");
+                Self::push_audit_values(insert, audits, summaries, links);
+            }
+
+            /// `VALUES` of linked audit records, in [`AUDIT_COLUMNS`]' order, appended to `insert`.
+            fn push_audit_values<'a>(
+                insert: &mut sqlx::QueryBuilder<'a, $db>,
+                audits: &'a [(&'a str, i64, &'a NewAuditEvent)],
+                summaries: &'a [String],
+                links: &'a [(i64, String)],
+            ) {
                 let rows = audits.iter().zip(summaries).zip(links);
                 insert.push_values(rows, |mut row, (((actor, at, event), summary), (seq, mac))| {
                     row.push_bind(*at)

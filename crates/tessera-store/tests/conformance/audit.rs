@@ -180,9 +180,10 @@ pub(super) async fn a_batch_that_fails_whole_is_rolled_back_and_written_in_parts
 }
 
 /// Concurrent sign-on writes (some with an ID already recorded, some with no ID at all) are
-/// written in batches, each in one transaction: an ID and its record commit together (on
-/// PostgreSQL each row's `xmin` names its transaction), a record whose ID was not new is not
-/// written, and a batch of IDs that were all recorded already writes nothing.
+/// written in batches: a record whose ID was not new is not written, and a batch of IDs that
+/// were all recorded already writes nothing. A batch of new IDs commits each ID with its record
+/// (on PostgreSQL each row's `xmin` names its transaction; a batch that meets a replayed ID
+/// there commits its IDs first and its records in the next round trip).
 pub(super) async fn a_batch_commits_its_ids_and_records_together(store: Arc<dyn Store>, raw: Raw) {
     let recorded_before = [3, 11];
     for n in recorded_before {
@@ -222,15 +223,27 @@ pub(super) async fn a_batch_commits_its_ids_and_records_together(store: Arc<dyn 
     let report = store.verify_audit_chain(None).await.unwrap();
     assert!(report.intact(), "{report:?}");
     if let Raw::Pg(url) = &raw {
+        let mut tasks = Vec::new();
+        for n in 100..120usize {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", n.to_string(), serde_json::json!({}));
+                store.remember_message_id_with_audit(&batch_claim(n), &actor(), event).await
+            }));
+        }
+        for task in tasks {
+            assert!(task.await.unwrap().unwrap());
+        }
         let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
         let pairs: Vec<(String, String)> = sqlx::query_as(
             "SELECT r.xmin::text, a.xmin::text FROM message_replay r \
-             JOIN audit_events a ON r.message_id = '_batch' || a.target_id WHERE a.action = 'saml.issued'",
+             JOIN audit_events a ON r.message_id = '_batch' || a.target_id WHERE a.action = 'saml.issued' \
+             AND a.target_id::int >= 100",
         )
         .fetch_all(&mut conn)
         .await
         .unwrap();
-        assert_eq!(pairs.len(), 18);
+        assert_eq!(pairs.len(), 20);
         for (id_written_in, record_written_in) in pairs {
             assert_eq!(id_written_in, record_written_in, "an ID and its record were committed apart");
         }

@@ -315,30 +315,6 @@ async fn a_silent_listening_connection_is_given_up_and_listened_afresh() {
     on_a_fresh_database(silent_listener).await;
 }
 
-/// A PostgreSQL server process stopped for a test, continued and ended when dropped.
-struct Stopped(i32);
-
-impl Stopped {
-    /// `None` where this test may not signal the server's processes (not root): said on
-    /// stderr, and a failure under CI=true.
-    fn stop(pid: i32) -> Option<Stopped> {
-        let stopped = std::process::Command::new("kill").args(["-STOP", &pid.to_string()]).status();
-        if stopped.is_ok_and(|s| s.success()) {
-            return Some(Stopped(pid));
-        }
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "cannot stop PostgreSQL's process {pid} under CI=true");
-        eprintln!("skipping: cannot stop PostgreSQL's process {pid}");
-        None
-    }
-}
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("kill").args(["-CONT", &self.0.to_string()]).status();
-        let _ = std::process::Command::new("kill").args(["-TERM", &self.0.to_string()]).status();
-    }
-}
-
 async fn silent_listener(url: String) {
     let (a, b) = two_nodes(&url).await;
     within_ten_seconds("B listening", || async { b.keeps_reads() }).await;

@@ -50,3 +50,168 @@ async fn cut_under_the_store(url: String) {
     let failed = reads(store.clone()).await;
     assert!(failed.is_empty(), "reads failed on connections the database had cut: {failed:?}");
 }
+
+/// A batch of sign-on writes is one statement, its own transaction, on a connection the writer
+/// keeps from batch to batch (no BEGIN, no COMMIT, no pool pings: bench/README.md, eighth
+/// look). Records written meanwhile by another node and by a change on this one move the
+/// chain's head under the writer, a replayed ID and an ended session are left out, and a
+/// connection the database cut is replaced: every write is answered as it should be, and the
+/// chain stays whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_batch_writer_writes_a_batch_in_one_statement_on_a_connection_it_keeps() {
+    let Some(db) = ThrowawayPg::create().await else { return };
+    let outcome = tokio::spawn(one_statement_a_batch(db.url.clone())).await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn one_statement_a_batch(url: String) {
+    use tessera_store::{AuditQuery, AuditStore, MessageClaim, ReplayStore, SessionStore, TokenRecord, TokenRecorded};
+    let node = |url: String| async move {
+        let store = PgStore::connect(&url, wall_clock()).await.unwrap();
+        store.seal_audit_with(tessera_store::AuditKey::for_tests()).unwrap();
+        store
+    };
+    let (a, b) = (Arc::new(node(url.clone()).await), Arc::new(node(url.clone()).await));
+    let user = a.create_user(&actor(), new_user("ada@contoso.com")).await.unwrap();
+    a.create_session(&signed_in_session("kept", user.id)).await.unwrap();
+    let claim = |n: usize| MessageClaim {
+        issuer: "sp".into(),
+        message_id: format!("_one{n}"),
+        expires_at: 20_000,
+        now: 10_000,
+    };
+    let token = |store: &Arc<PgStore>, n: usize, session: &'static str| {
+        let claim = claim(n);
+        let store = store.clone();
+        async move {
+            let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", n.to_string(), serde_json::json!({}));
+            store.record_token(TokenRecord { session, claim: Some(&claim), actor: &actor(), event }).await.unwrap()
+        }
+    };
+    let mut watch = sqlx::PgConnection::connect(&url).await.unwrap();
+    // The backend whose last statement was a batch, idle outside any transaction.
+    let mut writer = async || -> Vec<(i32, f64)> {
+        sqlx::query_as(
+            "SELECT pid, extract(epoch FROM query_start)::float8 FROM pg_stat_activity \
+             WHERE datname = current_database() AND state = 'idle' AND xact_start IS NULL \
+             AND query LIKE 'WITH %, head AS (SELECT h.seq, h.mac FROM claimed, live, audit_chain_head h%'",
+        )
+        .fetch_all(&mut watch)
+        .await
+        .unwrap()
+    };
+    let mut written = 0;
+    assert_eq!(token(&a, 0, "kept").await, TokenRecorded::Written);
+    written += 1;
+    let first = writer().await;
+    assert_eq!(first.len(), 1, "no backend's last statement was the whole batch: {first:?}");
+    let mut last = first[0];
+    for n in 1..6 {
+        // The head moved under A's writer: by B, by a change on A, or not at all.
+        match n % 3 {
+            0 => assert_eq!(token(&b, 100 + n, "kept").await, TokenRecorded::Written),
+            1 => drop(a.create_user(&actor(), new_user(&format!("u{n}@contoso.com"))).await.unwrap()),
+            _ => {}
+        }
+        written += usize::from(n % 3 == 0);
+        assert_eq!(token(&a, n, "kept").await, TokenRecorded::Written, "token {n}");
+        written += 1;
+        let now = writer().await;
+        let on_a: Vec<_> = now.iter().filter(|(pid, _)| *pid == last.0).collect();
+        assert_eq!(on_a.len(), 1, "A's writer left its connection after token {n}: {now:?}, was {last:?}");
+        assert!(on_a[0].1 > last.1, "token {n} was not A's writer's last statement");
+        last = *on_a[0];
+    }
+    // A replayed ID and an ended session are refused, the others in the same batch written.
+    let together = [(1, "kept"), (50, "kept"), (51, "gone"), (52, "kept")];
+    let tasks: Vec<_> = together.iter().map(|(n, session)| tokio::spawn(token(&a, *n, session))).collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    assert_eq!(
+        answers,
+        [TokenRecorded::Replayed, TokenRecorded::Written, TokenRecorded::SessionEnded, TokenRecorded::Written]
+    );
+    written += 2;
+    // The database cuts every connection of A's; the next batch still commits.
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+    )
+    .fetch_all(&mut watch)
+    .await
+    .unwrap();
+    assert!(cut.iter().all(|ended| *ended));
+    assert_eq!(token(&a, 60, "kept").await, TokenRecorded::Written);
+    assert_eq!(token(&a, 61, "kept").await, TokenRecorded::Written);
+    written += 2;
+    let issued = a
+        .list_audit(&AuditQuery { limit: 1000, ..AuditQuery::default() })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.action == "saml.issued")
+        .count();
+    assert_eq!(issued, written);
+    let report = a.verify_audit_chain(None).await.unwrap();
+    assert!(report.intact(), "{report:?}");
+}
+
+/// The writer's own connection is not checked by the pool before each batch: a batch that gets
+/// no answer (the route went silent: here, the server process behind it stopped) is given up
+/// at its deadline, a little past the server's statement timeout, and written through the
+/// pool. Without the deadline the writer, and every sign-on after it, would wait as long as the
+/// kernel keeps the socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_on_a_silent_writer_connection_is_given_up_at_its_deadline() {
+    let Some(db) = ThrowawayPg::create().await else { return };
+    let outcome = tokio::spawn(silent_writer(db.url.clone())).await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn silent_writer(url: String) {
+    use std::time::{Duration, Instant};
+    use tessera_store::{MessageClaim, ReplayStore, SessionStore, TokenRecord, TokenRecorded};
+    let store = PgStore::connect(&url, wall_clock()).await.unwrap();
+    store.seal_audit_with(tessera_store::AuditKey::for_tests()).unwrap();
+    let user = store.create_user(&actor(), new_user("ada@contoso.com")).await.unwrap();
+    store.create_session(&signed_in_session("kept", user.id)).await.unwrap();
+    let token = |n: usize| {
+        let claim =
+            MessageClaim { issuer: "sp".into(), message_id: format!("_silent{n}"), expires_at: 20_000, now: 10_000 };
+        let store = &store;
+        async move {
+            let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", n.to_string(), serde_json::json!({}));
+            store.record_token(TokenRecord { session: "kept", claim: Some(&claim), actor: &actor(), event }).await
+        }
+    };
+    assert_eq!(token(0).await.unwrap(), TokenRecorded::Written);
+    let mut watch = sqlx::PgConnection::connect(&url).await.unwrap();
+    let pid: i32 = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle' \
+         AND query LIKE 'WITH %, head AS (SELECT h.seq, h.mac FROM claimed, live, audit_chain_head h%'",
+    )
+    .fetch_one(&mut watch)
+    .await
+    .unwrap();
+    let Some(_stopped) = Stopped::stop(pid) else { return };
+    let started = Instant::now();
+    let answered = tokio::time::timeout(Duration::from_secs(20), token(1)).await;
+    let took = started.elapsed();
+    assert_eq!(answered.expect("the batch waited on a silent connection").unwrap(), TokenRecorded::Written);
+    assert!(took >= Duration::from_secs(5), "answered in {took:?}: the writer was not on the stopped connection");
+    eprintln!("a batch on a silent connection was written through the pool after {took:?}");
+    // The next batches are on a fresh connection of the writer's own.
+    let started = Instant::now();
+    assert_eq!(token(2).await.unwrap(), TokenRecorded::Written);
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    let report = store.verify_audit_chain(None).await.unwrap();
+    assert!(report.intact(), "{report:?}");
+}

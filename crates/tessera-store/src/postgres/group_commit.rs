@@ -1,0 +1,281 @@
+//! PostgreSQL's group commit: a batch of message IDs and audit records in one statement (its
+//! own transaction) on a connection the writer keeps, in one round trip where a transaction
+//! took six (bench/README.md, eighth look).
+//!
+//! The records' links are MACs made here, under the chain's head; the head is read in the
+//! database. So the writer keeps the head its last batch left and links the next batch under
+//! it, and the statement writes the records only if the head is still that one, every message
+//! ID was new and every session lives. When something else moved the head (another node, a
+//! change on this one) or a record must be left out, the statement still records the IDs and
+//! reads the head and the sessions, and the next trip links the records under what it read.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row as _};
+
+use super::PgStore;
+use crate::StoreError;
+use crate::audit_chain::{AuditKey, AuditKeySlot, ChainHead};
+use crate::batch::{Record, SplitBatch, Together, Written};
+
+/// What the PostgreSQL writer keeps from one batch to the next.
+#[derive(Default)]
+pub(super) struct WriterState {
+    /// Its own connection, taken from the pool once: the pool pings a connection before each
+    /// use and after, two round trips of every batch.
+    connection: Option<PoolConnection<Postgres>>,
+    /// The chain's head as the last trip left it or read it.
+    head: Option<ChainHead>,
+}
+
+/// Trips one batch takes at most before its records go to the records' own path: the first
+/// under the head the writer kept, the next under the head the one before read.
+const TRIPS: usize = 3;
+
+/// How long one trip may take on the kept connection: past the server's own bound on a
+/// statement, so a trip that takes longer found a route gone silent. The pool's ping no longer
+/// bounds that (its acquire timeout did).
+const TRIP_DEADLINE: Duration = Duration::from_secs(super::STATEMENT_TIMEOUT.as_secs() + 1);
+
+/// How many batches found the head moved by somebody else (`/metrics`).
+const HEAD_MOVED: &str = "tessera_store_write_head_moved_total";
+
+/// One trip's answer: the IDs that were new, the sessions that live, the head as the trip
+/// found it, and where the records moved it if it wrote them.
+struct Trip {
+    new_ids: HashSet<(String, String)>,
+    live: HashSet<String>,
+    head: ChainHead,
+    moved_to: Option<ChainHead>,
+}
+
+impl PgStore {
+    /// The batch in one statement, on the writer's own connection (a trip more when the head
+    /// moved, an ID was replayed or a session ended). An error means nothing was written;
+    /// after a trip fails the connection is closed, and the next batch takes a fresh one.
+    pub(super) async fn write_together(
+        writer: &PgPool,
+        key: &AuditKeySlot,
+        state: &mut WriterState,
+        split: &SplitBatch,
+        count: usize,
+    ) -> Result<Together, StoreError> {
+        let mut connection = match state.connection.take() {
+            Some(connection) => connection,
+            None => writer.acquire().await?,
+        };
+        let mut failed = false;
+        let together = Self::in_trips(&mut connection, key, &mut state.head, split, count, &mut failed).await;
+        if failed {
+            // A trip cut short by its deadline leaves the connection mid-answer; any other
+            // error may mean the same. The head is read afresh next time.
+            connection.close_on_drop();
+            state.head = None;
+        } else {
+            state.connection = Some(connection);
+        }
+        together
+    }
+
+    /// The batch's trips; `failed` is set when one failed. A failure after the first trip,
+    /// which committed the IDs, leaves the records to their own path.
+    async fn in_trips(
+        connection: &mut PgConnection,
+        key: &AuditKeySlot,
+        kept_head: &mut Option<ChainHead>,
+        split: &SplitBatch,
+        count: usize,
+        failed: &mut bool,
+    ) -> Result<Together, StoreError> {
+        let mut fail = |e: StoreError| {
+            *failed = true;
+            e
+        };
+        let mut outcomes = SplitBatch::outcomes(count);
+        if !split.has_records() {
+            // No record to chain: the IDs alone, and the head (which every node's records
+            // wait on) left unlocked.
+            if !split.replays.is_empty() {
+                let replays: Vec<_> = split.replays.iter().collect();
+                let new =
+                    within_deadline(Self::insert_replays(connection, split.now, &replays)).await.map_err(&mut fail)?;
+                split.mark_new_ids(&mut outcomes, &new);
+            }
+            return Ok(Together::Written(outcomes));
+        }
+        let key = key.get()?;
+        // The first trip takes every ID for new and every session for live.
+        for (position, ..) in &split.replays {
+            outcomes[*position] = Ok(Written::Yes);
+        }
+        let mut ids_pending = !split.replays.is_empty();
+        // A writer without a head (its first batch, or the first after an error) reads it
+        // first: so that the IDs and the records still commit together.
+        let mut kept = match kept_head.take() {
+            Some(head) => head,
+            None => within_deadline(Self::read_chain_head(connection, false)).await.map_err(&mut fail)?,
+        };
+        let mut live: Option<HashSet<String>> = None;
+        for _ in 0..TRIPS {
+            let audits = match &live {
+                None => split.records_after_ids(&outcomes),
+                Some(live) => split.audits_to_write(&mut outcomes, live),
+            };
+            if !ids_pending && audits.is_empty() {
+                *kept_head = Some(kept);
+                return Ok(Together::Written(outcomes));
+            }
+            let replays: Vec<_> = if ids_pending { split.replays.iter().collect() } else { Vec::new() };
+            let trip = match within_deadline(Self::one_trip(connection, key, &kept, split.now, &replays, &audits)).await
+            {
+                Ok(trip) => trip,
+                Err(e) if !ids_pending => {
+                    // The first trip committed the IDs: their outcomes stand.
+                    tracing::debug!(error = %fail(e), "a batch's records failed after its IDs; writing them alone");
+                    return Ok(Together::IdsOnly(outcomes));
+                }
+                Err(e) => return Err(fail(e)),
+            };
+            if ids_pending {
+                split.mark_new_ids(&mut outcomes, &trip.new_ids);
+                ids_pending = false;
+            }
+            if let Some(moved_to) = trip.moved_to {
+                *kept_head = Some(moved_to);
+                for record in audits {
+                    outcomes[record.position] = Ok(Written::Yes);
+                }
+                return Ok(Together::Written(outcomes));
+            }
+            if kept != trip.head {
+                metrics::counter!(HEAD_MOVED).increment(1);
+            }
+            kept = trip.head;
+            live = Some(trip.live);
+        }
+        *kept_head = Some(kept);
+        Ok(Together::IdsOnly(outcomes))
+    }
+
+    /// One statement: the message IDs (those that were new come back), the sessions of the
+    /// records that live (their rows locked as they are read, `push_live_sessions`), the
+    /// chain's head (locked after them, as every writer locks it), and, when the writer has
+    /// a head to link under, the records and the head moved past them, written only if the
+    /// head is that one, every ID was new and every session lives.
+    async fn one_trip(
+        connection: &mut PgConnection,
+        key: &AuditKey,
+        kept: &ChainHead,
+        now: i64,
+        replays: &[&(usize, String, String, i64)],
+        audits: &[&Record],
+    ) -> Result<Trip, StoreError> {
+        let sessions = crate::batch::sessions_of(audits.iter().copied());
+        let rows = super::audit_rows(audits);
+        let mut moved_to = kept.clone();
+        let (summaries, links) = Self::link_to_chain(key, &mut moved_to, &rows);
+        let mut statement = QueryBuilder::<Postgres>::new("WITH ");
+        if replays.is_empty() {
+            statement.push("claimed AS (SELECT NULL::text AS ids, 0::bigint AS n), ");
+        } else {
+            statement.push("inserted AS (");
+            Self::push_replay_insert(&mut statement, now, replays);
+            statement.push(
+                "), claimed AS (SELECT json_agg(json_build_array(issuer, message_id))::text AS ids, count(*) AS n \
+                 FROM inserted), ",
+            );
+        }
+        if sessions.is_empty() {
+            statement.push("live AS (SELECT NULL::text AS ids, 0::bigint AS n), ");
+        } else {
+            // In a subquery: an aggregate takes no locks.
+            statement.push("live AS (SELECT json_agg(l.id_hash)::text AS ids, count(*) AS n FROM (SELECT s.id_hash ");
+            Self::push_live_sessions(&mut statement, &sessions);
+            statement.push(") l), ");
+        }
+        // The head is locked only once every ID and session is: the aggregates yield their
+        // rows after the whole INSERT and the whole read, and the lock is taken on the row
+        // the join yields. So every node locks IDs in key order, then sessions, then the head.
+        statement.push(
+            "head AS (SELECT h.seq, h.mac FROM claimed, live, audit_chain_head h WHERE h.id = 1 FOR UPDATE OF h)",
+        );
+        // The head moves only once every record is in: the UPDATE's condition counts them,
+        // so the INSERTs run (and their trigger checks each place against the head not yet
+        // moved) before it, and a count short of the batch moves nothing. The records go in
+        // only under the head they were linked under, with every ID new and every session
+        // live; else none does, and the IDs commit alone.
+        let mut counted = String::new();
+        for (n, (chunk, summaries, links)) in super::in_statements(&rows, &summaries, &links).enumerate() {
+            if n > 0 {
+                counted.push_str(" + ");
+            }
+            statement.push(format_args!(
+                ", records_{n} AS (INSERT INTO audit_events ({cols}) SELECT v.* FROM (",
+                cols = super::AUDIT_COLUMNS
+            ));
+            Self::push_audit_values(&mut statement, chunk, summaries, links);
+            statement
+                .push(format_args!(") AS v ({cols}), head WHERE head.seq = ", cols = super::AUDIT_COLUMNS))
+                .push_bind(kept.seq)
+                .push(" AND head.mac = ")
+                .push_bind(kept.mac.as_str())
+                .push(" AND (SELECT n FROM claimed) = ")
+                .push_bind(replays.len() as i64)
+                .push(" AND (SELECT n FROM live) = ")
+                .push_bind(sessions.len() as i64)
+                .push(" RETURNING 1)");
+            counted.push_str(&format!("(SELECT count(*) FROM records_{n})"));
+        }
+        if rows.is_empty() {
+            counted.push('0');
+        }
+        statement
+            .push(", moved AS (UPDATE audit_chain_head SET seq = ")
+            .push_bind(moved_to.seq)
+            .push(", mac = ")
+            .push_bind(moved_to.mac.as_str())
+            .push(" WHERE id = 1 AND ")
+            .push(counted)
+            .push(" = ")
+            .push_bind(rows.len() as i64)
+            .push(" RETURNING 1) ");
+        statement.push("SELECT head.seq, head.mac, claimed.ids AS claimed, live.ids AS live, (SELECT count(*) FROM moved) AS moved ");
+        statement.push("FROM claimed, live, head");
+        let row = statement
+            .build()
+            .fetch_optional(&mut *connection)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
+        drop(statement);
+        let new_ids = match row.try_get::<Option<String>, _>("claimed")? {
+            Some(ids) => serde_json::from_str::<Vec<(String, String)>>(&ids)
+                .map_err(|e| StoreError::Corrupt(format!("the new message IDs came back unreadable: {e}")))?
+                .into_iter()
+                .collect(),
+            None => HashSet::new(),
+        };
+        let live = match row.try_get::<Option<String>, _>("live")? {
+            Some(ids) => serde_json::from_str(&ids)
+                .map_err(|e| StoreError::Corrupt(format!("the live sessions came back unreadable: {e}")))?,
+            None => HashSet::new(),
+        };
+        let head = ChainHead { seq: row.try_get("seq")?, mac: row.try_get("mac")? };
+        let moved_to = match row.try_get::<i64, _>("moved")? {
+            0 => None,
+            1 => Some(moved_to),
+            moved => {
+                return Err(StoreError::Corrupt(format!("the audit chain's head moved {moved} times in one batch")));
+            }
+        };
+        Ok(Trip { new_ids, live, head, moved_to })
+    }
+}
+
+/// A trip on the kept connection, cut short after [`TRIP_DEADLINE`].
+async fn within_deadline<T>(trip: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    tokio::time::timeout(TRIP_DEADLINE, trip)
+        .await
+        .unwrap_or_else(|_| Err(StoreError::Database("the database did not answer the batch writer in time".into())))
+}
