@@ -18,26 +18,42 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row as _};
 use super::PgStore;
 use crate::StoreError;
 use crate::audit_chain::{AuditKey, AuditKeySlot, ChainHead};
-use crate::batch::{Record, SplitBatch, Together, Written};
+use crate::batch::{Outcome, Record, SplitBatch, Together, Written};
 
 /// What the PostgreSQL writer keeps from one batch to the next.
 #[derive(Default)]
 pub(super) struct WriterState {
     /// Its own connection, taken from the pool once: the pool pings a connection before each
-    /// use and after, two round trips of every batch.
+    /// use and after, two round trips of every batch. Its statements end sooner than the
+    /// pool's ([`WRITER_STATEMENT_TIMEOUT`]); it never goes back to the pool.
     connection: Option<PoolConnection<Postgres>>,
     /// The chain's head as the last trip left it or read it.
     head: Option<ChainHead>,
+}
+
+impl Drop for WriterState {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.as_mut() {
+            connection.close_on_drop();
+        }
+    }
 }
 
 /// Trips one batch takes at most before its records go to the records' own path: the first
 /// under the head the writer kept, the next under the head the one before read.
 const TRIPS: usize = 3;
 
-/// How long one trip may take on the kept connection: past the server's own bound on a
-/// statement, so a trip that takes longer found a route gone silent. The pool's ping no longer
-/// bounds that (its acquire timeout did).
-const TRIP_DEADLINE: Duration = Duration::from_secs(super::STATEMENT_TIMEOUT.as_secs() + 1);
+/// How long a statement may run on the writer's own connection. One that waits longer (on a
+/// row another transaction holds: a directory sync's users, another node's head) is ended by
+/// the server, nothing of it committed, and the batch goes on through the pool, whose
+/// statements have their 5 s.
+const WRITER_STATEMENT_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// How long one trip may take before the writer takes the route for silent: past
+/// [`WRITER_STATEMENT_TIMEOUT`], so that the server has ended any statement of its own by then,
+/// and within the 2 s in which SECURITY.md §5 wants an outage answered. The pool's ping bounded
+/// that before each batch; now nothing else would.
+const TRIP_DEADLINE: Duration = Duration::from_secs(2);
 
 /// How many batches found the head moved by somebody else (`/metrics`).
 const HEAD_MOVED: &str = "tessera_store_write_head_moved_total";
@@ -51,10 +67,22 @@ struct Trip {
     moved_to: Option<ChainHead>,
 }
 
+/// How a trip on the writer's connection ended without an answer to go on with.
+enum TripError {
+    /// The database refused or failed it: nothing of it committed.
+    Failed(StoreError),
+    /// No answer within [`TRIP_DEADLINE`]: what it wrote may yet commit.
+    Unanswered,
+}
+
+/// A failed trip: how, whether the IDs had committed (the first trip carries them), and the
+/// outcomes known by then.
+type Stopped = (TripError, bool, Vec<Outcome>);
+
 impl PgStore {
     /// The batch in one statement, on the writer's own connection (a trip more when the head
-    /// moved, an ID was replayed or a session ended). An error means nothing was written;
-    /// after a trip fails the connection is closed, and the next batch takes a fresh one.
+    /// moved, an ID was replayed or a session ended). An error means nothing was written.
+    /// After a trip fails the connection is closed, and the next batch takes a fresh one.
     pub(super) async fn write_together(
         writer: &PgPool,
         key: &AuditKeySlot,
@@ -64,59 +92,85 @@ impl PgStore {
     ) -> Result<Together, StoreError> {
         let mut connection = match state.connection.take() {
             Some(connection) => connection,
-            None => writer.acquire().await?,
+            None => Self::writer_connection(writer).await?,
         };
-        let mut failed = false;
-        let together = Self::in_trips(&mut connection, key, &mut state.head, split, count, &mut failed).await;
-        if failed {
-            // A trip cut short by its deadline leaves the connection mid-answer; any other
-            // error may mean the same. The head is read afresh next time.
-            connection.close_on_drop();
-            state.head = None;
-        } else {
-            state.connection = Some(connection);
+        match Self::in_trips(&mut connection, key, &mut state.head, split, count).await {
+            Ok(together) => {
+                state.connection = Some(connection);
+                Ok(together)
+            }
+            Err((e, ids_known, outcomes)) => {
+                // A trip cut short by its deadline leaves the connection mid-answer; any
+                // other error may mean the same. The head is read afresh next time.
+                connection.close_on_drop();
+                state.head = None;
+                match e {
+                    TripError::Unanswered => Ok(Together::Written(unanswered(split, ids_known, outcomes))),
+                    TripError::Failed(e) if ids_known => {
+                        tracing::debug!(error = %e, "a batch's records failed after its IDs; writing them alone");
+                        Ok(Together::IdsOnly(outcomes))
+                    }
+                    TripError::Failed(e) => Err(e),
+                }
+            }
         }
-        together
     }
 
-    /// The batch's trips; `failed` is set when one failed. A failure after the first trip,
-    /// which committed the IDs, leaves the records to their own path.
+    /// A connection of the pool's for the writer alone, its statements bounded shorter.
+    async fn writer_connection(writer: &PgPool) -> Result<PoolConnection<Postgres>, StoreError> {
+        let mut connection = writer.acquire().await?;
+        let bounded = format!("SET statement_timeout = {}", WRITER_STATEMENT_TIMEOUT.as_millis());
+        let set =
+            within_deadline(async { Ok(sqlx::query(&bounded).execute(&mut *connection).await.map(|_| ())?) }).await;
+        if let Err(e) = set {
+            connection.close_on_drop();
+            return Err(match e {
+                TripError::Failed(e) => e,
+                TripError::Unanswered => StoreError::Database(UNANSWERED.into()),
+            });
+        }
+        Ok(connection)
+    }
+
+    /// The batch's trips.
     async fn in_trips(
         connection: &mut PgConnection,
         key: &AuditKeySlot,
         kept_head: &mut Option<ChainHead>,
         split: &SplitBatch,
         count: usize,
-        failed: &mut bool,
-    ) -> Result<Together, StoreError> {
-        let mut fail = |e: StoreError| {
-            *failed = true;
-            e
-        };
+    ) -> Result<Together, Stopped> {
         let mut outcomes = SplitBatch::outcomes(count);
         if !split.has_records() {
             // No record to chain: the IDs alone, and the head (which every node's records
             // wait on) left unlocked.
             if !split.replays.is_empty() {
                 let replays: Vec<_> = split.replays.iter().collect();
-                let new =
-                    within_deadline(Self::insert_replays(connection, split.now, &replays)).await.map_err(&mut fail)?;
-                split.mark_new_ids(&mut outcomes, &new);
+                match within_deadline(Self::insert_replays(connection, split.now, &replays)).await {
+                    Ok(new) => split.mark_new_ids(&mut outcomes, &new),
+                    Err(e) => return Err((e, false, outcomes)),
+                }
             }
             return Ok(Together::Written(outcomes));
         }
-        let key = key.get()?;
+        let key = match key.get() {
+            Ok(key) => key,
+            Err(e) => return Err((TripError::Failed(e), false, outcomes)),
+        };
+        // A writer without a head (its first batch, or the first after an error) reads it
+        // first: so that the IDs and the records still commit together.
+        let mut kept = match kept_head.take() {
+            Some(head) => head,
+            None => match within_deadline(Self::read_chain_head(connection, false)).await {
+                Ok(head) => head,
+                Err(e) => return Err((e, false, outcomes)),
+            },
+        };
         // The first trip takes every ID for new and every session for live.
         for (position, ..) in &split.replays {
             outcomes[*position] = Ok(Written::Yes);
         }
         let mut ids_pending = !split.replays.is_empty();
-        // A writer without a head (its first batch, or the first after an error) reads it
-        // first: so that the IDs and the records still commit together.
-        let mut kept = match kept_head.take() {
-            Some(head) => head,
-            None => within_deadline(Self::read_chain_head(connection, false)).await.map_err(&mut fail)?,
-        };
         let mut live: Option<HashSet<String>> = None;
         for _ in 0..TRIPS {
             let audits = match &live {
@@ -131,12 +185,7 @@ impl PgStore {
             let trip = match within_deadline(Self::one_trip(connection, key, &kept, split.now, &replays, &audits)).await
             {
                 Ok(trip) => trip,
-                Err(e) if !ids_pending => {
-                    // The first trip committed the IDs: their outcomes stand.
-                    tracing::debug!(error = %fail(e), "a batch's records failed after its IDs; writing them alone");
-                    return Ok(Together::IdsOnly(outcomes));
-                }
-                Err(e) => return Err(fail(e)),
+                Err(e) => return Err((e, !ids_pending, outcomes)),
             };
             if ids_pending {
                 split.mark_new_ids(&mut outcomes, &trip.new_ids);
@@ -155,7 +204,8 @@ impl PgStore {
             kept = trip.head;
             live = Some(trip.live);
         }
-        *kept_head = Some(kept);
+        // The records' own path moves the head next: a head kept now would be a miss.
+        *kept_head = None;
         Ok(Together::IdsOnly(outcomes))
     }
 
@@ -273,9 +323,38 @@ impl PgStore {
     }
 }
 
-/// A trip on the kept connection, cut short after [`TRIP_DEADLINE`].
-async fn within_deadline<T>(trip: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-    tokio::time::timeout(TRIP_DEADLINE, trip)
-        .await
-        .unwrap_or_else(|_| Err(StoreError::Database("the database did not answer the batch writer in time".into())))
+const UNANSWERED: &str =
+    "the database did not answer the batch writer within 2 s; the write may still commit, so it is not tried again";
+
+/// A trip on the writer's connection, cut short after [`TRIP_DEADLINE`].
+async fn within_deadline<T>(trip: impl Future<Output = Result<T, StoreError>>) -> Result<T, TripError> {
+    match tokio::time::timeout(TRIP_DEADLINE, trip).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) => Err(TripError::Failed(e)),
+        Err(_) => Err(TripError::Unanswered),
+    }
+}
+
+/// The outcomes of a batch whose trip went unanswered: what it may have written is neither
+/// taken for written (no token without its record) nor written again (no record twice, no new
+/// ID taken for a replay). Each write not settled by then fails; one settled (an ID known
+/// replayed, a session known ended) keeps its answer.
+fn unanswered(split: &SplitBatch, ids_known: bool, mut outcomes: Vec<Outcome>) -> Vec<Outcome> {
+    let unsettled = || Err(UNANSWERED.to_string());
+    if !ids_known {
+        for (position, ..) in &split.replays {
+            outcomes[*position] = unsettled();
+        }
+    }
+    for record in &split.audits {
+        if !matches!(outcomes[record.position], Ok(Written::SessionEnded)) {
+            outcomes[record.position] = unsettled();
+        }
+    }
+    for record in &split.after_replay {
+        if matches!(outcomes[record.position], Ok(Written::Yes)) {
+            outcomes[record.position] = unsettled();
+        }
+    }
+    outcomes
 }
