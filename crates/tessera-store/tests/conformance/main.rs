@@ -303,3 +303,17 @@ impl Drop for Stopped {
         let _ = std::process::Command::new("kill").args(["-TERM", &self.0.to_string()]).status();
     }
 }
+
+/// Runs `test` on the URL of a fresh database, in a task so that a failing test still drops it.
+async fn on_a_fresh_database<F, Fut>(test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(db) = ThrowawayPg::create().await else { return };
+    let outcome = tokio::spawn(test(db.url.clone())).await;
+    db.drop_database().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}

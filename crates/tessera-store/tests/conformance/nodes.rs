@@ -53,20 +53,6 @@ async fn state_kept(node: &PgStore, session: &str) -> Option<UserState> {
     node.find_session_for_token(session).await.unwrap().map(|(_, user)| user.state)
 }
 
-/// Runs `test` on the URL of a fresh database, in a task so that a failing test still drops it.
-async fn on_a_fresh_database<F, Fut>(test: F)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let Some(db) = ThrowawayPg::create().await else { return };
-    let outcome = tokio::spawn(test(db.url.clone())).await;
-    db.drop_database().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_on_one_node_drops_what_the_other_kept() {
     on_a_fresh_database(kept_reads_follow_the_other_node).await;

@@ -7,12 +7,7 @@ use tessera_store::{AuditChain, UserStore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_the_database_cut_are_replaced_before_a_query_uses_them() {
-    let Some(db) = ThrowawayPg::create().await else { return };
-    let outcome = tokio::spawn(cut_under_the_store(db.url.clone())).await;
-    db.drop_database().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    on_a_fresh_database(cut_under_the_store).await;
 }
 
 async fn cut_under_the_store(url: String) {
@@ -59,12 +54,7 @@ async fn cut_under_the_store(url: String) {
 /// chain stays whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_batch_writer_writes_a_batch_in_one_statement_on_a_connection_it_keeps() {
-    let Some(db) = ThrowawayPg::create().await else { return };
-    let outcome = tokio::spawn(one_statement_a_batch(db.url.clone())).await;
-    db.drop_database().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    on_a_fresh_database(one_statement_a_batch).await;
 }
 
 async fn one_statement_a_batch(url: String) {
@@ -169,30 +159,14 @@ async fn one_statement_a_batch(url: String) {
 /// the socket.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_on_a_silent_writer_connection_is_given_up_at_its_deadline() {
-    let Some(db) = ThrowawayPg::create().await else { return };
-    let outcome = tokio::spawn(silent_writer(db.url.clone())).await;
-    db.drop_database().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    on_a_fresh_database(silent_writer).await;
 }
 
 async fn silent_writer(url: String) {
     use std::time::{Duration, Instant};
-    use tessera_store::{MessageClaim, ReplayStore, SessionStore, TokenRecord, TokenRecorded};
-    let store = PgStore::connect(&url, wall_clock()).await.unwrap();
-    store.seal_audit_with(tessera_store::AuditKey::for_tests()).unwrap();
-    let user = store.create_user(&actor(), new_user("ada@contoso.com")).await.unwrap();
-    store.create_session(&signed_in_session("kept", user.id)).await.unwrap();
-    let token = |n: usize| {
-        let claim =
-            MessageClaim { issuer: "sp".into(), message_id: format!("_silent{n}"), expires_at: 20_000, now: 10_000 };
-        let store = &store;
-        async move {
-            let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", n.to_string(), serde_json::json!({}));
-            store.record_token(TokenRecord { session: "kept", claim: Some(&claim), actor: &actor(), event }).await
-        }
-    };
+    use tessera_store::TokenRecorded;
+    let store = signed_in_store(&url).await;
+    let token = |n: usize| kept_token(&store, "silent", n);
     assert_eq!(token(0).await.unwrap(), TokenRecorded::Written);
     let mut watch = sqlx::PgConnection::connect(&url).await.unwrap();
     let pid: i32 = sqlx::query_scalar(
@@ -230,30 +204,14 @@ async fn silent_writer(url: String) {
 /// the lock is released, not refused at the writer's deadline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_kept_waiting_on_a_lock_goes_on_through_the_pool() {
-    let Some(db) = ThrowawayPg::create().await else { return };
-    let outcome = tokio::spawn(waiting_on_a_lock(db.url.clone())).await;
-    db.drop_database().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    on_a_fresh_database(waiting_on_a_lock).await;
 }
 
 async fn waiting_on_a_lock(url: String) {
     use std::time::{Duration, Instant};
-    use tessera_store::{MessageClaim, ReplayStore, SessionStore, TokenRecord, TokenRecorded};
-    let store = PgStore::connect(&url, wall_clock()).await.unwrap();
-    store.seal_audit_with(tessera_store::AuditKey::for_tests()).unwrap();
-    let user = store.create_user(&actor(), new_user("ada@contoso.com")).await.unwrap();
-    store.create_session(&signed_in_session("kept", user.id)).await.unwrap();
-    let token = |n: usize| {
-        let claim =
-            MessageClaim { issuer: "sp".into(), message_id: format!("_locked{n}"), expires_at: 20_000, now: 10_000 };
-        let store = &store;
-        async move {
-            let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", n.to_string(), serde_json::json!({}));
-            store.record_token(TokenRecord { session: "kept", claim: Some(&claim), actor: &actor(), event }).await
-        }
-    };
+    use tessera_store::TokenRecorded;
+    let store = signed_in_store(&url).await;
+    let token = |n: usize| kept_token(&store, "locked", n);
     assert_eq!(token(0).await.unwrap(), TokenRecorded::Written);
     let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
     sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
@@ -270,4 +228,23 @@ async fn waiting_on_a_lock(url: String) {
     assert_eq!(token(2).await.unwrap(), TokenRecorded::Written);
     let report = store.verify_audit_chain(None).await.unwrap();
     assert!(report.intact(), "{report:?}");
+}
+
+/// A sealed PostgreSQL store with a user signed in: session `kept`.
+async fn signed_in_store(url: &str) -> PgStore {
+    use tessera_store::SessionStore;
+    let store = PgStore::connect(url, wall_clock()).await.unwrap();
+    store.seal_audit_with(tessera_store::AuditKey::for_tests()).unwrap();
+    let user = store.create_user(&actor(), new_user("ada@contoso.com")).await.unwrap();
+    store.create_session(&signed_in_session("kept", user.id)).await.unwrap();
+    store
+}
+
+/// Token `n`'s record for session `kept`, with its own request ID.
+async fn kept_token(store: &PgStore, prefix: &str, n: usize) -> Result<tessera_store::TokenRecorded, StoreError> {
+    use tessera_store::{MessageClaim, ReplayStore, TokenRecord};
+    let claim =
+        MessageClaim { issuer: "sp".into(), message_id: format!("_{prefix}{n}"), expires_at: 20_000, now: 10_000 };
+    let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", n.to_string(), serde_json::json!({}));
+    store.record_token(TokenRecord { session: "kept", claim: Some(&claim), actor: &actor(), event }).await
 }
