@@ -25,18 +25,10 @@ use crate::batch::{Outcome, Record, SplitBatch, Together, Written};
 pub(super) struct WriterState {
     /// Its own connection, taken from the pool once: the pool pings a connection before each
     /// use and after, two round trips of every batch. Its statements end sooner than the
-    /// pool's ([`WRITER_STATEMENT_TIMEOUT`]); it never goes back to the pool.
+    /// pool's ([`WRITER_STATEMENT_TIMEOUT`]); it is closed when dropped, never back in the pool.
     connection: Option<PoolConnection<Postgres>>,
     /// The chain's head as the last trip left it or read it.
     head: Option<ChainHead>,
-}
-
-impl Drop for WriterState {
-    fn drop(&mut self) {
-        if let Some(connection) = self.connection.as_mut() {
-            connection.close_on_drop();
-        }
-    }
 }
 
 /// Trips one batch takes at most before its records go to the records' own path: the first
@@ -69,10 +61,30 @@ struct Trip {
 
 /// How a trip on the writer's connection ended without an answer to go on with.
 enum TripError {
-    /// The database refused or failed it: nothing of it committed.
-    Failed(StoreError),
-    /// No answer within [`TRIP_DEADLINE`]: what it wrote may yet commit.
-    Unanswered,
+    /// The database refused it (or it wrote nothing): nothing of it committed.
+    Refused(StoreError),
+    /// No answer to go on with: none within [`TRIP_DEADLINE`], the connection lost on the
+    /// way, or an answer that could not be read. What it wrote may have committed, or may yet.
+    Unknown(String),
+}
+
+impl TripError {
+    /// A database's error is a refusal: the statement, its own transaction, rolled back. Any
+    /// other (the connection lost, a protocol error) may have come after its commit.
+    fn of(e: sqlx::Error) -> TripError {
+        match e {
+            sqlx::Error::Database(_) => TripError::Refused(e.into()),
+            other => TripError::Unknown(format!("the batch writer lost the database's answer: {other}")),
+        }
+    }
+
+    /// For a trip that wrote nothing (a read, a SET): whatever became of it, nothing committed.
+    fn nothing_written(self) -> StoreError {
+        match self {
+            TripError::Refused(e) => e,
+            TripError::Unknown(message) => StoreError::Database(message),
+        }
+    }
 }
 
 /// A failed trip: how, whether the IDs had committed (the first trip carries them), and the
@@ -90,6 +102,10 @@ impl PgStore {
         split: &SplitBatch,
         count: usize,
     ) -> Result<Together, StoreError> {
+        if split.has_records() {
+            // A store without its chain key writes no record: refused before the connection.
+            key.get()?;
+        }
         let mut connection = match state.connection.take() {
             Some(connection) => connection,
             None => Self::writer_connection(writer).await?,
@@ -105,30 +121,27 @@ impl PgStore {
                 connection.close_on_drop();
                 state.head = None;
                 match e {
-                    TripError::Unanswered => Ok(Together::Written(unanswered(split, ids_known, outcomes))),
-                    TripError::Failed(e) if ids_known => {
+                    TripError::Unknown(message) => Ok(Together::Written(unknown(split, ids_known, outcomes, &message))),
+                    TripError::Refused(e) if ids_known => {
                         tracing::debug!(error = %e, "a batch's records failed after its IDs; writing them alone");
                         Ok(Together::IdsOnly(outcomes))
                     }
-                    TripError::Failed(e) => Err(e),
+                    TripError::Refused(e) => Err(e),
                 }
             }
         }
     }
 
-    /// A connection of the pool's for the writer alone, its statements bounded shorter.
+    /// A connection of the pool's for the writer alone, its statements bounded shorter. It is
+    /// closed whenever it is dropped (a failed trip, a panic, the store's end), so that the
+    /// shorter bound never reaches the pool's other users.
     async fn writer_connection(writer: &PgPool) -> Result<PoolConnection<Postgres>, StoreError> {
         let mut connection = writer.acquire().await?;
+        connection.close_on_drop();
         let bounded = format!("SET statement_timeout = {}", WRITER_STATEMENT_TIMEOUT.as_millis());
-        let set =
-            within_deadline(async { Ok(sqlx::query(&bounded).execute(&mut *connection).await.map(|_| ())?) }).await;
-        if let Err(e) = set {
-            connection.close_on_drop();
-            return Err(match e {
-                TripError::Failed(e) => e,
-                TripError::Unanswered => StoreError::Database(UNANSWERED.into()),
-            });
-        }
+        within_deadline(async { sqlx::query(&bounded).execute(&mut *connection).await.map_err(TripError::of) })
+            .await
+            .map_err(TripError::nothing_written)?;
         Ok(connection)
     }
 
@@ -145,8 +158,7 @@ impl PgStore {
             // No record to chain: the IDs alone, and the head (which every node's records
             // wait on) left unlocked.
             if !split.replays.is_empty() {
-                let replays: Vec<_> = split.replays.iter().collect();
-                match within_deadline(Self::insert_replays(connection, split.now, &replays)).await {
+                match within_deadline(Self::ids_alone(connection, split)).await {
                     Ok(new) => split.mark_new_ids(&mut outcomes, &new),
                     Err(e) => return Err((e, false, outcomes)),
                 }
@@ -155,16 +167,19 @@ impl PgStore {
         }
         let key = match key.get() {
             Ok(key) => key,
-            Err(e) => return Err((TripError::Failed(e), false, outcomes)),
+            Err(e) => return Err((TripError::Refused(e), false, outcomes)),
         };
         // A writer without a head (its first batch, or the first after an error) reads it
         // first: so that the IDs and the records still commit together.
         let mut kept = match kept_head.take() {
             Some(head) => head,
-            None => match within_deadline(Self::read_chain_head(connection, false)).await {
-                Ok(head) => head,
-                Err(e) => return Err((e, false, outcomes)),
-            },
+            None => {
+                let read = async { Self::read_chain_head(connection, false).await.map_err(TripError::Refused) };
+                match within_deadline(read).await {
+                    Ok(head) => head,
+                    Err(e) => return Err((TripError::Refused(e.nothing_written()), false, outcomes)),
+                }
+            }
         };
         // The first trip takes every ID for new and every session for live.
         for (position, ..) in &split.replays {
@@ -221,7 +236,7 @@ impl PgStore {
         now: i64,
         replays: &[&(usize, String, String, i64)],
         audits: &[&Record],
-    ) -> Result<Trip, StoreError> {
+    ) -> Result<Trip, TripError> {
         let sessions = crate::batch::sessions_of(audits.iter().copied());
         let rows = super::audit_rows(audits);
         let mut moved_to = kept.clone();
@@ -293,12 +308,16 @@ impl PgStore {
             .push(" RETURNING 1) ");
         statement.push("SELECT head.seq, head.mac, claimed.ids AS claimed, live.ids AS live, (SELECT count(*) FROM moved) AS moved ");
         statement.push("FROM claimed, live, head");
-        let row = statement
-            .build()
-            .fetch_optional(&mut *connection)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
+        let row = statement.build().fetch_optional(&mut *connection).await.map_err(TripError::of)?;
         drop(statement);
+        // The statement committed (the IDs at least) before any of this is read: an answer
+        // that cannot be read leaves its outcome unknown, not refused.
+        Self::read_trip(row, moved_to)
+            .map_err(|e| TripError::Unknown(format!("the batch writer could not read the database's answer: {e}")))
+    }
+
+    fn read_trip(row: Option<sqlx::postgres::PgRow>, moved_to: ChainHead) -> Result<Trip, StoreError> {
+        let row = row.ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
         let new_ids = match row.try_get::<Option<String>, _>("claimed")? {
             Some(ids) => serde_json::from_str::<Vec<(String, String)>>(&ids)
                 .map_err(|e| StoreError::Corrupt(format!("the new message IDs came back unreadable: {e}")))?
@@ -321,26 +340,40 @@ impl PgStore {
         };
         Ok(Trip { new_ids, live, head, moved_to })
     }
+
+    /// A batch's message IDs alone, one statement: those that were new.
+    async fn ids_alone(
+        connection: &mut PgConnection,
+        split: &SplitBatch,
+    ) -> Result<HashSet<(String, String)>, TripError> {
+        let replays: Vec<_> = split.replays.iter().collect();
+        let mut insert = QueryBuilder::<Postgres>::new("");
+        Self::push_replay_insert(&mut insert, split.now, &replays);
+        let rows = insert.build().fetch_all(&mut *connection).await.map_err(TripError::of)?;
+        let read = |row: &sqlx::postgres::PgRow| {
+            Ok::<_, sqlx::Error>((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?))
+        };
+        rows.iter()
+            .map(read)
+            .collect::<Result<_, _>>()
+            .map_err(|e| TripError::Unknown(format!("the batch writer could not read the database's answer: {e}")))
+    }
 }
 
 const UNANSWERED: &str =
     "the database did not answer the batch writer within 2 s; the write may still commit, so it is not tried again";
 
 /// A trip on the writer's connection, cut short after [`TRIP_DEADLINE`].
-async fn within_deadline<T>(trip: impl Future<Output = Result<T, StoreError>>) -> Result<T, TripError> {
-    match tokio::time::timeout(TRIP_DEADLINE, trip).await {
-        Ok(Ok(answer)) => Ok(answer),
-        Ok(Err(e)) => Err(TripError::Failed(e)),
-        Err(_) => Err(TripError::Unanswered),
-    }
+async fn within_deadline<T>(trip: impl Future<Output = Result<T, TripError>>) -> Result<T, TripError> {
+    tokio::time::timeout(TRIP_DEADLINE, trip).await.unwrap_or_else(|_| Err(TripError::Unknown(UNANSWERED.into())))
 }
 
-/// The outcomes of a batch whose trip went unanswered: what it may have written is neither
-/// taken for written (no token without its record) nor written again (no record twice, no new
-/// ID taken for a replay). Each write not settled by then fails; one settled (an ID known
-/// replayed, a session known ended) keeps its answer.
-fn unanswered(split: &SplitBatch, ids_known: bool, mut outcomes: Vec<Outcome>) -> Vec<Outcome> {
-    let unsettled = || Err(UNANSWERED.to_string());
+/// The outcomes of a batch whose trip's outcome is unknown: what it may have written is
+/// neither taken for written (no token without its record) nor written again (no record twice,
+/// no new ID taken for a replay). Each write not settled by then fails with `message`; one
+/// settled (an ID known replayed, a session known ended) keeps its answer.
+fn unknown(split: &SplitBatch, ids_known: bool, mut outcomes: Vec<Outcome>, message: &str) -> Vec<Outcome> {
+    let unsettled = || Err(message.to_string());
     if !ids_known {
         for (position, ..) in &split.replays {
             outcomes[*position] = unsettled();
