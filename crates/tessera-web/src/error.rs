@@ -263,10 +263,13 @@ impl Channel for Soap {
 }
 
 /// A store failure met while serving a request is ours: the request named nothing that is not
-/// there (what an administrator names goes through the admin service, below).
+/// there (what an administrator names goes through the admin service, below). The database
+/// failing a read, or a batched write (an audit record, a request's ID) that did not commit,
+/// means the store is unavailable for now: 503 with `Retry-After`, and the breaker opens. A
+/// batch fails when the database is down, unreachable or silent past the writer's deadline.
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
-        let unavailable = matches!(e, StoreError::Database(_));
+        let unavailable = matches!(e, StoreError::Database(_) | StoreError::WriteFailed(_));
         Failure::Internal { cause: e.to_string(), unavailable }
     }
 }
@@ -436,6 +439,9 @@ mod tests {
             ApiError::new(Failure::Internal { cause: "pool timed out".into(), unavailable: true }).into_response();
         assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(down.headers()[header::RETRY_AFTER], "2");
+        let unwritten = ApiError::from(StoreError::WriteFailed("the database did not answer".into())).into_response();
+        assert_eq!(unwritten.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(unwritten.headers()[header::RETRY_AFTER], "2");
         let broken = ApiError::from(StoreError::Corrupt("bad row".into())).into_response();
         assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!body(broken).await.contains("bad row"), "internals stay in the log");
