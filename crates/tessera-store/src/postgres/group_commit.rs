@@ -74,7 +74,7 @@ impl TripError {
     fn of(e: sqlx::Error) -> TripError {
         match e {
             sqlx::Error::Database(_) => TripError::Refused(e.into()),
-            other => TripError::Unknown(format!("the batch writer lost the database's answer: {other}")),
+            other => TripError::Unknown(format!("the batch writer got no usable answer from the database: {other}")),
         }
     }
 
@@ -102,10 +102,8 @@ impl PgStore {
         split: &SplitBatch,
         count: usize,
     ) -> Result<Together, StoreError> {
-        if split.has_records() {
-            // A store without its chain key writes no record: refused before the connection.
-            key.get()?;
-        }
+        // A store without its chain key writes no record: refused before the connection.
+        let key = if split.has_records() { Some(key.get()?) } else { None };
         let mut connection = match state.connection.take() {
             Some(connection) => connection,
             None => Self::writer_connection(writer).await?,
@@ -117,8 +115,9 @@ impl PgStore {
             }
             Err((e, ids_known, outcomes)) => {
                 // A trip cut short by its deadline leaves the connection mid-answer; any
-                // other error may mean the same. The head is read afresh next time.
-                connection.close_on_drop();
+                // other error may mean the same. So it is dropped here, which closes it
+                // (`writer_connection`), and the head is read afresh next time.
+                drop(connection);
                 state.head = None;
                 match e {
                     TripError::Unknown(message) => Ok(Together::Written(unknown(split, ids_known, outcomes, &message))),
@@ -145,16 +144,16 @@ impl PgStore {
         Ok(connection)
     }
 
-    /// The batch's trips.
+    /// The batch's trips; `key` is the chain's when the batch holds records.
     async fn in_trips(
         connection: &mut PgConnection,
-        key: &AuditKeySlot,
+        key: Option<&AuditKey>,
         kept_head: &mut Option<ChainHead>,
         split: &SplitBatch,
         count: usize,
     ) -> Result<Together, Stopped> {
         let mut outcomes = SplitBatch::outcomes(count);
-        if !split.has_records() {
+        let Some(key) = key else {
             // No record to chain: the IDs alone, and the head (which every node's records
             // wait on) left unlocked.
             if !split.replays.is_empty() {
@@ -164,10 +163,6 @@ impl PgStore {
                 }
             }
             return Ok(Together::Written(outcomes));
-        }
-        let key = match key.get() {
-            Ok(key) => key,
-            Err(e) => return Err((TripError::Refused(e), false, outcomes)),
         };
         // A writer without a head (its first batch, or the first after an error) reads it
         // first: so that the IDs and the records still commit together.
@@ -347,16 +342,7 @@ impl PgStore {
         split: &SplitBatch,
     ) -> Result<HashSet<(String, String)>, TripError> {
         let replays: Vec<_> = split.replays.iter().collect();
-        let mut insert = QueryBuilder::<Postgres>::new("");
-        Self::push_replay_insert(&mut insert, split.now, &replays);
-        let rows = insert.build().fetch_all(&mut *connection).await.map_err(TripError::of)?;
-        let read = |row: &sqlx::postgres::PgRow| {
-            Ok::<_, sqlx::Error>((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?))
-        };
-        rows.iter()
-            .map(read)
-            .collect::<Result<_, _>>()
-            .map_err(|e| TripError::Unknown(format!("the batch writer could not read the database's answer: {e}")))
+        Self::insert_replays(connection, split.now, &replays).await.map_err(TripError::of)
     }
 }
 

@@ -370,14 +370,16 @@ macro_rules! impl_sql_common {
                 replays: &[&(usize, String, String, i64)],
             ) -> Result<std::collections::HashSet<(String, String)>, String> {
                 let mut conn = writer.acquire().await.map_err(|e| e.to_string())?;
-                Self::insert_replays(&mut conn, now, replays).await.map_err(|e| e.to_string())
+                Self::insert_replays(&mut conn, now, replays).await.map_err(|e| StoreError::from(e).to_string())
             }
 
+            /// The driver's own error, so that a caller can tell the database's refusal from a
+            /// lost answer (PostgreSQL's writer, `postgres/group_commit.rs`).
             async fn insert_replays(
                 conn: &mut Conn,
                 now: i64,
                 replays: &[&(usize, String, String, i64)],
-            ) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+            ) -> Result<std::collections::HashSet<(String, String)>, sqlx::Error> {
                 let mut insert = sqlx::QueryBuilder::<$db>::new("");
                 Self::push_replay_insert(&mut insert, now, replays);
                 let rows = insert.build().fetch_all(&mut *conn).await?;
