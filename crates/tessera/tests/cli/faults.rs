@@ -170,13 +170,17 @@ pub(super) struct Haproxy {
     child: Child,
     pub(super) port: u16,
     _config: tempfile::NamedTempFile,
+    /// haproxy's own log, one line a request (`option httplog`), for a failure's message.
+    log: tempfile::NamedTempFile,
 }
 
 impl Haproxy {
     /// `None` where haproxy is not installed (never under CI=true, where scripts/test installs
     /// it). Health checks on `/healthz` every 500 ms, a node out after 2 failures and back after
     /// 2 successes; a connection that fails, or a request a node took and closed without a word
-    /// (killed while working on it), is sent to the other node. Sign-on is safe to send twice:
+    /// (killed or stopping while it came), is sent to the other node; haproxy holds a request
+    /// until its body has all come (`http-buffer-request`), for one forwarded before its body
+    /// ended cannot be sent again. Sign-on is safe to send twice:
     /// a request ID the dead node recorded is refused as a replay, never answered twice. The
     /// administration's changes are not: a POST to `/admin` or `/api` is never sent twice.
     pub(super) fn start_with_port(port: u16, nodes: &[u16]) -> Option<Haproxy> {
@@ -188,24 +192,25 @@ impl Haproxy {
         let servers: String =
             nodes.iter().enumerate().map(|(i, node)| format!("  server node{i} 127.0.0.1:{node} check\n")).collect();
         let config = format!(
-            "global\n  maxconn 512\n\
-             defaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n\
+            "global\n  maxconn 512\n  log stderr format raw local0\n\
+             defaults\n  mode http\n  log global\n  option httplog\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n\
              \x20 retries 6\n  option redispatch 1\n  retry-on conn-failure empty-response\n\
              frontend idp\n  bind 127.0.0.1:{port}\n  default_backend nodes\n\
-             backend nodes\n  balance roundrobin\n  option httpchk GET /healthz\n\
+             backend nodes\n  balance roundrobin\n  option httpchk GET /healthz\n  option http-buffer-request\n\
              \x20 http-request disable-l7-retry if {{ path_beg /admin/ /api/ }} !METH_GET\n\
              \x20 default-server inter 500 fall 2 rise 2\n{servers}"
         );
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(config.as_bytes()).unwrap();
+        let log = tempfile::NamedTempFile::new().unwrap();
         let child = Command::new("haproxy")
             .args(["-db", "-f"])
             .arg(file.path())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(log.reopen().unwrap())
             .spawn()
             .unwrap();
-        let haproxy = Haproxy { child, port, _config: file };
+        let haproxy = Haproxy { child, port, _config: file, log };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Some((200, _)) = http_get(port, "/healthz", None) {
@@ -217,11 +222,89 @@ impl Haproxy {
     }
 }
 
+impl Haproxy {
+    /// haproxy's log lines of the requests it answered with a 5xx itself or passed on from a
+    /// node: the server it chose, its timers, the termination state (`SH--`: the server closed
+    /// while haproxy waited for the headers; see haproxy's configuration manual, 8.5).
+    pub(super) fn failed_requests(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+        log.lines()
+            .filter(|line| line.split_whitespace().nth(5).is_some_and(|status| status.starts_with('5')))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
 impl Drop for Haproxy {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A node that answers haproxy's health checks and closes every other connection once it has
+/// read a request's head, answering nothing: a node that stops just as a request comes.
+struct ClosingNode {
+    port: u16,
+    closed: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ClosingNode {
+    fn start() -> ClosingNode {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let closed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = closed.clone();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                    head.push(byte[0]);
+                }
+                if head.starts_with(b"GET /healthz ") {
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+                } else if !head.is_empty() {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        ClosingNode { port, closed }
+    }
+}
+
+/// A sign-on whose form comes a moment after its head (two packets, as over a slow network),
+/// sent by haproxy to a node that closes without answering (stopping as it came), is sent again
+/// to the other node and answered: haproxy held it until the form had come. Forwarded before,
+/// it could not be sent again, and the browser got haproxy's 502 (the rolling upgrade's test
+/// met one at a SIGTERM, in one CI run of two).
+#[test]
+fn a_sign_on_whose_form_comes_after_its_head_is_retried_when_a_node_closes_on_it() {
+    let env = Env::sqlite();
+    alice_with_m365(&env);
+    let front = free_port();
+    let server = Server::start(&env, &["--public-url", &format!("http://127.0.0.1:{front}")]);
+    let closing = ClosingNode::start();
+    let Some(haproxy) = Haproxy::start_with_port(front, &[closing.port, server.port]) else { return };
+    let mut browser = super::web_client::WebClient::new(server.port);
+    assert_eq!(browser.sign_in("alice@contoso.com", PASSWORD).status, 303);
+    browser.set_port(front);
+    browser.pause_before_body(Duration::from_millis(150));
+    for n in 0..4 {
+        let page = browser.entra_sign_on("contoso.com", &format!("_late{n}"));
+        assert!(
+            page.status == 200 && page.body.contains("name=\"SAMLResponse\""),
+            "sign-on {n}: {} {}; haproxy: {:#?}",
+            page.status,
+            page.body,
+            haproxy.failed_requests()
+        );
+    }
+    let closed = closing.closed.load(Ordering::SeqCst);
+    assert!(closed >= 2, "round robin sent sign-ons to the closing node first: {closed}");
+    drop(haproxy);
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
 }
 
 /// What one sign-on through the load balancer met.

@@ -596,7 +596,11 @@ fn rolling_upgrade(previous: &Path, url: String) {
     let tokens = attempts.len() - failed.len();
     eprintln!("rolling upgrade: {} sign-ons, {} failed {failed:?}", attempts.len(), failed.len());
     assert!(attempts.len() >= 200, "20 a second: {}", attempts.len());
-    assert!(failed.is_empty(), "sign-ons failed during the upgrade: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "sign-ons failed during the upgrade: {failed:?}; haproxy: {:#?}",
+        haproxy.failed_requests()
+    );
     let audited = env.json(&["audit", "list", "--action", "saml.issued", "--limit", "10000"]);
     assert_eq!(audited.as_array().unwrap().len(), tokens, "every token audited, by old and new nodes alike");
     let chain = env.json(&["audit", "verify"]);

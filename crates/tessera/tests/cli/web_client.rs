@@ -17,6 +17,8 @@ pub(super) struct Page {
 pub(super) struct WebClient {
     port: u16,
     cookies: BTreeMap<String, String>,
+    /// Between a request's head and its body: a slow network sends them in two packets.
+    pause_before_body: Duration,
 }
 
 /// A chunked body put back together.
@@ -35,13 +37,18 @@ fn dechunk(mut body: &str) -> String {
 
 impl WebClient {
     pub fn new(port: u16) -> WebClient {
-        WebClient { port, cookies: BTreeMap::new() }
+        WebClient { port, cookies: BTreeMap::new(), pause_before_body: Duration::ZERO }
     }
 
     /// Sends what follows to another port (a load balancer in front of the node signed in on),
     /// with the cookies kept.
     pub fn set_port(&mut self, port: u16) {
         self.port = port;
+    }
+
+    /// Sends each request's body that long after its head from now on.
+    pub fn pause_before_body(&mut self, pause: Duration) {
+        self.pause_before_body = pause;
     }
 
     pub fn cookie(&self, name: &str) -> String {
@@ -70,6 +77,7 @@ impl WebClient {
         }
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         stream.write_all(head.as_bytes()).unwrap();
+        std::thread::sleep(self.pause_before_body);
         stream.write_all(body.as_bytes()).unwrap();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).unwrap();
