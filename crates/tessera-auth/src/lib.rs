@@ -11,6 +11,7 @@ pub mod directory;
 pub mod enrol;
 pub mod gate;
 pub mod lockout;
+pub mod passkey;
 pub mod password;
 pub mod secret;
 pub mod session;
@@ -32,6 +33,9 @@ pub enum AuthError {
     Random(String),
     #[error("too many passwords are being checked at once; retry in {retry_after_secs} s")]
     Busy { retry_after_secs: u32 },
+    /// A passkey ceremony refused (the answer, its state, or the relying party's setup).
+    #[error("passkey: {0}")]
+    Passkey(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
