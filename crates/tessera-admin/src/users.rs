@@ -128,8 +128,29 @@ impl AdminService {
         Ok(user)
     }
 
-    /// Removes the user's authenticator app and recovery codes (a lost authenticator);
-    /// `false` when there were none.
+    /// The user's passkeys and security keys, oldest first.
+    pub async fn passkeys(&self, user: &str) -> Result<(User, Vec<tessera_store::PasskeyCredential>), AdminError> {
+        let user = self.store.find_user(user).await?;
+        let passkeys = self.store.passkeys(user.id).await?;
+        Ok((user, passkeys))
+    }
+
+    /// Removes the user's passkey named `name` (a lost or retired authenticator): it signs in
+    /// no more, even in a sign-in already begun. Not found when the user has none of that name.
+    pub async fn remove_passkey(&self, actor: &Actor, user: &str, name: &str) -> Result<User, AdminError> {
+        let user = self.store.find_user(user).await?;
+        if !self.store.remove_passkey(actor, user.id, name).await? {
+            return Err(tessera_store::StoreError::NotFound {
+                kind: "passkey",
+                key: format!("{name} of {}", user.email),
+            }
+            .into());
+        }
+        Ok(user)
+    }
+
+    /// Removes the user's authenticator app, recovery codes and passkeys (a lost
+    /// authenticator); `false` when there were none.
     pub async fn reset_mfa(&self, actor: &Actor, user: &str) -> Result<(User, bool), AdminError> {
         let user = self.store.find_user(user).await?;
         let removed = self.store.reset_mfa(actor, user.id).await?;

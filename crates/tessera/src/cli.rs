@@ -495,12 +495,24 @@ pub enum UserCommand {
     /// Second factors
     #[command(subcommand)]
     Mfa(MfaCommand),
+    /// Passkeys and security keys
+    #[command(subcommand)]
+    Passkey(PasskeyCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum MfaCommand {
-    /// Remove the user's authenticator app and recovery codes (they enrol again at next sign-in)
+    /// Remove the user's authenticator app, recovery codes and passkeys (they enrol again at
+    /// next sign-in)
     Reset { user: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PasskeyCommand {
+    /// The user's passkeys: name, when enrolled, when last used
+    List { user: String },
+    /// Remove one of the user's passkeys by its name (it signs in no more)
+    Remove { user: String, name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,7 @@ mod keys;
 mod lockout;
 mod mfa;
 mod parking;
+mod passkeys;
 mod replay;
 mod sessions;
 mod settings;
@@ -81,6 +82,7 @@ struct State {
     parked: HashMap<String, ParkedRequest>,
     lockout: lockout::Tables,
     mfa: mfa::Tables,
+    passkeys: passkeys::Tables,
 }
 
 impl MemoryStore {
@@ -122,6 +124,7 @@ impl State {
         self.sessions.retain(|_, session| session.user_id != user.id);
         self.lockout.forget(user.id);
         self.mfa.forget(user.id);
+        self.passkeys.forget(user.id);
     }
 }
 

@@ -92,6 +92,7 @@ pub trait Administration:
     + KeyStore
     + SessionStore
     + MfaStore
+    + PasskeyStore
     + AuditLog
     + AuditStore
     + AuditChain
@@ -111,6 +112,7 @@ impl<T> Administration for T where
         + KeyStore
         + SessionStore
         + MfaStore
+        + PasskeyStore
         + AuditLog
         + AuditStore
         + AuditChain

@@ -55,6 +55,51 @@ impl TotpCredential {
     }
 }
 
+/// A WebAuthn passkey or security key a user enrolled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyCredential {
+    pub user_id: UserId,
+    /// The name its user gave it: one of a kind among their passkeys.
+    pub name: String,
+    /// The credential ID its authenticator made: one of a kind across every user.
+    pub credential_id: Vec<u8>,
+    /// The user's WebAuthn handle (random; the same for each of their passkeys).
+    pub user_handle: Vec<u8>,
+    /// The public key, counter and flags, as `webauthn-rs` serializes them.
+    pub passkey_json: String,
+    /// The authenticator's signature counter at the last sign-in (0: it keeps none).
+    pub sign_count: i64,
+    pub created_at: UnixMillis,
+    pub last_used_at: Option<UnixMillis>,
+}
+
+/// Passkeys and security keys (WebAuthn), several per user.
+#[async_trait]
+pub trait PasskeyStore: Send + Sync {
+    /// The user's passkeys, oldest first.
+    async fn passkeys(&self, user: UserId) -> Result<Vec<PasskeyCredential>, StoreError>;
+    /// The passkey with this credential ID, whoever's it is (a sign-in without a username
+    /// names only its credential).
+    async fn passkey_by_credential(&self, credential_id: &[u8]) -> Result<Option<PasskeyCredential>, StoreError>;
+    /// Adds a passkey, audited (`user.mfa_enroll`, factor `passkey`): a conflict when the user
+    /// has one of that name, or its credential ID is stored already (for anyone).
+    async fn add_passkey(&self, actor: &Actor, passkey: &PasskeyCredential) -> Result<(), StoreError>;
+    /// A sign-in with the passkey at `at`, its counter now `sign_count` and the passkey as it
+    /// now is: taken only when the counter moved forward, or when the authenticator keeps none
+    /// (0). False when it did not (two sign-ins with one counter: a copied authenticator, or
+    /// an answer sent twice) or the passkey is gone; nothing changes then.
+    async fn passkey_used(
+        &self,
+        credential_id: &[u8],
+        sign_count: i64,
+        passkey_json: &str,
+        at: UnixMillis,
+    ) -> Result<bool, StoreError>;
+    /// Removes the user's passkey named `name`, audited (`user.mfa_reset`, factor `passkey`);
+    /// false when they have none of that name.
+    async fn remove_passkey(&self, actor: &Actor, user: UserId, name: &str) -> Result<bool, StoreError>;
+}
+
 /// Where a sign-in attempt comes from, for smart lockout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Location {
@@ -220,7 +265,7 @@ pub trait MfaStore: Send + Sync {
     /// Uses up a recovery code: false when there is no such unused code.
     async fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool, StoreError>;
     async fn recovery_codes_left(&self, user: UserId) -> Result<u32, StoreError>;
-    /// Removes the user's TOTP and recovery codes; false when there were none.
+    /// Removes the user's TOTP, recovery codes and passkeys; false when there were none.
     async fn reset_mfa(&self, actor: &Actor, user: UserId) -> Result<bool, StoreError>;
     /// Names the user's confirmed authenticator app; false when they have none.
     async fn rename_totp(&self, actor: &Actor, user: UserId, name: &str) -> Result<bool, StoreError>;

@@ -29,8 +29,8 @@ use tessera_core::{
 use tessera_store::memory::MemoryStore;
 use tessera_store::test_support::ThrowawayPg;
 use tessera_store::{
-    AppDetails, AuditQuery, KeySlot, Location, MessageClaim, NewSigningKey, PageRequest, ParkedRequest, PgStore,
-    Session, SqliteStore, Store, StoreError,
+    AppDetails, AuditQuery, KeySlot, Location, MessageClaim, NewSigningKey, PageRequest, ParkedRequest,
+    PasskeyCredential, PgStore, Session, SqliteStore, Store, StoreError,
 };
 
 fn wall_clock() -> Arc<dyn tessera_core::Clock> {
@@ -177,6 +177,7 @@ conformance! {
         sign_in::sessions_rotate_and_are_shared,
         sign_in::parked_requests_belong_to_one_browser_and_expire,
         sign_in::totp_steps_and_recovery_codes_are_single_use,
+        sign_in::passkeys_are_named_one_of_a_kind_and_their_counters_move_forward_only,
         sign_in::lockout_counters_familiar_ips_and_spray_counts,
         sign_in::parallel_attempts_cannot_pass_the_threshold,
         audit::audit_records_changes_and_is_append_only,

@@ -215,6 +215,100 @@ async fn totp_steps(store: &dyn Store, user: UserId) {
     assert!(!store.reset_mfa(&actor(), user).await.unwrap());
 }
 
+fn passkey(user: UserId, name: &str, credential: u8, at: i64) -> PasskeyCredential {
+    PasskeyCredential {
+        user_id: user,
+        name: name.into(),
+        credential_id: vec![credential; 16],
+        user_handle: vec![7; 16],
+        passkey_json: format!("{{\"key\":{credential}}}"),
+        sign_count: 0,
+        created_at: at,
+        last_used_at: None,
+    }
+}
+
+/// Passkeys: several per user, named one of a kind per user, credential IDs one of a kind
+/// across users; found by credential; the counter moves forward only (a counter that stays
+/// or goes back is refused and changes nothing; 0 kept at 0 is an authenticator without
+/// one); removed by name, by a second-factor reset, and with their user; each enrolment and
+/// removal audited.
+pub(super) async fn passkeys_are_named_one_of_a_kind_and_their_counters_move_forward_only(
+    store: Arc<dyn Store>,
+    _raw: Raw,
+) {
+    let alice = alice(&store).await.id;
+    let bob = store.create_user(&actor(), new_user("bob@contoso.com")).await.unwrap().id;
+    let audited = |store: Arc<dyn Store>| async move {
+        let events = store.list_audit(&AuditQuery { limit: 1000, ..Default::default() }).await.unwrap();
+        events
+            .iter()
+            .filter(|e| e.summary["factor"] == "passkey")
+            .map(|e| (e.action.clone(), e.summary["name"].clone()))
+            .collect::<Vec<_>>()
+    };
+
+    assert!(store.passkeys(alice).await.unwrap().is_empty());
+    store.add_passkey(&actor(), &passkey(alice, "Laptop", 1, 20)).await.unwrap();
+    store.add_passkey(&actor(), &passkey(alice, "YubiKey", 2, 10)).await.unwrap();
+    store.add_passkey(&actor(), &passkey(bob, "Laptop", 3, 30)).await.unwrap();
+    let names: Vec<String> = store.passkeys(alice).await.unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["YubiKey", "Laptop"], "oldest first");
+    assert_eq!(store.passkey_by_credential(&[3; 16]).await.unwrap().unwrap().user_id, bob);
+    assert!(store.passkey_by_credential(&[9; 16]).await.unwrap().is_none());
+
+    // Bad input changes nothing.
+    let same_name = store.add_passkey(&actor(), &passkey(alice, "Laptop", 4, 40)).await.unwrap_err();
+    assert!(matches!(same_name, StoreError::Conflict { field: "name", .. }), "{same_name:?}");
+    let same_credential = store.add_passkey(&actor(), &passkey(alice, "Phone", 3, 40)).await.unwrap_err();
+    assert!(matches!(same_credential, StoreError::Conflict { field: "credential_id", .. }), "{same_credential:?}");
+    assert!(store.add_passkey(&actor(), &passkey(UserId::new(), "Ghost", 5, 40)).await.is_err(), "no such user");
+    assert_eq!(store.passkeys(alice).await.unwrap().len(), 2);
+    assert!(store.passkey_by_credential(&[4; 16]).await.unwrap().is_none());
+
+    // The counter: forward only.
+    assert!(store.passkey_used(&[1; 16], 5, "{\"counter\":5}", 100).await.unwrap());
+    let used = store.passkey_by_credential(&[1; 16]).await.unwrap().unwrap();
+    assert_eq!((used.sign_count, used.passkey_json.as_str(), used.last_used_at), (5, "{\"counter\":5}", Some(100)));
+    for stale in [5, 4, 0] {
+        assert!(!store.passkey_used(&[1; 16], stale, "{\"counter\":0}", 200).await.unwrap(), "{stale}");
+    }
+    assert_eq!(
+        store.passkey_by_credential(&[1; 16]).await.unwrap().unwrap(),
+        used,
+        "a refused counter changes nothing"
+    );
+    assert!(store.passkey_used(&[1; 16], 6, "{\"counter\":6}", 300).await.unwrap());
+    // An authenticator that keeps no counter (synced passkeys): 0 stays 0, every time.
+    assert!(store.passkey_used(&[2; 16], 0, "{}", 110).await.unwrap());
+    assert!(store.passkey_used(&[2; 16], 0, "{}", 120).await.unwrap());
+    assert!(!store.passkey_used(&[9; 16], 1, "{}", 120).await.unwrap(), "no such passkey");
+
+    // Removal: by name, only the user's own.
+    assert!(!store.remove_passkey(&actor(), bob, "YubiKey").await.unwrap());
+    assert!(store.remove_passkey(&actor(), alice, "YubiKey").await.unwrap());
+    assert!(!store.remove_passkey(&actor(), alice, "YubiKey").await.unwrap());
+    assert!(store.passkey_by_credential(&[2; 16]).await.unwrap().is_none());
+    // A second-factor reset takes the rest; a deleted user takes theirs.
+    assert!(store.reset_mfa(&actor(), alice).await.unwrap(), "a passkey is a second factor to reset");
+    assert!(store.passkeys(alice).await.unwrap().is_empty());
+    assert!(!store.reset_mfa(&actor(), alice).await.unwrap());
+    store.delete_user(&actor(), bob).await.unwrap();
+    assert!(store.passkey_by_credential(&[3; 16]).await.unwrap().is_none());
+
+    let events = audited(store.clone()).await;
+    let json = |name: &str| serde_json::Value::from(name);
+    assert_eq!(
+        events,
+        [
+            ("user.mfa_enroll".to_string(), json("Laptop")),
+            ("user.mfa_enroll".to_string(), json("YubiKey")),
+            ("user.mfa_enroll".to_string(), json("Laptop")),
+            ("user.mfa_reset".to_string(), json("YubiKey")),
+        ]
+    );
+}
+
 pub(super) async fn lockout_counters_familiar_ips_and_spray_counts(store: Arc<dyn Store>, _raw: Raw) {
     let user = alice(&store).await;
     lockout_counters(store.as_ref(), user.id).await;

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use tessera_admin::{AdminError, NewUserRequest, UserAccess};
-use tessera_core::{User, UserState};
-use tessera_store::PageRequest;
+use tessera_core::{User, UserState, format_millis};
+use tessera_store::{PageRequest, PasskeyCredential};
 
 use super::application::{refusal, said};
 use super::form::Fields;
@@ -147,6 +147,24 @@ pub struct AppAccessRow {
     pub via: String,
 }
 
+/// One passkey on a user's page.
+pub struct PasskeyRow {
+    pub name: String,
+    pub enrolled: String,
+    pub last_used: String,
+}
+
+impl From<&PasskeyCredential> for PasskeyRow {
+    fn from(passkey: &PasskeyCredential) -> PasskeyRow {
+        let at = |millis| super::certificate::when(&format_millis(millis));
+        PasskeyRow {
+            name: passkey.name.clone(),
+            enrolled: at(passkey.created_at),
+            last_used: passkey.last_used_at.map_or_else(|| "Never".to_string(), at),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin_user.html")]
 pub struct UserPage {
@@ -156,11 +174,23 @@ pub struct UserPage {
     pub has_password: bool,
     pub groups: Vec<(String, String)>,
     pub apps: Vec<AppAccessRow>,
+    pub passkeys: Vec<PasskeyRow>,
     pub notice: Option<String>,
     pub error: Option<String>,
 }
 
-fn user_page(access: UserAccess, notice: Option<String>, error: Option<String>) -> impl FnOnce(Frame) -> UserPage {
+/// What a user's page shows: the user, their access, their passkeys.
+async fn user_view(state: &AppState, user: &str) -> Result<(UserAccess, Vec<PasskeyCredential>), AppError> {
+    let access = state.admin.user_access(user).await?;
+    let (_, passkeys) = state.admin.passkeys(&access.user.id.to_string()).await?;
+    Ok((access, passkeys))
+}
+
+fn user_page(
+    (access, passkeys): (UserAccess, Vec<PasskeyCredential>),
+    notice: Option<String>,
+    error: Option<String>,
+) -> impl FnOnce(Frame) -> UserPage {
     move |frame| UserPage {
         frame,
         user: UserRow::from(&access.user),
@@ -172,6 +202,7 @@ fn user_page(access: UserAccess, notice: Option<String>, error: Option<String>) 
             .iter()
             .map(|(app, via)| AppAccessRow { id: app.id.to_string(), label: app.label.clone(), via: via.join(", ") })
             .collect(),
+        passkeys: passkeys.iter().map(PasskeyRow::from).collect(),
         notice,
         error,
     }
@@ -183,8 +214,8 @@ pub async fn show(
     Path(user): Path<String>,
 ) -> Result<Response, AppError> {
     let session = administrator_or_gate!(state, ctx);
-    let access = state.admin.user_access(&user).await?;
-    Ok(render(&state, &ctx, StatusCode::OK, &session, user_page(access, None, None)))
+    let view = user_view(&state, &user).await?;
+    Ok(render(&state, &ctx, StatusCode::OK, &session, user_page(view, None, None)))
 }
 
 /// What a button on a user's page asks for, by the last segment of the form's path.
@@ -193,6 +224,7 @@ enum Act {
     Activate,
     Password,
     ResetMfa,
+    RemovePasskey,
     SignOut,
 }
 
@@ -203,6 +235,7 @@ impl Act {
             "activate" => Act::Activate,
             "password" => Act::Password,
             "mfa-reset" => Act::ResetMfa,
+            "passkey-remove" => Act::RemovePasskey,
             "sign-out" => Act::SignOut,
             _ => return None,
         })
@@ -235,9 +268,13 @@ pub async fn act(
             .await
             .map(|_| "The password was set.".into()),
         Act::ResetMfa => state.admin.reset_mfa(&actor, &user).await.map(|(_, removed)| match removed {
-            true => "The authenticator app and recovery codes were removed.".into(),
+            true => "The authenticator app, recovery codes and passkeys were removed.".into(),
             false => "The user had no second factor to reset.".into(),
         }),
+        Act::RemovePasskey => {
+            let name = fields.one("name").to_string();
+            state.admin.remove_passkey(&actor, &user, &name).await.map(|_| format!("The passkey {name:?} was removed."))
+        }
         Act::SignOut => state
             .admin
             .sign_out_user(&actor, &user)
@@ -245,6 +282,6 @@ pub async fn act(
             .map(|(_, ended)| format!("Signed out everywhere: {ended} session(s) ended.")),
     };
     let (status, notice, error) = said(outcome)?;
-    let access = state.admin.user_access(&user).await?;
-    Ok(render(&state, &ctx, status, &session, user_page(access, notice, error)))
+    let view = user_view(&state, &user).await?;
+    Ok(render(&state, &ctx, status, &session, user_page(view, notice, error)))
 }

@@ -124,6 +124,70 @@ async fn an_import_is_previewed_then_written_whole_and_a_bad_file_writes_nothing
     assert!(users.body.contains("ann@contoso.com") && users.body.contains("bob@contoso.com"), "{}", users.body);
 }
 
+/// The passkeys on a user's page: listed with when each was enrolled and last used, each with
+/// its own Remove button (named for a screen reader), removed and audited; a name the user has
+/// not is refused and changes nothing; an auditor sees them without the buttons.
+#[tokio::test]
+async fn a_users_page_lists_their_passkeys_and_removes_one() {
+    let (world, _) = World::new(config()).await;
+    let mut admin = signed_in(&world, "boss", AdminRole::Admin).await;
+    let csrf = admin.csrf();
+    let alice = world.store.find_user("alice@contoso.com").await.unwrap();
+    let id = alice.id.to_string();
+    let empty = admin.get(&format!("/admin/users/{id}")).await;
+    assert!(empty.body.contains("No passkey or security key."), "{}", empty.body);
+    for (name, credential, used) in [("Laptop <touch>", 1u8, Some(1_700_000_100_000)), ("YubiKey 5", 2, None)] {
+        let passkey = tessera_store::PasskeyCredential {
+            user_id: alice.id,
+            name: name.into(),
+            credential_id: vec![credential; 16],
+            user_handle: vec![7; 16],
+            passkey_json: "{}".into(),
+            sign_count: 0,
+            created_at: 1_700_000_000_000,
+            last_used_at: used,
+        };
+        world.store.add_passkey(&Actor::cli("setup"), &passkey).await.unwrap();
+    }
+    let page = admin.get(&format!("/admin/users/{id}")).await;
+    for expected in [
+        "Laptop &#60;touch&#62;",
+        "YubiKey 5",
+        "2023-11-14 22:13 UTC",
+        "2023-11-14 22:15 UTC",
+        "Never",
+        "aria-label=\"Remove the passkey YubiKey 5\"",
+    ] {
+        assert!(page.body.contains(expected), "{expected}: {}", page.body);
+    }
+
+    let removed =
+        admin.post(&format!("/admin/users/{id}/passkey-remove"), &[("csrf", &csrf), ("name", "YubiKey 5")]).await;
+    assert_eq!(removed.status, StatusCode::OK);
+    assert!(removed.body.contains("was removed.") && !removed.body.contains("Never"), "{}", removed.body);
+    let left: Vec<String> = world.store.passkeys(alice.id).await.unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(left, ["Laptop <touch>"]);
+
+    let audit_before =
+        world.store.list_audit(&tessera_store::AuditQuery { limit: 1000, ..Default::default() }).await.unwrap();
+    let again =
+        admin.post(&format!("/admin/users/{id}/passkey-remove"), &[("csrf", &csrf), ("name", "YubiKey 5")]).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.body);
+    assert!(again.body.contains("role=\"alert\""), "{}", again.body);
+    let forged = admin.post(&format!("/admin/users/{id}/passkey-remove"), &[("name", "Laptop <touch>")]).await;
+    assert_ne!(forged.status, StatusCode::OK, "no CSRF token: {}", forged.body);
+    let audit_after =
+        world.store.list_audit(&tessera_store::AuditQuery { limit: 1000, ..Default::default() }).await.unwrap();
+    assert_eq!(audit_before.len(), audit_after.len(), "refusals write nothing");
+    assert_eq!(world.store.passkeys(alice.id).await.unwrap().len(), 1);
+    let removal = audit_before.iter().find(|e| e.action == "user.mfa_reset").expect("the removal is audited");
+    assert_eq!(removal.summary["name"], "YubiKey 5");
+
+    let mut auditor = signed_in(&world, "reader", AdminRole::Auditor).await;
+    let read = auditor.get(&format!("/admin/users/{id}")).await;
+    assert!(read.body.contains("Laptop &#60;touch&#62;") && !read.body.contains("passkey-remove"), "{}", read.body);
+}
+
 #[tokio::test]
 async fn a_users_page_says_what_they_may_use_and_why_and_acts_for_them() {
     let (world, apps) = World::new(config()).await;

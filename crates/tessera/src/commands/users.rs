@@ -4,7 +4,7 @@ use tessera_core::{User, UserState, format_millis};
 use tessera_web::views::UserView;
 
 use super::{Ctx, all_pages, read_password_stdin};
-use crate::cli::{MfaCommand, UserCommand};
+use crate::cli::{MfaCommand, PasskeyCommand, UserCommand};
 use crate::output;
 
 /// The file (or standard input for `-`), refused beyond `cap` bytes without reading on.
@@ -116,9 +116,42 @@ pub async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<()> {
                 return output::json(&serde_json::json!({"user_id": user.id.to_string(), "reset": removed}));
             }
             match removed {
-                true => println!("removed the authenticator app and recovery codes of {}", user.email),
+                true => println!("removed the authenticator app, recovery codes and passkeys of {}", user.email),
                 false => println!("{} has no second factor", user.email),
             }
+            Ok(())
+        }
+        UserCommand::Passkey(PasskeyCommand::List { user }) => {
+            let (_, passkeys) = admin.passkeys(&user).await?;
+            if ctx.settings.json {
+                let listed: Vec<serde_json::Value> = passkeys
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({
+                            "name": p.name,
+                            "created_at": format_millis(p.created_at),
+                            "last_used_at": p.last_used_at.map(format_millis),
+                        })
+                    })
+                    .collect();
+                return output::json(&listed);
+            }
+            let rows = passkeys
+                .iter()
+                .map(|p| {
+                    let used = p.last_used_at.map_or_else(|| "never".to_string(), format_millis);
+                    vec![p.name.clone(), format_millis(p.created_at), used]
+                })
+                .collect();
+            output::table(&["NAME", "ENROLLED", "LAST USED"], rows);
+            Ok(())
+        }
+        UserCommand::Passkey(PasskeyCommand::Remove { user, name }) => {
+            let user = admin.remove_passkey(&ctx.actor, &user, &name).await?;
+            if ctx.settings.json {
+                return output::json(&serde_json::json!({"user_id": user.id.to_string(), "removed": name}));
+            }
+            println!("removed the passkey {name:?} of {}", user.email);
             Ok(())
         }
         UserCommand::Suspend { user } => {

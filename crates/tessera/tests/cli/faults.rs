@@ -110,7 +110,7 @@ pub(super) fn alice_with_m365(env: &Env) {
 
 /// Runs SQL on the data directory's database with Python's sqlite3 (while the node runs: SQLite
 /// takes a second writer in turn).
-fn sql(database: &Path, statement: &str) {
+pub(super) fn sql(database: &Path, statement: &str) {
     let script = "import sqlite3, sys\ndb = sqlite3.connect(sys.argv[1], timeout=10)\ndb.executescript(sys.argv[2])\ndb.commit()";
     let out = Command::new("python3").args(["-c", script]).arg(database).arg(statement).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

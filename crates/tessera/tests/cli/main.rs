@@ -819,6 +819,56 @@ fn mfa_reset_for_an_administrator() {
     env.fails(&["user", "mfa", "reset", "nobody@contoso.com"], 1);
 }
 
+/// `user passkey list|remove` and `user mfa reset` over passkeys (issue 24). Enrolment is the
+/// user portal's, still to come: the passkeys here are planted in the database as enrolment
+/// stores them (the store's conformance suite holds the rest of the role to its word).
+#[test]
+fn passkeys_are_listed_removed_by_name_and_reset_with_the_second_factor() {
+    let env = Env::sqlite();
+    let alice = env.json(&["user", "add", "alice@contoso.com"]);
+    let id = alice["id"].as_str().unwrap();
+    assert_eq!(env.json(&["user", "passkey", "list", "alice@contoso.com"]), serde_json::json!([]));
+    let plant = |name: &str, credential: &str, at: i64, used: &str| {
+        format!(
+            "INSERT INTO passkeys (user_id, name, credential_id, user_handle, passkey_json, sign_count, created_at, \
+             last_used_at) VALUES ('{id}', '{name}', X'{credential}', X'07070707070707070707070707070707', '{{}}', 0, \
+             {at}, {used});"
+        )
+    };
+    let planted = plant("Laptop", "01", 1_700_000_000_000, "1700000100000")
+        + &plant("YubiKey 5", "02", 1_700_000_050_000, "NULL");
+    faults::sql(&env.data_dir().join("tessera.db"), &planted);
+
+    let listed = env.json(&["user", "passkey", "list", "alice@contoso.com"]);
+    let names: Vec<&str> = listed.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Laptop", "YubiKey 5"], "oldest first: {listed}");
+    assert!(listed[0]["last_used_at"].as_str().unwrap().starts_with("2023-11-14T"), "{listed}");
+    assert!(listed[1]["last_used_at"].is_null(), "{listed}");
+    let table = env.ok(&["user", "passkey", "list", "alice@contoso.com"]);
+    assert!(table.contains("LAST USED") && table.contains("YubiKey 5") && table.contains("never"), "{table}");
+
+    let removed = env.json(&["user", "passkey", "remove", "alice@contoso.com", "Laptop"]);
+    assert_eq!(removed, serde_json::json!({"user_id": id, "removed": "Laptop"}));
+    let audited = env.json(&["audit", "list", "--action", "user.mfa_reset"]);
+    assert!(audited.to_string().contains("\"passkey\"") && audited.to_string().contains("Laptop"), "{audited}");
+
+    // Bad input: one line, exit 1, nothing changed.
+    let before = env.json(&["audit", "list"]).as_array().unwrap().len();
+    let gone = env.fails(&["user", "passkey", "remove", "alice@contoso.com", "Laptop"], 1);
+    assert!(gone.contains("passkey") && gone.contains("not found") && gone.trim().lines().count() == 1, "{gone}");
+    env.fails(&["user", "passkey", "remove", "nobody@contoso.com", "YubiKey 5"], 1);
+    env.fails(&["user", "passkey", "list", "nobody@contoso.com"], 1);
+    env.fails(&["user", "passkey", "remove", "alice@contoso.com"], 2);
+    assert_eq!(env.json(&["audit", "list"]).as_array().unwrap().len(), before, "refusals write nothing");
+    let left = env.json(&["user", "passkey", "list", "alice@contoso.com"]);
+    assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
+
+    // A second-factor reset takes the passkeys too.
+    assert_eq!(env.json(&["user", "mfa", "reset", "alice@contoso.com"])["reset"], true);
+    assert_eq!(env.json(&["user", "passkey", "list", "alice@contoso.com"]), serde_json::json!([]));
+    assert_eq!(env.json(&["user", "mfa", "reset", "alice@contoso.com"])["reset"], false);
+}
+
 /// pysaml2 reads `tessera app metadata` output: the venv python, required under CI=true.
 /// The oracle venv's Python with pysaml2, and the workspace; `None` where it is not installed
 /// (never under CI=true).
