@@ -153,8 +153,11 @@ impl AdminService {
     /// authenticator); `false` when there were none.
     pub async fn reset_mfa(&self, actor: &Actor, user: &str) -> Result<(User, bool), AdminError> {
         let user = self.store.find_user(user).await?;
-        let removed = self.store.reset_mfa(actor, user.id).await?;
-        Ok((user, removed))
+        // Two changes, each whole: should the second fail, the command says so and running it
+        // again finishes the reset.
+        let app_removed = self.store.reset_mfa(actor, user.id).await?;
+        let passkeys_removed = self.store.remove_passkeys(actor, user.id).await?;
+        Ok((user, app_removed || passkeys_removed > 0))
     }
 
     /// Ends every session of the user at once ("sign out everywhere"): their next request

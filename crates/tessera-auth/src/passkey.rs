@@ -5,9 +5,13 @@
 //! token say `multipleauthn`. Attestation is `none` (the authenticator's maker is not asked).
 //!
 //! A ceremony's state (its challenge, the credentials it allows) is JSON the caller keeps on
-//! the server side, beside the user's session, until the browser answers: a challenge is
-//! answered once, so the caller drops it whatever the answer. What a ceremony refuses is one
-//! [`AuthError::Passkey`] whose text says what was wrong without echoing the input.
+//! the server side only (never in the browser: it would let the browser choose its own
+//! challenge), with an expiry (`webauthn-rs` sets none), and takes atomically when the browser
+//! answers (take-and-delete, as parked requests are taken): a challenge is answered once,
+//! whatever the answer. That is what stops an answer sent twice for an authenticator that
+//! keeps no signature counter (synced passkeys send 0 every time), where the counter cannot.
+//! What a ceremony refuses is one [`AuthError::Passkey`] whose text says what was wrong
+//! without echoing the input.
 
 use webauthn_rs::prelude::{
     CredentialID, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
@@ -47,8 +51,9 @@ pub struct Challenge {
 pub struct Verified {
     pub credential_id: Vec<u8>,
     /// The authenticator's signature counter now (0: it keeps none). The store takes the
-    /// sign-in only when it moved forward, so that two sign-ins racing on one counter (a copied
-    /// authenticator, an answer sent twice to two nodes) cannot both pass.
+    /// sign-in only when it moved forward, so that for an authenticator that keeps one, two
+    /// sign-ins racing on one counter (a copied authenticator) cannot both pass; with none
+    /// (0), only the single-use ceremony state stands between an answer and its replay.
     pub sign_count: u32,
     /// The passkey as it now is (its counter and flags), to store with the sign-in.
     pub passkey: StoredPasskey,
@@ -302,6 +307,19 @@ mod tests {
         assert!(rp.finish_sign_in(&answer, &challenge.state_json, std::slice::from_ref(&two)).is_ok());
         let answer = first.assert(&challenge.options_json);
         assert!(rp.finish_sign_in(&answer, &challenge.state_json, std::slice::from_ref(&two)).is_err());
+    }
+
+    #[test]
+    fn a_passkey_the_sign_in_did_not_begin_with_is_refused_even_when_it_is_the_users() {
+        // The user's passkeys at the answer hold both, but the sign-in began with the second
+        // only: the ceremony's own list refuses the first.
+        let rp = rp();
+        let (mut first, one) = enrolled(&rp, 10);
+        let (_, two) = enrolled(&rp, 11);
+        let challenge = rp.begin_sign_in(std::slice::from_ref(&two)).unwrap();
+        let answer = first.assert(&challenge.options_json);
+        let why = refusal(rp.finish_sign_in(&answer, &challenge.state_json, &[one, two]));
+        assert!(why.contains("not one this sign-in allows"), "{why}");
     }
 
     #[test]

@@ -143,18 +143,17 @@ impl SoftAuthenticator {
         bytes(&auth_data, &mut attestation);
 
         self.key = Some(key);
+        self.credential(serde_json::json!({
+            "attestationObject": URL_SAFE_NO_PAD.encode(attestation),
+            "clientDataJSON": URL_SAFE_NO_PAD.encode(self.client_data("webauthn.create", &challenge_of(options_json))),
+        }))
+    }
+
+    /// A `PublicKeyCredential` as a browser serializes it, around the authenticator's response.
+    fn credential(&self, response: serde_json::Value) -> String {
         let id = URL_SAFE_NO_PAD.encode(&self.credential_id);
-        serde_json::json!({
-            "id": id,
-            "rawId": id,
-            "type": "public-key",
-            "response": {
-                "attestationObject": URL_SAFE_NO_PAD.encode(attestation),
-                "clientDataJSON": URL_SAFE_NO_PAD.encode(self.client_data("webauthn.create", &challenge_of(options_json))),
-            },
-            "extensions": {},
-        })
-        .to_string()
+        serde_json::json!({"id": id, "rawId": id, "type": "public-key", "response": response, "extensions": {}})
+            .to_string()
     }
 
     /// `navigator.credentials.get()`'s answer to `options_json`, as JSON, signed with the key
@@ -167,19 +166,11 @@ impl SoftAuthenticator {
         let key = self.key.as_ref().expect("registered first");
         let signature = key.sign(&SystemRandom::new(), &signed).unwrap();
         self.next_counter += 1;
-        let id = URL_SAFE_NO_PAD.encode(&self.credential_id);
-        serde_json::json!({
-            "id": id,
-            "rawId": id,
-            "type": "public-key",
-            "response": {
-                "authenticatorData": URL_SAFE_NO_PAD.encode(auth_data),
-                "clientDataJSON": URL_SAFE_NO_PAD.encode(client_data),
-                "signature": URL_SAFE_NO_PAD.encode(signature.as_ref()),
-                "userHandle": null,
-            },
-            "extensions": {},
-        })
-        .to_string()
+        self.credential(serde_json::json!({
+            "authenticatorData": URL_SAFE_NO_PAD.encode(auth_data),
+            "clientDataJSON": URL_SAFE_NO_PAD.encode(client_data),
+            "signature": URL_SAFE_NO_PAD.encode(signature.as_ref()),
+            "userHandle": null,
+        }))
     }
 }

@@ -85,8 +85,7 @@ impl MfaStore for MemoryStore {
         let mut tables = self.tables()?;
         let had_totp = tables.mfa.credentials.remove(&user).is_some();
         let had_codes = tables.mfa.recovery_codes.remove(&user).is_some_and(|codes| !codes.is_empty());
-        let had_passkeys = tables.passkeys.remove_all(user);
-        let removed = had_totp || had_codes || had_passkeys;
+        let removed = had_totp || had_codes;
         if removed {
             tables.record(actor, at, NewAuditEvent::new(AuditAction::UserMfaReset, "user", user, json!({})));
         }

@@ -20,13 +20,6 @@ impl Tables {
     pub(super) fn forget(&mut self, user: UserId) {
         self.passkeys.retain(|p| p.user_id != user);
     }
-
-    /// Whether the user had any (a second-factor reset removes them).
-    pub(super) fn remove_all(&mut self, user: UserId) -> bool {
-        let before = self.passkeys.len();
-        self.forget(user);
-        self.passkeys.len() != before
-    }
 }
 
 #[async_trait]
@@ -99,5 +92,18 @@ impl PasskeyStore for MemoryStore {
         let summary = json!({"factor": "passkey", "name": name});
         tables.record(actor, at, NewAuditEvent::new(AuditAction::UserMfaReset, "user", user, summary));
         Ok(true)
+    }
+
+    async fn remove_passkeys(&self, actor: &Actor, user: UserId) -> Result<u64, StoreError> {
+        let at = self.clock.now_millis();
+        let mut tables = self.tables()?;
+        let before = tables.passkeys.passkeys.len();
+        tables.passkeys.forget(user);
+        let removed = u64::try_from(before - tables.passkeys.passkeys.len()).unwrap_or(u64::MAX);
+        if removed > 0 {
+            let summary = json!({"factor": "passkey", "removed": removed});
+            tables.record(actor, at, NewAuditEvent::new(AuditAction::UserMfaReset, "user", user, summary));
+        }
+        Ok(removed)
     }
 }

@@ -112,8 +112,7 @@ macro_rules! impl_mfa {
                 let mut tx = self.write_tx().await?;
                 let totp = sqlx::query("DELETE FROM totp_credentials WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
                 let codes = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
-                let passkeys = sqlx::query("DELETE FROM passkeys WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
-                let removed = totp.rows_affected() + codes.rows_affected() + passkeys.rows_affected() > 0;
+                let removed = totp.rows_affected() + codes.rows_affected() > 0;
                 if removed {
                     self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::UserMfaReset, "user", user, json!({}))).await?;
                 }

@@ -111,6 +111,22 @@ macro_rules! impl_passkeys {
                 self.commit(tx).await?;
                 Ok(true)
             }
+
+            async fn remove_passkeys(&self, actor: &Actor, user: UserId) -> Result<u64, StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let removed = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+                    .bind(user.to_string())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if removed > 0 {
+                    let event = NewAuditEvent::new(AuditAction::UserMfaReset, "user", user, json!({"factor": "passkey", "removed": removed}));
+                    self.append_audit(&mut tx, actor, at, event).await?;
+                }
+                self.commit(tx).await?;
+                Ok(removed)
+            }
         }
         }
     };

@@ -98,6 +98,9 @@ pub trait PasskeyStore: Send + Sync {
     /// Removes the user's passkey named `name`, audited (`user.mfa_reset`, factor `passkey`);
     /// false when they have none of that name.
     async fn remove_passkey(&self, actor: &Actor, user: UserId, name: &str) -> Result<bool, StoreError>;
+    /// Removes every passkey of the user (an administrator's second-factor reset), audited
+    /// (`user.mfa_reset`, factor `passkey`, how many) when there was any; how many.
+    async fn remove_passkeys(&self, actor: &Actor, user: UserId) -> Result<u64, StoreError>;
 }
 
 /// Where a sign-in attempt comes from, for smart lockout.
@@ -265,7 +268,8 @@ pub trait MfaStore: Send + Sync {
     /// Uses up a recovery code: false when there is no such unused code.
     async fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool, StoreError>;
     async fn recovery_codes_left(&self, user: UserId) -> Result<u32, StoreError>;
-    /// Removes the user's TOTP, recovery codes and passkeys; false when there were none.
+    /// Removes the user's TOTP and recovery codes (not their passkeys: a user removing their
+    /// authenticator app keeps those); false when there were none.
     async fn reset_mfa(&self, actor: &Actor, user: UserId) -> Result<bool, StoreError>;
     /// Names the user's confirmed authenticator app; false when they have none.
     async fn rename_totp(&self, actor: &Actor, user: UserId, name: &str) -> Result<bool, StoreError>;

@@ -244,7 +244,7 @@ pub(super) async fn passkeys_are_named_one_of_a_kind_and_their_counters_move_for
         events
             .iter()
             .filter(|e| e.summary["factor"] == "passkey")
-            .map(|e| (e.action.clone(), e.summary["name"].clone()))
+            .map(|e| (e.action.clone(), e.summary["name"].clone(), e.summary["removed"].clone()))
             .collect::<Vec<_>>()
     };
 
@@ -289,22 +289,26 @@ pub(super) async fn passkeys_are_named_one_of_a_kind_and_their_counters_move_for
     assert!(store.remove_passkey(&actor(), alice, "YubiKey").await.unwrap());
     assert!(!store.remove_passkey(&actor(), alice, "YubiKey").await.unwrap());
     assert!(store.passkey_by_credential(&[2; 16]).await.unwrap().is_none());
-    // A second-factor reset takes the rest; a deleted user takes theirs.
-    assert!(store.reset_mfa(&actor(), alice).await.unwrap(), "a passkey is a second factor to reset");
+    // Removing the authenticator app (the user's own button) leaves the passkeys; the
+    // administrator's reset takes them all; a deleted user takes theirs.
+    assert!(!store.reset_mfa(&actor(), alice).await.unwrap(), "no authenticator app to remove");
+    assert_eq!(store.passkeys(alice).await.unwrap().len(), 1, "the passkeys stay");
+    assert_eq!(store.remove_passkeys(&actor(), alice).await.unwrap(), 1);
     assert!(store.passkeys(alice).await.unwrap().is_empty());
-    assert!(!store.reset_mfa(&actor(), alice).await.unwrap());
+    assert_eq!(store.remove_passkeys(&actor(), alice).await.unwrap(), 0, "none left: nothing audited");
     store.delete_user(&actor(), bob).await.unwrap();
     assert!(store.passkey_by_credential(&[3; 16]).await.unwrap().is_none());
 
     let events = audited(store.clone()).await;
-    let json = |name: &str| serde_json::Value::from(name);
+    let named = |action: &str, name: &str| (action.to_string(), serde_json::Value::from(name), serde_json::Value::Null);
     assert_eq!(
         events,
         [
-            ("user.mfa_enroll".to_string(), json("Laptop")),
-            ("user.mfa_enroll".to_string(), json("YubiKey")),
-            ("user.mfa_enroll".to_string(), json("Laptop")),
-            ("user.mfa_reset".to_string(), json("YubiKey")),
+            named("user.mfa_enroll", "Laptop"),
+            named("user.mfa_enroll", "YubiKey"),
+            named("user.mfa_enroll", "Laptop"),
+            named("user.mfa_reset", "YubiKey"),
+            ("user.mfa_reset".to_string(), serde_json::Value::Null, serde_json::Value::from(1)),
         ]
     );
 }

@@ -268,7 +268,7 @@ pub async fn act(
             .await
             .map(|_| "The password was set.".into()),
         Act::ResetMfa => state.admin.reset_mfa(&actor, &user).await.map(|(_, removed)| match removed {
-            true => "The authenticator app, recovery codes and passkeys were removed.".into(),
+            true => "Every second factor was removed (authenticator app, recovery codes, passkeys).".into(),
             false => "The user had no second factor to reset.".into(),
         }),
         Act::RemovePasskey => {

@@ -186,6 +186,12 @@ async fn a_users_page_lists_their_passkeys_and_removes_one() {
     let mut auditor = signed_in(&world, "reader", AdminRole::Auditor).await;
     let read = auditor.get(&format!("/admin/users/{id}")).await;
     assert!(read.body.contains("Laptop &#60;touch&#62;") && !read.body.contains("passkey-remove"), "{}", read.body);
+    let auditor_csrf = auditor.csrf();
+    let refused = auditor
+        .post(&format!("/admin/users/{id}/passkey-remove"), &[("csrf", &auditor_csrf), ("name", "Laptop <touch>")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "an auditor reads, never removes: {}", refused.body);
+    assert_eq!(world.store.passkeys(alice.id).await.unwrap().len(), 1);
 }
 
 #[tokio::test]

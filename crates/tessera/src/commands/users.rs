@@ -116,7 +116,10 @@ pub async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<()> {
                 return output::json(&serde_json::json!({"user_id": user.id.to_string(), "reset": removed}));
             }
             match removed {
-                true => println!("removed the authenticator app, recovery codes and passkeys of {}", user.email),
+                true => println!(
+                    "removed every second factor of {} (authenticator app, recovery codes, passkeys)",
+                    user.email
+                ),
                 false => println!("{} has no second factor", user.email),
             }
             Ok(())
