@@ -40,9 +40,11 @@ export function runCli(dataDir, args, input) {
   return execFileSync(tessera, ['--data-dir', dataDir, ...args], { input, encoding: 'utf8' });
 }
 
-export async function startServer(dataDir, databaseArgs) {
+// `host`: the name in the public URL (a WebAuthn relying party cannot be an IP address, and
+// browsers allow it over plain http on localhost only); the server listens on 127.0.0.1.
+export async function startServer(dataDir, databaseArgs, host = '127.0.0.1') {
   const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://${host}:${port}`;
   const args = ['--data-dir', dataDir, ...databaseArgs, 'serve', '--listen', `127.0.0.1:${port}`, '--public-url', base];
   const server = spawn(tessera, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

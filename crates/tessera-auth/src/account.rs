@@ -5,12 +5,13 @@
 
 use serde_json::json;
 use tessera_core::{Actor, AuditAction, NewAuditEvent, User, UserId};
-use tessera_store::{MfaStore, SessionStore};
+use tessera_store::{MfaStore, ParkedRequest, ParkingStore, PasskeyCredential, PasskeyStore, SessionStore, StoreError};
 
 use crate::AuthError;
 use crate::authenticate::{Authenticator, CheckStore, PasswordOutcome};
 use crate::client::ClientAddresses;
 use crate::directory::DirectoryChange;
+use crate::passkey::{RelyingParty, StoredPasskey};
 use crate::password::check_policy;
 use crate::secret::{new_recovery_codes, recovery_code_hash};
 
@@ -60,8 +61,41 @@ pub struct Account<'a, S: ?Sized> {
 }
 
 /// The store roles self-service reads and writes.
-pub trait AccountStore: CheckStore + SessionStore {}
-impl<T: CheckStore + SessionStore + ?Sized> AccountStore for T {}
+pub trait AccountStore: CheckStore + SessionStore + PasskeyStore + ParkingStore {}
+impl<T: CheckStore + SessionStore + PasskeyStore + ParkingStore + ?Sized> AccountStore for T {}
+
+/// How long a passkey enrolment waits for its browser's answer.
+pub const PASSKEY_CEREMONY_MS: i64 = 5 * 60_000;
+/// What a parked passkey enrolment is called among parked requests.
+const PASSKEY_ENROLMENT: &str = "passkey.enrol";
+
+/// A passkey enrolment begun: the ceremony's id (its state waits on the server) and the
+/// options the browser's `navigator.credentials.create` takes.
+#[derive(Debug)]
+pub struct PasskeyEnrolment {
+    pub ceremony: String,
+    pub options_json: String,
+}
+
+/// Why a passkey enrolment did not finish.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PasskeyRefusal {
+    /// The ceremony is unknown, another browser's, taken already or expired.
+    Expired,
+    /// The user has a passkey of that name.
+    NameTaken,
+    /// That authenticator's passkey is enrolled already.
+    AlreadyEnrolled,
+    /// The authenticator's answer was refused (why, in an administrator's words).
+    Refused(String),
+}
+
+/// A name a user gives a second factor: trimmed, 1 to [`MAX_FACTOR_NAME`] characters, no control
+/// characters.
+fn factor_name(name: &str) -> Option<&str> {
+    let name = name.trim();
+    (!name.is_empty() && name.chars().count() <= MAX_FACTOR_NAME && !name.chars().any(char::is_control)).then_some(name)
+}
 
 /// Whether Tessera keeps `user`'s password (a directory user's is their directory's, which the
 /// directory changes).
@@ -154,10 +188,7 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
     /// Names the user's authenticator app: 1 to [`MAX_FACTOR_NAME`] characters, no control
     /// characters. `None` when the name is refused or there is no app.
     pub async fn rename_authenticator(&self, user: UserId, name: &str) -> Result<Option<String>, AuthError> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > MAX_FACTOR_NAME || name.chars().any(char::is_control) {
-            return Ok(None);
-        }
+        let Some(name) = factor_name(name) else { return Ok(None) };
         let renamed = self.authenticator.store.rename_totp(&Actor::user(user), user, name).await?;
         Ok(renamed.then(|| name.to_string()))
     }
@@ -196,6 +227,117 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
         let store = self.authenticator.store;
         let replaced = store.replace_recovery_codes(&Actor::user(user.id), user.id, &hashes).await?;
         Ok(Confirmed::Done(replaced.then_some(codes)))
+    }
+
+    /// Starts enrolling a passkey named `name`, once the password is shown (a browser left
+    /// signed in must not plant a credential that outlives its session). `Done(None)` when the
+    /// name is refused (checked first: no password is counted for it). The ceremony's state is
+    /// parked for [`PASSKEY_CEREMONY_MS`], bound to `binding` (the session's hash): only that
+    /// session finishes it, once.
+    pub async fn begin_passkey_enrolment(
+        &self,
+        rp: &RelyingParty,
+        user: &User,
+        from: &ClientAddresses,
+        password: &str,
+        name: &str,
+        binding: &str,
+    ) -> Result<Confirmed<Option<PasskeyEnrolment>>, AuthError> {
+        let Some(name) = factor_name(name) else { return Ok(Confirmed::Done(None)) };
+        match self.confirm(user, from, password).await? {
+            Confirmed::Done(()) => {}
+            Confirmed::WrongPassword => return Ok(Confirmed::WrongPassword),
+            Confirmed::Throttled => return Ok(Confirmed::Throttled),
+        }
+        let store = self.authenticator.store;
+        let existing = store.passkeys(user.id).await?;
+        let handle: [u8; 16] = match existing.first().and_then(|p| <[u8; 16]>::try_from(p.user_handle.as_slice()).ok())
+        {
+            Some(handle) => handle,
+            None => crate::secret::random_bytes::<16>()?,
+        };
+        let stored: Vec<StoredPasskey> = existing
+            .iter()
+            .map(|p| StoredPasskey { credential_id: p.credential_id.clone(), passkey_json: p.passkey_json.clone() })
+            .collect();
+        let display = format!("{} {}", user.first_name, user.last_name).trim().to_string();
+        let display = if display.is_empty() { user.email.clone() } else { display };
+        let challenge = rp.begin_enrolment(handle, &user.email, &display, &stored)?;
+        let ceremony = crate::secret::new_session_id()?;
+        let now = self.authenticator.clock.now_millis();
+        let parked = ParkedRequest {
+            id: ceremony.clone(),
+            browser_hash: binding.to_string(),
+            kind: PASSKEY_ENROLMENT.to_string(),
+            payload: json!({"user": user.id.to_string(), "name": name, "handle": handle.to_vec(), "state": challenge.state_json}),
+            created_at: now,
+            expires_at: now + PASSKEY_CEREMONY_MS,
+        };
+        store.park_request(&parked).await?;
+        Ok(Confirmed::Done(Some(PasskeyEnrolment { ceremony, options_json: challenge.options_json })))
+    }
+
+    /// Finishes the enrolment `ceremony` with the browser's answer: the passkey's name once it
+    /// is stored (audited `user.mfa_enroll`). The ceremony is taken whatever the answer.
+    pub async fn finish_passkey_enrolment(
+        &self,
+        rp: &RelyingParty,
+        user: &User,
+        ceremony: &str,
+        binding: &str,
+        answer_json: &str,
+    ) -> Result<Result<String, PasskeyRefusal>, AuthError> {
+        let store = self.authenticator.store;
+        let now = self.authenticator.clock.now_millis();
+        let Some(parked) = store.take_parked_request(ceremony, binding, now).await? else {
+            return Ok(Err(PasskeyRefusal::Expired));
+        };
+        let payload = &parked.payload;
+        let text = |key: &str| payload.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        if parked.kind != PASSKEY_ENROLMENT || text("user") != user.id.to_string() {
+            return Ok(Err(PasskeyRefusal::Expired));
+        }
+        let handle: Vec<u8> = serde_json::from_value(payload["handle"].clone()).unwrap_or_default();
+        let name = text("name");
+        let passkey = match rp.finish_enrolment(answer_json, &text("state")) {
+            Ok(passkey) => passkey,
+            Err(AuthError::Passkey(why)) => return Ok(Err(PasskeyRefusal::Refused(why))),
+            Err(other) => return Err(other),
+        };
+        let credential = PasskeyCredential {
+            user_id: user.id,
+            name: name.clone(),
+            credential_id: passkey.credential_id,
+            user_handle: handle,
+            passkey_json: passkey.passkey_json,
+            sign_count: 0,
+            created_at: now,
+            last_used_at: None,
+        };
+        match store.add_passkey(&Actor::user(user.id), &credential).await {
+            Ok(()) => Ok(Ok(name)),
+            Err(StoreError::Conflict { field: "name", .. }) => Ok(Err(PasskeyRefusal::NameTaken)),
+            Err(StoreError::Conflict { field: "credential_id", .. }) => Ok(Err(PasskeyRefusal::AlreadyEnrolled)),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Removes the user's passkey named `name`, once the password is shown; `Done(false)`
+    /// when they have none of that name.
+    pub async fn remove_passkey(
+        &self,
+        user: &User,
+        from: &ClientAddresses,
+        password: &str,
+        name: &str,
+    ) -> Result<Confirmed<bool>, AuthError> {
+        Ok(match self.confirm(user, from, password).await? {
+            Confirmed::Done(()) => {
+                Confirmed::Done(self.authenticator.store.remove_passkey(&Actor::user(user.id), user.id, name).await?)
+            }
+            Confirmed::WrongPassword => Confirmed::WrongPassword,
+            Confirmed::Throttled => Confirmed::Throttled,
+        })
     }
 
     /// Ends every session of the user, this browser's included.

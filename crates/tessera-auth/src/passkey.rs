@@ -20,8 +20,9 @@ use webauthn_rs::prelude::{
 
 use crate::AuthError;
 
-#[cfg(test)]
-mod soft_authenticator;
+/// A software authenticator, for tests here and in the crates above (`test-support`).
+#[cfg(any(test, feature = "test-support"))]
+pub mod soft_authenticator;
 
 /// Tessera as a WebAuthn relying party: its ID is the public URL's host name, and a ceremony
 /// is accepted only from the public URL's origin.

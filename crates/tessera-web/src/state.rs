@@ -11,11 +11,14 @@ use tessera_auth::authenticate::Authenticator;
 use tessera_auth::enrol::Enroller;
 use tessera_auth::gate::PasswordGate;
 use tessera_auth::lockout::LockoutPolicy;
+use tessera_auth::passkey::RelyingParty;
 use tessera_auth::session::{SessionPolicy, Sessions};
 use tessera_core::Clock;
 use tessera_core::policy::Cidr;
 use tessera_keys::KeyService;
-use tessera_store::{AppStore, AuditLog, AuditStore, GrantStore, MfaStore, ParkingStore, ReplayStore, Store};
+use tessera_store::{
+    AppStore, AuditLog, AuditStore, GrantStore, MfaStore, ParkingStore, PasskeyStore, ReplayStore, Store,
+};
 
 /// Sign-in settings; the defaults suit most organizations.
 #[derive(Debug, Clone)]
@@ -83,6 +86,11 @@ pub struct SharedState {
     pub traces: Arc<dyn AuditStore>,
     /// Whether a user has a second factor, for the portal's account page.
     pub second_factors: Arc<dyn MfaStore>,
+    /// Users' passkeys, for the account page.
+    pub passkeys: Arc<dyn PasskeyStore>,
+    /// Tessera as a WebAuthn relying party; `None` where the public URL cannot be one (an IP
+    /// address, or http beyond localhost): then passkeys are not offered.
+    pub relying_party: Option<Arc<RelyingParty>>,
     /// Every role, only for the sign-in procedures built below (each takes the roles it needs)
     /// and the readiness check: handlers reach the store through the roles above, and change it
     /// only through `admin`.
@@ -127,6 +135,8 @@ impl AppState {
                 keys: keys.clone(),
             }),
             second_factors: store.clone(),
+            passkeys: store.clone(),
+            relying_party: RelyingParty::for_public_url(admin.public_url(), "Tessera").ok().map(Arc::new),
             store,
             clock,
             public_url: admin.public_url().to_string(),

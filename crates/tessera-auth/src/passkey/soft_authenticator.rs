@@ -5,6 +5,9 @@
 //! flag. Written from the specification, not from `webauthn-rs`, so that the ceremonies are
 //! checked against another reading of it.
 
+// A test tool: what it cannot do (an unreadable options JSON) is the calling test's failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
@@ -15,7 +18,7 @@ const USER_PRESENT: u8 = 0x01;
 const USER_VERIFIED: u8 = 0x04;
 const ATTESTED_CREDENTIAL_DATA: u8 = 0x40;
 
-pub(super) struct SoftAuthenticator {
+pub struct SoftAuthenticator {
     rp_id: String,
     origin: String,
     key: Option<EcdsaKeyPair>,
@@ -61,7 +64,7 @@ fn challenge_of(options_json: &str) -> String {
 }
 
 impl SoftAuthenticator {
-    pub(super) fn new(rp_id: &str, origin: &str) -> SoftAuthenticator {
+    pub fn new(rp_id: &str, origin: &str) -> SoftAuthenticator {
         SoftAuthenticator {
             rp_id: rp_id.into(),
             origin: origin.into(),
@@ -72,24 +75,24 @@ impl SoftAuthenticator {
         }
     }
 
-    pub(super) fn credential_id(&self) -> Vec<u8> {
+    pub fn credential_id(&self) -> Vec<u8> {
         self.credential_id.clone()
     }
 
-    pub(super) fn set_rp_id(&mut self, rp_id: &str) {
+    pub fn set_rp_id(&mut self, rp_id: &str) {
         self.rp_id = rp_id.into();
     }
 
-    pub(super) fn set_origin(&mut self, origin: &str) {
+    pub fn set_origin(&mut self, origin: &str) {
         self.origin = origin.into();
     }
 
     /// The counter the next assertion carries.
-    pub(super) fn set_counter(&mut self, counter: u32) {
+    pub fn set_counter(&mut self, counter: u32) {
         self.next_counter = counter;
     }
 
-    pub(super) fn set_user_verified(&mut self, verified: bool) {
+    pub fn set_user_verified(&mut self, verified: bool) {
         self.user_verified = verified;
     }
 
@@ -109,7 +112,7 @@ impl SoftAuthenticator {
 
     /// `navigator.credentials.create()`'s answer to `options_json`, as JSON: a new key and
     /// credential ID, its counter at 0 (the first assertion carries 1).
-    pub(super) fn register(&mut self, options_json: &str) -> String {
+    pub fn register(&mut self, options_json: &str) -> String {
         let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
         let point = key.public_key().as_ref().to_vec();
         assert_eq!((point.len(), point[0]), (65, 4), "an uncompressed P-256 point");
@@ -158,7 +161,7 @@ impl SoftAuthenticator {
 
     /// `navigator.credentials.get()`'s answer to `options_json`, as JSON, signed with the key
     /// made at enrolment; the counter then moves on by one.
-    pub(super) fn assert(&mut self, options_json: &str) -> String {
+    pub fn assert(&mut self, options_json: &str) -> String {
         let auth_data = self.authenticator_data(0, self.next_counter);
         let client_data = self.client_data("webauthn.get", &challenge_of(options_json));
         let mut signed = auth_data.clone();

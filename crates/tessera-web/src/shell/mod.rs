@@ -27,6 +27,11 @@ pub fn router() -> Router<AppState> {
         .route("/static/tessera.css", get(stylesheet))
         .route("/static/autopost.js", get(autopost_script))
         .route("/static/copy.js", get(copy_script))
+        .route("/static/passkey.js", get(passkey_script))
+}
+
+async fn passkey_script() -> Response {
+    asset(include_str!("../../static/passkey.js"), "text/javascript; charset=utf-8")
 }
 
 async fn copy_script() -> Response {

@@ -348,3 +348,145 @@ fn browser_with_cookies<'w>(world: &'w World, from: &Browser<'_>) -> Browser<'w>
     copy.cookies = from.cookies.clone();
     copy
 }
+
+/// An attribute's text as the browser reads it (askama writes `"`, `'`, `<`, `>`, `&` as
+/// numeric references).
+fn attribute_text(escaped: &str) -> String {
+    escaped
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&")
+}
+
+/// What a passkey enrolment page carries: the ceremony's id and the creation options.
+fn ceremony_of(page: &Response) -> (String, String) {
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let options = attribute_text(between(&page.body, "data-options=\"", "\""));
+    (between(&page.body, "name=\"ceremony\" value=\"", "\"").to_string(), options)
+}
+
+/// Issue 24: a user adds a passkey on their account page (their password first; the options in
+/// the page for the authenticator, its answer posted back), sees it listed, and removes it
+/// (the password again), each audited. A wrong password, a bad name, another session's
+/// attempt, an answer sent twice, an answer for another site and a name already taken add
+/// nothing.
+#[tokio::test]
+async fn a_user_adds_a_passkey_on_their_account_page_and_removes_it() {
+    use tessera_auth::passkey::soft_authenticator::SoftAuthenticator;
+    let (world, _) = World::build(config(), "https://idp.contoso.com").await;
+    let alice_id = world.store.find_user("alice@contoso.com").await.unwrap().id;
+    let mut alice = Browser::signed_in(&world, "10.0.0.5").await;
+    let account = alice.get("/account").await;
+    assert!(
+        account.body.contains("Add a passkey") && account.body.contains("You have no passkey yet"),
+        "{}",
+        account.body
+    );
+    let csrf = alice.csrf();
+    let begin = |name: &'static str, password: &'static str| {
+        [("csrf", csrf.clone()), ("name", name.to_string()), ("password", password.to_string())]
+    };
+    let post = async |browser: &mut Browser<'_>, path: &str, fields: &[(&str, String)]| {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        browser.post(path, &fields).await
+    };
+
+    let wrong = post(&mut alice, "/account/passkeys/new", &begin("Laptop", "not the password")).await;
+    assert!(wrong.body.contains("The current password is not right."), "{}", wrong.body);
+    let unnamed = post(&mut alice, "/account/passkeys/new", &begin("  ", PASSWORD)).await;
+    assert!(unnamed.body.contains("Give a name of 1 to 64 characters"), "{}", unnamed.body);
+
+    let page = post(&mut alice, "/account/passkeys/new", &begin("Laptop", PASSWORD)).await;
+    assert!(page.body.contains("<script src=\"/static/passkey.js\" defer></script>"), "{}", page.body);
+    let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"), "{csp}");
+    assert!(!account.headers.get("content-security-policy").unwrap().to_str().unwrap().contains("script-src"));
+    let (ceremony, options) = ceremony_of(&page);
+    let mut laptop = SoftAuthenticator::new("idp.contoso.com", "https://idp.contoso.com");
+    let answer = laptop.register(&options);
+    let finish = |browser: &Browser<'_>, ceremony: &str, answer: &str| {
+        [("csrf", browser.csrf()), ("ceremony", ceremony.to_string()), ("answer", answer.to_string())]
+    };
+    // Another session of hers cannot finish it (and leaves it in place).
+    let mut other = Browser::signed_in(&world, "10.0.0.6").await;
+    let stolen = {
+        let fields = finish(&other, &ceremony, &answer);
+        post(&mut other, "/account/passkeys/add", &fields).await
+    };
+    assert!(stolen.body.contains("That passkey request has ended"), "{}", stolen.body);
+    let added = {
+        let fields = finish(&alice, &ceremony, &answer);
+        post(&mut alice, "/account/passkeys/add", &fields).await
+    };
+    assert_eq!(added.location.as_deref(), Some("/account?done=passkey-added"), "{}", added.body);
+    let listed = alice.get("/account?done=passkey-added").await;
+    assert!(
+        listed.body.contains("The passkey has been added.") && listed.body.contains("<td>Laptop</td>"),
+        "{}",
+        listed.body
+    );
+    let stored = world.store.passkeys(alice_id).await.unwrap();
+    assert_eq!((stored.len(), stored[0].name.as_str(), stored[0].user_handle.len()), (1, "Laptop", 16));
+    let again = {
+        let fields = finish(&alice, &ceremony, &answer);
+        post(&mut alice, "/account/passkeys/add", &fields).await
+    };
+    assert!(again.body.contains("That passkey request has ended"), "an answer is taken once: {}", again.body);
+
+    // A phishing site's answer, and a name she already has, add nothing.
+    let (ceremony, options) = ceremony_of(&post(&mut alice, "/account/passkeys/new", &begin("Phone", PASSWORD)).await);
+    let phished = SoftAuthenticator::new("evil.example", "https://evil.example").register(&options);
+    let refused = {
+        let fields = finish(&alice, &ceremony, &phished);
+        post(&mut alice, "/account/passkeys/add", &fields).await
+    };
+    assert!(refused.body.contains("was not accepted"), "{}", refused.body);
+    let (ceremony, options) = ceremony_of(&post(&mut alice, "/account/passkeys/new", &begin("Laptop", PASSWORD)).await);
+    assert!(options.contains("excludeCredentials"), "her passkeys are excluded: {options}");
+    let twin = SoftAuthenticator::new("idp.contoso.com", "https://idp.contoso.com").register(&options);
+    let taken = {
+        let fields = finish(&alice, &ceremony, &twin);
+        post(&mut alice, "/account/passkeys/add", &fields).await
+    };
+    assert!(taken.body.contains("You already have a passkey of that name."), "{}", taken.body);
+    let garbage = {
+        let fields = finish(&alice, "no-such-ceremony", "{");
+        post(&mut alice, "/account/passkeys/add", &fields).await
+    };
+    assert!(garbage.body.contains("That passkey request has ended"), "{}", garbage.body);
+    assert_eq!(world.store.passkeys(alice_id).await.unwrap().len(), 1, "refusals add nothing");
+
+    let remove = |password: &'static str| {
+        [("csrf", csrf.clone()), ("name", "Laptop".to_string()), ("password", password.to_string())]
+    };
+    let kept = post(&mut alice, "/account/passkeys/remove", &remove("not the password")).await;
+    assert!(kept.body.contains("The current password is not right."), "{}", kept.body);
+    assert_eq!(world.store.passkeys(alice_id).await.unwrap().len(), 1);
+    let removed = post(&mut alice, "/account/passkeys/remove", &remove(PASSWORD)).await;
+    assert_eq!(removed.location.as_deref(), Some("/account?done=passkey-removed"), "{}", removed.body);
+    assert!(world.store.passkeys(alice_id).await.unwrap().is_empty());
+    let actions = world.audit_actions().await;
+    assert!(
+        actions.contains(&"user.mfa_enroll".to_string()) && actions.contains(&"user.mfa_reset".to_string()),
+        "{actions:?}"
+    );
+}
+
+/// Where the public URL is an address, a browser refuses WebAuthn: the account page says
+/// passkeys are not available here, and a forged request to begin one is refused the same way.
+#[tokio::test]
+async fn passkeys_are_not_offered_where_the_public_url_is_an_address() {
+    let (world, _) = World::new(config()).await;
+    let mut alice = Browser::signed_in(&world, "10.0.0.5").await;
+    let account = alice.get("/account").await;
+    assert!(
+        account.body.contains("Passkeys are not available on this server")
+            && !account.body.contains("/account/passkeys/new")
+    );
+    let csrf = alice.csrf();
+    let forged =
+        alice.post("/account/passkeys/new", &[("csrf", &csrf), ("name", "Laptop"), ("password", PASSWORD)]).await;
+    assert!(forged.body.contains("Passkeys are not available on this server"), "{}", forged.body);
+}
