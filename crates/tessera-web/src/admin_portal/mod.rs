@@ -237,14 +237,8 @@ fn render<P: askama::Template>(
     let (csrf, cookie) = csrf_token(state, ctx);
     let page = page(pages::Frame { csrf, admin: admin.admin.username.clone(), role: admin.admin.role });
     let mut response = html(status, &page, &cookie.into_iter().collect::<Vec<_>>());
-    // Our own script (the Copy buttons) and nothing else: no inline script, no other origin.
-    response.headers_mut().insert(
-        axum::http::header::CONTENT_SECURITY_POLICY,
-        axum::http::HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
+    // The Copy buttons.
+    crate::shell::pages::allow_own_scripts(&mut response);
     response
 }
 

@@ -182,7 +182,7 @@ pub struct UserPage {
 /// What a user's page shows: the user, their access, their passkeys.
 async fn user_view(state: &AppState, user: &str) -> Result<(UserAccess, Vec<PasskeyCredential>), AppError> {
     let access = state.admin.user_access(user).await?;
-    let (_, passkeys) = state.admin.passkeys(&access.user.id.to_string()).await?;
+    let passkeys = state.passkeys.passkeys(access.user.id).await?;
     Ok((access, passkeys))
 }
 

@@ -11,8 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use tessera_auth::account::{
-    Confirmed, NewPasswordRefusal, PasskeyRefusal, PasswordChangeOutcome, authenticator_of, check_new_password,
-    manages_password,
+    Confirmed, NewPasswordRefusal, PasswordChangeOutcome, authenticator_of, check_new_password, manages_password,
 };
 use tessera_auth::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use tessera_auth::session::Current;
@@ -125,15 +124,17 @@ pub struct DoneQuery {
 macro_rules! posted_by_signed_in {
     ($state:expr, $ctx:expr, $csrf:expr) => {{
         require_our_form(&$state, &$ctx, &$csrf)?;
-        match signed_in(&$state, &$ctx).await? {
+        match $crate::signin::account::signed_in(&$state, &$ctx).await? {
             Ok(current) => current,
             Err(response) => return Ok(response),
         }
     }};
 }
 
+pub(super) use posted_by_signed_in;
+
 /// The signed-in user, or the way to sign in.
-async fn signed_in(state: &AppState, ctx: &RequestContext) -> Result<Result<Current, Response>, AppError> {
+pub(super) async fn signed_in(state: &AppState, ctx: &RequestContext) -> Result<Result<Current, Response>, AppError> {
     Ok(match session::current(state, ctx).await? {
         Some(current) if current.is_signed_in() => Ok(current),
         _ => Err(pages::redirect("/login", &[])),
@@ -153,7 +154,7 @@ pub async fn page(
     render(&state, &ctx, &current, done, None).await
 }
 
-async fn render(
+pub(super) async fn render(
     state: &AppState,
     ctx: &RequestContext,
     current: &Current,
@@ -405,138 +406,4 @@ pub async fn sign_out_everywhere(
     state.account().sign_out_everywhere(current.user.id).await?;
     let page = pages::SignedOut { ui: Ui::current() };
     Ok(pages::html(StatusCode::OK, &page, &[cookie_policy(&state).clear(cookies::SESSION)]))
-}
-
-#[derive(Template)]
-#[template(path = "passkey_enrol.html")]
-pub struct PasskeyEnrolPage<'a> {
-    pub ui: Ui,
-    pub csrf: &'a str,
-    pub name: &'a str,
-    pub ceremony: &'a str,
-    pub options_json: &'a str,
-}
-
-#[derive(Deserialize)]
-pub struct PasskeyForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    password: String,
-}
-
-/// A refusal in the passkeys section.
-fn passkey_refused(key: &'static str) -> Option<(&'static str, &'static str)> {
-    Some(("passkeys", key))
-}
-
-/// `/account/passkeys/new`: the name and the password; the page that asks the browser's
-/// authenticator for a new passkey.
-pub async fn begin_passkey(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Form(form): Form<PasskeyForm>,
-) -> Result<Response, AppError> {
-    let current = posted_by_signed_in!(state, ctx, form.csrf);
-    let Some(rp) = state.relying_party.clone() else {
-        return render(&state, &ctx, &current, None, passkey_refused("account-passkeys-unavailable")).await;
-    };
-    let begun = state
-        .account()
-        .begin_passkey_enrolment(
-            &rp,
-            &current.user,
-            ctx.client()?,
-            &form.password,
-            &form.name,
-            &current.session.id_hash,
-        )
-        .await?;
-    match begun {
-        Confirmed::Done(Some(enrolment)) => {
-            let (csrf, cookie) = csrf_token(&state, &ctx);
-            let page = PasskeyEnrolPage {
-                ui: Ui::current().back_to("/account"),
-                csrf: &csrf,
-                name: form.name.trim(),
-                ceremony: &enrolment.ceremony,
-                options_json: &enrolment.options_json,
-            };
-            let mut response = pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>());
-            // The one user page that runs a script (our own): the authenticator is reached
-            // only from JavaScript. Nothing else is loosened.
-            response.headers_mut().insert(
-                axum::http::header::CONTENT_SECURITY_POLICY,
-                axum::http::HeaderValue::from_static(
-                    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; \
-                     frame-ancestors 'none'; base-uri 'none'",
-                ),
-            );
-            Ok(response)
-        }
-        Confirmed::Done(None) => {
-            render(&state, &ctx, &current, None, passkey_refused("account-factor-name-invalid")).await
-        }
-        Confirmed::WrongPassword => {
-            render(&state, &ctx, &current, None, passkey_refused("account-password-wrong")).await
-        }
-        Confirmed::Throttled => Ok(pages::say(StatusCode::TOO_MANY_REQUESTS, "login-throttled")),
-    }
-}
-
-#[derive(Deserialize)]
-pub struct PasskeyAnswer {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    ceremony: String,
-    #[serde(default)]
-    answer: String,
-}
-
-/// `/account/passkeys/add`: the authenticator's answer; the account page with the passkey, or
-/// saying why not.
-pub async fn add_passkey(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Form(form): Form<PasskeyAnswer>,
-) -> Result<Response, AppError> {
-    let current = posted_by_signed_in!(state, ctx, form.csrf);
-    let Some(rp) = state.relying_party.clone() else {
-        return render(&state, &ctx, &current, None, passkey_refused("account-passkeys-unavailable")).await;
-    };
-    let finished = state
-        .account()
-        .finish_passkey_enrolment(&rp, &current.user, &form.ceremony, &current.session.id_hash, &form.answer)
-        .await?;
-    let key = match finished {
-        Ok(_) => return Ok(pages::redirect("/account?done=passkey-added", &[])),
-        Err(PasskeyRefusal::Expired) => "account-passkey-expired",
-        Err(PasskeyRefusal::NameTaken) => "account-passkey-name-taken",
-        Err(PasskeyRefusal::AlreadyEnrolled) => "account-passkey-already",
-        Err(PasskeyRefusal::Refused(why)) => {
-            tracing::info!(user = %current.user.id, %why, "a passkey enrolment was refused");
-            "account-passkey-refused"
-        }
-    };
-    render(&state, &ctx, &current, None, passkey_refused(key)).await
-}
-
-/// `/account/passkeys/remove`: one of the user's passkeys, once the password is shown.
-pub async fn remove_passkey(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Form(form): Form<PasskeyForm>,
-) -> Result<Response, AppError> {
-    let current = posted_by_signed_in!(state, ctx, form.csrf);
-    match state.account().remove_passkey(&current.user, ctx.client()?, &form.password, &form.name).await? {
-        Confirmed::Done(true) => Ok(pages::redirect("/account?done=passkey-removed", &[])),
-        Confirmed::Done(false) => Ok(pages::redirect("/account", &[])),
-        Confirmed::WrongPassword => {
-            render(&state, &ctx, &current, None, passkey_refused("account-password-wrong")).await
-        }
-        Confirmed::Throttled => Ok(pages::say(StatusCode::TOO_MANY_REQUESTS, "login-throttled")),
-    }
 }

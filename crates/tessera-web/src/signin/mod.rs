@@ -4,6 +4,7 @@
 //! protocol.
 
 pub mod account;
+mod account_passkeys;
 mod appearance;
 mod login;
 mod mfa;
@@ -30,9 +31,9 @@ pub fn router() -> Router<AppState> {
         .route("/account/mfa/remove", post(account::remove_factor))
         .route("/account/recovery-codes", post(account::renew_codes))
         .route("/account/sign-out-everywhere", post(account::sign_out_everywhere))
-        .route("/account/passkeys/new", post(account::begin_passkey))
-        .route("/account/passkeys/add", post(account::add_passkey))
-        .route("/account/passkeys/remove", post(account::remove_passkey))
+        .route("/account/passkeys/new", post(account_passkeys::begin_passkey))
+        .route("/account/passkeys/add", post(account_passkeys::add_passkey))
+        .route("/account/passkeys/remove", post(account_passkeys::remove_passkey))
         .route("/apps/{app}/image", get(portal::image))
         .route("/branding/logo", get(appearance::logo))
         .route("/branding/style.css", get(appearance::stylesheet))
