@@ -1,11 +1,15 @@
 // Shared by the browser tests: a free port, the tessera CLI, a running `tessera serve`, Chromium
-// launched with the flags these machines need, and screenshots that retry.
+// launched with the flags these machines need, screenshots that retry, and passport-wsfed-saml2
+// as a WS-Federation relying party's verdict on a token.
 
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createHmac } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+
+const { Strategy } = createRequire(import.meta.url)('passport-wsfed-saml2');
 
 export const root = resolve(import.meta.dirname, '../..');
 export const tessera = process.env.TESSERA_BIN ?? join(root, 'target/debug/tessera');
@@ -107,4 +111,24 @@ export function throwawayPostgres() {
     return null;
   }
   return { url: admin.replace(/\/[^/]*$/, `/${name}`), drop: () => execFileSync('psql', [admin, '-q', '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]) };
+}
+
+/// passport-wsfed-saml2's verdict on a posted wresult: the profile, or the error.
+export function passportAccepts(fields, certificate, options = {}) {
+  const strategy = new Strategy(
+    { realm: 'urn:federation:MicrosoftOnline', cert: certificate, identityProviderUrl: 'https://idp.invalid/wsfed', checkRecipient: false, ...options },
+    (profile, done) => done(null, profile),
+  );
+  return new Promise((resolve, reject) => {
+    strategy.success = (profile) => resolve(profile);
+    strategy.fail = (info) => reject(new Error(`failed: ${JSON.stringify(info)}`));
+    strategy.error = (error) => reject(error);
+    strategy.redirect = (url) => reject(new Error(`redirected to ${url}`));
+    // The shape of an Express request, which the strategy reads.
+    const request = {
+      method: 'POST', body: fields, query: {}, headers: { host: 'rp.contoso.test' }, protocol: 'https',
+      originalUrl: '/wsfed/callback', get: (name) => request.headers[name.toLowerCase()],
+    };
+    strategy.authenticate(request, {});
+  });
 }

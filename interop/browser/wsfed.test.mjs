@@ -12,12 +12,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-import { artifacts, launchChromium, root, runCli, shot, startServer } from './harness.mjs';
+import { artifacts, launchChromium, passportAccepts, root, runCli, shot, startServer } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const { Strategy } = require('passport-wsfed-saml2');
@@ -32,26 +32,6 @@ after(async () => {
     try { await cleanup(); } catch { /* best effort */ }
   }
 });
-
-/// passport-wsfed-saml2's verdict on a posted wresult: the profile, or the error.
-function passportAccepts(fields, certificate, options = {}) {
-  const strategy = new Strategy(
-    { realm, cert: certificate, identityProviderUrl: 'https://idp.invalid/wsfed', checkRecipient: false, ...options },
-    (profile, done) => done(null, profile),
-  );
-  return new Promise((resolve, reject) => {
-    strategy.success = (profile) => resolve(profile);
-    strategy.fail = (info) => reject(new Error(`failed: ${JSON.stringify(info)}`));
-    strategy.error = (error) => reject(error);
-    strategy.redirect = (url) => reject(new Error(`redirected to ${url}`));
-    // The shape of an Express request, which the strategy reads.
-    const request = {
-      method: 'POST', body: fields, query: {}, headers: { host: 'rp.contoso.test' }, protocol: 'https',
-      originalUrl: '/wsfed/callback', get: (name) => request.headers[name.toLowerCase()],
-    };
-    strategy.authenticate(request, {});
-  });
-}
 
 async function signIn(page, username) {
   await page.fill('#password', password);

@@ -6,7 +6,7 @@ use tessera_core::app::{
     AcsEndpoint, ENTRA_RELYING_PARTY, M365Config, NAMEID_EMAIL, SamlBinding, SamlSpConfig, SettingsChange, SloEndpoint,
     default_m365_label,
 };
-use tessera_core::policy::{AccessPolicy, Cidr};
+use tessera_core::policy::{AccessPolicy, Cidr, MfaRequirement};
 use tessera_core::{
     AccessDecision, Actor, AppId, AppKind, Application, AuditEvent, Group, NewApplication, User, WsFedRpConfig,
 };
@@ -144,7 +144,9 @@ async fn checked_image(upload: Vec<u8>) -> Result<String, AdminError> {
 /// A change of an application's access policy; what is left out stays.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyChange {
-    pub require_mfa: Option<bool>,
+    pub require_mfa: Option<MfaRequirement>,
+    /// Whether a passkey alone (no password) may sign in to the app.
+    pub passwordless: Option<bool>,
     /// CIDR networks the app may be used from; empty for anywhere.
     pub allowed_networks: Option<Vec<String>>,
 }
@@ -302,10 +304,25 @@ impl AdminService {
             Some(networks) => networks.iter().map(|n| n.parse::<Cidr>()).collect::<Result<Vec<_>, _>>()?,
             None => app.policy.allowed_networks.clone(),
         };
-        let policy =
-            AccessPolicy { require_mfa: change.require_mfa.unwrap_or(app.policy.require_mfa), allowed_networks };
+        let policy = AccessPolicy {
+            passwordless: change.passwordless.unwrap_or(app.policy.passwordless),
+            allowed_networks,
+            ..app.policy.clone()
+        }
+        .with_mfa_requirement(change.require_mfa.unwrap_or(app.policy.mfa_requirement()));
         if policy == app.policy {
             return Ok(app);
+        }
+        // A policy only a passkey can answer, where no browser will use one, locks everyone out.
+        if (policy.phishing_resistant && !app.policy.phishing_resistant)
+            || (policy.passwordless && !app.policy.passwordless)
+        {
+            let field = if policy.phishing_resistant { "require_mfa" } else { "passwordless" };
+            if let Err(tessera_auth::AuthError::Passkey(why)) =
+                tessera_auth::passkey::RelyingParty::for_public_url(self.public_url(), "Tessera")
+            {
+                return Err(AdminError::invalid(field, format!("the app would need passkeys, but {why}")));
+            }
         }
         self.store.set_app_policy(actor, app.id, &policy).await?;
         Ok(self.store.find_app(&app.id.to_string()).await?)

@@ -16,6 +16,7 @@ use tessera_admin::{
     PolicyChange,
 };
 use tessera_core::app::SettingsChange;
+use tessera_core::policy::MfaRequirement;
 use tessera_core::{AccessDecision, Actor, AppKind, Clock, DenyReason, ManualClock, UserState};
 use tessera_keys::KeyService;
 use tessera_store::memory::MemoryStore;
@@ -199,14 +200,51 @@ async fn settings_and_policy_change_only_what_is_given() {
 
     let networks = PolicyChange { allowed_networks: Some(vec!["10.0.0.0/8".into()]), ..Default::default() };
     let app = world.admin.set_policy(&world.actor, &id, &networks).await.unwrap();
-    let mfa = PolicyChange { require_mfa: Some(true), ..Default::default() };
+    let mfa = PolicyChange { require_mfa: Some(MfaRequirement::Yes), ..Default::default() };
     let app2 = world.admin.set_policy(&world.actor, &app.label, &mfa).await.unwrap();
     assert!(app2.policy.require_mfa);
     assert_eq!(app2.policy.allowed_networks, app.policy.allowed_networks, "the networks stay when not given");
     let anywhere = PolicyChange { allowed_networks: Some(vec![]), ..Default::default() };
     assert!(world.admin.set_policy(&world.actor, &id, &anywhere).await.unwrap().policy.allowed_networks.is_empty());
+    let strict = PolicyChange {
+        require_mfa: Some(MfaRequirement::PhishingResistant),
+        passwordless: Some(true),
+        ..Default::default()
+    };
+    let app3 = world.admin.set_policy(&world.actor, &id, &strict).await.unwrap();
+    assert_eq!(app3.policy.mfa_requirement(), MfaRequirement::PhishingResistant);
+    assert!(app3.policy.require_mfa && app3.policy.passwordless);
+    let back = PolicyChange { require_mfa: Some(MfaRequirement::No), ..Default::default() };
+    let app4 = world.admin.set_policy(&world.actor, &id, &back).await.unwrap();
+    assert!(!app4.policy.require_mfa && !app4.policy.phishing_resistant, "no means neither");
+    assert!(app4.policy.passwordless, "what is not given stays");
     let actions: Vec<String> = world.audit().await.into_iter().map(|e| e.action).skip(before).collect();
-    assert_eq!(actions, ["app.update", "app.set_policy", "app.set_policy", "app.set_policy"]);
+    assert_eq!(
+        actions,
+        ["app.update", "app.set_policy", "app.set_policy", "app.set_policy", "app.set_policy", "app.set_policy"]
+    );
+}
+
+#[tokio::test]
+async fn a_policy_only_a_passkey_answers_is_refused_where_browsers_will_not_use_passkeys() {
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(1_800_000_000_000));
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new(clock.clone()));
+    let service = KeyService::open(store.clone(), &[5u8; 32], clock.clone()).await.unwrap();
+    let keys = Arc::new(WatchedKeys { service, asked: AtomicBool::new(false), refuse: AtomicBool::new(false) });
+    let admin = AdminService::new(store.clone(), keys, "https://10.0.0.5:8443", clock).unwrap();
+    let actor = Actor::cli("tester");
+    let spec = AppSpec::Bookmark { url: "https://intranet.contoso.com/".into() };
+    let app = admin.create_app(&actor, app(spec, Some("Intranet"))).await.unwrap();
+    for change in [
+        PolicyChange { require_mfa: Some(MfaRequirement::PhishingResistant), ..Default::default() },
+        PolicyChange { passwordless: Some(true), ..Default::default() },
+    ] {
+        let refused = admin.set_policy(&actor, "Intranet", &change).await.unwrap_err().to_string();
+        assert!(refused.contains("IP address"), "{refused}");
+    }
+    assert_eq!(store.find_app("Intranet").await.unwrap().policy, app.policy, "nothing changed");
+    let mfa = PolicyChange { require_mfa: Some(MfaRequirement::Yes), ..Default::default() };
+    assert!(admin.set_policy(&actor, "Intranet", &mfa).await.unwrap().policy.require_mfa, "a TOTP policy is fine");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use tessera_core::{Actor, AuditAction, NewAuditEvent, User, UserId};
-use tessera_store::{MfaStore, ParkedRequest, ParkingStore, PasskeyCredential, PasskeyStore, SessionStore, StoreError};
+use tessera_store::{MfaStore, ParkedRequest, PasskeyCredential, SessionStore, StoreError};
 
 use crate::AuthError;
 use crate::authenticate::{Authenticator, CheckStore, PasswordOutcome};
@@ -61,11 +61,8 @@ pub struct Account<'a, S: ?Sized> {
 }
 
 /// The store roles self-service reads and writes.
-pub trait AccountStore: CheckStore + SessionStore + PasskeyStore + ParkingStore {}
-impl<T: CheckStore + SessionStore + PasskeyStore + ParkingStore + ?Sized> AccountStore for T {}
-
-/// How long a passkey enrolment waits for its browser's answer.
-pub const PASSKEY_CEREMONY_MS: i64 = 5 * 60_000;
+pub trait AccountStore: CheckStore + SessionStore {}
+impl<T: CheckStore + SessionStore + ?Sized> AccountStore for T {}
 /// What a parked passkey enrolment is called among parked requests.
 const PASSKEY_ENROLMENT: &str = "passkey.enrol";
 
@@ -232,7 +229,7 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
     /// Starts enrolling a passkey named `name`, once the password is shown (a browser left
     /// signed in must not plant a credential that outlives its session). `Done(None)` when the
     /// name is refused (checked first: no password is counted for it). The ceremony's state is
-    /// parked for [`PASSKEY_CEREMONY_MS`], bound to `binding` (the session's hash): only that
+    /// parked for [`crate::passkey::CEREMONY_MS`], bound to `binding` (the session's hash): only that
     /// session finishes it, once.
     pub async fn begin_passkey_enrolment(
         &self,
@@ -271,7 +268,7 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
             kind: PASSKEY_ENROLMENT.to_string(),
             payload: json!({"user": user.id.to_string(), "name": name, "handle": handle.to_vec(), "state": challenge.state_json}),
             created_at: now,
-            expires_at: now + PASSKEY_CEREMONY_MS,
+            expires_at: now + crate::passkey::CEREMONY_MS,
         };
         store.park_request(&parked).await?;
         Ok(Confirmed::Done(Some(PasskeyEnrolment { ceremony, options_json: challenge.options_json })))

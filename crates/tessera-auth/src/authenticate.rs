@@ -9,7 +9,7 @@ use serde_json::json;
 use tessera_core::policy::Factor;
 use tessera_core::{Actor, AuditAction, Clock, NewAuditEvent, User, UserId, UserState};
 use tessera_keys::Secrets;
-use tessera_store::{AuditLog, Location, LockoutStore, MfaStore, StoreError, UserStore};
+use tessera_store::{AuditLog, Location, LockoutStore, MfaStore, ParkingStore, PasskeyStore, StoreError, UserStore};
 
 use crate::client::ClientAddresses;
 use crate::directory::DirectoryVerdict;
@@ -19,9 +19,10 @@ use crate::password::verify_password;
 use crate::secret::{recovery_code_hash, sha256_hex};
 use crate::{AuthError, totp};
 
-/// The store roles a sign-in check reads and writes.
-pub trait CheckStore: UserStore + LockoutStore + MfaStore + AuditLog {}
-impl<T: UserStore + LockoutStore + MfaStore + AuditLog + ?Sized> CheckStore for T {}
+/// The store roles a sign-in check reads and writes (passkey ceremonies wait among parked
+/// requests).
+pub trait CheckStore: UserStore + LockoutStore + MfaStore + PasskeyStore + ParkingStore + AuditLog {}
+impl<T: UserStore + LockoutStore + MfaStore + PasskeyStore + ParkingStore + AuditLog + ?Sized> CheckStore for T {}
 
 /// A password that was right, for an active user.
 #[derive(Debug)]
@@ -94,11 +95,12 @@ pub(crate) async fn verify(turn: PasswordTurn, password: &str, hash: &str) -> bo
 }
 
 /// What the audit trail calls a factor.
-fn factor_name(factor: Factor) -> &'static str {
+pub(crate) fn factor_name(factor: Factor) -> &'static str {
     match factor {
         Factor::Password => "password",
         Factor::Totp => "totp",
         Factor::RecoveryCode => "recovery_code",
+        Factor::Passkey => "passkey",
     }
 }
 
@@ -109,7 +111,7 @@ pub(crate) fn totp_seal_context(user: UserId) -> String {
 
 impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
     /// An event's summary with the sign-on's trace id, when these checks are part of one.
-    fn traced(&self, mut summary: serde_json::Value) -> serde_json::Value {
+    pub(crate) fn traced(&self, mut summary: serde_json::Value) -> serde_json::Value {
         if let (Some(trace), Some(map)) = (&self.trace, summary.as_object_mut()) {
             map.insert("trace".into(), json!(trace));
         }
@@ -275,7 +277,7 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
         };
 
         self.store.record_password_success(user.id).await?;
-        let has_second_factor = self.store.totp_credential(user.id).await?.is_some_and(|c| c.confirmed);
+        let has_second_factor = self.has_second_factor(user.id).await?;
         let event = audit(
             AuditAction::SigninPassword,
             user.id.to_string(),
@@ -351,7 +353,18 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
         Ok(None)
     }
 
-    async fn learn_addresses(&self, user: UserId, from: &ClientAddresses, now: i64) -> Result<(), AuthError> {
+    /// A confirmed authenticator app, or a passkey.
+    async fn has_second_factor(&self, user: UserId) -> Result<bool, AuthError> {
+        Ok(self.store.totp_credential(user).await?.is_some_and(|c| c.confirmed)
+            || !self.store.passkeys(user).await?.is_empty())
+    }
+
+    pub(crate) async fn learn_addresses(
+        &self,
+        user: UserId,
+        from: &ClientAddresses,
+        now: i64,
+    ) -> Result<(), AuthError> {
         for address in &from.presented {
             self.store.learn_familiar_ip(user, address, now).await?;
         }

@@ -35,6 +35,11 @@ pub struct Enroller<'a, S: ?Sized> {
 }
 
 impl<S: MfaStore + ?Sized> Enroller<'_, S> {
+    /// Whether the user has a confirmed authenticator app.
+    pub async fn has_authenticator(&self, user: UserId) -> Result<bool, AuthError> {
+        Ok(self.store.totp_credential(user).await?.is_some_and(|c| c.confirmed))
+    }
+
     /// Starts (or restarts) enrolment with a new secret.
     pub async fn start(&self, user: UserId) -> Result<Enrolment, AuthError> {
         if self.store.totp_credential(user).await?.is_some_and(|c| c.confirmed) {

@@ -12,6 +12,7 @@ pub mod enrol;
 pub mod gate;
 pub mod lockout;
 pub mod passkey;
+pub mod passkey_check;
 pub mod password;
 pub mod secret;
 pub mod session;

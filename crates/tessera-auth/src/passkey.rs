@@ -14,8 +14,9 @@
 //! without echoing the input.
 
 use webauthn_rs::prelude::{
-    CredentialID, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
+    AuthenticationResult, CredentialID, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
+    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
+    WebauthnError,
 };
 
 use crate::AuthError;
@@ -45,6 +46,17 @@ pub struct StoredPasskey {
 pub struct Challenge {
     pub options_json: String,
     pub state_json: String,
+}
+
+/// How long a ceremony waits for the browser's answer: time for a user to find their key.
+pub const CEREMONY_MS: i64 = 5 * 60_000;
+
+/// Who a passkey answer without a username says it is: the credential and the user handle
+/// the authenticator keeps with it (both to be found in the store before anything is verified).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    pub credential_id: Vec<u8>,
+    pub user_handle: Vec<u8>,
 }
 
 /// A sign-in the authenticator signed, the user verified.
@@ -133,6 +145,16 @@ impl RelyingParty {
             .webauthn
             .start_passkey_registration(Uuid::from_bytes(user_handle), user_name, display_name, exclude)
             .map_err(|e| reason(&e))?;
+        // A passkey the authenticator can find by itself (a discoverable credential) is one that
+        // signs in without a username; `webauthn-rs` asks for none. Preferred, not required: a
+        // security key without room for one still enrols, as a second factor only.
+        let mut options =
+            serde_json::to_value(&options).map_err(|e| AuthError::Passkey(format!("cannot serialize: {e}")))?;
+        if let Some(selection) =
+            options.pointer_mut("/publicKey/authenticatorSelection").and_then(|s| s.as_object_mut())
+        {
+            selection.insert("residentKey".into(), "preferred".into());
+        }
         Ok(Challenge { options_json: json(&options)?, state_json: json(&state)? })
     }
 
@@ -158,6 +180,45 @@ impl RelyingParty {
         Ok(Challenge { options_json: json(&options)?, state_json: json(&state)? })
     }
 
+    /// Starts a sign-in without a username: the authenticator offers the passkeys it keeps for
+    /// this site (discoverable credentials), and its answer names the user.
+    pub fn begin_passwordless(&self) -> Result<Challenge, AuthError> {
+        let (options, state) = self.webauthn.start_discoverable_authentication().map_err(|e| reason(&e))?;
+        Ok(Challenge { options_json: json(&options)?, state_json: json(&state)? })
+    }
+
+    /// Whom an answer to [`RelyingParty::begin_passwordless`] claims to be. Nothing is verified
+    /// yet: the claim only says which stored passkey to verify it against.
+    pub fn claimed(&self, answer_json: &str) -> Result<Claimed, AuthError> {
+        let answer: PublicKeyCredential = parse(answer_json, "the browser's answer")?;
+        let (handle, credential_id) = self
+            .webauthn
+            .identify_discoverable_authentication(&answer)
+            .map_err(|_| refused("the passkey did not say whose it is (it is not a discoverable passkey)"))?;
+        Ok(Claimed { credential_id: credential_id.to_vec(), user_handle: handle.as_bytes().to_vec() })
+    }
+
+    /// Finishes a sign-in without a username against the stored passkey the answer claimed,
+    /// whose user handle (kept at enrolment) must be the one the authenticator returned.
+    pub fn finish_passwordless(
+        &self,
+        answer_json: &str,
+        state_json: &str,
+        stored: &StoredPasskey,
+        stored_user_handle: &[u8],
+    ) -> Result<Verified, AuthError> {
+        let claimed = self.claimed(answer_json)?;
+        if claimed.credential_id != stored.credential_id || claimed.user_handle != stored_user_handle {
+            return Err(refused("the passkey is not the one its user enrolled"));
+        }
+        let answer: PublicKeyCredential = parse(answer_json, "the browser's answer")?;
+        let state: DiscoverableAuthentication = parse(state_json, "the sign-in's state")?;
+        let passkey: Passkey = parse(&stored.passkey_json, "a stored passkey")?;
+        let result =
+            self.webauthn.finish_discoverable_authentication_v2(&answer, state, &passkey).map_err(|e| reason(&e))?;
+        self.verified(result, stored)
+    }
+
     /// Finishes a sign-in with the browser's answer, against the user's passkeys as they are
     /// now: one removed since the sign-in began is refused.
     pub fn finish_sign_in(
@@ -173,6 +234,12 @@ impl RelyingParty {
             .find(|p| p.credential_id == answer.raw_id)
             .ok_or_else(|| refused("the passkey is not one this sign-in allows"))?;
         let result = self.webauthn.finish_passkey_authentication(&answer, &state).map_err(|e| reason(&e))?;
+        self.verified(result, stored)
+    }
+
+    /// A signed answer's result checked against the passkey it was for: the user verified; the
+    /// passkey as it now is (its counter moved on).
+    fn verified(&self, result: AuthenticationResult, stored: &StoredPasskey) -> Result<Verified, AuthError> {
         if result.cred_id() != &stored.credential_id {
             return Err(refused("the passkey is not one this sign-in allows"));
         }
@@ -238,6 +305,11 @@ mod tests {
         let options: serde_json::Value =
             serde_json::from_str(&rp.begin_enrolment([1; 16], "a", "A", &[]).unwrap().options_json).unwrap();
         assert_eq!(options["publicKey"]["rp"]["id"], "idp.contoso.com");
+        let selection = &options["publicKey"]["authenticatorSelection"];
+        assert_eq!(
+            (&selection["residentKey"], &selection["userVerification"]),
+            (&"preferred".into(), &"required".into())
+        );
         assert_eq!(options["publicKey"]["authenticatorSelection"]["userVerification"], "required");
 
         let verified = sign_in(&rp, &mut authenticator, std::slice::from_ref(&passkey)).unwrap();

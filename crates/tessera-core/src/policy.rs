@@ -15,18 +15,55 @@ pub enum Factor {
     Password,
     Totp,
     RecoveryCode,
+    /// A WebAuthn passkey or security key, the user verified on it (a PIN or a biometric):
+    /// something held and something known or been, so MFA by itself, and bound to this site's
+    /// origin, so it cannot be phished.
+    Passkey,
 }
 
 impl Factor {
     fn is_second_factor(self) -> bool {
-        matches!(self, Factor::Totp | Factor::RecoveryCode)
+        matches!(self, Factor::Totp | Factor::RecoveryCode | Factor::Passkey)
+    }
+
+    /// A factor that proves who signs in on its own: a password, or a passkey (passwordless).
+    fn signs_in(self) -> bool {
+        matches!(self, Factor::Password | Factor::Passkey)
     }
 }
 
 /// The factors a sign-in has shown, in order, with when each was shown.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct AuthnContext {
     pub factors: Vec<(Factor, UnixMillis)>,
+}
+
+/// Read leniently: a factor this release does not know (a later release's, on a session it
+/// made during a rolling upgrade) is left out, which can only claim less than was shown (the
+/// user may be asked again), never more.
+impl<'de> serde::Deserialize<'de> for AuthnContext {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Seen {
+            Known(Factor),
+            Unknown(serde::de::IgnoredAny),
+        }
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            factors: Vec<(Seen, UnixMillis)>,
+        }
+        let stored = Stored::deserialize(deserializer)?;
+        let factors = stored
+            .factors
+            .into_iter()
+            .filter_map(|(seen, at)| match seen {
+                Seen::Known(factor) => Some((factor, at)),
+                Seen::Unknown(_) => None,
+            })
+            .collect();
+        Ok(AuthnContext { factors })
+    }
 }
 
 impl AuthnContext {
@@ -36,12 +73,21 @@ impl AuthnContext {
     }
 
     pub fn password_done(&self) -> bool {
-        self.factors.iter().any(|(f, _)| *f == Factor::Password)
+        self.has(Factor::Password)
     }
 
-    /// A password and a second factor.
+    fn has(&self, factor: Factor) -> bool {
+        self.factors.iter().any(|(f, _)| *f == factor)
+    }
+
+    /// A password and a second factor, or a passkey (which verified its user: MFA by itself).
     pub fn mfa_done(&self) -> bool {
-        self.password_done() && self.factors.iter().any(|(f, _)| f.is_second_factor())
+        self.has(Factor::Passkey) || (self.password_done() && self.factors.iter().any(|(f, _)| f.is_second_factor()))
+    }
+
+    /// A factor no look-alike site can relay: a passkey.
+    pub fn phishing_resistant_done(&self) -> bool {
+        self.has(Factor::Passkey)
     }
 
     /// When the user last authenticated (the AuthnInstant of a token).
@@ -164,8 +210,63 @@ impl fmt::Display for Cidr {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccessPolicy {
     pub require_mfa: bool,
+    /// Only a passkey serves as the second factor (a TOTP code can be phished). Implies
+    /// `require_mfa`, which is kept true beside it so that a reader of `require_mfa` alone (a
+    /// node of the release before) still asks for a second factor.
+    #[serde(default)]
+    pub phishing_resistant: bool,
+    /// A passkey alone (no password) may sign in to the app.
+    #[serde(default)]
+    pub passwordless: bool,
     /// Empty: anywhere.
     pub allowed_networks: Vec<Cidr>,
+}
+
+/// The second factor an application asks for, as the CLI and the portal name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaRequirement {
+    No,
+    Yes,
+    PhishingResistant,
+}
+
+impl MfaRequirement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaRequirement::No => "no",
+            MfaRequirement::Yes => "yes",
+            MfaRequirement::PhishingResistant => "phishing-resistant",
+        }
+    }
+}
+
+impl FromStr for MfaRequirement {
+    type Err = CoreError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "no" | "false" | "off" => Ok(MfaRequirement::No),
+            "yes" | "true" | "on" => Ok(MfaRequirement::Yes),
+            "phishing-resistant" => Ok(MfaRequirement::PhishingResistant),
+            _ => Err(CoreError::invalid("require_mfa", format!("{text:?} is not one of no, yes, phishing-resistant"))),
+        }
+    }
+}
+
+impl AccessPolicy {
+    pub fn mfa_requirement(&self) -> MfaRequirement {
+        match (self.require_mfa, self.phishing_resistant) {
+            (_, true) => MfaRequirement::PhishingResistant,
+            (true, false) => MfaRequirement::Yes,
+            (false, false) => MfaRequirement::No,
+        }
+    }
+
+    pub fn with_mfa_requirement(mut self, requirement: MfaRequirement) -> Self {
+        self.require_mfa = requirement != MfaRequirement::No;
+        self.phishing_resistant = requirement == MfaRequirement::PhishingResistant;
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +307,10 @@ pub enum PolicyOutcome {
     Allow,
     /// Allowed once a second factor is shown.
     NeedSecondFactor,
+    /// Allowed once a passkey is shown (the app takes no other second factor).
+    NeedPasskey,
+    /// Signed in with a passkey alone, to an app that wants a password too.
+    NeedPassword,
     Deny(PolicyDenial),
 }
 
@@ -226,7 +331,7 @@ pub struct Demand {
 impl Demand {
     /// The application's policy with this demand on top.
     pub fn on(&self, policy: &AccessPolicy) -> AccessPolicy {
-        AccessPolicy { require_mfa: policy.require_mfa || self.mfa, allowed_networks: policy.allowed_networks.clone() }
+        AccessPolicy { require_mfa: policy.require_mfa || self.mfa, ..policy.clone() }
     }
 
     /// Whether a sign-in that answers this demand needs the password form even where a
@@ -236,10 +341,11 @@ impl Demand {
     }
 }
 
-/// The freshness rule: whether the password `authn` holds is recent enough for `demand`, for a
-/// request that arrived at `received_at`. Without a freshness demand any session serves.
+/// The freshness rule: whether the sign-in `authn` holds (a password, or a passkey: each proves
+/// who signs in) is recent enough for `demand`, for a request that arrived at `received_at`.
+/// Without a freshness demand any session serves.
 pub fn fresh_enough(demand: &Demand, authn: &AuthnContext, received_at: UnixMillis, now: UnixMillis) -> bool {
-    let password_at = authn.factors.iter().filter(|(f, _)| *f == Factor::Password).map(|(_, at)| *at).max();
+    let password_at = authn.factors.iter().filter(|(f, _)| f.signs_in()).map(|(_, at)| *at).max();
     match (demand.fresh, demand.max_age_ms) {
         (true, _) => password_at.is_some_and(|at| at >= received_at),
         (false, Some(max_age)) => password_at.is_some_and(|at| at >= now - max_age),
@@ -248,13 +354,20 @@ pub fn fresh_enough(demand: &Demand, authn: &AuthnContext, received_at: UnixMill
 }
 
 /// Authorization first (a user who may not use the app is denied whatever their factors),
-/// then the network, then the factors.
+/// then the network, then the factors: a password unless the app takes a passkey alone, a
+/// second factor, and a passkey as that factor where the app takes nothing else.
 pub fn decide(access: &AccessDecision, policy: &AccessPolicy, client: IpAddr, authn: &AuthnContext) -> PolicyOutcome {
     if let AccessDecision::Denied(reason) = access {
         return PolicyOutcome::Deny(PolicyDenial::NotAuthorized(*reason));
     }
     if !policy.allowed_networks.is_empty() && !policy.allowed_networks.iter().any(|n| n.contains(client)) {
         return PolicyOutcome::Deny(PolicyDenial::NetworkNotAllowed);
+    }
+    if !policy.passwordless && !authn.password_done() {
+        return PolicyOutcome::NeedPassword;
+    }
+    if policy.phishing_resistant && !authn.phishing_resistant_done() {
+        return PolicyOutcome::NeedPasskey;
     }
     if policy.require_mfa && !authn.mfa_done() {
         return PolicyOutcome::NeedSecondFactor;
@@ -302,7 +415,9 @@ pub fn decide_password_only(
 ) -> Result<(), PasswordOnlyDenial> {
     match decide(access, policy, client, authn) {
         PolicyOutcome::Allow => Ok(()),
-        PolicyOutcome::NeedSecondFactor => Err(PasswordOnlyDenial::MfaRequired),
+        PolicyOutcome::NeedSecondFactor | PolicyOutcome::NeedPasskey | PolicyOutcome::NeedPassword => {
+            Err(PasswordOnlyDenial::MfaRequired)
+        }
         PolicyOutcome::Deny(denial) => Err(PasswordOnlyDenial::Policy(denial)),
     }
 }
@@ -355,7 +470,11 @@ mod tests {
 
     #[test]
     fn networks_then_factors() {
-        let policy = AccessPolicy { require_mfa: true, allowed_networks: vec!["10.0.0.0/8".parse().unwrap()] };
+        let policy = AccessPolicy {
+            require_mfa: true,
+            allowed_networks: vec!["10.0.0.0/8".parse().unwrap()],
+            ..Default::default()
+        };
         let password = AuthnContext::default().with(Factor::Password, 1);
         let both = password.clone().with(Factor::Totp, 2);
         assert_eq!(
@@ -374,6 +493,65 @@ mod tests {
         let recovery = AuthnContext::default().with(Factor::Password, 1).with(Factor::RecoveryCode, 9);
         assert!(recovery.mfa_done());
         assert_eq!(recovery.authenticated_at(), Some(9));
+    }
+
+    #[test]
+    fn a_passkey_is_mfa_by_itself_and_the_only_phishing_resistant_factor() {
+        let here = ip("10.0.0.1");
+        let passkey_alone = AuthnContext::default().with(Factor::Passkey, 3);
+        let with_totp = AuthnContext::default().with(Factor::Password, 1).with(Factor::Totp, 2);
+        let with_passkey = AuthnContext::default().with(Factor::Password, 1).with(Factor::Passkey, 2);
+        assert!(passkey_alone.mfa_done() && passkey_alone.phishing_resistant_done());
+        assert!(with_totp.mfa_done() && !with_totp.phishing_resistant_done());
+        assert!(with_passkey.mfa_done() && with_passkey.phishing_resistant_done());
+
+        let strict = AccessPolicy::default().with_mfa_requirement(MfaRequirement::PhishingResistant);
+        assert!(strict.require_mfa, "a reader of require_mfa alone still asks for a second factor");
+        assert_eq!(strict.mfa_requirement(), MfaRequirement::PhishingResistant);
+        assert_eq!(decide(&allowed(), &strict, here, &with_totp), PolicyOutcome::NeedPasskey);
+        assert_eq!(decide(&allowed(), &strict, here, &with_passkey), PolicyOutcome::Allow);
+        let password = AuthnContext::default().with(Factor::Password, 1);
+        assert_eq!(decide(&allowed(), &strict, here, &password), PolicyOutcome::NeedPasskey, "no TOTP detour");
+
+        // A passkey alone signs in only where the app takes it without a password.
+        assert_eq!(decide(&allowed(), &AccessPolicy::default(), here, &passkey_alone), PolicyOutcome::NeedPassword);
+        let passwordless = AccessPolicy { passwordless: true, ..strict.clone() };
+        assert_eq!(decide(&allowed(), &passwordless, here, &passkey_alone), PolicyOutcome::Allow);
+        assert_eq!(
+            decide(&AccessDecision::Denied(DenyReason::NoGrantedGroup), &passwordless, here, &passkey_alone),
+            PolicyOutcome::Deny(PolicyDenial::NotAuthorized(DenyReason::NoGrantedGroup))
+        );
+        assert_eq!(
+            decide_password_only(&allowed(), &strict, here, &password),
+            Err(PasswordOnlyDenial::MfaRequired),
+            "a password-only channel cannot show a passkey"
+        );
+        // A passkey proves a fresh sign-in as a password does.
+        let fresh = Demand { fresh: true, ..Demand::default() };
+        assert!(fresh_enough(&fresh, &passkey_alone, 3, 9));
+        assert!(!fresh_enough(&fresh, &passkey_alone, 4, 9));
+
+        for (text, requirement) in [
+            ("no", MfaRequirement::No),
+            ("yes", MfaRequirement::Yes),
+            ("phishing-resistant", MfaRequirement::PhishingResistant),
+        ] {
+            assert_eq!(text.parse::<MfaRequirement>().unwrap(), requirement);
+            assert_eq!(requirement.as_str(), text);
+            assert_eq!(AccessPolicy::default().with_mfa_requirement(requirement).mfa_requirement(), requirement);
+        }
+        assert!("perhaps".parse::<MfaRequirement>().is_err());
+    }
+
+    #[test]
+    fn a_factor_of_a_later_release_is_left_out_never_counted() {
+        let stored = r#"{"factors":[["password",1],["smartcard",2],["totp",3]]}"#;
+        let read: AuthnContext = serde_json::from_str(stored).unwrap();
+        assert_eq!(read, AuthnContext::default().with(Factor::Password, 1).with(Factor::Totp, 3));
+        let written = AuthnContext::default().with(Factor::Password, 1).with(Factor::Passkey, 2);
+        let again: AuthnContext = serde_json::from_str(&serde_json::to_string(&written).unwrap()).unwrap();
+        assert_eq!(again, written);
+        assert!(serde_json::from_str::<AuthnContext>(r#"{"factors":[["password","soon"]]}"#).is_err());
     }
 
     #[test]
@@ -397,7 +575,7 @@ mod tests {
 
     #[test]
     fn a_demand_adds_to_the_policy_and_says_when_the_form_is_needed() {
-        let policy = AccessPolicy { require_mfa: false, allowed_networks: vec!["10.0.0.0/8".parse().unwrap()] };
+        let policy = AccessPolicy { allowed_networks: vec!["10.0.0.0/8".parse().unwrap()], ..Default::default() };
         let mfa = Demand { mfa: true, ..Demand::default() };
         assert!(mfa.on(&policy).require_mfa && mfa.on(&policy).allowed_networks == policy.allowed_networks);
         assert!(!Demand::default().on(&policy).require_mfa);
@@ -411,7 +589,7 @@ mod tests {
     fn a_password_only_sign_in_never_stands_in_for_a_second_factor() {
         let password = AuthnContext::default().with(Factor::Password, 1);
         let open = AccessPolicy::default();
-        let mfa = AccessPolicy { require_mfa: true, allowed_networks: Vec::new() };
+        let mfa = AccessPolicy { require_mfa: true, ..Default::default() };
         let here = ip("10.0.0.1");
         assert_eq!(decide_password_only(&allowed(), &open, here, &password), Ok(()));
         assert!(!password.mfa_done(), "a password-only token never claims a second factor");

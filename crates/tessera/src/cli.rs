@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use tessera_core::policy::MfaRequirement;
 
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version, about = "Tessera: the identity provider for Microsoft 365 and SAML apps")]
@@ -588,9 +589,13 @@ pub enum AppCommand {
     /// Show or change who may use an app from where, and with which factors
     Policy {
         app: String,
-        /// Require a second factor (yes or no)
+        /// Require a second factor: no, yes (a TOTP code or a passkey), or phishing-resistant
+        /// (a passkey only)
+        #[arg(long, value_name = "LEVEL", value_parser = parse_mfa_requirement)]
+        require_mfa: Option<MfaRequirement>,
+        /// Let a passkey alone (no password) sign in to the app (yes or no)
         #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
-        require_mfa: Option<bool>,
+        passwordless: Option<bool>,
         /// Allow only these networks (CIDR; repeat or separate with commas)
         #[arg(long = "allowed-network", value_delimiter = ',', value_name = "CIDR", conflicts_with = "any_network")]
         allowed_networks: Vec<String>,
@@ -886,4 +891,9 @@ pub enum TokenCommand {
     List,
     /// Revoke a token by id or name
     Revoke { token: String },
+}
+
+/// `--require-mfa`'s value, refused with the words the policy uses.
+fn parse_mfa_requirement(text: &str) -> Result<MfaRequirement, String> {
+    text.parse().map_err(|e: tessera_core::CoreError| e.to_string())
 }

@@ -25,6 +25,9 @@ pub struct SoftAuthenticator {
     credential_id: Vec<u8>,
     next_counter: u32,
     user_verified: bool,
+    /// The user handle the enrolment gave (base64url), which a discoverable credential returns
+    /// with every assertion.
+    user_handle: Option<String>,
 }
 
 /// CBOR (RFC 8949) heads and the few items an attestation object and a COSE key need.
@@ -72,6 +75,7 @@ impl SoftAuthenticator {
             credential_id: Vec::new(),
             next_counter: 1,
             user_verified: true,
+            user_handle: None,
         }
     }
 
@@ -96,6 +100,12 @@ impl SoftAuthenticator {
         self.user_verified = verified;
     }
 
+    /// The user handle the next assertions return (base64url; `None`: none, as a credential
+    /// that is not discoverable).
+    pub fn set_user_handle(&mut self, handle: Option<&str>) {
+        self.user_handle = handle.map(str::to_string);
+    }
+
     fn client_data(&self, kind: &str, challenge: &str) -> Vec<u8> {
         serde_json::json!({"type": kind, "challenge": challenge, "origin": self.origin, "crossOrigin": false})
             .to_string()
@@ -118,6 +128,8 @@ impl SoftAuthenticator {
         assert_eq!((point.len(), point[0]), (65, 4), "an uncompressed P-256 point");
         self.credential_id = digest(&SHA256, &point).as_ref()[..16].to_vec();
         self.next_counter = 1;
+        let options: serde_json::Value = serde_json::from_str(options_json).unwrap();
+        self.user_handle = options["publicKey"]["user"]["id"].as_str().map(str::to_string);
 
         let mut cose = Vec::new();
         head(5, 5, &mut cose);
@@ -173,7 +185,7 @@ impl SoftAuthenticator {
             "authenticatorData": URL_SAFE_NO_PAD.encode(auth_data),
             "clientDataJSON": URL_SAFE_NO_PAD.encode(client_data),
             "signature": URL_SAFE_NO_PAD.encode(signature.as_ref()),
-            "userHandle": null,
+            "userHandle": self.user_handle,
         }))
     }
 }

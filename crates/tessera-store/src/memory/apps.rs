@@ -282,7 +282,7 @@ impl AppStore for MemoryStore {
         let stored = tables.app_mut(app)?;
         stored.policy = policy.clone();
         stored.updated_at = at;
-        let summary = json!({"require_mfa": policy.require_mfa, "allowed_networks": policy.allowed_networks});
+        let summary = json!(policy);
         tables.record(actor, at, NewAuditEvent::new(AuditAction::AppSetPolicy, "app", app, summary));
         Ok(())
     }

@@ -294,17 +294,22 @@ macro_rules! impl_apps {
                 let at = self.clock.now_millis();
                 let networks = serde_json::to_string(&policy.allowed_networks).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let mut tx = self.write_tx().await?;
-                let done = sqlx::query("UPDATE apps SET require_mfa = $1, allowed_networks = $2, updated_at = $3 WHERE id = $4")
+                let done = sqlx::query(
+                    "UPDATE apps SET require_mfa = $1, allowed_networks = $2, updated_at = $3, \
+                     phishing_resistant = $5, passwordless = $6 WHERE id = $4",
+                )
                     .bind(policy.require_mfa)
                     .bind(&networks)
                     .bind(at)
                     .bind(app.to_string())
+                    .bind(policy.phishing_resistant)
+                    .bind(policy.passwordless)
                     .execute(&mut *tx)
                     .await?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::not_found("application", app.to_string()));
                 }
-                let summary = json!({"require_mfa": policy.require_mfa, "allowed_networks": policy.allowed_networks});
+                let summary = json!(policy);
                 self.append_audit(&mut tx, actor, at, NewAuditEvent::new(AuditAction::AppSetPolicy, "app", app, summary)).await?;
                 self.commit(tx).await?;
                 Ok(())

@@ -459,6 +459,8 @@ macro_rules! impl_sql_common {
                     kind: parse_kind(&row.try_get::<String, _>("config")?)?,
                     policy: tessera_core::policy::AccessPolicy {
                         require_mfa: row.try_get("require_mfa")?,
+                        phishing_resistant: row.try_get("phishing_resistant")?,
+                        passwordless: row.try_get("passwordless")?,
                         allowed_networks: serde_json::from_str(&row.try_get::<String, _>("allowed_networks")?)
                             .map_err(|e| StoreError::Corrupt(format!("allowed networks: {e}")))?,
                     },

@@ -194,7 +194,7 @@ pub(crate) use audit_filter;
 
 macro_rules! app_columns {
     () => {
-        "id, kind, label, description, portal_image, show_in_portal, issuer, config, require_mfa, allowed_networks, \
+        "id, kind, label, description, portal_image, show_in_portal, issuer, config, require_mfa, phishing_resistant, passwordless, allowed_networks, \
          created_at, updated_at, \
          (SELECT certificate FROM signing_keys k WHERE k.app_id = apps.id AND k.slot = 'current') AS current_certificate, \
          (SELECT certificate FROM signing_keys k WHERE k.app_id = apps.id AND k.slot = 'next') AS next_certificate, \

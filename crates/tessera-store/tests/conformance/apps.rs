@@ -196,9 +196,16 @@ pub(super) async fn app_policy_and_notice_round_trip(store: Arc<dyn Store>, _raw
     let policy = AccessPolicy {
         require_mfa: true,
         allowed_networks: vec!["10.0.0.0/8".parse().unwrap(), "2001:db8::/32".parse().unwrap()],
+        ..Default::default()
     };
     store.set_app_policy(&actor(), app.id, &policy).await.unwrap();
     assert_eq!(store.find_app("M365").await.unwrap().policy, policy);
+    // Each passkey setting is kept, and each can be taken back.
+    for (phishing_resistant, passwordless) in [(true, false), (false, true), (true, true), (false, false)] {
+        let policy = AccessPolicy { phishing_resistant, passwordless, ..policy.clone() };
+        store.set_app_policy(&actor(), app.id, &policy).await.unwrap();
+        assert_eq!(store.find_app("M365").await.unwrap().policy, policy);
+    }
     assert!(matches!(
         store.set_app_policy(&actor(), tessera_core::AppId::new(), &policy).await,
         Err(StoreError::NotFound { .. })

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use tessera_admin::{AdminError, DetailsChange, ImageChange, PolicyChange};
+use tessera_core::policy::MfaRequirement;
 use tessera_core::{AppKind, Application};
 use tessera_store::PageRequest;
 
@@ -171,9 +172,10 @@ pub async fn save_general(
 }
 
 fn policy_tab(app: &Application, panel: Panel) -> impl FnOnce(Frame) -> PolicyTab + use<> {
-    let require_mfa = app.policy.require_mfa;
+    let require_mfa = app.policy.mfa_requirement().as_str();
+    let passwordless = app.policy.passwordless;
     let networks = app.policy.allowed_networks.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
-    move |frame| PolicyTab { frame, panel, require_mfa, networks }
+    move |frame| PolicyTab { frame, panel, require_mfa, passwordless, networks }
 }
 
 pub async fn policy(
@@ -197,9 +199,24 @@ pub async fn save_policy(
     let app = state.admin.find_app(&app).await?;
     let networks: Vec<String> =
         fields.one("networks").lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
-    let change =
-        PolicyChange { require_mfa: Some(fields.one("require_mfa") == "on"), allowed_networks: Some(networks) };
-    let outcome = state.admin.set_policy(&actor, &app.id.to_string(), &change).await;
+    let outcome = match mfa_requirement(fields.one("require_mfa")) {
+        Ok(require_mfa) => {
+            let passwordless = Some(fields.one("passwordless") == "on");
+            let change =
+                PolicyChange { require_mfa: Some(require_mfa), passwordless, allowed_networks: Some(networks) };
+            state.admin.set_policy(&actor, &app.id.to_string(), &change).await
+        }
+        Err(refused) => Err(refused.into()),
+    };
     let (status, app, panel) = after_save(app, outcome, "policy")?;
     Ok(render(&state, &ctx, status, &session, policy_tab(&app, panel)))
+}
+
+/// The policy form's second factor: a choice, or a checkbox's `on` (or nothing) from a form of
+/// the release before.
+fn mfa_requirement(value: &str) -> Result<MfaRequirement, tessera_core::CoreError> {
+    match value {
+        "" => Ok(MfaRequirement::No),
+        value => value.parse(),
+    }
 }

@@ -312,7 +312,9 @@ pub struct AdminMfaEnrol<'a> {
 pub struct PolicyTab {
     pub frame: Frame,
     pub panel: Panel,
-    pub require_mfa: bool,
+    /// `no`, `yes` or `phishing-resistant`.
+    pub require_mfa: &'static str,
+    pub passwordless: bool,
     /// One CIDR per line.
     pub networks: String,
 }

@@ -5,6 +5,7 @@ use axum::{Extension, Json};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use tessera_admin::{AppSpec, KeyOptions, MetadataProtocol, NewApp, PolicyChange};
+use tessera_core::policy::MfaRequirement;
 use tessera_core::{Actor, AppId, Authority};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -95,11 +96,17 @@ async fn download_metadata(State(state): State<AppState>, Path(key): Path<String
     Ok(crate::shell::pages::metadata_document(metadata.xml, Some(&metadata.file_name)))
 }
 
-/// `require_mfa` and `allowed_networks` (CIDR strings; empty for anywhere).
+/// The whole policy: `require_mfa`, `phishing_resistant` (a passkey the only second factor
+/// taken; implies `require_mfa`), `passwordless` (a passkey alone signs in) and
+/// `allowed_networks` (CIDR strings; empty for anywhere).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPolicy {
     pub require_mfa: bool,
+    #[serde(default)]
+    pub phishing_resistant: bool,
+    #[serde(default)]
+    pub passwordless: bool,
     #[serde(default)]
     pub allowed_networks: Vec<String>,
 }
@@ -113,7 +120,16 @@ async fn set_policy(
     Path(key): Path<String>,
     ApiJson(body): ApiJson<SetPolicy>,
 ) -> Result<Json<AppView>, ApiError> {
-    let change = PolicyChange { require_mfa: Some(body.require_mfa), allowed_networks: Some(body.allowed_networks) };
+    let require_mfa = match (body.phishing_resistant, body.require_mfa) {
+        (true, _) => MfaRequirement::PhishingResistant,
+        (false, true) => MfaRequirement::Yes,
+        (false, false) => MfaRequirement::No,
+    };
+    let change = PolicyChange {
+        require_mfa: Some(require_mfa),
+        passwordless: Some(body.passwordless),
+        allowed_networks: Some(body.allowed_networks),
+    };
     let app = state.admin.set_policy(&actor, &key, &change).await?;
     Ok(Json(AppView::new(&app, &state.public_url)))
 }

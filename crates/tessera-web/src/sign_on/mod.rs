@@ -270,7 +270,28 @@ async fn decide_for<R: Clone + Into<Reply>>(
                 )),
             })
         }
-        PolicyOutcome::NeedSecondFactor if pending.demand.passive => Ok(Step::CannotBePassive),
+        PolicyOutcome::NeedSecondFactor | PolicyOutcome::NeedPasskey | PolicyOutcome::NeedPassword
+            if pending.demand.passive =>
+        {
+            Ok(Step::CannotBePassive)
+        }
+        PolicyOutcome::NeedPassword => {
+            // Signed in with a passkey alone, to an app that takes a password too.
+            let (id, cookies) = parking::park(state, ctx, pending).await?;
+            let target = format!(
+                "/login?continue={id}&fresh=1&username={}",
+                tessera_protocols::percent::encode(&current.user.email)
+            );
+            Ok(Step::Answered(pages::redirect(&target, &cookies)))
+        }
+        PolicyOutcome::NeedPasskey => {
+            // A passkey the only second factor the app takes: show one, or learn where to add one.
+            if state.relying_party.is_none() || state.passkeys.passkeys(current.user.id).await?.is_empty() {
+                return Ok(Step::Answered(crate::signin::passkey_required(state)));
+            }
+            let (id, cookies) = parking::park(state, ctx, pending).await?;
+            Ok(Step::Answered(pages::redirect(&format!("/login/mfa?continue={id}&passkey=1"), &cookies)))
+        }
         PolicyOutcome::NeedSecondFactor => {
             // The user has no second factor yet (those who have one show it at sign-in), or
             // signed in without one: enrol or show it, then come back here.

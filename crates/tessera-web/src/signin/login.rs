@@ -11,6 +11,7 @@ use tessera_core::User;
 use tessera_core::policy::{AuthnContext, Factor};
 
 use super::pages::Login;
+use super::passkey_sign_in::offers_passwordless;
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
@@ -35,6 +36,10 @@ pub struct ContinueQuery {
     /// A login hint from the relying party (WS-Federation `username`): pre-fills the form.
     #[serde(default)]
     pub username: Option<String>,
+    /// Set when the parked sign-on's application takes a passkey only (the second-factor page
+    /// offers passkeys alone, to a user signed in already).
+    #[serde(default)]
+    pub passkey: Option<String>,
 }
 
 pub async fn page(
@@ -54,7 +59,16 @@ pub async fn page(
     let hint = query.username.as_deref().filter(|u| u.len() <= 254).unwrap_or("");
     let parked = crate::sign_on::peek(&state, &ctx, &continue_id).await?;
     let app = signing_in_to(&state, parked.as_ref()).await?;
-    let page = Login { ui: Ui::current(), csrf: &csrf, continue_id: &continue_id, username: hint, error: None, app };
+    let passwordless = offers_passwordless(&state, &ctx, &continue_id).await?;
+    let page = Login {
+        ui: Ui::current(),
+        csrf: &csrf,
+        continue_id: &continue_id,
+        username: hint,
+        error: None,
+        app,
+        passwordless,
+    };
     Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
 }
 
@@ -132,11 +146,19 @@ pub async fn submit(
                     username: &username,
                     error: Some(error),
                     app,
+                    passwordless: offers_passwordless(&state, &ctx, &continue_id).await?,
                 };
                 return Ok(pages::html(StatusCode::OK, &page, &[]));
             }
         };
-    let authn = AuthnContext::default().with(Factor::Password, now);
-    let cookie = session::establish(&state, &ctx, &user, authn, !has_second_factor).await?;
-    Ok(pages::with_cookie(after_sign_in(&user, !has_second_factor, &continue_id), &cookie))
+    // The same user signed in with a passkey alone, now asked for a password by an app that
+    // takes no passkey alone: the passkey still counts (it was this browser's, this session's).
+    let carried = match session::current(&state, &ctx).await? {
+        Some(current) if current.session.complete && current.user.id == user.id => Some(current.session.authn),
+        _ => None,
+    };
+    let complete = !has_second_factor || carried.as_ref().is_some_and(AuthnContext::mfa_done);
+    let authn = carried.unwrap_or_default().with(Factor::Password, now);
+    let cookie = session::establish(&state, &ctx, &user, authn, complete).await?;
+    Ok(pages::with_cookie(after_sign_in(&user, complete, &continue_id), &cookie))
 }

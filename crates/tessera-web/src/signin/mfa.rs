@@ -22,6 +22,9 @@ use crate::ui::Ui;
 
 const WRONG_CODE: &str = "mfa-wrong-code";
 
+/// The second-factor page: the user's passkeys (offered to the browser's authenticator) and
+/// their authenticator app's code. With `passkey` set, for a signed-in user whose app takes a
+/// passkey only, the passkeys alone.
 pub async fn page(
     State(state): State<AppState>,
     ctx: RequestContext,
@@ -29,14 +32,58 @@ pub async fn page(
 ) -> Result<Response, AppError> {
     let continue_id = continue_id(&query.continue_id);
     let Some(current) = session::current(&state, &ctx).await? else { return Ok(pages::redirect("/login", &[])) };
-    if current.session.complete {
+    let passkey_only = query.passkey.is_some() && current.session.complete;
+    if current.session.complete && !passkey_only {
         return Ok(after_sign_in(&current.user, true, &continue_id));
     }
     let (csrf, cookie) = csrf_token(&state, &ctx);
-    let parked = crate::sign_on::peek(&state, &ctx, &continue_id).await?;
-    let app = signing_in_to(&state, parked.as_ref()).await?;
-    let page = Mfa { ui: Ui::current(), csrf: &csrf, continue_id: &continue_id, error: None, app };
-    Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
+    render_page(
+        &state,
+        &ctx,
+        &current,
+        &csrf,
+        &continue_id,
+        None,
+        passkey_only,
+        &cookie.into_iter().collect::<Vec<_>>(),
+    )
+    .await
+}
+
+/// The second-factor page, with a new passkey ceremony when the user has passkeys.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn render_page(
+    state: &AppState,
+    ctx: &RequestContext,
+    current: &Current,
+    csrf: &str,
+    continue_id: &str,
+    error: Option<&str>,
+    passkey_only: bool,
+    cookies: &[String],
+) -> Result<Response, AppError> {
+    let parked = crate::sign_on::peek(state, ctx, continue_id).await?;
+    let app = signing_in_to(state, parked.as_ref()).await?;
+    let passkey = match &state.relying_party {
+        Some(rp) => {
+            let authenticator = state.authenticator();
+            authenticator.begin_passkey_check(rp, current.user.id, &current.session.id_hash).await?
+        }
+        None => None,
+    };
+    let totp = !passkey_only && state.enroller().has_authenticator(current.user.id).await?;
+    let ui = match error {
+        Some(_) => Ui::current().back_to(&with_continue("/login/mfa", continue_id)),
+        None => Ui::current(),
+    };
+    let has_passkey = passkey.is_some();
+    let page = Mfa { ui, csrf, continue_id, error, app, passkey, totp, passkey_only };
+    let mut response = pages::html(StatusCode::OK, &page, cookies);
+    if has_passkey {
+        // The authenticator is reached only from JavaScript: our own script may run here.
+        pages::allow_own_scripts(&mut response);
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -63,10 +110,7 @@ pub async fn submit(
     authenticator.trace = parked.as_ref().and_then(|pending| pending.trace.known_id());
     match authenticator.check_second_factor(current.user.id, from, &form.code).await? {
         CodeOutcome::Refused => {
-            let app = signing_in_to(&state, parked.as_ref()).await?;
-            let ui = Ui::current().back_to(&with_continue("/login/mfa", &continue_id));
-            let page = Mfa { ui, csrf: &form.csrf, continue_id: &continue_id, error: Some(WRONG_CODE), app };
-            Ok(pages::html(StatusCode::OK, &page, &[]))
+            render_page(&state, &ctx, &current, &form.csrf, &continue_id, Some(WRONG_CODE), false, &[]).await
         }
         CodeOutcome::Accepted(factor) => {
             let cookie = session::step_up(&state, &ctx, &current, factor).await?;

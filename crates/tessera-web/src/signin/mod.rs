@@ -10,6 +10,7 @@ mod login;
 mod mfa;
 mod pages;
 pub mod pass_through;
+mod passkey_sign_in;
 mod portal;
 
 use axum::Router;
@@ -22,6 +23,9 @@ pub fn router() -> Router<AppState> {
         .route("/", get(portal::portal))
         .route("/login", get(login::page).post(login::submit))
         .route("/login/mfa", get(mfa::page).post(mfa::submit))
+        .route("/login/mfa/passkey", post(passkey_sign_in::second_factor))
+        .route("/login/passkey", post(passkey_sign_in::begin_passwordless))
+        .route("/login/passkey/finish", post(passkey_sign_in::finish_passwordless))
         .route("/mfa/totp", get(mfa::enroll_page).post(mfa::enroll_submit))
         .route("/notice", get(portal::notice_page).post(portal::notice_submit))
         .route("/logout", post(portal::logout))
@@ -40,4 +44,5 @@ pub fn router() -> Router<AppState> {
         .route("/language/{code}", get(appearance::choose_language))
 }
 
+pub use passkey_sign_in::passkey_required;
 pub use portal::image_url as portal_image_url;

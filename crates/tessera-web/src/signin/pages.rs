@@ -2,6 +2,7 @@
 //! `error` is a message key.
 
 use askama::Template;
+use tessera_auth::passkey_check::PasskeyPrompt;
 
 use crate::ui::Ui;
 
@@ -15,6 +16,8 @@ pub struct Login<'a> {
     pub error: Option<&'a str>,
     /// The application the parked sign-on is for.
     pub app: Option<String>,
+    /// The application takes a passkey alone: the page offers it.
+    pub passwordless: bool,
 }
 
 #[derive(Template)]
@@ -25,6 +28,12 @@ pub struct Mfa<'a> {
     pub continue_id: &'a str,
     pub error: Option<&'a str>,
     pub app: Option<String>,
+    /// A passkey ceremony, when the user has passkeys.
+    pub passkey: Option<PasskeyPrompt>,
+    /// The user has an authenticator app (and recovery codes).
+    pub totp: bool,
+    /// The app takes a passkey only: the page says so.
+    pub passkey_only: bool,
 }
 
 #[derive(Template)]
@@ -72,4 +81,26 @@ pub struct RecoveryCodes<'a> {
     pub heading: &'a str,
     pub codes: &'a [String],
     pub next: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "passkey_sign_in.html")]
+pub struct PasskeySignIn<'a> {
+    pub ui: Ui,
+    pub csrf: &'a str,
+    pub continue_id: &'a str,
+    pub app: Option<String>,
+    pub ceremony: &'a str,
+    pub options_json: &'a str,
+    /// The password form, for a user who would rather.
+    pub back: &'a str,
+}
+
+/// An application takes a passkey only, and the user has none: where to add one.
+#[derive(Template)]
+#[template(path = "passkey_required.html")]
+pub struct PasskeyRequired {
+    pub ui: Ui,
+    /// Passkeys can be added on this server (its public URL is a host name).
+    pub available: bool,
 }

@@ -30,7 +30,7 @@ async fn brand_contoso(world: &World) {
 }
 
 /// Where a request parked for sign-in sends the browser: its continue id.
-fn continue_id(response: &Response) -> String {
+pub(crate) fn continue_id(response: &Response) -> String {
     let location = response.location.clone().unwrap_or_default();
     assert!(location.starts_with("/login?continue="), "{location} {}", response.body);
     location.trim_start_matches("/login?continue=").split('&').next().unwrap().to_string()
@@ -351,7 +351,7 @@ fn browser_with_cookies<'w>(world: &'w World, from: &Browser<'_>) -> Browser<'w>
 
 /// An attribute's text as the browser reads it (askama writes `"`, `'`, `<`, `>`, `&` as
 /// numeric references).
-fn attribute_text(escaped: &str) -> String {
+pub(crate) fn attribute_text(escaped: &str) -> String {
     escaped
         .replace("&#34;", "\"")
         .replace("&#39;", "'")
@@ -361,7 +361,7 @@ fn attribute_text(escaped: &str) -> String {
 }
 
 /// What a passkey enrolment page carries: the ceremony's id and the creation options.
-fn ceremony_of(page: &Response) -> (String, String) {
+pub(crate) fn ceremony_of(page: &Response) -> (String, String) {
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let options = attribute_text(between(&page.body, "data-options=\"", "\""));
     (between(&page.body, "name=\"ceremony\" value=\"", "\"").to_string(), options)

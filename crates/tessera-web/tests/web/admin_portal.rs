@@ -668,6 +668,18 @@ async fn general_and_access_policy_are_changed_from_their_tabs_and_bad_values_ch
     assert_eq!(world.audit_actions().await.len(), before, "nothing written");
     let unchanged = world.store.find_app(&apps.m365).await.unwrap();
     assert_eq!((unchanged.label.as_str(), unchanged.policy.require_mfa), ("M365", false));
+    // A passkey only, or a passkey alone, where browsers will not use passkeys (this world's
+    // public URL is an address): refused, saying why. An unknown level too.
+    for fields in
+        [[("require_mfa", "phishing-resistant"), ("passwordless", "")], [("require_mfa", "no"), ("passwordless", "on")]]
+    {
+        let refused = admin.post(&policy, &[fields[0], fields[1], ("networks", ""), ("csrf", &csrf)]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        assert!(refused.body.contains("IP address"), "{}", refused.body);
+    }
+    let unknown = admin.post(&policy, &[("require_mfa", "perhaps"), ("networks", ""), ("csrf", &csrf)]).await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", unknown.body);
+    assert_eq!(world.audit_actions().await.len(), before, "nothing written");
 
     let saved =
         admin.post(&general, &[("label", "Microsoft 365"), ("description", "Mail & Office"), ("csrf", &csrf)]).await;
@@ -681,6 +693,7 @@ async fn general_and_access_policy_are_changed_from_their_tabs_and_bad_values_ch
         ("Microsoft 365", "Mail & Office", false)
     );
     assert!(app.policy.require_mfa);
+    assert!(saved.body.contains(r#"<option value="yes" selected>"#), "the form shows the level: {}", saved.body);
     assert_eq!(app.policy.allowed_networks.iter().map(ToString::to_string).collect::<Vec<_>>(), ["10.0.0.0/8"]);
     let actions = world.audit_actions().await;
     assert_eq!(&actions[before..], ["app.update", "app.set_policy"]);

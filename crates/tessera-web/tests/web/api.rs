@@ -274,6 +274,35 @@ async fn bad_application_input_is_refused_and_writes_nothing() {
     assert_eq!(apps["items"].as_array().unwrap().len(), 1);
 }
 
+/// The whole access policy in one PUT: a passkey only (which keeps `require_mfa` true for
+/// readers of that alone), a passkey alone; an unknown field or a wrong type is refused.
+#[tokio::test]
+async fn an_app_policy_is_put_whole_with_its_passkey_settings() {
+    let api = Api::new().await;
+    let (_, app) = api.call(Method::POST, "/apps", Some(json!({"kind": "m365", "domain": "contoso.com"}))).await;
+    let path = format!("/apps/{}/policy", app["id"].as_str().unwrap());
+    let strict = json!({"require_mfa": false, "phishing_resistant": true, "passwordless": true});
+    let (status, put) = api.call(Method::PUT, &path, Some(strict)).await;
+    assert_eq!(status, StatusCode::OK, "{put}");
+    assert_eq!(
+        put["policy"],
+        json!({"require_mfa": true, "phishing_resistant": true, "passwordless": true, "allowed_networks": []})
+    );
+    let before = api.audit_len().await;
+    for bad in [json!({"require_mfa": "phishing-resistant"}), json!({"require_mfa": true, "passkeys": true})] {
+        let (status, error) = api.call(Method::PUT, &path, Some(bad.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {error}");
+        assert_error(&error, "malformed_json");
+    }
+    assert_eq!(api.audit_len().await, before, "refused changes write nothing");
+    let (_, open) = api.call(Method::PUT, &path, Some(json!({"require_mfa": false}))).await;
+    assert_eq!(
+        open["policy"],
+        json!({"require_mfa": false, "phishing_resistant": false, "passwordless": false,
+                                      "allowed_networks": []})
+    );
+}
+
 #[tokio::test]
 async fn saml_app_from_metadata() {
     let api = Api::new().await;

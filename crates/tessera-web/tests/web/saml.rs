@@ -22,7 +22,7 @@ const ISSUER: &str = "http://127.0.0.1:8080/m365/contoso.com";
 const ENTRA_ACS: &str = "https://login.microsoftonline.com/login.srf";
 const SAMLP: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
-const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
+pub(crate) const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
 const PPT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
 
 pub(crate) fn workspace() -> PathBuf {
@@ -110,7 +110,7 @@ pub(crate) fn form_action(page: &Response) -> String {
 }
 
 /// The SAMLResponse XML a page posts.
-fn posted_response(page: &Response) -> String {
+pub(crate) fn posted_response(page: &Response) -> String {
     assert_eq!(page.status, StatusCode::OK, "an auto-POST page: {}", page.body);
     let encoded = field(page, "SAMLResponse").unwrap_or_else(|| panic!("no SAMLResponse in {}", page.body));
     String::from_utf8(b64().decode(encoded).unwrap()).unwrap()
@@ -180,7 +180,7 @@ fn xmlsec1_verifies(xml: &str, certificate: &[u8], signature_xpath: &str) -> boo
 
 /// pysaml2 configured as Entra ID (`interop/pysaml2_sp_accept.py`): its JSON report, or the
 /// refusal text.
-fn pysaml2_accepts(
+pub(crate) fn pysaml2_accepts(
     python: &Path,
     metadata: &str,
     xml: &str,
@@ -209,7 +209,7 @@ async fn m365_app(world: &World) -> tessera_core::Application {
 }
 
 /// A signed-in browser sends Entra's request; the auto-POST page comes back.
-async fn m365_sign_in(browser: &mut Browser<'_>, id: &str) -> Response {
+pub(crate) async fn m365_sign_in(browser: &mut Browser<'_>, id: &str) -> Response {
     browser.get(&format!("{M365_SSO}?{}&RelayState=rs-123", redirect_query(&entra_request(id, "", "")))).await
 }
 

@@ -580,7 +580,8 @@ async fn totp_enrolment_sign_in_replay_and_recovery_codes() {
 async fn app_policy_requires_mfa_and_networks() {
     let (world, apps) = World::new(config()).await;
     let app: tessera_core::AppId = apps.granted.parse().unwrap();
-    let policy = AccessPolicy { require_mfa: true, allowed_networks: vec!["10.0.0.0/8".parse().unwrap()] };
+    let policy =
+        AccessPolicy { require_mfa: true, allowed_networks: vec!["10.0.0.0/8".parse().unwrap()], ..Default::default() };
     world.store.set_app_policy(&Actor::system(), app, &policy).await.unwrap();
 
     let mut outside = Browser::signed_in(&world, "203.0.113.5").await;

@@ -4,6 +4,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use tessera_admin::{AdminError, AppSpec, KeyOptions, MetadataProtocol, NewApp, PolicyChange};
 use tessera_core::app::{AttributeMapping, SettingsChange};
+use tessera_core::policy::MfaRequirement;
 use tessera_core::{AppKind, Application};
 use tessera_web::views::{AccessView, AppView};
 
@@ -170,18 +171,28 @@ pub async fn run(ctx: &Ctx, cmd: AppCommand) -> anyhow::Result<()> {
             print_settings(&app);
             Ok(())
         }
-        AppCommand::Policy { app, require_mfa, allowed_networks, any_network } => {
+        AppCommand::Policy { app, require_mfa, passwordless, allowed_networks, any_network } => {
             let allowed_networks = match (any_network, allowed_networks.is_empty()) {
                 (true, _) => Some(Vec::new()),
                 (false, false) => Some(allowed_networks),
                 (false, true) => None,
             };
-            let app = admin.set_policy(&ctx.actor, &app, &PolicyChange { require_mfa, allowed_networks }).await?;
+            let app = admin
+                .set_policy(&ctx.actor, &app, &PolicyChange { require_mfa, passwordless, allowed_networks })
+                .await?;
             let policy = &app.policy;
             if ctx.settings.json {
                 return output::json(policy);
             }
-            println!("second factor: {}", if policy.require_mfa { "required" } else { "not required" });
+            println!(
+                "second factor: {}",
+                match policy.mfa_requirement() {
+                    MfaRequirement::No => "not required",
+                    MfaRequirement::Yes => "required",
+                    MfaRequirement::PhishingResistant => "required, a passkey only (phishing-resistant)",
+                }
+            );
+            println!("passwordless:  {}", if policy.passwordless { "a passkey alone signs in" } else { "no" });
             match policy.allowed_networks.is_empty() {
                 true => println!("networks:      any"),
                 false => println!(

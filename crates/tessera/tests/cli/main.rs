@@ -795,7 +795,9 @@ fn app_policy_shows_and_changes_and_refuses_bad_networks() {
     let env = Env::sqlite();
     env.ok(&["app", "add", "bookmark", "--label", "Wiki", "--url", "https://wiki.contoso.com"]);
     let shown = env.json(&["app", "policy", "Wiki"]);
-    assert_eq!(shown, serde_json::json!({"require_mfa": false, "allowed_networks": []}));
+    let open_policy = serde_json::json!({"require_mfa": false, "phishing_resistant": false, "passwordless": false,
+                                         "allowed_networks": []});
+    assert_eq!(shown, open_policy);
     let set =
         env.json(&["app", "policy", "Wiki", "--require-mfa", "yes", "--allowed-network", "10.0.0.0/8,2001:db8::/32"]);
     assert_eq!(set["require_mfa"], true);
@@ -806,8 +808,30 @@ fn app_policy_shows_and_changes_and_refuses_bad_networks() {
     assert!(env.fails(&["app", "policy", "Wiki", "--allowed-network", "nowhere"], 1).contains("not an IP network"));
     env.fails(&["app", "policy", "Wiki", "--require-mfa", "perhaps"], 2);
     assert_eq!(env.json(&["audit", "list"]).as_array().unwrap().len(), before, "refused changes write nothing");
-    let open = env.json(&["app", "policy", "Wiki", "--any-network", "--require-mfa", "no"]);
-    assert_eq!(open, serde_json::json!({"require_mfa": false, "allowed_networks": []}));
+    // A passkey only, and a passkey alone: both shown, both taken back by "no".
+    // Not where browsers will not use a passkey (the default public URL is an address).
+    let refused = env.fails(&["app", "policy", "Wiki", "--require-mfa", "phishing-resistant"], 1);
+    assert!(refused.contains("IP address"), "{refused}");
+    let strict = env.json(&[
+        "--public-url",
+        "https://idp.example.com",
+        "app",
+        "policy",
+        "Wiki",
+        "--require-mfa",
+        "phishing-resistant",
+        "--passwordless",
+        "yes",
+    ]);
+    assert_eq!(
+        (&strict["require_mfa"], &strict["phishing_resistant"], &strict["passwordless"]),
+        (&true.into(), &true.into(), &true.into())
+    );
+    assert!(env.ok(&["app", "policy", "Wiki"]).contains("a passkey only"));
+    let unknown = env.fails(&["app", "policy", "Wiki", "--require-mfa", "phishing"], 2);
+    assert!(unknown.contains("no, yes, phishing-resistant"), "{unknown}");
+    let open = env.json(&["app", "policy", "Wiki", "--any-network", "--require-mfa", "no", "--passwordless", "no"]);
+    assert_eq!(open, open_policy);
 }
 
 #[test]
