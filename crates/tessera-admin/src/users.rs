@@ -136,7 +136,9 @@ impl AdminService {
     }
 
     /// Removes the user's passkey named `name` (a lost or retired authenticator): it signs in
-    /// no more, even in a sign-in already begun. Not found when the user has none of that name.
+    /// no more, even in a sign-in already begun, and the user's sessions end (one it signed in
+    /// alone, on the device that was lost, included). Not found when the user has none of that
+    /// name.
     pub async fn remove_passkey(&self, actor: &Actor, user: &str, name: &str) -> Result<User, AdminError> {
         let user = self.store.find_user(user).await?;
         if !self.store.remove_passkey(actor, user.id, name).await? {
@@ -146,17 +148,22 @@ impl AdminService {
             }
             .into());
         }
+        self.store.end_user_sessions(actor, user.id).await?;
         Ok(user)
     }
 
     /// Removes the user's authenticator app, recovery codes and passkeys (a lost
-    /// authenticator); `false` when there were none.
+    /// authenticator); `false` when there were none. Where passkeys went, the user's sessions
+    /// end too (a passkey alone may have signed one in).
     pub async fn reset_mfa(&self, actor: &Actor, user: &str) -> Result<(User, bool), AdminError> {
         let user = self.store.find_user(user).await?;
         // Two changes, each whole: should the second fail, the command says so and running it
         // again finishes the reset.
         let app_removed = self.store.reset_mfa(actor, user.id).await?;
         let passkeys_removed = self.store.remove_passkeys(actor, user.id).await?;
+        if passkeys_removed > 0 {
+            self.store.end_user_sessions(actor, user.id).await?;
+        }
         Ok((user, app_removed || passkeys_removed > 0))
     }
 

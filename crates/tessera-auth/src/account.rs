@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use tessera_core::{Actor, AuditAction, NewAuditEvent, User, UserId};
-use tessera_store::{MfaStore, ParkedRequest, PasskeyCredential, SessionStore, StoreError};
+use tessera_store::{MfaStore, ParkedRequest, PasskeyCredential, Session, SessionStore, StoreError};
 
 use crate::AuthError;
 use crate::authenticate::{Authenticator, CheckStore, PasswordOutcome};
@@ -85,6 +85,14 @@ pub enum PasskeyRefusal {
     AlreadyEnrolled,
     /// The authenticator's answer was refused (why, in an administrator's words).
     Refused(String),
+    /// The name is empty, too long, or holds control characters.
+    BadName,
+    /// The user has a passkey but did not sign in with one: another is added only by someone
+    /// who shows one (a phished password and code must not plant a passkey that then passes
+    /// for phishing-resistant).
+    ShowAPasskeyFirst,
+    /// The authenticator's model is not on the server's allow-list (the AAGUID it states).
+    ModelNotAllowed(String),
 }
 
 /// A name a user gives a second factor: trimmed, 1 to [`MAX_FACTOR_NAME`] characters, no control
@@ -226,11 +234,12 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
         Ok(Confirmed::Done(replaced.then_some(codes)))
     }
 
-    /// Starts enrolling a passkey named `name`, once the password is shown (a browser left
-    /// signed in must not plant a credential that outlives its session). `Done(None)` when the
-    /// name is refused (checked first: no password is counted for it). The ceremony's state is
-    /// parked for [`crate::passkey::CEREMONY_MS`], bound to `binding` (the session's hash): only that
-    /// session finishes it, once.
+    /// Starts enrolling a passkey named `name` from `session`, once the password is shown (a
+    /// browser left signed in must not plant a credential that outlives its session). Refused
+    /// before the password is counted: a bad name, and a user who has a passkey but did not
+    /// show one in this session. The ceremony's state is parked for
+    /// [`crate::passkey::CEREMONY_MS`], bound to the session (its hash): only that session
+    /// finishes it, once.
     pub async fn begin_passkey_enrolment(
         &self,
         rp: &RelyingParty,
@@ -238,16 +247,20 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
         from: &ClientAddresses,
         password: &str,
         name: &str,
-        binding: &str,
-    ) -> Result<Confirmed<Option<PasskeyEnrolment>>, AuthError> {
-        let Some(name) = factor_name(name) else { return Ok(Confirmed::Done(None)) };
+        session: &Session,
+    ) -> Result<Confirmed<Result<PasskeyEnrolment, PasskeyRefusal>>, AuthError> {
+        let (binding, shown) = (&session.id_hash, &session.authn);
+        let Some(name) = factor_name(name) else { return Ok(Confirmed::Done(Err(PasskeyRefusal::BadName))) };
+        let store = self.authenticator.store;
+        let existing = store.passkeys(user.id).await?;
+        if !existing.is_empty() && !shown.phishing_resistant_done() {
+            return Ok(Confirmed::Done(Err(PasskeyRefusal::ShowAPasskeyFirst)));
+        }
         match self.confirm(user, from, password).await? {
             Confirmed::Done(()) => {}
             Confirmed::WrongPassword => return Ok(Confirmed::WrongPassword),
             Confirmed::Throttled => return Ok(Confirmed::Throttled),
         }
-        let store = self.authenticator.store;
-        let existing = store.passkeys(user.id).await?;
         let handle: [u8; 16] = match existing.first().and_then(|p| <[u8; 16]>::try_from(p.user_handle.as_slice()).ok())
         {
             Some(handle) => handle,
@@ -271,7 +284,7 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
             expires_at: now + crate::passkey::CEREMONY_MS,
         };
         store.park_request(&parked).await?;
-        Ok(Confirmed::Done(Some(PasskeyEnrolment { ceremony, options_json: challenge.options_json })))
+        Ok(Confirmed::Done(Ok(PasskeyEnrolment { ceremony, options_json: challenge.options_json })))
     }
 
     /// Finishes the enrolment `ceremony` with the browser's answer: the passkey's name once it
@@ -299,6 +312,7 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
         let passkey = match rp.finish_enrolment(answer_json, &text("state")) {
             Ok(passkey) => passkey,
             Err(AuthError::Passkey(why)) => return Ok(Err(PasskeyRefusal::Refused(why))),
+            Err(AuthError::PasskeyModel(model)) => return Ok(Err(PasskeyRefusal::ModelNotAllowed(model))),
             Err(other) => return Err(other),
         };
         let credential = PasskeyCredential {

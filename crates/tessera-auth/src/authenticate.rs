@@ -67,6 +67,9 @@ pub struct Authenticator<'a, S: ?Sized> {
     pub trace: Option<String>,
     /// Checks the passwords of users a directory source brought (pass-through sign-in).
     pub directory: Option<&'a dyn crate::directory::DirectoryPasswords>,
+    /// Passkeys can be shown here (the server is a WebAuthn relying party): only then does a
+    /// user's passkey count as a second factor to ask for.
+    pub passkeys_usable: bool,
 }
 
 /// What the failure records call a typed name: a keyed pseudonym, never the name itself (a
@@ -353,10 +356,10 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
         Ok(None)
     }
 
-    /// A confirmed authenticator app, or a passkey.
+    /// A confirmed authenticator app, or a passkey where passkeys can be shown.
     async fn has_second_factor(&self, user: UserId) -> Result<bool, AuthError> {
         Ok(self.store.totp_credential(user).await?.is_some_and(|c| c.confirmed)
-            || !self.store.passkeys(user).await?.is_empty())
+            || (self.passkeys_usable && !self.store.passkeys(user).await?.is_empty()))
     }
 
     pub(crate) async fn learn_addresses(

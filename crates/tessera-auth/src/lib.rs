@@ -37,6 +37,9 @@ pub enum AuthError {
     /// A passkey ceremony refused (the answer, its state, or the relying party's setup).
     #[error("passkey: {0}")]
     Passkey(String),
+    /// An enrolment by an authenticator whose model (the AAGUID it states) is not allowed.
+    #[error("passkey: the authenticator's model {0} is not one this server allows")]
+    PasskeyModel(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

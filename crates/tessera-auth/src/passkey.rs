@@ -21,6 +21,8 @@ use webauthn_rs::prelude::{
 
 use crate::AuthError;
 
+mod model;
+
 /// A software authenticator, for tests here and in the crates above (`test-support`).
 #[cfg(any(test, feature = "test-support"))]
 pub mod soft_authenticator;
@@ -29,6 +31,15 @@ pub mod soft_authenticator;
 /// is accepted only from the public URL's origin.
 pub struct RelyingParty {
     webauthn: Webauthn,
+    /// The authenticator models (AAGUIDs) an enrolment may be made with; empty: any.
+    allowed_models: Vec<Uuid>,
+}
+
+/// An authenticator model's AAGUID as administrators write it (`cb69481e-8ff7-4039-93ec-0a2729a154a8`).
+pub fn parse_model(text: &str) -> Result<[u8; 16], AuthError> {
+    Uuid::parse_str(text.trim())
+        .map(|uuid| *uuid.as_bytes())
+        .map_err(|_| refused(&format!("{text:?} is not an AAGUID like cb69481e-8ff7-4039-93ec-0a2729a154a8")))
 }
 
 /// A passkey as a store keeps it: its credential ID (unique across every user: an
@@ -125,7 +136,14 @@ impl RelyingParty {
         let webauthn = WebauthnBuilder::new(&host, &origin)
             .and_then(|builder| builder.rp_name(name).build())
             .map_err(|e| AuthError::Passkey(format!("cannot act as the relying party {host}: {e}")))?;
-        Ok(RelyingParty { webauthn })
+        Ok(RelyingParty { webauthn, allowed_models: Vec::new() })
+    }
+
+    /// Enrolments only with authenticators of these models (the AAGUID their answer states;
+    /// with attestation `none` nothing vouches for it); empty: any.
+    pub fn allowing_models(mut self, models: &[[u8; 16]]) -> RelyingParty {
+        self.allowed_models = models.iter().map(|m| Uuid::from_bytes(*m)).collect();
+        self
     }
 
     /// Starts enrolling a passkey for a user. `user_handle` is the user's WebAuthn handle: random
@@ -164,6 +182,13 @@ impl RelyingParty {
         let answer: RegisterPublicKeyCredential = parse(answer_json, "the browser's answer")?;
         let state: PasskeyRegistration = parse(state_json, "the enrolment's state")?;
         let passkey = self.webauthn.finish_passkey_registration(&answer, &state).map_err(|e| reason(&e))?;
+        if !self.allowed_models.is_empty() {
+            let model = model::aaguid_of(answer.response.attestation_object.as_ref()).map(Uuid::from_bytes);
+            if !model.is_some_and(|m| self.allowed_models.contains(&m)) {
+                let stated = model.map_or_else(|| "(none stated)".to_string(), |m| m.hyphenated().to_string());
+                return Err(AuthError::PasskeyModel(stated));
+            }
+        }
         Ok(StoredPasskey { credential_id: passkey.cred_id().to_vec(), passkey_json: json(&passkey)? })
     }
 
@@ -296,6 +321,34 @@ mod tests {
             Err(AuthError::Passkey(why)) => why,
             Err(other) => panic!("another error: {other}"),
         }
+    }
+
+    #[test]
+    fn an_allow_list_of_models_takes_only_the_models_it_names() {
+        const YUBIKEY: [u8; 16] =
+            [0xcb, 0x69, 0x48, 0x1e, 0x8f, 0xf7, 0x40, 0x39, 0x93, 0xec, 0x0a, 0x27, 0x29, 0xa1, 0x54, 0xa8];
+        let listed = parse_model("CB69481E-8FF7-4039-93EC-0A2729A154A8").unwrap();
+        assert_eq!(listed, YUBIKEY);
+        assert!(parse_model("yubikey").is_err() && parse_model("").is_err());
+        let rp = rp().allowing_models(&[listed]);
+        let enrol = |aaguid: [u8; 16]| {
+            let challenge = rp.begin_enrolment([1; 16], "alice@contoso.com", "Alice", &[]).unwrap();
+            let mut authenticator = SoftAuthenticator::new("idp.contoso.com", ORIGIN);
+            authenticator.set_aaguid(aaguid);
+            rp.finish_enrolment(&authenticator.register(&challenge.options_json), &challenge.state_json)
+        };
+        assert!(enrol(YUBIKEY).is_ok());
+        match enrol([7; 16]) {
+            Err(AuthError::PasskeyModel(model)) => assert_eq!(model, "07070707-0707-0707-0707-070707070707"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(enrol([0; 16]), Err(AuthError::PasskeyModel(_))), "a model not stated is not on the list");
+        // Without a list, any model.
+        let open = super::RelyingParty::for_public_url(&format!("{ORIGIN}/"), "Contoso").unwrap();
+        let challenge = open.begin_enrolment([1; 16], "a", "A", &[]).unwrap();
+        let mut other = SoftAuthenticator::new("idp.contoso.com", ORIGIN);
+        other.set_aaguid([7; 16]);
+        assert!(open.finish_enrolment(&other.register(&challenge.options_json), &challenge.state_json).is_ok());
     }
 
     #[test]

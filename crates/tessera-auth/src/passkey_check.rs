@@ -67,7 +67,8 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
         Ok(PasskeyPrompt { ceremony, options_json })
     }
 
-    /// The ceremony's state, taken (once) if it is `binding`'s, of `kind`, and not expired.
+    /// The ceremony's state, taken (once) if it is `binding`'s, of `kind`, and not expired; one
+    /// of another kind (an enrolment, say) is left in place.
     async fn take_ceremony(
         &self,
         kind: &str,
@@ -75,6 +76,10 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
         binding: &str,
     ) -> Result<Option<ParkedRequest>, AuthError> {
         let now = self.clock.now_millis();
+        match self.store.peek_parked_request(ceremony, binding, now).await? {
+            Some(parked) if parked.kind == kind => {}
+            _ => return Ok(None),
+        }
         Ok(self.store.take_parked_request(ceremony, binding, now).await?.filter(|parked| parked.kind == kind))
     }
 

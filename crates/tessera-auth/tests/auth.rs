@@ -54,6 +54,7 @@ impl World {
             gate: &self.gate,
             trace: None,
             directory: None,
+            passkeys_usable: false,
         }
     }
 
@@ -230,6 +231,7 @@ async fn a_password_check_refused_as_busy_writes_nothing() {
         gate: &gate,
         trace: None,
         directory: None,
+        passkeys_usable: false,
     };
     let before = world.store.list_audit(&AuditQuery { limit: 100, ..Default::default() }).await.unwrap().len();
     let taken = gate.turn().await.unwrap();

@@ -38,6 +38,8 @@ pub struct SignInConfig {
     pub admin_session: SessionPolicy,
     /// Administrators must show a second factor (`serve --admin-mfa required`).
     pub admin_mfa_required: bool,
+    /// The authenticator models (AAGUIDs) passkeys may be enrolled with; empty: any.
+    pub passkey_models: Vec<[u8; 16]>,
 }
 
 impl Default for SignInConfig {
@@ -51,6 +53,7 @@ impl Default for SignInConfig {
             password_gate: PasswordGate::default(),
             admin_session: SessionPolicy { idle_timeout_ms: 30 * 60 * 1000, absolute_timeout_ms: 8 * 60 * 60 * 1000 },
             admin_mfa_required: false,
+            passkey_models: Vec::new(),
         }
     }
 }
@@ -136,7 +139,9 @@ impl AppState {
             }),
             second_factors: store.clone(),
             passkeys: store.clone(),
-            relying_party: RelyingParty::for_public_url(admin.public_url(), "Tessera").ok().map(Arc::new),
+            relying_party: RelyingParty::for_public_url(admin.public_url(), "Tessera")
+                .ok()
+                .map(|rp| Arc::new(rp.allowing_models(&signin.passkey_models))),
             store,
             clock,
             public_url: admin.public_url().to_string(),
@@ -209,6 +214,7 @@ impl SharedState {
             gate: &self.signin.password_gate,
             trace: None,
             directory: Some(&*self.pass_through),
+            passkeys_usable: self.relying_party.is_some(),
         }
     }
 }

@@ -375,6 +375,10 @@ pub struct ServeArgs {
     /// public URL is https, optional otherwise]
     #[arg(long, env = "TESSERA_ADMIN_MFA", value_parser = ["required", "optional"], value_name = "WHEN")]
     pub admin_mfa: Option<String>,
+    /// Passkeys may be enrolled only with authenticators of this model (its AAGUID, as the
+    /// authenticator states it; attestation is not verified); repeat for several [default: any]
+    #[arg(long = "passkey-model", env = "TESSERA_PASSKEY_MODELS", value_delimiter = ',', value_name = "AAGUID")]
+    pub passkey_models: Vec<String>,
     /// A proxy (address or CIDR) whose X-Forwarded-For is believed; repeat for several
     #[arg(long = "trusted-proxy", env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDR")]
     pub trusted_proxies: Vec<String>,

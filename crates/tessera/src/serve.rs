@@ -224,10 +224,17 @@ fn signin_config(args: &ServeArgs) -> anyhow::Result<tessera_web::SignInConfig> 
         idle_timeout_ms: i64::from(args.session_idle_minutes) * 60_000,
         absolute_timeout_ms: i64::from(args.session_max_hours) * 3_600_000,
     };
+    let passkey_models = args
+        .passkey_models
+        .iter()
+        .map(|model| tessera_auth::passkey::parse_model(model))
+        .collect::<Result<Vec<_>, _>>()
+        .context("--passkey-model")?;
     Ok(tessera_web::SignInConfig {
         session,
         lockout,
         trusted_proxies,
+        passkey_models,
         clock_skew_ms: i64::from(args.clock_skew_seconds) * 1000,
         ..Default::default()
     })

@@ -28,6 +28,8 @@ pub struct SoftAuthenticator {
     /// The user handle the enrolment gave (base64url), which a discoverable credential returns
     /// with every assertion.
     user_handle: Option<String>,
+    /// The model this authenticator states at enrolment (zeros: none, as many do).
+    aaguid: [u8; 16],
 }
 
 /// CBOR (RFC 8949) heads and the few items an attestation object and a COSE key need.
@@ -76,6 +78,7 @@ impl SoftAuthenticator {
             next_counter: 1,
             user_verified: true,
             user_handle: None,
+            aaguid: [0; 16],
         }
     }
 
@@ -98,6 +101,11 @@ impl SoftAuthenticator {
 
     pub fn set_user_verified(&mut self, verified: bool) {
         self.user_verified = verified;
+    }
+
+    /// The model (AAGUID) the next enrolment states.
+    pub fn set_aaguid(&mut self, aaguid: [u8; 16]) {
+        self.aaguid = aaguid;
     }
 
     /// The user handle the next assertions return (base64url; `None`: none, as a credential
@@ -143,7 +151,7 @@ impl SoftAuthenticator {
         bytes(&point[33..], &mut cose);
 
         let mut auth_data = self.authenticator_data(ATTESTED_CREDENTIAL_DATA, 0);
-        auth_data.extend([0u8; 16]);
+        auth_data.extend(self.aaguid);
         auth_data.extend((self.credential_id.len() as u16).to_be_bytes());
         auth_data.extend(&self.credential_id);
         auth_data.extend(cose);

@@ -96,17 +96,19 @@ async fn download_metadata(State(state): State<AppState>, Path(key): Path<String
     Ok(crate::shell::pages::metadata_document(metadata.xml, Some(&metadata.file_name)))
 }
 
-/// The whole policy: `require_mfa`, `phishing_resistant` (a passkey the only second factor
-/// taken; implies `require_mfa`), `passwordless` (a passkey alone signs in) and
-/// `allowed_networks` (CIDR strings; empty for anywhere).
+/// The policy: `require_mfa`, `phishing_resistant` (a passkey the only second factor taken;
+/// implies `require_mfa`), `passwordless` (a passkey alone signs in) and `allowed_networks`
+/// (CIDR strings; empty for anywhere). The passkey settings, left out, stay as they are (a
+/// client written before them does not turn them off); `require_mfa: false` turns every second
+/// factor off.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPolicy {
     pub require_mfa: bool,
     #[serde(default)]
-    pub phishing_resistant: bool,
+    pub phishing_resistant: Option<bool>,
     #[serde(default)]
-    pub passwordless: bool,
+    pub passwordless: Option<bool>,
     #[serde(default)]
     pub allowed_networks: Vec<String>,
 }
@@ -120,14 +122,16 @@ async fn set_policy(
     Path(key): Path<String>,
     ApiJson(body): ApiJson<SetPolicy>,
 ) -> Result<Json<AppView>, ApiError> {
+    let current = state.admin.find_app(&key).await?.policy.mfa_requirement();
     let require_mfa = match (body.phishing_resistant, body.require_mfa) {
-        (true, _) => MfaRequirement::PhishingResistant,
-        (false, true) => MfaRequirement::Yes,
-        (false, false) => MfaRequirement::No,
+        (Some(true), _) => MfaRequirement::PhishingResistant,
+        (_, false) => MfaRequirement::No,
+        (None, true) if current == MfaRequirement::PhishingResistant => current,
+        (_, true) => MfaRequirement::Yes,
     };
     let change = PolicyChange {
         require_mfa: Some(require_mfa),
-        passwordless: Some(body.passwordless),
+        passwordless: body.passwordless,
         allowed_networks: Some(body.allowed_networks),
     };
     let app = state.admin.set_policy(&actor, &key, &change).await?;

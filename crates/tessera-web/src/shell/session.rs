@@ -47,7 +47,20 @@ pub async fn establish(
     authn: AuthnContext,
     complete: bool,
 ) -> Result<String, AppError> {
-    let made = sessions(state).establish(ctx.session_id.as_deref(), user, authn, complete, None).await?;
+    establish_since(state, ctx, user, authn, complete, None).await
+}
+
+/// As [`establish`], for a sign-in that began at `started_at` (the absolute timeout counts
+/// from it), now if `None`.
+pub async fn establish_since(
+    state: &AppState,
+    ctx: &RequestContext,
+    user: &User,
+    authn: AuthnContext,
+    complete: bool,
+    started_at: Option<tessera_core::UnixMillis>,
+) -> Result<String, AppError> {
+    let made = sessions(state).establish(ctx.session_id.as_deref(), user, authn, complete, started_at).await?;
     Ok(cookie_policy(state).set(cookies::SESSION, &made.id, Site::CrossSite, None))
 }
 

@@ -248,17 +248,7 @@ async fn decide_for<R: Clone + Into<Reply>>(
     let access = tessera_core::access::for_app(access, &app.kind, &current.user.upn);
     match decide(&access, &pending.demand.on(&app.policy), client, &current.session.authn) {
         PolicyOutcome::Deny(reason) => {
-            let mut summary = json!({"user_id": current.user.id.to_string(), "ip": client.to_string(),
-                                     "reason": reason.as_str()});
-            if let (Some(summary), Some(extra)) = (summary.as_object_mut(), denial.extra.as_object()) {
-                summary.extend(extra.clone());
-            }
-            if pending.demand.passive {
-                summary["passive"] = json!(true);
-            }
-            pending.trace.mark(&mut summary, true);
-            let event = NewAuditEvent::new(denial.action, "app", app.id, summary);
-            state.audit.append_audit(&Actor::user(current.user.id), event).await?;
+            audit_denial(state, app, pending, denial, &current, client, reason.as_str()).await?;
             Ok(match pending.demand.passive {
                 // A passive request must not take over the screen: the relying party hears it.
                 true => Step::DeniedPassively,
@@ -286,7 +276,8 @@ async fn decide_for<R: Clone + Into<Reply>>(
         }
         PolicyOutcome::NeedPasskey => {
             // A passkey the only second factor the app takes: show one, or learn where to add one.
-            if state.relying_party.is_none() || state.passkeys.passkeys(current.user.id).await?.is_empty() {
+            if !has_usable_passkeys(state, &current).await? {
+                audit_denial(state, app, pending, denial, &current, client, "passkey_required").await?;
                 return Ok(Step::Answered(crate::signin::passkey_required(state)));
             }
             let (id, cookies) = parking::park(state, ctx, pending).await?;
@@ -294,12 +285,46 @@ async fn decide_for<R: Clone + Into<Reply>>(
         }
         PolicyOutcome::NeedSecondFactor => {
             // The user has no second factor yet (those who have one show it at sign-in), or
-            // signed in without one: enrol or show it, then come back here.
+            // signed in without one: enrol or show it (a passkey added since), then come back.
             let (id, cookies) = parking::park(state, ctx, pending).await?;
-            Ok(Step::Answered(pages::redirect(&format!("/mfa/totp?continue={id}"), &cookies)))
+            let target = match has_usable_passkeys(state, &current).await? {
+                true => format!("/login/mfa?continue={id}&again=1"),
+                false => format!("/mfa/totp?continue={id}"),
+            };
+            Ok(Step::Answered(pages::redirect(&target, &cookies)))
         }
         PolicyOutcome::Allow => Ok(Step::Issue(Box::new(Go { current, client, trace: pending.trace.clone() }))),
     }
+}
+
+/// Whether the user can show a passkey here: they have one, and the server is a WebAuthn
+/// relying party.
+async fn has_usable_passkeys(state: &AppState, current: &Current) -> Result<bool, AppError> {
+    Ok(state.relying_party.is_some() && !state.passkeys.passkeys(current.user.id).await?.is_empty())
+}
+
+/// The audit record of a sign-on denied by the app's policy: the user, the address, why, what
+/// the protocol adds, and the trace.
+async fn audit_denial<R>(
+    state: &AppState,
+    app: &Application,
+    pending: &PendingSignOn<R>,
+    denial: &Denial,
+    current: &Current,
+    client: IpAddr,
+    reason: &str,
+) -> Result<(), AppError> {
+    let mut summary = json!({"user_id": current.user.id.to_string(), "ip": client.to_string(), "reason": reason});
+    if let (Some(summary), Some(extra)) = (summary.as_object_mut(), denial.extra.as_object()) {
+        summary.extend(extra.clone());
+    }
+    if pending.demand.passive {
+        summary["passive"] = json!(true);
+    }
+    pending.trace.mark(&mut summary, true);
+    let event = NewAuditEvent::new(denial.action, "app", app.id, summary);
+    state.audit.append_audit(&Actor::user(current.user.id), event).await?;
+    Ok(())
 }
 
 /// A parked sign-on, taken back by the browser that parked it once its user signed in.

@@ -56,17 +56,10 @@ pub async fn begin_passkey(
     };
     let begun = state
         .account()
-        .begin_passkey_enrolment(
-            &rp,
-            &current.user,
-            ctx.client()?,
-            &form.password,
-            &form.name,
-            &current.session.id_hash,
-        )
+        .begin_passkey_enrolment(&rp, &current.user, ctx.client()?, &form.password, &form.name, &current.session)
         .await?;
     match begun {
-        Confirmed::Done(Some(enrolment)) => {
+        Confirmed::Done(Ok(enrolment)) => {
             let (csrf, cookie) = csrf_token(&state, &ctx);
             let page = PasskeyEnrolPage {
                 ui: Ui::current().back_to("/account"),
@@ -81,8 +74,8 @@ pub async fn begin_passkey(
             pages::allow_own_scripts(&mut response);
             Ok(response)
         }
-        Confirmed::Done(None) => {
-            render(&state, &ctx, &current, None, passkey_refused("account-factor-name-invalid")).await
+        Confirmed::Done(Err(refusal)) => {
+            render(&state, &ctx, &current, None, passkey_refused(refusal_key(&current, &refusal))).await
         }
         Confirmed::WrongPassword => {
             render(&state, &ctx, &current, None, passkey_refused("account-password-wrong")).await
@@ -118,15 +111,28 @@ pub async fn add_passkey(
         .await?;
     let key = match finished {
         Ok(_) => return Ok(pages::redirect("/account?done=passkey-added", &[])),
-        Err(PasskeyRefusal::Expired) => "account-passkey-expired",
-        Err(PasskeyRefusal::NameTaken) => "account-passkey-name-taken",
-        Err(PasskeyRefusal::AlreadyEnrolled) => "account-passkey-already",
-        Err(PasskeyRefusal::Refused(why)) => {
+        Err(refusal) => refusal_key(&current, &refusal),
+    };
+    render(&state, &ctx, &current, None, passkey_refused(key)).await
+}
+
+/// What the passkeys section says of a refusal (a catalog key); the details go to the log.
+fn refusal_key(current: &tessera_auth::session::Current, refusal: &PasskeyRefusal) -> &'static str {
+    match refusal {
+        PasskeyRefusal::Expired => "account-passkey-expired",
+        PasskeyRefusal::NameTaken => "account-passkey-name-taken",
+        PasskeyRefusal::AlreadyEnrolled => "account-passkey-already",
+        PasskeyRefusal::BadName => "account-factor-name-invalid",
+        PasskeyRefusal::ShowAPasskeyFirst => "account-passkey-show-one-first",
+        PasskeyRefusal::ModelNotAllowed(model) => {
+            tracing::info!(user = %current.user.id, %model, "a passkey of a model not allowed was refused");
+            "account-passkey-model"
+        }
+        PasskeyRefusal::Refused(why) => {
             tracing::info!(user = %current.user.id, %why, "a passkey enrolment was refused");
             "account-passkey-refused"
         }
-    };
-    render(&state, &ctx, &current, None, passkey_refused(key)).await
+    }
 }
 
 /// `/account/passkeys/remove`: one of the user's passkeys, once the password is shown.

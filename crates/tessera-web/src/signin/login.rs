@@ -40,6 +40,10 @@ pub struct ContinueQuery {
     /// offers passkeys alone, to a user signed in already).
     #[serde(default)]
     pub passkey: Option<String>,
+    /// Set when the parked sign-on's application wants a second factor the signed-in user has
+    /// not shown yet (they enrolled one since): the second-factor page, as a step up.
+    #[serde(default)]
+    pub again: Option<String>,
 }
 
 pub async fn page(
@@ -151,14 +155,30 @@ pub async fn submit(
                 return Ok(pages::html(StatusCode::OK, &page, &[]));
             }
         };
-    // The same user signed in with a passkey alone, now asked for a password by an app that
-    // takes no passkey alone: the passkey still counts (it was this browser's, this session's).
+    // The same user signed in with a passkey alone, asked for a password by an app that takes
+    // no passkey alone: the passkey still counts (this browser's, this session's) and the
+    // session keeps its start (its absolute timeout). Not where the sign-on demands a fresh
+    // sign-in: every factor is shown again then.
+    let wants_fresh =
+        parked.as_ref().is_some_and(|pending| pending.demand.fresh || pending.demand.max_age_ms.is_some());
     let carried = match session::current(&state, &ctx).await? {
-        Some(current) if current.session.complete && current.user.id == user.id => Some(current.session.authn),
+        Some(current)
+            if !wants_fresh
+                && current.session.complete
+                && current.user.id == user.id
+                && current.session.authn.phishing_resistant_done()
+                && !current.session.authn.password_done() =>
+        {
+            Some(current.session)
+        }
         _ => None,
     };
-    let complete = !has_second_factor || carried.as_ref().is_some_and(AuthnContext::mfa_done);
-    let authn = carried.unwrap_or_default().with(Factor::Password, now);
-    let cookie = session::establish(&state, &ctx, &user, authn, complete).await?;
+    let complete = !has_second_factor || carried.is_some();
+    let (authn, started_at) = match carried {
+        Some(session) => (session.authn, Some(session.created_at)),
+        None => (AuthnContext::default(), None),
+    };
+    let authn = authn.with(Factor::Password, now);
+    let cookie = session::establish_since(&state, &ctx, &user, authn, complete, started_at).await?;
     Ok(pages::with_cookie(after_sign_in(&user, complete, &continue_id), &cookie))
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use tessera_auth::authenticate::CodeOutcome;
 use tessera_auth::enrol::{Confirmation, Enroller, Enrolment};
 use tessera_auth::session::Current;
-use tessera_auth::totp;
+use tessera_auth::{AuthError, totp};
 use tessera_core::policy::Factor;
 
 use super::login::{ContinueQuery, after_sign_in, signing_in_to, with_continue};
@@ -33,7 +33,8 @@ pub async fn page(
     let continue_id = continue_id(&query.continue_id);
     let Some(current) = session::current(&state, &ctx).await? else { return Ok(pages::redirect("/login", &[])) };
     let passkey_only = query.passkey.is_some() && current.session.complete;
-    if current.session.complete && !passkey_only {
+    let step_up = query.again.is_some() && current.session.complete;
+    if current.session.complete && !passkey_only && !step_up {
         return Ok(after_sign_in(&current.user, true, &continue_id));
     }
     let (csrf, cookie) = csrf_token(&state, &ctx);
@@ -67,10 +68,21 @@ pub(super) async fn render_page(
     let passkey = match &state.relying_party {
         Some(rp) => {
             let authenticator = state.authenticator();
-            authenticator.begin_passkey_check(rp, current.user.id, &current.session.id_hash).await?
+            match authenticator.begin_passkey_check(rp, current.user.id, &current.session.id_hash).await {
+                Ok(prompt) => prompt,
+                // A stored passkey this release cannot read must not take the code field away.
+                Err(AuthError::Passkey(why)) => {
+                    tracing::warn!(user = %current.user.id, %why, "the user's passkeys cannot be offered");
+                    None
+                }
+                Err(other) => return Err(other.into()),
+            }
         }
         None => None,
     };
+    if passkey_only && passkey.is_none() {
+        return Ok(crate::signin::passkey_required(state));
+    }
     let totp = !passkey_only && state.enroller().has_authenticator(current.user.id).await?;
     let ui = match error {
         Some(_) => Ui::current().back_to(&with_continue("/login/mfa", continue_id)),

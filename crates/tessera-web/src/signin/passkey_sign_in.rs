@@ -43,7 +43,9 @@ pub async fn second_factor(
     let continue_id = continue_id(&form.continue_id);
     require_our_form(&state, &ctx, &form.csrf)?;
     let Some(current) = session::current(&state, &ctx).await? else { return Ok(pages::redirect("/login", &[])) };
-    let Some(rp) = state.relying_party.clone() else { return Ok(pages::redirect("/login/mfa", &[])) };
+    let Some(rp) = state.relying_party.clone() else {
+        return Ok(pages::redirect(&with_continue("/login/mfa", &continue_id), &[]));
+    };
     let mut authenticator = state.authenticator();
     let parked = crate::sign_on::peek(&state, &ctx, &continue_id).await?;
     authenticator.trace = parked.as_ref().and_then(|pending| pending.trace.known_id());

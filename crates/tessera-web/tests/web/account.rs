@@ -435,6 +435,21 @@ async fn a_user_adds_a_passkey_on_their_account_page_and_removes_it() {
     };
     assert!(again.body.contains("That passkey request has ended"), "an answer is taken once: {}", again.body);
 
+    // With a passkey, another is added only from a session that showed one (a phished password
+    // must not plant a passkey of the phisher's): she signs in again with hers.
+    let password_only = post(&mut alice, "/account/passkeys/new", &begin("Phone", PASSWORD)).await;
+    assert!(password_only.body.contains("sign in with one of your passkeys first"), "{}", password_only.body);
+    let mut alice = Browser::new(&world).from("10.0.0.5");
+    assert_eq!(alice.login("alice@contoso.com", PASSWORD, "").await.location.as_deref(), Some("/login/mfa"));
+    let (ceremony, options) = ceremony_of(&alice.get("/login/mfa").await);
+    let answer = laptop.assert(&options);
+    let csrf = alice.csrf();
+    let fields = [("csrf", csrf.as_str()), ("continue", ""), ("ceremony", &ceremony), ("answer", &answer)];
+    assert_eq!(alice.post("/login/mfa/passkey", &fields).await.location.as_deref(), Some("/"));
+    let begin = |name: &'static str, password: &'static str| {
+        [("csrf", csrf.clone()), ("name", name.to_string()), ("password", password.to_string())]
+    };
+
     // A phishing site's answer, and a name she already has, add nothing.
     let (ceremony, options) = ceremony_of(&post(&mut alice, "/account/passkeys/new", &begin("Phone", PASSWORD)).await);
     let phished = SoftAuthenticator::new("evil.example", "https://evil.example").register(&options);

@@ -295,7 +295,10 @@ async fn an_app_policy_is_put_whole_with_its_passkey_settings() {
         assert_error(&error, "malformed_json");
     }
     assert_eq!(api.audit_len().await, before, "refused changes write nothing");
-    let (_, open) = api.call(Method::PUT, &path, Some(json!({"require_mfa": false}))).await;
+    // A client that knows nothing of passkeys does not turn their settings off.
+    let (_, kept) = api.call(Method::PUT, &path, Some(json!({"require_mfa": true}))).await;
+    assert_eq!((&kept["policy"]["phishing_resistant"], &kept["policy"]["passwordless"]), (&json!(true), &json!(true)));
+    let (_, open) = api.call(Method::PUT, &path, Some(json!({"require_mfa": false, "passwordless": false}))).await;
     assert_eq!(
         open["policy"],
         json!({"require_mfa": false, "phishing_resistant": false, "passwordless": false,

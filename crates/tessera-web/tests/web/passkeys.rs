@@ -4,15 +4,21 @@
 //! SAML 1.1 by its AuthenticationMethod). The authenticator is the software one of
 //! `tessera-auth`'s `test-support`, which answers as a browser would.
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
+use tessera_admin::AdminService;
 use tessera_auth::passkey::RelyingParty;
 use tessera_auth::passkey::soft_authenticator::SoftAuthenticator;
 use tessera_core::policy::{AccessPolicy, MfaRequirement};
-use tessera_core::{Actor, NewUser};
+use tessera_core::{Actor, NewUser, SystemClock};
 use tessera_store::PasskeyCredential;
 
 use super::account::{ceremony_of, continue_id as parked_id};
-use super::saml::{MULTIPLE_AUTHN, doc, find, m365_sign_in, new_id, posted_response, pysaml2_accepts, python, text};
+use super::saml::{
+    MULTIPLE_AUTHN, doc, entra_request, find, m365_sign_in, new_id, posted_response, pysaml2_accepts, python,
+    redirect_query, text,
+};
 use super::signin::{Browser, PASSWORD, Response, World, base32_decode, between, config, form_encode, now_seconds};
 
 const PUBLIC: &str = "https://idp.contoso.com";
@@ -300,6 +306,90 @@ async fn a_passkey_alone_signs_in_where_the_app_allows_it() {
     assert!(opened.body.contains(r#"<a href="https://wiki.contoso.com/" id="continue">"#), "{}", opened.body);
     let audit = world.audit_actions().await;
     assert_eq!(audit.iter().filter(|a| *a == "signin.failure").count(), 4, "each refusal audited: {audit:?}");
+
+    // An administrator removes the lost passkey: the session it signed in ends with it.
+    let admin = AdminService::new(world.store.clone(), world.keys.clone(), PUBLIC, Arc::new(SystemClock)).unwrap();
+    admin.remove_passkey(&Actor::cli("helpdesk"), "alice@contoso.com", "Laptop").await.unwrap();
+    assert_eq!(browser.get("/").await.location.as_deref(), Some("/login"), "her session ended with the passkey");
+}
+
+/// A sign-on that demands a fresh sign-in (SAML ForceAuthn) asks for every factor again: the
+/// password alone does not bring the session's passkey back.
+#[tokio::test]
+async fn a_fresh_sign_in_asks_for_the_passkey_again() {
+    let (world, _) = World::build(config(), PUBLIC).await;
+    let mut laptop = enrol(&world, "alice@contoso.com", "Laptop", 1).await;
+    let mut browser = Browser::new(&world).from("10.0.0.5");
+    assert_eq!(browser.login("alice@contoso.com", PASSWORD, "").await.location.as_deref(), Some("/login/mfa"));
+    let page = browser.get("/login/mfa").await;
+    let done = answer(&mut browser, "/login/mfa/passkey", &page, "", &mut laptop).await;
+    assert_eq!(done.location.as_deref(), Some("/notice"));
+    let csrf = browser.csrf();
+    browser.post("/notice", &[("csrf", &csrf), ("continue", "")]).await;
+    let request = entra_request(&new_id(), r#" ForceAuthn="true""#, "");
+    let forced = browser.get(&format!("/m365/contoso.com/saml/sso?{}", redirect_query(&request))).await;
+    let location = forced.location.clone().unwrap_or_default();
+    assert!(location.contains("&fresh=1"), "{location}");
+    let id = parked_id(&forced);
+    let password = browser.login("alice@contoso.com", PASSWORD, &id).await;
+    assert_eq!(password.location, Some(format!("/login/mfa?continue={id}")), "the passkey again: {}", password.body);
+}
+
+/// A user who signed in with a password only and added a passkey since: an app that wants a
+/// second factor offers the passkey (not an authenticator app's enrolment). Where the server
+/// is no relying party (its public URL an address), a stored passkey asks for nothing it
+/// cannot take; the passkey-only page without a passkey says where to add one.
+#[tokio::test]
+async fn a_second_factor_is_asked_for_only_where_it_can_be_shown() {
+    let (world, _) = World::build(config(), PUBLIC).await;
+    set_m365_policy(&world, AccessPolicy { require_mfa: true, ..Default::default() }).await;
+    let mut browser = Browser::signed_in(&world, "10.0.0.5").await;
+    let empty = browser.get("/login/mfa?passkey=1").await;
+    assert_eq!(empty.status, StatusCode::FORBIDDEN, "{}", empty.body);
+    assert!(empty.body.contains("This application needs a passkey"), "{}", empty.body);
+    let mut laptop = enrol(&world, "alice@contoso.com", "Laptop", 1).await;
+    let parked = m365_sign_in(&mut browser, &new_id()).await;
+    let location = parked.location.clone().unwrap_or_default();
+    assert!(location.starts_with("/login/mfa?continue=") && location.ends_with("&again=1"), "{location}");
+    let continue_id = location.trim_start_matches("/login/mfa?continue=").trim_end_matches("&again=1").to_string();
+    let page = browser.get(&location).await;
+    assert!(page.body.contains("Use my passkey"), "{}", page.body);
+    let done = answer(&mut browser, "/login/mfa/passkey", &page, &continue_id, &mut laptop).await;
+    let posted = through_notice(&mut browser, &done, &continue_id).await;
+    assert_eq!(authn_class(&posted_response(&posted)), MULTIPLE_AUTHN);
+
+    let (elsewhere, _) = World::new(config()).await;
+    enrol(&elsewhere, "alice@contoso.com", "Laptop", 1).await;
+    let mut there = Browser::new(&elsewhere).from("10.0.0.5");
+    let signed_in = there.login("alice@contoso.com", PASSWORD, "").await;
+    assert_eq!(signed_in.location.as_deref(), Some("/notice"), "no second factor to show here: {}", signed_in.body);
+}
+
+/// With an allow-list of authenticator models (`serve --passkey-model`), an authenticator of
+/// another model (the AAGUID it states) is not enrolled, and the page says why.
+#[tokio::test]
+async fn passkeys_of_a_model_not_allowed_are_not_enrolled() {
+    let mut config = config();
+    config.passkey_models = vec![[0xcb; 16]];
+    let (world, _) = World::build(config, PUBLIC).await;
+    let mut alice = Browser::signed_in(&world, "10.0.0.5").await;
+    let csrf = alice.csrf();
+    for (model, added) in [([7u8; 16], false), ([0; 16], false), ([0xcb; 16], true)] {
+        let page =
+            alice.post("/account/passkeys/new", &[("csrf", &csrf), ("name", "Key"), ("password", PASSWORD)]).await;
+        let (ceremony, options) = ceremony_of(&page);
+        let mut key = SoftAuthenticator::new("idp.contoso.com", PUBLIC);
+        key.set_aaguid(model);
+        let answer = key.register(&options);
+        let fields = [("csrf", csrf.as_str()), ("ceremony", &ceremony), ("answer", &answer)];
+        let response = alice.post("/account/passkeys/add", &fields).await;
+        match added {
+            true => assert_eq!(response.location.as_deref(), Some("/account?done=passkey-added"), "{}", response.body),
+            false => assert!(response.body.contains("does not allow this kind of authenticator"), "{}", response.body),
+        }
+    }
+    let alice_id = world.store.find_user("alice@contoso.com").await.unwrap().id;
+    assert_eq!(world.store.passkeys(alice_id).await.unwrap().len(), 1);
 }
 
 /// An application that takes a passkey only: a user with an authenticator app but no passkey

@@ -1067,9 +1067,15 @@ fn saml_app_settings_name_id_attributes_and_signing() {
 #[test]
 fn bad_serve_flags_are_refused_before_anything_is_created() {
     let env = Env::sqlite();
-    for flags in [["--clock-skew-seconds", "0"], ["--session-idle-minutes", "0"], ["--trusted-proxy", "10.1.2.3/8"]] {
+    for flags in [
+        ["--clock-skew-seconds", "0"],
+        ["--session-idle-minutes", "0"],
+        ["--trusted-proxy", "10.1.2.3/8"],
+        ["--passkey-model", "yubikey-5"],
+    ] {
         let error = env.fails(&["serve", flags[0], flags[1]], 1);
         assert_eq!(error.trim().lines().count(), 1, "{error}");
+        assert!(!flags[0].contains("passkey") || error.contains("is not an AAGUID"), "{error}");
     }
     let created = std::fs::read_dir(env.data_dir()).map(|d| d.count()).unwrap_or(0);
     assert_eq!(created, 0, "no database, no master key");
