@@ -90,11 +90,11 @@ impl AdminService {
         Ok(self.store.set_admin_password(actor, &existing.id, &hash, false).await?)
     }
 
-    /// Removes an administrator's authenticator (a lost phone) and ends their sessions; false
-    /// when they had none.
+    /// Removes an administrator's authenticator app and passkeys (a lost phone or key) and ends
+    /// their sessions; false when they had none.
     pub async fn reset_admin_mfa(&self, actor: &Actor, admin: &str) -> Result<(Administrator, bool), AdminError> {
         let admin = self.store.find_admin(admin).await?;
-        let reset = self.store.reset_admin_totp(actor, &admin.id).await?;
+        let reset = self.store.reset_admin_mfa(actor, &admin.id).await?;
         Ok((admin, reset))
     }
 

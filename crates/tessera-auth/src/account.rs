@@ -97,7 +97,7 @@ pub enum PasskeyRefusal {
 
 /// A name a user gives a second factor: trimmed, 1 to [`MAX_FACTOR_NAME`] characters, no control
 /// characters.
-fn factor_name(name: &str) -> Option<&str> {
+pub(crate) fn factor_name(name: &str) -> Option<&str> {
     let name = name.trim();
     (!name.is_empty() && name.chars().count() <= MAX_FACTOR_NAME && !name.chars().any(char::is_control)).then_some(name)
 }

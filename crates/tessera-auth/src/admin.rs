@@ -6,7 +6,7 @@
 use serde_json::json;
 use tessera_core::{Actor, AuditAction, Clock, NewAuditEvent};
 use tessera_keys::Secrets;
-use tessera_store::{AdminSession, AdminSignInStore, AdminStore, AuditLog, LockoutStore, StoreError};
+use tessera_store::{AdminSession, AdminSignInStore, AdminStore, AuditLog, LockoutStore, ParkingStore, StoreError};
 
 use crate::AuthError;
 use crate::authenticate::{dummy_hash, verify};
@@ -17,8 +17,8 @@ use crate::secret::{new_session_id, sha256_hex};
 use crate::session::SessionPolicy;
 
 /// The store roles the admin sign-in reads and writes.
-pub trait AdminCheckStore: AdminStore + AdminSignInStore + LockoutStore + AuditLog {}
-impl<T: AdminStore + AdminSignInStore + LockoutStore + AuditLog + ?Sized> AdminCheckStore for T {}
+pub trait AdminCheckStore: AdminStore + AdminSignInStore + LockoutStore + ParkingStore + AuditLog {}
+impl<T: AdminStore + AdminSignInStore + LockoutStore + ParkingStore + AuditLog + ?Sized> AdminCheckStore for T {}
 
 const ADMIN_NAME_PSEUDONYM: &str = "admin-name";
 
@@ -45,6 +45,9 @@ pub struct AdminSignIn<'a, S: ?Sized> {
     /// Every administrator must show a second factor (`serve --admin-mfa required`): one
     /// without an authenticator app enrols one before anything else.
     pub mfa_required: bool,
+    /// Passkeys can be shown here (the server is a WebAuthn relying party): only then does an
+    /// administrator's passkey count as a second factor to ask for.
+    pub passkeys_usable: bool,
 }
 
 /// A second-factor step of the admin sign-in.
@@ -147,7 +150,7 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
         if let Some(old) = replacing {
             self.store.delete_admin_session(&sha256_hex(old)).await?;
         }
-        let has_second_factor = self.store.admin_totp(&admin.id).await?.is_some_and(|t| t.confirmed);
+        let has_second_factor = self.has_second_factor_of(&admin.id).await?;
         let complete = !has_second_factor && !self.mfa_required;
         // Codes count on the same counter: it starts again only when the sign-in is complete,
         // or a right password would buy another round of code guesses.
@@ -187,9 +190,20 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
         Ok(Some(session))
     }
 
-    /// Whether the administrator has a confirmed authenticator app.
+    /// Whether the administrator has a second factor to show: a confirmed authenticator app,
+    /// or a passkey where passkeys can be shown.
     pub async fn has_second_factor(&self, session: &AdminSession) -> Result<bool, AuthError> {
-        Ok(self.store.admin_totp(&session.admin.id).await?.is_some_and(|t| t.confirmed))
+        self.has_second_factor_of(&session.admin.id).await
+    }
+
+    async fn has_second_factor_of(&self, admin_id: &str) -> Result<bool, AuthError> {
+        Ok(self.has_authenticator_app(admin_id).await?
+            || (self.passkeys_usable && !self.store.admin_passkeys(admin_id).await?.is_empty()))
+    }
+
+    /// Whether the administrator has a confirmed authenticator app.
+    pub async fn has_authenticator_app(&self, admin_id: &str) -> Result<bool, AuthError> {
+        Ok(self.store.admin_totp(admin_id).await?.is_some_and(|t| t.confirmed))
     }
 
     /// A code from the administrator's authenticator app, counted like a password attempt
@@ -219,13 +233,14 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
             Some(step) => self.store.use_admin_totp_step(&admin.id, step).await?,
             None => false,
         };
-        self.finish_step(id, session, from, accepted, if reserved { "wrong_code" } else { "locked_out" }).await
+        let reason = if reserved { "wrong_code" } else { "locked_out" };
+        self.finish_step(id, session, from, accepted.then_some("totp"), reason).await
     }
 
     /// Starts (or restarts) enrolment of an authenticator app: a new secret, pending until a
     /// code from it is shown. `None` when one is enrolled already.
     pub async fn start_enrolment(&self, session: &AdminSession) -> Result<Option<Vec<u8>>, AuthError> {
-        if self.has_second_factor(session).await? {
+        if self.has_authenticator_app(&session.admin.id).await? {
             return Ok(None);
         }
         let secret = crate::totp::new_secret()?;
@@ -263,21 +278,22 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
             Some(step) => self.store.confirm_admin_totp(&Actor::admin(&admin.id), &admin.id, step).await?,
             None => false,
         };
-        self.finish_step(id, session, from, accepted, "wrong_enrolment_code").await
+        self.finish_step(id, session, from, accepted.then_some("totp"), "wrong_enrolment_code").await
     }
 
-    async fn finish_step(
+    /// A second-factor step's end: the factor `accepted` (by name), or a refusal for `reason`.
+    pub(crate) async fn finish_step(
         &self,
         id: &str,
         session: &AdminSession,
         from: &ClientAddresses,
-        accepted: bool,
+        accepted: Option<&str>,
         reason: &str,
     ) -> Result<AdminCodeOutcome, AuthError> {
         let admin = &session.admin;
         let actor = Actor::admin(&admin.id);
         let ip = from.client.to_string();
-        if !accepted {
+        let Some(factor) = accepted else {
             let event = NewAuditEvent::new(
                 AuditAction::AdminMfaFailure,
                 "admin",
@@ -286,13 +302,13 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
             );
             self.store.append_audit(&actor, event).await?;
             return Ok(AdminCodeOutcome::Refused);
-        }
+        };
         self.store.clear_admin_failures(&admin.id).await?;
         let new_id = new_session_id()?;
         if !self.store.complete_admin_session(&sha256_hex(id), &sha256_hex(&new_id)).await? {
             return Ok(AdminCodeOutcome::Refused);
         }
-        let event = NewAuditEvent::new(AuditAction::AdminMfa, "admin", &admin.id, json!({"ip": ip, "factor": "totp"}));
+        let event = NewAuditEvent::new(AuditAction::AdminMfa, "admin", &admin.id, json!({"ip": ip, "factor": factor}));
         self.store.append_audit(&actor, event).await?;
         Ok(AdminCodeOutcome::Accepted(new_id))
     }

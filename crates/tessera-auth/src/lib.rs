@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_passkey;
 pub mod authenticate;
 pub mod client;
 pub mod directory;

@@ -30,12 +30,13 @@ pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
-    AdminSession, AdminSignInStore, AdminStore, Administration, Administrator, ApiToken, AppDetails, AppStore,
-    AuditChain, AuditLog, AuditQuery, AuditStore, GrantStore, GroupStore, HourlyCount, ImportOutcome, KeptToken,
-    KeySlot, KeyStore, Location, LockoutCounter, LockoutStore, MAX_FAMILIAR_IPS, MessageClaim, MfaStore, NewSigningKey,
-    Page, PageRequest, ParkedRequest, ParkingStore, PasskeyCredential, PasskeyStore, PreviousCertificate, ReplayStore,
-    SETTING_MASTER_KEY_CHECK, SETTING_PUBLIC_URL, Session, SessionStore, SettingsStore, SourceStore, SourceSyncStore,
-    Store, StoredKey, TokenRecord, TokenRecorded, TotpCredential, UserStore,
+    AdminPasskey, AdminSession, AdminSignInStore, AdminStore, Administration, Administrator, ApiToken, AppDetails,
+    AppStore, AuditChain, AuditLog, AuditQuery, AuditStore, GrantStore, GroupStore, HourlyCount, ImportOutcome,
+    KeptToken, KeySlot, KeyStore, Location, LockoutCounter, LockoutStore, MAX_FAMILIAR_IPS, MessageClaim, MfaStore,
+    NewSigningKey, Page, PageRequest, ParkedRequest, ParkingStore, PasskeyCredential, PasskeyStore,
+    PreviousCertificate, ReplayStore, SETTING_MASTER_KEY_CHECK, SETTING_PUBLIC_URL, Session, SessionStore,
+    SettingsStore, SourceStore, SourceSyncStore, Store, StoredKey, TokenRecord, TokenRecorded, TotpCredential,
+    UserStore,
 };
 
 /// The SQLite file inside the data directory.

@@ -225,21 +225,21 @@ mod tests {
         let run: Vec<i64> = plan(migrator, &before, false).iter().map(|m| m.version).collect();
         assert_eq!(run, vec![13], "0013 is compatible, 0014 finishing");
         let finish: Vec<i64> = plan(migrator, &before, true).iter().map(|m| m.version).collect();
-        assert_eq!(finish, vec![13, 14, 15, 16, 17, 18, 19]);
-        // From the release before these (0014 finished): 0015 to 0019 are compatible.
+        assert_eq!(finish, vec![13, 14, 15, 16, 17, 18, 19, 20]);
+        // From the release before these (0014 finished): 0015 to 0020 are compatible.
         let finished: Vec<i64> = (1..=14).collect();
         let run: Vec<i64> = plan(migrator, &finished, false).iter().map(|m| m.version).collect();
-        assert_eq!(run, vec![15, 16, 17, 18, 19]);
+        assert_eq!(run, vec![15, 16, 17, 18, 19, 20]);
         let all: Vec<i64> = migrator.iter().map(|m| m.version).collect();
         assert!(plan(migrator, &all, true).is_empty());
         // From an unfinished upgrade (0013 applied, 0014 pending) this release cannot run: 0015
-        // to 0019 wait behind 0014.
+        // to 0020 wait behind 0014.
         let unfinished: Vec<i64> = (1..=13).collect();
-        assert_eq!(held_back(migrator, &unfinished), vec![15, 16, 17, 18, 19]);
+        assert_eq!(held_back(migrator, &unfinished), vec![15, 16, 17, 18, 19, 20]);
         assert!(refuse_unfinished_previous_upgrade(migrator, &unfinished).is_err());
         assert!(refuse_unfinished_previous_upgrade(migrator, &finished).is_ok());
         // Nor from two releases back (0012): upgraded to the release between and finished first.
-        assert_eq!(held_back(migrator, &before), vec![15, 16, 17, 18, 19]);
+        assert_eq!(held_back(migrator, &before), vec![15, 16, 17, 18, 19, 20]);
         // Both backends have the same migrations, so one rule serves both.
         let sqlite: Vec<i64> = SQLITE.iter().map(|m| m.version).collect();
         assert_eq!(all, sqlite);

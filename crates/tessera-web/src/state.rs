@@ -190,6 +190,7 @@ impl SharedState {
             gate: &self.signin.password_gate,
             sessions: &self.signin.admin_session,
             mfa_required: self.signin.admin_mfa_required,
+            passkeys_usable: self.relying_party.is_some(),
         }
     }
 

@@ -877,8 +877,8 @@ pub struct RoleArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminMfaCommand {
-    /// Remove an administrator's authenticator app (a lost phone) and end their sessions; their
-    /// next sign-in enrols a new one
+    /// Remove an administrator's authenticator app and passkeys (a lost phone or key) and end
+    /// their sessions; their next sign-in enrols a new one
     Reset { name: String },
 }
 

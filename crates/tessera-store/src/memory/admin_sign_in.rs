@@ -9,7 +9,7 @@ use tessera_core::{Actor, AuditAction, NewAuditEvent, UnixMillis};
 
 use super::MemoryStore;
 use crate::StoreError;
-use crate::traits::{AdminSession, AdminSignInStore, LockoutCounter, TotpCredential};
+use crate::traits::{AdminPasskey, AdminSession, AdminSignInStore, LockoutCounter, TotpCredential};
 
 struct StoredSession {
     admin_id: String,
@@ -23,6 +23,8 @@ pub(super) struct Tables {
     sessions: HashMap<String, StoredSession>,
     counters: HashMap<String, LockoutCounter>,
     totp: HashMap<String, TotpCredential>,
+    /// In the order they were added.
+    passkeys: Vec<AdminPasskey>,
 }
 
 impl Tables {
@@ -35,6 +37,7 @@ impl Tables {
         self.end_sessions_of(admin_id);
         self.counters.remove(admin_id);
         self.totp.remove(admin_id);
+        self.passkeys.retain(|p| p.admin_id != admin_id);
     }
 }
 
@@ -178,15 +181,72 @@ impl AdminSignInStore for MemoryStore {
         }
     }
 
-    async fn reset_admin_totp(&self, actor: &Actor, admin_id: &str) -> Result<bool, StoreError> {
+    async fn reset_admin_mfa(&self, actor: &Actor, admin_id: &str) -> Result<bool, StoreError> {
         let at = self.clock.now_millis();
         let mut tables = self.tables()?;
-        if tables.admin_sign_in.totp.remove(admin_id).is_none() {
+        let app = tables.admin_sign_in.totp.remove(admin_id).is_some();
+        let before = tables.admin_sign_in.passkeys.len();
+        tables.admin_sign_in.passkeys.retain(|p| p.admin_id != admin_id);
+        let passkeys = before - tables.admin_sign_in.passkeys.len();
+        if !app && passkeys == 0 {
             return Ok(false);
         }
         tables.admin_sign_in.end_sessions_of(admin_id);
-        let event = NewAuditEvent::new(AuditAction::AdminMfaReset, "admin", admin_id, json!({"factor": "totp"}));
-        tables.record(actor, at, event);
+        let summary = json!({"factor": "totp", "app": app, "passkeys": passkeys});
+        tables.record(actor, at, NewAuditEvent::new(AuditAction::AdminMfaReset, "admin", admin_id, summary));
+        Ok(true)
+    }
+
+    async fn admin_passkeys(&self, admin_id: &str) -> Result<Vec<AdminPasskey>, StoreError> {
+        let tables = self.tables()?;
+        let mut found: Vec<AdminPasskey> =
+            tables.admin_sign_in.passkeys.iter().filter(|p| p.admin_id == admin_id).cloned().collect();
+        found.sort_by(|a, b| (a.created_at, &a.name).cmp(&(b.created_at, &b.name)));
+        Ok(found)
+    }
+
+    async fn add_admin_passkey(&self, actor: &Actor, passkey: &AdminPasskey) -> Result<(), StoreError> {
+        let at = self.clock.now_millis();
+        let mut tables = self.tables()?;
+        if !tables.admins.exists(&passkey.admin_id) {
+            return Err(StoreError::not_found("referenced record", ""));
+        }
+        let stored = &tables.admin_sign_in.passkeys;
+        if stored.iter().any(|p| p.credential_id == passkey.credential_id) {
+            return Err(StoreError::Conflict {
+                field: "credential_id",
+                message: "that passkey is enrolled already".into(),
+            });
+        }
+        if stored.iter().any(|p| p.admin_id == passkey.admin_id && p.name == passkey.name) {
+            return Err(StoreError::Conflict {
+                field: "name",
+                message: format!("{:?}: you have a passkey of that name", passkey.name),
+            });
+        }
+        tables.admin_sign_in.passkeys.push(passkey.clone());
+        let summary = json!({"factor": "passkey", "name": passkey.name});
+        tables.record(actor, at, NewAuditEvent::new(AuditAction::AdminMfaEnroll, "admin", &passkey.admin_id, summary));
+        Ok(())
+    }
+
+    async fn admin_passkey_used(
+        &self,
+        credential_id: &[u8],
+        sign_count: i64,
+        passkey_json: &str,
+        at: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.tables()?;
+        let Some(passkey) = tables.admin_sign_in.passkeys.iter_mut().find(|p| p.credential_id == credential_id) else {
+            return Ok(false);
+        };
+        if !(passkey.sign_count < sign_count || (sign_count == 0 && passkey.sign_count == 0)) {
+            return Ok(false);
+        }
+        passkey.sign_count = sign_count;
+        passkey.passkey_json = passkey_json.to_string();
+        passkey.last_used_at = Some(at);
         Ok(true)
     }
 }

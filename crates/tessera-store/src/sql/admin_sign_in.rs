@@ -7,6 +7,9 @@ macro_rules! impl_admin_sign_in {
         mod admin_sign_in {
         use super::*;
 
+        const ADMIN_PASSKEY_COLUMNS: &str =
+            "admin_id, name, credential_id, user_handle, passkey_json, sign_count, created_at, last_used_at";
+
         #[async_trait]
         impl AdminSignInStore for $store {
             async fn create_admin_session(&self, id_hash: &str, admin_id: &str, complete: bool, now: i64) -> Result<(), StoreError> {
@@ -159,18 +162,99 @@ macro_rules! impl_admin_sign_in {
                 Ok(true)
             }
 
-            async fn reset_admin_totp(&self, actor: &Actor, admin_id: &str) -> Result<bool, StoreError> {
+            async fn reset_admin_mfa(&self, actor: &Actor, admin_id: &str) -> Result<bool, StoreError> {
                 let at = self.clock.now_millis();
                 let mut tx = self.write_tx().await?;
-                let removed = sqlx::query("DELETE FROM admin_totp WHERE admin_id = $1").bind(admin_id).execute(&mut *tx).await?;
-                if removed.rows_affected() == 0 {
+                let app = sqlx::query("DELETE FROM admin_totp WHERE admin_id = $1").bind(admin_id).execute(&mut *tx).await?;
+                let passkeys = sqlx::query("DELETE FROM admin_passkeys WHERE admin_id = $1").bind(admin_id).execute(&mut *tx).await?;
+                if app.rows_affected() == 0 && passkeys.rows_affected() == 0 {
                     return Ok(false);
                 }
                 sqlx::query("DELETE FROM admin_sessions WHERE admin_id = $1").bind(admin_id).execute(&mut *tx).await?;
-                let event = NewAuditEvent::new(AuditAction::AdminMfaReset, "admin", admin_id, json!({"factor": "totp"}));
+                let summary = json!({"factor": "totp", "app": app.rows_affected() > 0, "passkeys": passkeys.rows_affected()});
+                let event = NewAuditEvent::new(AuditAction::AdminMfaReset, "admin", admin_id, summary);
                 self.append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;
                 Ok(true)
+            }
+
+            async fn admin_passkeys(&self, admin_id: &str) -> Result<Vec<AdminPasskey>, StoreError> {
+                let rows = sqlx::query(&format!("SELECT {ADMIN_PASSKEY_COLUMNS} FROM admin_passkeys WHERE admin_id = $1 ORDER BY created_at, name"))
+                    .bind(admin_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(AdminPasskey {
+                            admin_id: row.try_get("admin_id")?,
+                            name: row.try_get("name")?,
+                            credential_id: row.try_get("credential_id")?,
+                            user_handle: row.try_get("user_handle")?,
+                            passkey_json: row.try_get("passkey_json")?,
+                            sign_count: row.try_get("sign_count")?,
+                            created_at: row.try_get("created_at")?,
+                            last_used_at: row.try_get("last_used_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn add_admin_passkey(&self, actor: &Actor, passkey: &AdminPasskey) -> Result<(), StoreError> {
+                let at = self.clock.now_millis();
+                let mut tx = self.write_tx().await?;
+                let taken = format!("{:?}: you have a passkey of that name", passkey.name);
+                let clash = |e| {
+                    map_unique(
+                        e,
+                        &[
+                            ("admin_passkeys_credential_id_key", "credential_id", "that passkey is enrolled already".to_string()),
+                            ("admin_passkeys.credential_id", "credential_id", "that passkey is enrolled already".to_string()),
+                            ("admin_passkeys_pkey", "name", taken.clone()),
+                            ("admin_passkeys.admin_id, admin_passkeys.name", "name", taken.clone()),
+                        ],
+                    )
+                };
+                sqlx::query(&format!("INSERT INTO admin_passkeys ({ADMIN_PASSKEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+                    .bind(&passkey.admin_id)
+                    .bind(&passkey.name)
+                    .bind(&passkey.credential_id)
+                    .bind(&passkey.user_handle)
+                    .bind(&passkey.passkey_json)
+                    .bind(passkey.sign_count)
+                    .bind(passkey.created_at)
+                    .bind(passkey.last_used_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(clash)?;
+                let event = NewAuditEvent::new(
+                    AuditAction::AdminMfaEnroll,
+                    "admin",
+                    &passkey.admin_id,
+                    json!({"factor": "passkey", "name": passkey.name}),
+                );
+                self.append_audit(&mut tx, actor, at, event).await?;
+                self.commit(tx).await?;
+                Ok(())
+            }
+
+            async fn admin_passkey_used(
+                &self,
+                credential_id: &[u8],
+                sign_count: i64,
+                passkey_json: &str,
+                at: i64,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE admin_passkeys SET sign_count = $1, passkey_json = $2, last_used_at = $3 \
+                     WHERE credential_id = $4 AND (sign_count < $1 OR ($1 = 0 AND sign_count = 0))",
+                )
+                .bind(sign_count)
+                .bind(passkey_json)
+                .bind(at)
+                .bind(credential_id)
+                .execute(&self.writer)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn use_admin_totp_step(&self, admin_id: &str, step: i64) -> Result<bool, StoreError> {

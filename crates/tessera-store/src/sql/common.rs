@@ -16,7 +16,7 @@ macro_rules! impl_sql_common {
         use crate::sql::{map_unique, next_cursor, parse_id, parse_kind, parse_role};
         use crate::traits::{
             AdminSession, AdminSignInStore, AdminStore, Administrator, ApiToken, AppStore, AuditQuery, AuditStore, GrantStore, GroupStore, KeySlot, KeyStore, Location,
-            LockoutCounter, LockoutStore, MessageClaim, MfaStore, NewSigningKey, Page, PageRequest, ParkedRequest, ParkingStore, PasskeyCredential, PasskeyStore, PreviousCertificate, ReplayStore,
+            LockoutCounter, LockoutStore, MessageClaim, MfaStore, NewSigningKey, Page, PageRequest, ParkedRequest, ParkingStore, PasskeyCredential, AdminPasskey, PasskeyStore, PreviousCertificate, ReplayStore,
             Session, SessionStore, SettingsStore, StoredKey, TotpCredential, UserStore, AuditLog,
         };
         use tessera_core::policy::AccessPolicy;

@@ -133,7 +133,33 @@ pub trait AdminSignInStore: Send + Sync {
     async fn confirm_admin_totp(&self, actor: &Actor, admin_id: &str, step: i64) -> Result<bool, StoreError>;
     /// Accepts `step` once: false for a step at or before the last accepted.
     async fn use_admin_totp_step(&self, admin_id: &str, step: i64) -> Result<bool, StoreError>;
-    /// Removes an administrator's authenticator (confirmed or pending) and ends their sessions,
-    /// so that the next sign-in enrols a new one; false when there was none.
-    async fn reset_admin_totp(&self, actor: &Actor, admin_id: &str) -> Result<bool, StoreError>;
+    /// Removes an administrator's authenticator app (confirmed or pending) and passkeys and ends
+    /// their sessions, so that the next sign-in enrols a new one; false when there was none.
+    async fn reset_admin_mfa(&self, actor: &Actor, admin_id: &str) -> Result<bool, StoreError>;
+    /// The administrator's passkeys, oldest first.
+    async fn admin_passkeys(&self, admin_id: &str) -> Result<Vec<AdminPasskey>, StoreError>;
+    /// Adds a passkey, audited (`admin.mfa_enroll`, factor `passkey`): a conflict when the
+    /// administrator has one of that name, or its credential ID is stored already.
+    async fn add_admin_passkey(&self, actor: &Actor, passkey: &AdminPasskey) -> Result<(), StoreError>;
+    /// As [`PasskeyStore::passkey_used`], for an administrator's passkey.
+    async fn admin_passkey_used(
+        &self,
+        credential_id: &[u8],
+        sign_count: i64,
+        passkey_json: &str,
+        at: UnixMillis,
+    ) -> Result<bool, StoreError>;
+}
+
+/// An administrator's passkey, kept as users' are ([`PasskeyCredential`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminPasskey {
+    pub admin_id: String,
+    pub name: String,
+    pub credential_id: Vec<u8>,
+    pub user_handle: Vec<u8>,
+    pub passkey_json: String,
+    pub sign_count: i64,
+    pub created_at: UnixMillis,
+    pub last_used_at: Option<UnixMillis>,
 }

@@ -202,15 +202,48 @@ pub(super) async fn admin_sessions_end_with_their_administrator_and_attempts_are
     assert!(store.use_admin_totp_step(&erin.id, 6).await.unwrap());
     // A lost authenticator: removed, and the sessions made with it end.
     store.create_admin_session("hash-5", &erin.id, true, 1_000).await.unwrap();
-    assert!(store.reset_admin_totp(&actor(), &erin.id).await.unwrap());
+    assert!(store.reset_admin_mfa(&actor(), &erin.id).await.unwrap());
     assert!(store.admin_totp(&erin.id).await.unwrap().is_none());
     assert!(store.admin_session("hash-5").await.unwrap().is_none(), "its sessions ended");
-    assert!(!store.reset_admin_totp(&actor(), &erin.id).await.unwrap(), "nothing left to reset");
+    assert!(!store.reset_admin_mfa(&actor(), &erin.id).await.unwrap(), "nothing left to reset");
+    // Passkeys: named one of a kind, credential IDs one of a kind, the counter forward only,
+    // and a reset takes them (ending the sessions again).
+    let passkey = |name: &str, credential: u8| AdminPasskey {
+        admin_id: erin.id.clone(),
+        name: name.into(),
+        credential_id: vec![credential; 16],
+        user_handle: vec![9; 16],
+        passkey_json: "{}".into(),
+        sign_count: 0,
+        created_at: 10,
+        last_used_at: None,
+    };
+    store.add_admin_passkey(&actor(), &passkey("Key", 1)).await.unwrap();
+    let conflict = |result: Result<(), StoreError>| match result {
+        Err(StoreError::Conflict { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(conflict(store.add_admin_passkey(&actor(), &passkey("Key", 2)).await), "name");
+    assert_eq!(conflict(store.add_admin_passkey(&actor(), &passkey("Other", 1)).await), "credential_id");
+    assert!(store.admin_passkey_used(&[1; 16], 3, "{\"n\":3}", 20).await.unwrap());
+    assert!(!store.admin_passkey_used(&[1; 16], 3, "{}", 21).await.unwrap(), "the counter moves forward only");
+    assert!(!store.admin_passkey_used(&[7; 16], 9, "{}", 21).await.unwrap(), "no such passkey");
+    let kept = store.admin_passkeys(&erin.id).await.unwrap();
+    assert_eq!(
+        (kept.len(), kept[0].sign_count, kept[0].last_used_at, kept[0].passkey_json.as_str()),
+        (1, 3, Some(20), "{\"n\":3}")
+    );
+    store.create_admin_session("hash-6", &erin.id, true, 1_000).await.unwrap();
+    assert!(store.reset_admin_mfa(&actor(), &erin.id).await.unwrap(), "passkeys alone are something to reset");
+    assert!(store.admin_passkeys(&erin.id).await.unwrap().is_empty());
+    assert!(store.admin_session("hash-6").await.unwrap().is_none(), "its sessions ended");
+    store.add_admin_passkey(&actor(), &passkey("Key", 1)).await.unwrap();
     store.create_admin_session("hash-4", &erin.id, true, 1_000).await.unwrap();
     store.put_pending_admin_totp(&erin.id, b"again", 3_000).await.unwrap();
     store.delete_admin(&actor(), "erin").await.unwrap();
     assert!(store.admin_session("hash-4").await.unwrap().is_none(), "a deleted administrator's session is gone");
     assert!(store.admin_totp(&erin.id).await.unwrap().is_none());
+    assert!(store.admin_passkeys(&erin.id).await.unwrap().is_empty(), "nor their passkeys");
 
     let frank = store.find_admin("frank").await.unwrap();
     for n in 0..3 {

@@ -29,7 +29,7 @@ use tessera_core::{
 use tessera_store::memory::MemoryStore;
 use tessera_store::test_support::ThrowawayPg;
 use tessera_store::{
-    AppDetails, AuditQuery, KeySlot, Location, MessageClaim, NewSigningKey, PageRequest, ParkedRequest,
+    AdminPasskey, AppDetails, AuditQuery, KeySlot, Location, MessageClaim, NewSigningKey, PageRequest, ParkedRequest,
     PasskeyCredential, PgStore, Session, SqliteStore, Store, StoreError,
 };
 

@@ -1,15 +1,16 @@
-//! The administrator's second factor: a code from their authenticator app after the
-//! password, and enrolling one (required before anything else under `serve --admin-mfa
-//! required`, or chosen by the administrator).
+//! The administrator's second factor: a passkey or a code from their authenticator app after
+//! the password, and enrolling them (an authenticator app is required before anything else
+//! under `serve --admin-mfa required`; passkeys are added once signed in).
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use tessera_auth::account::PasskeyRefusal;
 use tessera_auth::admin::AdminCodeOutcome;
 use tessera_auth::totp;
 use tessera_store::AdminSession;
 
-use super::pages::{AdminMfa, AdminMfaEnrol};
+use super::pages::{AdminMfa, AdminMfaEnrol, AdminPasskeyEnrol};
 use super::{Fields, Gate, session};
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
@@ -18,6 +19,7 @@ use crate::shell::session::{cookie_policy, csrf_token, require_our_form};
 use crate::state::AppState;
 
 const WRONG_CODE: &str = "That code is not right. Check your authenticator app and try again.";
+const PASSKEY_REFUSED: &str = "Your passkey was not accepted. Try again, or use your authenticator app.";
 
 /// Where a session goes once its second factor is shown.
 fn onwards(session: &AdminSession) -> &'static str {
@@ -25,7 +27,7 @@ fn onwards(session: &AdminSession) -> &'static str {
 }
 
 pub async fn code_page(State(state): State<AppState>, ctx: RequestContext) -> Result<Response, AppError> {
-    let Some((session, _)) = session(&state, &ctx).await? else { return Ok(Gate::SignIn.response()) };
+    let Some((session, id)) = session(&state, &ctx).await? else { return Ok(Gate::SignIn.response()) };
     if session.complete {
         return Ok(pages::redirect(onwards(&session), &[]));
     }
@@ -33,8 +35,64 @@ pub async fn code_page(State(state): State<AppState>, ctx: RequestContext) -> Re
         return Ok(pages::redirect("/admin/mfa/enrol", &[]));
     }
     let (csrf, cookie) = csrf_token(&state, &ctx);
-    let page = AdminMfa { csrf: &csrf, admin: &session.admin.username, error: None };
-    Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
+    render_code_page(&state, &session, &id, &csrf, None, &cookie.into_iter().collect::<Vec<_>>()).await
+}
+
+/// The second-factor page: the administrator's passkeys (a new ceremony) and the code field,
+/// for what they have.
+async fn render_code_page(
+    state: &AppState,
+    session: &AdminSession,
+    id: &str,
+    csrf: &str,
+    error: Option<&str>,
+    cookies: &[String],
+) -> Result<Response, AppError> {
+    let sign_in = state.admin_sign_in();
+    let passkey = match &state.relying_party {
+        Some(rp) => match sign_in.begin_passkey_check(rp, id, session).await {
+            Ok(prompt) => prompt,
+            Err(tessera_auth::AuthError::Passkey(why)) => {
+                tracing::warn!(admin = %session.admin.id, %why, "the administrator's passkeys cannot be offered");
+                None
+            }
+            Err(other) => return Err(other.into()),
+        },
+        None => None,
+    };
+    let totp = sign_in.has_authenticator_app(&session.admin.id).await?;
+    let has_passkey = passkey.is_some();
+    let page = AdminMfa { csrf, admin: &session.admin.username, error, passkey, totp };
+    let mut response = pages::html(StatusCode::OK, &page, cookies);
+    if has_passkey {
+        pages::allow_own_scripts(&mut response);
+    }
+    Ok(response)
+}
+
+/// `/admin/mfa/passkey`: the authenticator's answer to the second-factor page's ceremony.
+pub async fn submit_passkey(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    body: String,
+) -> Result<Response, AppError> {
+    let fields = Fields::parse(&body)?;
+    require_our_form(&state, &ctx, fields.one("csrf"))?;
+    let Some((session, id)) = session(&state, &ctx).await? else { return Ok(Gate::SignIn.response()) };
+    if session.complete {
+        return Ok(pages::redirect(onwards(&session), &[]));
+    }
+    let Some(rp) = state.relying_party.clone() else { return Ok(pages::redirect("/admin/mfa", &[])) };
+    let from = ctx.client()?;
+    let sign_in = state.admin_sign_in();
+    match sign_in.finish_passkey_check(&rp, &id, &session, from, fields.one("ceremony"), fields.one("answer")).await? {
+        AdminCodeOutcome::Accepted(new_id) => {
+            Ok(pages::redirect(onwards(&session), &[cookie_policy(&state).admin_session(&new_id)]))
+        }
+        AdminCodeOutcome::Refused => {
+            render_code_page(&state, &session, &id, fields.one("csrf"), Some(PASSKEY_REFUSED), &[]).await
+        }
+    }
 }
 
 pub async fn submit_code(
@@ -54,8 +112,7 @@ pub async fn submit_code(
             Ok(pages::redirect(onwards(&session), &[cookie_policy(&state).admin_session(&new_id)]))
         }
         AdminCodeOutcome::Refused => {
-            let page = AdminMfa { csrf: fields.one("csrf"), admin: &session.admin.username, error: Some(WRONG_CODE) };
-            Ok(pages::html(StatusCode::OK, &page, &[]))
+            render_code_page(&state, &session, &id, fields.one("csrf"), Some(WRONG_CODE), &[]).await
         }
     }
 }
@@ -74,6 +131,8 @@ fn enrol_page(
         qr_svg: pages::qr_svg(&url, "QR code"),
         secret: totp::base32(secret),
         error: error.map(str::to_string),
+        passkeys: None,
+        passkey_message: None,
     }
 }
 
@@ -84,6 +143,8 @@ struct AdminMfaEnrolPage {
     qr_svg: String,
     secret: String,
     error: Option<String>,
+    passkeys: Option<Vec<(String, String, String)>>,
+    passkey_message: Option<&'static str>,
 }
 
 impl AdminMfaEnrolPage {
@@ -95,27 +156,161 @@ impl AdminMfaEnrolPage {
             qr_svg: &self.qr_svg,
             secret: &self.secret,
             error: self.error.as_deref(),
+            passkeys: self.passkeys.clone(),
+            passkey_message: self.passkey_message,
         };
         pages::html(status, &page, cookies)
     }
 }
 
-pub async fn enrol(State(state): State<AppState>, ctx: RequestContext) -> Result<Response, AppError> {
+/// The administrator's passkeys as the enrolment page lists them, where they may add one: a
+/// complete session, on a server that is a relying party.
+async fn passkey_rows(
+    state: &AppState,
+    session: &AdminSession,
+) -> Result<Option<Vec<(String, String, String)>>, AppError> {
+    if !session.complete || state.relying_party.is_none() {
+        return Ok(None);
+    }
+    let ui = crate::ui::Ui::current();
+    let passkeys = state.admin_sign_in().passkeys(session).await?;
+    Ok(Some(
+        passkeys
+            .into_iter()
+            .map(|p| {
+                let used = p.last_used_at.map_or_else(|| "never".to_string(), |at| ui.date_time(at));
+                (p.name, ui.date_time(p.created_at), used)
+            })
+            .collect(),
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct DoneQuery {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+pub async fn enrol(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Query(query): Query<DoneQuery>,
+) -> Result<Response, AppError> {
     let Some((session, _)) = session(&state, &ctx).await? else { return Ok(Gate::SignIn.response()) };
     if session.complete && session.admin.must_change_password {
         return Ok(Gate::ChangePassword.response());
     }
-    let sign_in = state.admin_sign_in();
     let (csrf, cookie) = csrf_token(&state, &ctx);
     let cookies: Vec<String> = cookie.into_iter().collect();
-    let Some(secret) = sign_in.start_enrolment(&session).await? else {
+    let message = match query.done.as_deref() {
+        Some("passkey-added") => Some("The passkey has been added."),
+        _ => None,
+    };
+    render_enrolment(&state, &session, &csrf, message, &cookies).await
+}
+
+/// The second-factors page: the authenticator app (set up, or a QR code for a new one) and,
+/// once signed in, the passkeys, with `message` in their section.
+async fn render_enrolment(
+    state: &AppState,
+    session: &AdminSession,
+    csrf: &str,
+    message: Option<&'static str>,
+    cookies: &[String],
+) -> Result<Response, AppError> {
+    let passkeys = passkey_rows(state, session).await?;
+    let Some(secret) = state.admin_sign_in().start_enrolment(session).await? else {
         if !session.complete {
             return Ok(pages::redirect("/admin/mfa", &[]));
         }
-        let page = AdminMfaEnrol { csrf: &csrf, required: false, enrolled: true, qr_svg: "", secret: "", error: None };
-        return Ok(pages::html(StatusCode::OK, &page, &cookies));
+        let page = AdminMfaEnrol {
+            csrf,
+            required: false,
+            enrolled: true,
+            qr_svg: "",
+            secret: "",
+            error: None,
+            passkeys,
+            passkey_message: message,
+        };
+        return Ok(pages::html(StatusCode::OK, &page, cookies));
     };
-    Ok(enrol_page(&state, &session, &csrf, &secret, None).render(StatusCode::OK, &cookies))
+    let mut page = enrol_page(state, session, csrf, &secret, None);
+    page.passkeys = passkeys;
+    page.passkey_message = message;
+    Ok(page.render(StatusCode::OK, cookies))
+}
+
+/// `/admin/passkeys/new`: the page that asks the browser's authenticator for a new passkey
+/// for the signed-in administrator.
+pub async fn begin_passkey(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    body: String,
+) -> Result<Response, AppError> {
+    let fields = Fields::parse(&body)?;
+    require_our_form(&state, &ctx, fields.one("csrf"))?;
+    let Some((session, id)) = session(&state, &ctx).await? else { return Ok(Gate::SignIn.response()) };
+    if !session.complete {
+        return Ok(Gate::SecondFactor.response());
+    }
+    let Some(rp) = state.relying_party.clone() else { return Ok(pages::redirect("/admin/mfa/enrol", &[])) };
+    let name = fields.one("name");
+    match state.admin_sign_in().begin_passkey_enrolment(&rp, &id, &session, name).await? {
+        Ok(prompt) => {
+            let page = AdminPasskeyEnrol {
+                csrf: fields.one("csrf"),
+                name: name.trim(),
+                ceremony: &prompt.ceremony,
+                options_json: &prompt.options_json,
+            };
+            let mut response = pages::html(StatusCode::OK, &page, &[]);
+            pages::allow_own_scripts(&mut response);
+            Ok(response)
+        }
+        Err(refusal) => render_enrolment(&state, &session, fields.one("csrf"), Some(refusal_text(&refusal)), &[]).await,
+    }
+}
+
+/// `/admin/passkeys/add`: the authenticator's answer; the second-factors page with the new
+/// passkey, or saying why not.
+pub async fn add_passkey(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    body: String,
+) -> Result<Response, AppError> {
+    let fields = Fields::parse(&body)?;
+    require_our_form(&state, &ctx, fields.one("csrf"))?;
+    let Some((session, id)) = session(&state, &ctx).await? else { return Ok(Gate::SignIn.response()) };
+    if !session.complete {
+        return Ok(Gate::SecondFactor.response());
+    }
+    let Some(rp) = state.relying_party.clone() else { return Ok(pages::redirect("/admin/mfa/enrol", &[])) };
+    let sign_in = state.admin_sign_in();
+    match sign_in.finish_passkey_enrolment(&rp, &id, &session, fields.one("ceremony"), fields.one("answer")).await? {
+        Ok(_) => Ok(pages::redirect("/admin/mfa/enrol?done=passkey-added", &[])),
+        Err(refusal) => {
+            if let PasskeyRefusal::Refused(why) | PasskeyRefusal::ModelNotAllowed(why) = &refusal {
+                tracing::info!(admin = %session.admin.id, %why, "an administrator's passkey enrolment was refused");
+            }
+            render_enrolment(&state, &session, fields.one("csrf"), Some(refusal_text(&refusal)), &[]).await
+        }
+    }
+}
+
+/// What the passkeys section says of a refusal.
+fn refusal_text(refusal: &PasskeyRefusal) -> &'static str {
+    match refusal {
+        PasskeyRefusal::Expired => "That passkey request has ended (it waits five minutes). Start again.",
+        PasskeyRefusal::NameTaken => "You already have a passkey of that name. Choose another name.",
+        PasskeyRefusal::AlreadyEnrolled => "That authenticator already holds one of your passkeys.",
+        PasskeyRefusal::BadName => "Give a name of 1 to 64 characters.",
+        PasskeyRefusal::ShowAPasskeyFirst => "Sign in with one of your passkeys first.",
+        PasskeyRefusal::ModelNotAllowed(_) => "This deployment does not allow this kind of authenticator.",
+        PasskeyRefusal::Refused(_) => {
+            "Your authenticator's answer was not accepted. Try again, or use another authenticator."
+        }
+    }
 }
 
 pub async fn confirm_enrolment(

@@ -294,6 +294,10 @@ pub struct AdminMfa<'a> {
     pub csrf: &'a str,
     pub admin: &'a str,
     pub error: Option<&'a str>,
+    /// A passkey ceremony, when the administrator has passkeys.
+    pub passkey: Option<tessera_auth::passkey_check::PasskeyPrompt>,
+    /// The administrator has an authenticator app.
+    pub totp: bool,
 }
 
 #[derive(Template)]
@@ -305,6 +309,20 @@ pub struct AdminMfaEnrol<'a> {
     pub qr_svg: &'a str,
     pub secret: &'a str,
     pub error: Option<&'a str>,
+    /// The administrator's passkeys (name, added, last used), where they may add one (a
+    /// complete session, the server a relying party).
+    pub passkeys: Option<Vec<(String, String, String)>>,
+    /// What the passkeys section says (a refusal, or that one was added).
+    pub passkey_message: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_passkey_enrol.html")]
+pub struct AdminPasskeyEnrol<'a> {
+    pub csrf: &'a str,
+    pub name: &'a str,
+    pub ceremony: &'a str,
+    pub options_json: &'a str,
 }
 
 #[derive(Template)]

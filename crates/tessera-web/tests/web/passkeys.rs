@@ -425,3 +425,70 @@ async fn a_phishing_resistant_app_refuses_a_code_and_says_what_to_do() {
     let posted = through_notice(&mut browser, &done, &continue_id).await;
     assert_eq!(authn_class(&posted_response(&posted)), MULTIPLE_AUTHN);
 }
+
+/// An administrator adds a passkey on the admin portal's second-factors page, then signs in to
+/// the portal with it after the password; an answer for another site is refused; an
+/// administrator's second-factor reset removes it and ends their sessions.
+#[tokio::test]
+async fn an_administrator_signs_in_to_the_admin_portal_with_a_passkey() {
+    use super::admin_portal::{ONE_TIME, OWN, admin_login, signed_in_admin};
+    let (world, _) = World::build(config(), PUBLIC).await;
+    let hash = tessera_auth::password::hash_password(ONE_TIME).unwrap();
+    world.store.create_initial_admin("admin", &hash).await.unwrap();
+    let mut admin = signed_in_admin(&world, "10.0.0.7").await;
+    let page = admin.get("/admin/mfa/enrol").await;
+    assert!(page.body.contains("Passkeys and security keys") && page.body.contains("no passkey yet"), "{}", page.body);
+    let csrf = admin.csrf();
+    let unnamed = admin.post("/admin/passkeys/new", &[("csrf", &csrf), ("name", " ")]).await;
+    assert!(unnamed.body.contains("Give a name of 1 to 64 characters"), "{}", unnamed.body);
+    let begun = admin.post("/admin/passkeys/new", &[("csrf", &csrf), ("name", "YubiKey")]).await;
+    let csp = begun.headers.get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let (ceremony, options) = ceremony_of(&begun);
+    let mut key = SoftAuthenticator::new("idp.contoso.com", PUBLIC);
+    let answer = key.register(&options);
+    let fields = [("csrf", csrf.as_str()), ("ceremony", &ceremony), ("answer", &answer)];
+    let added = admin.post("/admin/passkeys/add", &fields).await;
+    assert_eq!(added.location.as_deref(), Some("/admin/mfa/enrol?done=passkey-added"), "{}", added.body);
+    let again = admin.post("/admin/passkeys/add", &fields).await;
+    assert!(again.body.contains("That passkey request has ended"), "taken once: {}", again.body);
+    let listed = admin.get("/admin/mfa/enrol?done=passkey-added").await;
+    assert!(listed.body.contains("<td>YubiKey</td>") && listed.body.contains("The passkey has been added."));
+
+    // The next sign-in: the password, then the passkey (no authenticator app: no code field).
+    let mut browser = Browser::new(&world).from("10.0.0.8");
+    assert_eq!(admin_login(&mut browser, "admin", OWN).await.location.as_deref(), Some("/admin/mfa"));
+    assert_eq!(browser.get("/admin/applications").await.location.as_deref(), Some("/admin/mfa"));
+    let page = browser.get("/admin/mfa").await;
+    assert!(page.body.contains("Use my passkey") && !page.body.contains("name=\"code\""), "{}", page.body);
+    key.set_rp_id("idp.contoso.evil");
+    let refused = answer_admin(&mut browser, &page, &mut key).await;
+    assert!(refused.body.contains("Your passkey was not accepted"), "{}", refused.body);
+    key.set_rp_id("idp.contoso.com");
+    let signed_in = answer_admin(&mut browser, &refused, &mut key).await;
+    assert_eq!(signed_in.location.as_deref(), Some("/admin/applications"), "{}", signed_in.body);
+    assert_eq!(browser.get("/admin/applications").await.status, StatusCode::OK);
+    let events = world.store.list_audit(&tessera_store::AuditQuery { limit: 200, ..Default::default() }).await.unwrap();
+    let mfa: Vec<_> =
+        events.iter().filter(|e| e.action.starts_with("admin.mfa")).map(|e| (&e.action, &e.summary)).collect();
+    assert!(mfa.iter().any(|(a, s)| *a == "admin.mfa" && s["factor"] == "passkey"), "{mfa:?}");
+    assert!(
+        mfa.iter()
+            .any(|(a, s)| *a == "admin.mfa_failure" && s["reason"].as_str().unwrap().starts_with("passkey_refused"))
+    );
+
+    // A lost key: the reset removes it and ends the sessions.
+    let service = AdminService::new(world.store.clone(), world.keys.clone(), PUBLIC, Arc::new(SystemClock)).unwrap();
+    assert!(service.reset_admin_mfa(&Actor::cli("root"), "admin").await.unwrap().1);
+    assert_eq!(browser.get("/admin/applications").await.location.as_deref(), Some("/admin/login"));
+    let admin_id = world.store.find_admin("admin").await.unwrap().id;
+    assert!(world.store.admin_passkeys(&admin_id).await.unwrap().is_empty());
+}
+
+/// Posts the authenticator's answer to the admin second-factor page's ceremony.
+async fn answer_admin(browser: &mut Browser<'_>, page: &Response, key: &mut SoftAuthenticator) -> Response {
+    let (ceremony, options) = ceremony_of(page);
+    let answer = key.assert(&options);
+    let csrf = browser.csrf();
+    browser.post("/admin/mfa/passkey", &[("csrf", &csrf), ("ceremony", &ceremony), ("answer", &answer)]).await
+}

@@ -204,9 +204,12 @@ pub async fn run(ctx: &Ctx, cmd: AdminCommand) -> anyhow::Result<()> {
             }
             match reset {
                 true => {
-                    println!("removed the authenticator of administrator {:?}; their sessions ended", admin.username)
+                    println!(
+                        "removed the authenticator app and passkeys of administrator {:?}; their sessions ended",
+                        admin.username
+                    )
                 }
-                false => println!("administrator {:?} has no authenticator", admin.username),
+                false => println!("administrator {:?} has no authenticator app or passkey", admin.username),
             }
             Ok(())
         }
