@@ -119,3 +119,53 @@ test('a passkey enrolled from the account page signs in to Microsoft 365, as the
   assert.ok(used[0].last_used_at, 'its last use is shown');
   await context.close();
 });
+
+test('an administrator adds a passkey and signs in to the admin portal with it', async () => {
+  const shots = join(artifacts, 'passkey');
+  mkdirSync(shots, { recursive: true });
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-admin-passkey-'));
+  const adminPassword = 'erin the administrator';
+  runCli(dataDir, ['admin', 'add', 'erin', '--password-stdin'], `${adminPassword}\n`);
+  const started = await startServer(dataDir, [], 'localhost');
+  servers.push(started.server);
+  const base = started.base;
+
+  browser ??= await launchChromium();
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const devtools = await context.newCDPSession(page);
+  await devtools.send('WebAuthn.enable');
+  await devtools.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true,
+      isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  const signIn = async () => {
+    await page.goto(`${base}/admin/login`);
+    await page.getByLabel('Administrator name').fill('erin');
+    await page.getByLabel('Password').fill(adminPassword);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  };
+
+  await signIn();
+  assert.equal(new URL(page.url()).pathname, '/admin/applications');
+  await page.goto(`${base}/admin/mfa/enrol`);
+  await page.getByLabel('Name of the new passkey').fill('Security key');
+  await page.getByRole('button', { name: 'Add a passkey' }).click();
+  assert.match(await page.textContent('h1'), /Add a passkey/);
+  await Promise.all([page.waitForURL(/done=passkey-added/), page.click('#passkey-create')]);
+  assert.match(await page.textContent('#passkeys'), /Security key/, started.stderr());
+  await shot(page, join(shots, '06-admin-passkey-added.png'), { fullPage: true });
+
+  await page.goto(`${base}/admin/applications`);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signIn();
+  assert.equal(new URL(page.url()).pathname, '/admin/mfa');
+  assert.equal(await page.locator('#code').count(), 0, 'no authenticator app: no code field');
+  await shot(page, join(shots, '07-admin-second-factor.png'));
+  await Promise.all([page.waitForURL(/\/admin\/applications/), page.click('#passkey-use')]);
+  const audit = JSON.parse(runCli(dataDir, ['audit', 'list', '--json']));
+  assert.ok(audit.some((e) => e.action === 'admin.mfa' && e.summary.factor === 'passkey'), 'the passkey sign-in is audited');
+  await context.close();
+});
