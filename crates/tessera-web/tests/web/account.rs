@@ -303,7 +303,7 @@ async fn the_authenticator_app_is_renamed_its_codes_renewed_and_removed() {
     assert!(world.store.totp_credential(user.id).await.unwrap().is_none(), "gone");
     let again = browser.post("/account/mfa/remove", &[("csrf", &csrf), ("password", PASSWORD)]).await;
     assert_eq!(again.location.as_deref(), Some("/account"), "nothing left to remove is not said removed");
-    assert!(browser.get("/account").await.body.contains("You have no second factor yet"));
+    assert!(browser.get("/account").await.body.contains("You have no authenticator app"));
     let after = Browser::new(&world).from("10.0.0.1").login("alice@contoso.com", PASSWORD, "").await;
     assert_eq!(after.location.as_deref(), Some("/"), "no code asked now");
     let _ = secret;
