@@ -201,6 +201,11 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
             || (self.passkeys_usable && !self.store.admin_passkeys(admin_id).await?.is_empty()))
     }
 
+    /// A session that has not shown the second factor its administrator has.
+    async fn owes_second_factor(&self, session: &AdminSession) -> Result<bool, AuthError> {
+        Ok(!session.complete && self.has_second_factor(session).await?)
+    }
+
     /// Whether the administrator has a confirmed authenticator app.
     pub async fn has_authenticator_app(&self, admin_id: &str) -> Result<bool, AuthError> {
         Ok(self.store.admin_totp(admin_id).await?.is_some_and(|t| t.confirmed))
@@ -238,9 +243,11 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
     }
 
     /// Starts (or restarts) enrolment of an authenticator app: a new secret, pending until a
-    /// code from it is shown. `None` when one is enrolled already.
+    /// code from it is shown. `None` when one is enrolled already, or when the session has yet
+    /// to show the second factor the administrator has (a passkey): enrolling an app is no way
+    /// around it.
     pub async fn start_enrolment(&self, session: &AdminSession) -> Result<Option<Vec<u8>>, AuthError> {
-        if self.has_authenticator_app(&session.admin.id).await? {
+        if self.has_authenticator_app(&session.admin.id).await? || self.owes_second_factor(session).await? {
             return Ok(None);
         }
         let secret = crate::totp::new_secret()?;
@@ -270,6 +277,9 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
     ) -> Result<AdminCodeOutcome, AuthError> {
         let admin = &session.admin;
         let now = self.clock.now_millis();
+        if self.owes_second_factor(session).await? {
+            return self.finish_step(id, session, from, None, "second_factor_owed").await;
+        }
         let step = match self.pending_secret(session).await? {
             Some(secret) => crate::totp::matching_step(&secret, code, now / 1000),
             None => None,

@@ -158,11 +158,15 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
             Err(other) => return Err(other),
         };
         let name = payload["name"].as_str().unwrap_or_default().to_string();
+        let handle: Vec<u8> = serde_json::from_value(payload["handle"].clone()).unwrap_or_default();
+        if handle.len() != 16 || name.is_empty() {
+            return Ok(Err(PasskeyRefusal::Refused("the enrolment's state is not readable".into())));
+        }
         let credential = AdminPasskey {
             admin_id: admin_id.clone(),
             name: name.clone(),
             credential_id: passkey.credential_id,
-            user_handle: serde_json::from_value(payload["handle"].clone()).unwrap_or_default(),
+            user_handle: handle,
             passkey_json: passkey.passkey_json,
             sign_count: 0,
             created_at: now,

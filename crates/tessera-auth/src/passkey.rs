@@ -173,6 +173,13 @@ impl RelyingParty {
         {
             selection.insert("residentKey".into(), "preferred".into());
         }
+        // Under attestation `none` a browser may blank a security key's model (Chrome does);
+        // where models are on a list, the browser is asked to pass the key's own statement.
+        if !self.allowed_models.is_empty()
+            && let Some(public_key) = options.get_mut("publicKey").and_then(|k| k.as_object_mut())
+        {
+            public_key.insert("attestation".into(), "direct".into());
+        }
         Ok(Challenge { options_json: json(&options)?, state_json: json(&state)? })
     }
 
@@ -331,6 +338,9 @@ mod tests {
         assert_eq!(listed, YUBIKEY);
         assert!(parse_model("yubikey").is_err() && parse_model("").is_err());
         let rp = rp().allowing_models(&[listed]);
+        let asked: serde_json::Value =
+            serde_json::from_str(&rp.begin_enrolment([1; 16], "a", "A", &[]).unwrap().options_json).unwrap();
+        assert_eq!(asked["publicKey"]["attestation"], "direct", "the browser passes the model as the key states it");
         let enrol = |aaguid: [u8; 16]| {
             let challenge = rp.begin_enrolment([1; 16], "alice@contoso.com", "Alice", &[]).unwrap();
             let mut authenticator = SoftAuthenticator::new("idp.contoso.com", ORIGIN);

@@ -376,7 +376,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TESSERA_ADMIN_MFA", value_parser = ["required", "optional"], value_name = "WHEN")]
     pub admin_mfa: Option<String>,
     /// Passkeys may be enrolled only with authenticators of this model (its AAGUID, as the
-    /// authenticator states it; attestation is not verified); repeat for several [default: any]
+    /// authenticator states it under `direct` attestation, not checked against the vendor's
+    /// certificates); repeat for several [default: any]
     #[arg(long = "passkey-model", env = "TESSERA_PASSKEY_MODELS", value_delimiter = ',', value_name = "AAGUID")]
     pub passkey_models: Vec<String>,
     /// A proxy (address or CIDR) whose X-Forwarded-For is believed; repeat for several

@@ -192,7 +192,7 @@ impl AdminSignInStore for MemoryStore {
             return Ok(false);
         }
         tables.admin_sign_in.end_sessions_of(admin_id);
-        let summary = json!({"factor": "totp", "app": app, "passkeys": passkeys});
+        let summary = json!({"app": app, "passkeys": passkeys});
         tables.record(actor, at, NewAuditEvent::new(AuditAction::AdminMfaReset, "admin", admin_id, summary));
         Ok(true)
     }

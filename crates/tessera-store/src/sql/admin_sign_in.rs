@@ -171,7 +171,7 @@ macro_rules! impl_admin_sign_in {
                     return Ok(false);
                 }
                 sqlx::query("DELETE FROM admin_sessions WHERE admin_id = $1").bind(admin_id).execute(&mut *tx).await?;
-                let summary = json!({"factor": "totp", "app": app.rows_affected() > 0, "passkeys": passkeys.rows_affected()});
+                let summary = json!({"app": app.rows_affected() > 0, "passkeys": passkeys.rows_affected()});
                 let event = NewAuditEvent::new(AuditAction::AdminMfaReset, "admin", admin_id, summary);
                 self.append_audit(&mut tx, actor, at, event).await?;
                 self.commit(tx).await?;

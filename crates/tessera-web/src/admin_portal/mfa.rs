@@ -19,6 +19,8 @@ use crate::shell::session::{cookie_policy, csrf_token, require_our_form};
 use crate::state::AppState;
 
 const WRONG_CODE: &str = "That code is not right. Check your authenticator app and try again.";
+const NOTHING_TO_SHOW: &str = "Your passkeys cannot be used on this server. Ask another administrator to reset \
+                               your second factors (tessera admin mfa reset).";
 const PASSKEY_REFUSED: &str = "Your passkey was not accepted. Try again, or use your authenticator app.";
 
 /// Where a session goes once its second factor is shown.
@@ -62,6 +64,11 @@ async fn render_code_page(
     };
     let totp = sign_in.has_authenticator_app(&session.admin.id).await?;
     let has_passkey = passkey.is_some();
+    // Passkeys this server cannot offer (unreadable, or no relying party) and no app: say so.
+    let error = match (has_passkey, totp, error) {
+        (false, false, None) => Some(NOTHING_TO_SHOW),
+        (_, _, error) => error,
+    };
     let page = AdminMfa { csrf, admin: &session.admin.username, error, passkey, totp };
     let mut response = pages::html(StatusCode::OK, &page, cookies);
     if has_passkey {

@@ -84,6 +84,17 @@ pub(super) async fn render_page(
         return Ok(crate::signin::passkey_required(state));
     }
     let totp = !passkey_only && state.enroller().has_authenticator(current.user.id).await?;
+    if passkey.is_none() && !totp {
+        // Nothing this user can show here (their passkeys cannot be offered): signed in, an app
+        // to set up; half signed in, where to turn.
+        let has_passkeys = !state.passkeys.passkeys(current.user.id).await?.is_empty();
+        return Ok(match (current.session.complete, has_passkeys) {
+            (true, _) => pages::redirect(&with_continue("/mfa/totp", continue_id), &[]),
+            // Their second factor was removed meanwhile: the password again decides.
+            (false, false) => pages::redirect(&with_continue("/login", continue_id), &[]),
+            (false, true) => pages::say(StatusCode::FORBIDDEN, "mfa-nothing"),
+        });
+    }
     let ui = match error {
         Some(_) => Ui::current().back_to(&with_continue("/login/mfa", continue_id)),
         None => Ui::current(),

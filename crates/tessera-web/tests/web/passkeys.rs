@@ -214,7 +214,8 @@ async fn passkey_answers_that_prove_nothing_are_refused() {
     let alice = world.store.find_user("alice@contoso.com").await.unwrap();
     assert!(world.store.remove_passkey(&Actor::system(), alice.id, "Laptop").await.unwrap());
     let response = answer(&mut again, "/login/mfa/passkey", &page, "", &mut laptop).await;
-    assert!(response.body.contains(REFUSED), "a removed passkey: {}", response.body);
+    assert_eq!(response.location.as_deref(), Some("/login"), "a removed passkey, her only one: {}", response.body);
+    assert_eq!(again.get("/").await.location.as_deref(), Some("/login/mfa"), "still half signed in");
 
     let failures = world.audit_actions().await.iter().filter(|a| *a == "signin.mfa_failure").count();
     assert_eq!(failures, 10, "every refusal audited");
@@ -459,6 +460,15 @@ async fn an_administrator_signs_in_to_the_admin_portal_with_a_passkey() {
     let mut browser = Browser::new(&world).from("10.0.0.8");
     assert_eq!(admin_login(&mut browser, "admin", OWN).await.location.as_deref(), Some("/admin/mfa"));
     assert_eq!(browser.get("/admin/applications").await.location.as_deref(), Some("/admin/mfa"));
+    // An authenticator app is no way around the passkey: not offered, not taken.
+    assert_eq!(browser.get("/admin/mfa/enrol").await.location.as_deref(), Some("/admin/mfa"));
+    let csrf = browser.csrf();
+    let code = browser.post("/admin/mfa/enrol", &[("csrf", &csrf), ("code", "123456")]).await;
+    assert_ne!(code.location.as_deref(), Some("/admin/applications"), "{}", code.body);
+    assert_eq!(browser.get("/admin/applications").await.location.as_deref(), Some("/admin/mfa"));
+    let admin_id = world.store.find_admin("admin").await.unwrap().id;
+    let app = world.store.admin_totp(&admin_id).await.unwrap();
+    assert!(app.is_none_or(|app| !app.confirmed), "no authenticator app was added");
     let page = browser.get("/admin/mfa").await;
     assert!(page.body.contains("Use my passkey") && !page.body.contains("name=\"code\""), "{}", page.body);
     key.set_rp_id("idp.contoso.evil");
@@ -481,7 +491,6 @@ async fn an_administrator_signs_in_to_the_admin_portal_with_a_passkey() {
     let service = AdminService::new(world.store.clone(), world.keys.clone(), PUBLIC, Arc::new(SystemClock)).unwrap();
     assert!(service.reset_admin_mfa(&Actor::cli("root"), "admin").await.unwrap().1);
     assert_eq!(browser.get("/admin/applications").await.location.as_deref(), Some("/admin/login"));
-    let admin_id = world.store.find_admin("admin").await.unwrap().id;
     assert!(world.store.admin_passkeys(&admin_id).await.unwrap().is_empty());
 }
 
