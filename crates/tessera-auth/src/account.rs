@@ -12,6 +12,7 @@ use crate::authenticate::{Authenticator, CheckStore, PasswordOutcome};
 use crate::client::ClientAddresses;
 use crate::directory::DirectoryChange;
 use crate::passkey::{RelyingParty, StoredPasskey};
+use crate::passkey_check::take_ceremony;
 use crate::password::check_policy;
 use crate::secret::{new_recovery_codes, recovery_code_hash};
 
@@ -299,21 +300,21 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
     ) -> Result<Result<String, PasskeyRefusal>, AuthError> {
         let store = self.authenticator.store;
         let now = self.authenticator.clock.now_millis();
-        let Some(parked) = store.take_parked_request(ceremony, binding, now).await? else {
+        let owner = user.id.to_string();
+        let Some(payload) =
+            take_ceremony(store, now, PASSKEY_ENROLMENT, ceremony, binding, Some(("user", &owner))).await?
+        else {
             return Ok(Err(PasskeyRefusal::Expired));
         };
-        let payload = &parked.payload;
         let text = |key: &str| payload.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-        if parked.kind != PASSKEY_ENROLMENT || text("user") != user.id.to_string() {
-            return Ok(Err(PasskeyRefusal::Expired));
-        }
         let handle: Vec<u8> = serde_json::from_value(payload["handle"].clone()).unwrap_or_default();
         let name = text("name");
-        let passkey = match rp.finish_enrolment(answer_json, &text("state")) {
+        if handle.len() != 16 || name.is_empty() {
+            return Ok(Err(PasskeyRefusal::Refused("the enrolment's state is not readable".into())));
+        }
+        let passkey = match enrolled(rp, answer_json, &text("state"))? {
             Ok(passkey) => passkey,
-            Err(AuthError::Passkey(why)) => return Ok(Err(PasskeyRefusal::Refused(why))),
-            Err(AuthError::PasskeyModel(model)) => return Ok(Err(PasskeyRefusal::ModelNotAllowed(model))),
-            Err(other) => return Err(other),
+            Err(refusal) => return Ok(Err(refusal)),
         };
         let credential = PasskeyCredential {
             user_id: user.id,
@@ -325,12 +326,7 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
             created_at: now,
             last_used_at: None,
         };
-        match store.add_passkey(&Actor::user(user.id), &credential).await {
-            Ok(()) => Ok(Ok(name)),
-            Err(StoreError::Conflict { field: "name", .. }) => Ok(Err(PasskeyRefusal::NameTaken)),
-            Err(StoreError::Conflict { field: "credential_id", .. }) => Ok(Err(PasskeyRefusal::AlreadyEnrolled)),
-            Err(other) => Err(other.into()),
-        }
+        stored_as(store.add_passkey(&Actor::user(user.id), &credential).await, name)
     }
 
     /// Removes the user's passkey named `name`, once the password is shown; `Done(false)`
@@ -368,5 +364,32 @@ pub async fn authenticator_of<S: MfaStore + ?Sized>(
             Ok(Some((credential, left)))
         }
         _ => Ok(None),
+    }
+}
+
+/// The browser's enrolment answer checked by the relying party: the passkey, or why not.
+pub(crate) fn enrolled(
+    rp: &RelyingParty,
+    answer_json: &str,
+    state_json: &str,
+) -> Result<Result<StoredPasskey, PasskeyRefusal>, AuthError> {
+    match rp.finish_enrolment(answer_json, state_json) {
+        Ok(passkey) => Ok(Ok(passkey)),
+        Err(AuthError::Passkey(why)) => Ok(Err(PasskeyRefusal::Refused(why))),
+        Err(AuthError::PasskeyModel(model)) => Ok(Err(PasskeyRefusal::ModelNotAllowed(model))),
+        Err(other) => Err(other),
+    }
+}
+
+/// A new passkey's storing, as the enrolment tells it: its name, or the clash.
+pub(crate) fn stored_as(
+    stored: Result<(), StoreError>,
+    name: String,
+) -> Result<Result<String, PasskeyRefusal>, AuthError> {
+    match stored {
+        Ok(()) => Ok(Ok(name)),
+        Err(StoreError::Conflict { field: "name", .. }) => Ok(Err(PasskeyRefusal::NameTaken)),
+        Err(StoreError::Conflict { field: "credential_id", .. }) => Ok(Err(PasskeyRefusal::AlreadyEnrolled)),
+        Err(other) => Err(other.into()),
     }
 }

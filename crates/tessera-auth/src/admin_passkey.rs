@@ -5,14 +5,14 @@
 
 use serde_json::json;
 use tessera_core::Actor;
-use tessera_store::{AdminPasskey, AdminSession, ParkedRequest, StoreError};
+use tessera_store::{AdminPasskey, AdminSession, ParkedRequest};
 
 use crate::AuthError;
-use crate::account::{PasskeyRefusal, factor_name};
+use crate::account::{PasskeyRefusal, enrolled, factor_name, stored_as};
 use crate::admin::{AdminCheckStore, AdminCodeOutcome, AdminSignIn};
 use crate::client::ClientAddresses;
 use crate::passkey::{CEREMONY_MS, RelyingParty, StoredPasskey};
-use crate::passkey_check::PasskeyPrompt;
+use crate::passkey_check::{PasskeyPrompt, take_ceremony};
 use crate::secret::sha256_hex;
 
 /// What parked admin ceremonies are called among parked requests.
@@ -42,16 +42,17 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
         Ok(ceremony)
     }
 
-    /// The ceremony's state, taken once if it is of `kind`, the session `id`'s and this
-    /// administrator's; one of another kind is left in place.
-    async fn take(&self, kind: &str, ceremony: &str, id: &str, admin_id: &str) -> Result<Option<String>, AuthError> {
-        let (binding, now) = (sha256_hex(id), self.clock.now_millis());
-        match self.store.peek_parked_request(ceremony, &binding, now).await? {
-            Some(parked) if parked.kind == kind && parked.payload["admin"].as_str() == Some(admin_id) => {}
-            _ => return Ok(None),
-        }
-        let taken = self.store.take_parked_request(ceremony, &binding, now).await?;
-        Ok(taken.and_then(|parked| parked.payload["state"].as_str().map(str::to_string)))
+    /// The ceremony's payload, taken once if it is of `kind`, the session `id`'s and this
+    /// administrator's.
+    async fn take(
+        &self,
+        kind: &str,
+        ceremony: &str,
+        id: &str,
+        admin_id: &str,
+    ) -> Result<Option<serde_json::Value>, AuthError> {
+        let now = self.clock.now_millis();
+        take_ceremony(self.store, now, kind, ceremony, &sha256_hex(id), Some(("admin", admin_id))).await
     }
 
     /// The administrator's passkeys, oldest first.
@@ -89,9 +90,10 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
         answer_json: &str,
     ) -> Result<AdminCodeOutcome, AuthError> {
         let admin_id = &session.admin.id;
-        let Some(state) = self.take(SIGN_IN, ceremony, id, admin_id).await? else {
+        let Some(payload) = self.take(SIGN_IN, ceremony, id, admin_id).await? else {
             return self.finish_step(id, session, from, None, "passkey_expired").await;
         };
+        let state = payload["state"].as_str().unwrap_or_default().to_string();
         let passkeys = self.store.admin_passkeys(admin_id).await?;
         let verified = match rp.finish_sign_in(answer_json, &state, &stored(&passkeys)) {
             Ok(verified) => verified,
@@ -142,26 +144,19 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
         answer_json: &str,
     ) -> Result<Result<String, PasskeyRefusal>, AuthError> {
         let admin_id = &session.admin.id;
-        let (binding, now) = (sha256_hex(id), self.clock.now_millis());
-        let parked = match self.store.peek_parked_request(ceremony, &binding, now).await? {
-            Some(parked) if parked.kind == ENROLMENT && parked.payload["admin"].as_str() == Some(admin_id) => {
-                self.store.take_parked_request(ceremony, &binding, now).await?
-            }
-            _ => None,
+        let Some(payload) = self.take(ENROLMENT, ceremony, id, admin_id).await? else {
+            return Ok(Err(PasskeyRefusal::Expired));
         };
-        let Some(parked) = parked else { return Ok(Err(PasskeyRefusal::Expired)) };
-        let payload = &parked.payload;
-        let passkey = match rp.finish_enrolment(answer_json, payload["state"].as_str().unwrap_or_default()) {
+        let passkey = match enrolled(rp, answer_json, payload["state"].as_str().unwrap_or_default())? {
             Ok(passkey) => passkey,
-            Err(AuthError::Passkey(why)) => return Ok(Err(PasskeyRefusal::Refused(why))),
-            Err(AuthError::PasskeyModel(model)) => return Ok(Err(PasskeyRefusal::ModelNotAllowed(model))),
-            Err(other) => return Err(other),
+            Err(refusal) => return Ok(Err(refusal)),
         };
         let name = payload["name"].as_str().unwrap_or_default().to_string();
         let handle: Vec<u8> = serde_json::from_value(payload["handle"].clone()).unwrap_or_default();
         if handle.len() != 16 || name.is_empty() {
             return Ok(Err(PasskeyRefusal::Refused("the enrolment's state is not readable".into())));
         }
+        let now = self.clock.now_millis();
         let credential = AdminPasskey {
             admin_id: admin_id.clone(),
             name: name.clone(),
@@ -172,11 +167,6 @@ impl<S: AdminCheckStore + ?Sized> AdminSignIn<'_, S> {
             created_at: now,
             last_used_at: None,
         };
-        match self.store.add_admin_passkey(&Actor::admin(admin_id), &credential).await {
-            Ok(()) => Ok(Ok(name)),
-            Err(StoreError::Conflict { field: "name", .. }) => Ok(Err(PasskeyRefusal::NameTaken)),
-            Err(StoreError::Conflict { field: "credential_id", .. }) => Ok(Err(PasskeyRefusal::AlreadyEnrolled)),
-            Err(other) => Err(other.into()),
-        }
+        stored_as(self.store.add_admin_passkey(&Actor::admin(admin_id), &credential).await, name)
     }
 }

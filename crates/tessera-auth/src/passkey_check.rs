@@ -8,8 +8,8 @@
 
 use serde_json::json;
 use tessera_core::policy::Factor;
-use tessera_core::{Actor, AuditAction, NewAuditEvent, User, UserId, UserState};
-use tessera_store::{ParkedRequest, StoreError};
+use tessera_core::{Actor, AuditAction, NewAuditEvent, UnixMillis, User, UserId, UserState};
+use tessera_store::{ParkedRequest, ParkingStore, StoreError};
 
 use crate::AuthError;
 use crate::authenticate::{Authenticator, CheckStore, CodeOutcome, factor_name};
@@ -36,6 +36,31 @@ pub enum PasswordlessOutcome {
     /// Not accepted (an unknown passkey, a bad answer, an expired ceremony, a suspended user):
     /// one answer for all.
     Refused,
+}
+
+/// A parked ceremony's payload, taken once if it is `binding`'s, of `kind`, for `owner` (a
+/// payload field and the id it must hold) and unexpired; one of another kind or owner is left
+/// in place (a browser posting one ceremony's id to another's page spends nothing).
+pub(crate) async fn take_ceremony<S: ParkingStore + ?Sized>(
+    store: &S,
+    now: UnixMillis,
+    kind: &str,
+    ceremony: &str,
+    binding: &str,
+    owner: Option<(&str, &str)>,
+) -> Result<Option<serde_json::Value>, AuthError> {
+    let ours = |parked: &ParkedRequest| {
+        parked.kind == kind && owner.is_none_or(|(field, id)| parked.payload[field].as_str() == Some(id))
+    };
+    match store.peek_parked_request(ceremony, binding, now).await? {
+        Some(parked) if ours(&parked) => {}
+        _ => return Ok(None),
+    }
+    Ok(store
+        .take_parked_request(ceremony, binding, now)
+        .await?
+        .filter(|parked| ours(parked))
+        .map(|parked| parked.payload))
 }
 
 fn stored(passkeys: &[tessera_store::PasskeyCredential]) -> Vec<StoredPasskey> {
@@ -67,22 +92,6 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
         Ok(PasskeyPrompt { ceremony, options_json })
     }
 
-    /// The ceremony's state, taken (once) if it is `binding`'s, of `kind`, and not expired; one
-    /// of another kind (an enrolment, say) is left in place.
-    async fn take_ceremony(
-        &self,
-        kind: &str,
-        ceremony: &str,
-        binding: &str,
-    ) -> Result<Option<ParkedRequest>, AuthError> {
-        let now = self.clock.now_millis();
-        match self.store.peek_parked_request(ceremony, binding, now).await? {
-            Some(parked) if parked.kind == kind => {}
-            _ => return Ok(None),
-        }
-        Ok(self.store.take_parked_request(ceremony, binding, now).await?.filter(|parked| parked.kind == kind))
-    }
-
     /// Offers `user` (who showed their password) their passkeys as the second factor; `None`
     /// when they have none. `binding` is the half-signed-in session's hash.
     pub async fn begin_passkey_check(
@@ -111,18 +120,21 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
         binding: &str,
         answer_json: &str,
     ) -> Result<CodeOutcome, AuthError> {
-        let verdict = match self.take_ceremony(SECOND_FACTOR, ceremony, binding).await? {
-            Some(parked) if parked.payload["user"].as_str() == Some(user.to_string().as_str()) => {
-                let state = parked.payload["state"].as_str().unwrap_or_default().to_string();
-                let passkeys = self.store.passkeys(user).await?;
-                match rp.finish_sign_in(answer_json, &state, &stored(&passkeys)) {
-                    Ok(verified) => Ok((verified, passkeys)),
-                    Err(AuthError::Passkey(why)) => Err(why),
-                    Err(other) => return Err(other),
+        let now = self.clock.now_millis();
+        let owner = user.to_string();
+        let verdict =
+            match take_ceremony(self.store, now, SECOND_FACTOR, ceremony, binding, Some(("user", &owner))).await? {
+                Some(payload) => {
+                    let state = payload["state"].as_str().unwrap_or_default().to_string();
+                    let passkeys = self.store.passkeys(user).await?;
+                    match rp.finish_sign_in(answer_json, &state, &stored(&passkeys)) {
+                        Ok(verified) => Ok((verified, passkeys)),
+                        Err(AuthError::Passkey(why)) => Err(why),
+                        Err(other) => return Err(other),
+                    }
                 }
-            }
-            _ => Err("the sign-in expired or is not this browser's".to_string()),
-        };
+                _ => Err("the sign-in expired or is not this browser's".to_string()),
+            };
         let accepted = match verdict {
             Ok((verified, passkeys)) => self
                 .take_sign_in(&verified)
@@ -137,7 +149,6 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
             self.refuse_passkey(user, from, COUNTER_STOOD_STILL).await?;
             return Ok(CodeOutcome::Refused);
         };
-        let now = self.clock.now_millis();
         self.store.clear_second_factor_failures(user).await?;
         self.learn_addresses(user, from, now).await?;
         let summary = self.traced(json!({"ip": from.client.to_string(), "factor": factor_name(Factor::Passkey),
@@ -172,10 +183,11 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
             self.store.append_audit(&Actor::client(from.client), event).await?;
             Ok::<_, AuthError>(PasswordlessOutcome::Refused)
         };
-        let Some(parked) = self.take_ceremony(PASSWORDLESS, ceremony, binding).await? else {
+        let now = self.clock.now_millis();
+        let Some(payload) = take_ceremony(self.store, now, PASSWORDLESS, ceremony, binding, None).await? else {
             return refuse("the sign-in expired or is not this browser's".into(), None).await;
         };
-        let state = parked.payload["state"].as_str().unwrap_or_default().to_string();
+        let state = payload["state"].as_str().unwrap_or_default().to_string();
         let claimed = match rp.claimed(answer_json) {
             Ok(claimed) => claimed,
             Err(AuthError::Passkey(why)) => return refuse(why, None).await,
@@ -204,7 +216,6 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
         if !self.take_sign_in(&verified).await? {
             return refuse(COUNTER_STOOD_STILL.into(), Some(user.id)).await;
         }
-        let now = self.clock.now_millis();
         self.learn_addresses(user.id, from, now).await?;
         let summary = self.traced(json!({"ip": from.client.to_string(), "factor": factor_name(Factor::Passkey),
                                          "passkey": credential.name, "passwordless": true}));

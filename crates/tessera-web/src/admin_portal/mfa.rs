@@ -2,11 +2,14 @@
 //! the password, and enrolling them (an authenticator app is required before anything else
 //! under `serve --admin-mfa required`; passkeys are added once signed in).
 
+use std::sync::Arc;
+
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use tessera_auth::account::PasskeyRefusal;
 use tessera_auth::admin::AdminCodeOutcome;
+use tessera_auth::passkey::RelyingParty;
 use tessera_auth::totp;
 use tessera_store::AdminSession;
 
@@ -248,6 +251,25 @@ async fn render_enrolment(
     Ok(page.render(StatusCode::OK, cookies))
 }
 
+/// A passkey form posted by a fully signed-in administrator where the server is a relying
+/// party: the session, its id and the relying party; or where the browser goes instead.
+async fn passkey_form(
+    state: &AppState,
+    ctx: &RequestContext,
+    fields: &Fields,
+) -> Result<Result<(AdminSession, String, Arc<RelyingParty>), Response>, AppError> {
+    require_our_form(state, ctx, fields.one("csrf"))?;
+    let Some((session, id)) = session(state, ctx).await? else { return Ok(Err(Gate::SignIn.response())) };
+    if !session.complete {
+        return Ok(Err(Gate::SecondFactor.response()));
+    }
+    if session.admin.must_change_password {
+        return Ok(Err(Gate::ChangePassword.response()));
+    }
+    let Some(rp) = state.relying_party.clone() else { return Ok(Err(pages::redirect("/admin/mfa/enrol", &[]))) };
+    Ok(Ok((session, id, rp)))
+}
+
 /// `/admin/passkeys/new`: the page that asks the browser's authenticator for a new passkey
 /// for the signed-in administrator.
 pub async fn begin_passkey(
@@ -256,12 +278,10 @@ pub async fn begin_passkey(
     body: String,
 ) -> Result<Response, AppError> {
     let fields = Fields::parse(&body)?;
-    require_our_form(&state, &ctx, fields.one("csrf"))?;
-    let Some((session, id)) = session(&state, &ctx).await? else { return Ok(Gate::SignIn.response()) };
-    if !session.complete {
-        return Ok(Gate::SecondFactor.response());
-    }
-    let Some(rp) = state.relying_party.clone() else { return Ok(pages::redirect("/admin/mfa/enrol", &[])) };
+    let (session, id, rp) = match passkey_form(&state, &ctx, &fields).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
     let name = fields.one("name");
     match state.admin_sign_in().begin_passkey_enrolment(&rp, &id, &session, name).await? {
         Ok(prompt) => {
@@ -287,12 +307,10 @@ pub async fn add_passkey(
     body: String,
 ) -> Result<Response, AppError> {
     let fields = Fields::parse(&body)?;
-    require_our_form(&state, &ctx, fields.one("csrf"))?;
-    let Some((session, id)) = session(&state, &ctx).await? else { return Ok(Gate::SignIn.response()) };
-    if !session.complete {
-        return Ok(Gate::SecondFactor.response());
-    }
-    let Some(rp) = state.relying_party.clone() else { return Ok(pages::redirect("/admin/mfa/enrol", &[])) };
+    let (session, id, rp) = match passkey_form(&state, &ctx, &fields).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
     let sign_in = state.admin_sign_in();
     match sign_in.finish_passkey_enrolment(&rp, &id, &session, fields.one("ceremony"), fields.one("answer")).await? {
         Ok(_) => Ok(pages::redirect("/admin/mfa/enrol?done=passkey-added", &[])),

@@ -436,6 +436,11 @@ async fn an_administrator_signs_in_to_the_admin_portal_with_a_passkey() {
     let (world, _) = World::build(config(), PUBLIC).await;
     let hash = tessera_auth::password::hash_password(ONE_TIME).unwrap();
     world.store.create_initial_admin("admin", &hash).await.unwrap();
+    let mut first = Browser::new(&world).from("10.0.0.6");
+    admin_login(&mut first, "admin", ONE_TIME).await;
+    let csrf = first.csrf();
+    let early = first.post("/admin/passkeys/new", &[("csrf", &csrf), ("name", "YubiKey")]).await;
+    assert_eq!(early.location.as_deref(), Some("/admin/password"), "the one-time password is changed first");
     let mut admin = signed_in_admin(&world, "10.0.0.7").await;
     let page = admin.get("/admin/mfa/enrol").await;
     assert!(page.body.contains("Passkeys and security keys") && page.body.contains("no passkey yet"), "{}", page.body);
