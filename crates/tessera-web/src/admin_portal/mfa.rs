@@ -87,21 +87,48 @@ pub async fn submit_passkey(
     body: String,
 ) -> Result<Response, AppError> {
     let fields = Fields::parse(&body)?;
-    require_our_form(&state, &ctx, fields.one("csrf"))?;
-    let Some((session, id)) = session(&state, &ctx).await? else { return Ok(Gate::SignIn.response()) };
-    if session.complete {
-        return Ok(pages::redirect(onwards(&session), &[]));
-    }
+    let (session, id) = match half_signed_in(&state, &ctx, &fields).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
     let Some(rp) = state.relying_party.clone() else { return Ok(pages::redirect("/admin/mfa", &[])) };
     let from = ctx.client()?;
     let sign_in = state.admin_sign_in();
-    match sign_in.finish_passkey_check(&rp, &id, &session, from, fields.one("ceremony"), fields.one("answer")).await? {
+    let outcome =
+        sign_in.finish_passkey_check(&rp, &id, &session, from, fields.one("ceremony"), fields.one("answer")).await?;
+    after_step(&state, &session, &id, fields.one("csrf"), outcome, PASSKEY_REFUSED).await
+}
+
+/// A second-factor form posted by an administrator who has shown their password only: the
+/// session and its id; or where the browser goes instead.
+async fn half_signed_in(
+    state: &AppState,
+    ctx: &RequestContext,
+    fields: &Fields,
+) -> Result<Result<(AdminSession, String), Response>, AppError> {
+    require_our_form(state, ctx, fields.one("csrf"))?;
+    let Some((session, id)) = session(state, ctx).await? else { return Ok(Err(Gate::SignIn.response())) };
+    if session.complete {
+        return Ok(Err(pages::redirect(onwards(&session), &[])));
+    }
+    Ok(Ok((session, id)))
+}
+
+/// Where a second-factor step leads: on, under the new session id, or the page again saying
+/// `refused`.
+async fn after_step(
+    state: &AppState,
+    session: &AdminSession,
+    id: &str,
+    csrf: &str,
+    outcome: AdminCodeOutcome,
+    refused: &str,
+) -> Result<Response, AppError> {
+    match outcome {
         AdminCodeOutcome::Accepted(new_id) => {
-            Ok(pages::redirect(onwards(&session), &[cookie_policy(&state).admin_session(&new_id)]))
+            Ok(pages::redirect(onwards(session), &[cookie_policy(state).admin_session(&new_id)]))
         }
-        AdminCodeOutcome::Refused => {
-            render_code_page(&state, &session, &id, fields.one("csrf"), Some(PASSKEY_REFUSED), &[]).await
-        }
+        AdminCodeOutcome::Refused => render_code_page(state, session, id, csrf, Some(refused), &[]).await,
     }
 }
 
@@ -111,20 +138,13 @@ pub async fn submit_code(
     body: String,
 ) -> Result<Response, AppError> {
     let fields = Fields::parse(&body)?;
-    require_our_form(&state, &ctx, fields.one("csrf"))?;
-    let Some((session, id)) = session(&state, &ctx).await? else { return Ok(Gate::SignIn.response()) };
-    if session.complete {
-        return Ok(pages::redirect(onwards(&session), &[]));
-    }
+    let (session, id) = match half_signed_in(&state, &ctx, &fields).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
     let from = ctx.client()?;
-    match state.admin_sign_in().check_code(&id, &session, from, fields.one("code").trim()).await? {
-        AdminCodeOutcome::Accepted(new_id) => {
-            Ok(pages::redirect(onwards(&session), &[cookie_policy(&state).admin_session(&new_id)]))
-        }
-        AdminCodeOutcome::Refused => {
-            render_code_page(&state, &session, &id, fields.one("csrf"), Some(WRONG_CODE), &[]).await
-        }
-    }
+    let outcome = state.admin_sign_in().check_code(&id, &session, from, fields.one("code").trim()).await?;
+    after_step(&state, &session, &id, fields.one("csrf"), outcome, WRONG_CODE).await
 }
 
 fn enrol_page(
