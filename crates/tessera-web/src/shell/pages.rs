@@ -220,3 +220,18 @@ pub fn qr_svg(text: &str, label: &str) -> String {
          <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
     )
 }
+
+/// An application takes a passkey only, and the user has none: where to add one.
+#[derive(Template)]
+#[template(path = "passkey_required.html")]
+struct PasskeyRequired {
+    ui: Ui,
+    /// Passkeys can be added on this server (its public URL is a host name).
+    available: bool,
+}
+
+/// The page for a user whose application takes a passkey only and who has none: where to add
+/// one (`available`: the server is a WebAuthn relying party), or that none can be added here.
+pub fn passkey_required(available: bool) -> Response {
+    html(StatusCode::FORBIDDEN, &PasskeyRequired { ui: Ui::current(), available }, &[])
+}

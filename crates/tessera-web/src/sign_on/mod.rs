@@ -278,7 +278,7 @@ async fn decide_for<R: Clone + Into<Reply>>(
             // A passkey the only second factor the app takes: show one, or learn where to add one.
             if !has_usable_passkeys(state, &current).await? {
                 audit_denial(state, app, pending, denial, &current, client, "passkey_required").await?;
-                return Ok(Step::Answered(crate::signin::passkey_required(state)));
+                return Ok(Step::Answered(pages::passkey_required(state.relying_party.is_some())));
             }
             let (id, cookies) = parking::park(state, ctx, pending).await?;
             Ok(Step::Answered(pages::redirect(&format!("/login/mfa?continue={id}&passkey=1"), &cookies)))

@@ -11,7 +11,6 @@ use tessera_core::User;
 use tessera_core::policy::{AuthnContext, Factor};
 
 use super::pages::Login;
-use super::passkey_sign_in::offers_passwordless;
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
@@ -97,6 +96,27 @@ pub async fn signing_in_to(state: &AppState, parked: Option<&PendingSignOn>) -> 
         Err(tessera_store::StoreError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether the sign-on parked as `continue_id` is to an application that takes a passkey
+/// alone; the portal's own sign-in asks for a password (its tiles lead to applications that
+/// may not take a passkey alone).
+pub(super) async fn passwordless_allowed(
+    state: &AppState,
+    ctx: &RequestContext,
+    continue_id: &str,
+) -> Result<bool, AppError> {
+    let Some(pending) = crate::sign_on::peek(state, ctx, continue_id).await? else { return Ok(false) };
+    match state.apps.find_app(&pending.app.to_string()).await {
+        Ok(app) => Ok(app.policy.passwordless),
+        Err(tessera_store::StoreError::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether the login page offers a passkey alone for this sign-on.
+pub async fn offers_passwordless(state: &AppState, ctx: &RequestContext, continue_id: &str) -> Result<bool, AppError> {
+    Ok(state.relying_party.is_some() && passwordless_allowed(state, ctx, continue_id).await?)
 }
 
 /// `path`, carrying the parked sign-on's id when there is one.

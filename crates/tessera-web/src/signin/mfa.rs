@@ -81,7 +81,7 @@ pub(super) async fn render_page(
         None => None,
     };
     if passkey_only && passkey.is_none() {
-        return Ok(crate::signin::passkey_required(state));
+        return Ok(pages::passkey_required(state.relying_party.is_some()));
     }
     let totp = !passkey_only && state.enroller().has_authenticator(current.user.id).await?;
     if passkey.is_none() && !totp {

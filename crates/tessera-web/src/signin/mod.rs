@@ -44,5 +44,4 @@ pub fn router() -> Router<AppState> {
         .route("/language/{code}", get(appearance::choose_language))
 }
 
-pub use passkey_sign_in::passkey_required;
 pub use portal::image_url as portal_image_url;

@@ -95,12 +95,3 @@ pub struct PasskeySignIn<'a> {
     /// The password form, for a user who would rather.
     pub back: &'a str,
 }
-
-/// An application takes a passkey only, and the user has none: where to add one.
-#[derive(Template)]
-#[template(path = "passkey_required.html")]
-pub struct PasskeyRequired {
-    pub ui: Ui,
-    /// Passkeys can be added on this server (its public URL is a host name).
-    pub available: bool,
-}

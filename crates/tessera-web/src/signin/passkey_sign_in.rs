@@ -12,9 +12,9 @@ use tessera_auth::passkey_check::PasswordlessOutcome;
 use tessera_auth::secret::sha256_hex;
 use tessera_core::policy::{AuthnContext, Factor};
 
-use super::login::{after_sign_in, signing_in_to, with_continue};
+use super::login::{after_sign_in, offers_passwordless, passwordless_allowed, signing_in_to, with_continue};
 use super::mfa::render_page;
-use super::pages::{Login, PasskeyRequired, PasskeySignIn};
+use super::pages::{Login, PasskeySignIn};
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
@@ -79,23 +79,6 @@ pub struct PasswordlessForm {
 /// ceremony's random id tells them apart).
 fn browser_binding(ctx: &RequestContext) -> Option<String> {
     ctx.csrf_cookie.as_deref().map(|token| sha256_hex(&format!("passkey-ceremony:{token}")))
-}
-
-/// Whether the sign-on parked as `continue_id` is to an application that takes a passkey
-/// alone; the portal's own sign-in asks for a password (its tiles lead to applications that
-/// may not take a passkey alone).
-async fn passwordless_allowed(state: &AppState, ctx: &RequestContext, continue_id: &str) -> Result<bool, AppError> {
-    let Some(pending) = crate::sign_on::peek(state, ctx, continue_id).await? else { return Ok(false) };
-    match state.apps.find_app(&pending.app.to_string()).await {
-        Ok(app) => Ok(app.policy.passwordless),
-        Err(tessera_store::StoreError::NotFound { .. }) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Whether the login page offers a passkey alone for this sign-on.
-pub async fn offers_passwordless(state: &AppState, ctx: &RequestContext, continue_id: &str) -> Result<bool, AppError> {
-    Ok(state.relying_party.is_some() && passwordless_allowed(state, ctx, continue_id).await?)
 }
 
 /// `/login/passkey`: the page that asks the browser's authenticator for a passkey of this
@@ -166,11 +149,4 @@ pub async fn finish_passwordless(
             Ok(pages::html(StatusCode::OK, &page, &[]))
         }
     }
-}
-
-/// The page for a user whose application takes a passkey only and who has none: where to add
-/// one.
-pub fn passkey_required(state: &AppState) -> Response {
-    let page = PasskeyRequired { ui: Ui::current(), available: state.relying_party.is_some() };
-    pages::html(StatusCode::FORBIDDEN, &page, &[])
 }
