@@ -24,6 +24,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(user_groups))
         .routes(routes!(sign_out_user))
         .routes(routes!(reset_mfa))
+        .routes(routes!(user_passkeys))
+        .routes(routes!(remove_user_passkey))
         // A CSV file is read to its own cap (as the CLI's), not the API's JSON body cap.
         .routes(routes!(import_users))
 }
@@ -103,6 +105,44 @@ async fn reset_mfa(
 ) -> Result<Json<Done>, ApiError> {
     let (user, removed) = state.admin.reset_mfa(&actor, &key).await?;
     Ok(Json(Done { user_id: user.id.to_string(), count: u64::from(removed) }))
+}
+
+/// A user's passkey or security key, as `tessera user passkey list --json` shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasskeyView {
+    pub name: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds; null until it first signs in.
+    pub last_used_at: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/users/{user}/passkeys", tag = "users", params(("user" = String, Path, description = "id, email or UPN")),
+    responses((status = 200, body = [PasskeyView]), (status = 404, body = crate::error::ErrorBody)))]
+async fn user_passkeys(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<Vec<PasskeyView>>, ApiError> {
+    let (_, passkeys) = state.admin.passkeys(&key).await?;
+    Ok(Json(
+        passkeys
+            .into_iter()
+            .map(|p| PasskeyView { name: p.name, created_at: p.created_at, last_used_at: p.last_used_at })
+            .collect(),
+    ))
+}
+
+/// Removes a lost or retired passkey: it signs in no more, and the user's sessions end.
+#[utoipa::path(delete, path = "/users/{user}/passkeys/{name}", tag = "users",
+    params(("user" = String, Path, description = "id, email or UPN"), ("name" = String, Path, description = "the passkey's name")),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+async fn remove_user_passkey(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((key, name)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.admin.remove_passkey(&actor, &key, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

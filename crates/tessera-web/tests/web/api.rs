@@ -616,6 +616,30 @@ async fn imports_roles_traces_and_the_dashboard_through_the_api() {
     assert_eq!((status, out["count"].as_u64()), (StatusCode::OK, Some(0)));
     let (status, reset) = api.call(Method::POST, "/users/ann@contoso.com/mfa/reset", None).await;
     assert_eq!((status, reset["count"].as_u64()), (StatusCode::OK, Some(0)));
+    // Passkeys: listed, one removed by name (a name she has not: 404, nothing written).
+    let ann = api.store.find_user("ann@contoso.com").await.unwrap();
+    let passkey = tessera_store::PasskeyCredential {
+        user_id: ann.id,
+        name: "YubiKey 5".into(),
+        credential_id: vec![4; 16],
+        user_handle: vec![5; 16],
+        passkey_json: "{}".into(),
+        sign_count: 0,
+        created_at: 42,
+        last_used_at: None,
+    };
+    api.store.add_passkey(&Actor::system(), &passkey).await.unwrap();
+    let (status, listed) = api.call(Method::GET, "/users/ann@contoso.com/passkeys", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed, json!([{"name": "YubiKey 5", "created_at": 42, "last_used_at": null}]));
+    let before_removal = api.audit_len().await;
+    let (status, missing) = api.call(Method::DELETE, "/users/ann@contoso.com/passkeys/Laptop", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    assert_eq!(api.audit_len().await, before_removal, "nothing written");
+    let (status, _) = api.call(Method::DELETE, "/users/ann@contoso.com/passkeys/YubiKey%205", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(api.call(Method::GET, "/users/ann@contoso.com/passkeys", None).await.1, json!([]));
+    assert_eq!(api.call(Method::GET, "/users/nobody@contoso.com/passkeys", None).await.0, StatusCode::NOT_FOUND);
     assert_eq!(api.call(Method::POST, "/users/nobody@contoso.com/sign-out", None).await.0, StatusCode::NOT_FOUND);
 
     let hash = tessera_auth::password::hash_password("an administrator password").unwrap();
