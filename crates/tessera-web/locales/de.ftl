@@ -97,6 +97,7 @@ error-app_not_found = Diese Anwendung gibt es nicht.
 ## The account page
 account-title = Ihr Konto
 account-back = Zurück zu Ihren Anwendungen
+passkey-enrol-back = Zurück zu Ihrem Konto
 account-signed-in-as = { $name } ({ $email })
 account-password-heading = Kennwort
 account-password-current = Aktuelles Kennwort

@@ -98,6 +98,7 @@ error-app_not_found = There is no such application.
 ## The account page
 account-title = Your account
 account-back = Back to your applications
+passkey-enrol-back = Back to your account
 account-signed-in-as = { $name } ({ $email })
 account-password-heading = Password
 account-password-current = Current password

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use tessera_auth::authenticate::{PasswordAccepted, PasswordOutcome};
-use tessera_core::User;
 use tessera_core::policy::{AuthnContext, Factor};
+use tessera_core::{Application, User};
 
 use super::pages::Login;
 use crate::error::AppError;
@@ -61,8 +61,9 @@ pub async fn page(
     let (csrf, cookie) = csrf_token(&state, &ctx);
     let hint = query.username.as_deref().filter(|u| u.len() <= 254).unwrap_or("");
     let parked = crate::sign_on::peek(&state, &ctx, &continue_id).await?;
-    let app = signing_in_to(&state, parked.as_ref()).await?;
-    let passwordless = offers_passwordless(&state, &ctx, &continue_id).await?;
+    let app = parked_app(&state, parked.as_ref()).await?;
+    let passwordless = offers_passwordless(&state, app.as_ref());
+    let app = app.map(|app| app.label);
     let page = Login {
         ui: Ui::current(),
         csrf: &csrf,
@@ -87,36 +88,28 @@ pub struct LoginForm {
     continue_id: String,
 }
 
-/// The label of the application a parked sign-on is for, which the sign-in pages name ("to
-/// continue to Microsoft 365"); none for the portal's own sign-in.
-pub async fn signing_in_to(state: &AppState, parked: Option<&PendingSignOn>) -> Result<Option<String>, AppError> {
+/// The application a parked sign-on is for; none for the portal's own sign-in (or once the
+/// application is deleted).
+pub async fn parked_app(state: &AppState, parked: Option<&PendingSignOn>) -> Result<Option<Application>, AppError> {
     let Some(pending) = parked else { return Ok(None) };
     match state.apps.find_app(&pending.app.to_string()).await {
-        Ok(app) => Ok(Some(app.label)),
+        Ok(app) => Ok(Some(app)),
         Err(tessera_store::StoreError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Whether the sign-on parked as `continue_id` is to an application that takes a passkey
-/// alone; the portal's own sign-in asks for a password (its tiles lead to applications that
-/// may not take a passkey alone).
-pub(super) async fn passwordless_allowed(
-    state: &AppState,
-    ctx: &RequestContext,
-    continue_id: &str,
-) -> Result<bool, AppError> {
-    let Some(pending) = crate::sign_on::peek(state, ctx, continue_id).await? else { return Ok(false) };
-    match state.apps.find_app(&pending.app.to_string()).await {
-        Ok(app) => Ok(app.policy.passwordless),
-        Err(tessera_store::StoreError::NotFound { .. }) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+/// The label of the application a parked sign-on is for, which the sign-in pages name ("to
+/// continue to Microsoft 365"); none for the portal's own sign-in.
+pub async fn signing_in_to(state: &AppState, parked: Option<&PendingSignOn>) -> Result<Option<String>, AppError> {
+    Ok(parked_app(state, parked).await?.map(|app| app.label))
 }
 
-/// Whether the login page offers a passkey alone for this sign-on.
-pub async fn offers_passwordless(state: &AppState, ctx: &RequestContext, continue_id: &str) -> Result<bool, AppError> {
-    Ok(state.relying_party.is_some() && passwordless_allowed(state, ctx, continue_id).await?)
+/// Whether the login page offers a passkey alone: the server is a relying party and the
+/// sign-on's application takes one. The portal's own sign-in (no application) asks for a
+/// password: its tiles lead to applications that may not take a passkey alone.
+pub fn offers_passwordless(state: &AppState, app: Option<&Application>) -> bool {
+    state.relying_party.is_some() && app.is_some_and(|app| app.policy.passwordless)
 }
 
 /// `path`, carrying the parked sign-on's id when there is one.
@@ -162,15 +155,15 @@ pub async fn submit(
                     PasswordOutcome::ChangeAtSource => CHANGE_AT_SOURCE,
                     _ => GENERIC_FAILURE,
                 };
-                let app = signing_in_to(&state, parked.as_ref()).await?;
+                let app = parked_app(&state, parked.as_ref()).await?;
                 let page = Login {
                     ui: Ui::current().back_to(&with_continue("/login", &continue_id)),
                     csrf: &form.csrf,
                     continue_id: &continue_id,
                     username: &username,
                     error: Some(error),
-                    app,
-                    passwordless: offers_passwordless(&state, &ctx, &continue_id).await?,
+                    passwordless: offers_passwordless(&state, app.as_ref()),
+                    app: app.map(|app| app.label),
                 };
                 return Ok(pages::html(StatusCode::OK, &page, &[]));
             }

@@ -12,7 +12,7 @@ use tessera_auth::passkey_check::PasswordlessOutcome;
 use tessera_auth::secret::sha256_hex;
 use tessera_core::policy::{AuthnContext, Factor};
 
-use super::login::{after_sign_in, offers_passwordless, passwordless_allowed, signing_in_to, with_continue};
+use super::login::{after_sign_in, offers_passwordless, parked_app, with_continue};
 use super::mfa::render_page;
 use super::pages::{Login, PasskeySignIn};
 use crate::error::AppError;
@@ -90,21 +90,21 @@ pub async fn begin_passwordless(
 ) -> Result<Response, AppError> {
     let continue_id = continue_id(&form.continue_id);
     require_our_form(&state, &ctx, &form.csrf)?;
-    let (Some(rp), Some(binding)) = (state.relying_party.clone(), browser_binding(&ctx)) else {
+    let parked = crate::sign_on::peek(&state, &ctx, &continue_id).await?;
+    let app = parked_app(&state, parked.as_ref()).await?;
+    let (Some(rp), Some(binding), true) =
+        (state.relying_party.clone(), browser_binding(&ctx), offers_passwordless(&state, app.as_ref()))
+    else {
         return Ok(pages::say_with(StatusCode::FORBIDDEN, "passkey-sign-in-title", "passkey-passwordless-off", &[]));
     };
-    if !passwordless_allowed(&state, &ctx, &continue_id).await? {
-        return Ok(pages::say_with(StatusCode::FORBIDDEN, "passkey-sign-in-title", "passkey-passwordless-off", &[]));
-    }
     let prompt = state.authenticator().begin_passwordless(&rp, &binding).await?;
     let (csrf, cookie) = csrf_token(&state, &ctx);
-    let parked = crate::sign_on::peek(&state, &ctx, &continue_id).await?;
     let back = with_continue("/login", &continue_id);
     let page = PasskeySignIn {
         ui: Ui::current().back_to(&back),
         csrf: &csrf,
         continue_id: &continue_id,
-        app: signing_in_to(&state, parked.as_ref()).await?,
+        app: app.map(|app| app.label),
         ceremony: &prompt.ceremony,
         options_json: &prompt.options_json,
         back: &back,
@@ -137,14 +137,15 @@ pub async fn finish_passwordless(
             Ok(pages::with_cookie(after_sign_in(&user, true, &continue_id), &cookie))
         }
         PasswordlessOutcome::Refused => {
+            let app = parked_app(&state, parked.as_ref()).await?;
             let page = Login {
                 ui: Ui::current().back_to(&with_continue("/login", &continue_id)),
                 csrf: &form.csrf,
                 continue_id: &continue_id,
                 username: "",
                 error: Some("login-passkey-refused"),
-                app: signing_in_to(&state, parked.as_ref()).await?,
-                passwordless: offers_passwordless(&state, &ctx, &continue_id).await?,
+                passwordless: offers_passwordless(&state, app.as_ref()),
+                app: app.map(|app| app.label),
             };
             Ok(pages::html(StatusCode::OK, &page, &[]))
         }
