@@ -86,6 +86,25 @@ impl AdminService {
         Ok((source, probe))
     }
 
+    /// Checks a keytab for Windows integrated sign-in (`HTTP/<the public URL's host>`) against
+    /// the source's Active Directory domain: its keys, the service principal's one holder, the
+    /// key version. Changes nothing.
+    pub async fn check_kerberos(
+        &self,
+        key: &str,
+        keytab: &[u8],
+    ) -> Result<(DirectorySource, Vec<tessera_directory::KerberosCheck>), AdminError> {
+        let source = self.store.find_source(key).await?;
+        if source.config.kind != tessera_core::sources::DirectoryKind::Ad {
+            return Err(AdminError::invalid("source", "Kerberos is checked against an Active Directory source"));
+        }
+        let host = tessera_core::validate::kerberos_host(&self.public_url)?;
+        let password = self.bind_password(&source).await?;
+        let checks =
+            tessera_directory::check_kerberos(&source.config, &password, &host, keytab, Timeouts::default()).await?;
+        Ok((source, checks))
+    }
+
     /// Removes a source; its users stay, as local users. Returns how many there were.
     pub async fn remove_source(&self, actor: &Actor, key: &str) -> Result<(DirectorySource, u64), AdminError> {
         let source = self.store.find_source(key).await?;

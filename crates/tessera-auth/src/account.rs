@@ -151,7 +151,7 @@ impl<S: AccountStore + ?Sized> Account<'_, S> {
         // the right one, and here is where it is changed.
         match self.authenticator.check_password(from, &user.email, current, "account").await? {
             PasswordOutcome::Accepted(accepted) if accepted.user.id == user.id => {}
-            PasswordOutcome::ChangeAtSource if directory.is_some() => {}
+            PasswordOutcome::ChangeAtSource(changing) if changing == user.id && directory.is_some() => {}
             PasswordOutcome::Throttled => return Ok(PasswordChangeOutcome::Throttled),
             _ => return Ok(PasswordChangeOutcome::WrongPassword),
         }

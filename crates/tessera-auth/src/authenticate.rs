@@ -9,7 +9,9 @@ use serde_json::json;
 use tessera_core::policy::Factor;
 use tessera_core::{Actor, AuditAction, Clock, NewAuditEvent, User, UserId, UserState};
 use tessera_keys::Secrets;
-use tessera_store::{AuditLog, Location, LockoutStore, MfaStore, ParkingStore, PasskeyStore, StoreError, UserStore};
+use tessera_store::{
+    AuditLog, Location, LockoutStore, MfaStore, ParkingStore, PasskeyStore, ReplayStore, StoreError, UserStore,
+};
 
 use crate::client::ClientAddresses;
 use crate::directory::DirectoryVerdict;
@@ -20,9 +22,15 @@ use crate::secret::{recovery_code_hash, sha256_hex};
 use crate::{AuthError, totp};
 
 /// The store roles a sign-in check reads and writes (passkey ceremonies wait among parked
-/// requests).
-pub trait CheckStore: UserStore + LockoutStore + MfaStore + PasskeyStore + ParkingStore + AuditLog {}
-impl<T: UserStore + LockoutStore + MfaStore + PasskeyStore + ParkingStore + AuditLog + ?Sized> CheckStore for T {}
+/// requests; Kerberos tokens are kept against replays among protocol message IDs).
+pub trait CheckStore:
+    UserStore + LockoutStore + MfaStore + PasskeyStore + ParkingStore + ReplayStore + AuditLog
+{
+}
+impl<T: UserStore + LockoutStore + MfaStore + PasskeyStore + ParkingStore + ReplayStore + AuditLog + ?Sized> CheckStore
+    for T
+{
+}
 
 /// A password that was right, for an active user.
 #[derive(Debug)]
@@ -41,9 +49,9 @@ pub enum PasswordOutcome {
     Failed,
     /// The right password of a directory user, whose directory wants it changed first (expired,
     /// or to be changed at next logon). Said as such: only the right password gets this answer
-    /// (AD's data codes 532 and 773 come only after the password checks), and the user can
-    /// only act on it at the directory.
-    ChangeAtSource,
+    /// (AD's data codes 532 and 773 come only after the password checks), and the user can only
+    /// change it at the directory (the sign-in page offers that change: `change_at_source`).
+    ChangeAtSource(UserId),
 }
 
 /// A second factor at sign-in.
@@ -104,6 +112,7 @@ pub(crate) fn factor_name(factor: Factor) -> &'static str {
         Factor::Totp => "totp",
         Factor::RecoveryCode => "recovery_code",
         Factor::Passkey => "passkey",
+        Factor::Kerberos => "kerberos",
     }
 }
 
@@ -258,23 +267,31 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
         let user = match (outcome, user) {
             (Ok(()), Some(user)) => user,
             (Err(reason), refused) => {
+                let change_at_source = [DirectoryVerdict::Expired, DirectoryVerdict::MustChange]
+                    .iter()
+                    .any(|verdict| verdict.refusal() == reason);
                 // Fail closed: the failure is recorded before the answer goes out, the same way
                 // whatever the reason, so that no reason is told apart by what it writes; but a
                 // directory that did not answer is no guess, and counts against no address.
                 if reason != DirectoryVerdict::Unavailable.refusal() {
                     self.store.record_failed_attempt(&ip_key, &user_key, now).await?;
-                } else if let Some(user) = &refused {
-                    // Nor against the user: an outage must not lock everyone out.
+                }
+                // Nor against the user: an outage must not lock everyone out, and a right
+                // password the directory wants changed is no guess (the change form checks it
+                // again each time it is posted).
+                if (reason == DirectoryVerdict::Unavailable.refusal() || change_at_source)
+                    && let Some(user) = &refused
+                {
                     self.store.release_attempt(user.id, attempt_location).await?;
                 }
                 let mut summary = json!({"ip": ip, "reason": reason, "via": via});
                 summary[name_field] = name.into();
                 let event = audit(AuditAction::SigninFailure, target, summary);
                 self.store.append_audit(&Actor::client(from.client), event).await?;
-                let change_at_source = [DirectoryVerdict::Expired, DirectoryVerdict::MustChange]
-                    .iter()
-                    .any(|verdict| verdict.refusal() == reason);
-                return Ok(if change_at_source { PasswordOutcome::ChangeAtSource } else { PasswordOutcome::Failed });
+                return Ok(match refused {
+                    Some(user) if change_at_source => PasswordOutcome::ChangeAtSource(user.id),
+                    _ => PasswordOutcome::Failed,
+                });
             }
             (Ok(()), None) => return Err(StoreError::Config("sign-in succeeded without a user".into()).into()),
         };
@@ -357,7 +374,7 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
     }
 
     /// A confirmed authenticator app, or a passkey where passkeys can be shown.
-    async fn has_second_factor(&self, user: UserId) -> Result<bool, AuthError> {
+    pub(crate) async fn has_second_factor(&self, user: UserId) -> Result<bool, AuthError> {
         Ok(self.store.totp_credential(user).await?.is_some_and(|c| c.confirmed)
             || (self.passkeys_usable && !self.store.passkeys(user).await?.is_empty()))
     }

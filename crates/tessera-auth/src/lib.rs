@@ -7,10 +7,12 @@ pub mod account;
 pub mod admin;
 pub mod admin_passkey;
 pub mod authenticate;
+pub mod change_at_source;
 pub mod client;
 pub mod directory;
 pub mod enrol;
 pub mod gate;
+pub mod kerberos;
 pub mod lockout;
 pub mod passkey;
 pub mod passkey_check;
@@ -41,6 +43,10 @@ pub enum AuthError {
     /// An enrolment by an authenticator whose model (the AAGUID it states) is not allowed.
     #[error("passkey: the authenticator's model {0} is not one this server allows")]
     PasskeyModel(String),
+    /// Windows integrated sign-in could not be attempted (not a refused ticket: those are
+    /// outcomes).
+    #[error("kerberos: {0}")]
+    Kerberos(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -62,7 +62,12 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Hex SHA-256, how tokens are stored and looked up.
 pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex_of(text.as_bytes())
+}
+
+/// Hex SHA-256 of bytes.
+pub fn sha256_hex_of(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -355,7 +355,7 @@ async fn a_directory_password_to_change_is_told_apart_only_for_an_active_user() 
         authenticator.directory = Some(&directory);
         let outcome = authenticator.check_password(&from("10.0.0.1"), "dan@corp.test", "pw", "login").await.unwrap();
         let got = match outcome {
-            PasswordOutcome::ChangeAtSource => "change",
+            PasswordOutcome::ChangeAtSource(_) => "change",
             PasswordOutcome::Failed => "failed",
             _ => "other",
         };

@@ -121,6 +121,8 @@ pub enum AuditAction {
     ApiTokenRevoke,
     // Signing in, whatever the protocol.
     SigninPassword,
+    /// Windows integrated sign-in: a Kerberos ticket accepted.
+    SigninKerberos,
     SigninFailure,
     SigninThrottled,
     SigninMfa,
@@ -174,7 +176,7 @@ impl AuditAction {
         AuditAction::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
-    pub const ALL: [AuditAction; 75] = [
+    pub const ALL: [AuditAction; 76] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -230,6 +232,7 @@ impl AuditAction {
         AuditAction::ApiTokenCreate,
         AuditAction::ApiTokenRevoke,
         AuditAction::SigninPassword,
+        AuditAction::SigninKerberos,
         AuditAction::SigninFailure,
         AuditAction::SigninThrottled,
         AuditAction::SigninMfa,
@@ -310,6 +313,7 @@ impl AuditAction {
             AuditAction::ApiTokenCreate => "api_token.create",
             AuditAction::ApiTokenRevoke => "api_token.revoke",
             AuditAction::SigninPassword => "signin.password",
+            AuditAction::SigninKerberos => "signin.kerberos",
             AuditAction::SigninFailure => "signin.failure",
             AuditAction::SigninThrottled => "signin.throttled",
             AuditAction::SigninMfa => "signin.mfa",

@@ -19,6 +19,10 @@ pub enum Factor {
     /// something held and something known or been, so MFA by itself, and bound to this site's
     /// origin, so it cannot be phished.
     Passkey,
+    /// Windows integrated sign-in: a Kerberos ticket from the user's domain, which the domain
+    /// gave them for their Windows sign-in (their password, or a smart card there). One
+    /// factor, as a password is.
+    Kerberos,
 }
 
 impl Factor {
@@ -26,9 +30,16 @@ impl Factor {
         matches!(self, Factor::Totp | Factor::RecoveryCode | Factor::Passkey)
     }
 
-    /// A factor that proves who signs in on its own: a password, or a passkey (passwordless).
+    /// A factor the user shows on Tessera's own pages that proves who signs in on its own: a
+    /// password, or a passkey (passwordless). What a freshness demand (SAML ForceAuthn, a
+    /// maximum age) wants: a Kerberos ticket is shown by the computer, not the user.
     fn signs_in(self) -> bool {
         matches!(self, Factor::Password | Factor::Passkey)
+    }
+
+    /// A first factor the user's directory or Tessera checked: a password, or a Kerberos ticket.
+    fn is_primary(self) -> bool {
+        matches!(self, Factor::Password | Factor::Kerberos)
     }
 }
 
@@ -72,17 +83,24 @@ impl AuthnContext {
         self
     }
 
-    pub fn password_done(&self) -> bool {
-        self.has(Factor::Password)
+    /// A password, or Windows integrated sign-in (Kerberos): the first factor an application
+    /// that takes no passkey alone wants.
+    pub fn primary_done(&self) -> bool {
+        self.factors.iter().any(|(f, _)| f.is_primary())
+    }
+
+    /// Signed in through Windows integrated sign-in (Kerberos).
+    pub fn windows_done(&self) -> bool {
+        self.has(Factor::Kerberos)
     }
 
     fn has(&self, factor: Factor) -> bool {
         self.factors.iter().any(|(f, _)| *f == factor)
     }
 
-    /// A password and a second factor, or a passkey (which verified its user: MFA by itself).
+    /// A first factor and a second, or a passkey (which verified its user: MFA by itself).
     pub fn mfa_done(&self) -> bool {
-        self.has(Factor::Passkey) || (self.password_done() && self.factors.iter().any(|(f, _)| f.is_second_factor()))
+        self.has(Factor::Passkey) || (self.primary_done() && self.factors.iter().any(|(f, _)| f.is_second_factor()))
     }
 
     /// A factor no look-alike site can relay: a passkey.
@@ -363,7 +381,7 @@ pub fn decide(access: &AccessDecision, policy: &AccessPolicy, client: IpAddr, au
     if !policy.allowed_networks.is_empty() && !policy.allowed_networks.iter().any(|n| n.contains(client)) {
         return PolicyOutcome::Deny(PolicyDenial::NetworkNotAllowed);
     }
-    if !policy.passwordless && !authn.password_done() {
+    if !policy.passwordless && !authn.primary_done() {
         return PolicyOutcome::NeedPassword;
     }
     if policy.phishing_resistant && !authn.phishing_resistant_done() {
@@ -493,6 +511,25 @@ mod tests {
         let recovery = AuthnContext::default().with(Factor::Password, 1).with(Factor::RecoveryCode, 9);
         assert!(recovery.mfa_done());
         assert_eq!(recovery.authenticated_at(), Some(9));
+    }
+
+    #[test]
+    fn a_kerberos_ticket_is_one_factor_as_a_password_is() {
+        let here = ip("10.0.0.1");
+        let windows = AuthnContext::default().with(Factor::Kerberos, 4);
+        assert!(windows.primary_done() && windows.windows_done() && !windows.mfa_done());
+        let mfa = AccessPolicy::default().with_mfa_requirement(MfaRequirement::Yes);
+        assert_eq!(decide(&allowed(), &AccessPolicy::default(), here, &windows), PolicyOutcome::Allow);
+        assert_eq!(decide(&allowed(), &mfa, here, &windows), PolicyOutcome::NeedSecondFactor);
+        let with_totp = windows.clone().with(Factor::Totp, 6);
+        assert!(with_totp.mfa_done());
+        assert_eq!(decide(&allowed(), &mfa, here, &with_totp), PolicyOutcome::Allow);
+        // Shown by the computer, not the user: never fresh enough for ForceAuthn or a maximum age.
+        let demand = Demand { fresh: true, ..Demand::default() };
+        assert!(!fresh_enough(&demand, &windows, 3, 10));
+        let max_age = Demand { max_age_ms: Some(60_000), ..Demand::default() };
+        assert!(!fresh_enough(&max_age, &windows, 3, 10));
+        assert!(fresh_enough(&Demand::default(), &windows, 3, 10));
     }
 
     #[test]

@@ -233,6 +233,19 @@ pub fn public_url(text: &str) -> Result<String, CoreError> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
+/// The host name of a public URL, which names the Kerberos service (`HTTP/<host>`); an
+/// address is refused (Kerberos names services by host name).
+pub fn kerberos_host(public_url: &str) -> Result<String, CoreError> {
+    let bad = |why: String| Err(CoreError::invalid("public_url", why));
+    match url::Url::parse(public_url).ok().as_ref().and_then(url::Url::host) {
+        Some(url::Host::Domain(host)) => Ok(host.to_ascii_lowercase()),
+        Some(other) => bad(format!(
+            "Windows integrated sign-in needs a public URL with a host name (Kerberos names the service HTTP/<host>), not {other}"
+        )),
+        None => bad(format!("{public_url:?} is not a URL with a host")),
+    }
+}
+
 /// A URL path segment an admin chooses (the M365 connector's "IdP URL"): 1 to 63 of
 /// `a-z 0-9 . - _`, starting with a letter or digit, so it never needs escaping.
 pub fn path_segment(field: &str, text: &str) -> Result<String, CoreError> {

@@ -4,6 +4,7 @@
 
 mod connect;
 mod incremental;
+mod kerberos_check;
 mod pass_through;
 mod password_change;
 mod plan;
@@ -14,7 +15,8 @@ mod read;
 
 pub use connect::{Bound, Timeouts, check_ca, connect_and_bind};
 pub use incremental::{Cursor, Read, read_users_since};
-pub use pass_through::{UserBind, check_user_password};
+pub use kerberos_check::{KerberosCheck, KeytabEntry, check_kerberos, read_keytab};
+pub use pass_through::{Account, UserBind, check_user_password, find_account, realm_of};
 pub use password_change::{PasswordChange, change_user_password};
 pub use plan::{MASS_SUSPEND_SHARE, MassSuspend, PlanOptions, SyncPlan, plan};
 pub use plan_groups::plan_groups;

@@ -114,6 +114,65 @@ pub(crate) async fn find_user(
     Ok(Some(FoundUser { dn: entry.dn, server, tls }))
 }
 
+/// An Active Directory account found by its logon name (a Kerberos principal's first part):
+/// its UPN attribute and its anchor (the ImmutableID a sync gives it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub upn: String,
+    pub anchor: String,
+}
+
+/// The account whose `sAMAccountName` is `logon_name`, found by the service account under the
+/// source's base and filter; `None` when there is none, more than one, or one without a UPN or
+/// an anchor.
+pub async fn find_account(
+    config: &SourceConfig,
+    service_password: &str,
+    logon_name: &str,
+    timeouts: Timeouts,
+) -> Result<Option<Account>, DirectoryError> {
+    let tls = tls_config(config.ca_pem.as_deref())?;
+    let mut bound = bind_first(config, &tls, &config.bind_dn, service_password, timeouts).await?;
+    let filter = format!("(&{}(sAMAccountName={}))", config.user_filter, ldap_escape(logon_name));
+    let mut attributes = vec![config.attributes.upn.as_str()];
+    attributes.extend(config.attributes.anchors.iter().map(String::as_str));
+    let refused =
+        |e: ldap3::LdapError| DirectoryError::Refused { operation: "the account lookup", message: e.to_string() };
+    let found = bound
+        .ldap
+        .with_timeout(timeouts.operation)
+        .search(&config.base_dn, Scope::Subtree, &filter, attributes)
+        .await
+        .map_err(refused)?;
+    let _ = bound.ldap.unbind().await;
+    let (entries, _) = found.success().map_err(refused)?;
+    let [entry] = entries.as_slice() else { return Ok(None) };
+    let entry = ldap3::SearchEntry::construct(entry.clone());
+    let upn = entry
+        .attrs
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(&config.attributes.upn))
+        .and_then(|(_, values)| values.first())
+        .cloned();
+    let (Some(upn), Ok(anchor)) = (upn, crate::read::anchor(&entry, &config.attributes.anchors)) else {
+        return Ok(None);
+    };
+    Ok(Some(Account { upn, anchor }))
+}
+
+/// The Kerberos realm of an Active Directory base DN: its `DC=` parts, upper case
+/// (`OU=Staff,DC=corp,DC=test` is `CORP.TEST`); `None` without any.
+pub fn realm_of(base_dn: &str) -> Option<String> {
+    let parts: Vec<String> = base_dn
+        .split(',')
+        .filter_map(|rdn| {
+            let (attribute, value) = rdn.trim().split_once('=')?;
+            attribute.trim().eq_ignore_ascii_case("dc").then(|| value.trim().to_ascii_uppercase())
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("."))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +188,13 @@ mod tests {
         assert_eq!(ad_reason(&text("773")), UserBind::MustChange);
         assert_eq!(ad_reason(&text("533")), UserBind::Disabled);
         assert_eq!(ad_reason("Invalid credentials"), UserBind::Wrong);
+    }
+
+    #[test]
+    fn a_realm_is_the_base_dns_domain_components() {
+        assert_eq!(realm_of("OU=Staff,DC=corp,DC=test").as_deref(), Some("CORP.TEST"));
+        assert_eq!(realm_of("dc=Example, dc=COM").as_deref(), Some("EXAMPLE.COM"));
+        assert_eq!(realm_of("OU=Staff,O=Corp"), None);
+        assert_eq!(realm_of(""), None);
     }
 }

@@ -12,6 +12,8 @@ pub const TOKEN_TYPE: &str = "urn:oasis:names:tc:SAML:1.0:assertion";
 pub const BEARER: &str = "urn:oasis:names:tc:SAML:1.0:cm:bearer";
 pub const AM_PASSWORD: &str = "urn:oasis:names:tc:SAML:1.0:am:password";
 pub const MULTIPLE_AUTHN: &str = "http://schemas.microsoft.com/claims/multipleauthn";
+/// Windows integrated sign-in (Kerberos), as AD FS names it.
+pub const AM_WINDOWS: &str = "urn:federation:authentication:windows";
 pub const NAMEID_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
 pub const NAMEID_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
 pub const CLAIMS_NS: &str = "http://schemas.xmlsoap.org/claims";
@@ -134,12 +136,24 @@ pub fn relying_party_params<'a>(
         name_identifier,
         name_identifier_format: if email_format { NAMEID_EMAIL } else { NAMEID_UNSPECIFIED },
         claims,
-        authentication_method: if mfa { MULTIPLE_AUTHN } else { AM_PASSWORD },
+        authentication_method: authentication_method(authn),
         authentication_instant: authn.authenticated_at().unwrap_or(now),
         mfa,
         now,
         lifetime_ms: 60 * 60 * 1000,
         clock_skew_ms: 60 * 1000,
+    }
+}
+
+/// The AuthenticationMethod of a token: `multipleauthn` when a second factor was shown, else
+/// how the user signed in (Windows integrated sign-in, or a password).
+pub fn authentication_method(authn: &AuthnContext) -> &'static str {
+    if authn.mfa_done() {
+        MULTIPLE_AUTHN
+    } else if authn.windows_done() {
+        AM_WINDOWS
+    } else {
+        AM_PASSWORD
     }
 }
 
@@ -271,5 +285,26 @@ pub fn build_rstr(
     match document.split_once(&slot) {
         Some((before, after)) => Ok(format!("{before}{filled}{after}")),
         None => Err(XmlError::SignatureShape("the token's place in the response was not found")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tessera_core::policy::{AuthnContext, Factor};
+
+    use super::*;
+    use crate::saml2::response::{PASSWORD_PROTECTED_TRANSPORT, entra_authn_context};
+
+    #[test]
+    fn a_token_says_how_its_user_signed_in() {
+        let password = AuthnContext::default().with(Factor::Password, 1);
+        let windows = AuthnContext::default().with(Factor::Kerberos, 1);
+        let windows_and_code = windows.clone().with(Factor::Totp, 2);
+        assert_eq!(authentication_method(&password), AM_PASSWORD);
+        assert_eq!(authentication_method(&windows), AM_WINDOWS);
+        assert_eq!(authentication_method(&windows_and_code), MULTIPLE_AUTHN);
+        assert_eq!(entra_authn_context(&password), PASSWORD_PROTECTED_TRANSPORT);
+        assert_eq!(entra_authn_context(&windows), AM_WINDOWS);
+        assert_eq!(entra_authn_context(&windows_and_code), MULTIPLE_AUTHN);
     }
 }

@@ -17,6 +17,16 @@ login-failed = Die E-Mail-Adresse oder das Kennwort ist falsch, oder das Konto k
 login-change-at-source = Ihr Kennwort ist richtig, aber das Verzeichnis Ihrer Organisation verlangt zuerst eine Änderung (es ist abgelaufen oder muss bei der nächsten Anmeldung geändert werden). Ändern Sie es dort, etwa bei der Anmeldung an einem Computer Ihrer Organisation oder auf deren Kennwortseite, und melden Sie sich dann hier mit dem neuen an.
 login-throttled-title = Zu viele Versuche
 login-throttled = Aus Ihrem Netzwerk gab es zu viele fehlgeschlagene Anmeldungen. Warten Sie einige Minuten und versuchen Sie es erneut.
+login-windows-refused = Die Windows-Anmeldung hat für Ihr Konto hier nicht funktioniert. Melden Sie sich mit Ihrer E-Mail-Adresse oder Ihrem Benutzernamen und Ihrem Kennwort an.
+
+## Changing a directory password that must be changed before signing in
+change-at-source-title = Kennwort ändern
+change-at-source-why = Ihr Kennwort ist richtig, aber das Verzeichnis Ihrer Organisation verlangt vor der Anmeldung eine Änderung: Es ist abgelaufen oder muss bei der nächsten Anmeldung geändert werden. Wählen Sie hier ein neues. Es wird im Verzeichnis geändert und gilt überall, wo dieses Verzeichnis Sie anmeldet.
+change-at-source-for = Kennwort von { $username } ändern.
+change-at-source-submit = Kennwort ändern und anmelden
+change-at-source-back = Zurück zur Anmeldung
+change-at-source-changed = Ihr Kennwort wurde geändert. Melden Sie sich mit dem neuen an.
+change-at-source-expired = Dieses Formular zur Kennwortänderung ist abgelaufen. Melden Sie sich erneut mit Ihrem aktuellen Kennwort an.
 
 ## The second factor
 mfa-title = Bestätigen Sie Ihre Identität

@@ -18,6 +18,16 @@ login-failed = The email or password is incorrect, or the account cannot sign in
 login-change-at-source = Your password is right, but your organization's directory wants it changed first (it has expired, or must be changed at next sign-in). Change it there, for example by signing in to a computer of your organization or on its password page, then sign in here with the new one.
 login-throttled-title = Too many attempts
 login-throttled = There have been too many failed sign-ins from your network. Wait a few minutes and try again.
+login-windows-refused = Windows sign-in did not work for your account here. Sign in with your email or user name and password.
+
+## Changing a directory password that must be changed before signing in
+change-at-source-title = Change your password
+change-at-source-why = Your password is right, but your organization's directory wants it changed before you sign in: it has expired, or must be changed at next sign-in. Choose a new one here. It is changed at the directory, and works everywhere that directory signs you in.
+change-at-source-for = Changing the password of { $username }.
+change-at-source-submit = Change password and sign in
+change-at-source-back = Back to sign-in
+change-at-source-changed = Your password was changed. Sign in with the new one.
+change-at-source-expired = This password change form has expired. Sign in again with your current password.
 
 ## The second factor
 mfa-title = Verify it's you

@@ -40,6 +40,11 @@ pub struct SignInConfig {
     pub admin_mfa_required: bool,
     /// The authenticator models (AAGUIDs) passkeys may be enrolled with; empty: any.
     pub passkey_models: Vec<[u8; 16]>,
+    /// The organization's own networks (`serve --intranet`): Windows integrated sign-in is
+    /// offered to clients there.
+    pub intranet: Vec<Cidr>,
+    /// Windows integrated sign-in (`serve --kerberos-keytab`): the service's Kerberos acceptor.
+    pub kerberos: Option<Arc<tessera_auth::kerberos::KerberosAcceptor>>,
 }
 
 impl Default for SignInConfig {
@@ -54,6 +59,8 @@ impl Default for SignInConfig {
             admin_session: SessionPolicy { idle_timeout_ms: 30 * 60 * 1000, absolute_timeout_ms: 8 * 60 * 60 * 1000 },
             admin_mfa_required: false,
             passkey_models: Vec::new(),
+            intranet: Vec::new(),
+            kerberos: None,
         }
     }
 }
@@ -203,6 +210,11 @@ impl SharedState {
     pub async fn password_keeper(&self, user: &tessera_core::User) -> Option<String> {
         use tessera_auth::directory::DirectoryPasswords;
         self.pass_through.keeper(user).await
+    }
+
+    /// Who a Kerberos principal is, as the directory sources know them.
+    pub fn principals(&self) -> &dyn tessera_auth::kerberos::PrincipalDirectory {
+        &*self.pass_through
     }
 
     /// The sign-in checks, as every channel runs them.

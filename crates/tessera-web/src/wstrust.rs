@@ -221,7 +221,7 @@ async fn answer(
                 "The user name or password is incorrect, or the account cannot sign in now.".into(),
             )));
         }
-        PasswordOutcome::ChangeAtSource => {
+        PasswordOutcome::ChangeAtSource(_) => {
             return Err(Refusal::audited(TrustFault::FailedAuthentication(
                 "The password must be changed in the organization's directory before signing in.".into(),
             )));

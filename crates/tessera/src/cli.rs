@@ -170,6 +170,22 @@ pub enum DirectoryCommand {
         #[arg(long)]
         full: bool,
     },
+    /// Windows integrated sign-in (Kerberos) against an Active Directory source
+    #[command(subcommand)]
+    Kerberos(KerberosCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KerberosCommand {
+    /// Check a keytab for HTTP/HOST (the public URL's host) against the source's domain: AES keys,
+    /// the service principal on exactly one account, that account's keys at AD's key version.
+    /// One line a check; exits 1 when one fails
+    Check {
+        source: String,
+        /// The keytab `serve --kerberos-keytab` is to use
+        #[arg(long, value_name = "FILE")]
+        keytab: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -383,6 +399,14 @@ pub struct ServeArgs {
     /// A proxy (address or CIDR) whose X-Forwarded-For is believed; repeat for several
     #[arg(long = "trusted-proxy", env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDR")]
     pub trusted_proxies: Vec<String>,
+    /// One of the organization's own networks (address or CIDR): its clients are offered
+    /// Windows integrated sign-in (with --kerberos-keytab); repeat for several
+    #[arg(long = "intranet", env = "TESSERA_INTRANET", value_delimiter = ',', value_name = "CIDR")]
+    pub intranet: Vec<String>,
+    /// Windows integrated sign-in (Kerberos) for --intranet clients: the keytab holding the key
+    /// of HTTP/HOST, HOST the public URL's (MIT krb5 reads it through KRB5_KTNAME, set from this)
+    #[arg(long, env = "TESSERA_KERBEROS_KEYTAB", value_name = "FILE")]
+    pub kerberos_keytab: Option<PathBuf>,
     /// Sign out after this many idle minutes
     #[arg(long, env = "TESSERA_SESSION_IDLE_MINUTES", value_name = "N", default_value_t = 60)]
     pub session_idle_minutes: u32,

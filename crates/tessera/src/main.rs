@@ -25,6 +25,17 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return fail(&e),
     };
+    if let cli::Command::Serve(args) = &cli.command
+        && let Some(keytab) = &args.kerberos_keytab
+    {
+        // MIT krb5 reads the keytab's name from its environment only; this process cannot set
+        // its own environment safely once it runs, so it starts again with it set.
+        match serve::keytab_name(keytab) {
+            Ok(name) if std::env::var_os("KRB5_KTNAME").is_some_and(|set| set == name.as_str()) => {}
+            Ok(name) => return restart_with(&[("KRB5_KTNAME", &name)]),
+            Err(e) => return fail(&e),
+        }
+    }
     let settings = config::Settings::resolve(&cli.global);
     config::init_tracing(&settings, matches!(cli.command, cli::Command::Serve(_)));
     if let Err(e) = small_pages {
@@ -38,6 +49,23 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
+}
+
+/// This program again, with the same arguments and `vars` added to its environment; returns
+/// only when it cannot be started.
+fn restart_with(vars: &[(&str, &str)]) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let program = match std::env::current_exe() {
+        Ok(program) => program,
+        Err(e) => return fail(&anyhow::Error::from(e).context("cannot find this program to restart it")),
+    };
+    let mut command = std::process::Command::new(program);
+    command.args(std::env::args_os().skip(1));
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let e = command.exec();
+    fail(&anyhow::Error::from(e).context("cannot restart this program"))
 }
 
 /// Transparent huge pages off for this process, before it allocates much: where the kernel's

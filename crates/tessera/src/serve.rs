@@ -32,6 +32,9 @@ pub async fn run(
         Some(url) => tessera_core::validate::public_url(url)?,
         None => default_public_url(&listen, tls.is_some()),
     };
+    if let Some(keytab) = &args.kerberos_keytab {
+        signin.kerberos = Some(Arc::new(kerberos_acceptor(keytab, &public_url, &signin.intranet)?));
+    }
     signin.admin_mfa_required = match args.admin_mfa.as_deref() {
         Some(when) => when == "required",
         None => public_url.starts_with("https://"),
@@ -188,8 +191,16 @@ fn tls_files(args: &ServeArgs) -> Option<TlsFiles> {
 }
 
 /// Checks the serve flags without side effects (the TLS files are read, not kept).
-pub fn check_args(args: &ServeArgs) -> anyhow::Result<()> {
-    signin_config(args)?;
+pub fn check_args(args: &ServeArgs, settings: &Settings) -> anyhow::Result<()> {
+    let signin = signin_config(args)?;
+    if let Some(keytab) = &args.kerberos_keytab {
+        let listen = args.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let public_url = match &settings.public_url {
+            Some(url) => tessera_core::validate::public_url(url)?,
+            None => default_public_url(&listen, tls_files(args).is_some()),
+        };
+        kerberos_acceptor(keytab, &public_url, &signin.intranet)?;
+    }
     if let Some(files) = tls_files(args) {
         files.load()?;
     }
@@ -224,6 +235,12 @@ fn signin_config(args: &ServeArgs) -> anyhow::Result<tessera_web::SignInConfig> 
         idle_timeout_ms: i64::from(args.session_idle_minutes) * 60_000,
         absolute_timeout_ms: i64::from(args.session_max_hours) * 3_600_000,
     };
+    let intranet = args
+        .intranet
+        .iter()
+        .map(|p| p.parse::<tessera_core::policy::Cidr>())
+        .collect::<Result<Vec<_>, _>>()
+        .context("--intranet")?;
     let passkey_models = args
         .passkey_models
         .iter()
@@ -234,10 +251,36 @@ fn signin_config(args: &ServeArgs) -> anyhow::Result<tessera_web::SignInConfig> 
         session,
         lockout,
         trusted_proxies,
+        intranet,
         passkey_models,
         clock_skew_ms: i64::from(args.clock_skew_seconds) * 1000,
         ..Default::default()
     })
+}
+
+/// MIT krb5's name for a keytab file: what `KRB5_KTNAME` must say for `--kerberos-keytab FILE`.
+pub fn keytab_name(keytab: &std::path::Path) -> anyhow::Result<String> {
+    let path = std::fs::canonicalize(keytab)
+        .with_context(|| format!("--kerberos-keytab {}: cannot be read", keytab.display()))?;
+    Ok(format!("FILE:{}", path.display()))
+}
+
+/// The acceptor of tickets for `HTTP/<host>`, the public URL's host, checked against the
+/// keytab (`KRB5_KTNAME`, which `main` set from `--kerberos-keytab` before anything started).
+fn kerberos_acceptor(
+    keytab: &std::path::Path,
+    public_url: &str,
+    intranet: &[tessera_core::policy::Cidr],
+) -> anyhow::Result<tessera_auth::kerberos::KerberosAcceptor> {
+    if intranet.is_empty() {
+        anyhow::bail!(
+            "--kerberos-keytab needs --intranet: the networks whose clients are offered Windows integrated sign-in"
+        );
+    }
+    let host = tessera_core::validate::kerberos_host(public_url)?;
+    let acceptor = tessera_auth::kerberos::KerberosAcceptor::for_host(&host);
+    acceptor.check().map_err(|e| anyhow::anyhow!("--kerberos-keytab {}: {e}", keytab.display()))?;
+    Ok(acceptor)
 }
 
 /// Without a public URL, the address served on, as a browser on this machine reaches it

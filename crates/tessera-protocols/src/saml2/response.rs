@@ -124,9 +124,16 @@ pub fn build_response(p: &ResponseParams<'_>, signing: Signing, signer: &dyn Sig
     response.to_document()
 }
 
-/// The class Entra reads: `multipleauthn` when a second factor was shown.
+/// The class Entra reads: `multipleauthn` when a second factor was shown, AD FS's Windows
+/// class after Windows integrated sign-in (Kerberos), else a password over TLS.
 pub fn entra_authn_context(authn: &AuthnContext) -> &'static str {
-    if authn.mfa_done() { MULTIPLE_AUTHN } else { PASSWORD_PROTECTED_TRANSPORT }
+    if authn.mfa_done() {
+        MULTIPLE_AUTHN
+    } else if authn.windows_done() {
+        crate::saml11::AM_WINDOWS
+    } else {
+        PASSWORD_PROTECTED_TRANSPORT
+    }
 }
 
 /// The issued values of a response: the owned strings `ResponseParams` borrows.

@@ -7,6 +7,9 @@ use axum::http::header::COOKIE;
 pub const SESSION: &str = "tessera_session";
 pub const CSRF: &str = "tessera_csrf";
 pub const BROWSER: &str = "tessera_browser";
+/// Windows integrated sign-in asked of this browser (`asked`), or not to be asked again in
+/// this browser session (`off`: it did not answer, its ticket was refused, or it signed out).
+pub const WINDOWS: &str = "tessera_windows";
 /// The admin portal's session: its own cookie, sent only to `/admin` and never cross-site.
 pub const ADMIN_SESSION: &str = "tessera_admin";
 const ADMIN_PATH: &str = "/admin";

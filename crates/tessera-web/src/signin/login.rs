@@ -3,26 +3,21 @@
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use tessera_auth::authenticate::{PasswordAccepted, PasswordOutcome};
 use tessera_core::policy::{AuthnContext, Factor};
-use tessera_core::{Application, User};
 
 use super::pages::Login;
+use super::steps::{GENERIC_FAILURE, after_sign_in, login_saying, offers_passwordless, parked_app};
+use super::windows_sign_in::{self, WithTicket};
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;
 use crate::shell::session::{self, continue_id, csrf_token, require_our_form};
-use crate::sign_on::PendingSignOn;
 use crate::state::AppState;
 use crate::ui::Ui;
-
-/// What every failed sign-in is told, whatever the reason (a catalog key).
-pub const GENERIC_FAILURE: &str = "login-failed";
-/// A directory user's right password that their directory wants changed first.
-pub const CHANGE_AT_SOURCE: &str = "login-change-at-source";
 
 #[derive(Deserialize, Default)]
 pub struct ContinueQuery {
@@ -48,6 +43,7 @@ pub struct ContinueQuery {
 pub async fn page(
     State(state): State<AppState>,
     ctx: RequestContext,
+    headers: HeaderMap,
     Query(query): Query<ContinueQuery>,
 ) -> Result<Response, AppError> {
     let continue_id = continue_id(&query.continue_id);
@@ -58,22 +54,36 @@ pub async fn page(
     {
         return Ok(after_sign_in(&current.user, true, &continue_id));
     }
+    let parked = crate::sign_on::peek(&state, &ctx, &continue_id).await?;
+    // A sign-on that demands a fresh sign-in (SAML ForceAuthn, WS-Fed wfresh, a maximum age)
+    // gets the form whatever the URL says: the user is asked, not their computer.
+    let wants_the_user =
+        fresh || parked.as_ref().is_some_and(|pending| pending.demand.fresh || pending.demand.max_age_ms.is_some());
+    let mut error = None;
+    if !wants_the_user {
+        match windows_sign_in::sign_in_with_ticket(&state, &ctx, &headers, &continue_id).await? {
+            WithTicket::SignedIn(next) => return Ok(next),
+            WithTicket::Refused => error = Some("login-windows-refused"),
+            WithTicket::NoTicket => {}
+        }
+    }
+    let challenge = !wants_the_user && error.is_none() && windows_sign_in::offered(&state, &ctx);
     let (csrf, cookie) = csrf_token(&state, &ctx);
     let hint = query.username.as_deref().filter(|u| u.len() <= 254).unwrap_or("");
-    let parked = crate::sign_on::peek(&state, &ctx, &continue_id).await?;
     let app = parked_app(&state, parked.as_ref()).await?;
     let passwordless = offers_passwordless(&state, app.as_ref());
     let app = app.map(|app| app.label);
-    let page = Login {
-        ui: Ui::current(),
-        csrf: &csrf,
-        continue_id: &continue_id,
-        username: hint,
-        error: None,
-        app,
-        passwordless,
-    };
-    Ok(pages::html(StatusCode::OK, &page, &cookie.into_iter().collect::<Vec<_>>()))
+    let page =
+        Login { ui: Ui::current(), csrf: &csrf, continue_id: &continue_id, username: hint, error, app, passwordless };
+    let mut cookies = cookie.into_iter().collect::<Vec<_>>();
+    if error.is_some() {
+        cookies.push(windows_sign_in::not_again(&state));
+    }
+    let mut response = pages::html(StatusCode::OK, &page, &cookies);
+    if challenge {
+        windows_sign_in::offer(&state, &headers, &mut response);
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -86,51 +96,6 @@ pub struct LoginForm {
     csrf: String,
     #[serde(default, rename = "continue")]
     continue_id: String,
-}
-
-/// The application a parked sign-on is for; none for the portal's own sign-in (or once the
-/// application is deleted).
-pub async fn parked_app(state: &AppState, parked: Option<&PendingSignOn>) -> Result<Option<Application>, AppError> {
-    let Some(pending) = parked else { return Ok(None) };
-    match state.apps.find_app(&pending.app.to_string()).await {
-        Ok(app) => Ok(Some(app)),
-        Err(tessera_store::StoreError::NotFound { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The label of the application a parked sign-on is for, which the sign-in pages name ("to
-/// continue to Microsoft 365"); none for the portal's own sign-in.
-pub async fn signing_in_to(state: &AppState, parked: Option<&PendingSignOn>) -> Result<Option<String>, AppError> {
-    Ok(parked_app(state, parked).await?.map(|app| app.label))
-}
-
-/// Whether the login page offers a passkey alone: the server is a relying party and the
-/// sign-on's application takes one. The portal's own sign-in (no application) asks for a
-/// password: its tiles lead to applications that may not take a passkey alone.
-pub fn offers_passwordless(state: &AppState, app: Option<&Application>) -> bool {
-    state.relying_party.is_some() && app.is_some_and(|app| app.policy.passwordless)
-}
-
-/// `path`, carrying the parked sign-on's id when there is one.
-pub fn with_continue(path: &str, continue_id: &str) -> String {
-    if continue_id.is_empty() { path.to_string() } else { format!("{path}?continue={continue_id}") }
-}
-
-/// Where a user goes once a sign-in step is done: the second factor, then the notice, then
-/// the parked sign-on or the portal.
-pub fn after_sign_in(user: &User, complete: bool, continue_id: &str) -> Response {
-    if !complete {
-        return pages::redirect(&with_continue("/login/mfa", continue_id), &[]);
-    }
-    if user.notice_acknowledged_at.is_none() {
-        return pages::redirect(&with_continue("/notice", continue_id), &[]);
-    }
-    if continue_id.is_empty() {
-        pages::redirect("/", &[])
-    } else {
-        pages::redirect(&format!("/resume/{continue_id}"), &[])
-    }
 }
 
 pub async fn submit(
@@ -150,22 +115,14 @@ pub async fn submit(
         match authenticator.check_password(from, &username, &form.password, "login").await? {
             PasswordOutcome::Accepted(accepted) => *accepted,
             PasswordOutcome::Throttled => return Ok(pages::say(StatusCode::TOO_MANY_REQUESTS, "login-throttled")),
-            refused @ (PasswordOutcome::Failed | PasswordOutcome::ChangeAtSource) => {
-                let error = match refused {
-                    PasswordOutcome::ChangeAtSource => CHANGE_AT_SOURCE,
-                    _ => GENERIC_FAILURE,
-                };
-                let app = parked_app(&state, parked.as_ref()).await?;
-                let page = Login {
-                    ui: Ui::current().back_to(&with_continue("/login", &continue_id)),
-                    csrf: &form.csrf,
-                    continue_id: &continue_id,
-                    username: &username,
-                    error: Some(error),
-                    passwordless: offers_passwordless(&state, app.as_ref()),
-                    app: app.map(|app| app.label),
-                };
-                return Ok(pages::html(StatusCode::OK, &page, &[]));
+            PasswordOutcome::ChangeAtSource(user) => {
+                let parked = parked.as_ref();
+                return super::change_at_source::offer(&state, &ctx, parked, user, &username, &form.csrf, &continue_id)
+                    .await;
+            }
+            PasswordOutcome::Failed => {
+                return login_saying(&state, parked.as_ref(), &form.csrf, &continue_id, &username, GENERIC_FAILURE)
+                    .await;
             }
         };
     // The same user signed in with a passkey alone, asked for a password by an app that takes
@@ -180,7 +137,7 @@ pub async fn submit(
                 && current.session.complete
                 && current.user.id == user.id
                 && current.session.authn.phishing_resistant_done()
-                && !current.session.authn.password_done() =>
+                && !current.session.authn.primary_done() =>
         {
             Some(current.session)
         }

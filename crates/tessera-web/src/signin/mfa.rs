@@ -11,8 +11,9 @@ use tessera_auth::session::Current;
 use tessera_auth::{AuthError, totp};
 use tessera_core::policy::Factor;
 
-use super::login::{ContinueQuery, after_sign_in, signing_in_to, with_continue};
+use super::login::ContinueQuery;
 use super::pages::{Mfa, RecoveryCodes, TotpEnroll};
+use super::steps::{after_sign_in, signing_in_to, with_continue};
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;

@@ -6,12 +6,15 @@
 pub mod account;
 mod account_passkeys;
 mod appearance;
+mod change_at_source;
 mod login;
 mod mfa;
 mod pages;
 pub mod pass_through;
 mod passkey_sign_in;
 mod portal;
+mod steps;
+mod windows_sign_in;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -22,6 +25,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(portal::portal))
         .route("/login", get(login::page).post(login::submit))
+        .route("/login/password", post(change_at_source::submit))
         .route("/login/mfa", get(mfa::page).post(mfa::submit))
         .route("/login/mfa/passkey", post(passkey_sign_in::second_factor))
         .route("/login/passkey", post(passkey_sign_in::begin_passwordless))

@@ -95,3 +95,19 @@ pub struct PasskeySignIn<'a> {
     /// The password form, for a user who would rather.
     pub back: &'a str,
 }
+
+#[derive(Template)]
+#[template(path = "change_at_source.html")]
+pub struct ChangeAtSource<'a> {
+    pub ui: Ui,
+    pub csrf: &'a str,
+    pub continue_id: &'a str,
+    /// What ties the form to the sign-in that found the password right.
+    pub ticket: &'a str,
+    pub username: &'a str,
+    pub app: Option<String>,
+    pub min_password: i64,
+    /// A refusal, in words.
+    pub error: Option<String>,
+    pub back: &'a str,
+}

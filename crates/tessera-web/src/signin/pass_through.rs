@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tessera_auth::directory::{DirectoryChange, DirectoryPasswords, DirectoryVerdict};
-use tessera_core::sources::{PasswordCheck, bind_password_seal};
+use tessera_auth::kerberos::{Principal, PrincipalDirectory};
+use tessera_core::sources::{DirectoryKind, PasswordCheck, bind_password_seal};
 use tessera_core::{DirectorySource, User};
-use tessera_directory::{PasswordChange, Timeouts, UserBind};
+use tessera_directory::{PasswordChange, Timeouts, UserBind, realm_of};
 use tessera_keys::KeyService;
 use tessera_store::Store;
 
@@ -38,12 +39,16 @@ impl PassThrough {
     /// `None` when the user is no pass-through source's.
     async fn keeper_of(&self, user: &User) -> Result<Option<Keeper>, String> {
         let Some((source, anchor)) = self.source_of(user).await? else { return Ok(None) };
+        let service_password = self.service_password(&source).await?;
+        Ok(Some(Keeper { source, service_password, anchor }))
+    }
+
+    /// The service account's password of `source`, opened.
+    async fn service_password(&self, source: &DirectorySource) -> Result<String, String> {
         let sealed = self.store.source_bind_password(source.id).await.map_err(|e| e.to_string())?;
         let opened =
             self.keys.secrets().open_secret(&sealed, &bind_password_seal(source.id)).map_err(|e| e.to_string())?;
-        let service_password =
-            String::from_utf8(opened).map_err(|_| "the stored bind password is not text".to_string())?;
-        Ok(Some(Keeper { source, service_password, anchor }))
+        String::from_utf8(opened).map_err(|_| "the stored bind password is not text".to_string())
     }
 
     /// The source's verdict; `None` when the user is no pass-through source's.
@@ -115,5 +120,42 @@ impl DirectoryPasswords for PassThrough {
                 Some(DirectoryVerdict::Unavailable)
             }
         }
+    }
+}
+
+/// Windows integrated sign-in's principal, `account@REALM`, is the user an Active Directory
+/// source of that realm (its base DN's domain) brought: found there by logon name, then here
+/// by UPN, and only if the source's anchor for them is the one the sync linked (an account
+/// made again since is not them). Any AD source, whoever checks its users' passwords.
+#[async_trait]
+impl PrincipalDirectory for PassThrough {
+    async fn user_of(&self, principal: &Principal) -> Result<Option<User>, String> {
+        let sources = self.store.list_sources().await.map_err(|e| e.to_string())?;
+        let of_realm = sources.into_iter().filter(|source| {
+            source.config.kind == DirectoryKind::Ad
+                && realm_of(&source.config.base_dn).is_some_and(|realm| realm.eq_ignore_ascii_case(&principal.realm))
+        });
+        for source in of_realm {
+            let service_password = self.service_password(&source).await?;
+            let found = tessera_directory::find_account(
+                &source.config,
+                &service_password,
+                &principal.account,
+                Timeouts::default(),
+            )
+            .await
+            .map_err(|e| format!("{}: {e}", source.name))?;
+            let Some(account) = found else { continue };
+            let user = match self.store.find_user(&account.upn).await {
+                Ok(user) => user,
+                Err(tessera_store::StoreError::NotFound { .. }) => continue,
+                Err(e) => return Err(e.to_string()),
+            };
+            let linked = self.store.user_source(user.id).await.map_err(|e| e.to_string())?;
+            if linked == Some((source.id, account.anchor)) {
+                return Ok(Some(user));
+            }
+        }
+        Ok(None)
     }
 }

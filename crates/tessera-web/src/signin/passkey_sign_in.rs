@@ -12,9 +12,9 @@ use tessera_auth::passkey_check::PasswordlessOutcome;
 use tessera_auth::secret::sha256_hex;
 use tessera_core::policy::{AuthnContext, Factor};
 
-use super::login::{after_sign_in, offers_passwordless, parked_app, with_continue};
 use super::mfa::render_page;
 use super::pages::{Login, PasskeySignIn};
+use super::steps::{after_sign_in, offers_passwordless, parked_app, with_continue};
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::pages;

@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::login::{ContinueQuery, after_sign_in};
+use super::login::ContinueQuery;
 use super::pages::{Notice, Portal, Tile};
+use super::steps::after_sign_in;
 use crate::error::AppError;
 use crate::shell::context::RequestContext;
 use crate::shell::cookies;
@@ -119,5 +120,8 @@ pub async fn logout(
 ) -> Result<Response, AppError> {
     require_our_form(&state, &ctx, &form.csrf)?;
     session::sign_out(&state, &ctx, json!({"ip": ctx.audit_ip()})).await?;
-    Ok(pages::redirect("/login", &[cookie_policy(&state).clear(cookies::SESSION)]))
+    // Signed out on purpose: the sign-in page does not sign this browser straight back in with
+    // Windows sign-in (in this browser session).
+    let not_again = super::windows_sign_in::not_again(&state);
+    Ok(pages::redirect("/login", &[cookie_policy(&state).clear(cookies::SESSION), not_again]))
 }

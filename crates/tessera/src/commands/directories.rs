@@ -8,7 +8,7 @@ use tessera_directory::Probe;
 use tessera_web::views::SourceView;
 
 use super::{Ctx, read_password_stdin};
-use crate::cli::{DirectoryAdd, DirectoryCommand, LdapSourceArgs};
+use crate::cli::{DirectoryAdd, DirectoryCommand, KerberosCommand, LdapSourceArgs};
 use crate::output;
 
 /// `directory test --json`.
@@ -143,6 +143,23 @@ pub async fn run(ctx: &Ctx, cmd: DirectoryCommand) -> anyhow::Result<()> {
                 a.member,
                 a.account_control.as_deref().map(|f| format!(" account_control={f}")).unwrap_or_default()
             );
+            Ok(())
+        }
+        DirectoryCommand::Kerberos(KerberosCommand::Check { source, keytab }) => {
+            let bytes =
+                std::fs::read(&keytab).with_context(|| format!("cannot read the keytab {}", keytab.display()))?;
+            let (source, checks) = admin.check_kerberos(&source, &bytes).await?;
+            let healthy = checks.iter().all(|check| check.ok);
+            if ctx.settings.json {
+                output::json(&serde_json::json!({"source": source.name, "checks": checks, "ok": healthy}))?;
+            } else {
+                for check in &checks {
+                    println!("{} {}: {}", if check.ok { "ok  " } else { "FAIL" }, check.check, check.detail);
+                }
+            }
+            if !healthy {
+                bail!("the keytab {} will not sign anyone in against {}", keytab.display(), source.name);
+            }
             Ok(())
         }
         DirectoryCommand::Test { source } => {

@@ -46,7 +46,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     };
     // Bad serve flags are refused before anything is created on disk.
     if let Command::Serve(args) = &command {
-        crate::serve::check_args(args)?;
+        crate::serve::check_args(args, &settings)?;
     }
     // The one wall clock: everything below the binary reads time through it.
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

@@ -28,6 +28,7 @@ mod own_postgres;
 mod package;
 mod rollover;
 mod samba;
+mod samba_kerberos;
 mod tls;
 mod web_client;
 
@@ -576,10 +577,17 @@ impl Server {
     }
 
     fn start_on(env: &Env, port: u16, extra: &[&str]) -> Server {
+        Server::start_with_environment(env, port, extra, &[])
+    }
+
+    /// With `vars` added to the server's environment (which is otherwise only Tessera's own).
+    fn start_with_environment(env: &Env, port: u16, extra: &[&str], vars: &[(&str, &str)]) -> Server {
         let listen = format!("127.0.0.1:{port}");
         let mut args = vec!["serve", "--listen", listen.as_str()];
         args.extend_from_slice(extra);
-        let child = env.command(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut command = env.command(&args);
+        command.envs(vars.iter().copied());
+        let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let server = Server { child, port };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
@@ -1076,6 +1084,21 @@ fn bad_serve_flags_are_refused_before_anything_is_created() {
         let error = env.fails(&["serve", flags[0], flags[1]], 1);
         assert_eq!(error.trim().lines().count(), 1, "{error}");
         assert!(!flags[0].contains("passkey") || error.contains("is not an AAGUID"), "{error}");
+    }
+    // Windows integrated sign-in: no such keytab; no --intranet; a public URL that is an
+    // address (Kerberos names services by host); a keytab with no key in it.
+    let empty = env.dir.path().join("empty.keytab");
+    std::fs::write(&empty, [0x05, 0x02]).unwrap();
+    let empty = empty.display().to_string();
+    let named = ["--public-url", "https://sts.example.test", "--intranet", "10.0.0.0/8"];
+    for (flags, says) in [
+        (vec!["--kerberos-keytab", "/nonexistent.keytab"], "cannot be read"),
+        (vec!["--kerberos-keytab", &empty, "--public-url", "https://sts.example.test"], "needs --intranet"),
+        (vec!["--kerberos-keytab", &empty, "--intranet", "10.0.0.0/8"], "needs a public URL with a host name"),
+        ([&["--kerberos-keytab", empty.as_str()][..], &named].concat(), "no usable keytab"),
+    ] {
+        let error = env.fails(&[&["serve"][..], &flags].concat(), 1);
+        assert!(error.trim().lines().count() == 1 && error.contains(says), "{flags:?}: {error}");
     }
     let created = std::fs::read_dir(env.data_dir()).map(|d| d.count()).unwrap_or(0);
     assert_eq!(created, 0, "no database, no master key");
