@@ -5,8 +5,8 @@
 //! it, and a context GSSAPI completes with any mechanism but Kerberos is refused after.
 //!
 //! Replays: MIT's replay cache refuses an authenticator seen by this process's host; the
-//! token's digest is also recorded among the protocol message IDs, which every node shares, so
-//! a ticket replayed to another node is refused too.
+//! authenticator's digest (`framing`: whatever wraps it) is also recorded among the protocol
+//! message IDs, which every node shares, so a ticket replayed to another node is refused too.
 //!
 //! Which keytab: MIT reads `KRB5_KTNAME` (the binary sets it from `serve --kerberos-keytab`).
 
@@ -15,6 +15,8 @@ use libgssapi::credential::{Cred, CredUsage};
 use libgssapi::oid::GSS_MECH_KRB5;
 use serde_json::json;
 use tessera_core::{Actor, AuditAction, NewAuditEvent, User, UserState};
+
+pub mod framing;
 
 use crate::AuthError;
 use crate::authenticate::{Authenticator, CheckStore};
@@ -215,7 +217,9 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
     ) -> Result<KerberosOutcome, AuthError> {
         let ip = from.client.to_string();
         let now = self.clock.now_millis();
-        let digest = sha256_hex_of(&token);
+        // Keyed by the authenticator, which no rewrapping changes (the whole token where none
+        // is found: GSSAPI refuses those anyway, or they carry no Kerberos).
+        let digest = sha256_hex_of(framing::authenticator(&token).unwrap_or(&token));
         let accepted = {
             let acceptor = acceptor.clone();
             tokio::task::spawn_blocking(move || acceptor.accept(&token))

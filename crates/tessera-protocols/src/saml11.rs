@@ -145,6 +145,17 @@ pub fn relying_party_params<'a>(
     }
 }
 
+/// AD FS's `insidecorporatenetwork` claim (`http://schemas.microsoft.com/ws/2012/01/`): whether
+/// the sign-in came from the organization's own networks, which Entra's Conditional Access reads
+/// as a trusted location.
+pub fn inside_corporate_network(inside: bool) -> Claim {
+    Claim {
+        namespace: ACCOUNT_TYPE_NS.into(),
+        name: "insidecorporatenetwork".into(),
+        value: if inside { "true" } else { "false" }.into(),
+    }
+}
+
 /// The AuthenticationMethod of a token: `multipleauthn` when a second factor was shown, else
 /// how the user signed in (Windows integrated sign-in, or a password).
 pub fn authentication_method(authn: &AuthnContext) -> &'static str {
@@ -306,5 +317,15 @@ mod tests {
         assert_eq!(entra_authn_context(&password), PASSWORD_PROTECTED_TRANSPORT);
         assert_eq!(entra_authn_context(&windows), AM_WINDOWS);
         assert_eq!(entra_authn_context(&windows_and_code), MULTIPLE_AUTHN);
+    }
+
+    #[test]
+    fn inside_the_corporate_network_is_said_as_ad_fs_says_it() {
+        let inside = inside_corporate_network(true);
+        assert_eq!(
+            (inside.namespace.as_str(), inside.name.as_str(), inside.value.as_str()),
+            ("http://schemas.microsoft.com/ws/2012/01", "insidecorporatenetwork", "true")
+        );
+        assert_eq!(inside_corporate_network(false).value, "false");
     }
 }

@@ -47,6 +47,14 @@ pub struct SignInConfig {
     pub kerberos: Option<Arc<tessera_auth::kerberos::KerberosAcceptor>>,
 }
 
+impl SignInConfig {
+    /// Whether `client` is on one of the organization's own networks; `None` where none are
+    /// configured (nothing is said then).
+    pub fn inside_corporate_network(&self, client: std::net::IpAddr) -> Option<bool> {
+        (!self.intranet.is_empty()).then(|| self.intranet.iter().any(|network| network.contains(client)))
+    }
+}
+
 impl Default for SignInConfig {
     fn default() -> Self {
         SignInConfig {

@@ -21,7 +21,7 @@ use tessera_core::app::ENTRA_RELYING_PARTY;
 use tessera_core::policy::{AuthnContext, Factor, decide_password_only};
 use tessera_core::{Actor, Application, AuditAction, NewAuditEvent, User};
 use tessera_protocols::saml2::sso::clip;
-use tessera_protocols::saml11::{build_assertion, m365_params, mapped_claims};
+use tessera_protocols::saml11::{build_assertion, inside_corporate_network, m365_params, mapped_claims};
 use tessera_protocols::wstrust::fault::TrustFault;
 use tessera_protocols::wstrust::mex::{MexEndpoints, build_mex, build_mex_get_response};
 use tessera_protocols::wstrust::request::{TokenRequest, parse_request};
@@ -242,7 +242,9 @@ async fn answer(
     let signer = state.keys.signer(app.id).await?;
     let issuer = app.issuer.as_deref().ok_or_else(|| Refusal::Internal("a connector without an issuer".into()))?;
     let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
-    let params = m365_params(&user, issuer, mapped_claims(app, &user), &authn, &assertion_id, now);
+    let mut claims = mapped_claims(app, &user);
+    claims.extend(state.signin.inside_corporate_network(from.client).map(inside_corporate_network));
+    let params = m365_params(&user, issuer, claims, &authn, &assertion_id, now);
     let assertion = build_assertion(&params, signer.as_ref())?;
     let envelope = build_response_envelope(
         request.soap,

@@ -12,7 +12,8 @@ use serde_json::json;
 use tessera_core::{Actor, AppKind, Application, AuditAction, NewAuditEvent, UserAttribute};
 use tessera_protocols::saml2::sso::clip;
 use tessera_protocols::saml11::{
-    TrustVersion, build_assertion, build_rstr, m365_params, mapped_claims, relying_party_params,
+    TrustVersion, build_assertion, build_rstr, inside_corporate_network, m365_params, mapped_claims,
+    relying_party_params,
 };
 use tessera_protocols::wsfed::{
     PassiveRequest, SignInRequest, WsFedReply, accept_sign_in, parse_passive_query, registration,
@@ -112,7 +113,11 @@ async fn issue(
             let is_email = c.name_id_source == UserAttribute::Email;
             relying_party_params(&name_identifier, is_email, issuer, &c.realm, claims, authn, &assertion_id, now)
         }
-        _ => m365_params(&current.user, issuer, claims, authn, &assertion_id, now),
+        _ => {
+            let mut claims = claims;
+            claims.extend(state.signin.inside_corporate_network(go.client).map(inside_corporate_network));
+            m365_params(&current.user, issuer, claims, authn, &assertion_id, now)
+        }
     };
     let assertion = build_assertion(&params, signer.as_ref())?;
     let wresult = build_rstr(TrustVersion::Feb2005, &params, &reply.realm, &assertion)?;

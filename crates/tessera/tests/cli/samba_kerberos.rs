@@ -237,6 +237,21 @@ fn a_user_with_a_kerberos_ticket_reaches_microsoft_365_without_a_password() {
     assert_eq!(signed_in.as_array().unwrap().len(), 1, "{signed_in}");
     assert_eq!(signed_in[0]["summary"]["principal"], "user12@CORP.TEST");
 
+    // AD FS's insidecorporatenetwork claim in the tokens for Entra: true from the intranet,
+    // false from elsewhere (an address a trusted proxy forwarded).
+    let path = "/m365/corp.test/adfs/services/trust/13/usernamemixed";
+    let rst = |n: usize| {
+        let addressed = super::bounds::rst_to(port, path, "user13@corp.test", "Ad-Pässwort-13!", n);
+        addressed.replace(&format!("http://127.0.0.1:{port}"), &public_url)
+    };
+    let soap = ("Content-Type", "application/soap+xml; charset=utf-8");
+    let claim = "AttributeName=\"insidecorporatenetwork\" AttributeNamespace=\"http://schemas.microsoft.com/ws/2012/01\"><saml:AttributeValue>";
+    let (status, inside) = super::bounds::exchange(port, "POST", path, &[soap], rst(1).as_bytes());
+    assert!(status == 200 && inside.contains(&format!("{claim}true<")), "{inside}");
+    let forwarded = [soap, ("X-Forwarded-For", "203.0.113.5")];
+    let (status, outside) = super::bounds::exchange(port, "POST", path, &forwarded, rst(2).as_bytes());
+    assert!(status == 200 && outside.contains(&format!("{claim}false<")), "{outside}");
+
     // A browser that holds no ticket is asked once: it comes back without answering, and is
     // not asked again in its session (nor after a refused ticket, nor after signing out).
     let (status, head, body) = login_request(port, "");
@@ -281,6 +296,16 @@ fn a_user_with_a_kerberos_ticket_reaches_microsoft_365_without_a_password() {
     assert!(status == 303 && head.contains("set-cookie: tessera_session"), "{head}");
     let (status, _, body) = login_with(port, &token, "");
     assert!(status == 200 && body.contains("Windows sign-in did not work"), "a replayed token: {body}");
+    // The same authenticator out of its SPNEGO wrapping (the Kerberos token bare, which GSSAPI
+    // takes as well): still the same, still refused.
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let once = realm.token_for(&user12, SERVICE_HOST);
+    assert_eq!(login_with(port, &once, "").0, 303);
+    let decoded = b64.decode(&once).unwrap();
+    let bare = tessera_auth::kerberos::framing::kerberos_token(&decoded).expect("SPNEGO around Kerberos");
+    assert_ne!(bare, decoded.as_slice());
+    let (status, _, _) = login_with(port, &b64.encode(bare), "");
+    assert_eq!(status, 200, "rewrapped, replayed");
 
     // NTLM is never taken, bare or inside SPNEGO.
     let ntlm = base64::engine::general_purpose::STANDARD.encode(b"NTLMSSP\0\x01\0\0\0\x07\x82\x08\xa2");
@@ -311,6 +336,7 @@ fn a_user_with_a_kerberos_ticket_reaches_microsoft_365_without_a_password() {
         [
             "kerberos_malformed",
             "kerberos_replayed",
+            "kerberos_replayed",
             "ntlm_refused",
             "kerberos_rejected",
             "unknown_principal",
@@ -322,7 +348,7 @@ fn a_user_with_a_kerberos_ticket_reaches_microsoft_365_without_a_password() {
     let failures = env.json(&["audit", "list", "--action", "signin.failure"]);
     let last = failures.as_array().unwrap().last().unwrap()["summary"]["detail"].as_str().unwrap().to_lowercase();
     assert!(last.contains("expired"), "GSSAPI's words: {last}");
-    assert_eq!(env.json(&["audit", "list", "--action", "signin.kerberos"]).as_array().unwrap().len(), 2);
+    assert_eq!(env.json(&["audit", "list", "--action", "signin.kerberos"]).as_array().unwrap().len(), 3);
     let (code, stderr) = server.terminate();
     assert_eq!(code, Some(0), "{stderr}");
 }
