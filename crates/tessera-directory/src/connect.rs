@@ -4,7 +4,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tessera_core::sources::{ServerUrl, SourceConfig, Transport};
@@ -145,6 +145,39 @@ pub(crate) async fn bind_first(
         }
     }
     Err(DirectoryError::Unreachable(reasons.join("; ")))
+}
+
+/// What the service account's search found, and where: the server that answered (the next
+/// operation on these entries goes there) and the TLS set-up that reached it.
+pub(crate) struct Found {
+    pub entries: Vec<SearchEntry>,
+    pub url: String,
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
+/// A subtree search under `base` as the source's service account, on the first server that
+/// binds; `operation` names it in a refusal.
+pub(crate) async fn search_as_service(
+    config: &SourceConfig,
+    service_password: &str,
+    base: &str,
+    filter: &str,
+    attributes: Vec<&str>,
+    operation: &'static str,
+    timeouts: Timeouts,
+) -> Result<Found, DirectoryError> {
+    let tls = tls_config(config.ca_pem.as_deref())?;
+    let mut bound = bind_first(config, &tls, &config.bind_dn, service_password, timeouts).await?;
+    let refused = |e: ldap3::LdapError| DirectoryError::Refused { operation, message: e.to_string() };
+    let found = bound
+        .ldap
+        .with_timeout(timeouts.operation)
+        .search(base, Scope::Subtree, filter, attributes)
+        .await
+        .map_err(refused)?;
+    let _ = bound.ldap.unbind().await;
+    let (entries, _) = found.success().map_err(refused)?;
+    Ok(Found { entries: entries.into_iter().map(SearchEntry::construct).collect(), url: bound.url, tls })
 }
 
 /// Whether `ca_pem` (or, without one, the system's roots) gives a usable trust store.

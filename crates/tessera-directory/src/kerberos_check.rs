@@ -4,11 +4,13 @@
 //! of a type AD issues tickets with, a service principal on no account or on two, a keytab
 //! exported before the account's password last changed.
 
-use ldap3::{Scope, SearchEntry, ldap_escape};
+use ldap3::ldap_escape;
 use tessera_core::sources::SourceConfig;
 
 use crate::DirectoryError;
-use crate::connect::{Timeouts, bind_first, tls_config};
+use crate::connect::{Timeouts, search_as_service};
+use crate::pass_through::domain_components;
+use crate::read::text;
 
 /// One key of a keytab (MIT's file format, version 0x0502 or 0x0501).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,12 +144,7 @@ struct SpnHolder {
 /// The domain part of a base DN (`OU=Staff,DC=corp,DC=test` → `DC=corp,DC=test`): service
 /// accounts live anywhere in the domain.
 fn domain_dn(base_dn: &str) -> String {
-    base_dn
-        .split(',')
-        .map(str::trim)
-        .filter(|rdn| rdn.split_once('=').is_some_and(|(attribute, _)| attribute.trim().eq_ignore_ascii_case("dc")))
-        .collect::<Vec<_>>()
-        .join(",")
+    domain_components(base_dn).map(|(rdn, _)| rdn).collect::<Vec<_>>().join(",")
 }
 
 /// Checks the keytab `keytab` for `HTTP/host` against the source's domain.
@@ -170,33 +167,18 @@ pub async fn check_kerberos(
     principals.dedup();
     checks.push(line("keytab", true, format!("{} keys, for {}", entries.len(), principals.join(", "))));
 
-    let tls = tls_config(config.ca_pem.as_deref())?;
-    let mut bound = bind_first(config, &tls, &config.bind_dn, service_password, timeouts).await?;
     let filter = format!("(servicePrincipalName={})", ldap_escape(&spn));
-    let refused = |e: ldap3::LdapError| DirectoryError::Refused {
-        operation: "the service principal lookup",
-        message: e.to_string(),
-    };
-    let found = bound
-        .ldap
-        .with_timeout(timeouts.operation)
-        .search(&domain_dn(&config.base_dn), Scope::Subtree, &filter, vec!["sAMAccountName", "msDS-KeyVersionNumber"])
-        .await
-        .map_err(refused)?;
-    let _ = bound.ldap.unbind().await;
-    let (found, _) = found.success().map_err(refused)?;
+    let attributes = vec!["sAMAccountName", "msDS-KeyVersionNumber"];
+    let domain = domain_dn(&config.base_dn);
+    let operation = "the service principal lookup";
+    let found = search_as_service(config, service_password, &domain, &filter, attributes, operation, timeouts).await?;
     let holders: Vec<SpnHolder> = found
+        .entries
         .into_iter()
-        .map(|entry| {
-            let entry = SearchEntry::construct(entry);
-            let first = |name: &str| {
-                entry.attrs.iter().find(|(a, _)| a.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first().cloned())
-            };
-            SpnHolder {
-                logon_name: first("sAMAccountName").unwrap_or_default(),
-                kvno: first("msDS-KeyVersionNumber").and_then(|v| v.parse().ok()),
-                dn: entry.dn,
-            }
+        .map(|entry| SpnHolder {
+            logon_name: text(&entry, "sAMAccountName").unwrap_or_default(),
+            kvno: text(&entry, "msDS-KeyVersionNumber").and_then(|v| v.parse().ok()),
+            dn: entry.dn,
         })
         .collect();
     let holder = match holders.as_slice() {

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use ldap3::{Scope, ldap_escape};
+use ldap3::ldap_escape;
 use tessera_core::sources::{ServerUrl, SourceConfig};
 
 use crate::DirectoryError;
-use crate::connect::{Timeouts, bind_first, bind_to, tls_config};
+use crate::connect::{Found, Timeouts, bind_to, search_as_service};
 
 /// What the directory said of a user's password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,34 +84,21 @@ pub(crate) async fn find_user(
     anchor: &str,
     timeouts: Timeouts,
 ) -> Result<Option<FoundUser>, DirectoryError> {
-    // One TLS setup for the service account's bind and the next one.
-    let tls = tls_config(config.ca_pem.as_deref())?;
-    let mut bound = bind_first(config, &tls, &config.bind_dn, service_password, timeouts).await?;
     let filter = format!("(&{}({}={}))", config.user_filter, config.attributes.upn, ldap_escape(upn));
-    let refused =
-        |e: ldap3::LdapError| DirectoryError::Refused { operation: "the user lookup", message: e.to_string() };
-    let found = bound
-        .ldap
-        .with_timeout(timeouts.operation)
-        .search(
-            &config.base_dn,
-            Scope::Subtree,
-            &filter,
-            config.attributes.anchors.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
-        .await
-        .map_err(refused)?;
-    let _ = bound.ldap.unbind().await;
-    let (entries, _) = found.success().map_err(refused)?;
+    let anchors = config.attributes.anchors.iter().map(String::as_str).collect();
+    let found =
+        search_as_service(config, service_password, &config.base_dn, &filter, anchors, "the user lookup", timeouts)
+            .await?;
+    let Found { entries, url, tls } = found;
     let [entry] = entries.as_slice() else { return Ok(None) };
-    let entry = ldap3::SearchEntry::construct(entry.clone());
-    if crate::read::anchor(&entry, &config.attributes.anchors).as_deref() != Ok(anchor) {
+    if crate::read::anchor(entry, &config.attributes.anchors).as_deref() != Ok(anchor) {
         return Ok(None);
     }
     // The same server that found them, over the same kind of connection.
-    let server = config.servers()?.into_iter().find(|s| s.url == bound.url);
-    let Some(server) = server else { return Err(DirectoryError::Unreachable(bound.url)) };
-    Ok(Some(FoundUser { dn: entry.dn, server, tls }))
+    let server = config.servers()?.into_iter().find(|s| s.url == url);
+    let Some(server) = server else { return Err(DirectoryError::Unreachable(url)) };
+    let dn = entry.dn.clone();
+    Ok(Some(FoundUser { dn, server, tls }))
 }
 
 /// An Active Directory account found by its logon name (a Kerberos principal's first part):
@@ -131,45 +118,40 @@ pub async fn find_account(
     logon_name: &str,
     timeouts: Timeouts,
 ) -> Result<Option<Account>, DirectoryError> {
-    let tls = tls_config(config.ca_pem.as_deref())?;
-    let mut bound = bind_first(config, &tls, &config.bind_dn, service_password, timeouts).await?;
     let filter = format!("(&{}(sAMAccountName={}))", config.user_filter, ldap_escape(logon_name));
     let mut attributes = vec![config.attributes.upn.as_str()];
     attributes.extend(config.attributes.anchors.iter().map(String::as_str));
-    let refused =
-        |e: ldap3::LdapError| DirectoryError::Refused { operation: "the account lookup", message: e.to_string() };
-    let found = bound
-        .ldap
-        .with_timeout(timeouts.operation)
-        .search(&config.base_dn, Scope::Subtree, &filter, attributes)
-        .await
-        .map_err(refused)?;
-    let _ = bound.ldap.unbind().await;
-    let (entries, _) = found.success().map_err(refused)?;
-    let [entry] = entries.as_slice() else { return Ok(None) };
-    let entry = ldap3::SearchEntry::construct(entry.clone());
-    let upn = entry
-        .attrs
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(&config.attributes.upn))
-        .and_then(|(_, values)| values.first())
-        .cloned();
-    let (Some(upn), Ok(anchor)) = (upn, crate::read::anchor(&entry, &config.attributes.anchors)) else {
+    let found = search_as_service(
+        config,
+        service_password,
+        &config.base_dn,
+        &filter,
+        attributes,
+        "the account lookup",
+        timeouts,
+    )
+    .await?;
+    let [entry] = found.entries.as_slice() else { return Ok(None) };
+    let upn = crate::read::text(entry, &config.attributes.upn);
+    let (Some(upn), Ok(anchor)) = (upn, crate::read::anchor(entry, &config.attributes.anchors)) else {
         return Ok(None);
     };
     Ok(Some(Account { upn, anchor }))
 }
 
+/// The domain components of a DN (`OU=Staff,DC=corp,DC=test`: `DC=corp`, `DC=test`), each
+/// with its value.
+pub(crate) fn domain_components(dn: &str) -> impl Iterator<Item = (&str, &str)> {
+    dn.split(',').map(str::trim).filter_map(|rdn| {
+        let (attribute, value) = rdn.split_once('=')?;
+        attribute.trim().eq_ignore_ascii_case("dc").then(|| (rdn, value.trim()))
+    })
+}
+
 /// The Kerberos realm of an Active Directory base DN: its `DC=` parts, upper case
 /// (`OU=Staff,DC=corp,DC=test` is `CORP.TEST`); `None` without any.
 pub fn realm_of(base_dn: &str) -> Option<String> {
-    let parts: Vec<String> = base_dn
-        .split(',')
-        .filter_map(|rdn| {
-            let (attribute, value) = rdn.trim().split_once('=')?;
-            attribute.trim().eq_ignore_ascii_case("dc").then(|| value.trim().to_ascii_uppercase())
-        })
-        .collect();
+    let parts: Vec<String> = domain_components(base_dn).map(|(_, value)| value.to_ascii_uppercase()).collect();
     (!parts.is_empty()).then(|| parts.join("."))
 }
 

@@ -104,14 +104,20 @@ impl AccountPage<'_> {
     /// The refusal said in `section`, if any, in words.
     pub fn error_in(&self, section: &str) -> Option<String> {
         let (_, key) = self.error.filter(|(at, _)| *at == section)?;
-        let args = [
-            ("min", Arg::Number(MIN_PASSWORD_CHARS as i64)),
-            ("max", Arg::Number(MAX_PASSWORD_CHARS as i64)),
-            ("directory", Arg::Text(self.directory_name())),
-            ("reason", Arg::Text(self.directory_said.as_deref().unwrap_or(""))),
-        ];
-        Some(self.ui.text(key, &args))
+        Some(password_refusal(&self.ui, key, self.directory_name(), self.directory_said.as_deref().unwrap_or("")))
     }
+}
+
+/// A refusal of a new password in words (a catalog key): the length rules, or the directory
+/// that keeps the password and what it said.
+pub fn password_refusal(ui: &Ui, key: &str, directory: &str, said: &str) -> String {
+    let args = [
+        ("min", Arg::Number(MIN_PASSWORD_CHARS as i64)),
+        ("max", Arg::Number(MAX_PASSWORD_CHARS as i64)),
+        ("directory", Arg::Text(directory)),
+        ("reason", Arg::Text(said)),
+    ];
+    ui.text(key, &args)
 }
 
 #[derive(Deserialize, Default)]

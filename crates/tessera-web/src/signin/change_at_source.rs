@@ -9,11 +9,12 @@ use axum::response::Response;
 use serde::Deserialize;
 use tessera_auth::account::{NewPasswordRefusal, PasswordChangeOutcome, check_new_password};
 use tessera_auth::change_at_source::AtSourceOutcome;
-use tessera_auth::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use tessera_auth::password::MIN_PASSWORD_CHARS;
 use tessera_auth::secret::sha256_hex;
 use tessera_core::UserId;
 use tessera_core::policy::{AuthnContext, Factor};
 
+use super::account::password_refusal;
 use super::pages::ChangeAtSource;
 use super::steps::{CHANGE_AT_SOURCE, GENERIC_FAILURE, after_sign_in, login_saying, signing_in_to, with_continue};
 use crate::error::AppError;
@@ -23,7 +24,6 @@ use crate::shell::session::{self, continue_id, require_our_form};
 use crate::sign_on::PendingSignOn;
 use crate::state::AppState;
 use crate::ui::Ui;
-use crate::ui::catalog::Arg;
 
 /// What ties a change ticket to its browser before anyone is signed in: its form token.
 fn browser_binding(ctx: &RequestContext) -> Option<String> {
@@ -91,13 +91,8 @@ pub struct ChangeForm {
 
 /// A refusal in the user's words, with the directory's own where it gave them.
 fn refusal_text(key: &str, directory: Option<&str>, said: Option<&str>) -> String {
-    let args = [
-        ("min", Arg::Number(MIN_PASSWORD_CHARS as i64)),
-        ("max", Arg::Number(MAX_PASSWORD_CHARS as i64)),
-        ("directory", Arg::Text(directory.unwrap_or("Your organization's directory"))),
-        ("reason", Arg::Text(said.unwrap_or(""))),
-    ];
-    Ui::current().text(key, &args)
+    let directory = directory.unwrap_or("Your organization's directory");
+    password_refusal(&Ui::current(), key, directory, said.unwrap_or(""))
 }
 
 /// `/login/password`: the change, then a sign-in with the new password.

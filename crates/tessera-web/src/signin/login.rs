@@ -61,7 +61,7 @@ pub async fn page(
         fresh || parked.as_ref().is_some_and(|pending| pending.demand.fresh || pending.demand.max_age_ms.is_some());
     let mut error = None;
     if !wants_the_user {
-        match windows_sign_in::sign_in_with_ticket(&state, &ctx, &headers, &continue_id).await? {
+        match windows_sign_in::sign_in_with_ticket(&state, &ctx, &headers, parked.as_ref(), &continue_id).await? {
             WithTicket::SignedIn(next) => return Ok(next),
             WithTicket::Refused => error = Some("login-windows-refused"),
             WithTicket::NoTicket => {}

@@ -19,6 +19,7 @@ use crate::shell::context::RequestContext;
 use crate::shell::cookies::{self, Site};
 use crate::shell::pages;
 use crate::shell::session::{self, cookie_policy};
+use crate::sign_on::PendingSignOn;
 use crate::state::AppState;
 
 /// Whether this client is offered Windows integrated sign-in: Kerberos is set up and the
@@ -82,14 +83,14 @@ pub async fn sign_in_with_ticket(
     state: &AppState,
     ctx: &RequestContext,
     headers: &HeaderMap,
+    parked: Option<&PendingSignOn>,
     continue_id: &str,
 ) -> Result<WithTicket, AppError> {
     let (Some(acceptor), true) = (&state.signin.kerberos, offered(state, ctx)) else { return Ok(WithTicket::NoTicket) };
     let Some(token) = negotiate_token(headers) else { return Ok(WithTicket::NoTicket) };
     let from = ctx.client()?;
     let mut authenticator = state.authenticator();
-    let parked = crate::sign_on::peek(state, ctx, continue_id).await?;
-    authenticator.trace = parked.as_ref().and_then(|pending| pending.trace.known_id());
+    authenticator.trace = parked.and_then(|pending| pending.trace.known_id());
     match authenticator.check_kerberos(acceptor, state.principals(), from, token).await? {
         KerberosOutcome::Accepted { user, has_second_factor, reply } => {
             let complete = !has_second_factor;
