@@ -8,6 +8,9 @@ wstrust_response modules) against Tessera.
       {"error": ...} (MSAL's parse_error dict when the reply is a SOAP fault).
   msal_wstrust.py mex FILE
       MSAL's MEX parser: prints the endpoint it would use, {"address": ..., "action": ...}.
+  msal_wstrust.py mex-iwa FILE
+      the endpoints MSAL's MEX parser finds under Windows integrated (NegotiateAuthentication)
+      policies: a JSON list of {"address": ..., "action": ...}.
   msal_wstrust.py exchange PUBLIC_URL REAL_URL MEX_URL USERNAME PASSWORD [ACTIVE_URL]
       the whole client flow over HTTP: MSAL fetches MEX and sends the RST with its own
       send_request functions; the transport maps PUBLIC_URL (https, as MEX must list) onto
@@ -52,6 +55,11 @@ def main(argv):
     if command == "mex":
         with open(argv[2], encoding="utf-8") as f:
             print(json.dumps(mex.Mex(f.read()).get_wstrust_username_password_endpoint()))
+        return 0
+    if command == "mex-iwa":
+        with open(argv[2], encoding="utf-8") as f:
+            parsed = mex.Mex(f.read())
+        print(json.dumps(parsed._get_endpoints(parsed._get_bindings(), parsed._get_iwa_policy_ids())))
         return 0
     if command == "exchange":
         public_url, real_url, mex_url, username, password = argv[2:7]

@@ -2,7 +2,7 @@
 //! tested against their servers, removed (their users staying as local users).
 
 use tessera_core::sources::{DirectoryKind, PasswordCheck, SourceAttributes, SourceConfig, bind_password_seal};
-use tessera_core::{Actor, DirectorySource, NewDirectorySource};
+use tessera_core::{Actor, AuditAction, DirectorySource, NewAuditEvent, NewDirectorySource};
 use tessera_directory::{Probe, Timeouts};
 
 use crate::{AdminError, AdminService};
@@ -103,6 +103,78 @@ impl AdminService {
         let checks =
             tessera_directory::check_kerberos(&source.config, &password, &host, keytab, Timeouts::default()).await?;
         Ok((source, checks))
+    }
+
+    /// Registers `HTTP/<the public URL's host>` on the service account `account` of the source's
+    /// Active Directory domain, as the source's bind account (which needs the right to). Never a
+    /// second holder: another account's is reported and nothing is written. Audited
+    /// `directory.kerberos_register` when AD was changed.
+    pub async fn register_kerberos(
+        &self,
+        actor: &Actor,
+        key: &str,
+        account: &str,
+    ) -> Result<(DirectorySource, String, tessera_directory::Registration), AdminError> {
+        use tessera_directory::Registration;
+        let source = self.store.find_source(key).await?;
+        if source.config.kind != tessera_core::sources::DirectoryKind::Ad {
+            return Err(AdminError::invalid(
+                "source",
+                "a service principal is registered in an Active Directory domain",
+            ));
+        }
+        let account = account.trim();
+        if account.is_empty()
+            || account.len() > 256
+            || account.chars().any(|c| c.is_control() || "\\/@\"[]:;|=+*?<>,".contains(c))
+        {
+            return Err(AdminError::invalid(
+                "account",
+                format!("{account:?} is not an account's logon name (sAMAccountName)"),
+            ));
+        }
+        let host = tessera_core::validate::kerberos_host(&self.public_url)?;
+        let password = self.bind_password(&source).await?;
+        let registration = tessera_directory::register_service_principal(
+            &source.config,
+            &password,
+            &host,
+            account,
+            Timeouts::default(),
+        )
+        .await?;
+        match &registration {
+            Registration::Registered { dn } => {
+                let summary = serde_json::json!({"source": source.name, "service_principal": format!("HTTP/{host}"), "account": dn});
+                let event = NewAuditEvent::new(AuditAction::DirectoryKerberosRegister, "source", source.id, summary);
+                if let Err(e) = self.store.append_audit(actor, event).await {
+                    // AD has changed already: say so, so that the change is not lost with the row.
+                    return Err(AdminError::invalid(
+                        "audit",
+                        format!(
+                            "HTTP/{host} was registered on {dn} in AD, but its audit record could not be written: {e}"
+                        ),
+                    ));
+                }
+            }
+            Registration::AlreadyHeld { .. } => {}
+            Registration::HeldElsewhere { holders } => {
+                return Err(AdminError::invalid(
+                    "account",
+                    format!(
+                        "HTTP/{host} is held by {} already: the KDC refuses a principal two accounts hold; remove it there first (setspn -D)",
+                        holders.join("; ")
+                    ),
+                ));
+            }
+            Registration::NoSuchAccount => {
+                return Err(AdminError::invalid(
+                    "account",
+                    format!("no account of the domain has the logon name {account}"),
+                ));
+            }
+        }
+        Ok((source, format!("HTTP/{host}"), registration))
     }
 
     /// Removes a source; its users stay, as local users. Returns how many there were.

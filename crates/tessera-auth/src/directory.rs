@@ -67,4 +67,11 @@ pub trait DirectoryPasswords: Send + Sync {
         let _ = user;
         None
     }
+
+    /// When that source says `user`'s password expires; `None` for any other user, for a
+    /// password that never expires, and when the source cannot say now.
+    async fn password_expiry(&self, user: &User) -> Option<tessera_core::UnixMillis> {
+        let _ = user;
+        None
+    }
 }

@@ -14,6 +14,7 @@ use libgssapi::context::{SecurityContext, ServerCtx};
 use libgssapi::credential::{Cred, CredUsage};
 use libgssapi::oid::GSS_MECH_KRB5;
 use serde_json::json;
+use tessera_core::computers::{DomainComputer, is_computer_account};
 use tessera_core::{Actor, AuditAction, NewAuditEvent, User, UserState};
 
 pub mod framing;
@@ -186,8 +187,21 @@ impl KerberosAcceptor {
 #[async_trait::async_trait]
 pub trait PrincipalDirectory: Send + Sync {
     /// The user an Active Directory source of `principal`'s realm brought, found there by its
-    /// logon name; `Ok(None)` when no source or user matches. `Err` says why none could be asked.
+    /// logon name; `Ok(None)` when no source or user matches. `Err` says why a source that might
+    /// have known them could not be asked (when none that could did).
     async fn user_of(&self, principal: &Principal) -> Result<Option<User>, String>;
+
+    /// The computer account (`WS01$`) an Active Directory source of `principal`'s realm holds,
+    /// read there now; `Ok(None)` when none does.
+    async fn computer_of(&self, principal: &Principal) -> Result<Option<DomainComputer>, String>;
+}
+
+/// Whose tickets a caller takes: the login page signs in people only; WS-Trust's
+/// windowstransport also gives domain-joined computers their hybrid join token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Welcome {
+    Users,
+    UsersAndComputers,
 }
 
 /// What became of a Windows integrated sign-in.
@@ -200,6 +214,8 @@ pub enum KerberosOutcome {
         /// GSSAPI's answer for the client (mutual authentication), for `WWW-Authenticate`.
         reply: Option<Vec<u8>>,
     },
+    /// A domain-joined computer's ticket (only where computers are welcome), and its realm.
+    Computer { computer: Box<DomainComputer>, realm: String, reply: Option<Vec<u8>> },
     /// Not taken (the reason is in the audit trail): the form, as without a ticket.
     Refused,
 }
@@ -212,6 +228,7 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
         &self,
         acceptor: &KerberosAcceptor,
         directory: &dyn PrincipalDirectory,
+        welcome: Welcome,
         from: &ClientAddresses,
         token: Vec<u8>,
     ) -> Result<KerberosOutcome, AuthError> {
@@ -247,6 +264,37 @@ impl<S: CheckStore + ?Sized> Authenticator<'_, S> {
             let event = refuse("kerberos_replayed", format!("principal:{principal}"), None);
             self.store.append_audit(&Actor::client(from.client), event).await?;
             return Ok(KerberosOutcome::Refused);
+        }
+        // A computer's logon name ends in `$` (a user's may too, rarely: one that is no computer
+        // is looked up as a user).
+        if welcome == Welcome::UsersAndComputers && is_computer_account(&ticket.principal.account) {
+            let refusal = match directory.computer_of(&ticket.principal).await {
+                Ok(Some(computer)) if computer.disabled() => Some(("suspended", None)),
+                Ok(Some(computer)) if !computer.domain_joined() => Some(("not_domain_joined", None)),
+                Ok(Some(computer)) => {
+                    let summary = json!({"ip": ip, "principal": principal, "device": computer.account,
+                                         "object_guid": computer.object_guid, "via": "kerberos"});
+                    let event = NewAuditEvent::new(
+                        AuditAction::SigninKerberos,
+                        "device",
+                        format!("device:{principal}"),
+                        self.traced(summary),
+                    );
+                    self.store.append_audit(&Actor::client(from.client), event).await?;
+                    return Ok(KerberosOutcome::Computer {
+                        computer: Box::new(computer),
+                        realm: ticket.principal.realm,
+                        reply: ticket.reply,
+                    });
+                }
+                Ok(None) => None,
+                Err(why) => Some(("directory_unavailable", Some(why))),
+            };
+            if let Some((reason, detail)) = refusal {
+                let event = refuse(reason, format!("principal:{principal}"), detail.as_deref());
+                self.store.append_audit(&Actor::client(from.client), event).await?;
+                return Ok(KerberosOutcome::Refused);
+            }
         }
         let user = match directory.user_of(&ticket.principal).await {
             Ok(Some(user)) if user.state == UserState::Active => user,

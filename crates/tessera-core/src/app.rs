@@ -221,6 +221,9 @@ pub struct SettingsChange {
     /// M365: base64 DER of Entra's request-signing certificate.
     #[serde(default)]
     pub entra_certificate: Option<String>,
+    /// M365: replaces the realms whose domain-joined computers get hybrid join tokens.
+    #[serde(default)]
+    pub device_realms: Option<Vec<String>>,
     /// SAML: the NameID format issued.
     #[serde(default)]
     pub name_id_format: Option<String>,
@@ -276,6 +279,9 @@ impl SettingsChange {
                 if let Some(required) = self.require_signed_requests {
                     c.require_signed_requests = required;
                 }
+                if let Some(realms) = &self.device_realms {
+                    c.device_realms = realms.clone();
+                }
                 Ok(AppKind::M365(c.validate()?))
             }
             AppKind::Saml(c) => {
@@ -284,6 +290,7 @@ impl SettingsChange {
                         (self.login_url.is_some(), "login_url"),
                         (self.require_signed_requests.is_some(), "require_signed_requests"),
                         (self.entra_certificate.is_some(), "entra_certificate"),
+                        (self.device_realms.is_some(), "device_realms"),
                     ],
                     "SAML",
                 )?;
@@ -317,6 +324,7 @@ impl SettingsChange {
                         (self.login_url.is_some(), "login_url"),
                         (self.require_signed_requests.is_some(), "require_signed_requests"),
                         (self.entra_certificate.is_some(), "entra_certificate"),
+                        (self.device_realms.is_some(), "device_realms"),
                         (self.name_id_format.is_some(), "name_id_format"),
                         (self.sign_assertion.is_some(), "sign_assertion"),
                         (self.sign_response.is_some(), "sign_response"),
@@ -372,6 +380,12 @@ pub struct M365Config {
     /// Base64 DER of Entra's request-signing certificate, from its SP metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entra_certificate: Option<String>,
+    /// The Kerberos realms (Active Directory domains, upper case) whose domain-joined computers
+    /// this connector gives hybrid join tokens (windowstransport). None: no device tokens, as
+    /// no user gets a token until a group is granted: a connector vouches for the computers of
+    /// the domains its administrator names, not for any domain a source reaches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_realms: Vec<String>,
 }
 
 impl M365Config {
@@ -383,7 +397,13 @@ impl M365Config {
             attributes: Vec::new(),
             require_signed_requests: false,
             entra_certificate: None,
+            device_realms: Vec::new(),
         }
+    }
+
+    /// Whether this connector gives device tokens to the computers of `realm`.
+    pub fn vouches_for_devices_of(&self, realm: &str) -> bool {
+        self.device_realms.iter().any(|granted| granted.eq_ignore_ascii_case(realm))
     }
 
     pub fn idp_path(&self) -> &str {
@@ -414,6 +434,14 @@ impl M365Config {
                 "signed requests need Entra's signing certificate (from its SP metadata)",
             ));
         }
+        let mut realms = Vec::new();
+        for realm in std::mem::take(&mut self.device_realms) {
+            let realm = validate::kerberos_realm("device_realms", &realm)?;
+            if !realms.contains(&realm) {
+                realms.push(realm);
+            }
+        }
+        self.device_realms = realms;
         Ok(self)
     }
 }
@@ -662,6 +690,12 @@ pub struct Endpoints {
     pub wstrust_13_usernamemixed: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wstrust_2005_usernamemixed: Option<String>,
+    /// Windows integrated authentication (Kerberos) for hybrid join and Office: served when
+    /// `serve` has a keytab, to the organization's networks only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wstrust_13_windowstransport: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wstrust_2005_windowstransport: Option<String>,
 }
 
 impl Application {
@@ -689,6 +723,8 @@ impl Application {
                 wstrust_mex: Some(format!("{base}/adfs/services/trust/mex")),
                 wstrust_13_usernamemixed: Some(format!("{base}/adfs/services/trust/13/usernamemixed")),
                 wstrust_2005_usernamemixed: Some(format!("{base}/adfs/services/trust/2005/usernamemixed")),
+                wstrust_13_windowstransport: Some(format!("{base}/adfs/services/trust/13/windowstransport")),
+                wstrust_2005_windowstransport: Some(format!("{base}/adfs/services/trust/2005/windowstransport")),
                 ..saml()
             },
             AppKind::Saml(_) => saml(),
@@ -730,7 +766,7 @@ mod tests {
     }
 
     #[test]
-    fn m365_serves_all_eight_endpoints() {
+    fn m365_serves_all_ten_endpoints() {
         let new = m365("contoso.com").unwrap();
         let app = Application {
             id: new.id,
@@ -746,8 +782,12 @@ mod tests {
             updated_at: 0,
         };
         let json = serde_json::to_value(app.endpoints("https://idp.example.com")).unwrap();
-        assert_eq!(json.as_object().unwrap().len(), 8);
+        assert_eq!(json.as_object().unwrap().len(), 10);
         assert_eq!(json["saml_sso"], "https://idp.example.com/m365/contoso.com/saml/sso");
+        assert_eq!(
+            json["wstrust_2005_windowstransport"],
+            "https://idp.example.com/m365/contoso.com/adfs/services/trust/2005/windowstransport"
+        );
     }
 
     #[test]

@@ -114,6 +114,8 @@ pub enum AuditAction {
     DirectorySync,
     DirectorySyncFailed,
     DirectoryAdopt,
+    /// `HTTP/<host>` registered on a service account in AD (`directory kerberos register`).
+    DirectoryKerberosRegister,
     UserSyncUpdate,
     UserSetIdentity,
     GroupSyncUpdate,
@@ -176,7 +178,7 @@ impl AuditAction {
         AuditAction::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
-    pub const ALL: [AuditAction; 76] = [
+    pub const ALL: [AuditAction; 77] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -226,6 +228,7 @@ impl AuditAction {
         AuditAction::DirectorySync,
         AuditAction::DirectorySyncFailed,
         AuditAction::DirectoryAdopt,
+        AuditAction::DirectoryKerberosRegister,
         AuditAction::UserSyncUpdate,
         AuditAction::UserSetIdentity,
         AuditAction::GroupSyncUpdate,
@@ -307,6 +310,7 @@ impl AuditAction {
             AuditAction::DirectorySync => "directory.sync",
             AuditAction::DirectorySyncFailed => "directory.sync_failed",
             AuditAction::DirectoryAdopt => "directory.adopt",
+            AuditAction::DirectoryKerberosRegister => "directory.kerberos_register",
             AuditAction::UserSyncUpdate => "user.sync_update",
             AuditAction::UserSetIdentity => "user.set_identity",
             AuditAction::GroupSyncUpdate => "group.sync_update",

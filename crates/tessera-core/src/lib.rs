@@ -8,6 +8,7 @@ pub mod app;
 pub mod audit;
 pub mod branding;
 mod clock;
+pub mod computers;
 pub mod directory;
 mod error;
 pub mod ids;

@@ -89,6 +89,12 @@ impl AuthnContext {
         self.factors.iter().any(|(f, _)| f.is_primary())
     }
 
+    /// A password was shown (AD FS sends password-expiry claims after one only: the user who
+    /// typed it can act on them).
+    pub fn password_done(&self) -> bool {
+        self.has(Factor::Password)
+    }
+
     /// Signed in through Windows integrated sign-in (Kerberos).
     pub fn windows_done(&self) -> bool {
         self.has(Factor::Kerberos)

@@ -246,6 +246,24 @@ pub fn kerberos_host(public_url: &str) -> Result<String, CoreError> {
     }
 }
 
+/// A Kerberos realm as Active Directory names one (its DNS domain, upper case): labels of
+/// `A-Z 0-9 -` joined by dots, up to 255 characters; given in any case.
+pub fn kerberos_realm(field: &str, text: &str) -> Result<String, CoreError> {
+    let realm = text.trim().to_ascii_uppercase();
+    let labels_ok = realm.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+    });
+    if !realm.is_empty() && realm.len() <= 255 && labels_ok {
+        Ok(realm)
+    } else {
+        Err(CoreError::invalid(field, format!("{text:?} is not a Kerberos realm such as CORP.CONTOSO.COM")))
+    }
+}
+
 /// A URL path segment an admin chooses (the M365 connector's "IdP URL"): 1 to 63 of
 /// `a-z 0-9 . - _`, starting with a letter or digit, so it never needs escaping.
 pub fn path_segment(field: &str, text: &str) -> Result<String, CoreError> {
@@ -278,6 +296,16 @@ pub fn certificate_base64(field: &str, text: &str) -> Result<(), CoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kerberos_realm_is_an_upper_case_dns_domain() {
+        assert_eq!(kerberos_realm("r", " corp.Contoso.com ").unwrap(), "CORP.CONTOSO.COM");
+        assert_eq!(kerberos_realm("r", "CORP").unwrap(), "CORP");
+        for bad in ["", "CORP..TEST", ".CORP", "CORP.", "-CORP.TEST", "CORP_TEST", "CORP TEST", "CORP/TEST", "CÖRP"] {
+            assert!(kerberos_realm("r", bad).is_err(), "{bad:?}");
+        }
+        assert!(kerberos_realm("r", &"A".repeat(64)).is_err());
+    }
 
     #[test]
     fn domains() {

@@ -2,6 +2,7 @@
 //! the system's roots or the source's own CA), binds, and the checks `directory test` makes.
 //! The sync plan and pass-through sign-in build on these.
 
+mod computers;
 mod connect;
 mod incremental;
 mod kerberos_check;
@@ -12,16 +13,19 @@ mod plan_groups;
 mod probe;
 mod ranged;
 mod read;
+mod service_principal;
 
+pub use computers::find_computer;
 pub use connect::{Bound, Timeouts, check_ca, connect_and_bind};
 pub use incremental::{Cursor, Read, read_users_since};
 pub use kerberos_check::{KerberosCheck, KeytabEntry, check_kerberos, read_keytab};
-pub use pass_through::{Account, UserBind, check_user_password, find_account, realm_of};
+pub use pass_through::{Account, UserBind, check_user_password, find_account, password_expires_at, realm_of};
 pub use password_change::{PasswordChange, change_user_password};
 pub use plan::{MASS_SUSPEND_SHARE, MassSuspend, PlanOptions, SyncPlan, plan};
 pub use plan_groups::plan_groups;
 pub use probe::{Probe, ServerCheck, probe};
 pub use read::{DirectoryGroup, DirectoryUser, Progress, SyncStep, read_groups, read_users};
+pub use service_principal::{Registration, register_service_principal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use ldap3::ldap_escape;
+use ldap3::{SearchEntry, ldap_escape};
+use tessera_core::UnixMillis;
 use tessera_core::sources::{ServerUrl, SourceConfig};
 
 use crate::DirectoryError;
@@ -53,7 +54,7 @@ pub async fn check_user_password(
     if password.is_empty() {
         return Ok(UserBind::Wrong);
     }
-    let Some(found) = find_user(config, service_password, upn, anchor, timeouts).await? else {
+    let Some(found) = find_user(config, service_password, upn, anchor, &[], "the user lookup", timeouts).await? else {
         return Ok(UserBind::NotInDirectory);
     };
     match bind_to(&found.server, &found.tls, &found.dn, password, timeouts).await {
@@ -66,10 +67,41 @@ pub async fn check_user_password(
     }
 }
 
+/// AD's computed password expiry: policy and fine-grained policies applied, as a FILETIME.
+const PASSWORD_EXPIRY: &str = "msDS-UserPasswordExpiryTimeComputed";
+/// 1601-01-01 (FILETIME's epoch) to 1970-01-01, in milliseconds.
+const FILETIME_EPOCH_OFFSET_MS: i64 = 11_644_473_600_000;
+
+/// When the password of the user (`upn`, `anchor`, as for [`check_user_password`]) expires, as
+/// AD computes it (`msDS-UserPasswordExpiryTimeComputed`: the domain's policy, or the
+/// fine-grained one that applies to them); `None` when it never does, or the directory does not
+/// say (an LDAP server that is not AD), or the entry is not theirs.
+pub async fn password_expires_at(
+    config: &SourceConfig,
+    service_password: &str,
+    upn: &str,
+    anchor: &str,
+    timeouts: Timeouts,
+) -> Result<Option<UnixMillis>, DirectoryError> {
+    let found =
+        find_user(config, service_password, upn, anchor, &[PASSWORD_EXPIRY], "the password expiry lookup", timeouts);
+    let Some(FoundUser { entry, .. }) = found.await? else { return Ok(None) };
+    let filetime = crate::read::text(&entry, PASSWORD_EXPIRY).and_then(|text| text.parse::<i64>().ok());
+    Ok(filetime.and_then(filetime_to_millis))
+}
+
+/// A FILETIME (100 ns since 1601) in Unix milliseconds; `None` for AD's "never" (0, or the
+/// largest value).
+fn filetime_to_millis(filetime: i64) -> Option<UnixMillis> {
+    (filetime > 0 && filetime != i64::MAX).then(|| filetime / 10_000 - FILETIME_EPOCH_OFFSET_MS)
+}
+
 /// A user's entry, found by the service account: its DN, and the server that found it (with
 /// the source's TLS settings), which the next operation goes to.
 pub(crate) struct FoundUser {
     pub dn: String,
+    /// The entry as read: its anchors, and what else the caller asked for.
+    pub entry: SearchEntry,
     pub server: ServerUrl,
     pub tls: Arc<rustls::ClientConfig>,
 }
@@ -77,28 +109,30 @@ pub(crate) struct FoundUser {
 /// The entry whose UPN attribute is `upn` and whose anchor is `anchor`; `None` when there is
 /// none, more than one, or one with another anchor (the account deleted and made again, or UPNs
 /// swapped since the last sync: not them).
+#[allow(clippy::too_many_arguments)] // the user, and what is read of them for whom
 pub(crate) async fn find_user(
     config: &SourceConfig,
     service_password: &str,
     upn: &str,
     anchor: &str,
+    extra: &[&str],
+    operation: &'static str,
     timeouts: Timeouts,
 ) -> Result<Option<FoundUser>, DirectoryError> {
     let filter = format!("(&{}({}={}))", config.user_filter, config.attributes.upn, ldap_escape(upn));
-    let anchors = config.attributes.anchors.iter().map(String::as_str).collect();
+    let mut attributes: Vec<&str> = config.attributes.anchors.iter().map(String::as_str).collect();
+    attributes.extend(extra);
     let found =
-        search_as_service(config, service_password, &config.base_dn, &filter, anchors, "the user lookup", timeouts)
-            .await?;
-    let Found { entries, url, tls } = found;
-    let [entry] = entries.as_slice() else { return Ok(None) };
-    if crate::read::anchor(entry, &config.attributes.anchors).as_deref() != Ok(anchor) {
+        search_as_service(config, service_password, &config.base_dn, &filter, attributes, operation, timeouts).await?;
+    let Found { mut entries, url, tls } = found;
+    let (Some(entry), None) = (entries.pop(), entries.pop()) else { return Ok(None) };
+    if crate::read::anchor(&entry, &config.attributes.anchors).as_deref() != Ok(anchor) {
         return Ok(None);
     }
     // The same server that found them, over the same kind of connection.
     let server = config.servers()?.into_iter().find(|s| s.url == url);
     let Some(server) = server else { return Err(DirectoryError::Unreachable(url)) };
-    let dn = entry.dn.clone();
-    Ok(Some(FoundUser { dn, server, tls }))
+    Ok(Some(FoundUser { dn: entry.dn.clone(), entry, server, tls }))
 }
 
 /// An Active Directory account found by its logon name (a Kerberos principal's first part):
@@ -170,6 +204,15 @@ mod tests {
         assert_eq!(ad_reason(&text("773")), UserBind::MustChange);
         assert_eq!(ad_reason(&text("533")), UserBind::Disabled);
         assert_eq!(ad_reason("Invalid credentials"), UserBind::Wrong);
+    }
+
+    #[test]
+    fn a_filetime_is_read_as_unix_milliseconds_and_never_as_none() {
+        // 2027-01-15T08:00:00Z, as AD writes it.
+        assert_eq!(filetime_to_millis(134_444_736_000_000_000), Some(1_800_000_000_000));
+        assert_eq!(filetime_to_millis(0), None);
+        assert_eq!(filetime_to_millis(i64::MAX), None);
+        assert_eq!(filetime_to_millis(-5), None);
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub async fn change_user_password(
     if current.is_empty() || new.is_empty() {
         return Ok(PasswordChange::WrongPassword);
     }
-    let Some(found) = find_user(config, service_password, upn, anchor, timeouts).await? else {
+    let Some(found) = find_user(config, service_password, upn, anchor, &[], "the user lookup", timeouts).await? else {
         return Ok(PasswordChange::NotInDirectory);
     };
     let refused =

@@ -47,6 +47,17 @@ pub(crate) fn text(entry: &SearchEntry, attribute: &str) -> Option<String> {
     values.and_then(|v| v.first()).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
+/// An attribute's first value as bytes, whether the client library took it for text or not
+/// (a binary value that happens to be valid UTF-8 arrives as text).
+pub(crate) fn bytes(entry: &SearchEntry, attribute: &str) -> Option<Vec<u8>> {
+    let binary = entry.bin_attrs.iter().find(|(name, _)| name.eq_ignore_ascii_case(attribute));
+    if let Some(value) = binary.and_then(|(_, v)| v.first()) {
+        return Some(value.clone());
+    }
+    let textual = entry.attrs.iter().find(|(name, _)| name.eq_ignore_ascii_case(attribute));
+    textual.and_then(|(_, v)| v.first()).map(|value| value.as_bytes().to_vec())
+}
+
 /// The anchor's 16 bytes: binary (objectGUID, mS-DS-ConsistencyGuid), or a UUID in text
 /// (entryUUID).
 pub(crate) fn anchor(entry: &SearchEntry, attributes: &[String]) -> Result<String, String> {

@@ -115,6 +115,50 @@ pub fn m365_params<'a>(
     )
 }
 
+/// Where AD FS's `primarysid` and `issuerid` claims live.
+pub const IDENTITY_CLAIMS_NS: &str = "http://schemas.microsoft.com/ws/2008/06/identity/claims";
+/// Where `onpremobjectguid` lives.
+pub const DEVICE_CLAIMS_NS: &str = "http://schemas.microsoft.com/identity/claims";
+
+/// The hybrid join token of a domain-joined computer (M365-PROTOCOLS.md §8 item 24, the claims
+/// Microsoft's "configure hybrid join manually" rules issue): NameIdentifier and ImmutableID the
+/// computer's objectGUID (base64), `accounttype` `DJ`, `onpremobjectguid`, `primarysid`, and
+/// `issuerid` (the domain's issuer) when `issuer_id` is given, as it is with more than one
+/// federated domain. No UPN: a computer has none.
+pub fn m365_device_params<'a>(
+    computer: &'a tessera_core::computers::DomainComputer,
+    issuer: &'a str,
+    issuer_id: Option<&str>,
+    extra: Vec<Claim>,
+    authn: &AuthnContext,
+    assertion_id: &'a str,
+    now: UnixMillis,
+) -> AssertionParams<'a> {
+    let claim = |namespace: &str, name: &str, value: &str| Claim {
+        namespace: namespace.into(),
+        name: name.into(),
+        value: value.into(),
+    };
+    let mut claims = vec![
+        claim(LIVEID_NS, "ImmutableID", &computer.object_guid),
+        claim(ACCOUNT_TYPE_NS, "accounttype", "DJ"),
+        claim(DEVICE_CLAIMS_NS, "onpremobjectguid", &computer.object_guid),
+        claim(IDENTITY_CLAIMS_NS, "primarysid", &computer.sid),
+    ];
+    claims.extend(issuer_id.map(|id| claim(IDENTITY_CLAIMS_NS, "issuerid", id)));
+    claims.extend(extra);
+    relying_party_params(
+        &computer.object_guid,
+        false,
+        issuer,
+        tessera_core::app::ENTRA_RELYING_PARTY,
+        claims,
+        authn,
+        assertion_id,
+        now,
+    )
+}
+
 /// The token a WS-Federation relying party gets: audience its realm, NameIdentifier from its
 /// registered source (the email format when that is the email), its mapped claims.
 #[allow(clippy::too_many_arguments)] // one argument per value the token carries
@@ -154,6 +198,26 @@ pub fn inside_corporate_network(inside: bool) -> Claim {
         name: "insidecorporatenetwork".into(),
         value: if inside { "true" } else { "false" }.into(),
     }
+}
+
+/// How close to expiry a password must be for AD FS to send its expiry claims.
+pub const PASSWORD_EXPIRY_WINDOW_MS: i64 = 14 * 24 * 60 * 60 * 1000;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// AD FS's password-expiry claims (`http://schemas.microsoft.com/ws/2012/01/`), which Outlook and
+/// Exchange Online turn into a "your password expires in N days" notice: when the password
+/// expires, in how many whole days, and where to change it. Sent, as AD FS does, only when the
+/// password expires within 14 days (and has not yet).
+pub fn password_expiry_claims(expires_at: UnixMillis, now: UnixMillis, change_url: &str) -> Vec<Claim> {
+    if expires_at <= now || expires_at - now > PASSWORD_EXPIRY_WINDOW_MS {
+        return Vec::new();
+    }
+    let claim = |name: &str, value: String| Claim { namespace: ACCOUNT_TYPE_NS.into(), name: name.into(), value };
+    vec![
+        claim("passwordexpirationtime", format_millis(expires_at)),
+        claim("passwordexpirationdays", ((expires_at - now) / DAY_MS).to_string()),
+        claim("passwordchangeurl", change_url.to_string()),
+    ]
 }
 
 /// The AuthenticationMethod of a token: `multipleauthn` when a second factor was shown, else
@@ -327,5 +391,27 @@ mod tests {
             ("http://schemas.microsoft.com/ws/2012/01", "insidecorporatenetwork", "true")
         );
         assert_eq!(inside_corporate_network(false).value, "false");
+    }
+
+    #[test]
+    fn password_expiry_is_said_within_fourteen_days_only() {
+        let now = 1_800_000_000_000;
+        let day = 24 * 60 * 60 * 1000;
+        let url = "https://sts.contoso.com/account";
+        let soon = password_expiry_claims(now + 9 * day + 5_000, now, url);
+        let said: Vec<(&str, &str)> = soon.iter().map(|c| (c.name.as_str(), c.value.as_str())).collect();
+        assert_eq!(
+            said,
+            [
+                ("passwordexpirationtime", "2027-01-24T08:00:05Z"),
+                ("passwordexpirationdays", "9"),
+                ("passwordchangeurl", url),
+            ]
+        );
+        assert!(soon.iter().all(|c| c.namespace == "http://schemas.microsoft.com/ws/2012/01"));
+        assert_eq!(password_expiry_claims(now + 3_600_000, now, url)[1].value, "0", "today");
+        assert!(password_expiry_claims(now + 14 * day + 1, now, url).is_empty(), "beyond 14 days");
+        assert!(password_expiry_claims(now, now, url).is_empty(), "expired: the sign-in asks for a change");
+        assert!(password_expiry_claims(now - day, now, url).is_empty());
     }
 }

@@ -256,6 +256,7 @@ fn xmlsec1_verifies_the_golden_wresult_and_the_wstrust_token() {
     }
     xmlsec1_verifies_saml11(&golden_path("wsfed-wresult.xml")).unwrap();
     xmlsec1_verifies_saml11(&golden_path("wstrust13-response.xml")).unwrap();
+    xmlsec1_verifies_saml11(&golden_path("wstrust2005-device-response.xml")).unwrap();
 }
 
 #[test]
@@ -283,18 +284,96 @@ fn golden_wstrust13_response_read_by_msal() {
     assert_eq!(token["token"], assertion, "MSAL extracts the assertion byte for byte");
 }
 
+/// A domain-joined computer's hybrid join token (windowstransport, WS-Trust 2005 over SOAP
+/// 1.2), with `issuerid` as with several federated domains: MSAL extracts it byte for byte, and
+/// xmlsec1 verifies it (`xmlsec1_verifies_the_golden_wresult_and_the_wstrust_token`).
+#[test]
+fn golden_device_token_read_by_msal() {
+    use tessera_core::computers::DomainComputer;
+    use tessera_protocols::saml11::{TrustVersion, build_assertion, m365_device_params};
+    use tessera_protocols::wstrust::SoapVersion;
+    use tessera_protocols::wstrust::response::build_response_envelope;
+    let computer = DomainComputer {
+        account: "WS01$".into(),
+        dn: "CN=WS01,CN=Computers,DC=contoso,DC=com".into(),
+        object_guid: "yV6rVZ3jTkKa9oQpY4cCdQ==".into(),
+        sid: "S-1-5-21-3623811015-3361044348-30300820-1105".into(),
+        primary_group: 515,
+        user_account_control: 4096,
+        dns_host_name: Some("ws01.contoso.com".into()),
+    };
+    let authn = AuthnContext::default().with(Factor::Kerberos, FIXED_NOW);
+    let params = m365_device_params(&computer, ISSUER, Some(ISSUER), Vec::new(), &authn, "_assert-0d3e6b7a", FIXED_NOW);
+    let assertion = build_assertion(&params, &signer()).unwrap();
+    let envelope = build_response_envelope(
+        SoapVersion::Soap12,
+        TrustVersion::Feb2005,
+        Some("urn:uuid:b052e0d8-349c-4d73-9ddb-0782043a440e"),
+        &params,
+        "urn:federation:MicrosoftOnline",
+        &assertion,
+    )
+    .unwrap();
+    golden("wstrust2005-device-response.xml", &envelope);
+    for claim in [
+        "AttributeName=\"accounttype\" AttributeNamespace=\"http://schemas.microsoft.com/ws/2012/01\"><saml:AttributeValue>DJ<",
+        "AttributeName=\"onpremobjectguid\" AttributeNamespace=\"http://schemas.microsoft.com/identity/claims\"><saml:AttributeValue>yV6rVZ3jTkKa9oQpY4cCdQ==<",
+        "AttributeName=\"primarysid\" AttributeNamespace=\"http://schemas.microsoft.com/ws/2008/06/identity/claims\"><saml:AttributeValue>S-1-5-21-3623811015-3361044348-30300820-1105<",
+        "AttributeName=\"issuerid\" AttributeNamespace=\"http://schemas.microsoft.com/ws/2008/06/identity/claims\">",
+        "AttributeName=\"ImmutableID\" AttributeNamespace=\"http://schemas.microsoft.com/LiveID/Federation/2008/05\"><saml:AttributeValue>yV6rVZ3jTkKa9oQpY4cCdQ==<",
+        "AuthenticationMethod=\"urn:federation:authentication:windows\"",
+    ] {
+        assert!(assertion.contains(claim), "{claim}");
+    }
+    assert!(!assertion.contains("AttributeName=\"UPN\""), "a computer has no UPN");
+    let Some(python) = msal_python() else { return };
+    let token = msal(&python, &["parse", golden_path("wstrust2005-device-response.xml").to_str().unwrap()]);
+    assert_eq!(token["token"], assertion, "MSAL extracts the assertion byte for byte");
+}
+
 #[test]
 fn golden_mex_read_by_msal() {
     use tessera_protocols::wstrust::mex::{MexEndpoints, build_mex};
     let mex = build_mex(&MexEndpoints {
         trust_13: &format!("{PUBLIC}/adfs/services/trust/13/usernamemixed"),
         trust_2005: &format!("{PUBLIC}/adfs/services/trust/2005/usernamemixed"),
+        windows: None,
     });
     golden("mex.xml", &mex);
     let Some(python) = msal_python() else { return };
     let endpoint = msal(&python, &["mex", golden_path("mex.xml").to_str().unwrap()]);
     assert_eq!(endpoint["address"], format!("{PUBLIC}/adfs/services/trust/13/usernamemixed"));
     assert_eq!(endpoint["action"], "http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/Issue");
+}
+
+/// MEX as an intranet client sees it: MSAL finds the two windowstransport endpoints under its
+/// Windows integrated (NegotiateAuthentication) policies, and still the 1.3 usernamemixed one
+/// for a password.
+#[test]
+fn golden_intranet_mex_read_by_msal() {
+    use tessera_protocols::wstrust::mex::{MexEndpoints, WindowsEndpoints, build_mex};
+    let windows_13 = format!("{PUBLIC}/adfs/services/trust/13/windowstransport");
+    let windows_2005 = format!("{PUBLIC}/adfs/services/trust/2005/windowstransport");
+    let mex = build_mex(&MexEndpoints {
+        trust_13: &format!("{PUBLIC}/adfs/services/trust/13/usernamemixed"),
+        trust_2005: &format!("{PUBLIC}/adfs/services/trust/2005/usernamemixed"),
+        windows: Some(WindowsEndpoints { trust_13: &windows_13, trust_2005: &windows_2005 }),
+    });
+    golden("mex-intranet.xml", &mex);
+    let Some(python) = msal_python() else { return };
+    let endpoint = msal(&python, &["mex", golden_path("mex-intranet.xml").to_str().unwrap()]);
+    assert_eq!(endpoint["address"], format!("{PUBLIC}/adfs/services/trust/13/usernamemixed"));
+    let windows = msal(&python, &["mex-iwa", golden_path("mex-intranet.xml").to_str().unwrap()]);
+    assert_eq!(
+        windows,
+        serde_json::json!([
+            {"address": windows_13, "action": "http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/Issue"},
+            {"address": windows_2005, "action": "http://schemas.xmlsoap.org/ws/2005/02/trust/RST/Issue"},
+        ])
+    );
+    // The username MEX has none.
+    let plain = msal(&python, &["mex-iwa", golden_path("mex.xml").to_str().unwrap()]);
+    assert_eq!(plain, serde_json::json!([]));
 }
 
 #[test]

@@ -220,6 +220,24 @@ impl SharedState {
         self.pass_through.keeper(user).await
     }
 
+    /// AD FS's password-expiry claims for a token of `user`'s, who signed in as `authn` says: only
+    /// after a password (a Windows or passkey sign-in shows none the user could act on), only for
+    /// a user whose password a directory source keeps, asked of it now; `passwordchangeurl` is
+    /// the account page, whose password form changes it there.
+    pub async fn password_expiry_claims(
+        &self,
+        user: &tessera_core::User,
+        authn: &tessera_core::policy::AuthnContext,
+    ) -> Vec<tessera_protocols::saml11::Claim> {
+        use tessera_auth::directory::DirectoryPasswords;
+        if !authn.password_done() {
+            return Vec::new();
+        }
+        let Some(expires_at) = self.pass_through.password_expiry(user).await else { return Vec::new() };
+        let change_url = format!("{}/account", self.public_url.trim_end_matches('/'));
+        tessera_protocols::saml11::password_expiry_claims(expires_at, self.clock.now_millis(), &change_url)
+    }
+
     /// Who a Kerberos principal is, as the directory sources know them.
     pub fn principals(&self) -> &dyn tessera_auth::kerberos::PrincipalDirectory {
         &*self.pass_through

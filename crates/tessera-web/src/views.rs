@@ -156,6 +156,7 @@ impl AppView {
                 "login_url": c.login_url(),
                 "attributes": c.attributes,
                 "require_signed_requests": c.require_signed_requests,
+                "device_realms": c.device_realms,
             })),
             _ => None,
         };

@@ -186,6 +186,15 @@ pub enum KerberosCommand {
         #[arg(long, value_name = "FILE")]
         keytab: PathBuf,
     },
+    /// Register HTTP/HOST (the public URL's host) on a service account of the source's domain, as
+    /// `setspn -S` does: refused when another account holds it, nothing done when this one does.
+    /// The source's bind account writes it, and needs the right to
+    Register {
+        source: String,
+        /// The service account's logon name (sAMAccountName)
+        #[arg(long)]
+        account: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -709,6 +718,13 @@ pub struct SettingsArgs {
     /// Microsoft 365: accept unsigned AuthnRequests again
     #[arg(long, conflicts_with = "entra_sp_metadata")]
     pub no_signed_requests: bool,
+    /// Microsoft 365: a Kerberos realm (AD domain) whose domain-joined computers get hybrid join
+    /// tokens from this connector (windowstransport); repeat for more. Replaces the current list
+    #[arg(long = "device-realm", value_name = "REALM")]
+    pub device_realms: Vec<String>,
+    /// Microsoft 365: give no computer a hybrid join token
+    #[arg(long, conflicts_with = "device_realms")]
+    pub no_device_realms: bool,
     /// SAML: the NameID format issued
     #[arg(long)]
     pub name_id_format: Option<String>,

@@ -1,18 +1,46 @@
 //! The MEX document: a WSDL with one username policy per WS-Trust version, SOAP 1.2 bindings
 //! referring to them, and ports whose WS-Addressing addresses are Tessera's usernamemixed
-//! endpoints (M365-PROTOCOLS.md §3.2). It lists only what Tessera serves: no Windows
-//! integrated or certificate endpoints. Every binding has a `soap12:binding`, because MSAL
-//! reads one from each without checking that it is there.
+//! endpoints (M365-PROTOCOLS.md §3.2); for a client Windows integrated authentication is served
+//! to, also the windowstransport endpoints under a `NegotiateAuthentication` policy, as AD FS
+//! lists them. It lists only what Tessera serves (no certificate endpoints). Every binding has
+//! a `soap12:binding`, because MSAL reads one from each without checking that it is there.
 
 use super::{ACTION_13, ACTION_2005, SOAP12_NS, escape};
 
 const TNS: &str = "http://schemas.microsoft.com/ws/2008/06/identity/securitytokenservice";
 
-/// The two usernamemixed endpoints MEX points to.
+/// The endpoints MEX points to: the two usernamemixed ones, and the two windowstransport ones
+/// where this client may use them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MexEndpoints<'a> {
     pub trust_13: &'a str,
     pub trust_2005: &'a str,
+    pub windows: Option<WindowsEndpoints<'a>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowsEndpoints<'a> {
+    pub trust_13: &'a str,
+    pub trust_2005: &'a str,
+}
+
+/// Windows integrated authentication over HTTPS: SPNEGO in HTTP, under a 2005 security policy's
+/// transport binding (the shape AD FS publishes, and MSAL looks for, for either WS-Trust).
+fn windows_policy(port_type: &str) -> String {
+    format!(
+        "<wsp:Policy wsu:Id=\"{}_policy\"><wsp:ExactlyOne><wsp:All>\
+         <http:NegotiateAuthentication xmlns:http=\"http://schemas.microsoft.com/ws/06/2004/policy/http\"/>\
+         <sp:TransportBinding xmlns:sp=\"http://schemas.xmlsoap.org/ws/2005/07/securitypolicy\"><wsp:Policy>\
+         <sp:TransportToken><wsp:Policy><sp:HttpsToken RequireClientCertificate=\"false\"/></wsp:Policy></sp:TransportToken>\
+         <sp:AlgorithmSuite><wsp:Policy><sp:Basic256/></wsp:Policy></sp:AlgorithmSuite>\
+         <sp:Layout><wsp:Policy><sp:Strict/></wsp:Policy></sp:Layout></wsp:Policy></sp:TransportBinding>\
+         <wsaw:UsingAddressing/></wsp:All></wsp:ExactlyOne></wsp:Policy>",
+        windows_binding(port_type)
+    )
+}
+
+fn windows_binding(port_type: &str) -> String {
+    format!("WindowsTransportBinding_{port_type}")
 }
 
 const POLICY_13: &str = r#"<wsp:Policy wsu:Id="UserNameWSTrustBinding_IWSTrust13Async_policy"><wsp:ExactlyOne><wsp:All><sp:TransportBinding xmlns:sp="http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702"><wsp:Policy><sp:TransportToken><wsp:Policy><sp:HttpsToken/></wsp:Policy></sp:TransportToken><sp:AlgorithmSuite><wsp:Policy><sp:Basic256/></wsp:Policy></sp:AlgorithmSuite><sp:Layout><wsp:Policy><sp:Strict/></wsp:Policy></sp:Layout><sp:IncludeTimestamp/></wsp:Policy></sp:TransportBinding><sp:SignedEncryptedSupportingTokens xmlns:sp="http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702"><wsp:Policy><sp:UsernameToken sp:IncludeToken="http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702/IncludeToken/AlwaysToRecipient"><wsp:Policy><sp:WssUsernameToken10/></wsp:Policy></sp:UsernameToken></wsp:Policy></sp:SignedEncryptedSupportingTokens><sp:Wss11 xmlns:sp="http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702"><wsp:Policy/></sp:Wss11><sp:Trust13 xmlns:sp="http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702"><wsp:Policy><sp:MustSupportIssuedTokens/></wsp:Policy></sp:Trust13><wsaw:UsingAddressing/></wsp:All></wsp:ExactlyOne></wsp:Policy>"#;
@@ -72,7 +100,10 @@ impl Version {
     }
 
     fn soap_binding(&self) -> String {
-        let binding = self.binding();
+        self.soap_binding_named(&self.binding())
+    }
+
+    fn soap_binding_named(&self, binding: &str) -> String {
         format!(
             "<wsdl:binding name=\"{binding}\" type=\"tns:{}\"><wsp:PolicyReference URI=\"#{binding}_policy\"/>\
              <soap12:binding transport=\"http://schemas.xmlsoap.org/soap/http\"/><wsdl:operation name=\"{}\">\
@@ -83,13 +114,16 @@ impl Version {
     }
 
     fn port(&self, address: &str) -> String {
-        let binding = self.binding();
-        let address = escape(address);
-        format!(
-            "<wsdl:port name=\"{binding}\" binding=\"tns:{binding}\"><soap12:address location=\"{address}\"/>\
-             <wsa10:EndpointReference><wsa10:Address>{address}</wsa10:Address></wsa10:EndpointReference></wsdl:port>"
-        )
+        port_of(&self.binding(), address)
     }
+}
+
+fn port_of(binding: &str, address: &str) -> String {
+    let address = escape(address);
+    format!(
+        "<wsdl:port name=\"{binding}\" binding=\"tns:{binding}\"><soap12:address location=\"{address}\"/>\
+         <wsa10:EndpointReference><wsa10:Address>{address}</wsa10:Address></wsa10:EndpointReference></wsdl:port>"
+    )
 }
 
 /// The MEX document (for a GET), WS-Trust 1.3 first (the version MSAL prefers).
@@ -138,6 +172,10 @@ fn definitions(endpoints: &MexEndpoints<'_>) -> String {
     );
     out.push_str(POLICY_13);
     out.push_str(POLICY_2005);
+    let windows = endpoints.windows.as_ref().map(|w| [(&V13, w.trust_13), (&V2005, w.trust_2005)]);
+    for (version, _) in windows.iter().flatten() {
+        out.push_str(&windows_policy(version.port_type));
+    }
     for (version, _) in &versions {
         out.push_str(&version.messages());
     }
@@ -147,9 +185,15 @@ fn definitions(endpoints: &MexEndpoints<'_>) -> String {
     for (version, _) in &versions {
         out.push_str(&version.soap_binding());
     }
+    for (version, _) in windows.iter().flatten() {
+        out.push_str(&version.soap_binding_named(&windows_binding(version.port_type)));
+    }
     out.push_str("<wsdl:service name=\"SecurityTokenService\">");
     for (version, address) in &versions {
         out.push_str(&version.port(address));
+    }
+    for (version, address) in windows.iter().flatten() {
+        out.push_str(&port_of(&windows_binding(version.port_type), address));
     }
     out.push_str("</wsdl:service></wsdl:definitions>");
     out
@@ -164,6 +208,10 @@ mod tests {
         let mex = build_mex(&MexEndpoints {
             trust_13: "https://idp.contoso.com/m365/contoso.com/adfs/services/trust/13/usernamemixed",
             trust_2005: "https://idp.contoso.com/m365/contoso.com/adfs/services/trust/2005/usernamemixed",
+            windows: Some(WindowsEndpoints {
+                trust_13: "https://idp.contoso.com/m365/contoso.com/adfs/services/trust/13/windowstransport",
+                trust_2005: "https://idp.contoso.com/m365/contoso.com/adfs/services/trust/2005/windowstransport",
+            }),
         });
         let doc = tessera_xml::roxmltree::Document::parse(&mex).unwrap();
         let bindings: Vec<_> = doc
@@ -172,7 +220,7 @@ mod tests {
                 n.tag_name().name() == "binding" && n.tag_name().namespace() == Some("http://schemas.xmlsoap.org/wsdl/")
             })
             .collect();
-        assert_eq!(bindings.len(), 2);
+        assert_eq!(bindings.len(), 4);
         for binding in bindings {
             assert!(binding.children().any(|c| c.tag_name().name() == "binding"
                 && c.tag_name().namespace() == Some("http://schemas.xmlsoap.org/wsdl/soap12/")));

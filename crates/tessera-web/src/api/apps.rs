@@ -75,7 +75,7 @@ async fn application_federation_command(
 /// apply to the app's kind are refused. `attributes` is a list of `{"name", "source"}` with
 /// `source` one of id, email, upn, first_name, last_name, display_name, immutable_id.
 #[utoipa::path(patch, path = "/apps/{app}/settings", tag = "apps",
-    request_body(content = Object, description = "attributes, login_url, require_signed_requests, entra_certificate (m365); attributes, name_id_format, name_id_source, sign_assertion, sign_response, allow_sha1 (saml)"),
+    request_body(content = Object, description = "attributes, login_url, require_signed_requests, entra_certificate, device_realms (m365); attributes, name_id_format, name_id_source, sign_assertion, sign_response, allow_sha1 (saml)"),
     params(("app" = String, Path, description = "id or label")),
     responses((status = 200, body = AppView), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 async fn update_settings(

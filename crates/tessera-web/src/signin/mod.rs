@@ -14,7 +14,7 @@ pub mod pass_through;
 mod passkey_sign_in;
 mod portal;
 mod steps;
-mod windows_sign_in;
+pub(crate) mod windows_sign_in;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -2,10 +2,12 @@
 //! with their directory password, which their source checks (an LDAP bind as them, over TLS).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tessera_auth::directory::{DirectoryChange, DirectoryPasswords, DirectoryVerdict};
 use tessera_auth::kerberos::{Principal, PrincipalDirectory};
+use tessera_core::computers::DomainComputer;
 use tessera_core::sources::{DirectoryKind, PasswordCheck, bind_password_seal};
 use tessera_core::{DirectorySource, User};
 use tessera_directory::{PasswordChange, Timeouts, UserBind, realm_of};
@@ -108,6 +110,30 @@ impl DirectoryPasswords for PassThrough {
         })
     }
 
+    async fn password_expiry(&self, user: &User) -> Option<tessera_core::UnixMillis> {
+        let keeper = match self.keeper_of(user).await {
+            Ok(keeper) => keeper?,
+            Err(reason) => {
+                tracing::warn!(user = %user.id, %reason, "password expiry: the directory source could not be read");
+                return None;
+            }
+        };
+        // Short: a token waits for this answer, and goes without the claims rather than late.
+        let timeouts = Timeouts { connect: Duration::from_secs(2), operation: Duration::from_secs(3) };
+        let expiry = tessera_directory::password_expires_at(
+            &keeper.source.config,
+            &keeper.service_password,
+            &user.upn,
+            &keeper.anchor,
+            timeouts,
+        )
+        .await;
+        expiry.unwrap_or_else(|e| {
+            tracing::warn!(user = %user.id, source = %keeper.source.name, error = %e, "password expiry: the directory did not answer");
+            None
+        })
+    }
+
     async fn keeper(&self, user: &User) -> Option<String> {
         self.source_of(user).await.ok().flatten().map(|(source, _)| source.name)
     }
@@ -130,32 +156,66 @@ impl DirectoryPasswords for PassThrough {
 #[async_trait]
 impl PrincipalDirectory for PassThrough {
     async fn user_of(&self, principal: &Principal) -> Result<Option<User>, String> {
-        let sources = self.store.list_sources().await.map_err(|e| e.to_string())?;
-        let of_realm = sources.into_iter().filter(|source| {
-            source.config.kind == DirectoryKind::Ad
-                && realm_of(&source.config.base_dn).is_some_and(|realm| realm.eq_ignore_ascii_case(&principal.realm))
-        });
-        for source in of_realm {
-            let service_password = self.service_password(&source).await?;
-            let found = tessera_directory::find_account(
-                &source.config,
-                &service_password,
-                &principal.account,
-                Timeouts::default(),
-            )
-            .await
-            .map_err(|e| format!("{}: {e}", source.name))?;
-            let Some(account) = found else { continue };
-            let user = match self.store.find_user(&account.upn).await {
-                Ok(user) => user,
-                Err(tessera_store::StoreError::NotFound { .. }) => continue,
-                Err(e) => return Err(e.to_string()),
-            };
-            let linked = self.store.user_source(user.id).await.map_err(|e| e.to_string())?;
-            if linked == Some((source.id, account.anchor)) {
-                return Ok(Some(user));
+        let mut unanswered = None;
+        for source in self.sources_of_realm(&principal.realm).await? {
+            match self.user_in(&source, principal).await {
+                Ok(Some(user)) => return Ok(Some(user)),
+                Ok(None) => {}
+                Err(why) => unanswered = Some(why),
             }
         }
-        Ok(None)
+        unanswered.map_or(Ok(None), Err)
+    }
+
+    async fn computer_of(&self, principal: &Principal) -> Result<Option<DomainComputer>, String> {
+        let mut unanswered = None;
+        for source in self.sources_of_realm(&principal.realm).await? {
+            let found = match self.service_password(&source).await {
+                Ok(password) => {
+                    tessera_directory::find_computer(&source.config, &password, &principal.account, Timeouts::default())
+                        .await
+                        .map_err(|e| format!("{}: {e}", source.name))
+                }
+                Err(why) => Err(why),
+            };
+            match found {
+                Ok(Some(computer)) => return Ok(Some(computer)),
+                Ok(None) => {}
+                Err(why) => unanswered = Some(why),
+            }
+        }
+        unanswered.map_or(Ok(None), Err)
+    }
+}
+
+impl PassThrough {
+    /// The user `principal` names in `source`: its account found there by logon name, then
+    /// here by UPN, and theirs only with the anchor the sync linked.
+    async fn user_in(&self, source: &DirectorySource, principal: &Principal) -> Result<Option<User>, String> {
+        let service_password = self.service_password(source).await?;
+        let found =
+            tessera_directory::find_account(&source.config, &service_password, &principal.account, Timeouts::default())
+                .await
+                .map_err(|e| format!("{}: {e}", source.name))?;
+        let Some(account) = found else { return Ok(None) };
+        let user = match self.store.find_user(&account.upn).await {
+            Ok(user) => user,
+            Err(tessera_store::StoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        let linked = self.store.user_source(user.id).await.map_err(|e| e.to_string())?;
+        Ok((linked == Some((source.id, account.anchor))).then_some(user))
+    }
+
+    /// The Active Directory sources whose base DN is in `realm`'s domain.
+    async fn sources_of_realm(&self, realm: &str) -> Result<Vec<DirectorySource>, String> {
+        let sources = self.store.list_sources().await.map_err(|e| e.to_string())?;
+        Ok(sources
+            .into_iter()
+            .filter(|source| {
+                source.config.kind == DirectoryKind::Ad
+                    && realm_of(&source.config.base_dn).is_some_and(|of| of.eq_ignore_ascii_case(realm))
+            })
+            .collect())
     }
 }

@@ -10,7 +10,7 @@ use axum::http::header::{AUTHORIZATION, SET_COOKIE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use base64::Engine;
-use tessera_auth::kerberos::KerberosOutcome;
+use tessera_auth::kerberos::{KerberosOutcome, Welcome};
 use tessera_core::policy::{AuthnContext, Factor};
 
 use super::steps::after_sign_in;
@@ -58,7 +58,7 @@ pub fn not_again(state: &AppState) -> String {
 
 /// The `Negotiate` token of the request, decoded: `None` without one, an empty token when it is
 /// not base64 (refused as malformed, and audited).
-fn negotiate_token(headers: &HeaderMap) -> Option<Vec<u8>> {
+pub(crate) fn negotiate_token(headers: &HeaderMap) -> Option<Vec<u8>> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
     if !scheme.eq_ignore_ascii_case("negotiate") {
@@ -91,7 +91,7 @@ pub async fn sign_in_with_ticket(
     let from = ctx.client()?;
     let mut authenticator = state.authenticator();
     authenticator.trace = parked.and_then(|pending| pending.trace.known_id());
-    match authenticator.check_kerberos(acceptor, state.principals(), from, token).await? {
+    match authenticator.check_kerberos(acceptor, state.principals(), Welcome::Users, from, token).await? {
         KerberosOutcome::Accepted { user, has_second_factor, reply } => {
             let complete = !has_second_factor;
             let authn = AuthnContext::default().with(Factor::Kerberos, state.clock.now_millis());
@@ -106,6 +106,7 @@ pub async fn sign_in_with_ticket(
             }
             Ok(WithTicket::SignedIn(response))
         }
-        KerberosOutcome::Refused => Ok(WithTicket::Refused),
+        // Computers are not welcome here (refused, and audited, before this).
+        KerberosOutcome::Refused | KerberosOutcome::Computer { .. } => Ok(WithTicket::Refused),
     }
 }

@@ -116,6 +116,7 @@ async fn issue(
         _ => {
             let mut claims = claims;
             claims.extend(state.signin.inside_corporate_network(go.client).map(inside_corporate_network));
+            claims.extend(state.password_expiry_claims(&current.user, authn).await);
             m365_params(&current.user, issuer, claims, authn, &assertion_id, now)
         }
     };

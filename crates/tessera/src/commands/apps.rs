@@ -281,6 +281,14 @@ fn print_settings(app: &Application) {
                 "signed requests: {}",
                 if c.require_signed_requests { "required (Entra's certificate registered)" } else { "not required" }
             );
+            println!(
+                "device realms: {}",
+                if c.device_realms.is_empty() {
+                    "none (no hybrid join tokens)".to_string()
+                } else {
+                    c.device_realms.join(", ")
+                }
+            );
         }
         AppKind::Saml(c) => {
             println!(
@@ -344,11 +352,17 @@ fn settings_change(args: &SettingsArgs, clear_attributes: bool) -> anyhow::Resul
         (None, true) => Some(false),
         (None, false) => None,
     };
+    let device_realms = match (args.device_realms.is_empty(), args.no_device_realms) {
+        (_, true) => Some(Vec::new()),
+        (false, false) => Some(args.device_realms.clone()),
+        (true, false) => None,
+    };
     Ok(SettingsChange {
         attributes,
         login_url: args.login_url.clone(),
         require_signed_requests,
         entra_certificate,
+        device_realms,
         name_id_format: args.name_id_format.clone(),
         name_id_source: args.name_id_source.as_deref().map(str::parse).transpose()?,
         sign_assertion: args.sign_assertion,

@@ -162,6 +162,24 @@ pub async fn run(ctx: &Ctx, cmd: DirectoryCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        DirectoryCommand::Kerberos(KerberosCommand::Register { source, account }) => {
+            let (source, principal, registration) = admin.register_kerberos(&ctx.actor, &source, &account).await?;
+            let (dn, changed) = match registration {
+                tessera_directory::Registration::Registered { dn } => (dn, true),
+                tessera_directory::Registration::AlreadyHeld { dn } => (dn, false),
+                // Refused by the admin service before here.
+                _ => bail!("the service principal was not registered"),
+            };
+            if ctx.settings.json {
+                output::json(&serde_json::json!({"source": source.name, "service_principal": principal,
+                                                 "account": dn, "changed": changed}))?;
+            } else if changed {
+                println!("registered {principal} on {dn}");
+            } else {
+                println!("{principal} is held by {dn} already: nothing to do");
+            }
+            Ok(())
+        }
         DirectoryCommand::Test { source } => {
             let (source, probe) = admin.test_source(&source).await?;
             let report = TestReport::new(&source.name, &probe);

@@ -29,6 +29,8 @@ mod package;
 mod rollover;
 mod samba;
 mod samba_kerberos;
+mod samba_password_expiry;
+mod samba_windowstransport;
 mod tls;
 mod web_client;
 
@@ -142,6 +144,8 @@ fn check_m365_show(shown: &Value) {
         "wstrust_mex",
         "wstrust_13_usernamemixed",
         "wstrust_2005_usernamemixed",
+        "wstrust_13_windowstransport",
+        "wstrust_2005_windowstransport",
     ] {
         assert!(endpoints[key].as_str().unwrap().starts_with("http://127.0.0.1:8080/"), "{key}");
     }

@@ -66,7 +66,7 @@ fn token(port: u16, domain: &str, username: &str, n: usize) -> Result<String, St
 }
 
 /// xmlsec1's verdict on the assertion's signature under `certificate` (base64 DER).
-fn xmlsec1_verifies(xml: &str, certificate: &str) -> bool {
+pub(super) fn xmlsec1_verifies(xml: &str, certificate: &str) -> bool {
     let der = base64::engine::general_purpose::STANDARD.decode(certificate).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("t.xml"), xml).unwrap();

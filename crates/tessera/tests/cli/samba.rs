@@ -232,6 +232,19 @@ pub(super) fn add_source(samba: &Samba, env: &Env, name: &str, base: &str) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// The domain's users synced from `STAFF_DN` into `env` (source "Corp AD"), corp.test's
+/// Microsoft 365 connector ("M365"), and group "Staff" of `members` granted to it.
+pub(super) fn corp_connector(samba: &Samba, env: &Env, members: &[&str]) {
+    add_source(samba, env, "Corp AD", STAFF_DN);
+    env.json(&["directory", "sync", "Corp AD"]);
+    env.ok(&["app", "add", "m365", "--domain", "corp.test", "--label", "M365"]);
+    env.ok(&["group", "add", "Staff"]);
+    for member in members {
+        env.ok(&["group", "add-member", "Staff", member]);
+    }
+    env.ok(&["app", "grant", "M365", "Staff"]);
+}
+
 #[test]
 fn active_directory_users_sync_with_their_guid_as_immutable_id_and_sign_in_with_their_ad_password() {
     let samba = samba();

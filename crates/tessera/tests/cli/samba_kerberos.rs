@@ -12,16 +12,16 @@ use base64::Engine;
 use super::samba::{STAFF_DN, Samba, add_source, check, samba};
 use super::*;
 
-const SERVICE_HOST: &str = "tessera.corp.test";
+pub(super) const SERVICE_HOST: &str = "tessera.corp.test";
 
 /// The realm's client configuration and the service's keytab, made once.
-struct Realm {
-    krb5_conf: String,
-    keytab: String,
-    dir: PathBuf,
+pub(super) struct Realm {
+    pub(super) krb5_conf: String,
+    pub(super) keytab: String,
+    pub(super) dir: PathBuf,
 }
 
-fn realm() -> &'static Realm {
+pub(super) fn realm() -> &'static Realm {
     static REALM: OnceLock<Realm> = OnceLock::new();
     REALM.get_or_init(|| make_realm(samba()))
 }
@@ -56,7 +56,7 @@ fn make_realm(samba: &Samba) -> Realm {
 
 impl Realm {
     /// A ticket cache of `principal`'s, from `kinit` with `password` (`lifetime`, e.g. "4s").
-    fn kinit(&self, principal: &str, password: &str, lifetime: Option<&str>) -> String {
+    pub(super) fn kinit(&self, principal: &str, password: &str, lifetime: Option<&str>) -> String {
         let cache = format!("FILE:{}", self.dir.join(format!("{principal}-{}.cc", free_port())).display());
         let mut kinit = Command::new("kinit");
         kinit.env("KRB5_CONFIG", &self.krb5_conf).env("KRB5CCNAME", &cache).stdin(Stdio::piped());
@@ -70,8 +70,41 @@ impl Realm {
         cache
     }
 
+    /// A ticket cache of `principal`'s, from `kinit -k` with the keys of `keytab` (a computer's).
+    pub(super) fn kinit_keytab(&self, principal: &str, keytab: &str) -> String {
+        let cache = format!("FILE:{}", self.dir.join(format!("{principal}-{}.cc", free_port())).display());
+        let out = Command::new("kinit")
+            .env("KRB5_CONFIG", &self.krb5_conf)
+            .env("KRB5CCNAME", &cache)
+            .args(["-k", "-t", keytab, principal])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "kinit -k {principal}: {}", String::from_utf8_lossy(&out.stderr));
+        cache
+    }
+
+    /// `tessera serve` on `port` as `http://tessera.corp.test:PORT`, with this realm's keytab,
+    /// 127.0.0.0/8 as the intranet (127.0.0.1 a trusted proxy, so that a forwarded address is
+    /// from outside), `vars` added to its environment. MIT's own replay cache is off (it is per
+    /// host): a replay refused in these tests is the store's, which every node shares.
+    pub(super) fn serve(&self, env: &Env, port: u16, vars: &[(&str, &str)]) -> Server {
+        let public_url = format!("http://{SERVICE_HOST}:{port}");
+        let flags = [
+            "--public-url",
+            &public_url,
+            "--intranet",
+            "127.0.0.0/8",
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--kerberos-keytab",
+            &self.keytab,
+        ];
+        let realm_vars = [("KRB5_CONFIG", self.krb5_conf.as_str()), ("KRB5RCACHETYPE", "none")];
+        Server::start_with_environment(env, port, &flags, &[realm_vars.as_slice(), vars].concat())
+    }
+
     /// `curl --negotiate` as `cache`'s principal to `host` (sent to 127.0.0.1:`port`).
-    fn curl(&self, cache: &str, host: &str, port: u16) -> Command {
+    pub(super) fn curl(&self, cache: &str, host: &str, port: u16) -> Command {
         let mut curl = Command::new("curl");
         curl.env("KRB5_CONFIG", &self.krb5_conf).env("KRB5CCNAME", cache).args([
             "-s",
@@ -86,7 +119,7 @@ impl Realm {
 
     /// The `Negotiate` token `cache`'s principal sends for `HTTP/host`, caught by a listener of
     /// our own that asks for it (so that Tessera has never seen it).
-    fn token_for(&self, cache: &str, host: &str) -> String {
+    pub(super) fn token_for(&self, cache: &str, host: &str) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let mut curl = self.curl(cache, host, port);
@@ -140,7 +173,7 @@ impl Realm {
 
 /// A GET of `/login` with `Authorization: Negotiate <token>` (and `extra` headers): the status,
 /// the head and the body.
-fn login_with(port: u16, token: &str, extra: &str) -> (u16, String, String) {
+pub(super) fn login_with(port: u16, token: &str, extra: &str) -> (u16, String, String) {
     login_request(port, &format!("Authorization: Negotiate {token}\r\n{extra}"))
 }
 
@@ -172,30 +205,10 @@ fn a_user_with_a_kerberos_ticket_reaches_microsoft_365_without_a_password() {
     let samba = samba();
     let realm = realm();
     let env = Env::sqlite();
-    add_source(samba, &env, "Corp AD", STAFF_DN);
-    env.json(&["directory", "sync", "Corp AD"]);
-    env.ok(&["app", "add", "m365", "--domain", "corp.test", "--label", "M365"]);
-    env.ok(&["group", "add", "Staff"]);
-    for user in ["user12@corp.test", "user13@corp.test"] {
-        env.ok(&["group", "add-member", "Staff", user]);
-    }
-    env.ok(&["app", "grant", "M365", "Staff"]);
+    super::samba::corp_connector(samba, &env, &["user12@corp.test", "user13@corp.test"]);
     let port = free_port();
     let public_url = format!("http://{SERVICE_HOST}:{port}");
-    let flags = [
-        "--public-url",
-        &public_url,
-        "--intranet",
-        "127.0.0.0/8",
-        "--trusted-proxy",
-        "127.0.0.1",
-        "--kerberos-keytab",
-        &realm.keytab,
-    ];
-    // MIT's own replay cache off (it is per host): the replay refused below is the store's,
-    // which every node shares.
-    let vars = [("KRB5_CONFIG", realm.krb5_conf.as_str()), ("KRB5RCACHETYPE", "none")];
-    let server = Server::start_with_environment(&env, port, &flags, &vars);
+    let server = realm.serve(&env, port, &[]);
 
     // Entra sends the user here (SAML, POST binding); the browser is asked for a ticket along
     // with the form, shows it, and is sent on to Entra with a token: no password typed.
@@ -328,7 +341,7 @@ fn a_user_with_a_kerberos_ticket_reaches_microsoft_365_without_a_password() {
         ("FAKETIME", "+10m"),
         ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
     ];
-    let server = Server::start_with_environment(&env, port, &flags, &[vars.as_slice(), &later].concat());
+    let server = realm.serve(&env, port, &later);
     let (status, _, body) = login_with(port, &expired, "");
     assert!(status == 200 && body.contains("Windows sign-in did not work"), "{status}");
     assert_eq!(
@@ -448,4 +461,68 @@ fn a_keytab_is_checked_against_active_directory() {
     assert!(String::from_utf8_lossy(&address.stderr).contains("needs a public URL with a host name"));
     let unknown = env.run(&["directory", "kerberos", "check", "No such", "--keytab", &good]);
     assert_eq!(unknown.status.code(), Some(1));
+}
+
+/// `directory kerberos register`: HTTP/<host> put on the service account, as `setspn -S` does;
+/// a second run changes nothing; another account, an unknown one and a malformed name are
+/// refused and write nothing; the registered principal then passes the keytab check.
+#[test]
+fn a_service_principal_is_registered_on_one_account_only() {
+    let samba = samba();
+    let realm = realm();
+    let env = Env::sqlite();
+    add_source(samba, &env, "Corp AD", STAFF_DN);
+    let smb_conf = samba.dir.join("etc/smb.conf").display().to_string();
+    let spns_of = |account: &str| {
+        let out = Command::new("samba-tool").args(["spn", "list", account, "-s", &smb_conf]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for account in ["svc-register", "svc-register2"] {
+        let out = Command::new("samba-tool")
+            .args(["user", "create", account, "Svc-Kennwort-5!", "-s", &smb_conf])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let public = ["--public-url", "https://register.corp.test"];
+    let register = |account: &str| {
+        env.run(
+            &[&public[..], &["--json", "directory", "kerberos", "register", "Corp AD", "--account", account]].concat(),
+        )
+    };
+    let first = register("svc-register");
+    let said: Value = serde_json::from_slice(&first.stdout).unwrap_or(Value::Null);
+    assert_eq!(first.status.code(), Some(0), "{said} {}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(said["changed"], true, "{said}");
+    assert_eq!(said["service_principal"], "HTTP/register.corp.test");
+    assert!(said["account"].as_str().unwrap().starts_with("CN=svc-register,"), "{said}");
+    assert!(spns_of("svc-register").contains("HTTP/register.corp.test"), "{}", spns_of("svc-register"));
+    let again: Value = serde_json::from_slice(&register("svc-register").stdout).unwrap();
+    assert_eq!(again["changed"], false, "{again}");
+
+    // Another account, one that does not exist, a name that is none: refused, nothing written.
+    let audited = env.json(&["audit", "list", "--action", "directory.kerberos_register"]);
+    assert_eq!(audited.as_array().unwrap().len(), 1, "{audited}");
+    for (account, expected) in [
+        ("svc-register2", "is held by CN=svc-register,"),
+        ("svc-nobody", "no account of the domain has the logon name svc-nobody"),
+        ("svc/evil", "is not an account's logon name"),
+    ] {
+        let refused = register(account);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{account}: {stderr}");
+        assert!(stderr.contains(expected), "{account}: {stderr}");
+    }
+    assert!(!spns_of("svc-register2").contains("HTTP/"), "{}", spns_of("svc-register2"));
+    assert_eq!(env.json(&["audit", "list", "--action", "directory.kerberos_register"]).as_array().unwrap().len(), 1);
+
+    // Registered, its keys exported: the keytab check passes.
+    let keytab = realm.dir.join("register.keytab").display().to_string();
+    let out = Command::new("samba-tool")
+        .args(["domain", "exportkeytab", &keytab, "--principal=svc-register", "-s", &smb_conf])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let checked = env.run(&[&public[..], &["directory", "kerberos", "check", "Corp AD", "--keytab", &keytab]].concat());
+    assert_eq!(checked.status.code(), Some(0), "{}", String::from_utf8_lossy(&checked.stdout));
 }

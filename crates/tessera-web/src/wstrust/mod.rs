@@ -1,30 +1,32 @@
 //! WS-Trust for the Microsoft 365 connector, under `/m365/{idp_path}/adfs/services/trust`
 //! (AD FS's paths, which Windows and Office expect): the usernamemixed endpoints for WS-Trust
-//! 1.3 and 2005, and MEX. A token needs what the browser flow needs: the right password under
-//! the same lockout, a granted group, and the app's policy met, which here cannot include a
-//! second factor: an app that requires MFA gets a fault that says so. A user who has a second
-//! factor gets a password-only token (no `multipleauthn`), on which Entra runs its own MFA, and
-//! the trail says the second factor was not shown.
+//! 1.3 and 2005 (`usernamemixed`), the windowstransport ones for Kerberos (`windowstransport`,
+//! the organization's networks only), and MEX. A token needs what the browser flow needs: the
+//! user proven under the same lockout, a granted group, and the app's policy met, which here
+//! cannot include a second factor: an app that requires MFA gets a fault that says so. A user
+//! who has a second factor gets a single-factor token (no `multipleauthn`), on which Entra runs
+//! its own MFA, and the trail says the second factor was not shown.
 //! The portal's password notice is not asked for: a device joining Entra ID has no page to
 //! show it on.
 
+mod usernamemixed;
+mod windowstransport;
+
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{MatchedPath, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
-use tessera_auth::authenticate::{NAME_PSEUDONYM, PasswordAccepted, PasswordOutcome};
+use tessera_auth::authenticate::NAME_PSEUDONYM;
 use tessera_auth::client::ClientAddresses;
-use tessera_core::app::ENTRA_RELYING_PARTY;
-use tessera_core::policy::{AuthnContext, Factor, decide_password_only};
+use tessera_core::policy::{AuthnContext, decide_password_only};
 use tessera_core::{Actor, Application, AuditAction, NewAuditEvent, User};
 use tessera_protocols::saml2::sso::clip;
-use tessera_protocols::saml11::{build_assertion, inside_corporate_network, m365_params, mapped_claims};
+use tessera_protocols::saml11::{Claim, build_assertion, inside_corporate_network, m365_params, mapped_claims};
 use tessera_protocols::wstrust::fault::TrustFault;
-use tessera_protocols::wstrust::mex::{MexEndpoints, build_mex, build_mex_get_response};
-use tessera_protocols::wstrust::request::{TokenRequest, parse_request};
+use tessera_protocols::wstrust::mex::{MexEndpoints, WindowsEndpoints, build_mex, build_mex_get_response};
 use tessera_protocols::wstrust::response::build_response_envelope;
 use tessera_protocols::wstrust::{SoapVersion, TrustVersion};
 use tessera_store::StoreError;
@@ -35,10 +37,13 @@ use crate::sign_on::Trace;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
+    let base = "/m365/{idp_path}/adfs/services/trust";
     let routes = Router::new()
-        .route("/m365/{idp_path}/adfs/services/trust/13/usernamemixed", post(usernamemixed))
-        .route("/m365/{idp_path}/adfs/services/trust/2005/usernamemixed", post(usernamemixed))
-        .route("/m365/{idp_path}/adfs/services/trust/mex", get(mex).post(mex));
+        .route(&format!("{base}/13/usernamemixed"), post(usernamemixed::usernamemixed))
+        .route(&format!("{base}/2005/usernamemixed"), post(usernamemixed::usernamemixed))
+        .route(&format!("{base}/13/windowstransport"), post(windowstransport::windowstransport))
+        .route(&format!("{base}/2005/windowstransport"), post(windowstransport::windowstransport))
+        .route(&format!("{base}/mex"), get(mex).post(mex));
     // A bigger body is refused (413) before it is read: the parser's cap is the same.
     crate::shell::body_limit::layers::<_, { tessera_xml::Limits::MESSAGE.max_bytes }>(routes)
 }
@@ -46,16 +51,21 @@ pub fn router() -> Router<AppState> {
 async fn connector(state: &AppState, idp_path: &str) -> Result<Application, AppError<Text>> {
     match state.apps.find_app_by_idp_path(idp_path).await {
         Ok(app) => Ok(app),
-        Err(StoreError::NotFound { .. }) => {
-            Err(AppError::refused(StatusCode::NOT_FOUND, "not_found", "Not found", "no such application"))
-        }
+        Err(StoreError::NotFound { .. }) => Err(not_found()),
         Err(e) => Err(e.into()),
     }
 }
 
-/// MEX: the WSDL on GET; on POST (WS-Transfer Get), the same in a SOAP GetResponse.
+fn not_found() -> AppError<Text> {
+    AppError::refused(StatusCode::NOT_FOUND, "not_found", "Not found", "no such application")
+}
+
+/// MEX: the WSDL on GET; on POST (WS-Transfer Get), the same in a SOAP GetResponse. The
+/// windowstransport endpoints are listed only to a client they serve (AD FS keeps them off
+/// its proxy for the same reason: outside, they are of no use and say what is inside).
 async fn mex(
     State(state): State<AppState>,
+    ctx: RequestContext,
     Path(idp_path): Path<String>,
     method: Method,
     body: Bytes,
@@ -64,9 +74,19 @@ async fn mex(
     let endpoints = app.endpoints(&state.public_url);
     let (Some(trust_13), Some(trust_2005)) = (endpoints.wstrust_13_usernamemixed, endpoints.wstrust_2005_usernamemixed)
     else {
-        return Err(AppError::refused(StatusCode::NOT_FOUND, "not_found", "Not found", "no such application"));
+        return Err(not_found());
     };
-    let endpoints = MexEndpoints { trust_13: &trust_13, trust_2005: &trust_2005 };
+    let windows = match (endpoints.wstrust_13_windowstransport, endpoints.wstrust_2005_windowstransport) {
+        (Some(trust_13), Some(trust_2005)) if crate::signin::windows_sign_in::offered(&state, &ctx) => {
+            Some((trust_13, trust_2005))
+        }
+        _ => None,
+    };
+    let endpoints = MexEndpoints {
+        trust_13: &trust_13,
+        trust_2005: &trust_2005,
+        windows: windows.as_ref().map(|(trust_13, trust_2005)| WindowsEndpoints { trust_13, trust_2005 }),
+    };
     Ok(if method == Method::POST {
         xml_response(StatusCode::OK, SoapVersion::Soap12.content_type(), build_mex_get_response(&endpoints, &body))
     } else {
@@ -90,36 +110,13 @@ fn transport_action(headers: &HeaderMap) -> Option<String> {
     content_type.split(';').find_map(|p| p.trim().strip_prefix("action=")).map(|a| a.trim_matches('"').to_string())
 }
 
-/// A usernamemixed endpoint; which WS-Trust it speaks is in its path.
-async fn usernamemixed(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    matched: MatchedPath,
-    Path(idp_path): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError<Text>> {
-    let version = if matched.as_str().contains("/trust/13/") { TrustVersion::V13 } else { TrustVersion::Feb2005 };
-    let app = connector(&state, &idp_path).await?;
-    let soap_guess = match body
-        .windows(SoapVersion::Soap11.namespace().len())
-        .any(|w| w == SoapVersion::Soap11.namespace().as_bytes())
-    {
+/// The SOAP version a request that could not be read was most likely in, for its fault.
+fn soap_guess(body: &[u8]) -> SoapVersion {
+    let soap11 = SoapVersion::Soap11.namespace().as_bytes();
+    match body.windows(soap11.len()).any(|w| w == soap11) {
         true => SoapVersion::Soap11,
         false => SoapVersion::Soap12,
-    };
-    let request = match parse_request(&body, version, transport_action(&headers).as_deref()) {
-        Ok(request) => request,
-        Err(fault) => {
-            let channel = Soap { soap: soap_guess, trust: version, relates_to: None };
-            return Ok(refuse(&state, &ctx, &app, channel, None, Refusal::unaudited(fault)).await);
-        }
-    };
-    let channel = Soap { soap: request.soap, trust: version, relates_to: request.message_id.clone() };
-    Ok(match answer(&state, &ctx, &app, &request, &body).await {
-        Ok(response) => response,
-        Err(refusal) => refuse(&state, &ctx, &app, channel, Some(&request.username), refusal).await,
-    })
+    }
 }
 
 /// Why a request gets no token.
@@ -171,98 +168,87 @@ impl From<tessera_auth::AuthError> for Refusal {
     }
 }
 
-async fn answer(
+/// The request a token answers: how to wrap it, and for whom.
+struct Answering<'a> {
+    soap: SoapVersion,
+    trust: TrustVersion,
+    message_id: Option<&'a str>,
+    applies_to: &'a str,
+}
+
+impl Answering<'_> {
+    /// The signed assertion wrapped in this request's RSTR, with the request's facts for the
+    /// audit row.
+    fn envelope(
+        &self,
+        params: &tessera_protocols::saml11::AssertionParams<'_>,
+        signer: &dyn tessera_xml::Signer,
+    ) -> Result<String, Refusal> {
+        let assertion = build_assertion(params, signer)?;
+        Ok(build_response_envelope(self.soap, self.trust, self.message_id, params, self.applies_to, &assertion)?)
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        json!({"trust": self.trust.name(), "soap": self.soap.name()})
+    }
+}
+
+/// A user's token for `app` after they were proven as `authn` says: their grants and the app's
+/// policy first (a denial is audited `wstrust.denied`), then the token, its audit row (`how`
+/// joined to the summary), and the traced copy.
+#[allow(clippy::too_many_arguments)] // one argument per fact the token and its audit row need
+async fn issue_for_user(
     state: &AppState,
-    ctx: &RequestContext,
     app: &Application,
-    request: &TokenRequest,
-    body: &[u8],
+    user: &User,
+    authn: &AuthnContext,
+    from: &ClientAddresses,
+    answering: &Answering<'_>,
+    trace: &Trace,
+    how: serde_json::Value,
 ) -> Result<Response, Refusal> {
-    let endpoints = app.endpoints(&state.public_url);
-    let endpoint_url = match request.trust {
-        TrustVersion::V13 => endpoints.wstrust_13_usernamemixed,
-        TrustVersion::Feb2005 => endpoints.wstrust_2005_usernamemixed,
-    }
-    .unwrap_or_default();
-    let now = state.clock.now_millis();
-    let skew = state.signin.clock_skew_ms;
-    request.check(now, skew, &endpoint_url, &[ENTRA_RELYING_PARTY])?;
-
-    // A turn at the password gate before anything is written: a request refused as busy
-    // leaves no replay record behind, so the client's retry is not taken for a replay.
-    let turn = state.signin.password_gate.turn().await?;
-    // Replay: a message is accepted once, by its MessageID, or by its bytes when it has none.
-    let replay_scope = format!("wstrust:{}", app.id);
-    if !state
-        .replay
-        .remember_message_id(&replay_scope, &request.replay_key(body), request.remember_until(now, skew), now)
-        .await?
-    {
-        return Err(TrustFault::MessageExpired("this message was received before".into()).into());
-    }
-
-    let Ok(from) = ctx.client() else {
-        return Err(TrustFault::InvalidRequest("the forwarding header could not be read".into()).into());
-    };
-    // The RST as it was read, never its password, for the sign-in's trace.
-    let trace = Trace::of(json!({
-        "protocol": "wstrust", "trust": request.trust.name(), "soap": request.soap.name(),
-        "username": request.username, "applies_to": request.applies_to, "message_id": request.message_id,
-    }));
-    let mut authenticator = state.authenticator();
-    authenticator.trace = Some(trace.id.clone());
-    let PasswordAccepted { user, has_second_factor } = match authenticator
-        .check_password_in_turn(turn, from, &request.username, &request.password, "wstrust")
-        .await?
-    {
-        PasswordOutcome::Accepted(accepted) => *accepted,
-        PasswordOutcome::Failed => {
-            return Err(Refusal::audited(TrustFault::FailedAuthentication(
-                "The user name or password is incorrect, or the account cannot sign in now.".into(),
-            )));
-        }
-        PasswordOutcome::ChangeAtSource(_) => {
-            return Err(Refusal::audited(TrustFault::FailedAuthentication(
-                "The password must be changed in the organization's directory before signing in.".into(),
-            )));
-        }
-        PasswordOutcome::Throttled => {
-            return Err(Refusal::audited(TrustFault::FailedAuthentication(
-                "There have been too many failed sign-ins from this network; wait a few minutes.".into(),
-            )));
-        }
-    };
     let access = tessera_core::access::for_app(state.access.check_access(user.id, app.id).await?, &app.kind, &user.upn);
-    let authn = AuthnContext::default().with(Factor::Password, now);
-    if let Err(denial) = decide_password_only(&access, &app.policy, from.client, &authn) {
-        audit_denied(state, app, &user, from, denial.as_str(), &trace).await?;
+    if let Err(denial) = decide_password_only(&access, &app.policy, from.client, authn) {
+        audit_denied(state, app, user, from, denial.as_str(), trace).await?;
         return Err(Refusal::audited(TrustFault::RequestFailed(denial.user_message().into())));
     }
-
+    let now = state.clock.now_millis();
     let signer = state.keys.signer(app.id).await?;
-    let issuer = app.issuer.as_deref().ok_or_else(|| Refusal::Internal("a connector without an issuer".into()))?;
+    let issuer = issuer_of(app)?;
     let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
-    let mut claims = mapped_claims(app, &user);
-    claims.extend(state.signin.inside_corporate_network(from.client).map(inside_corporate_network));
-    let params = m365_params(&user, issuer, claims, &authn, &assertion_id, now);
-    let assertion = build_assertion(&params, signer.as_ref())?;
-    let envelope = build_response_envelope(
-        request.soap,
-        request.trust,
-        request.message_id.as_deref(),
-        &params,
-        &request.applies_to,
-        &assertion,
-    )?;
+    let mut claims = mapped_claims(app, user);
+    claims.extend(corporate_network_claim(state, from));
+    claims.extend(state.password_expiry_claims(user, authn).await);
+    let params = m365_params(user, issuer, claims, authn, &assertion_id, now);
+    let envelope = answering.envelope(&params, signer.as_ref())?;
     // Fail closed: no token leaves without its audit row.
-    let mut summary = json!({"user_id": user.id.to_string(), "ip": from.client.to_string(), "assertion_id": assertion_id,
-               "trust": request.trust.name(), "soap": request.soap.name(), "mfa": false,
-               "second_factor_enrolled": has_second_factor});
+    let mut summary = answering.summary();
+    merge(
+        &mut summary,
+        json!({"user_id": user.id.to_string(), "ip": from.client.to_string(),
+                               "assertion_id": assertion_id, "mfa": false}),
+    );
+    merge(&mut summary, how);
     trace.mark(&mut summary, true);
     let event = NewAuditEvent::new(AuditAction::WsTrustIssued, "app", app.id, summary);
     state.audit.append_audit(&Actor::user(user.id), event).await?;
-    crate::sign_on::tokens::keep(state, app, user.id, &trace, &envelope).await;
-    Ok(xml_response(StatusCode::OK, request.soap.content_type(), envelope))
+    crate::sign_on::tokens::keep(state, app, user.id, trace, &envelope).await;
+    Ok(xml_response(StatusCode::OK, answering.soap.content_type(), envelope))
+}
+
+fn issuer_of(app: &Application) -> Result<&str, Refusal> {
+    app.issuer.as_deref().ok_or_else(|| Refusal::Internal("a connector without an issuer".into()))
+}
+
+/// AD FS's `insidecorporatenetwork`, where the organization's networks are configured.
+fn corporate_network_claim(state: &AppState, from: &ClientAddresses) -> Option<Claim> {
+    state.signin.inside_corporate_network(from.client).map(inside_corporate_network)
+}
+
+fn merge(into: &mut serde_json::Value, more: serde_json::Value) {
+    if let (Some(into), serde_json::Value::Object(more)) = (into.as_object_mut(), more) {
+        into.extend(more);
+    }
 }
 
 async fn audit_denied(
@@ -313,4 +299,23 @@ async fn refuse(
         }
     }
     AppError::<Soap>::new(failure).on(channel).into_response()
+}
+
+/// The fault for a request refused before it was read (or could be): in the SOAP version its
+/// bytes suggest, with no RelatesTo. Audited `wstrust.refused`.
+async fn refuse_unread(
+    state: &AppState,
+    ctx: &RequestContext,
+    app: &Application,
+    body: &[u8],
+    trust: TrustVersion,
+    fault: TrustFault,
+) -> Response {
+    let channel = Soap { soap: soap_guess(body), trust, relates_to: None };
+    refuse(state, ctx, app, channel, None, Refusal::unaudited(fault)).await
+}
+
+/// Which WS-Trust an endpoint speaks, from its path.
+fn version_of(path: &str) -> TrustVersion {
+    if path.contains("/trust/13/") { TrustVersion::V13 } else { TrustVersion::Feb2005 }
 }
