@@ -230,6 +230,9 @@ pub struct SsoSettings {
     /// SAML only.
     pub sign_response: Option<bool>,
     pub idp_initiated: Option<bool>,
+    /// Microsoft 365 only: the realms whose domain-joined computers get hybrid join tokens, one
+    /// per line.
+    pub device_realms: Option<String>,
 }
 
 #[derive(Template)]

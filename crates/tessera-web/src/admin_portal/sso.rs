@@ -57,6 +57,7 @@ fn settings_of(app: &Application) -> Option<SsoSettings> {
             attributes: attribute_lines(&c.attributes),
             sign_response: None,
             idp_initiated: None,
+            device_realms: Some(c.device_realms.join("\n")),
         }),
         AppKind::Saml(c) => {
             let mut sp = vec![("SP Entity ID", c.entity_id.clone())];
@@ -72,6 +73,7 @@ fn settings_of(app: &Application) -> Option<SsoSettings> {
                 attributes: attribute_lines(&c.attribute_mappings),
                 sign_response: Some(c.sign_response),
                 idp_initiated: Some(c.idp_initiated),
+                device_realms: None,
             })
         }
         AppKind::WsFed(c) => {
@@ -84,6 +86,7 @@ fn settings_of(app: &Application) -> Option<SsoSettings> {
                 attributes: attribute_lines(&c.attribute_mappings),
                 sign_response: None,
                 idp_initiated: None,
+                device_realms: None,
             })
         }
         AppKind::Bookmark { .. } => None,
@@ -102,7 +105,10 @@ fn settings_change(app: &Application, fields: &Fields) -> Result<SettingsChange,
     let mut change = SettingsChange { attributes: Some(attributes), ..SettingsChange::default() };
     let source = || fields.one("name_id_source").parse::<UserAttribute>().map_err(AdminError::from);
     match &app.kind {
-        AppKind::M365(_) => {}
+        AppKind::M365(_) => {
+            let realms = fields.one("device_realms").lines().map(str::trim).filter(|l| !l.is_empty());
+            change.device_realms = Some(realms.map(str::to_string).collect());
+        }
         AppKind::Saml(c) => {
             let format = fields.one("name_id_format");
             if !formats(&c.name_id_format).iter().any(|(uri, _, _)| uri == format) {

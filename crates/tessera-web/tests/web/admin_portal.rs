@@ -647,6 +647,32 @@ async fn a_custom_saml_app_is_added_from_its_metadata_file_and_bad_files_are_ref
     assert!(sso.body.contains("IdP Entity ID") && sso.body.contains("Export Metadata"), "{}", sso.body);
 }
 
+/// A Microsoft 365 connector's SSO tab names the realms whose computers get hybrid join tokens:
+/// one that is no realm is refused and changes nothing; realms are kept upper case, once each.
+#[tokio::test]
+async fn the_sso_tab_names_the_domains_whose_computers_get_device_tokens() {
+    let (world, apps) = World::new(config()).await;
+    let hash = tessera_auth::password::hash_password(ONE_TIME).unwrap();
+    world.store.create_initial_admin("admin", &hash).await.unwrap();
+    let mut admin = signed_in_admin(&world, "10.0.0.7").await;
+    let csrf = admin.csrf();
+    let sso = format!("/admin/applications/{}/sso", apps.m365);
+    let page = admin.get(&sso).await;
+    assert!(page.body.contains("<label for=\"device_realms\">Hybrid join"), "{}", page.body);
+    let before = world.audit_actions().await.len();
+    let bad =
+        admin.post(&sso, &[("csrf", &csrf), ("attributes", ""), ("device_realms", "CORP.TEST\nnot a realm")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("role=\"alert\"") && bad.body.contains("is not a Kerberos realm"), "{}", bad.body);
+    assert_eq!(world.audit_actions().await.len(), before, "nothing written");
+    let realms = "corp.test\r\nCORP.TEST\r\n fabrikam.test \r\n";
+    let saved = admin.post(&sso, &[("csrf", &csrf), ("attributes", ""), ("device_realms", realms)]).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    let tessera_core::AppKind::M365(connector) = world.store.find_app(&apps.m365).await.unwrap().kind else { panic!() };
+    assert_eq!(connector.device_realms, ["CORP.TEST", "FABRIKAM.TEST"]);
+    assert!(saved.body.contains("CORP.TEST\nFABRIKAM.TEST</textarea>"), "{}", saved.body);
+}
+
 #[tokio::test]
 async fn general_and_access_policy_are_changed_from_their_tabs_and_bad_values_change_nothing() {
     let (world, apps) = World::new(config()).await;

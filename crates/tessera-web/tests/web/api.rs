@@ -111,7 +111,7 @@ async fn directory_flow_authorizes_through_granted_groups() {
     assert_eq!(status, StatusCode::CREATED, "{app}");
     assert_eq!(app["label"], "Microsoft 365 (contoso.com)");
     assert_eq!(app["issuer"], "https://idp.example.com/m365/contoso.com");
-    assert_eq!(app["endpoints"].as_object().unwrap().len(), 8);
+    assert_eq!(app["endpoints"].as_object().unwrap().len(), 10, "usernamemixed and windowstransport for each WS-Trust");
     let certificate = app["signing_certificate"].as_str().unwrap().to_string();
     assert!(app["next_signing_certificate"].is_null());
     let (status, rotated) = api
