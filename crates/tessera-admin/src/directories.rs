@@ -133,6 +133,12 @@ impl AdminService {
                 format!("{account:?} is not an account's logon name (sAMAccountName)"),
             ));
         }
+        if tessera_directory::realm_of(&source.config.base_dn).is_none() {
+            return Err(AdminError::invalid(
+                "source",
+                "the source's base DN names no domain (no DC= parts): the service principal's domain is not known",
+            ));
+        }
         let host = tessera_core::validate::kerberos_host(&self.public_url)?;
         let password = self.bind_password(&source).await?;
         let registration = tessera_directory::register_service_principal(

@@ -278,6 +278,11 @@ impl FromStr for MfaRequirement {
 }
 
 impl AccessPolicy {
+    /// Whether a client at `client` may use the app: its networks, where it names any.
+    pub fn allows_network(&self, client: IpAddr) -> bool {
+        self.allowed_networks.is_empty() || self.allowed_networks.iter().any(|n| n.contains(client))
+    }
+
     pub fn mfa_requirement(&self) -> MfaRequirement {
         match (self.require_mfa, self.phishing_resistant) {
             (_, true) => MfaRequirement::PhishingResistant,
@@ -384,7 +389,7 @@ pub fn decide(access: &AccessDecision, policy: &AccessPolicy, client: IpAddr, au
     if let AccessDecision::Denied(reason) = access {
         return PolicyOutcome::Deny(PolicyDenial::NotAuthorized(*reason));
     }
-    if !policy.allowed_networks.is_empty() && !policy.allowed_networks.iter().any(|n| n.contains(client)) {
+    if !policy.allows_network(client) {
         return PolicyOutcome::Deny(PolicyDenial::NetworkNotAllowed);
     }
     if !policy.passwordless && !authn.primary_done() {

@@ -39,8 +39,10 @@ pub async fn register_service_principal(
     if domain.is_empty() {
         return Ok(Registration::NoSuchAccount);
     }
-    let filter =
-        format!("(&(|(objectCategory=person)(objectCategory=computer))(sAMAccountName={}))", ldap_escape(account));
+    let filter = format!(
+        "(&(|(objectCategory=person)(objectCategory=computer)(objectClass=msDS-GroupManagedServiceAccount))(sAMAccountName={}))",
+        ldap_escape(account)
+    );
     let found = search_as_service(
         config,
         service_password,

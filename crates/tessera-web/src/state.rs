@@ -233,7 +233,9 @@ impl SharedState {
         if !authn.password_done() {
             return Vec::new();
         }
-        let Some(expires_at) = self.pass_through.password_expiry(user).await else { return Vec::new() };
+        // One bound on the whole lookup, however many of the source's servers are tried.
+        let asked = tokio::time::timeout(std::time::Duration::from_secs(5), self.pass_through.password_expiry(user));
+        let Ok(Some(expires_at)) = asked.await else { return Vec::new() };
         let change_url = format!("{}/account", self.public_url.trim_end_matches('/'));
         tessera_protocols::saml11::password_expiry_claims(expires_at, self.clock.now_millis(), &change_url)
     }

@@ -33,6 +33,11 @@ impl Fields {
         self.0.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
     }
 
+    /// Whether the form carried the field at all (an empty one included).
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == name)
+    }
+
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.0.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
     }

@@ -105,10 +105,12 @@ fn settings_change(app: &Application, fields: &Fields) -> Result<SettingsChange,
     let mut change = SettingsChange { attributes: Some(attributes), ..SettingsChange::default() };
     let source = || fields.one("name_id_source").parse::<UserAttribute>().map_err(AdminError::from);
     match &app.kind {
-        AppKind::M365(_) => {
+        // A form without the field (a page from before it) leaves the realms as they are.
+        AppKind::M365(_) if fields.has("device_realms") => {
             let realms = fields.one("device_realms").lines().map(str::trim).filter(|l| !l.is_empty());
             change.device_realms = Some(realms.map(str::to_string).collect());
         }
+        AppKind::M365(_) => {}
         AppKind::Saml(c) => {
             let format = fields.one("name_id_format");
             if !formats(&c.name_id_format).iter().any(|(uri, _, _)| uri == format) {

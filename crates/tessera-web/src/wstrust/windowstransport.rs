@@ -22,7 +22,7 @@ use tessera_auth::client::ClientAddresses;
 use tessera_auth::kerberos::{KerberosAcceptor, KerberosOutcome, Welcome};
 use tessera_core::app::ENTRA_RELYING_PARTY;
 use tessera_core::computers::DomainComputer;
-use tessera_core::policy::{AuthnContext, Factor};
+use tessera_core::policy::{AuthnContext, Factor, PolicyDenial};
 use tessera_core::{Actor, AppKind, Application, AuditAction, NewAuditEvent};
 use tessera_protocols::saml11::m365_device_params;
 use tessera_protocols::wstrust::TrustVersion;
@@ -120,7 +120,12 @@ async fn answer(
         && let Some(message_id) = &request.message_id
         && !state
             .replay
-            .remember_message_id(&format!("wstrust:{}", app.id), message_id, request.remember_until(now, skew), now)
+            .remember_message_id(
+                &format!("wstrust-windows:{}", app.id),
+                message_id,
+                request.remember_until(now, skew),
+                now,
+            )
             .await?
     {
         return Err(TrustFault::MessageExpired("this message was received before".into()).into());
@@ -183,16 +188,26 @@ async fn issue_for_computer(
 ) -> Result<Response, Refusal> {
     let computer = device.computer;
     let vouched = matches!(&app.kind, AppKind::M365(c) if c.vouches_for_devices_of(device.realm));
-    if !vouched {
+    // The app's networks hold for devices as for people (its other rules, a second factor, are
+    // for people).
+    let denial = match (vouched, app.policy.allows_network(from.client)) {
+        (false, _) => Some((
+            "device_realm_not_granted",
+            format!("This connector gives no device tokens to computers of {}.", device.realm),
+        )),
+        (true, false) => {
+            let denial = PolicyDenial::NetworkNotAllowed;
+            Some((denial.as_str(), denial.user_message().to_string()))
+        }
+        (true, true) => None,
+    };
+    if let Some((reason, message)) = denial {
         let mut summary = json!({"device": computer.account, "realm": device.realm, "ip": from.client.to_string(),
-                                 "reason": "device_realm_not_granted"});
+                                 "reason": reason});
         trace.mark(&mut summary, true);
         let event = NewAuditEvent::new(AuditAction::WsTrustDenied, "app", app.id, summary);
         state.audit.append_audit(&Actor::client(from.client), event).await?;
-        return Err(Refusal::audited(TrustFault::RequestFailed(format!(
-            "This connector gives no device tokens to computers of {}.",
-            device.realm
-        ))));
+        return Err(Refusal::audited(TrustFault::RequestFailed(message)));
     }
     let now = state.clock.now_millis();
     let signer = state.keys.signer(app.id).await?;

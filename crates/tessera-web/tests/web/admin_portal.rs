@@ -671,6 +671,11 @@ async fn the_sso_tab_names_the_domains_whose_computers_get_device_tokens() {
     let tessera_core::AppKind::M365(connector) = world.store.find_app(&apps.m365).await.unwrap().kind else { panic!() };
     assert_eq!(connector.device_realms, ["CORP.TEST", "FABRIKAM.TEST"]);
     assert!(saved.body.contains("CORP.TEST\nFABRIKAM.TEST</textarea>"), "{}", saved.body);
+    // A form without the field (a page from before it) leaves them as they are.
+    let older = admin.post(&sso, &[("csrf", &csrf), ("attributes", "")]).await;
+    assert_eq!(older.status, StatusCode::OK, "{}", older.body);
+    let tessera_core::AppKind::M365(connector) = world.store.find_app(&apps.m365).await.unwrap().kind else { panic!() };
+    assert_eq!(connector.device_realms, ["CORP.TEST", "FABRIKAM.TEST"]);
 }
 
 #[tokio::test]

@@ -272,6 +272,11 @@ fn a_domain_computer_gets_a_hybrid_join_token_whose_claims_match_active_director
         assert!(status == 400 && reply.contains(expected), "{expected}: {reply}");
         assert!(!reply.contains("saml:Assertion"), "{reply}");
     }
+    // The app's networks hold for devices too.
+    env.ok(&["app", "policy", "M365", "--allowed-network", "10.0.0.0/8"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, reply) = post(&caches[0], PATH_13, &windows_rst(&public_url, PATH_13, ""));
+    assert!(status == 400 && reply.contains("cannot be used from the network you are on"), "{reply}");
     assert_eq!(env.json(&["audit", "list", "--action", "wstrust.issued"]).as_array().unwrap().len(), issued);
     // A computer's ticket at the login page: no session, the form.
     let computer_at_login = realm.token_for(&caches[0], SERVICE_HOST);
@@ -289,7 +294,7 @@ fn a_domain_computer_gets_a_hybrid_join_token_whose_claims_match_active_director
     let denied = env.json(&["audit", "list", "--action", "wstrust.denied"]);
     let denied: Vec<&str> =
         denied.as_array().unwrap().iter().map(|e| e["summary"]["reason"].as_str().unwrap()).collect();
-    assert_eq!(denied, ["device_realm_not_granted", "no_granted_group"]);
+    assert_eq!(denied, ["device_realm_not_granted", "no_granted_group", "network_not_allowed"]);
     let (code, stderr) = server.terminate();
     assert_eq!(code, Some(0), "{stderr}");
 }
