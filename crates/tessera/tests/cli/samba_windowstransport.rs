@@ -312,4 +312,6 @@ fn without_a_keytab_there_is_no_windowstransport() {
     let (status, mex) =
         super::bounds::exchange(server.port, "GET", "/m365/corp.test/adfs/services/trust/mex", &[], b"");
     assert!(status == 200 && !mex.contains("windowstransport"), "{mex}");
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
 }
