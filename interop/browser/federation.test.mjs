@@ -218,6 +218,24 @@ test('the Federation tab: credentials, enable through its diff, a rollover with 
   const signedByOld = await wsfedToken(browser, app, 'alice@contoso.com');
   assert.ok(await entraAccepts(double, signedByOld));
 
+  // The Doctor tab: the checks from outside, with Alice as the test user (her token over ECP).
+  await page.goto(`${base}/admin/applications/${app.id}/federation`);
+  await page.getByRole('link', { name: 'Doctor' }).click();
+  await page.getByLabel('Test user', { exact: true }).fill('alice@contoso.com');
+  await page.getByLabel("Test user's password").fill(userPassword);
+  await page.getByRole('button', { name: 'Run the checks' }).click();
+  const checks = page.getByRole('table', { name: 'Checks of Microsoft 365' });
+  await checks.waitFor();
+  const checkRow = (name) => checks.getByRole('row').filter({ has: page.getByRole('cell', { name, exact: true }) });
+  for (const name of ['saml_metadata', 'wsfed_metadata', 'mex', 'test_token', 'graph', 'clock']) {
+    assert.match(await checkRow(name).innerText(), /Passed/, name);
+  }
+  // The test certificate is self-signed: the doctor says so, and what to do.
+  assert.match(await checkRow('tls').innerText(), /Failed[\s\S]*not accepted[\s\S]*install a certificate for 127\.0\.0\.1/);
+  assert.ok(!(await page.content()).includes(userPassword), 'the password is not shown back');
+  await shot(page, join(shots, '04b-doctor.png'), { fullPage: true });
+  await page.goto(`${base}/admin/applications/${app.id}/federation`);
+
   // The rollover: stage, refused promote (Microsoft 365 does not hold it yet), push, promote, push.
   await page.getByRole('link', { name: 'Stage, promote or regenerate the certificate' }).click();
   await page.getByRole('button', { name: 'Stage next certificate' }).click();

@@ -11,6 +11,7 @@ pub mod branding;
 pub mod dashboard;
 mod directories;
 mod directory_sync;
+pub mod doctor;
 mod groups;
 mod m365;
 mod m365_users;

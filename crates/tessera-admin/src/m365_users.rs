@@ -50,7 +50,7 @@ pub struct CopyOutcome {
 
 impl AdminService {
     /// Tessera's users whose UPN is in `domain`, with the source that brought each.
-    async fn domain_users(&self, domain: &str) -> Result<Vec<TesseraUser>, AdminError> {
+    pub(crate) async fn domain_users(&self, domain: &str) -> Result<Vec<TesseraUser>, AdminError> {
         let mut sources: HashMap<String, String> = HashMap::new();
         for source in self.store.list_sources().await? {
             for linked in self.store.linked_users(source.id).await? {

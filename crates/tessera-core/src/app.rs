@@ -680,6 +680,10 @@ pub struct Endpoints {
     pub saml_slo: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub saml_metadata: Option<String>,
+    /// SAML 2.0 ECP (SOAP binding, HTTP Basic credentials): the `activeSignInUri` of a domain
+    /// federated over SAML.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saml_ecp: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wsfed_passive: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -714,6 +718,7 @@ impl Application {
             saml_sso: Some(format!("{base}/saml/sso")),
             saml_slo: Some(format!("{base}/saml/slo")),
             saml_metadata: Some(format!("{base}/saml/metadata.xml")),
+            saml_ecp: Some(format!("{base}/saml/ecp")),
             ..Endpoints::default()
         };
         match &self.kind {
@@ -766,7 +771,7 @@ mod tests {
     }
 
     #[test]
-    fn m365_serves_all_ten_endpoints() {
+    fn m365_serves_all_eleven_endpoints() {
         let new = m365("contoso.com").unwrap();
         let app = Application {
             id: new.id,
@@ -782,7 +787,7 @@ mod tests {
             updated_at: 0,
         };
         let json = serde_json::to_value(app.endpoints("https://idp.example.com")).unwrap();
-        assert_eq!(json.as_object().unwrap().len(), 10);
+        assert_eq!(json.as_object().unwrap().len(), 11);
         assert_eq!(json["saml_sso"], "https://idp.example.com/m365/contoso.com/saml/sso");
         assert_eq!(
             json["wstrust_2005_windowstransport"],

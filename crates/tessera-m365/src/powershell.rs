@@ -58,7 +58,7 @@ pub struct FederationCommand {
     pub display_name: String,
     pub issuer_uri: String,
     pub passive_sign_in_uri: String,
-    /// Absent for SAML: Entra would send ECP there, which Tessera does not serve.
+    /// WS-Trust 2005 usernamemixed for WS-Federation, the ECP endpoint for SAML.
     pub active_sign_in_uri: Option<String>,
     pub metadata_exchange_uri: String,
     pub sign_out_uri: String,
@@ -150,9 +150,11 @@ pub fn federation_command(
             let passive = endpoints.wsfed_passive.clone().ok_or_else(missing)?;
             (passive.clone(), passive, Some(endpoints.wstrust_2005_usernamemixed.clone().ok_or_else(missing)?))
         }
-        Protocol::Saml => {
-            (endpoints.saml_sso.clone().ok_or_else(missing)?, endpoints.saml_slo.clone().ok_or_else(missing)?, None)
-        }
+        Protocol::Saml => (
+            endpoints.saml_sso.clone().ok_or_else(missing)?,
+            endpoints.saml_slo.clone().ok_or_else(missing)?,
+            Some(endpoints.saml_ecp.clone().ok_or_else(missing)?),
+        ),
     };
     Ok(FederationCommand {
         domain: config.domain.clone(),
@@ -230,12 +232,12 @@ mod tests {
     fn msonline_command_uses_the_legacy_names() {
         let mut saml = command();
         saml.protocol = Protocol::Saml;
-        saml.active_sign_in_uri = None;
+        saml.active_sign_in_uri = Some("https://idp.contoso.com/m365/contoso.com/saml/ecp".into());
         let text = saml.render(Style::MsOnline).unwrap();
         assert!(text.contains("    PreferredAuthenticationProtocol = 'Samlp'\n"));
         assert!(text.contains("    SupportsMfa = $true\n"));
         assert!(text.contains("    LogOffUri = "));
-        assert!(!text.contains("ActiveLogOnUri"));
+        assert!(text.contains("    ActiveLogOnUri = 'https://idp.contoso.com/m365/contoso.com/saml/ecp'\n"), "{text}");
     }
 
     #[test]

@@ -131,6 +131,7 @@ fn pysaml2_accepts(response: &str, in_response_to: &str, certificate_file: &str)
         entity_id: ISSUER,
         sso_url: "https://idp.contoso.com/m365/contoso.com/saml/sso",
         slo_url: "https://idp.contoso.com/m365/contoso.com/saml/slo",
+        ecp_url: None,
         signing_certificate: &certificate,
         next_signing_certificate: None,
         name_id_formats: &[tessera_core::app::NAMEID_PERSISTENT],

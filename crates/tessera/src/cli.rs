@@ -92,6 +92,30 @@ pub enum Command {
     /// The configuration: every setting, its flag, environment variable and file key
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check, from outside at the public URL, what Entra would find wrong with the Microsoft 365
+    /// connectors (TLS, metadata, MEX, a test token, Graph's configuration, the clock,
+    /// ImmutableIDs); exit 1 on any failure
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// One connector (id or label) [default: every Microsoft 365 connector]
+    pub app: Option<String>,
+    /// Ask for a test token for this user (over ECP, as a rich client does) and verify it
+    #[arg(long, value_name = "NAME")]
+    pub test_user: Option<String>,
+    /// Read the test user's password from stdin
+    #[arg(long, requires = "test_user", conflicts_with = "client_secret_stdin")]
+    pub test_password_stdin: bool,
+    /// The test user's password (visible in `ps`: prefer --test-password-stdin)
+    #[arg(long, env = "TESSERA_DOCTOR_TEST_PASSWORD", hide_env_values = true, requires = "test_user")]
+    pub test_password: Option<String>,
+    /// Certificate authorities (PEM) trusted for the public URL besides the system's
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub graph: GraphArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -78,6 +78,31 @@ pub struct Graph {
     credential: Credential,
     clock: Arc<dyn Clock>,
     token: tokio::sync::Mutex<Option<Token>>,
+    /// The `Date` of Graph's last answer, and this clock when it came.
+    last_date: std::sync::Mutex<Option<ServerDate>>,
+}
+
+/// A server's clock as its HTTP `Date` header gave it (whole seconds), and ours when the answer
+/// came: what `tessera doctor` compares two servers' clocks with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerDate {
+    pub server_millis: i64,
+    pub received_millis: i64,
+}
+
+impl ServerDate {
+    /// The `Date` of `headers`, received at `received_millis`.
+    pub fn of(headers: &reqwest::header::HeaderMap, received_millis: i64) -> Option<ServerDate> {
+        let text = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+        let at = httpdate::parse_http_date(text).ok()?;
+        let since = at.duration_since(std::time::UNIX_EPOCH).ok()?;
+        Some(ServerDate { server_millis: i64::try_from(since.as_millis()).ok()?, received_millis })
+    }
+
+    /// How far the server's clock was ahead of ours.
+    pub fn offset_millis(&self) -> i64 {
+        self.server_millis - self.received_millis
+    }
 }
 
 /// A permission a call needs, named in the error when Graph refuses it.
@@ -112,6 +137,7 @@ impl Graph {
             credential,
             clock,
             token: tokio::sync::Mutex::new(None),
+            last_date: std::sync::Mutex::new(None),
         })
     }
 
@@ -234,6 +260,11 @@ impl Graph {
             let response =
                 request.send().await.map_err(|e| M365Error::Unreachable(format!("{url}: {}", deepest(&e))))?;
             let status = response.status();
+            if let (Some(date), Ok(mut last)) =
+                (ServerDate::of(response.headers(), self.clock.now_millis()), self.last_date.lock())
+            {
+                *last = Some(date);
+            }
             if matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE)
                 && attempt < MAX_ATTEMPTS
             {
@@ -305,6 +336,11 @@ impl Graph {
             }
         }
         Ok(items)
+    }
+
+    /// Graph's clock, from the `Date` of its last answer.
+    pub fn last_date(&self) -> Option<ServerDate> {
+        self.last_date.lock().ok().and_then(|last| *last)
     }
 
     pub async fn get(&self, path: &str, needs: Needs) -> Result<Value, M365Error> {

@@ -1,6 +1,7 @@
 //! The IdP's SAML 2.0 metadata for one application (the seed product's "Export Metadata"):
 //! entity ID, signing certificates (current, and the staged next one so that relying parties
-//! can trust it before the switch), SSO and SLO endpoints for both bindings, NameID formats.
+//! can trust it before the switch), SSO and SLO endpoints for both bindings, the ECP endpoint
+//! (SOAP), NameID formats.
 
 use base64::Engine;
 use tessera_core::app::NAMEID_PERSISTENT;
@@ -17,6 +18,8 @@ pub struct IdpMetadata<'a> {
     pub entity_id: &'a str,
     pub sso_url: &'a str,
     pub slo_url: &'a str,
+    /// The ECP endpoint (SAML's SOAP binding), when the IdP serves one.
+    pub ecp_url: Option<&'a str>,
     /// Base64 DER.
     pub signing_certificate: &'a str,
     pub next_signing_certificate: Option<&'a str>,
@@ -62,10 +65,57 @@ pub fn for_application(app: &Application, public_url: &str) -> Result<String, Pr
         entity_id: issuer,
         sso_url: &sso,
         slo_url: &slo,
+        ecp_url: endpoints.saml_ecp.as_deref(),
         signing_certificate: &current,
         next_signing_certificate: next.as_deref(),
         name_id_formats: &formats,
     })?)
+}
+
+/// What an IdP's published metadata (SAML, or WS-Federation's, which carries an
+/// IDPSSODescriptor too) says, as a relying party reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedMetadata {
+    pub entity_id: String,
+    /// Base64 DER, whitespace removed, of the IDPSSODescriptor's signing keys.
+    pub signing_certificates: Vec<String>,
+    /// SingleSignOnService (binding, location) pairs.
+    pub single_sign_on: Vec<(String, String)>,
+}
+
+/// Reads published IdP metadata: its entity ID, signing certificates and SSO endpoints.
+pub fn read_published(xml: &str) -> Result<PublishedMetadata, ProtocolError> {
+    let body = xml.trim_start_matches('\u{feff}').trim_start();
+    let body = match body.strip_prefix("<?xml") {
+        Some(rest) => rest.split_once("?>").map(|(_, rest)| rest).unwrap_or_default(),
+        None => body,
+    };
+    let parsed = tessera_xml::reader::parse(body.trim_start(), &tessera_xml::Limits::METADATA)?;
+    let root = parsed.root_element();
+    let is = |node: &tessera_xml::roxmltree::Node<'_, '_>, ns: &str, local: &str| {
+        node.is_element() && node.tag_name().namespace() == Some(ns) && node.tag_name().name() == local
+    };
+    if !is(&root, METADATA_NS, "EntityDescriptor") {
+        return Err(ProtocolError::metadata("the document is not a SAML EntityDescriptor"));
+    }
+    let entity_id = root.attribute("entityID").ok_or_else(|| ProtocolError::metadata("no entityID"))?.to_string();
+    let descriptor = root
+        .children()
+        .find(|n| is(n, METADATA_NS, "IDPSSODescriptor"))
+        .ok_or_else(|| ProtocolError::metadata("no IDPSSODescriptor"))?;
+    let signing_certificates = descriptor
+        .children()
+        .filter(|n| is(n, METADATA_NS, "KeyDescriptor") && n.attribute("use").is_none_or(|u| u == "signing"))
+        .flat_map(|n| n.descendants().filter(|c| is(c, DSIG_NS, "X509Certificate")).collect::<Vec<_>>())
+        .filter_map(|n| n.text())
+        .map(|text| text.chars().filter(|c| !c.is_ascii_whitespace()).collect())
+        .collect();
+    let single_sign_on = descriptor
+        .children()
+        .filter(|n| is(n, METADATA_NS, "SingleSignOnService"))
+        .filter_map(|n| Some((n.attribute("Binding")?.to_string(), n.attribute("Location")?.to_string())))
+        .collect();
+    Ok(PublishedMetadata { entity_id, signing_certificates, single_sign_on })
 }
 
 /// The file name the seed product's "Export Metadata" downloads.
@@ -95,6 +145,9 @@ pub fn build_idp_metadata(metadata: &IdpMetadata<'_>) -> Result<String, XmlError
     for binding in [SamlBinding::HttpRedirect, SamlBinding::HttpPost] {
         descriptor = descriptor.child(endpoint("SingleSignOnService", binding, metadata.sso_url));
     }
+    if let Some(ecp) = metadata.ecp_url {
+        descriptor = descriptor.child(endpoint("SingleSignOnService", SamlBinding::Soap, ecp));
+    }
     let entity =
         Element::new(METADATA_NS, "md", "EntityDescriptor").attr("entityID", metadata.entity_id).child(descriptor);
     Ok(format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}\n", entity.to_document()?))
@@ -119,6 +172,7 @@ mod tests {
             entity_id: "https://idp.contoso.com/m365/contoso.com",
             sso_url: "https://idp.contoso.com/m365/contoso.com/saml/sso",
             slo_url: "https://idp.contoso.com/m365/contoso.com/saml/slo",
+            ecp_url: Some("https://idp.contoso.com/m365/contoso.com/saml/ecp"),
             signing_certificate: &current,
             next_signing_certificate: with_next.then_some(next.as_str()),
             name_id_formats: &[NAMEID_PERSISTENT],
@@ -135,6 +189,19 @@ mod tests {
             std::fs::write(&path, &produced).unwrap();
         }
         assert_eq!(produced, std::fs::read_to_string(&path).unwrap_or_default());
+    }
+
+    #[test]
+    fn published_metadata_reads_back_what_was_written() {
+        let read = read_published(&sample(true)).unwrap();
+        assert_eq!(read.entity_id, "https://idp.contoso.com/m365/contoso.com");
+        assert_eq!(read.signing_certificates, [certificate("idp-cert.der"), certificate("attacker-cert.der")]);
+        assert!(read.single_sign_on.contains(&(
+            SamlBinding::Soap.uri().to_string(),
+            "https://idp.contoso.com/m365/contoso.com/saml/ecp".to_string()
+        )));
+        assert!(read_published("<md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\"/>").is_err());
+        assert!(read_published("<!DOCTYPE x><x/>").is_err());
     }
 
     #[test]
@@ -160,6 +227,7 @@ mod tests {
                 "SingleLogoutService",
                 "SingleLogoutService",
                 "NameIDFormat",
+                "SingleSignOnService",
                 "SingleSignOnService",
                 "SingleSignOnService"
             ]

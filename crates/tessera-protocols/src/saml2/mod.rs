@@ -1,6 +1,7 @@
 //! SAML 2.0.
 
 pub mod authn_request;
+pub mod ecp;
 pub mod idp_metadata;
 pub mod logout;
 pub mod redirect;

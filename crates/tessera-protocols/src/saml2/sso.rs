@@ -46,6 +46,9 @@ pub enum Binding<'a> {
     Redirect { raw_query: &'a str },
     /// The form fields.
     Post { saml_request: &'a str, relay_state: Option<&'a str> },
+    /// SAML's SOAP binding, as the ECP profile uses it: the request cut out of its envelope
+    /// (`ecp::authn_request_of`). Answered in SOAP, to the ACS the request names.
+    Soap { authn_request: &'a str },
 }
 
 /// Why a request is refused. Every one is answered with a page at the IdP, never a message
@@ -66,7 +69,7 @@ pub enum SsoRefusal {
     WrongDestination(String),
     #[error("the requested assertion consumer service is not registered: {0}")]
     UnregisteredAcs(String),
-    #[error("the requested binding {0} is not supported (responses are sent by HTTP-POST)")]
+    #[error("the requested binding {0} is not supported here")]
     UnsupportedBinding(String),
     #[error("RelayState is longer than {MAX_RELAY_STATE} bytes")]
     RelayStateTooLong,
@@ -212,6 +215,7 @@ pub fn accept_authn_request(
     now: UnixMillis,
     skew_ms: i64,
 ) -> Result<AcceptedRequest, SsoRefusal> {
+    let ecp = matches!(binding, Binding::Soap { .. });
     let (request, relay_state, signed_with) = read_request(binding, sp)?;
     let issue_instant = check_envelope(
         &Envelope {
@@ -226,12 +230,13 @@ pub fn accept_authn_request(
         now,
         skew_ms,
     )?;
+    let answered_by = if ecp { ECP_ANSWERS } else { BROWSER_ANSWERS };
     if let Some(binding) = &request.protocol_binding
-        && binding != SamlBinding::HttpPost.uri()
+        && !answered_by.iter().any(|b| b.uri() == binding)
     {
         return Err(SsoRefusal::UnsupportedBinding(clip(binding)));
     }
-    let acs_url = resolve_acs(&request, sp.acs)?;
+    let acs_url = resolve_acs(&request, sp.acs, answered_by)?;
     let unsupported_name_id_format =
         request.name_id_format.clone().filter(|format| format != NAMEID_UNSPECIFIED && format != sp.name_id_format);
     Ok(AcceptedRequest {
@@ -287,6 +292,12 @@ pub(crate) fn check_envelope(
     }
 }
 
+/// The ACS bindings a browser's request may be answered on: the Response is posted by the page.
+const BROWSER_ANSWERS: &[SamlBinding] = &[SamlBinding::HttpPost];
+/// An ECP client's: PAOS, the profile's own, and HTTP-POST, because Entra registers login.srf
+/// only with it. The client delivers the Response either way.
+const ECP_ANSWERS: &[SamlBinding] = &[SamlBinding::Paos, SamlBinding::HttpPost];
+
 type ReadRequest = (AuthnRequest, Option<String>, Option<SignatureAlgorithm>);
 
 fn read_request(binding: Binding<'_>, sp: &RegisteredSp<'_>) -> Result<ReadRequest, SsoRefusal> {
@@ -333,20 +344,35 @@ pub(crate) fn read_signed_message<T>(
             Ok((message, query.relay_state, query.signature_algorithm))
         }
         Binding::Post { saml_request, relay_state } => {
-            let xml = decode_post(saml_request)?;
-            let unsigned = parse(&xml)?;
-            match (carries_signature(&unsigned), sp.key) {
-                (true, Some(key)) => {
-                    let verified = verify_enveloped(&xml, "ID", key, policy)
-                        .map_err(|e| SsoRefusal::BadSignature(clip(&e.to_string())))?;
-                    // Read only what was verified (SECURITY.md §0.2).
-                    let message = parse(&verified.canonical)?;
-                    Ok((message, relay_state.map(str::to_string), Some(verified.signature_algorithm)))
-                }
-                _ if sp.require_signed_requests => Err(SsoRefusal::Unsigned),
-                _ => Ok((unsigned, relay_state.map(str::to_string), None)),
-            }
+            let (message, signed_with) =
+                read_enveloped(&decode_post(saml_request)?, sp, policy, parse, carries_signature)?;
+            Ok((message, relay_state.map(str::to_string), signed_with))
         }
+        Binding::Soap { authn_request } => {
+            let (message, signed_with) = read_enveloped(authn_request, sp, policy, parse, carries_signature)?;
+            Ok((message, None, signed_with))
+        }
+    }
+}
+
+/// A message whose signature, if any, is enveloped in its XML: verified with the SP's key and
+/// read from what was verified (SECURITY.md §0.2).
+fn read_enveloped<T>(
+    xml: &str,
+    sp: &RegisteredSp<'_>,
+    policy: AlgorithmPolicy,
+    parse: fn(&str) -> Result<T, ProtocolError>,
+    carries_signature: fn(&T) -> bool,
+) -> Result<(T, Option<SignatureAlgorithm>), SsoRefusal> {
+    let unsigned = parse(xml)?;
+    match (carries_signature(&unsigned), sp.key) {
+        (true, Some(key)) => {
+            let verified =
+                verify_enveloped(xml, "ID", key, policy).map_err(|e| SsoRefusal::BadSignature(clip(&e.to_string())))?;
+            Ok((parse(&verified.canonical)?, Some(verified.signature_algorithm)))
+        }
+        _ if sp.require_signed_requests => Err(SsoRefusal::Unsigned),
+        _ => Ok((unsigned, None)),
     }
 }
 
@@ -369,8 +395,15 @@ fn normalize_url(url: &str) -> Option<String> {
     Some(format!("{}://{}{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase(), path))
 }
 
-fn resolve_acs(request: &AuthnRequest, registered: &[AcsEndpoint]) -> Result<String, SsoRefusal> {
-    let post = |acs: &&AcsEndpoint| acs.binding == SamlBinding::HttpPost;
+/// The registered ACS the answer goes to: the one the request names by URL or index, else the
+/// default. `answered_by` lists the bindings, in order of preference, that this answer may
+/// take.
+fn resolve_acs(
+    request: &AuthnRequest,
+    registered: &[AcsEndpoint],
+    answered_by: &[SamlBinding],
+) -> Result<String, SsoRefusal> {
+    let post = |acs: &&AcsEndpoint| answered_by.contains(&acs.binding);
     let chosen = match (&request.acs_url, request.acs_index) {
         (Some(_), Some(_)) => {
             return Err(SsoRefusal::Malformed(
@@ -389,14 +422,19 @@ fn resolve_acs(request: &AuthnRequest, registered: &[AcsEndpoint]) -> Result<Str
             .iter()
             .find(|acs| acs.index == index)
             .ok_or_else(|| SsoRefusal::UnregisteredAcs(format!("index {index}")))?,
-        (None, None) => registered
+        (None, None) => answered_by
             .iter()
-            .filter(post)
-            .find(|acs| acs.is_default)
-            .or_else(|| registered.iter().find(post))
-            .ok_or_else(|| SsoRefusal::UnregisteredAcs("no HTTP-POST endpoint is registered".into()))?,
+            .find_map(|binding| {
+                let of_binding = |acs: &&AcsEndpoint| acs.binding == *binding;
+                registered
+                    .iter()
+                    .filter(of_binding)
+                    .find(|acs| acs.is_default)
+                    .or_else(|| registered.iter().find(of_binding))
+            })
+            .ok_or_else(|| SsoRefusal::UnregisteredAcs("no endpoint of a usable binding is registered".into()))?,
     };
-    if chosen.binding != SamlBinding::HttpPost {
+    if !answered_by.contains(&chosen.binding) {
         return Err(SsoRefusal::UnsupportedBinding(chosen.binding.uri().to_string()));
     }
     Ok(chosen.url.clone())
@@ -448,13 +486,33 @@ mod tests {
         }
     }
 
+    fn resolve_acs_post(request: &AuthnRequest, registered: &[AcsEndpoint]) -> Result<String, SsoRefusal> {
+        resolve_acs(request, registered, BROWSER_ANSWERS)
+    }
+
+    #[test]
+    fn an_ecp_answer_prefers_a_paos_acs_and_takes_a_post_one_by_name() {
+        let paos = AcsEndpoint { binding: SamlBinding::Paos, ..acs("https://sp.example.com/ecp", 2, false) };
+        let registered = [acs("https://sp.example.com/acs", 1, true), paos];
+        assert_eq!(resolve_acs(&request(None, None), &registered, ECP_ANSWERS).unwrap(), "https://sp.example.com/ecp");
+        assert_eq!(
+            resolve_acs(&request(Some("https://sp.example.com/acs"), None), &registered, ECP_ANSWERS).unwrap(),
+            "https://sp.example.com/acs"
+        );
+        assert!(matches!(
+            resolve_acs(&request(None, Some(2)), &registered, BROWSER_ANSWERS),
+            Err(SsoRefusal::UnsupportedBinding(_))
+        ));
+        assert!(resolve_acs(&request(Some("https://evil.example/ecp"), None), &registered, ECP_ANSWERS).is_err());
+    }
+
     #[test]
     fn acs_is_the_default_the_index_or_an_exact_registered_url() {
         let registered = [acs("https://sp.example.com/acs", 1, false), acs("https://sp.example.com/acs2", 0, true)];
-        assert_eq!(resolve_acs(&request(None, None), &registered).unwrap(), "https://sp.example.com/acs2");
-        assert_eq!(resolve_acs(&request(None, Some(1)), &registered).unwrap(), "https://sp.example.com/acs");
+        assert_eq!(resolve_acs_post(&request(None, None), &registered).unwrap(), "https://sp.example.com/acs2");
+        assert_eq!(resolve_acs_post(&request(None, Some(1)), &registered).unwrap(), "https://sp.example.com/acs");
         assert_eq!(
-            resolve_acs(&request(Some("HTTPS://SP.example.com/acs"), None), &registered).unwrap(),
+            resolve_acs_post(&request(Some("HTTPS://SP.example.com/acs"), None), &registered).unwrap(),
             "https://sp.example.com/acs"
         );
         for forged in [
@@ -467,12 +525,15 @@ mod tests {
             "javascript:alert(1)",
         ] {
             assert!(
-                matches!(resolve_acs(&request(Some(forged), None), &registered), Err(SsoRefusal::UnregisteredAcs(_))),
+                matches!(
+                    resolve_acs_post(&request(Some(forged), None), &registered),
+                    Err(SsoRefusal::UnregisteredAcs(_))
+                ),
                 "{forged}"
             );
         }
-        assert!(resolve_acs(&request(None, Some(7)), &registered).is_err());
-        assert!(resolve_acs(&request(Some("https://sp.example.com/acs"), Some(1)), &registered).is_err());
+        assert!(resolve_acs_post(&request(None, Some(7)), &registered).is_err());
+        assert!(resolve_acs_post(&request(Some("https://sp.example.com/acs"), Some(1)), &registered).is_err());
     }
 
     #[test]

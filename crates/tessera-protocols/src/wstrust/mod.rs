@@ -4,6 +4,7 @@
 
 pub mod fault;
 pub mod mex;
+pub mod mex_reader;
 pub mod request;
 pub mod response;
 

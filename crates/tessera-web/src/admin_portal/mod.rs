@@ -14,6 +14,7 @@ mod catalog;
 mod certificate;
 mod chart;
 mod dashboard;
+mod doctor;
 mod entra_users;
 mod federation;
 mod form;
@@ -69,6 +70,7 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/admin/applications/{app}/regenerate", get(certificate::show).post(certificate::change)),
         ("/admin/applications/{app}/federation", get(federation::show).post(federation::change)),
         ("/admin/applications/{app}/entra-users", get(entra_users::show)),
+        ("/admin/applications/{app}/doctor", get(doctor::show).post(doctor::run)),
         ("/admin/applications/{app}/groups", get(application::groups).post(application::save_groups)),
         ("/admin/applications/{app}/policy", get(application::policy).post(application::save_policy)),
         ("/admin/applications/{app}/sign-ins", get(sign_ins::sign_ins)),

@@ -167,13 +167,14 @@ impl Panel {
                 ("sso", "SSO"),
                 ("federation", "Federation"),
                 ("entra-users", "Entra users"),
+                ("doctor", "Doctor"),
                 ("groups", "User Groups"),
                 ("policy", "Access policy"),
                 ("sign-ins", "Sign-ins"),
             ]
             .into_iter()
             // Only a Microsoft 365 connector federates a domain.
-            .filter(|(path, _)| !matches!(*path, "federation" | "entra-users") || connector)
+            .filter(|(path, _)| !matches!(*path, "federation" | "entra-users" | "doctor") || connector)
             .collect(),
             tab,
             notice: None,

@@ -1,14 +1,15 @@
 //! SAML 2.0 endpoints of each application: IdP metadata, single sign-on (SP- and
-//! IdP-initiated) and single logout. A Microsoft 365 connector lives under
+//! IdP-initiated, and ECP for rich clients) and single logout. A Microsoft 365 connector lives under
 //! `/m365/{idp_path}`, any other SAML app under `/apps/{id}`.
 
+mod ecp;
 mod metadata;
 mod slo;
 mod sso;
 
 use axum::Router;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tessera_core::{AppKind, Application, AuditAction};
 
 pub use sso::continue_sign_on;
@@ -31,7 +32,9 @@ pub fn router() -> Router<AppState> {
         .route("/m365/{idp_path}/saml/sso", get(sso::get).post(sso::post))
         .route("/apps/{app}/saml/sso", get(sso::get).post(sso::post))
         .route("/m365/{idp_path}/saml/slo", get(slo::get).post(slo::post))
-        .route("/apps/{app}/saml/slo", get(slo::get).post(slo::post));
+        .route("/apps/{app}/saml/slo", get(slo::get).post(slo::post))
+        .route("/m365/{idp_path}/saml/ecp", post(ecp::ecp))
+        .route("/apps/{app}/saml/ecp", post(ecp::ecp));
     crate::shell::body_limit::layers::<_, MAX_FORM_BYTES>(routes)
 }
 

@@ -12,8 +12,8 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
-use tessera_core::policy::Demand;
-use tessera_core::{Actor, AppKind, Application, AuditAction, NewAuditEvent};
+use tessera_core::policy::{AuthnContext, Demand};
+use tessera_core::{Actor, AppKind, Application, AuditAction, NewAuditEvent, UnixMillis, User};
 use tessera_protocols::percent;
 use tessera_protocols::saml2::logout::{STATUS_REQUESTER, STATUS_RESPONDER, StatusMessage, build_status_response};
 use tessera_protocols::saml2::registration::Registration;
@@ -22,6 +22,7 @@ use tessera_protocols::saml2::sso::{
     AcceptedRequest, Binding, RequestedContext, SamlReply, accept_authn_request, clip, idp_initiated_relay_state,
 };
 use tessera_store::{MessageClaim, TokenRecord, TokenRecorded};
+use tessera_xml::Signer;
 
 use super::{SIGN_IN_REFUSED, find, post_message};
 use crate::error::AppError;
@@ -258,30 +259,11 @@ async fn issue(
 ) -> Result<Response, AppError> {
     let current = &go.current;
     let signer = state.keys.signer(app.id).await?;
-    let issuer = app.issuer.as_deref().ok_or_else(|| AppError::internal("a SAML app without an issuer"))?;
     let response_id = format!("_{}", uuid::Uuid::new_v4().simple());
     let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
     let ids = (response_id.as_str(), assertion_id.as_str());
     let now = state.clock.now_millis();
-    let authn = &current.session.authn;
-    let in_response_to = reply.request_id.as_deref();
-    let xml = match &app.kind {
-        AppKind::M365(_) => {
-            let extra = tessera_protocols::claims::mapped_attributes(app, &current.user);
-            let mut params = m365_params(&current.user, issuer, in_response_to, authn, ids, now);
-            params.attributes.extend(extra.iter().map(|(n, v)| (n.as_str(), vec![v.as_str()])));
-            build_response(&params, Signing { assertion: true, response: false }, signer.as_ref())?
-        }
-        AppKind::Saml(sp) => {
-            let values = sp_values(&current.user, sp);
-            let params = sp_params(&values, sp, issuer, &reply.acs_url, in_response_to, authn, ids, now);
-            let signing = Signing { assertion: sp.sign_assertion, response: sp.sign_response };
-            build_response(&params, signing, signer.as_ref())?
-        }
-        AppKind::WsFed(_) | AppKind::Bookmark { .. } => {
-            return Err(AppError::internal("this application does not sign in with SAML"));
-        }
-    };
+    let xml = signed_response(app, &current.user, &current.session.authn, reply, ids, now, signer.as_ref())?;
     // Fail closed: no assertion leaves without its audit row.
     let summary = go.issued_summary(json!({"request_id": reply.request_id, "assertion_id": assertion_id,
                "acs": reply.acs_url, "request_signature": reply.signed_with,
@@ -299,6 +281,39 @@ async fn issue(
     }
     sign_on::tokens::keep(state, app, current.user.id, &go.trace, &xml).await;
     Ok(post_message(app, &reply.acs_url, "SAMLResponse", &xml, reply.relay_state.as_deref(), &[]))
+}
+
+/// The signed Response carrying `user`'s assertion, as `app` wants it, answering `reply`:
+/// for Microsoft 365 the assertion signed (Entra's profile), for an SP as it registered.
+/// `ids` are the Response's and the assertion's.
+pub(super) fn signed_response(
+    app: &Application,
+    user: &User,
+    authn: &AuthnContext,
+    reply: &SamlReply,
+    ids: (&str, &str),
+    now: UnixMillis,
+    signer: &dyn Signer,
+) -> Result<String, AppError> {
+    let issuer = app.issuer.as_deref().ok_or_else(|| AppError::internal("a SAML app without an issuer"))?;
+    let in_response_to = reply.request_id.as_deref();
+    Ok(match &app.kind {
+        AppKind::M365(_) => {
+            let extra = tessera_protocols::claims::mapped_attributes(app, user);
+            let mut params = m365_params(user, issuer, in_response_to, authn, ids, now);
+            params.attributes.extend(extra.iter().map(|(n, v)| (n.as_str(), vec![v.as_str()])));
+            build_response(&params, Signing { assertion: true, response: false }, signer)?
+        }
+        AppKind::Saml(sp) => {
+            let values = sp_values(user, sp);
+            let params = sp_params(&values, sp, issuer, &reply.acs_url, in_response_to, authn, ids, now);
+            let signing = Signing { assertion: sp.sign_assertion, response: sp.sign_response };
+            build_response(&params, signing, signer)?
+        }
+        AppKind::WsFed(_) | AppKind::Bookmark { .. } => {
+            return Err(AppError::internal("this application does not sign in with SAML"));
+        }
+    })
 }
 
 /// A Response with a non-success status and no assertion, to the registered ACS.

@@ -111,7 +111,11 @@ async fn directory_flow_authorizes_through_granted_groups() {
     assert_eq!(status, StatusCode::CREATED, "{app}");
     assert_eq!(app["label"], "Microsoft 365 (contoso.com)");
     assert_eq!(app["issuer"], "https://idp.example.com/m365/contoso.com");
-    assert_eq!(app["endpoints"].as_object().unwrap().len(), 10, "usernamemixed and windowstransport for each WS-Trust");
+    assert_eq!(
+        app["endpoints"].as_object().unwrap().len(),
+        11,
+        "usernamemixed and windowstransport for each WS-Trust, and ECP"
+    );
     let certificate = app["signing_certificate"].as_str().unwrap().to_string();
     assert!(app["next_signing_certificate"].is_null());
     let (status, rotated) = api
@@ -317,7 +321,7 @@ async fn saml_app_from_metadata() {
     assert_eq!(sp["entity_id"], "https://sp.example.com/saml/metadata");
     assert_eq!(sp["sign_requests"], true);
     assert_eq!(sp["acs"][0]["url"], "https://sp.example.com/saml/acs");
-    assert_eq!(app["endpoints"].as_object().unwrap().len(), 3, "a SAML app serves the three SAML endpoints");
+    assert_eq!(app["endpoints"].as_object().unwrap().len(), 4, "a SAML app serves the four SAML endpoints");
     assert!(app["endpoints"]["saml_sso"].as_str().unwrap().starts_with("https://idp.example.com/apps/"));
     let (status, error) = api
         .call(Method::POST, "/apps", Some(json!({"kind": "saml", "label": "Wiki 2", "sp_metadata": metadata})))

@@ -7,6 +7,7 @@ mod admin_portal;
 mod api;
 mod audit_portal;
 mod directory_portal;
+mod ecp;
 mod passkeys;
 mod roles;
 mod rollover_portal;

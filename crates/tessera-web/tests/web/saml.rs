@@ -33,7 +33,7 @@ pub(crate) fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
 }
 
-fn instant(offset_seconds: i64) -> String {
+pub(crate) fn instant(offset_seconds: i64) -> String {
     tessera_core::format_millis((now_seconds() + offset_seconds) * 1000)
 }
 
@@ -156,7 +156,7 @@ pub(crate) fn pem(der: &[u8]) -> String {
 }
 
 /// xmlsec1's verdict on the Assertion's signature with `certificate`.
-fn xmlsec1_verifies_assertion(xml: &str, certificate: &[u8]) -> bool {
+pub(crate) fn xmlsec1_verifies_assertion(xml: &str, certificate: &[u8]) -> bool {
     xmlsec1_verifies(xml, certificate, "//*[local-name()='Assertion']/*[local-name()='Signature']")
 }
 
@@ -232,7 +232,7 @@ async fn checklist_01_entra_request_without_acs_or_destination_and_with_index_0(
 }
 
 /// Entra's signed request, made by xmlsec1 from the test key (fixtures/entra).
-fn signed_entra_request(id: &str, destination: &str) -> Option<String> {
+pub(crate) fn signed_entra_request(id: &str, destination: &str) -> Option<String> {
     if !xmlsec1() {
         return None;
     }

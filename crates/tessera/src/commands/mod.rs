@@ -5,6 +5,7 @@ mod admin;
 pub mod apps;
 mod branding;
 mod directories;
+mod doctor;
 mod groups;
 mod m365;
 mod m365_users;
@@ -67,6 +68,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::M365(cmd) => m365::run(&ctx, cmd).await,
         Command::Directory(cmd) => directories::run(&ctx, cmd).await,
         Command::Branding(cmd) => branding::run(&ctx, cmd).await,
+        Command::Doctor(args) => doctor::run(&ctx, args).await,
         // Handled above, before any store was opened.
         Command::Backup { .. } | Command::Restore { .. } | Command::Migrate(_) | Command::Config(_) => Ok(()),
     }

@@ -104,6 +104,8 @@ pub struct Graph {
     pub foreign_next_link: bool,
     /// Every user-creating POST body, for the tests to read.
     pub created_users: Vec<Value>,
+    /// How far ahead (or behind, negative) of the real time the double's `Date` headers are.
+    pub date_offset_secs: i64,
     next_id: u32,
 }
 
@@ -171,7 +173,20 @@ fn router(graph: Shared) -> Router {
         .route("/v1.0/directoryRoles/{id}/members", get(role_members))
         .route("/v1.0/organization", get(organization))
         .route("/v1.0/policies/identitySecurityDefaultsEnforcementPolicy", get(security_defaults))
+        .layer(axum::middleware::map_response_with_state(graph.clone(), shift_date))
         .with_state(graph)
+}
+
+/// Graph's `Date`, moved by `date_offset_secs` (a clock that is not ours to trust).
+async fn shift_date(State(graph): State<Shared>, mut response: Response) -> Response {
+    let offset = graph.lock().unwrap().date_offset_secs;
+    if offset != 0 {
+        let shift = std::time::Duration::from_secs(offset.unsigned_abs());
+        let now = std::time::SystemTime::now();
+        let at = if offset > 0 { now + shift } else { now - shift };
+        response.headers_mut().insert("date", httpdate::fmt_http_date(at).parse().unwrap());
+    }
+    response
 }
 
 fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {

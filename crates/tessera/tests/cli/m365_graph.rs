@@ -248,6 +248,20 @@ fn sequence(env: &Env) -> Value {
     let changed = run.json(&["enable", "--domain", "contoso.com", "--mfa-behavior", "enforce"]);
     assert_eq!(changed["action"], "update");
     assert_eq!(run.configuration("contoso.com").unwrap()["federatedIdpMfaBehavior"], "enforceMfaByFederatedIdp");
+    // Over SAML, rich clients sign in by ECP: activeSignInUri is the ECP endpoint.
+    let saml = run.json(&[
+        "enable",
+        "--domain",
+        "contoso.com",
+        "--mfa-behavior",
+        "enforce",
+        "--protocol",
+        "saml",
+        "--dry-run",
+    ]);
+    let changes = saml["changes"].as_array().unwrap();
+    let active = changes.iter().find(|c| c["field"] == "activeSignInUri").unwrap();
+    assert_eq!(active["to"], format!("{PUBLIC}/m365/contoso.com/saml/ecp").as_str(), "{saml}");
 
     // A create that fails after its write leaves the domain Managed, with no configuration.
     double.with(|g| g.fail_create_after_write = true);

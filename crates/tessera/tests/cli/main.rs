@@ -18,6 +18,7 @@ mod bounds;
 mod branding;
 mod configuration;
 mod directories;
+mod doctor;
 mod faults;
 mod graph_double;
 mod m365_graph;
@@ -139,6 +140,7 @@ fn check_m365_show(shown: &Value) {
         "saml_sso",
         "saml_slo",
         "saml_metadata",
+        "saml_ecp",
         "wsfed_passive",
         "wsfed_metadata",
         "wstrust_mex",
@@ -974,6 +976,8 @@ fn metadata_is_read_by_pysaml2_and_follows_rotation() {
             assert_eq!(read["sso"][binding][0], app["endpoints"]["saml_sso"]);
             assert_eq!(read["slo"][binding][0], app["endpoints"]["saml_slo"]);
         }
+        let soap = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP";
+        assert_eq!(read["sso"][soap][0], app["endpoints"]["saml_ecp"], "ECP, on SAML's SOAP binding");
         assert_eq!(read["signing_certificates"], 1);
         assert_eq!(read["name_id_formats"][0], "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent");
     }
@@ -1142,7 +1146,7 @@ fn m365_command_values_match_app_show_and_wsfed_metadata() {
     let saml = powershell_values(&env.ok(&["m365", "command", "Contoso's M365", "--protocol", "saml"]));
     assert_eq!(saml["PassiveSignInUri"], endpoints["saml_sso"].as_str().unwrap());
     assert_eq!(saml["SignOutUri"], endpoints["saml_slo"].as_str().unwrap());
-    assert!(!saml.contains_key("ActiveSignInUri"), "Tessera serves no ECP endpoint");
+    assert_eq!(saml["ActiveSignInUri"], endpoints["saml_ecp"].as_str().unwrap(), "ECP, for rich clients");
     assert_eq!(saml["PreferredAuthenticationProtocol"], "saml");
 
     let msonline = env.ok(&["m365", "command", "Contoso's M365", "--style", "msonline"]);

@@ -37,7 +37,23 @@ impl Pki {
     /// Writes a certificate named `common_name` and its key to `cert` and `key` (in the
     /// PKI's directory); returns their paths.
     pub(super) fn issue(&self, common_name: &str, cert: &str, key: &str) -> (PathBuf, PathBuf) {
+        self.issue_for_days(common_name, cert, key, None)
+    }
+
+    /// As [`Pki::issue`], valid from a year ago until `days` from now (negative: expired).
+    pub(super) fn issue_for_days(
+        &self,
+        common_name: &str,
+        cert: &str,
+        key: &str,
+        days: Option<i64>,
+    ) -> (PathBuf, PathBuf) {
         let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        if let Some(days) = days {
+            let now = time::OffsetDateTime::now_utc();
+            params.not_before = now - time::Duration::days(365);
+            params.not_after = now + time::Duration::days(days);
+        }
         params.distinguished_name.push(DnType::CommonName, common_name);
         let leaf_key = KeyPair::generate().unwrap();
         let certificate = params.signed_by(&leaf_key, &self.ca).unwrap();
