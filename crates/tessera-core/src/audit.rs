@@ -102,6 +102,8 @@ pub enum AuditAction {
     M365Disable,
     /// `m365 users --fix`: ImmutableIDs set and users created in Entra.
     M365UsersFix,
+    /// `tessera doctor` (or the portal's Doctor tab) ran, with the test user it named.
+    M365Doctor,
     /// Graph credentials stored (sealed), or removed.
     M365CredentialsSet,
     M365CredentialsDelete,
@@ -178,7 +180,7 @@ impl AuditAction {
         AuditAction::ALL.into_iter().find(|a| a.as_str() == name)
     }
 
-    pub const ALL: [AuditAction; 77] = [
+    pub const ALL: [AuditAction; 78] = [
         AuditAction::UserCreate,
         AuditAction::UserDelete,
         AuditAction::UserSetPassword,
@@ -219,6 +221,7 @@ impl AuditAction {
         AuditAction::M365Enable,
         AuditAction::M365Disable,
         AuditAction::M365UsersFix,
+        AuditAction::M365Doctor,
         AuditAction::M365CredentialsSet,
         AuditAction::M365CredentialsDelete,
         AuditAction::M365CertificatesPushed,
@@ -301,6 +304,7 @@ impl AuditAction {
             AuditAction::M365Enable => "m365.enable",
             AuditAction::M365Disable => "m365.disable",
             AuditAction::M365UsersFix => "m365.users_fix",
+            AuditAction::M365Doctor => "m365.doctor",
             AuditAction::M365CredentialsSet => "m365.credentials_set",
             AuditAction::M365CredentialsDelete => "m365.credentials_delete",
             AuditAction::M365CertificatesPushed => "m365.certificates_pushed",

@@ -230,9 +230,14 @@ pub fn accept_authn_request(
         now,
         skew_ms,
     )?;
-    let answered_by = if ecp { ECP_ANSWERS } else { BROWSER_ANSWERS };
+    let answered_by = match (ecp, sp.entity_id) {
+        (false, _) => BROWSER_ANSWERS,
+        (true, ENTRA_ENTITY_ID) => ENTRA_ECP_ANSWERS,
+        (true, _) => ECP_ANSWERS,
+    };
+    let asked_for = if ecp { ECP_ASKED } else { BROWSER_ANSWERS };
     if let Some(binding) = &request.protocol_binding
-        && !answered_by.iter().any(|b| b.uri() == binding)
+        && !asked_for.iter().any(|b| b.uri() == binding)
     {
         return Err(SsoRefusal::UnsupportedBinding(clip(binding)));
     }
@@ -294,9 +299,17 @@ pub(crate) fn check_envelope(
 
 /// The ACS bindings a browser's request may be answered on: the Response is posted by the page.
 const BROWSER_ANSWERS: &[SamlBinding] = &[SamlBinding::HttpPost];
-/// An ECP client's: PAOS, the profile's own, and HTTP-POST, because Entra registers login.srf
-/// only with it. The client delivers the Response either way.
-const ECP_ANSWERS: &[SamlBinding] = &[SamlBinding::Paos, SamlBinding::HttpPost];
+/// An ECP client's: a PAOS ACS only. An SP registers one when it takes ECP; answering at a
+/// browser ACS would let a password alone sign in to an SP whose users the form asks for more.
+const ECP_ANSWERS: &[SamlBinding] = &[SamlBinding::Paos];
+/// Entra's rich clients: Entra registers `login.srf` with HTTP-POST only, and decides about
+/// MFA itself (`federatedIdpMfaBehavior`), as for WS-Trust.
+const ENTRA_ECP_ANSWERS: &[SamlBinding] = &[SamlBinding::Paos, SamlBinding::HttpPost];
+/// What an ECP request's ProtocolBinding may name: PAOS (the profile), SOAP (pysaml2's SPs
+/// name the binding they are reached by) or HTTP-POST (how Entra registers its ACS).
+const ECP_ASKED: &[SamlBinding] = &[SamlBinding::Paos, SamlBinding::Soap, SamlBinding::HttpPost];
+/// Entra's entity ID as an SP.
+const ENTRA_ENTITY_ID: &str = "urn:federation:MicrosoftOnline";
 
 type ReadRequest = (AuthnRequest, Option<String>, Option<SignatureAlgorithm>);
 
@@ -496,9 +509,15 @@ mod tests {
         let registered = [acs("https://sp.example.com/acs", 1, true), paos];
         assert_eq!(resolve_acs(&request(None, None), &registered, ECP_ANSWERS).unwrap(), "https://sp.example.com/ecp");
         assert_eq!(
-            resolve_acs(&request(Some("https://sp.example.com/acs"), None), &registered, ECP_ANSWERS).unwrap(),
+            resolve_acs(&request(Some("https://sp.example.com/acs"), None), &registered, ENTRA_ECP_ANSWERS).unwrap(),
             "https://sp.example.com/acs"
         );
+        assert!(matches!(
+            resolve_acs(&request(Some("https://sp.example.com/acs"), None), &registered, ECP_ANSWERS),
+            Err(SsoRefusal::UnregisteredAcs(_))
+        ));
+        let browser_only = [acs("https://sp.example.com/acs", 1, true)];
+        assert!(resolve_acs(&request(None, None), &browser_only, ECP_ANSWERS).is_err(), "no PAOS ACS, no ECP");
         assert!(matches!(
             resolve_acs(&request(None, Some(2)), &registered, BROWSER_ANSWERS),
             Err(SsoRefusal::UnsupportedBinding(_))

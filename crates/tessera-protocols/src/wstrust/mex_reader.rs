@@ -47,17 +47,29 @@ pub fn username_endpoints(xml: &str) -> Result<Vec<UsernameEndpoint>, ProtocolEr
         .collect();
     let mut bindings = Vec::new();
     for binding in children(root, WSDL, "binding") {
-        let over_http = children(binding, SOAP12_WSDL, "binding").next().and_then(|b| b.attribute("transport"));
-        if over_http != Some(SOAP_HTTP) {
+        let name = binding.attribute("name").unwrap_or_default();
+        // MSAL reads these without looking whether they are there: a binding without them
+        // stops it (an AttributeError), whatever else MEX offers.
+        let transport = children(binding, SOAP12_WSDL, "binding")
+            .next()
+            .ok_or_else(|| {
+                ProtocolError::metadata(format!("binding {name:?} has no soap12:binding, which MSAL fails on"))
+            })?
+            .attribute("transport");
+        if transport != Some(SOAP_HTTP) {
             continue;
         }
         let action = children(binding, WSDL, "operation")
-            .flat_map(|operation| children(operation, SOAP12_WSDL, "operation"))
-            .find_map(|operation| operation.attribute("soapAction"))
+            .next()
+            .and_then(|operation| children(operation, SOAP12_WSDL, "operation").next())
+            .ok_or_else(|| {
+                ProtocolError::metadata(format!("binding {name:?} has no soap12:operation, which MSAL fails on"))
+            })?
+            .attribute("soapAction")
             .unwrap_or_default();
-        let refers = children(binding, WSP, "PolicyReference")
-            .any(|r| r.attribute("URI").is_some_and(|uri| policies.iter().any(|p| p == uri)));
-        if let (true, Some(name)) = (refers, binding.attribute("name")) {
+        // MSAL keeps one policy per binding: the last reference it meets.
+        let policy = children(binding, WSP, "PolicyReference").filter_map(|r| r.attribute("URI")).last();
+        if policy.is_some_and(|uri| policies.iter().any(|p| p == uri)) {
             bindings.push((name, action));
         }
     }
@@ -66,12 +78,17 @@ pub fn username_endpoints(xml: &str) -> Result<Vec<UsernameEndpoint>, ProtocolEr
         let binding = port.attribute("binding").unwrap_or_default();
         let binding = binding.rsplit(':').next().unwrap_or_default();
         let Some((_, action)) = bindings.iter().find(|(name, _)| *name == binding) else { continue };
-        let address = children(port, WSA10, "EndpointReference")
-            .flat_map(|reference| children(reference, WSA10, "Address"))
-            .find_map(|address| address.text());
-        if let Some(address) = address {
-            endpoints.push(UsernameEndpoint { address: address.trim().to_string(), action: action.to_string() });
-        }
+        let Some(address) =
+            children(port, WSA10, "EndpointReference").flat_map(|r| children(r, WSA10, "Address")).next()
+        else {
+            continue;
+        };
+        // Taken as written: MSAL does not trim it either.
+        let address = address
+            .text()
+            .ok_or_else(|| ProtocolError::metadata("a port's Address is empty, which MSAL fails on"))?
+            .to_string();
+        endpoints.push(UsernameEndpoint { address, action: action.to_string() });
     }
     Ok(endpoints)
 }
@@ -140,6 +157,9 @@ mod tests {
         assert_eq!(endpoints.len(), 2);
         assert!(msal_choice(&endpoints).is_none());
         assert!(username_endpoints("<a/>").is_err());
+        let no_transport = mex.replacen("<soap12:binding transport=\"http://schemas.xmlsoap.org/soap/http\"/>", "", 1);
+        assert_ne!(no_transport, mex);
+        assert!(username_endpoints(&no_transport).is_err(), "MSAL would fail on it");
         assert!(username_endpoints("<!DOCTYPE a><a/>").is_err());
     }
 }

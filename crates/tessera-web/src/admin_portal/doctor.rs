@@ -81,7 +81,7 @@ pub async fn run(
     body: String,
 ) -> Result<Response, AppError> {
     let fields = Fields::parse(&body)?;
-    let (session, _actor) = changing_or_gate!(state, ctx, fields);
+    let (session, actor) = changing_or_gate!(state, ctx, fields);
     let app = state.admin.find_app(&app).await?;
     let domain = domain_of(&app)?;
     let test_user = fields.one("test_user").trim().to_string();
@@ -99,7 +99,7 @@ pub async fn run(
             None
         }
     };
-    let (status, checks) = match state.admin.doctor(&request, graph.as_ref()).await {
+    let (status, checks) = match state.admin.doctor(&actor, &request, graph.as_ref()).await {
         Ok(report) => {
             let checks: Vec<CheckView> =
                 report.connectors.iter().flat_map(|c| c.checks.iter().map(CheckView::of)).collect();

@@ -4,7 +4,9 @@
 //! as a browser's request is (registered SP, signature, freshness, ACS, replay of its ID), the
 //! password as the form's is (lockout, spray throttling, the password gate), then the user's
 //! grants and the app's policy, which here cannot include a second factor: an app that
-//! requires one, or a request that asks for one, gets a fault that says so. The Response is
+//! requires one, or a request that asks for one, gets a fault that says so, and so does a user
+//! with a second factor at any SP but Entra (which runs its own MFA on a password-only token,
+//! as after WS-Trust). Only an SP's PAOS ACS is answered (Entra's `login.srf` too). The Response is
 //! the browser profile's, signed the same way, in a SOAP envelope naming the request's ACS.
 //! Every refusal is a SOAP fault and an audit row; no refusal carries a Response.
 
@@ -16,7 +18,7 @@ use base64::Engine;
 use serde_json::json;
 use tessera_auth::authenticate::{NAME_PSEUDONYM, PasswordAccepted, PasswordOutcome};
 use tessera_core::policy::{AuthnContext, Factor, decide_password_only};
-use tessera_core::{Actor, Application, AuditAction, NewAuditEvent, User};
+use tessera_core::{Actor, AppKind, Application, AuditAction, NewAuditEvent, User};
 use tessera_protocols::saml2::ecp::{FaultCode, authn_request_of, fault_envelope, response_envelope};
 use tessera_protocols::saml2::registration::Registration;
 use tessera_protocols::saml2::sso::{AcceptedRequest, Binding, RequestedContext, accept_authn_request, clip};
@@ -92,7 +94,9 @@ async fn answer(
     let Some((username, password)) =
         basic_credentials(headers).map_err(|detail| Refusal::client("malformed", detail))?
     else {
-        return Err(Refusal::Challenge { audited: false, detail: "the request carries no credentials".into() });
+        // Not audited: most clients send their credentials only after this challenge, and a
+        // refusal row for every such sign-in would be noise.
+        return Err(Refusal::Challenge { audited: true, detail: "the request carries no credentials".into() });
     };
     let Ok(from) = ctx.client() else {
         return Err(Refusal::client("malformed", "the forwarding header could not be read"));
@@ -130,6 +134,15 @@ async fn answer(
             }
         };
     let authn = AuthnContext::default().with(Factor::Password, now);
+    // A person with a second factor shows it at the form; ECP cannot carry one. Entra asks for
+    // its own MFA on a password-only token (as after WS-Trust); any other SP would not.
+    if has_second_factor && !matches!(app.kind, AppKind::M365(_)) {
+        let reason = "second_factor_enrolled";
+        audit_denied(state, app, &user, &accepted, reason, &trace, &from.client.to_string()).await?;
+        return Err(Refusal::audited(
+            "This account signs in with a second factor, which a password over ECP cannot show; sign in through the browser.",
+        ));
+    }
     let access = tessera_core::access::for_app(state.access.check_access(user.id, app.id).await?, &app.kind, &user.upn);
     if let Err(denial) = decide_password_only(&access, &app.policy, from.client, &authn) {
         audit_denied(state, app, &user, &accepted, denial.as_str(), &trace, &from.client.to_string()).await?;

@@ -291,3 +291,58 @@ async fn spraying_over_ecp_is_throttled_like_the_form() {
     );
     assert!(world.audit_actions().await.iter().any(|a| a == "signin.throttled"));
 }
+
+/// The fixture SP, with a PAOS ACS added (an SP that takes ECP registers one), granted to Staff.
+async fn ecp_sp(world: &World) -> tessera_core::Application {
+    super::saml::fixture_sp(world, "ECP SP", Default::default(), |config| {
+        config.acs.push(tessera_core::app::AcsEndpoint {
+            url: "https://sp.example.com/saml/ecp".into(),
+            binding: tessera_core::SamlBinding::Paos,
+            index: 9,
+            is_default: false,
+        })
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_sp_is_answered_at_its_paos_acs_only_and_never_for_a_user_with_a_second_factor() {
+    let world = world().await;
+    let app = ecp_sp(&world).await;
+    let path = format!("/apps/{}/saml/ecp", app.id);
+    let request = |attributes: &str| {
+        envelope(&format!(
+            r#"<samlp:AuthnRequest xmlns:samlp="{SAMLP}" ID="{}" IssueInstant="{}" Version="2.0"{attributes}><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">https://sp.example.com/saml/metadata</saml:Issuer></samlp:AuthnRequest>"#,
+            new_id(),
+            super::saml::instant(0)
+        ))
+    };
+    let mut client = Browser::new(&world);
+    let mut post_to = async |body: String| {
+        let request = Request::post(&path)
+            .header(header::CONTENT_TYPE, "text/xml; charset=utf-8")
+            .header(header::AUTHORIZATION, basic("alice@contoso.com", PASSWORD));
+        client.send(request, Body::from(body)).await
+    };
+    // pysaml2's SPs name SOAP as the protocol binding; the answer goes to the PAOS ACS.
+    let soap = post_to(request(r#" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:SOAP""#)).await;
+    assert_eq!(response_of(&soap).1, "https://sp.example.com/saml/ecp");
+    // Its browser ACS is not an ECP answer's: a password alone must not reach it.
+    let browser_acs = post_to(request(r#" AssertionConsumerServiceURL="https://sp.example.com/saml/acs""#)).await;
+    assert_fault(&browser_acs, StatusCode::INTERNAL_SERVER_ERROR, "not registered");
+    // Alice enrols a second factor: the form would ask for it, so ECP refuses her.
+    let alice = world.store.find_user("alice@contoso.com").await.unwrap();
+    world.store.put_pending_totp(alice.id, b"sealed secret", 0).await.unwrap();
+    assert!(world.store.confirm_totp(&Actor::system(), alice.id, 1, &[]).await.unwrap());
+    let refused = post_to(request("")).await;
+    assert_fault(&refused, StatusCode::INTERNAL_SERVER_ERROR, "second factor");
+    // Entra asks for its own MFA on a password-only token, as after WS-Trust.
+    let m365 = post(
+        &mut Browser::new(&world),
+        &envelope(&entra_request(&new_id(), "", "")),
+        Some(&basic("alice@contoso.com", PASSWORD)),
+    )
+    .await;
+    let (response, _) = response_of(&m365);
+    assert!(!response.contains(super::saml::MULTIPLE_AUTHN), "no multipleauthn without the second factor");
+}

@@ -823,13 +823,25 @@ fn sp_metadata() -> Vec<u8> {
 }
 
 async fn saml_app(world: &World, change: SettingsChange) -> tessera_core::Application {
+    fixture_sp(world, "Generic SP", change, |_| {}).await
+}
+
+/// The fixture SP (`fixtures/saml/sp-metadata.xml`, taking unsigned requests), as `edit` and
+/// `change` leave it, named `label` and granted to Staff.
+pub(crate) async fn fixture_sp(
+    world: &World,
+    label: &str,
+    change: SettingsChange,
+    edit: impl FnOnce(&mut tessera_core::SamlSpConfig),
+) -> tessera_core::Application {
     let config = tessera_protocols::saml2::sp_metadata::parse_sp_metadata(&sp_metadata()).unwrap();
     // The fixture SP signs its requests; these tests send unsigned ones.
     let mut config = config;
     config.sign_requests = false;
+    edit(&mut config);
     let kind = change.apply(&AppKind::Saml(config)).unwrap();
-    let new = NewApplication::new("http://127.0.0.1:8080", "Generic SP", None, None, true, kind).unwrap();
-    let key = world.keys.new_key(new.id, "Generic SP", tessera_keys::KeySize::Rsa2048, 30).await.unwrap();
+    let new = NewApplication::new("http://127.0.0.1:8080", label, None, None, true, kind).unwrap();
+    let key = world.keys.new_key(new.id, label, tessera_keys::KeySize::Rsa2048, 30).await.unwrap();
     let app = world.store.create_app(&Actor::system(), new, Some(key)).await.unwrap();
     let staff = world.store.find_group("Staff").await.unwrap();
     world.store.grant(&Actor::system(), app.id, staff.id).await.unwrap();

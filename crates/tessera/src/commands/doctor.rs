@@ -27,7 +27,7 @@ pub async fn run(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<()> {
     };
     let graph = super::m365::graph_if_any(ctx, &admin, &args.graph).await?;
     let request = DoctorRequest { app: args.app.clone(), test_user, ca_pem };
-    let report = admin.doctor(&request, graph.as_ref()).await?;
+    let report = admin.doctor(&ctx.actor, &request, graph.as_ref()).await?;
     if ctx.settings.json {
         output::json(&report)?;
     } else {
@@ -50,13 +50,7 @@ pub async fn run(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<()> {
         }
     }
     if !report.ok {
-        let failed: Vec<String> = report
-            .connectors
-            .iter()
-            .flat_map(|c| {
-                c.checks.iter().filter(|check| check.fails()).map(move |check| format!("{}: {}", c.app, check.name))
-            })
-            .collect();
+        let failed = report.failures();
         bail!("the doctor found what would break: {}", failed.join(", "));
     }
     Ok(())

@@ -17,7 +17,7 @@ use super::{Env, free_port};
 const PASSWORD: &str = "correct horse battery";
 
 /// `tessera serve` in the background, stopped when dropped.
-struct Server {
+pub(super) struct Server {
     child: Child,
 }
 
@@ -29,7 +29,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(env: &Env, public: &str, port: u16, tls: Option<(&Path, &Path)>) -> Server {
+    pub(super) fn start(env: &Env, public: &str, port: u16, tls: Option<(&Path, &Path)>) -> Server {
         let listen = format!("127.0.0.1:{port}");
         let mut command = env.command(&["--public-url", public, "serve", "--listen", &listen]);
         if let Some((cert, key)) = tls {
@@ -235,6 +235,11 @@ fn mex_over_http_fails_and_bad_usage_is_refused() {
     assert_eq!(failed(&report), ["tls", "mex"], "{report:#}");
     assert!(check(&report, "mex")["detail"].as_str().unwrap().contains("no https username endpoint"));
     assert!(stderr.contains("the doctor found what would break: M365: tls, M365: mex"), "{stderr}");
+    // A password never crosses plain http: no token is asked for, and the run is audited.
+    let (report, _, _) = doctor(&env, &public, None, &["--test-user", "alice@contoso.com", "--test-password-stdin"]);
+    assert!(check(&report, "test_token")["detail"].as_str().unwrap().contains("no token was asked for"), "{report:#}");
+    let audit = env.ok(&["audit", "list"]);
+    assert!(audit.contains("m365.doctor") && !audit.contains("saml.issued"), "{audit}");
     // The text report: one line per check, each failure with what to do.
     let out = env.run(&["--public-url", &public, "doctor"]);
     let text = String::from_utf8_lossy(&out.stdout);

@@ -19,6 +19,7 @@ mod branding;
 mod configuration;
 mod directories;
 mod doctor;
+mod ecp_pysaml2;
 mod faults;
 mod graph_double;
 mod m365_graph;

@@ -1,34 +1,16 @@
-//! `tessera doctor`: what Entra would find wrong with a Microsoft 365 connector, checked from
-//! outside, at the public URL, before a domain is federated or while it is (M365-PROTOCOLS.md §8,
-//! the checks an IdP can make about itself). Read-only: the only thing it causes is the test
-//! token it asks for, which is audited as any token is.
-//!
-//! One check per line, each with what to do when it fails:
-//! - `tls`: https, a certificate the system (or `--ca-file`) trusts for the host, not expiring
-//!   within 30 days;
-//! - `saml_metadata`, `wsfed_metadata`: fetched and read, the connector's issuer and its current
-//!   signing certificate in them;
-//! - `mex`: read as MSAL reads it, an https usernamemixed endpoint that is ours;
-//! - `test_token`: a token for a designated test user, over ECP as a rich client asks for one,
-//!   whose signature verifies with the published certificate (and with Graph's, when known);
-//! - `graph`: Graph's federation configuration of the domain equal to the connector's;
-//! - `clock`: this server's clock (its HTTP `Date`) against Graph's;
-//! - `immutable_ids`: every user of the domain with an ImmutableID, and the same one in Entra.
-//!
-//! The last three need Graph credentials; without them they are warnings saying so.
+//! The doctor's checks, each from what was fetched or asked at the public URL and from Graph:
+//! one [`Check`] with what to do when it fails.
 
-use std::time::Duration;
-
-use serde::Serialize;
 use serde_json::Value;
-use tessera_core::{AppKind, Application, Clock};
+use tessera_core::{Application, Clock};
 use tessera_m365::graph::{Graph, ServerDate};
 use tessera_protocols::saml2::ecp::{assertion_of, entra_request_envelope};
 use tessera_protocols::saml2::idp_metadata::read_published;
 use tessera_protocols::wstrust::mex_reader::{msal_choice, username_endpoints};
 use tessera_xml::{AlgorithmPolicy, VerifyingKey, verify_enveloped};
 
-use crate::{AdminError, AdminService};
+use super::{Check, Probe, TestUser};
+use crate::AdminError;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// A TLS certificate closer than this to its end fails the check.
@@ -36,271 +18,18 @@ const TLS_MARGIN_DAYS: i64 = 30;
 /// A clock further than this from Graph's fails the check: Entra allows a few minutes, and a
 /// clock this far off is drifting.
 const MAX_CLOCK_OFFSET_MS: i64 = 60_000;
-/// Each fetch, connection included.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most of a document read.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// What `tessera doctor` is asked.
-#[derive(Default)]
-pub struct DoctorRequest {
-    /// One connector (id or label); every Microsoft 365 connector when `None`.
-    pub app: Option<String>,
-    /// The user a test token is asked for.
-    pub test_user: Option<TestUser>,
-    /// Certificate authorities (PEM) trusted for the public URL besides the system's.
-    pub ca_pem: Option<Vec<u8>>,
-}
-
-pub struct TestUser {
-    pub name: String,
-    pub password: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
-/// One check, and what to do when it fails.
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub name: &'static str,
-    pub ok: bool,
-    pub severity: Severity,
-    pub detail: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
-}
-
-impl Check {
-    fn pass(name: &'static str, detail: impl Into<String>) -> Check {
-        Check { name, ok: true, severity: Severity::Error, detail: detail.into(), fix: None }
-    }
-
-    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
-        Check { name, ok: false, severity: Severity::Error, detail: detail.into(), fix: Some(fix.into()) }
-    }
-
-    fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
-        Check { name, ok: false, severity: Severity::Warning, detail: detail.into(), fix: Some(fix.into()) }
-    }
-
-    /// A failure that would break sign-in (a warning does not).
-    pub fn fails(&self) -> bool {
-        !self.ok && self.severity == Severity::Error
-    }
-}
-
-/// One connector's checks.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConnectorReport {
-    pub app: String,
-    pub domain: String,
-    pub ok: bool,
-    pub checks: Vec<Check>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DoctorReport {
-    pub ok: bool,
-    pub public_url: String,
-    pub connectors: Vec<ConnectorReport>,
-}
-
 /// A document fetched from the public URL, and the server's clock from its `Date`.
-struct Fetched {
+pub(super) struct Fetched {
     status: u16,
     body: String,
-    date: Option<ServerDate>,
-}
-
-/// The two clients: one that verifies TLS as the outside world does (for the `tls` check), and
-/// one that does not, so that one bad certificate is reported once, by that check, rather than
-/// hiding every other.
-struct Probe {
-    verifying: reqwest::Client,
-    lenient: reqwest::Client,
-}
-
-impl Probe {
-    fn new(ca_pem: Option<&[u8]>) -> Result<Probe, AdminError> {
-        let roots = match ca_pem {
-            Some(pem) => {
-                let roots = reqwest::Certificate::from_pem_bundle(pem)
-                    .map_err(|e| AdminError::invalid("ca_file", format!("not a PEM certificate bundle: {e}")))?;
-                if roots.is_empty() {
-                    return Err(AdminError::invalid("ca_file", "the file holds no certificate"));
-                }
-                roots
-            }
-            None => Vec::new(),
-        };
-        let builder = || {
-            reqwest::Client::builder()
-                .no_proxy()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(FETCH_TIMEOUT)
-                .tls_info(true)
-                .user_agent(concat!("Tessera/", env!("CARGO_PKG_VERSION"), " (doctor)"))
-        };
-        let mut verifying = builder();
-        for root in roots {
-            verifying = verifying.add_root_certificate(root);
-        }
-        let unbuildable = |e: reqwest::Error| AdminError::invalid("public_url", format!("no HTTP client: {e}"));
-        Ok(Probe {
-            verifying: verifying.build().map_err(unbuildable)?,
-            lenient: builder().tls_danger_accept_invalid_certs(true).build().map_err(unbuildable)?,
-        })
-    }
-}
-
-impl AdminService {
-    /// The checks of every Microsoft 365 connector, or of the one `request.app` names (refused
-    /// when it is not one). `graph` is the session for the Graph checks, when credentials are
-    /// known.
-    pub async fn doctor(&self, request: &DoctorRequest, graph: Option<&Graph>) -> Result<DoctorReport, AdminError> {
-        let connectors = match &request.app {
-            Some(key) => {
-                let app = self.store.find_app(key).await?;
-                if !matches!(app.kind, AppKind::M365(_)) {
-                    return Err(AdminError::invalid(
-                        "app",
-                        format!("{} is not a Microsoft 365 connector: the doctor checks what Entra expects", app.label),
-                    ));
-                }
-                vec![app]
-            }
-            None => self.m365_connectors().await?,
-        };
-        let probe = Probe::new(request.ca_pem.as_deref())?;
-        let mut reports = Vec::new();
-        for app in &connectors {
-            let checks = self.check_connector(&probe, app, request.test_user.as_ref(), graph).await;
-            reports.push(ConnectorReport {
-                app: app.label.clone(),
-                domain: app.kind.m365_domain().unwrap_or_default().to_string(),
-                ok: !checks.iter().any(Check::fails),
-                checks,
-            });
-        }
-        Ok(DoctorReport { ok: reports.iter().all(|r| r.ok), public_url: self.public_url.clone(), connectors: reports })
-    }
-
-    async fn check_connector(
-        &self,
-        probe: &Probe,
-        app: &Application,
-        test_user: Option<&TestUser>,
-        graph: Option<&Graph>,
-    ) -> Vec<Check> {
-        let endpoints = app.endpoints(&self.public_url);
-        let issuer = app.issuer.clone().unwrap_or_default();
-        let domain = app.kind.m365_domain().unwrap_or_default().to_string();
-        let metadata_url = endpoints.saml_metadata.clone().unwrap_or_default();
-        let clock = self.clock.as_ref();
-        let mut checks = vec![tls_check(probe, &metadata_url, clock).await];
-
-        let saml = fetch(&probe.lenient, &metadata_url, clock).await;
-        let server_date = saml.as_ref().ok().and_then(|f| f.date);
-        let (saml_check, published) = metadata_check("saml_metadata", &metadata_url, saml, app, &issuer);
-        checks.push(saml_check);
-        let wsfed_url = endpoints.wsfed_metadata.clone().unwrap_or_default();
-        checks.push(
-            metadata_check("wsfed_metadata", &wsfed_url, fetch(&probe.lenient, &wsfed_url, clock).await, app, &issuer)
-                .0,
-        );
-        let mex_url = endpoints.wstrust_mex.clone().unwrap_or_default();
-        let ours = endpoints.wstrust_13_usernamemixed.clone().unwrap_or_default();
-        checks.push(mex_check(
-            &mex_url,
-            fetch(&probe.lenient, &mex_url, clock).await,
-            &ours,
-            &endpoints.wstrust_2005_usernamemixed,
-        ));
-
-        let shown = match graph {
-            Some(graph) => Some(self.m365_show(graph, &domain, Some(&app.id.to_string())).await),
-            None => None,
-        };
-        let graph_certificates: Vec<String> = match &shown {
-            Some(Ok(shown)) => ["signingCertificate", "nextSigningCertificate"]
-                .iter()
-                .filter_map(|field| shown["federationConfiguration"][*field].as_str())
-                .filter(|c| !c.is_empty())
-                .map(str::to_string)
-                .collect(),
-            _ => Vec::new(),
-        };
-        let ecp_url = endpoints.saml_ecp.clone().unwrap_or_default();
-        checks.push(
-            token_check(probe, &ecp_url, test_user, published.as_deref(), &graph_certificates, self.clock_now()).await,
-        );
-        checks.push(graph_check(&shown, &domain));
-        checks.push(clock_check(graph, server_date));
-        checks.push(self.immutable_id_check(graph, &domain).await);
-        checks
-    }
-
-    async fn immutable_id_check(&self, graph: Option<&Graph>, domain: &str) -> Check {
-        const NAME: &str = "immutable_ids";
-        let fix_entra =
-            format!("tessera m365 users --domain {domain} --fix (or --from-entra, coming from another IdP)");
-        match graph {
-            Some(graph) => match self.m365_users(graph, domain).await {
-                Ok(report) if report.would_fail == 0 => Check::pass(
-                    NAME,
-                    format!("all {} users of {domain} have the same ImmutableID in Entra", report.users.len()),
-                ),
-                Ok(report) => {
-                    let failing: Vec<String> = report
-                        .users
-                        .iter()
-                        .filter(|row| row.active && row.status != tessera_m365::coverage::Coverage::Match)
-                        .take(5)
-                        .map(|row| format!("{} ({})", row.upn, row.status.as_str()))
-                        .collect();
-                    let detail = format!(
-                        "{} users of {domain} could not sign in once federated: {}",
-                        report.would_fail,
-                        failing.join(", ")
-                    );
-                    Check::fail(NAME, detail, fix_entra)
-                }
-                Err(e) => Check::fail(
-                    NAME,
-                    format!("Entra's users could not be read: {e}"),
-                    "check the Graph credentials' permissions (User.Read.All)",
-                ),
-            },
-            None => match self.domain_users(domain).await {
-                Ok(users) => {
-                    let without: Vec<&str> =
-                        users.iter().filter(|u| u.immutable_id.is_empty()).map(|u| u.upn.as_str()).take(5).collect();
-                    if without.is_empty() {
-                        Check::warn(
-                            NAME,
-                            format!(
-                                "all {} users of {domain} have an ImmutableID here; Entra's were not compared (no Graph credentials)",
-                                users.len()
-                            ),
-                            "store Graph credentials (tessera m365 credentials set) to compare them with Entra's",
-                        )
-                    } else {
-                        Check::fail(NAME, format!("users without an ImmutableID: {}", without.join(", ")), fix_entra)
-                    }
-                }
-                Err(e) => Check::fail(NAME, format!("the users could not be read: {e}"), "see the server's log"),
-            },
-        }
-    }
+    pub(super) date: Option<ServerDate>,
 }
 
 /// GET `url`: its status, body (at most [`MAX_BODY_BYTES`]) and the server's `Date`.
-async fn fetch(client: &reqwest::Client, url: &str, clock: &dyn Clock) -> Result<Fetched, String> {
+pub(super) async fn fetch(client: &reqwest::Client, url: &str, clock: &dyn Clock) -> Result<Fetched, String> {
     let response = client.get(url).send().await.map_err(|e| deepest(&e))?;
     let received = clock.now_millis();
     let date = ServerDate::of(response.headers(), received);
@@ -312,7 +41,7 @@ async fn fetch(client: &reqwest::Client, url: &str, clock: &dyn Clock) -> Result
     Ok(Fetched { status, body: String::from_utf8_lossy(&bytes).into_owned(), date })
 }
 
-fn deepest(error: &reqwest::Error) -> String {
+pub(super) fn deepest(error: &reqwest::Error) -> String {
     let mut source: &dyn std::error::Error = error;
     while let Some(next) = source.source() {
         source = next;
@@ -320,7 +49,7 @@ fn deepest(error: &reqwest::Error) -> String {
     source.to_string()
 }
 
-async fn tls_check(probe: &Probe, url: &str, clock: &dyn Clock) -> Check {
+pub(super) async fn tls_check(probe: &Probe, url: &str, clock: &dyn Clock) -> Check {
     const NAME: &str = "tls";
     let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
     if !url.starts_with("https://") {
@@ -366,7 +95,7 @@ async fn tls_check(probe: &Probe, url: &str, clock: &dyn Clock) -> Check {
 }
 
 /// The metadata check, and the certificates it publishes (for the token check).
-fn metadata_check(
+pub(super) fn metadata_check(
     name: &'static str,
     url: &str,
     fetched: Result<Fetched, String>,
@@ -403,7 +132,12 @@ fn metadata_check(
     (Check::pass(name, detail), Some(published.signing_certificates))
 }
 
-fn mex_check(url: &str, fetched: Result<Fetched, String>, ours_13: &str, ours_2005: &Option<String>) -> Check {
+pub(super) fn mex_check(
+    url: &str,
+    fetched: Result<Fetched, String>,
+    ours_13: &str,
+    ours_2005: &Option<String>,
+) -> Check {
     const NAME: &str = "mex";
     let fix = "check that the public URL (--public-url) reaches this server, as clients see it";
     let fetched = match fetched {
@@ -436,15 +170,28 @@ fn mex_check(url: &str, fetched: Result<Fetched, String>, ours_13: &str, ours_20
     Check::pass(NAME, format!("MSAL's choice: {}", chosen.address))
 }
 
-async fn token_check(
+/// Where and how a test token is asked for.
+pub(super) struct Token<'a> {
+    pub(super) ecp_url: &'a str,
+    /// The `tls` check passed: the password goes only over a connection verified as the
+    /// outside world verifies it.
+    pub(super) tls_verified: bool,
+    /// The connector takes only Entra's signed requests, which the doctor cannot make.
+    pub(super) signed_requests: bool,
+    /// The server's clock, for the request's IssueInstant.
+    pub(super) server_date: Option<ServerDate>,
+}
+
+pub(super) async fn token_check(
     probe: &Probe,
-    ecp_url: &str,
+    token: &Token<'_>,
     test_user: Option<&TestUser>,
     published: Option<&[String]>,
     graph_certificates: &[String],
-    now: i64,
+    clock: &dyn Clock,
 ) -> Check {
     const NAME: &str = "test_token";
+    let ecp_url = token.ecp_url;
     let Some(user) = test_user else {
         return Check::warn(
             NAME,
@@ -452,6 +199,23 @@ async fn token_check(
             "name one with --test-user NAME (its password on stdin with --test-password-stdin)",
         );
     };
+    if token.signed_requests {
+        return Check::warn(
+            NAME,
+            "the connector takes only Entra's signed requests, which the doctor cannot sign, so no token was asked for",
+            "check a token through Microsoft's own sign-in instead",
+        );
+    }
+    if !token.tls_verified {
+        return Check::fail(
+            NAME,
+            format!(
+                "no token was asked for: {}'s password is sent only over https that the tls check verified",
+                user.name
+            ),
+            "fix tls first",
+        );
+    }
     let Some(published) = published else {
         return Check::fail(
             NAME,
@@ -459,10 +223,14 @@ async fn token_check(
             "fix saml_metadata first",
         );
     };
+    // The request is dated by the server's clock (its Date, moved on by the time since), so
+    // that this machine's clock does not decide whether it is fresh.
+    let now = clock.now_millis();
+    let issued_at = token.server_date.map(|d| now + d.offset_millis()).unwrap_or(now);
     let id = format!("_doctor{}", uuid_like(now));
-    let envelope = entra_request_envelope(&id, &tessera_core::format_millis(now));
+    let envelope = entra_request_envelope(&id, &tessera_core::format_millis(issued_at));
     let answer = probe
-        .lenient
+        .verifying
         .post(ecp_url)
         .basic_auth(&user.name, Some(&user.password))
         .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
@@ -537,7 +305,7 @@ fn uuid_like(now: i64) -> String {
     format!("{now:x}{:04x}{:08x}", COUNTER.fetch_add(1, Ordering::Relaxed), std::process::id())
 }
 
-fn graph_check(shown: &Option<Result<Value, AdminError>>, domain: &str) -> Check {
+pub(super) fn graph_check(shown: &Option<Result<Value, AdminError>>, domain: &str) -> Check {
     const NAME: &str = "graph";
     let enable = format!("tessera m365 enable --domain {domain}");
     match shown {
@@ -574,7 +342,7 @@ fn graph_check(shown: &Option<Result<Value, AdminError>>, domain: &str) -> Check
     }
 }
 
-fn clock_check(graph: Option<&Graph>, server: Option<ServerDate>) -> Check {
+pub(super) fn clock_check(graph: Option<&Graph>, server: Option<ServerDate>) -> Check {
     const NAME: &str = "clock";
     let Some(graph_date) = graph.and_then(Graph::last_date) else {
         return Check::warn(
