@@ -24,8 +24,13 @@ fuzz_target!(|data: &[u8]| {
             key,
             allow_sha1: true,
             name_id_format: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+            entra: true,
         };
-        for binding in [Binding::Redirect { raw_query: text }, Binding::Post { saml_request: text, relay_state: Some(text) }] {
+        for binding in [
+            Binding::Redirect { raw_query: text },
+            Binding::Post { saml_request: text, relay_state: Some(text) },
+            Binding::Soap { authn_request: text },
+        ] {
             let _ = accept_authn_request(binding, &sp, "https://idp.example.com/sso", 1_795_428_000_000, 300_000);
             let _ = accept_logout_request(binding, &sp, "https://idp.example.com/slo", 1_795_428_000_000, 300_000);
         }

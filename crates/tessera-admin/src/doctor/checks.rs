@@ -32,7 +32,9 @@ pub(super) struct Fetched {
 pub(super) async fn fetch(client: &reqwest::Client, url: &str, clock: &dyn Clock) -> Result<Fetched, String> {
     let response = client.get(url).send().await.map_err(|e| deepest(&e))?;
     let received = clock.now_millis();
-    let date = ServerDate::of(response.headers(), received);
+    // A cache's copy carries the Date it was made at: not this server's clock now.
+    let cached = response.headers().contains_key(reqwest::header::AGE);
+    let date = ServerDate::of(response.headers(), received).filter(|_| !cached);
     let status = response.status().as_u16();
     let bytes = response.bytes().await.map_err(|e| deepest(&e))?;
     if bytes.len() > MAX_BODY_BYTES {
@@ -49,49 +51,53 @@ pub(super) fn deepest(error: &reqwest::Error) -> String {
     source.to_string()
 }
 
-pub(super) async fn tls_check(probe: &Probe, url: &str, clock: &dyn Clock) -> Check {
+/// The `tls` check, and whether the connection was verified (a trusted certificate for the
+/// host, valid now: what the test password may cross, even when renewal is due).
+pub(super) async fn tls_check(probe: &Probe, url: &str, clock: &dyn Clock) -> (Check, bool) {
+    let check = |check: Check| (check, false);
     const NAME: &str = "tls";
     let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
     if !url.starts_with("https://") {
-        return Check::fail(
+        return check(Check::fail(
             NAME,
             format!(
                 "the public URL is not https ({url}): Entra requires https endpoints, and MSAL skips http ones in MEX"
             ),
             "serve https (serve --tls-cert/--tls-key, or an https proxy in front) and set --public-url https://…",
-        );
+        ));
     }
     let response = match probe.verifying.get(url).send().await {
         Ok(response) => response,
         Err(e) => {
-            return Check::fail(
+            return check(Check::fail(
                 NAME,
                 format!("the TLS certificate of {host} is not accepted: {}", deepest(&e)),
                 format!("install a certificate for {host} from a certificate authority clients trust, valid now"),
-            );
+            ));
         }
     };
     let certificate = response.extensions().get::<reqwest::tls::TlsInfo>().and_then(|info| info.peer_certificate());
     let Some(not_after) = certificate.and_then(tessera_keys::certificate_not_after) else {
-        return Check::fail(
+        return check(Check::fail(
             NAME,
             "the server's certificate could not be read",
             "check the certificate file given to serve",
-        );
+        ));
     };
     let now = clock.now_millis();
     let days = (not_after - now) / DAY_MS;
     let until = tessera_core::format_millis(not_after);
     if days < TLS_MARGIN_DAYS {
-        return Check::fail(
+        let failed = Check::fail(
             NAME,
             format!("the TLS certificate of {host} expires at {until}, in {days} days"),
             format!(
                 "renew it before then (serve reloads it on SIGHUP); {TLS_MARGIN_DAYS} days is the margin this check keeps"
             ),
         );
+        return (failed, true);
     }
-    Check::pass(NAME, format!("certificate for {host}, trusted, valid until {until} ({days} days)"))
+    (Check::pass(NAME, format!("certificate for {host}, trusted, valid until {until} ({days} days)")), true)
 }
 
 /// The metadata check, and the certificates it publishes (for the token check).
@@ -173,8 +179,8 @@ pub(super) fn mex_check(
 /// Where and how a test token is asked for.
 pub(super) struct Token<'a> {
     pub(super) ecp_url: &'a str,
-    /// The `tls` check passed: the password goes only over a connection verified as the
-    /// outside world verifies it.
+    /// The `tls` check trusted the certificate: the password goes only over a connection
+    /// verified as the outside world verifies it.
     pub(super) tls_verified: bool,
     /// The connector takes only Entra's signed requests, which the doctor cannot make.
     pub(super) signed_requests: bool,
@@ -210,7 +216,7 @@ pub(super) async fn token_check(
         return Check::fail(
             NAME,
             format!(
-                "no token was asked for: {}'s password is sent only over https that the tls check verified",
+                "no token was asked for: {}'s password is sent only over https that the tls check trusted",
                 user.name
             ),
             "fix tls first",

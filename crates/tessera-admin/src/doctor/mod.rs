@@ -1,7 +1,7 @@
 //! `tessera doctor`: what Entra would find wrong with a Microsoft 365 connector, checked from
 //! outside, at the public URL, before a domain is federated or while it is (M365-PROTOCOLS.md §8,
-//! the checks an IdP can make about itself). Read-only: the only thing it causes is the test
-//! token it asks for, which is audited as any token is.
+//! the checks an IdP can make about itself). It changes nothing: each run is audited
+//! (`m365.doctor`), and the test token it asks for is audited as any token is.
 //!
 //! One check per line, each with what to do when it fails:
 //! - `tls`: https, a certificate the system (or `--ca-file`) trusts for the host, not expiring
@@ -10,11 +10,11 @@
 //!   signing certificate in them;
 //! - `mex`: read as MSAL reads it, an https usernamemixed endpoint that is ours;
 //! - `test_token`: a token for a designated test user, over ECP as a rich client asks for one
-//!   (only over https the `tls` check verified), whose signature verifies with the published
+//!   (only over https whose certificate the `tls` check trusted), whose signature verifies with the published
 //!   certificate (and with Graph's, when known);
 //! - `graph`: Graph's federation configuration of the domain equal to the connector's;
 //! - `clock`: this server's clock (its HTTP `Date`) against Graph's;
-//! - `immutable_ids`: every user of the domain with an ImmutableID, and the same one in Entra.
+//! - `immutable_ids`: every active user of the domain with the same ImmutableID in Entra.
 //!
 //! The last three need Graph credentials; without them they are warnings saying so.
 
@@ -160,8 +160,8 @@ impl AdminService {
     /// The checks of every Microsoft 365 connector, or of the one `request.app` names (refused
     /// when it is not one). `graph` is the session for the Graph checks, when credentials are
     /// known.
-    /// The run is audited (`m365.doctor`, by `actor`, naming the test user): it asks for a
-    /// token with someone's password.
+    /// The run is audited first (`m365.doctor`, by `actor`, naming the test user): it asks for
+    /// a token with someone's password.
     pub async fn doctor(
         &self,
         actor: &Actor,
@@ -182,6 +182,10 @@ impl AdminService {
             None => self.m365_connectors().await?,
         };
         let probe = Probe::new(request.ca_pem.as_deref())?;
+        // Written before anything is asked: the run uses someone's password.
+        let summary = json!({"apps": connectors.iter().map(|c| c.label.clone()).collect::<Vec<_>>(),
+            "test_user": request.test_user.as_ref().map(|u| u.name.clone())});
+        self.store.append_audit(actor, NewAuditEvent::new(AuditAction::M365Doctor, "m365", "doctor", summary)).await?;
         let mut reports = Vec::new();
         for app in &connectors {
             let checks = self.check_connector(&probe, app, request.test_user.as_ref(), graph).await;
@@ -192,13 +196,7 @@ impl AdminService {
                 checks,
             });
         }
-        let report =
-            DoctorReport { ok: reports.iter().all(|r| r.ok), public_url: self.public_url.clone(), connectors: reports };
-        let summary = json!({"apps": report.connectors.iter().map(|c| c.app.clone()).collect::<Vec<_>>(),
-            "test_user": request.test_user.as_ref().map(|u| u.name.clone()), "ok": report.ok,
-            "failed": report.failures()});
-        self.store.append_audit(actor, NewAuditEvent::new(AuditAction::M365Doctor, "m365", "doctor", summary)).await?;
-        Ok(report)
+        Ok(DoctorReport { ok: reports.iter().all(|r| r.ok), public_url: self.public_url.clone(), connectors: reports })
     }
 
     async fn check_connector(
@@ -213,8 +211,7 @@ impl AdminService {
         let domain = app.kind.m365_domain().unwrap_or_default().to_string();
         let metadata_url = endpoints.saml_metadata.clone().unwrap_or_default();
         let clock = self.clock.as_ref();
-        let tls = tls_check(probe, &metadata_url, clock).await;
-        let tls_verified = tls.ok;
+        let (tls, tls_verified) = tls_check(probe, &metadata_url, clock).await;
         let mut checks = vec![tls];
 
         let saml = fetch(&probe.lenient, &metadata_url, clock).await;

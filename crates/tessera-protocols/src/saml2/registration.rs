@@ -24,6 +24,8 @@ pub struct Registration {
     pub key: Option<VerifyingKey>,
     pub allow_sha1: bool,
     pub name_id_format: String,
+    /// Entra ID itself (the Microsoft 365 connector), whatever entity ID another SP registers.
+    pub entra: bool,
 }
 
 impl Registration {
@@ -60,6 +62,7 @@ impl Registration {
                 // Entra signs AuthnRequests with RSA-SHA1 (M365-PROTOCOLS.md §1.3).
                 allow_sha1: true,
                 name_id_format: NAMEID_PERSISTENT.to_string(),
+                entra: true,
             }),
             AppKind::Saml(c) => Ok(Registration {
                 entity_id: c.entity_id.clone(),
@@ -69,6 +72,7 @@ impl Registration {
                 key: key(c.certificate.as_ref())?,
                 allow_sha1: c.allow_sha1,
                 name_id_format: c.name_id_format.clone(),
+                entra: false,
             }),
             AppKind::WsFed(_) | AppKind::Bookmark { .. } => {
                 Err(ProtocolError::Registration(format!("{} does not sign in with SAML", app.id)))
@@ -84,6 +88,7 @@ impl Registration {
             key: self.key.as_ref(),
             allow_sha1: self.allow_sha1,
             name_id_format: &self.name_id_format,
+            entra: self.entra,
         }
     }
 

@@ -37,6 +37,9 @@ pub struct RegisteredSp<'a> {
     pub allow_sha1: bool,
     /// The NameID format this IdP issues for the SP.
     pub name_id_format: &'a str,
+    /// The SP is Entra ID, registered by a Microsoft 365 connector (not an SP that names
+    /// itself `urn:federation:MicrosoftOnline`).
+    pub entra: bool,
 }
 
 /// How the request arrived.
@@ -230,10 +233,10 @@ pub fn accept_authn_request(
         now,
         skew_ms,
     )?;
-    let answered_by = match (ecp, sp.entity_id) {
+    let answered_by = match (ecp, sp.entra) {
         (false, _) => BROWSER_ANSWERS,
-        (true, ENTRA_ENTITY_ID) => ENTRA_ECP_ANSWERS,
-        (true, _) => ECP_ANSWERS,
+        (true, true) => ENTRA_ECP_ANSWERS,
+        (true, false) => ECP_ANSWERS,
     };
     let asked_for = if ecp { ECP_ASKED } else { BROWSER_ANSWERS };
     if let Some(binding) = &request.protocol_binding
@@ -308,8 +311,6 @@ const ENTRA_ECP_ANSWERS: &[SamlBinding] = &[SamlBinding::Paos, SamlBinding::Http
 /// What an ECP request's ProtocolBinding may name: PAOS (the profile), SOAP (pysaml2's SPs
 /// name the binding they are reached by) or HTTP-POST (how Entra registers its ACS).
 const ECP_ASKED: &[SamlBinding] = &[SamlBinding::Paos, SamlBinding::Soap, SamlBinding::HttpPost];
-/// Entra's entity ID as an SP.
-const ENTRA_ENTITY_ID: &str = "urn:federation:MicrosoftOnline";
 
 type ReadRequest = (AuthnRequest, Option<String>, Option<SignatureAlgorithm>);
 
@@ -523,6 +524,30 @@ mod tests {
             Err(SsoRefusal::UnsupportedBinding(_))
         ));
         assert!(resolve_acs(&request(Some("https://evil.example/ecp"), None), &registered, ECP_ANSWERS).is_err());
+    }
+
+    #[test]
+    fn only_entra_itself_is_answered_over_ecp_at_a_browser_acs() {
+        let registered = [acs("https://login.microsoftonline.com/login.srf", 0, true)];
+        let xml = r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_e" IssueInstant="2026-01-01T00:00:00Z" Version="2.0"><Issuer xmlns="urn:oasis:names:tc:SAML:2.0:assertion">urn:federation:MicrosoftOnline</Issuer></samlp:AuthnRequest>"#;
+        let sp = |entra| RegisteredSp {
+            entity_id: "urn:federation:MicrosoftOnline",
+            acs: &registered,
+            require_signed_requests: false,
+            key: None,
+            allow_sha1: false,
+            name_id_format: NAMEID_UNSPECIFIED,
+            entra,
+        };
+        let now = parse_rfc3339_millis("2026-01-01T00:00:00Z").unwrap();
+        let ecp = Binding::Soap { authn_request: xml };
+        let entra = accept_authn_request(ecp, &sp(true), "https://idp.example.com/ecp", now, 1000).unwrap();
+        assert_eq!(entra.acs_url, "https://login.microsoftonline.com/login.srf");
+        // An SP that names itself as Entra is still only answered at a PAOS ACS.
+        assert!(matches!(
+            accept_authn_request(ecp, &sp(false), "https://idp.example.com/ecp", now, 1000),
+            Err(SsoRefusal::UnregisteredAcs(_))
+        ));
     }
 
     #[test]

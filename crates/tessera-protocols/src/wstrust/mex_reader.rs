@@ -45,7 +45,9 @@ pub fn username_endpoints(xml: &str) -> Result<Vec<UsernameEndpoint>, ProtocolEr
         .filter(|policy| username_policy(*policy))
         .filter_map(|policy| policy.attribute((WSU, "Id")).map(|id| format!("#{id}")))
         .collect();
-    let mut bindings = Vec::new();
+    // By name, as MSAL keeps them (a dict): a later binding of the same name replaces an
+    // earlier one, and of a binding's policy references only the last counts.
+    let mut bindings: Vec<(&str, Option<&str>, &str)> = Vec::new();
     for binding in children(root, WSDL, "binding") {
         let name = binding.attribute("name").unwrap_or_default();
         // MSAL reads these without looking whether they are there: a binding without them
@@ -60,24 +62,29 @@ pub fn username_endpoints(xml: &str) -> Result<Vec<UsernameEndpoint>, ProtocolEr
             continue;
         }
         let action = children(binding, WSDL, "operation")
+            .flat_map(|operation| children(operation, SOAP12_WSDL, "operation"))
             .next()
-            .and_then(|operation| children(operation, SOAP12_WSDL, "operation").next())
             .ok_or_else(|| {
                 ProtocolError::metadata(format!("binding {name:?} has no soap12:operation, which MSAL fails on"))
             })?
             .attribute("soapAction")
             .unwrap_or_default();
-        // MSAL keeps one policy per binding: the last reference it meets.
-        let policy = children(binding, WSP, "PolicyReference").filter_map(|r| r.attribute("URI")).last();
-        if policy.is_some_and(|uri| policies.iter().any(|p| p == uri)) {
-            bindings.push((name, action));
-        }
+        let Some(reference) = children(binding, WSP, "PolicyReference").last() else { continue };
+        bindings.retain(|(known, _, _)| *known != name);
+        bindings.push((name, reference.attribute("URI"), action));
     }
     let mut endpoints = Vec::new();
     for port in children(root, WSDL, "service").flat_map(|service| children(service, WSDL, "port")) {
-        let binding = port.attribute("binding").unwrap_or_default();
+        let binding = port
+            .attribute("binding")
+            .ok_or_else(|| ProtocolError::metadata("a port names no binding, which MSAL fails on"))?;
         let binding = binding.rsplit(':').next().unwrap_or_default();
-        let Some((_, action)) = bindings.iter().find(|(name, _)| *name == binding) else { continue };
+        let Some((_, _, action)) = bindings
+            .iter()
+            .find(|(name, policy, _)| *name == binding && policy.is_some_and(|uri| policies.iter().any(|p| p == uri)))
+        else {
+            continue;
+        };
         let Some(address) =
             children(port, WSA10, "EndpointReference").flat_map(|r| children(r, WSA10, "Address")).next()
         else {

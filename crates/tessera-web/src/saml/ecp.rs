@@ -5,10 +5,13 @@
 //! password as the form's is (lockout, spray throttling, the password gate), then the user's
 //! grants and the app's policy, which here cannot include a second factor: an app that
 //! requires one, or a request that asks for one, gets a fault that says so, and so does a user
-//! with a second factor at any SP but Entra (which runs its own MFA on a password-only token,
-//! as after WS-Trust). Only an SP's PAOS ACS is answered (Entra's `login.srf` too). The Response is
+//! with a second factor at any SP but Entra, whose token says password only (no
+//! `multipleauthn`), as after WS-Trust, and whose own rules (`federatedIdpMfaBehavior`,
+//! Conditional Access) decide about more. Only an SP's PAOS ACS is answered (Entra's
+//! `login.srf` too). The Response is
 //! the browser profile's, signed the same way, in a SOAP envelope naming the request's ACS.
-//! Every refusal is a SOAP fault and an audit row; no refusal carries a Response.
+//! Every refusal is a SOAP fault and, but for a request without credentials, an audit row; no
+//! refusal carries a Response.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -94,9 +97,7 @@ async fn answer(
     let Some((username, password)) =
         basic_credentials(headers).map_err(|detail| Refusal::client("malformed", detail))?
     else {
-        // Not audited: most clients send their credentials only after this challenge, and a
-        // refusal row for every such sign-in would be noise.
-        return Err(Refusal::Challenge { audited: true, detail: "the request carries no credentials".into() });
+        return Err(Refusal::NoCredentials);
     };
     let Ok(from) = ctx.client() else {
         return Err(Refusal::client("malformed", "the forwarding header could not be read"));
@@ -121,7 +122,7 @@ async fn answer(
             PasswordOutcome::Accepted(accepted) => *accepted,
             PasswordOutcome::Failed => {
                 let detail = "The user name or password is incorrect, or the account cannot sign in now.";
-                return Err(Refusal::Challenge { audited: true, detail: detail.into() });
+                return Err(Refusal::Challenge(detail.into()));
             }
             PasswordOutcome::ChangeAtSource(_) => {
                 let detail = "The password must be changed in the organization's directory before signing in.";
@@ -134,8 +135,9 @@ async fn answer(
             }
         };
     let authn = AuthnContext::default().with(Factor::Password, now);
-    // A person with a second factor shows it at the form; ECP cannot carry one. Entra asks for
-    // its own MFA on a password-only token (as after WS-Trust); any other SP would not.
+    // A person with a second factor shows it at the form; ECP cannot carry one. Entra gets a
+    // token that says password only and applies its own rules to it (as after WS-Trust); any
+    // other SP would take it as the whole sign-in.
     if has_second_factor && !matches!(app.kind, AppKind::M365(_)) {
         let reason = "second_factor_enrolled";
         audit_denied(state, app, &user, &accepted, reason, &trace, &from.client.to_string()).await?;
@@ -217,8 +219,11 @@ enum Refusal {
     /// The client's request, credentials or rights: `S:Client`, with whether the audit trail
     /// has it already (a failed password is `signin.failure`, a denial `saml.denied`).
     Fault { reason: &'static str, detail: String, audited: bool },
-    /// No credentials, or wrong ones: 401 with a Basic challenge.
-    Challenge { audited: bool, detail: String },
+    /// Wrong credentials: 401 with a Basic challenge (the trail has the failed password).
+    Challenge(String),
+    /// No credentials: 401 with a Basic challenge, and nothing written. Most clients send
+    /// their credentials only after the challenge; a refusal row for each would be noise.
+    NoCredentials,
     /// A failure on our side: logged once, answered `S:Server`.
     Internal(String),
     /// Too many password checks at once: 503 with `Retry-After`, nothing written.
@@ -262,8 +267,12 @@ async fn refuse(
         Refusal::Fault { reason, detail, audited } => {
             (StatusCode::INTERNAL_SERVER_ERROR, FaultCode::Client, reason, detail, audited)
         }
-        Refusal::Challenge { audited, detail } => {
-            (StatusCode::UNAUTHORIZED, FaultCode::Client, "no_credentials", detail, audited)
+        Refusal::Challenge(detail) => {
+            (StatusCode::UNAUTHORIZED, FaultCode::Client, "failed_authentication", detail, true)
+        }
+        Refusal::NoCredentials => {
+            let detail = "the request carries no credentials".to_string();
+            (StatusCode::UNAUTHORIZED, FaultCode::Client, "no_credentials", detail, true)
         }
         Refusal::Internal(cause) => {
             tracing::error!(app = %app.id, %cause, "an ECP request could not be answered");

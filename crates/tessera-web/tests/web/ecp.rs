@@ -336,6 +336,11 @@ async fn an_sp_is_answered_at_its_paos_acs_only_and_never_for_a_user_with_a_seco
     assert!(world.store.confirm_totp(&Actor::system(), alice.id, 1, &[]).await.unwrap());
     let refused = post_to(request("")).await;
     assert_fault(&refused, StatusCode::INTERNAL_SERVER_ERROR, "second factor");
+    let denials = world.store.list_audit(&AuditQuery { limit: 10_000, ..Default::default() }).await.unwrap();
+    assert!(
+        denials.iter().any(|e| e.action == "saml.denied" && e.summary["reason"] == "second_factor_enrolled"),
+        "the refusal is audited with its reason"
+    );
     // Entra asks for its own MFA on a password-only token, as after WS-Trust.
     let m365 = post(
         &mut Browser::new(&world),
