@@ -29,6 +29,7 @@ use tessera_store::StoreError;
 
 use super::find;
 use super::sso::signed_response;
+use crate::error::Failure;
 use crate::shell::apps::AppRoute;
 use crate::shell::context::RequestContext;
 use crate::sign_on::Trace;
@@ -47,7 +48,17 @@ pub async fn ecp(
 ) -> Response {
     let app = match find(&state, route).await {
         Ok(app) => app,
-        Err(e) => return e.into_response(),
+        // Said in SOAP too: an ECP client reads faults, not pages.
+        Err(e) => {
+            return match e.failure {
+                Failure::Refused { status, message, .. } => soap(status, fault_envelope(FaultCode::Client, &message)),
+                other => {
+                    tracing::error!(failure = ?other, "an ECP request's application could not be read");
+                    let reason = "Tessera could not answer now; try again shortly";
+                    soap(StatusCode::INTERNAL_SERVER_ERROR, fault_envelope(FaultCode::Server, reason))
+                }
+            };
+        }
     };
     let username = basic_credentials(&headers).ok().flatten().map(|(name, _)| name);
     match answer(&state, &ctx, &app, &headers, &body).await {

@@ -111,6 +111,11 @@ async fn an_ecp_client_gets_a_response_that_pysaml2_as_entra_accepts() {
     assert_eq!(ecp_tokens, 2);
     // The browser leaves ECP alone, and a GET is not a request.
     assert_eq!(client.get(ECP).await.status, StatusCode::METHOD_NOT_ALLOWED);
+    // An application that is not there is said in SOAP too.
+    let request = Request::post("/m365/fabrikam.com/saml/ecp").header(header::CONTENT_TYPE, "text/xml");
+    let missing = client.send(request, Body::from(envelope(&entra_request(&new_id(), "", "")))).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("<faultcode>S:Client</faultcode>"), "{}", missing.body);
 }
 
 #[tokio::test]

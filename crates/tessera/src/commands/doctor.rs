@@ -35,7 +35,11 @@ pub async fn run(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<()> {
             println!("No Microsoft 365 connector to check (tessera app add m365 --domain DOMAIN).");
         }
         for connector in &report.connectors {
-            println!("{} ({}) at {}", connector.app, connector.domain, report.public_url);
+            let domain = match connector.app.contains(&connector.domain) {
+                true => String::new(),
+                false => format!(" ({})", connector.domain),
+            };
+            println!("{}{domain} at {}", connector.app, report.public_url);
             for check in &connector.checks {
                 let result = match (check.ok, check.severity) {
                     (true, _) => "ok",
