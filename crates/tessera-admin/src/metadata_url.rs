@@ -248,11 +248,7 @@ async fn read_capped(mut response: reqwest::Response, url: &Url) -> Result<Vec<u
 
 /// A transport error in one line, with its deepest cause (which says what went wrong).
 fn describe(error: &reqwest::Error) -> String {
-    let mut source: &dyn std::error::Error = error;
-    while let Some(next) = source.source() {
-        source = next;
-    }
-    if error.is_timeout() { "no answer in time".to_string() } else { source.to_string() }
+    if error.is_timeout() { "no answer in time".to_string() } else { tessera_m365::graph::deepest(error) }
 }
 
 #[cfg(test)]

@@ -9,3 +9,8 @@ pub mod wsfed;
 pub mod wstrust;
 
 pub use error::ProtocolError;
+
+/// Whether `node` is the element `local` of `namespace`: every reader's one question.
+pub(crate) fn is_element(node: &tessera_xml::roxmltree::Node<'_, '_>, namespace: &str, local: &str) -> bool {
+    node.is_element() && node.tag_name().namespace() == Some(namespace) && node.tag_name().name() == local
+}

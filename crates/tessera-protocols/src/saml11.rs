@@ -103,16 +103,20 @@ pub fn m365_params<'a>(
         Claim { namespace: ACCOUNT_TYPE_NS.into(), name: "accounttype".into(), value: "User".into() },
     ];
     claims.extend(extra);
-    relying_party_params(
-        &user.immutable_id,
-        false,
-        issuer,
-        tessera_core::app::ENTRA_RELYING_PARTY,
-        claims,
-        authn,
-        assertion_id,
-        now,
-    )
+    entra_params(&user.immutable_id, issuer, claims, authn, assertion_id, now)
+}
+
+/// A token for Entra ID: NameIdentifier `name_id` (the ImmutableID), audience Entra.
+fn entra_params<'a>(
+    name_id: &'a str,
+    issuer: &'a str,
+    claims: Vec<Claim>,
+    authn: &AuthnContext,
+    assertion_id: &'a str,
+    now: UnixMillis,
+) -> AssertionParams<'a> {
+    let entra = tessera_core::app::ENTRA_RELYING_PARTY;
+    relying_party_params(name_id, false, issuer, entra, claims, authn, assertion_id, now)
 }
 
 /// Where AD FS's `primarysid` and `issuerid` claims live.
@@ -147,16 +151,7 @@ pub fn m365_device_params<'a>(
     ];
     claims.extend(issuer_id.map(|id| claim(IDENTITY_CLAIMS_NS, "issuerid", id)));
     claims.extend(extra);
-    relying_party_params(
-        &computer.object_guid,
-        false,
-        issuer,
-        tessera_core::app::ENTRA_RELYING_PARTY,
-        claims,
-        authn,
-        assertion_id,
-        now,
-    )
+    entra_params(&computer.object_guid, issuer, claims, authn, assertion_id, now)
 }
 
 /// The token a WS-Federation relying party gets: audience its realm, NameIdentifier from its

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 use tessera_core::{Application, Clock};
-use tessera_m365::graph::{Graph, ServerDate};
-use tessera_protocols::saml2::ecp::{assertion_of, entra_request_envelope};
+use tessera_m365::graph::{Graph, ServerDate, deepest};
+use tessera_protocols::saml2::ecp::{assertion_of, entra_request_envelope, fault_reason};
 use tessera_protocols::saml2::idp_metadata::read_published;
 use tessera_protocols::wstrust::mex_reader::{msal_choice, username_endpoints};
 use tessera_xml::{AlgorithmPolicy, VerifyingKey, verify_enveloped};
@@ -41,14 +41,6 @@ pub(super) async fn fetch(client: &reqwest::Client, url: &str, clock: &dyn Clock
         return Err(format!("the answer is larger than {MAX_BODY_BYTES} bytes"));
     }
     Ok(Fetched { status, body: String::from_utf8_lossy(&bytes).into_owned(), date })
-}
-
-pub(super) fn deepest(error: &reqwest::Error) -> String {
-    let mut source: &dyn std::error::Error = error;
-    while let Some(next) = source.source() {
-        source = next;
-    }
-    source.to_string()
 }
 
 /// The `tls` check, and whether the connection was verified (a trusted certificate for the
@@ -258,7 +250,7 @@ pub(super) async fn token_check(
     let assertion = match assertion_of(&body) {
         Ok(assertion) if status == 200 => assertion,
         _ => {
-            let said = fault_string(&body).unwrap_or_else(|| format!("HTTP {status}"));
+            let said = fault_reason(&body).unwrap_or_else(|| format!("HTTP {status}"));
             return Check::fail(
                 NAME,
                 format!("{} got no token: {said}", user.name),
@@ -288,20 +280,6 @@ pub(super) async fn token_check(
     }
     let graph = if graph_certificates.is_empty() { "" } else { " and with Graph's" };
     Check::pass(NAME, format!("a token for {} verifies with the published certificate{graph}", user.name))
-}
-
-/// A fault's words, from a SOAP 1.1 fault envelope.
-fn fault_string(body: &str) -> Option<String> {
-    let start = body.find("<faultstring>")? + "<faultstring>".len();
-    let end = body[start..].find("</faultstring>")? + start;
-    Some(
-        body[start..end]
-            .replace("&apos;", "'")
-            .replace("&quot;", "\"")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&"),
-    )
 }
 
 /// A request ID unlikely to repeat: the time and a counter.

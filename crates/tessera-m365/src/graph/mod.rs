@@ -353,7 +353,9 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(seconds))
 }
 
-fn deepest(error: &reqwest::Error) -> String {
+/// A transport error by its deepest cause, the one that says what went wrong (a refused
+/// connection, a certificate), rather than reqwest's "error sending request".
+pub fn deepest(error: &reqwest::Error) -> String {
     let mut source: &dyn std::error::Error = error;
     while let Some(next) = source.source() {
         source = next;

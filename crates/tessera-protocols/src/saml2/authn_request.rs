@@ -12,6 +12,7 @@ use tessera_xml::{Limits, element_text, reader};
 
 use super::PROTOCOL_NS;
 use crate::ProtocolError;
+use crate::is_element as is;
 
 /// The most a request may inflate to (SECURITY.md §0.5).
 pub const MAX_INFLATED_BYTES: usize = 256 * 1024;
@@ -81,10 +82,6 @@ fn bool_attribute(value: Option<&str>, name: &str) -> Result<bool, ProtocolError
         Some("true") | Some("1") => Ok(true),
         Some(other) => Err(bad(format!("{name}={other:?} is not a boolean"))),
     }
-}
-
-fn is(node: &tessera_xml::roxmltree::Node<'_, '_>, namespace: &str, local: &str) -> bool {
-    node.is_element() && node.tag_name().namespace() == Some(namespace) && node.tag_name().name() == local
 }
 
 /// Reads an AuthnRequest. Structure only: whether its issuer, ACS and times are acceptable is

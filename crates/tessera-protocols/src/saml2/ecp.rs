@@ -8,6 +8,7 @@ use tessera_xml::{Limits, reader};
 
 use super::PROTOCOL_NS;
 use crate::ProtocolError;
+use crate::is_element as is;
 use crate::wstrust::{SOAP11_NS, escape};
 
 pub const ECP_NS: &str = "urn:oasis:names:tc:SAML:2.0:profiles:SSO:ecp";
@@ -59,10 +60,6 @@ fn check_header(header: tessera_xml::roxmltree::Node<'_, '_>) -> Result<(), Prot
     Ok(())
 }
 
-fn is(node: &tessera_xml::roxmltree::Node<'_, '_>, namespace: &str, local: &str) -> bool {
-    node.is_element() && node.tag_name().namespace() == Some(namespace) && node.tag_name().name() == local
-}
-
 /// The element children of `node`; text other than whitespace is refused.
 fn elements<'a, 'input>(
     node: tessera_xml::roxmltree::Node<'a, 'input>,
@@ -108,6 +105,14 @@ pub fn fault_envelope(code: FaultCode, reason: &str) -> String {
          <faultstring>{}</faultstring></S:Fault></S:Body></S:Envelope>",
         escape(reason)
     )
+}
+
+/// A fault's words (its `faultstring`), when `envelope` is a SOAP 1.1 fault.
+pub fn fault_reason(envelope: &str) -> Option<String> {
+    let parsed = reader::parse(envelope, &Limits::MESSAGE).ok()?;
+    let fault = parsed.root_element().descendants().find(|n| is(n, SOAP11_NS, "Fault"))?;
+    let reason = fault.children().find(|n| n.is_element() && n.tag_name().name() == "faultstring")?;
+    tessera_xml::element_text(reason).ok()
 }
 
 /// The request Entra's rich clients have the IdP answer (M365-PROTOCOLS.md §1.3: Issuer
@@ -202,6 +207,8 @@ mod tests {
         assert!(answer.contains("AssertionConsumerServiceURL=\"https://sp.example.com/acs?a=1&amp;b=&quot;2&quot;\""));
         assert!(answer.contains("<S:Body><samlp:Response/></S:Body>"));
         let fault = fault_envelope(FaultCode::Client, "<b>no</b>");
+        assert_eq!(fault_reason(&fault).as_deref(), Some("<b>no</b>"));
+        assert_eq!(fault_reason(&response_envelope("https://sp.example.com/acs", "<x/>")), None);
         assert!(fault.contains("<faultcode>S:Client</faultcode><faultstring>&lt;b&gt;no&lt;/b&gt;</faultstring>"));
         reader::parse(&fault, &Limits::MESSAGE).unwrap();
     }

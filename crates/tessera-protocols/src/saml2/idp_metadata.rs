@@ -11,6 +11,7 @@ use tessera_xml::writer::Element;
 
 use super::{DSIG_NS, METADATA_NS, PROTOCOL_NS};
 use crate::ProtocolError;
+use crate::is_element as is;
 
 /// What the metadata describes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,9 +93,6 @@ pub fn read_published(xml: &str) -> Result<PublishedMetadata, ProtocolError> {
     };
     let parsed = tessera_xml::reader::parse(body.trim_start(), &tessera_xml::Limits::METADATA)?;
     let root = parsed.root_element();
-    let is = |node: &tessera_xml::roxmltree::Node<'_, '_>, ns: &str, local: &str| {
-        node.is_element() && node.tag_name().namespace() == Some(ns) && node.tag_name().name() == local
-    };
     if !is(&root, METADATA_NS, "EntityDescriptor") {
         return Err(ProtocolError::metadata("the document is not a SAML EntityDescriptor"));
     }

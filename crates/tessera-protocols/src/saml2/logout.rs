@@ -12,6 +12,7 @@ use tessera_xml::{Limits, SignaturePlacement, Signer, XmlError, element_text, re
 use super::PROTOCOL_NS;
 use super::response::ASSERTION_NS;
 use super::sso::{Binding, Envelope, RegisteredSp, SsoRefusal, check_envelope, read_signed_message};
+use crate::is_element as is;
 use crate::{ProtocolError, percent};
 
 pub const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
@@ -33,10 +34,6 @@ pub struct LogoutRequest {
 
 fn bad(message: impl Into<String>) -> ProtocolError {
     ProtocolError::Request(message.into())
-}
-
-fn is(node: &tessera_xml::roxmltree::Node<'_, '_>, namespace: &str, local: &str) -> bool {
-    node.is_element() && node.tag_name().namespace() == Some(namespace) && node.tag_name().name() == local
 }
 
 pub fn parse_logout_request(xml: &str) -> Result<LogoutRequest, ProtocolError> {

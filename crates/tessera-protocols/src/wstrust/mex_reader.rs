@@ -9,6 +9,7 @@ use tessera_xml::{Limits, reader};
 
 use super::ACTION_13;
 use crate::ProtocolError;
+use crate::is_element as is;
 
 const WSDL: &str = "http://schemas.xmlsoap.org/wsdl/";
 const WSP: &str = "http://schemas.xmlsoap.org/ws/2004/09/policy";
@@ -120,10 +121,6 @@ fn username_policy(policy: Node<'_, '_>) -> bool {
             .any(|n| children(n, ns, "WssUsernameToken10").next().is_some());
         token && policy.descendants().any(|n| is(&n, ns, "TransportBinding"))
     })
-}
-
-fn is(node: &Node<'_, '_>, namespace: &str, local: &str) -> bool {
-    node.is_element() && node.tag_name().namespace() == Some(namespace) && node.tag_name().name() == local
 }
 
 fn children<'a, 'input: 'a>(
