@@ -6,7 +6,7 @@ from its rusage, and the machine's idle time from /proc/stat; between the phases
 phase at half the saturating rate for the latency target. Prints the figures and, last, one
 line per target with PASS or FAIL; exits 1 if any target fails.
 """
-import os, re, resource, statistics, subprocess, sys, time, urllib.request
+import math, os, re, resource, statistics, subprocess, sys, time, urllib.request
 
 name, script, base, server_pid, seconds, rounds = sys.argv[1:7]
 seconds, rounds, server_pid = int(seconds), int(rounds), int(server_pid)
@@ -36,10 +36,25 @@ def rsa_multi():
     return float(re.search(r"^rsa\s+2048\s+bits\s+\S+\s+\S+\s+([\d.]+)", out, re.M).group(1))
 
 
-def writer():
-    """The store writer's series on /metrics: sums, counts and the quantiles of the last minute."""
+def scrape():
+    """The store writer's series on /metrics (sums, counts and the quantiles of the last minute)
+    and the request-duration histogram's buckets, summed over every route but /metrics."""
     text = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
-    return {name: float(value) for name, value in re.findall(r"^(tessera_store_write_\S+) (\S+)$", text, re.M)}
+    series = {name: float(value) for name, value in re.findall(r"^(tessera_store_write_\S+) (\S+)$", text, re.M)}
+    for labels, value in re.findall(r"^tessera_http_request_duration_seconds_bucket\{(.*)\} (\S+)$", text, re.M):
+        if 'route="/metrics"' not in labels:
+            le = "bucket " + re.search(r'le="([^"]+)"', labels).group(1)
+            series[le] = series.get(le, 0) + float(value)
+    return series
+
+
+def server_p99_ms(before, after):
+    """The upper bound of the bucket that holds the server's own 99th percentile over the phase
+    (from the answer's first byte read to its last written, as the server times a request)."""
+    counts = sorted((float(k.split()[1]), after[k] - before.get(k, 0)) for k in after if k.startswith("bucket "))
+    if not counts or not counts[-1][1]:
+        return float("nan")
+    return 1000 * next(bound for bound, count in counts if count >= 0.99 * counts[-1][1])
 
 
 def writer_line(before, after):
@@ -59,7 +74,7 @@ def wrk(phase, duration, pace_ms=None):
     env = dict(os.environ, TESSERA_BENCH_PHASE=f"{name}-{phase}")
     if pace_ms is not None:
         env["TESSERA_BENCH_PACE_MS"] = f"{pace_ms:.3f}"
-    before, written = resource.getrusage(resource.RUSAGE_CHILDREN), writer()
+    before, written = resource.getrusage(resource.RUSAGE_CHILDREN), scrape()
     cpu0, (total0, idle0, steal0), wall0 = server_cpu(), machine(), time.monotonic()
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, base],
                          capture_output=True, text=True, env=env).stdout
@@ -75,7 +90,7 @@ def wrk(phase, duration, pace_ms=None):
         "requests": requests, "rps": float(result["rps"]), "p50": float(result["p50_ms"]),
         "p99": float(result["p99_ms"]), "server_cpu": cpu1 - cpu0, "wrk_cpu": wrk_cpu, "wall": wall,
         "machine_busy": ncpu * (1 - (idle1 - idle0) / span), "steal": ncpu * (steal1 - steal0) / span,
-        "writer": writer_line(written, writer()),
+        "writer": writer_line(written, scraped := scrape()), "server_p99": server_p99_ms(written, scraped),
     }
 
 
@@ -106,7 +121,9 @@ multi = rsa_multi()
 pace_ms = 1000 * connections / (rate / 2)
 paced = wrk("paced", seconds, pace_ms)
 print(f"{name} paced at half the maximum: {paced['rps']:.0f} tokens/s (aimed at {rate / 2:.0f}), "
-      f"p50 {paced['p50']:.2f} ms, p99 {paced['p99']:.2f} ms; {paced['writer']}")
+      f"p50 {paced['p50']:.2f} ms, p99 {paced['p99']:.2f} ms"
+      + ("" if math.isnan(paced["server_p99"]) else f" (the server's own p99 <= {paced['server_p99']:g} ms)")
+      + f"; {paced['writer']}")
 print(f"{name}: {rate:.0f} tokens/s = {rate / multi:.2f} of `openssl speed -multi {ncpu}` ({multi:.0f} sign/s)")
 checks = [
     (f"{name}: CPU a token {ratio:.2f} x one RSA-2048 signature (target <= 1.25, goal 1.1)", ratio <= 1.25),

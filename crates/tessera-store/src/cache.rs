@@ -1,5 +1,6 @@
-//! Short-lived copies of the three reads every sign-on makes (the app a URL names, the session
-//! and its user, the access decision).
+//! Short-lived copies of the reads every sign-on makes (the app a URL names, the session and its
+//! user, the access decision, and for a WS-Federation or WS-Trust token the directory source
+//! that keeps the user's password, whose expiry the token may carry).
 //!
 //! CONTRACT.md lets a running server see a management command's effect up to a second late, so
 //! an entry lives at most [`TTL_MS`] by the store's clock. Writes made through this process
@@ -20,7 +21,7 @@ use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tessera_core::{AccessDecision, AppId, Application, Clock, UnixMillis, User, UserId};
+use tessera_core::{AccessDecision, AppId, Application, Clock, SourceId, UnixMillis, User, UserId};
 
 use crate::Session;
 
@@ -43,6 +44,8 @@ pub(crate) struct ReadCache {
     pub(crate) apps_by_path: Shelf<String, Application>,
     pub(crate) sessions: Shelf<String, (Session, User)>,
     pub(crate) access: Shelf<(UserId, AppId), AccessDecision>,
+    /// The directory source a user came from and their anchor there; `None` for a local user.
+    pub(crate) user_sources: Shelf<UserId, Option<(SourceId, String)>>,
 }
 
 impl ReadCache {
@@ -65,6 +68,7 @@ impl ReadCache {
             apps_by_path: Shelf::new(),
             sessions: Shelf::new(),
             access: Shelf::new(),
+            user_sources: Shelf::new(),
         }
     }
 

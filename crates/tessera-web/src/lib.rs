@@ -29,6 +29,7 @@ use axum::routing::get;
 
 pub use admin_portal::paths as admin_portal_paths;
 pub use error::{ApiError, AppError};
+pub use ops::{REQUEST_DURATION, REQUEST_DURATION_BUCKETS};
 pub use shell::pages::metadata_document;
 pub use state::{AppState, SharedState, SignInConfig};
 

@@ -40,6 +40,11 @@ pub async fn run(
         None => public_url.starts_with("https://"),
     };
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(tessera_web::REQUEST_DURATION.to_string()),
+            &tessera_web::REQUEST_DURATION_BUCKETS,
+        )
+        .context("cannot set the request-duration buckets")?
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     let state = tessera_web::AppState::new(store.clone(), clock, keys, &public_url, signin, Some(metrics.clone()))?;

@@ -77,12 +77,20 @@ macro_rules! impl_sources {
                 }
 
                 async fn user_source(&self, user: UserId) -> Result<Option<(SourceId, String)>, StoreError> {
+                    if let Some(source) = self.cache.get(&self.cache.user_sources, &user) {
+                        return Ok(source);
+                    }
+                    let ticket = self.cache.ticket();
                     let row = sqlx::query("SELECT source_id, source_anchor FROM users WHERE id = $1 AND source_id IS NOT NULL")
                         .bind(user.to_string())
                         .fetch_optional(&self.pool)
                         .await?;
-                    let Some(row) = row else { return Ok(None) };
-                    Ok(Some((parse_id(&row.try_get::<String, _>(0)?)?, row.try_get(1)?)))
+                    let source = match row {
+                        Some(row) => Some((parse_id(&row.try_get::<String, _>(0)?)?, row.try_get(1)?)),
+                        None => None,
+                    };
+                    self.cache.put(&self.cache.user_sources, ticket, user, source.clone());
+                    Ok(source)
                 }
 
                 async fn source_bind_password(&self, source: SourceId) -> Result<Vec<u8>, StoreError> {

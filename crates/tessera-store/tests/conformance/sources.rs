@@ -116,6 +116,11 @@ pub(super) async fn a_sync_applies_whole_and_undoes_only_its_own_suspensions(sto
         first_name: "Daniel".into(),
         last_name: "Ced".into(),
     };
+    // Read twice first, so that a cache (SQLite keeps one) holds the answer the sync changes.
+    for _ in 0..2 {
+        assert_eq!(store.user_source(local.id).await.unwrap(), None);
+        assert_eq!(store.user_source(dan.id).await.unwrap(), Some((corp.id, "YW5jaG9yLWRhbg==".to_string())));
+    }
     let second = SyncChanges {
         update: vec![(dan.id, renamed)],
         suspend: vec![dan.id],
@@ -145,6 +150,7 @@ pub(super) async fn a_sync_applies_whole_and_undoes_only_its_own_suspensions(sto
     assert_eq!(syncs.len(), 3);
     assert_eq!(syncs[0].summary["created"], 2);
     // Removing the source keeps all three, as local users.
+    assert!(store.user_source(dan.id).await.unwrap().is_some());
     assert_eq!(store.remove_source(&actor(), corp.id).await.unwrap(), 3);
     assert_eq!(store.user_source(dan.id).await.unwrap(), None);
 }

@@ -366,6 +366,19 @@ fn the_writer_reports_each_wait_batch_and_commit() {
         let line = format!("tessera_store_write_queue_seconds{{quantile=\"{quantile}\"}}");
         assert!(value(&line) >= 0.0, "{metrics}");
     }
+    // Request latency is a histogram (buckets add up across nodes): both WS-Trust answers are
+    // in its last bucket, and in the 20 s one, which no request outlives.
+    let posts = |le: &str| -> Vec<f64> {
+        let bucket = format!("le=\"{le}\"}} ");
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("tessera_http_request_duration_seconds_bucket{") && l.contains("method=\"POST\""))
+            .filter_map(|l| l.split_once(bucket.as_str())?.1.parse().ok())
+            .collect()
+    };
+    assert_eq!(posts("+Inf"), [2.0], "{metrics}");
+    assert_eq!(posts("20"), [2.0], "{metrics}");
+    assert_eq!(posts("0.0005").len(), 1, "{metrics}");
     let (code, stderr) = server.terminate();
     assert_eq!(code, Some(0), "{stderr}");
 }
