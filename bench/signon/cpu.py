@@ -49,8 +49,10 @@ def scrape():
 
 
 def server_p99_ms(before, after):
-    """The upper bound of the bucket that holds the server's own 99th percentile over the phase
-    (from the answer's first byte read to its last written, as the server times a request)."""
+    """The upper bound of the bucket that holds the server's own 99th percentile over the phase,
+    as the server times a request: from when its route's middleware is first polled (the request
+    head already read) to when the handler returns its answer (before hyper writes it). A wait
+    for a worker to read the request, and the answer's write, fall outside."""
     counts = sorted((float(k.split()[1]), after[k] - before.get(k, 0)) for k in after if k.startswith("bucket "))
     if not counts or not counts[-1][1]:
         return float("nan")

@@ -1,17 +1,19 @@
 //! The floor under issue 23's sign-on targets: an HTTP server on Tessera's own stack (Tokio,
 //! hyper through axum, mimalloc, aws-lc's RSA through `tessera_xml::RsaSigner`) that answers
-//! every GET with one RSA-2048 signature and a page of a sign-on answer's size, and does
-//! nothing else: no session, no store, no XML, no audit.
+//! every GET with one RSA-2048 signature (in hex) and a page of a WS-Fed answer's size, and
+//! does nothing else: no session, no store, no XML, c14n or digest, no audit.
 //!
 //! What it costs a request on a machine, measured by `bench/signon/floor.sh` with the same wrk
 //! load and the same accounting as `bench/signon/cpu.sh`, is the least any server on this stack
 //! can cost there: Tessera's figures are held against it. `--no-sign` answers without the
-//! signature, which leaves HTTP and the kernel's loopback TCP alone.
+//! signature, which leaves HTTP (axum's routing and the page's one allocation included) and the
+//! kernel's loopback TCP.
 //!
 //! Usage: `signon-floor --listen 127.0.0.1:PORT [--body-bytes N] [--no-sign]`. `/metrics`
 //! answers an empty page (the measurement reads the store writer's series there; this has
 //! none).
 
+use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,13 +47,14 @@ async fn answer(State(floor): State<Arc<Floor>>) -> Response {
         let mut signed_info = vec![b'x'; SIGNED_INFO_BYTES];
         signed_info[..8].copy_from_slice(&floor.served.fetch_add(1, Ordering::Relaxed).to_le_bytes());
         match signer.sign(&signed_info) {
-            Ok(signature) => signature.iter().for_each(|b| page.push_str(&format!("{b:02x}"))),
+            Ok(signature) => signature.iter().for_each(|b| {
+                let _ = write!(page, "{b:02x}");
+            }),
             Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         }
     }
-    while page.len() < floor.body_bytes {
-        page.push('x');
-    }
+    let padding = floor.body_bytes.saturating_sub(page.len());
+    page.extend(std::iter::repeat_n('x', padding));
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 

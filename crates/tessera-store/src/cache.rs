@@ -45,11 +45,16 @@ pub(crate) struct ReadCache {
     pub(crate) sessions: Shelf<String, (Session, User)>,
     pub(crate) access: Shelf<(UserId, AppId), AccessDecision>,
     /// The directory source a user came from and their anchor there; `None` for a local user.
+    /// Every caller of `user_source` reads it through here, not only tokens. A second-old answer
+    /// fails closed for each: a removed source's link finds no source (the password check and
+    /// change say the directory is unavailable, the claims are left out), and a link not yet seen
+    /// leaves a user without a local password refused; Kerberos takes its sources from
+    /// `list_sources`, which is not kept.
     pub(crate) user_sources: Shelf<UserId, Option<(SourceId, String)>>,
 }
 
 impl ReadCache {
-    /// For the one process that serves a SQLite store: on, and keeping all three reads.
+    /// For the one process that serves a SQLite store: on, and keeping every read it holds.
     pub(crate) fn enabled(clock: Arc<dyn Clock>) -> Self {
         Self::new(true, true, clock)
     }

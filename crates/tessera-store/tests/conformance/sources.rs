@@ -4,7 +4,7 @@ use super::*;
 use tessera_core::NewDirectorySource;
 use tessera_core::sources::{DirectoryKind, PasswordCheck, SourceAttributes, SourceConfig};
 
-fn source(name: &str) -> NewDirectorySource {
+pub(super) fn source(name: &str) -> NewDirectorySource {
     let (user_filter, group_filter) = SourceConfig::default_filters(DirectoryKind::Ad);
     let config = SourceConfig {
         kind: DirectoryKind::Ad,

@@ -367,7 +367,7 @@ fn the_writer_reports_each_wait_batch_and_commit() {
         assert!(value(&line) >= 0.0, "{metrics}");
     }
     // Request latency is a histogram (buckets add up across nodes): both WS-Trust answers are
-    // in its last bucket, and in the 20 s one, which no request outlives.
+    // in its last bucket, and in the 20 s one (only a request the deadline cut off is not).
     let posts = |le: &str| -> Vec<f64> {
         let bucket = format!("le=\"{le}\"}} ");
         metrics
