@@ -1,6 +1,6 @@
 //! One error type at the web edge. [`Failure`] says what went wrong, whatever the request; the
-//! channel (a type parameter: an HTML page, the REST API's JSON, a WS-Trust SOAP fault, plain
-//! text) says how it is answered, so a handler picks its channel once, by its return type, and
+//! channel (a type parameter: an HTML page, the REST API's JSON, a WS-Trust or SAML ECP SOAP
+//! fault, plain text) says how it is answered, so a handler picks its channel once, by its return type, and
 //! uses `?` everywhere. A failure on our side is logged once, where it becomes a response, with
 //! the reference a page shows the user.
 //!
@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_admin::AdminError;
+use tessera_protocols::saml2::ecp::{FaultCode, fault_envelope};
 use tessera_protocols::wstrust::fault::TrustFault;
 use tessera_protocols::wstrust::{SoapVersion, TrustVersion};
 use tessera_store::StoreError;
@@ -260,6 +261,37 @@ impl Channel for Soap {
             None => response,
         }
     }
+}
+
+/// A SOAP 1.1 fault of the SAML ECP endpoint: an ECP client reads faults, not pages.
+#[derive(Debug, Default)]
+pub struct EcpFault;
+
+impl Channel for EcpFault {
+    fn render(&self, failure: Failure, _reference: Option<String>) -> Response {
+        let (status, code, reason) = match failure {
+            Failure::Refused { status, message, .. } => (status, FaultCode::Client, message),
+            Failure::Busy { retry_after_secs } => {
+                let fault = fault_envelope(FaultCode::Server, BUSY_MESSAGE);
+                return retry_after(soap11(StatusCode::SERVICE_UNAVAILABLE, fault), retry_after_secs);
+            }
+            Failure::Internal { .. } | Failure::Fault(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                FaultCode::Server,
+                "Tessera could not answer now; try again shortly".to_string(),
+            ),
+        };
+        soap11(status, fault_envelope(code, &reason))
+    }
+}
+
+/// SOAP 1.1 over HTTP: `text/xml`, never cached.
+pub(crate) fn soap11(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// A store failure met while serving a request is ours: the request named nothing that is not

@@ -29,7 +29,7 @@ use tessera_store::StoreError;
 
 use super::find;
 use super::sso::signed_response;
-use crate::error::Failure;
+use crate::error::{EcpFault, soap11 as soap};
 use crate::shell::apps::AppRoute;
 use crate::shell::context::RequestContext;
 use crate::sign_on::Trace;
@@ -48,17 +48,7 @@ pub async fn ecp(
 ) -> Response {
     let app = match find(&state, route).await {
         Ok(app) => app,
-        // Said in SOAP too: an ECP client reads faults, not pages.
-        Err(e) => {
-            return match e.failure {
-                Failure::Refused { status, message, .. } => soap(status, fault_envelope(FaultCode::Client, &message)),
-                other => {
-                    tracing::error!(failure = ?other, "an ECP request's application could not be read");
-                    let reason = "Tessera could not answer now; try again shortly";
-                    soap(StatusCode::INTERNAL_SERVER_ERROR, fault_envelope(FaultCode::Server, reason))
-                }
-            };
-        }
+        Err(e) => return e.on(EcpFault).into_response(),
     };
     let username = basic_credentials(&headers).ok().flatten().map(|(name, _)| name);
     match answer(&state, &ctx, &app, &headers, &body).await {
@@ -314,14 +304,5 @@ async fn refuse(
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(CHALLENGE));
     }
-    response
-}
-
-/// SOAP 1.1 over HTTP: `text/xml`, never cached.
-fn soap(status: StatusCode, body: String) -> Response {
-    let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml; charset=utf-8"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
