@@ -67,7 +67,7 @@ pub fn sha256_hex(text: &str) -> String {
 
 /// Hex SHA-256 of bytes.
 pub fn sha256_hex_of(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    tessera_core::lower_hex(&Sha256::digest(bytes))
 }
 
 #[cfg(test)]

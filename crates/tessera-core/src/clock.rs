@@ -16,8 +16,11 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_millis(&self) -> UnixMillis {
-        let now = time::OffsetDateTime::now_utc();
-        (now.unix_timestamp_nanos() / 1_000_000) as i64
+        // A sign-on asks a dozen times; the calendar date `OffsetDateTime` works out is not needed.
+        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
+            Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+        }
     }
 }
 

@@ -45,6 +45,17 @@ pub fn format_millis(millis: UnixMillis) -> String {
         .unwrap_or_else(|| millis.to_string())
 }
 
+/// Bytes as lowercase hexadecimal, two digits a byte (digests, MACs, fingerprints).
+pub fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
+}
+
 /// Parses an RFC 3339 timestamp into store milliseconds.
 pub fn parse_rfc3339_millis(text: &str) -> Result<UnixMillis, CoreError> {
     let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)

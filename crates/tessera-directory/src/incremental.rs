@@ -148,7 +148,7 @@ async fn server_state(ldap: &mut Ldap, timeouts: Timeouts) -> (Option<String>, O
             .find(|(n, _)| n.eq_ignore_ascii_case("invocationId"))
             .and_then(|(_, v)| v.into_iter().next())
     });
-    let invocation: String = invocation.unwrap_or_default().iter().map(|b| format!("{b:02x}")).collect();
+    let invocation: String = tessera_core::lower_hex(&invocation.unwrap_or_default());
     (Some(format!("{service} {invocation}")), committed)
 }
 

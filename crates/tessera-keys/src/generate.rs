@@ -103,7 +103,7 @@ pub fn certificate_not_after(der: &[u8]) -> Option<i64> {
 }
 
 pub fn certificate_thumbprint_sha256(der: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    tessera_core::lower_hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref())
 }
 
 #[cfg(test)]

@@ -77,7 +77,7 @@ impl Secrets {
         message.push(0);
         message.extend_from_slice(value.as_bytes());
         let tag = hmac::sign(&self.pseudonyms, &message);
-        tag.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+        tessera_core::lower_hex(&tag.as_ref()[..16])
     }
 
     /// The key of the audit trail's chain, for the store (`AuditChain::seal_audit_with`):

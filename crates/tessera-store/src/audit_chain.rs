@@ -106,7 +106,7 @@ fn link_mac(key: &AuditKey, seq: i64, previous: &str, fields: &LinkFields<'_>) -
         mac.update(&(part.len() as u64).to_be_bytes());
         mac.update(part.as_bytes());
     }
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    tessera_core::lower_hex(&mac.finalize().into_bytes())
 }
 
 /// Where the next record joins the chain: the last record's place and MAC.

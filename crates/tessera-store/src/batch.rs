@@ -70,9 +70,11 @@ struct Job {
 /// What the writer reports on `/metrics` (bench/README.md reads them): how long each write
 /// waited for its batch to start, how many writes a batch carried and how long it took from
 /// its start to its commit (a wait for the writer connection included: a write outside the
-/// batches, or another process, may hold it). A write should wait at most about one commit:
-/// the batch before it.
+/// batches, or another process, may hold it), and how long its caller waited in all, from
+/// queuing the write to resuming with its outcome (the wake-up after the commit included). A
+/// write should wait at most about one commit: the batch before it.
 const QUEUE_SECONDS: &str = "tessera_store_write_queue_seconds";
+const WAIT_SECONDS: &str = "tessera_store_write_wait_seconds";
 const BATCH_WRITES: &str = "tessera_store_write_batch_writes";
 const BATCH_SECONDS: &str = "tessera_store_write_batch_seconds";
 
@@ -132,11 +134,11 @@ impl WriteBatcher {
     /// Queues one write and waits for the batch that carries it to commit.
     pub(crate) async fn submit(&self, write: BatchedWrite) -> Result<Written, StoreError> {
         let (done, outcome) = oneshot::channel();
-        self.jobs
-            .send(Job { write, done, queued_at: Instant::now() })
-            .await
-            .map_err(|_| StoreError::WriteFailed(STOPPED.into()))?;
-        match outcome.await {
+        let queued_at = Instant::now();
+        self.jobs.send(Job { write, done, queued_at }).await.map_err(|_| StoreError::WriteFailed(STOPPED.into()))?;
+        let outcome = outcome.await;
+        metrics::histogram!(WAIT_SECONDS).record(queued_at.elapsed().as_secs_f64());
+        match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(message)) => Err(StoreError::WriteFailed(message)),
             Err(_) => Err(StoreError::WriteFailed(STOPPED.into())),

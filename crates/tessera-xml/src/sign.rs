@@ -1,6 +1,8 @@
 //! Enveloped signing of an element Tessera built: digest its canonical form, sign the
 //! canonical SignedInfo with RSA-SHA256, and place the Signature where the schema wants it.
 
+use std::borrow::Cow;
+
 use aws_lc_rs::signature::RsaKeyPair;
 use base64::Engine;
 
@@ -17,18 +19,25 @@ pub trait Signer: Send + Sync {
     fn sign(&self, data: &[u8]) -> Result<Vec<u8>, XmlError>;
     /// DER of the certificate published in KeyInfo.
     fn certificate_der(&self) -> &[u8];
+    /// The certificate in base64, as KeyInfo carries it.
+    fn certificate_base64(&self) -> Cow<'_, str> {
+        Cow::Owned(base64::engine::general_purpose::STANDARD.encode(self.certificate_der()))
+    }
 }
 
-/// An RSA key parsed once and kept, with its certificate.
+/// An RSA key parsed once and kept, with its certificate (and the certificate's base64, which
+/// every signature carries).
 pub struct RsaSigner {
     key: RsaKeyPair,
     certificate: Vec<u8>,
+    certificate_base64: String,
 }
 
 impl RsaSigner {
     pub fn from_pkcs8(pkcs8: &[u8], certificate_der: Vec<u8>) -> Result<Self, XmlError> {
         let key = RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| XmlError::Key(format!("bad RSA private key: {e}")))?;
-        Ok(RsaSigner { key, certificate: certificate_der })
+        let certificate_base64 = base64::engine::general_purpose::STANDARD.encode(&certificate_der);
+        Ok(RsaSigner { key, certificate: certificate_der, certificate_base64 })
     }
 }
 
@@ -44,6 +53,10 @@ impl Signer for RsaSigner {
 
     fn certificate_der(&self) -> &[u8] {
         &self.certificate
+    }
+
+    fn certificate_base64(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.certificate_base64)
     }
 }
 
@@ -99,7 +112,7 @@ pub fn sign_enveloped(
         .child(
             Element::new(DSIG_NS, "ds", "KeyInfo").child(
                 Element::new(DSIG_NS, "ds", "X509Data")
-                    .child(Element::new(DSIG_NS, "ds", "X509Certificate").text(b64.encode(signer.certificate_der()))),
+                    .child(Element::new(DSIG_NS, "ds", "X509Certificate").text(signer.certificate_base64())),
             ),
         );
 

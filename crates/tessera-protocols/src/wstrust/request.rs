@@ -256,7 +256,7 @@ fn replay_key(message_id: Option<&String>, body: &[u8]) -> String {
         Some(id) => id.clone(),
         None => {
             let digest = sha2::Sha256::digest(body);
-            format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            format!("sha256:{}", tessera_core::lower_hex(&digest))
         }
     }
 }

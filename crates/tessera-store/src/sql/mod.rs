@@ -123,7 +123,7 @@ pub(crate) fn next_cursor<T>(items: &mut Vec<T>, limit: i64, id_of: impl Fn(&T) 
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    tessera_core::lower_hex(&sha2::Sha256::digest(bytes))
 }
 
 /// The columns a `User` is read from, as a literal for `concat!` (so every statement stays static).
@@ -137,7 +137,7 @@ macro_rules! user_columns {
 /// An image in the audit trail: a short digest, so that a change shows without the bytes.
 pub(crate) fn image_fingerprint(image: Option<&str>) -> Option<String> {
     use sha2::Digest;
-    image.map(|image| sha2::Sha256::digest(image.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect())
+    image.map(|image| tessera_core::lower_hex(&sha2::Sha256::digest(image.as_bytes())[..8]))
 }
 
 /// One administrator by id or name: an id wins over a name that happens to equal it.

@@ -263,7 +263,6 @@ async fn issue(
     let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
     let ids = (response_id.as_str(), assertion_id.as_str());
     let now = state.clock.now_millis();
-    let xml = signed_response(app, &current.user, &current.session.authn, reply, ids, now, signer.as_ref())?;
     // Fail closed: no assertion leaves without its audit row.
     let summary = go.issued_summary(json!({"request_id": reply.request_id, "assertion_id": assertion_id,
                "acs": reply.acs_url, "request_signature": reply.signed_with,
@@ -271,7 +270,9 @@ async fn issue(
     let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", app.id, summary);
     let actor = Actor::user(current.user.id);
     let token = TokenRecord { session: &current.session.id_hash, claim, actor: &actor, event };
-    match state.replay.record_token(token).await? {
+    let sign = || signed_response(app, &current.user, &current.session.authn, reply, ids, now, signer.as_ref());
+    let (recorded, xml) = sign_on::tokens::made_while_recorded(state, token, sign).await;
+    match recorded? {
         TokenRecorded::Written => {}
         TokenRecorded::Replayed => match claim {
             Some(claim) => return replayed(state, ctx, app, claim).await,
@@ -279,6 +280,7 @@ async fn issue(
         },
         TokenRecorded::SessionEnded => return sign_on::session_ended(state, ctx, app, AuditAction::SamlRefused).await,
     }
+    let xml = xml.map_err(sign_on::tokens::unmade)?;
     sign_on::tokens::keep(state, app, current.user.id, &go.trace, &xml).await;
     Ok(post_message(app, &reply.acs_url, "SAMLResponse", &xml, reply.relay_state.as_deref(), &[]))
 }

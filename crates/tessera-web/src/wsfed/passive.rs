@@ -120,20 +120,24 @@ async fn issue(
             m365_params(&current.user, issuer, claims, authn, &assertion_id, now)
         }
     };
-    let assertion = build_assertion(&params, signer.as_ref())?;
-    let wresult = build_rstr(TrustVersion::Feb2005, &params, &reply.realm, &assertion)?;
     // Fail closed: no token leaves without its audit row.
     let summary = go.issued_summary(json!({"assertion_id": assertion_id, "reply": reply.reply_to}));
     let event = NewAuditEvent::new(AuditAction::WsFedIssued, "app", app.id, summary);
     let actor = Actor::user(current.user.id);
     let token = TokenRecord { session: &current.session.id_hash, claim: None, actor: &actor, event };
-    match state.replay.record_token(token).await? {
+    let sign = || -> Result<String, AppError> {
+        let assertion = build_assertion(&params, signer.as_ref())?;
+        Ok(build_rstr(TrustVersion::Feb2005, &params, &reply.realm, &assertion)?)
+    };
+    let (recorded, wresult) = sign_on::tokens::made_while_recorded(state, token, sign).await;
+    match recorded? {
         TokenRecorded::Written => {}
         TokenRecorded::Replayed => {
             return Err(AppError::internal("a token without a request ID came back as a replay"));
         }
         TokenRecorded::SessionEnded => return sign_on::session_ended(state, ctx, app, AuditAction::WsFedRefused).await,
     }
+    let wresult = wresult.map_err(sign_on::tokens::unmade)?;
     sign_on::tokens::keep(state, app, current.user.id, &go.trace, &wresult).await;
     let mut fields = vec![("wa", FieldValue::Text("wsignin1.0")), ("wresult", FieldValue::Text(&wresult))];
     if let Some(context) = &reply.context {

@@ -195,9 +195,7 @@ pub fn digest_file(path: &Path) -> anyhow::Result<(u64, String)> {
     Ok((bytes, hex(&hasher.finalize())))
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use tessera_core::lower_hex as hex;
 
 /// A rename is durable only once its directory is synced.
 pub fn sync_parent(path: &Path) {

@@ -358,6 +358,12 @@ fn the_writer_reports_each_wait_batch_and_commit() {
     let writes = value("tessera_store_write_batch_writes_sum");
     assert!(writes >= 2.0, "{metrics}");
     assert_eq!(value("tessera_store_write_queue_seconds_count"), writes);
+    // And its caller waited once in all, at least as long as the write waited for its batch.
+    assert_eq!(value("tessera_store_write_wait_seconds_count"), writes);
+    assert!(
+        value("tessera_store_write_wait_seconds_sum") >= value("tessera_store_write_queue_seconds_sum"),
+        "{metrics}"
+    );
     let batches = value("tessera_store_write_batch_seconds_count");
     assert!(batches >= 1.0 && batches <= writes, "{metrics}");
     assert_eq!(value("tessera_store_write_batch_writes_count"), batches);

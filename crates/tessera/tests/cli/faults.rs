@@ -117,8 +117,9 @@ pub(super) fn sql(database: &Path, statement: &str) {
 }
 
 /// SECURITY.md §0.7: no token leaves without its audit row. An audit insert that fails (a
-/// trigger raising an error, as a full disk or a broken database would) stops SAML and
-/// WS-Trust issuance alike; the node answers with an error, not a token, and issues again once
+/// trigger raising an error, as a full disk or a broken database would) stops SAML,
+/// WS-Federation and WS-Trust issuance alike (SAML's and WS-Federation's tokens are signed
+/// while the row is being written, and still wait for it); the node answers with an error, not a token, and issues again once
 /// audit rows can be written.
 #[test]
 fn no_token_goes_out_when_its_audit_row_cannot_be_written() {
@@ -142,17 +143,24 @@ fn no_token_goes_out_when_its_audit_row_cannot_be_written() {
             super::bounds::rst_to(port, path, "alice@contoso.com", PASSWORD, n).as_bytes(),
         )
     };
+    // WS-Federation's token is signed while its row is being written: it must still wait for it.
+    let passive = |browser: &mut super::web_client::WebClient| {
+        browser.get("/m365/contoso.com/wsfed?wa=wsignin1.0&wtrealm=urn:federation:MicrosoftOnline")
+    };
     assert!(sso(&mut browser, 1).body.contains("SAMLResponse"), "issued while audit rows can be written");
+    assert!(passive(&mut browser).body.contains("wresult"));
     assert_eq!(trust(1).0, 200);
 
     sql(
         &database,
         "CREATE TRIGGER refuse_issued BEFORE INSERT ON audit_events \
-         WHEN NEW.action IN ('saml.issued', 'wstrust.issued') \
+         WHEN NEW.action IN ('saml.issued', 'wsfed.issued', 'wstrust.issued') \
          BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
     );
     let refused = sso(&mut browser, 2);
     assert!(refused.status >= 500 && !refused.body.contains("SAMLResponse"), "{} {}", refused.status, refused.body);
+    let refused = passive(&mut browser);
+    assert!(refused.status >= 500 && !refused.body.contains("wresult"), "{} {}", refused.status, refused.body);
     let (status, answer) = trust(2);
     assert!(status >= 400 && !answer.contains("RequestSecurityTokenResponse"), "{status}: {answer}");
 
@@ -160,6 +168,7 @@ fn no_token_goes_out_when_its_audit_row_cannot_be_written() {
     // The failed writes opened the store breaker for a second (requests answered at once).
     std::thread::sleep(Duration::from_millis(1200));
     assert!(sso(&mut browser, 3).body.contains("SAMLResponse"), "issued again");
+    assert!(passive(&mut browser).body.contains("wresult"), "issued again");
     assert_eq!(trust(3).0, 200);
     let (code, stderr) = server.terminate();
     assert_eq!(code, Some(0), "{stderr}");
