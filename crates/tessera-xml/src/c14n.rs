@@ -380,6 +380,15 @@ mod tests {
                 assert_eq!(out, naive(&text), "{special:?} at {at}");
             }
         }
+        // Several in one block, in neighbouring blocks and in the tail; attribute escaping too.
+        let text = format!("{}<&{}>\r\t\n\"{}&", "b".repeat(30), "c".repeat(33), "d".repeat(7));
+        let mut out = String::new();
+        escape_text(&mut out, &text);
+        assert_eq!(out, naive(&text));
+        let mut out = String::new();
+        escape_attribute(&mut out, &text);
+        let expected = naive(&text).replace('\t', "&#x9;").replace('\n', "&#xA;").replace('"', "&quot;");
+        assert_eq!(out, expected.replace("&gt;", ">"));
     }
 
     #[test]

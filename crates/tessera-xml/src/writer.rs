@@ -148,8 +148,8 @@ impl Element {
     }
 
     /// The element written in `mode`, refused if it holds a character XML cannot carry (so
-    /// nothing Tessera signs is malformed). The markup this writer adds has none, and escaping
-    /// replaces none of them, so the written text is checked in one pass instead of each value.
+    /// nothing Tessera signs is malformed). Escaping replaces none of those characters, so the
+    /// output is checked in one pass: values, names and namespace URIs alike.
     fn written(&self, mode: Mode<'_>) -> Result<String, XmlError> {
         let mut out = String::with_capacity(4096);
         self.write(&mut out, &mut Rendered::default(), mode);

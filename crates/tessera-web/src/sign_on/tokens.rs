@@ -24,10 +24,11 @@ pub async fn made_while_recorded<T, E>(
     make: impl FnOnce() -> Result<T, E>,
 ) -> (Result<TokenRecorded, StoreError>, Result<T, E>) {
     tokio::join!(state.replay.record_token(record), async {
-        // The record's first poll queued it and woke the store's writer, which Tokio runs next
-        // on this worker (its LIFO slot, which the other worker cannot take). Stepping back
-        // lets the writer hand the batch to the database before the signature holds this worker
-        // for its length; without it the two ran one after the other all the same.
+        // The record's first poll queued it and woke the store's writer task into this
+        // worker's LIFO slot, which no other worker may take: it would run after the signature.
+        // Yielding puts this task in that slot instead, moves the writer to the worker's queue
+        // and wakes an idle worker to take it, so the batch goes to the database while this
+        // worker signs. Under full load no worker is idle and the two take turns, as before.
         tokio::task::yield_now().await;
         make()
     })

@@ -118,8 +118,8 @@ pub(super) fn sql(database: &Path, statement: &str) {
 
 /// SECURITY.md §0.7: no token leaves without its audit row. An audit insert that fails (a
 /// trigger raising an error, as a full disk or a broken database would) stops SAML,
-/// WS-Federation and WS-Trust issuance alike (SAML's and WS-Federation's tokens are signed
-/// while the row is being written, and still wait for it); the node answers with an error, not a token, and issues again once
+/// WS-Federation and WS-Trust issuance alike (SAML's and WS-Federation's tokens are
+/// signed while the row is being written, and still wait for it); the node answers with an error, not a token, and issues again once
 /// audit rows can be written.
 #[test]
 fn no_token_goes_out_when_its_audit_row_cannot_be_written() {
@@ -157,16 +157,25 @@ fn no_token_goes_out_when_its_audit_row_cannot_be_written() {
          WHEN NEW.action IN ('saml.issued', 'wsfed.issued', 'wstrust.issued') \
          BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
     );
+    // Each failed write opens the store breaker for a second, which answers every request at
+    // once: each protocol waits it out, so that its own path meets the failing write.
+    let breaker_closed = || std::thread::sleep(Duration::from_millis(1200));
     let refused = sso(&mut browser, 2);
     assert!(refused.status >= 500 && !refused.body.contains("SAMLResponse"), "{} {}", refused.status, refused.body);
+    breaker_closed();
     let refused = passive(&mut browser);
     assert!(refused.status >= 500 && !refused.body.contains("wresult"), "{} {}", refused.status, refused.body);
+    breaker_closed();
     let (status, answer) = trust(2);
     assert!(status >= 400 && !answer.contains("RequestSecurityTokenResponse"), "{status}: {answer}");
+    // Nothing was recorded as issued for the refused ones: only the first of each kind.
+    for action in ["saml.issued", "wsfed.issued", "wstrust.issued"] {
+        let issued = env.json(&["audit", "list", "--action", action]);
+        assert_eq!(issued.as_array().map(Vec::len), Some(1), "{action}: {issued}");
+    }
 
     sql(&database, "DROP TRIGGER refuse_issued;");
-    // The failed writes opened the store breaker for a second (requests answered at once).
-    std::thread::sleep(Duration::from_millis(1200));
+    breaker_closed();
     assert!(sso(&mut browser, 3).body.contains("SAMLResponse"), "issued again");
     assert!(passive(&mut browser).body.contains("wresult"), "issued again");
     assert_eq!(trust(3).0, 200);
