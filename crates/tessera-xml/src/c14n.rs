@@ -102,8 +102,10 @@ pub(crate) fn illegal_character(text: &str) -> Option<char> {
 
 /// Appends `value` with each ASCII character `escape` names replaced, copying the runs between
 /// them whole (base64 values of a kilobyte and more are common). Blocks with none of them are
-/// passed over without a branch per byte.
-fn escape_into(out: &mut String, value: &str, escape: impl Fn(u8) -> Option<&'static str>) {
+/// passed over without a branch per byte. Markup escaping of every kind uses it (the auto-POST
+/// page's HTML too): `escape` must name ASCII bytes only, so that every cut falls between
+/// characters.
+pub fn escape_into(out: &mut String, value: &str, escape: impl Fn(u8) -> Option<&'static str>) {
     const BLOCK: usize = 32;
     let bytes = value.as_bytes();
     let mut run_start = 0;

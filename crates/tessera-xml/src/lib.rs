@@ -11,6 +11,7 @@ pub mod sign;
 pub mod verify;
 pub mod writer;
 
+pub use c14n::escape_into;
 pub use dsig::AlgorithmPolicy;
 pub use reader::{Limits, ParsedXml, XmlError, element_text};
 pub use roxmltree;

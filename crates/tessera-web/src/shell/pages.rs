@@ -78,39 +78,17 @@ impl std::fmt::Display for FieldHtml<'_> {
 
 impl askama::filters::HtmlSafe for FieldHtml<'_> {}
 
-/// `text` with `& < > " '` as character references (the ones askama's escaper writes), runs
-/// without any of them copied whole and blocks without any passed over a block at a time.
+/// `text` with `& < > " '` as character references (the ones askama's escaper writes).
 fn escape_html(text: &str) -> String {
-    const BLOCK: usize = 32;
-    let replacement = |b: u8| match b {
+    let mut out = String::with_capacity(text.len() + text.len() / 2);
+    tessera_xml::escape_into(&mut out, text, |b| match b {
         b'&' => Some("&#38;"),
         b'<' => Some("&#60;"),
         b'>' => Some("&#62;"),
         b'"' => Some("&#34;"),
         b'\'' => Some("&#39;"),
         _ => None,
-    };
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len() + text.len() / 2);
-    let (mut run_start, mut i) = (0, 0);
-    while i < bytes.len() {
-        // A block with nothing to replace is passed over whole; one with something, and the
-        // tail shorter than a block, are gone through a byte at a time.
-        let end = (i + BLOCK).min(bytes.len());
-        if end - i == BLOCK && !bytes[i..end].iter().fold(false, |found, &b| found | replacement(b).is_some()) {
-            i = end;
-            continue;
-        }
-        for at in i..end {
-            if let Some(entity) = replacement(bytes[at]) {
-                out.push_str(&text[run_start..at]);
-                out.push_str(entity);
-                run_start = at + 1;
-            }
-        }
-        i = end;
-    }
-    out.push_str(&text[run_start..]);
+    });
     out
 }
 
