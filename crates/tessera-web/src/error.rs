@@ -1,8 +1,8 @@
 //! One error type at the web edge. [`Failure`] says what went wrong, whatever the request; the
 //! channel (a type parameter: an HTML page, the REST API's JSON, a WS-Trust or SAML ECP SOAP
-//! fault, plain text) says how it is answered, so a handler picks its channel once, by its return type, and
-//! uses `?` everywhere. A failure on our side is logged once, where it becomes a response, with
-//! the reference a page shows the user.
+//! fault, plain text) says how it is answered, so a handler picks its channel once, by its
+//! return type, and uses `?` everywhere. A failure on our side is logged once, where it becomes
+//! a response, with the reference a page shows the user.
 //!
 //! SAML status answers (`NoPassive`, `RequestDenied`, …) are not errors: they are signed replies
 //! to a relying party whose request was valid, audited like tokens, and built by the SAML module.

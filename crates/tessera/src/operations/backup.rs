@@ -192,10 +192,8 @@ pub fn digest_file(path: &Path) -> anyhow::Result<(u64, String)> {
         hasher.update(&buffer[..n]);
         bytes += n as u64;
     }
-    Ok((bytes, hex(&hasher.finalize())))
+    Ok((bytes, tessera_core::lower_hex(&hasher.finalize())))
 }
-
-pub use tessera_core::lower_hex as hex;
 
 /// A rename is durable only once its directory is synced.
 pub fn sync_parent(path: &Path) {

@@ -11,7 +11,7 @@ use sha2::Digest;
 use tessera_store::maintenance;
 
 use super::archive::ArchiveReader;
-use super::backup::{FORMAT, FORMAT_VERSION, HashingWriter, MANIFEST_NAME, Manifest, hex, sync_parent};
+use super::backup::{FORMAT, FORMAT_VERSION, HashingWriter, MANIFEST_NAME, Manifest, sync_parent};
 use crate::config::Settings;
 use crate::master_key;
 
@@ -118,7 +118,7 @@ pub async fn restore(settings: &Settings, from: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", restoring.display()))?;
     let mut sink = HashingWriter { inner: std::io::BufWriter::new(out), hasher: sha2::Sha256::new() };
     archive.copy_member(second.size, &mut sink).map_err(damaged)?;
-    let digest = hex(&sink.hasher.finalize());
+    let digest = tessera_core::lower_hex(&sink.hasher.finalize());
     let out = sink.inner.into_inner().map_err(|e| e.into_error())?;
     out.sync_all()?;
     drop(out);

@@ -119,8 +119,8 @@ pub(super) fn sql(database: &Path, statement: &str) {
 /// SECURITY.md §0.7: no token leaves without its audit row. An audit insert that fails (a
 /// trigger raising an error, as a full disk or a broken database would) stops SAML,
 /// WS-Federation and WS-Trust issuance alike (SAML's and WS-Federation's tokens are
-/// signed while the row is being written, and still wait for it); the node answers with an error, not a token, and issues again once
-/// audit rows can be written.
+/// signed while the row is being written, and still wait for it); the node answers with an
+/// error, not a token, and issues again once audit rows can be written.
 #[test]
 fn no_token_goes_out_when_its_audit_row_cannot_be_written() {
     let env = Env::sqlite();
