@@ -17,9 +17,13 @@ async fn cut_under_the_store(url: String) {
     // Several connections open at once, then back in the pool.
     let reads = |store: Arc<PgStore>| async move {
         let mut tasks = Vec::new();
+        let together = Arc::new(tokio::sync::Barrier::new(12));
         for _ in 0..12 {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move { store.find_user(&user.id.to_string()).await }));
+            let (store, together) = (store.clone(), together.clone());
+            tasks.push(tokio::spawn(async move {
+                together.wait().await;
+                store.find_user(&user.id.to_string()).await
+            }));
         }
         let mut failed = Vec::new();
         for task in tasks {
@@ -29,10 +33,27 @@ async fn cut_under_the_store(url: String) {
         }
         failed
     };
-    assert!(reads(store.clone()).await.is_empty());
+    // Reads run together until the pool holds several connections: on a busy machine the
+    // tasks of one round can run one after another on a single connection.
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut held = 0;
+    for _ in 0..50 {
+        assert!(reads(store.clone()).await.is_empty());
+        held = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+             AND backend_type = 'client backend' AND usename = current_user",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if held >= 3 {
+            break;
+        }
+    }
+    assert!(held >= 3, "the store never held three connections at once: {held}");
     // The database ends the store's connections (a restart, an administrator, a failover
     // would do the same), each gone before the call returns; the reads follow at once.
-    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
     let cut: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
          WHERE datname = current_database() AND pid <> pg_backend_pid() \
