@@ -81,14 +81,11 @@ impl askama::filters::HtmlSafe for FieldHtml<'_> {}
 /// `text` with `& < > " '` as character references (the ones askama's escaper writes).
 fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 2);
-    tessera_xml::escape_into(&mut out, text, |b| match b {
-        b'&' => Some("&#38;"),
-        b'<' => Some("&#60;"),
-        b'>' => Some("&#62;"),
-        b'"' => Some("&#34;"),
-        b'\'' => Some("&#39;"),
-        _ => None,
-    });
+    tessera_xml::escape_into(
+        &mut out,
+        text,
+        &[(b'&', "&#38;"), (b'<', "&#60;"), (b'>', "&#62;"), (b'"', "&#34;"), (b'\'', "&#39;")],
+    );
     out
 }
 
