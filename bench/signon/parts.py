@@ -2,8 +2,10 @@
 """Where a sign-on's CPU goes, by part, from `perf script` output (comm, ip, sym; call graphs).
 
 Reads `perf script -F comm,ip,sym,dso` on stdin. Each sample goes to one part:
-- "RSA signature": any sample with aws-lc's RSA signing on its stack (the signature's own
-  hashing, blinding and check of the result included);
+- "RSA signature": any sample with aws-lc's RSA signing on its stack (its padding, blinding
+  and check of the result; the digest of SignedInfo goes to "digests and base64");
+- "page (HTML)": any sample with the auto-POST page's code on its stack (its escaping of a
+  `wresult` included, wherever the escaping itself lives);
 - "SQLite thread": any sample on sqlx's SQLite connection threads;
 - otherwise by the innermost frame that is not generic code (the standard library, the
   allocator, memcpy and the like): its crate, or the kernel.
@@ -26,7 +28,7 @@ GENERIC = re.compile(
 # Innermost non-generic frame's prefix -> part (first match wins).
 PARTS = [
     (r"^\[k\]", "kernel (TCP, wake-ups, I/O)"),
-    (r"^(tessera_xml|tessera_protocols|roxmltree|xmlparser)", "token XML (build, c14n, parse)"),
+    (r"^<?(tessera_xml|tessera_protocols|roxmltree|xmlparser)", "token XML (build, c14n, parse)"),
     (r"^(aws_lc_\w*sha|sha2|base64|<base64|aws_lc_\w*EVP_Digest)", "digests and base64"),
     (r"^(aws_lc_rs::rsa|aws_lc_\w*(RSA|EVP_PKEY))", "RSA signature"),
     (r"^(askama|<askama|fluent|tessera_web::shell::pages|tessera_web::ui)", "page (HTML)"),
@@ -34,7 +36,7 @@ PARTS = [
     (r"^(hyper|hyper_util|axum|tower|http::|http_body|httparse|<http|<axum|<hyper|<tower|<\(http|<T as tower"
      r"|<F as axum|epoll_wait)", "HTTP (hyper, axum)"),
     (r"^(tokio|<tokio)", "runtime (Tokio)"),
-    (r"^(tessera_store|sqlx|<sqlx|flume|<flume)", "store (requests' side)"),
+    (r"^<?(tessera_store|sqlx|flume)", "store (requests' side)"),
     (r"^(serde_json|<&mut serde_json|<serde_json|serde::)", "JSON (audit detail, summaries)"),
     (r"^(metrics|<metrics)", "metrics"),
     (r"^(tessera_web|tessera_core|tessera_auth|tessera_keys|<tessera|uuid|<uuid)", "handlers (sessions, cookies, policy)"),
@@ -47,6 +49,8 @@ def part_of(comm, frames):
         return "SQLite thread"
     if "rsa_default_sign_raw" in stack or "RSA_sign" in stack:
         return "RSA signature"
+    if "tessera_web::shell::pages::" in stack:
+        return "page (HTML)"
     for frame in frames:
         if GENERIC.match(frame):
             continue
