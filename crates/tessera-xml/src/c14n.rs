@@ -107,9 +107,9 @@ pub(crate) fn illegal_character(text: &str) -> Option<char> {
 ///
 /// Each block of 32 bytes is compared with every listed byte with no branch per byte (so that
 /// the compiler can use vector instructions where it inlines a constant table: hence
-/// `#[inline]`), and only the bytes found are visited, from the block's mask. A WS-Federation `wresult` (XML in an HTML attribute) has a byte to replace
-/// every 20 or so: a visit of every byte of a block with one took twice the instructions
-/// (bench/README.md, eleventh look).
+/// `#[inline]`), and only the bytes found are visited, from the block's mask. A WS-Federation
+/// `wresult` (XML in an HTML attribute) has a byte to replace every 20 or so: a visit of every
+/// byte of a block with one took twice the instructions (bench/README.md, eleventh look).
 #[inline]
 pub fn escape_into(out: &mut String, value: &str, escapes: &[(u8, &'static str)]) {
     const BLOCK: usize = 32;
