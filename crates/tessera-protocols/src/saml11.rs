@@ -4,7 +4,7 @@
 use tessera_core::policy::AuthnContext;
 use tessera_core::{UnixMillis, User, format_millis};
 use tessera_xml::writer::Element;
-use tessera_xml::{SignaturePlacement, Signer, XmlError, sign_enveloped};
+use tessera_xml::{SignaturePlacement, Signer, XmlError, signed_document};
 
 pub const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:1.0:assertion";
 /// The TokenType of a SAML 1.1 assertion, in every WS-Trust version.
@@ -251,7 +251,7 @@ pub fn build_assertion(p: &AssertionParams<'_>, signer: &dyn Signer) -> Result<S
                 .child(saml("AttributeValue").text(claim.value.as_str())),
         );
     }
-    let mut assertion = saml("Assertion")
+    let assertion = saml("Assertion")
         .attr("MajorVersion", "1")
         .attr("MinorVersion", "1")
         .attr("AssertionID", p.assertion_id)
@@ -270,8 +270,8 @@ pub fn build_assertion(p: &AssertionParams<'_>, signer: &dyn Signer) -> Result<S
                 .attr("AuthenticationInstant", format_millis(p.authentication_instant))
                 .child(subject(p)),
         );
-    sign_enveloped(&mut assertion, "AssertionID", SignaturePlacement::LastChild, &[], signer)?;
-    assertion.to_ascii_document()
+    let signed = signed_document(assertion, "AssertionID", SignaturePlacement::LastChild, signer)?;
+    Ok(tessera_xml::writer::ascii_document(signed))
 }
 
 /// Which WS-Trust a response speaks.

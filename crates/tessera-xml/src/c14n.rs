@@ -105,32 +105,47 @@ pub(crate) fn illegal_character(text: &str) -> Option<char> {
 /// escaping of every kind uses it (the auto-POST page's HTML too): `escapes` must list ASCII
 /// bytes only, so that every cut falls between characters.
 ///
-/// Each block of 32 bytes is compared with every listed byte with no branch per byte (so that
-/// the compiler can use vector instructions where it inlines a constant table: hence
-/// `#[inline]`), and only the bytes found are visited, from the block's mask. A WS-Federation
-/// `wresult` (XML in an HTML attribute) has a byte to replace every 20 or so: a visit of every
-/// byte of a block with one took twice the instructions (bench/README.md, eleventh look).
-#[inline]
+/// Each block of 32 bytes is compared with every listed byte with no branch per byte, and only
+/// a block that holds one is looked into, at the lanes found. The comparison is a few vector
+/// instructions a block only where the table is a constant, so this is inlined into every
+/// caller, each with its own table: out of line, with the table read from memory, it compared
+/// byte by byte and took 6-12 times as long (bench/README.md, twelfth look).
+#[inline(always)]
 pub fn escape_into(out: &mut String, value: &str, escapes: &[(u8, &'static str)]) {
     const BLOCK: usize = 32;
     debug_assert!(escapes.iter().all(|(byte, _)| byte.is_ascii()), "a cut inside a character");
     let listed = |b: u8| escapes.iter().fold(false, |found, &(byte, _)| found | (byte == b));
     let bytes = value.as_bytes();
     let mut run_start = 0;
-    for (number, block) in bytes.chunks(BLOCK).enumerate() {
-        let mut found = [false; BLOCK];
-        for (lane, &b) in found.iter_mut().zip(block) {
-            *lane = listed(b);
+    let mut replace_at = |at: usize, out: &mut String| {
+        if let Some((_, reference)) = escapes.iter().find(|(byte, _)| *byte == bytes[at]) {
+            out.push_str(&value[run_start..at]);
+            out.push_str(reference);
+            run_start = at + 1;
         }
-        let mut mask = found.iter().enumerate().fold(0u32, |mask, (lane, &hit)| mask | (u32::from(hit) << lane));
-        while mask != 0 {
-            let at = number * BLOCK + mask.trailing_zeros() as usize;
-            mask &= mask - 1;
-            if let Some((_, reference)) = escapes.iter().find(|(byte, _)| *byte == bytes[at]) {
-                out.push_str(&value[run_start..at]);
-                out.push_str(reference);
-                run_start = at + 1;
+    };
+    let mut blocks = bytes.chunks_exact(BLOCK);
+    let mut block_start = 0;
+    for block in &mut blocks {
+        let mut found = [0u8; BLOCK];
+        for (lane, &b) in found.iter_mut().zip(block) {
+            *lane = u8::from(listed(b));
+        }
+        if found.iter().fold(0, |any, &hit| any | hit) != 0 {
+            // Each lane is 0 or 1, so each set bit of a word is one lane to visit.
+            for (word_start, word) in (0..BLOCK).step_by(8).zip(found.chunks_exact(8)) {
+                let mut hits = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+                while hits != 0 {
+                    replace_at(block_start + word_start + hits.trailing_zeros() as usize / 8, out);
+                    hits &= hits - 1;
+                }
             }
+        }
+        block_start += BLOCK;
+    }
+    for (lane, &b) in blocks.remainder().iter().enumerate() {
+        if listed(b) {
+            replace_at(block_start + lane, out);
         }
     }
     out.push_str(&value[run_start..]);
@@ -418,6 +433,19 @@ mod tests {
                     let mut out = "kept ".to_string();
                     escape_into(&mut out, &text, escapes);
                     assert_eq!(out, format!("kept {}", one_at_a_time(&text, escapes)), "{text:?}");
+                }
+            }
+        }
+        // Sparse: whole blocks with nothing to replace, and one byte to replace at each place.
+        for length in [1, 31, 32, 33, 63, 64, 65, 100] {
+            for at in 0..length {
+                for filler in ["a", "é"] {
+                    let mut chars: Vec<&str> = vec![filler; length];
+                    chars[at] = "&";
+                    let text = chars.concat();
+                    let mut out = String::new();
+                    escape_into(&mut out, &text, TEXT_ESCAPES);
+                    assert_eq!(out, one_at_a_time(&text, TEXT_ESCAPES), "{text:?}");
                 }
             }
         }

@@ -15,6 +15,6 @@ pub use c14n::escape_into;
 pub use dsig::AlgorithmPolicy;
 pub use reader::{Limits, ParsedXml, XmlError, element_text};
 pub use roxmltree;
-pub use sign::{RsaSigner, SignaturePlacement, Signer, sign_enveloped, without_signature_values};
+pub use sign::{RsaSigner, SignaturePlacement, Signer, sign_enveloped, signed_document, without_signature_values};
 pub use verify::{VerifiedXml, VerifyingKey, verify_detached, verify_enveloped};
 pub use writer::Element;

@@ -77,13 +77,53 @@ pub fn sign_enveloped(
     inclusive_prefixes: &[&str],
     signer: &dyn Signer,
 ) -> Result<(), XmlError> {
+    let canonical = element.to_canonical(inclusive_prefixes)?;
+    let signature = signature_of(element, id_attribute, &canonical, inclusive_prefixes, signer)?;
+    let position = signature_position(element, placement)?;
+    element.children.insert(position, Child::Element(signature));
+    Ok(())
+}
+
+/// `element` signed as [`sign_enveloped`] signs it (no PrefixList) and written as
+/// [`Element::to_document`] writes it, with one serialization of it fewer: its canonical form,
+/// the one digested, is its document form too unless it declares a namespace no name uses, so
+/// the Signature is spliced into that text where it goes. Where that does not hold, it is
+/// signed in place and written again, as before.
+pub fn signed_document(
+    mut element: Element,
+    id_attribute: &str,
+    placement: SignaturePlacement,
+    signer: &dyn Signer,
+) -> Result<String, XmlError> {
+    let position = signature_position(&element, placement)?;
+    // The Signature declares the ds namespace itself unless the element already renders it.
+    let Some((canonical, slot)) = element.canonical_with_slot(position, ("ds", DSIG_NS))? else {
+        sign_enveloped(&mut element, id_attribute, placement, &[], signer)?;
+        return element.to_document();
+    };
+    let signature = signature_of(&element, id_attribute, &canonical, &[], signer)?.to_document()?;
+    let mut document = String::with_capacity(canonical.len() + signature.len());
+    document.push_str(&canonical[..slot]);
+    document.push_str(&signature);
+    document.push_str(&canonical[slot..]);
+    Ok(document)
+}
+
+/// The Signature over `element`, whose canonical form (with `inclusive_prefixes` as the
+/// PrefixList) is `canonical`.
+fn signature_of(
+    element: &Element,
+    id_attribute: &str,
+    canonical: &str,
+    inclusive_prefixes: &[&str],
+    signer: &dyn Signer,
+) -> Result<Element, XmlError> {
     let id = element
         .attribute(id_attribute)
         .filter(|id| !id.is_empty())
-        .ok_or(XmlError::SignatureShape("the element to sign has no ID"))?
-        .to_string();
+        .ok_or(XmlError::SignatureShape("the element to sign has no ID"))?;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let digest = DigestAlgorithm::Sha256.digest(element.to_canonical(inclusive_prefixes)?.as_bytes());
+    let digest = DigestAlgorithm::Sha256.digest(canonical.as_bytes());
 
     let mut exc_c14n_transform = Element::new(DSIG_NS, "ds", "Transform").attr("Algorithm", EXC_C14N);
     if !inclusive_prefixes.is_empty() {
@@ -106,7 +146,7 @@ pub fn sign_enveloped(
                 .child(Element::new(DSIG_NS, "ds", "DigestValue").text(b64.encode(digest))),
         );
     let signature_value = signer.sign(signed_info.to_canonical(&[])?.as_bytes())?;
-    let signature = Element::new(DSIG_NS, "ds", "Signature")
+    Ok(Element::new(DSIG_NS, "ds", "Signature")
         .child(signed_info)
         .child(Element::new(DSIG_NS, "ds", "SignatureValue").text(b64.encode(signature_value)))
         .child(
@@ -114,21 +154,20 @@ pub fn sign_enveloped(
                 Element::new(DSIG_NS, "ds", "X509Data")
                     .child(Element::new(DSIG_NS, "ds", "X509Certificate").text(signer.certificate_base64())),
             ),
-        );
+        ))
+}
 
-    let position = match placement {
-        SignaturePlacement::LastChild => element.children.len(),
-        SignaturePlacement::After(local) => {
-            let index = element
-                .children
-                .iter()
-                .position(|c| matches!(c, Child::Element(e) if e.name.local == local))
-                .ok_or(XmlError::SignatureShape("the signed element lacks the child the Signature follows"))?;
-            index + 1
-        }
-    };
-    element.children.insert(position, Child::Element(signature));
-    Ok(())
+/// Where among `element`'s children the Signature goes.
+fn signature_position(element: &Element, placement: SignaturePlacement) -> Result<usize, XmlError> {
+    match placement {
+        SignaturePlacement::LastChild => Ok(element.children.len()),
+        SignaturePlacement::After(local) => element
+            .children
+            .iter()
+            .position(|c| matches!(c, Child::Element(e) if e.name.local == local))
+            .map(|index| index + 1)
+            .ok_or(XmlError::SignatureShape("the signed element lacks the child the Signature follows")),
+    }
 }
 
 /// The same document with every `SignatureValue` emptied: what a kept copy of a token holds,

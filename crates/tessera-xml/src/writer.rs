@@ -74,8 +74,15 @@ impl Element {
         let value = value.into();
         match self.attributes.iter_mut().find(|a| a.name.prefix.is_none() && a.name.local == local) {
             Some(existing) => existing.value = value,
-            None => self.attributes.push(Attribute { name: QName { prefix: None, namespace: None, local }, value }),
+            None => self.insert_in_order(Attribute { name: QName { prefix: None, namespace: None, local }, value }),
         }
+    }
+
+    /// Attributes are kept in c14n's order as they are added, so that no serialization of the
+    /// element (a signed one is written two or three times) sorts them again.
+    fn insert_in_order(&mut self, attribute: Attribute) {
+        let at = self.attributes.partition_point(|existing| key(existing) <= key(&attribute));
+        self.attributes.insert(at, attribute);
     }
 
     /// A namespaced attribute.
@@ -86,7 +93,7 @@ impl Element {
         local: &'static str,
         value: impl Into<String>,
     ) -> Element {
-        self.attributes.push(Attribute {
+        self.insert_in_order(Attribute {
             name: QName { prefix: Some(prefix.into()), namespace: Some(namespace.into()), local: local.into() },
             value: value.into(),
         });
@@ -123,19 +130,7 @@ impl Element {
     /// verify; clients that take a token out of a response verbatim and encode it as ASCII
     /// (MSAL's WS-Trust code) need this.
     pub fn to_ascii_document(&self) -> Result<String, XmlError> {
-        let document = self.to_document()?;
-        if document.is_ascii() {
-            return Ok(document);
-        }
-        let mut out = String::with_capacity(document.len() + 64);
-        for c in document.chars() {
-            if c.is_ascii() {
-                out.push(c);
-            } else {
-                out.push_str(&format!("&#x{:X};", u32::from(c)));
-            }
-        }
-        Ok(out)
+        Ok(ascii_document(self.to_document()?))
     }
 
     /// Exclusive c14n of this element, as a verifier computes it, with `inclusive_prefixes`
@@ -160,6 +155,14 @@ impl Element {
     }
 
     fn write<'a>(&'a self, out: &mut String, rendered: &mut Rendered<'a>, mode: Mode<'_>) {
+        let mark = self.write_start(out, rendered, mode);
+        self.write_children(&self.children, out, rendered, mode);
+        self.write_end(out);
+        rendered.reset(mark);
+    }
+
+    /// The start tag, with the namespaces it renders recorded after the mark it returns.
+    fn write_start<'a>(&'a self, out: &mut String, rendered: &mut Rendered<'a>, mode: Mode<'_>) -> usize {
         let prefix = self.name.prefix.as_deref().unwrap_or("");
         let own = (prefix, self.name.namespace.as_deref().unwrap_or(""));
         let of_attributes = self.attributes.iter().filter_map(|attr| match (&attr.name.prefix, &attr.name.namespace) {
@@ -187,17 +190,77 @@ impl Element {
             attributes.into_iter().for_each(|attr| write_attribute(out, attr));
         }
         out.push('>');
-        for child in &self.children {
+        mark
+    }
+
+    fn write_children<'a>(&self, children: &'a [Child], out: &mut String, rendered: &mut Rendered<'a>, mode: Mode<'_>) {
+        for child in children {
             match child {
                 Child::Element(e) => e.write(out, rendered, mode),
                 Child::Text(t) => escape_text(out, t),
             }
         }
+    }
+
+    fn write_end(&self, out: &mut String) {
         out.push_str("</");
         write_qname(out, &self.name);
         out.push('>');
-        rendered.reset(mark);
     }
+
+    /// The canonical form (no PrefixList), and where in it a child inserted before
+    /// `children[index]` would begin; `None` when a child written there would not be written as
+    /// it is written alone: when this element renders `binding` (the child would not declare
+    /// it again). Also `None` when the element's document form differs from its canonical form
+    /// (a declared-only namespace somewhere in it), so that the caller knows to write it again.
+    pub(crate) fn canonical_with_slot(
+        &self,
+        index: usize,
+        binding: (&str, &str),
+    ) -> Result<Option<(String, usize)>, XmlError> {
+        if self.declares_namespaces() || index > self.children.len() {
+            return Ok(None);
+        }
+        let mut out = String::with_capacity(4096);
+        let mut rendered = Rendered::default();
+        let mode = Mode::Canonical(&[]);
+        let mark = self.write_start(&mut out, &mut rendered, mode);
+        if rendered.since(mark).contains(&binding) {
+            return Ok(None);
+        }
+        let (before, after) = self.children.split_at(index);
+        self.write_children(before, &mut out, &mut rendered, mode);
+        let slot = out.len();
+        self.write_children(after, &mut out, &mut rendered, mode);
+        self.write_end(&mut out);
+        match illegal_character(&out) {
+            Some(c) => Err(XmlError::IllegalCharacter(u32::from(c))),
+            None => Ok(Some((out, slot))),
+        }
+    }
+
+    /// Whether this element or one inside it declares a namespace no name uses.
+    fn declares_namespaces(&self) -> bool {
+        !self.declared_namespaces.is_empty()
+            || self.children.iter().any(|child| matches!(child, Child::Element(e) if e.declares_namespaces()))
+    }
+}
+
+/// A document this writer wrote, in US-ASCII: every other character as a character reference
+/// (see [`Element::to_ascii_document`]).
+pub fn ascii_document(document: String) -> String {
+    if document.is_ascii() {
+        return document;
+    }
+    let mut out = String::with_capacity(document.len() + 64);
+    for c in document.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("&#x{:X};", u32::from(c)));
+        }
+    }
+    out
 }
 
 /// Where an attribute goes in c14n's order: by namespace URI, then local name.

@@ -849,3 +849,72 @@ mod negative {
         assert!(matches!(verify(&doc), Err(XmlError::SignatureShape(_))));
     }
 }
+
+/// `signed_document` writes a signed element once where `sign_enveloped` then `to_document`
+/// wrote it twice: the bytes must be the same, and where they would not be (a declared-only
+/// namespace, an element that renders the ds namespace itself) it must write it again.
+mod signed_once {
+    use tessera_xml::writer::Element;
+    use tessera_xml::{SignaturePlacement, XmlError, sign_enveloped, signed_document};
+
+    use super::{samples, support};
+
+    const DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
+
+    fn both_ways(element: Element, id: &str, placement: SignaturePlacement) -> (String, String) {
+        let signer = support::signer("idp");
+        let mut in_place = element.clone();
+        sign_enveloped(&mut in_place, id, placement, &[], &signer).unwrap();
+        (signed_document(element, id, placement, &signer).unwrap(), in_place.to_document().unwrap())
+    }
+
+    #[test]
+    fn a_signed_element_written_once_is_the_element_signed_then_written() {
+        let saml2 = samples::entra_assertion();
+        let (once, twice) = both_ways(saml2.clone(), "ID", SignaturePlacement::After("Issuer"));
+        assert_eq!(once, twice);
+        assert!(once.contains("</saml:Issuer><ds:Signature xmlns:ds="), "{once}");
+        let saml11 = Element::new(samples::SAML1, "saml", "Assertion")
+            .attr("AssertionID", "_1")
+            .child(Element::new(samples::SAML1, "saml", "Conditions").attr("NotBefore", "x & <y>"))
+            .text("naïve \r\n text");
+        let (once, twice) = both_ways(saml11, "AssertionID", SignaturePlacement::LastChild);
+        assert_eq!(once, twice);
+        assert!(once.ends_with("</ds:Signature></saml:Assertion>"), "{once}");
+    }
+
+    #[test]
+    fn where_the_two_forms_differ_the_element_is_written_again() {
+        // A namespace no name uses: in the document, not in the digested canonical form.
+        let declared = samples::entra_assertion().declare("xs", "http://www.w3.org/2001/XMLSchema");
+        let (once, twice) = both_ways(declared, "ID", SignaturePlacement::After("Issuer"));
+        assert_eq!(once, twice);
+        assert!(once.starts_with("<saml:Assertion xmlns:saml=") && once.contains("xmlns:xs="), "{once}");
+        // An element that renders ds itself: its Signature must not declare it again.
+        let renders_ds = Element::new(DSIG, "ds", "Object").attr("ID", "_2").child(Element::new(DSIG, "ds", "Inner"));
+        let (once, twice) = both_ways(renders_ds, "ID", SignaturePlacement::LastChild);
+        assert_eq!(once, twice);
+        assert_eq!(once.matches("xmlns:ds=").count(), 1, "{once}");
+    }
+
+    #[test]
+    fn an_element_that_cannot_be_signed_is_refused_before_anything_is_signed() {
+        let signer = support::signer("idp");
+        let no_id =
+            Element::new(samples::SAML2, "saml", "Assertion").child(Element::new(samples::SAML2, "saml", "Issuer"));
+        assert!(matches!(
+            signed_document(no_id, "ID", SignaturePlacement::After("Issuer"), &signer),
+            Err(XmlError::SignatureShape(_))
+        ));
+        let no_issuer = Element::new(samples::SAML2, "saml", "Assertion").attr("ID", "_3");
+        assert!(matches!(
+            signed_document(no_issuer, "ID", SignaturePlacement::After("Issuer"), &signer),
+            Err(XmlError::SignatureShape(_))
+        ));
+        let illegal = Element::new(samples::SAML2, "saml", "Assertion").attr("ID", "_4").text("\u{1}");
+        assert!(matches!(
+            signed_document(illegal, "ID", SignaturePlacement::LastChild, &signer),
+            Err(XmlError::IllegalCharacter(1))
+        ));
+    }
+}

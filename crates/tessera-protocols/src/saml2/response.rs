@@ -5,7 +5,7 @@
 use tessera_core::policy::AuthnContext;
 use tessera_core::{UnixMillis, User, format_millis};
 use tessera_xml::writer::Element;
-use tessera_xml::{SignaturePlacement, Signer, XmlError, sign_enveloped};
+use tessera_xml::{SignaturePlacement, Signer, XmlError, sign_enveloped, signed_document};
 
 use super::PROTOCOL_NS;
 
@@ -98,10 +98,39 @@ fn assertion(p: &ResponseParams<'_>) -> Element {
 
 /// The Response document (no XML declaration), signed as `signing` asks.
 pub fn build_response(p: &ResponseParams<'_>, signing: Signing, signer: &dyn Signer) -> Result<String, XmlError> {
+    if signing.assertion && !signing.response {
+        return with_signed_assertion(p, signer);
+    }
     let mut assertion = assertion(p);
     if signing.assertion {
         sign_enveloped(&mut assertion, "ID", SignaturePlacement::After("Issuer"), &[], signer)?;
     }
+    let mut response = response_before_assertion(p).child(assertion);
+    if signing.response {
+        sign_enveloped(&mut response, "ID", SignaturePlacement::After("Issuer"), &[], signer)?;
+    }
+    response.to_document()
+}
+
+/// The Response with only its assertion signed (Microsoft 365's way), the assertion written
+/// once: as it was digested, with its Signature spliced in ([`signed_document`]), then placed
+/// as the Response's last child. The Response renders only the protocol namespace, so the
+/// assertion's text there is what it is alone.
+fn with_signed_assertion(p: &ResponseParams<'_>, signer: &dyn Signer) -> Result<String, XmlError> {
+    const SLOT: &str = "tessera-assertion-slot";
+    let assertion = signed_document(assertion(p), "ID", SignaturePlacement::After("Issuer"), signer)?;
+    let document = response_before_assertion(p).text(SLOT).to_document()?;
+    // The slot is the last child, so it is the text right before the end tag: nothing a
+    // value in the document holds can be taken for it.
+    let before = document
+        .strip_suffix("</samlp:Response>")
+        .and_then(|rest| rest.strip_suffix(SLOT))
+        .ok_or(XmlError::SignatureShape("the assertion's place in the response was not found"))?;
+    Ok(format!("{before}{assertion}</samlp:Response>"))
+}
+
+/// The Response, unsigned, with the children that come before its assertion.
+fn response_before_assertion(p: &ResponseParams<'_>) -> Element {
     let mut response = Element::new(PROTOCOL_NS, "samlp", "Response")
         .attr("ID", p.response_id)
         .attr("Version", "2.0")
@@ -111,17 +140,10 @@ pub fn build_response(p: &ResponseParams<'_>, signing: Signing, signer: &dyn Sig
     if let Some(request) = p.in_response_to {
         response = response.attr("InResponseTo", request);
     }
-    response = response
-        .child(saml("Issuer").text(p.issuer))
-        .child(
-            Element::new(PROTOCOL_NS, "samlp", "Status")
-                .child(Element::new(PROTOCOL_NS, "samlp", "StatusCode").attr("Value", SUCCESS)),
-        )
-        .child(assertion);
-    if signing.response {
-        sign_enveloped(&mut response, "ID", SignaturePlacement::After("Issuer"), &[], signer)?;
-    }
-    response.to_document()
+    response.child(saml("Issuer").text(p.issuer)).child(
+        Element::new(PROTOCOL_NS, "samlp", "Status")
+            .child(Element::new(PROTOCOL_NS, "samlp", "StatusCode").attr("Value", SUCCESS)),
+    )
 }
 
 /// The class Entra reads: `multipleauthn` when a second factor was shown, AD FS's Windows
