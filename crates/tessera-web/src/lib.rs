@@ -47,8 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(wsfed::router())
         .merge(wstrust::router())
         .route("/resume/{id}", get(resume))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), shell::localize::localize))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), shell::security_headers));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), shell::around_pages));
     // Everything that needs the store answers at once while it is down; health and metrics
     // (`ops`) still tell.
     let guarded = Router::new()
@@ -59,8 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(guarded)
         // The deadline inside the metrics: a request cut short is counted, as its 503.
-        .route_layer(axum::middleware::from_fn(ops::deadline))
-        .route_layer(axum::middleware::from_fn(ops::record_metrics))
+        .route_layer(axum::middleware::from_fn(ops::observe))
         .with_state(state)
 }
 

@@ -79,9 +79,9 @@ impl Element {
     }
 
     /// Attributes are kept in c14n's order as they are added, so that no serialization of the
-    /// element (a signed one is written two or three times) sorts them again.
+    /// element (a signed one is written more than once) sorts them again.
     fn insert_in_order(&mut self, attribute: Attribute) {
-        let at = self.attributes.partition_point(|existing| key(existing) <= key(&attribute));
+        let at = self.attributes.partition_point(|existing| c14n_order(existing, &attribute).is_le());
         self.attributes.insert(at, attribute);
     }
 
@@ -182,11 +182,11 @@ impl Element {
         for (p, uri) in rendered.since(mark) {
             write_namespace(out, p, uri);
         }
-        if self.attributes.is_sorted_by(|a, b| key(a) <= key(b)) {
+        if self.attributes.is_sorted_by(|a, b| c14n_order(a, b).is_le()) {
             self.attributes.iter().for_each(|attr| write_attribute(out, attr));
         } else {
             let mut attributes: Vec<&Attribute> = self.attributes.iter().collect();
-            attributes.sort_by(|a, b| key(a).cmp(&key(b)));
+            attributes.sort_by(|a, b| c14n_order(a, b));
             attributes.into_iter().for_each(|attr| write_attribute(out, attr));
         }
         out.push('>');
@@ -263,9 +263,13 @@ pub fn ascii_document(document: String) -> String {
     out
 }
 
-/// Where an attribute goes in c14n's order: by namespace URI, then local name.
-fn key(attr: &Attribute) -> (&str, &str) {
-    (attr.name.namespace.as_deref().unwrap_or(""), attr.name.local.as_ref())
+/// Where attributes go in c14n's order: by namespace URI, then local name. Compared byte by
+/// byte in line: the names are short and most attributes have no namespace, and a call to
+/// `memcmp` for each of the two strings was most of the cost of building and writing them.
+fn c14n_order(a: &Attribute, b: &Attribute) -> std::cmp::Ordering {
+    let (namespace_a, namespace_b) =
+        (a.name.namespace.as_deref().unwrap_or(""), b.name.namespace.as_deref().unwrap_or(""));
+    namespace_a.bytes().cmp(namespace_b.bytes()).then_with(|| a.name.local.bytes().cmp(b.name.local.bytes()))
 }
 
 fn write_attribute(out: &mut String, attr: &Attribute) {

@@ -53,17 +53,24 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
     response
 }
 
-/// The headers of SECURITY.md §1.6 on every page: no framing, no sniffing, no referrer, a
-/// strict CSP (no script at all on these pages), HSTS when the public URL is https, nothing
-/// cached.
-pub async fn security_headers(
+/// Around every page: its language and brand ([`localize::localize`]), then the headers of
+/// SECURITY.md §1.6. One layer, not two: each `from_fn` layer costs every request its boxed
+/// future and a clone of the service inside it (bench/README.md, twelfth look).
+pub async fn around_pages(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: Request<axum::body::Body>,
     next: Next,
 ) -> Response {
     let https = state.public_url.starts_with("https://");
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+    let mut response = localize::localize(axum::extract::State(state), request, next).await;
+    security_headers(https, response.headers_mut());
+    response
+}
+
+/// The headers of SECURITY.md §1.6 on every page: no framing, no sniffing, no referrer, a
+/// strict CSP (no script at all on these pages), HSTS when the public URL is https, nothing
+/// cached.
+fn security_headers(https: bool, headers: &mut HeaderMap) {
     let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
@@ -85,5 +92,4 @@ pub async fn security_headers(
     if https {
         set(headers, "strict-transport-security", "max-age=31536000; includeSubDomains");
     }
-    response
 }
