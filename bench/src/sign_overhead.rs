@@ -1,8 +1,8 @@
 //! How much the XML work adds to the RSA signature it wraps.
 //!
 //! Signs a typical Entra WS-Federation token (SAML 1.1 assertion, UPN and ImmutableID
-//! claims): build the element, canonicalize, digest, build and canonicalize SignedInfo,
-//! sign, serialize the document. Against it: one bare RSA-2048 PKCS#1 SHA-256 signature of a
+//! claims) as Tessera does (`signed_document`): build the element, canonicalize, digest,
+//! build and canonicalize SignedInfo, sign, splice the Signature into the canonical form. Against it: one bare RSA-2048 PKCS#1 SHA-256 signature of a
 //! SignedInfo-sized message with the same key. Both in one run, interleaved in rounds so that
 //! machine noise hits both alike; the median round decides.
 //!

@@ -77,18 +77,20 @@ pub fn sign_enveloped(
     inclusive_prefixes: &[&str],
     signer: &dyn Signer,
 ) -> Result<(), XmlError> {
+    let position = signature_position(element, placement)?;
     let canonical = element.to_canonical(inclusive_prefixes)?;
     let signature = signature_of(element, id_attribute, &canonical, inclusive_prefixes, signer)?;
-    let position = signature_position(element, placement)?;
     element.children.insert(position, Child::Element(signature));
     Ok(())
 }
 
 /// `element` signed as [`sign_enveloped`] signs it (no PrefixList) and written as
 /// [`Element::to_document`] writes it, with one serialization of it fewer: its canonical form,
-/// the one digested, is its document form too unless it declares a namespace no name uses, so
-/// the Signature is spliced into that text where it goes. Where that does not hold, it is
-/// signed in place and written again, as before.
+/// the one digested, is its document form too, so the Signature is spliced into that text
+/// where it goes. Where the bytes would differ it is signed in place and written again, as
+/// before: when a namespace is declared in it that no name uses (in the document, not in the
+/// canonical form), or when the element itself renders the ds namespace under the ds prefix
+/// (the Signature inside it would not declare it again).
 pub fn signed_document(
     mut element: Element,
     id_attribute: &str,

@@ -209,10 +209,10 @@ impl Element {
     }
 
     /// The canonical form (no PrefixList), and where in it a child inserted before
-    /// `children[index]` would begin; `None` when a child written there would not be written as
-    /// it is written alone: when this element renders `binding` (the child would not declare
-    /// it again). Also `None` when the element's document form differs from its canonical form
-    /// (a declared-only namespace somewhere in it), so that the caller knows to write it again.
+    /// `children[index]` would begin, for a child whose only prefix is `binding`'s: `None` when
+    /// this element renders `binding` (such a child, written alone, would declare it again where
+    /// in place it would not), or when the element's document form differs from its canonical
+    /// form (a declared-only namespace somewhere in it). The caller then writes it again.
     pub(crate) fn canonical_with_slot(
         &self,
         index: usize,

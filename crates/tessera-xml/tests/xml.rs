@@ -897,9 +897,23 @@ mod signed_once {
         assert_eq!(once.matches("xmlns:ds=").count(), 1, "{once}");
     }
 
+    /// Counts the signatures asked of it.
+    struct Counting(tessera_xml::RsaSigner, std::sync::atomic::AtomicUsize);
+
+    impl tessera_xml::Signer for Counting {
+        fn sign(&self, data: &[u8]) -> Result<Vec<u8>, XmlError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.0.sign(data)
+        }
+
+        fn certificate_der(&self) -> &[u8] {
+            self.0.certificate_der()
+        }
+    }
+
     #[test]
     fn an_element_that_cannot_be_signed_is_refused_before_anything_is_signed() {
-        let signer = support::signer("idp");
+        let signer = Counting(support::signer("idp"), Default::default());
         let no_id =
             Element::new(samples::SAML2, "saml", "Assertion").child(Element::new(samples::SAML2, "saml", "Issuer"));
         assert!(matches!(
@@ -916,5 +930,11 @@ mod signed_once {
             signed_document(illegal, "ID", SignaturePlacement::LastChild, &signer),
             Err(XmlError::IllegalCharacter(1))
         ));
+        let mut no_issuer = Element::new(samples::SAML2, "saml", "Assertion").attr("ID", "_5");
+        assert!(matches!(
+            sign_enveloped(&mut no_issuer, "ID", SignaturePlacement::After("Issuer"), &[], &signer),
+            Err(XmlError::SignatureShape(_))
+        ));
+        assert_eq!(signer.1.load(std::sync::atomic::Ordering::SeqCst), 0, "the signer was called");
     }
 }

@@ -118,7 +118,7 @@ pub fn build_response(p: &ResponseParams<'_>, signing: Signing, signer: &dyn Sig
 /// assertion's text there is what it is alone.
 fn with_signed_assertion(p: &ResponseParams<'_>, signer: &dyn Signer) -> Result<String, XmlError> {
     const SLOT: &str = "tessera-assertion-slot";
-    let assertion = signed_document(assertion(p), "ID", SignaturePlacement::After("Issuer"), signer)?;
+    // The Response first: a value it cannot carry is refused before anything is signed.
     let document = response_before_assertion(p).text(SLOT).to_document()?;
     // The slot is the last child, so it is the text right before the end tag: nothing a
     // value in the document holds can be taken for it.
@@ -126,6 +126,7 @@ fn with_signed_assertion(p: &ResponseParams<'_>, signer: &dyn Signer) -> Result<
         .strip_suffix("</samlp:Response>")
         .and_then(|rest| rest.strip_suffix(SLOT))
         .ok_or(XmlError::SignatureShape("the assertion's place in the response was not found"))?;
+    let assertion = signed_document(assertion(p), "ID", SignaturePlacement::After("Issuer"), signer)?;
     Ok(format!("{before}{assertion}</samlp:Response>"))
 }
 
@@ -236,5 +237,72 @@ pub fn m365_params<'a>(
         confirmation_lifetime_ms: 5 * 60 * 1000,
         conditions_lifetime_ms: 60 * 60 * 1000,
         clock_skew_ms: 60 * 1000,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// Signs with a fixed value (PKCS#1 v1.5 is deterministic, so a fixed value stands for one)
+    /// and counts its calls.
+    #[derive(Default)]
+    struct CountingSigner(AtomicUsize);
+
+    impl Signer for CountingSigner {
+        fn sign(&self, _data: &[u8]) -> Result<Vec<u8>, XmlError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(vec![0x5a; 256])
+        }
+
+        fn certificate_der(&self) -> &[u8] {
+            b"certificate"
+        }
+    }
+
+    fn params<'a>(response_id: &'a str, in_response_to: Option<&'a str>) -> ResponseParams<'a> {
+        ResponseParams {
+            response_id,
+            assertion_id: "_a1",
+            issuer: "https://idp.contoso.com/m365/contoso.com",
+            destination: ENTRA_ACS,
+            audience: "urn:federation:MicrosoftOnline",
+            in_response_to,
+            name_id: "Ah2J42BsPUOBoUcsCYn7vA==",
+            name_id_format: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+            attributes: vec![("IDPEmail", vec!["zoë@contoso.com & <co>"])],
+            authn_instant: 1_790_000_000_000,
+            authn_context_class: PASSWORD_PROTECTED_TRANSPORT,
+            now: 1_790_000_000_000,
+            confirmation_lifetime_ms: 300_000,
+            conditions_lifetime_ms: 300_000,
+            clock_skew_ms: 60_000,
+        }
+    }
+
+    /// The assertion written once and placed in the Response is the assertion signed in place
+    /// and written with the Response, byte for byte, with and without a request answered.
+    #[test]
+    fn a_response_with_its_assertion_written_once_is_the_response_written_whole() {
+        for in_response_to in [Some("_r1"), None] {
+            let p = params("_resp1", in_response_to);
+            let signer = CountingSigner::default();
+            let once = build_response(&p, Signing { assertion: true, response: false }, &signer).unwrap();
+            let mut assertion = assertion(&p);
+            sign_enveloped(&mut assertion, "ID", SignaturePlacement::After("Issuer"), &[], &signer).unwrap();
+            let whole = response_before_assertion(&p).child(assertion).to_document().unwrap();
+            assert_eq!(once, whole, "{in_response_to:?}");
+        }
+    }
+
+    #[test]
+    fn a_response_that_cannot_be_written_is_refused_before_anything_is_signed() {
+        let signer = CountingSigner::default();
+        let refused =
+            build_response(&params("_bad\u{1}", Some("_r1")), Signing { assertion: true, response: false }, &signer);
+        assert!(matches!(refused, Err(XmlError::IllegalCharacter(1))), "{refused:?}");
+        assert_eq!(signer.0.load(Ordering::SeqCst), 0, "the signer was called");
     }
 }
