@@ -143,20 +143,16 @@ impl Element {
     }
 
     /// The element written in `mode`, refused if it holds a character XML cannot carry (so
-    /// nothing Tessera signs is malformed). Escaping replaces none of those characters, so the
-    /// output is checked in one pass: values, names and namespace URIs alike.
+    /// nothing Tessera signs is malformed).
     fn written(&self, mode: Mode<'_>) -> Result<String, XmlError> {
         let mut out = String::with_capacity(4096);
         self.write(&mut out, &mut Rendered::default(), mode);
-        match illegal_character(&out) {
-            Some(c) => Err(XmlError::IllegalCharacter(u32::from(c))),
-            None => Ok(out),
-        }
+        legal(out)
     }
 
     fn write<'a>(&'a self, out: &mut String, rendered: &mut Rendered<'a>, mode: Mode<'_>) {
         let mark = self.write_start(out, rendered, mode);
-        self.write_children(&self.children, out, rendered, mode);
+        write_children(&self.children, out, rendered, mode);
         self.write_end(out);
         rendered.reset(mark);
     }
@@ -193,15 +189,6 @@ impl Element {
         mark
     }
 
-    fn write_children<'a>(&self, children: &'a [Child], out: &mut String, rendered: &mut Rendered<'a>, mode: Mode<'_>) {
-        for child in children {
-            match child {
-                Child::Element(e) => e.write(out, rendered, mode),
-                Child::Text(t) => escape_text(out, t),
-            }
-        }
-    }
-
     fn write_end(&self, out: &mut String) {
         out.push_str("</");
         write_qname(out, &self.name);
@@ -229,20 +216,35 @@ impl Element {
             return Ok(None);
         }
         let (before, after) = self.children.split_at(index);
-        self.write_children(before, &mut out, &mut rendered, mode);
+        write_children(before, &mut out, &mut rendered, mode);
         let slot = out.len();
-        self.write_children(after, &mut out, &mut rendered, mode);
+        write_children(after, &mut out, &mut rendered, mode);
         self.write_end(&mut out);
-        match illegal_character(&out) {
-            Some(c) => Err(XmlError::IllegalCharacter(u32::from(c))),
-            None => Ok(Some((out, slot))),
-        }
+        legal(out).map(|out| Some((out, slot)))
     }
 
     /// Whether this element or one inside it declares a namespace no name uses.
     fn declares_namespaces(&self) -> bool {
         !self.declared_namespaces.is_empty()
             || self.children.iter().any(|child| matches!(child, Child::Element(e) if e.declares_namespaces()))
+    }
+}
+
+fn write_children<'a>(children: &'a [Child], out: &mut String, rendered: &mut Rendered<'a>, mode: Mode<'_>) {
+    for child in children {
+        match child {
+            Child::Element(e) => e.write(out, rendered, mode),
+            Child::Text(t) => escape_text(out, t),
+        }
+    }
+}
+
+/// `out`, refused if it holds a character XML cannot carry. Escaping replaces none of those
+/// characters, so the written text is checked in one pass: values, names and URIs alike.
+fn legal(out: String) -> Result<String, XmlError> {
+    match illegal_character(&out) {
+        Some(c) => Err(XmlError::IllegalCharacter(u32::from(c))),
+        None => Ok(out),
     }
 }
 
