@@ -77,6 +77,10 @@ const QUEUE_SECONDS: &str = "tessera_store_write_queue_seconds";
 const WAIT_SECONDS: &str = "tessera_store_write_wait_seconds";
 const BATCH_WRITES: &str = "tessera_store_write_batch_writes";
 const BATCH_SECONDS: &str = "tessera_store_write_batch_seconds";
+/// How many batches found the audit chain's head moved by somebody else since their writer's
+/// last batch (a change's records, another node or process), so that their records were not
+/// written in their first trip.
+pub(crate) const HEAD_MOVED: &str = "tessera_store_write_head_moved_total";
 
 pub(crate) struct WriteBatcher {
     jobs: mpsc::Sender<Job>,

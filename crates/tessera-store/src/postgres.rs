@@ -14,6 +14,10 @@ use crate::sql::impl_sql_store;
 mod group_commit;
 use group_commit::WriterState;
 
+/// PostgreSQL writes need no turn of their own: its row locks order them (SQLite's
+/// `WriteTurn` does).
+type WriteTurn = ();
+
 use crate::migrations::POSTGRES as MIGRATOR;
 
 pub struct PgStore {
@@ -32,6 +36,9 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// Every write may go at once (`WriteTurn`).
+    async fn write_turn(&self) -> WriteTurn {}
+
     /// Connects and migrates. No call waits without a bound: a connection is acquired within
     /// [`ACQUIRE_TIMEOUT`] (a database that is down answers fast), the server ends any
     /// statement after [`STATEMENT_TIMEOUT`] and any transaction left idle after
@@ -92,7 +99,7 @@ impl PgStore {
             .await
             .map_err(config_error)?;
         let audit_key = crate::audit_chain::AuditKeySlot::default();
-        let batcher = Self::start_batcher(pool.clone(), audit_key.clone());
+        let batcher = Self::start_batcher(pool.clone(), audit_key.clone(), WriterState::default());
         let cache = Arc::new(ReadCache::for_one_of_several_nodes(clock.clone()));
         let listener = crate::pg_notices::Listener::start(bounded, cache.clone());
         Ok(PgStore { writer: pool.clone(), pool, batcher, audit_key, cache, listener, clock })

@@ -16,15 +16,24 @@ use crate::sql::impl_sql_store;
 mod group_commit;
 use group_commit::WriterState;
 
+/// This process's turn to write. SQLite lets one connection write at a time, and two that race
+/// for its lock sleep in its busy handler (1, 2, 5 ms and longer at a time, tens of
+/// milliseconds under load); the turn is handed on in the order it was asked for. The batch
+/// writer keeps a connection of its own (`group_commit`) and every other write uses the
+/// writer pool's other one, so each takes the turn first: a write transaction for as long as
+/// it lasts (`Tx`), a batch for all its statements.
+type WriteTurn = tokio::sync::OwnedMutexGuard<()>;
+
 use crate::migrations::SQLITE as MIGRATOR;
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// One connection for every write: SQLite has one writer at a time, and writers queued
-    /// here wait their turn in order, where writers racing for the file lock would sleep in
-    /// SQLite's busy handler (tens of milliseconds at a time under load).
+    /// Two connections for the writes: one the batch writer keeps, one for every other
+    /// write. They take turns (`turns`).
     writer: SqlitePool,
-    /// Audit records and message IDs, written in batches on `writer`.
+    /// Whose turn it is to write ([`WriteTurn`]).
+    turns: Arc<tokio::sync::Mutex<()>>,
+    /// Audit records and message IDs, written in batches on a connection of `writer`'s.
     batcher: WriteBatcher,
     /// The key of the audit trail's chain, once the binary has loaded it.
     audit_key: crate::audit_chain::AuditKeySlot,
@@ -164,28 +173,37 @@ impl SqliteStore {
             pool.clone()
         } else {
             SqlitePoolOptions::new()
-                .max_connections(1)
-                // No ping before each use: one more round trip to the connection's thread for
-                // every batch, where a file connection has no network to lose (sqlx still
-                // checks it on the way back). A transaction a failed batch left open is rolled
-                // back, or its connection closed, by the batch writer itself.
+                // The batch writer's and one for every other write, in turns (`WriteTurn`).
+                .max_connections(2)
+                // No ping before each use: one more round trip to the connection's thread,
+                // where a file connection has no network to lose (sqlx still checks it on the
+                // way back).
                 .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options.pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES))
                 .await?
         };
         let audit_key = crate::audit_chain::AuditKeySlot::default();
-        let batcher = Self::start_batcher(writer.clone(), audit_key.clone());
+        let turns = Arc::new(tokio::sync::Mutex::new(()));
+        let batcher = Self::start_batcher(writer.clone(), audit_key.clone(), WriterState::new(turns.clone()));
         let _checkpointer = Checkpointer::start(&pool).await?;
         Ok(SqliteStore {
             pool,
             writer,
+            turns,
             batcher,
             audit_key,
             cache: ReadCache::enabled(clock.clone()),
             clock,
             _checkpointer,
         })
+    }
+}
+
+impl SqliteStore {
+    /// This process's turn to write, once the writes that asked before it have had theirs.
+    async fn write_turn(&self) -> WriteTurn {
+        self.turns.clone().lock_owned().await
     }
 }
 

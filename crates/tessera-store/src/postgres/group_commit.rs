@@ -18,7 +18,7 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row as _};
 use super::PgStore;
 use crate::StoreError;
 use crate::audit_chain::{AuditKey, AuditKeySlot, ChainHead};
-use crate::batch::{Outcome, Record, SplitBatch, Together, Written};
+use crate::batch::{HEAD_MOVED, Outcome, Record, SplitBatch, Together, Written};
 
 /// What the PostgreSQL writer keeps from one batch to the next.
 #[derive(Default)]
@@ -29,6 +29,11 @@ pub(super) struct WriterState {
     connection: Option<PoolConnection<Postgres>>,
     /// The chain's head as the last trip left it or read it.
     head: Option<ChainHead>,
+}
+
+impl WriterState {
+    /// A batch waits for no other write of this process (`super::WriteTurn`).
+    pub(super) async fn turn(&self) -> super::WriteTurn {}
 }
 
 /// Trips one batch takes at most before its records go to the records' own path: the first
@@ -46,9 +51,6 @@ const WRITER_STATEMENT_TIMEOUT: Duration = Duration::from_millis(1500);
 /// and within the 2 s in which SECURITY.md §5 wants an outage answered. The pool's ping bounded
 /// that before each batch; now nothing else would.
 const TRIP_DEADLINE: Duration = Duration::from_secs(2);
-
-/// How many batches found the head moved by somebody else (`/metrics`).
-const HEAD_MOVED: &str = "tessera_store_write_head_moved_total";
 
 /// One trip's answer: the IDs that were new, the sessions that live, the head as the trip
 /// found it, and where the records moved it if it wrote them.

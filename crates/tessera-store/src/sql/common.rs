@@ -31,6 +31,9 @@ macro_rules! impl_sql_common {
         struct Tx {
             inner: sqlx::Transaction<'static, $db>,
             audits: Vec<(String, i64, NewAuditEvent)>,
+            /// This process's turn to write (`write_turn`, beside the store type), given back
+            /// after the transaction has ended: fields drop in order.
+            _turn: WriteTurn,
         }
 
         impl std::ops::Deref for Tx {
@@ -78,7 +81,8 @@ macro_rules! impl_sql_common {
                 // Invalidated before the write as well as by it: a read that races this
                 // transaction must not be cached under the new generation.
                 self.cache.invalidate();
-                Ok(Tx { inner: Self::begin_write(&self.writer).await?, audits: Vec::new() })
+                let turn = self.write_turn().await;
+                Ok(Tx { inner: Self::begin_write(&self.writer).await?, audits: Vec::new(), _turn: turn })
             }
 
             /// A write transaction on `writer`. A commit that failed (a full disk: SQLite rolls
@@ -112,12 +116,17 @@ macro_rules! impl_sql_common {
                 Ok(())
             }
 
-            /// The group-commit writer for audit records and message IDs, on `writer`.
-            fn start_batcher(writer: sqlx::Pool<$db>, key: crate::audit_chain::AuditKeySlot) -> crate::batch::WriteBatcher {
+            /// The group-commit writer for audit records and message IDs, on `writer`, starting
+            /// from `state`: what the backend's writer keeps from one batch to the next
+            /// (`WriterState`, beside the store type).
+            fn start_batcher(
+                writer: sqlx::Pool<$db>,
+                key: crate::audit_chain::AuditKeySlot,
+                state: WriterState,
+            ) -> crate::batch::WriteBatcher {
                 let remembered = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
-                // What the backend's writer keeps from one batch to the next (`WriterState`,
-                // beside the store type); batches run one at a time, so nobody waits on it.
-                let state = std::sync::Arc::new(tokio::sync::Mutex::new(WriterState::default()));
+                // Batches run one at a time, so nobody waits on it.
+                let state = std::sync::Arc::new(tokio::sync::Mutex::new(state));
                 crate::batch::WriteBatcher::spawn(move |writes| {
                     let writer = writer.clone();
                     let remembered = remembered.clone();
@@ -137,6 +146,8 @@ macro_rules! impl_sql_common {
                 state: &mut WriterState,
                 writes: Vec<crate::batch::BatchedWrite>,
             ) -> Vec<crate::batch::Outcome> {
+                // The whole batch in the writer's turn, its fallbacks on the pool included.
+                let _turn = state.turn().await;
                 let count = writes.len();
                 let mut split = crate::batch::SplitBatch::of(writes);
                 if !split.replays.is_empty() {

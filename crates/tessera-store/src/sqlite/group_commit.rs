@@ -1,65 +1,198 @@
-//! SQLite's group commit: a batch of message IDs and audit records in one transaction, in two
-//! round trips to the connection's thread.
+//! SQLite's group commit: a batch of message IDs and audit records in one transaction, on a
+//! connection the writer keeps, in one round trip to that connection's thread.
+//!
+//! The records' links are MACs made here, under the chain's head. So the writer keeps the head
+//! its last batch left and links the next batch under it before the trip, which writes the
+//! records only if the head is still that one, every message ID was new and every session
+//! lives. Otherwise the IDs commit alone and the records take the records' own path, which
+//! reads the head and the sessions in its transaction; and a writer without a head (its first
+//! batch, or the first after a miss or a failure) reads it in a trip before the records'.
 
-use sqlx::Row as _;
+use std::collections::HashSet;
+use std::sync::Arc;
 
-use super::SqliteStore;
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Column as _, QueryBuilder, Row as _, Sqlite, SqliteConnection, SqlitePool};
+
+use super::{SqliteStore, WriteTurn};
 use crate::StoreError;
+use crate::audit_chain::{AuditKey, AuditKeySlot, ChainHead};
+use crate::batch::{HEAD_MOVED, SplitBatch, Together, Written};
 
-/// The SQLite writer keeps nothing between batches: its one connection is the pool's.
-pub(super) type WriterState = ();
+/// What the SQLite writer keeps from one batch to the next.
+pub(super) struct WriterState {
+    /// Whose turn it is to write (`SqliteStore::turns`).
+    turns: Arc<tokio::sync::Mutex<()>>,
+    /// Its own connection of the writer pool's two, taken once: one given back to the pool is
+    /// pinged on its way, a round trip after every batch that the next batch's acquire waited
+    /// for (bench/README.md, tenth look). Closed when dropped (after a failure), never given
+    /// back.
+    connection: Option<PoolConnection<Sqlite>>,
+    /// The chain's head as the last batch left it.
+    head: Option<ChainHead>,
+}
+
+impl WriterState {
+    pub(super) fn new(turns: Arc<tokio::sync::Mutex<()>>) -> Self {
+        WriterState { turns, connection: None, head: None }
+    }
+
+    /// The batch's turn to write, after the writes that asked before it.
+    pub(super) async fn turn(&self) -> WriteTurn {
+        self.turns.clone().lock_owned().await
+    }
+}
+
+/// What the one trip read, besides what it wrote.
+struct Trip {
+    new_ids: HashSet<(String, String)>,
+    head: ChainHead,
+    moved: bool,
+}
 
 impl SqliteStore {
-    /// The batch in one transaction (`write_together_in_two_trips`).
+    /// The batch in one transaction on the writer's own connection: one trip when the writer
+    /// keeps the head, two when it reads it first. An error means nothing was written; the
+    /// connection is rolled back, or closed and replaced next time.
     pub(super) async fn write_together(
-        writer: &sqlx::SqlitePool,
-        key: &crate::audit_chain::AuditKeySlot,
-        _state: &mut WriterState,
-        split: &crate::batch::SplitBatch,
+        writer: &SqlitePool,
+        key: &AuditKeySlot,
+        state: &mut WriterState,
+        split: &SplitBatch,
         count: usize,
-    ) -> Result<crate::batch::Together, StoreError> {
-        Self::write_together_in_two_trips(writer, key, split, count).await.map(crate::batch::Together::Written)
-    }
-
-    /// The batch in two round trips to the connection's thread where one statement a step
-    /// took seven (the pool's check, BEGIN, the IDs, the head, the records, the head, COMMIT),
-    /// besides the pool's check when the connection goes back, after the callers have their
-    /// answers. Each trip wakes that thread and then this task, which under load waits behind
-    /// the sign-ons being signed: the trips, not the statements, were the batch's time at the
-    /// p99 (bench/README.md, fifth look). SQLite runs the statements of one query in turn,
-    /// each with its own bound values (sqlx's `?`s are numbered across them). The statements
-    /// open and close the transaction themselves, so a failure rolls it back here before the
-    /// connection goes back to the pool.
-    async fn write_together_in_two_trips(
-        writer: &sqlx::SqlitePool,
-        key: &crate::audit_chain::AuditKeySlot,
-        split: &crate::batch::SplitBatch,
-        count: usize,
-    ) -> Result<Vec<crate::batch::Outcome>, StoreError> {
-        let mut conn = writer.acquire().await?;
-        let written = Self::two_trips(&mut conn, key, split, count).await;
-        // A ROLLBACK that fails found no transaction open (SQLite ended it itself, as
-        // on a full disk) or a connection in trouble: a fresh one then replaces it.
-        if written.is_err() && sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
-            conn.close_on_drop();
+    ) -> Result<Together, StoreError> {
+        // A store without its chain key writes no record: refused before the connection.
+        let key = if split.has_records() { Some(key.get()?) } else { None };
+        let mut connection = match state.connection.take() {
+            Some(connection) => connection,
+            None => {
+                let mut connection = writer.acquire().await?;
+                connection.close_on_drop();
+                connection
+            }
+        };
+        let written = match (key, state.head.take()) {
+            (Some(key), Some(kept)) => Self::in_one_trip(&mut connection, key, kept, split, count).await,
+            (key, _) => Self::in_two_trips(&mut connection, key, split, count).await,
+        };
+        match written {
+            Ok((together, head)) => {
+                state.connection = Some(connection);
+                state.head = head;
+                Ok(together)
+            }
+            // A ROLLBACK that fails found no transaction open (SQLite ended it itself, as on a
+            // full disk) or a connection in trouble: dropped here, it is closed.
+            Err(e) => {
+                if sqlx::query("ROLLBACK").execute(&mut *connection).await.is_ok() {
+                    state.connection = Some(connection);
+                }
+                Err(e)
+            }
         }
-        written
     }
 
-    async fn two_trips(
-        conn: &mut sqlx::SqliteConnection,
-        key: &crate::audit_chain::AuditKeySlot,
-        split: &crate::batch::SplitBatch,
+    /// The batch in one trip, its records linked under `kept`: BEGIN, the IDs (those that were
+    /// new come back), the sessions that live, the head, the records and the head moved past
+    /// them (both only if the head is `kept`, every ID was new and every session lives),
+    /// COMMIT. SQLite runs the statements of one query in turn; `changes()` is what the last
+    /// INSERT or UPDATE before wrote, so each guard counts the statement before it. When the
+    /// records stayed out, the IDs committed alone and the records are left to their own
+    /// path, which moves the head: none is kept.
+    async fn in_one_trip(
+        conn: &mut SqliteConnection,
+        key: &AuditKey,
+        kept: ChainHead,
+        split: &SplitBatch,
         count: usize,
-    ) -> Result<Vec<crate::batch::Outcome>, StoreError> {
-        use sqlx::Column as _;
-        let mut outcomes = crate::batch::SplitBatch::outcomes(count);
-        // First: the write lock, the message IDs (those that were new come back), the
-        // sessions the records are tied to that live, and the chain's head, read under
-        // that lock. Each statement's rows are told apart by their first column's name.
+    ) -> Result<(Together, Option<ChainHead>), StoreError> {
+        let mut outcomes = SplitBatch::outcomes(count);
+        // Every ID taken for new: every record goes in the trip, or none does.
+        for (position, ..) in &split.replays {
+            outcomes[*position] = Ok(Written::Yes);
+        }
+        let audits = split.records_after_ids(&outcomes);
+        let rows = super::audit_rows(&audits);
+        if rows.is_empty() || rows.len() > super::AUDIT_ROWS_A_STATEMENT {
+            return Self::in_two_trips(conn, Some(key), split, count).await;
+        }
+        let replays: Vec<_> = split.replays.iter().collect();
+        let sessions = crate::batch::sessions_of(audits.iter().copied());
+        let mut moved_to = kept.clone();
+        let (summaries, links) = Self::link_to_chain(key, &mut moved_to, &rows);
+        let mut trip = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE; ");
+        if !replays.is_empty() {
+            Self::push_replay_insert(&mut trip, split.now, &replays);
+            trip.push("; ");
+        }
+        if !sessions.is_empty() {
+            trip.push("SELECT s.id_hash AS live ");
+            Self::push_live_sessions(&mut trip, &sessions);
+            trip.push("; ");
+        }
+        trip.push("SELECT seq, mac FROM audit_chain_head WHERE id = 1; ");
+        trip.push(format_args!("INSERT INTO audit_events ({}) SELECT * FROM (", super::AUDIT_COLUMNS));
+        Self::push_audit_values(&mut trip, &rows, &summaries, &links);
+        trip.push(") WHERE EXISTS (SELECT 1 FROM audit_chain_head WHERE id = 1 AND seq = ")
+            .push_bind(kept.seq)
+            .push(" AND mac = ")
+            .push_bind(kept.mac.as_str())
+            .push(")");
+        if !replays.is_empty() {
+            trip.push(" AND changes() = ").push_bind(replays.len() as i64);
+        }
+        if !sessions.is_empty() {
+            trip.push(" AND (SELECT count(*) ");
+            Self::push_live_sessions(&mut trip, &sessions);
+            trip.push(") = ").push_bind(sessions.len() as i64);
+        }
+        trip.push("; UPDATE audit_chain_head SET seq = ")
+            .push_bind(moved_to.seq)
+            .push(", mac = ")
+            .push_bind(moved_to.mac.as_str())
+            .push(" WHERE id = 1 AND changes() = ")
+            .push_bind(rows.len() as i64)
+            .push("; SELECT changes() AS moved; COMMIT");
+        let answer = trip.build().fetch_all(&mut *conn).await?;
+        drop(trip);
+        // Committed: an answer that cannot be read leaves every write's outcome unknown, so
+        // none is taken for written (no token without its record) or written again.
+        let trip = match read_answer(&answer).and_then(Answer::of_one_trip) {
+            Ok(trip) => trip,
+            Err(e) => {
+                let unknown = format!("the batch writer could not read the database's answer: {e}");
+                return Ok((Together::Written(vec![Err(unknown); count]), None));
+            }
+        };
+        if trip.moved {
+            for record in audits {
+                outcomes[record.position] = Ok(Written::Yes);
+            }
+            return Ok((Together::Written(outcomes), Some(moved_to)));
+        }
+        if trip.head != kept {
+            metrics::counter!(HEAD_MOVED).increment(1);
+        }
+        let mut outcomes = SplitBatch::outcomes(count);
+        split.mark_new_ids(&mut outcomes, &trip.new_ids);
+        Ok((Together::IdsOnly(outcomes), None))
+    }
+
+    /// The batch in two trips: BEGIN, the IDs, the sessions that live and the chain's head,
+    /// read under the write lock; then the records linked under that head (those that wait on
+    /// an ID only where it was new, those tied to a session only where it lives), the head
+    /// moved past them, COMMIT. The head it leaves is kept.
+    async fn in_two_trips(
+        conn: &mut SqliteConnection,
+        key: Option<&AuditKey>,
+        split: &SplitBatch,
+        count: usize,
+    ) -> Result<(Together, Option<ChainHead>), StoreError> {
+        let mut outcomes = SplitBatch::outcomes(count);
         let replays: Vec<_> = split.replays.iter().collect();
         let sessions = split.sessions();
-        let mut first = sqlx::QueryBuilder::<sqlx::Sqlite>::new("BEGIN IMMEDIATE; ");
+        let mut first = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE; ");
         if !replays.is_empty() {
             Self::push_replay_insert(&mut first, split.now, &replays);
             first.push("; ");
@@ -70,32 +203,19 @@ impl SqliteStore {
             first.push("; ");
         }
         first.push("SELECT seq, mac FROM audit_chain_head WHERE id = 1");
-        let rows = first.build().fetch_all(&mut *conn).await?;
-        let mut head = None;
-        let mut new = std::collections::HashSet::new();
-        let mut live = std::collections::HashSet::new();
-        for row in &rows {
-            match row.columns().first().map(|column| column.name()) {
-                Some("seq") => {
-                    head = Some(crate::audit_chain::ChainHead { seq: row.try_get("seq")?, mac: row.try_get("mac")? })
-                }
-                Some("live") => {
-                    live.insert(row.try_get::<String, _>(0)?);
-                }
-                _ => {
-                    new.insert((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
-                }
-            }
-        }
-        let mut head = head.ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))?;
-        split.mark_new_ids(&mut outcomes, &new);
-        // Second: the records (those that wait on an ID only where it was new, those
-        // tied to a session only where it lives), the head moved past them, COMMIT.
-        let audits = split.audits_to_write(&mut outcomes, &live);
+        let answer = read_answer(&first.build().fetch_all(&mut *conn).await?)?;
+        let mut head = answer.head()?;
+        split.mark_new_ids(&mut outcomes, &answer.new_ids);
+        let audits = split.audits_to_write(&mut outcomes, &answer.live);
         let rows = super::audit_rows(&audits);
-        let (summaries, links) =
-            if rows.is_empty() { (Vec::new(), Vec::new()) } else { Self::link_to_chain(key.get()?, &mut head, &rows) };
-        let mut second = sqlx::QueryBuilder::<sqlx::Sqlite>::new("");
+        let (summaries, links) = match key {
+            Some(key) if !rows.is_empty() => Self::link_to_chain(key, &mut head, &rows),
+            None if !rows.is_empty() => {
+                return Err(StoreError::Corrupt("a batch's records came without the chain's key".into()));
+            }
+            _ => (Vec::new(), Vec::new()),
+        };
+        let mut second = QueryBuilder::<Sqlite>::new("");
         if !rows.is_empty() {
             for (chunk, summaries, links) in super::in_statements(&rows, &summaries, &links) {
                 Self::push_audit_insert(&mut second, chunk, summaries, links);
@@ -111,8 +231,125 @@ impl SqliteStore {
         second.push("COMMIT");
         second.build().execute(&mut *conn).await?;
         for record in audits {
-            outcomes[record.position] = Ok(crate::batch::Written::Yes);
+            outcomes[record.position] = Ok(Written::Yes);
         }
-        Ok(outcomes)
+        Ok((Together::Written(outcomes), Some(head)))
+    }
+}
+
+/// A trip's rows, told apart by their first column's name.
+#[derive(Default)]
+struct Answer {
+    /// The message IDs that were new.
+    new_ids: HashSet<(String, String)>,
+    /// The sessions that live.
+    live: HashSet<String>,
+    /// The chain's head as the trip read it.
+    head: Option<ChainHead>,
+    /// Whether the head moved past the records (the one trip's last statement).
+    moved: Option<i64>,
+}
+
+fn read_answer(rows: &[SqliteRow]) -> Result<Answer, StoreError> {
+    let mut answer = Answer::default();
+    for row in rows {
+        match row.columns().first().map(|column| column.name()) {
+            Some("seq") => answer.head = Some(ChainHead { seq: row.try_get("seq")?, mac: row.try_get("mac")? }),
+            Some("live") => {
+                answer.live.insert(row.try_get::<String, _>(0)?);
+            }
+            Some("issuer") => {
+                answer.new_ids.insert((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?));
+            }
+            Some("moved") => answer.moved = Some(row.try_get::<i64, _>(0)?),
+            other => return Err(StoreError::Corrupt(format!("the batch writer read an unexpected row: {other:?}"))),
+        }
+    }
+    Ok(answer)
+}
+
+impl Answer {
+    fn head(&self) -> Result<ChainHead, StoreError> {
+        self.head.clone().ok_or_else(|| StoreError::Corrupt("the audit chain's head row is missing".into()))
+    }
+
+    /// The one trip's answer: what it read, and whether it wrote the records.
+    fn of_one_trip(self) -> Result<Trip, StoreError> {
+        let head = self.head()?;
+        let moved = match self.moved {
+            Some(0) => false,
+            Some(1) => true,
+            Some(moved) => {
+                return Err(StoreError::Corrupt(format!("the audit chain's head moved {moved} times in one batch")));
+            }
+            None => return Err(StoreError::Corrupt("the batch writer's answer did not say whether it wrote".into())),
+        };
+        Ok(Trip { new_ids: self.new_ids, head, moved })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::BatchedWrite;
+    use tessera_core::{AuditAction, NewAuditEvent};
+
+    /// A sign-on's write: its request's ID, then its record.
+    fn issued(id: &str) -> BatchedWrite {
+        BatchedWrite::ReplayThenAudit {
+            issuer: "sp".into(),
+            message_id: id.into(),
+            expires_at: i64::MAX,
+            now: 1,
+            at: 1,
+            actor: "user".into(),
+            event: NewAuditEvent::new(AuditAction::SamlIssued, "app", id, serde_json::json!({})),
+            session: None,
+        }
+    }
+
+    async fn written(store: &SqliteStore, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&store.pool).await.unwrap()
+    }
+
+    /// Under the head it kept, a batch writes its IDs, its records and the head moved past them
+    /// in one trip. Under a head somebody else has moved since, its records stay out (linked
+    /// there, they would break the chain) and its IDs commit alone, for the records' own path:
+    /// not an error that would roll the IDs back and write them again.
+    #[tokio::test]
+    async fn a_batch_writes_its_records_only_under_the_head_it_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStore::open_file(&dir.path().join("t.db"), Arc::new(tessera_core::SystemClock)).await.unwrap();
+        let key = AuditKey::for_tests();
+        let mut conn = store.writer.acquire().await.unwrap();
+        let head =
+            read_answer(&sqlx::query("SELECT seq, mac FROM audit_chain_head").fetch_all(&mut *conn).await.unwrap())
+                .unwrap()
+                .head()
+                .unwrap();
+        let (before_ids, before_records) =
+            (written(&store, "message_replay").await, written(&store, "audit_events").await);
+
+        let split = SplitBatch::of(vec![issued("_1"), issued("_2")]);
+        let (together, kept) = SqliteStore::in_one_trip(&mut conn, &key, head.clone(), &split, 2).await.unwrap();
+        assert!(matches!(together, Together::Written(ref outcomes) if outcomes == &vec![Ok(Written::Yes); 2]));
+        let kept = kept.unwrap();
+        assert_eq!(kept.seq, head.seq + 2, "the head moved past both records");
+        assert_eq!(written(&store, "audit_events").await, before_records + 2);
+
+        let split = SplitBatch::of(vec![issued("_3")]);
+        let (together, kept_now) = SqliteStore::in_one_trip(&mut conn, &key, head, &split, 1).await.unwrap();
+        assert!(matches!(together, Together::IdsOnly(ref outcomes) if outcomes == &vec![Ok(Written::Yes)]));
+        assert_eq!(kept_now, None, "the records' own path moves the head next");
+        assert_eq!(written(&store, "message_replay").await, before_ids + 3);
+        assert_eq!(written(&store, "audit_events").await, before_records + 2, "no record under a stale head");
+
+        // The same head still kept: the connection holds no transaction, the batch goes on.
+        let split = SplitBatch::of(vec![issued("_4"), issued("_1")]);
+        let (together, _) = SqliteStore::in_one_trip(&mut conn, &key, kept, &split, 2).await.unwrap();
+        let Together::IdsOnly(outcomes) = together else { panic!("a replayed ID keeps the records out") };
+        assert_eq!(outcomes, vec![Ok(Written::Yes), Ok(Written::Replayed)]);
+        assert_eq!(written(&store, "audit_events").await, before_records + 2);
     }
 }
