@@ -11,6 +11,20 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], AuthError> {
     Ok(bytes)
 }
 
+/// A fresh identifier for a token, a message or a sign-on's trace: a version 4 UUID in simple
+/// form (32 hex digits). Its 122 random bits come from aws-lc's generator in this process,
+/// which the kernel seeds: no system call per identifier, where `Uuid::new_v4` makes one (a
+/// SAML sign-on took three). Should that generator ever fail, the system's source is asked.
+pub fn unique_id() -> Result<String, AuthError> {
+    let mut bytes = [0u8; 16];
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        bytes = random_bytes()?;
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    Ok(tessera_core::lower_hex(&bytes))
+}
+
 /// An admin API token: a recognisable prefix and 256 random bits.
 pub fn new_api_token() -> Result<String, AuthError> {
     let bytes: [u8; 32] = random_bytes()?;
@@ -73,6 +87,25 @@ pub fn sha256_hex_of(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Version 4 UUIDs in simple form, as `Uuid::new_v4().simple()` wrote them: 32 lower-case
+    /// hex digits, the version digit 4, the variant's digit one of 8, 9, a, b; no two alike.
+    #[test]
+    fn unique_ids_are_version_4_uuids_and_distinct() {
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| unique_id().unwrap()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in &ids {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{id}");
+            assert_eq!(&id[12..13], "4", "{id}");
+            assert!("89ab".contains(&id[16..17]), "{id}");
+        }
+        // Every other bit varies: no digit stands still across the ids.
+        let first = ids.iter().next().unwrap().as_bytes();
+        for place in (0..32).filter(|place| *place != 12) {
+            assert!(ids.iter().any(|id| id.as_bytes()[place] != first[place]), "digit {place} never changes");
+        }
+    }
 
     #[test]
     fn tokens_are_distinct_and_prefixed() {

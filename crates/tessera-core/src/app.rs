@@ -712,10 +712,17 @@ impl Application {
         }
     }
 
+    /// The SAML SSO endpoint of `endpoints` alone, for the SAML request that checks its
+    /// Destination against it on every sign-on (`endpoints` writes ten more URLs).
+    pub fn saml_sso_url(&self, public_url: &str) -> Option<String> {
+        matches!(self.kind, AppKind::M365(_) | AppKind::Saml(_))
+            .then(|| format!("{}{}/saml/sso", public_url.trim_end_matches('/'), self.path_base()))
+    }
+
     pub fn endpoints(&self, public_url: &str) -> Endpoints {
         let base = format!("{}{}", public_url.trim_end_matches('/'), self.path_base());
         let saml = || Endpoints {
-            saml_sso: Some(format!("{base}/saml/sso")),
+            saml_sso: self.saml_sso_url(public_url),
             saml_slo: Some(format!("{base}/saml/slo")),
             saml_metadata: Some(format!("{base}/saml/metadata.xml")),
             saml_ecp: Some(format!("{base}/saml/ecp")),
@@ -789,6 +796,11 @@ mod tests {
         let json = serde_json::to_value(app.endpoints("https://idp.example.com")).unwrap();
         assert_eq!(json.as_object().unwrap().len(), 11);
         assert_eq!(json["saml_sso"], "https://idp.example.com/m365/contoso.com/saml/sso");
+        assert_eq!(
+            app.saml_sso_url("https://idp.example.com/").as_deref(),
+            Some("https://idp.example.com/m365/contoso.com/saml/sso"),
+            "the one a SAML request is checked against"
+        );
         assert_eq!(
             json["wstrust_2005_windowstransport"],
             "https://idp.example.com/m365/contoso.com/adfs/services/trust/2005/windowstransport"

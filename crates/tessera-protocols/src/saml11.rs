@@ -351,11 +351,14 @@ pub fn build_rstr(
     // The token goes in as the bytes it was signed as. Matched with its tags, which no text
     // the document carries can contain (a `<` in text is escaped).
     let slot = format!("<t:RequestedSecurityToken>{PLACEHOLDER}</t:RequestedSecurityToken>");
-    let filled = format!("<t:RequestedSecurityToken>{signed_assertion}</t:RequestedSecurityToken>");
-    match document.split_once(&slot) {
-        Some((before, after)) => Ok(format!("{before}{filled}{after}")),
-        None => Err(XmlError::SignatureShape("the token's place in the response was not found")),
-    }
+    let at = document.find(&slot).ok_or(XmlError::SignatureShape("the token's place in the response was not found"))?;
+    let token_at = at + "<t:RequestedSecurityToken>".len();
+    // One buffer of the final size: the token is most of the response.
+    let mut filled = String::with_capacity(document.len() + signed_assertion.len());
+    filled.push_str(&document[..token_at]);
+    filled.push_str(signed_assertion);
+    filled.push_str(&document[token_at + PLACEHOLDER.len()..]);
+    Ok(filled)
 }
 
 #[cfg(test)]

@@ -169,8 +169,8 @@ async fn issue(
 ) -> Result<Response, Refusal> {
     let signer = state.keys.signer(app.id).await.map_err(|e| Refusal::Internal(e.to_string()))?;
     let reply = accepted.reply();
-    let response_id = format!("_{}", uuid::Uuid::new_v4().simple());
-    let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
+    let response_id = format!("_{}", tessera_auth::secret::unique_id()?);
+    let assertion_id = format!("_{}", tessera_auth::secret::unique_id()?);
     let now = state.clock.now_millis();
     let xml = signed_response(app, user, authn, &reply, (&response_id, &assertion_id), now, signer.as_ref())
         .map_err(|e| Refusal::Internal(format!("{:?}", e.failure)))?;

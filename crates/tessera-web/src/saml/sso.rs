@@ -89,7 +89,7 @@ async fn answer_request(
 ) -> Result<Response, AppError> {
     let registration = Registration::of(app)?;
     let sso_url =
-        app.endpoints(&state.public_url).saml_sso.ok_or_else(|| AppError::internal("a SAML app without an SSO URL"))?;
+        app.saml_sso_url(&state.public_url).ok_or_else(|| AppError::internal("a SAML app without an SSO URL"))?;
     let now = state.clock.now_millis();
     let skew = state.signin.clock_skew_ms;
     let binding_kind = matches!(binding, Binding::Post { .. });
@@ -259,8 +259,8 @@ async fn issue(
 ) -> Result<Response, AppError> {
     let current = &go.current;
     let signer = state.keys.signer(app.id).await?;
-    let response_id = format!("_{}", uuid::Uuid::new_v4().simple());
-    let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
+    let response_id = format!("_{}", tessera_auth::secret::unique_id()?);
+    let assertion_id = format!("_{}", tessera_auth::secret::unique_id()?);
     let ids = (response_id.as_str(), assertion_id.as_str());
     let now = state.clock.now_millis();
     // Fail closed: no assertion leaves without its audit row.

@@ -70,9 +70,10 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// A new trace of a request read as `request`.
+    /// A new trace of a request read as `request`. Without a random source (never seen) it has
+    /// no id, as a request parked by an older release: its events are then not tied together.
     pub fn of(request: serde_json::Value) -> Trace {
-        Trace { id: uuid::Uuid::new_v4().simple().to_string(), request }
+        Trace { id: tessera_auth::secret::unique_id().unwrap_or_default(), request }
     }
 
     /// The trace's id, where it has one (requests parked by an older release may not).

@@ -100,7 +100,7 @@ async fn issue(
     let current = &go.current;
     let signer = state.keys.signer(app.id).await?;
     let issuer = app.issuer.as_deref().ok_or_else(|| AppError::internal("a relying party without an issuer"))?;
-    let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
+    let assertion_id = format!("_{}", tessera_auth::secret::unique_id()?);
     let authn = &current.session.authn;
     let now = state.clock.now_millis();
     let claims = mapped_claims(app, &current.user);
@@ -139,7 +139,7 @@ async fn issue(
     }
     let wresult = wresult.map_err(sign_on::tokens::unmade)?;
     sign_on::tokens::keep(state, app, current.user.id, &go.trace, &wresult).await;
-    let mut fields = vec![("wa", FieldValue::Text("wsignin1.0")), ("wresult", FieldValue::Text(&wresult))];
+    let mut fields = vec![("wa", FieldValue::Text("wsignin1.0")), ("wresult", FieldValue::Markup(&wresult))];
     if let Some(context) = &reply.context {
         fields.push(("wctx", FieldValue::Text(context)));
     }

@@ -215,7 +215,7 @@ async fn issue_for_user(
     let now = state.clock.now_millis();
     let signer = state.keys.signer(app.id).await?;
     let issuer = issuer_of(app)?;
-    let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
+    let assertion_id = format!("_{}", tessera_auth::secret::unique_id()?);
     let mut claims = mapped_claims(app, user);
     claims.extend(corporate_network_claim(state, from));
     claims.extend(state.password_expiry_claims(user, authn).await);

@@ -213,7 +213,7 @@ async fn issue_for_computer(
     let signer = state.keys.signer(app.id).await?;
     let issuer = issuer_of(app)?;
     let issuer_id = several_federated_domains(state).await?.then_some(issuer);
-    let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
+    let assertion_id = format!("_{}", tessera_auth::secret::unique_id()?);
     let claims = corporate_network_claim(state, from).into_iter().collect();
     let params = m365_device_params(computer, issuer, issuer_id, claims, authn, &assertion_id, now);
     let envelope = answering.envelope(&params, signer.as_ref())?;
