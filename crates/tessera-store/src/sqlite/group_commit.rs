@@ -121,18 +121,8 @@ impl SqliteStore {
         let sessions = crate::batch::sessions_of(audits.iter().copied());
         let mut moved_to = kept.clone();
         let (summaries, links) = Self::link_to_chain(key, &mut moved_to, &rows);
-        let mut trip = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE; ");
-        if !replays.is_empty() {
-            Self::push_replay_insert(&mut trip, split.now, &replays);
-            trip.push("; ");
-        }
-        if !sessions.is_empty() {
-            trip.push("SELECT s.id_hash AS live ");
-            Self::push_live_sessions(&mut trip, &sessions);
-            trip.push("; ");
-        }
-        trip.push("SELECT seq, mac FROM audit_chain_head WHERE id = 1; ");
-        trip.push(format_args!("INSERT INTO audit_events ({}) SELECT * FROM (", super::AUDIT_COLUMNS));
+        let mut trip = Self::begin_with_reads(split.now, &replays, &sessions);
+        trip.push(format_args!("; INSERT INTO audit_events ({}) SELECT * FROM (", super::AUDIT_COLUMNS));
         Self::push_audit_values(&mut trip, &rows, &summaries, &links);
         trip.push(") WHERE EXISTS (SELECT 1 FROM audit_chain_head WHERE id = 1 AND seq = ")
             .push_bind(kept.seq)
@@ -192,17 +182,7 @@ impl SqliteStore {
         let mut outcomes = SplitBatch::outcomes(count);
         let replays: Vec<_> = split.replays.iter().collect();
         let sessions = split.sessions();
-        let mut first = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE; ");
-        if !replays.is_empty() {
-            Self::push_replay_insert(&mut first, split.now, &replays);
-            first.push("; ");
-        }
-        if !sessions.is_empty() {
-            first.push("SELECT s.id_hash AS live ");
-            Self::push_live_sessions(&mut first, &sessions);
-            first.push("; ");
-        }
-        first.push("SELECT seq, mac FROM audit_chain_head WHERE id = 1");
+        let mut first = Self::begin_with_reads(split.now, &replays, &sessions);
         let answer = read_answer(&first.build().fetch_all(&mut *conn).await?)?;
         let mut head = answer.head()?;
         split.mark_new_ids(&mut outcomes, &answer.new_ids);
@@ -234,6 +214,30 @@ impl SqliteStore {
             outcomes[record.position] = Ok(Written::Yes);
         }
         Ok((Together::Written(outcomes), Some(head)))
+    }
+}
+
+impl SqliteStore {
+    /// A batch's first statements: the write lock, the message IDs (those that were new come
+    /// back), the sessions its records are tied to that live, and the chain's head, read under
+    /// that lock. Each statement's rows are told apart by their first column's name.
+    fn begin_with_reads<'a>(
+        now: i64,
+        replays: &[&'a (usize, String, String, i64)],
+        sessions: &[&'a str],
+    ) -> QueryBuilder<'a, Sqlite> {
+        let mut trip = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE; ");
+        if !replays.is_empty() {
+            Self::push_replay_insert(&mut trip, now, replays);
+            trip.push("; ");
+        }
+        if !sessions.is_empty() {
+            trip.push("SELECT s.id_hash AS live ");
+            Self::push_live_sessions(&mut trip, sessions);
+            trip.push("; ");
+        }
+        trip.push("SELECT seq, mac FROM audit_chain_head WHERE id = 1");
+        trip
     }
 }
 
