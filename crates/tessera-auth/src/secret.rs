@@ -13,8 +13,9 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], AuthError> {
 
 /// A fresh identifier for a token, a message or a sign-on's trace: a version 4 UUID in simple
 /// form (32 hex digits). Its 122 random bits come from aws-lc's generator in this process,
-/// which the kernel seeds: no system call per identifier, where `Uuid::new_v4` makes one (a
-/// SAML sign-on took three). Should that generator ever fail, the system's source is asked.
+/// which the kernel seeds: on Linux no system call per identifier, where `Uuid::new_v4` makes
+/// one (a SAML sign-on took three). Should that generator ever fail, the system's source is
+/// asked.
 pub fn unique_id() -> Result<String, AuthError> {
     let mut bytes = [0u8; 16];
     if aws_lc_rs::rand::fill(&mut bytes).is_err() {

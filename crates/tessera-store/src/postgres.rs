@@ -37,7 +37,9 @@ pub struct PgStore {
 
 impl PgStore {
     /// Every write may go at once (`WriteTurn`).
-    async fn write_turn(&self) -> WriteTurn {}
+    async fn write_turn(&self) -> Result<WriteTurn, StoreError> {
+        Ok(())
+    }
 
     /// Connects and migrates. No call waits without a bound: a connection is acquired within
     /// [`ACQUIRE_TIMEOUT`] (a database that is down answers fast), the server ends any

@@ -24,12 +24,27 @@ use group_commit::WriterState;
 /// it lasts (`Tx`), a batch for all its statements.
 type WriteTurn = tokio::sync::OwnedMutexGuard<()>;
 
+/// How long a write waits for its turn before it fails: as long as writes waited for the one
+/// writer connection before there were turns, and for another process's lock.
+const TURN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// This process's turn to write, once the writes that asked before it have had theirs.
+async fn take_turn(turns: &Arc<tokio::sync::Mutex<()>>) -> Result<WriteTurn, StoreError> {
+    tokio::time::timeout(TURN_TIMEOUT, turns.clone().lock_owned()).await.map_err(|_| {
+        StoreError::Database(format!(
+            "a write waited more than {} s for this process's other writes",
+            TURN_TIMEOUT.as_secs()
+        ))
+    })
+}
+
 use crate::migrations::SQLITE as MIGRATOR;
 
 pub struct SqliteStore {
     pool: SqlitePool,
     /// Two connections for the writes: one the batch writer keeps, one for every other
-    /// write. They take turns (`turns`).
+    /// write. They take turns (`turns`). A database opened as `:memory:` has only the readers'
+    /// pool (each connection of its own would be another database), used the same way.
     writer: SqlitePool,
     /// Whose turn it is to write ([`WriteTurn`]).
     turns: Arc<tokio::sync::Mutex<()>>,
@@ -201,9 +216,8 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    /// This process's turn to write, once the writes that asked before it have had theirs.
-    async fn write_turn(&self) -> WriteTurn {
-        self.turns.clone().lock_owned().await
+    async fn write_turn(&self) -> Result<WriteTurn, StoreError> {
+        take_turn(&self.turns).await
     }
 }
 

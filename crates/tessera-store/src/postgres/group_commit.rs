@@ -33,7 +33,9 @@ pub(super) struct WriterState {
 
 impl WriterState {
     /// A batch waits for no other write of this process (`super::WriteTurn`).
-    pub(super) async fn turn(&self) -> super::WriteTurn {}
+    pub(super) async fn turn(&self) -> Result<super::WriteTurn, StoreError> {
+        Ok(())
+    }
 }
 
 /// Trips one batch takes at most before its records go to the records' own path: the first

@@ -32,7 +32,9 @@ macro_rules! impl_sql_common {
             inner: sqlx::Transaction<'static, $db>,
             audits: Vec<(String, i64, NewAuditEvent)>,
             /// This process's turn to write (`write_turn`, beside the store type), given back
-            /// after the transaction has ended: fields drop in order.
+            /// when the transaction is dropped: fields drop in order, so after its commit; one
+            /// dropped uncommitted has its rollback queued by then, not yet run, and the next
+            /// writer may meet SQLite's lock for that moment (its busy handler waits it out).
             _turn: WriteTurn,
         }
 
@@ -81,7 +83,7 @@ macro_rules! impl_sql_common {
                 // Invalidated before the write as well as by it: a read that races this
                 // transaction must not be cached under the new generation.
                 self.cache.invalidate();
-                let turn = self.write_turn().await;
+                let turn = self.write_turn().await?;
                 Ok(Tx { inner: Self::begin_write(&self.writer).await?, audits: Vec::new(), _turn: turn })
             }
 
@@ -146,8 +148,12 @@ macro_rules! impl_sql_common {
                 state: &mut WriterState,
                 writes: Vec<crate::batch::BatchedWrite>,
             ) -> Vec<crate::batch::Outcome> {
-                // The whole batch in the writer's turn, its fallbacks on the pool included.
-                let _turn = state.turn().await;
+                // The whole batch in the writer's turn, its fallbacks on the pool included. A
+                // turn that does not come (a change holding it too long) fails the batch.
+                let _turn = match state.turn().await {
+                    Ok(turn) => turn,
+                    Err(e) => return vec![Err(e.to_string()); writes.len()],
+                };
                 let count = writes.len();
                 let mut split = crate::batch::SplitBatch::of(writes);
                 if !split.replays.is_empty() {

@@ -52,7 +52,7 @@ macro_rules! impl_lockout {
             }
 
             async fn release_attempt(&self, user: UserId, location: Location) -> Result<(), StoreError> {
-                let _turn = self.write_turn().await;
+                let _turn = self.write_turn().await?;
                 sqlx::query(
                     "UPDATE lockout_counters SET failures = failures - 1 \
                      WHERE user_id = $1 AND location = $2 AND failures > 0",
@@ -79,7 +79,7 @@ macro_rules! impl_lockout {
             }
 
             async fn record_password_success(&self, user: UserId) -> Result<(), StoreError> {
-                let _turn = self.write_turn().await;
+                let _turn = self.write_turn().await?;
                 sqlx::query("DELETE FROM lockout_counters WHERE user_id = $1 AND location IN ('familiar', 'unknown')")
                     .bind(user.to_string())
                     .execute(&self.writer)
@@ -111,7 +111,7 @@ macro_rules! impl_lockout {
             }
 
             async fn clear_second_factor_failures(&self, user: UserId) -> Result<(), StoreError> {
-                let _turn = self.write_turn().await;
+                let _turn = self.write_turn().await?;
                 sqlx::query("DELETE FROM lockout_counters WHERE user_id = $1 AND location = 'mfa'")
                     .bind(user.to_string())
                     .execute(&self.writer)

@@ -78,7 +78,7 @@ macro_rules! impl_mfa {
             }
 
             async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool, StoreError> {
-                let _turn = self.write_turn().await;
+                let _turn = self.write_turn().await?;
                 let done = sqlx::query(
                     "UPDATE totp_credentials SET last_step = $1 WHERE user_id = $2 AND confirmed = $3 AND last_step < $1",
                 )
@@ -91,7 +91,7 @@ macro_rules! impl_mfa {
             }
 
             async fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool, StoreError> {
-                let _turn = self.write_turn().await;
+                let _turn = self.write_turn().await?;
                 let done = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1 AND code_hash = $2")
                     .bind(user.to_string())
                     .bind(code_hash)

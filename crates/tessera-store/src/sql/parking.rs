@@ -56,7 +56,7 @@ macro_rules! impl_parking {
                     browser_hash: &str,
                     now: i64,
                 ) -> Result<Option<ParkedRequest>, StoreError> {
-                    let _turn = self.write_turn().await;
+                    let _turn = self.write_turn().await?;
                     let row = sqlx::query(
                         "DELETE FROM parked_requests WHERE id = $1 AND browser_hash = $2 \
                      RETURNING id, browser_hash, kind, payload, created_at, expires_at",

@@ -82,7 +82,7 @@ macro_rules! impl_passkeys {
                 passkey_json: &str,
                 at: i64,
             ) -> Result<bool, StoreError> {
-                let _turn = self.write_turn().await;
+                let _turn = self.write_turn().await?;
                 let done = sqlx::query(
                     "UPDATE passkeys SET sign_count = $1, passkey_json = $2, last_used_at = $3 \
                      WHERE credential_id = $4 AND (sign_count < $1 OR ($1 = 0 AND sign_count = 0))",

@@ -35,7 +35,7 @@ macro_rules! impl_sessions {
             }
 
             async fn touch_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
-                let _turn = self.write_turn().await;
+                let _turn = self.write_turn().await?;
                 sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
                     .bind(now)
                     .bind(id_hash)
@@ -57,7 +57,7 @@ macro_rules! impl_sessions {
 
             async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
                 self.cache.invalidate();
-                let _turn = self.write_turn().await;
+                let _turn = self.write_turn().await?;
                 sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.writer).await?;
                 self.cache.invalidate();
                 Ok(())

@@ -15,7 +15,7 @@ macro_rules! impl_settings {
             }
 
             async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-                let _turn = self.write_turn().await;
+                let _turn = self.write_turn().await?;
                 sqlx::query(
                     "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 )

@@ -39,8 +39,34 @@ impl WriterState {
     }
 
     /// The batch's turn to write, after the writes that asked before it.
-    pub(super) async fn turn(&self) -> WriteTurn {
-        self.turns.clone().lock_owned().await
+    pub(super) async fn turn(&self) -> Result<WriteTurn, StoreError> {
+        super::take_turn(&self.turns).await
+    }
+}
+
+/// How a batch's transaction failed.
+#[derive(Debug)]
+enum Failed {
+    /// Nothing of it committed: the database refused a statement, or no trip reached COMMIT.
+    Refused(StoreError),
+    /// The trip that carried COMMIT got no usable answer (the connection's thread gone, say):
+    /// what it wrote may have committed. Its writes fail, and none is written again (no token
+    /// without its record, no record twice).
+    Unknown(String),
+}
+
+impl From<StoreError> for Failed {
+    fn from(e: StoreError) -> Self {
+        Failed::Refused(e)
+    }
+}
+
+/// A trip that carried COMMIT and failed: the database's own refusal means its transaction did
+/// not commit; any other error may have come after the commit.
+fn committing(e: sqlx::Error) -> Failed {
+    match e {
+        sqlx::Error::Database(_) => Failed::Refused(e.into()),
+        other => Failed::Unknown(format!("the batch writer got no usable answer from the database: {other}")),
     }
 }
 
@@ -54,7 +80,8 @@ struct Trip {
 impl SqliteStore {
     /// The batch in one transaction on the writer's own connection: one trip when the writer
     /// keeps the head, two when it reads it first. An error means nothing was written; the
-    /// connection is rolled back, or closed and replaced next time.
+    /// connection is rolled back, or closed and replaced next time. A commit whose outcome is
+    /// unknown fails every write of the batch, and its connection is closed.
     pub(super) async fn write_together(
         writer: &SqlitePool,
         key: &AuditKeySlot,
@@ -84,20 +111,23 @@ impl SqliteStore {
             }
             // A ROLLBACK that fails found no transaction open (SQLite ended it itself, as on a
             // full disk) or a connection in trouble: dropped here, it is closed.
-            Err(e) => {
+            Err(Failed::Refused(e)) => {
                 if sqlx::query("ROLLBACK").execute(&mut *connection).await.is_ok() {
                     state.connection = Some(connection);
                 }
                 Err(e)
             }
+            // The connection, mid-answer or gone, is dropped here, which closes it.
+            Err(Failed::Unknown(message)) => Ok(Together::Written(vec![Err(message); count])),
         }
     }
 
     /// The batch in one trip, its records linked under `kept`: BEGIN, the IDs (those that were
-    /// new come back), the sessions that live, the head, the records and the head moved past
-    /// them (both only if the head is `kept`, every ID was new and every session lives),
+    /// new come back), the head, the records and the head moved past them (both only if the
+    /// head is `kept`, every ID was new and every session the records are tied to lives),
     /// COMMIT. SQLite runs the statements of one query in turn; `changes()` is what the last
-    /// INSERT or UPDATE before wrote, so each guard counts the statement before it. When the
+    /// INSERT or UPDATE before wrote (SELECTs leave it), so the records' guard counts the
+    /// IDs' INSERT, and the head's UPDATE counts the records'. When the
     /// records stayed out, the IDs committed alone and the records are left to their own
     /// path, which moves the head: none is kept.
     async fn in_one_trip(
@@ -106,7 +136,7 @@ impl SqliteStore {
         kept: ChainHead,
         split: &SplitBatch,
         count: usize,
-    ) -> Result<(Together, Option<ChainHead>), StoreError> {
+    ) -> Result<(Together, Option<ChainHead>), Failed> {
         let mut outcomes = SplitBatch::outcomes(count);
         // Every ID taken for new: every record goes in the trip, or none does.
         for (position, ..) in &split.replays {
@@ -121,7 +151,9 @@ impl SqliteStore {
         let sessions = crate::batch::sessions_of(audits.iter().copied());
         let mut moved_to = kept.clone();
         let (summaries, links) = Self::link_to_chain(key, &mut moved_to, &rows);
-        let mut trip = Self::begin_with_reads(split.now, &replays, &sessions);
+        // The sessions are counted in the records' guard, not read: on a miss the records'
+        // own path reads them in its transaction.
+        let mut trip = Self::begin_with_reads(split.now, &replays, &[]);
         trip.push(format_args!("; INSERT INTO audit_events ({}) SELECT * FROM (", super::AUDIT_COLUMNS));
         Self::push_audit_values(&mut trip, &rows, &summaries, &links);
         trip.push(") WHERE EXISTS (SELECT 1 FROM audit_chain_head WHERE id = 1 AND seq = ")
@@ -144,7 +176,7 @@ impl SqliteStore {
             .push(" WHERE id = 1 AND changes() = ")
             .push_bind(rows.len() as i64)
             .push("; SELECT changes() AS moved; COMMIT");
-        let answer = trip.build().fetch_all(&mut *conn).await?;
+        let answer = trip.build().fetch_all(&mut *conn).await.map_err(committing)?;
         drop(trip);
         // Committed: an answer that cannot be read leaves every write's outcome unknown, so
         // none is taken for written (no token without its record) or written again.
@@ -178,12 +210,12 @@ impl SqliteStore {
         key: Option<&AuditKey>,
         split: &SplitBatch,
         count: usize,
-    ) -> Result<(Together, Option<ChainHead>), StoreError> {
+    ) -> Result<(Together, Option<ChainHead>), Failed> {
         let mut outcomes = SplitBatch::outcomes(count);
         let replays: Vec<_> = split.replays.iter().collect();
         let sessions = split.sessions();
         let mut first = Self::begin_with_reads(split.now, &replays, &sessions);
-        let answer = read_answer(&first.build().fetch_all(&mut *conn).await?)?;
+        let answer = read_answer(&first.build().fetch_all(&mut *conn).await.map_err(StoreError::from)?)?;
         let mut head = answer.head()?;
         split.mark_new_ids(&mut outcomes, &answer.new_ids);
         let audits = split.audits_to_write(&mut outcomes, &answer.live);
@@ -191,7 +223,7 @@ impl SqliteStore {
         let (summaries, links) = match key {
             Some(key) if !rows.is_empty() => Self::link_to_chain(key, &mut head, &rows),
             None if !rows.is_empty() => {
-                return Err(StoreError::Corrupt("a batch's records came without the chain's key".into()));
+                return Err(StoreError::Corrupt("a batch's records came without the chain's key".into()).into());
             }
             _ => (Vec::new(), Vec::new()),
         };
@@ -209,7 +241,7 @@ impl SqliteStore {
                 .push(" WHERE id = 1; ");
         }
         second.push("COMMIT");
-        second.build().execute(&mut *conn).await?;
+        second.build().execute(&mut *conn).await.map_err(committing)?;
         for record in audits {
             outcomes[record.position] = Ok(Written::Yes);
         }

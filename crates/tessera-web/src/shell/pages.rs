@@ -32,9 +32,10 @@ pub struct PostForm<'a> {
 /// needs no escaping.
 pub enum FieldValue<'a> {
     Text(&'a str),
-    /// XML this server wrote (a WS-Federation `wresult`), where any text that came from
-    /// elsewhere is escaped already (a `<` in it is `&lt;`): only its own tags hold `<` and
-    /// `>`. So it is escaped only as a double-quoted attribute value must be (`escape_markup`).
+    /// XML this server wrote (a WS-Federation `wresult`), escaped only as a double-quoted
+    /// attribute value must be (`escape_markup`): its `<` and `>` stand. That is safe for any
+    /// text (the template writes this value in double quotes), and what it writes holds no
+    /// `<script` for a filter to find: text from elsewhere is XML-escaped in it (`&lt;`).
     Markup(&'a str),
     Base64(&'a Base64),
 }
