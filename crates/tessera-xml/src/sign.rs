@@ -7,7 +7,7 @@ use aws_lc_rs::signature::RsaKeyPair;
 use base64::Engine;
 
 use crate::XmlError;
-use crate::c14n::EXC_C14N;
+use crate::c14n::{EXC_C14N, escape_attribute};
 use crate::dsig::{DSIG_NS, DigestAlgorithm, ENVELOPED_SIGNATURE, SignatureAlgorithm};
 use crate::writer::{Child, Element};
 
@@ -103,7 +103,7 @@ pub fn signed_document(
         sign_enveloped(&mut element, id_attribute, placement, &[], signer)?;
         return element.to_document();
     };
-    let signature = signature_of(&element, id_attribute, &canonical, &[], signer)?.to_document()?;
+    let signature = signature_text(&element, id_attribute, &canonical, signer)?;
     let mut document = String::with_capacity(canonical.len() + signature.len());
     document.push_str(&canonical[..slot]);
     document.push_str(&signature);
@@ -120,10 +120,7 @@ fn signature_of(
     inclusive_prefixes: &[&str],
     signer: &dyn Signer,
 ) -> Result<Element, XmlError> {
-    let id = element
-        .attribute(id_attribute)
-        .filter(|id| !id.is_empty())
-        .ok_or(XmlError::SignatureShape("the element to sign has no ID"))?;
+    let id = id_to_sign(element, id_attribute)?;
     let b64 = base64::engine::general_purpose::STANDARD;
     let digest = DigestAlgorithm::Sha256.digest(canonical.as_bytes());
 
@@ -157,6 +154,77 @@ fn signature_of(
                     .child(Element::new(DSIG_NS, "ds", "X509Certificate").text(signer.certificate_base64())),
             ),
         ))
+}
+
+/// The ds namespace's declaration, which the Signature (and SignedInfo, canonicalized alone)
+/// carries.
+const DECLARE_DS: &str = r#" xmlns:ds="http://www.w3.org/2000/09/xmldsig#""#;
+/// SignedInfo (without PrefixList) from the end of its start tag to the Reference's URI.
+const SIGNED_INFO_TO_URI: &str = concat!(
+    r#"><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#">"#,
+    "</ds:CanonicalizationMethod>",
+    r#"<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256">"#,
+    "</ds:SignatureMethod>",
+    r##"<ds:Reference URI="#"##,
+);
+const URI_TO_DIGEST: &str = concat!(
+    r#""><ds:Transforms>"#,
+    r#"<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"></ds:Transform>"#,
+    r#"<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"></ds:Transform>"#,
+    "</ds:Transforms>",
+    r#"<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"></ds:DigestMethod>"#,
+    "<ds:DigestValue>",
+);
+const DIGEST_TO_END: &str = "</ds:DigestValue></ds:Reference></ds:SignedInfo>";
+const VALUE_TO_CERTIFICATE: &str = "</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>";
+const CERTIFICATE_TO_END: &str = "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>";
+
+/// [`signature_of`]'s Signature (no PrefixList) written alone, as text: every part of it but
+/// the Reference's URI, the digest, the signature value and the certificate is the same for
+/// every signature, so it is not built as elements and written twice (SignedInfo for the
+/// signer, then the whole) for each token. For an element that does not render the ds
+/// namespace itself, so that the Signature declares it. The test `signed_once` compares it
+/// with the elements written.
+fn signature_text(
+    element: &Element,
+    id_attribute: &str,
+    canonical: &str,
+    signer: &dyn Signer,
+) -> Result<String, XmlError> {
+    let id = id_to_sign(element, id_attribute)?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let certificate = signer.certificate_base64();
+    let mut signed_info = String::with_capacity(1024);
+    signed_info.push_str("<ds:SignedInfo");
+    signed_info.push_str(DECLARE_DS);
+    signed_info.push_str(SIGNED_INFO_TO_URI);
+    escape_attribute(&mut signed_info, id);
+    signed_info.push_str(URI_TO_DIGEST);
+    b64.encode_string(DigestAlgorithm::Sha256.digest(canonical.as_bytes()), &mut signed_info);
+    signed_info.push_str(DIGEST_TO_END);
+    let signature_value = signer.sign(signed_info.as_bytes())?;
+
+    let mut out = String::with_capacity(signed_info.len() + certificate.len() + 640);
+    out.push_str("<ds:Signature");
+    out.push_str(DECLARE_DS);
+    out.push('>');
+    // SignedInfo inside the Signature does not declare ds again.
+    out.push_str("<ds:SignedInfo");
+    out.push_str(&signed_info["<ds:SignedInfo".len() + DECLARE_DS.len()..]);
+    out.push_str("<ds:SignatureValue>");
+    b64.encode_string(signature_value, &mut out);
+    out.push_str(VALUE_TO_CERTIFICATE);
+    out.push_str(&certificate);
+    out.push_str(CERTIFICATE_TO_END);
+    Ok(out)
+}
+
+/// The ID the Signature's Reference points to: `element`'s `id_attribute`, not empty.
+fn id_to_sign<'a>(element: &'a Element, id_attribute: &str) -> Result<&'a str, XmlError> {
+    element
+        .attribute(id_attribute)
+        .filter(|id| !id.is_empty())
+        .ok_or(XmlError::SignatureShape("the element to sign has no ID"))
 }
 
 /// Where among `element`'s children the Signature goes.

@@ -881,6 +881,11 @@ mod signed_once {
         let (once, twice) = both_ways(saml11, "AssertionID", SignaturePlacement::LastChild);
         assert_eq!(once, twice);
         assert!(once.ends_with("</ds:Signature></saml:Assertion>"), "{once}");
+        // The Reference's URI is the ID escaped as an attribute value, as the writer does.
+        let odd_id = Element::new(samples::SAML1, "saml", "Assertion").attr("AssertionID", "_a&b\"c<d>\t\u{e9}");
+        let (once, twice) = both_ways(odd_id, "AssertionID", SignaturePlacement::LastChild);
+        assert_eq!(once, twice);
+        assert!(once.contains("URI=\"#_a&amp;b&quot;c&lt;d>&#x9;\u{e9}\""), "{once}");
     }
 
     #[test]

@@ -127,7 +127,11 @@ fn with_signed_assertion(p: &ResponseParams<'_>, signer: &dyn Signer) -> Result<
         .and_then(|rest| rest.strip_suffix(SLOT))
         .ok_or(XmlError::SignatureShape("the assertion's place in the response was not found"))?;
     let assertion = signed_document(assertion(p), "ID", SignaturePlacement::After("Issuer"), signer)?;
-    Ok(format!("{before}{assertion}</samlp:Response>"))
+    let mut response = String::with_capacity(before.len() + assertion.len() + "</samlp:Response>".len());
+    response.push_str(before);
+    response.push_str(&assertion);
+    response.push_str("</samlp:Response>");
+    Ok(response)
 }
 
 /// The Response, unsigned, with the children that come before its assertion.

@@ -337,7 +337,12 @@ macro_rules! impl_sql_common {
                 head: &mut crate::audit_chain::ChainHead,
                 audits: &[(&str, i64, &NewAuditEvent)],
             ) -> (Vec<String>, Vec<(i64, String)>) {
-                let summaries: Vec<String> = audits.iter().map(|(_, _, event)| event.summary.to_string()).collect();
+                // Written straight into each String: `Value`'s `Display` (the same bytes, which the
+                // chain's MACs cover) goes through a formatter for every token it writes.
+                let summaries: Vec<String> = audits
+                    .iter()
+                    .map(|(_, _, event)| serde_json::to_string(&event.summary).unwrap_or_else(|_| event.summary.to_string()))
+                    .collect();
                 let links = audits
                     .iter()
                     .zip(&summaries)
