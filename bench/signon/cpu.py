@@ -3,7 +3,8 @@
 Reads the server's CPU time from /proc around each saturating wrk phase, wrk's own CPU time
 from its rusage, and the machine's idle time from /proc/stat; between the phases, one-core
 `openssl speed rsa2048` (which reports CPU time per signature by default). Then one paced
-phase at half the saturating rate for the latency target. Prints the figures and, last, one
+phase at half the saturating rate for the latency target, whose CPU a token is printed too (a
+figure, not a target). Prints the figures and, last, one
 line per target with PASS or FAIL; exits 1 if any target fails.
 """
 import math, os, re, resource, statistics, subprocess, sys, time, urllib.request

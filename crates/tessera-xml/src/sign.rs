@@ -7,7 +7,7 @@ use aws_lc_rs::signature::RsaKeyPair;
 use base64::Engine;
 
 use crate::XmlError;
-use crate::c14n::{EXC_C14N, escape_attribute};
+use crate::c14n::{EXC_C14N, escape_attribute, escape_text, illegal_character};
 use crate::dsig::{DSIG_NS, DigestAlgorithm, ENVELOPED_SIGNATURE, SignatureAlgorithm};
 use crate::writer::{Child, Element};
 
@@ -193,7 +193,13 @@ fn signature_text(
 ) -> Result<String, XmlError> {
     let id = id_to_sign(element, id_attribute)?;
     let b64 = base64::engine::general_purpose::STANDARD;
+    // Escaped and checked as the element path writes it: a `Signer` (an HSM's) may return
+    // its certificate wrapped in lines, whose CRs c14n escapes, or worse.
     let certificate = signer.certificate_base64();
+    if let Some(c) = illegal_character(&certificate) {
+        return Err(XmlError::IllegalCharacter(u32::from(c)));
+    }
+    // The fixed text is 651 bytes; the digest's 44 characters and an ID fit in the rest.
     let mut signed_info = String::with_capacity(1024);
     signed_info.push_str("<ds:SignedInfo");
     signed_info.push_str(DECLARE_DS);
@@ -204,7 +210,9 @@ fn signature_text(
     signed_info.push_str(DIGEST_TO_END);
     let signature_value = signer.sign(signed_info.as_bytes())?;
 
-    let mut out = String::with_capacity(signed_info.len() + certificate.len() + 640);
+    // The rest of the fixed text is 207 bytes; the signature value, 344 characters for
+    // RSA-2048 and 684 for RSA-4096, fits in what is left.
+    let mut out = String::with_capacity(signed_info.len() + certificate.len() + 1024);
     out.push_str("<ds:Signature");
     out.push_str(DECLARE_DS);
     out.push('>');
@@ -214,7 +222,7 @@ fn signature_text(
     out.push_str("<ds:SignatureValue>");
     b64.encode_string(signature_value, &mut out);
     out.push_str(VALUE_TO_CERTIFICATE);
-    out.push_str(&certificate);
+    escape_text(&mut out, &certificate);
     out.push_str(CERTIFICATE_TO_END);
     Ok(out)
 }

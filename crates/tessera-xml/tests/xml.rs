@@ -882,10 +882,10 @@ mod signed_once {
         assert_eq!(once, twice);
         assert!(once.ends_with("</ds:Signature></saml:Assertion>"), "{once}");
         // The Reference's URI is the ID escaped as an attribute value, as the writer does.
-        let odd_id = Element::new(samples::SAML1, "saml", "Assertion").attr("AssertionID", "_a&b\"c<d>\t\u{e9}");
+        let odd_id = Element::new(samples::SAML1, "saml", "Assertion").attr("AssertionID", "_a&b\"c<d>\t\n\r\u{e9}");
         let (once, twice) = both_ways(odd_id, "AssertionID", SignaturePlacement::LastChild);
         assert_eq!(once, twice);
-        assert!(once.contains("URI=\"#_a&amp;b&quot;c&lt;d>&#x9;\u{e9}\""), "{once}");
+        assert!(once.contains("URI=\"#_a&amp;b&quot;c&lt;d>&#x9;&#xA;&#xD;\u{e9}\""), "{once}");
     }
 
     #[test]
@@ -900,6 +900,36 @@ mod signed_once {
         let (once, twice) = both_ways(renders_ds, "ID", SignaturePlacement::LastChild);
         assert_eq!(once, twice);
         assert_eq!(once.matches("xmlns:ds=").count(), 1, "{once}");
+    }
+
+    /// A signer whose certificate comes wrapped in CRLF lines, as an HSM's may.
+    struct Wrapped(tessera_xml::RsaSigner);
+
+    impl tessera_xml::Signer for Wrapped {
+        fn sign(&self, data: &[u8]) -> Result<Vec<u8>, XmlError> {
+            self.0.sign(data)
+        }
+
+        fn certificate_der(&self) -> &[u8] {
+            self.0.certificate_der()
+        }
+
+        fn certificate_base64(&self) -> std::borrow::Cow<'_, str> {
+            let whole = self.0.certificate_base64();
+            let lines: Vec<&str> = whole.as_bytes().chunks(64).map(|l| std::str::from_utf8(l).unwrap()).collect();
+            lines.join("\r\n").into()
+        }
+    }
+
+    #[test]
+    fn a_certificate_in_lines_is_escaped_as_the_elements_escape_it() {
+        let signer = Wrapped(support::signer("idp"));
+        let element = samples::entra_assertion();
+        let mut in_place = element.clone();
+        sign_enveloped(&mut in_place, "ID", SignaturePlacement::After("Issuer"), &[], &signer).unwrap();
+        let once = signed_document(element, "ID", SignaturePlacement::After("Issuer"), &signer).unwrap();
+        assert_eq!(once, in_place.to_document().unwrap());
+        assert!(once.contains("&#xD;\n"), "{once}");
     }
 
     /// Counts the signatures asked of it.

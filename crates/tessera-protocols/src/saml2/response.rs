@@ -118,19 +118,20 @@ pub fn build_response(p: &ResponseParams<'_>, signing: Signing, signer: &dyn Sig
 /// assertion's text there is what it is alone.
 fn with_signed_assertion(p: &ResponseParams<'_>, signer: &dyn Signer) -> Result<String, XmlError> {
     const SLOT: &str = "tessera-assertion-slot";
+    const END: &str = "</samlp:Response>";
     // The Response first: a value it cannot carry is refused before anything is signed.
     let document = response_before_assertion(p).text(SLOT).to_document()?;
     // The slot is the last child, so it is the text right before the end tag: nothing a
     // value in the document holds can be taken for it.
     let before = document
-        .strip_suffix("</samlp:Response>")
+        .strip_suffix(END)
         .and_then(|rest| rest.strip_suffix(SLOT))
         .ok_or(XmlError::SignatureShape("the assertion's place in the response was not found"))?;
     let assertion = signed_document(assertion(p), "ID", SignaturePlacement::After("Issuer"), signer)?;
-    let mut response = String::with_capacity(before.len() + assertion.len() + "</samlp:Response>".len());
+    let mut response = String::with_capacity(before.len() + assertion.len() + END.len());
     response.push_str(before);
     response.push_str(&assertion);
-    response.push_str("</samlp:Response>");
+    response.push_str(END);
     Ok(response)
 }
 

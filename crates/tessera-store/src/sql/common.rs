@@ -338,11 +338,10 @@ macro_rules! impl_sql_common {
                 audits: &[(&str, i64, &NewAuditEvent)],
             ) -> (Vec<String>, Vec<(i64, String)>) {
                 // Written straight into each String: `Value`'s `Display` (the same bytes, which the
-                // chain's MACs cover) goes through a formatter for every token it writes.
-                let summaries: Vec<String> = audits
-                    .iter()
-                    .map(|(_, _, event)| serde_json::to_string(&event.summary).unwrap_or_else(|_| event.summary.to_string()))
-                    .collect();
+                // chain's MACs cover) goes through a formatter for every token it writes. A `Value`
+                // always serializes (its keys are strings), so the default is never taken.
+                let summaries: Vec<String> =
+                    audits.iter().map(|(_, _, event)| serde_json::to_string(&event.summary).unwrap_or_default()).collect();
                 let links = audits
                     .iter()
                     .zip(&summaries)
