@@ -174,8 +174,8 @@ impl Go {
         let authn = &self.current.session.authn;
         let mut summary = json!({"user_id": self.current.user.id.to_string(), "ip": self.client.to_string(),
                                  "mfa": authn.mfa_done(), "session_since": self.current.session.created_at});
-        if let (Some(summary), Some(extra)) = (summary.as_object_mut(), extra.as_object()) {
-            summary.extend(extra.clone());
+        if let (Some(summary), serde_json::Value::Object(extra)) = (summary.as_object_mut(), extra) {
+            summary.extend(extra);
         }
         self.trace.mark(&mut summary, true);
         summary
