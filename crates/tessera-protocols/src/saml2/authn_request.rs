@@ -50,8 +50,8 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, ProtocolError> {
         return Err(bad("the request is too large"));
     }
     let engine = base64::engine::general_purpose::STANDARD;
-    // Line breaks are allowed in the encoding (some SPs wrap at 76); most requests have none,
-    // and are decoded without a copy.
+    // Whitespace is allowed in the encoding (some SPs wrap lines at 76); most requests hold
+    // none, and are decoded without a copy.
     let decoded = if text.bytes().any(|b| b.is_ascii_whitespace()) {
         engine.decode(text.bytes().filter(|b| !b.is_ascii_whitespace()).collect::<Vec<u8>>())
     } else {
