@@ -2,6 +2,7 @@
 //! canonical SignedInfo with RSA-SHA256, and place the Signature where the schema wants it.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use aws_lc_rs::signature::RsaKeyPair;
 use base64::Engine;
@@ -156,25 +157,47 @@ fn signature_of(
         ))
 }
 
-/// The ds namespace's declaration, which the Signature (and SignedInfo, canonicalized alone)
-/// carries.
-const DECLARE_DS: &str = r#" xmlns:ds="http://www.w3.org/2000/09/xmldsig#""#;
-/// SignedInfo (without PrefixList) from the end of its start tag to the Reference's URI.
-const SIGNED_INFO_TO_URI: &str = concat!(
-    r#"><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#">"#,
-    "</ds:CanonicalizationMethod>",
-    r#"<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256">"#,
-    "</ds:SignatureMethod>",
-    r##"<ds:Reference URI="#"##,
-);
-const URI_TO_DIGEST: &str = concat!(
-    r#""><ds:Transforms>"#,
-    r#"<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"></ds:Transform>"#,
-    r#"<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"></ds:Transform>"#,
-    "</ds:Transforms>",
-    r#"<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"></ds:DigestMethod>"#,
-    "<ds:DigestValue>",
-);
+/// The parts of a Signature (without PrefixList) that carry the algorithms' names, written
+/// once from the names `signature_of` uses.
+struct FixedText {
+    /// The ds namespace's declaration, which the Signature (and SignedInfo, canonicalized
+    /// alone) carries.
+    declare_ds: String,
+    /// SignedInfo from the end of its start tag to the Reference's URI.
+    signed_info_to_uri: String,
+    /// From the end of the Reference's URI to the digest.
+    uri_to_digest: String,
+}
+
+static FIXED_TEXT: LazyLock<FixedText> = LazyLock::new(|| {
+    let rsa_sha256 = SignatureAlgorithm::RsaSha256.uri();
+    let sha256 = DigestAlgorithm::Sha256.uri();
+    FixedText {
+        declare_ds: format!(r#" xmlns:ds="{DSIG_NS}""#),
+        signed_info_to_uri: format!(
+            concat!(
+                r#"><ds:CanonicalizationMethod Algorithm="{c14n}"></ds:CanonicalizationMethod>"#,
+                r#"<ds:SignatureMethod Algorithm="{rsa_sha256}"></ds:SignatureMethod>"#,
+                r##"<ds:Reference URI="#"##,
+            ),
+            c14n = EXC_C14N,
+            rsa_sha256 = rsa_sha256,
+        ),
+        uri_to_digest: format!(
+            concat!(
+                r#""><ds:Transforms>"#,
+                r#"<ds:Transform Algorithm="{enveloped}"></ds:Transform>"#,
+                r#"<ds:Transform Algorithm="{c14n}"></ds:Transform>"#,
+                "</ds:Transforms>",
+                r#"<ds:DigestMethod Algorithm="{sha256}"></ds:DigestMethod><ds:DigestValue>"#,
+            ),
+            enveloped = ENVELOPED_SIGNATURE,
+            c14n = EXC_C14N,
+            sha256 = sha256,
+        ),
+    }
+});
+
 const DIGEST_TO_END: &str = "</ds:DigestValue></ds:Reference></ds:SignedInfo>";
 const VALUE_TO_CERTIFICATE: &str = "</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>";
 const CERTIFICATE_TO_END: &str = "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>";
@@ -193,6 +216,7 @@ fn signature_text(
 ) -> Result<String, XmlError> {
     let id = id_to_sign(element, id_attribute)?;
     let b64 = base64::engine::general_purpose::STANDARD;
+    let fixed = &*FIXED_TEXT;
     // Escaped and checked as the element path writes it: a `Signer` (an HSM's) may return
     // its certificate wrapped in lines, whose CRs c14n escapes, or worse.
     let certificate = signer.certificate_base64();
@@ -202,10 +226,10 @@ fn signature_text(
     // The fixed text is 651 bytes; the digest's 44 characters and an ID fit in the rest.
     let mut signed_info = String::with_capacity(1024);
     signed_info.push_str("<ds:SignedInfo");
-    signed_info.push_str(DECLARE_DS);
-    signed_info.push_str(SIGNED_INFO_TO_URI);
+    signed_info.push_str(&fixed.declare_ds);
+    signed_info.push_str(&fixed.signed_info_to_uri);
     escape_attribute(&mut signed_info, id);
-    signed_info.push_str(URI_TO_DIGEST);
+    signed_info.push_str(&fixed.uri_to_digest);
     b64.encode_string(DigestAlgorithm::Sha256.digest(canonical.as_bytes()), &mut signed_info);
     signed_info.push_str(DIGEST_TO_END);
     let signature_value = signer.sign(signed_info.as_bytes())?;
@@ -214,11 +238,11 @@ fn signature_text(
     // RSA-2048 and 684 for RSA-4096, fits in what is left.
     let mut out = String::with_capacity(signed_info.len() + certificate.len() + 1024);
     out.push_str("<ds:Signature");
-    out.push_str(DECLARE_DS);
+    out.push_str(&fixed.declare_ds);
     out.push('>');
     // SignedInfo inside the Signature does not declare ds again.
     out.push_str("<ds:SignedInfo");
-    out.push_str(&signed_info["<ds:SignedInfo".len() + DECLARE_DS.len()..]);
+    out.push_str(&signed_info["<ds:SignedInfo".len() + fixed.declare_ds.len()..]);
     out.push_str("<ds:SignatureValue>");
     b64.encode_string(signature_value, &mut out);
     out.push_str(VALUE_TO_CERTIFICATE);
