@@ -47,6 +47,11 @@ impl AdminService {
     /// On a store without administrators, creates the first one: its name and one-time
     /// password (to be shown once, never logged). `None` when there is one already.
     pub async fn ensure_first_admin(&self) -> Result<Option<(&'static str, String)>, AdminError> {
+        // Every start comes here: a store with administrators costs no hash (19 MiB and tens of
+        // milliseconds of argon2id). The store decides again, atomically, when nodes race.
+        if !self.store.list_admins().await?.is_empty() {
+            return Ok(None);
+        }
         let password = new_one_time_password()?;
         let hash = hash_password(password.clone()).await?;
         Ok(self.store.create_initial_admin(INITIAL_ADMIN, &hash).await?.then_some((INITIAL_ADMIN, password)))

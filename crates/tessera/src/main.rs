@@ -15,7 +15,10 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 /// Signing-on allocates and frees many short-lived buffers across threads, where mimalloc
-/// spends less than glibc's allocator (bench/saml/sso.sh).
+/// spends less than glibc's allocator (bench/saml/sso.sh). Built with its `no_thp` feature:
+/// otherwise it asks for transparent huge pages on its whole arena (`MADV_HUGEPAGE`), and
+/// where the kernel's setting is "madvise" the memory allocated before `main` turns them off
+/// came in 2 MiB pages (4 MiB of them in an idle server, bench/memory/idle.sh).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

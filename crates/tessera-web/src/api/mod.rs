@@ -10,12 +10,12 @@ mod extract;
 mod groups;
 mod users;
 
+use axum::Router;
 use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tessera_store::PageRequest;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -59,11 +59,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .split_for_parts();
     let mut openapi = openapi;
     openapi.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
-    let document = serde_json::to_value(&openapi).unwrap_or_default();
+    // Kept as its JSON text: the document's tree of values would hold several times the memory
+    // for as long as the process lives, and be written out again at every request.
+    let document = axum::body::Bytes::from(serde_json::to_vec(&openapi).unwrap_or_default());
     protected
         .layer(axum::middleware::from_fn_with_state(state, require_token))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .route("/openapi.json", get(move || async move { Json(document) }))
+        .route("/openapi.json", get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }))
         .fallback(not_found)
 }
 

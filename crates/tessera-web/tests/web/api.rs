@@ -381,6 +381,18 @@ async fn openapi_document_describes_every_route() {
     let (status, doc) = api.send(Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    // The document is kept as its text: it must still say that it is JSON, every time.
+    for _ in 0..2 {
+        let response = api
+            .router
+            .clone()
+            .oneshot(Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let again = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&again).unwrap(), doc);
+    }
     let paths = doc["paths"].as_object().unwrap();
     for (path, method) in [
         ("/users", "post"),
