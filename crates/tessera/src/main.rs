@@ -18,7 +18,8 @@ use clap::{CommandFactory, Parser};
 /// spends less than glibc's allocator (bench/saml/sso.sh). Built with its `no_thp` feature:
 /// otherwise it asks for transparent huge pages on its whole arena (`MADV_HUGEPAGE`), and
 /// where the kernel's setting is "madvise" the memory allocated before `main` turns them off
-/// came in 2 MiB pages (4 MiB of them in an idle server, bench/memory/idle.sh).
+/// came in 2 MiB pages (4 MiB of them in an idle server's smaps; bench/README.md, fifteenth
+/// look).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
