@@ -381,18 +381,12 @@ async fn openapi_document_describes_every_route() {
     let (status, doc) = api.send(Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    // The document is kept as its text: it must still say that it is JSON, every time.
-    for _ in 0..2 {
-        let response = api
-            .router
-            .clone()
-            .oneshot(Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
-        let again = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        assert_eq!(serde_json::from_slice::<Value>(&again).unwrap(), doc);
-    }
+    // The document is kept as its text: served again, it still says that it is JSON.
+    let again = api.router.clone().oneshot(Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap());
+    let again = again.await.unwrap();
+    assert_eq!(again.headers()[header::CONTENT_TYPE], "application/json");
+    let again = axum::body::to_bytes(again.into_body(), usize::MAX).await.unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&again).unwrap(), doc);
     let paths = doc["paths"].as_object().unwrap();
     for (path, method) in [
         ("/users", "post"),
