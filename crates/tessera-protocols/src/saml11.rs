@@ -4,7 +4,7 @@
 use tessera_core::policy::AuthnContext;
 use tessera_core::{UnixMillis, User, format_millis};
 use tessera_xml::writer::Element;
-use tessera_xml::{SignaturePlacement, Signer, XmlError, signed_document};
+use tessera_xml::{CanonicalText, Signer, XmlError, signed_text};
 
 pub const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:1.0:assertion";
 /// The TokenType of a SAML 1.1 assertion, in every WS-Trust version.
@@ -227,51 +227,78 @@ pub fn authentication_method(authn: &AuthnContext) -> &'static str {
     }
 }
 
-fn saml(local: &'static str) -> Element {
-    Element::new(ASSERTION_NS, "saml", local)
-}
-
-fn subject(p: &AssertionParams<'_>) -> Element {
-    saml("Subject")
-        .child(saml("NameIdentifier").attr("Format", p.name_identifier_format).text(p.name_identifier))
-        .child(saml("SubjectConfirmation").child(saml("ConfirmationMethod").text(BEARER)))
-}
-
 /// The signed assertion (RSA-SHA256, exc-c14n, the signature its last child), as a US-ASCII
-/// document with no XML declaration, ready to be placed verbatim inside a response.
+/// document with no XML declaration, ready to be placed verbatim inside a response. Written as
+/// canonical text from fixed markup ([`CanonicalText`]): what [`assertion_element`] builds as
+/// elements, without the tree (the test `the_text_of_an_assertion_is_the_assertion_its_elements_write`
+/// holds the two to the same bytes).
 pub fn build_assertion(p: &AssertionParams<'_>, signer: &dyn Signer) -> Result<String, XmlError> {
-    let mut statement = saml("AttributeStatement").child(subject(p));
-    let mfa_claim =
-        Claim { namespace: MS_CLAIMS_NS.into(), name: "authnmethodsreferences".into(), value: MULTIPLE_AUTHN.into() };
-    for claim in p.claims.iter().chain(p.mfa.then_some(&mfa_claim)) {
-        statement = statement.child(
-            saml("Attribute")
-                .attr("AttributeName", claim.name.as_str())
-                .attr("AttributeNamespace", claim.namespace.as_str())
-                .child(saml("AttributeValue").text(claim.value.as_str())),
-        );
-    }
-    let assertion = saml("Assertion")
-        .attr("MajorVersion", "1")
-        .attr("MinorVersion", "1")
-        .attr("AssertionID", p.assertion_id)
-        .attr("Issuer", p.issuer)
-        .attr("IssueInstant", format_millis(p.now))
-        .child(
-            saml("Conditions")
-                .attr("NotBefore", format_millis(p.not_before()))
-                .attr("NotOnOrAfter", format_millis(p.not_on_or_after()))
-                .child(saml("AudienceRestrictionCondition").child(saml("Audience").text(p.audience))),
-        )
-        .child(statement)
-        .child(
-            saml("AuthenticationStatement")
-                .attr("AuthenticationMethod", p.authentication_method)
-                .attr("AuthenticationInstant", format_millis(p.authentication_instant))
-                .child(subject(p)),
-        );
-    let signed = signed_document(assertion, "AssertionID", SignaturePlacement::LastChild, signer)?;
+    let (text, slot) = assertion_text(p);
+    let signed = signed_text(&text.finish()?, slot, p.assertion_id, signer)?;
     Ok(tessera_xml::writer::ascii_document(signed))
+}
+
+/// The claim a token carries after the others when a second factor was shown.
+fn mfa_claim() -> Claim {
+    Claim { namespace: MS_CLAIMS_NS.into(), name: "authnmethodsreferences".into(), value: MULTIPLE_AUTHN.into() }
+}
+
+/// The assertion's canonical text, as [`assertion_element`] writes it, and where its Signature
+/// goes (its last child).
+fn assertion_text(p: &AssertionParams<'_>) -> (CanonicalText, usize) {
+    let mut out = CanonicalText::with_capacity(4096);
+    // Unprefixed attributes in c14n's order: by name.
+    out.markup(concat!(
+        r#"<saml:Assertion xmlns:saml=""#,
+        "urn:oasis:names:tc:SAML:1.0:assertion",
+        r#"" AssertionID=""#
+    ))
+    .attribute_value(p.assertion_id)
+    .markup(r#"" IssueInstant=""#)
+    .attribute_value(&format_millis(p.now))
+    .markup(r#"" Issuer=""#)
+    .attribute_value(p.issuer)
+    .markup(r#"" MajorVersion="1" MinorVersion="1"><saml:Conditions NotBefore=""#)
+    .attribute_value(&format_millis(p.not_before()))
+    .markup(r#"" NotOnOrAfter=""#)
+    .attribute_value(&format_millis(p.not_on_or_after()))
+    .markup(r#""><saml:AudienceRestrictionCondition><saml:Audience>"#)
+    .text(p.audience)
+    .markup("</saml:Audience></saml:AudienceRestrictionCondition></saml:Conditions><saml:AttributeStatement>");
+    subject_text(&mut out, p);
+    let mfa_claim = mfa_claim();
+    for claim in p.claims.iter().chain(p.mfa.then_some(&mfa_claim)) {
+        out.markup(r#"<saml:Attribute AttributeName=""#)
+            .attribute_value(&claim.name)
+            .markup(r#"" AttributeNamespace=""#)
+            .attribute_value(&claim.namespace)
+            .markup(r#""><saml:AttributeValue>"#)
+            .text(&claim.value)
+            .markup("</saml:AttributeValue></saml:Attribute>");
+    }
+    out.markup(r#"</saml:AttributeStatement><saml:AuthenticationStatement AuthenticationInstant=""#)
+        .attribute_value(&format_millis(p.authentication_instant))
+        .markup(r#"" AuthenticationMethod=""#)
+        .attribute_value(p.authentication_method)
+        .markup(r#"">"#);
+    subject_text(&mut out, p);
+    out.markup("</saml:AuthenticationStatement>");
+    let slot = out.len();
+    out.markup("</saml:Assertion>");
+    (out, slot)
+}
+
+/// The Subject's text, as [`subject`] writes it.
+fn subject_text(out: &mut CanonicalText, p: &AssertionParams<'_>) {
+    out.markup(r#"<saml:Subject><saml:NameIdentifier Format=""#)
+        .attribute_value(p.name_identifier_format)
+        .markup(r#"">"#)
+        .text(p.name_identifier)
+        .markup(concat!(
+            "</saml:NameIdentifier><saml:SubjectConfirmation><saml:ConfirmationMethod>",
+            "urn:oasis:names:tc:SAML:1.0:cm:bearer",
+            "</saml:ConfirmationMethod></saml:SubjectConfirmation></saml:Subject>"
+        ));
 }
 
 /// Which WS-Trust a response speaks.
@@ -365,8 +392,145 @@ pub fn build_rstr(
 mod tests {
     use tessera_core::policy::{AuthnContext, Factor};
 
+    use tessera_xml::{SignaturePlacement, signed_document};
+
     use super::*;
     use crate::saml2::response::{PASSWORD_PROTECTED_TRANSPORT, entra_authn_context};
+
+    fn saml(local: &'static str) -> Element {
+        Element::new(ASSERTION_NS, "saml", local)
+    }
+
+    fn subject(p: &AssertionParams<'_>) -> Element {
+        saml("Subject")
+            .child(saml("NameIdentifier").attr("Format", p.name_identifier_format).text(p.name_identifier))
+            .child(saml("SubjectConfirmation").child(saml("ConfirmationMethod").text(BEARER)))
+    }
+
+    /// The assertion as elements, unsigned: the shape [`assertion_text`] writes.
+    fn assertion_element(p: &AssertionParams<'_>) -> Element {
+        let mut statement = saml("AttributeStatement").child(subject(p));
+        let mfa_claim = mfa_claim();
+        for claim in p.claims.iter().chain(p.mfa.then_some(&mfa_claim)) {
+            statement = statement.child(
+                saml("Attribute")
+                    .attr("AttributeName", claim.name.as_str())
+                    .attr("AttributeNamespace", claim.namespace.as_str())
+                    .child(saml("AttributeValue").text(claim.value.as_str())),
+            );
+        }
+        saml("Assertion")
+            .attr("MajorVersion", "1")
+            .attr("MinorVersion", "1")
+            .attr("AssertionID", p.assertion_id)
+            .attr("Issuer", p.issuer)
+            .attr("IssueInstant", format_millis(p.now))
+            .child(
+                saml("Conditions")
+                    .attr("NotBefore", format_millis(p.not_before()))
+                    .attr("NotOnOrAfter", format_millis(p.not_on_or_after()))
+                    .child(saml("AudienceRestrictionCondition").child(saml("Audience").text(p.audience))),
+            )
+            .child(statement)
+            .child(
+                saml("AuthenticationStatement")
+                    .attr("AuthenticationMethod", p.authentication_method)
+                    .attr("AuthenticationInstant", format_millis(p.authentication_instant))
+                    .child(subject(p)),
+            )
+    }
+
+    /// Signs with a fixed value (PKCS#1 v1.5 is deterministic, so a fixed value stands for one)
+    /// and counts its calls.
+    #[derive(Default)]
+    struct CountingSigner(std::sync::atomic::AtomicUsize);
+
+    impl Signer for CountingSigner {
+        fn sign(&self, _data: &[u8]) -> Result<Vec<u8>, XmlError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(vec![0x5a; 256])
+        }
+
+        fn certificate_der(&self) -> &[u8] {
+            b"certificate"
+        }
+    }
+
+    /// What every value escapes to somewhere: each character c14n replaces in text or in an
+    /// attribute, a quote of each kind, non-ASCII (a character reference in the ASCII
+    /// document), and what closes a CDATA section.
+    const ODD: &str = "a&b<c>d\"e'f\tg\nh\ri ]]> zoë 名";
+
+    fn params(claims: Vec<Claim>, mfa: bool) -> AssertionParams<'static> {
+        AssertionParams {
+            assertion_id: "_a1",
+            issuer: "https://idp.contoso.com/m365/contoso.com",
+            audience: tessera_core::app::ENTRA_RELYING_PARTY,
+            name_identifier: "Ah2J42BsPUOBoUcsCYn7vA==",
+            name_identifier_format: NAMEID_UNSPECIFIED,
+            claims,
+            authentication_method: AM_PASSWORD,
+            authentication_instant: 1_790_000_000_000,
+            mfa,
+            now: 1_790_000_060_000,
+            lifetime_ms: 3_600_000,
+            clock_skew_ms: 60_000,
+        }
+    }
+
+    /// The assertion written as text from fixed markup is the assertion built as elements,
+    /// signed and written: byte for byte, with no claim, several, the MFA claim, and odd
+    /// characters in every value.
+    #[test]
+    fn the_text_of_an_assertion_is_the_assertion_its_elements_write() {
+        let upn = Claim::from_type("http://schemas.xmlsoap.org/claims/UPN", "alice@contoso.com");
+        let odd_claim = Claim { namespace: ODD.into(), name: ODD.into(), value: ODD.into() };
+        let empty_claim = Claim { namespace: String::new(), name: String::new(), value: String::new() };
+        let mut odd = params(vec![odd_claim, empty_claim], true);
+        odd.assertion_id = ODD;
+        odd.issuer = ODD;
+        odd.audience = ODD;
+        odd.name_identifier = ODD;
+        odd.name_identifier_format = ODD;
+        odd.authentication_method = ODD;
+        let cases = [params(vec![], false), params(vec![], true), params(vec![upn.clone(), upn], false), odd];
+        for p in &cases {
+            let signer = CountingSigner::default();
+            let text = build_assertion(p, &signer).unwrap();
+            let elements = signed_document(assertion_element(p), "AssertionID", SignaturePlacement::LastChild, &signer)
+                .map(tessera_xml::writer::ascii_document)
+                .unwrap();
+            assert_eq!(text, elements, "{p:?}");
+            assert_eq!(signer.0.load(std::sync::atomic::Ordering::SeqCst), 2, "one signature each way");
+        }
+    }
+
+    /// A value XML cannot carry, in any field, is refused before anything is signed.
+    #[test]
+    fn a_character_xml_cannot_carry_is_refused_in_every_field() {
+        type Set = fn(&mut AssertionParams<'static>);
+        let fields: [(&str, Set); 9] = [
+            ("assertion_id", |p| p.assertion_id = "_\u{1}"),
+            ("issuer", |p| p.issuer = "\u{1}"),
+            ("audience", |p| p.audience = "\u{1}"),
+            ("name_identifier", |p| p.name_identifier = "\u{1}"),
+            ("name_identifier_format", |p| p.name_identifier_format = "\u{1}"),
+            ("authentication_method", |p| p.authentication_method = "\u{1}"),
+            ("claim name", |p| p.claims = vec![Claim { name: "\u{1}".into(), ..Claim::from_type("UPN", "v") }]),
+            ("claim namespace", |p| {
+                p.claims = vec![Claim { namespace: "\u{1}".into(), ..Claim::from_type("UPN", "v") }]
+            }),
+            ("claim value", |p| p.claims = vec![Claim::from_type("UPN", "\u{FFFF}")]),
+        ];
+        for (field, set) in fields {
+            let mut p = params(vec![], false);
+            set(&mut p);
+            let signer = CountingSigner::default();
+            let refused = build_assertion(&p, &signer);
+            assert!(matches!(refused, Err(XmlError::IllegalCharacter(1 | 0xFFFF))), "{field}: {refused:?}");
+            assert_eq!(signer.0.load(std::sync::atomic::Ordering::SeqCst), 0, "{field}: the signer was called");
+        }
+    }
 
     #[test]
     fn a_token_says_how_its_user_signed_in() {

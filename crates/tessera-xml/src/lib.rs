@@ -6,6 +6,7 @@
 
 pub mod c14n;
 pub mod dsig;
+pub mod fixed;
 pub mod reader;
 pub mod sign;
 pub mod verify;
@@ -13,8 +14,11 @@ pub mod writer;
 
 pub use c14n::escape_into;
 pub use dsig::AlgorithmPolicy;
+pub use fixed::CanonicalText;
 pub use reader::{Limits, ParsedXml, XmlError, element_text};
 pub use roxmltree;
-pub use sign::{RsaSigner, SignaturePlacement, Signer, sign_enveloped, signed_document, without_signature_values};
+pub use sign::{
+    RsaSigner, SignaturePlacement, Signer, sign_enveloped, signed_document, signed_text, without_signature_values,
+};
 pub use verify::{VerifiedXml, VerifyingKey, verify_detached, verify_enveloped};
 pub use writer::Element;

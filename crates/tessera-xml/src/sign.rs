@@ -104,11 +104,34 @@ pub fn signed_document(
         sign_enveloped(&mut element, id_attribute, placement, &[], signer)?;
         return element.to_document();
     };
-    let signature = signature_text(&element, id_attribute, &canonical, signer)?;
+    let id = id_to_sign(&element, id_attribute)?;
+    spliced(&canonical, slot, &signature_text(id, &canonical, signer)?)
+}
+
+/// An element Tessera wrote as canonical text itself ([`crate::fixed::CanonicalText`]), signed
+/// as [`signed_document`] signs the element tree it stands for: `canonical` is its canonical
+/// form and its document form both (no namespace declared that no name uses, the ds prefix
+/// not rendered on it), `slot` where in it the Signature goes, `id` the value of its ID
+/// attribute as written there (unescaped).
+pub fn signed_text(canonical: &str, slot: usize, id: &str, signer: &dyn Signer) -> Result<String, XmlError> {
+    if id.is_empty() {
+        return Err(XmlError::SignatureShape("the element to sign has no ID"));
+    }
+    if !canonical.is_char_boundary(slot) || !canonical[..slot].ends_with('>') {
+        return Err(XmlError::SignatureShape("the Signature's place is not between two tags"));
+    }
+    spliced(canonical, slot, &signature_text(id, canonical, signer)?)
+}
+
+/// `canonical` with `signature` inserted at `slot`.
+fn spliced(canonical: &str, slot: usize, signature: &str) -> Result<String, XmlError> {
+    let (before, after) = canonical
+        .split_at_checked(slot)
+        .ok_or(XmlError::SignatureShape("the Signature's place is outside the element"))?;
     let mut document = String::with_capacity(canonical.len() + signature.len());
-    document.push_str(&canonical[..slot]);
-    document.push_str(&signature);
-    document.push_str(&canonical[slot..]);
+    document.push_str(before);
+    document.push_str(signature);
+    document.push_str(after);
     Ok(document)
 }
 
@@ -208,13 +231,7 @@ const CERTIFICATE_TO_END: &str = "</ds:X509Certificate></ds:X509Data></ds:KeyInf
 /// signer, then the whole) for each token. For an element that does not render the ds
 /// namespace itself, so that the Signature declares it. The test `signed_once` compares it
 /// with the elements written.
-fn signature_text(
-    element: &Element,
-    id_attribute: &str,
-    canonical: &str,
-    signer: &dyn Signer,
-) -> Result<String, XmlError> {
-    let id = id_to_sign(element, id_attribute)?;
+fn signature_text(id: &str, canonical: &str, signer: &dyn Signer) -> Result<String, XmlError> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let fixed = &*FIXED_TEXT;
     // Escaped and checked as the element path writes it: a `Signer` (an HSM's) may return

@@ -855,7 +855,7 @@ mod negative {
 /// namespace, an element that renders the ds namespace itself) it must write it again.
 mod signed_once {
     use tessera_xml::writer::Element;
-    use tessera_xml::{SignaturePlacement, XmlError, sign_enveloped, signed_document};
+    use tessera_xml::{SignaturePlacement, XmlError, sign_enveloped, signed_document, signed_text};
 
     use super::{samples, support};
 
@@ -900,6 +900,39 @@ mod signed_once {
         let (once, twice) = both_ways(renders_ds, "ID", SignaturePlacement::LastChild);
         assert_eq!(once, twice);
         assert_eq!(once.matches("xmlns:ds=").count(), 1, "{once}");
+    }
+
+    /// An element written as canonical text by hand and signed with `signed_text` is the
+    /// element tree signed and written; a place for the Signature that is not between two
+    /// tags, or no ID, is refused before anything is signed.
+    #[test]
+    fn canonical_text_signed_is_the_element_signed() {
+        let signer = Counting(support::signer("idp"), Default::default());
+        let element = Element::new(samples::SAML2, "saml", "Assertion")
+            .attr("ID", "_a&\"1")
+            .child(Element::new(samples::SAML2, "saml", "Issuer").text("x <&> y"))
+            .child(Element::new(samples::SAML2, "saml", "Subject").attr("Note", "\t\n\r"));
+        let mut text = tessera_xml::CanonicalText::with_capacity(256);
+        text.markup("<saml:Assertion xmlns:saml=\"")
+            .attribute_value(samples::SAML2)
+            .markup("\" ID=\"")
+            .attribute_value("_a&\"1")
+            .markup("\"><saml:Issuer>")
+            .text("x <&> y")
+            .markup("</saml:Issuer>");
+        let slot = text.len();
+        text.markup("<saml:Subject Note=\"").attribute_value("\t\n\r").markup("\"></saml:Subject></saml:Assertion>");
+        let text = text.finish().unwrap();
+        let once = signed_text(&text, slot, "_a&\"1", &signer).unwrap();
+        assert_eq!(once, signed_document(element, "ID", SignaturePlacement::After("Issuer"), &signer).unwrap());
+        let signed = signer.1.load(std::sync::atomic::Ordering::SeqCst);
+        for (slot, id) in [(slot - 1, "_a"), (slot + 3, "_a"), (text.len() + 1, "_a"), (slot, "")] {
+            assert!(matches!(signed_text(&text, slot, id, &signer), Err(XmlError::SignatureShape(_))), "{slot} {id:?}");
+        }
+        let mut illegal = tessera_xml::CanonicalText::with_capacity(16);
+        illegal.markup("<a>").text("\u{1}").markup("</a>");
+        assert!(matches!(illegal.finish(), Err(XmlError::IllegalCharacter(1))));
+        assert_eq!(signer.1.load(std::sync::atomic::Ordering::SeqCst), signed, "the signer was called");
     }
 
     /// A signer whose certificate comes wrapped in CRLF lines, as an HSM's may.

@@ -5,7 +5,7 @@
 use tessera_core::policy::AuthnContext;
 use tessera_core::{UnixMillis, User, format_millis};
 use tessera_xml::writer::Element;
-use tessera_xml::{SignaturePlacement, Signer, XmlError, sign_enveloped, signed_document};
+use tessera_xml::{CanonicalText, SignaturePlacement, Signer, XmlError, sign_enveloped, signed_text};
 
 use super::PROTOCOL_NS;
 
@@ -112,27 +112,112 @@ pub fn build_response(p: &ResponseParams<'_>, signing: Signing, signer: &dyn Sig
     response.to_document()
 }
 
-/// The Response with only its assertion signed (Microsoft 365's way), the assertion written
-/// once: as it was digested, with its Signature spliced in ([`signed_document`]), then placed
-/// as the Response's last child. The Response renders only the protocol namespace, so the
-/// assertion's text there is what it is alone.
+/// The Response with only its assertion signed (Microsoft 365's way), written as canonical
+/// text from fixed markup ([`CanonicalText`]): what [`assertion`] and [`response_before_assertion`]
+/// build as elements, signed in place and written whole, without the trees (the test
+/// `the_text_of_a_response_is_the_response_its_elements_write` holds the two to the same bytes).
+/// The assertion's canonical form is its form in the Response, which renders only the protocol
+/// namespace, so the digested text is placed as it is.
 fn with_signed_assertion(p: &ResponseParams<'_>, signer: &dyn Signer) -> Result<String, XmlError> {
-    const SLOT: &str = "tessera-assertion-slot";
-    const END: &str = "</samlp:Response>";
     // The Response first: a value it cannot carry is refused before anything is signed.
-    let document = response_before_assertion(p).text(SLOT).to_document()?;
-    // The slot is the last child, so it is the text right before the end tag: nothing a
-    // value in the document holds can be taken for it.
-    let before = document
-        .strip_suffix(END)
-        .and_then(|rest| rest.strip_suffix(SLOT))
-        .ok_or(XmlError::SignatureShape("the assertion's place in the response was not found"))?;
-    let assertion = signed_document(assertion(p), "ID", SignaturePlacement::After("Issuer"), signer)?;
-    let mut response = String::with_capacity(before.len() + assertion.len() + END.len());
-    response.push_str(before);
+    let before = response_text(p).finish()?;
+    let (assertion, slot) = assertion_text(p);
+    let assertion = signed_text(&assertion.finish()?, slot, p.assertion_id, signer)?;
+    let mut response = String::with_capacity(before.len() + assertion.len() + RESPONSE_END.len());
+    response.push_str(&before);
     response.push_str(&assertion);
-    response.push_str(END);
+    response.push_str(RESPONSE_END);
     Ok(response)
+}
+
+const RESPONSE_END: &str = "</samlp:Response>";
+
+/// The Response's text up to its assertion, as [`response_before_assertion`] writes it.
+fn response_text(p: &ResponseParams<'_>) -> CanonicalText {
+    let mut out = CanonicalText::with_capacity(1024);
+    // Unprefixed attributes in c14n's order: by name.
+    out.markup(concat!(r#"<samlp:Response xmlns:samlp=""#, "urn:oasis:names:tc:SAML:2.0:protocol", r#"" Consent=""#))
+        .markup("urn:oasis:names:tc:SAML:2.0:consent:unspecified")
+        .markup(r#"" Destination=""#)
+        .attribute_value(p.destination)
+        .markup(r#"" ID=""#)
+        .attribute_value(p.response_id);
+    if let Some(request) = p.in_response_to {
+        out.markup(r#"" InResponseTo=""#).attribute_value(request);
+    }
+    out.markup(r#"" IssueInstant=""#)
+        .attribute_value(&format_millis(p.now))
+        .markup(concat!(
+            r#"" Version="2.0"><saml:Issuer xmlns:saml=""#,
+            "urn:oasis:names:tc:SAML:2.0:assertion",
+            r#"">"#
+        ))
+        .text(p.issuer)
+        .markup(concat!(
+            "</saml:Issuer><samlp:Status><samlp:StatusCode Value=\"",
+            "urn:oasis:names:tc:SAML:2.0:status:Success",
+            "\"></samlp:StatusCode></samlp:Status>"
+        ));
+    out
+}
+
+/// The assertion's canonical text, as [`assertion`] writes it, and where its Signature goes
+/// (after its Issuer).
+fn assertion_text(p: &ResponseParams<'_>) -> (CanonicalText, usize) {
+    let mut out = CanonicalText::with_capacity(4096);
+    out.markup(concat!(r#"<saml:Assertion xmlns:saml=""#, "urn:oasis:names:tc:SAML:2.0:assertion", r#"" ID=""#))
+        .attribute_value(p.assertion_id)
+        .markup(r#"" IssueInstant=""#)
+        .attribute_value(&format_millis(p.now))
+        .markup(r#"" Version="2.0"><saml:Issuer>"#)
+        .text(p.issuer)
+        .markup("</saml:Issuer>");
+    let slot = out.len();
+    out.markup(r#"<saml:Subject><saml:NameID Format=""#)
+        .attribute_value(p.name_id_format)
+        .markup(r#"">"#)
+        .text(p.name_id)
+        .markup(concat!(
+            r#"</saml:NameID><saml:SubjectConfirmation Method=""#,
+            "urn:oasis:names:tc:SAML:2.0:cm:bearer",
+            r#""><saml:SubjectConfirmationData"#
+        ));
+    if let Some(request) = p.in_response_to {
+        out.markup(r#" InResponseTo=""#).attribute_value(request).markup("\"");
+    }
+    out.markup(r#" NotOnOrAfter=""#)
+        .attribute_value(&format_millis(p.now + p.confirmation_lifetime_ms))
+        .markup(r#"" Recipient=""#)
+        .attribute_value(p.destination)
+        .markup(concat!(
+            r#""></saml:SubjectConfirmationData></saml:SubjectConfirmation></saml:Subject>"#,
+            r#"<saml:Conditions NotBefore=""#
+        ))
+        .attribute_value(&format_millis(p.now - p.clock_skew_ms))
+        .markup(r#"" NotOnOrAfter=""#)
+        .attribute_value(&format_millis(p.now + p.conditions_lifetime_ms))
+        .markup(r#""><saml:AudienceRestriction><saml:Audience>"#)
+        .text(p.audience)
+        .markup("</saml:Audience></saml:AudienceRestriction></saml:Conditions>");
+    if !p.attributes.is_empty() {
+        out.markup("<saml:AttributeStatement>");
+        for (name, values) in &p.attributes {
+            out.markup(r#"<saml:Attribute Name=""#).attribute_value(name).markup(r#"">"#);
+            for value in values {
+                out.markup("<saml:AttributeValue>").text(value).markup("</saml:AttributeValue>");
+            }
+            out.markup("</saml:Attribute>");
+        }
+        out.markup("</saml:AttributeStatement>");
+    }
+    out.markup(r#"<saml:AuthnStatement AuthnInstant=""#)
+        .attribute_value(&format_millis(p.authn_instant))
+        .markup(r#"" SessionIndex=""#)
+        .attribute_value(p.assertion_id)
+        .markup(r#""><saml:AuthnContext><saml:AuthnContextClassRef>"#)
+        .text(p.authn_context_class)
+        .markup("</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement></saml:Assertion>");
+    (out, slot)
 }
 
 /// The Response, unsigned, with the children that come before its assertion.
@@ -287,18 +372,73 @@ mod tests {
         }
     }
 
-    /// The assertion written once and placed in the Response is the assertion signed in place
-    /// and written with the Response, byte for byte, with and without a request answered.
+    /// What every value escapes to somewhere: each character c14n replaces in text or in an
+    /// attribute, a quote of each kind, non-ASCII, and what closes a CDATA section.
+    const ODD: &str = "a&b<c>d\"e'f\tg\nh\ri ]]> zoë 名";
+
+    /// The Response written as text from fixed markup is the Response built as elements, its
+    /// assertion signed in place, and written whole: byte for byte, with and without a request
+    /// answered, with no attribute, several, several values, and odd characters in every value.
     #[test]
-    fn a_response_with_its_assertion_written_once_is_the_response_written_whole() {
-        for in_response_to in [Some("_r1"), None] {
-            let p = params("_resp1", in_response_to);
+    fn the_text_of_a_response_is_the_response_its_elements_write() {
+        let mut cases = Vec::new();
+        for in_response_to in [Some("_r1"), None, Some(ODD)] {
+            cases.push(params("_resp1", in_response_to));
+            let mut none = params("_resp2", in_response_to);
+            none.attributes.clear();
+            cases.push(none);
+        }
+        let mut odd = params(ODD, Some(ODD));
+        odd.assertion_id = ODD;
+        odd.issuer = ODD;
+        odd.destination = ODD;
+        odd.audience = ODD;
+        odd.name_id = ODD;
+        odd.name_id_format = ODD;
+        odd.authn_context_class = ODD;
+        odd.attributes = vec![(ODD, vec![ODD, "", "x"]), ("", vec![]), ("IDPEmail", vec!["alice@contoso.com"])];
+        cases.push(odd);
+        let mut empty = params("_resp3", Some(""));
+        empty.issuer = "";
+        empty.name_id = "";
+        cases.push(empty);
+        for p in &cases {
             let signer = CountingSigner::default();
-            let once = build_response(&p, Signing { assertion: true, response: false }, &signer).unwrap();
-            let mut assertion = assertion(&p);
+            let text = build_response(p, Signing { assertion: true, response: false }, &signer).unwrap();
+            let mut assertion = assertion(p);
             sign_enveloped(&mut assertion, "ID", SignaturePlacement::After("Issuer"), &[], &signer).unwrap();
-            let whole = response_before_assertion(&p).child(assertion).to_document().unwrap();
-            assert_eq!(once, whole, "{in_response_to:?}");
+            let elements = response_before_assertion(p).child(assertion).to_document().unwrap();
+            assert_eq!(text, elements, "{p:?}");
+            assert_eq!(signer.0.load(Ordering::SeqCst), 2, "one signature each way");
+        }
+    }
+
+    /// A value XML cannot carry, in any field, is refused by the text as by the elements, and
+    /// before anything is signed.
+    #[test]
+    fn a_character_xml_cannot_carry_is_refused_in_every_field() {
+        type Set = fn(&mut ResponseParams<'static>);
+        let fields: [(&str, Set); 10] = [
+            ("response_id", |p| p.response_id = "_\u{1}"),
+            ("assertion_id", |p| p.assertion_id = "_\u{1}"),
+            ("issuer", |p| p.issuer = "\u{1}"),
+            ("destination", |p| p.destination = "\u{1}"),
+            ("audience", |p| p.audience = "\u{1}"),
+            ("in_response_to", |p| p.in_response_to = Some("\u{1}")),
+            ("name_id", |p| p.name_id = "\u{1}"),
+            ("attribute name", |p| p.attributes = vec![("\u{1}", vec!["v"])]),
+            ("attribute value", |p| p.attributes = vec![("n", vec!["\u{FFFE}"])]),
+            ("authn_context_class", |p| p.authn_context_class = "\u{1}"),
+        ];
+        for (field, set) in fields {
+            let mut p = params("_resp1", Some("_r1"));
+            set(&mut p);
+            let signer = CountingSigner::default();
+            let refused = build_response(&p, Signing { assertion: true, response: false }, &signer);
+            assert!(matches!(refused, Err(XmlError::IllegalCharacter(1 | 0xFFFE))), "{field}: {refused:?}");
+            assert_eq!(signer.0.load(Ordering::SeqCst), 0, "{field}: the signer was called");
+            let elements = build_response(&p, Signing { assertion: true, response: true }, &signer);
+            assert!(matches!(elements, Err(XmlError::IllegalCharacter(_))), "{field}: {elements:?}");
         }
     }
 
