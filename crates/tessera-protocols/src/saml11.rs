@@ -229,12 +229,11 @@ pub fn authentication_method(authn: &AuthnContext) -> &'static str {
 
 /// The signed assertion (RSA-SHA256, exc-c14n, the signature its last child), as a US-ASCII
 /// document with no XML declaration, ready to be placed verbatim inside a response. Written as
-/// canonical text from fixed markup ([`CanonicalText`]): what [`assertion_element`] builds as
-/// elements, without the tree (the test `the_text_of_an_assertion_is_the_assertion_its_elements_write`
-/// holds the two to the same bytes).
+/// canonical text from fixed markup ([`CanonicalText`]) rather than built as elements and
+/// serialized: the test `the_text_of_an_assertion_is_the_assertion_its_elements_write` holds
+/// it to the bytes the element tree of the same assertion writes.
 pub fn build_assertion(p: &AssertionParams<'_>, signer: &dyn Signer) -> Result<String, XmlError> {
-    let (text, slot) = assertion_text(p);
-    let signed = signed_text(&text.finish()?, slot, p.assertion_id, signer)?;
+    let signed = signed_text(assertion_text(p), p.assertion_id, signer)?;
     Ok(tessera_xml::writer::ascii_document(signed))
 }
 
@@ -243,9 +242,8 @@ fn mfa_claim() -> Claim {
     Claim { namespace: MS_CLAIMS_NS.into(), name: "authnmethodsreferences".into(), value: MULTIPLE_AUTHN.into() }
 }
 
-/// The assertion's canonical text, as [`assertion_element`] writes it, and where its Signature
-/// goes (its last child).
-fn assertion_text(p: &AssertionParams<'_>) -> (CanonicalText, usize) {
+/// The assertion's canonical text, its Signature's place marked (its last child).
+fn assertion_text(p: &AssertionParams<'_>) -> CanonicalText {
     let mut out = CanonicalText::with_capacity(4096);
     // Unprefixed attributes in c14n's order: by name.
     out.markup(concat!(
@@ -282,13 +280,11 @@ fn assertion_text(p: &AssertionParams<'_>) -> (CanonicalText, usize) {
         .attribute_value(p.authentication_method)
         .markup(r#"">"#);
     subject_text(&mut out, p);
-    out.markup("</saml:AuthenticationStatement>");
-    let slot = out.len();
-    out.markup("</saml:Assertion>");
-    (out, slot)
+    out.markup("</saml:AuthenticationStatement>").signature_here().markup("</saml:Assertion>");
+    out
 }
 
-/// The Subject's text, as [`subject`] writes it.
+/// The Subject's text (the assertion carries it twice).
 fn subject_text(out: &mut CanonicalText, p: &AssertionParams<'_>) {
     out.markup(r#"<saml:Subject><saml:NameIdentifier Format=""#)
         .attribute_value(p.name_identifier_format)
@@ -440,8 +436,8 @@ mod tests {
             )
     }
 
-    /// Signs with a fixed value (PKCS#1 v1.5 is deterministic, so a fixed value stands for one)
-    /// and counts its calls.
+    /// Signs with a fixed value and counts its calls. The document carries the digest and the
+    /// SignedInfo that was signed, so comparing documents still compares everything signed.
     #[derive(Default)]
     struct CountingSigner(std::sync::atomic::AtomicUsize);
 

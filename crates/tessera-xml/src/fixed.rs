@@ -14,12 +14,14 @@ use crate::c14n::{escape_attribute, escape_text, illegal_character};
 /// Canonical text being written; see the module's comment.
 pub struct CanonicalText {
     out: String,
+    /// Where the element's enveloped Signature goes, once marked.
+    signature_at: Option<usize>,
 }
 
 impl CanonicalText {
     /// An empty text with room for `capacity` bytes (a token's assertion is 2–4 KB).
     pub fn with_capacity(capacity: usize) -> CanonicalText {
-        CanonicalText { out: String::with_capacity(capacity) }
+        CanonicalText { out: String::with_capacity(capacity), signature_at: None }
     }
 
     /// Markup as it stands: tags, declarations, attribute names and their `="`.
@@ -40,22 +42,24 @@ impl CanonicalText {
         self
     }
 
-    /// How many bytes are written so far: where the next markup will begin.
-    pub fn len(&self) -> usize {
-        self.out.len()
-    }
-
-    /// Whether nothing is written yet.
-    pub fn is_empty(&self) -> bool {
-        self.out.is_empty()
+    /// Marks the place of the element's enveloped Signature ([`crate::signed_text`]): here,
+    /// after the tag just written and before the next.
+    pub fn signature_here(&mut self) -> &mut Self {
+        self.signature_at = Some(self.out.len());
+        self
     }
 
     /// The text, refused if it holds a character XML cannot carry (as the tree's writer
     /// refuses it: escaping replaces none of them, so one pass checks values and markup alike).
     pub fn finish(self) -> Result<String, XmlError> {
+        self.finish_with_signature_place().map(|(text, _)| text)
+    }
+
+    /// [`CanonicalText::finish`], with the Signature's place if one was marked.
+    pub(crate) fn finish_with_signature_place(self) -> Result<(String, Option<usize>), XmlError> {
         match illegal_character(&self.out) {
             Some(c) => Err(XmlError::IllegalCharacter(u32::from(c))),
-            None => Ok(self.out),
+            None => Ok((self.out, self.signature_at)),
         }
     }
 }

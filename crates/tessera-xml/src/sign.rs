@@ -10,6 +10,7 @@ use base64::Engine;
 use crate::XmlError;
 use crate::c14n::{EXC_C14N, escape_attribute, escape_text, illegal_character};
 use crate::dsig::{DSIG_NS, DigestAlgorithm, ENVELOPED_SIGNATURE, SignatureAlgorithm};
+use crate::fixed::CanonicalText;
 use crate::writer::{Child, Element};
 
 const EXC_C14N_NS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
@@ -108,19 +109,30 @@ pub fn signed_document(
     spliced(&canonical, slot, &signature_text(id, &canonical, signer)?)
 }
 
-/// An element Tessera wrote as canonical text itself ([`crate::fixed::CanonicalText`]), signed
-/// as [`signed_document`] signs the element tree it stands for: `canonical` is its canonical
-/// form and its document form both (no namespace declared that no name uses, the ds prefix
-/// not rendered on it), `slot` where in it the Signature goes, `id` the value of its ID
-/// attribute as written there (unescaped).
-pub fn signed_text(canonical: &str, slot: usize, id: &str, signer: &dyn Signer) -> Result<String, XmlError> {
+/// An element Tessera wrote as canonical text itself ([`CanonicalText`]), signed as
+/// [`signed_document`] signs the element tree it stands for, its Signature where
+/// [`CanonicalText::signature_here`] marked. `id` is the value of the element's ID attribute
+/// as the text holds it (unescaped). Not checked here, and the caller's to keep true: that the
+/// text is the element's canonical form and its document form both (no namespace declared
+/// that no name uses, the ds prefix not rendered on it), and that `id` is its ID; the caller's
+/// tests compare its text with the tree's.
+pub fn signed_text(text: CanonicalText, id: &str, signer: &dyn Signer) -> Result<String, XmlError> {
+    let (canonical, slot) = text.finish_with_signature_place()?;
+    let slot = slot.ok_or(XmlError::SignatureShape("no place was marked for the Signature"))?;
     if id.is_empty() {
         return Err(XmlError::SignatureShape("the element to sign has no ID"));
     }
-    if !canonical.is_char_boundary(slot) || !canonical[..slot].ends_with('>') {
-        return Err(XmlError::SignatureShape("the Signature's place is not between two tags"));
+    if let Some(c) = illegal_character(id) {
+        return Err(XmlError::IllegalCharacter(u32::from(c)));
     }
-    spliced(canonical, slot, &signature_text(id, canonical, signer)?)
+    // Between two tags: after one that ends there, before one that begins (an escaped value
+    // may hold a `>`, never a `<`), so never past the element's end tag.
+    let between_tags = canonical.get(..slot).is_some_and(|before| before.ends_with('>'))
+        && canonical.get(slot..).is_some_and(|after| after.starts_with('<'));
+    if !between_tags {
+        return Err(XmlError::SignatureShape("the Signature's place is not between two tags of the element"));
+    }
+    spliced(&canonical, slot, &signature_text(id, &canonical, signer)?)
 }
 
 /// `canonical` with `signature` inserted at `slot`.

@@ -903,35 +903,53 @@ mod signed_once {
     }
 
     /// An element written as canonical text by hand and signed with `signed_text` is the
-    /// element tree signed and written; a place for the Signature that is not between two
-    /// tags, or no ID, is refused before anything is signed.
+    /// element tree signed and written; a Signature with no place marked, a place not between
+    /// two tags of the element, or an ID that is empty or holds what XML cannot carry, is
+    /// refused before anything is signed.
     #[test]
     fn canonical_text_signed_is_the_element_signed() {
+        use tessera_xml::CanonicalText;
         let signer = Counting(support::signer("idp"), Default::default());
         let element = Element::new(samples::SAML2, "saml", "Assertion")
             .attr("ID", "_a&\"1")
             .child(Element::new(samples::SAML2, "saml", "Issuer").text("x <&> y"))
-            .child(Element::new(samples::SAML2, "saml", "Subject").attr("Note", "\t\n\r"));
-        let mut text = tessera_xml::CanonicalText::with_capacity(256);
-        text.markup("<saml:Assertion xmlns:saml=\"")
-            .attribute_value(samples::SAML2)
-            .markup("\" ID=\"")
-            .attribute_value("_a&\"1")
-            .markup("\"><saml:Issuer>")
-            .text("x <&> y")
-            .markup("</saml:Issuer>");
-        let slot = text.len();
-        text.markup("<saml:Subject Note=\"").attribute_value("\t\n\r").markup("\"></saml:Subject></saml:Assertion>");
-        let text = text.finish().unwrap();
-        let once = signed_text(&text, slot, "_a&\"1", &signer).unwrap();
+            .child(Element::new(samples::SAML2, "saml", "Subject").attr("Note", "\t\n\r>"));
+        // The Signature's place marked where `at` says: after the Issuer, or elsewhere.
+        let written = |at: &str| {
+            let mut text = CanonicalText::with_capacity(256);
+            let mark = |text: &mut CanonicalText, here: &str| {
+                if at == here {
+                    text.signature_here();
+                }
+            };
+            mark(&mut text, "start");
+            text.markup("<saml:Assertion xmlns:saml=\"")
+                .attribute_value(samples::SAML2)
+                .markup("\" ID=\"")
+                .attribute_value("_a&\"1")
+                .markup("\"><saml:Issuer>")
+                .text("x <&> y")
+                .markup("</saml:Issuer>");
+            mark(&mut text, "after issuer");
+            text.markup("<saml:Subject Note=\"").attribute_value("\t\n\r>");
+            mark(&mut text, "in a value");
+            text.markup("\"></saml:Subject></saml:Assertion>");
+            mark(&mut text, "end");
+            text
+        };
+        let once = signed_text(written("after issuer"), "_a&\"1", &signer).unwrap();
         assert_eq!(once, signed_document(element, "ID", SignaturePlacement::After("Issuer"), &signer).unwrap());
         let signed = signer.1.load(std::sync::atomic::Ordering::SeqCst);
-        for (slot, id) in [(slot - 1, "_a"), (slot + 3, "_a"), (text.len() + 1, "_a"), (slot, "")] {
-            assert!(matches!(signed_text(&text, slot, id, &signer), Err(XmlError::SignatureShape(_))), "{slot} {id:?}");
+        for at in ["start", "in a value", "end", "nowhere"] {
+            let refused = signed_text(written(at), "_a&\"1", &signer);
+            assert!(matches!(refused, Err(XmlError::SignatureShape(_))), "{at}: {refused:?}");
         }
-        let mut illegal = tessera_xml::CanonicalText::with_capacity(16);
-        illegal.markup("<a>").text("\u{1}").markup("</a>");
-        assert!(matches!(illegal.finish(), Err(XmlError::IllegalCharacter(1))));
+        assert!(matches!(signed_text(written("after issuer"), "", &signer), Err(XmlError::SignatureShape(_))));
+        let illegal_id = signed_text(written("after issuer"), "_\u{1}", &signer);
+        assert!(matches!(illegal_id, Err(XmlError::IllegalCharacter(1))), "{illegal_id:?}");
+        let mut illegal = written("after issuer");
+        illegal.text("\u{1}");
+        assert!(matches!(signed_text(illegal, "_a&\"1", &signer), Err(XmlError::IllegalCharacter(1))));
         assert_eq!(signer.1.load(std::sync::atomic::Ordering::SeqCst), signed, "the signer was called");
     }
 

@@ -121,8 +121,7 @@ pub fn build_response(p: &ResponseParams<'_>, signing: Signing, signer: &dyn Sig
 fn with_signed_assertion(p: &ResponseParams<'_>, signer: &dyn Signer) -> Result<String, XmlError> {
     // The Response first: a value it cannot carry is refused before anything is signed.
     let before = response_text(p).finish()?;
-    let (assertion, slot) = assertion_text(p);
-    let assertion = signed_text(&assertion.finish()?, slot, p.assertion_id, signer)?;
+    let assertion = signed_text(assertion_text(p), p.assertion_id, signer)?;
     let mut response = String::with_capacity(before.len() + assertion.len() + RESPONSE_END.len());
     response.push_str(&before);
     response.push_str(&assertion);
@@ -161,9 +160,9 @@ fn response_text(p: &ResponseParams<'_>) -> CanonicalText {
     out
 }
 
-/// The assertion's canonical text, as [`assertion`] writes it, and where its Signature goes
+/// The assertion's canonical text, as [`assertion`] writes it, its Signature's place marked
 /// (after its Issuer).
-fn assertion_text(p: &ResponseParams<'_>) -> (CanonicalText, usize) {
+fn assertion_text(p: &ResponseParams<'_>) -> CanonicalText {
     let mut out = CanonicalText::with_capacity(4096);
     out.markup(concat!(r#"<saml:Assertion xmlns:saml=""#, "urn:oasis:names:tc:SAML:2.0:assertion", r#"" ID=""#))
         .attribute_value(p.assertion_id)
@@ -171,9 +170,9 @@ fn assertion_text(p: &ResponseParams<'_>) -> (CanonicalText, usize) {
         .attribute_value(&format_millis(p.now))
         .markup(r#"" Version="2.0"><saml:Issuer>"#)
         .text(p.issuer)
-        .markup("</saml:Issuer>");
-    let slot = out.len();
-    out.markup(r#"<saml:Subject><saml:NameID Format=""#)
+        .markup("</saml:Issuer>")
+        .signature_here()
+        .markup(r#"<saml:Subject><saml:NameID Format=""#)
         .attribute_value(p.name_id_format)
         .markup(r#"">"#)
         .text(p.name_id)
@@ -217,7 +216,7 @@ fn assertion_text(p: &ResponseParams<'_>) -> (CanonicalText, usize) {
         .markup(r#""><saml:AuthnContext><saml:AuthnContextClassRef>"#)
         .text(p.authn_context_class)
         .markup("</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement></saml:Assertion>");
-    (out, slot)
+    out
 }
 
 /// The Response, unsigned, with the children that come before its assertion.
@@ -336,8 +335,8 @@ mod tests {
 
     use super::*;
 
-    /// Signs with a fixed value (PKCS#1 v1.5 is deterministic, so a fixed value stands for one)
-    /// and counts its calls.
+    /// Signs with a fixed value and counts its calls. The document carries the digest and the
+    /// SignedInfo that was signed, so comparing documents still compares everything signed.
     #[derive(Default)]
     struct CountingSigner(AtomicUsize);
 
@@ -418,7 +417,7 @@ mod tests {
     #[test]
     fn a_character_xml_cannot_carry_is_refused_in_every_field() {
         type Set = fn(&mut ResponseParams<'static>);
-        let fields: [(&str, Set); 10] = [
+        let fields: [(&str, Set); 11] = [
             ("response_id", |p| p.response_id = "_\u{1}"),
             ("assertion_id", |p| p.assertion_id = "_\u{1}"),
             ("issuer", |p| p.issuer = "\u{1}"),
@@ -426,6 +425,7 @@ mod tests {
             ("audience", |p| p.audience = "\u{1}"),
             ("in_response_to", |p| p.in_response_to = Some("\u{1}")),
             ("name_id", |p| p.name_id = "\u{1}"),
+            ("name_id_format", |p| p.name_id_format = "\u{1}"),
             ("attribute name", |p| p.attributes = vec![("\u{1}", vec!["v"])]),
             ("attribute value", |p| p.attributes = vec![("n", vec!["\u{FFFE}"])]),
             ("authn_context_class", |p| p.authn_context_class = "\u{1}"),
