@@ -5,6 +5,8 @@ mod error;
 pub mod percent;
 pub mod saml11;
 pub mod saml2;
+#[cfg(test)]
+mod test_signer;
 pub mod wsfed;
 pub mod wstrust;
 

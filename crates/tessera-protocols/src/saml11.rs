@@ -392,6 +392,7 @@ mod tests {
 
     use super::*;
     use crate::saml2::response::{PASSWORD_PROTECTED_TRANSPORT, entra_authn_context};
+    use crate::test_signer::{CountingSigner, ODD};
 
     fn saml(local: &'static str) -> Element {
         Element::new(ASSERTION_NS, "saml", local)
@@ -436,27 +437,6 @@ mod tests {
             )
     }
 
-    /// Signs with a fixed value and counts its calls. The document carries the digest and the
-    /// SignedInfo that was signed, so comparing documents still compares everything signed.
-    #[derive(Default)]
-    struct CountingSigner(std::sync::atomic::AtomicUsize);
-
-    impl Signer for CountingSigner {
-        fn sign(&self, _data: &[u8]) -> Result<Vec<u8>, XmlError> {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok(vec![0x5a; 256])
-        }
-
-        fn certificate_der(&self) -> &[u8] {
-            b"certificate"
-        }
-    }
-
-    /// What every value escapes to somewhere: each character c14n replaces in text or in an
-    /// attribute, a quote of each kind, non-ASCII (a character reference in the ASCII
-    /// document), and what closes a CDATA section.
-    const ODD: &str = "a&b<c>d\"e'f\tg\nh\ri ]]> zoë 名";
-
     fn params(claims: Vec<Claim>, mfa: bool) -> AssertionParams<'static> {
         AssertionParams {
             assertion_id: "_a1",
@@ -497,7 +477,7 @@ mod tests {
                 .map(tessera_xml::writer::ascii_document)
                 .unwrap();
             assert_eq!(text, elements, "{p:?}");
-            assert_eq!(signer.0.load(std::sync::atomic::Ordering::SeqCst), 2, "one signature each way");
+            assert_eq!(signer.calls(), 2, "one signature each way");
         }
     }
 
@@ -524,7 +504,7 @@ mod tests {
             let signer = CountingSigner::default();
             let refused = build_assertion(&p, &signer);
             assert!(matches!(refused, Err(XmlError::IllegalCharacter(1 | 0xFFFF))), "{field}: {refused:?}");
-            assert_eq!(signer.0.load(std::sync::atomic::Ordering::SeqCst), 0, "{field}: the signer was called");
+            assert_eq!(signer.calls(), 0, "{field}: the signer was called");
         }
     }
 

@@ -331,25 +331,8 @@ pub fn m365_params<'a>(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     use super::*;
-
-    /// Signs with a fixed value and counts its calls. The document carries the digest and the
-    /// SignedInfo that was signed, so comparing documents still compares everything signed.
-    #[derive(Default)]
-    struct CountingSigner(AtomicUsize);
-
-    impl Signer for CountingSigner {
-        fn sign(&self, _data: &[u8]) -> Result<Vec<u8>, XmlError> {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            Ok(vec![0x5a; 256])
-        }
-
-        fn certificate_der(&self) -> &[u8] {
-            b"certificate"
-        }
-    }
+    use crate::test_signer::{CountingSigner, ODD};
 
     fn params<'a>(response_id: &'a str, in_response_to: Option<&'a str>) -> ResponseParams<'a> {
         ResponseParams {
@@ -370,10 +353,6 @@ mod tests {
             clock_skew_ms: 60_000,
         }
     }
-
-    /// What every value escapes to somewhere: each character c14n replaces in text or in an
-    /// attribute, a quote of each kind, non-ASCII, and what closes a CDATA section.
-    const ODD: &str = "a&b<c>d\"e'f\tg\nh\ri ]]> zoë 名";
 
     /// The Response written as text from fixed markup is the Response built as elements, its
     /// assertion signed in place, and written whole: byte for byte, with and without a request
@@ -408,7 +387,7 @@ mod tests {
             sign_enveloped(&mut assertion, "ID", SignaturePlacement::After("Issuer"), &[], &signer).unwrap();
             let elements = response_before_assertion(p).child(assertion).to_document().unwrap();
             assert_eq!(text, elements, "{p:?}");
-            assert_eq!(signer.0.load(Ordering::SeqCst), 2, "one signature each way");
+            assert_eq!(signer.calls(), 2, "one signature each way");
         }
     }
 
@@ -436,7 +415,7 @@ mod tests {
             let signer = CountingSigner::default();
             let refused = build_response(&p, Signing { assertion: true, response: false }, &signer);
             assert!(matches!(refused, Err(XmlError::IllegalCharacter(1 | 0xFFFE))), "{field}: {refused:?}");
-            assert_eq!(signer.0.load(Ordering::SeqCst), 0, "{field}: the signer was called");
+            assert_eq!(signer.calls(), 0, "{field}: the signer was called");
             let elements = build_response(&p, Signing { assertion: true, response: true }, &signer);
             assert!(matches!(elements, Err(XmlError::IllegalCharacter(_))), "{field}: {elements:?}");
         }
@@ -448,6 +427,6 @@ mod tests {
         let refused =
             build_response(&params("_bad\u{1}", Some("_r1")), Signing { assertion: true, response: false }, &signer);
         assert!(matches!(refused, Err(XmlError::IllegalCharacter(1))), "{refused:?}");
-        assert_eq!(signer.0.load(Ordering::SeqCst), 0, "the signer was called");
+        assert_eq!(signer.calls(), 0, "the signer was called");
     }
 }
