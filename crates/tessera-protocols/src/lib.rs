@@ -6,7 +6,7 @@ pub mod percent;
 pub mod saml11;
 pub mod saml2;
 #[cfg(test)]
-mod test_signer;
+mod token_tests;
 pub mod wsfed;
 pub mod wstrust;
 

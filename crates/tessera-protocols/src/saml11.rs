@@ -392,7 +392,7 @@ mod tests {
 
     use super::*;
     use crate::saml2::response::{PASSWORD_PROTECTED_TRANSPORT, entra_authn_context};
-    use crate::test_signer::{CountingSigner, ODD};
+    use crate::token_tests::{Field, ODD, Writer, refused_in_every_field, text_is_what_the_elements_write};
 
     fn saml(local: &'static str) -> Element {
         Element::new(ASSERTION_NS, "saml", local)
@@ -470,42 +470,30 @@ mod tests {
         odd.name_identifier_format = ODD;
         odd.authentication_method = ODD;
         let cases = [params(vec![], false), params(vec![], true), params(vec![upn.clone(), upn], false), odd];
-        for p in &cases {
-            let signer = CountingSigner::default();
-            let text = build_assertion(p, &signer).unwrap();
-            let elements = signed_document(assertion_element(p), "AssertionID", SignaturePlacement::LastChild, &signer)
+        let elements: Writer<'_, AssertionParams<'_>> = &|p, signer| {
+            signed_document(assertion_element(p), "AssertionID", SignaturePlacement::LastChild, signer)
                 .map(tessera_xml::writer::ascii_document)
-                .unwrap();
-            assert_eq!(text, elements, "{p:?}");
-            assert_eq!(signer.calls(), 2, "one signature each way");
-        }
+        };
+        text_is_what_the_elements_write(&cases, &|p, signer| build_assertion(p, signer), elements);
     }
 
     /// A value XML cannot carry, in any field, is refused before anything is signed.
     #[test]
     fn a_character_xml_cannot_carry_is_refused_in_every_field() {
-        type Set = fn(&mut AssertionParams<'static>);
-        let fields: [(&str, Set); 9] = [
-            ("assertion_id", |p| p.assertion_id = "_\u{1}"),
-            ("issuer", |p| p.issuer = "\u{1}"),
-            ("audience", |p| p.audience = "\u{1}"),
-            ("name_identifier", |p| p.name_identifier = "\u{1}"),
-            ("name_identifier_format", |p| p.name_identifier_format = "\u{1}"),
-            ("authentication_method", |p| p.authentication_method = "\u{1}"),
-            ("claim name", |p| p.claims = vec![Claim { name: "\u{1}".into(), ..Claim::from_type("UPN", "v") }]),
-            ("claim namespace", |p| {
-                p.claims = vec![Claim { namespace: "\u{1}".into(), ..Claim::from_type("UPN", "v") }]
+        let fields: [Field<AssertionParams<'static>>; 9] = [
+            ("assertion_id", |p, bad| p.assertion_id = bad),
+            ("issuer", |p, bad| p.issuer = bad),
+            ("audience", |p, bad| p.audience = bad),
+            ("name_identifier", |p, bad| p.name_identifier = bad),
+            ("name_identifier_format", |p, bad| p.name_identifier_format = bad),
+            ("authentication_method", |p, bad| p.authentication_method = bad),
+            ("claim name", |p, bad| p.claims = vec![Claim { name: bad.into(), ..Claim::from_type("UPN", "v") }]),
+            ("claim namespace", |p, bad| {
+                p.claims = vec![Claim { namespace: bad.into(), ..Claim::from_type("UPN", "v") }]
             }),
-            ("claim value", |p| p.claims = vec![Claim::from_type("UPN", "\u{FFFF}")]),
+            ("claim value", |p, bad| p.claims = vec![Claim::from_type("UPN", bad)]),
         ];
-        for (field, set) in fields {
-            let mut p = params(vec![], false);
-            set(&mut p);
-            let signer = CountingSigner::default();
-            let refused = build_assertion(&p, &signer);
-            assert!(matches!(refused, Err(XmlError::IllegalCharacter(1 | 0xFFFF))), "{field}: {refused:?}");
-            assert_eq!(signer.calls(), 0, "{field}: the signer was called");
-        }
+        refused_in_every_field(|| params(vec![], false), &fields, &|p, signer| build_assertion(p, signer));
     }
 
     #[test]
