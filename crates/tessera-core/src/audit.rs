@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::{UnixMillis, UserId};
+use crate::{AuditSummary, UnixMillis, UserId};
 
 /// Who acted: `cli:<os user>`, `api:<token name>`, `user:<id>`, `ip:<address>`, `system`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -359,7 +359,7 @@ pub struct NewAuditEvent {
     pub target_kind: &'static str,
     pub target_id: String,
     /// What changed, as a JSON object (never secrets).
-    pub summary: serde_json::Value,
+    pub summary: AuditSummary,
 }
 
 impl NewAuditEvent {
@@ -367,9 +367,9 @@ impl NewAuditEvent {
         action: AuditAction,
         target_kind: &'static str,
         target_id: impl ToString,
-        summary: serde_json::Value,
+        summary: impl Into<AuditSummary>,
     ) -> Self {
-        NewAuditEvent { action, target_kind, target_id: target_id.to_string(), summary }
+        NewAuditEvent { action, target_kind, target_id: target_id.to_string(), summary: summary.into() }
     }
 }
 

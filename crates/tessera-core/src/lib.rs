@@ -6,6 +6,7 @@
 pub mod access;
 pub mod app;
 pub mod audit;
+pub mod audit_summary;
 pub mod branding;
 mod clock;
 pub mod computers;
@@ -26,6 +27,7 @@ pub use app::{
     SamlBinding, SamlSpConfig, SettingsChange, SigningCertificates, SloEndpoint, UserAttribute, WsFedRpConfig,
 };
 pub use audit::{Actor, AuditAction, AuditEvent, NewAuditEvent, SignInOutcome};
+pub use audit_summary::{AuditSummary, SummaryWriter};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use directory::{Group, NewGroup, NewUser, User, UserState};
 pub use error::CoreError;

@@ -63,7 +63,7 @@ pub async fn continue_launch(
         Step::CannotBePassive | Step::DeniedPassively => return Err(AppError::internal("a launch is never passive")),
     };
     // Recorded as a token is: the session may be what this node read a moment ago.
-    let event = NewAuditEvent::new(AuditAction::SigninLaunch, "app", app.id, go.issued_summary(json!({})));
+    let event = NewAuditEvent::new(AuditAction::SigninLaunch, "app", app.id, go.issued_summary(|_| {}));
     let actor = Actor::user(go.current.user.id);
     let launch = TokenRecord { session: &go.current.session.id_hash, claim: None, actor: &actor, event };
     match state.replay.record_token(launch).await? {

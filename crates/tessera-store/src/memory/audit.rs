@@ -17,23 +17,31 @@ pub(super) struct Chain {
     head: ChainHead,
     /// (place, MAC) of each record, in the order of `audit`.
     links: Vec<(i64, String)>,
+    /// Each record's summary as it was written (and MACed), in the order of `audit`: the rows
+    /// hold it parsed, and a summary written member by member need not come back the same
+    /// from its `Value` (whose keys are sorted).
+    summaries: Vec<String>,
 }
 
 impl Default for Chain {
     fn default() -> Self {
-        Chain { key: AuditKey::for_tests(), head: ChainHead::empty(), links: Vec::new() }
+        Chain::under(AuditKey::for_tests())
     }
 }
 
 impl Chain {
+    fn under(key: AuditKey) -> Self {
+        Chain { key, head: ChainHead::empty(), links: Vec::new(), summaries: Vec::new() }
+    }
+
     pub(super) fn link(&mut self, at: UnixMillis, actor: &Actor, event: &NewAuditEvent) {
-        let summary = event.summary.to_string();
-        self.push(&LinkFields::of(at, &actor.0, event, &summary));
+        self.push(&LinkFields::of(at, &actor.0, event, event.summary.as_str()));
     }
 
     fn push(&mut self, fields: &LinkFields<'_>) {
         let link = self.head.link(&self.key, fields);
         self.links.push(link);
+        self.summaries.push(fields.summary.to_string());
     }
 }
 
@@ -74,16 +82,15 @@ impl AuditChain for MemoryStore {
     /// A test double: records made before the key came are linked again under it.
     fn seal_audit_with(&self, key: AuditKey) -> Result<(), StoreError> {
         let mut tables = self.tables()?;
-        let mut chain = Chain { key, head: ChainHead::empty(), links: Vec::new() };
-        for event in &tables.audit {
-            let summary = event.summary.to_string();
+        let mut chain = Chain::under(key);
+        for (event, summary) in tables.audit.iter().zip(&tables.audit_chain.summaries) {
             let fields = LinkFields {
                 at: event.at,
                 actor: &event.actor,
                 action: &event.action,
                 target_kind: &event.target_kind,
                 target_id: &event.target_id,
-                summary: &summary,
+                summary,
             };
             chain.push(&fields);
         }
@@ -100,7 +107,7 @@ impl AuditChain for MemoryStore {
         let start = first.saturating_sub(1);
         let previous = start.checked_sub(1).map(|i| chain.links[i].1.clone()).unwrap_or_default();
         let mut walk = ChainWalk::from(&chain.key, i64::try_from(start).unwrap_or(i64::MAX) + 1, previous);
-        for (event, (seq, mac)) in tables.audit.iter().zip(&chain.links).skip(start) {
+        for ((event, (seq, mac)), summary) in tables.audit.iter().zip(&chain.links).zip(&chain.summaries).skip(start) {
             walk.step(&ChainedRecord {
                 id: event.id,
                 seq: *seq,
@@ -110,7 +117,7 @@ impl AuditChain for MemoryStore {
                 action: event.action.clone(),
                 target_kind: event.target_kind.clone(),
                 target_id: event.target_id.clone(),
-                summary: event.summary.to_string(),
+                summary: summary.clone(),
             });
         }
         Ok(walk.finish(&chain.head, chain.head.seq, &chain.head, crate::audit_chain::Unlinked::default()))

@@ -111,7 +111,7 @@ impl State {
             action: event.action.as_str().to_string(),
             target_kind: event.target_kind.to_string(),
             target_id: event.target_id,
-            summary: event.summary,
+            summary: event.summary.to_value(),
         });
     }
 

@@ -239,7 +239,7 @@ impl PgStore {
         let sessions = crate::batch::sessions_of(audits.iter().copied());
         let rows = super::audit_rows(audits);
         let mut moved_to = kept.clone();
-        let (summaries, links) = Self::link_to_chain(key, &mut moved_to, &rows);
+        let links = Self::link_to_chain(key, &mut moved_to, &rows);
         let mut statement = QueryBuilder::<Postgres>::new("WITH ");
         if replays.is_empty() {
             statement.push("claimed AS (SELECT NULL::text AS ids, 0::bigint AS n), ");
@@ -271,7 +271,7 @@ impl PgStore {
         // only under the head they were linked under, with every ID new and every session
         // live; else none does, and the IDs commit alone.
         let mut counted = String::new();
-        for (n, (chunk, summaries, links)) in super::in_statements(&rows, &summaries, &links).enumerate() {
+        for (n, (chunk, links)) in super::in_statements(&rows, &links).enumerate() {
             if n > 0 {
                 counted.push_str(" + ");
             }
@@ -279,7 +279,7 @@ impl PgStore {
                 ", records_{n} AS (INSERT INTO audit_events ({cols}) SELECT v.* FROM (",
                 cols = super::AUDIT_COLUMNS
             ));
-            Self::push_audit_values(&mut statement, chunk, summaries, links);
+            Self::push_audit_values(&mut statement, chunk, links);
             statement
                 .push(format_args!(") AS v ({cols}), head WHERE head.seq = ", cols = super::AUDIT_COLUMNS))
                 .push_bind(kept.seq)

@@ -69,13 +69,9 @@ macro_rules! impl_sql_common {
         /// Linked records split into INSERTs of at most `AUDIT_ROWS_A_STATEMENT` rows each.
         fn in_statements<'a>(
             rows: &'a [(&'a str, i64, &'a NewAuditEvent)],
-            summaries: &'a [String],
             links: &'a [(i64, String)],
-        ) -> impl Iterator<Item = (&'a [(&'a str, i64, &'a NewAuditEvent)], &'a [String], &'a [(i64, String)])> {
-            rows.chunks(AUDIT_ROWS_A_STATEMENT)
-                .zip(summaries.chunks(AUDIT_ROWS_A_STATEMENT))
-                .zip(links.chunks(AUDIT_ROWS_A_STATEMENT))
-                .map(|((rows, summaries), links)| (rows, summaries, links))
+        ) -> impl Iterator<Item = (&'a [(&'a str, i64, &'a NewAuditEvent)], &'a [(i64, String)])> {
+            rows.chunks(AUDIT_ROWS_A_STATEMENT).zip(links.chunks(AUDIT_ROWS_A_STATEMENT))
         }
 
         impl $store {
@@ -317,10 +313,10 @@ macro_rules! impl_sql_common {
                 audits: &[(&str, i64, &NewAuditEvent)],
             ) -> Result<(), StoreError> {
                 let mut head = Self::read_chain_head(conn, true).await?;
-                let (summaries, links) = Self::link_to_chain(key, &mut head, audits);
-                for (chunk, summaries, links) in in_statements(audits, &summaries, &links) {
+                let links = Self::link_to_chain(key, &mut head, audits);
+                for (chunk, links) in in_statements(audits, &links) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new("");
-                    Self::push_audit_insert(&mut insert, chunk, summaries, links);
+                    Self::push_audit_insert(&mut insert, chunk, links);
                     insert.build().execute(&mut *conn).await?;
                 }
                 sqlx::query("UPDATE audit_chain_head SET seq = $1, mac = $2 WHERE id = 1")
@@ -331,53 +327,47 @@ macro_rules! impl_sql_common {
                 Ok(())
             }
 
-            /// Each record's summary as stored, and its link under `head`, which moves past them.
+            /// Each record's link under `head`, which moves past them. The summary as stored (and
+            /// as its MAC covers it) is the event's text.
             fn link_to_chain(
                 key: &crate::audit_chain::AuditKey,
                 head: &mut crate::audit_chain::ChainHead,
                 audits: &[(&str, i64, &NewAuditEvent)],
-            ) -> (Vec<String>, Vec<(i64, String)>) {
-                // Written straight into each String: `Value`'s `Display` (the same bytes, which the
-                // chain's MACs cover) goes through a formatter for every token it writes. A `Value`
-                // always serializes (its keys are strings), so the default is never taken.
-                let summaries: Vec<String> =
-                    audits.iter().map(|(_, _, event)| serde_json::to_string(&event.summary).unwrap_or_default()).collect();
-                let links = audits
+            ) -> Vec<(i64, String)> {
+                audits
                     .iter()
-                    .zip(&summaries)
-                    .map(|((actor, at, event), summary)| head.link(key, &crate::audit_chain::LinkFields::of(*at, actor, event, summary)))
-                    .collect();
-                (summaries, links)
+                    .map(|(actor, at, event)| {
+                        head.link(key, &crate::audit_chain::LinkFields::of(*at, actor, event, event.summary.as_str()))
+                    })
+                    .collect()
             }
 
             /// One INSERT of linked audit records, appended to `insert`.
             fn push_audit_insert<'a>(
                 insert: &mut sqlx::QueryBuilder<'a, $db>,
                 audits: &'a [(&'a str, i64, &'a NewAuditEvent)],
-                summaries: &'a [String],
                 links: &'a [(i64, String)],
             ) {
                 insert.push("INSERT INTO audit_events (");
                 insert.push(AUDIT_COLUMNS);
                 insert.push(") ");
-                Self::push_audit_values(insert, audits, summaries, links);
+                Self::push_audit_values(insert, audits, links);
             }
 
             /// `VALUES` of linked audit records, in [`AUDIT_COLUMNS`]' order, appended to `insert`.
             fn push_audit_values<'a>(
                 insert: &mut sqlx::QueryBuilder<'a, $db>,
                 audits: &'a [(&'a str, i64, &'a NewAuditEvent)],
-                summaries: &'a [String],
                 links: &'a [(i64, String)],
             ) {
-                let rows = audits.iter().zip(summaries).zip(links);
-                insert.push_values(rows, |mut row, (((actor, at, event), summary), (seq, mac))| {
+                let rows = audits.iter().zip(links);
+                insert.push_values(rows, |mut row, ((actor, at, event), (seq, mac))| {
                     row.push_bind(*at)
                         .push_bind(*actor)
                         .push_bind(event.action.as_str())
                         .push_bind(event.target_kind)
                         .push_bind(event.target_id.as_str())
-                        .push_bind(summary.as_str())
+                        .push_bind(event.summary.as_str())
                         .push_bind(*seq)
                         .push_bind(mac.as_str());
                 });

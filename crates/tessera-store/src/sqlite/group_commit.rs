@@ -150,12 +150,12 @@ impl SqliteStore {
         let replays: Vec<_> = split.replays.iter().collect();
         let sessions = crate::batch::sessions_of(audits.iter().copied());
         let mut moved_to = kept.clone();
-        let (summaries, links) = Self::link_to_chain(key, &mut moved_to, &rows);
+        let links = Self::link_to_chain(key, &mut moved_to, &rows);
         // The sessions are counted in the records' guard, not read: on a miss the records'
         // own path reads them in its transaction.
         let mut trip = Self::begin_with_reads(split.now, &replays, &[]);
         trip.push(format_args!("; INSERT INTO audit_events ({}) SELECT * FROM (", super::AUDIT_COLUMNS));
-        Self::push_audit_values(&mut trip, &rows, &summaries, &links);
+        Self::push_audit_values(&mut trip, &rows, &links);
         trip.push(") WHERE EXISTS (SELECT 1 FROM audit_chain_head WHERE id = 1 AND seq = ")
             .push_bind(kept.seq)
             .push(" AND mac = ")
@@ -220,17 +220,17 @@ impl SqliteStore {
         split.mark_new_ids(&mut outcomes, &answer.new_ids);
         let audits = split.audits_to_write(&mut outcomes, &answer.live);
         let rows = super::audit_rows(&audits);
-        let (summaries, links) = match key {
+        let links = match key {
             Some(key) if !rows.is_empty() => Self::link_to_chain(key, &mut head, &rows),
             None if !rows.is_empty() => {
                 return Err(StoreError::Corrupt("a batch's records came without the chain's key".into()).into());
             }
-            _ => (Vec::new(), Vec::new()),
+            _ => Vec::new(),
         };
         let mut second = QueryBuilder::<Sqlite>::new("");
         if !rows.is_empty() {
-            for (chunk, summaries, links) in super::in_statements(&rows, &summaries, &links) {
-                Self::push_audit_insert(&mut second, chunk, summaries, links);
+            for (chunk, links) in super::in_statements(&rows, &links) {
+                Self::push_audit_insert(&mut second, chunk, links);
                 second.push("; ");
             }
             second

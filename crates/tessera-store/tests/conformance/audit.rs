@@ -334,8 +334,15 @@ pub(super) async fn the_chain_holds_across_batched_and_in_transaction_writes(sto
         tasks.push(tokio::spawn(async move {
             if n % 3 == 0 {
                 store.create_user(&actor(), new_user(&format!("u{n}@contoso.com"))).await.map(|_| ())
-            } else {
+            } else if n % 3 == 1 {
                 let event = NewAuditEvent::new(AuditAction::SigninPassword, "user", n, serde_json::json!({"n": n}));
+                store.append_audit(&actor(), event).await
+            } else {
+                // A summary written member by member, its keys not in order: what is MACed is
+                // the text as written, whatever order a reader's `Value` puts them in.
+                let mut summary = SummaryWriter::new();
+                summary.field("user_id", &format_args!("u{n}")).field("n", &n).field("acs", "https://sp.example/");
+                let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", n, summary.finish());
                 store.append_audit(&actor(), event).await
             }
         }));

@@ -23,7 +23,7 @@ use tessera_core::app::{AppKind, M365Config};
 use tessera_core::policy::{AccessPolicy, AuthnContext, Factor};
 use tessera_core::{
     AccessDecision, Actor, AdminRole, AppId, AuditAction, DenyReason, NewApplication, NewAuditEvent, NewGroup, NewUser,
-    UserState,
+    SummaryWriter, UserState,
 };
 
 use tessera_store::memory::MemoryStore;

@@ -264,9 +264,14 @@ async fn issue(
     let ids = (response_id.as_str(), assertion_id.as_str());
     let now = state.clock.now_millis();
     // Fail closed: no assertion leaves without its audit row.
-    let summary = go.issued_summary(json!({"request_id": reply.request_id, "assertion_id": assertion_id,
-               "acs": reply.acs_url, "request_signature": reply.signed_with,
-               "sha1": reply.signed_with.as_deref().is_some_and(|a| a.ends_with("rsa-sha1"))}));
+    let summary = go.issued_summary(|summary| {
+        summary
+            .field("request_id", &reply.request_id)
+            .field("assertion_id", &assertion_id)
+            .field("acs", &reply.acs_url)
+            .field("request_signature", &reply.signed_with)
+            .field("sha1", &reply.signed_with.as_deref().is_some_and(|a| a.ends_with("rsa-sha1")));
+    });
     let event = NewAuditEvent::new(AuditAction::SamlIssued, "app", app.id, summary);
     let actor = Actor::user(current.user.id);
     let token = TokenRecord { session: &current.session.id_hash, claim, actor: &actor, event };

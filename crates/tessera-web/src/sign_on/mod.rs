@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tessera_auth::session::Current;
 use tessera_core::policy::{Demand, PolicyOutcome, decide, fresh_enough};
-use tessera_core::{Actor, AppId, Application, AuditAction, NewAuditEvent, UnixMillis};
+use tessera_core::{Actor, AppId, Application, AuditAction, AuditSummary, NewAuditEvent, SummaryWriter, UnixMillis};
 use tessera_protocols::saml2::sso::SamlReply;
 use tessera_protocols::wsfed::WsFedReply;
 use tessera_store::StoreError;
@@ -169,16 +169,26 @@ pub struct Go {
 
 impl Go {
     /// The summary of the event that ends the sign-on with a token: the user, the address,
-    /// whether a second factor was shown, the session's age, and the trace.
-    pub fn issued_summary(&self, extra: serde_json::Value) -> serde_json::Value {
-        let authn = &self.current.session.authn;
-        let mut summary = json!({"user_id": self.current.user.id.to_string(), "ip": self.client.to_string(),
-                                 "mfa": authn.mfa_done(), "session_since": self.current.session.created_at});
-        if let (Some(summary), serde_json::Value::Object(extra)) = (summary.as_object_mut(), extra) {
-            summary.extend(extra);
-        }
-        self.trace.mark(&mut summary, true);
+    /// whether a second factor was shown, the session's age, the trace with its request, and
+    /// what the protocol adds (`extra`). Written member by member, not built as a `Value` first
+    /// (`tessera_core::audit_summary`): every token writes one.
+    pub fn issued_summary(&self, extra: impl FnOnce(&mut SummaryWriter)) -> AuditSummary {
+        let mut summary = SummaryWriter::new();
         summary
+            .field("user_id", &format_args!("{}", self.current.user.id))
+            .field("ip", &format_args!("{}", self.client))
+            .field("mfa", &self.current.session.authn.mfa_done())
+            .field("session_since", &self.current.session.created_at);
+        // Before the protocol's members, which cannot then hide the trace (a key keeps its
+        // first value).
+        if !self.trace.id.is_empty() {
+            summary.field("trace", &self.trace.id);
+            if !self.trace.request.is_null() {
+                summary.field("request", &self.trace.request);
+            }
+        }
+        extra(&mut summary);
+        summary.finish()
     }
 }
 

@@ -121,7 +121,9 @@ async fn issue(
         }
     };
     // Fail closed: no token leaves without its audit row.
-    let summary = go.issued_summary(json!({"assertion_id": assertion_id, "reply": reply.reply_to}));
+    let summary = go.issued_summary(|summary| {
+        summary.field("assertion_id", &assertion_id).field("reply", &reply.reply_to);
+    });
     let event = NewAuditEvent::new(AuditAction::WsFedIssued, "app", app.id, summary);
     let actor = Actor::user(current.user.id);
     let token = TokenRecord { session: &current.session.id_hash, claim: None, actor: &actor, event };

@@ -291,6 +291,16 @@ async fn checklist_02_signed_entra_request_verified_and_tampered_refused() {
         world.store.list_audit(&tessera_store::AuditQuery { limit: 1000, ..Default::default() }).await.unwrap();
     let issued = events.iter().find(|e| e.action == "saml.issued").unwrap();
     assert_eq!(issued.summary["sha1"], true, "{:?}", issued.summary);
+    // Written member by member (`SummaryWriter`): each member once, as a `Value` would hold it.
+    let members = issued.summary.as_object().unwrap();
+    let mut names: Vec<&str> = members.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let expected = ["acs", "assertion_id", "ip", "mfa", "request", "request_id", "request_signature", "session_since"];
+    let expected = [&expected[..], &["sha1", "trace", "user_id"]].concat();
+    assert_eq!(names, expected, "{:?}", issued.summary);
+    assert!(members["user_id"].as_str().is_some_and(|id| !id.is_empty()) && members["ip"].is_string());
+    assert!(members["session_since"].is_i64() && members["mfa"].is_boolean() && members["request"].is_object());
+    assert_eq!(members["request_signature"].as_str().map(|a| a.ends_with("rsa-sha1")), Some(true));
 }
 
 /// A live response to Entra's request, from a signed-in browser: the world, the auto-POST
