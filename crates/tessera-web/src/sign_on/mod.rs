@@ -81,15 +81,28 @@ impl Trace {
         (!self.id.is_empty()).then(|| self.id.clone())
     }
 
+    /// What an event's summary carries of the trace: its id, where it has one, and for an
+    /// `ending` event the request too.
+    fn carried(&self, ending: bool) -> Option<(&str, Option<&serde_json::Value>)> {
+        (!self.id.is_empty()).then(|| (self.id.as_str(), (ending && !self.request.is_null()).then_some(&self.request)))
+    }
+
     /// Adds the trace id to an event's summary; `ending` events carry the request too.
     pub fn mark(&self, summary: &mut serde_json::Value, ending: bool) {
-        if self.id.is_empty() {
-            return;
+        let (Some((id, request)), Some(summary)) = (self.carried(ending), summary.as_object_mut()) else { return };
+        summary.insert("trace".into(), json!(id));
+        if let Some(request) = request {
+            summary.insert("request".into(), request.clone());
         }
-        let Some(summary) = summary.as_object_mut() else { return };
-        summary.insert("trace".into(), json!(self.id));
-        if ending && !self.request.is_null() {
-            summary.insert("request".into(), self.request.clone());
+    }
+
+    /// As [`mark`](Self::mark), for a summary written member by member.
+    pub fn mark_written(&self, summary: &mut SummaryWriter, ending: bool) {
+        if let Some((id, request)) = self.carried(ending) {
+            summary.field("trace", id);
+            if let Some(request) = request {
+                summary.field("request", request);
+            }
         }
     }
 }
@@ -181,12 +194,7 @@ impl Go {
             .field("session_since", &self.current.session.created_at);
         // Before the protocol's members, which cannot then hide the trace (a key keeps its
         // first value).
-        if !self.trace.id.is_empty() {
-            summary.field("trace", &self.trace.id);
-            if !self.trace.request.is_null() {
-                summary.field("request", &self.trace.request);
-            }
-        }
+        self.trace.mark_written(&mut summary, true);
         extra(&mut summary);
         summary.finish()
     }
